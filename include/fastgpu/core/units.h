@@ -1,0 +1,37 @@
+// Units users type and read: memory sizes and durations.
+//
+// Memory: "20G", "20GB", "20GiB", "512MiB", "1.5GB", "4096" (bytes), "80g". FastGPU follows
+// the convention of nvidia-smi, Slurm and PyTorch users: K/M/G/T and KiB/MiB/GiB/TiB are
+// binary (1G = 2^30 bytes); KB/MB/GB/TB with the explicit "B" are decimal (1GB = 10^9).
+// Durations: "90s", "15m", "2h30m", "1d", "1.5h", plain seconds "3600", and Slurm's
+// "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS".
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fastgpu/core/result.h"
+
+namespace fastgpu {
+
+using Bytes = std::uint64_t;
+using Seconds = std::chrono::duration<double>;
+
+// Parses a memory size. Errors name the text and show a valid example.
+Result<Bytes> parse_bytes(std::string_view text);
+
+// Formats bytes with a binary unit and at most one decimal: "20.0 GiB", "512 MiB", "0 B".
+std::string format_bytes(Bytes bytes);
+
+// Formats bytes as the shortest exact form parse_bytes reads back: "20G", "512M", "1536".
+std::string format_bytes_exact(Bytes bytes);
+
+// Parses a duration in the formats above. Errors name the text and show valid examples.
+Result<Seconds> parse_duration(std::string_view text);
+
+// Formats a duration compactly: "45s", "2m05s", "2h30m", "1d04h".
+std::string format_duration(Seconds duration);
+
+}  // namespace fastgpu

@@ -1,0 +1,22 @@
+#include <cstdio>
+
+#include "cli/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace fastgpu::cli;
+  CLI::App app{"fastgpu: get more work through the GPUs you already have"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "fastgpu 0.1.0");
+
+  CommandOutcome outcome;
+  // Verbs register here, one line each.
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    // CLI11 returns 0 for --help and --version; every real parse error is bad usage.
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  return outcome.exit_code;
+}
