@@ -1,0 +1,28 @@
+// The NVML probe: reads real NVIDIA GPUs through the driver's libnvidia-ml.so.1, opened with
+// dlopen at run time (nothing links against NVML, and no NVIDIA header is used).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "fastgpu/core/result.h"
+#include "fastgpu/gpu/probe.h"
+
+namespace fastgpu {
+
+// The environment variable that, when set, names the NVML library file to open (the tests
+// point it at the fake NVML library built in the tree).
+inline constexpr const char* kNvmlLibraryEnv = "FASTGPU_NVML_LIBRARY";
+
+struct NvmlProbeOptions {
+  // The library to dlopen. Empty: $FASTGPU_NVML_LIBRARY if set, else "libnvidia-ml.so.1"
+  // through the normal library search (so LD_LIBRARY_PATH applies).
+  std::string library_path;
+};
+
+// Loads NVML, initializes it and opens a handle to every GPU once; the handles are kept for
+// the probe's lifetime. Fails with kFailedPrecondition when no driver can be loaded, with a
+// message that says so plainly and tells how to use simulated GPUs instead.
+Result<std::unique_ptr<GpuProbe>> open_nvml_probe(const NvmlProbeOptions& options = {});
+
+}  // namespace fastgpu
