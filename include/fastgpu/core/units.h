@@ -4,7 +4,10 @@
 // the convention of nvidia-smi, Slurm and PyTorch users: K/M/G/T and KiB/MiB/GiB/TiB are
 // binary (1G = 2^30 bytes); KB/MB/GB/TB with the explicit "B" are decimal (1GB = 10^9).
 // Durations: "90s", "15m", "2h30m", "1d", "1.5h", plain seconds "3600", and Slurm's
-// "MM", "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS".
+// "MM:SS", "HH:MM:SS", "D-HH", "D-HH:MM", "D-HH:MM:SS". A bare number is always seconds, so
+// Slurm's bare "MM" form (a number of minutes) must be written "MM:00" or "MMm" here.
+// In the Slurm forms the leading field is unbounded ("90:00" is 90 minutes) and every later
+// field must stay below its carry limit (hours < 24 after a day, minutes and seconds < 60).
 #pragma once
 
 #include <chrono>
@@ -19,10 +22,13 @@ namespace fastgpu {
 using Bytes = std::uint64_t;
 using Seconds = std::chrono::duration<double>;
 
-// Parses a memory size. Errors name the text and show a valid example.
+// Parses a memory size. A fraction rounds to the nearest byte ("0.1K" is 102); a plain byte
+// count must be whole. Sizes above 2^64 - 1 bytes, signs, exponents and unknown units are
+// errors that name the text and show a valid example. Surrounding whitespace is ignored.
 Result<Bytes> parse_bytes(std::string_view text);
 
 // Formats bytes with a binary unit and at most one decimal: "20.0 GiB", "512 MiB", "0 B".
+// Values of 100 or more in their unit print without a decimal (three significant digits).
 std::string format_bytes(Bytes bytes);
 
 // Formats bytes as the shortest exact form parse_bytes reads back: "20G", "512M", "1536".
