@@ -9,40 +9,42 @@
 namespace fastgpu::model {
 namespace {
 
-// Every check below names the offending value so a user can find it in a large table.
-Status check_range(std::string_view what, double value, double low, double high, bool low_inclusive,
-                   std::string_view fix) {
-  const bool above_low = low_inclusive ? value >= low : value > low;
-  if (std::isfinite(value) && above_low && value <= high) return {};
-  return invalid_argument(fmt::format("{} = {} is out of range; {}", what, value, fix));
-}
+struct FieldRule {
+  std::string_view symbol;
+  double low;
+  bool low_inclusive;
+  double high;
+  std::string_view fix;
+};
 
-Status check_gpu(const ModelGpu& gpu, std::size_t index) {
-  const std::string what = fmt::format("GPU {} ('{}') p", index + 1, gpu.name);
-  return check_range(what, gpu.allocation_weight, 0, HUGE_VAL, true,
-                     "give an allocation weight p >= 0 (e.g. 0.6)");
-}
+// Indexed by ModelField; the order must match the enum.
+constexpr FieldRule kFieldRules[] = {
+    {"p", 0, true, HUGE_VAL, "give an allocation weight p >= 0 (e.g. 0.6)"},
+    {"u", 0, true, 1, "give a utilization share u between 0 and 1 (e.g. 0.6)"},
+    {"r", 0, false, 1, "give a utilization cap r > 0 and <= 1 (e.g. 0.8)"},
+    {"m", 0, true, HUGE_VAL, "give a memory size >= 0 (e.g. 100MB)"},
+    {"C", 0, false, HUGE_VAL, "give a time limit > 0 (e.g. 10s)"},
+    {"L", 0, true, HUGE_VAL, "give a load L >= 0 (e.g. 0.6)"},
+    {"P", 0, true, HUGE_VAL, "give a priority P >= 0 (e.g. 1)"},
+};
 
-Status check_optional(std::string_view what, const std::optional<double>& value, bool zero_allowed,
-                      std::string_view fix) {
-  if (!value) return {};
-  return check_range(what, *value, 0, HUGE_VAL, zero_allowed, fix);
+const FieldRule& rule_for(ModelField field) { return kFieldRules[static_cast<std::size_t>(field)]; }
+
+Status check_optional(ModelField field, const std::optional<double>& value) {
+  return value ? check_value(field, *value) : Status{};
 }
 
 Status check_task(const ModelTask& task, std::size_t index, std::size_t gpu_count) {
   const std::string who = fmt::format("task {} ('{}')", index + 1, task.name);
-  FASTGPU_RETURN_IF_ERROR(check_range(who + " u", task.utilization_share, 0, 1, true,
-                                      "give a utilization share u between 0 and 1"));
-  FASTGPU_RETURN_IF_ERROR(check_range(who + " r", task.utilization_cap, 0, 1, false,
-                                      "give a utilization cap r > 0 and <= 1 (e.g. 0.8)"));
-  FASTGPU_RETURN_IF_ERROR(check_optional(who + " m (bytes)", task.memory_bytes, true,
-                                         "give a memory size >= 0 (e.g. 100MB)"));
-  FASTGPU_RETURN_IF_ERROR(check_optional(who + " C (seconds)", task.time_limit_seconds, false,
-                                         "give a time limit > 0 (e.g. 10s)"));
-  FASTGPU_RETURN_IF_ERROR(
-      check_range(who + " L", task.load, 0, HUGE_VAL, true, "give a load L >= 0 (e.g. 0.6)"));
-  FASTGPU_RETURN_IF_ERROR(
-      check_range(who + " P", task.priority, 0, HUGE_VAL, true, "give a priority P >= 0 (e.g. 1)"));
+  const Status status = [&]() -> Status {
+    FASTGPU_RETURN_IF_ERROR(check_value(ModelField::kUtilizationShare, task.utilization_share));
+    FASTGPU_RETURN_IF_ERROR(check_value(ModelField::kUtilizationCap, task.utilization_cap));
+    FASTGPU_RETURN_IF_ERROR(check_optional(ModelField::kMemory, task.memory_bytes));
+    FASTGPU_RETURN_IF_ERROR(check_optional(ModelField::kTimeLimit, task.time_limit_seconds));
+    FASTGPU_RETURN_IF_ERROR(check_value(ModelField::kLoad, task.load));
+    return check_value(ModelField::kPriority, task.priority);
+  }();
+  if (!status.ok()) return status.with_context(who);
   if (task.gpu && *task.gpu >= gpu_count) {
     return invalid_argument(
         fmt::format("{} is on GPU index {}, but the table has {} GPUs", who, *task.gpu, gpu_count));
@@ -93,6 +95,15 @@ Result<TaskFigures> evaluate_task(const TaskTable& table, std::size_t index,
 
 }  // namespace
 
+std::string_view field_symbol(ModelField field) { return rule_for(field).symbol; }
+
+Status check_value(ModelField field, double value) {
+  const FieldRule& rule = rule_for(field);
+  const bool above_low = rule.low_inclusive ? value >= rule.low : value > rule.low;
+  if (std::isfinite(value) && above_low && value <= rule.high) return {};
+  return invalid_argument(fmt::format("{} = {} is out of range; {}", rule.symbol, value, rule.fix));
+}
+
 double occupancy(std::span<const OccupancyTerm> tasks_on_gpu) {
   double sum = 0;
   for (const OccupancyTerm& term : tasks_on_gpu) {
@@ -126,10 +137,8 @@ Result<double> estimated_time(std::span<const double> allocation_weights,
 
 Result<double> memory_estimate(double memory_bytes, double time_limit_seconds,
                                double occupancy_of_task) {
-  FASTGPU_RETURN_IF_ERROR(
-      check_range("m (bytes)", memory_bytes, 0, HUGE_VAL, true, "give a memory size >= 0"));
-  FASTGPU_RETURN_IF_ERROR(
-      check_range("C (seconds)", time_limit_seconds, 0, HUGE_VAL, false, "give a time limit > 0"));
+  FASTGPU_RETURN_IF_ERROR(check_value(ModelField::kMemory, memory_bytes));
+  FASTGPU_RETURN_IF_ERROR(check_value(ModelField::kTimeLimit, time_limit_seconds));
   if (!std::isfinite(occupancy_of_task) || occupancy_of_task <= 0) {
     return invalid_argument(fmt::format(
         "R_j = {}: M_j = m_j * C_j / R_j divides by the occupancy of the task's GPU, which "
@@ -141,7 +150,11 @@ Result<double> memory_estimate(double memory_bytes, double time_limit_seconds,
 
 Status validate(const TaskTable& table) {
   for (std::size_t i = 0; i < table.gpus.size(); ++i) {
-    FASTGPU_RETURN_IF_ERROR(check_gpu(table.gpus[i], i));
+    const Status status =
+        check_value(ModelField::kAllocationWeight, table.gpus[i].allocation_weight);
+    if (!status.ok()) {
+      return status.with_context(fmt::format("GPU {} ('{}')", i + 1, table.gpus[i].name));
+    }
   }
   for (std::size_t j = 0; j < table.tasks.size(); ++j) {
     FASTGPU_RETURN_IF_ERROR(check_task(table.tasks[j], j, table.gpus.size()));

@@ -87,6 +87,24 @@ struct TaskTable {
   std::vector<ModelTask> tasks;
 };
 
+// The numeric fields of a task table, by the brief's symbols.
+enum class ModelField {
+  kAllocationWeight,  // p_i, >= 0
+  kUtilizationShare,  // u_j, 0..1
+  kUtilizationCap,    // r_j, > 0 and <= 1
+  kMemory,            // m_j in bytes, >= 0
+  kTimeLimit,         // C_j in seconds, > 0
+  kLoad,              // L_j, >= 0
+  kPriority,          // P_j, >= 0
+};
+
+// The brief's symbol for a field: "p", "u", "r", "m", "C", "L", "P".
+std::string_view field_symbol(ModelField field);
+
+// Checks one value against its field's range (finite, and the bounds above). The message
+// reads "u = -0.5 is out of range; give a utilization share u between 0 and 1".
+Status check_value(ModelField field, double value);
+
 // Checks every value against the ranges above, names unique, GPU indexes in range, and
 // either every task or no task placed. Messages name the task or GPU, the field and the fix.
 Status validate(const TaskTable& table);
