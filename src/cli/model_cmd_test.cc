@@ -1,0 +1,95 @@
+// Runs the built `fastgpu` binary, as a user would, on the shipped seed example and on
+// broken files.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace fastgpu::cli {
+namespace {
+
+using ::testing::ContainsRegex;
+using ::testing::HasSubstr;
+
+constexpr double kExact = 1e-9;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;  // stdout, plus stderr when asked for
+};
+
+// Runs `fastgpu ARGS` through the shell; ARGS must already be quoted.
+RunResult run_cli(const std::string& args, bool with_stderr) {
+  const std::string command =
+      "'" + std::string(FASTGPU_CLI_PATH) + "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  std::size_t read = 0;
+  while ((read = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
+    result.output.append(buffer, read);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::string seed_path() { return std::string(FASTGPU_SOURCE_DIR) + "/examples/seed-model.csv"; }
+
+TEST(ModelCommand, JsonReproducesTheBriefsWorkedExample) {
+  const RunResult run = run_cli("model '" + seed_path() + "' --json", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json json = nlohmann::json::parse(run.output);
+  ASSERT_EQ(json["gpus"].size(), 2u);
+  for (const auto& gpu : json["gpus"]) {
+    EXPECT_NEAR(gpu["R"].get<double>(), 1.44, kExact);
+    EXPECT_NEAR(gpu["LB"].get<double>(), 4.1, kExact);             // the table's P = (1,2,3,4)
+    EXPECT_NEAR(gpu["LB_priority_1"].get<double>(), 1.8, kExact);  // the brief's arithmetic
+  }
+  const auto& t1 = json["tasks"][0];
+  EXPECT_EQ(t1["name"], "t1");
+  EXPECT_NEAR(t1["R"].get<double>(), 1.44, kExact);
+  EXPECT_NEAR(t1["T_seconds"].get<double>(), 1.44, kExact);
+  EXPECT_EQ(t1["M_unit"], "MB");
+  EXPECT_NEAR(t1["M"].get<double>(), 1000.0 / 1.44, kExact);  // 694.44 MB
+  EXPECT_TRUE(json["tasks"][1]["M"].is_null());
+  EXPECT_TRUE(json["every_task_on_every_gpu"].get<bool>());
+}
+
+TEST(ModelCommand, TextTableShowsFiguresWithUnits) {
+  const RunResult run = run_cli("model '" + seed_path() + "'", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("LB_i (table P)"));
+  EXPECT_THAT(run.output, HasSubstr("LB_i (P = 1)"));
+  EXPECT_THAT(run.output, HasSubstr("1.44 s"));
+  EXPECT_THAT(run.output, HasSubstr("694.44 MB"));
+  // GPU, p_i, R_i, LB_i (table P), LB_i (P = 1)
+  EXPECT_THAT(run.output, ContainsRegex("gpu1 +0\\.6 +1\\.44 +4\\.1 +1\\.8\n"));
+  EXPECT_THAT(run.output, ContainsRegex("gpu2 +0\\.4 +1\\.44 +4\\.1 +1\\.8\n"));
+}
+
+TEST(ModelCommand, MalformedFileExitsOneNamingLineAndColumn) {
+  const std::filesystem::path file =
+      std::filesystem::path(testing::TempDir()) / "fastgpu-model-bad.csv";
+  std::ofstream(file) << "gpu,p\ngpu1,1\ntask,u,r,m,C,L,P\nt1,0.5,lots,,,1,1\n";
+  const RunResult run = run_cli("model '" + file.string() + "'", true);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("fastgpu-model-bad.csv:4:8: column r: 'lots' is not a number"));
+  std::filesystem::remove(file);
+}
+
+TEST(ModelCommand, MissingFileExitsOneAndBadUsageExitsTwo) {
+  const RunResult missing = run_cli("model no-such-model.csv", true);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("no-such-model.csv: no such file"));
+  EXPECT_EQ(run_cli("model", true).exit_code, 2);
+  EXPECT_EQ(run_cli("model '" + seed_path() + "' --frobnicate", true).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace fastgpu::cli
