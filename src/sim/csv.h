@@ -1,0 +1,77 @@
+// CSV rows for the trace readers: field splitting, a header's column index, and typed field
+// access that records the first bad field instead of throwing.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace fastgpu::sim {
+
+// Splits one CSV line into `fields` (cleared first). Handles RFC 4180 quoting: a field in
+// double quotes may hold commas, and "" inside it is one quote. Surrounding spaces of
+// unquoted fields are trimmed. Returns false for an unterminated quote.
+bool split_csv(std::string_view line, std::vector<std::string>& fields);
+
+// Column name → position, from a header row. Names are trimmed; lookups are exact.
+class ColumnIndex {
+ public:
+  explicit ColumnIndex(const std::vector<std::string>& header);
+
+  std::optional<std::size_t> find(std::string_view name) const;
+  std::size_t size() const { return size_; }
+
+ private:
+  std::unordered_map<std::string, std::size_t> positions_;
+  std::size_t size_ = 0;
+};
+
+// What was wrong with a row: the column, its text, and why.
+struct RowError {
+  std::string column;   // header name; "(row)" for whole-row problems
+  std::string value;    // the offending text, possibly empty
+  std::string message;  // "is not a number", "must be between 0 and 1000"
+
+  // "column 'num_gpu': value 'x' is not a whole number".
+  std::string describe() const;
+};
+
+// Typed access to one CSV row. Each accessor returns a fallback when the field is bad and
+// keeps the first error, so a reader parses a whole row and checks error() once.
+class CsvRow {
+ public:
+  CsvRow(const ColumnIndex& columns, const std::vector<std::string>& fields)
+      : columns_(columns), fields_(fields) {}
+
+  // The field's text; "" when the column is absent from the header.
+  std::string_view text(std::string_view column) const;
+  bool has_column(std::string_view column) const { return columns_.find(column).has_value(); }
+
+  // A required finite number (a non-empty field).
+  double number(std::string_view column);
+  // A required integer within [min, max]; "8.0" is accepted, "8.5" is not.
+  std::int64_t integer(std::string_view column, std::int64_t min, std::int64_t max);
+  // Like number() / integer(), but an empty field or absent column gives nullopt.
+  std::optional<double> optional_number(std::string_view column);
+  std::optional<std::int64_t> optional_integer(std::string_view column, std::int64_t min,
+                                               std::int64_t max);
+
+  void fail(std::string_view column, std::string_view value, std::string message);
+  const std::optional<RowError>& error() const { return error_; }
+
+ private:
+  const ColumnIndex& columns_;
+  const std::vector<std::string>& fields_;
+  std::optional<RowError> error_;
+};
+
+// Strict number parsing (the whole text must be consumed). nullopt when it is not one.
+std::optional<double> parse_double(std::string_view text);
+std::optional<std::int64_t> parse_int(std::string_view text);
+
+std::string_view trim(std::string_view text);
+
+}  // namespace fastgpu::sim

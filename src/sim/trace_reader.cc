@@ -1,0 +1,119 @@
+#include "sim/trace_reader.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <utility>
+
+#include "sim/csv.h"
+#include "sim/text_file.h"
+
+namespace fastgpu::sim {
+
+TraceBuilder::TraceBuilder(std::string_view format, const std::string& path,
+                           const ReaderOptions& options)
+    : path_(path), options_(options) {
+  trace_.format = std::string(format);
+  trace_.name = trace_.format + ":" + std::filesystem::path(path).filename().string();
+}
+
+Status TraceBuilder::reject(std::size_t line, const RowError& error) {
+  if (options_.on_malformed == MalformedRows::kFatal) {
+    return invalid_argument(trace_.format + " trace '" + path_ + "', line " + std::to_string(line) +
+                            ": " + error.describe() +
+                            "; fix the row, or read with malformed rows skipped");
+  }
+  ReadReport& report = trace_.report;
+  ++report.rows_skipped;
+  if (report.skipped.size() < options_.max_reasons_kept) {
+    report.skipped.push_back({line, error.describe()});
+  }
+  return {};
+}
+
+Status TraceBuilder::file_error(const std::string& message) const {
+  return invalid_argument(trace_.format + " trace '" + path_ + "': " + message);
+}
+
+Trace TraceBuilder::finish() {
+  std::stable_sort(trace_.jobs.begin(), trace_.jobs.end(),
+                   [](const TraceJob& a, const TraceJob& b) { return a.submit_s < b.submit_s; });
+  return std::move(trace_);
+}
+
+namespace {
+
+Status check_columns(TraceBuilder& builder, const ColumnIndex& columns,
+                     const std::vector<std::string>& header, const CsvFormat& format) {
+  for (const std::string_view name : format.required) {
+    if (!columns.find(name)) {
+      return builder.file_error("the header has no column '" + std::string(name) +
+                                "'; is this the right format?");
+    }
+  }
+  if (format.known.empty()) return {};
+  for (const std::string& name : header) {
+    if (std::find(format.known.begin(), format.known.end(), name) == format.known.end()) {
+      builder.warn("ignored unknown column '" + name + "'");
+    }
+  }
+  return {};
+}
+
+bool skippable(std::string_view line, const CsvFormat& format) {
+  if (is_blank(line)) return true;
+  return format.comments && trim(line).starts_with("#");
+}
+
+// Parses one data row into a job, or explains why it cannot.
+std::optional<RowError> parse_row_fields(std::string_view line, const ColumnIndex& columns,
+                                         std::vector<std::string>& fields,
+                                         const CsvRowParser& parse_row, TraceJob& job) {
+  if (!split_csv(line, fields)) return RowError{"(row)", "", "has an unterminated quote"};
+  if (fields.size() != columns.size()) {
+    return RowError{"(row)", std::string(line),
+                    "has " + std::to_string(fields.size()) + " fields; the header has " +
+                        std::to_string(columns.size())};
+  }
+  CsvRow row(columns, fields);
+  parse_row(row, job);
+  return row.error();
+}
+
+}  // namespace
+
+Result<Trace> read_csv_trace(const std::string& path, const CsvFormat& format,
+                             const ReaderOptions& options) {
+  Result<std::string> text = read_text_file(path);
+  if (!text.ok()) return text.status();
+  return parse_csv_trace(path, *text, format, options);
+}
+
+Result<Trace> parse_csv_trace(const std::string& path, std::string_view text,
+                              const CsvFormat& format, const ReaderOptions& options) {
+  TraceBuilder builder(format.name, path, options);
+  LineCursor cursor(text);
+  std::string_view line;
+  bool have_header = false;
+  while (!have_header && cursor.next(line)) have_header = !skippable(line, format);
+  if (!have_header) return builder.file_error("the file is empty; a header row is expected");
+  std::vector<std::string> fields;
+  if (!split_csv(line, fields)) return builder.file_error("the header has an unterminated quote");
+  const ColumnIndex columns(fields);
+  FASTGPU_RETURN_IF_ERROR(check_columns(builder, columns, fields, format));
+  while (cursor.next(line)) {
+    if (skippable(line, format)) continue;
+    builder.count_row();
+    TraceJob job;
+    job.line = cursor.line_number();
+    const auto error = parse_row_fields(line, columns, fields, format.parse_row, job);
+    if (error) {
+      FASTGPU_RETURN_IF_ERROR(builder.reject(job.line, *error));
+      continue;
+    }
+    builder.add(std::move(job));
+  }
+  if (format.finish) format.finish(builder.jobs());
+  return builder.finish();
+}
+
+}  // namespace fastgpu::sim
