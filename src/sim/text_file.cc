@@ -2,7 +2,7 @@
 
 #include <zlib.h>
 
-#include <array>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -11,6 +11,8 @@
 
 namespace fastgpu::sim {
 namespace {
+
+constexpr std::size_t kChunk = 1U << 16;
 
 struct GzCloser {
   void operator()(gzFile_s* file) const { gzclose(file); }
@@ -45,13 +47,16 @@ Result<std::string> read_text_file(const std::string& path) {
   if (!file) return io_error("cannot open '" + path + "': " + std::strerror(errno));
   gzbuffer(file.get(), 1U << 17);
   std::string text;
-  std::array<char, 1U << 16> chunk{};
+  // Reading straight into the string's spare capacity avoids a copy per chunk.
+  std::size_t size = 0;
   for (;;) {
-    const int got = gzread(file.get(), chunk.data(), static_cast<unsigned>(chunk.size()));
+    if (text.size() - size < kChunk) text.resize(std::max<std::size_t>(2 * text.size(), kChunk));
+    const int got = gzread(file.get(), text.data() + size, static_cast<unsigned>(kChunk));
     if (got < 0) return io_error("cannot read '" + path + "': " + gz_error_text(file.get()));
     if (got == 0) break;
-    text.append(chunk.data(), static_cast<std::size_t>(got));
+    size += static_cast<std::size_t>(got);
   }
+  text.resize(size);
   // gzread returns 0 both at a clean end and at a truncated gzip stream; tell them apart.
   int code = Z_OK;
   gzerror(file.get(), &code);
