@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
 
   CommandOutcome outcome;
   // Verbs register here, one line each.
+  add_status_command(app, outcome);
   add_model_command(app, outcome);
 
   try {

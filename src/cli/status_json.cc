@@ -1,0 +1,85 @@
+#include <optional>
+#include <string>
+
+#include "cli/status_render.h"
+
+namespace fastgpu::cli {
+namespace {
+
+using json = Json;
+
+// Absent means unreadable, and unreadable must never look like 0: it becomes null.
+template <typename T>
+json or_null(const std::optional<T>& value) {
+  return value ? json(*value) : json(nullptr);
+}
+
+json process_to_json(const GpuProcess& process, const ProcessLookup& lookup) {
+  const ProcessInfo info = lookup ? lookup(process.pid) : ProcessInfo{};
+  return {{"pid", process.pid},
+          {"user", or_null(info.user)},
+          {"command", or_null(info.command)},
+          {"used_memory_bytes", or_null(process.used_memory_bytes)}};
+}
+
+json processes_to_json(const GpuDevice& device, const ProcessLookup& lookup) {
+  if (!device.processes) return nullptr;
+  json list = json::array();
+  for (const GpuProcess& process : *device.processes) {
+    list.push_back(process_to_json(process, lookup));
+  }
+  return list;
+}
+
+json unreadable_to_json(const GpuDevice& device) {
+  json list = json::array();
+  for (const UnreadableField& field : device.unreadable_fields) {
+    list.push_back({{"field", field.field}, {"reason", field.reason}});
+  }
+  return list;
+}
+
+json device_to_json(const GpuDevice& device, const ProcessLookup& lookup) {
+  return {
+      {"index", device.index},
+      {"name", or_null(device.name)},
+      {"uuid", or_null(device.uuid)},
+      {"pci_bus_id", or_null(device.pci_bus_id)},
+      {"memory_total_bytes", or_null(device.memory_total_bytes)},
+      {"memory_used_bytes", or_null(device.memory_used_bytes)},
+      {"memory_free_bytes", or_null(device.memory_free_bytes)},
+      {"memory_reserved_bytes", or_null(device.memory_reserved_bytes)},
+      {"gpu_utilization_percent", or_null(device.gpu_utilization_percent)},
+      {"memory_utilization_percent", or_null(device.memory_utilization_percent)},
+      {"power_watts", or_null(device.power_watts)},
+      {"power_limit_watts", or_null(device.power_limit_watts)},
+      {"energy_millijoules", or_null(device.energy_millijoules)},
+      {"temperature_celsius", or_null(device.temperature_celsius)},
+      {"sm_clock_mhz", or_null(device.sm_clock_mhz)},
+      {"memory_clock_mhz", or_null(device.memory_clock_mhz)},
+      {"processes", processes_to_json(device, lookup)},
+      {"health", {{"healthy", device.health.healthy}, {"reasons", device.health.reasons}}},
+      {"unreadable_fields", unreadable_to_json(device)},
+  };
+}
+
+}  // namespace
+
+Json status_to_json(const GpuReading& reading, const StatusContext& context) {
+  json devices = json::array();
+  for (const GpuDevice& device : reading.devices) {
+    devices.push_back(device_to_json(device, context.lookup));
+  }
+  return {
+      {"schema_version", kStatusSchemaVersion},
+      {"source", reading.source},
+      {"host", context.host},
+      {"time", context.utc_time},
+      {"driver_version", or_null(reading.driver_version)},
+      {"nvml_version", or_null(reading.nvml_version)},
+      {"cuda_driver_version", or_null(reading.cuda_driver_version)},
+      {"devices", std::move(devices)},
+  };
+}
+
+}  // namespace fastgpu::cli

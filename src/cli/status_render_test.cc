@@ -1,0 +1,256 @@
+#include "cli/status_render.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+
+namespace fastgpu::cli {
+namespace {
+
+constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;
+
+GpuDevice full_device() {
+  GpuDevice device;
+  device.index = 0;
+  device.name = "NVIDIA H100 80GB HBM3";
+  device.uuid = "GPU-1234";
+  device.pci_bus_id = "00000000:18:00.0";
+  device.memory_total_bytes = 80 * kGiB;
+  device.memory_used_bytes = 40 * kGiB;
+  device.memory_free_bytes = 39 * kGiB;
+  device.memory_reserved_bytes = kGiB;
+  device.gpu_utilization_percent = 45;
+  device.memory_utilization_percent = 30;
+  device.power_watts = 312.4;
+  device.power_limit_watts = 700;
+  device.energy_millijoules = 123456789;
+  device.temperature_celsius = 54;
+  device.sm_clock_mhz = 1980;
+  device.memory_clock_mhz = 2619;
+  device.processes = std::vector<GpuProcess>{{4242, 30 * kGiB}, {777, std::nullopt}};
+  return device;
+}
+
+// A GPU whose driver reports only its name: everything else unreadable.
+GpuDevice sparse_device() {
+  GpuDevice device;
+  device.index = 1;
+  device.name = "Tesla T4";
+  device.memory_total_bytes = 16 * kGiB;
+  device.unreadable_fields = {{"power_watts", "not supported"},
+                              {"temperature_celsius", "not supported"}};
+  return device;
+}
+
+GpuDevice lost_device() {
+  GpuDevice device;
+  device.index = 2;
+  device.health.healthy = false;
+  device.health.reasons = {"GPU is lost (NVML_ERROR_GPU_IS_LOST)"};
+  return device;
+}
+
+GpuReading nvml_reading() {
+  GpuReading reading;
+  reading.source = "nvml";
+  reading.driver_version = "550.54.15";
+  reading.nvml_version = "12.550.54.15";
+  reading.cuda_driver_version = 12040;
+  reading.devices = {full_device(), sparse_device(), lost_device()};
+  return reading;
+}
+
+StatusContext test_context() {
+  StatusContext context{"gpu-host", "2026-11-25 10:00:00", "2026-11-25T10:00:00Z", {}};
+  context.lookup = [](std::uint32_t pid) {
+    if (pid == 4242) return ProcessInfo{"alice", "python3"};
+    return ProcessInfo{};  // the process has gone
+  };
+  return context;
+}
+
+std::string table(const GpuReading& reading, TableStyle style = {}) {
+  return render_status_table(reading, test_context(), style);
+}
+
+// The line of the table that starts with `prefix` after leading blanks.
+std::string line_with(const std::string& text, const std::string& needle) {
+  std::size_t start = 0;
+  while (start < text.size()) {
+    const std::size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end - start);
+    if (line.find(needle) != std::string::npos) return line;
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return "";
+}
+
+TEST(StatusTable, HeaderNamesHostDriverAndTime) {
+  const std::string header = line_with(table(nvml_reading()), "gpu-host");
+  EXPECT_NE(header.find("driver 550.54.15"), std::string::npos) << header;
+  EXPECT_NE(header.find("CUDA 12.4"), std::string::npos) << header;
+  EXPECT_NE(header.find("2026-11-25 10:00:00"), std::string::npos) << header;
+}
+
+TEST(StatusTable, FullGpuLineShowsEveryColumn) {
+  const std::string line = line_with(table(nvml_reading()), "[0]");
+  EXPECT_NE(line.find("NVIDIA H100 80GB HBM3"), std::string::npos) << line;
+  EXPECT_NE(line.find("40.0 / 80.0 GiB"), std::string::npos) << line;
+  EXPECT_NE(line.find("[#####.....]"), std::string::npos) << line;
+  EXPECT_NE(line.find("45 %"), std::string::npos) << line;
+  EXPECT_NE(line.find("312 / 700 W"), std::string::npos) << line;
+  EXPECT_NE(line.find("54C"), std::string::npos) << line;
+  EXPECT_NE(line.find("ok"), std::string::npos) << line;
+}
+
+TEST(StatusTable, ProcessesShowPidUserCommandAndMemory) {
+  const std::string text = table(nvml_reading());
+  const std::string known = line_with(text, "4242");
+  EXPECT_NE(known.find("alice"), std::string::npos) << known;
+  EXPECT_NE(known.find("python3"), std::string::npos) << known;
+  EXPECT_NE(known.find("30.0 GiB"), std::string::npos) << known;
+  // A process that has gone shows "?" for who runs it and n/a for unreported memory.
+  const std::string gone = line_with(text, " 777 ");
+  EXPECT_NE(gone.find("?"), std::string::npos) << gone;
+  EXPECT_NE(gone.find("n/a"), std::string::npos) << gone;
+}
+
+TEST(StatusTable, AbsentFieldsPrintNotAvailableNeverZero) {
+  const std::string text = table(nvml_reading());
+  const std::string line = line_with(text, "[1]");
+  EXPECT_NE(line.find("n/a / 16.0 GiB"), std::string::npos) << line;
+  EXPECT_NE(line.find("[   n/a    ]"), std::string::npos) << line;
+  EXPECT_EQ(line.find(" 0 %"), std::string::npos) << line;
+  EXPECT_EQ(line.find(" 0 W"), std::string::npos) << line;
+  EXPECT_EQ(line.find("0C"), std::string::npos) << line;
+  const std::string why = line_with(text, "power_watts (not supported)");
+  EXPECT_NE(why.find("temperature_celsius (not supported)"), std::string::npos) << text;
+  EXPECT_NE(line_with(text, "processes: n/a").find("could not be read"), std::string::npos);
+}
+
+TEST(StatusTable, UnhealthyGpuShowsItsReason) {
+  const std::string line = line_with(table(nvml_reading()), "[2]");
+  EXPECT_NE(line.find("UNHEALTHY: GPU is lost (NVML_ERROR_GPU_IS_LOST)"), std::string::npos)
+      << line;
+  EXPECT_NE(line.find("n/a"), std::string::npos) << line;
+}
+
+TEST(StatusTable, DegradedGpuStaysHealthyButSaysWhy) {
+  GpuReading reading = nvml_reading();
+  reading.devices[0].health.reasons = {"throttled: hardware slowdown"};
+  const std::string line = line_with(table(reading), "[0]");
+  EXPECT_NE(line.find("degraded: throttled: hardware slowdown"), std::string::npos) << line;
+}
+
+TEST(StatusTable, SmallUseStillShowsInTheBar) {
+  GpuReading reading = nvml_reading();
+  reading.devices[0].memory_used_bytes = 1;
+  EXPECT_NE(line_with(table(reading), "[0]").find("[#.........]"), std::string::npos);
+  reading.devices[0].memory_used_bytes = 0;
+  EXPECT_NE(line_with(table(reading), "[0]").find("[..........]"), std::string::npos);
+}
+
+TEST(StatusTable, ColumnsLineUp) {
+  const std::string text = table(nvml_reading());
+  const std::string first = line_with(text, "[0]");
+  const std::string second = line_with(text, "[1]");
+  EXPECT_EQ(first.find(" | "), second.find(" | ")) << text;
+}
+
+TEST(StatusTable, ColorsAndUnicodeOnlyWhenAsked) {
+  const std::string plain = table(nvml_reading());
+  EXPECT_EQ(plain.find('\x1b'), std::string::npos);
+  const std::string fancy = table(nvml_reading(), {.color = true, .unicode = true});
+  EXPECT_NE(fancy.find("\x1b[1;31mUNHEALTHY"), std::string::npos) << fancy;
+  EXPECT_NE(fancy.find("█"), std::string::npos);
+  EXPECT_NE(fancy.find("54°C"), std::string::npos);
+}
+
+TEST(StatusTable, SimulatedReadingSaysSoAndEmptyReadingSaysNoGpus) {
+  GpuReading reading;
+  reading.source = "simulated";
+  const std::string text = table(reading);
+  EXPECT_NE(line_with(text, "gpu-host").find("simulated"), std::string::npos) << text;
+  EXPECT_NE(text.find("no GPUs found"), std::string::npos) << text;
+}
+
+TEST(StatusJson, TopLevelFields) {
+  const Json document = status_to_json(nvml_reading(), test_context());
+  EXPECT_EQ(document["schema_version"], kStatusSchemaVersion);
+  EXPECT_EQ(document["source"], "nvml");
+  EXPECT_EQ(document["host"], "gpu-host");
+  EXPECT_EQ(document["time"], "2026-11-25T10:00:00Z");
+  EXPECT_EQ(document["driver_version"], "550.54.15");
+  EXPECT_EQ(document["cuda_driver_version"], 12040);
+  ASSERT_EQ(document["devices"].size(), 3u);
+}
+
+TEST(StatusJson, EveryFieldInExplicitUnits) {
+  const Json device = status_to_json(nvml_reading(), test_context())["devices"][0];
+  EXPECT_EQ(device["index"], 0);
+  EXPECT_EQ(device["uuid"], "GPU-1234");
+  EXPECT_EQ(device["pci_bus_id"], "00000000:18:00.0");
+  EXPECT_EQ(device["memory_total_bytes"], 80 * kGiB);
+  EXPECT_EQ(device["memory_used_bytes"], 40 * kGiB);
+  EXPECT_EQ(device["memory_free_bytes"], 39 * kGiB);
+  EXPECT_EQ(device["memory_reserved_bytes"], kGiB);
+  EXPECT_EQ(device["gpu_utilization_percent"], 45);
+  EXPECT_EQ(device["memory_utilization_percent"], 30);
+  EXPECT_DOUBLE_EQ(device["power_watts"].get<double>(), 312.4);
+  EXPECT_DOUBLE_EQ(device["power_limit_watts"].get<double>(), 700);
+  EXPECT_EQ(device["energy_millijoules"], 123456789);
+  EXPECT_EQ(device["temperature_celsius"], 54);
+  EXPECT_EQ(device["sm_clock_mhz"], 1980);
+  EXPECT_EQ(device["memory_clock_mhz"], 2619);
+  EXPECT_EQ(device["health"]["healthy"], true);
+  EXPECT_TRUE(device["unreadable_fields"].empty());
+}
+
+TEST(StatusJson, ProcessesCarryUserCommandAndMemoryOrNull) {
+  const Json processes = status_to_json(nvml_reading(), test_context())["devices"][0]["processes"];
+  ASSERT_EQ(processes.size(), 2u);
+  EXPECT_EQ(processes[0]["pid"], 4242);
+  EXPECT_EQ(processes[0]["user"], "alice");
+  EXPECT_EQ(processes[0]["command"], "python3");
+  EXPECT_EQ(processes[0]["used_memory_bytes"], 30 * kGiB);
+  EXPECT_TRUE(processes[1]["user"].is_null());
+  EXPECT_TRUE(processes[1]["command"].is_null());
+  EXPECT_TRUE(processes[1]["used_memory_bytes"].is_null());
+}
+
+TEST(StatusJson, AbsentFieldsAreNullAndListedWhenUnreadable) {
+  const Json device = status_to_json(nvml_reading(), test_context())["devices"][1];
+  for (const char* field : {"power_watts", "temperature_celsius", "memory_used_bytes",
+                            "gpu_utilization_percent", "processes", "uuid"}) {
+    ASSERT_TRUE(device.contains(field)) << field;
+    EXPECT_TRUE(device[field].is_null()) << field << " = " << device[field];
+  }
+  ASSERT_EQ(device["unreadable_fields"].size(), 2u);
+  EXPECT_EQ(device["unreadable_fields"][0]["field"], "power_watts");
+  EXPECT_EQ(device["unreadable_fields"][0]["reason"], "not supported");
+}
+
+TEST(StatusJson, UnhealthyGpuCarriesItsReasons) {
+  const Json health = status_to_json(nvml_reading(), test_context())["devices"][2]["health"];
+  EXPECT_EQ(health["healthy"], false);
+  ASSERT_EQ(health["reasons"].size(), 1u);
+  EXPECT_EQ(health["reasons"][0], "GPU is lost (NVML_ERROR_GPU_IS_LOST)");
+}
+
+TEST(StatusJson, EmptyProcessListIsAnEmptyArrayNotNull) {
+  GpuReading reading = nvml_reading();
+  reading.devices[0].processes = std::vector<GpuProcess>{};
+  const Json processes = status_to_json(reading, test_context())["devices"][0]["processes"];
+  EXPECT_TRUE(processes.is_array());
+  EXPECT_TRUE(processes.empty());
+}
+
+TEST(StatusJson, SchemaVersionComesFirst) {
+  const std::string text = status_to_json(nvml_reading(), test_context()).dump();
+  EXPECT_EQ(text.rfind("{\"schema_version\":1,", 0), 0u) << text.substr(0, 40);
+}
+
+}  // namespace
+}  // namespace fastgpu::cli

@@ -1,0 +1,247 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/status_render.h"
+#include "fastgpu/core/units.h"
+
+namespace fastgpu::cli {
+namespace {
+
+constexpr std::string_view kNotAvailable = "n/a";
+constexpr int kBarWidth = 10;
+constexpr Bytes kGiB = Bytes{1} << 30;
+constexpr Bytes kMiB = Bytes{1} << 20;
+
+namespace ansi {
+constexpr std::string_view kReset = "\x1b[0m";
+constexpr std::string_view kBold = "\x1b[1m";
+constexpr std::string_view kDim = "\x1b[2m";
+constexpr std::string_view kRed = "\x1b[1;31m";
+constexpr std::string_view kGreen = "\x1b[32m";
+constexpr std::string_view kYellow = "\x1b[33m";
+constexpr std::string_view kBlue = "\x1b[34m";
+constexpr std::string_view kCyan = "\x1b[36m";
+}  // namespace ansi
+
+// One table cell: its text and the color it is shown in (empty: plain).
+struct Cell {
+  std::string text;
+  std::string_view color;
+  bool right_aligned = false;
+};
+
+// Terminal columns a UTF-8 string takes: every code point counts one (the table only uses
+// narrow characters such as the degree sign and block elements).
+std::size_t display_width(std::string_view text) {
+  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+std::string paint(std::string_view text, std::string_view color, const TableStyle& style) {
+  if (!style.color || color.empty()) return std::string(text);
+  return fmt::format("{}{}{}", color, text, ansi::kReset);
+}
+
+std::string pad(const Cell& cell, std::size_t width) {
+  const std::string fill(width - std::min(width, display_width(cell.text)), ' ');
+  return cell.right_aligned ? fill + cell.text : cell.text + fill;
+}
+
+// ---- the cells of one GPU line ------------------------------------------------------------
+
+// Memory in one unit chosen from the total, so used and total line up: "12.3 / 80.0 GiB".
+std::string memory_text(const GpuDevice& device) {
+  const Bytes unit = device.memory_total_bytes.value_or(kGiB) >= kGiB ? kGiB : kMiB;
+  const std::string_view unit_name = unit == kGiB ? "GiB" : "MiB";
+  const auto amount = [unit](const std::optional<Bytes>& bytes) {
+    return bytes ? fmt::format("{:.1f}", static_cast<double>(*bytes) / static_cast<double>(unit))
+                 : std::string(kNotAvailable);
+  };
+  if (!device.memory_used_bytes && !device.memory_total_bytes) return std::string(kNotAvailable);
+  return fmt::format("{} / {} {}", amount(device.memory_used_bytes),
+                     amount(device.memory_total_bytes), unit_name);
+}
+
+std::string memory_bar(const GpuDevice& device, const TableStyle& style) {
+  if (!device.memory_used_bytes || !device.memory_total_bytes || *device.memory_total_bytes == 0) {
+    return fmt::format("[{:^{}}]", kNotAvailable, kBarWidth);
+  }
+  const double share = static_cast<double>(*device.memory_used_bytes) /
+                       static_cast<double>(*device.memory_total_bytes);
+  // A GPU with any memory in use shows at least one block, so "in use" never looks idle.
+  int filled = static_cast<int>(std::lround(std::clamp(share, 0.0, 1.0) * kBarWidth));
+  if (filled == 0 && *device.memory_used_bytes > 0) filled = 1;
+  std::string bar = "[";
+  for (int i = 0; i < kBarWidth; ++i) {
+    if (style.unicode) {
+      bar += i < filled ? "█" : "░";
+    } else {
+      bar += i < filled ? '#' : '.';
+    }
+  }
+  return bar + "]";
+}
+
+Cell utilization_cell(const GpuDevice& device) {
+  if (!device.gpu_utilization_percent) return {std::string(kNotAvailable), ansi::kDim, true};
+  const std::uint32_t percent = *device.gpu_utilization_percent;
+  const std::string_view color = percent >= 90   ? ansi::kRed
+                                 : percent >= 50 ? ansi::kYellow
+                                                 : ansi::kGreen;
+  return {fmt::format("{} %", percent), color, true};
+}
+
+std::string power_text(const GpuDevice& device) {
+  if (!device.power_watts && !device.power_limit_watts) return std::string(kNotAvailable);
+  const auto watts = [](const std::optional<double>& value) {
+    return value ? fmt::format("{:.0f}", *value) : std::string(kNotAvailable);
+  };
+  return fmt::format("{} / {} W", watts(device.power_watts), watts(device.power_limit_watts));
+}
+
+Cell temperature_cell(const GpuDevice& device, const TableStyle& style) {
+  if (!device.temperature_celsius) return {std::string(kNotAvailable), ansi::kDim, true};
+  const std::uint32_t celsius = *device.temperature_celsius;
+  const std::string_view color = celsius >= 85   ? ansi::kRed
+                                 : celsius >= 75 ? ansi::kYellow
+                                                 : std::string_view{};
+  return {fmt::format("{}{}", celsius, style.unicode ? "°C" : "C"), color, true};
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view separator) {
+  std::string out;
+  for (const std::string& part : parts) {
+    if (!out.empty()) out += separator;
+    out += part;
+  }
+  return out;
+}
+
+Cell health_cell(const GpuHealth& health) {
+  if (!health.healthy) {
+    const std::string why = health.reasons.empty() ? "reason unknown" : join(health.reasons, "; ");
+    return {"UNHEALTHY: " + why, ansi::kRed};
+  }
+  if (!health.reasons.empty()) return {"degraded: " + join(health.reasons, "; "), ansi::kYellow};
+  return {"ok", ansi::kGreen};
+}
+
+std::vector<Cell> gpu_row(const GpuDevice& device, const TableStyle& style) {
+  return {
+      {fmt::format("[{}]", device.index), ansi::kBold, true},
+      {device.name.value_or(std::string(kNotAvailable)), ansi::kBlue},
+      {memory_text(device), ansi::kYellow, true},
+      {memory_bar(device, style), ansi::kYellow},
+      utilization_cell(device),
+      {power_text(device), ansi::kCyan, true},
+      temperature_cell(device, style),
+      health_cell(device.health),
+  };
+}
+
+// ---- lines under a GPU --------------------------------------------------------------------
+
+std::string process_line(const GpuProcess& process, bool last, const StatusContext& context,
+                         const TableStyle& style) {
+  const ProcessInfo info = context.lookup ? context.lookup(process.pid) : ProcessInfo{};
+  const std::string_view branch = style.unicode ? (last ? "└─" : "├─") : (last ? "`-" : "|-");
+  const std::string memory =
+      process.used_memory_bytes ? format_bytes(*process.used_memory_bytes) : "n/a";
+  return fmt::format("    {} {:>7}  {:<10} {:<16} {:>10}", branch, process.pid,
+                     info.user.value_or("?"), info.command.value_or("?"), memory);
+}
+
+void append_details(const GpuDevice& device, const StatusContext& context, const TableStyle& style,
+                    std::string& out) {
+  if (!device.unreadable_fields.empty()) {
+    std::vector<std::string> parts;
+    for (const UnreadableField& field : device.unreadable_fields) {
+      parts.push_back(fmt::format("{} ({})", field.field, field.reason));
+    }
+    out += paint("    n/a: " + join(parts, ", "), ansi::kDim, style) + "\n";
+  }
+  if (!device.processes) {
+    out += paint("    processes: n/a (the process list could not be read)", ansi::kDim, style);
+    out += "\n";
+    return;
+  }
+  for (std::size_t i = 0; i < device.processes->size(); ++i) {
+    const bool last = i + 1 == device.processes->size();
+    out += process_line((*device.processes)[i], last, context, style) + "\n";
+  }
+}
+
+// ---- the header ---------------------------------------------------------------------------
+
+std::string cuda_version_text(int version) {
+  return fmt::format("{}.{}", version / 1000, version % 1000 / 10);
+}
+
+std::string source_text(const GpuReading& reading) {
+  if (reading.source == "simulated") return "simulated GPUs (--devices), not real hardware";
+  const auto field = [](const std::optional<std::string>& value) {
+    return value.value_or(std::string(kNotAvailable));
+  };
+  const std::string cuda =
+      reading.cuda_driver_version ? cuda_version_text(*reading.cuda_driver_version) : "n/a";
+  return fmt::format("driver {}, NVML {}, CUDA {}", field(reading.driver_version),
+                     field(reading.nvml_version), cuda);
+}
+
+std::string header_line(const GpuReading& reading, const StatusContext& context,
+                        const TableStyle& style) {
+  const std::string_view color = reading.source == "simulated" ? ansi::kYellow : ansi::kDim;
+  return fmt::format("{}  {}  {}\n", paint(context.host, ansi::kBold, style),
+                     paint(source_text(reading), color, style), context.local_time);
+}
+
+std::vector<std::size_t> column_widths(const std::vector<std::vector<Cell>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const std::vector<Cell>& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()), 0);
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      widths[i] = std::max(widths[i], display_width(row[i].text));
+    }
+  }
+  return widths;
+}
+
+std::string render_row(const std::vector<Cell>& row, const std::vector<std::size_t>& widths,
+                       const TableStyle& style) {
+  std::string line;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    const bool last = i + 1 == row.size();
+    // The last cell is not padded, so lines carry no trailing blanks.
+    const std::string text = last ? row[i].text : pad(row[i], widths[i]);
+    // The name follows its index, and the bar its memory figures, with a plain space.
+    const bool tight = i == 1 || i == 3;
+    if (i > 0) line += tight ? " " : (style.unicode ? " │ " : " | ");
+    line += paint(text, row[i].color, style);
+  }
+  return line;
+}
+
+}  // namespace
+
+std::string render_status_table(const GpuReading& reading, const StatusContext& context,
+                                const TableStyle& style) {
+  std::string out = header_line(reading, context, style);
+  if (reading.devices.empty()) return out + "no GPUs found\n";
+  std::vector<std::vector<Cell>> rows;
+  for (const GpuDevice& device : reading.devices) rows.push_back(gpu_row(device, style));
+  const std::vector<std::size_t> widths = column_widths(rows);
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    out += render_row(rows[i], widths, style) + "\n";
+    append_details(reading.devices[i], context, style, out);
+  }
+  return out;
+}
+
+}  // namespace fastgpu::cli
