@@ -197,7 +197,7 @@ Status TableParser::check_columns(TableKind kind, const std::vector<Cell>& heade
 }
 
 Result<double> TableParser::parse_checked(ModelField field, const Cell& cell) {
-  const Result<double> value = parse_number(cell.text);
+  Result<double> value = parse_number(cell.text);
   const Status status = value.ok() ? check_value(field, *value) : value.status();
   if (!status.ok()) {
     return error_at(cell.column,
@@ -234,13 +234,14 @@ Status TableParser::parse_memory(const Cell& cell, ModelTask& task) {
 }
 
 Status TableParser::parse_task_field(std::string_view column, const Cell& cell, ModelTask& task) {
-  static const std::map<std::string_view, std::pair<ModelField, double ModelTask::*>> kPlain = {
-      {"u", {ModelField::kUtilizationShare, &ModelTask::utilization_share}},
-      {"r", {ModelField::kUtilizationCap, &ModelTask::utilization_cap}},
-      {"L", {ModelField::kLoad, &ModelTask::load}},
-      {"P", {ModelField::kPriority, &ModelTask::priority}},
-  };
-  if (const auto plain = kPlain.find(column); plain != kPlain.end()) {
+  static const std::map<std::string_view, std::pair<ModelField, double ModelTask::*>> plain_fields =
+      {
+          {"u", {ModelField::kUtilizationShare, &ModelTask::utilization_share}},
+          {"r", {ModelField::kUtilizationCap, &ModelTask::utilization_cap}},
+          {"L", {ModelField::kLoad, &ModelTask::load}},
+          {"P", {ModelField::kPriority, &ModelTask::priority}},
+      };
+  if (const auto plain = plain_fields.find(column); plain != plain_fields.end()) {
     const Result<double> value = parse_checked(plain->second.first, cell);
     FASTGPU_RETURN_IF_ERROR(value.status());
     task.*(plain->second.second) = *value;
