@@ -1,0 +1,125 @@
+// The per-GPU ledger: declared memory and compute share, the two things a job must fit in.
+//
+// Memory: declared bytes of FastGPU's jobs + driver-reserved + foreign bytes <= total.
+// Compute: R_i = sum over jobs j on GPU i of u_j * r_i (DESIGN.md section 6) <= 1.
+// A job with u = 1 is exclusive: it goes only on a GPU with no job of ours, and nothing
+// joins it. Unhealthy GPUs accept nothing. The ledger never lets a commit over-commit;
+// a snapshot that already is over-committed (foreign memory grew) simply fits nothing new.
+//
+// The ledger also keeps the indexes placement needs to avoid scanning every GPU:
+// per-node counts of empty GPUs, partially used GPUs ordered by free share, and GPUs
+// ordered by load. Not thread-safe; one ledger belongs to one schedule() call.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "fastgpu/core/units.h"
+#include "fastgpu/sched/snapshot.h"
+
+namespace fastgpu::sched {
+
+inline constexpr double kComputeCapacity = 1.0;  // R_i may reach this, never exceed it
+inline constexpr double kShareEpsilon = 1e-9;    // tolerance for summed shares
+
+// What one job asks of each of its GPUs.
+struct Demand {
+  int gpus = 1;
+  Bytes bytes = 0;            // per GPU; ignored when whole_memory
+  bool whole_memory = false;  // take all usable memory (auto with no history)
+  double share = 1.0;         // u_j; occupies u_j * r_i of GPU i
+  double load = 1.0;          // L_j * P_j, this job's term in LB_i
+  bool exclusive() const { return share >= 1.0; }
+};
+
+// One GPU's row of the ledger. Plain data, read by placers.
+struct GpuSlot {
+  int gpu_index = 0;         // GpuState::index
+  int node = 0;              // dense node id (nodes sorted by name)
+  Bytes usable_bytes = 0;    // total - reserved - foreign (0 when those exceed total)
+  Bytes declared_bytes = 0;  // sum of our jobs' declared bytes
+  double r = 1.0;            // GpuState::util_cap
+  double share = 0.0;        // R_i
+  double load = 0.0;         // LB_i
+  int jobs = 0;
+  bool exclusive_held = false;
+  bool healthy = true;
+  double utilization = 0.0;    // measured, 0 when unknown
+  double temperature_c = 0.0;  // measured, 0 when unknown
+  int nvlink_group = -1;
+  int pcie_switch = -1;
+
+  Bytes free_bytes() const {
+    return declared_bytes >= usable_bytes ? 0 : usable_bytes - declared_bytes;
+  }
+  double free_share() const { return kComputeCapacity - share; }
+  bool empty() const { return jobs == 0; }
+};
+
+class Ledger {
+ public:
+  // Builds the ledger from the snapshot's GPUs and running jobs. Running jobs on GPUs the
+  // snapshot does not list are ignored (validate() reports them).
+  explicit Ledger(const Snapshot& snapshot);
+
+  const std::vector<GpuSlot>& slots() const { return slots_; }
+  const GpuSlot& slot(int s) const { return slots_[s]; }
+  // The slot of a GpuState::index, or -1.
+  int slot_of(int gpu_index) const;
+  int node_count() const { return static_cast<int>(node_slots_.size()); }
+  const std::vector<int>& node_slots(int node) const { return node_slots_[node]; }
+  const std::string& node_name(int node) const { return node_names_[node]; }
+  int empty_count(int node) const { return empty_count_[node]; }
+
+  // True when `demand` fits on slot s now: healthy, memory and compute both fit, and
+  // exclusivity holds.
+  bool fits(int s, const Demand& demand) const;
+  // Bytes a demand takes on slot s (whole_memory resolves to the slot's usable bytes).
+  Bytes bytes_on(int s, const Demand& demand) const;
+
+  // REQUIRES: fits(s, demand) for every s in slots.
+  void commit(const std::vector<int>& slots, const Demand& demand);
+  // Undoes a commit of the same demand on the same slots (byte counts as committed).
+  void release(const std::vector<int>& slots, const Demand& demand, Bytes bytes_per_gpu);
+
+  // Indexes. Nodes ordered by (empty GPUs, node id); partial GPUs (some job, not exclusive,
+  // some share left) by (free share, slot); healthy GPUs by (LB_i, utilization,
+  // temperature, slot).
+  const std::set<std::pair<int, int>>& nodes_by_empty() const { return nodes_by_empty_; }
+  const std::set<std::pair<double, int>>& partial_by_free_share() const { return partial_; }
+  using LoadKey = std::tuple<double, double, double, int>;
+  const std::set<LoadKey>& by_load() const { return by_load_; }
+
+  // Largest free share and free bytes over healthy GPUs; cheap upper bounds for "can
+  // anything fit at all".
+  bool any_capacity() const;
+  // The smallest r_i over healthy GPUs (1 when there are none).
+  double min_r() const { return min_r_; }
+
+ private:
+  void unindex(int s);
+  void reindex(int s);
+  LoadKey load_key(int s) const;
+
+  std::vector<GpuSlot> slots_;
+  std::vector<int> slot_by_gpu_index_;  // dense lookup when indexes are small
+  std::vector<std::vector<int>> node_slots_;
+  std::vector<std::string> node_names_;
+  std::vector<int> empty_count_;
+  std::set<std::pair<int, int>> nodes_by_empty_;
+  std::set<std::pair<double, int>> partial_;
+  std::set<LoadKey> by_load_;
+  int open_gpus_ = 0;
+  double min_r_ = 1.0;  // healthy GPUs not exclusive and with share left
+};
+
+// The load weight P_j used in LB_i: the job's priority, but at least 1 so that jobs at
+// the default priority 0 still count (the brief's table uses P = 1..4).
+double priority_weight(int priority);
+
+}  // namespace fastgpu::sched

@@ -1,0 +1,49 @@
+// Queue policies: each orders the queue by one key, smaller first; ties go to the earlier
+// submit time, then the smaller id. One small class per policy (src/sched/policies/),
+// registered by name in policy_registry.cc.
+//
+// Adding a policy: write src/sched/policies/<name>.cc with a class deriving from Policy and
+// a make_<name>_policy() factory, declare the factory in src/sched/policies/policies.h and
+// add one line to the table in src/sched/policy_registry.cc.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fastgpu/sched/config.h"
+#include "fastgpu/sched/history.h"
+#include "fastgpu/sched/snapshot.h"
+
+namespace fastgpu::sched {
+
+// What a policy may read. References stay valid for one schedule() call.
+struct PolicyContext {
+  const Snapshot& snapshot;
+  const SchedulerConfig& config;
+  const EstimateCache& estimates;
+};
+
+class Policy {
+ public:
+  virtual ~Policy() = default;
+  virtual std::string_view name() const = 0;
+
+  // Writes one key per job into keys (same length as jobs); smaller keys run first.
+  virtual void rank(std::span<const Job* const> jobs, const PolicyContext& context,
+                    std::span<double> keys) const = 0;
+
+  // A preemptive policy may evict a running restartable job whose running_key is larger
+  // than a blocked queued job's key. The scale is the one rank() uses.
+  virtual bool preemptive() const { return false; }
+  virtual double running_key(const RunningJob& running, const PolicyContext& context) const;
+};
+
+// The policy registered under `name`, or nullptr when there is none.
+std::unique_ptr<Policy> make_policy(std::string_view name);
+// Every registered name, in registration order.
+std::vector<std::string> policy_names();
+
+}  // namespace fastgpu::sched

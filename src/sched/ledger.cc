@@ -1,0 +1,151 @@
+#include "fastgpu/sched/ledger.h"
+
+#include <algorithm>
+
+namespace fastgpu::sched {
+
+double priority_weight(int priority) { return priority < 1 ? 1.0 : static_cast<double>(priority); }
+
+namespace {
+
+Bytes usable_bytes(const GpuState& gpu) {
+  const Bytes held = gpu.reserved_bytes + gpu.foreign_bytes;
+  return held >= gpu.total_bytes ? 0 : gpu.total_bytes - held;
+}
+
+Demand running_demand(const RunningJob& running) {
+  Demand demand;
+  demand.gpus = static_cast<int>(running.gpus.size());
+  demand.bytes = running.declared_bytes;
+  demand.share = running.job.util_share;
+  demand.load = running.job.util_share * priority_weight(running.job.priority);
+  return demand;
+}
+
+}  // namespace
+
+Ledger::Ledger(const Snapshot& snapshot) {
+  std::vector<const GpuState*> gpus;
+  for (const GpuState& gpu : snapshot.gpus) gpus.push_back(&gpu);
+  std::sort(gpus.begin(), gpus.end(),
+            [](const GpuState* a, const GpuState* b) { return a->index < b->index; });
+  for (const GpuState* gpu : gpus) node_names_.push_back(gpu->node);
+  std::sort(node_names_.begin(), node_names_.end());
+  node_names_.erase(std::unique(node_names_.begin(), node_names_.end()), node_names_.end());
+  node_slots_.resize(node_names_.size());
+  empty_count_.assign(node_names_.size(), 0);
+
+  for (const GpuState* gpu : gpus) {
+    GpuSlot slot;
+    slot.gpu_index = gpu->index;
+    slot.node = static_cast<int>(
+        std::lower_bound(node_names_.begin(), node_names_.end(), gpu->node) - node_names_.begin());
+    slot.usable_bytes = usable_bytes(*gpu);
+    slot.r = gpu->util_cap;
+    if (gpu->healthy) min_r_ = std::min(min_r_, gpu->util_cap);
+    slot.healthy = gpu->healthy;
+    slot.utilization = gpu->utilization.value_or(0.0);
+    slot.temperature_c = gpu->temperature_c.value_or(0.0);
+    slot.nvlink_group = gpu->nvlink_group;
+    slot.pcie_switch = gpu->pcie_switch;
+    node_slots_[slot.node].push_back(static_cast<int>(slots_.size()));
+    slots_.push_back(slot);
+  }
+  for (const RunningJob& running : snapshot.running) {
+    std::vector<int> placed;
+    for (int gpu_index : running.gpus) {
+      const int s = slot_of(gpu_index);
+      if (s >= 0) placed.push_back(s);
+    }
+    const Demand demand = running_demand(running);
+    for (int s : placed) {
+      GpuSlot& slot = slots_[s];
+      slot.declared_bytes += running.declared_bytes;
+      slot.share += demand.share * slot.r;
+      slot.load += demand.load;
+      slot.jobs += 1;
+      slot.exclusive_held = slot.exclusive_held || demand.exclusive();
+    }
+  }
+  for (int s = 0; s < static_cast<int>(slots_.size()); ++s) reindex(s);
+}
+
+int Ledger::slot_of(int gpu_index) const {
+  auto it = std::lower_bound(slots_.begin(), slots_.end(), gpu_index,
+                             [](const GpuSlot& slot, int index) { return slot.gpu_index < index; });
+  if (it == slots_.end() || it->gpu_index != gpu_index) return -1;
+  return static_cast<int>(it - slots_.begin());
+}
+
+Bytes Ledger::bytes_on(int s, const Demand& demand) const {
+  return demand.whole_memory ? slots_[s].usable_bytes : demand.bytes;
+}
+
+bool Ledger::fits(int s, const Demand& demand) const {
+  const GpuSlot& slot = slots_[s];
+  if (!slot.healthy || slot.exclusive_held) return false;
+  if (demand.exclusive() && slot.jobs > 0) return false;
+  if (demand.whole_memory && slot.declared_bytes > 0) return false;
+  if (bytes_on(s, demand) > slot.free_bytes()) return false;
+  if (demand.whole_memory && slot.usable_bytes == 0) return false;
+  return slot.share + demand.share * slot.r <= kComputeCapacity + kShareEpsilon;
+}
+
+void Ledger::commit(const std::vector<int>& slot_ids, const Demand& demand) {
+  for (int s : slot_ids) {
+    unindex(s);
+    GpuSlot& slot = slots_[s];
+    slot.declared_bytes += bytes_on(s, demand);
+    slot.share += demand.share * slot.r;
+    slot.load += demand.load;
+    slot.jobs += 1;
+    slot.exclusive_held = slot.exclusive_held || demand.exclusive();
+    reindex(s);
+  }
+}
+
+void Ledger::release(const std::vector<int>& slot_ids, const Demand& demand, Bytes bytes_per_gpu) {
+  for (int s : slot_ids) {
+    unindex(s);
+    GpuSlot& slot = slots_[s];
+    slot.declared_bytes -= std::min(slot.declared_bytes, bytes_per_gpu);
+    slot.share = std::max(0.0, slot.share - demand.share * slot.r);
+    slot.load = std::max(0.0, slot.load - demand.load);
+    slot.jobs -= 1;
+    if (demand.exclusive()) slot.exclusive_held = false;
+    if (slot.jobs == 0) slot.share = 0.0;  // drop accumulated rounding
+    reindex(s);
+  }
+}
+
+bool Ledger::any_capacity() const { return open_gpus_ > 0; }
+
+Ledger::LoadKey Ledger::load_key(int s) const {
+  const GpuSlot& slot = slots_[s];
+  return {slot.load, slot.utilization, slot.temperature_c, s};
+}
+
+void Ledger::unindex(int s) {
+  const GpuSlot& slot = slots_[s];
+  if (!slot.healthy) return;
+  nodes_by_empty_.erase({empty_count_[slot.node], slot.node});
+  if (slot.empty()) empty_count_[slot.node] -= 1;
+  nodes_by_empty_.insert({empty_count_[slot.node], slot.node});
+  partial_.erase({slot.free_share(), s});
+  by_load_.erase(load_key(s));
+  if (!slot.exclusive_held && slot.free_share() > kShareEpsilon) open_gpus_ -= 1;
+}
+
+void Ledger::reindex(int s) {
+  const GpuSlot& slot = slots_[s];
+  if (!slot.healthy) return;
+  nodes_by_empty_.erase({empty_count_[slot.node], slot.node});
+  if (slot.empty()) empty_count_[slot.node] += 1;
+  nodes_by_empty_.insert({empty_count_[slot.node], slot.node});
+  const bool open = !slot.exclusive_held && slot.free_share() > kShareEpsilon;
+  if (open && !slot.empty()) partial_.insert({slot.free_share(), s});
+  by_load_.insert(load_key(s));
+  if (open) open_gpus_ += 1;
+}
+
+}  // namespace fastgpu::sched

@@ -1,0 +1,60 @@
+#include "fastgpu/sched/placer.h"
+
+#include <algorithm>
+#include <map>
+
+namespace fastgpu::sched {
+
+std::unique_ptr<Placer> make_pack_placer();
+std::unique_ptr<Placer> make_spread_placer();
+
+std::unique_ptr<Placer> make_placer(std::string_view name) {
+  if (name == "pack") return make_pack_placer();
+  if (name == "spread") return make_spread_placer();
+  return nullptr;
+}
+
+std::vector<std::string> placer_names() { return {"pack", "spread"}; }
+
+bool allowed(const Ledger& ledger, int s, const Demand& demand, const PlaceOptions& options) {
+  if (options.forbidden != nullptr && (*options.forbidden)[s] != 0) return false;
+  return ledger.fits(s, demand);
+}
+
+namespace {
+
+// The smallest group (by member count among candidates) with at least `count` members,
+// as candidates in their given order; empty when no group is big enough.
+template <typename GroupOf>
+std::vector<int> smallest_group(const std::vector<int>& candidates, int count, GroupOf group_of) {
+  std::map<int, std::vector<int>> groups;
+  for (int s : candidates) {
+    const int group = group_of(s);
+    if (group >= 0) groups[group].push_back(s);
+  }
+  const std::vector<int>* best = nullptr;
+  for (const auto& [group, members] : groups) {
+    if (static_cast<int>(members.size()) < count) continue;
+    if (best == nullptr || members.size() < best->size()) best = &members;
+  }
+  if (best == nullptr) return {};
+  return {best->begin(), best->begin() + count};
+}
+
+}  // namespace
+
+std::vector<int> choose_gang(const Ledger& ledger, const std::vector<int>& candidates, int count) {
+  if (count <= 1)
+    return {candidates.begin(),
+            candidates.begin() + std::min<int>(count, static_cast<int>(candidates.size()))};
+  std::vector<int> chosen =
+      smallest_group(candidates, count, [&](int s) { return ledger.slot(s).nvlink_group; });
+  if (chosen.empty()) {
+    chosen = smallest_group(candidates, count, [&](int s) { return ledger.slot(s).pcie_switch; });
+  }
+  if (chosen.empty()) chosen.assign(candidates.begin(), candidates.begin() + count);
+  std::sort(chosen.begin(), chosen.end());
+  return chosen;
+}
+
+}  // namespace fastgpu::sched
