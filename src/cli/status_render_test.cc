@@ -130,6 +130,24 @@ TEST(StatusTable, AbsentFieldsPrintNotAvailableNeverZero) {
   EXPECT_NE(line_with(text, "processes: n/a").find("could not be read"), std::string::npos);
 }
 
+TEST(StatusTable, ProcessListLineGivesTheDriversReason) {
+  GpuReading reading = nvml_reading();
+  reading.devices[1].unreadable_fields.push_back({"processes", "no permission"});
+  const std::string text = table(reading);
+  EXPECT_NE(line_with(text, "processes: n/a").find("(no permission)"), std::string::npos) << text;
+  EXPECT_EQ(line_with(text, "power_watts (not").find("processes"), std::string::npos) << text;
+}
+
+TEST(StatusTable, FieldsLostWithTheGpuAreNotListedTwice) {
+  GpuReading reading = nvml_reading();
+  GpuDevice& lost = reading.devices[2];
+  lost.unreadable_fields = {{"name", lost.health.reasons[0]},
+                            {"power_watts", lost.health.reasons[0]}};
+  const std::string text = table(reading);
+  EXPECT_EQ(text.find("name (GPU is lost"), std::string::npos) << text;
+  EXPECT_NE(line_with(text, "[2]").find("UNHEALTHY: GPU is lost"), std::string::npos) << text;
+}
+
 TEST(StatusTable, UnhealthyGpuShowsItsReason) {
   const std::string line = line_with(table(nvml_reading()), "[2]");
   EXPECT_NE(line.find("UNHEALTHY: GPU is lost (NVML_ERROR_GPU_IS_LOST)"), std::string::npos)

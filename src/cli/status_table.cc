@@ -158,18 +158,37 @@ std::string process_line(const GpuProcess& process, bool last, const StatusConte
                      info.user.value_or("?"), info.command.value_or("?"), memory);
 }
 
+bool contains(const std::vector<std::string>& list, const std::string& value) {
+  return std::find(list.begin(), list.end(), value) != list.end();
+}
+
+// Why fields show n/a. Fields that failed for the reason the health column already gives
+// (a lost GPU fails every call) are not repeated; the process list has its own line.
+void append_unreadable(const GpuDevice& device, const TableStyle& style, std::string& out) {
+  std::vector<std::string> parts;
+  for (const UnreadableField& field : device.unreadable_fields) {
+    if (field.field == "processes" || contains(device.health.reasons, field.reason)) continue;
+    parts.push_back(fmt::format("{} ({})", field.field, field.reason));
+  }
+  if (parts.empty()) return;
+  out += paint("    n/a: " + join(parts, ", "), ansi::kDim, style) + "\n";
+}
+
+std::string processes_unreadable_reason(const GpuDevice& device) {
+  for (const UnreadableField& field : device.unreadable_fields) {
+    if (field.field == "processes") return field.reason;
+  }
+  return "could not be read";
+}
+
 void append_details(const GpuDevice& device, const StatusContext& context, const TableStyle& style,
                     std::string& out) {
-  if (!device.unreadable_fields.empty()) {
-    std::vector<std::string> parts;
-    for (const UnreadableField& field : device.unreadable_fields) {
-      parts.push_back(fmt::format("{} ({})", field.field, field.reason));
-    }
-    out += paint("    n/a: " + join(parts, ", "), ansi::kDim, style) + "\n";
-  }
+  append_unreadable(device, style, out);
   if (!device.processes) {
-    out += paint("    processes: n/a (the process list could not be read)", ansi::kDim, style);
-    out += "\n";
+    const std::string reason = processes_unreadable_reason(device);
+    if (contains(device.health.reasons, reason)) return;  // the health column says why
+    const std::string line = fmt::format("    processes: n/a ({})", reason);
+    out += paint(line, ansi::kDim, style) + "\n";
     return;
   }
   for (std::size_t i = 0; i < device.processes->size(); ++i) {
