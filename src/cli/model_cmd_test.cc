@@ -83,6 +83,16 @@ TEST(ModelCommand, MalformedFileExitsOneNamingLineAndColumn) {
   std::filesystem::remove(file);
 }
 
+TEST(ModelCommand, ZeroOccupancyForMemoryExitsOneNamingTheTask) {
+  const std::filesystem::path file =
+      std::filesystem::path(testing::TempDir()) / "fastgpu-model-zero.csv";
+  std::ofstream(file) << "gpu,p\ngpu1,1\ntask,u,r,m,C,L,P\nidle,0,1,1MB,10,1,1\n";
+  const RunResult run = run_cli("model '" + file.string() + "' --json", true);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("fastgpu-model-zero.csv: task 1 ('idle'): R_j = 0"));
+  std::filesystem::remove(file);
+}
+
 TEST(ModelCommand, MissingFileExitsOneAndBadUsageExitsTwo) {
   const RunResult missing = run_cli("model no-such-model.csv", true);
   EXPECT_EQ(missing.exit_code, 1);

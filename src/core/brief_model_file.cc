@@ -75,6 +75,17 @@ Result<MemoryUnit> memory_unit_of(std::string_view text) {
   return MemoryUnit{name, static_cast<double>(*unit_bytes)};
 }
 
+template <typename Item>
+bool has_name(const std::vector<Item>& items, std::string_view name) {
+  return std::any_of(items.begin(), items.end(),
+                     [&](const Item& item) { return item.name == name; });
+}
+
+Status duplicate_name(std::string_view kind, std::string_view name) {
+  return invalid_argument(
+      fmt::format("{} name '{}' appears twice; give each {} its own name", kind, name, kind));
+}
+
 enum class TableKind { kNone, kGpus, kTasks };
 
 // Reads the file line by line into a TaskTable. Each method handles one kind of row.
@@ -95,6 +106,7 @@ class TableParser {
   Status parse_memory(const Cell& cell, ModelTask& task);
   Result<double> parse_checked(ModelField field, const Cell& cell);
   Status resolve_gpu_names();
+  Status check_placement() const;
   Status finish();
   Status error_at(std::size_t column, const Status& status) const;
 
@@ -113,6 +125,7 @@ class TableParser {
     std::size_t column;
   };
   std::vector<GpuReference> gpu_references_;
+  std::vector<std::size_t> task_lines_;  // the line of each task row
 };
 
 Status TableParser::error_at(std::size_t column, const Status& status) const {
@@ -218,6 +231,8 @@ Status TableParser::parse_gpu_row(const std::vector<Cell>& cells) {
   if (gpu.name.empty()) {
     return error_at(cells[0].column, invalid_argument("the GPU has no name; name it (e.g. gpu1)"));
   }
+  if (has_name(table_.gpus, gpu.name))
+    return error_at(cells[0].column, duplicate_name("GPU", gpu.name));
   table_.gpus.push_back(std::move(gpu));
   return {};
 }
@@ -275,6 +290,10 @@ Status TableParser::parse_task_row(const std::vector<Cell>& cells) {
   if (task.name.empty()) {
     return error_at(cells[0].column, invalid_argument("the task has no name; name it (e.g. t1)"));
   }
+  if (has_name(table_.tasks, task.name)) {
+    return error_at(cells[0].column, duplicate_name("task", task.name));
+  }
+  task_lines_.push_back(line_number_);
   table_.tasks.push_back(std::move(task));
   return {};
 }
@@ -295,6 +314,23 @@ Status TableParser::resolve_gpu_names() {
   return {};
 }
 
+// The brief's formulas need every task placed on a GPU, or none (see brief_model.h).
+Status TableParser::check_placement() const {
+  const ModelTask& first = table_.tasks.front();
+  for (std::size_t j = 1; j < table_.tasks.size(); ++j) {
+    const ModelTask& task = table_.tasks[j];
+    if (task.gpu.has_value() == first.gpu.has_value()) continue;
+    const std::string mismatch = task.gpu
+                                     ? fmt::format("names a GPU but task '{}' does not", first.name)
+                                     : fmt::format("names no GPU but task '{}' does", first.name);
+    return invalid_argument(fmt::format(
+        "{}:{}:1: task '{}' {}; name a GPU for every task, or for none (then every task "
+        "counts on every GPU)",
+        file_name_, task_lines_[j], task.name, mismatch));
+  }
+  return {};
+}
+
 Status TableParser::finish() {
   if (table_.gpus.empty()) {
     return invalid_argument(
@@ -306,6 +342,7 @@ Status TableParser::finish() {
         "{}: no task rows; add a header row '{}' and one row per task", file_name_, kTaskHeader));
   }
   FASTGPU_RETURN_IF_ERROR(resolve_gpu_names());
+  FASTGPU_RETURN_IF_ERROR(check_placement());
   const Status valid = validate(table_);
   if (!valid.ok()) return valid.with_context(file_name_);
   return {};

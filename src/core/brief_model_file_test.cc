@@ -85,6 +85,16 @@ TEST(BriefModelFile, BadUnitsAndGpuNamesAreNamed) {
               HasSubstr("f.csv:5:20: task 't1' is on GPU 'gpu9'"));
 }
 
+TEST(BriefModelFile, DuplicateNamesAndMixedPlacementNameTheLine) {
+  EXPECT_THAT(error_of("gpu,p\ngpu1,0.6\ngpu1,0.4\ntask,u,r,m,C,L,P\nt1,0.6,0.8,,,0.6,1\n"),
+              HasSubstr("f.csv:3:1: GPU name 'gpu1' appears twice"));
+  EXPECT_THAT(error_of(std::string(kGpus) + "task,u,r,m,C,L,P\nt1,1,1,,,1,1\nt1,1,1,,,1,1\n"),
+              HasSubstr("f.csv:6:1: task name 't1' appears twice"));
+  EXPECT_THAT(
+      error_of(std::string(kGpus) + "task,u,r,m,C,L,P,gpu\nt1,1,1,,,1,1,gpu1\nt2,1,1,,,1,1,\n"),
+      HasSubstr("f.csv:6:1: task 't2' names no GPU but task 't1' does"));
+}
+
 TEST(BriefModelFile, MissingFileIsNotFoundAndNamed) {
   const Result<TaskTable> table = load_task_table("no/such/model.csv");
   ASSERT_FALSE(table.ok());
