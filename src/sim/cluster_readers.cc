@@ -28,13 +28,13 @@ Status for_each_row(std::string_view kind, const std::string& path,
   if (!text.ok()) return text.status();
   LineCursor cursor(*text);
   std::string_view line;
-  std::vector<std::string> fields;
+  CsvFields fields;
   while (cursor.next(line) && is_blank(line)) {
   }
-  if (is_blank(line) || !split_csv(line, fields)) {
+  if (is_blank(line) || !fields.split(line)) {
     return invalid_argument(std::string(kind) + " '" + path + "' has no header row");
   }
-  const ColumnIndex columns(fields);
+  const ColumnIndex columns(fields.views());
   for (const std::string_view name : required) {
     if (!columns.find(name)) {
       return invalid_argument(std::string(kind) + " '" + path + "': the header has no column '" +
@@ -44,10 +44,10 @@ Status for_each_row(std::string_view kind, const std::string& path,
   while (cursor.next(line)) {
     if (is_blank(line)) continue;
     std::optional<RowError> error;
-    if (!split_csv(line, fields) || fields.size() != columns.size()) {
+    if (!fields.split(line) || fields.size() != columns.size()) {
       error = RowError{"(row)", std::string(line), "does not have one field per header column"};
     } else {
-      CsvRow row(columns, fields);
+      CsvRow row(columns, fields.views());
       on_row(row, cursor.line_number());
       error = row.error();
     }

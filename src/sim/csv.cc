@@ -7,62 +7,83 @@
 namespace fastgpu::sim {
 namespace {
 
-// Appends one quoted field starting at line[pos] == '"'; returns the position after the
+// Reads the quoted field whose opening quote is at line[pos]. Sets `field` to its text and
+// `escaped` when it held "" (so the caller must unescape it). Returns the position after the
 // closing quote, or npos when the quote never closes.
-std::size_t read_quoted(std::string_view line, std::size_t pos, std::string& out) {
-  for (++pos; pos < line.size(); ++pos) {
-    if (line[pos] != '"') {
-      out.push_back(line[pos]);
-    } else if (pos + 1 < line.size() && line[pos + 1] == '"') {
-      out.push_back('"');
+std::size_t read_quoted(std::string_view line, std::size_t pos, std::string_view& field,
+                        bool& escaped) {
+  const std::size_t begin = pos + 1;
+  escaped = false;
+  for (pos = begin; pos < line.size(); ++pos) {
+    if (line[pos] != '"') continue;
+    if (pos + 1 < line.size() && line[pos + 1] == '"') {
+      escaped = true;
       ++pos;
-    } else {
-      return pos + 1;
+      continue;
     }
+    field = line.substr(begin, pos - begin);
+    return pos + 1;
   }
   return std::string_view::npos;
 }
 
-}  // namespace
-
-std::string_view trim(std::string_view text) {
-  const std::size_t begin = text.find_first_not_of(" \t");
-  if (begin == std::string_view::npos) return {};
-  const std::size_t end = text.find_last_not_of(" \t");
-  return text.substr(begin, end - begin + 1);
+std::string unescape_quotes(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out.push_back(text[i]);
+    if (text[i] == '"') ++i;  // "" → "
+  }
+  return out;
 }
 
-bool split_csv(std::string_view line, std::vector<std::string>& fields) {
-  fields.clear();
+}  // namespace
+
+// Hand-written: find_first_not_of(" \t") calls memchr once per character it tests.
+std::string_view trim(std::string_view text) {
+  const auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  while (!text.empty() && is_space(text.front())) text.remove_prefix(1);
+  while (!text.empty() && is_space(text.back())) text.remove_suffix(1);
+  return text;
+}
+
+bool CsvFields::split(std::string_view line) {
+  views_.clear();
+  unescaped_.clear();
   std::size_t pos = 0;
   for (;;) {
-    std::string& field = fields.emplace_back();
-    const std::size_t start = line.find_first_not_of(" \t", pos);
-    if (start != std::string_view::npos && line[start] == '"') {
-      pos = read_quoted(line, start, field);
+    std::size_t start = pos;
+    while (start < line.size() && (line[start] == ' ' || line[start] == '\t')) ++start;
+    std::string_view field;
+    if (start < line.size() && line[start] == '"') {
+      bool escaped = false;
+      pos = read_quoted(line, start, field, escaped);
       if (pos == std::string_view::npos) return false;
+      if (escaped) field = unescaped_.emplace_back(unescape_quotes(field));
       pos = line.find(',', pos);  // text between the closing quote and the comma is dropped
     } else {
-      const std::size_t comma = line.find(',', pos);
-      field.assign(
-          trim(line.substr(pos, comma == std::string_view::npos ? line.npos : comma - pos)));
-      pos = comma;
+      pos = line.find(',', pos);
+      field = trim(line.substr(start, pos == std::string_view::npos ? line.npos : pos - start));
     }
+    views_.push_back(field);
     if (pos == std::string_view::npos) return true;
     ++pos;
   }
 }
 
-ColumnIndex::ColumnIndex(const std::vector<std::string>& header) : size_(header.size()) {
-  for (std::size_t i = 0; i < header.size(); ++i) {
-    positions_.emplace(std::string(trim(header[i])), i);
-  }
+ColumnIndex::ColumnIndex(const std::vector<std::string_view>& header) : size_(header.size()) {
+  names_.reserve(header.size());
+  for (const std::string_view name : header) names_.emplace_back(trim(name));
 }
 
+ColumnIndex::ColumnIndex(const std::vector<std::string>& header)
+    : ColumnIndex(std::vector<std::string_view>(header.begin(), header.end())) {}
+
 std::optional<std::size_t> ColumnIndex::find(std::string_view name) const {
-  const auto it = positions_.find(std::string(name));
-  if (it == positions_.end()) return std::nullopt;
-  return it->second;
+  for (std::size_t i = 0; i < names_.size(); ++i) {
+    if (names_[i] == name) return i;
+  }
+  return std::nullopt;
 }
 
 std::string RowError::describe() const {
@@ -82,8 +103,14 @@ std::optional<double> parse_double(std::string_view text) {
 }
 
 std::optional<std::int64_t> parse_int(std::string_view text) {
+  text = trim(text);
+  std::int64_t whole = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, whole);
+  if (!text.empty() && ec == std::errc() && ptr == end) return whole;
+  // "8.0" and "1e3" are whole numbers too. Integers up to 2^53 survive the trip through
+  // double; traces stay far below.
   const std::optional<double> value = parse_double(text);
-  // Exact integers up to 2^53 survive the round trip through double; traces stay far below.
   if (!value || std::trunc(*value) != *value || std::fabs(*value) > 9.0e15) return std::nullopt;
   return static_cast<std::int64_t>(*value);
 }

@@ -3,29 +3,43 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace fastgpu::sim {
 
-// Splits one CSV line into `fields` (cleared first). Handles RFC 4180 quoting: a field in
-// double quotes may hold commas, and "" inside it is one quote. Surrounding spaces of
-// unquoted fields are trimmed. Returns false for an unterminated quote.
-bool split_csv(std::string_view line, std::vector<std::string>& fields);
+// One split CSV line. The views point into the line, or into this object for quoted fields
+// that held "" escapes; both must outlive the views.
+class CsvFields {
+ public:
+  // Splits `line`, replacing what was here. Handles RFC 4180 quoting: a field in double
+  // quotes may hold commas, and "" inside it is one quote. Surrounding spaces of unquoted
+  // fields are trimmed. Returns false for an unterminated quote.
+  bool split(std::string_view line);
 
-// Column name → position, from a header row. Names are trimmed; lookups are exact.
+  const std::vector<std::string_view>& views() const { return views_; }
+  std::size_t size() const { return views_.size(); }
+
+ private:
+  std::vector<std::string_view> views_;
+  std::deque<std::string> unescaped_;  // a deque: growing it never moves the strings
+};
+
+// Column name → position, from a header row. Names are trimmed; lookups are exact. A linear
+// scan: trace headers have about a dozen columns, and it needs no allocation per lookup.
 class ColumnIndex {
  public:
+  explicit ColumnIndex(const std::vector<std::string_view>& header);
   explicit ColumnIndex(const std::vector<std::string>& header);
 
   std::optional<std::size_t> find(std::string_view name) const;
   std::size_t size() const { return size_; }
 
  private:
-  std::unordered_map<std::string, std::size_t> positions_;
+  std::vector<std::string> names_;
   std::size_t size_ = 0;
 };
 
@@ -43,7 +57,7 @@ struct RowError {
 // keeps the first error, so a reader parses a whole row and checks error() once.
 class CsvRow {
  public:
-  CsvRow(const ColumnIndex& columns, const std::vector<std::string>& fields)
+  CsvRow(const ColumnIndex& columns, const std::vector<std::string_view>& fields)
       : columns_(columns), fields_(fields) {}
 
   // The field's text; "" when the column is absent from the header.
@@ -64,7 +78,7 @@ class CsvRow {
 
  private:
   const ColumnIndex& columns_;
-  const std::vector<std::string>& fields_;
+  const std::vector<std::string_view>& fields_;
   std::optional<RowError> error_;
 };
 

@@ -9,14 +9,15 @@ namespace fastgpu::sim {
 namespace {
 
 TEST(SplitCsv, TrimsUnquotedAndUnquotesQuoted) {
-  std::vector<std::string> fields;
-  ASSERT_TRUE(split_csv(R"(a, b ,"c,d","say ""hi""",)", fields));
-  EXPECT_EQ(fields, (std::vector<std::string>{"a", "b", "c,d", "say \"hi\"", ""}));
+  CsvFields fields;
+  ASSERT_TRUE(fields.split(R"(a, b ,"c,d","say ""hi""", "x""y""z" ,)"));
+  EXPECT_EQ(fields.views(),
+            (std::vector<std::string_view>{"a", "b", "c,d", "say \"hi\"", "x\"y\"z", ""}));
 }
 
 TEST(SplitCsv, RejectsUnterminatedQuote) {
-  std::vector<std::string> fields;
-  EXPECT_FALSE(split_csv(R"(a,"open)", fields));
+  CsvFields fields;
+  EXPECT_FALSE(fields.split(R"(a,"open)"));
 }
 
 TEST(ParseNumbers, AreStrict) {
@@ -30,8 +31,8 @@ TEST(ParseNumbers, AreStrict) {
 }
 
 TEST(CsvRow, KeepsFirstErrorWithColumnAndValue) {
-  const ColumnIndex columns({"a", "b"});
-  const std::vector<std::string> fields = {"x", "70"};
+  const ColumnIndex columns(std::vector<std::string>{"a", "b"});
+  const std::vector<std::string_view> fields = {"x", "70"};
   CsvRow row(columns, fields);
   EXPECT_EQ(row.number("a"), 0);
   EXPECT_EQ(row.integer("b", 0, 64), 0);  // out of range, but the first error is kept

@@ -171,7 +171,8 @@ Result<Trace> read_jsonl(const std::string& path, std::string_view text,
     job.line = cursor.line_number();
     std::optional<RowError> error = json_to_fields(line, columns, fields, unknown_keys);
     if (!error) {
-      CsvRow row(columns, fields);
+      const std::vector<std::string_view> views(fields.begin(), fields.end());
+      CsvRow row(columns, views);
       if (trim(row.text("submit")).empty()) row.fail("submit", "", "is missing; it is required");
       if (trim(row.text("gpus")).empty()) row.fail("gpus", "", "is missing; it is required");
       parse_generic_row(row, job, state);

@@ -55,7 +55,7 @@ Trace TraceBuilder::finish() {
 namespace {
 
 Status check_columns(TraceBuilder& builder, const ColumnIndex& columns,
-                     const std::vector<std::string>& header, const CsvFormat& format) {
+                     const std::vector<std::string_view>& header, const CsvFormat& format) {
   for (const std::string_view name : format.required) {
     if (!columns.find(name)) {
       return builder.file_error("the header has no column '" + std::string(name) +
@@ -63,9 +63,9 @@ Status check_columns(TraceBuilder& builder, const ColumnIndex& columns,
     }
   }
   if (format.known.empty()) return {};
-  for (const std::string& name : header) {
+  for (const std::string_view name : header) {
     if (std::find(format.known.begin(), format.known.end(), name) == format.known.end()) {
-      builder.warn("ignored unknown column '" + name + "'");
+      builder.warn("ignored unknown column '" + std::string(name) + "'");
     }
   }
   return {};
@@ -78,15 +78,15 @@ bool skippable(std::string_view line, const CsvFormat& format) {
 
 // Parses one data row into a job, or explains why it cannot.
 std::optional<RowError> parse_row_fields(std::string_view line, const ColumnIndex& columns,
-                                         std::vector<std::string>& fields,
-                                         const CsvRowParser& parse_row, TraceJob& job) {
-  if (!split_csv(line, fields)) return RowError{"(row)", "", "has an unterminated quote"};
+                                         CsvFields& fields, const CsvRowParser& parse_row,
+                                         TraceJob& job) {
+  if (!fields.split(line)) return RowError{"(row)", "", "has an unterminated quote"};
   if (fields.size() != columns.size()) {
     return RowError{"(row)", std::string(line),
                     "has " + std::to_string(fields.size()) + " fields; the header has " +
                         std::to_string(columns.size())};
   }
-  CsvRow row(columns, fields);
+  CsvRow row(columns, fields.views());
   parse_row(row, job);
   return row.error();
 }
@@ -103,15 +103,17 @@ Result<Trace> read_csv_trace(const std::string& path, const CsvFormat& format,
 Result<Trace> parse_csv_trace(const std::string& path, std::string_view text,
                               const CsvFormat& format, const ReaderOptions& options) {
   TraceBuilder builder(format.name, path, options);
+  // One job per line at most: reserving once spares growing a vector of large records.
+  builder.jobs().reserve(static_cast<std::size_t>(std::count(text.begin(), text.end(), '\n')) + 1);
   LineCursor cursor(text);
   std::string_view line;
   bool have_header = false;
   while (!have_header && cursor.next(line)) have_header = !skippable(line, format);
   if (!have_header) return builder.file_error("the file is empty; a header row is expected");
-  std::vector<std::string> fields;
-  if (!split_csv(line, fields)) return builder.file_error("the header has an unterminated quote");
-  const ColumnIndex columns(fields);
-  FASTGPU_RETURN_IF_ERROR(check_columns(builder, columns, fields, format));
+  CsvFields fields;
+  if (!fields.split(line)) return builder.file_error("the header has an unterminated quote");
+  const ColumnIndex columns(fields.views());
+  FASTGPU_RETURN_IF_ERROR(check_columns(builder, columns, fields.views(), format));
   while (cursor.next(line)) {
     if (skippable(line, format)) continue;
     builder.count_row();
