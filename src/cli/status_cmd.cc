@@ -122,7 +122,7 @@ int watch_loop(GpuProbe& probe, const StatusOptions& options, Seconds interval) 
     }
     std::string frame = render(*reading, options, true);
     // Cursor home and clear screen, so the table refreshes in place as in `watch`.
-    if (redraw_in_place) frame = "\x1b[H\x1b[2J" + frame;
+    if (redraw_in_place) frame.insert(0, "\x1b[H\x1b[2J");
     if (!options.json && !redraw_in_place) frame += "\n";
     write_out(frame);
     sleep_unless_stopped(interval);

@@ -79,7 +79,7 @@ std::string line_with(const std::string& text, const std::string& needle) {
   std::size_t start = 0;
   while (start < text.size()) {
     const std::size_t end = text.find('\n', start);
-    const std::string line = text.substr(start, end - start);
+    std::string line = text.substr(start, end - start);
     if (line.find(needle) != std::string::npos) return line;
     if (end == std::string::npos) break;
     start = end + 1;
@@ -113,7 +113,7 @@ TEST(StatusTable, ProcessesShowPidUserCommandAndMemory) {
   EXPECT_NE(known.find("30.0 GiB"), std::string::npos) << known;
   // A process that has gone shows "?" for who runs it and n/a for unreported memory.
   const std::string gone = line_with(text, " 777 ");
-  EXPECT_NE(gone.find("?"), std::string::npos) << gone;
+  EXPECT_NE(gone.find('?'), std::string::npos) << gone;
   EXPECT_NE(gone.find("n/a"), std::string::npos) << gone;
 }
 

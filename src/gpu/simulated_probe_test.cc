@@ -152,7 +152,7 @@ TEST(SimulatedProbe, DescribeSaysSimulated) {
   Result<std::unique_ptr<SimulatedProbe>> probe = make_simulated_probe("4xH100-80G");
   ASSERT_TRUE(probe.ok());
   EXPECT_NE((*probe)->describe().find("simulated"), std::string::npos);
-  EXPECT_NE((*probe)->describe().find("4"), std::string::npos);
+  EXPECT_NE((*probe)->describe().find('4'), std::string::npos);
 }
 
 }  // namespace

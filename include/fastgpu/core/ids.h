@@ -22,6 +22,7 @@ class Id {
 
   constexpr std::uint64_t value() const { return value_; }
 
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy misreads the defaulted comparison.
   friend constexpr auto operator<=>(Id, Id) = default;
 
  private:
