@@ -40,8 +40,8 @@ std::string missing_reason(const Symbol<Fn>& symbol) {
 // and decides what its failure means, so the readers stay about the values.
 class DeviceReader {
  public:
-  DeviceReader(const NvmlLibrary& library, DeviceSlot& slot)
-      : library_(library), s_(library.symbols()), slot_(slot) {
+  DeviceReader(const NvmlLibrary& library, DeviceSlot& slot, const ReadOptions& options)
+      : library_(library), s_(library.symbols()), slot_(slot), options_(options) {
     device_.index = slot.index;
   }
 
@@ -195,9 +195,22 @@ class DeviceReader {
     if (call({"power_limit_watts"}, s_.power_limit, &limit_milliwatts)) {
       device_.power_limit_watts = limit_milliwatts / 1000.0;
     }
+    read_energy();
+  }
+
+  void read_energy() {
+    bool fresh_enough = slot_.energy_millijoules &&
+                        options_.now - slot_.energy_read_at < options_.energy_refresh_interval;
+    if (fresh_enough && !lost_) {
+      device_.energy_millijoules = slot_.energy_millijoules;
+      read_fields_.push_back("energy_millijoules");
+      return;
+    }
     unsigned long long millijoules = 0;
     if (call({"energy_millijoules"}, s_.total_energy, &millijoules)) {
       device_.energy_millijoules = millijoules;
+      slot_.energy_millijoules = millijoules;
+      slot_.energy_read_at = options_.now;
     }
   }
 
@@ -288,6 +301,7 @@ class DeviceReader {
   const NvmlLibrary& library_;
   const Symbols& s_;
   DeviceSlot& slot_;
+  const ReadOptions& options_;
   GpuDevice device_;
   bool lost_ = false;
   std::string lost_reason_;
@@ -308,7 +322,7 @@ void open_device_handle(const NvmlLibrary& library, DeviceSlot& slot) {
   slot.handle_error = "could not open the GPU: " + library.describe_error(code);
 }
 
-GpuDevice read_device(const NvmlLibrary& library, DeviceSlot& slot) {
+GpuDevice read_device(const NvmlLibrary& library, DeviceSlot& slot, const ReadOptions& options) {
   open_device_handle(library, slot);
   if (slot.handle == nullptr) {
     GpuDevice device;
@@ -320,7 +334,7 @@ GpuDevice read_device(const NvmlLibrary& library, DeviceSlot& slot) {
     }
     return device;
   }
-  return DeviceReader(library, slot).read();
+  return DeviceReader(library, slot, options).read();
 }
 
 const std::vector<std::string>& all_device_fields() {

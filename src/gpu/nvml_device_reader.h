@@ -3,6 +3,8 @@
 // in the device's unreadable_fields, and a GPU that is lost is marked unhealthy.
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,13 +28,22 @@ struct DeviceSlot {
   // Process buffers, kept so steady-state reads do not allocate; they grow on demand.
   std::vector<ProcessInfoV2> processes_v2;
   std::vector<ProcessInfoV1> processes_v1;
+  // The last energy counter read and when, for ReadOptions::energy_refresh_interval.
+  std::optional<std::uint64_t> energy_millijoules;
+  std::chrono::steady_clock::time_point energy_read_at;
+};
+
+struct ReadOptions {
+  std::chrono::steady_clock::time_point now;
+  // Reuse the slot's energy reading when it is younger than this (zero: never).
+  std::chrono::milliseconds energy_refresh_interval{0};
 };
 
 // Opens the slot's handle if it is not open yet; records the error otherwise.
 void open_device_handle(const NvmlLibrary& library, DeviceSlot& slot);
 
 // Reads every field of the slot's GPU.
-GpuDevice read_device(const NvmlLibrary& library, DeviceSlot& slot);
+GpuDevice read_device(const NvmlLibrary& library, DeviceSlot& slot, const ReadOptions& options);
 
 // The JSON names of every field a GpuDevice can carry, in report order.
 const std::vector<std::string>& all_device_fields();

@@ -1,5 +1,6 @@
 #include "fastgpu/gpu/nvml_probe.h"
 
+#include <chrono>
 #include <cstdlib>
 #include <optional>
 #include <string>
@@ -77,8 +78,11 @@ Result<unsigned int> count_devices(const NvmlLibrary& library) {
 // NVML down before the library is unloaded.
 class NvmlProbe final : public GpuProbe {
  public:
-  NvmlProbe(std::unique_ptr<NvmlLibrary> library, unsigned int count)
-      : library_(std::move(library)), driver_(read_driver_info(library_->symbols())) {
+  NvmlProbe(std::unique_ptr<NvmlLibrary> library, unsigned int count,
+            const NvmlProbeOptions& options)
+      : library_(std::move(library)),
+        driver_(read_driver_info(library_->symbols())),
+        energy_refresh_interval_(options.energy_refresh_interval) {
     slots_.resize(count);
     for (unsigned int i = 0; i < count; ++i) {
       slots_[i].index = i;
@@ -100,8 +104,9 @@ class NvmlProbe final : public GpuProbe {
     reading.nvml_version = driver_.nvml_version;
     reading.cuda_driver_version = driver_.cuda_driver_version;
     reading.devices.reserve(slots_.size());
+    nvml::ReadOptions options{std::chrono::steady_clock::now(), energy_refresh_interval_};
     for (nvml::DeviceSlot& slot : slots_) {
-      reading.devices.push_back(nvml::read_device(*library_, slot));
+      reading.devices.push_back(nvml::read_device(*library_, slot, options));
     }
     return reading;
   }
@@ -114,6 +119,7 @@ class NvmlProbe final : public GpuProbe {
  private:
   std::unique_ptr<NvmlLibrary> library_;
   DriverInfo driver_;
+  std::chrono::milliseconds energy_refresh_interval_;
   std::vector<nvml::DeviceSlot> slots_;
 };
 
@@ -128,7 +134,7 @@ Result<std::unique_ptr<GpuProbe>> open_nvml_probe(const NvmlProbeOptions& option
     if ((*library)->symbols().shutdown) (*library)->symbols().shutdown.fn();
     return count.status();
   }
-  return std::unique_ptr<GpuProbe>(new NvmlProbe(std::move(*library), *count));
+  return std::unique_ptr<GpuProbe>(new NvmlProbe(std::move(*library), *count, options));
 }
 
 }  // namespace fastgpu

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -364,6 +365,26 @@ TEST_F(NvmlProbeTest, ValuesChangeBetweenReads) {
   EXPECT_EQ(first->devices[0].gpu_utilization_percent, 5U);
   EXPECT_EQ(second->devices[0].gpu_utilization_percent, 95U);
   EXPECT_EQ(second->devices[0].energy_millijoules, 2000U);
+}
+
+TEST_F(NvmlProbeTest, EnergyRefreshIntervalReusesTheLastEnergyReading) {
+  json gpu = full_gpu(0);
+  gpu["energy_mj"] = {1000, 2000, 3000};
+  gpu["power_mw"] = {100000, 200000};
+  use_state(state_with({gpu}));
+  NvmlProbeOptions options;
+  options.library_path = FASTGPU_FAKE_NVML_PATH;
+  options.energy_refresh_interval = std::chrono::hours(1);  // never reached by this test
+  auto probe = open_nvml_probe(options);
+  ASSERT_TRUE(probe.ok()) << probe.status().to_string();
+
+  auto first = (*probe)->read();
+  auto second = (*probe)->read();
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(first->devices[0].energy_millijoules, 1000U);
+  EXPECT_EQ(second->devices[0].energy_millijoules, 1000U);  // reused, not asked again
+  EXPECT_EQ(second->devices[0].power_watts, 200.0);         // every other field is fresh
+  EXPECT_TRUE(second->devices[0].unreadable_fields.empty());
 }
 
 TEST_F(NvmlProbeTest, EccErrorsMakeAGpuUnhealthyAndSlowdownsDegradeIt) {

@@ -2,6 +2,7 @@
 // dlopen at run time (nothing links against NVML, and no NVIDIA header is used).
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -18,6 +19,12 @@ struct NvmlProbeOptions {
   // The library to dlopen. Empty: $FASTGPU_NVML_LIBRARY if set, else "libnvidia-ml.so.1"
   // through the normal library search (so LD_LIBRARY_PATH applies).
   std::string library_path;
+
+  // The total-energy counter can cost far more to read than every other field together (on
+  // an H100 with driver 580: 4 ms of CPU per GPU, against about 20 µs for the rest; see
+  // docs/benchmarks.md). Within this interval of a GPU's last energy read, read() reports
+  // that last value again instead of asking the driver. Zero: read it every time.
+  std::chrono::milliseconds energy_refresh_interval{0};
 };
 
 // Loads NVML, initializes it and opens a handle to every GPU once; the handles are kept for
