@@ -3,14 +3,16 @@
 // By default it reads 8 GPUs with 4 processes each through the fake NVML library built
 // under tests/fake_nvml; set FASTGPU_NVML_LIBRARY=libnvidia-ml.so.1 to read the real driver's
 // GPUs instead. Three measurements, all over the same library:
-//   BM_ProbeRead          one GpuProbe::read() of every GPU (handles kept open): FastGPU.
-//   BM_BareNvmlCalls      the same NVML calls made directly through dlsym'd pointers into
-//                         fixed buffers, with no GpuDevice, strings or bookkeeping: the floor
-//                         any NVML sampler pays. The ratio probe/bare is the probe's overhead.
-//   BM_ReopenEachRead     open_nvml_probe + read + close for every sample, as a tool that
-//                         starts afresh each time (nvidia-smi in a loop) does. Through the
-//                         fake this is mostly dlopen and JSON parsing; through the driver it
-//                         is nvmlInit, which is what keeping handles open saves.
+//   probe_read        one GpuProbe::read() of every GPU (handles kept open): FastGPU.
+//   bare_nvml_calls   the same NVML calls made directly through dlsym'd pointers into fixed
+//                     buffers, with no GpuDevice, strings or bookkeeping: the floor any NVML
+//                     sampler pays. The ratio probe/bare is the probe's overhead.
+//   reopen_each_read  open_nvml_probe + read + close for every sample, as a tool that starts
+//                     afresh each time (nvidia-smi in a loop) does. Through the fake this is
+//                     mostly dlopen and JSON parsing; through the driver it is nvmlInit,
+//                     which is what keeping handles open saves.
+// plus probe_read_energy_cached (see energy_refresh_interval) and bare_call/N, each bare
+// call alone on the first GPU.
 // `--show-reading` prints the GPUs read first, to check what is being measured.
 #include <benchmark/benchmark.h>
 #include <dlfcn.h>
@@ -19,6 +21,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -100,26 +103,26 @@ std::unique_ptr<GpuProbe> open_probe(
   return std::move(*probe);
 }
 
-void BM_ProbeRead(benchmark::State& state) {
+void probe_read(benchmark::State& state) {
   auto probe = open_probe();
   for (auto _ : state) {
     auto reading = probe->read();
     benchmark::DoNotOptimize(reading);
   }
 }
-BENCHMARK(BM_ProbeRead);
+BENCHMARK(probe_read);
 
-// As BM_ProbeRead, with the energy counter refreshed at most every 10 s: at 1 Hz, one read
+// As probe_read, with the energy counter refreshed at most every 10 s: at 1 Hz, one read
 // in ten asks the driver for it, so 1/10 of its cost is added to the read of the other
-// fields (measured here: BM_ProbeReadEnergyCached, every read served from the cache).
-void BM_ProbeReadEnergyCached(benchmark::State& state) {
+// fields (measured here: probe_read_energy_cached, every read served from the cache).
+void probe_read_energy_cached(benchmark::State& state) {
   auto probe = open_probe(std::chrono::seconds(10));
   for (auto _ : state) {
     auto reading = probe->read();
     benchmark::DoNotOptimize(reading);
   }
 }
-BENCHMARK(BM_ProbeReadEnergyCached);
+BENCHMARK(probe_read_energy_cached);
 
 // The baseline: the probe's per-read NVML calls, straight through dlsym'd pointers.
 class BareNvml {
@@ -220,28 +223,28 @@ class BareNvml {
   nvml::DeviceUllFn reasons_ = sym<nvml::DeviceUllFn>("nvmlDeviceGetCurrentClocksEventReasons");
 };
 
-void BM_BareNvmlCalls(benchmark::State& state) {
+void bare_nvml_calls(benchmark::State& state) {
   BareNvml bare;
   for (auto _ : state) benchmark::DoNotOptimize(bare.read_all());
 }
-BENCHMARK(BM_BareNvmlCalls);
+BENCHMARK(bare_nvml_calls);
 
 // The bare calls one at a time on the first GPU: which ones the driver makes expensive.
-void BM_BareCall(benchmark::State& state) {
+void bare_call(benchmark::State& state) {
   BareNvml bare;
   auto call = static_cast<int>(state.range(0));
   state.SetLabel(BareNvml::kCallNames[call]);
   for (auto _ : state) benchmark::DoNotOptimize(bare.read_call(call, bare.first_device()));
 }
-BENCHMARK(BM_BareCall)->DenseRange(0, BareNvml::kCalls - 1);
+BENCHMARK(bare_call)->DenseRange(0, BareNvml::kCalls - 1);
 
-void BM_ReopenEachRead(benchmark::State& state) {
+void reopen_each_read(benchmark::State& state) {
   for (auto _ : state) {
     auto reading = open_probe()->read();
     benchmark::DoNotOptimize(reading);
   }
 }
-BENCHMARK(BM_ReopenEachRead);
+BENCHMARK(reopen_each_read);
 
 // Keeps each benchmark's CPU seconds per iteration, for the derived figures.
 class RecordingReporter : public benchmark::ConsoleReporter {
@@ -267,10 +270,10 @@ void print_derived(const std::map<std::string, double>& cpu_seconds) {
     auto it = cpu_seconds.find(name);
     return it == cpu_seconds.end() ? 0.0 : it->second;
   };
-  double probe = find("BM_ProbeRead");
-  double bare = find("BM_BareNvmlCalls");
-  double reopen = find("BM_ReopenEachRead");
-  double cached = find("BM_ProbeReadEnergyCached");
+  double probe = find("probe_read");
+  double bare = find("bare_nvml_calls");
+  double reopen = find("reopen_each_read");
+  double cached = find("probe_read_energy_cached");
   if (probe <= 0) return;
   std::printf("\nlibrary: %s\n", library_path().c_str());
   std::printf("one read of every GPU: %.2f us CPU\n", probe * 1e6);
@@ -320,9 +323,7 @@ void show_reading() {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   write_fake_state();
   bool show = false;
   std::vector<char*> args;
@@ -341,4 +342,15 @@ int main(int argc, char** argv) {
   print_derived(reporter.cpu_seconds);
   benchmark::Shutdown();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nvml_sampling_bench: %s\n", e.what());
+    return 1;
+  }
 }

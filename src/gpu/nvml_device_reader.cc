@@ -287,7 +287,7 @@ class DeviceReader {
 
   // Slowdowns degrade a GPU but leave it usable: reasons, not unhealthy.
   void add_slowdown_reasons(unsigned long long bits) {
-    static const std::pair<unsigned long long, const char*> kSlowdowns[] = {
+    static constexpr std::pair<unsigned long long, const char*> kSlowdowns[] = {
         {kClocksEventHwSlowdown, "throttled: hardware slowdown"},
         {kClocksEventSwThermalSlowdown, "throttled: thermal slowdown (driver)"},
         {kClocksEventHwThermalSlowdown, "throttled: hardware thermal slowdown"},
@@ -338,7 +338,7 @@ GpuDevice read_device(const NvmlLibrary& library, DeviceSlot& slot, const ReadOp
 }
 
 const std::vector<std::string>& all_device_fields() {
-  static const std::vector<std::string> kFields = {
+  static const std::vector<std::string> fields = {
       "name",
       "uuid",
       "pci_bus_id",
@@ -356,7 +356,7 @@ const std::vector<std::string>& all_device_fields() {
       "memory_clock_mhz",
       "processes",
   };
-  return kFields;
+  return fields;
 }
 
 }  // namespace fastgpu::nvml

@@ -306,6 +306,9 @@ nvmlReturn_t device_count(unsigned int* count) {
 
 using namespace fake_nvml;  // NOLINT(google-build-using-namespace): the exports below only
 
+// The exports carry NVML's names, whatever FastGPU's naming rules say.
+// NOLINTBEGIN(readability-identifier-naming)
+
 // ---- Exported in every variant ----------------------------------------------------------
 
 FAKE_NVML_EXPORT nvmlReturn_t nvmlInit() { return init(); }
@@ -443,3 +446,5 @@ FAKE_NVML_EXPORT nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_
 }
 #endif
 #endif
+
+// NOLINTEND(readability-identifier-naming)

@@ -69,7 +69,7 @@ std::vector<Process> parse_processes(const json& value) {
 
 // The names an 'errors' entry may use: the functions without their _vN suffix.
 bool is_device_function(const std::string& name) {
-  static const char* const kFunctions[] = {
+  static constexpr const char* kFunctions[] = {
       "nvmlDeviceGetName",
       "nvmlDeviceGetUUID",
       "nvmlDeviceGetPciInfo",
@@ -94,13 +94,14 @@ bool is_device_function(const std::string& name) {
 std::map<std::string, Sequence<nvmlReturn_t>> parse_errors(const json& value) {
   if (!value.is_object()) bad("'errors' must map function names to NVML error names");
   std::map<std::string, Sequence<nvmlReturn_t>> errors;
-  for (const auto& [function, codes] : value.items()) {
+  for (const auto& item : value.items()) {
+    const std::string& function = item.key();
     if (!is_device_function(function)) {
       bad("'errors': unknown function '" + function +
           "' (use the name without _v2/_v3, e.g. nvmlDeviceGetMemoryInfo)");
     }
     errors[function] = sequence_of<nvmlReturn_t>(
-        codes, function, [&](const json& element) { return to_code(element, function); });
+        item.value(), function, [&](const json& element) { return to_code(element, function); });
   }
   return errors;
 }
@@ -191,7 +192,7 @@ std::optional<State> load_state(const std::string& path, std::string& error) {
 }
 
 std::optional<nvmlReturn_t> parse_return_code(const std::string& name) {
-  static const std::map<std::string, nvmlReturn_t> kCodes = {
+  static const std::map<std::string, nvmlReturn_t> codes = {
       {"SUCCESS", NVML_SUCCESS},
       {"UNINITIALIZED", NVML_ERROR_UNINITIALIZED},
       {"INVALID_ARGUMENT", NVML_ERROR_INVALID_ARGUMENT},
@@ -211,8 +212,8 @@ std::optional<nvmlReturn_t> parse_return_code(const std::string& name) {
   };
   std::string bare = name.rfind("NVML_ERROR_", 0) == 0 ? name.substr(11) : name;
   if (bare == "NVML_SUCCESS") bare = "SUCCESS";
-  auto it = kCodes.find(bare);
-  if (it == kCodes.end()) return std::nullopt;
+  auto it = codes.find(bare);
+  if (it == codes.end()) return std::nullopt;
   return it->second;
 }
 
