@@ -1,0 +1,155 @@
+#include "burn_common.h"
+
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "fastgpu/core/units.h"
+
+namespace fastgpu::workload {
+namespace {
+
+// Written from a signal handler, so a lock-free atomic and nothing else.
+std::atomic<int> g_stop_signal{0};
+
+extern "C" void on_stop_signal(int signal_number) { g_stop_signal.store(signal_number); }
+
+bool fail_usage(const std::string& message, int* exit_code) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  *exit_code = kExitUsage;
+  return false;
+}
+
+}  // namespace
+
+bool parse_burn_args(int argc, char** argv, const BurnDefaults& defaults, BurnOptions* options,
+                     int* exit_code) {
+  CLI::App app{defaults.description, defaults.program};
+  std::string mem_text = defaults.mem;
+  std::string time_text = "10s";
+  std::uint64_t size = defaults.size;
+  app.add_option("--mem", mem_text, "memory to allocate and touch, matrices included (e.g. 8G)")
+      ->capture_default_str();
+  app.add_option("--time", time_text, "how long to run matrix products (e.g. 30s, 2m)")
+      ->capture_default_str();
+  app.add_option("--size", size, "matrix dimension N (N x N floats)")->capture_default_str();
+  app.add_flag("--json", options->json, "print one JSON line on stdout at the end");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    *exit_code = code == 0 ? kExitOk : kExitUsage;
+    return false;
+  }
+  const Result<Bytes> mem = parse_bytes(mem_text);
+  if (!mem.ok()) return fail_usage(fmt::format("--mem: {}", mem.status().message()), exit_code);
+  const Result<Seconds> duration = parse_duration(time_text);
+  if (!duration.ok()) {
+    return fail_usage(fmt::format("--time: {}", duration.status().message()), exit_code);
+  }
+  if (size == 0) return fail_usage("--size 0: the matrix dimension must be at least 1", exit_code);
+  if (matrix_bytes(size) > *mem) {
+    return fail_usage(fmt::format("--mem {}: the three {}x{} matrices alone need {}; raise --mem "
+                                  "or lower --size",
+                                  mem_text, size, size, format_bytes(matrix_bytes(size))),
+                      exit_code);
+  }
+  options->mem_bytes = *mem;
+  options->seconds = duration->count();
+  options->size = size;
+  return true;
+}
+
+void install_stop_handlers() {
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+}
+
+bool stop_requested() { return g_stop_signal.load() != 0; }
+
+int stop_exit_code() {
+  switch (g_stop_signal.load()) {
+    case SIGTERM: return kExitSigterm;
+    case SIGINT: return kExitSigint;
+    default: return kExitOk;
+  }
+}
+
+std::uint64_t matrix_bytes(std::uint64_t size) { return 3 * size * size * sizeof(float); }
+
+double flops_per_matmul(std::uint64_t size) {
+  const auto n = static_cast<double>(size);
+  return 2.0 * n * n * n;
+}
+
+double flop_per_second(const BurnSummary& summary) {
+  if (summary.seconds <= 0.0) return 0.0;
+  return static_cast<double>(summary.matmuls) * flops_per_matmul(summary.size) / summary.seconds;
+}
+
+std::string summary_json(const BurnSummary& summary) {
+  const double rate = flop_per_second(summary);
+  nlohmann::json out = {
+      {"program", summary.program},
+      {"device", summary.device},
+      {"device_index", summary.device_index},
+      {"size", summary.size},
+      {"bytes_requested", summary.bytes_requested},
+      {"bytes_allocated", summary.bytes_allocated},
+      {"peak_memory_bytes", summary.peak_memory_bytes},
+      {"seconds", summary.seconds},
+      {"matmuls", summary.matmuls},
+      {"tflop_per_s", rate / 1e12},
+      {"gflop_per_s", rate / 1e9},
+      {"verified", summary.verified},
+      {"stopped_by", summary.stopped_by},
+  };
+  return out.dump();
+}
+
+std::string summary_text(const BurnSummary& summary) {
+  const double rate = flop_per_second(summary);
+  return fmt::format(
+      "{}: done ({}) on {}: {} products of {}x{} in {:.2f} s, {:.2f} TFLOP/s ({:.1f} GFLOP/s); "
+      "allocated {}, peak {}; kernel check {}",
+      summary.program, summary.stopped_by, summary.device, summary.matmuls, summary.size,
+      summary.size, summary.seconds, rate / 1e12, rate / 1e9, human_bytes(summary.bytes_allocated),
+      human_bytes(summary.peak_memory_bytes), summary.verified ? "passed" : "not run");
+}
+
+ProgressPrinter::ProgressPrinter(std::string program, bool to_stderr, std::uint64_t size)
+    : program_(std::move(program)), to_stderr_(to_stderr), size_(size) {}
+
+void ProgressPrinter::maybe_print(double elapsed_seconds, std::uint64_t matmuls) {
+  if (elapsed_seconds < next_print_seconds_) return;
+  // Sparse on purpose: a job log should show life, not one line per product.
+  next_print_seconds_ = elapsed_seconds + (elapsed_seconds < 60.0 ? 5.0 : 60.0);
+  const double rate = static_cast<double>(matmuls) * flops_per_matmul(size_) / elapsed_seconds;
+  // The CPU stand-in is far below a TFLOP/s, so it reads in GFLOP/s.
+  const bool tera = rate >= 1e11;
+  say(to_stderr_,
+      fmt::format("{}: {:.0f} s, {} products, {:.2f} {}FLOP/s", program_, elapsed_seconds, matmuls,
+                  tera ? rate / 1e12 : rate / 1e9, tera ? "T" : "G"));
+}
+
+void say(bool to_stderr, const std::string& line) {
+  std::FILE* stream = to_stderr ? stderr : stdout;
+  std::fprintf(stream, "%s\n", line.c_str());
+  std::fflush(stream);
+}
+
+std::string human_bytes(std::uint64_t bytes) { return format_bytes(bytes); }
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+}  // namespace fastgpu::workload
