@@ -187,6 +187,15 @@ TEST(ParseDuration, ErrorsSayWhatIsWrong) {
   EXPECT_NE(parse_duration("5x").status().message().find("unknown unit"), std::string::npos);
 }
 
+TEST(ParseDuration, NumbersBeyondDoubleRangeAreTooLarge) {
+  const std::string huge(400, '9');
+  for (const std::string& text : {huge, huge + "s", huge + "d"}) {
+    const Result<Seconds> parsed = parse_duration(text);
+    ASSERT_FALSE(parsed.ok()) << text.substr(0, 10);
+    EXPECT_NE(parsed.status().message().find("too large"), std::string::npos);
+  }
+}
+
 TEST(FormatDuration, CompactForms) {
   EXPECT_EQ(format_duration(Seconds(0)), "0s");
   EXPECT_EQ(format_duration(Seconds(45)), "45s");
