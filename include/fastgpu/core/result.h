@@ -69,7 +69,7 @@ inline Status internal_error(std::string message) {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : state_(std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Status error) : state_(std::move(error)) {  // NOLINT(google-explicit-constructor)
     assert(!std::get<Status>(state_).ok() && "a Result built from a Status must be an error");
   }
@@ -98,8 +98,8 @@ class [[nodiscard]] Result {
 }  // namespace fastgpu
 
 // Returns early from the enclosing function when `expr` (a Status) is an error.
-#define FASTGPU_RETURN_IF_ERROR(expr)       \
-  do {                                      \
-    ::fastgpu::Status status_ = (expr);     \
-    if (!status_.ok()) return status_;      \
+#define FASTGPU_RETURN_IF_ERROR(expr)   \
+  do {                                  \
+    ::fastgpu::Status status_ = (expr); \
+    if (!status_.ok()) return status_;  \
   } while (false)
