@@ -28,10 +28,13 @@ class SpreadPlacer final : public Placer {
   static std::optional<std::vector<int>> on_emptiest_node(const Ledger& ledger,
                                                           const Demand& demand,
                                                           const PlaceOptions& options) {
-    const auto& nodes = ledger.nodes_by_empty();
-    for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
+    // Most empty GPUs first; among equals the first node by name.
+    std::vector<std::pair<int, int>> nodes;
+    for (const auto& [empty, node] : ledger.nodes_by_empty()) nodes.emplace_back(-empty, node);
+    std::sort(nodes.begin(), nodes.end());
+    for (const auto& [negative_empty, node] : nodes) {
       std::vector<int> candidates;
-      for (int s : ledger.node_slots(it->second)) {
+      for (int s : ledger.node_slots(node)) {
         if (allowed(ledger, s, demand, options)) candidates.push_back(s);
       }
       if (static_cast<int>(candidates.size()) < demand.gpus) continue;
