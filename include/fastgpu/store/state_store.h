@@ -1,0 +1,300 @@
+// StateStore: FastGPU's durable state (jobs as submitted, their lifecycle, events, GPU
+// samples and per-signature history), behind one narrow interface. The real implementation
+// is SQLite (WAL); unit tests use the same code on SQLite's in-memory database (":memory:").
+//
+// Units: bytes for memory, microseconds since the Unix epoch for times (WallTime), seconds
+// for durations, watts for power, joules for energy, percent (0-100) for utilization.
+// Every operation returns a Status or a Result; nothing throws for expected failures (a busy
+// or corrupt database, an unknown job, a stale state).
+//
+// Crash safety (see docs/store.md): every operation is one SQLite transaction, so a process
+// killed at any moment (kill -9) leaves each operation either fully applied or absent.
+// State changes are compare-and-set: a writer names the state it expects, and the change is
+// refused if another writer moved the job first. The engine claims a job with
+// record_start (QUEUED -> RUNNING) *before* it launches it, so a restarted daemon never
+// launches a job twice: it finds it RUNNING and re-adopts it instead.
+//
+// Thread-safety: a StateStore may be shared between threads (the SQLite implementation
+// serialises calls on its connection). Several processes may open the same file at once;
+// writers wait for each other up to StoreOptions::busy_timeout.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fastgpu/core/ids.h"
+#include "fastgpu/core/result.h"
+#include "fastgpu/core/units.h"
+
+namespace fastgpu::store {
+
+using fastgpu::JobId;
+
+// Wall-clock time with microsecond resolution, as stored (integer microseconds since epoch).
+using WallTime = std::chrono::sys_time<std::chrono::microseconds>;
+
+enum class JobState {
+  kQueued,     // waiting for its dependencies and for GPUs
+  kRunning,    // claimed by the engine; its process is (being) launched or runs
+  kCompleted,  // exited with status 0
+  kFailed,     // exited non-zero, was killed by a signal, or could not be launched
+  kCancelled,  // cancelled by its user (queued or running)
+  kTimeout,    // killed at its time limit
+  kPreempted,  // stopped by the scheduler; a restartable job goes back to QUEUED from here
+};
+
+// "QUEUED", "RUNNING", ... (the names stored in the database and shown to users).
+std::string_view job_state_name(JobState state);
+// Parses a name written by job_state_name; case-sensitive.
+Result<JobState> parse_job_state(std::string_view name);
+// COMPLETED, FAILED, CANCELLED and TIMEOUT: nothing moves a job out of these.
+bool is_terminal(JobState state);
+// The lifecycle's edges: QUEUED -> RUNNING | CANCELLED | FAILED;
+// RUNNING -> COMPLETED | FAILED | CANCELLED | TIMEOUT | PREEMPTED | QUEUED (requeued after
+// a lost run); PREEMPTED -> QUEUED (requeue) | CANCELLED | FAILED.
+bool is_legal_transition(JobState from, JobState to);
+
+enum class DependencyKind {
+  kAfterOk,   // after the other job COMPLETED (Slurm's afterok)
+  kAfterAny,  // after the other job ended, however (Slurm's afterany)
+};
+
+struct Dependency {
+  // The job waited for. REQUIRES: it exists in the store when the batch is submitted,
+  // unless batch_index is set.
+  JobId job;
+  DependencyKind kind = DependencyKind::kAfterOk;
+  // When set, the dependency is on the batch_index-th job of the same submit() batch
+  // (which must come earlier in the batch), and `job` is ignored: lets one batch carry
+  // its own dependency graph before its ids exist.
+  std::optional<std::size_t> batch_index;
+
+  friend bool operator==(const Dependency&, const Dependency&) = default;
+};
+
+struct ArrayMember {
+  // 0 in a submitted spec means "a new array": every job of the batch with array_id 0
+  // gets the id of the first of them (Slurm's convention: the array's id is its first
+  // job's id). Any other value joins an existing array.
+  std::uint64_t array_id = 0;
+  std::uint32_t index = 0;
+
+  friend bool operator==(const ArrayMember&, const ArrayMember&) = default;
+};
+
+// What a user submitted. Stored as given; the store checks only what it must to stay
+// consistent (see validate_job_spec).
+struct JobSpec {
+  std::string name;
+  std::vector<std::string> argv;         // exactly one of argv and shell_command is non-empty
+  std::string shell_command;             // run with /bin/sh -c
+  std::string working_dir;               // absolute path
+  std::vector<std::string> environment;  // "KEY=VALUE" entries, in order
+  int gpus = 1;                          // 0 means a CPU-only job
+  std::optional<Bytes> gpu_mem;          // bytes per GPU; nullopt means "auto"
+  double util_share = 1.0;               // in (0, 1]; 1.0 means exclusive compute
+  int priority = 0;
+  std::optional<std::int64_t> time_limit_s;  // nullopt means no limit
+  std::optional<WallTime> deadline;
+  std::vector<Dependency> dependencies;
+  std::optional<ArrayMember> array;
+  bool restartable = false;
+  std::uint32_t uid = 0;
+  std::string user;
+  std::string signature;  // ties the job to its history; empty means "no history"
+  WallTime submit_time{};
+
+  friend bool operator==(const JobSpec&, const JobSpec&) = default;
+};
+
+// Resource use measured while a job ran. nullopt means "not measured" (never 0 for that).
+struct JobAccounting {
+  std::optional<Bytes> peak_gpu_mem;
+  std::optional<double> gpu_seconds;
+  std::optional<double> energy_joules;
+  bool energy_is_estimate = false;  // apportioned on a shared GPU
+  std::optional<double> mean_util_percent;
+
+  friend bool operator==(const JobAccounting&, const JobAccounting&) = default;
+};
+
+struct JobRecord {
+  JobId id;
+  JobSpec spec;  // array.array_id is resolved (never 0 here)
+  JobState state = JobState::kQueued;
+  std::vector<std::uint32_t> placed_gpus;  // of the latest run; empty before the first
+  std::optional<WallTime> start_time;      // of the latest run
+  std::optional<WallTime> end_time;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::optional<std::int32_t> supervisor_pid;
+  std::optional<std::int32_t> job_pid;
+  std::string log_path;
+  JobAccounting accounting;
+  std::uint32_t attempts = 0;  // times the job was started
+
+  friend bool operator==(const JobRecord&, const JobRecord&) = default;
+};
+
+struct Transition {
+  JobId job;
+  std::optional<JobState> from;  // nullopt for the submission itself
+  JobState to = JobState::kQueued;
+  WallTime at{};
+  std::string reason;
+
+  friend bool operator==(const Transition&, const Transition&) = default;
+};
+
+struct Event {
+  std::int64_t seq = 0;  // assigned by append_event; increases with every event
+  WallTime at{};
+  std::string kind;  // e.g. "gpu.lost", "daemon.start"
+  std::optional<JobId> job;
+  std::string message_json = "{}";  // REQUIRES: valid JSON
+
+  friend bool operator==(const Event&, const Event&) = default;
+};
+
+// One reading of one GPU. Fields the probe could not read are nullopt.
+struct Sample {
+  WallTime at{};
+  std::uint32_t gpu = 0;
+  std::optional<Bytes> memory_used;
+  std::optional<double> util_percent;
+  std::optional<double> power_watts;
+  std::optional<std::uint64_t> energy_millijoules;  // NVML's cumulative counter
+
+  friend bool operator==(const Sample&, const Sample&) = default;
+};
+
+// One ended run of a job with a signature, for the scheduler's "auto" estimates.
+struct HistoryEntry {
+  JobId job;
+  std::optional<Bytes> peak_gpu_mem;
+  double run_seconds = 0.0;
+  JobState outcome = JobState::kCompleted;
+  WallTime ended{};
+
+  friend bool operator==(const HistoryEntry&, const HistoryEntry&) = default;
+};
+
+struct JobStart {
+  std::vector<std::uint32_t> gpus;
+  WallTime at{};
+  std::string log_path;
+  std::optional<std::int32_t> supervisor_pid;  // may be filled later with record_pids
+  std::optional<std::int32_t> job_pid;
+};
+
+struct JobEnd {
+  JobState state = JobState::kCompleted;  // REQUIRES: legal from RUNNING
+  WallTime at{};
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  JobAccounting accounting;
+  std::string reason;
+};
+
+// Conditions are combined with AND; an empty filter lists every job, by increasing id.
+struct JobFilter {
+  std::vector<JobState> states;  // any of these; empty means any state
+  std::optional<std::uint32_t> uid;
+  std::optional<std::uint64_t> array_id;
+  std::optional<JobId> after;  // ids greater than this one (for paging)
+  std::optional<std::size_t> limit;
+};
+
+class StateStore {
+ public:
+  virtual ~StateStore() = default;
+
+  // Stores every job of `jobs` as QUEUED, with a submission transition each, in one
+  // transaction: all or none. Returns their ids in order; ids increase and are never
+  // reused. Fails (storing nothing) if any job is invalid or depends on an unknown job.
+  virtual Result<std::vector<JobId>> submit(std::span<const JobSpec> jobs) = 0;
+
+  // Moves a job from `from` to `to` if it is still in `from`, appending a transition.
+  // Fails with kFailedPrecondition naming the actual state if another writer moved it,
+  // with kInvalidArgument for an illegal edge, kNotFound for an unknown job.
+  virtual Status transition(JobId job, JobState from, JobState to, WallTime at,
+                            std::string_view reason) = 0;
+
+  // Claims a QUEUED job: QUEUED -> RUNNING, placed GPUs, start time, log path, pids if
+  // known, attempts + 1, end and outcome fields cleared. Compare-and-set like transition().
+  virtual Status record_start(JobId job, const JobStart& start) = 0;
+  // Fills in the pids of a RUNNING job once its supervisor has launched it.
+  virtual Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid) = 0;
+  // Ends a RUNNING job (compare-and-set from RUNNING): outcome, end time, accounting, and a
+  // history entry when the job has a signature.
+  virtual Status record_end(JobId job, const JobEnd& end) = 0;
+
+  virtual Result<JobRecord> get_job(JobId job) = 0;
+  virtual Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) = 0;
+  // The job's transitions, oldest first.
+  virtual Result<std::vector<Transition>> transitions(JobId job) = 0;
+
+  // Returns the event's sequence number.
+  virtual Result<std::int64_t> append_event(const Event& event) = 0;
+  // Events with seq > after_seq, oldest first, at most `limit`.
+  virtual Result<std::vector<Event>> events_since(std::int64_t after_seq, std::size_t limit) = 0;
+
+  // Appends every sample in one transaction.
+  virtual Status append_samples(std::span<const Sample> samples) = 0;
+  // Samples with from <= at < to, ordered by time then GPU.
+  virtual Result<std::vector<Sample>> samples_between(WallTime from, WallTime to) = 0;
+  // Deletes samples older than `before`; returns how many.
+  virtual Result<std::uint64_t> prune_samples(WallTime before) = 0;
+
+  // The latest `limit` history entries of a signature, newest first.
+  virtual Result<std::vector<HistoryEntry>> history(std::string_view signature,
+                                                    std::size_t limit) = 0;
+};
+
+enum class Durability {
+  // WAL with synchronous=NORMAL: a killed process loses nothing committed; a power loss or
+  // OS crash may lose the last transactions but never corrupts the file. The default.
+  kNormal,
+  // synchronous=FULL: every commit is on disk before it returns (one fsync per commit).
+  kFull,
+};
+
+struct StoreOptions {
+  Durability durability = Durability::kNormal;
+  // How long a writer waits for another process's write transaction before kUnavailable.
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+// The schema version this FastGPU writes and understands (PRAGMA user_version).
+int store_schema_version();
+
+// Opens (creating if needed) the SQLite database at `path`, or an in-memory one for
+// ":memory:", and migrates it to store_schema_version(). Fails with a message naming the
+// path for a file that is not a FastGPU database or is corrupt, and naming both versions
+// for a database written by a newer FastGPU.
+Result<std::unique_ptr<StateStore>> open_sqlite_store(const std::string& path,
+                                                      const StoreOptions& options = {});
+
+// Checks what the store relies on: one of argv / shell_command, KEY=VALUE environment,
+// gpus >= 0, util_share in (0, 1], time limit > 0, dependency batch indices earlier in the
+// batch. `index` is the job's place in its batch, for the message and batch_index checks.
+Status validate_job_spec(const JobSpec& spec, std::size_t index);
+
+// The state folder: $FASTGPU_STATE_DIR, else $XDG_STATE_HOME/fastgpu, else
+// $HOME/.local/state/fastgpu. Empty variables count as unset. Pure: reads nothing.
+Result<std::filesystem::path> state_dir_from(std::optional<std::string> fastgpu_state_dir,
+                                             std::optional<std::string> xdg_state_home,
+                                             std::optional<std::string> home);
+// Creates `dir` and any missing parents with mode 0700 (existing folders keep their mode).
+Status ensure_private_dir(const std::filesystem::path& dir);
+// state_dir_from(the environment) / "fastgpu.db", with the folder created (0700).
+Result<std::filesystem::path> default_db_path();
+
+}  // namespace fastgpu::store

@@ -1,0 +1,90 @@
+#include "store/job_rows.h"
+
+#include <nlohmann/json.hpp>
+
+namespace fastgpu::store {
+namespace {
+
+using nlohmann::json;
+
+template <typename T>
+std::optional<T> optional_cast(std::optional<std::int64_t> value) {
+  if (!value) return std::nullopt;
+  return static_cast<T>(*value);
+}
+
+void read_spec(const sqlite::Statement& row, JobSpec& spec) {
+  spec.name = row.column_text(1);
+  spec.argv = json::parse(row.column_text(2)).get<std::vector<std::string>>();
+  spec.shell_command = row.column_text(3);
+  spec.working_dir = row.column_text(4);
+  spec.environment = json::parse(row.column_text(5)).get<std::vector<std::string>>();
+  spec.gpus = static_cast<int>(row.column_int64(6));
+  spec.gpu_mem = optional_cast<Bytes>(row.column_optional_int64(7));
+  spec.util_share = row.column_double(8);
+  spec.priority = static_cast<int>(row.column_int64(9));
+  spec.time_limit_s = row.column_optional_int64(10);
+  if (auto deadline = row.column_optional_int64(11)) spec.deadline = from_micros(*deadline);
+  if (!row.is_null(12)) {
+    spec.array = ArrayMember{static_cast<std::uint64_t>(row.column_int64(12)),
+                             static_cast<std::uint32_t>(row.column_int64(13))};
+  }
+  spec.restartable = row.column_int64(14) != 0;
+  spec.uid = static_cast<std::uint32_t>(row.column_int64(15));
+  spec.user = row.column_text(16);
+  spec.signature = row.column_text(17);
+  spec.submit_time = from_micros(row.column_int64(18));
+  for (const json& pair : json::parse(row.column_text(34))) {
+    spec.dependencies.push_back({JobId(pair.at(0).get<std::uint64_t>()),
+                                 pair.at(1).get<std::string>() == "afterany"
+                                     ? DependencyKind::kAfterAny
+                                     : DependencyKind::kAfterOk,
+                                 std::nullopt});
+  }
+}
+
+void read_run(const sqlite::Statement& row, JobRecord& record) {
+  record.placed_gpus = json::parse(row.column_text(20)).get<std::vector<std::uint32_t>>();
+  if (auto start = row.column_optional_int64(21)) record.start_time = from_micros(*start);
+  if (auto end = row.column_optional_int64(22)) record.end_time = from_micros(*end);
+  record.exit_code = optional_cast<int>(row.column_optional_int64(23));
+  record.signal = optional_cast<int>(row.column_optional_int64(24));
+  record.supervisor_pid = optional_cast<std::int32_t>(row.column_optional_int64(25));
+  record.job_pid = optional_cast<std::int32_t>(row.column_optional_int64(26));
+  record.log_path = row.column_text(27);
+  record.accounting.peak_gpu_mem = optional_cast<Bytes>(row.column_optional_int64(28));
+  record.accounting.gpu_seconds = row.column_optional_double(29);
+  record.accounting.energy_joules = row.column_optional_double(30);
+  record.accounting.energy_is_estimate = row.column_int64(31) != 0;
+  record.accounting.mean_util_percent = row.column_optional_double(32);
+  record.attempts = static_cast<std::uint32_t>(row.column_int64(33));
+}
+
+}  // namespace
+
+std::string strings_to_json(const std::vector<std::string>& values) { return json(values).dump(); }
+
+std::string gpus_to_json(const std::vector<std::uint32_t>& gpus) { return json(gpus).dump(); }
+
+std::string_view dependency_kind_name(DependencyKind kind) {
+  return kind == DependencyKind::kAfterAny ? "afterany" : "afterok";
+}
+
+Result<JobRecord> read_job_row(const sqlite::Statement& row) {
+  JobRecord record;
+  record.id = JobId(static_cast<std::uint64_t>(row.column_int64(0)));
+  Result<JobState> state = parse_job_state(row.column_text(19));
+  if (!state.ok()) return state.status();
+  record.state = *state;
+  try {
+    read_spec(row, record.spec);
+    read_run(row, record);
+  } catch (const json::exception& error) {
+    // Only a hand-edited or damaged database gets here: the store writes valid lists.
+    return internal_error("job " + to_string(record.id) +
+                          " has a malformed stored list: " + error.what());
+  }
+  return record;
+}
+
+}  // namespace fastgpu::store

@@ -1,0 +1,109 @@
+// Job states, their legal edges, and the checks a spec must pass to be stored.
+#include <array>
+#include <string>
+#include <utility>
+
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::store {
+namespace {
+
+constexpr std::array<std::pair<JobState, std::string_view>, 7> kStateNames = {{
+    {JobState::kQueued, "QUEUED"},
+    {JobState::kRunning, "RUNNING"},
+    {JobState::kCompleted, "COMPLETED"},
+    {JobState::kFailed, "FAILED"},
+    {JobState::kCancelled, "CANCELLED"},
+    {JobState::kTimeout, "TIMEOUT"},
+    {JobState::kPreempted, "PREEMPTED"},
+}};
+
+Status check_command(const JobSpec& spec, const std::string& where) {
+  if (spec.argv.empty() == spec.shell_command.empty()) {
+    return invalid_argument(where + ": give exactly one of a command (argv) and a shell " +
+                            "string; this one has " + (spec.argv.empty() ? "neither" : "both"));
+  }
+  return {};
+}
+
+Status check_environment(const JobSpec& spec, const std::string& where) {
+  for (const std::string& entry : spec.environment) {
+    const auto equals = entry.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return invalid_argument(where + ": environment entry '" + entry +
+                              "' is not KEY=VALUE; write it as NAME=value");
+    }
+  }
+  return {};
+}
+
+Status check_numbers(const JobSpec& spec, const std::string& where) {
+  if (spec.gpus < 0) {
+    return invalid_argument(where + ": gpus is " + std::to_string(spec.gpus) +
+                            "; use 0 for a CPU-only job or a positive count");
+  }
+  if (!(spec.util_share > 0.0 && spec.util_share <= 1.0)) {
+    return invalid_argument(where + ": util share " + std::to_string(spec.util_share) +
+                            " is outside (0, 1]; use 1 for exclusive compute");
+  }
+  if (spec.time_limit_s && *spec.time_limit_s <= 0) {
+    return invalid_argument(where + ": time limit " + std::to_string(*spec.time_limit_s) +
+                            " s is not positive; leave it unset for no limit");
+  }
+  return {};
+}
+
+Status check_dependencies(const JobSpec& spec, std::size_t index, const std::string& where) {
+  for (const Dependency& dependency : spec.dependencies) {
+    if (dependency.batch_index && *dependency.batch_index >= index) {
+      return invalid_argument(where + ": depends on batch job " +
+                              std::to_string(*dependency.batch_index) +
+                              ", which does not come earlier in the batch");
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string_view job_state_name(JobState state) {
+  for (const auto& [value, name] : kStateNames) {
+    if (value == state) return name;
+  }
+  return "UNKNOWN";
+}
+
+Result<JobState> parse_job_state(std::string_view name) {
+  for (const auto& [value, known] : kStateNames) {
+    if (known == name) return value;
+  }
+  return invalid_argument("unknown job state '" + std::string(name) +
+                          "'; expected QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, "
+                          "TIMEOUT or PREEMPTED");
+}
+
+bool is_terminal(JobState state) {
+  return state == JobState::kCompleted || state == JobState::kFailed ||
+         state == JobState::kCancelled || state == JobState::kTimeout;
+}
+
+bool is_legal_transition(JobState from, JobState to) {
+  using enum JobState;
+  switch (from) {
+    case kQueued: return to == kRunning || to == kCancelled || to == kFailed;
+    case kRunning: return to != kRunning;
+    case kPreempted: return to == kQueued || to == kCancelled || to == kFailed;
+    default: return false;
+  }
+}
+
+Status validate_job_spec(const JobSpec& spec, std::size_t index) {
+  const std::string where = "job " + std::to_string(index) + " of the batch" +
+                            (spec.name.empty() ? std::string() : " ('" + spec.name + "')");
+  FASTGPU_RETURN_IF_ERROR(check_command(spec, where));
+  FASTGPU_RETURN_IF_ERROR(check_environment(spec, where));
+  FASTGPU_RETURN_IF_ERROR(check_numbers(spec, where));
+  return check_dependencies(spec, index, where);
+}
+
+}  // namespace fastgpu::store

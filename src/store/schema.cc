@@ -1,0 +1,163 @@
+#include "store/schema.h"
+
+#include <string>
+
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::store {
+namespace {
+
+// Times are integer microseconds since the Unix epoch; memory is bytes; lists (argv,
+// environment, placed GPUs) are JSON arrays, readable with the sqlite3 shell.
+constexpr const char* kVersion1 = R"sql(
+CREATE TABLE jobs (
+  id               INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: ids never reused
+  name             TEXT    NOT NULL,
+  argv             TEXT    NOT NULL CHECK (json_valid(argv)),
+  shell_command    TEXT    NOT NULL,
+  working_dir      TEXT    NOT NULL,
+  environment      TEXT    NOT NULL CHECK (json_valid(environment)),
+  gpus             INTEGER NOT NULL CHECK (gpus >= 0),
+  gpu_mem          INTEGER CHECK (gpu_mem >= 0),       -- NULL: auto
+  util_share       REAL    NOT NULL CHECK (util_share > 0 AND util_share <= 1),
+  priority         INTEGER NOT NULL,
+  time_limit_s     INTEGER CHECK (time_limit_s > 0),
+  deadline_us      INTEGER,
+  array_id         INTEGER,
+  array_index      INTEGER,
+  restartable      INTEGER NOT NULL CHECK (restartable IN (0, 1)),
+  uid              INTEGER NOT NULL,
+  user             TEXT    NOT NULL,
+  signature        TEXT    NOT NULL,
+  submit_us        INTEGER NOT NULL,
+  state            TEXT    NOT NULL CHECK (state IN ('QUEUED', 'RUNNING', 'COMPLETED',
+                     'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED')),
+  placed_gpus      TEXT    NOT NULL DEFAULT '[]' CHECK (json_valid(placed_gpus)),
+  start_us         INTEGER,
+  end_us           INTEGER,
+  exit_code        INTEGER,
+  signal           INTEGER,
+  supervisor_pid   INTEGER,
+  job_pid          INTEGER,
+  log_path         TEXT    NOT NULL DEFAULT '',
+  peak_gpu_mem     INTEGER,
+  gpu_seconds      REAL,
+  energy_joules    REAL,
+  energy_estimate  INTEGER NOT NULL DEFAULT 0,
+  mean_util        REAL,
+  attempts         INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX jobs_by_state ON jobs (state, id);
+CREATE INDEX jobs_by_uid ON jobs (uid, id);
+CREATE INDEX jobs_by_array ON jobs (array_id, array_index) WHERE array_id IS NOT NULL;
+
+CREATE TABLE dependencies (
+  job    INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  after  INTEGER NOT NULL REFERENCES jobs (id),
+  kind   TEXT    NOT NULL CHECK (kind IN ('afterok', 'afterany')),
+  PRIMARY KEY (job, after)
+) WITHOUT ROWID;
+CREATE INDEX dependencies_by_after ON dependencies (after);
+
+CREATE TABLE transitions (
+  seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+  job         INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+  from_state  TEXT,                                   -- NULL: the submission
+  to_state    TEXT    NOT NULL,
+  at_us       INTEGER NOT NULL,
+  reason      TEXT    NOT NULL
+);
+CREATE INDEX transitions_by_job ON transitions (job, seq);
+
+CREATE TABLE events (
+  seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+  at_us    INTEGER NOT NULL,
+  kind     TEXT    NOT NULL,
+  job      INTEGER REFERENCES jobs (id) ON DELETE SET NULL,
+  message  TEXT    NOT NULL CHECK (json_valid(message))
+);
+
+CREATE TABLE samples (
+  at_us        INTEGER NOT NULL,
+  gpu          INTEGER NOT NULL,
+  memory_used  INTEGER,
+  util         REAL,
+  power_w      REAL,
+  energy_mj    INTEGER
+);
+CREATE INDEX samples_by_time ON samples (at_us);
+
+CREATE TABLE history (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+  signature     TEXT    NOT NULL,
+  job           INTEGER NOT NULL,
+  peak_gpu_mem  INTEGER,
+  run_seconds   REAL    NOT NULL,
+  outcome       TEXT    NOT NULL,
+  ended_us      INTEGER NOT NULL
+);
+CREATE INDEX history_by_signature ON history (signature, seq);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
+};
+
+Status check_application_id(sqlite::Db& db) {
+  Result<std::int64_t> id = db.query_int("PRAGMA application_id");
+  if (!id.ok()) return id.status();
+  if (*id == 0 || *id == kApplicationId) return {};
+  return failed_precondition("'" + db.path() +
+                             "' is an SQLite database of another program, not a FastGPU "
+                             "state database; set FASTGPU_STATE_DIR to another folder");
+}
+
+// A database from a newer FastGPU may have tables or meanings this one would corrupt.
+Status check_not_newer(sqlite::Db& db, std::int64_t version) {
+  if (version <= store_schema_version()) return {};
+  return failed_precondition(
+      "state database '" + db.path() + "' has schema version " + std::to_string(version) +
+      ", written by a newer FastGPU; this FastGPU understands versions up to " +
+      std::to_string(store_schema_version()) +
+      ". Upgrade FastGPU, or set FASTGPU_STATE_DIR "
+      "to another folder");
+}
+
+Status apply(sqlite::Db& db, const Migration& migration) {
+  Status status = db.exec(migration.sql);
+  if (!status.ok()) {
+    return status.with_context("schema migration " + std::to_string(migration.version) + " (" +
+                               migration.description + ")");
+  }
+  const std::string pragma = "PRAGMA user_version = " + std::to_string(migration.version);
+  return db.exec(pragma.c_str());
+}
+
+}  // namespace
+
+std::span<const Migration> schema_migrations() { return kMigrations; }
+
+int store_schema_version() { return schema_migrations().back().version; }
+
+Status migrate_schema(sqlite::Db& db) {
+  FASTGPU_RETURN_IF_ERROR(check_application_id(db));
+  Result<std::int64_t> version = db.query_int("PRAGMA user_version");
+  if (!version.ok()) return version.status();
+  FASTGPU_RETURN_IF_ERROR(check_not_newer(db, *version));
+  if (*version == store_schema_version()) return {};
+
+  Result<sqlite::Transaction> txn = sqlite::Transaction::begin(db);
+  if (!txn.ok()) return txn.status();
+  // Read again under the write lock: another process may have migrated meanwhile.
+  version = db.query_int("PRAGMA user_version");
+  if (!version.ok()) return version.status();
+  FASTGPU_RETURN_IF_ERROR(check_not_newer(db, *version));
+  for (const Migration& migration : schema_migrations()) {
+    if (migration.version > *version) FASTGPU_RETURN_IF_ERROR(apply(db, migration));
+  }
+  const std::string set_id = "PRAGMA application_id = " + std::to_string(kApplicationId);
+  FASTGPU_RETURN_IF_ERROR(db.exec(set_id.c_str()));
+  return txn->commit();
+}
+
+}  // namespace fastgpu::store

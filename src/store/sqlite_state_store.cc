@@ -1,0 +1,475 @@
+// The SQLite StateStore: one connection, one mutex, one transaction per operation.
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "fastgpu/store/state_store.h"
+#include "store/job_rows.h"
+#include "store/schema.h"
+#include "store/sqlite_db.h"
+
+// Declares `lhs` from a Result-valued `expr`, or returns its error.
+#define STORE_CONCAT_INNER(a, b) a##b
+#define STORE_CONCAT(a, b) STORE_CONCAT_INNER(a, b)
+#define STORE_ASSIGN_OR_RETURN(lhs, expr)                                                     \
+  auto STORE_CONCAT(result_, __LINE__) = (expr);                                              \
+  if (!STORE_CONCAT(result_, __LINE__).ok()) return STORE_CONCAT(result_, __LINE__).status(); \
+  lhs = std::move(STORE_CONCAT(result_, __LINE__)).value()
+
+namespace fastgpu::store {
+namespace {
+
+using sqlite::Db;
+using sqlite::Statement;
+using sqlite::Transaction;
+
+constexpr const char* kInsertJob =
+    "INSERT INTO jobs (name, argv, shell_command, working_dir, environment, gpus, gpu_mem, "
+    "util_share, priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, "
+    "user, signature, submit_us, state) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "'QUEUED')";
+constexpr const char* kSetOwnArrayId = "UPDATE jobs SET array_id = id WHERE id = ?1";
+constexpr const char* kJobExists = "SELECT state FROM jobs WHERE id = ?1";
+constexpr const char* kInsertDependency =
+    "INSERT INTO dependencies (job, after, kind) VALUES (?1, ?2, ?3)";
+constexpr const char* kInsertTransition =
+    "INSERT INTO transitions (job, from_state, to_state, at_us, reason) "
+    "VALUES (?1, ?2, ?3, ?4, ?5)";
+constexpr const char* kCasState = "UPDATE jobs SET state = ?3 WHERE id = ?1 AND state = ?2";
+constexpr const char* kSetStart =
+    "UPDATE jobs SET placed_gpus = ?2, start_us = ?3, log_path = ?4, supervisor_pid = ?5, "
+    "job_pid = ?6, end_us = NULL, exit_code = NULL, signal = NULL, attempts = attempts + 1 "
+    "WHERE id = ?1";
+constexpr const char* kSetPids =
+    "UPDATE jobs SET supervisor_pid = ?2, job_pid = ?3 WHERE id = ?1 AND state = 'RUNNING'";
+constexpr const char* kSetEnd =
+    "UPDATE jobs SET end_us = ?2, exit_code = ?3, signal = ?4, peak_gpu_mem = ?5, "
+    "gpu_seconds = ?6, energy_joules = ?7, energy_estimate = ?8, mean_util = ?9 WHERE id = ?1";
+constexpr const char* kInsertHistory =
+    "INSERT INTO history (signature, job, peak_gpu_mem, run_seconds, outcome, ended_us) "
+    "SELECT signature, id, ?2, max(0, ?3 - coalesce(start_us, ?3)) / 1e6, ?4, ?3 "
+    "FROM jobs WHERE id = ?1 AND signature <> ''";
+constexpr const char* kGetJob = "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs WHERE id = ?1";
+constexpr const char* kListJobs =
+    "SELECT " FASTGPU_STORE_JOB_COLUMNS
+    " FROM jobs WHERE (?1 IS NULL OR uid = ?1) "
+    "AND (?2 IS NULL OR array_id = ?2) AND id > ?3 "
+    "AND (?4 IS NULL OR state IN (SELECT value FROM json_each(?4))) ORDER BY id LIMIT ?5";
+constexpr const char* kTransitions =
+    "SELECT from_state, to_state, at_us, reason FROM transitions WHERE job = ?1 ORDER BY seq";
+constexpr const char* kInsertEvent =
+    "INSERT INTO events (at_us, kind, job, message) VALUES (?1, ?2, ?3, ?4)";
+constexpr const char* kEventsSince =
+    "SELECT seq, at_us, kind, job, message FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+constexpr const char* kInsertSample =
+    "INSERT INTO samples (at_us, gpu, memory_used, util, power_w, energy_mj) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+constexpr const char* kSamplesBetween =
+    "SELECT at_us, gpu, memory_used, util, power_w, energy_mj FROM samples "
+    "WHERE at_us >= ?1 AND at_us < ?2 ORDER BY at_us, gpu";
+constexpr const char* kPruneSamples = "DELETE FROM samples WHERE at_us < ?1";
+constexpr const char* kHistory =
+    "SELECT job, peak_gpu_mem, run_seconds, outcome, ended_us FROM history "
+    "WHERE signature = ?1 ORDER BY seq DESC LIMIT ?2";
+
+std::int64_t as_int64(std::uint64_t value) { return static_cast<std::int64_t>(value); }
+
+std::optional<std::int64_t> optional_int64(const std::optional<std::uint64_t>& value) {
+  if (!value) return std::nullopt;
+  return as_int64(*value);
+}
+
+std::optional<std::int64_t> optional_int64(const std::optional<int>& value) {
+  if (!value) return std::nullopt;
+  return *value;
+}
+
+std::string state_name(JobState state) { return std::string(job_state_name(state)); }
+
+class SqliteStateStore final : public StateStore {
+ public:
+  explicit SqliteStateStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
+
+  Result<std::vector<JobId>> submit(std::span<const JobSpec> jobs) override {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      FASTGPU_RETURN_IF_ERROR(validate_job_spec(jobs[i], i));
+    }
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    BatchIds batch;
+    for (const JobSpec& spec : jobs) FASTGPU_RETURN_IF_ERROR(insert_job(spec, batch));
+    FASTGPU_RETURN_IF_ERROR(txn.commit());
+    return std::move(batch.ids);
+  }
+
+  Status transition(JobId job, JobState from, JobState to, WallTime at,
+                    std::string_view reason) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    FASTGPU_RETURN_IF_ERROR(compare_and_set(job, from, to, at, reason));
+    return txn.commit();
+  }
+
+  Status record_start(JobId job, const JobStart& start) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    FASTGPU_RETURN_IF_ERROR(
+        compare_and_set(job, JobState::kQueued, JobState::kRunning, start.at, "started"));
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetStart));
+    stmt.bind(1, as_int64(job.value()))
+        .bind(2, gpus_to_json(start.gpus))
+        .bind(3, to_micros(start.at))
+        .bind(4, start.log_path)
+        .bind(5, optional_int64(start.supervisor_pid))
+        .bind(6, optional_int64(start.job_pid));
+    FASTGPU_RETURN_IF_ERROR(stmt.run());
+    return txn.commit();
+  }
+
+  Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetPids));
+    stmt.bind(1, as_int64(job.value()))
+        .bind(2, std::int64_t{supervisor_pid})
+        .bind(3, std::int64_t{job_pid});
+    FASTGPU_RETURN_IF_ERROR(stmt.run());
+    if (db_->changes() == 1) return {};
+    return state_mismatch(job, JobState::kRunning, "record its pids");
+  }
+
+  Status record_end(JobId job, const JobEnd& end) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    FASTGPU_RETURN_IF_ERROR(compare_and_set(job, JobState::kRunning, end.state, end.at,
+                                            end.reason.empty() ? "ended" : end.reason));
+    FASTGPU_RETURN_IF_ERROR(write_end(job, end));
+    FASTGPU_RETURN_IF_ERROR(write_history(job, end));
+    return txn.commit();
+  }
+
+  Result<JobRecord> get_job(JobId job) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kGetJob));
+    stmt.bind(1, as_int64(job.value()));
+    STORE_ASSIGN_OR_RETURN(bool found, stmt.step());
+    if (!found) return unknown_job(job);
+    return read_job_row(stmt);
+  }
+
+  Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kListJobs));
+    bind_filter(stmt, filter);
+    std::vector<JobRecord> jobs;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return jobs;
+      STORE_ASSIGN_OR_RETURN(JobRecord record, read_job_row(stmt));
+      jobs.push_back(std::move(record));
+    }
+  }
+
+  Result<std::vector<Transition>> transitions(JobId job) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kTransitions));
+    stmt.bind(1, as_int64(job.value()));
+    std::vector<Transition> result;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) break;
+      STORE_ASSIGN_OR_RETURN(Transition transition, read_transition(job, stmt));
+      result.push_back(std::move(transition));
+    }
+    if (result.empty()) return unknown_job(job);  // every stored job has its submission
+    return result;
+  }
+
+  Result<std::int64_t> append_event(const Event& event) override {
+    if (!nlohmann::json::accept(event.message_json)) {
+      return invalid_argument("event '" + event.kind +
+                              "' has a message that is not JSON: " + event.message_json);
+    }
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertEvent));
+    stmt.bind(1, to_micros(event.at)).bind(2, event.kind).bind(4, event.message_json);
+    if (event.job) stmt.bind(3, as_int64(event.job->value()));
+    FASTGPU_RETURN_IF_ERROR(stmt.run());
+    return db_->last_insert_rowid();
+  }
+
+  Result<std::vector<Event>> events_since(std::int64_t after_seq, std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kEventsSince));
+    stmt.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<Event> events;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return events;
+      Event event{stmt.column_int64(0), from_micros(stmt.column_int64(1)), stmt.column_text(2),
+                  std::nullopt, stmt.column_text(4)};
+      if (!stmt.is_null(3)) event.job = JobId(static_cast<std::uint64_t>(stmt.column_int64(3)));
+      events.push_back(std::move(event));
+    }
+  }
+
+  Status append_samples(std::span<const Sample> samples) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    for (const Sample& sample : samples) FASTGPU_RETURN_IF_ERROR(insert_sample(sample));
+    return txn.commit();
+  }
+
+  Result<std::vector<Sample>> samples_between(WallTime from, WallTime to) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSamplesBetween));
+    stmt.bind(1, to_micros(from)).bind(2, to_micros(to));
+    std::vector<Sample> samples;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return samples;
+      samples.push_back(read_sample(stmt));
+    }
+  }
+
+  Result<std::uint64_t> prune_samples(WallTime before) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kPruneSamples));
+    stmt.bind(1, to_micros(before));
+    FASTGPU_RETURN_IF_ERROR(stmt.run());
+    return static_cast<std::uint64_t>(db_->changes());
+  }
+
+  Result<std::vector<HistoryEntry>> history(std::string_view signature,
+                                            std::size_t limit) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kHistory));
+    stmt.bind(1, signature).bind(2, static_cast<std::int64_t>(limit));
+    std::vector<HistoryEntry> entries;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return entries;
+      STORE_ASSIGN_OR_RETURN(JobState outcome, parse_job_state(stmt.column_text(3)));
+      entries.push_back({JobId(static_cast<std::uint64_t>(stmt.column_int64(0))),
+                         map_optional(stmt.column_optional_int64(1),
+                                      [](std::int64_t bytes) { return static_cast<Bytes>(bytes); }),
+                         stmt.column_double(2), outcome, from_micros(stmt.column_int64(4))});
+    }
+  }
+
+ private:
+  struct BatchIds {
+    std::vector<JobId> ids;
+    std::optional<std::uint64_t> new_array_id;  // the batch's new array, once created
+  };
+
+  // REQUIRES: inside a transaction (all the private writers below).
+  Status insert_job(const JobSpec& spec, BatchIds& batch) {
+    const bool joins_new_array = spec.array && spec.array->array_id == 0;
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertJob));
+    bind_spec(stmt, spec, joins_new_array ? batch.new_array_id : std::nullopt);
+    FASTGPU_RETURN_IF_ERROR(stmt.run());
+    const JobId id(static_cast<std::uint64_t>(db_->last_insert_rowid()));
+    if (joins_new_array && !batch.new_array_id) {
+      batch.new_array_id = id.value();
+      FASTGPU_RETURN_IF_ERROR(set_own_array_id(id));
+    }
+    for (const Dependency& dependency : spec.dependencies) {
+      FASTGPU_RETURN_IF_ERROR(insert_dependency(id, dependency, batch, spec));
+    }
+    FASTGPU_RETURN_IF_ERROR(
+        insert_transition(id, std::nullopt, JobState::kQueued, spec.submit_time, "submitted"));
+    batch.ids.push_back(id);
+    return {};
+  }
+
+  static void bind_spec(Statement& stmt, const JobSpec& spec,
+                        std::optional<std::uint64_t> new_array_id) {
+    stmt.bind(1, spec.name)
+        .bind(2, strings_to_json(spec.argv))
+        .bind(3, spec.shell_command)
+        .bind(4, spec.working_dir)
+        .bind(5, strings_to_json(spec.environment))
+        .bind(6, std::int64_t{spec.gpus})
+        .bind(7, optional_int64(spec.gpu_mem))
+        .bind(8, spec.util_share)
+        .bind(9, std::int64_t{spec.priority})
+        .bind(10, spec.time_limit_s)
+        .bind(11, map_optional(spec.deadline, to_micros))
+        .bind(14, std::int64_t{spec.restartable ? 1 : 0})
+        .bind(15, std::int64_t{spec.uid})
+        .bind(16, spec.user)
+        .bind(17, spec.signature)
+        .bind(18, to_micros(spec.submit_time));
+    if (spec.array) {
+      const std::uint64_t array_id =
+          spec.array->array_id != 0 ? spec.array->array_id : new_array_id.value_or(0);
+      if (array_id != 0) stmt.bind(12, as_int64(array_id));  // else set after the insert
+      stmt.bind(13, std::int64_t{spec.array->index});
+    }
+  }
+
+  Status set_own_array_id(JobId id) {
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetOwnArrayId));
+    stmt.bind(1, as_int64(id.value()));
+    return stmt.run();
+  }
+
+  Status insert_dependency(JobId id, const Dependency& dependency, const BatchIds& batch,
+                           const JobSpec& spec) {
+    const JobId after =
+        dependency.batch_index ? batch.ids.at(*dependency.batch_index) : dependency.job;
+    STORE_ASSIGN_OR_RETURN(std::optional<JobState> state, current_state(after));
+    if (!state) {
+      return invalid_argument("job '" + spec.name + "' (batch job " +
+                              std::to_string(batch.ids.size()) + ") depends on job " +
+                              to_string(after) + ", which does not exist; check the id");
+    }
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertDependency));
+    stmt.bind(1, as_int64(id.value()))
+        .bind(2, as_int64(after.value()))
+        .bind(3, dependency_kind_name(dependency.kind));
+    return stmt.run();
+  }
+
+  Status insert_transition(JobId job, std::optional<JobState> from, JobState to, WallTime at,
+                           std::string_view reason) {
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertTransition));
+    stmt.bind(1, as_int64(job.value()))
+        .bind(2, map_optional(from, state_name))
+        .bind(3, job_state_name(to))
+        .bind(4, to_micros(at))
+        .bind(5, reason);
+    return stmt.run();
+  }
+
+  Status compare_and_set(JobId job, JobState from, JobState to, WallTime at,
+                         std::string_view reason) {
+    if (!is_legal_transition(from, to)) {
+      return invalid_argument("job " + to_string(job) + " cannot go from " + state_name(from) +
+                              " to " + state_name(to));
+    }
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kCasState));
+    stmt.bind(1, as_int64(job.value())).bind(2, job_state_name(from)).bind(3, job_state_name(to));
+    FASTGPU_RETURN_IF_ERROR(stmt.run());
+    if (db_->changes() != 1) {
+      return state_mismatch(job, from, "move it to " + state_name(to));
+    }
+    return insert_transition(job, from, to, at, reason);
+  }
+
+  Status write_end(JobId job, const JobEnd& end) {
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetEnd));
+    const JobAccounting& use = end.accounting;
+    stmt.bind(1, as_int64(job.value()))
+        .bind(2, to_micros(end.at))
+        .bind(3, optional_int64(end.exit_code))
+        .bind(4, optional_int64(end.signal))
+        .bind(5, optional_int64(use.peak_gpu_mem))
+        .bind(6, use.gpu_seconds)
+        .bind(7, use.energy_joules)
+        .bind(8, std::int64_t{use.energy_is_estimate ? 1 : 0})
+        .bind(9, use.mean_util_percent);
+    return stmt.run();
+  }
+
+  Status write_history(JobId job, const JobEnd& end) {
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertHistory));
+    stmt.bind(1, as_int64(job.value()))
+        .bind(2, optional_int64(end.accounting.peak_gpu_mem))
+        .bind(3, to_micros(end.at))
+        .bind(4, job_state_name(end.state));
+    return stmt.run();
+  }
+
+  Status insert_sample(const Sample& sample) {
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertSample));
+    stmt.bind(1, to_micros(sample.at))
+        .bind(2, std::int64_t{sample.gpu})
+        .bind(3, optional_int64(sample.memory_used))
+        .bind(4, sample.util_percent)
+        .bind(5, sample.power_watts)
+        .bind(6, optional_int64(sample.energy_millijoules));
+    return stmt.run();
+  }
+
+  static Sample read_sample(const Statement& stmt) {
+    auto to_u64 = [](std::int64_t value) { return static_cast<std::uint64_t>(value); };
+    return {from_micros(stmt.column_int64(0)),
+            static_cast<std::uint32_t>(stmt.column_int64(1)),
+            map_optional(stmt.column_optional_int64(2), to_u64),
+            stmt.column_optional_double(3),
+            stmt.column_optional_double(4),
+            map_optional(stmt.column_optional_int64(5), to_u64)};
+  }
+
+  static Result<Transition> read_transition(JobId job, const Statement& stmt) {
+    Transition transition{job, std::nullopt, JobState::kQueued, from_micros(stmt.column_int64(2)),
+                          stmt.column_text(3)};
+    if (!stmt.is_null(0)) {
+      STORE_ASSIGN_OR_RETURN(transition.from, parse_job_state(stmt.column_text(0)));
+    }
+    STORE_ASSIGN_OR_RETURN(transition.to, parse_job_state(stmt.column_text(1)));
+    return transition;
+  }
+
+  static void bind_filter(Statement& stmt, const JobFilter& filter) {
+    if (filter.uid) stmt.bind(1, std::int64_t{*filter.uid});
+    if (filter.array_id) stmt.bind(2, as_int64(*filter.array_id));
+    stmt.bind(3, filter.after ? as_int64(filter.after->value()) : std::int64_t{0});
+    if (!filter.states.empty()) {
+      std::vector<std::string> names;
+      for (JobState state : filter.states) names.push_back(state_name(state));
+      stmt.bind(4, strings_to_json(names));
+    }
+    stmt.bind(5, filter.limit ? static_cast<std::int64_t>(*filter.limit) : std::int64_t{-1});
+  }
+
+  Result<std::optional<JobState>> current_state(JobId job) {
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kJobExists));
+    stmt.bind(1, as_int64(job.value()));
+    STORE_ASSIGN_OR_RETURN(bool found, stmt.step());
+    if (!found) return std::optional<JobState>();
+    STORE_ASSIGN_OR_RETURN(JobState state, parse_job_state(stmt.column_text(0)));
+    return std::optional<JobState>(state);
+  }
+
+  // The error for a compare-and-set that found the job elsewhere than `expected`.
+  Status state_mismatch(JobId job, JobState expected, const std::string& action) {
+    STORE_ASSIGN_OR_RETURN(std::optional<JobState> actual, current_state(job));
+    if (!actual) return unknown_job(job);
+    return failed_precondition("job " + to_string(job) + " is " + state_name(*actual) + ", not " +
+                               state_name(expected) + ", so the store did not " + action +
+                               "; another writer changed it first: reload the job");
+  }
+
+  static Status unknown_job(JobId job) {
+    return not_found("no job " + to_string(job) +
+                     " in the state database; list jobs with "
+                     "`fastgpu queue`");
+  }
+
+  std::mutex mutex_;
+  std::unique_ptr<Db> db_;  // GUARDED_BY(mutex_)
+};
+
+Status configure(Db& db, const StoreOptions& options) {
+  // The first statement that reads the file: a non-database fails here, naming the path.
+  FASTGPU_RETURN_IF_ERROR(db.exec("PRAGMA journal_mode = WAL"));
+  FASTGPU_RETURN_IF_ERROR(db.exec(options.durability == Durability::kFull
+                                      ? "PRAGMA synchronous = FULL"
+                                      : "PRAGMA synchronous = NORMAL"));
+  return db.exec("PRAGMA foreign_keys = ON");
+}
+
+}  // namespace
+
+Result<std::unique_ptr<StateStore>> open_sqlite_store(const std::string& path,
+                                                      const StoreOptions& options) {
+  STORE_ASSIGN_OR_RETURN(std::unique_ptr<Db> db, Db::open(path, options.busy_timeout));
+  FASTGPU_RETURN_IF_ERROR(configure(*db, options));
+  FASTGPU_RETURN_IF_ERROR(migrate_schema(*db));
+  return std::unique_ptr<StateStore>(std::make_unique<SqliteStateStore>(std::move(db)));
+}
+
+}  // namespace fastgpu::store

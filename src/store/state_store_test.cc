@@ -1,0 +1,338 @@
+// The store's behaviour on SQLite's in-memory database: what goes in comes out, batches are
+// all-or-none, and state changes are compare-and-set.
+#include "fastgpu/store/state_store.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "store/store_test_util.h"
+
+namespace fastgpu::store {
+namespace {
+
+using testing::at_seconds;
+using ::testing::ElementsAre;
+using testing::full_spec;
+using ::testing::HasSubstr;
+
+JobFilter with_states(std::vector<JobState> states) {
+  JobFilter filter;
+  filter.states = std::move(states);
+  return filter;
+}
+
+class StateStoreTest : public ::testing::Test {
+ protected:
+  JobId submit_one(const JobSpec& spec) {
+    auto ids = store_->submit(std::span(&spec, 1));
+    EXPECT_TRUE(ids.ok()) << ids.status().to_string();
+    return ids->at(0);
+  }
+
+  std::unique_ptr<StateStore> store_ = testing::open_or_die(":memory:");
+};
+
+TEST_F(StateStoreTest, SubmittedSpecComesBackFieldForField) {
+  JobSpec first = full_spec(1);
+  const JobId first_id = submit_one(first);
+  JobSpec spec = full_spec(2);
+  spec.dependencies = {{first_id, DependencyKind::kAfterAny, std::nullopt}};
+  spec.array = ArrayMember{first_id.value(), 7};
+  const JobId id = submit_one(spec);
+
+  auto record = store_->get_job(id);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_EQ(record->id, id);
+  EXPECT_EQ(record->spec, spec);
+  EXPECT_EQ(record->state, JobState::kQueued);
+  EXPECT_EQ(record->attempts, 0u);
+  EXPECT_FALSE(record->start_time.has_value());
+}
+
+TEST_F(StateStoreTest, ShellJobWithAutoMemoryAndNoOptionalFieldsRoundTrips) {
+  JobSpec spec;
+  spec.shell_command = "echo $HOME | tr a-z A-Z";
+  spec.working_dir = "/tmp";
+  spec.gpus = 0;
+  const JobId id = submit_one(spec);
+  auto record = store_->get_job(id);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->spec, spec);
+  EXPECT_FALSE(record->spec.gpu_mem.has_value());
+}
+
+TEST_F(StateStoreTest, RunLifecycleFieldsRoundTrip) {
+  const JobId id = submit_one(full_spec(1));
+  ASSERT_TRUE(
+      store_->record_start(id, {{3, 1}, at_seconds(100), "/logs/1.log", std::nullopt, std::nullopt})
+          .ok());
+  ASSERT_TRUE(store_->record_pids(id, 4242, 4243).ok());
+  JobEnd end{JobState::kFailed,
+             at_seconds(160),
+             3,
+             std::nullopt,
+             JobAccounting{Bytes{7} << 30, 120.0, 5400.5, true, 87.5},
+             "exit 3"};
+  ASSERT_TRUE(store_->record_end(id, end).ok());
+
+  auto record = store_->get_job(id);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->state, JobState::kFailed);
+  EXPECT_THAT(record->placed_gpus, ElementsAre(3u, 1u));
+  EXPECT_EQ(record->start_time, at_seconds(100));
+  EXPECT_EQ(record->end_time, at_seconds(160));
+  EXPECT_EQ(record->exit_code, 3);
+  EXPECT_FALSE(record->signal.has_value());
+  EXPECT_EQ(record->supervisor_pid, 4242);
+  EXPECT_EQ(record->job_pid, 4243);
+  EXPECT_EQ(record->log_path, "/logs/1.log");
+  EXPECT_EQ(record->accounting, end.accounting);
+  EXPECT_EQ(record->attempts, 1u);
+}
+
+TEST_F(StateStoreTest, BatchWithOneInvalidJobStoresNothing) {
+  std::vector<JobSpec> batch = {full_spec(1), full_spec(2), full_spec(3)};
+  batch[2].environment = {"NOT_A_PAIR"};
+  auto ids = store_->submit(batch);
+  ASSERT_FALSE(ids.ok());
+  EXPECT_THAT(ids.status().message(), HasSubstr("NOT_A_PAIR"));
+  auto jobs = store_->list_jobs({});
+  ASSERT_TRUE(jobs.ok());
+  EXPECT_TRUE(jobs->empty());
+}
+
+TEST_F(StateStoreTest, BatchDependingOnUnknownJobStoresNothingAndNamesTheId) {
+  std::vector<JobSpec> batch = {full_spec(1), full_spec(2)};
+  batch[1].dependencies = {{JobId(999), DependencyKind::kAfterOk, std::nullopt}};
+  auto ids = store_->submit(batch);
+  ASSERT_FALSE(ids.ok());
+  EXPECT_THAT(ids.status().message(), HasSubstr("999"));
+  EXPECT_TRUE(store_->list_jobs({})->empty());
+  EXPECT_EQ(ids.status().code(), ErrorCode::kInvalidArgument);
+  // The rolled-back batch left no trace: the next job is the first one.
+  EXPECT_EQ(submit_one(full_spec(3)), JobId(1));
+}
+
+TEST_F(StateStoreTest, BatchCarriesItsOwnDependenciesAndArray) {
+  std::vector<JobSpec> batch;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    JobSpec spec = full_spec(static_cast<int>(i));
+    spec.array = ArrayMember{0, i};
+    batch.push_back(spec);
+  }
+  JobSpec after = full_spec(9);
+  after.dependencies = {{JobId(), DependencyKind::kAfterOk, 0},
+                        {JobId(), DependencyKind::kAfterAny, 2}};
+  batch.push_back(after);
+  auto ids = store_->submit(batch);
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  ASSERT_EQ(ids->size(), 4u);
+
+  auto array = store_->list_jobs([&] {
+    JobFilter filter;
+    filter.array_id = ids->at(0).value();
+    return filter;
+  }());
+  ASSERT_TRUE(array.ok());
+  ASSERT_EQ(array->size(), 3u);
+  EXPECT_EQ(array->at(2).spec.array, (ArrayMember{ids->at(0).value(), 2}));
+  auto last = store_->get_job(ids->at(3));
+  ASSERT_TRUE(last.ok());
+  EXPECT_THAT(last->spec.dependencies,
+              ElementsAre(Dependency{ids->at(0), DependencyKind::kAfterOk, std::nullopt},
+                          Dependency{ids->at(2), DependencyKind::kAfterAny, std::nullopt}));
+}
+
+TEST_F(StateStoreTest, DependencyOnLaterBatchJobIsRefused) {
+  std::vector<JobSpec> batch = {full_spec(1), full_spec(2)};
+  batch[0].dependencies = {{JobId(), DependencyKind::kAfterOk, 1}};
+  auto ids = store_->submit(batch);
+  ASSERT_FALSE(ids.ok());
+  EXPECT_THAT(ids.status().message(), HasSubstr("does not come earlier"));
+}
+
+TEST_F(StateStoreTest, SpecChecksNameTheProblem) {
+  JobSpec both = full_spec(1);
+  both.shell_command = "true";
+  EXPECT_THAT(validate_job_spec(both, 0).message(), HasSubstr("both"));
+  JobSpec share = full_spec(1);
+  share.util_share = 1.5;
+  EXPECT_THAT(validate_job_spec(share, 0).message(), HasSubstr("util share"));
+  JobSpec limit = full_spec(1);
+  limit.time_limit_s = 0;
+  EXPECT_THAT(validate_job_spec(limit, 0).message(), HasSubstr("time limit"));
+  EXPECT_TRUE(validate_job_spec(full_spec(1), 0).ok());
+}
+
+TEST_F(StateStoreTest, StaleFromStateIsRefusedAndChangesNothing) {
+  const JobId id = submit_one(full_spec(1));
+  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", 1, 2}).ok());
+  // A second engine that still believes the job is queued must not start it again.
+  Status again = store_->record_start(id, {{1}, at_seconds(11), "", 3, 4});
+  EXPECT_EQ(again.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(again.message(), HasSubstr("is RUNNING, not QUEUED"));
+  Status cancel =
+      store_->transition(id, JobState::kQueued, JobState::kCancelled, at_seconds(12), "user");
+  EXPECT_EQ(cancel.code(), ErrorCode::kFailedPrecondition);
+
+  auto record = store_->get_job(id);
+  EXPECT_EQ(record->state, JobState::kRunning);
+  EXPECT_THAT(record->placed_gpus, ElementsAre(0u));
+  EXPECT_EQ(record->attempts, 1u);
+  EXPECT_EQ(store_->transitions(id)->size(), 2u);
+}
+
+TEST_F(StateStoreTest, IllegalEdgeAndUnknownJobAreRefused) {
+  const JobId id = submit_one(full_spec(1));
+  EXPECT_EQ(
+      store_->transition(id, JobState::kQueued, JobState::kCompleted, at_seconds(1), "").code(),
+      ErrorCode::kInvalidArgument);
+  EXPECT_EQ(
+      store_->transition(JobId(77), JobState::kQueued, JobState::kCancelled, at_seconds(1), "")
+          .code(),
+      ErrorCode::kNotFound);
+  EXPECT_EQ(store_->get_job(JobId(77)).status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_->record_pids(id, 1, 2).code(), ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(StateStoreTest, TransitionLogIsCompleteAndInOrder) {
+  const JobId id = submit_one(full_spec(1));
+  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", {}, {}}).ok());
+  ASSERT_TRUE(
+      store_->record_end(id, {JobState::kPreempted, at_seconds(20), {}, 15, {}, "preempted"}).ok());
+  ASSERT_TRUE(
+      store_->transition(id, JobState::kPreempted, JobState::kQueued, at_seconds(21), "requeued")
+          .ok());
+  ASSERT_TRUE(store_->record_start(id, {{1}, at_seconds(30), "", {}, {}}).ok());
+  ASSERT_TRUE(store_->record_end(id, {JobState::kCompleted, at_seconds(40), 0, {}, {}, ""}).ok());
+
+  auto log = store_->transitions(id);
+  ASSERT_TRUE(log.ok());
+  using S = JobState;
+  const JobSpec spec = full_spec(1);
+  EXPECT_THAT(*log,
+              ElementsAre(Transition{id, std::nullopt, S::kQueued, spec.submit_time, "submitted"},
+                          Transition{id, S::kQueued, S::kRunning, at_seconds(10), "started"},
+                          Transition{id, S::kRunning, S::kPreempted, at_seconds(20), "preempted"},
+                          Transition{id, S::kPreempted, S::kQueued, at_seconds(21), "requeued"},
+                          Transition{id, S::kQueued, S::kRunning, at_seconds(30), "started"},
+                          Transition{id, S::kRunning, S::kCompleted, at_seconds(40), "ended"}));
+  auto record = store_->get_job(id);
+  EXPECT_EQ(record->attempts, 2u);
+  EXPECT_EQ(record->exit_code, 0);
+  EXPECT_FALSE(record->signal.has_value());  // the first run's signal was cleared
+}
+
+TEST_F(StateStoreTest, ListFiltersByStateUidAndPages) {
+  std::vector<JobSpec> batch;
+  for (int i = 0; i < 6; ++i) {
+    batch.push_back(full_spec(i));
+    batch.back().uid = i % 2 == 0 ? 1000 : 2000;
+  }
+  auto ids = store_->submit(batch);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_TRUE(store_->record_start(ids->at(0), {{0}, at_seconds(1), "", {}, {}}).ok());
+  ASSERT_TRUE(
+      store_->transition(ids->at(3), JobState::kQueued, JobState::kCancelled, at_seconds(1), "user")
+          .ok());
+
+  auto id_list = [](const Result<std::vector<JobRecord>>& jobs) {
+    std::vector<std::uint64_t> out;
+    for (const JobRecord& job : *jobs) out.push_back(job.id.value());
+    return out;
+  };
+  const auto& v = *ids;
+  EXPECT_THAT(id_list(store_->list_jobs(with_states({JobState::kQueued}))),
+              ElementsAre(v[1].value(), v[2].value(), v[4].value(), v[5].value()));
+  EXPECT_THAT(id_list(store_->list_jobs(with_states({JobState::kRunning, JobState::kCancelled}))),
+              ElementsAre(v[0].value(), v[3].value()));
+  JobFilter by_uid;
+  by_uid.uid = 2000;
+  EXPECT_THAT(id_list(store_->list_jobs(by_uid)),
+              ElementsAre(v[1].value(), v[3].value(), v[5].value()));
+  JobFilter page;
+  page.after = v[1];
+  page.limit = 2;
+  EXPECT_THAT(id_list(store_->list_jobs(page)), ElementsAre(v[2].value(), v[3].value()));
+}
+
+TEST_F(StateStoreTest, EventsAppendInOrderAndRejectNonJson) {
+  const JobId id = submit_one(full_spec(1));
+  auto first =
+      store_->append_event({0, at_seconds(5), "daemon.start", std::nullopt, R"({"pid":1})"});
+  auto second = store_->append_event({0, at_seconds(6), "job.oom", id, R"({"gpu":0})"});
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_LT(*first, *second);
+  EXPECT_EQ(store_->append_event({0, at_seconds(7), "bad", std::nullopt, "{oops"}).status().code(),
+            ErrorCode::kInvalidArgument);
+
+  auto events = store_->events_since(0, 10);
+  ASSERT_TRUE(events.ok());
+  EXPECT_THAT(*events, ElementsAre(Event{*first, at_seconds(5), "daemon.start", std::nullopt,
+                                         R"({"pid":1})"},
+                                   Event{*second, at_seconds(6), "job.oom", id, R"({"gpu":0})"}));
+  EXPECT_EQ(store_->events_since(*first, 10)->size(), 1u);
+}
+
+TEST_F(StateStoreTest, SamplesAppendQueryAndPrune) {
+  std::vector<Sample> samples;
+  for (std::uint32_t t = 0; t < 4; ++t) {
+    for (std::uint32_t gpu = 0; gpu < 2; ++gpu) {
+      samples.push_back({at_seconds(t), gpu, Bytes{t} << 30, 50.0 + t, 300.0, 1000u * t});
+    }
+  }
+  samples[1].power_watts.reset();  // unmeasured stays unmeasured
+  ASSERT_TRUE(store_->append_samples(samples).ok());
+  auto between = store_->samples_between(at_seconds(0), at_seconds(4));
+  ASSERT_TRUE(between.ok());
+  EXPECT_EQ(*between, samples);
+
+  auto pruned = store_->prune_samples(at_seconds(2));
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 4u);
+  auto left = store_->samples_between(at_seconds(0), at_seconds(10));
+  EXPECT_EQ(*left, std::vector<Sample>(samples.begin() + 4, samples.end()));
+}
+
+TEST_F(StateStoreTest, HistoryRecordsEndedRunsNewestFirst) {
+  for (int i = 0; i < 3; ++i) {
+    const JobId id = submit_one(full_spec(i));
+    ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(100 * i), "", {}, {}}).ok());
+    JobEnd end{JobState::kCompleted, at_seconds(100 * i + 10 + i), 0, {}, {}, ""};
+    end.accounting.peak_gpu_mem = Bytes{1} << (30 + i);
+    ASSERT_TRUE(store_->record_end(id, end).ok());
+  }
+  JobSpec unsigned_job = full_spec(5);
+  unsigned_job.signature.clear();
+  const JobId quiet = submit_one(unsigned_job);
+  ASSERT_TRUE(store_->record_start(quiet, {{0}, at_seconds(0), "", {}, {}}).ok());
+  ASSERT_TRUE(store_->record_end(quiet, {JobState::kCompleted, at_seconds(1), 0, {}, {}, ""}).ok());
+
+  auto history = store_->history("train.py", 2);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 2u);
+  EXPECT_EQ(history->at(0).run_seconds, 12.0);
+  EXPECT_EQ(history->at(0).peak_gpu_mem, Bytes{1} << 32);
+  EXPECT_EQ(history->at(1).run_seconds, 11.0);
+  EXPECT_TRUE(store_->history("", 10)->empty());
+}
+
+TEST(StatePathTest, FollowsOverrideThenXdgThenHome) {
+  EXPECT_EQ(*state_dir_from("/srv/fg", "/x", "/home/a"), "/srv/fg");
+  EXPECT_EQ(*state_dir_from(std::nullopt, "/x", "/home/a"), "/x/fastgpu");
+  EXPECT_EQ(*state_dir_from("", "", "/home/a"), "/home/a/.local/state/fastgpu");
+  EXPECT_EQ(state_dir_from(std::nullopt, std::nullopt, std::nullopt).status().code(),
+            ErrorCode::kFailedPrecondition);
+}
+
+TEST(StatePathTest, CreatesMissingFoldersPrivate) {
+  testing::TempDir tmp;
+  const auto dir = tmp.path() / "a" / "b";
+  ASSERT_TRUE(ensure_private_dir(dir).ok());
+  const auto perms = std::filesystem::status(dir).permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::all, std::filesystem::perms::owner_all);
+  EXPECT_TRUE(ensure_private_dir(dir).ok());  // existing folder is fine
+}
+
+}  // namespace
+}  // namespace fastgpu::store
