@@ -26,10 +26,10 @@ std::optional<std::vector<double>> split_numbers(std::string_view text) {
 void parse_deadlines(CsvRow& row, TraceJob& job) {
   const auto times = split_numbers(row.text("expect_time_list"));
   const auto values = split_numbers(row.text("expect_value_list"));
-  if (!times)
+  if (!times) {
     return row.fail("expect_time_list", row.text("expect_time_list"),
-                    "is not a "
-                    "'-'-separated list of seconds");
+                    "is not a '-'-separated list of seconds");
+  }
   if (!values || values->size() != times->size()) {
     return row.fail("expect_value_list", row.text("expect_value_list"),
                     "does not have one value per expect_time_list entry");

@@ -56,7 +56,9 @@ std::optional<std::int64_t> parse_civil_seconds(std::string_view text) {
     return std::nullopt;
   }
   if (*hour > 23 || *minute > 59 || *second > 59) return std::nullopt;
-  return days_from_civil(*year, *month, *day) * 86400 + *hour * 3600 + *minute * 60 + *second;
+  const std::int64_t seconds_of_day =
+      std::int64_t{*hour} * 3600 + std::int64_t{*minute} * 60 + *second;
+  return days_from_civil(*year, *month, *day) * 86400 + seconds_of_day;
 }
 
 }  // namespace fastgpu::sim

@@ -105,12 +105,13 @@ std::size_t ClusterSpec::gpu_node_count() const {
 }
 
 const std::vector<std::string>& cluster_format_names() {
-  static const std::vector<std::string> kNames = [] {
-    std::vector<std::string> names;
-    for (const auto& reader : kClusterReaders) names.emplace_back(reader.name);
-    return names;
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> list;
+    list.reserve(kClusterReaders.size());
+    for (const auto& reader : kClusterReaders) list.emplace_back(reader.name);
+    return list;
   }();
-  return kNames;
+  return names;
 }
 
 Result<ClusterSpec> parse_cluster_spec(std::string_view spec) {

@@ -18,10 +18,10 @@ namespace fastgpu::sim {
 namespace {
 
 const std::vector<std::string>& generic_fields() {
-  static const std::vector<std::string> kFields = {"id",        "submit",   "duration", "gpus",
-                                                   "gpu_mem",   "user",     "priority", "deadline",
-                                                   "signature", "gpu_model"};
-  return kFields;
+  static const std::vector<std::string> fields = {"id",        "submit",   "duration", "gpus",
+                                                  "gpu_mem",   "user",     "priority", "deadline",
+                                                  "signature", "gpu_model"};
+  return fields;
 }
 
 // Whether the file's times are calendar dates (shifted to the earliest submit at the end)
@@ -72,17 +72,14 @@ void parse_gpus(CsvRow& row, TraceJob& job) {
 void parse_optional_units(CsvRow& row, TraceJob& job) {
   if (const std::string_view text = row.text("duration"); !trim(text).empty()) {
     const Result<Seconds> duration = parse_duration(trim(text));
-    if (duration.ok())
-      job.duration_s = duration->count();
-    else
-      row.fail("duration", text, "is not a duration (e.g. 3600, 90m, 2h30m)");
+    if (!duration.ok())
+      return row.fail("duration", text, "is not valid: " + duration.status().message());
+    job.duration_s = duration->count();
   }
   if (const std::string_view text = row.text("gpu_mem"); !trim(text).empty()) {
     const Result<Bytes> bytes = parse_bytes(trim(text));
-    if (bytes.ok())
-      job.gpu_mem_bytes = *bytes;
-    else
-      row.fail("gpu_mem", text, "is not a memory size (e.g. 20G, 512MiB, bytes)");
+    if (!bytes.ok()) return row.fail("gpu_mem", text, "is not valid: " + bytes.status().message());
+    job.gpu_mem_bytes = *bytes;
   }
 }
 

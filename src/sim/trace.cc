@@ -48,12 +48,13 @@ std::string ReadReport::summary() const {
 }
 
 const std::vector<std::string>& trace_format_names() {
-  static const std::vector<std::string> kNames = [] {
-    std::vector<std::string> names;
-    for (const NamedReader& reader : kReaders) names.emplace_back(reader.name);
-    return names;
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> list;
+    list.reserve(kReaders.size());
+    for (const NamedReader& reader : kReaders) list.emplace_back(reader.name);
+    return list;
   }();
-  return kNames;
+  return names;
 }
 
 Result<Trace> read_trace(std::string_view format, const std::string& path,
