@@ -202,13 +202,15 @@ class RatioReporter : public benchmark::ConsoleReporter {
  public:
   void ReportRuns(const std::vector<Run>& runs) override {
     for (const Run& run : runs) {
-      if (run.run_type != Run::RT_Iteration || run.error_occurred) continue;
+      // With --benchmark_repetitions the median (reported after the repetitions) wins.
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if ((run.run_type != Run::RT_Iteration && !median) || run.error_occurred) continue;
       const auto items = run.counters.find("items_per_second");
       if (items == run.counters.end()) continue;
       // CPU seconds per item = (CPU time per iteration) / (items per iteration).
       const double items_per_iteration = items->second * run.GetAdjustedRealTime() * 1e-9;
-      rates_[run.benchmark_name()] = {items->second,
-                                      run.GetAdjustedCPUTime() * 1e-9 / items_per_iteration};
+      rates_[run.run_name.str()] = {items->second,
+                                    run.GetAdjustedCPUTime() * 1e-9 / items_per_iteration};
     }
     ConsoleReporter::ReportRuns(runs);
   }
