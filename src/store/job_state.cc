@@ -30,8 +30,10 @@ Status check_environment(const JobSpec& spec, const std::string& where) {
   for (const std::string& entry : spec.environment) {
     const auto equals = entry.find('=');
     if (equals == std::string::npos || equals == 0) {
-      return invalid_argument(where + ": environment entry '" + entry +
-                              "' is not KEY=VALUE; write it as NAME=value");
+      std::string message = where;
+      message.append(": environment entry '").append(entry);
+      message.append("' is not KEY=VALUE; write it as NAME=value");
+      return invalid_argument(std::move(message));
     }
   }
   return {};

@@ -8,13 +8,16 @@
 #include "store/schema.h"
 #include "store/sqlite_db.h"
 
-// Declares `lhs` from a Result-valued `expr`, or returns its error.
+// Declares `lhs` from a Result-valued `expr`, or returns its error. `lhs` is a declaration
+// ("Statement stmt"), which parentheses would break.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define STORE_CONCAT_INNER(a, b) a##b
 #define STORE_CONCAT(a, b) STORE_CONCAT_INNER(a, b)
 #define STORE_ASSIGN_OR_RETURN(lhs, expr)                                                     \
   auto STORE_CONCAT(result_, __LINE__) = (expr);                                              \
   if (!STORE_CONCAT(result_, __LINE__).ok()) return STORE_CONCAT(result_, __LINE__).status(); \
   lhs = std::move(STORE_CONCAT(result_, __LINE__)).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 namespace fastgpu::store {
 namespace {
