@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   // Verbs register here, one line each.
   add_status_command(app, outcome);
   add_model_command(app, outcome);
+  add_simulate_command(app, outcome);
 
   try {
     app.parse(argc, argv);

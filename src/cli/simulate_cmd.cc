@@ -1,0 +1,412 @@
+// `fastgpu simulate`: replay a job trace on a simulated cluster under one or more
+// policies, side by side, as a table or JSON. See docs/simulator.md.
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "fastgpu/sched/placer.h"
+#include "fastgpu/sched/policy.h"
+#include "fastgpu/sim/simulator.h"
+
+namespace fastgpu::cli {
+namespace {
+
+using sim::ClusterSpec;
+using sim::SimResult;
+using Json = nlohmann::ordered_json;
+
+constexpr std::size_t kUsageBuckets = 50;
+constexpr const char* kOraclePrefix = "-oracle";
+
+struct SimulateOptions {
+  std::string trace;
+  std::string cluster;
+  std::string policies = "fifo";
+  std::string strategy = "pack";
+  bool backfill = false;
+  double time_scale = 1.0;
+  double time_limit_factor = 0;
+  std::string vc;
+  bool one_cluster = false;
+  bool strict = false;
+  bool json = false;
+};
+
+// A failure with the exit code it maps to (docs/cli.md: 1 fixable, 2 bad usage).
+struct Failure {
+  int exit_code;
+  std::string message;
+};
+
+std::vector<std::string> split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::stringstream stream(text);
+  std::string part;
+  while (std::getline(stream, part, separator)) {
+    if (!part.empty()) parts.push_back(part);
+  }
+  return parts;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string text;
+  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
+  return text;
+}
+
+// "sjf-oracle" is sjf ordered by the true duration (a simulation-only baseline).
+std::optional<Failure> check_policies(const std::vector<std::string>& policies) {
+  if (policies.empty()) return Failure{kExitUsage, "--policy: give at least one, e.g. fifo,sjf"};
+  for (const std::string& name : policies) {
+    const bool oracle = name == std::string("sjf") + kOraclePrefix;
+    if (oracle || sched::make_policy(name) != nullptr) continue;
+    return Failure{kExitUsage, "--policy: unknown policy '" + name + "'; use one of " +
+                                   joined(sched::policy_names()) + ", sjf-oracle"};
+  }
+  return std::nullopt;
+}
+
+bool known_prefix(const std::string& spec, const std::vector<std::string>& formats) {
+  const auto colon = spec.find(':');
+  if (colon == std::string::npos) return false;
+  return std::find(formats.begin(), formats.end(), spec.substr(0, colon)) != formats.end();
+}
+
+Result<sim::Trace> load_trace(const SimulateOptions& options, std::optional<Failure>& failure) {
+  if (!known_prefix(options.trace, sim::trace_format_names())) {
+    failure = Failure{kExitUsage,
+                      "--trace '" + options.trace + "': write FORMAT:FILE with FORMAT one of " +
+                          joined(sim::trace_format_names()) + ", e.g. philly:jobs.csv.gz"};
+    return invalid_argument("bad --trace");
+  }
+  sim::ReaderOptions reader;
+  reader.on_malformed = options.strict ? sim::MalformedRows::kFatal : sim::MalformedRows::kSkip;
+  Result<sim::Trace> trace = sim::read_trace_spec(options.trace, reader);
+  if (!trace.ok()) failure = Failure{kExitFailure, trace.status().message()};
+  return trace;
+}
+
+Result<std::vector<ClusterSpec>> load_clusters(const SimulateOptions& options,
+                                               std::optional<Failure>& failure) {
+  Result<std::vector<ClusterSpec>> clusters = sim::read_clusters_spec(options.cluster);
+  if (!clusters.ok()) {
+    // A file that cannot be read is fixable (1); an unreadable spec string is usage (2).
+    const bool file = known_prefix(options.cluster, sim::cluster_format_names()) &&
+                      options.cluster.rfind("spec:", 0) != 0;
+    failure =
+        Failure{file ? kExitFailure : kExitUsage, "--cluster: " + clusters.status().message()};
+  }
+  return clusters;
+}
+
+ClusterSpec merged(const std::vector<ClusterSpec>& clusters) {
+  ClusterSpec all;
+  all.name = "all";
+  for (const ClusterSpec& cluster : clusters) {
+    all.nodes.insert(all.nodes.end(), cluster.nodes.begin(), cluster.nodes.end());
+  }
+  return all;
+}
+
+// One simulation to run: a cluster and the jobs meant for it.
+struct Part {
+  ClusterSpec cluster;
+  sim::Trace trace;
+};
+
+// Several clusters (Philly VCs) each take the jobs whose user is the cluster's name, as
+// Helios simulated each VC on its own; one cluster takes the whole trace.
+std::vector<Part> parts_of(const SimulateOptions& options, const sim::Trace& trace,
+                           const std::vector<ClusterSpec>& clusters, std::size_t& unassigned) {
+  std::vector<Part> parts;
+  if (clusters.size() == 1 || options.one_cluster) {
+    parts.push_back({clusters.size() == 1 ? clusters[0] : merged(clusters), trace});
+    return parts;
+  }
+  std::size_t assigned = 0;
+  for (const ClusterSpec& cluster : clusters) {
+    if (!options.vc.empty() && cluster.name != options.vc) continue;
+    parts.push_back({cluster, sim::filter_by_user(trace, cluster.name)});
+    assigned += parts.back().trace.jobs.size();
+  }
+  unassigned = options.vc.empty() ? trace.jobs.size() - assigned : 0;
+  return parts;
+}
+
+sim::SimOptions sim_options(const SimulateOptions& options, const std::string& policy) {
+  sim::SimOptions out;
+  const bool oracle = policy == std::string("sjf") + kOraclePrefix;
+  out.scheduler.policy = oracle ? "sjf" : policy;
+  out.scheduler.sjf_oracle = oracle;
+  out.scheduler.strategy = options.strategy;
+  out.scheduler.backfill = options.backfill;
+  out.time_scale = options.time_scale;
+  out.time_limit_factor = options.time_limit_factor;
+  return out;
+}
+
+// A progress line on stderr, redrawn in place, only for a person watching a terminal.
+class Progress {
+ public:
+  explicit Progress(bool enabled) : enabled_(enabled) {}
+  std::function<void(std::size_t, std::size_t)> reporter(const std::string& label) {
+    if (!enabled_) return {};
+    return [label](std::size_t settled, std::size_t total) {
+      std::fprintf(stderr, "\r\033[Ksimulating %s: %zu/%zu jobs (%.0f%%)", label.c_str(), settled,
+                   total, 100.0 * static_cast<double>(settled) / static_cast<double>(total));
+      std::fflush(stderr);
+    };
+  }
+  void done() const {
+    if (enabled_) std::fputs("\r\033[K", stderr);
+  }
+
+ private:
+  bool enabled_;
+};
+
+struct Run {
+  std::string policy;  // as the user named it
+  SimResult result;
+  double wall_s = 0;
+};
+
+Result<std::vector<Run>> run_all(const SimulateOptions& options,
+                                 const std::vector<std::string>& policies,
+                                 const std::vector<Part>& parts) {
+  std::vector<Run> runs;
+  Progress progress(::isatty(STDERR_FILENO) == 1);
+  for (const std::string& policy : policies) {
+    for (const Part& part : parts) {
+      sim::SimOptions sim = sim_options(options, policy);
+      sim.progress = progress.reporter(policy + " on " + part.cluster.name);
+      const auto started = std::chrono::steady_clock::now();
+      Result<SimResult> result = sim::simulate(part.trace, part.cluster, sim);
+      progress.done();
+      if (!result.ok()) return result.status().with_context(policy + " on " + part.cluster.name);
+      const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - started;
+      runs.push_back({policy, std::move(result).value(), wall.count()});
+    }
+  }
+  return runs;
+}
+
+std::string hours(double seconds) { return fmt::format("{:.2f}", seconds / 3600.0); }
+std::string percent(double ratio) { return fmt::format("{:.1f}", 100.0 * ratio); }
+
+std::vector<std::string> table_row(const Run& run) {
+  const sim::RunMetrics& m = run.result.metrics;
+  return {run.result.cluster,
+          run.policy,
+          std::to_string(run.result.total_gpus),
+          std::to_string(m.jobs),
+          std::to_string(m.completed),
+          std::to_string(m.rejected),
+          hours(m.avg_jct_s),
+          hours(m.median_jct_s),
+          hours(m.p99_jct_s),
+          hours(m.avg_queueing_delay_s),
+          hours(m.makespan_s),
+          percent(m.gpu_utilization),
+          percent(m.gpu_allocation_ratio),
+          std::to_string(m.preemptions),
+          m.deadline_miss_rate ? percent(*m.deadline_miss_rate) : "-"};
+}
+
+std::string aligned(const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t k = 0; k < row.size(); ++k) widths[k] = std::max(widths[k], row[k].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (std::size_t k = 0; k < row.size(); ++k) {
+      // Names left-aligned, numbers right-aligned.
+      out += k < 2 ? fmt::format("{:<{}}", row[k], widths[k])
+                   : fmt::format("{:>{}}", row[k], widths[k]);
+      out += k + 1 < row.size() ? "  " : "\n";
+    }
+  }
+  return out;
+}
+
+void print_table(const sim::Trace& trace, const std::vector<Run>& runs, std::size_t unassigned) {
+  std::vector<std::vector<std::string>> rows = {
+      {"cluster", "policy", "GPUs", "jobs", "done", "rejected", "avg JCT h", "median h", "p99 h",
+       "avg queue h", "makespan h", "util %", "alloc %", "preempt", "deadline miss %"}};
+  double wall = 0;
+  for (const Run& run : runs) {
+    rows.push_back(table_row(run));
+    wall += run.wall_s;
+  }
+  std::string text = fmt::format("Trace {}: {}\n\n", trace.name, trace.report.summary());
+  text += aligned(rows);
+  if (unassigned > 0) {
+    text += fmt::format("\n{} jobs belong to no cluster of the spec and were not simulated.\n",
+                        unassigned);
+  }
+  text += fmt::format(
+      "\nSimulated in {:.2f} s. JCT = completion - submit; util = busy GPUs, "
+      "alloc = allocated GPU shares, both time-averaged (docs/simulator.md).\n",
+      wall);
+  std::fputs(text.c_str(), stdout);
+}
+
+Json optional_number(const std::optional<double>& value) {
+  return value ? Json(*value) : Json(nullptr);
+}
+
+Json rejected_reasons(const SimResult& result) {
+  std::map<std::string, std::size_t> counts;
+  for (const sim::JobRecord& job : result.jobs) {
+    if (job.rejected) ++counts[job.reject_reason];
+  }
+  Json reasons = Json::array();
+  for (const auto& [reason, count] : counts)
+    reasons.push_back({{"reason", reason}, {"jobs", count}});
+  return reasons;
+}
+
+Json usage_json(const SimResult& result) {
+  Json series = Json::array();
+  double first = 0;
+  bool any = false;
+  for (const sim::JobRecord& job : result.jobs) {
+    if (job.rejected) continue;
+    first = any ? std::min(first, job.submit_s) : job.submit_s;
+    any = true;
+  }
+  for (const sim::UsageBucket& bucket :
+       sim::usage_over_time(result.usage, result.total_gpus, first,
+                            first + result.metrics.makespan_s, kUsageBuckets)) {
+    series.push_back({{"start_s", bucket.start_s},
+                      {"end_s", bucket.end_s},
+                      {"utilization", bucket.utilization},
+                      {"allocation_ratio", bucket.allocation_ratio}});
+  }
+  return series;
+}
+
+Json run_json(const Run& run) {
+  const sim::RunMetrics& m = run.result.metrics;
+  return {{"policy", run.policy},
+          {"cluster", run.result.cluster},
+          {"gpus", run.result.total_gpus},
+          {"jobs", m.jobs},
+          {"completed", m.completed},
+          {"rejected", m.rejected},
+          {"unfinished", m.unfinished},
+          {"preemptions", m.preemptions},
+          {"avg_jct_s", m.avg_jct_s},
+          {"median_jct_s", m.median_jct_s},
+          {"p99_jct_s", m.p99_jct_s},
+          {"avg_queueing_delay_s", m.avg_queueing_delay_s},
+          {"makespan_s", m.makespan_s},
+          {"gpu_utilization", m.gpu_utilization},
+          {"gpu_allocation_ratio", m.gpu_allocation_ratio},
+          {"peak_allocation_ratio", m.peak_allocation_ratio},
+          {"jobs_with_deadline", m.with_deadline},
+          {"deadline_miss_rate", optional_number(m.deadline_miss_rate)},
+          {"schedule_calls", run.result.schedule_calls},
+          {"rejected_reasons", rejected_reasons(run.result)},
+          {"usage_over_time", usage_json(run.result)}};
+}
+
+void print_json(const SimulateOptions& options, const sim::Trace& trace,
+                const std::vector<Run>& runs, std::size_t unassigned) {
+  Json json = {{"trace", trace.name},
+               {"trace_jobs", trace.jobs.size()},
+               {"rows_skipped", trace.report.rows_skipped},
+               {"cluster", options.cluster},
+               {"strategy", options.strategy},
+               {"backfill", options.backfill},
+               {"time_scale", options.time_scale},
+               {"unassigned_jobs", unassigned},
+               {"runs", Json::array()}};
+  for (const Run& run : runs) json["runs"].push_back(run_json(run));
+  std::fputs((json.dump(2) + "\n").c_str(), stdout);
+}
+
+std::optional<Failure> check_numbers(const SimulateOptions& options) {
+  if (!(options.time_scale > 0)) {
+    return Failure{kExitUsage, fmt::format("--time-scale {}: use a number above 0, e.g. 4",
+                                           options.time_scale)};
+  }
+  if (options.time_limit_factor != 0 && !(options.time_limit_factor >= 1)) {
+    return Failure{kExitUsage, "--time-limit-factor: use 0 (none) or a factor of at least 1"};
+  }
+  if (sched::make_placer(options.strategy) != nullptr) return std::nullopt;
+  return Failure{kExitUsage, "--strategy '" + options.strategy + "': use pack or spread"};
+}
+
+std::optional<Failure> run_simulate(const SimulateOptions& options) {
+  const std::vector<std::string> policies = split(options.policies, ',');
+  if (auto failure = check_policies(policies)) return failure;
+  if (auto failure = check_numbers(options)) return failure;
+  std::optional<Failure> failure;
+  const Result<std::vector<ClusterSpec>> clusters = load_clusters(options, failure);
+  if (failure) return failure;
+  const Result<sim::Trace> trace = load_trace(options, failure);
+  if (failure) return failure;
+  std::size_t unassigned = 0;
+  const std::vector<Part> parts = parts_of(options, *trace, *clusters, unassigned);
+  if (parts.empty()) {
+    return Failure{kExitUsage, "--vc '" + options.vc + "' names no cluster of " + options.cluster};
+  }
+  const Result<std::vector<Run>> runs = run_all(options, policies, parts);
+  if (!runs.ok()) return Failure{kExitFailure, runs.status().message()};
+  if (options.json) {
+    print_json(options, *trace, *runs, unassigned);
+  } else {
+    print_table(*trace, *runs, unassigned);
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void add_simulate_command(CLI::App& app, CommandOutcome& outcome) {
+  auto options = std::make_shared<SimulateOptions>();
+  CLI::App* command = app.add_subcommand(
+      "simulate",
+      "Replay a job trace on a simulated cluster through the real scheduler; see "
+      "docs/simulator.md");
+  command->add_option("--trace", options->trace, "FORMAT:FILE, e.g. philly:jobs.csv.gz")
+      ->required();
+  command
+      ->add_option("--cluster", options->cluster,
+                   "KIND:SPEC_OR_FILE, e.g. philly-vc:philly_vc.csv or spec:4x8xV100-32G")
+      ->required();
+  command->add_option("--policy", options->policies,
+                      "comma-separated policies, e.g. fifo,sjf,sjf-oracle,srtf,las");
+  command->add_option("--strategy", options->strategy, "placement: pack or spread");
+  command->add_flag("--backfill", options->backfill, "EASY backfill past the first blocked job");
+  command->add_option("--time-scale", options->time_scale,
+                      "divide submit times by this (4 = four times the load)");
+  command->add_option("--time-limit-factor", options->time_limit_factor,
+                      "give each job a time limit of its duration times this (>= 1)");
+  command->add_option("--vc", options->vc, "with several clusters, simulate only this one");
+  command->add_flag("--one-cluster", options->one_cluster,
+                    "merge several clusters into one and replay the whole trace on it");
+  command->add_flag("--strict", options->strict, "stop at the first malformed trace row");
+  command->add_flag("--json", options->json, "print the results as JSON");
+  command->callback([options, &outcome] {
+    const std::optional<Failure> failure = run_simulate(*options);
+    if (!failure) return;
+    std::fprintf(stderr, "fastgpu simulate: %s\n", failure->message.c_str());
+    outcome.exit_code = failure->exit_code;
+  });
+}
+
+}  // namespace fastgpu::cli

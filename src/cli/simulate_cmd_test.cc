@@ -1,0 +1,137 @@
+// Runs the built `fastgpu simulate` as a user would: on the Tiresias sample when the shared
+// traces are next to the repository, and on small files written here.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace fastgpu::cli {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct RunResult {
+  int exit_code = -1;
+  std::string output;
+};
+
+RunResult run_cli(const std::string& args, bool with_stderr) {
+  const std::string command =
+      "'" + std::string(FASTGPU_CLI_PATH) + "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+  RunResult result;
+  FILE* pipe = popen(command.c_str(), "r");
+  if (pipe == nullptr) return result;
+  char buffer[4096];
+  std::size_t read = 0;
+  while ((read = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
+    result.output.append(buffer, read);
+  const int status = pclose(pipe);
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+std::filesystem::path tiresias_dir() {
+  return std::filesystem::path(FASTGPU_SOURCE_DIR) / ".." / "shared" / "traces" / "tiresias-sample";
+}
+
+std::string write_file(const std::string& name, const std::string& content) {
+  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / name;
+  std::ofstream(path) << content;
+  return path.string();
+}
+
+// Three 2-GPU jobs (A t=0 10 s, B t=1 8 s, C t=2 2 s) in the generic CSV format.
+std::string three_jobs_csv() {
+  return write_file("simulate_three_jobs.csv",
+                    "id,submit,duration,gpus\nA,0,10,2\nB,1,8,2\nC,2,2,2\n");
+}
+
+TEST(SimulateCommand, TiresiasSampleFifoAndSjfAsJson) {
+  const auto dir = tiresias_dir();
+  if (!std::filesystem::exists(dir / "60_job.csv")) GTEST_SKIP() << "no " << dir;
+  // 64 GPUs as in Tiresias's cluster_spec.csv, but 8 to a node: its 8-GPU jobs span two
+  // 4-GPU nodes there, and FastGPU runs a job within one node (it would reject them).
+  const RunResult run = run_cli("simulate --trace 'tiresias:" + (dir / "60_job.csv").string() +
+                                    "' --cluster spec:8x8 --policy fifo,sjf --json",
+                                false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json json = nlohmann::json::parse(run.output);
+  EXPECT_EQ(json["trace_jobs"], 60);
+  ASSERT_EQ(json["runs"].size(), 2u);
+  EXPECT_EQ(json["runs"][0]["policy"], "fifo");
+  EXPECT_EQ(json["runs"][1]["policy"], "sjf");
+  for (const auto& run_json : json["runs"]) {
+    EXPECT_EQ(run_json["jobs"], 60);
+    EXPECT_EQ(run_json["completed"], 60);
+    EXPECT_EQ(run_json["rejected"], 0);
+    EXPECT_EQ(run_json["unfinished"], 0);
+    EXPECT_EQ(run_json["gpus"], 64);
+    EXPECT_GT(run_json["avg_jct_s"].get<double>(), 0);
+    EXPECT_GE(run_json["p99_jct_s"].get<double>(), run_json["median_jct_s"].get<double>());
+    const double utilization = run_json["gpu_utilization"].get<double>();
+    EXPECT_GT(utilization, 0);
+    EXPECT_LE(utilization, 1.0 + 1e-9);
+    EXPECT_EQ(run_json["usage_over_time"].size(), 50u);
+    EXPECT_TRUE(run_json["deadline_miss_rate"].is_null());
+  }
+}
+
+TEST(SimulateCommand, TableShowsEachPolicyWithHandCheckedJct) {
+  const RunResult run = run_cli("simulate --trace 'generic:" + three_jobs_csv() +
+                                    "' --cluster spec:1x2 --policy fifo,sjf-oracle --json",
+                                false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json json = nlohmann::json::parse(run.output);
+  ASSERT_EQ(json["runs"].size(), 2u);
+  // FIFO: JCTs 10, 17, 18; SJF with the oracle runs C before B: 10, 19, 10.
+  EXPECT_DOUBLE_EQ(json["runs"][0]["avg_jct_s"].get<double>(), 15);
+  EXPECT_DOUBLE_EQ(json["runs"][1]["avg_jct_s"].get<double>(), 13);
+
+  const RunResult table = run_cli("simulate --trace 'generic:" + three_jobs_csv() +
+                                      "' --cluster spec:1x2 --policy fifo,sjf-oracle",
+                                  false);
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_THAT(table.output, HasSubstr("avg JCT"));
+  EXPECT_THAT(table.output, HasSubstr("sjf-oracle"));
+}
+
+TEST(SimulateCommand, BadInputExitsWithTheDocumentedCodes) {
+  const std::string trace = "'generic:" + three_jobs_csv() + "'";
+  RunResult run =
+      run_cli("simulate --trace " + trace + " --cluster spec:1x2 --policy nosuch", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("unknown policy 'nosuch'"));
+
+  run = run_cli("simulate --trace 'nosuch:x.csv' --cluster spec:1x2", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("FORMAT:FILE"));
+
+  run = run_cli("simulate --trace 'philly:/nonexistent/jobs.csv' --cluster spec:1x2", true);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("fastgpu simulate:"));
+
+  run = run_cli("simulate --trace " + trace + " --cluster spec:1x2 --time-scale 0", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("--time-scale"));
+}
+
+TEST(SimulateCommand, JobTooLargeForTheClusterIsReportedAsRejected) {
+  const std::string trace =
+      write_file("simulate_too_big.csv", "id,submit,duration,gpus\nA,0,10,1\nB,0,10,16\n");
+  const RunResult run =
+      run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:2x8 --json", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json json = nlohmann::json::parse(run.output);
+  EXPECT_EQ(json["runs"][0]["completed"], 1);
+  EXPECT_EQ(json["runs"][0]["rejected"], 1);
+  EXPECT_THAT(json["runs"][0]["rejected_reasons"][0]["reason"].get<std::string>(),
+              HasSubstr("largest node has 8"));
+}
+
+}  // namespace
+}  // namespace fastgpu::cli
