@@ -1,0 +1,149 @@
+// Scheduler cost per placed job with memory-aware packing (DESIGN.md section 5): 1,000 GPUs
+// of mixed sizes (125 nodes x 8; 24, 40 and 80 GiB), queues of 1k, 10k and 100k jobs mixing
+// fractional, 1-, 2-, 4- and 8-GPU requests, all with declared memory.
+//   cold:   an empty cluster and a full queue; one schedule() call fills the cluster.
+//   steady: a full cluster where 5% of the running jobs just ended; one call refills it.
+// Each reports us_per_placed (wall time of schedule() divided by jobs it started) and
+// vs_hyperqueue, the ratio to HyperQueue's published ~10 us per task (below 1 is faster).
+#include <benchmark/benchmark.h>
+
+#include <chrono>
+#include <random>
+
+#include "fastgpu/sched/scheduler.h"
+
+namespace fastgpu::sched {
+namespace {
+
+constexpr Bytes kGiB = Bytes{1} << 30;
+constexpr double kHyperQueueUsPerTask = 10.0;
+
+std::vector<GpuState> cluster() {
+  std::vector<GpuState> gpus;
+  const Bytes sizes[] = {24 * kGiB, 40 * kGiB, 80 * kGiB};
+  for (int node = 0; node < 125; ++node) {
+    for (int i = 0; i < 8; ++i) {
+      GpuState gpu;
+      gpu.index = node * 8 + i;
+      gpu.node = "node" + std::to_string(node);
+      gpu.total_bytes = sizes[node % 3];
+      gpu.reserved_bytes = kGiB / 2;
+      gpu.nvlink_group = i / 4;
+      gpu.pcie_switch = i / 2;
+      gpus.push_back(gpu);
+    }
+  }
+  return gpus;
+}
+
+std::vector<Job> queue(int count, std::uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  auto pick = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng); };
+  std::vector<Job> jobs(static_cast<std::size_t>(count));
+  for (int i = 0; i < count; ++i) {
+    Job& job = jobs[static_cast<std::size_t>(i)];
+    job.id = JobId{static_cast<std::uint64_t>(i + 1)};
+    job.user = "user" + std::to_string(pick(0, 9));
+    job.submit_time_s = i;
+    job.priority = pick(0, 3);
+    job.time_limit_s = pick(1, 24) * 600.0;
+    const int kind = pick(0, 99);
+    if (kind < 40) {  // fractional
+      job.util_share = 0.1 * pick(1, 5);
+      job.gpu_mem = static_cast<Bytes>(pick(2, 16)) * kGiB;
+    } else {
+      job.gpus = kind < 70 ? 1 : kind < 85 ? 2 : kind < 95 ? 4 : 8;
+      job.gpu_mem = static_cast<Bytes>(pick(4, 22)) * kGiB;
+    }
+  }
+  return jobs;
+}
+
+// Moves the started jobs from the queue to the running list.
+void apply_starts(Snapshot& snapshot, const ScheduleResult& result) {
+  std::vector<char> started(snapshot.queue.size() + 1, 0);
+  for (const Decision& decision : result.decisions) {
+    const auto& start = std::get<Start>(decision);
+    const Job& job = snapshot.queue[start.job.value() - snapshot.queue.front().id.value()];
+    snapshot.running.push_back({job, start.gpus, start.bytes_per_gpu, snapshot.now_s, {}});
+    started[start.job.value() - snapshot.queue.front().id.value()] = 1;
+  }
+  std::vector<Job> waiting;
+  for (std::size_t i = 0; i < snapshot.queue.size(); ++i) {
+    if (started[i] == 0) waiting.push_back(snapshot.queue[i]);
+  }
+  snapshot.queue = std::move(waiting);
+}
+
+Snapshot cold_snapshot(int queued) {
+  Snapshot snapshot;
+  snapshot.gpus = cluster();
+  snapshot.queue = queue(queued, 42);
+  return snapshot;
+}
+
+// A cluster filled by one call, then every 20th running job ends.
+Snapshot steady_snapshot(int queued, const SchedulerConfig& config) {
+  Snapshot snapshot = cold_snapshot(queued + 20000);
+  auto filled = schedule(snapshot, config);
+  apply_starts(snapshot, *filled);
+  std::vector<RunningJob> still;
+  for (std::size_t i = 0; i < snapshot.running.size(); ++i) {
+    if (i % 20 != 0) still.push_back(snapshot.running[i]);
+  }
+  snapshot.running = std::move(still);
+  snapshot.queue.resize(
+      std::min<std::size_t>(snapshot.queue.size(), static_cast<std::size_t>(queued)));
+  snapshot.now_s = 600;
+  return snapshot;
+}
+
+void run(benchmark::State& state, const Snapshot& snapshot, const SchedulerConfig& config) {
+  std::size_t placed = 0;
+  double seconds = 0;
+  for (auto _ : state) {
+    const auto begin = std::chrono::steady_clock::now();
+    auto result = schedule(snapshot, config);
+    seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
+    placed += result->decisions.size();
+    benchmark::DoNotOptimize(result);
+  }
+  const double per_placed_us = seconds * 1e6 / static_cast<double>(placed);
+  state.counters["placed"] = static_cast<double>(placed) / static_cast<double>(state.iterations());
+  state.counters["queued"] = static_cast<double>(snapshot.queue.size());
+  state.counters["us_per_placed"] = per_placed_us;
+  state.counters["vs_hyperqueue"] = per_placed_us / kHyperQueueUsPerTask;
+}
+
+SchedulerConfig packing(const char* policy) {
+  SchedulerConfig config;
+  config.policy = policy;
+  config.strategy = "pack";
+  return config;
+}
+
+void BM_ColdPack(benchmark::State& state) {
+  const Snapshot snapshot = cold_snapshot(static_cast<int>(state.range(0)));
+  run(state, snapshot, packing("priority"));
+}
+BENCHMARK(BM_ColdPack)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+void BM_SteadyPack(benchmark::State& state) {
+  const SchedulerConfig config = packing("priority");
+  const Snapshot snapshot = steady_snapshot(static_cast<int>(state.range(0)), config);
+  run(state, snapshot, config);
+}
+BENCHMARK(BM_SteadyPack)->Arg(1000)->Arg(10000)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+void BM_ColdSpreadFifo(benchmark::State& state) {
+  SchedulerConfig config = packing("fifo");
+  config.strategy = "spread";
+  const Snapshot snapshot = cold_snapshot(static_cast<int>(state.range(0)));
+  run(state, snapshot, config);
+}
+BENCHMARK(BM_ColdSpreadFifo)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace fastgpu::sched
+
+BENCHMARK_MAIN();
