@@ -17,8 +17,8 @@ struct CommandOutcome {
 };
 
 // One declaration per verb: void add_<verb>_command(CLI::App& app, CommandOutcome& outcome);
-void add_status_command(CLI::App& app, CommandOutcome& outcome);  // status_cmd.cc
-void add_model_command(CLI::App& app, CommandOutcome& outcome);   // model_cmd.cc
+void add_status_command(CLI::App& app, CommandOutcome& outcome);    // status_cmd.cc
+void add_model_command(CLI::App& app, CommandOutcome& outcome);     // model_cmd.cc
 void add_simulate_command(CLI::App& app, CommandOutcome& outcome);  // simulate_cmd.cc
 
 }  // namespace fastgpu::cli
