@@ -31,8 +31,12 @@ Trace trace_of(std::vector<TraceJob> jobs) {
 ClusterSpec cluster_of(int nodes, int gpus_per_node) {
   ClusterSpec cluster;
   cluster.name = "test";
-  for (int n = 0; n < nodes; ++n)
-    cluster.nodes.push_back({"node" + std::to_string(n), gpus_per_node});
+  for (int n = 0; n < nodes; ++n) {
+    NodeSpec node;
+    node.name = "node" + std::to_string(n);
+    node.gpu_count = gpus_per_node;
+    cluster.nodes.push_back(node);
+  }
   return cluster;
 }
 
