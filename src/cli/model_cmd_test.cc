@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_run.h"
+
 namespace fastgpu::cli {
 namespace {
 
@@ -18,26 +20,8 @@ using ::testing::HasSubstr;
 
 constexpr double kExact = 1e-9;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;  // stdout, plus stderr when asked for
-};
-
-// Runs `fastgpu ARGS` through the shell; ARGS must already be quoted.
-RunResult run_cli(const std::string& args, bool with_stderr) {
-  const std::string command =
-      "'" + std::string(FASTGPU_CLI_PATH) + "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t read = 0;
-  while ((read = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
-    result.output.append(buffer, read);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using RunResult = fastgpu::test_support::CliRun;
+using fastgpu::test_support::run_cli;
 
 std::string seed_path() { return std::string(FASTGPU_SOURCE_DIR) + "/examples/seed-model.csv"; }
 

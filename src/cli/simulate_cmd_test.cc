@@ -10,30 +10,15 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "cli_run.h"
+
 namespace fastgpu::cli {
 namespace {
 
 using ::testing::HasSubstr;
 
-struct RunResult {
-  int exit_code = -1;
-  std::string output;
-};
-
-RunResult run_cli(const std::string& args, bool with_stderr) {
-  const std::string command =
-      "'" + std::string(FASTGPU_CLI_PATH) + "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
-  RunResult result;
-  FILE* pipe = popen(command.c_str(), "r");
-  if (pipe == nullptr) return result;
-  char buffer[4096];
-  std::size_t read = 0;
-  while ((read = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
-    result.output.append(buffer, read);
-  const int status = pclose(pipe);
-  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return result;
-}
+using RunResult = fastgpu::test_support::CliRun;
+using fastgpu::test_support::run_cli;
 
 std::filesystem::path tiresias_dir() {
   return std::filesystem::path(FASTGPU_SOURCE_DIR) / ".." / "shared" / "traces" / "tiresias-sample";
