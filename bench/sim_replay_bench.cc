@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "bench_traces.h"
 #include "fastgpu/sim/cluster_spec.h"
 #include "fastgpu/sim/simulator.h"
 #include "fastgpu/sim/trace.h"
@@ -30,16 +31,7 @@ using fastgpu::sim::Trace;
 constexpr double kGoalSeconds = 3.0;
 constexpr int kCopies = 6;
 
-std::optional<fs::path> find_traces_dir() {
-  if (const char* env = std::getenv("FASTGPU_TRACES_DIR"); env != nullptr) return fs::path(env);
-  for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
-    for (const char* candidate : {"shared/traces", "../shared/traces"}) {
-      if (fs::is_directory(dir / candidate)) return (dir / candidate).lexically_normal();
-    }
-    if (dir == dir.root_path()) break;
-  }
-  return std::nullopt;
-}
+using fastgpu::bench::find_traces_dir;
 
 Trace resampled(const Trace& trace, int copies) {
   Trace out;

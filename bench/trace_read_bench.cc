@@ -16,22 +16,14 @@
 #include <string>
 #include <vector>
 
+#include "bench_traces.h"
 #include "fastgpu/sim/trace.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::optional<fs::path> find_traces_dir() {
-  if (const char* env = std::getenv("FASTGPU_TRACES_DIR"); env != nullptr) return fs::path(env);
-  for (fs::path dir = fs::current_path(); !dir.empty(); dir = dir.parent_path()) {
-    for (const char* candidate : {"shared/traces", "../shared/traces"}) {
-      if (fs::is_directory(dir / candidate)) return (dir / candidate).lexically_normal();
-    }
-    if (dir == dir.root_path()) break;
-  }
-  return std::nullopt;
-}
+using fastgpu::bench::find_traces_dir;
 
 struct Input {
   std::string label;   // "philly" or "openb"
