@@ -1,0 +1,84 @@
+// The engine: the one loop that binds the GPU probe, the scheduler, the launcher, the
+// store and the clock (DESIGN.md section 2). Each tick() reads the GPUs, collects ended
+// jobs, asks sched::schedule() for decisions, applies them through the Launcher, and
+// records everything in the StateStore. The daemon runs tick() on a timer; tests drive it
+// with a simulated probe, a fake launcher, an in-memory store and a manual clock.
+//
+// Crash safety: a job is claimed in the store (QUEUED -> RUNNING) before it is launched,
+// and open() re-adopts every RUNNING job a previous engine left behind, so a restart after
+// kill -9 runs nothing twice and loses nothing.
+//
+// Thread-safety: not thread-safe; the daemon serialises calls (one mutex around the engine).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "fastgpu/core/result.h"
+#include "fastgpu/exec/launcher.h"
+#include "fastgpu/gpu/probe.h"
+#include "fastgpu/sched/config.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::engine {
+
+using store::WallTime;
+
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual WallTime now() = 0;
+};
+
+// std::chrono::system_clock, truncated to microseconds.
+std::unique_ptr<Clock> make_system_clock();
+
+struct EngineOptions {
+  // Not owned; must outlive the engine.
+  GpuProbe* probe = nullptr;
+  exec::Launcher* launcher = nullptr;
+  store::StateStore* store = nullptr;
+  Clock* clock = nullptr;
+
+  sched::SchedulerConfig scheduler;
+  std::filesystem::path state_dir;  // logs in state_dir/logs/<id>.log, runs in state_dir/runs/<id>
+  double kill_grace_s = 10.0;
+  double sample_interval_s = 1.0;  // GPU samples recorded at most this often
+};
+
+// The outcome of one tick, for logs and tests.
+struct TickReport {
+  std::vector<JobId> started;
+  std::vector<JobId> ended;
+  std::vector<JobId> preempted;
+  std::vector<std::string> warnings;  // e.g. memory-pressure warnings, a GPU lost
+};
+
+class Engine {
+ public:
+  // Opens the engine over its seams and re-adopts RUNNING jobs left by a previous engine.
+  static Result<std::unique_ptr<Engine>> open(EngineOptions options);
+  virtual ~Engine() = default;
+
+  // Validates every job against the cluster as the probe sees it (GPUs, memory per GPU)
+  // and stores the batch whole or not at all. The error names the job, field and limit.
+  virtual Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) = 0;
+
+  // Cancels a queued or running job of `uid` (root, uid 0, may cancel anyone's).
+  // A running job is stopped through the launcher and ends CANCELLED.
+  virtual Status cancel(JobId job, std::uint32_t uid) = 0;
+
+  // One turn of the loop.
+  virtual Result<TickReport> tick() = 0;
+
+  // The GPUs as last read (simulated or NVML); "simulated" in reading.source says so.
+  virtual const GpuReading& last_reading() const = 0;
+};
+
+}  // namespace fastgpu::engine

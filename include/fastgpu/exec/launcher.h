@@ -1,0 +1,117 @@
+// Launcher: the seam between the engine and the processes that run jobs.
+//
+// The local implementation starts one small supervisor per job in its own session
+// (setsid). The supervisor starts the job in its own process group, enforces the time
+// limit (SIGTERM to the group, SIGKILL after the grace period), forwards stop requests,
+// and writes the job's outcome and resource use to a file in the job's run folder before
+// it exits. So a daemon killed with SIGKILL loses nothing: running jobs keep running, and
+// the restarted daemon adopts their supervisors and reads the outcome when they end.
+//
+// Units: seconds for durations, bytes for memory. Times are store::WallTime (microseconds
+// since the Unix epoch).
+// Thread-safety: one thread calls a Launcher (the engine loop).
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "fastgpu/core/ids.h"
+#include "fastgpu/core/result.h"
+#include "fastgpu/core/units.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::exec {
+
+using store::WallTime;
+
+struct LaunchRequest {
+  JobId job;
+  std::vector<std::string> argv;         // exactly one of argv and shell_command is non-empty
+  std::string shell_command;             // run with /bin/sh -c
+  std::string working_dir;               // absolute path
+  std::vector<std::string> environment;  // "KEY=VALUE", the job's whole environment as submitted
+  // The job also gets CUDA_VISIBLE_DEVICES (these indexes, comma-separated; empty for a
+  // CPU-only job), CUDA_DEVICE_ORDER=PCI_BUS_ID, FASTGPU_JOB_ID, FASTGPU_ARRAY_INDEX (when
+  // set) and FASTGPU_GPU_MEM_QUOTA (bytes per GPU, when set).
+  std::vector<std::uint32_t> gpus;
+  std::optional<Bytes> gpu_mem_quota;
+  std::optional<std::uint32_t> array_index;
+  std::optional<double> time_limit_s;  // nullopt: no limit
+  double kill_grace_s = 10.0;          // between SIGTERM and SIGKILL
+  std::filesystem::path log_path;      // stdout and stderr, appended
+  std::filesystem::path run_dir;       // the supervisor's files for this run (created)
+  // Run as this user (a system-wide daemon runs jobs as their owner); nullopt: as we are.
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+};
+
+struct Launched {
+  pid_t supervisor_pid = 0;  // also the session id of every process of the job
+  pid_t job_pid = 0;         // the job's first process, leader of its process group
+  WallTime started{};
+};
+
+// How a run ended. Handled exhaustively (std::visit).
+struct Exited {
+  int code = 0;
+};
+struct Signaled {
+  int signal = 0;
+};
+struct TimedOut {};  // killed at its time limit
+struct Stopped {     // stopped on request (cancel or preempt)
+  bool preempted = false;
+};
+struct LaunchFailed {  // the job never ran (bad working folder, exec failed, ...)
+  std::string message;
+};
+struct Lost {  // the supervisor vanished without writing an outcome (e.g. SIGKILLed)
+  std::string message;
+};
+using Outcome = std::variant<Exited, Signaled, TimedOut, Stopped, LaunchFailed, Lost>;
+
+// Resource use of the job's processes (getrusage of its children); nullopt: not known.
+struct Usage {
+  std::optional<double> user_cpu_s;
+  std::optional<double> system_cpu_s;
+  std::optional<Bytes> max_rss_bytes;
+};
+
+struct Finished {
+  JobId job;
+  Outcome outcome;
+  WallTime started{};
+  WallTime ended{};
+  Usage usage;
+};
+
+enum class StopReason { kCancel, kPreempt };
+
+class Launcher {
+ public:
+  virtual ~Launcher() = default;
+
+  // Starts the job's supervisor; returns once the job's process exists (or failed to).
+  // An exec failure of the job itself is reported later by poll() as LaunchFailed.
+  virtual Result<Launched> launch(const LaunchRequest& request) = 0;
+
+  // Asks the job to stop: SIGTERM to its process group, SIGKILL after the grace period.
+  // poll() reports it as Stopped once it is gone. Unknown job: kNotFound.
+  virtual Status stop(JobId job, StopReason reason) = 0;
+
+  // Takes back a job that a previous daemon launched (read from the store after a
+  // restart): its supervisor pid and run folder. A supervisor that already ended is
+  // reported by the next poll() with the outcome it wrote (or Lost).
+  virtual Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) = 0;
+
+  // Jobs that ended since the last call, each reported exactly once. Never blocks.
+  virtual std::vector<Finished> poll() = 0;
+};
+
+}  // namespace fastgpu::exec
