@@ -108,6 +108,12 @@ class Launcher {
   // Takes back a job that a previous daemon launched (read from the store after a
   // restart): its supervisor pid and run folder. A supervisor that already ended is
   // reported by the next poll() with the outcome it wrote (or Lost).
+  // supervisor_pid 0 means the store never learnt it (the daemon died between claiming the
+  // job and recording its pids): the launcher then looks for the pid file the supervisor
+  // writes in run_dir before it starts the job. Neither pid file nor outcome there:
+  // kNotFound, meaning the job never started and may safely be queued again.
+  // A recorded pid that now belongs to another process (its start time differs from the
+  // one in run_dir) is not the supervisor: it is treated as ended.
   virtual Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) = 0;
 
   // Jobs that ended since the last call, each reported exactly once. Never blocks.
