@@ -37,7 +37,7 @@ TEST_F(StateStoreTest, SubmittedSpecComesBackFieldForField) {
   const JobId first_id = submit_one(first);
   JobSpec spec = full_spec(2);
   spec.dependencies = {{first_id, DependencyKind::kAfterAny, std::nullopt}};
-  spec.array = ArrayMember{first_id.value(), 7};
+  spec.array = ArrayMember{first_id.value(), 7, 0};
   const JobId id = submit_one(spec);
 
   auto record = store_->get_job(id);
@@ -117,7 +117,7 @@ TEST_F(StateStoreTest, BatchCarriesItsOwnDependenciesAndArray) {
   std::vector<JobSpec> batch;
   for (std::uint32_t i = 0; i < 3; ++i) {
     JobSpec spec = full_spec(static_cast<int>(i));
-    spec.array = ArrayMember{0, i};
+    spec.array = ArrayMember{0, i, 0};
     batch.push_back(spec);
   }
   JobSpec after = full_spec(9);

@@ -85,6 +85,9 @@ struct ArrayMember {
   // job's id). Any other value joins an existing array.
   std::uint64_t array_id = 0;
   std::uint32_t index = 0;
+  // At most this many members of the array run at once (Slurm's --array 0-15%4); 0 means
+  // no limit. Every member of one array carries the same value.
+  std::uint32_t max_running = 0;
 
   friend bool operator==(const ArrayMember&, const ArrayMember&) = default;
 };
