@@ -27,7 +27,7 @@ void read_spec(const sqlite::Statement& row, JobSpec& spec) {
   if (auto deadline = row.column_optional_int64(11)) spec.deadline = from_micros(*deadline);
   if (!row.is_null(12)) {
     spec.array = ArrayMember{static_cast<std::uint64_t>(row.column_int64(12)),
-                             static_cast<std::uint32_t>(row.column_int64(13))};
+                             static_cast<std::uint32_t>(row.column_int64(13)), 0};
   }
   spec.restartable = row.column_int64(14) != 0;
   spec.uid = static_cast<std::uint32_t>(row.column_int64(15));

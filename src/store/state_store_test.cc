@@ -135,7 +135,7 @@ TEST_F(StateStoreTest, BatchCarriesItsOwnDependenciesAndArray) {
   }());
   ASSERT_TRUE(array.ok());
   ASSERT_EQ(array->size(), 3u);
-  EXPECT_EQ(array->at(2).spec.array, (ArrayMember{ids->at(0).value(), 2}));
+  EXPECT_EQ(array->at(2).spec.array, (ArrayMember{ids->at(0).value(), 2, 0}));
   auto last = store_->get_job(ids->at(3));
   ASSERT_TRUE(last.ok());
   EXPECT_THAT(last->spec.dependencies,
