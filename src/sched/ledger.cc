@@ -1,10 +1,15 @@
 #include "fastgpu/sched/ledger.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace fastgpu::sched {
 
 double priority_weight(int priority) { return priority < 1 ? 1.0 : static_cast<double>(priority); }
+
+std::int64_t to_units(double value) {
+  return std::llround(value * static_cast<double>(kUnitsPerShare));
+}
 
 namespace {
 
@@ -42,7 +47,6 @@ Ledger::Ledger(const Snapshot& snapshot) {
         std::lower_bound(node_names_.begin(), node_names_.end(), gpu->node) - node_names_.begin());
     slot.usable_bytes = usable_bytes(*gpu);
     slot.r = gpu->util_cap;
-    if (gpu->healthy) min_r_ = std::min(min_r_, gpu->util_cap);
     slot.healthy = gpu->healthy;
     slot.utilization = gpu->utilization.value_or(0.0);
     slot.temperature_c = gpu->temperature_c.value_or(0.0);
@@ -51,23 +55,53 @@ Ledger::Ledger(const Snapshot& snapshot) {
     node_slots_[slot.node].push_back(static_cast<int>(slots_.size()));
     slots_.push_back(slot);
   }
+  recompute_min_r();
+  for (const std::vector<int>& node : node_slots_) {
+    largest_node_ = std::max(largest_node_, static_cast<int>(node.size()));
+  }
   for (const RunningJob& running : snapshot.running) {
-    std::vector<int> placed;
+    const Demand demand = running_demand(running);
     for (int gpu_index : running.gpus) {
       const int s = slot_of(gpu_index);
-      if (s >= 0) placed.push_back(s);
-    }
-    const Demand demand = running_demand(running);
-    for (int s : placed) {
-      GpuSlot& slot = slots_[s];
-      slot.declared_bytes += running.declared_bytes;
-      slot.share += demand.share * slot.r;
-      slot.load += demand.load;
-      slot.jobs += 1;
-      slot.exclusive_held = slot.exclusive_held || demand.exclusive();
+      if (s >= 0) add(slots_[s], demand, running.declared_bytes);
     }
   }
   for (int s = 0; s < static_cast<int>(slots_.size()); ++s) reindex(s);
+}
+
+void Ledger::recompute_min_r() {
+  min_r_ = 1.0;
+  for (const GpuSlot& slot : slots_) {
+    if (slot.healthy) min_r_ = std::min(min_r_, slot.r);
+  }
+}
+
+void Ledger::add(GpuSlot& slot, const Demand& demand, Bytes bytes) {
+  slot.declared_bytes += bytes;
+  slot.share_units += to_units(demand.share * slot.r);
+  slot.load_units += to_units(demand.load);
+  slot.share = static_cast<double>(slot.share_units) / static_cast<double>(kUnitsPerShare);
+  slot.load = static_cast<double>(slot.load_units) / static_cast<double>(kUnitsPerShare);
+  slot.jobs += 1;
+  slot.exclusive_held = slot.exclusive_held || demand.exclusive();
+}
+
+void Ledger::update_gpu(const GpuState& gpu) {
+  const int s = slot_of(gpu.index);
+  if (s < 0) return;
+  unindex(s);
+  GpuSlot& slot = slots_[s];
+  const bool health_changed = slot.healthy != gpu.healthy;
+  slot.usable_bytes = usable_bytes(gpu);
+  slot.healthy = gpu.healthy;
+  slot.utilization = gpu.utilization.value_or(0.0);
+  slot.temperature_c = gpu.temperature_c.value_or(0.0);
+  slot.nvlink_group = gpu.nvlink_group;
+  slot.pcie_switch = gpu.pcie_switch;
+  const bool r_changed = slot.r != gpu.util_cap;
+  slot.r = gpu.util_cap;
+  reindex(s);
+  if (r_changed || health_changed) recompute_min_r();
 }
 
 int Ledger::slot_of(int gpu_index) const {
@@ -88,18 +122,13 @@ bool Ledger::fits(int s, const Demand& demand) const {
   if (demand.whole_memory && slot.declared_bytes > 0) return false;
   if (bytes_on(s, demand) > slot.free_bytes()) return false;
   if (demand.whole_memory && slot.usable_bytes == 0) return false;
-  return slot.share + demand.share * slot.r <= kComputeCapacity + kShareEpsilon;
+  return slot.share_units + to_units(demand.share * slot.r) <= kUnitsPerShare;
 }
 
 void Ledger::commit(const std::vector<int>& slot_ids, const Demand& demand) {
   for (int s : slot_ids) {
     unindex(s);
-    GpuSlot& slot = slots_[s];
-    slot.declared_bytes += bytes_on(s, demand);
-    slot.share += demand.share * slot.r;
-    slot.load += demand.load;
-    slot.jobs += 1;
-    slot.exclusive_held = slot.exclusive_held || demand.exclusive();
+    add(slots_[s], demand, bytes_on(s, demand));
     reindex(s);
   }
 }
@@ -109,11 +138,13 @@ void Ledger::release(const std::vector<int>& slot_ids, const Demand& demand, Byt
     unindex(s);
     GpuSlot& slot = slots_[s];
     slot.declared_bytes -= std::min(slot.declared_bytes, bytes_per_gpu);
-    slot.share = std::max(0.0, slot.share - demand.share * slot.r);
-    slot.load = std::max(0.0, slot.load - demand.load);
+    slot.share_units =
+        std::max<std::int64_t>(0, slot.share_units - to_units(demand.share * slot.r));
+    slot.load_units = std::max<std::int64_t>(0, slot.load_units - to_units(demand.load));
+    slot.share = static_cast<double>(slot.share_units) / static_cast<double>(kUnitsPerShare);
+    slot.load = static_cast<double>(slot.load_units) / static_cast<double>(kUnitsPerShare);
     slot.jobs -= 1;
     if (demand.exclusive()) slot.exclusive_held = false;
-    if (slot.jobs == 0) slot.share = 0.0;  // drop accumulated rounding
     reindex(s);
   }
 }
@@ -133,7 +164,7 @@ void Ledger::unindex(int s) {
   nodes_by_empty_.insert({empty_count_[slot.node], slot.node});
   partial_.erase({slot.free_share(), s});
   by_load_.erase(load_key(s));
-  if (!slot.exclusive_held && slot.free_share() > kShareEpsilon) open_gpus_ -= 1;
+  if (!slot.exclusive_held && slot.share_units < kUnitsPerShare) open_gpus_ -= 1;
 }
 
 void Ledger::reindex(int s) {
@@ -142,7 +173,7 @@ void Ledger::reindex(int s) {
   nodes_by_empty_.erase({empty_count_[slot.node], slot.node});
   if (slot.empty()) empty_count_[slot.node] += 1;
   nodes_by_empty_.insert({empty_count_[slot.node], slot.node});
-  const bool open = !slot.exclusive_held && slot.free_share() > kShareEpsilon;
+  const bool open = !slot.exclusive_held && slot.share_units < kUnitsPerShare;
   if (open && !slot.empty()) partial_.insert({slot.free_share(), s});
   by_load_.insert(load_key(s));
   if (open) open_gpus_ += 1;

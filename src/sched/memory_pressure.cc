@@ -1,5 +1,6 @@
 #include "fastgpu/sched/memory_pressure.h"
 
+#include <algorithm>
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -44,6 +45,9 @@ MemoryAction action_for(const RunningJob& running, const GpuState& gpu, Bytes al
 std::vector<MemoryAction> memory_pressure_actions(const Snapshot& snapshot,
                                                   const SchedulerConfig& config) {
   std::vector<MemoryAction> actions;
+  const bool measured = std::any_of(snapshot.gpus.begin(), snapshot.gpus.end(),
+                                    [](const GpuState& gpu) { return gpu.used_bytes.has_value(); });
+  if (!measured) return actions;  // nothing to compare the ledger with
   std::unordered_map<int, std::vector<const RunningJob*>> by_gpu;
   for (const RunningJob& running : snapshot.running) {
     for (int index : running.gpus) by_gpu[index].push_back(&running);

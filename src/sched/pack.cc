@@ -18,6 +18,7 @@ class PackPlacer final : public Placer {
 
   std::optional<std::vector<int>> place(const Ledger& ledger, const Demand& demand,
                                         const PlaceOptions& options) const override {
+    if (demand.gpus > ledger.largest_node()) return place_across_nodes(ledger, demand, options);
     if (demand.gpus == 1 && !demand.exclusive() && !demand.whole_memory) {
       if (auto s = best_partial(ledger, demand, options)) return std::vector<int>{*s};
     }

@@ -21,6 +21,23 @@ bool allowed(const Ledger& ledger, int s, const Demand& demand, const PlaceOptio
   return ledger.fits(s, demand);
 }
 
+std::optional<std::vector<int>> place_across_nodes(const Ledger& ledger, const Demand& demand,
+                                                   const PlaceOptions& options) {
+  std::vector<int> chosen;
+  const auto& nodes = ledger.nodes_by_empty();
+  for (auto it = nodes.rbegin(); it != nodes.rend() && it->first > 0; ++it) {
+    for (int s : ledger.node_slots(it->second)) {
+      if (!ledger.slot(s).empty() || !allowed(ledger, s, demand, options)) continue;
+      chosen.push_back(s);
+      if (static_cast<int>(chosen.size()) == demand.gpus) {
+        std::sort(chosen.begin(), chosen.end());
+        return chosen;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 namespace {
 
 // The smallest group (by member count among candidates) with at least `count` members,

@@ -1,51 +1,16 @@
+// One scheduling round over the Scheduler's state, and the pure schedule() built on it.
 #include "fastgpu/sched/scheduler.h"
 
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <unordered_set>
 
 #include "fastgpu/sched/balancer.h"
-#include "fastgpu/sched/history.h"
-#include "fastgpu/sched/ledger.h"
 #include "fastgpu/sched/memory_pressure.h"
-#include "fastgpu/sched/placer.h"
-#include "fastgpu/sched/policy.h"
-#include "sched/dependencies.h"
+#include "sched/scheduler_state.h"
 
 namespace fastgpu::sched {
 
 namespace {
-
-constexpr double kNever = std::numeric_limits<double>::infinity();
-
-// One queued job in policy order.
-struct Entry {
-  double key;
-  double submit_s;
-  JobId id;
-  const Job* job;
-  bool operator<(const Entry& other) const {
-    if (key != other.key) return key < other.key;
-    if (submit_s != other.submit_s) return submit_s < other.submit_s;
-    return id < other.id;
-  }
-};
-
-Demand demand_of(const Job& job, const EstimateCache& estimates) {
-  Demand demand;
-  demand.gpus = job.gpus;
-  demand.share = job.util_share;
-  demand.load = job.util_share * priority_weight(job.priority);
-  if (job.gpu_mem) {
-    demand.bytes = *job.gpu_mem;
-  } else if (auto learned = estimates.auto_bytes(job.signature)) {
-    demand.bytes = *learned;
-  } else {
-    demand.whole_memory = true;
-  }
-  return demand;
-}
 
 // Demands that already failed to place in this call. Placement only gets harder within a
 // call (the ledger only fills), and a demand at least as large in every dimension fails
@@ -70,114 +35,153 @@ class FailureMemo {
   std::vector<Demand> failed_;
 };
 
-// A job that will release its GPUs at end_s (kNever when it has no time limit).
-struct Release {
+// A job started in this round, which will release its GPUs at end_s.
+struct Started {
   double end_s;
+  JobId id;
   std::vector<int> slots;
   Demand demand;
   Bytes bytes;
+  bool operator<(const Started& other) const {
+    return end_s != other.end_s ? end_s < other.end_s : id < other.id;
+  }
+};
+
+// Releases jobs from the live ledger to ask "what if they had ended?", and puts them back
+// when it goes out of scope. The ledger counts in integers, so the state comes back
+// bit for bit, and no copy of the ledger is made.
+class WhatIf {
+ public:
+  explicit WhatIf(Ledger& ledger) : ledger_(ledger) {}
+  WhatIf(const WhatIf&) = delete;
+  WhatIf& operator=(const WhatIf&) = delete;
+  ~WhatIf() {
+    for (auto it = released_.rbegin(); it != released_.rend(); ++it) {
+      ledger_.commit(it->slots, it->demand);
+    }
+  }
+  void release(std::vector<int> slots, const Demand& demand, Bytes bytes) {
+    ledger_.release(slots, demand, bytes);
+    Demand held = demand;
+    held.whole_memory = false;  // commit back exactly the bytes that were held
+    held.bytes = bytes;
+    released_.push_back({std::move(slots), held});
+  }
+
+ private:
+  struct Held {
+    std::vector<int> slots;
+    Demand demand;
+  };
+  Ledger& ledger_;
+  std::vector<Held> released_;
 };
 
 class Round {
  public:
-  Round(const Snapshot& snapshot, const SchedulerConfig& config, const Policy& policy,
-        const Placer& placer)
-      : snapshot_(snapshot),
-        config_(config),
-        policy_(policy),
-        placer_(placer),
-        estimates_(snapshot.history, config.auto_percentile, config.auto_margin),
-        context_{snapshot, config, estimates_},
-        dependencies_(snapshot),
-        ledger_(snapshot) {}
+  explicit Round(Scheduler::State& state)
+      : state_(state),
+        snapshot_(state.view),
+        config_(state.config),
+        policy_(*state.policy),
+        placer_(*state.placer),
+        ledger_(state.ledger),
+        context_{state.view, state.config, *state.estimates} {}
 
   ScheduleResult run() {
     for (MemoryAction& action : memory_pressure_actions(snapshot_, config_)) {
       busy_.insert(action.job);
       result_.decisions.emplace_back(std::move(action));
     }
-    place_in_order(ordered_queue());
-    for (Move& move : balance_moves(snapshot_, config_, ledger_, busy_)) {
+    place_in_order();
+    std::vector<Move> moves = balance_moves(snapshot_, config_, ledger_, busy_);
+    apply_starts();
+    for (Move& move : moves) {
+      apply_move(move);
       result_.decisions.emplace_back(std::move(move));
     }
     return std::move(result_);
   }
 
  private:
-  std::vector<Entry> ordered_queue() {
-    std::vector<const Job*> jobs;
-    jobs.reserve(snapshot_.queue.size());
-    for (const Job& job : snapshot_.queue) {
-      jobs.push_back(&job);
-      if (job.gpus == 0) ++cpu_jobs_left_;
-    }
-    std::vector<double> keys(jobs.size());
-    policy_.rank(jobs, context_, keys);
-    std::vector<Entry> order(jobs.size());
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      order[i] = {keys[i], jobs[i]->submit_time_s, jobs[i]->id, jobs[i]};
-    }
-    std::sort(order.begin(), order.end());
-    return order;
-  }
-
-  // The queue's smallest share and declared bytes: leftovers below them are fragments.
-  void note_smallest_demands(const std::vector<Entry>& order) {
-    options_.min_share = 1.0;
-    options_.min_bytes = std::numeric_limits<Bytes>::max();
-    for (const Entry& entry : order) {
-      if (entry.job->gpus == 0) continue;
-      options_.min_share = std::min(options_.min_share, entry.job->util_share);
-      if (entry.job->gpu_mem)
-        options_.min_bytes = std::min(options_.min_bytes, *entry.job->gpu_mem);
-    }
-    if (options_.min_bytes == std::numeric_limits<Bytes>::max()) options_.min_bytes = 0;
-  }
-
-  void place_in_order(const std::vector<Entry>& order) {
-    note_smallest_demands(order);
-    for (const Entry& entry : order) {
-      const Job& job = *entry.job;
-      if (job.gpus == 0) --cpu_jobs_left_;
-      if (!dependencies_.satisfied(job)) continue;
-      if (job.gpus == 0) {
-        result_.decisions.emplace_back(Start{job.id, {}, 0});
+  // Walks the shapes' first jobs in policy order. A started job hands its place to the
+  // next of its shape (always later in the order); a job that cannot start ends its
+  // shape's turn, since every other job of the shape would fail the same way.
+  void place_in_order() {
+    options_.min_share = state_.minimums.smallest_share();
+    options_.min_bytes = state_.minimums.smallest_declared_bytes();
+    cpu_jobs_left_ = state_.minimums.cpu_jobs();
+    auto it = state_.heads.begin();
+    while (it != state_.heads.end()) {
+      const Entry entry = *it;
+      if (entry.job->gpus == 0) {
+        start_cpu_job(entry);
+        it = state_.heads.upper_bound(entry);
         continue;
       }
-      // A full cluster ends the search, except that a preemptive policy still looks for
-      // room for its first blocked job.
-      if (!ledger_.any_capacity() && (reserved_ || !policy_.preemptive())) {
+      // Nothing more can start on a GPU in this round, except that a preemptive policy
+      // still looks for room for its first blocked job.
+      if (gpus_settled() && (reserved_ || !policy_.preemptive())) {
         if (cpu_jobs_left_ == 0) break;
+        ++it;
         continue;
       }
-      if (!consider(entry)) break;
+      const Outcome outcome = consider(entry);
+      if (outcome == Outcome::kStop) break;
+      it = outcome == Outcome::kStarted ? state_.heads.upper_bound(entry) : std::next(it);
     }
   }
 
-  // Starts the job if it may start now; false when nothing after it may start.
-  bool consider(const Entry& entry) {
-    const Demand demand = demand_of(*entry.job, estimates_);
+  enum class Outcome { kStarted, kNotNow, kStop };
+
+  // No GPU job can start: no GPU has share left, or every waiting demand dominates one
+  // that already failed everywhere.
+  bool gpus_settled() const {
+    if (!ledger_.any_capacity()) return true;
+    if (!failures_changed_) return all_dominated_;
+    failures_changed_ = false;
+    const Demand partial = state_.minimums.smallest(false);
+    const Demand whole = state_.minimums.smallest(true);
+    all_dominated_ = (partial.gpus == 0 || free_failures_.dominated(partial)) &&
+                     (whole.gpus == 0 || free_failures_.dominated(whole));
+    return all_dominated_;
+  }
+
+  // Starts the job if it may start now; kStop when nothing after it may start.
+  Outcome consider(const Entry& entry) {
+    const Demand& demand = entry.demand;
     const bool masked = reserved_ && !ends_before_reservation(*entry.job);
     FailureMemo& memo = masked ? masked_failures_ : free_failures_;
     if (!memo.dominated(demand)) {
       PlaceOptions options = options_;
       if (masked) options.forbidden = &reserved_slots_;
       if (auto slots = placer_.place(ledger_, demand, options)) {
-        start(*entry.job, demand, *slots);
-        return true;
+        start(entry, *slots);
+        return Outcome::kStarted;
       }
       memo.add(demand);
       masked_failures_.add(demand);
+      failures_changed_ = failures_changed_ || !masked;
     }
-    if (reserved_) return true;
-    return on_first_blocked(entry, demand);
+    if (reserved_) return Outcome::kNotNow;
+    return on_first_blocked(entry, demand) ? Outcome::kNotNow : Outcome::kStop;
   }
 
   bool ends_before_reservation(const Job& job) const {
     return job.time_limit_s && snapshot_.now_s + *job.time_limit_s <= reservation_end_s_;
   }
 
-  void start(const Job& job, const Demand& demand, const std::vector<int>& slots) {
+  void start_cpu_job(const Entry& entry) {
+    --cpu_jobs_left_;
+    state_.leave_shape(entry);
+    started_cpu_.push_back(entry.id);
+    result_.decisions.emplace_back(Start{entry.id, {}, 0});
+  }
+
+  void start(const Entry& entry, const std::vector<int>& slots) {
+    const Job& job = *entry.job;
+    const Demand& demand = entry.demand;
+    state_.leave_shape(entry);
     Bytes bytes = std::numeric_limits<Bytes>::max();
     std::vector<int> gpus;
     for (int s : slots) {
@@ -186,7 +190,7 @@ class Round {
     }
     ledger_.commit(slots, demand);
     const double end = job.time_limit_s ? snapshot_.now_s + *job.time_limit_s : kNever;
-    started_.push_back({end, slots, demand, bytes});
+    started_.push_back({end, job.id, slots, demand, bytes});
     result_.decisions.emplace_back(Start{job.id, std::move(gpus), bytes});
   }
 
@@ -194,39 +198,50 @@ class Round {
   bool on_first_blocked(const Entry& entry, const Demand& demand) {
     if (never_fits_.dominated(demand)) return true;
     if (policy_.preemptive() && try_preempt(entry, demand)) return config_.backfill;
-    std::vector<Release> releases = pending_releases();
-    Ledger shadow = ledger_;
-    for (const Release& release : releases) {
-      shadow.release(release.slots, release.demand, release.bytes);
-      if (release.end_s == kNever) continue;  // judged after every release, below
-      if (auto slots = placer_.place(shadow, demand, options_)) {
-        reserve(entry.job->id, release.end_s, *slots);
-        return config_.backfill;
-      }
-    }
+    if (reserve_earliest(entry.job->id, demand)) return config_.backfill;
     // Fits only once jobs without a time limit end: no reservation can be promised, so
     // nothing may pass it. Never fits (too few healthy GPUs): it must not block the queue.
-    if (placer_.place(shadow, demand, options_)) return false;
+    if (placer_.place(state_.empty_ledger, demand, options_)) return false;
     never_fits_.add(demand);
     return true;
   }
 
-  std::vector<Release> pending_releases() const {
-    std::vector<Release> releases = started_;
-    for (const RunningJob& running : snapshot_.running) {
-      Release release{kNever, {}, {}, running.declared_bytes};
-      if (running.job.time_limit_s)
-        release.end_s = running.start_time_s + *running.job.time_limit_s;
-      for (int gpu : running.gpus) release.slots.push_back(ledger_.slot_of(gpu));
-      release.demand.gpus = static_cast<int>(running.gpus.size());
-      release.demand.bytes = running.declared_bytes;
-      release.demand.share = running.job.util_share;
-      release.demand.load = running.job.util_share * priority_weight(running.job.priority);
-      releases.push_back(std::move(release));
+  // Releases running jobs in the order their time limits end them, until the demand
+  // fits; reserves those GPUs for it from that moment. False when no release with a time
+  // limit makes room.
+  bool reserve_earliest(JobId job, const Demand& demand) {
+    std::vector<Started> started = started_;
+    std::sort(started.begin(), started.end());
+    auto next_started = started.begin();
+    auto next_running = state_.ends.begin();
+    WhatIf what_if(ledger_);
+    while (true) {
+      const bool running_first = next_running != state_.ends.end() &&
+                                 (next_started == started.end() ||
+                                  std::make_pair(next_running->first, next_running->second) <
+                                      std::make_pair(next_started->end_s, next_started->id));
+      double end_s = kNever;
+      if (running_first) {
+        end_s = next_running->first;
+        if (end_s == kNever) break;
+        const RunningJob& running = snapshot_.running[state_.running_at.at(next_running->second)];
+        what_if.release(state_.slots_of(running.gpus), state_.held_demand(running),
+                        running.declared_bytes);
+        ++next_running;
+      } else if (next_started != started.end()) {
+        end_s = next_started->end_s;
+        if (end_s == kNever) break;
+        what_if.release(next_started->slots, next_started->demand, next_started->bytes);
+        ++next_started;
+      } else {
+        break;
+      }
+      if (auto slots = placer_.place(ledger_, demand, options_)) {
+        reserve(job, end_s, *slots);
+        return true;
+      }
     }
-    std::stable_sort(releases.begin(), releases.end(),
-                     [](const Release& a, const Release& b) { return a.end_s < b.end_s; });
-    return releases;
+    return false;
   }
 
   void reserve(JobId job, double start_s, const std::vector<int>& slots) {
@@ -260,17 +275,13 @@ class Round {
   }
 
   bool try_preempt(const Entry& entry, const Demand& demand) {
-    Ledger shadow = ledger_;
+    WhatIf what_if(ledger_);
     std::vector<const RunningJob*> released;
     for (const RunningJob* victim : victims_for(entry)) {
-      std::vector<int> slots;
-      for (int gpu : victim->gpus) slots.push_back(ledger_.slot_of(gpu));
-      Demand held{static_cast<int>(slots.size()), victim->declared_bytes, false,
-                  victim->job.util_share,
-                  victim->job.util_share * priority_weight(victim->job.priority)};
-      shadow.release(slots, held, victim->declared_bytes);
+      what_if.release(state_.slots_of(victim->gpus), state_.held_demand(*victim),
+                      victim->declared_bytes);
       released.push_back(victim);
-      if (auto chosen = placer_.place(shadow, demand, options_)) {
+      if (auto chosen = placer_.place(ledger_, demand, options_)) {
         preempt(entry, released, *chosen);
         return true;
       }
@@ -294,17 +305,42 @@ class Round {
     reserve(entry.job->id, snapshot_.now_s, chosen);
   }
 
+  // Started jobs leave the queue and run from now on, where their decision placed them.
+  void apply_starts() {
+    for (const Started& started : started_) {
+      Job job = state_.take_queued(started.id);
+      std::vector<int> gpus;
+      for (int s : started.slots) gpus.push_back(ledger_.slot(s).gpu_index);
+      state_.add_running({std::move(job), std::move(gpus), started.bytes, snapshot_.now_s, {}});
+    }
+    for (JobId id : started_cpu_) {
+      state_.add_running({state_.take_queued(id), {}, 0, snapshot_.now_s, {}});
+    }
+  }
+
+  // The balancer already holds room on `to`; the job leaves `from` and restarts there.
+  void apply_move(const Move& move) {
+    RunningJob running = state_.take_running(move.job);
+    ledger_.release(state_.slots_of(running.gpus), state_.held_demand(running),
+                    running.declared_bytes);
+    running.job.attained_run_s += std::max(0.0, snapshot_.now_s - running.start_time_s);
+    running.gpus = move.to;
+    running.start_time_s = snapshot_.now_s;
+    running.used_bytes.reset();
+    state_.add_running(std::move(running));
+  }
+
+  Scheduler::State& state_;
   const Snapshot& snapshot_;
   const SchedulerConfig& config_;
   const Policy& policy_;
   const Placer& placer_;
-  EstimateCache estimates_;
+  Ledger& ledger_;
   PolicyContext context_;
-  DependencyIndex dependencies_;
-  Ledger ledger_;
   ScheduleResult result_;
   PlaceOptions options_;
-  std::vector<Release> started_;
+  std::vector<Started> started_;
+  std::vector<JobId> started_cpu_;
   std::unordered_set<JobId> busy_;
   std::size_t cpu_jobs_left_ = 0;
   bool reserved_ = false;
@@ -313,16 +349,18 @@ class Round {
   FailureMemo free_failures_;
   FailureMemo masked_failures_;
   FailureMemo never_fits_;  // demands that fit nowhere even with every job gone
+  mutable bool failures_changed_ = true;
+  mutable bool all_dominated_ = false;
 };
 
 }  // namespace
 
+ScheduleResult run_round(Scheduler::State& state) { return Round(state).run(); }
+
 Result<ScheduleResult> schedule(const Snapshot& snapshot, const SchedulerConfig& config) {
-  FASTGPU_RETURN_IF_ERROR(validate_config(config));
-  FASTGPU_RETURN_IF_ERROR(validate_snapshot(snapshot));
-  const std::unique_ptr<Policy> policy = make_policy(config.policy);
-  const std::unique_ptr<Placer> placer = make_placer(config.strategy);
-  return Round(snapshot, config, *policy, *placer).run();
+  auto scheduler = Scheduler::from_snapshot(snapshot, config);
+  if (!scheduler.ok()) return scheduler.status();
+  return (*scheduler)->schedule(snapshot.now_s);
 }
 
 }  // namespace fastgpu::sched

@@ -13,6 +13,7 @@ class SpreadPlacer final : public Placer {
 
   std::optional<std::vector<int>> place(const Ledger& ledger, const Demand& demand,
                                         const PlaceOptions& options) const override {
+    if (demand.gpus > ledger.largest_node()) return place_across_nodes(ledger, demand, options);
     if (demand.gpus == 1 && !demand.exclusive() && !demand.whole_memory) {
       for (const auto& key : ledger.by_load()) {
         const int s = std::get<3>(key);

@@ -9,6 +9,7 @@
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/scheduler.h"
 #include "sched/dependencies.h"
+#include "sched/validate_internal.h"
 
 namespace fastgpu::sched {
 
@@ -100,20 +101,14 @@ Status validate_config(const SchedulerConfig& config) {
   return {};
 }
 
-namespace {
-
-// What the biggest job the cluster can hold looks like.
-struct ClusterLimits {
-  int most_gpus = 0;  // GPUs on the largest node
-  std::string most_node;
-  Bytes largest_bytes = 0;  // total memory of the largest GPU
-};
+namespace detail {
 
 ClusterLimits cluster_limits(const std::vector<GpuState>& gpus) {
   ClusterLimits limits;
   std::map<std::string, int> per_node;
   for (const GpuState& gpu : gpus) {
     per_node[gpu.node] += 1;
+    limits.total_gpus += 1;
     limits.largest_bytes = std::max(limits.largest_bytes, gpu.total_bytes);
   }
   for (const auto& [node, count] : per_node) {
@@ -125,7 +120,13 @@ ClusterLimits cluster_limits(const std::vector<GpuState>& gpus) {
 Status check_job(const Job& job, const ClusterLimits& limits) {
   FASTGPU_RETURN_IF_ERROR(check_job_numbers(job));
   if (job.gpus == 0) return {};
-  if (job.gpus > limits.most_gpus) {
+  if (limits.multi_node && job.gpus > limits.most_gpus) {
+    if (job.gpus > limits.total_gpus) {
+      return invalid_argument(job_name(job) + " asks for " + std::to_string(job.gpus) +
+                              " GPUs, but the cluster has " + std::to_string(limits.total_gpus) +
+                              "; ask for at most " + std::to_string(limits.total_gpus));
+    }
+  } else if (job.gpus > limits.most_gpus) {
     return invalid_argument(
         job_name(job) + " asks for " + std::to_string(job.gpus) + " GPUs on one node, but " +
         (limits.most_gpus == 0 ? std::string("the cluster has no GPU")
@@ -142,17 +143,9 @@ Status check_job(const Job& job, const ClusterLimits& limits) {
   return {};
 }
 
-}  // namespace
-
-Status validate_job(const Job& job, const std::vector<GpuState>& gpus) {
-  return check_job(job, cluster_limits(gpus));
-}
-
-namespace {
-
-Status check_gpus(const Snapshot& snapshot) {
+Status check_gpu_list(const std::vector<GpuState>& gpus) {
   std::set<int> seen;
-  for (const GpuState& gpu : snapshot.gpus) {
+  for (const GpuState& gpu : gpus) {
     if (gpu.index < 0 || !seen.insert(gpu.index).second) {
       return invalid_argument("GPU index " + std::to_string(gpu.index) +
                               " is negative or listed twice; give each GPU a unique index >= 0");
@@ -164,6 +157,14 @@ Status check_gpus(const Snapshot& snapshot) {
   }
   return {};
 }
+
+}  // namespace detail
+
+Status validate_job(const Job& job, const std::vector<GpuState>& gpus) {
+  return detail::check_job(job, detail::cluster_limits(gpus));
+}
+
+namespace {
 
 // Ids are usually handed out in increasing order, so a sorted queue is checked in one pass.
 Status check_unique_ids(const Snapshot& snapshot) {
@@ -196,10 +197,15 @@ Status check_running(const Snapshot& snapshot) {
 }  // namespace
 
 Status validate_snapshot(const Snapshot& snapshot) {
+  return detail::validate_snapshot(snapshot, false);
+}
+
+Status detail::validate_snapshot(const Snapshot& snapshot, bool multi_node) {
   if (!std::isfinite(snapshot.now_s)) return invalid_argument("the snapshot time is not finite");
-  FASTGPU_RETURN_IF_ERROR(check_gpus(snapshot));
-  const ClusterLimits limits = cluster_limits(snapshot.gpus);
-  for (const Job& job : snapshot.queue) FASTGPU_RETURN_IF_ERROR(check_job(job, limits));
+  FASTGPU_RETURN_IF_ERROR(detail::check_gpu_list(snapshot.gpus));
+  detail::ClusterLimits limits = detail::cluster_limits(snapshot.gpus);
+  limits.multi_node = multi_node;
+  for (const Job& job : snapshot.queue) FASTGPU_RETURN_IF_ERROR(detail::check_job(job, limits));
   FASTGPU_RETURN_IF_ERROR(check_unique_ids(snapshot));
   FASTGPU_RETURN_IF_ERROR(check_running(snapshot));
   return DependencyIndex(snapshot).check(snapshot);

@@ -66,13 +66,15 @@ class Simulation {
   Result<SimResult> run() {
     auto policy = sched::make_policy(options_.scheduler.policy);
     preemptive_ = policy != nullptr && policy->preemptive();
-    keep_finished_ = options_.scheduler.policy == "fair";  // the only policy reading them
+    auto scheduler = sched::Scheduler::create(options_.scheduler, snapshot_.gpus);
+    if (!scheduler.ok()) return scheduler.status().with_context("simulated cluster");
+    scheduler_ = std::move(*scheduler);
     prepare_jobs();
     while (true) {
       const double now = next_event_time();
       if (now == kNoEvent) break;
       snapshot_.now_s = now;
-      take_events(now);
+      FASTGPU_RETURN_IF_ERROR(take_events(now));
       FASTGPU_RETURN_IF_ERROR(schedule_rounds());
       note_usage(now);
     }
@@ -82,7 +84,7 @@ class Simulation {
 
  private:
   void prepare_jobs() {
-    detail::NodeFit fit(snapshot_.gpus);
+    detail::NodeFit fit(snapshot_.gpus, options_.scheduler.multi_node);
     jobs_.resize(trace_.jobs.size());
     result_.jobs.resize(trace_.jobs.size());
     for (std::size_t i = 0; i < trace_.jobs.size(); ++i) {
@@ -117,7 +119,7 @@ class Simulation {
   }
 
   // Completions first (they free GPUs), then arrivals, then wake-ups (only a trigger).
-  void take_events(double now) {
+  Status take_events(double now) {
     while (!completions_.empty() && completions_.top().time_s == now) {
       const Completion done = completions_.top();
       completions_.pop();
@@ -126,44 +128,52 @@ class Simulation {
     }
     while (next_arrival_ < arrivals_.size() &&
            jobs_[arrivals_[next_arrival_]].job.submit_time_s == now) {
-      arrive(arrivals_[next_arrival_++]);
+      FASTGPU_RETURN_IF_ERROR(arrive(arrivals_[next_arrival_++]));
       ++result_.events;
     }
     while (!wakeups_.empty() && wakeups_.top() == now) {
       wakeups_.pop();
       ++result_.events;
     }
+    return {};
   }
 
-  void arrive(std::size_t index) {
+  Status arrive(std::size_t index) {
     if (result_.jobs[index].rejected) {
       jobs_[index].phase = Phase::kRejected;
       settle();
-      return;
+      return {};
     }
-    enqueue(index);
+    if (Status queued = scheduler_->enqueue(jobs_[index].job); !queued.ok()) {
+      // Counted and reported with the scheduler's reason, as a job that never fits is.
+      result_.jobs[index].rejected = true;
+      result_.jobs[index].reject_reason = queued.message();
+      jobs_[index].phase = Phase::kRejected;
+      settle();
+      return {};
+    }
+    mark_queued(index);
+    return {};
   }
 
-  void enqueue(std::size_t index) {
+  void mark_queued(std::size_t index) {
     jobs_[index].phase = Phase::kQueued;
-    snapshot_.queue.push_back(jobs_[index].job);
     if (jobs_[index].job.gpus == 0) ++queued_cpu_jobs_;
   }
 
   // schedule() can decide something only when a job waits, and, for a policy that never
   // preempts, only when some GPU has share left or a CPU-only job waits.
   bool worth_scheduling() const {
-    if (snapshot_.queue.empty()) return false;
+    if (scheduler_->queued() == 0) return false;
     return preemptive_ || open_gpus_ > 0 || queued_cpu_jobs_ > 0;
   }
 
   Status schedule_rounds() {
     for (int round = 0; round < kMaxRoundsPerInstant && worth_scheduling(); ++round) {
-      Result<sched::ScheduleResult> decided = sched::schedule(snapshot_, options_.scheduler);
+      Result<sched::ScheduleResult> decided = scheduler_->schedule(snapshot_.now_s);
       ++result_.schedule_calls;
       if (!decided.ok()) return decided.status().with_context("simulated scheduler call");
       const bool requeued = apply(decided->decisions);
-      drop_started_from_queue();
       schedule_quantum();
       if (!requeued) break;  // a preemption frees GPUs for a job that starts next round
     }
@@ -225,7 +235,7 @@ class Simulation {
   }
 
   void schedule_quantum() {
-    if (!preemptive_ || options_.quantum_s <= 0 || snapshot_.queue.empty()) return;
+    if (!preemptive_ || options_.quantum_s <= 0 || scheduler_->queued() == 0) return;
     const double next = snapshot_.now_s + options_.quantum_s;
     if (next > quantum_pending_s_ || quantum_pending_s_ <= snapshot_.now_s) {
       wakeups_.push(next);
@@ -251,7 +261,8 @@ class Simulation {
     if (jobs_[index].phase != Phase::kRunning) return false;
     stop(index);
     ++result_.jobs[index].preemptions;
-    enqueue(index);
+    (void)scheduler_->requeue(jobs_[index].job.id, snapshot_.now_s);
+    mark_queued(index);
     return true;
   }
 
@@ -268,6 +279,7 @@ class Simulation {
   void kill(std::size_t index) {
     if (jobs_[index].phase != Phase::kRunning) return;
     stop(index);
+    (void)scheduler_->finish(jobs_[index].job.id, sched::EndState::kFailed, snapshot_.now_s);
     jobs_[index].phase = Phase::kDone;  // ended without completing: counted as unfinished
     settle();
   }
@@ -278,24 +290,11 @@ class Simulation {
     job.phase = Phase::kDone;
     result_.jobs[index].end_s = now;
     const double ran = *job.job.oracle_duration_s;
+    (void)scheduler_->finish(job.job.id, sched::EndState::kSucceeded, now);
     if (options_.learn_history && !job.job.signature.empty()) {
-      snapshot_.history[job.job.signature].run_seconds.push_back(ran);
-    }
-    if (keep_finished_) {
-      const double gpu_seconds = ran * std::max(1, job.job.gpus) * job.job.util_share;
-      snapshot_.finished.push_back(
-          {job.job.id, sched::EndState::kSucceeded, job.job.user, gpu_seconds, now});
+      scheduler_->add_run(job.job.signature, std::nullopt, ran);
     }
     settle();
-  }
-
-  void drop_started_from_queue() {
-    auto& queue = snapshot_.queue;
-    queue.erase(std::remove_if(queue.begin(), queue.end(),
-                               [&](const sched::Job& queued) {
-                                 return jobs_[queued.id.value()].phase != Phase::kQueued;
-                               }),
-                queue.end());
   }
 
   // Adds (+1) or removes (-1) the job's share on its GPUs; keeps the open-GPU count.
@@ -344,7 +343,8 @@ class Simulation {
 
   const Trace& trace_;
   const SimOptions& options_;
-  sched::Snapshot snapshot_;
+  sched::Snapshot snapshot_;  // GPUs, running jobs and the time; the queue lives in scheduler_
+  std::unique_ptr<sched::Scheduler> scheduler_;
   SimResult result_;
   std::vector<SimJob> jobs_;
   std::vector<std::size_t> arrivals_;  // job indexes in arrival order
@@ -353,7 +353,6 @@ class Simulation {
   MinHeap<double> wakeups_;
   double quantum_pending_s_ = -kNoEvent;
   bool preemptive_ = false;
-  bool keep_finished_ = false;
   std::vector<double> gpu_share_;
   std::vector<int> gpu_jobs_;
   std::size_t open_gpus_ = 0;

@@ -23,7 +23,8 @@ sched::Job to_sched_job(const TraceJob& source, std::size_t index, const SimOpti
 // Answers "can this job ever run on this cluster?" once per distinct (GPUs, bytes) shape.
 class NodeFit {
  public:
-  explicit NodeFit(const std::vector<sched::GpuState>& gpus);
+  // multi_node: a job larger than any node may take several (SchedulerConfig::multi_node).
+  NodeFit(const std::vector<sched::GpuState>& gpus, bool multi_node);
   // nullopt when the job can run on some node; else why it never can.
   std::optional<std::string> why_never_runs(const TraceJob& source, const sched::Job& job);
 
@@ -32,6 +33,8 @@ class NodeFit {
   std::string reject_reason(const sched::Job& job) const;
 
   std::vector<std::vector<sched::GpuState>> nodes_;  // GPUs grouped by node
+  std::vector<sched::GpuState> all_;                 // every GPU, for multi-node jobs
+  bool multi_node_ = false;
   std::map<std::pair<int, Bytes>, const std::vector<sched::GpuState>*> memo_;
 };
 

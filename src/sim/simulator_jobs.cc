@@ -55,13 +55,21 @@ sched::Job to_sched_job(const TraceJob& source, std::size_t index, const SimOpti
   return job;
 }
 
-NodeFit::NodeFit(const std::vector<sched::GpuState>& gpus) {
+NodeFit::NodeFit(const std::vector<sched::GpuState>& gpus, bool multi_node)
+    : all_(gpus), multi_node_(multi_node) {
   std::map<std::string, std::vector<sched::GpuState>> by_node;
   for (const sched::GpuState& gpu : gpus) by_node[gpu.node].push_back(gpu);
   for (auto& [name, node_gpus] : by_node) nodes_.push_back(std::move(node_gpus));
 }
 
 const std::vector<sched::GpuState>* NodeFit::node_for(int gpus, Bytes bytes) const {
+  std::size_t most = 0;
+  for (const auto& node : nodes_) most = std::max(most, node.size());
+  if (multi_node_ && static_cast<std::size_t>(gpus) > most) {
+    const auto big_enough = std::count_if(
+        all_.begin(), all_.end(), [&](const auto& gpu) { return gpu.total_bytes >= bytes; });
+    return big_enough >= gpus ? &all_ : nullptr;
+  }
   for (const std::vector<sched::GpuState>& node : nodes_) {
     if (static_cast<int>(node.size()) < gpus) continue;
     // A gang takes GPUs of one node; it fits when enough of them hold the bytes.
@@ -94,6 +102,7 @@ std::optional<std::string> NodeFit::why_never_runs(const TraceJob& source, const
   if (found == memo_.end()) found = memo_.emplace(key, node_for(key.first, key.second)).first;
   if (found->second == nullptr) return reject_reason(job);
   // The numbers (share, limits) are checked the way the engine checks at submit time.
+  if (found->second == &all_) return std::nullopt;  // whole nodes; checked by the scheduler
   const Status status = sched::validate_job(job, *found->second);
   return status.ok() ? std::nullopt : std::optional<std::string>(status.message());
 }

@@ -19,6 +19,9 @@ struct SchedulerConfig {
   std::string policy = "fifo";    // fifo, priority, sjf, srtf, edf, las, fair
   std::string strategy = "pack";  // pack, spread
   bool backfill = true;           // EASY backfill on top of the policy's order
+  // A job that needs more GPUs than any node has may take whole nodes (as multi-node jobs
+  // do on a cluster; the simulator replays such traces). Off: a gang stays on one node.
+  bool multi_node = false;
 
   // priority: effective priority = priority + aging_per_hour * hours waited.
   double aging_per_hour = 1.0;

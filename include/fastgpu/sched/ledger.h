@@ -25,7 +25,13 @@
 namespace fastgpu::sched {
 
 inline constexpr double kComputeCapacity = 1.0;  // R_i may reach this, never exceed it
-inline constexpr double kShareEpsilon = 1e-9;    // tolerance for summed shares
+inline constexpr double kShareEpsilon = 1e-9;    // one share unit, below: the ledger's grain
+
+// The ledger sums compute shares and loads as integers of this many units per 1.0, so
+// that committing and releasing the same jobs in any order gives bit-identical totals (a
+// scheduler kept across calls must decide exactly as one built afresh from a snapshot).
+inline constexpr std::int64_t kUnitsPerShare = 1'000'000'000;
+std::int64_t to_units(double value);
 
 // What one job asks of each of its GPUs.
 struct Demand {
@@ -44,8 +50,10 @@ struct GpuSlot {
   Bytes usable_bytes = 0;    // total - reserved - foreign (0 when those exceed total)
   Bytes declared_bytes = 0;  // sum of our jobs' declared bytes
   double r = 1.0;            // GpuState::util_cap
-  double share = 0.0;        // R_i
-  double load = 0.0;         // LB_i
+  double share = 0.0;        // R_i, = share_units / kUnitsPerShare
+  double load = 0.0;         // LB_i, = load_units / kUnitsPerShare
+  std::int64_t share_units = 0;
+  std::int64_t load_units = 0;
   int jobs = 0;
   bool exclusive_held = false;
   bool healthy = true;
@@ -75,6 +83,7 @@ class Ledger {
   const std::vector<int>& node_slots(int node) const { return node_slots_[node]; }
   const std::string& node_name(int node) const { return node_names_[node]; }
   int empty_count(int node) const { return empty_count_[node]; }
+  int largest_node() const { return largest_node_; }  // GPUs on the node with the most
 
   // True when `demand` fits on slot s now: healthy, memory and compute both fit, and
   // exclusivity holds.
@@ -86,6 +95,10 @@ class Ledger {
   void commit(const std::vector<int>& slots, const Demand& demand);
   // Undoes a commit of the same demand on the same slots (byte counts as committed).
   void release(const std::vector<int>& slots, const Demand& demand, Bytes bytes_per_gpu);
+
+  // Replaces what the probe says of one GPU (usable memory, health, measurements),
+  // keeping what our jobs hold. REQUIRES: gpu.index is known and on the same node.
+  void update_gpu(const GpuState& gpu);
 
   // Indexes. Nodes ordered by (empty GPUs, node id); partial GPUs (some job, not exclusive,
   // some share left) by (free share, slot); healthy GPUs by (LB_i, utilization,
@@ -105,6 +118,8 @@ class Ledger {
   void unindex(int s);
   void reindex(int s);
   LoadKey load_key(int s) const;
+  void add(GpuSlot& slot, const Demand& demand, Bytes bytes);
+  void recompute_min_r();
 
   std::vector<GpuSlot> slots_;
   std::vector<int> slot_by_gpu_index_;  // dense lookup when indexes are small
@@ -115,6 +130,7 @@ class Ledger {
   std::set<std::pair<double, int>> partial_;
   std::set<LoadKey> by_load_;
   int open_gpus_ = 0;
+  int largest_node_ = 0;
   double min_r_ = 1.0;  // healthy GPUs not exclusive and with share left
 };
 

@@ -47,6 +47,13 @@ std::vector<std::string> placer_names();
 // them all, then the smallest PCIe switch, then simply the first `count`.
 std::vector<int> choose_gang(const Ledger& ledger, const std::vector<int>& candidates, int count);
 
+// For a job larger than any node (SchedulerConfig::multi_node): whole nodes, those with the
+// most free GPUs first, each giving every GPU the demand fits on (Helios' consolidated
+// placement of multi-node jobs). nullopt when the cluster has too few such GPUs now.
+// REQUIRES: demand.gpus > ledger.largest_node().
+std::optional<std::vector<int>> place_across_nodes(const Ledger& ledger, const Demand& demand,
+                                                   const PlaceOptions& options);
+
 // True when slot s may take the demand under the options (fits and is not forbidden).
 bool allowed(const Ledger& ledger, int s, const Demand& demand, const PlaceOptions& options);
 

@@ -35,6 +35,11 @@ class Policy {
   virtual void rank(std::span<const Job* const> jobs, const PolicyContext& context,
                     std::span<double> keys) const = 0;
 
+  // True when a queued job's key depends only on the job, the config and the history of
+  // its signature: not on the time, nor on other jobs. A Scheduler kept between calls
+  // then ranks each job once, when it arrives, instead of the whole queue on every call.
+  virtual bool stable_keys() const { return true; }
+
   // A preemptive policy may evict a running restartable job whose running_key is larger
   // than a blocked queued job's key. The scale is the one rank() uses.
   virtual bool preemptive() const { return false; }

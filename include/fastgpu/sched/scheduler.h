@@ -12,7 +12,9 @@
 // Thread-safety: reentrant; concurrent calls on different snapshots are fine.
 #pragma once
 
+#include <memory>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "fastgpu/core/result.h"
@@ -35,6 +37,64 @@ struct ScheduleResult {
 };
 
 Result<ScheduleResult> schedule(const Snapshot& snapshot, const SchedulerConfig& config);
+
+// The same scheduler kept between calls, for callers that schedule often over a large
+// queue (the simulator, benchmarks, a busy daemon). It holds the snapshot itself and is
+// told what changed; each schedule() call then costs about what it places, not what waits
+// (the queue stays ordered, the ledger and the release times stay built). Decisions are
+// exactly those of the pure schedule() on snapshot(): schedule(s.snapshot(), config) and
+// s.schedule(now) agree, and the tests hold them to it.
+//
+// Start and Move decisions are applied to the held state when they are returned (the job
+// is running there from now on); a caller that fails to start a job reports it with
+// finish(). Preempt and MemoryAction change nothing until the caller reports the outcome
+// with requeue() or finish().
+// Thread-safety: none; one caller at a time.
+class Scheduler {
+ public:
+  // Checks the config and the GPUs as validate_config and validate_snapshot do.
+  static Result<std::unique_ptr<Scheduler>> create(const SchedulerConfig& config,
+                                                   std::vector<GpuState> gpus);
+  // The state of a whole snapshot, after validate_snapshot().
+  static Result<std::unique_ptr<Scheduler>> from_snapshot(const Snapshot& snapshot,
+                                                          const SchedulerConfig& config);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  // Adds a waiting job. Refused (nothing changes) when validate_job refuses it, its id is
+  // already known, or it depends on a job never seen.
+  Status enqueue(Job job);
+  // Removes a waiting job (cancelled); it counts as ended for jobs that depend on it.
+  Status cancel(JobId job, double now_s);
+  // A running job ended: its GPUs are free from now on.
+  Status finish(JobId job, EndState state, double now_s);
+  // A running job was stopped and waits again, with its attained service grown by the run.
+  Status requeue(JobId job, double now_s);
+  // What the probe says of a GPU now (memory held by others, health, measurements).
+  // REQUIRES: a GPU given at create(), on the same node.
+  Status update_gpu(const GpuState& gpu);
+  // Past runs of a signature, for "auto" memory and sjf estimates: all of them at once,
+  // or one more run (either measurement may be missing).
+  void set_history(const std::string& signature, SignatureHistory history);
+  void add_run(const std::string& signature, std::optional<Bytes> peak_bytes,
+               std::optional<double> run_seconds);
+  // A running job's measured peak memory per GPU, for memory-pressure decisions.
+  Status set_used_bytes(JobId job, std::optional<Bytes> used_bytes);
+
+  Result<ScheduleResult> schedule(double now_s);
+
+  // The held state as a plain snapshot (queue in id order), at the last schedule() time.
+  Snapshot snapshot() const;
+  std::size_t queued() const;
+  std::size_t running() const;
+
+  struct State;  // defined in src/sched/scheduler_state.h; opaque to users
+
+ private:
+  explicit Scheduler(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
 
 // Checks the config alone: known policy and strategy names, ranges.
 Status validate_config(const SchedulerConfig& config);

@@ -36,6 +36,7 @@ double expected_gpu_seconds(const Job& job, const PolicyContext& context) {
 class FairPolicy final : public Policy {
  public:
   std::string_view name() const override { return "fair"; }
+  bool stable_keys() const override { return false; }  // usage changes with time and runs
   void rank(std::span<const Job* const> jobs, const PolicyContext& context,
             std::span<double> keys) const override {
     std::map<std::string, double> usage = decayed_usage(context);

@@ -11,10 +11,12 @@ class PriorityPolicy final : public Policy {
   std::string_view name() const override { return "priority"; }
   void rank(std::span<const Job* const> jobs, const PolicyContext& context,
             std::span<double> keys) const override {
+    // The effective priority at time t is priority + per_second * (t - submit). Every
+    // waiting job ages at the same rate, so the order never changes with t: the key drops
+    // the common term per_second * t and stays fixed while the job waits.
     const double per_second = context.config.aging_per_hour / 3600.0;
     for (std::size_t i = 0; i < jobs.size(); ++i) {
-      const double waited = context.snapshot.now_s - jobs[i]->submit_time_s;
-      keys[i] = -(static_cast<double>(jobs[i]->priority) + per_second * (waited > 0 ? waited : 0));
+      keys[i] = -(static_cast<double>(jobs[i]->priority) - per_second * jobs[i]->submit_time_s);
     }
   }
 };

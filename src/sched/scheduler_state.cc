@@ -1,0 +1,412 @@
+// The Scheduler kept between calls: its state and how each reported change updates it.
+#include <algorithm>
+#include <cmath>
+
+#include "sched/scheduler_state.h"
+
+namespace fastgpu::sched {
+
+Demand demand_of(const Job& job, const EstimateCache& estimates) {
+  Demand demand;
+  demand.gpus = job.gpus;
+  demand.share = job.util_share;
+  demand.load = job.util_share * priority_weight(job.priority);
+  if (job.gpu_mem) {
+    demand.bytes = *job.gpu_mem;
+  } else if (auto learned = estimates.auto_bytes(job.signature)) {
+    demand.bytes = *learned;
+  } else {
+    demand.whole_memory = true;
+  }
+  return demand;
+}
+
+// ---- QueueMinimums
+
+void QueueMinimums::add(const Job& job, const Demand& demand) {
+  if (job.gpus == 0) {
+    ++cpu_jobs_;
+    return;
+  }
+  Dimensions& dims = by_whole_[demand.whole_memory ? 1 : 0];
+  dims.gpus.insert(demand.gpus);
+  dims.bytes.insert(demand.bytes);
+  dims.share.insert(demand.share);
+  shares_.insert(job.util_share);
+  if (job.gpu_mem) declared_bytes_.insert(*job.gpu_mem);
+}
+
+void QueueMinimums::remove(const Job& job, const Demand& demand) {
+  if (job.gpus == 0) {
+    --cpu_jobs_;
+    return;
+  }
+  Dimensions& dims = by_whole_[demand.whole_memory ? 1 : 0];
+  dims.gpus.erase(dims.gpus.find(demand.gpus));
+  dims.bytes.erase(dims.bytes.find(demand.bytes));
+  dims.share.erase(dims.share.find(demand.share));
+  shares_.erase(shares_.find(job.util_share));
+  if (job.gpu_mem) declared_bytes_.erase(declared_bytes_.find(*job.gpu_mem));
+}
+
+Demand QueueMinimums::smallest(bool whole_memory) const {
+  const Dimensions& dims = by_whole_[whole_memory ? 1 : 0];
+  Demand demand;
+  demand.whole_memory = whole_memory;
+  if (dims.gpus.empty()) {
+    demand.gpus = 0;
+    return demand;
+  }
+  demand.gpus = *dims.gpus.begin();
+  demand.bytes = *dims.bytes.begin();
+  demand.share = *dims.share.begin();
+  return demand;
+}
+
+Bytes QueueMinimums::smallest_declared_bytes() const {
+  return declared_bytes_.empty() ? 0 : *declared_bytes_.begin();
+}
+
+double QueueMinimums::smallest_share() const { return shares_.empty() ? 1.0 : *shares_.begin(); }
+
+// ---- State
+
+Scheduler::State::State(const SchedulerConfig& config_in, std::vector<GpuState> gpus)
+    : config(config_in),
+      policy(make_policy(config_in.policy)),
+      placer(make_placer(config_in.strategy)),
+      limits(detail::cluster_limits(gpus)),
+      view{0.0, std::move(gpus), {}, {}, {}, {}},
+      ledger(view),
+      empty_ledger(view) {
+  limits.multi_node = config.multi_node;
+  for (std::size_t i = 0; i < view.gpus.size(); ++i) gpu_at[view.gpus[i].index] = i;
+  reset_estimates();
+}
+
+void Scheduler::State::reset_estimates() {
+  estimates =
+      std::make_unique<EstimateCache>(view.history, config.auto_percentile, config.auto_margin);
+}
+
+TargetState Scheduler::State::target_state(JobId id) const {
+  if (queue.count(id) != 0) return TargetState::kQueued;
+  if (running_at.count(id) != 0) return TargetState::kRunning;
+  auto it = ended.find(id);
+  if (it == ended.end()) return TargetState::kUnknown;
+  return it->second == EndState::kSucceeded ? TargetState::kSucceeded : TargetState::kFailed;
+}
+
+bool Scheduler::State::dependencies_met(const Job& job) const {
+  for (const Dependency& dependency : job.dependencies) {
+    const TargetState target = target_state(dependency.job);
+    const bool met = dependency.kind == DependencyKind::kAfterOk
+                         ? target == TargetState::kSucceeded
+                         : target == TargetState::kSucceeded || target == TargetState::kFailed;
+    if (!met) return false;
+  }
+  return true;
+}
+
+Entry Scheduler::State::rank_one(const Job& job) const {
+  const PolicyContext context{view, config, *estimates};
+  const Job* jobs[] = {&job};
+  double key = 0.0;
+  policy->rank(jobs, context, std::span<double>(&key, 1));
+  return {key, job.submit_time_s, job.id, &job, demand_of(job, *estimates)};
+}
+
+void Scheduler::State::join_shape(Entry& entry) {
+  const Demand& d = entry.demand;
+  const ShapeKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share),
+                     entry.job->time_limit_s.value_or(-1.0)};
+  auto [found, added] = shape_of_key.emplace(key, static_cast<int>(shapes.size()));
+  if (added) shapes.emplace_back();
+  entry.shape = found->second;
+  std::set<Entry>& shape = shapes[static_cast<std::size_t>(entry.shape)];
+  if (!shape.empty() && entry < *shape.begin()) heads.erase(*shape.begin());
+  shape.insert(entry);
+  heads.insert(*shape.begin());
+  minimums.add(*entry.job, entry.demand);
+}
+
+void Scheduler::State::leave_shape(const Entry& entry) {
+  std::set<Entry>& shape = shapes[static_cast<std::size_t>(entry.shape)];
+  const bool was_head = shape.begin()->id == entry.id;
+  if (was_head) heads.erase(*shape.begin());
+  shape.erase(entry);
+  if (was_head && !shape.empty()) heads.insert(*shape.begin());
+  minimums.remove(*entry.job, entry.demand);
+  entry_of.at(entry.id).shape = Entry::kLeft;
+}
+
+void Scheduler::State::place_entry(Entry& entry) {
+  if (dependencies_met(*entry.job)) {
+    join_shape(entry);
+    return;
+  }
+  entry.shape = Entry::kHeld;
+  for (const Dependency& dependency : entry.job->dependencies) {
+    dependents[dependency.job].push_back(entry.id);
+  }
+}
+
+// A job ended: held jobs waiting on it may now join their shapes.
+void Scheduler::State::release_dependents(JobId ended_job) {
+  auto it = dependents.find(ended_job);
+  if (it == dependents.end()) return;
+  const std::vector<JobId> waiting = std::move(it->second);
+  dependents.erase(it);
+  for (JobId id : waiting) {
+    auto entry = entry_of.find(id);
+    if (entry == entry_of.end() || entry->second.shape != Entry::kHeld) continue;
+    if (dependencies_met(*entry->second.job)) join_shape(entry->second);
+  }
+}
+
+// Ranks the whole queue afresh: for a policy whose keys move, or after a history changed.
+void Scheduler::State::rebuild_order() {
+  for (const auto& [id, entry] : entry_of) {
+    if (entry.shape >= 0) minimums.remove(*entry.job, entry.demand);
+  }
+  entry_of.clear();
+  shapes.clear();
+  shape_of_key.clear();
+  heads.clear();
+  dependents.clear();
+  std::vector<const Job*> jobs;
+  jobs.reserve(queue.size());
+  for (const auto& [id, job] : queue) jobs.push_back(&job);
+  std::vector<double> keys(jobs.size());
+  policy->rank(jobs, PolicyContext{view, config, *estimates}, keys);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    Entry& entry = entry_of
+                       .emplace(jobs[i]->id, Entry{keys[i], jobs[i]->submit_time_s, jobs[i]->id,
+                                                   jobs[i], demand_of(*jobs[i], *estimates)})
+                       .first->second;
+    place_entry(entry);
+  }
+  order_stale = false;
+}
+
+void Scheduler::State::add_queued(Job job) {
+  const JobId id = job.id;
+  const Job& stored = queue.emplace(id, std::move(job)).first->second;
+  if (!stored.signature.empty()) ++queued_per_signature[stored.signature];
+  if (order_stale || !policy->stable_keys()) return;  // rebuild_order() ranks it
+  Entry& entry = entry_of.emplace(id, rank_one(stored)).first->second;
+  place_entry(entry);
+}
+
+Job Scheduler::State::take_queued(JobId id) {
+  auto it = queue.find(id);
+  if (auto entry = entry_of.find(id); entry != entry_of.end()) {
+    if (entry->second.shape >= 0) leave_shape(entry->second);
+    entry_of.erase(entry);
+  }
+  if (!it->second.signature.empty()) {
+    auto count = queued_per_signature.find(it->second.signature);
+    if (--count->second == 0) queued_per_signature.erase(count);
+  }
+  Job job = std::move(it->second);
+  queue.erase(it);
+  return job;
+}
+
+double Scheduler::State::end_of(const RunningJob& running) const {
+  return running.job.time_limit_s ? running.start_time_s + *running.job.time_limit_s : kNever;
+}
+
+void Scheduler::State::add_running(RunningJob running) {
+  ends.emplace(end_of(running), running.job.id);
+  running_at[running.job.id] = view.running.size();
+  view.running.push_back(std::move(running));
+}
+
+RunningJob Scheduler::State::take_running(JobId id) {
+  const std::size_t at = running_at.at(id);
+  RunningJob running = std::move(view.running[at]);
+  if (at + 1 != view.running.size()) {
+    view.running[at] = std::move(view.running.back());
+    running_at[view.running[at].job.id] = at;
+  }
+  view.running.pop_back();
+  running_at.erase(id);
+  ends.erase({end_of(running), id});
+  return running;
+}
+
+Demand Scheduler::State::held_demand(const RunningJob& running) const {
+  Demand demand;
+  demand.gpus = static_cast<int>(running.gpus.size());
+  demand.bytes = running.declared_bytes;
+  demand.share = running.job.util_share;
+  demand.load = running.job.util_share * priority_weight(running.job.priority);
+  return demand;
+}
+
+std::vector<int> Scheduler::State::slots_of(const std::vector<int>& gpus) const {
+  std::vector<int> slots;
+  slots.reserve(gpus.size());
+  for (int gpu : gpus) slots.push_back(ledger.slot_of(gpu));
+  return slots;
+}
+
+// ---- Scheduler
+
+Scheduler::Scheduler(std::unique_ptr<State> state) : state_(std::move(state)) {}
+Scheduler::~Scheduler() = default;
+
+Result<std::unique_ptr<Scheduler>> Scheduler::create(const SchedulerConfig& config,
+                                                     std::vector<GpuState> gpus) {
+  FASTGPU_RETURN_IF_ERROR(validate_config(config));
+  FASTGPU_RETURN_IF_ERROR(detail::check_gpu_list(gpus));
+  return std::unique_ptr<Scheduler>(
+      new Scheduler(std::make_unique<State>(config, std::move(gpus))));
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snapshot,
+                                                            const SchedulerConfig& config) {
+  FASTGPU_RETURN_IF_ERROR(validate_config(config));
+  FASTGPU_RETURN_IF_ERROR(detail::validate_snapshot(snapshot, config.multi_node));
+  auto state = std::make_unique<State>(config, snapshot.gpus);
+  state->view.now_s = snapshot.now_s;
+  state->view.history = snapshot.history;
+  state->view.finished = snapshot.finished;
+  for (const FinishedJob& done : snapshot.finished) state->ended[done.id] = done.state;
+  for (const RunningJob& running : snapshot.running) {
+    const std::vector<int> slots = state->slots_of(running.gpus);
+    state->ledger.commit(slots, state->held_demand(running));
+    state->add_running(running);
+  }
+  for (const Job& job : snapshot.queue) state->add_queued(job);
+  return std::unique_ptr<Scheduler>(new Scheduler(std::move(state)));
+}
+
+Status Scheduler::enqueue(Job job) {
+  State& state = *state_;
+  FASTGPU_RETURN_IF_ERROR(detail::check_job(job, state.limits));
+  if (state.target_state(job.id) != TargetState::kUnknown) {
+    return invalid_argument("job id " + to_string(job.id) +
+                            " is already known to the scheduler; ids must be unique");
+  }
+  for (const Dependency& dependency : job.dependencies) {
+    if (state.target_state(dependency.job) != TargetState::kUnknown) continue;
+    return invalid_argument("job " + to_string(job.id) + " depends on job " +
+                            to_string(dependency.job) +
+                            ", which is not queued, running or finished; remove the "
+                            "dependency or submit that job first");
+  }
+  state.add_queued(std::move(job));
+  return {};
+}
+
+Status Scheduler::cancel(JobId job, double now_s) {
+  State& state = *state_;
+  if (state.queue.count(job) == 0) {
+    return not_found("job " + to_string(job) + " is not waiting; only a queued job is cancelled "
+                     "here, a running one ends with finish()");
+  }
+  Job taken = state.take_queued(job);
+  state.ended[job] = EndState::kCancelled;
+  state.release_dependents(job);
+  state.view.finished.push_back({job, EndState::kCancelled, taken.user, 0.0, now_s});
+  return {};
+}
+
+Status Scheduler::finish(JobId job, EndState end, double now_s) {
+  State& state = *state_;
+  if (state.running_at.count(job) == 0) {
+    return not_found("job " + to_string(job) + " is not running; nothing to finish");
+  }
+  RunningJob running = state.take_running(job);
+  state.ledger.release(state.slots_of(running.gpus), state.held_demand(running),
+                       running.declared_bytes);
+  state.ended[job] = end;
+  state.release_dependents(job);
+  // Service over every run, in GPUs actually held (a fractional job holds its share).
+  const double ran = running.job.attained_run_s + std::max(0.0, now_s - running.start_time_s);
+  const double gpu_seconds =
+      ran * std::max(1, running.job.gpus) * running.job.util_share;
+  state.view.finished.push_back({job, end, running.job.user, gpu_seconds, now_s});
+  return {};
+}
+
+Status Scheduler::requeue(JobId job, double now_s) {
+  State& state = *state_;
+  if (state.running_at.count(job) == 0) {
+    return not_found("job " + to_string(job) + " is not running; nothing to requeue");
+  }
+  RunningJob running = state.take_running(job);
+  state.ledger.release(state.slots_of(running.gpus), state.held_demand(running),
+                       running.declared_bytes);
+  running.job.attained_run_s += std::max(0.0, now_s - running.start_time_s);
+  state.add_queued(std::move(running.job));
+  return {};
+}
+
+Status Scheduler::update_gpu(const GpuState& gpu) {
+  State& state = *state_;
+  auto it = state.gpu_at.find(gpu.index);
+  if (it == state.gpu_at.end() || state.view.gpus[it->second].node != gpu.node) {
+    return invalid_argument("GPU " + std::to_string(gpu.index) + " on node '" + gpu.node +
+                            "' was not given when the scheduler was created");
+  }
+  if (!(gpu.util_cap > 0.0 && gpu.util_cap <= 1.0)) {
+    return invalid_argument("GPU " + std::to_string(gpu.index) + " has utilization cap r = " +
+                            std::to_string(gpu.util_cap) + "; use a value in (0, 1]");
+  }
+  state.view.gpus[it->second] = gpu;
+  state.ledger.update_gpu(gpu);
+  state.empty_ledger.update_gpu(gpu);
+  state.limits = detail::cluster_limits(state.view.gpus);
+  state.limits.multi_node = state.config.multi_node;
+  return {};
+}
+
+void Scheduler::set_history(const std::string& signature, SignatureHistory history) {
+  State& state = *state_;
+  state.view.history[signature] = std::move(history);
+  state.reset_estimates();
+  // Keys (sjf) and demands ("auto" memory) of waiting jobs with this signature may move.
+  if (state.queued_per_signature.count(signature) != 0) state.order_stale = true;
+}
+
+void Scheduler::add_run(const std::string& signature, std::optional<Bytes> peak_bytes,
+                        std::optional<double> run_seconds) {
+  State& state = *state_;
+  SignatureHistory& history = state.view.history[signature];
+  if (peak_bytes) history.peak_bytes.push_back(*peak_bytes);
+  if (run_seconds) history.run_seconds.push_back(*run_seconds);
+  state.reset_estimates();
+  if (state.queued_per_signature.count(signature) != 0) state.order_stale = true;
+}
+
+Status Scheduler::set_used_bytes(JobId job, std::optional<Bytes> used_bytes) {
+  auto it = state_->running_at.find(job);
+  if (it == state_->running_at.end()) {
+    return not_found("job " + to_string(job) + " is not running");
+  }
+  state_->view.running[it->second].used_bytes = used_bytes;
+  return {};
+}
+
+Result<ScheduleResult> Scheduler::schedule(double now_s) {
+  State& state = *state_;
+  if (!std::isfinite(now_s)) return invalid_argument("the schedule time is not finite");
+  state.view.now_s = now_s;
+  if (state.order_stale || !state.policy->stable_keys()) state.rebuild_order();
+  return run_round(state);
+}
+
+Snapshot Scheduler::snapshot() const {
+  Snapshot snapshot = state_->view;
+  snapshot.queue.reserve(state_->queue.size());
+  for (const auto& [id, job] : state_->queue) snapshot.queue.push_back(job);
+  return snapshot;
+}
+
+std::size_t Scheduler::queued() const { return state_->queue.size(); }
+std::size_t Scheduler::running() const { return state_->view.running.size(); }
+
+}  // namespace fastgpu::sched

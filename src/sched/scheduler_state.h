@@ -1,0 +1,132 @@
+// What a Scheduler keeps between calls; private to src/sched. A pure schedule() call builds
+// one of these from its snapshot and throws it away, so both paths run the same code.
+#pragma once
+
+#include <array>
+#include <tuple>
+#include <limits>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "fastgpu/sched/history.h"
+#include "fastgpu/sched/ledger.h"
+#include "fastgpu/sched/placer.h"
+#include "fastgpu/sched/policy.h"
+#include "fastgpu/sched/scheduler.h"
+#include "sched/dependencies.h"
+#include "sched/validate_internal.h"
+
+namespace fastgpu::sched {
+
+inline constexpr double kNever = std::numeric_limits<double>::infinity();
+
+// One queued job in policy order: smaller key first, then earlier submit, then smaller id.
+struct Entry {
+  double key = 0.0;
+  double submit_s = 0.0;
+  JobId id;
+  const Job* job = nullptr;  // points into State::queue (a node-based map: stable)
+  Demand demand;             // what it asks of each GPU, "auto" resolved at ranking time
+  int shape = kHeld;         // index into State::shapes, or one of the two below
+  static constexpr int kHeld = -1;  // waits on dependencies
+  static constexpr int kLeft = -2;  // started in the current round; leaves the queue
+  bool operator<(const Entry& other) const {
+    if (key != other.key) return key < other.key;
+    if (submit_s != other.submit_s) return submit_s < other.submit_s;
+    return id < other.id;
+  }
+};
+
+// The demand of a job: declared bytes, or learned ones for "auto", or the whole GPU.
+Demand demand_of(const Job& job, const EstimateCache& estimates);
+
+// The smallest demands waiting, dimension by dimension, kept as the queue changes. Every
+// queued GPU job asks for at least these, so a failure that dominates them ends a walk.
+class QueueMinimums {
+ public:
+  void add(const Job& job, const Demand& demand);
+  void remove(const Job& job, const Demand& demand);
+  // Demands with the smallest gpus, bytes and share of the partial-memory jobs and of the
+  // whole-memory jobs; gpus == 0 means there is no such job.
+  Demand smallest(bool whole_memory) const;
+  // The smallest declared bytes (not learned) and share, as PlaceOptions wants them.
+  Bytes smallest_declared_bytes() const;
+  double smallest_share() const;
+  std::size_t cpu_jobs() const { return cpu_jobs_; }
+
+ private:
+  struct Dimensions {
+    std::multiset<int> gpus;
+    std::multiset<Bytes> bytes;
+    std::multiset<double> share;
+  };
+  std::array<Dimensions, 2> by_whole_;  // [0] partial memory, [1] whole memory
+  std::multiset<Bytes> declared_bytes_;
+  std::multiset<double> shares_;
+  std::size_t cpu_jobs_ = 0;
+};
+
+struct Scheduler::State {
+  State(const SchedulerConfig& config_in, std::vector<GpuState> gpus);
+
+  SchedulerConfig config;
+  std::unique_ptr<Policy> policy;
+  std::unique_ptr<Placer> placer;
+  detail::ClusterLimits limits;
+
+  // The snapshot, except the queue (kept in `queue`, by id, for stable addresses).
+  Snapshot view;
+  std::map<JobId, Job> queue;
+  std::unordered_map<JobId, std::size_t> running_at;  // index into view.running
+  std::unordered_map<JobId, EndState> ended;          // every job that ended
+  std::unordered_map<int, std::size_t> gpu_at;        // GpuState::index -> view.gpus
+  Ledger ledger;
+  Ledger empty_ledger;  // the same GPUs with none of our jobs: what fits once all end
+
+  // Waiting jobs whose dependencies are met, grouped by shape: what they ask of a GPU
+  // and their time limit. Jobs of one shape succeed or fail to place alike (the ledger only
+  // fills within a call), so a round walks the shapes' first jobs in policy order (`heads`)
+  // and drops a whole shape at its first failure: the walk costs the number of shapes and
+  // starts, not the queue's length. Jobs still waiting on dependencies are held apart.
+  using ShapeKey = std::tuple<int, bool, Bytes, std::int64_t, double>;
+  std::vector<std::set<Entry>> shapes;
+  std::map<ShapeKey, int> shape_of_key;
+  std::set<Entry> heads;
+  std::unordered_map<JobId, Entry> entry_of;  // every queued job, ranked
+  std::unordered_map<JobId, std::vector<JobId>> dependents;  // target -> held jobs
+  std::unordered_map<std::string, int> queued_per_signature;
+  bool order_stale = true;  // rebuild order before the next walk
+  QueueMinimums minimums;
+  // Running jobs by the time they must end (time limits); no limit: kNever.
+  std::set<std::pair<double, JobId>> ends;
+
+  // Learned estimates per signature; rebuilt when a history changes.
+  std::unique_ptr<EstimateCache> estimates;
+
+  TargetState target_state(JobId id) const;
+  bool dependencies_met(const Job& job) const;
+  void reset_estimates();
+  Entry rank_one(const Job& job) const;
+  void rebuild_order();
+  void place_entry(Entry& entry);     // into its shape, or held on dependencies
+  void join_shape(Entry& entry);      // REQUIRES: dependencies met
+  void leave_shape(const Entry& entry);  // marks the job kLeft
+  void release_dependents(JobId ended_job);
+  void add_queued(Job job);
+  Job take_queued(JobId id);
+  void add_running(RunningJob running);
+  RunningJob take_running(JobId id);
+  Demand held_demand(const RunningJob& running) const;
+  std::vector<int> slots_of(const std::vector<int>& gpus) const;
+  double end_of(const RunningJob& running) const;
+};
+
+// One schedule() call over a State; defined in scheduler.cc.
+ScheduleResult run_round(Scheduler::State& state);
+
+}  // namespace fastgpu::sched

@@ -1,0 +1,219 @@
+// The Scheduler kept between calls must decide exactly as the pure schedule() does on the
+// same state. Random clusters and random streams of arrivals, ends, cancellations and
+// requeues, every policy and strategy, with and without backfill and balancing; after
+// every step both are asked and their decisions and reservations compared line by line.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <variant>
+
+#include "fastgpu/sched/scheduler.h"
+#include "sched/sched_builders.h"
+
+namespace fastgpu::sched {
+namespace {
+
+using testing::kGiB;
+
+std::string describe(const ScheduleResult& result) {
+  std::string text;
+  for (const Decision& decision : result.decisions) text += to_string(decision) + "\n";
+  if (result.reservation) {
+    text += "reserve job " + to_string(result.reservation->job) + " at " +
+            std::to_string(result.reservation->start_s) + " on";
+    for (int gpu : result.reservation->gpus) text += " " + std::to_string(gpu);
+    text += "\n";
+  }
+  return text;
+}
+
+class Stream {
+ public:
+  Stream(std::uint64_t seed, const SchedulerConfig& config) : rng_(seed), config_(config) {}
+
+  std::vector<GpuState> cluster() {
+    std::vector<GpuState> gpus;
+    const int nodes = pick(1, 4);
+    int index = 0;
+    for (int node = 0; node < nodes; ++node) {
+      const int count = pick(1, 8);
+      const Bytes total = static_cast<Bytes>(pick(1, 3) * 20) * kGiB;
+      for (int i = 0; i < count; ++i) {
+        GpuState gpu = testing::make_gpu(index++, "node" + std::to_string(node), total);
+        gpu.util_cap = pick(0, 3) == 0 ? 0.8 : 1.0;
+        gpu.nvlink_group = i / 4;
+        gpu.utilization = 0.25 * pick(0, 4);
+        gpus.push_back(gpu);
+      }
+    }
+    return gpus;
+  }
+
+  Job job(double now) {
+    Job job = testing::make_job(++next_id_, pick(0, 9) == 0 ? 0 : pick(1, 4),
+                                static_cast<Bytes>(pick(1, 16)) * kGiB / 2,
+                                pick(0, 2) == 0 ? 0.1 * pick(1, 9) : 1.0);
+    if (pick(0, 7) == 0) job.gpu_mem.reset();  // auto
+    job.signature = "sig" + std::to_string(pick(0, 5));
+    job.user = "user" + std::to_string(pick(0, 2));
+    job.priority = pick(0, 4);
+    job.submit_time_s = now;
+    if (pick(0, 3) != 0) job.time_limit_s = 60.0 * pick(1, 30);
+    if (pick(0, 3) == 0) job.deadline_s = now + 600.0 * pick(1, 10);
+    job.restartable = pick(0, 1) == 0;
+    job.oracle_duration_s = 30.0 * pick(1, 40);
+    if (next_id_ > 3 && pick(0, 5) == 0) {
+      const auto target = static_cast<std::uint64_t>(pick(1, static_cast<int>(next_id_) - 1));
+      job.dependencies.push_back({JobId{target}, pick(0, 1) == 0 ? DependencyKind::kAfterOk
+                                                                 : DependencyKind::kAfterAny});
+    }
+    return job;
+  }
+
+  int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
+
+ private:
+  std::mt19937_64 rng_;
+  SchedulerConfig config_;
+  std::uint64_t next_id_ = 0;
+};
+
+// Applies one random change; the scheduler refuses what it must refuse (never crashes).
+void random_change(Stream& stream, Scheduler& scheduler, double now) {
+  const Snapshot state = scheduler.snapshot();
+  const int what = stream.pick(0, 9);
+  if (what <= 4 || state.running.empty()) {
+    for (int n = stream.pick(1, 4); n > 0; --n) {
+      Job job = stream.job(now);
+      // Dependencies on unknown ids are refused; that is part of what is tested.
+      (void)scheduler.enqueue(std::move(job));
+    }
+    return;
+  }
+  const RunningJob& running = state.running[static_cast<std::size_t>(
+      stream.pick(0, static_cast<int>(state.running.size()) - 1))];
+  if (what <= 7) {
+    const EndState end = stream.pick(0, 3) == 0 ? EndState::kFailed : EndState::kSucceeded;
+    ASSERT_TRUE(scheduler.finish(running.job.id, end, now).ok());
+  } else if (what == 8 && !state.queue.empty()) {
+    ASSERT_TRUE(scheduler.cancel(state.queue.front().id, now).ok());
+  } else {
+    ASSERT_TRUE(scheduler.requeue(running.job.id, now).ok());
+  }
+}
+
+// Returns how many decisions the stream produced, so a caller can check it did something.
+std::size_t run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps) {
+  std::size_t decisions = 0;
+  Stream stream(seed, config);
+  auto created = Scheduler::create(config, stream.cluster());
+  EXPECT_TRUE(created.ok()) << created.status().to_string();
+  if (!created.ok()) return 0;
+  Scheduler& scheduler = **created;
+  double now = 0.0;
+  for (int step = 0; step < steps; ++step) {
+    now += 30.0 * stream.pick(0, 4);
+    random_change(stream, scheduler, now);
+    if (::testing::Test::HasFatalFailure()) return decisions;
+    if (stream.pick(0, 4) == 0) {
+      SignatureHistory history;
+      history.peak_bytes = {static_cast<Bytes>(stream.pick(1, 20)) * kGiB};
+      history.run_seconds = {60.0 * stream.pick(1, 20)};
+      scheduler.set_history("sig" + std::to_string(stream.pick(0, 5)), history);
+    }
+    Snapshot snapshot = scheduler.snapshot();
+    snapshot.now_s = now;
+    auto pure = schedule(snapshot, config);
+    auto kept = scheduler.schedule(now);
+    EXPECT_EQ(pure.ok(), kept.ok()) << "seed " << seed << " step " << step;
+    if (!pure.ok() || !kept.ok()) continue;
+    EXPECT_EQ(describe(*pure), describe(*kept))
+        << config.policy << "/" << config.strategy << " seed " << seed << " step " << step;
+    if (describe(*pure) != describe(*kept)) return decisions;
+    decisions += kept->decisions.size();
+  }
+  return decisions;
+}
+
+class IncrementalEquivalence : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(IncrementalEquivalence, DecidesAsThePureSchedulerOnEveryStep) {
+  for (const char* strategy : {"pack", "spread"}) {
+    for (bool backfill : {false, true}) {
+      SchedulerConfig config;
+      config.policy = GetParam();
+      config.strategy = strategy;
+      config.backfill = backfill;
+      config.balance = backfill;  // balancing on in half the runs
+      config.min_run_before_preempt_s = 30.0;
+      config.min_run_before_move_s = 60.0;
+      std::size_t decisions = 0;
+      for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+        decisions += run_stream(config, seed * 7919 + (backfill ? 1 : 0), 60);
+        if (::testing::Test::HasFailure()) return;
+      }
+      // The streams must exercise the scheduler, not compare empty answers.
+      EXPECT_GT(decisions, 100u) << config.policy << "/" << strategy;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPolicy, IncrementalEquivalence,
+                         ::testing::Values("fifo", "priority", "sjf", "srtf", "edf", "las",
+                                           "fair"));
+
+TEST(IncrementalScheduler, StartedJobsRunAndTheirEndFreesTheGpu) {
+  auto created = Scheduler::create(SchedulerConfig{}, testing::make_node("n0", 1));
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  ASSERT_TRUE(scheduler.enqueue(testing::make_job(1)).ok());
+  ASSERT_TRUE(scheduler.enqueue(testing::make_job(2)).ok());
+  auto first = scheduler.schedule(0.0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(testing::started_ids(*first), (std::vector<std::uint64_t>{1}));
+  EXPECT_EQ(scheduler.running(), 1u);
+  EXPECT_EQ(scheduler.queued(), 1u);
+  EXPECT_TRUE(testing::started_ids(*scheduler.schedule(1.0)).empty());
+  ASSERT_TRUE(scheduler.finish(JobId{1}, EndState::kSucceeded, 2.0).ok());
+  EXPECT_EQ(testing::started_ids(*scheduler.schedule(2.0)), (std::vector<std::uint64_t>{2}));
+}
+
+TEST(IncrementalScheduler, RefusesBadChangesAndKeepsItsState) {
+  auto created = Scheduler::create(SchedulerConfig{}, testing::make_node("n0", 2));
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  ASSERT_TRUE(scheduler.enqueue(testing::make_job(1)).ok());
+
+  const Status duplicate = scheduler.enqueue(testing::make_job(1));
+  EXPECT_NE(duplicate.message().find("job id 1 is already known"), std::string::npos);
+  Job orphan = testing::make_job(2);
+  orphan.dependencies.push_back({JobId{99}, DependencyKind::kAfterOk});
+  EXPECT_NE(scheduler.enqueue(orphan).message().find("depends on job 99"), std::string::npos);
+  EXPECT_NE(scheduler.enqueue(testing::make_job(3, 4)).message().find("at most 2"),
+            std::string::npos);
+  EXPECT_EQ(scheduler.finish(JobId{1}, EndState::kSucceeded, 0).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(scheduler.requeue(JobId{7}, 0).code(), ErrorCode::kNotFound);
+  EXPECT_EQ(scheduler.cancel(JobId{7}, 0).code(), ErrorCode::kNotFound);
+  GpuState stranger = testing::make_gpu(5, "elsewhere");
+  EXPECT_EQ(scheduler.update_gpu(stranger).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(scheduler.queued(), 1u);
+  EXPECT_EQ(testing::started_ids(*scheduler.schedule(0.0)), (std::vector<std::uint64_t>{1}));
+}
+
+TEST(IncrementalScheduler, ForeignMemoryReportedLaterShrinksWhatFits) {
+  auto created = Scheduler::create(SchedulerConfig{}, testing::make_node("n0", 1));
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  GpuState busy = testing::make_gpu(0);
+  busy.foreign_bytes = 75 * kGiB;  // another user's process holds most of the GPU
+  ASSERT_TRUE(scheduler.update_gpu(busy).ok());
+  ASSERT_TRUE(scheduler.enqueue(testing::make_job(1, 1, 10 * kGiB, 0.5)).ok());
+  EXPECT_TRUE(testing::started_ids(*scheduler.schedule(0.0)).empty());
+  busy.foreign_bytes = 0;
+  ASSERT_TRUE(scheduler.update_gpu(busy).ok());
+  EXPECT_EQ(testing::started_ids(*scheduler.schedule(1.0)), (std::vector<std::uint64_t>{1}));
+}
+
+}  // namespace
+}  // namespace fastgpu::sched
