@@ -104,16 +104,22 @@ class Round {
   }
 
  private:
-  // Walks the shapes' first jobs in policy order. A started job hands its place to the
-  // next of its shape (always later in the order); a job that cannot start ends its
-  // shape's turn, since every other job of the shape would fail the same way.
+  // Walks the classes' first jobs in policy order. A started job hands its place to the
+  // next of its class (always later in the order); a job that cannot start ends its
+  // class's turn, since every other job of the class would fail the same way; except that
+  // past a reservation, the class's jobs that end before it may still use the reserved
+  // GPUs: the first of them joins the walk at its own place (`short_jobs_`).
   void place_in_order() {
     options_.min_share = state_.minimums.smallest_share();
     options_.min_bytes = state_.minimums.smallest_declared_bytes();
     cpu_jobs_left_ = state_.minimums.cpu_jobs();
     auto it = state_.heads.begin();
-    while (it != state_.heads.end()) {
-      const Entry entry = *it;
+    while (true) {
+      const bool from_short =
+          !short_jobs_.empty() && (it == state_.heads.end() || *short_jobs_.begin() < *it);
+      if (!from_short && it == state_.heads.end()) break;
+      const Entry entry = from_short ? *short_jobs_.begin() : *it;
+      if (from_short) short_jobs_.erase(short_jobs_.begin());
       if (entry.job->gpus == 0) {
         start_cpu_job(entry);
         it = state_.heads.upper_bound(entry);
@@ -123,12 +129,38 @@ class Round {
       // still looks for room for its first blocked job.
       if (gpus_settled() && (reserved_ || !policy_.preemptive())) {
         if (cpu_jobs_left_ == 0) break;
-        ++it;
+        if (!from_short) ++it;
         continue;
       }
       const Outcome outcome = consider(entry);
       if (outcome == Outcome::kStop) break;
-      it = outcome == Outcome::kStarted ? state_.heads.upper_bound(entry) : std::next(it);
+      if (outcome == Outcome::kStarted) {
+        // A short job is never its class's first (that one failed), so `it` stays valid.
+        if (from_short) {
+          queue_short_job(entry);
+        } else {
+          it = state_.heads.upper_bound(entry);
+        }
+        continue;
+      }
+      if (!from_short) {
+        if (last_masked_) queue_short_job(entry);
+        ++it;
+      }
+    }
+  }
+
+  // The class of `entry` failed on the GPUs outside the reservation; its first job that
+  // ends before the reservation may still fit, unless the class fails everywhere.
+  void queue_short_job(const Entry& entry) {
+    if (!reserved_ || free_failures_.dominated(entry.demand)) return;
+    const auto& group = state_.classes[static_cast<std::size_t>(entry.shape)];
+    for (const Entry& first : group.limit_heads) {
+      if (!(entry < first)) continue;  // only jobs after this one in the order
+      if (ends_before_reservation(*first.job)) {
+        short_jobs_.insert(first);
+        return;
+      }
     }
   }
 
@@ -151,6 +183,7 @@ class Round {
   Outcome consider(const Entry& entry) {
     const Demand& demand = entry.demand;
     const bool masked = reserved_ && !ends_before_reservation(*entry.job);
+    last_masked_ = masked;
     FailureMemo& memo = masked ? masked_failures_ : free_failures_;
     if (!memo.dominated(demand)) {
       PlaceOptions options = options_;
@@ -198,7 +231,9 @@ class Round {
   bool on_first_blocked(const Entry& entry, const Demand& demand) {
     if (never_fits_.dominated(demand)) return true;
     if (policy_.preemptive() && try_preempt(entry, demand)) return config_.backfill;
-    if (reserve_earliest(entry.job->id, demand)) return config_.backfill;
+    // Without backfill the reservation decides nothing (the walk stops here either way),
+    // so it is not computed; ScheduleResult::reservation then stays empty.
+    if (config_.backfill && reserve_earliest(entry.job->id, demand)) return true;
     // Fits only once jobs without a time limit end: no reservation can be promised, so
     // nothing may pass it. Never fits (too few healthy GPUs): it must not block the queue.
     if (placer_.place(state_.empty_ledger, demand, options_)) return false;
@@ -348,7 +383,9 @@ class Round {
   std::vector<char> reserved_slots_;
   FailureMemo free_failures_;
   FailureMemo masked_failures_;
-  FailureMemo never_fits_;  // demands that fit nowhere even with every job gone
+  FailureMemo never_fits_;      // demands that fit nowhere even with every job gone
+  std::set<Entry> short_jobs_;  // jobs that end before the reservation, joining the walk
+  bool last_masked_ = false;    // the last job considered was kept off the reserved GPUs
   mutable bool failures_changed_ = true;
   mutable bool all_dominated_ = false;
 };

@@ -1,8 +1,8 @@
 // The Scheduler kept between calls: its state and how each reported change updates it.
+#include "sched/scheduler_state.h"
+
 #include <algorithm>
 #include <cmath>
-
-#include "sched/scheduler_state.h"
 
 namespace fastgpu::sched {
 
@@ -116,26 +116,47 @@ Entry Scheduler::State::rank_one(const Job& job) const {
   return {key, job.submit_time_s, job.id, &job, demand_of(job, *estimates)};
 }
 
+namespace {
+
+// Inserts into or erases from `members` (a set ordered by policy) and keeps the set of
+// firsts in step: `firsts` holds *members.begin() whenever members is not empty.
+void insert_keeping_first(std::set<Entry>& members, std::set<Entry>& firsts, const Entry& entry) {
+  if (!members.empty() && entry < *members.begin()) firsts.erase(*members.begin());
+  members.insert(entry);
+  firsts.insert(*members.begin());
+}
+
+void erase_keeping_first(std::set<Entry>& members, std::set<Entry>& firsts, const Entry& entry) {
+  const bool first = members.begin()->id == entry.id;
+  if (first) firsts.erase(*members.begin());
+  members.erase(entry);
+  if (first && !members.empty()) firsts.insert(*members.begin());
+}
+
+}  // namespace
+
 void Scheduler::State::join_shape(Entry& entry) {
   const Demand& d = entry.demand;
-  const ShapeKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share),
-                     entry.job->time_limit_s.value_or(-1.0)};
-  auto [found, added] = shape_of_key.emplace(key, static_cast<int>(shapes.size()));
-  if (added) shapes.emplace_back();
+  const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share)};
+  auto [found, added] = class_of_key.emplace(key, static_cast<int>(classes.size()));
+  if (added) classes.emplace_back();
   entry.shape = found->second;
-  std::set<Entry>& shape = shapes[static_cast<std::size_t>(entry.shape)];
-  if (!shape.empty() && entry < *shape.begin()) heads.erase(*shape.begin());
-  shape.insert(entry);
-  heads.insert(*shape.begin());
+  RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
+  std::set<Entry>& same_limit = group.by_limit[entry.job->time_limit_s.value_or(-1.0)];
+  const bool was_empty = group.limit_heads.empty();
+  if (!was_empty) heads.erase(*group.limit_heads.begin());
+  insert_keeping_first(same_limit, group.limit_heads, entry);
+  heads.insert(*group.limit_heads.begin());
   minimums.add(*entry.job, entry.demand);
 }
 
 void Scheduler::State::leave_shape(const Entry& entry) {
-  std::set<Entry>& shape = shapes[static_cast<std::size_t>(entry.shape)];
-  const bool was_head = shape.begin()->id == entry.id;
-  if (was_head) heads.erase(*shape.begin());
-  shape.erase(entry);
-  if (was_head && !shape.empty()) heads.insert(*shape.begin());
+  RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
+  auto same_limit = group.by_limit.find(entry.job->time_limit_s.value_or(-1.0));
+  heads.erase(*group.limit_heads.begin());
+  erase_keeping_first(same_limit->second, group.limit_heads, entry);
+  if (same_limit->second.empty()) group.by_limit.erase(same_limit);
+  if (!group.limit_heads.empty()) heads.insert(*group.limit_heads.begin());
   minimums.remove(*entry.job, entry.demand);
   entry_of.at(entry.id).shape = Entry::kLeft;
 }
@@ -170,8 +191,8 @@ void Scheduler::State::rebuild_order() {
     if (entry.shape >= 0) minimums.remove(*entry.job, entry.demand);
   }
   entry_of.clear();
-  shapes.clear();
-  shape_of_key.clear();
+  classes.clear();
+  class_of_key.clear();
   heads.clear();
   dependents.clear();
   std::vector<const Job*> jobs;
@@ -304,7 +325,8 @@ Status Scheduler::enqueue(Job job) {
 Status Scheduler::cancel(JobId job, double now_s) {
   State& state = *state_;
   if (state.queue.count(job) == 0) {
-    return not_found("job " + to_string(job) + " is not waiting; only a queued job is cancelled "
+    return not_found("job " + to_string(job) +
+                     " is not waiting; only a queued job is cancelled "
                      "here, a running one ends with finish()");
   }
   Job taken = state.take_queued(job);
@@ -326,8 +348,7 @@ Status Scheduler::finish(JobId job, EndState end, double now_s) {
   state.release_dependents(job);
   // Service over every run, in GPUs actually held (a fractional job holds its share).
   const double ran = running.job.attained_run_s + std::max(0.0, now_s - running.start_time_s);
-  const double gpu_seconds =
-      ran * std::max(1, running.job.gpus) * running.job.util_share;
+  const double gpu_seconds = ran * std::max(1, running.job.gpus) * running.job.util_share;
   state.view.finished.push_back({job, end, running.job.user, gpu_seconds, now_s});
   return {};
 }

@@ -3,12 +3,12 @@
 #pragma once
 
 #include <array>
-#include <tuple>
 #include <limits>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -30,9 +30,9 @@ struct Entry {
   double key = 0.0;
   double submit_s = 0.0;
   JobId id;
-  const Job* job = nullptr;  // points into State::queue (a node-based map: stable)
-  Demand demand;             // what it asks of each GPU, "auto" resolved at ranking time
-  int shape = kHeld;         // index into State::shapes, or one of the two below
+  const Job* job = nullptr;         // points into State::queue (a node-based map: stable)
+  Demand demand;                    // what it asks of each GPU, "auto" resolved at ranking time
+  int shape = kHeld;                // index into State::classes, or one of the two below
   static constexpr int kHeld = -1;  // waits on dependencies
   static constexpr int kLeft = -2;  // started in the current round; leaves the queue
   bool operator<(const Entry& other) const {
@@ -88,16 +88,22 @@ struct Scheduler::State {
   Ledger ledger;
   Ledger empty_ledger;  // the same GPUs with none of our jobs: what fits once all end
 
-  // Waiting jobs whose dependencies are met, grouped by shape: what they ask of a GPU
-  // and their time limit. Jobs of one shape succeed or fail to place alike (the ledger only
-  // fills within a call), so a round walks the shapes' first jobs in policy order (`heads`)
-  // and drops a whole shape at its first failure: the walk costs the number of shapes and
-  // starts, not the queue's length. Jobs still waiting on dependencies are held apart.
-  using ShapeKey = std::tuple<int, bool, Bytes, std::int64_t, double>;
-  std::vector<std::set<Entry>> shapes;
-  std::map<ShapeKey, int> shape_of_key;
-  std::set<Entry> heads;
-  std::unordered_map<JobId, Entry> entry_of;  // every queued job, ranked
+  // Waiting jobs whose dependencies are met, grouped into request classes: jobs asking
+  // the same of each GPU. Jobs of one class succeed or fail to place alike (the ledger
+  // only fills within a call), so a round walks the classes' first jobs in policy order
+  // (`heads`) and drops a whole class at its first failure: the walk costs the number of
+  // classes and starts, not the queue's length. Within a class, jobs are kept by time
+  // limit too, since past a backfill reservation only jobs that end before it may use the
+  // reserved GPUs. Jobs still waiting on dependencies are held apart.
+  struct RequestClass {
+    std::map<double, std::set<Entry>> by_limit;  // time limit (-1: none) -> its jobs
+    std::set<Entry> limit_heads;                 // the first job of each time limit
+  };
+  using ClassKey = std::tuple<int, bool, Bytes, std::int64_t>;
+  std::vector<RequestClass> classes;
+  std::map<ClassKey, int> class_of_key;
+  std::set<Entry> heads;                                     // the first job of each class
+  std::unordered_map<JobId, Entry> entry_of;                 // every queued job, ranked
   std::unordered_map<JobId, std::vector<JobId>> dependents;  // target -> held jobs
   std::unordered_map<std::string, int> queued_per_signature;
   bool order_stale = true;  // rebuild order before the next walk
@@ -113,8 +119,8 @@ struct Scheduler::State {
   void reset_estimates();
   Entry rank_one(const Job& job) const;
   void rebuild_order();
-  void place_entry(Entry& entry);     // into its shape, or held on dependencies
-  void join_shape(Entry& entry);      // REQUIRES: dependencies met
+  void place_entry(Entry& entry);        // into its shape, or held on dependencies
+  void join_shape(Entry& entry);         // REQUIRES: dependencies met
   void leave_shape(const Entry& entry);  // marks the job kLeft
   void release_dependents(JobId ended_job);
   void add_queued(Job job);

@@ -65,8 +65,8 @@ class Stream {
     job.oracle_duration_s = 30.0 * pick(1, 40);
     if (next_id_ > 3 && pick(0, 5) == 0) {
       const auto target = static_cast<std::uint64_t>(pick(1, static_cast<int>(next_id_) - 1));
-      job.dependencies.push_back({JobId{target}, pick(0, 1) == 0 ? DependencyKind::kAfterOk
-                                                                 : DependencyKind::kAfterAny});
+      job.dependencies.push_back(
+          {JobId{target}, pick(0, 1) == 0 ? DependencyKind::kAfterOk : DependencyKind::kAfterAny});
     }
     return job;
   }

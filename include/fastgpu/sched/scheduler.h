@@ -33,6 +33,7 @@ struct Reservation {
 
 struct ScheduleResult {
   std::vector<Decision> decisions;
+  // With backfill, or when a preemption makes room for the blocked job.
   std::optional<Reservation> reservation;
 };
 
