@@ -63,6 +63,12 @@ TEST_F(LauncherTest, CapturesStdoutAndStderrAndTheExitCode) {
   EXPECT_THAT(output, HasSubstr("fastgpu: job 3 exited with code 3"));
 }
 
+TEST_F(LauncherTest, FastgpuLineStartsOnAFreshLine) {
+  launch(shell_request(2, "printf no-newline; exit 2"));
+  wait_for(JobId(2));
+  EXPECT_THAT(log(2), HasSubstr("no-newline\nfastgpu: job 2 exited with code 2 after "));
+}
+
 TEST_F(LauncherTest, LogIsAppendedNotReplaced) {
   { std::ofstream(log_path(4)) << "earlier run\n"; }
   launch(shell_request(4, "echo this run"));

@@ -70,6 +70,7 @@ class Notifier {
          std::to_string(at.time_since_epoch().count()) + "\n");
   }
   void failed(const std::string& message) {
+    std::fprintf(stderr, "fastgpu-supervisor: %s\n", message.c_str());  // supervisor.log
     std::string line = message;
     std::replace(line.begin(), line.end(), '\n', ' ');
     send("failed " + line + "\n");
@@ -121,13 +122,19 @@ Usage children_usage() {
                static_cast<Bytes>(usage.ru_maxrss) * 1024};  // ru_maxrss is in KiB
 }
 
-// Appends a line about how the job ended to its log, starting on a fresh line.
-void append_log_line(int log_fd, const std::string& line) {
-  struct stat info {};
+// Appends a line about how the job ended to its log, starting on a fresh line. The log
+// fd is write-only, so the last byte is read through a second descriptor.
+void append_log_line(int log_fd, const std::filesystem::path& log_path, const std::string& line) {
   std::string text = "fastgpu: " + line + "\n";
-  if (::fstat(log_fd, &info) == 0 && info.st_size > 0) {
+  const int reader = ::open(log_path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (reader >= 0) {
+    struct stat info {};
     char last = '\n';
-    if (::pread(log_fd, &last, 1, info.st_size - 1) == 1 && last != '\n') text.insert(0, "\n");
+    if (::fstat(reader, &info) == 0 && info.st_size > 0 &&
+        ::pread(reader, &last, 1, info.st_size - 1) == 1 && last != '\n') {
+      text.insert(0, "\n");
+    }
+    ::close(reader);
   }
   write_all(log_fd, text);
 }
@@ -169,7 +176,8 @@ class Supervisor {
 
 int Supervisor::fail_to_start(Notifier& notify, const std::string& message) {
   const WallTime now = wall_now();
-  if (plan_.log_fd >= 0) append_log_line(plan_.log_fd, job_name() + " could not start: " + message);
+  if (plan_.log_fd >= 0)
+    append_log_line(plan_.log_fd, request_.log_path, job_name() + " could not start: " + message);
   // Written even though launch() reports the error itself: a daemon that died meanwhile
   // finds the outcome when it adopts the run folder.
   Status written = write_outcome(run_dir_, {LaunchFailed{message}, now, now, Usage{}});
@@ -193,7 +201,8 @@ int Supervisor::run(Notifier& notify) {
   if (job->exec_error) {
     int status = 0;
     ::waitpid(job_pid_, &status, 0);
-    append_log_line(plan_.log_fd, job_name() + " could not start: " + *job->exec_error);
+    append_log_line(plan_.log_fd, request_.log_path,
+                    job_name() + " could not start: " + *job->exec_error);
     Status written = write_outcome(
         run_dir_, {LaunchFailed{*job->exec_error}, started_, wall_now(), children_usage()});
     close_job_plan(plan_);
@@ -202,7 +211,8 @@ int Supervisor::run(Notifier& notify) {
   supervise();
   const int leftovers = kill_leftovers();
   const WallTime ended = wall_now();
-  if (std::string line = story(leftovers); !line.empty()) append_log_line(plan_.log_fd, line);
+  if (std::string line = story(leftovers); !line.empty())
+    append_log_line(plan_.log_fd, request_.log_path, line);
   close_job_plan(plan_);
   Status written = write_outcome(run_dir_, {outcome(), started_, ended, children_usage()});
   if (!written.ok()) std::fprintf(stderr, "%s\n", written.to_string().c_str());
