@@ -155,7 +155,9 @@ Result<Launched> LocalLauncher::launch(const LaunchRequest& request) {
                                                      options_.start_timeout_s, spawned);
   if (!report.ok() || !report->started) {
     if (spawned > 0) {
-      ::kill(spawned, SIGTERM);  // silent or failed: it must not run a job nobody tracks
+      // Silent or garbled: it must not run a job nobody tracks. (One that reported a
+      // failure is exiting already.) Its session is cleaned up once it is reaped.
+      if (!report.ok()) ::kill(spawned, SIGKILL);
       strays_.push_back(spawned);
     }
     if (!report.ok()) return report.status().with_context(job_name(request.job));
@@ -276,7 +278,9 @@ Finished LocalLauncher::finish(JobId job, const Tracked& tracked, const std::str
 void LocalLauncher::reap_strays() {
   std::erase_if(strays_, [](pid_t pid) {
     int status = 0;
-    return ::waitpid(pid, &status, WNOHANG) != 0;
+    if (::waitpid(pid, &status, WNOHANG) == 0) return false;
+    kill_orphaned_session(pid);
+    return true;
   });
 }
 

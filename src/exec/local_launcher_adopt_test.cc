@@ -180,6 +180,47 @@ TEST_F(LauncherTest, SameJobCannotRunTwiceAtOnce) {
   EXPECT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(11)).outcome));
 }
 
+// A stand-in supervisor program: a shell script with the given body.
+std::filesystem::path write_script(const std::filesystem::path& path, const std::string& body) {
+  std::ofstream(path) << "#!/bin/sh\n" << body << "\n";
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all);
+  return path;
+}
+
+TEST_F(LauncherTest, SupervisorThatExitsWithoutAReportFailsTheLaunch) {
+  Result<std::unique_ptr<Launcher>> made = make_local_launcher(
+      LocalLauncherOptions{write_script(dir_ / "quiet-supervisor", "echo oops >&2; exit 3"), 30.0});
+  ASSERT_TRUE(made.ok());
+  Result<Launched> launched = (*made)->launch(shell_request(12, "true"));
+  ASSERT_FALSE(launched.ok());
+  EXPECT_EQ(launched.status().code(), ErrorCode::kUnavailable);
+  EXPECT_THAT(launched.status().message(), HasSubstr("exited without a report"));
+  EXPECT_THAT(testing::read_text(run_dir(12) / "supervisor.log"), HasSubstr("oops"));
+  EXPECT_TRUE((*made)->poll().empty());  // nothing to report for a job that never started
+}
+
+TEST_F(LauncherTest, SupervisorThatStaysSilentFailsTheLaunchAfterTheTimeout) {
+  Result<std::unique_ptr<Launcher>> made = make_local_launcher(
+      LocalLauncherOptions{write_script(dir_ / "silent-supervisor", "exec sleep 300"), 0.5});
+  ASSERT_TRUE(made.ok());
+  Result<Launched> launched = (*made)->launch(shell_request(13, "true"));
+  ASSERT_FALSE(launched.ok());
+  EXPECT_EQ(launched.status().code(), ErrorCode::kUnavailable);
+  EXPECT_THAT(launched.status().message(), HasSubstr("no report after"));
+  EXPECT_TRUE((*made)->poll().empty());
+}
+
+TEST_F(LauncherTest, SupervisorProgramRemovedAfterStartFailsTheLaunchAndNamesIt) {
+  const std::filesystem::path copy = dir_ / "fastgpu-supervisor";
+  std::filesystem::copy_file(FASTGPU_SUPERVISOR_PATH, copy);
+  Result<std::unique_ptr<Launcher>> made = make_local_launcher(LocalLauncherOptions{copy, 30.0});
+  ASSERT_TRUE(made.ok());
+  std::filesystem::remove(copy);
+  Result<Launched> launched = (*made)->launch(shell_request(14, "true"));
+  ASSERT_FALSE(launched.ok());
+  EXPECT_THAT(launched.status().message(), HasSubstr(copy.string()));
+}
+
 TEST(LocalLauncherOptionsTest, MissingSupervisorProgramIsNotFoundAndNamed) {
   Result<std::unique_ptr<Launcher>> made =
       make_local_launcher(LocalLauncherOptions{"/nonexistent/fastgpu-supervisor", 30.0});
