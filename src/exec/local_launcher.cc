@@ -1,5 +1,6 @@
 #include "fastgpu/exec/local_launcher.h"
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,8 +42,8 @@ Status check_command(const LaunchRequest& request) {
   }
   for (const std::string& entry : request.environment) {
     if (entry.find('=') == std::string::npos || entry.front() == '=' || has_nul(entry)) {
-      return invalid_argument(who + ": environment entry '" + entry +
-                              "' is not of the form KEY=VALUE");
+      return invalid_argument(
+          fmt::format("{}: environment entry '{}' is not of the form KEY=VALUE", who, entry));
     }
   }
   return {};

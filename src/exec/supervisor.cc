@@ -150,6 +150,8 @@ class Supervisor {
 
  private:
   int fail_to_start(Notifier& notify, const std::string& message);
+  int finish_exec_failure(const std::string& error);
+  int finish();
   void supervise();
   void reap_children();
   void check_deadlines(SteadyTime now);
@@ -176,8 +178,9 @@ class Supervisor {
 
 int Supervisor::fail_to_start(Notifier& notify, const std::string& message) {
   const WallTime now = wall_now();
-  if (plan_.log_fd >= 0)
+  if (plan_.log_fd >= 0) {
     append_log_line(plan_.log_fd, request_.log_path, job_name() + " could not start: " + message);
+  }
   // Written even though launch() reports the error itself: a daemon that died meanwhile
   // finds the outcome when it adopts the run folder.
   Status written = write_outcome(run_dir_, {LaunchFailed{message}, now, now, Usage{}});
@@ -198,22 +201,31 @@ int Supervisor::run(Notifier& notify) {
   Status pid_written = write_job_pid(run_dir_, {job_pid_, started_});
   if (!pid_written.ok()) std::fprintf(stderr, "%s\n", pid_written.to_string().c_str());
   notify.started(job_pid_, started_);
-  if (job->exec_error) {
-    int status = 0;
-    ::waitpid(job_pid_, &status, 0);
-    append_log_line(plan_.log_fd, request_.log_path,
-                    job_name() + " could not start: " + *job->exec_error);
-    Status written = write_outcome(
-        run_dir_, {LaunchFailed{*job->exec_error}, started_, wall_now(), children_usage()});
-    close_job_plan(plan_);
-    return written.ok() ? 0 : 2;
-  }
+  if (job->exec_error) return finish_exec_failure(*job->exec_error);
   supervise();
+  return finish();
+}
+
+// The child could not exec: it has exited already (status 127), so there is nothing to
+// supervise.
+int Supervisor::finish_exec_failure(const std::string& error) {
+  int status = 0;
+  ::waitpid(job_pid_, &status, 0);
+  append_log_line(plan_.log_fd, request_.log_path, job_name() + " could not start: " + error);
+  close_job_plan(plan_);
+  Status written =
+      write_outcome(run_dir_, {LaunchFailed{error}, started_, wall_now(), children_usage()});
+  return written.ok() ? 0 : 2;
+}
+
+int Supervisor::finish() {
   const int leftovers = kill_leftovers();
   const WallTime ended = wall_now();
-  if (std::string line = story(leftovers); !line.empty())
+  if (std::string line = story(leftovers); !line.empty()) {
     append_log_line(plan_.log_fd, request_.log_path, line);
+  }
   close_job_plan(plan_);
+  // Last: once outcome.json exists, the launcher may report the job ended.
   Status written = write_outcome(run_dir_, {outcome(), started_, ended, children_usage()});
   if (!written.ok()) std::fprintf(stderr, "%s\n", written.to_string().c_str());
   return written.ok() ? 0 : 2;
