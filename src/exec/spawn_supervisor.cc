@@ -150,6 +150,7 @@ Result<SupervisorReport> spawn_supervisor(const std::filesystem::path& superviso
   std::vector<std::string> args = {supervisor_path.string(), run_dir.string(), "--notify-fd",
                                    std::to_string(kNotifyFd)};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
   const int error = ::posix_spawn(&spawned_pid, supervisor_path.c_str(), setup.actions(),
