@@ -99,6 +99,11 @@ class Launcher {
 
   // Starts the job's supervisor; returns once the job's process exists (or failed to).
   // An exec failure of the job itself is reported later by poll() as LaunchFailed.
+  // Errors (the job did not start; nothing to poll for): kInvalidArgument for a bad
+  // request (the message names the field), kFailedPrecondition when the job could not
+  // be started before its process existed (e.g. its log cannot be opened, or it is
+  // already running), kUnavailable when the supervisor could not be spawned or did not
+  // report in time, kIoError when the run folder cannot be written.
   virtual Result<Launched> launch(const LaunchRequest& request) = 0;
 
   // Asks the job to stop: SIGTERM to its process group, SIGKILL after the grace period.
