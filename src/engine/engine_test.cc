@@ -395,5 +395,54 @@ TEST_F(EngineTest, MemoryOverrunOnlyWarnsOnceWhenThePolicySaysWarn) {
   EXPECT_EQ(state(id), JobState::kRunning);
 }
 
+TEST_F(EngineTest, MemoryOverrunOfARestartableJobRequeuesIt) {
+  options_.scheduler.memory_action = sched::MemoryActionKind::kRequeue;
+  open("H100-80G");
+  JobSpec spec = job_spec("greedy", 1, 20 * kGiB);
+  spec.restartable = true;
+  const JobId id = submit_one(spec);
+  tick();
+  const auto pid = static_cast<std::uint32_t>(launcher_.job_pid(id));
+  device(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
+  device(0).memory_used_bytes = 60 * kGiB;
+  clock_.advance(2);
+  EXPECT_THAT(tick().preempted, ElementsAre(id));
+  ASSERT_EQ(launcher_.stops.size(), 1u);
+  EXPECT_EQ(launcher_.stops[0].reason, exec::StopReason::kPreempt);
+  tick();
+  EXPECT_EQ(launcher_.stops.size(), 1u);  // asked once, not every tick
+
+  device(0).processes = std::vector<GpuProcess>{};
+  device(0).memory_used_bytes = 0;
+  launcher_.finish(id, exec::Signaled{15});
+  tick();
+  const auto transitions = store_->transitions(id);
+  ASSERT_TRUE(transitions.ok());
+  ASSERT_GE(transitions->size(), 4u);
+  EXPECT_EQ(transitions->at(2).to, JobState::kPreempted);
+  EXPECT_EQ(transitions->at(3).to, JobState::kQueued);
+}
+
+TEST_F(EngineTest, QueuedJobThatNoLongerFitsWaitsWithOneWarning) {
+  open("2xH100-80G");
+  const JobId blocker = submit_one(job_spec("blocker", 2, 10 * kGiB));
+  const JobId wide = submit_one(job_spec("wide", 2, 10 * kGiB));
+  tick();
+  ASSERT_EQ(state(blocker), JobState::kRunning);
+  probe_->devices().pop_back();  // a GPU falls off the bus and out of the listing
+  clock_.advance(1);
+  tick();
+  EXPECT_EQ(state(blocker), JobState::kRunning);  // still holds its GPUs, the lost one too
+  EXPECT_EQ(state(wide), JobState::kQueued);
+
+  launcher_.finish(blocker, exec::Exited{0});
+  const TickReport report = tick();
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_THAT(report.warnings[0], HasSubstr("job " + to_string(wide) + " waits"));
+  EXPECT_TRUE(tick().warnings.empty());
+  EXPECT_EQ(state(wide), JobState::kQueued);
+  EXPECT_EQ(launcher_.launch_count(wide), 0u);
+}
+
 }  // namespace
 }  // namespace fastgpu::engine
