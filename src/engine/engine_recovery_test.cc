@@ -1,0 +1,328 @@
+// The engine across restarts, at its edges (bad options, bad jobs, a failing probe) and
+// its accounting of GPU-seconds, peak memory, utilization and energy.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "engine/engine_test_util.h"
+#include "fastgpu/engine/engine.h"
+#include "fastgpu/gpu/simulated_probe.h"
+
+namespace fastgpu::engine {
+namespace {
+
+using store::JobRecord;
+using store::JobSpec;
+using store::JobState;
+using testing::FakeLauncher;
+using ::testing::HasSubstr;
+using testing::ManualClock;
+using testing::TempDir;
+
+constexpr Bytes kGiB = Bytes{1} << 30;
+
+JobSpec job_spec(const std::string& name, int gpus, std::optional<Bytes> gpu_mem,
+                 double share = 1.0) {
+  JobSpec spec;
+  spec.name = name;
+  spec.argv = {"/bin/true"};
+  spec.working_dir = "/tmp";
+  spec.gpus = gpus;
+  spec.gpu_mem = gpu_mem;
+  spec.util_share = share;
+  spec.uid = 1000;
+  spec.user = "ada";
+  return spec;
+}
+
+std::unique_ptr<store::StateStore> open_store(const std::string& path) {
+  auto store = store::open_sqlite_store(path);
+  if (!store.ok()) throw std::runtime_error(store.status().to_string());
+  return std::move(store).value();
+}
+
+// One engine's worth of seams over a shared state folder and store.
+struct Seams {
+  Seams(ManualClock& clock, store::StateStore& store, const std::filesystem::path& dir,
+        const std::string& devices = "4xH100-80G")
+      : launcher(clock), probe(std::move(make_simulated_probe(devices)).value()) {
+    options.probe = probe.get();
+    options.launcher = &launcher;
+    options.store = &store;
+    options.clock = &clock;
+    options.state_dir = dir;
+  }
+  std::unique_ptr<Engine> open() {
+    auto engine = Engine::open(options);
+    if (!engine.ok()) throw std::runtime_error(engine.status().to_string());
+    return std::move(engine).value();
+  }
+  FakeLauncher launcher;
+  std::unique_ptr<SimulatedProbe> probe;
+  EngineOptions options;
+};
+
+TEST(EngineRecoveryTest, SecondEngineAdoptsRunningJobsAndNeverLaunchesThemTwice) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store((dir.path() / "fastgpu.db").string());
+  std::vector<JobId> ids;
+  pid_t first_supervisor = 0;
+  {
+    Seams first(clock, *store, dir.path());
+    auto engine = first.open();
+    auto submitted = engine->submit(
+        std::vector<JobSpec>{job_spec("a", 1, 10 * kGiB), job_spec("b", 1, 10 * kGiB)});
+    ASSERT_TRUE(submitted.ok());
+    ids = *submitted;
+    ASSERT_TRUE(engine->tick().ok());
+    ASSERT_EQ(first.launcher.launches.size(), 2u);
+    first_supervisor = static_cast<pid_t>(*store->get_job(ids[0])->supervisor_pid);
+    // A third job is claimed, and the daemon dies before it launches it.
+    auto third = engine->submit(std::vector<JobSpec>{job_spec("c", 1, 10 * kGiB)});
+    ASSERT_TRUE(third.ok());
+    ids.push_back(third->at(0));
+    ASSERT_TRUE(store->record_start(ids[2], {{3}, clock.now(), "", {}, {}, 10 * kGiB}).ok());
+  }
+
+  clock.advance(30);
+  Seams second(clock, *store, dir.path());
+  second.launcher.adopt_answers[ids[2]] = not_found("no pid file and no outcome");
+  auto engine = second.open();
+
+  ASSERT_EQ(second.launcher.adopts.size(), 3u);
+  EXPECT_EQ(second.launcher.adopts[0].job, ids[0]);
+  EXPECT_EQ(second.launcher.adopts[0].supervisor_pid, first_supervisor);
+  EXPECT_EQ(second.launcher.adopts[0].run_dir, dir.path() / "runs" / to_string(ids[0]) / "1");
+  EXPECT_EQ(second.launcher.adopts[2].supervisor_pid, 0);  // never recorded
+  EXPECT_EQ(store->get_job(ids[0])->state, JobState::kRunning);
+  EXPECT_EQ(store->get_job(ids[2])->state, JobState::kQueued);
+  EXPECT_EQ(store->transitions(ids[2])->back().reason,
+            "requeued: never started before the daemon stopped");
+
+  auto report = engine->tick();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(second.launcher.launch_count(ids[0]), 0u);
+  EXPECT_EQ(second.launcher.launch_count(ids[1]), 0u);
+  EXPECT_EQ(second.launcher.launch_count(ids[2]), 1u);
+  // The adopted jobs still hold their GPUs: the requeued one went to a free GPU.
+  const std::vector<std::uint32_t> held = {store->get_job(ids[0])->placed_gpus[0],
+                                           store->get_job(ids[1])->placed_gpus[0]};
+  EXPECT_THAT(held, ::testing::Not(::testing::Contains(second.launcher.launches[0].gpus[0])));
+  EXPECT_EQ(second.launcher.launches[0].run_dir, dir.path() / "runs" / to_string(ids[2]) / "2");
+
+  // An adopted job's end is recorded like any other.
+  second.launcher.finish(ids[0], exec::Exited{0});
+  ASSERT_TRUE(engine->tick().ok());
+  EXPECT_EQ(store->get_job(ids[0])->state, JobState::kCompleted);
+}
+
+TEST(EngineRecoveryTest, RunThatCannotBeAdoptedEndsFailedAndFreesItsGpu) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams first(clock, *store, dir.path(), "H100-80G");
+  auto engine = first.open();
+  auto ids = engine->submit(std::vector<JobSpec>{job_spec("a", 1, 10 * kGiB)});
+  ASSERT_TRUE(ids.ok());
+  ASSERT_TRUE(engine->tick().ok());
+  engine.reset();
+
+  Seams second(clock, *store, dir.path(), "H100-80G");
+  second.launcher.adopt_answers[ids->at(0)] = io_error("run folder unreadable");
+  auto reopened = second.open();
+  EXPECT_EQ(store->get_job(ids->at(0))->state, JobState::kFailed);
+  EXPECT_THAT(store->transitions(ids->at(0))->back().reason, HasSubstr("run folder unreadable"));
+}
+
+TEST(EngineOpenTest, NullSeamsAndBadSettingsAreRefused) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  EngineOptions options = seams.options;
+  options.launcher = nullptr;
+  auto engine = Engine::open(options);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_THAT(engine.status().message(), HasSubstr("EngineOptions::launcher is null"));
+
+  options = seams.options;
+  options.state_dir.clear();
+  EXPECT_THAT(Engine::open(options).status().message(), HasSubstr("state_dir is empty"));
+
+  options = seams.options;
+  options.scheduler.policy = "lottery";
+  EXPECT_THAT(Engine::open(options).status().message(), HasSubstr("unknown policy 'lottery'"));
+}
+
+TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  auto engine = seams.open();
+
+  auto too_many = engine->submit(
+      std::vector<JobSpec>{job_spec("fine", 1, 10 * kGiB), job_spec("wide", 8, 10 * kGiB)});
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(too_many.status().message(), HasSubstr("job 1 ('wide') asks for --gpus 8"));
+  EXPECT_THAT(too_many.status().message(), HasSubstr("at most 4"));
+
+  auto too_big = engine->submit(std::vector<JobSpec>{job_spec("huge", 1, 100 * kGiB)});
+  ASSERT_FALSE(too_big.ok());
+  EXPECT_THAT(too_big.status().message(), HasSubstr("job 0 ('huge') declares --gpu-mem"));
+  EXPECT_THAT(too_big.status().message(), HasSubstr("80"));
+
+  auto bad_share = engine->submit(std::vector<JobSpec>{job_spec("odd", 1, 10 * kGiB, 1.5)});
+  ASSERT_FALSE(bad_share.ok());
+  EXPECT_THAT(bad_share.status().message(), HasSubstr("1.5"));
+
+  EXPECT_FALSE(engine->submit(std::vector<JobSpec>{}).ok());
+  EXPECT_TRUE(store->list_jobs({})->empty());  // nothing of a refused batch is stored
+}
+
+TEST(EngineSubmitTest, SubmitTimeDefaultsToTheClock) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  auto engine = seams.open();
+  auto ids = engine->submit(std::vector<JobSpec>{job_spec("a", 1, std::nullopt)});
+  ASSERT_TRUE(ids.ok());
+  EXPECT_EQ(store->get_job(ids->at(0))->spec.submit_time, clock.now());
+}
+
+// A probe that fails on demand and otherwise forwards to a simulated one.
+class FlakyProbe final : public GpuProbe {
+ public:
+  explicit FlakyProbe(GpuProbe& real) : real_(real) {}
+  Result<GpuReading> read() override {
+    if (fail) return unavailable("driver went away");
+    return real_.read();
+  }
+  std::string describe() const override { return "flaky " + real_.describe(); }
+  bool fail = false;
+
+ private:
+  GpuProbe& real_;
+};
+
+TEST(EngineTickTest, ProbeFailureIsAWarningAndTheLastReadingStays) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  FlakyProbe flaky(*seams.probe);
+  seams.options.probe = &flaky;
+  auto engine = seams.open();
+  auto ids = engine->submit(std::vector<JobSpec>{job_spec("a", 1, 10 * kGiB)});
+  ASSERT_TRUE(ids.ok());
+
+  flaky.fail = true;
+  auto report = engine->tick();
+  ASSERT_TRUE(report.ok()) << report.status().to_string();
+  ASSERT_EQ(report->warnings.size(), 1u);
+  EXPECT_THAT(report->warnings[0], HasSubstr("driver went away"));
+  EXPECT_EQ(engine->last_reading().devices.size(), 4u);
+  EXPECT_EQ(engine->last_reading().source, "simulated");
+  EXPECT_EQ(store->get_job(ids->at(0))->state, JobState::kRunning);  // on the last reading
+}
+
+// Two jobs share GPU s (u = 0.25 and 0.75), one has GPU a alone. Samples are fed by hand.
+TEST(EngineAccountingTest, GpuSecondsPeakMemoryUtilizationAndApportionedEnergy) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path(), "2xH100-80G");
+  FakeLauncher& launcher = seams.launcher;
+  seams.options.attribute_pid = [&launcher](std::uint32_t pid) -> std::optional<JobId> {
+    for (const exec::LaunchRequest& request : launcher.launches) {
+      if (launcher.runs(request.job) && launcher.job_pid(request.job) == static_cast<pid_t>(pid))
+        return request.job;
+    }
+    return std::nullopt;
+  };
+  auto engine = seams.open();
+  auto ids = engine->submit(std::vector<JobSpec>{job_spec("alone", 1, 40 * kGiB),
+                                                 job_spec("small", 1, 20 * kGiB, 0.25),
+                                                 job_spec("large", 1, 20 * kGiB, 0.75)});
+  ASSERT_TRUE(ids.ok());
+  const JobId alone = ids->at(0), small = ids->at(1), large = ids->at(2);
+  ASSERT_TRUE(engine->tick().ok());
+  ASSERT_EQ(launcher.launches.size(), 3u);
+  const std::uint32_t a = launcher.launch_of(alone)->gpus.at(0);
+  const std::uint32_t s = launcher.launch_of(small)->gpus.at(0);
+  ASSERT_EQ(launcher.launch_of(large)->gpus.at(0), s);
+  ASSERT_NE(a, s);
+
+  auto pid = [&](JobId job) { return static_cast<std::uint32_t>(launcher.job_pid(job)); };
+  auto set = [&](std::uint32_t gpu, std::vector<GpuProcess> processes, std::uint32_t util,
+                 std::uint64_t energy_mj) {
+    GpuDevice& device = seams.probe->devices().at(gpu);
+    device.processes = std::move(processes);
+    device.gpu_utilization_percent = util;
+    device.energy_millijoules = energy_mj;
+  };
+  // First interval: the jobs started within it, so its energy is nobody's.
+  set(s, {{pid(small), 10 * kGiB}, {pid(large), 15 * kGiB}}, 40, 1'000'000);
+  set(a, {{pid(alone), 30 * kGiB}}, 80, 2'000'000);
+  clock.advance(10);
+  ASSERT_TRUE(engine->tick().ok());
+  // Second interval: 400 J on s, 900 J on a.
+  set(s, {{pid(small), 12 * kGiB}, {pid(large), 5 * kGiB}}, 60, 1'400'000);
+  set(a, {{pid(alone), 20 * kGiB}}, 100, 2'900'000);
+  clock.advance(10);
+  ASSERT_TRUE(engine->tick().ok());
+
+  clock.advance(5);
+  for (JobId job : {alone, small, large}) launcher.finish(job, exec::Exited{0});
+  ASSERT_TRUE(engine->tick().ok());
+
+  const store::JobAccounting alone_use = store->get_job(alone)->accounting;
+  EXPECT_DOUBLE_EQ(*alone_use.gpu_seconds, 25.0);  // 1 GPU x 25 s
+  EXPECT_EQ(alone_use.peak_gpu_mem, 30 * kGiB);
+  EXPECT_DOUBLE_EQ(*alone_use.mean_util_percent, 90.0);
+  EXPECT_DOUBLE_EQ(*alone_use.energy_joules, 900.0);
+  EXPECT_FALSE(alone_use.energy_is_estimate);
+
+  const store::JobAccounting small_use = store->get_job(small)->accounting;
+  EXPECT_EQ(small_use.peak_gpu_mem, 12 * kGiB);
+  EXPECT_DOUBLE_EQ(*small_use.mean_util_percent, 50.0);
+  EXPECT_DOUBLE_EQ(*small_use.energy_joules, 100.0);  // 400 J x 0.25 / (0.25 + 0.75)
+  EXPECT_TRUE(small_use.energy_is_estimate);
+
+  const store::JobAccounting large_use = store->get_job(large)->accounting;
+  EXPECT_EQ(large_use.peak_gpu_mem, 15 * kGiB);
+  EXPECT_DOUBLE_EQ(*large_use.energy_joules, 300.0);
+  EXPECT_TRUE(large_use.energy_is_estimate);
+
+  // GPU samples went to the store at every tick (three sample times x two GPUs, plus the
+  // last tick's).
+  auto samples =
+      store->samples_between(ManualClock::seconds(0), clock.now() + std::chrono::seconds(1));
+  ASSERT_TRUE(samples.ok());
+  EXPECT_EQ(samples->size(), 8u);
+}
+
+TEST(EngineAccountingTest, WithoutAttributionPeakMemoryIsUnknownNotZero) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path(), "H100-80G");
+  auto engine = seams.open();
+  auto ids = engine->submit(std::vector<JobSpec>{job_spec("a", 1, 10 * kGiB)});
+  ASSERT_TRUE(ids.ok());
+  ASSERT_TRUE(engine->tick().ok());
+  seams.probe->devices().at(0).processes = std::vector<GpuProcess>{
+      {static_cast<std::uint32_t>(seams.launcher.job_pid(ids->at(0))), 5 * kGiB}};
+  clock.advance(4);
+  ASSERT_TRUE(engine->tick().ok());
+  seams.launcher.finish(ids->at(0), exec::Exited{0});
+  ASSERT_TRUE(engine->tick().ok());
+  const store::JobAccounting use = store->get_job(ids->at(0))->accounting;
+  EXPECT_FALSE(use.peak_gpu_mem.has_value());
+  EXPECT_DOUBLE_EQ(*use.gpu_seconds, 4.0);
+}
+
+}  // namespace
+}  // namespace fastgpu::engine

@@ -1,0 +1,448 @@
+// The engine loop over a simulated probe, a fake launcher, an in-memory store and a
+// manual clock: placement, packing, ends, cancel, dependencies, arrays, preemption,
+// launch failures, foreign memory and memory pressure.
+#include "fastgpu/engine/engine.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "engine/engine_test_util.h"
+#include "fastgpu/gpu/simulated_probe.h"
+
+namespace fastgpu::engine {
+namespace {
+
+using store::JobRecord;
+using store::JobSpec;
+using store::JobState;
+using ::testing::Contains;
+using ::testing::ElementsAre;
+using testing::FakeLauncher;
+using ::testing::HasSubstr;
+using testing::ManualClock;
+using testing::TempDir;
+
+constexpr Bytes kGiB = Bytes{1} << 30;
+
+JobSpec job_spec(const std::string& name, int gpus, std::optional<Bytes> gpu_mem,
+                 double share = 1.0) {
+  JobSpec spec;
+  spec.name = name;
+  spec.argv = {"/bin/true", name};
+  spec.working_dir = "/tmp";
+  spec.gpus = gpus;
+  spec.gpu_mem = gpu_mem;
+  spec.util_share = share;
+  spec.uid = 1000;
+  spec.user = "ada";
+  return spec;
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void open(const std::string& devices = "4xH100-80G") {
+    probe_ = std::move(make_simulated_probe(devices)).value();
+    options_.probe = probe_.get();
+    options_.launcher = &launcher_;
+    options_.store = store_.get();
+    options_.clock = &clock_;
+    options_.state_dir = dir_.path();
+    options_.attribute_pid = [this](std::uint32_t pid) -> std::optional<JobId> {
+      for (const exec::LaunchRequest& request : launcher_.launches) {
+        if (launcher_.runs(request.job) &&
+            static_cast<std::uint32_t>(launcher_.job_pid(request.job)) == pid) {
+          return request.job;
+        }
+      }
+      return std::nullopt;
+    };
+    auto engine = Engine::open(options_);
+    ASSERT_TRUE(engine.ok()) << engine.status().to_string();
+    engine_ = std::move(engine).value();
+  }
+
+  std::vector<JobId> submit(const std::vector<JobSpec>& specs) {
+    auto ids = engine_->submit(specs);
+    EXPECT_TRUE(ids.ok()) << ids.status().to_string();
+    return ids.ok() ? *ids : std::vector<JobId>{};
+  }
+  JobId submit_one(const JobSpec& spec) { return submit({spec}).at(0); }
+
+  TickReport tick() {
+    auto report = engine_->tick();
+    EXPECT_TRUE(report.ok()) << report.status().to_string();
+    return report.ok() ? *report : TickReport{};
+  }
+
+  JobRecord record(JobId id) {
+    auto job = store_->get_job(id);
+    EXPECT_TRUE(job.ok()) << job.status().to_string();
+    return job.ok() ? *job : JobRecord{};
+  }
+  JobState state(JobId id) { return record(id).state; }
+  std::string last_reason(JobId id) {
+    auto transitions = store_->transitions(id);
+    return transitions.ok() && !transitions->empty() ? transitions->back().reason : "";
+  }
+
+  GpuDevice& device(std::uint32_t index) { return probe_->devices().at(index); }
+
+  ManualClock clock_;
+  FakeLauncher launcher_{clock_};
+  std::unique_ptr<store::StateStore> store_ =
+      std::move(store::open_sqlite_store(":memory:")).value();
+  TempDir dir_;
+  std::unique_ptr<SimulatedProbe> probe_;
+  EngineOptions options_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, PlacementReachesTheLauncher) {
+  open();
+  JobSpec spec = job_spec("train", 2, 20 * kGiB);
+  spec.environment = {"DATA=/data", "SEED=3"};
+  spec.time_limit_s = 3600;
+  const JobId id = submit_one(spec);
+
+  const TickReport report = tick();
+  EXPECT_THAT(report.started, ElementsAre(id));
+  const exec::LaunchRequest* launch = launcher_.launch_of(id);
+  ASSERT_NE(launch, nullptr);
+  EXPECT_EQ(launch->argv, spec.argv);
+  EXPECT_EQ(launch->working_dir, "/tmp");
+  EXPECT_EQ(launch->environment, spec.environment);
+  ASSERT_EQ(launch->gpus.size(), 2u);
+  EXPECT_NE(launch->gpus[0], launch->gpus[1]);
+  EXPECT_EQ(launch->gpu_mem_quota, 20 * kGiB);
+  EXPECT_EQ(launch->time_limit_s, 3600.0);
+  EXPECT_FALSE(launch->array_index.has_value());
+  EXPECT_FALSE(launch->uid.has_value());
+  EXPECT_EQ(launch->log_path, dir_.path() / "logs" / (to_string(id) + ".log"));
+  EXPECT_EQ(launch->run_dir, dir_.path() / "runs" / to_string(id) / "1");
+  EXPECT_TRUE(std::filesystem::is_directory(launch->run_dir));
+
+  const JobRecord job = record(id);
+  EXPECT_EQ(job.state, JobState::kRunning);
+  EXPECT_EQ(job.placed_gpus, launch->gpus);
+  EXPECT_EQ(job.placed_bytes_per_gpu, 20 * kGiB);
+  EXPECT_EQ(job.supervisor_pid, 1000);  // the fake's first pids
+  EXPECT_EQ(job.job_pid, 1001);
+  EXPECT_EQ(job.attempts, 1u);
+  EXPECT_EQ(tick().started.size(), 0u);  // nothing is launched twice
+  EXPECT_EQ(launcher_.launch_count(id), 1u);
+}
+
+TEST_F(EngineTest, CpuOnlyJobGetsNoGpusAndNoQuota) {
+  open();
+  const JobId id = submit_one(job_spec("prep", 0, std::nullopt));
+  tick();
+  const exec::LaunchRequest* launch = launcher_.launch_of(id);
+  ASSERT_NE(launch, nullptr);
+  EXPECT_TRUE(launch->gpus.empty());
+  EXPECT_FALSE(launch->gpu_mem_quota.has_value());
+  EXPECT_FALSE(record(id).placed_bytes_per_gpu.has_value());
+}
+
+TEST_F(EngineTest, PacksTwoJobsOnOneGpuButNeverOverCommits) {
+  open("H100-80G");
+  const std::vector<JobId> ids =
+      submit({job_spec("a", 1, 20 * kGiB, 0.3), job_spec("b", 1, 20 * kGiB, 0.3),
+              job_spec("c", 1, 50 * kGiB, 0.3)});
+  tick();
+  EXPECT_EQ(state(ids[0]), JobState::kRunning);
+  EXPECT_EQ(state(ids[1]), JobState::kRunning);
+  EXPECT_EQ(state(ids[2]), JobState::kQueued);  // 20G + 20G + 50G > 80G
+  EXPECT_EQ(launcher_.launch_of(ids[0])->gpus, launcher_.launch_of(ids[1])->gpus);
+
+  launcher_.finish(ids[0], exec::Exited{0});
+  clock_.advance(5);
+  const TickReport report = tick();
+  EXPECT_THAT(report.ended, ElementsAre(ids[0]));
+  EXPECT_THAT(report.started, ElementsAre(ids[2]));  // 20G + 50G fits
+  EXPECT_EQ(state(ids[0]), JobState::kCompleted);
+}
+
+TEST_F(EngineTest, TimedOutRunEndsTimeout) {
+  open();
+  JobSpec spec = job_spec("slow", 1, 10 * kGiB);
+  spec.time_limit_s = 60;
+  const JobId id = submit_one(spec);
+  tick();
+  clock_.advance(60);
+  launcher_.finish(id, exec::TimedOut{});
+  tick();
+  EXPECT_EQ(state(id), JobState::kTimeout);
+  EXPECT_THAT(last_reason(id), HasSubstr("time limit of 60 s"));
+}
+
+TEST_F(EngineTest, FailedRunRecordsExitCodeAndReason) {
+  open();
+  const JobId id = submit_one(job_spec("bad", 1, 10 * kGiB));
+  tick();
+  launcher_.finish(id, exec::Exited{3});
+  tick();
+  const JobRecord job = record(id);
+  EXPECT_EQ(job.state, JobState::kFailed);
+  EXPECT_EQ(job.exit_code, 3);
+  EXPECT_THAT(last_reason(id), HasSubstr("exited with status 3"));
+}
+
+TEST_F(EngineTest, LaunchFailureEndsTheJobFailedWithTheMessage) {
+  open();
+  launcher_.fail_next_launch = "cannot exec /no/such/program";
+  const JobId id = submit_one(job_spec("typo", 1, 10 * kGiB));
+  const TickReport report = tick();
+  EXPECT_EQ(state(id), JobState::kFailed);
+  EXPECT_THAT(last_reason(id), HasSubstr("cannot exec /no/such/program"));
+  EXPECT_THAT(report.ended, Contains(id));
+  EXPECT_FALSE(report.warnings.empty());
+  // Its GPU is free again for the next job.
+  const JobId next = submit_one(job_spec("next", 4, 10 * kGiB));
+  tick();
+  EXPECT_EQ(state(next), JobState::kRunning);
+}
+
+TEST_F(EngineTest, CancelQueuedJobNeverLaunchesIt) {
+  open("H100-80G");
+  const std::vector<JobId> ids =
+      submit({job_spec("first", 1, 10 * kGiB), job_spec("second", 1, 10 * kGiB)});
+  tick();
+  ASSERT_EQ(state(ids[1]), JobState::kQueued);
+  ASSERT_TRUE(engine_->cancel(ids[1], 1000).ok());
+  EXPECT_EQ(state(ids[1]), JobState::kCancelled);
+  launcher_.finish(ids[0], exec::Exited{0});
+  tick();
+  tick();
+  EXPECT_EQ(launcher_.launch_count(ids[1]), 0u);
+}
+
+TEST_F(EngineTest, CancelRunningJobStopsItAndItEndsCancelled) {
+  open();
+  const JobId id = submit_one(job_spec("long", 1, 10 * kGiB));
+  tick();
+  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+  ASSERT_EQ(launcher_.stops.size(), 1u);
+  EXPECT_EQ(launcher_.stops[0].job, id);
+  EXPECT_EQ(launcher_.stops[0].reason, exec::StopReason::kCancel);
+  EXPECT_EQ(state(id), JobState::kRunning);  // until the launcher reports it gone
+
+  launcher_.finish(id, exec::Signaled{15});  // died of the SIGTERM
+  const TickReport report = tick();
+  EXPECT_THAT(report.ended, ElementsAre(id));
+  EXPECT_EQ(state(id), JobState::kCancelled);
+}
+
+TEST_F(EngineTest, CancelChecksTheOwnerAndTheState) {
+  open();
+  const JobId id = submit_one(job_spec("mine", 1, 10 * kGiB));
+  const Status other = engine_->cancel(id, 1001);
+  EXPECT_FALSE(other.ok());
+  EXPECT_THAT(other.message(), HasSubstr("'ada' (uid 1000)"));
+  EXPECT_EQ(state(id), JobState::kQueued);
+
+  ASSERT_TRUE(engine_->cancel(id, 0).ok());  // root may
+  const Status again = engine_->cancel(id, 1000);
+  EXPECT_FALSE(again.ok());
+  EXPECT_THAT(again.message(), HasSubstr("already ended: it is CANCELLED"));
+  EXPECT_EQ(engine_->cancel(JobId(999), 0).code(), ErrorCode::kNotFound);
+}
+
+TEST_F(EngineTest, AfterOkDependencyWaitsForItsParent) {
+  open();
+  JobSpec parent = job_spec("parent", 1, 10 * kGiB);
+  JobSpec child = job_spec("child", 1, 10 * kGiB);
+  child.dependencies = {{JobId(0), store::DependencyKind::kAfterOk, 0}};
+  const std::vector<JobId> ids = submit({parent, child});
+  tick();
+  EXPECT_EQ(state(ids[0]), JobState::kRunning);
+  EXPECT_EQ(state(ids[1]), JobState::kQueued);
+  tick();
+  EXPECT_EQ(state(ids[1]), JobState::kQueued);
+
+  launcher_.finish(ids[0], exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(ids[1]), JobState::kRunning);
+}
+
+TEST_F(EngineTest, FailedParentEndsItsWholeChainOfDependents) {
+  open();
+  JobSpec child = job_spec("child", 1, 10 * kGiB);
+  child.dependencies = {{JobId(0), store::DependencyKind::kAfterOk, 0}};
+  JobSpec grandchild = job_spec("grandchild", 1, 10 * kGiB);
+  grandchild.dependencies = {{JobId(0), store::DependencyKind::kAfterOk, 1}};
+  JobSpec cleanup = job_spec("cleanup", 1, 10 * kGiB);
+  cleanup.dependencies = {{JobId(0), store::DependencyKind::kAfterAny, 0}};
+  const std::vector<JobId> ids =
+      submit({job_spec("parent", 1, 10 * kGiB), child, grandchild, cleanup});
+  tick();
+  launcher_.finish(ids[0], exec::Exited{1});
+  const TickReport report = tick();
+
+  EXPECT_EQ(state(ids[1]), JobState::kCancelled);
+  EXPECT_THAT(last_reason(ids[1]), HasSubstr("dependency " + to_string(ids[0]) + " failed"));
+  EXPECT_EQ(state(ids[2]), JobState::kCancelled);
+  EXPECT_THAT(last_reason(ids[2]), HasSubstr("dependency " + to_string(ids[1]) + " failed"));
+  EXPECT_EQ(state(ids[3]), JobState::kRunning);  // afterany runs however the parent ended
+  EXPECT_EQ(launcher_.launch_count(ids[1]) + launcher_.launch_count(ids[2]), 0u);
+  EXPECT_THAT(report.ended, Contains(ids[2]));
+}
+
+TEST_F(EngineTest, ArrayRunsAtMostItsLimitAtOnce) {
+  open();
+  std::vector<JobSpec> members;
+  for (std::uint32_t i = 0; i < 6; ++i) {
+    JobSpec spec = job_spec("sweep", 1, 10 * kGiB);
+    spec.array = store::ArrayMember{0, i, 2};
+    members.push_back(spec);
+  }
+  const std::vector<JobId> ids = submit(members);
+  tick();
+  ASSERT_EQ(launcher_.launches.size(), 2u);  // 4 GPUs free, but %2
+  EXPECT_EQ(launcher_.launches[0].array_index, 0u);
+  EXPECT_EQ(launcher_.launches[1].array_index, 1u);
+  tick();
+  EXPECT_EQ(launcher_.launches.size(), 2u);
+
+  launcher_.finish(ids[0], exec::Exited{0});
+  tick();
+  ASSERT_EQ(launcher_.launches.size(), 3u);
+  EXPECT_EQ(launcher_.launches[2].array_index, 2u);
+}
+
+TEST_F(EngineTest, LasPreemptsARestartableJobAndRequeuesIt) {
+  options_.scheduler.policy = "las";
+  options_.scheduler.las_thresholds_gpu_s = {10.0};
+  options_.scheduler.min_run_before_preempt_s = 0.0;
+  open("H100-80G");
+  JobSpec old_spec = job_spec("old", 1, 60 * kGiB);
+  old_spec.restartable = true;
+  const JobId old_job = submit_one(old_spec);
+  tick();
+  ASSERT_EQ(state(old_job), JobState::kRunning);
+
+  clock_.advance(100);
+  const JobId fresh = submit_one(job_spec("fresh", 1, 60 * kGiB));
+  TickReport report = tick();
+  EXPECT_THAT(report.preempted, ElementsAre(old_job));
+  ASSERT_EQ(launcher_.stops.size(), 1u);
+  EXPECT_EQ(launcher_.stops[0].reason, exec::StopReason::kPreempt);
+
+  launcher_.finish(old_job, exec::Stopped{true});
+  report = tick();
+  EXPECT_EQ(state(old_job), JobState::kQueued);
+  EXPECT_EQ(last_reason(old_job), "requeued after preemption");
+  EXPECT_EQ(state(fresh), JobState::kRunning);
+
+  // Once the GPU is free again the preempted job restarts, in a new run folder.
+  launcher_.finish(fresh, exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(old_job), JobState::kRunning);
+  EXPECT_EQ(launcher_.launch_count(old_job), 2u);
+  EXPECT_EQ(launcher_.launches.back().run_dir, dir_.path() / "runs" / to_string(old_job) / "2");
+}
+
+TEST_F(EngineTest, ForeignMemoryLowersWhatFits) {
+  open("H100-80G");
+  device(0).processes = std::vector<GpuProcess>{{4242, 50 * kGiB}};  // not ours
+  device(0).memory_used_bytes = 50 * kGiB;
+  const std::vector<JobId> ids =
+      submit({job_spec("small", 1, 20 * kGiB, 0.5), job_spec("big", 1, 40 * kGiB, 0.5)});
+  tick();
+  EXPECT_EQ(state(ids[0]), JobState::kRunning);
+  EXPECT_EQ(state(ids[1]), JobState::kQueued);  // 50G foreign + 20G + 40G > 80G
+
+  device(0).processes = std::vector<GpuProcess>{};  // the other program exits
+  device(0).memory_used_bytes = 0;
+  tick();
+  EXPECT_EQ(state(ids[1]), JobState::kRunning);
+}
+
+TEST_F(EngineTest, MemoryOverrunIsKilledWhenThePolicySaysKill) {
+  options_.scheduler.memory_action = sched::MemoryActionKind::kKill;
+  open("H100-80G");
+  const JobId id = submit_one(job_spec("greedy", 1, 20 * kGiB));
+  tick();
+  const auto pid = static_cast<std::uint32_t>(launcher_.job_pid(id));
+  device(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
+  device(0).memory_used_bytes = 60 * kGiB;
+  clock_.advance(2);
+  tick();
+  ASSERT_EQ(launcher_.stops.size(), 1u);
+  EXPECT_EQ(launcher_.stops[0].reason, exec::StopReason::kCancel);
+
+  launcher_.finish(id, exec::Signaled{9});
+  tick();
+  EXPECT_EQ(state(id), JobState::kFailed);
+  EXPECT_THAT(last_reason(id), HasSubstr("exceeded its declared GPU memory"));
+  EXPECT_EQ(record(id).accounting.peak_gpu_mem, 60 * kGiB);
+}
+
+TEST_F(EngineTest, MemoryOverrunOnlyWarnsOnceWhenThePolicySaysWarn) {
+  options_.scheduler.memory_action = sched::MemoryActionKind::kWarn;
+  open("H100-80G");
+  const JobId id = submit_one(job_spec("greedy", 1, 20 * kGiB));
+  tick();
+  const auto pid = static_cast<std::uint32_t>(launcher_.job_pid(id));
+  device(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
+  device(0).memory_used_bytes = 60 * kGiB;
+  clock_.advance(2);
+  EXPECT_EQ(tick().warnings.size(), 1u);
+  clock_.advance(2);
+  EXPECT_TRUE(tick().warnings.empty());
+  EXPECT_TRUE(launcher_.stops.empty());
+  EXPECT_EQ(state(id), JobState::kRunning);
+}
+
+TEST_F(EngineTest, MemoryOverrunOfARestartableJobRequeuesIt) {
+  options_.scheduler.memory_action = sched::MemoryActionKind::kRequeue;
+  open("H100-80G");
+  JobSpec spec = job_spec("greedy", 1, 20 * kGiB);
+  spec.restartable = true;
+  const JobId id = submit_one(spec);
+  tick();
+  const auto pid = static_cast<std::uint32_t>(launcher_.job_pid(id));
+  device(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
+  device(0).memory_used_bytes = 60 * kGiB;
+  clock_.advance(2);
+  EXPECT_THAT(tick().preempted, ElementsAre(id));
+  ASSERT_EQ(launcher_.stops.size(), 1u);
+  EXPECT_EQ(launcher_.stops[0].reason, exec::StopReason::kPreempt);
+  tick();
+  EXPECT_EQ(launcher_.stops.size(), 1u);  // asked once, not every tick
+
+  device(0).processes = std::vector<GpuProcess>{};
+  device(0).memory_used_bytes = 0;
+  launcher_.finish(id, exec::Signaled{15});
+  tick();
+  const auto transitions = store_->transitions(id);
+  ASSERT_TRUE(transitions.ok());
+  ASSERT_GE(transitions->size(), 4u);
+  EXPECT_EQ(transitions->at(2).to, JobState::kPreempted);
+  EXPECT_EQ(transitions->at(3).to, JobState::kQueued);
+}
+
+TEST_F(EngineTest, QueuedJobThatNoLongerFitsWaitsWithOneWarning) {
+  open("2xH100-80G");
+  const JobId blocker = submit_one(job_spec("blocker", 2, 10 * kGiB));
+  const JobId wide = submit_one(job_spec("wide", 2, 10 * kGiB));
+  tick();
+  ASSERT_EQ(state(blocker), JobState::kRunning);
+  probe_->devices().pop_back();  // a GPU falls off the bus and out of the listing
+  clock_.advance(1);
+  tick();
+  EXPECT_EQ(state(blocker), JobState::kRunning);  // still holds its GPUs, the lost one too
+  EXPECT_EQ(state(wide), JobState::kQueued);
+
+  launcher_.finish(blocker, exec::Exited{0});
+  const TickReport report = tick();
+  ASSERT_EQ(report.warnings.size(), 1u);
+  EXPECT_THAT(report.warnings[0], HasSubstr("job " + to_string(wide) + " waits"));
+  EXPECT_TRUE(tick().warnings.empty());
+  EXPECT_EQ(state(wide), JobState::kQueued);
+  EXPECT_EQ(launcher_.launch_count(wide), 0u);
+}
+
+}  // namespace
+}  // namespace fastgpu::engine

@@ -1,0 +1,70 @@
+// The outcome table: how each way a run can end becomes a job state and reason.
+#include "engine/outcome.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+namespace fastgpu::engine {
+namespace {
+
+using store::JobState;
+using ::testing::HasSubstr;
+
+TEST(RunEndTest, ExitStatusDecidesCompletedOrFailed) {
+  const RunEnd ok = run_end_of(exec::Exited{0}, StopIntent::kNone, std::nullopt);
+  EXPECT_EQ(ok.state, JobState::kCompleted);
+  EXPECT_EQ(ok.exit_code, 0);
+  const RunEnd bad = run_end_of(exec::Exited{2}, StopIntent::kNone, std::nullopt);
+  EXPECT_EQ(bad.state, JobState::kFailed);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_EQ(bad.reason, "exited with status 2");
+}
+
+TEST(RunEndTest, SignalLaunchFailureAndLossAreFailuresThatSayWhich) {
+  const RunEnd killed = run_end_of(exec::Signaled{SIGKILL}, StopIntent::kNone, std::nullopt);
+  EXPECT_EQ(killed.state, JobState::kFailed);
+  EXPECT_EQ(killed.signal, SIGKILL);
+  EXPECT_EQ(killed.reason, "killed by SIGKILL");
+  const RunEnd unstarted =
+      run_end_of(exec::LaunchFailed{"exec: no such file"}, StopIntent::kNone, std::nullopt);
+  EXPECT_EQ(unstarted.state, JobState::kFailed);
+  EXPECT_THAT(unstarted.reason, HasSubstr("could not be started: exec: no such file"));
+  const RunEnd lost = run_end_of(exec::Lost{"supervisor vanished"}, StopIntent::kNone, {});
+  EXPECT_EQ(lost.state, JobState::kFailed);
+  EXPECT_THAT(lost.reason, HasSubstr("lost: supervisor vanished"));
+}
+
+TEST(RunEndTest, TimeLimitIsTimeout) {
+  const RunEnd end = run_end_of(exec::TimedOut{}, StopIntent::kNone, 90);
+  EXPECT_EQ(end.state, JobState::kTimeout);
+  EXPECT_EQ(end.reason, "killed at its time limit of 90 s");
+}
+
+TEST(RunEndTest, StoppedFollowsWhatTheEngineAskedFor) {
+  EXPECT_EQ(run_end_of(exec::Stopped{false}, StopIntent::kNone, {}).state, JobState::kCancelled);
+  EXPECT_EQ(run_end_of(exec::Stopped{true}, StopIntent::kNone, {}).state, JobState::kPreempted);
+  EXPECT_EQ(run_end_of(exec::Stopped{true}, StopIntent::kCancel, {}).state, JobState::kCancelled);
+  const RunEnd memory = run_end_of(exec::Stopped{false}, StopIntent::kMemoryKill, {});
+  EXPECT_EQ(memory.state, JobState::kFailed);
+  EXPECT_THAT(memory.reason, HasSubstr("exceeded its declared GPU memory"));
+}
+
+TEST(RunEndTest, AJobAskedToStopThatDiesOfItEndsAsAsked) {
+  EXPECT_EQ(run_end_of(exec::Signaled{SIGTERM}, StopIntent::kCancel, {}).state,
+            JobState::kCancelled);
+  EXPECT_EQ(run_end_of(exec::Exited{143}, StopIntent::kPreempt, {}).state, JobState::kPreempted);
+  EXPECT_EQ(run_end_of(exec::Signaled{SIGKILL}, StopIntent::kMemoryKill, {}).state,
+            JobState::kFailed);
+  // One that finished before the stop reached it completed.
+  EXPECT_EQ(run_end_of(exec::Exited{0}, StopIntent::kCancel, {}).state, JobState::kCompleted);
+}
+
+TEST(RunEndTest, UnknownSignalNumberIsStillNamed) {
+  EXPECT_EQ(signal_name(SIGTERM), "SIGTERM");
+  EXPECT_EQ(signal_name(1000), "signal 1000");
+}
+
+}  // namespace
+}  // namespace fastgpu::engine
