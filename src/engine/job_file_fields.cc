@@ -156,7 +156,9 @@ Result<std::optional<std::int64_t>> parse_time_limit(std::string_view original) 
   if (word == "unlimited" || word == "infinite") return std::optional<std::int64_t>();
   double seconds = 0;
   if (is_bare_number(text)) {
-    seconds = *decimal_number(text) * 60.0;  // Slurm's --time reads a bare number as minutes
+    const std::optional<double> minutes = decimal_number(text);
+    if (!minutes) return time_error(text, "not a number");
+    seconds = *minutes * 60.0;  // Slurm's --time reads a bare number as minutes
   } else {
     Result<Seconds> parsed = parse_duration(text);
     if (!parsed.ok()) return time_error(text, duration_problem(parsed.status().message()));

@@ -68,9 +68,10 @@ Status add_array_part(std::string_view original, std::string_view part,
   const std::size_t colon = part.find(':');
   if (colon != std::string_view::npos) {
     const std::optional<std::uint64_t> parsed = unsigned_number(trim(part.substr(colon + 1)));
-    if (!parsed || *parsed == 0) {
-      return array_error(
-          original, fmt::format("step '{}' is not a whole number above 0", part.substr(colon + 1)));
+    if (!parsed || *parsed == 0 || *parsed > std::numeric_limits<std::uint32_t>::max()) {
+      return array_error(original,
+                         fmt::format("step '{}' must be a whole number from 1 to 4294967295",
+                                     part.substr(colon + 1)));
     }
     step = *parsed;
     part = part.substr(0, colon);

@@ -202,6 +202,7 @@ TEST(JobFileFields, BareTimeIsMinutesLikeSlurm) {
                 .time_limit_s,
             86400);
   EXPECT_EQ(same_both_ways({"--time", "90s", "x"}, "{command: [x], time: 90s}").time_limit_s, 90);
+  EXPECT_EQ(same_both_ways({"--time", "1.5", "x"}, "{command: [x], time: 1.5}").time_limit_s, 90);
   EXPECT_EQ(same_both_ways({"--time", "1.5s", "x"}, "{command: [x], time: 1.5s}").time_limit_s, 2)
       << "a limit rounds up, never shorter than asked";
   EXPECT_EQ(
@@ -313,9 +314,12 @@ TEST(JobFileFields, BadArraysNameTheProblem) {
   same_error_both_ways({"--array", "0-3%0", "x"}, "{command: [x], array: 0-3%0}",
                        "the limit after '%' ('0') is not a whole number above 0");
   same_error_both_ways({"--array", "0-3:0", "x"}, "{command: [x], array: '0-3:0'}",
-                       "step '0' is not a whole number above 0");
+                       "step '0' must be a whole number from 1 to 4294967295");
   same_error_both_ways({"--array", "0-99999", "x"}, "{command: [x], array: 0-99999}",
                        "more than 10000 members");
+  same_error_both_ways({"--array", "1-10:18446744073709551615", "x"},
+                       "{command: [x], array: '1-10:18446744073709551615'}",
+                       "step '18446744073709551615' must be a whole number from 1");
   same_error_both_ways({"--array", "a-b", "x"}, "{command: [x], array: a-b}",
                        "'a-b' is not an index");
   same_error_both_ways({"--array", "1,,2", "x"}, "{command: [x], array: '1,,2'}",
