@@ -4,7 +4,7 @@ docs/evaluation.md: average JCT per VC and policy, FIFO/SJF and FIFO/SRTF ratios
 SC'21 Fig. 13 found 2.5x and 2.8x on Oct-Nov 2017), and where each no-oracle policy lands
 between FIFO (0 %) and SRTF (100 %).
 
-    python3 bench/evaluation/philly_tables.py OUT_DIR
+    python3 bench/evaluation/philly_tables.py OUT_DIR [SCALE...]   (default 1 4 16)
 """
 import json
 import os
@@ -92,8 +92,9 @@ def table(runs, scale):
 
 def main():
     out_dir = sys.argv[1] if len(sys.argv) > 1 else "build/evaluation/philly"
+    scales = [int(x) for x in sys.argv[2:]] or [1, 4, 16]
     text = []
-    for scale in (1, 4):
+    for scale in scales:
         runs = load(out_dir, scale)
         text.append(table(runs, scale))
         meta = runs["_meta"]

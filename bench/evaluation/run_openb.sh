@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # FGD's allocation experiment (ATC'23 Fig. 9 and 14) on the openb developer workloads:
 # BestFit (to check the protocol against FGD's published rows), FGD, and FastGPU's pack and
-# spread, seeds 42-51, tune 1.3, all 1,523 nodes. Writes each workload's table and JSON, and
+# spread, seeds 42-51, tune 1.3, on the 1,213 GPU nodes (the node list that reproduces
+# FGD's BestFit rows; see docs/evaluation.md). Writes each workload's table and JSON, and
 # the charts docs/evaluation.md shows.
 #
 #   bench/evaluation/run_openb.sh [OUT_DIR] [STRATEGIES] [WORKLOADS]
@@ -21,7 +22,7 @@ for workload in $WORKLOADS; do
   [ -f "$file" ] || file="$file.gz"
   echo "$workload" >&2
   common=(simulate --protocol fgd --trace "openb:$file"
-          --cluster "openb:$OPENB/openb_node_list_all_node.csv"
+          --cluster "openb:$OPENB/openb_node_list_gpu_node.csv"
           --strategy "$STRATEGIES" --seeds 42-51 --tune 1.3
           --reference "$OPENB/fgd_reference_gpu_alloc_ratio_dev.csv")
   "$FASTGPU" "${common[@]}" --chart "$OUT/openb_${workload}_alloc.svg" --json \

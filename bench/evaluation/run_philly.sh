@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Replays the Philly developer slice per VC (Helios' setup: 8-GPU nodes, consolidated
-# placement) at native load and with submit times compressed 4x, under the oracle
+# placement) at native load and with submit times compressed 4x and 16x (SCALES), under the oracle
 # baselines and FastGPU's no-oracle policies, and writes the JSON of each run and the
 # tables of docs/evaluation.md.
 #
@@ -16,8 +16,9 @@ mkdir -p "$OUT"
 TRACE="philly:$TRACES/philly-dev/philly_dev_2017-09_and_2017-12.csv.gz"
 CLUSTER="philly-vc:$TRACES/philly-dev/philly_vc.csv"
 LIMITS=(--time-limit-factor 1 --round-time-limits)
+SCALES=${SCALES:-1 4 16}
 
-for scale in 1 4; do
+for scale in $SCALES; do
   run() {  # name, then flags
     local name=$1
     shift
@@ -31,4 +32,4 @@ for scale in 1 4; do
   run fifo_backfill --policy fifo --backfill "${LIMITS[@]}"
   run sjf_limits_backfill --policy sjf --backfill "${LIMITS[@]}"
 done
-python3 bench/evaluation/philly_tables.py "$OUT"
+python3 bench/evaluation/philly_tables.py "$OUT" 1 4 16
