@@ -1,5 +1,7 @@
 // `fastgpu simulate`: replay a job trace on a simulated cluster under one or more
 // policies, side by side, as a table or JSON. See docs/simulator.md.
+#include "cli/simulate_cmd.h"
+
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -28,42 +30,6 @@ using Json = nlohmann::ordered_json;
 constexpr std::size_t kUsageBuckets = 50;
 constexpr const char* kOraclePrefix = "-oracle";
 
-struct SimulateOptions {
-  std::string trace;
-  std::string cluster;
-  std::string policies = "fifo";
-  std::string strategy = "pack";
-  bool backfill = false;
-  double time_scale = 1.0;
-  double time_limit_factor = 0;
-  std::string vc;
-  bool one_cluster = false;
-  bool strict = false;
-  bool json = false;
-};
-
-// A failure with the exit code it maps to (docs/cli.md: 1 fixable, 2 bad usage).
-struct Failure {
-  int exit_code;
-  std::string message;
-};
-
-std::vector<std::string> split(const std::string& text, char separator) {
-  std::vector<std::string> parts;
-  std::stringstream stream(text);
-  std::string part;
-  while (std::getline(stream, part, separator)) {
-    if (!part.empty()) parts.push_back(part);
-  }
-  return parts;
-}
-
-std::string joined(const std::vector<std::string>& names) {
-  std::string text;
-  for (const auto& name : names) text += (text.empty() ? "" : ", ") + name;
-  return text;
-}
-
 // "sjf-oracle" is sjf ordered by the true duration (a simulation-only baseline).
 std::optional<Failure> check_policies(const std::vector<std::string>& policies) {
   if (policies.empty()) return Failure{kExitUsage, "--policy: give at least one, e.g. fifo,sjf"};
@@ -75,6 +41,8 @@ std::optional<Failure> check_policies(const std::vector<std::string>& policies) 
   }
   return std::nullopt;
 }
+
+}  // namespace
 
 bool known_prefix(const std::string& spec, const std::vector<std::string>& formats) {
   const auto colon = spec.find(':');
@@ -108,6 +76,8 @@ Result<std::vector<ClusterSpec>> load_clusters(const SimulateOptions& options,
   }
   return clusters;
 }
+
+namespace {
 
 ClusterSpec merged(const std::vector<ClusterSpec>& clusters) {
   ClusterSpec all;
@@ -152,34 +122,9 @@ sim::SimOptions sim_options(const SimulateOptions& options, const std::string& p
   out.scheduler.backfill = options.backfill;
   out.time_scale = options.time_scale;
   out.time_limit_factor = options.time_limit_factor;
+  out.round_time_limits = options.round_time_limits;
   return out;
 }
-
-// A progress line on stderr, redrawn in place, only for a person watching a terminal.
-class Progress {
- public:
-  explicit Progress(bool enabled) : enabled_(enabled) {}
-  std::function<void(std::size_t, std::size_t)> reporter(const std::string& label) {
-    if (!enabled_) return {};
-    return [label](std::size_t settled, std::size_t total) {
-      std::fprintf(stderr, "\r\033[Ksimulating %s: %zu/%zu jobs (%.0f%%)", label.c_str(), settled,
-                   total, 100.0 * static_cast<double>(settled) / static_cast<double>(total));
-      std::fflush(stderr);
-    };
-  }
-  void done() const {
-    if (enabled_) std::fputs("\r\033[K", stderr);
-  }
-
- private:
-  bool enabled_;
-};
-
-struct Run {
-  std::string policy;  // as the user named it
-  SimResult result;
-  double wall_s = 0;
-};
 
 Result<std::vector<Run>> run_all(const SimulateOptions& options,
                                  const std::vector<std::string>& policies,
@@ -346,11 +291,32 @@ std::optional<Failure> check_numbers(const SimulateOptions& options) {
   if (options.time_limit_factor != 0 && !(options.time_limit_factor >= 1)) {
     return Failure{kExitUsage, "--time-limit-factor: use 0 (none) or a factor of at least 1"};
   }
+  if (options.round_time_limits && options.time_limit_factor == 0) {
+    return Failure{kExitUsage,
+                   "--round-time-limits rounds the limits --time-limit-factor gives; add e.g. "
+                   "--time-limit-factor 1"};
+  }
+  if (!options.protocol.empty()) {
+    return Failure{kExitUsage, "--protocol '" + options.protocol + "': the only protocol is fgd"};
+  }
   if (sched::make_placer(options.strategy) != nullptr) return std::nullopt;
-  return Failure{kExitUsage, "--strategy '" + options.strategy + "': use pack or spread"};
+  return Failure{kExitUsage, "--strategy '" + options.strategy +
+                                 "': use pack or spread (bestfit and fgd need --protocol fgd)"};
+}
+
+std::optional<Failure> write_replay_charts(const SimulateOptions& options,
+                                           const std::vector<Run>& runs) {
+  if (options.chart.empty()) return std::nullopt;
+  const Status status =
+      sim::write_charts(options.chart, replay_charts(runs), "fastgpu simulate: " + options.trace);
+  if (status.ok()) return std::nullopt;
+  return Failure{status.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure,
+                 status.message()};
 }
 
 std::optional<Failure> run_simulate(const SimulateOptions& options) {
+  if (options.protocol == "fgd") return run_protocol(options);
+  if (auto failure = check_chart_name(options.chart)) return failure;
   const std::vector<std::string> policies = split(options.policies, ',');
   if (auto failure = check_policies(policies)) return failure;
   if (auto failure = check_numbers(options)) return failure;
@@ -366,6 +332,7 @@ std::optional<Failure> run_simulate(const SimulateOptions& options) {
   }
   const Result<std::vector<Run>> runs = run_all(options, policies, parts);
   if (!runs.ok()) return Failure{kExitFailure, runs.status().message()};
+  if (auto chart_failure = write_replay_charts(options, *runs)) return chart_failure;
   if (options.json) {
     print_json(options, *trace, *runs, unassigned);
   } else {
@@ -396,11 +363,22 @@ void add_simulate_command(CLI::App& app, CommandOutcome& outcome) {
                       "divide submit times by this (4 = four times the load)");
   command->add_option("--time-limit-factor", options->time_limit_factor,
                       "give each job a time limit of its duration times this (>= 1)");
+  command->add_flag("--round-time-limits", options->round_time_limits,
+                    "round time limits up to 1,2,4,8,12 h, whole days, weeks (as people do)");
   command->add_option("--vc", options->vc, "with several clusters, simulate only this one");
   command->add_flag("--one-cluster", options->one_cluster,
                     "merge several clusters into one and replay the whole trace on it");
   command->add_flag("--strict", options->strict, "stop at the first malformed trace row");
   command->add_flag("--json", options->json, "print the results as JSON");
+  command->add_option("--chart", options->chart,
+                      "also draw charts into FILE.svg or FILE.html (self-contained)");
+  command->add_option("--protocol", options->protocol,
+                      "fgd: FGD's allocation experiment (openb; see docs/simulator.md)");
+  command->add_option("--seeds", options->seeds, "with --protocol fgd: e.g. 42-51 or 42,43");
+  command->add_option("--tune", options->tune,
+                      "with --protocol fgd: arrived GPU request as a multiple of capacity");
+  command->add_option("--reference", options->reference,
+                      "with --protocol fgd: FGD's curves, fgd_reference_gpu_alloc_ratio_dev.csv");
   command->callback([options, &outcome] {
     const std::optional<Failure> failure = run_simulate(*options);
     if (!failure) return;

@@ -1,6 +1,7 @@
 // Turning a trace and a cluster spec into what the scheduler sees, and deciding up front
 // which jobs can never run.
 #include <algorithm>
+#include <cmath>
 #include <map>
 
 #include "fastgpu/sched/scheduler.h"
@@ -21,6 +22,16 @@ std::vector<sched::GpuState> gpu_states(const ClusterSpec& cluster,
     }
   }
   return gpus;
+}
+
+double rounded_time_limit(double seconds) {
+  // What people type into a batch system: 1, 2, 4, 8, 12 hours, then whole days, then weeks.
+  constexpr double kHour = 3600;
+  for (const double hours : {1.0, 2.0, 4.0, 8.0, 12.0, 24.0, 48.0, 72.0, 168.0}) {
+    if (seconds <= hours * kHour) return hours * kHour;
+  }
+  const double week = 168 * kHour;
+  return std::ceil(seconds / week) * week;
 }
 
 namespace detail {
@@ -51,6 +62,7 @@ sched::Job to_sched_job(const TraceJob& source, std::size_t index, const SimOpti
   }
   if (options.time_limit_factor > 0 && source.duration_s && *source.duration_s > 0) {
     job.time_limit_s = *source.duration_s * options.time_limit_factor;
+    if (options.round_time_limits) job.time_limit_s = rounded_time_limit(*job.time_limit_s);
   }
   return job;
 }

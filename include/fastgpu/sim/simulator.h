@@ -47,6 +47,10 @@ struct SimOptions {
   // When > 0, each job's time limit is its duration times this (>= 1), so EASY backfill
   // has limits to plan with. 0: no time limits (trace jobs carry none).
   double time_limit_factor = 0;
+  // With a time_limit_factor: round each limit up as people do when they type one (1, 2,
+  // 4, 8, 12 hours, 1, 2, 3 days, then whole weeks; rounded_time_limit()). Limits then rank
+  // jobs only coarsely, which keeps sjf-by-limit from being an oracle in disguise.
+  bool round_time_limits = false;
   // Preemptive policies: also wake the scheduler every quantum_s while jobs wait (0: only
   // at the exact moments ranks can change).
   double quantum_s = 0;
@@ -75,6 +79,10 @@ struct SimResult {
 // (a bug: the simulator only feeds it validated jobs).
 Result<SimResult> simulate(const Trace& trace, const ClusterSpec& cluster,
                            const SimOptions& options);
+
+// `seconds` rounded up to the next of 1, 2, 4, 8, 12, 24, 48, 72, 168 hours, beyond that
+// to whole weeks.
+double rounded_time_limit(double seconds);
 
 // The cluster's GPUs as the scheduler sees them: indexes 0..N-1 in node order, named by
 // node; GPUs without memory in the spec get `default_memory_bytes`.
