@@ -120,6 +120,7 @@ sim::SimOptions sim_options(const SimulateOptions& options, const std::string& p
   out.scheduler.sjf_oracle = oracle;
   out.scheduler.strategy = options.strategy;
   out.scheduler.backfill = options.backfill;
+  out.scheduler.multi_node = true;  // traces come from multi-node clusters (Philly: 16-128 GPUs)
   out.time_scale = options.time_scale;
   out.time_limit_factor = options.time_limit_factor;
   out.round_time_limits = options.round_time_limits;
