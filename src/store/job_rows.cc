@@ -27,7 +27,8 @@ void read_spec(const sqlite::Statement& row, JobSpec& spec) {
   if (auto deadline = row.column_optional_int64(11)) spec.deadline = from_micros(*deadline);
   if (!row.is_null(12)) {
     spec.array = ArrayMember{static_cast<std::uint64_t>(row.column_int64(12)),
-                             static_cast<std::uint32_t>(row.column_int64(13)), 0};
+                             static_cast<std::uint32_t>(row.column_int64(13)),
+                             static_cast<std::uint32_t>(row.column_int64(35))};
   }
   spec.restartable = row.column_int64(14) != 0;
   spec.uid = static_cast<std::uint32_t>(row.column_int64(15));
@@ -58,6 +59,7 @@ void read_run(const sqlite::Statement& row, JobRecord& record) {
   record.accounting.energy_is_estimate = row.column_int64(31) != 0;
   record.accounting.mean_util_percent = row.column_optional_double(32);
   record.attempts = static_cast<std::uint32_t>(row.column_int64(33));
+  record.placed_bytes_per_gpu = optional_cast<Bytes>(row.column_optional_int64(36));
 }
 
 }  // namespace

@@ -13,13 +13,14 @@ namespace fastgpu::store {
 // The columns read_job_row expects, in order, for "SELECT " kJobColumns " FROM jobs ...".
 // A macro so that it joins string literals at compile time (statements are cached by
 // their literal's address).
-#define FASTGPU_STORE_JOB_COLUMNS                                                        \
-  "id, name, argv, shell_command, working_dir, environment, gpus, gpu_mem, util_share, " \
-  "priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, user, " \
-  "signature, submit_us, state, placed_gpus, start_us, end_us, exit_code, signal, "      \
-  "supervisor_pid, job_pid, log_path, peak_gpu_mem, gpu_seconds, energy_joules, "        \
-  "energy_estimate, mean_util, attempts, "                                               \
-  "(SELECT json_group_array(json_array(after, kind)) FROM dependencies WHERE job = jobs.id)"
+#define FASTGPU_STORE_JOB_COLUMNS                                                              \
+  "id, name, argv, shell_command, working_dir, environment, gpus, gpu_mem, util_share, "       \
+  "priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, user, "       \
+  "signature, submit_us, state, placed_gpus, start_us, end_us, exit_code, signal, "            \
+  "supervisor_pid, job_pid, log_path, peak_gpu_mem, gpu_seconds, energy_joules, "              \
+  "energy_estimate, mean_util, attempts, "                                                     \
+  "(SELECT json_group_array(json_array(after, kind)) FROM dependencies WHERE job = jobs.id), " \
+  "array_max_running, placed_bytes"
 
 // std::optional::transform arrives in C++23; this is its C++20 stand-in.
 template <typename T, typename F>

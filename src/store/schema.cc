@@ -99,8 +99,18 @@ CREATE TABLE history (
 CREATE INDEX history_by_signature ON history (signature, seq);
 )sql";
 
+// The engine's additions: an array's concurrency limit (--array 0-15%4), and the declared
+// bytes per GPU a run was placed with (the scheduler's ledger needs them for running jobs,
+// and for an "auto" job they cannot be derived again once the history has moved on).
+constexpr const char* kVersion2 = R"sql(
+ALTER TABLE jobs ADD COLUMN array_max_running INTEGER NOT NULL DEFAULT 0
+  CHECK (array_max_running >= 0);                     -- 0: no limit
+ALTER TABLE jobs ADD COLUMN placed_bytes INTEGER CHECK (placed_bytes >= 0);  -- per GPU
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
+    {2, "array concurrency limit and placed bytes per GPU", kVersion2},
 };
 
 Status check_application_id(sqlite::Db& db) {

@@ -29,8 +29,8 @@ using sqlite::Transaction;
 constexpr const char* kInsertJob =
     "INSERT INTO jobs (name, argv, shell_command, working_dir, environment, gpus, gpu_mem, "
     "util_share, priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, "
-    "user, signature, submit_us, state) VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "user, signature, submit_us, array_max_running, state) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
     "'QUEUED')";
 constexpr const char* kSetOwnArrayId = "UPDATE jobs SET array_id = id WHERE id = ?1";
 constexpr const char* kJobExists = "SELECT state FROM jobs WHERE id = ?1";
@@ -42,8 +42,8 @@ constexpr const char* kInsertTransition =
 constexpr const char* kCasState = "UPDATE jobs SET state = ?3 WHERE id = ?1 AND state = ?2";
 constexpr const char* kSetStart =
     "UPDATE jobs SET placed_gpus = ?2, start_us = ?3, log_path = ?4, supervisor_pid = ?5, "
-    "job_pid = ?6, end_us = NULL, exit_code = NULL, signal = NULL, attempts = attempts + 1 "
-    "WHERE id = ?1";
+    "job_pid = ?6, placed_bytes = ?7, end_us = NULL, exit_code = NULL, signal = NULL, "
+    "attempts = attempts + 1 WHERE id = ?1";
 constexpr const char* kSetPids =
     "UPDATE jobs SET supervisor_pid = ?2, job_pid = ?3 WHERE id = ?1 AND state = 'RUNNING'";
 constexpr const char* kSetEnd =
@@ -125,7 +125,8 @@ class SqliteStateStore final : public StateStore {
         .bind(3, to_micros(start.at))
         .bind(4, start.log_path)
         .bind(5, optional_int64(start.supervisor_pid))
-        .bind(6, optional_int64(start.job_pid));
+        .bind(6, optional_int64(start.job_pid))
+        .bind(7, optional_int64(start.bytes_per_gpu));
     FASTGPU_RETURN_IF_ERROR(stmt.run());
     return txn.commit();
   }
@@ -303,12 +304,14 @@ class SqliteStateStore final : public StateStore {
         .bind(15, std::int64_t{spec.uid})
         .bind(16, spec.user)
         .bind(17, spec.signature)
-        .bind(18, to_micros(spec.submit_time));
+        .bind(18, to_micros(spec.submit_time))
+        .bind(19, std::int64_t{0});
     if (spec.array) {
       const std::uint64_t array_id =
           spec.array->array_id != 0 ? spec.array->array_id : new_array_id.value_or(0);
       if (array_id != 0) stmt.bind(12, as_int64(array_id));  // else set after the insert
       stmt.bind(13, std::int64_t{spec.array->index});
+      stmt.bind(19, std::int64_t{spec.array->max_running});
     }
   }
 

@@ -64,7 +64,10 @@ TEST_F(StateStoreTest, ShellJobWithAutoMemoryAndNoOptionalFieldsRoundTrips) {
 TEST_F(StateStoreTest, RunLifecycleFieldsRoundTrip) {
   const JobId id = submit_one(full_spec(1));
   ASSERT_TRUE(
-      store_->record_start(id, {{3, 1}, at_seconds(100), "/logs/1.log", std::nullopt, std::nullopt})
+      store_
+          ->record_start(
+              id,
+              {{3, 1}, at_seconds(100), "/logs/1.log", std::nullopt, std::nullopt, std::nullopt})
           .ok());
   ASSERT_TRUE(store_->record_pids(id, 4242, 4243).ok());
   JobEnd end{JobState::kFailed,
@@ -166,9 +169,9 @@ TEST_F(StateStoreTest, SpecChecksNameTheProblem) {
 
 TEST_F(StateStoreTest, StaleFromStateIsRefusedAndChangesNothing) {
   const JobId id = submit_one(full_spec(1));
-  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", 1, 2}).ok());
+  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", 1, 2, {}}).ok());
   // A second engine that still believes the job is queued must not start it again.
-  Status again = store_->record_start(id, {{1}, at_seconds(11), "", 3, 4});
+  Status again = store_->record_start(id, {{1}, at_seconds(11), "", 3, 4, {}});
   EXPECT_EQ(again.code(), ErrorCode::kFailedPrecondition);
   EXPECT_THAT(again.message(), HasSubstr("is RUNNING, not QUEUED"));
   Status cancel =
@@ -197,13 +200,13 @@ TEST_F(StateStoreTest, IllegalEdgeAndUnknownJobAreRefused) {
 
 TEST_F(StateStoreTest, TransitionLogIsCompleteAndInOrder) {
   const JobId id = submit_one(full_spec(1));
-  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", {}, {}}).ok());
+  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", {}, {}, {}}).ok());
   ASSERT_TRUE(
       store_->record_end(id, {JobState::kPreempted, at_seconds(20), {}, 15, {}, "preempted"}).ok());
   ASSERT_TRUE(
       store_->transition(id, JobState::kPreempted, JobState::kQueued, at_seconds(21), "requeued")
           .ok());
-  ASSERT_TRUE(store_->record_start(id, {{1}, at_seconds(30), "", {}, {}}).ok());
+  ASSERT_TRUE(store_->record_start(id, {{1}, at_seconds(30), "", {}, {}, {}}).ok());
   ASSERT_TRUE(store_->record_end(id, {JobState::kCompleted, at_seconds(40), 0, {}, {}, ""}).ok());
 
   auto log = store_->transitions(id);
@@ -231,7 +234,7 @@ TEST_F(StateStoreTest, ListFiltersByStateUidAndPages) {
   }
   auto ids = store_->submit(batch);
   ASSERT_TRUE(ids.ok());
-  ASSERT_TRUE(store_->record_start(ids->at(0), {{0}, at_seconds(1), "", {}, {}}).ok());
+  ASSERT_TRUE(store_->record_start(ids->at(0), {{0}, at_seconds(1), "", {}, {}, {}}).ok());
   ASSERT_TRUE(
       store_->transition(ids->at(3), JobState::kQueued, JobState::kCancelled, at_seconds(1), "user")
           .ok());
@@ -297,7 +300,7 @@ TEST_F(StateStoreTest, SamplesAppendQueryAndPrune) {
 TEST_F(StateStoreTest, HistoryRecordsEndedRunsNewestFirst) {
   for (int i = 0; i < 3; ++i) {
     const JobId id = submit_one(full_spec(i));
-    ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(100 * i), "", {}, {}}).ok());
+    ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(100 * i), "", {}, {}, {}}).ok());
     JobEnd end{JobState::kCompleted, at_seconds(100 * i + 10 + i), 0, {}, {}, ""};
     end.accounting.peak_gpu_mem = Bytes{1} << (30 + i);
     ASSERT_TRUE(store_->record_end(id, end).ok());
@@ -305,7 +308,7 @@ TEST_F(StateStoreTest, HistoryRecordsEndedRunsNewestFirst) {
   JobSpec unsigned_job = full_spec(5);
   unsigned_job.signature.clear();
   const JobId quiet = submit_one(unsigned_job);
-  ASSERT_TRUE(store_->record_start(quiet, {{0}, at_seconds(0), "", {}, {}}).ok());
+  ASSERT_TRUE(store_->record_start(quiet, {{0}, at_seconds(0), "", {}, {}, {}}).ok());
   ASSERT_TRUE(store_->record_end(quiet, {JobState::kCompleted, at_seconds(1), 0, {}, {}, ""}).ok());
 
   auto history = store_->history("train.py", 2);

@@ -159,7 +159,7 @@ TEST(StoreConcurrencyTest, TwoConnectionsWritingAtOnceLoseNothing) {
         break;
       }
       ids[writer].push_back(submitted->at(0));
-      errors[writer] = store->record_start(submitted->at(0), {{0}, at_seconds(i), "", {}, {}});
+      errors[writer] = store->record_start(submitted->at(0), {{0}, at_seconds(i), "", {}, {}, {}});
     }
   };
   std::thread first(write, 0);
@@ -198,7 +198,7 @@ constexpr int kBatch = 5;
     auto ids = store->submit(batch);
     if (!ids.ok()) _exit(3);
     for (JobId id : *ids) {
-      if (!store->record_start(id, {{0, 1}, at_seconds(round), "/l", 10, 11}).ok()) _exit(4);
+      if (!store->record_start(id, {{0, 1}, at_seconds(round), "/l", 10, 11, {}}).ok()) _exit(4);
       JobEnd end{JobState::kCompleted,
                  at_seconds(round + 1),
                  0,

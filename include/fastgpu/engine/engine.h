@@ -50,6 +50,18 @@ struct EngineOptions {
   std::filesystem::path state_dir;  // logs in state_dir/logs/<id>.log, runs in state_dir/runs/<id>
   double kill_grace_s = 10.0;
   double sample_interval_s = 1.0;  // GPU samples recorded at most this often
+
+  // Which job a GPU process belongs to (nullopt: not one of ours). Used for foreign memory
+  // (processes of no job of ours) and for per-job peak GPU memory. Empty (the default):
+  // nothing is attributed, so per-job peak memory is unknown and a GPU's foreign memory is
+  // estimated as its processes' memory minus what our jobs on it declared. The daemon plugs
+  // in the exec component's /proc-based attribution.
+  std::function<std::optional<JobId>(std::uint32_t pid)> attribute_pid;
+  // The node name GPUs are reported under (a multi-GPU job stays within one node).
+  std::string node_name = "local";
+  // Launch each job as its owner (JobSpec::uid and that user's primary group). Only a
+  // daemon running as root for several users sets this; otherwise jobs run as we are.
+  bool run_jobs_as_owner = false;
 };
 
 // The outcome of one tick, for logs and tests.

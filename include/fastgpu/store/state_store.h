@@ -133,7 +133,10 @@ struct JobRecord {
   JobSpec spec;  // array.array_id is resolved (never 0 here)
   JobState state = JobState::kQueued;
   std::vector<std::uint32_t> placed_gpus;  // of the latest run; empty before the first
-  std::optional<WallTime> start_time;      // of the latest run
+  // Declared bytes per GPU the latest run was placed with ("auto" resolved); nullopt before
+  // the first run, for a CPU-only job, or for a run recorded by a schema-1 FastGPU.
+  std::optional<Bytes> placed_bytes_per_gpu;
+  std::optional<WallTime> start_time;  // of the latest run
   std::optional<WallTime> end_time;
   std::optional<int> exit_code;
   std::optional<int> signal;
@@ -195,6 +198,9 @@ struct JobStart {
   std::string log_path;
   std::optional<std::int32_t> supervisor_pid;  // may be filled later with record_pids
   std::optional<std::int32_t> job_pid;
+  // The declared bytes per GPU the scheduler placed the job with (its ledger entry and
+  // memory quota); nullopt for a CPU-only job.
+  std::optional<Bytes> bytes_per_gpu;
 };
 
 struct JobEnd {

@@ -1,0 +1,172 @@
+// Applying the scheduler's decisions: claim, then launch; stop for preemption, moves and
+// memory pressure.
+#include <grp.h>
+#include <pwd.h>
+
+#include <nlohmann/json.hpp>
+#include <system_error>
+
+#include "engine/convert.h"
+#include "engine/engine_impl.h"
+
+namespace fastgpu::engine {
+
+using nlohmann::json;
+using store::JobRecord;
+using store::JobState;
+
+namespace {
+
+std::string gpu_list(const std::vector<int>& gpus) {
+  std::string text;
+  for (int gpu : gpus) text += (text.empty() ? "" : ",") + std::to_string(gpu);
+  return text;
+}
+
+// The owner's primary group, for a daemon that runs jobs as their owners.
+Result<gid_t> primary_group(std::uint32_t uid) {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  std::vector<char> buffer(16384);
+  const int error = ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
+  if (error != 0 || found == nullptr) {
+    return not_found("no user with uid " + std::to_string(uid) +
+                     " on this machine, so the job cannot run as its owner; create the user "
+                     "or submit as an existing one");
+  }
+  return found->pw_gid;
+}
+
+}  // namespace
+
+void EngineImpl::apply(const std::vector<sched::Decision>& decisions, const TickInput& input,
+                       TickReport& report) {
+  for (const sched::Decision& decision : decisions) {
+    if (const auto* start_job = std::get_if<sched::Start>(&decision)) {
+      start(*start_job, input, report);
+    } else if (const auto* preempt = std::get_if<sched::Preempt>(&decision)) {
+      stop(preempt->job, StopIntent::kPreempt, preempt->reason, report);
+    } else if (const auto* move = std::get_if<sched::Move>(&decision)) {
+      // Applied as a preemption: the job is requeued, and the next tick places it (the GPUs
+      // it was to move to are the free ones then).
+      stop(move->job, StopIntent::kPreempt,
+           "moving from gpu " + gpu_list(move->from) + " to gpu " + gpu_list(move->to) + ": " +
+               move->reason,
+           report);
+    } else {
+      memory_action(std::get<sched::MemoryAction>(decision), report);
+    }
+  }
+}
+
+Result<exec::LaunchRequest> EngineImpl::launch_request(const JobRecord& job,
+                                                       const sched::Start& decision) const {
+  exec::LaunchRequest request;
+  request.job = job.id;
+  request.argv = job.spec.argv;
+  request.shell_command = job.spec.shell_command;
+  request.working_dir = job.spec.working_dir;
+  request.environment = job.spec.environment;
+  for (int gpu : decision.gpus) request.gpus.push_back(static_cast<std::uint32_t>(gpu));
+  if (!decision.gpus.empty()) request.gpu_mem_quota = decision.bytes_per_gpu;
+  if (job.spec.array) request.array_index = job.spec.array->index;
+  if (job.spec.time_limit_s) request.time_limit_s = static_cast<double>(*job.spec.time_limit_s);
+  request.kill_grace_s = options_.kill_grace_s;
+  request.log_path = log_path_of(options_.state_dir, job.id);
+  request.run_dir = run_dir_of(options_.state_dir, job.id, job.attempts + 1);
+  if (options_.run_jobs_as_owner) {
+    Result<gid_t> group = primary_group(job.spec.uid);
+    if (!group.ok()) return group.status();
+    request.uid = job.spec.uid;
+    request.gid = *group;
+  }
+  return request;
+}
+
+// Claim first (QUEUED -> RUNNING, compare-and-set), then launch: a daemon killed in
+// between finds the job RUNNING and asks the launcher whether it ever started.
+void EngineImpl::start(const sched::Start& decision, const TickInput& input, TickReport& report) {
+  auto found = input.queued.find(decision.job);
+  if (found == input.queued.end()) {
+    warn(report, "schedule.error", decision.job,
+         "the scheduler started job " + to_string(decision.job) + ", which is not queued");
+    return;
+  }
+  const JobRecord& job = found->second;
+  Result<exec::LaunchRequest> request = launch_request(job, decision);
+  store::JobStart claim{request.ok() ? request->gpus : std::vector<std::uint32_t>{},
+                        now_,
+                        log_path_of(options_.state_dir, job.id).string(),
+                        std::nullopt,
+                        std::nullopt,
+                        std::nullopt};
+  if (!decision.gpus.empty()) claim.bytes_per_gpu = decision.bytes_per_gpu;
+  const Status claimed = options_.store->record_start(job.id, claim);
+  if (!claimed.ok()) {
+    warn(report, "job.claim_error", job.id,
+         "could not claim job " + to_string(job.id) + ": " + claimed.to_string());
+    return;
+  }
+  if (!request.ok()) return fail_launch(job, request.status().message(), report);
+  std::error_code ignored;  // the launcher reports a folder it cannot use
+  std::filesystem::create_directories(request->run_dir, ignored);
+  Result<exec::Launched> launched = options_.launcher->launch(*request);
+  if (!launched.ok()) return fail_launch(job, launched.status().to_string(), report);
+  const Status pids =
+      options_.store->record_pids(job.id, launched->supervisor_pid, launched->job_pid);
+  if (!pids.ok()) {
+    warn(report, "job.pids_error", job.id,
+         "could not record the pids of job " + to_string(job.id) + ": " + pids.to_string());
+  }
+  meter_.start(job.id, request->gpus, job.spec.util_share);
+  report.started.push_back(job.id);
+  (void)event("job.start", job.id,
+              json{{"gpus", request->gpus},
+                   {"bytes_per_gpu", claim.bytes_per_gpu.value_or(0)},
+                   {"supervisor_pid", launched->supervisor_pid}}
+                  .dump());
+}
+
+void EngineImpl::fail_launch(const JobRecord& job, const std::string& message, TickReport& report) {
+  store::JobEnd end;
+  end.state = JobState::kFailed;
+  end.at = now_;
+  end.reason = "could not be launched: " + message;
+  const Status recorded = options_.store->record_end(job.id, end);
+  report.ended.push_back(job.id);
+  warn(report, "job.launch_failed", job.id,
+       "job " + to_string(job.id) + " " + end.reason +
+           (recorded.ok() ? "" : " (and its end was not recorded: " + recorded.to_string() + ")"));
+}
+
+// Stops a running job once; the outcome poll() reports is read against `intent`.
+void EngineImpl::stop(JobId job, StopIntent intent, const std::string& why, TickReport& report) {
+  if (intents_.count(job)) return;  // already stopping
+  const Status stopped = options_.launcher->stop(
+      job, intent == StopIntent::kPreempt ? exec::StopReason::kPreempt : exec::StopReason::kCancel);
+  if (!stopped.ok()) {
+    warn(report, "job.stop_error", job,
+         "could not stop job " + to_string(job) + " (" + why + "): " + stopped.to_string());
+    return;
+  }
+  intents_[job] = intent;
+  if (intent == StopIntent::kPreempt) report.preempted.push_back(job);
+  (void)event(intent == StopIntent::kPreempt ? "job.preempt" : "job.kill", job,
+              json{{"reason", why}}.dump());
+}
+
+void EngineImpl::memory_action(const sched::MemoryAction& action, TickReport& report) {
+  switch (action.action) {
+    case sched::MemoryActionKind::kWarn:
+      if (memory_warned_.insert(action.job).second) {
+        warn(report, "memory.warn", action.job, action.reason);
+      }
+      return;
+    case sched::MemoryActionKind::kRequeue:
+      return stop(action.job, StopIntent::kPreempt, "memory pressure: " + action.reason, report);
+    case sched::MemoryActionKind::kKill:
+      return stop(action.job, StopIntent::kMemoryKill, "memory pressure: " + action.reason, report);
+  }
+}
+
+}  // namespace fastgpu::engine

@@ -1,0 +1,204 @@
+// Opening the engine, recovery after a restart, submit and cancel.
+#include <nlohmann/json.hpp>
+#include <system_error>
+#include <utility>
+
+#include "engine/convert.h"
+#include "engine/engine_impl.h"
+#include "fastgpu/sched/scheduler.h"
+
+namespace fastgpu::engine {
+
+using nlohmann::json;
+using store::JobRecord;
+using store::JobState;
+
+namespace {
+
+Status check_options(const EngineOptions& options) {
+  const char* missing = options.probe == nullptr      ? "probe"
+                        : options.launcher == nullptr ? "launcher"
+                        : options.store == nullptr    ? "store"
+                        : options.clock == nullptr    ? "clock"
+                                                      : nullptr;
+  if (missing != nullptr) {
+    return invalid_argument(std::string("EngineOptions::") + missing +
+                            " is null; pass the engine a " + missing);
+  }
+  if (options.state_dir.empty()) {
+    return invalid_argument("EngineOptions::state_dir is empty; pass the state folder");
+  }
+  if (!(options.sample_interval_s >= 0.0) || !(options.kill_grace_s >= 0.0)) {
+    return invalid_argument("sample_interval_s and kill_grace_s must be >= 0 seconds, not " +
+                            std::to_string(options.sample_interval_s) + " and " +
+                            std::to_string(options.kill_grace_s));
+  }
+  return sched::validate_config(options.scheduler).with_context("scheduler config");
+}
+
+Status make_dirs(const std::filesystem::path& state_dir) {
+  for (const char* sub : {"logs", "runs"}) {
+    Status made = store::ensure_private_dir(state_dir / sub);
+    if (!made.ok())
+      return made.with_context("creating the engine's " + std::string(sub) + " folder");
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
+  FASTGPU_RETURN_IF_ERROR(check_options(options));
+  FASTGPU_RETURN_IF_ERROR(make_dirs(options.state_dir));
+  Result<GpuReading> reading = options.probe->read();
+  if (!reading.ok()) {
+    return reading.status().with_context("reading the GPUs (" + options.probe->describe() + ")");
+  }
+  auto engine = std::make_unique<EngineImpl>(std::move(options), std::move(reading).value());
+  FASTGPU_RETURN_IF_ERROR(engine->recover());
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+std::optional<std::string> EngineImpl::event(const std::string& kind, std::optional<JobId> job,
+                                             const std::string& message_json) {
+  Result<std::int64_t> seq =
+      options_.store->append_event({0, options_.clock->now(), kind, job, message_json});
+  if (seq.ok()) return std::nullopt;
+  return "could not record event " + kind + ": " + seq.status().to_string();
+}
+
+void EngineImpl::warn(TickReport& report, const std::string& kind, std::optional<JobId> job,
+                      const std::string& message) {
+  report.warnings.push_back(message);
+  json body = {{"message", message}};
+  if (auto failed = event(kind, job, body.dump())) report.warnings.push_back(*failed);
+}
+
+// ---- recovery ----
+
+Status EngineImpl::recover() {
+  now_ = options_.clock->now();
+  store::JobFilter running;
+  running.states = {JobState::kRunning};
+  Result<std::vector<JobRecord>> jobs = options_.store->list_jobs(running);
+  if (!jobs.ok()) return jobs.status().with_context("listing running jobs to re-adopt");
+  for (const JobRecord& job : *jobs) FASTGPU_RETURN_IF_ERROR(adopt(job));
+
+  // A daemon that died between recording a preemption and requeueing leaves PREEMPTED.
+  store::JobFilter preempted;
+  preempted.states = {JobState::kPreempted};
+  jobs = options_.store->list_jobs(preempted);
+  if (!jobs.ok()) return jobs.status().with_context("listing preempted jobs to requeue");
+  TickReport ignored;
+  for (const JobRecord& job : *jobs) requeue_preempted(job, ignored);
+  return {};
+}
+
+Status EngineImpl::adopt(const JobRecord& job) {
+  const std::filesystem::path run_dir = run_dir_of(options_.state_dir, job.id, job.attempts);
+  const Status adopted = options_.launcher->adopt(job.id, job.supervisor_pid.value_or(0), run_dir);
+  if (adopted.ok()) {
+    meter_.start(job.id, job.placed_gpus, job.spec.util_share);
+    (void)event("job.adopt", job.id,
+                json{{"supervisor_pid", job.supervisor_pid.value_or(0)}}.dump());
+    return {};
+  }
+  if (adopted.code() == ErrorCode::kNotFound) {
+    return options_.store->transition(job.id, JobState::kRunning, JobState::kQueued, now_,
+                                      "requeued: never started before the daemon stopped");
+  }
+  // The launcher cannot tell us about this run ever again: end it rather than let it hold
+  // its GPUs in the ledger forever.
+  store::JobEnd end;
+  end.state = JobState::kFailed;
+  end.at = now_;
+  end.reason = "lost: could not re-adopt it after a restart: " + adopted.to_string();
+  return options_.store->record_end(job.id, end);
+}
+
+// ---- submit ----
+
+Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t index) const {
+  const std::string who = "job " + std::to_string(index) + " ('" + spec.name + "')";
+  std::size_t gpus = reading_.devices.size();
+  Bytes largest_usable = 0;
+  for (const GpuDevice& device : reading_.devices) {
+    const Bytes total = device.memory_total_bytes.value_or(0);
+    const Bytes reserved = std::min(total, device.memory_reserved_bytes.value_or(0));
+    largest_usable = std::max(largest_usable, total - reserved);
+  }
+  if (spec.gpus > 0 && static_cast<std::size_t>(spec.gpus) > gpus) {
+    return invalid_argument(who + " asks for --gpus " + std::to_string(spec.gpus) + ", but " +
+                            (gpus == 0 ? std::string("this machine has no GPU")
+                                       : "this machine has " + std::to_string(gpus)) +
+                            "; ask for at most " + std::to_string(gpus));
+  }
+  if (spec.gpus > 0 && spec.gpu_mem && *spec.gpu_mem > largest_usable) {
+    return invalid_argument(who + " declares --gpu-mem " + format_bytes(*spec.gpu_mem) +
+                            " per GPU, more than the largest GPU's usable " +
+                            format_bytes(largest_usable) + "; declare at most " +
+                            format_bytes_exact(largest_usable));
+  }
+  const Status fits = sched::validate_job(to_sched_job(JobId(0), spec, 0.0),
+                                          gpu_states(reading_, options_.node_name));
+  if (!fits.ok()) return invalid_argument(who + ": " + fits.message());
+  return {};
+}
+
+Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jobs) {
+  if (jobs.empty()) return invalid_argument("no jobs to submit; give at least one job");
+  std::vector<store::JobSpec> batch(jobs.begin(), jobs.end());
+  const store::WallTime now = options_.clock->now();
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    FASTGPU_RETURN_IF_ERROR(store::validate_job_spec(batch[i], i));
+    FASTGPU_RETURN_IF_ERROR(check_against_cluster(batch[i], i));
+    if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
+  }
+  return options_.store->submit(batch);
+}
+
+// ---- cancel ----
+
+Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
+  Result<JobRecord> job = options_.store->get_job(id);
+  if (!job.ok()) return job.status();
+  if (uid != 0 && uid != job->spec.uid) {
+    return failed_precondition("job " + to_string(id) + " belongs to user '" + job->spec.user +
+                               "' (uid " + std::to_string(job->spec.uid) +
+                               "); only its owner or root can cancel it");
+  }
+  const store::WallTime now = options_.clock->now();
+  const std::string reason = "cancelled by uid " + std::to_string(uid);
+  switch (job->state) {
+    case JobState::kQueued:
+    case JobState::kPreempted:
+      return options_.store->transition(id, job->state, JobState::kCancelled, now, reason);
+    case JobState::kRunning: return cancel_running(*job, uid);
+    default:
+      return failed_precondition("job " + to_string(id) + " already ended: it is " +
+                                 std::string(store::job_state_name(job->state)) +
+                                 "; there is nothing to cancel");
+  }
+}
+
+Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
+  const Status stopped = options_.launcher->stop(job.id, exec::StopReason::kCancel);
+  if (stopped.ok()) {
+    intents_[job.id] = StopIntent::kCancel;
+    (void)event("job.cancel", job.id, json{{"uid", uid}}.dump());
+    return {};
+  }
+  if (stopped.code() != ErrorCode::kNotFound)
+    return stopped.with_context("stopping job " + to_string(job.id));
+  // The launcher no longer knows the run: nothing will report its end, so record it now.
+  store::JobEnd end;
+  end.state = JobState::kCancelled;
+  end.at = options_.clock->now();
+  end.reason = "cancelled by uid " + std::to_string(uid) + " (the launcher had no such run)";
+  const double ran = to_seconds(end.at) - to_seconds(job.start_time.value_or(end.at));
+  end.accounting = meter_.finish(job.id, job.placed_gpus.size(), ran);
+  intents_.erase(job.id);
+  return options_.store->record_end(job.id, end);
+}
+
+}  // namespace fastgpu::engine

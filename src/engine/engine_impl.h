@@ -1,0 +1,74 @@
+// The Engine's implementation, split over engine.cc (open, recovery, submit, cancel),
+// tick.cc (the loop) and apply.cc (decisions). Private to src/engine.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "engine/accounting.h"
+#include "engine/outcome.h"
+#include "engine/snapshot_builder.h"
+#include "fastgpu/engine/engine.h"
+#include "fastgpu/sched/decision.h"
+
+namespace fastgpu::engine {
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(EngineOptions options, GpuReading reading)
+      : options_(std::move(options)), reading_(std::move(reading)) {}
+
+  // Re-adopts RUNNING jobs and requeues PREEMPTED ones a previous engine left behind.
+  Status recover();
+
+  Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) override;
+  Status cancel(JobId job, std::uint32_t uid) override;
+  Result<TickReport> tick() override;
+  const GpuReading& last_reading() const override { return reading_; }
+
+ private:
+  // engine.cc
+  Status check_against_cluster(const store::JobSpec& spec, std::size_t index) const;
+  Status adopt(const store::JobRecord& job);
+  Status cancel_running(const store::JobRecord& job, std::uint32_t uid);
+  // Appends an event; a failure to record it is returned as a warning text, not an error.
+  std::optional<std::string> event(const std::string& kind, std::optional<JobId> job,
+                                   const std::string& message_json);
+  void warn(TickReport& report, const std::string& kind, std::optional<JobId> job,
+            const std::string& message);
+
+  // tick.cc
+  void read_probe(TickReport& report);
+  void collect_finished(TickReport& report);
+  // false when the store could not take it (transient): retried next tick.
+  bool record_finished(const exec::Finished& finished, TickReport& report);
+  void requeue_preempted(const store::JobRecord& job, TickReport& report);
+  Status end_unrunnable_dependents(TickReport& report);
+  void sample_if_due(TickReport& report);
+  void note_withheld(const std::vector<Withheld>& withheld, TickReport& report);
+
+  // apply.cc
+  void apply(const std::vector<sched::Decision>& decisions, const TickInput& input,
+             TickReport& report);
+  void start(const sched::Start& decision, const TickInput& input, TickReport& report);
+  Result<exec::LaunchRequest> launch_request(const store::JobRecord& job,
+                                             const sched::Start& decision) const;
+  void fail_launch(const store::JobRecord& job, const std::string& message, TickReport& report);
+  void stop(JobId job, StopIntent intent, const std::string& why, TickReport& report);
+  void memory_action(const sched::MemoryAction& action, TickReport& report);
+
+  EngineOptions options_;
+  GpuReading reading_;
+  store::WallTime now_{};
+  UsageMeter meter_;
+  std::map<JobId, StopIntent> intents_;     // running jobs the engine asked to stop
+  std::set<JobId> memory_warned_;           // running jobs already warned about (once per run)
+  std::set<JobId> withheld_noted_;          // queued jobs already reported as not fitting
+  std::vector<exec::Finished> unrecorded_;  // ends the store could not take yet
+  std::optional<store::WallTime> last_sample_;
+};
+
+}  // namespace fastgpu::engine

@@ -1,0 +1,86 @@
+#include "engine/outcome.h"
+
+#include <csignal>
+#include <cstring>
+#include <type_traits>
+
+namespace fastgpu::engine {
+
+using store::JobState;
+
+std::string signal_name(int signal) {
+  // sigabbrev_np (glibc 2.32) is thread-safe, unlike strsignal.
+  const char* abbreviation = ::sigabbrev_np(signal);
+  if (abbreviation == nullptr) return "signal " + std::to_string(signal);
+  return "SIG" + std::string(abbreviation);
+}
+
+namespace {
+
+constexpr const char* kMemoryReason = "exceeded its declared GPU memory";
+
+// The end of a run the engine had asked to stop and that did not complete on its own.
+RunEnd asked_to_stop(StopIntent intent, RunEnd end) {
+  switch (intent) {
+    case StopIntent::kCancel:
+      end.state = JobState::kCancelled;
+      end.reason = "cancelled by its user (" + end.reason + ")";
+      break;
+    case StopIntent::kPreempt:
+      end.state = JobState::kPreempted;
+      end.reason = "preempted (" + end.reason + ")";
+      break;
+    case StopIntent::kMemoryKill:
+      end.state = JobState::kFailed;
+      end.reason = std::string(kMemoryReason) + " (" + end.reason + ")";
+      break;
+    case StopIntent::kNone: break;
+  }
+  return end;
+}
+
+RunEnd stopped_end(const exec::Stopped& stopped, StopIntent intent) {
+  RunEnd end{JobState::kCancelled, std::nullopt, std::nullopt, "stopped on request"};
+  if (intent != StopIntent::kNone) return asked_to_stop(intent, end);
+  if (stopped.preempted) end.state = JobState::kPreempted;
+  end.reason = stopped.preempted ? "preempted" : "cancelled";
+  return end;
+}
+
+std::string limit_text(std::optional<std::int64_t> time_limit_s) {
+  if (!time_limit_s) return "killed at its time limit";
+  return "killed at its time limit of " + std::to_string(*time_limit_s) + " s";
+}
+
+}  // namespace
+
+RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
+                  std::optional<std::int64_t> time_limit_s) {
+  return std::visit(
+      [&](const auto& how) -> RunEnd {
+        using T = std::decay_t<decltype(how)>;
+        if constexpr (std::is_same_v<T, exec::Exited>) {
+          if (how.code == 0) return {JobState::kCompleted, 0, std::nullopt, "exited with status 0"};
+          RunEnd end{JobState::kFailed, how.code, std::nullopt,
+                     "exited with status " + std::to_string(how.code)};
+          return intent == StopIntent::kNone ? end : asked_to_stop(intent, end);
+        } else if constexpr (std::is_same_v<T, exec::Signaled>) {
+          RunEnd end{JobState::kFailed, std::nullopt, how.signal,
+                     "killed by " + signal_name(how.signal)};
+          return intent == StopIntent::kNone ? end : asked_to_stop(intent, end);
+        } else if constexpr (std::is_same_v<T, exec::TimedOut>) {
+          return {JobState::kTimeout, std::nullopt, std::nullopt, limit_text(time_limit_s)};
+        } else if constexpr (std::is_same_v<T, exec::Stopped>) {
+          return stopped_end(how, intent);
+        } else if constexpr (std::is_same_v<T, exec::LaunchFailed>) {
+          return {JobState::kFailed, std::nullopt, std::nullopt,
+                  "could not be started: " + how.message};
+        } else {
+          static_assert(std::is_same_v<T, exec::Lost>, "every Outcome is handled");
+          return {JobState::kFailed, std::nullopt, std::nullopt, "lost: " + how.message};
+        }
+      },
+      outcome);
+}
+
+}  // namespace fastgpu::engine

@@ -1,0 +1,287 @@
+#include "engine/snapshot_builder.h"
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+#include <utility>
+
+#include "engine/convert.h"
+#include "fastgpu/sched/scheduler.h"
+
+namespace fastgpu::engine {
+
+using store::JobRecord;
+using store::JobState;
+
+double ended_run_seconds(const std::vector<store::Transition>& transitions) {
+  double total = 0.0;
+  std::optional<store::WallTime> started;
+  for (const store::Transition& transition : transitions) {
+    if (transition.to == JobState::kRunning) {
+      started = transition.at;
+    } else if (transition.from == JobState::kRunning && started) {
+      total += std::max(0.0, to_seconds(transition.at) - to_seconds(*started));
+      started.reset();
+    }
+  }
+  return total;
+}
+
+namespace {
+
+// One tick's construction; each step fills part of `input_`.
+class Builder {
+ public:
+  Builder(const EngineOptions& options, const GpuReading& reading, const UsageMeter& meter,
+          store::WallTime now)
+      : options_(options), store_(*options.store), reading_(reading), meter_(meter) {
+    input_.snapshot.now_s = to_seconds(now);
+  }
+
+  Result<TickInput> build() {
+    FASTGPU_RETURN_IF_ERROR(load(JobState::kRunning, input_.running));
+    FASTGPU_RETURN_IF_ERROR(load(JobState::kQueued, input_.queued));
+    input_.snapshot.gpus = gpu_states(reading_, options_.node_name);
+    FASTGPU_RETURN_IF_ERROR(add_running());
+    add_foreign_bytes();
+    withhold_over_array_limits();
+    withhold_unfit();
+    FASTGPU_RETURN_IF_ERROR(add_finished());
+    FASTGPU_RETURN_IF_ERROR(add_queue());
+    FASTGPU_RETURN_IF_ERROR(add_history());
+    return std::move(input_);
+  }
+
+ private:
+  Status load(JobState state, std::map<JobId, JobRecord>& into) {
+    store::JobFilter filter;
+    filter.states = {state};
+    Result<std::vector<JobRecord>> jobs = store_.list_jobs(filter);
+    if (!jobs.ok()) return jobs.status();
+    for (JobRecord& job : *jobs) {
+      const JobId id = job.id;
+      into.emplace(id, std::move(job));
+    }
+    return {};
+  }
+
+  Result<double> attained(const JobRecord& job) {
+    if (job.attempts == 0) return 0.0;
+    Result<std::vector<store::Transition>> transitions = store_.transitions(job.id);
+    if (!transitions.ok()) return transitions.status();
+    return ended_run_seconds(*transitions);
+  }
+
+  sched::GpuState* gpu(int index) {
+    for (sched::GpuState& state : input_.snapshot.gpus) {
+      if (state.index == index) return &state;
+    }
+    return nullptr;
+  }
+
+  // A running job keeps its GPU in the snapshot even if the probe stopped listing it, so
+  // the ledger still holds it (as an unhealthy GPU that gets nothing new).
+  sched::GpuState& gpu_or_placeholder(int index) {
+    if (sched::GpuState* found = gpu(index)) return *found;
+    sched::GpuState missing;
+    missing.index = index;
+    missing.node = options_.node_name;
+    missing.healthy = false;
+    input_.snapshot.gpus.push_back(missing);
+    return input_.snapshot.gpus.back();
+  }
+
+  // What the ledger holds per GPU for a run recorded without placed bytes (a schema-1
+  // database): the declaration, or for "auto" the whole usable memory, which never
+  // under-counts.
+  Bytes declared_bytes(const JobRecord& job) {
+    if (job.placed_bytes_per_gpu) return *job.placed_bytes_per_gpu;
+    if (job.spec.gpus == 0) return 0;
+    if (job.spec.gpu_mem) return *job.spec.gpu_mem;
+    Bytes whole = 0;
+    for (std::uint32_t index : job.placed_gpus) {
+      const sched::GpuState& state = gpu_or_placeholder(static_cast<int>(index));
+      whole = std::max(whole, state.total_bytes - state.reserved_bytes);
+    }
+    return whole;
+  }
+
+  Status add_running() {
+    for (const auto& [id, job] : input_.running) {
+      Result<double> before = attained(job);
+      if (!before.ok()) return before.status();
+      sched::RunningJob running;
+      running.job = to_sched_job(id, job.spec, *before);
+      for (std::uint32_t index : job.placed_gpus) {
+        gpu_or_placeholder(static_cast<int>(index));
+        running.gpus.push_back(static_cast<int>(index));
+      }
+      running.declared_bytes = declared_bytes(job);
+      running.start_time_s = job.start_time ? to_seconds(*job.start_time) : input_.snapshot.now_s;
+      running.used_bytes = meter_.peak_bytes(id);
+      input_.snapshot.running.push_back(std::move(running));
+    }
+    return {};
+  }
+
+  void add_foreign_bytes() {
+    std::map<int, Bytes> declared;
+    for (const sched::RunningJob& running : input_.snapshot.running) {
+      for (int index : running.gpus) declared[index] += running.declared_bytes;
+    }
+    auto is_running = [this](JobId job) { return input_.running.count(job) > 0; };
+    for (const GpuDevice& device : reading_.devices) {
+      sched::GpuState* state = gpu(static_cast<int>(device.index));
+      state->foreign_bytes =
+          foreign_bytes_on(device, options_.attribute_pid, is_running, declared[state->index]);
+    }
+  }
+
+  void withhold_over_array_limits() {
+    std::map<std::uint64_t, std::int64_t> running_members;
+    for (const auto& [id, job] : input_.running) {
+      if (job.spec.array) ++running_members[job.spec.array->array_id];
+    }
+    std::map<std::uint64_t, std::vector<const JobRecord*>> waiting;
+    for (const auto& [id, job] : input_.queued) {
+      if (job.spec.array && job.spec.array->max_running > 0) {
+        waiting[job.spec.array->array_id].push_back(&job);
+      }
+    }
+    for (auto& [array, members] : waiting) {
+      std::sort(members.begin(), members.end(), [](const JobRecord* a, const JobRecord* b) {
+        return std::pair(a->spec.array->index, a->id) < std::pair(b->spec.array->index, b->id);
+      });
+      const std::int64_t limit = members.front()->spec.array->max_running;
+      const std::int64_t room = std::max<std::int64_t>(0, limit - running_members[array]);
+      for (std::size_t i = static_cast<std::size_t>(room); i < members.size(); ++i) {
+        input_.queued.erase(members[i]->id);
+      }
+    }
+  }
+
+  void withhold_unfit() {
+    for (auto it = input_.queued.begin(); it != input_.queued.end();) {
+      const Status fits =
+          sched::validate_job(to_sched_job(it->first, it->second.spec, 0.0), input_.snapshot.gpus);
+      if (fits.ok()) {
+        ++it;
+        continue;
+      }
+      input_.withheld.push_back({it->first, fits.message()});
+      it = input_.queued.erase(it);
+    }
+  }
+
+  static sched::EndState end_state(JobState state) {
+    if (state == JobState::kCompleted) return sched::EndState::kSucceeded;
+    if (state == JobState::kCancelled) return sched::EndState::kCancelled;
+    return sched::EndState::kFailed;
+  }
+
+  static sched::FinishedJob finished(const JobRecord& job) {
+    sched::FinishedJob done{job.id, end_state(job.state), job.spec.user,
+                            job.accounting.gpu_seconds.value_or(0.0), 0.0};
+    if (job.end_time) done.end_time_s = to_seconds(*job.end_time);
+    return done;
+  }
+
+  // Dependency targets that ended; with the fair policy also every job that ended within
+  // ten half-lives (older usage weighs under 0.1%).
+  Status add_finished() {
+    std::map<JobId, sched::FinishedJob> ended;
+    if (options_.scheduler.policy == "fair") FASTGPU_RETURN_IF_ERROR(add_recent_ends(ended));
+    for (const auto& [id, job] : input_.queued) {
+      for (const store::Dependency& dependency : job.spec.dependencies) {
+        const JobId target = dependency.job;
+        if (ended.count(target) || input_.running.count(target)) continue;
+        if (input_.queued.count(target)) continue;
+        Result<JobRecord> record = store_.get_job(target);
+        if (!record.ok()) return record.status();
+        if (store::is_terminal(record->state)) ended.emplace(target, finished(*record));
+      }
+    }
+    for (auto& [id, done] : ended) input_.snapshot.finished.push_back(done);
+    withhold_waiting_on_absent(ended);
+    return {};
+  }
+
+  Status add_recent_ends(std::map<JobId, sched::FinishedJob>& ended) {
+    store::JobFilter filter;
+    filter.states = {JobState::kCompleted, JobState::kFailed, JobState::kCancelled,
+                     JobState::kTimeout};
+    Result<std::vector<JobRecord>> jobs = store_.list_jobs(filter);
+    if (!jobs.ok()) return jobs.status();
+    const double oldest = input_.snapshot.now_s - 10.0 * options_.scheduler.fair_half_life_s;
+    for (const JobRecord& job : *jobs) {
+      if (job.end_time && to_seconds(*job.end_time) >= oldest) ended.emplace(job.id, finished(job));
+    }
+    return {};
+  }
+
+  // A job whose dependency is in none of the snapshot's lists (withheld, or PREEMPTED for
+  // an instant) cannot start this tick; leaving it in would make the snapshot invalid.
+  void withhold_waiting_on_absent(const std::map<JobId, sched::FinishedJob>& ended) {
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (auto it = input_.queued.begin(); it != input_.queued.end();) {
+        const bool absent = std::any_of(
+            it->second.spec.dependencies.begin(), it->second.spec.dependencies.end(),
+            [&](const store::Dependency& dependency) {
+              return !ended.count(dependency.job) && !input_.running.count(dependency.job) &&
+                     !input_.queued.count(dependency.job);
+            });
+        if (!absent) {
+          ++it;
+          continue;
+        }
+        it = input_.queued.erase(it);
+        changed = true;
+      }
+    }
+  }
+
+  Status add_queue() {
+    for (const auto& [id, job] : input_.queued) {
+      Result<double> before = attained(job);
+      if (!before.ok()) return before.status();
+      input_.snapshot.queue.push_back(to_sched_job(id, job.spec, *before));
+    }
+    return {};
+  }
+
+  // The store keeps history newest first; the scheduler wants it oldest first.
+  Status add_history() {
+    std::set<std::string> signatures;
+    for (const sched::Job& job : input_.snapshot.queue) {
+      if (!job.signature.empty()) signatures.insert(job.signature);
+    }
+    for (const std::string& signature : signatures) {
+      Result<std::vector<store::HistoryEntry>> entries = store_.history(signature, kHistoryRuns);
+      if (!entries.ok()) return entries.status();
+      sched::SignatureHistory& history = input_.snapshot.history[signature];
+      for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
+        if (it->peak_gpu_mem) history.peak_bytes.push_back(*it->peak_gpu_mem);
+        if (it->outcome == JobState::kCompleted) history.run_seconds.push_back(it->run_seconds);
+      }
+    }
+    return {};
+  }
+
+  static constexpr std::size_t kHistoryRuns = 100;
+
+  const EngineOptions& options_;
+  store::StateStore& store_;
+  const GpuReading& reading_;
+  const UsageMeter& meter_;
+  TickInput input_;
+};
+
+}  // namespace
+
+Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
+                                   const UsageMeter& meter, store::WallTime now) {
+  return Builder(options, reading, meter, now).build();
+}
+
+}  // namespace fastgpu::engine

@@ -1,0 +1,41 @@
+// Builds the scheduler's input for one tick from the store, the latest GPU reading and the
+// in-memory accounting: GPUs (with foreign memory), queued jobs (minus those withheld),
+// running jobs with their placed bytes, the finished jobs dependencies and the fair policy
+// need, and per-signature history.
+//
+// Queued jobs are withheld from the snapshot (not from the store) when:
+//   - their array already runs its limit of members (--array 0-15%4);
+//   - they no longer fit the cluster the probe sees (a GPU vanished): they wait, named in
+//     `withheld`, instead of making every schedule() call fail;
+//   - they depend on a job that is itself withheld or between states.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/accounting.h"
+#include "fastgpu/engine/engine.h"
+#include "fastgpu/sched/snapshot.h"
+
+namespace fastgpu::engine {
+
+struct Withheld {
+  JobId job;
+  std::string why;
+};
+
+struct TickInput {
+  sched::Snapshot snapshot;
+  std::map<JobId, store::JobRecord> queued;   // every job of snapshot.queue
+  std::map<JobId, store::JobRecord> running;  // every job of snapshot.running
+  std::vector<Withheld> withheld;             // queued jobs that do not fit the cluster now
+};
+
+Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
+                                   const UsageMeter& meter, store::WallTime now);
+
+// Run time of a job's earlier, ended runs, from its transitions (RUNNING -> anything).
+double ended_run_seconds(const std::vector<store::Transition>& transitions);
+
+}  // namespace fastgpu::engine

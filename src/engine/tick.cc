@@ -1,0 +1,183 @@
+// One turn of the loop: read the GPUs, record ended runs, end jobs whose dependencies
+// failed, sample, schedule, apply.
+#include <nlohmann/json.hpp>
+
+#include "engine/convert.h"
+#include "engine/engine_impl.h"
+#include "fastgpu/sched/scheduler.h"
+
+namespace fastgpu::engine {
+
+using nlohmann::json;
+using store::JobRecord;
+using store::JobState;
+
+Result<TickReport> EngineImpl::tick() {
+  TickReport report;
+  now_ = options_.clock->now();
+  read_probe(report);
+  collect_finished(report);
+  FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
+  sample_if_due(report);
+  Result<TickInput> input = build_tick_input(options_, reading_, meter_, now_);
+  if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
+  note_withheld(input->withheld, report);
+  Result<sched::ScheduleResult> result = sched::schedule(input->snapshot, options_.scheduler);
+  if (!result.ok()) {
+    warn(report, "schedule.error", std::nullopt,
+         "the scheduler refused this tick's snapshot: " + result.status().to_string());
+    return report;
+  }
+  apply(result->decisions, *input, report);
+  return report;
+}
+
+// A failed read keeps the last reading: jobs keep their places and nothing new is placed
+// on stale figures beyond what the ledger already allows.
+void EngineImpl::read_probe(TickReport& report) {
+  Result<GpuReading> reading = options_.probe->read();
+  if (reading.ok()) {
+    reading_ = std::move(reading).value();
+    return;
+  }
+  warn(report, "gpu.read_error", std::nullopt,
+       "could not read the GPUs (" + options_.probe->describe() +
+           "), keeping the last reading: " + reading.status().to_string());
+}
+
+void EngineImpl::collect_finished(TickReport& report) {
+  std::vector<exec::Finished> ended = std::move(unrecorded_);
+  unrecorded_.clear();
+  for (exec::Finished& finished : options_.launcher->poll()) ended.push_back(std::move(finished));
+  for (exec::Finished& finished : ended) {
+    if (!record_finished(finished, report)) unrecorded_.push_back(std::move(finished));
+  }
+}
+
+namespace {
+
+bool transient(const Status& status) {
+  return status.code() == ErrorCode::kUnavailable || status.code() == ErrorCode::kIoError;
+}
+
+}  // namespace
+
+bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& report) {
+  Result<JobRecord> job = options_.store->get_job(finished.job);
+  if (!job.ok()) {
+    if (transient(job.status())) return false;
+    warn(report, "job.end_unknown", std::nullopt,
+         "the launcher reported job " + to_string(finished.job) +
+             " ended, but the store cannot find it: " + job.status().to_string());
+    return true;
+  }
+  const auto intent = intents_.find(finished.job);
+  const RunEnd end =
+      run_end_of(finished.outcome, intent == intents_.end() ? StopIntent::kNone : intent->second,
+                 job->spec.time_limit_s);
+  store::JobEnd record{end.state,
+                       finished.ended == store::WallTime{} ? now_ : finished.ended,
+                       end.exit_code,
+                       end.signal,
+                       {},
+                       end.reason};
+  const store::WallTime started = finished.started != store::WallTime{}
+                                      ? finished.started
+                                      : job->start_time.value_or(record.at);
+  const double ran = to_seconds(record.at) - to_seconds(started);
+  record.accounting = meter_.finish(finished.job, job->placed_gpus.size(), ran);
+  const Status recorded = options_.store->record_end(finished.job, record);
+  if (!recorded.ok()) {
+    if (transient(recorded)) return false;
+    warn(
+        report, "job.end_error", finished.job,
+        "could not record the end of job " + to_string(finished.job) + ": " + recorded.to_string());
+    return true;
+  }
+  intents_.erase(finished.job);
+  memory_warned_.erase(finished.job);
+  report.ended.push_back(finished.job);
+  (void)event("job.end", finished.job,
+              json{{"state", store::job_state_name(end.state)}, {"reason", end.reason}}.dump());
+  if (end.state == JobState::kPreempted) {
+    job->state = JobState::kPreempted;
+    requeue_preempted(*job, report);
+  }
+  return true;
+}
+
+// A preempted restartable job goes back to the queue; its earlier run time stays in its
+// transitions, where las and srtf read it as attained service.
+void EngineImpl::requeue_preempted(const JobRecord& job, TickReport& report) {
+  const store::WallTime now = options_.clock->now();
+  Status moved = job.spec.restartable
+                     ? options_.store->transition(job.id, JobState::kPreempted, JobState::kQueued,
+                                                  now, "requeued after preemption")
+                     : options_.store->transition(job.id, JobState::kPreempted, JobState::kFailed,
+                                                  now, "preempted, and not restartable");
+  if (!moved.ok()) {
+    warn(report, "job.requeue_error", job.id,
+         "could not requeue preempted job " + to_string(job.id) + ": " + moved.to_string());
+  }
+}
+
+// A queued job with an after-ok dependency that ended any other way than COMPLETED can
+// never start; end it so that waiting for everything terminates. Repeats so that a chain
+// of such jobs ends in one tick.
+Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
+  store::JobFilter queued;
+  queued.states = {JobState::kQueued};
+  for (bool changed = true; changed;) {
+    changed = false;
+    Result<std::vector<JobRecord>> jobs = options_.store->list_jobs(queued);
+    if (!jobs.ok()) return jobs.status().with_context("listing queued jobs");
+    for (const JobRecord& job : *jobs) {
+      for (const store::Dependency& dependency : job.spec.dependencies) {
+        if (dependency.kind != store::DependencyKind::kAfterOk) continue;
+        Result<JobRecord> target = options_.store->get_job(dependency.job);
+        if (!target.ok()) return target.status();
+        if (!store::is_terminal(target->state) || target->state == JobState::kCompleted) continue;
+        const std::string reason = "dependency " + to_string(dependency.job) +
+                                   " failed: it ended " +
+                                   std::string(store::job_state_name(target->state));
+        FASTGPU_RETURN_IF_ERROR(options_.store->transition(job.id, JobState::kQueued,
+                                                           JobState::kCancelled, now_, reason));
+        report.ended.push_back(job.id);
+        (void)event("job.dependency_failed", job.id, json{{"reason", reason}}.dump());
+        changed = true;
+        break;
+      }
+    }
+  }
+  return {};
+}
+
+void EngineImpl::sample_if_due(TickReport& report) {
+  if (last_sample_ && to_seconds(now_) - to_seconds(*last_sample_) < options_.sample_interval_s) {
+    return;
+  }
+  last_sample_ = now_;
+  meter_.sample(reading_, options_.attribute_pid);
+  std::vector<store::Sample> samples;
+  for (const GpuDevice& device : reading_.devices) {
+    store::Sample sample{now_,         device.index,       device.memory_used_bytes,
+                         std::nullopt, device.power_watts, device.energy_millijoules};
+    if (device.gpu_utilization_percent) sample.util_percent = *device.gpu_utilization_percent;
+    samples.push_back(sample);
+  }
+  const Status stored = options_.store->append_samples(samples);
+  if (!stored.ok()) {
+    warn(report, "samples.error", std::nullopt,
+         "could not record GPU samples: " + stored.to_string());
+  }
+}
+
+void EngineImpl::note_withheld(const std::vector<Withheld>& withheld, TickReport& report) {
+  for (const Withheld& job : withheld) {
+    if (!withheld_noted_.insert(job.job).second) continue;
+    warn(report, "job.unfit", job.job,
+         "job " + to_string(job.job) + " waits: it does not fit the GPUs seen now: " + job.why);
+  }
+}
+
+}  // namespace fastgpu::engine
