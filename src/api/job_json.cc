@@ -317,6 +317,7 @@ Json job_record_to_json(const store::JobRecord& record) {
   json["submit_time_us"] = record.spec.submit_time.time_since_epoch().count();
   json["submit_time"] = iso_time(record.spec.submit_time);
   json["placed_gpus"] = record.placed_gpus;
+  json["placed_gpu_mem"] = optional_json(record.placed_bytes_per_gpu);
   json["start_time_us"] = time_json(record.start_time);
   json["start_time"] = time_text_json(record.start_time);
   json["end_time_us"] = time_json(record.end_time);
@@ -373,6 +374,7 @@ Result<store::JobRecord> job_record_from_json(const Json& json) {
     record.spec.user = json.at("user").get<std::string>();
     record.spec.submit_time = time_from_json(json.at("submit_time_us")).value_or(store::WallTime{});
     record.placed_gpus = json.at("placed_gpus").get<std::vector<std::uint32_t>>();
+    record.placed_bytes_per_gpu = optional_from_json<Bytes>(json.at("placed_gpu_mem"));
     record.start_time = time_from_json(json.at("start_time_us"));
     record.end_time = time_from_json(json.at("end_time_us"));
     record.exit_code = optional_from_json<int>(json.at("exit_code"));

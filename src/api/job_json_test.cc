@@ -70,6 +70,7 @@ TEST(JobJson, RecordRoundTrips) {
   record.spec.submit_time = store::WallTime(std::chrono::microseconds(1'700'000'000'123'456));
   record.state = store::JobState::kCompleted;
   record.placed_gpus = {1, 3};
+  record.placed_bytes_per_gpu = 20LL << 30;
   record.start_time = record.spec.submit_time + std::chrono::seconds(2);
   record.end_time = record.spec.submit_time + std::chrono::seconds(9);
   record.exit_code = 0;
