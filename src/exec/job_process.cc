@@ -1,0 +1,242 @@
+#include "exec/job_process.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+extern char** environ;  // NOLINT: POSIX declares it nowhere else
+
+namespace fastgpu::exec {
+namespace {
+
+// Where in the child a start failed; sent to the supervisor with the errno.
+enum class ChildStage : int { kStdin, kOutput, kGroups, kGid, kUid, kWorkingDir, kExec };
+
+struct ChildError {
+  ChildStage stage;
+  int error;
+};
+
+bool is_set_by_fastgpu(std::string_view entry) {
+  static constexpr std::array<std::string_view, 5> kNames = {
+      "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "FASTGPU_JOB_ID", "FASTGPU_ARRAY_INDEX",
+      "FASTGPU_GPU_MEM_QUOTA"};
+  const std::string_view name = entry.substr(0, entry.find('='));
+  for (std::string_view fixed : kNames) {
+    if (name == fixed) return true;
+  }
+  return false;
+}
+
+std::string join_gpus(const std::vector<std::uint32_t>& gpus) {
+  std::string text;
+  for (std::uint32_t gpu : gpus) {
+    if (!text.empty()) text += ',';
+    text += std::to_string(gpu);
+  }
+  return text;
+}
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+std::vector<char*> c_strings(const std::vector<std::string>& strings) {
+  std::vector<char*> pointers;
+  pointers.reserve(strings.size() + 1);
+  for (const std::string& text : strings) pointers.push_back(const_cast<char*>(text.c_str()));
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+// The user's supplementary groups as initgroups() would set them, looked up before the fork.
+Status resolve_user(const LaunchRequest& request, JobPlan& plan) {
+  plan.uid = request.uid;
+  plan.gid = request.gid;
+  if (!request.uid && !request.gid) return {};
+  const passwd* user = request.uid ? ::getpwuid(*request.uid) : nullptr;
+  if (request.uid && !request.gid) {
+    if (user == nullptr) {
+      return invalid_argument("uid " + std::to_string(*request.uid) +
+                              " has no passwd entry, so its group is unknown; give a gid too");
+    }
+    plan.gid = user->pw_gid;
+  }
+  plan.groups = {*plan.gid};
+  if (user != nullptr) {
+    int count = 64;
+    std::vector<gid_t> groups(static_cast<std::size_t>(count));
+    if (::getgrouplist(user->pw_name, *plan.gid, groups.data(), &count) < 0) {
+      groups.resize(static_cast<std::size_t>(count));
+      ::getgrouplist(user->pw_name, *plan.gid, groups.data(), &count);
+    }
+    groups.resize(static_cast<std::size_t>(count));
+    plan.groups = std::move(groups);
+  }
+  return {};
+}
+
+Result<int> open_log(const LaunchRequest& request, const JobPlan& plan) {
+  const std::string path = request.log_path.string();
+  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+  if (fd < 0) {
+    return failed_precondition("cannot open the job's log '" + path + "': " + errno_text(errno) +
+                               "; check that its folder exists and is writable");
+  }
+  // The log belongs to the job's user, who must be able to read it.
+  if (plan.uid && ::geteuid() == 0 && ::fchown(fd, *plan.uid, *plan.gid) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return failed_precondition("cannot give the job's log '" + path + "' to uid " +
+                               std::to_string(*plan.uid) + ": " + errno_text(error));
+  }
+  return fd;
+}
+
+[[noreturn]] void fail_child(int error_fd, ChildStage stage) {
+  ChildError report{stage, errno};
+  ssize_t ignored = ::write(error_fd, &report, sizeof report);
+  (void)ignored;
+  ::_exit(127);
+}
+
+void reset_signals() {
+  ::signal(SIGHUP, SIG_DFL);  // ignored dispositions survive exec; the job gets the defaults
+  ::signal(SIGPIPE, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+void set_identity(const JobPlan& plan, int error_fd) {
+  if (plan.gid) {
+    if (::geteuid() == 0 && ::setgroups(plan.groups.size(), plan.groups.data()) != 0) {
+      fail_child(error_fd, ChildStage::kGroups);
+    }
+    if (::setgid(*plan.gid) != 0) fail_child(error_fd, ChildStage::kGid);
+  }
+  if (plan.uid && ::setuid(*plan.uid) != 0) fail_child(error_fd, ChildStage::kUid);
+}
+
+// Runs in the forked child. The supervisor is single-threaded, so anything is safe here,
+// but only plain system calls are made: the vectors were built before the fork.
+[[noreturn]] void run_child(const JobPlan& plan, char** argv, char** envp, int error_fd) {
+  ::setpgid(0, 0);  // its own group: the supervisor signals the whole job at once
+  reset_signals();
+  int null_fd = ::open("/dev/null", O_RDONLY);
+  if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0) fail_child(error_fd, ChildStage::kStdin);
+  if (null_fd != STDIN_FILENO) ::close(null_fd);
+  if (::dup2(plan.log_fd, STDOUT_FILENO) < 0 || ::dup2(plan.log_fd, STDERR_FILENO) < 0) {
+    fail_child(error_fd, ChildStage::kOutput);
+  }
+  set_identity(plan, error_fd);
+  // After setuid: the folder must be usable by the job's user, not just by us.
+  if (::chdir(plan.working_dir.c_str()) != 0) fail_child(error_fd, ChildStage::kWorkingDir);
+  environ = envp;  // execvp searches the job's PATH, not ours
+  ::execvp(argv[0], argv);
+  fail_child(error_fd, ChildStage::kExec);
+}
+
+std::string describe(const ChildError& report, const JobPlan& plan) {
+  const std::string why = errno_text(report.error);
+  switch (report.stage) {
+    case ChildStage::kStdin: return "cannot open /dev/null for the job's stdin: " + why;
+    case ChildStage::kOutput: return "cannot send the job's output to its log: " + why;
+    case ChildStage::kGroups: return "cannot set the job's supplementary groups: " + why;
+    case ChildStage::kGid: return "cannot switch to gid " + std::to_string(*plan.gid) + ": " + why;
+    case ChildStage::kUid: return "cannot switch to uid " + std::to_string(*plan.uid) + ": " + why;
+    case ChildStage::kWorkingDir:
+      return "cannot enter the working folder '" + plan.working_dir + "': " + why +
+             "; check that it exists and that the job's user may enter it";
+    case ChildStage::kExec:
+      return "cannot run '" + plan.args.front() + "': " + why +
+             "; check the program name and the job's PATH";
+  }
+  return "the job failed to start: " + why;
+}
+
+// Reads the child's report: nothing (EOF) means exec succeeded.
+std::optional<ChildError> read_report(int fd) {
+  ChildError report{};
+  for (;;) {
+    ssize_t got = ::read(fd, &report, sizeof report);
+    if (got < 0 && errno == EINTR) continue;
+    if (got == static_cast<ssize_t>(sizeof report)) return report;
+    return std::nullopt;
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> job_environment(const LaunchRequest& request) {
+  std::vector<std::string> environment;
+  for (const std::string& entry : request.environment) {
+    if (!is_set_by_fastgpu(entry)) environment.push_back(entry);
+  }
+  environment.push_back("CUDA_VISIBLE_DEVICES=" + join_gpus(request.gpus));
+  environment.push_back("CUDA_DEVICE_ORDER=PCI_BUS_ID");
+  environment.push_back("FASTGPU_JOB_ID=" + to_string(request.job));
+  if (request.array_index) {
+    environment.push_back("FASTGPU_ARRAY_INDEX=" + std::to_string(*request.array_index));
+  }
+  if (request.gpu_mem_quota) {
+    environment.push_back("FASTGPU_GPU_MEM_QUOTA=" + std::to_string(*request.gpu_mem_quota));
+  }
+  return environment;
+}
+
+Result<JobPlan> make_job_plan(const LaunchRequest& request) {
+  JobPlan plan;
+  if (!request.argv.empty()) {
+    plan.args = request.argv;
+  } else {
+    plan.args = {"/bin/sh", "-c", request.shell_command};
+  }
+  plan.environment = job_environment(request);
+  plan.working_dir = request.working_dir;
+  FASTGPU_RETURN_IF_ERROR(resolve_user(request, plan));
+  Result<int> log_fd = open_log(request, plan);
+  if (!log_fd.ok()) return log_fd.status();
+  plan.log_fd = *log_fd;
+  return plan;
+}
+
+void close_job_plan(JobPlan& plan) {
+  if (plan.log_fd >= 0) ::close(plan.log_fd);
+  plan.log_fd = -1;
+}
+
+Result<StartedJob> start_job(const JobPlan& plan) {
+  std::vector<char*> argv = c_strings(plan.args);
+  std::vector<char*> envp = c_strings(plan.environment);
+  int report_pipe[2];
+  if (::pipe2(report_pipe, O_CLOEXEC) != 0) {
+    return unavailable("cannot create a pipe to start the job: " + errno_text(errno));
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    const int error = errno;
+    ::close(report_pipe[0]);
+    ::close(report_pipe[1]);
+    return unavailable("cannot fork the job: " + errno_text(error));
+  }
+  if (pid == 0) {
+    ::close(report_pipe[0]);
+    run_child(plan, argv.data(), envp.data(), report_pipe[1]);
+  }
+  ::close(report_pipe[1]);
+  ::setpgid(pid, pid);  // also here, so the group exists before we could signal it
+  std::optional<ChildError> report = read_report(report_pipe[0]);
+  ::close(report_pipe[0]);
+  StartedJob started{pid, std::nullopt};
+  if (report) started.exec_error = describe(*report, plan);
+  return started;
+}
+
+}  // namespace fastgpu::exec

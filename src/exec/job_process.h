@@ -1,0 +1,51 @@
+// Starting the job's first process, as the supervisor does it.
+//
+// Everything that can fail on the supervisor's side (user lookup, the log file) happens in
+// make_job_plan(), before the fork. What can fail only in the child (entering the working
+// folder as the job's user, exec) is sent back over a close-on-exec pipe: an empty read
+// means exec succeeded.
+// Thread-safety: for the single-threaded supervisor; the child runs plain system calls.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fastgpu/core/result.h"
+#include "fastgpu/exec/launcher.h"
+
+namespace fastgpu::exec {
+
+struct JobPlan {
+  std::vector<std::string> args;         // argv for execvp
+  std::vector<std::string> environment;  // the job's whole environment, "KEY=VALUE"
+  std::string working_dir;
+  int log_fd = -1;  // close-on-exec; the child's stdout and stderr
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::vector<gid_t> groups;  // supplementary groups when gid is set and we are root
+};
+
+// The job's environment: the submitted one without any variable FastGPU sets, then
+// CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, FASTGPU_JOB_ID, and FASTGPU_ARRAY_INDEX and
+// FASTGPU_GPU_MEM_QUOTA when set.
+std::vector<std::string> job_environment(const LaunchRequest& request);
+
+// Resolves the user and groups, and opens the log (appending; created 0640 and owned by
+// the job's user). The plan owns log_fd; close it with close_job_plan().
+Result<JobPlan> make_job_plan(const LaunchRequest& request);
+void close_job_plan(JobPlan& plan);
+
+struct StartedJob {
+  pid_t pid = 0;
+  std::optional<std::string> exec_error;  // set: the child exited without running the job
+};
+
+// Forks the job: its own process group, stdin from /dev/null, stdout and stderr to the
+// log, groups, gid, uid, working folder, exec. Blocked signals are unblocked and ignored
+// ones reset in the child. Error: fork itself failed.
+Result<StartedJob> start_job(const JobPlan& plan);
+
+}  // namespace fastgpu::exec

@@ -1,0 +1,307 @@
+#include "fastgpu/exec/local_launcher.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <string>
+#include <system_error>
+
+#include "exec/run_files.h"
+#include "exec/spawn_supervisor.h"
+#include "fastgpu/exec/process_tree.h"
+
+namespace fastgpu::exec {
+namespace {
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+std::string job_name(JobId job) { return "job " + to_string(job); }
+
+bool has_nul(const std::string& text) { return text.find('\0') != std::string::npos; }
+
+Status check_command(const LaunchRequest& request) {
+  const std::string who = job_name(request.job);
+  if (request.argv.empty() == request.shell_command.empty()) {
+    return invalid_argument(who + ": give exactly one of a command (argv) and a shell command" +
+                            (request.argv.empty() ? " (both are empty)" : " (both are set)"));
+  }
+  if (!request.argv.empty() && request.argv.front().empty()) {
+    return invalid_argument(who + ": the program name (argv[0]) is empty; name a program");
+  }
+  for (const std::string& arg : request.argv) {
+    if (has_nul(arg)) return invalid_argument(who + ": an argument holds a NUL byte");
+  }
+  if (has_nul(request.shell_command)) {
+    return invalid_argument(who + ": the shell command holds a NUL byte");
+  }
+  for (const std::string& entry : request.environment) {
+    if (entry.find('=') == std::string::npos || entry.front() == '=' || has_nul(entry)) {
+      return invalid_argument(who + ": environment entry '" + entry +
+                              "' is not of the form KEY=VALUE");
+    }
+  }
+  return {};
+}
+
+Status check_paths_and_limits(const LaunchRequest& request) {
+  const std::string who = job_name(request.job);
+  if (request.working_dir.empty() || request.working_dir.front() != '/') {
+    return invalid_argument(who + ": working folder '" + request.working_dir +
+                            "' is not an absolute path; give the full path, e.g. /home/me/run");
+  }
+  if (request.log_path.empty()) return invalid_argument(who + ": no log path; give one");
+  if (request.run_dir.empty()) return invalid_argument(who + ": no run folder; give one");
+  if (request.time_limit_s &&
+      !(std::isfinite(*request.time_limit_s) && *request.time_limit_s > 0)) {
+    return invalid_argument(who + ": time limit " + std::to_string(*request.time_limit_s) +
+                            " s is not a positive number of seconds");
+  }
+  if (!(std::isfinite(request.kill_grace_s) && request.kill_grace_s >= 0)) {
+    return invalid_argument(who + ": kill grace " + std::to_string(request.kill_grace_s) +
+                            " s is not zero or a positive number of seconds");
+  }
+  return {};
+}
+
+// Removes what a previous run in the same folder left, so its outcome is not read as ours.
+Status prepare_run_dir(const std::filesystem::path& run_dir) {
+  std::error_code error;
+  std::filesystem::create_directories(run_dir, error);
+  if (error) {
+    return io_error("cannot create the run folder '" + run_dir.string() + "': " + error.message());
+  }
+  for (std::string_view name : {kOutcomeFile, kJobPidFile, kSupervisorPidFile}) {
+    std::filesystem::remove(run_dir / name, error);
+  }
+  return {};
+}
+
+std::string wait_status_text(int status) {
+  if (WIFSIGNALED(status)) {
+    const char* name = ::strsignal(WTERMSIG(status));
+    return "killed by signal " + std::to_string(WTERMSIG(status)) +
+           (name != nullptr ? std::string(" (") + name + ")" : "");
+  }
+  return "exit status " + std::to_string(WEXITSTATUS(status));
+}
+
+// Kills the processes still in a vanished supervisor's session: with no supervisor left,
+// nothing else would ever stop them. The session id cannot have been reused while any of
+// them lives, so every process with it belongs to the job.
+int kill_orphaned_session(pid_t supervisor_pid) {
+  if (supervisor_pid <= 0 || read_proc_stat(supervisor_pid)) return 0;
+  int killed = 0;
+  for (pid_t pid : list_pids()) {
+    std::optional<ProcStat> stat = read_proc_stat(pid);
+    if (stat && stat->session == supervisor_pid && stat->state != 'Z' &&
+        ::kill(pid, SIGKILL) == 0) {
+      ++killed;
+    }
+  }
+  return killed;
+}
+
+struct Tracked {
+  pid_t supervisor_pid = 0;  // 0: adopted with an outcome but no pid file: already ended
+  bool own_child = false;    // spawned by us: reaped with waitpid
+  std::optional<std::uint64_t> start_time_ticks;  // from supervisor.pid, to spot pid reuse
+  std::filesystem::path run_dir;
+  WallTime started{};
+};
+
+class LocalLauncher final : public Launcher {
+ public:
+  explicit LocalLauncher(LocalLauncherOptions options) : options_(std::move(options)) {}
+
+  // Running jobs keep running: their supervisors do not depend on us.
+  ~LocalLauncher() override = default;
+
+  Result<Launched> launch(const LaunchRequest& request) override;
+  Status stop(JobId job, StopReason reason) override;
+  Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) override;
+  std::vector<Finished> poll() override;
+
+ private:
+  // Why a tracked supervisor is gone, or nullopt while it runs.
+  std::optional<std::string> check_ended(Tracked& tracked);
+  std::optional<std::string> check_adopted(const Tracked& tracked);
+  bool is_same_process(const Tracked& tracked) const;
+  Finished finish(JobId job, const Tracked& tracked, const std::string& how) const;
+  void reap_strays();
+
+  LocalLauncherOptions options_;
+  std::map<JobId, Tracked> tracked_;
+  std::vector<pid_t> strays_;  // our supervisors whose launch failed; reaped by poll()
+};
+
+Result<Launched> LocalLauncher::launch(const LaunchRequest& request) {
+  FASTGPU_RETURN_IF_ERROR(check_command(request));
+  FASTGPU_RETURN_IF_ERROR(check_paths_and_limits(request));
+  if (tracked_.contains(request.job)) {
+    return failed_precondition(job_name(request.job) + " is already running; stop it first");
+  }
+  LaunchRequest absolute = request;
+  absolute.run_dir = std::filesystem::absolute(request.run_dir);
+  absolute.log_path = std::filesystem::absolute(request.log_path);
+  FASTGPU_RETURN_IF_ERROR(prepare_run_dir(absolute.run_dir));
+  FASTGPU_RETURN_IF_ERROR(write_request(absolute.run_dir, absolute));
+  pid_t spawned = 0;
+  Result<SupervisorReport> report = spawn_supervisor(options_.supervisor_path, absolute.run_dir,
+                                                     options_.start_timeout_s, spawned);
+  if (!report.ok() || !report->started) {
+    if (spawned > 0) {
+      ::kill(spawned, SIGTERM);  // silent or failed: it must not run a job nobody tracks
+      strays_.push_back(spawned);
+    }
+    if (!report.ok()) return report.status().with_context(job_name(request.job));
+    return failed_precondition(job_name(request.job) + " could not start: " + report->message);
+  }
+  tracked_[request.job] =
+      Tracked{spawned, true, std::nullopt, absolute.run_dir, report->started_at};
+  return Launched{spawned, report->job_pid, report->started_at};
+}
+
+Status LocalLauncher::stop(JobId job, StopReason reason) {
+  auto it = tracked_.find(job);
+  if (it == tracked_.end()) {
+    return not_found(job_name(job) + " is not running under this launcher; nothing to stop");
+  }
+  const Tracked& tracked = it->second;
+  // A gone or reused pid is not ours to signal; poll() will report the end.
+  if (tracked.supervisor_pid <= 0 || !is_same_process(tracked)) return {};
+  const int signal = reason == StopReason::kPreempt ? SIGUSR1 : SIGTERM;
+  if (::kill(tracked.supervisor_pid, signal) != 0 && errno != ESRCH) {
+    return failed_precondition("cannot signal the supervisor (pid " +
+                               std::to_string(tracked.supervisor_pid) + ") of " + job_name(job) +
+                               ": " + errno_text(errno));
+  }
+  return {};
+}
+
+Status LocalLauncher::adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) {
+  if (auto it = tracked_.find(job); it != tracked_.end()) {
+    if (supervisor_pid == 0 || it->second.supervisor_pid == supervisor_pid) return {};
+    return failed_precondition(job_name(job) + " is already tracked with supervisor pid " +
+                               std::to_string(it->second.supervisor_pid));
+  }
+  Result<SupervisorPid> pid_file = read_supervisor_pid(run_dir);
+  std::error_code error;
+  const bool has_outcome = std::filesystem::exists(run_dir / kOutcomeFile, error);
+  if (!pid_file.ok() && pid_file.status().code() != ErrorCode::kNotFound) {
+    return pid_file.status().with_context("adopting " + job_name(job));
+  }
+  if (supervisor_pid == 0 && !pid_file.ok() && !has_outcome) {
+    return not_found(job_name(job) + " never started: neither " + std::string(kSupervisorPidFile) +
+                     " nor " + std::string(kOutcomeFile) + " is in '" + run_dir.string() +
+                     "'; it may be queued again");
+  }
+  Tracked tracked{supervisor_pid, false, std::nullopt, run_dir, wall_now()};
+  if (pid_file.ok() && (supervisor_pid == 0 || pid_file->pid == supervisor_pid)) {
+    tracked.supervisor_pid = pid_file->pid;
+    tracked.start_time_ticks = pid_file->start_time_ticks;
+  }
+  if (Result<JobPid> job_pid = read_job_pid(run_dir); job_pid.ok()) {
+    tracked.started = job_pid->started;
+  }
+  tracked_[job] = std::move(tracked);
+  return {};
+}
+
+std::vector<Finished> LocalLauncher::poll() {
+  reap_strays();
+  std::vector<Finished> finished;
+  for (auto it = tracked_.begin(); it != tracked_.end();) {
+    if (std::optional<std::string> how = check_ended(it->second)) {
+      finished.push_back(finish(it->first, it->second, *how));
+      it = tracked_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return finished;
+}
+
+std::optional<std::string> LocalLauncher::check_ended(Tracked& tracked) {
+  if (tracked.supervisor_pid <= 0) return "it had ended before it was adopted";
+  if (!tracked.own_child) return check_adopted(tracked);
+  int status = 0;
+  const pid_t reaped = ::waitpid(tracked.supervisor_pid, &status, WNOHANG);
+  if (reaped == tracked.supervisor_pid) return wait_status_text(status);
+  if (reaped == 0) return std::nullopt;
+  tracked.own_child = false;  // reaped elsewhere (ECHILD): judge it as an adopted one
+  return check_adopted(tracked);
+}
+
+// Not our child: alive while its /proc entry exists, is not a zombie, and is the same
+// process that wrote supervisor.pid (same start time) or, without that file, still leads
+// the session it created.
+std::optional<std::string> LocalLauncher::check_adopted(const Tracked& tracked) {
+  std::optional<ProcStat> stat = read_proc_stat(tracked.supervisor_pid);
+  if (!stat) return "it is gone";
+  if (!is_same_process(tracked)) return "its pid now belongs to another process";
+  if (stat->state != 'Z') return std::nullopt;
+  int status = 0;  // a zombie may be ours after all (a launcher in this same process)
+  if (::waitpid(tracked.supervisor_pid, &status, WNOHANG) == tracked.supervisor_pid) {
+    return wait_status_text(status);
+  }
+  return "it has exited";
+}
+
+bool LocalLauncher::is_same_process(const Tracked& tracked) const {
+  if (tracked.own_child) return true;  // the pid of an unreaped child cannot be reused
+  std::optional<ProcStat> stat = read_proc_stat(tracked.supervisor_pid);
+  if (!stat) return false;
+  if (tracked.start_time_ticks) return stat->start_time_ticks == *tracked.start_time_ticks;
+  return stat->session == tracked.supervisor_pid;
+}
+
+Finished LocalLauncher::finish(JobId job, const Tracked& tracked, const std::string& how) const {
+  Result<RunOutcome> run = read_outcome(tracked.run_dir);
+  if (run.ok()) return Finished{job, std::move(run->outcome), run->started, run->ended, run->usage};
+  std::string message = "the supervisor (pid " + std::to_string(tracked.supervisor_pid) +
+                        ") ended without writing an outcome (" + how + ")";
+  if (run.status().code() != ErrorCode::kNotFound) message += ": " + run.status().message();
+  if (int killed = kill_orphaned_session(tracked.supervisor_pid); killed > 0) {
+    message += "; killed " + std::to_string(killed) + " process" + (killed == 1 ? "" : "es") +
+               " of the job left without a supervisor";
+  }
+  return Finished{job, Lost{message}, tracked.started, wall_now(), Usage{}};
+}
+
+void LocalLauncher::reap_strays() {
+  std::erase_if(strays_, [](pid_t pid) {
+    int status = 0;
+    return ::waitpid(pid, &status, WNOHANG) != 0;
+  });
+}
+
+}  // namespace
+
+std::filesystem::path default_supervisor_path() {
+  std::error_code error;
+  std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return "fastgpu-supervisor";
+  return self.parent_path() / "fastgpu-supervisor";
+}
+
+Result<std::unique_ptr<Launcher>> make_local_launcher(LocalLauncherOptions options) {
+  if (options.supervisor_path.empty()) options.supervisor_path = default_supervisor_path();
+  if (::access(options.supervisor_path.c_str(), X_OK) != 0) {
+    return not_found("the supervisor program '" + options.supervisor_path.string() +
+                     "' is missing or not executable (" + errno_text(errno) +
+                     "); install fastgpu-supervisor next to fastgpu, or set supervisor_path");
+  }
+  if (!(std::isfinite(options.start_timeout_s) && options.start_timeout_s > 0)) {
+    return invalid_argument("start timeout " + std::to_string(options.start_timeout_s) +
+                            " s is not a positive number of seconds");
+  }
+  std::unique_ptr<Launcher> launcher = std::make_unique<LocalLauncher>(std::move(options));
+  return launcher;
+}
+
+}  // namespace fastgpu::exec

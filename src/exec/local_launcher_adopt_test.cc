@@ -1,0 +1,205 @@
+// LocalLauncher across a daemon restart (adopt), a supervisor that dies (Lost), bad input,
+// and attribution of a job's processes to the job.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "exec/launcher_test_fixture.h"
+#include "fastgpu/exec/local_launcher.h"
+#include "fastgpu/exec/process_tree.h"
+
+namespace fastgpu::exec {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::LauncherTest;
+
+// Waits for a file `name` in the job's folder to exist and returns its content.
+std::string await_file(const std::filesystem::path& path) {
+  EXPECT_TRUE(testing::eventually([&] { return std::filesystem::exists(path); }))
+      << path << " never appeared";
+  return testing::read_text(path);
+}
+
+TEST_F(LauncherTest, SecondLauncherAdoptsARunningJobAndReportsItsRealOutcome) {
+  const Launched launched =
+      launch(shell_request(1, "while [ ! -e go ]; do sleep 0.05; done; echo went; exit 4"));
+  launcher_.reset();  // the daemon goes away; the job keeps running
+  EXPECT_FALSE(testing::process_ended(launched.job_pid));
+
+  std::unique_ptr<Launcher> second = make_launcher();
+  ASSERT_TRUE(second->adopt(JobId(1), launched.supervisor_pid, run_dir(1)).ok());
+  EXPECT_TRUE(second->poll().empty());  // still waiting for "go"
+  { std::ofstream(dir_ / "go") << ""; }
+  Finished finished = wait_for(*second, JobId(1));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  EXPECT_EQ(std::get<Exited>(finished.outcome).code, 4);
+  EXPECT_EQ(finished.started, launched.started);
+  EXPECT_THAT(log(1), HasSubstr("went\n"));
+  EXPECT_TRUE(second->poll().empty());
+}
+
+TEST_F(LauncherTest, AdoptWithoutAPidFindsTheSupervisorInTheRunFolder) {
+  launch(shell_request(2, "while [ ! -e go ]; do sleep 0.05; done"));
+  launcher_.reset();
+  std::unique_ptr<Launcher> second = make_launcher();
+  ASSERT_TRUE(second->adopt(JobId(2), 0, run_dir(2)).ok());
+  // Stop works on an adopted job: the supervisor gets the signal.
+  ASSERT_TRUE(second->stop(JobId(2), StopReason::kPreempt).ok());
+  Finished finished = wait_for(*second, JobId(2));
+  ASSERT_TRUE(std::holds_alternative<Stopped>(finished.outcome));
+  EXPECT_TRUE(std::get<Stopped>(finished.outcome).preempted);
+}
+
+TEST_F(LauncherTest, AdoptOfAJobThatEndedMeanwhileReportsItsOutcome) {
+  launch(shell_request(3, "exit 5"));
+  launcher_.reset();
+  await_file(run_dir(3) / "outcome.json");
+  std::unique_ptr<Launcher> second = make_launcher();
+  ASSERT_TRUE(second->adopt(JobId(3), 0, run_dir(3)).ok());
+  Finished finished = wait_for(*second, JobId(3));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  EXPECT_EQ(std::get<Exited>(finished.outcome).code, 5);
+}
+
+TEST_F(LauncherTest, AdoptWithoutPidOrFilesIsNotFound) {
+  std::filesystem::create_directories(run_dir(4));
+  Status status = launcher_->adopt(JobId(4), 0, run_dir(4));
+  EXPECT_EQ(status.code(), ErrorCode::kNotFound);
+  EXPECT_THAT(status.message(), HasSubstr("never started"));
+  EXPECT_THAT(status.message(), HasSubstr(run_dir(4).string()));
+  EXPECT_EQ(launcher_->stop(JobId(4), StopReason::kCancel).code(), ErrorCode::kNotFound);
+}
+
+TEST_F(LauncherTest, AdoptedPidThatNowBelongsToAnotherProcessIsNotSignalled) {
+  // supervisor.pid names our own process with a start time it never had: a reused pid.
+  std::filesystem::create_directories(run_dir(5));
+  std::ofstream(run_dir(5) / "supervisor.pid")
+      << "{\"pid\": " << ::getpid() << ", \"start_time_ticks\": 1}\n";
+  ASSERT_TRUE(launcher_->adopt(JobId(5), ::getpid(), run_dir(5)).ok());
+  EXPECT_TRUE(launcher_->stop(JobId(5), StopReason::kCancel).ok());  // and we are alive
+  Finished finished = wait_for(JobId(5));
+  ASSERT_TRUE(std::holds_alternative<Lost>(finished.outcome));
+  EXPECT_THAT(std::get<Lost>(finished.outcome).message, HasSubstr("another process"));
+}
+
+TEST_F(LauncherTest, SupervisorKilledWithSigkillIsLostAndItsJobIsCleanedUp) {
+  LaunchRequest request = shell_request(6, "");
+  request.argv = {"sleep", "300"};
+  const Launched launched = launch(request);
+  ASSERT_EQ(::kill(launched.supervisor_pid, SIGKILL), 0);
+  Finished finished = wait_for(JobId(6));
+  ASSERT_TRUE(std::holds_alternative<Lost>(finished.outcome));
+  const std::string& message = std::get<Lost>(finished.outcome).message;
+  EXPECT_THAT(message, HasSubstr("without writing an outcome"));
+  EXPECT_THAT(message, HasSubstr("signal 9"));
+  // Nothing else would ever stop the orphaned job, so the launcher kills it.
+  EXPECT_TRUE(testing::eventually([&] { return testing::process_ended(launched.job_pid); }));
+}
+
+TEST_F(LauncherTest, GrandchildrenAreAttributedToTheirJob) {
+  launch(shell_request(7, "true"));  // another job, to attribute against
+  const Launched launched = launch(shell_request(
+      8, "sleep 300 & echo $! > a.tmp; setsid sleep 300 & echo $! >> a.tmp; mv a.tmp a.pid; wait"));
+  std::istringstream pids(await_file(dir_ / "a.pid"));
+  pid_t in_session = 0;
+  pid_t own_session = 0;
+  pids >> in_session >> own_session;
+  ASSERT_GT(in_session, 0);
+  ASSERT_GT(own_session, 0);
+  EXPECT_EQ(session_of(in_session), launched.supervisor_pid);
+
+  const std::unordered_map<pid_t, JobId> supervisors = {{launched.supervisor_pid, JobId(8)},
+                                                        {supervisors_.front(), JobId(7)}};
+  std::unordered_map<pid_t, JobId> jobs = attribute_pids(
+      {in_session, own_session, launched.job_pid, ::getpid(), 999'999'999}, supervisors);
+  EXPECT_EQ(jobs.size(), 3u);  // not us, not a pid that does not exist
+  EXPECT_EQ(jobs[in_session], JobId(8));
+  EXPECT_EQ(jobs[own_session], JobId(8));  // by its parents, as it left the session
+  EXPECT_EQ(jobs[launched.job_pid], JobId(8));
+
+  ASSERT_TRUE(launcher_->stop(JobId(8), StopReason::kCancel).ok());
+  EXPECT_TRUE(std::holds_alternative<Stopped>(wait_for(JobId(8)).outcome));
+  EXPECT_TRUE(testing::process_ended(in_session));
+  EXPECT_TRUE(testing::process_ended(own_session));
+}
+
+TEST_F(LauncherTest, RejectsBadRequestsWithAClearError) {
+  auto error_of = [&](const LaunchRequest& request) {
+    Result<Launched> launched = launcher_->launch(request);
+    EXPECT_FALSE(launched.ok());
+    return launched.ok() ? Status{} : launched.status();
+  };
+  LaunchRequest both = shell_request(9, "echo hi");
+  both.argv = {"echo"};
+  EXPECT_THAT(error_of(both).message(), HasSubstr("exactly one"));
+  EXPECT_THAT(error_of(shell_request(9, "")).message(), HasSubstr("both are empty"));
+
+  LaunchRequest relative = shell_request(9, "true");
+  relative.working_dir = "projects/run";
+  Status status = error_of(relative);
+  EXPECT_EQ(status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("'projects/run' is not an absolute path"));
+
+  LaunchRequest bad_env = shell_request(9, "true");
+  bad_env.environment.push_back("NO_EQUALS_SIGN");
+  EXPECT_THAT(error_of(bad_env).message(), HasSubstr("'NO_EQUALS_SIGN'"));
+
+  LaunchRequest bad_limit = shell_request(9, "true");
+  bad_limit.time_limit_s = -1;
+  EXPECT_THAT(error_of(bad_limit).message(), HasSubstr("time limit"));
+  bad_limit.time_limit_s = std::nan("");
+  EXPECT_THAT(error_of(bad_limit).message(), HasSubstr("time limit"));
+
+  LaunchRequest bad_grace = shell_request(9, "true");
+  bad_grace.kill_grace_s = -2;
+  EXPECT_THAT(error_of(bad_grace).message(), HasSubstr("kill grace"));
+  EXPECT_FALSE(std::filesystem::exists(run_dir(9)));  // nothing was started
+}
+
+TEST_F(LauncherTest, UnwritableLogFailsTheLaunchAndNamesTheLog) {
+  LaunchRequest request = shell_request(10, "echo hi");
+  request.log_path = dir_ / "no-such-folder" / "job.log";
+  Result<Launched> launched = launcher_->launch(request);
+  ASSERT_FALSE(launched.ok());
+  EXPECT_THAT(launched.status().message(), HasSubstr(request.log_path.string()));
+  EXPECT_TRUE(launcher_->poll().empty());
+  // The launcher tracks nothing for it, and may launch it again.
+  request.log_path = log_path(10);
+  launch(request);
+  EXPECT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(10)).outcome));
+}
+
+TEST_F(LauncherTest, SameJobCannotRunTwiceAtOnce) {
+  launch(shell_request(11, "while [ ! -e go ]; do sleep 0.05; done"));
+  Result<Launched> again = launcher_->launch(shell_request(11, "true"));
+  ASSERT_FALSE(again.ok());
+  EXPECT_THAT(again.status().message(), HasSubstr("job 11 is already running"));
+  { std::ofstream(dir_ / "go") << ""; }
+  EXPECT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(11)).outcome));
+}
+
+TEST(LocalLauncherOptionsTest, MissingSupervisorProgramIsNotFoundAndNamed) {
+  Result<std::unique_ptr<Launcher>> made =
+      make_local_launcher(LocalLauncherOptions{"/nonexistent/fastgpu-supervisor", 30.0});
+  ASSERT_FALSE(made.ok());
+  EXPECT_EQ(made.status().code(), ErrorCode::kNotFound);
+  EXPECT_THAT(made.status().message(), HasSubstr("'/nonexistent/fastgpu-supervisor'"));
+}
+
+TEST(LocalLauncherOptionsTest, NonPositiveStartTimeoutIsRejected) {
+  Result<std::unique_ptr<Launcher>> made =
+      make_local_launcher(LocalLauncherOptions{FASTGPU_SUPERVISOR_PATH, 0.0});
+  ASSERT_FALSE(made.ok());
+  EXPECT_EQ(made.status().code(), ErrorCode::kInvalidArgument);
+}
+
+TEST(LocalLauncherOptionsTest, DefaultSupervisorSitsBesideTheRunningProgram) {
+  EXPECT_EQ(default_supervisor_path().filename(), "fastgpu-supervisor");
+  EXPECT_EQ(default_supervisor_path().parent_path(),
+            std::filesystem::read_symlink("/proc/self/exe").parent_path());
+}
+
+}  // namespace
+}  // namespace fastgpu::exec

@@ -1,0 +1,238 @@
+#include "fastgpu/exec/local_launcher.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "exec/launcher_test_fixture.h"
+
+namespace fastgpu::exec {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::LauncherTest;
+using ::testing::Not;
+
+TEST_F(LauncherTest, JobSeesItsEnvironmentAndNothingOfOurs) {
+  ASSERT_EQ(::setenv("FASTGPU_EXEC_TEST_LEAK", "from-the-daemon", 1), 0);
+  LaunchRequest request = shell_request(7, "env; pwd");
+  request.environment.push_back("MY_SETTING=a b=c");
+  request.environment.push_back("CUDA_VISIBLE_DEVICES=9");  // replaced by the placement
+  request.gpus = {2, 3};
+  request.gpu_mem_quota = Bytes{1} << 30;
+  request.array_index = 5;
+  launch(request);
+  Finished finished = wait_for(JobId(7));
+  ::unsetenv("FASTGPU_EXEC_TEST_LEAK");
+
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  EXPECT_EQ(std::get<Exited>(finished.outcome).code, 0);
+  const std::string output = log(7);
+  EXPECT_THAT(output, HasSubstr("\nCUDA_VISIBLE_DEVICES=2,3\n"));
+  EXPECT_THAT(output, Not(HasSubstr("CUDA_VISIBLE_DEVICES=9")));
+  EXPECT_THAT(output, HasSubstr("CUDA_DEVICE_ORDER=PCI_BUS_ID\n"));
+  EXPECT_THAT(output, HasSubstr("FASTGPU_JOB_ID=7\n"));
+  EXPECT_THAT(output, HasSubstr("FASTGPU_ARRAY_INDEX=5\n"));
+  EXPECT_THAT(output, HasSubstr("FASTGPU_GPU_MEM_QUOTA=1073741824\n"));
+  EXPECT_THAT(output, HasSubstr("MY_SETTING=a b=c\n"));
+  EXPECT_THAT(output, Not(HasSubstr("FASTGPU_EXEC_TEST_LEAK")));
+  EXPECT_THAT(output, HasSubstr("\n" + dir_.string() + "\n"));  // pwd: the working folder
+  EXPECT_LE(finished.started, finished.ended);
+  ASSERT_TRUE(finished.usage.max_rss_bytes.has_value());
+  EXPECT_GT(*finished.usage.max_rss_bytes, 0u);
+  EXPECT_TRUE(finished.usage.user_cpu_s.has_value());
+}
+
+TEST_F(LauncherTest, CpuOnlyJobGetsAnEmptyDeviceList) {
+  launch(shell_request(
+      1, "echo \"[$CUDA_VISIBLE_DEVICES]\"; echo \"[${FASTGPU_ARRAY_INDEX-unset}]\""));
+  Finished finished = wait_for(JobId(1));
+  EXPECT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  EXPECT_THAT(log(1), HasSubstr("[]\n[unset]\n"));
+}
+
+TEST_F(LauncherTest, CapturesStdoutAndStderrAndTheExitCode) {
+  launch(shell_request(3, "echo to-stdout; echo to-stderr >&2; exit 3"));
+  Finished finished = wait_for(JobId(3));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  EXPECT_EQ(std::get<Exited>(finished.outcome).code, 3);
+  const std::string output = log(3);
+  EXPECT_THAT(output, HasSubstr("to-stdout\n"));
+  EXPECT_THAT(output, HasSubstr("to-stderr\n"));
+  EXPECT_THAT(output, HasSubstr("fastgpu: job 3 exited with code 3"));
+}
+
+TEST_F(LauncherTest, LogIsAppendedNotReplaced) {
+  { std::ofstream(log_path(4)) << "earlier run\n"; }
+  launch(shell_request(4, "echo this run"));
+  wait_for(JobId(4));
+  EXPECT_EQ(log(4), "earlier run\nthis run\n");
+}
+
+TEST_F(LauncherTest, ArgvRunsWithoutAShellAndFindsTheProgramOnTheJobsPath) {
+  LaunchRequest request = shell_request(5, "");
+  request.argv = {"printf", "%s|", "a b", "$HOME"};
+  launch(request);
+  Finished finished = wait_for(JobId(5));
+  EXPECT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  EXPECT_EQ(log(5), "a b|$HOME|");
+}
+
+TEST_F(LauncherTest, ReportsAJobKilledByASignal) {
+  launch(shell_request(6, "kill -KILL $$"));
+  Finished finished = wait_for(JobId(6));
+  ASSERT_TRUE(std::holds_alternative<Signaled>(finished.outcome));
+  EXPECT_EQ(std::get<Signaled>(finished.outcome).signal, SIGKILL);
+  EXPECT_THAT(log(6), HasSubstr("fastgpu: job 6 was killed by signal 9"));
+}
+
+TEST_F(LauncherTest, MissingProgramIsALaunchFailureThatNamesIt) {
+  LaunchRequest request = shell_request(8, "");
+  request.argv = {"fastgpu-no-such-program", "--flag"};
+  launch(request);
+  Finished finished = wait_for(JobId(8));
+  ASSERT_TRUE(std::holds_alternative<LaunchFailed>(finished.outcome));
+  const std::string& message = std::get<LaunchFailed>(finished.outcome).message;
+  EXPECT_THAT(message, HasSubstr("'fastgpu-no-such-program'"));
+  EXPECT_THAT(message, HasSubstr("No such file or directory"));
+  EXPECT_THAT(log(8), HasSubstr("fastgpu: job 8 could not start: cannot run"));
+}
+
+TEST_F(LauncherTest, ProgramThatIsNotExecutableIsALaunchFailure) {
+  const std::filesystem::path script = dir_ / "not-executable.sh";
+  { std::ofstream(script) << "#!/bin/sh\necho hi\n"; }
+  LaunchRequest request = shell_request(9, "");
+  request.argv = {script.string()};
+  launch(request);
+  Finished finished = wait_for(JobId(9));
+  ASSERT_TRUE(std::holds_alternative<LaunchFailed>(finished.outcome));
+  EXPECT_THAT(std::get<LaunchFailed>(finished.outcome).message, HasSubstr("Permission denied"));
+}
+
+TEST_F(LauncherTest, BadWorkingFolderIsALaunchFailureThatNamesIt) {
+  LaunchRequest request = shell_request(10, "echo should-not-run");
+  request.working_dir = (dir_ / "no-such-folder").string();
+  launch(request);
+  Finished finished = wait_for(JobId(10));
+  ASSERT_TRUE(std::holds_alternative<LaunchFailed>(finished.outcome));
+  EXPECT_THAT(std::get<LaunchFailed>(finished.outcome).message,
+              HasSubstr("'" + request.working_dir + "'"));
+  EXPECT_THAT(log(10), Not(HasSubstr("should-not-run")));
+}
+
+TEST_F(LauncherTest, TimeLimitStopsAJobThatExitsOnSigterm) {
+  LaunchRequest request = shell_request(11, "");
+  request.argv = {"sleep", "300"};
+  request.time_limit_s = 1.0;
+  launch(request);
+  Finished finished = wait_for(JobId(11));
+  EXPECT_TRUE(std::holds_alternative<TimedOut>(finished.outcome));
+  EXPECT_THAT(log(11), HasSubstr("fastgpu: job 11 timed out after 1s; sent SIGTERM\n"));
+}
+
+TEST_F(LauncherTest, TimeLimitKillsAJobThatIgnoresSigterm) {
+  // The limit leaves the shell ample time to set its trap before SIGTERM comes.
+  LaunchRequest request = shell_request(12, "trap '' TERM; echo ready; while :; do sleep 1; done");
+  request.time_limit_s = 2.0;
+  launch(request);
+  Finished finished = wait_for(JobId(12));
+  EXPECT_TRUE(std::holds_alternative<TimedOut>(finished.outcome));
+  EXPECT_THAT(log(12), HasSubstr("ready\n"));
+  EXPECT_THAT(log(12), HasSubstr("timed out after 2s; sent SIGTERM, then SIGKILL after 1s"));
+}
+
+TEST_F(LauncherTest, CancelStopsTheJob) {
+  LaunchRequest request = shell_request(13, "");
+  request.argv = {"sleep", "300"};
+  const Launched launched = launch(request);
+  EXPECT_GT(launched.job_pid, 0);
+  EXPECT_NE(launched.job_pid, launched.supervisor_pid);
+  ASSERT_TRUE(launcher_->stop(JobId(13), StopReason::kCancel).ok());
+  Finished finished = wait_for(JobId(13));
+  ASSERT_TRUE(std::holds_alternative<Stopped>(finished.outcome));
+  EXPECT_FALSE(std::get<Stopped>(finished.outcome).preempted);
+  EXPECT_THAT(log(13), HasSubstr("fastgpu: job 13 was cancelled after"));
+  EXPECT_TRUE(testing::process_ended(launched.job_pid));
+}
+
+TEST_F(LauncherTest, PreemptStopsTheJobAndSaysSo) {
+  const Launched launched = launch(shell_request(14, "trap '' TERM; while :; do sleep 1; done"));
+  ASSERT_TRUE(launcher_->stop(JobId(14), StopReason::kPreempt).ok());
+  Finished finished = wait_for(JobId(14));
+  ASSERT_TRUE(std::holds_alternative<Stopped>(finished.outcome));
+  EXPECT_TRUE(std::get<Stopped>(finished.outcome).preempted);
+  EXPECT_THAT(log(14), HasSubstr("fastgpu: job 14 was preempted after"));
+  EXPECT_TRUE(testing::process_ended(launched.job_pid));
+}
+
+TEST_F(LauncherTest, CancelAfterPreemptIsACancel) {
+  const Launched launched = launch(shell_request(15, "trap '' TERM; while :; do sleep 1; done"));
+  ASSERT_TRUE(launcher_->stop(JobId(15), StopReason::kPreempt).ok());
+  ASSERT_TRUE(launcher_->stop(JobId(15), StopReason::kCancel).ok());
+  Finished finished = wait_for(JobId(15));
+  ASSERT_TRUE(std::holds_alternative<Stopped>(finished.outcome));
+  EXPECT_FALSE(std::get<Stopped>(finished.outcome).preempted);
+  EXPECT_EQ(reports_[JobId(15)], 1);
+  EXPECT_TRUE(testing::process_ended(launched.job_pid));
+}
+
+TEST_F(LauncherTest, BackgroundChildrenDieWithTheJob) {
+  // One child stays in the job's group; one leaves group and session with setsid.
+  launch(
+      shell_request(16, "sleep 300 & echo $! > stay.pid; setsid sleep 300 & echo $! > escape.pid"));
+  Finished finished = wait_for(JobId(16));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  const pid_t stay = std::stoi(testing::read_text(dir_ / "stay.pid"));
+  const pid_t escape = std::stoi(testing::read_text(dir_ / "escape.pid"));
+  // The supervisor reaps both before it writes the outcome.
+  EXPECT_TRUE(testing::process_ended(stay));
+  EXPECT_TRUE(testing::process_ended(escape));
+  EXPECT_THAT(log(16), HasSubstr("killed 2 leftover processes"));
+}
+
+TEST_F(LauncherTest, StopOfAnUnknownJobIsNotFound) {
+  Status status = launcher_->stop(JobId(99), StopReason::kCancel);
+  EXPECT_EQ(status.code(), ErrorCode::kNotFound);
+  EXPECT_THAT(status.message(), HasSubstr("job 99"));
+}
+
+TEST_F(LauncherTest, StopOfAJobThatAlreadyEndedIsHarmless) {
+  launch(shell_request(17, "exit 0"));
+  ASSERT_TRUE(
+      testing::eventually([&] { return std::filesystem::exists(run_dir(17) / "outcome.json"); }));
+  EXPECT_TRUE(launcher_->stop(JobId(17), StopReason::kCancel).ok());
+  Finished finished = wait_for(JobId(17));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  EXPECT_EQ(std::get<Exited>(finished.outcome).code, 0);
+  EXPECT_TRUE(launcher_->poll().empty());  // reported once
+}
+
+TEST_F(LauncherTest, RunsTheJobAsAnotherUserWhenRoot) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  LaunchRequest request = shell_request(18, "id -u; id -g");
+  request.working_dir = "/";  // our temp folder is private to root
+  request.uid = 65534;        // nobody
+  request.gid = 65534;        // nogroup
+  launch(request);
+  Finished finished = wait_for(JobId(18));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome)) << log(18);
+  EXPECT_EQ(log(18), "65534\n65534\n");
+  struct stat info {};
+  ASSERT_EQ(::stat(log_path(18).c_str(), &info), 0);
+  EXPECT_EQ(info.st_uid, 65534u);  // the user can read the log of their job
+}
+
+TEST_F(LauncherTest, WorkingFolderTheJobsUserMayNotEnterIsALaunchFailure) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  LaunchRequest request = shell_request(19, "echo should-not-run");
+  request.uid = 65534;  // dir_ is mode 0700, owned by root
+  request.gid = 65534;
+  launch(request);
+  Finished finished = wait_for(JobId(19));
+  ASSERT_TRUE(std::holds_alternative<LaunchFailed>(finished.outcome));
+  EXPECT_THAT(std::get<LaunchFailed>(finished.outcome).message, HasSubstr("Permission denied"));
+}
+
+}  // namespace
+}  // namespace fastgpu::exec

@@ -1,0 +1,131 @@
+#include "exec/run_files.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+namespace fastgpu::exec {
+namespace {
+
+using ::testing::HasSubstr;
+
+class RunFilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string pattern = (std::filesystem::temp_directory_path() / "fastgpu-run-XXXXXX").string();
+    ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
+    dir_ = pattern;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(RunFilesTest, RequestRoundTripsWithEveryField) {
+  LaunchRequest request;
+  request.job = JobId(42);
+  request.argv = {"python", "train.py", "--lr=1e-3", "with \"quotes\"\n"};
+  request.working_dir = "/home/ada/project";
+  request.environment = {"PATH=/usr/bin", "EMPTY="};
+  request.gpus = {0, 3};
+  request.gpu_mem_quota = Bytes{20} << 30;
+  request.array_index = 7;
+  request.time_limit_s = 7200.5;
+  request.kill_grace_s = 3;
+  request.log_path = "/var/log/fastgpu/42.log";
+  request.run_dir = "/var/lib/fastgpu/runs/42";
+  request.uid = 1001;
+  request.gid = 1002;
+  ASSERT_TRUE(write_request(dir_, request).ok());
+  Result<LaunchRequest> read = read_request(dir_);
+  ASSERT_TRUE(read.ok()) << read.status().to_string();
+  EXPECT_EQ(read->job, request.job);
+  EXPECT_EQ(read->argv, request.argv);
+  EXPECT_EQ(read->shell_command, "");
+  EXPECT_EQ(read->working_dir, request.working_dir);
+  EXPECT_EQ(read->environment, request.environment);
+  EXPECT_EQ(read->gpus, request.gpus);
+  EXPECT_EQ(read->gpu_mem_quota, request.gpu_mem_quota);
+  EXPECT_EQ(read->array_index, request.array_index);
+  EXPECT_EQ(read->time_limit_s, request.time_limit_s);
+  EXPECT_EQ(read->kill_grace_s, request.kill_grace_s);
+  EXPECT_EQ(read->log_path, request.log_path);
+  EXPECT_EQ(read->run_dir, request.run_dir);
+  EXPECT_EQ(read->uid, request.uid);
+  EXPECT_EQ(read->gid, request.gid);
+}
+
+TEST_F(RunFilesTest, UnsetOptionalsStayUnset) {
+  LaunchRequest request;
+  request.shell_command = "echo hi";
+  Result<LaunchRequest> read = request_from_json(request_to_json(request));
+  ASSERT_TRUE(read.ok());
+  EXPECT_FALSE(read->gpu_mem_quota || read->array_index || read->time_limit_s || read->uid ||
+               read->gid);
+  EXPECT_EQ(read->shell_command, "echo hi");
+}
+
+TEST_F(RunFilesTest, EveryOutcomeRoundTrips) {
+  const std::vector<Outcome> outcomes = {Exited{3},       Signaled{9},    TimedOut{},
+                                         Stopped{true},   Stopped{false}, LaunchFailed{"no"},
+                                         Lost{"vanished"}};
+  for (const Outcome& outcome : outcomes) {
+    RunOutcome run{outcome, WallTime(std::chrono::microseconds(1'700'000'000'000'001)),
+                   WallTime(std::chrono::microseconds(1'700'000'000'500'000)),
+                   Usage{1.5, 0.25, Bytes{123} << 20}};
+    Result<RunOutcome> read = outcome_from_json(outcome_to_json(run));
+    ASSERT_TRUE(read.ok()) << read.status().to_string();
+    EXPECT_EQ(read->outcome.index(), outcome.index());
+    EXPECT_EQ(read->started, run.started);
+    EXPECT_EQ(read->ended, run.ended);
+    EXPECT_EQ(read->usage.user_cpu_s, 1.5);
+    EXPECT_EQ(read->usage.system_cpu_s, 0.25);
+    EXPECT_EQ(read->usage.max_rss_bytes, Bytes{123} << 20);
+  }
+  Result<RunOutcome> exited = outcome_from_json(outcome_to_json({Exited{3}, {}, {}, {}}));
+  ASSERT_TRUE(exited.ok());
+  EXPECT_EQ(std::get<Exited>(exited->outcome).code, 3);
+  EXPECT_FALSE(exited->usage.max_rss_bytes.has_value());  // unknown stays unknown, not 0
+  Result<RunOutcome> stopped = outcome_from_json(outcome_to_json({Stopped{true}, {}, {}, {}}));
+  EXPECT_TRUE(std::get<Stopped>(stopped->outcome).preempted);
+}
+
+TEST_F(RunFilesTest, BadFilesGiveErrorsThatNameThem) {
+  EXPECT_EQ(read_outcome(dir_).status().code(), ErrorCode::kNotFound);
+  std::ofstream(dir_ / "outcome.json") << "{\"outcome\": \"exploded\", \"started_us\": 0}";
+  Status status = read_outcome(dir_).status();
+  EXPECT_EQ(status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("outcome.json"));
+  EXPECT_THAT(status.message(), HasSubstr("'exploded'"));
+
+  std::ofstream(dir_ / "supervisor.pid") << "not json";
+  EXPECT_THAT(read_supervisor_pid(dir_).status().message(), HasSubstr("supervisor.pid"));
+  std::ofstream(dir_ / "job.pid") << "{\"pid\": \"twelve\"}";
+  EXPECT_FALSE(read_job_pid(dir_).ok());
+}
+
+TEST_F(RunFilesTest, PidFilesRoundTripAndLeaveNoTemporaryBehind) {
+  ASSERT_TRUE(write_supervisor_pid(dir_, {1234, 987654321}).ok());
+  ASSERT_TRUE(write_job_pid(dir_, {1235, WallTime(std::chrono::microseconds(5))}).ok());
+  Result<SupervisorPid> supervisor = read_supervisor_pid(dir_);
+  ASSERT_TRUE(supervisor.ok());
+  EXPECT_EQ(supervisor->pid, 1234);
+  EXPECT_EQ(supervisor->start_time_ticks, 987654321u);
+  Result<JobPid> job = read_job_pid(dir_);
+  ASSERT_TRUE(job.ok());
+  EXPECT_EQ(job->pid, 1235);
+  EXPECT_EQ(job->started.time_since_epoch().count(), 5);
+  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
+  }
+}
+
+TEST_F(RunFilesTest, WriteIntoAMissingFolderIsAnIoErrorNamingIt) {
+  Status status = write_outcome(dir_ / "missing", {Exited{0}, {}, {}, {}});
+  EXPECT_EQ(status.code(), ErrorCode::kIoError);
+  EXPECT_THAT(status.message(), HasSubstr("missing"));
+}
+
+}  // namespace
+}  // namespace fastgpu::exec

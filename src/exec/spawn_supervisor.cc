@@ -1,0 +1,177 @@
+#include "exec/spawn_supervisor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <vector>
+
+#include "exec/run_files.h"
+
+extern char** environ;  // NOLINT: POSIX declares it nowhere else
+
+namespace fastgpu::exec {
+namespace {
+
+constexpr int kNotifyFd = 3;
+
+std::string errno_text(int error) { return std::strerror(error); }
+
+// Owns a posix_spawn attribute and file-action set.
+class SpawnSetup {
+ public:
+  SpawnSetup() {
+    ::posix_spawnattr_init(&attr_);
+    ::posix_spawn_file_actions_init(&actions_);
+  }
+  ~SpawnSetup() {
+    ::posix_spawnattr_destroy(&attr_);
+    ::posix_spawn_file_actions_destroy(&actions_);
+  }
+  SpawnSetup(const SpawnSetup&) = delete;
+  SpawnSetup& operator=(const SpawnSetup&) = delete;
+
+  // The daemon may ignore or block signals; the supervisor starts from defaults, with the
+  // signals it handles blocked.
+  void set_signals() {
+    sigset_t all;
+    sigfillset(&all);
+    ::posix_spawnattr_setsigdefault(&attr_, &all);
+    sigset_t blocked;
+    sigemptyset(&blocked);
+    for (int signal : {SIGTERM, SIGINT, SIGUSR1, SIGCHLD}) sigaddset(&blocked, signal);
+    ::posix_spawnattr_setsigmask(&attr_, &blocked);
+    ::posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  }
+
+  void set_files(const std::string& log_path, int notify_fd) {
+    ::posix_spawn_file_actions_addopen(&actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_addopen(&actions_, STDOUT_FILENO, log_path.c_str(),
+                                       O_WRONLY | O_APPEND | O_CREAT, 0640);
+    ::posix_spawn_file_actions_adddup2(&actions_, STDOUT_FILENO, STDERR_FILENO);
+    ::posix_spawn_file_actions_adddup2(&actions_, notify_fd, kNotifyFd);
+    // Nothing else of the daemon's (sockets, the database) leaks into a job.
+    ::posix_spawn_file_actions_addclosefrom_np(&actions_, kNotifyFd + 1);
+  }
+
+  const posix_spawnattr_t* attr() const { return &attr_; }
+  const posix_spawn_file_actions_t* actions() const { return &actions_; }
+
+ private:
+  posix_spawnattr_t attr_;
+  posix_spawn_file_actions_t actions_;
+};
+
+// The notify pipe's write end must not already be fd 3: dup2 onto itself would keep
+// close-on-exec set, and the supervisor would never get it.
+Status make_notify_pipe(int fds[2]) {
+  if (::pipe2(fds, O_CLOEXEC) != 0) {
+    return unavailable("cannot create a pipe for the supervisor: " + errno_text(errno));
+  }
+  if (fds[1] <= kNotifyFd) {
+    const int moved = ::fcntl(fds[1], F_DUPFD_CLOEXEC, kNotifyFd + 1);
+    if (moved < 0) {
+      const int error = errno;
+      ::close(fds[0]);
+      ::close(fds[1]);
+      return unavailable("cannot move the supervisor's pipe: " + errno_text(error));
+    }
+    ::close(fds[1]);
+    fds[1] = moved;
+  }
+  return {};
+}
+
+// Reads until a newline or end of file, or until timeout_s passes.
+Result<std::string> read_line(int fd, double timeout_s) {
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                                        std::chrono::duration<double>(timeout_s));
+  std::string line;
+  for (;;) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0)
+      return unavailable("no report after " + std::to_string(timeout_s) + " s");
+    pollfd waiting{fd, POLLIN, 0};
+    const int ready = ::poll(&waiting, 1, static_cast<int>(left.count()) + 1);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) return unavailable("cannot wait for the supervisor: " + errno_text(errno));
+    if (ready == 0) continue;
+    char buffer[512];
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) return line;  // end of file: whatever came is the report
+    line.append(buffer, static_cast<std::size_t>(got));
+    if (line.find('\n') != std::string::npos) return line.substr(0, line.find('\n'));
+  }
+}
+
+}  // namespace
+
+Result<SupervisorReport> parse_supervisor_report(const std::string& line) {
+  SupervisorReport report;
+  if (line.rfind("failed ", 0) == 0) {
+    report.message = line.substr(7);
+    return report;
+  }
+  long long micros = 0;
+  const char* begin = line.data() + std::min<std::size_t>(8, line.size());
+  const char* end = line.data() + line.size();
+  if (line.rfind("started ", 0) == 0) {
+    auto [after_pid, pid_error] = std::from_chars(begin, end, report.job_pid);
+    if (pid_error == std::errc{} && after_pid < end && *after_pid == ' ') {
+      auto [after_time, time_error] = std::from_chars(after_pid + 1, end, micros);
+      if (time_error == std::errc{} && after_time == end && report.job_pid > 0) {
+        report.started = true;
+        report.started_at = WallTime(std::chrono::microseconds(micros));
+        return report;
+      }
+    }
+  }
+  return internal_error("the supervisor's report '" + line + "' is not understood");
+}
+
+Result<SupervisorReport> spawn_supervisor(const std::filesystem::path& supervisor_path,
+                                          const std::filesystem::path& run_dir, double timeout_s,
+                                          pid_t& spawned_pid) {
+  spawned_pid = 0;
+  int fds[2];
+  FASTGPU_RETURN_IF_ERROR(make_notify_pipe(fds));
+  SpawnSetup setup;
+  setup.set_signals();
+  setup.set_files((run_dir / kSupervisorLogFile).string(), fds[1]);
+  std::vector<std::string> args = {supervisor_path.string(), run_dir.string(), "--notify-fd",
+                                   std::to_string(kNotifyFd)};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const int error = ::posix_spawn(&spawned_pid, supervisor_path.c_str(), setup.actions(),
+                                  setup.attr(), argv.data(), environ);
+  ::close(fds[1]);
+  if (error != 0) {
+    ::close(fds[0]);
+    spawned_pid = 0;
+    return unavailable("cannot start the supervisor '" + supervisor_path.string() +
+                       "': " + errno_text(error));
+  }
+  Result<std::string> line = read_line(fds[0], timeout_s);
+  ::close(fds[0]);
+  if (!line.ok()) return line.status();
+  if (line->empty()) {
+    return unavailable("the supervisor (pid " + std::to_string(spawned_pid) +
+                       ") exited without a report; see '" +
+                       (run_dir / kSupervisorLogFile).string() + "'");
+  }
+  Result<SupervisorReport> report = parse_supervisor_report(*line);
+  if (report.ok()) report->supervisor_pid = spawned_pid;
+  return report;
+}
+
+}  // namespace fastgpu::exec

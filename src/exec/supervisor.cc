@@ -1,0 +1,377 @@
+#include "fastgpu/exec/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "exec/job_process.h"
+#include "exec/run_files.h"
+#include "fastgpu/core/units.h"
+#include "fastgpu/exec/process_tree.h"
+
+namespace fastgpu::exec {
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+using std::chrono::steady_clock;
+
+// How long the supervisor keeps killing and reaping leftovers before it gives up on
+// processes stuck in the kernel (state D) and writes the outcome anyway.
+constexpr std::chrono::seconds kLeftoverDeadline{10};
+// Upper bound on one wait, so a lost wake-up costs at most this much.
+constexpr std::chrono::milliseconds kMaxWait{500};
+
+sigset_t handled_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGCHLD);
+  return set;
+}
+
+void write_all(int fd, const std::string& text) {
+  std::size_t done = 0;
+  while (done < text.size()) {
+    ssize_t written = ::write(fd, text.data() + done, text.size() - done);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return;
+    done += static_cast<std::size_t>(written);
+  }
+}
+
+// Sends the one line launch() waits for, then closes the pipe.
+class Notifier {
+ public:
+  explicit Notifier(int fd) : fd_(fd) {
+    if (fd_ >= 0) ::fcntl(fd_, F_SETFD, FD_CLOEXEC);  // the job must not hold it open
+  }
+  ~Notifier() { close(); }
+  Notifier(const Notifier&) = delete;
+  Notifier& operator=(const Notifier&) = delete;
+
+  void started(pid_t job_pid, WallTime at) {
+    send("started " + std::to_string(job_pid) + " " +
+         std::to_string(at.time_since_epoch().count()) + "\n");
+  }
+  void failed(const std::string& message) {
+    std::string line = message;
+    std::replace(line.begin(), line.end(), '\n', ' ');
+    send("failed " + line + "\n");
+  }
+
+ private:
+  void send(const std::string& line) {
+    if (fd_ < 0) return;
+    write_all(fd_, line);
+    close();
+  }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  int fd_;
+};
+
+void become_session_leader() {
+  ::setsid();  // fails only if already a leader (run by hand from a shell's own session)
+  ::signal(SIGHUP, SIG_IGN);   // outlives the daemon and any terminal
+  ::signal(SIGPIPE, SIG_IGN);  // launch() may have stopped reading the notify pipe
+  const sigset_t set = handled_signals();
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  // Orphans of the job become our children, so none escapes the cleanup at the end.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+}
+
+Status write_own_pid(const std::filesystem::path& run_dir) {
+  std::optional<ProcStat> self = read_proc_stat(::getpid());
+  if (!self) return io_error("cannot read /proc/self/stat for the supervisor's start time");
+  return write_supervisor_pid(run_dir, {::getpid(), self->start_time_ticks});
+}
+
+std::string duration_text(double seconds) { return format_duration(Seconds(seconds)); }
+
+std::string signal_text(int signal) {
+  const char* name = ::strsignal(signal);
+  return std::to_string(signal) + (name != nullptr ? std::string(" (") + name + ")" : "");
+}
+
+Usage children_usage() {
+  rusage usage{};
+  if (::getrusage(RUSAGE_CHILDREN, &usage) != 0) return {};
+  auto seconds = [](const timeval& time) {
+    return static_cast<double>(time.tv_sec) + static_cast<double>(time.tv_usec) / 1e6;
+  };
+  return Usage{seconds(usage.ru_utime), seconds(usage.ru_stime),
+               static_cast<Bytes>(usage.ru_maxrss) * 1024};  // ru_maxrss is in KiB
+}
+
+// Appends a line about how the job ended to its log, starting on a fresh line.
+void append_log_line(int log_fd, const std::string& line) {
+  struct stat info {};
+  std::string text = "fastgpu: " + line + "\n";
+  if (::fstat(log_fd, &info) == 0 && info.st_size > 0) {
+    char last = '\n';
+    if (::pread(log_fd, &last, 1, info.st_size - 1) == 1 && last != '\n') text.insert(0, "\n");
+  }
+  write_all(log_fd, text);
+}
+
+enum class StopCause { kNone, kTimeLimit, kCancel, kPreempt };
+
+class Supervisor {
+ public:
+  Supervisor(LaunchRequest request, std::filesystem::path run_dir)
+      : request_(std::move(request)), run_dir_(std::move(run_dir)) {}
+
+  int run(Notifier& notify);
+
+ private:
+  int fail_to_start(Notifier& notify, const std::string& message);
+  void supervise();
+  void reap_children();
+  void check_deadlines(SteadyTime now);
+  void request_stop(StopCause cause);
+  timespec next_wait(SteadyTime now) const;
+  int kill_leftovers();
+  Outcome outcome() const;
+  std::string story(int leftovers) const;
+  std::string job_name() const { return "job " + to_string(request_.job); }
+
+  LaunchRequest request_;
+  std::filesystem::path run_dir_;
+  JobPlan plan_;
+  pid_t job_pid_ = 0;
+  WallTime started_{};
+  SteadyTime started_steady_{};
+  StopCause stop_cause_ = StopCause::kNone;
+  SteadyTime term_sent_{};
+  bool kill_sent_ = false;
+  bool job_done_ = false;
+  int wait_status_ = 0;
+  SteadyTime ended_steady_{};
+};
+
+int Supervisor::fail_to_start(Notifier& notify, const std::string& message) {
+  const WallTime now = wall_now();
+  if (plan_.log_fd >= 0) append_log_line(plan_.log_fd, job_name() + " could not start: " + message);
+  // Written even though launch() reports the error itself: a daemon that died meanwhile
+  // finds the outcome when it adopts the run folder.
+  Status written = write_outcome(run_dir_, {LaunchFailed{message}, now, now, Usage{}});
+  notify.failed(message);
+  close_job_plan(plan_);
+  return written.ok() ? 1 : 2;
+}
+
+int Supervisor::run(Notifier& notify) {
+  Result<JobPlan> plan = make_job_plan(request_);
+  if (!plan.ok()) return fail_to_start(notify, plan.status().message());
+  plan_ = std::move(*plan);
+  Result<StartedJob> job = start_job(plan_);
+  if (!job.ok()) return fail_to_start(notify, job.status().message());
+  job_pid_ = job->pid;
+  started_ = wall_now();
+  started_steady_ = steady_clock::now();
+  Status pid_written = write_job_pid(run_dir_, {job_pid_, started_});
+  if (!pid_written.ok()) std::fprintf(stderr, "%s\n", pid_written.to_string().c_str());
+  notify.started(job_pid_, started_);
+  if (job->exec_error) {
+    int status = 0;
+    ::waitpid(job_pid_, &status, 0);
+    append_log_line(plan_.log_fd, job_name() + " could not start: " + *job->exec_error);
+    Status written = write_outcome(
+        run_dir_, {LaunchFailed{*job->exec_error}, started_, wall_now(), children_usage()});
+    close_job_plan(plan_);
+    return written.ok() ? 0 : 2;
+  }
+  supervise();
+  const int leftovers = kill_leftovers();
+  const WallTime ended = wall_now();
+  if (std::string line = story(leftovers); !line.empty()) append_log_line(plan_.log_fd, line);
+  close_job_plan(plan_);
+  Status written = write_outcome(run_dir_, {outcome(), started_, ended, children_usage()});
+  if (!written.ok()) std::fprintf(stderr, "%s\n", written.to_string().c_str());
+  return written.ok() ? 0 : 2;
+}
+
+void Supervisor::supervise() {
+  const sigset_t set = handled_signals();
+  for (;;) {
+    reap_children();
+    if (job_done_) return;
+    const SteadyTime now = steady_clock::now();
+    check_deadlines(now);
+    const timespec wait = next_wait(now);
+    siginfo_t info{};
+    const int signal = ::sigtimedwait(&set, &info, &wait);
+    if (signal == SIGTERM || signal == SIGINT) request_stop(StopCause::kCancel);
+    if (signal == SIGUSR1) request_stop(StopCause::kPreempt);
+  }
+}
+
+// Reaps every child: the job's first process (whose status we keep) and any orphan of the
+// job that was re-parented to us.
+void Supervisor::reap_children() {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    if (pid == job_pid_) {
+      job_done_ = true;
+      wait_status_ = status;
+      ended_steady_ = steady_clock::now();
+    }
+  }
+}
+
+void Supervisor::check_deadlines(SteadyTime now) {
+  if (stop_cause_ == StopCause::kNone && request_.time_limit_s &&
+      now >= started_steady_ + std::chrono::duration<double>(*request_.time_limit_s)) {
+    request_stop(StopCause::kTimeLimit);
+  }
+  if (stop_cause_ != StopCause::kNone && !kill_sent_ &&
+      now >= term_sent_ + std::chrono::duration<double>(request_.kill_grace_s)) {
+    ::kill(-job_pid_, SIGKILL);
+    kill_sent_ = true;
+  }
+}
+
+void Supervisor::request_stop(StopCause cause) {
+  if (stop_cause_ != StopCause::kNone) {
+    // A cancel after a preempt wins: the user wants the job gone, not requeued.
+    if (cause == StopCause::kCancel && stop_cause_ == StopCause::kPreempt) stop_cause_ = cause;
+    return;
+  }
+  stop_cause_ = cause;
+  term_sent_ = steady_clock::now();
+  ::kill(-job_pid_, SIGTERM);
+}
+
+timespec Supervisor::next_wait(SteadyTime now) const {
+  SteadyTime until = now + kMaxWait;
+  if (stop_cause_ == StopCause::kNone && request_.time_limit_s) {
+    until = std::min(until,
+                     started_steady_ + std::chrono::duration_cast<steady_clock::duration>(
+                                           std::chrono::duration<double>(*request_.time_limit_s)));
+  }
+  if (stop_cause_ != StopCause::kNone && !kill_sent_) {
+    until = std::min(until, term_sent_ + std::chrono::duration_cast<steady_clock::duration>(
+                                             std::chrono::duration<double>(request_.kill_grace_s)));
+  }
+  const auto left = std::max(std::chrono::nanoseconds(0), until - now);
+  const auto whole = std::chrono::duration_cast<std::chrono::seconds>(left);
+  return timespec{static_cast<time_t>(whole.count()), static_cast<long>((left - whole).count())};
+}
+
+// Kills what is left of the job: its process group, every process of our session, and
+// every child of ours (orphans re-parented to us, even ones that left the session). Repeats
+// until no child is left, since killing a parent can orphan more processes onto us.
+// Returns how many distinct processes it found.
+int Supervisor::kill_leftovers() {
+  const pid_t self = ::getpid();
+  const SteadyTime give_up = steady_clock::now() + kLeftoverDeadline;
+  std::set<pid_t> found;
+  for (;;) {
+    for (pid_t pid : list_pids()) {
+      std::optional<ProcStat> stat = read_proc_stat(pid);
+      if (!stat || pid == self || stat->state == 'Z') continue;
+      if (stat->session == self || stat->parent_pid == self || stat->process_group == job_pid_) {
+        ::kill(pid, SIGKILL);
+        found.insert(pid);
+      }
+    }
+    ::kill(-job_pid_, SIGKILL);  // any member /proc did not show us yet
+    int status = 0;
+    while (::waitpid(-1, &status, WNOHANG) > 0) {
+    }
+    errno = 0;
+    const bool no_children = ::waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD;
+    if (no_children || steady_clock::now() >= give_up) return static_cast<int>(found.size());
+    const timespec pause{0, 10'000'000};
+    ::nanosleep(&pause, nullptr);
+  }
+}
+
+Outcome Supervisor::outcome() const {
+  switch (stop_cause_) {
+    case StopCause::kTimeLimit: return TimedOut{};
+    case StopCause::kCancel: return Stopped{false};
+    case StopCause::kPreempt: return Stopped{true};
+    case StopCause::kNone: break;
+  }
+  if (WIFSIGNALED(wait_status_)) return Signaled{WTERMSIG(wait_status_)};
+  return Exited{WEXITSTATUS(wait_status_)};
+}
+
+// The line that tells the user why the job ended; empty for a plain success.
+std::string Supervisor::story(int leftovers) const {
+  const double ran_s = std::chrono::duration<double>(ended_steady_ - started_steady_).count();
+  std::string line = job_name();
+  switch (stop_cause_) {
+    case StopCause::kTimeLimit:
+      line += " timed out after " + duration_text(*request_.time_limit_s);
+      break;
+    case StopCause::kCancel: line += " was cancelled after " + duration_text(ran_s); break;
+    case StopCause::kPreempt: line += " was preempted after " + duration_text(ran_s); break;
+    case StopCause::kNone:
+      if (WIFSIGNALED(wait_status_)) {
+        line += " was killed by signal " + signal_text(WTERMSIG(wait_status_)) + " after " +
+                duration_text(ran_s);
+      } else if (WEXITSTATUS(wait_status_) != 0) {
+        line += " exited with code " + std::to_string(WEXITSTATUS(wait_status_)) + " after " +
+                duration_text(ran_s);
+      } else if (leftovers == 0) {
+        return {};
+      } else {
+        line += " exited with code 0 after " + duration_text(ran_s);
+      }
+  }
+  if (stop_cause_ != StopCause::kNone) {
+    line += "; sent SIGTERM";
+    if (kill_sent_) line += ", then SIGKILL after " + duration_text(request_.kill_grace_s);
+  }
+  if (leftovers > 0) {
+    line += "; killed " + std::to_string(leftovers) + " leftover process" +
+            (leftovers == 1 ? "" : "es");
+  }
+  return line;
+}
+
+}  // namespace
+
+int run_supervisor(const std::filesystem::path& run_dir, int notify_fd) {
+  Notifier notify(notify_fd);
+  become_session_leader();
+  // Before anything else: a restarted daemon that finds this file knows we ran.
+  if (Status written = write_own_pid(run_dir); !written.ok()) {
+    notify.failed(written.to_string());
+    return 2;
+  }
+  Result<LaunchRequest> request = read_request(run_dir);
+  if (!request.ok()) {
+    const WallTime now = wall_now();
+    const std::string message = "cannot read the launch request: " + request.status().message();
+    Status written = write_outcome(run_dir, {LaunchFailed{message}, now, now, Usage{}});
+    notify.failed(message);
+    return written.ok() ? 1 : 2;
+  }
+  Supervisor supervisor(std::move(*request), run_dir);
+  return supervisor.run(notify);
+}
+
+}  // namespace fastgpu::exec
