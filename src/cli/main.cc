@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   add_status_command(app, outcome);
   add_model_command(app, outcome);
   add_simulate_command(app, outcome);
+  add_daemon_command(app, outcome);
   add_queue_command(app, outcome);
   add_show_command(app, outcome);
   add_logs_command(app, outcome);
