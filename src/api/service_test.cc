@@ -186,7 +186,8 @@ TEST_F(ApiServiceTest, LogIsReadFromAnOffsetAndSaysWhenTheJobIsDone) {
   const std::string log_path = std::string(folder) + "/job.log";
   std::ofstream(log_path) << "hello\nworld\n";
   const std::uint64_t id = submit_as(3);
-  ASSERT_TRUE(store_->record_start(JobId(id), {{0}, clock_.now(), log_path, 10, 11, std::nullopt}).ok());
+  ASSERT_TRUE(
+      store_->record_start(JobId(id), {{0}, clock_.now(), log_path, 10, 11, std::nullopt}).ok());
   const std::string path = "/v1/jobs/" + std::to_string(id) + "/log";
   ApiResponse chunk = call("GET", path, 3, "", {{"offset", "6"}});
   ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
