@@ -1,0 +1,90 @@
+// Jobs as users write them, two ways with the same field names and the same errors: the
+// flags of `fastgpu submit` and YAML job files for `fastgpu run FILE.yaml`
+// (docs/job-files.md). Both paths fill a SubmitOptions with the text the user typed and
+// share one parser per field, so `--gpu-mem 20X` and `gpu-mem: 20X` fail with one message.
+//
+// What is checked here is what is wrong on any cluster (a negative count, a share outside
+// (0, 1], GPU memory for a CPU-only job, a dependency on a later job). What needs the
+// cluster (more GPUs or memory than a GPU has) is checked by Engine::submit, and whether a
+// numeric job id exists by the store.
+//
+// Thread-safety: pure functions of their arguments (deadline parsing without an offset
+// reads the process's time zone through mktime); safe to call from any thread.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "fastgpu/core/result.h"
+#include "fastgpu/store/state_store.h"
+
+namespace CLI {
+class App;
+}
+
+namespace fastgpu::engine {
+
+// What the client knows when it submits, filled in by the CLI from its own process.
+struct SubmitContext {
+  std::filesystem::path working_dir;     // absolute: the folder `fastgpu` was run in
+  std::vector<std::string> environment;  // KEY=VALUE, inherited by every job
+  std::uint32_t uid = 0;
+  std::string user;
+  store::WallTime submit_time{};  // also the "now" of a relative deadline (now+2h)
+};
+
+// Every field as the user typed it; nullopt (or empty) means "not given". The field names
+// in comments are the YAML keys; each flag is the same name with "--".
+struct SubmitOptions {
+  std::optional<std::string> gpus;         // whole number >= 0; default 1
+  std::optional<std::string> gpu_mem;      // "20G" per GPU, or "auto" (the default)
+  std::optional<std::string> time;         // "2h", "1-00:00:00", "unlimited"; bare = minutes
+  std::optional<std::string> priority;     // integer, larger runs first; default 0
+  std::optional<std::string> name;         // also the job's history signature
+  std::vector<std::string> after;          // each: "ID", "NAME" (files), "afterok:ID[:ID]"...
+  std::optional<std::string> array;        // "0-15%4", "1,3,5", "0-15:2"
+  std::optional<std::string> restartable;  // true/false (the flag sets "true")
+  std::optional<std::string> share;        // compute share in (0, 1] or "50%"; default 1
+  std::optional<std::string> deadline;     // "2026-12-01T18:00", "...Z", "+01:00", "now+6h"
+  std::optional<std::string> workdir;      // default: SubmitContext::working_dir
+  // Added to the inherited environment; a key already there takes the new value.
+  std::vector<std::pair<std::string, std::string>> env;
+  // The command: exactly one of argv (after "--"; a YAML list) and shell_command (--wrap;
+  // a YAML string, run with /bin/sh -c).
+  std::vector<std::string> argv;
+  std::optional<std::string> shell_command;
+};
+
+// Turns one submission into the JobSpecs to store, in order: one, or one per array index
+// (ArrayMember{0, index, max_running}: a new array). Fails with a message that names the
+// field, the value and the fix; a job name in `after` is an error here (names work only
+// between jobs of one job file).
+Result<std::vector<store::JobSpec>> build_job_specs(const SubmitOptions& options,
+                                                    const SubmitContext& context);
+
+// Parses a YAML job file: one job (a mapping), a list of jobs, or a mapping with `jobs:`
+// and optional `defaults:` (fields every job gets unless it sets them; env maps merge).
+// Jobs may wait for earlier jobs of the file by name (`after: [prep]`, a Dependency with
+// batch_index; on an array, every member) or for existing jobs by id. A relative workdir
+// resolves against the folder of `file_name` (itself relative to context.working_dir).
+// All or nothing: any error fails the whole file, with "FILE:LINE:COLUMN: job N 'name': "
+// in front (N counts from 1 in the file). At most one array per file (the store makes one
+// new array per batch).
+Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
+                                                   const std::string& file_name,
+                                                   const SubmitContext& context);
+
+// Registers the submit flags (--gpus, --gpu-mem, --time, ..., --wrap, and the command after
+// "--") on `app`, writing into `options`, which must outlive app's parse. The help text
+// states the units and defaults. For `fastgpu submit`; tests use it to compare both paths.
+void add_submit_flags(CLI::App& app, SubmitOptions& options);
+
+// The names of the fields a job file accepts, in documentation order.
+const std::vector<std::string>& job_field_names();
+
+}  // namespace fastgpu::engine

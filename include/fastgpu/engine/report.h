@@ -1,0 +1,83 @@
+// The batch report: what every job of a batch cost and what the batch as a whole achieved
+// (DESIGN.md step 5), from the jobs' records in the store. Rendered as a text table for a
+// terminal and as JSON; both layouts are documented in docs/batch-report.md and stable.
+//
+// Missing stays missing: a figure the records do not carry (a job that never started, a
+// GPU whose energy counter was not read) is nullopt here, "n/a" in the table and null in
+// JSON, never 0. Sums say how many jobs they cover.
+//
+// Units: seconds, bytes, joules, percent (0-100). Thread-safety: pure functions.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::engine {
+
+struct JobReport {
+  JobId id;
+  std::string name;                          // empty when the job has none
+  std::optional<std::uint32_t> array_index;  // for array members
+  store::JobState state = store::JobState::kQueued;
+  std::optional<double> wait_s;  // latest start - submit
+  std::optional<double> run_s;   // end - start of the latest run
+  // GPUs held by the latest run, or asked for when the job never started.
+  int gpus = 0;
+  std::vector<std::uint32_t> gpu_indices;  // of the latest run
+  // The engine's accounting when it recorded one, else run time x GPUs held.
+  std::optional<double> gpu_seconds;
+  std::optional<Bytes> peak_gpu_mem;
+  std::optional<double> mean_util_percent;
+  std::optional<double> energy_joules;
+  bool energy_is_estimate = false;  // apportioned on a shared GPU
+};
+
+struct BatchSummary {
+  std::size_t jobs = 0;
+  // One entry per state, in lifecycle order (QUEUED ... PREEMPTED), zeros included.
+  std::vector<std::pair<store::JobState, std::size_t>> state_counts;
+  bool finished = false;  // every job is COMPLETED, FAILED, CANCELLED or TIMEOUT
+  // First submission to the last end of any job (so far, when not finished).
+  std::optional<double> makespan_s;
+  // Sum over the jobs that have GPU-seconds; gpu_seconds_jobs says how many.
+  std::optional<double> busy_gpu_seconds;
+  std::size_t gpu_seconds_jobs = 0;
+  std::optional<double> gpu_hours;
+  std::uint32_t cluster_gpus = 0;
+  // busy_gpu_seconds / (cluster_gpus x makespan_s), in percent.
+  std::optional<double> utilization_percent;
+  std::optional<double> energy_joules;
+  bool energy_is_estimate = false;  // some job's energy is apportioned
+  std::size_t energy_jobs = 0;      // jobs whose energy was measured
+  // The measured run times added up: the same jobs run one after another.
+  std::optional<double> sequential_s;
+  std::size_t run_time_jobs = 0;
+  std::optional<double> speedup;  // sequential_s / makespan_s
+};
+
+struct BatchReport {
+  std::vector<JobReport> jobs;  // by increasing id
+  BatchSummary summary;
+};
+
+// `cluster_gpus`: the GPUs the batch could use (for utilization; 0 leaves it missing).
+BatchReport make_batch_report(const std::vector<store::JobRecord>& jobs,
+                              std::uint32_t cluster_gpus);
+
+// The table: one line per job, then the summary; plain ASCII, "n/a" for missing figures.
+std::string render_batch_report_table(const BatchReport& report);
+
+// {"jobs": [...], "summary": {...}}; missing figures are null.
+nlohmann::ordered_json batch_report_json(const BatchReport& report);
+
+// "350 J", "12.3 kJ", "4.5 MJ".
+std::string format_energy(double joules);
+
+}  // namespace fastgpu::engine

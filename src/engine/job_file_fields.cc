@@ -1,0 +1,319 @@
+// One parser per submit field, shared by `fastgpu submit` flags and YAML job files, so a
+// value fails with the same message whichever way it was written.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "engine/job_file_internal.h"
+
+namespace fastgpu::engine::internal {
+namespace {
+
+// Longer limits are a typo more often than a plan; "unlimited" says "no limit" outright.
+constexpr double kMaxTimeLimitSeconds = 366.0 * 86400.0;
+constexpr std::size_t kMaxNameLength = 128;
+
+std::string_view trim(std::string_view text) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
+    text.remove_prefix(1);
+  }
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
+    text.remove_suffix(1);
+  }
+  return text;
+}
+
+std::string lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// The whole of `text` as an integer (with an optional sign), or nullopt.
+std::optional<std::int64_t> whole_number(std::string_view text) {
+  if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+std::optional<double> decimal_number(std::string_view text) {
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool is_bare_number(std::string_view text) {
+  return !text.empty() && text.find_first_not_of("0123456789.") == std::string_view::npos &&
+         text.find('.') == text.rfind('.') && text != ".";
+}
+
+// units.h's message is "duration 'X': PROBLEM; use a duration such as ... 3600 (seconds)";
+// the example contradicts --time's minutes, so keep only PROBLEM.
+std::string duration_problem(const std::string& message) {
+  const std::size_t start = message.find("': ");
+  const std::size_t end = message.rfind("; use a duration");
+  if (start == std::string::npos || end == std::string::npos || end <= start + 3) return message;
+  return message.substr(start + 3, end - start - 3);
+}
+
+Status time_error(std::string_view text, std::string_view problem) {
+  return invalid_argument(fmt::format(
+      "time '{}': {}; use a limit such as 90m, 2h, 1h30m, 1-00:00:00 (Slurm's D-HH:MM:SS), a "
+      "bare number of minutes (90), or unlimited",
+      text, problem));
+}
+
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t above = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
+      diagonal = above;
+    }
+  }
+  return row[b.size()];
+}
+
+// Names users bring from Slurm, Kubernetes and shell scripts; only suggested, never accepted.
+std::optional<std::string> synonym(const std::string& text) {
+  static const std::vector<std::pair<std::vector<std::string>, std::string>> kSynonyms = {
+      {{"mem", "memory", "gpu-memory", "gpumem", "mem-per-gpu", "vram"}, "gpu-mem"},
+      {{"gpu", "num-gpus", "ngpus", "gres"}, "gpus"},
+      {{"time-limit", "timelimit", "walltime", "timeout", "t"}, "time"},
+      {{"depends", "depends-on", "dependency", "dependencies", "needs"}, "after"},
+      {{"cmd", "script", "run", "exec", "wrap", "args", "argv"}, "command"},
+      {{"cwd", "chdir", "dir", "working-dir", "workdir-path", "directory"}, "workdir"},
+      {{"environment", "export", "vars"}, "env"},
+      {{"job-name", "j", "title"}, "name"},
+      {{"nice", "prio"}, "priority"},
+      {{"requeue", "restart", "preemptible"}, "restartable"},
+      {{"util-share", "util", "fraction"}, "share"},
+      {{"begin-before", "due"}, "deadline"},
+  };
+  for (const auto& [aliases, field] : kSynonyms) {
+    if (std::find(aliases.begin(), aliases.end(), text) != aliases.end()) return field;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<int> parse_gpus(std::string_view original) {
+  const std::string_view text = trim(original);
+  const std::optional<std::int64_t> value = whole_number(text);
+  constexpr std::string_view kFix = "use 0 for a CPU-only job or a count such as 2";
+  if (!value)
+    return invalid_argument(fmt::format("gpus '{}' is not a whole number; {}", text, kFix));
+  if (*value < 0) return invalid_argument(fmt::format("gpus '{}' is negative; {}", text, kFix));
+  if (*value > std::numeric_limits<int>::max()) {
+    return invalid_argument(fmt::format("gpus '{}' is too large; {}", text, kFix));
+  }
+  return static_cast<int>(*value);
+}
+
+Result<std::optional<Bytes>> parse_gpu_mem(std::string_view original) {
+  const std::string_view text = trim(original);
+  if (lower(text) == "auto") return std::optional<Bytes>();
+  Result<Bytes> bytes = parse_bytes(text);
+  if (!bytes.ok()) {
+    return invalid_argument(fmt::format("gpu-mem: {}; or auto to learn it from earlier runs",
+                                        bytes.status().message()));
+  }
+  if (*bytes == 0) {
+    return invalid_argument(fmt::format(
+        "gpu-mem '{}' is zero; declare the most memory the job uses on each GPU (e.g. 20G), "
+        "or auto to learn it from earlier runs",
+        text));
+  }
+  return std::optional<Bytes>(*bytes);
+}
+
+Result<std::optional<std::int64_t>> parse_time_limit(std::string_view original) {
+  const std::string_view text = trim(original);
+  const std::string word = lower(text);
+  if (word == "unlimited" || word == "infinite") return std::optional<std::int64_t>();
+  double seconds = 0;
+  if (is_bare_number(text)) {
+    seconds = *decimal_number(text) * 60.0;  // Slurm's --time reads a bare number as minutes
+  } else {
+    Result<Seconds> parsed = parse_duration(text);
+    if (!parsed.ok()) return time_error(text, duration_problem(parsed.status().message()));
+    seconds = parsed->count();
+  }
+  if (!(seconds > 0)) return time_error(text, "a time limit must be above 0");
+  if (seconds > kMaxTimeLimitSeconds) return time_error(text, "longer than a year");
+  // Rounded up: a limit is never shorter than the user asked for.
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(std::ceil(seconds)));
+}
+
+Result<int> parse_priority(std::string_view original) {
+  const std::string_view text = trim(original);
+  const std::optional<std::int64_t> value = whole_number(text);
+  if (!value || *value < std::numeric_limits<int>::min() ||
+      *value > std::numeric_limits<int>::max()) {
+    return invalid_argument(fmt::format(
+        "priority '{}' is not a whole number in the range of an int; use an integer such as 5 "
+        "(larger runs first; the default is 0)",
+        text));
+  }
+  return static_cast<int>(*value);
+}
+
+Status check_name(std::string_view text) {
+  constexpr std::string_view kExample = "e.g. train-resnet50";
+  if (text.empty()) {
+    return invalid_argument(
+        fmt::format("name is empty; give a name ({}) or leave it out", kExample));
+  }
+  if (text.size() > kMaxNameLength) {
+    return invalid_argument(fmt::format("name '{}...' is {} characters long; use at most {}",
+                                        text.substr(0, 20), text.size(), kMaxNameLength));
+  }
+  if (all_digits(text)) {
+    return invalid_argument(fmt::format(
+        "name '{}' is only digits, which would read as a job id in after; add a letter ({})", text,
+        kExample));
+  }
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isspace(byte) || std::iscntrl(byte) || c == ':' || c == ',') {
+      return invalid_argument(fmt::format(
+          "name '{}' contains {}; names have no spaces, ':' or ',' (they separate after's "
+          "targets) ({})",
+          text,
+          std::isspace(byte) || std::iscntrl(byte) ? "a space or control character"
+                                                   : fmt::format("'{}'", c),
+          kExample));
+    }
+  }
+  return {};
+}
+
+Result<bool> parse_restartable(std::string_view original) {
+  const std::string word = lower(trim(original));
+  if (word == "true" || word == "yes" || word == "on" || word == "1") return true;
+  if (word == "false" || word == "no" || word == "off" || word == "0") return false;
+  return invalid_argument(
+      fmt::format("restartable '{}' is not true or false; write restartable: true (the job may "
+                  "be stopped and started again from the beginning) or false",
+                  trim(original)));
+}
+
+Result<double> parse_share(std::string_view original) {
+  std::string_view text = trim(original);
+  const bool percent = !text.empty() && text.back() == '%';
+  if (percent) text.remove_suffix(1);
+  std::optional<double> value = decimal_number(trim(text));
+  constexpr std::string_view kFix =
+      "use the fraction of one GPU's compute the job needs, e.g. 0.5 or 50%, or 1 for a GPU of "
+      "its own";
+  if (!value) {
+    return invalid_argument(fmt::format("share '{}' is not a number; {}", trim(original), kFix));
+  }
+  if (percent) *value /= 100.0;
+  if (!(*value > 0.0 && *value <= 1.0)) {
+    return invalid_argument(fmt::format("share '{}' is outside (0, 1]; {}", trim(original), kFix));
+  }
+  return *value;
+}
+
+Result<std::string> resolve_workdir(std::string_view original, const std::filesystem::path& base,
+                                    const std::vector<std::string>& environment) {
+  const std::string_view text = trim(original);
+  if (text.empty()) {
+    return invalid_argument("workdir is empty; give a folder, e.g. workdir: /data/run1");
+  }
+  std::filesystem::path path(text);
+  if (text == "~" || text.starts_with("~/")) {
+    const auto home = std::find_if(environment.begin(), environment.end(),
+                                   [](const std::string& e) { return e.starts_with("HOME="); });
+    if (home == environment.end() || home->size() == 5) {
+      return invalid_argument(fmt::format(
+          "workdir '{}': HOME is not set, so '~' has no meaning; write the full path", text));
+    }
+    path = std::filesystem::path(home->substr(5)) /
+           std::string(text.substr(std::min<std::size_t>(2, text.size())));
+  } else if (path.is_relative()) {
+    path = base / path;
+  }
+  std::string normal = path.lexically_normal().string();
+  if (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
+
+Status check_env_key(std::string_view key) {
+  constexpr std::string_view kFix = "use a name such as CUDA_CACHE_PATH";
+  if (key.empty())
+    return invalid_argument(fmt::format("env: a variable has an empty name; {}", kFix));
+  if (key.find('=') != std::string_view::npos) {
+    return invalid_argument(fmt::format("env: variable name '{}' contains '='; {}", key, kFix));
+  }
+  for (char c : key) {
+    if (c == '\0' || std::isspace(static_cast<unsigned char>(c))) {
+      return invalid_argument(
+          fmt::format("env: variable name '{}' contains a space or NUL; {}", key, kFix));
+    }
+  }
+  return {};
+}
+
+Result<std::vector<std::string>> merge_environment(
+    const std::vector<std::string>& inherited,
+    const std::vector<std::pair<std::string, std::string>>& overrides) {
+  std::vector<std::string> merged = inherited;
+  for (const auto& [key, value] : overrides) {
+    FASTGPU_RETURN_IF_ERROR(check_env_key(key));
+    const std::string prefix = key + "=";
+    const auto same_key = [&](const std::string& entry) { return entry.starts_with(prefix); };
+    const auto existing = std::find_if(merged.begin(), merged.end(), same_key);
+    if (existing != merged.end()) {
+      *existing = prefix + value;
+    } else {
+      merged.push_back(prefix + value);
+    }
+  }
+  return merged;
+}
+
+std::optional<std::string> closest_name(std::string_view text,
+                                        const std::vector<std::string>& known) {
+  std::string normal = lower(text);
+  std::replace(normal.begin(), normal.end(), '_', '-');
+  if (std::optional<std::string> field = synonym(normal)) {
+    if (std::find(known.begin(), known.end(), *field) != known.end()) return field;
+  }
+  std::optional<std::string> best;
+  std::size_t best_distance = std::max<std::size_t>(2, normal.size() / 3) + 1;
+  for (const std::string& name : known) {
+    const std::size_t distance = edit_distance(normal, name);
+    if (distance < best_distance) {
+      best_distance = distance;
+      best = name;
+    }
+  }
+  return best;
+}
+
+}  // namespace fastgpu::engine::internal

@@ -1,0 +1,98 @@
+// The flags of `fastgpu submit`: the same fields as a job file, each stored as typed (the
+// shared parsers read them in build_job_specs, so both ways give the same errors).
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "fastgpu/engine/job_file.h"
+
+namespace fastgpu::engine {
+namespace {
+
+// A flag whose text lands in `target` as typed.
+void add_text_flag(CLI::App& app, const std::string& names, std::optional<std::string>& target,
+                   const std::string& help) {
+  app.add_option_function<std::string>(
+         names, [&target](const std::string& value) { target = value; }, help)
+      ->type_name("TEXT");
+}
+
+void add_env_flag(CLI::App& app, SubmitOptions& options) {
+  app.add_option_function<std::vector<std::string>>(
+         "--env",
+         [&options](const std::vector<std::string>& entries) {
+           for (const std::string& entry : entries) {
+             const std::size_t equals = entry.find('=');
+             if (equals == std::string::npos) {
+               throw CLI::ValidationError(
+                   "--env", "'" + entry + "' is not NAME=value; e.g. --env OMP_NUM_THREADS=4");
+             }
+             options.env.emplace_back(entry.substr(0, equals), entry.substr(equals + 1));
+           }
+         },
+         "Set NAME=value in the job's environment (which is yours otherwise); repeatable")
+      ->type_name("NAME=VALUE")
+      ->allow_extra_args(false);
+}
+
+void add_resource_flags(CLI::App& app, SubmitOptions& options) {
+  add_text_flag(app, "--gpus,-G", options.gpus,
+                "GPUs the job needs: a whole number; 0 for a CPU-only job (default 1)");
+  add_text_flag(app, "--gpu-mem", options.gpu_mem,
+                "GPU memory per GPU: 20G, 512M (binary, 1G = 2^30 bytes), 20GB (decimal), or "
+                "auto to learn it from earlier runs of the same name (default auto)");
+  add_text_flag(app, "--share", options.share,
+                "Share of each GPU's compute the job needs, in (0, 1]: 0.5 or 50%; jobs whose "
+                "shares fit run side by side (default 1: a GPU of its own)");
+  add_text_flag(app, "--time,-t", options.time,
+                "Time limit: 90m, 2h, 1h30m, 1-00:00:00, or unlimited; a bare number is "
+                "MINUTES, as in Slurm (default unlimited)");
+  add_text_flag(app, "--priority", options.priority,
+                "Integer; larger runs first under the priority policy (default 0)");
+  add_text_flag(app, "--deadline", options.deadline,
+                "Finish by: 2026-12-01T18:00 (local time), 2026-12-01T17:00Z, "
+                "2026-12-01T18:00+01:00, or now+6h");
+}
+
+void add_control_flags(CLI::App& app, SubmitOptions& options) {
+  add_text_flag(app, "--name,-J", options.name,
+                "Job name (no spaces, ':' or ','); also ties the job to its history for auto "
+                "memory (default: none; the command is the history key)");
+  app.add_option("--after,-d,--dependency", options.after,
+                 "Wait for jobs: ID (until it completes), afterok:ID[:ID...], afterany:ID "
+                 "(until it ends, however), comma-separated for several; repeatable")
+      ->type_name("DEPENDENCY")
+      ->allow_extra_args(false);
+  add_text_flag(app, "--array,-a", options.array,
+                "Submit one job per index: 0-15, 1,3,5, 0-15:2 (step); %4 runs at most 4 at "
+                "once (e.g. 0-15%4)");
+  app.add_flag_callback(
+      "--restartable", [&options] { options.restartable = "true"; },
+      "The job may be stopped and started again from the beginning (to move it or make room)");
+  add_text_flag(app, "--workdir,-D,--chdir", options.workdir,
+                "Folder the job runs in; relative to this one (default: this folder)");
+  add_env_flag(app, options);
+}
+
+}  // namespace
+
+void add_submit_flags(CLI::App& app, SubmitOptions& options) {
+  add_resource_flags(app, options);
+  add_control_flags(app, options);
+  add_text_flag(app, "--wrap,--command", options.shell_command,
+                "Run this string with /bin/sh -c instead of a program and its arguments");
+  app.add_option("command", options.argv,
+                 "The program and its arguments; everything after the first of them belongs "
+                 "to the command (write -- before it to be explicit)")
+      ->type_name("PROGRAM [ARGS...]");
+  // sbatch's rule: options end at the command, so the command's own flags are left to it.
+  app.positionals_at_end(true);
+}
+
+const std::vector<std::string>& job_field_names() {
+  static const std::vector<std::string> kNames = {
+      "name",  "command", "gpus",        "gpu-mem",  "share",   "time", "priority",
+      "after", "array",   "restartable", "deadline", "workdir", "env"};
+  return kNames;
+}
+
+}  // namespace fastgpu::engine

@@ -1,0 +1,253 @@
+// Reading one job's fields from YAML into a SubmitOptions, with the same field names as the
+// flags: the type checks (a list where a value belongs), unknown and repeated fields, and
+// the defaults: mapping.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <string>
+
+#include "engine/job_file_yaml.h"
+
+namespace fastgpu::engine::internal {
+namespace {
+
+const char* kind_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Null: return "nothing";
+    default: return "a single value";
+  }
+}
+
+std::optional<FileError> type_error(const YAML::Node& node, std::string_view field,
+                                    std::string_view expected) {
+  return FileError{node.Mark(), invalid_argument(fmt::format("{}: expected {}, found {}", field,
+                                                             expected, kind_name(node)))};
+}
+
+// A scalar's text, or an error for a list, a mapping or nothing.
+std::optional<FileError> scalar_text(const YAML::Node& node, std::string_view field,
+                                     std::string& out) {
+  if (node.IsNull()) {
+    return FileError{node.Mark(), invalid_argument(fmt::format(
+                                      "{} has no value; give one or remove the line", field))};
+  }
+  if (!node.IsScalar()) return type_error(node, field, "a single value");
+  out = node.Scalar();
+  return std::nullopt;
+}
+
+std::optional<FileError> scalar_field(const YAML::Node& node, std::string_view field,
+                                      std::optional<std::string>& out) {
+  std::string text;
+  if (auto error = scalar_text(node, field, text)) return error;
+  out = std::move(text);
+  return std::nullopt;
+}
+
+// A single value or a list of single values.
+std::optional<FileError> scalar_list(const YAML::Node& node, std::string_view field,
+                                     std::vector<std::string>& out) {
+  if (!node.IsSequence()) {
+    std::string text;
+    if (auto error = scalar_text(node, field, text)) return error;
+    out.push_back(std::move(text));
+    return std::nullopt;
+  }
+  for (const YAML::Node& item : node) {
+    std::string text;
+    if (auto error = scalar_text(item, fmt::format("{} item", field), text)) return error;
+    out.push_back(std::move(text));
+  }
+  return std::nullopt;
+}
+
+std::optional<FileError> read_command(const YAML::Node& node, SubmitOptions& options) {
+  if (node.IsSequence()) {
+    if (node.size() == 0) {
+      return FileError{node.Mark(),
+                       invalid_argument("command is an empty list; give the program and its "
+                                        "arguments, e.g. command: [python, train.py]")};
+    }
+    return scalar_list(node, "command", options.argv);
+  }
+  if (node.IsScalar()) {
+    options.shell_command = node.Scalar();
+    return std::nullopt;
+  }
+  return type_error(node, "command",
+                    "a list (the program and its arguments) or a string (a shell command)");
+}
+
+std::optional<FileError> read_array(const YAML::Node& node, SubmitOptions& options) {
+  std::vector<std::string> items;
+  if (auto error = scalar_list(node, "array", items)) return error;
+  std::string joined;
+  for (const std::string& item : items) joined += (joined.empty() ? "" : ",") + item;
+  options.array = joined;
+  return std::nullopt;
+}
+
+std::optional<FileError> read_env_pair(const YAML::Node& key, const YAML::Node& value,
+                                       SubmitOptions& options) {
+  std::string name;
+  std::string text;
+  if (auto error = scalar_text(key, "env name", name)) return error;
+  if (value.IsNull()) {
+    return FileError{key.Mark(),
+                     invalid_argument(fmt::format(
+                         "env {} has no value; write {}: \"\" for an empty one", name, name))};
+  }
+  if (auto error = scalar_text(value, fmt::format("env {}", name), text)) return error;
+  if (Status valid = check_env_key(name); !valid.ok()) return FileError{key.Mark(), valid};
+  options.env.emplace_back(std::move(name), std::move(text));
+  return std::nullopt;
+}
+
+// A mapping NAME: value, or a list of "NAME=value" strings.
+std::optional<FileError> read_env(const YAML::Node& node, SubmitOptions& options) {
+  if (node.IsMap()) {
+    for (const auto& pair : node) {
+      if (auto error = read_env_pair(pair.first, pair.second, options)) return error;
+    }
+    return std::nullopt;
+  }
+  if (!node.IsSequence()) return type_error(node, "env", "a mapping of NAME: value");
+  for (const YAML::Node& item : node) {
+    std::string text;
+    if (auto error = scalar_text(item, "env item", text)) return error;
+    const std::size_t equals = text.find('=');
+    if (equals == std::string::npos) {
+      return FileError{item.Mark(),
+                       invalid_argument(fmt::format("env item '{}' is not NAME=value", text))};
+    }
+    if (Status valid = check_env_key(text.substr(0, equals)); !valid.ok()) {
+      return FileError{item.Mark(), valid};
+    }
+    options.env.emplace_back(text.substr(0, equals), text.substr(equals + 1));
+  }
+  return std::nullopt;
+}
+
+using FieldReader = std::optional<FileError> (*)(const YAML::Node&, SubmitOptions&);
+
+// The fields of a job, in documentation order (job_field_names()).
+const std::vector<std::pair<std::string, FieldReader>>& field_readers() {
+  static const std::vector<std::pair<std::string, FieldReader>> kReaders = {
+      {"name",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "name", o.name); }},
+      {"command", read_command},
+      {"gpus",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "gpus", o.gpus); }},
+      {"gpu-mem",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "gpu-mem", o.gpu_mem); }},
+      {"share",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "share", o.share); }},
+      {"time",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "time", o.time); }},
+      {"priority", [](const YAML::Node& n,
+                      SubmitOptions& o) { return scalar_field(n, "priority", o.priority); }},
+      {"after",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_list(n, "after", o.after); }},
+      {"array", read_array},
+      {"restartable",
+       [](const YAML::Node& n, SubmitOptions& o) {
+         return scalar_field(n, "restartable", o.restartable);
+       }},
+      {"deadline", [](const YAML::Node& n,
+                      SubmitOptions& o) { return scalar_field(n, "deadline", o.deadline); }},
+      {"workdir",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "workdir", o.workdir); }},
+      {"env", read_env},
+  };
+  return kReaders;
+}
+
+std::string field_list() {
+  std::string list;
+  for (const std::string& name : job_field_names()) list += (list.empty() ? "" : ", ") + name;
+  return list;
+}
+
+Status unknown_field(const std::string& key) {
+  if (key == "<<") {
+    return invalid_argument(
+        "YAML merge keys (<<) are not supported; put the fields jobs share under defaults:");
+  }
+  if (std::optional<std::string> close = closest_name(key, job_field_names())) {
+    return invalid_argument(fmt::format("unknown field '{}'; did you mean {}?", key, *close));
+  }
+  return invalid_argument(fmt::format("unknown field '{}'; the fields are {}", key, field_list()));
+}
+
+}  // namespace
+
+std::optional<FileError> read_fields(const YAML::Node& node, Entry& entry, bool in_defaults) {
+  if (!node.IsMap()) {
+    return type_error(node, in_defaults ? "defaults" : "job",
+                      "a mapping of fields (command:, gpus:, gpu-mem:, ...)");
+  }
+  for (const auto& pair : node) {
+    std::string key;
+    if (auto error = scalar_text(pair.first, "field name", key)) return error;
+    const auto& readers = field_readers();
+    const auto reader = std::find_if(readers.begin(), readers.end(),
+                                     [&](const auto& known) { return known.first == key; });
+    if (reader == readers.end()) return FileError{pair.first.Mark(), unknown_field(key)};
+    if (in_defaults && key == "name") {
+      return FileError{pair.first.Mark(),
+                       invalid_argument("name cannot be a default (every job would share it); "
+                                        "give each job its own name")};
+    }
+    // Errors about the value point at it; a value left empty has no place of its own.
+    const YAML::Mark where = pair.second.Mark().is_null() ? pair.first.Mark() : pair.second.Mark();
+    if (entry.marks.contains(key)) {
+      return FileError{pair.first.Mark(),
+                       invalid_argument(fmt::format("field '{}' is given twice", key))};
+    }
+    entry.marks.emplace(key, where);
+    if (auto error = reader->second(pair.second, entry.options)) return error;
+  }
+  return std::nullopt;
+}
+
+void apply_defaults(const Entry& defaults, Entry& entry) {
+  SubmitOptions& job = entry.options;
+  const SubmitOptions& base = defaults.options;
+  const auto take = [&](const char* field, auto member) {
+    if (entry.marks.contains(field) || !defaults.marks.contains(field)) return;
+    job.*member = base.*member;
+    entry.marks[field] = defaults.marks.at(field);
+  };
+  take("gpus", &SubmitOptions::gpus);
+  take("gpu-mem", &SubmitOptions::gpu_mem);
+  take("share", &SubmitOptions::share);
+  take("time", &SubmitOptions::time);
+  take("priority", &SubmitOptions::priority);
+  take("after", &SubmitOptions::after);
+  take("array", &SubmitOptions::array);
+  take("restartable", &SubmitOptions::restartable);
+  take("deadline", &SubmitOptions::deadline);
+  take("workdir", &SubmitOptions::workdir);
+  if (!entry.marks.contains("command") && defaults.marks.contains("command")) {
+    job.argv = base.argv;
+    job.shell_command = base.shell_command;
+    entry.marks["command"] = defaults.marks.at("command");
+  }
+  std::vector<std::pair<std::string, std::string>> env = base.env;
+  env.insert(env.end(), job.env.begin(), job.env.end());
+  job.env = std::move(env);
+  if (!entry.marks.contains("env") && defaults.marks.contains("env")) {
+    entry.marks["env"] = defaults.marks.at("env");
+  }
+}
+
+void anchor_workdir(const std::filesystem::path& file_dir, SubmitOptions& options) {
+  if (!options.workdir || options.workdir->empty()) return;
+  const std::string& text = *options.workdir;
+  if (text.front() == '~' || std::filesystem::path(text).is_absolute()) return;
+  options.workdir = (file_dir / text).string();
+}
+
+}  // namespace fastgpu::engine::internal

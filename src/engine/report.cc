@@ -1,0 +1,116 @@
+// The batch report's figures, from job records. Rendering is in report_render.cc.
+#include "fastgpu/engine/report.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+
+namespace fastgpu::engine {
+namespace {
+
+using store::JobRecord;
+using store::JobState;
+using store::WallTime;
+
+constexpr std::array kStates = {JobState::kQueued,   JobState::kRunning,   JobState::kCompleted,
+                                JobState::kFailed,   JobState::kCancelled, JobState::kTimeout,
+                                JobState::kPreempted};
+
+double seconds_between(WallTime from, WallTime to) {
+  return std::chrono::duration<double>(to - from).count();
+}
+
+// `to - from` when both are known and in order; a clock that stepped back gives nothing.
+std::optional<double> span(const std::optional<WallTime>& from, const std::optional<WallTime>& to) {
+  if (!from || !to || *to < *from) return std::nullopt;
+  return seconds_between(*from, *to);
+}
+
+JobReport job_report(const JobRecord& record) {
+  JobReport job;
+  job.id = record.id;
+  job.name = record.spec.name;
+  if (record.spec.array) job.array_index = record.spec.array->index;
+  job.state = record.state;
+  job.wait_s = span(record.spec.submit_time, record.start_time);
+  job.run_s = span(record.start_time, record.end_time);
+  const bool ran = record.start_time.has_value();
+  job.gpus = ran ? static_cast<int>(record.placed_gpus.size()) : record.spec.gpus;
+  job.gpu_indices = record.placed_gpus;
+  job.gpu_seconds = record.accounting.gpu_seconds;
+  if (!job.gpu_seconds && job.run_s && ran) job.gpu_seconds = *job.run_s * job.gpus;
+  job.peak_gpu_mem = record.accounting.peak_gpu_mem;
+  job.mean_util_percent = record.accounting.mean_util_percent;
+  job.energy_joules = record.accounting.energy_joules;
+  job.energy_is_estimate = record.accounting.energy_is_estimate && job.energy_joules.has_value();
+  return job;
+}
+
+// Adds `value` to `sum` (which starts missing) and counts it.
+void add(std::optional<double>& sum, std::size_t& count, const std::optional<double>& value) {
+  if (!value) return;
+  sum = sum.value_or(0.0) + *value;
+  ++count;
+}
+
+std::optional<double> makespan(const std::vector<JobRecord>& records) {
+  std::optional<WallTime> first_submit;
+  std::optional<WallTime> last_end;
+  for (const JobRecord& record : records) {
+    if (!first_submit || record.spec.submit_time < *first_submit) {
+      first_submit = record.spec.submit_time;
+    }
+    if (record.end_time && (!last_end || *record.end_time > *last_end)) last_end = record.end_time;
+  }
+  return span(first_submit, last_end);
+}
+
+void add_ratios(BatchSummary& summary) {
+  if (summary.busy_gpu_seconds) summary.gpu_hours = *summary.busy_gpu_seconds / 3600.0;
+  const bool has_span = summary.makespan_s && *summary.makespan_s > 0;
+  if (has_span && summary.busy_gpu_seconds && summary.cluster_gpus > 0) {
+    summary.utilization_percent =
+        100.0 * *summary.busy_gpu_seconds / (summary.cluster_gpus * *summary.makespan_s);
+  }
+  if (has_span && summary.sequential_s) {
+    summary.speedup = *summary.sequential_s / *summary.makespan_s;
+  }
+}
+
+BatchSummary summarize(const std::vector<JobRecord>& records, const std::vector<JobReport>& jobs,
+                       std::uint32_t cluster_gpus) {
+  BatchSummary summary;
+  summary.jobs = jobs.size();
+  summary.cluster_gpus = cluster_gpus;
+  for (JobState state : kStates) {
+    const auto count = std::count_if(jobs.begin(), jobs.end(),
+                                     [state](const JobReport& job) { return job.state == state; });
+    summary.state_counts.emplace_back(state, static_cast<std::size_t>(count));
+  }
+  summary.finished = std::all_of(
+      jobs.begin(), jobs.end(), [](const JobReport& job) { return store::is_terminal(job.state); });
+  summary.makespan_s = makespan(records);
+  for (const JobReport& job : jobs) {
+    add(summary.busy_gpu_seconds, summary.gpu_seconds_jobs, job.gpu_seconds);
+    add(summary.energy_joules, summary.energy_jobs, job.energy_joules);
+    add(summary.sequential_s, summary.run_time_jobs, job.run_s);
+    summary.energy_is_estimate = summary.energy_is_estimate || job.energy_is_estimate;
+  }
+  add_ratios(summary);
+  return summary;
+}
+
+}  // namespace
+
+BatchReport make_batch_report(const std::vector<store::JobRecord>& records,
+                              std::uint32_t cluster_gpus) {
+  std::vector<JobRecord> sorted = records;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const JobRecord& a, const JobRecord& b) { return a.id < b.id; });
+  BatchReport report;
+  for (const JobRecord& record : sorted) report.jobs.push_back(job_report(record));
+  report.summary = summarize(sorted, report.jobs, cluster_gpus);
+  return report;
+}
+
+}  // namespace fastgpu::engine

@@ -1,0 +1,191 @@
+// The batch report as a terminal table and as JSON (docs/batch-report.md).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "fastgpu/core/units.h"
+#include "fastgpu/engine/report.h"
+
+namespace fastgpu::engine {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr const char* kMissing = "n/a";
+
+template <typename T>
+Json or_null(const std::optional<T>& value) {
+  return value ? Json(*value) : Json(nullptr);
+}
+
+std::string duration_text(const std::optional<double>& seconds) {
+  return seconds ? format_duration(Seconds(*seconds)) : kMissing;
+}
+
+std::string job_label(const JobReport& job) {
+  std::string label = job.name.empty() ? "-" : job.name;
+  if (job.array_index) label += fmt::format("[{}]", *job.array_index);
+  return label;
+}
+
+std::string energy_text(const JobReport& job) {
+  if (!job.energy_joules) return kMissing;
+  return format_energy(*job.energy_joules) + (job.energy_is_estimate ? "*" : "");
+}
+
+std::vector<std::string> job_row(const JobReport& job) {
+  return {to_string(job.id),
+          job_label(job),
+          std::string(store::job_state_name(job.state)),
+          duration_text(job.wait_s),
+          duration_text(job.run_s),
+          std::to_string(job.gpus),
+          duration_text(job.gpu_seconds),
+          job.peak_gpu_mem ? format_bytes(*job.peak_gpu_mem) : kMissing,
+          job.mean_util_percent ? fmt::format("{:.0f} %", *job.mean_util_percent) : kMissing,
+          energy_text(job)};
+}
+
+// Columns padded to their widest cell; text columns (ID's neighbours NAME and STATE) to the
+// left, figures to the right, so numbers line up.
+std::string render_rows(const std::vector<std::vector<std::string>>& rows) {
+  static constexpr std::array<bool, 10> kLeft = {false, true,  true,  false, false,
+                                                 false, false, false, false, false};
+  std::vector<std::size_t> widths(kLeft.size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line += "  ";
+      line += kLeft[i] ? fmt::format("{:<{}}", row[i], widths[i])
+                       : fmt::format("{:>{}}", row[i], widths[i]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::string states_text(const BatchSummary& summary) {
+  std::string text;
+  for (const auto& [state, count] : summary.state_counts) {
+    if (count == 0) continue;
+    text += fmt::format("{}{} {}", text.empty() ? "" : ", ", count, store::job_state_name(state));
+  }
+  return fmt::format("{}{}{}", summary.jobs, text.empty() ? "" : ": ", text);
+}
+
+// "(k of n jobs)" when a sum leaves some jobs out.
+std::string coverage(std::size_t counted, std::size_t jobs) {
+  return counted == jobs ? std::string() : fmt::format(" ({} of {} jobs)", counted, jobs);
+}
+
+std::string summary_text(const BatchSummary& s) {
+  std::string out;
+  const auto line = [&out](std::string_view label, const std::string& value) {
+    out += fmt::format("{:<11} {}\n", label, value);
+  };
+  line("jobs", states_text(s) + (s.finished ? "" : " (not finished: figures so far)"));
+  line("makespan",
+       duration_text(s.makespan_s) + (s.makespan_s ? " (first submit to last end)" : ""));
+  line("GPU time", s.busy_gpu_seconds
+                       ? fmt::format("{} = {:.2f} GPU-hours{}", duration_text(s.busy_gpu_seconds),
+                                     *s.gpu_hours, coverage(s.gpu_seconds_jobs, s.jobs))
+                       : kMissing);
+  line("GPU util", s.utilization_percent ? fmt::format("{:.1f} % of {} GPUs over the makespan",
+                                                       *s.utilization_percent, s.cluster_gpus)
+                                         : kMissing);
+  line("energy", s.energy_joules ? fmt::format("{}{}{}", format_energy(*s.energy_joules),
+                                               s.energy_is_estimate ? " (estimate)" : "",
+                                               coverage(s.energy_jobs, s.jobs))
+                                 : kMissing);
+  line("sequential", s.sequential_s ? fmt::format("{} (the run times one after another){}",
+                                                  duration_text(s.sequential_s),
+                                                  coverage(s.run_time_jobs, s.jobs))
+                                    : kMissing);
+  line("speedup",
+       s.speedup ? fmt::format("{:.2f}x (sequential / makespan)", *s.speedup) : kMissing);
+  return out;
+}
+
+Json job_json(const JobReport& job) {
+  Json out;
+  out["id"] = job.id.value();
+  out["name"] = job.name;
+  out["array_index"] = or_null(job.array_index);
+  out["state"] = std::string(store::job_state_name(job.state));
+  out["wait_seconds"] = or_null(job.wait_s);
+  out["run_seconds"] = or_null(job.run_s);
+  out["gpus"] = job.gpus;
+  out["gpu_indices"] = job.gpu_indices;
+  out["gpu_seconds"] = or_null(job.gpu_seconds);
+  out["peak_gpu_memory_bytes"] = or_null(job.peak_gpu_mem);
+  out["mean_gpu_utilization_percent"] = or_null(job.mean_util_percent);
+  out["energy_joules"] = or_null(job.energy_joules);
+  out["energy_is_estimate"] = job.energy_is_estimate;
+  return out;
+}
+
+Json summary_json(const BatchSummary& s) {
+  Json states = Json::object();
+  for (const auto& [state, count] : s.state_counts)
+    states[std::string(store::job_state_name(state))] = count;
+  Json out;
+  out["jobs"] = s.jobs;
+  out["finished"] = s.finished;
+  out["states"] = states;
+  out["makespan_seconds"] = or_null(s.makespan_s);
+  out["busy_gpu_seconds"] = or_null(s.busy_gpu_seconds);
+  out["gpu_seconds_jobs"] = s.gpu_seconds_jobs;
+  out["gpu_hours"] = or_null(s.gpu_hours);
+  out["cluster_gpus"] = s.cluster_gpus;
+  out["gpu_utilization_percent"] = or_null(s.utilization_percent);
+  out["energy_joules"] = or_null(s.energy_joules);
+  out["energy_is_estimate"] = s.energy_is_estimate;
+  out["energy_jobs"] = s.energy_jobs;
+  out["sequential_seconds"] = or_null(s.sequential_s);
+  out["run_time_jobs"] = s.run_time_jobs;
+  out["speedup"] = or_null(s.speedup);
+  return out;
+}
+
+}  // namespace
+
+std::string format_energy(double joules) {
+  const double magnitude = std::fabs(joules);
+  if (magnitude < 1000.0) return fmt::format("{:.0f} J", joules);
+  if (magnitude < 1.0e6) return fmt::format("{:.1f} kJ", joules / 1.0e3);
+  if (magnitude < 1.0e9) return fmt::format("{:.1f} MJ", joules / 1.0e6);
+  return fmt::format("{:.1f} GJ", joules / 1.0e9);
+}
+
+std::string render_batch_report_table(const BatchReport& report) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ID", "NAME", "STATE", "WAIT", "RUN", "GPUS", "GPU-TIME", "PEAK MEM", "UTIL", "ENERGY"}};
+  bool estimate = false;
+  for (const JobReport& job : report.jobs) {
+    rows.push_back(job_row(job));
+    estimate = estimate || job.energy_is_estimate;
+  }
+  std::string out = render_rows(rows);
+  if (estimate) out += "* energy apportioned among jobs sharing a GPU: an estimate\n";
+  return out + "\n" + summary_text(report.summary);
+}
+
+nlohmann::ordered_json batch_report_json(const BatchReport& report) {
+  Json jobs = Json::array();
+  for (const JobReport& job : report.jobs) jobs.push_back(job_json(job));
+  Json out;
+  out["jobs"] = std::move(jobs);
+  out["summary"] = summary_json(report.summary);
+  return out;
+}
+
+}  // namespace fastgpu::engine
