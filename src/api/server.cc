@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <system_error>
 
@@ -136,6 +137,12 @@ class ApiServerImpl final : public ApiServer {
   ApiServerImpl(std::unique_ptr<PeerCredServer> server, std::filesystem::path socket)
       : server_(std::move(server)), socket_(std::move(socket)) {
     thread_ = std::thread([this] { server_->listen_after_bind(); });
+    // httplib's stop() does nothing until the listen loop runs: wait for it, so a stop()
+    // right after start() cannot leave the thread serving for ever.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
   }
   ~ApiServerImpl() override { stop(); }
 
