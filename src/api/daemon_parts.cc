@@ -29,7 +29,8 @@ Status open_simulated(const std::string& devices, DaemonParts& parts) {
 Status open_probe(const DaemonConfig& config, DaemonParts& parts) {
   if (!config.devices.empty()) {
     FASTGPU_RETURN_IF_ERROR(open_simulated(config.devices, parts));
-    parts.gpus_note = fmt::format("simulated GPUs ({}) as asked", config.devices);
+    parts.gpus_note =
+        fmt::format("simulated GPUs ({}) from --devices / FASTGPU_DEVICES", config.devices);
     return {};
   }
   Result<std::unique_ptr<GpuProbe>> nvml = open_nvml_probe();

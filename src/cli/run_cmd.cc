@@ -150,8 +150,9 @@ int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, bool json) 
     out["gpus_note"] = gpus.note;
     print_json(out);
   } else {
-    if (simulated)
-      print_text(fmt::format("jobs are real processes; GPUs are simulated ({})\n", gpus.note));
+    if (simulated) {
+      print_text(fmt::format("{}\njobs are real processes; GPUs are simulated\n", gpus.note));
+    }
     print_text(engine::render_batch_report_table(batch));
   }
   return count(jobs).failed == 0 ? kExitOk : kExitFailure;
