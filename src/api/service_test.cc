@@ -43,7 +43,7 @@ class ApiServiceTest : public ::testing::Test {
   std::uint64_t submit_as(std::uint32_t uid) {
     const ApiResponse response =
         call("POST", "/v1/jobs", uid,
-             R"({"jobs": [{"argv": ["true"], "working_dir": "/", "gpus": 1, "uid": 0}]})");
+             R"({"jobs": [{"argv": ["true"], "working_dir": "/", "gpus": 1}]})");
     EXPECT_EQ(response.status, 201) << response.body.dump();
     return response.body["ids"][0].get<std::uint64_t>();
   }
@@ -58,13 +58,22 @@ class ApiServiceTest : public ::testing::Test {
   std::unique_ptr<ApiService> service_;
 };
 
-TEST_F(ApiServiceTest, SubmitStoresTheCallersUidNotTheBodysAndWakesTheLoop) {
+TEST_F(ApiServiceTest, SubmitStoresTheCallersUidAndWakesTheLoop) {
   const std::uint64_t id = submit_as(1000);
   const store::JobRecord record = store_->get_job(JobId(id)).value();
   EXPECT_EQ(record.spec.uid, 1000u);
   EXPECT_EQ(record.spec.user, "user1000");
   EXPECT_EQ(record.spec.submit_time, clock_.now());
   EXPECT_EQ(wakes_, 1);
+}
+
+TEST_F(ApiServiceTest, ABodyClaimingAUidIsRefused) {
+  const ApiResponse response = call(
+      "POST", "/v1/jobs", 1000, R"({"jobs": [{"argv": ["true"], "working_dir": "/", "uid": 0}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find("unknown field 'uid'"),
+            std::string::npos);
+  EXPECT_EQ(stored_jobs(), 0u);
 }
 
 TEST_F(ApiServiceTest, SubmitPutsTheDaemonsFolderFirstOnThePath) {
