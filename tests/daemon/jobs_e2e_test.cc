@@ -42,9 +42,9 @@ TEST(JobsE2E, SubmitAutoStartsTheDaemonAndTheLogShowsThePlacement) {
 
 TEST(JobsE2E, TwoFortyGigJobsShareAnEightyGigGpuAndAThirdWaits) {
   DaemonHarness daemon("1xH100-80G");
-  const std::uint64_t first = daemon.submit("--gpu-mem 40G -- sleep 60");
-  const std::uint64_t second = daemon.submit("--gpu-mem 40G -- sleep 60");
-  const std::uint64_t third = daemon.submit("--gpu-mem 40G -- true");
+  const std::uint64_t first = daemon.submit("--gpu-mem 40G --share 0.5 -- sleep 60");
+  const std::uint64_t second = daemon.submit("--gpu-mem 40G --share 0.5 -- sleep 60");
+  const std::uint64_t third = daemon.submit("--gpu-mem 40G --share 0.5 -- true");
   const json a = daemon.wait_for_state(first, "RUNNING");
   const json b = daemon.wait_for_state(second, "RUNNING");
   EXPECT_EQ(a["placed_gpus"], json::array({0}));
