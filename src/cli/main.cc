@@ -13,6 +13,15 @@ int main(int argc, char** argv) {
   add_status_command(app, outcome);
   add_model_command(app, outcome);
   add_simulate_command(app, outcome);
+  add_daemon_command(app, outcome);
+  add_submit_command(app, outcome);
+  add_run_command(app, outcome);
+  add_queue_command(app, outcome);
+  add_show_command(app, outcome);
+  add_logs_command(app, outcome);
+  add_cancel_command(app, outcome);
+  add_wait_command(app, outcome);
+  add_history_command(app, outcome);
 
   try {
     app.parse(argc, argv);

@@ -1,0 +1,48 @@
+// A client of the daemon's API over its unix socket (used by the CLI verbs and the tests).
+//
+// Every call is one HTTP request on a fresh connection. A daemon that answers with an
+// error ({"error", "code"}) comes back as an error Status carrying the daemon's message;
+// a daemon that cannot be reached comes back as kUnavailable naming the socket.
+//
+// Thread-safety: an ApiClient may be used by one thread at a time.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "fastgpu/api/job_json.h"
+#include "fastgpu/core/result.h"
+
+namespace fastgpu::api {
+
+struct ApiReply {
+  int status = 0;  // the HTTP status
+  Json body;
+};
+
+class ApiClient {
+ public:
+  explicit ApiClient(std::filesystem::path socket);
+
+  // `target` is the path and query, e.g. "/v1/jobs?state=RUNNING".
+  Result<Json> get(const std::string& target) const;
+  Result<Json> post(const std::string& target, const Json& body) const;
+
+  // The raw exchange: any HTTP status comes back as a value (for tests of error replies).
+  Result<ApiReply> exchange(const std::string& method, const std::string& target,
+                            const std::string& body) const;
+
+  // True when a daemon answers GET /v1/daemon on the socket.
+  bool reachable() const;
+
+  const std::filesystem::path& socket() const { return socket_; }
+
+ private:
+  std::filesystem::path socket_;
+};
+
+// The error Status for a reply with an HTTP error status: the daemon's message, with the
+// code it named ("permission denied" maps to kFailedPrecondition).
+Status reply_error(const ApiReply& reply);
+
+}  // namespace fastgpu::api

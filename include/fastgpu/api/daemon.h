@@ -1,0 +1,69 @@
+// The FastGPU daemon: owns the GPU probe, the state store, the launcher and the engine;
+// a loop thread calls Engine::tick() on a timer (and at once after a submit or cancel);
+// the API server answers on the unix socket. One mutex guards the engine.
+//
+// One daemon per state folder: it holds an exclusive flock on state_dir/daemon.lock for
+// its whole life and writes its pid to state_dir/daemon.pid. SIGTERM or SIGINT stops it
+// cleanly: it stops serving, finishes the tick in progress and exits, leaving running jobs
+// to their supervisors (the next daemon re-adopts them, see engine.h).
+//
+// GPUs: `devices` (from --devices or FASTGPU_DEVICES) names simulated GPUs; without it the
+// daemon reads the real GPUs through NVML, and where there is no NVIDIA driver it says so
+// and simulates kDefaultSimulatedDevices.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fastgpu/api/paths.h"
+#include "fastgpu/core/result.h"
+
+namespace fastgpu::api {
+
+inline constexpr const char* kDefaultSimulatedDevices = "4xH100-80G";
+
+struct DaemonConfig {
+  DaemonPaths paths;
+  std::string devices;  // a simulated-GPU spec; empty: NVML, else kDefaultSimulatedDevices
+  // Serve every user (socket mode 0666): meant for a root daemon, which then runs each job
+  // as its owner. Off: only the daemon's own user can connect (0600).
+  bool shared = false;
+  std::chrono::milliseconds tick_interval{500};
+  // Folders put at the front of every job's PATH, so jobs find fastgpu-burn-cpu and
+  // friends shipped beside the fastgpu binary.
+  std::vector<std::filesystem::path> job_path_prefix;
+};
+
+// Runs the daemon in the foreground until SIGTERM or SIGINT. Messages go to stderr.
+// Fails at start-up (another daemon on the state folder, a bad --devices spec, a socket
+// that cannot be bound); returns ok after a clean stop.
+Status run_daemon(const DaemonConfig& config);
+
+// The pid of the daemon holding the state folder's lock, or nullopt when none runs.
+Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths);
+
+struct StartOptions {
+  std::filesystem::path executable;  // the fastgpu binary to run as `fastgpu daemon run`
+  std::string devices;               // passed on as FASTGPU_DEVICES when not empty
+  std::chrono::seconds timeout{30};  // for the socket to answer
+};
+
+// Starts `fastgpu daemon run` detached (its own session, output appended to
+// state_dir/daemon.log) and waits until its socket answers. A daemon that exits first is
+// an error quoting the end of its log. Returns the new daemon's pid.
+Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options);
+
+// Sends SIGTERM to the running daemon and waits until it has let go of its lock.
+// Returns the pid it stopped, or nullopt when none was running.
+Result<std::optional<pid_t>> stop_daemon(const DaemonPaths& paths, std::chrono::seconds timeout);
+
+// The folder of the running executable (/proc/self/exe), for job_path_prefix and
+// StartOptions::executable.
+Result<std::filesystem::path> own_executable();
+
+}  // namespace fastgpu::api

@@ -1,0 +1,42 @@
+// The JSON forms of jobs on the API (docs/api.md): a submitted job spec, and a job record
+// as the daemon reports it.
+//
+// Units: bytes for memory, seconds for durations; times are microseconds since the Unix
+// epoch in "*_us" fields (exact) with an ISO 8601 copy in the matching text field for
+// people. Parsing never throws: a wrong type, an unknown field or an out-of-range value is
+// an invalid-argument Status that names the job's place in the batch, the field and the fix.
+#pragma once
+
+#include <cstddef>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "fastgpu/core/result.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::api {
+
+using Json = nlohmann::ordered_json;
+
+// The spec as a client sends it. uid, user and submit_time are not written: the daemon
+// sets them from the caller and its clock.
+Json job_spec_to_json(const store::JobSpec& spec);
+
+// Parses one job of a batch; `index` is its place in the batch (for messages).
+Result<store::JobSpec> job_spec_from_json(const Json& json, std::size_t index);
+
+// The body of POST /v1/jobs: {"jobs": [spec, ...]}, at least one job.
+Result<std::vector<store::JobSpec>> job_batch_from_json(const Json& body);
+Json job_batch_to_json(const std::vector<store::JobSpec>& specs);
+
+// A job as GET /v1/jobs/{id} reports it: id, state, spec fields, placement, times,
+// outcome, accounting (absent measurements are null).
+Json job_record_to_json(const store::JobRecord& record);
+
+// Reads back what job_record_to_json wrote (the CLI builds its batch report from these).
+Result<store::JobRecord> job_record_from_json(const Json& json);
+
+// "2026-11-25T10:12:50.123456Z".
+std::string iso_time(store::WallTime time);
+
+}  // namespace fastgpu::api

@@ -1,0 +1,47 @@
+// Where the daemon keeps its files, and where clients find it.
+//
+// State folder: $FASTGPU_STATE_DIR, else $XDG_STATE_HOME/fastgpu, else
+// ~/.local/state/fastgpu (store::state_dir_from). Socket: $FASTGPU_SOCKET, else
+// $XDG_RUNTIME_DIR/fastgpu/fastgpu.sock, else <state dir>/fastgpu.sock. The lock and pid
+// files always live in the state folder, so two daemons never share one state folder.
+//
+// Pure functions of their inputs (the environment is passed in), except
+// daemon_paths_from_environment, which reads it.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "fastgpu/core/result.h"
+
+namespace fastgpu::api {
+
+struct DaemonPaths {
+  std::filesystem::path state_dir;
+  std::filesystem::path socket;
+  std::filesystem::path lock_file;  // state_dir/daemon.lock, held with flock by the daemon
+  std::filesystem::path pid_file;   // state_dir/daemon.pid
+  std::filesystem::path log_file;   // state_dir/daemon.log, the detached daemon's output
+  std::filesystem::path database;   // state_dir/fastgpu.db
+};
+
+struct PathEnvironment {
+  std::optional<std::string> fastgpu_state_dir;
+  std::optional<std::string> xdg_state_home;
+  std::optional<std::string> home;
+  std::optional<std::string> fastgpu_socket;
+  std::optional<std::string> xdg_runtime_dir;
+};
+
+// Longest socket path a sockaddr_un holds (sun_path, less the terminating zero).
+inline constexpr std::size_t kMaxSocketPathLength = 107;
+
+// Fails when no state folder can be named (no HOME) or the socket path is too long for a
+// unix socket; the message names the path and the variable that sets it.
+Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment);
+
+// daemon_paths_from(the process environment).
+Result<DaemonPaths> daemon_paths_from_environment();
+
+}  // namespace fastgpu::api

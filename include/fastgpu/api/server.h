@@ -1,0 +1,42 @@
+// The daemon's HTTP server: cpp-httplib over a unix socket, every request handed to an
+// ApiService together with the caller's uid.
+//
+// The uid comes from the kernel (getsockopt SO_PEERCRED on the accepted connection), so a
+// client cannot claim to be someone else. httplib 0.11 does not expose the accepted socket
+// to handlers; UnixHttpServer overrides the per-connection hook (process_and_close_socket)
+// and serves the connection through its own small Stream, one request per connection.
+//
+// The socket file is created with mode 0600 (only its owner may connect), or 0666 when
+// the daemon serves every user (a root daemon; each request is still limited to its
+// caller's jobs by the uid).
+//
+// Thread-safety: start() once; stop() from any thread.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <thread>
+
+#include "fastgpu/api/service.h"
+#include "fastgpu/core/result.h"
+
+namespace fastgpu::api {
+
+struct ServerOptions {
+  std::filesystem::path socket;
+  bool shared = false;            // socket mode 0666 instead of 0600 (a system-wide root daemon)
+  ApiService* service = nullptr;  // not owned
+};
+
+class ApiServer {
+ public:
+  // Binds the socket (removing a stale file left by a dead daemon: the caller holds the
+  // daemon lock, so no live daemon owns it) and starts serving on a thread.
+  static Result<std::unique_ptr<ApiServer>> start(const ServerOptions& options);
+  virtual ~ApiServer() = default;
+
+  // Stops accepting and waits for the serving thread; removes the socket file.
+  virtual void stop() = 0;
+};
+
+}  // namespace fastgpu::api

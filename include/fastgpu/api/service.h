@@ -1,0 +1,98 @@
+// The daemon's API (docs/api.md) as a plain function of a request: routing, JSON in and
+// out, and the rule that a user sees and cancels only their own jobs (root, uid 0, all).
+//
+// It knows nothing of sockets: the HTTP server (api/server.h) turns each HTTP request into
+// an ApiRequest carrying the caller's uid, read from the socket with SO_PEERCRED, so the
+// uid cannot be forged by a client. Tests call handle() directly with any uid.
+//
+// Thread-safety: handle() may be called from several threads at once. Engine calls are
+// made under the engine mutex given in ApiServiceOptions (the daemon's loop thread takes
+// the same mutex around tick()); store reads go to the store directly, which is
+// thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fastgpu/api/job_json.h"
+#include "fastgpu/engine/engine.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::api {
+
+struct ApiRequest {
+  std::string method;  // "GET", "POST"
+  std::string path;    // "/v1/jobs/12/cancel", without the query
+  std::map<std::string, std::string> query;
+  std::string body;
+  std::uint32_t uid = 0;  // the caller, from SO_PEERCRED
+};
+
+struct ApiResponse {
+  int status = 200;  // 200, 201, 400, 403, 404, 409, 500
+  Json body;
+};
+
+// What GET /v1/daemon reports about the daemon itself.
+struct DaemonInfo {
+  std::int64_t pid = 0;
+  std::string version;
+  std::filesystem::path socket;
+  std::filesystem::path state_dir;
+  std::string gpus_source;  // "nvml" or "simulated"
+  std::string gpus_note;    // e.g. "no NVIDIA driver: simulated GPUs (4xH100-80G)"
+  std::chrono::steady_clock::time_point started;
+};
+
+struct ApiServiceOptions {
+  // Not owned; must outlive the service.
+  engine::Engine* engine = nullptr;
+  store::StateStore* store = nullptr;
+  std::mutex* engine_mutex = nullptr;  // guards *engine
+  engine::Clock* clock = nullptr;      // submit times
+  // Called after a submit or cancel, so the loop ticks at once (may be empty).
+  std::function<void()> wake_loop;
+  // The login name of a uid (may be empty: names are then the uid's decimal).
+  std::function<std::string(std::uint32_t)> user_name;
+  DaemonInfo info;
+  // Put at the front of every submitted job's PATH (the daemon's own binary folder), so
+  // jobs find fastgpu-burn-cpu and the other programs shipped with fastgpu.
+  std::vector<std::filesystem::path> job_path_prefix;
+  std::size_t max_log_chunk_bytes = 1 << 20;  // per GET /v1/jobs/{id}/log
+};
+
+class ApiService {
+ public:
+  explicit ApiService(ApiServiceOptions options);
+
+  // Never throws; any failure is a JSON error response {"error": "...", "code": "..."}.
+  ApiResponse handle(const ApiRequest& request);
+
+ private:
+  ApiResponse route(const ApiRequest& request);
+  ApiResponse submit(const ApiRequest& request);
+  ApiResponse list(const ApiRequest& request);
+  ApiResponse show(const ApiRequest& request, JobId job);
+  ApiResponse cancel(const ApiRequest& request, JobId job);
+  ApiResponse log(const ApiRequest& request, JobId job);
+  ApiResponse daemon_info();
+  ApiResponse gpus();
+  // The job, if the caller may see it; else the error response to send.
+  Result<store::JobRecord> owned_job(const ApiRequest& request, JobId job);
+
+  ApiServiceOptions options_;
+};
+
+// The HTTP status for an error Status: invalid argument 400, not found 404, failed
+// precondition 409, unavailable 503, anything else 500.
+int http_status_for(const Status& status);
+// {"error": message, "code": "invalid argument"}.
+Json error_json(const Status& status);
+
+}  // namespace fastgpu::api

@@ -1,0 +1,44 @@
+// Test doubles for the API tests: a fixed clock and an engine that stores what is
+// submitted and cancels queued jobs, as the real engine does, without a scheduler or
+// processes.
+#pragma once
+
+#include <mutex>
+
+#include "fastgpu/engine/engine.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::api::testing {
+
+class FixedClock final : public engine::Clock {
+ public:
+  store::WallTime now() override {
+    return store::WallTime(std::chrono::microseconds(1'700'000'000'000'000));
+  }
+};
+
+class FakeEngine final : public engine::Engine {
+ public:
+  explicit FakeEngine(store::StateStore& store) : store_(store) {
+    reading_.source = "simulated";
+    reading_.devices.resize(2);
+  }
+  Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) override {
+    for (const store::JobSpec& job : jobs) {
+      if (job.gpus > 2) return invalid_argument("job asks for more GPUs than the 2 there are");
+    }
+    return store_.submit(jobs);
+  }
+  Status cancel(JobId job, std::uint32_t /*uid*/) override {
+    return store_.transition(job, store::JobState::kQueued, store::JobState::kCancelled,
+                             FixedClock().now(), "cancelled");
+  }
+  Result<engine::TickReport> tick() override { return engine::TickReport{}; }
+  const GpuReading& last_reading() const override { return reading_; }
+
+ private:
+  store::StateStore& store_;
+  GpuReading reading_;
+};
+
+}  // namespace fastgpu::api::testing

@@ -1,0 +1,82 @@
+#include "fastgpu/api/client.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <sys/socket.h>
+
+#include <string_view>
+
+namespace fastgpu::api {
+namespace {
+
+constexpr time_t kTimeoutSeconds = 30;
+
+ErrorCode code_from_name(std::string_view name) {
+  for (ErrorCode code :
+       {ErrorCode::kInvalidArgument, ErrorCode::kNotFound, ErrorCode::kFailedPrecondition,
+        ErrorCode::kUnavailable, ErrorCode::kIoError, ErrorCode::kUnsupported}) {
+    if (name == error_code_name(code)) return code;
+  }
+  if (name == "permission denied") return ErrorCode::kFailedPrecondition;
+  return ErrorCode::kInternal;
+}
+
+}  // namespace
+
+ApiClient::ApiClient(std::filesystem::path socket) : socket_(std::move(socket)) {}
+
+Result<ApiReply> ApiClient::exchange(const std::string& method, const std::string& target,
+                                     const std::string& body) const {
+  httplib::Client client(socket_.string(), 80);
+  client.set_address_family(AF_UNIX);
+  client.set_connection_timeout(kTimeoutSeconds, 0);
+  client.set_read_timeout(kTimeoutSeconds, 0);
+  client.set_write_timeout(kTimeoutSeconds, 0);
+  httplib::Result result = method == "POST" ? client.Post(target.c_str(), body, "application/json")
+                                            : client.Get(target.c_str());
+  if (!result) {
+    return unavailable(
+        fmt::format("no FastGPU daemon answers on '{}' ({}); start one with `fastgpu daemon start`",
+                    socket_.string(), httplib::to_string(result.error())));
+  }
+  ApiReply reply;
+  reply.status = result->status;
+  reply.body = Json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  if (reply.body.is_discarded()) {
+    return internal_error(
+        fmt::format("the daemon on '{}' answered {} with a body that is not "
+                    "JSON: {}",
+                    socket_.string(), result->status, result->body));
+  }
+  return reply;
+}
+
+Status reply_error(const ApiReply& reply) {
+  std::string message = fmt::format("the daemon answered HTTP {}", reply.status);
+  std::string code;
+  if (reply.body.is_object() && reply.body.contains("error") && reply.body["error"].is_string()) {
+    message = reply.body["error"].get<std::string>();
+  }
+  if (reply.body.is_object() && reply.body.contains("code") && reply.body["code"].is_string()) {
+    code = reply.body["code"].get<std::string>();
+  }
+  return {code_from_name(code), message};
+}
+
+Result<Json> ApiClient::get(const std::string& target) const {
+  Result<ApiReply> reply = exchange("GET", target, "");
+  if (!reply.ok()) return reply.status();
+  if (reply->status >= 300) return reply_error(*reply);
+  return reply->body;
+}
+
+Result<Json> ApiClient::post(const std::string& target, const Json& body) const {
+  Result<ApiReply> reply = exchange("POST", target, body.dump());
+  if (!reply.ok()) return reply.status();
+  if (reply->status >= 300) return reply_error(*reply);
+  return reply->body;
+}
+
+bool ApiClient::reachable() const { return get("/v1/daemon").ok(); }
+
+}  // namespace fastgpu::api

@@ -1,0 +1,226 @@
+// `fastgpu daemon run`: the lock, the loop thread, the API server and a clean stop.
+
+#include "fastgpu/api/daemon.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "api/daemon_parts.h"
+#include "fastgpu/api/server.h"
+#include "fastgpu/api/service.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::api {
+namespace {
+
+// The write end of the pipe the signal handler writes to; the main thread reads the other.
+int g_signal_pipe_write = -1;
+
+void on_stop_signal(int /*signal*/) {
+  const char byte = 's';
+  // Nothing else is async-signal-safe enough to do here.
+  [[maybe_unused]] const ssize_t ignored = ::write(g_signal_pipe_write, &byte, 1);
+}
+
+void say(const std::string& message) {
+  std::fprintf(stderr, "fastgpu daemon: %s\n", message.c_str());
+  std::fflush(stderr);
+}
+
+// Holds the state folder's lock for the daemon's life; closing the fd releases it.
+class DaemonLock {
+ public:
+  static Result<std::unique_ptr<DaemonLock>> acquire(const DaemonPaths& paths) {
+    const int fd = ::open(paths.lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return io_error(
+          fmt::format("cannot open '{}': {}", paths.lock_file.string(), std::strerror(errno)));
+    }
+    // A client probing the lock holds it for an instant: retry briefly before giving up.
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return std::make_unique<DaemonLock>(fd, paths);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ::close(fd);
+    std::ifstream pid_file(paths.pid_file);
+    std::string pid = "unknown";
+    pid_file >> pid;
+    return failed_precondition(fmt::format(
+        "a FastGPU daemon (pid {}) already runs on state folder '{}'; use it, or stop it "
+        "first with `fastgpu daemon stop`",
+        pid, paths.state_dir.string()));
+  }
+
+  DaemonLock(int fd, const DaemonPaths& paths) : fd_(fd), pid_file_(paths.pid_file) {
+    std::ofstream(pid_file_, std::ios::trunc) << ::getpid() << "\n";
+  }
+  ~DaemonLock() {
+    std::error_code ignored;
+    std::filesystem::remove(pid_file_, ignored);
+    ::close(fd_);
+  }
+  DaemonLock(const DaemonLock&) = delete;
+  DaemonLock& operator=(const DaemonLock&) = delete;
+
+ private:
+  int fd_;
+  std::filesystem::path pid_file_;
+};
+
+std::string user_name(std::uint32_t uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  char buffer[4096];
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+    return found->pw_name;
+  }
+  return std::to_string(uid);
+}
+
+// The loop thread: tick, then sleep until the interval passes or someone wakes it.
+class EngineLoop {
+ public:
+  EngineLoop(engine::Engine& engine, std::mutex& engine_mutex, std::chrono::milliseconds interval)
+      : engine_(engine), engine_mutex_(engine_mutex), interval_(interval) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~EngineLoop() { stop(); }
+
+  void wake() {
+    std::lock_guard lock(wake_mutex_);
+    woken_ = true;
+    wake_cv_.notify_one();
+  }
+  void stop() {
+    {
+      std::lock_guard lock(wake_mutex_);
+      stopping_ = true;
+      wake_cv_.notify_one();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  void run() {
+    while (true) {
+      tick_once();
+      std::unique_lock lock(wake_mutex_);
+      wake_cv_.wait_for(lock, interval_, [this] { return woken_ || stopping_; });
+      if (stopping_) return;
+      woken_ = false;
+    }
+  }
+  void tick_once() {
+    std::lock_guard lock(engine_mutex_);
+    Result<engine::TickReport> report = engine_.tick();
+    if (!report.ok()) {
+      say("tick failed: " + report.status().to_string());
+      return;
+    }
+    for (const std::string& warning : report->warnings) say("warning: " + warning);
+  }
+
+  engine::Engine& engine_;
+  std::mutex& engine_mutex_;
+  std::chrono::milliseconds interval_;
+  std::mutex wake_mutex_;
+  std::condition_variable wake_cv_;
+  bool woken_ = false;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+// Installs the SIGTERM/SIGINT handlers; returns the pipe's read end.
+Result<int> install_stop_handlers() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return io_error(std::string("pipe: ") + std::strerror(errno));
+  g_signal_pipe_write = fds[1];
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGTERM, &action, nullptr);
+  ::sigaction(SIGINT, &action, nullptr);
+  // A client that hangs up mid-answer must not kill the daemon.
+  ::signal(SIGPIPE, SIG_IGN);
+  return fds[0];
+}
+
+void wait_for_stop_signal(int read_fd) {
+  char byte = 0;
+  while (::read(read_fd, &byte, 1) < 0 && errno == EINTR) {
+  }
+}
+
+ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
+                                  const DaemonConfig& config) {
+  ApiServiceOptions options;
+  options.engine = parts.engine.get();
+  options.store = parts.store.get();
+  options.engine_mutex = &engine_mutex;
+  options.clock = parts.clock.get();
+  options.user_name = user_name;
+  options.job_path_prefix = config.job_path_prefix;
+  options.info.pid = ::getpid();
+  options.info.version = "0.1.0";
+  options.info.socket = config.paths.socket;
+  options.info.state_dir = config.paths.state_dir;
+  options.info.gpus_source = parts.gpus_source;
+  options.info.gpus_note = parts.gpus_note;
+  options.info.started = std::chrono::steady_clock::now();
+  return options;
+}
+
+std::size_t running_jobs(store::StateStore& store) {
+  store::JobFilter filter;
+  filter.states = {store::JobState::kRunning};
+  Result<std::vector<store::JobRecord>> jobs = store.list_jobs(filter);
+  return jobs.ok() ? jobs->size() : 0;
+}
+
+}  // namespace
+
+Status run_daemon(const DaemonConfig& config) {
+  FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(config.paths.state_dir));
+  FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(config.paths.socket.parent_path()));
+  Result<std::unique_ptr<DaemonLock>> lock = DaemonLock::acquire(config.paths);
+  if (!lock.ok()) return lock.status();
+  Result<int> stop_fd = install_stop_handlers();
+  if (!stop_fd.ok()) return stop_fd.status();
+
+  Result<DaemonParts> parts = open_daemon_parts(config);
+  if (!parts.ok()) return parts.status();
+  say(parts->gpus_note);
+
+  std::mutex engine_mutex;
+  ApiServiceOptions options = service_options(*parts, engine_mutex, config);
+  EngineLoop loop(*parts->engine, engine_mutex, config.tick_interval);
+  options.wake_loop = [&loop] { loop.wake(); };
+  ApiService service(std::move(options));
+  Result<std::unique_ptr<ApiServer>> server =
+      ApiServer::start({config.paths.socket, config.shared, &service});
+  if (!server.ok()) return server.status();
+  say(fmt::format("pid {} serving on {} (state in {})", ::getpid(), config.paths.socket.string(),
+                  config.paths.state_dir.string()));
+
+  wait_for_stop_signal(*stop_fd);
+  say("stopping");
+  (*server)->stop();
+  loop.stop();
+  say(fmt::format("stopped; {} running job(s) left to their supervisors",
+                  running_jobs(*parts->store)));
+  return {};
+}
+
+}  // namespace fastgpu::api

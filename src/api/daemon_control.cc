@@ -1,0 +1,139 @@
+// Starting, finding and stopping a daemon from the outside (the CLI's side).
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "fastgpu/api/client.h"
+#include "fastgpu/api/daemon.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::api {
+namespace {
+
+constexpr auto kPollInterval = std::chrono::milliseconds(50);
+
+std::optional<pid_t> read_pid_file(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  long pid = 0;
+  if (!(file >> pid) || pid <= 0) return std::nullopt;
+  return static_cast<pid_t>(pid);
+}
+
+// The last `lines` lines of a file, for quoting a daemon's dying words.
+std::string tail_of(const std::filesystem::path& path, std::size_t lines) {
+  std::ifstream file(path);
+  std::vector<std::string> kept;
+  for (std::string line; std::getline(file, line);) {
+    kept.push_back(line);
+    if (kept.size() > lines) kept.erase(kept.begin());
+  }
+  std::string text;
+  for (const std::string& line : kept) text += "\n  " + line;
+  return text;
+}
+
+// In the child: become `fastgpu daemon run` in a session of its own. Never returns.
+[[noreturn]] void exec_daemon(const DaemonPaths& paths, const StartOptions& options) {
+  ::setsid();
+  // Nothing of the caller's stays open in the daemon: a pipe it holds would keep the
+  // caller's reader (a shell's $(...), a test's popen) waiting for ever.
+  ::close_range(3, ~0U, 0);
+  if (::chdir("/") != 0) ::_exit(127);
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  const int log_fd =
+      ::open(paths.log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (null_fd >= 0) ::dup2(null_fd, STDIN_FILENO);
+  if (log_fd >= 0) {
+    ::dup2(log_fd, STDOUT_FILENO);
+    ::dup2(log_fd, STDERR_FILENO);
+  }
+  ::setenv("FASTGPU_STATE_DIR", paths.state_dir.c_str(), 1);
+  ::setenv("FASTGPU_SOCKET", paths.socket.c_str(), 1);
+  if (!options.devices.empty()) ::setenv("FASTGPU_DEVICES", options.devices.c_str(), 1);
+  const std::string executable = options.executable.string();
+  char* const argv[] = {const_cast<char*>(executable.c_str()), const_cast<char*>("daemon"),
+                        const_cast<char*>("run"), nullptr};
+  ::execv(executable.c_str(), argv);
+  std::fprintf(stderr, "fastgpu: cannot run '%s': %s\n", executable.c_str(), std::strerror(errno));
+  ::_exit(127);
+}
+
+}  // namespace
+
+Result<std::filesystem::path> own_executable() {
+  std::error_code error;
+  std::filesystem::path path = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (error) return io_error("cannot read /proc/self/exe: " + error.message());
+  return path;
+}
+
+Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths) {
+  const int fd = ::open(paths.lock_file.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::optional<pid_t>();
+    return io_error(
+        fmt::format("cannot open '{}': {}", paths.lock_file.string(), std::strerror(errno)));
+  }
+  const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+  ::close(fd);  // also releases the lock we may have taken
+  if (free) return std::optional<pid_t>();
+  const std::optional<pid_t> pid = read_pid_file(paths.pid_file);
+  // Locked but no pid yet: a daemon is starting; report it as running with pid unknown (0).
+  return std::optional<pid_t>(pid.value_or(0));
+}
+
+Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options) {
+  FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(paths.state_dir));
+  const pid_t child = ::fork();
+  if (child < 0) return io_error(fmt::format("cannot fork the daemon: {}", std::strerror(errno)));
+  if (child == 0) exec_daemon(paths, options);
+
+  const ApiClient client(paths.socket);
+  const auto deadline = std::chrono::steady_clock::now() + options.timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (client.reachable()) return child;
+    int status = 0;
+    if (::waitpid(child, &status, WNOHANG) == child) {
+      return failed_precondition(fmt::format("the daemon exited at start-up; the end of {}:{}",
+                                             paths.log_file.string(), tail_of(paths.log_file, 5)));
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return unavailable(fmt::format("the daemon (pid {}) did not answer on '{}' within {} s; see {}",
+                                 child, paths.socket.string(), options.timeout.count(),
+                                 paths.log_file.string()));
+}
+
+Result<std::optional<pid_t>> stop_daemon(const DaemonPaths& paths, std::chrono::seconds timeout) {
+  Result<std::optional<pid_t>> pid = running_daemon_pid(paths);
+  if (!pid.ok() || !*pid) return pid;
+  if (**pid <= 0)
+    return unavailable("a daemon is starting on this state folder; retry in a moment");
+  if (::kill(**pid, SIGTERM) != 0 && errno != ESRCH) {
+    return io_error(
+        fmt::format("cannot signal the daemon (pid {}): {}", **pid, std::strerror(errno)));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    Result<std::optional<pid_t>> still = running_daemon_pid(paths);
+    if (still.ok() && !*still) return pid;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return unavailable(
+      fmt::format("the daemon (pid {}) did not stop within {} s; `kill -9 {}` "
+                  "ends it (its jobs keep running)",
+                  **pid, timeout.count(), **pid));
+}
+
+}  // namespace fastgpu::api

@@ -1,0 +1,98 @@
+#include "api/daemon_parts.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <unordered_map>
+
+#include "fastgpu/exec/local_launcher.h"
+#include "fastgpu/exec/process_tree.h"
+#include "fastgpu/gpu/nvml_probe.h"
+#include "fastgpu/gpu/simulated_probe.h"
+
+namespace fastgpu::api {
+namespace {
+
+Status open_simulated(const std::string& devices, DaemonParts& parts) {
+  Result<std::unique_ptr<SimulatedProbe>> probe = make_simulated_probe(devices);
+  if (!probe.ok()) {
+    return invalid_argument(
+        fmt::format("--devices / FASTGPU_DEVICES: {}", probe.status().message()));
+  }
+  parts.probe = std::move(probe).value();
+  parts.gpus_source = "simulated";
+  return {};
+}
+
+// The real GPUs through NVML; where there is no driver,
+// kDefaultSimulatedDevices, said plainly.
+Status open_probe(const DaemonConfig& config, DaemonParts& parts) {
+  if (!config.devices.empty()) {
+    FASTGPU_RETURN_IF_ERROR(open_simulated(config.devices, parts));
+    parts.gpus_note =
+        fmt::format("simulated GPUs ({}) from --devices / FASTGPU_DEVICES", config.devices);
+    return {};
+  }
+  Result<std::unique_ptr<GpuProbe>> nvml = open_nvml_probe();
+  if (nvml.ok()) {
+    parts.probe = std::move(nvml).value();
+    parts.gpus_source = "nvml";
+    parts.gpus_note = "real GPUs: " + parts.probe->describe();
+    return {};
+  }
+  FASTGPU_RETURN_IF_ERROR(open_simulated(kDefaultSimulatedDevices, parts));
+  parts.gpus_note = fmt::format(
+      "no NVIDIA driver: simulated GPUs ({}); --devices or "
+      "FASTGPU_DEVICES choose others",
+      kDefaultSimulatedDevices);
+  return {};
+}
+
+// Maps a GPU process to its job through the supervisors of the running jobs (exec's
+// /proc attribution). Only for real GPUs: simulated ones list made-up pids.
+std::function<std::optional<JobId>(std::uint32_t)> pid_attribution(store::StateStore& store) {
+  return [&store](std::uint32_t pid) -> std::optional<JobId> {
+    store::JobFilter filter;
+    filter.states = {store::JobState::kRunning};
+    Result<std::vector<store::JobRecord>> running = store.list_jobs(filter);
+    if (!running.ok()) return std::nullopt;
+    std::unordered_map<pid_t, JobId> supervisors;
+    for (const store::JobRecord& job : *running) {
+      if (job.supervisor_pid) supervisors[*job.supervisor_pid] = job.id;
+    }
+    const auto attributed = exec::attribute_pids({static_cast<pid_t>(pid)}, supervisors);
+    if (attributed.empty()) return std::nullopt;
+    return attributed.begin()->second;
+  };
+}
+
+}  // namespace
+
+Result<DaemonParts> open_daemon_parts(const DaemonConfig& config) {
+  DaemonParts parts;
+  FASTGPU_RETURN_IF_ERROR(open_probe(config, parts));
+  Result<std::unique_ptr<store::StateStore>> store =
+      store::open_sqlite_store(config.paths.database.string());
+  if (!store.ok()) return store.status();
+  parts.store = std::move(store).value();
+  Result<std::unique_ptr<exec::Launcher>> launcher = exec::make_local_launcher();
+  if (!launcher.ok()) return launcher.status();
+  parts.launcher = std::move(launcher).value();
+  parts.clock = engine::make_system_clock();
+
+  engine::EngineOptions options;
+  options.probe = parts.probe.get();
+  options.launcher = parts.launcher.get();
+  options.store = parts.store.get();
+  options.clock = parts.clock.get();
+  options.state_dir = config.paths.state_dir;
+  if (parts.gpus_source == "nvml") options.attribute_pid = pid_attribution(*parts.store);
+  // A root daemon serving every user runs each job as its owner.
+  options.run_jobs_as_owner = config.shared && ::geteuid() == 0;
+  Result<std::unique_ptr<engine::Engine>> opened = engine::Engine::open(std::move(options));
+  if (!opened.ok()) return opened.status().with_context("cannot start the engine");
+  parts.engine = std::move(opened).value();
+  return parts;
+}
+
+}  // namespace fastgpu::api

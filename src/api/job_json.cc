@@ -1,0 +1,394 @@
+#include "fastgpu/api/job_json.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <ctime>
+#include <limits>
+#include <string_view>
+
+namespace fastgpu::api {
+namespace {
+
+using store::Dependency;
+using store::DependencyKind;
+using store::JobSpec;
+using store::WallTime;
+
+constexpr std::array<std::string_view, 15> kSpecFields = {
+    "name",        "argv",         "shell_command", "working_dir", "environment",
+    "gpus",        "gpu_mem",      "util_share",    "priority",    "time_limit_s",
+    "deadline_us", "dependencies", "array",         "restartable", "signature"};
+
+std::string known_fields() {
+  std::string list;
+  for (std::string_view field : kSpecFields) {
+    if (!list.empty()) list += ", ";
+    list += field;
+  }
+  return list;
+}
+
+// Reads the fields of one JSON object, each message prefixed with "job N: field".
+class FieldReader {
+ public:
+  FieldReader(const Json& object, std::size_t index) : object_(object), index_(index) {}
+
+  Status error(std::string_view field, std::string_view problem) const {
+    return invalid_argument(fmt::format("job {}: '{}' {}", index_, field, problem));
+  }
+  const Json* find(std::string_view field) const {
+    auto it = object_.find(std::string(field));
+    if (it == object_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+  Status string(std::string_view field, std::string& out) const {
+    const Json* value = find(field);
+    if (value == nullptr) return {};
+    if (!value->is_string()) return error(field, "must be a string, e.g. \"text\"");
+    out = value->get<std::string>();
+    return {};
+  }
+  Status strings(std::string_view field, std::vector<std::string>& out) const {
+    const Json* value = find(field);
+    if (value == nullptr) return {};
+    if (!value->is_array()) return error(field, "must be a list of strings, e.g. [\"a\", \"b\"]");
+    for (const Json& item : *value) {
+      if (!item.is_string()) return error(field, "must hold only strings");
+      out.push_back(item.get<std::string>());
+    }
+    return {};
+  }
+  template <typename Int>
+  Status integer(std::string_view field, Int& out) const {
+    const Json* value = find(field);
+    if (value == nullptr) return {};
+    if (!value->is_number_integer()) return error(field, "must be a whole number");
+    constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Int>::max());
+    if (value->is_number_unsigned()) {
+      const auto number = value->get<std::uint64_t>();
+      if (number > kMax)
+        return error(field, fmt::format("{} is above the largest allowed, {}", number, kMax));
+      out = static_cast<Int>(number);
+      return {};
+    }
+    const auto number = value->get<std::int64_t>();
+    if (number < static_cast<std::int64_t>(std::numeric_limits<Int>::min()) ||
+        (number >= 0 && static_cast<std::uint64_t>(number) > kMax)) {
+      return error(field, fmt::format("{} is out of range", number));
+    }
+    out = static_cast<Int>(number);
+    return {};
+  }
+  Status number(std::string_view field, double& out) const {
+    const Json* value = find(field);
+    if (value == nullptr) return {};
+    if (!value->is_number()) return error(field, "must be a number, e.g. 0.5");
+    out = value->get<double>();
+    return {};
+  }
+  Status boolean(std::string_view field, bool& out) const {
+    const Json* value = find(field);
+    if (value == nullptr) return {};
+    if (!value->is_boolean()) return error(field, "must be true or false");
+    out = value->get<bool>();
+    return {};
+  }
+
+ private:
+  const Json& object_;
+  std::size_t index_;
+};
+
+Status check_known_fields(const Json& json, std::size_t index) {
+  for (const auto& [key, value] : json.items()) {
+    bool known = false;
+    for (std::string_view field : kSpecFields) known = known || key == field;
+    if (!known) {
+      return invalid_argument(
+          fmt::format("job {}: unknown field '{}'; known fields: {}", index, key, known_fields()));
+    }
+  }
+  return {};
+}
+
+std::string_view dependency_kind_name(DependencyKind kind) {
+  return kind == DependencyKind::kAfterOk ? "afterok" : "afterany";
+}
+
+Result<Dependency> dependency_from_json(const Json& json, const FieldReader& job) {
+  if (!json.is_object()) {
+    return job.error("dependencies", "must hold objects like {\"job\": 12, \"kind\": \"afterok\"}");
+  }
+  Dependency dependency;
+  FieldReader reader(json, 0);
+  std::uint64_t id = 0;
+  std::string kind = "afterok";
+  std::optional<std::size_t> batch_index;
+  if (!reader.integer("job", id).ok() || !reader.string("kind", kind).ok()) {
+    return job.error("dependencies", "entries need \"job\" (a job id) and \"kind\" (a string)");
+  }
+  if (const Json* value = reader.find("batch_index"); value != nullptr) {
+    if (!value->is_number_unsigned()) {
+      return job.error("dependencies",
+                       "batch_index must be a job's place in this batch (0, 1, ...)");
+    }
+    batch_index = value->get<std::size_t>();
+  }
+  if (kind != "afterok" && kind != "afterany") {
+    return job.error("dependencies",
+                     fmt::format("kind '{}' is unknown; use afterok or afterany", kind));
+  }
+  if (reader.find("job") == nullptr && !batch_index) {
+    return job.error("dependencies", "entries need \"job\" (a job id) or \"batch_index\"");
+  }
+  dependency.job = JobId(id);
+  dependency.kind = kind == "afterok" ? DependencyKind::kAfterOk : DependencyKind::kAfterAny;
+  dependency.batch_index = batch_index;
+  return dependency;
+}
+
+Status read_dependencies(const FieldReader& reader, JobSpec& spec) {
+  const Json* list = reader.find("dependencies");
+  if (list == nullptr) return {};
+  if (!list->is_array()) return reader.error("dependencies", "must be a list");
+  for (const Json& item : *list) {
+    Result<Dependency> dependency = dependency_from_json(item, reader);
+    if (!dependency.ok()) return dependency.status();
+    spec.dependencies.push_back(*dependency);
+  }
+  return {};
+}
+
+Status read_array(const FieldReader& reader, JobSpec& spec) {
+  const Json* array = reader.find("array");
+  if (array == nullptr) return {};
+  if (!array->is_object()) {
+    return reader.error("array", "must be an object like {\"index\": 3, \"max_running\": 4}");
+  }
+  store::ArrayMember member;
+  FieldReader fields(*array, 0);
+  if (!fields.integer("array_id", member.array_id).ok() ||
+      !fields.integer("index", member.index).ok() ||
+      !fields.integer("max_running", member.max_running).ok()) {
+    return reader.error("array", "array_id, index and max_running must be whole numbers >= 0");
+  }
+  spec.array = member;
+  return {};
+}
+
+Status read_optionals(const FieldReader& reader, JobSpec& spec) {
+  if (reader.find("gpu_mem") != nullptr) {
+    Bytes bytes = 0;
+    FASTGPU_RETURN_IF_ERROR(reader.integer("gpu_mem", bytes));
+    spec.gpu_mem = bytes;
+  }
+  if (reader.find("time_limit_s") != nullptr) {
+    std::int64_t seconds = 0;
+    FASTGPU_RETURN_IF_ERROR(reader.integer("time_limit_s", seconds));
+    spec.time_limit_s = seconds;
+  }
+  if (reader.find("deadline_us") != nullptr) {
+    std::int64_t micros = 0;
+    FASTGPU_RETURN_IF_ERROR(reader.integer("deadline_us", micros));
+    spec.deadline = WallTime(std::chrono::microseconds(micros));
+  }
+  return {};
+}
+
+Json optional_json(const auto& value) {
+  if (!value) return nullptr;
+  return Json(*value);
+}
+
+Json time_json(const std::optional<WallTime>& time) {
+  if (!time) return nullptr;
+  return time->time_since_epoch().count();
+}
+
+Json time_text_json(const std::optional<WallTime>& time) {
+  if (!time) return nullptr;
+  return iso_time(*time);
+}
+
+Json accounting_json(const store::JobAccounting& accounting) {
+  Json json;
+  json["peak_gpu_mem"] = optional_json(accounting.peak_gpu_mem);
+  json["gpu_seconds"] = optional_json(accounting.gpu_seconds);
+  json["energy_joules"] = optional_json(accounting.energy_joules);
+  json["energy_is_estimate"] = accounting.energy_is_estimate;
+  json["mean_util_percent"] = optional_json(accounting.mean_util_percent);
+  return json;
+}
+
+}  // namespace
+
+std::string iso_time(WallTime time) {
+  const auto micros = time.time_since_epoch().count();
+  const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+  std::tm parts{};
+  gmtime_r(&seconds, &parts);
+  char text[32] = {};
+  std::strftime(text, sizeof(text), "%Y-%m-%dT%H:%M:%S", &parts);
+  return fmt::format("{}.{:06}Z", text, micros % 1000000);
+}
+
+Json job_spec_to_json(const JobSpec& spec) {
+  Json json;
+  json["name"] = spec.name;
+  if (!spec.argv.empty()) json["argv"] = spec.argv;
+  if (!spec.shell_command.empty()) json["shell_command"] = spec.shell_command;
+  json["working_dir"] = spec.working_dir;
+  json["environment"] = spec.environment;
+  json["gpus"] = spec.gpus;
+  json["gpu_mem"] = optional_json(spec.gpu_mem);
+  json["util_share"] = spec.util_share;
+  json["priority"] = spec.priority;
+  json["time_limit_s"] = optional_json(spec.time_limit_s);
+  json["deadline_us"] = time_json(spec.deadline);
+  Json dependencies = Json::array();
+  for (const Dependency& dependency : spec.dependencies) {
+    Json item{{"job", dependency.job.value()}, {"kind", dependency_kind_name(dependency.kind)}};
+    if (dependency.batch_index) item["batch_index"] = *dependency.batch_index;
+    dependencies.push_back(item);
+  }
+  json["dependencies"] = dependencies;
+  if (spec.array) {
+    json["array"] = {{"array_id", spec.array->array_id},
+                     {"index", spec.array->index},
+                     {"max_running", spec.array->max_running}};
+  }
+  json["restartable"] = spec.restartable;
+  json["signature"] = spec.signature;
+  return json;
+}
+
+Result<JobSpec> job_spec_from_json(const Json& json, std::size_t index) {
+  if (!json.is_object()) {
+    return invalid_argument(fmt::format("job {}: must be a JSON object of job fields", index));
+  }
+  FASTGPU_RETURN_IF_ERROR(check_known_fields(json, index));
+  const FieldReader reader(json, index);
+  JobSpec spec;
+  FASTGPU_RETURN_IF_ERROR(reader.string("name", spec.name));
+  FASTGPU_RETURN_IF_ERROR(reader.strings("argv", spec.argv));
+  FASTGPU_RETURN_IF_ERROR(reader.string("shell_command", spec.shell_command));
+  FASTGPU_RETURN_IF_ERROR(reader.string("working_dir", spec.working_dir));
+  FASTGPU_RETURN_IF_ERROR(reader.strings("environment", spec.environment));
+  FASTGPU_RETURN_IF_ERROR(reader.integer("gpus", spec.gpus));
+  FASTGPU_RETURN_IF_ERROR(reader.number("util_share", spec.util_share));
+  FASTGPU_RETURN_IF_ERROR(reader.integer("priority", spec.priority));
+  FASTGPU_RETURN_IF_ERROR(reader.boolean("restartable", spec.restartable));
+  FASTGPU_RETURN_IF_ERROR(reader.string("signature", spec.signature));
+  FASTGPU_RETURN_IF_ERROR(read_optionals(reader, spec));
+  FASTGPU_RETURN_IF_ERROR(read_dependencies(reader, spec));
+  FASTGPU_RETURN_IF_ERROR(read_array(reader, spec));
+  return spec;
+}
+
+Result<std::vector<JobSpec>> job_batch_from_json(const Json& body) {
+  if (!body.is_object() || !body.contains("jobs") || !body["jobs"].is_array()) {
+    return invalid_argument("the request body must be {\"jobs\": [ {job}, ... ]}");
+  }
+  const Json& jobs = body["jobs"];
+  if (jobs.empty()) return invalid_argument("\"jobs\" is empty; send at least one job");
+  std::vector<JobSpec> specs;
+  for (std::size_t index = 0; index < jobs.size(); ++index) {
+    Result<JobSpec> spec = job_spec_from_json(jobs[index], index);
+    if (!spec.ok()) return spec.status();
+    specs.push_back(std::move(spec).value());
+  }
+  return specs;
+}
+
+Json job_batch_to_json(const std::vector<JobSpec>& specs) {
+  Json jobs = Json::array();
+  for (const JobSpec& spec : specs) jobs.push_back(job_spec_to_json(spec));
+  return Json{{"jobs", jobs}};
+}
+
+Json job_record_to_json(const store::JobRecord& record) {
+  Json json;
+  json["id"] = record.id.value();
+  json["state"] = store::job_state_name(record.state);
+  json["uid"] = record.spec.uid;
+  json["user"] = record.spec.user;
+  json["spec"] = job_spec_to_json(record.spec);
+  json["submit_time_us"] = record.spec.submit_time.time_since_epoch().count();
+  json["submit_time"] = iso_time(record.spec.submit_time);
+  json["placed_gpus"] = record.placed_gpus;
+  json["placed_gpu_mem"] = optional_json(record.placed_bytes_per_gpu);
+  json["start_time_us"] = time_json(record.start_time);
+  json["start_time"] = time_text_json(record.start_time);
+  json["end_time_us"] = time_json(record.end_time);
+  json["end_time"] = time_text_json(record.end_time);
+  json["exit_code"] = optional_json(record.exit_code);
+  json["signal"] = optional_json(record.signal);
+  json["supervisor_pid"] = optional_json(record.supervisor_pid);
+  json["job_pid"] = optional_json(record.job_pid);
+  json["log_path"] = record.log_path;
+  json["attempts"] = record.attempts;
+  json["accounting"] = accounting_json(record.accounting);
+  return json;
+}
+
+}  // namespace fastgpu::api
+
+namespace fastgpu::api {
+namespace {
+
+std::optional<store::WallTime> time_from_json(const Json& value) {
+  if (!value.is_number_integer()) return std::nullopt;
+  return store::WallTime(std::chrono::microseconds(value.get<std::int64_t>()));
+}
+
+template <typename T>
+std::optional<T> optional_from_json(const Json& value) {
+  if (value.is_null()) return std::nullopt;
+  return value.get<T>();
+}
+
+store::JobAccounting accounting_from_json(const Json& json) {
+  store::JobAccounting accounting;
+  accounting.peak_gpu_mem = optional_from_json<Bytes>(json["peak_gpu_mem"]);
+  accounting.gpu_seconds = optional_from_json<double>(json["gpu_seconds"]);
+  accounting.energy_joules = optional_from_json<double>(json["energy_joules"]);
+  accounting.energy_is_estimate = json["energy_is_estimate"].get<bool>();
+  accounting.mean_util_percent = optional_from_json<double>(json["mean_util_percent"]);
+  return accounting;
+}
+
+}  // namespace
+
+Result<store::JobRecord> job_record_from_json(const Json& json) {
+  try {
+    store::JobRecord record;
+    record.id = JobId(json.at("id").get<std::uint64_t>());
+    Result<store::JobState> state = store::parse_job_state(json.at("state").get<std::string>());
+    if (!state.ok()) return state.status();
+    record.state = *state;
+    Result<store::JobSpec> spec = job_spec_from_json(json.at("spec"), 0);
+    if (!spec.ok()) return spec.status();
+    record.spec = std::move(spec).value();
+    record.spec.uid = json.at("uid").get<std::uint32_t>();
+    record.spec.user = json.at("user").get<std::string>();
+    record.spec.submit_time = time_from_json(json.at("submit_time_us")).value_or(store::WallTime{});
+    record.placed_gpus = json.at("placed_gpus").get<std::vector<std::uint32_t>>();
+    record.placed_bytes_per_gpu = optional_from_json<Bytes>(json.at("placed_gpu_mem"));
+    record.start_time = time_from_json(json.at("start_time_us"));
+    record.end_time = time_from_json(json.at("end_time_us"));
+    record.exit_code = optional_from_json<int>(json.at("exit_code"));
+    record.signal = optional_from_json<int>(json.at("signal"));
+    record.supervisor_pid = optional_from_json<std::int32_t>(json.at("supervisor_pid"));
+    record.job_pid = optional_from_json<std::int32_t>(json.at("job_pid"));
+    record.log_path = json.at("log_path").get<std::string>();
+    record.attempts = json.at("attempts").get<std::uint32_t>();
+    record.accounting = accounting_from_json(json.at("accounting"));
+    return record;
+  } catch (const Json::exception& error) {
+    return invalid_argument(std::string("a job record from the daemon is malformed: ") +
+                            error.what());
+  }
+}
+
+}  // namespace fastgpu::api

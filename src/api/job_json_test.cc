@@ -1,0 +1,95 @@
+#include "fastgpu/api/job_json.h"
+
+#include <gtest/gtest.h>
+
+namespace fastgpu::api {
+namespace {
+
+store::JobSpec full_spec() {
+  store::JobSpec spec;
+  spec.name = "train";
+  spec.argv = {"python3", "train.py", "--lr", "0.1"};
+  spec.working_dir = "/home/ana";
+  spec.environment = {"A=1", "PATH=/bin"};
+  spec.gpus = 2;
+  spec.gpu_mem = 20LL << 30;
+  spec.util_share = 0.5;
+  spec.priority = -3;
+  spec.time_limit_s = 3600;
+  spec.deadline = store::WallTime(std::chrono::microseconds(1'800'000'000'000'000));
+  spec.dependencies = {{JobId(7), store::DependencyKind::kAfterAny, std::nullopt},
+                       {JobId(0), store::DependencyKind::kAfterOk, std::size_t{0}}};
+  spec.array = store::ArrayMember{0, 3, 4};
+  spec.restartable = true;
+  spec.signature = "train";
+  return spec;
+}
+
+TEST(JobJson, SpecRoundTripsExceptTheFieldsTheDaemonSets) {
+  const store::JobSpec spec = full_spec();
+  const Result<store::JobSpec> back = job_spec_from_json(job_spec_to_json(spec), 0);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(*back, spec);
+}
+
+TEST(JobJson, ShellCommandAndAutoMemoryRoundTrip) {
+  store::JobSpec spec;
+  spec.shell_command = "echo $HOME";
+  spec.working_dir = "/";
+  spec.gpus = 0;
+  const Result<store::JobSpec> back = job_spec_from_json(job_spec_to_json(spec), 0);
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, spec);
+  EXPECT_FALSE(back->gpu_mem.has_value());
+}
+
+TEST(JobJson, OutOfRangeAndWrongTypedValuesNameTheJobAndField) {
+  Result<store::JobSpec> spec = job_spec_from_json(Json::parse(R"({"gpus": 4294967296})"), 2);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("job 2: 'gpus'"), std::string::npos)
+      << spec.status().message();
+  spec = job_spec_from_json(Json::parse(R"({"gpu_mem": -5})"), 0);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("'gpu_mem'"), std::string::npos);
+  spec = job_spec_from_json(Json::parse(R"({"dependencies": [{"job": 3, "kind": "after"}]})"), 0);
+  ASSERT_FALSE(spec.ok());
+  EXPECT_NE(spec.status().message().find("afterok or afterany"), std::string::npos);
+  spec = job_spec_from_json(Json::parse(R"({"restartable": "yes"})"), 0);
+  EXPECT_FALSE(spec.ok());
+  spec = job_spec_from_json(Json::parse(R"("echo")"), 0);
+  EXPECT_FALSE(spec.ok());
+}
+
+TEST(JobJson, RecordRoundTrips) {
+  store::JobRecord record;
+  record.id = JobId(42);
+  record.spec = full_spec();
+  record.spec.array->array_id = 40;
+  record.spec.uid = 1000;
+  record.spec.user = "ana";
+  record.spec.submit_time = store::WallTime(std::chrono::microseconds(1'700'000'000'123'456));
+  record.state = store::JobState::kCompleted;
+  record.placed_gpus = {1, 3};
+  record.placed_bytes_per_gpu = 20LL << 30;
+  record.start_time = record.spec.submit_time + std::chrono::seconds(2);
+  record.end_time = record.spec.submit_time + std::chrono::seconds(9);
+  record.exit_code = 0;
+  record.supervisor_pid = 100;
+  record.job_pid = 101;
+  record.log_path = "/s/logs/42.log";
+  record.attempts = 1;
+  record.accounting.gpu_seconds = 14.0;
+  const Json json = job_record_to_json(record);
+  EXPECT_EQ(json["start_time"], "2023-11-14T22:13:22.123456Z");
+  const Result<store::JobRecord> back = job_record_from_json(json);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(*back, record);
+}
+
+TEST(JobJson, MalformedRecordIsAnErrorNotAThrow) {
+  const Result<store::JobRecord> back = job_record_from_json(Json::parse(R"({"id": "x"})"));
+  EXPECT_FALSE(back.ok());
+}
+
+}  // namespace
+}  // namespace fastgpu::api

@@ -1,0 +1,203 @@
+#include "fastgpu/api/server.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <system_error>
+
+namespace fastgpu::api {
+namespace {
+
+constexpr int kIoTimeoutMs = 10000;
+
+// One accepted connection as httplib sees it; reads and writes time out after 10 s so a
+// stuck client cannot hold a server thread forever.
+class ConnectionStream final : public httplib::Stream {
+ public:
+  ConnectionStream(int socket, std::uint32_t uid) : socket_(socket), uid_(uid) {}
+
+  bool is_readable() const override { return wait_for(POLLIN); }
+  bool is_writable() const override { return wait_for(POLLOUT); }
+  ssize_t read(char* ptr, size_t size) override {
+    if (!wait_for(POLLIN)) return -1;
+    ssize_t got = 0;
+    do {
+      got = ::recv(socket_, ptr, size, 0);
+    } while (got < 0 && errno == EINTR);
+    return got;
+  }
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!wait_for(POLLOUT)) return -1;
+    ssize_t sent = 0;
+    do {
+      sent = ::send(socket_, ptr, size, MSG_NOSIGNAL);
+    } while (sent < 0 && errno == EINTR);
+    return sent;
+  }
+  // A unix socket has no address; "uid:N" says who is calling, in the access log.
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    ip = fmt::format("uid:{}", uid_);
+    port = 0;
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    ip = "unix";
+    port = 0;
+  }
+  socket_t socket() const override { return socket_; }
+
+ private:
+  bool wait_for(short events) const {
+    pollfd entry{socket_, events, 0};
+    int ready = 0;
+    do {
+      ready = ::poll(&entry, 1, kIoTimeoutMs);
+    } while (ready < 0 && errno == EINTR);
+    return ready > 0;
+  }
+
+  int socket_;
+  std::uint32_t uid_;
+};
+
+// The kernel's word on who is at the other end of `socket`.
+std::optional<std::uint32_t> peer_uid(int socket) {
+  ucred credentials{};
+  socklen_t length = sizeof(credentials);
+  if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
+    return std::nullopt;
+  }
+  return credentials.uid;
+}
+
+class PeerCredServer final : public httplib::Server {
+ public:
+  explicit PeerCredServer(ApiService& service) : service_(service) {
+    auto forward = [this](const httplib::Request& request, httplib::Response& response) {
+      serve(request, response);
+    };
+    Get(".*", forward);
+    Post(".*", forward);
+  }
+
+ private:
+  // Replaces httplib's per-connection processing: the same request handling, over a
+  // stream that knows the caller's uid.
+  bool process_and_close_socket(socket_t sock) override {
+    const std::optional<std::uint32_t> uid = peer_uid(sock);
+    bool handled = false;
+    if (uid) {
+      ConnectionStream stream(sock, *uid);
+      bool closed = false;
+      const std::string caller = fmt::format("uid:{}", *uid);
+      handled =
+          process_request(stream, /*close_connection=*/true, closed,
+                          [&caller](httplib::Request& request) { request.remote_addr = caller; });
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return handled;
+  }
+
+  void serve(const httplib::Request& request, httplib::Response& response) {
+    ApiRequest api_request;
+    api_request.method = request.method;
+    api_request.path = request.path;
+    for (const auto& [key, value] : request.params) api_request.query[key] = value;
+    api_request.body = request.body;
+    // remote_addr was set by our ConnectionStream from SO_PEERCRED, never by the client.
+    const std::string_view caller = std::string_view(request.remote_addr).substr(4);
+    std::uint32_t uid = 0;
+    if (!request.remote_addr.starts_with("uid:") ||
+        std::from_chars(caller.data(), caller.data() + caller.size(), uid).ec != std::errc()) {
+      response.status = 500;
+      return;
+    }
+    api_request.uid = uid;
+    const ApiResponse answer = service_.handle(api_request);
+    response.status = answer.status;
+    // Logs may hold bytes that are not UTF-8: replaced, never a throw.
+    response.set_content(answer.body.dump(-1, ' ', false, Json::error_handler_t::replace),
+                         "application/json");
+  }
+
+  ApiService& service_;
+};
+
+class ApiServerImpl final : public ApiServer {
+ public:
+  ApiServerImpl(std::unique_ptr<PeerCredServer> server, std::filesystem::path socket)
+      : server_(std::move(server)), socket_(std::move(socket)) {
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    // httplib's stop() does nothing until the listen loop runs: wait for it, so a stop()
+    // right after start() cannot leave the thread serving for ever.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~ApiServerImpl() override { stop(); }
+
+  void stop() override {
+    if (!thread_.joinable()) return;
+    server_->stop();
+    thread_.join();
+    std::error_code ignored;
+    std::filesystem::remove(socket_, ignored);
+  }
+
+ private:
+  std::unique_ptr<PeerCredServer> server_;
+  std::filesystem::path socket_;
+  std::thread thread_;
+};
+
+Status prepare_socket_path(const std::filesystem::path& socket) {
+  std::error_code error;
+  std::filesystem::create_directories(socket.parent_path(), error);
+  if (error) {
+    return io_error(fmt::format("cannot create the socket folder '{}': {}",
+                                socket.parent_path().string(), error.message()));
+  }
+  // A socket left by a daemon that died: the caller holds the lock, so it is stale.
+  if (std::filesystem::exists(std::filesystem::symlink_status(socket))) {
+    if (!std::filesystem::is_socket(std::filesystem::symlink_status(socket))) {
+      return failed_precondition(fmt::format(
+          "'{}' exists and is not a socket; remove it or set FASTGPU_SOCKET to another path",
+          socket.string()));
+    }
+    std::filesystem::remove(socket, error);
+  }
+  return {};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ApiServer>> ApiServer::start(const ServerOptions& options) {
+  FASTGPU_RETURN_IF_ERROR(prepare_socket_path(options.socket));
+  auto server = std::make_unique<PeerCredServer>(*options.service);
+  server->set_address_family(AF_UNIX);
+  // Bind with a umask that leaves the socket private from its first moment.
+  const mode_t previous = ::umask(options.shared ? 0111 : 0177);
+  const bool bound = server->bind_to_port(options.socket.string(), 80);
+  ::umask(previous);
+  if (!bound) {
+    return io_error(
+        fmt::format("cannot listen on '{}': {}; check the folder's permissions or "
+                    "set FASTGPU_SOCKET",
+                    options.socket.string(), std::strerror(errno)));
+  }
+  ::chmod(options.socket.c_str(), options.shared ? 0666 : 0600);
+  return std::unique_ptr<ApiServer>(
+      std::make_unique<ApiServerImpl>(std::move(server), options.socket));
+}
+
+}  // namespace fastgpu::api

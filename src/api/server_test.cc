@@ -1,0 +1,127 @@
+#include "fastgpu/api/server.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+
+#include "api/api_test_util.h"
+#include "fastgpu/api/client.h"
+
+namespace fastgpu::api {
+namespace {
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char pattern[] = "/tmp/fastgpu-server-XXXXXX";
+    ASSERT_NE(::mkdtemp(pattern), nullptr);
+    folder_ = pattern;
+    socket_ = folder_ / "api.sock";
+    store_ = store::open_sqlite_store(":memory:").value();
+    engine_ = std::make_unique<testing::FakeEngine>(*store_);
+    ApiServiceOptions options;
+    options.engine = engine_.get();
+    options.store = store_.get();
+    options.engine_mutex = &mutex_;
+    options.clock = &clock_;
+    service_ = std::make_unique<ApiService>(std::move(options));
+    Result<std::unique_ptr<ApiServer>> server = ApiServer::start({socket_, false, service_.get()});
+    ASSERT_TRUE(server.ok()) << server.status().to_string();
+    server_ = std::move(server).value();
+  }
+  void TearDown() override {
+    if (server_) server_->stop();
+    std::filesystem::remove_all(folder_);
+  }
+
+  std::filesystem::path folder_;
+  std::filesystem::path socket_;
+  std::unique_ptr<store::StateStore> store_;
+  std::unique_ptr<testing::FakeEngine> engine_;
+  std::mutex mutex_;
+  testing::FixedClock clock_;
+  std::unique_ptr<ApiService> service_;
+  std::unique_ptr<ApiServer> server_;
+};
+
+TEST_F(ApiServerTest, TheCallersUidComesFromTheSocketNotTheRequest) {
+  const ApiClient client(socket_);
+  const Result<Json> reply =
+      client.post("/v1/jobs", Json::parse(R"({"jobs": [{"argv": ["true"], "working_dir": "/"}]})"));
+  ASSERT_TRUE(reply.ok()) << reply.status().to_string();
+  const JobId id((*reply)["ids"][0].get<std::uint64_t>());
+  EXPECT_EQ(store_->get_job(id).value().spec.uid, ::getuid());
+}
+
+TEST_F(ApiServerTest, SocketIsPrivateToItsOwner) {
+  struct stat info {};
+  ASSERT_EQ(::stat(socket_.c_str(), &info), 0);
+  EXPECT_TRUE(S_ISSOCK(info.st_mode));
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+}
+
+TEST_F(ApiServerTest, ErrorRepliesCarryTheDaemonsMessageAndCode) {
+  const ApiClient client(socket_);
+  const Result<ApiReply> reply = client.exchange("GET", "/v1/jobs/77", "");
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->status, 404);
+  EXPECT_EQ(reply->body["code"], "not found");
+  const Result<Json> failed = client.get("/v1/jobs/77");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.status().code(), ErrorCode::kNotFound);
+  EXPECT_NE(failed.status().message().find("no job 77"), std::string::npos);
+}
+
+TEST_F(ApiServerTest, GarbageOnTheSocketDoesNotStopTheServer) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  const char garbage[] = "\x01\x02 NOT HTTP\r\n\r\n";
+  ASSERT_GT(::write(fd, garbage, sizeof(garbage)), 0);
+  char answer[256];
+  [[maybe_unused]] const ssize_t ignored = ::read(fd, answer, sizeof(answer));
+  ::close(fd);
+  EXPECT_TRUE(ApiClient(socket_).reachable());
+}
+
+TEST_F(ApiServerTest, ClientOfAMissingSocketSaysHowToStartADaemon) {
+  const Result<Json> reply = ApiClient(folder_ / "none.sock").get("/v1/daemon");
+  ASSERT_FALSE(reply.ok());
+  EXPECT_EQ(reply.status().code(), ErrorCode::kUnavailable);
+  EXPECT_NE(reply.status().message().find("fastgpu daemon start"), std::string::npos);
+}
+
+TEST_F(ApiServerTest, AStaleSocketFileIsReplacedButAnOrdinaryFileIsRefused) {
+  server_->stop();
+  server_.reset();
+  // A socket file left behind, as by a daemon killed with SIGKILL.
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ::close(fd);
+  Result<std::unique_ptr<ApiServer>> again = ApiServer::start({socket_, false, service_.get()});
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_TRUE(ApiClient(socket_).reachable());
+  (*again)->stop();
+
+  const std::filesystem::path file = folder_ / "file.sock";
+  std::ofstream(file) << "data";
+  const Result<std::unique_ptr<ApiServer>> refused =
+      ApiServer::start({file, false, service_.get()});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("is not a socket"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fastgpu::api

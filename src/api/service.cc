@@ -1,0 +1,328 @@
+#include "fastgpu/api/service.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <fstream>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "cli/status_render.h"
+
+namespace fastgpu::api {
+namespace {
+
+constexpr std::uint32_t kRootUid = 0;
+
+ApiResponse error_response(const Status& status) {
+  return {http_status_for(status), error_json(status)};
+}
+
+ApiResponse forbidden(std::string message) {
+  return {403, Json{{"error", std::move(message)}, {"code", "permission denied"}}};
+}
+
+Result<std::uint64_t> parse_number(std::string_view text, std::string_view what) {
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+    return invalid_argument(
+        fmt::format("{} '{}' is not a number; use a whole number >= 0, e.g. 12", what, text));
+  }
+  return value;
+}
+
+// Splits "/v1/jobs/12/log" into {"v1", "jobs", "12", "log"}.
+std::vector<std::string_view> path_parts(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    const std::size_t slash = path.find('/');
+    std::string_view part = path.substr(0, slash);
+    if (!part.empty()) parts.push_back(part);
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+bool query_flag(const ApiRequest& request, const std::string& name) {
+  auto it = request.query.find(name);
+  return it != request.query.end() && (it->second == "1" || it->second == "true");
+}
+
+Result<std::vector<store::JobState>> parse_states(const std::string& list) {
+  std::vector<store::JobState> states;
+  std::string_view rest = list;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string name(rest.substr(0, comma));
+    for (char& c : name) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    Result<store::JobState> state = store::parse_job_state(name);
+    if (!state.ok()) {
+      return invalid_argument(fmt::format(
+          "state '{}' is unknown; use QUEUED, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT "
+          "or PREEMPTED (comma-separated)",
+          name));
+    }
+    states.push_back(*state);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return states;
+}
+
+Result<std::string> read_log_chunk(const std::string& path, std::uint64_t offset,
+                                   std::size_t max_bytes) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::string();  // not written yet: the job has not started
+  file.seekg(0, std::ios::end);
+  const auto size = static_cast<std::uint64_t>(file.tellg());
+  if (offset >= size) return std::string();
+  const std::size_t length =
+      static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, max_bytes));
+  std::string data(length, '\0');
+  file.seekg(static_cast<std::streamoff>(offset));
+  file.read(data.data(), static_cast<std::streamsize>(length));
+  data.resize(static_cast<std::size_t>(file.gcount()));
+  return data;
+}
+
+// Puts `prefix` at the front of the PATH entry of `environment` (added if absent).
+void prefix_path(std::vector<std::string>& environment,
+                 const std::vector<std::filesystem::path>& prefix) {
+  if (prefix.empty()) return;
+  std::string folders;
+  for (const std::filesystem::path& folder : prefix) {
+    if (!folders.empty()) folders += ':';
+    folders += folder.string();
+  }
+  for (std::string& entry : environment) {
+    if (entry.starts_with("PATH=")) {
+      entry = "PATH=" + folders + (entry.size() > 5 ? ":" + entry.substr(5) : "");
+      return;
+    }
+  }
+  environment.push_back("PATH=" + folders + ":/usr/local/bin:/usr/bin:/bin");
+}
+
+}  // namespace
+
+int http_status_for(const Status& status) {
+  switch (status.code()) {
+    case ErrorCode::kOk: return 200;
+    case ErrorCode::kInvalidArgument: return 400;
+    case ErrorCode::kNotFound: return 404;
+    case ErrorCode::kFailedPrecondition: return 409;
+    case ErrorCode::kUnavailable: return 503;
+    default: return 500;
+  }
+}
+
+Json error_json(const Status& status) {
+  return Json{{"error", status.message()}, {"code", error_code_name(status.code())}};
+}
+
+ApiService::ApiService(ApiServiceOptions options) : options_(std::move(options)) {}
+
+ApiResponse ApiService::handle(const ApiRequest& request) {
+  try {
+    return route(request);
+  } catch (const std::exception& error) {
+    // A bug, not bad input (bad input is a Status); the daemon keeps serving either way.
+    return error_response(
+        internal_error(fmt::format("{} {}: {}", request.method, request.path, error.what())));
+  }
+}
+
+ApiResponse ApiService::route(const ApiRequest& request) {
+  const std::vector<std::string_view> parts = path_parts(request.path);
+  const bool get = request.method == "GET";
+  const bool post = request.method == "POST";
+  if (parts.size() < 2 || parts[0] != "v1") {
+    return error_response(not_found(
+        fmt::format("no endpoint '{}'; the API lives under /v1 (see docs/api.md)", request.path)));
+  }
+  if (parts.size() == 2 && parts[1] == "daemon" && get) return daemon_info();
+  if (parts.size() == 2 && parts[1] == "gpus" && get) return gpus();
+  if (parts.size() == 2 && parts[1] == "jobs" && post) return submit(request);
+  if (parts.size() == 2 && parts[1] == "jobs" && get) return list(request);
+  if (parts[1] == "jobs" && parts.size() >= 3 && parts.size() <= 4) {
+    Result<std::uint64_t> id = parse_number(parts[2], "job id");
+    if (!id.ok()) return error_response(id.status());
+    const JobId job(*id);
+    if (parts.size() == 3 && get) return show(request, job);
+    if (parts.size() == 4 && parts[3] == "cancel" && post) return cancel(request, job);
+    if (parts.size() == 4 && parts[3] == "log" && get) return log(request, job);
+  }
+  return error_response(not_found(fmt::format(
+      "no endpoint {} {}; see docs/api.md for the endpoints", request.method, request.path)));
+}
+
+ApiResponse ApiService::submit(const ApiRequest& request) {
+  Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return error_response(
+        invalid_argument("the request body is not valid JSON; send {\"jobs\": [ {job}, ... ]}"));
+  }
+  Result<std::vector<store::JobSpec>> specs = job_batch_from_json(body);
+  if (!specs.ok()) return error_response(specs.status());
+  const store::WallTime now = options_.clock->now();
+  const std::string user =
+      options_.user_name ? options_.user_name(request.uid) : std::to_string(request.uid);
+  for (store::JobSpec& spec : *specs) {
+    // The caller is who the socket says, whatever the body claims.
+    spec.uid = request.uid;
+    spec.user = user;
+    spec.submit_time = now;
+    prefix_path(spec.environment, options_.job_path_prefix);
+  }
+  Result<std::vector<JobId>> ids = [&] {
+    std::lock_guard lock(*options_.engine_mutex);
+    return options_.engine->submit(*specs);
+  }();
+  if (!ids.ok()) return error_response(ids.status());
+  if (options_.wake_loop) options_.wake_loop();
+  Json list = Json::array();
+  for (JobId id : *ids) list.push_back(id.value());
+  return {201, Json{{"ids", list}}};
+}
+
+ApiResponse ApiService::list(const ApiRequest& request) {
+  store::JobFilter filter;
+  if (auto it = request.query.find("state"); it != request.query.end() && !it->second.empty()) {
+    Result<std::vector<store::JobState>> states = parse_states(it->second);
+    if (!states.ok()) return error_response(states.status());
+    filter.states = *states;
+  }
+  const bool all_users = query_flag(request, "all");
+  if (all_users && request.uid != kRootUid) {
+    return forbidden(fmt::format(
+        "only root sees other users' jobs (you are uid {}); leave out all=true", request.uid));
+  }
+  if (!all_users) filter.uid = request.uid;
+  for (const char* name : {"after", "limit", "array"}) {
+    auto it = request.query.find(name);
+    if (it == request.query.end()) continue;
+    Result<std::uint64_t> value = parse_number(it->second, name);
+    if (!value.ok()) return error_response(value.status());
+    if (std::string_view(name) == "after") filter.after = JobId(*value);
+    if (std::string_view(name) == "limit") filter.limit = static_cast<std::size_t>(*value);
+    if (std::string_view(name) == "array") filter.array_id = *value;
+  }
+  Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(filter);
+  if (!jobs.ok()) return error_response(jobs.status());
+  Json list = Json::array();
+  for (const store::JobRecord& job : *jobs) list.push_back(job_record_to_json(job));
+  return {200, Json{{"jobs", list}}};
+}
+
+Result<store::JobRecord> ApiService::owned_job(const ApiRequest& request, JobId job) {
+  Result<store::JobRecord> record = options_.store->get_job(job);
+  if (!record.ok()) {
+    if (record.status().code() == ErrorCode::kNotFound) {
+      return not_found(fmt::format("no job {}; `fastgpu queue` lists your jobs", job.value()));
+    }
+    return record.status();
+  }
+  if (request.uid != kRootUid && record->spec.uid != request.uid) {
+    // Reported as a failed precondition here, turned into 403 by the callers.
+    return failed_precondition(fmt::format("job {} belongs to uid {}, not to you (uid {})",
+                                           job.value(), record->spec.uid, request.uid));
+  }
+  return record;
+}
+
+namespace {
+// owned_job's "not yours" comes back as a failed precondition; the API says 403.
+ApiResponse ownership_error(const Status& status) {
+  if (status.code() == ErrorCode::kFailedPrecondition) return forbidden(status.message());
+  return error_response(status);
+}
+}  // namespace
+
+ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
+  Result<store::JobRecord> record = owned_job(request, job);
+  if (!record.ok()) return ownership_error(record.status());
+  return {200, job_record_to_json(*record)};
+}
+
+ApiResponse ApiService::cancel(const ApiRequest& request, JobId job) {
+  Result<store::JobRecord> record = owned_job(request, job);
+  if (!record.ok()) return ownership_error(record.status());
+  if (store::is_terminal(record->state)) {
+    return error_response(
+        failed_precondition(fmt::format("job {} already ended ({}); nothing to cancel", job.value(),
+                                        store::job_state_name(record->state))));
+  }
+  const Status cancelled = [&] {
+    std::lock_guard lock(*options_.engine_mutex);
+    return options_.engine->cancel(job, request.uid);
+  }();
+  if (!cancelled.ok()) return error_response(cancelled);
+  if (options_.wake_loop) options_.wake_loop();
+  Result<store::JobRecord> after = options_.store->get_job(job);
+  if (!after.ok()) return error_response(after.status());
+  return {200, job_record_to_json(*after)};
+}
+
+ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
+  Result<store::JobRecord> record = owned_job(request, job);
+  if (!record.ok()) return ownership_error(record.status());
+  std::uint64_t offset = 0;
+  if (auto it = request.query.find("offset"); it != request.query.end()) {
+    Result<std::uint64_t> parsed = parse_number(it->second, "offset");
+    if (!parsed.ok()) return error_response(parsed.status());
+    offset = *parsed;
+  }
+  Result<std::string> data = read_log_chunk(record->log_path, offset, options_.max_log_chunk_bytes);
+  if (!data.ok()) return error_response(data.status());
+  const std::uint64_t next = offset + data->size();
+  // The job ended and everything it wrote has been read: `logs -f` may stop.
+  const bool done = store::is_terminal(record->state) && data->empty();
+  return {200, Json{{"id", job.value()},
+                    {"state", store::job_state_name(record->state)},
+                    {"offset", offset},
+                    {"next_offset", next},
+                    {"data", *data},
+                    {"done", done}}};
+}
+
+ApiResponse ApiService::daemon_info() {
+  const DaemonInfo& info = options_.info;
+  const double uptime =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
+  Json counts = Json::object();
+  for (store::JobState state :
+       {store::JobState::kQueued, store::JobState::kRunning, store::JobState::kCompleted,
+        store::JobState::kFailed, store::JobState::kCancelled, store::JobState::kTimeout,
+        store::JobState::kPreempted}) {
+    store::JobFilter filter;
+    filter.states = {state};
+    Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(filter);
+    if (!jobs.ok()) return error_response(jobs.status());
+    counts[std::string(store::job_state_name(state))] = jobs->size();
+  }
+  return {200, Json{{"pid", info.pid},
+                    {"version", info.version},
+                    {"uptime_s", uptime},
+                    {"socket", info.socket.string()},
+                    {"state_dir", info.state_dir.string()},
+                    {"gpus_source", info.gpus_source},
+                    {"gpus_note", info.gpus_note},
+                    {"jobs", counts}}};
+}
+
+ApiResponse ApiService::gpus() {
+  GpuReading reading;
+  {
+    std::lock_guard lock(*options_.engine_mutex);
+    reading = options_.engine->last_reading();
+  }
+  cli::StatusContext context{"", "", iso_time(options_.clock->now()), {}};
+  Json json = cli::status_to_json(reading, context);
+  json["note"] = options_.info.gpus_note;
+  return {200, json};
+}
+
+}  // namespace fastgpu::api

@@ -1,0 +1,229 @@
+#include "fastgpu/api/service.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <fstream>
+
+#include "api/api_test_util.h"
+
+namespace fastgpu::api {
+namespace {
+
+using store::JobState;
+
+using testing::FakeEngine;
+using ManualClock = testing::FixedClock;
+
+class ApiServiceTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<store::StateStore>> opened = store::open_sqlite_store(":memory:");
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    store_ = std::move(opened).value();
+    engine_ = std::make_unique<FakeEngine>(*store_);
+    ApiServiceOptions options;
+    options.engine = engine_.get();
+    options.store = store_.get();
+    options.engine_mutex = &mutex_;
+    options.clock = &clock_;
+    options.wake_loop = [this] { ++wakes_; };
+    options.user_name = [](std::uint32_t uid) { return "user" + std::to_string(uid); };
+    options.job_path_prefix = {"/opt/fastgpu/bin"};
+    options.info.gpus_source = "simulated";
+    service_ = std::make_unique<ApiService>(std::move(options));
+  }
+
+  ApiResponse call(const std::string& method, const std::string& path, std::uint32_t uid,
+                   const std::string& body = "", std::map<std::string, std::string> query = {}) {
+    return service_->handle({method, path, std::move(query), body, uid});
+  }
+
+  // Submits one `true` job as `uid`; returns its id.
+  std::uint64_t submit_as(std::uint32_t uid) {
+    const ApiResponse response =
+        call("POST", "/v1/jobs", uid,
+             R"({"jobs": [{"argv": ["true"], "working_dir": "/", "gpus": 1}]})");
+    EXPECT_EQ(response.status, 201) << response.body.dump();
+    return response.body["ids"][0].get<std::uint64_t>();
+  }
+
+  std::size_t stored_jobs() { return store_->list_jobs({}).value().size(); }
+
+  std::unique_ptr<store::StateStore> store_;
+  std::unique_ptr<FakeEngine> engine_;
+  std::mutex mutex_;
+  ManualClock clock_;
+  int wakes_ = 0;
+  std::unique_ptr<ApiService> service_;
+};
+
+TEST_F(ApiServiceTest, SubmitStoresTheCallersUidAndWakesTheLoop) {
+  const std::uint64_t id = submit_as(1000);
+  const store::JobRecord record = store_->get_job(JobId(id)).value();
+  EXPECT_EQ(record.spec.uid, 1000u);
+  EXPECT_EQ(record.spec.user, "user1000");
+  EXPECT_EQ(record.spec.submit_time, clock_.now());
+  EXPECT_EQ(wakes_, 1);
+}
+
+TEST_F(ApiServiceTest, ABodyClaimingAUidIsRefused) {
+  const ApiResponse response = call(
+      "POST", "/v1/jobs", 1000, R"({"jobs": [{"argv": ["true"], "working_dir": "/", "uid": 0}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find("unknown field 'uid'"),
+            std::string::npos);
+  EXPECT_EQ(stored_jobs(), 0u);
+}
+
+TEST_F(ApiServiceTest, SubmitPutsTheDaemonsFolderFirstOnThePath) {
+  const ApiResponse response =
+      call("POST", "/v1/jobs", 5,
+           R"({"jobs": [{"argv": ["x"], "working_dir": "/", "environment": ["PATH=/usr/bin"]},
+                   {"argv": ["y"], "working_dir": "/"}]})");
+  ASSERT_EQ(response.status, 201) << response.body.dump();
+  const auto first = store_->get_job(JobId(response.body["ids"][0].get<std::uint64_t>())).value();
+  const auto second = store_->get_job(JobId(response.body["ids"][1].get<std::uint64_t>())).value();
+  EXPECT_EQ(first.spec.environment, std::vector<std::string>{"PATH=/opt/fastgpu/bin:/usr/bin"});
+  ASSERT_EQ(second.spec.environment.size(), 1u);
+  EXPECT_TRUE(second.spec.environment[0].starts_with("PATH=/opt/fastgpu/bin:"));
+}
+
+TEST_F(ApiServiceTest, UnknownFieldIsRefusedByNameAndNothingIsStored) {
+  const ApiResponse response = call(
+      "POST", "/v1/jobs", 7,
+      R"({"jobs": [{"argv": ["true"], "working_dir": "/"}, {"argv": ["a"], "gpu_memory": 5}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body["code"], "invalid argument");
+  const std::string message = response.body["error"].get<std::string>();
+  EXPECT_NE(message.find("job 1"), std::string::npos) << message;
+  EXPECT_NE(message.find("'gpu_memory'"), std::string::npos) << message;
+  EXPECT_NE(message.find("gpu_mem"), std::string::npos) << message;  // the known fields
+  EXPECT_EQ(stored_jobs(), 0u);
+}
+
+TEST_F(ApiServiceTest, BadJsonAndWrongTypesAreClearErrors) {
+  ApiResponse response = call("POST", "/v1/jobs", 7, "{not json");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find("not valid JSON"), std::string::npos);
+  response = call("POST", "/v1/jobs", 7, R"({"jobs": [{"argv": ["a"], "gpus": "two"}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find("'gpus' must be a whole number"),
+            std::string::npos);
+  response = call("POST", "/v1/jobs", 7, R"({"jobs": []})");
+  EXPECT_EQ(response.status, 400);
+  response = call("POST", "/v1/jobs", 7, R"([1, 2])");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(stored_jobs(), 0u);
+}
+
+TEST_F(ApiServiceTest, EngineRefusalOfAnImpossibleJobStoresNothing) {
+  const ApiResponse response = call(
+      "POST", "/v1/jobs", 7,
+      R"({"jobs": [{"argv": ["a"], "working_dir": "/"}, {"argv": ["b"], "working_dir": "/", "gpus": 8}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find("more GPUs"), std::string::npos);
+  EXPECT_EQ(stored_jobs(), 0u);
+}
+
+TEST_F(ApiServiceTest, AnotherUsersJobIsForbiddenToShowCancelAndLog) {
+  const std::uint64_t id = submit_as(1000);
+  const std::string path = "/v1/jobs/" + std::to_string(id);
+  EXPECT_EQ(call("GET", path, 1001).status, 403);
+  EXPECT_EQ(call("GET", path + "/log", 1001).status, 403);
+  const ApiResponse cancel = call("POST", path + "/cancel", 1001);
+  EXPECT_EQ(cancel.status, 403);
+  EXPECT_EQ(cancel.body["code"], "permission denied");
+  EXPECT_NE(cancel.body["error"].get<std::string>().find("uid 1000"), std::string::npos);
+  EXPECT_EQ(store_->get_job(JobId(id)).value().state, JobState::kQueued);
+}
+
+TEST_F(ApiServiceTest, RootSeesAndCancelsAnyonesJob) {
+  const std::uint64_t id = submit_as(1000);
+  const std::string path = "/v1/jobs/" + std::to_string(id);
+  EXPECT_EQ(call("GET", path, 0).status, 200);
+  const ApiResponse cancel = call("POST", path + "/cancel", 0);
+  EXPECT_EQ(cancel.status, 200) << cancel.body.dump();
+  EXPECT_EQ(cancel.body["state"], "CANCELLED");
+}
+
+TEST_F(ApiServiceTest, CancelOwnQueuedJobThenAgainIsAConflict) {
+  const std::uint64_t id = submit_as(1000);
+  const std::string path = "/v1/jobs/" + std::to_string(id) + "/cancel";
+  EXPECT_EQ(call("POST", path, 1000).status, 200);
+  EXPECT_EQ(store_->get_job(JobId(id)).value().state, JobState::kCancelled);
+  const ApiResponse again = call("POST", path, 1000);
+  EXPECT_EQ(again.status, 409);
+  EXPECT_NE(again.body["error"].get<std::string>().find("already ended (CANCELLED)"),
+            std::string::npos);
+}
+
+TEST_F(ApiServiceTest, ListShowsOnlyTheCallersJobsUnlessRootAsksForAll) {
+  submit_as(1000);
+  submit_as(1001);
+  submit_as(1000);
+  EXPECT_EQ(call("GET", "/v1/jobs", 1000).body["jobs"].size(), 2u);
+  EXPECT_EQ(call("GET", "/v1/jobs", 1001).body["jobs"].size(), 1u);
+  EXPECT_EQ(call("GET", "/v1/jobs", 1000, "", {{"all", "true"}}).status, 403);
+  EXPECT_EQ(call("GET", "/v1/jobs", 0, "", {{"all", "true"}}).body["jobs"].size(), 3u);
+}
+
+TEST_F(ApiServiceTest, ListFiltersByStateAndRejectsAnUnknownState) {
+  const std::uint64_t id = submit_as(9);
+  submit_as(9);
+  ASSERT_EQ(call("POST", "/v1/jobs/" + std::to_string(id) + "/cancel", 9).status, 200);
+  const ApiResponse queued = call("GET", "/v1/jobs", 9, "", {{"state", "queued"}});
+  ASSERT_EQ(queued.body["jobs"].size(), 1u);
+  EXPECT_EQ(queued.body["jobs"][0]["state"], "QUEUED");
+  const ApiResponse bad = call("GET", "/v1/jobs", 9, "", {{"state", "DONE"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body["error"].get<std::string>().find("'DONE'"), std::string::npos);
+}
+
+TEST_F(ApiServiceTest, UnknownJobIsNotFoundAndABadIdIsABadRequest) {
+  EXPECT_EQ(call("GET", "/v1/jobs/999", 1).status, 404);
+  const ApiResponse bad = call("GET", "/v1/jobs/abc", 1);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body["error"].get<std::string>().find("'abc'"), std::string::npos);
+  EXPECT_EQ(call("GET", "/v2/jobs", 1).status, 404);
+  EXPECT_EQ(call("DELETE", "/v1/jobs/1", 1).status, 404);
+}
+
+TEST_F(ApiServiceTest, LogIsReadFromAnOffsetAndSaysWhenTheJobIsDone) {
+  char folder[] = "/tmp/fastgpu-api-log-XXXXXX";
+  ASSERT_NE(::mkdtemp(folder), nullptr);
+  const std::string log_path = std::string(folder) + "/job.log";
+  std::ofstream(log_path) << "hello\nworld\n";
+  const std::uint64_t id = submit_as(3);
+  ASSERT_TRUE(
+      store_->record_start(JobId(id), {{0}, clock_.now(), log_path, 10, 11, std::nullopt}).ok());
+  const std::string path = "/v1/jobs/" + std::to_string(id) + "/log";
+  ApiResponse chunk = call("GET", path, 3, "", {{"offset", "6"}});
+  ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
+  EXPECT_EQ(chunk.body["data"], "world\n");
+  EXPECT_EQ(chunk.body["next_offset"], 12);
+  EXPECT_EQ(chunk.body["done"], false);
+  store::JobEnd end;
+  end.at = clock_.now();
+  end.exit_code = 0;
+  ASSERT_TRUE(store_->record_end(JobId(id), end).ok());
+  chunk = call("GET", path, 3, "", {{"offset", "12"}});
+  EXPECT_EQ(chunk.body["data"], "");
+  EXPECT_EQ(chunk.body["done"], true);
+  EXPECT_EQ(call("GET", path, 3, "", {{"offset", "-1"}}).status, 400);
+  std::filesystem::remove_all(folder);
+}
+
+TEST_F(ApiServiceTest, DaemonAndGpusReportTheirSource) {
+  submit_as(3);
+  const ApiResponse daemon = call("GET", "/v1/daemon", 3);
+  ASSERT_EQ(daemon.status, 200);
+  EXPECT_EQ(daemon.body["gpus_source"], "simulated");
+  EXPECT_EQ(daemon.body["jobs"]["QUEUED"], 1);
+  const ApiResponse gpus = call("GET", "/v1/gpus", 3);
+  ASSERT_EQ(gpus.status, 200);
+  EXPECT_EQ(gpus.body["devices"].size(), 2u) << gpus.body.dump();
+}
+
+}  // namespace
+}  // namespace fastgpu::api

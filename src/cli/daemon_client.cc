@@ -1,0 +1,176 @@
+#include "cli/daemon_client.h"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "fastgpu/api/daemon.h"
+#include "fastgpu/core/units.h"
+
+namespace fastgpu::cli {
+namespace {
+
+std::string devices_for_new_daemon(const DaemonFlags& flags) {
+  if (!flags.devices.empty()) return flags.devices;
+  const char* value = std::getenv("FASTGPU_DEVICES");
+  return value == nullptr ? "" : value;
+}
+
+std::string or_dash(const api::Json& value) {
+  if (value.is_null()) return "-";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump();
+}
+
+std::string placed_text(const api::Json& job) {
+  const api::Json& gpus = job["placed_gpus"];
+  if (!gpus.is_array() || gpus.empty()) return "-";
+  std::string text;
+  for (const api::Json& gpu : gpus) text += (text.empty() ? "" : ",") + gpu.dump();
+  return text;
+}
+
+std::string memory_text(const api::Json& spec) {
+  if (spec["gpus"].get<int>() == 0) return "-";
+  const api::Json& bytes = spec["gpu_mem"];
+  return bytes.is_null() ? "auto" : format_bytes(bytes.get<Bytes>());
+}
+
+// Run time so far (running) or in total (ended); "-" before the job starts.
+std::string elapsed_text(const api::Json& job, std::int64_t now_us) {
+  if (job["start_time_us"].is_null()) return "-";
+  const std::int64_t start = job["start_time_us"].get<std::int64_t>();
+  const std::int64_t end =
+      job["end_time_us"].is_null() ? now_us : job["end_time_us"].get<std::int64_t>();
+  return format_duration(
+      Seconds(static_cast<double>(std::max<std::int64_t>(0, end - start)) / 1e6));
+}
+
+std::string job_name(const api::Json& job) {
+  std::string name = job["spec"]["name"].get<std::string>();
+  if (name.empty()) name = "-";
+  const api::Json& array = job["spec"]["array"];
+  if (array.is_object()) name += fmt::format("[{}]", array["index"].get<std::uint32_t>());
+  return name;
+}
+
+}  // namespace
+
+void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json) {
+  command.add_option("--devices", flags.devices,
+                     "Simulated GPUs for a daemon this command starts, e.g. 4xH100-80G "
+                     "(default: $FASTGPU_DEVICES, else the real GPUs)");
+  if (with_json) command.add_flag("--json", flags.json, "Print JSON (docs/api.md)");
+}
+
+Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::string& verb) {
+  Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
+  if (!paths.ok()) return paths.status();
+  api::ApiClient client(paths->socket);
+  if (client.reachable()) return client;
+  Result<std::filesystem::path> executable = api::own_executable();
+  if (!executable.ok()) return executable.status();
+  api::StartOptions options{*executable, devices_for_new_daemon(flags), std::chrono::seconds(30)};
+  Result<pid_t> pid = api::start_daemon(*paths, options);
+  if (!pid.ok()) return pid.status();
+  std::fprintf(stderr, "fastgpu %s: started a daemon (pid %d) on %s\n", verb.c_str(), *pid,
+               paths->socket.c_str());
+  return client;
+}
+
+int fail(const std::string& verb, const Status& status) {
+  std::fprintf(stderr, "fastgpu %s: %s\n", verb.c_str(), status.message().c_str());
+  return kExitFailure;
+}
+
+int usage_error(const std::string& verb, const std::string& message) {
+  std::fprintf(stderr, "fastgpu %s: %s\n", verb.c_str(), message.c_str());
+  return kExitUsage;
+}
+
+Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>& texts) {
+  std::vector<std::uint64_t> ids;
+  for (const std::string& text : texts) {
+    std::uint64_t id = 0;
+    const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+    if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+      return invalid_argument(fmt::format(
+          "'{}' is not a job id; use the number `fastgpu submit` printed (see `fastgpu queue`)",
+          text));
+    }
+    ids.push_back(id);
+  }
+  return ids;
+}
+
+std::string render_job_table(const api::Json& jobs, std::int64_t now_us) {
+  std::string text = fmt::format("{:>6}  {:<20} {:<10} {:<10} {:>4} {:>8} {:<8} {:>9}\n", "ID",
+                                 "NAME", "USER", "STATE", "GPUS", "MEM/GPU", "PLACED", "ELAPSED");
+  for (const api::Json& job : jobs) {
+    const api::Json& spec = job["spec"];
+    text += fmt::format("{:>6}  {:<20} {:<10} {:<10} {:>4} {:>8} {:<8} {:>9}\n",
+                        job["id"].get<std::uint64_t>(), job_name(job).substr(0, 20),
+                        job["user"].get<std::string>().substr(0, 10),
+                        job["state"].get<std::string>(), spec["gpus"].get<int>(), memory_text(spec),
+                        placed_text(job), elapsed_text(job, now_us));
+  }
+  return text;
+}
+
+std::string render_job_details(const api::Json& job, std::int64_t now_us) {
+  const api::Json& spec = job["spec"];
+  std::string command =
+      spec.contains("shell_command") ? spec["shell_command"].get<std::string>() : "";
+  if (spec.contains("argv")) {
+    for (const api::Json& word : spec["argv"]) {
+      command += (command.empty() ? "" : " ") + word.get<std::string>();
+    }
+  }
+  std::string text;
+  auto line = [&text](std::string_view key, const std::string& value) {
+    text += fmt::format("{:<14} {}\n", std::string(key) + ":", value);
+  };
+  line("id", std::to_string(job["id"].get<std::uint64_t>()));
+  line("name", job_name(job));
+  line("user", fmt::format("{} (uid {})", job["user"].get<std::string>(), job["uid"].dump()));
+  line("state", job["state"].get<std::string>());
+  line("command", command);
+  line("working dir", spec["working_dir"].get<std::string>());
+  line("gpus", fmt::format("{} x {} per GPU", spec["gpus"].get<int>(), memory_text(spec)));
+  line("placed on", placed_text(job));
+  line("time limit", spec["time_limit_s"].is_null()
+                         ? "none"
+                         : format_duration(Seconds(spec["time_limit_s"].get<double>())));
+  line("submitted", job["submit_time"].get<std::string>());
+  line("started", or_dash(job["start_time"]));
+  line("ended", or_dash(job["end_time"]));
+  line("elapsed", elapsed_text(job, now_us));
+  line("exit code", or_dash(job["exit_code"]));
+  line("signal", or_dash(job["signal"]));
+  line("attempts", job["attempts"].dump());
+  line("log",
+       job["log_path"].get<std::string>().empty() ? "-" : job["log_path"].get<std::string>());
+  return text;
+}
+
+std::int64_t now_micros() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void print_json(const api::Json& json) {
+  const std::string text = json.dump(2, ' ', false, api::Json::error_handler_t::replace) + "\n";
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+void print_text(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace fastgpu::cli

@@ -1,0 +1,50 @@
+// What the job verbs share: finding (or starting) the daemon, printing errors with the
+// right exit code, and rendering jobs as the daemon reports them (docs/api.md).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "fastgpu/api/client.h"
+#include "fastgpu/api/paths.h"
+#include "fastgpu/core/result.h"
+
+namespace fastgpu::cli {
+
+// Flags every job verb has.
+struct DaemonFlags {
+  std::string devices;  // simulated GPUs for a daemon this verb starts (--devices)
+  bool json = false;
+};
+
+// Adds --devices (and --json when `with_json`) to a verb.
+void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json = true);
+
+// A client of the daemon on this user's socket; starts a daemon first when none answers
+// (as task-spooler does), with --devices or else $FASTGPU_DEVICES for its GPUs.
+Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::string& verb);
+
+// Prints "fastgpu VERB: message" to stderr; returns the exit code for it (always 1: a
+// failure the user can fix; bad usage is caught before a verb talks to the daemon).
+int fail(const std::string& verb, const Status& status);
+// Prints "fastgpu VERB: message" to stderr and returns kExitUsage.
+int usage_error(const std::string& verb, const std::string& message);
+
+// Parses job ids as typed ("12"); the error names the bad one.
+Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>& texts);
+
+// One line per job: ID NAME USER STATE GPUS MEM/GPU PLACED ELAPSED, with a header.
+std::string render_job_table(const api::Json& jobs, std::int64_t now_us);
+// The details of one job, one "key: value" per line.
+std::string render_job_details(const api::Json& job, std::int64_t now_us);
+
+// The wall clock in microseconds since the epoch.
+std::int64_t now_micros();
+
+void print_json(const api::Json& json);
+void print_text(const std::string& text);
+
+}  // namespace fastgpu::cli

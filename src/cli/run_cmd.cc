@@ -1,0 +1,196 @@
+// `fastgpu run FILE.yaml`: submit a batch from a job file, show its progress,
+// wait for it, then print the batch report (per job, and makespan, utilization,
+// GPU-hours, energy and speedup against running the jobs one after another).
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cli/daemon_client.h"
+#include "cli/submit_context.h"
+#include "fastgpu/engine/job_file.h"
+#include "fastgpu/engine/report.h"
+
+namespace fastgpu::cli {
+namespace {
+
+constexpr auto kPollInterval = std::chrono::milliseconds(250);
+
+struct RunOptions {
+  DaemonFlags daemon;
+  std::string file;
+};
+
+struct Progress {
+  std::size_t queued = 0, running = 0, completed = 0,
+              failed = 0;  // failed: any other end
+  bool operator==(const Progress&) const = default;
+  std::size_t done() const { return completed + failed; }
+};
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    return not_found(
+        fmt::format("cannot read job file '{}'; check the path (e.g. "
+                    "examples/batch-cpu.yaml)",
+                    path));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
+}
+
+// The batch's jobs as the daemon reports them now; ids of one batch are
+// consecutive.
+Result<std::vector<api::Json>> batch_jobs(const api::ApiClient& client,
+                                          const std::vector<std::uint64_t>& ids) {
+  const std::uint64_t first = ids.front();
+  Result<api::Json> reply =
+      client.get(fmt::format("/v1/jobs?after={}&limit={}", first - 1, ids.size()));
+  if (!reply.ok()) return reply.status();
+  const std::set<std::uint64_t> wanted(ids.begin(), ids.end());
+  std::vector<api::Json> jobs;
+  for (const api::Json& job : (*reply)["jobs"]) {
+    if (wanted.contains(job["id"].get<std::uint64_t>())) jobs.push_back(job);
+  }
+  if (jobs.size() != ids.size()) {
+    return internal_error(
+        fmt::format("the daemon lists {} of the batch's {} jobs", jobs.size(), ids.size()));
+  }
+  return jobs;
+}
+
+Progress count(const std::vector<api::Json>& jobs) {
+  Progress progress;
+  for (const api::Json& job : jobs) {
+    const std::string state = job["state"].get<std::string>();
+    if (state == "QUEUED" || state == "PREEMPTED")
+      ++progress.queued;
+    else if (state == "RUNNING")
+      ++progress.running;
+    else if (state == "COMPLETED")
+      ++progress.completed;
+    else
+      ++progress.failed;
+  }
+  return progress;
+}
+
+std::string progress_text(const Progress& progress, std::size_t total, double elapsed_s) {
+  return fmt::format("{}/{} done ({} failed), {} running, {} queued, {:.0f}s", progress.done(),
+                     total, progress.failed, progress.running, progress.queued, elapsed_s);
+}
+
+// Waits until every job ended, drawing progress on a terminal (one line,
+// redrawn) or as plain lines when anything changes.
+Result<std::vector<api::Json>> follow(const api::ApiClient& client,
+                                      const std::vector<std::uint64_t>& ids, bool quiet) {
+  const bool terminal = !quiet && ::isatty(STDOUT_FILENO) != 0;
+  const auto started = std::chrono::steady_clock::now();
+  std::optional<Progress> shown;
+  while (true) {
+    Result<std::vector<api::Json>> jobs = batch_jobs(client, ids);
+    if (!jobs.ok()) return jobs.status();
+    const Progress progress = count(*jobs);
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    if (terminal) {
+      print_text("\r\x1b[K" + progress_text(progress, ids.size(), elapsed));
+    } else if (!quiet && shown != progress) {
+      print_text(progress_text(progress, ids.size(), elapsed) + "\n");
+    }
+    shown = progress;
+    if (progress.done() == ids.size()) {
+      if (terminal) print_text("\n");
+      return jobs;
+    }
+    std::this_thread::sleep_for(kPollInterval);
+  }
+}
+
+// The GPUs the batch could use and what they are ("simulated" or "nvml").
+struct GpuFacts {
+  std::uint32_t count = 0;
+  std::string source;
+  std::string note;
+};
+
+Result<GpuFacts> gpu_facts(const api::ApiClient& client) {
+  Result<api::Json> gpus = client.get("/v1/gpus");
+  if (!gpus.ok()) return gpus.status();
+  return GpuFacts{static_cast<std::uint32_t>((*gpus)["devices"].size()),
+                  (*gpus)["source"].get<std::string>(), (*gpus)["note"].get<std::string>()};
+}
+
+Result<std::vector<std::uint64_t>> submit_file(const api::ApiClient& client,
+                                               const std::vector<store::JobSpec>& specs) {
+  Result<api::Json> reply = client.post("/v1/jobs", api::job_batch_to_json(specs));
+  if (!reply.ok()) return reply.status();
+  return (*reply)["ids"].get<std::vector<std::uint64_t>>();
+}
+
+int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, bool json) {
+  std::vector<store::JobRecord> records;
+  for (const api::Json& job : jobs) {
+    Result<store::JobRecord> record = api::job_record_from_json(job);
+    if (!record.ok()) return fail("run", record.status());
+    records.push_back(std::move(record).value());
+  }
+  const engine::BatchReport batch = engine::make_batch_report(records, gpus.count);
+  const bool simulated = gpus.source == "simulated";
+  if (json) {
+    api::Json out = engine::batch_report_json(batch);
+    out["gpus_source"] = gpus.source;
+    out["gpus_note"] = gpus.note;
+    print_json(out);
+  } else {
+    if (simulated) {
+      print_text(fmt::format("{}\njobs are real processes; GPUs are simulated\n", gpus.note));
+    }
+    print_text(engine::render_batch_report_table(batch));
+  }
+  return count(jobs).failed == 0 ? kExitOk : kExitFailure;
+}
+
+int run_batch(const RunOptions& options) {
+  Result<std::string> text = read_file(options.file);
+  if (!text.ok()) return fail("run", text.status());
+  Result<engine::SubmitContext> context = submit_context();
+  if (!context.ok()) return fail("run", context.status());
+  Result<std::vector<store::JobSpec>> specs = engine::parse_job_file(*text, options.file, *context);
+  if (!specs.ok()) return fail("run", specs.status());
+  Result<api::ApiClient> client = connect_daemon(options.daemon, "run");
+  if (!client.ok()) return fail("run", client.status());
+  Result<GpuFacts> gpus = gpu_facts(*client);
+  if (!gpus.ok()) return fail("run", gpus.status());
+  Result<std::vector<std::uint64_t>> ids = submit_file(*client, *specs);
+  if (!ids.ok()) return fail("run", ids.status());
+  if (!options.daemon.json) {
+    print_text(fmt::format("submitted {} job(s) from {}: ids {}-{}\n", ids->size(), options.file,
+                           ids->front(), ids->back()));
+  }
+  Result<std::vector<api::Json>> jobs = follow(*client, *ids, options.daemon.json);
+  if (!jobs.ok()) return fail("run", jobs.status());
+  return report(*jobs, *gpus, options.daemon.json);
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, CommandOutcome& outcome) {
+  auto options = std::make_shared<RunOptions>();
+  CLI::App* command =
+      app.add_subcommand("run",
+                         "Run a batch from a YAML job file, wait for it and print its "
+                         "report (exit 1 if any job failed)");
+  command->add_option("FILE", options->file, "The job file (docs/job-files.md)")->required();
+  add_daemon_flags(*command, options->daemon);
+  command->callback([options, &outcome] { outcome.exit_code = run_batch(*options); });
+}
+
+}  // namespace fastgpu::cli

@@ -1,0 +1,169 @@
+// A private FastGPU installation per test: a temp state folder and socket, the
+// built `fastgpu` binary run as a user would, and a teardown that cancels what
+// is left and stops the daemon, so tests run side by side (ctest -j2) without
+// meeting.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "cli_run.h"
+#include "fastgpu/api/client.h"
+
+namespace fastgpu::test_support {
+
+class DaemonHarness {
+ public:
+  explicit DaemonHarness(std::string devices = "2xH100-80G") : devices_(std::move(devices)) {
+    char pattern[] = "/tmp/fgd-XXXXXX";
+    const char* made = ::mkdtemp(pattern);
+    EXPECT_NE(made, nullptr);
+    root_ = made == nullptr ? std::filesystem::path("/tmp/fgd-failed") : made;
+    work_ = root_ / "work";
+    std::filesystem::create_directories(work_);
+  }
+  ~DaemonHarness() { stop(); }
+
+  DaemonHarness(const DaemonHarness&) = delete;
+  DaemonHarness& operator=(const DaemonHarness&) = delete;
+
+  // Runs `fastgpu ARGS` (already shell-quoted) in the work folder with this
+  // test's state.
+  CliRun fastgpu(const std::string& args, bool with_stderr = true) const {
+    return run_cli_in(environment() + " " + quoted(FASTGPU_CLI_PATH) + " " + args, with_stderr);
+  }
+
+  // The parsed --json output of `fastgpu ARGS --json`; null when it is not
+  // JSON.
+  nlohmann::json fastgpu_json(const std::string& args) const {
+    const CliRun run = fastgpu(args + " --json", /*with_stderr=*/false);
+    return nlohmann::json::parse(run.output, nullptr, false);
+  }
+
+  // Submits and returns the first id printed (0 on failure, with the output in
+  // `output`).
+  std::uint64_t submit(const std::string& args, std::string* output = nullptr) const {
+    const CliRun run = fastgpu("submit " + args);
+    if (output != nullptr) *output = run.output;
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    std::istringstream lines(run.output);
+    for (std::string line; std::getline(lines, line);) {
+      if (!line.empty() && std::isdigit(static_cast<unsigned char>(line[0]))) {
+        return std::stoull(line);
+      }
+    }
+    return 0;
+  }
+
+  // Submits a batch straight through the API ({"jobs": [...]}, as docs/api.md), starting
+  // the daemon first; returns the ids, empty on failure.
+  std::vector<std::uint64_t> submit_api(const nlohmann::json& batch) const {
+    const CliRun started = fastgpu("daemon start");
+    EXPECT_EQ(started.exit_code, 0) << started.output;
+    const api::ApiClient client(socket());
+    const Result<api::Json> reply = client.post("/v1/jobs", api::Json::parse(batch.dump()));
+    EXPECT_TRUE(reply.ok()) << reply.status().to_string();
+    if (!reply.ok()) return {};
+    return (*reply)["ids"].get<std::vector<std::uint64_t>>();
+  }
+
+  nlohmann::json job(std::uint64_t id) const { return fastgpu_json("show " + std::to_string(id)); }
+
+  // Polls until the job reaches `state` (or any terminal state when `state` is
+  // empty).
+  nlohmann::json wait_for_state(std::uint64_t id, const std::string& state,
+                                std::chrono::seconds timeout = std::chrono::seconds(60)) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    nlohmann::json last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      last = job(id);
+      if (last.is_object() && last["state"] == state) return last;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ADD_FAILURE() << "job " << id << " never reached " << state << "; last: " << last.dump();
+    return last;
+  }
+
+  std::string log_of(std::uint64_t id) const {
+    return fastgpu("logs " + std::to_string(id), /*with_stderr=*/false).output;
+  }
+
+  // Cancels every job still queued or running, then stops the daemon.
+  void stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    // Only a daemon that runs: a job verb here would start one.
+    if (fastgpu("daemon status").exit_code == 0) {
+      const nlohmann::json queue = fastgpu_json("queue");
+      if (queue.is_object()) {
+        for (const auto& job : queue["jobs"]) {
+          fastgpu("cancel " + std::to_string(job["id"].get<std::uint64_t>()));
+        }
+        for (const auto& job : queue["jobs"]) wait_for_state_any(job["id"].get<std::uint64_t>());
+      }
+      fastgpu("daemon stop");
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(root_, ignored);
+  }
+
+  const std::filesystem::path& work() const { return work_; }
+  std::filesystem::path state_dir() const { return root_ / "state"; }
+  std::filesystem::path socket() const { return root_ / "fastgpu.sock"; }
+
+  void write_file(const std::string& name, const std::string& text) const {
+    std::ofstream(work_ / name) << text;
+  }
+
+  static std::string quoted(const std::string& text) {
+    std::string out = "'";
+    for (char c : text) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return out + "'";
+  }
+
+ private:
+  void wait_for_state_any(std::uint64_t id) const {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (std::chrono::steady_clock::now() < deadline) {
+      const nlohmann::json record = job(id);
+      if (!record.is_object()) return;
+      const std::string state = record["state"];
+      if (state != "QUEUED" && state != "RUNNING" && state != "PREEMPTED") return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+
+  std::string environment() const {
+    return "cd " + quoted(work_.string()) +
+           " && env FASTGPU_STATE_DIR=" + quoted(state_dir().string()) +
+           " FASTGPU_SOCKET=" + quoted(socket().string()) + " FASTGPU_DEVICES=" + quoted(devices_);
+  }
+
+  static CliRun run_cli_in(const std::string& command, bool with_stderr) {
+    CliRun result;
+    FILE* pipe = ::popen((command + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+    if (pipe == nullptr) return result;
+    char buffer[4096];
+    std::size_t got = 0;
+    while ((got = std::fread(buffer, 1, sizeof buffer, pipe)) > 0)
+      result.output.append(buffer, got);
+    const int status = ::pclose(pipe);
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return result;
+  }
+
+  std::string devices_;
+  std::filesystem::path root_;
+  std::filesystem::path work_;
+  bool stopped_ = false;
+};
+
+}  // namespace fastgpu::test_support

@@ -1,0 +1,157 @@
+// End-to-end: the built `fastgpu` binary as a daemon on a private socket and state folder,
+// real job processes, simulated GPUs. Jobs are submitted through the HTTP API here; the
+// CLI's submit and run verbs are tested in jobs_e2e_test.cc.
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <fstream>
+#include <set>
+
+#include "daemon/daemon_harness.h"
+
+namespace fastgpu {
+namespace {
+
+using nlohmann::json;
+using test_support::DaemonHarness;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+json shell_job(const std::string& command, const std::string& work, int gpus = 1,
+               std::int64_t gpu_mem = 10LL << 30) {
+  return {{"shell_command", command},
+          {"working_dir", work},
+          {"environment", json::array({"PATH=/usr/bin:/bin"})},
+          {"gpus", gpus},
+          {"gpu_mem", gpus == 0 ? json(nullptr) : json(gpu_mem)}};
+}
+
+TEST(DaemonLifecycle, StartStatusSecondDaemonRefusedAndStop) {
+  DaemonHarness daemon;
+  const test_support::CliRun started = daemon.fastgpu("daemon start");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(status.is_object()) << daemon.fastgpu("daemon status").output;
+  EXPECT_EQ(status["running"], true);
+  EXPECT_EQ(status["gpus_source"], "simulated");
+  EXPECT_EQ(status["socket"], daemon.socket().string());
+  EXPECT_EQ(status["state_dir"], daemon.state_dir().string());
+  EXPECT_GT(status["pid"].get<int>(), 0);
+
+  struct stat info {};
+  ASSERT_EQ(::stat(daemon.socket().c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0600u);
+
+  const test_support::CliRun second = daemon.fastgpu("daemon run");
+  EXPECT_EQ(second.exit_code, 1) << second.output;
+  EXPECT_TRUE(contains(second.output, "already runs")) << second.output;
+  EXPECT_EQ(daemon.fastgpu("daemon start").exit_code, 0);  // says so, starts nothing
+
+  const test_support::CliRun stopped = daemon.fastgpu("daemon stop");
+  EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
+  EXPECT_EQ(daemon.fastgpu("daemon status").exit_code, 1);
+}
+
+TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {
+  DaemonHarness daemon("4xH100-80Q");
+  const test_support::CliRun started = daemon.fastgpu("daemon start");
+  EXPECT_EQ(started.exit_code, 1) << started.output;
+  EXPECT_TRUE(contains(started.output, "80Q")) << started.output;
+}
+
+TEST(DaemonLifecycle, AJobsLogShowsTheGpusItWasPlacedOn) {
+  DaemonHarness daemon("2xH100-80G");
+  const std::vector<std::uint64_t> ids = daemon.submit_api(
+      {{"jobs",
+        json::array({shell_job("echo CVD=$CUDA_VISIBLE_DEVICES", daemon.work().string())})}});
+  ASSERT_EQ(ids.size(), 1u);
+  const json job = daemon.wait_for_state(ids[0], "COMPLETED");
+  ASSERT_EQ(job["placed_gpus"].size(), 1u) << job.dump();
+  EXPECT_EQ(daemon.log_of(ids[0]), "CVD=" + job["placed_gpus"][0].dump() + "\n");
+}
+
+TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
+  DaemonHarness daemon("1xH100-80G");
+  const std::vector<std::uint64_t> ids = daemon.submit_api(
+      {{"jobs", json::array({shell_job("sleep 60", daemon.work().string(), 1, 80LL << 30),
+                             shell_job("true", daemon.work().string(), 1, 80LL << 30)})}});
+  ASSERT_EQ(ids.size(), 2u);
+  daemon.wait_for_state(ids[0], "RUNNING");
+  const test_support::CliRun queue = daemon.fastgpu("queue");
+  EXPECT_EQ(queue.exit_code, 0);
+  EXPECT_TRUE(contains(queue.output, "RUNNING")) << queue.output;
+  EXPECT_TRUE(contains(queue.output, "QUEUED")) << queue.output;
+  EXPECT_EQ(daemon.job(ids[1])["state"], "QUEUED");  // the GPU's 80G are taken
+
+  const test_support::CliRun cancel =
+      daemon.fastgpu("cancel " + std::to_string(ids[1]) + " " + std::to_string(ids[0]));
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  EXPECT_EQ(daemon.wait_for_state(ids[1], "CANCELLED")["start_time"], nullptr);
+  daemon.wait_for_state(ids[0], "CANCELLED");
+  const test_support::CliRun again = daemon.fastgpu("cancel " + std::to_string(ids[1]));
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_TRUE(contains(again.output, "already ended")) << again.output;
+  EXPECT_EQ(daemon.fastgpu("cancel twelve").exit_code, 2);
+  EXPECT_EQ(daemon.fastgpu("show 999").exit_code, 1);
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 2u);
+  EXPECT_EQ(daemon.fastgpu("wait " + std::to_string(ids[0])).exit_code, 1);  // cancelled
+}
+
+TEST(DaemonLifecycle, TimeLimitEndsAJobAsTimeout) {
+  DaemonHarness daemon;
+  json job = shell_job("sleep 60", daemon.work().string(), 0);
+  job["time_limit_s"] = 1;
+  const std::vector<std::uint64_t> ids = daemon.submit_api({{"jobs", json::array({job})}});
+  ASSERT_EQ(ids.size(), 1u);
+  daemon.wait_for_state(ids[0], "TIMEOUT");
+}
+
+TEST(DaemonLifecycle, AnImpossibleBatchIsRefusedWholeWithTheEnginesMessage) {
+  DaemonHarness daemon("2xH100-80G");
+  ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);
+  const api::ApiClient client(daemon.socket());
+  const json batch = {{"jobs", json::array({shell_job("true", daemon.work().string()),
+                                            shell_job("true", daemon.work().string(), 3)})}};
+  const Result<api::ApiReply> reply = client.exchange("POST", "/v1/jobs", batch.dump());
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->status, 400) << reply->body.dump();
+  EXPECT_EQ(daemon.fastgpu_json("queue")["jobs"].size(), 0u);
+}
+
+TEST(DaemonLifecycle, KillNineMidRunThenRestartRunsEveryJobExactlyOnceWithCompleteLogs) {
+  DaemonHarness daemon("4xH100-80G");
+  const std::string marker = (daemon.work() / "ran.txt").string();
+  json jobs = json::array();
+  for (int i = 0; i < 6; ++i) {
+    jobs.push_back(
+        shell_job("echo begin; echo $FASTGPU_JOB_ID >> " + marker + "; sleep 2; echo end",
+                  daemon.work().string(), 1, 20LL << 30));
+  }
+  const std::vector<std::uint64_t> ids = daemon.submit_api({{"jobs", jobs}});
+  ASSERT_EQ(ids.size(), 6u);
+  daemon.wait_for_state(ids.front(), "RUNNING");
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(status.is_object());
+  ASSERT_EQ(::kill(status["pid"].get<pid_t>(), SIGKILL), 0);
+  // The next command finds no daemon and starts a new one, which re-adopts the jobs.
+  std::string list;
+  for (std::uint64_t id : ids) list += std::to_string(id) + " ";
+  const test_support::CliRun waited = daemon.fastgpu("wait --timeout 120s " + list);
+  EXPECT_EQ(waited.exit_code, 0) << waited.output;
+  std::multiset<std::string> ran;
+  std::ifstream file(marker);
+  for (std::string line; std::getline(file, line);) ran.insert(line);
+  for (std::uint64_t id : ids) {
+    EXPECT_EQ(ran.count(std::to_string(id)), 1u) << "job " << id;
+    const json job = daemon.job(id);
+    EXPECT_EQ(job["state"], "COMPLETED") << job.dump();
+    EXPECT_EQ(job["attempts"], 1) << job.dump();
+    EXPECT_EQ(daemon.log_of(id), "begin\nend\n") << "job " << id;
+  }
+}
+
+}  // namespace
+}  // namespace fastgpu

@@ -1,0 +1,140 @@
+// End-to-end: the built `fastgpu` binary, a real daemon on a private socket,
+// real job processes, simulated GPUs. Every test waits by polling with generous
+// timeouts.
+
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+
+#include "daemon/daemon_harness.h"
+
+namespace fastgpu {
+namespace {
+
+using nlohmann::json;
+using test_support::DaemonHarness;
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+std::size_t job_count(const DaemonHarness& daemon) {
+  const json queue = daemon.fastgpu_json("queue");
+  const json history = daemon.fastgpu_json("history");
+  return queue["jobs"].size() + history["jobs"].size();
+}
+
+TEST(JobsE2E, SubmitAutoStartsTheDaemonAndTheLogShowsThePlacement) {
+  DaemonHarness daemon;
+  std::string output;
+  const std::uint64_t id =
+      daemon.submit("--gpus 1 --gpu-mem 10G --wrap 'echo CVD=$CUDA_VISIBLE_DEVICES'", &output);
+  ASSERT_GT(id, 0u) << output;
+  EXPECT_TRUE(contains(output, "started a daemon")) << output;
+  const json job = daemon.wait_for_state(id, "COMPLETED");
+  ASSERT_EQ(job["placed_gpus"].size(), 1u) << job.dump();
+  EXPECT_EQ(daemon.log_of(id), "CVD=" + job["placed_gpus"][0].dump() + "\n");
+  EXPECT_EQ(job["exit_code"], 0);
+}
+
+TEST(JobsE2E, TwoFortyGigJobsShareAnEightyGigGpuAndAThirdWaits) {
+  DaemonHarness daemon("1xH100-80G");
+  const std::uint64_t first = daemon.submit("--gpu-mem 40G --share 0.5 -- sleep 60");
+  const std::uint64_t second = daemon.submit("--gpu-mem 40G --share 0.5 -- sleep 60");
+  const std::uint64_t third = daemon.submit("--gpu-mem 40G --share 0.5 -- true");
+  const json a = daemon.wait_for_state(first, "RUNNING");
+  const json b = daemon.wait_for_state(second, "RUNNING");
+  EXPECT_EQ(a["placed_gpus"], json::array({0}));
+  EXPECT_EQ(b["placed_gpus"], json::array({0}));
+  EXPECT_EQ(daemon.job(third)["state"], "QUEUED");
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(first)).exit_code, 0);
+  daemon.wait_for_state(first, "CANCELLED");
+  daemon.wait_for_state(third, "COMPLETED");
+}
+
+TEST(JobsE2E, ADependentJobStartsAfterItsDependencyEnded) {
+  DaemonHarness daemon;
+  const std::uint64_t first = daemon.submit("--gpus 0 -- sleep 1");
+  const std::uint64_t second =
+      daemon.submit("--gpus 0 --after " + std::to_string(first) + " -- true");
+  const json a = daemon.wait_for_state(first, "COMPLETED");
+  const json b = daemon.wait_for_state(second, "COMPLETED");
+  EXPECT_GE(b["start_time_us"].get<std::int64_t>(), a["end_time_us"].get<std::int64_t>());
+}
+
+TEST(JobsE2E, ArrayWithLimitNeverRunsMoreThanTheLimitAtOnce) {
+  DaemonHarness daemon("4xH100-80G");
+  std::string output;
+  daemon.submit(
+      "--array 0-5%2 --gpu-mem 1G --wrap 'echo "
+      "index=$FASTGPU_ARRAY_INDEX; sleep 1'",
+      &output);
+  const json jobs = daemon.fastgpu_json("queue")["jobs"];
+  ASSERT_EQ(jobs.size(), 6u) << output;
+  std::vector<std::pair<std::int64_t, std::int64_t>> runs;
+  std::set<std::string> logs;
+  for (const json& listed : jobs) {
+    const std::uint64_t id = listed["id"].get<std::uint64_t>();
+    const json job = daemon.wait_for_state(id, "COMPLETED");
+    runs.emplace_back(job["start_time_us"].get<std::int64_t>(),
+                      job["end_time_us"].get<std::int64_t>());
+    logs.insert(daemon.log_of(id));
+  }
+  EXPECT_EQ(logs.size(), 6u);  // every index printed its own line
+  for (const auto& [start, end] : runs) {
+    // Members running at this one's start, itself included.
+    const auto overlapping =
+        std::count_if(runs.begin(), runs.end(), [start = start](const auto& other) {
+          return other.first <= start && start < other.second;
+        });
+    EXPECT_LE(overlapping, 2);
+  }
+}
+
+TEST(JobsE2E, BadSubmitFlagAndImpossibleRequestAreRefusedAndNothingIsStored) {
+  DaemonHarness daemon("2xH100-80G");
+  test_support::CliRun bad = daemon.fastgpu("submit --gpu-mem 20X -- true");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "20X")) << bad.output;
+  bad = daemon.fastgpu("submit --gpus 3 -- true");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "3")) << bad.output;
+  bad = daemon.fastgpu("submit --gpu-mem 100G -- true");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_EQ(job_count(daemon), 0u);
+}
+
+TEST(JobsE2E, BadJobFilesAreRefusedWithTheirMessageAndNothingIsStored) {
+  DaemonHarness daemon;
+  daemon.write_file("broken.yaml", "jobs:\n  - name: a\n    command: [true\n");
+  test_support::CliRun run = daemon.fastgpu("run broken.yaml");
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "broken.yaml")) << run.output;
+  daemon.write_file("unknown.yaml", "- name: a\n  command: [\"true\"]\n  gpu-memory: 5G\n");
+  run = daemon.fastgpu("run unknown.yaml");
+  EXPECT_NE(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "gpu-memory")) << run.output;
+  daemon.write_file("huge.yaml", "- name: a\n  command: [\"true\"]\n  gpus: 1\n  gpu-mem: 500G\n");
+  run = daemon.fastgpu("run huge.yaml");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_EQ(job_count(daemon), 0u);
+}
+
+TEST(JobsE2E, RunPrintsTheBatchReport) {
+  DaemonHarness daemon;
+  daemon.write_file("batch.yaml",
+                    "- name: one\n  command: [\"sleep\", \"1\"]\n  gpu-mem: 10G\n"
+                    "- name: two\n  command: [\"sleep\", \"1\"]\n  gpu-mem: 10G\n");
+  const test_support::CliRun run = daemon.fastgpu("run batch.yaml");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "GPUs are simulated")) << run.output;
+  EXPECT_TRUE(contains(run.output, "makespan")) << run.output;
+  EXPECT_TRUE(contains(run.output, "one")) << run.output;
+  EXPECT_TRUE(contains(run.output, "two")) << run.output;
+}
+
+}  // namespace
+}  // namespace fastgpu
