@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 scripts/setup.sh
 cmake --preset release >/dev/null
-cmake --build --preset release -j "${FASTGPU_JOBS:-$(nproc)}" --target fastgpu fastgpu-burn-cpu
+cmake --build --preset release -j "${FASTGPU_JOBS:-$(nproc)}" --target fastgpu fastgpu-supervisor fastgpu-burn-cpu
 
 fastgpu=build/release/fastgpu
 echo

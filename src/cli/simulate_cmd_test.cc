@@ -106,16 +106,17 @@ TEST(SimulateCommand, BadInputExitsWithTheDocumentedCodes) {
 }
 
 TEST(SimulateCommand, JobTooLargeForTheClusterIsReportedAsRejected) {
-  const std::string trace =
-      write_file("simulate_too_big.csv", "id,submit,duration,gpus\nA,0,10,1\nB,0,10,16\n");
+  // C needs both nodes (a multi-node job takes whole nodes); B needs more than there are.
+  const std::string trace = write_file("simulate_too_big.csv",
+                                       "id,submit,duration,gpus\nA,0,10,1\nB,0,10,32\nC,0,10,16\n");
   const RunResult run =
       run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:2x8 --json", false);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const nlohmann::json json = nlohmann::json::parse(run.output);
-  EXPECT_EQ(json["runs"][0]["completed"], 1);
+  EXPECT_EQ(json["runs"][0]["completed"], 2);
   EXPECT_EQ(json["runs"][0]["rejected"], 1);
   EXPECT_THAT(json["runs"][0]["rejected_reasons"][0]["reason"].get<std::string>(),
-              HasSubstr("largest node has 8"));
+              HasSubstr("the cluster has 16"));
 }
 
 }  // namespace

@@ -236,7 +236,7 @@ class Round {
     if (config_.backfill && reserve_earliest(entry.job->id, demand)) return true;
     // Fits only once jobs without a time limit end: no reservation can be promised, so
     // nothing may pass it. Never fits (too few healthy GPUs): it must not block the queue.
-    if (placer_.place(state_.empty_ledger, demand, options_)) return false;
+    if (placer_.place(state_.empty_ledger(), demand, options_)) return false;
     never_fits_.add(demand);
     return true;
   }

@@ -29,11 +29,11 @@ void QueueMinimums::add(const Job& job, const Demand& demand) {
     return;
   }
   Dimensions& dims = by_whole_[demand.whole_memory ? 1 : 0];
-  dims.gpus.insert(demand.gpus);
-  dims.bytes.insert(demand.bytes);
-  dims.share.insert(demand.share);
-  shares_.insert(job.util_share);
-  if (job.gpu_mem) declared_bytes_.insert(*job.gpu_mem);
+  dims.gpus.add(demand.gpus);
+  dims.bytes.add(demand.bytes);
+  dims.share.add(demand.share);
+  shares_.add(job.util_share);
+  if (job.gpu_mem) declared_bytes_.add(*job.gpu_mem);
 }
 
 void QueueMinimums::remove(const Job& job, const Demand& demand) {
@@ -42,11 +42,11 @@ void QueueMinimums::remove(const Job& job, const Demand& demand) {
     return;
   }
   Dimensions& dims = by_whole_[demand.whole_memory ? 1 : 0];
-  dims.gpus.erase(dims.gpus.find(demand.gpus));
-  dims.bytes.erase(dims.bytes.find(demand.bytes));
-  dims.share.erase(dims.share.find(demand.share));
-  shares_.erase(shares_.find(job.util_share));
-  if (job.gpu_mem) declared_bytes_.erase(declared_bytes_.find(*job.gpu_mem));
+  dims.gpus.remove(demand.gpus);
+  dims.bytes.remove(demand.bytes);
+  dims.share.remove(demand.share);
+  shares_.remove(job.util_share);
+  if (job.gpu_mem) declared_bytes_.remove(*job.gpu_mem);
 }
 
 Demand QueueMinimums::smallest(bool whole_memory) const {
@@ -57,17 +57,17 @@ Demand QueueMinimums::smallest(bool whole_memory) const {
     demand.gpus = 0;
     return demand;
   }
-  demand.gpus = *dims.gpus.begin();
-  demand.bytes = *dims.bytes.begin();
-  demand.share = *dims.share.begin();
+  demand.gpus = dims.gpus.smallest();
+  demand.bytes = dims.bytes.smallest();
+  demand.share = dims.share.smallest();
   return demand;
 }
 
 Bytes QueueMinimums::smallest_declared_bytes() const {
-  return declared_bytes_.empty() ? 0 : *declared_bytes_.begin();
+  return declared_bytes_.empty() ? 0 : declared_bytes_.smallest();
 }
 
-double QueueMinimums::smallest_share() const { return shares_.empty() ? 1.0 : *shares_.begin(); }
+double QueueMinimums::smallest_share() const { return shares_.empty() ? 1.0 : shares_.smallest(); }
 
 // ---- State
 
@@ -77,11 +77,19 @@ Scheduler::State::State(const SchedulerConfig& config_in, std::vector<GpuState> 
       placer(make_placer(config_in.strategy)),
       limits(detail::cluster_limits(gpus)),
       view{0.0, std::move(gpus), {}, {}, {}, {}},
-      ledger(view),
-      empty_ledger(view) {
+      ledger(view) {
   limits.multi_node = config.multi_node;
   for (std::size_t i = 0; i < view.gpus.size(); ++i) gpu_at[view.gpus[i].index] = i;
   reset_estimates();
+}
+
+const Ledger& Scheduler::State::empty_ledger() {
+  if (!empty_ledger_) {
+    Snapshot gpus_only;
+    gpus_only.gpus = view.gpus;
+    empty_ledger_.emplace(gpus_only);
+  }
+  return *empty_ledger_;
 }
 
 void Scheduler::State::reset_estimates() {
@@ -143,20 +151,22 @@ void Scheduler::State::join_shape(Entry& entry) {
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
   std::set<Entry>& same_limit = group.by_limit[entry.job->time_limit_s.value_or(-1.0)];
-  const bool was_empty = group.limit_heads.empty();
-  if (!was_empty) heads.erase(*group.limit_heads.begin());
+  // The class's first job changes only when this one goes before it.
+  const bool first = group.limit_heads.empty() || entry < *group.limit_heads.begin();
+  if (first && !group.limit_heads.empty()) heads.erase(*group.limit_heads.begin());
   insert_keeping_first(same_limit, group.limit_heads, entry);
-  heads.insert(*group.limit_heads.begin());
+  if (first) heads.insert(entry);
   minimums.add(*entry.job, entry.demand);
 }
 
 void Scheduler::State::leave_shape(const Entry& entry) {
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
   auto same_limit = group.by_limit.find(entry.job->time_limit_s.value_or(-1.0));
-  heads.erase(*group.limit_heads.begin());
+  const bool first = group.limit_heads.begin()->id == entry.id;
+  if (first) heads.erase(*group.limit_heads.begin());
   erase_keeping_first(same_limit->second, group.limit_heads, entry);
   if (same_limit->second.empty()) group.by_limit.erase(same_limit);
-  if (!group.limit_heads.empty()) heads.insert(*group.limit_heads.begin());
+  if (first && !group.limit_heads.empty()) heads.insert(*group.limit_heads.begin());
   minimums.remove(*entry.job, entry.demand);
   entry_of.at(entry.id).shape = Entry::kLeft;
 }
@@ -379,7 +389,7 @@ Status Scheduler::update_gpu(const GpuState& gpu) {
   }
   state.view.gpus[it->second] = gpu;
   state.ledger.update_gpu(gpu);
-  state.empty_ledger.update_gpu(gpu);
+  state.empty_ledger_.reset();  // rebuilt from the GPUs when next needed
   state.limits = detail::cluster_limits(state.view.gpus);
   state.limits.multi_node = state.config.multi_node;
   return {};

@@ -6,6 +6,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -60,14 +61,30 @@ class QueueMinimums {
   std::size_t cpu_jobs() const { return cpu_jobs_; }
 
  private:
+  // A multiset as value -> count: queues repeat a few request sizes many times, so this
+  // allocates once per distinct value instead of once per job.
+  template <typename T>
+  class Counted {
+   public:
+    void add(T value) { ++counts_[value]; }
+    void remove(T value) {
+      auto it = counts_.find(value);
+      if (--it->second == 0) counts_.erase(it);
+    }
+    bool empty() const { return counts_.empty(); }
+    T smallest() const { return counts_.begin()->first; }
+
+   private:
+    std::map<T, std::size_t> counts_;
+  };
   struct Dimensions {
-    std::multiset<int> gpus;
-    std::multiset<Bytes> bytes;
-    std::multiset<double> share;
+    Counted<int> gpus;
+    Counted<Bytes> bytes;
+    Counted<double> share;
   };
   std::array<Dimensions, 2> by_whole_;  // [0] partial memory, [1] whole memory
-  std::multiset<Bytes> declared_bytes_;
-  std::multiset<double> shares_;
+  Counted<Bytes> declared_bytes_;
+  Counted<double> shares_;
   std::size_t cpu_jobs_ = 0;
 };
 
@@ -86,7 +103,9 @@ struct Scheduler::State {
   std::unordered_map<JobId, EndState> ended;          // every job that ended
   std::unordered_map<int, std::size_t> gpu_at;        // GpuState::index -> view.gpus
   Ledger ledger;
-  Ledger empty_ledger;  // the same GPUs with none of our jobs: what fits once all end
+  // The same GPUs with none of our jobs (what fits once all end), built when first asked.
+  const Ledger& empty_ledger();
+  std::optional<Ledger> empty_ledger_;
 
   // Waiting jobs whose dependencies are met, grouped into request classes: jobs asking
   // the same of each GPU. Jobs of one class succeed or fail to place alike (the ledger

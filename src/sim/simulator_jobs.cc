@@ -95,6 +95,10 @@ const std::vector<sched::GpuState>* NodeFit::node_for(int gpus, Bytes bytes) con
 std::string NodeFit::reject_reason(const sched::Job& job) const {
   std::size_t most = 0;
   for (const auto& node : nodes_) most = std::max(most, node.size());
+  if (multi_node_ && static_cast<std::size_t>(job.gpus) > most) {
+    return "needs " + std::to_string(job.gpus) + " GPUs large enough for it; the cluster has " +
+           std::to_string(all_.size()) + " GPUs";
+  }
   if (static_cast<std::size_t>(job.gpus) > most) {
     return "needs " + std::to_string(job.gpus) + " GPUs on one node; the largest node has " +
            std::to_string(most);
