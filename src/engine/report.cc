@@ -68,9 +68,9 @@ std::optional<double> makespan(const std::vector<JobRecord>& records) {
 void add_ratios(BatchSummary& summary) {
   if (summary.busy_gpu_seconds) summary.gpu_hours = *summary.busy_gpu_seconds / 3600.0;
   const bool has_span = summary.makespan_s && *summary.makespan_s > 0;
-  if (has_span && summary.busy_gpu_seconds && summary.cluster_gpus > 0) {
+  if (has_span && summary.allocated_gpu_seconds && summary.cluster_gpus > 0) {
     summary.utilization_percent =
-        100.0 * *summary.busy_gpu_seconds / (summary.cluster_gpus * *summary.makespan_s);
+        100.0 * *summary.allocated_gpu_seconds / (summary.cluster_gpus * *summary.makespan_s);
   }
   if (has_span && summary.sequential_s) {
     summary.speedup = *summary.sequential_s / *summary.makespan_s;
@@ -90,8 +90,14 @@ BatchSummary summarize(const std::vector<JobRecord>& records, const std::vector<
   summary.finished = std::all_of(
       jobs.begin(), jobs.end(), [](const JobReport& job) { return store::is_terminal(job.state); });
   summary.makespan_s = makespan(records);
-  for (const JobReport& job : jobs) {
+  std::size_t allocated_jobs = 0;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    const JobReport& job = jobs[i];
     add(summary.busy_gpu_seconds, summary.gpu_seconds_jobs, job.gpu_seconds);
+    if (job.gpu_seconds) {
+      add(summary.allocated_gpu_seconds, allocated_jobs,
+          *job.gpu_seconds * records[i].spec.util_share);
+    }
     add(summary.energy_joules, summary.energy_jobs, job.energy_joules);
     add(summary.sequential_s, summary.run_time_jobs, job.run_s);
     summary.energy_is_estimate = summary.energy_is_estimate || job.energy_is_estimate;

@@ -99,9 +99,10 @@ std::string summary_text(const BatchSummary& s) {
                        ? fmt::format("{} = {:.2f} GPU-hours{}", duration_text(s.busy_gpu_seconds),
                                      *s.gpu_hours, coverage(s.gpu_seconds_jobs, s.jobs))
                        : kMissing);
-  line("GPU util", s.utilization_percent ? fmt::format("{:.1f} % of {} GPUs over the makespan",
-                                                       *s.utilization_percent, s.cluster_gpus)
-                                         : kMissing);
+  line("GPU util", s.utilization_percent
+                       ? fmt::format("{:.1f} % of {} GPUs allocated over the makespan",
+                                     *s.utilization_percent, s.cluster_gpus)
+                       : kMissing);
   line("energy", s.energy_joules ? fmt::format("{}{}{}", format_energy(*s.energy_joules),
                                                s.energy_is_estimate ? " (estimate)" : "",
                                                coverage(s.energy_jobs, s.jobs))
@@ -143,6 +144,7 @@ Json summary_json(const BatchSummary& s) {
   out["states"] = states;
   out["makespan_seconds"] = or_null(s.makespan_s);
   out["busy_gpu_seconds"] = or_null(s.busy_gpu_seconds);
+  out["allocated_gpu_seconds"] = or_null(s.allocated_gpu_seconds);
   out["gpu_seconds_jobs"] = s.gpu_seconds_jobs;
   out["gpu_hours"] = or_null(s.gpu_hours);
   out["cluster_gpus"] = s.cluster_gpus;

@@ -161,7 +161,7 @@ TEST(BatchReport, TableShowsHumanUnitsAndNaForMissing) {
   EXPECT_THAT(table, HasSubstr("jobs        5: 3 COMPLETED, 1 FAILED, 1 CANCELLED\n"));
   EXPECT_THAT(table, HasSubstr("makespan    6m40s (first submit to last end)\n"));
   EXPECT_THAT(table, HasSubstr("GPU time    15m00s = 0.25 GPU-hours (4 of 5 jobs)\n"));
-  EXPECT_THAT(table, HasSubstr("GPU util    56.2 % of 4 GPUs over the makespan\n"));
+  EXPECT_THAT(table, HasSubstr("GPU util    56.2 % of 4 GPUs allocated over the makespan\n"));
   EXPECT_THAT(table, HasSubstr("energy      110.0 kJ (estimate) (2 of 5 jobs)\n"));
   EXPECT_THAT(table, HasSubstr("sequential  11m40s (the run times one after another) (4 of 5"));
   EXPECT_THAT(table, HasSubstr("speedup     1.75x (sequential / makespan)\n"));
@@ -207,6 +207,35 @@ TEST(BatchReport, EnergyUnits) {
   EXPECT_EQ(format_energy(12'345.0), "12.3 kJ");
   EXPECT_EQ(format_energy(4.5e6), "4.5 MJ");
   EXPECT_EQ(format_energy(2.0e9), "2.0 GJ");
+}
+
+}  // namespace
+}  // namespace fastgpu::engine
+
+namespace fastgpu::engine {
+namespace {
+
+// Two jobs at share 0.5 packed on the one GPU for the same 100 s hold that GPU exactly once:
+// 200 GPU-seconds of GPU time, 100 allocated, 100 % utilization (not 200 %).
+TEST(BatchReport, PackedJobsCountTheirShareOfTheGpu) {
+  std::vector<store::JobRecord> jobs;
+  for (std::uint64_t id : {1, 2}) {
+    store::JobRecord job;
+    job.id = JobId(id);
+    job.spec.argv = {"x"};
+    job.spec.util_share = 0.5;
+    job.spec.submit_time = store::WallTime(std::chrono::seconds(1'800'000'000));
+    job.state = store::JobState::kCompleted;
+    job.start_time = job.spec.submit_time;
+    job.end_time = job.spec.submit_time + std::chrono::seconds(100);
+    job.placed_gpus = {0};
+    jobs.push_back(job);
+  }
+  const BatchReport report = make_batch_report(jobs, 1);
+  EXPECT_DOUBLE_EQ(report.summary.busy_gpu_seconds.value_or(0), 200.0);
+  EXPECT_DOUBLE_EQ(report.summary.allocated_gpu_seconds.value_or(0), 100.0);
+  EXPECT_DOUBLE_EQ(report.summary.utilization_percent.value_or(0), 100.0);
+  EXPECT_DOUBLE_EQ(report.summary.speedup.value_or(0), 2.0);
 }
 
 }  // namespace

@@ -51,7 +51,10 @@ struct BatchSummary {
   std::size_t gpu_seconds_jobs = 0;
   std::optional<double> gpu_hours;
   std::uint32_t cluster_gpus = 0;
-  // busy_gpu_seconds / (cluster_gpus x makespan_s), in percent.
+  // GPU-seconds weighted by each job's compute share (a job at share 0.25 holds a quarter
+  // of its GPUs), so packed jobs never add up to more than the GPUs there are.
+  std::optional<double> allocated_gpu_seconds;
+  // allocated_gpu_seconds / (cluster_gpus x makespan_s), in percent.
   std::optional<double> utilization_percent;
   std::optional<double> energy_joules;
   bool energy_is_estimate = false;  // some job's energy is apportioned
