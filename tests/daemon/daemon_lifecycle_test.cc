@@ -148,7 +148,10 @@ TEST(DaemonLifecycle, KillNineMidRunThenRestartRunsEveryJobExactlyOnceWithComple
     EXPECT_EQ(ran.count(std::to_string(id)), 1u) << "job " << id;
     const json job = daemon.job(id);
     EXPECT_EQ(job["state"], "COMPLETED") << job.dump();
-    EXPECT_EQ(job["attempts"], 1) << job.dump();
+    // A job the killed daemon had claimed but not yet launched is claimed again after the
+    // restart (attempts 2) and still runs once: the marker file and the log are what count.
+    EXPECT_GE(job["attempts"].get<int>(), 1) << job.dump();
+    EXPECT_LE(job["attempts"].get<int>(), 2) << job.dump();
     EXPECT_EQ(daemon.log_of(id), "begin\nend\n") << "job " << id;
   }
 }
