@@ -19,6 +19,15 @@ std::string devices_for_new_daemon(const DaemonFlags& flags) {
   return value == nullptr ? "" : value;
 }
 
+// The member, or null when the object lacks it: the API leaves out fields that are unset
+// (a job outside an array has no "array"), and operator[] on a missing key is undefined.
+const api::Json& field(const api::Json& object, const char* key) {
+  static const api::Json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(key);
+  return it == object.end() ? kNull : *it;
+}
+
 std::string or_dash(const api::Json& value) {
   if (value.is_null()) return "-";
   if (value.is_string()) return value.get<std::string>();
@@ -26,7 +35,7 @@ std::string or_dash(const api::Json& value) {
 }
 
 std::string placed_text(const api::Json& job) {
-  const api::Json& gpus = job["placed_gpus"];
+  const api::Json& gpus = field(job, "placed_gpus");
   if (!gpus.is_array() || gpus.empty()) return "-";
   std::string text;
   for (const api::Json& gpu : gpus) text += (text.empty() ? "" : ",") + gpu.dump();
@@ -35,16 +44,16 @@ std::string placed_text(const api::Json& job) {
 
 std::string memory_text(const api::Json& spec) {
   if (spec["gpus"].get<int>() == 0) return "-";
-  const api::Json& bytes = spec["gpu_mem"];
+  const api::Json& bytes = field(spec, "gpu_mem");
   return bytes.is_null() ? "auto" : format_bytes(bytes.get<Bytes>());
 }
 
 // Run time so far (running) or in total (ended); "-" before the job starts.
 std::string elapsed_text(const api::Json& job, std::int64_t now_us) {
-  if (job["start_time_us"].is_null()) return "-";
+  if (field(job, "start_time_us").is_null()) return "-";
   const std::int64_t start = job["start_time_us"].get<std::int64_t>();
   const std::int64_t end =
-      job["end_time_us"].is_null() ? now_us : job["end_time_us"].get<std::int64_t>();
+      field(job, "end_time_us").is_null() ? now_us : job["end_time_us"].get<std::int64_t>();
   return format_duration(
       Seconds(static_cast<double>(std::max<std::int64_t>(0, end - start)) / 1e6));
 }
@@ -52,7 +61,7 @@ std::string elapsed_text(const api::Json& job, std::int64_t now_us) {
 std::string job_name(const api::Json& job) {
   std::string name = job["spec"]["name"].get<std::string>();
   if (name.empty()) name = "-";
-  const api::Json& array = job["spec"]["array"];
+  const api::Json& array = field(job["spec"], "array");
   if (array.is_object()) name += fmt::format("[{}]", array["index"].get<std::uint32_t>());
   return name;
 }
@@ -141,15 +150,15 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("working dir", spec["working_dir"].get<std::string>());
   line("gpus", fmt::format("{} x {} per GPU", spec["gpus"].get<int>(), memory_text(spec)));
   line("placed on", placed_text(job));
-  line("time limit", spec["time_limit_s"].is_null()
+  line("time limit", field(spec, "time_limit_s").is_null()
                          ? "none"
                          : format_duration(Seconds(spec["time_limit_s"].get<double>())));
   line("submitted", job["submit_time"].get<std::string>());
-  line("started", or_dash(job["start_time"]));
-  line("ended", or_dash(job["end_time"]));
+  line("started", or_dash(field(job, "start_time")));
+  line("ended", or_dash(field(job, "end_time")));
   line("elapsed", elapsed_text(job, now_us));
-  line("exit code", or_dash(job["exit_code"]));
-  line("signal", or_dash(job["signal"]));
+  line("exit code", or_dash(field(job, "exit_code")));
+  line("signal", or_dash(field(job, "signal")));
   line("attempts", job["attempts"].dump());
   line("log",
        job["log_path"].get<std::string>().empty() ? "-" : job["log_path"].get<std::string>());
