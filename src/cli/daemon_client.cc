@@ -182,4 +182,17 @@ void print_text(const std::string& text) {
   std::fflush(stdout);
 }
 
+int print_job_list(const DaemonFlags& flags, const std::string& verb, const std::string& target) {
+  Result<api::ApiClient> client = connect_daemon(flags, verb);
+  if (!client.ok()) return fail(verb, client.status());
+  Result<api::Json> reply = client->get(target);
+  if (!reply.ok()) return fail(verb, reply.status());
+  if (flags.json) {
+    print_json(*reply);
+  } else {
+    print_text(render_job_table((*reply)["jobs"], now_micros()));
+  }
+  return kExitOk;
+}
+
 }  // namespace fastgpu::cli

@@ -38,6 +38,8 @@ Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>&
 
 // One line per job: ID NAME USER STATE GPUS MEM/GPU PLACED ELAPSED, with a header.
 std::string render_job_table(const api::Json& jobs, std::int64_t now_us);
+// GET `target` (a /v1/jobs listing) and print it as JSON or as the job table; the exit code.
+int print_job_list(const DaemonFlags& flags, const std::string& verb, const std::string& target);
 // The details of one job, one "key: value" per line.
 std::string render_job_details(const api::Json& job, std::int64_t now_us);
 

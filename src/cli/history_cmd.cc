@@ -14,20 +14,11 @@ struct HistoryOptions {
 };
 
 int run_history(const HistoryOptions& options) {
-  Result<api::ApiClient> client = connect_daemon(options.daemon, "history");
-  if (!client.ok()) return fail("history", client.status());
   std::string target =
       "/v1/jobs?state=" +
       (options.state.empty() ? std::string("COMPLETED,FAILED,CANCELLED,TIMEOUT") : options.state);
   if (options.all_users) target += "&all=true";
-  Result<api::Json> reply = client->get(target);
-  if (!reply.ok()) return fail("history", reply.status());
-  if (options.daemon.json) {
-    print_json(*reply);
-  } else {
-    print_text(render_job_table((*reply)["jobs"], now_micros()));
-  }
-  return kExitOk;
+  return print_job_list(options.daemon, "history", target);
 }
 
 }  // namespace

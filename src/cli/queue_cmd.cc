@@ -13,18 +13,9 @@ struct QueueOptions {
 };
 
 int run_queue(const QueueOptions& options) {
-  Result<api::ApiClient> client = connect_daemon(options.daemon, "queue");
-  if (!client.ok()) return fail("queue", client.status());
   std::string target = "/v1/jobs?state=QUEUED,RUNNING,PREEMPTED";
   if (options.all_users) target += "&all=true";
-  Result<api::Json> reply = client->get(target);
-  if (!reply.ok()) return fail("queue", reply.status());
-  if (options.daemon.json) {
-    print_json(*reply);
-  } else {
-    print_text(render_job_table((*reply)["jobs"], now_micros()));
-  }
-  return kExitOk;
+  return print_job_list(options.daemon, "queue", target);
 }
 
 }  // namespace
