@@ -13,8 +13,8 @@
 
 namespace fastgpu::sim::detail {
 
-// The protocol's one random stream: shuffling, tuning and tie-breaking draw from it in
-// that order, so a seed fixes the whole run.
+// The protocol's one random stream: shuffling, tuning and then the node order are drawn
+// from it in that order, so a seed fixes the whole run.
 class ProtocolRng {
  public:
   explicit ProtocolRng(std::uint64_t seed) : engine_(seed) {}
@@ -32,27 +32,37 @@ class ProtocolRng {
   std::mt19937_64 engine_;
 };
 
-// Picks among equal best scores uniformly, visiting candidates once (reservoir sampling,
-// as the Kubernetes scheduler's selectHost does).
+// The run's node order for breaking ties: rank[n] is node n's place, a random permutation
+// of 0..nodes-1 drawn once per run. FGD's simulator prefixes every node name with such a
+// permutation ("%04d-" + name, rand.Perm after tuning) and its scheduler (a patched
+// selectHost) gives a tie to the smallest name, so among equal best scores the same node
+// wins for every task of a run. That consistency packs tasks that tie (an empty node and
+// a partly used one often score the same); a fresh random pick per task spreads them.
+std::vector<std::size_t> draw_node_rank(std::size_t nodes, ProtocolRng& rng);
+
+// Picks the highest score; among equal scores the node that comes first in the run's
+// node order (draw_node_rank), as FGD's scheduler does. `rank` must outlive the picker and
+// hold every offered id.
 class BestPicker {
  public:
+  explicit BestPicker(const std::vector<std::size_t>& rank) : rank_(rank) {}
   // Offers candidate `id` with `score` (higher is better).
-  void offer(std::size_t id, std::int64_t score, ProtocolRng& rng) {
-    if (!best_ || score > score_) {
+  void offer(std::size_t id, std::int64_t score) {
+    if (!found_ || score > score_ || (score == score_ && rank_[id] < rank_[best_])) {
+      found_ = true;
       best_ = id;
       score_ = score;
-      ties_ = 1;
-    } else if (score == score_) {
-      ++ties_;
-      if (rng.below(ties_) == 0) best_ = id;
     }
   }
-  std::optional<std::size_t> best() const { return best_; }
+  std::optional<std::size_t> best() const {
+    return found_ ? std::optional<std::size_t>(best_) : std::nullopt;
+  }
 
  private:
-  std::optional<std::size_t> best_;
+  const std::vector<std::size_t>& rank_;
+  bool found_ = false;
+  std::size_t best_ = 0;
   std::int64_t score_ = 0;
-  std::size_t ties_ = 0;
 };
 
 // Where a task goes: a node, and the GPUs of that node it takes (empty for CPU-only).
@@ -67,18 +77,19 @@ struct Placement {
 class ProtocolStrategy {
  public:
   virtual ~ProtocolStrategy() = default;
-  virtual std::optional<Placement> place(const std::vector<NodeState>& nodes, const TaskShape& task,
-                                         ProtocolRng& rng) = 0;
+  virtual std::optional<Placement> place(const std::vector<NodeState>& nodes,
+                                         const TaskShape& task) = 0;
   virtual void commit(const std::vector<NodeState>& /*nodes_after*/, const Placement& /*placement*/,
                       const TaskShape& /*task*/) {}
 };
 
-// nullptr for an unknown name. `nodes` is the empty cluster (the pack/spread adapters
-// build their ledger from it); `workload` is FGD's target workload.
+// nullptr for an unknown name. `cluster` is what the pack/spread adapters build their
+// ledger from; `workload` is FGD's target workload; `node_rank` (one entry per node, see
+// draw_node_rank) breaks ties for bestfit and fgd. pack and spread keep their own rules.
 std::unique_ptr<ProtocolStrategy> make_protocol_strategy(std::string_view name,
                                                          const ClusterSpec& cluster,
-                                                         const std::vector<NodeState>& nodes,
-                                                         std::vector<TypicalTask> workload);
+                                                         std::vector<TypicalTask> workload,
+                                                         std::vector<std::size_t> node_rank);
 
 // The GPUs a task takes on a node under FGD's default rule: a shared task the GPU with the
 // least room that still fits; whole GPUs the lowest-numbered fully free ones.

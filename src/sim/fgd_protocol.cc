@@ -97,8 +97,8 @@ const std::vector<std::string>& protocol_strategy_names() {
 
 namespace {
 
-// Steps 1-2 of the protocol, drawing from `rng` (the run goes on drawing tie-breaks from it,
-// as FGD's simulator uses one stream for everything).
+// Steps 1-2 of the protocol, drawing from `rng` (the run then draws its node order from
+// it, as FGD's simulator uses one stream for everything).
 std::vector<std::size_t> order_with(const Trace& trace, std::int64_t capacity_milli, double tune,
                                     detail::ProtocolRng& rng) {
   std::vector<std::size_t> by_name(trace.jobs.size());
@@ -153,7 +153,9 @@ Result<ProtocolRun> run_fgd_protocol(const Trace& trace, const ClusterSpec& clus
   const std::vector<std::size_t> order = order_with(trace, capacity, options.tune, rng);
   std::vector<NodeState> nodes = empty_nodes(cluster);
   const std::vector<TypicalTask> workload = typical_tasks(trace.jobs);
-  auto strategy = detail::make_protocol_strategy(options.strategy, cluster, nodes, workload);
+  // Drawn after the order, as FGD's simulator draws its node-name prefixes after tuning.
+  auto strategy = detail::make_protocol_strategy(options.strategy, cluster, workload,
+                                                 detail::draw_node_rank(nodes.size(), rng));
   run.tasks = order.size();
   std::vector<Record> records;
   records.reserve(order.size());
@@ -162,7 +164,7 @@ Result<ProtocolRun> run_fgd_protocol(const Trace& trace, const ClusterSpec& clus
   for (std::size_t i = 0; i < order.size(); ++i) {
     const TaskShape task = shape_of(trace.jobs[order[i]]);
     run.arrived_milli += task.total_gpu_milli();
-    if (auto placement = strategy->place(nodes, task, rng)) {
+    if (auto placement = strategy->place(nodes, task)) {
       NodeState& node = nodes[placement->node];
       node.cpu_left -= task.cpu_milli;
       node.memory_left_mib -= task.memory_mib;

@@ -101,10 +101,9 @@ TEST(FgdProtocol, BestFitTakesTheNodeWithLeastLeftAndTheTightestGpu) {
   // node 1 wins; there the GPU with the least room that fits is GPU 0 (400 left).
   const std::vector<NodeState> nodes = {node({1000, 1000}), node({400, 1000})};
   ClusterSpec unused;
-  auto bestfit = detail::make_protocol_strategy("bestfit", unused, nodes, {});
+  auto bestfit = detail::make_protocol_strategy("bestfit", unused, {}, {0, 1});
   ASSERT_NE(bestfit, nullptr);
-  detail::ProtocolRng rng(1);
-  const auto placement = bestfit->place(nodes, shared_task(300), rng);
+  const auto placement = bestfit->place(nodes, shared_task(300));
   ASSERT_TRUE(placement.has_value());
   EXPECT_EQ(placement->node, 1u);
   EXPECT_EQ(placement->gpus, std::vector<int>{0});
@@ -117,25 +116,61 @@ TEST(FgdProtocol, FgdTakesThePlacementThatShrinksFragmentation) {
   const std::vector<NodeState> nodes = {node({1000, 1000}), node({400, 1000})};
   ClusterSpec unused;
   TaskShape typical = shared_task(500);
-  auto fgd = detail::make_protocol_strategy("fgd", unused, nodes, {{typical, 1.0}});
-  detail::ProtocolRng rng(1);
-  const auto placement = fgd->place(nodes, shared_task(300), rng);
+  auto fgd = detail::make_protocol_strategy("fgd", unused, {{typical, 1.0}}, {0, 1});
+  const auto placement = fgd->place(nodes, shared_task(300));
   ASSERT_TRUE(placement.has_value());
   EXPECT_EQ(placement->node, 1u);
   EXPECT_EQ(placement->gpus, std::vector<int>{0});
 }
 
-TEST(FgdProtocol, TiesAreBrokenAtRandomAmongTheBest) {
-  // Four identical nodes: every seed picks one of them, and over many seeds all of them.
+TEST(FgdProtocol, NodeOrderIsAPermutationFixedBySeed) {
+  detail::ProtocolRng rng(42);
+  const std::vector<std::size_t> rank = detail::draw_node_rank(50, rng);
+  std::vector<std::size_t> sorted = rank;
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::size_t> all(50);
+  std::iota(all.begin(), all.end(), std::size_t{0});
+  EXPECT_EQ(sorted, all);  // every node exactly once
+  EXPECT_NE(rank, all);    // shuffled
+  detail::ProtocolRng same(42);
+  EXPECT_EQ(detail::draw_node_rank(50, same), rank);
+  detail::ProtocolRng other(43);
+  EXPECT_NE(detail::draw_node_rank(50, other), rank);
+}
+
+TEST(FgdProtocol, TiesGoToTheFirstNodeInTheRunsOrder) {
+  // Four identical nodes tie; node 2 comes first in the run's order, so it wins, for
+  // bestfit and fgd alike, every time it is asked (no fresh random pick per task).
   const std::vector<NodeState> nodes = {node({1000}), node({1000}), node({1000}), node({1000})};
+  const std::vector<std::size_t> rank = {3, 1, 0, 2};
   ClusterSpec unused;
-  auto bestfit = detail::make_protocol_strategy("bestfit", unused, nodes, {});
-  std::set<std::size_t> chosen;
-  for (std::uint64_t seed = 0; seed < 64; ++seed) {
-    detail::ProtocolRng rng(seed);
-    chosen.insert(bestfit->place(nodes, shared_task(500), rng)->node);
+  for (const std::string name : {"bestfit", "fgd"}) {
+    auto strategy = detail::make_protocol_strategy(name, unused, {{shared_task(500), 1.0}}, rank);
+    for (int i = 0; i < 3; ++i)
+      EXPECT_EQ(strategy->place(nodes, shared_task(500))->node, 2u) << name;
   }
-  EXPECT_EQ(chosen.size(), 4u);
+}
+
+TEST(FgdProtocol, FgdPacksTasksThatTieOnTheFirstNodeOfTheOrder) {
+  // Two empty 2-GPU nodes; the workload is whole-GPU tasks only. A whole GPU taken from an
+  // empty node leaves one whole GPU: the fragmentation stays 0 on every node, so every
+  // placement scores 100 sigmoid(0) = 50 and ties. Node 1 is first in the order, so both
+  // tasks go there and node 0 stays empty for a 2-GPU task; a fresh random pick per task
+  // would split them over both nodes half of the time.
+  std::vector<NodeState> nodes = {node({1000, 1000}), node({1000, 1000})};
+  TaskShape whole = shared_task(1000);
+  ClusterSpec unused;
+  auto fgd = detail::make_protocol_strategy("fgd", unused, {{whole, 1.0}}, {1, 0});
+  for (int i = 0; i < 2; ++i) {
+    const auto placement = fgd->place(nodes, whole);
+    ASSERT_TRUE(placement.has_value());
+    EXPECT_EQ(placement->node, 1u);
+    NodeState& chosen = nodes[placement->node];
+    for (int g : placement->gpus) chosen.gpu_left[static_cast<std::size_t>(g)] -= 1000;
+    fgd->commit(nodes, *placement, whole);
+  }
+  EXPECT_EQ(nodes[0].gpu_left, (std::vector<std::int64_t>{1000, 1000}));
+  EXPECT_EQ(nodes[1].gpu_left, (std::vector<std::int64_t>{0, 0}));
 }
 
 ClusterSpec one_node(int gpus) {

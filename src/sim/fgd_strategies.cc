@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <numeric>
 #include <string>
 #include <unordered_map>
 
@@ -29,8 +30,10 @@ void take(NodeState& node, const TaskShape& task, const std::vector<int>& gpus) 
 // better, turned into an integer score 0..100 (higher better) and min-max normalized.
 class BestFit final : public ProtocolStrategy {
  public:
-  std::optional<Placement> place(const std::vector<NodeState>& nodes, const TaskShape& task,
-                                 ProtocolRng& rng) override {
+  explicit BestFit(std::vector<std::size_t> node_rank) : node_rank_(std::move(node_rank)) {}
+
+  std::optional<Placement> place(const std::vector<NodeState>& nodes,
+                                 const TaskShape& task) override {
     scores_.clear();
     for (std::size_t n = 0; n < nodes.size(); ++n) {
       if (!fits(nodes[n], task)) continue;
@@ -47,15 +50,16 @@ class BestFit final : public ProtocolStrategy {
                             [](const auto& a, const auto& b) { return a.second < b.second; });
     const std::int64_t lowest = low->second;
     const std::int64_t range = high->second - lowest;
-    BestPicker picker;
+    BestPicker picker(node_rank_);
     for (const auto& [n, score] : scores_) {
-      picker.offer(n, range == 0 ? 0 : (score - lowest) * kMaxScore / range, rng);
+      picker.offer(n, range == 0 ? 0 : (score - lowest) * kMaxScore / range);
     }
     const std::size_t node = *picker.best();
     return Placement{node, default_gpus(nodes[node], task)};
   }
 
  private:
+  std::vector<std::size_t> node_rank_;
   std::vector<std::pair<std::size_t, std::int64_t>> scores_;
 };
 
@@ -63,11 +67,12 @@ class BestFit final : public ProtocolStrategy {
 // target workload grows least; score int(100 sigmoid(-growth / 1000)).
 class Fgd final : public ProtocolStrategy {
  public:
-  explicit Fgd(std::vector<TypicalTask> workload) : workload_(std::move(workload)) {}
+  Fgd(std::vector<TypicalTask> workload, std::vector<std::size_t> node_rank)
+      : workload_(std::move(workload)), node_rank_(std::move(node_rank)) {}
 
-  std::optional<Placement> place(const std::vector<NodeState>& nodes, const TaskShape& task,
-                                 ProtocolRng& rng) override {
-    BestPicker picker;
+  std::optional<Placement> place(const std::vector<NodeState>& nodes,
+                                 const TaskShape& task) override {
+    BestPicker picker(node_rank_);
     std::vector<std::vector<int>> gpus_of(nodes.size());
     if (keys_.size() != nodes.size()) {
       keys_.clear();
@@ -81,7 +86,7 @@ class Fgd final : public ProtocolStrategy {
       auto it = seen.find(key);
       if (it == seen.end()) it = seen.emplace(key, score(nodes[n], key, task)).first;
       gpus_of[n] = it->second.second;
-      picker.offer(n, it->second.first, rng);
+      picker.offer(n, it->second.first);
     }
     if (!picker.best()) return std::nullopt;
     const std::size_t node = *picker.best();
@@ -153,6 +158,7 @@ class Fgd final : public ProtocolStrategy {
   }
 
   std::vector<TypicalTask> workload_;
+  std::vector<std::size_t> node_rank_;
   std::unordered_map<std::string, double> memo_;  // fragmentation by node state
   std::vector<std::string> keys_;                 // each node's state key
 };
@@ -176,8 +182,8 @@ class PlacerAdapter final : public ProtocolStrategy {
     forbidden_.assign(ledger_.slots().size(), 0);
   }
 
-  std::optional<Placement> place(const std::vector<NodeState>& nodes, const TaskShape& task,
-                                 ProtocolRng& /*rng*/) override {
+  std::optional<Placement> place(const std::vector<NodeState>& nodes,
+                                 const TaskShape& task) override {
     if (task.gpu_count == 0) return cpu_only(nodes, task);
     for (std::size_t n = 0; n < nodes.size(); ++n) {
       const NodeState& node = nodes[n];
@@ -265,12 +271,19 @@ std::vector<int> default_gpus(const NodeState& node, const TaskShape& task) {
   return gpus;
 }
 
+std::vector<std::size_t> draw_node_rank(std::size_t nodes, ProtocolRng& rng) {
+  std::vector<std::size_t> rank(nodes);
+  std::iota(rank.begin(), rank.end(), std::size_t{0});
+  for (std::size_t i = nodes; i > 1; --i) std::swap(rank[i - 1], rank[rng.below(i)]);
+  return rank;
+}
+
 std::unique_ptr<ProtocolStrategy> make_protocol_strategy(std::string_view name,
                                                          const ClusterSpec& cluster,
-                                                         const std::vector<NodeState>& /*nodes*/,
-                                                         std::vector<TypicalTask> workload) {
-  if (name == "bestfit") return std::make_unique<BestFit>();
-  if (name == "fgd") return std::make_unique<Fgd>(std::move(workload));
+                                                         std::vector<TypicalTask> workload,
+                                                         std::vector<std::size_t> node_rank) {
+  if (name == "bestfit") return std::make_unique<BestFit>(std::move(node_rank));
+  if (name == "fgd") return std::make_unique<Fgd>(std::move(workload), std::move(node_rank));
   if (name == "pack" || name == "spread") {
     return std::make_unique<PlacerAdapter>(sched::make_placer(name), cluster);
   }
