@@ -123,6 +123,33 @@ TEST(FgdProtocol, FgdTakesThePlacementThatShrinksFragmentation) {
   EXPECT_EQ(placement->gpus, std::vector<int>{0});
 }
 
+TEST(FgdProtocol, FgdKeepsCpuOnlyTasksOffCpuThatFreeGpusNeed) {
+  // Workload: whole-GPU tasks asking 4 cores. Node 0 has 8 cores and 2 free GPUs; node 1
+  // has 8 cores and no free GPU. A 6-core CPU-only task on node 0 leaves 2 cores, so its
+  // 2000 free milli-GPU become unusable (growth +2000, score 100 sigmoid(-2) = 11); on
+  // node 1 nothing is idle (growth 0, score 50). FGD takes node 1 although node 0 comes
+  // first in the tie order.
+  NodeState gpus_free = node({1000, 1000});
+  gpus_free.cpu_left = 8000;
+  NodeState gpus_taken = node({0, 0});
+  gpus_taken.cpu_left = 8000;
+  const std::vector<NodeState> nodes = {gpus_free, gpus_taken};
+  TaskShape whole = shared_task(1000);
+  whole.cpu_milli = 4000;
+  TaskShape cpu_only;
+  cpu_only.cpu_milli = 6000;
+  ClusterSpec unused;
+  auto fgd = detail::make_protocol_strategy("fgd", unused, {{whole, 1.0}}, {0, 1});
+  const auto placement = fgd->place(nodes, cpu_only);
+  ASSERT_TRUE(placement.has_value());
+  EXPECT_EQ(placement->node, 1u);
+  EXPECT_TRUE(placement->gpus.empty());
+  EXPECT_DOUBLE_EQ(node_fragmentation(gpus_free, {{whole, 1.0}}), 0);
+  NodeState after = gpus_free;
+  after.cpu_left -= cpu_only.cpu_milli;
+  EXPECT_DOUBLE_EQ(node_fragmentation(after, {{whole, 1.0}}), 2000);
+}
+
 TEST(FgdProtocol, NodeOrderIsAPermutationFixedBySeed) {
   detail::ProtocolRng rng(42);
   const std::vector<std::size_t> rank = detail::draw_node_rank(50, rng);
