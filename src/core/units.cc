@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "fastgpu/core/text.h"
+
 namespace fastgpu {
 namespace {
 
@@ -26,22 +28,6 @@ constexpr std::string_view kDurationExample =
 
 // Fraction digits beyond this many cannot change a whole-byte result and would overflow.
 constexpr std::size_t kMaxFractionDigits = 18;
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -69,7 +55,7 @@ std::optional<DecimalText> take_decimal(std::string_view& text) {
 // ---- memory sizes -------------------------------------------------------------------------
 
 std::optional<Bytes> byte_multiplier(std::string_view unit_text) {
-  const std::string unit = lower(unit_text);
+  const std::string unit = ascii_lower(unit_text);
   if (unit.empty() || unit == "b") return 1;
   constexpr std::string_view kPrefixes = "kmgtpe";
   const std::size_t power = kPrefixes.find(unit[0]);

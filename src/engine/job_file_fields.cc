@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/job_file_internal.h"
+#include "fastgpu/core/text.h"
 
 namespace fastgpu::engine::internal {
 namespace {
@@ -17,22 +18,6 @@ namespace {
 // Longer limits are a typo more often than a plan; "unlimited" says "no limit" outright.
 constexpr double kMaxTimeLimitSeconds = 366.0 * 86400.0;
 constexpr std::size_t kMaxNameLength = 128;
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
-}
-
-std::string lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // The whole of `text` as an integer (with an optional sign), or nullopt.
 std::optional<std::int64_t> whole_number(std::string_view text) {
@@ -135,7 +120,7 @@ Result<int> parse_gpus(std::string_view original) {
 
 Result<std::optional<Bytes>> parse_gpu_mem(std::string_view original) {
   const std::string_view text = trim(original);
-  if (lower(text) == "auto") return std::optional<Bytes>();
+  if (ascii_lower(text) == "auto") return std::optional<Bytes>();
   Result<Bytes> bytes = parse_bytes(text);
   if (!bytes.ok()) {
     return invalid_argument(fmt::format("gpu-mem: {}; or auto to learn it from earlier runs",
@@ -152,7 +137,7 @@ Result<std::optional<Bytes>> parse_gpu_mem(std::string_view original) {
 
 Result<std::optional<std::int64_t>> parse_time_limit(std::string_view original) {
   const std::string_view text = trim(original);
-  const std::string word = lower(text);
+  const std::string word = ascii_lower(text);
   if (word == "unlimited" || word == "infinite") return std::optional<std::int64_t>();
   double seconds = 0;
   if (is_bare_number(text)) {
@@ -214,7 +199,7 @@ Status check_name(std::string_view text) {
 }
 
 Result<bool> parse_restartable(std::string_view original) {
-  const std::string word = lower(trim(original));
+  const std::string word = ascii_lower(trim(original));
   if (word == "true" || word == "yes" || word == "on" || word == "1") return true;
   if (word == "false" || word == "no" || word == "off" || word == "0") return false;
   return invalid_argument(
@@ -301,7 +286,7 @@ Result<std::vector<std::string>> merge_environment(
 
 std::optional<std::string> closest_name(std::string_view text,
                                         const std::vector<std::string>& known) {
-  std::string normal = lower(text);
+  std::string normal = ascii_lower(text);
   std::replace(normal.begin(), normal.end(), '_', '-');
   if (std::optional<std::string> field = synonym(normal)) {
     if (std::find(known.begin(), known.end(), *field) != known.end()) return field;

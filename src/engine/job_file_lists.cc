@@ -10,6 +10,7 @@
 #include <string>
 
 #include "engine/job_file_internal.h"
+#include "fastgpu/core/text.h"
 
 namespace fastgpu::engine::internal {
 namespace {
@@ -30,16 +31,6 @@ std::vector<std::string_view> split(std::string_view text, char separator) {
     if (at == std::string_view::npos) return parts;
     text.remove_prefix(at + 1);
   }
-}
-
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
-  return text;
 }
 
 std::optional<std::uint64_t> unsigned_number(std::string_view text) {

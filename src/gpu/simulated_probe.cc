@@ -10,6 +10,8 @@
 #include <string_view>
 #include <utility>
 
+#include "fastgpu/core/text.h"
+
 namespace fastgpu {
 namespace {
 
@@ -55,13 +57,6 @@ std::string upper(std::string_view text) {
   std::string out(text);
   for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string_view trim(std::string_view text) {
-  const std::size_t first = text.find_first_not_of(" \t\n\r");
-  if (first == std::string_view::npos) return {};
-  const std::size_t last = text.find_last_not_of(" \t\n\r");
-  return text.substr(first, last - first + 1);
 }
 
 const ModelInfo* find_model(std::string_view model) {
