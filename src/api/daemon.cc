@@ -4,18 +4,20 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <pwd.h>
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <condition_variable>
 #include <csignal>
 #include <cstring>
 #include <fstream>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 #include "api/daemon_parts.h"
 #include "fastgpu/api/server.h"
@@ -89,37 +91,57 @@ std::string user_name(std::uint32_t uid) {
   return std::to_string(uid);
 }
 
-// The loop thread: tick, then sleep until the interval passes or someone wakes it.
+// The write end of the loop's wake pipe, for the SIGCHLD handler.
+int g_wake_pipe_write = -1;
+
+void on_child_exit(int /*signal*/) {
+  const int saved = errno;
+  const char byte = 'c';
+  [[maybe_unused]] const ssize_t ignored = ::write(g_wake_pipe_write, &byte, 1);
+  errno = saved;
+}
+
+// The loop thread: tick, then sleep until the interval passes or something wakes it: a
+// client's submit or cancel (wake()), or a supervisor of ours that exited (SIGCHLD), so a
+// job's end is recorded and its GPUs or CPU slot reused at once, not a tick later.
 class EngineLoop {
  public:
-  EngineLoop(engine::Engine& engine, std::mutex& engine_mutex, std::chrono::milliseconds interval)
-      : engine_(engine), engine_mutex_(engine_mutex), interval_(interval) {
+  EngineLoop(engine::Engine& engine, std::mutex& engine_mutex, std::chrono::milliseconds interval,
+             int wake_read_fd, int wake_write_fd)
+      : engine_(engine),
+        engine_mutex_(engine_mutex),
+        interval_(interval),
+        wake_read_fd_(wake_read_fd),
+        wake_write_fd_(wake_write_fd) {
     thread_ = std::thread([this] { run(); });
   }
   ~EngineLoop() { stop(); }
 
   void wake() {
-    std::lock_guard lock(wake_mutex_);
-    woken_ = true;
-    wake_cv_.notify_one();
+    const char byte = 'w';
+    [[maybe_unused]] const ssize_t ignored = ::write(wake_write_fd_, &byte, 1);
   }
   void stop() {
-    {
-      std::lock_guard lock(wake_mutex_);
-      stopping_ = true;
-      wake_cv_.notify_one();
-    }
+    stopping_ = true;
+    wake();
     if (thread_.joinable()) thread_.join();
   }
 
  private:
   void run() {
-    while (true) {
+    while (!stopping_) {
       tick_once();
-      std::unique_lock lock(wake_mutex_);
-      wake_cv_.wait_for(lock, interval_, [this] { return woken_ || stopping_; });
-      if (stopping_) return;
-      woken_ = false;
+      sleep_until_woken();
+    }
+  }
+  // Waits up to the interval for a byte on the wake pipe, then empties it: every wake-up
+  // that came during the tick is served by the next one.
+  void sleep_until_woken() {
+    pollfd waiting{wake_read_fd_, POLLIN, 0};
+    const int ready = ::poll(&waiting, 1, static_cast<int>(interval_.count()));
+    if (ready <= 0) return;  // the interval passed, or a signal: tick either way
+    char bytes[256];
+    while (::read(wake_read_fd_, bytes, sizeof bytes) > 0) {
     }
   }
   void tick_once() {
@@ -135,12 +157,27 @@ class EngineLoop {
   engine::Engine& engine_;
   std::mutex& engine_mutex_;
   std::chrono::milliseconds interval_;
-  std::mutex wake_mutex_;
-  std::condition_variable wake_cv_;
-  bool woken_ = false;
-  bool stopping_ = false;
+  int wake_read_fd_;
+  int wake_write_fd_;
+  std::atomic<bool> stopping_{false};
   std::thread thread_;
 };
+
+// The loop's wake pipe (non-blocking both ends: a full pipe already means "wake up"), and
+// the SIGCHLD handler that writes to it. Returns {read end, write end}.
+Result<std::pair<int, int>> install_child_wakeup() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    return io_error(std::string("pipe: ") + std::strerror(errno));
+  }
+  g_wake_pipe_write = fds[1];
+  struct sigaction action {};
+  action.sa_handler = on_child_exit;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+  ::sigaction(SIGCHLD, &action, nullptr);
+  return std::pair(fds[0], fds[1]);
+}
 
 // Installs the SIGTERM/SIGINT handlers; returns the pipe's read end.
 Result<int> install_stop_handlers() {
@@ -203,9 +240,12 @@ Status run_daemon(const DaemonConfig& config) {
   if (!parts.ok()) return parts.status();
   say(parts->gpus_note);
 
+  Result<std::pair<int, int>> wake_pipe = install_child_wakeup();
+  if (!wake_pipe.ok()) return wake_pipe.status();
   std::mutex engine_mutex;
   ApiServiceOptions options = service_options(*parts, engine_mutex, config);
-  EngineLoop loop(*parts->engine, engine_mutex, config.tick_interval);
+  EngineLoop loop(*parts->engine, engine_mutex, config.tick_interval, wake_pipe->first,
+                  wake_pipe->second);
   options.wake_loop = [&loop] { loop.wake(); };
   ApiService service(std::move(options));
   Result<std::unique_ptr<ApiServer>> server =

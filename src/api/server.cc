@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -25,15 +27,25 @@ class ConnectionStream final : public httplib::Stream {
  public:
   ConnectionStream(int socket, std::uint32_t uid) : socket_(socket), uid_(uid) {}
 
-  bool is_readable() const override { return wait_for(POLLIN); }
+  bool is_readable() const override { return consumed_ < buffered_ || wait_for(POLLIN); }
   bool is_writable() const override { return wait_for(POLLOUT); }
+  // Buffered: httplib reads a request's head one byte at a time, which unbuffered cost a
+  // poll and a recv per byte.
   ssize_t read(char* ptr, size_t size) override {
-    if (!wait_for(POLLIN)) return -1;
-    ssize_t got = 0;
-    do {
-      got = ::recv(socket_, ptr, size, 0);
-    } while (got < 0 && errno == EINTR);
-    return got;
+    if (consumed_ == buffered_) {
+      if (!wait_for(POLLIN)) return -1;
+      ssize_t got = 0;
+      do {
+        got = ::recv(socket_, buffer_.data(), buffer_.size(), 0);
+      } while (got < 0 && errno == EINTR);
+      if (got <= 0) return got;
+      consumed_ = 0;
+      buffered_ = static_cast<std::size_t>(got);
+    }
+    const std::size_t count = std::min(size, buffered_ - consumed_);
+    std::memcpy(ptr, buffer_.data() + consumed_, count);
+    consumed_ += count;
+    return static_cast<ssize_t>(count);
   }
   ssize_t write(const char* ptr, size_t size) override {
     if (!wait_for(POLLOUT)) return -1;
@@ -66,6 +78,9 @@ class ConnectionStream final : public httplib::Stream {
 
   int socket_;
   std::uint32_t uid_;
+  std::array<char, 4096> buffer_{};
+  std::size_t consumed_ = 0;  // buffer_[consumed_, buffered_) is read but not yet handed out
+  std::size_t buffered_ = 0;
 };
 
 // The kernel's word on who is at the other end of `socket`.

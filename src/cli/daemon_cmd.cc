@@ -2,8 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include "cli/daemon_client.h"
 #include "fastgpu/api/daemon.h"
@@ -17,7 +22,38 @@ struct DaemonOptions {
   bool shared = false;
   int tick_ms = 500;
   int stop_timeout_s = 30;
+  std::optional<std::int64_t> cpu_slots;  // --cpu-slots; else FASTGPU_CPU_SLOTS; else CPUs
 };
+
+// How many CPU-only jobs run at once: the flag, else FASTGPU_CPU_SLOTS (so a daemon started
+// on first use gets it too), else one per CPU.
+Result<std::size_t> cpu_slots_option(const DaemonOptions& options) {
+  std::optional<std::int64_t> slots = options.cpu_slots;
+  std::string source = "--cpu-slots";
+  if (!slots) {
+    const char* value = std::getenv("FASTGPU_CPU_SLOTS");
+    if (value == nullptr || *value == '\0') {
+      return static_cast<std::size_t>(std::max(1u, std::thread::hardware_concurrency()));
+    }
+    source = "FASTGPU_CPU_SLOTS";
+    std::int64_t parsed = 0;
+    const char* end = value + std::strlen(value);
+    auto [after, error] = std::from_chars(value, end, parsed);
+    if (error != std::errc{} || after != end) {
+      return invalid_argument(fmt::format(
+          "FASTGPU_CPU_SLOTS='{}' is not a whole number; set it to the number of CPU-only jobs "
+          "to run at once (0: no limit)",
+          value));
+    }
+    slots = parsed;
+  }
+  if (*slots < 0 || *slots > 100000) {
+    return invalid_argument(
+        fmt::format("{} {} is out of range; give 0 (no limit) to 100000 CPU-only jobs at once",
+                    source, *slots));
+  }
+  return static_cast<std::size_t>(*slots);
+}
 
 std::string devices_option(const DaemonOptions& options) {
   if (!options.flags.devices.empty()) return options.flags.devices;
@@ -42,6 +78,8 @@ int run_foreground(const DaemonOptions& options) {
     return usage_error("daemon run", fmt::format("--tick-ms {} is out of range; use 10 to 60000",
                                                  options.tick_ms));
   }
+  Result<std::size_t> cpu_slots = cpu_slots_option(options);
+  if (!cpu_slots.ok()) return fail("daemon run", cpu_slots.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon run", paths.status());
   Result<std::filesystem::path> executable = api::own_executable();
@@ -51,6 +89,7 @@ int run_foreground(const DaemonOptions& options) {
   config.devices = devices_option(options);
   config.shared = options.shared;
   config.tick_interval = std::chrono::milliseconds(options.tick_ms);
+  config.cpu_slots = *cpu_slots;
   config.job_path_prefix = job_path_prefix(*executable);
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);
@@ -142,6 +181,9 @@ void add_daemon_command(CLI::App& app, CommandOutcome& outcome) {
                 "Let every local user connect (socket mode 0666); for a root daemon that runs "
                 "each job as its owner");
   run->add_option("--tick-ms", options->tick_ms, "Milliseconds between engine ticks (default 500)");
+  run->add_option("--cpu-slots", options->cpu_slots,
+                  "CPU-only jobs (gpus 0) that run at once; 0: no limit (default: one per CPU, "
+                  "or FASTGPU_CPU_SLOTS)");
   run->callback([options, &outcome] { outcome.exit_code = run_foreground(*options); });
 
   CLI::App* start = daemon->add_subcommand("start", "Start the daemon in the background");

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <set>
 #include <thread>
 
 #include "cli/daemon_client.h"
@@ -12,7 +14,7 @@
 namespace fastgpu::cli {
 namespace {
 
-constexpr auto kPollInterval = std::chrono::milliseconds(250);
+constexpr auto kPollInterval = std::chrono::milliseconds(500);
 
 struct WaitOptions {
   DaemonFlags daemon;
@@ -41,27 +43,70 @@ std::string ended_line(const api::Json& job) {
   return line + "\n";
 }
 
-// Polls until every job ended or the deadline passed; fills `ended` by id.
+// Records the jobs of `candidates` (sorted ids not listed as unfinished) that have ended.
+// A run of consecutive ids (an array) is read with one request; an id that page does not
+// hold (another user's job, for root) is read on its own.
+Status collect_ended(const api::ApiClient& client, const std::vector<std::uint64_t>& candidates,
+                     bool quiet, std::map<std::uint64_t, api::Json>& ended) {
+  auto record = [&](std::uint64_t id, const api::Json& job) {
+    if (!is_terminal_name(job["state"].get<std::string>())) return;
+    if (!quiet) print_text(ended_line(job));
+    ended[id] = job;
+  };
+  for (std::size_t i = 0; i < candidates.size();) {
+    std::size_t last = i;
+    while (last + 1 < candidates.size() && candidates[last + 1] == candidates[last] + 1) ++last;
+    const std::uint64_t first_id = candidates[i];
+    const std::uint64_t last_id = candidates[last];
+    Result<api::Json> page =
+        client.get(fmt::format("/v1/jobs?after={}&limit={}", first_id - 1, last_id - first_id + 1));
+    if (!page.ok()) return page.status();
+    std::set<std::uint64_t> seen;
+    for (const api::Json& job : (*page)["jobs"]) {
+      const auto id = job["id"].get<std::uint64_t>();
+      if (id < first_id || id > last_id) continue;
+      seen.insert(id);
+      record(id, job);
+    }
+    for (std::size_t k = i; k <= last; ++k) {
+      if (seen.contains(candidates[k])) continue;
+      Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", candidates[k]));
+      if (!job.ok()) return job.status();
+      record(candidates[k], *job);
+    }
+    i = last + 1;
+  }
+  return {};
+}
+
+// Polls until every job ended or the deadline passed; fills `ended` by id. Each round asks
+// for the caller's unfinished jobs once and reads only the jobs that left that list, so a
+// wait on thousands of jobs costs a few requests per round; rounds start 50 ms apart and
+// slow down to one per kPollInterval.
 Status wait_for(const api::ApiClient& client, const std::vector<std::uint64_t>& ids,
                 std::optional<std::chrono::steady_clock::time_point> deadline, bool quiet,
                 std::map<std::uint64_t, api::Json>& ended) {
-  while (ended.size() < ids.size()) {
-    for (std::uint64_t id : ids) {
-      if (ended.contains(id)) continue;
-      Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", id));
-      if (!job.ok()) return job.status();
-      if (!is_terminal_name((*job)["state"].get<std::string>())) continue;
-      if (!quiet) print_text(ended_line(*job));
-      ended[id] = *job;
+  std::vector<std::uint64_t> waiting(ids.begin(), ids.end());
+  std::sort(waiting.begin(), waiting.end());
+  waiting.erase(std::unique(waiting.begin(), waiting.end()), waiting.end());
+  auto pause = std::chrono::milliseconds(50);
+  while (true) {
+    Result<std::vector<std::uint64_t>> unfinished = unfinished_jobs(client);
+    if (!unfinished.ok()) return unfinished.status();
+    const std::set<std::uint64_t> still(unfinished->begin(), unfinished->end());
+    std::vector<std::uint64_t> candidates;
+    for (std::uint64_t id : waiting) {
+      if (!ended.contains(id) && !still.contains(id)) candidates.push_back(id);
     }
-    if (ended.size() == ids.size()) break;
+    FASTGPU_RETURN_IF_ERROR(collect_ended(client, candidates, quiet, ended));
+    if (ended.size() == waiting.size()) return {};
     if (deadline && std::chrono::steady_clock::now() >= *deadline) {
       return unavailable(fmt::format("{} of {} job(s) still running at the --timeout",
-                                     ids.size() - ended.size(), ids.size()));
+                                     waiting.size() - ended.size(), waiting.size()));
     }
-    std::this_thread::sleep_for(kPollInterval);
+    std::this_thread::sleep_for(pause);
+    pause = std::min(kPollInterval, pause * 2);
   }
-  return {};
 }
 
 int run_wait(const WaitOptions& options) {

@@ -41,9 +41,12 @@ Result<gid_t> primary_group(std::uint32_t uid) {
 
 void EngineImpl::apply(const std::vector<sched::Decision>& decisions, const TickInput& input,
                        TickReport& report) {
+  std::vector<Claimed> claimed;
   for (const sched::Decision& decision : decisions) {
     if (const auto* start_job = std::get_if<sched::Start>(&decision)) {
-      start(*start_job, input, report);
+      if (std::optional<Claimed> job = claim(*start_job, input, report)) {
+        claimed.push_back(std::move(*job));
+      }
     } else if (const auto* preempt = std::get_if<sched::Preempt>(&decision)) {
       stop(preempt->job, StopIntent::kPreempt, preempt->reason, report);
     } else if (const auto* move = std::get_if<sched::Move>(&decision)) {
@@ -57,6 +60,8 @@ void EngineImpl::apply(const std::vector<sched::Decision>& decisions, const Tick
       memory_action(std::get<sched::MemoryAction>(decision), report);
     }
   }
+  launch_claimed(claimed, report);
+  for (const Claimed& job : claimed) queued_.remove(job.job->id);
 }
 
 Result<exec::LaunchRequest> EngineImpl::launch_request(const JobRecord& job,
@@ -85,57 +90,96 @@ Result<exec::LaunchRequest> EngineImpl::launch_request(const JobRecord& job,
 
 // Claim first (QUEUED -> RUNNING, compare-and-set), then launch: a daemon killed in
 // between finds the job RUNNING and asks the launcher whether it ever started.
-void EngineImpl::start(const sched::Start& decision, const TickInput& input, TickReport& report) {
+std::optional<EngineImpl::Claimed> EngineImpl::claim(const sched::Start& decision,
+                                                     const TickInput& input, TickReport& report) {
   auto found = input.queued.find(decision.job);
   if (found == input.queued.end()) {
     warn(report, "schedule.error", decision.job,
          "the scheduler started job " + to_string(decision.job) + ", which is not queued");
-    return;
+    return std::nullopt;
   }
-  const JobRecord& job = found->second;
+  const JobRecord& job = *found->second;
   Result<exec::LaunchRequest> request = launch_request(job, decision);
-  store::JobStart claim{request.ok() ? request->gpus : std::vector<std::uint32_t>{},
+  store::JobStart start{request.ok() ? request->gpus : std::vector<std::uint32_t>{},
                         now_,
                         log_path_of(options_.state_dir, job.id).string(),
                         std::nullopt,
                         std::nullopt,
                         std::nullopt};
-  if (!decision.gpus.empty()) claim.bytes_per_gpu = decision.bytes_per_gpu;
-  const Status claimed = options_.store->record_start(job.id, claim);
+  if (!decision.gpus.empty()) start.bytes_per_gpu = decision.bytes_per_gpu;
+  const Status claimed = options_.store->record_start(job.id, start);
   if (!claimed.ok()) {
     warn(report, "job.claim_error", job.id,
          "could not claim job " + to_string(job.id) + ": " + claimed.to_string());
-    return;
+    queued_.invalidate();  // the store may know better than the mirror what the job is now
+    return std::nullopt;
   }
-  if (!request.ok()) return fail_launch(job, request.status().message(), report);
+  if (!request.ok()) {
+    fail_launch(job.id, request.status().message(), report);
+    queued_.invalidate();  // it left the queue; `job` must stay valid until the tick ends
+    return std::nullopt;
+  }
   std::error_code ignored;  // the launcher reports a folder it cannot use
   std::filesystem::create_directories(request->run_dir, ignored);
-  Result<exec::Launched> launched = options_.launcher->launch(*request);
-  if (!launched.ok()) return fail_launch(job, launched.status().to_string(), report);
-  const Status pids =
-      options_.store->record_pids(job.id, launched->supervisor_pid, launched->job_pid);
-  if (!pids.ok()) {
-    warn(report, "job.pids_error", job.id,
-         "could not record the pids of job " + to_string(job.id) + ": " + pids.to_string());
+  return Claimed{&job, std::move(request).value(), start.bytes_per_gpu};
+}
+
+// The tick's launches begin together and settle as their supervisors report (usually by
+// the next tick), so the loop never waits for a process to start.
+void EngineImpl::launch_claimed(const std::vector<Claimed>& claimed, TickReport& report) {
+  if (claimed.empty()) return;
+  std::vector<exec::LaunchRequest> requests;
+  requests.reserve(claimed.size());
+  for (const Claimed& job : claimed) {
+    requests.push_back(job.request);
+    launching_[job.job->id] = {job.request.gpus, job.bytes_per_gpu, job.job->spec.util_share};
   }
-  meter_.start(job.id, request->gpus, job.spec.util_share);
-  report.started.push_back(job.id);
-  (void)event("job.start", job.id,
-              json{{"gpus", request->gpus},
-                   {"bytes_per_gpu", claim.bytes_per_gpu.value_or(0)},
-                   {"supervisor_pid", launched->supervisor_pid}}
+  for (const exec::LaunchResult& result : options_.launcher->begin_launches(requests)) {
+    settle_launch(result, report);
+  }
+  collect_launches(report);
+}
+
+void EngineImpl::collect_launches(TickReport& report) {
+  for (const exec::LaunchResult& result : options_.launcher->poll_launches()) {
+    settle_launch(result, report);
+  }
+}
+
+void EngineImpl::settle_launch(const exec::LaunchResult& result, TickReport& report) {
+  const auto found = launching_.find(result.job);
+  if (found == launching_.end()) return;  // not ours to settle (settled once already)
+  const Launching launch = found->second;
+  launching_.erase(found);
+  if (!result.launched.ok())
+    return fail_launch(result.job, result.launched.status().to_string(), report);
+  const exec::Launched& run = *result.launched;
+  std::optional<store::WallTime> started;
+  if (run.started != store::WallTime{}) started = run.started;
+  const Status pids =
+      options_.store->record_pids(result.job, run.supervisor_pid, run.job_pid, started);
+  if (!pids.ok()) {
+    warn(report, "job.pids_error", result.job,
+         "could not record the pids of job " + to_string(result.job) + ": " + pids.to_string());
+  }
+  meter_.start(result.job, launch.gpus, launch.util_share);
+  report.started.push_back(result.job);
+  (void)event("job.start", result.job,
+              json{{"gpus", launch.gpus},
+                   {"bytes_per_gpu", launch.bytes_per_gpu.value_or(0)},
+                   {"supervisor_pid", run.supervisor_pid}}
                   .dump());
 }
 
-void EngineImpl::fail_launch(const JobRecord& job, const std::string& message, TickReport& report) {
+void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& report) {
   store::JobEnd end;
   end.state = JobState::kFailed;
   end.at = now_;
   end.reason = "could not be launched: " + message;
-  const Status recorded = options_.store->record_end(job.id, end);
-  report.ended.push_back(job.id);
-  warn(report, "job.launch_failed", job.id,
-       "job " + to_string(job.id) + " " + end.reason +
+  const Status recorded = options_.store->record_end(job, end);
+  report.ended.push_back(job);
+  warn(report, "job.launch_failed", job,
+       "job " + to_string(job) + " " + end.reason +
            (recorded.ok() ? "" : " (and its end was not recorded: " + recorded.to_string() + ")"));
 }
 

@@ -154,7 +154,9 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
     FASTGPU_RETURN_IF_ERROR(check_against_cluster(batch[i], i));
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
   }
-  return options_.store->submit(batch);
+  Result<std::vector<JobId>> ids = options_.store->submit(batch);
+  if (ids.ok() && !ids->empty()) queued_.add_batch(*options_.store, ids->front(), ids->size());
+  return ids;
 }
 
 // ---- cancel ----
@@ -171,8 +173,12 @@ Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
   const std::string reason = "cancelled by uid " + std::to_string(uid);
   switch (job->state) {
     case JobState::kQueued:
-    case JobState::kPreempted:
-      return options_.store->transition(id, job->state, JobState::kCancelled, now, reason);
+    case JobState::kPreempted: {
+      Status cancelled =
+          options_.store->transition(id, job->state, JobState::kCancelled, now, reason);
+      if (cancelled.ok()) queued_.remove(id);
+      return cancelled;
+    }
     case JobState::kRunning: return cancel_running(*job, uid);
     default:
       return failed_precondition("job " + to_string(id) + " already ended: it is " +

@@ -10,6 +10,7 @@
 
 #include "engine/accounting.h"
 #include "engine/outcome.h"
+#include "engine/queued_jobs.h"
 #include "engine/snapshot_builder.h"
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/sched/decision.h"
@@ -53,10 +54,26 @@ class EngineImpl final : public Engine {
   // apply.cc
   void apply(const std::vector<sched::Decision>& decisions, const TickInput& input,
              TickReport& report);
-  void start(const sched::Start& decision, const TickInput& input, TickReport& report);
+  // A job claimed in the store (RUNNING), with its launch request, not yet launched.
+  struct Claimed {
+    const store::JobRecord* job;  // in queued_, which the tick does not change meanwhile
+    exec::LaunchRequest request;
+    std::optional<Bytes> bytes_per_gpu;
+  };
+  std::optional<Claimed> claim(const sched::Start& decision, const TickInput& input,
+                               TickReport& report);
+  void launch_claimed(const std::vector<Claimed>& claimed, TickReport& report);
   Result<exec::LaunchRequest> launch_request(const store::JobRecord& job,
                                              const sched::Start& decision) const;
-  void fail_launch(const store::JobRecord& job, const std::string& message, TickReport& report);
+  void fail_launch(JobId job, const std::string& message, TickReport& report);
+  // What a begun launch needs once it settles.
+  struct Launching {
+    std::vector<std::uint32_t> gpus;
+    std::optional<Bytes> bytes_per_gpu;
+    double util_share = 1.0;
+  };
+  void collect_launches(TickReport& report);
+  void settle_launch(const exec::LaunchResult& result, TickReport& report);
   void stop(JobId job, StopIntent intent, const std::string& why, TickReport& report);
   void memory_action(const sched::MemoryAction& action, TickReport& report);
 
@@ -64,6 +81,8 @@ class EngineImpl final : public Engine {
   GpuReading reading_;
   store::WallTime now_{};
   UsageMeter meter_;
+  QueuedJobs queued_;                       // the store's QUEUED jobs
+  std::map<JobId, Launching> launching_;    // claimed and launched, not yet settled
   std::map<JobId, StopIntent> intents_;     // running jobs the engine asked to stop
   std::set<JobId> memory_warned_;           // running jobs already warned about (once per run)
   std::set<JobId> withheld_noted_;          // queued jobs already reported as not fitting

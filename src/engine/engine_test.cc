@@ -446,3 +446,40 @@ TEST_F(EngineTest, QueuedJobThatNoLongerFitsWaitsWithOneWarning) {
 
 }  // namespace
 }  // namespace fastgpu::engine
+
+namespace fastgpu::engine {
+namespace {
+
+TEST_F(EngineTest, CpuSlotsLimitCpuOnlyJobsHigherPriorityFirst) {
+  options_.cpu_slots = 2;
+  open();
+  JobSpec urgent = job_spec("urgent", 0, std::nullopt);
+  urgent.priority = 5;
+  const std::vector<JobId> ids =
+      submit({job_spec("first", 0, std::nullopt), urgent, job_spec("third", 0, std::nullopt),
+              job_spec("gpu", 1, 10 * kGiB)});
+  const TickReport report = tick();
+  // Two CPU slots: the urgent job and the first by submission; the GPU job is not counted.
+  EXPECT_THAT(report.started, ::testing::UnorderedElementsAre(ids[0], ids[1], ids[3]));
+  EXPECT_EQ(state(ids[2]), JobState::kQueued);
+
+  launcher_.finish(ids[0], exec::Exited{0});
+  tick();  // records the end; the freed slot goes to the job that waited
+  EXPECT_EQ(state(ids[0]), JobState::kCompleted);
+  EXPECT_EQ(state(ids[2]), JobState::kRunning);
+}
+
+// The engine keeps the queue in memory; a job that reached the store some other way (a
+// second writer, an edit by hand) is still found by the periodic full read.
+TEST_F(EngineTest, QueueMirrorPicksUpJobsTheEngineDidNotSubmitWithinAMinute) {
+  open();
+  tick();
+  auto ids = store_->submit(std::vector<JobSpec>{job_spec("outside", 1, 10 * kGiB)});
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  EXPECT_TRUE(tick().started.empty());
+  clock_.advance(61.0);
+  EXPECT_THAT(tick().started, ElementsAre(ids->at(0)));
+}
+
+}  // namespace
+}  // namespace fastgpu::engine

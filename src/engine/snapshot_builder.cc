@@ -33,18 +33,19 @@ namespace {
 class Builder {
  public:
   Builder(const EngineOptions& options, const GpuReading& reading, const UsageMeter& meter,
-          store::WallTime now)
+          store::WallTime now, const std::map<JobId, JobRecord>& queued)
       : options_(options), store_(*options.store), reading_(reading), meter_(meter) {
     input_.snapshot.now_s = to_seconds(now);
+    for (const auto& [id, job] : queued) input_.queued.emplace_hint(input_.queued.end(), id, &job);
   }
 
   Result<TickInput> build() {
     FASTGPU_RETURN_IF_ERROR(load(JobState::kRunning, input_.running));
-    FASTGPU_RETURN_IF_ERROR(load(JobState::kQueued, input_.queued));
     input_.snapshot.gpus = gpu_states(reading_, options_.node_name);
     FASTGPU_RETURN_IF_ERROR(add_running());
     add_foreign_bytes();
     withhold_over_array_limits();
+    withhold_over_cpu_slots();
     withhold_unfit();
     FASTGPU_RETURN_IF_ERROR(add_finished());
     FASTGPU_RETURN_IF_ERROR(add_queue());
@@ -144,8 +145,8 @@ class Builder {
     }
     std::map<std::uint64_t, std::vector<const JobRecord*>> waiting;
     for (const auto& [id, job] : input_.queued) {
-      if (job.spec.array && job.spec.array->max_running > 0) {
-        waiting[job.spec.array->array_id].push_back(&job);
+      if (job->spec.array && job->spec.array->max_running > 0) {
+        waiting[job->spec.array->array_id].push_back(job);
       }
     }
     for (auto& [array, members] : waiting) {
@@ -160,10 +161,26 @@ class Builder {
     }
   }
 
+  void withhold_over_cpu_slots() {
+    if (options_.cpu_slots == 0) return;
+    std::size_t running = 0;
+    for (const auto& [id, job] : input_.running) running += job.spec.gpus == 0 ? 1 : 0;
+    std::vector<const JobRecord*> waiting;
+    for (const auto& [id, job] : input_.queued) {
+      if (job->spec.gpus == 0) waiting.push_back(job);
+    }
+    const std::size_t room = options_.cpu_slots > running ? options_.cpu_slots - running : 0;
+    if (waiting.size() <= room) return;
+    std::sort(waiting.begin(), waiting.end(), [](const JobRecord* a, const JobRecord* b) {
+      return std::pair(-a->spec.priority, a->id) < std::pair(-b->spec.priority, b->id);
+    });
+    for (std::size_t i = room; i < waiting.size(); ++i) input_.queued.erase(waiting[i]->id);
+  }
+
   void withhold_unfit() {
     for (auto it = input_.queued.begin(); it != input_.queued.end();) {
       const Status fits =
-          sched::validate_job(to_sched_job(it->first, it->second.spec, 0.0), input_.snapshot.gpus);
+          sched::validate_job(to_sched_job(it->first, it->second->spec, 0.0), input_.snapshot.gpus);
       if (fits.ok()) {
         ++it;
         continue;
@@ -192,7 +209,7 @@ class Builder {
     std::map<JobId, sched::FinishedJob> ended;
     if (options_.scheduler.policy == "fair") FASTGPU_RETURN_IF_ERROR(add_recent_ends(ended));
     for (const auto& [id, job] : input_.queued) {
-      for (const store::Dependency& dependency : job.spec.dependencies) {
+      for (const store::Dependency& dependency : job->spec.dependencies) {
         const JobId target = dependency.job;
         if (ended.count(target) || input_.running.count(target)) continue;
         if (input_.queued.count(target)) continue;
@@ -226,7 +243,7 @@ class Builder {
       changed = false;
       for (auto it = input_.queued.begin(); it != input_.queued.end();) {
         const bool absent = std::any_of(
-            it->second.spec.dependencies.begin(), it->second.spec.dependencies.end(),
+            it->second->spec.dependencies.begin(), it->second->spec.dependencies.end(),
             [&](const store::Dependency& dependency) {
               return !ended.count(dependency.job) && !input_.running.count(dependency.job) &&
                      !input_.queued.count(dependency.job);
@@ -243,9 +260,9 @@ class Builder {
 
   Status add_queue() {
     for (const auto& [id, job] : input_.queued) {
-      Result<double> before = attained(job);
+      Result<double> before = attained(*job);
       if (!before.ok()) return before.status();
-      input_.snapshot.queue.push_back(to_sched_job(id, job.spec, *before));
+      input_.snapshot.queue.push_back(to_sched_job(id, job->spec, *before));
     }
     return {};
   }
@@ -280,8 +297,9 @@ class Builder {
 }  // namespace
 
 Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
-                                   const UsageMeter& meter, store::WallTime now) {
-  return Builder(options, reading, meter, now).build();
+                                   const UsageMeter& meter, store::WallTime now,
+                                   const std::map<JobId, JobRecord>& queued) {
+  return Builder(options, reading, meter, now, queued).build();
 }
 
 }  // namespace fastgpu::engine

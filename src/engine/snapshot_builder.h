@@ -5,6 +5,7 @@
 //
 // Queued jobs are withheld from the snapshot (not from the store) when:
 //   - their array already runs its limit of members (--array 0-15%4);
+//   - they are CPU-only and EngineOptions::cpu_slots CPU-only jobs already run (or would);
 //   - they no longer fit the cluster the probe sees (a GPU vanished): they wait, named in
 //     `withheld`, instead of making every schedule() call fail;
 //   - they depend on a job that is itself withheld or between states.
@@ -27,13 +28,17 @@ struct Withheld {
 
 struct TickInput {
   sched::Snapshot snapshot;
-  std::map<JobId, store::JobRecord> queued;   // every job of snapshot.queue
+  // Every job of snapshot.queue; the records belong to the engine's QueuedJobs and stay
+  // valid until it next changes.
+  std::map<JobId, const store::JobRecord*> queued;
   std::map<JobId, store::JobRecord> running;  // every job of snapshot.running
   std::vector<Withheld> withheld;             // queued jobs that do not fit the cluster now
 };
 
+// `queued`: the store's QUEUED jobs (QueuedJobs::jobs()).
 Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
-                                   const UsageMeter& meter, store::WallTime now);
+                                   const UsageMeter& meter, store::WallTime now,
+                                   const std::map<JobId, store::JobRecord>& queued);
 
 // Run time of a job's earlier, ended runs, from its transitions (RUNNING -> anything).
 double ended_run_seconds(const std::vector<store::Transition>& transitions);

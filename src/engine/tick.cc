@@ -16,10 +16,12 @@ Result<TickReport> EngineImpl::tick() {
   TickReport report;
   now_ = options_.clock->now();
   read_probe(report);
+  collect_launches(report);  // before the ends: a job's end comes after its start
   collect_finished(report);
+  FASTGPU_RETURN_IF_ERROR(queued_.refresh(*options_.store, to_seconds(now_)));
   FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
   sample_if_due(report);
-  Result<TickInput> input = build_tick_input(options_, reading_, meter_, now_);
+  Result<TickInput> input = build_tick_input(options_, reading_, meter_, now_, queued_.jobs());
   if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
   note_withheld(input->withheld, report);
   Result<sched::ScheduleResult> result = sched::schedule(input->snapshot, options_.scheduler);
@@ -115,6 +117,7 @@ void EngineImpl::requeue_preempted(const JobRecord& job, TickReport& report) {
                                                   now, "requeued after preemption")
                      : options_.store->transition(job.id, JobState::kPreempted, JobState::kFailed,
                                                   now, "preempted, and not restartable");
+  if (moved.ok() && job.spec.restartable) queued_.add(*options_.store, job.id);
   if (!moved.ok()) {
     warn(report, "job.requeue_error", job.id,
          "could not requeue preempted job " + to_string(job.id) + ": " + moved.to_string());
@@ -125,28 +128,28 @@ void EngineImpl::requeue_preempted(const JobRecord& job, TickReport& report) {
 // never start; end it so that waiting for everything terminates. Repeats so that a chain
 // of such jobs ends in one tick.
 Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
-  store::JobFilter queued;
-  queued.states = {JobState::kQueued};
   for (bool changed = true; changed;) {
     changed = false;
-    Result<std::vector<JobRecord>> jobs = options_.store->list_jobs(queued);
-    if (!jobs.ok()) return jobs.status().with_context("listing queued jobs");
-    for (const JobRecord& job : *jobs) {
+    for (const auto& [id, job] : queued_.jobs()) {
       for (const store::Dependency& dependency : job.spec.dependencies) {
         if (dependency.kind != store::DependencyKind::kAfterOk) continue;
+        if (queued_.jobs().contains(dependency.job)) continue;  // still waiting itself
         Result<JobRecord> target = options_.store->get_job(dependency.job);
         if (!target.ok()) return target.status();
         if (!store::is_terminal(target->state) || target->state == JobState::kCompleted) continue;
         const std::string reason = "dependency " + to_string(dependency.job) +
                                    " failed: it ended " +
                                    std::string(store::job_state_name(target->state));
-        FASTGPU_RETURN_IF_ERROR(options_.store->transition(job.id, JobState::kQueued,
-                                                           JobState::kCancelled, now_, reason));
-        report.ended.push_back(job.id);
-        (void)event("job.dependency_failed", job.id, json{{"reason", reason}}.dump());
+        FASTGPU_RETURN_IF_ERROR(
+            options_.store->transition(id, JobState::kQueued, JobState::kCancelled, now_, reason));
+        report.ended.push_back(id);
+        (void)event("job.dependency_failed", id, json{{"reason", reason}}.dump());
+        const JobId ended = id;  // erasing by a reference to the node's own key is unsafe
+        queued_.remove(ended);   // ends this loop over the map: start again
         changed = true;
         break;
       }
+      if (changed) break;
     }
   }
   return {};

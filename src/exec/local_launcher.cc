@@ -6,9 +6,11 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -119,15 +121,33 @@ class LocalLauncher final : public Launcher {
  public:
   explicit LocalLauncher(LocalLauncherOptions options) : options_(std::move(options)) {}
 
-  // Running jobs keep running: their supervisors do not depend on us.
-  ~LocalLauncher() override = default;
+  // Running jobs keep running: their supervisors do not depend on us. A supervisor still
+  // starting finds nobody on its pipe and leaves its job for the next daemon to queue again.
+  ~LocalLauncher() override {
+    for (auto& [job, pending] : pending_) {
+      if (pending.spawned.report_fd >= 0) ::close(pending.spawned.report_fd);
+    }
+  }
 
   Result<Launched> launch(const LaunchRequest& request) override;
+  std::vector<LaunchResult> begin_launches(std::span<const LaunchRequest> requests) override;
+  std::vector<LaunchResult> poll_launches() override;
   Status stop(JobId job, StopReason reason) override;
   Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) override;
   std::vector<Finished> poll() override;
 
  private:
+  // A launch between its spawn and the supervisor's report.
+  struct Pending {
+    JobId job;
+    std::filesystem::path run_dir;
+    SpawnedSupervisor spawned;
+    std::chrono::steady_clock::time_point deadline{};  // for its report (begin_launches)
+  };
+  Result<Pending> begin(const LaunchRequest& request);
+  Result<Launched> complete(Pending& pending);
+  Result<Launched> settle(Pending& pending, const Result<SupervisorReport>& report);
+
   // Why a tracked supervisor is gone, or nullopt while it runs.
   std::optional<std::string> check_ended(Tracked& tracked);
   std::optional<std::string> check_adopted(const Tracked& tracked);
@@ -137,39 +157,103 @@ class LocalLauncher final : public Launcher {
 
   LocalLauncherOptions options_;
   std::map<JobId, Tracked> tracked_;
-  std::vector<pid_t> strays_;  // our supervisors whose launch failed; reaped by poll()
+  std::map<JobId, Pending> pending_;  // begun by begin_launches, not yet reported
+  std::vector<pid_t> strays_;         // our supervisors whose launch failed; reaped by poll()
 };
 
-Result<Launched> LocalLauncher::launch(const LaunchRequest& request) {
+// The first half of a launch: checks, the run folder, the request file, the spawn.
+Result<LocalLauncher::Pending> LocalLauncher::begin(const LaunchRequest& request) {
   FASTGPU_RETURN_IF_ERROR(check_command(request));
   FASTGPU_RETURN_IF_ERROR(check_paths_and_limits(request));
-  if (tracked_.contains(request.job)) {
+  if (tracked_.contains(request.job) || pending_.contains(request.job)) {
     return failed_precondition(job_name(request.job) + " is already running; stop it first");
   }
+  Pending pending{request.job, std::filesystem::absolute(request.run_dir), {}, {}};
   LaunchRequest absolute = request;
-  absolute.run_dir = std::filesystem::absolute(request.run_dir);
+  absolute.run_dir = pending.run_dir;
   absolute.log_path = std::filesystem::absolute(request.log_path);
   FASTGPU_RETURN_IF_ERROR(prepare_run_dir(absolute.run_dir));
   FASTGPU_RETURN_IF_ERROR(write_request(absolute.run_dir, absolute));
-  pid_t spawned = 0;
-  Result<SupervisorReport> report = spawn_supervisor(options_.supervisor_path, absolute.run_dir,
-                                                     options_.start_timeout_s, spawned);
+  Result<SpawnedSupervisor> spawned = start_supervisor(options_.supervisor_path, pending.run_dir);
+  if (!spawned.ok()) return spawned.status().with_context(job_name(request.job));
+  pending.spawned = *spawned;
+  return pending;
+}
+
+// The second half: the supervisor's report says whether the job's process exists.
+Result<Launched> LocalLauncher::complete(Pending& pending) {
+  return settle(
+      pending, await_supervisor_report(pending.spawned, pending.run_dir, options_.start_timeout_s));
+}
+
+Result<Launched> LocalLauncher::settle(Pending& pending, const Result<SupervisorReport>& report) {
+  const pid_t spawned = pending.spawned.pid;
   if (!report.ok() || !report->started) {
-    if (spawned > 0) {
-      // Silent or garbled: it must not run a job nobody tracks. (One that reported a
-      // failure is exiting already.) Its session is cleaned up once it is reaped.
-      if (!report.ok()) ::kill(spawned, SIGKILL);
-      strays_.push_back(spawned);
-    }
-    if (!report.ok()) return report.status().with_context(job_name(request.job));
-    return failed_precondition(job_name(request.job) + " could not start: " + report->message);
+    // Silent or garbled: it must not run a job nobody tracks. (One that reported a
+    // failure is exiting already.) Its session is cleaned up once it is reaped.
+    if (!report.ok()) ::kill(spawned, SIGKILL);
+    strays_.push_back(spawned);
+    if (!report.ok()) return report.status().with_context(job_name(pending.job));
+    return failed_precondition(job_name(pending.job) + " could not start: " + report->message);
   }
-  tracked_[request.job] =
-      Tracked{spawned, true, std::nullopt, absolute.run_dir, report->started_at};
+  tracked_[pending.job] = Tracked{spawned, true, std::nullopt, pending.run_dir, report->started_at};
   return Launched{spawned, report->job_pid, report->started_at};
 }
 
+Result<Launched> LocalLauncher::launch(const LaunchRequest& request) {
+  Result<Pending> pending = begin(request);
+  if (!pending.ok()) return pending.status();
+  return complete(*pending);
+}
+
+std::vector<LaunchResult> LocalLauncher::begin_launches(std::span<const LaunchRequest> requests) {
+  std::vector<LaunchResult> settled;
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                            std::chrono::duration<double>(options_.start_timeout_s));
+  for (const LaunchRequest& request : requests) {
+    Result<Pending> begun = begin(request);
+    if (!begun.ok()) {
+      settled.push_back({request.job, begun.status()});
+      continue;
+    }
+    begun->deadline = deadline;
+    pending_.emplace(request.job, std::move(begun).value());
+  }
+  return settled;
+}
+
+std::vector<LaunchResult> LocalLauncher::poll_launches() {
+  std::vector<LaunchResult> settled;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    Pending& pending = it->second;
+    std::optional<Result<SupervisorReport>> report =
+        poll_supervisor_report(pending.spawned, pending.run_dir);
+    if (!report && now < pending.deadline) {
+      ++it;
+      continue;
+    }
+    if (!report) {
+      ::close(pending.spawned.report_fd);
+      pending.spawned.report_fd = -1;
+      report = Result<SupervisorReport>(
+          unavailable(fmt::format("no report after {} s", options_.start_timeout_s)));
+    }
+    settled.push_back({pending.job, settle(pending, *report)});
+    it = pending_.erase(it);
+  }
+  return settled;
+}
+
 Status LocalLauncher::stop(JobId job, StopReason reason) {
+  const int signal = reason == StopReason::kPreempt ? SIGUSR1 : SIGTERM;
+  // Still starting: our own child, so the pid is surely its; the supervisor keeps the
+  // signal blocked until its job runs, then stops it.
+  if (auto starting = pending_.find(job); starting != pending_.end()) {
+    ::kill(starting->second.spawned.pid, signal);
+    return {};
+  }
   auto it = tracked_.find(job);
   if (it == tracked_.end()) {
     return not_found(job_name(job) + " is not running under this launcher; nothing to stop");
@@ -177,7 +261,6 @@ Status LocalLauncher::stop(JobId job, StopReason reason) {
   const Tracked& tracked = it->second;
   // A gone or reused pid is not ours to signal; poll() will report the end.
   if (tracked.supervisor_pid <= 0 || !is_same_process(tracked)) return {};
-  const int signal = reason == StopReason::kPreempt ? SIGUSR1 : SIGTERM;
   if (::kill(tracked.supervisor_pid, signal) != 0 && errno != ESRCH) {
     return failed_precondition("cannot signal the supervisor (pid " +
                                std::to_string(tracked.supervisor_pid) + ") of " + job_name(job) +

@@ -2,10 +2,15 @@
 // and attribution of a job's processes to the job.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
+#include <map>
+#include <optional>
 
 #include "exec/launcher_test_fixture.h"
+#include "exec/run_files.h"
 #include "fastgpu/exec/local_launcher.h"
 #include "fastgpu/exec/process_tree.h"
 
@@ -178,6 +183,91 @@ TEST_F(LauncherTest, SameJobCannotRunTwiceAtOnce) {
   EXPECT_THAT(again.status().message(), HasSubstr("job 11 is already running"));
   { std::ofstream(dir_ / "go") << ""; }
   EXPECT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(11)).outcome));
+}
+
+TEST_F(LauncherTest, BegunLaunchesSettleOnceEachAndABadRequestAtOnce) {
+  std::vector<LaunchRequest> requests;
+  for (std::uint64_t id = 21; id <= 24; ++id) {
+    requests.push_back(shell_request(id, "echo job $FASTGPU_JOB_ID"));
+  }
+  requests[2].working_dir = "relative-folder";    // refused before anything is spawned
+  requests.push_back(shell_request(21, "true"));  // the same job twice
+  std::vector<LaunchResult> settled = launcher_->begin_launches(requests);
+  ASSERT_EQ(settled.size(), 2u);
+  EXPECT_EQ(settled[0].job, JobId(23));
+  EXPECT_THAT(settled[0].launched.status().message(), HasSubstr("relative-folder"));
+  EXPECT_EQ(settled[1].job, JobId(21));
+  EXPECT_THAT(settled[1].launched.status().message(), HasSubstr("already running"));
+
+  std::map<JobId, Launched> started;
+  ASSERT_TRUE(testing::eventually([&] {
+    for (LaunchResult& result : launcher_->poll_launches()) {
+      EXPECT_TRUE(result.launched.ok()) << result.launched.status().to_string();
+      EXPECT_FALSE(started.contains(result.job)) << "job " << result.job << " settled twice";
+      if (result.launched.ok()) started[result.job] = *result.launched;
+    }
+    return started.size() == 3;
+  }));
+  for (const auto& [job, launched] : started) {
+    supervisors_.push_back(launched.supervisor_pid);
+    EXPECT_GT(launched.job_pid, 0);
+  }
+  std::map<JobId, Finished> ended;  // poll() reports each end once, in any order
+  ASSERT_TRUE(testing::eventually([&] {
+    for (Finished& finished : launcher_->poll()) ended.emplace(finished.job, std::move(finished));
+    return ended.size() == 3;
+  }));
+  for (std::uint64_t id : {21u, 22u, 24u}) {
+    ASSERT_TRUE(std::holds_alternative<Exited>(ended.at(JobId(id)).outcome)) << "job " << id;
+    EXPECT_EQ(log(id), "job " + std::to_string(id) + "\n");
+  }
+  EXPECT_TRUE(launcher_->poll_launches().empty());
+}
+
+// A job cancelled while its supervisor is still starting: the stop waits for the job to
+// exist, then ends it, and nothing is left running.
+TEST_F(LauncherTest, StopOfALaunchNotYetSettledStopsTheJobOnceItRuns) {
+  const std::vector<LaunchRequest> requests = {shell_request(25, "sleep 60")};
+  ASSERT_TRUE(launcher_->begin_launches(requests).empty());
+  ASSERT_TRUE(launcher_->stop(JobId(25), StopReason::kCancel).ok());
+  std::optional<LaunchResult> settled;
+  ASSERT_TRUE(testing::eventually([&] {
+    for (LaunchResult& result : launcher_->poll_launches()) settled = std::move(result);
+    return settled.has_value();
+  }));
+  if (settled->launched.ok()) supervisors_.push_back(settled->launched->supervisor_pid);
+  const Finished finished = wait_for(JobId(25));
+  ASSERT_TRUE(std::holds_alternative<Stopped>(finished.outcome));
+  EXPECT_FALSE(std::get<Stopped>(finished.outcome).preempted);
+}
+
+// A daemon killed between spawning a supervisor and reading its report: the supervisor
+// finds nobody on the other end of its pipe and does not start the job, leaving the run
+// folder as if it never ran, so the next daemon queues the job again (it may already have).
+TEST_F(LauncherTest, SupervisorWhoseDaemonDiedBeforeItsReportDoesNotStartTheJob) {
+  const LaunchRequest request = shell_request(31, "echo ran > ran.txt");
+  std::filesystem::create_directories(run_dir(31));
+  ASSERT_TRUE(write_request(run_dir(31), request).ok());
+  int fds[2];
+  ASSERT_EQ(::pipe(fds), 0);
+  ::close(fds[0]);  // the daemon is gone: nobody will read the report
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(fds[1], 3);
+    ::execl(FASTGPU_SUPERVISOR_PATH, FASTGPU_SUPERVISOR_PATH, run_dir(31).c_str(), "--notify-fd",
+            "3", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "ran.txt"));
+  EXPECT_FALSE(std::filesystem::exists(run_dir(31) / "supervisor.pid"));
+  EXPECT_FALSE(std::filesystem::exists(run_dir(31) / "outcome.json"));
+  EXPECT_EQ(launcher_->adopt(JobId(31), 0, run_dir(31)).code(), ErrorCode::kNotFound);
 }
 
 // A stand-in supervisor program: a shell script with the given body.

@@ -176,12 +176,13 @@ WallTime wall_now() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
 
-Status write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
+Status write_file_atomically(const std::filesystem::path& path, std::string_view contents,
+                             Sync sync) {
   const std::filesystem::path temp = path.string() + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("cannot create '" + temp.string() + "': " + errno_text(errno));
   Status status = write_all(fd, contents, temp);
-  if (status.ok() && ::fsync(fd) != 0) {
+  if (status.ok() && sync == Sync::kDurable && ::fsync(fd) != 0) {
     status = io_error("cannot sync '" + temp.string() + "': " + errno_text(errno));
   }
   ::close(fd);
@@ -193,7 +194,7 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     ::unlink(temp.c_str());
     return status;
   }
-  sync_folder(path.parent_path().empty() ? "." : path.parent_path());
+  if (sync == Sync::kDurable) sync_folder(path.parent_path().empty() ? "." : path.parent_path());
   return {};
 }
 
@@ -249,7 +250,7 @@ Result<RunOutcome> outcome_from_json(std::string_view text) {
 }
 
 Status write_request(const std::filesystem::path& run_dir, const LaunchRequest& request) {
-  return write_file_atomically(run_dir / kRequestFile, request_to_json(request));
+  return write_file_atomically(run_dir / kRequestFile, request_to_json(request), Sync::kAtomic);
 }
 
 Result<LaunchRequest> read_request(const std::filesystem::path& run_dir) {
@@ -258,7 +259,7 @@ Result<LaunchRequest> read_request(const std::filesystem::path& run_dir) {
 
 Status write_supervisor_pid(const std::filesystem::path& run_dir, const SupervisorPid& pid) {
   json object{{"pid", pid.pid}, {"start_time_ticks", pid.start_time_ticks}};
-  return write_file_atomically(run_dir / kSupervisorPidFile, object.dump() + "\n");
+  return write_file_atomically(run_dir / kSupervisorPidFile, object.dump() + "\n", Sync::kAtomic);
 }
 
 Result<SupervisorPid> read_supervisor_pid(const std::filesystem::path& run_dir) {
@@ -267,7 +268,7 @@ Result<SupervisorPid> read_supervisor_pid(const std::filesystem::path& run_dir) 
 
 Status write_job_pid(const std::filesystem::path& run_dir, const JobPid& pid) {
   json object{{"pid", pid.pid}, {"started_us", to_micros(pid.started)}};
-  return write_file_atomically(run_dir / kJobPidFile, object.dump() + "\n");
+  return write_file_atomically(run_dir / kJobPidFile, object.dump() + "\n", Sync::kAtomic);
 }
 
 Result<JobPid> read_job_pid(const std::filesystem::path& run_dir) {

@@ -50,9 +50,22 @@ struct RunOutcome {
   Usage usage;
 };
 
-// Writes `contents` to `path` through a temporary file in the same folder: write, fsync,
-// rename, fsync the folder.
-Status write_file_atomically(const std::filesystem::path& path, std::string_view contents);
+// Whether a file must survive a crash of the whole machine, or only of the processes that
+// read and write it.
+enum class Sync {
+  // Write, rename: readers see the old file or the whole new one. A process killed with
+  // SIGKILL loses nothing (the page cache outlives it). For the files whose only readers
+  // are processes of this boot: the request, the pid files. After an OS crash their jobs
+  // are gone anyway; a pid file lost with them makes the run read as lost or never started.
+  kAtomic,
+  // Also fsync the file and then its folder: on disk when the call returns (the outcome, the
+  // one record of how the job ended).
+  kDurable,
+};
+
+// Writes `contents` to `path` through a temporary file in the same folder, then renames it.
+Status write_file_atomically(const std::filesystem::path& path, std::string_view contents,
+                             Sync sync = Sync::kDurable);
 
 // The whole file. kNotFound when it does not exist, kIoError when it cannot be read.
 Result<std::string> read_whole_file(const std::filesystem::path& path);

@@ -138,10 +138,8 @@ Result<SupervisorReport> parse_supervisor_report(const std::string& line) {
   return internal_error("the supervisor's report '" + line + "' is not understood");
 }
 
-Result<SupervisorReport> spawn_supervisor(const std::filesystem::path& supervisor_path,
-                                          const std::filesystem::path& run_dir, double timeout_s,
-                                          pid_t& spawned_pid) {
-  spawned_pid = 0;
+Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervisor_path,
+                                           const std::filesystem::path& run_dir) {
   int fds[2];
   FASTGPU_RETURN_IF_ERROR(make_notify_pipe(fds));
   SpawnSetup setup;
@@ -153,26 +151,79 @@ Result<SupervisorReport> spawn_supervisor(const std::filesystem::path& superviso
   argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  const int error = ::posix_spawn(&spawned_pid, supervisor_path.c_str(), setup.actions(),
+  SpawnedSupervisor spawned;
+  const int error = ::posix_spawn(&spawned.pid, supervisor_path.c_str(), setup.actions(),
                                   setup.attr(), argv.data(), environ);
   ::close(fds[1]);
   if (error != 0) {
     ::close(fds[0]);
-    spawned_pid = 0;
     return unavailable("cannot start the supervisor '" + supervisor_path.string() +
                        "': " + errno_text(error));
   }
-  Result<std::string> line = read_line(fds[0], timeout_s);
-  ::close(fds[0]);
+  spawned.report_fd = fds[0];
+  return spawned;
+}
+
+namespace {
+
+// Closes the pipe and turns what the supervisor said into its report.
+Result<SupervisorReport> settle_report(SpawnedSupervisor& spawned,
+                                       const std::filesystem::path& run_dir,
+                                       const Result<std::string>& line) {
+  ::close(spawned.report_fd);
+  spawned.report_fd = -1;
   if (!line.ok()) return line.status();
   if (line->empty()) {
-    return unavailable("the supervisor (pid " + std::to_string(spawned_pid) +
+    return unavailable("the supervisor (pid " + std::to_string(spawned.pid) +
                        ") exited without a report; see '" +
                        (run_dir / kSupervisorLogFile).string() + "'");
   }
   Result<SupervisorReport> report = parse_supervisor_report(*line);
-  if (report.ok()) report->supervisor_pid = spawned_pid;
+  if (report.ok()) report->supervisor_pid = spawned.pid;
   return report;
+}
+
+}  // namespace
+
+Result<SupervisorReport> await_supervisor_report(SpawnedSupervisor& spawned,
+                                                 const std::filesystem::path& run_dir,
+                                                 double timeout_s) {
+  return settle_report(spawned, run_dir, read_line(spawned.report_fd, timeout_s));
+}
+
+std::optional<Result<SupervisorReport>> poll_supervisor_report(
+    SpawnedSupervisor& spawned, const std::filesystem::path& run_dir) {
+  for (;;) {
+    pollfd waiting{spawned.report_fd, POLLIN, 0};
+    const int ready = ::poll(&waiting, 1, 0);
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready < 0) {
+      return settle_report(
+          spawned, run_dir,
+          unavailable("cannot read the supervisor's report: " + errno_text(errno)));
+    }
+    if (ready == 0) return std::nullopt;
+    char buffer[512];
+    const ssize_t got = ::read(spawned.report_fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got > 0) {
+      spawned.partial.append(buffer, static_cast<std::size_t>(got));
+      const std::size_t newline = spawned.partial.find('\n');
+      if (newline == std::string::npos) continue;
+      return settle_report(spawned, run_dir, spawned.partial.substr(0, newline));
+    }
+    return settle_report(spawned, run_dir, spawned.partial);  // end of file: that is all
+  }
+}
+
+Result<SupervisorReport> spawn_supervisor(const std::filesystem::path& supervisor_path,
+                                          const std::filesystem::path& run_dir, double timeout_s,
+                                          pid_t& spawned_pid) {
+  spawned_pid = 0;
+  Result<SpawnedSupervisor> spawned = start_supervisor(supervisor_path, run_dir);
+  if (!spawned.ok()) return spawned.status();
+  spawned_pid = spawned->pid;
+  return await_supervisor_report(*spawned, run_dir, timeout_s);
 }
 
 }  // namespace fastgpu::exec

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "fastgpu/core/result.h"
@@ -30,6 +31,24 @@ struct SupervisorReport {
 Result<SupervisorReport> spawn_supervisor(const std::filesystem::path& supervisor_path,
                                           const std::filesystem::path& run_dir, double timeout_s,
                                           pid_t& spawned_pid);
+
+// The two halves of spawn_supervisor, for a caller that starts several supervisors before
+// it waits for the first report (they start in parallel).
+struct SpawnedSupervisor {
+  pid_t pid = 0;
+  int report_fd = -1;   // read end of the notify pipe; closed once the report is read
+  std::string partial;  // what poll_supervisor_report has read of the report so far
+};
+Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervisor_path,
+                                           const std::filesystem::path& run_dir);
+Result<SupervisorReport> await_supervisor_report(SpawnedSupervisor& spawned,
+                                                 const std::filesystem::path& run_dir,
+                                                 double timeout_s);
+
+// What the supervisor has reported so far, without blocking: nullopt until its whole report
+// line (or the end of the pipe) has arrived.
+std::optional<Result<SupervisorReport>> poll_supervisor_report(
+    SpawnedSupervisor& spawned, const std::filesystem::path& run_dir);
 
 // Parses the report line ("started PID MICROS" or "failed MESSAGE").
 Result<SupervisorReport> parse_supervisor_report(const std::string& line);

@@ -1,6 +1,7 @@
 #include "fastgpu/exec/supervisor.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -68,6 +69,13 @@ class Notifier {
   void started(pid_t job_pid, WallTime at) {
     send("started " + std::to_string(job_pid) + " " +
          std::to_string(at.time_since_epoch().count()) + "\n");
+  }
+  // True when the launcher that spawned us has died: nobody holds the pipe's read end any
+  // more (poll reports POLLERR on a pipe's write end without readers).
+  bool launcher_gone() const {
+    if (fd_ < 0) return false;
+    pollfd end{fd_, POLLOUT, 0};
+    return ::poll(&end, 1, 0) == 1 && (end.revents & POLLERR) != 0;
   }
   void failed(const std::string& message) {
     std::fprintf(stderr, "fastgpu-supervisor: %s\n", message.c_str());  // supervisor.log
@@ -305,6 +313,16 @@ timespec Supervisor::next_wait(SteadyTime now) const {
 // until no child is left, since killing a parent can orphan more processes onto us.
 // Returns how many distinct processes it found.
 int Supervisor::kill_leftovers() {
+  // The common case, without reading all of /proc: we have no child left, so the job left
+  // nothing behind (every process it started descends from us, and an orphan is
+  // re-parented to us as the child subreaper).
+  int reaped = 0;
+  while (::waitpid(-1, &reaped, WNOHANG) > 0) {
+  }
+  errno = 0;
+  if (::waitpid(-1, &reaped, WNOHANG) < 0 && errno == ECHILD && ::kill(-job_pid_, 0) != 0) {
+    return 0;
+  }
   const pid_t self = ::getpid();
   const SteadyTime give_up = steady_clock::now() + kLeftoverDeadline;
   std::set<pid_t> found;
@@ -383,6 +401,18 @@ int run_supervisor(const std::filesystem::path& run_dir, int notify_fd) {
   if (Status written = write_own_pid(run_dir); !written.ok()) {
     notify.failed(written.to_string());
     return 2;
+  }
+  // The daemon that spawned us died before we wrote that file. The next daemon may already
+  // have looked for it, found nothing and queued the job again: starting it here could run
+  // it twice. Leave the folder as if we never ran (no pid file, no outcome), so a daemon
+  // that looks now queues it again too.
+  if (notify.launcher_gone()) {
+    std::error_code ignored;
+    std::filesystem::remove(run_dir / kSupervisorPidFile, ignored);
+    std::fprintf(stderr,
+                 "fastgpu-supervisor: the daemon that launched this run is gone; "
+                 "not starting the job (the next daemon queues it again)\n");
+    return 3;
   }
   Result<LaunchRequest> request = read_request(run_dir);
   if (!request.ok()) {

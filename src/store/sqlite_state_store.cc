@@ -45,7 +45,8 @@ constexpr const char* kSetStart =
     "job_pid = ?6, placed_bytes = ?7, end_us = NULL, exit_code = NULL, signal = NULL, "
     "attempts = attempts + 1 WHERE id = ?1";
 constexpr const char* kSetPids =
-    "UPDATE jobs SET supervisor_pid = ?2, job_pid = ?3 WHERE id = ?1 AND state = 'RUNNING'";
+    "UPDATE jobs SET supervisor_pid = ?2, job_pid = ?3, start_us = COALESCE(?4, start_us) "
+    "WHERE id = ?1 AND state = 'RUNNING'";
 constexpr const char* kSetEnd =
     "UPDATE jobs SET end_us = ?2, exit_code = ?3, signal = ?4, peak_gpu_mem = ?5, "
     "gpu_seconds = ?6, energy_joules = ?7, energy_estimate = ?8, mean_util = ?9 WHERE id = ?1";
@@ -131,12 +132,16 @@ class SqliteStateStore final : public StateStore {
     return txn.commit();
   }
 
-  Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid) override {
+  Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
+                     std::optional<WallTime> started) override {
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetPids));
+    std::optional<std::int64_t> started_us;
+    if (started) started_us = to_micros(*started);
     stmt.bind(1, as_int64(job.value()))
         .bind(2, std::int64_t{supervisor_pid})
-        .bind(3, std::int64_t{job_pid});
+        .bind(3, std::int64_t{job_pid})
+        .bind(4, started_us);
     FASTGPU_RETURN_IF_ERROR(stmt.run());
     if (db_->changes() == 1) return {};
     return state_mismatch(job, JobState::kRunning, "record its pids");

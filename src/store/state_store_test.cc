@@ -69,7 +69,7 @@ TEST_F(StateStoreTest, RunLifecycleFieldsRoundTrip) {
               id,
               {{3, 1}, at_seconds(100), "/logs/1.log", std::nullopt, std::nullopt, std::nullopt})
           .ok());
-  ASSERT_TRUE(store_->record_pids(id, 4242, 4243).ok());
+  ASSERT_TRUE(store_->record_pids(id, 4242, 4243, at_seconds(101)).ok());
   JobEnd end{JobState::kFailed,
              at_seconds(160),
              3,
@@ -82,7 +82,7 @@ TEST_F(StateStoreTest, RunLifecycleFieldsRoundTrip) {
   ASSERT_TRUE(record.ok());
   EXPECT_EQ(record->state, JobState::kFailed);
   EXPECT_THAT(record->placed_gpus, ElementsAre(3u, 1u));
-  EXPECT_EQ(record->start_time, at_seconds(100));
+  EXPECT_EQ(record->start_time, at_seconds(101));  // the process's start, not the claim's
   EXPECT_EQ(record->end_time, at_seconds(160));
   EXPECT_EQ(record->exit_code, 3);
   EXPECT_FALSE(record->signal.has_value());

@@ -6,7 +6,10 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <map>
+#include <random>
 #include <set>
+#include <thread>
 
 #include "daemon/daemon_harness.h"
 
@@ -153,6 +156,65 @@ TEST(DaemonLifecycle, KillNineMidRunThenRestartRunsEveryJobExactlyOnceWithComple
     EXPECT_GE(job["attempts"].get<int>(), 1) << job.dump();
     EXPECT_LE(job["attempts"].get<int>(), 2) << job.dump();
     EXPECT_EQ(daemon.log_of(id), "begin\nend\n") << "job " << id;
+  }
+}
+
+// The crash test: a 200-job run (GPU jobs packed 8 to a GPU, CPU-only jobs, short and
+// longer ones) with the daemon killed with SIGKILL at random moments (fixed seed) while it
+// launches and ends jobs; each time the next command starts a new daemon. Every job must
+// have run exactly once (its id appears once in a file each run appends to), completed,
+// and have its whole log.
+TEST(DaemonLifecycle, TwoHundredJobsSurviveRepeatedKillNineAtRandomMoments) {
+  DaemonHarness daemon("4xH100-80G");
+  const std::string marker = (daemon.work() / "ran.txt").string();
+  std::mt19937 random(20261201);
+  json jobs = json::array();
+  for (int i = 0; i < 200; ++i) {
+    const int tenths = std::uniform_int_distribution<int>(1, 8)(random);
+    const bool cpu_only = i % 5 == 4;
+    jobs.push_back(shell_job("echo begin; echo $FASTGPU_JOB_ID >> " + marker + "; sleep 0." +
+                                 std::to_string(tenths) + "; echo end",
+                             daemon.work().string(), cpu_only ? 0 : 1, 10LL << 30));
+  }
+  const std::vector<std::uint64_t> ids = daemon.submit_api({{"jobs", jobs}});
+  ASSERT_EQ(ids.size(), 200u);
+
+  auto ended = [&] {
+    const json counts = daemon.fastgpu_json("daemon status");
+    if (!counts.is_object() || !counts.contains("jobs")) return false;
+    return counts["jobs"].value("QUEUED", 0) + counts["jobs"].value("RUNNING", 0) +
+               counts["jobs"].value("PREEMPTED", 0) ==
+           0;
+  };
+  int kills = 0;
+  for (; kills < 5 && !ended(); ++kills) {
+    const json status = daemon.fastgpu_json("daemon status");
+    ASSERT_TRUE(status.is_object()) << "no daemon answers";
+    const int pause_ms = std::uniform_int_distribution<int>(100, 1500)(random);
+    std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+    ASSERT_EQ(::kill(status["pid"].get<pid_t>(), SIGKILL), 0);
+    // Until a command starts the next one, nothing schedules: running jobs go on alone.
+    const test_support::CliRun restarted = daemon.fastgpu("daemon start");
+    ASSERT_EQ(restarted.exit_code, 0) << restarted.output;
+  }
+  EXPECT_GE(kills, 2) << "the run ended before the daemon was killed twice";
+
+  const test_support::CliRun waited = daemon.fastgpu("wait --all --timeout 300s");
+  EXPECT_EQ(waited.exit_code, 0) << waited.output;
+  std::multiset<std::string> ran;
+  std::ifstream file(marker);
+  for (std::string line; std::getline(file, line);) ran.insert(line);
+  EXPECT_EQ(ran.size(), ids.size());
+  const json history = daemon.fastgpu_json("history");
+  ASSERT_TRUE(history.is_object());
+  std::map<std::uint64_t, json> by_id;
+  for (const json& job : history["jobs"]) by_id[job["id"].get<std::uint64_t>()] = job;
+  for (std::uint64_t id : ids) {
+    EXPECT_EQ(ran.count(std::to_string(id)), 1u) << "job " << id;
+    EXPECT_EQ(by_id[id]["state"], "COMPLETED") << by_id[id].dump();
+    std::ifstream log(daemon.state_dir() / "logs" / (std::to_string(id) + ".log"));
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(text, "begin\nend\n") << "job " << id;
   }
 }
 

@@ -34,6 +34,8 @@ struct DaemonConfig {
   // as its owner. Off: only the daemon's own user can connect (0600).
   bool shared = false;
   std::chrono::milliseconds tick_interval{500};
+  // EngineOptions::cpu_slots: CPU-only jobs that run at once (0: no limit).
+  std::size_t cpu_slots = 0;
   // Folders put at the front of every job's PATH, so jobs find fastgpu-burn-cpu and
   // friends shipped beside the fastgpu binary.
   std::vector<std::filesystem::path> job_path_prefix;

@@ -62,6 +62,10 @@ struct EngineOptions {
   // Launch each job as its owner (JobSpec::uid and that user's primary group). Only a
   // daemon running as root for several users sets this; otherwise jobs run as we are.
   bool run_jobs_as_owner = false;
+  // At most this many CPU-only jobs (gpus 0) run at once; 0: no limit. Those beyond it wait
+  // in the queue, higher priority first, then in submission order. The daemon sets it to
+  // the number of CPUs unless told otherwise (--cpu-slots).
+  std::size_t cpu_slots = 0;
 };
 
 // The outcome of one tick, for logs and tests.

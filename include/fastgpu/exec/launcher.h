@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -55,6 +56,12 @@ struct Launched {
   pid_t supervisor_pid = 0;  // also the session id of every process of the job
   pid_t job_pid = 0;         // the job's first process, leader of its process group
   WallTime started{};
+};
+
+// How a launch ended: the job runs (its pids) or it could not be started.
+struct LaunchResult {
+  JobId job;
+  Result<Launched> launched;
 };
 
 // How a run ended. Handled exhaustively (std::visit).
@@ -105,6 +112,24 @@ class Launcher {
   // already running), kUnavailable when the supervisor could not be spawned or did not
   // report in time, kIoError when the run folder cannot be written.
   virtual Result<Launched> launch(const LaunchRequest& request) = 0;
+
+  // launch() without the wait: starts each request's supervisor and returns. Each launch
+  // is settled exactly once, with launch()'s result and errors: in the vector returned here
+  // when it is settled at once (a bad request, a failed spawn), else by a later
+  // poll_launches(), once the supervisor has reported. So the caller's loop goes on while
+  // supervisors start, in parallel. stop() works on a launch not yet settled (the
+  // supervisor acts on it once the job runs); poll() reports a job's end only after its
+  // launch was settled. The default launches at once and settles everything here.
+  virtual std::vector<LaunchResult> begin_launches(std::span<const LaunchRequest> requests) {
+    std::vector<LaunchResult> settled;
+    settled.reserve(requests.size());
+    for (const LaunchRequest& request : requests) {
+      settled.push_back({request.job, launch(request)});
+    }
+    return settled;
+  }
+  // Launches begun earlier that are now settled, each once. Never blocks.
+  virtual std::vector<LaunchResult> poll_launches() { return {}; }
 
   // Asks the job to stop: SIGTERM to its process group, SIGKILL after the grace period.
   // poll() reports it as Stopped once it is gone. Unknown job: kNotFound.

@@ -239,8 +239,11 @@ class StateStore {
   // Claims a QUEUED job: QUEUED -> RUNNING, placed GPUs, start time, log path, pids if
   // known, attempts + 1, end and outcome fields cleared. Compare-and-set like transition().
   virtual Status record_start(JobId job, const JobStart& start) = 0;
-  // Fills in the pids of a RUNNING job once its supervisor has launched it.
-  virtual Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid) = 0;
+  // Fills in the pids of a RUNNING job once its supervisor has launched it, and the moment
+  // its process started when known (the claim's time is when it was placed; a tick that
+  // starts many jobs launches them over a while).
+  virtual Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
+                             std::optional<WallTime> started = std::nullopt) = 0;
   // Ends a RUNNING job (compare-and-set from RUNNING): outcome, end time, accounting, and a
   // history entry when the job has a signature.
   virtual Status record_end(JobId job, const JobEnd& end) = 0;
