@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# A 10,000-task array of trivial jobs (`true`) through the FastGPU daemon, side by side with
+# a bare fork/exec loop and with task-spooler, each running at most P jobs at once.
+# Prints each wall time and the ratios; docs/benchmarks.md records the figures.
+#
+# Usage: bench/trivial_jobs.sh [N] [P] [BUILD_DIR]
+#   N          jobs (default 10000)
+#   P          jobs at once (default: the number of CPUs; FastGPU's --cpu-slots, tsp -S)
+#   BUILD_DIR  where fastgpu and bench/fork_exec_loop are (default build/release)
+# Build first: cmake --preset release &&
+#   cmake --build --preset release --target fastgpu fastgpu-supervisor fork_exec_loop
+# task-spooler is the Debian package task-spooler (command tsp); without it that row is
+# skipped, saying so.
+set -euo pipefail
+
+N=${1:-10000}
+P=${2:-$(nproc)}
+BUILD=${3:-build/release}
+FASTGPU=$BUILD/fastgpu
+LOOP=$BUILD/bench/fork_exec_loop
+for binary in "$FASTGPU" "$LOOP"; do
+  if [[ ! -x $binary ]]; then
+    echo "missing $binary; build it first (see the top of $0)" >&2
+    exit 2
+  fi
+done
+
+WORK=$(mktemp -d /tmp/fastgpu-trivial.XXXXXX)
+cleanup() {
+  XDG_STATE_HOME=$WORK/state XDG_RUNTIME_DIR=$WORK/run "$FASTGPU" daemon stop >/dev/null 2>&1 || true
+  if command -v tsp >/dev/null; then TS_SOCKET=$WORK/ts.sock tsp -K >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+elapsed() { echo "$2 - $1" | bc -l; }
+
+echo "$N jobs of 'true', at most $P at once; $(nproc) CPUs; $(date -u +%Y-%m-%d)"
+
+loop1=$("$LOOP" "$N" 1 true)
+loopP=$("$LOOP" "$N" "$P" true)
+printf '%-34s %8.2f s  %7.0f jobs/s\n' "fork/exec loop, 1 at a time" "$loop1" "$(echo "$N / $loop1" | bc -l)"
+printf '%-34s %8.2f s  %7.0f jobs/s\n' "fork/exec loop, $P at a time" "$loopP" "$(echo "$N / $loopP" | bc -l)"
+
+# FastGPU: its own state folder and socket; the daemon is up before the clock starts.
+mkdir -p "$WORK/state" "$WORK/run"
+export XDG_STATE_HOME=$WORK/state XDG_RUNTIME_DIR=$WORK/run
+FASTGPU_CPU_SLOTS=$P "$FASTGPU" daemon start >/dev/null
+start=$(now)
+"$FASTGPU" submit --gpus 0 --array "0-$((N - 1))" -- true >/dev/null
+submitted=$(now)
+"$FASTGPU" wait --all >/dev/null
+fastgpu=$(elapsed "$start" "$(now)")
+printf '%-34s %8.2f s  %7.0f jobs/s  (submit %.2f s)\n' "fastgpu, --cpu-slots $P" "$fastgpu" \
+  "$(echo "$N / $fastgpu" | bc -l)" "$(elapsed "$start" "$submitted")"
+completed=$("$FASTGPU" history --json | python3 -c \
+  'import json,sys; print(sum(j["state"] == "COMPLETED" for j in json.load(sys.stdin)["jobs"]))')
+echo "  fastgpu: $completed of $N jobs COMPLETED"
+
+tsp_time=""
+if command -v tsp >/dev/null; then
+  export TS_SOCKET=$WORK/ts.sock TMPDIR=$WORK TS_MAXFINISHED=$((N + 10))
+  tsp -K >/dev/null 2>&1 || true
+  # The first call starts tsp's server; retry while it comes up.
+  for _ in 1 2 3 4 5; do tsp -S "$P" >/dev/null 2>&1 && break; sleep 0.2; done
+  start=$(now)
+  for ((i = 0; i < N; i++)); do tsp true >/dev/null; done
+  tsp -w >/dev/null 2>&1 || true
+  # -w waits for the last added job; others may still run with P > 1.
+  while tsp -l | grep -qE ' (running|queued) '; do sleep 0.05; done
+  tsp_time=$(elapsed "$start" "$(now)")
+  printf '%-34s %8.2f s  %7.0f jobs/s\n' "task-spooler (tsp -S $P)" "$tsp_time" \
+    "$(echo "$N / $tsp_time" | bc -l)"
+else
+  echo "task-spooler: not installed (apt-get install task-spooler); row skipped"
+fi
+
+printf 'ratio fastgpu / fork-exec loop (%s at a time): %.2fx  (goal <= 1.10x)\n' "$P" \
+  "$(echo "$fastgpu / $loopP" | bc -l)"
+printf 'ratio fastgpu / fork-exec loop (1 at a time):  %.2fx\n' "$(echo "$fastgpu / $loop1" | bc -l)"
+if [[ -n $tsp_time ]]; then
+  printf 'ratio fastgpu / task-spooler:                  %.2fx\n' "$(echo "$fastgpu / $tsp_time" | bc -l)"
+fi
