@@ -38,14 +38,6 @@ Status write_all(int fd, std::string_view contents, const std::filesystem::path&
   return {};
 }
 
-// fsync of the folder makes the rename itself durable.
-void sync_folder(const std::filesystem::path& folder) {
-  int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
-  ::close(fd);
-}
-
 template <typename T>
 std::optional<T> optional_field(const json& object, const char* key) {
   auto it = object.find(key);
@@ -176,15 +168,11 @@ WallTime wall_now() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
 }
 
-Status write_file_atomically(const std::filesystem::path& path, std::string_view contents,
-                             Sync sync) {
+Status write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
   const std::filesystem::path temp = path.string() + ".tmp";
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io_error("cannot create '" + temp.string() + "': " + errno_text(errno));
   Status status = write_all(fd, contents, temp);
-  if (status.ok() && sync == Sync::kDurable && ::fsync(fd) != 0) {
-    status = io_error("cannot sync '" + temp.string() + "': " + errno_text(errno));
-  }
   ::close(fd);
   if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
     status = io_error("cannot rename '" + temp.string() + "' to '" + path.string() +
@@ -194,7 +182,6 @@ Status write_file_atomically(const std::filesystem::path& path, std::string_view
     ::unlink(temp.c_str());
     return status;
   }
-  if (sync == Sync::kDurable) sync_folder(path.parent_path().empty() ? "." : path.parent_path());
   return {};
 }
 
@@ -250,7 +237,7 @@ Result<RunOutcome> outcome_from_json(std::string_view text) {
 }
 
 Status write_request(const std::filesystem::path& run_dir, const LaunchRequest& request) {
-  return write_file_atomically(run_dir / kRequestFile, request_to_json(request), Sync::kAtomic);
+  return write_file_atomically(run_dir / kRequestFile, request_to_json(request));
 }
 
 Result<LaunchRequest> read_request(const std::filesystem::path& run_dir) {
@@ -259,7 +246,7 @@ Result<LaunchRequest> read_request(const std::filesystem::path& run_dir) {
 
 Status write_supervisor_pid(const std::filesystem::path& run_dir, const SupervisorPid& pid) {
   json object{{"pid", pid.pid}, {"start_time_ticks", pid.start_time_ticks}};
-  return write_file_atomically(run_dir / kSupervisorPidFile, object.dump() + "\n", Sync::kAtomic);
+  return write_file_atomically(run_dir / kSupervisorPidFile, object.dump() + "\n");
 }
 
 Result<SupervisorPid> read_supervisor_pid(const std::filesystem::path& run_dir) {
@@ -268,7 +255,7 @@ Result<SupervisorPid> read_supervisor_pid(const std::filesystem::path& run_dir) 
 
 Status write_job_pid(const std::filesystem::path& run_dir, const JobPid& pid) {
   json object{{"pid", pid.pid}, {"started_us", to_micros(pid.started)}};
-  return write_file_atomically(run_dir / kJobPidFile, object.dump() + "\n", Sync::kAtomic);
+  return write_file_atomically(run_dir / kJobPidFile, object.dump() + "\n");
 }
 
 Result<JobPid> read_job_pid(const std::filesystem::path& run_dir) {

@@ -9,8 +9,8 @@
 //                   last, just before the supervisor exits
 //   supervisor.log  the supervisor's own stdout and stderr (normally empty)
 //
-// Every file but the log is written whole (temp file, fsync, rename, fsync of the folder),
-// so a reader sees either nothing or the complete file, even after a crash.
+// Every file but the log is written whole (temp file, then rename), so a reader sees either
+// nothing or the complete file, even after a process crash (see write_file_atomically).
 // Thread-safety: plain functions over the file system.
 #pragma once
 
@@ -50,22 +50,13 @@ struct RunOutcome {
   Usage usage;
 };
 
-// Whether a file must survive a crash of the whole machine, or only of the processes that
-// read and write it.
-enum class Sync {
-  // Write, rename: readers see the old file or the whole new one. A process killed with
-  // SIGKILL loses nothing (the page cache outlives it). For the files whose only readers
-  // are processes of this boot: the request, the pid files. After an OS crash their jobs
-  // are gone anyway; a pid file lost with them makes the run read as lost or never started.
-  kAtomic,
-  // Also fsync the file and then its folder: on disk when the call returns (the outcome, the
-  // one record of how the job ended).
-  kDurable,
-};
-
-// Writes `contents` to `path` through a temporary file in the same folder, then renames it.
-Status write_file_atomically(const std::filesystem::path& path, std::string_view contents,
-                             Sync sync = Sync::kDurable);
+// Writes `contents` to `path` through a temporary file in the same folder, then renames it:
+// readers see the old file or the whole new one, and a process killed with SIGKILL loses
+// nothing (the page cache outlives it). No fsync: that is the store's own promise (SQLite
+// WAL, synchronous=NORMAL). After a power loss a run whose files were lost reads as never
+// started (queued again) or lost (FAILED), never as one to run twice. Two fsyncs per file
+// cost several ms per job on the development VM.
+Status write_file_atomically(const std::filesystem::path& path, std::string_view contents);
 
 // The whole file. kNotFound when it does not exist, kIoError when it cannot be read.
 Result<std::string> read_whole_file(const std::filesystem::path& path);
