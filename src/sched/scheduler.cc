@@ -120,7 +120,7 @@ class Round {
       if (!from_short && it == state_.heads.end()) break;
       const Entry entry = from_short ? *short_jobs_.begin() : *it;
       if (from_short) short_jobs_.erase(short_jobs_.begin());
-      if (entry.job->gpus == 0) {
+      if (entry.demand.gpus == 0) {
         start_cpu_job(entry);
         it = state_.heads.upper_bound(entry);
         continue;
@@ -154,14 +154,13 @@ class Round {
   // ends before the reservation may still fit, unless the class fails everywhere.
   void queue_short_job(const Entry& entry) {
     if (!reserved_ || free_failures_.dominated(entry.demand)) return;
-    const auto& group = state_.classes[static_cast<std::size_t>(entry.shape)];
-    for (const Entry& first : group.limit_heads) {
-      if (!(entry < first)) continue;  // only jobs after this one in the order
-      if (ends_before_reservation(*first.job)) {
-        short_jobs_.insert(first);
-        return;
-      }
+    const LimitFirsts& firsts = state_.classes[static_cast<std::size_t>(entry.shape)].limit_heads;
+    const Entry* first = firsts.first_ending_by(snapshot_.now_s, reservation_end_s_);
+    // Only jobs after this one in the order; the first that ends in time almost always is.
+    if (first != nullptr && !(entry < *first)) {
+      first = firsts.first_ending_by_after(snapshot_.now_s, reservation_end_s_, entry);
     }
+    if (first != nullptr) short_jobs_.insert(*first);
   }
 
   enum class Outcome { kStarted, kNotNow, kStop };
@@ -182,7 +181,7 @@ class Round {
   // Starts the job if it may start now; kStop when nothing after it may start.
   Outcome consider(const Entry& entry) {
     const Demand& demand = entry.demand;
-    const bool masked = reserved_ && !ends_before_reservation(*entry.job);
+    const bool masked = reserved_ && !ends_before_reservation(entry);
     last_masked_ = masked;
     FailureMemo& memo = masked ? masked_failures_ : free_failures_;
     if (!memo.dominated(demand)) {
@@ -200,8 +199,8 @@ class Round {
     return on_first_blocked(entry, demand) ? Outcome::kNotNow : Outcome::kStop;
   }
 
-  bool ends_before_reservation(const Job& job) const {
-    return job.time_limit_s && snapshot_.now_s + *job.time_limit_s <= reservation_end_s_;
+  bool ends_before_reservation(const Entry& entry) const {
+    return entry.limit_s >= 0 && snapshot_.now_s + entry.limit_s <= reservation_end_s_;
   }
 
   void start_cpu_job(const Entry& entry) {

@@ -21,6 +21,70 @@ Demand demand_of(const Job& job, const EstimateCache& estimates) {
   return demand;
 }
 
+Entry make_entry(double key, const Job& job, const EstimateCache& estimates) {
+  Entry entry{key, job.submit_time_s, job.id, &job, demand_of(job, estimates)};
+  entry.limit_s = job.time_limit_s.value_or(-1.0);
+  return entry;
+}
+
+// ---- LimitFirsts
+
+void LimitFirsts::set(double limit, const Entry* first) {
+  auto it = std::lower_bound(rows_.begin(), rows_.end(), limit,
+                             [](const Row& row, double value) { return row.limit < value; });
+  const auto at = static_cast<std::size_t>(it - rows_.begin());
+  const bool present = it != rows_.end() && it->limit == limit;
+  if (first == nullptr) {
+    if (present) rows_.erase(it);
+  } else if (present) {
+    it->first = *first;
+  } else {
+    rows_.insert(it, Row{limit, *first, *first});
+  }
+  refresh_from(at);
+}
+
+void LimitFirsts::refresh_from(std::size_t row) {
+  for (std::size_t i = row; i < rows_.size(); ++i) {
+    Row& current = rows_[i];
+    current.first_so_far = current.first;
+    if (current.limit < 0 || i == 0) continue;
+    const Row& before = rows_[i - 1];
+    if (before.limit >= 0 && before.first_so_far < current.first) {
+      current.first_so_far = before.first_so_far;
+    }
+  }
+}
+
+const Entry& LimitFirsts::first() const {
+  const Row& last = rows_.back();
+  const Row& front = rows_.front();
+  if (front.limit < 0 && (rows_.size() == 1 || front.first < last.first_so_far)) {
+    return front.first;
+  }
+  return last.first_so_far;
+}
+
+const Entry* LimitFirsts::first_ending_by(double now_s, double until_s) const {
+  auto begin = rows_.begin();
+  if (begin != rows_.end() && begin->limit < 0) ++begin;
+  // now_s + limit grows with the limit, so the rows that end in time are a prefix.
+  auto end = std::partition_point(begin, rows_.end(),
+                                  [&](const Row& row) { return now_s + row.limit <= until_s; });
+  return end == begin ? nullptr : &std::prev(end)->first_so_far;
+}
+
+const Entry* LimitFirsts::first_ending_by_after(double now_s, double until_s,
+                                                const Entry& after) const {
+  const Entry* best = nullptr;
+  for (const Row& row : rows_) {
+    if (row.limit < 0) continue;
+    if (!(now_s + row.limit <= until_s)) break;
+    if (after < row.first && (best == nullptr || row.first < *best)) best = &row.first;
+  }
+  return best;
+}
+
 // ---- QueueMinimums
 
 void QueueMinimums::add(const Job& job, const Demand& demand) {
@@ -121,27 +185,8 @@ Entry Scheduler::State::rank_one(const Job& job) const {
   const Job* jobs[] = {&job};
   double key = 0.0;
   policy->rank(jobs, context, std::span<double>(&key, 1));
-  return {key, job.submit_time_s, job.id, &job, demand_of(job, *estimates)};
+  return make_entry(key, job, *estimates);
 }
-
-namespace {
-
-// Inserts into or erases from `members` (a set ordered by policy) and keeps the set of
-// firsts in step: `firsts` holds *members.begin() whenever members is not empty.
-void insert_keeping_first(std::set<Entry>& members, std::set<Entry>& firsts, const Entry& entry) {
-  if (!members.empty() && entry < *members.begin()) firsts.erase(*members.begin());
-  members.insert(entry);
-  firsts.insert(*members.begin());
-}
-
-void erase_keeping_first(std::set<Entry>& members, std::set<Entry>& firsts, const Entry& entry) {
-  const bool first = members.begin()->id == entry.id;
-  if (first) firsts.erase(*members.begin());
-  members.erase(entry);
-  if (first && !members.empty()) firsts.insert(*members.begin());
-}
-
-}  // namespace
 
 void Scheduler::State::join_shape(Entry& entry) {
   const Demand& d = entry.demand;
@@ -150,23 +195,30 @@ void Scheduler::State::join_shape(Entry& entry) {
   if (added) classes.emplace_back();
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  std::set<Entry>& same_limit = group.by_limit[entry.job->time_limit_s.value_or(-1.0)];
+  std::set<Entry>& same_limit = group.by_limit[entry.limit_s];
   // The class's first job changes only when this one goes before it.
-  const bool first = group.limit_heads.empty() || entry < *group.limit_heads.begin();
-  if (first && !group.limit_heads.empty()) heads.erase(*group.limit_heads.begin());
-  insert_keeping_first(same_limit, group.limit_heads, entry);
-  if (first) heads.insert(entry);
+  const bool first = group.limit_heads.empty() || entry < group.limit_heads.first();
+  if (first && !group.limit_heads.empty()) heads.erase(group.limit_heads.first());
+  const bool first_of_limit = same_limit.empty() || entry < *same_limit.begin();
+  same_limit.insert(same_limit.end(), entry);  // hint: rebuild_order adds in policy order
+  if (first_of_limit) group.limit_heads.set(entry.limit_s, &entry);
+  if (first) heads.insert(heads.end(), entry);
   minimums.add(*entry.job, entry.demand);
 }
 
 void Scheduler::State::leave_shape(const Entry& entry) {
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  auto same_limit = group.by_limit.find(entry.job->time_limit_s.value_or(-1.0));
-  const bool first = group.limit_heads.begin()->id == entry.id;
-  if (first) heads.erase(*group.limit_heads.begin());
-  erase_keeping_first(same_limit->second, group.limit_heads, entry);
-  if (same_limit->second.empty()) group.by_limit.erase(same_limit);
-  if (first && !group.limit_heads.empty()) heads.insert(*group.limit_heads.begin());
+  auto same_limit = group.by_limit.find(entry.limit_s);
+  const bool first = group.limit_heads.first().id == entry.id;
+  if (first) heads.erase(group.limit_heads.first());
+  std::set<Entry>& members = same_limit->second;
+  const bool first_of_limit = members.begin()->id == entry.id;
+  members.erase(entry);
+  if (first_of_limit) {
+    group.limit_heads.set(entry.limit_s, members.empty() ? nullptr : &*members.begin());
+  }
+  if (members.empty()) group.by_limit.erase(same_limit);
+  if (first && !group.limit_heads.empty()) heads.insert(group.limit_heads.first());
   minimums.remove(*entry.job, entry.demand);
   entry_of.at(entry.id).shape = Entry::kLeft;
 }
@@ -211,10 +263,8 @@ void Scheduler::State::rebuild_order() {
   std::vector<double> keys(jobs.size());
   policy->rank(jobs, PolicyContext{view, config, *estimates}, keys);
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    Entry& entry = entry_of
-                       .emplace(jobs[i]->id, Entry{keys[i], jobs[i]->submit_time_s, jobs[i]->id,
-                                                   jobs[i], demand_of(*jobs[i], *estimates)})
-                       .first->second;
+    Entry& entry =
+        entry_of.emplace(jobs[i]->id, make_entry(keys[i], *jobs[i], *estimates)).first->second;
     place_entry(entry);
   }
   order_stale = false;

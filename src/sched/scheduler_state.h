@@ -34,6 +34,7 @@ struct Entry {
   const Job* job = nullptr;         // points into State::queue (a node-based map: stable)
   Demand demand;                    // what it asks of each GPU, "auto" resolved at ranking time
   int shape = kHeld;                // index into State::classes, or one of the two below
+  double limit_s = -1.0;            // the job's time limit, -1 when it has none
   static constexpr int kHeld = -1;  // waits on dependencies
   static constexpr int kLeft = -2;  // started in the current round; leaves the queue
   bool operator<(const Entry& other) const {
@@ -45,6 +46,36 @@ struct Entry {
 
 // The demand of a job: declared bytes, or learned ones for "auto", or the whole GPU.
 Demand demand_of(const Job& job, const EstimateCache& estimates);
+// A queued job's entry under the policy key `key` (shape not yet set).
+Entry make_entry(double key, const Job& job, const EstimateCache& estimates);
+
+// The first waiting job of each time limit within one request class, kept ordered by
+// limit with a running minimum, so that "the class's first job" and "its first job that
+// ends by time t" are each answered without walking the class (a backfill round asks the
+// second for every class past the reservation).
+class LimitFirsts {
+ public:
+  // Sets the first job of time limit `limit` (-1: none); nullptr: no job has that limit.
+  void set(double limit, const Entry* first);
+  bool empty() const { return rows_.empty(); }
+  // The first job of the class. REQUIRES: !empty().
+  const Entry& first() const;
+  // The first job, in policy order, among those with a time limit and now_s + limit <=
+  // until_s; nullptr when there is none.
+  const Entry* first_ending_by(double now_s, double until_s) const;
+  // The same, restricted to jobs ordered after `after` (a linear scan; the walk needs it
+  // only when the first above is not after `after`).
+  const Entry* first_ending_by_after(double now_s, double until_s, const Entry& after) const;
+
+ private:
+  struct Row {
+    double limit;
+    Entry first;
+    Entry first_so_far;  // the first over this row and the rows before it that have a limit
+  };
+  void refresh_from(std::size_t row);
+  std::vector<Row> rows_;  // by limit; a row with limit -1 (no limit) comes first
+};
 
 // The smallest demands waiting, dimension by dimension, kept as the queue changes. Every
 // queued GPU job asks for at least these, so a failure that dominates them ends a walk.
@@ -116,7 +147,7 @@ struct Scheduler::State {
   // reserved GPUs. Jobs still waiting on dependencies are held apart.
   struct RequestClass {
     std::map<double, std::set<Entry>> by_limit;  // time limit (-1: none) -> its jobs
-    std::set<Entry> limit_heads;                 // the first job of each time limit
+    LimitFirsts limit_heads;                     // the first job of each time limit
   };
   using ClassKey = std::tuple<int, bool, Bytes, std::int64_t>;
   std::vector<RequestClass> classes;
