@@ -39,6 +39,7 @@ Ledger::Ledger(const Snapshot& snapshot) {
   node_names_.erase(std::unique(node_names_.begin(), node_names_.end()), node_names_.end());
   node_slots_.resize(node_names_.size());
   empty_count_.assign(node_names_.size(), 0);
+  node_listed_.assign(node_names_.size(), 0);
 
   for (const GpuState* gpu : gpus) {
     GpuSlot slot;
@@ -156,26 +157,51 @@ Ledger::LoadKey Ledger::load_key(int s) const {
   return {slot.load, slot.utilization, slot.temperature_c, s};
 }
 
+// The node's entry in nodes_by_empty_ moves only when its count of empty GPUs changes
+// (commits and releases on busy GPUs leave it alone); a node enters the index with its
+// first healthy GPU and stays.
+void Ledger::set_empty_count(int node, int count) {
+  if (node_listed_[node] != 0) nodes_by_empty_.erase({empty_count_[node], node});
+  empty_count_[node] = count;
+  nodes_by_empty_.insert({count, node});
+  node_listed_[node] = 1;
+}
+
+const std::set<Ledger::LoadKey>& Ledger::by_load() const {
+  if (!load_indexed_) {
+    for (int s = 0; s < static_cast<int>(slots_.size()); ++s) {
+      if (slots_[s].healthy) by_load_.insert(load_key(s));
+    }
+    load_indexed_ = true;
+  }
+  return by_load_;
+}
+
 void Ledger::unindex(int s) {
   const GpuSlot& slot = slots_[s];
   if (!slot.healthy) return;
-  nodes_by_empty_.erase({empty_count_[slot.node], slot.node});
-  if (slot.empty()) empty_count_[slot.node] -= 1;
-  nodes_by_empty_.insert({empty_count_[slot.node], slot.node});
-  partial_.erase({slot.free_share(), s});
-  by_load_.erase(load_key(s));
-  if (!slot.exclusive_held && slot.share_units < kUnitsPerShare) open_gpus_ -= 1;
+  if (slot.empty()) {
+    set_empty_count(slot.node, empty_count_[slot.node] - 1);
+  } else if (node_listed_[slot.node] == 0) {
+    set_empty_count(slot.node, empty_count_[slot.node]);
+  }
+  const bool open = !slot.exclusive_held && slot.share_units < kUnitsPerShare;
+  if (open && !slot.empty()) partial_.erase({slot.free_share(), s});
+  if (load_indexed_) by_load_.erase(load_key(s));
+  if (open) open_gpus_ -= 1;
 }
 
 void Ledger::reindex(int s) {
   const GpuSlot& slot = slots_[s];
   if (!slot.healthy) return;
-  nodes_by_empty_.erase({empty_count_[slot.node], slot.node});
-  if (slot.empty()) empty_count_[slot.node] += 1;
-  nodes_by_empty_.insert({empty_count_[slot.node], slot.node});
+  if (slot.empty()) {
+    set_empty_count(slot.node, empty_count_[slot.node] + 1);
+  } else if (node_listed_[slot.node] == 0) {
+    set_empty_count(slot.node, empty_count_[slot.node]);
+  }
   const bool open = !slot.exclusive_held && slot.share_units < kUnitsPerShare;
   if (open && !slot.empty()) partial_.insert({slot.free_share(), s});
-  by_load_.insert(load_key(s));
+  if (load_indexed_) by_load_.insert(load_key(s));
   if (open) open_gpus_ += 1;
 }
 
