@@ -15,24 +15,34 @@ namespace {
 // Demands that already failed to place in this call. Placement only gets harder within a
 // call (the ledger only fills), and a demand at least as large in every dimension fails
 // too, so a dominated demand is rejected without searching the GPUs.
+// The memo records the first kMaxEntries failures (as it always has: which failures it
+// holds must not depend on how it is searched), but answers from the minimal ones alone:
+// a failure that dominates another adds nothing to "is this demand dominated?".
 class FailureMemo {
  public:
   bool dominated(const Demand& demand) const {
-    for (const Demand& failed : failed_) {
-      if (demand.whole_memory == failed.whole_memory && demand.gpus >= failed.gpus &&
-          demand.bytes >= failed.bytes && demand.share >= failed.share) {
-        return true;
-      }
+    for (const Demand& failed : minimal_) {
+      if (covers(failed, demand)) return true;
     }
     return false;
   }
   void add(const Demand& demand) {
-    if (failed_.size() < kMaxEntries) failed_.push_back(demand);
+    if (recorded_ == kMaxEntries) return;
+    ++recorded_;
+    if (dominated(demand)) return;
+    std::erase_if(minimal_, [&](const Demand& failed) { return covers(demand, failed); });
+    minimal_.push_back(demand);
   }
 
  private:
+  // True when `larger` is at least `smaller` in every dimension.
+  static bool covers(const Demand& smaller, const Demand& larger) {
+    return larger.whole_memory == smaller.whole_memory && larger.gpus >= smaller.gpus &&
+           larger.bytes >= smaller.bytes && larger.share >= smaller.share;
+  }
   static constexpr std::size_t kMaxEntries = 64;
-  std::vector<Demand> failed_;
+  std::size_t recorded_ = 0;
+  std::vector<Demand> minimal_;
 };
 
 // A job started in this round, which will release its GPUs at end_s.
