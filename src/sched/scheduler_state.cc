@@ -27,6 +27,42 @@ Entry make_entry(double key, const Job& job, const EstimateCache& estimates) {
   return entry;
 }
 
+// ---- LimitGroup
+
+void LimitGroup::append_in_order(Entry& entry) {
+  entry.bulk_at = static_cast<int>(run_.size());
+  run_.push_back(entry);
+  left_.push_back(0);
+  ++live_;
+}
+
+void LimitGroup::insert(Entry& entry) {
+  entry.bulk_at = -1;
+  later_.insert(entry);
+  ++live_;
+}
+
+void LimitGroup::erase(const Entry& entry) {
+  --live_;
+  if (entry.bulk_at < 0) {
+    later_.erase(entry);
+    return;
+  }
+  left_[static_cast<std::size_t>(entry.bulk_at)] = 1;
+  while (front_ < run_.size() && left_[front_] != 0) ++front_;
+  if (front_ == run_.size()) {  // nothing of the run waits: drop it
+    run_.clear();
+    left_.clear();
+    front_ = 0;
+  }
+}
+
+const Entry& LimitGroup::first() const {
+  if (front_ == run_.size()) return *later_.begin();
+  if (later_.empty() || run_[front_] < *later_.begin()) return run_[front_];
+  return *later_.begin();
+}
+
 // ---- LimitFirsts
 
 void LimitFirsts::set(double limit, const Entry* first) {
@@ -188,19 +224,23 @@ Entry Scheduler::State::rank_one(const Job& job) const {
   return make_entry(key, job, *estimates);
 }
 
-void Scheduler::State::join_shape(Entry& entry) {
+void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   const Demand& d = entry.demand;
   const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share)};
-  auto [found, added] = class_of_key.emplace(key, static_cast<int>(classes.size()));
+  auto [found, added] = class_of_key.try_emplace(key, static_cast<int>(classes.size()));
   if (added) classes.emplace_back();
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  std::set<Entry>& same_limit = group.by_limit[entry.limit_s];
+  LimitGroup& same_limit = group.by_limit[entry.limit_s];
   // The class's first job changes only when this one goes before it.
   const bool first = group.limit_heads.empty() || entry < group.limit_heads.first();
   if (first && !group.limit_heads.empty()) heads.erase(group.limit_heads.first());
-  const bool first_of_limit = same_limit.empty() || entry < *same_limit.begin();
-  same_limit.insert(same_limit.end(), entry);  // hint: rebuild_order adds in policy order
+  const bool first_of_limit = same_limit.empty() || entry < same_limit.first();
+  if (in_order) {
+    same_limit.append_in_order(entry);
+  } else {
+    same_limit.insert(entry);
+  }
   if (first_of_limit) group.limit_heads.set(entry.limit_s, &entry);
   if (first) heads.insert(heads.end(), entry);
   minimums.add(*entry.job, entry.demand);
@@ -211,11 +251,11 @@ void Scheduler::State::leave_shape(const Entry& entry) {
   auto same_limit = group.by_limit.find(entry.limit_s);
   const bool first = group.limit_heads.first().id == entry.id;
   if (first) heads.erase(group.limit_heads.first());
-  std::set<Entry>& members = same_limit->second;
-  const bool first_of_limit = members.begin()->id == entry.id;
+  LimitGroup& members = same_limit->second;
+  const bool first_of_limit = members.first().id == entry.id;
   members.erase(entry);
   if (first_of_limit) {
-    group.limit_heads.set(entry.limit_s, members.empty() ? nullptr : &*members.begin());
+    group.limit_heads.set(entry.limit_s, members.empty() ? nullptr : &members.first());
   }
   if (members.empty()) group.by_limit.erase(same_limit);
   if (first && !group.limit_heads.empty()) heads.insert(group.limit_heads.first());
@@ -223,9 +263,9 @@ void Scheduler::State::leave_shape(const Entry& entry) {
   entry_of.at(entry.id).shape = Entry::kLeft;
 }
 
-void Scheduler::State::place_entry(Entry& entry) {
+void Scheduler::State::place_entry(Entry& entry, bool in_order) {
   if (dependencies_met(*entry.job)) {
-    join_shape(entry);
+    join_shape(entry, in_order);
     return;
   }
   entry.shape = Entry::kHeld;
@@ -262,17 +302,25 @@ void Scheduler::State::rebuild_order() {
   for (const auto& [id, job] : queue) jobs.push_back(&job);
   std::vector<double> keys(jobs.size());
   policy->rank(jobs, PolicyContext{view, config, *estimates}, keys);
+  // Sorted once into policy order, every job then joins its class at the end of the sets
+  // (a hinted insert costs no search), which is most of building a pure call's state.
+  std::vector<Entry> ranked;
+  ranked.reserve(jobs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    Entry& entry =
-        entry_of.emplace(jobs[i]->id, make_entry(keys[i], *jobs[i], *estimates)).first->second;
-    place_entry(entry);
+    ranked.push_back(make_entry(keys[i], *jobs[i], *estimates));
+  }
+  std::sort(ranked.begin(), ranked.end());
+  entry_of.reserve(ranked.size());
+  for (const Entry& ranked_entry : ranked) {
+    place_entry(entry_of.emplace(ranked_entry.id, ranked_entry).first->second, true);
   }
   order_stale = false;
 }
 
 void Scheduler::State::add_queued(Job job) {
   const JobId id = job.id;
-  const Job& stored = queue.emplace(id, std::move(job)).first->second;
+  // Ids mostly arrive in increasing order (new jobs, a snapshot sorted by from_snapshot).
+  const Job& stored = queue.emplace_hint(queue.end(), id, std::move(job))->second;
   if (!stored.signature.empty()) ++queued_per_signature[stored.signature];
   if (order_stale || !policy->stable_keys()) return;  // rebuild_order() ranks it
   Entry& entry = entry_of.emplace(id, rank_one(stored)).first->second;
@@ -360,7 +408,11 @@ Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snap
     state->ledger.commit(slots, state->held_demand(running));
     state->add_running(running);
   }
-  for (const Job& job : snapshot.queue) state->add_queued(job);
+  std::vector<const Job*> by_id;
+  by_id.reserve(snapshot.queue.size());
+  for (const Job& job : snapshot.queue) by_id.push_back(&job);
+  std::sort(by_id.begin(), by_id.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
+  for (const Job* job : by_id) state->add_queued(*job);
   return std::unique_ptr<Scheduler>(new Scheduler(std::move(state)));
 }
 
