@@ -99,9 +99,11 @@ class Round {
         context_{state.view, state.config, *state.estimates} {}
 
   ScheduleResult run() {
-    for (MemoryAction& action : memory_pressure_actions(snapshot_, config_)) {
-      busy_.insert(action.job);
-      result_.decisions.emplace_back(std::move(action));
+    if (state_.measured_gpus > 0) {
+      for (MemoryAction& action : memory_pressure_actions(snapshot_, config_)) {
+        busy_.insert(action.job);
+        result_.decisions.emplace_back(std::move(action));
+      }
     }
     place_in_order();
     std::vector<Move> moves = balance_moves(snapshot_, config_, ledger_, busy_);

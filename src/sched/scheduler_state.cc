@@ -179,7 +179,10 @@ Scheduler::State::State(const SchedulerConfig& config_in, std::vector<GpuState> 
       view{0.0, std::move(gpus), {}, {}, {}, {}},
       ledger(view) {
   limits.multi_node = config.multi_node;
-  for (std::size_t i = 0; i < view.gpus.size(); ++i) gpu_at[view.gpus[i].index] = i;
+  for (std::size_t i = 0; i < view.gpus.size(); ++i) {
+    gpu_at[view.gpus[i].index] = i;
+    if (view.gpus[i].used_bytes) ++measured_gpus;
+  }
   reset_estimates();
 }
 
@@ -489,7 +492,10 @@ Status Scheduler::update_gpu(const GpuState& gpu) {
     return invalid_argument("GPU " + std::to_string(gpu.index) + " has utilization cap r = " +
                             std::to_string(gpu.util_cap) + "; use a value in (0, 1]");
   }
-  state.view.gpus[it->second] = gpu;
+  GpuState& held = state.view.gpus[it->second];
+  if (held.used_bytes) --state.measured_gpus;
+  if (gpu.used_bytes) ++state.measured_gpus;
+  held = gpu;
   state.ledger.update_gpu(gpu);
   state.empty_ledger_.reset();  // rebuilt from the GPUs when next needed
   state.limits = detail::cluster_limits(state.view.gpus);

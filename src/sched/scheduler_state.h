@@ -170,6 +170,9 @@ struct Scheduler::State {
   std::unordered_map<JobId, std::size_t> running_at;  // index into view.running
   std::unordered_map<JobId, EndState> ended;          // every job that ended
   std::unordered_map<int, std::size_t> gpu_at;        // GpuState::index -> view.gpus
+  // GPUs with a measured memory use; without any, memory pressure has nothing to compare
+  // and a round skips it (it would read every GPU to find that out).
+  std::size_t measured_gpus = 0;
   Ledger ledger;
   // The same GPUs with none of our jobs (what fits once all end), built when first asked.
   const Ledger& empty_ledger();

@@ -107,5 +107,37 @@ TEST(KeptScheduler, BackfillsTheFirstJobThatEndsBeforeTheReservation) {
   EXPECT_DOUBLE_EQ(result->reservation->start_s, 3600.0);
 }
 
+// A round skips memory pressure while no GPU reports its memory use; a measurement
+// reported later through update_gpu() must bring it back, as in the pure call.
+TEST(KeptScheduler, MemoryMeasuredLaterIsCheckedAsInThePureCall) {
+  auto created = Scheduler::create(SchedulerConfig{}, make_node("n0", 1));
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  Job job = make_job(1, 1, 10 * kGiB, 0.5);
+  job.restartable = true;
+  ASSERT_TRUE(scheduler.enqueue(job).ok());
+  ASSERT_EQ(testing::started_ids(*scheduler.schedule(0.0)), (std::vector<std::uint64_t>{1}));
+  ASSERT_TRUE(scheduler.set_used_bytes(JobId{1}, 30 * kGiB).ok());
+  EXPECT_TRUE(scheduler.schedule(1.0)->decisions.empty());  // no GPU measured yet
+
+  GpuState measured = testing::make_gpu(0);
+  measured.used_bytes = 30 * kGiB;  // the job declared 10 GiB
+  ASSERT_TRUE(scheduler.update_gpu(measured).ok());
+  Snapshot snapshot = scheduler.snapshot();
+  snapshot.now_s = 2.0;
+  auto pure = schedule(snapshot, SchedulerConfig{});
+  auto kept = scheduler.schedule(2.0);
+  ASSERT_TRUE(pure.ok() && kept.ok());
+  ASSERT_EQ(kept->decisions.size(), 1u);
+  const auto* action = std::get_if<MemoryAction>(&kept->decisions.front());
+  ASSERT_NE(action, nullptr);
+  EXPECT_EQ(action->job, JobId{1});
+  EXPECT_EQ(to_string(kept->decisions.front()), to_string(pure->decisions.front()));
+
+  measured.used_bytes.reset();  // the probe lost the measurement: nothing to compare
+  ASSERT_TRUE(scheduler.update_gpu(measured).ok());
+  EXPECT_TRUE(scheduler.schedule(3.0)->decisions.empty());
+}
+
 }  // namespace
 }  // namespace fastgpu::sched

@@ -40,8 +40,8 @@ class LongQueue {
   Job job(double now) {
     const int kind = pick(0, 3);
     const int gpus = kind == 0 ? 1 : kind == 1 ? 1 : kind == 2 ? 2 : 4;
-    Job job = testing::make_job(++next_id_, gpus, (kind == 0 ? 10 : 30) * kGiB,
-                                kind == 0 ? 0.25 : 1.0);
+    Job job =
+        testing::make_job(++next_id_, gpus, (kind == 0 ? 10 : 30) * kGiB, kind == 0 ? 0.25 : 1.0);
     job.signature = "sig" + std::to_string(kind);
     job.priority = pick(0, 2);
     job.submit_time_s = now;

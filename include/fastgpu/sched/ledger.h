@@ -122,7 +122,8 @@ class Ledger {
   LoadKey load_key(int s) const;
   void add(GpuSlot& slot, const Demand& demand, Bytes bytes);
   void recompute_min_r();
-  void set_empty_count(int node, int count);
+  void touch_node(int node);
+  void flush_nodes();
 
   std::vector<GpuSlot> slots_;
   std::vector<int> slot_by_gpu_index_;  // dense lookup when indexes are small
@@ -130,7 +131,9 @@ class Ledger {
   std::vector<std::string> node_names_;
   std::vector<int> empty_count_;
   std::set<std::pair<int, int>> nodes_by_empty_;
-  std::vector<char> node_listed_;  // the node is in nodes_by_empty_
+  std::vector<char> node_listed_;    // the node is in nodes_by_empty_
+  std::vector<int> node_old_count_;  // its count when first changed since the last flush, or -1
+  std::vector<int> dirty_nodes_;     // nodes changed since the last flush
   std::set<std::pair<double, int>> partial_;
   mutable std::set<LoadKey> by_load_;
   mutable bool load_indexed_ = false;  // by_load_ is built and kept
