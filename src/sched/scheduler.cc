@@ -60,6 +60,8 @@ struct Started {
 // Releases jobs from the live ledger to ask "what if they had ended?", and puts them back
 // when it goes out of scope. The ledger counts in integers, so the state comes back
 // bit for bit, and no copy of the ledger is made.
+// REQUIRES: each released slot list outlives the WhatIf (they are the state's or the
+// round's own lists, not temporaries).
 class WhatIf {
  public:
   explicit WhatIf(Ledger& ledger) : ledger_(ledger) {}
@@ -67,20 +69,20 @@ class WhatIf {
   WhatIf& operator=(const WhatIf&) = delete;
   ~WhatIf() {
     for (auto it = released_.rbegin(); it != released_.rend(); ++it) {
-      ledger_.commit(it->slots, it->demand);
+      ledger_.commit(*it->slots, it->demand);
     }
   }
-  void release(std::vector<int> slots, const Demand& demand, Bytes bytes) {
+  void release(const std::vector<int>& slots, const Demand& demand, Bytes bytes) {
     ledger_.release(slots, demand, bytes);
     Demand held = demand;
     held.whole_memory = false;  // commit back exactly the bytes that were held
     held.bytes = bytes;
-    released_.push_back({std::move(slots), held});
+    released_.push_back({&slots, held});
   }
 
  private:
   struct Held {
-    std::vector<int> slots;
+    const std::vector<int>* slots;
     Demand demand;
   };
   Ledger& ledger_;
@@ -270,8 +272,9 @@ class Round {
       if (running_first) {
         end_s = next_running->first;
         if (end_s == kNever) break;
-        const RunningJob& running = snapshot_.running[state_.running_at.at(next_running->second)];
-        what_if.release(state_.slots_of(running.gpus), state_.held_demand(running),
+        const std::size_t at = state_.running_at.at(next_running->second);
+        const RunningJob& running = snapshot_.running[at];
+        what_if.release(state_.running_slots[at], state_.held_demand(running),
                         running.declared_bytes);
         ++next_running;
       } else if (next_started != started.end()) {
@@ -324,7 +327,8 @@ class Round {
     WhatIf what_if(ledger_);
     std::vector<const RunningJob*> released;
     for (const RunningJob* victim : victims_for(entry)) {
-      what_if.release(state_.slots_of(victim->gpus), state_.held_demand(*victim),
+      const auto at = static_cast<std::size_t>(victim - snapshot_.running.data());
+      what_if.release(state_.running_slots[at], state_.held_demand(*victim),
                       victim->declared_bytes);
       released.push_back(victim);
       if (auto chosen = placer_.place(ledger_, demand, options_)) {

@@ -352,6 +352,7 @@ double Scheduler::State::end_of(const RunningJob& running) const {
 void Scheduler::State::add_running(RunningJob running) {
   ends.emplace(end_of(running), running.job.id);
   running_at[running.job.id] = view.running.size();
+  running_slots.push_back(slots_of(running.gpus));
   view.running.push_back(std::move(running));
 }
 
@@ -360,9 +361,11 @@ RunningJob Scheduler::State::take_running(JobId id) {
   RunningJob running = std::move(view.running[at]);
   if (at + 1 != view.running.size()) {
     view.running[at] = std::move(view.running.back());
+    running_slots[at] = std::move(running_slots.back());
     running_at[view.running[at].job.id] = at;
   }
   view.running.pop_back();
+  running_slots.pop_back();
   running_at.erase(id);
   ends.erase({end_of(running), id});
   return running;

@@ -168,6 +168,7 @@ struct Scheduler::State {
   Snapshot view;
   std::map<JobId, Job> queue;
   std::unordered_map<JobId, std::size_t> running_at;  // index into view.running
+  std::vector<std::vector<int>> running_slots;        // ledger slots of view.running[i]
   std::unordered_map<JobId, EndState> ended;          // every job that ended
   std::unordered_map<int, std::size_t> gpu_at;        // GpuState::index -> view.gpus
   // GPUs with a measured memory use; without any, memory pressure has nothing to compare
