@@ -305,8 +305,8 @@ void Scheduler::State::rebuild_order() {
   for (const auto& [id, job] : queue) jobs.push_back(&job);
   std::vector<double> keys(jobs.size());
   policy->rank(jobs, PolicyContext{view, config, *estimates}, keys);
-  // Sorted once into policy order, every job then joins its class at the end of the sets
-  // (a hinted insert costs no search), which is most of building a pure call's state.
+  // Sorted once into policy order, every job is appended to its group's ordered run (no
+  // search, no node per job): most of building a pure call's state.
   std::vector<Entry> ranked;
   ranked.reserve(jobs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
