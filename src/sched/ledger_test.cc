@@ -124,7 +124,8 @@ TEST(Ledger, IndexesKeptByUpdatesEqualThoseBuiltAfresh) {
   auto pick = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng); };
   Snapshot snapshot;
   for (int i = 0; i < 12; ++i) {
-    GpuState gpu = make_gpu(i, "n" + std::to_string(i / 4), (i % 3 + 1) * 20 * kGiB);
+    GpuState gpu =
+        make_gpu(i, "n" + std::to_string(i / 4), static_cast<Bytes>(i % 3 + 1) * 20 * kGiB);
     gpu.util_cap = i % 5 == 0 ? 0.8 : 1.0;
     gpu.healthy = i != 5;  // one drained GPU; its node still takes jobs on the others
     snapshot.gpus.push_back(gpu);
@@ -154,6 +155,7 @@ TEST(Ledger, IndexesKeptByUpdatesEqualThoseBuiltAfresh) {
       ledger.commit(slots, wanted);
       ++commits;
       std::vector<int> indexes;
+      indexes.reserve(slots.size());
       for (int s : slots) indexes.push_back(ledger.slot(s).gpu_index);
       running.push_back(make_running(job, indexes));
     } else {

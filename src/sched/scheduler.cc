@@ -319,6 +319,7 @@ class Round {
       return a.second->job.id < b.second->job.id;
     });
     std::vector<const RunningJob*> victims;
+    victims.reserve(ranked.size());
     for (const auto& [key, running] : ranked) victims.push_back(running);
     return victims;
   }
