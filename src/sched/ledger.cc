@@ -39,6 +39,8 @@ Ledger::Ledger(const Snapshot& snapshot) {
   node_names_.erase(std::unique(node_names_.begin(), node_names_.end()), node_names_.end());
   node_slots_.resize(node_names_.size());
   empty_count_.assign(node_names_.size(), 0);
+  node_listed_.assign(node_names_.size(), 0);
+  node_old_count_.assign(node_names_.size(), -1);
 
   for (const GpuState* gpu : gpus) {
     GpuSlot slot;
@@ -67,6 +69,7 @@ Ledger::Ledger(const Snapshot& snapshot) {
     }
   }
   for (int s = 0; s < static_cast<int>(slots_.size()); ++s) reindex(s);
+  flush_nodes();
 }
 
 void Ledger::recompute_min_r() {
@@ -101,6 +104,7 @@ void Ledger::update_gpu(const GpuState& gpu) {
   const bool r_changed = slot.r != gpu.util_cap;
   slot.r = gpu.util_cap;
   reindex(s);
+  flush_nodes();
   if (r_changed || health_changed) recompute_min_r();
 }
 
@@ -131,6 +135,7 @@ void Ledger::commit(const std::vector<int>& slot_ids, const Demand& demand) {
     add(slots_[s], demand, bytes_on(s, demand));
     reindex(s);
   }
+  flush_nodes();
 }
 
 void Ledger::release(const std::vector<int>& slot_ids, const Demand& demand, Bytes bytes_per_gpu) {
@@ -147,6 +152,7 @@ void Ledger::release(const std::vector<int>& slot_ids, const Demand& demand, Byt
     if (demand.exclusive()) slot.exclusive_held = false;
     reindex(s);
   }
+  flush_nodes();
 }
 
 bool Ledger::any_capacity() const { return open_gpus_ > 0; }
@@ -156,26 +162,60 @@ Ledger::LoadKey Ledger::load_key(int s) const {
   return {slot.load, slot.utilization, slot.temperature_c, s};
 }
 
+// A node's entry in nodes_by_empty_ moves only when its count of empty GPUs changed, and
+// once per commit or release however many of its GPUs that touched (a gang's release
+// empties several GPUs of one node); a node enters the index with its first healthy GPU
+// and stays. unindex/reindex note the count before the first change; flush_nodes()
+// moves the entries.
+void Ledger::touch_node(int node) {
+  if (node_old_count_[node] >= 0) return;
+  node_old_count_[node] = empty_count_[node];
+  dirty_nodes_.push_back(node);
+}
+
+void Ledger::flush_nodes() {
+  for (int node : dirty_nodes_) {
+    const int old = node_old_count_[node];
+    node_old_count_[node] = -1;
+    if (node_listed_[node] != 0) {
+      if (old == empty_count_[node]) continue;
+      nodes_by_empty_.erase({old, node});
+    }
+    nodes_by_empty_.insert({empty_count_[node], node});
+    node_listed_[node] = 1;
+  }
+  dirty_nodes_.clear();
+}
+
+const std::set<Ledger::LoadKey>& Ledger::by_load() const {
+  if (!load_indexed_) {
+    for (int s = 0; s < static_cast<int>(slots_.size()); ++s) {
+      if (slots_[s].healthy) by_load_.insert(load_key(s));
+    }
+    load_indexed_ = true;
+  }
+  return by_load_;
+}
+
 void Ledger::unindex(int s) {
   const GpuSlot& slot = slots_[s];
   if (!slot.healthy) return;
-  nodes_by_empty_.erase({empty_count_[slot.node], slot.node});
+  if (slot.empty() || node_listed_[slot.node] == 0) touch_node(slot.node);
   if (slot.empty()) empty_count_[slot.node] -= 1;
-  nodes_by_empty_.insert({empty_count_[slot.node], slot.node});
-  partial_.erase({slot.free_share(), s});
-  by_load_.erase(load_key(s));
-  if (!slot.exclusive_held && slot.share_units < kUnitsPerShare) open_gpus_ -= 1;
+  const bool open = !slot.exclusive_held && slot.share_units < kUnitsPerShare;
+  if (open && !slot.empty()) partial_.erase({slot.free_share(), s});
+  if (load_indexed_) by_load_.erase(load_key(s));
+  if (open) open_gpus_ -= 1;
 }
 
 void Ledger::reindex(int s) {
   const GpuSlot& slot = slots_[s];
   if (!slot.healthy) return;
-  nodes_by_empty_.erase({empty_count_[slot.node], slot.node});
+  if (slot.empty() || node_listed_[slot.node] == 0) touch_node(slot.node);
   if (slot.empty()) empty_count_[slot.node] += 1;
-  nodes_by_empty_.insert({empty_count_[slot.node], slot.node});
   const bool open = !slot.exclusive_held && slot.share_units < kUnitsPerShare;
   if (open && !slot.empty()) partial_.insert({slot.free_share(), s});
-  by_load_.insert(load_key(s));
+  if (load_indexed_) by_load_.insert(load_key(s));
   if (open) open_gpus_ += 1;
 }
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+#include <string>
+
 #include "sched/sched_builders.h"
 
 namespace fastgpu::sched {
@@ -111,6 +114,75 @@ TEST(Ledger, WholeMemoryDemandTakesAllUsableBytes) {
   ledger.commit({0}, whole);
   EXPECT_EQ(ledger.slot(0).free_bytes(), 0u);
   EXPECT_FALSE(ledger.fits(0, demand(1, 0.1)));
+}
+
+// The indexes are kept by small updates (a node's entry moves only when its count of empty
+// GPUs changes; the load order is built on first use). After any stream of commits and
+// releases they must equal the indexes of a ledger built afresh from the same jobs.
+TEST(Ledger, IndexesKeptByUpdatesEqualThoseBuiltAfresh) {
+  std::mt19937_64 rng(5);
+  auto pick = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng); };
+  Snapshot snapshot;
+  for (int i = 0; i < 12; ++i) {
+    GpuState gpu =
+        make_gpu(i, "n" + std::to_string(i / 4), static_cast<Bytes>(i % 3 + 1) * 20 * kGiB);
+    gpu.util_cap = i % 5 == 0 ? 0.8 : 1.0;
+    gpu.healthy = i != 5;  // one drained GPU; its node still takes jobs on the others
+    snapshot.gpus.push_back(gpu);
+  }
+  snapshot.gpus.push_back(make_gpu(12, "n3"));  // a node whose only GPU is drained
+  snapshot.gpus.back().healthy = false;
+  Ledger ledger(snapshot);
+  std::vector<RunningJob> running;
+  std::uint64_t next_id = 1;
+  int commits = 0;
+  int releases = 0;
+  for (int step = 0; step < 400; ++step) {
+    if (step == 150) (void)ledger.by_load();  // from here on the load order is kept
+    if (running.empty() || pick(0, 2) != 0) {
+      const int gpus = pick(1, 2);
+      Job job = make_job(next_id++, gpus, static_cast<Bytes>(pick(1, 8)) * 5 * kGiB,
+                         pick(0, 2) == 0 ? 1.0 : 0.1 * pick(1, 9));
+      job.priority = pick(0, 3);
+      const Demand wanted{gpus, *job.gpu_mem, false, job.util_share,
+                          job.util_share * priority_weight(job.priority)};
+      const int node = pick(0, 2);
+      std::vector<int> slots;
+      for (int s : ledger.node_slots(node)) {
+        if (static_cast<int>(slots.size()) < gpus && ledger.fits(s, wanted)) slots.push_back(s);
+      }
+      if (static_cast<int>(slots.size()) < gpus) continue;
+      ledger.commit(slots, wanted);
+      ++commits;
+      std::vector<int> indexes;
+      indexes.reserve(slots.size());
+      for (int s : slots) indexes.push_back(ledger.slot(s).gpu_index);
+      running.push_back(make_running(job, indexes));
+    } else {
+      const auto at = static_cast<std::size_t>(pick(0, static_cast<int>(running.size()) - 1));
+      const RunningJob& done = running[at];
+      std::vector<int> slots;
+      for (int gpu : done.gpus) slots.push_back(ledger.slot_of(gpu));
+      const Demand held{static_cast<int>(done.gpus.size()), done.declared_bytes, false,
+                        done.job.util_share,
+                        done.job.util_share * priority_weight(done.job.priority)};
+      ledger.release(slots, held, done.declared_bytes);
+      ++releases;
+      running.erase(running.begin() + static_cast<std::ptrdiff_t>(at));
+    }
+    Snapshot now = snapshot;
+    now.running = running;
+    const Ledger fresh(now);
+    ASSERT_EQ(ledger.nodes_by_empty(), fresh.nodes_by_empty()) << "step " << step;
+    ASSERT_EQ(ledger.partial_by_free_share(), fresh.partial_by_free_share()) << "step " << step;
+    ASSERT_EQ(ledger.any_capacity(), fresh.any_capacity()) << "step " << step;
+    if (step >= 150) {
+      ASSERT_EQ(ledger.by_load(), fresh.by_load()) << "step " << step;
+    }
+  }
+  // The stream must both fill and drain GPUs, or it tests nothing.
+  EXPECT_GT(commits, 100);
+  EXPECT_GT(releases, 50);
 }
 
 }  // namespace

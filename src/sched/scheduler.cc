@@ -15,24 +15,34 @@ namespace {
 // Demands that already failed to place in this call. Placement only gets harder within a
 // call (the ledger only fills), and a demand at least as large in every dimension fails
 // too, so a dominated demand is rejected without searching the GPUs.
+// The memo records the first kMaxEntries failures (as it always has: which failures it
+// holds must not depend on how it is searched), but answers from the minimal ones alone:
+// a failure that dominates another adds nothing to "is this demand dominated?".
 class FailureMemo {
  public:
   bool dominated(const Demand& demand) const {
-    for (const Demand& failed : failed_) {
-      if (demand.whole_memory == failed.whole_memory && demand.gpus >= failed.gpus &&
-          demand.bytes >= failed.bytes && demand.share >= failed.share) {
-        return true;
-      }
+    for (const Demand& failed : minimal_) {
+      if (covers(failed, demand)) return true;
     }
     return false;
   }
   void add(const Demand& demand) {
-    if (failed_.size() < kMaxEntries) failed_.push_back(demand);
+    if (recorded_ == kMaxEntries) return;
+    ++recorded_;
+    if (dominated(demand)) return;
+    std::erase_if(minimal_, [&](const Demand& failed) { return covers(demand, failed); });
+    minimal_.push_back(demand);
   }
 
  private:
+  // True when `larger` is at least `smaller` in every dimension.
+  static bool covers(const Demand& smaller, const Demand& larger) {
+    return larger.whole_memory == smaller.whole_memory && larger.gpus >= smaller.gpus &&
+           larger.bytes >= smaller.bytes && larger.share >= smaller.share;
+  }
   static constexpr std::size_t kMaxEntries = 64;
-  std::vector<Demand> failed_;
+  std::size_t recorded_ = 0;
+  std::vector<Demand> minimal_;
 };
 
 // A job started in this round, which will release its GPUs at end_s.
@@ -50,6 +60,8 @@ struct Started {
 // Releases jobs from the live ledger to ask "what if they had ended?", and puts them back
 // when it goes out of scope. The ledger counts in integers, so the state comes back
 // bit for bit, and no copy of the ledger is made.
+// REQUIRES: each released slot list outlives the WhatIf (they are the state's or the
+// round's own lists, not temporaries).
 class WhatIf {
  public:
   explicit WhatIf(Ledger& ledger) : ledger_(ledger) {}
@@ -57,20 +69,20 @@ class WhatIf {
   WhatIf& operator=(const WhatIf&) = delete;
   ~WhatIf() {
     for (auto it = released_.rbegin(); it != released_.rend(); ++it) {
-      ledger_.commit(it->slots, it->demand);
+      ledger_.commit(*it->slots, it->demand);
     }
   }
-  void release(std::vector<int> slots, const Demand& demand, Bytes bytes) {
+  void release(const std::vector<int>& slots, const Demand& demand, Bytes bytes) {
     ledger_.release(slots, demand, bytes);
     Demand held = demand;
     held.whole_memory = false;  // commit back exactly the bytes that were held
     held.bytes = bytes;
-    released_.push_back({std::move(slots), held});
+    released_.push_back({&slots, held});
   }
 
  private:
   struct Held {
-    std::vector<int> slots;
+    const std::vector<int>* slots;
     Demand demand;
   };
   Ledger& ledger_;
@@ -89,9 +101,11 @@ class Round {
         context_{state.view, state.config, *state.estimates} {}
 
   ScheduleResult run() {
-    for (MemoryAction& action : memory_pressure_actions(snapshot_, config_)) {
-      busy_.insert(action.job);
-      result_.decisions.emplace_back(std::move(action));
+    if (state_.measured_gpus > 0) {
+      for (MemoryAction& action : memory_pressure_actions(snapshot_, config_)) {
+        busy_.insert(action.job);
+        result_.decisions.emplace_back(std::move(action));
+      }
     }
     place_in_order();
     std::vector<Move> moves = balance_moves(snapshot_, config_, ledger_, busy_);
@@ -120,7 +134,7 @@ class Round {
       if (!from_short && it == state_.heads.end()) break;
       const Entry entry = from_short ? *short_jobs_.begin() : *it;
       if (from_short) short_jobs_.erase(short_jobs_.begin());
-      if (entry.job->gpus == 0) {
+      if (entry.demand.gpus == 0) {
         start_cpu_job(entry);
         it = state_.heads.upper_bound(entry);
         continue;
@@ -154,14 +168,13 @@ class Round {
   // ends before the reservation may still fit, unless the class fails everywhere.
   void queue_short_job(const Entry& entry) {
     if (!reserved_ || free_failures_.dominated(entry.demand)) return;
-    const auto& group = state_.classes[static_cast<std::size_t>(entry.shape)];
-    for (const Entry& first : group.limit_heads) {
-      if (!(entry < first)) continue;  // only jobs after this one in the order
-      if (ends_before_reservation(*first.job)) {
-        short_jobs_.insert(first);
-        return;
-      }
+    const LimitFirsts& firsts = state_.classes[static_cast<std::size_t>(entry.shape)].limit_heads;
+    const Entry* first = firsts.first_ending_by(snapshot_.now_s, reservation_end_s_);
+    // Only jobs after this one in the order; the first that ends in time almost always is.
+    if (first != nullptr && !(entry < *first)) {
+      first = firsts.first_ending_by_after(snapshot_.now_s, reservation_end_s_, entry);
     }
+    if (first != nullptr) short_jobs_.insert(*first);
   }
 
   enum class Outcome { kStarted, kNotNow, kStop };
@@ -182,7 +195,7 @@ class Round {
   // Starts the job if it may start now; kStop when nothing after it may start.
   Outcome consider(const Entry& entry) {
     const Demand& demand = entry.demand;
-    const bool masked = reserved_ && !ends_before_reservation(*entry.job);
+    const bool masked = reserved_ && !ends_before_reservation(entry);
     last_masked_ = masked;
     FailureMemo& memo = masked ? masked_failures_ : free_failures_;
     if (!memo.dominated(demand)) {
@@ -200,8 +213,8 @@ class Round {
     return on_first_blocked(entry, demand) ? Outcome::kNotNow : Outcome::kStop;
   }
 
-  bool ends_before_reservation(const Job& job) const {
-    return job.time_limit_s && snapshot_.now_s + *job.time_limit_s <= reservation_end_s_;
+  bool ends_before_reservation(const Entry& entry) const {
+    return entry.limit_s >= 0 && snapshot_.now_s + entry.limit_s <= reservation_end_s_;
   }
 
   void start_cpu_job(const Entry& entry) {
@@ -259,8 +272,9 @@ class Round {
       if (running_first) {
         end_s = next_running->first;
         if (end_s == kNever) break;
-        const RunningJob& running = snapshot_.running[state_.running_at.at(next_running->second)];
-        what_if.release(state_.slots_of(running.gpus), state_.held_demand(running),
+        const std::size_t at = state_.running_at.at(next_running->second);
+        const RunningJob& running = snapshot_.running[at];
+        what_if.release(state_.running_slots[at], state_.held_demand(running),
                         running.declared_bytes);
         ++next_running;
       } else if (next_started != started.end()) {
@@ -305,6 +319,7 @@ class Round {
       return a.second->job.id < b.second->job.id;
     });
     std::vector<const RunningJob*> victims;
+    victims.reserve(ranked.size());
     for (const auto& [key, running] : ranked) victims.push_back(running);
     return victims;
   }
@@ -313,7 +328,8 @@ class Round {
     WhatIf what_if(ledger_);
     std::vector<const RunningJob*> released;
     for (const RunningJob* victim : victims_for(entry)) {
-      what_if.release(state_.slots_of(victim->gpus), state_.held_demand(*victim),
+      const auto at = static_cast<std::size_t>(victim - snapshot_.running.data());
+      what_if.release(state_.running_slots[at], state_.held_demand(*victim),
                       victim->declared_bytes);
       released.push_back(victim);
       if (auto chosen = placer_.place(ledger_, demand, options_)) {

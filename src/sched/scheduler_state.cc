@@ -21,6 +21,106 @@ Demand demand_of(const Job& job, const EstimateCache& estimates) {
   return demand;
 }
 
+Entry make_entry(double key, const Job& job, const EstimateCache& estimates) {
+  Entry entry{key, job.submit_time_s, job.id, &job, demand_of(job, estimates)};
+  entry.limit_s = job.time_limit_s.value_or(-1.0);
+  return entry;
+}
+
+// ---- LimitGroup
+
+void LimitGroup::append_in_order(Entry& entry) {
+  entry.bulk_at = static_cast<int>(run_.size());
+  run_.push_back(entry);
+  left_.push_back(0);
+  ++live_;
+}
+
+void LimitGroup::insert(Entry& entry) {
+  entry.bulk_at = -1;
+  later_.insert(entry);
+  ++live_;
+}
+
+void LimitGroup::erase(const Entry& entry) {
+  --live_;
+  if (entry.bulk_at < 0) {
+    later_.erase(entry);
+    return;
+  }
+  left_[static_cast<std::size_t>(entry.bulk_at)] = 1;
+  while (front_ < run_.size() && left_[front_] != 0) ++front_;
+  if (front_ == run_.size()) {  // nothing of the run waits: drop it
+    run_.clear();
+    left_.clear();
+    front_ = 0;
+  }
+}
+
+const Entry& LimitGroup::first() const {
+  if (front_ == run_.size()) return *later_.begin();
+  if (later_.empty() || run_[front_] < *later_.begin()) return run_[front_];
+  return *later_.begin();
+}
+
+// ---- LimitFirsts
+
+void LimitFirsts::set(double limit, const Entry* first) {
+  auto it = std::lower_bound(rows_.begin(), rows_.end(), limit,
+                             [](const Row& row, double value) { return row.limit < value; });
+  const auto at = static_cast<std::size_t>(it - rows_.begin());
+  const bool present = it != rows_.end() && it->limit == limit;
+  if (first == nullptr) {
+    if (present) rows_.erase(it);
+  } else if (present) {
+    it->first = *first;
+  } else {
+    rows_.insert(it, Row{limit, *first, *first});
+  }
+  refresh_from(at);
+}
+
+void LimitFirsts::refresh_from(std::size_t row) {
+  for (std::size_t i = row; i < rows_.size(); ++i) {
+    Row& current = rows_[i];
+    current.first_so_far = current.first;
+    if (current.limit < 0 || i == 0) continue;
+    const Row& before = rows_[i - 1];
+    if (before.limit >= 0 && before.first_so_far < current.first) {
+      current.first_so_far = before.first_so_far;
+    }
+  }
+}
+
+const Entry& LimitFirsts::first() const {
+  const Row& last = rows_.back();
+  const Row& front = rows_.front();
+  if (front.limit < 0 && (rows_.size() == 1 || front.first < last.first_so_far)) {
+    return front.first;
+  }
+  return last.first_so_far;
+}
+
+const Entry* LimitFirsts::first_ending_by(double now_s, double until_s) const {
+  auto begin = rows_.begin();
+  if (begin != rows_.end() && begin->limit < 0) ++begin;
+  // now_s + limit grows with the limit, so the rows that end in time are a prefix.
+  auto end = std::partition_point(begin, rows_.end(),
+                                  [&](const Row& row) { return now_s + row.limit <= until_s; });
+  return end == begin ? nullptr : &std::prev(end)->first_so_far;
+}
+
+const Entry* LimitFirsts::first_ending_by_after(double now_s, double until_s,
+                                                const Entry& after) const {
+  const Entry* best = nullptr;
+  for (const Row& row : rows_) {
+    if (row.limit < 0) continue;
+    if (!(now_s + row.limit <= until_s)) break;
+    if (after < row.first && (best == nullptr || row.first < *best)) best = &row.first;
+  }
+  return best;
+}
+
 // ---- QueueMinimums
 
 void QueueMinimums::add(const Job& job, const Demand& demand) {
@@ -79,7 +179,10 @@ Scheduler::State::State(const SchedulerConfig& config_in, std::vector<GpuState> 
       view{0.0, std::move(gpus), {}, {}, {}, {}},
       ledger(view) {
   limits.multi_node = config.multi_node;
-  for (std::size_t i = 0; i < view.gpus.size(); ++i) gpu_at[view.gpus[i].index] = i;
+  for (std::size_t i = 0; i < view.gpus.size(); ++i) {
+    gpu_at[view.gpus[i].index] = i;
+    if (view.gpus[i].used_bytes) ++measured_gpus;
+  }
   reset_estimates();
 }
 
@@ -121,59 +224,51 @@ Entry Scheduler::State::rank_one(const Job& job) const {
   const Job* jobs[] = {&job};
   double key = 0.0;
   policy->rank(jobs, context, std::span<double>(&key, 1));
-  return {key, job.submit_time_s, job.id, &job, demand_of(job, *estimates)};
+  return make_entry(key, job, *estimates);
 }
 
-namespace {
-
-// Inserts into or erases from `members` (a set ordered by policy) and keeps the set of
-// firsts in step: `firsts` holds *members.begin() whenever members is not empty.
-void insert_keeping_first(std::set<Entry>& members, std::set<Entry>& firsts, const Entry& entry) {
-  if (!members.empty() && entry < *members.begin()) firsts.erase(*members.begin());
-  members.insert(entry);
-  firsts.insert(*members.begin());
-}
-
-void erase_keeping_first(std::set<Entry>& members, std::set<Entry>& firsts, const Entry& entry) {
-  const bool first = members.begin()->id == entry.id;
-  if (first) firsts.erase(*members.begin());
-  members.erase(entry);
-  if (first && !members.empty()) firsts.insert(*members.begin());
-}
-
-}  // namespace
-
-void Scheduler::State::join_shape(Entry& entry) {
+void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   const Demand& d = entry.demand;
   const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share)};
-  auto [found, added] = class_of_key.emplace(key, static_cast<int>(classes.size()));
+  auto [found, added] = class_of_key.try_emplace(key, static_cast<int>(classes.size()));
   if (added) classes.emplace_back();
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  std::set<Entry>& same_limit = group.by_limit[entry.job->time_limit_s.value_or(-1.0)];
+  LimitGroup& same_limit = group.by_limit[entry.limit_s];
   // The class's first job changes only when this one goes before it.
-  const bool first = group.limit_heads.empty() || entry < *group.limit_heads.begin();
-  if (first && !group.limit_heads.empty()) heads.erase(*group.limit_heads.begin());
-  insert_keeping_first(same_limit, group.limit_heads, entry);
-  if (first) heads.insert(entry);
+  const bool first = group.limit_heads.empty() || entry < group.limit_heads.first();
+  if (first && !group.limit_heads.empty()) heads.erase(group.limit_heads.first());
+  const bool first_of_limit = same_limit.empty() || entry < same_limit.first();
+  if (in_order) {
+    same_limit.append_in_order(entry);
+  } else {
+    same_limit.insert(entry);
+  }
+  if (first_of_limit) group.limit_heads.set(entry.limit_s, &entry);
+  if (first) heads.insert(heads.end(), entry);
   minimums.add(*entry.job, entry.demand);
 }
 
 void Scheduler::State::leave_shape(const Entry& entry) {
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  auto same_limit = group.by_limit.find(entry.job->time_limit_s.value_or(-1.0));
-  const bool first = group.limit_heads.begin()->id == entry.id;
-  if (first) heads.erase(*group.limit_heads.begin());
-  erase_keeping_first(same_limit->second, group.limit_heads, entry);
-  if (same_limit->second.empty()) group.by_limit.erase(same_limit);
-  if (first && !group.limit_heads.empty()) heads.insert(*group.limit_heads.begin());
+  auto same_limit = group.by_limit.find(entry.limit_s);
+  const bool first = group.limit_heads.first().id == entry.id;
+  if (first) heads.erase(group.limit_heads.first());
+  LimitGroup& members = same_limit->second;
+  const bool first_of_limit = members.first().id == entry.id;
+  members.erase(entry);
+  if (first_of_limit) {
+    group.limit_heads.set(entry.limit_s, members.empty() ? nullptr : &members.first());
+  }
+  if (members.empty()) group.by_limit.erase(same_limit);
+  if (first && !group.limit_heads.empty()) heads.insert(group.limit_heads.first());
   minimums.remove(*entry.job, entry.demand);
   entry_of.at(entry.id).shape = Entry::kLeft;
 }
 
-void Scheduler::State::place_entry(Entry& entry) {
+void Scheduler::State::place_entry(Entry& entry, bool in_order) {
   if (dependencies_met(*entry.job)) {
-    join_shape(entry);
+    join_shape(entry, in_order);
     return;
   }
   entry.shape = Entry::kHeld;
@@ -210,19 +305,25 @@ void Scheduler::State::rebuild_order() {
   for (const auto& [id, job] : queue) jobs.push_back(&job);
   std::vector<double> keys(jobs.size());
   policy->rank(jobs, PolicyContext{view, config, *estimates}, keys);
+  // Sorted once into policy order, every job is appended to its group's ordered run (no
+  // search, no node per job): most of building a pure call's state.
+  std::vector<Entry> ranked;
+  ranked.reserve(jobs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
-    Entry& entry = entry_of
-                       .emplace(jobs[i]->id, Entry{keys[i], jobs[i]->submit_time_s, jobs[i]->id,
-                                                   jobs[i], demand_of(*jobs[i], *estimates)})
-                       .first->second;
-    place_entry(entry);
+    ranked.push_back(make_entry(keys[i], *jobs[i], *estimates));
+  }
+  std::sort(ranked.begin(), ranked.end());
+  entry_of.reserve(ranked.size());
+  for (const Entry& ranked_entry : ranked) {
+    place_entry(entry_of.emplace(ranked_entry.id, ranked_entry).first->second, true);
   }
   order_stale = false;
 }
 
 void Scheduler::State::add_queued(Job job) {
   const JobId id = job.id;
-  const Job& stored = queue.emplace(id, std::move(job)).first->second;
+  // Ids mostly arrive in increasing order (new jobs, a snapshot sorted by from_snapshot).
+  const Job& stored = queue.emplace_hint(queue.end(), id, std::move(job))->second;
   if (!stored.signature.empty()) ++queued_per_signature[stored.signature];
   if (order_stale || !policy->stable_keys()) return;  // rebuild_order() ranks it
   Entry& entry = entry_of.emplace(id, rank_one(stored)).first->second;
@@ -251,6 +352,7 @@ double Scheduler::State::end_of(const RunningJob& running) const {
 void Scheduler::State::add_running(RunningJob running) {
   ends.emplace(end_of(running), running.job.id);
   running_at[running.job.id] = view.running.size();
+  running_slots.push_back(slots_of(running.gpus));
   view.running.push_back(std::move(running));
 }
 
@@ -259,9 +361,11 @@ RunningJob Scheduler::State::take_running(JobId id) {
   RunningJob running = std::move(view.running[at]);
   if (at + 1 != view.running.size()) {
     view.running[at] = std::move(view.running.back());
+    running_slots[at] = std::move(running_slots.back());
     running_at[view.running[at].job.id] = at;
   }
   view.running.pop_back();
+  running_slots.pop_back();
   running_at.erase(id);
   ends.erase({end_of(running), id});
   return running;
@@ -310,7 +414,11 @@ Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snap
     state->ledger.commit(slots, state->held_demand(running));
     state->add_running(running);
   }
-  for (const Job& job : snapshot.queue) state->add_queued(job);
+  std::vector<const Job*> by_id;
+  by_id.reserve(snapshot.queue.size());
+  for (const Job& job : snapshot.queue) by_id.push_back(&job);
+  std::sort(by_id.begin(), by_id.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
+  for (const Job* job : by_id) state->add_queued(*job);
   return std::unique_ptr<Scheduler>(new Scheduler(std::move(state)));
 }
 
@@ -387,7 +495,10 @@ Status Scheduler::update_gpu(const GpuState& gpu) {
     return invalid_argument("GPU " + std::to_string(gpu.index) + " has utilization cap r = " +
                             std::to_string(gpu.util_cap) + "; use a value in (0, 1]");
   }
-  state.view.gpus[it->second] = gpu;
+  GpuState& held = state.view.gpus[it->second];
+  if (held.used_bytes) --state.measured_gpus;
+  if (gpu.used_bytes) ++state.measured_gpus;
+  held = gpu;
   state.ledger.update_gpu(gpu);
   state.empty_ledger_.reset();  // rebuilt from the GPUs when next needed
   state.limits = detail::cluster_limits(state.view.gpus);

@@ -2,6 +2,7 @@
 // one of these from its snapshot and throws it away, so both paths run the same code.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <limits>
 #include <map>
@@ -34,6 +35,8 @@ struct Entry {
   const Job* job = nullptr;         // points into State::queue (a node-based map: stable)
   Demand demand;                    // what it asks of each GPU, "auto" resolved at ranking time
   int shape = kHeld;                // index into State::classes, or one of the two below
+  double limit_s = -1.0;            // the job's time limit, -1 when it has none
+  int bulk_at = -1;                 // its index in LimitGroup's ordered run, or -1
   static constexpr int kHeld = -1;  // waits on dependencies
   static constexpr int kLeft = -2;  // started in the current round; leaves the queue
   bool operator<(const Entry& other) const {
@@ -45,6 +48,59 @@ struct Entry {
 
 // The demand of a job: declared bytes, or learned ones for "auto", or the whole GPU.
 Demand demand_of(const Job& job, const EstimateCache& estimates);
+// A queued job's entry under the policy key `key` (shape not yet set).
+Entry make_entry(double key, const Job& job, const EstimateCache& estimates);
+
+// The waiting jobs of one request class with one time limit, in policy order. Jobs ranked
+// together (rebuild_order sorts the whole queue once) are appended to an ordered run, a
+// flat vector that is cheap to build and to drop; a job that arrives later goes into a
+// set. The first job is the smaller of the run's first live job and the set's first.
+// A job leaving the run is only marked (the run's front skips marked jobs); a job leaves
+// by its Entry as joined (bulk_at says where it sits).
+class LimitGroup {
+ public:
+  // REQUIRES: entry is not before the run's last job. Sets entry.bulk_at.
+  void append_in_order(Entry& entry);
+  void insert(Entry& entry);  // any order; sets entry.bulk_at = -1
+  void erase(const Entry& entry);
+  bool empty() const { return live_ == 0; }
+  const Entry& first() const;  // REQUIRES: !empty()
+
+ private:
+  std::vector<Entry> run_;
+  std::vector<char> left_;  // per run_ slot: the job has left
+  std::size_t front_ = 0;   // the first run_ slot whose job has not left
+  std::set<Entry> later_;
+  std::size_t live_ = 0;
+};
+
+// The first waiting job of each time limit within one request class, kept ordered by
+// limit with a running minimum, so that "the class's first job" and "its first job that
+// ends by time t" are each answered without walking the class (a backfill round asks the
+// second for every class past the reservation).
+class LimitFirsts {
+ public:
+  // Sets the first job of time limit `limit` (-1: none); nullptr: no job has that limit.
+  void set(double limit, const Entry* first);
+  bool empty() const { return rows_.empty(); }
+  // The first job of the class. REQUIRES: !empty().
+  const Entry& first() const;
+  // The first job, in policy order, among those with a time limit and now_s + limit <=
+  // until_s; nullptr when there is none.
+  const Entry* first_ending_by(double now_s, double until_s) const;
+  // The same, restricted to jobs ordered after `after` (a linear scan; the walk needs it
+  // only when the first above is not after `after`).
+  const Entry* first_ending_by_after(double now_s, double until_s, const Entry& after) const;
+
+ private:
+  struct Row {
+    double limit;
+    Entry first;
+    Entry first_so_far;  // the first over this row and the rows before it that have a limit
+  };
+  void refresh_from(std::size_t row);
+  std::vector<Row> rows_;  // by limit; a row with limit -1 (no limit) comes first
+};
 
 // The smallest demands waiting, dimension by dimension, kept as the queue changes. Every
 // queued GPU job asks for at least these, so a failure that dominates them ends a walk.
@@ -61,21 +117,33 @@ class QueueMinimums {
   std::size_t cpu_jobs() const { return cpu_jobs_; }
 
  private:
-  // A multiset as value -> count: queues repeat a few request sizes many times, so this
-  // allocates once per distinct value instead of once per job.
+  // A multiset as (value, count) sorted by value: queues repeat a few request sizes many
+  // times, so this holds one row per distinct value, searched in contiguous memory.
   template <typename T>
   class Counted {
    public:
-    void add(T value) { ++counts_[value]; }
+    void add(T value) {
+      auto it = find(value);
+      if (it != counts_.end() && it->first == value) {
+        ++it->second;
+      } else {
+        counts_.insert(it, {value, 1});
+      }
+    }
     void remove(T value) {
-      auto it = counts_.find(value);
+      auto it = find(value);
       if (--it->second == 0) counts_.erase(it);
     }
     bool empty() const { return counts_.empty(); }
-    T smallest() const { return counts_.begin()->first; }
+    T smallest() const { return counts_.front().first; }
 
    private:
-    std::map<T, std::size_t> counts_;
+    typename std::vector<std::pair<T, std::size_t>>::iterator find(T value) {
+      return std::lower_bound(
+          counts_.begin(), counts_.end(), value,
+          [](const std::pair<T, std::size_t>& row, T wanted) { return row.first < wanted; });
+    }
+    std::vector<std::pair<T, std::size_t>> counts_;
   };
   struct Dimensions {
     Counted<int> gpus;
@@ -100,8 +168,12 @@ struct Scheduler::State {
   Snapshot view;
   std::map<JobId, Job> queue;
   std::unordered_map<JobId, std::size_t> running_at;  // index into view.running
+  std::vector<std::vector<int>> running_slots;        // ledger slots of view.running[i]
   std::unordered_map<JobId, EndState> ended;          // every job that ended
   std::unordered_map<int, std::size_t> gpu_at;        // GpuState::index -> view.gpus
+  // GPUs with a measured memory use; without any, memory pressure has nothing to compare
+  // and a round skips it (it would read every GPU to find that out).
+  std::size_t measured_gpus = 0;
   Ledger ledger;
   // The same GPUs with none of our jobs (what fits once all end), built when first asked.
   const Ledger& empty_ledger();
@@ -115,8 +187,8 @@ struct Scheduler::State {
   // limit too, since past a backfill reservation only jobs that end before it may use the
   // reserved GPUs. Jobs still waiting on dependencies are held apart.
   struct RequestClass {
-    std::map<double, std::set<Entry>> by_limit;  // time limit (-1: none) -> its jobs
-    std::set<Entry> limit_heads;                 // the first job of each time limit
+    std::map<double, LimitGroup> by_limit;  // time limit (-1: none) -> its jobs
+    LimitFirsts limit_heads;                // the first job of each time limit
   };
   using ClassKey = std::tuple<int, bool, Bytes, std::int64_t>;
   std::vector<RequestClass> classes;
@@ -138,9 +210,11 @@ struct Scheduler::State {
   void reset_estimates();
   Entry rank_one(const Job& job) const;
   void rebuild_order();
-  void place_entry(Entry& entry);        // into its shape, or held on dependencies
-  void join_shape(Entry& entry);         // REQUIRES: dependencies met
-  void leave_shape(const Entry& entry);  // marks the job kLeft
+  // Into its shape, or held on dependencies. in_order: rebuild_order places the whole
+  // queue in policy order, so each job may be appended to its group's ordered run.
+  void place_entry(Entry& entry, bool in_order = false);
+  void join_shape(Entry& entry, bool in_order = false);  // REQUIRES: dependencies met
+  void leave_shape(const Entry& entry);                  // marks the job kLeft
   void release_dependents(JobId ended_job);
   void add_queued(Job job);
   Job take_queued(JobId id);

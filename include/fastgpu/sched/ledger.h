@@ -100,13 +100,15 @@ class Ledger {
   // keeping what our jobs hold. REQUIRES: gpu.index is known and on the same node.
   void update_gpu(const GpuState& gpu);
 
-  // Indexes. Nodes ordered by (empty GPUs, node id); partial GPUs (some job, not exclusive,
-  // some share left) by (free share, slot); healthy GPUs by (LB_i, utilization,
-  // temperature, slot).
+  // Indexes. Nodes ordered by (empty GPUs, node id) (every node that had a healthy GPU);
+  // partial GPUs (some job, not exclusive, some share left) by (free share, slot); healthy
+  // GPUs by (LB_i, utilization, temperature, slot). Only spread reads the load order, so it
+  // is built on its first use and kept from then on (the first call is not thread-safe,
+  // like the rest of the ledger).
   const std::set<std::pair<int, int>>& nodes_by_empty() const { return nodes_by_empty_; }
   const std::set<std::pair<double, int>>& partial_by_free_share() const { return partial_; }
   using LoadKey = std::tuple<double, double, double, int>;
-  const std::set<LoadKey>& by_load() const { return by_load_; }
+  const std::set<LoadKey>& by_load() const;
 
   // Largest free share and free bytes over healthy GPUs; cheap upper bounds for "can
   // anything fit at all".
@@ -120,6 +122,8 @@ class Ledger {
   LoadKey load_key(int s) const;
   void add(GpuSlot& slot, const Demand& demand, Bytes bytes);
   void recompute_min_r();
+  void touch_node(int node);
+  void flush_nodes();
 
   std::vector<GpuSlot> slots_;
   std::vector<int> slot_by_gpu_index_;  // dense lookup when indexes are small
@@ -127,8 +131,12 @@ class Ledger {
   std::vector<std::string> node_names_;
   std::vector<int> empty_count_;
   std::set<std::pair<int, int>> nodes_by_empty_;
+  std::vector<char> node_listed_;    // the node is in nodes_by_empty_
+  std::vector<int> node_old_count_;  // its count when first changed since the last flush, or -1
+  std::vector<int> dirty_nodes_;     // nodes changed since the last flush
   std::set<std::pair<double, int>> partial_;
-  std::set<LoadKey> by_load_;
+  mutable std::set<LoadKey> by_load_;
+  mutable bool load_indexed_ = false;  // by_load_ is built and kept
   int open_gpus_ = 0;
   int largest_node_ = 0;
   double min_r_ = 1.0;  // healthy GPUs not exclusive and with share left

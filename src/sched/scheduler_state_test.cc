@@ -1,0 +1,143 @@
+// The kept queue's pieces: a time limit group (ordered run plus later arrivals) and the
+// per-class index of first jobs by time limit that backfill asks "which job ends in time?".
+#include "sched/scheduler_state.h"
+
+#include <gtest/gtest.h>
+
+#include "sched/sched_builders.h"
+
+namespace fastgpu::sched {
+namespace {
+
+using testing::kGiB;
+using testing::make_job;
+using testing::make_node;
+using testing::make_running;
+
+Entry entry(double key, std::uint64_t id) {
+  Entry made;
+  made.key = key;
+  made.id = JobId{id};
+  return made;
+}
+
+TEST(LimitFirsts, AnswersTheFirstJobThatEndsInTime) {
+  LimitFirsts firsts;
+  const Entry none = entry(0, 1);
+  const Entry short_but_late = entry(3, 2);
+  const Entry middle_and_early = entry(1, 3);
+  const Entry long_one = entry(2, 4);
+  firsts.set(-1.0, &none);  // no time limit: never ends in time
+  firsts.set(600.0, &short_but_late);
+  firsts.set(1800.0, &long_one);
+  firsts.set(1200.0, &middle_and_early);
+
+  EXPECT_EQ(firsts.first().id, JobId{1});
+  // Limits 600 and 1200 end by t = 1300 (now 100); the earlier in policy order is job 3.
+  ASSERT_NE(firsts.first_ending_by(100.0, 1300.0), nullptr);
+  EXPECT_EQ(firsts.first_ending_by(100.0, 1300.0)->id, JobId{3});
+  // All three limits end in time: still job 3, not the longest limit's job 4.
+  EXPECT_EQ(firsts.first_ending_by(0.0, 1800.0)->id, JobId{3});
+  EXPECT_EQ(firsts.first_ending_by(0.0, 1000.0)->id, JobId{2});
+  EXPECT_EQ(firsts.first_ending_by(0.0, 599.0), nullptr);
+  // After job 3 in the order, the next that ends in time is job 4.
+  const Entry* after = firsts.first_ending_by_after(0.0, 1800.0, middle_and_early);
+  ASSERT_NE(after, nullptr);
+  EXPECT_EQ(after->id, JobId{4});
+
+  firsts.set(1200.0, nullptr);  // the 1200 s jobs all left
+  EXPECT_EQ(firsts.first_ending_by(0.0, 1800.0)->id, JobId{4});
+  firsts.set(-1.0, nullptr);
+  EXPECT_EQ(firsts.first().id, JobId{4});
+}
+
+TEST(LimitGroup, FirstJobAcrossTheOrderedRunAndLaterArrivals) {
+  LimitGroup group;
+  Entry a = entry(1, 1);
+  Entry b = entry(2, 2);
+  Entry c = entry(3, 3);
+  group.append_in_order(a);
+  group.append_in_order(b);
+  group.append_in_order(c);
+  EXPECT_EQ(group.first().id, JobId{1});
+  group.erase(b);  // cancelled from the middle of the run
+  EXPECT_EQ(group.first().id, JobId{1});
+  Entry early = entry(0.5, 9);  // arrives later but ranks first
+  group.insert(early);
+  EXPECT_EQ(group.first().id, JobId{9});
+  group.erase(early);
+  group.erase(a);
+  EXPECT_EQ(group.first().id, JobId{3});  // skips the cancelled job
+  Entry late = entry(7, 10);
+  group.insert(late);
+  group.erase(c);
+  ASSERT_FALSE(group.empty());
+  EXPECT_EQ(group.first().id, JobId{10});
+  group.erase(late);
+  EXPECT_TRUE(group.empty());
+}
+
+// EASY backfill past a reservation: of one class's jobs that end before the reservation,
+// the first in policy order gets the free GPU, whichever time limit it has.
+TEST(KeptScheduler, BackfillsTheFirstJobThatEndsBeforeTheReservation) {
+  Snapshot snapshot;
+  snapshot.gpus = make_node("n0", 2);
+  Job running = make_job(1, 1, 10 * kGiB);
+  running.time_limit_s = 3600.0;
+  snapshot.running = {make_running(running, {0})};
+  Job blocked = make_job(2, 2, 10 * kGiB);  // needs both GPUs: reserved at t = 3600
+  blocked.submit_time_s = 1;
+  Job too_long = make_job(3, 1, 10 * kGiB);
+  too_long.submit_time_s = 2;
+  too_long.time_limit_s = 7200.0;
+  Job short_first = make_job(4, 1, 10 * kGiB);
+  short_first.submit_time_s = 3;
+  short_first.time_limit_s = 600.0;
+  Job longer_later = make_job(5, 1, 10 * kGiB);
+  longer_later.submit_time_s = 4;
+  longer_later.time_limit_s = 1800.0;
+  snapshot.queue = {blocked, too_long, short_first, longer_later};
+  SchedulerConfig config;
+  config.policy = "fifo";
+  auto result = schedule(snapshot, config);
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(testing::started_ids(*result), (std::vector<std::uint64_t>{4}));
+  ASSERT_TRUE(result->reservation.has_value());
+  EXPECT_EQ(result->reservation->job, JobId{2});
+  EXPECT_DOUBLE_EQ(result->reservation->start_s, 3600.0);
+}
+
+// A round skips memory pressure while no GPU reports its memory use; a measurement
+// reported later through update_gpu() must bring it back, as in the pure call.
+TEST(KeptScheduler, MemoryMeasuredLaterIsCheckedAsInThePureCall) {
+  auto created = Scheduler::create(SchedulerConfig{}, make_node("n0", 1));
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  Job job = make_job(1, 1, 10 * kGiB, 0.5);
+  job.restartable = true;
+  ASSERT_TRUE(scheduler.enqueue(job).ok());
+  ASSERT_EQ(testing::started_ids(*scheduler.schedule(0.0)), (std::vector<std::uint64_t>{1}));
+  ASSERT_TRUE(scheduler.set_used_bytes(JobId{1}, 30 * kGiB).ok());
+  EXPECT_TRUE(scheduler.schedule(1.0)->decisions.empty());  // no GPU measured yet
+
+  GpuState measured = testing::make_gpu(0);
+  measured.used_bytes = 30 * kGiB;  // the job declared 10 GiB
+  ASSERT_TRUE(scheduler.update_gpu(measured).ok());
+  Snapshot snapshot = scheduler.snapshot();
+  snapshot.now_s = 2.0;
+  auto pure = schedule(snapshot, SchedulerConfig{});
+  auto kept = scheduler.schedule(2.0);
+  ASSERT_TRUE(pure.ok() && kept.ok());
+  ASSERT_EQ(kept->decisions.size(), 1u);
+  const auto* action = std::get_if<MemoryAction>(&kept->decisions.front());
+  ASSERT_NE(action, nullptr);
+  EXPECT_EQ(action->job, JobId{1});
+  EXPECT_EQ(to_string(kept->decisions.front()), to_string(pure->decisions.front()));
+
+  measured.used_bytes.reset();  // the probe lost the measurement: nothing to compare
+  ASSERT_TRUE(scheduler.update_gpu(measured).ok());
+  EXPECT_TRUE(scheduler.schedule(3.0)->decisions.empty());
+}
+
+}  // namespace
+}  // namespace fastgpu::sched
