@@ -1,6 +1,11 @@
-// `fastgpu history`: the jobs that have ended, oldest first.
+// `fastgpu history`: the jobs that have ended, oldest first; `--trace` writes them as a
+// trace in the generic format (docs/trace-format.md) that `fastgpu simulate` replays.
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <memory>
+#include <optional>
 
 #include "cli/daemon_client.h"
 
@@ -10,15 +15,80 @@ namespace {
 struct HistoryOptions {
   DaemonFlags daemon;
   bool all_users = false;
+  bool trace = false;
   std::string state;
 };
+
+std::optional<std::int64_t> micros(const api::Json& job, const char* key) {
+  auto it = job.find(key);
+  if (it == job.end() || !it->is_number_integer()) return std::nullopt;
+  return it->get<std::int64_t>();
+}
+
+// One generic-trace line per job that ran (a start and an end). Times are seconds after the
+// earliest submission, so a replay starts at 0; a GPU share below 1 is written as a
+// fraction of one GPU, as the format reads it.
+std::string trace_lines(const api::Json& jobs) {
+  std::optional<std::int64_t> origin;
+  for (const api::Json& job : jobs) {
+    if (auto submit = micros(job, "submit_time_us")) {
+      origin = std::min(origin.value_or(*submit), *submit);
+    }
+  }
+  std::string out;
+  for (const api::Json& job : jobs) {
+    const auto submit = micros(job, "submit_time_us");
+    const auto start = micros(job, "start_time_us");
+    const auto end = micros(job, "end_time_us");
+    if (!submit || !start || !end) continue;  // never ran: nothing to replay
+    const api::Json& spec = job["spec"];
+    api::Json line{
+        {"id", std::to_string(job["id"].get<std::uint64_t>())},
+        {"submit", static_cast<double>(*submit - *origin) / 1e6},
+        {"duration", static_cast<double>(std::max<std::int64_t>(0, *end - *start)) / 1e6},
+        {"user", job["user"]},
+        {"priority", spec["priority"]}};
+    const int gpus = spec["gpus"].get<int>();
+    const double share = spec["util_share"].get<double>();
+    if (gpus == 1 && share < 1.0) {
+      line["gpus"] = share;
+    } else {
+      line["gpus"] = gpus;
+    }
+    const api::Json& placed = job["placed_gpu_mem"];
+    const api::Json& declared = spec["gpu_mem"];
+    if (gpus > 0 && !placed.is_null()) {
+      line["gpu_mem"] = std::to_string(placed.get<std::int64_t>());
+    } else if (gpus > 0 && !declared.is_null()) {
+      line["gpu_mem"] = std::to_string(declared.get<std::int64_t>());
+    }
+    if (spec["deadline_us"].is_number_integer()) {
+      line["deadline"] =
+          static_cast<double>(spec["deadline_us"].get<std::int64_t>() - *origin) / 1e6;
+    }
+    if (spec["signature"].is_string() && !spec["signature"].get<std::string>().empty()) {
+      line["signature"] = spec["signature"];
+    }
+    out += line.dump() + "\n";
+  }
+  return out;
+}
 
 int run_history(const HistoryOptions& options) {
   std::string target =
       "/v1/jobs?state=" +
       (options.state.empty() ? std::string("COMPLETED,FAILED,CANCELLED,TIMEOUT") : options.state);
   if (options.all_users) target += "&all=true";
-  return print_job_list(options.daemon, "history", target);
+  if (!options.trace) return print_job_list(options.daemon, "history", target);
+  if (options.daemon.json) {
+    return usage_error("history", "--trace writes JSON Lines already; leave out --json");
+  }
+  Result<api::ApiClient> client = connect_daemon(options.daemon, "history");
+  if (!client.ok()) return fail("history", client.status());
+  Result<api::Json> reply = client->get(target);
+  if (!reply.ok()) return fail("history", reply.status());
+  print_text(trace_lines((*reply)["jobs"]));
+  return kExitOk;
 }
 
 }  // namespace
@@ -30,6 +100,9 @@ void add_history_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_flag("--all-users", options->all_users, "Every user's jobs (root only)");
   command->add_option("--state", options->state,
                       "Only these states, comma-separated (e.g. FAILED,TIMEOUT)");
+  command->add_flag("--trace", options->trace,
+                    "Write the jobs that ran as a generic trace (JSON Lines, "
+                    "docs/trace-format.md) for `fastgpu simulate --trace generic:FILE`");
   command->callback([options, &outcome] { outcome.exit_code = run_history(*options); });
 }
 

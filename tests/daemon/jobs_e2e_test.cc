@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <fstream>
 #include <set>
+#include <sstream>
+#include <vector>
 
 #include "daemon/daemon_harness.h"
 
@@ -134,6 +136,40 @@ TEST(JobsE2E, RunPrintsTheBatchReport) {
   EXPECT_TRUE(contains(run.output, "makespan")) << run.output;
   EXPECT_TRUE(contains(run.output, "one")) << run.output;
   EXPECT_TRUE(contains(run.output, "two")) << run.output;
+}
+
+// The loop from history to simulation: the jobs that ran here, exported with
+// `history --trace`, replay in `simulate` as the same jobs (count, shares, run times).
+TEST(JobsE2E, HistoryExportsATraceThatSimulateReplays) {
+  DaemonHarness daemon("4xH100-80G");
+  const std::uint64_t half = daemon.submit("--gpus 1 --gpu-mem 10G --share 0.5 -- sleep 0.3");
+  const std::uint64_t cpu = daemon.submit("--gpus 0 --priority 3 -- true");
+  daemon.wait_for_state(half, "COMPLETED");
+  daemon.wait_for_state(cpu, "COMPLETED");
+  const test_support::CliRun exported = daemon.fastgpu("history --trace", /*with_stderr=*/false);
+  ASSERT_EQ(exported.exit_code, 0) << exported.output;
+  std::vector<json> lines;
+  std::istringstream text(exported.output);
+  for (std::string line; std::getline(text, line);) lines.push_back(json::parse(line));
+  ASSERT_EQ(lines.size(), 2u) << exported.output;
+  EXPECT_EQ(lines[0]["id"], std::to_string(half));
+  EXPECT_EQ(lines[0]["gpus"], 0.5);
+  EXPECT_EQ(lines[0]["gpu_mem"], std::to_string(10LL << 30));
+  EXPECT_GE(lines[0]["duration"].get<double>(), 0.3);
+  EXPECT_EQ(lines[1]["gpus"], 0);
+  EXPECT_EQ(lines[1]["priority"], 3);
+
+  daemon.write_file("trace.jsonl", exported.output);
+  const json replay = json::parse(daemon
+                                      .fastgpu("simulate --trace generic:trace.jsonl --cluster "
+                                               "spec:1x4xH100-80G --policy fifo --json",
+                                               /*with_stderr=*/false)
+                                      .output,
+                                  nullptr, false);
+  ASSERT_TRUE(replay.is_object());
+  EXPECT_EQ(replay["runs"][0]["jobs"], 2);
+  EXPECT_EQ(replay["runs"][0]["completed"], 2);
+  EXPECT_EQ(replay["rows_skipped"], 0);
 }
 
 }  // namespace
