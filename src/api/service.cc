@@ -210,6 +210,13 @@ ApiResponse ApiService::list(const ApiRequest& request) {
     if (std::string_view(name) == "limit") filter.limit = static_cast<std::size_t>(*value);
     if (std::string_view(name) == "array") filter.array_id = *value;
   }
+  if (query_flag(request, "ids_only")) {
+    Result<std::vector<JobId>> ids = options_.store->list_job_ids(filter);
+    if (!ids.ok()) return error_response(ids.status());
+    Json list = Json::array();
+    for (JobId id : *ids) list.push_back(id.value());
+    return {200, Json{{"ids", list}}};
+  }
   Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(filter);
   if (!jobs.ok()) return error_response(jobs.status());
   Json list = Json::array();

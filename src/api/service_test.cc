@@ -180,6 +180,18 @@ TEST_F(ApiServiceTest, ListFiltersByStateAndRejectsAnUnknownState) {
   EXPECT_NE(bad.body["error"].get<std::string>().find("'DONE'"), std::string::npos);
 }
 
+// What `fastgpu wait` polls: the same selection as the list, ids only, the caller's own.
+TEST_F(ApiServiceTest, IdsOnlyListsTheSameJobsWithoutTheirRecords) {
+  const std::uint64_t cancelled = submit_as(9);
+  const std::uint64_t waiting = submit_as(9);
+  submit_as(10);
+  ASSERT_EQ(call("POST", "/v1/jobs/" + std::to_string(cancelled) + "/cancel", 9).status, 200);
+  const ApiResponse ids =
+      call("GET", "/v1/jobs", 9, "", {{"state", "QUEUED,RUNNING"}, {"ids_only", "true"}});
+  ASSERT_EQ(ids.status, 200);
+  EXPECT_EQ(ids.body, (Json{{"ids", Json::array({waiting})}}));
+}
+
 TEST_F(ApiServiceTest, UnknownJobIsNotFoundAndABadIdIsABadRequest) {
   EXPECT_EQ(call("GET", "/v1/jobs/999", 1).status, 404);
   const ApiResponse bad = call("GET", "/v1/jobs/abc", 1);

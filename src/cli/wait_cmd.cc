@@ -28,11 +28,9 @@ bool is_terminal_name(const std::string& state) {
 }
 
 Result<std::vector<std::uint64_t>> unfinished_jobs(const api::ApiClient& client) {
-  Result<api::Json> reply = client.get("/v1/jobs?state=QUEUED,RUNNING,PREEMPTED");
+  Result<api::Json> reply = client.get("/v1/jobs?state=QUEUED,RUNNING,PREEMPTED&ids_only=true");
   if (!reply.ok()) return reply.status();
-  std::vector<std::uint64_t> ids;
-  for (const api::Json& job : (*reply)["jobs"]) ids.push_back(job["id"].get<std::uint64_t>());
-  return ids;
+  return (*reply)["ids"].get<std::vector<std::uint64_t>>();
 }
 
 std::string ended_line(const api::Json& job) {

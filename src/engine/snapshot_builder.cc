@@ -34,9 +34,12 @@ class Builder {
  public:
   Builder(const EngineOptions& options, const GpuReading& reading, const UsageMeter& meter,
           store::WallTime now, const std::map<JobId, JobRecord>& queued)
-      : options_(options), store_(*options.store), reading_(reading), meter_(meter) {
+      : options_(options),
+        store_(*options.store),
+        reading_(reading),
+        meter_(meter),
+        all_queued_(queued) {
     input_.snapshot.now_s = to_seconds(now);
-    for (const auto& [id, job] : queued) input_.queued.emplace_hint(input_.queued.end(), id, &job);
   }
 
   Result<TickInput> build() {
@@ -44,8 +47,7 @@ class Builder {
     input_.snapshot.gpus = gpu_states(reading_, options_.node_name);
     FASTGPU_RETURN_IF_ERROR(add_running());
     add_foreign_bytes();
-    withhold_over_array_limits();
-    withhold_over_cpu_slots();
+    select_queued();
     withhold_unfit();
     FASTGPU_RETURN_IF_ERROR(add_finished());
     FASTGPU_RETURN_IF_ERROR(add_queue());
@@ -138,43 +140,53 @@ class Builder {
     }
   }
 
-  void withhold_over_array_limits() {
+  // Fills input_.queued from the whole queue without the jobs over a limit: array members
+  // beyond their array's %N (lowest index first), then CPU-only jobs beyond the free CPU
+  // slots (highest priority first, then submission order). One pass over the queue and no
+  // per-job work for the jobs withheld, so 10,000 waiting trivial jobs cost little per tick.
+  void select_queued() {
     std::map<std::uint64_t, std::int64_t> running_members;
+    std::size_t running_cpu_jobs = 0;
     for (const auto& [id, job] : input_.running) {
       if (job.spec.array) ++running_members[job.spec.array->array_id];
+      running_cpu_jobs += job.spec.gpus == 0 ? 1 : 0;
     }
-    std::map<std::uint64_t, std::vector<const JobRecord*>> waiting;
-    for (const auto& [id, job] : input_.queued) {
-      if (job->spec.array && job->spec.array->max_running > 0) {
-        waiting[job->spec.array->array_id].push_back(job);
+    std::map<std::uint64_t, std::vector<const JobRecord*>> array_members;
+    std::vector<const JobRecord*> cpu_jobs;
+    auto admit = [&](const JobRecord* job) {
+      if (job->spec.gpus == 0 && options_.cpu_slots > 0) {
+        cpu_jobs.push_back(job);
+      } else {
+        input_.queued.emplace(job->id, job);
+      }
+    };
+    for (const auto& [id, job] : all_queued_) {
+      if (job.spec.array && job.spec.array->max_running > 0) {
+        array_members[job.spec.array->array_id].push_back(&job);
+      } else {
+        admit(&job);
       }
     }
-    for (auto& [array, members] : waiting) {
+    for (auto& [array, members] : array_members) {
       std::sort(members.begin(), members.end(), [](const JobRecord* a, const JobRecord* b) {
         return std::pair(a->spec.array->index, a->id) < std::pair(b->spec.array->index, b->id);
       });
       const std::int64_t limit = members.front()->spec.array->max_running;
-      const std::int64_t room = std::max<std::int64_t>(0, limit - running_members[array]);
-      for (std::size_t i = static_cast<std::size_t>(room); i < members.size(); ++i) {
-        input_.queued.erase(members[i]->id);
-      }
+      const auto room =
+          static_cast<std::size_t>(std::max<std::int64_t>(0, limit - running_members[array]));
+      for (std::size_t i = 0; i < std::min(room, members.size()); ++i) admit(members[i]);
     }
-  }
-
-  void withhold_over_cpu_slots() {
-    if (options_.cpu_slots == 0) return;
-    std::size_t running = 0;
-    for (const auto& [id, job] : input_.running) running += job.spec.gpus == 0 ? 1 : 0;
-    std::vector<const JobRecord*> waiting;
-    for (const auto& [id, job] : input_.queued) {
-      if (job->spec.gpus == 0) waiting.push_back(job);
-    }
-    const std::size_t room = options_.cpu_slots > running ? options_.cpu_slots - running : 0;
-    if (waiting.size() <= room) return;
-    std::sort(waiting.begin(), waiting.end(), [](const JobRecord* a, const JobRecord* b) {
+    const std::size_t room =
+        options_.cpu_slots > running_cpu_jobs ? options_.cpu_slots - running_cpu_jobs : 0;
+    auto first = [](const JobRecord* a, const JobRecord* b) {
       return std::pair(-a->spec.priority, a->id) < std::pair(-b->spec.priority, b->id);
-    });
-    for (std::size_t i = room; i < waiting.size(); ++i) input_.queued.erase(waiting[i]->id);
+    };
+    if (cpu_jobs.size() > room) {
+      std::nth_element(cpu_jobs.begin(), cpu_jobs.begin() + static_cast<std::ptrdiff_t>(room),
+                       cpu_jobs.end(), first);
+      cpu_jobs.resize(room);
+    }
+    for (const JobRecord* job : cpu_jobs) input_.queued.emplace(job->id, job);
   }
 
   void withhold_unfit() {
@@ -291,6 +303,7 @@ class Builder {
   store::StateStore& store_;
   const GpuReading& reading_;
   const UsageMeter& meter_;
+  const std::map<JobId, JobRecord>& all_queued_;  // the engine's QueuedJobs
   TickInput input_;
 };
 

@@ -60,6 +60,10 @@ constexpr const char* kListJobs =
     " FROM jobs WHERE (?1 IS NULL OR uid = ?1) "
     "AND (?2 IS NULL OR array_id = ?2) AND id > ?3 "
     "AND (?4 IS NULL OR state IN (SELECT value FROM json_each(?4))) ORDER BY id LIMIT ?5";
+constexpr const char* kListJobIds =
+    "SELECT id FROM jobs WHERE (?1 IS NULL OR uid = ?1) "
+    "AND (?2 IS NULL OR array_id = ?2) AND id > ?3 "
+    "AND (?4 IS NULL OR state IN (SELECT value FROM json_each(?4))) ORDER BY id LIMIT ?5";
 constexpr const char* kTransitions =
     "SELECT from_state, to_state, at_us, reason FROM transitions WHERE job = ?1 ORDER BY seq";
 constexpr const char* kInsertEvent =
@@ -176,6 +180,18 @@ class SqliteStateStore final : public StateStore {
       if (!row) return jobs;
       STORE_ASSIGN_OR_RETURN(JobRecord record, read_job_row(stmt));
       jobs.push_back(std::move(record));
+    }
+  }
+
+  Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kListJobIds));
+    bind_filter(stmt, filter);
+    std::vector<JobId> ids;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return ids;
+      ids.emplace_back(static_cast<std::uint64_t>(stmt.column_int64(0)));
     }
   }
 

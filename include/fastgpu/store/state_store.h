@@ -250,6 +250,8 @@ class StateStore {
 
   virtual Result<JobRecord> get_job(JobId job) = 0;
   virtual Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) = 0;
+  // The ids list_jobs would return, without reading the rows (for pollers of thousands).
+  virtual Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) = 0;
   // The job's transitions, oldest first.
   virtual Result<std::vector<Transition>> transitions(JobId job) = 0;
 
