@@ -55,15 +55,24 @@ constexpr const char* kInsertHistory =
     "SELECT signature, id, ?2, max(0, ?3 - coalesce(start_us, ?3)) / 1e6, ?4, ?3 "
     "FROM jobs WHERE id = ?1 AND signature <> ''";
 constexpr const char* kGetJob = "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs WHERE id = ?1";
+// Two forms of each listing. With states, the state test comes first and bare, so SQLite
+// searches the jobs_by_state index and reads only the rows in those states (the `+uid`
+// keeps it from preferring jobs_by_uid, which would read every job the user ever ran);
+// with "(? IS NULL OR state IN ...)" it scanned the whole table, finished jobs included,
+// at every tick.
+#define FASTGPU_LIST_FILTER_ANY_STATE                                  \
+  " WHERE (?1 IS NULL OR uid = ?1) AND (?2 IS NULL OR array_id = ?2) " \
+  "AND id > ?3 ORDER BY id LIMIT ?5"
+#define FASTGPU_LIST_FILTER_STATES                                   \
+  " WHERE state IN (SELECT value FROM json_each(?4)) AND id > ?3 "   \
+  "AND (?1 IS NULL OR +uid = ?1) AND (?2 IS NULL OR array_id = ?2) " \
+  "ORDER BY id LIMIT ?5"
 constexpr const char* kListJobs =
-    "SELECT " FASTGPU_STORE_JOB_COLUMNS
-    " FROM jobs WHERE (?1 IS NULL OR uid = ?1) "
-    "AND (?2 IS NULL OR array_id = ?2) AND id > ?3 "
-    "AND (?4 IS NULL OR state IN (SELECT value FROM json_each(?4))) ORDER BY id LIMIT ?5";
-constexpr const char* kListJobIds =
-    "SELECT id FROM jobs WHERE (?1 IS NULL OR uid = ?1) "
-    "AND (?2 IS NULL OR array_id = ?2) AND id > ?3 "
-    "AND (?4 IS NULL OR state IN (SELECT value FROM json_each(?4))) ORDER BY id LIMIT ?5";
+    "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs" FASTGPU_LIST_FILTER_ANY_STATE;
+constexpr const char* kListJobsInStates =
+    "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs" FASTGPU_LIST_FILTER_STATES;
+constexpr const char* kListJobIds = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_ANY_STATE;
+constexpr const char* kListJobIdsInStates = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_STATES;
 constexpr const char* kTransitions =
     "SELECT from_state, to_state, at_us, reason FROM transitions WHERE job = ?1 ORDER BY seq";
 constexpr const char* kInsertEvent =
@@ -172,7 +181,8 @@ class SqliteStateStore final : public StateStore {
 
   Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) override {
     std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kListJobs));
+    STORE_ASSIGN_OR_RETURN(Statement stmt,
+                           db_->prepare(filter.states.empty() ? kListJobs : kListJobsInStates));
     bind_filter(stmt, filter);
     std::vector<JobRecord> jobs;
     for (;;) {
@@ -185,7 +195,8 @@ class SqliteStateStore final : public StateStore {
 
   Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) override {
     std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kListJobIds));
+    STORE_ASSIGN_OR_RETURN(Statement stmt,
+                           db_->prepare(filter.states.empty() ? kListJobIds : kListJobIdsInStates));
     bind_filter(stmt, filter);
     std::vector<JobId> ids;
     for (;;) {
