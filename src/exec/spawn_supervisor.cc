@@ -216,14 +216,4 @@ std::optional<Result<SupervisorReport>> poll_supervisor_report(
   }
 }
 
-Result<SupervisorReport> spawn_supervisor(const std::filesystem::path& supervisor_path,
-                                          const std::filesystem::path& run_dir, double timeout_s,
-                                          pid_t& spawned_pid) {
-  spawned_pid = 0;
-  Result<SpawnedSupervisor> spawned = start_supervisor(supervisor_path, run_dir);
-  if (!spawned.ok()) return spawned.status();
-  spawned_pid = spawned->pid;
-  return await_supervisor_report(*spawned, run_dir, timeout_s);
-}
-
 }  // namespace fastgpu::exec

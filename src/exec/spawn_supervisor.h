@@ -22,18 +22,13 @@ struct SupervisorReport {
   std::string message;
 };
 
-// Spawns `supervisor_path RUN_DIR --notify-fd 3` with stdin from /dev/null, stdout and
-// stderr appended to run_dir/supervisor.log, no other descriptor of ours, default signal
-// dispositions and SIGTERM/SIGINT/SIGUSR1/SIGCHLD blocked (so a stop request waits until
-// it is ready), then waits up to timeout_s for its one-line report.
-// Errors: kUnavailable when the spawn fails or the supervisor stays silent (its pid is in
-// the message's context; the caller must still reap it: see `spawned_pid`).
-Result<SupervisorReport> spawn_supervisor(const std::filesystem::path& supervisor_path,
-                                          const std::filesystem::path& run_dir, double timeout_s,
-                                          pid_t& spawned_pid);
-
-// The two halves of spawn_supervisor, for a caller that starts several supervisors before
-// it waits for the first report (they start in parallel).
+// A supervisor spawned as `supervisor_path RUN_DIR --notify-fd 3`, with stdin from
+// /dev/null, stdout and stderr appended to run_dir/supervisor.log, no other descriptor of
+// ours, default signal dispositions and SIGTERM/SIGINT/SIGUSR1/SIGCHLD blocked (so a stop
+// request waits until it is ready). Its one-line report is read with
+// await_supervisor_report (blocking, up to timeout_s) or poll_supervisor_report (not);
+// several can be started before any report is read, so they start in parallel. A silent
+// supervisor's pid is in the error's context; the caller must kill and reap it.
 struct SpawnedSupervisor {
   pid_t pid = 0;
   int report_fd = -1;   // read end of the notify pipe; closed once the report is read

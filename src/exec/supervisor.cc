@@ -107,6 +107,15 @@ void become_session_leader() {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
 }
 
+// Reaps every child that has ended; true when no child is left at all.
+bool reap_ended_children() {
+  int status = 0;
+  pid_t reaped = 0;
+  while ((reaped = ::waitpid(-1, &status, WNOHANG)) > 0) {
+  }
+  return reaped < 0 && errno == ECHILD;
+}
+
 Status write_own_pid(const std::filesystem::path& run_dir) {
   std::optional<ProcStat> self = read_proc_stat(::getpid());
   if (!self) return io_error("cannot read /proc/self/stat for the supervisor's start time");
@@ -316,13 +325,7 @@ int Supervisor::kill_leftovers() {
   // The common case, without reading all of /proc: we have no child left, so the job left
   // nothing behind (every process it started descends from us, and an orphan is
   // re-parented to us as the child subreaper).
-  int reaped = 0;
-  while (::waitpid(-1, &reaped, WNOHANG) > 0) {
-  }
-  errno = 0;
-  if (::waitpid(-1, &reaped, WNOHANG) < 0 && errno == ECHILD && ::kill(-job_pid_, 0) != 0) {
-    return 0;
-  }
+  if (reap_ended_children() && ::kill(-job_pid_, 0) != 0) return 0;
   const pid_t self = ::getpid();
   const SteadyTime give_up = steady_clock::now() + kLeftoverDeadline;
   std::set<pid_t> found;
@@ -336,11 +339,7 @@ int Supervisor::kill_leftovers() {
       }
     }
     ::kill(-job_pid_, SIGKILL);  // any member /proc did not show us yet
-    int status = 0;
-    while (::waitpid(-1, &status, WNOHANG) > 0) {
-    }
-    errno = 0;
-    const bool no_children = ::waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD;
+    const bool no_children = reap_ended_children();
     if (no_children || steady_clock::now() >= give_up) return static_cast<int>(found.size());
     const timespec pause{0, 10'000'000};
     ::nanosleep(&pause, nullptr);

@@ -180,30 +180,14 @@ class SqliteStateStore final : public StateStore {
   }
 
   Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) override {
-    std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Statement stmt,
-                           db_->prepare(filter.states.empty() ? kListJobs : kListJobsInStates));
-    bind_filter(stmt, filter);
-    std::vector<JobRecord> jobs;
-    for (;;) {
-      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
-      if (!row) return jobs;
-      STORE_ASSIGN_OR_RETURN(JobRecord record, read_job_row(stmt));
-      jobs.push_back(std::move(record));
-    }
+    return list_rows<JobRecord>(filter, kListJobs, kListJobsInStates, read_job_row);
   }
 
   Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) override {
-    std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Statement stmt,
-                           db_->prepare(filter.states.empty() ? kListJobIds : kListJobIdsInStates));
-    bind_filter(stmt, filter);
-    std::vector<JobId> ids;
-    for (;;) {
-      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
-      if (!row) return ids;
-      ids.emplace_back(static_cast<std::uint64_t>(stmt.column_int64(0)));
-    }
+    return list_rows<JobId>(filter, kListJobIds, kListJobIdsInStates,
+                            [](const Statement& row) -> Result<JobId> {
+                              return JobId(static_cast<std::uint64_t>(row.column_int64(0)));
+                            });
   }
 
   Result<std::vector<Transition>> transitions(JobId job) override {
@@ -449,6 +433,24 @@ class SqliteStateStore final : public StateStore {
     }
     STORE_ASSIGN_OR_RETURN(transition.to, parse_job_state(stmt.column_text(1)));
     return transition;
+  }
+
+  // The rows a listing selects, each read by `read`; the query without a state test when
+  // the filter names no state, else the one that searches the state index.
+  template <typename T, typename Read>
+  Result<std::vector<T>> list_rows(const JobFilter& filter, const char* any_state,
+                                   const char* in_states, Read read) {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt,
+                           db_->prepare(filter.states.empty() ? any_state : in_states));
+    bind_filter(stmt, filter);
+    std::vector<T> rows;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return rows;
+      STORE_ASSIGN_OR_RETURN(T value, read(stmt));
+      rows.push_back(std::move(value));
+    }
   }
 
   static void bind_filter(Statement& stmt, const JobFilter& filter) {

@@ -20,6 +20,10 @@
 
 namespace fastgpu::test_support {
 
+inline bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
 class DaemonHarness {
  public:
   explicit DaemonHarness(std::string devices = "2xH100-80G") : devices_(std::move(devices)) {

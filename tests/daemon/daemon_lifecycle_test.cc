@@ -17,11 +17,8 @@ namespace fastgpu {
 namespace {
 
 using nlohmann::json;
+using test_support::contains;
 using test_support::DaemonHarness;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 json shell_job(const std::string& command, const std::string& work, int gpus = 1,
                std::int64_t gpu_mem = 10LL << 30) {

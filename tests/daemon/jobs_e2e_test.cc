@@ -17,11 +17,8 @@ namespace fastgpu {
 namespace {
 
 using nlohmann::json;
+using test_support::contains;
 using test_support::DaemonHarness;
-
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 std::size_t job_count(const DaemonHarness& daemon) {
   const json queue = daemon.fastgpu_json("queue");

@@ -63,4 +63,18 @@ inline std::vector<std::uint64_t> started_ids(const ScheduleResult& result) {
   return ids;
 }
 
+// Every decision and the reservation, one line each: two results compare equal as text
+// exactly when they decide the same.
+inline std::string describe(const ScheduleResult& result) {
+  std::string text;
+  for (const Decision& decision : result.decisions) text += to_string(decision) + "\n";
+  if (result.reservation) {
+    text += "reserve job " + to_string(result.reservation->job) + " at " +
+            std::to_string(result.reservation->start_s) + " on";
+    for (int gpu : result.reservation->gpus) text += " " + std::to_string(gpu);
+    text += "\n";
+  }
+  return text;
+}
+
 }  // namespace fastgpu::sched::testing

@@ -14,19 +14,8 @@
 namespace fastgpu::sched {
 namespace {
 
+using testing::describe;
 using testing::kGiB;
-
-std::string describe(const ScheduleResult& result) {
-  std::string text;
-  for (const Decision& decision : result.decisions) text += to_string(decision) + "\n";
-  if (result.reservation) {
-    text += "reserve job " + to_string(result.reservation->job) + " at " +
-            std::to_string(result.reservation->start_s) + " on";
-    for (int gpu : result.reservation->gpus) text += " " + std::to_string(gpu);
-    text += "\n";
-  }
-  return text;
-}
 
 class Stream {
  public:
