@@ -78,7 +78,7 @@ Result<exec::LaunchRequest> EngineImpl::launch_request(const JobRecord& job,
   if (job.spec.time_limit_s) request.time_limit_s = static_cast<double>(*job.spec.time_limit_s);
   request.kill_grace_s = options_.kill_grace_s;
   request.log_path = log_path_of(options_.state_dir, job.id);
-  request.run_dir = run_dir_of(options_.state_dir, job.id, job.attempts + 1);
+  request.run_file = run_file_of(options_.state_dir, job.id, job.attempts + 1);
   if (options_.run_jobs_as_owner) {
     Result<gid_t> group = primary_group(job.spec.uid);
     if (!group.ok()) return group.status();
@@ -119,8 +119,6 @@ std::optional<EngineImpl::Claimed> EngineImpl::claim(const sched::Start& decisio
     queued_.invalidate();  // it left the queue; `job` must stay valid until the tick ends
     return std::nullopt;
   }
-  std::error_code ignored;  // the launcher reports a folder it cannot use
-  std::filesystem::create_directories(request->run_dir, ignored);
   return Claimed{&job, std::move(request).value(), start.bytes_per_gpu};
 }
 

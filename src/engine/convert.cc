@@ -81,8 +81,13 @@ Bytes foreign_bytes_on(const GpuDevice& device, const PidAttribution& attribute,
   return all > declared_ours ? all - declared_ours : 0;
 }
 
-std::filesystem::path run_dir_of(const std::filesystem::path& state_dir, JobId job,
-                                 std::uint32_t attempt) {
+std::filesystem::path run_file_of(const std::filesystem::path& state_dir, JobId job,
+                                  std::uint32_t attempt) {
+  return state_dir / "runs" / (to_string(job) + "." + std::to_string(attempt) + ".jsonl");
+}
+
+std::filesystem::path legacy_run_dir_of(const std::filesystem::path& state_dir, JobId job,
+                                        std::uint32_t attempt) {
   return state_dir / "runs" / to_string(job) / std::to_string(attempt);
 }
 

@@ -36,9 +36,12 @@ std::vector<sched::GpuState> gpu_states(const GpuReading& reading, const std::st
 Bytes foreign_bytes_on(const GpuDevice& device, const PidAttribution& attribute,
                        const std::function<bool(JobId)>& is_running, Bytes declared_ours);
 
-// The run folder of one attempt: state_dir/runs/<id>/<attempt>.
-std::filesystem::path run_dir_of(const std::filesystem::path& state_dir, JobId job,
-                                 std::uint32_t attempt);
+// The run record of one attempt: state_dir/runs/<id>.<attempt>.jsonl (src/exec/run_files.h).
+std::filesystem::path run_file_of(const std::filesystem::path& state_dir, JobId job,
+                                  std::uint32_t attempt);
+// Where a daemon before 2026-12-02 kept that run: the folder state_dir/runs/<id>/<attempt>.
+std::filesystem::path legacy_run_dir_of(const std::filesystem::path& state_dir, JobId job,
+                                        std::uint32_t attempt);
 std::filesystem::path log_path_of(const std::filesystem::path& state_dir, JobId job);
 
 }  // namespace fastgpu::engine

@@ -95,8 +95,14 @@ Status EngineImpl::recover() {
 }
 
 Status EngineImpl::adopt(const JobRecord& job) {
-  const std::filesystem::path run_dir = run_dir_of(options_.state_dir, job.id, job.attempts);
-  const Status adopted = options_.launcher->adopt(job.id, job.supervisor_pid.value_or(0), run_dir);
+  // A run started by a daemon of an earlier version, upgraded meanwhile, kept a folder.
+  std::filesystem::path run = run_file_of(options_.state_dir, job.id, job.attempts);
+  const std::filesystem::path legacy = legacy_run_dir_of(options_.state_dir, job.id, job.attempts);
+  std::error_code ignored;
+  if (!std::filesystem::exists(run, ignored) && std::filesystem::is_directory(legacy, ignored)) {
+    run = legacy;
+  }
+  const Status adopted = options_.launcher->adopt(job.id, job.supervisor_pid.value_or(0), run);
   if (adopted.ok()) {
     meter_.start(job.id, job.placed_gpus, job.spec.util_share);
     (void)event("job.adopt", job.id,

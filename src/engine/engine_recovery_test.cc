@@ -92,7 +92,8 @@ TEST(EngineRecoveryTest, SecondEngineAdoptsRunningJobsAndNeverLaunchesThemTwice)
   ASSERT_EQ(second.launcher.adopts.size(), 3u);
   EXPECT_EQ(second.launcher.adopts[0].job, ids[0]);
   EXPECT_EQ(second.launcher.adopts[0].supervisor_pid, first_supervisor);
-  EXPECT_EQ(second.launcher.adopts[0].run_dir, dir.path() / "runs" / to_string(ids[0]) / "1");
+  EXPECT_EQ(second.launcher.adopts[0].run_file,
+            dir.path() / "runs" / (to_string(ids[0]) + ".1.jsonl"));
   EXPECT_EQ(second.launcher.adopts[2].supervisor_pid, 0);  // never recorded
   EXPECT_EQ(store->get_job(ids[0])->state, JobState::kRunning);
   EXPECT_EQ(store->get_job(ids[2])->state, JobState::kQueued);
@@ -108,12 +109,38 @@ TEST(EngineRecoveryTest, SecondEngineAdoptsRunningJobsAndNeverLaunchesThemTwice)
   const std::vector<std::uint32_t> held = {store->get_job(ids[0])->placed_gpus[0],
                                            store->get_job(ids[1])->placed_gpus[0]};
   EXPECT_THAT(held, ::testing::Not(::testing::Contains(second.launcher.launches[0].gpus[0])));
-  EXPECT_EQ(second.launcher.launches[0].run_dir, dir.path() / "runs" / to_string(ids[2]) / "2");
+  EXPECT_EQ(second.launcher.launches[0].run_file,
+            dir.path() / "runs" / (to_string(ids[2]) + ".2.jsonl"));
 
   // An adopted job's end is recorded like any other.
   second.launcher.finish(ids[0], exec::Exited{0});
   ASSERT_TRUE(engine->tick().ok());
   EXPECT_EQ(store->get_job(ids[0])->state, JobState::kCompleted);
+}
+
+// A daemon upgraded while jobs run: the runs it started before kept a folder each
+// (runs/<id>/<attempt>/), and those are what it must adopt, not a record that does not exist.
+TEST(EngineRecoveryTest, RunStartedByAnEarlierVersionIsAdoptedFromItsFolder) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store((dir.path() / "fastgpu.db").string());
+  std::vector<JobId> ids;
+  {
+    Seams first(clock, *store, dir.path());
+    auto engine = first.open();
+    auto submitted = engine->submit(
+        std::vector<JobSpec>{job_spec("old", 1, 10 * kGiB), job_spec("new", 1, 10 * kGiB)});
+    ASSERT_TRUE(submitted.ok());
+    ids = *submitted;
+    ASSERT_TRUE(engine->tick().ok());
+  }
+  std::filesystem::create_directories(dir.path() / "runs" / to_string(ids[0]) / "1");
+  Seams second(clock, *store, dir.path());
+  auto engine = second.open();
+  ASSERT_EQ(second.launcher.adopts.size(), 2u);
+  EXPECT_EQ(second.launcher.adopts[0].run_file, dir.path() / "runs" / to_string(ids[0]) / "1");
+  EXPECT_EQ(second.launcher.adopts[1].run_file,
+            dir.path() / "runs" / (to_string(ids[1]) + ".1.jsonl"));
 }
 
 TEST(EngineRecoveryTest, RunThatCannotBeAdoptedEndsFailedAndFreesItsGpu) {

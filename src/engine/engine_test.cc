@@ -120,8 +120,7 @@ TEST_F(EngineTest, PlacementReachesTheLauncher) {
   EXPECT_FALSE(launch->array_index.has_value());
   EXPECT_FALSE(launch->uid.has_value());
   EXPECT_EQ(launch->log_path, dir_.path() / "logs" / (to_string(id) + ".log"));
-  EXPECT_EQ(launch->run_dir, dir_.path() / "runs" / to_string(id) / "1");
-  EXPECT_TRUE(std::filesystem::is_directory(launch->run_dir));
+  EXPECT_EQ(launch->run_file, dir_.path() / "runs" / (to_string(id) + ".1.jsonl"));
 
   const JobRecord job = record(id);
   EXPECT_EQ(job.state, JobState::kRunning);
@@ -340,7 +339,8 @@ TEST_F(EngineTest, LasPreemptsARestartableJobAndRequeuesIt) {
   tick();
   EXPECT_EQ(state(old_job), JobState::kRunning);
   EXPECT_EQ(launcher_.launch_count(old_job), 2u);
-  EXPECT_EQ(launcher_.launches.back().run_dir, dir_.path() / "runs" / to_string(old_job) / "2");
+  EXPECT_EQ(launcher_.launches.back().run_file,
+            dir_.path() / "runs" / (to_string(old_job) + ".2.jsonl"));
 }
 
 TEST_F(EngineTest, ForeignMemoryLowersWhatFits) {

@@ -38,7 +38,7 @@ class FakeLauncher final : public exec::Launcher {
   struct AdoptCall {
     JobId job;
     pid_t supervisor_pid;
-    std::filesystem::path run_dir;
+    std::filesystem::path run_file;
   };
 
   explicit FakeLauncher(Clock& clock) : clock_(clock) {}
@@ -62,8 +62,8 @@ class FakeLauncher final : public exec::Launcher {
     return {};
   }
 
-  Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) override {
-    adopts.push_back({job, supervisor_pid, run_dir});
+  Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_file) override {
+    adopts.push_back({job, supervisor_pid, run_file});
     auto answer = adopt_answers.find(job);
     if (answer != adopt_answers.end() && !answer->second.ok()) return answer->second;
     running_[job] = {supervisor_pid, supervisor_pid + 1, clock_.now()};

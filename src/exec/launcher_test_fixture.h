@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "exec/run_files.h"
 #include "fastgpu/exec/launcher.h"
 #include "fastgpu/exec/local_launcher.h"
 
@@ -94,15 +95,20 @@ class LauncherTest : public ::testing::Test {
     request.environment = {"PATH=/usr/local/bin:/usr/bin:/bin", "LANG=C"};
     request.kill_grace_s = 1.0;
     request.log_path = log_path(id);
-    request.run_dir = run_dir(id);
+    request.run_file = run_file(id);
     return request;
   }
 
   std::filesystem::path log_path(std::uint64_t id) const {
     return dir_ / ("job-" + std::to_string(id) + ".log");
   }
-  std::filesystem::path run_dir(std::uint64_t id) const {
-    return dir_ / ("run-" + std::to_string(id));
+  std::filesystem::path run_file(std::uint64_t id) const {
+    return dir_ / ("run-" + std::to_string(id) + ".jsonl");
+  }
+  // True once the job's supervisor has written its outcome to the run record.
+  bool has_outcome(std::uint64_t id) const {
+    Result<RunRecord> record = read_run_record(run_file(id));
+    return record.ok() && record->outcome.has_value();
   }
   std::string log(std::uint64_t id) const { return read_text(log_path(id)); }
 

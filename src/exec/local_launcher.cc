@@ -58,7 +58,7 @@ Status check_paths_and_limits(const LaunchRequest& request) {
                             "' is not an absolute path; give the full path, e.g. /home/me/run");
   }
   if (request.log_path.empty()) return invalid_argument(who + ": no log path; give one");
-  if (request.run_dir.empty()) return invalid_argument(who + ": no run folder; give one");
+  if (request.run_file.empty()) return invalid_argument(who + ": no run record path; give one");
   if (request.time_limit_s &&
       !(std::isfinite(*request.time_limit_s) && *request.time_limit_s > 0)) {
     return invalid_argument(who + ": time limit " + std::to_string(*request.time_limit_s) +
@@ -71,16 +71,16 @@ Status check_paths_and_limits(const LaunchRequest& request) {
   return {};
 }
 
-// Removes what a previous run in the same folder left, so its outcome is not read as ours.
-Status prepare_run_dir(const std::filesystem::path& run_dir) {
+// Makes the record's folder and removes a record a previous run left at the same path, so
+// its outcome is not read as ours.
+Status prepare_run_file(const std::filesystem::path& run_file) {
   std::error_code error;
-  std::filesystem::create_directories(run_dir, error);
+  std::filesystem::create_directories(run_file.parent_path(), error);
   if (error) {
-    return io_error("cannot create the run folder '" + run_dir.string() + "': " + error.message());
+    return io_error("cannot create the runs folder '" + run_file.parent_path().string() +
+                    "': " + error.message());
   }
-  for (std::string_view name : {kOutcomeFile, kJobPidFile, kSupervisorPidFile}) {
-    std::filesystem::remove(run_dir / name, error);
-  }
+  std::filesystem::remove(run_file, error);
   return {};
 }
 
@@ -112,8 +112,8 @@ int kill_orphaned_session(pid_t supervisor_pid) {
 struct Tracked {
   pid_t supervisor_pid = 0;  // 0: adopted with an outcome but no pid file: already ended
   bool own_child = false;    // spawned by us: reaped with waitpid
-  std::optional<std::uint64_t> start_time_ticks;  // from supervisor.pid, to spot pid reuse
-  std::filesystem::path run_dir;
+  std::optional<std::uint64_t> start_time_ticks;  // from the record, to spot pid reuse
+  std::filesystem::path run_file;
   WallTime started{};
 };
 
@@ -133,14 +133,14 @@ class LocalLauncher final : public Launcher {
   std::vector<LaunchResult> begin_launches(std::span<const LaunchRequest> requests) override;
   std::vector<LaunchResult> poll_launches() override;
   Status stop(JobId job, StopReason reason) override;
-  Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) override;
+  Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_file) override;
   std::vector<Finished> poll() override;
 
  private:
   // A launch between its spawn and the supervisor's report.
   struct Pending {
     JobId job;
-    std::filesystem::path run_dir;
+    std::filesystem::path run_file;
     SpawnedSupervisor spawned;
     std::chrono::steady_clock::time_point deadline{};  // for its report (begin_launches)
   };
@@ -161,20 +161,21 @@ class LocalLauncher final : public Launcher {
   std::vector<pid_t> strays_;         // our supervisors whose launch failed; reaped by poll()
 };
 
-// The first half of a launch: checks, the run folder, the request file, the spawn.
+// The first half of a launch: checks, the runs folder, the spawn (the request travels on
+// the supervisor's stdin).
 Result<LocalLauncher::Pending> LocalLauncher::begin(const LaunchRequest& request) {
   FASTGPU_RETURN_IF_ERROR(check_command(request));
   FASTGPU_RETURN_IF_ERROR(check_paths_and_limits(request));
   if (tracked_.contains(request.job) || pending_.contains(request.job)) {
     return failed_precondition(job_name(request.job) + " is already running; stop it first");
   }
-  Pending pending{request.job, std::filesystem::absolute(request.run_dir), {}, {}};
+  Pending pending{request.job, std::filesystem::absolute(request.run_file), {}, {}};
   LaunchRequest absolute = request;
-  absolute.run_dir = pending.run_dir;
+  absolute.run_file = pending.run_file;
   absolute.log_path = std::filesystem::absolute(request.log_path);
-  FASTGPU_RETURN_IF_ERROR(prepare_run_dir(absolute.run_dir));
-  FASTGPU_RETURN_IF_ERROR(write_request(absolute.run_dir, absolute));
-  Result<SpawnedSupervisor> spawned = start_supervisor(options_.supervisor_path, pending.run_dir);
+  FASTGPU_RETURN_IF_ERROR(prepare_run_file(absolute.run_file));
+  Result<SpawnedSupervisor> spawned =
+      start_supervisor(options_.supervisor_path, pending.run_file, request_to_json(absolute));
   if (!spawned.ok()) return spawned.status().with_context(job_name(request.job));
   pending.spawned = *spawned;
   return pending;
@@ -182,8 +183,8 @@ Result<LocalLauncher::Pending> LocalLauncher::begin(const LaunchRequest& request
 
 // The second half: the supervisor's report says whether the job's process exists.
 Result<Launched> LocalLauncher::complete(Pending& pending) {
-  return settle(
-      pending, await_supervisor_report(pending.spawned, pending.run_dir, options_.start_timeout_s));
+  return settle(pending, await_supervisor_report(pending.spawned, pending.run_file,
+                                                 options_.start_timeout_s));
 }
 
 Result<Launched> LocalLauncher::settle(Pending& pending, const Result<SupervisorReport>& report) {
@@ -196,7 +197,8 @@ Result<Launched> LocalLauncher::settle(Pending& pending, const Result<Supervisor
     if (!report.ok()) return report.status().with_context(job_name(pending.job));
     return failed_precondition(job_name(pending.job) + " could not start: " + report->message);
   }
-  tracked_[pending.job] = Tracked{spawned, true, std::nullopt, pending.run_dir, report->started_at};
+  tracked_[pending.job] =
+      Tracked{spawned, true, std::nullopt, pending.run_file, report->started_at};
   return Launched{spawned, report->job_pid, report->started_at};
 }
 
@@ -229,7 +231,7 @@ std::vector<LaunchResult> LocalLauncher::poll_launches() {
   for (auto it = pending_.begin(); it != pending_.end();) {
     Pending& pending = it->second;
     std::optional<Result<SupervisorReport>> report =
-        poll_supervisor_report(pending.spawned, pending.run_dir);
+        poll_supervisor_report(pending.spawned, pending.run_file);
     if (!report && now < pending.deadline) {
       ++it;
       continue;
@@ -269,31 +271,28 @@ Status LocalLauncher::stop(JobId job, StopReason reason) {
   return {};
 }
 
-Status LocalLauncher::adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) {
+Status LocalLauncher::adopt(JobId job, pid_t supervisor_pid,
+                            const std::filesystem::path& run_file) {
   if (auto it = tracked_.find(job); it != tracked_.end()) {
     if (supervisor_pid == 0 || it->second.supervisor_pid == supervisor_pid) return {};
     return failed_precondition(job_name(job) + " is already tracked with supervisor pid " +
                                std::to_string(it->second.supervisor_pid));
   }
-  Result<SupervisorPid> pid_file = read_supervisor_pid(run_dir);
-  std::error_code error;
-  const bool has_outcome = std::filesystem::exists(run_dir / kOutcomeFile, error);
-  if (!pid_file.ok() && pid_file.status().code() != ErrorCode::kNotFound) {
-    return pid_file.status().with_context("adopting " + job_name(job));
+  Result<RunRecord> record = read_run_record(run_file);
+  if (!record.ok() && record.status().code() != ErrorCode::kNotFound) {
+    return record.status().with_context("adopting " + job_name(job));
   }
-  if (supervisor_pid == 0 && !pid_file.ok() && !has_outcome) {
-    return not_found(job_name(job) + " never started: neither " + std::string(kSupervisorPidFile) +
-                     " nor " + std::string(kOutcomeFile) + " is in '" + run_dir.string() +
-                     "'; it may be queued again");
+  if (supervisor_pid == 0 && (!record.ok() || (!record->supervisor && !record->outcome))) {
+    return not_found(job_name(job) + " never started: its run record '" + run_file.string() +
+                     "' does not exist; it may be queued again");
   }
-  Tracked tracked{supervisor_pid, false, std::nullopt, run_dir, wall_now()};
-  if (pid_file.ok() && (supervisor_pid == 0 || pid_file->pid == supervisor_pid)) {
-    tracked.supervisor_pid = pid_file->pid;
-    tracked.start_time_ticks = pid_file->start_time_ticks;
+  Tracked tracked{supervisor_pid, false, std::nullopt, run_file, wall_now()};
+  if (record.ok() && record->supervisor &&
+      (supervisor_pid == 0 || record->supervisor->pid == supervisor_pid)) {
+    tracked.supervisor_pid = record->supervisor->pid;
+    tracked.start_time_ticks = record->supervisor->start_time_ticks;
   }
-  if (Result<JobPid> job_pid = read_job_pid(run_dir); job_pid.ok()) {
-    tracked.started = job_pid->started;
-  }
+  if (record.ok() && record->job) tracked.started = record->job->started;
   tracked_[job] = std::move(tracked);
   return {};
 }
@@ -324,7 +323,7 @@ std::optional<std::string> LocalLauncher::check_ended(Tracked& tracked) {
 }
 
 // Not our child: alive while its /proc entry exists, is not a zombie, and is the same
-// process that wrote supervisor.pid (same start time) or, without that file, still leads
+// process that started the record (same start time) or, without one, still leads
 // the session it created.
 std::optional<std::string> LocalLauncher::check_adopted(const Tracked& tracked) {
   std::optional<ProcStat> stat = read_proc_stat(tracked.supervisor_pid);
@@ -347,11 +346,16 @@ bool LocalLauncher::is_same_process(const Tracked& tracked) const {
 }
 
 Finished LocalLauncher::finish(JobId job, const Tracked& tracked, const std::string& how) const {
-  Result<RunOutcome> run = read_outcome(tracked.run_dir);
-  if (run.ok()) return Finished{job, std::move(run->outcome), run->started, run->ended, run->usage};
+  Result<RunRecord> record = read_run_record(tracked.run_file);
+  if (record.ok() && record->outcome) {
+    RunOutcome& run = *record->outcome;
+    return Finished{job, std::move(run.outcome), run.started, run.ended, run.usage};
+  }
   std::string message = "the supervisor (pid " + std::to_string(tracked.supervisor_pid) +
                         ") ended without writing an outcome (" + how + ")";
-  if (run.status().code() != ErrorCode::kNotFound) message += ": " + run.status().message();
+  if (!record.ok() && record.status().code() != ErrorCode::kNotFound) {
+    message += ": " + record.status().message();
+  }
   if (int killed = kill_orphaned_session(tracked.supervisor_pid); killed > 0) {
     message += "; killed " + std::to_string(killed) + " process" + (killed == 1 ? "" : "es") +
                " of the job left without a supervisor";

@@ -1,5 +1,6 @@
 // LocalLauncher across a daemon restart (adopt), a supervisor that dies (Lost), bad input,
 // and attribution of a job's processes to the job.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -20,7 +21,7 @@ namespace {
 using ::testing::HasSubstr;
 using testing::LauncherTest;
 
-// Waits for a file `name` in the job's folder to exist and returns its content.
+// Waits for the file at `path` to exist and returns its content.
 std::string await_file(const std::filesystem::path& path) {
   EXPECT_TRUE(testing::eventually([&] { return std::filesystem::exists(path); }))
       << path << " never appeared";
@@ -34,7 +35,7 @@ TEST_F(LauncherTest, SecondLauncherAdoptsARunningJobAndReportsItsRealOutcome) {
   EXPECT_FALSE(testing::process_ended(launched.job_pid));
 
   std::unique_ptr<Launcher> second = make_launcher();
-  ASSERT_TRUE(second->adopt(JobId(1), launched.supervisor_pid, run_dir(1)).ok());
+  ASSERT_TRUE(second->adopt(JobId(1), launched.supervisor_pid, run_file(1)).ok());
   EXPECT_TRUE(second->poll().empty());  // still waiting for "go"
   { std::ofstream(dir_ / "go") << ""; }
   Finished finished = wait_for(*second, JobId(1));
@@ -45,11 +46,11 @@ TEST_F(LauncherTest, SecondLauncherAdoptsARunningJobAndReportsItsRealOutcome) {
   EXPECT_TRUE(second->poll().empty());
 }
 
-TEST_F(LauncherTest, AdoptWithoutAPidFindsTheSupervisorInTheRunFolder) {
+TEST_F(LauncherTest, AdoptWithoutAPidFindsTheSupervisorInTheRunRecord) {
   launch(shell_request(2, "while [ ! -e go ]; do sleep 0.05; done"));
   launcher_.reset();
   std::unique_ptr<Launcher> second = make_launcher();
-  ASSERT_TRUE(second->adopt(JobId(2), 0, run_dir(2)).ok());
+  ASSERT_TRUE(second->adopt(JobId(2), 0, run_file(2)).ok());
   // Stop works on an adopted job: the supervisor gets the signal.
   ASSERT_TRUE(second->stop(JobId(2), StopReason::kPreempt).ok());
   Finished finished = wait_for(*second, JobId(2));
@@ -60,29 +61,44 @@ TEST_F(LauncherTest, AdoptWithoutAPidFindsTheSupervisorInTheRunFolder) {
 TEST_F(LauncherTest, AdoptOfAJobThatEndedMeanwhileReportsItsOutcome) {
   launch(shell_request(3, "exit 5"));
   launcher_.reset();
-  await_file(run_dir(3) / "outcome.json");
+  ASSERT_TRUE(testing::eventually([&] { return has_outcome(3); }));
   std::unique_ptr<Launcher> second = make_launcher();
-  ASSERT_TRUE(second->adopt(JobId(3), 0, run_dir(3)).ok());
+  ASSERT_TRUE(second->adopt(JobId(3), 0, run_file(3)).ok());
   Finished finished = wait_for(*second, JobId(3));
   ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));
   EXPECT_EQ(std::get<Exited>(finished.outcome).code, 5);
 }
 
-TEST_F(LauncherTest, AdoptWithoutPidOrFilesIsNotFound) {
-  std::filesystem::create_directories(run_dir(4));
-  Status status = launcher_->adopt(JobId(4), 0, run_dir(4));
+TEST_F(LauncherTest, AdoptWithoutPidOrRecordIsNotFound) {
+  Status status = launcher_->adopt(JobId(4), 0, run_file(4));
   EXPECT_EQ(status.code(), ErrorCode::kNotFound);
   EXPECT_THAT(status.message(), HasSubstr("never started"));
-  EXPECT_THAT(status.message(), HasSubstr(run_dir(4).string()));
+  EXPECT_THAT(status.message(), HasSubstr(run_file(4).string()));
+  // An earlier version's run folder that holds none of its files: never started either.
+  std::filesystem::create_directories(dir_ / "runs" / "4" / "1");
+  EXPECT_EQ(launcher_->adopt(JobId(4), 0, dir_ / "runs" / "4" / "1").code(), ErrorCode::kNotFound);
   EXPECT_EQ(launcher_->stop(JobId(4), StopReason::kCancel).code(), ErrorCode::kNotFound);
 }
 
+// A daemon upgraded while a job ran: the run was started by an earlier version, which kept
+// a folder of files (runs/<id>/<attempt>/) instead of one record.
+TEST_F(LauncherTest, AdoptReadsARunFolderOfAnEarlierVersion) {
+  const std::filesystem::path folder = dir_ / "runs" / "6" / "1";
+  std::filesystem::create_directories(folder);
+  std::ofstream(folder / "job.pid") << "{\"pid\": 999999, \"started_us\": 1000000}\n";
+  std::ofstream(folder / "outcome.json") << "{\"outcome\": \"exited\", \"exit_code\": 6, "
+                                            "\"started_us\": 1000000, \"ended_us\": 3000000}\n";
+  ASSERT_TRUE(launcher_->adopt(JobId(6), 0, folder).ok());
+  Finished finished = wait_for(JobId(6));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));
+  EXPECT_EQ(std::get<Exited>(finished.outcome).code, 6);
+  EXPECT_EQ(finished.ended.time_since_epoch().count(), 3000000);
+}
+
 TEST_F(LauncherTest, AdoptedPidThatNowBelongsToAnotherProcessIsNotSignalled) {
-  // supervisor.pid names our own process with a start time it never had: a reused pid.
-  std::filesystem::create_directories(run_dir(5));
-  std::ofstream(run_dir(5) / "supervisor.pid")
-      << "{\"pid\": " << ::getpid() << ", \"start_time_ticks\": 1}\n";
-  ASSERT_TRUE(launcher_->adopt(JobId(5), ::getpid(), run_dir(5)).ok());
+  // The record names our own process with a start time it never had: a reused pid.
+  ASSERT_TRUE(start_run_record(run_file(5), {::getpid(), 1}).ok());
+  ASSERT_TRUE(launcher_->adopt(JobId(5), ::getpid(), run_file(5)).ok());
   EXPECT_TRUE(launcher_->stop(JobId(5), StopReason::kCancel).ok());  // and we are alive
   Finished finished = wait_for(JobId(5));
   ASSERT_TRUE(std::holds_alternative<Lost>(finished.outcome));
@@ -160,7 +176,7 @@ TEST_F(LauncherTest, RejectsBadRequestsWithAClearError) {
   LaunchRequest bad_grace = shell_request(9, "true");
   bad_grace.kill_grace_s = -2;
   EXPECT_THAT(error_of(bad_grace).message(), HasSubstr("kill grace"));
-  EXPECT_FALSE(std::filesystem::exists(run_dir(9)));  // nothing was started
+  EXPECT_FALSE(std::filesystem::exists(run_file(9)));  // nothing was started
 }
 
 TEST_F(LauncherTest, UnwritableLogFailsTheLaunchAndNamesTheLog) {
@@ -242,12 +258,12 @@ TEST_F(LauncherTest, StopOfALaunchNotYetSettledStopsTheJobOnceItRuns) {
 }
 
 // A daemon killed between spawning a supervisor and reading its report: the supervisor
-// finds nobody on the other end of its pipe and does not start the job, leaving the run
-// folder as if it never ran, so the next daemon queues the job again (it may already have).
+// finds nobody on the other end of its pipe and does not start the job, leaving no run
+// record, as if it never ran, so the next daemon queues the job again (it may already have).
 TEST_F(LauncherTest, SupervisorWhoseDaemonDiedBeforeItsReportDoesNotStartTheJob) {
   const LaunchRequest request = shell_request(31, "echo ran > ran.txt");
-  std::filesystem::create_directories(run_dir(31));
-  ASSERT_TRUE(write_request(run_dir(31), request).ok());
+  const std::filesystem::path request_file = dir_ / "request.json";
+  std::ofstream(request_file) << request_to_json(request);
   int fds[2];
   ASSERT_EQ(::pipe(fds), 0);
   ::close(fds[0]);  // the daemon is gone: nobody will read the report
@@ -255,7 +271,9 @@ TEST_F(LauncherTest, SupervisorWhoseDaemonDiedBeforeItsReportDoesNotStartTheJob)
   ASSERT_GE(pid, 0);
   if (pid == 0) {
     ::dup2(fds[1], 3);
-    ::execl(FASTGPU_SUPERVISOR_PATH, FASTGPU_SUPERVISOR_PATH, run_dir(31).c_str(), "--notify-fd",
+    const int request_fd = ::open(request_file.c_str(), O_RDONLY);
+    if (request_fd < 0 || ::dup2(request_fd, STDIN_FILENO) < 0) ::_exit(126);
+    ::execl(FASTGPU_SUPERVISOR_PATH, FASTGPU_SUPERVISOR_PATH, run_file(31).c_str(), "--notify-fd",
             "3", static_cast<char*>(nullptr));
     ::_exit(127);
   }
@@ -265,9 +283,8 @@ TEST_F(LauncherTest, SupervisorWhoseDaemonDiedBeforeItsReportDoesNotStartTheJob)
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 3);
   EXPECT_FALSE(std::filesystem::exists(dir_ / "ran.txt"));
-  EXPECT_FALSE(std::filesystem::exists(run_dir(31) / "supervisor.pid"));
-  EXPECT_FALSE(std::filesystem::exists(run_dir(31) / "outcome.json"));
-  EXPECT_EQ(launcher_->adopt(JobId(31), 0, run_dir(31)).code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(run_file(31)));
+  EXPECT_EQ(launcher_->adopt(JobId(31), 0, run_file(31)).code(), ErrorCode::kNotFound);
 }
 
 // A stand-in supervisor program: a shell script with the given body.
@@ -285,7 +302,7 @@ TEST_F(LauncherTest, SupervisorThatExitsWithoutAReportFailsTheLaunch) {
   ASSERT_FALSE(launched.ok());
   EXPECT_EQ(launched.status().code(), ErrorCode::kUnavailable);
   EXPECT_THAT(launched.status().message(), HasSubstr("exited without a report"));
-  EXPECT_THAT(testing::read_text(run_dir(12) / "supervisor.log"), HasSubstr("oops"));
+  EXPECT_THAT(testing::read_text(supervisor_log_of(run_file(12))), HasSubstr("oops"));
   EXPECT_TRUE((*made)->poll().empty());  // nothing to report for a job that never started
 }
 

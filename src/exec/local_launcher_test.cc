@@ -205,8 +205,7 @@ TEST_F(LauncherTest, StopOfAnUnknownJobIsNotFound) {
 
 TEST_F(LauncherTest, StopOfAJobThatAlreadyEndedIsHarmless) {
   launch(shell_request(17, "exit 0"));
-  ASSERT_TRUE(
-      testing::eventually([&] { return std::filesystem::exists(run_dir(17) / "outcome.json"); }));
+  ASSERT_TRUE(testing::eventually([&] { return has_outcome(17); }));
   EXPECT_TRUE(launcher_->stop(JobId(17), StopReason::kCancel).ok());
   Finished finished = wait_for(JobId(17));
   ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome));

@@ -104,26 +104,22 @@ Result<Outcome> outcome_from(const json& object) {
                           "lost");
 }
 
-template <typename T>
-Result<T> read_json_file(const std::filesystem::path& path,
-                         Result<T> (*from_text)(std::string_view, const std::string&)) {
-  Result<std::string> text = read_whole_file(path);
-  if (!text.ok()) return text.status();
-  return from_text(*text, path.string());
+SupervisorPid supervisor_pid_from(const json& object) {
+  return SupervisorPid{object.at("pid").get<pid_t>(),
+                       object.at("start_time_ticks").get<std::uint64_t>()};
 }
 
-Result<SupervisorPid> supervisor_pid_from(std::string_view text, const std::string& what) {
-  return parse_json<SupervisorPid>(text, what, [](const json& object) -> Result<SupervisorPid> {
-    return SupervisorPid{object.at("pid").get<pid_t>(),
-                         object.at("start_time_ticks").get<std::uint64_t>()};
-  });
+JobPid job_pid_from(const json& object) {
+  return JobPid{object.at("pid").get<pid_t>(),
+                from_micros(object.at("started_us").get<std::int64_t>())};
 }
 
-Result<JobPid> job_pid_from(std::string_view text, const std::string& what) {
-  return parse_json<JobPid>(text, what, [](const json& object) -> Result<JobPid> {
-    return JobPid{object.at("pid").get<pid_t>(),
-                  from_micros(object.at("started_us").get<std::int64_t>())};
-  });
+json supervisor_pid_json(const SupervisorPid& pid) {
+  return json{{"pid", pid.pid}, {"start_time_ticks", pid.start_time_ticks}};
+}
+
+json job_pid_json(const JobPid& pid) {
+  return json{{"pid", pid.pid}, {"started_us", to_micros(pid.started)}};
 }
 
 Result<LaunchRequest> request_from_text(std::string_view text, const std::string& what) {
@@ -140,49 +136,134 @@ Result<LaunchRequest> request_from_text(std::string_view text, const std::string
     request.time_limit_s = optional_field<double>(o, "time_limit_s");
     request.kill_grace_s = o.at("kill_grace_s").get<double>();
     request.log_path = o.at("log_path").get<std::string>();
-    request.run_dir = o.at("run_dir").get<std::string>();
+    request.run_file = o.at("run_file").get<std::string>();
     request.uid = optional_field<uid_t>(o, "uid");
     request.gid = optional_field<gid_t>(o, "gid");
     return request;
   });
 }
 
+// Fills `run` (an output parameter: returning the variant by value trips GCC 12's
+// -Wmaybe-uninitialized once inlined).
+Status outcome_from_object(const json& o, const std::string& what, RunOutcome& run) {
+  Result<Outcome> outcome = outcome_from(o);
+  if (!outcome.ok()) return outcome.status().with_context(what);
+  run.outcome = std::move(*outcome);
+  run.started = from_micros(o.at("started_us").get<std::int64_t>());
+  run.ended = from_micros(o.at("ended_us").get<std::int64_t>());
+  if (auto it = o.find("usage"); it != o.end() && it->is_object()) {
+    run.usage.user_cpu_s = optional_field<double>(*it, "user_cpu_s");
+    run.usage.system_cpu_s = optional_field<double>(*it, "system_cpu_s");
+    run.usage.max_rss_bytes = optional_field<Bytes>(*it, "max_rss_bytes");
+  }
+  return {};
+}
+
 Result<RunOutcome> outcome_from_text(std::string_view text, const std::string& what) {
   return parse_json<RunOutcome>(text, what, [&what](const json& o) -> Result<RunOutcome> {
-    Result<Outcome> outcome = outcome_from(o);
-    if (!outcome.ok()) return outcome.status().with_context(what);
-    RunOutcome run{std::move(*outcome), from_micros(o.at("started_us").get<std::int64_t>()),
-                   from_micros(o.at("ended_us").get<std::int64_t>()), Usage{}};
-    if (auto it = o.find("usage"); it != o.end() && it->is_object()) {
-      run.usage.user_cpu_s = optional_field<double>(*it, "user_cpu_s");
-      run.usage.system_cpu_s = optional_field<double>(*it, "system_cpu_s");
-      run.usage.max_rss_bytes = optional_field<Bytes>(*it, "max_rss_bytes");
-    }
+    RunOutcome run;
+    FASTGPU_RETURN_IF_ERROR(outcome_from_object(o, what, run));
     return run;
   });
+}
+
+json outcome_object(const RunOutcome& outcome) {
+  json object = outcome_json(outcome.outcome);
+  object["started_us"] = to_micros(outcome.started);
+  object["ended_us"] = to_micros(outcome.ended);
+  json usage = json::object();
+  set_optional(usage, "user_cpu_s", outcome.usage.user_cpu_s);
+  set_optional(usage, "system_cpu_s", outcome.usage.system_cpu_s);
+  set_optional(usage, "max_rss_bytes", outcome.usage.max_rss_bytes);
+  object["usage"] = usage;
+  return object;
+}
+
+// One line, one write(): a process killed meanwhile leaves the line whole or absent.
+Status write_line(const std::filesystem::path& run_file, int flags, const json& line) {
+  const int fd = ::open(run_file.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | flags, 0644);
+  if (fd < 0) {
+    return io_error("cannot open the run record '" + run_file.string() + "': " + errno_text(errno));
+  }
+  Status status = write_all(fd, line.dump() + "\n", run_file);
+  ::close(fd);
+  return status;
+}
+
+// Reads one record line into `record`.
+Status read_line_into(const json& line, const std::string& what, RunRecord& record) {
+  if (!line.is_object() || line.size() != 1) {
+    return invalid_argument(what + " is not an object with one of supervisor, job, outcome");
+  }
+  try {
+    if (auto it = line.find("supervisor"); it != line.end()) {
+      record.supervisor = supervisor_pid_from(*it);
+    } else if (it = line.find("job"); it != line.end()) {
+      record.job = job_pid_from(*it);
+    } else if (it = line.find("outcome"); it != line.end()) {
+      return outcome_from_object(*it, what, record.outcome.emplace());
+    } else {
+      return invalid_argument(what + " has the unknown key '" + line.begin().key() +
+                              "'; expected supervisor, job or outcome");
+    }
+  } catch (const json::exception& error) {
+    return invalid_argument(what + ": " + error.what());
+  }
+  return {};
+}
+
+Result<RunRecord> record_from_text(std::string_view text, const std::filesystem::path& path) {
+  RunRecord record;
+  std::size_t number = 0;
+  for (std::size_t end = text.find('\n'); end != std::string_view::npos; end = text.find('\n')) {
+    ++number;
+    const std::string what = path.string() + " line " + std::to_string(number);
+    json line = json::parse(text.substr(0, end), nullptr, /*allow_exceptions=*/false);
+    if (line.is_discarded()) return invalid_argument(what + " is not JSON");
+    FASTGPU_RETURN_IF_ERROR(read_line_into(line, what, record));
+    text.remove_prefix(end + 1);
+  }
+  return record;  // what is left has no newline yet: a line still being written
+}
+
+// An earlier version's run folder: supervisor.pid, job.pid and outcome.json, each whole.
+Result<RunRecord> read_run_folder(const std::filesystem::path& folder) {
+  RunRecord record;
+  bool found = false;
+  auto read_part = [&](const char* name, auto read) -> Status {
+    Result<std::string> text = read_whole_file(folder / name);
+    if (!text.ok()) return text.status().code() == ErrorCode::kNotFound ? Status{} : text.status();
+    found = true;
+    const std::string what = (folder / name).string();
+    json object = json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    if (object.is_discarded() || !object.is_object()) {
+      return invalid_argument(what + " is not a JSON object");
+    }
+    try {
+      return read(object, what);
+    } catch (const json::exception& error) {
+      return invalid_argument(what + ": " + error.what());
+    }
+  };
+  FASTGPU_RETURN_IF_ERROR(read_part("supervisor.pid", [&](const json& o, const std::string&) {
+    record.supervisor = supervisor_pid_from(o);
+    return Status{};
+  }));
+  FASTGPU_RETURN_IF_ERROR(read_part("job.pid", [&](const json& o, const std::string&) {
+    record.job = job_pid_from(o);
+    return Status{};
+  }));
+  FASTGPU_RETURN_IF_ERROR(read_part("outcome.json", [&](const json& o, const std::string& what) {
+    return outcome_from_object(o, what, record.outcome.emplace());
+  }));
+  if (!found) return not_found("the run folder '" + folder.string() + "' holds no run files");
+  return record;
 }
 
 }  // namespace
 
 WallTime wall_now() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-}
-
-Status write_file_atomically(const std::filesystem::path& path, std::string_view contents) {
-  const std::filesystem::path temp = path.string() + ".tmp";
-  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return io_error("cannot create '" + temp.string() + "': " + errno_text(errno));
-  Status status = write_all(fd, contents, temp);
-  ::close(fd);
-  if (status.ok() && ::rename(temp.c_str(), path.c_str()) != 0) {
-    status = io_error("cannot rename '" + temp.string() + "' to '" + path.string() +
-                      "': " + errno_text(errno));
-  }
-  if (!status.ok()) {
-    ::unlink(temp.c_str());
-    return status;
-  }
-  return {};
 }
 
 Result<std::string> read_whole_file(const std::filesystem::path& path) {
@@ -207,67 +288,47 @@ std::string request_to_json(const LaunchRequest& request) {
               {"gpus", request.gpus},
               {"kill_grace_s", request.kill_grace_s},
               {"log_path", request.log_path.string()},
-              {"run_dir", request.run_dir.string()}};
+              {"run_file", request.run_file.string()}};
   set_optional(object, "gpu_mem_quota", request.gpu_mem_quota);
   set_optional(object, "array_index", request.array_index);
   set_optional(object, "time_limit_s", request.time_limit_s);
   set_optional(object, "uid", request.uid);
   set_optional(object, "gid", request.gid);
-  return object.dump(2) + "\n";
+  return object.dump() + "\n";
 }
 
 Result<LaunchRequest> request_from_json(std::string_view text) {
   return request_from_text(text, "launch request");
 }
 
-std::string outcome_to_json(const RunOutcome& outcome) {
-  json object = outcome_json(outcome.outcome);
-  object["started_us"] = to_micros(outcome.started);
-  object["ended_us"] = to_micros(outcome.ended);
-  json usage = json::object();
-  set_optional(usage, "user_cpu_s", outcome.usage.user_cpu_s);
-  set_optional(usage, "system_cpu_s", outcome.usage.system_cpu_s);
-  set_optional(usage, "max_rss_bytes", outcome.usage.max_rss_bytes);
-  object["usage"] = usage;
-  return object.dump(2) + "\n";
-}
+std::string outcome_to_json(const RunOutcome& outcome) { return outcome_object(outcome).dump(); }
 
 Result<RunOutcome> outcome_from_json(std::string_view text) {
   return outcome_from_text(text, "outcome");
 }
 
-Status write_request(const std::filesystem::path& run_dir, const LaunchRequest& request) {
-  return write_file_atomically(run_dir / kRequestFile, request_to_json(request));
+std::filesystem::path supervisor_log_of(const std::filesystem::path& run_file) {
+  return run_file.parent_path() / kSupervisorLogFile;
 }
 
-Result<LaunchRequest> read_request(const std::filesystem::path& run_dir) {
-  return read_json_file<LaunchRequest>(run_dir / kRequestFile, request_from_text);
+Status start_run_record(const std::filesystem::path& run_file, const SupervisorPid& pid) {
+  return write_line(run_file, O_TRUNC, json{{"supervisor", supervisor_pid_json(pid)}});
 }
 
-Status write_supervisor_pid(const std::filesystem::path& run_dir, const SupervisorPid& pid) {
-  json object{{"pid", pid.pid}, {"start_time_ticks", pid.start_time_ticks}};
-  return write_file_atomically(run_dir / kSupervisorPidFile, object.dump() + "\n");
+Status append_job_pid(const std::filesystem::path& run_file, const JobPid& pid) {
+  return write_line(run_file, O_APPEND, json{{"job", job_pid_json(pid)}});
 }
 
-Result<SupervisorPid> read_supervisor_pid(const std::filesystem::path& run_dir) {
-  return read_json_file<SupervisorPid>(run_dir / kSupervisorPidFile, supervisor_pid_from);
+Status append_outcome(const std::filesystem::path& run_file, const RunOutcome& outcome) {
+  return write_line(run_file, O_APPEND, json{{"outcome", outcome_object(outcome)}});
 }
 
-Status write_job_pid(const std::filesystem::path& run_dir, const JobPid& pid) {
-  json object{{"pid", pid.pid}, {"started_us", to_micros(pid.started)}};
-  return write_file_atomically(run_dir / kJobPidFile, object.dump() + "\n");
-}
-
-Result<JobPid> read_job_pid(const std::filesystem::path& run_dir) {
-  return read_json_file<JobPid>(run_dir / kJobPidFile, job_pid_from);
-}
-
-Status write_outcome(const std::filesystem::path& run_dir, const RunOutcome& outcome) {
-  return write_file_atomically(run_dir / kOutcomeFile, outcome_to_json(outcome));
-}
-
-Result<RunOutcome> read_outcome(const std::filesystem::path& run_dir) {
-  return read_json_file<RunOutcome>(run_dir / kOutcomeFile, outcome_from_text);
+Result<RunRecord> read_run_record(const std::filesystem::path& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) return read_run_folder(path);
+  Result<std::string> text = read_whole_file(path);
+  if (!text.ok()) return text.status();
+  return record_from_text(*text, path);
 }
 
 }  // namespace fastgpu::exec

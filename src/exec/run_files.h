@@ -1,16 +1,27 @@
-// The files a supervisor keeps in a job's run folder, and how they are read and written.
+// A run's record: the one file a supervisor keeps for one attempt of one job,
+// state_dir/runs/<job>.<attempt>.jsonl, JSON Lines the supervisor appends, one write each:
 //
-//   request.json    the LaunchRequest, written by launch() before the supervisor starts
-//   supervisor.pid  {"pid", "start_time_ticks"}: written before the job starts, so a
-//                   restarted daemon can find (and verify) a supervisor the store never
-//                   learnt about
-//   job.pid         {"pid", "started_us"}: the job's first process, once it exists
-//   outcome.json    how the job ended, its start and end times and resource use; written
-//                   last, just before the supervisor exits
-//   supervisor.log  the supervisor's own stdout and stderr (normally empty)
+//   {"supervisor": {"pid", "start_time_ticks"}}  before the job starts (the file is created
+//                                                 afresh), so a restarted daemon can find and
+//                                                 verify a supervisor the store never learnt of
+//   {"job": {"pid", "started_us"}}               once the job's first process exists
+//   {"outcome": {"outcome", ..., "started_us", "ended_us", "usage"}}
+//                                                 how the job ended; last, just before the
+//                                                 supervisor exits
 //
-// Every file but the log is written whole (temp file, then rename), so a reader sees either
-// nothing or the complete file, even after a process crash (see write_file_atomically).
+// One file per run, not a folder of files: on ext4 each new file or folder was a measurable
+// part of a short job's cost (docs/benchmarks.md, trivial jobs). The launch request reaches
+// the supervisor on its standard input, not through a file, and every supervisor's own
+// messages go to one shared runs/supervisor.log.
+//
+// A line is written with one write() on an O_APPEND descriptor, so a process killed with
+// SIGKILL leaves whole lines; a reader ignores a last line without its newline (a write cut
+// by a machine crash). No fsync: that is the store's own promise (SQLite WAL,
+// synchronous=NORMAL). After a power loss a run whose record was lost reads as never started
+// (queued again) or lost (FAILED), never as one to run twice.
+//
+// Run folders of earlier versions (runs/<job>/<attempt>/ with supervisor.pid, job.pid and
+// outcome.json) are still read, so a daemon upgraded while jobs run re-adopts them.
 // Thread-safety: plain functions over the file system.
 #pragma once
 
@@ -18,6 +29,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -26,10 +38,7 @@
 
 namespace fastgpu::exec {
 
-inline constexpr std::string_view kRequestFile = "request.json";
-inline constexpr std::string_view kSupervisorPidFile = "supervisor.pid";
-inline constexpr std::string_view kJobPidFile = "job.pid";
-inline constexpr std::string_view kOutcomeFile = "outcome.json";
+// Every supervisor's own output (normally empty), beside the run records.
 inline constexpr std::string_view kSupervisorLogFile = "supervisor.log";
 
 struct SupervisorPid {
@@ -42,7 +51,7 @@ struct JobPid {
   WallTime started{};
 };
 
-// What outcome.json holds: a Finished without the job id (the folder belongs to one job).
+// How the job ended: a Finished without the job id (the record belongs to one job).
 struct RunOutcome {
   Outcome outcome;
   WallTime started{};
@@ -50,30 +59,32 @@ struct RunOutcome {
   Usage usage;
 };
 
-// Writes `contents` to `path` through a temporary file in the same folder, then renames it:
-// readers see the old file or the whole new one, and a process killed with SIGKILL loses
-// nothing (the page cache outlives it). No fsync: that is the store's own promise (SQLite
-// WAL, synchronous=NORMAL). After a power loss a run whose files were lost reads as never
-// started (queued again) or lost (FAILED), never as one to run twice. Two fsyncs per file
-// cost several ms per job on the development VM.
-Status write_file_atomically(const std::filesystem::path& path, std::string_view contents);
+// What a run record says so far.
+struct RunRecord {
+  std::optional<SupervisorPid> supervisor;
+  std::optional<JobPid> job;
+  std::optional<RunOutcome> outcome;
+};
+
+// The supervisors' shared log for the run records in run_file's folder.
+std::filesystem::path supervisor_log_of(const std::filesystem::path& run_file);
+
+// Creates the record afresh (truncating what an earlier run left) with its supervisor line.
+Status start_run_record(const std::filesystem::path& run_file, const SupervisorPid& pid);
+// Append one line each. kIoError naming the file when it cannot be written.
+Status append_job_pid(const std::filesystem::path& run_file, const JobPid& pid);
+Status append_outcome(const std::filesystem::path& run_file, const RunOutcome& outcome);
+
+// The record at `path`, or, when `path` is a folder, an earlier version's run folder.
+// kNotFound when neither exists (or the folder holds none of the files); kInvalidArgument
+// naming the file and line for a line that is not understood.
+Result<RunRecord> read_run_record(const std::filesystem::path& path);
 
 // The whole file. kNotFound when it does not exist, kIoError when it cannot be read.
 Result<std::string> read_whole_file(const std::filesystem::path& path);
 
-Status write_request(const std::filesystem::path& run_dir, const LaunchRequest& request);
-Result<LaunchRequest> read_request(const std::filesystem::path& run_dir);
-
-Status write_supervisor_pid(const std::filesystem::path& run_dir, const SupervisorPid& pid);
-Result<SupervisorPid> read_supervisor_pid(const std::filesystem::path& run_dir);
-
-Status write_job_pid(const std::filesystem::path& run_dir, const JobPid& pid);
-Result<JobPid> read_job_pid(const std::filesystem::path& run_dir);
-
-Status write_outcome(const std::filesystem::path& run_dir, const RunOutcome& outcome);
-Result<RunOutcome> read_outcome(const std::filesystem::path& run_dir);
-
-// JSON text forms, exposed for tests (round trips) and for readers of the files.
+// JSON text forms: the request travels on the supervisor's standard input; both are
+// exposed for tests (round trips).
 std::string request_to_json(const LaunchRequest& request);
 Result<LaunchRequest> request_from_json(std::string_view text);
 std::string outcome_to_json(const RunOutcome& outcome);

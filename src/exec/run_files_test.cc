@@ -34,11 +34,10 @@ TEST_F(RunFilesTest, RequestRoundTripsWithEveryField) {
   request.time_limit_s = 7200.5;
   request.kill_grace_s = 3;
   request.log_path = "/var/log/fastgpu/42.log";
-  request.run_dir = "/var/lib/fastgpu/runs/42";
+  request.run_file = "/var/lib/fastgpu/runs/42.1.jsonl";
   request.uid = 1001;
   request.gid = 1002;
-  ASSERT_TRUE(write_request(dir_, request).ok());
-  Result<LaunchRequest> read = read_request(dir_);
+  Result<LaunchRequest> read = request_from_json(request_to_json(request));
   ASSERT_TRUE(read.ok()) << read.status().to_string();
   EXPECT_EQ(read->job, request.job);
   EXPECT_EQ(read->argv, request.argv);
@@ -51,7 +50,7 @@ TEST_F(RunFilesTest, RequestRoundTripsWithEveryField) {
   EXPECT_EQ(read->time_limit_s, request.time_limit_s);
   EXPECT_EQ(read->kill_grace_s, request.kill_grace_s);
   EXPECT_EQ(read->log_path, request.log_path);
-  EXPECT_EQ(read->run_dir, request.run_dir);
+  EXPECT_EQ(read->run_file, request.run_file);
   EXPECT_EQ(read->uid, request.uid);
   EXPECT_EQ(read->gid, request.gid);
 }
@@ -91,38 +90,87 @@ TEST_F(RunFilesTest, EveryOutcomeRoundTrips) {
   EXPECT_TRUE(std::get<Stopped>(stopped->outcome).preempted);
 }
 
-TEST_F(RunFilesTest, BadFilesGiveErrorsThatNameThem) {
-  EXPECT_EQ(read_outcome(dir_).status().code(), ErrorCode::kNotFound);
-  std::ofstream(dir_ / "outcome.json") << "{\"outcome\": \"exploded\", \"started_us\": 0}";
-  Status status = read_outcome(dir_).status();
-  EXPECT_EQ(status.code(), ErrorCode::kInvalidArgument);
-  EXPECT_THAT(status.message(), HasSubstr("outcome.json"));
-  EXPECT_THAT(status.message(), HasSubstr("'exploded'"));
+TEST_F(RunFilesTest, RecordKeepsItsThreeLinesInOneFile) {
+  const std::filesystem::path run = dir_ / "7.1.jsonl";
+  ASSERT_TRUE(start_run_record(run, {1234, 987654321}).ok());
+  Result<RunRecord> record = read_run_record(run);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  ASSERT_TRUE(record->supervisor.has_value());
+  EXPECT_EQ(record->supervisor->pid, 1234);
+  EXPECT_EQ(record->supervisor->start_time_ticks, 987654321u);
+  EXPECT_FALSE(record->job || record->outcome);
 
-  std::ofstream(dir_ / "supervisor.pid") << "not json";
-  EXPECT_THAT(read_supervisor_pid(dir_).status().message(), HasSubstr("supervisor.pid"));
-  std::ofstream(dir_ / "job.pid") << "{\"pid\": \"twelve\"}";
-  EXPECT_FALSE(read_job_pid(dir_).ok());
+  ASSERT_TRUE(append_job_pid(run, {1235, WallTime(std::chrono::microseconds(5))}).ok());
+  ASSERT_TRUE(append_outcome(run, {Signaled{9}, WallTime(std::chrono::microseconds(5)),
+                                   WallTime(std::chrono::microseconds(9)), Usage{}})
+                  .ok());
+  record = read_run_record(run);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_EQ(record->job->pid, 1235);
+  EXPECT_EQ(record->job->started.time_since_epoch().count(), 5);
+  ASSERT_TRUE(record->outcome.has_value());
+  EXPECT_EQ(std::get<Signaled>(record->outcome->outcome).signal, 9);
+  EXPECT_EQ(record->outcome->ended.time_since_epoch().count(), 9);
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir_)) ++files;
+  EXPECT_EQ(files, 1u);
+
+  // A new run at the same path starts afresh: the old outcome is not read as its own.
+  ASSERT_TRUE(start_run_record(run, {2000, 1}).ok());
+  record = read_run_record(run);
+  ASSERT_TRUE(record.ok());
+  EXPECT_EQ(record->supervisor->pid, 2000);
+  EXPECT_FALSE(record->job || record->outcome);
 }
 
-TEST_F(RunFilesTest, PidFilesRoundTripAndLeaveNoTemporaryBehind) {
-  ASSERT_TRUE(write_supervisor_pid(dir_, {1234, 987654321}).ok());
-  ASSERT_TRUE(write_job_pid(dir_, {1235, WallTime(std::chrono::microseconds(5))}).ok());
-  Result<SupervisorPid> supervisor = read_supervisor_pid(dir_);
-  ASSERT_TRUE(supervisor.ok());
-  EXPECT_EQ(supervisor->pid, 1234);
-  EXPECT_EQ(supervisor->start_time_ticks, 987654321u);
-  Result<JobPid> job = read_job_pid(dir_);
-  ASSERT_TRUE(job.ok());
-  EXPECT_EQ(job->pid, 1235);
-  EXPECT_EQ(job->started.time_since_epoch().count(), 5);
-  for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
-    EXPECT_NE(entry.path().extension(), ".tmp") << entry.path();
-  }
+TEST_F(RunFilesTest, LastLineWithoutItsNewlineIsNotReadYet) {
+  const std::filesystem::path run = dir_ / "8.1.jsonl";
+  ASSERT_TRUE(start_run_record(run, {1234, 1}).ok());
+  std::ofstream(run, std::ios::app) << R"({"outcome": {"outcome": "exited", "exit_co)";
+  Result<RunRecord> record = read_run_record(run);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_TRUE(record->supervisor.has_value());
+  EXPECT_FALSE(record->outcome.has_value());
+}
+
+TEST_F(RunFilesTest, BadRecordsGiveErrorsThatNameTheFileAndLine) {
+  const std::filesystem::path run = dir_ / "9.1.jsonl";
+  EXPECT_EQ(read_run_record(run).status().code(), ErrorCode::kNotFound);
+  std::ofstream(run) << R"({"supervisor": {"pid": 1, "start_time_ticks": 2}})"
+                     << "\n"
+                     << R"({"outcome": {"outcome": "exploded", "started_us": 0}})"
+                     << "\n";
+  Status status = read_run_record(run).status();
+  EXPECT_EQ(status.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr(run.string() + " line 2"));
+  EXPECT_THAT(status.message(), HasSubstr("'exploded'"));
+
+  std::ofstream(run) << "not json\n";
+  EXPECT_THAT(read_run_record(run).status().message(), HasSubstr("line 1 is not JSON"));
+  std::ofstream(run) << R"({"job": {"pid": "twelve"}})"
+                     << "\n";
+  EXPECT_EQ(read_run_record(run).status().code(), ErrorCode::kInvalidArgument);
+  std::ofstream(run) << R"({"pids": {}})"
+                     << "\n";
+  EXPECT_THAT(read_run_record(run).status().message(), HasSubstr("unknown key 'pids'"));
+}
+
+TEST_F(RunFilesTest, RunFolderOfAnEarlierVersionIsRead) {
+  std::ofstream(dir_ / "supervisor.pid") << R"({"pid": 1234, "start_time_ticks": 77})";
+  std::ofstream(dir_ / "job.pid") << R"({"pid": 1235, "started_us": 5})";
+  Result<RunRecord> record = read_run_record(dir_);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_EQ(record->supervisor->start_time_ticks, 77u);
+  EXPECT_EQ(record->job->pid, 1235);
+  EXPECT_FALSE(record->outcome.has_value());
+  std::ofstream(dir_ / "outcome.json") << R"({"outcome": "exploded", "started_us": 0})";
+  Status status = read_run_record(dir_).status();
+  EXPECT_THAT(status.message(), HasSubstr("outcome.json"));
+  EXPECT_THAT(status.message(), HasSubstr("'exploded'"));
 }
 
 TEST_F(RunFilesTest, WriteIntoAMissingFolderIsAnIoErrorNamingIt) {
-  Status status = write_outcome(dir_ / "missing", {Exited{0}, {}, {}, {}});
+  Status status = start_run_record(dir_ / "missing" / "1.1.jsonl", {1, 1});
   EXPECT_EQ(status.code(), ErrorCode::kIoError);
   EXPECT_THAT(status.message(), HasSubstr("missing"));
 }

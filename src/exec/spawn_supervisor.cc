@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -50,8 +51,8 @@ class SpawnSetup {
     ::posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   }
 
-  void set_files(const std::string& log_path, int notify_fd) {
-    ::posix_spawn_file_actions_addopen(&actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+  void set_files(int request_fd, const std::string& log_path, int notify_fd) {
+    ::posix_spawn_file_actions_adddup2(&actions_, request_fd, STDIN_FILENO);
     ::posix_spawn_file_actions_addopen(&actions_, STDOUT_FILENO, log_path.c_str(),
                                        O_WRONLY | O_APPEND | O_CREAT, 0640);
     ::posix_spawn_file_actions_adddup2(&actions_, STDOUT_FILENO, STDERR_FILENO);
@@ -86,6 +87,32 @@ Status make_notify_pipe(int fds[2]) {
     fds[1] = moved;
   }
   return {};
+}
+
+// The request, in memory rather than in a file: the supervisor reads it on its standard
+// input. (A pipe could fill up with a large environment before the supervisor reads it.)
+Result<int> request_memfd(std::string_view request_json) {
+  const int fd = ::memfd_create("fastgpu-request", MFD_CLOEXEC);
+  if (fd < 0) return unavailable("cannot hold the launch request in memory: " + errno_text(errno));
+  std::size_t done = 0;
+  while (done < request_json.size()) {
+    const ssize_t written = ::write(fd, request_json.data() + done, request_json.size() - done);
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) {
+      const int error = errno;
+      ::close(fd);
+      return unavailable("cannot write the launch request: " + errno_text(error));
+    }
+    done += static_cast<std::size_t>(written);
+  }
+  ::lseek(fd, 0, SEEK_SET);
+  if (fd > STDERR_FILENO) return fd;
+  // A daemon started with a standard descriptor closed: dup2 onto stdin must not be a
+  // dup2 onto itself, which would keep close-on-exec set.
+  const int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, kNotifyFd + 1);
+  ::close(fd);
+  if (moved < 0) return unavailable("cannot move the launch request: " + errno_text(errno));
+  return moved;
 }
 
 // Reads until a newline or end of file, or until timeout_s passes.
@@ -139,13 +166,19 @@ Result<SupervisorReport> parse_supervisor_report(const std::string& line) {
 }
 
 Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervisor_path,
-                                           const std::filesystem::path& run_dir) {
+                                           const std::filesystem::path& run_file,
+                                           std::string_view request_json) {
+  Result<int> request_fd = request_memfd(request_json);
+  if (!request_fd.ok()) return request_fd.status();
   int fds[2];
-  FASTGPU_RETURN_IF_ERROR(make_notify_pipe(fds));
+  if (Status piped = make_notify_pipe(fds); !piped.ok()) {
+    ::close(*request_fd);
+    return piped;
+  }
   SpawnSetup setup;
   setup.set_signals();
-  setup.set_files((run_dir / kSupervisorLogFile).string(), fds[1]);
-  std::vector<std::string> args = {supervisor_path.string(), run_dir.string(), "--notify-fd",
+  setup.set_files(*request_fd, supervisor_log_of(run_file).string(), fds[1]);
+  std::vector<std::string> args = {supervisor_path.string(), run_file.string(), "--notify-fd",
                                    std::to_string(kNotifyFd)};
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
@@ -155,6 +188,7 @@ Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervis
   const int error = ::posix_spawn(&spawned.pid, supervisor_path.c_str(), setup.actions(),
                                   setup.attr(), argv.data(), environ);
   ::close(fds[1]);
+  ::close(*request_fd);
   if (error != 0) {
     ::close(fds[0]);
     return unavailable("cannot start the supervisor '" + supervisor_path.string() +
@@ -168,15 +202,15 @@ namespace {
 
 // Closes the pipe and turns what the supervisor said into its report.
 Result<SupervisorReport> settle_report(SpawnedSupervisor& spawned,
-                                       const std::filesystem::path& run_dir,
+                                       const std::filesystem::path& run_file,
                                        const Result<std::string>& line) {
   ::close(spawned.report_fd);
   spawned.report_fd = -1;
   if (!line.ok()) return line.status();
   if (line->empty()) {
     return unavailable("the supervisor (pid " + std::to_string(spawned.pid) +
-                       ") exited without a report; see '" +
-                       (run_dir / kSupervisorLogFile).string() + "'");
+                       ") exited without a report; see '" + supervisor_log_of(run_file).string() +
+                       "'");
   }
   Result<SupervisorReport> report = parse_supervisor_report(*line);
   if (report.ok()) report->supervisor_pid = spawned.pid;
@@ -186,20 +220,20 @@ Result<SupervisorReport> settle_report(SpawnedSupervisor& spawned,
 }  // namespace
 
 Result<SupervisorReport> await_supervisor_report(SpawnedSupervisor& spawned,
-                                                 const std::filesystem::path& run_dir,
+                                                 const std::filesystem::path& run_file,
                                                  double timeout_s) {
-  return settle_report(spawned, run_dir, read_line(spawned.report_fd, timeout_s));
+  return settle_report(spawned, run_file, read_line(spawned.report_fd, timeout_s));
 }
 
 std::optional<Result<SupervisorReport>> poll_supervisor_report(
-    SpawnedSupervisor& spawned, const std::filesystem::path& run_dir) {
+    SpawnedSupervisor& spawned, const std::filesystem::path& run_file) {
   for (;;) {
     pollfd waiting{spawned.report_fd, POLLIN, 0};
     const int ready = ::poll(&waiting, 1, 0);
     if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) {
       return settle_report(
-          spawned, run_dir,
+          spawned, run_file,
           unavailable("cannot read the supervisor's report: " + errno_text(errno)));
     }
     if (ready == 0) return std::nullopt;
@@ -210,9 +244,9 @@ std::optional<Result<SupervisorReport>> poll_supervisor_report(
       spawned.partial.append(buffer, static_cast<std::size_t>(got));
       const std::size_t newline = spawned.partial.find('\n');
       if (newline == std::string::npos) continue;
-      return settle_report(spawned, run_dir, spawned.partial.substr(0, newline));
+      return settle_report(spawned, run_file, spawned.partial.substr(0, newline));
     }
-    return settle_report(spawned, run_dir, spawned.partial);  // end of file: that is all
+    return settle_report(spawned, run_file, spawned.partial);  // end of file: that is all
   }
 }
 

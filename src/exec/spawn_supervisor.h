@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "fastgpu/core/result.h"
 #include "fastgpu/exec/launcher.h"
@@ -22,8 +23,9 @@ struct SupervisorReport {
   std::string message;
 };
 
-// A supervisor spawned as `supervisor_path RUN_DIR --notify-fd 3`, with stdin from
-// /dev/null, stdout and stderr appended to run_dir/supervisor.log, no other descriptor of
+// A supervisor spawned as `supervisor_path RUN_FILE --notify-fd 3`, with the request JSON
+// on its stdin (a memfd), stdout and stderr appended to the shared supervisor.log beside
+// run_file (supervisor_log_of), no other descriptor of
 // ours, default signal dispositions and SIGTERM/SIGINT/SIGUSR1/SIGCHLD blocked (so a stop
 // request waits until it is ready). Its one-line report is read with
 // await_supervisor_report (blocking, up to timeout_s) or poll_supervisor_report (not);
@@ -35,15 +37,16 @@ struct SpawnedSupervisor {
   std::string partial;  // what poll_supervisor_report has read of the report so far
 };
 Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervisor_path,
-                                           const std::filesystem::path& run_dir);
+                                           const std::filesystem::path& run_file,
+                                           std::string_view request_json);
 Result<SupervisorReport> await_supervisor_report(SpawnedSupervisor& spawned,
-                                                 const std::filesystem::path& run_dir,
+                                                 const std::filesystem::path& run_file,
                                                  double timeout_s);
 
 // What the supervisor has reported so far, without blocking: nullopt until its whole report
 // line (or the end of the pipe) has arrived.
 std::optional<Result<SupervisorReport>> poll_supervisor_report(
-    SpawnedSupervisor& spawned, const std::filesystem::path& run_dir);
+    SpawnedSupervisor& spawned, const std::filesystem::path& run_file);
 
 // Parses the report line ("started PID MICROS" or "failed MESSAGE").
 Result<SupervisorReport> parse_supervisor_report(const std::string& line);

@@ -56,10 +56,16 @@ void write_all(int fd, const std::string& text) {
   }
 }
 
+// Writes a line to the supervisor's stderr: the shared supervisor.log beside the run records,
+// so each line names its run.
+void note(const std::filesystem::path& run_file, const std::string& message) {
+  std::fprintf(stderr, "fastgpu-supervisor %s: %s\n", run_file.c_str(), message.c_str());
+}
+
 // Sends the one line launch() waits for, then closes the pipe.
 class Notifier {
  public:
-  explicit Notifier(int fd) : fd_(fd) {
+  Notifier(int fd, std::filesystem::path run_file) : fd_(fd), run_file_(std::move(run_file)) {
     if (fd_ >= 0) ::fcntl(fd_, F_SETFD, FD_CLOEXEC);  // the job must not hold it open
   }
   ~Notifier() { close(); }
@@ -78,7 +84,7 @@ class Notifier {
     return ::poll(&end, 1, 0) == 1 && (end.revents & POLLERR) != 0;
   }
   void failed(const std::string& message) {
-    std::fprintf(stderr, "fastgpu-supervisor: %s\n", message.c_str());  // supervisor.log
+    note(run_file_, message);
     std::string line = message;
     std::replace(line.begin(), line.end(), '\n', ' ');
     send("failed " + line + "\n");
@@ -95,6 +101,7 @@ class Notifier {
     fd_ = -1;
   }
   int fd_;
+  std::filesystem::path run_file_;
 };
 
 void become_session_leader() {
@@ -116,10 +123,31 @@ bool reap_ended_children() {
   return reaped < 0 && errno == ECHILD;
 }
 
-Status write_own_pid(const std::filesystem::path& run_dir) {
+Status start_own_record(const std::filesystem::path& run_file) {
   std::optional<ProcStat> self = read_proc_stat(::getpid());
   if (!self) return io_error("cannot read /proc/self/stat for the supervisor's start time");
-  return write_supervisor_pid(run_dir, {::getpid(), self->start_time_ticks});
+  return start_run_record(run_file, {::getpid(), self->start_time_ticks});
+}
+
+// The whole request from `fd` (the launcher's memfd on our stdin), which is then closed
+// and replaced by /dev/null.
+Result<LaunchRequest> read_request(int fd) {
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return io_error(std::string("cannot read the request: ") + std::strerror(errno));
+    if (got == 0) break;
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+  const int null_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null_fd >= 0 && null_fd != fd) {
+    ::dup2(null_fd, fd);
+    ::close(null_fd);
+  }
+  if (text.empty()) return invalid_argument("no launch request on standard input");
+  return request_from_json(text);
 }
 
 std::string duration_text(double seconds) { return format_duration(Seconds(seconds)); }
@@ -160,8 +188,8 @@ enum class StopCause { kNone, kTimeLimit, kCancel, kPreempt };
 
 class Supervisor {
  public:
-  Supervisor(LaunchRequest request, std::filesystem::path run_dir)
-      : request_(std::move(request)), run_dir_(std::move(run_dir)) {}
+  Supervisor(LaunchRequest request, std::filesystem::path run_file)
+      : request_(std::move(request)), run_file_(std::move(run_file)) {}
 
   int run(Notifier& notify);
 
@@ -180,7 +208,7 @@ class Supervisor {
   std::string job_name() const { return "job " + to_string(request_.job); }
 
   LaunchRequest request_;
-  std::filesystem::path run_dir_;
+  std::filesystem::path run_file_;
   JobPlan plan_;
   pid_t job_pid_ = 0;
   WallTime started_{};
@@ -199,8 +227,8 @@ int Supervisor::fail_to_start(Notifier& notify, const std::string& message) {
     append_log_line(plan_.log_fd, request_.log_path, job_name() + " could not start: " + message);
   }
   // Written even though launch() reports the error itself: a daemon that died meanwhile
-  // finds the outcome when it adopts the run folder.
-  Status written = write_outcome(run_dir_, {LaunchFailed{message}, now, now, Usage{}});
+  // finds the outcome when it adopts the run.
+  Status written = append_outcome(run_file_, {LaunchFailed{message}, now, now, Usage{}});
   notify.failed(message);
   close_job_plan(plan_);
   return written.ok() ? 1 : 2;
@@ -215,8 +243,8 @@ int Supervisor::run(Notifier& notify) {
   job_pid_ = job->pid;
   started_ = wall_now();
   started_steady_ = steady_clock::now();
-  Status pid_written = write_job_pid(run_dir_, {job_pid_, started_});
-  if (!pid_written.ok()) std::fprintf(stderr, "%s\n", pid_written.to_string().c_str());
+  Status pid_written = append_job_pid(run_file_, {job_pid_, started_});
+  if (!pid_written.ok()) note(run_file_, pid_written.to_string());
   notify.started(job_pid_, started_);
   if (job->exec_error) return finish_exec_failure(*job->exec_error);
   supervise();
@@ -231,7 +259,7 @@ int Supervisor::finish_exec_failure(const std::string& error) {
   append_log_line(plan_.log_fd, request_.log_path, job_name() + " could not start: " + error);
   close_job_plan(plan_);
   Status written =
-      write_outcome(run_dir_, {LaunchFailed{error}, started_, wall_now(), children_usage()});
+      append_outcome(run_file_, {LaunchFailed{error}, started_, wall_now(), children_usage()});
   return written.ok() ? 0 : 2;
 }
 
@@ -242,9 +270,9 @@ int Supervisor::finish() {
     append_log_line(plan_.log_fd, request_.log_path, line);
   }
   close_job_plan(plan_);
-  // Last: once outcome.json exists, the launcher may report the job ended.
-  Status written = write_outcome(run_dir_, {outcome(), started_, ended, children_usage()});
-  if (!written.ok()) std::fprintf(stderr, "%s\n", written.to_string().c_str());
+  // Last: once the outcome is in the record, the launcher may report the job ended.
+  Status written = append_outcome(run_file_, {outcome(), started_, ended, children_usage()});
+  if (!written.ok()) note(run_file_, written.to_string());
   return written.ok() ? 0 : 2;
 }
 
@@ -393,35 +421,35 @@ std::string Supervisor::story(int leftovers) const {
 
 }  // namespace
 
-int run_supervisor(const std::filesystem::path& run_dir, int notify_fd) {
-  Notifier notify(notify_fd);
+int run_supervisor(const std::filesystem::path& run_file, int notify_fd, int request_fd) {
+  Notifier notify(notify_fd, run_file);
   become_session_leader();
-  // Before anything else: a restarted daemon that finds this file knows we ran.
-  if (Status written = write_own_pid(run_dir); !written.ok()) {
+  // Before anything else: a restarted daemon that finds the record knows we ran.
+  if (Status written = start_own_record(run_file); !written.ok()) {
     notify.failed(written.to_string());
     return 2;
   }
-  // The daemon that spawned us died before we wrote that file. The next daemon may already
-  // have looked for it, found nothing and queued the job again: starting it here could run
-  // it twice. Leave the folder as if we never ran (no pid file, no outcome), so a daemon
-  // that looks now queues it again too.
+  // The daemon that spawned us died before we started the record. The next daemon may
+  // already have looked for it, found nothing and queued the job again: starting it here
+  // could run it twice. Leave no record, as if we never ran, so a daemon that looks now
+  // queues it again too.
   if (notify.launcher_gone()) {
     std::error_code ignored;
-    std::filesystem::remove(run_dir / kSupervisorPidFile, ignored);
-    std::fprintf(stderr,
-                 "fastgpu-supervisor: the daemon that launched this run is gone; "
-                 "not starting the job (the next daemon queues it again)\n");
+    std::filesystem::remove(run_file, ignored);
+    note(run_file,
+         "the daemon that launched this run is gone; not starting the job (the next daemon "
+         "queues it again)");
     return 3;
   }
-  Result<LaunchRequest> request = read_request(run_dir);
+  Result<LaunchRequest> request = read_request(request_fd);
   if (!request.ok()) {
     const WallTime now = wall_now();
     const std::string message = "cannot read the launch request: " + request.status().message();
-    Status written = write_outcome(run_dir, {LaunchFailed{message}, now, now, Usage{}});
+    Status written = append_outcome(run_file, {LaunchFailed{message}, now, now, Usage{}});
     notify.failed(message);
     return written.ok() ? 1 : 2;
   }
-  Supervisor supervisor(std::move(*request), run_dir);
+  Supervisor supervisor(std::move(*request), run_file);
   return supervisor.run(notify);
 }
 

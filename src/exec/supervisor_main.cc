@@ -1,4 +1,4 @@
-// fastgpu-supervisor RUN_DIR [--notify-fd FD]: supervises one job (see
+// fastgpu-supervisor RUN_FILE [--notify-fd FD] < REQUEST: supervises one job (see
 // include/fastgpu/exec/supervisor.h). Started by LocalLauncher, not by users.
 #include <charconv>
 #include <cstdio>
@@ -19,8 +19,9 @@ int main(int argc, char** argv) {
     }
   } else if (argc != 2) {
     std::fprintf(stderr,
-                 "usage: fastgpu-supervisor RUN_DIR [--notify-fd FD]\n"
-                 "Supervises the job described by RUN_DIR/request.json; FastGPU starts it.\n");
+                 "usage: fastgpu-supervisor RUN_FILE [--notify-fd FD] < REQUEST\n"
+                 "Supervises the job described by the launch request (JSON) on standard input\n"
+                 "and keeps its record in RUN_FILE; FastGPU starts it.\n");
     return 2;
   }
   return fastgpu::exec::run_supervisor(argv[1], notify_fd);

@@ -46,7 +46,9 @@ struct LaunchRequest {
   std::optional<double> time_limit_s;  // nullopt: no limit
   double kill_grace_s = 10.0;          // between SIGTERM and SIGKILL
   std::filesystem::path log_path;      // stdout and stderr, appended
-  std::filesystem::path run_dir;       // the supervisor's files for this run (created)
+  // The run's record, written by its supervisor (src/exec/run_files.h); its folder is
+  // created if missing and holds every supervisor's shared log.
+  std::filesystem::path run_file;
   // Run as this user (a system-wide daemon runs jobs as their owner); nullopt: as we are.
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
@@ -136,15 +138,16 @@ class Launcher {
   virtual Status stop(JobId job, StopReason reason) = 0;
 
   // Takes back a job that a previous daemon launched (read from the store after a
-  // restart): its supervisor pid and run folder. A supervisor that already ended is
-  // reported by the next poll() with the outcome it wrote (or Lost).
+  // restart): its supervisor pid and run record (or an earlier version's run folder). A
+  // supervisor that already ended is reported by the next poll() with the outcome it wrote
+  // (or Lost).
   // supervisor_pid 0 means the store never learnt it (the daemon died between claiming the
-  // job and recording its pids): the launcher then looks for the pid file the supervisor
-  // writes in run_dir before it starts the job. Neither pid file nor outcome there:
-  // kNotFound, meaning the job never started and may safely be queued again.
+  // job and recording its pids): the launcher then looks for the record the supervisor
+  // starts before it starts the job. No record: kNotFound, meaning the job never started
+  // and may safely be queued again.
   // A recorded pid that now belongs to another process (its start time differs from the
-  // one in run_dir) is not the supervisor: it is treated as ended.
-  virtual Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_dir) = 0;
+  // one in the record) is not the supervisor: it is treated as ended.
+  virtual Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_file) = 0;
 
   // Jobs that ended since the last call, each reported exactly once. Never blocks.
   virtual std::vector<Finished> poll() = 0;
