@@ -4,6 +4,7 @@
 // The form is chosen by the first non-blank, non-comment line: '{' means JSON Lines.
 // Lines starting with '#' are comments in both forms.
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -126,6 +127,14 @@ bool is_comment(std::string_view line) {
 std::optional<std::string> json_field_text(const nlohmann::json& value) {
   if (value.is_null()) return std::string();
   if (value.is_string()) return value.get<std::string>();
+  if (value.is_number_float()) {
+    // Fixed notation: a JSON writer may give a short duration as 1e-05, which the
+    // duration and number parsers, shared with CSV, do not read.
+    char text[400];  // the longest fixed form of a double is about 330 characters
+    const auto [end, error] = std::to_chars(std::begin(text), std::end(text), value.get<double>(),
+                                            std::chars_format::fixed);
+    if (error == std::errc{}) return std::string(std::begin(text), end);
+  }
   if (value.is_number() || value.is_boolean()) return value.dump();
   return std::nullopt;
 }

@@ -66,6 +66,23 @@ TEST(GenericTrace, JsonLinesMatchesCsv) {
   EXPECT_EQ(trace->report.warnings, (std::vector<std::string>{"ignored unknown field 'note'"}));
 }
 
+// JSON writers give very short or very long numbers in exponent form (nlohmann writes a
+// 10 µs run as 1e-05); `history --trace` output of a trivial job must replay.
+TEST(GenericTrace, JsonNumbersInExponentFormAreRead) {
+  const ScratchDir dir;
+  const Result<Trace> trace = read_trace(
+      "generic", dir.write("e.jsonl",
+                           "{\"id\": \"a\", \"submit\": 0.0, \"duration\": 1e-05, \"gpus\": 0}\n"
+                           "{\"id\": \"b\", \"submit\": 2.5e3, \"duration\": 1.5E+2, "
+                           "\"gpus\": 0.5}\n"));
+  ASSERT_TRUE(trace.ok()) << trace.status().to_string();
+  EXPECT_EQ(trace->report.rows_skipped, 0U);
+  ASSERT_EQ(trace->jobs.size(), 2U);
+  EXPECT_DOUBLE_EQ(*trace->jobs[0].duration_s, 1e-05);
+  EXPECT_DOUBLE_EQ(trace->jobs[1].submit_s, 2500);
+  EXPECT_DOUBLE_EQ(*trace->jobs[1].duration_s, 150);
+}
+
 TEST(GenericTrace, CalendarTimesBecomeSecondsFromTheFirstSubmit) {
   const ScratchDir dir;
   const Result<Trace> trace =
