@@ -154,19 +154,20 @@ void EngineImpl::settle_launch(const exec::LaunchResult& result, TickReport& rep
   const exec::Launched& run = *result.launched;
   std::optional<store::WallTime> started;
   if (run.started != store::WallTime{}) started = run.started;
-  const Status pids =
-      options_.store->record_pids(result.job, run.supervisor_pid, run.job_pid, started);
+  const store::Event started_event{0, options_.clock->now(), "job.start", result.job,
+                                   json{{"gpus", launch.gpus},
+                                        {"bytes_per_gpu", launch.bytes_per_gpu.value_or(0)},
+                                        {"supervisor_pid", run.supervisor_pid}}
+                                       .dump()};
+  const Status pids = options_.store->record_pids(result.job, run.supervisor_pid, run.job_pid,
+                                                  started, started_event);
   if (!pids.ok()) {
+    (void)options_.store->append_event(started_event);  // the start happened all the same
     warn(report, "job.pids_error", result.job,
          "could not record the pids of job " + to_string(result.job) + ": " + pids.to_string());
   }
   meter_.start(result.job, launch.gpus, launch.util_share);
   report.started.push_back(result.job);
-  (void)event("job.start", result.job,
-              json{{"gpus", launch.gpus},
-                   {"bytes_per_gpu", launch.bytes_per_gpu.value_or(0)},
-                   {"supervisor_pid", run.supervisor_pid}}
-                  .dump());
 }
 
 void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& report) {

@@ -82,12 +82,16 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
                        end.exit_code,
                        end.signal,
                        {},
-                       end.reason};
+                       end.reason,
+                       std::nullopt};
   const store::WallTime started = finished.started != store::WallTime{}
                                       ? finished.started
                                       : job->start_time.value_or(record.at);
   const double ran = to_seconds(record.at) - to_seconds(started);
   record.accounting = meter_.finish(finished.job, job->placed_gpus.size(), ran);
+  record.event = store::Event{
+      0, options_.clock->now(), "job.end", finished.job,
+      json{{"state", store::job_state_name(end.state)}, {"reason", end.reason}}.dump()};
   const Status recorded = options_.store->record_end(finished.job, record);
   if (!recorded.ok()) {
     if (transient(recorded)) return false;
@@ -99,8 +103,6 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
   intents_.erase(finished.job);
   memory_warned_.erase(finished.job);
   report.ended.push_back(finished.job);
-  (void)event("job.end", finished.job,
-              json{{"state", store::job_state_name(end.state)}, {"reason", end.reason}}.dump());
   if (end.state == JobState::kPreempted) {
     job->state = JobState::kPreempted;
     requeue_preempted(*job, report);

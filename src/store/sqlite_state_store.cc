@@ -146,8 +146,10 @@ class SqliteStateStore final : public StateStore {
   }
 
   Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
-                     std::optional<WallTime> started) override {
+                     std::optional<WallTime> started, const std::optional<Event>& event) override {
+    if (event) FASTGPU_RETURN_IF_ERROR(check_event(*event));
     std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetPids));
     std::optional<std::int64_t> started_us;
     if (started) started_us = to_micros(*started);
@@ -156,17 +158,20 @@ class SqliteStateStore final : public StateStore {
         .bind(3, std::int64_t{job_pid})
         .bind(4, started_us);
     FASTGPU_RETURN_IF_ERROR(stmt.run());
-    if (db_->changes() == 1) return {};
-    return state_mismatch(job, JobState::kRunning, "record its pids");
+    if (db_->changes() != 1) return state_mismatch(job, JobState::kRunning, "record its pids");
+    if (event) FASTGPU_RETURN_IF_ERROR(insert_event(*event).status());
+    return txn.commit();
   }
 
   Status record_end(JobId job, const JobEnd& end) override {
+    if (end.event) FASTGPU_RETURN_IF_ERROR(check_event(*end.event));
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
     FASTGPU_RETURN_IF_ERROR(compare_and_set(job, JobState::kRunning, end.state, end.at,
                                             end.reason.empty() ? "ended" : end.reason));
     FASTGPU_RETURN_IF_ERROR(write_end(job, end));
     FASTGPU_RETURN_IF_ERROR(write_history(job, end));
+    if (end.event) FASTGPU_RETURN_IF_ERROR(insert_event(*end.event).status());
     return txn.commit();
   }
 
@@ -206,16 +211,9 @@ class SqliteStateStore final : public StateStore {
   }
 
   Result<std::int64_t> append_event(const Event& event) override {
-    if (!nlohmann::json::accept(event.message_json)) {
-      return invalid_argument("event '" + event.kind +
-                              "' has a message that is not JSON: " + event.message_json);
-    }
+    FASTGPU_RETURN_IF_ERROR(check_event(event));
     std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertEvent));
-    stmt.bind(1, to_micros(event.at)).bind(2, event.kind).bind(4, event.message_json);
-    if (event.job) stmt.bind(3, as_int64(event.job->value()));
-    FASTGPU_RETURN_IF_ERROR(stmt.run());
-    return db_->last_insert_rowid();
+    return insert_event(event);
   }
 
   Result<std::vector<Event>> events_since(std::int64_t after_seq, std::size_t limit) override {
@@ -393,6 +391,21 @@ class SqliteStateStore final : public StateStore {
         .bind(8, std::int64_t{use.energy_is_estimate ? 1 : 0})
         .bind(9, use.mean_util_percent);
     return stmt.run();
+  }
+
+  static Status check_event(const Event& event) {
+    if (nlohmann::json::accept(event.message_json)) return {};
+    return invalid_argument("event '" + event.kind +
+                            "' has a message that is not JSON: " + event.message_json);
+  }
+
+  // REQUIRES: mutex_ held.
+  Result<std::int64_t> insert_event(const Event& event) {
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertEvent));
+    stmt.bind(1, to_micros(event.at)).bind(2, event.kind).bind(4, event.message_json);
+    if (event.job) stmt.bind(3, as_int64(event.job->value()));
+    FASTGPU_RETURN_IF_ERROR(stmt.run());
+    return db_->last_insert_rowid();
   }
 
   Status write_history(JobId job, const JobEnd& end) {

@@ -75,7 +75,8 @@ TEST_F(StateStoreTest, RunLifecycleFieldsRoundTrip) {
              3,
              std::nullopt,
              JobAccounting{Bytes{7} << 30, 120.0, 5400.5, true, 87.5},
-             "exit 3"};
+             "exit 3",
+             {}};
   ASSERT_TRUE(store_->record_end(id, end).ok());
 
   auto record = store_->get_job(id);
@@ -198,16 +199,48 @@ TEST_F(StateStoreTest, IllegalEdgeAndUnknownJobAreRefused) {
   EXPECT_EQ(store_->record_pids(id, 1, 2).code(), ErrorCode::kFailedPrecondition);
 }
 
+// The engine records a start's pids and an end together with their events: one commit
+// each, and an event only when its change was made.
+TEST_F(StateStoreTest, PidsAndEndCarryTheirEventInTheSameTransaction) {
+  const JobId id = submit_one(full_spec(1));
+  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(100), "/l", {}, {}, {}}).ok());
+  const Event started{0, at_seconds(101), "job.start", id, R"({"gpus": [0]})"};
+  ASSERT_TRUE(store_->record_pids(id, 4242, 4243, at_seconds(101), started).ok());
+  JobEnd end{JobState::kCompleted, at_seconds(160), 0, std::nullopt, JobAccounting{}, "", {}};
+  end.event = Event{0, at_seconds(160), "job.end", id, R"({"state": "COMPLETED"})"};
+  ASSERT_TRUE(store_->record_end(id, end).ok());
+  Result<std::vector<Event>> events = store_->events_since(0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 2u);
+  EXPECT_EQ((*events)[0].kind, "job.start");
+  EXPECT_EQ((*events)[1].kind, "job.end");
+  EXPECT_EQ((*events)[1].job, id);
+
+  // No longer RUNNING: neither change is made, and neither event is written.
+  EXPECT_EQ(store_->record_pids(id, 1, 2, std::nullopt, started).code(),
+            ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store_->record_end(id, end).code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(store_->events_since(0, 10)->size(), 2u);
+  // A bad event refuses the whole change.
+  const JobId other = submit_one(full_spec(2));
+  ASSERT_TRUE(store_->record_start(other, {{1}, at_seconds(100), "/l", {}, {}, {}}).ok());
+  end.event->message_json = "{not json";
+  EXPECT_EQ(store_->record_end(other, end).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->get_job(other)->state, JobState::kRunning);
+}
+
 TEST_F(StateStoreTest, TransitionLogIsCompleteAndInOrder) {
   const JobId id = submit_one(full_spec(1));
   ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", {}, {}, {}}).ok());
   ASSERT_TRUE(
-      store_->record_end(id, {JobState::kPreempted, at_seconds(20), {}, 15, {}, "preempted"}).ok());
+      store_->record_end(id, {JobState::kPreempted, at_seconds(20), {}, 15, {}, "preempted", {}})
+          .ok());
   ASSERT_TRUE(
       store_->transition(id, JobState::kPreempted, JobState::kQueued, at_seconds(21), "requeued")
           .ok());
   ASSERT_TRUE(store_->record_start(id, {{1}, at_seconds(30), "", {}, {}, {}}).ok());
-  ASSERT_TRUE(store_->record_end(id, {JobState::kCompleted, at_seconds(40), 0, {}, {}, ""}).ok());
+  ASSERT_TRUE(
+      store_->record_end(id, {JobState::kCompleted, at_seconds(40), 0, {}, {}, "", {}}).ok());
 
   auto log = store_->transitions(id);
   ASSERT_TRUE(log.ok());
@@ -301,7 +334,7 @@ TEST_F(StateStoreTest, HistoryRecordsEndedRunsNewestFirst) {
   for (int i = 0; i < 3; ++i) {
     const JobId id = submit_one(full_spec(i));
     ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(100 * i), "", {}, {}, {}}).ok());
-    JobEnd end{JobState::kCompleted, at_seconds(100 * i + 10 + i), 0, {}, {}, ""};
+    JobEnd end{JobState::kCompleted, at_seconds(100 * i + 10 + i), 0, {}, {}, "", {}};
     end.accounting.peak_gpu_mem = Bytes{1} << (30 + i);
     ASSERT_TRUE(store_->record_end(id, end).ok());
   }
@@ -309,7 +342,8 @@ TEST_F(StateStoreTest, HistoryRecordsEndedRunsNewestFirst) {
   unsigned_job.signature.clear();
   const JobId quiet = submit_one(unsigned_job);
   ASSERT_TRUE(store_->record_start(quiet, {{0}, at_seconds(0), "", {}, {}, {}}).ok());
-  ASSERT_TRUE(store_->record_end(quiet, {JobState::kCompleted, at_seconds(1), 0, {}, {}, ""}).ok());
+  ASSERT_TRUE(
+      store_->record_end(quiet, {JobState::kCompleted, at_seconds(1), 0, {}, {}, "", {}}).ok());
 
   auto history = store_->history("train.py", 2);
   ASSERT_TRUE(history.ok());

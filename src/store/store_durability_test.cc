@@ -204,7 +204,8 @@ constexpr int kBatch = 5;
                  0,
                  {},
                  {Bytes{1} << 30, 2.0, 3.0, false, 50.0},
-                 ""};
+                 "",
+                 {}};
       if (!store->record_end(id, end).ok()) _exit(5);
     }
     const int done = round + 1;

@@ -210,6 +210,8 @@ struct JobEnd {
   std::optional<int> signal;
   JobAccounting accounting;
   std::string reason;
+  // Appended in the end's own transaction (one commit instead of two per job).
+  std::optional<Event> event;
 };
 
 // Conditions are combined with AND; an empty filter lists every job, by increasing id.
@@ -241,11 +243,13 @@ class StateStore {
   virtual Status record_start(JobId job, const JobStart& start) = 0;
   // Fills in the pids of a RUNNING job once its supervisor has launched it, and the moment
   // its process started when known (the claim's time is when it was placed; a tick that
-  // starts many jobs launches them over a while).
+  // starts many jobs launches them over a while). `event`, if any, is appended in the same
+  // transaction; nothing is written when the job is not RUNNING.
   virtual Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
-                             std::optional<WallTime> started = std::nullopt) = 0;
-  // Ends a RUNNING job (compare-and-set from RUNNING): outcome, end time, accounting, and a
-  // history entry when the job has a signature.
+                             std::optional<WallTime> started = std::nullopt,
+                             const std::optional<Event>& event = std::nullopt) = 0;
+  // Ends a RUNNING job (compare-and-set from RUNNING): outcome, end time, accounting, a
+  // history entry when the job has a signature, and end.event if set; all or nothing.
   virtual Status record_end(JobId job, const JobEnd& end) = 0;
 
   virtual Result<JobRecord> get_job(JobId job) = 0;
