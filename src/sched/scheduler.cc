@@ -190,7 +190,9 @@ class Round {
   // ends before the reservation may still fit, unless the class fails everywhere.
   void queue_short_job(const Entry& entry) {
     if (!reserved_ || free_failures_.dominated(entry.demand)) return;
-    // Its short job would fail on any GPU too, later in this walk on a fuller ledger.
+    // Its short job would fail on any GPU too, later in this walk on a fuller ledger: the
+    // class failed off the reserved GPUs a moment ago, so the proof looks only at those
+    // (and at what gained room since an older failure on any GPU).
     if (recall_failure(entry, nullptr)) {
       free_failures_.add(entry.demand);
       masked_failures_.add(entry.demand);
@@ -230,7 +232,7 @@ class Round {
     if (!memo.dominated(demand)) {
       PlaceOptions options = options_;
       if (masked) options.forbidden = &reserved_slots_;
-      if (auto slots = place_or_recall(entry, options)) {
+      if (auto slots = place_and_note(entry, options)) {
         start(entry, *slots);
         return Outcome::kStarted;
       }
@@ -242,10 +244,10 @@ class Round {
     return on_first_blocked(entry, demand) ? Outcome::kNotNow : Outcome::kStop;
   }
 
-  // The placer's answer, unless the class's last failure proves that it fails again now
-  // (see sched/known_failures.h); a failure is recorded either way.
-  std::optional<std::vector<int>> place_or_recall(const Entry& entry, const PlaceOptions& options) {
-    if (recall_failure(entry, options.forbidden)) return std::nullopt;
+  // The placer's answer; a failure is recorded for the class (see queue_short_job). The
+  // record is not asked here: a failing search of the placer's indexes costs less than
+  // the proof (measured: the proof took 11% of a 100k drain, the placer 2%).
+  std::optional<std::vector<int>> place_and_note(const Entry& entry, const PlaceOptions& options) {
     auto slots = placer_.place(ledger_, entry.demand, options);
     if (!slots) note_failure(entry, options.forbidden);
     return slots;

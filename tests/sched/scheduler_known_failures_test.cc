@@ -217,6 +217,36 @@ TEST(KnownFailureScheduler, AMoveFreesItsSourceForAClassThatFailedThere) {
   EXPECT_EQ(describe(*pure), describe(*second));
 }
 
+// Within a call the record of a class that just failed off the reserved GPUs decides
+// whether its short job is tried at all; the reserved GPUs must count as room for it (a
+// pure call uses the rule as much as a kept one, so only the expected decision shows it).
+TEST(KnownFailureScheduler, AShortJobStillStartsOnAFreeReservedGpu) {
+  SchedulerConfig config;  // fifo, pack, backfill
+  Snapshot snapshot;
+  snapshot.gpus = testing::make_node("n0", 2);
+  Job running = testing::make_job(1);
+  running.time_limit_s = 1000.0;
+  snapshot.running.push_back(testing::make_running(running, {1}));
+  Job pair = testing::make_job(2, 2);  // needs both GPUs: reserved for t = 1000
+  pair.time_limit_s = 600.0;
+  Job long_one = testing::make_job(3);  // ends after 1000: kept off GPU 0
+  long_one.time_limit_s = 5000.0;
+  Job short_one = testing::make_job(4);  // same class, ends by 1000: may use GPU 0
+  short_one.time_limit_s = 300.0;
+  for (Job* job : {&pair, &long_one, &short_one}) job->signature = "same";
+  snapshot.queue = {pair, long_one, short_one};
+  auto pure = schedule(snapshot, config);
+  ASSERT_TRUE(pure.ok()) << pure.status().to_string();
+  EXPECT_EQ(testing::started_ids(*pure), std::vector<std::uint64_t>{4}) << describe(*pure);
+  ASSERT_TRUE(pure->reservation.has_value());
+  EXPECT_EQ(pure->reservation->job, JobId{2});
+  auto kept = Scheduler::from_snapshot(snapshot, config);
+  ASSERT_TRUE(kept.ok());
+  auto decided = (*kept)->schedule(0.0);
+  ASSERT_TRUE(decided.ok());
+  EXPECT_EQ(describe(*pure), describe(*decided));
+}
+
 // ---- The proof itself, on a ledger.
 
 Demand whole_gpus(int gpus, Bytes bytes) {
