@@ -2,9 +2,11 @@
 //
 // A round that tries a request class and fails leaves a record: the demand, where the
 // ledger stood (a stamp in the GainLog) and the slots it was forbidden (a backfill
-// reservation). Until room appears, trying the class again is wasted work: once a queue
-// blocks, every call used to try every class again (about 115 in the scheduler benchmark)
-// though only the GPUs a finish freed could change anything.
+// reservation). The walk asks a record before it looks up and tries a class's short job
+// past the reservation (a job of the class that ends before it may use the reserved
+// GPUs): when the class cannot fit anywhere now, neither can that job. Measured on the
+// scheduler benchmark's drains, asking the record before every placement cost more than
+// the placer's own failing search (11% of a 100k drain against 2%), so the walk does not.
 //
 // Why a record may answer "still fails" without asking the placer. Every placer (pack,
 // spread, and place_across_nodes) accepts or rejects each node by its own slots alone,
@@ -19,8 +21,9 @@
 // then every other node still rejects it, and when none of those nodes can hold it on
 // its own now, the placer fails again. Within a round the ledger only fills (what-if
 // releases are put back bit for bit before the walk goes on), so a round logs nothing.
-// The scheduler's tests hold the kept scheduler, which uses the records, to the pure
-// schedule(), which starts without any (tests/sched/scheduler_known_failures_test.cc).
+// The scheduler's tests hold the kept scheduler, whose records outlive a call, to the pure
+// schedule(), which starts each call without any, and check the decisions a record made
+// within a call must not change (tests/sched/scheduler_known_failures_test.cc).
 #pragma once
 
 #include <cstdint>

@@ -1,12 +1,14 @@
-// A kept Scheduler skips placing a request class that failed before when no GPU that
-// gained room since could hold it (src/sched/known_failures.h). The pure schedule() starts
-// with no record at every call, so holding the kept scheduler to it at every step checks
-// the rule: a gain the log missed (an end, a requeue, a move, a GPU reported anew) or a
-// reserved GPU freed from one call to the next would show as a job the kept scheduler
-// failed to start. The streams keep queues blocked (many classes failing at every call)
-// and then make room in every way a caller can: jobs ending before their limits, requeues,
-// cancels of the blocked job, GPUs turning healthy or unhealthy, foreign memory coming and
-// going, utilization caps changing, and the balancer moving jobs.
+// A request class that failed to place leaves a record (src/sched/known_failures.h); a
+// kept Scheduler keeps it between calls and skips the class's short job past the
+// reservation while no GPU that gained room since could hold the class. The pure
+// schedule() starts with no record at every call, so holding the kept scheduler to it at
+// every step checks the rule: a gain the log missed (an end, a requeue, a move, a GPU
+// reported anew) or a reserved GPU freed from one call to the next would show as a job
+// the kept scheduler failed to start. The streams keep queues blocked (many classes
+// failing at every call) and then make room in every way a caller can: jobs ending before
+// their limits, requeues, cancels of the blocked job, GPUs turning healthy or unhealthy,
+// foreign memory coming and going, utilization caps changing, and the balancer moving
+// jobs.
 #include <gtest/gtest.h>
 
 #include <random>
