@@ -249,6 +249,34 @@ TEST(KnownFailureScheduler, AShortJobStillStartsOnAFreeReservedGpu) {
   EXPECT_EQ(describe(*pure), describe(*decided));
 }
 
+// A GPU reported with a new utilization cap while our jobs run there: they hold u_j * r_i
+// at the new r_i, as the pure scheduler counts them from the snapshot (the kept one kept
+// the old share until this was fixed; the stream above found it).
+TEST(KeptSchedulerGpuChange, ANewCapRecountsTheJobsRunningThere) {
+  SchedulerConfig config;
+  Snapshot snapshot;
+  snapshot.gpus = {testing::make_gpu(0)};
+  snapshot.running.push_back(testing::make_running(testing::make_job(1, 1, 10 * kGiB, 0.6), {0}));
+  snapshot.queue.push_back(testing::make_job(2, 1, 10 * kGiB, 0.6));
+  auto kept = Scheduler::from_snapshot(snapshot, config);
+  ASSERT_TRUE(kept.ok());
+  Scheduler& scheduler = **kept;
+  auto before = scheduler.schedule(0.0);
+  ASSERT_TRUE(before.ok());
+  EXPECT_TRUE(testing::started_ids(*before).empty());  // 0.6 + 0.6 > 1
+
+  GpuState capped = snapshot.gpus[0];
+  capped.util_cap = 0.8;  // each job now holds 0.48 of it: both fit
+  ASSERT_TRUE(scheduler.update_gpu(capped).ok());
+  Snapshot after = scheduler.snapshot();
+  after.now_s = 10.0;
+  auto pure = schedule(after, config);
+  auto decided = scheduler.schedule(10.0);
+  ASSERT_TRUE(pure.ok() && decided.ok());
+  EXPECT_EQ(testing::started_ids(*pure), std::vector<std::uint64_t>{2});
+  EXPECT_EQ(describe(*pure), describe(*decided));
+}
+
 // ---- The proof itself, on a ledger.
 
 Demand whole_gpus(int gpus, Bytes bytes) {
