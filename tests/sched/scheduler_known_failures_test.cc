@@ -8,7 +8,9 @@
 // failing at every call) and then make room in every way a caller can: jobs ending before
 // their limits, requeues, cancels of the blocked job, GPUs turning healthy or unhealthy,
 // foreign memory coming and going, utilization caps changing, and the balancer moving
-// jobs.
+// jobs. A gain matters to the rule only where a short job could use it on a reserved GPU;
+// the streams rarely make a GPU report or a move do that, so each has its own case below,
+// as has the record made within a call (which a pure call uses as much as a kept one).
 #include <gtest/gtest.h>
 
 #include <random>
@@ -183,10 +185,11 @@ INSTANTIATE_TEST_SUITE_P(EveryPolicy, KnownFailureEquivalence,
                          ::testing::Values("fifo", "priority", "sjf", "srtf", "edf", "las",
                                            "fair"));
 
-// A balancing move frees share on its source GPU: a class that failed there before the
-// move fits after it, in the kept scheduler as in the pure one.
+// A balancing move frees share on its source GPU. The class below failed everywhere in
+// call 1 (its short job was skipped on that record); after the move its short job fits on
+// the source, which is reserved for the blocked job but ends in time: call 2 must try it.
 TEST(KnownFailureScheduler, AMoveFreesItsSourceForAClassThatFailedThere) {
-  SchedulerConfig config;
+  SchedulerConfig config;  // fifo, pack, backfill
   config.balance = true;
   Snapshot snapshot;
   snapshot.gpus = {testing::make_gpu(0, "n0", 80 * kGiB), testing::make_gpu(1, "n0", 24 * kGiB)};
@@ -196,10 +199,16 @@ TEST(KnownFailureScheduler, AMoveFreesItsSourceForAClassThatFailedThere) {
     Job job = testing::make_job(id, 1, 8 * kGiB, 0.4);
     job.priority = 4;
     job.restartable = true;
+    job.time_limit_s = 1000.0;
     snapshot.running.push_back(testing::make_running(job, {0}));
   }
-  // Half a GPU and 60 GiB: not on GPU 1 (24 GiB), not on GPU 0 while both jobs run there.
-  snapshot.queue.push_back(testing::make_job(3, 1, 60 * kGiB, 0.5));
+  Job whole = testing::make_job(3, 1, 60 * kGiB);  // GPU 0 alone: reserved for t = 1000
+  whole.time_limit_s = 600.0;
+  Job long_one = testing::make_job(4, 1, 60 * kGiB, 0.5);  // kept off GPU 0
+  long_one.time_limit_s = 5000.0;
+  Job short_one = testing::make_job(5, 1, 60 * kGiB, 0.5);  // ends in time; 0.8 + 0.5 > 1
+  short_one.time_limit_s = 300.0;
+  snapshot.queue = {whole, long_one, short_one};
   snapshot.now_s = 400.0;
   auto kept = Scheduler::from_snapshot(snapshot, config);
   ASSERT_TRUE(kept.ok()) << kept.status().to_string();
@@ -207,7 +216,7 @@ TEST(KnownFailureScheduler, AMoveFreesItsSourceForAClassThatFailedThere) {
 
   auto first = scheduler.schedule(400.0);
   ASSERT_TRUE(first.ok());
-  ASSERT_EQ(first->decisions.size(), 1u);
+  ASSERT_EQ(first->decisions.size(), 1u) << describe(*first);
   ASSERT_TRUE(std::holds_alternative<Move>(first->decisions[0])) << describe(*first);
 
   Snapshot after = scheduler.snapshot();
@@ -215,7 +224,7 @@ TEST(KnownFailureScheduler, AMoveFreesItsSourceForAClassThatFailedThere) {
   auto pure = schedule(after, config);
   auto second = scheduler.schedule(500.0);
   ASSERT_TRUE(pure.ok() && second.ok());
-  EXPECT_EQ(testing::started_ids(*pure), std::vector<std::uint64_t>{3});
+  EXPECT_EQ(testing::started_ids(*pure), std::vector<std::uint64_t>{5}) << describe(*pure);
   EXPECT_EQ(describe(*pure), describe(*second));
 }
 
@@ -247,6 +256,43 @@ TEST(KnownFailureScheduler, AShortJobStillStartsOnAFreeReservedGpu) {
   auto decided = (*kept)->schedule(0.0);
   ASSERT_TRUE(decided.ok());
   EXPECT_EQ(describe(*pure), describe(*decided));
+}
+
+// A class's short job skipped because the class could not fit anywhere (its record of
+// call 1) must be tried again once a GPU is reported with room for it (call 2), even when
+// that GPU is reserved for the blocked job: the short job ends in time to use it.
+TEST(KnownFailureScheduler, AGpuReportedWithRoomIsSeenByAnOlderFailure) {
+  SchedulerConfig config;  // fifo, pack, backfill
+  Snapshot snapshot;
+  snapshot.gpus = testing::make_node("n0", 2, 0, 40 * kGiB);
+  snapshot.gpus[0].foreign_bytes = 20 * kGiB;  // 20 GiB usable: too little for 30 GiB
+  Job running = testing::make_job(1);
+  running.time_limit_s = 1000.0;
+  snapshot.running.push_back(testing::make_running(running, {1}));
+  Job pair = testing::make_job(2, 2);  // both GPUs, reserved for t = 1000
+  pair.time_limit_s = 600.0;
+  Job long_one = testing::make_job(3, 1, 30 * kGiB);  // kept off GPU 0
+  long_one.time_limit_s = 5000.0;
+  Job short_one = testing::make_job(4, 1, 30 * kGiB);  // ends in time; too big for GPU 0
+  short_one.time_limit_s = 300.0;
+  snapshot.queue = {pair, long_one, short_one};
+  auto kept = Scheduler::from_snapshot(snapshot, config);
+  ASSERT_TRUE(kept.ok());
+  Scheduler& scheduler = **kept;
+  auto first = scheduler.schedule(0.0);
+  ASSERT_TRUE(first.ok());
+  EXPECT_TRUE(testing::started_ids(*first).empty()) << describe(*first);
+
+  GpuState freed = snapshot.gpus[0];
+  freed.foreign_bytes = 0;  // the other process left: 40 GiB usable
+  ASSERT_TRUE(scheduler.update_gpu(freed).ok());
+  Snapshot after = scheduler.snapshot();
+  after.now_s = 10.0;
+  auto pure = schedule(after, config);
+  auto second = scheduler.schedule(10.0);
+  ASSERT_TRUE(pure.ok() && second.ok());
+  EXPECT_EQ(testing::started_ids(*pure), std::vector<std::uint64_t>{4}) << describe(*pure);
+  EXPECT_EQ(describe(*pure), describe(*second));
 }
 
 // A GPU reported with a new utilization cap while our jobs run there: they hold u_j * r_i
