@@ -58,6 +58,7 @@ Ledger::Ledger(const Snapshot& snapshot) {
     slots_.push_back(slot);
   }
   recompute_min_r();
+  partial_nodes_.resize(slots_.size());
   for (const std::vector<int>& node : node_slots_) {
     largest_node_ = std::max(largest_node_, static_cast<int>(node.size()));
   }
@@ -179,9 +180,12 @@ void Ledger::flush_nodes() {
     node_old_count_[node] = -1;
     if (node_listed_[node] != 0) {
       if (old == empty_count_[node]) continue;
-      nodes_by_empty_.erase({old, node});
+      nodes_by_empty_.erase(std::lower_bound(nodes_by_empty_.begin(), nodes_by_empty_.end(),
+                                             std::pair<int, int>{old, node}));
     }
-    nodes_by_empty_.insert({empty_count_[node], node});
+    const std::pair<int, int> entry{empty_count_[node], node};
+    nodes_by_empty_.insert(std::lower_bound(nodes_by_empty_.begin(), nodes_by_empty_.end(), entry),
+                           entry);
     node_listed_[node] = 1;
   }
   dirty_nodes_.clear();
@@ -203,7 +207,9 @@ void Ledger::unindex(int s) {
   if (slot.empty() || node_listed_[slot.node] == 0) touch_node(slot.node);
   if (slot.empty()) empty_count_[slot.node] -= 1;
   const bool open = !slot.exclusive_held && slot.share_units < kUnitsPerShare;
-  if (open && !slot.empty()) partial_.erase({slot.free_share(), s});
+  if (open && !slot.empty()) {
+    partial_nodes_[static_cast<std::size_t>(s)] = partial_.extract({slot.free_share(), s});
+  }
   if (load_indexed_) by_load_.erase(load_key(s));
   if (open) open_gpus_ -= 1;
 }
@@ -214,7 +220,15 @@ void Ledger::reindex(int s) {
   if (slot.empty() || node_listed_[slot.node] == 0) touch_node(slot.node);
   if (slot.empty()) empty_count_[slot.node] += 1;
   const bool open = !slot.exclusive_held && slot.share_units < kUnitsPerShare;
-  if (open && !slot.empty()) partial_.insert({slot.free_share(), s});
+  if (open && !slot.empty()) {
+    auto& node = partial_nodes_[static_cast<std::size_t>(s)];
+    if (node.empty()) {
+      partial_.insert({slot.free_share(), s});
+    } else {
+      node.value() = {slot.free_share(), s};
+      partial_.insert(std::move(node));
+    }
+  }
   if (load_indexed_) by_load_.insert(load_key(s));
   if (open) open_gpus_ += 1;
 }

@@ -72,7 +72,8 @@ class PackPlacer final : public Placer {
   static std::optional<int> best_empty(const Ledger& ledger, const Demand& demand,
                                        const PlaceOptions& options) {
     const auto& nodes = ledger.nodes_by_empty();
-    for (auto it = nodes.lower_bound({1, -1}); it != nodes.end(); ++it) {
+    for (auto it = std::lower_bound(nodes.begin(), nodes.end(), std::pair<int, int>{1, -1});
+         it != nodes.end(); ++it) {
       std::optional<int> best;
       for (int s : ledger.node_slots(it->second)) {
         if (!ledger.slot(s).empty() || !allowed(ledger, s, demand, options)) continue;
@@ -89,7 +90,8 @@ class PackPlacer final : public Placer {
                                               const PlaceOptions& options) {
     const auto& nodes = ledger.nodes_by_empty();
     const int min_empty = demand.exclusive() || demand.whole_memory ? demand.gpus : 0;
-    for (auto it = nodes.lower_bound({min_empty, -1}); it != nodes.end(); ++it) {
+    for (auto it = std::lower_bound(nodes.begin(), nodes.end(), std::pair<int, int>{min_empty, -1});
+         it != nodes.end(); ++it) {
       std::vector<int> candidates;
       for (int s : ledger.node_slots(it->second)) {
         if (allowed(ledger, s, demand, options)) candidates.push_back(s);

@@ -387,6 +387,17 @@ std::vector<int> Scheduler::State::slots_of(const std::vector<int>& gpus) const 
   return slots;
 }
 
+void Scheduler::State::release_gpus(const RunningJob& running) {
+  const std::vector<int> slots = slots_of(running.gpus);
+  ledger.release(slots, held_demand(running), running.declared_bytes);
+  int last_node = -1;
+  for (int s : slots) {
+    const int node = ledger.slot(s).node;
+    if (node != last_node) gains.add(node);
+    last_node = node;
+  }
+}
+
 // ---- Scheduler
 
 Scheduler::Scheduler(std::unique_ptr<State> state) : state_(std::move(state)) {}
@@ -460,8 +471,7 @@ Status Scheduler::finish(JobId job, EndState end, double now_s) {
     return not_found("job " + to_string(job) + " is not running; nothing to finish");
   }
   RunningJob running = state.take_running(job);
-  state.ledger.release(state.slots_of(running.gpus), state.held_demand(running),
-                       running.declared_bytes);
+  state.release_gpus(running);
   state.ended[job] = end;
   state.release_dependents(job);
   // Service over every run, in GPUs actually held (a fractional job holds its share).
@@ -477,8 +487,7 @@ Status Scheduler::requeue(JobId job, double now_s) {
     return not_found("job " + to_string(job) + " is not running; nothing to requeue");
   }
   RunningJob running = state.take_running(job);
-  state.ledger.release(state.slots_of(running.gpus), state.held_demand(running),
-                       running.declared_bytes);
+  state.release_gpus(running);
   running.job.attained_run_s += std::max(0.0, now_s - running.start_time_s);
   state.add_queued(std::move(running.job));
   return {};
@@ -498,8 +507,26 @@ Status Scheduler::update_gpu(const GpuState& gpu) {
   GpuState& held = state.view.gpus[it->second];
   if (held.used_bytes) --state.measured_gpus;
   if (gpu.used_bytes) ++state.measured_gpus;
+  // Our jobs there hold u_j * r_i of it: a new cap takes them out at the old r and puts
+  // them back at the new one, as a ledger built from the snapshot counts them.
+  const int slot = state.ledger.slot_of(gpu.index);
+  std::vector<const RunningJob*> recounted;
+  if (held.util_cap != gpu.util_cap) {
+    for (const RunningJob& running : state.view.running) {
+      if (std::find(running.gpus.begin(), running.gpus.end(), gpu.index) == running.gpus.end()) {
+        continue;
+      }
+      state.ledger.release({slot}, state.held_demand(running), running.declared_bytes);
+      recounted.push_back(&running);
+    }
+  }
   held = gpu;
   state.ledger.update_gpu(gpu);
+  for (const RunningJob* running : recounted) {
+    state.ledger.commit({slot}, state.held_demand(*running));
+  }
+  // Health, memory held by others or the cap may have grown what fits there.
+  state.gains.add(state.ledger.slot(slot).node);
   state.empty_ledger_.reset();  // rebuilt from the GPUs when next needed
   state.limits = detail::cluster_limits(state.view.gpus);
   state.limits.multi_node = state.config.multi_node;

@@ -21,6 +21,7 @@
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/scheduler.h"
 #include "sched/dependencies.h"
+#include "sched/known_failures.h"
 #include "sched/validate_internal.h"
 
 namespace fastgpu::sched {
@@ -189,6 +190,10 @@ struct Scheduler::State {
   struct RequestClass {
     std::map<double, LimitGroup> by_limit;  // time limit (-1: none) -> its jobs
     LimitFirsts limit_heads;                // the first job of each time limit
+    // Its last failures to place, on any GPU and off a reservation's GPUs: until room
+    // appears where it could use it, a round knows it fails without searching.
+    KnownFailure failed_free;
+    KnownFailure failed_masked;
   };
   using ClassKey = std::tuple<int, bool, Bytes, std::int64_t>;
   std::vector<RequestClass> classes;
@@ -201,6 +206,9 @@ struct Scheduler::State {
   QueueMinimums minimums;
   // Running jobs by the time they must end (time limits); no limit: kNever.
   std::set<std::pair<double, JobId>> ends;
+  // Every node where the ledger gained room between rounds, for KnownFailure.
+  GainLog gains;
+  NodeRooms node_rooms;  // per round
 
   // Learned estimates per signature; rebuilt when a history changes.
   std::unique_ptr<EstimateCache> estimates;
@@ -222,6 +230,8 @@ struct Scheduler::State {
   RunningJob take_running(JobId id);
   Demand held_demand(const RunningJob& running) const;
   std::vector<int> slots_of(const std::vector<int>& gpus) const;
+  // Releases a running job's GPUs in the ledger (it ended, left or moved) and logs the gain.
+  void release_gpus(const RunningJob& running);
   double end_of(const RunningJob& running) const;
 };
 

@@ -100,12 +100,14 @@ class Ledger {
   // keeping what our jobs hold. REQUIRES: gpu.index is known and on the same node.
   void update_gpu(const GpuState& gpu);
 
-  // Indexes. Nodes ordered by (empty GPUs, node id) (every node that had a healthy GPU);
+  // Indexes. Nodes ordered by (empty GPUs, node id) (every node that had a healthy GPU),
+  // a sorted vector: a node's entry moves at every commit or release that changes its
+  // empty GPUs, and a move within a few hundred nodes costs less than a tree's node;
   // partial GPUs (some job, not exclusive, some share left) by (free share, slot); healthy
   // GPUs by (LB_i, utilization, temperature, slot). Only spread reads the load order, so it
   // is built on its first use and kept from then on (the first call is not thread-safe,
   // like the rest of the ledger).
-  const std::set<std::pair<int, int>>& nodes_by_empty() const { return nodes_by_empty_; }
+  const std::vector<std::pair<int, int>>& nodes_by_empty() const { return nodes_by_empty_; }
   const std::set<std::pair<double, int>>& partial_by_free_share() const { return partial_; }
   using LoadKey = std::tuple<double, double, double, int>;
   const std::set<LoadKey>& by_load() const;
@@ -130,11 +132,14 @@ class Ledger {
   std::vector<std::vector<int>> node_slots_;
   std::vector<std::string> node_names_;
   std::vector<int> empty_count_;
-  std::set<std::pair<int, int>> nodes_by_empty_;
-  std::vector<char> node_listed_;    // the node is in nodes_by_empty_
+  std::vector<std::pair<int, int>> nodes_by_empty_;  // sorted
+  std::vector<char> node_listed_;                    // the node is in nodes_by_empty_
   std::vector<int> node_old_count_;  // its count when first changed since the last flush, or -1
   std::vector<int> dirty_nodes_;     // nodes changed since the last flush
   std::set<std::pair<double, int>> partial_;
+  // A slot's tree node between unindex and reindex: a commit or release moves the slot
+  // within partial_ without freeing and allocating a node.
+  std::vector<std::set<std::pair<double, int>>::node_type> partial_nodes_;
   mutable std::set<LoadKey> by_load_;
   mutable bool load_indexed_ = false;  // by_load_ is built and kept
   int open_gpus_ = 0;

@@ -2,7 +2,11 @@
 //
 // Every strategy places only where Ledger::fits() holds on every chosen GPU, puts a
 // multi-GPU job on one node (preferring one NVLink group, then one PCIe switch), and
-// never uses an unhealthy GPU. Strategies differ in which fitting GPUs they prefer:
+// never uses an unhealthy GPU. A strategy fails only when no node can take the demand
+// (enough fitting, allowed GPUs on one node; for place_across_nodes enough empty ones):
+// the kept Scheduler relies on it to know a class still fails while no GPU gained room
+// where it could use it (src/sched/known_failures.h); a new strategy must keep that.
+// Strategies differ in which fitting GPUs they prefer:
 //   pack   best fit: fractional jobs go to partly used GPUs first, leaving whole GPUs for
 //          whole-GPU jobs; among candidates the one leaving the least unusable fragment
 //          (in the spirit of FGD, ATC'23); whole GPUs from the node with the fewest free.

@@ -1,0 +1,97 @@
+// Placements known to fail, kept between a Scheduler's calls; private to src/sched.
+//
+// A round that tries a request class and fails leaves a record: the demand, where the
+// ledger stood (a stamp in the GainLog) and the slots it was forbidden (a backfill
+// reservation). The walk asks a record before it looks up and tries a class's short job
+// past the reservation (a job of the class that ends before it may use the reserved
+// GPUs): when the class cannot fit anywhere now, neither can that job. Measured on the
+// scheduler benchmark's drains, asking the record before every placement cost more than
+// the placer's own failing search (11% of a 100k drain against 2%), so the walk does not.
+//
+// Why a record may answer "still fails" without asking the placer. Every placer (pack,
+// spread, and place_across_nodes) accepts or rejects each node by its own slots alone,
+// and a node's acceptance can only be lost as its slots fill (Ledger::fits is monotone in
+// what a slot holds); a single-node demand fits exactly when some node holds demand.gpus
+// slots that it fits and that are not forbidden, a demand spanning nodes when enough empty
+// such slots exist. So if the demand failed at the record and since then:
+//   - the only slots that gained room (a job ended or was requeued or moved away, a GPU
+//     was reported anew) lie on the nodes in the GainLog after the record's stamp, and
+//   - the only slots no longer forbidden are the record's forbidden ones that are not
+//     forbidden now,
+// then every other node still rejects it, and when none of those nodes can hold it on
+// its own now, the placer fails again. Within a round the ledger only fills (what-if
+// releases are put back bit for bit before the walk goes on), so a round logs nothing.
+// The scheduler's tests hold the kept scheduler, whose records outlive a call, to the pure
+// schedule(), which starts each call without any, and check the decisions a record made
+// within a call must not change (tests/sched/scheduler_known_failures_test.cc).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "fastgpu/sched/ledger.h"
+
+namespace fastgpu::sched {
+
+// The nodes where the ledger gained room, in order. A stamp is a position in the log;
+// the log keeps its last kKept entries, and a stamp older than those proves nothing.
+class GainLog {
+ public:
+  std::uint64_t now() const { return base_ + nodes_.size(); }
+  void add(int node);
+  // The nodes gained since `stamp`, or nullopt when the log no longer reaches back there.
+  std::optional<std::span<const int>> since(std::uint64_t stamp) const;
+
+ private:
+  static constexpr std::size_t kKept = 4096;
+  std::uint64_t base_ = 0;  // the stamp of nodes_[0]
+  std::vector<int> nodes_;
+};
+
+// What each node offers at best, computed on first use within a round and kept for it:
+// a cheap filter before asking every slot of a gained node whether it fits. Within a
+// round the ledger only fills, so figures taken earlier in it are upper bounds.
+class NodeRooms {
+ public:
+  void new_round() { ++round_; }
+  // False when no placement of the demand can use the node now; true when one might.
+  bool may_hold(const Ledger& ledger, int node, const Demand& demand);
+
+ private:
+  struct Room {
+    std::uint64_t round = 0;           // the round these figures are for; 0: never computed
+    int open = 0;                      // healthy slots, not held exclusively, with share left
+    std::int64_t most_free_units = 0;  // compute share left on the best slot, in units
+    Bytes most_free_bytes = 0;
+    double least_r = 1.0;
+  };
+  const Room& room(const Ledger& ledger, int node);
+  std::uint64_t round_ = 1;
+  std::vector<Room> rooms_;
+};
+
+// The last failure of one request class under one kind of mask (none, or a reservation).
+struct KnownFailure {
+  bool valid = false;
+  std::uint64_t stamp = 0;     // GainLog::now() at the failure
+  Demand demand;               // what failed
+  std::vector<int> forbidden;  // the slots it was kept off then
+};
+
+// True when `demand`, kept off the slots marked in `forbidden` (nullptr: none), provably
+// fails to place on `ledger` now, given that `failure` failed earlier and `gains` logged
+// every gain since. A demand larger than the one that failed (same GPU count and memory
+// kind, at least its bytes and share) fails too. Gives up (false) when the proof would
+// cost more than trying: the log no longer reaches back, or too many nodes gained.
+bool still_fails(const KnownFailure& failure, const Demand& demand,
+                 const std::vector<char>* forbidden, const Ledger& ledger, const GainLog& gains,
+                 NodeRooms& rooms);
+
+// Records that `demand` failed now under `forbidden` (nullptr: none); `forbidden_slots`
+// lists the marked slots.
+void record_failure(KnownFailure& failure, const Demand& demand,
+                    const std::vector<int>& forbidden_slots, const GainLog& gains);
+
+}  // namespace fastgpu::sched
