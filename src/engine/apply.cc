@@ -176,6 +176,7 @@ void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& 
   end.at = now_;
   end.reason = "could not be launched: " + message;
   const Status recorded = options_.store->record_end(job, end);
+  history_.clear();  // its signature gained an entry; this path is rare
   report.ended.push_back(job);
   warn(report, "job.launch_failed", job,
        "job " + to_string(job) + " " + end.reason +

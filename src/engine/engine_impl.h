@@ -82,6 +82,7 @@ class EngineImpl final : public Engine {
   store::WallTime now_{};
   UsageMeter meter_;
   QueuedJobs queued_;                       // the store's QUEUED jobs
+  HistoryCache history_;                    // per signature, forgotten when a job ends
   std::map<JobId, Launching> launching_;    // claimed and launched, not yet settled
   std::map<JobId, StopIntent> intents_;     // running jobs the engine asked to stop
   std::set<JobId> memory_warned_;           // running jobs already warned about (once per run)

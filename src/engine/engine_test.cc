@@ -359,6 +359,33 @@ TEST_F(EngineTest, ForeignMemoryLowersWhatFits) {
   EXPECT_EQ(state(ids[1]), JobState::kRunning);
 }
 
+// "auto" memory is learnt from the runs of the same name. The tick keeps each name's
+// history between ticks; a run that ends while the name waits must still count at once.
+TEST_F(EngineTest, AutoMemoryLearnsFromARunThatEndedWhileItsNameWaited) {
+  open("H100-80G");
+  JobSpec first = job_spec("train", 1, 40 * kGiB);
+  first.signature = "train";
+  const JobId a = submit_one(first);
+  tick();
+  JobSpec second = job_spec("train", 1, std::nullopt);
+  second.signature = "train";
+  second.dependencies = {{a, store::DependencyKind::kAfterAny, std::nullopt}};
+  const JobId b = submit_one(second);
+  tick();  // b waits for a; the tick has read train's history (empty)
+  device(0).processes =
+      std::vector<GpuProcess>{{static_cast<std::uint32_t>(launcher_.job_pid(a)), 30 * kGiB}};
+  device(0).memory_used_bytes = 30 * kGiB;
+  clock_.advance(2);
+  tick();  // sampled: a's peak is 30 GiB
+  launcher_.finish(a, exec::Exited{0});
+  tick();  // a ends and b starts in the same tick
+  ASSERT_EQ(state(b), JobState::kRunning);
+  // 30 GiB plus the 10% margin, not the whole GPU that an empty history would give.
+  ASSERT_TRUE(record(b).placed_bytes_per_gpu.has_value());
+  EXPECT_GE(*record(b).placed_bytes_per_gpu, 33 * kGiB);
+  EXPECT_LT(*record(b).placed_bytes_per_gpu, 40 * kGiB);
+}
+
 TEST_F(EngineTest, MemoryOverrunIsKilledWhenThePolicySaysKill) {
   options_.scheduler.memory_action = sched::MemoryActionKind::kKill;
   open("H100-80G");

@@ -33,12 +33,13 @@ namespace {
 class Builder {
  public:
   Builder(const EngineOptions& options, const GpuReading& reading, const UsageMeter& meter,
-          store::WallTime now, const std::map<JobId, JobRecord>& queued)
+          store::WallTime now, const std::map<JobId, JobRecord>& queued, HistoryCache& history)
       : options_(options),
         store_(*options.store),
         reading_(reading),
         meter_(meter),
-        all_queued_(queued) {
+        all_queued_(queued),
+        history_(history) {
     input_.snapshot.now_s = to_seconds(now);
   }
 
@@ -279,20 +280,27 @@ class Builder {
     return {};
   }
 
-  // The store keeps history newest first; the scheduler wants it oldest first.
+  // The store keeps history newest first; the scheduler wants it oldest first. A signature
+  // is read from the store once, then from the cache until a job with it ends.
   Status add_history() {
     std::set<std::string> signatures;
     for (const sched::Job& job : input_.snapshot.queue) {
       if (!job.signature.empty()) signatures.insert(job.signature);
     }
+    std::erase_if(history_, [&](const auto& entry) { return !signatures.contains(entry.first); });
     for (const std::string& signature : signatures) {
-      Result<std::vector<store::HistoryEntry>> entries = store_.history(signature, kHistoryRuns);
-      if (!entries.ok()) return entries.status();
-      sched::SignatureHistory& history = input_.snapshot.history[signature];
-      for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
-        if (it->peak_gpu_mem) history.peak_bytes.push_back(*it->peak_gpu_mem);
-        if (it->outcome == JobState::kCompleted) history.run_seconds.push_back(it->run_seconds);
+      auto cached = history_.find(signature);
+      if (cached == history_.end()) {
+        Result<std::vector<store::HistoryEntry>> entries = store_.history(signature, kHistoryRuns);
+        if (!entries.ok()) return entries.status();
+        sched::SignatureHistory history;
+        for (auto it = entries->rbegin(); it != entries->rend(); ++it) {
+          if (it->peak_gpu_mem) history.peak_bytes.push_back(*it->peak_gpu_mem);
+          if (it->outcome == JobState::kCompleted) history.run_seconds.push_back(it->run_seconds);
+        }
+        cached = history_.emplace(signature, std::move(history)).first;
       }
+      input_.snapshot.history[signature] = cached->second;
     }
     return {};
   }
@@ -304,6 +312,7 @@ class Builder {
   const GpuReading& reading_;
   const UsageMeter& meter_;
   const std::map<JobId, JobRecord>& all_queued_;  // the engine's QueuedJobs
+  HistoryCache& history_;                         // the engine's, kept between ticks
   TickInput input_;
 };
 
@@ -311,8 +320,9 @@ class Builder {
 
 Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
                                    const UsageMeter& meter, store::WallTime now,
-                                   const std::map<JobId, JobRecord>& queued) {
-  return Builder(options, reading, meter, now, queued).build();
+                                   const std::map<JobId, JobRecord>& queued,
+                                   HistoryCache& history) {
+  return Builder(options, reading, meter, now, queued, history).build();
 }
 
 }  // namespace fastgpu::engine

@@ -35,10 +35,17 @@ struct TickInput {
   std::vector<Withheld> withheld;             // queued jobs that do not fit the cluster now
 };
 
-// `queued`: the store's QUEUED jobs (QueuedJobs::jobs()).
+// Per-signature history as the store last gave it, kept between ticks: a queue of many
+// distinct commands otherwise costs one history query per signature per tick. The engine
+// forgets a signature when a job with it ends (its end adds a history entry); the builder
+// drops the signatures no longer queued.
+using HistoryCache = std::map<std::string, sched::SignatureHistory>;
+
+// `queued`: the store's QUEUED jobs (QueuedJobs::jobs()); `history`: the engine's cache.
 Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
                                    const UsageMeter& meter, store::WallTime now,
-                                   const std::map<JobId, store::JobRecord>& queued);
+                                   const std::map<JobId, store::JobRecord>& queued,
+                                   HistoryCache& history);
 
 // Run time of a job's earlier, ended runs, from its transitions (RUNNING -> anything).
 double ended_run_seconds(const std::vector<store::Transition>& transitions);

@@ -21,7 +21,8 @@ Result<TickReport> EngineImpl::tick() {
   FASTGPU_RETURN_IF_ERROR(queued_.refresh(*options_.store, to_seconds(now_)));
   FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
   sample_if_due(report);
-  Result<TickInput> input = build_tick_input(options_, reading_, meter_, now_, queued_.jobs());
+  Result<TickInput> input =
+      build_tick_input(options_, reading_, meter_, now_, queued_.jobs(), history_);
   if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
   note_withheld(input->withheld, report);
   Result<sched::ScheduleResult> result = sched::schedule(input->snapshot, options_.scheduler);
@@ -93,6 +94,7 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
       0, options_.clock->now(), "job.end", finished.job,
       json{{"state", store::job_state_name(end.state)}, {"reason", end.reason}}.dump()};
   const Status recorded = options_.store->record_end(finished.job, record);
+  history_.erase(job->spec.signature);  // its end is a new history entry
   if (!recorded.ok()) {
     if (transient(recorded)) return false;
     warn(
