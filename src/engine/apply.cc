@@ -175,8 +175,7 @@ void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& 
   end.state = JobState::kFailed;
   end.at = now_;
   end.reason = "could not be launched: " + message;
-  const Status recorded = options_.store->record_end(job, end);
-  history_.clear();  // its signature gained an entry; this path is rare
+  const Status recorded = record_end(job, std::nullopt, end);  // rare: no signature at hand
   report.ended.push_back(job);
   warn(report, "job.launch_failed", job,
        "job " + to_string(job) + " " + end.reason +

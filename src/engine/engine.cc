@@ -119,8 +119,18 @@ Status EngineImpl::adopt(const JobRecord& job) {
   end.state = JobState::kFailed;
   end.at = now_;
   end.reason = "lost: could not re-adopt it after a restart: " + adopted.to_string();
-  history_.erase(job.spec.signature);
-  return options_.store->record_end(job.id, end);
+  return record_end(job.id, job.spec.signature, end);
+}
+
+Status EngineImpl::record_end(JobId job, std::optional<std::string_view> signature,
+                              const store::JobEnd& end) {
+  const Status recorded = options_.store->record_end(job, end);
+  if (signature) {
+    history_.erase(std::string(*signature));
+  } else {
+    history_.clear();
+  }
+  return recorded;
 }
 
 // ---- submit ----
@@ -211,8 +221,7 @@ Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   const double ran = to_seconds(end.at) - to_seconds(job.start_time.value_or(end.at));
   end.accounting = meter_.finish(job.id, job.placed_gpus.size(), ran);
   intents_.erase(job.id);
-  history_.erase(job.spec.signature);
-  return options_.store->record_end(job.id, end);
+  return record_end(job.id, job.spec.signature, end);
 }
 
 }  // namespace fastgpu::engine

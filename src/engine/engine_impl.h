@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "engine/accounting.h"
@@ -35,6 +36,10 @@ class EngineImpl final : public Engine {
   Status check_against_cluster(const store::JobSpec& spec, std::size_t index) const;
   Status adopt(const store::JobRecord& job);
   Status cancel_running(const store::JobRecord& job, std::uint32_t uid);
+  // Every end the engine records goes through here. An end adds a history entry for the
+  // job's signature, so the tick's cached history of it is forgotten (all of it when the
+  // signature is not at hand).
+  Status record_end(JobId job, std::optional<std::string_view> signature, const store::JobEnd& end);
   // Appends an event; a failure to record it is returned as a warning text, not an error.
   std::optional<std::string> event(const std::string& kind, std::optional<JobId> job,
                                    const std::string& message_json);

@@ -93,8 +93,7 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
   record.event = store::Event{
       0, options_.clock->now(), "job.end", finished.job,
       json{{"state", store::job_state_name(end.state)}, {"reason", end.reason}}.dump()};
-  const Status recorded = options_.store->record_end(finished.job, record);
-  history_.erase(job->spec.signature);  // its end is a new history entry
+  const Status recorded = record_end(finished.job, job->spec.signature, record);
   if (!recorded.ok()) {
     if (transient(recorded)) return false;
     warn(

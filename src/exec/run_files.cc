@@ -28,16 +28,6 @@ std::string errno_text(int error) { return std::strerror(error); }
 std::int64_t to_micros(WallTime time) { return time.time_since_epoch().count(); }
 WallTime from_micros(std::int64_t micros) { return WallTime(std::chrono::microseconds(micros)); }
 
-Status write_all(int fd, std::string_view contents, const std::filesystem::path& path) {
-  while (!contents.empty()) {
-    ssize_t written = ::write(fd, contents.data(), contents.size());
-    if (written < 0 && errno == EINTR) continue;
-    if (written < 0) return io_error("cannot write '" + path.string() + "': " + errno_text(errno));
-    contents.remove_prefix(static_cast<std::size_t>(written));
-  }
-  return {};
-}
-
 template <typename T>
 std::optional<T> optional_field(const json& object, const char* key) {
   auto it = object.find(key);
@@ -185,7 +175,7 @@ Status write_line(const std::filesystem::path& run_file, int flags, const json& 
   if (fd < 0) {
     return io_error("cannot open the run record '" + run_file.string() + "': " + errno_text(errno));
   }
-  Status status = write_all(fd, line.dump() + "\n", run_file);
+  Status status = write_all(fd, line.dump() + "\n", "the run record '" + run_file.string() + "'");
   ::close(fd);
   return status;
 }
@@ -226,41 +216,38 @@ Result<RunRecord> record_from_text(std::string_view text, const std::filesystem:
   return record;  // what is left has no newline yet: a line still being written
 }
 
-// An earlier version's run folder: supervisor.pid, job.pid and outcome.json, each whole.
+// An earlier version's run folder: supervisor.pid, job.pid and outcome.json, each whole and
+// each what one line of a record now holds under its key.
 Result<RunRecord> read_run_folder(const std::filesystem::path& folder) {
+  static constexpr std::pair<const char*, const char*> kParts[] = {
+      {"supervisor.pid", "supervisor"}, {"job.pid", "job"}, {"outcome.json", "outcome"}};
   RunRecord record;
   bool found = false;
-  auto read_part = [&](const char* name, auto read) -> Status {
-    Result<std::string> text = read_whole_file(folder / name);
-    if (!text.ok()) return text.status().code() == ErrorCode::kNotFound ? Status{} : text.status();
+  for (const auto& [file, key] : kParts) {
+    Result<std::string> text = read_whole_file(folder / file);
+    if (!text.ok() && text.status().code() == ErrorCode::kNotFound) continue;
+    if (!text.ok()) return text.status();
     found = true;
-    const std::string what = (folder / name).string();
+    const std::string what = (folder / file).string();
     json object = json::parse(*text, nullptr, /*allow_exceptions=*/false);
-    if (object.is_discarded() || !object.is_object()) {
-      return invalid_argument(what + " is not a JSON object");
-    }
-    try {
-      return read(object, what);
-    } catch (const json::exception& error) {
-      return invalid_argument(what + ": " + error.what());
-    }
-  };
-  FASTGPU_RETURN_IF_ERROR(read_part("supervisor.pid", [&](const json& o, const std::string&) {
-    record.supervisor = supervisor_pid_from(o);
-    return Status{};
-  }));
-  FASTGPU_RETURN_IF_ERROR(read_part("job.pid", [&](const json& o, const std::string&) {
-    record.job = job_pid_from(o);
-    return Status{};
-  }));
-  FASTGPU_RETURN_IF_ERROR(read_part("outcome.json", [&](const json& o, const std::string& what) {
-    return outcome_from_object(o, what, record.outcome.emplace());
-  }));
+    if (object.is_discarded()) return invalid_argument(what + " is not JSON");
+    FASTGPU_RETURN_IF_ERROR(read_line_into(json{{key, std::move(object)}}, what, record));
+  }
   if (!found) return not_found("the run folder '" + folder.string() + "' holds no run files");
   return record;
 }
 
 }  // namespace
+
+Status write_all(int fd, std::string_view contents, const std::string& what) {
+  while (!contents.empty()) {
+    const ssize_t written = ::write(fd, contents.data(), contents.size());
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) return io_error("cannot write " + what + ": " + errno_text(errno));
+    contents.remove_prefix(static_cast<std::size_t>(written));
+  }
+  return {};
+}
 
 WallTime wall_now() {
   return std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());

@@ -80,6 +80,10 @@ Status append_outcome(const std::filesystem::path& run_file, const RunOutcome& o
 // naming the file and line for a line that is not understood.
 Result<RunRecord> read_run_record(const std::filesystem::path& path);
 
+// Writes all of `contents` to `fd`, retrying short writes and EINTR; kIoError naming
+// `what` (e.g. "the run record '/x'") otherwise.
+Status write_all(int fd, std::string_view contents, const std::string& what);
+
 // The whole file. kNotFound when it does not exist, kIoError when it cannot be read.
 Result<std::string> read_whole_file(const std::filesystem::path& path);
 

@@ -94,16 +94,9 @@ Status make_notify_pipe(int fds[2]) {
 Result<int> request_memfd(std::string_view request_json) {
   const int fd = ::memfd_create("fastgpu-request", MFD_CLOEXEC);
   if (fd < 0) return unavailable("cannot hold the launch request in memory: " + errno_text(errno));
-  std::size_t done = 0;
-  while (done < request_json.size()) {
-    const ssize_t written = ::write(fd, request_json.data() + done, request_json.size() - done);
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) {
-      const int error = errno;
-      ::close(fd);
-      return unavailable("cannot write the launch request: " + errno_text(error));
-    }
-    done += static_cast<std::size_t>(written);
+  if (Status written = write_all(fd, request_json, "the launch request"); !written.ok()) {
+    ::close(fd);
+    return written;
   }
   ::lseek(fd, 0, SEEK_SET);
   if (fd > STDERR_FILENO) return fd;

@@ -46,16 +46,6 @@ sigset_t handled_signals() {
   return set;
 }
 
-void write_all(int fd, const std::string& text) {
-  std::size_t done = 0;
-  while (done < text.size()) {
-    ssize_t written = ::write(fd, text.data() + done, text.size() - done);
-    if (written < 0 && errno == EINTR) continue;
-    if (written <= 0) return;
-    done += static_cast<std::size_t>(written);
-  }
-}
-
 // Writes a line to the supervisor's stderr: the shared supervisor.log beside the run records,
 // so each line names its run.
 void note(const std::filesystem::path& run_file, const std::string& message) {
@@ -93,7 +83,7 @@ class Notifier {
  private:
   void send(const std::string& line) {
     if (fd_ < 0) return;
-    write_all(fd_, line);
+    (void)write_all(fd_, line, "the notify pipe");  // a daemon gone meanwhile hears nothing
     close();
   }
   void close() {
@@ -181,7 +171,7 @@ void append_log_line(int log_fd, const std::filesystem::path& log_path, const st
     }
     ::close(reader);
   }
-  write_all(log_fd, text);
+  (void)write_all(log_fd, text, "the job's log");  // nowhere better to say it failed
 }
 
 enum class StopCause { kNone, kTimeLimit, kCancel, kPreempt };

@@ -231,21 +231,29 @@ TEST(KnownFailureScheduler, AMoveFreesItsSourceForAClassThatFailedThere) {
 // Within a call the record of a class that just failed off the reserved GPUs decides
 // whether its short job is tried at all; the reserved GPUs must count as room for it (a
 // pure call uses the rule as much as a kept one, so only the expected decision shows it).
-TEST(KnownFailureScheduler, AShortJobStillStartsOnAFreeReservedGpu) {
-  SchedulerConfig config;  // fifo, pack, backfill
+// Two GPUs of `total` bytes; job 1 runs on GPU 1 until t = 1000. Queued: job 2 needs both
+// GPUs (reserved for t = 1000), then jobs 3 (ends after 1000: kept off GPU 0) and 4 (ends by
+// 1000: may use GPU 0), one class of `bytes` each.
+Snapshot reserved_pair_and_one_class(Bytes total, Bytes bytes) {
   Snapshot snapshot;
-  snapshot.gpus = testing::make_node("n0", 2);
+  snapshot.gpus = testing::make_node("n0", 2, 0, total);
   Job running = testing::make_job(1);
   running.time_limit_s = 1000.0;
   snapshot.running.push_back(testing::make_running(running, {1}));
-  Job pair = testing::make_job(2, 2);  // needs both GPUs: reserved for t = 1000
+  Job pair = testing::make_job(2, 2);
   pair.time_limit_s = 600.0;
-  Job long_one = testing::make_job(3);  // ends after 1000: kept off GPU 0
+  Job long_one = testing::make_job(3, 1, bytes);
   long_one.time_limit_s = 5000.0;
-  Job short_one = testing::make_job(4);  // same class, ends by 1000: may use GPU 0
+  Job short_one = testing::make_job(4, 1, bytes);
   short_one.time_limit_s = 300.0;
-  for (Job* job : {&pair, &long_one, &short_one}) job->signature = "same";
   snapshot.queue = {pair, long_one, short_one};
+  return snapshot;
+}
+
+TEST(KnownFailureScheduler, AShortJobStillStartsOnAFreeReservedGpu) {
+  SchedulerConfig config;  // fifo, pack, backfill
+  Snapshot snapshot = reserved_pair_and_one_class(80 * kGiB, 10 * kGiB);
+  for (Job& job : snapshot.queue) job.signature = "same";
   auto pure = schedule(snapshot, config);
   ASSERT_TRUE(pure.ok()) << pure.status().to_string();
   EXPECT_EQ(testing::started_ids(*pure), std::vector<std::uint64_t>{4}) << describe(*pure);
@@ -263,19 +271,8 @@ TEST(KnownFailureScheduler, AShortJobStillStartsOnAFreeReservedGpu) {
 // that GPU is reserved for the blocked job: the short job ends in time to use it.
 TEST(KnownFailureScheduler, AGpuReportedWithRoomIsSeenByAnOlderFailure) {
   SchedulerConfig config;  // fifo, pack, backfill
-  Snapshot snapshot;
-  snapshot.gpus = testing::make_node("n0", 2, 0, 40 * kGiB);
-  snapshot.gpus[0].foreign_bytes = 20 * kGiB;  // 20 GiB usable: too little for 30 GiB
-  Job running = testing::make_job(1);
-  running.time_limit_s = 1000.0;
-  snapshot.running.push_back(testing::make_running(running, {1}));
-  Job pair = testing::make_job(2, 2);  // both GPUs, reserved for t = 1000
-  pair.time_limit_s = 600.0;
-  Job long_one = testing::make_job(3, 1, 30 * kGiB);  // kept off GPU 0
-  long_one.time_limit_s = 5000.0;
-  Job short_one = testing::make_job(4, 1, 30 * kGiB);  // ends in time; too big for GPU 0
-  short_one.time_limit_s = 300.0;
-  snapshot.queue = {pair, long_one, short_one};
+  Snapshot snapshot = reserved_pair_and_one_class(40 * kGiB, 30 * kGiB);
+  snapshot.gpus[0].foreign_bytes = 20 * kGiB;  // 20 GiB usable: job 4 (30 GiB) does not fit
   auto kept = Scheduler::from_snapshot(snapshot, config);
   ASSERT_TRUE(kept.ok());
   Scheduler& scheduler = **kept;
