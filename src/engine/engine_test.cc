@@ -496,6 +496,38 @@ TEST_F(EngineTest, CpuSlotsLimitCpuOnlyJobsHigherPriorityFirst) {
   EXPECT_EQ(state(ids[2]), JobState::kRunning);
 }
 
+// The slots go to the best CPU jobs of the whole queue, whether they wait loose or in an
+// array with a running limit, and a cancelled job's place goes to the next one.
+TEST_F(EngineTest, CpuSlotsGoByPriorityAcrossLimitedArraysAndLooseJobs) {
+  options_.cpu_slots = 2;
+  open();
+  std::vector<JobSpec> specs;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    JobSpec member = job_spec("sweep", 0, std::nullopt);
+    member.priority = 5;
+    member.array = store::ArrayMember{0, i, 1};
+    specs.push_back(member);
+  }
+  for (const char* name : {"loose-a", "loose-b", "loose-c"}) {
+    specs.push_back(job_spec(name, 0, std::nullopt));
+  }
+  specs[4].priority = 1;  // loose-b goes before loose-a
+  const std::vector<JobId> ids = submit(specs);
+  // Sweep %1 admits one member; it and loose-b outrank the rest.
+  EXPECT_THAT(tick().started, ::testing::UnorderedElementsAre(ids[0], ids[4]));
+
+  ASSERT_TRUE(engine_->cancel(ids[3], 1000).ok());  // loose-a, next in line, leaves
+  launcher_.finish(ids[4], exec::Exited{0});
+  tick();  // records the end; sweep's %1 is still taken, so the slot goes to loose-c
+  EXPECT_EQ(state(ids[1]), JobState::kQueued);
+  EXPECT_EQ(state(ids[5]), JobState::kRunning);
+
+  launcher_.finish(ids[0], exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(ids[1]), JobState::kRunning);  // the array's limit is free again
+  EXPECT_EQ(state(ids[2]), JobState::kQueued);
+}
+
 // The engine keeps the queue in memory; a job that reached the store some other way (a
 // second writer, an edit by hand) is still found by the periodic full read.
 TEST_F(EngineTest, QueueMirrorPicksUpJobsTheEngineDidNotSubmitWithinAMinute) {

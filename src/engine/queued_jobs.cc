@@ -12,10 +12,11 @@ Status QueuedJobs::refresh(store::StateStore& store, double now_s) {
   Result<std::vector<JobRecord>> jobs = store.list_jobs(filter);
   if (!jobs.ok()) return jobs.status().with_context("reading the queue");
   jobs_.clear();
-  for (JobRecord& job : *jobs) {
-    const JobId id = job.id;
-    jobs_.emplace(id, std::move(job));
-  }
+  limited_arrays_.clear();
+  cpu_jobs_.clear();
+  gpu_jobs_.clear();
+  after_ok_.clear();
+  for (JobRecord& job : *jobs) put(std::move(job));
   stale_ = false;
   read_at_s_ = now_s;
   return {};
@@ -34,8 +35,7 @@ void QueuedJobs::add_batch(store::StateStore& store, JobId first, std::size_t co
   }
   for (JobRecord& job : *jobs) {
     if (job.id.value() >= first.value() + count) break;
-    const JobId id = job.id;
-    jobs_.insert_or_assign(id, std::move(job));
+    put(std::move(job));
   }
 }
 
@@ -45,7 +45,65 @@ void QueuedJobs::add(store::StateStore& store, JobId job) {
     stale_ = true;
     return;
   }
-  jobs_.insert_or_assign(job, std::move(record).value());
+  put(std::move(record).value());
+}
+
+void QueuedJobs::remove(JobId job) {
+  const auto found = jobs_.find(job);
+  if (found == jobs_.end()) return;
+  unindex(found->second);
+  jobs_.erase(found);
+}
+
+void QueuedJobs::put(JobRecord job) {
+  const auto found = jobs_.find(job.id);
+  if (found != jobs_.end()) {
+    unindex(found->second);
+    found->second = std::move(job);
+    index(found->second);
+    return;
+  }
+  const JobId id = job.id;
+  index(jobs_.emplace(id, std::move(job)).first->second);
+}
+
+namespace {
+
+bool limited(const JobRecord& job) { return job.spec.array && job.spec.array->max_running > 0; }
+
+bool waits_for_success(const JobRecord& job) {
+  for (const store::Dependency& dependency : job.spec.dependencies) {
+    if (dependency.kind == store::DependencyKind::kAfterOk) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void QueuedJobs::index(const JobRecord& job) {
+  if (limited(job)) {
+    limited_arrays_[job.spec.array->array_id].emplace(job.spec.array->index, job.id);
+  } else if (job.spec.gpus == 0) {
+    cpu_jobs_.emplace(-job.spec.priority, job.id);
+  } else {
+    gpu_jobs_.insert(job.id);
+  }
+  if (waits_for_success(job)) after_ok_.insert(job.id);
+}
+
+void QueuedJobs::unindex(const JobRecord& job) {
+  if (limited(job)) {
+    const auto array = limited_arrays_.find(job.spec.array->array_id);
+    if (array != limited_arrays_.end()) {
+      array->second.erase({job.spec.array->index, job.id});
+      if (array->second.empty()) limited_arrays_.erase(array);
+    }
+  } else if (job.spec.gpus == 0) {
+    cpu_jobs_.erase({-job.spec.priority, job.id});
+  } else {
+    gpu_jobs_.erase(job.id);
+  }
+  after_ok_.erase(job.id);
 }
 
 }  // namespace fastgpu::engine

@@ -8,7 +8,10 @@
 // Thread-safety: none; the engine's callers serialize (one engine mutex).
 #pragma once
 
+#include <cstdint>
 #include <map>
+#include <set>
+#include <utility>
 
 #include "fastgpu/core/result.h"
 #include "fastgpu/store/state_store.h"
@@ -24,16 +27,36 @@ class QueuedJobs {
   void add_batch(store::StateStore& store, JobId first, std::size_t count);
   // Adds one job that went back to the queue.
   void add(store::StateStore& store, JobId job);
-  void remove(JobId job) { jobs_.erase(job); }
+  void remove(JobId job);
   // Forces a full read at the next refresh().
   void invalidate() { stale_ = true; }
 
   const std::map<JobId, store::JobRecord>& jobs() const { return jobs_; }
 
+  // Indexes over jobs(), so that a tick picks what may start without walking the whole
+  // queue (a 10,000-job array on two CPU slots walked 10,000 jobs to start two).
+  // A job is in exactly one of the three: a member of an array with a running limit
+  // (`limited_arrays`), else a CPU job (no GPUs) or a GPU job.
+  using ArrayMembers = std::set<std::pair<std::int64_t, JobId>>;  // by (array index, id)
+  const std::map<std::uint64_t, ArrayMembers>& limited_arrays() const { return limited_arrays_; }
+  // By (-priority, id): the order in which CPU slots are handed out.
+  const std::set<std::pair<int, JobId>>& cpu_jobs() const { return cpu_jobs_; }
+  const std::set<JobId>& gpu_jobs() const { return gpu_jobs_; }
+  // The jobs with at least one after-success dependency (whatever their kind).
+  const std::set<JobId>& after_ok() const { return after_ok_; }
+
   static constexpr double kResyncSeconds = 60.0;
 
  private:
+  void put(store::JobRecord job);
+  void index(const store::JobRecord& job);
+  void unindex(const store::JobRecord& job);
+
   std::map<JobId, store::JobRecord> jobs_;
+  std::map<std::uint64_t, ArrayMembers> limited_arrays_;
+  std::set<std::pair<int, JobId>> cpu_jobs_;
+  std::set<JobId> gpu_jobs_;
+  std::set<JobId> after_ok_;
   bool stale_ = true;
   double read_at_s_ = 0.0;
 };

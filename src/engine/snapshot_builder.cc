@@ -33,12 +33,12 @@ namespace {
 class Builder {
  public:
   Builder(const EngineOptions& options, const GpuReading& reading, const UsageMeter& meter,
-          store::WallTime now, const std::map<JobId, JobRecord>& queued, HistoryCache& history)
+          store::WallTime now, const QueuedJobs& queued, HistoryCache& history)
       : options_(options),
         store_(*options.store),
         reading_(reading),
         meter_(meter),
-        all_queued_(queued),
+        queued_(queued),
         history_(history) {
     input_.snapshot.now_s = to_seconds(now);
   }
@@ -141,10 +141,11 @@ class Builder {
     }
   }
 
-  // Fills input_.queued from the whole queue without the jobs over a limit: array members
+  // Fills input_.queued from the queue without the jobs over a limit: array members
   // beyond their array's %N (lowest index first), then CPU-only jobs beyond the free CPU
-  // slots (highest priority first, then submission order). One pass over the queue and no
-  // per-job work for the jobs withheld, so 10,000 waiting trivial jobs cost little per tick.
+  // slots (highest priority first, then submission order). Reads the queue's indexes, so
+  // the jobs withheld cost nothing: 10,000 waiting trivial jobs on two CPU slots cost a
+  // tick two jobs, not 10,000.
   void select_queued() {
     std::map<std::uint64_t, std::int64_t> running_members;
     std::size_t running_cpu_jobs = 0;
@@ -152,33 +153,37 @@ class Builder {
       if (job.spec.array) ++running_members[job.spec.array->array_id];
       running_cpu_jobs += job.spec.gpus == 0 ? 1 : 0;
     }
-    std::map<std::uint64_t, std::vector<const JobRecord*>> array_members;
+    const std::map<JobId, JobRecord>& jobs = queued_.jobs();
+    const bool slots = options_.cpu_slots > 0;
+    const std::size_t room = running_cpu_jobs < options_.cpu_slots
+                                 ? options_.cpu_slots - running_cpu_jobs
+                                 : std::size_t{0};
+    // The candidates for the free CPU slots: the best `room` of the CPU jobs outside
+    // limited arrays (no later one can be among the best `room` of all), and the CPU jobs
+    // among the array members admitted below.
     std::vector<const JobRecord*> cpu_jobs;
-    auto admit = [&](const JobRecord* job) {
-      if (job->spec.gpus == 0 && options_.cpu_slots > 0) {
-        cpu_jobs.push_back(job);
+    auto admit = [&](const JobRecord& job) {
+      if (job.spec.gpus == 0 && slots) {
+        cpu_jobs.push_back(&job);
       } else {
-        input_.queued.emplace(job->id, job);
+        input_.queued.emplace(job.id, &job);
       }
     };
-    for (const auto& [id, job] : all_queued_) {
-      if (job.spec.array && job.spec.array->max_running > 0) {
-        array_members[job.spec.array->array_id].push_back(&job);
-      } else {
-        admit(&job);
+    for (JobId id : queued_.gpu_jobs()) admit(jobs.at(id));
+    std::size_t taken = 0;
+    for (const auto& [priority, id] : queued_.cpu_jobs()) {
+      if (slots && taken++ == room) break;
+      admit(jobs.at(id));
+    }
+    for (const auto& [array, members] : queued_.limited_arrays()) {
+      const std::int64_t limit = jobs.at(members.begin()->second).spec.array->max_running;
+      const std::int64_t free = std::max<std::int64_t>(0, limit - running_members[array]);
+      std::int64_t admitted = 0;
+      for (const auto& [index, id] : members) {
+        if (admitted++ == free) break;
+        admit(jobs.at(id));
       }
     }
-    for (auto& [array, members] : array_members) {
-      std::sort(members.begin(), members.end(), [](const JobRecord* a, const JobRecord* b) {
-        return std::pair(a->spec.array->index, a->id) < std::pair(b->spec.array->index, b->id);
-      });
-      const std::int64_t limit = members.front()->spec.array->max_running;
-      const auto room =
-          static_cast<std::size_t>(std::max<std::int64_t>(0, limit - running_members[array]));
-      for (std::size_t i = 0; i < std::min(room, members.size()); ++i) admit(members[i]);
-    }
-    const std::size_t room =
-        options_.cpu_slots > running_cpu_jobs ? options_.cpu_slots - running_cpu_jobs : 0;
     auto first = [](const JobRecord* a, const JobRecord* b) {
       return std::pair(-a->spec.priority, a->id) < std::pair(-b->spec.priority, b->id);
     };
@@ -311,8 +316,8 @@ class Builder {
   store::StateStore& store_;
   const GpuReading& reading_;
   const UsageMeter& meter_;
-  const std::map<JobId, JobRecord>& all_queued_;  // the engine's QueuedJobs
-  HistoryCache& history_;                         // the engine's, kept between ticks
+  const QueuedJobs& queued_;  // the engine's
+  HistoryCache& history_;     // the engine's, kept between ticks
   TickInput input_;
 };
 
@@ -320,8 +325,7 @@ class Builder {
 
 Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
                                    const UsageMeter& meter, store::WallTime now,
-                                   const std::map<JobId, JobRecord>& queued,
-                                   HistoryCache& history) {
+                                   const QueuedJobs& queued, HistoryCache& history) {
   return Builder(options, reading, meter, now, queued, history).build();
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/accounting.h"
+#include "engine/queued_jobs.h"
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/sched/snapshot.h"
 
@@ -41,11 +42,10 @@ struct TickInput {
 // drops the signatures no longer queued.
 using HistoryCache = std::map<std::string, sched::SignatureHistory>;
 
-// `queued`: the store's QUEUED jobs (QueuedJobs::jobs()); `history`: the engine's cache.
+// `queued`: the engine's mirror of the store's QUEUED jobs; `history`: the engine's cache.
 Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
                                    const UsageMeter& meter, store::WallTime now,
-                                   const std::map<JobId, store::JobRecord>& queued,
-                                   HistoryCache& history);
+                                   const QueuedJobs& queued, HistoryCache& history);
 
 // Run time of a job's earlier, ended runs, from its transitions (RUNNING -> anything).
 double ended_run_seconds(const std::vector<store::Transition>& transitions);

@@ -21,8 +21,7 @@ Result<TickReport> EngineImpl::tick() {
   FASTGPU_RETURN_IF_ERROR(queued_.refresh(*options_.store, to_seconds(now_)));
   FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
   sample_if_due(report);
-  Result<TickInput> input =
-      build_tick_input(options_, reading_, meter_, now_, queued_.jobs(), history_);
+  Result<TickInput> input = build_tick_input(options_, reading_, meter_, now_, queued_, history_);
   if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
   note_withheld(input->withheld, report);
   Result<sched::ScheduleResult> result = sched::schedule(input->snapshot, options_.scheduler);
@@ -133,7 +132,10 @@ void EngineImpl::requeue_preempted(const JobRecord& job, TickReport& report) {
 Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
   for (bool changed = true; changed;) {
     changed = false;
-    for (const auto& [id, job] : queued_.jobs()) {
+    // A copy: ending a job takes it out of the index.
+    const std::vector<JobId> dependents(queued_.after_ok().begin(), queued_.after_ok().end());
+    for (JobId id : dependents) {
+      const JobRecord& job = queued_.jobs().at(id);
       for (const store::Dependency& dependency : job.spec.dependencies) {
         if (dependency.kind != store::DependencyKind::kAfterOk) continue;
         if (queued_.jobs().contains(dependency.job)) continue;  // still waiting itself
@@ -147,12 +149,10 @@ Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
             options_.store->transition(id, JobState::kQueued, JobState::kCancelled, now_, reason));
         report.ended.push_back(id);
         (void)event("job.dependency_failed", id, json{{"reason", reason}}.dump());
-        const JobId ended = id;  // erasing by a reference to the node's own key is unsafe
-        queued_.remove(ended);   // ends this loop over the map: start again
-        changed = true;
+        queued_.remove(id);
+        changed = true;  // a job it ended may be another's dependency
         break;
       }
-      if (changed) break;
     }
   }
   return {};
