@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -55,30 +54,15 @@ std::vector<char*> c_strings(const std::vector<std::string>& strings) {
   return pointers;
 }
 
-// The user's supplementary groups as initgroups() would set them, looked up before the fork.
-Status resolve_user(const LaunchRequest& request, JobPlan& plan) {
+// The identity as the launcher resolved it (resolve_identity): no user database here.
+Status take_identity(const LaunchRequest& request, JobPlan& plan) {
   plan.uid = request.uid;
   plan.gid = request.gid;
-  if (!request.uid && !request.gid) return {};
-  const passwd* user = request.uid ? ::getpwuid(*request.uid) : nullptr;
   if (request.uid && !request.gid) {
-    if (user == nullptr) {
-      return invalid_argument("uid " + std::to_string(*request.uid) +
-                              " has no passwd entry, so its group is unknown; give a gid too");
-    }
-    plan.gid = user->pw_gid;
+    return invalid_argument("the launch request names uid " + std::to_string(*request.uid) +
+                            " without its gid; the launcher resolves it (resolve_identity)");
   }
-  plan.groups = {*plan.gid};
-  if (user != nullptr) {
-    int count = 64;
-    std::vector<gid_t> groups(static_cast<std::size_t>(count));
-    if (::getgrouplist(user->pw_name, *plan.gid, groups.data(), &count) < 0) {
-      groups.resize(static_cast<std::size_t>(count));
-      ::getgrouplist(user->pw_name, *plan.gid, groups.data(), &count);
-    }
-    groups.resize(static_cast<std::size_t>(count));
-    plan.groups = std::move(groups);
-  }
+  if (plan.gid) plan.groups = request.groups.value_or(std::vector<gid_t>{*plan.gid});
   return {};
 }
 
@@ -200,7 +184,7 @@ Result<JobPlan> make_job_plan(const LaunchRequest& request) {
   }
   plan.environment = job_environment(request);
   plan.working_dir = request.working_dir;
-  FASTGPU_RETURN_IF_ERROR(resolve_user(request, plan));
+  FASTGPU_RETURN_IF_ERROR(take_identity(request, plan));
   Result<int> log_fd = open_log(request, plan);
   if (!log_fd.ok()) return log_fd.status();
   plan.log_fd = *log_fd;

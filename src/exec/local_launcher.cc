@@ -1,6 +1,8 @@
 #include "fastgpu/exec/local_launcher.h"
 
 #include <fmt/format.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -48,6 +50,32 @@ Status check_command(const LaunchRequest& request) {
           fmt::format("{}: environment entry '{}' is not of the form KEY=VALUE", who, entry));
     }
   }
+  return {};
+}
+
+// Fills in the job user's gid (when missing) and supplementary groups as initgroups()
+// would set them. Done here, in the daemon, so that the supervisor reads no user database
+// (it is linked statically, where glibc cannot load the name-service modules reliably).
+Status resolve_identity(LaunchRequest& request) {
+  if (!request.uid || request.groups) return {};
+  struct passwd entry {};
+  struct passwd* user = nullptr;
+  std::vector<char> buffer(16384);
+  const int error = ::getpwuid_r(*request.uid, &entry, buffer.data(), buffer.size(), &user);
+  if (error != 0 || user == nullptr) {
+    if (request.gid) return {};  // no name to look groups up by: the gid alone
+    return invalid_argument("uid " + std::to_string(*request.uid) +
+                            " has no passwd entry, so its group is unknown; give a gid too");
+  }
+  if (!request.gid) request.gid = user->pw_gid;
+  int count = 64;
+  std::vector<gid_t> groups(static_cast<std::size_t>(count));
+  if (::getgrouplist(user->pw_name, *request.gid, groups.data(), &count) < 0) {
+    groups.resize(static_cast<std::size_t>(count));
+    ::getgrouplist(user->pw_name, *request.gid, groups.data(), &count);
+  }
+  groups.resize(static_cast<std::size_t>(count));
+  request.groups = std::move(groups);
   return {};
 }
 
@@ -173,6 +201,7 @@ Result<LocalLauncher::Pending> LocalLauncher::begin(const LaunchRequest& request
   LaunchRequest absolute = request;
   absolute.run_file = pending.run_file;
   absolute.log_path = std::filesystem::absolute(request.log_path);
+  FASTGPU_RETURN_IF_ERROR(resolve_identity(absolute).with_context(job_name(request.job)));
   FASTGPU_RETURN_IF_ERROR(prepare_run_file(absolute.run_file));
   Result<SpawnedSupervisor> spawned =
       start_supervisor(options_.supervisor_path, pending.run_file, request_to_json(absolute));

@@ -228,6 +228,32 @@ TEST_F(LauncherTest, RunsTheJobAsAnotherUserWhenRoot) {
   EXPECT_EQ(info.st_uid, 65534u);  // the user can read the log of their job
 }
 
+// The launcher looks the user up (the supervisor reads no user database): a uid alone
+// gets its primary group and its groups.
+TEST_F(LauncherTest, AUidAloneRunsWithThatUsersGroups) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  LaunchRequest request = shell_request(20, "id -g; id -G");
+  request.working_dir = "/";
+  request.uid = 65534;  // nobody, whose group is nogroup
+  launch(request);
+  Finished finished = wait_for(JobId(20));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome)) << log(20);
+  EXPECT_EQ(log(20), "65534\n65534\n");
+}
+
+TEST_F(LauncherTest, GivenSupplementaryGroupsReachTheJob) {
+  if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
+  LaunchRequest request = shell_request(21, "id -G");
+  request.working_dir = "/";
+  request.uid = 65534;
+  request.gid = 65534;
+  request.groups = std::vector<gid_t>{65534, 100};  // nogroup, users
+  launch(request);
+  Finished finished = wait_for(JobId(21));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome)) << log(21);
+  EXPECT_EQ(log(21), "65534 100\n");
+}
+
 TEST_F(LauncherTest, WorkingFolderTheJobsUserMayNotEnterIsALaunchFailure) {
   if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
   LaunchRequest request = shell_request(19, "echo should-not-run");

@@ -129,6 +129,7 @@ Result<LaunchRequest> request_from_text(std::string_view text, const std::string
     request.run_file = o.at("run_file").get<std::string>();
     request.uid = optional_field<uid_t>(o, "uid");
     request.gid = optional_field<gid_t>(o, "gid");
+    if (o.contains("groups")) request.groups = o.at("groups").get<std::vector<gid_t>>();
     return request;
   });
 }
@@ -281,6 +282,7 @@ std::string request_to_json(const LaunchRequest& request) {
   set_optional(object, "time_limit_s", request.time_limit_s);
   set_optional(object, "uid", request.uid);
   set_optional(object, "gid", request.gid);
+  if (request.groups) object["groups"] = *request.groups;
   return object.dump() + "\n";
 }
 

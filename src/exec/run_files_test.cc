@@ -37,6 +37,7 @@ TEST_F(RunFilesTest, RequestRoundTripsWithEveryField) {
   request.run_file = "/var/lib/fastgpu/runs/42.1.jsonl";
   request.uid = 1001;
   request.gid = 1002;
+  request.groups = std::vector<gid_t>{1002, 27};
   Result<LaunchRequest> read = request_from_json(request_to_json(request));
   ASSERT_TRUE(read.ok()) << read.status().to_string();
   EXPECT_EQ(read->job, request.job);
@@ -53,6 +54,7 @@ TEST_F(RunFilesTest, RequestRoundTripsWithEveryField) {
   EXPECT_EQ(read->run_file, request.run_file);
   EXPECT_EQ(read->uid, request.uid);
   EXPECT_EQ(read->gid, request.gid);
+  EXPECT_EQ(read->groups, request.groups);
 }
 
 TEST_F(RunFilesTest, UnsetOptionalsStayUnset) {

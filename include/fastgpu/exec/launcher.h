@@ -50,8 +50,13 @@ struct LaunchRequest {
   // created if missing and holds every supervisor's shared log.
   std::filesystem::path run_file;
   // Run as this user (a system-wide daemon runs jobs as their owner); nullopt: as we are.
+  // A uid without a gid gets the user's primary group.
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
+  // Supplementary groups, when gid is set and we are root; nullopt: the user's groups as
+  // initgroups() would set them. The launcher looks them up before the supervisor starts,
+  // so the supervisor (a static program) reads no user database.
+  std::optional<std::vector<gid_t>> groups;
 };
 
 struct Launched {
