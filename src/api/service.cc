@@ -306,7 +306,8 @@ ApiResponse ApiService::daemon_info() {
         store::JobState::kPreempted}) {
     store::JobFilter filter;
     filter.states = {state};
-    Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(filter);
+    // Ids only: a count must not read (and parse) every job's row.
+    Result<std::vector<JobId>> jobs = options_.store->list_job_ids(filter);
     if (!jobs.ok()) return error_response(jobs.status());
     counts[std::string(store::job_state_name(state))] = jobs->size();
   }

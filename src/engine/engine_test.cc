@@ -386,6 +386,34 @@ TEST_F(EngineTest, AutoMemoryLearnsFromARunThatEndedWhileItsNameWaited) {
   EXPECT_LT(*record(b).placed_bytes_per_gpu, 40 * kGiB);
 }
 
+// The engine gives the scheduler a signature's history only where a decision can use it;
+// under sjf that is every job, declared memory or not.
+TEST_F(EngineTest, SjfRanksByLearnedRunTimesOfJobsWithDeclaredMemory) {
+  options_.scheduler.policy = "sjf";
+  open("H100-80G");
+  auto named = [](const std::string& name) {
+    JobSpec spec = job_spec(name, 1, 70 * kGiB);
+    spec.signature = name;
+    return spec;
+  };
+  for (const auto& [name, seconds] : {std::pair{"slow", 100.0}, std::pair{"quick", 1.0}}) {
+    const JobId learn = submit_one(named(name));
+    tick();
+    clock_.advance(seconds);
+    launcher_.finish(learn, exec::Exited{0});
+    tick();
+    ASSERT_EQ(state(learn), JobState::kCompleted);
+  }
+  const JobId blocker = submit_one(named("blocker"));
+  tick();
+  const std::vector<JobId> waiting = submit({named("slow"), named("quick")});
+  tick();
+  launcher_.finish(blocker, exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(waiting[1]), JobState::kRunning);  // quick, submitted second, goes first
+  EXPECT_EQ(state(waiting[0]), JobState::kQueued);
+}
+
 TEST_F(EngineTest, MemoryOverrunIsKilledWhenThePolicySaysKill) {
   options_.scheduler.memory_action = sched::MemoryActionKind::kKill;
   open("H100-80G");

@@ -44,6 +44,11 @@ class Policy {
   // than a blocked queued job's key. The scale is the one rank() uses.
   virtual bool preemptive() const { return false; }
   virtual double running_key(const RunningJob& running, const PolicyContext& context) const;
+
+  // True when rank() reads the learned run times (EstimateCache::run_seconds). Otherwise
+  // a signature's history matters only to jobs whose GPU memory is "auto", so a caller
+  // may leave the history of every other signature out of the snapshot.
+  virtual bool reads_run_estimates() const { return false; }
 };
 
 // The policy registered under `name`, or nullptr when there is none.

@@ -20,6 +20,7 @@ class SjfPolicy final : public Policy {
             std::span<double> keys) const override {
     for (std::size_t i = 0; i < jobs.size(); ++i) keys[i] = expected_seconds(*jobs[i], context);
   }
+  bool reads_run_estimates() const override { return true; }
 };
 
 }  // namespace
