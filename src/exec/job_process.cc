@@ -112,6 +112,12 @@ void set_identity(const JobPlan& plan, int error_fd) {
 // but only plain system calls are made: the vectors were built before the fork.
 [[noreturn]] void run_child(const JobPlan& plan, char** argv, char** envp, int error_fd) {
   ::setpgid(0, 0);  // its own group: the supervisor signals the whole job at once
+  if (plan.cgroup_procs_fd >= 0) {
+    // Into the run's cgroup before anything else starts; if the kernel refuses, the job
+    // runs all the same, found through the process tree only.
+    const ssize_t joined = ::write(plan.cgroup_procs_fd, "0", 1);
+    (void)joined;
+  }
   reset_signals();
   int null_fd = ::open("/dev/null", O_RDONLY);
   if (null_fd < 0 || ::dup2(null_fd, STDIN_FILENO) < 0) fail_child(error_fd, ChildStage::kStdin);

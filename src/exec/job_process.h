@@ -26,6 +26,7 @@ struct JobPlan {
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
   std::vector<gid_t> groups;  // supplementary groups when gid is set and we are root
+  int cgroup_procs_fd = -1;   // not owned: the child joins this cgroup when set
 };
 
 // The job's environment: the submitted one without any variable FastGPU sets, then

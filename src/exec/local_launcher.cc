@@ -16,6 +16,7 @@
 #include <string>
 #include <system_error>
 
+#include "exec/job_cgroup.h"
 #include "exec/run_files.h"
 #include "exec/spawn_supervisor.h"
 #include "fastgpu/exec/process_tree.h"
@@ -385,7 +386,10 @@ Finished LocalLauncher::finish(JobId job, const Tracked& tracked, const std::str
   if (!record.ok() && record.status().code() != ErrorCode::kNotFound) {
     message += ": " + record.status().message();
   }
-  if (int killed = kill_orphaned_session(tracked.supervisor_pid); killed > 0) {
+  int killed = kill_orphaned_session(tracked.supervisor_pid);
+  // Members that left the session too, and the cgroup itself (job_cgroup.h).
+  killed += kill_run_cgroup(tracked.run_file.stem().string(), tracked.supervisor_pid);
+  if (killed > 0) {
     message += "; killed " + std::to_string(killed) + " process" + (killed == 1 ? "" : "es") +
                " of the job left without a supervisor";
   }

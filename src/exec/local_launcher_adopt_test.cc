@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 
+#include "exec/job_cgroup.h"
 #include "exec/launcher_test_fixture.h"
 #include "exec/run_files.h"
 #include "fastgpu/exec/local_launcher.h"
@@ -144,6 +145,60 @@ TEST_F(LauncherTest, GrandchildrenAreAttributedToTheirJob) {
   EXPECT_TRUE(std::holds_alternative<Stopped>(wait_for(JobId(8)).outcome));
   EXPECT_TRUE(testing::process_ended(in_session));
   EXPECT_TRUE(testing::process_ended(own_session));
+}
+
+// Whether this machine lets us make run cgroups (cgroup v2, and root or a delegated
+// subtree); where it does not, the process tree is all there is and these tests skip.
+bool run_cgroups_here() {
+  return JobCgroup::create("probe.1", ::getpid()).has_value();  // removed at once
+}
+
+std::filesystem::path run_cgroup_dir(const std::string& run, pid_t supervisor) {
+  auto read = [](const char* path) { return testing::read_text(path); };
+  std::optional<std::filesystem::path> own =
+      own_cgroup_dir(read("/proc/self/mountinfo"), read("/proc/self/cgroup"));
+  return own ? *own / job_cgroup_name(run, supervisor) : std::filesystem::path();
+}
+
+TEST_F(LauncherTest, AJobRunsInItsRunsOwnCgroupWhichGoesWithIt) {
+  if (!run_cgroups_here()) GTEST_SKIP() << "no cgroup v2 hierarchy we may write to";
+  LaunchRequest request = shell_request(22, "cat /proc/self/cgroup");
+  request.run_file = dir_ / "22.1.jsonl";
+  const Launched launched = launch(request);
+  Finished finished = wait_for(JobId(22));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome)) << log(22);
+  const std::optional<CgroupRun> run = run_of_cgroup_file(log(22));
+  ASSERT_TRUE(run.has_value()) << log(22);
+  EXPECT_EQ(run->job, JobId(22));
+  EXPECT_EQ(run->supervisor, launched.supervisor_pid);
+  // Removed before the end was reported.
+  EXPECT_FALSE(std::filesystem::exists(run_cgroup_dir("22.1", launched.supervisor_pid)));
+}
+
+// A process that left the job's session, and whose supervisor was killed so that it left
+// the process tree too, is still the job's: by its cgroup it is attributed, and killed.
+TEST_F(LauncherTest, ACgroupKeepsAProcessThatLeftSessionAndTreeWithItsJob) {
+  if (!run_cgroups_here()) GTEST_SKIP() << "no cgroup v2 hierarchy we may write to";
+  LaunchRequest request =
+      shell_request(23, "sh -c 'setsid sleep 300 & echo $! > a.tmp; mv a.tmp a.pid'; sleep 300");
+  request.run_file = dir_ / "23.1.jsonl";
+  const Launched launched = launch(request);
+  const pid_t escaped = std::stoi(await_file(dir_ / "a.pid"));
+  ASSERT_EQ(::kill(launched.supervisor_pid, SIGKILL), 0);
+  ASSERT_TRUE(testing::eventually([&] {
+    std::optional<ProcStat> stat = read_proc_stat(escaped);
+    return stat && stat->parent_pid != launched.supervisor_pid;  // re-parented away
+  }));
+  ASSERT_NE(session_of(escaped), launched.supervisor_pid);
+  const auto jobs = attribute_pids({escaped}, {{launched.supervisor_pid, JobId(23)}});
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs.at(escaped), JobId(23));
+
+  Finished finished = wait_for(JobId(23));
+  ASSERT_TRUE(std::holds_alternative<Lost>(finished.outcome));
+  EXPECT_TRUE(testing::eventually([&] { return testing::process_ended(escaped); }));
+  EXPECT_TRUE(testing::eventually(
+      [&] { return !std::filesystem::exists(run_cgroup_dir("23.1", launched.supervisor_pid)); }));
 }
 
 TEST_F(LauncherTest, RejectsBadRequestsWithAClearError) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <system_error>
 
+#include "exec/job_cgroup.h"
+
 namespace fastgpu::exec {
 namespace {
 
@@ -32,6 +34,21 @@ bool skip_fields(std::string_view text, std::size_t& pos, int count) {
 }
 
 constexpr int kMaxParentSteps = 64;
+
+// By the run cgroup the process is in (job_cgroup.h), when its supervisor is one of ours
+// and still runs that job.
+std::optional<JobId> job_of_cgroup(pid_t pid, const std::unordered_map<pid_t, JobId>& supervisors,
+                                   const std::filesystem::path& proc_root) {
+  std::ifstream in(proc_root / std::to_string(pid) / "cgroup");
+  if (!in) return std::nullopt;
+  std::stringstream text;
+  text << in.rdbuf();
+  std::optional<CgroupRun> run = run_of_cgroup_file(text.str());
+  if (!run) return std::nullopt;
+  const auto it = supervisors.find(run->supervisor);
+  if (it == supervisors.end() || it->second != run->job) return std::nullopt;
+  return run->job;
+}
 
 std::optional<JobId> job_of(pid_t pid, const std::unordered_map<pid_t, JobId>& supervisors,
                             const std::filesystem::path& proc_root) {
@@ -108,8 +125,10 @@ std::unordered_map<pid_t, JobId> attribute_pids(const std::vector<pid_t>& pids,
   for (pid_t pid : pids) {
     if (auto it = supervisors.find(pid); it != supervisors.end()) {
       jobs.emplace(pid, it->second);
-    } else if (std::optional<JobId> job = job_of(pid, supervisors, proc_root)) {
-      jobs.emplace(pid, *job);
+    } else if (std::optional<JobId> by_cgroup = job_of_cgroup(pid, supervisors, proc_root)) {
+      jobs.emplace(pid, *by_cgroup);
+    } else if (std::optional<JobId> by_tree = job_of(pid, supervisors, proc_root)) {
+      jobs.emplace(pid, *by_tree);
     }
   }
   return jobs;

@@ -19,6 +19,7 @@
 #include <set>
 #include <string>
 
+#include "exec/job_cgroup.h"
 #include "exec/job_process.h"
 #include "exec/run_files.h"
 #include "fastgpu/core/units.h"
@@ -200,6 +201,7 @@ class Supervisor {
   LaunchRequest request_;
   std::filesystem::path run_file_;
   JobPlan plan_;
+  std::optional<JobCgroup> cgroup_;  // where the system lets us make one
   pid_t job_pid_ = 0;
   WallTime started_{};
   SteadyTime started_steady_{};
@@ -228,6 +230,8 @@ int Supervisor::run(Notifier& notify) {
   Result<JobPlan> plan = make_job_plan(request_);
   if (!plan.ok()) return fail_to_start(notify, plan.status().message());
   plan_ = std::move(*plan);
+  cgroup_ = JobCgroup::create(run_file_.stem().string(), ::getpid());
+  if (cgroup_) plan_.cgroup_procs_fd = cgroup_->procs_fd();
   // Before the fork: start_job returns once the job has exec'd, and we may be scheduled out
   // meanwhile while the job runs, so a start taken after it under-counts the run (a
   // `sleep 0.3` measured 0.296 s on a busy machine).
@@ -251,6 +255,7 @@ int Supervisor::finish_exec_failure(const std::string& error) {
   ::waitpid(job_pid_, &status, 0);
   append_log_line(plan_.log_fd, request_.log_path, job_name() + " could not start: " + error);
   close_job_plan(plan_);
+  cgroup_.reset();
   Status written =
       append_outcome(run_file_, {LaunchFailed{error}, started_, wall_now(), children_usage()});
   return written.ok() ? 0 : 2;
@@ -263,6 +268,7 @@ int Supervisor::finish() {
     append_log_line(plan_.log_fd, request_.log_path, line);
   }
   close_job_plan(plan_);
+  cgroup_.reset();  // removed, now that it is empty, before anyone hears the job ended
   // Last: once the outcome is in the record, the launcher may report the job ended.
   Status written = append_outcome(run_file_, {outcome(), started_, ended, children_usage()});
   if (!written.ok()) note(run_file_, written.to_string());
@@ -346,7 +352,10 @@ int Supervisor::kill_leftovers() {
   // The common case, without reading all of /proc: we have no child left, so the job left
   // nothing behind (every process it started descends from us, and an orphan is
   // re-parented to us as the child subreaper).
-  if (reap_ended_children() && ::kill(-job_pid_, 0) != 0) return 0;
+  if (reap_ended_children() && ::kill(-job_pid_, 0) != 0 &&
+      (!cgroup_ || cgroup_->members().empty())) {
+    return 0;
+  }
   const pid_t self = ::getpid();
   const SteadyTime give_up = steady_clock::now() + kLeftoverDeadline;
   std::set<pid_t> found;
@@ -355,6 +364,12 @@ int Supervisor::kill_leftovers() {
       std::optional<ProcStat> stat = read_proc_stat(pid);
       if (!stat || pid == self || stat->state == 'Z') continue;
       if (stat->session == self || stat->parent_pid == self || stat->process_group == job_pid_) {
+        ::kill(pid, SIGKILL);
+        found.insert(pid);
+      }
+    }
+    if (cgroup_) {
+      for (pid_t pid : cgroup_->members()) {  // even one that left our session and tree
         ::kill(pid, SIGKILL);
         found.insert(pid);
       }

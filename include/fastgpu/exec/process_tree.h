@@ -1,9 +1,11 @@
 // Process attribution: which job does a process belong to?
 //
-// NVML reports the pids that hold GPU memory; the engine maps each to a job. Every process
-// of a job lives in the session its supervisor created (setsid), so a process's session id
-// is its supervisor's pid. A process that left the session (it called setsid itself) is
-// found by walking its parent pids up to a supervisor instead (the supervisor is a child
+// NVML reports the pids that hold GPU memory; the engine maps each to a job. Where the
+// system lets the supervisor make one, every process of a job is in its run's cgroup
+// (src/exec/job_cgroup.h), whose name says the job and the supervisor: that is asked
+// first. Every process of a job lives in the session its supervisor created (setsid), so a
+// process's session id is its supervisor's pid. A process that left the session (it called setsid
+// itself) is found by walking its parent pids up to a supervisor instead (the supervisor is a child
 // subreaper, so orphans of a job are re-parented to it).
 //
 // Everything here reads /proc (the root is a parameter so tests can point at a fake tree).
@@ -49,7 +51,8 @@ std::optional<pid_t> session_of(pid_t pid, const std::filesystem::path& proc_roo
 std::vector<pid_t> list_pids(const std::filesystem::path& proc_root = "/proc");
 
 // Maps each pid in `pids` to the job whose supervisor it belongs to, given each running
-// supervisor's pid and job. First by session id; failing that by walking parent pids
+// supervisor's pid and job. First by the run cgroup it is in (if that run's supervisor is
+// in `supervisors` with that job), then by session id; failing that by walking parent pids
 // (at most 64 steps) until one is a supervisor. Pids that belong to no job are left out.
 std::unordered_map<pid_t, JobId> attribute_pids(const std::vector<pid_t>& pids,
                                                 const std::unordered_map<pid_t, JobId>& supervisors,
