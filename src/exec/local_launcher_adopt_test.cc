@@ -160,10 +160,20 @@ std::filesystem::path run_cgroup_dir(const std::string& run, pid_t supervisor) {
   return own ? *own / job_cgroup_name(run, supervisor) : std::filesystem::path();
 }
 
+TEST_F(LauncherTest, ACpuOnlyJobGetsNoCgroup) {
+  if (!run_cgroups_here()) GTEST_SKIP() << "no cgroup v2 hierarchy we may write to";
+  LaunchRequest request = shell_request(24, "cat /proc/self/cgroup");
+  request.run_file = dir_ / "24.1.jsonl";
+  launch(request);
+  ASSERT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(24)).outcome)) << log(24);
+  EXPECT_FALSE(run_of_cgroup_file(log(24)).has_value()) << log(24);
+}
+
 TEST_F(LauncherTest, AJobRunsInItsRunsOwnCgroupWhichGoesWithIt) {
   if (!run_cgroups_here()) GTEST_SKIP() << "no cgroup v2 hierarchy we may write to";
   LaunchRequest request = shell_request(22, "cat /proc/self/cgroup");
   request.run_file = dir_ / "22.1.jsonl";
+  request.gpus = {0};  // only a job on GPUs gets one
   const Launched launched = launch(request);
   Finished finished = wait_for(JobId(22));
   ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome)) << log(22);
@@ -182,6 +192,7 @@ TEST_F(LauncherTest, ACgroupKeepsAProcessThatLeftSessionAndTreeWithItsJob) {
   LaunchRequest request =
       shell_request(23, "sh -c 'setsid sleep 300 & echo $! > a.tmp; mv a.tmp a.pid'; sleep 300");
   request.run_file = dir_ / "23.1.jsonl";
+  request.gpus = {0};
   const Launched launched = launch(request);
   const pid_t escaped = std::stoi(await_file(dir_ / "a.pid"));
   ASSERT_EQ(::kill(launched.supervisor_pid, SIGKILL), 0);
