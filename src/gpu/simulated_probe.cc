@@ -127,7 +127,10 @@ GpuDevice idle_device(std::uint32_t index, const SimulatedGpuSpec& spec) {
   const double limit = info ? info->power_limit_watts : kDefaultPowerLimitWatts;
   device.power_limit_watts = limit;
   device.power_watts = std::round(limit * kIdlePowerFraction);
-  device.energy_millijoules = 0;
+  // No counter to read: a job's energy on a simulated GPU is "n/a", not a made-up 0 J.
+  device.energy_millijoules = std::nullopt;
+  device.unreadable_fields.push_back(
+      {"energy_millijoules", "a simulated GPU has no energy counter"});
   device.temperature_celsius = kIdleTemperatureCelsius;
   device.sm_clock_mhz = info ? info->max_sm_clock_mhz : kDefaultSmClockMhz;
   device.memory_clock_mhz = info ? info->max_memory_clock_mhz : kDefaultMemoryClockMhz;

@@ -93,7 +93,10 @@ TEST(SimulatedProbe, ReportsIdleDevicesMarkedSimulated) {
     ASSERT_TRUE(device.processes.has_value());
     EXPECT_TRUE(device.processes->empty());
     EXPECT_TRUE(device.health.healthy);
-    EXPECT_TRUE(device.unreadable_fields.empty());
+    // No energy counter, said so: jobs on it report no energy rather than 0 J.
+    EXPECT_FALSE(device.energy_millijoules.has_value());
+    ASSERT_EQ(device.unreadable_fields.size(), 1u);
+    EXPECT_EQ(device.unreadable_fields[0].field, "energy_millijoules");
   }
   EXPECT_EQ(reading.devices[0].memory_total_bytes, 40 * kGiB);
   EXPECT_EQ(reading.devices[3].memory_total_bytes, 16 * kGiB);
