@@ -411,11 +411,11 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(const SchedulerConfig& conf
       new Scheduler(std::make_unique<State>(config, std::move(gpus))));
 }
 
-Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snapshot,
-                                                            const SchedulerConfig& config) {
+Result<std::unique_ptr<Scheduler::State>> state_from_snapshot(const Snapshot& snapshot,
+                                                              const SchedulerConfig& config) {
   FASTGPU_RETURN_IF_ERROR(validate_config(config));
   FASTGPU_RETURN_IF_ERROR(detail::validate_snapshot(snapshot, config.multi_node));
-  auto state = std::make_unique<State>(config, snapshot.gpus);
+  auto state = std::make_unique<Scheduler::State>(config, snapshot.gpus);
   state->view.now_s = snapshot.now_s;
   state->view.history = snapshot.history;
   state->view.finished = snapshot.finished;
@@ -430,7 +430,21 @@ Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snap
   for (const Job& job : snapshot.queue) by_id.push_back(&job);
   std::sort(by_id.begin(), by_id.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
   for (const Job* job : by_id) state->add_queued(*job);
-  return std::unique_ptr<Scheduler>(new Scheduler(std::move(state)));
+  return state;
+}
+
+Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s) {
+  if (!std::isfinite(now_s)) return invalid_argument("the schedule time is not finite");
+  state.view.now_s = now_s;
+  if (state.order_stale || !state.policy->stable_keys()) state.rebuild_order();
+  return run_round(state);
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snapshot,
+                                                            const SchedulerConfig& config) {
+  auto state = state_from_snapshot(snapshot, config);
+  if (!state.ok()) return state.status();
+  return std::unique_ptr<Scheduler>(new Scheduler(std::move(*state)));
 }
 
 Status Scheduler::enqueue(Job job) {
@@ -560,13 +574,7 @@ Status Scheduler::set_used_bytes(JobId job, std::optional<Bytes> used_bytes) {
   return {};
 }
 
-Result<ScheduleResult> Scheduler::schedule(double now_s) {
-  State& state = *state_;
-  if (!std::isfinite(now_s)) return invalid_argument("the schedule time is not finite");
-  state.view.now_s = now_s;
-  if (state.order_stale || !state.policy->stable_keys()) state.rebuild_order();
-  return run_round(state);
-}
+Result<ScheduleResult> Scheduler::schedule(double now_s) { return schedule_held(*state_, now_s); }
 
 Snapshot Scheduler::snapshot() const {
   Snapshot snapshot = state_->view;

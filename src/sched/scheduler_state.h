@@ -210,6 +210,11 @@ struct Scheduler::State {
   GainLog gains;
   NodeRooms node_rooms;  // per round
 
+  // Tests only: search the backfill reservation the plain way (the placer asked after
+  // every what-if release, on a ledger with exact indexes), to hold the pruned search of
+  // Round::reserve_earliest to it.
+  bool plain_reservation_search = false;
+
   // Learned estimates per signature; rebuilt when a history changes.
   std::unique_ptr<EstimateCache> estimates;
 
@@ -237,5 +242,10 @@ struct Scheduler::State {
 
 // One schedule() call over a State; defined in scheduler.cc.
 ScheduleResult run_round(Scheduler::State& state);
+// The state of a whole snapshot, after validate_snapshot() (Scheduler::from_snapshot).
+Result<std::unique_ptr<Scheduler::State>> state_from_snapshot(const Snapshot& snapshot,
+                                                              const SchedulerConfig& config);
+// Scheduler::schedule(now_s) on a State.
+Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s);
 
 }  // namespace fastgpu::sched
