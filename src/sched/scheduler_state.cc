@@ -322,8 +322,7 @@ void Scheduler::State::rebuild_order() {
 
 void Scheduler::State::add_queued(Job job) {
   const JobId id = job.id;
-  // Ids mostly arrive in increasing order (new jobs, a snapshot sorted by from_snapshot).
-  const Job& stored = queue.emplace_hint(queue.end(), id, std::move(job))->second;
+  const Job& stored = queue.emplace(id, std::move(job)).first->second;
   if (!stored.signature.empty()) ++queued_per_signature[stored.signature];
   if (order_stale || !policy->stable_keys()) return;  // rebuild_order() ranks it
   Entry& entry = entry_of.emplace(id, rank_one(stored)).first->second;
@@ -427,6 +426,7 @@ Result<std::unique_ptr<Scheduler::State>> state_from_snapshot(const Snapshot& sn
   }
   std::vector<const Job*> by_id;
   by_id.reserve(snapshot.queue.size());
+  state->queue.reserve(snapshot.queue.size());
   for (const Job& job : snapshot.queue) by_id.push_back(&job);
   std::sort(by_id.begin(), by_id.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
   for (const Job* job : by_id) state->add_queued(*job);
@@ -578,8 +578,12 @@ Result<ScheduleResult> Scheduler::schedule(double now_s) { return schedule_held(
 
 Snapshot Scheduler::snapshot() const {
   Snapshot snapshot = state_->view;
-  snapshot.queue.reserve(state_->queue.size());
-  for (const auto& [id, job] : state_->queue) snapshot.queue.push_back(job);
+  std::vector<const Job*> by_id;
+  by_id.reserve(state_->queue.size());
+  for (const auto& [id, job] : state_->queue) by_id.push_back(&job);
+  std::sort(by_id.begin(), by_id.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
+  snapshot.queue.reserve(by_id.size());
+  for (const Job* job : by_id) snapshot.queue.push_back(*job);
   return snapshot;
 }
 

@@ -33,7 +33,7 @@ struct Entry {
   double key = 0.0;
   double submit_s = 0.0;
   JobId id;
-  const Job* job = nullptr;         // points into State::queue (a node-based map: stable)
+  const Job* job = nullptr;         // points into State::queue (node-based: stable)
   Demand demand;                    // what it asks of each GPU, "auto" resolved at ranking time
   int shape = kHeld;                // index into State::classes, or one of the two below
   double limit_s = -1.0;            // the job's time limit, -1 when it has none
@@ -165,9 +165,12 @@ struct Scheduler::State {
   std::unique_ptr<Placer> placer;
   detail::ClusterLimits limits;
 
-  // The snapshot, except the queue (kept in `queue`, by id, for stable addresses).
+  // The snapshot, except the queue (kept in `queue`, for stable addresses). A hash map:
+  // a start finds and erases its job in constant time (a tree of 100k jobs cost 7% of a
+  // drain in cache misses); nothing depends on its order (the policies rank each job
+  // alone, the ranked order is total, and snapshot() sorts by id).
   Snapshot view;
-  std::map<JobId, Job> queue;
+  std::unordered_map<JobId, Job> queue;
   std::unordered_map<JobId, std::size_t> running_at;  // index into view.running
   std::vector<std::vector<int>> running_slots;        // ledger slots of view.running[i]
   std::unordered_map<JobId, EndState> ended;          // every job that ended
