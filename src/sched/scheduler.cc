@@ -527,7 +527,6 @@ class Round {
   // The balancer already holds room on `to`; the job leaves `from` and restarts there.
   void apply_move(const Move& move) {
     RunningJob running = state_.take_running(move.job);
-    state_.release_gpus(running);
     running.job.attained_run_s += std::max(0.0, snapshot_.now_s - running.start_time_s);
     running.gpus = move.to;
     running.start_time_s = snapshot_.now_s;

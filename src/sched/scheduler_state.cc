@@ -227,6 +227,22 @@ Entry Scheduler::State::rank_one(const Job& job) const {
   return make_entry(key, job, *estimates);
 }
 
+std::vector<std::pair<double, LimitGroup>>::iterator Scheduler::State::RequestClass::find_limit(
+    double limit) {
+  auto it = std::lower_bound(
+      by_limit.begin(), by_limit.end(), limit,
+      [](const std::pair<double, LimitGroup>& row, double value) { return row.first < value; });
+  return it != by_limit.end() && it->first == limit ? it : by_limit.end();
+}
+
+LimitGroup& Scheduler::State::RequestClass::limit_group(double limit) {
+  auto it = std::lower_bound(
+      by_limit.begin(), by_limit.end(), limit,
+      [](const std::pair<double, LimitGroup>& row, double value) { return row.first < value; });
+  if (it == by_limit.end() || it->first != limit) it = by_limit.emplace(it, limit, LimitGroup{});
+  return it->second;
+}
+
 void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   const Demand& d = entry.demand;
   const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share)};
@@ -234,7 +250,7 @@ void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   if (added) classes.emplace_back();
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  LimitGroup& same_limit = group.by_limit[entry.limit_s];
+  LimitGroup& same_limit = group.limit_group(entry.limit_s);
   // The class's first job changes only when this one goes before it.
   const bool first = group.limit_heads.empty() || entry < group.limit_heads.first();
   if (first && !group.limit_heads.empty()) heads.erase(group.limit_heads.first());
@@ -251,7 +267,7 @@ void Scheduler::State::join_shape(Entry& entry, bool in_order) {
 
 void Scheduler::State::leave_shape(const Entry& entry) {
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  auto same_limit = group.by_limit.find(entry.limit_s);
+  auto same_limit = group.find_limit(entry.limit_s);
   const bool first = group.limit_heads.first().id == entry.id;
   if (first) heads.erase(group.limit_heads.first());
   LimitGroup& members = same_limit->second;
@@ -357,6 +373,7 @@ void Scheduler::State::add_running(RunningJob running) {
 
 RunningJob Scheduler::State::take_running(JobId id) {
   const std::size_t at = running_at.at(id);
+  release_gpus(view.running[at], running_slots[at]);
   RunningJob running = std::move(view.running[at]);
   if (at + 1 != view.running.size()) {
     view.running[at] = std::move(view.running.back());
@@ -386,8 +403,7 @@ std::vector<int> Scheduler::State::slots_of(const std::vector<int>& gpus) const 
   return slots;
 }
 
-void Scheduler::State::release_gpus(const RunningJob& running) {
-  const std::vector<int> slots = slots_of(running.gpus);
+void Scheduler::State::release_gpus(const RunningJob& running, const std::vector<int>& slots) {
   ledger.release(slots, held_demand(running), running.declared_bytes);
   int last_node = -1;
   for (int s : slots) {
@@ -485,7 +501,6 @@ Status Scheduler::finish(JobId job, EndState end, double now_s) {
     return not_found("job " + to_string(job) + " is not running; nothing to finish");
   }
   RunningJob running = state.take_running(job);
-  state.release_gpus(running);
   state.ended[job] = end;
   state.release_dependents(job);
   // Service over every run, in GPUs actually held (a fractional job holds its share).
@@ -501,7 +516,6 @@ Status Scheduler::requeue(JobId job, double now_s) {
     return not_found("job " + to_string(job) + " is not running; nothing to requeue");
   }
   RunningJob running = state.take_running(job);
-  state.release_gpus(running);
   running.job.attained_run_s += std::max(0.0, now_s - running.start_time_s);
   state.add_queued(std::move(running.job));
   return {};

@@ -191,8 +191,13 @@ struct Scheduler::State {
   // limit too, since past a backfill reservation only jobs that end before it may use the
   // reserved GPUs. Jobs still waiting on dependencies are held apart.
   struct RequestClass {
-    std::map<double, LimitGroup> by_limit;  // time limit (-1: none) -> its jobs
-    LimitFirsts limit_heads;                // the first job of each time limit
+    // Its jobs by time limit (-1: none), sorted by limit. A class has a few limits, so a
+    // flat vector searched in place costs a start less than a tree's nodes.
+    std::vector<std::pair<double, LimitGroup>> by_limit;
+    LimitFirsts limit_heads;  // the first job of each time limit
+    // The group of a time limit; find_limit gives by_limit.end() when there is none.
+    std::vector<std::pair<double, LimitGroup>>::iterator find_limit(double limit);
+    LimitGroup& limit_group(double limit);  // adds an empty group when there is none
     // Its last failures to place, on any GPU and off a reservation's GPUs: until room
     // appears where it could use it, a round knows it fails without searching.
     KnownFailure failed_free;
@@ -235,11 +240,12 @@ struct Scheduler::State {
   void add_queued(Job job);
   Job take_queued(JobId id);
   void add_running(RunningJob running);
+  // Takes a running job out (it ended, was requeued or moves) and releases its GPUs.
   RunningJob take_running(JobId id);
   Demand held_demand(const RunningJob& running) const;
   std::vector<int> slots_of(const std::vector<int>& gpus) const;
-  // Releases a running job's GPUs in the ledger (it ended, left or moved) and logs the gain.
-  void release_gpus(const RunningJob& running);
+  // Releases a running job's GPUs (its ledger slots) and logs the gain.
+  void release_gpus(const RunningJob& running, const std::vector<int>& slots);
   double end_of(const RunningJob& running) const;
 };
 
