@@ -185,9 +185,6 @@ TEST(Ledger, IndexesKeptByUpdatesEqualThoseBuiltAfresh) {
   EXPECT_GT(releases, 50);
 }
 
-}  // namespace
-}  // namespace fastgpu::sched
-
 // A trial (the reservation search) releases jobs without touching the indexes except on
 // the nodes synced since; once every node is synced the indexes must be those of a ledger
 // built afresh without the released jobs, and after end_trial() every slot and index must
@@ -259,7 +256,9 @@ TEST(Ledger, TrialReleasesAreUndoneAndSyncedNodesIndexedExactly) {
       ASSERT_EQ(ledger.nodes_by_empty(), fresh.nodes_by_empty()) << "round " << round;
       ASSERT_EQ(ledger.partial_by_free_share(), fresh.partial_by_free_share()) << round;
       ASSERT_EQ(ledger.any_capacity(), fresh.any_capacity()) << "round " << round;
-      if (round % 3 != 2) ASSERT_EQ(ledger.by_load(), fresh.by_load()) << "round " << round;
+      if (round % 3 != 2) {
+        ASSERT_EQ(ledger.by_load(), fresh.by_load()) << "round " << round;
+      }
       ++checked;
     }
     ledger.end_trial();
@@ -268,7 +267,9 @@ TEST(Ledger, TrialReleasesAreUndoneAndSyncedNodesIndexedExactly) {
     ASSERT_EQ(ledger.nodes_by_empty(), fresh.nodes_by_empty()) << "round " << round;
     ASSERT_EQ(ledger.partial_by_free_share(), partial_before) << "round " << round;
     ASSERT_EQ(ledger.any_capacity(), fresh.any_capacity()) << "round " << round;
-    if (round % 3 != 2) ASSERT_EQ(ledger.by_load(), fresh.by_load()) << "round " << round;
+    if (round % 3 != 2) {
+      ASSERT_EQ(ledger.by_load(), fresh.by_load()) << "round " << round;
+    }
     for (std::size_t s = 0; s < slots_before.size(); ++s) {
       ASSERT_EQ(ledger.slot(static_cast<int>(s)).share_units, slots_before[s].share_units);
       ASSERT_EQ(ledger.slot(static_cast<int>(s)).declared_bytes, slots_before[s].declared_bytes);
@@ -292,3 +293,6 @@ TEST(Ledger, TrialReleasesAreUndoneAndSyncedNodesIndexedExactly) {
   }
   EXPECT_GE(checked, 30);
 }
+
+}  // namespace
+}  // namespace fastgpu::sched
