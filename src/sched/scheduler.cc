@@ -518,9 +518,13 @@ class Round {
     recorded.whole_memory = false;
     recorded.bytes = started.bytes;
     for (int s : started.slots) {
+      const Bytes usable = ledger_.slot(s).usable_bytes;
+      if (usable == started.bytes) continue;
       const std::vector<int> one{s};
-      ledger_.release(one, started.demand, ledger_.slot(s).usable_bytes);
+      ledger_.release(one, started.demand, usable);
       ledger_.commit(one, recorded);
+      // Room gained there since this round's failures were recorded (known_failures.h).
+      state_.gains.add(ledger_.slot(s).node);
     }
   }
 
