@@ -19,8 +19,10 @@
 //   - the only slots no longer forbidden are the record's forbidden ones that are not
 //     forbidden now,
 // then every other node still rejects it, and when none of those nodes can hold it on
-// its own now, the placer fails again. Within a round the ledger only fills (what-if
-// releases are put back bit for bit before the walk goes on), so a round logs nothing.
+// its own now, the placer fails again. Within a round's walk the ledger only fills
+// (what-if releases are put back bit for bit before the walk goes on), so the walk logs
+// nothing; at the round's end a whole-memory gang gives back what it held above its
+// Start's bytes, and that is logged (Round::hold_recorded_bytes in scheduler.cc).
 // The scheduler's tests hold the kept scheduler, whose records outlive a call, to the pure
 // schedule(), which starts each call without any, and check the decisions a record made
 // within a call must not change (tests/sched/scheduler_known_failures_test.cc).

@@ -59,6 +59,7 @@ Ledger::Ledger(const Snapshot& snapshot) {
   }
   recompute_min_r();
   partial_nodes_.resize(slots_.size());
+  trial_at_.assign(slots_.size(), -1);
   for (const std::vector<int>& node : node_slots_) {
     largest_node_ = std::max(largest_node_, static_cast<int>(node.size()));
   }
@@ -139,27 +140,79 @@ void Ledger::commit(const std::vector<int>& slot_ids, const Demand& demand) {
   flush_nodes();
 }
 
+void Ledger::subtract(GpuSlot& slot, const Demand& demand, Bytes bytes) {
+  slot.declared_bytes -= std::min(slot.declared_bytes, bytes);
+  slot.share_units = std::max<std::int64_t>(0, slot.share_units - to_units(demand.share * slot.r));
+  slot.load_units = std::max<std::int64_t>(0, slot.load_units - to_units(demand.load));
+  slot.share = static_cast<double>(slot.share_units) / static_cast<double>(kUnitsPerShare);
+  slot.load = static_cast<double>(slot.load_units) / static_cast<double>(kUnitsPerShare);
+  slot.jobs -= 1;
+  if (demand.exclusive()) slot.exclusive_held = false;
+}
+
 void Ledger::release(const std::vector<int>& slot_ids, const Demand& demand, Bytes bytes_per_gpu) {
   for (int s : slot_ids) {
     unindex(s);
-    GpuSlot& slot = slots_[s];
-    slot.declared_bytes -= std::min(slot.declared_bytes, bytes_per_gpu);
-    slot.share_units =
-        std::max<std::int64_t>(0, slot.share_units - to_units(demand.share * slot.r));
-    slot.load_units = std::max<std::int64_t>(0, slot.load_units - to_units(demand.load));
-    slot.share = static_cast<double>(slot.share_units) / static_cast<double>(kUnitsPerShare);
-    slot.load = static_cast<double>(slot.load_units) / static_cast<double>(kUnitsPerShare);
-    slot.jobs -= 1;
-    if (demand.exclusive()) slot.exclusive_held = false;
+    subtract(slots_[s], demand, bytes_per_gpu);
     reindex(s);
   }
   flush_nodes();
 }
 
+// ---- Trials
+
+void Ledger::begin_trial() { in_trial_ = true; }
+
+void Ledger::trial_release(const std::vector<int>& slot_ids, const Demand& demand,
+                           Bytes bytes_per_gpu) {
+  bool moved = false;
+  for (int s : slot_ids) {
+    int& at = trial_at_[static_cast<std::size_t>(s)];
+    if (at < 0) {
+      at = static_cast<int>(trial_slots_.size());
+      trial_slots_.push_back({s, false, slots_[s]});
+    }
+    // A synced slot's entries are exact and must stay so; the others wait for a sync.
+    const bool synced = trial_slots_[static_cast<std::size_t>(at)].synced;
+    if (synced) unindex(s);
+    subtract(slots_[s], demand, bytes_per_gpu);
+    if (synced) reindex(s);
+    moved = moved || synced;
+  }
+  if (moved) flush_nodes();
+}
+
+void Ledger::sync_node(int node) {
+  bool moved = false;
+  for (int s : node_slots_[node]) {
+    const int at = trial_at_[static_cast<std::size_t>(s)];
+    if (at < 0) continue;
+    TrialSlot& row = trial_slots_[static_cast<std::size_t>(at)];
+    if (row.synced) continue;
+    row.synced = true;
+    unindex_as(s, row.before);
+    reindex(s);
+    moved = true;
+  }
+  if (moved) flush_nodes();
+}
+
+void Ledger::end_trial() {
+  for (const TrialSlot& row : trial_slots_) {
+    // An unsynced slot's entries are still those of `before`.
+    if (row.synced) unindex(row.slot);
+    slots_[row.slot] = row.before;
+    if (row.synced) reindex(row.slot);
+    trial_at_[static_cast<std::size_t>(row.slot)] = -1;
+  }
+  trial_slots_.clear();
+  flush_nodes();
+  in_trial_ = false;
+}
+
 bool Ledger::any_capacity() const { return open_gpus_ > 0; }
 
-Ledger::LoadKey Ledger::load_key(int s) const {
-  const GpuSlot& slot = slots_[s];
+Ledger::LoadKey Ledger::load_key(const GpuSlot& slot, int s) {
   return {slot.load, slot.utilization, slot.temperature_c, s};
 }
 
@@ -194,15 +247,18 @@ void Ledger::flush_nodes() {
 const std::set<Ledger::LoadKey>& Ledger::by_load() const {
   if (!load_indexed_) {
     for (int s = 0; s < static_cast<int>(slots_.size()); ++s) {
-      if (slots_[s].healthy) by_load_.insert(load_key(s));
+      // Built within a trial, the entries of unsynced slots must be stale like the others.
+      const int at = trial_at_[static_cast<std::size_t>(s)];
+      const bool stale = at >= 0 && !trial_slots_[static_cast<std::size_t>(at)].synced;
+      const GpuSlot& slot = stale ? trial_slots_[static_cast<std::size_t>(at)].before : slots_[s];
+      if (slot.healthy) by_load_.insert(load_key(slot, s));
     }
     load_indexed_ = true;
   }
   return by_load_;
 }
 
-void Ledger::unindex(int s) {
-  const GpuSlot& slot = slots_[s];
+void Ledger::unindex_as(int s, const GpuSlot& slot) {
   if (!slot.healthy) return;
   if (slot.empty() || node_listed_[slot.node] == 0) touch_node(slot.node);
   if (slot.empty()) empty_count_[slot.node] -= 1;
@@ -210,7 +266,7 @@ void Ledger::unindex(int s) {
   if (open && !slot.empty()) {
     partial_nodes_[static_cast<std::size_t>(s)] = partial_.extract({slot.free_share(), s});
   }
-  if (load_indexed_) by_load_.erase(load_key(s));
+  if (load_indexed_) by_load_.erase(load_key(slot, s));
   if (open) open_gpus_ -= 1;
 }
 
@@ -229,7 +285,7 @@ void Ledger::reindex(int s) {
       partial_.insert(std::move(node));
     }
   }
-  if (load_indexed_) by_load_.insert(load_key(s));
+  if (load_indexed_) by_load_.insert(load_key(slot, s));
   if (open) open_gpus_ += 1;
 }
 

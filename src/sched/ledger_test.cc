@@ -185,5 +185,114 @@ TEST(Ledger, IndexesKeptByUpdatesEqualThoseBuiltAfresh) {
   EXPECT_GT(releases, 50);
 }
 
+// A trial (the reservation search) releases jobs without touching the indexes except on
+// the nodes synced since; once every node is synced the indexes must be those of a ledger
+// built afresh without the released jobs, and after end_trial() every slot and index must
+// be as before the trial, bit for bit, whichever nodes were synced and whether the load
+// order was first built within the trial.
+TEST(Ledger, TrialReleasesAreUndoneAndSyncedNodesIndexedExactly) {
+  std::mt19937_64 rng(9);
+  auto pick = [&](int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng); };
+  Snapshot snapshot;
+  for (int i = 0; i < 16; ++i) {
+    GpuState gpu =
+        make_gpu(i, "n" + std::to_string(i / 4), static_cast<Bytes>(i % 3 + 1) * 20 * kGiB);
+    gpu.util_cap = i % 5 == 0 ? 0.8 : 1.0;
+    gpu.healthy = i != 6;
+    snapshot.gpus.push_back(gpu);
+  }
+  std::uint64_t next_id = 1;
+  int checked = 0;
+  for (int round = 0; round < 60; ++round) {
+    // Fill the GPUs at random.
+    std::vector<RunningJob> running;
+    for (int n = 0; n < 30; ++n) {
+      const int gpus = pick(1, 2);
+      Job job = make_job(next_id++, gpus, static_cast<Bytes>(pick(1, 6)) * 5 * kGiB,
+                         pick(0, 2) == 0 ? 1.0 : 0.1 * pick(1, 9));
+      const int node = pick(0, 3);
+      Snapshot now = snapshot;
+      now.running = running;
+      const Ledger current(now);
+      const Demand wanted{gpus, *job.gpu_mem, false, job.util_share, job.util_share};
+      std::vector<int> indexes;
+      for (int s : current.node_slots(node)) {
+        if (static_cast<int>(indexes.size()) < gpus && current.fits(s, wanted)) {
+          indexes.push_back(current.slot(s).gpu_index);
+        }
+      }
+      if (static_cast<int>(indexes.size()) == gpus) running.push_back(make_running(job, indexes));
+    }
+    Snapshot full = snapshot;
+    full.running = running;
+    Ledger ledger(full);
+    const bool load_before = round % 3 == 0;
+    if (load_before) (void)ledger.by_load();
+    const std::vector<GpuSlot> slots_before = ledger.slots();
+    const auto nodes_before = ledger.nodes_by_empty();
+    const auto partial_before = ledger.partial_by_free_share();
+
+    ledger.begin_trial();
+    std::vector<RunningJob> kept;
+    for (const RunningJob& job : running) {
+      if (pick(0, 1) == 0) {
+        kept.push_back(job);
+        continue;
+      }
+      std::vector<int> slots;
+      for (int gpu : job.gpus) slots.push_back(ledger.slot_of(gpu));
+      const Demand held{static_cast<int>(job.gpus.size()), job.declared_bytes, false,
+                        job.job.util_share, job.job.util_share};
+      ledger.trial_release(slots, held, job.declared_bytes);
+      if (pick(0, 3) == 0) ledger.sync_node(pick(0, 3));
+    }
+    if (round % 3 == 1) (void)ledger.by_load();  // built within the trial
+    const bool sync_all = round % 2 == 0;
+    if (sync_all) {
+      for (int node = 0; node < ledger.node_count(); ++node) ledger.sync_node(node);
+      Snapshot rest = snapshot;
+      rest.running = kept;
+      const Ledger fresh(rest);
+      ASSERT_EQ(ledger.nodes_by_empty(), fresh.nodes_by_empty()) << "round " << round;
+      ASSERT_EQ(ledger.partial_by_free_share(), fresh.partial_by_free_share()) << round;
+      ASSERT_EQ(ledger.any_capacity(), fresh.any_capacity()) << "round " << round;
+      if (round % 3 != 2) {
+        ASSERT_EQ(ledger.by_load(), fresh.by_load()) << "round " << round;
+      }
+      ++checked;
+    }
+    ledger.end_trial();
+    const Ledger fresh(full);
+    ASSERT_EQ(ledger.nodes_by_empty(), nodes_before) << "round " << round;
+    ASSERT_EQ(ledger.nodes_by_empty(), fresh.nodes_by_empty()) << "round " << round;
+    ASSERT_EQ(ledger.partial_by_free_share(), partial_before) << "round " << round;
+    ASSERT_EQ(ledger.any_capacity(), fresh.any_capacity()) << "round " << round;
+    if (round % 3 != 2) {
+      ASSERT_EQ(ledger.by_load(), fresh.by_load()) << "round " << round;
+    }
+    for (std::size_t s = 0; s < slots_before.size(); ++s) {
+      ASSERT_EQ(ledger.slot(static_cast<int>(s)).share_units, slots_before[s].share_units);
+      ASSERT_EQ(ledger.slot(static_cast<int>(s)).declared_bytes, slots_before[s].declared_bytes);
+      ASSERT_EQ(ledger.slot(static_cast<int>(s)).jobs, slots_before[s].jobs);
+      ASSERT_EQ(ledger.slot(static_cast<int>(s)).load_units, slots_before[s].load_units);
+    }
+    // The ledger takes ordinary commits and releases again afterwards.
+    if (!running.empty()) {
+      const RunningJob& job = running.front();
+      std::vector<int> slots;
+      for (int gpu : job.gpus) slots.push_back(ledger.slot_of(gpu));
+      const Demand held{static_cast<int>(job.gpus.size()), job.declared_bytes, false,
+                        job.job.util_share, job.job.util_share};
+      ledger.release(slots, held, job.declared_bytes);
+      Snapshot rest = full;
+      rest.running.erase(rest.running.begin());
+      const Ledger after(rest);
+      ASSERT_EQ(ledger.nodes_by_empty(), after.nodes_by_empty()) << "round " << round;
+      ASSERT_EQ(ledger.partial_by_free_share(), after.partial_by_free_share()) << round;
+    }
+  }
+  EXPECT_GE(checked, 30);
+}
+
 }  // namespace
 }  // namespace fastgpu::sched

@@ -1,7 +1,6 @@
 #include "fastgpu/sched/placer.h"
 
 #include <algorithm>
-#include <map>
 
 namespace fastgpu::sched {
 
@@ -41,21 +40,37 @@ std::optional<std::vector<int>> place_across_nodes(const Ledger& ledger, const D
 namespace {
 
 // The smallest group (by member count among candidates) with at least `count` members,
-// as candidates in their given order; empty when no group is big enough.
+// ties to the smaller group id, as candidates in their given order; empty when no group
+// is big enough. Candidates are one node's GPUs, a handful, so counting each group's
+// members by a scan costs less than building a map of them (this runs at every gang
+// placement and in the reservation search).
 template <typename GroupOf>
 std::vector<int> smallest_group(const std::vector<int>& candidates, int count, GroupOf group_of) {
-  std::map<int, std::vector<int>> groups;
+  int best_group = -1;
+  int best_size = 0;
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const int group = group_of(candidates[i]);
+    if (group < 0) continue;
+    bool seen = false;
+    for (std::size_t j = 0; j < i && !seen; ++j) seen = group_of(candidates[j]) == group;
+    if (seen) continue;
+    int size = 0;
+    for (std::size_t j = i; j < candidates.size(); ++j) size += group_of(candidates[j]) == group;
+    if (size < count) continue;
+    if (best_group < 0 || size < best_size || (size == best_size && group < best_group)) {
+      best_group = group;
+      best_size = size;
+    }
+  }
+  std::vector<int> members;
+  if (best_group < 0) return members;
+  members.reserve(static_cast<std::size_t>(count));
   for (int s : candidates) {
-    const int group = group_of(s);
-    if (group >= 0) groups[group].push_back(s);
+    if (group_of(s) != best_group) continue;
+    members.push_back(s);
+    if (static_cast<int>(members.size()) == count) break;
   }
-  const std::vector<int>* best = nullptr;
-  for (const auto& [group, members] : groups) {
-    if (static_cast<int>(members.size()) < count) continue;
-    if (best == nullptr || members.size() < best->size()) best = &members;
-  }
-  if (best == nullptr) return {};
-  return {best->begin(), best->begin() + count};
+  return members;
 }
 
 }  // namespace

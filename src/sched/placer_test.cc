@@ -113,6 +113,26 @@ TEST(Gang, PrefersOneNvlinkGroupThenOnePcieSwitch) {
   EXPECT_THAT(place("pack", snapshot, demand(2, kGiB, 1.0)), ElementsAre(6, 7));
 }
 
+// Among NVLink groups that hold the gang equally tightly the lower group id wins, and the
+// group's GPUs come in the strategy's order; GPUs with no group never form one.
+TEST(Gang, EqualGroupsGoToTheLowerGroupId) {
+  Snapshot snapshot;
+  snapshot.gpus = make_node("n0", 8);
+  const int groups[] = {3, 3, 1, -1, 1, -1, 2, 2};
+  for (int i = 0; i < 8; ++i) {
+    snapshot.gpus[i].nvlink_group = groups[i];
+    snapshot.gpus[i].pcie_switch = -1;
+  }
+  for (const char* strategy : {"pack", "spread"}) {
+    EXPECT_THAT(place(strategy, snapshot, demand(2, kGiB, 1.0)), ElementsAre(2, 4)) << strategy;
+  }
+  // Group 1 loses a GPU: groups 2 and 3 hold two each, and 2 is the lower id.
+  snapshot.running = {make_running(make_job(9), {4})};
+  EXPECT_THAT(place("pack", snapshot, demand(2, kGiB, 1.0)), ElementsAre(6, 7));
+  // No group holds three: the first three candidates.
+  EXPECT_THAT(place("pack", snapshot, demand(3, kGiB, 1.0)), ElementsAre(0, 1, 2));
+}
+
 TEST(Spread, LeastLoadedThenUtilizationThenTemperature) {
   Snapshot snapshot;
   snapshot.gpus = make_node("n0", 3);

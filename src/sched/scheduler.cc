@@ -110,6 +110,19 @@ class WhatIf {
   std::vector<Held> released_;
 };
 
+// A ledger trial for the length of a scope (Ledger::begin_trial): every slot comes back
+// as it was, and the indexes exact, when it ends.
+class Trial {
+ public:
+  explicit Trial(Ledger& ledger) : ledger_(ledger) { ledger_.begin_trial(); }
+  Trial(const Trial&) = delete;
+  Trial& operator=(const Trial&) = delete;
+  ~Trial() { ledger_.end_trial(); }
+
+ private:
+  Ledger& ledger_;
+};
+
 class Round {
  public:
   explicit Round(Scheduler::State& state)
@@ -318,7 +331,71 @@ class Round {
   // Releases running jobs in the order their time limits end them, until the demand
   // fits; reserves those GPUs for it from that moment. False when no release with a time
   // limit makes room.
+  //
+  // The demand failed on every node a moment ago (consider() or the failure memo), and a
+  // release gains room only on the nodes of the released job's GPUs. A placer fails only
+  // when no node can hold the demand, and a node's acceptance depends on its own slots
+  // (placer.h); so the placer can first succeed right after a release that touched a node
+  // that now holds demand.gpus fitting GPUs, and it is asked only then. The releases are a
+  // ledger trial: they change the slots' figures without index or tree operations, and
+  // only the nodes that could hold the demand are brought up to date before the placer
+  // reads the indexes (every other node's entries may be stale: the placer rejects its
+  // GPUs whatever their place). A demand spanning nodes has no such node-local rule and
+  // takes the plain search, as do the tests that hold this one to it.
   bool reserve_earliest(JobId job, const Demand& demand) {
+    if (state_.plain_reservation_search || demand.gpus > ledger_.largest_node()) {
+      return reserve_earliest_plain(job, demand);
+    }
+    Trial trial(ledger_);
+    return in_end_order(
+        [&](const std::vector<int>& slots, const Demand& held, Bytes bytes, double end_s) {
+          ledger_.trial_release(slots, held, bytes);
+          bool ask = false;
+          int last_node = -1;
+          for (int s : slots) {
+            const int node = ledger_.slot(s).node;
+            if (node == last_node) continue;
+            last_node = node;
+            if (!node_holds(node, demand)) continue;
+            ledger_.sync_node(node);
+            ask = true;
+          }
+          if (!ask) return false;
+          auto placed = placer_.place(ledger_, demand, options_);
+          if (!placed) return false;
+          reserve(job, end_s, *placed);
+          return true;
+        });
+  }
+
+  // The same search, asking the placer after every release on an exactly indexed ledger.
+  bool reserve_earliest_plain(JobId job, const Demand& demand) {
+    WhatIf what_if(ledger_);
+    return in_end_order(
+        [&](const std::vector<int>& slots, const Demand& held, Bytes bytes, double end_s) {
+          what_if.release(slots, held, bytes);
+          auto placed = placer_.place(ledger_, demand, options_);
+          if (!placed) return false;
+          reserve(job, end_s, *placed);
+          return true;
+        });
+  }
+
+  // True when the node has demand.gpus GPUs that fit the demand now.
+  bool node_holds(int node, const Demand& demand) const {
+    int fitting = 0;
+    for (int s : ledger_.node_slots(node)) {
+      if (ledger_.fits(s, demand) && ++fitting == demand.gpus) return true;
+    }
+    return false;
+  }
+
+  // Hands release(slots, demand, bytes, end_s) the running jobs and the jobs started in
+  // this round in the order their time limits end them, until it returns true; false
+  // when the jobs with a time limit run out first. The slot lists are the state's and the
+  // round's own (they outlive the search).
+  template <typename Release>
+  bool in_end_order(Release&& release) {
     // By end time, without copying each job's slot list.
     std::vector<const Started*> started;
     started.reserve(started_.size());
@@ -327,36 +404,30 @@ class Round {
               [](const Started* a, const Started* b) { return *a < *b; });
     auto next_started = started.begin();
     auto next_running = state_.ends.begin();
-    WhatIf what_if(ledger_);
     while (true) {
       const bool running_first = next_running != state_.ends.end() &&
                                  (next_started == started.end() ||
                                   std::make_pair(next_running->first, next_running->second) <
                                       std::make_pair((*next_started)->end_s, (*next_started)->id));
-      double end_s = kNever;
       if (running_first) {
-        end_s = next_running->first;
-        if (end_s == kNever) break;
+        const double end_s = next_running->first;
+        if (end_s == kNever) return false;
         const std::size_t at = state_.running_at.at(next_running->second);
         const RunningJob& running = snapshot_.running[at];
-        what_if.release(state_.running_slots[at], state_.held_demand(running),
-                        running.declared_bytes);
         ++next_running;
+        if (release(state_.running_slots[at], state_.held_demand(running), running.declared_bytes,
+                    end_s)) {
+          return true;
+        }
       } else if (next_started != started.end()) {
         const Started& next = **next_started;
-        end_s = next.end_s;
-        if (end_s == kNever) break;
-        what_if.release(next.slots, next.demand, next.bytes);
+        if (next.end_s == kNever) return false;
         ++next_started;
+        if (release(next.slots, next.demand, next.bytes, next.end_s)) return true;
       } else {
-        break;
-      }
-      if (auto slots = placer_.place(ledger_, demand, options_)) {
-        reserve(job, end_s, *slots);
-        return true;
+        return false;
       }
     }
-    return false;
   }
 
   void reserve(JobId job, double start_s, const std::vector<int>& slots) {
@@ -426,6 +497,7 @@ class Round {
   // Started jobs leave the queue and run from now on, where their decision placed them.
   void apply_starts() {
     for (const Started& started : started_) {
+      if (started.demand.whole_memory) hold_recorded_bytes(started);
       Job job = state_.take_queued(started.id);
       std::vector<int> gpus;
       for (int s : started.slots) gpus.push_back(ledger_.slot(s).gpu_index);
@@ -436,10 +508,29 @@ class Round {
     }
   }
 
+  // A job taking the whole memory was committed with each GPU's usable bytes, but runs
+  // from now on holding the smallest of them on each (its Start's bytes_per_gpu, what a
+  // snapshot of it says): the ledger keeps that from here, as one built from the
+  // snapshot does, or a gang over GPUs of unequal free memory would hold more in the
+  // kept state than in the pure one and release less than it took.
+  void hold_recorded_bytes(const Started& started) {
+    Demand recorded = started.demand;
+    recorded.whole_memory = false;
+    recorded.bytes = started.bytes;
+    for (int s : started.slots) {
+      const Bytes usable = ledger_.slot(s).usable_bytes;
+      if (usable == started.bytes) continue;
+      const std::vector<int> one{s};
+      ledger_.release(one, started.demand, usable);
+      ledger_.commit(one, recorded);
+      // Room gained there since this round's failures were recorded (known_failures.h).
+      state_.gains.add(ledger_.slot(s).node);
+    }
+  }
+
   // The balancer already holds room on `to`; the job leaves `from` and restarts there.
   void apply_move(const Move& move) {
     RunningJob running = state_.take_running(move.job);
-    state_.release_gpus(running);
     running.job.attained_run_s += std::max(0.0, snapshot_.now_s - running.start_time_s);
     running.gpus = move.to;
     running.start_time_s = snapshot_.now_s;

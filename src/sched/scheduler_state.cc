@@ -227,6 +227,22 @@ Entry Scheduler::State::rank_one(const Job& job) const {
   return make_entry(key, job, *estimates);
 }
 
+std::vector<std::pair<double, LimitGroup>>::iterator Scheduler::State::RequestClass::find_limit(
+    double limit) {
+  auto it = std::lower_bound(
+      by_limit.begin(), by_limit.end(), limit,
+      [](const std::pair<double, LimitGroup>& row, double value) { return row.first < value; });
+  return it != by_limit.end() && it->first == limit ? it : by_limit.end();
+}
+
+LimitGroup& Scheduler::State::RequestClass::limit_group(double limit) {
+  auto it = std::lower_bound(
+      by_limit.begin(), by_limit.end(), limit,
+      [](const std::pair<double, LimitGroup>& row, double value) { return row.first < value; });
+  if (it == by_limit.end() || it->first != limit) it = by_limit.emplace(it, limit, LimitGroup{});
+  return it->second;
+}
+
 void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   const Demand& d = entry.demand;
   const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share)};
@@ -234,7 +250,7 @@ void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   if (added) classes.emplace_back();
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  LimitGroup& same_limit = group.by_limit[entry.limit_s];
+  LimitGroup& same_limit = group.limit_group(entry.limit_s);
   // The class's first job changes only when this one goes before it.
   const bool first = group.limit_heads.empty() || entry < group.limit_heads.first();
   if (first && !group.limit_heads.empty()) heads.erase(group.limit_heads.first());
@@ -251,7 +267,7 @@ void Scheduler::State::join_shape(Entry& entry, bool in_order) {
 
 void Scheduler::State::leave_shape(const Entry& entry) {
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
-  auto same_limit = group.by_limit.find(entry.limit_s);
+  auto same_limit = group.find_limit(entry.limit_s);
   const bool first = group.limit_heads.first().id == entry.id;
   if (first) heads.erase(group.limit_heads.first());
   LimitGroup& members = same_limit->second;
@@ -322,8 +338,7 @@ void Scheduler::State::rebuild_order() {
 
 void Scheduler::State::add_queued(Job job) {
   const JobId id = job.id;
-  // Ids mostly arrive in increasing order (new jobs, a snapshot sorted by from_snapshot).
-  const Job& stored = queue.emplace_hint(queue.end(), id, std::move(job))->second;
+  const Job& stored = queue.emplace(id, std::move(job)).first->second;
   if (!stored.signature.empty()) ++queued_per_signature[stored.signature];
   if (order_stale || !policy->stable_keys()) return;  // rebuild_order() ranks it
   Entry& entry = entry_of.emplace(id, rank_one(stored)).first->second;
@@ -358,6 +373,7 @@ void Scheduler::State::add_running(RunningJob running) {
 
 RunningJob Scheduler::State::take_running(JobId id) {
   const std::size_t at = running_at.at(id);
+  release_gpus(view.running[at], running_slots[at]);
   RunningJob running = std::move(view.running[at]);
   if (at + 1 != view.running.size()) {
     view.running[at] = std::move(view.running.back());
@@ -387,8 +403,7 @@ std::vector<int> Scheduler::State::slots_of(const std::vector<int>& gpus) const 
   return slots;
 }
 
-void Scheduler::State::release_gpus(const RunningJob& running) {
-  const std::vector<int> slots = slots_of(running.gpus);
+void Scheduler::State::release_gpus(const RunningJob& running, const std::vector<int>& slots) {
   ledger.release(slots, held_demand(running), running.declared_bytes);
   int last_node = -1;
   for (int s : slots) {
@@ -411,11 +426,11 @@ Result<std::unique_ptr<Scheduler>> Scheduler::create(const SchedulerConfig& conf
       new Scheduler(std::make_unique<State>(config, std::move(gpus))));
 }
 
-Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snapshot,
-                                                            const SchedulerConfig& config) {
+Result<std::unique_ptr<Scheduler::State>> state_from_snapshot(const Snapshot& snapshot,
+                                                              const SchedulerConfig& config) {
   FASTGPU_RETURN_IF_ERROR(validate_config(config));
   FASTGPU_RETURN_IF_ERROR(detail::validate_snapshot(snapshot, config.multi_node));
-  auto state = std::make_unique<State>(config, snapshot.gpus);
+  auto state = std::make_unique<Scheduler::State>(config, snapshot.gpus);
   state->view.now_s = snapshot.now_s;
   state->view.history = snapshot.history;
   state->view.finished = snapshot.finished;
@@ -427,10 +442,25 @@ Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snap
   }
   std::vector<const Job*> by_id;
   by_id.reserve(snapshot.queue.size());
+  state->queue.reserve(snapshot.queue.size());
   for (const Job& job : snapshot.queue) by_id.push_back(&job);
   std::sort(by_id.begin(), by_id.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
   for (const Job* job : by_id) state->add_queued(*job);
-  return std::unique_ptr<Scheduler>(new Scheduler(std::move(state)));
+  return state;
+}
+
+Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s) {
+  if (!std::isfinite(now_s)) return invalid_argument("the schedule time is not finite");
+  state.view.now_s = now_s;
+  if (state.order_stale || !state.policy->stable_keys()) state.rebuild_order();
+  return run_round(state);
+}
+
+Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snapshot,
+                                                            const SchedulerConfig& config) {
+  auto state = state_from_snapshot(snapshot, config);
+  if (!state.ok()) return state.status();
+  return std::unique_ptr<Scheduler>(new Scheduler(std::move(*state)));
 }
 
 Status Scheduler::enqueue(Job job) {
@@ -471,7 +501,6 @@ Status Scheduler::finish(JobId job, EndState end, double now_s) {
     return not_found("job " + to_string(job) + " is not running; nothing to finish");
   }
   RunningJob running = state.take_running(job);
-  state.release_gpus(running);
   state.ended[job] = end;
   state.release_dependents(job);
   // Service over every run, in GPUs actually held (a fractional job holds its share).
@@ -487,7 +516,6 @@ Status Scheduler::requeue(JobId job, double now_s) {
     return not_found("job " + to_string(job) + " is not running; nothing to requeue");
   }
   RunningJob running = state.take_running(job);
-  state.release_gpus(running);
   running.job.attained_run_s += std::max(0.0, now_s - running.start_time_s);
   state.add_queued(std::move(running.job));
   return {};
@@ -560,18 +588,16 @@ Status Scheduler::set_used_bytes(JobId job, std::optional<Bytes> used_bytes) {
   return {};
 }
 
-Result<ScheduleResult> Scheduler::schedule(double now_s) {
-  State& state = *state_;
-  if (!std::isfinite(now_s)) return invalid_argument("the schedule time is not finite");
-  state.view.now_s = now_s;
-  if (state.order_stale || !state.policy->stable_keys()) state.rebuild_order();
-  return run_round(state);
-}
+Result<ScheduleResult> Scheduler::schedule(double now_s) { return schedule_held(*state_, now_s); }
 
 Snapshot Scheduler::snapshot() const {
   Snapshot snapshot = state_->view;
-  snapshot.queue.reserve(state_->queue.size());
-  for (const auto& [id, job] : state_->queue) snapshot.queue.push_back(job);
+  std::vector<const Job*> by_id;
+  by_id.reserve(state_->queue.size());
+  for (const auto& [id, job] : state_->queue) by_id.push_back(&job);
+  std::sort(by_id.begin(), by_id.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
+  snapshot.queue.reserve(by_id.size());
+  for (const Job* job : by_id) snapshot.queue.push_back(*job);
   return snapshot;
 }
 

@@ -33,7 +33,7 @@ struct Entry {
   double key = 0.0;
   double submit_s = 0.0;
   JobId id;
-  const Job* job = nullptr;         // points into State::queue (a node-based map: stable)
+  const Job* job = nullptr;         // points into State::queue (node-based: stable)
   Demand demand;                    // what it asks of each GPU, "auto" resolved at ranking time
   int shape = kHeld;                // index into State::classes, or one of the two below
   double limit_s = -1.0;            // the job's time limit, -1 when it has none
@@ -165,9 +165,12 @@ struct Scheduler::State {
   std::unique_ptr<Placer> placer;
   detail::ClusterLimits limits;
 
-  // The snapshot, except the queue (kept in `queue`, by id, for stable addresses).
+  // The snapshot, except the queue (kept in `queue`, for stable addresses). A hash map:
+  // a start finds and erases its job in constant time (a tree of 100k jobs cost 7% of a
+  // drain in cache misses); nothing depends on its order (the policies rank each job
+  // alone, the ranked order is total, and snapshot() sorts by id).
   Snapshot view;
-  std::map<JobId, Job> queue;
+  std::unordered_map<JobId, Job> queue;
   std::unordered_map<JobId, std::size_t> running_at;  // index into view.running
   std::vector<std::vector<int>> running_slots;        // ledger slots of view.running[i]
   std::unordered_map<JobId, EndState> ended;          // every job that ended
@@ -188,8 +191,13 @@ struct Scheduler::State {
   // limit too, since past a backfill reservation only jobs that end before it may use the
   // reserved GPUs. Jobs still waiting on dependencies are held apart.
   struct RequestClass {
-    std::map<double, LimitGroup> by_limit;  // time limit (-1: none) -> its jobs
-    LimitFirsts limit_heads;                // the first job of each time limit
+    // Its jobs by time limit (-1: none), sorted by limit. A class has a few limits, so a
+    // flat vector searched in place costs a start less than a tree's nodes.
+    std::vector<std::pair<double, LimitGroup>> by_limit;
+    LimitFirsts limit_heads;  // the first job of each time limit
+    // The group of a time limit; find_limit gives by_limit.end() when there is none.
+    std::vector<std::pair<double, LimitGroup>>::iterator find_limit(double limit);
+    LimitGroup& limit_group(double limit);  // adds an empty group when there is none
     // Its last failures to place, on any GPU and off a reservation's GPUs: until room
     // appears where it could use it, a round knows it fails without searching.
     KnownFailure failed_free;
@@ -210,6 +218,11 @@ struct Scheduler::State {
   GainLog gains;
   NodeRooms node_rooms;  // per round
 
+  // Tests only: search the backfill reservation the plain way (the placer asked after
+  // every what-if release, on a ledger with exact indexes), to hold the pruned search of
+  // Round::reserve_earliest to it.
+  bool plain_reservation_search = false;
+
   // Learned estimates per signature; rebuilt when a history changes.
   std::unique_ptr<EstimateCache> estimates;
 
@@ -227,15 +240,21 @@ struct Scheduler::State {
   void add_queued(Job job);
   Job take_queued(JobId id);
   void add_running(RunningJob running);
+  // Takes a running job out (it ended, was requeued or moves) and releases its GPUs.
   RunningJob take_running(JobId id);
   Demand held_demand(const RunningJob& running) const;
   std::vector<int> slots_of(const std::vector<int>& gpus) const;
-  // Releases a running job's GPUs in the ledger (it ended, left or moved) and logs the gain.
-  void release_gpus(const RunningJob& running);
+  // Releases a running job's GPUs (its ledger slots) and logs the gain.
+  void release_gpus(const RunningJob& running, const std::vector<int>& slots);
   double end_of(const RunningJob& running) const;
 };
 
 // One schedule() call over a State; defined in scheduler.cc.
 ScheduleResult run_round(Scheduler::State& state);
+// The state of a whole snapshot, after validate_snapshot() (Scheduler::from_snapshot).
+Result<std::unique_ptr<Scheduler::State>> state_from_snapshot(const Snapshot& snapshot,
+                                                              const SchedulerConfig& config);
+// Scheduler::schedule(now_s) on a State.
+Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s);
 
 }  // namespace fastgpu::sched

@@ -204,5 +204,46 @@ TEST(IncrementalScheduler, ForeignMemoryReportedLaterShrinksWhatFits) {
   EXPECT_EQ(testing::started_ids(*scheduler.schedule(1.0)), (std::vector<std::uint64_t>{1}));
 }
 
+// A job without a memory declaration or history takes each GPU's whole usable memory
+// while it is placed, and then runs holding its Start's bytes_per_gpu on every GPU: the
+// smallest of them. On a gang over GPUs of unequal free memory the kept ledger must hold
+// that too, as the pure scheduler's ledger built from the snapshot does: a small job fits
+// beside it on the larger GPU, and its end frees exactly what it held.
+TEST(IncrementalScheduler, AWholeMemoryGangHoldsWhatItsStartSays) {
+  SchedulerConfig config;  // fifo, pack
+  std::vector<GpuState> gpus = testing::make_node("n0", 2, 0, 80 * kGiB);
+  gpus[0].foreign_bytes = 16 * kGiB;
+  auto created = Scheduler::create(config, gpus);
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  Job whole = testing::make_job(1, 2, 0, 0.5);
+  whole.gpu_mem.reset();
+  ASSERT_TRUE(scheduler.enqueue(whole).ok());
+  auto first = scheduler.schedule(0.0);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(testing::starts(*first).size(), 1u) << describe(*first);
+  EXPECT_EQ(testing::starts(*first)[0].bytes_per_gpu, 64 * kGiB);
+
+  ASSERT_TRUE(scheduler.enqueue(testing::make_job(2, 1, 10 * kGiB, 0.3)).ok());
+  Snapshot snapshot = scheduler.snapshot();
+  snapshot.now_s = 10.0;
+  auto pure = schedule(snapshot, config);
+  auto kept = scheduler.schedule(10.0);
+  ASSERT_TRUE(pure.ok() && kept.ok());
+  EXPECT_EQ(testing::started_ids(*kept), std::vector<std::uint64_t>{2}) << describe(*kept);
+  EXPECT_EQ(describe(*pure), describe(*kept));
+
+  // Its end frees what it held: a job asking for the rest of GPU 1 fits again.
+  ASSERT_TRUE(scheduler.finish(JobId{1}, EndState::kSucceeded, 20.0).ok());
+  ASSERT_TRUE(scheduler.enqueue(testing::make_job(3, 1, 70 * kGiB, 0.5)).ok());
+  snapshot = scheduler.snapshot();
+  snapshot.now_s = 20.0;
+  pure = schedule(snapshot, config);
+  kept = scheduler.schedule(20.0);
+  ASSERT_TRUE(pure.ok() && kept.ok());
+  EXPECT_EQ(testing::started_ids(*kept), std::vector<std::uint64_t>{3}) << describe(*kept);
+  EXPECT_EQ(describe(*pure), describe(*kept));
+}
+
 }  // namespace
 }  // namespace fastgpu::sched

@@ -410,5 +410,55 @@ TEST(KnownFailure, AStampOlderThanTheLogProvesNothing) {
   EXPECT_TRUE(still_fails(failure, two, nullptr, ledger, gains, rooms));
 }
 
+// A whole-memory gang over GPUs of unequal free memory holds each GPU's usable bytes while
+// its round runs and the smallest of them from the round's end (its Start's bytes): the
+// larger GPU gains room then, after the round's failures were recorded. Call 1: the short
+// job of a class fails everywhere (the gang fills GPU 1); call 2: a longer job of the class
+// comes first and is kept off GPU 1 (reserved for the blocked gang), and the short job may
+// use GPU 1's new room. The gain must be logged, or call 1's record proves it fails.
+TEST(KnownFailureScheduler, AWholeMemoryGangsRecordedBytesAreAGain) {
+  SchedulerConfig config;  // fifo, pack, backfill
+  std::vector<GpuState> gpus = testing::make_node("n0", 2, 0, 80 * kGiB);
+  gpus[0].foreign_bytes = 16 * kGiB;  // usable 64 GiB against GPU 1's 80
+  for (const GpuState& gpu : testing::make_node("n1", 2, 2, 80 * kGiB)) gpus.push_back(gpu);
+  Snapshot snapshot;
+  snapshot.gpus = gpus;
+  for (std::uint64_t id : {10, 11}) {  // n1 is busy until t = 3000
+    Job busy = testing::make_job(id, 1, 10 * kGiB);
+    busy.time_limit_s = 3000.0;
+    snapshot.running.push_back(testing::make_running(busy, {static_cast<int>(id) - 8}));
+  }
+  Job gang = testing::make_job(1, 2, 0, 0.5);
+  gang.gpu_mem.reset();  // the whole memory: 64 GiB recorded on each GPU
+  gang.time_limit_s = 1000.0;
+  gang.submit_time_s = 0.0;
+  Job blocked = testing::make_job(2, 2, 60 * kGiB, 0.5);  // waits for n0 at t = 1000
+  blocked.time_limit_s = 1000.0;
+  blocked.submit_time_s = 1.0;
+  Job short_one = testing::make_job(3, 1, 10 * kGiB, 0.3);
+  short_one.time_limit_s = 500.0;
+  short_one.submit_time_s = 2.0;
+  snapshot.queue = {gang, blocked, short_one};
+  auto created = Scheduler::from_snapshot(snapshot, config);
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  Scheduler& scheduler = **created;
+
+  auto first = scheduler.schedule(0.0);
+  ASSERT_TRUE(first.ok());
+  ASSERT_EQ(testing::started_ids(*first), std::vector<std::uint64_t>{1}) << describe(*first);
+
+  Job long_one = testing::make_job(4, 1, 10 * kGiB, 0.3);  // same class, ranked first
+  long_one.time_limit_s = 5000.0;
+  long_one.submit_time_s = 1.5;
+  ASSERT_TRUE(scheduler.enqueue(long_one).ok());
+  Snapshot after = scheduler.snapshot();
+  after.now_s = 10.0;
+  auto pure = schedule(after, config);
+  auto second = scheduler.schedule(10.0);
+  ASSERT_TRUE(pure.ok() && second.ok());
+  EXPECT_EQ(testing::started_ids(*pure), std::vector<std::uint64_t>{3}) << describe(*pure);
+  EXPECT_EQ(describe(*pure), describe(*second));
+}
+
 }  // namespace
 }  // namespace fastgpu::sched

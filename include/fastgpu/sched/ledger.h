@@ -100,6 +100,22 @@ class Ledger {
   // keeping what our jobs hold. REQUIRES: gpu.index is known and on the same node.
   void update_gpu(const GpuState& gpu);
 
+  // A what-if trial (the backfill reservation search): "what fits once these jobs have
+  // ended?". trial_release() changes the slots' figures but not the indexes, except on
+  // the nodes made exact with sync_node(), so a release costs no index or tree operation;
+  // end_trial() puts every slot back as it was at begin_trial(), bit for bit, and leaves
+  // the indexes exact. While a trial is open the indexes hold stale entries for the
+  // slots of unsynced nodes it released on. A placer may be asked then only when no
+  // unsynced node can hold the demand (placer.h: a placer checks each candidate it finds
+  // in the indexes with fits(), so a stale entry of a slot that it rejects changes
+  // nothing); nothing else may read the indexes, and nothing may commit or release.
+  // REQUIRES: no trial is open at begin_trial(); one is at the others.
+  void begin_trial();
+  void trial_release(const std::vector<int>& slots, const Demand& demand, Bytes bytes_per_gpu);
+  void sync_node(int node);
+  void end_trial();
+  bool in_trial() const { return in_trial_; }
+
   // Indexes. Nodes ordered by (empty GPUs, node id) (every node that had a healthy GPU),
   // a sorted vector: a node's entry moves at every commit or release that changes its
   // empty GPUs, and a move within a few hundred nodes costs less than a tree's node;
@@ -119,10 +135,13 @@ class Ledger {
   double min_r() const { return min_r_; }
 
  private:
-  void unindex(int s);
+  void unindex(int s) { unindex_as(s, slots_[s]); }
+  // Takes slot s out of the indexes as if it held `as` (a trial's stale entries).
+  void unindex_as(int s, const GpuSlot& as);
   void reindex(int s);
-  LoadKey load_key(int s) const;
+  static LoadKey load_key(const GpuSlot& slot, int s);
   void add(GpuSlot& slot, const Demand& demand, Bytes bytes);
+  static void subtract(GpuSlot& slot, const Demand& demand, Bytes bytes);
   void recompute_min_r();
   void touch_node(int node);
   void flush_nodes();
@@ -144,6 +163,16 @@ class Ledger {
   mutable bool load_indexed_ = false;  // by_load_ is built and kept
   int open_gpus_ = 0;
   int largest_node_ = 0;
+  // The open trial: each slot it released, as it was at begin_trial(), and whether its
+  // node was synced since; trial_at_[s] is the slot's row there, or -1.
+  struct TrialSlot {
+    int slot;
+    bool synced;
+    GpuSlot before;
+  };
+  bool in_trial_ = false;
+  std::vector<TrialSlot> trial_slots_;
+  std::vector<int> trial_at_;
   double min_r_ = 1.0;  // healthy GPUs not exclusive and with share left
 };
 

@@ -6,6 +6,11 @@
 // (enough fitting, allowed GPUs on one node; for place_across_nodes enough empty ones):
 // the kept Scheduler relies on it to know a class still fails while no GPU gained room
 // where it could use it (src/sched/known_failures.h); a new strategy must keep that.
+// A strategy also checks every GPU it takes from the ledger's indexes with allowed(), on
+// the slot's live figures, and a node's acceptance depends on its own slots alone (for a
+// single-node demand): so where an index entry of a GPU it rejects sits cannot change its
+// choice. The backfill reservation search relies on that to ask a placer within a ledger
+// trial whose indexes are exact only on the nodes that could hold the demand (ledger.h).
 // Strategies differ in which fitting GPUs they prefer:
 //   pack   best fit: fractional jobs go to partly used GPUs first, leaving whole GPUs for
 //          whole-GPU jobs; among candidates the one leaving the least unusable fragment
