@@ -147,7 +147,8 @@ int kill_run_cgroup(std::string_view run, pid_t supervisor) {
   std::error_code error;
   if (!std::filesystem::is_directory(dir, error)) return 0;
   int killed = 0;
-  for (std::string_view line : lines_of(read_text(dir / "cgroup.procs"))) {
+  const std::string members = read_text(dir / "cgroup.procs");  // the lines point into it
+  for (std::string_view line : lines_of(members)) {
     pid_t pid = 0;
     if (parse_whole(line, pid) && pid > 0 && ::kill(pid, SIGKILL) == 0) ++killed;
   }
