@@ -1,8 +1,5 @@
 // Applying the scheduler's decisions: claim, then launch; stop for preemption, moves and
 // memory pressure.
-#include <grp.h>
-#include <pwd.h>
-
 #include <nlohmann/json.hpp>
 #include <system_error>
 
@@ -21,20 +18,6 @@ std::string gpu_list(const std::vector<int>& gpus) {
   std::string text;
   for (int gpu : gpus) text += (text.empty() ? "" : ",") + std::to_string(gpu);
   return text;
-}
-
-// The owner's primary group, for a daemon that runs jobs as their owners.
-Result<gid_t> primary_group(std::uint32_t uid) {
-  struct passwd entry {};
-  struct passwd* found = nullptr;
-  std::vector<char> buffer(16384);
-  const int error = ::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found);
-  if (error != 0 || found == nullptr) {
-    return not_found("no user with uid " + std::to_string(uid) +
-                     " on this machine, so the job cannot run as its owner; create the user "
-                     "or submit as an existing one");
-  }
-  return found->pw_gid;
 }
 
 }  // namespace
@@ -64,8 +47,8 @@ void EngineImpl::apply(const std::vector<sched::Decision>& decisions, const Tick
   for (const Claimed& job : claimed) queued_.remove(job.job->id);
 }
 
-Result<exec::LaunchRequest> EngineImpl::launch_request(const JobRecord& job,
-                                                       const sched::Start& decision) const {
+exec::LaunchRequest EngineImpl::launch_request(const JobRecord& job,
+                                               const sched::Start& decision) const {
   exec::LaunchRequest request;
   request.job = job.id;
   request.argv = job.spec.argv;
@@ -79,12 +62,9 @@ Result<exec::LaunchRequest> EngineImpl::launch_request(const JobRecord& job,
   request.kill_grace_s = options_.kill_grace_s;
   request.log_path = log_path_of(options_.state_dir, job.id);
   request.run_file = run_file_of(options_.state_dir, job.id, job.attempts + 1);
-  if (options_.run_jobs_as_owner) {
-    Result<gid_t> group = primary_group(job.spec.uid);
-    if (!group.ok()) return group.status();
-    request.uid = job.spec.uid;
-    request.gid = *group;
-  }
+  // The launcher looks up the owner's group and groups (a user that does not exist
+  // fails the launch, naming the uid).
+  if (options_.run_jobs_as_owner) request.uid = job.spec.uid;
   return request;
 }
 
@@ -99,13 +79,10 @@ std::optional<EngineImpl::Claimed> EngineImpl::claim(const sched::Start& decisio
     return std::nullopt;
   }
   const JobRecord& job = *found->second;
-  Result<exec::LaunchRequest> request = launch_request(job, decision);
-  store::JobStart start{request.ok() ? request->gpus : std::vector<std::uint32_t>{},
-                        now_,
-                        log_path_of(options_.state_dir, job.id).string(),
-                        std::nullopt,
-                        std::nullopt,
-                        std::nullopt};
+  exec::LaunchRequest request = launch_request(job, decision);
+  store::JobStart start{
+      request.gpus, now_,         log_path_of(options_.state_dir, job.id).string(),
+      std::nullopt, std::nullopt, std::nullopt};
   if (!decision.gpus.empty()) start.bytes_per_gpu = decision.bytes_per_gpu;
   const Status claimed = options_.store->record_start(job.id, start);
   if (!claimed.ok()) {
@@ -114,12 +91,7 @@ std::optional<EngineImpl::Claimed> EngineImpl::claim(const sched::Start& decisio
     queued_.invalidate();  // the store may know better than the mirror what the job is now
     return std::nullopt;
   }
-  if (!request.ok()) {
-    fail_launch(job.id, request.status().message(), report);
-    queued_.invalidate();  // it left the queue; `job` must stay valid until the tick ends
-    return std::nullopt;
-  }
-  return Claimed{&job, std::move(request).value(), start.bytes_per_gpu};
+  return Claimed{&job, std::move(request), start.bytes_per_gpu};
 }
 
 // The tick's launches begin together and settle as their supervisors report (usually by

@@ -68,8 +68,8 @@ class EngineImpl final : public Engine {
   std::optional<Claimed> claim(const sched::Start& decision, const TickInput& input,
                                TickReport& report);
   void launch_claimed(const std::vector<Claimed>& claimed, TickReport& report);
-  Result<exec::LaunchRequest> launch_request(const store::JobRecord& job,
-                                             const sched::Start& decision) const;
+  exec::LaunchRequest launch_request(const store::JobRecord& job,
+                                     const sched::Start& decision) const;
   void fail_launch(JobId job, const std::string& message, TickReport& report);
   // What a begun launch needs once it settles.
   struct Launching {

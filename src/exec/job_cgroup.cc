@@ -8,10 +8,10 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 #include <utility>
+
+#include "exec/run_files.h"
 
 namespace fastgpu::exec {
 namespace {
@@ -43,11 +43,9 @@ std::optional<CgroupRun> parse_run(std::string_view rest) {
   return CgroupRun{JobId(job), supervisor};
 }
 
+// The file's text; empty when it cannot be read (a process gone, no cgroup).
 std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
+  return read_whole_file(path).value_or(std::string());
 }
 
 std::vector<std::string_view> lines_of(std::string_view text) {
@@ -106,6 +104,10 @@ std::optional<CgroupRun> run_of_cgroup_file(std::string_view text) {
     rest.remove_prefix(slash + 1);
   }
   return found;
+}
+
+std::optional<CgroupRun> run_of_process(pid_t pid, const std::filesystem::path& proc_root) {
+  return run_of_cgroup_file(read_text(proc_root / std::to_string(pid) / "cgroup"));
 }
 
 std::optional<std::filesystem::path> own_cgroup_dir(std::string_view mountinfo,

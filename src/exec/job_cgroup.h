@@ -34,6 +34,9 @@ std::string job_cgroup_name(std::string_view run, pid_t supervisor);
 // The run named by the cgroup v2 line ("0::/path") of a /proc/<pid>/cgroup text, if its
 // path has a component made by job_cgroup_name. nullopt: none, or malformed.
 std::optional<CgroupRun> run_of_cgroup_file(std::string_view text);
+// The same, read from <proc_root>/<pid>/cgroup. nullopt also when the process is gone.
+std::optional<CgroupRun> run_of_process(pid_t pid,
+                                        const std::filesystem::path& proc_root = "/proc");
 
 // Where the cgroup v2 hierarchy holds the cgroup of this process, from the texts of
 // /proc/self/mountinfo and /proc/self/cgroup. nullopt: no cgroup v2 mount, or our cgroup
@@ -51,8 +54,6 @@ class JobCgroup {
  public:
   // Makes the cgroup under our own; nullopt where that is not possible (see above).
   static std::optional<JobCgroup> create(std::string_view run, pid_t supervisor);
-  // A cgroup at `dir`, made here (tests point it anywhere).
-  static std::optional<JobCgroup> create_at(const std::filesystem::path& dir);
 
   JobCgroup(JobCgroup&& other) noexcept;
   JobCgroup& operator=(JobCgroup&& other) noexcept;
@@ -69,6 +70,7 @@ class JobCgroup {
 
  private:
   JobCgroup(std::filesystem::path dir, int procs_fd) : dir_(std::move(dir)), procs_fd_(procs_fd) {}
+  static std::optional<JobCgroup> create_at(const std::filesystem::path& dir);
   void remove();
   std::filesystem::path dir_;
   int procs_fd_ = -1;

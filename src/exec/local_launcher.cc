@@ -65,8 +65,9 @@ Status resolve_identity(LaunchRequest& request) {
   const int error = ::getpwuid_r(*request.uid, &entry, buffer.data(), buffer.size(), &user);
   if (error != 0 || user == nullptr) {
     if (request.gid) return {};  // no name to look groups up by: the gid alone
-    return invalid_argument("uid " + std::to_string(*request.uid) +
-                            " has no passwd entry, so its group is unknown; give a gid too");
+    return not_found("no user with uid " + std::to_string(*request.uid) +
+                     " on this machine, so the job cannot run as its owner; create the user "
+                     "or give a gid");
   }
   if (!request.gid) request.gid = user->pw_gid;
   int count = 64;

@@ -254,6 +254,14 @@ TEST_F(LauncherTest, GivenSupplementaryGroupsReachTheJob) {
   EXPECT_EQ(log(21), "65534 100\n");
 }
 
+TEST_F(LauncherTest, AUidWithoutAUserOrAGidIsRefusedNamingIt) {
+  LaunchRequest request = shell_request(22, "true");
+  request.uid = 3'999'999;  // no passwd entry
+  Result<Launched> launched = launcher_->launch(request);
+  ASSERT_FALSE(launched.ok());
+  EXPECT_THAT(launched.status().message(), HasSubstr("no user with uid 3999999"));
+}
+
 TEST_F(LauncherTest, WorkingFolderTheJobsUserMayNotEnterIsALaunchFailure) {
   if (::geteuid() != 0) GTEST_SKIP() << "switching users needs root";
   LaunchRequest request = shell_request(19, "echo should-not-run");

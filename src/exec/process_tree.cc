@@ -39,11 +39,7 @@ constexpr int kMaxParentSteps = 64;
 // and still runs that job.
 std::optional<JobId> job_of_cgroup(pid_t pid, const std::unordered_map<pid_t, JobId>& supervisors,
                                    const std::filesystem::path& proc_root) {
-  std::ifstream in(proc_root / std::to_string(pid) / "cgroup");
-  if (!in) return std::nullopt;
-  std::stringstream text;
-  text << in.rdbuf();
-  std::optional<CgroupRun> run = run_of_cgroup_file(text.str());
+  std::optional<CgroupRun> run = run_of_process(pid, proc_root);
   if (!run) return std::nullopt;
   const auto it = supervisors.find(run->supervisor);
   if (it == supervisors.end() || it->second != run->job) return std::nullopt;
