@@ -1,5 +1,8 @@
-// Small builders for scheduler tests: GPUs, jobs and snapshots in one line each.
+// Small builders for scheduler tests: GPUs, jobs and snapshots in one line each, and the
+// check that holds a kept scheduler's call to a reference call.
 #pragma once
+
+#include <gtest/gtest.h>
 
 #include <string>
 #include <utility>
@@ -75,6 +78,17 @@ inline std::string describe(const ScheduleResult& result) {
     text += "\n";
   }
   return text;
+}
+
+// Holds a kept scheduler's call to a reference call on the same snapshot (the pure
+// schedule(), or another search). Fails the test with `where` and returns false when
+// only one of them succeeded, when both failed, or when they decide differently.
+inline bool kept_matches(const Result<ScheduleResult>& reference,
+                         const Result<ScheduleResult>& kept, const std::string& where) {
+  EXPECT_EQ(reference.ok(), kept.ok()) << where;
+  if (!reference.ok() || !kept.ok()) return false;
+  EXPECT_EQ(describe(*reference), describe(*kept)) << where;
+  return describe(*reference) == describe(*kept);
 }
 
 }  // namespace fastgpu::sched::testing
