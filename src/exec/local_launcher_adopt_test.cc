@@ -197,8 +197,10 @@ TEST_F(LauncherTest, ACgroupKeepsAProcessThatLeftSessionAndTreeWithItsJob) {
   const pid_t escaped = std::stoi(await_file(dir_ / "a.pid"));
   ASSERT_EQ(::kill(launched.supervisor_pid, SIGKILL), 0);
   ASSERT_TRUE(testing::eventually([&] {
+    // Its own session (the pid file can be written before setsid runs), and re-parented
+    // away from the supervisor.
     std::optional<ProcStat> stat = read_proc_stat(escaped);
-    return stat && stat->parent_pid != launched.supervisor_pid;  // re-parented away
+    return stat && stat->session == escaped && stat->parent_pid != launched.supervisor_pid;
   }));
   ASSERT_NE(session_of(escaped), launched.supervisor_pid);
   const auto jobs = attribute_pids({escaped}, {{launched.supervisor_pid, JobId(23)}});
