@@ -9,6 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
+source scripts/build-env.sh
 cmake --preset release >/dev/null
 cmake --build --preset release -j "${FASTGPU_JOBS:-$(nproc)}" --target fastgpu fastgpu-supervisor fastgpu-burn-cpu
 

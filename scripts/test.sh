@@ -11,6 +11,7 @@ cd "$(dirname "$0")/.."
 jobs=${FASTGPU_JOBS:-$(nproc)}
 
 scripts/setup.sh
+source scripts/build-env.sh
 scripts/format.sh --check
 
 for preset in ci asan; do

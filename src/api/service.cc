@@ -219,8 +219,14 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   }
   Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(filter);
   if (!jobs.ok()) return error_response(jobs.status());
+  // brief=true leaves out each job's environment: nearly all of a listing's bytes (a
+  // login shell's environment is a few kB), which the tables never show.
+  const bool brief = query_flag(request, "brief");
   Json list = Json::array();
-  for (const store::JobRecord& job : *jobs) list.push_back(job_record_to_json(job));
+  for (const store::JobRecord& job : *jobs) {
+    list.push_back(job_record_to_json(job));
+    if (brief) list.back()["spec"].erase("environment");
+  }
   return {200, Json{{"jobs", list}}};
 }
 

@@ -2,13 +2,18 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 
 #include "fastgpu/api/daemon.h"
+#include "fastgpu/api/job_json.h"
 #include "fastgpu/core/units.h"
+#include "fastgpu/engine/report.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -66,6 +71,50 @@ std::string job_name(const api::Json& job) {
   return name;
 }
 
+// What the job cost, as the batch report counts it: "-" before it starts and for a job
+// without GPUs, "when it ends" while it runs (the daemon accounts a run at its end), "n/a"
+// for what was not measured.
+void add_cost_lines(const api::Json& job, std::int64_t now_us,
+                    const std::function<void(std::string_view, const std::string&)>& line) {
+  Result<store::JobRecord> record = api::job_record_from_json(job);
+  if (!record.ok()) {
+    line("cost", "n/a (" + record.status().message() + ")");
+    return;
+  }
+  const engine::JobReport report = engine::make_job_report(*record);
+  const bool started = record->start_time.has_value();
+  const auto submitted = field(job, "submit_time_us");
+  if (report.wait_s) {
+    line("waited", format_duration(Seconds(*report.wait_s)));
+  } else if (!started && record->state == store::JobState::kQueued && submitted.is_number()) {
+    const double so_far = static_cast<double>(now_us - submitted.get<std::int64_t>()) / 1e6;
+    line("waited", format_duration(Seconds(std::max(0.0, so_far))) + " so far");
+  } else {
+    line("waited", "-");
+  }
+  const bool ended = started && store::is_terminal(record->state);
+  const auto figure = [&](const std::optional<std::string>& text) -> std::string {
+    if (!started || report.gpus == 0) return "-";
+    if (!ended) return "when it ends";
+    return text.value_or("n/a");
+  };
+  std::optional<std::string> gpu_time, peak, util, energy;
+  if (report.gpu_seconds) {
+    gpu_time = fmt::format("{} ({:.4f} GPU-hours)", format_duration(Seconds(*report.gpu_seconds)),
+                           *report.gpu_seconds / 3600.0);
+  }
+  if (report.peak_gpu_mem) peak = format_bytes(*report.peak_gpu_mem);
+  if (report.mean_util_percent) util = fmt::format("{:.0f} %", *report.mean_util_percent);
+  if (report.energy_joules) {
+    energy = engine::format_energy(*report.energy_joules) +
+             (report.energy_is_estimate ? " (estimate: apportioned among jobs sharing a GPU)" : "");
+  }
+  line("GPU time", figure(gpu_time));
+  line("peak GPU mem", figure(peak));
+  line("mean GPU util", figure(util));
+  line("energy", figure(energy));
+}
+
 }  // namespace
 
 void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json) {
@@ -88,6 +137,13 @@ Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::strin
   std::fprintf(stderr, "fastgpu %s: started a daemon (pid %d) on %s\n", verb.c_str(), *pid,
                paths->socket.c_str());
   return client;
+}
+
+Result<api::Json> get_from_daemon(const DaemonFlags& flags, const std::string& verb,
+                                  const std::string& target) {
+  Result<api::ApiClient> client = connect_daemon(flags, verb);
+  if (!client.ok()) return client.status();
+  return client->get(target);
 }
 
 int fail(const std::string& verb, const Status& status) {
@@ -115,16 +171,64 @@ Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>&
   return ids;
 }
 
-std::string render_job_table(const api::Json& jobs, std::int64_t now_us) {
-  std::string text = fmt::format("{:>6}  {:<20} {:<10} {:<10} {:>4} {:>8} {:<8} {:>9}\n", "ID",
-                                 "NAME", "USER", "STATE", "GPUS", "MEM/GPU", "PLACED", "ELAPSED");
-  for (const api::Json& job : jobs) {
+namespace {
+
+// A QUEUED member of an array that directly follows `previous` (the next id, same array):
+// the two share a line of the table.
+bool continues_queued_run(const api::Json& previous, const api::Json& job) {
+  const api::Json& array = field(job["spec"], "array");
+  const api::Json& previous_array = field(previous["spec"], "array");
+  return job["state"] == "QUEUED" && previous["state"] == "QUEUED" && array.is_object() &&
+         previous_array.is_object() && array["array_id"] == previous_array["array_id"] &&
+         job["id"].get<std::uint64_t>() == previous["id"].get<std::uint64_t>() + 1;
+}
+
+// "1-5,7,9-12" for 1 2 3 4 5 7 9 10 11 12 (sorted).
+std::string ranges_text(const std::vector<std::uint64_t>& values) {
+  std::string text;
+  for (std::size_t i = 0; i < values.size();) {
+    std::size_t last = i;
+    while (last + 1 < values.size() && values[last + 1] == values[last] + 1) ++last;
+    text += (text.empty() ? "" : ",") + std::to_string(values[i]);
+    if (last > i) text += "-" + std::to_string(values[last]);
+    i = last + 1;
+  }
+  return text;
+}
+
+}  // namespace
+
+std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool expand) {
+  std::vector<std::array<std::string, 8>> rows = {
+      {"ID", "NAME", "USER", "STATE", "GPUS", "MEM/GPU", "PLACED", "ELAPSED"}};
+  for (std::size_t i = 0; i < jobs.size();) {
+    std::size_t end = i + 1;
+    while (!expand && end < jobs.size() && continues_queued_run(jobs[end - 1], jobs[end])) ++end;
+    const api::Json& job = jobs[i];
     const api::Json& spec = job["spec"];
-    text += fmt::format("{:>6}  {:<20} {:<10} {:<10} {:>4} {:>8} {:<8} {:>9}\n",
-                        job["id"].get<std::uint64_t>(), job_name(job).substr(0, 20),
-                        job["user"].get<std::string>().substr(0, 10),
-                        job["state"].get<std::string>(), spec["gpus"].get<int>(), memory_text(spec),
-                        placed_text(job), elapsed_text(job, now_us));
+    std::string id = std::to_string(job["id"].get<std::uint64_t>());
+    std::string name = job_name(job);
+    if (end - i > 1) {  // a run of queued array members, as squeue shows pending arrays
+      std::vector<std::uint64_t> indices;
+      for (std::size_t k = i; k < end; ++k) {
+        indices.push_back(jobs[k]["spec"]["array"]["index"].get<std::uint64_t>());
+      }
+      id += "-" + std::to_string(jobs[end - 1]["id"].get<std::uint64_t>());
+      name = (spec["name"].get<std::string>().empty() ? "-" : spec["name"].get<std::string>()) +
+             "[" + ranges_text(indices) + "]";
+    }
+    rows.push_back({id, name.substr(0, 20), job["user"].get<std::string>().substr(0, 10),
+                    job["state"].get<std::string>(), std::to_string(spec["gpus"].get<int>()),
+                    memory_text(spec), placed_text(job), elapsed_text(job, now_us)});
+    i = end;
+  }
+  std::size_t id_width = 0;
+  for (const auto& row : rows) id_width = std::max(id_width, row[0].size());
+  std::string text;
+  for (const auto& row : rows) {
+    text += fmt::format("{:>{}}  {:<20} {:<10} {:<10} {:>4} {:>8} {:<8} {:>9}\n", row[0],
+                        std::max<std::size_t>(id_width, 6), row[1], row[2], row[3], row[4], row[5],
+                        row[6], row[7]);
   }
   return text;
 }
@@ -157,6 +261,7 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("started", or_dash(field(job, "start_time")));
   line("ended", or_dash(field(job, "end_time")));
   line("elapsed", elapsed_text(job, now_us));
+  add_cost_lines(job, now_us, line);
   line("exit code", or_dash(field(job, "exit_code")));
   line("signal", or_dash(field(job, "signal")));
   line("attempts", job["attempts"].dump());
@@ -180,19 +285,6 @@ void print_json(const api::Json& json) {
 void print_text(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-}
-
-int print_job_list(const DaemonFlags& flags, const std::string& verb, const std::string& target) {
-  Result<api::ApiClient> client = connect_daemon(flags, verb);
-  if (!client.ok()) return fail(verb, client.status());
-  Result<api::Json> reply = client->get(target);
-  if (!reply.ok()) return fail(verb, reply.status());
-  if (flags.json) {
-    print_json(*reply);
-  } else {
-    print_text(render_job_table((*reply)["jobs"], now_micros()));
-  }
-  return kExitOk;
 }
 
 }  // namespace fastgpu::cli

@@ -27,6 +27,10 @@ void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json = tr
 // (as task-spooler does), with --devices or else $FASTGPU_DEVICES for its GPUs.
 Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::string& verb);
 
+// GET `target` from the daemon (started if none answers), as `verb`.
+Result<api::Json> get_from_daemon(const DaemonFlags& flags, const std::string& verb,
+                                  const std::string& target);
+
 // Prints "fastgpu VERB: message" to stderr; returns the exit code for it (always 1: a
 // failure the user can fix; bad usage is caught before a verb talks to the daemon).
 int fail(const std::string& verb, const Status& status);
@@ -36,10 +40,10 @@ int usage_error(const std::string& verb, const std::string& message);
 // Parses job ids as typed ("12"); the error names the bad one.
 Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>& texts);
 
-// One line per job: ID NAME USER STATE GPUS MEM/GPU PLACED ELAPSED, with a header.
-std::string render_job_table(const api::Json& jobs, std::int64_t now_us);
-// GET `target` (a /v1/jobs listing) and print it as JSON or as the job table; the exit code.
-int print_job_list(const DaemonFlags& flags, const std::string& verb, const std::string& target);
+// One line per job (`jobs` by increasing id): ID NAME USER STATE GPUS MEM/GPU PLACED
+// ELAPSED, with a header. Unless `expand`, queued members of one array with consecutive ids
+// share a line, as squeue shows a pending array: ID "12-9999", NAME "sweep[3-9990]".
+std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool expand);
 // The details of one job, one "key: value" per line.
 std::string render_job_details(const api::Json& job, std::int64_t now_us);
 

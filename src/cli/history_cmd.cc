@@ -6,8 +6,12 @@
 #include <algorithm>
 #include <memory>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "cli/daemon_client.h"
+#include "fastgpu/api/job_json.h"
+#include "fastgpu/engine/report.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -74,20 +78,38 @@ std::string trace_lines(const api::Json& jobs) {
   return out;
 }
 
+// What each job cost, in the batch report's columns (docs/batch-report.md), with the user
+// when listing everyone's jobs.
+Result<std::string> cost_table(const api::Json& jobs, bool with_user) {
+  std::vector<engine::JobReport> reports;
+  for (const api::Json& job : jobs) {
+    Result<store::JobRecord> record = api::job_record_from_json(job);
+    if (!record.ok()) return record.status().with_context("reading the daemon's job list");
+    reports.push_back(engine::make_job_report(*record));
+  }
+  return engine::render_job_report_table(reports, with_user);
+}
+
 int run_history(const HistoryOptions& options) {
   std::string target =
       "/v1/jobs?state=" +
       (options.state.empty() ? std::string("COMPLETED,FAILED,CANCELLED,TIMEOUT") : options.state);
   if (options.all_users) target += "&all=true";
-  if (!options.trace) return print_job_list(options.daemon, "history", target);
-  if (options.daemon.json) {
+  if (!options.daemon.json) target += "&brief=true";  // neither the table nor a trace needs it
+  if (options.trace && options.daemon.json) {
     return usage_error("history", "--trace writes JSON Lines already; leave out --json");
   }
-  Result<api::ApiClient> client = connect_daemon(options.daemon, "history");
-  if (!client.ok()) return fail("history", client.status());
-  Result<api::Json> reply = client->get(target);
+  Result<api::Json> reply = get_from_daemon(options.daemon, "history", target);
   if (!reply.ok()) return fail("history", reply.status());
-  print_text(trace_lines((*reply)["jobs"]));
+  if (options.daemon.json) {
+    print_json(*reply);
+  } else if (options.trace) {
+    print_text(trace_lines((*reply)["jobs"]));
+  } else {
+    Result<std::string> table = cost_table((*reply)["jobs"], options.all_users);
+    if (!table.ok()) return fail("history", table.status());
+    print_text(*table);
+  }
   return kExitOk;
 }
 

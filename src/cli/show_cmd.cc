@@ -15,9 +15,8 @@ struct ShowOptions {
 int run_show(const ShowOptions& options) {
   Result<std::vector<std::uint64_t>> ids = parse_job_ids({options.id});
   if (!ids.ok()) return usage_error("show", ids.status().message());
-  Result<api::ApiClient> client = connect_daemon(options.daemon, "show");
-  if (!client.ok()) return fail("show", client.status());
-  Result<api::Json> job = client->get("/v1/jobs/" + std::to_string(ids->front()));
+  Result<api::Json> job =
+      get_from_daemon(options.daemon, "show", "/v1/jobs/" + std::to_string(ids->front()));
   if (!job.ok()) return fail("show", job.status());
   if (options.daemon.json) {
     print_json(*job);

@@ -26,26 +26,6 @@ std::optional<double> span(const std::optional<WallTime>& from, const std::optio
   return seconds_between(*from, *to);
 }
 
-JobReport job_report(const JobRecord& record) {
-  JobReport job;
-  job.id = record.id;
-  job.name = record.spec.name;
-  if (record.spec.array) job.array_index = record.spec.array->index;
-  job.state = record.state;
-  job.wait_s = span(record.spec.submit_time, record.start_time);
-  job.run_s = span(record.start_time, record.end_time);
-  const bool ran = record.start_time.has_value();
-  job.gpus = ran ? static_cast<int>(record.placed_gpus.size()) : record.spec.gpus;
-  job.gpu_indices = record.placed_gpus;
-  job.gpu_seconds = record.accounting.gpu_seconds;
-  if (!job.gpu_seconds && job.run_s && ran) job.gpu_seconds = *job.run_s * job.gpus;
-  job.peak_gpu_mem = record.accounting.peak_gpu_mem;
-  job.mean_util_percent = record.accounting.mean_util_percent;
-  job.energy_joules = record.accounting.energy_joules;
-  job.energy_is_estimate = record.accounting.energy_is_estimate && job.energy_joules.has_value();
-  return job;
-}
-
 // Adds `value` to `sum` (which starts missing) and counts it.
 void add(std::optional<double>& sum, std::size_t& count, const std::optional<double>& value) {
   if (!value) return;
@@ -108,13 +88,34 @@ BatchSummary summarize(const std::vector<JobRecord>& records, const std::vector<
 
 }  // namespace
 
+JobReport make_job_report(const JobRecord& record) {
+  JobReport job;
+  job.id = record.id;
+  job.name = record.spec.name;
+  job.user = record.spec.user;
+  if (record.spec.array) job.array_index = record.spec.array->index;
+  job.state = record.state;
+  job.wait_s = span(record.spec.submit_time, record.start_time);
+  job.run_s = span(record.start_time, record.end_time);
+  const bool ran = record.start_time.has_value();
+  job.gpus = ran ? static_cast<int>(record.placed_gpus.size()) : record.spec.gpus;
+  job.gpu_indices = record.placed_gpus;
+  job.gpu_seconds = record.accounting.gpu_seconds;
+  if (!job.gpu_seconds && job.run_s && ran) job.gpu_seconds = *job.run_s * job.gpus;
+  job.peak_gpu_mem = record.accounting.peak_gpu_mem;
+  job.mean_util_percent = record.accounting.mean_util_percent;
+  job.energy_joules = record.accounting.energy_joules;
+  job.energy_is_estimate = record.accounting.energy_is_estimate && job.energy_joules.has_value();
+  return job;
+}
+
 BatchReport make_batch_report(const std::vector<store::JobRecord>& records,
                               std::uint32_t cluster_gpus) {
   std::vector<JobRecord> sorted = records;
   std::sort(sorted.begin(), sorted.end(),
             [](const JobRecord& a, const JobRecord& b) { return a.id < b.id; });
   BatchReport report;
-  for (const JobRecord& record : sorted) report.jobs.push_back(job_report(record));
+  for (const JobRecord& record : sorted) report.jobs.push_back(make_job_report(record));
   report.summary = summarize(sorted, report.jobs, cluster_gpus);
   return report;
 }

@@ -2,7 +2,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -37,25 +36,27 @@ std::string energy_text(const JobReport& job) {
   return format_energy(*job.energy_joules) + (job.energy_is_estimate ? "*" : "");
 }
 
-std::vector<std::string> job_row(const JobReport& job) {
-  return {to_string(job.id),
-          job_label(job),
-          std::string(store::job_state_name(job.state)),
-          duration_text(job.wait_s),
-          duration_text(job.run_s),
-          std::to_string(job.gpus),
-          duration_text(job.gpu_seconds),
-          job.peak_gpu_mem ? format_bytes(*job.peak_gpu_mem) : kMissing,
-          job.mean_util_percent ? fmt::format("{:.0f} %", *job.mean_util_percent) : kMissing,
-          energy_text(job)};
+std::vector<std::string> job_row(const JobReport& job, bool with_user) {
+  std::vector<std::string> row = {to_string(job.id), job_label(job)};
+  if (with_user) row.push_back(job.user);
+  const std::vector<std::string> figures = {
+      std::string(store::job_state_name(job.state)),
+      duration_text(job.wait_s),
+      duration_text(job.run_s),
+      std::to_string(job.gpus),
+      duration_text(job.gpu_seconds),
+      job.peak_gpu_mem ? format_bytes(*job.peak_gpu_mem) : kMissing,
+      job.mean_util_percent ? fmt::format("{:.0f} %", *job.mean_util_percent) : kMissing,
+      energy_text(job)};
+  row.insert(row.end(), figures.begin(), figures.end());
+  return row;
 }
 
-// Columns padded to their widest cell; text columns (ID's neighbours NAME and STATE) to the
+// Columns padded to their widest cell; text columns (`left`: NAME, USER, STATE) to the
 // left, figures to the right, so numbers line up.
-std::string render_rows(const std::vector<std::vector<std::string>>& rows) {
-  static constexpr std::array<bool, 10> kLeft = {false, true,  true,  false, false,
-                                                 false, false, false, false, false};
-  std::vector<std::size_t> widths(kLeft.size(), 0);
+std::string render_rows(const std::vector<std::vector<std::string>>& rows,
+                        const std::vector<bool>& left) {
+  std::vector<std::size_t> widths(left.size(), 0);
   for (const auto& row : rows) {
     for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
   }
@@ -64,8 +65,8 @@ std::string render_rows(const std::vector<std::vector<std::string>>& rows) {
     std::string line;
     for (std::size_t i = 0; i < row.size(); ++i) {
       if (i > 0) line += "  ";
-      line += kLeft[i] ? fmt::format("{:<{}}", row[i], widths[i])
-                       : fmt::format("{:>{}}", row[i], widths[i]);
+      line += left[i] ? fmt::format("{:<{}}", row[i], widths[i])
+                      : fmt::format("{:>{}}", row[i], widths[i]);
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + "\n";
@@ -168,17 +169,31 @@ std::string format_energy(double joules) {
   return fmt::format("{:.1f} GJ", joules / 1.0e9);
 }
 
-std::string render_batch_report_table(const BatchReport& report) {
-  std::vector<std::vector<std::string>> rows = {
-      {"ID", "NAME", "STATE", "WAIT", "RUN", "GPUS", "GPU-TIME", "PEAK MEM", "UTIL", "ENERGY"}};
+std::string render_job_report_table(const std::vector<JobReport>& jobs, bool with_user) {
+  std::vector<std::string> header = {"ID", "NAME"};
+  std::vector<bool> left = {false, true};
+  if (with_user) {
+    header.push_back("USER");
+    left.push_back(true);
+  }
+  for (const char* column :
+       {"STATE", "WAIT", "RUN", "GPUS", "GPU-TIME", "PEAK MEM", "UTIL", "ENERGY"}) {
+    header.push_back(column);
+    left.push_back(header.back() == "STATE");
+  }
+  std::vector<std::vector<std::string>> rows = {header};
   bool estimate = false;
-  for (const JobReport& job : report.jobs) {
-    rows.push_back(job_row(job));
+  for (const JobReport& job : jobs) {
+    rows.push_back(job_row(job, with_user));
     estimate = estimate || job.energy_is_estimate;
   }
-  std::string out = render_rows(rows);
+  std::string out = render_rows(rows, left);
   if (estimate) out += "* energy apportioned among jobs sharing a GPU: an estimate\n";
-  return out + "\n" + summary_text(report.summary);
+  return out;
+}
+
+std::string render_batch_report_table(const BatchReport& report) {
+  return render_job_report_table(report.jobs, false) + "\n" + summary_text(report.summary);
 }
 
 nlohmann::ordered_json batch_report_json(const BatchReport& report) {

@@ -168,6 +168,24 @@ TEST(BatchReport, TableShowsHumanUnitsAndNaForMissing) {
   EXPECT_THAT(table, Not(HasSubstr("not finished")));
 }
 
+// `fastgpu history --all-users`: the same per-job columns with who submitted each job, and
+// no batch summary (a history is not one batch).
+TEST(BatchReport, JobTableCanNameEachJobsUser) {
+  std::vector<JobRecord> jobs = batch();
+  for (JobRecord& job : jobs) job.spec.user = job.id.value() % 2 == 0 ? "alice" : "bob";
+  std::vector<JobReport> reports;
+  for (const JobRecord& job : jobs) reports.push_back(make_job_report(job));
+  const std::string table = render_job_report_table(reports, /*with_user=*/true);
+  EXPECT_THAT(table, HasSubstr("ID  NAME      USER   STATE       WAIT    RUN  GPUS  GPU-TIME  "
+                               "PEAK MEM  UTIL    ENERGY\n"));
+  EXPECT_THAT(table, HasSubstr(" 2  train[0]  alice  COMPLETED  1m40s  5m00s     2    10m00s  "
+                               "10.0 GiB  80 %  90.0 kJ*\n"));
+  EXPECT_THAT(table, HasSubstr(" 5  cpu       bob    COMPLETED    50s  1m40s     0        0s"));
+  EXPECT_THAT(table, HasSubstr("* energy apportioned among jobs sharing a GPU: an estimate\n"));
+  EXPECT_THAT(table, Not(HasSubstr("makespan")));
+  EXPECT_THAT(render_job_report_table(reports, /*with_user=*/false), Not(HasSubstr("alice")));
+}
+
 TEST(BatchReport, JsonHasEveryFigureAndNullForMissing) {
   const nlohmann::ordered_json json = batch_report_json(make_batch_report(batch(), 4));
   ASSERT_EQ(json["jobs"].size(), 5u);

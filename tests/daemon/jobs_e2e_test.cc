@@ -137,6 +137,29 @@ TEST(JobsE2E, RunPrintsTheBatchReport) {
 
 // The loop from history to simulation: the jobs that ran here, exported with
 // `history --trace`, replay in `simulate` as the same jobs (count, shares, run times).
+// What a job cost, where a user looks for it: `show` and `history` print the accounting
+// the daemon recorded at the job's end, in the batch report's units.
+TEST(JobsE2E, ShowAndHistoryTellWhatEachJobCost) {
+  DaemonHarness daemon("2xH100-80G");
+  const std::uint64_t id = daemon.submit("--gpus 2 --gpu-mem 10G --name costly -- sleep 0.5");
+  const json job = daemon.wait_for_state(id, "COMPLETED");
+  const double gpu_seconds = job["accounting"]["gpu_seconds"].get<double>();
+  EXPECT_GE(gpu_seconds, 2 * 0.5) << job.dump();
+
+  const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(id), false);
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  EXPECT_TRUE(contains(show.output, "waited:")) << show.output;
+  EXPECT_TRUE(contains(show.output, "GPU-hours)")) << show.output;
+  // Simulated GPUs have no energy counter: n/a, not 0 J.
+  EXPECT_TRUE(contains(show.output, "energy:        n/a\n")) << show.output;
+
+  const test_support::CliRun history = daemon.fastgpu("history", false);
+  ASSERT_EQ(history.exit_code, 0) << history.output;
+  EXPECT_TRUE(contains(history.output, "GPU-TIME")) << history.output;
+  EXPECT_TRUE(contains(history.output, "costly")) << history.output;
+  EXPECT_TRUE(contains(history.output, "COMPLETED")) << history.output;
+}
+
 TEST(JobsE2E, HistoryExportsATraceThatSimulateReplays) {
   DaemonHarness daemon("4xH100-80G");
   const std::uint64_t half = daemon.submit("--gpus 1 --gpu-mem 10G --share 0.5 -- sleep 0.3");

@@ -24,6 +24,7 @@ namespace fastgpu::engine {
 struct JobReport {
   JobId id;
   std::string name;                          // empty when the job has none
+  std::string user;                          // who submitted it
   std::optional<std::uint32_t> array_index;  // for array members
   store::JobState state = store::JobState::kQueued;
   std::optional<double> wait_s;  // latest start - submit
@@ -73,9 +74,14 @@ struct BatchReport {
 // `cluster_gpus`: the GPUs the batch could use (for utilization; 0 leaves it missing).
 BatchReport make_batch_report(const std::vector<store::JobRecord>& jobs,
                               std::uint32_t cluster_gpus);
+// One job's figures, as the batch report gives them (`fastgpu show`, `fastgpu history`).
+JobReport make_job_report(const store::JobRecord& job);
 
 // The table: one line per job, then the summary; plain ASCII, "n/a" for missing figures.
 std::string render_batch_report_table(const BatchReport& report);
+// The per-job lines of that table alone, with a USER column after NAME when `with_user`,
+// and the footnote on estimated energy when a job has one.
+std::string render_job_report_table(const std::vector<JobReport>& jobs, bool with_user);
 
 // {"jobs": [...], "summary": {...}}; missing figures are null.
 nlohmann::ordered_json batch_report_json(const BatchReport& report);

@@ -1,0 +1,157 @@
+// `fastgpu show`'s text: what a job cost, in each state a job can be in.
+#include "cli/daemon_client.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "fastgpu/api/job_json.h"
+
+namespace fastgpu::cli {
+namespace {
+
+using store::JobRecord;
+using store::JobState;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr Bytes kGiB = Bytes{1} << 30;
+constexpr std::int64_t kSubmitUs = 1'800'000'000'000'000;
+
+store::WallTime at_us(std::int64_t micros) {
+  return store::WallTime(std::chrono::microseconds(micros));
+}
+
+JobRecord job(JobState state, int gpus) {
+  JobRecord record;
+  record.id = JobId(7);
+  record.spec.name = "train";
+  record.spec.user = "alice";
+  record.spec.argv = {"python3", "train.py"};
+  record.spec.working_dir = "/home/alice";
+  record.spec.gpus = gpus;
+  record.spec.gpu_mem = 20 * kGiB;
+  record.spec.submit_time = at_us(kSubmitUs);
+  record.state = state;
+  return record;
+}
+
+// Started 90 s after its submission on GPUs 0 and 1, ran for an hour.
+JobRecord ended(JobState state) {
+  JobRecord record = job(state, 2);
+  record.placed_gpus = {0, 1};
+  record.start_time = at_us(kSubmitUs + 90'000'000);
+  record.end_time = at_us(kSubmitUs + 90'000'000 + 3'600'000'000);
+  record.exit_code = 0;
+  record.attempts = 1;
+  return record;
+}
+
+std::string details(const JobRecord& record, std::int64_t now_us) {
+  return render_job_details(api::job_record_to_json(record), now_us);
+}
+
+TEST(JobDetails, AnEndedJobShowsWhatItCost) {
+  JobRecord record = ended(JobState::kCompleted);
+  record.accounting = {18 * kGiB, 7200.0, 1'234'567.0, true, 63.4};
+  const std::string text = details(record, kSubmitUs + 10'000'000'000);
+  EXPECT_THAT(text, HasSubstr("waited:        1m30s\n"));
+  EXPECT_THAT(text, HasSubstr("elapsed:       1h00m\n"));
+  EXPECT_THAT(text, HasSubstr("GPU time:      2h00m (2.0000 GPU-hours)\n"));
+  EXPECT_THAT(text, HasSubstr("peak GPU mem:  18.0 GiB\n"));
+  EXPECT_THAT(text, HasSubstr("mean GPU util: 63 %\n"));
+  EXPECT_THAT(
+      text, HasSubstr("energy:        1.2 MJ (estimate: apportioned among jobs sharing a GPU)\n"));
+}
+
+// Nothing measured (no driver figures): n/a, never 0. GPU time falls back to run time x
+// GPUs, as the batch report counts it.
+TEST(JobDetails, WhatWasNotMeasuredIsNa) {
+  const std::string text = details(ended(JobState::kFailed), kSubmitUs + 10'000'000'000);
+  EXPECT_THAT(text, HasSubstr("GPU time:      2h00m (2.0000 GPU-hours)\n"));
+  EXPECT_THAT(text, HasSubstr("peak GPU mem:  n/a\n"));
+  EXPECT_THAT(text, HasSubstr("mean GPU util: n/a\n"));
+  EXPECT_THAT(text, HasSubstr("energy:        n/a\n"));
+  EXPECT_THAT(text, Not(HasSubstr("0 J")));
+}
+
+TEST(JobDetails, AQueuedJobShowsItsWaitSoFarAndNoCostYet) {
+  const std::string text = details(job(JobState::kQueued, 1), kSubmitUs + 300'000'000);
+  EXPECT_THAT(text, HasSubstr("waited:        5m00s so far\n"));
+  EXPECT_THAT(text, HasSubstr("GPU time:      -\n"));
+  EXPECT_THAT(text, HasSubstr("energy:        -\n"));
+}
+
+TEST(JobDetails, ARunningJobIsAccountedWhenItEnds) {
+  JobRecord record = ended(JobState::kRunning);
+  record.end_time.reset();
+  record.exit_code.reset();
+  const std::string text = details(record, kSubmitUs + 200'000'000);
+  EXPECT_THAT(text, HasSubstr("waited:        1m30s\n"));
+  EXPECT_THAT(text, HasSubstr("GPU time:      when it ends\n"));
+  EXPECT_THAT(text, HasSubstr("peak GPU mem:  when it ends\n"));
+}
+
+TEST(JobDetails, ACpuOnlyJobHasNoGpuFigures) {
+  JobRecord record = ended(JobState::kCompleted);
+  record.spec.gpus = 0;
+  record.spec.gpu_mem.reset();
+  record.placed_gpus.clear();
+  record.accounting.gpu_seconds = 0.0;
+  const std::string text = details(record, kSubmitUs + 10'000'000'000);
+  EXPECT_THAT(text, HasSubstr("GPU time:      -\n"));
+  EXPECT_THAT(text, HasSubstr("peak GPU mem:  -\n"));
+  EXPECT_THAT(text, HasSubstr("energy:        -\n"));
+}
+
+// Array member `index` of array 2 (ids 2, 3, ... for indices 0, 1, ...), submitted as
+// one batch.
+JobRecord member(std::uint64_t id, std::uint32_t index, JobState state) {
+  JobRecord record = job(state, 1);
+  record.id = JobId(id);
+  record.spec.name = "sweep";
+  record.spec.array = store::ArrayMember{2, index, 0};
+  if (state == JobState::kRunning) {
+    record.placed_gpus = {0};
+    record.start_time = at_us(kSubmitUs);
+  }
+  return record;
+}
+
+std::string table(const std::vector<JobRecord>& records, bool expand) {
+  api::Json jobs = api::Json::array();
+  for (const JobRecord& record : records) jobs.push_back(api::job_record_to_json(record));
+  return render_job_table(jobs, kSubmitUs + 60'000'000, expand);
+}
+
+// 10,000 queued members are one line, as squeue shows a pending array; what runs, and
+// what is not a run of consecutive queued members, keeps its own line.
+TEST(JobTable, QueuedArrayMembersShareALineUnlessExpanded) {
+  std::vector<JobRecord> records = {job(JobState::kQueued, 1), member(2, 0, JobState::kRunning)};
+  for (std::uint32_t index = 1; index < 10'000; ++index) {
+    records.push_back(member(2 + index, index, JobState::kQueued));
+  }
+  records[0].id = JobId(1);
+  records.push_back(member(20'000, 10'000, JobState::kQueued));  // not the next id
+  const std::string text = table(records, /*expand=*/false);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 5) << text;  // header + 4 rows
+  EXPECT_THAT(text, HasSubstr("     1  train "));
+  EXPECT_THAT(text, HasSubstr("     2  sweep[0] "));
+  EXPECT_THAT(text, HasSubstr("RUNNING"));
+  EXPECT_THAT(text, HasSubstr("\n3-10001  sweep[1-9999]        alice      QUEUED "));
+  EXPECT_THAT(text, HasSubstr(" 20000  sweep[10000] "));
+  const std::string expanded = table(records, /*expand=*/true);
+  EXPECT_EQ(std::count(expanded.begin(), expanded.end(), '\n'), 1 + 10'002);
+}
+
+TEST(JobTable, GapsInTheIndicesShowAsRanges) {
+  const std::vector<JobRecord> records = {member(5, 1, JobState::kQueued),
+                                          member(6, 3, JobState::kQueued),
+                                          member(7, 4, JobState::kQueued)};
+  EXPECT_THAT(table(records, false), HasSubstr("5-7  sweep[1,3-4] "));
+}
+
+}  // namespace
+}  // namespace fastgpu::cli
