@@ -71,8 +71,12 @@ class Builder {
     return {};
   }
 
+  // Run time of the job's earlier, ended runs. Only a job that ran before has any: a
+  // running job in its first run (attempts 1) or a queued one never started (0) reads no
+  // transitions, which every tick would otherwise do for every running job.
   Result<double> attained(const JobRecord& job) {
-    if (job.attempts == 0) return 0.0;
+    const std::uint32_t runs_begun = job.state == JobState::kRunning ? 1 : 0;
+    if (job.attempts <= runs_begun) return 0.0;
     Result<std::vector<store::Transition>> transitions = store_.transitions(job.id);
     if (!transitions.ok()) return transitions.status();
     return ended_run_seconds(*transitions);

@@ -1,0 +1,92 @@
+// The scheduler's input built from a real (in-memory) store: the GPU service a job already
+// attained in its earlier, ended runs, which las and srtf rank by, running or queued.
+#include "engine/snapshot_builder.h"
+
+#include <gtest/gtest.h>
+
+#include "engine/convert.h"
+#include "fastgpu/gpu/simulated_probe.h"
+
+namespace fastgpu::engine {
+namespace {
+
+using store::JobState;
+
+store::WallTime at(double seconds) {
+  return store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(seconds * 1e6)));
+}
+
+class SnapshotBuilderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    reading_ = make_simulated_probe("2xH100-80G").value()->read().value();
+    options_.store = store_.get();
+    options_.scheduler.policy = "las";
+  }
+
+  JobId submit() {
+    store::JobSpec spec;
+    spec.argv = {"train"};
+    spec.working_dir = "/tmp";
+    spec.gpus = 1;
+    spec.gpu_mem = Bytes{1} << 30;
+    spec.restartable = true;
+    spec.submit_time = at(0);
+    return store_->submit(std::span(&spec, 1)).value().at(0);
+  }
+
+  void start(JobId job, double when, std::uint32_t gpu = 0) {
+    ASSERT_TRUE(store_->record_start(job, {{gpu}, at(when), "", 1, 2, Bytes{1} << 30}).ok());
+  }
+
+  void preempt_and_requeue(JobId job, double when) {
+    store::JobEnd end;
+    end.state = JobState::kPreempted;
+    end.at = at(when);
+    ASSERT_TRUE(store_->record_end(job, end).ok());
+    ASSERT_TRUE(
+        store_->transition(job, JobState::kPreempted, JobState::kQueued, at(when), "requeued")
+            .ok());
+  }
+
+  // The attained run time the snapshot gives each job, running or queued.
+  std::map<JobId, double> attained(double now) {
+    QueuedJobs queued;  // read afresh: the test moves jobs in the store behind its back
+    EXPECT_TRUE(queued.refresh(*store_, now).ok());
+    Result<TickInput> input =
+        build_tick_input(options_, reading_, meter_, at(now), queued, history_);
+    EXPECT_TRUE(input.ok()) << input.status().to_string();
+    std::map<JobId, double> by_job;
+    if (!input.ok()) return by_job;
+    for (const sched::RunningJob& running : input->snapshot.running) {
+      by_job[running.job.id] = running.job.attained_run_s;
+    }
+    for (const sched::Job& job : input->snapshot.queue) by_job[job.id] = job.attained_run_s;
+    return by_job;
+  }
+
+  std::unique_ptr<store::StateStore> store_ =
+      std::move(store::open_sqlite_store(":memory:")).value();
+  GpuReading reading_;
+  EngineOptions options_;
+  UsageMeter meter_;
+  HistoryCache history_;
+};
+
+TEST_F(SnapshotBuilderTest, AttainedServiceCountsEarlierRunsOnly) {
+  const JobId fresh = submit();
+  const JobId restarted = submit();
+  start(fresh, 10.0, 0);
+  start(restarted, 0.0, 1);
+  preempt_and_requeue(restarted, 100.0);  // ran 100 s
+  EXPECT_EQ(attained(150.0), (std::map<JobId, double>{{fresh, 0.0}, {restarted, 100.0}}));
+
+  start(restarted, 200.0, 1);  // its second run: the first still counts, the current not
+  EXPECT_EQ(attained(250.0), (std::map<JobId, double>{{fresh, 0.0}, {restarted, 100.0}}));
+
+  preempt_and_requeue(restarted, 230.0);  // ran 30 s more
+  EXPECT_EQ(attained(300.0), (std::map<JobId, double>{{fresh, 0.0}, {restarted, 130.0}}));
+}
+
+}  // namespace
+}  // namespace fastgpu::engine
