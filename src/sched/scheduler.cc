@@ -6,6 +6,7 @@
 
 #include "fastgpu/sched/balancer.h"
 #include "fastgpu/sched/memory_pressure.h"
+#include "sched/kept_reservation.h"
 #include "sched/scheduler_state.h"
 
 namespace fastgpu::sched {
@@ -309,6 +310,7 @@ class Round {
       gpus.push_back(ledger_.slot(s).gpu_index);
     }
     ledger_.commit(slots, demand);
+    log_fills(slots);
     const double end = job.time_limit_s ? snapshot_.now_s + *job.time_limit_s : kNever;
     started_.push_back({end, job.id, slots, demand, bytes});
     result_.decisions.emplace_back(Start{job.id, std::move(gpus), bytes});
@@ -342,37 +344,133 @@ class Round {
   // reads the indexes (every other node's entries may be stale: the placer rejects its
   // GPUs whatever their place). A demand spanning nodes has no such node-local rule and
   // takes the plain search, as do the tests that hold this one to it.
+  //
+  // The answer is kept for the next call, which reuses it when it provably finds it again
+  // (kept_reservation.h).
   bool reserve_earliest(JobId job, const Demand& demand) {
+    KeptReservation& kept = state_.kept_reservation;
     if (state_.plain_reservation_search || demand.gpus > ledger_.largest_node()) {
+      kept.valid = false;
       return reserve_earliest_plain(job, demand);
     }
+    if (reuse_kept(job, demand)) return true;
+    kept.valid = false;
     Trial trial(ledger_);
-    return in_end_order(
-        [&](const std::vector<int>& slots, const Demand& held, Bytes bytes, double end_s) {
-          ledger_.trial_release(slots, held, bytes);
-          bool ask = false;
-          int last_node = -1;
-          for (int s : slots) {
-            const int node = ledger_.slot(s).node;
-            if (node == last_node) continue;
-            last_node = node;
-            if (!node_holds(node, demand)) continue;
-            ledger_.sync_node(node);
-            ask = true;
-          }
-          if (!ask) return false;
-          auto placed = placer_.place(ledger_, demand, options_);
-          if (!placed) return false;
-          reserve(job, end_s, *placed);
-          return true;
-        });
+    return in_end_order([&](const std::vector<int>& slots, const Demand& held, Bytes bytes,
+                            double end_s, JobId released) {
+      ledger_.trial_release(slots, held, bytes);
+      std::vector<int> holding;
+      int last_node = -1;
+      for (int s : slots) {
+        const int node = ledger_.slot(s).node;
+        if (node == last_node) continue;
+        last_node = node;
+        if (!node_holds(node, demand)) continue;
+        ledger_.sync_node(node);
+        holding.push_back(node);
+      }
+      if (holding.empty()) return false;
+      auto placed = placer_.place(ledger_, demand, options_);
+      if (!placed) return false;
+      reserve(job, end_s, *placed);
+      keep_reservation(job, demand, end_s, released, *placed, std::move(holding));
+      return true;
+    });
+  }
+
+  void keep_reservation(JobId job, const Demand& demand, double start_s, JobId released,
+                        const std::vector<int>& slots, std::vector<int> holding) {
+    KeptReservation& kept = state_.kept_reservation;
+    kept.valid = true;
+    kept.job = job;
+    kept.demand = demand;
+    kept.min_share = options_.min_share;
+    kept.min_bytes = options_.min_bytes;
+    kept.start_s = start_s;
+    kept.made_room = released;
+    kept.slots = slots;
+    kept.holding = std::move(holding);
+    kept.gains_at = state_.gains.now();
+    kept.fills_at = state_.fills.now();
+  }
+
+  // Reserves the kept answer when the search would find it again (kept_reservation.h).
+  bool reuse_kept(JobId job, const Demand& demand) {
+    KeptReservation& kept = state_.kept_reservation;
+    if (!kept.valid || kept.job != job || !same_demand(kept.demand, demand) ||
+        kept.min_share != options_.min_share || kept.min_bytes != options_.min_bytes) {
+      return false;
+    }
+    std::vector<int> changed;
+    if (!changed_nodes(kept, changed)) return false;
+    for (int node : changed) {
+      if (std::find(kept.holding.begin(), kept.holding.end(), node) != kept.holding.end()) {
+        return false;
+      }
+    }
+    if (!changed.empty() && any_holds_at_kept_moment(kept, demand, changed)) return false;
+    kept.gains_at = state_.gains.now();
+    kept.fills_at = state_.fills.now();
+    reserve(job, kept.start_s, kept.slots);
+    ++state_.reservation_reuses;
+    return true;
+  }
+
+  // The nodes gained or filled since the kept reservation was last checked, each once;
+  // false when the logs no longer reach back or too many changed to be worth checking.
+  bool changed_nodes(const KeptReservation& kept, std::vector<int>& changed) const {
+    constexpr std::size_t kMaxChanged = 16;
+    const auto gained = state_.gains.since(kept.gains_at);
+    const auto filled = state_.fills.since(kept.fills_at);
+    if (!gained || !filled || gained->size() + filled->size() > 4 * kMaxChanged) return false;
+    changed.assign(gained->begin(), gained->end());
+    changed.insert(changed.end(), filled->begin(), filled->end());
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    return changed.size() <= kMaxChanged;
+  }
+
+  // True when one of `nodes` holds the demand once every release of the search up to the
+  // kept moment is applied (running jobs and this round's starts alike), in a trial.
+  bool any_holds_at_kept_moment(const KeptReservation& kept, const Demand& demand,
+                                const std::vector<int>& nodes) {
+    const std::pair<double, JobId> moment{kept.start_s, kept.made_room};
+    auto touches = [&](const std::vector<int>& slots) {
+      return std::any_of(slots.begin(), slots.end(), [&](int s) {
+        return std::binary_search(nodes.begin(), nodes.end(), ledger_.slot(s).node);
+      });
+    };
+    Trial trial(ledger_);
+    for (auto it = state_.ends.begin(); it != state_.ends.end() && *it <= moment; ++it) {
+      const std::size_t at = state_.running_at.at(it->second);
+      const std::vector<int>& slots = state_.running_slots[at];
+      if (!touches(slots)) continue;
+      const RunningJob& running = snapshot_.running[at];
+      ledger_.trial_release(slots, state_.held_demand(running), running.declared_bytes);
+    }
+    for (const Started& one : started_) {
+      if (std::make_pair(one.end_s, one.id) > moment || !touches(one.slots)) continue;
+      ledger_.trial_release(one.slots, one.demand, one.bytes);
+    }
+    return std::any_of(nodes.begin(), nodes.end(),
+                       [&](int node) { return node_holds(node, demand); });
+  }
+
+  // Logs the nodes of `slots` as filled (kept_reservation.h).
+  void log_fills(const std::vector<int>& slots) {
+    int last_node = -1;
+    for (int s : slots) {
+      const int node = ledger_.slot(s).node;
+      if (node != last_node) state_.fills.add(node);
+      last_node = node;
+    }
   }
 
   // The same search, asking the placer after every release on an exactly indexed ledger.
   bool reserve_earliest_plain(JobId job, const Demand& demand) {
     WhatIf what_if(ledger_);
     return in_end_order(
-        [&](const std::vector<int>& slots, const Demand& held, Bytes bytes, double end_s) {
+        [&](const std::vector<int>& slots, const Demand& held, Bytes bytes, double end_s, JobId) {
           what_if.release(slots, held, bytes);
           auto placed = placer_.place(ledger_, demand, options_);
           if (!placed) return false;
@@ -390,7 +488,7 @@ class Round {
     return false;
   }
 
-  // Hands release(slots, demand, bytes, end_s) the running jobs and the jobs started in
+  // Hands release(slots, demand, bytes, end_s, id) the running jobs and the jobs started in
   // this round in the order their time limits end them, until it returns true; false
   // when the jobs with a time limit run out first. The slot lists are the state's and the
   // round's own (they outlive the search).
@@ -416,14 +514,14 @@ class Round {
         const RunningJob& running = snapshot_.running[at];
         ++next_running;
         if (release(state_.running_slots[at], state_.held_demand(running), running.declared_bytes,
-                    end_s)) {
+                    end_s, running.job.id)) {
           return true;
         }
       } else if (next_started != started.end()) {
         const Started& next = **next_started;
         if (next.end_s == kNever) return false;
         ++next_started;
-        if (release(next.slots, next.demand, next.bytes, next.end_s)) return true;
+        if (release(next.slots, next.demand, next.bytes, next.end_s, next.id)) return true;
       } else {
         return false;
       }
@@ -536,6 +634,7 @@ class Round {
     running.start_time_s = snapshot_.now_s;
     running.used_bytes.reset();
     state_.add_running(std::move(running));
+    for (int gpu : move.to) state_.fills.add(ledger_.slot(ledger_.slot_of(gpu)).node);
   }
 
   Scheduler::State& state_;
