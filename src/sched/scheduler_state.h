@@ -222,7 +222,10 @@ struct Scheduler::State {
   GainLog fills;
   KeptReservation kept_reservation;
   std::uint64_t reservation_reuses = 0;  // calls that reused it (tests read it)
-  NodeRooms node_rooms;                  // per round
+  // Classes past the reservation that a recorded failure proved to fail on any GPU, so
+  // that the placer was not asked (tests read it).
+  std::uint64_t placements_proven = 0;
+  NodeRooms node_rooms;  // per round
 
   // Tests only: search the backfill reservation the plain way (the placer asked after
   // every what-if release, on a ledger with exact indexes), to hold the pruned search of
