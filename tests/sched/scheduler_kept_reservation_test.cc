@@ -191,6 +191,9 @@ TEST_P(KeptReservation, ClassesProvenToFailDecideAsThePureSchedulerOnEveryStep) 
       total.proven += figures.proven;
       total.starts += figures.starts;
     }
+    // Under fair the keys move, so the classes and their records are rebuilt at every call
+    // and few proofs are left to make: a few tens there, thousands under the others.
+    EXPECT_GT(total.proven, 10u) << config.policy << "/" << strategy;
     EXPECT_GT(total.starts, 300u) << config.policy << "/" << strategy;
   }
 }
