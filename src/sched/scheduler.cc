@@ -257,8 +257,10 @@ class Round {
         start(entry, *slots);
         return Outcome::kStarted;
       }
+      // A failure on any GPU is one off the reserved GPUs too (masked_failures_ may hold
+      // it already: `memo` is that one for a masked job).
       memo.add(demand);
-      masked_failures_.add(demand);
+      if (!masked) masked_failures_.add(demand);
       failures_changed_ = failures_changed_ || !masked;
     }
     if (reserved_) return Outcome::kNotNow;
@@ -465,11 +467,23 @@ class Round {
   bool any_holds_at_kept_moment(const KeptReservation& kept, const Demand& demand,
                                 const std::vector<int>& nodes) {
     const std::pair<double, JobId> moment{kept.start_s, kept.made_room};
+    std::vector<char>& marked = state_.node_marks;
+    marked.resize(static_cast<std::size_t>(ledger_.node_count()), 0);
+    for (int node : nodes) marked[static_cast<std::size_t>(node)] = 1;
     auto touches = [&](const std::vector<int>& slots) {
       return std::any_of(slots.begin(), slots.end(), [&](int s) {
-        return std::binary_search(nodes.begin(), nodes.end(), ledger_.slot(s).node);
+        return marked[static_cast<std::size_t>(ledger_.slot(s).node)] != 0;
       });
     };
+    const bool holds = releases_hold(moment, demand, nodes, touches);
+    for (int node : nodes) marked[static_cast<std::size_t>(node)] = 0;
+    return holds;
+  }
+
+  // The same, with touches(slots) telling whether a job's GPUs are on one of `nodes`.
+  template <typename Touches>
+  bool releases_hold(std::pair<double, JobId> moment, const Demand& demand,
+                     const std::vector<int>& nodes, Touches&& touches) {
     Trial trial(ledger_);
     for (auto it = state_.ends.begin(); it != state_.ends.end() && *it <= moment; ++it) {
       const std::size_t at = state_.running_at.at(it->second);

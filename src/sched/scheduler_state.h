@@ -221,6 +221,7 @@ struct Scheduler::State {
   // too; with `gains`, what changed since a kept reservation was checked.
   GainLog fills;
   KeptReservation kept_reservation;
+  std::vector<char> node_marks;          // scratch, all 0 between uses: one flag per ledger node
   std::uint64_t reservation_reuses = 0;  // calls that reused it (tests read it)
   // Classes past the reservation that a recorded failure proved to fail on any GPU, so
   // that the placer was not asked (tests read it).

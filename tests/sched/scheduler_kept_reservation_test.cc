@@ -192,8 +192,10 @@ TEST_P(KeptReservation, ClassesProvenToFailDecideAsThePureSchedulerOnEveryStep) 
       total.starts += figures.starts;
     }
     // Under fair the keys move, so the classes and their records are rebuilt at every call
-    // and few proofs are left to make: a few tens there, thousands under the others.
-    EXPECT_GT(total.proven, 10u) << config.policy << "/" << strategy;
+    // and no record outlives one: it checks only that nothing changed there.
+    if (config.policy != "fair") {
+      EXPECT_GT(total.proven, 500u) << config.policy << "/" << strategy;
+    }
     EXPECT_GT(total.starts, 300u) << config.policy << "/" << strategy;
   }
 }
