@@ -2,11 +2,13 @@
 //
 // A round that tries a request class and fails leaves a record: the demand, where the
 // ledger stood (a stamp in the GainLog) and the slots it was forbidden (a backfill
-// reservation). The walk asks a record before it looks up and tries a class's short job
-// past the reservation (a job of the class that ends before it may use the reserved
-// GPUs): when the class cannot fit anywhere now, neither can that job. Measured on the
-// scheduler benchmark's drains, asking the record before every placement cost more than
-// the placer's own failing search (11% of a 100k drain against 2%), so the walk does not.
+// reservation). Past the reservation the walk asks a record before it tries a class off
+// the reserved GPUs, and before it looks up and tries the class's short job (a job of the
+// class that ends before the reservation may use the reserved GPUs): when the class
+// cannot fit anywhere now, neither can those. Measured on the scheduler benchmark's
+// drains, asking the record before every placement cost more than the placer's own
+// failing search (11% of a 100k drain against 2%), so the walk does not ask it before the
+// reservation, where it would not make the proof anyway.
 //
 // Why a record may answer "still fails" without asking the placer. Every placer (pack,
 // spread, and place_across_nodes) accepts or rejects each node by its own slots alone,

@@ -6,6 +6,7 @@
 
 #include "fastgpu/sched/balancer.h"
 #include "fastgpu/sched/memory_pressure.h"
+#include "sched/kept_reservation.h"
 #include "sched/scheduler_state.h"
 
 namespace fastgpu::sched {
@@ -193,7 +194,7 @@ class Round {
         continue;
       }
       if (!from_short) {
-        if (last_masked_) queue_short_job(entry);
+        if (last_masked_) queue_short_job(entry, free_proof_failed_);
         ++it;
       }
     }
@@ -201,12 +202,14 @@ class Round {
 
   // The class of `entry` failed on the GPUs outside the reservation; its first job that
   // ends before the reservation may still fit, unless the class fails everywhere.
-  void queue_short_job(const Entry& entry) {
+  // free_proof_failed: consider() tried the class's failure on any GPU already, on this
+  // same ledger, and it proved nothing; only the failure just recorded is left to try.
+  void queue_short_job(const Entry& entry, bool free_proof_failed = false) {
     if (!reserved_ || free_failures_.dominated(entry.demand)) return;
     // Its short job would fail on any GPU too, later in this walk on a fuller ledger: the
     // class failed off the reserved GPUs a moment ago, so the proof looks only at those
     // (and at what gained room since an older failure on any GPU).
-    if (recall_failure(entry, nullptr)) {
+    if (recall_failure(entry, nullptr, free_proof_failed)) {
       free_failures_.add(entry.demand);
       masked_failures_.add(entry.demand);
       failures_changed_ = true;
@@ -241,25 +244,55 @@ class Round {
     const Demand& demand = entry.demand;
     const bool masked = reserved_ && !ends_before_reservation(entry);
     last_masked_ = masked;
+    free_proof_failed_ = false;
     FailureMemo& memo = masked ? masked_failures_ : free_failures_;
     if (!memo.dominated(demand)) {
+      if (masked && fails_everywhere(entry)) {
+        last_masked_ = false;  // nor can its short job start: no short job joins the walk
+        return Outcome::kNotNow;
+      }
       PlaceOptions options = options_;
       if (masked) options.forbidden = &reserved_slots_;
       if (auto slots = place_and_note(entry, options)) {
         start(entry, *slots);
         return Outcome::kStarted;
       }
+      // A failure on any GPU is one off the reserved GPUs too (masked_failures_ may hold
+      // it already: `memo` is that one for a masked job).
       memo.add(demand);
-      masked_failures_.add(demand);
+      if (!masked) masked_failures_.add(demand);
       failures_changed_ = failures_changed_ || !masked;
     }
     if (reserved_) return Outcome::kNotNow;
     return on_first_blocked(entry, demand) ? Outcome::kNotNow : Outcome::kStop;
   }
 
+  // Past the reservation, a class that provably fails on any GPU fails off the reserved
+  // ones too (the placer fails when no node holds the demand on allowed GPUs, and the
+  // reservation only takes GPUs away), and so does its short job later in the walk: the
+  // placer is not asked. The proof is the one queue_short_job() made after the placer
+  // failed, made first: the ledger is the same either way (nothing is committed between
+  // them), so when it fails here it fails there, and only the failure recorded in between
+  // is left for queue_short_job() to try.
+  bool fails_everywhere(const Entry& entry) {
+    if (!free_failures_.dominated(entry.demand)) {
+      if (!recall_failure(entry, nullptr)) {
+        free_proof_failed_ = true;
+        return false;
+      }
+      free_failures_.add(entry.demand);
+      failures_changed_ = true;
+    }
+    masked_failures_.add(entry.demand);
+    ++state_.placements_proven;
+    return true;
+  }
+
   // The placer's answer; a failure is recorded for the class (see queue_short_job). The
-  // record is not asked here: a failing search of the placer's indexes costs less than
-  // the proof (measured: the proof took 11% of a 100k drain, the placer 2%).
+  // record is not asked here for every job: a failing search of the placer's indexes
+  // costs less than the proof (measured: the proof took 11% of a 100k drain, the placer
+  // 2%); only past the reservation, where the walk makes the proof anyway, it comes first
+  // (fails_everywhere).
   std::optional<std::vector<int>> place_and_note(const Entry& entry, const PlaceOptions& options) {
     auto slots = placer_.place(ledger_, entry.demand, options);
     if (!slots) note_failure(entry, options.forbidden);
@@ -268,10 +301,12 @@ class Round {
 
   // True when a recorded failure of the entry's class proves it fails now under
   // `forbidden`; the proof is then recorded as the newest failure (shorter proofs later).
-  bool recall_failure(const Entry& entry, const std::vector<char>* forbidden) {
+  // skip_free: the failed_free record was tried on this ledger already and proved nothing.
+  bool recall_failure(const Entry& entry, const std::vector<char>* forbidden,
+                      bool skip_free = false) {
     const auto& group = state_.classes[static_cast<std::size_t>(entry.shape)];
-    const bool proven = still_fails(group.failed_free, entry.demand, forbidden, ledger_,
-                                    state_.gains, state_.node_rooms) ||
+    const bool proven = (!skip_free && still_fails(group.failed_free, entry.demand, forbidden,
+                                                   ledger_, state_.gains, state_.node_rooms)) ||
                         still_fails(group.failed_masked, entry.demand, forbidden, ledger_,
                                     state_.gains, state_.node_rooms);
     if (proven) note_failure(entry, forbidden);
@@ -309,6 +344,7 @@ class Round {
       gpus.push_back(ledger_.slot(s).gpu_index);
     }
     ledger_.commit(slots, demand);
+    log_fills(slots);
     const double end = job.time_limit_s ? snapshot_.now_s + *job.time_limit_s : kNever;
     started_.push_back({end, job.id, slots, demand, bytes});
     result_.decisions.emplace_back(Start{job.id, std::move(gpus), bytes});
@@ -342,37 +378,145 @@ class Round {
   // reads the indexes (every other node's entries may be stale: the placer rejects its
   // GPUs whatever their place). A demand spanning nodes has no such node-local rule and
   // takes the plain search, as do the tests that hold this one to it.
+  //
+  // The answer is kept for the next call, which reuses it when it provably finds it again
+  // (kept_reservation.h).
   bool reserve_earliest(JobId job, const Demand& demand) {
+    KeptReservation& kept = state_.kept_reservation;
     if (state_.plain_reservation_search || demand.gpus > ledger_.largest_node()) {
+      kept.valid = false;
       return reserve_earliest_plain(job, demand);
     }
+    if (reuse_kept(job, demand)) return true;
+    kept.valid = false;
     Trial trial(ledger_);
-    return in_end_order(
-        [&](const std::vector<int>& slots, const Demand& held, Bytes bytes, double end_s) {
-          ledger_.trial_release(slots, held, bytes);
-          bool ask = false;
-          int last_node = -1;
-          for (int s : slots) {
-            const int node = ledger_.slot(s).node;
-            if (node == last_node) continue;
-            last_node = node;
-            if (!node_holds(node, demand)) continue;
-            ledger_.sync_node(node);
-            ask = true;
-          }
-          if (!ask) return false;
-          auto placed = placer_.place(ledger_, demand, options_);
-          if (!placed) return false;
-          reserve(job, end_s, *placed);
-          return true;
-        });
+    return in_end_order([&](const std::vector<int>& slots, const Demand& held, Bytes bytes,
+                            double end_s, JobId released) {
+      ledger_.trial_release(slots, held, bytes);
+      std::vector<int> holding;
+      int last_node = -1;
+      for (int s : slots) {
+        const int node = ledger_.slot(s).node;
+        if (node == last_node) continue;
+        last_node = node;
+        if (!node_holds(node, demand)) continue;
+        ledger_.sync_node(node);
+        holding.push_back(node);
+      }
+      if (holding.empty()) return false;
+      auto placed = placer_.place(ledger_, demand, options_);
+      if (!placed) return false;
+      reserve(job, end_s, *placed);
+      keep_reservation(job, demand, end_s, released, *placed, std::move(holding));
+      return true;
+    });
+  }
+
+  void keep_reservation(JobId job, const Demand& demand, double start_s, JobId released,
+                        const std::vector<int>& slots, std::vector<int> holding) {
+    KeptReservation& kept = state_.kept_reservation;
+    kept.valid = true;
+    kept.job = job;
+    kept.demand = demand;
+    kept.min_share = options_.min_share;
+    kept.min_bytes = options_.min_bytes;
+    kept.start_s = start_s;
+    kept.made_room = released;
+    kept.slots = slots;
+    kept.holding = std::move(holding);
+    kept.gains_at = state_.gains.now();
+    kept.fills_at = state_.fills.now();
+  }
+
+  // Reserves the kept answer when the search would find it again (kept_reservation.h).
+  bool reuse_kept(JobId job, const Demand& demand) {
+    KeptReservation& kept = state_.kept_reservation;
+    if (!kept.valid || kept.job != job || !same_demand(kept.demand, demand) ||
+        kept.min_share != options_.min_share || kept.min_bytes != options_.min_bytes) {
+      return false;
+    }
+    std::vector<int> changed;
+    if (!changed_nodes(kept, changed)) return false;
+    for (int node : changed) {
+      if (std::find(kept.holding.begin(), kept.holding.end(), node) != kept.holding.end()) {
+        return false;
+      }
+    }
+    if (!changed.empty() && any_holds_at_kept_moment(kept, demand, changed)) return false;
+    kept.gains_at = state_.gains.now();
+    kept.fills_at = state_.fills.now();
+    reserve(job, kept.start_s, kept.slots);
+    ++state_.reservation_reuses;
+    return true;
+  }
+
+  // The nodes gained or filled since the kept reservation was last checked, each once;
+  // false when the logs no longer reach back or too many changed to be worth checking.
+  bool changed_nodes(const KeptReservation& kept, std::vector<int>& changed) const {
+    constexpr std::size_t kMaxChanged = 16;
+    const auto gained = state_.gains.since(kept.gains_at);
+    const auto filled = state_.fills.since(kept.fills_at);
+    if (!gained || !filled || gained->size() + filled->size() > 4 * kMaxChanged) return false;
+    changed.assign(gained->begin(), gained->end());
+    changed.insert(changed.end(), filled->begin(), filled->end());
+    std::sort(changed.begin(), changed.end());
+    changed.erase(std::unique(changed.begin(), changed.end()), changed.end());
+    return changed.size() <= kMaxChanged;
+  }
+
+  // True when one of `nodes` holds the demand once every release of the search up to the
+  // kept moment is applied (running jobs and this round's starts alike), in a trial.
+  bool any_holds_at_kept_moment(const KeptReservation& kept, const Demand& demand,
+                                const std::vector<int>& nodes) {
+    const std::pair<double, JobId> moment{kept.start_s, kept.made_room};
+    std::vector<char>& marked = state_.node_marks;
+    marked.resize(static_cast<std::size_t>(ledger_.node_count()), 0);
+    for (int node : nodes) marked[static_cast<std::size_t>(node)] = 1;
+    auto touches = [&](const std::vector<int>& slots) {
+      return std::any_of(slots.begin(), slots.end(), [&](int s) {
+        return marked[static_cast<std::size_t>(ledger_.slot(s).node)] != 0;
+      });
+    };
+    const bool holds = releases_hold(moment, demand, nodes, touches);
+    for (int node : nodes) marked[static_cast<std::size_t>(node)] = 0;
+    return holds;
+  }
+
+  // The same, with touches(slots) telling whether a job's GPUs are on one of `nodes`.
+  template <typename Touches>
+  bool releases_hold(std::pair<double, JobId> moment, const Demand& demand,
+                     const std::vector<int>& nodes, Touches&& touches) {
+    Trial trial(ledger_);
+    for (auto it = state_.ends.begin(); it != state_.ends.end() && *it <= moment; ++it) {
+      const std::size_t at = state_.running_at.at(it->second);
+      const std::vector<int>& slots = state_.running_slots[at];
+      if (!touches(slots)) continue;
+      const RunningJob& running = snapshot_.running[at];
+      ledger_.trial_release(slots, state_.held_demand(running), running.declared_bytes);
+    }
+    for (const Started& one : started_) {
+      if (std::make_pair(one.end_s, one.id) > moment || !touches(one.slots)) continue;
+      ledger_.trial_release(one.slots, one.demand, one.bytes);
+    }
+    return std::any_of(nodes.begin(), nodes.end(),
+                       [&](int node) { return node_holds(node, demand); });
+  }
+
+  // Logs the nodes of `slots` as filled (kept_reservation.h).
+  void log_fills(const std::vector<int>& slots) {
+    int last_node = -1;
+    for (int s : slots) {
+      const int node = ledger_.slot(s).node;
+      if (node != last_node) state_.fills.add(node);
+      last_node = node;
+    }
   }
 
   // The same search, asking the placer after every release on an exactly indexed ledger.
   bool reserve_earliest_plain(JobId job, const Demand& demand) {
     WhatIf what_if(ledger_);
     return in_end_order(
-        [&](const std::vector<int>& slots, const Demand& held, Bytes bytes, double end_s) {
+        [&](const std::vector<int>& slots, const Demand& held, Bytes bytes, double end_s, JobId) {
           what_if.release(slots, held, bytes);
           auto placed = placer_.place(ledger_, demand, options_);
           if (!placed) return false;
@@ -390,7 +534,7 @@ class Round {
     return false;
   }
 
-  // Hands release(slots, demand, bytes, end_s) the running jobs and the jobs started in
+  // Hands release(slots, demand, bytes, end_s, id) the running jobs and the jobs started in
   // this round in the order their time limits end them, until it returns true; false
   // when the jobs with a time limit run out first. The slot lists are the state's and the
   // round's own (they outlive the search).
@@ -416,14 +560,14 @@ class Round {
         const RunningJob& running = snapshot_.running[at];
         ++next_running;
         if (release(state_.running_slots[at], state_.held_demand(running), running.declared_bytes,
-                    end_s)) {
+                    end_s, running.job.id)) {
           return true;
         }
       } else if (next_started != started.end()) {
         const Started& next = **next_started;
         if (next.end_s == kNever) return false;
         ++next_started;
-        if (release(next.slots, next.demand, next.bytes, next.end_s)) return true;
+        if (release(next.slots, next.demand, next.bytes, next.end_s, next.id)) return true;
       } else {
         return false;
       }
@@ -536,6 +680,7 @@ class Round {
     running.start_time_s = snapshot_.now_s;
     running.used_bytes.reset();
     state_.add_running(std::move(running));
+    for (int gpu : move.to) state_.fills.add(ledger_.slot(ledger_.slot_of(gpu)).node);
   }
 
   Scheduler::State& state_;
@@ -557,9 +702,10 @@ class Round {
   std::vector<int> reserved_list_;  // the same slots, listed
   FailureMemo free_failures_;
   FailureMemo masked_failures_;
-  FailureMemo never_fits_;    // demands that fit nowhere even with every job gone
-  ShortJobs short_jobs_;      // jobs that end before the reservation, joining the walk
-  bool last_masked_ = false;  // the last job considered was kept off the reserved GPUs
+  FailureMemo never_fits_;          // demands that fit nowhere even with every job gone
+  ShortJobs short_jobs_;            // jobs that end before the reservation, joining the walk
+  bool last_masked_ = false;        // the last job considered was kept off the reserved GPUs
+  bool free_proof_failed_ = false;  // ...and its class's failure on any GPU proved nothing
   mutable bool failures_changed_ = true;
   mutable bool all_dominated_ = false;
 };

@@ -21,6 +21,7 @@
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/scheduler.h"
 #include "sched/dependencies.h"
+#include "sched/kept_reservation.h"
 #include "sched/known_failures.h"
 #include "sched/validate_internal.h"
 
@@ -216,6 +217,15 @@ struct Scheduler::State {
   std::set<std::pair<double, JobId>> ends;
   // Every node where the ledger gained room between rounds, for KnownFailure.
   GainLog gains;
+  // Every node where the ledger was filled (a start, a move's new GPUs), within rounds
+  // too; with `gains`, what changed since a kept reservation was checked.
+  GainLog fills;
+  KeptReservation kept_reservation;
+  std::vector<char> node_marks;          // scratch, all 0 between uses: one flag per ledger node
+  std::uint64_t reservation_reuses = 0;  // calls that reused it (tests read it)
+  // Classes past the reservation that a recorded failure proved to fail on any GPU, so
+  // that the placer was not asked (tests read it).
+  std::uint64_t placements_proven = 0;
   NodeRooms node_rooms;  // per round
 
   // Tests only: search the backfill reservation the plain way (the placer asked after

@@ -11,6 +11,11 @@
 // single-node demand): so where an index entry of a GPU it rejects sits cannot change its
 // choice. The backfill reservation search relies on that to ask a placer within a ledger
 // trial whose indexes are exact only on the nodes that could hold the demand (ledger.h).
+// Which GPUs a strategy chooses depends only on the nodes that hold the demand (their
+// slots, and their places in the indexes, which their own slots decide): a node that
+// cannot hold it changes nothing, whatever its figures. The kept Scheduler relies on that
+// to reuse a backfill reservation while no node that could hold the demand changed
+// (src/sched/kept_reservation.h); a new strategy must keep that too.
 // Strategies differ in which fitting GPUs they prefer:
 //   pack   best fit: fractional jobs go to partly used GPUs first, leaving whole GPUs for
 //          whole-GPU jobs; among candidates the one leaving the least unusable fragment

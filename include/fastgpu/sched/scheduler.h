@@ -91,6 +91,8 @@ class Scheduler {
   std::size_t running() const;
 
   struct State;  // defined in src/sched/scheduler_state.h; opaque to users
+  // The held state, for the scheduler's own tests (its definition is private to src/sched).
+  const State& state() const { return *state_; }
 
  private:
   explicit Scheduler(std::unique_ptr<State> state);
