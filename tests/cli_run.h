@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <string>
 
+#include "fastgpu_test_paths.h"
+
 namespace fastgpu::test_support {
 
 struct CliRun {

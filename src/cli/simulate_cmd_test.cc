@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cli_run.h"
+#include "fastgpu_test_paths.h"
 
 namespace fastgpu::cli {
 namespace {

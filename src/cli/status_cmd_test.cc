@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "fastgpu_test_paths.h"
+
 namespace {
 
 constexpr std::uint64_t kGiB = std::uint64_t{1} << 30;

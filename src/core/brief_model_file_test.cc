@@ -4,6 +4,7 @@
 #include <string>
 
 #include "fastgpu/core/brief_model.h"
+#include "fastgpu_test_paths.h"
 
 namespace fastgpu::model {
 namespace {

@@ -8,6 +8,7 @@
 
 #include "engine/job_file_test_util.h"
 #include "fastgpu/engine/job_file.h"
+#include "fastgpu_test_paths.h"
 
 namespace fastgpu::engine {
 namespace {

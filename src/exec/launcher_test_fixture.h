@@ -23,6 +23,7 @@
 #include "exec/run_files.h"
 #include "fastgpu/exec/launcher.h"
 #include "fastgpu/exec/local_launcher.h"
+#include "fastgpu_test_paths.h"
 
 namespace fastgpu::exec::testing {
 

@@ -15,6 +15,7 @@
 #include "exec/run_files.h"
 #include "fastgpu/exec/local_launcher.h"
 #include "fastgpu/exec/process_tree.h"
+#include "fastgpu_test_paths.h"
 
 namespace fastgpu::exec {
 namespace {

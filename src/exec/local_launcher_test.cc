@@ -173,7 +173,12 @@ TEST_F(LauncherTest, PreemptStopsTheJobAndSaysSo) {
 }
 
 TEST_F(LauncherTest, CancelAfterPreemptIsACancel) {
-  const Launched launched = launch(shell_request(15, "trap '' TERM; while :; do sleep 1; done"));
+  // The job ignores SIGTERM once it says so, so the cancel reaches the supervisor during
+  // the preemption's grace period (a SIGTERM before the trap ended it as preempted at once:
+  // seen once under ctest -j2).
+  const Launched launched =
+      launch(shell_request(15, "trap '' TERM; touch trapped; while :; do sleep 1; done"));
+  ASSERT_TRUE(testing::eventually([&] { return std::filesystem::exists(dir_ / "trapped"); }));
   ASSERT_TRUE(launcher_->stop(JobId(15), StopReason::kPreempt).ok());
   ASSERT_TRUE(launcher_->stop(JobId(15), StopReason::kCancel).ok());
   Finished finished = wait_for(JobId(15));

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "fastgpu_test_paths.h"
+
 namespace fastgpu::sim::testing {
 
 // A fresh folder under the test temp dir, removed when the object goes away.

@@ -17,6 +17,7 @@
 
 #include "cli_run.h"
 #include "fastgpu/api/client.h"
+#include "fastgpu_test_paths.h"
 
 namespace fastgpu::test_support {
 

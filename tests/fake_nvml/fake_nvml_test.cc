@@ -10,6 +10,7 @@
 #include <string>
 
 #include "fake_nvml/fake_nvml_abi.h"
+#include "fastgpu_test_paths.h"
 
 namespace {
 

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 
+#include "fastgpu_test_paths.h"
+
 namespace fastgpu {
 namespace {
 

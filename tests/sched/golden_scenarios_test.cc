@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "fastgpu/sched/scenario.h"
+#include "fastgpu_test_paths.h"
 
 namespace fastgpu::sched {
 namespace {

@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "fastgpu_test_paths.h"
+
 namespace {
 
 struct BurnRun {
