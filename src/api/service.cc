@@ -223,7 +223,8 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   // login shell's environment is a few kB), which the tables never show.
   const bool brief = query_flag(request, "brief");
   Json list = Json::array();
-  for (const store::JobRecord& job : *jobs) {
+  for (store::JobRecord& job : *jobs) {
+    if (brief) job.spec.environment.clear();  // not turned into JSON only to be dropped
     list.push_back(job_record_to_json(job));
     if (brief) list.back()["spec"].erase("environment");
   }

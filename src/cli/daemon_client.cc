@@ -83,11 +83,11 @@ void add_cost_lines(const api::Json& job, std::int64_t now_us,
   }
   const engine::JobReport report = engine::make_job_report(*record);
   const bool started = record->start_time.has_value();
-  const auto submitted = field(job, "submit_time_us");
   if (report.wait_s) {
     line("waited", format_duration(Seconds(*report.wait_s)));
-  } else if (!started && record->state == store::JobState::kQueued && submitted.is_number()) {
-    const double so_far = static_cast<double>(now_us - submitted.get<std::int64_t>()) / 1e6;
+  } else if (!started && record->state == store::JobState::kQueued) {
+    const store::WallTime now{std::chrono::microseconds(now_us)};
+    const double so_far = std::chrono::duration<double>(now - record->spec.submit_time).count();
     line("waited", format_duration(Seconds(std::max(0.0, so_far))) + " so far");
   } else {
     line("waited", "-");

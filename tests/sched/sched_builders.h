@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,6 +52,43 @@ inline RunningJob make_running(Job job, std::vector<int> gpus, double start_s = 
   running.start_time_s = start_s;
   return running;
 }
+
+// What the random-stream tests share: a seeded draw, job ids in order, and clusters of
+// several nodes whose shape each stream chooses. The draws come in a fixed order (nodes;
+// per node its GPU count, then its memory; per GPU its cap when `cap_one_in` > 0), so a
+// seed always gives the same cluster.
+class RandomStream {
+ public:
+  explicit RandomStream(std::uint64_t seed) : rng_(seed) {}
+
+  int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
+  std::uint64_t next_id() { return ++next_id_; }
+
+  // Nodes "node0".."nodeN" with NVLink groups of 4 GPUs and, when `pcie`, PCIe switches of
+  // 2; one GPU in `cap_one_in` is capped at r = 0.8 (0: none, and no draw).
+  std::vector<GpuState> cluster(int min_nodes, int max_nodes, const std::function<int()>& count,
+                                const std::function<Bytes()>& memory, int cap_one_in, bool pcie) {
+    std::vector<GpuState> gpus;
+    const int nodes = pick(min_nodes, max_nodes);
+    int index = 0;
+    for (int node = 0; node < nodes; ++node) {
+      const int gpus_here = count();
+      const Bytes total = memory();
+      for (int i = 0; i < gpus_here; ++i) {
+        GpuState gpu = make_gpu(index++, "node" + std::to_string(node), total);
+        gpu.nvlink_group = i / 4;
+        if (pcie) gpu.pcie_switch = i / 2;
+        if (cap_one_in > 0) gpu.util_cap = pick(0, cap_one_in - 1) == 0 ? 0.8 : 1.0;
+        gpus.push_back(gpu);
+      }
+    }
+    return gpus;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::uint64_t next_id_ = 0;
+};
 
 // The Start decisions of a result, in order.
 inline std::vector<Start> starts(const ScheduleResult& result) {

@@ -22,31 +22,17 @@ namespace {
 
 using testing::kGiB;
 
-class BusyStream {
+class BusyStream : public testing::RandomStream {
  public:
-  explicit BusyStream(std::uint64_t seed) : rng_(seed) {}
-
-  int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
+  using RandomStream::RandomStream;
 
   // Four to eight nodes of 4 or 8 GPUs, 24, 40 or 80 GiB; now and then a GPU capped at
   // r = 0.8. Enough nodes that most changes touch nodes that cannot hold the blocked job.
   std::vector<GpuState> cluster() {
-    std::vector<GpuState> gpus;
-    const int nodes = pick(4, 8);
     const Bytes sizes[] = {24 * kGiB, 40 * kGiB, 80 * kGiB};
-    int index = 0;
-    for (int node = 0; node < nodes; ++node) {
-      const int count = pick(0, 2) == 0 ? 4 : 8;
-      const Bytes total = sizes[pick(0, 2)];
-      for (int i = 0; i < count; ++i) {
-        GpuState gpu = testing::make_gpu(index++, "node" + std::to_string(node), total);
-        gpu.nvlink_group = i / 4;
-        gpu.pcie_switch = i / 2;
-        gpu.util_cap = pick(0, 9) == 0 ? 0.8 : 1.0;
-        gpus.push_back(gpu);
-      }
-    }
-    return gpus;
+    return RandomStream::cluster(
+        4, 8, [this] { return pick(0, 2) == 0 ? 4 : 8; }, [&] { return sizes[pick(0, 2)]; }, 10,
+        true);
   }
 
   // The benchmark's mix: fractional, 1-, 2-, 4- and 8-GPU jobs, most with a time limit,
@@ -60,7 +46,7 @@ class BusyStream {
     } else {
       gpus = kind < 70 ? 1 : kind < 85 ? 2 : kind < 95 ? 4 : 8;
     }
-    Job job = testing::make_job(++next_id_, gpus, static_cast<Bytes>(pick(2, 30)) * kGiB, share);
+    Job job = testing::make_job(next_id(), gpus, static_cast<Bytes>(pick(2, 30)) * kGiB, share);
     if (pick(0, 29) == 0) job.gpu_mem.reset();  // "auto" with no history: the whole memory
     job.user = "user" + std::to_string(pick(0, 3));
     job.signature = "sig" + std::to_string(pick(0, 3));
@@ -70,10 +56,6 @@ class BusyStream {
     job.restartable = pick(0, 1) == 0;
     return job;
   }
-
- private:
-  std::mt19937_64 rng_;
-  std::uint64_t next_id_ = 0;
 };
 
 struct Figures {

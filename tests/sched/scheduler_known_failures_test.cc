@@ -27,28 +27,16 @@ namespace {
 using testing::describe;
 using testing::kGiB;
 
-class BlockedStream {
+class BlockedStream : public testing::RandomStream {
  public:
-  explicit BlockedStream(std::uint64_t seed) : rng_(seed) {}
-
-  int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
+  using RandomStream::RandomStream;
 
   // Two to four nodes of 2 to 8 GPUs (the last node may be small, so multi-GPU jobs fit
   // only on some), 24 or 40 GiB each.
   std::vector<GpuState> cluster() {
-    std::vector<GpuState> gpus;
-    const int nodes = pick(2, 4);
-    int index = 0;
-    for (int node = 0; node < nodes; ++node) {
-      const int count = pick(2, 8);
-      const Bytes total = (pick(0, 1) == 0 ? 24 : 40) * kGiB;
-      for (int i = 0; i < count; ++i) {
-        GpuState gpu = testing::make_gpu(index++, "node" + std::to_string(node), total);
-        gpu.nvlink_group = i / 4;
-        gpus.push_back(gpu);
-      }
-    }
-    return gpus;
+    return RandomStream::cluster(
+        2, 4, [this] { return pick(2, 8); },
+        [this] { return static_cast<Bytes>(pick(0, 1) == 0 ? 24 : 40) * kGiB; }, 0, false);
   }
 
   // Many request classes: fractional shares, 1 to 4 whole GPUs, sizes that fit only some
@@ -57,7 +45,7 @@ class BlockedStream {
     const int kind = pick(0, 9);
     const int gpus = kind < 4 ? 1 : kind < 7 ? 1 : kind < 9 ? 2 : 4;
     const double share = kind < 4 ? 0.1 * pick(2, 6) : 1.0;
-    Job job = testing::make_job(++next_id_, gpus, static_cast<Bytes>(pick(2, 20)) * kGiB, share);
+    Job job = testing::make_job(next_id(), gpus, static_cast<Bytes>(pick(2, 20)) * kGiB, share);
     job.signature = "sig" + std::to_string(pick(0, 3));
     job.user = "user" + std::to_string(pick(0, 2));
     job.priority = pick(0, 3);
@@ -67,10 +55,6 @@ class BlockedStream {
     job.oracle_duration_s = 60.0 * pick(1, 40);
     return job;
   }
-
- private:
-  std::mt19937_64 rng_;
-  std::uint64_t next_id_ = 0;
 };
 
 struct Figures {

@@ -30,31 +30,16 @@ Result<ScheduleResult> plain_schedule(const Snapshot& snapshot, const SchedulerC
   return schedule_held(**state, snapshot.now_s);
 }
 
-class ReservationStream {
+class ReservationStream : public testing::RandomStream {
  public:
-  explicit ReservationStream(std::uint64_t seed) : rng_(seed) {}
-
-  int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
+  using RandomStream::RandomStream;
 
   // Three to eight nodes of 2 to 8 GPUs, 24, 40 or 80 GiB each: many nodes, so most
   // releases touch nodes that cannot hold the blocked job, and a gang fits only on some.
   std::vector<GpuState> cluster() {
-    std::vector<GpuState> gpus;
-    const int nodes = pick(3, 8);
-    int index = 0;
     const Bytes sizes[] = {24 * kGiB, 40 * kGiB, 80 * kGiB};
-    for (int node = 0; node < nodes; ++node) {
-      const int count = pick(2, 8);
-      const Bytes total = sizes[pick(0, 2)];
-      for (int i = 0; i < count; ++i) {
-        GpuState gpu = testing::make_gpu(index++, "node" + std::to_string(node), total);
-        gpu.nvlink_group = i / 4;
-        gpu.pcie_switch = i / 2;
-        gpu.util_cap = pick(0, 7) == 0 ? 0.8 : 1.0;
-        gpus.push_back(gpu);
-      }
-    }
-    return gpus;
+    return RandomStream::cluster(
+        3, 8, [this] { return pick(2, 8); }, [&] { return sizes[pick(0, 2)]; }, 8, true);
   }
 
   // Fractional, 1-, 2-, 4- and 8-GPU jobs (an 8-GPU job fits only on a full node), most
@@ -63,7 +48,7 @@ class ReservationStream {
     const int kind = pick(0, 19);
     const int gpus = kind < 8 ? 1 : kind < 13 ? 1 : kind < 16 ? 2 : kind < 19 ? 4 : 8;
     const double share = kind < 8 ? 0.1 * pick(1, 7) : 1.0;
-    Job job = testing::make_job(++next_id_, gpus, static_cast<Bytes>(pick(2, 36)) * kGiB, share);
+    Job job = testing::make_job(next_id(), gpus, static_cast<Bytes>(pick(2, 36)) * kGiB, share);
     if (pick(0, 15) == 0) job.gpu_mem.reset();  // "auto" with no history: the whole memory
     job.signature = "sig" + std::to_string(pick(0, 3));
     job.user = "user" + std::to_string(pick(0, 2));
@@ -74,10 +59,6 @@ class ReservationStream {
     job.oracle_duration_s = 60.0 * pick(1, 40);
     return job;
   }
-
- private:
-  std::mt19937_64 rng_;
-  std::uint64_t next_id_ = 0;
 };
 
 struct Figures {
