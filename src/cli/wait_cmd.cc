@@ -56,8 +56,9 @@ Status collect_ended(const api::ApiClient& client, const std::vector<std::uint64
     while (last + 1 < candidates.size() && candidates[last + 1] == candidates[last] + 1) ++last;
     const std::uint64_t first_id = candidates[i];
     const std::uint64_t last_id = candidates[last];
-    Result<api::Json> page =
-        client.get(fmt::format("/v1/jobs?after={}&limit={}", first_id - 1, last_id - first_id + 1));
+    // brief: only the state, exit code and signal are read here, not the environment.
+    Result<api::Json> page = client.get(
+        fmt::format("/v1/jobs?after={}&limit={}&brief=true", first_id - 1, last_id - first_id + 1));
     if (!page.ok()) return page.status();
     std::set<std::uint64_t> seen;
     for (const api::Json& job : (*page)["jobs"]) {

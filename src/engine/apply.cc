@@ -88,9 +88,11 @@ std::optional<EngineImpl::Claimed> EngineImpl::claim(const sched::Start& decisio
   if (!claimed.ok()) {
     warn(report, "job.claim_error", job.id,
          "could not claim job " + to_string(job.id) + ": " + claimed.to_string());
-    queued_.invalidate();  // the store may know better than the mirror what the job is now
+    queued_.invalidate();  // the store may know better than the mirrors what the job is now
+    running_.invalidate();
     return std::nullopt;
   }
+  running_.claimed(job, start);
   return Claimed{&job, std::move(request), start.bytes_per_gpu};
 }
 
@@ -133,7 +135,10 @@ void EngineImpl::settle_launch(const exec::LaunchResult& result, TickReport& rep
                                        .dump()};
   const Status pids = options_.store->record_pids(result.job, run.supervisor_pid, run.job_pid,
                                                   started, started_event);
-  if (!pids.ok()) {
+  if (pids.ok()) {
+    running_.launched(result.job, run.supervisor_pid, run.job_pid, started);
+  } else {
+    running_.invalidate();
     (void)options_.store->append_event(started_event);  // the start happened all the same
     warn(report, "job.pids_error", result.job,
          "could not record the pids of job " + to_string(result.job) + ": " + pids.to_string());

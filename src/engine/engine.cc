@@ -125,6 +125,11 @@ Status EngineImpl::adopt(const JobRecord& job) {
 Status EngineImpl::record_end(JobId job, std::optional<std::string_view> signature,
                               const store::JobEnd& end) {
   const Status recorded = options_.store->record_end(job, end);
+  if (recorded.ok()) {
+    running_.remove(job);
+  } else {
+    running_.invalidate();  // the store says what the job is now
+  }
   if (signature) {
     history_.erase(std::string(*signature));
   } else {

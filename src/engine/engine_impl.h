@@ -12,6 +12,7 @@
 #include "engine/accounting.h"
 #include "engine/outcome.h"
 #include "engine/queued_jobs.h"
+#include "engine/running_jobs.h"
 #include "engine/snapshot_builder.h"
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/sched/decision.h"
@@ -87,6 +88,7 @@ class EngineImpl final : public Engine {
   store::WallTime now_{};
   UsageMeter meter_;
   QueuedJobs queued_;                       // the store's QUEUED jobs
+  RunningJobs running_;                     // the store's RUNNING jobs
   HistoryCache history_;                    // per signature, forgotten when a job ends
   std::map<JobId, Launching> launching_;    // claimed and launched, not yet settled
   std::map<JobId, StopIntent> intents_;     // running jobs the engine asked to stop

@@ -35,18 +35,19 @@ namespace {
 class Builder {
  public:
   Builder(const EngineOptions& options, const GpuReading& reading, const UsageMeter& meter,
-          store::WallTime now, const QueuedJobs& queued, HistoryCache& history)
+          store::WallTime now, const QueuedJobs& queued, const RunningJobs& running,
+          HistoryCache& history)
       : options_(options),
         store_(*options.store),
         reading_(reading),
         meter_(meter),
         queued_(queued),
+        running_(running.jobs()),
         history_(history) {
     input_.snapshot.now_s = to_seconds(now);
   }
 
   Result<TickInput> build() {
-    FASTGPU_RETURN_IF_ERROR(load(JobState::kRunning, input_.running));
     input_.snapshot.gpus = gpu_states(reading_, options_.node_name);
     FASTGPU_RETURN_IF_ERROR(add_running());
     add_foreign_bytes();
@@ -59,18 +60,6 @@ class Builder {
   }
 
  private:
-  Status load(JobState state, std::map<JobId, JobRecord>& into) {
-    store::JobFilter filter;
-    filter.states = {state};
-    Result<std::vector<JobRecord>> jobs = store_.list_jobs(filter);
-    if (!jobs.ok()) return jobs.status();
-    for (JobRecord& job : *jobs) {
-      const JobId id = job.id;
-      into.emplace(id, std::move(job));
-    }
-    return {};
-  }
-
   // Run time of the job's earlier, ended runs. Only a job that ran before has any: a
   // running job in its first run (attempts 1) or a queued one never started (0) reads no
   // transitions, which every tick would otherwise do for every running job.
@@ -117,7 +106,7 @@ class Builder {
   }
 
   Status add_running() {
-    for (const auto& [id, job] : input_.running) {
+    for (const auto& [id, job] : running_) {
       Result<double> before = attained(job);
       if (!before.ok()) return before.status();
       sched::RunningJob running;
@@ -139,7 +128,7 @@ class Builder {
     for (const sched::RunningJob& running : input_.snapshot.running) {
       for (int index : running.gpus) declared[index] += running.declared_bytes;
     }
-    auto is_running = [this](JobId job) { return input_.running.count(job) > 0; };
+    auto is_running = [this](JobId job) { return running_.count(job) > 0; };
     for (const GpuDevice& device : reading_.devices) {
       sched::GpuState* state = gpu(static_cast<int>(device.index));
       state->foreign_bytes =
@@ -155,7 +144,7 @@ class Builder {
   void select_queued() {
     std::map<std::uint64_t, std::int64_t> running_members;
     std::size_t running_cpu_jobs = 0;
-    for (const auto& [id, job] : input_.running) {
+    for (const auto& [id, job] : running_) {
       if (job.spec.array) ++running_members[job.spec.array->array_id];
       running_cpu_jobs += job.spec.gpus == 0 ? 1 : 0;
     }
@@ -235,7 +224,7 @@ class Builder {
     for (const auto& [id, job] : input_.queued) {
       for (const store::Dependency& dependency : job->spec.dependencies) {
         const JobId target = dependency.job;
-        if (ended.count(target) || input_.running.count(target)) continue;
+        if (ended.count(target) || running_.count(target)) continue;
         if (input_.queued.count(target)) continue;
         Result<JobRecord> record = store_.get_job(target);
         if (!record.ok()) return record.status();
@@ -266,12 +255,12 @@ class Builder {
     for (bool changed = true; changed;) {
       changed = false;
       for (auto it = input_.queued.begin(); it != input_.queued.end();) {
-        const bool absent = std::any_of(
-            it->second->spec.dependencies.begin(), it->second->spec.dependencies.end(),
-            [&](const store::Dependency& dependency) {
-              return !ended.count(dependency.job) && !input_.running.count(dependency.job) &&
-                     !input_.queued.count(dependency.job);
-            });
+        const bool absent =
+            std::any_of(it->second->spec.dependencies.begin(), it->second->spec.dependencies.end(),
+                        [&](const store::Dependency& dependency) {
+                          return !ended.count(dependency.job) && !running_.count(dependency.job) &&
+                                 !input_.queued.count(dependency.job);
+                        });
         if (!absent) {
           ++it;
           continue;
@@ -328,8 +317,9 @@ class Builder {
   store::StateStore& store_;
   const GpuReading& reading_;
   const UsageMeter& meter_;
-  const QueuedJobs& queued_;  // the engine's
-  HistoryCache& history_;     // the engine's, kept between ticks
+  const QueuedJobs& queued_;                          // the engine's
+  const std::map<JobId, store::JobRecord>& running_;  // the engine's RunningJobs
+  HistoryCache& history_;                             // the engine's, kept between ticks
   TickInput input_;
 };
 
@@ -337,8 +327,9 @@ class Builder {
 
 Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
                                    const UsageMeter& meter, store::WallTime now,
-                                   const QueuedJobs& queued, HistoryCache& history) {
-  return Builder(options, reading, meter, now, queued, history).build();
+                                   const QueuedJobs& queued, const RunningJobs& running,
+                                   HistoryCache& history) {
+  return Builder(options, reading, meter, now, queued, running, history).build();
 }
 
 }  // namespace fastgpu::engine

@@ -17,6 +17,7 @@
 
 #include "engine/accounting.h"
 #include "engine/queued_jobs.h"
+#include "engine/running_jobs.h"
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/sched/snapshot.h"
 
@@ -32,8 +33,7 @@ struct TickInput {
   // Every job of snapshot.queue; the records belong to the engine's QueuedJobs and stay
   // valid until it next changes.
   std::map<JobId, const store::JobRecord*> queued;
-  std::map<JobId, store::JobRecord> running;  // every job of snapshot.running
-  std::vector<Withheld> withheld;             // queued jobs that do not fit the cluster now
+  std::vector<Withheld> withheld;  // queued jobs that do not fit the cluster now
 };
 
 // Per-signature history as the store last gave it, kept between ticks: a queue of many
@@ -42,10 +42,12 @@ struct TickInput {
 // drops the signatures no longer queued.
 using HistoryCache = std::map<std::string, sched::SignatureHistory>;
 
-// `queued`: the engine's mirror of the store's QUEUED jobs; `history`: the engine's cache.
+// `queued` and `running`: the engine's mirrors of the store's QUEUED and RUNNING jobs;
+// `history`: the engine's cache.
 Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
                                    const UsageMeter& meter, store::WallTime now,
-                                   const QueuedJobs& queued, HistoryCache& history);
+                                   const QueuedJobs& queued, const RunningJobs& running,
+                                   HistoryCache& history);
 
 // Run time of a job's earlier, ended runs, from its transitions (RUNNING -> anything).
 double ended_run_seconds(const std::vector<store::Transition>& transitions);

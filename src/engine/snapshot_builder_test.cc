@@ -53,8 +53,10 @@ class SnapshotBuilderTest : public ::testing::Test {
   std::map<JobId, double> attained(double now) {
     QueuedJobs queued;  // read afresh: the test moves jobs in the store behind its back
     EXPECT_TRUE(queued.refresh(*store_, now).ok());
+    RunningJobs runs;
+    EXPECT_TRUE(runs.refresh(*store_, now).ok());
     Result<TickInput> input =
-        build_tick_input(options_, reading_, meter_, at(now), queued, history_);
+        build_tick_input(options_, reading_, meter_, at(now), queued, runs, history_);
     EXPECT_TRUE(input.ok()) << input.status().to_string();
     std::map<JobId, double> by_job;
     if (!input.ok()) return by_job;

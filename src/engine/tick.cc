@@ -19,9 +19,11 @@ Result<TickReport> EngineImpl::tick() {
   collect_launches(report);  // before the ends: a job's end comes after its start
   collect_finished(report);
   FASTGPU_RETURN_IF_ERROR(queued_.refresh(*options_.store, to_seconds(now_)));
+  FASTGPU_RETURN_IF_ERROR(running_.refresh(*options_.store, to_seconds(now_)));
   FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
   sample_if_due(report);
-  Result<TickInput> input = build_tick_input(options_, reading_, meter_, now_, queued_, history_);
+  Result<TickInput> input =
+      build_tick_input(options_, reading_, meter_, now_, queued_, running_, history_);
   if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
   note_withheld(input->withheld, report);
   Result<sched::ScheduleResult> result = sched::schedule(input->snapshot, options_.scheduler);
@@ -65,7 +67,10 @@ bool transient(const Status& status) {
 }  // namespace
 
 bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& report) {
-  Result<JobRecord> job = options_.store->get_job(finished.job);
+  // The mirror first: the store's copy costs a read and a parse of the job's spec.
+  const JobRecord* mirrored = running_.find(finished.job);
+  Result<JobRecord> job =
+      mirrored != nullptr ? Result<JobRecord>(*mirrored) : options_.store->get_job(finished.job);
   if (!job.ok()) {
     if (transient(job.status())) return false;
     warn(report, "job.end_unknown", std::nullopt,

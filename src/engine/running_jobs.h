@@ -1,0 +1,48 @@
+// The store's RUNNING jobs, kept in memory between ticks. Every tick read them all back
+// from SQLite (with each job's JSON spec: argv, environment), and every end read its job
+// again: a fifth of the daemon's CPU when it runs short jobs.
+//
+// As for QueuedJobs, the engine is the only writer of job states and tells the mirror of
+// every change it makes: a claim adds the job as the store records it, a launch sets its
+// pids and start, an end removes it. A change the store refused, or one the engine could
+// not mirror exactly, marks the mirror stale, and the next refresh() reads the store again;
+// so does a minute's age.
+// Thread-safety: none; the engine's callers serialize (one engine mutex).
+#pragma once
+
+#include <map>
+#include <optional>
+
+#include "fastgpu/core/result.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::engine {
+
+class RunningJobs {
+ public:
+  // Reads every RUNNING job when the mirror is stale (never read, invalidated, or read
+  // longer than kResyncSeconds before `now_s`).
+  Status refresh(store::StateStore& store, double now_s);
+  // `queued` was claimed: the store now holds it RUNNING with `start` recorded, as
+  // StateStore::record_start writes it.
+  void claimed(const store::JobRecord& queued, const store::JobStart& start);
+  // StateStore::record_pids succeeded for this job.
+  void launched(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
+                std::optional<store::WallTime> started);
+  // The job's end was recorded: it no longer runs.
+  void remove(JobId job) { jobs_.erase(job); }
+  void invalidate() { stale_ = true; }
+
+  // nullptr when the mirror does not hold the job, or is stale.
+  const store::JobRecord* find(JobId job) const;
+  const std::map<JobId, store::JobRecord>& jobs() const { return jobs_; }
+
+  static constexpr double kResyncSeconds = 60.0;
+
+ private:
+  std::map<JobId, store::JobRecord> jobs_;
+  bool stale_ = true;
+  double read_at_s_ = 0.0;
+};
+
+}  // namespace fastgpu::engine
