@@ -176,8 +176,12 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
     FASTGPU_RETURN_IF_ERROR(check_against_cluster(batch[i], i));
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
   }
-  Result<std::vector<JobId>> ids = options_.store->submit(batch);
-  if (ids.ok() && !ids->empty()) queued_.add_batch(*options_.store, ids->front(), ids->size());
+  Result<std::vector<store::JobRecord>> stored = options_.store->submit_records(batch);
+  if (!stored.ok()) return stored.status();
+  std::vector<JobId> ids;
+  ids.reserve(stored->size());
+  for (const store::JobRecord& job : *stored) ids.push_back(job.id);
+  queued_.add_batch(std::move(stored).value());
   return ids;
 }
 

@@ -22,21 +22,8 @@ Status QueuedJobs::refresh(store::StateStore& store, double now_s) {
   return {};
 }
 
-void QueuedJobs::add_batch(store::StateStore& store, JobId first, std::size_t count) {
-  if (count == 0) return;
-  store::JobFilter filter;
-  filter.states = {JobState::kQueued};
-  if (first.value() > 0) filter.after = JobId(first.value() - 1);
-  filter.limit = count;
-  Result<std::vector<JobRecord>> jobs = store.list_jobs(filter);
-  if (!jobs.ok()) {
-    stale_ = true;
-    return;
-  }
-  for (JobRecord& job : *jobs) {
-    if (job.id.value() >= first.value() + count) break;
-    put(std::move(job));
-  }
+void QueuedJobs::add_batch(std::vector<JobRecord> jobs) {
+  for (JobRecord& job : jobs) put(std::move(job));
 }
 
 void QueuedJobs::add(store::StateStore& store, JobId job) {

@@ -23,8 +23,8 @@ class QueuedJobs {
   // Reads the whole queue when the mirror is stale (never read, a failed update, or read
   // longer than kResyncSeconds before `now_s`).
   Status refresh(store::StateStore& store, double now_s);
-  // Adds `count` jobs with consecutive ids from `first` (one submitted batch).
-  void add_batch(store::StateStore& store, JobId first, std::size_t count);
+  // Adds a submitted batch, as StateStore::submit_records returned it.
+  void add_batch(std::vector<store::JobRecord> jobs);
   // Adds one job that went back to the queue.
   void add(store::StateStore& store, JobId job);
   void remove(JobId job);

@@ -108,4 +108,13 @@ Status validate_job_spec(const JobSpec& spec, std::size_t index) {
   return check_dependencies(spec, index, where);
 }
 
+Result<std::vector<JobId>> StateStore::submit(std::span<const JobSpec> jobs) {
+  Result<std::vector<JobRecord>> records = submit_records(jobs);
+  if (!records.ok()) return records.status();
+  std::vector<JobId> ids;
+  ids.reserve(records->size());
+  for (const JobRecord& record : *records) ids.push_back(record.id);
+  return ids;
+}
+
 }  // namespace fastgpu::store

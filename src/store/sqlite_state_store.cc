@@ -108,7 +108,7 @@ class SqliteStateStore final : public StateStore {
  public:
   explicit SqliteStateStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 
-  Result<std::vector<JobId>> submit(std::span<const JobSpec> jobs) override {
+  Result<std::vector<JobRecord>> submit_records(std::span<const JobSpec> jobs) override {
     for (std::size_t i = 0; i < jobs.size(); ++i) {
       FASTGPU_RETURN_IF_ERROR(validate_job_spec(jobs[i], i));
     }
@@ -117,7 +117,7 @@ class SqliteStateStore final : public StateStore {
     BatchIds batch;
     for (const JobSpec& spec : jobs) FASTGPU_RETURN_IF_ERROR(insert_job(spec, batch));
     FASTGPU_RETURN_IF_ERROR(txn.commit());
-    return std::move(batch.ids);
+    return std::move(batch.records);
   }
 
   Status transition(JobId job, JobState from, JobState to, WallTime at,
@@ -279,7 +279,26 @@ class SqliteStateStore final : public StateStore {
   struct BatchIds {
     std::vector<JobId> ids;
     std::optional<std::uint64_t> new_array_id;  // the batch's new array, once created
+    std::vector<JobRecord> records;             // each job as get_job() reads it back
   };
+
+  // The job as the row insert_job wrote reads back: the array id and dependencies
+  // resolved, the dependencies in the order of their table's key (the job waited for).
+  static JobRecord stored_record(JobId id, const JobSpec& spec, const BatchIds& batch) {
+    JobRecord record;
+    record.id = id;
+    record.spec = spec;
+    if (record.spec.array && record.spec.array->array_id == 0) {
+      record.spec.array->array_id = batch.new_array_id.value_or(id.value());
+    }
+    for (Dependency& dependency : record.spec.dependencies) {
+      if (dependency.batch_index) dependency.job = batch.ids.at(*dependency.batch_index);
+      dependency.batch_index.reset();
+    }
+    std::stable_sort(record.spec.dependencies.begin(), record.spec.dependencies.end(),
+                     [](const Dependency& a, const Dependency& b) { return a.job < b.job; });
+    return record;
+  }
 
   // REQUIRES: inside a transaction (all the private writers below).
   Status insert_job(const JobSpec& spec, BatchIds& batch) {
@@ -297,6 +316,7 @@ class SqliteStateStore final : public StateStore {
     }
     FASTGPU_RETURN_IF_ERROR(
         insert_transition(id, std::nullopt, JobState::kQueued, spec.submit_time, "submitted"));
+    batch.records.push_back(stored_record(id, spec, batch));
     batch.ids.push_back(id);
     return {};
   }

@@ -147,6 +147,46 @@ TEST_F(StateStoreTest, BatchCarriesItsOwnDependenciesAndArray) {
                           Dependency{ids->at(2), DependencyKind::kAfterAny, std::nullopt}));
 }
 
+// The engine keeps the queue in memory from what submit_records returns instead of reading
+// the batch back, so each record must be exactly what get_job() reads.
+TEST_F(StateStoreTest, SubmittedRecordsAreWhatTheStoreReadsBack) {
+  const JobId earlier = submit_one(full_spec(1));
+  const JobId older = submit_one(full_spec(2));
+  JobSpec joins_old_array = full_spec(3);
+  joins_old_array.array = ArrayMember{earlier.value(), 5, 0};
+
+  std::vector<JobSpec> batch{joins_old_array};
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    JobSpec member = full_spec(10 + static_cast<int>(i));
+    member.array = ArrayMember{0, i, 2};  // a new array, %2
+    batch.push_back(member);
+  }
+  JobSpec waits = full_spec(20);
+  waits.gpu_mem.reset();  // "auto"
+  waits.deadline.reset();
+  waits.time_limit_s.reset();
+  // Given out of order: the store reads them back ordered by the job waited for.
+  waits.dependencies = {{JobId(), DependencyKind::kAfterAny, 3},
+                        {older, DependencyKind::kAfterOk, std::nullopt},
+                        {JobId(), DependencyKind::kAfterOk, 1},
+                        {earlier, DependencyKind::kAfterAny, std::nullopt}};
+  batch.push_back(waits);
+  JobSpec shell;
+  shell.shell_command = "echo \"$HOME\" | tr a-z A-Z";
+  shell.working_dir = "/tmp";
+  shell.gpus = 0;
+  batch.push_back(shell);
+
+  Result<std::vector<JobRecord>> records = store_->submit_records(batch);
+  ASSERT_TRUE(records.ok()) << records.status().to_string();
+  ASSERT_EQ(records->size(), batch.size());
+  for (const JobRecord& record : *records) {
+    EXPECT_EQ(record, store_->get_job(record.id).value()) << "job " << to_string(record.id);
+  }
+  EXPECT_EQ(records->at(1).spec.array->array_id, records->at(1).id.value());
+  EXPECT_EQ(records->at(3).spec.array->array_id, records->at(1).id.value());
+}
+
 TEST_F(StateStoreTest, DependencyOnLaterBatchJobIsRefused) {
   std::vector<JobSpec> batch = {full_spec(1), full_spec(2)};
   batch[0].dependencies = {{JobId(), DependencyKind::kAfterOk, 1}};

@@ -230,7 +230,11 @@ class StateStore {
   // Stores every job of `jobs` as QUEUED, with a submission transition each, in one
   // transaction: all or none. Returns their ids in order; ids increase and are never
   // reused. Fails (storing nothing) if any job is invalid or depends on an unknown job.
-  virtual Result<std::vector<JobId>> submit(std::span<const JobSpec> jobs) = 0;
+  Result<std::vector<JobId>> submit(std::span<const JobSpec> jobs);
+  // As submit(), returning each stored job as get_job() now reads it (array id and
+  // dependencies resolved), so that a caller keeping the queue in memory need not read a
+  // batch of 10,000 jobs back.
+  virtual Result<std::vector<JobRecord>> submit_records(std::span<const JobSpec> jobs) = 0;
 
   // Moves a job from `from` to `to` if it is still in `from`, appending a transition.
   // Fails with kFailedPrecondition naming the actual state if another writer moved it,
