@@ -6,45 +6,13 @@
 
 #include "fastgpu/sched/balancer.h"
 #include "fastgpu/sched/memory_pressure.h"
+#include "sched/failure_memo.h"
 #include "sched/kept_reservation.h"
 #include "sched/scheduler_state.h"
 
 namespace fastgpu::sched {
 
 namespace {
-
-// Demands that already failed to place in this call. Placement only gets harder within a
-// call (the ledger only fills), and a demand at least as large in every dimension fails
-// too, so a dominated demand is rejected without searching the GPUs.
-// The memo records the first kMaxEntries failures (as it always has: which failures it
-// holds must not depend on how it is searched), but answers from the minimal ones alone:
-// a failure that dominates another adds nothing to "is this demand dominated?".
-class FailureMemo {
- public:
-  bool dominated(const Demand& demand) const {
-    for (const Demand& failed : minimal_) {
-      if (covers(failed, demand)) return true;
-    }
-    return false;
-  }
-  void add(const Demand& demand) {
-    if (recorded_ == kMaxEntries) return;
-    ++recorded_;
-    if (dominated(demand)) return;
-    std::erase_if(minimal_, [&](const Demand& failed) { return covers(demand, failed); });
-    minimal_.push_back(demand);
-  }
-
- private:
-  // True when `larger` is at least `smaller` in every dimension.
-  static bool covers(const Demand& smaller, const Demand& larger) {
-    return larger.whole_memory == smaller.whole_memory && larger.gpus >= smaller.gpus &&
-           larger.bytes >= smaller.bytes && larger.share >= smaller.share;
-  }
-  static constexpr std::size_t kMaxEntries = 64;
-  std::size_t recorded_ = 0;
-  std::vector<Demand> minimal_;
-};
 
 // Jobs that end before the reservation, waiting for their place in the walk: at most one
 // per class at a time, so a sorted vector (first job at the back) instead of a tree.
@@ -133,7 +101,14 @@ class Round {
         policy_(*state.policy),
         placer_(*state.placer),
         ledger_(state.ledger),
-        context_{state.view, state.config, *state.estimates} {}
+        context_{state.view, state.config, *state.estimates},
+        free_failures_(state.round_memos.free_failures),
+        masked_failures_(state.round_memos.masked_failures),
+        never_fits_(state.round_memos.never_fits) {
+    free_failures_.clear();
+    masked_failures_.clear();
+    never_fits_.clear();
+  }
 
   ScheduleResult run() {
     state_.node_rooms.new_round();
@@ -700,9 +675,10 @@ class Round {
   double reservation_end_s_ = 0.0;
   std::vector<char> reserved_slots_;
   std::vector<int> reserved_list_;  // the same slots, listed
-  FailureMemo free_failures_;
-  FailureMemo masked_failures_;
-  FailureMemo never_fits_;          // demands that fit nowhere even with every job gone
+  // The state's, cleared for this round (Scheduler::State::RoundMemos).
+  FailureMemo& free_failures_;
+  FailureMemo& masked_failures_;
+  FailureMemo& never_fits_;         // demands that fit nowhere even with every job gone
   ShortJobs short_jobs_;            // jobs that end before the reservation, joining the walk
   bool last_masked_ = false;        // the last job considered was kept off the reserved GPUs
   bool free_proof_failed_ = false;  // ...and its class's failure on any GPU proved nothing

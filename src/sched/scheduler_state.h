@@ -21,6 +21,7 @@
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/scheduler.h"
 #include "sched/dependencies.h"
+#include "sched/failure_memo.h"
 #include "sched/kept_reservation.h"
 #include "sched/known_failures.h"
 #include "sched/validate_internal.h"
@@ -227,6 +228,15 @@ struct Scheduler::State {
   // that the placer was not asked (tests read it).
   std::uint64_t placements_proven = 0;
   NodeRooms node_rooms;  // per round
+  // A round's failure memos (scheduler.cc), kept here so that their memory outlives the
+  // round (a round that built its own allocated and freed them on every call). Cleared
+  // when a round begins; nothing in them is read across calls.
+  struct RoundMemos {
+    FailureMemo free_failures;
+    FailureMemo masked_failures;
+    FailureMemo never_fits;
+  };
+  RoundMemos round_memos;
 
   // Tests only: search the backfill reservation the plain way (the placer asked after
   // every what-if release, on a ledger with exact indexes), to hold the pruned search of
