@@ -217,6 +217,15 @@ class Round {
   // Starts the job if it may start now; kStop when nothing after it may start.
   Outcome consider(const Entry& entry) {
     const Demand& demand = entry.demand;
+    // Past the reservation, a class that a failure of this round on any GPU dominates
+    // fails on any GPU, off the reserved ones too, and so does its short job: nothing
+    // more to ask (most classes past the reservation end here: asked first, the walk
+    // scans one memo for them instead of the masked memo and then this one).
+    if (reserved_ && !state_.plain_walk && free_failures_.dominated(demand)) {
+      last_masked_ = false;
+      ++state_.walk_shortcuts;
+      return Outcome::kNotNow;
+    }
     const bool masked = reserved_ && !ends_before_reservation(entry);
     last_masked_ = masked;
     free_proof_failed_ = false;

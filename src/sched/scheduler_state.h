@@ -242,6 +242,11 @@ struct Scheduler::State {
   // every what-if release, on a ledger with exact indexes), to hold the pruned search of
   // Round::reserve_earliest to it.
   bool plain_reservation_search = false;
+  // Tests only: walk the class heads without the shortcuts past the reservation (a class
+  // that a failure of the round on any GPU dominates is asked like any other), to hold
+  // the walk with them to it. walk_shortcuts counts the heads a shortcut settled.
+  bool plain_walk = false;
+  std::uint64_t walk_shortcuts = 0;
 
   // Learned estimates per signature; rebuilt when a history changes.
   std::unique_ptr<EstimateCache> estimates;
