@@ -94,6 +94,11 @@ class Trial {
 
 class Round {
  public:
+  Round(const Round&) = delete;
+  Round& operator=(const Round&) = delete;
+  ~Round() {
+    for (int s : reserved_list_) reserved_slots_[static_cast<std::size_t>(s)] = 0;
+  }
   explicit Round(Scheduler::State& state)
       : state_(state),
         snapshot_(state.view),
@@ -104,7 +109,8 @@ class Round {
         context_{state.view, state.config, *state.estimates},
         free_failures_(state.round_memos.free_failures),
         masked_failures_(state.round_memos.masked_failures),
-        never_fits_(state.round_memos.never_fits) {
+        never_fits_(state.round_memos.never_fits),
+        reserved_slots_(state.reserved_marks) {
     free_failures_.clear();
     masked_failures_.clear();
     never_fits_.clear();
@@ -561,9 +567,13 @@ class Round {
   void reserve(JobId job, double start_s, const std::vector<int>& slots) {
     reserved_ = true;
     reservation_end_s_ = start_s;
-    reserved_slots_.assign(ledger_.slots().size(), 0);
+    // The flags are the state's, all clear between rounds (~Round): a round does not
+    // allocate and clear one per GPU (a search may reserve twice: clear the first).
+    reserved_slots_.resize(ledger_.slots().size(), 0);
+    for (int s : reserved_list_) reserved_slots_[static_cast<std::size_t>(s)] = 0;
     reserved_list_ = slots;
     Reservation reservation{job, start_s, {}};
+    reservation.gpus.reserve(slots.size());
     for (int s : slots) {
       reserved_slots_[s] = 1;
       reservation.gpus.push_back(ledger_.slot(s).gpu_index);
@@ -682,15 +692,15 @@ class Round {
   std::size_t cpu_jobs_left_ = 0;
   bool reserved_ = false;
   double reservation_end_s_ = 0.0;
-  std::vector<char> reserved_slots_;
   std::vector<int> reserved_list_;  // the same slots, listed
   // The state's, cleared for this round (Scheduler::State::RoundMemos).
   FailureMemo& free_failures_;
   FailureMemo& masked_failures_;
-  FailureMemo& never_fits_;         // demands that fit nowhere even with every job gone
-  ShortJobs short_jobs_;            // jobs that end before the reservation, joining the walk
-  bool last_masked_ = false;        // the last job considered was kept off the reserved GPUs
-  bool free_proof_failed_ = false;  // ...and its class's failure on any GPU proved nothing
+  FailureMemo& never_fits_;            // demands that fit nowhere even with every job gone
+  std::vector<char>& reserved_slots_;  // the state's reserved_marks
+  ShortJobs short_jobs_;               // jobs that end before the reservation, joining the walk
+  bool last_masked_ = false;           // the last job considered was kept off the reserved GPUs
+  bool free_proof_failed_ = false;     // ...and its class's failure on any GPU proved nothing
   mutable bool failures_changed_ = true;
   mutable bool all_dominated_ = false;
 };

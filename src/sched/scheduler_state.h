@@ -237,6 +237,8 @@ struct Scheduler::State {
     FailureMemo never_fits;
   };
   RoundMemos round_memos;
+  // A round's flag per ledger slot: reserved for the blocked job; all 0 between rounds.
+  std::vector<char> reserved_marks;
 
   // Tests only: search the backfill reservation the plain way (the placer asked after
   // every what-if release, on a ledger with exact indexes), to hold the pruned search of
