@@ -192,7 +192,7 @@ class Round {
     // (and at what gained room since an older failure on any GPU).
     if (recall_failure(entry, nullptr, free_proof_failed)) {
       free_failures_.add(entry.demand);
-      masked_failures_.add(entry.demand);
+      masked_failure_too(entry.demand);
       failures_changed_ = true;
       return;
     }
@@ -250,7 +250,7 @@ class Round {
       // A failure on any GPU is one off the reserved GPUs too (masked_failures_ may hold
       // it already: `memo` is that one for a masked job).
       memo.add(demand);
-      if (!masked) masked_failures_.add(demand);
+      if (!masked) masked_failure_too(demand);
       failures_changed_ = failures_changed_ || !masked;
     }
     if (reserved_) return Outcome::kNotNow;
@@ -264,8 +264,12 @@ class Round {
   // failed, made first: the ledger is the same either way (nothing is committed between
   // them), so when it fails here it fails there, and only the failure recorded in between
   // is left for queue_short_job() to try.
+  // Without plain_walk, consider() asked the free memo just before (not dominated), and
+  // the masked memo is asked only of classes the free memo does not dominate, so a
+  // failure on any GPU goes into the free memo alone (masked_failure_too()).
   bool fails_everywhere(const Entry& entry) {
-    if (!free_failures_.dominated(entry.demand)) {
+    const bool dominated = state_.plain_walk && free_failures_.dominated(entry.demand);
+    if (!dominated) {
       if (!recall_failure(entry, nullptr)) {
         free_proof_failed_ = true;
         return false;
@@ -273,9 +277,17 @@ class Round {
       free_failures_.add(entry.demand);
       failures_changed_ = true;
     }
-    masked_failures_.add(entry.demand);
+    masked_failure_too(entry.demand);
     ++state_.placements_proven;
     return true;
+  }
+
+  // A failure on any GPU is one off the reserved GPUs too. The plain walk records it in
+  // both memos; the walk with shortcuts asks the free memo first of every class past the
+  // reservation (consider()), so the masked memo would only repeat it there: adding it
+  // cost a scan and a copy for each of the ~15 classes a 100k drain proves per call.
+  void masked_failure_too(const Demand& demand) {
+    if (state_.plain_walk) masked_failures_.add(demand);
   }
 
   // The placer's answer; a failure is recorded for the class (see queue_short_job). The
