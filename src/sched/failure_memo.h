@@ -44,6 +44,15 @@ class FailureMemo {
     minimal_.push_back(demand);
   }
 
+  // The same, for a demand the caller knows is not dominated (it asked, and nothing was
+  // added since): skips asking again.
+  void add_undominated(const Demand& demand) {
+    if (recorded_ == kMaxEntries) return;
+    ++recorded_;
+    std::erase_if(minimal_, [&](const Demand& failed) { return covers(demand, failed); });
+    minimal_.push_back(demand);
+  }
+
   // Forgets every failure; keeps the memory for the next call.
   void clear() {
     recorded_ = 0;
