@@ -41,12 +41,11 @@ bool at_least(const Demand& larger, const Demand& smaller) {
 
 }  // namespace
 
-const NodeRooms::Room& NodeRooms::room(const Ledger& ledger, int node) {
+const NodeRooms::Room& NodeRooms::compute(const Ledger& ledger, int node) {
   if (rooms_.size() != static_cast<std::size_t>(ledger.node_count())) {
     rooms_.assign(static_cast<std::size_t>(ledger.node_count()), Room{});
   }
   Room& room = rooms_[static_cast<std::size_t>(node)];
-  if (room.round == round_) return room;
   room = Room{};
   room.round = round_;
   for (int s : ledger.node_slots(node)) {

@@ -71,7 +71,15 @@ class NodeRooms {
     Bytes most_free_bytes = 0;
     double least_r = 1.0;
   };
-  const Room& room(const Ledger& ledger, int node);
+  // The node's figures for this round: computed on first use (compute()), then read
+  // here in place (a proof asks it for each gained node, some 5 million times in a 100k
+  // drain: called out of line, the lookup cost as much as the figures' use).
+  const Room& room(const Ledger& ledger, int node) {
+    const auto at = static_cast<std::size_t>(node);
+    if (at < rooms_.size() && rooms_[at].round == round_) return rooms_[at];
+    return compute(ledger, node);
+  }
+  const Room& compute(const Ledger& ledger, int node);
   std::uint64_t round_ = 1;
   std::vector<Room> rooms_;
 };

@@ -6,45 +6,13 @@
 
 #include "fastgpu/sched/balancer.h"
 #include "fastgpu/sched/memory_pressure.h"
+#include "sched/failure_memo.h"
 #include "sched/kept_reservation.h"
 #include "sched/scheduler_state.h"
 
 namespace fastgpu::sched {
 
 namespace {
-
-// Demands that already failed to place in this call. Placement only gets harder within a
-// call (the ledger only fills), and a demand at least as large in every dimension fails
-// too, so a dominated demand is rejected without searching the GPUs.
-// The memo records the first kMaxEntries failures (as it always has: which failures it
-// holds must not depend on how it is searched), but answers from the minimal ones alone:
-// a failure that dominates another adds nothing to "is this demand dominated?".
-class FailureMemo {
- public:
-  bool dominated(const Demand& demand) const {
-    for (const Demand& failed : minimal_) {
-      if (covers(failed, demand)) return true;
-    }
-    return false;
-  }
-  void add(const Demand& demand) {
-    if (recorded_ == kMaxEntries) return;
-    ++recorded_;
-    if (dominated(demand)) return;
-    std::erase_if(minimal_, [&](const Demand& failed) { return covers(demand, failed); });
-    minimal_.push_back(demand);
-  }
-
- private:
-  // True when `larger` is at least `smaller` in every dimension.
-  static bool covers(const Demand& smaller, const Demand& larger) {
-    return larger.whole_memory == smaller.whole_memory && larger.gpus >= smaller.gpus &&
-           larger.bytes >= smaller.bytes && larger.share >= smaller.share;
-  }
-  static constexpr std::size_t kMaxEntries = 64;
-  std::size_t recorded_ = 0;
-  std::vector<Demand> minimal_;
-};
 
 // Jobs that end before the reservation, waiting for their place in the walk: at most one
 // per class at a time, so a sorted vector (first job at the back) instead of a tree.
@@ -126,6 +94,11 @@ class Trial {
 
 class Round {
  public:
+  Round(const Round&) = delete;
+  Round& operator=(const Round&) = delete;
+  ~Round() {
+    for (int s : reserved_list_) reserved_slots_[static_cast<std::size_t>(s)] = 0;
+  }
   explicit Round(Scheduler::State& state)
       : state_(state),
         snapshot_(state.view),
@@ -133,7 +106,15 @@ class Round {
         policy_(*state.policy),
         placer_(*state.placer),
         ledger_(state.ledger),
-        context_{state.view, state.config, *state.estimates} {}
+        context_{state.view, state.config, *state.estimates},
+        free_failures_(state.round_memos.free_failures),
+        masked_failures_(state.round_memos.masked_failures),
+        never_fits_(state.round_memos.never_fits),
+        reserved_slots_(state.reserved_marks) {
+    free_failures_.clear();
+    masked_failures_.clear();
+    never_fits_.clear();
+  }
 
   ScheduleResult run() {
     state_.node_rooms.new_round();
@@ -168,11 +149,18 @@ class Round {
       const bool from_short =
           !short_jobs_.empty() && (it == state_.heads.end() || short_jobs_.first() < *it);
       if (!from_short && it == state_.heads.end()) break;
-      const Entry entry = from_short ? short_jobs_.first() : *it;
-      if (from_short) short_jobs_.pop_first();
+      // A head is read in place (most are settled without a start, and a copy of every
+      // one cost 2% of the 100k drain); a start copies it before it leaves `heads`
+      // (start(), start_cpu_job()) and the walk goes on from that copy. A short job
+      // leaves its list here, so it is copied.
+      if (from_short) {
+        short_entry_ = short_jobs_.first();
+        short_jobs_.pop_first();
+      }
+      const Entry& entry = from_short ? short_entry_ : *it;
       if (entry.demand.gpus == 0) {
         start_cpu_job(entry);
-        it = state_.heads.upper_bound(entry);
+        it = state_.heads.upper_bound(started_entry_);
         continue;
       }
       // Nothing more can start on a GPU in this round, except that a preemptive policy
@@ -187,9 +175,9 @@ class Round {
       if (outcome == Outcome::kStarted) {
         // A short job is never its class's first (that one failed), so `it` stays valid.
         if (from_short) {
-          queue_short_job(entry);
+          queue_short_job(started_entry_);
         } else {
-          it = state_.heads.upper_bound(entry);
+          it = state_.heads.upper_bound(started_entry_);
         }
         continue;
       }
@@ -211,7 +199,7 @@ class Round {
     // (and at what gained room since an older failure on any GPU).
     if (recall_failure(entry, nullptr, free_proof_failed)) {
       free_failures_.add(entry.demand);
-      masked_failures_.add(entry.demand);
+      masked_failure_too(entry.demand);
       failures_changed_ = true;
       return;
     }
@@ -232,39 +220,64 @@ class Round {
     if (!ledger_.any_capacity()) return true;
     if (!failures_changed_) return all_dominated_;
     failures_changed_ = false;
-    const Demand partial = state_.minimums.smallest(false);
-    const Demand whole = state_.minimums.smallest(true);
-    all_dominated_ = (partial.gpus == 0 || free_failures_.dominated(partial)) &&
-                     (whole.gpus == 0 || free_failures_.dominated(whole));
+    // The queue's smallest demands change only when a job leaves it (a start); read
+    // again then, not at every failure.
+    if (minimums_stale_) {
+      smallest_partial_ = state_.minimums.smallest(false);
+      smallest_whole_ = state_.minimums.smallest(true);
+      minimums_stale_ = false;
+    }
+    all_dominated_ = (smallest_partial_.gpus == 0 || free_failures_.dominated(smallest_partial_)) &&
+                     (smallest_whole_.gpus == 0 || free_failures_.dominated(smallest_whole_));
     return all_dominated_;
   }
 
   // Starts the job if it may start now; kStop when nothing after it may start.
   Outcome consider(const Entry& entry) {
     const Demand& demand = entry.demand;
+    // Past the reservation, a class that a failure of this round on any GPU dominates
+    // fails on any GPU, off the reserved ones too, and so does its short job: nothing
+    // more to ask (most classes past the reservation end here: asked first, the walk
+    // scans one memo for them instead of the masked memo and then this one).
+    if (reserved_ && !state_.plain_walk && free_failures_.dominated(demand)) {
+      last_masked_ = false;
+      ++state_.walk_shortcuts;
+      return Outcome::kNotNow;
+    }
     const bool masked = reserved_ && !ends_before_reservation(entry);
     last_masked_ = masked;
     free_proof_failed_ = false;
     FailureMemo& memo = masked ? masked_failures_ : free_failures_;
     if (!memo.dominated(demand)) {
-      if (masked && fails_everywhere(entry)) {
-        last_masked_ = false;  // nor can its short job start: no short job joins the walk
-        return Outcome::kNotNow;
-      }
-      PlaceOptions options = options_;
-      if (masked) options.forbidden = &reserved_slots_;
-      if (auto slots = place_and_note(entry, options)) {
-        start(entry, *slots);
-        return Outcome::kStarted;
-      }
-      // A failure on any GPU is one off the reserved GPUs too (masked_failures_ may hold
-      // it already: `memo` is that one for a masked job).
-      memo.add(demand);
-      if (!masked) masked_failures_.add(demand);
-      failures_changed_ = failures_changed_ || !masked;
+      if (const auto outcome = try_to_start(entry, masked, memo)) return *outcome;
     }
     if (reserved_) return Outcome::kNotNow;
     return on_first_blocked(entry, demand) ? Outcome::kNotNow : Outcome::kStop;
+  }
+
+  // The part of consider() past the memo, kept apart so that the walk's common path (a
+  // class the memo settles) stays small enough for the compiler to inline: measured, a
+  // consider() called out of line cost 4% of the 10k drain. kStarted, or kNotNow when
+  // its class was proven to fail on any GPU; nullopt when it failed to place (recorded
+  // in the memo).
+  std::optional<Outcome> try_to_start(const Entry& entry, bool masked, FailureMemo& memo) {
+    const Demand& demand = entry.demand;
+    if (masked && fails_everywhere(entry)) {
+      last_masked_ = false;  // nor can its short job start: no short job joins the walk
+      return Outcome::kNotNow;
+    }
+    PlaceOptions options = options_;
+    if (masked) options.forbidden = &reserved_slots_;
+    if (auto slots = place_and_note(entry, options)) {
+      start(entry, *slots);
+      return Outcome::kStarted;
+    }
+    // A failure on any GPU is one off the reserved GPUs too (masked_failures_ may hold
+    // it already: `memo` is that one for a masked job).
+    memo.add(demand);
+    if (!masked) masked_failure_too(demand);
+    failures_changed_ = failures_changed_ || !masked;
+    return std::nullopt;
   }
 
   // Past the reservation, a class that provably fails on any GPU fails off the reserved
@@ -274,18 +287,31 @@ class Round {
   // failed, made first: the ledger is the same either way (nothing is committed between
   // them), so when it fails here it fails there, and only the failure recorded in between
   // is left for queue_short_job() to try.
+  // Without plain_walk, consider() asked the free memo just before (not dominated), and
+  // the masked memo is asked only of classes the free memo does not dominate, so a
+  // failure on any GPU goes into the free memo alone (masked_failure_too()).
   bool fails_everywhere(const Entry& entry) {
-    if (!free_failures_.dominated(entry.demand)) {
+    const bool dominated = state_.plain_walk && free_failures_.dominated(entry.demand);
+    if (!dominated) {
       if (!recall_failure(entry, nullptr)) {
         free_proof_failed_ = true;
         return false;
       }
-      free_failures_.add(entry.demand);
+      // Asked just now (here or in consider()), with nothing added since: not dominated.
+      free_failures_.add_undominated(entry.demand);
       failures_changed_ = true;
     }
-    masked_failures_.add(entry.demand);
+    masked_failure_too(entry.demand);
     ++state_.placements_proven;
     return true;
+  }
+
+  // A failure on any GPU is one off the reserved GPUs too. The plain walk records it in
+  // both memos; the walk with shortcuts asks the free memo first of every class past the
+  // reservation (consider()), so the masked memo would only repeat it there: adding it
+  // cost a scan and a copy for each of the ~15 classes a 100k drain proves per call.
+  void masked_failure_too(const Demand& demand) {
+    if (state_.plain_walk) masked_failures_.add(demand);
   }
 
   // The placer's answer; a failure is recorded for the class (see queue_short_job). The
@@ -326,17 +352,23 @@ class Round {
     return entry.limit_s >= 0 && snapshot_.now_s + entry.limit_s <= reservation_end_s_;
   }
 
-  void start_cpu_job(const Entry& entry) {
+  void start_cpu_job(const Entry& in_heads) {
+    started_entry_ = in_heads;  // `in_heads` goes with leave_shape()
+    const Entry& entry = started_entry_;
     --cpu_jobs_left_;
     state_.leave_shape(entry);
+    minimums_stale_ = true;
     started_cpu_.push_back(entry.id);
     result_.decisions.emplace_back(Start{entry.id, {}, 0});
   }
 
-  void start(const Entry& entry, const std::vector<int>& slots) {
+  void start(const Entry& in_heads, const std::vector<int>& slots) {
+    started_entry_ = in_heads;  // `in_heads` goes with leave_shape()
+    const Entry& entry = started_entry_;
     const Job& job = *entry.job;
     const Demand& demand = entry.demand;
     state_.leave_shape(entry);
+    minimums_stale_ = true;
     Bytes bytes = std::numeric_limits<Bytes>::max();
     std::vector<int> gpus;
     for (int s : slots) {
@@ -577,9 +609,13 @@ class Round {
   void reserve(JobId job, double start_s, const std::vector<int>& slots) {
     reserved_ = true;
     reservation_end_s_ = start_s;
-    reserved_slots_.assign(ledger_.slots().size(), 0);
+    // The flags are the state's, all clear between rounds (~Round): a round does not
+    // allocate and clear one per GPU (a search may reserve twice: clear the first).
+    reserved_slots_.resize(ledger_.slots().size(), 0);
+    for (int s : reserved_list_) reserved_slots_[static_cast<std::size_t>(s)] = 0;
     reserved_list_ = slots;
     Reservation reservation{job, start_s, {}};
+    reservation.gpus.reserve(slots.size());
     for (int s : slots) {
       reserved_slots_[s] = 1;
       reservation.gpus.push_back(ledger_.slot(s).gpu_index);
@@ -698,16 +734,22 @@ class Round {
   std::size_t cpu_jobs_left_ = 0;
   bool reserved_ = false;
   double reservation_end_s_ = 0.0;
-  std::vector<char> reserved_slots_;
   std::vector<int> reserved_list_;  // the same slots, listed
-  FailureMemo free_failures_;
-  FailureMemo masked_failures_;
-  FailureMemo never_fits_;          // demands that fit nowhere even with every job gone
-  ShortJobs short_jobs_;            // jobs that end before the reservation, joining the walk
-  bool last_masked_ = false;        // the last job considered was kept off the reserved GPUs
-  bool free_proof_failed_ = false;  // ...and its class's failure on any GPU proved nothing
+  Entry short_entry_;               // the short job the walk is at
+  Entry started_entry_;             // the job started last, copied before it left `heads`
+  // The state's, cleared for this round (Scheduler::State::RoundMemos).
+  FailureMemo& free_failures_;
+  FailureMemo& masked_failures_;
+  FailureMemo& never_fits_;            // demands that fit nowhere even with every job gone
+  std::vector<char>& reserved_slots_;  // the state's reserved_marks
+  ShortJobs short_jobs_;               // jobs that end before the reservation, joining the walk
+  bool last_masked_ = false;           // the last job considered was kept off the reserved GPUs
+  bool free_proof_failed_ = false;     // ...and its class's failure on any GPU proved nothing
   mutable bool failures_changed_ = true;
   mutable bool all_dominated_ = false;
+  mutable bool minimums_stale_ = true;  // smallest_*_ to be read again (gpus_settled)
+  mutable Demand smallest_partial_;
+  mutable Demand smallest_whole_;
 };
 
 }  // namespace

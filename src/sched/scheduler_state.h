@@ -21,6 +21,7 @@
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/scheduler.h"
 #include "sched/dependencies.h"
+#include "sched/failure_memo.h"
 #include "sched/kept_reservation.h"
 #include "sched/known_failures.h"
 #include "sched/validate_internal.h"
@@ -227,11 +228,27 @@ struct Scheduler::State {
   // that the placer was not asked (tests read it).
   std::uint64_t placements_proven = 0;
   NodeRooms node_rooms;  // per round
+  // A round's failure memos (scheduler.cc), kept here so that their memory outlives the
+  // round (a round that built its own allocated and freed them on every call). Cleared
+  // when a round begins; nothing in them is read across calls.
+  struct RoundMemos {
+    FailureMemo free_failures;
+    FailureMemo masked_failures;
+    FailureMemo never_fits;
+  };
+  RoundMemos round_memos;
+  // A round's flag per ledger slot: reserved for the blocked job; all 0 between rounds.
+  std::vector<char> reserved_marks;
 
   // Tests only: search the backfill reservation the plain way (the placer asked after
   // every what-if release, on a ledger with exact indexes), to hold the pruned search of
   // Round::reserve_earliest to it.
   bool plain_reservation_search = false;
+  // Tests only: walk the class heads without the shortcuts past the reservation (a class
+  // that a failure of the round on any GPU dominates is asked like any other), to hold
+  // the walk with them to it. walk_shortcuts counts the heads a shortcut settled.
+  bool plain_walk = false;
+  std::uint64_t walk_shortcuts = 0;
 
   // Learned estimates per signature; rebuilt when a history changes.
   std::unique_ptr<EstimateCache> estimates;

@@ -1,0 +1,169 @@
+// The walk over the class heads takes shortcuts past the backfill reservation
+// (src/sched/scheduler.cc, Round::consider): a class that a failure of the round on any
+// GPU dominates is settled at once, without the memo of failures off the reserved GPUs,
+// a proof, the placer or its short job. A pure call with State::plain_walk set walks
+// without them. These streams hold a kept Scheduler (shortcuts on, records and kept
+// reservations from earlier calls) to that plain pure call at every step, decisions and
+// reservation alike: a shortcut that settled a class that could still start, or that
+// dropped a short job that could use a reserved GPU, would start fewer jobs in the kept
+// scheduler than in the plain one.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "fastgpu/sched/scheduler.h"
+#include "sched/sched_builders.h"
+#include "sched/scheduler_state.h"
+
+namespace fastgpu::sched {
+namespace {
+
+using testing::kGiB;
+
+// The pure schedule() of the snapshot, walking without the shortcuts.
+Result<ScheduleResult> plain_walk_schedule(const Snapshot& snapshot,
+                                           const SchedulerConfig& config) {
+  auto state = state_from_snapshot(snapshot, config);
+  if (!state.ok()) return state.status();
+  (*state)->plain_walk = true;
+  return schedule_held(**state, snapshot.now_s);
+}
+
+class WalkStream : public testing::RandomStream {
+ public:
+  using RandomStream::RandomStream;
+
+  // Three to seven nodes of 4 or 8 GPUs (the first of 8, so an 8-GPU job fits), 24, 40
+  // or 80 GiB; now and then a GPU capped.
+  std::vector<GpuState> cluster() {
+    const Bytes sizes[] = {24 * kGiB, 40 * kGiB, 80 * kGiB};
+    int nodes = 0;
+    return RandomStream::cluster(
+        3, 7, [&] { return nodes++ == 0 || pick(0, 1) == 0 ? 8 : 4; },
+        [&] { return sizes[pick(0, 2)]; }, 12, true);
+  }
+
+  // The benchmark's mix, with many request classes (sizes and shares vary) and time
+  // limits from 5 minutes to 2 hours, so that many classes have a job that ends before
+  // the reservation (a short job) and many fail past it.
+  Job job(double now) {
+    const int kind = pick(0, 19);
+    int gpus = 1;
+    double share = 1.0;
+    if (kind < 8) {
+      share = 0.1 * pick(1, 6);
+    } else {
+      gpus = kind < 13 ? 1 : kind < 16 ? 2 : kind < 19 ? 4 : 8;
+    }
+    Job job = testing::make_job(next_id(), gpus, static_cast<Bytes>(pick(2, 30)) * kGiB, share);
+    if (pick(0, 24) == 0) job.gpu_mem.reset();  // "auto" with no history: the whole memory
+    job.signature = "sig" + std::to_string(pick(0, 3));
+    job.user = "user" + std::to_string(pick(0, 2));
+    job.priority = pick(0, 3);
+    job.submit_time_s = now;
+    if (pick(0, 9) != 0) job.time_limit_s = 300.0 * pick(1, 24);
+    job.restartable = pick(0, 1) == 0;
+    job.oracle_duration_s = 60.0 * pick(1, 60);
+    return job;
+  }
+};
+
+struct Figures {
+  std::size_t reservations = 0;
+  std::size_t starts = 0;
+  std::uint64_t shortcuts = 0;
+};
+
+// Jobs end (most before their limits), arrive, are cancelled or requeued; GPUs report.
+void change(Scheduler& scheduler, WalkStream& stream, std::vector<GpuState>& gpus, double now) {
+  const Snapshot state = scheduler.snapshot();
+  const int what = stream.pick(0, 9);
+  if (what < 4 && !state.running.empty()) {
+    const RunningJob& done = state.running[static_cast<std::size_t>(
+        stream.pick(0, static_cast<int>(state.running.size()) - 1))];
+    EXPECT_TRUE(scheduler.finish(done.job.id, EndState::kSucceeded, now).ok());
+  } else if (what < 7) {
+    for (int n = stream.pick(1, 3); n > 0; --n) {
+      const Status status = scheduler.enqueue(stream.job(now));
+      EXPECT_TRUE(status.ok()) << status.to_string();
+    }
+  } else if (what == 7 && !state.queue.empty()) {
+    const Job& gone = state.queue[static_cast<std::size_t>(
+        stream.pick(0, static_cast<int>(state.queue.size()) - 1))];
+    EXPECT_TRUE(scheduler.cancel(gone.id, now).ok());
+  } else if (what == 8 && !state.running.empty()) {
+    EXPECT_TRUE(scheduler.requeue(state.running.front().job.id, now).ok());
+  } else {
+    GpuState& gpu =
+        gpus[static_cast<std::size_t>(stream.pick(0, static_cast<int>(gpus.size()) - 1))];
+    gpu.foreign_bytes = static_cast<Bytes>(stream.pick(0, 2) * 6) * kGiB;
+    gpu.healthy = stream.pick(0, 11) != 0;
+    gpu.utilization = 0.25 * stream.pick(0, 4);
+    const Status status = scheduler.update_gpu(gpu);
+    EXPECT_TRUE(status.ok()) << status.to_string();
+  }
+}
+
+Figures run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps) {
+  Figures figures;
+  WalkStream stream(seed);
+  std::vector<GpuState> gpus = stream.cluster();
+  auto created = Scheduler::create(config, gpus);
+  EXPECT_TRUE(created.ok()) << created.status().to_string();
+  if (!created.ok()) return figures;
+  Scheduler& scheduler = **created;
+  for (int n = 0; n < 120; ++n) {
+    const Status status = scheduler.enqueue(stream.job(0.0));
+    EXPECT_TRUE(status.ok()) << status.to_string();
+  }
+  double now = 0.0;
+  for (int step = 0; step < steps; ++step) {
+    Snapshot snapshot = scheduler.snapshot();
+    snapshot.now_s = now;
+    auto plain = plain_walk_schedule(snapshot, config);
+    auto kept = scheduler.schedule(now);
+    if (!testing::kept_matches(plain, kept,
+                               config.policy + "/" + config.strategy + " seed " +
+                                   std::to_string(seed) + " step " + std::to_string(step))) {
+      return figures;
+    }
+    if (kept->reservation) ++figures.reservations;
+    figures.starts += testing::starts(*kept).size();
+    if (stream.pick(0, 2) != 0) now += 60.0 * stream.pick(1, 10);
+    for (int n = stream.pick(1, 3); n > 0; --n) change(scheduler, stream, gpus, now);
+  }
+  figures.shortcuts = scheduler.state().walk_shortcuts;
+  return figures;
+}
+
+class WalkShortcuts : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(WalkShortcuts, DecideAsThePlainWalkOnEveryStep) {
+  for (const char* strategy : {"pack", "spread"}) {
+    SchedulerConfig config;
+    config.policy = GetParam();
+    config.strategy = strategy;
+    config.min_run_before_preempt_s = 60.0;
+    Figures total;
+    for (std::uint64_t seed = 1; seed <= 4; ++seed) {
+      const Figures figures = run_stream(config, seed * 6151, 70);
+      if (::testing::Test::HasFailure()) return;
+      total.reservations += figures.reservations;
+      total.starts += figures.starts;
+      total.shortcuts += figures.shortcuts;
+    }
+    // The streams must block jobs behind reservations and take the shortcuts often, or
+    // they test nothing.
+    const std::string name = config.policy + "/" + strategy;
+    EXPECT_GT(total.reservations, 150u) << name;
+    EXPECT_GT(total.starts, 150u) << name;
+    EXPECT_GT(total.shortcuts, 1000u) << name;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPolicy, WalkShortcuts,
+                         ::testing::Values("fifo", "priority", "sjf", "srtf", "edf", "las",
+                                           "fair"));
+
+}  // namespace
+}  // namespace fastgpu::sched
