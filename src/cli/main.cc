@@ -1,4 +1,5 @@
 #include <cstdio>
+#include <string>
 
 #include "cli/commands.h"
 
@@ -26,9 +27,18 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
-    const int code = app.exit(error);
-    // CLI11 returns 0 for --help and --version; every real parse error is bad usage.
-    return code == 0 ? kExitOk : kExitUsage;
+    // --help and --version: CLI11 prints them and exits 0.
+    if (error.get_exit_code() == 0) return app.exit(error) == 0 ? kExitOk : kExitUsage;
+    // Every other parse error is bad usage, said as the verbs say theirs: which command,
+    // what is wrong, where the options are.
+    std::string command = "fastgpu";
+    for (const CLI::App* verb = &app; !verb->get_subcommands().empty();) {
+      verb = verb->get_subcommands().front();
+      command += " " + verb->get_name();
+    }
+    std::fprintf(stderr, "%s: %s\nRun `%s --help` for its options.\n", command.c_str(),
+                 error.what(), command.c_str());
+    return kExitUsage;
   }
   return outcome.exit_code;
 }
