@@ -62,6 +62,15 @@ class RandomStream {
   explicit RandomStream(std::uint64_t seed) : rng_(seed) {}
 
   int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
+  // One element of a non-empty vector, by one pick().
+  template <typename T>
+  T& pick_from(std::vector<T>& items) {
+    return items[static_cast<std::size_t>(pick(0, static_cast<int>(items.size()) - 1))];
+  }
+  template <typename T>
+  const T& pick_from(const std::vector<T>& items) {
+    return items[static_cast<std::size_t>(pick(0, static_cast<int>(items.size()) - 1))];
+  }
   std::uint64_t next_id() { return ++next_id_; }
 
   // Nodes "node0".."nodeN" with NVLink groups of 4 GPUs and, when `pcie`, PCIe switches of
@@ -117,6 +126,12 @@ inline std::string describe(const ScheduleResult& result) {
     text += "\n";
   }
   return text;
+}
+
+// Names a call of a random stream in a failure: "priority/pack seed 7 step 12".
+inline std::string stream_step(const SchedulerConfig& config, std::uint64_t seed, int step) {
+  return config.policy + "/" + config.strategy + " seed " + std::to_string(seed) + " step " +
+         std::to_string(step);
 }
 
 // Holds a kept scheduler's call to a reference call on the same snapshot (the pure

@@ -70,22 +70,19 @@ void change(Scheduler& scheduler, BusyStream& stream, std::vector<GpuState>& gpu
   const Snapshot state = scheduler.snapshot();
   const int what = stream.pick(0, 19);
   if (what < 8 && !state.running.empty()) {  // a job ends, most before its limit
-    const RunningJob& done = state.running[static_cast<std::size_t>(
-        stream.pick(0, static_cast<int>(state.running.size()) - 1))];
+    const RunningJob& done = stream.pick_from(state.running);
     EXPECT_TRUE(scheduler.finish(done.job.id, EndState::kSucceeded, now).ok());
   } else if (what < 13) {  // arrivals, some ranked before the blocked job
     for (int n = stream.pick(1, 3); n > 0; --n) {
       EXPECT_TRUE(scheduler.enqueue(stream.job(now)).ok());
     }
   } else if (what < 15 && !state.queue.empty()) {  // a cancel, the blocked job's included
-    const Job& gone = state.queue[static_cast<std::size_t>(
-        stream.pick(0, static_cast<int>(state.queue.size()) - 1))];
+    const Job& gone = stream.pick_from(state.queue);
     EXPECT_TRUE(scheduler.cancel(gone.id, now).ok());
   } else if (what == 15 && !state.running.empty()) {
     EXPECT_TRUE(scheduler.requeue(state.running.back().job.id, now).ok());
   } else {  // a GPU report: foreign memory, health, cap, load
-    GpuState& gpu =
-        gpus[static_cast<std::size_t>(stream.pick(0, static_cast<int>(gpus.size()) - 1))];
+    GpuState& gpu = stream.pick_from(gpus);
     gpu.foreign_bytes = static_cast<Bytes>(stream.pick(0, 2) * 6) * kGiB;
     gpu.healthy = stream.pick(0, 9) != 0;
     gpu.util_cap = stream.pick(0, 4) == 0 ? 0.8 : 1.0;
@@ -109,9 +106,7 @@ Figures run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps)
     snapshot.now_s = now;
     auto pure = schedule(snapshot, config);
     auto kept = scheduler.schedule(now);
-    if (!testing::kept_matches(pure, kept,
-                               config.policy + "/" + config.strategy + " seed " +
-                                   std::to_string(seed) + " step " + std::to_string(step))) {
+    if (!testing::kept_matches(pure, kept, testing::stream_step(config, seed, step))) {
       return figures;
     }
     if (kept->reservation) ++figures.reservations;

@@ -75,24 +75,21 @@ void change(BlockedStream& stream, Scheduler& scheduler, std::vector<GpuState>& 
     // Jobs end, mostly before their limits (what frees GPUs in a real cluster).
     for (int n = stream.pick(1, 2); n > 0 && !scheduler.snapshot().running.empty(); --n) {
       const Snapshot current = scheduler.snapshot();
-      const RunningJob& running = current.running[static_cast<std::size_t>(
-          stream.pick(0, static_cast<int>(current.running.size()) - 1))];
+      const RunningJob& running = stream.pick_from(current.running);
       const bool early =
           !running.job.time_limit_s || now < running.start_time_s + *running.job.time_limit_s;
       if (early) ++figures.early_ends;
       ASSERT_TRUE(scheduler.finish(running.job.id, EndState::kSucceeded, now).ok());
     }
   } else if (what == 7) {
-    const RunningJob& running = state.running[static_cast<std::size_t>(
-        stream.pick(0, static_cast<int>(state.running.size()) - 1))];
+    const RunningJob& running = stream.pick_from(state.running);
     ASSERT_TRUE(scheduler.requeue(running.job.id, now).ok());
   } else if (what == 8 && !state.queue.empty()) {
     // Often the blocked job itself: the first waiting job by id is an old one.
     ASSERT_TRUE(scheduler.cancel(state.queue.front().id, now).ok());
   } else {
     // What the probe says of a GPU changes: health, foreign memory, cap, utilization.
-    GpuState& gpu =
-        gpus[static_cast<std::size_t>(stream.pick(0, static_cast<int>(gpus.size()) - 1))];
+    GpuState& gpu = stream.pick_from(gpus);
     const int kind = stream.pick(0, 3);
     if (kind == 0) gpu.healthy = !gpu.healthy;
     if (kind == 1) gpu.foreign_bytes = static_cast<Bytes>(stream.pick(0, 2) * 8) * kGiB;

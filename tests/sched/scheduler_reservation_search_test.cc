@@ -81,9 +81,7 @@ Figures run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps)
     snapshot.now_s = now;
     auto plain = plain_schedule(snapshot, config);
     auto kept = scheduler.schedule(now);
-    if (!testing::kept_matches(plain, kept,
-                               config.policy + "/" + config.strategy + " seed " +
-                                   std::to_string(seed) + " step " + std::to_string(step))) {
+    if (!testing::kept_matches(plain, kept, testing::stream_step(config, seed, step))) {
       return figures;
     }
     if (kept->reservation) ++figures.reservations;
@@ -92,14 +90,12 @@ Figures run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps)
     // Jobs end, most before their limits; new ones arrive; now and then a GPU changes.
     const Snapshot state = scheduler.snapshot();
     for (int n = stream.pick(0, 3); n > 0 && !state.running.empty(); --n) {
-      const RunningJob& running = state.running[static_cast<std::size_t>(
-          stream.pick(0, static_cast<int>(state.running.size()) - 1))];
+      const RunningJob& running = stream.pick_from(state.running);
       (void)scheduler.finish(running.job.id, EndState::kSucceeded, now);
     }
     for (int n = stream.pick(0, 3); n > 0; --n) (void)scheduler.enqueue(stream.job(now));
     if (stream.pick(0, 9) == 0) {
-      GpuState& gpu =
-          gpus[static_cast<std::size_t>(stream.pick(0, static_cast<int>(gpus.size()) - 1))];
+      GpuState& gpu = stream.pick_from(gpus);
       gpu.foreign_bytes = static_cast<Bytes>(stream.pick(0, 2) * 8) * kGiB;
       gpu.utilization = 0.25 * stream.pick(0, 4);
       EXPECT_TRUE(scheduler.update_gpu(gpu).ok());

@@ -79,8 +79,7 @@ void change(Scheduler& scheduler, WalkStream& stream, std::vector<GpuState>& gpu
   const Snapshot state = scheduler.snapshot();
   const int what = stream.pick(0, 9);
   if (what < 4 && !state.running.empty()) {
-    const RunningJob& done = state.running[static_cast<std::size_t>(
-        stream.pick(0, static_cast<int>(state.running.size()) - 1))];
+    const RunningJob& done = stream.pick_from(state.running);
     EXPECT_TRUE(scheduler.finish(done.job.id, EndState::kSucceeded, now).ok());
   } else if (what < 7) {
     for (int n = stream.pick(1, 3); n > 0; --n) {
@@ -88,14 +87,12 @@ void change(Scheduler& scheduler, WalkStream& stream, std::vector<GpuState>& gpu
       EXPECT_TRUE(status.ok()) << status.to_string();
     }
   } else if (what == 7 && !state.queue.empty()) {
-    const Job& gone = state.queue[static_cast<std::size_t>(
-        stream.pick(0, static_cast<int>(state.queue.size()) - 1))];
+    const Job& gone = stream.pick_from(state.queue);
     EXPECT_TRUE(scheduler.cancel(gone.id, now).ok());
   } else if (what == 8 && !state.running.empty()) {
     EXPECT_TRUE(scheduler.requeue(state.running.front().job.id, now).ok());
   } else {
-    GpuState& gpu =
-        gpus[static_cast<std::size_t>(stream.pick(0, static_cast<int>(gpus.size()) - 1))];
+    GpuState& gpu = stream.pick_from(gpus);
     gpu.foreign_bytes = static_cast<Bytes>(stream.pick(0, 2) * 6) * kGiB;
     gpu.healthy = stream.pick(0, 11) != 0;
     gpu.utilization = 0.25 * stream.pick(0, 4);
@@ -122,9 +119,7 @@ Figures run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps)
     snapshot.now_s = now;
     auto plain = plain_walk_schedule(snapshot, config);
     auto kept = scheduler.schedule(now);
-    if (!testing::kept_matches(plain, kept,
-                               config.policy + "/" + config.strategy + " seed " +
-                                   std::to_string(seed) + " step " + std::to_string(step))) {
+    if (!testing::kept_matches(plain, kept, testing::stream_step(config, seed, step))) {
       return figures;
     }
     if (kept->reservation) ++figures.reservations;
