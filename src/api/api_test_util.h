@@ -27,6 +27,7 @@ class FakeEngine final : public engine::Engine {
     for (const store::JobSpec& job : jobs) {
       if (job.gpus > 2) return invalid_argument("job asks for more GPUs than the 2 there are");
     }
+    last_batch.assign(jobs.begin(), jobs.end());
     return store_.submit(jobs);
   }
   Status cancel(JobId job, std::uint32_t /*uid*/) override {
@@ -35,6 +36,8 @@ class FakeEngine final : public engine::Engine {
   }
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }
   const GpuReading& last_reading() const override { return reading_; }
+
+  std::vector<store::JobSpec> last_batch;  // the latest batch handed to submit()
 
  private:
   store::StateStore& store_;

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
 #include <ctime>
 #include <limits>
@@ -12,6 +13,7 @@ namespace {
 
 using store::Dependency;
 using store::DependencyKind;
+using store::Environment;
 using store::JobSpec;
 using store::WallTime;
 
@@ -110,6 +112,23 @@ Status check_known_fields(const Json& json, std::size_t index) {
     }
   }
   return {};
+}
+
+// The batch's "environment": every job without its own has it (one shared list).
+Result<Environment> batch_environment(const Json& body) {
+  const auto field = body.find("environment");
+  if (field == body.end() || field->is_null()) return Environment();
+  std::vector<std::string> entries;
+  bool strings = field->is_array();
+  for (std::size_t i = 0; strings && i < field->size(); ++i) {
+    strings = (*field)[i].is_string();
+    if (strings) entries.push_back((*field)[i].get<std::string>());
+  }
+  if (!strings) {
+    return invalid_argument(
+        "the batch's 'environment' must be a list of strings, e.g. [\"HOME=/home/ana\"]");
+  }
+  return Environment(std::move(entries));
 }
 
 std::string_view dependency_kind_name(DependencyKind kind) {
@@ -239,7 +258,7 @@ Json job_spec_to_json(const JobSpec& spec) {
   if (!spec.argv.empty()) json["argv"] = spec.argv;
   if (!spec.shell_command.empty()) json["shell_command"] = spec.shell_command;
   json["working_dir"] = spec.working_dir;
-  json["environment"] = spec.environment;
+  json["environment"] = spec.environment.entries();
   json["gpus"] = spec.gpus;
   json["gpu_mem"] = optional_json(spec.gpu_mem);
   json["util_share"] = spec.util_share;
@@ -274,7 +293,9 @@ Result<JobSpec> job_spec_from_json(const Json& json, std::size_t index) {
   FASTGPU_RETURN_IF_ERROR(reader.strings("argv", spec.argv));
   FASTGPU_RETURN_IF_ERROR(reader.string("shell_command", spec.shell_command));
   FASTGPU_RETURN_IF_ERROR(reader.string("working_dir", spec.working_dir));
-  FASTGPU_RETURN_IF_ERROR(reader.strings("environment", spec.environment));
+  std::vector<std::string> environment;
+  FASTGPU_RETURN_IF_ERROR(reader.strings("environment", environment));
+  spec.environment = std::move(environment);
   FASTGPU_RETURN_IF_ERROR(reader.integer("gpus", spec.gpus));
   FASTGPU_RETURN_IF_ERROR(reader.number("util_share", spec.util_share));
   FASTGPU_RETURN_IF_ERROR(reader.integer("priority", spec.priority));
@@ -290,21 +311,39 @@ Result<std::vector<JobSpec>> job_batch_from_json(const Json& body) {
   if (!body.is_object() || !body.contains("jobs") || !body["jobs"].is_array()) {
     return invalid_argument("the request body must be {\"jobs\": [ {job}, ... ]}");
   }
+  for (const auto& [key, value] : body.items()) {
+    if (key != "jobs" && key != "environment") {
+      return invalid_argument(fmt::format(
+          "unknown batch field '{}'; a batch has \"jobs\" and optionally \"environment\"", key));
+    }
+  }
+  Result<Environment> shared = batch_environment(body);
+  if (!shared.ok()) return shared.status();
   const Json& jobs = body["jobs"];
   if (jobs.empty()) return invalid_argument("\"jobs\" is empty; send at least one job");
   std::vector<JobSpec> specs;
   for (std::size_t index = 0; index < jobs.size(); ++index) {
     Result<JobSpec> spec = job_spec_from_json(jobs[index], index);
     if (!spec.ok()) return spec.status();
+    const auto own = jobs[index].find("environment");
+    if (own == jobs[index].end() || own->is_null()) spec->environment = *shared;
     specs.push_back(std::move(spec).value());
   }
   return specs;
 }
 
 Json job_batch_to_json(const std::vector<JobSpec>& specs) {
+  const bool one_environment =
+      !specs.empty() && std::all_of(specs.begin(), specs.end(), [&](const JobSpec& spec) {
+        return spec.environment == specs.front().environment;
+      });
   Json jobs = Json::array();
-  for (const JobSpec& spec : specs) jobs.push_back(job_spec_to_json(spec));
-  return Json{{"jobs", jobs}};
+  for (const JobSpec& spec : specs) {
+    jobs.push_back(job_spec_to_json(spec));
+    if (one_environment) jobs.back().erase("environment");
+  }
+  if (!one_environment) return Json{{"jobs", jobs}};
+  return Json{{"environment", specs.front().environment.entries()}, {"jobs", jobs}};
 }
 
 Json job_record_to_json(const store::JobRecord& record) {

@@ -43,6 +43,51 @@ TEST(JobJson, ShellCommandAndAutoMemoryRoundTrip) {
   EXPECT_FALSE(back->gpu_mem.has_value());
 }
 
+TEST(JobJson, ABatchSendsAnEnvironmentItsJobsShareOnce) {
+  std::vector<store::JobSpec> batch(3, full_spec());
+  batch[2].environment = std::vector<std::string>(batch[0].environment);  // equal, not shared
+  const Json body = job_batch_to_json(batch);
+  EXPECT_EQ(body["environment"], Json(batch[0].environment.entries()));
+  for (const Json& job : body["jobs"]) EXPECT_FALSE(job.contains("environment")) << job.dump();
+
+  const Result<std::vector<store::JobSpec>> back = job_batch_from_json(body);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(*back, batch);
+  EXPECT_TRUE(back->at(0).environment.shares_with(back->at(2).environment));
+}
+
+TEST(JobJson, AJobsOwnEnvironmentWinsOverTheBatchs) {
+  std::vector<store::JobSpec> batch(2, full_spec());
+  batch[1].environment = {"ONLY=mine"};
+  const Json body = job_batch_to_json(batch);
+  EXPECT_FALSE(body.contains("environment"));  // no environment common to every job
+  EXPECT_EQ(job_batch_from_json(body).value(), batch);
+
+  const Result<std::vector<store::JobSpec>> mixed = job_batch_from_json(Json::parse(
+      R"({"environment": ["A=batch"],
+          "jobs": [{"argv": ["x"]}, {"argv": ["y"], "environment": ["B=own"]},
+                   {"argv": ["z"], "environment": []}]})"));
+  ASSERT_TRUE(mixed.ok()) << mixed.status().to_string();
+  EXPECT_EQ(mixed->at(0).environment, std::vector<std::string>{"A=batch"});
+  EXPECT_EQ(mixed->at(1).environment, std::vector<std::string>{"B=own"});
+  EXPECT_TRUE(mixed->at(2).environment.empty());  // an empty list of its own is its own
+}
+
+TEST(JobJson, ABadBatchFieldIsNamed) {
+  Result<std::vector<store::JobSpec>> batch =
+      job_batch_from_json(Json::parse(R"({"environment": "A=1", "jobs": [{"argv": ["x"]}]})"));
+  ASSERT_FALSE(batch.ok());
+  EXPECT_NE(batch.status().message().find("the batch's 'environment' must be a list of strings"),
+            std::string::npos)
+      << batch.status().message();
+  batch = job_batch_from_json(Json::parse(R"({"environment": [1], "jobs": [{"argv": ["x"]}]})"));
+  EXPECT_FALSE(batch.ok());
+  batch = job_batch_from_json(Json::parse(R"({"env": ["A=1"], "jobs": [{"argv": ["x"]}]})"));
+  ASSERT_FALSE(batch.ok());
+  EXPECT_NE(batch.status().message().find("unknown batch field 'env'"), std::string::npos)
+      << batch.status().message();
+}
+
 TEST(JobJson, OutOfRangeAndWrongTypedValuesNameTheJobAndField) {
   Result<store::JobSpec> spec = job_spec_from_json(Json::parse(R"({"gpus": 4294967296})"), 2);
   ASSERT_FALSE(spec.ok());

@@ -4,6 +4,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <map>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -106,6 +107,29 @@ void prefix_path(std::vector<std::string>& environment,
   environment.push_back("PATH=" + folders + ":/usr/local/bin:/usr/bin:/bin");
 }
 
+// Gives the jobs of a batch with equal environments one shared copy, its PATH prefixed once:
+// a batch whose client sent the environment with every job (as clients did before the
+// batch-level field) is held in memory, and stored, as one sent once.
+void share_environments(std::vector<store::JobSpec>& specs,
+                        const std::vector<std::filesystem::path>& path_prefix) {
+  std::map<std::vector<std::string>, store::Environment> shared;          // as submitted -> as run
+  std::optional<std::pair<store::Environment, store::Environment>> last;  // the same pair
+  for (store::JobSpec& spec : specs) {
+    if (last && spec.environment.shares_with(last->first)) {
+      spec.environment = last->second;
+      continue;
+    }
+    auto [it, added] = shared.try_emplace(spec.environment.entries());
+    if (added) {
+      std::vector<std::string> entries = spec.environment.entries();
+      prefix_path(entries, path_prefix);
+      it->second = std::move(entries);
+    }
+    last.emplace(spec.environment, it->second);
+    spec.environment = it->second;
+  }
+}
+
 }  // namespace
 
 int http_status_for(const Status& status) {
@@ -175,8 +199,8 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
     spec.uid = request.uid;
     spec.user = user;
     spec.submit_time = now;
-    prefix_path(spec.environment, options_.job_path_prefix);
   }
+  share_environments(*specs, options_.job_path_prefix);
   Result<std::vector<JobId>> ids = [&] {
     std::lock_guard lock(*options_.engine_mutex);
     return options_.engine->submit(*specs);
@@ -224,7 +248,8 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   const bool brief = query_flag(request, "brief");
   Json list = Json::array();
   for (store::JobRecord& job : *jobs) {
-    if (brief) job.spec.environment.clear();  // not turned into JSON only to be dropped
+    if (brief)
+      job.spec.environment = store::Environment();  // not turned into JSON only to be dropped
     list.push_back(job_record_to_json(job));
     if (brief) list.back()["spec"].erase("environment");
   }

@@ -89,6 +89,28 @@ TEST_F(ApiServiceTest, SubmitPutsTheDaemonsFolderFirstOnThePath) {
   EXPECT_TRUE(second.spec.environment[0].starts_with("PATH=/opt/fastgpu/bin:"));
 }
 
+TEST_F(ApiServiceTest, JobsWithEqualEnvironmentsShareOneCopy) {
+  // Sent with each job, as older clients do; the two equal ones become one shared list.
+  const ApiResponse response = call(
+      "POST", "/v1/jobs", 5,
+      R"({"jobs": [{"argv": ["x"], "working_dir": "/", "environment": ["PATH=/usr/bin", "A=1"]},
+                   {"argv": ["y"], "working_dir": "/", "environment": ["PATH=/usr/bin", "A=1"]},
+                   {"argv": ["z"], "working_dir": "/", "environment": ["A=2"]}]})");
+  ASSERT_EQ(response.status, 201) << response.body.dump();
+  // The engine (its queue in memory) gets one list for both.
+  ASSERT_EQ(engine_->last_batch.size(), 3u);
+  EXPECT_TRUE(engine_->last_batch[0].environment.shares_with(engine_->last_batch[1].environment));
+  EXPECT_FALSE(engine_->last_batch[0].environment.shares_with(engine_->last_batch[2].environment));
+  // So does the store, reading them back.
+  const std::vector<store::JobRecord> jobs = store_->list_jobs({}).value();
+  ASSERT_EQ(jobs.size(), 3u);
+  EXPECT_EQ(jobs[0].spec.environment,
+            (std::vector<std::string>{"PATH=/opt/fastgpu/bin:/usr/bin", "A=1"}));
+  EXPECT_TRUE(jobs[0].spec.environment.shares_with(jobs[1].spec.environment));
+  EXPECT_EQ(jobs[2].spec.environment[0], "A=2");
+  EXPECT_TRUE(jobs[2].spec.environment.back().starts_with("PATH=/opt/fastgpu/bin:"));
+}
+
 TEST_F(ApiServiceTest, UnknownFieldIsRefusedByNameAndNothingIsStored) {
   const ApiResponse response = call(
       "POST", "/v1/jobs", 7,

@@ -18,7 +18,6 @@ void read_spec(const sqlite::Statement& row, JobSpec& spec) {
   spec.argv = json::parse(row.column_text(2)).get<std::vector<std::string>>();
   spec.shell_command = row.column_text(3);
   spec.working_dir = row.column_text(4);
-  spec.environment = json::parse(row.column_text(5)).get<std::vector<std::string>>();
   spec.gpus = static_cast<int>(row.column_int64(6));
   spec.gpu_mem = optional_cast<Bytes>(row.column_optional_int64(7));
   spec.util_share = row.column_double(8);
@@ -72,8 +71,10 @@ std::string_view dependency_kind_name(DependencyKind kind) {
   return kind == DependencyKind::kAfterAny ? "afterany" : "afterok";
 }
 
-Result<JobRecord> read_job_row(const sqlite::Statement& row) {
+Result<JobRecord> read_job_row(const sqlite::Statement& row, Result<Environment> environment) {
+  if (!environment.ok()) return environment.status();
   JobRecord record;
+  record.spec.environment = std::move(environment).value();
   record.id = JobId(static_cast<std::uint64_t>(row.column_int64(0)));
   Result<JobState> state = parse_job_state(row.column_text(19));
   if (!state.ok()) return state.status();

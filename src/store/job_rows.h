@@ -14,7 +14,7 @@ namespace fastgpu::store {
 // A macro so that it joins string literals at compile time (statements are cached by
 // their literal's address).
 #define FASTGPU_STORE_JOB_COLUMNS                                                              \
-  "id, name, argv, shell_command, working_dir, environment, gpus, gpu_mem, util_share, "       \
+  "id, name, argv, shell_command, working_dir, environment_id, gpus, gpu_mem, util_share, "    \
   "priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, user, "       \
   "signature, submit_us, state, placed_gpus, start_us, end_us, exit_code, signal, "            \
   "supervisor_pid, job_pid, log_path, peak_gpu_mem, gpu_seconds, energy_joules, "              \
@@ -39,8 +39,10 @@ std::string strings_to_json(const std::vector<std::string>& values);
 std::string gpus_to_json(const std::vector<std::uint32_t>& gpus);
 std::string_view dependency_kind_name(DependencyKind kind);
 
-// Builds a JobRecord from the current row of a statement selecting FASTGPU_STORE_JOB_COLUMNS.
-// Fails (kInternal) if a stored JSON list or state name is malformed.
-Result<JobRecord> read_job_row(const sqlite::Statement& row);
+// Builds a JobRecord from the current row of a statement selecting FASTGPU_STORE_JOB_COLUMNS
+// and the environment its environment_id (column 5) names, as the caller read it.
+// Fails (kInternal) if a stored JSON list or state name is malformed, or with the
+// environment's error.
+Result<JobRecord> read_job_row(const sqlite::Statement& row, Result<Environment> environment);
 
 }  // namespace fastgpu::store

@@ -108,9 +108,24 @@ ALTER TABLE jobs ADD COLUMN array_max_running INTEGER NOT NULL DEFAULT 0
 ALTER TABLE jobs ADD COLUMN placed_bytes INTEGER CHECK (placed_bytes >= 0);  -- per GPU
 )sql";
 
+// Each distinct environment once: the jobs of a batch share theirs, and a login shell's is a
+// few kB, so a 10,000-job array stored it 10,000 times. Existing jobs keep what they had:
+// equal lists become one row (the first job's id order gives the row ids).
+constexpr const char* kVersion3 = R"sql(
+CREATE TABLE environments (
+  id    INTEGER PRIMARY KEY,
+  body  TEXT    NOT NULL UNIQUE CHECK (json_valid(body))  -- a JSON list of "KEY=VALUE"
+);
+INSERT OR IGNORE INTO environments (body) SELECT environment FROM jobs ORDER BY id;
+ALTER TABLE jobs ADD COLUMN environment_id INTEGER REFERENCES environments (id);
+UPDATE jobs SET environment_id = (SELECT id FROM environments WHERE body = jobs.environment);
+ALTER TABLE jobs DROP COLUMN environment;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
+    {3, "environments stored once, shared by the jobs that have them", kVersion3},
 };
 
 Status check_application_id(sqlite::Db& db) {

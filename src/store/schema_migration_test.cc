@@ -1,5 +1,6 @@
 // Schema 2 (the engine's columns): a schema-1 database written by an older FastGPU opens,
 // keeps its jobs, and gains the array limit and the placed bytes; both round-trip.
+// Schema 3 (environments stored once): a schema-2 database's jobs keep their environments.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -58,7 +59,45 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   ASSERT_TRUE(job->spec.array.has_value());
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
-  EXPECT_EQ(store_schema_version(), 2);
+  EXPECT_TRUE(job->spec.environment.empty());  // stored as []
+  EXPECT_EQ(store_schema_version(), 3);
+}
+
+// Schema-2 jobs with environments: two equal lists, one other, one empty.
+void write_version_two_database(const std::string& path) {
+  std::string setup;
+  for (const Migration& migration : schema_migrations()) {
+    if (migration.version <= 2) setup += migration.sql;
+  }
+  setup +=
+      "PRAGMA user_version = 2; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
+  ASSERT_TRUE(raw_exec(path, setup));
+  std::string insert;
+  for (const char* environment :
+       {R"(["A=1","PATH=/bin"])", R"(["B=2"])", R"(["A=1","PATH=/bin"])", "[]"}) {
+    insert += std::string(
+                  "INSERT INTO jobs (name, argv, shell_command, working_dir, environment, gpus, "
+                  "util_share, priority, restartable, uid, user, signature, submit_us, state) "
+                  "VALUES ('j', '[\"true\"]', '', '/tmp', '") +
+              environment + "', 0, 1.0, 0, 0, 7, 'ada', '', 5, 'QUEUED');";
+  }
+  ASSERT_TRUE(raw_exec(path, insert));
+}
+
+TEST(StoreSchemaMigrationTest, VersionTwoJobsKeepTheirEnvironmentsStoredOnce) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  write_version_two_database(path);
+
+  auto store = testing::open_or_die(path);
+  const std::vector<std::string> shared = {"A=1", "PATH=/bin"};
+  EXPECT_EQ(store->get_job(JobId(1)).value().spec.environment, shared);
+  EXPECT_EQ(store->get_job(JobId(2)).value().spec.environment, std::vector<std::string>{"B=2"});
+  EXPECT_EQ(store->get_job(JobId(3)).value().spec.environment, shared);
+  EXPECT_TRUE(store->get_job(JobId(4)).value().spec.environment.empty());
+  store.reset();
+  EXPECT_EQ(testing::count_rows(path, "environments"), 3);       // [] is a list too
+  EXPECT_FALSE(raw_exec(path, "SELECT environment FROM jobs"));  // the old column is gone
 }
 
 TEST(StoreSchemaMigrationTest, ArrayLimitAndPlacedBytesRoundTrip) {

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "fastgpu/store/state_store.h"
+#include "store/environments.h"
 #include "store/job_rows.h"
 #include "store/schema.h"
 #include "store/sqlite_db.h"
@@ -27,7 +28,7 @@ using sqlite::Statement;
 using sqlite::Transaction;
 
 constexpr const char* kInsertJob =
-    "INSERT INTO jobs (name, argv, shell_command, working_dir, environment, gpus, gpu_mem, "
+    "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, gpu_mem, "
     "util_share, priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, "
     "user, signature, submit_us, array_max_running, state) VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
@@ -115,6 +116,7 @@ class SqliteStateStore final : public StateStore {
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
     BatchIds batch;
+    environments_.begin_batch();
     for (const JobSpec& spec : jobs) FASTGPU_RETURN_IF_ERROR(insert_job(spec, batch));
     FASTGPU_RETURN_IF_ERROR(txn.commit());
     return std::move(batch.records);
@@ -181,11 +183,13 @@ class SqliteStateStore final : public StateStore {
     stmt.bind(1, as_int64(job.value()));
     STORE_ASSIGN_OR_RETURN(bool found, stmt.step());
     if (!found) return unknown_job(job);
-    return read_job_row(stmt);
+    return read_job_row(stmt, environments_.read(*db_, stmt.column_optional_int64(5)));
   }
 
   Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) override {
-    return list_rows<JobRecord>(filter, kListJobs, kListJobsInStates, read_job_row);
+    return list_rows<JobRecord>(filter, kListJobs, kListJobsInStates, [this](const Statement& row) {
+      return read_job_row(row, environments_.read(*db_, row.column_optional_int64(5)));
+    });
   }
 
   Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) override {
@@ -303,8 +307,10 @@ class SqliteStateStore final : public StateStore {
   // REQUIRES: inside a transaction (all the private writers below).
   Status insert_job(const JobSpec& spec, BatchIds& batch) {
     const bool joins_new_array = spec.array && spec.array->array_id == 0;
+    STORE_ASSIGN_OR_RETURN(std::int64_t environment, environments_.row_for(*db_, spec.environment));
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertJob));
     bind_spec(stmt, spec, joins_new_array ? batch.new_array_id : std::nullopt);
+    stmt.bind(5, environment);
     FASTGPU_RETURN_IF_ERROR(stmt.run());
     const JobId id(static_cast<std::uint64_t>(db_->last_insert_rowid()));
     if (joins_new_array && !batch.new_array_id) {
@@ -327,7 +333,6 @@ class SqliteStateStore final : public StateStore {
         .bind(2, strings_to_json(spec.argv))
         .bind(3, spec.shell_command)
         .bind(4, spec.working_dir)
-        .bind(5, strings_to_json(spec.environment))
         .bind(6, std::int64_t{spec.gpus})
         .bind(7, optional_int64(spec.gpu_mem))
         .bind(8, spec.util_share)
@@ -523,7 +528,8 @@ class SqliteStateStore final : public StateStore {
   }
 
   std::mutex mutex_;
-  std::unique_ptr<Db> db_;  // GUARDED_BY(mutex_)
+  std::unique_ptr<Db> db_;         // GUARDED_BY(mutex_)
+  EnvironmentTable environments_;  // GUARDED_BY(mutex_)
 };
 
 Status configure(Db& db, const StoreOptions& options) {

@@ -1,6 +1,7 @@
 // Helpers shared by the store's tests: a full job spec, a fresh temporary folder.
 #pragma once
 
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -52,6 +53,23 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The number of rows of `table` in the database file, read with the raw SQLite API; -1 if
+// it cannot be read.
+inline std::int64_t count_rows(const std::string& path, const std::string& table) {
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  std::int64_t count = -1;
+  const std::string sql = "SELECT count(*) FROM " + table;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt, nullptr) == SQLITE_OK &&
+      sqlite3_step(stmt) == SQLITE_ROW) {
+    count = sqlite3_column_int64(stmt, 0);
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return count;
+}
 
 inline std::unique_ptr<StateStore> open_or_die(const std::string& path) {
   auto store = open_sqlite_store(path);

@@ -25,8 +25,10 @@ Json job_spec_to_json(const store::JobSpec& spec);
 // Parses one job of a batch; `index` is its place in the batch (for messages).
 Result<store::JobSpec> job_spec_from_json(const Json& json, std::size_t index);
 
-// The body of POST /v1/jobs: {"jobs": [spec, ...]}, at least one job.
+// The body of POST /v1/jobs: {"environment": [...], "jobs": [spec, ...]}, at least one job.
+// A job without its own "environment" has the batch's; they share one list.
 Result<std::vector<store::JobSpec>> job_batch_from_json(const Json& body);
+// The same body; an environment every job has is sent once, at the batch level.
 Json job_batch_to_json(const std::vector<store::JobSpec>& specs);
 
 // A job as GET /v1/jobs/{id} reports it: id, state, spec fields, placement, times,

@@ -32,6 +32,7 @@
 #include "fastgpu/core/ids.h"
 #include "fastgpu/core/result.h"
 #include "fastgpu/core/units.h"
+#include "fastgpu/store/environment.h"
 
 namespace fastgpu::store {
 
@@ -96,13 +97,13 @@ struct ArrayMember {
 // consistent (see validate_job_spec).
 struct JobSpec {
   std::string name;
-  std::vector<std::string> argv;         // exactly one of argv and shell_command is non-empty
-  std::string shell_command;             // run with /bin/sh -c
-  std::string working_dir;               // absolute path
-  std::vector<std::string> environment;  // "KEY=VALUE" entries, in order
-  int gpus = 1;                          // 0 means a CPU-only job
-  std::optional<Bytes> gpu_mem;          // bytes per GPU; nullopt means "auto"
-  double util_share = 1.0;               // in (0, 1]; 1.0 means exclusive compute
+  std::vector<std::string> argv;  // exactly one of argv and shell_command is non-empty
+  std::string shell_command;      // run with /bin/sh -c
+  std::string working_dir;        // absolute path
+  Environment environment;        // "KEY=VALUE" entries, in order; shared by copies
+  int gpus = 1;                   // 0 means a CPU-only job
+  std::optional<Bytes> gpu_mem;   // bytes per GPU; nullopt means "auto"
+  double util_share = 1.0;        // in (0, 1]; 1.0 means exclusive compute
   int priority = 0;
   std::optional<std::int64_t> time_limit_s;  // nullopt means no limit
   std::optional<WallTime> deadline;
