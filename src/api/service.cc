@@ -248,8 +248,8 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   const bool brief = query_flag(request, "brief");
   Json list = Json::array();
   for (store::JobRecord& job : *jobs) {
-    if (brief)
-      job.spec.environment = store::Environment();  // not turned into JSON only to be dropped
+    // brief: the environment is not turned into JSON only to be dropped.
+    if (brief) job.spec.environment = store::Environment();
     list.push_back(job_record_to_json(job));
     if (brief) list.back()["spec"].erase("environment");
   }
