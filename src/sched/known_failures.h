@@ -46,7 +46,11 @@ class GainLog {
   std::uint64_t now() const { return base_ + nodes_.size(); }
   void add(int node);
   // The nodes gained since `stamp`, or nullopt when the log no longer reaches back there.
-  std::optional<std::span<const int>> since(std::uint64_t stamp) const;
+  // Inline: every proof asks it.
+  std::optional<std::span<const int>> since(std::uint64_t stamp) const {
+    if (stamp < base_ || stamp > now()) return std::nullopt;
+    return std::span<const int>(nodes_).subspan(static_cast<std::size_t>(stamp - base_));
+  }
 
  private:
   static constexpr std::size_t kKept = 4096;
@@ -54,14 +58,88 @@ class GainLog {
   std::vector<int> nodes_;
 };
 
-// What each node offers at best, computed on first use within a round and kept for it:
-// a cheap filter before asking every slot of a gained node whether it fits. Within a
-// round the ledger only fills, so figures taken earlier in it are upper bounds.
+// One slot of a node that may take a job (healthy, not held exclusively), as a round's
+// proof reads it: what Ledger::fits asks of the slot, copied together.
+struct OpenSlot {
+  int slot = 0;
+  bool empty = true;  // no job of ours
+  Bytes declared_bytes = 0;
+  Bytes usable_bytes = 0;
+  std::int64_t share_units = 0;
+  double r = 1.0;
+  // Ledger::fits(slot, demand), given need_units = to_units(demand.share * r).
+  bool fits(const Demand& demand, std::int64_t need_units) const {
+    if (demand.exclusive() && !empty) return false;
+    if (demand.whole_memory && (declared_bytes > 0 || usable_bytes == 0)) return false;
+    const Bytes free = declared_bytes >= usable_bytes ? 0 : usable_bytes - declared_bytes;
+    if ((demand.whole_memory ? usable_bytes : demand.bytes) > free) return false;
+    return share_units + need_units <= kUnitsPerShare;
+  }
+};
+
+// to_units(share * r) of one demand's share, computed again only when r changes (most
+// GPUs share one r, and llround is a library call).
+class NeedUnits {
+ public:
+  explicit NeedUnits(double share) : share_(share) {}
+  std::int64_t at(double r) {
+    if (r != r_) {
+      r_ = r;
+      units_ = to_units(share_ * r);
+    }
+    return units_;
+  }
+
+ private:
+  double share_;
+  double r_ = -1.0;
+  std::int64_t units_ = 0;
+};
+
+// What each node offers, computed on first use within a round and kept for it: the
+// figures at best (a cheap filter before asking each slot) and the open slots. Within a
+// round's walk the ledger only fills, by the walk's commits; the walk forgets a node's
+// figures when it commits there, so they are the ledger's own when read.
+// REQUIRES: no ledger trial is open while they are read (a trial gains room).
 class NodeRooms {
  public:
-  void new_round() { ++round_; }
+  // plain (tests only, State::plain_walk): the proofs ask Ledger::fits of each slot of a
+  // node instead of reading its open slots, to hold the second way to the first.
+  void new_round(bool plain = false) {
+    ++round_;
+    plain_ = plain;
+  }
+  bool plain() const { return plain_; }
+  // The node's slots changed within the round (a commit): its figures are taken anew.
+  void forget(int node) {
+    const auto at = static_cast<std::size_t>(node);
+    if (at < rooms_.size()) rooms_[at].round = 0;
+  }
   // False when no placement of the demand can use the node now; true when one might.
-  bool may_hold(const Ledger& ledger, int node, const Demand& demand);
+  // need: of demand.share. Inline: a proof asks it of every gained node, and most nodes
+  // end here (measured: the calls cost as much as the figures' use).
+  bool may_hold(const Ledger& ledger, int node, const Demand& demand, NeedUnits& need) {
+    // An exclusive demand takes only empty healthy GPUs (Ledger::fits).
+    if (demand.exclusive() && ledger.empty_count(node) == 0) return false;
+    if (demand.exclusive() && demand.gpus <= ledger.largest_node() &&
+        ledger.empty_count(node) < demand.gpus) {
+      return false;
+    }
+    const Room& figures = room(ledger, node);
+    if (figures.open == 0) return false;
+    if (demand.whole_memory) return true;  // its bytes depend on the slot: ask each one
+    // Every slot it fits on is open, has at least its bytes free and its share at the
+    // slot's r (>= the node's least r) left.
+    return figures.most_free_bytes >= demand.bytes &&
+           need.at(figures.least_r) <= figures.most_free_units &&
+           (demand.gpus > ledger.largest_node() || figures.open >= demand.gpus);
+  }
+  // The node's slots that may take a job, as they are now.
+  std::span<const OpenSlot> open_slots(const Ledger& ledger, int node) {
+    const Room& figures = room(ledger, node);
+    return std::span<const OpenSlot>(open_).subspan(figures.first_listed,
+                                                    static_cast<std::size_t>(figures.listed));
+  }
 
  private:
   struct Room {
@@ -70,6 +148,8 @@ class NodeRooms {
     std::int64_t most_free_units = 0;  // compute share left on the best slot, in units
     Bytes most_free_bytes = 0;
     double least_r = 1.0;
+    std::size_t first_listed = 0;  // its OpenSlots in open_
+    int listed = 0;
   };
   // The node's figures for this round: computed on first use (compute()), then read
   // here in place (a proof asks it for each gained node, some 5 million times in a 100k
@@ -81,7 +161,9 @@ class NodeRooms {
   }
   const Room& compute(const Ledger& ledger, int node);
   std::uint64_t round_ = 1;
+  bool plain_ = false;
   std::vector<Room> rooms_;
+  std::vector<OpenSlot> open_;  // largest_node() rows a node
 };
 
 // The last failure of one request class under one kind of mask (none, or a reservation).

@@ -117,7 +117,7 @@ class Round {
   }
 
   ScheduleResult run() {
-    state_.node_rooms.new_round();
+    state_.node_rooms.new_round(state_.plain_walk);
     if (state_.measured_gpus > 0) {
       for (MemoryAction& action : memory_pressure_actions(snapshot_, config_)) {
         busy_.insert(action.job);
@@ -534,12 +534,16 @@ class Round {
                        [&](int node) { return node_holds(node, demand); });
   }
 
-  // Logs the nodes of `slots` as filled (kept_reservation.h).
+  // Logs the nodes of `slots` as filled (kept_reservation.h); the round's figures of
+  // those nodes (NodeRooms, read by the proofs) are taken again when next asked.
   void log_fills(const std::vector<int>& slots) {
     int last_node = -1;
     for (int s : slots) {
       const int node = ledger_.slot(s).node;
-      if (node != last_node) state_.fills.add(node);
+      if (node != last_node) {
+        state_.fills.add(node);
+        state_.node_rooms.forget(node);
+      }
       last_node = node;
     }
   }

@@ -245,8 +245,9 @@ struct Scheduler::State {
   // Round::reserve_earliest to it.
   bool plain_reservation_search = false;
   // Tests only: walk the class heads without the shortcuts past the reservation (a class
-  // that a failure of the round on any GPU dominates is asked like any other), to hold
-  // the walk with them to it. walk_shortcuts counts the heads a shortcut settled.
+  // that a failure of the round on any GPU dominates is asked like any other) and with
+  // the known-failure proofs asking Ledger::fits of each slot (NodeRooms::new_round),
+  // to hold the walk with them to it. walk_shortcuts counts the heads a shortcut settled.
   bool plain_walk = false;
   std::uint64_t walk_shortcuts = 0;
 

@@ -1,10 +1,11 @@
 // The walk over the class heads takes shortcuts past the backfill reservation
 // (src/sched/scheduler.cc, Round::consider): a class that a failure of the round on any
 // GPU dominates is settled at once, without the memo of failures off the reserved GPUs,
-// a proof, the placer or its short job. A pure call with State::plain_walk set walks
-// without them. These streams hold a kept Scheduler (shortcuts on, records and kept
-// reservations from earlier calls) to that plain pure call at every step, decisions and
-// reservation alike: a shortcut that settled a class that could still start, or that
+// a proof, the placer or its short job; and a proof reads each gained node's open slots
+// of the round (NodeRooms) instead of asking the ledger of each slot. A pure call with
+// State::plain_walk set walks without them. These streams hold a kept Scheduler (shortcuts on,
+// records and kept reservations from earlier calls) to that plain pure call at every step,
+// decisions and reservation alike: a shortcut that settled a class that could still start, or that
 // dropped a short job that could use a reserved GPU, would start fewer jobs in the kept
 // scheduler than in the plain one.
 #include <gtest/gtest.h>
