@@ -100,7 +100,9 @@ void prefix_path(std::vector<std::string>& environment,
   }
   for (std::string& entry : environment) {
     if (entry.starts_with("PATH=")) {
-      entry = "PATH=" + folders + (entry.size() > 5 ? ":" + entry.substr(5) : "");
+      std::string path = "PATH=" + folders;
+      if (entry.size() > 5) path.append(":").append(entry, 5);
+      entry = std::move(path);
       return;
     }
   }
