@@ -252,13 +252,16 @@ std::string iso_time(WallTime time) {
   return fmt::format("{}.{:06}Z", text, micros % 1000000);
 }
 
-Json job_spec_to_json(const JobSpec& spec) {
+namespace {
+
+// The spec's fields; without its environment when the batch carries it.
+Json spec_json(const JobSpec& spec, bool with_environment) {
   Json json;
   json["name"] = spec.name;
   if (!spec.argv.empty()) json["argv"] = spec.argv;
   if (!spec.shell_command.empty()) json["shell_command"] = spec.shell_command;
   json["working_dir"] = spec.working_dir;
-  json["environment"] = spec.environment.entries();
+  if (with_environment) json["environment"] = spec.environment.entries();
   json["gpus"] = spec.gpus;
   json["gpu_mem"] = optional_json(spec.gpu_mem);
   json["util_share"] = spec.util_share;
@@ -281,6 +284,10 @@ Json job_spec_to_json(const JobSpec& spec) {
   json["signature"] = spec.signature;
   return json;
 }
+
+}  // namespace
+
+Json job_spec_to_json(const JobSpec& spec) { return spec_json(spec, /*with_environment=*/true); }
 
 Result<JobSpec> job_spec_from_json(const Json& json, std::size_t index) {
   if (!json.is_object()) {
@@ -338,10 +345,7 @@ Json job_batch_to_json(const std::vector<JobSpec>& specs) {
         return spec.environment == specs.front().environment;
       });
   Json jobs = Json::array();
-  for (const JobSpec& spec : specs) {
-    jobs.push_back(job_spec_to_json(spec));
-    if (one_environment) jobs.back().erase("environment");
-  }
+  for (const JobSpec& spec : specs) jobs.push_back(spec_json(spec, !one_environment));
   if (!one_environment) return Json{{"jobs", jobs}};
   return Json{{"environment", specs.front().environment.entries()}, {"jobs", jobs}};
 }
