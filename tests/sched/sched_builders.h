@@ -72,6 +72,7 @@ class RandomStream {
     return items[static_cast<std::size_t>(pick(0, static_cast<int>(items.size()) - 1))];
   }
   std::uint64_t next_id() { return ++next_id_; }
+  std::uint64_t last_id() const { return next_id_; }  // 0 before the first next_id()
 
   // Nodes "node0".."nodeN" with NVLink groups of 4 GPUs and, when `pcie`, PCIe switches of
   // 2; one GPU in `cap_one_in` is capped at r = 0.8 (0: none, and no draw).
@@ -97,6 +98,54 @@ class RandomStream {
  private:
   std::mt19937_64 rng_;
   std::uint64_t next_id_ = 0;
+};
+
+// The mixed streams of the kept-vs-pure tests: one to four nodes of one to eight GPUs of
+// 20, 40 or 60 GiB, some capped and loaded; jobs of every kind (CPU-only, fractional, gangs,
+// "auto" memory, time limits, deadlines, restartable or not), some depending on an earlier
+// id. The draws come in a fixed order, so a seed always gives the same stream.
+class MixedStream : public RandomStream {
+ public:
+  using RandomStream::RandomStream;
+
+  std::vector<GpuState> cluster() {
+    std::vector<GpuState> gpus;
+    const int nodes = pick(1, 4);
+    int index = 0;
+    for (int node = 0; node < nodes; ++node) {
+      const int count = pick(1, 8);
+      const Bytes total = static_cast<Bytes>(pick(1, 3) * 20) * kGiB;
+      for (int i = 0; i < count; ++i) {
+        GpuState gpu = make_gpu(index++, "node" + std::to_string(node), total);
+        gpu.util_cap = pick(0, 3) == 0 ? 0.8 : 1.0;
+        gpu.nvlink_group = i / 4;
+        gpu.utilization = 0.25 * pick(0, 4);
+        gpus.push_back(gpu);
+      }
+    }
+    return gpus;
+  }
+
+  Job job(double now) {
+    Job job = make_job(next_id(), pick(0, 9) == 0 ? 0 : pick(1, 4),
+                       static_cast<Bytes>(pick(1, 16)) * kGiB / 2,
+                       pick(0, 2) == 0 ? 0.1 * pick(1, 9) : 1.0);
+    if (pick(0, 7) == 0) job.gpu_mem.reset();  // auto
+    job.signature = "sig" + std::to_string(pick(0, 5));
+    job.user = "user" + std::to_string(pick(0, 2));
+    job.priority = pick(0, 4);
+    job.submit_time_s = now;
+    if (pick(0, 3) != 0) job.time_limit_s = 60.0 * pick(1, 30);
+    if (pick(0, 3) == 0) job.deadline_s = now + 600.0 * pick(1, 10);
+    job.restartable = pick(0, 1) == 0;
+    job.oracle_duration_s = 30.0 * pick(1, 40);
+    if (last_id() > 3 && pick(0, 5) == 0) {
+      const auto target = static_cast<std::uint64_t>(pick(1, static_cast<int>(last_id()) - 1));
+      job.dependencies.push_back(
+          {JobId{target}, pick(0, 1) == 0 ? DependencyKind::kAfterOk : DependencyKind::kAfterAny});
+    }
+    return job;
+  }
 };
 
 // The Start decisions of a result, in order.

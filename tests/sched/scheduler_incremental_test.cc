@@ -17,59 +17,8 @@ namespace {
 using testing::describe;
 using testing::kGiB;
 
-class Stream {
- public:
-  Stream(std::uint64_t seed, const SchedulerConfig& config) : rng_(seed), config_(config) {}
-
-  std::vector<GpuState> cluster() {
-    std::vector<GpuState> gpus;
-    const int nodes = pick(1, 4);
-    int index = 0;
-    for (int node = 0; node < nodes; ++node) {
-      const int count = pick(1, 8);
-      const Bytes total = static_cast<Bytes>(pick(1, 3) * 20) * kGiB;
-      for (int i = 0; i < count; ++i) {
-        GpuState gpu = testing::make_gpu(index++, "node" + std::to_string(node), total);
-        gpu.util_cap = pick(0, 3) == 0 ? 0.8 : 1.0;
-        gpu.nvlink_group = i / 4;
-        gpu.utilization = 0.25 * pick(0, 4);
-        gpus.push_back(gpu);
-      }
-    }
-    return gpus;
-  }
-
-  Job job(double now) {
-    Job job = testing::make_job(++next_id_, pick(0, 9) == 0 ? 0 : pick(1, 4),
-                                static_cast<Bytes>(pick(1, 16)) * kGiB / 2,
-                                pick(0, 2) == 0 ? 0.1 * pick(1, 9) : 1.0);
-    if (pick(0, 7) == 0) job.gpu_mem.reset();  // auto
-    job.signature = "sig" + std::to_string(pick(0, 5));
-    job.user = "user" + std::to_string(pick(0, 2));
-    job.priority = pick(0, 4);
-    job.submit_time_s = now;
-    if (pick(0, 3) != 0) job.time_limit_s = 60.0 * pick(1, 30);
-    if (pick(0, 3) == 0) job.deadline_s = now + 600.0 * pick(1, 10);
-    job.restartable = pick(0, 1) == 0;
-    job.oracle_duration_s = 30.0 * pick(1, 40);
-    if (next_id_ > 3 && pick(0, 5) == 0) {
-      const auto target = static_cast<std::uint64_t>(pick(1, static_cast<int>(next_id_) - 1));
-      job.dependencies.push_back(
-          {JobId{target}, pick(0, 1) == 0 ? DependencyKind::kAfterOk : DependencyKind::kAfterAny});
-    }
-    return job;
-  }
-
-  int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
-
- private:
-  std::mt19937_64 rng_;
-  SchedulerConfig config_;
-  std::uint64_t next_id_ = 0;
-};
-
 // Applies one random change; the scheduler refuses what it must refuse (never crashes).
-void random_change(Stream& stream, Scheduler& scheduler, double now) {
+void random_change(testing::MixedStream& stream, Scheduler& scheduler, double now) {
   const Snapshot state = scheduler.snapshot();
   const int what = stream.pick(0, 9);
   if (what <= 4 || state.running.empty()) {
@@ -95,7 +44,7 @@ void random_change(Stream& stream, Scheduler& scheduler, double now) {
 // Returns how many decisions the stream produced, so a caller can check it did something.
 std::size_t run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps) {
   std::size_t decisions = 0;
-  Stream stream(seed, config);
+  testing::MixedStream stream(seed);
   auto created = Scheduler::create(config, stream.cluster());
   EXPECT_TRUE(created.ok()) << created.status().to_string();
   if (!created.ok()) return 0;
