@@ -219,6 +219,36 @@ bool Scheduler::State::dependencies_met(const Job& job) const {
   return true;
 }
 
+namespace {
+
+// Queued jobs by the job they depend on.
+std::unordered_map<JobId, std::vector<JobId>> waiting_on(
+    const std::unordered_map<JobId, Job>& queue) {
+  std::unordered_map<JobId, std::vector<JobId>> waiting;
+  for (const auto& [id, job] : queue) {
+    for (const Dependency& dependency : job.dependencies) waiting[dependency.job].push_back(id);
+  }
+  return waiting;
+}
+
+}  // namespace
+
+std::unordered_set<JobId> Scheduler::State::held_with_dependents() const {
+  std::unordered_set<JobId> hidden(on_hold.begin(), on_hold.end());
+  if (hidden.empty()) return hidden;
+  const auto waiting = waiting_on(queue);
+  std::vector<JobId> to_visit(on_hold.begin(), on_hold.end());
+  while (!to_visit.empty()) {
+    auto it = waiting.find(to_visit.back());
+    to_visit.pop_back();
+    if (it == waiting.end()) continue;
+    for (JobId id : it->second) {
+      if (hidden.insert(id).second) to_visit.push_back(id);
+    }
+  }
+  return hidden;
+}
+
 Entry Scheduler::State::rank_one(const Job& job) const {
   const PolicyContext context{view, config, *estimates};
   const Job* jobs[] = {&job};
@@ -282,12 +312,18 @@ void Scheduler::State::leave_shape(const Entry& entry) {
   entry_of.at(entry.id).shape = Entry::kLeft;
 }
 
+bool Scheduler::State::may_join(const Entry& entry) const {
+  return on_hold.count(entry.id) == 0 && dependencies_met(*entry.job);
+}
+
 void Scheduler::State::place_entry(Entry& entry, bool in_order) {
-  if (dependencies_met(*entry.job)) {
+  if (may_join(entry)) {
     join_shape(entry, in_order);
     return;
   }
   entry.shape = Entry::kHeld;
+  // Held by the caller alone: release_hold() lets it join (met dependencies stay met).
+  if (dependencies_met(*entry.job)) return;
   for (const Dependency& dependency : entry.job->dependencies) {
     dependents[dependency.job].push_back(entry.id);
   }
@@ -302,8 +338,25 @@ void Scheduler::State::release_dependents(JobId ended_job) {
   for (JobId id : waiting) {
     auto entry = entry_of.find(id);
     if (entry == entry_of.end() || entry->second.shape != Entry::kHeld) continue;
-    if (dependencies_met(*entry->second.job)) join_shape(entry->second);
+    if (may_join(entry->second)) join_shape(entry->second);
   }
+}
+
+void Scheduler::State::hold_job(JobId id) {
+  if (!on_hold.insert(id).second) return;
+  auto entry = entry_of.find(id);
+  // Not ranked yet (rebuild_order places it held), or already held on dependencies.
+  if (entry == entry_of.end() || entry->second.shape < 0) return;
+  leave_shape(entry->second);
+  entry->second.shape = Entry::kHeld;
+}
+
+void Scheduler::State::release_hold(JobId id) {
+  if (on_hold.erase(id) == 0) return;
+  auto entry = entry_of.find(id);
+  if (entry == entry_of.end() || entry->second.shape != Entry::kHeld) return;
+  // Its dependencies not met yet: it waits in dependents, and their end lets it join.
+  if (dependencies_met(*entry->second.job)) join_shape(entry->second);
 }
 
 // Ranks the whole queue afresh: for a policy whose keys move, or after a history changed.
@@ -316,24 +369,38 @@ void Scheduler::State::rebuild_order() {
   class_of_key.clear();
   heads.clear();
   dependents.clear();
-  std::vector<const Job*> jobs;
-  jobs.reserve(queue.size());
-  for (const auto& [id, job] : queue) jobs.push_back(&job);
-  std::vector<double> keys(jobs.size());
-  policy->rank(jobs, PolicyContext{view, config, *estimates}, keys);
+  // What snapshot() leaves out is ranked apart: a policy that ranks jobs together (fair)
+  // must rank the others as the pure call on snapshot() does, without it.
+  const std::unordered_set<JobId> hidden = held_with_dependents();
+  std::vector<const Job*> shown;
+  std::vector<const Job*> kept_back;
+  shown.reserve(queue.size() - hidden.size());
+  kept_back.reserve(hidden.size());
+  for (const auto& [id, job] : queue) {
+    (hidden.empty() || hidden.count(id) == 0 ? shown : kept_back).push_back(&job);
+  }
   // Sorted once into policy order, every job is appended to its group's ordered run (no
   // search, no node per job): most of building a pure call's state.
   std::vector<Entry> ranked;
-  ranked.reserve(jobs.size());
-  for (std::size_t i = 0; i < jobs.size(); ++i) {
-    ranked.push_back(make_entry(keys[i], *jobs[i], *estimates));
-  }
+  ranked.reserve(queue.size());
+  rank_into(shown, ranked);
+  rank_into(kept_back, ranked);
   std::sort(ranked.begin(), ranked.end());
   entry_of.reserve(ranked.size());
   for (const Entry& ranked_entry : ranked) {
     place_entry(entry_of.emplace(ranked_entry.id, ranked_entry).first->second, true);
   }
   order_stale = false;
+}
+
+void Scheduler::State::rank_into(const std::vector<const Job*>& jobs,
+                                 std::vector<Entry>& ranked) const {
+  if (jobs.empty()) return;
+  std::vector<double> keys(jobs.size());
+  policy->rank(jobs, PolicyContext{view, config, *estimates}, keys);
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    ranked.push_back(make_entry(keys[i], *jobs[i], *estimates));
+  }
 }
 
 void Scheduler::State::add_queued(Job job) {
@@ -347,6 +414,7 @@ void Scheduler::State::add_queued(Job job) {
 
 Job Scheduler::State::take_queued(JobId id) {
   auto it = queue.find(id);
+  on_hold.erase(id);
   if (auto entry = entry_of.find(id); entry != entry_of.end()) {
     if (entry->second.shape >= 0) leave_shape(entry->second);
     entry_of.erase(entry);
@@ -521,6 +589,20 @@ Status Scheduler::requeue(JobId job, double now_s) {
   return {};
 }
 
+Status Scheduler::hold(JobId job, bool on_hold) {
+  State& state = *state_;
+  if (state.queue.count(job) == 0) {
+    return not_found("job " + to_string(job) +
+                     " is not waiting; only a queued job is held or released");
+  }
+  if (on_hold) {
+    state.hold_job(job);
+  } else {
+    state.release_hold(job);
+  }
+  return {};
+}
+
 Status Scheduler::update_gpu(const GpuState& gpu) {
   State& state = *state_;
   auto it = state.gpu_at.find(gpu.index);
@@ -592,9 +674,12 @@ Result<ScheduleResult> Scheduler::schedule(double now_s) { return schedule_held(
 
 Snapshot Scheduler::snapshot() const {
   Snapshot snapshot = state_->view;
+  const std::unordered_set<JobId> hidden = state_->held_with_dependents();
   std::vector<const Job*> by_id;
-  by_id.reserve(state_->queue.size());
-  for (const auto& [id, job] : state_->queue) by_id.push_back(&job);
+  by_id.reserve(state_->queue.size() - hidden.size());
+  for (const auto& [id, job] : state_->queue) {
+    if (hidden.count(id) == 0) by_id.push_back(&job);
+  }
   std::sort(by_id.begin(), by_id.end(), [](const Job* a, const Job* b) { return a->id < b->id; });
   snapshot.queue.reserve(by_id.size());
   for (const Job* job : by_id) snapshot.queue.push_back(*job);

@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -40,7 +41,7 @@ struct Entry {
   int shape = kHeld;                // index into State::classes, or one of the two below
   double limit_s = -1.0;            // the job's time limit, -1 when it has none
   int bulk_at = -1;                 // its index in LimitGroup's ordered run, or -1
-  static constexpr int kHeld = -1;  // waits on dependencies
+  static constexpr int kHeld = -1;  // waits on dependencies, or the caller holds it
   static constexpr int kLeft = -2;  // started in the current round; leaves the queue
   bool operator<(const Entry& other) const {
     if (key != other.key) return key < other.key;
@@ -191,7 +192,8 @@ struct Scheduler::State {
   // (`heads`) and drops a whole class at its first failure: the walk costs the number of
   // classes and starts, not the queue's length. Within a class, jobs are kept by time
   // limit too, since past a backfill reservation only jobs that end before it may use the
-  // reserved GPUs. Jobs still waiting on dependencies are held apart.
+  // reserved GPUs. Jobs still waiting on dependencies, and jobs the caller holds
+  // (Scheduler::hold), are held apart.
   struct RequestClass {
     // Its jobs by time limit (-1: none), sorted by limit. A class has a few limits, so a
     // flat vector searched in place costs a start less than a tree's nodes.
@@ -211,6 +213,9 @@ struct Scheduler::State {
   std::set<Entry> heads;                                     // the first job of each class
   std::unordered_map<JobId, Entry> entry_of;                 // every queued job, ranked
   std::unordered_map<JobId, std::vector<JobId>> dependents;  // target -> held jobs
+  // Queued jobs the caller holds (Scheduler::hold); a job is forgotten when it leaves the
+  // queue, so a requeued job comes back unheld.
+  std::unordered_set<JobId> on_hold;
   std::unordered_map<std::string, int> queued_per_signature;
   bool order_stale = true;  // rebuild order before the next walk
   QueueMinimums minimums;
@@ -256,15 +261,27 @@ struct Scheduler::State {
 
   TargetState target_state(JobId id) const;
   bool dependencies_met(const Job& job) const;
+  // The jobs the caller holds and every queued job depending on one, directly or through
+  // others: what snapshot() leaves out. Linear in the queue; at once when none is held.
+  std::unordered_set<JobId> held_with_dependents() const;
   void reset_estimates();
   Entry rank_one(const Job& job) const;
+  // Ranks `jobs` together (one policy call) and appends their entries to `ranked`.
+  void rank_into(const std::vector<const Job*>& jobs, std::vector<Entry>& ranked) const;
   void rebuild_order();
-  // Into its shape, or held on dependencies. in_order: rebuild_order places the whole
-  // queue in policy order, so each job may be appended to its group's ordered run.
+  bool may_join(const Entry& entry) const;  // dependencies met, and the caller does not hold it
+  // Into its shape, or held (on dependencies, or by the caller). in_order: rebuild_order
+  // places the whole queue in policy order, so each job may be appended to its group's
+  // ordered run.
   void place_entry(Entry& entry, bool in_order = false);
   void join_shape(Entry& entry, bool in_order = false);  // REQUIRES: dependencies met
   void leave_shape(const Entry& entry);                  // marks the job kLeft
   void release_dependents(JobId ended_job);
+  // Scheduler::hold on a queued job: out of its shape until released, which puts it back
+  // with the rank it had (when its dependencies are met). Each costs a class's update.
+  // REQUIRES: the job is queued.
+  void hold_job(JobId id);
+  void release_hold(JobId id);
   void add_queued(Job job);
   Job take_queued(JobId id);
   void add_running(RunningJob running);

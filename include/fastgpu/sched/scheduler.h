@@ -46,6 +46,10 @@ Result<ScheduleResult> schedule(const Snapshot& snapshot, const SchedulerConfig&
 // exactly those of the pure schedule() on snapshot(): schedule(s.snapshot(), config) and
 // s.schedule(now) agree, and the tests hold them to it.
 //
+// A caller that keeps limits of its own (CPU slots, an array's %N) holds a queued job with
+// hold(): it stays queued (jobs may depend on it, cancel() finds it) but does not start.
+// snapshot() leaves it out, with every job waiting on it, so the agreement above stands.
+//
 // Start and Move decisions are applied to the held state when they are returned (the job
 // is running there from now on); a caller that fails to start a job reports it with
 // finish(). Preempt and MemoryAction change nothing until the caller reports the outcome
@@ -71,7 +75,15 @@ class Scheduler {
   // A running job ended: its GPUs are free from now on.
   Status finish(JobId job, EndState state, double now_s);
   // A running job was stopped and waits again, with its attained service grown by the run.
+  // It comes back not held, whatever hold() said before it started.
   Status requeue(JobId job, double now_s);
+  // Keeps a queued job from starting (on_hold true) or lets it compete again (false), for
+  // limits the caller keeps itself (CPU slots, an array's %N). A held job stays queued:
+  // jobs that depend on it keep waiting, and it keeps its rank. While held it is invisible
+  // to schedule(), as a job waiting on a dependency is. Holding a held job, or releasing
+  // one not held, changes nothing. Refused (not_found) when the job is not queued.
+  // Costs about what an enqueue does (a class's update), not the queue's length.
+  Status hold(JobId job, bool on_hold);
   // What the probe says of a GPU now (memory held by others, health, measurements).
   // REQUIRES: a GPU given at create(), on the same node.
   Status update_gpu(const GpuState& gpu);
@@ -86,6 +98,9 @@ class Scheduler {
   Result<ScheduleResult> schedule(double now_s);
 
   // The held state as a plain snapshot (queue in id order), at the last schedule() time.
+  // Jobs on hold() are left out, and so is every queued job that depends on one, directly
+  // or through others: the pure schedule() must neither start them nor refuse the
+  // snapshot for a dependency on a job it does not see. Costs a pass over the queue.
   Snapshot snapshot() const;
   std::size_t queued() const;
   std::size_t running() const;
