@@ -202,5 +202,173 @@ TEST(SchedulerHold, ARequeuedJobComesBackUnheld) {
   EXPECT_EQ(start_now(*scheduler, 1.0), (Ids{1}));
 }
 
+// ---- Random streams: the kept scheduler with holds against the pure call on snapshot()
+
+struct HoldFigures {
+  std::size_t decisions = 0;
+  std::size_t holds = 0;
+  std::size_t released_starts = 0;    // starts of jobs that were held earlier
+  std::size_t hidden_dependents = 0;  // per step, jobs out of snapshot() for a held dependency
+};
+
+// A stream's changes, with the jobs it holds (the scheduler forgets a hold when the job
+// leaves the queue; held jobs leave it only by cancel).
+class HoldStream {
+ public:
+  HoldStream(std::uint64_t seed, Scheduler& scheduler) : draws_(seed), scheduler_(scheduler) {}
+
+  testing::MixedStream& draws() { return draws_; }
+  const std::set<JobId>& held() const { return held_; }
+  const std::set<JobId>& ever_held() const { return ever_held_; }
+
+  // One change, chosen at random: arrivals, an end, a cancel (held jobs included), a
+  // requeue, a new history, a hold refused, or a hold or release of a queued job.
+  void change(double now, HoldFigures& figures) {
+    const int what = draws_.pick(0, 13);
+    const Snapshot state = scheduler_.snapshot();
+    if (what <= 2 || (what <= 5 && state.running.empty())) {
+      // Dependencies on unknown ids are refused; that is part of what is tested.
+      for (int n = draws_.pick(1, 4); n > 0; --n) (void)scheduler_.enqueue(draws_.job(now));
+    } else if (what <= 4) {
+      const RunningJob& done = draws_.pick_from(state.running);
+      const EndState end = draws_.pick(0, 3) == 0 ? EndState::kFailed : EndState::kSucceeded;
+      EXPECT_TRUE(scheduler_.finish(done.job.id, end, now).ok());
+    } else if (what == 5) {
+      EXPECT_TRUE(scheduler_.requeue(draws_.pick_from(state.running).job.id, now).ok());
+    } else if (what == 6) {
+      cancel_one(now);
+    } else if (what == 7) {
+      SignatureHistory history;
+      history.peak_bytes = {static_cast<Bytes>(draws_.pick(1, 20)) * kGiB};
+      history.run_seconds = {60.0 * draws_.pick(1, 20)};
+      scheduler_.set_history("sig" + std::to_string(draws_.pick(0, 5)), history);
+    } else if (what == 8) {
+      refuse_running(state);
+    } else {
+      toggle_one(figures);
+    }
+  }
+
+ private:
+  // Every queued job, held ones and their dependents included, in id order.
+  std::vector<JobId> queued() const {
+    std::vector<JobId> ids;
+    for (const auto& [id, job] : scheduler_.state().queue) ids.push_back(id);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+  }
+
+  void cancel_one(double now) {
+    const std::vector<JobId> ids = queued();
+    if (ids.empty()) return;
+    const JobId gone = draws_.pick_from(ids);
+    EXPECT_TRUE(scheduler_.cancel(gone, now).ok());
+    held_.erase(gone);
+  }
+
+  // Holds a queued job not held, or releases a held one; now and then asks again for
+  // what is already so, which changes nothing.
+  void toggle_one(HoldFigures& figures) {
+    const std::vector<JobId> ids = queued();
+    if (ids.empty()) return;
+    const JobId id = draws_.pick_from(ids);
+    const bool held = held_.count(id) != 0;
+    const bool on_hold = draws_.pick(0, 5) == 0 ? held : !held;
+    EXPECT_TRUE(scheduler_.hold(id, on_hold).ok());
+    if (!on_hold) {
+      held_.erase(id);
+      return;
+    }
+    if (held_.insert(id).second) ++figures.holds;
+    ever_held_.insert(id);
+  }
+
+  // A running job is not queued: holding or releasing it is refused, and changes nothing.
+  void refuse_running(const Snapshot& state) {
+    if (state.running.empty()) return;
+    const Status refused = scheduler_.hold(draws_.pick_from(state.running).job.id, true);
+    EXPECT_EQ(refused.code(), ErrorCode::kNotFound) << refused.message();
+  }
+
+  testing::MixedStream draws_;
+  Scheduler& scheduler_;
+  std::set<JobId> held_;
+  std::set<JobId> ever_held_;
+};
+
+// The kept call against the pure call on snapshot(); no held job may start.
+bool step_matches(Scheduler& scheduler, const HoldStream& stream, const SchedulerConfig& config,
+                  double now, const std::string& where, HoldFigures& figures) {
+  Snapshot snapshot = scheduler.snapshot();
+  snapshot.now_s = now;
+  for (const Job& job : snapshot.queue) {
+    EXPECT_EQ(stream.held().count(job.id), 0u) << where << ": held job " << job.id;
+  }
+  figures.hidden_dependents += scheduler.queued() - snapshot.queue.size() - stream.held().size();
+  auto pure = schedule(snapshot, config);
+  auto kept = scheduler.schedule(now);
+  if (!testing::kept_matches(pure, kept, where)) return false;
+  for (const Start& start : testing::starts(*kept)) {
+    EXPECT_EQ(stream.held().count(start.job), 0u) << where << ": started held job " << start.job;
+    if (stream.ever_held().count(start.job) != 0) ++figures.released_starts;
+  }
+  figures.decisions += kept->decisions.size();
+  return !::testing::Test::HasFailure();
+}
+
+HoldFigures run_hold_stream(const SchedulerConfig& config, std::uint64_t seed, int steps) {
+  HoldFigures figures;
+  auto created = Scheduler::create(config, testing::MixedStream(seed).cluster());
+  EXPECT_TRUE(created.ok()) << created.status().to_string();
+  if (!created.ok()) return figures;
+  Scheduler& scheduler = **created;
+  HoldStream stream(seed + 1, scheduler);
+  double now = 0.0;
+  for (int step = 0; step < steps; ++step) {
+    now += 30.0 * stream.draws().pick(0, 4);
+    for (int n = stream.draws().pick(1, 3); n > 0; --n) stream.change(now, figures);
+    if (::testing::Test::HasFailure()) return figures;
+    const std::string where = testing::stream_step(config, seed, step);
+    if (!step_matches(scheduler, stream, config, now, where, figures)) return figures;
+  }
+  return figures;
+}
+
+class HoldEquivalence : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(HoldEquivalence, DecidesAsThePureSchedulerOnTheSnapshotOnEveryStep) {
+  for (const char* strategy : {"pack", "spread"}) {
+    for (const bool backfill : {false, true}) {
+      SchedulerConfig config;
+      config.policy = GetParam();
+      config.strategy = strategy;
+      config.backfill = backfill;
+      config.balance = backfill;  // balancing on in half the runs
+      config.min_run_before_preempt_s = 30.0;
+      config.min_run_before_move_s = 60.0;
+      HoldFigures total;
+      for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+        const HoldFigures figures = run_hold_stream(config, seed * 6151 + (backfill ? 1 : 0), 120);
+        if (::testing::Test::HasFailure()) return;
+        total.decisions += figures.decisions;
+        total.holds += figures.holds;
+        total.released_starts += figures.released_starts;
+        total.hidden_dependents += figures.hidden_dependents;
+      }
+      // The streams must start jobs, hold many, hide jobs behind held ones and start some
+      // after their release, or they compare nothing of what this test is for.
+      const std::string where = config.policy + "/" + strategy;
+      EXPECT_GT(total.decisions, 200u) << where;
+      EXPECT_GT(total.holds, 150u) << where;
+      EXPECT_GT(total.hidden_dependents, 100u) << where;
+      EXPECT_GT(total.released_starts, 20u) << where;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPolicy, HoldEquivalence,
+                         ::testing::Values("fifo", "priority", "sjf", "srtf", "edf", "las",
+                                           "fair"));
+
 }  // namespace
 }  // namespace fastgpu::sched
