@@ -274,7 +274,7 @@ struct Scheduler::State {
   // places the whole queue in policy order, so each job may be appended to its group's
   // ordered run.
   void place_entry(Entry& entry, bool in_order = false);
-  void join_shape(Entry& entry, bool in_order = false);  // REQUIRES: dependencies met
+  void join_shape(Entry& entry, bool in_order = false);  // REQUIRES: may_join(entry)
   void leave_shape(const Entry& entry);                  // marks the job kLeft
   void release_dependents(JobId ended_job);
   // Scheduler::hold on a queued job: out of its shape until released, which puts it back
