@@ -563,6 +563,22 @@ Status Scheduler::cancel(JobId job, double now_s) {
   return {};
 }
 
+Status Scheduler::add_finished(FinishedJob done) {
+  State& state = *state_;
+  if (state.target_state(done.id) != TargetState::kUnknown) {
+    return invalid_argument("job " + to_string(done.id) +
+                            " is already known to the scheduler; only a job it never saw "
+                            "is added as finished");
+  }
+  state.ended[done.id] = done.state;
+  state.view.finished.push_back(std::move(done));
+  return {};
+}
+
+bool Scheduler::knows(JobId job) const {
+  return state_->target_state(job) != TargetState::kUnknown;
+}
+
 Status Scheduler::finish(JobId job, EndState end, double now_s) {
   State& state = *state_;
   if (state.running_at.count(job) == 0) {

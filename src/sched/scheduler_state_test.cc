@@ -139,5 +139,32 @@ TEST(KeptScheduler, MemoryMeasuredLaterIsCheckedAsInThePureCall) {
   EXPECT_TRUE(scheduler.schedule(3.0)->decisions.empty());
 }
 
+// A job may depend on one that ended before the scheduler knew of it: add_finished() tells
+// it how that job ended, and the dependency then holds as in a snapshot that lists it.
+TEST(KeptScheduler, AJobEndedBeforeItsTimeCountsForItsDependents) {
+  auto created = Scheduler::create(SchedulerConfig{}, make_node("n0", 2));
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  Job after_ok = make_job(10);
+  after_ok.dependencies = {{JobId{1}, DependencyKind::kAfterOk}};
+  Job after_failed = make_job(11);
+  after_failed.dependencies = {{JobId{2}, DependencyKind::kAfterOk}};
+  EXPECT_FALSE(scheduler.enqueue(after_ok).ok());  // job 1 unknown
+  EXPECT_FALSE(scheduler.knows(JobId{1}));
+
+  ASSERT_TRUE(scheduler.add_finished({JobId{1}, EndState::kSucceeded, "ada", 0.0, -5.0}).ok());
+  ASSERT_TRUE(scheduler.add_finished({JobId{2}, EndState::kFailed, "ada", 0.0, -5.0}).ok());
+  EXPECT_TRUE(scheduler.knows(JobId{1}));
+  const Status again = scheduler.add_finished({JobId{1}, EndState::kFailed, "ada", 0.0, 0.0});
+  EXPECT_FALSE(again.ok());
+  EXPECT_NE(again.message().find("job 1"), std::string::npos) << again.message();
+
+  ASSERT_TRUE(scheduler.enqueue(after_ok).ok());
+  ASSERT_TRUE(scheduler.enqueue(after_failed).ok());
+  auto kept = scheduler.schedule(0.0);
+  ASSERT_TRUE(kept.ok()) << kept.status().to_string();
+  EXPECT_EQ(testing::started_ids(*kept), (std::vector<std::uint64_t>{10}));  // not 11
+}
+
 }  // namespace
 }  // namespace fastgpu::sched

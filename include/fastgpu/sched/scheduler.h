@@ -72,6 +72,12 @@ class Scheduler {
   Status enqueue(Job job);
   // Removes a waiting job (cancelled); it counts as ended for jobs that depend on it.
   Status cancel(JobId job, double now_s);
+  // A job that ended before this scheduler knew of it, so that jobs depending on it can be
+  // enqueued (a scheduler built from a snapshot lists only the finished jobs the queue
+  // named then). Refused when the id is already known.
+  Status add_finished(FinishedJob done);
+  // Whether the id is queued, running or finished here.
+  bool knows(JobId job) const;
   // A running job ended: its GPUs are free from now on.
   Status finish(JobId job, EndState state, double now_s);
   // A running job was stopped and waits again, with its attained service grown by the run.
