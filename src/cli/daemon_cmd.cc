@@ -55,6 +55,19 @@ Result<std::size_t> cpu_slots_option(const DaemonOptions& options) {
   return static_cast<std::size_t>(*slots);
 }
 
+// FASTGPU_CHECK_SCHEDULE=1: the engine checks its kept scheduler against the pure one at
+// every tick (EngineOptions::check_schedule), for tests.
+Result<bool> check_schedule_option() {
+  const char* value = std::getenv("FASTGPU_CHECK_SCHEDULE");
+  const std::string text = value == nullptr ? "" : value;
+  if (text.empty() || text == "0") return false;
+  if (text == "1") return true;
+  return invalid_argument(
+      fmt::format("FASTGPU_CHECK_SCHEDULE='{}' is not 0 or 1; set it to 1 to check every tick's "
+                  "decisions against the pure scheduler, or unset it",
+                  text));
+}
+
 std::string devices_option(const DaemonOptions& options) {
   if (!options.flags.devices.empty()) return options.flags.devices;
   const char* value = std::getenv("FASTGPU_DEVICES");
@@ -80,6 +93,8 @@ int run_foreground(const DaemonOptions& options) {
   }
   Result<std::size_t> cpu_slots = cpu_slots_option(options);
   if (!cpu_slots.ok()) return fail("daemon run", cpu_slots.status());
+  Result<bool> check_schedule = check_schedule_option();
+  if (!check_schedule.ok()) return fail("daemon run", check_schedule.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon run", paths.status());
   Result<std::filesystem::path> executable = api::own_executable();
@@ -90,6 +105,7 @@ int run_foreground(const DaemonOptions& options) {
   config.shared = options.shared;
   config.tick_interval = std::chrono::milliseconds(options.tick_ms);
   config.cpu_slots = *cpu_slots;
+  config.check_schedule = *check_schedule;
   config.job_path_prefix = job_path_prefix(*executable);
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);

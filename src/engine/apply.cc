@@ -22,12 +22,11 @@ std::string gpu_list(const std::vector<int>& gpus) {
 
 }  // namespace
 
-void EngineImpl::apply(const std::vector<sched::Decision>& decisions, const TickInput& input,
-                       TickReport& report) {
+void EngineImpl::apply(const std::vector<sched::Decision>& decisions, TickReport& report) {
   std::vector<Claimed> claimed;
   for (const sched::Decision& decision : decisions) {
     if (const auto* start_job = std::get_if<sched::Start>(&decision)) {
-      if (std::optional<Claimed> job = claim(*start_job, input, report)) {
+      if (std::optional<Claimed> job = claim(*start_job, report)) {
         claimed.push_back(std::move(*job));
       }
     } else if (const auto* preempt = std::get_if<sched::Preempt>(&decision)) {
@@ -71,14 +70,15 @@ exec::LaunchRequest EngineImpl::launch_request(const JobRecord& job,
 // Claim first (QUEUED -> RUNNING, compare-and-set), then launch: a daemon killed in
 // between finds the job RUNNING and asks the launcher whether it ever started.
 std::optional<EngineImpl::Claimed> EngineImpl::claim(const sched::Start& decision,
-                                                     const TickInput& input, TickReport& report) {
-  auto found = input.queued.find(decision.job);
-  if (found == input.queued.end()) {
+                                                     TickReport& report) {
+  auto found = queued_.jobs().find(decision.job);
+  if (found == queued_.jobs().end()) {
     warn(report, "schedule.error", decision.job,
          "the scheduler started job " + to_string(decision.job) + ", which is not queued");
+    schedule_.invalidate();
     return std::nullopt;
   }
-  const JobRecord& job = *found->second;
+  const JobRecord& job = found->second;
   exec::LaunchRequest request = launch_request(job, decision);
   store::JobStart start{
       request.gpus, now_,         log_path_of(options_.state_dir, job.id).string(),

@@ -90,7 +90,7 @@ Status EngineImpl::recover() {
   jobs = options_.store->list_jobs(preempted);
   if (!jobs.ok()) return jobs.status().with_context("listing preempted jobs to requeue");
   TickReport ignored;
-  for (const JobRecord& job : *jobs) requeue_preempted(job, ignored);
+  for (const JobRecord& job : *jobs) requeue_preempted(job, job.end_time.value_or(now_), ignored);
   return {};
 }
 
@@ -127,6 +127,7 @@ Status EngineImpl::record_end(JobId job, std::optional<std::string_view> signatu
   const Status recorded = options_.store->record_end(job, end);
   if (recorded.ok()) {
     running_.remove(job);
+    if (end.state != JobState::kPreempted) schedule_.ended(job, end.state, end.at);
   } else {
     running_.invalidate();  // the store says what the job is now
   }
@@ -135,6 +136,7 @@ Status EngineImpl::record_end(JobId job, std::optional<std::string_view> signatu
   } else {
     history_.clear();
   }
+  schedule_.history_changed(signature);
   return recorded;
 }
 
@@ -182,6 +184,7 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
   ids.reserve(stored->size());
   for (const store::JobRecord& job : *stored) ids.push_back(job.id);
   queued_.add_batch(std::move(stored).value());
+  schedule_.submitted(ids);
   return ids;
 }
 
@@ -202,7 +205,10 @@ Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
     case JobState::kPreempted: {
       Status cancelled =
           options_.store->transition(id, job->state, JobState::kCancelled, now, reason);
-      if (cancelled.ok()) queued_.remove(id);
+      if (cancelled.ok()) {
+        queued_.remove(id);
+        schedule_.cancelled(id, now);
+      }
       return cancelled;
     }
     case JobState::kRunning: return cancel_running(*job, uid);

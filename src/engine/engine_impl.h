@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/accounting.h"
+#include "engine/kept_schedule.h"
 #include "engine/outcome.h"
 #include "engine/queued_jobs.h"
 #include "engine/running_jobs.h"
@@ -52,22 +53,21 @@ class EngineImpl final : public Engine {
   void collect_finished(TickReport& report);
   // false when the store could not take it (transient): retried next tick.
   bool record_finished(const exec::Finished& finished, TickReport& report);
-  void requeue_preempted(const store::JobRecord& job, TickReport& report);
+  // `stopped`: when its run ended.
+  void requeue_preempted(const store::JobRecord& job, store::WallTime stopped, TickReport& report);
   Status end_unrunnable_dependents(TickReport& report);
   void sample_if_due(TickReport& report);
   void note_withheld(const std::vector<Withheld>& withheld, TickReport& report);
 
   // apply.cc
-  void apply(const std::vector<sched::Decision>& decisions, const TickInput& input,
-             TickReport& report);
+  void apply(const std::vector<sched::Decision>& decisions, TickReport& report);
   // A job claimed in the store (RUNNING), with its launch request, not yet launched.
   struct Claimed {
-    const store::JobRecord* job;  // in queued_, which the tick does not change meanwhile
+    const store::JobRecord* job;  // in queued_, which apply() changes only at its end
     exec::LaunchRequest request;
     std::optional<Bytes> bytes_per_gpu;
   };
-  std::optional<Claimed> claim(const sched::Start& decision, const TickInput& input,
-                               TickReport& report);
+  std::optional<Claimed> claim(const sched::Start& decision, TickReport& report);
   void launch_claimed(const std::vector<Claimed>& claimed, TickReport& report);
   exec::LaunchRequest launch_request(const store::JobRecord& job,
                                      const sched::Start& decision) const;
@@ -90,6 +90,7 @@ class EngineImpl final : public Engine {
   QueuedJobs queued_;                       // the store's QUEUED jobs
   RunningJobs running_;                     // the store's RUNNING jobs
   HistoryCache history_;                    // per signature, forgotten when a job ends
+  KeptSchedule schedule_;                   // told every change of queued_ and running_
   std::map<JobId, Launching> launching_;    // claimed and launched, not yet settled
   std::map<JobId, StopIntent> intents_;     // running jobs the engine asked to stop
   std::set<JobId> memory_warned_;           // running jobs already warned about (once per run)

@@ -50,6 +50,7 @@ struct Seams {
     options.store = &store;
     options.clock = &clock;
     options.state_dir = dir;
+    options.check_schedule = true;  // every tick: the kept scheduler against the pure one
   }
   std::unique_ptr<Engine> open() {
     auto engine = Engine::open(options);

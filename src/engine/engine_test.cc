@@ -22,6 +22,7 @@ using ::testing::ElementsAre;
 using testing::FakeLauncher;
 using ::testing::HasSubstr;
 using testing::ManualClock;
+using ::testing::Not;
 using testing::TempDir;
 
 constexpr Bytes kGiB = Bytes{1} << 30;
@@ -49,6 +50,7 @@ class EngineTest : public ::testing::Test {
     options_.store = store_.get();
     options_.clock = &clock_;
     options_.state_dir = dir_.path();
+    options_.check_schedule = true;  // every tick: the kept scheduler against the pure one
     options_.attribute_pid = [this](std::uint32_t pid) -> std::optional<JobId> {
       for (const exec::LaunchRequest& request : launcher_.launches) {
         if (launcher_.runs(request.job) &&
@@ -73,7 +75,11 @@ class EngineTest : public ::testing::Test {
   TickReport tick() {
     auto report = engine_->tick();
     EXPECT_TRUE(report.ok()) << report.status().to_string();
-    return report.ok() ? *report : TickReport{};
+    if (!report.ok()) return TickReport{};
+    for (const std::string& warning : report->warnings) {
+      EXPECT_THAT(warning, Not(HasSubstr("the kept scheduler decided")));
+    }
+    return *report;
   }
 
   JobRecord record(JobId id) {

@@ -1,12 +1,16 @@
 #include "engine/queued_jobs.h"
 
+#include "engine/mirror_check.h"
+
 namespace fastgpu::engine {
 
 using store::JobRecord;
 using store::JobState;
 
 Status QueuedJobs::refresh(store::StateStore& store, double now_s) {
-  if (!stale_ && now_s - read_at_s_ < kResyncSeconds) return {};
+  Result<bool> read = must_read_again(store, JobState::kQueued, jobs_, stale_, read_at_s_, now_s);
+  if (!read.ok()) return read.status().with_context("checking the queue");
+  if (!*read) return {};
   store::JobFilter filter;
   filter.states = {JobState::kQueued};
   Result<std::vector<JobRecord>> jobs = store.list_jobs(filter);
@@ -19,6 +23,7 @@ Status QueuedJobs::refresh(store::StateStore& store, double now_s) {
   for (JobRecord& job : *jobs) put(std::move(job));
   stale_ = false;
   read_at_s_ = now_s;
+  ++reads_;
   return {};
 }
 

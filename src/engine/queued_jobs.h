@@ -3,8 +3,9 @@
 //
 // The engine is the only writer of job states, and tells the mirror of every change it
 // makes: submit adds, a claim or a cancel removes, a requeue adds. When a change cannot be
-// applied (a store read failed) or a minute has passed, the next tick reads the whole queue
-// again, so a mirror that drifted is repaired instead of trusted forever.
+// applied (a store read failed), or the minute's check finds that the store's queue holds
+// other jobs (src/engine/mirror_check.h), the next tick reads the whole queue again, so a
+// mirror that drifted is repaired instead of trusted forever.
 // Thread-safety: none; the engine's callers serialize (one engine mutex).
 #pragma once
 
@@ -20,8 +21,8 @@ namespace fastgpu::engine {
 
 class QueuedJobs {
  public:
-  // Reads the whole queue when the mirror is stale (never read, a failed update, or read
-  // longer than kResyncSeconds before `now_s`).
+  // Reads the whole queue when the mirror is stale (never read, a failed update) or, once
+  // a minute (kMirrorCheckSeconds), the store's QUEUED jobs are not the mirror's.
   Status refresh(store::StateStore& store, double now_s);
   // Adds a submitted batch, as StateStore::submit_records returned it.
   void add_batch(std::vector<store::JobRecord> jobs);
@@ -45,7 +46,9 @@ class QueuedJobs {
   // The jobs with at least one after-success dependency (whatever their kind).
   const std::set<JobId>& after_ok() const { return after_ok_; }
 
-  static constexpr double kResyncSeconds = 60.0;
+  // How many times the mirror was read whole from the store: what was told to the
+  // engine's kept scheduler since then no longer accounts for it.
+  std::uint64_t reads() const { return reads_; }
 
  private:
   void put(store::JobRecord job);
@@ -59,6 +62,7 @@ class QueuedJobs {
   std::set<JobId> after_ok_;
   bool stale_ = true;
   double read_at_s_ = 0.0;
+  std::uint64_t reads_ = 0;
 };
 
 }  // namespace fastgpu::engine

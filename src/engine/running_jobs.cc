@@ -1,12 +1,16 @@
 #include "engine/running_jobs.h"
 
+#include "engine/mirror_check.h"
+
 namespace fastgpu::engine {
 
 using store::JobRecord;
 using store::JobState;
 
 Status RunningJobs::refresh(store::StateStore& store, double now_s) {
-  if (!stale_ && now_s - read_at_s_ < kResyncSeconds) return {};
+  Result<bool> read = must_read_again(store, JobState::kRunning, jobs_, stale_, read_at_s_, now_s);
+  if (!read.ok()) return read.status().with_context("checking the running jobs");
+  if (!*read) return {};
   store::JobFilter filter;
   filter.states = {JobState::kRunning};
   Result<std::vector<JobRecord>> jobs = store.list_jobs(filter);
@@ -18,6 +22,7 @@ Status RunningJobs::refresh(store::StateStore& store, double now_s) {
   }
   stale_ = false;
   read_at_s_ = now_s;
+  ++reads_;
   return {};
 }
 

@@ -6,10 +6,12 @@
 // every change it makes: a claim adds the job as the store records it, a launch sets its
 // pids and start, an end removes it. A change the store refused, or one the engine could
 // not mirror exactly, marks the mirror stale, and the next refresh() reads the store again;
-// so does a minute's age.
+// so does the minute's check when the store's RUNNING jobs are not the mirror's
+// (src/engine/mirror_check.h).
 // Thread-safety: none; the engine's callers serialize (one engine mutex).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 
@@ -20,8 +22,8 @@ namespace fastgpu::engine {
 
 class RunningJobs {
  public:
-  // Reads every RUNNING job when the mirror is stale (never read, invalidated, or read
-  // longer than kResyncSeconds before `now_s`).
+  // Reads every RUNNING job when the mirror is stale (never read, invalidated) or, once a
+  // minute (kMirrorCheckSeconds), the store's RUNNING jobs are not the mirror's.
   Status refresh(store::StateStore& store, double now_s);
   // `queued` was claimed: the store now holds it RUNNING with `start` recorded, as
   // StateStore::record_start writes it.
@@ -37,12 +39,15 @@ class RunningJobs {
   const store::JobRecord* find(JobId job) const;
   const std::map<JobId, store::JobRecord>& jobs() const { return jobs_; }
 
-  static constexpr double kResyncSeconds = 60.0;
+  // How many times the mirror was read whole from the store: what was told to the
+  // engine's kept scheduler since then no longer accounts for it.
+  std::uint64_t reads() const { return reads_; }
 
  private:
   std::map<JobId, store::JobRecord> jobs_;
   bool stale_ = true;
   double read_at_s_ = 0.0;
+  std::uint64_t reads_ = 0;
 };
 
 }  // namespace fastgpu::engine

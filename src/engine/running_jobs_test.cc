@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/mirror_check.h"
 #include "engine/queued_jobs.h"
 
 namespace fastgpu::engine {
@@ -105,12 +106,34 @@ TEST_F(RunningJobsTest, AStaleMirrorAnswersNothingUntilItReadsTheStoreAgain) {
   ASSERT_TRUE(mirror_.refresh(*store_, 1.0).ok());
   expect_mirror_is_the_store(job);
 
-  // And a minute's age reads the store again: here a job the engine never told it of.
+  // And the minute's check reads the store again when it holds other jobs: here one the
+  // engine never told it of.
   const JobId other = submit(1);
   ASSERT_TRUE(store_->record_start(other, {{1}, at(6), "", 3, 4, Bytes{1} << 30}).ok());
   ASSERT_TRUE(mirror_.refresh(*store_, 30.0).ok());
   EXPECT_FALSE(mirror_.jobs().contains(other));
-  ASSERT_TRUE(mirror_.refresh(*store_, 1.0 + RunningJobs::kResyncSeconds).ok());
+  ASSERT_TRUE(mirror_.refresh(*store_, 1.0 + kMirrorCheckSeconds).ok());
+  expect_mirror_is_the_store(other);
+}
+
+// The minute's check reads only ids: a mirror that still holds the store's jobs is not
+// read again (each whole read makes the engine rebuild its kept scheduler), one that
+// does not is.
+TEST_F(RunningJobsTest, TheMinutesCheckReadsTheStoreAgainOnlyWhenItsJobsDiffer) {
+  const JobId job = submit(1);
+  ASSERT_TRUE(store_->record_start(job, {{0}, at(3), "", 1, 2, Bytes{1} << 30}).ok());
+  ASSERT_TRUE(mirror_.refresh(*store_, 0.0).ok());
+  EXPECT_EQ(mirror_.reads(), 1u);
+  ASSERT_TRUE(mirror_.refresh(*store_, 1.0 + kMirrorCheckSeconds).ok());
+  EXPECT_EQ(mirror_.reads(), 1u);
+  expect_mirror_is_the_store(job);
+
+  const JobId other = submit(1);
+  ASSERT_TRUE(store_->record_start(other, {{1}, at(6), "", 3, 4, Bytes{1} << 30}).ok());
+  ASSERT_TRUE(mirror_.refresh(*store_, 2.0 + kMirrorCheckSeconds).ok());
+  EXPECT_EQ(mirror_.reads(), 1u);  // checked a second ago
+  ASSERT_TRUE(mirror_.refresh(*store_, 2.0 + 2 * kMirrorCheckSeconds).ok());
+  EXPECT_EQ(mirror_.reads(), 2u);
   expect_mirror_is_the_store(other);
 }
 

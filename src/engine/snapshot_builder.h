@@ -9,6 +9,9 @@
 //   - they no longer fit the cluster the probe sees (a GPU vanished): they wait, named in
 //     `withheld`, instead of making every schedule() call fail;
 //   - they depend on a job that is itself withheld or between states.
+// The first two are the engine's own limits; a snapshot of every queued job (for the
+// engine's kept scheduler, src/engine/kept_schedule.h) lists the jobs they keep back in
+// `on_hold` instead of leaving them out.
 #pragma once
 
 #include <map>
@@ -30,10 +33,10 @@ struct Withheld {
 
 struct TickInput {
   sched::Snapshot snapshot;
-  // Every job of snapshot.queue; the records belong to the engine's QueuedJobs and stay
-  // valid until it next changes.
-  std::map<JobId, const store::JobRecord*> queued;
   std::vector<Withheld> withheld;  // queued jobs that do not fit the cluster now
+  // With QueueSelection::kAll: the jobs of snapshot.queue over a limit of the engine's
+  // own (CPU slots, an array's %N) now, which the scheduler must hold.
+  std::vector<JobId> on_hold;
 };
 
 // Per-signature history as the store last gave it, kept between ticks: a queue of many
@@ -42,12 +45,58 @@ struct TickInput {
 // drops the signatures no longer queued.
 using HistoryCache = std::map<std::string, sched::SignatureHistory>;
 
-// `queued` and `running`: the engine's mirrors of the store's QUEUED and RUNNING jobs;
-// `history`: the engine's cache.
-Result<TickInput> build_tick_input(const EngineOptions& options, const GpuReading& reading,
-                                   const UsageMeter& meter, store::WallTime now,
-                                   const QueuedJobs& queued, const RunningJobs& running,
-                                   HistoryCache& history);
+// What a tick's snapshot is built from: the engine's options, its latest GPU reading and
+// accounting, the time, its mirrors of the store's QUEUED and RUNNING jobs, and its
+// history cache (kept between ticks).
+struct TickSources {
+  const EngineOptions& options;
+  const GpuReading& reading;
+  const UsageMeter& meter;
+  store::WallTime now;
+  const QueuedJobs& queued;
+  const RunningJobs& running;
+  HistoryCache& history;
+};
+
+enum class QueueSelection {
+  kAdmitted,  // the queued jobs that may start now (the pure schedule()'s input)
+  kAll,       // every queued job that fits the cluster; those over a limit in `on_hold`
+};
+
+Result<TickInput> build_tick_input(const TickSources& sources,
+                                   QueueSelection selection = QueueSelection::kAdmitted);
+
+// The GPUs of the tick's snapshot: the reading's, with the memory held by others, and a
+// placeholder (unhealthy) for a GPU a running job holds that the probe no longer lists.
+std::vector<sched::GpuState> tick_gpus(const TickSources& sources);
+
+// Whether a queued job is under a limit of the engine's own: a CPU-only job when CPU slots
+// are counted, a member of an array with a running limit.
+bool engine_limited(const EngineOptions& options, const store::JobRecord& job);
+
+// The engine-limited queued jobs that may start now: CPU-only jobs within the free CPU
+// slots (highest priority first, then submission order), members of %N arrays within N
+// running (lowest index first). Reads the queue's indexes: it costs what it admits.
+std::vector<const store::JobRecord*> admitted_limited(const TickSources& sources);
+
+// Whether a decision can read the history of `job`'s signature: every signature under a
+// policy that ranks by learned run times (`every_signature`), else "auto" memory of a GPU
+// job.
+bool reads_history(const sched::Job& job, bool every_signature);
+
+// A signature's history, oldest first, from `cache` or else read from the store (newest
+// first there) and kept in `cache`.
+Result<sched::SignatureHistory> cached_history(store::StateStore& store, HistoryCache& cache,
+                                               const std::string& signature);
+
+// Whether the policy ranks by learned run times (then every signature's history counts);
+// true for a policy it does not know.
+bool policy_reads_run_estimates(const std::string& policy);
+
+// The scheduler's end state for a job that ended in `state`.
+sched::EndState end_state_of(store::JobState state);
+// The scheduler's record of a job that ended.
+sched::FinishedJob finished_job(const store::JobRecord& job);
 
 // Run time of a job's earlier, ended runs, from its transitions (RUNNING -> anything).
 double ended_run_seconds(const std::vector<store::Transition>& transitions);

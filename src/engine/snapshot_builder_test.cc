@@ -56,7 +56,7 @@ class SnapshotBuilderTest : public ::testing::Test {
     RunningJobs runs;
     EXPECT_TRUE(runs.refresh(*store_, now).ok());
     Result<TickInput> input =
-        build_tick_input(options_, reading_, meter_, at(now), queued, runs, history_);
+        build_tick_input({options_, reading_, meter_, at(now), queued, runs, history_});
     EXPECT_TRUE(input.ok()) << input.status().to_string();
     std::map<JobId, double> by_job;
     if (!input.ok()) return by_job;

@@ -22,17 +22,18 @@ Result<TickReport> EngineImpl::tick() {
   FASTGPU_RETURN_IF_ERROR(running_.refresh(*options_.store, to_seconds(now_)));
   FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
   sample_if_due(report);
-  Result<TickInput> input =
-      build_tick_input(options_, reading_, meter_, now_, queued_, running_, history_);
-  if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
-  note_withheld(input->withheld, report);
-  Result<sched::ScheduleResult> result = sched::schedule(input->snapshot, options_.scheduler);
-  if (!result.ok()) {
+  Result<KeptSchedule::Decided> decided =
+      schedule_.decide({options_, reading_, meter_, now_, queued_, running_, history_});
+  if (!decided.ok()) {
     warn(report, "schedule.error", std::nullopt,
-         "the scheduler refused this tick's snapshot: " + result.status().to_string());
+         "the scheduler refused this tick's snapshot: " + decided.status().to_string());
     return report;
   }
-  apply(result->decisions, *input, report);
+  note_withheld(decided->withheld, report);
+  report.schedule_rebuilt = std::move(decided->rebuilt);
+  if (!decided->diverged.empty())
+    warn(report, "schedule.diverged", std::nullopt, decided->diverged);
+  apply(decided->decisions, report);
   return report;
 }
 
@@ -110,22 +111,28 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
   report.ended.push_back(finished.job);
   if (end.state == JobState::kPreempted) {
     job->state = JobState::kPreempted;
-    requeue_preempted(*job, report);
+    requeue_preempted(*job, record.at, report);
   }
   return true;
 }
 
 // A preempted restartable job goes back to the queue; its earlier run time stays in its
 // transitions, where las and srtf read it as attained service.
-void EngineImpl::requeue_preempted(const JobRecord& job, TickReport& report) {
+void EngineImpl::requeue_preempted(const JobRecord& job, store::WallTime stopped,
+                                   TickReport& report) {
   const store::WallTime now = options_.clock->now();
   Status moved = job.spec.restartable
                      ? options_.store->transition(job.id, JobState::kPreempted, JobState::kQueued,
                                                   now, "requeued after preemption")
                      : options_.store->transition(job.id, JobState::kPreempted, JobState::kFailed,
                                                   now, "preempted, and not restartable");
-  if (moved.ok() && job.spec.restartable) queued_.add(*options_.store, job.id);
-  if (!moved.ok()) {
+  if (moved.ok() && job.spec.restartable) {
+    queued_.add(*options_.store, job.id);
+    schedule_.requeued(job.id, stopped);
+  } else if (moved.ok()) {
+    schedule_.ended(job.id, JobState::kFailed, now);
+  } else {
+    schedule_.invalidate();  // the store holds it PREEMPTED; the scheduler, running
     warn(report, "job.requeue_error", job.id,
          "could not requeue preempted job " + to_string(job.id) + ": " + moved.to_string());
   }
@@ -155,6 +162,7 @@ Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
         report.ended.push_back(id);
         (void)event("job.dependency_failed", id, json{{"reason", reason}}.dump());
         queued_.remove(id);
+        schedule_.cancelled(id, now_);
         changed = true;  // a job it ended may be another's dependency
         break;
       }

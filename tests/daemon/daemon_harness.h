@@ -1,7 +1,8 @@
 // A private FastGPU installation per test: a temp state folder and socket, the
 // built `fastgpu` binary run as a user would, and a teardown that cancels what
 // is left and stops the daemon, so tests run side by side (ctest -j2) without
-// meeting.
+// meeting. Each daemon checks its kept scheduler against the pure one at every tick
+// (FASTGPU_CHECK_SCHEDULE=1); a tick where they differed fails the test at teardown.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -17,6 +18,7 @@
 
 #include "cli_run.h"
 #include "fastgpu/api/client.h"
+#include "fastgpu/store/state_store.h"
 #include "fastgpu_test_paths.h"
 
 namespace fastgpu::test_support {
@@ -116,6 +118,7 @@ class DaemonHarness {
       }
       fastgpu("daemon stop");
     }
+    expect_no_divergence();
     std::error_code ignored;
     std::filesystem::remove_all(root_, ignored);
   }
@@ -146,10 +149,25 @@ class DaemonHarness {
     }
   }
 
+  // Every tick's decisions of the kept scheduler were those of the pure schedule(): the
+  // daemon recorded no "schedule.diverged" event (docs/engine.md, step 6).
+  void expect_no_divergence() const {
+    const std::filesystem::path database = state_dir() / "fastgpu.db";
+    if (!std::filesystem::exists(database)) return;
+    Result<std::unique_ptr<store::StateStore>> opened = store::open_sqlite_store(database.string());
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    Result<std::vector<store::Event>> events = (*opened)->events_since(0, 1'000'000);
+    ASSERT_TRUE(events.ok()) << events.status().to_string();
+    for (const store::Event& event : *events) {
+      EXPECT_NE(event.kind, "schedule.diverged") << event.message_json;
+    }
+  }
+
   std::string environment() const {
     return "cd " + quoted(work_.string()) +
            " && env FASTGPU_STATE_DIR=" + quoted(state_dir().string()) +
-           " FASTGPU_SOCKET=" + quoted(socket().string()) + " FASTGPU_DEVICES=" + quoted(devices_);
+           " FASTGPU_SOCKET=" + quoted(socket().string()) + " FASTGPU_DEVICES=" + quoted(devices_) +
+           " FASTGPU_CHECK_SCHEDULE=1";
   }
 
   static CliRun run_cli_in(const std::string& command, bool with_stderr) {

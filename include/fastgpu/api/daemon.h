@@ -36,6 +36,8 @@ struct DaemonConfig {
   std::chrono::milliseconds tick_interval{500};
   // EngineOptions::cpu_slots: CPU-only jobs that run at once (0: no limit).
   std::size_t cpu_slots = 0;
+  // EngineOptions::check_schedule (FASTGPU_CHECK_SCHEDULE=1): for tests.
+  bool check_schedule = false;
   // Folders put at the front of every job's PATH, so jobs find fastgpu-burn-cpu and
   // friends shipped beside the fastgpu binary.
   std::vector<std::filesystem::path> job_path_prefix;

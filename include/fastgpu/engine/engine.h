@@ -66,6 +66,12 @@ struct EngineOptions {
   // in the queue, higher priority first, then in submission order. The daemon sets it to
   // the number of CPUs unless told otherwise (--cpu-slots).
   std::size_t cpu_slots = 0;
+  // Each tick also builds the whole snapshot and calls the pure schedule(), and when the
+  // scheduler the engine keeps between ticks decides otherwise, the tick warns
+  // ("schedule.diverged", with both decisions) and applies the pure decisions. For tests
+  // (the daemon sets it from FASTGPU_CHECK_SCHEDULE=1): it costs every tick what keeping
+  // the scheduler saves.
+  bool check_schedule = false;
 };
 
 // The outcome of one tick, for logs and tests.
@@ -74,6 +80,9 @@ struct TickReport {
   std::vector<JobId> ended;
   std::vector<JobId> preempted;
   std::vector<std::string> warnings;  // e.g. memory-pressure warnings, a GPU lost
+  // Why the scheduler the engine keeps between ticks was rebuilt from the whole queue at
+  // this tick; empty when it was told only what changed (src/engine/kept_schedule.h).
+  std::string schedule_rebuilt;
 };
 
 class Engine {

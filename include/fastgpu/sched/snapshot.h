@@ -33,6 +33,8 @@ struct GpuState {
   // with the same PCIe switch over one switch.
   int nvlink_group = -1;
   int pcie_switch = -1;
+
+  bool operator==(const GpuState&) const = default;
 };
 
 // A job that runs now, where it runs, and what the ledger holds for it.

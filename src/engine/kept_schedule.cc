@@ -1,0 +1,284 @@
+#include "engine/kept_schedule.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "engine/convert.h"
+
+namespace fastgpu::engine {
+
+using store::JobRecord;
+
+void KeptSchedule::submitted(std::span<const JobId> jobs) {
+  for (JobId job : jobs) changes_.push_back({Change::Kind::kSubmitted, job});
+}
+
+void KeptSchedule::cancelled(JobId job, store::WallTime at) {
+  changes_.push_back({Change::Kind::kCancelled, job, sched::EndState::kCancelled, to_seconds(at)});
+}
+
+void KeptSchedule::ended(JobId job, store::JobState state, store::WallTime at) {
+  changes_.push_back({Change::Kind::kEnded, job, end_state_of(state), to_seconds(at)});
+}
+
+void KeptSchedule::requeued(JobId job, store::WallTime stopped) {
+  changes_.push_back(
+      {Change::Kind::kRequeued, job, sched::EndState::kSucceeded, to_seconds(stopped)});
+}
+
+void KeptSchedule::history_changed(std::optional<std::string_view> signature) {
+  if (signature) {
+    history_changed_.emplace(*signature);
+  } else {
+    every_history_changed_ = true;
+  }
+}
+
+void KeptSchedule::invalidate() { kept_.reset(); }
+
+Result<KeptSchedule::Decided> KeptSchedule::decide(const TickSources& sources) {
+  if (sources.options.scheduler.policy == "fair") {
+    kept_.reset();
+    changes_.clear();
+    return decide_pure(sources);
+  }
+  if (std::optional<std::string> why = untrusted(sources)) return rebuild(sources, *why);
+  const Status fed = feed(sources);
+  changes_.clear();
+  history_changed_.clear();
+  every_history_changed_ = false;
+  if (!fed.ok()) return rebuild(sources, fed.message());
+  return run(sources, Decided{});
+}
+
+Result<KeptSchedule::Decided> KeptSchedule::decide_pure(const TickSources& sources) const {
+  Result<TickInput> input = build_tick_input(sources);
+  if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
+  Result<sched::ScheduleResult> result =
+      sched::schedule(input->snapshot, sources.options.scheduler);
+  if (!result.ok()) return result.status();
+  Decided decided;
+  decided.decisions = std::move(result->decisions);
+  decided.withheld = std::move(input->withheld);
+  return decided;
+}
+
+std::optional<std::string> KeptSchedule::untrusted(const TickSources& sources) const {
+  if (kept_ == nullptr) return "not built yet, or invalidated";
+  if (sources.queued.reads() != queued_reads_) return "the queue was read again from the store";
+  if (sources.running.reads() != running_reads_) {
+    return "the running jobs were read again from the store";
+  }
+  return std::nullopt;
+}
+
+Result<KeptSchedule::Decided> KeptSchedule::rebuild(const TickSources& sources, std::string why) {
+  kept_.reset();
+  changes_.clear();
+  history_changed_.clear();
+  every_history_changed_ = false;
+  Result<TickInput> input = build_tick_input(sources, QueueSelection::kAll);
+  if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
+  Result<std::unique_ptr<sched::Scheduler>> kept =
+      sched::Scheduler::from_snapshot(input->snapshot, sources.options.scheduler);
+  if (!kept.ok()) return kept.status();
+  for (JobId job : input->on_hold) FASTGPU_RETURN_IF_ERROR((*kept)->hold(job, true));
+  released_.clear();
+  for (const sched::Job& job : input->snapshot.queue) {
+    const JobRecord& record = sources.queued.jobs().at(job.id);
+    if (engine_limited(sources.options, record)) released_.insert(job.id);
+  }
+  for (JobId job : input->on_hold) released_.erase(job);
+  signatures_.clear();
+  for (const auto& [signature, history] : input->snapshot.history) signatures_.insert(signature);
+  gpus_ = std::move(input->snapshot.gpus);
+  queued_reads_ = sources.queued.reads();
+  running_reads_ = sources.running.reads();
+  kept_ = std::move(kept).value();
+  Decided decided;
+  decided.withheld = std::move(input->withheld);
+  decided.rebuilt = std::move(why);
+  return run(sources, std::move(decided));
+}
+
+Status KeptSchedule::feed(const TickSources& sources) {
+  std::set<JobId> gone;  // submitted, and out of the queue again before this tick
+  for (const Change& change : changes_) {
+    FASTGPU_RETURN_IF_ERROR(apply_change(sources, change, gone));
+  }
+  FASTGPU_RETURN_IF_ERROR(update_gpus(sources));
+  if (kept_->running() != sources.running.jobs().size()) {
+    return failed_precondition("it holds " + std::to_string(kept_->running()) +
+                               " running jobs, the engine " +
+                               std::to_string(sources.running.jobs().size()));
+  }
+  for (const auto& [id, job] : sources.running.jobs()) {
+    FASTGPU_RETURN_IF_ERROR(kept_->set_used_bytes(id, sources.meter.peak_bytes(id)));
+  }
+  FASTGPU_RETURN_IF_ERROR(refresh_history(sources));
+  return update_holds(sources);
+}
+
+namespace {
+
+// What makes a GPU another one for the scheduler (and for which jobs fit at all): the
+// rest is a reading, which update_gpu() takes.
+bool same_gpu(const sched::GpuState& a, const sched::GpuState& b) {
+  return a.index == b.index && a.node == b.node && a.total_bytes == b.total_bytes;
+}
+
+}  // namespace
+
+Status KeptSchedule::update_gpus(const TickSources& sources) {
+  std::vector<sched::GpuState> gpus = tick_gpus(sources);
+  if (!std::equal(gpus.begin(), gpus.end(), gpus_.begin(), gpus_.end(), same_gpu)) {
+    return failed_precondition("the GPUs changed");
+  }
+  for (std::size_t i = 0; i < gpus.size(); ++i) {
+    if (gpus[i] != gpus_[i]) FASTGPU_RETURN_IF_ERROR(kept_->update_gpu(gpus[i]));
+  }
+  gpus_ = std::move(gpus);
+  return {};
+}
+
+Status KeptSchedule::apply_change(const TickSources& sources, const Change& change,
+                                  std::set<JobId>& gone) {
+  switch (change.kind) {
+    case Change::Kind::kSubmitted: {
+      auto found = sources.queued.jobs().find(change.job);
+      if (found == sources.queued.jobs().end()) {  // cancelled since: a later change says so
+        gone.insert(change.job);
+        return {};
+      }
+      const sched::Job job = to_sched_job(change.job, found->second.spec, 0.0);
+      FASTGPU_RETURN_IF_ERROR(add_ended_targets(sources, job));
+      FASTGPU_RETURN_IF_ERROR(give_history(sources, job));
+      FASTGPU_RETURN_IF_ERROR(kept_->enqueue(job));
+      return entered(sources, change.job);
+    }
+    case Change::Kind::kCancelled:
+      if (gone.contains(change.job)) return {};
+      return kept_->cancel(change.job, change.at_s);
+    case Change::Kind::kEnded: return kept_->finish(change.job, change.end, change.at_s);
+    case Change::Kind::kRequeued:
+      FASTGPU_RETURN_IF_ERROR(kept_->requeue(change.job, change.at_s));
+      return entered(sources, change.job);
+  }
+  return {};
+}
+
+Status KeptSchedule::entered(const TickSources& sources, JobId job) {
+  released_.erase(job);
+  auto found = sources.queued.jobs().find(job);
+  if (found == sources.queued.jobs().end()) {
+    return failed_precondition("job " + to_string(job) + " is not in the engine's queue");
+  }
+  if (!engine_limited(sources.options, found->second)) return {};
+  return kept_->hold(job, true);
+}
+
+// The jobs `job` depends on that ended before the kept scheduler was built (it knows only
+// those the queue named then), told to it from the store's records.
+Status KeptSchedule::add_ended_targets(const TickSources& sources, const sched::Job& job) {
+  for (const sched::Dependency& dependency : job.dependencies) {
+    if (kept_->knows(dependency.job)) continue;
+    Result<JobRecord> target = sources.options.store->get_job(dependency.job);
+    if (!target.ok()) return target.status();
+    if (!store::is_terminal(target->state)) continue;  // the enqueue refuses it: rebuilt
+    FASTGPU_RETURN_IF_ERROR(kept_->add_finished(finished_job(*target)));
+  }
+  return {};
+}
+
+// The history of a signature a decision reads, given before the first job with it.
+Status KeptSchedule::give_history(const TickSources& sources, const sched::Job& job) {
+  const bool every_signature = policy_reads_run_estimates(sources.options.scheduler.policy);
+  if (!reads_history(job, every_signature) || signatures_.contains(job.signature)) return {};
+  Result<sched::SignatureHistory> history =
+      cached_history(*sources.options.store, sources.history, job.signature);
+  if (!history.ok()) return history.status();
+  kept_->set_history(job.signature, std::move(history).value());
+  signatures_.insert(job.signature);
+  return {};
+}
+
+// The histories it holds that grew, read again (the engine's cache forgot them).
+Status KeptSchedule::refresh_history(const TickSources& sources) {
+  for (const std::string& signature : signatures_) {
+    if (!every_history_changed_ && !history_changed_.contains(signature)) continue;
+    Result<sched::SignatureHistory> history =
+        cached_history(*sources.options.store, sources.history, signature);
+    if (!history.ok()) return history.status();
+    kept_->set_history(signature, std::move(history).value());
+  }
+  return {};
+}
+
+// Holds the engine-limited jobs admitted_limited() no longer lets through and releases
+// those it now does. A job that left the queue, or never reached the kept scheduler
+// (withheld when it was built), is not_found there and simply forgotten.
+Status KeptSchedule::update_holds(const TickSources& sources) {
+  std::set<JobId> admitted;
+  for (const JobRecord* job : admitted_limited(sources)) admitted.insert(job->id);
+  for (JobId job : released_) {
+    if (admitted.contains(job)) continue;
+    const Status held = kept_->hold(job, true);
+    if (!held.ok() && held.code() != ErrorCode::kNotFound) return held;
+  }
+  std::set<JobId> released;
+  for (JobId job : admitted) {
+    const Status freed = kept_->hold(job, false);
+    if (freed.ok()) {
+      released.insert(job);
+    } else if (freed.code() != ErrorCode::kNotFound) {
+      return freed;
+    }
+  }
+  released_ = std::move(released);
+  return {};
+}
+
+Result<KeptSchedule::Decided> KeptSchedule::run(const TickSources& sources, Decided decided) {
+  Result<sched::ScheduleResult> result = kept_->schedule(to_seconds(sources.now));
+  if (!result.ok()) {
+    kept_.reset();
+    return result.status();
+  }
+  decided.decisions = std::move(result->decisions);
+  for (const sched::Decision& decision : decided.decisions) {
+    // The engine applies a move as a preemption, not as the move the scheduler holds.
+    if (std::holds_alternative<sched::Move>(decision)) kept_.reset();
+  }
+  if (sources.options.check_schedule) check(sources, decided);
+  return decided;
+}
+
+namespace {
+
+std::string lines(const std::vector<sched::Decision>& decisions) {
+  std::string text;
+  for (const sched::Decision& decision : decisions) text += "\n  " + sched::to_string(decision);
+  return text.empty() ? "\n  (none)" : text;
+}
+
+}  // namespace
+
+// The pure schedule() on the tick's snapshot; when it decides otherwise, its decisions
+// are the tick's and the kept scheduler is rebuilt at the next one.
+void KeptSchedule::check(const TickSources& sources, Decided& decided) {
+  Result<Decided> pure = decide_pure(sources);
+  if (!pure.ok()) {
+    decided.diverged = "the pure schedule() failed: " + pure.status().to_string();
+    return;
+  }
+  const std::string kept = lines(decided.decisions);
+  const std::string expected = lines(pure->decisions);
+  if (kept == expected) return;
+  decided.diverged = "the kept scheduler decided:" + kept +
+                     "\nthe pure schedule() decided:" + expected +
+                     (decided.rebuilt.empty() ? "" : "\n(rebuilt: " + decided.rebuilt + ")");
+  decided.decisions = std::move(pure->decisions);
+  kept_.reset();
+}
+
+}  // namespace fastgpu::engine

@@ -1,0 +1,113 @@
+// The scheduler the engine keeps between ticks (sched::Scheduler, as the simulator keeps
+// it), so that a tick costs what changed and what it starts, not what waits. Building the
+// whole snapshot and calling the pure schedule() every tick cost a daemon with 100,000
+// queued GPU jobs about 75 ms per tick (docs/benchmarks.md).
+//
+// It is rebuilt from a snapshot of every queued job (build_tick_input with
+// QueueSelection::kAll) whenever it cannot be trusted: at the first tick; when one of the
+// engine's mirrors of the store was read whole again (a change the mirror could not apply,
+// or its resync every minute); after a change the scheduler refused (such as a dependency
+// on a job that ended before the last rebuild); when the GPUs change beyond their readings
+// (one more or less, another size or node); after a Move, which the engine applies as a
+// preemption. With the fair policy it is not kept at all: every tick builds the snapshot
+// and calls the pure schedule(), because fair ranks by the usage of ended jobs, which comes
+// from the store's records.
+//
+// Between rebuilds the engine tells it each change it makes to a job (submitted,
+// cancelled, ended, requeued) and each end of a signature's run (history_changed); they
+// are applied in order at the next decide(), which also passes on the GPUs whose reading
+// changed, the running jobs' measured peaks, the history of any new signature a decision
+// reads, and which jobs under the engine's own limits (CPU slots, an array's %N) may
+// start now (the others are held: sched::Scheduler::hold).
+//
+// Its decisions are those of the pure schedule() on the snapshot the builder makes each
+// tick (QueueSelection::kAdmitted), with one difference in what it knows: a running job
+// started at the tick that claimed it, where the store has the supervisor's start, a few
+// milliseconds later. EngineOptions::check_schedule compares the two at every tick.
+// Thread-safety: none; the engine's callers serialize.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <set>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "engine/snapshot_builder.h"
+#include "fastgpu/sched/scheduler.h"
+
+namespace fastgpu::engine {
+
+class KeptSchedule {
+ public:
+  // The store took these jobs as QUEUED.
+  void submitted(std::span<const JobId> jobs);
+  // A queued job ended without running: cancelled, or its dependency failed.
+  void cancelled(JobId job, store::WallTime at);
+  // A running job's end was recorded, other than a preemption that requeues it.
+  void ended(JobId job, store::JobState state, store::WallTime at);
+  // A running job that stopped at `stopped` is QUEUED again.
+  void requeued(JobId job, store::WallTime stopped);
+  // A run of `signature` ended, so its history grew (nullopt: a run of some signature).
+  void history_changed(std::optional<std::string_view> signature);
+  // Rebuilds at the next decide().
+  void invalidate();
+
+  struct Decided {
+    std::vector<sched::Decision> decisions;
+    // Queued jobs that do not fit the GPUs now; listed when the snapshot was built whole.
+    std::vector<Withheld> withheld;
+    // Why the kept scheduler was rebuilt for this tick; empty when it was not.
+    std::string rebuilt;
+    // With EngineOptions::check_schedule: the kept scheduler's decisions and the pure
+    // schedule()'s, when they differed (the pure ones are in `decisions`); else empty.
+    std::string diverged;
+  };
+  // This tick's decisions. Start and Move decisions are already applied to the kept
+  // scheduler: a claim or launch that fails must be told as an end (ended()), or the
+  // mirrors invalidated.
+  Result<Decided> decide(const TickSources& sources);
+
+ private:
+  struct Change {
+    enum class Kind { kSubmitted, kCancelled, kEnded, kRequeued };
+    Kind kind;
+    JobId job;
+    sched::EndState end = sched::EndState::kSucceeded;
+    double at_s = 0.0;
+  };
+
+  Result<Decided> decide_pure(const TickSources& sources) const;
+  Result<Decided> rebuild(const TickSources& sources, std::string why);
+  // Why the kept scheduler cannot be fed this tick; nullopt when it can.
+  std::optional<std::string> untrusted(const TickSources& sources) const;
+  // Brings the kept scheduler up to date; an error means it must be rebuilt.
+  Status feed(const TickSources& sources);
+  Status update_gpus(const TickSources& sources);
+  // `gone`: the submitted jobs skipped because they already left the queue.
+  Status apply_change(const TickSources& sources, const Change& change, std::set<JobId>& gone);
+  // A queued job entered the kept scheduler: held if the engine limits it.
+  Status entered(const TickSources& sources, JobId job);
+  Status add_ended_targets(const TickSources& sources, const sched::Job& job);
+  Status give_history(const TickSources& sources, const sched::Job& job);
+  Status refresh_history(const TickSources& sources);
+  Status update_holds(const TickSources& sources);
+  Result<Decided> run(const TickSources& sources, Decided decided);
+  void check(const TickSources& sources, Decided& decided);
+
+  std::unique_ptr<sched::Scheduler> kept_;
+  std::vector<Change> changes_;
+  std::set<std::string> history_changed_;
+  bool every_history_changed_ = false;
+  // What the kept scheduler was last given.
+  std::vector<sched::GpuState> gpus_;
+  std::set<std::string> signatures_;  // the histories it holds
+  std::set<JobId> released_;          // engine-limited jobs it may start
+  std::uint64_t queued_reads_ = 0;    // the mirrors' reads() when it was built
+  std::uint64_t running_reads_ = 0;
+};
+
+}  // namespace fastgpu::engine
