@@ -36,17 +36,21 @@ void KeptSchedule::history_changed(std::optional<std::string_view> signature) {
 
 void KeptSchedule::invalidate() { kept_.reset(); }
 
+void KeptSchedule::forget_changes() {
+  changes_.clear();
+  history_changed_.clear();
+  every_history_changed_ = false;
+}
+
 Result<KeptSchedule::Decided> KeptSchedule::decide(const TickSources& sources) {
   if (sources.options.scheduler.policy == "fair") {
     kept_.reset();
-    changes_.clear();
+    forget_changes();
     return decide_pure(sources);
   }
   if (std::optional<std::string> why = untrusted(sources)) return rebuild(sources, *why);
   const Status fed = feed(sources);
-  changes_.clear();
-  history_changed_.clear();
-  every_history_changed_ = false;
+  forget_changes();
   if (!fed.ok()) return rebuild(sources, fed.message());
   return run(sources, Decided{});
 }
@@ -72,11 +76,10 @@ std::optional<std::string> KeptSchedule::untrusted(const TickSources& sources) c
   return std::nullopt;
 }
 
+// The mirrors are what the store holds now: every change told before is in them.
 Result<KeptSchedule::Decided> KeptSchedule::rebuild(const TickSources& sources, std::string why) {
   kept_.reset();
-  changes_.clear();
-  history_changed_.clear();
-  every_history_changed_ = false;
+  forget_changes();
   Result<TickInput> input = build_tick_input(sources, QueueSelection::kAll);
   if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
   Result<std::unique_ptr<sched::Scheduler>> kept =

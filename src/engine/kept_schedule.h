@@ -80,6 +80,7 @@ class KeptSchedule {
     double at_s = 0.0;
   };
 
+  void forget_changes();
   Result<Decided> decide_pure(const TickSources& sources) const;
   Result<Decided> rebuild(const TickSources& sources, std::string why);
   // Why the kept scheduler cannot be fed this tick; nullopt when it can.

@@ -46,8 +46,8 @@ class QueuedJobs {
   // The jobs with at least one after-success dependency (whatever their kind).
   const std::set<JobId>& after_ok() const { return after_ok_; }
 
-  // How many times the mirror was read whole from the store: what was told to the
-  // engine's kept scheduler since then no longer accounts for it.
+  // How many times the mirror was read whole from the store. The engine's kept scheduler
+  // is rebuilt after each: the changes it was told no longer account for the mirror.
   std::uint64_t reads() const { return reads_; }
 
  private:

@@ -39,8 +39,8 @@ class RunningJobs {
   const store::JobRecord* find(JobId job) const;
   const std::map<JobId, store::JobRecord>& jobs() const { return jobs_; }
 
-  // How many times the mirror was read whole from the store: what was told to the
-  // engine's kept scheduler since then no longer accounts for it.
+  // How many times the mirror was read whole from the store. The engine's kept scheduler
+  // is rebuilt after each: the changes it was told no longer account for the mirror.
   std::uint64_t reads() const { return reads_; }
 
  private:
