@@ -23,7 +23,9 @@ namespace fastgpu::engine {
 class EngineImpl final : public Engine {
  public:
   EngineImpl(EngineOptions options, GpuReading reading)
-      : options_(std::move(options)), reading_(std::move(reading)) {}
+      : options_(std::move(options)),
+        reading_(std::move(reading)),
+        schedule_(options_.rebuild_scheduler_after_ends) {}
 
   // Re-adopts RUNNING jobs and requeues PREEMPTED ones a previous engine left behind.
   Status recover();

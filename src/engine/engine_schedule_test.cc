@@ -29,7 +29,9 @@ constexpr Bytes kGiB = Bytes{1} << 30;
 
 class RandomEngineRun {
  public:
-  RandomEngineRun(const std::string& policy, std::uint64_t seed) : random_(seed) {
+  RandomEngineRun(const std::string& policy, std::uint64_t seed,
+                  std::size_t rebuild_after_ends = 50'000)
+      : random_(seed) {
     probe_ = std::move(make_simulated_probe("2xH100-80G,2xA100-40G")).value();
     options_.probe = probe_.get();
     options_.launcher = &launcher_;
@@ -41,6 +43,7 @@ class RandomEngineRun {
     options_.scheduler.las_thresholds_gpu_s = {10.0, 60.0};  // preempts within a run
     options_.cpu_slots = 2;
     options_.check_schedule = true;
+    options_.rebuild_scheduler_after_ends = rebuild_after_ends;
     engine_ = std::move(Engine::open(options_)).value();
   }
 
@@ -59,6 +62,9 @@ class RandomEngineRun {
     ASSERT_TRUE(report.ok()) << report.status().to_string();
     ++ticks_;
     if (!report->schedule_rebuilt.empty()) ++rebuilds_;
+    if (report->schedule_rebuilt.find("ended since it was built") != std::string::npos) {
+      ++forgetting_rebuilds_;
+    }
     preempted_ += report->preempted.size();
     for (const std::string& warning : report->warnings) {
       EXPECT_THAT(warning, ::testing::Not(::testing::HasSubstr("the kept scheduler decided")))
@@ -69,6 +75,7 @@ class RandomEngineRun {
 
   int ticks() const { return ticks_; }
   int rebuilds() const { return rebuilds_; }
+  int forgetting_rebuilds() const { return forgetting_rebuilds_; }
   std::size_t submitted() const { return submitted_.size(); }
   std::size_t preempted() const { return preempted_; }
 
@@ -169,6 +176,7 @@ class RandomEngineRun {
   std::vector<JobId> running_;  // started by the engine; some ended since
   int ticks_ = 0;
   int rebuilds_ = 0;
+  int forgetting_rebuilds_ = 0;
   std::size_t preempted_ = 0;
 };
 
@@ -191,6 +199,15 @@ TEST_P(KeptScheduleEquivalence, DecidesAsThePureScheduleAtEveryTick) {
     EXPECT_GT(run.ticks(), 60) << "seed " << seed;
     EXPECT_LT(run.rebuilds(), run.ticks() / 10) << "seed " << seed;
   }
+}
+
+// Rebuilt every few ends to forget the ended jobs, the kept scheduler still decides as the
+// pure one: a job that depends on a forgotten one is told of it again from the store.
+TEST_P(KeptScheduleEquivalence, DecidesAsThePureScheduleAfterForgettingEndedJobs) {
+  RandomEngineRun run(GetParam(), 7, /*rebuild_after_ends=*/5);
+  for (int i = 0; i < 400 && !::testing::Test::HasFailure(); ++i) run.step();
+  run.tick();
+  EXPECT_GT(run.forgetting_rebuilds(), 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Policies, KeptScheduleEquivalence,

@@ -73,6 +73,9 @@ std::optional<std::string> KeptSchedule::untrusted(const TickSources& sources) c
   if (sources.running.reads() != running_reads_) {
     return "the running jobs were read again from the store";
   }
+  if (ends_ >= ends_before_rebuild_) {
+    return std::to_string(ends_) + " jobs ended since it was built; it forgets them";
+  }
   return std::nullopt;
 }
 
@@ -95,6 +98,7 @@ Result<KeptSchedule::Decided> KeptSchedule::rebuild(const TickSources& sources, 
   signatures_.clear();
   for (const auto& [signature, history] : input->snapshot.history) signatures_.insert(signature);
   gpus_ = std::move(input->snapshot.gpus);
+  ends_ = 0;
   queued_reads_ = sources.queued.reads();
   running_reads_ = sources.running.reads();
   kept_ = std::move(kept).value();
@@ -161,8 +165,9 @@ Status KeptSchedule::apply_change(const TickSources& sources, const Change& chan
     }
     case Change::Kind::kCancelled:
       if (gone.contains(change.job)) return {};
+      ++ends_;
       return kept_->cancel(change.job, change.at_s);
-    case Change::Kind::kEnded: return kept_->finish(change.job, change.end, change.at_s);
+    case Change::Kind::kEnded: ++ends_; return kept_->finish(change.job, change.end, change.at_s);
     case Change::Kind::kRequeued:
       FASTGPU_RETURN_IF_ERROR(kept_->requeue(change.job, change.at_s));
       return entered(sources, change.job);

@@ -9,9 +9,11 @@
 // or its resync every minute); after a change the scheduler refused (such as a dependency
 // on a job that ended before the last rebuild); when the GPUs change beyond their readings
 // (one more or less, another size or node); after a Move, which the engine applies as a
-// preemption. With the fair policy it is not kept at all: every tick builds the snapshot
-// and calls the pure schedule(), because fair ranks by the usage of ended jobs, which comes
-// from the store's records.
+// preemption; and after EngineOptions::rebuild_scheduler_after_ends ends, so that it
+// forgets the ended jobs it holds for dependencies (about 100 bytes each) instead of
+// growing for as long as the daemon runs. With the fair policy it is not kept at all: every tick
+// builds the snapshot and calls the pure schedule(), because fair ranks by the usage of ended jobs,
+// which comes from the store's records.
 //
 // Between rebuilds the engine tells it each change it makes to a job (submitted,
 // cancelled, ended, requeued) and each end of a signature's run (history_changed); they
@@ -43,6 +45,9 @@ namespace fastgpu::engine {
 
 class KeptSchedule {
  public:
+  explicit KeptSchedule(std::size_t ends_before_rebuild)
+      : ends_before_rebuild_(ends_before_rebuild) {}
+
   // The store took these jobs as QUEUED.
   void submitted(std::span<const JobId> jobs);
   // A queued job ended without running: cancelled, or its dependency failed.
@@ -109,6 +114,8 @@ class KeptSchedule {
   std::set<JobId> released_;          // engine-limited jobs it may start
   std::uint64_t queued_reads_ = 0;    // the mirrors' reads() when it was built
   std::uint64_t running_reads_ = 0;
+  const std::size_t ends_before_rebuild_;
+  std::size_t ends_ = 0;  // jobs it was told ended since it was built
 };
 
 }  // namespace fastgpu::engine

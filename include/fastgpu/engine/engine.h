@@ -72,6 +72,9 @@ struct EngineOptions {
   // (the daemon sets it from FASTGPU_CHECK_SCHEDULE=1): it costs every tick what keeping
   // the scheduler saves.
   bool check_schedule = false;
+  // The scheduler kept between ticks holds every job that ended since it was built (for
+  // jobs depending on them); it is rebuilt after this many ends to forget them.
+  std::size_t rebuild_scheduler_after_ends = 50'000;
 };
 
 // The outcome of one tick, for logs and tests.
