@@ -95,6 +95,7 @@ Result<KeptSchedule::Decided> KeptSchedule::rebuild(const TickSources& sources, 
     if (engine_limited(sources.options, record)) released_.insert(job.id);
   }
   for (JobId job : input->on_hold) released_.erase(job);
+  every_signature_ = policy_reads_run_estimates(sources.options.scheduler.policy);
   signatures_.clear();
   for (const auto& [signature, history] : input->snapshot.history) signatures_.insert(signature);
   gpus_ = std::move(input->snapshot.gpus);
@@ -161,28 +162,30 @@ Status KeptSchedule::apply_change(const TickSources& sources, const Change& chan
       FASTGPU_RETURN_IF_ERROR(add_ended_targets(sources, job));
       FASTGPU_RETURN_IF_ERROR(give_history(sources, job));
       FASTGPU_RETURN_IF_ERROR(kept_->enqueue(job));
-      return entered(sources, change.job);
+      return entered(sources.options, found->second);
     }
     case Change::Kind::kCancelled:
       if (gone.contains(change.job)) return {};
       ++ends_;
       return kept_->cancel(change.job, change.at_s);
     case Change::Kind::kEnded: ++ends_; return kept_->finish(change.job, change.end, change.at_s);
-    case Change::Kind::kRequeued:
+    case Change::Kind::kRequeued: {
       FASTGPU_RETURN_IF_ERROR(kept_->requeue(change.job, change.at_s));
-      return entered(sources, change.job);
+      auto found = sources.queued.jobs().find(change.job);
+      if (found == sources.queued.jobs().end()) {
+        return failed_precondition("job " + to_string(change.job) +
+                                   " is not in the engine's queue");
+      }
+      return entered(sources.options, found->second);
+    }
   }
   return {};
 }
 
-Status KeptSchedule::entered(const TickSources& sources, JobId job) {
-  released_.erase(job);
-  auto found = sources.queued.jobs().find(job);
-  if (found == sources.queued.jobs().end()) {
-    return failed_precondition("job " + to_string(job) + " is not in the engine's queue");
-  }
-  if (!engine_limited(sources.options, found->second)) return {};
-  return kept_->hold(job, true);
+Status KeptSchedule::entered(const EngineOptions& options, const JobRecord& job) {
+  released_.erase(job.id);
+  if (!engine_limited(options, job)) return {};
+  return kept_->hold(job.id, true);
 }
 
 // The jobs `job` depends on that ended before the kept scheduler was built (it knows only
@@ -200,8 +203,7 @@ Status KeptSchedule::add_ended_targets(const TickSources& sources, const sched::
 
 // The history of a signature a decision reads, given before the first job with it.
 Status KeptSchedule::give_history(const TickSources& sources, const sched::Job& job) {
-  const bool every_signature = policy_reads_run_estimates(sources.options.scheduler.policy);
-  if (!reads_history(job, every_signature) || signatures_.contains(job.signature)) return {};
+  if (!reads_history(job, every_signature_) || signatures_.contains(job.signature)) return {};
   Result<sched::SignatureHistory> history =
       cached_history(*sources.options.store, sources.history, job.signature);
   if (!history.ok()) return history.status();

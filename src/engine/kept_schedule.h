@@ -96,7 +96,7 @@ class KeptSchedule {
   // `gone`: the submitted jobs skipped because they already left the queue.
   Status apply_change(const TickSources& sources, const Change& change, std::set<JobId>& gone);
   // A queued job entered the kept scheduler: held if the engine limits it.
-  Status entered(const TickSources& sources, JobId job);
+  Status entered(const EngineOptions& options, const store::JobRecord& job);
   Status add_ended_targets(const TickSources& sources, const sched::Job& job);
   Status give_history(const TickSources& sources, const sched::Job& job);
   Status refresh_history(const TickSources& sources);
@@ -111,6 +111,7 @@ class KeptSchedule {
   // What the kept scheduler was last given.
   std::vector<sched::GpuState> gpus_;
   std::set<std::string> signatures_;  // the histories it holds
+  bool every_signature_ = false;      // the policy reads every signature's history
   std::set<JobId> released_;          // engine-limited jobs it may start
   std::uint64_t queued_reads_ = 0;    // the mirrors' reads() when it was built
   std::uint64_t running_reads_ = 0;

@@ -61,8 +61,6 @@ void QueuedJobs::put(JobRecord job) {
 
 namespace {
 
-bool limited(const JobRecord& job) { return job.spec.array && job.spec.array->max_running > 0; }
-
 bool waits_for_success(const JobRecord& job) {
   for (const store::Dependency& dependency : job.spec.dependencies) {
     if (dependency.kind == store::DependencyKind::kAfterOk) return true;
@@ -73,7 +71,7 @@ bool waits_for_success(const JobRecord& job) {
 }  // namespace
 
 void QueuedJobs::index(const JobRecord& job) {
-  if (limited(job)) {
+  if (in_limited_array(job)) {
     limited_arrays_[job.spec.array->array_id].emplace(job.spec.array->index, job.id);
   } else if (job.spec.gpus == 0) {
     cpu_jobs_.emplace(-job.spec.priority, job.id);
@@ -84,7 +82,7 @@ void QueuedJobs::index(const JobRecord& job) {
 }
 
 void QueuedJobs::unindex(const JobRecord& job) {
-  if (limited(job)) {
+  if (in_limited_array(job)) {
     const auto array = limited_arrays_.find(job.spec.array->array_id);
     if (array != limited_arrays_.end()) {
       array->second.erase({job.spec.array->index, job.id});

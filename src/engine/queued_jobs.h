@@ -19,6 +19,11 @@
 
 namespace fastgpu::engine {
 
+// Whether the job is a member of an array with a running limit (--array 0-15%4).
+inline bool in_limited_array(const store::JobRecord& job) {
+  return job.spec.array && job.spec.array->max_running > 0;
+}
+
 class QueuedJobs {
  public:
   // Reads the whole queue when the mirror is stale (never read, a failed update) or, once

@@ -92,14 +92,10 @@ Bytes declared_bytes(const JobRecord& job, std::vector<sched::GpuState>& gpus) {
   return whole;
 }
 
-bool limited_array_member(const JobRecord& job) {
-  return job.spec.array && job.spec.array->max_running > 0;
-}
-
 }  // namespace
 
 bool engine_limited(const EngineOptions& options, const JobRecord& job) {
-  return limited_array_member(job) || (job.spec.gpus == 0 && options.cpu_slots > 0);
+  return in_limited_array(job) || (job.spec.gpus == 0 && options.cpu_slots > 0);
 }
 
 // A running job keeps its GPU in the snapshot even if the probe stopped listing it, so

@@ -178,6 +178,20 @@ inline std::string describe(const ScheduleResult& result) {
 }
 
 // Names a call of a random stream in a failure: "priority/pack seed 7 step 12".
+// The config a MixedStream runs under: balancing on exactly when backfill is, and the
+// minimum runs before a preemption (30 s) and a move (60 s).
+inline SchedulerConfig mixed_stream_config(const std::string& policy, const char* strategy,
+                                           bool backfill) {
+  SchedulerConfig config;
+  config.policy = policy;
+  config.strategy = strategy;
+  config.backfill = backfill;
+  config.balance = backfill;
+  config.min_run_before_preempt_s = 30.0;
+  config.min_run_before_move_s = 60.0;
+  return config;
+}
+
 inline std::string stream_step(const SchedulerConfig& config, std::uint64_t seed, int step) {
   return config.policy + "/" + config.strategy + " seed " + std::to_string(seed) + " step " +
          std::to_string(step);

@@ -339,13 +339,7 @@ class HoldEquivalence : public ::testing::TestWithParam<std::string> {};
 TEST_P(HoldEquivalence, DecidesAsThePureSchedulerOnTheSnapshotOnEveryStep) {
   for (const char* strategy : {"pack", "spread"}) {
     for (const bool backfill : {false, true}) {
-      SchedulerConfig config;
-      config.policy = GetParam();
-      config.strategy = strategy;
-      config.backfill = backfill;
-      config.balance = backfill;  // balancing on in half the runs
-      config.min_run_before_preempt_s = 30.0;
-      config.min_run_before_move_s = 60.0;
+      const SchedulerConfig config = testing::mixed_stream_config(GetParam(), strategy, backfill);
       HoldFigures total;
       for (std::uint64_t seed = 1; seed <= 6; ++seed) {
         const HoldFigures figures = run_hold_stream(config, seed * 6151 + (backfill ? 1 : 0), 120);

@@ -79,13 +79,7 @@ class IncrementalEquivalence : public ::testing::TestWithParam<std::string> {};
 TEST_P(IncrementalEquivalence, DecidesAsThePureSchedulerOnEveryStep) {
   for (const char* strategy : {"pack", "spread"}) {
     for (bool backfill : {false, true}) {
-      SchedulerConfig config;
-      config.policy = GetParam();
-      config.strategy = strategy;
-      config.backfill = backfill;
-      config.balance = backfill;  // balancing on in half the runs
-      config.min_run_before_preempt_s = 30.0;
-      config.min_run_before_move_s = 60.0;
+      const SchedulerConfig config = testing::mixed_stream_config(GetParam(), strategy, backfill);
       std::size_t decisions = 0;
       for (std::uint64_t seed = 1; seed <= 6; ++seed) {
         decisions += run_stream(config, seed * 7919 + (backfill ? 1 : 0), 60);
