@@ -7,10 +7,6 @@ namespace fastgpu::sched {
 
 double priority_weight(int priority) { return priority < 1 ? 1.0 : static_cast<double>(priority); }
 
-std::int64_t to_units(double value) {
-  return std::llround(value * static_cast<double>(kUnitsPerShare));
-}
-
 namespace {
 
 Bytes usable_bytes(const GpuState& gpu) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <string>
 
@@ -22,6 +23,31 @@ Demand demand(Bytes bytes, double share, int gpus = 1) {
   d.share = share;
   d.load = share;
   return d;
+}
+
+// The ledger's share units must round as std::llround does: a kept scheduler and one
+// built afresh sum the same units, and the golden traces were made with llround.
+TEST(Ledger, ShareUnitsRoundAsLlroundDoes) {
+  const double unit = 1.0 / static_cast<double>(kUnitsPerShare);
+  std::vector<double> values = {0.0,        -0.0,       0.5 * unit,  -0.5 * unit,
+                                1.5 * unit, 2.5 * unit, -2.5 * unit, 0.49999999999999994 * unit,
+                                0.25,       1.0 / 3.0,  0.1 * 0.7,   1.0,
+                                4.0e6,      -4.0e6,     9.0e9,       1.0e300};
+  std::mt19937_64 random(7);
+  std::uniform_real_distribution<double> share(-2.0, 2.0);
+  std::uniform_int_distribution<std::int64_t> units(-4'000'000'000, 4'000'000'000);
+  for (int i = 0; i < 100'000; ++i) {
+    values.push_back(share(random));
+    // Exact halves and their neighbours, where rounding differs if done wrong.
+    const double half = (static_cast<double>(units(random)) + 0.5) * unit;
+    values.push_back(half);
+    values.push_back(std::nextafter(half, 0.0));
+    values.push_back(std::nextafter(half, 10.0));
+  }
+  for (double value : values) {
+    ASSERT_EQ(to_units(value), std::llround(value * static_cast<double>(kUnitsPerShare)))
+        << "value " << value;
+  }
 }
 
 TEST(Ledger, CountsReservedAndForeignMemoryAgainstTotal) {

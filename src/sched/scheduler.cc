@@ -680,12 +680,14 @@ class Round {
 
   // Started jobs leave the queue and run from now on, where their decision placed them.
   void apply_starts() {
-    for (const Started& started : started_) {
+    for (Started& started : started_) {
       if (started.demand.whole_memory) hold_recorded_bytes(started);
       Job job = state_.take_queued(started.id);
       std::vector<int> gpus;
+      gpus.reserve(started.slots.size());
       for (int s : started.slots) gpus.push_back(ledger_.slot(s).gpu_index);
-      state_.add_running({std::move(job), std::move(gpus), started.bytes, snapshot_.now_s, {}});
+      state_.add_running({std::move(job), std::move(gpus), started.bytes, snapshot_.now_s, {}},
+                         std::move(started.slots));
     }
     for (JobId id : started_cpu_) {
       state_.add_running({state_.take_queued(id), {}, 0, snapshot_.now_s, {}});

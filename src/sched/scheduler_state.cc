@@ -433,9 +433,13 @@ double Scheduler::State::end_of(const RunningJob& running) const {
 }
 
 void Scheduler::State::add_running(RunningJob running) {
+  std::vector<int> slots = slots_of(running.gpus);
+  add_running(std::move(running), std::move(slots));
+}
+void Scheduler::State::add_running(RunningJob running, std::vector<int> slots) {
   ends.emplace(end_of(running), running.job.id);
   running_at[running.job.id] = view.running.size();
-  running_slots.push_back(slots_of(running.gpus));
+  running_slots.push_back(std::move(slots));
   view.running.push_back(std::move(running));
 }
 

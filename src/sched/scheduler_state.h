@@ -285,6 +285,8 @@ struct Scheduler::State {
   void add_queued(Job job);
   Job take_queued(JobId id);
   void add_running(RunningJob running);
+  // The same, given its ledger slots (slots_of(running.gpus)).
+  void add_running(RunningJob running, std::vector<int> slots);
   // Takes a running job out (it ended, was requeued or moves) and releases its GPUs.
   RunningJob take_running(JobId id);
   Demand held_demand(const RunningJob& running) const;
