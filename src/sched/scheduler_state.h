@@ -210,6 +210,9 @@ struct Scheduler::State {
   using ClassKey = std::tuple<int, bool, Bytes, std::int64_t>;
   std::vector<RequestClass> classes;
   std::map<ClassKey, int> class_of_key;
+  // Rounds whose walk ended when the queue's smallest demands were proven to fail, past
+  // the reservation (Round::prove_smallest_fail; tests read it).
+  std::uint64_t smallest_proven_stops = 0;
   std::set<Entry> heads;                                     // the first job of each class
   std::unordered_map<JobId, Entry> entry_of;                 // every queued job, ranked
   std::unordered_map<JobId, std::vector<JobId>> dependents;  // target -> held jobs

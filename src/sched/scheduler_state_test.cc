@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <string>
+#include <vector>
+
 #include "sched/sched_builders.h"
 
 namespace fastgpu::sched {
@@ -164,6 +168,48 @@ TEST(KeptScheduler, AJobEndedBeforeItsTimeCountsForItsDependents) {
   auto kept = scheduler.schedule(0.0);
   ASSERT_TRUE(kept.ok()) << kept.status().to_string();
   EXPECT_EQ(testing::started_ids(*kept), (std::vector<std::uint64_t>{10}));  // not 11
+}
+
+// Past the reservation a round first tries to prove that the queue's smallest demands fail
+// (Round::prove_smallest_fail), which ends its walk. A job that arrives asking less than
+// every other job moves those demands: the proof of the classes that failed before must
+// not end the walk before it.
+TEST(KeptScheduler, AJobAskingLessThanEveryOtherStartsPastTheReservation) {
+  Snapshot snapshot;
+  snapshot.gpus = make_node("n0", 2);
+  Job exclusive = make_job(1, 1, 10 * kGiB);
+  exclusive.time_limit_s = 3600.0;
+  Job half = make_job(2, 1, 40 * kGiB, 0.5);
+  half.time_limit_s = 7200.0;
+  snapshot.running = {make_running(exclusive, {0}), make_running(half, {1})};
+  Job both = make_job(3, 2, 60 * kGiB);  // waits for both GPUs: reserved at t = 7200
+  both.submit_time_s = 1;
+  Job large = make_job(4, 1, 50 * kGiB, 0.4);  // fits nowhere: 40 GiB left on GPU 1
+  large.submit_time_s = 2;
+  snapshot.queue = {both, large};
+  SchedulerConfig config;
+  config.policy = "fifo";
+  auto created = Scheduler::from_snapshot(snapshot, config);
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  Scheduler& scheduler = **created;
+  for (double now : {0.0, 1.0}) {
+    auto quiet = scheduler.schedule(now);
+    ASSERT_TRUE(quiet.ok()) << quiet.status().to_string();
+    EXPECT_TRUE(quiet->decisions.empty());
+  }
+  // The second call proved job 4's class (the smallest demand then) fails, and stopped.
+  EXPECT_EQ(scheduler.state().smallest_proven_stops, 1u);
+  Job small = make_job(5, 1, 10 * kGiB, 0.2);  // ends before the reservation, fits GPU 1
+  small.submit_time_s = 3;
+  small.time_limit_s = 600.0;
+  ASSERT_TRUE(scheduler.enqueue(small).ok());
+  Snapshot now = scheduler.snapshot();
+  now.now_s = 2.0;
+  auto pure = schedule(now, config);
+  auto kept = scheduler.schedule(2.0);
+  ASSERT_TRUE(pure.ok() && kept.ok());
+  EXPECT_EQ(testing::started_ids(*pure), (std::vector<std::uint64_t>{5}));
+  EXPECT_EQ(testing::started_ids(*kept), (std::vector<std::uint64_t>{5}));
 }
 
 }  // namespace
