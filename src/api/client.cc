@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <string_view>
+#include <utility>
 
 namespace fastgpu::api {
 namespace {
@@ -25,8 +26,8 @@ ErrorCode code_from_name(std::string_view name) {
 
 ApiClient::ApiClient(std::filesystem::path socket) : socket_(std::move(socket)) {}
 
-Result<ApiReply> ApiClient::exchange(const std::string& method, const std::string& target,
-                                     const std::string& body) const {
+Result<ApiClient::TextReply> ApiClient::send(const std::string& method, const std::string& target,
+                                             const std::string& body) const {
   httplib::Client client(socket_.string(), 80);
   client.set_address_family(AF_UNIX);
   client.set_connection_timeout(kTimeoutSeconds, 0);
@@ -39,16 +40,27 @@ Result<ApiReply> ApiClient::exchange(const std::string& method, const std::strin
         fmt::format("no FastGPU daemon answers on '{}' ({}); start one with `fastgpu daemon start`",
                     socket_.string(), httplib::to_string(result.error())));
   }
+  return TextReply{result->status, std::move(result->body)};
+}
+
+Result<ApiReply> ApiClient::parse_reply(TextReply text) const {
   ApiReply reply;
-  reply.status = result->status;
-  reply.body = Json::parse(result->body, nullptr, /*allow_exceptions=*/false);
+  reply.status = text.status;
+  reply.body = Json::parse(text.body, nullptr, /*allow_exceptions=*/false);
   if (reply.body.is_discarded()) {
     return internal_error(
         fmt::format("the daemon on '{}' answered {} with a body that is not "
                     "JSON: {}",
-                    socket_.string(), result->status, result->body));
+                    socket_.string(), text.status, text.body));
   }
   return reply;
+}
+
+Result<ApiReply> ApiClient::exchange(const std::string& method, const std::string& target,
+                                     const std::string& body) const {
+  Result<TextReply> text = send(method, target, body);
+  if (!text.ok()) return text.status();
+  return parse_reply(std::move(text).value());
 }
 
 Status reply_error(const ApiReply& reply) {
@@ -67,14 +79,23 @@ Result<Json> ApiClient::get(const std::string& target) const {
   Result<ApiReply> reply = exchange("GET", target, "");
   if (!reply.ok()) return reply.status();
   if (reply->status >= 300) return reply_error(*reply);
-  return reply->body;
+  return std::move(reply->body);  // not copied: a listing may be 100,000 jobs
+}
+
+Result<std::string> ApiClient::get_text(const std::string& target) const {
+  Result<TextReply> text = send("GET", target, "");
+  if (!text.ok()) return text.status();
+  if (text->status < 300) return std::move(text->body);
+  Result<ApiReply> reply = parse_reply(std::move(text).value());
+  if (!reply.ok()) return reply.status();
+  return reply_error(*reply);
 }
 
 Result<Json> ApiClient::post(const std::string& target, const Json& body) const {
   Result<ApiReply> reply = exchange("POST", target, body.dump());
   if (!reply.ok()) return reply.status();
   if (reply->status >= 300) return reply_error(*reply);
-  return reply->body;
+  return std::move(reply->body);  // not copied: a listing may be 100,000 jobs
 }
 
 bool ApiClient::reachable() const { return get("/v1/daemon").ok(); }

@@ -254,6 +254,10 @@ std::string iso_time(WallTime time) {
 
 namespace {
 
+Json array_json(const store::ArrayMember& array) {
+  return {{"array_id", array.array_id}, {"index", array.index}, {"max_running", array.max_running}};
+}
+
 // The spec's fields; without its environment when the batch carries it.
 Json spec_json(const JobSpec& spec, bool with_environment) {
   Json json;
@@ -275,11 +279,7 @@ Json spec_json(const JobSpec& spec, bool with_environment) {
     dependencies.push_back(item);
   }
   json["dependencies"] = dependencies;
-  if (spec.array) {
-    json["array"] = {{"array_id", spec.array->array_id},
-                     {"index", spec.array->index},
-                     {"max_running", spec.array->max_running}};
-  }
+  if (spec.array) json["array"] = array_json(*spec.array);
   json["restartable"] = spec.restartable;
   json["signature"] = spec.signature;
   return json;
@@ -350,13 +350,40 @@ Json job_batch_to_json(const std::vector<JobSpec>& specs) {
   return Json{{"environment", specs.front().environment.entries()}, {"jobs", jobs}};
 }
 
+namespace {
+
+// What the job tables read (JobFields::kTable), in the order of the full record.
+Json job_table_json(const store::JobRecord& record) {
+  Json spec;
+  spec["name"] = record.spec.name;
+  spec["gpus"] = record.spec.gpus;
+  spec["gpu_mem"] = optional_json(record.spec.gpu_mem);
+  if (record.spec.array) spec["array"] = array_json(*record.spec.array);
+  Json json;
+  json["id"] = record.id.value();
+  json["state"] = store::job_state_name(record.state);
+  json["user"] = record.spec.user;
+  json["spec"] = std::move(spec);
+  json["placed_gpus"] = record.placed_gpus;
+  json["start_time_us"] = time_json(record.start_time);
+  json["end_time_us"] = time_json(record.end_time);
+  return json;
+}
+
+}  // namespace
+
 Json job_record_to_json(const store::JobRecord& record) {
+  return job_record_to_json(record, JobFields::kAll);
+}
+
+Json job_record_to_json(const store::JobRecord& record, JobFields fields) {
+  if (fields == JobFields::kTable) return job_table_json(record);
   Json json;
   json["id"] = record.id.value();
   json["state"] = store::job_state_name(record.state);
   json["uid"] = record.spec.uid;
   json["user"] = record.spec.user;
-  json["spec"] = job_spec_to_json(record.spec);
+  json["spec"] = spec_json(record.spec, /*with_environment=*/fields == JobFields::kAll);
   json["submit_time_us"] = record.spec.submit_time.time_since_epoch().count();
   json["submit_time"] = iso_time(record.spec.submit_time);
   json["placed_gpus"] = record.placed_gpus;
@@ -373,6 +400,17 @@ Json job_record_to_json(const store::JobRecord& record) {
   json["attempts"] = record.attempts;
   json["accounting"] = accounting_json(record.accounting);
   return json;
+}
+
+void JobListingText::add(const store::JobRecord& job) {
+  if (!empty_) text_ += ',';
+  empty_ = false;
+  text_ += job_record_to_json(job, fields_).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string JobListingText::finish() && {
+  text_ += "]}";
+  return std::move(text_);
 }
 
 }  // namespace fastgpu::api

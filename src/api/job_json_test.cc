@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 namespace fastgpu::api {
 namespace {
 
@@ -129,6 +131,77 @@ TEST(JobJson, RecordRoundTrips) {
   const Result<store::JobRecord> back = job_record_from_json(json);
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_EQ(*back, record);
+}
+
+// A queued array member, a running job, a job of "auto" memory, an ended one.
+std::vector<store::JobRecord> listed_records() {
+  store::JobRecord queued;
+  queued.id = JobId(12);
+  queued.spec = full_spec();
+  queued.spec.array->array_id = 12;
+  queued.spec.user = "ana";
+  store::JobRecord running = queued;
+  running.id = JobId(13);
+  running.spec.array.reset();
+  running.spec.gpu_mem.reset();
+  running.state = store::JobState::kRunning;
+  running.placed_gpus = {1, 3};
+  running.start_time = store::WallTime(std::chrono::microseconds(1'700'000'000'123'456));
+  store::JobRecord ended = running;
+  ended.id = JobId(14);
+  ended.spec.name = "caf\xc3\xa9 \xff";  // not UTF-8: replaced in the text
+  ended.state = store::JobState::kFailed;
+  ended.end_time = *running.start_time + std::chrono::seconds(5);
+  ended.exit_code = 3;
+  return {queued, running, ended};
+}
+
+// A job as a client reads it: serialized (invalid UTF-8 replaced) and parsed.
+Json as_read(const Json& job) {
+  return Json::parse(job.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+TEST(JobJson, TheTableFieldsAreTheFullRecordsFields) {
+  for (const store::JobRecord& record : listed_records()) {
+    const Json full = as_read(job_record_to_json(record));
+    const Json table = as_read(job_record_to_json(record, JobFields::kTable));
+    for (const char* key : {"id", "state", "user", "placed_gpus", "start_time_us", "end_time_us"}) {
+      EXPECT_EQ(table.at(key), full.at(key)) << key;
+    }
+    for (const char* key : {"name", "gpus", "gpu_mem"}) {
+      EXPECT_EQ(table["spec"].at(key), full["spec"].at(key)) << key;
+    }
+    EXPECT_EQ(table["spec"].contains("array"), record.spec.array.has_value());
+    if (record.spec.array) {
+      EXPECT_EQ(table["spec"]["array"], full["spec"]["array"]);
+    }
+    EXPECT_EQ(table.size(), 7u);
+    EXPECT_EQ(table["spec"].size(), record.spec.array ? 4u : 3u);
+  }
+}
+
+TEST(JobJson, ABriefRecordIsTheFullRecordWithoutItsEnvironment) {
+  for (const store::JobRecord& record : listed_records()) {
+    Json full = job_record_to_json(record);
+    ASSERT_TRUE(full["spec"].contains("environment"));
+    full["spec"].erase("environment");
+    EXPECT_EQ(job_record_to_json(record, JobFields::kBrief), full);
+  }
+}
+
+TEST(JobJson, AListingsTextIsTheListingDumpedAsTheServerDumpsJson) {
+  for (JobFields fields : {JobFields::kAll, JobFields::kBrief, JobFields::kTable}) {
+    Json jobs = Json::array();
+    JobListingText listing(fields);
+    for (const store::JobRecord& record : listed_records()) {
+      jobs.push_back(job_record_to_json(record, fields));
+      listing.add(record);
+    }
+    const Json body{{"jobs", jobs}};
+    EXPECT_EQ(std::move(listing).finish(),
+              body.dump(-1, ' ', false, Json::error_handler_t::replace));
+  }
+  EXPECT_EQ(JobListingText(JobFields::kAll).finish(), R"({"jobs":[]})");
 }
 
 TEST(JobJson, MalformedRecordIsAnErrorNotAThrow) {

@@ -137,11 +137,11 @@ class PeerCredServer final : public httplib::Server {
       return;
     }
     api_request.uid = uid;
-    const ApiResponse answer = service_.handle(api_request);
+    ApiResponse answer = service_.handle(api_request);
     response.status = answer.status;
-    // Logs may hold bytes that are not UTF-8: replaced, never a throw.
-    response.set_content(answer.body.dump(-1, ' ', false, Json::error_handler_t::replace),
-                         "application/json");
+    // Moved, not copied as set_content would: a listing's body may be 100s of MB.
+    response.body = std::move(answer).serialized();
+    response.set_header("Content-Type", "application/json");
   }
 
   ApiService& service_;

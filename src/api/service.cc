@@ -2,11 +2,14 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "cli/status_render.h"
@@ -132,7 +135,45 @@ void share_environments(std::vector<store::JobSpec>& specs,
   }
 }
 
+// brief=true leaves out each job's environment: nearly all of a listing's bytes (a login
+// shell's environment is a few kB), which the tables never show; fields=table keeps only
+// what the tables show.
+Result<JobFields> listing_fields(const ApiRequest& request) {
+  auto it = request.query.find("fields");
+  if (it != request.query.end()) {
+    if (it->second == "table") return JobFields::kTable;
+    return invalid_argument(
+        fmt::format("fields '{}' is unknown; use fields=table (or leave it out)", it->second));
+  }
+  return query_flag(request, "brief") ? JobFields::kBrief : JobFields::kAll;
+}
+
+// Calls `each` with every job `filter` selects, read `page_jobs` at a time: the store's
+// lock, which the engine's ticks take too, is held for one page, never for a whole
+// listing of 100,000 jobs, and only one page is held in memory. Each job comes once, by
+// increasing id, as it was when its page was read. REQUIRES: page_jobs > 0.
+Status for_each_listed_job(store::StateStore& store, store::JobFilter filter, std::size_t page_jobs,
+                           const std::function<void(const store::JobRecord&)>& each) {
+  std::optional<std::size_t> left = filter.limit;
+  for (;;) {
+    filter.limit = std::min(left.value_or(page_jobs), page_jobs);
+    if (*filter.limit == 0) return {};
+    Result<std::vector<store::JobRecord>> page = store.list_jobs(filter);
+    if (!page.ok()) return page.status();
+    for (const store::JobRecord& job : *page) each(job);
+    if (page->size() < *filter.limit) return {};
+    filter.after = page->back().id;
+    if (left) *left -= page->size();
+  }
+}
+
 }  // namespace
+
+std::string ApiResponse::serialized() && {
+  if (!text.empty()) return std::move(text);
+  // Logs may hold bytes that are not UTF-8: replaced, never a throw.
+  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
 
 int http_status_for(const Status& status) {
   switch (status.code()) {
@@ -241,21 +282,18 @@ ApiResponse ApiService::list(const ApiRequest& request) {
     if (!ids.ok()) return error_response(ids.status());
     Json list = Json::array();
     for (JobId id : *ids) list.push_back(id.value());
-    return {200, Json{{"ids", list}}};
+    return {200, Json{{"ids", std::move(list)}}};  // moved: `wait` polls 10,000s of ids
   }
-  Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(filter);
-  if (!jobs.ok()) return error_response(jobs.status());
-  // brief=true leaves out each job's environment: nearly all of a listing's bytes (a
-  // login shell's environment is a few kB), which the tables never show.
-  const bool brief = query_flag(request, "brief");
-  Json list = Json::array();
-  for (store::JobRecord& job : *jobs) {
-    // brief: the environment is not turned into JSON only to be dropped.
-    if (brief) job.spec.environment = store::Environment();
-    list.push_back(job_record_to_json(job));
-    if (brief) list.back()["spec"].erase("environment");
-  }
-  return {200, Json{{"jobs", list}}};
+  Result<JobFields> fields = listing_fields(request);
+  if (!fields.ok()) return error_response(fields.status());
+  JobListingText listing(*fields);
+  const Status listed = for_each_listed_job(*options_.store, filter,
+                                            std::max<std::size_t>(options_.listing_page_jobs, 1),
+                                            [&](const store::JobRecord& job) { listing.add(job); });
+  if (!listed.ok()) return error_response(listed);
+  ApiResponse response;
+  response.text = std::move(listing).finish();
+  return response;
 }
 
 Result<store::JobRecord> ApiService::owned_job(const ApiRequest& request, JobId job) {

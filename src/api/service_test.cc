@@ -4,6 +4,8 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <string>
+#include <vector>
 
 #include "api/api_test_util.h"
 
@@ -31,12 +33,15 @@ class ApiServiceTest : public ::testing::Test {
     options.user_name = [](std::uint32_t uid) { return "user" + std::to_string(uid); };
     options.job_path_prefix = {"/opt/fastgpu/bin"};
     options.info.gpus_source = "simulated";
+    options.listing_page_jobs = 2;  // listings of a few jobs read several pages
     service_ = std::make_unique<ApiService>(std::move(options));
   }
 
   ApiResponse call(const std::string& method, const std::string& path, std::uint32_t uid,
                    const std::string& body = "", std::map<std::string, std::string> query = {}) {
-    return service_->handle({method, path, std::move(query), body, uid});
+    ApiResponse response = service_->handle({method, path, std::move(query), body, uid});
+    if (!response.text.empty()) response.body = Json::parse(response.text);  // a listing
+    return response;
   }
 
   // Submits one `true` job as `uid`; returns its id.
@@ -212,6 +217,46 @@ TEST_F(ApiServiceTest, IdsOnlyListsTheSameJobsWithoutTheirRecords) {
       call("GET", "/v1/jobs", 9, "", {{"state", "QUEUED,RUNNING"}, {"ids_only", "true"}});
   ASSERT_EQ(ids.status, 200);
   EXPECT_EQ(ids.body, (Json{{"ids", Json::array({waiting})}}));
+}
+
+std::vector<std::uint64_t> listed_ids(const ApiResponse& response) {
+  std::vector<std::uint64_t> ids;
+  for (const Json& job : response.body["jobs"]) ids.push_back(job["id"].get<std::uint64_t>());
+  return ids;
+}
+
+// Read two at a time, a listing still holds each job once, in order, and pages with
+// after= and limit= as one read would.
+TEST_F(ApiServiceTest, AListingReadInPagesListsEachJobOnceAndPagesAsAsked) {
+  std::vector<std::uint64_t> mine;
+  for (int i = 0; i < 7; ++i) {
+    mine.push_back(submit_as(9));
+    if (i % 3 == 0) submit_as(10);
+  }
+  EXPECT_EQ(listed_ids(call("GET", "/v1/jobs", 9)), mine);
+  EXPECT_EQ(listed_ids(call("GET", "/v1/jobs", 9, "", {{"limit", "5"}})),
+            std::vector<std::uint64_t>(mine.begin(), mine.begin() + 5));
+  EXPECT_EQ(listed_ids(call("GET", "/v1/jobs", 9, "",
+                            {{"after", std::to_string(mine[1])}, {"limit", "3"}})),
+            std::vector<std::uint64_t>(mine.begin() + 2, mine.begin() + 5));
+  EXPECT_EQ(listed_ids(call("GET", "/v1/jobs", 9, "", {{"limit", "0"}})),
+            std::vector<std::uint64_t>());
+  EXPECT_EQ(listed_ids(call("GET", "/v1/jobs", 9, "", {{"limit", "4"}})).size(), 4u);
+}
+
+TEST_F(ApiServiceTest, BriefAndTableListingsCarryTheirFieldsAndAnUnknownViewIsRefused) {
+  submit_as(9);
+  const Json full = call("GET", "/v1/jobs", 9).body["jobs"][0];
+  EXPECT_TRUE(full["spec"].contains("environment"));
+  const Json brief = call("GET", "/v1/jobs", 9, "", {{"brief", "true"}}).body["jobs"][0];
+  EXPECT_FALSE(brief["spec"].contains("environment"));
+  const Json table = call("GET", "/v1/jobs", 9, "", {{"fields", "table"}}).body["jobs"][0];
+  EXPECT_EQ(table,
+            job_record_to_json(store_->get_job(JobId(full["id"].get<std::uint64_t>())).value(),
+                               JobFields::kTable));
+  const ApiResponse bad = call("GET", "/v1/jobs", 9, "", {{"fields", "all"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_NE(bad.body["error"].get<std::string>().find("fields=table"), std::string::npos);
 }
 
 TEST_F(ApiServiceTest, UnknownJobIsNotFoundAndABadIdIsABadRequest) {

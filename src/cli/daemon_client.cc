@@ -12,6 +12,7 @@
 
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
+#include "fastgpu/api/json_text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/engine/report.h"
 
@@ -144,6 +145,13 @@ Result<api::Json> get_from_daemon(const DaemonFlags& flags, const std::string& v
   Result<api::ApiClient> client = connect_daemon(flags, verb);
   if (!client.ok()) return client.status();
   return client->get(target);
+}
+
+Result<std::string> get_text_from_daemon(const DaemonFlags& flags, const std::string& verb,
+                                         const std::string& target) {
+  Result<api::ApiClient> client = connect_daemon(flags, verb);
+  if (!client.ok()) return client.status();
+  return client->get_text(target);
 }
 
 int fail(const std::string& verb, const Status& status) {
@@ -280,6 +288,14 @@ void print_json(const api::Json& json) {
   const std::string text = json.dump(2, ' ', false, api::Json::error_handler_t::replace) + "\n";
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
+}
+
+Status print_json_text(std::string_view compact) {
+  Result<std::string> text = api::indent_compact_json(compact);
+  if (!text.ok()) return text.status();
+  *text += '\n';
+  print_text(*text);
+  return {};
 }
 
 void print_text(const std::string& text) {

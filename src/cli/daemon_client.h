@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cli/commands.h"
@@ -31,6 +32,10 @@ Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::strin
 Result<api::Json> get_from_daemon(const DaemonFlags& flags, const std::string& verb,
                                   const std::string& target);
 
+// The same, the body as the daemon sent it (compact JSON text), not parsed.
+Result<std::string> get_text_from_daemon(const DaemonFlags& flags, const std::string& verb,
+                                         const std::string& target);
+
 // Prints "fastgpu VERB: message" to stderr; returns the exit code for it (always 1: a
 // failure the user can fix; bad usage is caught before a verb talks to the daemon).
 int fail(const std::string& verb, const Status& status);
@@ -51,6 +56,9 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us);
 std::int64_t now_micros();
 
 void print_json(const api::Json& json);
+// Prints compact JSON text (as the daemon sends it) as print_json prints the same value,
+// without parsing it; fails when the text does not close (see indent_compact_json).
+Status print_json_text(std::string_view compact);
 void print_text(const std::string& text);
 
 }  // namespace fastgpu::cli

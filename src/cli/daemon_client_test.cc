@@ -120,9 +120,10 @@ JobRecord member(std::uint64_t id, std::uint32_t index, JobState state) {
   return record;
 }
 
-std::string table(const std::vector<JobRecord>& records, bool expand) {
+std::string table(const std::vector<JobRecord>& records, bool expand,
+                  api::JobFields fields = api::JobFields::kAll) {
   api::Json jobs = api::Json::array();
-  for (const JobRecord& record : records) jobs.push_back(api::job_record_to_json(record));
+  for (const JobRecord& record : records) jobs.push_back(api::job_record_to_json(record, fields));
   return render_job_table(jobs, kSubmitUs + 60'000'000, expand);
 }
 
@@ -151,6 +152,51 @@ TEST(JobTable, GapsInTheIndicesShowAsRanges) {
                                           member(6, 3, JobState::kQueued),
                                           member(7, 4, JobState::kQueued)};
   EXPECT_THAT(table(records, false), HasSubstr("5-7  sweep[1,3-4] "));
+}
+
+// Members of one array in every state, a second array's members between them, ids with
+// gaps, jobs outside arrays, with and without GPUs, ended and running.
+std::vector<JobRecord> mixed_jobs() {
+  std::vector<JobRecord> records = {
+      member(2, 0, JobState::kRunning), member(3, 1, JobState::kQueued),
+      member(4, 2, JobState::kQueued),  member(5, 3, JobState::kPreempted),
+      member(6, 4, JobState::kQueued),  member(7, 5, JobState::kQueued),
+      member(9, 6, JobState::kQueued),  member(10, 7, JobState::kQueued)};
+  JobRecord other = member(8, 0, JobState::kQueued);
+  other.spec.array->array_id = 8;
+  other.spec.name = "";
+  records.insert(records.begin() + 6, other);
+  records.push_back(ended(JobState::kFailed));
+  records.back().id = JobId(11);
+  records.push_back(job(JobState::kQueued, 0));
+  records.back().id = JobId(12);
+  records.push_back(job(JobState::kRunning, 1));
+  records.back().id = JobId(13);
+  records.back().spec.gpu_mem.reset();
+  records.back().start_time = at_us(kSubmitUs + 5'000'000);
+  return records;
+}
+
+TEST(JobTable, RunsBreakAtOtherStatesOtherArraysAndGapsInTheIds) {
+  const std::string text = table(mixed_jobs(), /*expand=*/false);
+  EXPECT_THAT(text, HasSubstr("     2  sweep[0] "));
+  EXPECT_THAT(text, HasSubstr("\n   3-4  sweep[1-2] "));
+  EXPECT_THAT(text, HasSubstr("     5  sweep[3] "));
+  EXPECT_THAT(text, HasSubstr("\n   6-7  sweep[4-5] "));
+  EXPECT_THAT(text, HasSubstr("     8  -[0] "));
+  EXPECT_THAT(text, HasSubstr("\n  9-10  sweep[6-7] "));
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 9) << text;
+  const std::string expanded = table(mixed_jobs(), /*expand=*/true);
+  EXPECT_EQ(std::count(expanded.begin(), expanded.end(), '\n'), 1 + 12) << expanded;
+}
+
+// `fastgpu queue` asks for fields=table: its table is the one the full records give.
+TEST(JobTable, TheTableFieldsGiveTheTableTheFullRecordsGive) {
+  for (bool expand : {false, true}) {
+    const std::string full = table(mixed_jobs(), expand);
+    EXPECT_EQ(table(mixed_jobs(), expand, api::JobFields::kTable), full);
+    EXPECT_EQ(table(mixed_jobs(), expand, api::JobFields::kBrief), full);
+  }
 }
 
 }  // namespace

@@ -27,6 +27,9 @@ class ApiClient {
   // `target` is the path and query, e.g. "/v1/jobs?state=RUNNING".
   Result<Json> get(const std::string& target) const;
   Result<Json> post(const std::string& target, const Json& body) const;
+  // GET `target`; the body as the daemon sent it, not parsed (for an answer only printed
+  // again, such as a listing of 100,000 jobs). An error reply is an error Status as above.
+  Result<std::string> get_text(const std::string& target) const;
 
   // The raw exchange: any HTTP status comes back as a value (for tests of error replies).
   Result<ApiReply> exchange(const std::string& method, const std::string& target,
@@ -38,6 +41,14 @@ class ApiClient {
   const std::filesystem::path& socket() const { return socket_; }
 
  private:
+  struct TextReply {
+    int status = 0;
+    std::string body;
+  };
+  Result<TextReply> send(const std::string& method, const std::string& target,
+                         const std::string& body) const;
+  Result<ApiReply> parse_reply(TextReply text) const;
+
   std::filesystem::path socket_;
 };
 

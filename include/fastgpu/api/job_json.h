@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "fastgpu/core/result.h"
@@ -34,6 +35,35 @@ Json job_batch_to_json(const std::vector<store::JobSpec>& specs);
 // A job as GET /v1/jobs/{id} reports it: id, state, spec fields, placement, times,
 // outcome, accounting (absent measurements are null).
 Json job_record_to_json(const store::JobRecord& record);
+
+// Which of a job's fields a listing (GET /v1/jobs) carries.
+enum class JobFields {
+  kAll,    // job_record_to_json's
+  kBrief,  // all but spec.environment (brief=true)
+  kTable,  // what the job tables read (fields=table): id, state, user, spec.name,
+           // spec.gpus, spec.gpu_mem, spec.array, placed_gpus, start_time_us, end_time_us;
+           // each equal to the full record's
+};
+
+// A job as a listing with `fields` carries it.
+Json job_record_to_json(const store::JobRecord& record, JobFields fields);
+
+// The body of a listing, {"jobs": [job, ...]}, serialized compactly (as Json::dump()
+// with invalid UTF-8 replaced) one job at a time: a listing of 100,000 jobs is never a
+// Json tree, which costs several times the text in memory and time.
+class JobListingText {
+ public:
+  explicit JobListingText(JobFields fields) : fields_(fields) {}
+
+  void add(const store::JobRecord& job);
+  // The body; the object is spent.
+  std::string finish() &&;
+
+ private:
+  JobFields fields_;
+  std::string text_ = R"({"jobs":[)";
+  bool empty_ = true;
+};
 
 // Reads back what job_record_to_json wrote (the CLI builds its batch report from these).
 Result<store::JobRecord> job_record_from_json(const Json& json);

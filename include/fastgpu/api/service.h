@@ -18,6 +18,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fastgpu/api/job_json.h"
@@ -35,8 +36,17 @@ struct ApiRequest {
 };
 
 struct ApiResponse {
+  ApiResponse() = default;
+  ApiResponse(int code, Json json) : status(code), body(std::move(json)) {}
+
   int status = 200;  // 200, 201, 400, 403, 404, 409, 500
-  Json body;
+  Json body;         // the answer, unless `text` holds it
+  // The answer already serialized (compact JSON), for one too large to build as a Json
+  // tree first (a job listing); then `body` is null.
+  std::string text;
+
+  // The body as sent: `text`, else `body` serialized (invalid UTF-8 replaced).
+  std::string serialized() &&;
 };
 
 // What GET /v1/daemon reports about the daemon itself.
@@ -65,6 +75,9 @@ struct ApiServiceOptions {
   // jobs find fastgpu-burn-cpu and the other programs shipped with fastgpu.
   std::vector<std::filesystem::path> job_path_prefix;
   std::size_t max_log_chunk_bytes = 1 << 20;  // per GET /v1/jobs/{id}/log
+  // Jobs a listing reads from the store at a time (under the store's lock, which the
+  // engine's ticks take too).
+  std::size_t listing_page_jobs = 5000;
 };
 
 class ApiService {
