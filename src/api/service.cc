@@ -371,17 +371,18 @@ ApiResponse ApiService::daemon_info() {
   const DaemonInfo& info = options_.info;
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
+  // Counted by the store from its state index: every command asks this first, and listing
+  // the ids of 100,000 queued jobs to count them took 50-85 ms.
+  Result<std::map<store::JobState, std::uint64_t>> by_state = options_.store->count_jobs_by_state();
+  if (!by_state.ok()) return error_response(by_state.status());
   Json counts = Json::object();
   for (store::JobState state :
        {store::JobState::kQueued, store::JobState::kRunning, store::JobState::kCompleted,
         store::JobState::kFailed, store::JobState::kCancelled, store::JobState::kTimeout,
         store::JobState::kPreempted}) {
-    store::JobFilter filter;
-    filter.states = {state};
-    // Ids only: a count must not read (and parse) every job's row.
-    Result<std::vector<JobId>> jobs = options_.store->list_job_ids(filter);
-    if (!jobs.ok()) return error_response(jobs.status());
-    counts[std::string(store::job_state_name(state))] = jobs->size();
+    const auto found = by_state->find(state);
+    counts[std::string(store::job_state_name(state))] =
+        found == by_state->end() ? 0 : found->second;
   }
   return {200, Json{{"pid", info.pid},
                     {"version", info.version},

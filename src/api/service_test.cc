@@ -299,6 +299,7 @@ TEST_F(ApiServiceTest, DaemonAndGpusReportTheirSource) {
   ASSERT_EQ(daemon.status, 200);
   EXPECT_EQ(daemon.body["gpus_source"], "simulated");
   EXPECT_EQ(daemon.body["jobs"]["QUEUED"], 1);
+  EXPECT_EQ(daemon.body["jobs"]["RUNNING"], 0);  // a state with no job is 0, not missing
   const ApiResponse gpus = call("GET", "/v1/gpus", 3);
   ASSERT_EQ(gpus.status, 200);
   EXPECT_EQ(gpus.body["devices"].size(), 2u) << gpus.body.dump();

@@ -74,6 +74,7 @@ constexpr const char* kListJobsInStates =
     "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs" FASTGPU_LIST_FILTER_STATES;
 constexpr const char* kListJobIds = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_ANY_STATE;
 constexpr const char* kListJobIdsInStates = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_STATES;
+constexpr const char* kCountJobsByState = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
 constexpr const char* kTransitions =
     "SELECT from_state, to_state, at_us, reason FROM transitions WHERE job = ?1 ORDER BY seq";
 constexpr const char* kInsertEvent =
@@ -197,6 +198,18 @@ class SqliteStateStore final : public StateStore {
                             [](const Statement& row) -> Result<JobId> {
                               return JobId(static_cast<std::uint64_t>(row.column_int64(0)));
                             });
+  }
+
+  Result<std::map<JobState, std::uint64_t>> count_jobs_by_state() override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kCountJobsByState));
+    std::map<JobState, std::uint64_t> counts;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return counts;
+      STORE_ASSIGN_OR_RETURN(JobState state, parse_job_state(stmt.column_text(0)));
+      counts[state] = static_cast<std::uint64_t>(stmt.column_int64(1));
+    }
   }
 
   Result<std::vector<Transition>> transitions(JobId job) override {

@@ -14,6 +14,7 @@ using testing::at_seconds;
 using ::testing::ElementsAre;
 using testing::full_spec;
 using ::testing::HasSubstr;
+using ::testing::Pair;
 
 JobFilter with_states(std::vector<JobState> states) {
   JobFilter filter;
@@ -330,6 +331,12 @@ TEST_F(StateStoreTest, ListFiltersByStateUidAndPages) {
   page.after = v[1];
   page.limit = 2;
   EXPECT_THAT(id_list(store_->list_jobs(page)), ElementsAre(v[2].value(), v[3].value()));
+
+  // The counts `GET /v1/daemon` shows: every user's jobs, a state with none left out.
+  auto counts = store_->count_jobs_by_state();
+  ASSERT_TRUE(counts.ok()) << counts.status().to_string();
+  EXPECT_THAT(*counts, ElementsAre(Pair(JobState::kQueued, 4u), Pair(JobState::kRunning, 1u),
+                                   Pair(JobState::kCancelled, 1u)));
 }
 
 TEST_F(StateStoreTest, EventsAppendInOrderAndRejectNonJson) {

@@ -22,6 +22,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -261,6 +262,9 @@ class StateStore {
   virtual Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) = 0;
   // The ids list_jobs would return, without reading the rows (for pollers of thousands).
   virtual Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) = 0;
+  // How many jobs, of every user, are in each state (a state with none is left out),
+  // counted from the state index without reading rows or listing ids.
+  virtual Result<std::map<JobState, std::uint64_t>> count_jobs_by_state() = 0;
   // The job's transitions, oldest first.
   virtual Result<std::vector<Transition>> transitions(JobId job) = 0;
 
