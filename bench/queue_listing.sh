@@ -6,6 +6,8 @@
 #   queue          the table (queued array members with consecutive ids share a line)
 #   queue --json   every field of every job
 #   ls -r          the table, one line per job
+#   daemon status  the daemon's counts of jobs per state (GET /v1/daemon, which every
+#                  command asks first)
 # Both builds serve the same stored jobs (the daemon is restarted with the other build on
 # the same state folder), so their outputs are compared too: the JSON byte for byte, the
 # tables but for the ELAPSED column (the holder's run time moves on). Each run prints its
@@ -95,6 +97,7 @@ run_build() {
   measure "$1" queue
   measure "$1" queue --json
   measure "$1" ls -r
+  measure "$1" daemon status
 }
 
 # The tables without their last column (ELAPSED), the JSON as is.
