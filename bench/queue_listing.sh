@@ -24,16 +24,10 @@ A=${1:?usage: $0 BUILD_A BUILD_B [N] [R]}
 B=${2:?usage: $0 BUILD_A BUILD_B [N] [R]}
 N=${3:-100000}
 R=${4:-3}
-for build in "$A" "$B"; do
-  if [[ ! -x $build/fastgpu ]]; then
-    echo "missing $build/fastgpu; build it first (--target fastgpu fastgpu-supervisor)" >&2
-    exit 2
-  fi
-done
-if [[ ! -d /dev/shm || ! -w /dev/shm ]]; then
-  echo "needs a writable /dev/shm (tmpfs) for the daemon's state" >&2
-  exit 2
-fi
+# shellcheck source=bench/daemon_bench_lib.sh
+source "$(dirname "$0")/daemon_bench_lib.sh"
+require_builds "$A" "$B"
+require_shm
 
 WORK=$(mktemp -d /dev/shm/fastgpu-queue-listing.XXXXXX)
 export XDG_STATE_HOME=$WORK/state XDG_RUNTIME_DIR=$WORK/run FASTGPU_DEVICES=4xH100-80G
@@ -49,14 +43,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ticks_per_s=$(getconf CLK_TCK)
-daemon_pid() {
-  "$FASTGPU" daemon status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'
-}
-# The daemon's CPU seconds so far (user + system).
-daemon_cpu() {
-  awk -v hz="$ticks_per_s" '{ printf "%.3f\n", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"
-}
 # A daemon of build $1 on the shared state folder (the previous one stopped first).
 use_build() {
   if [[ -n $FASTGPU ]]; then "$FASTGPU" daemon stop >/dev/null; fi

@@ -24,16 +24,10 @@ N=${3:-10000}
 Q=${4:-100000}
 R=${5:-2}
 W=${6:-10}
-for build in "$A" "$B"; do
-  if [[ ! -x $build/fastgpu ]]; then
-    echo "missing $build/fastgpu; build it first (--target fastgpu fastgpu-supervisor)" >&2
-    exit 2
-  fi
-done
-if [[ ! -d /dev/shm || ! -w /dev/shm ]]; then
-  echo "needs a writable /dev/shm (tmpfs) for the daemons' state" >&2
-  exit 2
-fi
+# shellcheck source=bench/daemon_bench_lib.sh
+source "$(dirname "$0")/daemon_bench_lib.sh"
+require_builds "$A" "$B"
+require_shm
 
 WORK=$(mktemp -d /dev/shm/fastgpu-queued.XXXXXX)
 FASTGPU=""
@@ -45,7 +39,6 @@ trap cleanup EXIT
 
 now() { date +%s.%N; }
 elapsed() { echo "$2 - $1" | bc -l; }
-ticks_per_s=$(getconf CLK_TCK)
 
 # A fresh daemon of build $1 with its own state folder; sets FASTGPU and DAEMON_PID.
 start_daemon() {
@@ -54,16 +47,11 @@ start_daemon() {
   mkdir -p "$WORK/state" "$WORK/run"
   export XDG_STATE_HOME=$WORK/state XDG_RUNTIME_DIR=$WORK/run FASTGPU_DEVICES=4xH100-80G
   "$FASTGPU" daemon start >/dev/null
-  DAEMON_PID=$("$FASTGPU" daemon status --json | python3 -c \
-    'import json,sys; print(json.load(sys.stdin)["pid"])')
+  DAEMON_PID=$(daemon_pid)
 }
 stop_daemon() {
   "$FASTGPU" daemon stop >/dev/null
   FASTGPU=""
-}
-# The daemon's CPU seconds so far (user + system).
-daemon_cpu() {
-  awk -v hz="$ticks_per_s" '{ printf "%.3f\n", ($14 + $15) / hz }' "/proc/$DAEMON_PID/stat"
 }
 # Submits $1 jobs as arrays of at most 10,000 (the array limit): the rest of the args.
 submit_many() {

@@ -402,10 +402,14 @@ Json job_record_to_json(const store::JobRecord& record, JobFields fields) {
   return json;
 }
 
+std::string compact_text(const Json& json) {
+  return json.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 void JobListingText::add(const store::JobRecord& job) {
   if (!empty_) text_ += ',';
   empty_ = false;
-  text_ += job_record_to_json(job, fields_).dump(-1, ' ', false, Json::error_handler_t::replace);
+  text_ += compact_text(job_record_to_json(job, fields_));
 }
 
 std::string JobListingText::finish() && {

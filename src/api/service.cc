@@ -171,8 +171,7 @@ Status for_each_listed_job(store::StateStore& store, store::JobFilter filter, st
 
 std::string ApiResponse::serialized() && {
   if (!text.empty()) return std::move(text);
-  // Logs may hold bytes that are not UTF-8: replaced, never a throw.
-  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+  return compact_text(body);
 }
 
 int http_status_for(const Status& status) {

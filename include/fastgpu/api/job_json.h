@@ -36,6 +36,10 @@ Json job_batch_to_json(const std::vector<store::JobSpec>& specs);
 // outcome, accounting (absent measurements are null).
 Json job_record_to_json(const store::JobRecord& record);
 
+// `json` as the daemon sends it: compact, invalid UTF-8 replaced (logs and commands may
+// hold such bytes), never a throw.
+std::string compact_text(const Json& json);
+
 // Which of a job's fields a listing (GET /v1/jobs) carries.
 enum class JobFields {
   kAll,    // job_record_to_json's
