@@ -142,8 +142,23 @@ Status EngineImpl::record_end(JobId job, std::optional<std::string_view> signatu
 
 // ---- submit ----
 
-Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t index) const {
-  const std::string who = "job " + std::to_string(index) + " ('" + spec.name + "')";
+namespace {
+
+// How a refusal names the job: a single job needs no place in a batch, an array member is
+// named by its array index, and an unnamed job gets no empty quotes.
+std::string job_in_batch(const store::JobSpec& spec, std::size_t index, std::size_t batch_size) {
+  std::string who = spec.array        ? "array member " + std::to_string(spec.array->index)
+                    : batch_size == 1 ? std::string("the job")
+                                      : "job " + std::to_string(index) + " of the batch";
+  if (!spec.name.empty()) who += " ('" + spec.name + "')";
+  return who;
+}
+
+}  // namespace
+
+Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t index,
+                                         std::size_t batch_size) const {
+  const std::string who = job_in_batch(spec, index, batch_size);
   std::size_t gpus = reading_.devices.size();
   Bytes largest_usable = 0;
   for (const GpuDevice& device : reading_.devices) {
@@ -175,7 +190,7 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
   const store::WallTime now = options_.clock->now();
   for (std::size_t i = 0; i < batch.size(); ++i) {
     FASTGPU_RETURN_IF_ERROR(store::validate_job_spec(batch[i], i));
-    FASTGPU_RETURN_IF_ERROR(check_against_cluster(batch[i], i));
+    FASTGPU_RETURN_IF_ERROR(check_against_cluster(batch[i], i, batch.size()));
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
   }
   Result<std::vector<store::JobRecord>> stored = options_.store->submit_records(batch);

@@ -16,6 +16,7 @@ using store::JobState;
 using testing::FakeLauncher;
 using ::testing::HasSubstr;
 using testing::ManualClock;
+using ::testing::StartsWith;
 using testing::TempDir;
 
 constexpr Bytes kGiB = Bytes{1} << 30;
@@ -193,13 +194,31 @@ TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
       std::vector<JobSpec>{job_spec("fine", 1, 10 * kGiB), job_spec("wide", 8, 10 * kGiB)});
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(too_many.status().code(), ErrorCode::kInvalidArgument);
-  EXPECT_THAT(too_many.status().message(), HasSubstr("job 1 ('wide') asks for --gpus 8"));
+  EXPECT_THAT(too_many.status().message(),
+              HasSubstr("job 1 of the batch ('wide') asks for --gpus 8"));
   EXPECT_THAT(too_many.status().message(), HasSubstr("at most 4"));
 
   auto too_big = engine->submit(std::vector<JobSpec>{job_spec("huge", 1, 100 * kGiB)});
   ASSERT_FALSE(too_big.ok());
-  EXPECT_THAT(too_big.status().message(), HasSubstr("job 0 ('huge') declares --gpu-mem"));
+  EXPECT_THAT(too_big.status().message(), HasSubstr("the job ('huge') declares --gpu-mem"));
   EXPECT_THAT(too_big.status().message(), HasSubstr("80"));
+
+  // `submit --gpus 9 -- cmd`: one unnamed job, named neither by a batch place nor by "".
+  auto unnamed = engine->submit(std::vector<JobSpec>{job_spec("", 9, 10 * kGiB)});
+  ASSERT_FALSE(unnamed.ok());
+  EXPECT_THAT(unnamed.status().message(),
+              StartsWith("the job asks for --gpus 9, but this machine has 4"));
+
+  // An array's members are named by their array index.
+  std::vector<JobSpec> array;
+  for (std::uint32_t index : {3u, 4u}) {
+    array.push_back(job_spec("sweep", 6, 10 * kGiB));
+    array.back().array = store::ArrayMember{0, index, 0};
+  }
+  auto too_wide_array = engine->submit(array);
+  ASSERT_FALSE(too_wide_array.ok());
+  EXPECT_THAT(too_wide_array.status().message(),
+              StartsWith("array member 3 ('sweep') asks for --gpus 6"));
 
   auto bad_share = engine->submit(std::vector<JobSpec>{job_spec("odd", 1, 10 * kGiB, 1.5)});
   ASSERT_FALSE(bad_share.ok());
