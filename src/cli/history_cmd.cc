@@ -99,11 +99,18 @@ int run_history(const HistoryOptions& options) {
   if (options.trace && options.daemon.json) {
     return usage_error("history", "--trace writes JSON Lines already; leave out --json");
   }
+  if (options.daemon.json) {
+    // Printed as it comes, as `queue --json` does: a long history is hundreds of MB of
+    // JSON, which would be parsed into a tree only to be printed again.
+    Result<std::string> text = get_text_from_daemon(options.daemon, "history", target);
+    if (!text.ok()) return fail("history", text.status());
+    const Status printed = print_json_text(*text);
+    if (!printed.ok()) return fail("history", printed);
+    return kExitOk;
+  }
   Result<api::Json> reply = get_from_daemon(options.daemon, "history", target);
   if (!reply.ok()) return fail("history", reply.status());
-  if (options.daemon.json) {
-    print_json(*reply);
-  } else if (options.trace) {
+  if (options.trace) {
     print_text(trace_lines((*reply)["jobs"]));
   } else {
     Result<std::string> table = cost_table((*reply)["jobs"], options.all_users);

@@ -167,6 +167,11 @@ TEST(JobsE2E, ShowAndHistoryTellWhatEachJobCost) {
   EXPECT_TRUE(contains(history.output, "GPU-TIME")) << history.output;
   EXPECT_TRUE(contains(history.output, "costly")) << history.output;
   EXPECT_TRUE(contains(history.output, "COMPLETED")) << history.output;
+
+  // --json: the daemon's record of the job, every field, as `show --json` gives it.
+  const json listed = daemon.fastgpu_json("history");
+  ASSERT_EQ(listed["jobs"].size(), 1u) << listed.dump();
+  EXPECT_EQ(listed["jobs"][0], daemon.job(id)) << listed.dump();
 }
 
 TEST(JobsE2E, HistoryExportsATraceThatSimulateReplays) {
