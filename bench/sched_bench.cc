@@ -233,8 +233,9 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
   return figures;
 }
 
-void run_drain(benchmark::State& state, bool pure, double tick_s = 0) {
-  const SchedulerConfig config = packing("priority");
+void run_drain(benchmark::State& state, bool pure, double tick_s = 0,
+               const char* policy = "priority") {
+  const SchedulerConfig config = packing(policy);
   DrainFigures total;
   for (auto _ : state) {
     const DrainFigures figures = drain(static_cast<int>(state.range(0)), config, pure, tick_s);
@@ -265,6 +266,15 @@ BENCHMARK(BM_DrainKept)
 // once a second; 10 s is a trace replay's coarsest batching).
 void BM_DrainKeptTick10s(benchmark::State& state) { run_drain(state, false, 10.0); }
 BENCHMARK(BM_DrainKeptTick10s)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+// The same drain under `fair`, whose keys move with every start and end (ten users).
+void BM_DrainKeptFair(benchmark::State& state) { run_drain(state, false, 0, "fair"); }
+BENCHMARK(BM_DrainKeptFair)
     ->Arg(1000)
     ->Arg(10000)
     ->Arg(100000)

@@ -207,10 +207,21 @@ class Round {
     const LimitFirsts& firsts = state_.classes[static_cast<std::size_t>(entry.shape)].limit_heads;
     const Entry* first = firsts.first_ending_by(snapshot_.now_s, reservation_end_s_);
     // Only jobs after this one in the order; the first that ends in time almost always is.
-    if (first != nullptr && !(entry < *first)) {
+    // (Its class orders them by the class's keys: under fair those are not the walk's.)
+    if (first != nullptr && state_.entries_fair_keyed) {
+      const Entry in_class = state_.class_entry(entry);
+      if (!(in_class < *first)) {
+        first = firsts.first_ending_by_after(snapshot_.now_s, reservation_end_s_, in_class);
+      }
+    } else if (first != nullptr && !(entry < *first)) {
       first = firsts.first_ending_by_after(snapshot_.now_s, reservation_end_s_, entry);
     }
-    if (first != nullptr) short_jobs_.add(*first);
+    if (first == nullptr) return;
+    if (state_.entries_fair_keyed) {
+      short_jobs_.add(state_.head_entry(*first));  // the walk's order is the heads' keys
+    } else {
+      short_jobs_.add(*first);
+    }
   }
 
   enum class Outcome { kStarted, kNotNow, kStop };
@@ -279,8 +290,9 @@ class Round {
     for (const Demand* demand : smallest) {
       if (demand->gpus == 0 || free_failures_.dominated(*demand)) continue;
       const Demand& d = *demand;
+      // Under fair each user's jobs are a class of their own: none is found.
       const auto shape = state_.class_of_key.find(
-          {d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share)});
+          {d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share), -1});
       if (shape == state_.class_of_key.end()) return;
       Entry probe;
       probe.shape = shape->second;

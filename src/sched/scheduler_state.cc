@@ -179,6 +179,7 @@ Scheduler::State::State(const SchedulerConfig& config_in, std::vector<GpuState> 
       view{0.0, std::move(gpus), {}, {}, {}, {}},
       ledger(view) {
   limits.multi_node = config.multi_node;
+  if (policy->keys_from_user_usage()) fair_keys = std::make_unique<FairKeys>(config);
   for (std::size_t i = 0; i < view.gpus.size(); ++i) {
     gpu_at[view.gpus[i].index] = i;
     if (view.gpus[i].used_bytes) ++measured_gpus;
@@ -275,15 +276,16 @@ LimitGroup& Scheduler::State::RequestClass::limit_group(double limit) {
 
 void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   const Demand& d = entry.demand;
-  const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share)};
+  const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share),
+                     fair_keys ? fair_keys->user_of(entry.id) : -1};
   auto [found, added] = class_of_key.try_emplace(key, static_cast<int>(classes.size()));
   if (added) classes.emplace_back();
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
   LimitGroup& same_limit = group.limit_group(entry.limit_s);
   // The class's first job changes only when this one goes before it.
-  const bool first = group.limit_heads.empty() || entry < group.limit_heads.first();
-  if (first && !group.limit_heads.empty()) heads.erase(group.limit_heads.first());
+  const bool first = heads_live && (group.limit_heads.empty() || entry < group.limit_heads.first());
+  if (first && !group.limit_heads.empty()) erase_head(group.limit_heads.first());
   const bool first_of_limit = same_limit.empty() || entry < same_limit.first();
   if (in_order) {
     same_limit.append_in_order(entry);
@@ -291,15 +293,17 @@ void Scheduler::State::join_shape(Entry& entry, bool in_order) {
     same_limit.insert(entry);
   }
   if (first_of_limit) group.limit_heads.set(entry.limit_s, &entry);
-  if (first) heads.insert(heads.end(), entry);
+  if (first) insert_head(entry, /*likely_last=*/true);
   minimums.add(*entry.job, entry.demand);
 }
 
-void Scheduler::State::leave_shape(const Entry& entry) {
+void Scheduler::State::leave_shape(const Entry& leaving) {
+  // As its class holds it (a round passes its copy from `heads`, with this call's key).
+  Entry& entry = entry_of.at(leaving.id);
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
   auto same_limit = group.find_limit(entry.limit_s);
-  const bool first = group.limit_heads.first().id == entry.id;
-  if (first) heads.erase(group.limit_heads.first());
+  const bool first = heads_live && group.limit_heads.first().id == entry.id;
+  if (first) erase_head(group.limit_heads.first());
   LimitGroup& members = same_limit->second;
   const bool first_of_limit = members.first().id == entry.id;
   members.erase(entry);
@@ -307,9 +311,82 @@ void Scheduler::State::leave_shape(const Entry& entry) {
     group.limit_heads.set(entry.limit_s, members.empty() ? nullptr : &members.first());
   }
   if (members.empty()) group.by_limit.erase(same_limit);
-  if (first && !group.limit_heads.empty()) heads.insert(group.limit_heads.first());
+  if (first && !group.limit_heads.empty()) insert_head(group.limit_heads.first());
   minimums.remove(*entry.job, entry.demand);
-  entry_of.at(entry.id).shape = Entry::kLeft;
+  entry.shape = Entry::kLeft;
+}
+
+// Copies the entry to key it only under fair (a copy per start cost the other policies).
+void Scheduler::State::erase_head(const Entry& first) {
+  if (entries_fair_keyed) {
+    heads.erase(head_entry(first));
+  } else {
+    heads.erase(first);
+  }
+}
+
+void Scheduler::State::insert_head(const Entry& first, bool likely_last) {
+  if (entries_fair_keyed) {
+    heads.insert(head_entry(first));
+  } else if (likely_last) {
+    heads.insert(heads.end(), first);
+  } else {
+    heads.insert(first);
+  }
+}
+
+Entry Scheduler::State::head_entry(const Entry& entry) const {
+  if (!entries_fair_keyed) return entry;
+  Entry keyed = entry;
+  keyed.key = fair_keys->key(entry.id);
+  return keyed;
+}
+
+Entry Scheduler::State::class_entry(const Entry& entry) const {
+  Entry in_class = entry;
+  if (entries_fair_keyed) in_class.key = 0.0;
+  return in_class;
+}
+
+void Scheduler::State::rekey_heads(double now_s) {
+  fair_keys->begin_round(now_s);
+  // The old nodes are reused (a set built afresh allocated and freed one per class on
+  // every call) and filled in order, each at the end: no search, no rebalancing walk.
+  std::vector<std::set<Entry>::node_type> nodes;
+  nodes.reserve(classes.size());
+  while (!heads.empty()) nodes.push_back(heads.extract(heads.begin()));
+  std::size_t used = 0;
+  for (const RequestClass& group : classes) {
+    if (group.limit_heads.empty()) continue;
+    if (used == nodes.size()) {
+      std::set<Entry> one{head_entry(group.limit_heads.first())};
+      nodes.push_back(one.extract(one.begin()));
+    } else {
+      nodes[used].value() = head_entry(group.limit_heads.first());
+    }
+    ++used;
+  }
+  nodes.resize(used);
+  // Sorted by a flat copy of what orders them (the nodes lie all over the heap).
+  struct Order {
+    double key;
+    double submit_s;
+    JobId id;
+    std::size_t node;
+  };
+  std::vector<Order> order;
+  order.reserve(used);
+  for (std::size_t i = 0; i < used; ++i) {
+    const Entry& entry = nodes[i].value();
+    order.push_back({entry.key, entry.submit_s, entry.id, i});
+  }
+  std::sort(order.begin(), order.end(), [](const Order& a, const Order& b) {
+    if (a.key != b.key) return a.key < b.key;
+    if (a.submit_s != b.submit_s) return a.submit_s < b.submit_s;
+    return a.id < b.id;
+  });
+  for (const Order& next : order) heads.insert(heads.end(), std::move(nodes[next.node]));
+  heads_live = true;
 }
 
 bool Scheduler::State::may_join(const Entry& entry) const {
@@ -383,8 +460,16 @@ void Scheduler::State::rebuild_order() {
   // search, no node per job): most of building a pure call's state.
   std::vector<Entry> ranked;
   ranked.reserve(queue.size());
-  rank_into(shown, ranked);
-  rank_into(kept_back, ranked);
+  // Under fair with nothing held, every entry carries key 0: each class (one user's) then
+  // keeps its jobs in submit order, and FairKeys orders the classes' first jobs.
+  entries_fair_keyed = fair_keyed();
+  heads_live = !entries_fair_keyed;
+  if (entries_fair_keyed) {
+    for (const Job* job : shown) ranked.push_back(make_entry(0.0, *job, *estimates));
+  } else {
+    rank_into(shown, ranked);
+    rank_into(kept_back, ranked);
+  }
   std::sort(ranked.begin(), ranked.end());
   entry_of.reserve(ranked.size());
   for (const Entry& ranked_entry : ranked) {
@@ -407,6 +492,11 @@ void Scheduler::State::add_queued(Job job) {
   const JobId id = job.id;
   const Job& stored = queue.emplace(id, std::move(job)).first->second;
   if (!stored.signature.empty()) ++queued_per_signature[stored.signature];
+  if (fair_keys) fair_keys->add_queued(stored);
+  if (!order_stale && entries_fair_keyed) {  // FairKeys keys it
+    place_entry(entry_of.emplace(id, make_entry(0.0, stored, *estimates)).first->second);
+    return;
+  }
   if (order_stale || !policy->stable_keys()) return;  // rebuild_order() ranks it
   Entry& entry = entry_of.emplace(id, rank_one(stored)).first->second;
   place_entry(entry);
@@ -415,6 +505,7 @@ void Scheduler::State::add_queued(Job job) {
 Job Scheduler::State::take_queued(JobId id) {
   auto it = queue.find(id);
   on_hold.erase(id);
+  if (fair_keys) fair_keys->remove_queued(id);
   if (auto entry = entry_of.find(id); entry != entry_of.end()) {
     if (entry->second.shape >= 0) leave_shape(entry->second);
     entry_of.erase(entry);
@@ -437,6 +528,7 @@ void Scheduler::State::add_running(RunningJob running) {
   add_running(std::move(running), std::move(slots));
 }
 void Scheduler::State::add_running(RunningJob running, std::vector<int> slots) {
+  if (fair_keys) fair_keys->add_running(running);
   ends.emplace(end_of(running), running.job.id);
   running_at[running.job.id] = view.running.size();
   running_slots.push_back(std::move(slots));
@@ -456,6 +548,7 @@ RunningJob Scheduler::State::take_running(JobId id) {
   running_slots.pop_back();
   running_at.erase(id);
   ends.erase({end_of(running), id});
+  if (fair_keys) fair_keys->remove_running(running);
   return running;
 }
 
@@ -506,7 +599,10 @@ Result<std::unique_ptr<Scheduler::State>> state_from_snapshot(const Snapshot& sn
   state->view.now_s = snapshot.now_s;
   state->view.history = snapshot.history;
   state->view.finished = snapshot.finished;
-  for (const FinishedJob& done : snapshot.finished) state->ended[done.id] = done.state;
+  for (const FinishedJob& done : snapshot.finished) {
+    state->ended[done.id] = done.state;
+    if (state->fair_keys) state->fair_keys->add_finished(done);
+  }
   for (const RunningJob& running : snapshot.running) {
     const std::vector<int> slots = state->slots_of(running.gpus);
     state->ledger.commit(slots, state->held_demand(running));
@@ -524,8 +620,15 @@ Result<std::unique_ptr<Scheduler::State>> state_from_snapshot(const Snapshot& sn
 Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s) {
   if (!std::isfinite(now_s)) return invalid_argument("the schedule time is not finite");
   state.view.now_s = now_s;
-  if (state.order_stale || !state.policy->stable_keys()) state.rebuild_order();
-  return run_round(state);
+  if (state.fair_keyed()) {
+    if (state.order_stale || !state.entries_fair_keyed) state.rebuild_order();
+    state.rekey_heads(now_s);
+  } else if (state.order_stale || !state.policy->stable_keys()) {
+    state.rebuild_order();
+  }
+  ScheduleResult result = run_round(state);
+  if (state.entries_fair_keyed) state.heads_live = false;  // rekeyed when the next call begins
+  return result;
 }
 
 Result<std::unique_ptr<Scheduler>> Scheduler::from_snapshot(const Snapshot& snapshot,
@@ -564,6 +667,7 @@ Status Scheduler::cancel(JobId job, double now_s) {
   state.ended[job] = EndState::kCancelled;
   state.release_dependents(job);
   state.view.finished.push_back({job, EndState::kCancelled, taken.user, 0.0, now_s});
+  if (state.fair_keys) state.fair_keys->add_finished(state.view.finished.back());
   return {};
 }
 
@@ -575,6 +679,7 @@ Status Scheduler::add_finished(FinishedJob done) {
                             "is added as finished");
   }
   state.ended[done.id] = done.state;
+  if (state.fair_keys) state.fair_keys->add_finished(done);
   state.view.finished.push_back(std::move(done));
   return {};
 }
@@ -595,6 +700,7 @@ Status Scheduler::finish(JobId job, EndState end, double now_s) {
   const double ran = running.job.attained_run_s + std::max(0.0, now_s - running.start_time_s);
   const double gpu_seconds = ran * std::max(1, running.job.gpus) * running.job.util_share;
   state.view.finished.push_back({job, end, running.job.user, gpu_seconds, now_s});
+  if (state.fair_keys) state.fair_keys->add_finished(state.view.finished.back());
   return {};
 }
 

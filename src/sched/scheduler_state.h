@@ -23,6 +23,7 @@
 #include "fastgpu/sched/scheduler.h"
 #include "sched/dependencies.h"
 #include "sched/failure_memo.h"
+#include "sched/fair_keys.h"
 #include "sched/kept_reservation.h"
 #include "sched/known_failures.h"
 #include "sched/validate_internal.h"
@@ -207,13 +208,33 @@ struct Scheduler::State {
     KnownFailure failed_free;
     KnownFailure failed_masked;
   };
-  using ClassKey = std::tuple<int, bool, Bytes, std::int64_t>;
+  // gpus, whole memory, bytes, share units; and under fair the user's index (-1 otherwise),
+  // since a user's jobs keep their order there while the users' keys move (FairKeys).
+  using ClassKey = std::tuple<int, bool, Bytes, std::int64_t, int>;
   std::vector<RequestClass> classes;
   std::map<ClassKey, int> class_of_key;
   // Rounds whose walk ended when the queue's smallest demands were proven to fail, past
   // the reservation (Round::prove_smallest_fail; tests read it).
   std::uint64_t smallest_proven_stops = 0;
-  std::set<Entry> heads;                                     // the first job of each class
+  std::set<Entry> heads;  // the first job of each class
+  // Under fair without held jobs (fair_keyed()), the queue's entries carry key 0, so that
+  // each class keeps its jobs in submit order (one user's), and FairKeys gives the keys:
+  // `heads` is ordered afresh by them when a call begins (rekey_heads) and kept during
+  // the round; between calls it is not kept (heads_live false).
+  std::unique_ptr<FairKeys> fair_keys;  // the fair policy alone
+  bool entries_fair_keyed = false;      // the entries carry key 0 (rebuild_order set it)
+  bool heads_live = true;               // `heads` is kept as classes change
+  bool fair_keyed() const { return fair_keys != nullptr && on_hold.empty(); }
+  // The entry as `heads` orders it: its FairKeys key when the entries carry key 0.
+  Entry head_entry(const Entry& entry) const;
+  // The entry as its class orders it (key 0 under fair_keyed entries).
+  Entry class_entry(const Entry& entry) const;
+  // A class's first job into or out of `heads`, under its head_entry() key.
+  void erase_head(const Entry& first);
+  // likely_last: rebuild_order joins the queue in policy order (the end is a good hint).
+  void insert_head(const Entry& first, bool likely_last = false);
+  // Orders `heads` by this call's FairKeys keys. REQUIRES: entries_fair_keyed.
+  void rekey_heads(double now_s);
   std::unordered_map<JobId, Entry> entry_of;                 // every queued job, ranked
   std::unordered_map<JobId, std::vector<JobId>> dependents;  // target -> held jobs
   // Queued jobs the caller holds (Scheduler::hold); a job is forgotten when it leaves the

@@ -170,9 +170,9 @@ TEST_P(WalkShortcuts, DecideAsThePlainWalkOnEveryStep) {
     smallest_stops += total.smallest_stops;
   }
   // Rounds that proved the queue's smallest demands fail and ended their walk: mostly
-  // under pack (spread leaves room for small jobs on more GPUs). fair ranks the queue
-  // anew at every call, which rebuilds its classes and forgets their known failures, so
-  // nothing is proven there.
+  // under pack (spread leaves room for small jobs on more GPUs). Under fair each user's
+  // jobs are classes of their own, so no one class asks the queue's smallest demands and
+  // the proof is not tried there.
   if (GetParam() != "fair") {
     EXPECT_GT(smallest_stops, 40u) << GetParam();
   }

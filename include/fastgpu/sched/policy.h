@@ -40,6 +40,12 @@ class Policy {
   // then ranks each job once, when it arrives, instead of the whole queue on every call.
   virtual bool stable_keys() const { return true; }
 
+  // True for fair alone: a key is the user's usage plus the expected GPU time of that
+  // user's earlier queued jobs (src/sched/policies/fair_usage.h), so a user's jobs keep
+  // their submit order and only the users' offsets move. A kept Scheduler then keeps the
+  // keys itself (FairKeys) and orders only each request class's first job on every call.
+  virtual bool keys_from_user_usage() const { return false; }
+
   // A preemptive policy may evict a running restartable job whose running_key is larger
   // than a blocked queued job's key. The scale is the one rank() uses.
   virtual bool preemptive() const { return false; }
