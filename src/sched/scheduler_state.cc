@@ -784,7 +784,13 @@ void Scheduler::add_run(const std::string& signature, std::optional<Bytes> peak_
   if (peak_bytes) history.peak_bytes.push_back(*peak_bytes);
   if (run_seconds) history.run_seconds.push_back(*run_seconds);
   state.reset_estimates();
-  if (state.queued_per_signature.count(signature) != 0) state.order_stale = true;
+  // A waiting job of this signature moves only where a decision reads what changed: its
+  // "auto" memory reads the peaks, a policy's key the run times (sjf). The simulator adds
+  // a run time at every completion: ranking the queue again for it under every policy
+  // was most of a replay's time.
+  const bool moves =
+      peak_bytes.has_value() || (run_seconds.has_value() && state.policy->reads_run_estimates());
+  if (moves && state.queued_per_signature.count(signature) != 0) state.order_stale = true;
 }
 
 Status Scheduler::set_used_bytes(JobId job, std::optional<Bytes> used_bytes) {

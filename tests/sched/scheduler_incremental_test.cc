@@ -4,6 +4,7 @@
 // every step both are asked and their decisions and reservations compared line by line.
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <random>
 #include <string>
 #include <variant>
@@ -59,6 +60,14 @@ std::size_t run_stream(const SchedulerConfig& config, std::uint64_t seed, int st
       history.peak_bytes = {static_cast<Bytes>(stream.pick(1, 20)) * kGiB};
       history.run_seconds = {60.0 * stream.pick(1, 20)};
       scheduler.set_history("sig" + std::to_string(stream.pick(0, 5)), history);
+    }
+    if (stream.pick(0, 2) == 0) {  // one more run, as the simulator and the engine add them
+      const int measured = stream.pick(0, 2);  // 0: a peak, 1: a run time, 2: both
+      std::optional<Bytes> peak;
+      std::optional<double> ran;
+      if (measured != 1) peak = static_cast<Bytes>(stream.pick(1, 20)) * kGiB;
+      if (measured != 0) ran = 60.0 * stream.pick(1, 20);
+      scheduler.add_run("sig" + std::to_string(stream.pick(0, 5)), peak, ran);
     }
     Snapshot snapshot = scheduler.snapshot();
     snapshot.now_s = now;
