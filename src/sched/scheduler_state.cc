@@ -771,10 +771,16 @@ Status Scheduler::update_gpu(const GpuState& gpu) {
 
 void Scheduler::set_history(const std::string& signature, SignatureHistory history) {
   State& state = *state_;
-  state.view.history[signature] = std::move(history);
+  SignatureHistory& held = state.view.history[signature];
+  // Keys (sjf) and demands ("auto" memory) of waiting jobs with this signature may move,
+  // as add_run() says: only with the peaks, or with the run times under sjf. (The engine
+  // gives a grown history whole; most grow only in what no decision reads.)
+  const bool moves =
+      held.peak_bytes != history.peak_bytes ||
+      (held.run_seconds != history.run_seconds && state.policy->reads_run_estimates());
+  held = std::move(history);
   state.reset_estimates();
-  // Keys (sjf) and demands ("auto" memory) of waiting jobs with this signature may move.
-  if (state.queued_per_signature.count(signature) != 0) state.order_stale = true;
+  if (moves && state.queued_per_signature.count(signature) != 0) state.order_stale = true;
 }
 
 void Scheduler::add_run(const std::string& signature, std::optional<Bytes> peak_bytes,

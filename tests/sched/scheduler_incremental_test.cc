@@ -55,11 +55,13 @@ std::size_t run_stream(const SchedulerConfig& config, std::uint64_t seed, int st
     now += 30.0 * stream.pick(0, 4);
     random_change(stream, scheduler, now);
     if (::testing::Test::HasFatalFailure()) return decisions;
-    if (stream.pick(0, 4) == 0) {
-      SignatureHistory history;
-      history.peak_bytes = {static_cast<Bytes>(stream.pick(1, 20)) * kGiB};
-      history.run_seconds = {60.0 * stream.pick(1, 20)};
-      scheduler.set_history("sig" + std::to_string(stream.pick(0, 5)), history);
+    if (stream.pick(0, 4) == 0) {  // a history given whole, changed in one part or both
+      const std::string signature = "sig" + std::to_string(stream.pick(0, 5));
+      SignatureHistory history = scheduler.snapshot().history[signature];
+      const int changed = stream.pick(0, 2);  // 0: the peaks, 1: the run times, 2: both
+      if (changed != 1) history.peak_bytes = {static_cast<Bytes>(stream.pick(1, 20)) * kGiB};
+      if (changed != 0) history.run_seconds = {60.0 * stream.pick(1, 20)};
+      scheduler.set_history(signature, history);
     }
     if (stream.pick(0, 2) == 0) {  // one more run, as the simulator and the engine add them
       const int measured = stream.pick(0, 2);  // 0: a peak, 1: a run time, 2: both
