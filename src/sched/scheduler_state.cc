@@ -505,11 +505,11 @@ void Scheduler::State::add_queued(Job job) {
 Job Scheduler::State::take_queued(JobId id) {
   auto it = queue.find(id);
   on_hold.erase(id);
-  if (fair_keys) fair_keys->remove_queued(id);
   if (auto entry = entry_of.find(id); entry != entry_of.end()) {
-    if (entry->second.shape >= 0) leave_shape(entry->second);
+    if (entry->second.shape >= 0) leave_shape(entry->second);  // may key its class's head
     entry_of.erase(entry);
   }
+  if (fair_keys) fair_keys->remove_queued(id);
   if (!it->second.signature.empty()) {
     auto count = queued_per_signature.find(it->second.signature);
     if (--count->second == 0) queued_per_signature.erase(count);
