@@ -350,41 +350,58 @@ Entry Scheduler::State::class_entry(const Entry& entry) const {
 
 void Scheduler::State::rekey_heads(double now_s) {
   fair_keys->begin_round(now_s);
-  // The old nodes are reused (a set built afresh allocated and freed one per class on
-  // every call) and filled in order, each at the end: no search, no rebalancing walk.
+  // The last call's heads are taken in their order and keyed again (their nodes reused: a
+  // set built afresh allocated and freed one per class on every call). The users' keys
+  // move a little between calls, so that order is nearly this call's, and an insertion
+  // sort mends it in about one pass; a sort takes over when it would not.
   std::vector<std::set<Entry>::node_type> nodes;
   nodes.reserve(classes.size());
-  while (!heads.empty()) nodes.push_back(heads.extract(heads.begin()));
-  std::size_t used = 0;
-  for (const RequestClass& group : classes) {
-    if (group.limit_heads.empty()) continue;
-    if (used == nodes.size()) {
-      std::set<Entry> one{head_entry(group.limit_heads.first())};
-      nodes.push_back(one.extract(one.begin()));
-    } else {
-      nodes[used].value() = head_entry(group.limit_heads.first());
-    }
-    ++used;
+  std::vector<char> keyed(classes.size(), 0);
+  while (!heads.empty()) {
+    auto node = heads.extract(heads.begin());
+    const auto shape = static_cast<std::size_t>(node.value().shape);
+    const RequestClass& group = classes[shape];
+    if (group.limit_heads.empty() || keyed[shape] != 0) continue;
+    keyed[shape] = 1;
+    node.value() = head_entry(group.limit_heads.first());
+    nodes.push_back(std::move(node));
   }
-  nodes.resize(used);
-  // Sorted by a flat copy of what orders them (the nodes lie all over the heap).
+  for (std::size_t shape = 0; shape < classes.size(); ++shape) {
+    const RequestClass& group = classes[shape];
+    if (group.limit_heads.empty() || keyed[shape] != 0) continue;
+    std::set<Entry> one{head_entry(group.limit_heads.first())};
+    nodes.push_back(one.extract(one.begin()));
+  }
+  // Ordered by a flat copy of what orders them (the nodes lie all over the heap).
   struct Order {
     double key;
     double submit_s;
     JobId id;
     std::size_t node;
   };
-  std::vector<Order> order;
-  order.reserve(used);
-  for (std::size_t i = 0; i < used; ++i) {
-    const Entry& entry = nodes[i].value();
-    order.push_back({entry.key, entry.submit_s, entry.id, i});
-  }
-  std::sort(order.begin(), order.end(), [](const Order& a, const Order& b) {
+  auto before = [](const Order& a, const Order& b) {
     if (a.key != b.key) return a.key < b.key;
     if (a.submit_s != b.submit_s) return a.submit_s < b.submit_s;
     return a.id < b.id;
-  });
+  };
+  std::vector<Order> order;
+  order.reserve(nodes.size());
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const Entry& entry = nodes[i].value();
+    order.push_back({entry.key, entry.submit_s, entry.id, i});
+  }
+  std::size_t moves_left = 4 * order.size() + 64;
+  bool in_order = true;
+  for (std::size_t i = 1; i < order.size() && in_order; ++i) {
+    const Order next = order[i];
+    std::size_t at = i;
+    for (; at > 0 && before(next, order[at - 1]); --at) {
+      order[at] = order[at - 1];
+      if (--moves_left == 0) in_order = false;
+    }
+    order[at] = next;
+  }
+  if (!in_order) std::sort(order.begin(), order.end(), before);
   for (const Order& next : order) heads.insert(heads.end(), std::move(nodes[next.node]));
   heads_live = true;
 }
