@@ -45,6 +45,7 @@ void FairKeys::remove_queued(JobId id) {
   const std::int64_t ms = slot.ms;
   slot.ms = 0;
   ++user.left;
+  ++user.layout;
   if (user.sorted) {
     for (std::size_t i = where.slot + 1; i <= user.tree.size(); i += lowbit(i)) {
       user.tree[i - 1] -= ms;
@@ -79,11 +80,28 @@ void FairKeys::begin_round(double now_s) {
 }
 
 double FairKeys::key(JobId id) {
+  Place place;
+  return key(id, place);
+}
+
+double FairKeys::key(JobId id, Place& place) {
   const Where& where = where_.at(id);
   User& user = users_[static_cast<std::size_t>(where.user)];
   if (!user.sorted) rebuild(where.user);
   const std::size_t slot = where_.at(id).slot;  // the rebuild may have moved it
+  place = Place{id, where.user, slot, user.layout};
   return fair::key(user.decayed_ms, user.running_ms, sum_before(user, slot));
+}
+
+std::optional<double> FairKeys::key_at(const Place& place) const {
+  if (place.user < 0) return std::nullopt;
+  const User& user = users_[static_cast<std::size_t>(place.user)];
+  // Slots that neither moved nor lost a job since: the job is where it was, and sorted.
+  if (user.layout != place.layout || !user.sorted || place.slot >= user.slots.size() ||
+      user.slots[place.slot].id != place.id) {
+    return std::nullopt;
+  }
+  return fair::key(user.decayed_ms, user.running_ms, sum_before(user, place.slot));
 }
 
 void FairKeys::rebuild(int index) {
@@ -102,6 +120,7 @@ void FairKeys::rebuild(int index) {
   user.slots = std::move(kept);
   user.left = 0;
   user.sorted = true;
+  ++user.layout;
   // A Fenwick tree built in one pass: each node hands its sum to its parent.
   user.tree.assign(user.slots.size(), 0);
   for (std::size_t i = 0; i < user.slots.size(); ++i) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -35,6 +36,19 @@ class FairKeys {
   // REQUIRES: the job is queued here.
   double key(JobId id);
 
+  // Where a queued job's sum is read, to key it again without looking it up: valid while
+  // its user's slots neither move nor lose a job (`layout`).
+  struct Place {
+    JobId id;
+    int user = -1;
+    std::size_t slot = 0;
+    std::uint64_t layout = 0;
+  };
+  // The same key, and where it was read. REQUIRES: the job is queued here.
+  double key(JobId id, Place& place);
+  // The key at a place key() gave, when that place still holds the job; nullopt otherwise.
+  std::optional<double> key_at(const Place& place) const;
+
  private:
   struct Slot {
     double submit_s;
@@ -50,7 +64,8 @@ class FairKeys {
     std::vector<Slot> slots;
     std::vector<std::int64_t> tree;  // tree[i]: the sum of slots (i + 1 - lowbit(i + 1), i]
     bool sorted = true;
-    std::size_t left = 0;  // slots whose job left
+    std::size_t left = 0;      // slots whose job left
+    std::uint64_t layout = 0;  // counts the slots' moves and departures
     double decayed_ms = 0.0;
     std::int64_t running_ms = 0;
   };

@@ -348,6 +348,14 @@ Entry Scheduler::State::class_entry(const Entry& entry) const {
   return in_class;
 }
 
+Entry Scheduler::State::keyed_first(RequestClass& group) {
+  Entry keyed = group.limit_heads.first();
+  const std::optional<double> kept =
+      keyed.id == group.keyed_first.id ? fair_keys->key_at(group.keyed_first) : std::nullopt;
+  keyed.key = kept ? *kept : fair_keys->key(keyed.id, group.keyed_first);
+  return keyed;
+}
+
 void Scheduler::State::rekey_heads(double now_s) {
   fair_keys->begin_round(now_s);
   // The last call's heads are taken in their order and keyed again (their nodes reused: a
@@ -360,16 +368,16 @@ void Scheduler::State::rekey_heads(double now_s) {
   while (!heads.empty()) {
     auto node = heads.extract(heads.begin());
     const auto shape = static_cast<std::size_t>(node.value().shape);
-    const RequestClass& group = classes[shape];
+    RequestClass& group = classes[shape];
     if (group.limit_heads.empty() || keyed[shape] != 0) continue;
     keyed[shape] = 1;
-    node.value() = head_entry(group.limit_heads.first());
+    node.value() = keyed_first(group);
     nodes.push_back(std::move(node));
   }
   for (std::size_t shape = 0; shape < classes.size(); ++shape) {
-    const RequestClass& group = classes[shape];
+    RequestClass& group = classes[shape];
     if (group.limit_heads.empty() || keyed[shape] != 0) continue;
-    std::set<Entry> one{head_entry(group.limit_heads.first())};
+    std::set<Entry> one{keyed_first(group)};
     nodes.push_back(one.extract(one.begin()));
   }
   // Ordered by a flat copy of what orders them (the nodes lie all over the heap).

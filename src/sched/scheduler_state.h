@@ -207,6 +207,8 @@ struct Scheduler::State {
     // appears where it could use it, a round knows it fails without searching.
     KnownFailure failed_free;
     KnownFailure failed_masked;
+    // Under fair: where FairKeys read its first job's key last (rekey_heads).
+    FairKeys::Place keyed_first;
   };
   // gpus, whole memory, bytes, share units; and under fair the user's index (-1 otherwise),
   // since a user's jobs keep their order there while the users' keys move (FairKeys).
@@ -233,6 +235,9 @@ struct Scheduler::State {
   void erase_head(const Entry& first);
   // likely_last: rebuild_order joins the queue in policy order (the end is a good hint).
   void insert_head(const Entry& first, bool likely_last = false);
+  // The class's first job as `heads` orders it, read where the last call read it when
+  // nothing moved there (a lookup of the job's place was a fifth of a fair drain).
+  Entry keyed_first(RequestClass& group);
   // Orders `heads` by this call's FairKeys keys. REQUIRES: entries_fair_keyed.
   void rekey_heads(double now_s);
   std::unordered_map<JobId, Entry> entry_of;                 // every queued job, ranked
