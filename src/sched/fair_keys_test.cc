@@ -91,6 +91,35 @@ TEST(FairKeys, EveryKeyIsTheOneThePolicyRanksTheWholeQueueTo) {
   }
 }
 
+// A place key() gave reads the same key while the user's jobs stay put, and is refused
+// once one of them leaves or the slots are sorted again (an arrival out of submit order).
+TEST(FairKeys, APlaceReadsTheKeyUntilItsUsersJobsMove) {
+  SchedulerConfig config;
+  FairKeys kept(config);
+  auto job = [](std::uint64_t id, double submit) {
+    Job made = testing::make_job(id);
+    made.user = "ann";
+    made.submit_time_s = submit;
+    made.time_limit_s = 100.0;
+    return made;
+  };
+  kept.add_queued(job(1, 10.0));
+  kept.add_queued(job(2, 20.0));
+  kept.begin_round(0.0);
+  FairKeys::Place place;
+  const double key = kept.key(JobId{2}, place);
+  EXPECT_EQ(key, 100'000.0);      // job 1's 100 GPU-seconds before it
+  kept.add_queued(job(3, 30.0));  // after it: nothing moves
+  EXPECT_EQ(kept.key_at(place), key);
+  kept.add_queued(job(4, 5.0));  // before it, out of order: read again by key()
+  EXPECT_EQ(kept.key_at(place), std::nullopt);
+  EXPECT_EQ(kept.key(JobId{2}, place), 200'000.0);
+  EXPECT_EQ(kept.key_at(place), 200'000.0);
+  kept.remove_queued(JobId{1});
+  EXPECT_EQ(kept.key_at(place), std::nullopt);
+  EXPECT_EQ(kept.key(JobId{2}, place), 100'000.0);
+}
+
 // Usage halves every half-life, in steps: an hour's use one half-life ago counts half.
 TEST(FairKeys, FinishedUsageHalvesEveryHalfLife) {
   SchedulerConfig config;
