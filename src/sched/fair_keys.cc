@@ -62,21 +62,11 @@ void FairKeys::remove_queued(JobId id) {
 }
 
 void FairKeys::add_finished(const FinishedJob& done) {
-  users_[static_cast<std::size_t>(user_index(done.user))].finished.add(
-      fair::step_of(done.end_time_s, config_), fair::millis(done.gpu_seconds));
-}
-
-void FairKeys::change_running(const RunningJob& running, int sign) {
-  users_[static_cast<std::size_t>(user_index(running.job.user))].running.add(
-      static_cast<std::int64_t>(running.gpus.size()), running.start_time_s, sign);
+  usage_of(done.user).add_finished(done, config_);
 }
 
 void FairKeys::begin_round(double now_s) {
-  const std::int64_t now_step = fair::step_of(now_s, config_);
-  for (User& user : users_) {
-    user.decayed_ms = user.finished.decayed(now_step);
-    user.running_ms = user.running.at(now_s);
-  }
+  for (User& user : users_) user.usage.settle(now_s, config_);
 }
 
 double FairKeys::key(JobId id) {
@@ -85,12 +75,11 @@ double FairKeys::key(JobId id) {
 }
 
 double FairKeys::key(JobId id, Place& place) {
-  const Where& where = where_.at(id);
+  const Where& where = where_.at(id);  // stays valid: a rebuild moves only its slot
   User& user = users_[static_cast<std::size_t>(where.user)];
   if (!user.sorted) rebuild(where.user);
-  const std::size_t slot = where_.at(id).slot;  // the rebuild may have moved it
-  place = Place{id, where.user, slot, user.layout};
-  return fair::key(user.decayed_ms, user.running_ms, sum_before(user, slot));
+  place = Place{id, where.user, where.slot, user.layout};
+  return user.usage.key(sum_before(user, where.slot));
 }
 
 std::optional<double> FairKeys::key_at(const Place& place) const {
@@ -101,7 +90,7 @@ std::optional<double> FairKeys::key_at(const Place& place) const {
       user.slots[place.slot].id != place.id) {
     return std::nullopt;
   }
-  return fair::key(user.decayed_ms, user.running_ms, sum_before(user, place.slot));
+  return user.usage.key(sum_before(user, place.slot));
 }
 
 void FairKeys::rebuild(int index) {

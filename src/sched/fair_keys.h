@@ -22,8 +22,12 @@ class FairKeys {
 
   void add_queued(const Job& job);
   void remove_queued(JobId id);
-  void add_running(const RunningJob& running) { change_running(running, 1); }
-  void remove_running(const RunningJob& running) { change_running(running, -1); }
+  void add_running(const RunningJob& running) {
+    usage_of(running.job.user).change_running(running, 1);
+  }
+  void remove_running(const RunningJob& running) {
+    usage_of(running.job.user).change_running(running, -1);
+  }
   void add_finished(const FinishedJob& done);
 
   // The index of a queued job's user (request classes are kept per user under fair).
@@ -59,22 +63,21 @@ class FairKeys {
   // a job leaving only zeroes its slot (the slots are compacted when most have left), and
   // a job arriving out of submit order (a requeue) sorts the slots again when next read.
   struct User {
-    fair::FinishedUsage finished;
-    fair::RunningUsage running;
+    fair::UserUsage usage;
     std::vector<Slot> slots;
     std::vector<std::int64_t> tree;  // tree[i]: the sum of slots (i + 1 - lowbit(i + 1), i]
     bool sorted = true;
     std::size_t left = 0;      // slots whose job left
     std::uint64_t layout = 0;  // counts the slots' moves and departures
-    double decayed_ms = 0.0;
-    std::int64_t running_ms = 0;
   };
   struct Where {
     int user;
     std::size_t slot;
   };
   int user_index(const std::string& user);
-  void change_running(const RunningJob& running, int sign);
+  fair::UserUsage& usage_of(const std::string& user) {
+    return users_[static_cast<std::size_t>(user_index(user))].usage;
+  }
   void rebuild(int user);  // sorts and compacts the slots, sums them again
   static std::int64_t sum_before(const User& user, std::size_t slot);
 

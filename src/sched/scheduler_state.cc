@@ -544,6 +544,22 @@ Job Scheduler::State::take_queued(JobId id) {
   return job;
 }
 
+void Scheduler::State::record_finished(FinishedJob done) {
+  ended[done.id] = done.state;
+  if (fair_keys) fair_keys->add_finished(done);
+  view.finished.push_back(std::move(done));
+}
+
+void Scheduler::State::history_changed(const std::string& signature, bool peaks, bool run_times) {
+  reset_estimates();
+  // A waiting job of this signature moves only where a decision reads what changed: its
+  // "auto" memory reads the peaks, a policy's key the run times (sjf). The simulator adds
+  // a run time at every completion, and the engine gives a grown history whole: ranking
+  // the queue again for every change under every policy was most of a replay's time.
+  const bool moves = peaks || (run_times && policy->reads_run_estimates());
+  if (moves && queued_per_signature.count(signature) != 0) order_stale = true;
+}
+
 double Scheduler::State::end_of(const RunningJob& running) const {
   return running.job.time_limit_s ? running.start_time_s + *running.job.time_limit_s : kNever;
 }
@@ -623,11 +639,7 @@ Result<std::unique_ptr<Scheduler::State>> state_from_snapshot(const Snapshot& sn
   auto state = std::make_unique<Scheduler::State>(config, snapshot.gpus);
   state->view.now_s = snapshot.now_s;
   state->view.history = snapshot.history;
-  state->view.finished = snapshot.finished;
-  for (const FinishedJob& done : snapshot.finished) {
-    state->ended[done.id] = done.state;
-    if (state->fair_keys) state->fair_keys->add_finished(done);
-  }
+  for (const FinishedJob& done : snapshot.finished) state->record_finished(done);
   for (const RunningJob& running : snapshot.running) {
     const std::vector<int> slots = state->slots_of(running.gpus);
     state->ledger.commit(slots, state->held_demand(running));
@@ -689,10 +701,8 @@ Status Scheduler::cancel(JobId job, double now_s) {
                      "here, a running one ends with finish()");
   }
   Job taken = state.take_queued(job);
-  state.ended[job] = EndState::kCancelled;
+  state.record_finished({job, EndState::kCancelled, taken.user, 0.0, now_s});
   state.release_dependents(job);
-  state.view.finished.push_back({job, EndState::kCancelled, taken.user, 0.0, now_s});
-  if (state.fair_keys) state.fair_keys->add_finished(state.view.finished.back());
   return {};
 }
 
@@ -703,9 +713,7 @@ Status Scheduler::add_finished(FinishedJob done) {
                             " is already known to the scheduler; only a job it never saw "
                             "is added as finished");
   }
-  state.ended[done.id] = done.state;
-  if (state.fair_keys) state.fair_keys->add_finished(done);
-  state.view.finished.push_back(std::move(done));
+  state.record_finished(std::move(done));
   return {};
 }
 
@@ -719,13 +727,11 @@ Status Scheduler::finish(JobId job, EndState end, double now_s) {
     return not_found("job " + to_string(job) + " is not running; nothing to finish");
   }
   RunningJob running = state.take_running(job);
-  state.ended[job] = end;
-  state.release_dependents(job);
   // Service over every run, in GPUs actually held (a fractional job holds its share).
   const double ran = running.job.attained_run_s + std::max(0.0, now_s - running.start_time_s);
   const double gpu_seconds = ran * std::max(1, running.job.gpus) * running.job.util_share;
-  state.view.finished.push_back({job, end, running.job.user, gpu_seconds, now_s});
-  if (state.fair_keys) state.fair_keys->add_finished(state.view.finished.back());
+  state.record_finished({job, end, running.job.user, gpu_seconds, now_s});
+  state.release_dependents(job);
   return {};
 }
 
@@ -797,15 +803,10 @@ Status Scheduler::update_gpu(const GpuState& gpu) {
 void Scheduler::set_history(const std::string& signature, SignatureHistory history) {
   State& state = *state_;
   SignatureHistory& held = state.view.history[signature];
-  // Keys (sjf) and demands ("auto" memory) of waiting jobs with this signature may move,
-  // as add_run() says: only with the peaks, or with the run times under sjf. (The engine
-  // gives a grown history whole; most grow only in what no decision reads.)
-  const bool moves =
-      held.peak_bytes != history.peak_bytes ||
-      (held.run_seconds != history.run_seconds && state.policy->reads_run_estimates());
+  const bool peaks = held.peak_bytes != history.peak_bytes;
+  const bool run_times = held.run_seconds != history.run_seconds;
   held = std::move(history);
-  state.reset_estimates();
-  if (moves && state.queued_per_signature.count(signature) != 0) state.order_stale = true;
+  state.history_changed(signature, peaks, run_times);
 }
 
 void Scheduler::add_run(const std::string& signature, std::optional<Bytes> peak_bytes,
@@ -814,14 +815,7 @@ void Scheduler::add_run(const std::string& signature, std::optional<Bytes> peak_
   SignatureHistory& history = state.view.history[signature];
   if (peak_bytes) history.peak_bytes.push_back(*peak_bytes);
   if (run_seconds) history.run_seconds.push_back(*run_seconds);
-  state.reset_estimates();
-  // A waiting job of this signature moves only where a decision reads what changed: its
-  // "auto" memory reads the peaks, a policy's key the run times (sjf). The simulator adds
-  // a run time at every completion: ranking the queue again for it under every policy
-  // was most of a replay's time.
-  const bool moves =
-      peak_bytes.has_value() || (run_seconds.has_value() && state.policy->reads_run_estimates());
-  if (moves && state.queued_per_signature.count(signature) != 0) state.order_stale = true;
+  state.history_changed(signature, peak_bytes.has_value(), run_seconds.has_value());
 }
 
 Status Scheduler::set_used_bytes(JobId job, std::optional<Bytes> used_bytes) {

@@ -323,6 +323,12 @@ struct Scheduler::State {
   // Releases a running job's GPUs (its ledger slots) and logs the gain.
   void release_gpus(const RunningJob& running, const std::vector<int>& slots);
   double end_of(const RunningJob& running) const;
+  // A job ended (finished, cancelled, or told by the caller): recorded for dependencies,
+  // snapshot() and fair's usage.
+  void record_finished(FinishedJob done);
+  // A signature's history changed (its peaks, its run times): the estimates are read
+  // again, and the queue ranked again where a waiting job's demand or key reads them.
+  void history_changed(const std::string& signature, bool peaks, bool run_times);
 };
 
 // One schedule() call over a State; defined in scheduler.cc.

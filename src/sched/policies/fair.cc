@@ -25,26 +25,17 @@ class FairPolicy final : public Policy {
     const Snapshot& snapshot = context.snapshot;
     const SchedulerConfig& config = context.config;
     struct Usage {
-      fair::FinishedUsage finished;
-      fair::RunningUsage running;
-      double decayed_ms = 0.0;
-      std::int64_t running_ms = 0;
+      fair::UserUsage used;
       std::int64_t queued_ms = 0;  // the user's jobs ranked so far
     };
     std::map<std::string, Usage> usage;
     for (const FinishedJob& done : snapshot.finished) {
-      usage[done.user].finished.add(fair::step_of(done.end_time_s, config),
-                                    fair::millis(done.gpu_seconds));
+      usage[done.user].used.add_finished(done, config);
     }
     for (const RunningJob& running : snapshot.running) {
-      usage[running.job.user].running.add(static_cast<std::int64_t>(running.gpus.size()),
-                                          running.start_time_s, 1);
+      usage[running.job.user].used.change_running(running, 1);
     }
-    const std::int64_t now_step = fair::step_of(snapshot.now_s, config);
-    for (auto& [user, used] : usage) {
-      used.decayed_ms = used.finished.decayed(now_step);
-      used.running_ms = used.running.at(snapshot.now_s);
-    }
+    for (auto& [user, one] : usage) one.used.settle(snapshot.now_s, config);
     std::vector<std::size_t> order(jobs.size());
     std::iota(order.begin(), order.end(), 0);
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
@@ -54,9 +45,9 @@ class FairPolicy final : public Policy {
       return jobs[a]->id < jobs[b]->id;
     });
     for (std::size_t i : order) {
-      Usage& used = usage[jobs[i]->user];
-      keys[i] = fair::key(used.decayed_ms, used.running_ms, used.queued_ms);
-      used.queued_ms += fair::expected_ms(*jobs[i], config);
+      Usage& one = usage[jobs[i]->user];
+      keys[i] = one.used.key(one.queued_ms);
+      one.queued_ms += fair::expected_ms(*jobs[i], config);
     }
   }
 };

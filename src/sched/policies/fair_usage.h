@@ -20,6 +20,7 @@
 
 #include "fastgpu/sched/config.h"
 #include "fastgpu/sched/job.h"
+#include "fastgpu/sched/snapshot.h"
 
 namespace fastgpu::sched::fair {
 
@@ -91,8 +92,27 @@ struct RunningUsage {
   std::int64_t at(double now_s) const { return gpus * millis(now_s) - gpu_start_ms; }
 };
 
-inline double key(double decayed_ms, std::int64_t running_ms, std::int64_t before_ms) {
-  return decayed_ms + static_cast<double>(running_ms + before_ms);
-}
+// One user's usage: what their finished and running jobs used, fixed at one time by
+// settle() and read by key().
+struct UserUsage {
+  FinishedUsage finished;
+  RunningUsage running;
+  double decayed_ms = 0.0;
+  std::int64_t running_ms = 0;
+  void add_finished(const FinishedJob& done, const SchedulerConfig& config) {
+    finished.add(step_of(done.end_time_s, config), millis(done.gpu_seconds));
+  }
+  void change_running(const RunningJob& job, int sign) {
+    running.add(static_cast<std::int64_t>(job.gpus.size()), job.start_time_s, sign);
+  }
+  void settle(double now_s, const SchedulerConfig& config) {
+    decayed_ms = finished.decayed(step_of(now_s, config));
+    running_ms = running.at(now_s);
+  }
+  // The key of a queued job whose user's earlier queued jobs expect before_ms.
+  double key(std::int64_t before_ms) const {
+    return decayed_ms + static_cast<double>(running_ms + before_ms);
+  }
+};
 
 }  // namespace fastgpu::sched::fair
