@@ -501,6 +501,7 @@ void Scheduler::State::rebuild_order() {
     place_entry(entry_of.emplace(ranked_entry.id, ranked_entry).first->second, true);
   }
   order_stale = false;
+  ++orders_rebuilt;
 }
 
 void Scheduler::State::rank_into(const std::vector<const Job*>& jobs,
@@ -516,7 +517,12 @@ void Scheduler::State::rank_into(const std::vector<const Job*>& jobs,
 void Scheduler::State::add_queued(Job job) {
   const JobId id = job.id;
   const Job& stored = queue.emplace(id, std::move(job)).first->second;
-  if (!stored.signature.empty()) ++queued_per_signature[stored.signature];
+  if (!stored.signature.empty()) {
+    SignatureWaiting& waiting = queued_per_signature[stored.signature];
+    ++waiting.jobs;
+    if (policy->reads_run_estimate(stored, config)) ++waiting.reading_run_times;
+    if (!stored.gpu_mem) ++waiting.auto_memory;
+  }
   if (fair_keys) fair_keys->add_queued(stored);
   if (!order_stale && entries_fair_keyed) {  // FairKeys keys it
     place_entry(entry_of.emplace(id, make_entry(0.0, stored, *estimates)).first->second);
@@ -536,8 +542,10 @@ Job Scheduler::State::take_queued(JobId id) {
   }
   if (fair_keys) fair_keys->remove_queued(id);
   if (!it->second.signature.empty()) {
-    auto count = queued_per_signature.find(it->second.signature);
-    if (--count->second == 0) queued_per_signature.erase(count);
+    auto waiting = queued_per_signature.find(it->second.signature);
+    if (policy->reads_run_estimate(it->second, config)) --waiting->second.reading_run_times;
+    if (!it->second.gpu_mem) --waiting->second.auto_memory;
+    if (--waiting->second.jobs == 0) queued_per_signature.erase(waiting);
   }
   Job job = std::move(it->second);
   queue.erase(it);
@@ -550,14 +558,30 @@ void Scheduler::State::record_finished(FinishedJob done) {
   view.finished.push_back(std::move(done));
 }
 
-void Scheduler::State::history_changed(const std::string& signature, bool peaks, bool run_times) {
+std::optional<Scheduler::State::Learned> Scheduler::State::learned_if_waiting(
+    const std::string& signature) const {
+  auto waiting = queued_per_signature.find(signature);
+  if (waiting == queued_per_signature.end()) return std::nullopt;
+  const SignatureWaiting& jobs = waiting->second;
+  if (jobs.auto_memory == 0 && jobs.reading_run_times == 0) return std::nullopt;
+  Learned learned;
+  if (jobs.auto_memory > 0) learned.bytes = estimates->auto_bytes(signature);
+  if (jobs.reading_run_times > 0) learned.seconds = estimates->run_seconds(signature);
+  return learned;
+}
+
+void Scheduler::State::history_changed(const std::string& signature,
+                                       const std::optional<Learned>& before) {
   reset_estimates();
-  // A waiting job of this signature moves only where a decision reads what changed: its
-  // "auto" memory reads the peaks, a policy's key the run times (sjf). The simulator adds
-  // a run time at every completion, and the engine gives a grown history whole: ranking
-  // the queue again for every change under every policy was most of a replay's time.
-  const bool moves = peaks || (run_times && policy->reads_run_estimates());
-  if (moves && queued_per_signature.count(signature) != 0) order_stale = true;
+  // A waiting job of this signature moves only where a decision reads what the history
+  // teaches and that changed: its "auto" memory reads the peaks' estimate, its key the
+  // run times' median (sjf, except for jobs its oracle mode orders by their duration).
+  // The simulator adds a run at every completion and the engine gives a grown history
+  // whole, but the estimates move far less often (a median over many runs of whole
+  // seconds mostly stays): ranking the queue again at every change was most of a
+  // backlogged replay's time, under every policy and then under sjf. The same jobs wait
+  // as before the change, so learned_if_waiting() reads the same parts now.
+  if (before && learned_if_waiting(signature) != before) order_stale = true;
 }
 
 double Scheduler::State::end_of(const RunningJob& running) const {
@@ -803,19 +827,21 @@ Status Scheduler::update_gpu(const GpuState& gpu) {
 void Scheduler::set_history(const std::string& signature, SignatureHistory history) {
   State& state = *state_;
   SignatureHistory& held = state.view.history[signature];
-  const bool peaks = held.peak_bytes != history.peak_bytes;
-  const bool run_times = held.run_seconds != history.run_seconds;
+  if (held.peak_bytes == history.peak_bytes && held.run_seconds == history.run_seconds) return;
+  const auto before = state.learned_if_waiting(signature);
   held = std::move(history);
-  state.history_changed(signature, peaks, run_times);
+  state.history_changed(signature, before);
 }
 
 void Scheduler::add_run(const std::string& signature, std::optional<Bytes> peak_bytes,
                         std::optional<double> run_seconds) {
   State& state = *state_;
+  if (!peak_bytes && !run_seconds) return;
+  const auto before = state.learned_if_waiting(signature);
   SignatureHistory& history = state.view.history[signature];
   if (peak_bytes) history.peak_bytes.push_back(*peak_bytes);
   if (run_seconds) history.run_seconds.push_back(*run_seconds);
-  state.history_changed(signature, peak_bytes.has_value(), run_seconds.has_value());
+  state.history_changed(signature, before);
 }
 
 Status Scheduler::set_used_bytes(JobId job, std::optional<Bytes> used_bytes) {

@@ -245,8 +245,17 @@ struct Scheduler::State {
   // Queued jobs the caller holds (Scheduler::hold); a job is forgotten when it leaves the
   // queue, so a requeued job comes back unheld.
   std::unordered_set<JobId> on_hold;
-  std::unordered_map<std::string, int> queued_per_signature;
-  bool order_stale = true;  // rebuild order before the next walk
+  // Per signature, the queued jobs of it, those whose key reads its learned run time
+  // (Policy::reads_run_estimate) and those whose memory is "auto": what a change of its
+  // history may move.
+  struct SignatureWaiting {
+    int jobs = 0;
+    int reading_run_times = 0;
+    int auto_memory = 0;
+  };
+  std::unordered_map<std::string, SignatureWaiting> queued_per_signature;
+  bool order_stale = true;           // rebuild order before the next walk
+  std::uint64_t orders_rebuilt = 0;  // rebuild_order() calls (tests read it)
   QueueMinimums minimums;
   // Running jobs by the time they must end (time limits); no limit: kNever.
   std::set<std::pair<double, JobId>> ends;
@@ -326,9 +335,20 @@ struct Scheduler::State {
   // A job ended (finished, cancelled, or told by the caller): recorded for dependencies,
   // snapshot() and fair's usage.
   void record_finished(FinishedJob done);
-  // A signature's history changed (its peaks, its run times): the estimates are read
-  // again, and the queue ranked again where a waiting job's demand or key reads them.
-  void history_changed(const std::string& signature, bool peaks, bool run_times);
+  // What a signature's history teaches: the "auto" bytes and the expected run time, each
+  // read only where a waiting job reads it (an estimate sorts the whole history).
+  struct Learned {
+    std::optional<Bytes> bytes;
+    std::optional<double> seconds;
+    bool operator==(const Learned&) const = default;
+  };
+  // What the signature's history teaches the jobs of it that wait, nullopt when none reads
+  // it: read before the history changes, for history_changed().
+  std::optional<Learned> learned_if_waiting(const std::string& signature) const;
+  // A signature's history changed: the estimates are read again, and the queue ranked
+  // again where a waiting job's demand or key reads what the history teaches and that
+  // moved from `before` (learned_if_waiting() before the change).
+  void history_changed(const std::string& signature, const std::optional<Learned>& before);
 };
 
 // One schedule() call over a State; defined in scheduler.cc.

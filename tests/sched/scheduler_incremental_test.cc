@@ -11,6 +11,7 @@
 
 #include "fastgpu/sched/scheduler.h"
 #include "sched/sched_builders.h"
+#include "sched/scheduler_state.h"
 
 namespace fastgpu::sched {
 namespace {
@@ -19,12 +20,16 @@ using testing::describe;
 using testing::kGiB;
 
 // Applies one random change; the scheduler refuses what it must refuse (never crashes).
-void random_change(testing::MixedStream& stream, Scheduler& scheduler, double now) {
+// some_without_oracle: a third of the jobs come without their true duration (sjf's oracle
+// mode orders those by the learned run time).
+void random_change(testing::MixedStream& stream, Scheduler& scheduler, double now,
+                   bool some_without_oracle) {
   const Snapshot state = scheduler.snapshot();
   const int what = stream.pick(0, 9);
   if (what <= 4 || state.running.empty()) {
     for (int n = stream.pick(1, 4); n > 0; --n) {
       Job job = stream.job(now);
+      if (some_without_oracle && job.id.value() % 3 == 0) job.oracle_duration_s.reset();
       // Dependencies on unknown ids are refused; that is part of what is tested.
       (void)scheduler.enqueue(std::move(job));
     }
@@ -53,7 +58,7 @@ std::size_t run_stream(const SchedulerConfig& config, std::uint64_t seed, int st
   double now = 0.0;
   for (int step = 0; step < steps; ++step) {
     now += 30.0 * stream.pick(0, 4);
-    random_change(stream, scheduler, now);
+    random_change(stream, scheduler, now, config.sjf_oracle);
     if (::testing::Test::HasFatalFailure()) return decisions;
     if (stream.pick(0, 4) == 0) {  // a history given whole, changed in one part or both
       const std::string signature = "sig" + std::to_string(stream.pick(0, 5));
@@ -90,7 +95,11 @@ class IncrementalEquivalence : public ::testing::TestWithParam<std::string> {};
 TEST_P(IncrementalEquivalence, DecidesAsThePureSchedulerOnEveryStep) {
   for (const char* strategy : {"pack", "spread"}) {
     for (bool backfill : {false, true}) {
-      const SchedulerConfig config = testing::mixed_stream_config(GetParam(), strategy, backfill);
+      // "sjf-oracle": sjf ordering by the jobs' true durations, as the simulator runs it.
+      const bool oracle = GetParam() == "sjf-oracle";
+      SchedulerConfig config =
+          testing::mixed_stream_config(oracle ? "sjf" : GetParam(), strategy, backfill);
+      config.sjf_oracle = oracle;
       std::size_t decisions = 0;
       for (std::uint64_t seed = 1; seed <= 6; ++seed) {
         decisions += run_stream(config, seed * 7919 + (backfill ? 1 : 0), 60);
@@ -103,8 +112,8 @@ TEST_P(IncrementalEquivalence, DecidesAsThePureSchedulerOnEveryStep) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryPolicy, IncrementalEquivalence,
-                         ::testing::Values("fifo", "priority", "sjf", "srtf", "edf", "las",
-                                           "fair"));
+                         ::testing::Values("fifo", "priority", "sjf", "sjf-oracle", "srtf", "edf",
+                                           "las", "fair"));
 
 TEST(IncrementalScheduler, StartedJobsRunAndTheirEndFreesTheGpu) {
   auto created = Scheduler::create(SchedulerConfig{}, testing::make_node("n0", 1));
@@ -120,6 +129,52 @@ TEST(IncrementalScheduler, StartedJobsRunAndTheirEndFreesTheGpu) {
   EXPECT_TRUE(testing::started_ids(*scheduler.schedule(1.0)).empty());
   ASSERT_TRUE(scheduler.finish(JobId{1}, EndState::kSucceeded, 2.0).ok());
   EXPECT_EQ(testing::started_ids(*scheduler.schedule(2.0)), (std::vector<std::uint64_t>{2}));
+}
+
+// A run changes a waiting job's place only through what its signature's history teaches:
+// the median run time (sjf's key) and the "auto" bytes. A run that leaves both where they
+// were ranks nothing again (a backlogged replay adds one at every completion); a median
+// that moves re-ranks only where a waiting job's key reads it (not under fifo, nor for
+// jobs that sjf's oracle mode orders by their true duration); "auto" bytes that move do.
+TEST(IncrementalScheduler, ARunThatTeachesNothingNewRanksNothingAgain) {
+  for (const char* policy : {"sjf", "fifo", "sjf-oracle"}) {
+    SCOPED_TRACE(policy);
+    const bool oracle = std::string(policy) == "sjf-oracle";
+    const bool keys_read_runs = std::string(policy) == "sjf";
+    SchedulerConfig config;
+    config.policy = oracle ? "sjf" : policy;
+    config.sjf_oracle = oracle;
+    auto created = Scheduler::create(config, testing::make_node("n0", 1));
+    ASSERT_TRUE(created.ok());
+    Scheduler& scheduler = **created;
+    scheduler.set_history("train", SignatureHistory{{8 * kGiB}, {10.0, 20.0, 30.0}});
+    for (std::uint64_t id = 1; id <= 4; ++id) {
+      Job job = testing::make_job(id);
+      job.signature = "train";
+      job.gpu_mem.reset();  // "auto": 8 GiB and the margin
+      job.oracle_duration_s = 100.0 * static_cast<double>(id);
+      ASSERT_TRUE(scheduler.enqueue(job).ok());
+    }
+    auto first = scheduler.schedule(0.0);
+    ASSERT_TRUE(first.ok());
+    ASSERT_EQ(testing::started_ids(*first).size(), 1u);  // one holds the GPU, three wait
+    const std::uint64_t ranked = scheduler.state().orders_rebuilt;
+
+    scheduler.add_run("train", 8 * kGiB, 20.0);  // median 20 s, peaks' estimate the same
+    scheduler.add_run("train", std::nullopt, 40.0);
+    scheduler.add_run("elsewhere", 60 * kGiB, 5.0);                         // no job of it waits
+    scheduler.set_history("train", scheduler.snapshot().history["train"]);  // the same
+    ASSERT_TRUE(scheduler.schedule(1.0).ok());
+    EXPECT_EQ(scheduler.state().orders_rebuilt, ranked);
+
+    scheduler.add_run("train", std::nullopt, 50.0);  // median 20 -> 25 s
+    ASSERT_TRUE(scheduler.schedule(2.0).ok());
+    EXPECT_EQ(scheduler.state().orders_rebuilt, ranked + (keys_read_runs ? 1 : 0));
+
+    scheduler.add_run("train", 16 * kGiB, std::nullopt);  // the peaks' estimate moves
+    ASSERT_TRUE(scheduler.schedule(3.0).ok());
+    EXPECT_EQ(scheduler.state().orders_rebuilt, ranked + (keys_read_runs ? 2 : 1));
+  }
 }
 
 TEST(IncrementalScheduler, RefusesBadChangesAndKeepsItsState) {

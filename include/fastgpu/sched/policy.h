@@ -55,6 +55,14 @@ class Policy {
   // a signature's history matters only to jobs whose GPU memory is "auto", so a caller
   // may leave the history of every other signature out of the snapshot.
   virtual bool reads_run_estimates() const { return false; }
+  // True when this job's key reads its signature's learned run time, now or once there is
+  // one (sjf, unless the job's true duration orders it in oracle mode): a kept Scheduler
+  // ranks the queue again when that estimate moves only while such a job waits.
+  virtual bool reads_run_estimate(const Job& job, const SchedulerConfig& config) const {
+    (void)job;
+    (void)config;
+    return reads_run_estimates();
+  }
 };
 
 // The policy registered under `name`, or nullptr when there is none.

@@ -21,6 +21,9 @@ class SjfPolicy final : public Policy {
     for (std::size_t i = 0; i < jobs.size(); ++i) keys[i] = expected_seconds(*jobs[i], context);
   }
   bool reads_run_estimates() const override { return true; }
+  bool reads_run_estimate(const Job& job, const SchedulerConfig& config) const override {
+    return !(config.sjf_oracle && job.oracle_duration_s);
+  }
 };
 
 }  // namespace
