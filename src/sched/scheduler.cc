@@ -207,8 +207,9 @@ class Round {
     const LimitFirsts& firsts = state_.classes[static_cast<std::size_t>(entry.shape)].limit_heads;
     const Entry* first = firsts.first_ending_by(snapshot_.now_s, reservation_end_s_);
     // Only jobs after this one in the order; the first that ends in time almost always is.
-    // (Its class orders them by the class's keys: under fair those are not the walk's.)
-    if (first != nullptr && state_.entries_fair_keyed) {
+    // (Its class orders them by the class's keys: under fair and in a signature group,
+    // those are not the walk's.)
+    if (first != nullptr && (state_.entries_fair_keyed || entry.key_group >= 0)) {
       const Entry in_class = state_.class_entry(entry);
       if (!(in_class < *first)) {
         first = firsts.first_ending_by_after(snapshot_.now_s, reservation_end_s_, in_class);
@@ -217,7 +218,7 @@ class Round {
       first = firsts.first_ending_by_after(snapshot_.now_s, reservation_end_s_, entry);
     }
     if (first == nullptr) return;
-    if (state_.entries_fair_keyed) {
+    if (state_.entries_fair_keyed || entry.key_group >= 0) {
       short_jobs_.add(state_.head_entry(*first));  // the walk's order is the heads' keys
     } else {
       short_jobs_.add(*first);

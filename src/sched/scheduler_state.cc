@@ -277,9 +277,14 @@ LimitGroup& Scheduler::State::RequestClass::limit_group(double limit) {
 void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   const Demand& d = entry.demand;
   const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share),
-                     fair_keys ? fair_keys->user_of(entry.id) : -1};
+                     fair_keys ? fair_keys->user_of(entry.id) : entry.key_group};
   auto [found, added] = class_of_key.try_emplace(key, static_cast<int>(classes.size()));
-  if (added) classes.emplace_back();
+  if (added) {
+    classes.emplace_back();
+    if (entry.key_group >= 0) {
+      signature_keys.classes[static_cast<std::size_t>(entry.key_group)].push_back(found->second);
+    }
+  }
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
   LimitGroup& same_limit = group.limit_group(entry.limit_s);
@@ -316,9 +321,10 @@ void Scheduler::State::leave_shape(const Entry& leaving) {
   entry.shape = Entry::kLeft;
 }
 
-// Copies the entry to key it only under fair (a copy per start cost the other policies).
+// Copies the entry to key it only where its class's key is not its own (fair, a signature
+// group): a copy per start cost the other policies.
 void Scheduler::State::erase_head(const Entry& first) {
-  if (entries_fair_keyed) {
+  if (entries_fair_keyed || first.key_group >= 0) {
     heads.erase(head_entry(first));
   } else {
     heads.erase(first);
@@ -326,7 +332,7 @@ void Scheduler::State::erase_head(const Entry& first) {
 }
 
 void Scheduler::State::insert_head(const Entry& first, bool likely_last) {
-  if (entries_fair_keyed) {
+  if (entries_fair_keyed || first.key_group >= 0) {
     heads.insert(head_entry(first));
   } else if (likely_last) {
     heads.insert(heads.end(), first);
@@ -336,16 +342,63 @@ void Scheduler::State::insert_head(const Entry& first, bool likely_last) {
 }
 
 Entry Scheduler::State::head_entry(const Entry& entry) const {
-  if (!entries_fair_keyed) return entry;
   Entry keyed = entry;
-  keyed.key = fair_keys->key(entry.id);
+  if (entries_fair_keyed) {
+    keyed.key = fair_keys->key(entry.id);
+  } else if (entry.key_group >= 0) {
+    keyed.key = signature_keys.key[static_cast<std::size_t>(entry.key_group)];
+  }
   return keyed;
 }
 
 Entry Scheduler::State::class_entry(const Entry& entry) const {
   Entry in_class = entry;
-  if (entries_fair_keyed) in_class.key = 0.0;
+  if (entries_fair_keyed || entry.key_group >= 0) in_class.key = 0.0;
   return in_class;
+}
+
+int Scheduler::State::key_group_of(const Job& job) {
+  if (plain_keys || fair_keys || !policy->reads_run_estimates() || job.signature.empty() ||
+      !policy->key_is_run_estimate(job, config)) {
+    return -1;
+  }
+  const std::optional<double> seconds = estimates->run_seconds(job.signature);
+  if (!seconds) return -1;
+  auto [found, added] = signature_keys.group_of.try_emplace(
+      job.signature, static_cast<int>(signature_keys.key.size()));
+  if (added) {
+    signature_keys.key.push_back(*seconds);
+    signature_keys.classes.emplace_back();
+  } else if (signature_keys.key[static_cast<std::size_t>(found->second)] != *seconds) {
+    // Its median moved while none of its jobs waited (history_changed() re-keys a group
+    // only while they do).
+    rekey_group(found->second, *seconds);
+  }
+  return found->second;
+}
+
+void Scheduler::State::group_entry(Entry& entry) {
+  const int group = key_group_of(*entry.job);
+  if (group < 0) return;
+  entry.key = 0.0;
+  entry.key_group = group;
+}
+
+void Scheduler::State::rekey_group(int group, double key) {
+  const std::vector<int>& shapes = signature_keys.classes[static_cast<std::size_t>(group)];
+  if (heads_live) {
+    for (int shape : shapes) {
+      const RequestClass& members = classes[static_cast<std::size_t>(shape)];
+      if (!members.limit_heads.empty()) erase_head(members.limit_heads.first());
+    }
+  }
+  signature_keys.key[static_cast<std::size_t>(group)] = key;
+  if (heads_live) {
+    for (int shape : shapes) {
+      const RequestClass& members = classes[static_cast<std::size_t>(shape)];
+      if (!members.limit_heads.empty()) insert_head(members.limit_heads.first());
+    }
+  }
 }
 
 Entry Scheduler::State::keyed_first(RequestClass& group) {
@@ -471,6 +524,7 @@ void Scheduler::State::rebuild_order() {
   class_of_key.clear();
   heads.clear();
   dependents.clear();
+  signature_keys = SignatureKeys{};
   // What snapshot() leaves out is ranked apart: a policy that ranks jobs together (fair)
   // must rank the others as the pure call on snapshot() does, without it.
   const std::unordered_set<JobId> hidden = held_with_dependents();
@@ -494,6 +548,9 @@ void Scheduler::State::rebuild_order() {
   } else {
     rank_into(shown, ranked);
     rank_into(kept_back, ranked);
+    // Jobs keyed by their signature's median carry key 0 in their group's classes; each
+    // such class holds one group's jobs, so its order is still the policy's.
+    for (Entry& entry : ranked) group_entry(entry);
   }
   std::sort(ranked.begin(), ranked.end());
   entry_of.reserve(ranked.size());
@@ -530,6 +587,7 @@ void Scheduler::State::add_queued(Job job) {
   }
   if (order_stale || !policy->stable_keys()) return;  // rebuild_order() ranks it
   Entry& entry = entry_of.emplace(id, rank_one(stored)).first->second;
+  group_entry(entry);
   place_entry(entry);
 }
 
@@ -581,7 +639,18 @@ void Scheduler::State::history_changed(const std::string& signature,
   // seconds mostly stays): ranking the queue again at every change was most of a
   // backlogged replay's time, under every policy and then under sjf. The same jobs wait
   // as before the change, so learned_if_waiting() reads the same parts now.
-  if (before && learned_if_waiting(signature) != before) order_stale = true;
+  if (!before) return;
+  const std::optional<Learned> after = learned_if_waiting(signature);
+  if (after == before) return;
+  // Only the median moved, and the jobs it keys share it (a signature group): their
+  // classes' first jobs are re-keyed, not the whole queue ranked again.
+  auto group = signature_keys.group_of.find(signature);
+  if (!order_stale && group != signature_keys.group_of.end() && after->bytes == before->bytes &&
+      after->seconds && before->seconds) {
+    rekey_group(group->second, *after->seconds);
+    return;
+  }
+  order_stale = true;
 }
 
 double Scheduler::State::end_of(const RunningJob& running) const {

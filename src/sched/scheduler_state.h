@@ -37,9 +37,12 @@ struct Entry {
   double key = 0.0;
   double submit_s = 0.0;
   JobId id;
-  const Job* job = nullptr;         // points into State::queue (node-based: stable)
-  Demand demand;                    // what it asks of each GPU, "auto" resolved at ranking time
-  int shape = kHeld;                // index into State::classes, or one of the two below
+  const Job* job = nullptr;  // points into State::queue (node-based: stable)
+  Demand demand;             // what it asks of each GPU, "auto" resolved at ranking time
+  int shape = kHeld;         // index into State::classes, or one of the two below
+  // Its signature's group when its key is the signature's learned run time (sjf): the
+  // entry then carries key 0 and State::signature_keys holds the key; -1 otherwise.
+  int key_group = -1;
   double limit_s = -1.0;            // the job's time limit, -1 when it has none
   int bulk_at = -1;                 // its index in LimitGroup's ordered run, or -1
   static constexpr int kHeld = -1;  // waits on dependencies, or the caller holds it
@@ -210,8 +213,28 @@ struct Scheduler::State {
     // Under fair: where FairKeys read its first job's key last (rekey_heads).
     FairKeys::Place keyed_first;
   };
-  // gpus, whole memory, bytes, share units; and under fair the user's index (-1 otherwise),
-  // since a user's jobs keep their order there while the users' keys move (FairKeys).
+  // Under sjf the jobs of one signature whose key is its learned run time share that key:
+  // their entries carry key 0 and their signature's group (Entry::key_group), each class
+  // holds one group's jobs (in submit order), and `heads` reads the key here. A median
+  // that moves re-keys only the group's classes' first jobs (rekey_group), where it had
+  // ranked the whole queue again.
+  struct SignatureKeys {
+    std::unordered_map<std::string, int> group_of;
+    std::vector<double> key;                // per group: the learned run time
+    std::vector<std::vector<int>> classes;  // per group: its classes (some may be empty)
+  };
+  SignatureKeys signature_keys;
+  // The group whose key is this job's, or -1 when its key is its own. Adds a group.
+  int key_group_of(const Job& job);
+  // An entry as ranked, made to carry its group's key (key 0 and key_group) when it has one.
+  void group_entry(Entry& entry);
+  // A group's key moved (its signature's median): its classes' first jobs re-keyed.
+  void rekey_group(int group, double key);
+  // Tests only: every entry keeps its own key (no signature groups), as before them.
+  bool plain_keys = false;
+  // gpus, whole memory, bytes, share units; and under fair the user's index, under sjf
+  // the signature group (-1 otherwise), since the jobs of one keep their order there while
+  // the users' or the groups' keys move (FairKeys, SignatureKeys).
   using ClassKey = std::tuple<int, bool, Bytes, std::int64_t, int>;
   std::vector<RequestClass> classes;
   std::map<ClassKey, int> class_of_key;

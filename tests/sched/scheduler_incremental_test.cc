@@ -47,6 +47,16 @@ void random_change(testing::MixedStream& stream, Scheduler& scheduler, double no
   }
 }
 
+// The pure schedule() of the snapshot with every job keyed on its own (no signature
+// groups: State::plain_keys), as the policy ranks each job.
+Result<ScheduleResult> plain_keys_schedule(const Snapshot& snapshot,
+                                           const SchedulerConfig& config) {
+  auto state = state_from_snapshot(snapshot, config);
+  if (!state.ok()) return state.status();
+  (*state)->plain_keys = true;
+  return schedule_held(**state, snapshot.now_s);
+}
+
 // Returns how many decisions the stream produced, so a caller can check it did something.
 std::size_t run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps) {
   std::size_t decisions = 0;
@@ -79,12 +89,18 @@ std::size_t run_stream(const SchedulerConfig& config, std::uint64_t seed, int st
     Snapshot snapshot = scheduler.snapshot();
     snapshot.now_s = now;
     auto pure = schedule(snapshot, config);
+    auto plain = plain_keys_schedule(snapshot, config);
     auto kept = scheduler.schedule(now);
     EXPECT_EQ(pure.ok(), kept.ok()) << "seed " << seed << " step " << step;
-    if (!pure.ok() || !kept.ok()) continue;
+    if (!pure.ok() || !kept.ok() || !plain.ok()) continue;
     EXPECT_EQ(describe(*pure), describe(*kept))
         << config.policy << "/" << config.strategy << " seed " << seed << " step " << step;
-    if (describe(*pure) != describe(*kept)) return decisions;
+    EXPECT_EQ(describe(*plain), describe(*kept))
+        << config.policy << "/" << config.strategy << " seed " << seed << " step " << step
+        << ": against every job keyed on its own";
+    if (describe(*pure) != describe(*kept) || describe(*plain) != describe(*kept)) {
+      return decisions;
+    }
     decisions += kept->decisions.size();
   }
   return decisions;
@@ -134,13 +150,13 @@ TEST(IncrementalScheduler, StartedJobsRunAndTheirEndFreesTheGpu) {
 // A run changes a waiting job's place only through what its signature's history teaches:
 // the median run time (sjf's key) and the "auto" bytes. A run that leaves both where they
 // were ranks nothing again (a backlogged replay adds one at every completion); a median
-// that moves re-ranks only where a waiting job's key reads it (not under fifo, nor for
-// jobs that sjf's oracle mode orders by their true duration); "auto" bytes that move do.
+// that moves re-keys only that signature's request classes under sjf (its jobs share the
+// key) and nothing elsewhere (fifo, and sjf's oracle mode, do not read it); "auto" bytes
+// that move rank the queue again.
 TEST(IncrementalScheduler, ARunThatTeachesNothingNewRanksNothingAgain) {
   for (const char* policy : {"sjf", "fifo", "sjf-oracle"}) {
     SCOPED_TRACE(policy);
     const bool oracle = std::string(policy) == "sjf-oracle";
-    const bool keys_read_runs = std::string(policy) == "sjf";
     SchedulerConfig config;
     config.policy = oracle ? "sjf" : policy;
     config.sjf_oracle = oracle;
@@ -169,12 +185,72 @@ TEST(IncrementalScheduler, ARunThatTeachesNothingNewRanksNothingAgain) {
 
     scheduler.add_run("train", std::nullopt, 50.0);  // median 20 -> 25 s
     ASSERT_TRUE(scheduler.schedule(2.0).ok());
-    EXPECT_EQ(scheduler.state().orders_rebuilt, ranked + (keys_read_runs ? 1 : 0));
+    EXPECT_EQ(scheduler.state().orders_rebuilt, ranked);
 
     scheduler.add_run("train", 16 * kGiB, std::nullopt);  // the peaks' estimate moves
     ASSERT_TRUE(scheduler.schedule(3.0).ok());
-    EXPECT_EQ(scheduler.state().orders_rebuilt, ranked + (keys_read_runs ? 2 : 1));
+    EXPECT_EQ(scheduler.state().orders_rebuilt, ranked + 1);
   }
+}
+
+// Under sjf the jobs of one signature share its median as their key, kept once for them
+// all: when it moves, they move past the other signatures' jobs as one, whether it moves
+// while they wait or while none of them does.
+TEST(IncrementalScheduler, SjfJobsMoveWithTheirSignaturesMedian) {
+  SchedulerConfig config;
+  config.policy = "sjf";
+  auto created = Scheduler::create(config, testing::make_node("n0", 1));
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  scheduler.set_history("quick", SignatureHistory{{}, {10.0}});
+  scheduler.set_history("slow", SignatureHistory{{}, {100.0}});
+  ASSERT_TRUE(scheduler.enqueue(testing::make_job(1, 1, 70 * kGiB)).ok());  // no history
+  for (std::uint64_t id = 2; id <= 7; ++id) {
+    Job job = testing::make_job(id, 1, 70 * kGiB);  // one at a time on the GPU
+    job.signature = id % 2 == 0 ? "slow" : "quick";
+    ASSERT_TRUE(scheduler.enqueue(job).ok());
+  }
+  std::vector<std::uint64_t> order;
+  double now = 0.0;
+  auto next = [&]() -> std::uint64_t {
+    Snapshot snapshot = scheduler.snapshot();
+    snapshot.now_s = now;
+    auto pure = schedule(snapshot, config);
+    auto kept = scheduler.schedule(now);
+    EXPECT_TRUE(pure.ok() && kept.ok());
+    if (!pure.ok() || !kept.ok()) return 0;
+    EXPECT_EQ(describe(*pure), describe(*kept));
+    const std::vector<std::uint64_t> started = testing::started_ids(*kept);
+    EXPECT_EQ(started.size(), 1u) << describe(*kept);
+    if (started.size() != 1) return 0;
+    now += 10.0;
+    EXPECT_TRUE(scheduler.finish(JobId{started[0]}, EndState::kSucceeded, now).ok());
+    return started[0];
+  };
+  EXPECT_EQ(next(), 3u);  // quick (10 s) before slow (100 s) before job 1 (no estimate)
+  scheduler.add_run("quick", std::nullopt, 1000.0);  // quick's median: 505 s
+  scheduler.add_run("quick", std::nullopt, 1000.0);  // 1000 s
+  EXPECT_EQ(next(), 2u);
+  EXPECT_EQ(next(), 4u);
+  scheduler.add_run("slow", std::nullopt, 5000.0);
+  scheduler.add_run("slow", std::nullopt, 5000.0);  // slow's median: 5000 s
+  EXPECT_EQ(next(), 5u);
+  // Its last job gone, slow's median moves while none of its jobs waits; a new one of it
+  // arrives with the median it has then.
+  EXPECT_EQ(next(), 7u);
+  EXPECT_EQ(next(), 6u);
+  scheduler.add_run("slow", std::nullopt, 1.0);
+  scheduler.add_run("slow", std::nullopt, 1.0);
+  scheduler.add_run("slow", std::nullopt, 1.0);  // 1, 1, 1, 100, 5000, 5000: 50.5 s
+  Job late = testing::make_job(8, 1, 70 * kGiB);
+  late.signature = "slow";
+  ASSERT_TRUE(scheduler.enqueue(late).ok());
+  Job quick = testing::make_job(9, 1, 70 * kGiB);
+  quick.signature = "quick";
+  ASSERT_TRUE(scheduler.enqueue(quick).ok());
+  EXPECT_EQ(next(), 8u);  // 50.5 s before quick's 1000 s
+  EXPECT_EQ(next(), 9u);
+  EXPECT_EQ(next(), 1u);
 }
 
 TEST(IncrementalScheduler, RefusesBadChangesAndKeepsItsState) {

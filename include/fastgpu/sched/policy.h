@@ -63,6 +63,14 @@ class Policy {
     (void)config;
     return reads_run_estimates();
   }
+  // True when this job's key is exactly its signature's learned run time whenever there is
+  // one (sjf): the waiting jobs of one signature then share a key, and a kept Scheduler
+  // keeps it once for all of them (a median that moves re-keys that signature's classes).
+  virtual bool key_is_run_estimate(const Job& job, const SchedulerConfig& config) const {
+    (void)job;
+    (void)config;
+    return false;
+  }
 };
 
 // The policy registered under `name`, or nullptr when there is none.

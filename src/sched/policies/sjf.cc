@@ -24,6 +24,9 @@ class SjfPolicy final : public Policy {
   bool reads_run_estimate(const Job& job, const SchedulerConfig& config) const override {
     return !(config.sjf_oracle && job.oracle_duration_s);
   }
+  bool key_is_run_estimate(const Job& job, const SchedulerConfig& config) const override {
+    return reads_run_estimate(job, config);
+  }
 };
 
 }  // namespace
