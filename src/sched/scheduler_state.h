@@ -250,9 +250,10 @@ struct Scheduler::State {
   bool entries_fair_keyed = false;      // the entries carry key 0 (rebuild_order set it)
   bool heads_live = true;               // `heads` is kept as classes change
   bool fair_keyed() const { return fair_keys != nullptr && on_hold.empty(); }
-  // The entry as `heads` orders it: its FairKeys key when the entries carry key 0.
+  // The entry as `heads` orders it: its FairKeys key when the entries carry key 0, its
+  // group's key when it has a signature group.
   Entry head_entry(const Entry& entry) const;
-  // The entry as its class orders it (key 0 under fair_keyed entries).
+  // The entry as its class orders it (key 0 under fair_keyed entries and in a group).
   Entry class_entry(const Entry& entry) const;
   // A class's first job into or out of `heads`, under its head_entry() key.
   void erase_head(const Entry& first);

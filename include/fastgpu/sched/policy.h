@@ -66,6 +66,7 @@ class Policy {
   // True when this job's key is exactly its signature's learned run time whenever there is
   // one (sjf): the waiting jobs of one signature then share a key, and a kept Scheduler
   // keeps it once for all of them (a median that moves re-keys that signature's classes).
+  // REQUIRES: reads_run_estimate() is true of the same jobs.
   virtual bool key_is_run_estimate(const Job& job, const SchedulerConfig& config) const {
     (void)job;
     (void)config;
