@@ -13,6 +13,8 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "fastgpu/sched/scheduler.h"
 
@@ -184,14 +186,22 @@ struct DrainFigures {
 
 // tick_s > 0: the scheduler runs at most once per tick, as the daemon's loop does; all
 // jobs that ended since the last tick are reported first.
+// learn: every job has one of 20 signatures ("model0".."model19"), and every end adds its
+// run time to its signature's history, as the simulator does (sjf keys jobs by the median).
 
-DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double tick_s = 0) {
+DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double tick_s = 0,
+                   bool learn = false) {
   using Clock = CpuClock;
   std::vector<Job> jobs = queue(queued, 7);
   std::mt19937_64 rng(11);
   std::vector<double> run_s(jobs.size());
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     run_s[i] = std::floor(*jobs[i].time_limit_s * std::uniform_real_distribution<>(0.3, 1.0)(rng));
+  }
+  std::vector<std::string> signature_of(learn ? jobs.size() : 0);
+  for (std::size_t i = 0; i < signature_of.size(); ++i) {
+    signature_of[i] = "model" + std::to_string(std::uniform_int_distribution<>(0, 19)(rng));
+    jobs[i].signature = signature_of[i];
   }
   DrainFigures figures;
   const auto begin = Clock::now();
@@ -225,7 +235,12 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
     now = ends.begin()->first;
     if (tick_s > 0) now = std::ceil(now / tick_s) * tick_s;
     while (!ends.empty() && ends.begin()->first <= now) {
-      (void)scheduler->finish(ends.begin()->second, EndState::kSucceeded, now);
+      const JobId ended = ends.begin()->second;
+      (void)scheduler->finish(ended, EndState::kSucceeded, now);
+      if (learn) {
+        const std::size_t at = ended.value() - 1;
+        scheduler->add_run(signature_of[at], std::nullopt, std::max(1.0, run_s[at]));
+      }
       ends.erase(ends.begin());
     }
   }
@@ -234,11 +249,12 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
 }
 
 void run_drain(benchmark::State& state, bool pure, double tick_s = 0,
-               const char* policy = "priority") {
+               const char* policy = "priority", bool learn = false) {
   const SchedulerConfig config = packing(policy);
   DrainFigures total;
   for (auto _ : state) {
-    const DrainFigures figures = drain(static_cast<int>(state.range(0)), config, pure, tick_s);
+    const DrainFigures figures =
+        drain(static_cast<int>(state.range(0)), config, pure, tick_s, learn);
     total.seconds += figures.seconds;
     total.placed += figures.placed;
     total.calls += figures.calls;
@@ -275,6 +291,17 @@ BENCHMARK(BM_DrainKeptTick10s)
 // The same drain under `fair`, whose keys move with every start and end (ten users).
 void BM_DrainKeptFair(benchmark::State& state) { run_drain(state, false, 0, "fair"); }
 BENCHMARK(BM_DrainKeptFair)
+    ->Arg(1000)
+    ->Arg(10000)
+    ->Arg(100000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+// The same drain under `sjf`, each job of one of 20 signatures and each end adding its run
+// time to its signature's history: the median of the runs so far orders the queue (before
+// a signature's first end, its jobs go by their time limits).
+void BM_DrainKeptSjfLearned(benchmark::State& state) { run_drain(state, false, 0, "sjf", true); }
+BENCHMARK(BM_DrainKeptSjfLearned)
     ->Arg(1000)
     ->Arg(10000)
     ->Arg(100000)

@@ -290,15 +290,25 @@ class Round {
     std::array<const Demand*, 2> smallest{&smallest_partial_, &smallest_whole_};
     for (const Demand* demand : smallest) {
       if (demand->gpus == 0 || free_failures_.dominated(*demand)) continue;
+      // Under fair (a class per user) and sjf (per signature group) several classes may
+      // ask exactly these demands: they lie together in class_of_key, and the known
+      // failure of any of them proves the demands fail (it reads the ledger, not the jobs).
       const Demand& d = *demand;
-      // Under fair each user's jobs are a class of their own: none is found.
-      const auto shape = state_.class_of_key.find(
-          {d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share), -1});
-      if (shape == state_.class_of_key.end()) return;
-      Entry probe;
-      probe.shape = shape->second;
-      probe.demand = d;
-      if (!recall_failure(probe, nullptr)) return;
+      const Scheduler::State::ClassKey first{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes,
+                                             to_units(d.share), std::numeric_limits<int>::min()};
+      bool proven = false;
+      for (auto shape = state_.class_of_key.lower_bound(first);
+           !proven && shape != state_.class_of_key.end() && std::get<0>(shape->first) == d.gpus &&
+           std::get<1>(shape->first) == d.whole_memory &&
+           std::get<2>(shape->first) == std::get<2>(first) &&
+           std::get<3>(shape->first) == std::get<3>(first);
+           ++shape) {
+        Entry probe;
+        probe.shape = shape->second;
+        probe.demand = d;
+        proven = recall_failure(probe, nullptr);
+      }
+      if (!proven) return;
     }
     for (const Demand* demand : smallest) {
       if (demand->gpus > 0) free_failures_.add(*demand);

@@ -386,18 +386,29 @@ void Scheduler::State::group_entry(Entry& entry) {
 
 void Scheduler::State::rekey_group(int group, double key) {
   const std::vector<int>& shapes = signature_keys.classes[static_cast<std::size_t>(group)];
-  if (heads_live) {
-    for (int shape : shapes) {
-      const RequestClass& members = classes[static_cast<std::size_t>(shape)];
-      if (!members.limit_heads.empty()) erase_head(members.limit_heads.first());
-    }
-  }
+  const double old_key = signature_keys.key[static_cast<std::size_t>(group)];
   signature_keys.key[static_cast<std::size_t>(group)] = key;
-  if (heads_live) {
-    for (int shape : shapes) {
-      const RequestClass& members = classes[static_cast<std::size_t>(shape)];
-      if (!members.limit_heads.empty()) insert_head(members.limit_heads.first());
-    }
+  if (!heads_live) return;
+  // The group's first jobs share its key before and after, so they leave `heads` from one
+  // stretch and go back as one, in their class order (submit, id): each goes in just after
+  // the one before it, at the cost of a hinted insert where nothing lies between them (a
+  // plain erase and insert of each searched the tree twice: most of a median's move).
+  std::vector<std::set<Entry>::node_type> nodes;
+  nodes.reserve(shapes.size());
+  for (int shape : shapes) {
+    const RequestClass& members = classes[static_cast<std::size_t>(shape)];
+    if (members.limit_heads.empty()) continue;
+    Entry keyed = members.limit_heads.first();
+    keyed.key = old_key;
+    auto node = heads.extract(keyed);
+    if (!node.empty()) nodes.push_back(std::move(node));
+  }
+  std::sort(nodes.begin(), nodes.end(),
+            [](const auto& a, const auto& b) { return a.value() < b.value(); });
+  auto next = heads.end();  // the hint: just after the job put back last
+  for (auto& node : nodes) {
+    node.value().key = key;
+    next = std::next(heads.insert(next, std::move(node)));
   }
 }
 
