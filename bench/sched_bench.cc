@@ -186,11 +186,13 @@ struct DrainFigures {
 
 // tick_s > 0: the scheduler runs at most once per tick, as the daemon's loop does; all
 // jobs that ended since the last tick are reported first.
+// hold_every > 0: every hold_every-th job is held from the start and never released (a
+// caller's own limit: an array's %N, CPU slots); the drain ends when the rest has run.
 // learn: every job has one of 20 signatures ("model0".."model19"), and every end adds its
 // run time to its signature's history, as the simulator does (sjf keys jobs by the median).
 
 DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double tick_s = 0,
-                   bool learn = false) {
+                   bool learn = false, int hold_every = 0) {
   using Clock = CpuClock;
   std::vector<Job> jobs = queue(queued, 7);
   std::mt19937_64 rng(11);
@@ -206,7 +208,13 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
   DrainFigures figures;
   const auto begin = Clock::now();
   std::unique_ptr<Scheduler> scheduler = Scheduler::create(config, cluster()).value();
-  for (Job& job : jobs) (void)scheduler->enqueue(std::move(job));
+  for (Job& job : jobs) {
+    const JobId id = job.id;
+    (void)scheduler->enqueue(std::move(job));
+    if (hold_every > 0 && id.value() % static_cast<std::uint64_t>(hold_every) == 0) {
+      (void)scheduler->hold(id, true);
+    }
+  }
   std::multimap<double, JobId> ends;
   double now = 0;
   while (scheduler->queued() > 0 || !ends.empty()) {
@@ -249,12 +257,12 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
 }
 
 void run_drain(benchmark::State& state, bool pure, double tick_s = 0,
-               const char* policy = "priority", bool learn = false) {
+               const char* policy = "priority", bool learn = false, int hold_every = 0) {
   const SchedulerConfig config = packing(policy);
   DrainFigures total;
   for (auto _ : state) {
     const DrainFigures figures =
-        drain(static_cast<int>(state.range(0)), config, pure, tick_s, learn);
+        drain(static_cast<int>(state.range(0)), config, pure, tick_s, learn, hold_every);
     total.seconds += figures.seconds;
     total.placed += figures.placed;
     total.calls += figures.calls;
@@ -294,6 +302,16 @@ BENCHMARK(BM_DrainKeptFair)
     ->Arg(1000)
     ->Arg(10000)
     ->Arg(100000)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+// The `fair` drain with every tenth job held throughout by the caller.
+void BM_DrainKeptFairHeld(benchmark::State& state) {
+  run_drain(state, false, 0, "fair", false, 10);
+}
+BENCHMARK(BM_DrainKeptFairHeld)
+    ->Arg(1000)
+    ->Arg(10000)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 

@@ -512,13 +512,16 @@ void Scheduler::State::hold_job(JobId id) {
   if (!on_hold.insert(id).second) return;
   auto entry = entry_of.find(id);
   // Not ranked yet (rebuild_order places it held), or already held on dependencies.
-  if (entry == entry_of.end() || entry->second.shape < 0) return;
-  leave_shape(entry->second);
-  entry->second.shape = Entry::kHeld;
+  if (entry != entry_of.end() && entry->second.shape >= 0) {
+    leave_shape(entry->second);
+    entry->second.shape = Entry::kHeld;
+  }
+  if (fair_keys) fair_keys->remove_queued(id);  // out of the snapshot, out of its user's sums
 }
 
 void Scheduler::State::release_hold(JobId id) {
   if (on_hold.erase(id) == 0) return;
+  if (fair_keys) fair_keys->add_queued(queue.at(id));
   auto entry = entry_of.find(id);
   if (entry == entry_of.end() || entry->second.shape != Entry::kHeld) return;
   // Its dependencies not met yet: it waits in dependents, and their end lets it join.
@@ -556,6 +559,7 @@ void Scheduler::State::rebuild_order() {
   heads_live = !entries_fair_keyed;
   if (entries_fair_keyed) {
     for (const Job* job : shown) ranked.push_back(make_entry(0.0, *job, *estimates));
+    for (const Job* job : kept_back) ranked.push_back(make_entry(0.0, *job, *estimates));
   } else {
     rank_into(shown, ranked);
     rank_into(kept_back, ranked);
@@ -585,6 +589,7 @@ void Scheduler::State::rank_into(const std::vector<const Job*>& jobs,
 void Scheduler::State::add_queued(Job job) {
   const JobId id = job.id;
   const Job& stored = queue.emplace(id, std::move(job)).first->second;
+  if (!stored.dependencies.empty()) ++queued_with_dependencies;
   if (!stored.signature.empty()) {
     SignatureWaiting& waiting = queued_per_signature[stored.signature];
     ++waiting.jobs;
@@ -604,12 +609,13 @@ void Scheduler::State::add_queued(Job job) {
 
 Job Scheduler::State::take_queued(JobId id) {
   auto it = queue.find(id);
-  on_hold.erase(id);
+  const bool held = on_hold.erase(id) != 0;
+  if (!it->second.dependencies.empty()) --queued_with_dependencies;
   if (auto entry = entry_of.find(id); entry != entry_of.end()) {
     if (entry->second.shape >= 0) leave_shape(entry->second);  // may key its class's head
     entry_of.erase(entry);
   }
-  if (fair_keys) fair_keys->remove_queued(id);
+  if (fair_keys && !held) fair_keys->remove_queued(id);
   if (!it->second.signature.empty()) {
     auto waiting = queued_per_signature.find(it->second.signature);
     if (policy->reads_run_estimate(it->second, config)) --waiting->second.reading_run_times;
@@ -762,6 +768,7 @@ Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s) {
   if (!std::isfinite(now_s)) return invalid_argument("the schedule time is not finite");
   state.view.now_s = now_s;
   if (state.fair_keyed()) {
+    if (!state.on_hold.empty()) ++state.fair_keyed_holding;
     if (state.order_stale || !state.entries_fair_keyed) state.rebuild_order();
     state.rekey_heads(now_s);
   } else if (state.order_stale || !state.policy->stable_keys()) {

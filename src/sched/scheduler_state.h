@@ -242,14 +242,21 @@ struct Scheduler::State {
   // the reservation (Round::prove_smallest_fail; tests read it).
   std::uint64_t smallest_proven_stops = 0;
   std::set<Entry> heads;  // the first job of each class
-  // Under fair without held jobs (fair_keyed()), the queue's entries carry key 0, so that
-  // each class keeps its jobs in submit order (one user's), and FairKeys gives the keys:
-  // `heads` is ordered afresh by them when a call begins (rekey_heads) and kept during
-  // the round; between calls it is not kept (heads_live false).
+  // Under fair (fair_keyed()), the queue's entries carry key 0, so that each class keeps
+  // its jobs in submit order (one user's), and FairKeys gives the keys: `heads` is ordered
+  // afresh by them when a call begins (rekey_heads) and kept during the round; between
+  // calls it is not kept (heads_live false). FairKeys holds the queued jobs that are not
+  // held (Scheduler::hold), which are exactly the jobs snapshot() shows while no queued
+  // job has dependencies: otherwise, with jobs held, a job depending on a held one leaves
+  // the snapshot too, and the queue is ranked on every call instead.
   std::unique_ptr<FairKeys> fair_keys;  // the fair policy alone
   bool entries_fair_keyed = false;      // the entries carry key 0 (rebuild_order set it)
   bool heads_live = true;               // `heads` is kept as classes change
-  bool fair_keyed() const { return fair_keys != nullptr && on_hold.empty(); }
+  std::size_t queued_with_dependencies = 0;
+  bool fair_keyed() const {
+    return fair_keys != nullptr && (on_hold.empty() || queued_with_dependencies == 0);
+  }
+  std::uint64_t fair_keyed_holding = 0;  // calls fair_keyed() with held jobs (tests read it)
   // The entry as `heads` orders it: its FairKeys key when the entries carry key 0, its
   // group's key when it has a signature group.
   Entry head_entry(const Entry& entry) const;

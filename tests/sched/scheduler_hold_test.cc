@@ -209,13 +209,16 @@ struct HoldFigures {
   std::size_t holds = 0;
   std::size_t released_starts = 0;    // starts of jobs that were held earlier
   std::size_t hidden_dependents = 0;  // per step, jobs out of snapshot() for a held dependency
+  std::uint64_t kept_fair_keys = 0;   // calls under fair that kept their keys with jobs held
 };
 
 // A stream's changes, with the jobs it holds (the scheduler forgets a hold when the job
 // leaves the queue; held jobs leave it only by cancel).
 class HoldStream {
  public:
-  HoldStream(std::uint64_t seed, Scheduler& scheduler) : draws_(seed), scheduler_(scheduler) {}
+  // dependencies false: arrivals come without dependencies.
+  HoldStream(std::uint64_t seed, Scheduler& scheduler, bool dependencies = true)
+      : draws_(seed), scheduler_(scheduler), dependencies_(dependencies) {}
 
   testing::MixedStream& draws() { return draws_; }
   const std::set<JobId>& held() const { return held_; }
@@ -228,7 +231,11 @@ class HoldStream {
     const Snapshot state = scheduler_.snapshot();
     if (what <= 2 || (what <= 5 && state.running.empty())) {
       // Dependencies on unknown ids are refused; that is part of what is tested.
-      for (int n = draws_.pick(1, 4); n > 0; --n) (void)scheduler_.enqueue(draws_.job(now));
+      for (int n = draws_.pick(1, 4); n > 0; --n) {
+        Job job = draws_.job(now);
+        if (!dependencies_) job.dependencies.clear();
+        (void)scheduler_.enqueue(std::move(job));
+      }
     } else if (what <= 4) {
       const RunningJob& done = draws_.pick_from(state.running);
       const EndState end = draws_.pick(0, 3) == 0 ? EndState::kFailed : EndState::kSucceeded;
@@ -292,6 +299,7 @@ class HoldStream {
 
   testing::MixedStream draws_;
   Scheduler& scheduler_;
+  bool dependencies_;
   std::set<JobId> held_;
   std::set<JobId> ever_held_;
 };
@@ -316,13 +324,14 @@ bool step_matches(Scheduler& scheduler, const HoldStream& stream, const Schedule
   return !::testing::Test::HasFailure();
 }
 
-HoldFigures run_hold_stream(const SchedulerConfig& config, std::uint64_t seed, int steps) {
+HoldFigures run_hold_stream(const SchedulerConfig& config, std::uint64_t seed, int steps,
+                            bool dependencies = true) {
   HoldFigures figures;
   auto created = Scheduler::create(config, testing::MixedStream(seed).cluster());
   EXPECT_TRUE(created.ok()) << created.status().to_string();
   if (!created.ok()) return figures;
   Scheduler& scheduler = **created;
-  HoldStream stream(seed + 1, scheduler);
+  HoldStream stream(seed + 1, scheduler, dependencies);
   double now = 0.0;
   for (int step = 0; step < steps; ++step) {
     now += 30.0 * stream.draws().pick(0, 4);
@@ -330,6 +339,7 @@ HoldFigures run_hold_stream(const SchedulerConfig& config, std::uint64_t seed, i
     if (::testing::Test::HasFailure()) return figures;
     const std::string where = testing::stream_step(config, seed, step);
     if (!step_matches(scheduler, stream, config, now, where, figures)) return figures;
+    figures.kept_fair_keys = scheduler.state().fair_keyed_holding;
   }
   return figures;
 }
@@ -356,6 +366,33 @@ TEST_P(HoldEquivalence, DecidesAsThePureSchedulerOnTheSnapshotOnEveryStep) {
       EXPECT_GT(total.holds, 150u) << where;
       EXPECT_GT(total.hidden_dependents, 100u) << where;
       EXPECT_GT(total.released_starts, 20u) << where;
+    }
+  }
+}
+
+// Under fair, while no queued job has dependencies, the held jobs are exactly what
+// snapshot() leaves out: the kept scheduler keeps its keys with them held (FairKeys without
+// them: an array's %N, CPU slots) instead of ranking the whole queue on every call, and
+// decides as the pure call on snapshot() does.
+TEST(FairHoldEquivalence, KeepsItsKeysWhileJobsAreHeldAndDecidesAsThePureScheduler) {
+  for (const char* strategy : {"pack", "spread"}) {
+    for (const bool backfill : {false, true}) {
+      const SchedulerConfig config = testing::mixed_stream_config("fair", strategy, backfill);
+      HoldFigures total;
+      for (std::uint64_t seed = 1; seed <= 6; ++seed) {
+        const HoldFigures figures =
+            run_hold_stream(config, seed * 7207 + (backfill ? 1 : 0), 120, false);
+        if (::testing::Test::HasFailure()) return;
+        total.decisions += figures.decisions;
+        total.holds += figures.holds;
+        total.released_starts += figures.released_starts;
+        total.kept_fair_keys += figures.kept_fair_keys;
+      }
+      const std::string where = std::string(strategy) + (backfill ? ", backfill" : "");
+      EXPECT_GT(total.decisions, 200u) << where;
+      EXPECT_GT(total.holds, 150u) << where;
+      EXPECT_GT(total.released_starts, 20u) << where;
+      EXPECT_GT(total.kept_fair_keys, 500u) << where;
     }
   }
 }
