@@ -214,6 +214,8 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   options.info.state_dir = config.paths.state_dir;
   options.info.gpus_source = parts.gpus_source;
   options.info.gpus_note = parts.gpus_note;
+  options.info.policy = config.scheduler.policy;
+  options.info.strategy = config.scheduler.strategy;
   options.info.started = std::chrono::steady_clock::now();
   return options;
 }
@@ -238,6 +240,8 @@ Status run_daemon(const DaemonConfig& config) {
   Result<DaemonParts> parts = open_daemon_parts(config);
   if (!parts.ok()) return parts.status();
   say(parts->gpus_note);
+  say(fmt::format("scheduling: policy {}, placement {}", config.scheduler.policy,
+                  config.scheduler.strategy));
 
   Result<std::pair<int, int>> wake_pipe = install_child_wakeup();
   if (!wake_pipe.ok()) return wake_pipe.status();

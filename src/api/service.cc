@@ -390,6 +390,8 @@ ApiResponse ApiService::daemon_info() {
                     {"state_dir", info.state_dir.string()},
                     {"gpus_source", info.gpus_source},
                     {"gpus_note", info.gpus_note},
+                    {"policy", info.policy},
+                    {"strategy", info.strategy},
                     {"jobs", counts}}};
 }
 

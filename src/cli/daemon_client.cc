@@ -132,7 +132,10 @@ Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::strin
   if (client.reachable()) return client;
   Result<std::filesystem::path> executable = api::own_executable();
   if (!executable.ok()) return executable.status();
-  api::StartOptions options{*executable, devices_for_new_daemon(flags), std::chrono::seconds(30)};
+  // The new daemon reads FASTGPU_POLICY and FASTGPU_STRATEGY from the environment it inherits.
+  api::StartOptions options;
+  options.executable = *executable;
+  options.devices = devices_for_new_daemon(flags);
   Result<pid_t> pid = api::start_daemon(*paths, options);
   if (!pid.ok()) return pid.status();
   std::fprintf(stderr, "fastgpu %s: started a daemon (pid %d) on %s\n", verb.c_str(), *pid,

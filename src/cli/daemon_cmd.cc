@@ -1,6 +1,7 @@
 // `fastgpu daemon run|start|stop|status`: the daemon's life, in the foreground or detached.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
@@ -13,6 +14,8 @@
 #include "cli/daemon_client.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/core/units.h"
+#include "fastgpu/sched/policy.h"
+#include "fastgpu/sched/scheduler.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -23,7 +26,53 @@ struct DaemonOptions {
   int tick_ms = 500;
   int stop_timeout_s = 30;
   std::optional<std::int64_t> cpu_slots;  // --cpu-slots; else FASTGPU_CPU_SLOTS; else CPUs
+  std::string policy;                     // --policy; else FASTGPU_POLICY; else fifo
+  std::string strategy;                   // --strategy; else FASTGPU_STRATEGY; else pack
 };
+
+// The flag's value, else the environment variable's (so a daemon started on first use
+// gets it too), else empty; `source` names where it came from, for messages.
+std::string flag_or_environment(const std::string& flag_value, const char* flag,
+                                const char* variable, std::string& source) {
+  if (!flag_value.empty()) {
+    source = flag;
+    return flag_value;
+  }
+  const char* value = std::getenv(variable);
+  source = variable;
+  return value == nullptr ? "" : value;
+}
+
+// The scheduler's policy and placement strategy: --policy/--strategy, else FASTGPU_POLICY/
+// FASTGPU_STRATEGY, else fifo and pack. A name no scheduler knows is refused with the names
+// it knows, and where the bad one came from.
+Result<sched::SchedulerConfig> scheduler_option(const DaemonOptions& options) {
+  sched::SchedulerConfig config;
+  std::string policy_source;
+  std::string strategy_source;
+  const std::string policy =
+      flag_or_environment(options.policy, "--policy", "FASTGPU_POLICY", policy_source);
+  const std::string strategy =
+      flag_or_environment(options.strategy, "--strategy", "FASTGPU_STRATEGY", strategy_source);
+  if (!policy.empty()) config.policy = policy;
+  if (!strategy.empty()) config.strategy = strategy;
+  sched::SchedulerConfig policy_only;
+  policy_only.policy = config.policy;
+  if (Status checked = sched::validate_config(policy_only); !checked.ok()) {
+    return checked.with_context(policy_source);
+  }
+  if (Status checked = sched::validate_config(config); !checked.ok()) {
+    return checked.with_context(strategy_source);
+  }
+  return config;
+}
+
+// A bad --policy/--strategy is a usage error (exit 2); a bad FASTGPU_POLICY/STRATEGY fails
+// the command (exit 1), as a bad FASTGPU_CPU_SLOTS does.
+int refuse_scheduler(const std::string& verb, const Status& status) {
+  if (status.message().rfind("--", 0) == 0) return usage_error(verb, status.message());
+  return fail(verb, status);
+}
 
 // How many CPU-only jobs run at once: the flag, else FASTGPU_CPU_SLOTS (so a daemon started
 // on first use gets it too), else one per CPU.
@@ -95,6 +144,8 @@ int run_foreground(const DaemonOptions& options) {
   if (!cpu_slots.ok()) return fail("daemon run", cpu_slots.status());
   Result<bool> check_schedule = check_schedule_option();
   if (!check_schedule.ok()) return fail("daemon run", check_schedule.status());
+  Result<sched::SchedulerConfig> scheduler = scheduler_option(options);
+  if (!scheduler.ok()) return refuse_scheduler("daemon run", scheduler.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon run", paths.status());
   Result<std::filesystem::path> executable = api::own_executable();
@@ -106,6 +157,7 @@ int run_foreground(const DaemonOptions& options) {
   config.tick_interval = std::chrono::milliseconds(options.tick_ms);
   config.cpu_slots = *cpu_slots;
   config.check_schedule = *check_schedule;
+  config.scheduler = *scheduler;
   config.job_path_prefix = job_path_prefix(*executable);
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);
@@ -118,14 +170,36 @@ int start_detached(const DaemonOptions& options) {
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
   if (!running.ok()) return fail("daemon start", running.status());
   if (*running) {
+    // Asked for a policy or placement it does not use, it is not what was asked for.
+    Result<api::Json> info = api::ApiClient(paths->socket).get("/v1/daemon");
+    if (info.ok()) {
+      const std::string policy = info->value("policy", "");
+      const std::string strategy = info->value("strategy", "");
+      if ((!options.policy.empty() && options.policy != policy) ||
+          (!options.strategy.empty() && options.strategy != strategy)) {
+        return fail("daemon start",
+                    failed_precondition(fmt::format(
+                        "a daemon already runs (pid {}) with policy {} and placement {}; stop it "
+                        "first (`fastgpu daemon stop`; running jobs go on), then start it with "
+                        "the policy and placement you want",
+                        **running, policy, strategy)));
+      }
+    }
     print_text(
         fmt::format("a daemon already runs (pid {}) on {}\n", **running, paths->socket.string()));
     return kExitOk;
   }
+  // Refused here, not in the new daemon's log.
+  Result<sched::SchedulerConfig> scheduler = scheduler_option(options);
+  if (!scheduler.ok()) return refuse_scheduler("daemon start", scheduler.status());
   Result<std::filesystem::path> executable = api::own_executable();
   if (!executable.ok()) return fail("daemon start", executable.status());
-  Result<pid_t> pid =
-      api::start_daemon(*paths, {*executable, devices_option(options), std::chrono::seconds(30)});
+  api::StartOptions start;
+  start.executable = *executable;
+  start.devices = devices_option(options);
+  start.policy = scheduler->policy;
+  start.strategy = scheduler->strategy;
+  Result<pid_t> pid = api::start_daemon(*paths, start);
   if (!pid.ok()) return fail("daemon start", pid.status());
   print_text(fmt::format("daemon started (pid {}) on {}; its log: {}\n", *pid,
                          paths->socket.string(), paths->log_file.string()));
@@ -156,12 +230,12 @@ std::string status_text(const api::Json& info) {
     counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", count.get<int>(), state);
   }
   return fmt::format(
-      "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} ({})\njobs:      "
-      "{}\n",
+      "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} ({})\npolicy:    "
+      "{} (placement: {})\njobs:      {}\n",
       info["pid"].get<std::int64_t>(), format_duration(Seconds(info["uptime_s"].get<double>())),
       info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
       info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
-      counts.empty() ? "none" : counts);
+      info.value("policy", "?"), info.value("strategy", "?"), counts.empty() ? "none" : counts);
 }
 
 int status(const DaemonOptions& options) {
@@ -183,6 +257,16 @@ int status(const DaemonOptions& options) {
   return kExitOk;
 }
 
+void add_scheduler_flags(CLI::App& command, DaemonOptions& options) {
+  command.add_option(
+      "--policy", options.policy,
+      fmt::format("How the queue is ordered: {} (default: FASTGPU_POLICY, else fifo)",
+                  fmt::join(sched::policy_names(), ", ")));
+  command.add_option("--strategy", options.strategy,
+                     "How jobs are placed on GPUs: pack or spread (default: FASTGPU_STRATEGY, "
+                     "else pack)");
+}
+
 }  // namespace
 
 void add_daemon_command(CLI::App& app, CommandOutcome& outcome) {
@@ -200,10 +284,12 @@ void add_daemon_command(CLI::App& app, CommandOutcome& outcome) {
   run->add_option("--cpu-slots", options->cpu_slots,
                   "CPU-only jobs (gpus 0) that run at once; 0: no limit (default: one per CPU, "
                   "or FASTGPU_CPU_SLOTS)");
+  add_scheduler_flags(*run, *options);
   run->callback([options, &outcome] { outcome.exit_code = run_foreground(*options); });
 
   CLI::App* start = daemon->add_subcommand("start", "Start the daemon in the background");
   add_daemon_flags(*start, options->flags, /*with_json=*/false);
+  add_scheduler_flags(*start, *options);
   start->callback([options, &outcome] { outcome.exit_code = start_detached(*options); });
 
   CLI::App* stop_command = daemon->add_subcommand("stop", "Stop the daemon (jobs keep running)");

@@ -48,6 +48,12 @@ class DaemonHarness {
     return run_cli_in(environment() + " " + quoted(FASTGPU_CLI_PATH) + " " + args, with_stderr);
   }
 
+  // The same with more environment variables (`NAME=value ...`, already shell-quoted).
+  CliRun fastgpu_with(const std::string& variables, const std::string& args) const {
+    return run_cli_in(environment() + " " + variables + " " + quoted(FASTGPU_CLI_PATH) + " " + args,
+                      true);
+  }
+
   // The parsed --json output of `fastgpu ARGS --json`; null when it is not
   // JSON.
   nlohmann::json fastgpu_json(const std::string& args) const {

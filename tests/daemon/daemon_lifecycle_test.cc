@@ -62,6 +62,59 @@ TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {
   EXPECT_TRUE(contains(started.output, "80Q")) << started.output;
 }
 
+// The daemon orders its queue by the policy it was started with: under `priority` the
+// job of higher priority starts first, though submitted after the other.
+TEST(DaemonLifecycle, ThePolicyItStartsWithOrdersTheQueueAndStatusSaysIt) {
+  DaemonHarness daemon("1xH100-80G");
+  const test_support::CliRun started = daemon.fastgpu("daemon start --policy priority");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const json status = daemon.fastgpu_json("daemon status");
+  EXPECT_EQ(status["policy"], "priority") << status.dump();
+  EXPECT_EQ(status["strategy"], "pack") << status.dump();
+  EXPECT_TRUE(contains(daemon.fastgpu("daemon status").output, "policy:    priority"));
+
+  const std::uint64_t blocker = daemon.submit("--gpu-mem 70G -- sleep 60");
+  daemon.wait_for_state(blocker, "RUNNING");
+  const std::uint64_t low = daemon.submit("--gpu-mem 70G --priority 1 -- true");
+  const std::uint64_t high = daemon.submit("--gpu-mem 70G --priority 9 -- true");
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(blocker)).exit_code, 0);  // the GPU frees
+  const json low_job = daemon.wait_for_state(low, "COMPLETED");
+  const json high_job = daemon.wait_for_state(high, "COMPLETED");
+  EXPECT_LT(high_job["start_time_us"].get<std::int64_t>(),
+            low_job["start_time_us"].get<std::int64_t>())
+      << high_job.dump() << "\n"
+      << low_job.dump();
+
+  // A second start asking for another policy is not what was asked for: refused.
+  const test_support::CliRun again = daemon.fastgpu("daemon start --policy fair");
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_TRUE(contains(again.output, "with policy priority")) << again.output;
+  EXPECT_EQ(daemon.fastgpu("daemon start --policy priority").exit_code, 0);
+}
+
+// An unknown policy or placement is refused before any daemon starts, naming the value, where
+// it came from and the names that exist; a daemon started on first use reads FASTGPU_POLICY.
+TEST(DaemonLifecycle, AnUnknownPolicyIsRefusedWithTheKnownNames) {
+  DaemonHarness daemon;
+  const test_support::CliRun flag = daemon.fastgpu("daemon start --policy fiar");
+  EXPECT_EQ(flag.exit_code, 2) << flag.output;
+  EXPECT_TRUE(contains(flag.output, "--policy: unknown policy 'fiar'")) << flag.output;
+  EXPECT_TRUE(contains(flag.output, "fifo, priority, sjf")) << flag.output;
+  const test_support::CliRun placement = daemon.fastgpu("daemon run --strategy spred");
+  EXPECT_EQ(placement.exit_code, 2) << placement.output;
+  EXPECT_TRUE(contains(placement.output, "'spred'; use one of pack, spread")) << placement.output;
+  const test_support::CliRun variable = daemon.fastgpu_with("FASTGPU_POLICY=bogus", "daemon start");
+  EXPECT_EQ(variable.exit_code, 1) << variable.output;
+  EXPECT_TRUE(contains(variable.output, "FASTGPU_POLICY: unknown policy 'bogus'"))
+      << variable.output;
+  EXPECT_NE(daemon.fastgpu("daemon status").exit_code, 0);  // nothing started
+
+  const test_support::CliRun submitted =
+      daemon.fastgpu_with("FASTGPU_POLICY=sjf", "submit --gpus 0 -- true");
+  EXPECT_EQ(submitted.exit_code, 0) << submitted.output;
+  EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "sjf");
+}
+
 TEST(DaemonLifecycle, AJobsLogShowsTheGpusItWasPlacedOn) {
   DaemonHarness daemon("2xH100-80G");
   const std::vector<std::uint64_t> ids = daemon.submit_api(

@@ -22,6 +22,7 @@
 
 #include "fastgpu/api/paths.h"
 #include "fastgpu/core/result.h"
+#include "fastgpu/sched/config.h"
 
 namespace fastgpu::api {
 
@@ -36,6 +37,9 @@ struct DaemonConfig {
   std::chrono::milliseconds tick_interval{500};
   // EngineOptions::cpu_slots: CPU-only jobs that run at once (0: no limit).
   std::size_t cpu_slots = 0;
+  // How the engine orders and places the queue: the policy (fifo, priority, sjf, ...) and
+  // the placement strategy (pack, spread); `daemon run --policy/--strategy`.
+  sched::SchedulerConfig scheduler;
   // EngineOptions::check_schedule (FASTGPU_CHECK_SCHEDULE=1): for tests.
   bool check_schedule = false;
   // Folders put at the front of every job's PATH, so jobs find fastgpu-burn-cpu and
@@ -55,6 +59,8 @@ struct StartOptions {
   std::filesystem::path executable;  // the fastgpu binary to run as `fastgpu daemon run`
   std::string devices;               // passed on as FASTGPU_DEVICES when not empty
   std::chrono::seconds timeout{30};  // for the socket to answer
+  std::string policy;                // passed on as FASTGPU_POLICY when not empty
+  std::string strategy;              // passed on as FASTGPU_STRATEGY when not empty
 };
 
 // Starts `fastgpu daemon run` detached (its own session, output appended to

@@ -57,6 +57,8 @@ struct DaemonInfo {
   std::filesystem::path state_dir;
   std::string gpus_source;  // "nvml" or "simulated"
   std::string gpus_note;    // e.g. "no NVIDIA driver: simulated GPUs (4xH100-80G)"
+  std::string policy;       // the scheduler's policy, e.g. "fifo"
+  std::string strategy;     // its placement strategy, "pack" or "spread"
   std::chrono::steady_clock::time_point started;
 };
 
