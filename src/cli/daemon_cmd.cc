@@ -30,47 +30,49 @@ struct DaemonOptions {
   std::string strategy;                   // --strategy; else FASTGPU_STRATEGY; else pack
 };
 
-// The flag's value, else the environment variable's (so a daemon started on first use
-// gets it too), else empty; `source` names where it came from, for messages.
-std::string flag_or_environment(const std::string& flag_value, const char* flag,
-                                const char* variable, std::string& source) {
-  if (!flag_value.empty()) {
-    source = flag;
-    return flag_value;
-  }
+// A name given by the flag, else by the environment variable (so a daemon started on first
+// use gets it too), else by neither (empty).
+struct Named {
+  std::string value;
+  bool from_flag = false;
+  const char* source = nullptr;  // the flag or the variable, for messages
+};
+Named flag_or_environment(const std::string& flag_value, const char* flag, const char* variable) {
+  if (!flag_value.empty()) return {flag_value, true, flag};
   const char* value = std::getenv(variable);
-  source = variable;
-  return value == nullptr ? "" : value;
+  return {value == nullptr ? "" : value, false, variable};
 }
 
 // The scheduler's policy and placement strategy: --policy/--strategy, else FASTGPU_POLICY/
 // FASTGPU_STRATEGY, else fifo and pack. A name no scheduler knows is refused with the names
-// it knows, and where the bad one came from.
+// it knows and where the bad one came from: invalid_argument for a flag, a usage error
+// (exit 2); failed_precondition for a variable (exit 1, as a bad FASTGPU_CPU_SLOTS).
 Result<sched::SchedulerConfig> scheduler_option(const DaemonOptions& options) {
   sched::SchedulerConfig config;
-  std::string policy_source;
-  std::string strategy_source;
-  const std::string policy =
-      flag_or_environment(options.policy, "--policy", "FASTGPU_POLICY", policy_source);
-  const std::string strategy =
-      flag_or_environment(options.strategy, "--strategy", "FASTGPU_STRATEGY", strategy_source);
-  if (!policy.empty()) config.policy = policy;
-  if (!strategy.empty()) config.strategy = strategy;
-  sched::SchedulerConfig policy_only;
-  policy_only.policy = config.policy;
-  if (Status checked = sched::validate_config(policy_only); !checked.ok()) {
-    return checked.with_context(policy_source);
+  // Sets `field` to the name, if one was given, and checks the config with it.
+  const auto take = [&config](const Named& named, std::string& field) -> Status {
+    if (named.value.empty()) return Status::ok_status();
+    field = named.value;
+    const Status checked = sched::validate_config(config);
+    if (checked.ok()) return checked;
+    const std::string message = std::string(named.source) + ": " + checked.message();
+    return named.from_flag ? invalid_argument(message) : failed_precondition(message);
+  };
+  if (Status taken =
+          take(flag_or_environment(options.policy, "--policy", "FASTGPU_POLICY"), config.policy);
+      !taken.ok()) {
+    return taken;
   }
-  if (Status checked = sched::validate_config(config); !checked.ok()) {
-    return checked.with_context(strategy_source);
+  if (Status taken = take(flag_or_environment(options.strategy, "--strategy", "FASTGPU_STRATEGY"),
+                          config.strategy);
+      !taken.ok()) {
+    return taken;
   }
   return config;
 }
 
-// A bad --policy/--strategy is a usage error (exit 2); a bad FASTGPU_POLICY/STRATEGY fails
-// the command (exit 1), as a bad FASTGPU_CPU_SLOTS does.
 int refuse_scheduler(const std::string& verb, const Status& status) {
-  if (status.message().rfind("--", 0) == 0) return usage_error(verb, status.message());
+  if (status.code() == ErrorCode::kInvalidArgument) return usage_error(verb, status.message());
   return fail(verb, status);
 }
 

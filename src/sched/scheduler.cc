@@ -209,7 +209,7 @@ class Round {
     // Only jobs after this one in the order; the first that ends in time almost always is.
     // (Its class orders them by the class's keys: under fair and in a signature group,
     // those are not the walk's.)
-    if (first != nullptr && (state_.entries_fair_keyed || entry.key_group >= 0)) {
+    if (first != nullptr && state_.keyed_apart(entry)) {
       const Entry in_class = state_.class_entry(entry);
       if (!(in_class < *first)) {
         first = firsts.first_ending_by_after(snapshot_.now_s, reservation_end_s_, in_class);
@@ -218,7 +218,7 @@ class Round {
       first = firsts.first_ending_by_after(snapshot_.now_s, reservation_end_s_, entry);
     }
     if (first == nullptr) return;
-    if (state_.entries_fair_keyed || entry.key_group >= 0) {
+    if (state_.keyed_apart(entry)) {
       short_jobs_.add(state_.head_entry(*first));  // the walk's order is the heads' keys
     } else {
       short_jobs_.add(*first);
@@ -296,13 +296,13 @@ class Round {
       const Demand& d = *demand;
       const Scheduler::State::ClassKey first{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes,
                                              to_units(d.share), std::numeric_limits<int>::min()};
+      auto asks_these = [&first](const Scheduler::State::ClassKey& key) {
+        return std::get<0>(key) == std::get<0>(first) && std::get<1>(key) == std::get<1>(first) &&
+               std::get<2>(key) == std::get<2>(first) && std::get<3>(key) == std::get<3>(first);
+      };
       bool proven = false;
       for (auto shape = state_.class_of_key.lower_bound(first);
-           !proven && shape != state_.class_of_key.end() && std::get<0>(shape->first) == d.gpus &&
-           std::get<1>(shape->first) == d.whole_memory &&
-           std::get<2>(shape->first) == std::get<2>(first) &&
-           std::get<3>(shape->first) == std::get<3>(first);
-           ++shape) {
+           !proven && shape != state_.class_of_key.end() && asks_these(shape->first); ++shape) {
         Entry probe;
         probe.shape = shape->second;
         probe.demand = d;

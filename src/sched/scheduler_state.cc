@@ -324,7 +324,7 @@ void Scheduler::State::leave_shape(const Entry& leaving) {
 // Copies the entry to key it only where its class's key is not its own (fair, a signature
 // group): a copy per start cost the other policies.
 void Scheduler::State::erase_head(const Entry& first) {
-  if (entries_fair_keyed || first.key_group >= 0) {
+  if (keyed_apart(first)) {
     heads.erase(head_entry(first));
   } else {
     heads.erase(first);
@@ -332,7 +332,7 @@ void Scheduler::State::erase_head(const Entry& first) {
 }
 
 void Scheduler::State::insert_head(const Entry& first, bool likely_last) {
-  if (entries_fair_keyed || first.key_group >= 0) {
+  if (keyed_apart(first)) {
     heads.insert(head_entry(first));
   } else if (likely_last) {
     heads.insert(heads.end(), first);
@@ -353,7 +353,7 @@ Entry Scheduler::State::head_entry(const Entry& entry) const {
 
 Entry Scheduler::State::class_entry(const Entry& entry) const {
   Entry in_class = entry;
-  if (entries_fair_keyed || entry.key_group >= 0) in_class.key = 0.0;
+  if (keyed_apart(entry)) in_class.key = 0.0;
   return in_class;
 }
 

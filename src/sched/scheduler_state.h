@@ -257,6 +257,9 @@ struct Scheduler::State {
     return fair_keys != nullptr && (on_hold.empty() || queued_with_dependencies == 0);
   }
   std::uint64_t fair_keyed_holding = 0;  // calls fair_keyed() with held jobs (tests read it)
+  // True when the entry carries key 0 in its class and `heads` orders it by another key
+  // (FairKeys', or its signature group's).
+  bool keyed_apart(const Entry& entry) const { return entries_fair_keyed || entry.key_group >= 0; }
   // The entry as `heads` orders it: its FairKeys key when the entries carry key 0, its
   // group's key when it has a signature group.
   Entry head_entry(const Entry& entry) const;
@@ -367,7 +370,8 @@ struct Scheduler::State {
   // snapshot() and fair's usage.
   void record_finished(FinishedJob done);
   // What a signature's history teaches: the "auto" bytes and the expected run time, each
-  // read only where a waiting job reads it (an estimate sorts the whole history).
+  // read only where a waiting job reads it (so that a part no waiting job reads moves
+  // nothing).
   struct Learned {
     std::optional<Bytes> bytes;
     std::optional<double> seconds;
