@@ -21,6 +21,7 @@
 #include "api/daemon_parts.h"
 #include "fastgpu/api/server.h"
 #include "fastgpu/api/service.h"
+#include "fastgpu/sched/settings.h"
 #include "fastgpu/store/state_store.h"
 
 namespace fastgpu::api {
@@ -216,6 +217,8 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   options.info.gpus_note = parts.gpus_note;
   options.info.policy = config.scheduler.policy;
   options.info.strategy = config.scheduler.strategy;
+  options.info.scheduler = sched::settings_json(config.scheduler);
+  options.info.settings_file = config.settings_file.string();
   options.info.started = std::chrono::steady_clock::now();
   return options;
 }
@@ -240,8 +243,10 @@ Status run_daemon(const DaemonConfig& config) {
   Result<DaemonParts> parts = open_daemon_parts(config);
   if (!parts.ok()) return parts.status();
   say(parts->gpus_note);
-  say(fmt::format("scheduling: policy {}, placement {}", config.scheduler.policy,
-                  config.scheduler.strategy));
+  say(fmt::format("scheduling: policy {}, placement {}; settings {}", config.scheduler.policy,
+                  config.scheduler.strategy,
+                  config.settings_file.empty() ? "the defaults (no settings file)"
+                                               : "from " + config.settings_file.string()));
 
   Result<std::pair<int, int>> wake_pipe = install_child_wakeup();
   if (!wake_pipe.ok()) return wake_pipe.status();

@@ -63,6 +63,9 @@ std::string tail_of(const std::filesystem::path& path, std::size_t lines) {
   if (!options.devices.empty()) ::setenv("FASTGPU_DEVICES", options.devices.c_str(), 1);
   if (!options.policy.empty()) ::setenv("FASTGPU_POLICY", options.policy.c_str(), 1);
   if (!options.strategy.empty()) ::setenv("FASTGPU_STRATEGY", options.strategy.c_str(), 1);
+  if (!options.settings_file.empty()) {
+    ::setenv("FASTGPU_CONFIG", options.settings_file.c_str(), 1);
+  }
   const std::string executable = options.executable.string();
   char* const argv[] = {const_cast<char*>(executable.c_str()), const_cast<char*>("daemon"),
                         const_cast<char*>("run"), nullptr};

@@ -392,6 +392,9 @@ ApiResponse ApiService::daemon_info() {
                     {"gpus_note", info.gpus_note},
                     {"policy", info.policy},
                     {"strategy", info.strategy},
+                    {"scheduler", info.scheduler},
+                    {"settings_file",
+                     info.settings_file.empty() ? Json(nullptr) : Json(info.settings_file)},
                     {"jobs", counts}}};
 }
 

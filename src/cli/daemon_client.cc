@@ -132,10 +132,15 @@ Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::strin
   if (client.reachable()) return client;
   Result<std::filesystem::path> executable = api::own_executable();
   if (!executable.ok()) return executable.status();
-  // The new daemon reads FASTGPU_POLICY and FASTGPU_STRATEGY from the environment it inherits.
+  // The new daemon reads FASTGPU_POLICY, FASTGPU_STRATEGY and FASTGPU_CONFIG from the
+  // environment it inherits; the settings file's path made absolute here (it runs in /).
   api::StartOptions options;
   options.executable = *executable;
   options.devices = devices_for_new_daemon(flags);
+  if (const char* file = std::getenv("FASTGPU_CONFIG"); file != nullptr && file[0] != '\0') {
+    std::error_code ignored;
+    options.settings_file = std::filesystem::absolute(file, ignored);
+  }
   Result<pid_t> pid = api::start_daemon(*paths, options);
   if (!pid.ok()) return pid.status();
   std::fprintf(stderr, "fastgpu %s: started a daemon (pid %d) on %s\n", verb.c_str(), *pid,

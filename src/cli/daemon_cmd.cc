@@ -7,15 +7,19 @@
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "cli/daemon_client.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/scheduler.h"
+#include "fastgpu/sched/settings.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -28,6 +32,7 @@ struct DaemonOptions {
   std::optional<std::int64_t> cpu_slots;  // --cpu-slots; else FASTGPU_CPU_SLOTS; else CPUs
   std::string policy;                     // --policy; else FASTGPU_POLICY; else fifo
   std::string strategy;                   // --strategy; else FASTGPU_STRATEGY; else pack
+  std::string config;  // --config; else FASTGPU_CONFIG; else the default file, if there is one
 };
 
 // A name given by the flag, else by the environment variable (so a daemon started on first
@@ -43,12 +48,49 @@ Named flag_or_environment(const std::string& flag_value, const char* flag, const
   return {value == nullptr ? "" : value, false, variable};
 }
 
-// The scheduler's policy and placement strategy: --policy/--strategy, else FASTGPU_POLICY/
-// FASTGPU_STRATEGY, else fifo and pack. A name no scheduler knows is refused with the names
-// it knows and where the bad one came from: invalid_argument for a flag, a usage error
-// (exit 2); failed_precondition for a variable (exit 1, as a bad FASTGPU_CPU_SLOTS).
-Result<sched::SchedulerConfig> scheduler_option(const DaemonOptions& options) {
+// $XDG_CONFIG_HOME/fastgpu/config.yaml, else ~/.config/fastgpu/config.yaml; empty without
+// either variable. (The XDG rule: a relative XDG_CONFIG_HOME is ignored.)
+std::filesystem::path default_settings_file() {
+  const char* config_home = std::getenv("XDG_CONFIG_HOME");
+  if (config_home != nullptr && config_home[0] == '/') {
+    return std::filesystem::path(config_home) / "fastgpu" / "config.yaml";
+  }
+  const char* home = std::getenv("HOME");
+  if (home == nullptr || home[0] == '\0') return {};
+  return std::filesystem::path(home) / ".config" / "fastgpu" / "config.yaml";
+}
+
+// The scheduler's settings and the file they came from (empty: the defaults).
+struct Settings {
   sched::SchedulerConfig config;
+  std::filesystem::path file;
+};
+
+// The settings file (--config, else FASTGPU_CONFIG, else the default file when it exists;
+// one named by the flag or the variable must exist), then the policy and placement strategy
+// over it: --policy/--strategy, else FASTGPU_POLICY/FASTGPU_STRATEGY. A bad name is refused
+// with the names there are and where the bad one came from: invalid_argument for a flag, a
+// usage error (exit 2); failed_precondition for a variable or the file (exit 1, as a bad
+// FASTGPU_CPU_SLOTS).
+Result<Settings> scheduler_option(const DaemonOptions& options) {
+  Settings settings;
+  const Named file = flag_or_environment(options.config, "--config", "FASTGPU_CONFIG");
+  if (!file.value.empty()) {
+    std::error_code ignored;
+    settings.file = std::filesystem::absolute(file.value, ignored);  // the daemon runs in /
+  } else if (std::filesystem::path fallback = default_settings_file(); !fallback.empty()) {
+    std::error_code ignored;
+    if (std::filesystem::exists(fallback, ignored)) settings.file = fallback;
+  }
+  if (!settings.file.empty()) {
+    Result<sched::SchedulerConfig> read = sched::read_settings(settings.file);
+    if (!read.ok()) {
+      return failed_precondition((file.value.empty() ? "" : std::string(file.source) + " ") +
+                                 read.status().message());
+    }
+    settings.config = *read;
+  }
+  sched::SchedulerConfig& config = settings.config;
   // Sets `field` to the name, if one was given, and checks the config with it.
   const auto take = [&config](const Named& named, std::string& field) -> Status {
     if (named.value.empty()) return Status::ok_status();
@@ -68,7 +110,28 @@ Result<sched::SchedulerConfig> scheduler_option(const DaemonOptions& options) {
       !taken.ok()) {
     return taken;
   }
-  return config;
+  return settings;
+}
+
+// What this start asked for that the running daemon (its /v1/daemon answer) does not do:
+// "policy fair, not priority; memory_action kill, not requeue"; empty when nothing. Only
+// what the flags asked counts: --policy, --strategy, and every setting of --config's file.
+std::string settings_not_as_asked(const DaemonOptions& options, const Settings& asked,
+                                  const api::Json& info) {
+  const api::Json wanted = sched::settings_json(asked.config);
+  const api::Json running = info.value("scheduler", api::Json::object());
+  std::vector<std::string> differences;
+  for (const auto& [key, value] : wanted.items()) {
+    const bool flagged = (key == "policy" && !options.policy.empty()) ||
+                         (key == "strategy" && !options.strategy.empty()) ||
+                         !options.config.empty();
+    if (!flagged || !running.contains(key) || running[key] == value) continue;
+    const auto text = [](const api::Json& v) {
+      return v.is_string() ? v.get<std::string>() : v.dump();
+    };
+    differences.push_back(fmt::format("{} {}, not {}", key, text(value), text(running[key])));
+  }
+  return fmt::format("{}", fmt::join(differences, "; "));
 }
 
 int refuse_scheduler(const std::string& verb, const Status& status) {
@@ -146,7 +209,7 @@ int run_foreground(const DaemonOptions& options) {
   if (!cpu_slots.ok()) return fail("daemon run", cpu_slots.status());
   Result<bool> check_schedule = check_schedule_option();
   if (!check_schedule.ok()) return fail("daemon run", check_schedule.status());
-  Result<sched::SchedulerConfig> scheduler = scheduler_option(options);
+  Result<Settings> scheduler = scheduler_option(options);
   if (!scheduler.ok()) return refuse_scheduler("daemon run", scheduler.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon run", paths.status());
@@ -159,7 +222,8 @@ int run_foreground(const DaemonOptions& options) {
   config.tick_interval = std::chrono::milliseconds(options.tick_ms);
   config.cpu_slots = *cpu_slots;
   config.check_schedule = *check_schedule;
-  config.scheduler = *scheduler;
+  config.scheduler = scheduler->config;
+  config.settings_file = scheduler->file;
   config.job_path_prefix = job_path_prefix(*executable);
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);
@@ -167,40 +231,40 @@ int run_foreground(const DaemonOptions& options) {
 }
 
 int start_detached(const DaemonOptions& options) {
+  // Refused here, not in the new daemon's log; and compared with a running daemon's.
+  Result<Settings> scheduler = scheduler_option(options);
+  if (!scheduler.ok()) return refuse_scheduler("daemon start", scheduler.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon start", paths.status());
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
   if (!running.ok()) return fail("daemon start", running.status());
   if (*running) {
-    // Asked for a policy or placement it does not use, it is not what was asked for.
+    // Asked for settings it does not use, it is not what was asked for.
     Result<api::Json> info = api::ApiClient(paths->socket).get("/v1/daemon");
     if (info.ok()) {
-      const std::string policy = info->value("policy", "");
-      const std::string strategy = info->value("strategy", "");
-      if ((!options.policy.empty() && options.policy != policy) ||
-          (!options.strategy.empty() && options.strategy != strategy)) {
-        return fail("daemon start",
-                    failed_precondition(fmt::format(
-                        "a daemon already runs (pid {}) with policy {} and placement {}; stop it "
-                        "first (`fastgpu daemon stop`; running jobs go on), then start it with "
-                        "the policy and placement you want",
-                        **running, policy, strategy)));
+      const std::string differences = settings_not_as_asked(options, *scheduler, *info);
+      if (!differences.empty()) {
+        return fail(
+            "daemon start",
+            failed_precondition(fmt::format(
+                "a daemon already runs (pid {}) with policy {} and placement {}, not as "
+                "asked ({}); stop it first (`fastgpu daemon stop`; running jobs go on), "
+                "then start it with the settings you want",
+                **running, info->value("policy", "?"), info->value("strategy", "?"), differences)));
       }
     }
     print_text(
         fmt::format("a daemon already runs (pid {}) on {}\n", **running, paths->socket.string()));
     return kExitOk;
   }
-  // Refused here, not in the new daemon's log.
-  Result<sched::SchedulerConfig> scheduler = scheduler_option(options);
-  if (!scheduler.ok()) return refuse_scheduler("daemon start", scheduler.status());
   Result<std::filesystem::path> executable = api::own_executable();
   if (!executable.ok()) return fail("daemon start", executable.status());
   api::StartOptions start;
   start.executable = *executable;
   start.devices = devices_option(options);
-  start.policy = scheduler->policy;
-  start.strategy = scheduler->strategy;
+  start.policy = scheduler->config.policy;
+  start.strategy = scheduler->config.strategy;
+  start.settings_file = scheduler->file;
   Result<pid_t> pid = api::start_daemon(*paths, start);
   if (!pid.ok()) return fail("daemon start", pid.status());
   print_text(fmt::format("daemon started (pid {}) on {}; its log: {}\n", *pid,
@@ -225,19 +289,41 @@ int stop(const DaemonOptions& options) {
   return kExitOk;
 }
 
+// The scheduler's settings that change what happens to a job, in a few words each.
+std::string settings_text(const api::Json& info) {
+  const api::Json scheduler = info.value("scheduler", api::Json::object());
+  if (scheduler.empty()) return "";
+  const bool balance = scheduler.value("balance", false);
+  const auto percent = [&scheduler](const char* key) {
+    return fmt::format("{:g}%", 100.0 * scheduler.value(key, 0.0));
+  };
+  return fmt::format(
+      "memory:    a job over its declared GPU memory: {} (tolerance {})\nbalancer:  {}\n"
+      "settings:  {}\n",
+      scheduler.value("memory_action", "?"),
+      format_bytes(scheduler.value("memory_tolerance", Bytes{0})),
+      balance ? fmt::format("on (overloaded at {} utilization, idle at {})",
+                            percent("overload_utilization"), percent("idle_utilization"))
+              : "off",
+      info["settings_file"].is_string() ? info["settings_file"].get<std::string>()
+                                        : "the defaults (no settings file)");
+}
+
 std::string status_text(const api::Json& info) {
   std::string counts;
   for (const auto& [state, count] : info["jobs"].items()) {
     if (count.get<int>() == 0) continue;
     counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", count.get<int>(), state);
   }
+  const bool backfill = info.value("scheduler", api::Json::object()).value("backfill", true);
   return fmt::format(
       "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} ({})\npolicy:    "
-      "{} (placement: {})\njobs:      {}\n",
+      "{} (placement: {}, backfill {})\n{}jobs:      {}\n",
       info["pid"].get<std::int64_t>(), format_duration(Seconds(info["uptime_s"].get<double>())),
       info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
       info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
-      info.value("policy", "?"), info.value("strategy", "?"), counts.empty() ? "none" : counts);
+      info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
+      settings_text(info), counts.empty() ? "none" : counts);
 }
 
 int status(const DaemonOptions& options) {
@@ -267,6 +353,10 @@ void add_scheduler_flags(CLI::App& command, DaemonOptions& options) {
   command.add_option("--strategy", options.strategy,
                      "How jobs are placed on GPUs: pack or spread (default: FASTGPU_STRATEGY, "
                      "else pack)");
+  command.add_option("--config", options.config,
+                     "The scheduler's settings file, YAML (docs/cli.md; default: FASTGPU_CONFIG, "
+                     "else ~/.config/fastgpu/config.yaml when it exists); --policy and "
+                     "--strategy override it");
 }
 
 }  // namespace

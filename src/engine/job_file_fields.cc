@@ -66,21 +66,6 @@ Status time_error(std::string_view text, std::string_view problem) {
       text, problem));
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] != b[j - 1] ? 1 : 0)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 // Names users bring from Slurm, Kubernetes and shell scripts; only suggested, never accepted.
 std::optional<std::string> synonym(const std::string& text) {
   static const std::vector<std::pair<std::vector<std::string>, std::string>> kSynonyms = {
@@ -291,16 +276,7 @@ std::optional<std::string> closest_name(std::string_view text,
   if (std::optional<std::string> field = synonym(normal)) {
     if (std::find(known.begin(), known.end(), *field) != known.end()) return field;
   }
-  std::optional<std::string> best;
-  std::size_t best_distance = std::max<std::size_t>(2, normal.size() / 3) + 1;
-  for (const std::string& name : known) {
-    const std::size_t distance = edit_distance(normal, name);
-    if (distance < best_distance) {
-      best_distance = distance;
-      best = name;
-    }
-  }
-  return best;
+  return nearest_name(normal, known);
 }
 
 }  // namespace fastgpu::engine::internal

@@ -173,7 +173,7 @@ class DaemonHarness {
     return "cd " + quoted(work_.string()) +
            " && env FASTGPU_STATE_DIR=" + quoted(state_dir().string()) +
            " FASTGPU_SOCKET=" + quoted(socket().string()) + " FASTGPU_DEVICES=" + quoted(devices_) +
-           " FASTGPU_CHECK_SCHEDULE=1";
+           " XDG_CONFIG_HOME=" + quoted((work_ / "config").string()) + " FASTGPU_CHECK_SCHEDULE=1";
   }
 
   static CliRun run_cli_in(const std::string& command, bool with_stderr) {

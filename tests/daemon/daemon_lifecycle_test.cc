@@ -115,6 +115,82 @@ TEST(DaemonLifecycle, AnUnknownPolicyIsRefusedWithTheKnownNames) {
   EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "sjf");
 }
 
+// The settings file (~/.config/fastgpu/config.yaml, here under the harness's
+// XDG_CONFIG_HOME) tunes the scheduler of a daemon that starts: its policy orders the queue,
+// and status shows every setting and the file. A start with another file is refused.
+TEST(DaemonLifecycle, TheSettingsFileTunesTheSchedulerAndStatusShowsIt) {
+  DaemonHarness daemon("1xH100-80G");
+  std::filesystem::create_directories(daemon.work() / "config" / "fastgpu");
+  const std::filesystem::path file = daemon.work() / "config" / "fastgpu" / "config.yaml";
+  std::ofstream(file) << "policy: priority\nbackfill: false\nmemory-action: kill\n"
+                         "memory-tolerance: 1G\n";
+  const test_support::CliRun started = daemon.fastgpu("daemon start");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const json status = daemon.fastgpu_json("daemon status");
+  EXPECT_EQ(status["settings_file"], file.string()) << status.dump();
+  EXPECT_EQ(status["policy"], "priority") << status.dump();
+  EXPECT_EQ(status["scheduler"]["backfill"], false) << status.dump();
+  EXPECT_EQ(status["scheduler"]["memory_action"], "kill") << status.dump();
+  EXPECT_EQ(status["scheduler"]["memory_tolerance"], 1LL << 30) << status.dump();
+  EXPECT_EQ(status["scheduler"]["balance"], false) << status.dump();  // not in the file
+  const std::string text = daemon.fastgpu("daemon status").output;
+  EXPECT_TRUE(contains(text, "policy:    priority (placement: pack, backfill off)")) << text;
+  EXPECT_TRUE(contains(text, "a job over its declared GPU memory: kill (tolerance 1.0 GiB)"))
+      << text;
+  EXPECT_TRUE(contains(text, "settings:  " + file.string())) << text;
+
+  const std::uint64_t blocker = daemon.submit("--gpu-mem 70G -- sleep 60");
+  daemon.wait_for_state(blocker, "RUNNING");
+  const std::uint64_t low = daemon.submit("--gpu-mem 70G --priority 1 -- true");
+  const std::uint64_t high = daemon.submit("--gpu-mem 70G --priority 9 -- true");
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(blocker)).exit_code, 0);
+  const json low_job = daemon.wait_for_state(low, "COMPLETED");
+  const json high_job = daemon.wait_for_state(high, "COMPLETED");
+  EXPECT_LT(high_job["start_time_us"].get<std::int64_t>(),
+            low_job["start_time_us"].get<std::int64_t>());
+
+  // Another file asks for other settings than the daemon runs with: refused, naming them.
+  daemon.write_file("warn.yaml", "policy: priority\nmemory-action: warn\n");
+  const test_support::CliRun other = daemon.fastgpu("daemon start --config warn.yaml");
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_TRUE(contains(other.output, "backfill true, not false; memory_action warn, not kill"))
+      << other.output;
+  const test_support::CliRun same = daemon.fastgpu("daemon start --config " + file.string());
+  EXPECT_EQ(same.exit_code, 0) << same.output;
+}
+
+// A settings file that cannot be read, or holds a bad setting, is refused before any daemon
+// starts, naming the file, the line and the fix; a relative FASTGPU_CONFIG reaches a daemon
+// started on first use (which runs in /) as the file it names.
+TEST(DaemonLifecycle, ABadSettingsFileIsRefusedNamingItsLine) {
+  DaemonHarness daemon;
+  daemon.write_file("bad.yaml", "policy: fair\nballance: true\n");
+  const test_support::CliRun bad = daemon.fastgpu_with("FASTGPU_CONFIG=bad.yaml", "daemon start");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "FASTGPU_CONFIG " + (daemon.work() / "bad.yaml").string() +
+                                       ": line 2: unknown setting 'ballance' (did you mean "
+                                       "balance?)"))
+      << bad.output;
+  const test_support::CliRun missing = daemon.fastgpu("daemon start --config none.yaml");
+  EXPECT_EQ(missing.exit_code, 1) << missing.output;
+  EXPECT_TRUE(contains(missing.output, "none.yaml: cannot read the settings file"))
+      << missing.output;
+  const test_support::CliRun bad_first_use =
+      daemon.fastgpu_with("FASTGPU_CONFIG=bad.yaml", "submit --gpus 0 -- true");
+  EXPECT_EQ(bad_first_use.exit_code, 1) << bad_first_use.output;
+  EXPECT_TRUE(contains(bad_first_use.output, "unknown setting 'ballance'")) << bad_first_use.output;
+  EXPECT_NE(daemon.fastgpu("daemon status").exit_code, 0);  // nothing started
+
+  daemon.write_file("fair.yaml", "policy: fair\nfair-half-life: 2h\n");
+  const test_support::CliRun submitted =
+      daemon.fastgpu_with("FASTGPU_CONFIG=fair.yaml", "submit --gpus 0 -- true");
+  EXPECT_EQ(submitted.exit_code, 0) << submitted.output;
+  const json status = daemon.fastgpu_json("daemon status");
+  EXPECT_EQ(status["settings_file"], (daemon.work() / "fair.yaml").string()) << status.dump();
+  EXPECT_EQ(status["scheduler"]["fair_half_life"], 7200.0) << status.dump();
+  EXPECT_EQ(status["policy"], "fair") << status.dump();
+}
+
 TEST(DaemonLifecycle, AJobsLogShowsTheGpusItWasPlacedOn) {
   DaemonHarness daemon("2xH100-80G");
   const std::vector<std::uint64_t> ids = daemon.submit_api(

@@ -38,8 +38,10 @@ struct DaemonConfig {
   // EngineOptions::cpu_slots: CPU-only jobs that run at once (0: no limit).
   std::size_t cpu_slots = 0;
   // How the engine orders and places the queue: the policy (fifo, priority, sjf, ...) and
-  // the placement strategy (pack, spread); `daemon run --policy/--strategy`.
+  // the placement strategy (pack, spread); `daemon run --policy/--strategy`; the rest from
+  // the settings file (sched/settings.h).
   sched::SchedulerConfig scheduler;
+  std::filesystem::path settings_file;  // where `scheduler` was read from; empty: defaults
   // EngineOptions::check_schedule (FASTGPU_CHECK_SCHEDULE=1): for tests.
   bool check_schedule = false;
   // Folders put at the front of every job's PATH, so jobs find fastgpu-burn-cpu and
@@ -56,11 +58,12 @@ Status run_daemon(const DaemonConfig& config);
 Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths);
 
 struct StartOptions {
-  std::filesystem::path executable;  // the fastgpu binary to run as `fastgpu daemon run`
-  std::string devices;               // passed on as FASTGPU_DEVICES when not empty
-  std::chrono::seconds timeout{30};  // for the socket to answer
-  std::string policy;                // passed on as FASTGPU_POLICY when not empty
-  std::string strategy;              // passed on as FASTGPU_STRATEGY when not empty
+  std::filesystem::path executable;     // the fastgpu binary to run as `fastgpu daemon run`
+  std::string devices;                  // passed on as FASTGPU_DEVICES when not empty
+  std::chrono::seconds timeout{30};     // for the socket to answer
+  std::string policy;                   // passed on as FASTGPU_POLICY when not empty
+  std::string strategy;                 // passed on as FASTGPU_STRATEGY when not empty
+  std::filesystem::path settings_file;  // passed on as FASTGPU_CONFIG when not empty
 };
 
 // Starts `fastgpu daemon run` detached (its own session, output appended to

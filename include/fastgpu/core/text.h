@@ -3,8 +3,11 @@
 // Thread-safety: pure functions.
 #pragma once
 
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fastgpu {
 
@@ -13,5 +16,14 @@ std::string_view trim(std::string_view text);
 
 // `text` with the ASCII letters in lower case; other bytes unchanged.
 std::string ascii_lower(std::string_view text);
+
+// The fewest one-character insertions, deletions and substitutions that turn `a` into `b`.
+std::size_t edit_distance(std::string_view a, std::string_view b);
+
+// The name in `known` nearest to `text` by edit distance when it is near enough to be a typo
+// of it (fewer edits than a third of the text's length, and at most 2 for short texts), for
+// "did you mean ...?"; else nullopt.
+std::optional<std::string> nearest_name(std::string_view text,
+                                        const std::vector<std::string>& known);
 
 }  // namespace fastgpu

@@ -1,0 +1,39 @@
+// The scheduler's settings file: what a daemon's user may tune of SchedulerConfig, as YAML.
+//
+//   policy: priority             # fifo, priority, sjf, srtf, edf, las, fair
+//   strategy: pack               # pack, spread
+//   memory_action: kill          # a job over its declared memory: warn, requeue or kill
+//   memory_tolerance: 512M       # measured use may exceed the ledger by this much
+//   balance: true                # move restartable jobs off overloaded GPUs
+//
+// Every key is optional (the rest keep their defaults). Durations and sizes are written as
+// the CLI reads them ("5m", "1d", "512M"); a bare number is seconds or bytes. The settings
+// also print as JSON under the same keys (durations in seconds, sizes in bytes), which reads
+// back as the same settings: YAML reads JSON.
+#pragma once
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "fastgpu/core/result.h"
+#include "fastgpu/sched/config.h"
+
+namespace fastgpu::sched {
+
+// The keys a settings file may hold, in the order they print.
+const std::vector<std::string_view>& settings_keys();
+
+// `base` with the text's settings applied. An unknown key, a value of the wrong kind or out
+// of range is an error naming the key, its line, the value and what to write instead.
+Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig base = {});
+
+// parse_settings of a file's text; errors name the file.
+Result<SchedulerConfig> read_settings(const std::filesystem::path& file, SchedulerConfig base = {});
+
+// Every key of the settings and its value in `config`.
+nlohmann::ordered_json settings_json(const SchedulerConfig& config);
+
+}  // namespace fastgpu::sched
