@@ -179,6 +179,12 @@ TEST(DaemonLifecycle, ABadSettingsFileIsRefusedNamingItsLine) {
       daemon.fastgpu_with("FASTGPU_CONFIG=bad.yaml", "submit --gpus 0 -- true");
   EXPECT_EQ(bad_first_use.exit_code, 1) << bad_first_use.output;
   EXPECT_TRUE(contains(bad_first_use.output, "unknown setting 'ballance'")) << bad_first_use.output;
+  // The balancer's moves are not applied as moves by the engine yet: refused, saying why.
+  daemon.write_file("balance.yaml", "balance: true\n");
+  const test_support::CliRun balance = daemon.fastgpu("daemon start --config balance.yaml");
+  EXPECT_EQ(balance.exit_code, 1) << balance.output;
+  EXPECT_TRUE(contains(balance.output, "balance: true is not supported by the daemon yet"))
+      << balance.output;
   EXPECT_NE(daemon.fastgpu("daemon status").exit_code, 0);  // nothing started
 
   daemon.write_file("fair.yaml", "policy: fair\nfair-half-life: 2h\n");
