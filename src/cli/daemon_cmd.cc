@@ -89,16 +89,6 @@ Result<Settings> scheduler_option(const DaemonOptions& options) {
                                  read.status().message());
     }
     settings.config = *read;
-    // The engine applies a move as a preemption: the job is requeued and placed again by
-    // the strategy, which under pack puts it back where it was (a ping-pong every
-    // min-run-before-move). Refused until the engine restarts a moved job where it was sent.
-    if (settings.config.balance) {
-      return failed_precondition(fmt::format(
-          "{}: balance: true is not supported by the daemon yet: it would stop a job to move "
-          "it to an idle GPU, and the job's next placement can put it back on the GPU it left; "
-          "write balance: false, or leave the key out",
-          settings.file.string()));
-    }
   }
   sched::SchedulerConfig& config = settings.config;
   // Sets `field` to the name, if one was given, and checks the config with it.
@@ -303,10 +293,18 @@ int stop(const DaemonOptions& options) {
 std::string settings_text(const api::Json& info) {
   const api::Json scheduler = info.value("scheduler", api::Json::object());
   if (scheduler.empty()) return "";
+  const auto percent = [&scheduler](const char* key) {
+    return fmt::format("{:g}%", 100.0 * scheduler.value(key, 0.0));
+  };
   return fmt::format(
-      "memory:    a job over its declared GPU memory: {} (tolerance {})\nsettings:  {}\n",
+      "memory:    a job over its declared GPU memory: {} (tolerance {})\nbalancer:  {}\n"
+      "settings:  {}\n",
       scheduler.value("memory_action", "?"),
       format_bytes(scheduler.value("memory_tolerance", Bytes{0})),
+      scheduler.value("balance", false)
+          ? fmt::format("on (moves restartable jobs from GPUs at {} utilization to GPUs at {})",
+                        percent("overload_utilization"), percent("idle_utilization"))
+          : "off",
       info["settings_file"].is_string() ? info["settings_file"].get<std::string>()
                                         : "the defaults (no settings file)");
 }

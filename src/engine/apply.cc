@@ -32,8 +32,13 @@ void EngineImpl::apply(const std::vector<sched::Decision>& decisions, TickReport
     } else if (const auto* preempt = std::get_if<sched::Preempt>(&decision)) {
       stop(preempt->job, StopIntent::kPreempt, preempt->reason, report);
     } else if (const auto* move = std::get_if<sched::Move>(&decision)) {
-      // Applied as a preemption: the job is requeued, and the next tick places it (the GPUs
-      // it was to move to are the free ones then).
+      // The job is stopped and started again on `to` when its run ends (restart_moved());
+      // meanwhile the scheduler has it on `to` already (MovingJob), so nothing else gets
+      // those GPUs and the strategy does not place it back where it was.
+      const store::JobRecord* running = running_.find(move->job);
+      if (running == nullptr) continue;  // ended since the snapshot
+      moving_[move->job] =
+          MovingJob{{move->to.begin(), move->to.end()}, now_, running->placed_bytes_per_gpu};
       stop(move->job, StopIntent::kPreempt,
            "moving from gpu " + gpu_list(move->from) + " to gpu " + gpu_list(move->to) + ": " +
                move->reason,

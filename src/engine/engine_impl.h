@@ -58,7 +58,10 @@ class EngineImpl final : public Engine {
   // false when the store could not take it (transient): retried next tick.
   bool record_finished(const exec::Finished& finished, TickReport& report);
   // `stopped`: when its run ended.
-  void requeue_preempted(const store::JobRecord& job, store::WallTime stopped, TickReport& report);
+  void requeue_preempted(const store::JobRecord& job, store::WallTime stopped, TickReport& report,
+                         std::optional<MovingJob> move = std::nullopt);
+  // Starts a moved job on the GPUs it was moved to; false when it could not be claimed.
+  bool restart_moved(JobId job, const MovingJob& move, TickReport& report);
   Status end_unrunnable_dependents(TickReport& report);
   void sample_if_due(TickReport& report);
   void note_withheld(const std::vector<Withheld>& withheld, TickReport& report);
@@ -97,6 +100,7 @@ class EngineImpl final : public Engine {
   KeptSchedule schedule_;                   // told every change of queued_ and running_
   std::map<JobId, Launching> launching_;    // claimed and launched, not yet settled
   std::map<JobId, StopIntent> intents_;     // running jobs the engine asked to stop
+  MovingJobs moving_;                       // stopped to start again on other GPUs
   std::set<JobId> memory_warned_;           // running jobs already warned about (once per run)
   std::set<JobId> withheld_noted_;          // queued jobs already reported as not fitting
   std::vector<exec::Finished> unrecorded_;  // ends the store could not take yet

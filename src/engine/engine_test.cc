@@ -420,6 +420,90 @@ TEST_F(EngineTest, SjfRanksByLearnedRunTimesOfJobsWithDeclaredMemory) {
   EXPECT_EQ(state(waiting[0]), JobState::kQueued);
 }
 
+// With the balancer on (`balance: true`), a restartable job on an overloaded GPU moves to
+// an idle one: stopped, then started again on the GPU the scheduler chose, not placed back
+// by pack where it was; and nothing moves it back (hysteresis) or takes its new GPU while
+// it winds down. Every tick checks the kept scheduler against the pure one.
+TEST_F(EngineTest, TheBalancerMovesARestartableJobToTheIdleGpuAndItStaysThere) {
+  options_.scheduler.balance = true;
+  options_.scheduler.min_run_before_move_s = 60;
+  open("2xH100-80G");
+  JobSpec first = job_spec("a", 1, 20 * kGiB, 0.5);
+  JobSpec second = job_spec("b", 1, 20 * kGiB, 0.5);
+  first.restartable = true;
+  second.restartable = true;
+  const std::vector<JobId> ids = submit({first, second});
+  tick();
+  ASSERT_EQ(state(ids[0]), JobState::kRunning);
+  ASSERT_EQ(state(ids[1]), JobState::kRunning);
+  ASSERT_EQ(record(ids[0]).placed_gpus, record(ids[1]).placed_gpus);  // packed together
+  const std::uint32_t busy = record(ids[0]).placed_gpus.at(0);
+  const std::uint32_t idle = 1 - busy;
+  device(busy).gpu_utilization_percent = 100;
+  device(idle).gpu_utilization_percent = 0;
+  clock_.advance(120);
+  tick();
+  ASSERT_EQ(launcher_.stops.size(), 1u);
+  EXPECT_EQ(launcher_.stops[0].reason, exec::StopReason::kPreempt);
+  const JobId moved = launcher_.stops[0].job;
+  const JobId stayed = moved == ids[0] ? ids[1] : ids[0];
+
+  // While it winds down, a job that fits only on the GPU it goes to waits.
+  const JobId newcomer = submit_one(job_spec("c", 1, 70 * kGiB));
+  clock_.advance(1);
+  tick();
+  EXPECT_EQ(state(newcomer), JobState::kQueued);
+  EXPECT_EQ(launcher_.stops.size(), 1u);  // asked once
+
+  launcher_.finish(moved, exec::Signaled{15});
+  clock_.advance(1);
+  tick();
+  EXPECT_EQ(state(moved), JobState::kRunning);
+  EXPECT_EQ(record(moved).placed_gpus, std::vector<std::uint32_t>{idle});
+  EXPECT_EQ(record(moved).attempts, 2u);
+  EXPECT_EQ(record(stayed).placed_gpus, std::vector<std::uint32_t>{busy});
+  EXPECT_EQ(state(newcomer), JobState::kQueued);
+
+  // Both GPUs busy alike now: nothing moves again, however long they run.
+  device(busy).gpu_utilization_percent = 50;
+  device(idle).gpu_utilization_percent = 50;
+  for (int i = 0; i < 5; ++i) {
+    clock_.advance(600);
+    tick();
+  }
+  EXPECT_EQ(launcher_.stops.size(), 1u);
+  EXPECT_EQ(state(moved), JobState::kRunning);
+}
+
+// A job asked to move that ends on its own meanwhile simply ends; its GPUs go to others.
+TEST_F(EngineTest, AMovingJobThatEndsOnItsOwnIsNotStartedAgain) {
+  options_.scheduler.balance = true;
+  options_.scheduler.min_run_before_move_s = 60;
+  open("2xH100-80G");
+  JobSpec first = job_spec("a", 1, 20 * kGiB, 0.5);
+  JobSpec second = job_spec("b", 1, 20 * kGiB, 0.5);
+  first.restartable = true;
+  second.restartable = true;
+  const std::vector<JobId> ids = submit({first, second});
+  tick();
+  const std::uint32_t busy = record(ids[0]).placed_gpus.at(0);
+  device(busy).gpu_utilization_percent = 100;
+  device(1 - busy).gpu_utilization_percent = 0;
+  clock_.advance(120);
+  tick();
+  ASSERT_EQ(launcher_.stops.size(), 1u);
+  const JobId moved = launcher_.stops[0].job;
+  launcher_.finish(moved, exec::Exited{0});
+  clock_.advance(1);
+  tick();
+  EXPECT_EQ(state(moved), JobState::kCompleted);
+  EXPECT_EQ(launcher_.launch_count(moved), 1u);
+  const JobId next = submit_one(job_spec("c", 1, 70 * kGiB));
+  tick();
+  EXPECT_EQ(state(next), JobState::kRunning);
+  EXPECT_EQ(record(next).placed_gpus, std::vector<std::uint32_t>{1 - busy});
+}
+
 TEST_F(EngineTest, MemoryOverrunIsKilledWhenThePolicySaysKill) {
   options_.scheduler.memory_action = sched::MemoryActionKind::kKill;
   open("H100-80G");

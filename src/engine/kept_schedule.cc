@@ -121,7 +121,10 @@ Status KeptSchedule::feed(const TickSources& sources) {
                                std::to_string(sources.running.jobs().size()));
   }
   for (const auto& [id, job] : sources.running.jobs()) {
-    FASTGPU_RETURN_IF_ERROR(kept_->set_used_bytes(id, sources.meter.peak_bytes(id)));
+    // A moving job's measurement is of where it was (the snapshot leaves it out too).
+    const std::optional<Bytes> used =
+        sources.move_of(id) == nullptr ? sources.meter.peak_bytes(id) : std::nullopt;
+    FASTGPU_RETURN_IF_ERROR(kept_->set_used_bytes(id, used));
   }
   FASTGPU_RETURN_IF_ERROR(refresh_history(sources));
   return update_holds(sources);
@@ -254,11 +257,9 @@ Result<KeptSchedule::Decided> KeptSchedule::run(const TickSources& sources, Deci
     kept_.reset();
     return result.status();
   }
+  // A Move is applied as the scheduler holds it: the job is on `to` from now on (the
+  // engine's MovingJobs until its stopped run ends, then its run there).
   decided.decisions = std::move(result->decisions);
-  for (const sched::Decision& decision : decided.decisions) {
-    // The engine applies a move as a preemption, not as the move the scheduler holds.
-    if (std::holds_alternative<sched::Move>(decision)) kept_.reset();
-  }
   if (sources.options.check_schedule) check(sources, decided);
   return decided;
 }

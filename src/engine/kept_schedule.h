@@ -8,10 +8,9 @@
 // engine's mirrors of the store was read whole again (a change the mirror could not apply,
 // or its resync every minute); after a change the scheduler refused (such as a dependency
 // on a job that ended before the last rebuild); when the GPUs change beyond their readings
-// (one more or less, another size or node); after a Move, which the engine applies as a
-// preemption; and after EngineOptions::rebuild_scheduler_after_ends ends, so that it
-// forgets the ended jobs it holds for dependencies (about 100 bytes each) instead of
-// growing for as long as the daemon runs. With the fair policy it is not kept at all: every tick
+// (one more or less, another size or node); and after EngineOptions::rebuild_scheduler_after_ends
+// ends, so that it forgets the ended jobs it holds for dependencies (about 100 bytes each) instead
+// of growing for as long as the daemon runs. With the fair policy it is not kept at all: every tick
 // builds the snapshot and calls the pure schedule(), because fair ranks by the usage of ended jobs,
 // which comes from the store's records.
 //

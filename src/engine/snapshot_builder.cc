@@ -116,9 +116,15 @@ std::vector<sched::GpuState> tick_gpus(const TickSources& sources) {
   std::map<int, Bytes> declared;
   for (const auto& [id, job] : running) {
     const Bytes bytes = declared_bytes(job, gpus);
-    for (std::uint32_t index : job.placed_gpus) declared[static_cast<int>(index)] += bytes;
+    const MovingJob* move = sources.move_of(id);
+    for (std::uint32_t index : move != nullptr ? move->to : job.placed_gpus) {
+      declared[static_cast<int>(index)] += bytes;
+    }
   }
-  auto is_running = [&running](JobId job) { return running.count(job) > 0; };
+  // A moving job's process is not where the scheduler has the job: its memory is foreign.
+  auto is_running = [&running, &sources](JobId job) {
+    return running.count(job) > 0 && sources.move_of(job) == nullptr;
+  };
   for (const GpuDevice& device : sources.reading.devices) {
     sched::GpuState* state = find_gpu(gpus, static_cast<int>(device.index));
     state->foreign_bytes =
@@ -222,6 +228,13 @@ class Builder {
       running.declared_bytes = declared_bytes(job, input_.snapshot.gpus);
       running.start_time_s = job.start_time ? to_seconds(*job.start_time) : input_.snapshot.now_s;
       running.used_bytes = sources_.meter.peak_bytes(id);
+      if (const MovingJob* move = sources_.move_of(id)) {  // as sched's apply_move has it
+        const double moved_s = to_seconds(move->at);
+        running.job.attained_run_s += std::max(0.0, moved_s - running.start_time_s);
+        running.gpus.assign(move->to.begin(), move->to.end());
+        running.start_time_s = moved_s;
+        running.used_bytes.reset();
+      }
       input_.snapshot.running.push_back(std::move(running));
     }
     return {};

@@ -39,6 +39,17 @@ struct TickInput {
   std::vector<JobId> on_hold;
 };
 
+// A running job the balancer moves (sched::Move): the engine stopped it, to start it again
+// on `to` when its run ends. Until then the snapshot shows it where the scheduler that
+// decided the move put it: on `to` since `at`, its run so far added to its attained
+// service; the memory its process still holds on the GPUs it leaves is another's (foreign).
+struct MovingJob {
+  std::vector<std::uint32_t> to;
+  store::WallTime at;
+  std::optional<Bytes> bytes_per_gpu;  // what it held where it was, and will hold on `to`
+};
+using MovingJobs = std::map<JobId, MovingJob>;
+
 // Per-signature history as the store last gave it, kept between ticks: a queue of many
 // distinct commands otherwise costs one history query per signature per tick. The engine
 // forgets a signature when a job with it ends (its end adds a history entry); the builder
@@ -56,6 +67,14 @@ struct TickSources {
   const QueuedJobs& queued;
   const RunningJobs& running;
   HistoryCache& history;
+  const MovingJobs* moving = nullptr;  // none when null
+
+  // The move of a running job, or null.
+  const MovingJob* move_of(JobId job) const {
+    if (moving == nullptr) return nullptr;
+    auto found = moving->find(job);
+    return found == moving->end() ? nullptr : &found->second;
+  }
 };
 
 enum class QueueSelection {

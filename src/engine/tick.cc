@@ -23,7 +23,7 @@ Result<TickReport> EngineImpl::tick() {
   FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
   sample_if_due(report);
   Result<KeptSchedule::Decided> decided =
-      schedule_.decide({options_, reading_, meter_, now_, queued_, running_, history_});
+      schedule_.decide({options_, reading_, meter_, now_, queued_, running_, history_, &moving_});
   if (!decided.ok()) {
     warn(report, "schedule.error", std::nullopt,
          "the scheduler refused this tick's snapshot: " + decided.status().to_string());
@@ -109,9 +109,11 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
   intents_.erase(finished.job);
   memory_warned_.erase(finished.job);
   report.ended.push_back(finished.job);
+  std::optional<MovingJob> move;
+  if (auto moving = moving_.extract(finished.job)) move = std::move(moving.mapped());
   if (end.state == JobState::kPreempted) {
     job->state = JobState::kPreempted;
-    requeue_preempted(*job, record.at, report);
+    requeue_preempted(*job, record.at, report, std::move(move));
   }
   return true;
 }
@@ -119,7 +121,7 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
 // A preempted restartable job goes back to the queue; its earlier run time stays in its
 // transitions, where las and srtf read it as attained service.
 void EngineImpl::requeue_preempted(const JobRecord& job, store::WallTime stopped,
-                                   TickReport& report) {
+                                   TickReport& report, std::optional<MovingJob> move) {
   const store::WallTime now = options_.clock->now();
   Status moved = job.spec.restartable
                      ? options_.store->transition(job.id, JobState::kPreempted, JobState::kQueued,
@@ -128,6 +130,8 @@ void EngineImpl::requeue_preempted(const JobRecord& job, store::WallTime stopped
                                                   now, "preempted, and not restartable");
   if (moved.ok() && job.spec.restartable) {
     queued_.add(*options_.store, job.id);
+    // A moved job starts again where it was moved to, which the scheduler holds for it.
+    if (move && restart_moved(job.id, *move, report)) return;
     schedule_.requeued(job.id, stopped);
   } else if (moved.ok()) {
     schedule_.ended(job.id, JobState::kFailed, now);
@@ -136,6 +140,15 @@ void EngineImpl::requeue_preempted(const JobRecord& job, store::WallTime stopped
     warn(report, "job.requeue_error", job.id,
          "could not requeue preempted job " + to_string(job.id) + ": " + moved.to_string());
   }
+}
+
+bool EngineImpl::restart_moved(JobId job, const MovingJob& move, TickReport& report) {
+  sched::Start start{job, {move.to.begin(), move.to.end()}, move.bytes_per_gpu.value_or(0)};
+  std::optional<Claimed> claimed = claim(start, report);
+  if (!claimed) return false;
+  launch_claimed({*claimed}, report);
+  queued_.remove(job);
+  return true;
 }
 
 // A queued job with an after-ok dependency that ended any other way than COMPLETED can

@@ -123,7 +123,7 @@ TEST(DaemonLifecycle, TheSettingsFileTunesTheSchedulerAndStatusShowsIt) {
   std::filesystem::create_directories(daemon.work() / "config" / "fastgpu");
   const std::filesystem::path file = daemon.work() / "config" / "fastgpu" / "config.yaml";
   std::ofstream(file) << "policy: priority\nbackfill: false\nmemory-action: kill\n"
-                         "memory-tolerance: 1G\n";
+                         "memory-tolerance: 1G\nbalance: on\n";
   const test_support::CliRun started = daemon.fastgpu("daemon start");
   ASSERT_EQ(started.exit_code, 0) << started.output;
   const json status = daemon.fastgpu_json("daemon status");
@@ -132,10 +132,15 @@ TEST(DaemonLifecycle, TheSettingsFileTunesTheSchedulerAndStatusShowsIt) {
   EXPECT_EQ(status["scheduler"]["backfill"], false) << status.dump();
   EXPECT_EQ(status["scheduler"]["memory_action"], "kill") << status.dump();
   EXPECT_EQ(status["scheduler"]["memory_tolerance"], 1LL << 30) << status.dump();
-  EXPECT_EQ(status["scheduler"]["balance"], false) << status.dump();  // not in the file
+  EXPECT_EQ(status["scheduler"]["balance"], true) << status.dump();
+  EXPECT_EQ(status["scheduler"]["aging_per_hour"], 1.0) << status.dump();  // not in the file
   const std::string text = daemon.fastgpu("daemon status").output;
   EXPECT_TRUE(contains(text, "policy:    priority (placement: pack, backfill off)")) << text;
   EXPECT_TRUE(contains(text, "a job over its declared GPU memory: kill (tolerance 1.0 GiB)"))
+      << text;
+  EXPECT_TRUE(contains(text,
+                       "balancer:  on (moves restartable jobs from GPUs at 95% "
+                       "utilization to GPUs at 10%)"))
       << text;
   EXPECT_TRUE(contains(text, "settings:  " + file.string())) << text;
 
@@ -179,14 +184,6 @@ TEST(DaemonLifecycle, ABadSettingsFileIsRefusedNamingItsLine) {
       daemon.fastgpu_with("FASTGPU_CONFIG=bad.yaml", "submit --gpus 0 -- true");
   EXPECT_EQ(bad_first_use.exit_code, 1) << bad_first_use.output;
   EXPECT_TRUE(contains(bad_first_use.output, "unknown setting 'ballance'")) << bad_first_use.output;
-  // The balancer's moves are not applied as moves by the engine yet: refused, saying why.
-  daemon.write_file("balance.yaml", "balance: true\n");
-  const test_support::CliRun balance = daemon.fastgpu("daemon start --config balance.yaml");
-  EXPECT_EQ(balance.exit_code, 1) << balance.output;
-  EXPECT_TRUE(contains(balance.output, "balance: true is not supported by the daemon yet"))
-      << balance.output;
-  EXPECT_NE(daemon.fastgpu("daemon status").exit_code, 0);  // nothing started
-
   daemon.write_file("fair.yaml", "policy: fair\nfair-half-life: 2h\n");
   const test_support::CliRun submitted =
       daemon.fastgpu_with("FASTGPU_CONFIG=fair.yaml", "submit --gpus 0 -- true");
