@@ -18,6 +18,7 @@
 #include "cli/commands.h"
 #include "fastgpu/sched/placer.h"
 #include "fastgpu/sched/policy.h"
+#include "fastgpu/sched/settings.h"
 #include "fastgpu/sim/simulator.h"
 
 namespace fastgpu::cli {
@@ -115,6 +116,7 @@ std::vector<Part> parts_of(const SimulateOptions& options, const sim::Trace& tra
 
 sim::SimOptions sim_options(const SimulateOptions& options, const std::string& policy) {
   sim::SimOptions out;
+  if (options.settings) out.scheduler = *options.settings;
   const bool oracle = policy == std::string("sjf") + kOraclePrefix;
   out.scheduler.policy = oracle ? "sjf" : policy;
   out.scheduler.sjf_oracle = oracle;
@@ -277,6 +279,7 @@ void print_json(const SimulateOptions& options, const sim::Trace& trace,
                {"cluster", options.cluster},
                {"strategy", options.strategy},
                {"backfill", options.backfill},
+               {"settings_file", options.config.empty() ? Json(nullptr) : Json(options.config)},
                {"time_scale", options.time_scale},
                {"unassigned_jobs", unassigned},
                {"runs", Json::array()}};
@@ -315,8 +318,23 @@ std::optional<Failure> write_replay_charts(const SimulateOptions& options,
                  status.message()};
 }
 
-std::optional<Failure> run_simulate(const SimulateOptions& options) {
-  if (options.protocol == "fgd") return run_protocol(options);
+// Reads --config's settings into `options`: its policy and strategy stand where the command
+// line gave none, and its backfill unless --backfill turned it on.
+std::optional<Failure> read_settings_file(SimulateOptions& options) {
+  if (options.config.empty()) return std::nullopt;
+  Result<sched::SchedulerConfig> settings = sched::read_settings(options.config);
+  if (!settings.ok()) return Failure{kExitFailure, "--config " + settings.status().message()};
+  if (!options.policy_given) options.policies = settings->policy;
+  if (!options.strategy_given) options.strategy = settings->strategy;
+  options.backfill = options.backfill || settings->backfill;
+  options.settings = std::move(settings).value();
+  return std::nullopt;
+}
+
+std::optional<Failure> run_simulate(const SimulateOptions& given) {
+  if (given.protocol == "fgd") return run_protocol(given);
+  SimulateOptions options = given;
+  if (auto failure = read_settings_file(options)) return failure;
   if (auto failure = check_chart_name(options.chart)) return failure;
   const std::vector<std::string> policies = split(options.policies, ',');
   if (auto failure = check_policies(policies)) return failure;
@@ -380,7 +398,12 @@ void add_simulate_command(CLI::App& app, CommandOutcome& outcome) {
                       "with --protocol fgd: arrived GPU request as a multiple of capacity");
   command->add_option("--reference", options->reference,
                       "with --protocol fgd: FGD's curves, fgd_reference_gpu_alloc_ratio_dev.csv");
-  command->callback([options, &outcome] {
+  command->add_option("--config", options->config,
+                      "the scheduler's settings, as a daemon's settings file (docs/cli.md); "
+                      "--policy, --strategy and --backfill win over it");
+  command->callback([options, command, &outcome] {
+    options->policy_given = command->get_option("--policy")->count() > 0;
+    options->strategy_given = command->get_option("--strategy")->count() > 0;
     const std::optional<Failure> failure = run_simulate(*options);
     if (!failure) return;
     std::fprintf(stderr, "fastgpu simulate: %s\n", failure->message.c_str());

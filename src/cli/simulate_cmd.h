@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fastgpu/sched/config.h"
 #include "fastgpu/sim/chart.h"
 #include "fastgpu/sim/simulator.h"
 
@@ -32,6 +33,12 @@ struct SimulateOptions {
   std::string seeds = "42";
   double tune = 1.3;
   std::string reference;  // FGD's reference curves CSV; "" = none
+  // --config FILE: the scheduler's settings (a daemon's settings file, sched/settings.h) for
+  // every run; --policy, --strategy and --backfill given on the command line win over it.
+  std::string config;
+  bool policy_given = false;                       // --policy was on the command line
+  bool strategy_given = false;                     // --strategy was
+  std::optional<sched::SchedulerConfig> settings;  // read from `config` by run_simulate
 };
 
 // A failure with the exit code it maps to (docs/cli.md: 1 fixable, 2 bad usage).
