@@ -94,6 +94,7 @@ class EngineTest : public ::testing::Test {
   }
 
   GpuDevice& device(std::uint32_t index) { return probe_->devices().at(index); }
+  std::vector<JobId> start_two_packed_restartable_jobs();
 
   ManualClock clock_;
   FakeLauncher launcher_{clock_};
@@ -420,11 +421,9 @@ TEST_F(EngineTest, SjfRanksByLearnedRunTimesOfJobsWithDeclaredMemory) {
   EXPECT_EQ(state(waiting[0]), JobState::kQueued);
 }
 
-// With the balancer on (`balance: true`), a restartable job on an overloaded GPU moves to
-// an idle one: stopped, then started again on the GPU the scheduler chose, not placed back
-// by pack where it was; and nothing moves it back (hysteresis) or takes its new GPU while
-// it winds down. Every tick checks the kept scheduler against the pure one.
-TEST_F(EngineTest, TheBalancerMovesARestartableJobToTheIdleGpuAndItStaysThere) {
+// With the balancer on and moves allowed after 60 s: two restartable half-GPU jobs, started
+// (packed onto one of two GPUs).
+std::vector<JobId> EngineTest::start_two_packed_restartable_jobs() {
   options_.scheduler.balance = true;
   options_.scheduler.min_run_before_move_s = 60;
   open("2xH100-80G");
@@ -434,6 +433,15 @@ TEST_F(EngineTest, TheBalancerMovesARestartableJobToTheIdleGpuAndItStaysThere) {
   second.restartable = true;
   const std::vector<JobId> ids = submit({first, second});
   tick();
+  return ids;
+}
+
+// With the balancer on (`balance: true`), a restartable job on an overloaded GPU moves to
+// an idle one: stopped, then started again on the GPU the scheduler chose, not placed back
+// by pack where it was; and nothing moves it back (hysteresis) or takes its new GPU while
+// it winds down. Every tick checks the kept scheduler against the pure one.
+TEST_F(EngineTest, TheBalancerMovesARestartableJobToTheIdleGpuAndItStaysThere) {
+  const std::vector<JobId> ids = start_two_packed_restartable_jobs();
   ASSERT_EQ(state(ids[0]), JobState::kRunning);
   ASSERT_EQ(state(ids[1]), JobState::kRunning);
   ASSERT_EQ(record(ids[0]).placed_gpus, record(ids[1]).placed_gpus);  // packed together
@@ -477,15 +485,7 @@ TEST_F(EngineTest, TheBalancerMovesARestartableJobToTheIdleGpuAndItStaysThere) {
 
 // A job asked to move that ends on its own meanwhile simply ends; its GPUs go to others.
 TEST_F(EngineTest, AMovingJobThatEndsOnItsOwnIsNotStartedAgain) {
-  options_.scheduler.balance = true;
-  options_.scheduler.min_run_before_move_s = 60;
-  open("2xH100-80G");
-  JobSpec first = job_spec("a", 1, 20 * kGiB, 0.5);
-  JobSpec second = job_spec("b", 1, 20 * kGiB, 0.5);
-  first.restartable = true;
-  second.restartable = true;
-  const std::vector<JobId> ids = submit({first, second});
-  tick();
+  const std::vector<JobId> ids = start_two_packed_restartable_jobs();
   const std::uint32_t busy = record(ids[0]).placed_gpus.at(0);
   device(busy).gpu_utilization_percent = 100;
   device(1 - busy).gpu_utilization_percent = 0;

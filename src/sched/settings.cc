@@ -16,19 +16,11 @@
 
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
+#include "fastgpu/sched/decision.h"
 #include "fastgpu/sched/scheduler.h"
 
 namespace fastgpu::sched {
 namespace {
-
-const char* action_name(MemoryActionKind action) {
-  switch (action) {
-    case MemoryActionKind::kWarn: return "warn";
-    case MemoryActionKind::kRequeue: return "requeue";
-    case MemoryActionKind::kKill: return "kill";
-  }
-  return "?";
-}
 
 // One value of the file, with where it stands, turned into what a setting holds.
 class Value {
@@ -161,13 +153,14 @@ Status apply(std::string_view key, const Value& value, SchedulerConfig& config) 
     Result<std::string> word = value.text();
     if (!word.ok()) return word.status();
     const std::string name = ascii_lower(*word);
-    if (name == "warn") {
-      config.memory_action = MemoryActionKind::kWarn;
-    } else if (name == "requeue") {
-      config.memory_action = MemoryActionKind::kRequeue;
-    } else if (name == "kill") {
-      config.memory_action = MemoryActionKind::kKill;
-    } else {
+    bool known = false;
+    for (MemoryActionKind kind :
+         {MemoryActionKind::kWarn, MemoryActionKind::kRequeue, MemoryActionKind::kKill}) {
+      if (name != memory_action_name(kind)) continue;
+      config.memory_action = kind;
+      known = true;
+    }
+    if (!known) {
       return value.error(fmt::format("'{}' is not an action; write warn, requeue or kill", *word));
     }
   } else if (key == "memory-tolerance") {
@@ -286,7 +279,7 @@ nlohmann::ordered_json settings_json(const SchedulerConfig& config) {
       {"fair_default_job_gpu_time", config.fair_default_job_gpu_s},
       {"las_thresholds", config.las_thresholds_gpu_s},
       {"min_run_before_preempt", config.min_run_before_preempt_s},
-      {"memory_action", action_name(config.memory_action)},
+      {"memory_action", memory_action_name(config.memory_action)},
       {"memory_tolerance", config.memory_tolerance_bytes},
       {"balance", config.balance},
       {"overload_utilization", config.overload_utilization},
