@@ -120,15 +120,15 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
                                   const api::Json& info) {
   const api::Json wanted = sched::settings_json(asked.config);
   const api::Json running = info.value("scheduler", api::Json::object());
+  const auto text = [](const api::Json& v) {
+    return v.is_string() ? v.get<std::string>() : v.dump();
+  };
   std::vector<std::string> differences;
   for (const auto& [key, value] : wanted.items()) {
     const bool flagged = (key == "policy" && !options.policy.empty()) ||
                          (key == "strategy" && !options.strategy.empty()) ||
                          !options.config.empty();
     if (!flagged || !running.contains(key) || running[key] == value) continue;
-    const auto text = [](const api::Json& v) {
-      return v.is_string() ? v.get<std::string>() : v.dump();
-    };
     differences.push_back(fmt::format("{} {}, not {}", key, text(value), text(running[key])));
   }
   return fmt::format("{}", fmt::join(differences, "; "));
