@@ -3,6 +3,7 @@
 // processes.
 #pragma once
 
+#include <map>
 #include <mutex>
 
 #include "fastgpu/engine/engine.h"
@@ -36,8 +37,14 @@ class FakeEngine final : public engine::Engine {
   }
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }
   const GpuReading& last_reading() const override { return reading_; }
+  std::optional<engine::WaitingReason> why_waiting(JobId job) const override {
+    auto found = waiting.find(job);
+    if (found == waiting.end()) return std::nullopt;
+    return found->second;
+  }
 
-  std::vector<store::JobSpec> last_batch;  // the latest batch handed to submit()
+  std::vector<store::JobSpec> last_batch;          // the latest batch handed to submit()
+  std::map<JobId, engine::WaitingReason> waiting;  // what why_waiting() answers
 
  private:
   store::StateStore& store_;

@@ -406,10 +406,15 @@ std::string compact_text(const Json& json) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-void JobListingText::add(const store::JobRecord& job) {
+void JobListingText::add(const store::JobRecord& job, const Json* waiting) {
   if (!empty_) text_ += ',';
   empty_ = false;
-  text_ += compact_text(job_record_to_json(job, fields_));
+  Json json = job_record_to_json(job, fields_);
+  if (waiting != nullptr) {
+    json["waiting"] =
+        fields_ == JobFields::kTable ? Json{{"reason", waiting->at("reason")}} : *waiting;
+  }
+  text_ += compact_text(json);
 }
 
 std::string JobListingText::finish() && {

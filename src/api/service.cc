@@ -286,9 +286,12 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   Result<JobFields> fields = listing_fields(request);
   if (!fields.ok()) return error_response(fields.status());
   JobListingText listing(*fields);
-  const Status listed = for_each_listed_job(*options_.store, filter,
-                                            std::max<std::size_t>(options_.listing_page_jobs, 1),
-                                            [&](const store::JobRecord& job) { listing.add(job); });
+  const Status listed = for_each_listed_job(
+      *options_.store, filter, std::max<std::size_t>(options_.listing_page_jobs, 1),
+      [&](const store::JobRecord& job) {
+        const Json waiting = waiting_json(job);
+        listing.add(job, waiting.is_null() ? nullptr : &waiting);
+      });
   if (!listed.ok()) return error_response(listed);
   ApiResponse response;
   response.text = std::move(listing).finish();
@@ -319,10 +322,24 @@ ApiResponse ownership_error(const Status& status) {
 }
 }  // namespace
 
+Json ApiService::waiting_json(const store::JobRecord& job) {
+  if (job.state != store::JobState::kQueued) return nullptr;
+  std::optional<engine::WaitingReason> why;
+  {
+    std::lock_guard lock(*options_.engine_mutex);
+    why = options_.engine->why_waiting(job.id);
+  }
+  if (!why) return nullptr;
+  return Json{{"reason", why->reason}, {"detail", why->detail}};
+}
+
 ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   Result<store::JobRecord> record = owned_job(request, job);
   if (!record.ok()) return ownership_error(record.status());
-  return {200, job_record_to_json(*record)};
+  Json json = job_record_to_json(*record);
+  Json waiting = waiting_json(*record);
+  if (!waiting.is_null()) json["waiting"] = std::move(waiting);
+  return {200, std::move(json)};
 }
 
 ApiResponse ApiService::cancel(const ApiRequest& request, JobId job) {

@@ -207,6 +207,26 @@ TEST_F(ApiServiceTest, ListFiltersByStateAndRejectsAnUnknownState) {
   EXPECT_NE(bad.body["error"].get<std::string>().find("'DONE'"), std::string::npos);
 }
 
+TEST_F(ApiServiceTest, AQueuedJobSaysWhyItWaitsInShowAndListings) {
+  const std::uint64_t waits = submit_as(9);
+  const std::uint64_t cancelled = submit_as(9);
+  engine_->waiting[JobId(waits)] = {"resources", "needs a GPU with 30.0 GiB free"};
+  engine_->waiting[JobId(cancelled)] = {"priority", "stale: the job is no longer queued"};
+  ASSERT_EQ(call("POST", "/v1/jobs/" + std::to_string(cancelled) + "/cancel", 9).status, 200);
+
+  const Json shown = call("GET", "/v1/jobs/" + std::to_string(waits), 9).body;
+  EXPECT_EQ(shown["waiting"],
+            Json({{"reason", "resources"}, {"detail", "needs a GPU with 30.0 GiB free"}}));
+  EXPECT_FALSE(call("GET", "/v1/jobs/" + std::to_string(cancelled), 9).body.contains("waiting"));
+
+  const Json listed = call("GET", "/v1/jobs", 9).body["jobs"];
+  ASSERT_EQ(listed.size(), 2u);
+  EXPECT_EQ(listed[0]["waiting"]["detail"], "needs a GPU with 30.0 GiB free");
+  EXPECT_FALSE(listed[1].contains("waiting"));  // ended: nothing to wait for
+  const Json table = call("GET", "/v1/jobs", 9, "", {{"fields", "table"}}).body["jobs"];
+  EXPECT_EQ(table[0]["waiting"], Json({{"reason", "resources"}}));
+}
+
 // What `fastgpu wait` polls: the same selection as the list, ids only, the caller's own.
 TEST_F(ApiServiceTest, IdsOnlyListsTheSameJobsWithoutTheirRecords) {
   const std::uint64_t cancelled = submit_as(9);

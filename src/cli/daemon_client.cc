@@ -48,6 +48,16 @@ std::string placed_text(const api::Json& job) {
   return text;
 }
 
+// The table's PLACED(WHY): the GPUs a job was placed on, or for a queued job why it
+// waits, "(resources)", as squeue shows a pending job's reason.
+std::string placed_or_why_text(const api::Json& job) {
+  const api::Json& waiting = field(job, "waiting");
+  if (waiting.is_object() && job["state"] == "QUEUED") {
+    return "(" + waiting.value("reason", std::string("?")) + ")";
+  }
+  return placed_text(job);
+}
+
 std::string memory_text(const api::Json& spec) {
   if (spec["gpus"].get<int>() == 0) return "-";
   const api::Json& bytes = field(spec, "gpu_mem");
@@ -189,14 +199,15 @@ Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>&
 
 namespace {
 
-// A QUEUED member of an array that directly follows `previous` (the next id, same array):
-// the two share a line of the table.
+// A QUEUED member of an array that directly follows `previous` (the next id, same array)
+// and waits for the same reason: the two share a line of the table.
 bool continues_queued_run(const api::Json& previous, const api::Json& job) {
   const api::Json& array = field(job["spec"], "array");
   const api::Json& previous_array = field(previous["spec"], "array");
   return job["state"] == "QUEUED" && previous["state"] == "QUEUED" && array.is_object() &&
          previous_array.is_object() && array["array_id"] == previous_array["array_id"] &&
-         job["id"].get<std::uint64_t>() == previous["id"].get<std::uint64_t>() + 1;
+         job["id"].get<std::uint64_t>() == previous["id"].get<std::uint64_t>() + 1 &&
+         field(job, "waiting") == field(previous, "waiting");
 }
 
 // "1-5,7,9-12" for 1 2 3 4 5 7 9 10 11 12 (sorted).
@@ -216,7 +227,7 @@ std::string ranges_text(const std::vector<std::uint64_t>& values) {
 
 std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool expand) {
   std::vector<std::array<std::string, 8>> rows = {
-      {"ID", "NAME", "USER", "STATE", "GPUS", "MEM/GPU", "PLACED", "ELAPSED"}};
+      {"ID", "NAME", "USER", "STATE", "GPUS", "MEM/GPU", "PLACED(WHY)", "ELAPSED"}};
   for (std::size_t i = 0; i < jobs.size();) {
     std::size_t end = i + 1;
     while (!expand && end < jobs.size() && continues_queued_run(jobs[end - 1], jobs[end])) ++end;
@@ -235,14 +246,14 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
     }
     rows.push_back({id, name.substr(0, 20), job["user"].get<std::string>().substr(0, 10),
                     job["state"].get<std::string>(), std::to_string(spec["gpus"].get<int>()),
-                    memory_text(spec), placed_text(job), elapsed_text(job, now_us)});
+                    memory_text(spec), placed_or_why_text(job), elapsed_text(job, now_us)});
     i = end;
   }
   std::size_t id_width = 0;
   for (const auto& row : rows) id_width = std::max(id_width, row[0].size());
   std::string text;
   for (const auto& row : rows) {
-    text += fmt::format("{:>{}}  {:<20} {:<10} {:<10} {:>4} {:>8} {:<8} {:>9}\n", row[0],
+    text += fmt::format("{:>{}}  {:<20} {:<10} {:<10} {:>4} {:>8} {:<14} {:>9}\n", row[0],
                         std::max<std::size_t>(id_width, 6), row[1], row[2], row[3], row[4], row[5],
                         row[6], row[7]);
   }
@@ -270,6 +281,10 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("working dir", spec["working_dir"].get<std::string>());
   line("gpus", fmt::format("{} x {} per GPU", spec["gpus"].get<int>(), memory_text(spec)));
   line("placed on", placed_text(job));
+  if (const api::Json& waiting = field(job, "waiting"); waiting.is_object()) {
+    line("waiting", waiting.value("reason", std::string("?")) + ": " +
+                        waiting.value("detail", std::string("-")));
+  }
   line("time limit", field(spec, "time_limit_s").is_null()
                          ? "none"
                          : format_duration(Seconds(spec["time_limit_s"].get<double>())));

@@ -190,6 +190,34 @@ TEST(JobTable, RunsBreakAtOtherStatesOtherArraysAndGapsInTheIds) {
   EXPECT_EQ(std::count(expanded.begin(), expanded.end(), '\n'), 1 + 12) << expanded;
 }
 
+// A queued job's PLACED(WHY) is its reason, as squeue's NODELIST(REASON); members of an
+// array share a line only while they wait for the same reason.
+TEST(JobTable, QueuedJobsShowWhyTheyWaitAndArrayRunsBreakWhereTheReasonChanges) {
+  api::Json jobs = api::Json::array();
+  const char* reasons[] = {"priority", "priority", "array limit", "array limit", "array limit"};
+  for (std::uint32_t index = 0; index < 5; ++index) {
+    api::Json job = api::job_record_to_json(member(3 + index, index, JobState::kQueued),
+                                            api::JobFields::kTable);
+    job["waiting"] = {{"reason", reasons[index]}};
+    jobs.push_back(job);
+  }
+  const std::string text = render_job_table(jobs, kSubmitUs, /*expand=*/false);
+  EXPECT_EQ(std::count(text.begin(), text.end(), '\n'), 1 + 2) << text;
+  EXPECT_THAT(text, HasSubstr("PLACED(WHY)"));
+  EXPECT_THAT(text, HasSubstr("\n   3-4  sweep[0-1]           alice      QUEUED        1 20.0 GiB "
+                              "(priority)             -\n"));
+  EXPECT_THAT(text, HasSubstr("\n   5-7  sweep[2-4] "));
+  EXPECT_THAT(text, HasSubstr("(array limit)"));
+}
+
+TEST(JobDetails, AQueuedJobSaysWhyItWaits) {
+  api::Json job = api::job_record_to_json(member(3, 0, JobState::kQueued));
+  job["waiting"] = {{"reason", "resources"}, {"detail", "needs a GPU with 30.0 GiB free"}};
+  EXPECT_THAT(render_job_details(job, kSubmitUs),
+              HasSubstr("placed on:     -\nwaiting:       resources: needs a GPU with 30.0 GiB "
+                        "free\n"));
+}
+
 // `fastgpu queue` asks for fields=table: its table is the one the full records give.
 TEST(JobTable, TheTableFieldsGiveTheTableTheFullRecordsGive) {
   for (bool expand : {false, true}) {

@@ -33,6 +33,7 @@ class EngineImpl final : public Engine {
   Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) override;
   Status cancel(JobId job, std::uint32_t uid) override;
   Result<TickReport> tick() override;
+  std::optional<WaitingReason> why_waiting(JobId job) const override;
   const GpuReading& last_reading() const override { return reading_; }
 
  private:
@@ -65,6 +66,10 @@ class EngineImpl final : public Engine {
   Status end_unrunnable_dependents(TickReport& report);
   void sample_if_due(TickReport& report);
   void note_withheld(const std::vector<Withheld>& withheld, TickReport& report);
+
+  // waiting.cc
+  // Why an engine-limited job is held: its array's %N, or the CPU slots.
+  WaitingReason engine_limit(const store::JobRecord& job) const;
 
   // apply.cc
   void apply(const std::vector<sched::Decision>& decisions, TickReport& report);

@@ -658,5 +658,65 @@ TEST_F(EngineTest, QueueMirrorPicksUpJobsTheEngineDidNotSubmitWithinAMinute) {
   EXPECT_THAT(tick().started, ElementsAre(ids->at(0)));
 }
 
+// What `fastgpu show` says of each queued job: every reason the engine and the scheduler
+// can give, on two GPUs that a half-share job holds for the next hour.
+TEST_F(EngineTest, AQueuedJobSaysWhyItWaits) {
+  options_.cpu_slots = 1;
+  open("2xH100-80G");
+  JobSpec hour = job_spec("hour", 2, 40 * kGiB, 0.5);
+  hour.time_limit_s = 3600;
+  const JobId running = submit_one(hour);
+  tick();
+  ASSERT_EQ(state(running), JobState::kRunning);
+
+  const JobId wide = submit_one(job_spec("wide", 2, 40 * kGiB));
+  const JobId beside = submit_one(job_spec("beside", 1, 10 * kGiB, 0.25));
+  const JobId big = submit_one(job_spec("big", 1, 50 * kGiB, 0.25));
+  JobSpec after = job_spec("after", 1, 10 * kGiB, 0.25);
+  after.dependencies = {{running, store::DependencyKind::kAfterOk, std::nullopt}};
+  const JobId waits = submit_one(after);
+  std::vector<JobSpec> sweep(2, job_spec("sweep", 0, std::nullopt));
+  for (std::uint32_t i = 0; i < 2; ++i) sweep[i].array = store::ArrayMember{0, i, 1};
+  const std::vector<JobId> members = submit(sweep);
+  const JobId cpu = submit_one(job_spec("cpu", 0, std::nullopt));
+  ASSERT_EQ(engine_->why_waiting(cpu)->reason, "next pass");  // no tick since its submit
+  tick();
+  ASSERT_EQ(state(members[0]), JobState::kRunning);  // the one CPU slot
+
+  auto why = [&](JobId job) { return engine_->why_waiting(job).value_or(WaitingReason{}); };
+  EXPECT_FALSE(engine_->why_waiting(running).has_value());
+  EXPECT_EQ(why(wide).reason, "next in line");
+  EXPECT_THAT(why(wide).detail, HasSubstr("it gets GPUs 0,1 in about 1h00m"));
+  EXPECT_EQ(why(beside).reason, "priority");
+  EXPECT_THAT(why(beside).detail, HasSubstr("job " + to_string(wide) + " comes first"));
+  EXPECT_EQ(why(big).reason, "resources");
+  EXPECT_THAT(why(big).detail, HasSubstr("the most: 40.0 GiB on GPU 0"));
+  EXPECT_EQ(why(waits).reason, "dependency");
+  EXPECT_EQ(why(waits).detail, "waits for job " + to_string(running) + " (RUNNING) to succeed");
+  EXPECT_EQ(why(members[1]).reason, "array limit");
+  EXPECT_THAT(why(members[1]).detail, HasSubstr("1 member of its array runs"));
+  EXPECT_EQ(why(cpu).reason, "cpu slots");
+  EXPECT_THAT(why(cpu).detail, HasSubstr("1 CPU-only job runs in the daemon's 1 CPU slot"));
+}
+
+// An array whose %N holds a member back while none of it runs yet: its earlier members
+// come first.
+TEST_F(EngineTest, AnArrayMemberBehindItsEarlierMembersSaysSo) {
+  open("1xH100-80G");
+  const JobId blocker = submit_one(job_spec("blocker", 1, 80 * kGiB));
+  tick();
+  std::vector<JobSpec> sweep(2, job_spec("sweep", 1, 10 * kGiB, 0.25));
+  for (std::uint32_t i = 0; i < 2; ++i) sweep[i].array = store::ArrayMember{0, i, 1};
+  const std::vector<JobId> members = submit(sweep);
+  tick();
+  ASSERT_EQ(state(blocker), JobState::kRunning);
+  // Nothing fits while the blocker holds the one GPU whole: the walk settles at once.
+  EXPECT_EQ(engine_->why_waiting(members[0])->reason, "resources");
+  const std::optional<WaitingReason> second = engine_->why_waiting(members[1]);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_EQ(second->reason, "array limit");
+  EXPECT_EQ(second->detail, "its array runs at most 1 member at once (%1), earlier members first");
+}
+
 }  // namespace
 }  // namespace fastgpu::engine

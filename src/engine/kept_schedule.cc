@@ -36,6 +36,19 @@ void KeptSchedule::history_changed(std::optional<std::string_view> signature) {
 
 void KeptSchedule::invalidate() { kept_.reset(); }
 
+bool KeptSchedule::unseen(JobId job) const {
+  return std::any_of(changes_.begin(), changes_.end(), [job](const Change& change) {
+    return change.job == job &&
+           (change.kind == Change::Kind::kSubmitted || change.kind == Change::Kind::kRequeued);
+  });
+}
+
+Result<sched::WaitReason> KeptSchedule::why_waiting(JobId job) const {
+  const sched::Scheduler* scheduler = kept_ != nullptr ? kept_.get() : last_pure_.get();
+  if (scheduler == nullptr) return unavailable("the scheduler has not run yet");
+  return scheduler->why_waiting(job);
+}
+
 void KeptSchedule::forget_changes() {
   changes_.clear();
   history_changed_.clear();
@@ -46,8 +59,9 @@ Result<KeptSchedule::Decided> KeptSchedule::decide(const TickSources& sources) {
   if (sources.options.scheduler.policy == "fair") {
     kept_.reset();
     forget_changes();
-    return decide_pure(sources);
+    return decide_pure(sources, &last_pure_);
   }
+  last_pure_.reset();
   if (std::optional<std::string> why = untrusted(sources)) return rebuild(sources, *why);
   const Status fed = feed(sources);
   forget_changes();
@@ -55,12 +69,17 @@ Result<KeptSchedule::Decided> KeptSchedule::decide(const TickSources& sources) {
   return run(sources, Decided{});
 }
 
-Result<KeptSchedule::Decided> KeptSchedule::decide_pure(const TickSources& sources) const {
+Result<KeptSchedule::Decided> KeptSchedule::decide_pure(
+    const TickSources& sources, std::unique_ptr<sched::Scheduler>* kept) const {
   Result<TickInput> input = build_tick_input(sources);
   if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
-  Result<sched::ScheduleResult> result =
-      sched::schedule(input->snapshot, sources.options.scheduler);
+  if (kept != nullptr) kept->reset();
+  Result<std::unique_ptr<sched::Scheduler>> scheduler =
+      sched::Scheduler::from_snapshot(input->snapshot, sources.options.scheduler);
+  if (!scheduler.ok()) return scheduler.status();
+  Result<sched::ScheduleResult> result = (*scheduler)->schedule(input->snapshot.now_s);
   if (!result.ok()) return result.status();
+  if (kept != nullptr) *kept = std::move(scheduler).value();
   Decided decided;
   decided.decisions = std::move(result->decisions);
   decided.withheld = std::move(input->withheld);

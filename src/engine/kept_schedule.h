@@ -75,6 +75,14 @@ class KeptSchedule {
   // mirrors invalidated.
   Result<Decided> decide(const TickSources& sources);
 
+  // Why a queued job did not start at the last decide() (sched::Scheduler::why_waiting);
+  // not_found when the scheduler does not hold it (submitted since, or withheld), and
+  // unavailable before the first decide().
+  Result<sched::WaitReason> why_waiting(JobId job) const;
+  // Whether the job was submitted or requeued since the last decide(): the scheduler has
+  // not considered it yet. Costs the changes told since.
+  bool unseen(JobId job) const;
+
  private:
   struct Change {
     enum class Kind { kSubmitted, kCancelled, kEnded, kRequeued };
@@ -85,7 +93,10 @@ class KeptSchedule {
   };
 
   void forget_changes();
-  Result<Decided> decide_pure(const TickSources& sources) const;
+  // The pure schedule() on the tick's snapshot; `kept`, when given, gets the scheduler
+  // that decided (from_snapshot, then schedule(): the same decisions).
+  Result<Decided> decide_pure(const TickSources& sources,
+                              std::unique_ptr<sched::Scheduler>* kept = nullptr) const;
   Result<Decided> rebuild(const TickSources& sources, std::string why);
   // Why the kept scheduler cannot be fed this tick; nullopt when it can.
   std::optional<std::string> untrusted(const TickSources& sources) const;
@@ -104,6 +115,8 @@ class KeptSchedule {
   void check(const TickSources& sources, Decided& decided);
 
   std::unique_ptr<sched::Scheduler> kept_;
+  // Under fair (not kept): the last tick's scheduler, for why_waiting() alone.
+  std::unique_ptr<sched::Scheduler> last_pure_;
   std::vector<Change> changes_;
   std::set<std::string> history_changed_;
   bool every_history_changed_ = false;

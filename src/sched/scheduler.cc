@@ -119,6 +119,7 @@ class Round {
 
   ScheduleResult run() {
     state_.node_rooms.new_round(state_.plain_walk);
+    state_.first_blocked.reset();
     if (state_.measured_gpus > 0) {
       for (MemoryAction& action : memory_pressure_actions(snapshot_, config_)) {
         busy_.insert(action.job);
@@ -448,6 +449,7 @@ class Round {
   // The first job that does not fit: preempt for it, or reserve for it (EASY), or stop.
   bool on_first_blocked(const Entry& entry, const Demand& demand) {
     if (never_fits_.dominated(demand)) return true;
+    if (!state_.first_blocked) state_.first_blocked = entry.job->id;
     if (policy_.preemptive() && try_preempt(entry, demand)) return config_.backfill;
     // Without backfill the reservation decides nothing (the walk stops here either way),
     // so it is not computed; ScheduleResult::reservation then stays empty.
@@ -456,6 +458,7 @@ class Round {
     // nothing may pass it. Never fits (too few healthy GPUs): it must not block the queue.
     if (placer_.place(state_.empty_ledger(), demand, options_)) return false;
     never_fits_.add(demand);
+    if (state_.first_blocked == entry.job->id) state_.first_blocked.reset();
     return true;
   }
 

@@ -775,6 +775,7 @@ Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s) {
     state.rebuild_order();
   }
   ScheduleResult result = run_round(state);
+  state.last_reservation = result.reservation;
   if (state.entries_fair_keyed) state.heads_live = false;  // rekeyed when the next call begins
   return result;
 }

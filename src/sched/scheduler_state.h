@@ -331,6 +331,11 @@ struct Scheduler::State {
   // Learned estimates per signature; rebuilt when a history changes.
   std::unique_ptr<EstimateCache> estimates;
 
+  // What the last round decided for the queue it could not start, for why_waiting(): its
+  // first blocked job (one that fits on idle GPUs) and the backfill reservation.
+  std::optional<JobId> first_blocked;
+  std::optional<Reservation> last_reservation;
+
   TargetState target_state(JobId id) const;
   bool dependencies_met(const Job& job) const;
   // The jobs the caller holds and every queued job depending on one, directly or through

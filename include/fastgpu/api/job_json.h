@@ -59,7 +59,9 @@ class JobListingText {
  public:
   explicit JobListingText(JobFields fields) : fields_(fields) {}
 
-  void add(const store::JobRecord& job);
+  // `waiting`: why a queued job waits ({"reason", "detail"}), carried as "waiting" (the
+  // reason alone in a table listing); null for none.
+  void add(const store::JobRecord& job, const Json* waiting = nullptr);
   // The body; the object is spent.
   std::string finish() &&;
 

@@ -100,6 +100,8 @@ class ApiService {
   ApiResponse log(const ApiRequest& request, JobId job);
   ApiResponse daemon_info();
   ApiResponse gpus();
+  // Why a queued job waits, as {"reason", "detail"}; null for a job not queued.
+  Json waiting_json(const store::JobRecord& job);
   // The job, if the caller may see it; else the error response to send.
   Result<store::JobRecord> owned_job(const ApiRequest& request, JobId job);
 

@@ -88,6 +88,14 @@ struct TickReport {
   std::string schedule_rebuilt;
 };
 
+// Why a queued job has not started (`fastgpu show`, the queue's PLACED column).
+struct WaitingReason {
+  // One of: "dependency", "array limit", "cpu slots", "next in line", "resources",
+  // "priority", "unfit", "next pass" (docs/cli.md says what each means).
+  std::string reason;
+  std::string detail;  // one line: what it waits for, and what the GPUs have now
+};
+
 class Engine {
  public:
   // Opens the engine over its seams and re-adopts RUNNING jobs left by a previous engine.
@@ -104,6 +112,10 @@ class Engine {
 
   // One turn of the loop.
   virtual Result<TickReport> tick() = 0;
+
+  // Why a queued job waits, as of the last tick (its decisions, the GPUs as read then);
+  // nullopt when the job is not queued. Costs one placement attempt, not the queue.
+  virtual std::optional<WaitingReason> why_waiting(JobId job) const = 0;
 
   // The GPUs as last read (simulated or NVML); "simulated" in reading.source says so.
   virtual const GpuReading& last_reading() const = 0;

@@ -37,6 +37,27 @@ struct ScheduleResult {
   std::optional<Reservation> reservation;
 };
 
+// Why a queued job did not start at the last schedule() call, as the scheduler's state
+// reads since (Scheduler::why_waiting): what a user asks of a job that waits.
+struct WaitReason {
+  enum class Kind {
+    kDependency,  // waits for `jobs` to end (or to succeed: Dependency::kind)
+    kHeld,        // held by the caller (Scheduler::hold): a limit of the caller's own
+    kReserved,    // the first job in the order that does not fit; `reservation` when backfill
+                  // made one (GPUs held for it from a time), else it waits for room
+    kResources,   // does not fit the GPUs' free memory and compute now
+    kPriority,    // fits now, but starting it would delay `jobs` (the first blocked job),
+                  // which comes before it in the order
+    kNextPass,    // nothing holds it back: the next schedule() call considers it
+  };
+  Kind kind = Kind::kNextPass;
+  std::vector<JobId> jobs;
+  std::optional<Reservation> reservation;  // kReserved: its own; kPriority: the blocked job's
+  std::string detail;  // one line for people: what it needs and what the GPUs have now
+};
+// "dependency", "held", "next in line", "resources", "priority", "next pass".
+const char* wait_kind_name(WaitReason::Kind kind);
+
 Result<ScheduleResult> schedule(const Snapshot& snapshot, const SchedulerConfig& config);
 
 // The same scheduler kept between calls, for callers that schedule often over a large
@@ -102,6 +123,12 @@ class Scheduler {
   Status set_used_bytes(JobId job, std::optional<Bytes> used_bytes);
 
   Result<ScheduleResult> schedule(double now_s);
+
+  // Why a queued job waits: its dependencies, a hold, or, against the GPUs as the ledger
+  // holds them now (after the last call's decisions and any end told since), whether it
+  // fits and which job's turn comes first. Refused (not_found) when the job is not queued.
+  // Costs one placement attempt and a pass over the GPUs; changes nothing.
+  Result<WaitReason> why_waiting(JobId job) const;
 
   // The held state as a plain snapshot (queue in id order), at the last schedule() time.
   // Jobs on hold() are left out, and so is every queued job that depends on one, directly

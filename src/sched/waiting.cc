@@ -1,0 +1,220 @@
+// Scheduler::why_waiting: why a queued job did not start, in the scheduler's own terms.
+#include <cmath>
+
+#include "sched/scheduler_state.h"
+
+namespace fastgpu::sched {
+
+namespace {
+
+std::string job_list(const std::vector<JobId>& jobs) {
+  std::string text;
+  for (std::size_t i = 0; i < jobs.size(); ++i) {
+    if (i > 0) text += i + 1 == jobs.size() ? " and " : ", ";
+    text += to_string(jobs[i]);
+  }
+  return text;
+}
+
+// "job 12" or "jobs 12 and 13".
+std::string jobs_text(const std::vector<JobId>& jobs) {
+  return (jobs.size() == 1 ? "job " : "jobs ") + job_list(jobs);
+}
+
+std::string gpu_list(const std::vector<int>& gpus) {
+  std::string text;
+  for (int gpu : gpus) text += (text.empty() ? "" : ",") + std::to_string(gpu);
+  return text;
+}
+
+std::string percent(double share) { return std::to_string(std::lround(share * 100.0)) + "%"; }
+
+// "GPUs 0,1 now" or "GPU 3 in about 25m, when running jobs reach their time limits".
+std::string reservation_text(const Reservation& reservation, double now_s) {
+  std::string text = (reservation.gpus.size() == 1 ? "GPU " : "GPUs ") +
+                     gpu_list(reservation.gpus) + " ";
+  const double wait_s = reservation.start_s - now_s;
+  if (wait_s <= 0.0) return text + "now";
+  return text + "in about " + format_duration(Seconds(wait_s)) +
+         ", when running jobs reach their time limits";
+}
+
+// What the demand asks of each GPU, for people: "30.0 GiB and 50% of its compute free".
+std::string asked(const Demand& demand) {
+  std::string memory =
+      demand.whole_memory ? "all its memory (\"auto\" memory, no history yet)"
+                          : format_bytes(demand.bytes) + " free";
+  if (demand.exclusive()) return "to itself with " + memory;
+  return "with " + memory + " and " + percent(demand.share) + " of its compute";
+}
+
+// Which of the demand's conditions each GPU meets now: what a user needs to see why a job
+// that fits the cluster does not fit it now.
+std::string resources_detail(const Ledger& ledger, const Demand& demand) {
+  int memory_ok = 0;
+  int compute_ok = 0;
+  int both = 0;
+  int unhealthy = 0;
+  int most_free_slot = -1;
+  double most_share_free = -1.0;
+  int most_share_slot = -1;
+  for (int s = 0; s < static_cast<int>(ledger.slots().size()); ++s) {
+    const GpuSlot& slot = ledger.slot(s);
+    if (!slot.healthy) {
+      ++unhealthy;
+      continue;
+    }
+    const bool memory = demand.whole_memory
+                            ? slot.declared_bytes == 0 && slot.usable_bytes > 0
+                            : ledger.bytes_on(s, demand) <= slot.free_bytes();
+    const bool compute = !slot.exclusive_held && (!demand.exclusive() || slot.jobs == 0) &&
+                         slot.share_units + to_units(demand.share * slot.r) <= kUnitsPerShare;
+    memory_ok += memory ? 1 : 0;
+    compute_ok += compute ? 1 : 0;
+    both += memory && compute ? 1 : 0;
+    if (most_free_slot < 0 || slot.free_bytes() > ledger.slot(most_free_slot).free_bytes()) {
+      most_free_slot = s;
+    }
+    const double share_free = slot.exclusive_held ? 0.0 : slot.free_share();
+    if (share_free > most_share_free) {
+      most_share_free = share_free;
+      most_share_slot = s;
+    }
+  }
+  const std::string needs =
+      demand.gpus == 1 ? "needs a GPU " + asked(demand)
+                       : "needs " + std::to_string(demand.gpus) + " GPUs on one node, each " +
+                             asked(demand);
+  std::string now;
+  if (both >= demand.gpus) {
+    now = std::to_string(both) + " GPUs have that now, but no node has " +
+          std::to_string(demand.gpus) + " of them";
+  } else if (both > 0) {
+    now = "only " + std::to_string(both) + (both == 1 ? " GPU has" : " GPUs have") + " that now";
+  } else if (memory_ok == 0 && most_free_slot >= 0 && !demand.whole_memory) {
+    const GpuSlot& most = ledger.slot(most_free_slot);
+    now = "no GPU has that much memory free now (the most: " + format_bytes(most.free_bytes()) +
+          " on GPU " + std::to_string(most.gpu_index) + ")";
+  } else if (memory_ok == 0) {
+    now = "no GPU is without jobs now";
+  } else if (compute_ok == 0 && demand.exclusive()) {
+    now = "every GPU with that memory free runs other jobs now";
+  } else if (compute_ok == 0 && most_share_slot >= 0) {
+    now = "no GPU has that much compute free now (the most: " + percent(most_share_free) +
+          " on GPU " + std::to_string(ledger.slot(most_share_slot).gpu_index) + ")";
+  } else {
+    now = "no GPU has both now (" + std::to_string(memory_ok) + " the memory, " +
+          std::to_string(compute_ok) + " the compute)";
+  }
+  if (unhealthy > 0) {
+    now += "; " + std::to_string(unhealthy) +
+           (unhealthy == 1 ? " GPU is unhealthy and takes" : " GPUs are unhealthy and take") +
+           " nothing new";
+  }
+  return needs + "; " + now;
+}
+
+}  // namespace
+
+const char* wait_kind_name(WaitReason::Kind kind) {
+  switch (kind) {
+    case WaitReason::Kind::kDependency: return "dependency";
+    case WaitReason::Kind::kHeld: return "held";
+    case WaitReason::Kind::kReserved: return "next in line";
+    case WaitReason::Kind::kResources: return "resources";
+    case WaitReason::Kind::kPriority: return "priority";
+    case WaitReason::Kind::kNextPass: return "next pass";
+  }
+  return "unknown";
+}
+
+Result<WaitReason> Scheduler::why_waiting(JobId id) const {
+  const State& state = *state_;
+  auto found = state.queue.find(id);
+  if (found == state.queue.end()) {
+    return not_found("job " + to_string(id) + " is not waiting in the scheduler");
+  }
+  const Job& job = found->second;
+  WaitReason why;
+
+  std::vector<JobId> succeed;
+  std::vector<JobId> end;
+  for (const Dependency& dependency : job.dependencies) {
+    const TargetState target = state.target_state(dependency.job);
+    if (target == TargetState::kSucceeded) continue;
+    if (dependency.kind == DependencyKind::kAfterAny && target == TargetState::kFailed) continue;
+    why.jobs.push_back(dependency.job);
+    (dependency.kind == DependencyKind::kAfterOk ? succeed : end).push_back(dependency.job);
+  }
+  if (!why.jobs.empty()) {
+    why.kind = WaitReason::Kind::kDependency;
+    why.detail = "waits for ";
+    if (!succeed.empty()) why.detail += jobs_text(succeed) + " to succeed";
+    if (!succeed.empty() && !end.empty()) why.detail += " and for ";
+    if (!end.empty()) why.detail += jobs_text(end) + " to end";
+    return why;
+  }
+  if (state.on_hold.contains(id)) {
+    why.kind = WaitReason::Kind::kHeld;
+    why.detail = "held by a limit of the caller's own";
+    return why;
+  }
+  if (job.gpus == 0) {
+    why.detail = "needs no GPU; the next scheduling pass starts it";
+    return why;
+  }
+
+  const Demand demand = demand_of(job, *state.estimates);
+  const double now_s = state.view.now_s;
+  const bool fits_now = state.placer->place(state.ledger, demand, PlaceOptions{}).has_value();
+  if (state.first_blocked == id) {
+    why.kind = WaitReason::Kind::kReserved;
+    why.detail = "first in the order";
+    if (state.last_reservation && state.last_reservation->job == id) {
+      why.reservation = state.last_reservation;
+      why.detail += "; it gets " + reservation_text(*why.reservation, now_s);
+    }
+    why.detail += "; ";
+    why.detail += fits_now ? "GPUs are free for it now: the next scheduling pass starts it"
+                           : resources_detail(state.ledger, demand);
+    return why;
+  }
+  if (!fits_now) {
+    why.kind = WaitReason::Kind::kResources;
+    why.detail = resources_detail(state.ledger, demand);
+    std::optional<Ledger> built;
+    const Ledger* idle = state.empty_ledger_ ? &*state.empty_ledger_ : nullptr;
+    if (idle == nullptr) {
+      Snapshot gpus_only;
+      gpus_only.gpus = state.view.gpus;
+      idle = &built.emplace(gpus_only);
+    }
+    if (!state.placer->place(*idle, demand, PlaceOptions{})) {
+      why.detail += "; it fits no node even with every job ended (too few healthy GPUs)";
+    }
+    return why;
+  }
+  if (state.first_blocked) {
+    why.kind = WaitReason::Kind::kPriority;
+    why.jobs.push_back(*state.first_blocked);
+    const std::string ahead = "job " + to_string(*state.first_blocked) + " comes first in the " +
+                              state.config.policy + " order";
+    if (state.last_reservation && state.last_reservation->job == *state.first_blocked) {
+      why.reservation = state.last_reservation;
+      why.detail = "fits now, but " + ahead + ": it gets " +
+                   reservation_text(*why.reservation, now_s) +
+                   ", and starting this one would delay it";
+    } else if (!state.config.backfill) {
+      why.detail = "fits now, but " + ahead + " and waits for GPUs, and backfill is off";
+    } else {
+      why.detail = "fits now, but " + ahead +
+                   " and waits for GPUs with no time to promise (jobs without time limits hold them), so "
+                   "nothing may start past it";
+    }
+    return why;
+  }
+  why.detail = "fits now: the next scheduling pass starts it";
+  return why;
+}
+
+}  // namespace fastgpu::sched
