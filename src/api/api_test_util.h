@@ -37,14 +37,19 @@ class FakeEngine final : public engine::Engine {
   }
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }
   const GpuReading& last_reading() const override { return reading_; }
-  std::optional<engine::WaitingReason> why_waiting(JobId job) const override {
+  Status set_scheduler_config(const sched::SchedulerConfig& config) override {
+    scheduler = config;
+    return {};
+  }
+  std::optional<engine::WaitingReason> why_waiting(JobId job, bool /*with_detail*/) const override {
     auto found = waiting.find(job);
     if (found == waiting.end()) return std::nullopt;
     return found->second;
   }
 
-  std::vector<store::JobSpec> last_batch;          // the latest batch handed to submit()
-  std::map<JobId, engine::WaitingReason> waiting;  // what why_waiting() answers
+  std::vector<store::JobSpec> last_batch;           // the latest batch handed to submit()
+  std::map<JobId, engine::WaitingReason> waiting;   // what why_waiting() answers
+  std::optional<sched::SchedulerConfig> scheduler;  // the last set_scheduler_config()
 
  private:
   store::StateStore& store_;

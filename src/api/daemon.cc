@@ -30,8 +30,9 @@ namespace {
 // The write end of the pipe the signal handler writes to; the main thread reads the other.
 int g_signal_pipe_write = -1;
 
-void on_stop_signal(int /*signal*/) {
-  const char byte = 's';
+// SIGTERM and SIGINT stop the daemon ('s'); SIGHUP reloads its settings ('h').
+void on_signal(int signal) {
+  const char byte = signal == SIGHUP ? 'h' : 's';
   // Nothing else is async-signal-safe enough to do here.
   [[maybe_unused]] const ssize_t ignored = ::write(g_signal_pipe_write, &byte, 1);
 }
@@ -179,24 +180,41 @@ Result<std::pair<int, int>> install_child_wakeup() {
   return std::pair(fds[0], fds[1]);
 }
 
-// Installs the SIGTERM/SIGINT handlers; returns the pipe's read end.
+// Installs the SIGTERM/SIGINT/SIGHUP handlers; returns the pipe's read end.
 Result<int> install_stop_handlers() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return io_error(std::string("pipe: ") + std::strerror(errno));
   g_signal_pipe_write = fds[1];
   struct sigaction action {};
-  action.sa_handler = on_stop_signal;
+  action.sa_handler = on_signal;
   sigemptyset(&action.sa_mask);
   ::sigaction(SIGTERM, &action, nullptr);
   ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGHUP, &action, nullptr);
   // A client that hangs up mid-answer must not kill the daemon.
   ::signal(SIGPIPE, SIG_IGN);
   return fds[0];
 }
 
-void wait_for_stop_signal(int read_fd) {
-  char byte = 0;
-  while (::read(read_fd, &byte, 1) < 0 && errno == EINTR) {
+// Serves SIGHUP (a reload, as `fastgpu daemon reload` asks it, its outcome said on
+// stderr) until SIGTERM or SIGINT comes.
+void wait_for_stop_signal(int read_fd, ApiService& service) {
+  for (;;) {
+    char byte = 0;
+    const ssize_t got = ::read(read_fd, &byte, 1);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0 || byte != 'h') return;
+    ApiResponse answer = service.handle({"POST", "/v1/daemon/reload", {}, "", ::getuid()});
+    if (answer.status != 200) {
+      say("SIGHUP: " + answer.body.value("error", std::string("the reload failed")));
+      continue;
+    }
+    std::string changed;
+    for (const Json& change : answer.body["changed"]) {
+      changed += (changed.empty() ? "" : "; ") + change.get<std::string>();
+    }
+    say(changed.empty() ? std::string("SIGHUP: settings read again; nothing changed")
+                        : "SIGHUP: settings reloaded: " + changed);
   }
 }
 
@@ -220,6 +238,8 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   options.info.scheduler = sched::settings_json(config.scheduler);
   options.info.settings_file = config.settings_file.string();
   options.info.started = std::chrono::steady_clock::now();
+  options.reread_settings = config.reread_settings;
+  options.owner_uid = ::getuid();
   return options;
 }
 
@@ -262,7 +282,7 @@ Status run_daemon(const DaemonConfig& config) {
   say(fmt::format("pid {} serving on {} (state in {})", ::getpid(), config.paths.socket.string(),
                   config.paths.state_dir.string()));
 
-  wait_for_stop_signal(*stop_fd);
+  wait_for_stop_signal(*stop_fd, service);
   say("stopping");
   (*server)->stop();
   loop.stop();

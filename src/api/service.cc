@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/status_render.h"
+#include "fastgpu/sched/settings.h"
 
 namespace fastgpu::api {
 namespace {
@@ -210,6 +211,9 @@ ApiResponse ApiService::route(const ApiRequest& request) {
         fmt::format("no endpoint '{}'; the API lives under /v1 (see docs/api.md)", request.path)));
   }
   if (parts.size() == 2 && parts[1] == "daemon" && get) return daemon_info();
+  if (parts.size() == 3 && parts[1] == "daemon" && parts[2] == "reload" && post) {
+    return reload(request);
+  }
   if (parts.size() == 2 && parts[1] == "gpus" && get) return gpus();
   if (parts.size() == 2 && parts[1] == "jobs" && post) return submit(request);
   if (parts.size() == 2 && parts[1] == "jobs" && get) return list(request);
@@ -289,7 +293,7 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   const Status listed = for_each_listed_job(
       *options_.store, filter, std::max<std::size_t>(options_.listing_page_jobs, 1),
       [&](const store::JobRecord& job) {
-        const Json waiting = waiting_json(job);
+        const Json waiting = waiting_json(job, *fields != JobFields::kTable);
         listing.add(job, waiting.is_null() ? nullptr : &waiting);
       });
   if (!listed.ok()) return error_response(listed);
@@ -322,14 +326,15 @@ ApiResponse ownership_error(const Status& status) {
 }
 }  // namespace
 
-Json ApiService::waiting_json(const store::JobRecord& job) {
+Json ApiService::waiting_json(const store::JobRecord& job, bool with_detail) {
   if (job.state != store::JobState::kQueued) return nullptr;
   std::optional<engine::WaitingReason> why;
   {
     std::lock_guard lock(*options_.engine_mutex);
-    why = options_.engine->why_waiting(job.id);
+    why = options_.engine->why_waiting(job.id, with_detail);
   }
   if (!why) return nullptr;
+  if (!with_detail) return Json{{"reason", why->reason}};
   return Json{{"reason", why->reason}, {"detail", why->detail}};
 }
 
@@ -337,7 +342,7 @@ ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   Result<store::JobRecord> record = owned_job(request, job);
   if (!record.ok()) return ownership_error(record.status());
   Json json = job_record_to_json(*record);
-  Json waiting = waiting_json(*record);
+  Json waiting = waiting_json(*record, /*with_detail=*/true);
   if (!waiting.is_null()) json["waiting"] = std::move(waiting);
   return {200, std::move(json)};
 }
@@ -383,8 +388,78 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
                     {"done", done}}};
 }
 
+namespace {
+
+std::string setting_text(const Json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+// "policy: fifo -> priority" for every setting that differs, and the file if it changed.
+std::vector<std::string> settings_changes(const DaemonInfo& before, const Json& after,
+                                          const std::string& file) {
+  std::vector<std::string> changes;
+  for (const auto& [key, value] : after.items()) {
+    const Json old = before.scheduler.contains(key) ? before.scheduler[key] : Json(nullptr);
+    if (old == value) continue;
+    changes.push_back(fmt::format("{}: {} -> {}", key, setting_text(old), setting_text(value)));
+  }
+  if (before.settings_file != file) {
+    const auto named = [](const std::string& path) {
+      return path.empty() ? std::string("the defaults") : path;
+    };
+    changes.push_back(
+        fmt::format("settings file: {} -> {}", named(before.settings_file), named(file)));
+  }
+  return changes;
+}
+
+}  // namespace
+
+// Reads the settings file again and hands the settings to the engine: the next tick
+// orders and places the queue under them. A bad file changes nothing.
+ApiResponse ApiService::reload(const ApiRequest& request) {
+  if (request.uid != kRootUid && request.uid != options_.owner_uid) {
+    return forbidden(fmt::format(
+        "only root or the daemon's own user (uid {}) reloads its settings; you are uid {}",
+        options_.owner_uid, request.uid));
+  }
+  if (!options_.reread_settings) {
+    return error_response(failed_precondition(
+        "this daemon cannot reload its settings; `fastgpu daemon stop`, then start it again"));
+  }
+  Result<SchedulerSettings> read = options_.reread_settings();
+  if (!read.ok()) {
+    return error_response(invalid_argument(
+        read.status().message() + "; the daemon keeps the settings it has (nothing changed)"));
+  }
+  {
+    std::lock_guard lock(*options_.engine_mutex);
+    const Status set = options_.engine->set_scheduler_config(read->config);
+    if (!set.ok()) return error_response(invalid_argument(set.message()));
+  }
+  const Json now = sched::settings_json(read->config);
+  const std::string file = read->file.string();
+  std::vector<std::string> changes;
+  {
+    std::lock_guard lock(info_mutex_);
+    changes = settings_changes(options_.info, now, file);
+    options_.info.policy = read->config.policy;
+    options_.info.strategy = read->config.strategy;
+    options_.info.scheduler = now;
+    options_.info.settings_file = file;
+  }
+  if (options_.wake_loop) options_.wake_loop();
+  return {200, Json{{"changed", changes},
+                    {"settings_file", file.empty() ? Json(nullptr) : Json(file)},
+                    {"scheduler", now}}};
+}
+
 ApiResponse ApiService::daemon_info() {
-  const DaemonInfo& info = options_.info;
+  DaemonInfo info;
+  {
+    std::lock_guard lock(info_mutex_);
+    info = options_.info;
+  }
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
   // Counted by the store from its state index: every command asks this first, and listing

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "api/api_test_util.h"
+#include "fastgpu/sched/settings.h"
 
 namespace fastgpu::api {
 namespace {
@@ -225,6 +226,51 @@ TEST_F(ApiServiceTest, AQueuedJobSaysWhyItWaitsInShowAndListings) {
   EXPECT_FALSE(listed[1].contains("waiting"));  // ended: nothing to wait for
   const Json table = call("GET", "/v1/jobs", 9, "", {{"fields", "table"}}).body["jobs"];
   EXPECT_EQ(table[0]["waiting"], Json({{"reason", "resources"}}));
+}
+
+TEST_F(ApiServiceTest, ReloadHandsTheSettingsReadAgainToTheEngineAndSaysWhatChanged) {
+  ASSERT_EQ(call("POST", "/v1/daemon/reload", 0).status, 409);  // no way to read them
+
+  Status next_read = invalid_argument("/etc/fastgpu.yaml: line 3: unknown setting 'ballance'");
+  ApiServiceOptions options;
+  options.engine = engine_.get();
+  options.store = store_.get();
+  options.engine_mutex = &mutex_;
+  options.clock = &clock_;
+  options.owner_uid = 1000;
+  options.info.policy = "fifo";
+  options.info.scheduler = sched::settings_json(sched::SchedulerConfig{});
+  options.reread_settings = [&next_read]() -> Result<SchedulerSettings> {
+    if (!next_read.ok()) return next_read;
+    SchedulerSettings settings;
+    settings.config.policy = "priority";
+    settings.config.backfill = false;
+    settings.file = "/etc/fastgpu.yaml";
+    return settings;
+  };
+  service_ = std::make_unique<ApiService>(std::move(options));
+
+  const ApiResponse bad = call("POST", "/v1/daemon/reload", 1000);
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body["error"],
+            "/etc/fastgpu.yaml: line 3: unknown setting 'ballance'; the daemon keeps the "
+            "settings it has (nothing changed)");
+  EXPECT_FALSE(engine_->scheduler.has_value());
+  EXPECT_EQ(call("GET", "/v1/daemon", 1000).body["policy"], "fifo");
+
+  next_read = Status::ok_status();
+  EXPECT_EQ(call("POST", "/v1/daemon/reload", 1001).status, 403);  // neither root nor owner
+  const ApiResponse good = call("POST", "/v1/daemon/reload", 1000);
+  ASSERT_EQ(good.status, 200) << good.body.dump();
+  EXPECT_EQ(good.body["changed"], Json({"policy: fifo -> priority", "backfill: true -> false",
+                                        "settings file: the defaults -> /etc/fastgpu.yaml"}));
+  ASSERT_TRUE(engine_->scheduler.has_value());
+  EXPECT_EQ(engine_->scheduler->policy, "priority");
+  const Json info = call("GET", "/v1/daemon", 0).body;
+  EXPECT_EQ(info["policy"], "priority");
+  EXPECT_EQ(info["scheduler"]["backfill"], false);
+  EXPECT_EQ(info["settings_file"], "/etc/fastgpu.yaml");
+  EXPECT_EQ(call("POST", "/v1/daemon/reload", 0).body["changed"], Json::array());
 }
 
 // What `fastgpu wait` polls: the same selection as the list, ids only, the caller's own.

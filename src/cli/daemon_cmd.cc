@@ -60,11 +60,7 @@ std::filesystem::path default_settings_file() {
   return std::filesystem::path(home) / ".config" / "fastgpu" / "config.yaml";
 }
 
-// The scheduler's settings and the file they came from (empty: the defaults).
-struct Settings {
-  sched::SchedulerConfig config;
-  std::filesystem::path file;
-};
+using Settings = api::SchedulerSettings;
 
 // The settings file (--config, else FASTGPU_CONFIG, else the default file when it exists;
 // one named by the flag or the variable must exist), then the policy and placement strategy
@@ -224,6 +220,10 @@ int run_foreground(const DaemonOptions& options) {
   config.check_schedule = *check_schedule;
   config.scheduler = scheduler->config;
   config.settings_file = scheduler->file;
+  // Read again on reload as now: the same file, flags and variables (the daemon's own).
+  config.reread_settings = [options]() -> Result<api::SchedulerSettings> {
+    return scheduler_option(options);
+  };
   config.job_path_prefix = job_path_prefix(*executable);
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);
@@ -262,8 +262,10 @@ int start_detached(const DaemonOptions& options) {
   api::StartOptions start;
   start.executable = *executable;
   start.devices = devices_option(options);
-  start.policy = scheduler->config.policy;
-  start.strategy = scheduler->config.strategy;
+  // Only what the flags say: the file's policy and strategy are read from the file again
+  // at a reload, and FASTGPU_POLICY/FASTGPU_STRATEGY reach the daemon with the environment.
+  start.policy = options.policy;
+  start.strategy = options.strategy;
   start.settings_file = scheduler->file;
   Result<pid_t> pid = api::start_daemon(*paths, start);
   if (!pid.ok()) return fail("daemon start", pid.status());
@@ -324,6 +326,37 @@ std::string status_text(const api::Json& info) {
       info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
       info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
       settings_text(info), counts.empty() ? "none" : counts);
+}
+
+// `fastgpu daemon reload`: the running daemon reads its settings file again.
+int reload(const DaemonOptions& options) {
+  Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
+  if (!paths.ok()) return fail("daemon reload", paths.status());
+  Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
+  if (!running.ok()) return fail("daemon reload", running.status());
+  if (!*running) {
+    return fail("daemon reload",
+                unavailable(fmt::format("no daemon runs on {}; the next command starts one, "
+                                        "with the settings file as it is then",
+                                        paths->state_dir.string())));
+  }
+  Result<api::Json> answer =
+      api::ApiClient(paths->socket).post("/v1/daemon/reload", api::Json::object());
+  if (!answer.ok()) return fail("daemon reload", answer.status());
+  if (options.flags.json) {
+    print_json(*answer);
+    return kExitOk;
+  }
+  const api::Json& file = (*answer)["settings_file"];
+  std::string text = fmt::format(
+      "daemon (pid {}) read its settings again ({})", **running,
+      file.is_string() ? "from " + file.get<std::string>() : "the defaults: no settings file");
+  const api::Json& changed = (*answer)["changed"];
+  if (changed.empty()) text += "; nothing changed\n";
+  if (!changed.empty()) text += "; the queue is ordered and placed under them from now on:\n";
+  for (const api::Json& change : changed) text += "  " + change.get<std::string>() + "\n";
+  print_text(text);
+  return kExitOk;
 }
 
 int status(const DaemonOptions& options) {
@@ -387,6 +420,12 @@ void add_daemon_command(CLI::App& app, CommandOutcome& outcome) {
   CLI::App* stop_command = daemon->add_subcommand("stop", "Stop the daemon (jobs keep running)");
   stop_command->add_option("--timeout", options->stop_timeout_s, "Seconds to wait (default 30)");
   stop_command->callback([options, &outcome] { outcome.exit_code = stop(*options); });
+
+  CLI::App* reload_command = daemon->add_subcommand(
+      "reload",
+      "Read the settings file again (the policy and the rest; running jobs stay where they are)");
+  reload_command->add_flag("--json", options->flags.json, "Print JSON (docs/api.md)");
+  reload_command->callback([options, &outcome] { outcome.exit_code = reload(*options); });
 
   CLI::App* status_command =
       daemon->add_subcommand("status", "Pid, uptime, socket, state folder, GPUs and job counts");

@@ -205,6 +205,13 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
 
 // ---- cancel ----
 
+Status EngineImpl::set_scheduler_config(const sched::SchedulerConfig& config) {
+  FASTGPU_RETURN_IF_ERROR(sched::validate_config(config));
+  options_.scheduler = config;
+  schedule_.invalidate();  // the next tick builds it afresh under the new settings
+  return {};
+}
+
 Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
   Result<JobRecord> job = options_.store->get_job(id);
   if (!job.ok()) return job.status();

@@ -33,7 +33,8 @@ class EngineImpl final : public Engine {
   Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) override;
   Status cancel(JobId job, std::uint32_t uid) override;
   Result<TickReport> tick() override;
-  std::optional<WaitingReason> why_waiting(JobId job) const override;
+  std::optional<WaitingReason> why_waiting(JobId job, bool with_detail) const override;
+  Status set_scheduler_config(const sched::SchedulerConfig& config) override;
   const GpuReading& last_reading() const override { return reading_; }
 
  private:

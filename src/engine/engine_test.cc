@@ -679,12 +679,17 @@ TEST_F(EngineTest, AQueuedJobSaysWhyItWaits) {
   for (std::uint32_t i = 0; i < 2; ++i) sweep[i].array = store::ArrayMember{0, i, 1};
   const std::vector<JobId> members = submit(sweep);
   const JobId cpu = submit_one(job_spec("cpu", 0, std::nullopt));
-  ASSERT_EQ(engine_->why_waiting(cpu)->reason, "next pass");  // no tick since its submit
+  ASSERT_EQ(engine_->why_waiting(cpu, true)->reason, "next pass");  // no tick since its submit
   tick();
   ASSERT_EQ(state(members[0]), JobState::kRunning);  // the one CPU slot
 
-  auto why = [&](JobId job) { return engine_->why_waiting(job).value_or(WaitingReason{}); };
-  EXPECT_FALSE(engine_->why_waiting(running).has_value());
+  // A listing asks without the detail; the reason is the same.
+  auto why = [&](JobId job) {
+    const WaitingReason full = engine_->why_waiting(job, true).value_or(WaitingReason{});
+    EXPECT_EQ(engine_->why_waiting(job, false).value_or(WaitingReason{}).reason, full.reason);
+    return full;
+  };
+  EXPECT_FALSE(engine_->why_waiting(running, true).has_value());
   EXPECT_EQ(why(wide).reason, "next in line");
   EXPECT_THAT(why(wide).detail, HasSubstr("it gets GPUs 0,1 in about 1h00m"));
   EXPECT_EQ(why(beside).reason, "priority");
@@ -711,8 +716,8 @@ TEST_F(EngineTest, AnArrayMemberBehindItsEarlierMembersSaysSo) {
   tick();
   ASSERT_EQ(state(blocker), JobState::kRunning);
   // Nothing fits while the blocker holds the one GPU whole: the walk settles at once.
-  EXPECT_EQ(engine_->why_waiting(members[0])->reason, "resources");
-  const std::optional<WaitingReason> second = engine_->why_waiting(members[1]);
+  EXPECT_EQ(engine_->why_waiting(members[0], true)->reason, "resources");
+  const std::optional<WaitingReason> second = engine_->why_waiting(members[1], true);
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->reason, "array limit");
   EXPECT_EQ(second->detail, "its array runs at most 1 member at once (%1), earlier members first");

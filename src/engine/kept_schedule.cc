@@ -43,10 +43,10 @@ bool KeptSchedule::unseen(JobId job) const {
   });
 }
 
-Result<sched::WaitReason> KeptSchedule::why_waiting(JobId job) const {
+Result<sched::WaitReason> KeptSchedule::why_waiting(JobId job, bool with_detail) const {
   const sched::Scheduler* scheduler = kept_ != nullptr ? kept_.get() : last_pure_.get();
   if (scheduler == nullptr) return unavailable("the scheduler has not run yet");
-  return scheduler->why_waiting(job);
+  return scheduler->why_waiting(job, with_detail);
 }
 
 void KeptSchedule::forget_changes() {

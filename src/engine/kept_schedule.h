@@ -78,7 +78,7 @@ class KeptSchedule {
   // Why a queued job did not start at the last decide() (sched::Scheduler::why_waiting);
   // not_found when the scheduler does not hold it (submitted since, or withheld), and
   // unavailable before the first decide().
-  Result<sched::WaitReason> why_waiting(JobId job) const;
+  Result<sched::WaitReason> why_waiting(JobId job, bool with_detail) const;
   // Whether the job was submitted or requeued since the last decide(): the scheduler has
   // not considered it yet. Costs the changes told since.
   bool unseen(JobId job) const;

@@ -23,8 +23,8 @@ std::optional<std::string> dependency_wait(const JobRecord& job, const QueuedJob
   for (const store::Dependency& dependency : job.spec.dependencies) {
     const char* state = unended_state(dependency.job, queued, running);
     if (state == nullptr) continue;
-    text += (text.empty() ? "waits for job " : " and for job ") + to_string(dependency.job) +
-            " (" + state + ") to " +
+    text += (text.empty() ? "waits for job " : " and for job ") + to_string(dependency.job) + " (" +
+            state + ") to " +
             (dependency.kind == store::DependencyKind::kAfterOk ? "succeed" : "end");
   }
   if (text.empty()) return std::nullopt;
@@ -58,13 +58,12 @@ WaitingReason EngineImpl::engine_limit(const JobRecord& job) const {
     for (const auto& [id, running] : running_.jobs()) {
       if (running.spec.array && running.spec.array->array_id == array) ++members;
     }
-    const std::string at_most =
-        "at most " + count_of(limit, "member", "members") + " at once (%" +
-        std::to_string(limit) + ")";
+    const std::string at_most = "at most " + count_of(limit, "member", "members") + " at once (%" +
+                                std::to_string(limit) + ")";
     if (members >= limit) {
-      return {"array limit", count_of(members, "member of its array runs",
-                                      "members of its array run") +
-                                 ", and it runs " + at_most};
+      return {"array limit",
+              count_of(members, "member of its array runs", "members of its array run") +
+                  ", and it runs " + at_most};
     }
     if (members + members_before(queued_, job) >= limit) {
       return {"array limit", "its array runs " + at_most + ", earlier members first"};
@@ -83,7 +82,7 @@ WaitingReason EngineImpl::engine_limit(const JobRecord& job) const {
   return {"next pass", "its limit has room: the next scheduling pass considers it"};
 }
 
-std::optional<WaitingReason> EngineImpl::why_waiting(JobId id) const {
+std::optional<WaitingReason> EngineImpl::why_waiting(JobId id, bool with_detail) const {
   auto found = queued_.jobs().find(id);
   if (found == queued_.jobs().end()) return std::nullopt;
   const JobRecord& job = found->second;
@@ -91,10 +90,11 @@ std::optional<WaitingReason> EngineImpl::why_waiting(JobId id) const {
     return WaitingReason{"dependency", std::move(*waits)};
   }
   if (schedule_.unseen(id)) {
-    return WaitingReason{"next pass", "submitted or requeued since the last scheduling pass, "
-                                      "which comes within a second"};
+    return WaitingReason{"next pass",
+                         "submitted or requeued since the last scheduling pass, "
+                         "which comes within a second"};
   }
-  Result<sched::WaitReason> why = schedule_.why_waiting(id);
+  Result<sched::WaitReason> why = schedule_.why_waiting(id, with_detail);
   if (!why.ok()) {
     if (engine_limited(options_, job)) return engine_limit(job);
     // Not in the scheduler: withheld from it, as it does not fit the GPUs seen now.

@@ -31,8 +31,8 @@ std::string percent(double share) { return std::to_string(std::lround(share * 10
 
 // "GPUs 0,1 now" or "GPU 3 in about 25m, when running jobs reach their time limits".
 std::string reservation_text(const Reservation& reservation, double now_s) {
-  std::string text = (reservation.gpus.size() == 1 ? "GPU " : "GPUs ") +
-                     gpu_list(reservation.gpus) + " ";
+  std::string text =
+      (reservation.gpus.size() == 1 ? "GPU " : "GPUs ") + gpu_list(reservation.gpus) + " ";
   const double wait_s = reservation.start_s - now_s;
   if (wait_s <= 0.0) return text + "now";
   return text + "in about " + format_duration(Seconds(wait_s)) +
@@ -41,9 +41,8 @@ std::string reservation_text(const Reservation& reservation, double now_s) {
 
 // What the demand asks of each GPU, for people: "30.0 GiB and 50% of its compute free".
 std::string asked(const Demand& demand) {
-  std::string memory =
-      demand.whole_memory ? "all its memory (\"auto\" memory, no history yet)"
-                          : format_bytes(demand.bytes) + " free";
+  std::string memory = demand.whole_memory ? "all its memory (\"auto\" memory, no history yet)"
+                                           : format_bytes(demand.bytes) + " free";
   if (demand.exclusive()) return "to itself with " + memory;
   return "with " + memory + " and " + percent(demand.share) + " of its compute";
 }
@@ -64,9 +63,8 @@ std::string resources_detail(const Ledger& ledger, const Demand& demand) {
       ++unhealthy;
       continue;
     }
-    const bool memory = demand.whole_memory
-                            ? slot.declared_bytes == 0 && slot.usable_bytes > 0
-                            : ledger.bytes_on(s, demand) <= slot.free_bytes();
+    const bool memory = demand.whole_memory ? slot.declared_bytes == 0 && slot.usable_bytes > 0
+                                            : ledger.bytes_on(s, demand) <= slot.free_bytes();
     const bool compute = !slot.exclusive_held && (!demand.exclusive() || slot.jobs == 0) &&
                          slot.share_units + to_units(demand.share * slot.r) <= kUnitsPerShare;
     memory_ok += memory ? 1 : 0;
@@ -81,10 +79,9 @@ std::string resources_detail(const Ledger& ledger, const Demand& demand) {
       most_share_slot = s;
     }
   }
-  const std::string needs =
-      demand.gpus == 1 ? "needs a GPU " + asked(demand)
-                       : "needs " + std::to_string(demand.gpus) + " GPUs on one node, each " +
-                             asked(demand);
+  const std::string needs = demand.gpus == 1 ? "needs a GPU " + asked(demand)
+                                             : "needs " + std::to_string(demand.gpus) +
+                                                   " GPUs on one node, each " + asked(demand);
   std::string now;
   if (both >= demand.gpus) {
     now = std::to_string(both) + " GPUs have that now, but no node has " +
@@ -114,6 +111,48 @@ std::string resources_detail(const Ledger& ledger, const Demand& demand) {
   return needs + "; " + now;
 }
 
+// The detail of a GPU job's wait, once its kind is known.
+std::string gpu_wait_detail(const Scheduler::State& state, const WaitReason& why,
+                            const Demand& demand, bool fits_now) {
+  const double now_s = state.view.now_s;
+  switch (why.kind) {
+    case WaitReason::Kind::kReserved: {
+      std::string detail = "first in the order";
+      if (why.reservation) detail += "; it gets " + reservation_text(*why.reservation, now_s);
+      return detail + "; " +
+             (fits_now ? "GPUs are free for it now: the next scheduling pass starts it"
+                       : resources_detail(state.ledger, demand));
+    }
+    case WaitReason::Kind::kResources: {
+      std::string detail = resources_detail(state.ledger, demand);
+      std::optional<Ledger> built;
+      const Ledger* idle = state.empty_ledger_ ? &*state.empty_ledger_ : nullptr;
+      if (idle == nullptr) {
+        Snapshot gpus_only;
+        gpus_only.gpus = state.view.gpus;
+        idle = &built.emplace(gpus_only);
+      }
+      if (!state.placer->place(*idle, demand, PlaceOptions{})) {
+        detail += "; it fits no node even with every job ended (too few healthy GPUs)";
+      }
+      return detail;
+    }
+    case WaitReason::Kind::kPriority: {
+      const std::string ahead = "fits now, but job " + to_string(why.jobs.at(0)) +
+                                " comes first in the " + state.config.policy + " order";
+      if (why.reservation) {
+        return ahead + ": it gets " + reservation_text(*why.reservation, now_s) +
+               ", and starting this one would delay it";
+      }
+      if (!state.config.backfill) return ahead + " and waits for GPUs, and backfill is off";
+      return ahead +
+             " and waits for GPUs with no time to promise (jobs without time limits hold "
+             "them), so nothing may start past it";
+    }
+    default: return "fits now: the next scheduling pass starts it";
+  }
+}
+
 }  // namespace
 
 const char* wait_kind_name(WaitReason::Kind kind) {
@@ -128,7 +167,7 @@ const char* wait_kind_name(WaitReason::Kind kind) {
   return "unknown";
 }
 
-Result<WaitReason> Scheduler::why_waiting(JobId id) const {
+Result<WaitReason> Scheduler::why_waiting(JobId id, bool with_detail) const {
   const State& state = *state_;
   auto found = state.queue.find(id);
   if (found == state.queue.end()) {
@@ -165,55 +204,19 @@ Result<WaitReason> Scheduler::why_waiting(JobId id) const {
   }
 
   const Demand demand = demand_of(job, *state.estimates);
-  const double now_s = state.view.now_s;
   const bool fits_now = state.placer->place(state.ledger, demand, PlaceOptions{}).has_value();
+  const std::optional<Reservation>& reservation = state.last_reservation;
   if (state.first_blocked == id) {
     why.kind = WaitReason::Kind::kReserved;
-    why.detail = "first in the order";
-    if (state.last_reservation && state.last_reservation->job == id) {
-      why.reservation = state.last_reservation;
-      why.detail += "; it gets " + reservation_text(*why.reservation, now_s);
-    }
-    why.detail += "; ";
-    why.detail += fits_now ? "GPUs are free for it now: the next scheduling pass starts it"
-                           : resources_detail(state.ledger, demand);
-    return why;
-  }
-  if (!fits_now) {
+    if (reservation && reservation->job == id) why.reservation = reservation;
+  } else if (!fits_now) {
     why.kind = WaitReason::Kind::kResources;
-    why.detail = resources_detail(state.ledger, demand);
-    std::optional<Ledger> built;
-    const Ledger* idle = state.empty_ledger_ ? &*state.empty_ledger_ : nullptr;
-    if (idle == nullptr) {
-      Snapshot gpus_only;
-      gpus_only.gpus = state.view.gpus;
-      idle = &built.emplace(gpus_only);
-    }
-    if (!state.placer->place(*idle, demand, PlaceOptions{})) {
-      why.detail += "; it fits no node even with every job ended (too few healthy GPUs)";
-    }
-    return why;
-  }
-  if (state.first_blocked) {
+  } else if (state.first_blocked) {
     why.kind = WaitReason::Kind::kPriority;
     why.jobs.push_back(*state.first_blocked);
-    const std::string ahead = "job " + to_string(*state.first_blocked) + " comes first in the " +
-                              state.config.policy + " order";
-    if (state.last_reservation && state.last_reservation->job == *state.first_blocked) {
-      why.reservation = state.last_reservation;
-      why.detail = "fits now, but " + ahead + ": it gets " +
-                   reservation_text(*why.reservation, now_s) +
-                   ", and starting this one would delay it";
-    } else if (!state.config.backfill) {
-      why.detail = "fits now, but " + ahead + " and waits for GPUs, and backfill is off";
-    } else {
-      why.detail = "fits now, but " + ahead +
-                   " and waits for GPUs with no time to promise (jobs without time limits hold them), so "
-                   "nothing may start past it";
-    }
-    return why;
+    if (reservation && reservation->job == *state.first_blocked) why.reservation = reservation;
   }
-  why.detail = "fits now: the next scheduling pass starts it";
+  if (with_detail) why.detail = gpu_wait_detail(state, why, demand, fits_now);
   return why;
 }
 

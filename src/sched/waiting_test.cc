@@ -23,10 +23,19 @@ std::unique_ptr<Scheduler> kept(const Snapshot& snapshot, const SchedulerConfig&
   return scheduler.ok() ? std::move(*scheduler) : nullptr;
 }
 
+// Asked with the detail; asked without it (as a listing asks), all but the detail agree.
 WaitReason why(const Scheduler& scheduler, std::uint64_t job) {
   auto reason = scheduler.why_waiting(JobId{job});
   EXPECT_TRUE(reason.ok()) << reason.status().to_string();
-  return reason.ok() ? *reason : WaitReason{};
+  if (!reason.ok()) return WaitReason{};
+  auto brief = scheduler.why_waiting(JobId{job}, /*with_detail=*/false);
+  EXPECT_TRUE(brief.ok());
+  if (brief.ok()) {
+    EXPECT_EQ(brief->kind, reason->kind);
+    EXPECT_EQ(brief->jobs, reason->jobs);
+    EXPECT_EQ(brief->reservation.has_value(), reason->reservation.has_value());
+  }
+  return *reason;
 }
 
 Job submitted(Job job, double at_s) {
@@ -62,7 +71,8 @@ TEST(WhyWaiting, TheBlockedJobHasTheReservationAndTheJobBehindItWouldDelayIt) {
   EXPECT_EQ(blocked.kind, Kind::kReserved);
   ASSERT_TRUE(blocked.reservation.has_value());
   EXPECT_THAT(blocked.reservation->gpus, ElementsAre(0, 1));
-  EXPECT_THAT(blocked.detail, HasSubstr("first in the order; it gets GPUs 0,1 in about 1h00m, when running jobs reach their time limits; needs"));
+  EXPECT_THAT(blocked.detail, HasSubstr("first in the order; it gets GPUs 0,1 in about 1h00m, when "
+                                        "running jobs reach their time limits; needs"));
   EXPECT_THAT(blocked.detail, HasSubstr("needs 2 GPUs on one node"));
 
   const WaitReason behind = why(*scheduler, 2);

@@ -164,6 +164,49 @@ TEST(DaemonLifecycle, TheSettingsFileTunesTheSchedulerAndStatusShowsIt) {
   EXPECT_EQ(same.exit_code, 0) << same.output;
 }
 
+// `daemon reload` and SIGHUP read the settings file again: a bad file is refused naming
+// its line and changes nothing; a good one takes effect at once, and status shows it.
+TEST(DaemonLifecycle, ReloadReadsTheSettingsFileAgainAndABadOneChangesNothing) {
+  DaemonHarness daemon("1xH100-80G");
+  daemon.write_file("settings.yaml", "policy: fifo\n");
+  ASSERT_EQ(daemon.fastgpu("daemon start --config settings.yaml").exit_code, 0);
+  const std::uint64_t blocker = daemon.submit("--gpu-mem 70G -- sleep 60");
+  daemon.wait_for_state(blocker, "RUNNING");
+  const std::uint64_t low = daemon.submit("--gpu-mem 70G --priority 1 -- true");
+  const std::uint64_t high = daemon.submit("--gpu-mem 70G --priority 9 -- true");
+
+  daemon.write_file("settings.yaml", "policy: priority\nbackfil: false\n");
+  const test_support::CliRun bad = daemon.fastgpu("daemon reload");
+  EXPECT_EQ(bad.exit_code, 1) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "line 2: unknown setting 'backfil' (did you mean backfill?)"))
+      << bad.output;
+  EXPECT_TRUE(contains(bad.output, "nothing changed")) << bad.output;
+  EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "fifo");
+
+  daemon.write_file("settings.yaml", "policy: priority\nbackfill: false\n");
+  const test_support::CliRun good = daemon.fastgpu("daemon reload");
+  EXPECT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_TRUE(contains(good.output, "  policy: fifo -> priority\n  backfill: true -> false\n"))
+      << good.output;
+  EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "priority");
+  // Under fifo the priority-1 job, submitted first, would start first.
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(blocker)).exit_code, 0);
+  const json low_job = daemon.wait_for_state(low, "COMPLETED");
+  const json high_job = daemon.wait_for_state(high, "COMPLETED");
+  EXPECT_LT(high_job["start_time_us"].get<std::int64_t>(),
+            low_job["start_time_us"].get<std::int64_t>());
+
+  daemon.write_file("settings.yaml", "policy: sjf\n");
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_EQ(::kill(static_cast<pid_t>(status["pid"].get<std::int64_t>()), SIGHUP), 0);
+  bool reloaded = false;
+  for (int i = 0; i < 100 && !reloaded; ++i) {
+    reloaded = daemon.fastgpu_json("daemon status")["policy"] == "sjf";
+    if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(reloaded);
+}
+
 // A settings file that cannot be read, or holds a bad setting, is refused before any daemon
 // starts, naming the file, the line and the fix; a relative FASTGPU_CONFIG reaches a daemon
 // started on first use (which runs in /) as the file it names.

@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,16 @@
 namespace fastgpu::api {
 
 inline constexpr const char* kDefaultSimulatedDevices = "4xH100-80G";
+
+// The scheduler's settings and the file they were read from (empty: the defaults).
+struct SchedulerSettings {
+  sched::SchedulerConfig config;
+  std::filesystem::path file;
+};
+// Reads the settings again as the daemon's start did: the same file (or the default file,
+// if it exists now), then the same flags and variables over it. An error names the file,
+// the line and the fix.
+using SettingsReader = std::function<Result<SchedulerSettings>()>;
 
 struct DaemonConfig {
   DaemonPaths paths;
@@ -42,6 +53,8 @@ struct DaemonConfig {
   // the settings file (sched/settings.h).
   sched::SchedulerConfig scheduler;
   std::filesystem::path settings_file;  // where `scheduler` was read from; empty: defaults
+  // For `fastgpu daemon reload` and SIGHUP; empty: the daemon refuses to reload.
+  SettingsReader reread_settings;
   // EngineOptions::check_schedule (FASTGPU_CHECK_SCHEDULE=1): for tests.
   bool check_schedule = false;
   // Folders put at the front of every job's PATH, so jobs find fastgpu-burn-cpu and

@@ -21,6 +21,7 @@
 #include <utility>
 #include <vector>
 
+#include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/store/state_store.h"
@@ -75,6 +76,10 @@ struct ApiServiceOptions {
   // The login name of a uid (may be empty: names are then the uid's decimal).
   std::function<std::string(std::uint32_t)> user_name;
   DaemonInfo info;
+  // POST /v1/daemon/reload reads the settings again with this (empty: refused) and hands
+  // them to the engine; only root and `owner_uid` (the daemon's own user) may ask.
+  SettingsReader reread_settings;
+  std::uint32_t owner_uid = 0;
   // Put at the front of every submitted job's PATH (the daemon's own binary folder), so
   // jobs find fastgpu-burn-cpu and the other programs shipped with fastgpu.
   std::vector<std::filesystem::path> job_path_prefix;
@@ -99,13 +104,16 @@ class ApiService {
   ApiResponse cancel(const ApiRequest& request, JobId job);
   ApiResponse log(const ApiRequest& request, JobId job);
   ApiResponse daemon_info();
+  ApiResponse reload(const ApiRequest& request);
   ApiResponse gpus();
-  // Why a queued job waits, as {"reason", "detail"}; null for a job not queued.
-  Json waiting_json(const store::JobRecord& job);
+  // Why a queued job waits, as {"reason", "detail"} (the reason alone without
+  // with_detail); null for a job not queued.
+  Json waiting_json(const store::JobRecord& job, bool with_detail);
   // The job, if the caller may see it; else the error response to send.
   Result<store::JobRecord> owned_job(const ApiRequest& request, JobId job);
 
   ApiServiceOptions options_;
+  std::mutex info_mutex_;  // guards options_.info, which reload() changes
 };
 
 // The HTTP status for an error Status: invalid argument 400, not found 404, failed

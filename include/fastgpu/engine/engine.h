@@ -114,8 +114,14 @@ class Engine {
   virtual Result<TickReport> tick() = 0;
 
   // Why a queued job waits, as of the last tick (its decisions, the GPUs as read then);
-  // nullopt when the job is not queued. Costs one placement attempt, not the queue.
-  virtual std::optional<WaitingReason> why_waiting(JobId job) const = 0;
+  // nullopt when the job is not queued. Costs one placement attempt, not the queue; and
+  // with_detail a pass over the GPUs (without it, `detail` may be empty: for listings).
+  virtual std::optional<WaitingReason> why_waiting(JobId job, bool with_detail) const = 0;
+
+  // Replaces the scheduler's settings (`fastgpu daemon reload`): the next tick orders and
+  // places the queue under them; running jobs stay where they are. Refused, changing
+  // nothing, when validate_config refuses them.
+  virtual Status set_scheduler_config(const sched::SchedulerConfig& config) = 0;
 
   // The GPUs as last read (simulated or NVML); "simulated" in reading.source says so.
   virtual const GpuReading& last_reading() const = 0;

@@ -127,8 +127,9 @@ class Scheduler {
   // Why a queued job waits: its dependencies, a hold, or, against the GPUs as the ledger
   // holds them now (after the last call's decisions and any end told since), whether it
   // fits and which job's turn comes first. Refused (not_found) when the job is not queued.
-  // Costs one placement attempt and a pass over the GPUs; changes nothing.
-  Result<WaitReason> why_waiting(JobId job) const;
+  // Costs one placement attempt, and with_detail a pass over the GPUs (for `detail`, left
+  // empty without it: a listing of 100,000 jobs that shows only the kind); changes nothing.
+  Result<WaitReason> why_waiting(JobId job, bool with_detail = true) const;
 
   // The held state as a plain snapshot (queue in id order), at the last schedule() time.
   // Jobs on hold() are left out, and so is every queued job that depends on one, directly
