@@ -704,6 +704,24 @@ TEST_F(EngineTest, AQueuedJobSaysWhyItWaits) {
   EXPECT_THAT(why(cpu).detail, HasSubstr("1 CPU-only job runs in the daemon's 1 CPU slot"));
 }
 
+// Under fair the engine does not keep its scheduler between ticks; the last tick's answers
+// why all the same.
+TEST_F(EngineTest, UnderFairAQueuedJobSaysWhyItWaitsToo) {
+  options_.scheduler.policy = "fair";
+  open("1xH100-80G");
+  JobSpec hour = job_spec("hour", 1, 40 * kGiB, 0.5);
+  hour.time_limit_s = 3600;
+  const JobId running = submit_one(hour);
+  tick();
+  ASSERT_EQ(state(running), JobState::kRunning);
+  const JobId whole = submit_one(job_spec("whole", 1, 60 * kGiB));
+  const JobId quarter = submit_one(job_spec("quarter", 1, 10 * kGiB, 0.25));
+  tick();
+  EXPECT_EQ(engine_->why_waiting(whole, true)->reason, "next in line");
+  EXPECT_THAT(engine_->why_waiting(whole, true)->detail, HasSubstr("it gets GPU 0 in about 1h00m"));
+  EXPECT_EQ(engine_->why_waiting(quarter, true)->reason, "priority");
+}
+
 // An array whose %N holds a member back while none of it runs yet: its earlier members
 // come first.
 TEST_F(EngineTest, AnArrayMemberBehindItsEarlierMembersSaysSo) {
