@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/daemon_client.h"
+#include "cli/run_progress.h"
 #include "cli/submit_context.h"
 #include "fastgpu/engine/job_file.h"
 #include "fastgpu/engine/report.h"
@@ -24,13 +25,6 @@ constexpr auto kPollInterval = std::chrono::milliseconds(250);
 struct RunOptions {
   DaemonFlags daemon;
   std::string file;
-};
-
-struct Progress {
-  std::size_t queued = 0, running = 0, completed = 0,
-              failed = 0;  // failed: any other end
-  bool operator==(const Progress&) const = default;
-  std::size_t done() const { return completed + failed; }
 };
 
 Result<std::string> read_file(const std::string& path) {
@@ -68,27 +62,6 @@ Result<std::vector<api::Json>> batch_jobs(const api::ApiClient& client,
   return jobs;
 }
 
-Progress count(const std::vector<api::Json>& jobs) {
-  Progress progress;
-  for (const api::Json& job : jobs) {
-    const std::string state = job["state"].get<std::string>();
-    if (state == "QUEUED" || state == "PREEMPTED")
-      ++progress.queued;
-    else if (state == "RUNNING")
-      ++progress.running;
-    else if (state == "COMPLETED")
-      ++progress.completed;
-    else
-      ++progress.failed;
-  }
-  return progress;
-}
-
-std::string progress_text(const Progress& progress, std::size_t total, double elapsed_s) {
-  return fmt::format("{}/{} done ({} failed), {} running, {} queued, {:.0f}s", progress.done(),
-                     total, progress.failed, progress.running, progress.queued, elapsed_s);
-}
-
 // Waits until every job ended, drawing progress on a terminal (one line,
 // redrawn) or as plain lines when anything changes.
 Result<std::vector<api::Json>> follow(const api::ApiClient& client,
@@ -99,7 +72,7 @@ Result<std::vector<api::Json>> follow(const api::ApiClient& client,
   while (true) {
     Result<std::vector<api::Json>> jobs = batch_jobs(client, ids);
     if (!jobs.ok()) return jobs.status();
-    const Progress progress = count(*jobs);
+    const Progress progress = count_progress(*jobs);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (terminal) {
@@ -157,7 +130,7 @@ int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, bool json) 
     }
     print_text(engine::render_batch_report_table(batch));
   }
-  return count(jobs).failed == 0 ? kExitOk : kExitFailure;
+  return count_progress(jobs).failed == 0 ? kExitOk : kExitFailure;
 }
 
 int run_batch(const RunOptions& options) {

@@ -1,0 +1,33 @@
+// The progress line of `fastgpu run`: how many of the batch's jobs ended, run and wait, and
+// why the waiting ones wait ("8 queued (6 resources, 2 dependency)").
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "fastgpu/api/job_json.h"
+
+namespace fastgpu::cli {
+
+struct Progress {
+  std::size_t queued = 0, running = 0, completed = 0,
+              failed = 0;  // failed: any other end
+  // Queued jobs by why they wait (the daemon's "waiting" reason), for the line alone:
+  // two progresses with the same counts are the same progress.
+  std::map<std::string, std::size_t> waiting;
+  bool operator==(const Progress& other) const {
+    return queued == other.queued && running == other.running && completed == other.completed &&
+           failed == other.failed;
+  }
+  std::size_t done() const { return completed + failed; }
+};
+
+// The batch's jobs (GET /v1/jobs records) counted by state.
+Progress count_progress(const std::vector<api::Json>& jobs);
+
+// "3/14 done (0 failed), 4 running, 7 queued (5 resources, 2 dependency), 12s".
+std::string progress_text(const Progress& progress, std::size_t total, double elapsed_s);
+
+}  // namespace fastgpu::cli
