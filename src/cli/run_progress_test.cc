@@ -12,11 +12,14 @@ api::Json job(const char* state, const char* reason = nullptr) {
 }
 
 TEST(RunProgress, TheLineSaysWhyTheQueuedJobsWaitMostCommonFirst) {
-  const std::vector<api::Json> jobs = {
-      job("COMPLETED"),          job("FAILED"),
-      job("RUNNING"),            job("QUEUED", "dependency"),
-      job("QUEUED", "resources"), job("QUEUED", "resources"),
-      job("PREEMPTED"),          job("QUEUED", "priority")};
+  const std::vector<api::Json> jobs = {job("COMPLETED"),
+                                       job("FAILED"),
+                                       job("RUNNING"),
+                                       job("QUEUED", "dependency"),
+                                       job("QUEUED", "resources"),
+                                       job("QUEUED", "resources"),
+                                       job("PREEMPTED"),
+                                       job("QUEUED", "priority")};
   const Progress progress = count_progress(jobs);
   EXPECT_EQ(progress.queued, 5u);
   EXPECT_EQ(progress_text(progress, 8, 12.4),

@@ -94,6 +94,15 @@ class EngineTest : public ::testing::Test {
   }
 
   GpuDevice& device(std::uint32_t index) { return probe_->devices().at(index); }
+  // Starts a job holding `gpus` GPUs at half share and 40 GiB each for the next hour.
+  JobId start_half_share_for_an_hour(int gpus) {
+    JobSpec hour = job_spec("hour", gpus, 40 * kGiB, 0.5);
+    hour.time_limit_s = 3600;
+    const JobId running = submit_one(hour);
+    tick();
+    EXPECT_EQ(state(running), JobState::kRunning);
+    return running;
+  }
   std::vector<JobId> start_two_packed_restartable_jobs();
 
   ManualClock clock_;
@@ -663,11 +672,7 @@ TEST_F(EngineTest, QueueMirrorPicksUpJobsTheEngineDidNotSubmitWithinAMinute) {
 TEST_F(EngineTest, AQueuedJobSaysWhyItWaits) {
   options_.cpu_slots = 1;
   open("2xH100-80G");
-  JobSpec hour = job_spec("hour", 2, 40 * kGiB, 0.5);
-  hour.time_limit_s = 3600;
-  const JobId running = submit_one(hour);
-  tick();
-  ASSERT_EQ(state(running), JobState::kRunning);
+  const JobId running = start_half_share_for_an_hour(2);
 
   const JobId wide = submit_one(job_spec("wide", 2, 40 * kGiB));
   const JobId beside = submit_one(job_spec("beside", 1, 10 * kGiB, 0.25));
@@ -709,11 +714,7 @@ TEST_F(EngineTest, AQueuedJobSaysWhyItWaits) {
 TEST_F(EngineTest, UnderFairAQueuedJobSaysWhyItWaitsToo) {
   options_.scheduler.policy = "fair";
   open("1xH100-80G");
-  JobSpec hour = job_spec("hour", 1, 40 * kGiB, 0.5);
-  hour.time_limit_s = 3600;
-  const JobId running = submit_one(hour);
-  tick();
-  ASSERT_EQ(state(running), JobState::kRunning);
+  start_half_share_for_an_hour(1);
   const JobId whole = submit_one(job_spec("whole", 1, 60 * kGiB));
   const JobId quarter = submit_one(job_spec("quarter", 1, 10 * kGiB, 0.25));
   tick();

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -64,6 +65,23 @@ TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {
 
 // The daemon orders its queue by the policy it was started with: under `priority` the
 // job of higher priority starts first, though submitted after the other.
+// Holds the one GPU with a job, queues a priority-1 job and then a priority-9 one (each
+// wanting the whole GPU); `between` runs while they wait. Then frees the GPU and returns
+// whether the priority-9 job started first, as a priority policy starts them.
+bool higher_priority_starts_first(DaemonHarness& daemon,
+                                  const std::function<void()>& between = {}) {
+  const std::uint64_t blocker = daemon.submit("--gpu-mem 70G -- sleep 60");
+  daemon.wait_for_state(blocker, "RUNNING");
+  const std::uint64_t low = daemon.submit("--gpu-mem 70G --priority 1 -- true");
+  const std::uint64_t high = daemon.submit("--gpu-mem 70G --priority 9 -- true");
+  if (between) between();
+  EXPECT_EQ(daemon.fastgpu("cancel " + std::to_string(blocker)).exit_code, 0);  // the GPU frees
+  const json low_job = daemon.wait_for_state(low, "COMPLETED");
+  const json high_job = daemon.wait_for_state(high, "COMPLETED");
+  return high_job["start_time_us"].get<std::int64_t>() <
+         low_job["start_time_us"].get<std::int64_t>();
+}
+
 TEST(DaemonLifecycle, ThePolicyItStartsWithOrdersTheQueueAndStatusSaysIt) {
   DaemonHarness daemon("1xH100-80G");
   const test_support::CliRun started = daemon.fastgpu("daemon start --policy priority");
@@ -73,17 +91,7 @@ TEST(DaemonLifecycle, ThePolicyItStartsWithOrdersTheQueueAndStatusSaysIt) {
   EXPECT_EQ(status["strategy"], "pack") << status.dump();
   EXPECT_TRUE(contains(daemon.fastgpu("daemon status").output, "policy:    priority"));
 
-  const std::uint64_t blocker = daemon.submit("--gpu-mem 70G -- sleep 60");
-  daemon.wait_for_state(blocker, "RUNNING");
-  const std::uint64_t low = daemon.submit("--gpu-mem 70G --priority 1 -- true");
-  const std::uint64_t high = daemon.submit("--gpu-mem 70G --priority 9 -- true");
-  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(blocker)).exit_code, 0);  // the GPU frees
-  const json low_job = daemon.wait_for_state(low, "COMPLETED");
-  const json high_job = daemon.wait_for_state(high, "COMPLETED");
-  EXPECT_LT(high_job["start_time_us"].get<std::int64_t>(),
-            low_job["start_time_us"].get<std::int64_t>())
-      << high_job.dump() << "\n"
-      << low_job.dump();
+  EXPECT_TRUE(higher_priority_starts_first(daemon));
 
   // A second start asking for another policy is not what was asked for: refused.
   const test_support::CliRun again = daemon.fastgpu("daemon start --policy fair");
@@ -144,15 +152,7 @@ TEST(DaemonLifecycle, TheSettingsFileTunesTheSchedulerAndStatusShowsIt) {
       << text;
   EXPECT_TRUE(contains(text, "settings:  " + file.string())) << text;
 
-  const std::uint64_t blocker = daemon.submit("--gpu-mem 70G -- sleep 60");
-  daemon.wait_for_state(blocker, "RUNNING");
-  const std::uint64_t low = daemon.submit("--gpu-mem 70G --priority 1 -- true");
-  const std::uint64_t high = daemon.submit("--gpu-mem 70G --priority 9 -- true");
-  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(blocker)).exit_code, 0);
-  const json low_job = daemon.wait_for_state(low, "COMPLETED");
-  const json high_job = daemon.wait_for_state(high, "COMPLETED");
-  EXPECT_LT(high_job["start_time_us"].get<std::int64_t>(),
-            low_job["start_time_us"].get<std::int64_t>());
+  EXPECT_TRUE(higher_priority_starts_first(daemon));
 
   // Another file asks for other settings than the daemon runs with: refused, naming them.
   daemon.write_file("warn.yaml", "policy: priority\nmemory-action: warn\n");
@@ -170,31 +170,24 @@ TEST(DaemonLifecycle, ReloadReadsTheSettingsFileAgainAndABadOneChangesNothing) {
   DaemonHarness daemon("1xH100-80G");
   daemon.write_file("settings.yaml", "policy: fifo\n");
   ASSERT_EQ(daemon.fastgpu("daemon start --config settings.yaml").exit_code, 0);
-  const std::uint64_t blocker = daemon.submit("--gpu-mem 70G -- sleep 60");
-  daemon.wait_for_state(blocker, "RUNNING");
-  const std::uint64_t low = daemon.submit("--gpu-mem 70G --priority 1 -- true");
-  const std::uint64_t high = daemon.submit("--gpu-mem 70G --priority 9 -- true");
+  // The queue waits behind a blocker while the file changes: under fifo the priority-1
+  // job, submitted first, would start first.
+  EXPECT_TRUE(higher_priority_starts_first(daemon, [&daemon] {
+    daemon.write_file("settings.yaml", "policy: priority\nbackfil: false\n");
+    const test_support::CliRun bad = daemon.fastgpu("daemon reload");
+    EXPECT_EQ(bad.exit_code, 1) << bad.output;
+    EXPECT_TRUE(contains(bad.output, "line 2: unknown setting 'backfil' (did you mean backfill?)"))
+        << bad.output;
+    EXPECT_TRUE(contains(bad.output, "nothing changed")) << bad.output;
+    EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "fifo");
 
-  daemon.write_file("settings.yaml", "policy: priority\nbackfil: false\n");
-  const test_support::CliRun bad = daemon.fastgpu("daemon reload");
-  EXPECT_EQ(bad.exit_code, 1) << bad.output;
-  EXPECT_TRUE(contains(bad.output, "line 2: unknown setting 'backfil' (did you mean backfill?)"))
-      << bad.output;
-  EXPECT_TRUE(contains(bad.output, "nothing changed")) << bad.output;
-  EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "fifo");
-
-  daemon.write_file("settings.yaml", "policy: priority\nbackfill: false\n");
-  const test_support::CliRun good = daemon.fastgpu("daemon reload");
-  EXPECT_EQ(good.exit_code, 0) << good.output;
-  EXPECT_TRUE(contains(good.output, "  policy: fifo -> priority\n  backfill: true -> false\n"))
-      << good.output;
-  EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "priority");
-  // Under fifo the priority-1 job, submitted first, would start first.
-  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(blocker)).exit_code, 0);
-  const json low_job = daemon.wait_for_state(low, "COMPLETED");
-  const json high_job = daemon.wait_for_state(high, "COMPLETED");
-  EXPECT_LT(high_job["start_time_us"].get<std::int64_t>(),
-            low_job["start_time_us"].get<std::int64_t>());
+    daemon.write_file("settings.yaml", "policy: priority\nbackfill: false\n");
+    const test_support::CliRun good = daemon.fastgpu("daemon reload");
+    EXPECT_EQ(good.exit_code, 0) << good.output;
+    EXPECT_TRUE(contains(good.output, "  policy: fifo -> priority\n  backfill: true -> false\n"))
+        << good.output;
+    EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "priority");
+  }));
 
   daemon.write_file("settings.yaml", "policy: sjf\n");
   const json status = daemon.fastgpu_json("daemon status");
