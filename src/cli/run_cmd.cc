@@ -68,11 +68,11 @@ Result<std::vector<api::Json>> follow(const api::ApiClient& client,
                                       const std::vector<std::uint64_t>& ids, bool quiet) {
   const bool terminal = !quiet && ::isatty(STDOUT_FILENO) != 0;
   const auto started = std::chrono::steady_clock::now();
-  std::optional<Progress> shown;
+  std::optional<BatchProgress> shown;
   while (true) {
     Result<std::vector<api::Json>> jobs = batch_jobs(client, ids);
     if (!jobs.ok()) return jobs.status();
-    const Progress progress = count_progress(*jobs);
+    const BatchProgress progress = count_progress(*jobs);
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (terminal) {

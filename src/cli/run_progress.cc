@@ -7,8 +7,8 @@
 
 namespace fastgpu::cli {
 
-Progress count_progress(const std::vector<api::Json>& jobs) {
-  Progress progress;
+BatchProgress count_progress(const std::vector<api::Json>& jobs) {
+  BatchProgress progress;
   for (const api::Json& job : jobs) {
     const std::string state = job["state"].get<std::string>();
     if (state == "QUEUED" || state == "PREEMPTED") {
@@ -28,7 +28,7 @@ Progress count_progress(const std::vector<api::Json>& jobs) {
   return progress;
 }
 
-std::string progress_text(const Progress& progress, std::size_t total, double elapsed_s) {
+std::string progress_text(const BatchProgress& progress, std::size_t total, double elapsed_s) {
   // The reasons most jobs wait for first; ties by name.
   std::vector<std::pair<std::string, std::size_t>> reasons(progress.waiting.begin(),
                                                            progress.waiting.end());

@@ -11,13 +11,13 @@
 
 namespace fastgpu::cli {
 
-struct Progress {
+struct BatchProgress {
   std::size_t queued = 0, running = 0, completed = 0,
               failed = 0;  // failed: any other end
   // Queued jobs by why they wait (the daemon's "waiting" reason), for the line alone:
   // two progresses with the same counts are the same progress.
   std::map<std::string, std::size_t> waiting;
-  bool operator==(const Progress& other) const {
+  bool operator==(const BatchProgress& other) const {
     return queued == other.queued && running == other.running && completed == other.completed &&
            failed == other.failed;
   }
@@ -25,9 +25,9 @@ struct Progress {
 };
 
 // The batch's jobs (GET /v1/jobs records) counted by state.
-Progress count_progress(const std::vector<api::Json>& jobs);
+BatchProgress count_progress(const std::vector<api::Json>& jobs);
 
 // "3/14 done (0 failed), 4 running, 7 queued (5 resources, 2 dependency), 12s".
-std::string progress_text(const Progress& progress, std::size_t total, double elapsed_s);
+std::string progress_text(const BatchProgress& progress, std::size_t total, double elapsed_s);
 
 }  // namespace fastgpu::cli

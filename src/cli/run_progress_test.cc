@@ -20,7 +20,7 @@ TEST(RunProgress, TheLineSaysWhyTheQueuedJobsWaitMostCommonFirst) {
                                        job("QUEUED", "resources"),
                                        job("PREEMPTED"),
                                        job("QUEUED", "priority")};
-  const Progress progress = count_progress(jobs);
+  const BatchProgress progress = count_progress(jobs);
   EXPECT_EQ(progress.queued, 5u);
   EXPECT_EQ(progress_text(progress, 8, 12.4),
             "2/8 done (1 failed), 1 running, 5 queued (2 resources, 1 dependency, 1 priority), "
@@ -28,10 +28,10 @@ TEST(RunProgress, TheLineSaysWhyTheQueuedJobsWaitMostCommonFirst) {
 }
 
 TEST(RunProgress, WithoutReasonsTheLineIsTheCountsAlone) {
-  const Progress progress = count_progress({job("QUEUED"), job("RUNNING")});
+  const BatchProgress progress = count_progress({job("QUEUED"), job("RUNNING")});
   EXPECT_EQ(progress_text(progress, 2, 0.0), "0/2 done (0 failed), 1 running, 1 queued, 0s");
   // Reasons moving alone are not new progress: a log of plain lines gets no new line.
-  Progress other = progress;
+  BatchProgress other = progress;
   other.waiting["resources"] = 1;
   EXPECT_EQ(other, progress);
 }
