@@ -10,7 +10,10 @@ namespace fastgpu::engine {
 using store::JobRecord;
 
 void KeptSchedule::submitted(std::span<const JobId> jobs) {
-  for (JobId job : jobs) changes_.push_back({Change::Kind::kSubmitted, job});
+  for (JobId job : jobs) {
+    changes_.push_back({Change::Kind::kSubmitted, job});
+    if (!first_unseen_ || job < *first_unseen_) first_unseen_ = job;
+  }
 }
 
 void KeptSchedule::cancelled(JobId job, store::WallTime at) {
@@ -22,6 +25,7 @@ void KeptSchedule::ended(JobId job, store::JobState state, store::WallTime at) {
 }
 
 void KeptSchedule::requeued(JobId job, store::WallTime stopped) {
+  requeued_unseen_.push_back(job);
   changes_.push_back(
       {Change::Kind::kRequeued, job, sched::EndState::kSucceeded, to_seconds(stopped)});
 }
@@ -37,10 +41,9 @@ void KeptSchedule::history_changed(std::optional<std::string_view> signature) {
 void KeptSchedule::invalidate() { kept_.reset(); }
 
 bool KeptSchedule::unseen(JobId job) const {
-  return std::any_of(changes_.begin(), changes_.end(), [job](const Change& change) {
-    return change.job == job &&
-           (change.kind == Change::Kind::kSubmitted || change.kind == Change::Kind::kRequeued);
-  });
+  // Ids only grow, so every job submitted since is at or after the first one submitted.
+  if (first_unseen_ && job >= *first_unseen_) return true;
+  return std::find(requeued_unseen_.begin(), requeued_unseen_.end(), job) != requeued_unseen_.end();
 }
 
 Result<sched::WaitReason> KeptSchedule::why_waiting(JobId job, bool with_detail) const {
@@ -51,6 +54,8 @@ Result<sched::WaitReason> KeptSchedule::why_waiting(JobId job, bool with_detail)
 
 void KeptSchedule::forget_changes() {
   changes_.clear();
+  first_unseen_.reset();
+  requeued_unseen_.clear();
   history_changed_.clear();
   every_history_changed_ = false;
 }

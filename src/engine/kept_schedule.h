@@ -80,7 +80,7 @@ class KeptSchedule {
   // unavailable before the first decide().
   Result<sched::WaitReason> why_waiting(JobId job, bool with_detail) const;
   // Whether the job was submitted or requeued since the last decide(): the scheduler has
-  // not considered it yet. Costs the changes told since.
+  // not considered it yet. Costs the requeues told since (a listing asks it of every job).
   bool unseen(JobId job) const;
 
  private:
@@ -118,6 +118,9 @@ class KeptSchedule {
   // Under fair (not kept): the last tick's scheduler, for why_waiting() alone.
   std::unique_ptr<sched::Scheduler> last_pure_;
   std::vector<Change> changes_;
+  // Since the last decide(): the smallest id submitted, and the jobs requeued.
+  std::optional<JobId> first_unseen_;
+  std::vector<JobId> requeued_unseen_;
   std::set<std::string> history_changed_;
   bool every_history_changed_ = false;
   // What the kept scheduler was last given.

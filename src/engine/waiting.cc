@@ -31,13 +31,14 @@ std::optional<std::string> dependency_wait(const JobRecord& job, const QueuedJob
   return text;
 }
 
-// Queued members of the job's array before it: they take its %N first.
-std::size_t members_before(const QueuedJobs& queued, const JobRecord& job) {
+// Queued members of the job's array before it, counted up to `cap`: they take its %N
+// first. (Capped: a listing asks this of every member of a 10,000-job array.)
+std::size_t members_before(const QueuedJobs& queued, const JobRecord& job, std::size_t cap) {
   auto found = queued.limited_arrays().find(job.spec.array->array_id);
   if (found == queued.limited_arrays().end()) return 0;
   std::size_t before = 0;
   for (const auto& [index, id] : found->second) {
-    if (id == job.id) break;
+    if (id == job.id || before == cap) break;
     ++before;
   }
   return before;
@@ -65,7 +66,7 @@ WaitingReason EngineImpl::engine_limit(const JobRecord& job) const {
               count_of(members, "member of its array runs", "members of its array run") +
                   ", and it runs " + at_most};
     }
-    if (members + members_before(queued_, job) >= limit) {
+    if (members + members_before(queued_, job, limit - members) >= limit) {
       return {"array limit", "its array runs " + at_most + ", earlier members first"};
     }
   }
