@@ -152,16 +152,23 @@ Result<JobFields> listing_fields(const ApiRequest& request) {
 // Calls `each` with every job `filter` selects, read `page_jobs` at a time: the store's
 // lock, which the engine's ticks take too, is held for one page, never for a whole
 // listing of 100,000 jobs, and only one page is held in memory. Each job comes once, by
-// increasing id, as it was when its page was read. REQUIRES: page_jobs > 0.
+// increasing id, as it was when its page was read. With `engine_mutex`, each page is read
+// and handed to `each` under it: what `each` asks the engine agrees with the page (the
+// engine changes jobs only under that mutex), and ticks wait one page at most.
+// REQUIRES: page_jobs > 0.
 Status for_each_listed_job(store::StateStore& store, store::JobFilter filter, std::size_t page_jobs,
+                           std::mutex* engine_mutex,
                            const std::function<void(const store::JobRecord&)>& each) {
   std::optional<std::size_t> left = filter.limit;
   for (;;) {
     filter.limit = std::min(left.value_or(page_jobs), page_jobs);
     if (*filter.limit == 0) return {};
+    std::unique_lock<std::mutex> engine;
+    if (engine_mutex != nullptr) engine = std::unique_lock(*engine_mutex);
     Result<std::vector<store::JobRecord>> page = store.list_jobs(filter);
     if (!page.ok()) return page.status();
     for (const store::JobRecord& job : *page) each(job);
+    if (engine.owns_lock()) engine.unlock();
     if (page->size() < *filter.limit) return {};
     filter.after = page->back().id;
     if (left) *left -= page->size();
@@ -290,9 +297,14 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   Result<JobFields> fields = listing_fields(request);
   if (!fields.ok()) return error_response(fields.status());
   JobListingText listing(*fields);
+  // Under the engine's mutex when queued jobs are listed, so that no job listed QUEUED has
+  // started by the time the engine is asked why it waits.
+  const bool queued =
+      filter.states.empty() || std::find(filter.states.begin(), filter.states.end(),
+                                         store::JobState::kQueued) != filter.states.end();
   const Status listed = for_each_listed_job(
       *options_.store, filter, std::max<std::size_t>(options_.listing_page_jobs, 1),
-      [&](const store::JobRecord& job) {
+      queued ? options_.engine_mutex : nullptr, [&](const store::JobRecord& job) {
         const Json waiting = waiting_json(job, *fields != JobFields::kTable);
         listing.add(job, waiting.is_null() ? nullptr : &waiting);
       });
@@ -328,21 +340,21 @@ ApiResponse ownership_error(const Status& status) {
 
 Json ApiService::waiting_json(const store::JobRecord& job, bool with_detail) {
   if (job.state != store::JobState::kQueued) return nullptr;
-  std::optional<engine::WaitingReason> why;
-  {
-    std::lock_guard lock(*options_.engine_mutex);
-    why = options_.engine->why_waiting(job.id, with_detail);
-  }
+  const std::optional<engine::WaitingReason> why =
+      options_.engine->why_waiting(job.id, with_detail);
   if (!why) return nullptr;
   if (!with_detail) return Json{{"reason", why->reason}};
   return Json{{"reason", why->reason}, {"detail", why->detail}};
 }
 
 ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
+  // The record and why it waits read together: the engine changes jobs under its mutex.
+  std::unique_lock engine(*options_.engine_mutex);
   Result<store::JobRecord> record = owned_job(request, job);
   if (!record.ok()) return ownership_error(record.status());
-  Json json = job_record_to_json(*record);
   Json waiting = waiting_json(*record, /*with_detail=*/true);
+  engine.unlock();
+  Json json = job_record_to_json(*record);
   if (!waiting.is_null()) json["waiting"] = std::move(waiting);
   return {200, std::move(json)};
 }

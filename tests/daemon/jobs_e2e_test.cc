@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -142,6 +143,36 @@ TEST(JobsE2E, RunPrintsTheBatchReport) {
   EXPECT_TRUE(contains(run.output, "makespan")) << run.output;
   EXPECT_TRUE(contains(run.output, "one")) << run.output;
   EXPECT_TRUE(contains(run.output, "two")) << run.output;
+}
+
+// Every progress line of `run` accounts for each queued job with a reason: the listing
+// reads the jobs and asks why they wait under the engine's lock, so no job it reads as
+// QUEUED has started by the time it is asked.
+TEST(JobsE2E, RunGivesEveryQueuedJobAReasonOnEveryProgressLine) {
+  DaemonHarness daemon("1xH100-80G");
+  daemon.write_file("batch.yaml",
+                    "defaults: {share: 0.25}\n"
+                    "jobs:\n"
+                    "  - {name: first, gpu-mem: 10G, command: [sleep, '0.5']}\n"
+                    "  - {name: then, gpu-mem: 10G, after: first, command: [sleep, '0.2']}\n"
+                    "  - {name: wide, gpu-mem: 70G, share: 1, command: [sleep, '0.3']}\n"
+                    "  - {name: sweep, array: 0-5%2, gpu-mem: 5G, command: [sleep, '0.2']}\n");
+  const test_support::CliRun run = daemon.fastgpu("run batch.yaml");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::regex line(R"((\d+) queued(?: \(([^)]*)\))?, \d+s)");
+  const std::regex reason(R"((\d+) [a-z ]+)");
+  int lines = 0;
+  for (auto it = std::sregex_iterator(run.output.begin(), run.output.end(), line);
+       it != std::sregex_iterator(); ++it, ++lines) {
+    const std::string reasons = (*it)[2];
+    int explained = 0;
+    for (auto r = std::sregex_iterator(reasons.begin(), reasons.end(), reason);
+         r != std::sregex_iterator(); ++r) {
+      explained += std::stoi((*r)[1]);
+    }
+    EXPECT_EQ(explained, std::stoi((*it)[1])) << it->str() << "\n" << run.output;
+  }
+  EXPECT_GT(lines, 1) << run.output;
 }
 
 // The issue's loop from history to simulation: the jobs that ran here, exported with

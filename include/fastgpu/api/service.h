@@ -107,7 +107,7 @@ class ApiService {
   ApiResponse reload(const ApiRequest& request);
   ApiResponse gpus();
   // Why a queued job waits, as {"reason", "detail"} (the reason alone without
-  // with_detail); null for a job not queued.
+  // with_detail); null for a job not queued. REQUIRES: the engine mutex is held.
   Json waiting_json(const store::JobRecord& job, bool with_detail);
   // The job, if the caller may see it; else the error response to send.
   Result<store::JobRecord> owned_job(const ApiRequest& request, JobId job);
