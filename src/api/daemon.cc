@@ -233,8 +233,6 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   options.info.state_dir = config.paths.state_dir;
   options.info.gpus_source = parts.gpus_source;
   options.info.gpus_note = parts.gpus_note;
-  options.info.policy = config.scheduler.policy;
-  options.info.strategy = config.scheduler.strategy;
   options.info.scheduler = sched::settings_json(config.scheduler);
   options.info.settings_file = config.settings_file.string();
   options.info.started = std::chrono::steady_clock::now();

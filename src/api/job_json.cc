@@ -410,10 +410,7 @@ void JobListingText::add(const store::JobRecord& job, const Json* waiting) {
   if (!empty_) text_ += ',';
   empty_ = false;
   Json json = job_record_to_json(job, fields_);
-  if (waiting != nullptr) {
-    json["waiting"] =
-        fields_ == JobFields::kTable ? Json{{"reason", waiting->at("reason")}} : *waiting;
-  }
+  if (waiting != nullptr) json["waiting"] = *waiting;
   text_ += compact_text(json);
 }
 

@@ -402,18 +402,12 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
 
 namespace {
 
-std::string setting_text(const Json& value) {
-  return value.is_string() ? value.get<std::string>() : value.dump();
-}
-
 // "policy: fifo -> priority" for every setting that differs, and the file if it changed.
 std::vector<std::string> settings_changes(const DaemonInfo& before, const Json& after,
                                           const std::string& file) {
   std::vector<std::string> changes;
-  for (const auto& [key, value] : after.items()) {
-    const Json old = before.scheduler.contains(key) ? before.scheduler[key] : Json(nullptr);
-    if (old == value) continue;
-    changes.push_back(fmt::format("{}: {} -> {}", key, setting_text(old), setting_text(value)));
+  for (const sched::SettingChange& change : sched::setting_changes(before.scheduler, after)) {
+    changes.push_back(fmt::format("{}: {} -> {}", change.key, change.from, change.to));
   }
   if (before.settings_file != file) {
     const auto named = [](const std::string& path) {
@@ -455,8 +449,6 @@ ApiResponse ApiService::reload(const ApiRequest& request) {
   {
     std::lock_guard lock(info_mutex_);
     changes = settings_changes(options_.info, now, file);
-    options_.info.policy = read->config.policy;
-    options_.info.strategy = read->config.strategy;
     options_.info.scheduler = now;
     options_.info.settings_file = file;
   }
@@ -474,6 +466,9 @@ ApiResponse ApiService::daemon_info() {
   }
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
+  const auto setting = [&info](const char* key) {
+    return info.scheduler.is_object() ? info.scheduler.value(key, std::string()) : std::string();
+  };
   // Counted by the store from its state index: every command asks this first, and listing
   // the ids of 100,000 queued jobs to count them took 50-85 ms.
   Result<std::map<store::JobState, std::uint64_t>> by_state = options_.store->count_jobs_by_state();
@@ -494,8 +489,8 @@ ApiResponse ApiService::daemon_info() {
                     {"state_dir", info.state_dir.string()},
                     {"gpus_source", info.gpus_source},
                     {"gpus_note", info.gpus_note},
-                    {"policy", info.policy},
-                    {"strategy", info.strategy},
+                    {"policy", setting("policy")},
+                    {"strategy", setting("strategy")},
                     {"scheduler", info.scheduler},
                     {"settings_file",
                      info.settings_file.empty() ? Json(nullptr) : Json(info.settings_file)},

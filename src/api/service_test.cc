@@ -238,7 +238,6 @@ TEST_F(ApiServiceTest, ReloadHandsTheSettingsReadAgainToTheEngineAndSaysWhatChan
   options.engine_mutex = &mutex_;
   options.clock = &clock_;
   options.owner_uid = 1000;
-  options.info.policy = "fifo";
   options.info.scheduler = sched::settings_json(sched::SchedulerConfig{});
   options.reread_settings = [&next_read]() -> Result<SchedulerSettings> {
     if (!next_read.ok()) return next_read;

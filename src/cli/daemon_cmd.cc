@@ -114,18 +114,15 @@ Result<Settings> scheduler_option(const DaemonOptions& options) {
 // what the flags asked counts: --policy, --strategy, and every setting of --config's file.
 std::string settings_not_as_asked(const DaemonOptions& options, const Settings& asked,
                                   const api::Json& info) {
-  const api::Json wanted = sched::settings_json(asked.config);
   const api::Json running = info.value("scheduler", api::Json::object());
-  const auto text = [](const api::Json& v) {
-    return v.is_string() ? v.get<std::string>() : v.dump();
-  };
   std::vector<std::string> differences;
-  for (const auto& [key, value] : wanted.items()) {
-    const bool flagged = (key == "policy" && !options.policy.empty()) ||
-                         (key == "strategy" && !options.strategy.empty()) ||
+  for (const sched::SettingChange& change :
+       sched::setting_changes(running, sched::settings_json(asked.config))) {
+    const bool flagged = (change.key == "policy" && !options.policy.empty()) ||
+                         (change.key == "strategy" && !options.strategy.empty()) ||
                          !options.config.empty();
-    if (!flagged || !running.contains(key) || running[key] == value) continue;
-    differences.push_back(fmt::format("{} {}, not {}", key, text(value), text(running[key])));
+    if (flagged)
+      differences.push_back(fmt::format("{} {}, not {}", change.key, change.to, change.from));
   }
   return fmt::format("{}", fmt::join(differences, "; "));
 }

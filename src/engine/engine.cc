@@ -203,7 +203,7 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
   return ids;
 }
 
-// ---- cancel ----
+// ---- settings ----
 
 Status EngineImpl::set_scheduler_config(const sched::SchedulerConfig& config) {
   FASTGPU_RETURN_IF_ERROR(sched::validate_config(config));
@@ -211,6 +211,8 @@ Status EngineImpl::set_scheduler_config(const sched::SchedulerConfig& config) {
   schedule_.invalidate();  // the next tick builds it afresh under the new settings
   return {};
 }
+
+// ---- cancel ----
 
 Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
   Result<JobRecord> job = options_.store->get_job(id);

@@ -25,7 +25,6 @@ void KeptSchedule::ended(JobId job, store::JobState state, store::WallTime at) {
 }
 
 void KeptSchedule::requeued(JobId job, store::WallTime stopped) {
-  requeued_unseen_.push_back(job);
   changes_.push_back(
       {Change::Kind::kRequeued, job, sched::EndState::kSucceeded, to_seconds(stopped)});
 }
@@ -42,8 +41,7 @@ void KeptSchedule::invalidate() { kept_.reset(); }
 
 bool KeptSchedule::unseen(JobId job) const {
   // Ids only grow, so every job submitted since is at or after the first one submitted.
-  if (first_unseen_ && job >= *first_unseen_) return true;
-  return std::find(requeued_unseen_.begin(), requeued_unseen_.end(), job) != requeued_unseen_.end();
+  return first_unseen_ && job >= *first_unseen_;
 }
 
 Result<sched::WaitReason> KeptSchedule::why_waiting(JobId job, bool with_detail) const {
@@ -55,7 +53,6 @@ Result<sched::WaitReason> KeptSchedule::why_waiting(JobId job, bool with_detail)
 void KeptSchedule::forget_changes() {
   changes_.clear();
   first_unseen_.reset();
-  requeued_unseen_.clear();
   history_changed_.clear();
   every_history_changed_ = false;
 }

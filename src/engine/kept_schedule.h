@@ -79,8 +79,9 @@ class KeptSchedule {
   // not_found when the scheduler does not hold it (submitted since, or withheld), and
   // unavailable before the first decide().
   Result<sched::WaitReason> why_waiting(JobId job, bool with_detail) const;
-  // Whether the job was submitted or requeued since the last decide(): the scheduler has
-  // not considered it yet. Costs the requeues told since (a listing asks it of every job).
+  // Whether the job was submitted since the last decide(): the scheduler has not
+  // considered it yet. One compare (a listing asks it of every job). A job requeued since
+  // needs no such question: the scheduler still holds it as running (not_found).
   bool unseen(JobId job) const;
 
  private:
@@ -118,9 +119,8 @@ class KeptSchedule {
   // Under fair (not kept): the last tick's scheduler, for why_waiting() alone.
   std::unique_ptr<sched::Scheduler> last_pure_;
   std::vector<Change> changes_;
-  // Since the last decide(): the smallest id submitted, and the jobs requeued.
+  // The smallest id submitted since the last decide().
   std::optional<JobId> first_unseen_;
-  std::vector<JobId> requeued_unseen_;
   std::set<std::string> history_changed_;
   bool every_history_changed_ = false;
   // What the kept scheduler was last given.

@@ -92,8 +92,8 @@ std::optional<WaitingReason> EngineImpl::why_waiting(JobId id, bool with_detail)
   }
   if (schedule_.unseen(id)) {
     return WaitingReason{"next pass",
-                         "submitted or requeued since the last scheduling pass, "
-                         "which comes within a second"};
+                         "submitted since the last scheduling pass, which comes within a "
+                         "second"};
   }
   Result<sched::WaitReason> why = schedule_.why_waiting(id, with_detail);
   if (!why.ok()) {

@@ -118,13 +118,7 @@ Bytes Ledger::bytes_on(int s, const Demand& demand) const {
 }
 
 bool Ledger::fits(int s, const Demand& demand) const {
-  const GpuSlot& slot = slots_[s];
-  if (!slot.healthy || slot.exclusive_held) return false;
-  if (demand.exclusive() && slot.jobs > 0) return false;
-  if (demand.whole_memory && slot.declared_bytes > 0) return false;
-  if (bytes_on(s, demand) > slot.free_bytes()) return false;
-  if (demand.whole_memory && slot.usable_bytes == 0) return false;
-  return slot.share_units + to_units(demand.share * slot.r) <= kUnitsPerShare;
+  return slots_[s].healthy && compute_fits(s, demand) && memory_fits(s, demand);
 }
 
 void Ledger::commit(const std::vector<int>& slot_ids, const Demand& demand) {

@@ -133,6 +133,7 @@ class Round {
       apply_move(move);
       result_.decisions.emplace_back(std::move(move));
     }
+    state_.last_reservation = result_.reservation;
     return std::move(result_);
   }
 

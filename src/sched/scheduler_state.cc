@@ -187,7 +187,7 @@ Scheduler::State::State(const SchedulerConfig& config_in, std::vector<GpuState> 
   reset_estimates();
 }
 
-const Ledger& Scheduler::State::empty_ledger() {
+const Ledger& Scheduler::State::empty_ledger() const {
   if (!empty_ledger_) {
     Snapshot gpus_only;
     gpus_only.gpus = view.gpus;
@@ -775,7 +775,6 @@ Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s) {
     state.rebuild_order();
   }
   ScheduleResult result = run_round(state);
-  state.last_reservation = result.reservation;
   if (state.entries_fair_keyed) state.heads_live = false;  // rekeyed when the next call begins
   return result;
 }

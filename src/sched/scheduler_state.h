@@ -187,8 +187,8 @@ struct Scheduler::State {
   std::size_t measured_gpus = 0;
   Ledger ledger;
   // The same GPUs with none of our jobs (what fits once all end), built when first asked.
-  const Ledger& empty_ledger();
-  std::optional<Ledger> empty_ledger_;
+  const Ledger& empty_ledger() const;
+  mutable std::optional<Ledger> empty_ledger_;  // built on first use
 
   // Waiting jobs whose dependencies are met, grouped into request classes: jobs asking
   // the same of each GPU. Jobs of one class succeed or fail to place alike (the ledger

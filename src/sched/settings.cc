@@ -269,6 +269,20 @@ Result<SchedulerConfig> read_settings(const std::filesystem::path& file, Schedul
   return parsed;
 }
 
+std::vector<SettingChange> setting_changes(const nlohmann::ordered_json& from,
+                                           const nlohmann::ordered_json& to) {
+  const auto text = [](const nlohmann::ordered_json& value) {
+    return value.is_string() ? value.get<std::string>() : value.dump();
+  };
+  std::vector<SettingChange> changes;
+  for (const auto& [key, value] : to.items()) {
+    const auto old = from.find(key);
+    if (old == from.end() || *old == value) continue;
+    changes.push_back({key, text(*old), text(value)});
+  }
+  return changes;
+}
+
 nlohmann::ordered_json settings_json(const SchedulerConfig& config) {
   return {
       {"policy", config.policy},

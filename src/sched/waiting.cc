@@ -1,4 +1,7 @@
 // Scheduler::why_waiting: why a queued job did not start, in the scheduler's own terms.
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <cmath>
 
 #include "sched/scheduler_state.h"
@@ -21,18 +24,12 @@ std::string jobs_text(const std::vector<JobId>& jobs) {
   return (jobs.size() == 1 ? "job " : "jobs ") + job_list(jobs);
 }
 
-std::string gpu_list(const std::vector<int>& gpus) {
-  std::string text;
-  for (int gpu : gpus) text += (text.empty() ? "" : ",") + std::to_string(gpu);
-  return text;
-}
-
 std::string percent(double share) { return std::to_string(std::lround(share * 100.0)) + "%"; }
 
 // "GPUs 0,1 now" or "GPU 3 in about 25m, when running jobs reach their time limits".
 std::string reservation_text(const Reservation& reservation, double now_s) {
-  std::string text =
-      (reservation.gpus.size() == 1 ? "GPU " : "GPUs ") + gpu_list(reservation.gpus) + " ";
+  std::string text = fmt::format("{} {} ", reservation.gpus.size() == 1 ? "GPU" : "GPUs",
+                                 fmt::join(reservation.gpus, ","));
   const double wait_s = reservation.start_s - now_s;
   if (wait_s <= 0.0) return text + "now";
   return text + "in about " + format_duration(Seconds(wait_s)) +
@@ -63,10 +60,8 @@ std::string resources_detail(const Ledger& ledger, const Demand& demand) {
       ++unhealthy;
       continue;
     }
-    const bool memory = demand.whole_memory ? slot.declared_bytes == 0 && slot.usable_bytes > 0
-                                            : ledger.bytes_on(s, demand) <= slot.free_bytes();
-    const bool compute = !slot.exclusive_held && (!demand.exclusive() || slot.jobs == 0) &&
-                         slot.share_units + to_units(demand.share * slot.r) <= kUnitsPerShare;
+    const bool memory = ledger.memory_fits(s, demand);
+    const bool compute = ledger.compute_fits(s, demand);
     memory_ok += memory ? 1 : 0;
     compute_ok += compute ? 1 : 0;
     both += memory && compute ? 1 : 0;
@@ -125,14 +120,7 @@ std::string gpu_wait_detail(const Scheduler::State& state, const WaitReason& why
     }
     case WaitReason::Kind::kResources: {
       std::string detail = resources_detail(state.ledger, demand);
-      std::optional<Ledger> built;
-      const Ledger* idle = state.empty_ledger_ ? &*state.empty_ledger_ : nullptr;
-      if (idle == nullptr) {
-        Snapshot gpus_only;
-        gpus_only.gpus = state.view.gpus;
-        idle = &built.emplace(gpus_only);
-      }
-      if (!state.placer->place(*idle, demand, PlaceOptions{})) {
+      if (!state.placer->place(state.empty_ledger(), demand, PlaceOptions{})) {
         detail += "; it fits no node even with every job ended (too few healthy GPUs)";
       }
       return detail;

@@ -59,8 +59,8 @@ class JobListingText {
  public:
   explicit JobListingText(JobFields fields) : fields_(fields) {}
 
-  // `waiting`: why a queued job waits ({"reason", "detail"}), carried as "waiting" (the
-  // reason alone in a table listing); null for none.
+  // `waiting`: why a queued job waits ({"reason", "detail"}, or the reason alone for a
+  // table listing), carried as "waiting"; null for none.
   void add(const store::JobRecord& job, const Json* waiting = nullptr);
   // The body; the object is spent.
   std::string finish() &&;

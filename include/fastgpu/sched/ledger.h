@@ -101,6 +101,20 @@ class Ledger {
   // True when `demand` fits on slot s now: healthy, memory and compute both fit, and
   // exclusivity holds.
   bool fits(int s, const Demand& demand) const;
+  // The two halves of fits(), health aside (why_waiting tells a user which one fails):
+  // the demand's bytes are free (all of them, unused, for whole_memory), and its share of
+  // compute is (an idle GPU for an exclusive demand, none held exclusively). Inline: fits()
+  // is the placers' innermost test.
+  bool memory_fits(int s, const Demand& demand) const {
+    const GpuSlot& slot = slots_[s];
+    if (demand.whole_memory) return slot.declared_bytes == 0 && slot.usable_bytes > 0;
+    return demand.bytes <= slot.free_bytes();
+  }
+  bool compute_fits(int s, const Demand& demand) const {
+    const GpuSlot& slot = slots_[s];
+    if (slot.exclusive_held || (demand.exclusive() && slot.jobs > 0)) return false;
+    return slot.share_units + to_units(demand.share * slot.r) <= kUnitsPerShare;
+  }
   // Bytes a demand takes on slot s (whole_memory resolves to the slot's usable bytes).
   Bytes bytes_on(int s, const Demand& demand) const;
 

@@ -36,4 +36,15 @@ Result<SchedulerConfig> read_settings(const std::filesystem::path& file, Schedul
 // Every key of the settings and its value in `config`.
 nlohmann::ordered_json settings_json(const SchedulerConfig& config);
 
+// A setting whose value differs between two settings_json() documents, each value as text
+// (a string as it is, anything else as JSON: "fifo", "false", "3600").
+struct SettingChange {
+  std::string key;
+  std::string from;
+  std::string to;
+};
+// The keys of `to` that `from` holds with another value, in `to`'s order.
+std::vector<SettingChange> setting_changes(const nlohmann::ordered_json& from,
+                                           const nlohmann::ordered_json& to);
+
 }  // namespace fastgpu::sched
