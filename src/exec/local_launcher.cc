@@ -19,6 +19,7 @@
 #include "exec/job_cgroup.h"
 #include "exec/run_files.h"
 #include "exec/spawn_supervisor.h"
+#include "exec/supervisor_spawner.h"
 #include "fastgpu/exec/process_tree.h"
 
 namespace fastgpu::exec {
@@ -149,7 +150,8 @@ struct Tracked {
 
 class LocalLauncher final : public Launcher {
  public:
-  explicit LocalLauncher(LocalLauncherOptions options) : options_(std::move(options)) {}
+  explicit LocalLauncher(LocalLauncherOptions options)
+      : options_(std::move(options)), spawner_(options_.supervisor_path) {}
 
   // Running jobs keep running: their supervisors do not depend on us. A supervisor still
   // starting finds nobody on its pipe and leaves its job for the next daemon to queue again.
@@ -186,6 +188,7 @@ class LocalLauncher final : public Launcher {
   void reap_strays();
 
   LocalLauncherOptions options_;
+  SupervisorSpawner spawner_;  // used when options_.use_spawner
   std::map<JobId, Tracked> tracked_;
   std::map<JobId, Pending> pending_;  // begun by begin_launches, not yet reported
   std::vector<pid_t> strays_;         // our supervisors whose launch failed; reaped by poll()
@@ -206,7 +209,8 @@ Result<LocalLauncher::Pending> LocalLauncher::begin(const LaunchRequest& request
   FASTGPU_RETURN_IF_ERROR(resolve_identity(absolute).with_context(job_name(request.job)));
   FASTGPU_RETURN_IF_ERROR(prepare_run_file(absolute.run_file));
   Result<SpawnedSupervisor> spawned =
-      start_supervisor(options_.supervisor_path, pending.run_file, request_to_json(absolute));
+      start_supervisor(options_.supervisor_path, pending.run_file, request_to_json(absolute),
+                       options_.use_spawner ? &spawner_ : nullptr);
   if (!spawned.ok()) return spawned.status().with_context(job_name(request.job));
   pending.spawned = *spawned;
   return pending;

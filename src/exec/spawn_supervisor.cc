@@ -5,15 +5,20 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <string>
 #include <vector>
 
 #include "exec/run_files.h"
+#include "exec/supervisor_spawner.h"
 
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
 
@@ -58,6 +63,16 @@ class SpawnSetup {
     ::posix_spawn_file_actions_adddup2(&actions_, STDOUT_FILENO, STDERR_FILENO);
     ::posix_spawn_file_actions_adddup2(&actions_, notify_fd, kNotifyFd);
     // Nothing else of the daemon's (sockets, the database) leaks into a job.
+    ::posix_spawn_file_actions_addclosefrom_np(&actions_, kNotifyFd + 1);
+  }
+
+  // The spawner's: its socket on fd 3, its own messages to the supervisor log.
+  void set_spawner_files(int socket_fd, const std::string& log_path) {
+    ::posix_spawn_file_actions_addopen(&actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    ::posix_spawn_file_actions_addopen(&actions_, STDOUT_FILENO, log_path.c_str(),
+                                       O_WRONLY | O_APPEND | O_CREAT, 0640);
+    ::posix_spawn_file_actions_adddup2(&actions_, STDOUT_FILENO, STDERR_FILENO);
+    ::posix_spawn_file_actions_adddup2(&actions_, socket_fd, kNotifyFd);
     ::posix_spawn_file_actions_addclosefrom_np(&actions_, kNotifyFd + 1);
   }
 
@@ -160,7 +175,8 @@ Result<SupervisorReport> parse_supervisor_report(const std::string& line) {
 
 Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervisor_path,
                                            const std::filesystem::path& run_file,
-                                           std::string_view request_json) {
+                                           std::string_view request_json,
+                                           SupervisorSpawner* spawner) {
   Result<int> request_fd = request_memfd(request_json);
   if (!request_fd.ok()) return request_fd.status();
   int fds[2];
@@ -168,16 +184,27 @@ Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervis
     ::close(*request_fd);
     return piped;
   }
+  SpawnedSupervisor spawned;
+  const std::filesystem::path log_path = supervisor_log_of(run_file);
+  if (spawner != nullptr) {
+    if (Result<pid_t> pid = spawner->spawn(run_file, log_path, *request_fd, fds[1]); pid.ok()) {
+      ::close(fds[1]);
+      ::close(*request_fd);
+      spawned.pid = *pid;
+      spawned.report_fd = fds[0];
+      return spawned;
+    }
+    // No supervisor was started: spawn it here, as without a spawner.
+  }
   SpawnSetup setup;
   setup.set_signals();
-  setup.set_files(*request_fd, supervisor_log_of(run_file).string(), fds[1]);
+  setup.set_files(*request_fd, log_path.string(), fds[1]);
   std::vector<std::string> args = {supervisor_path.string(), run_file.string(), "--notify-fd",
                                    std::to_string(kNotifyFd)};
   std::vector<char*> argv;
   argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
-  SpawnedSupervisor spawned;
   const int error = ::posix_spawn(&spawned.pid, supervisor_path.c_str(), setup.actions(),
                                   setup.attr(), argv.data(), environ);
   ::close(fds[1]);
@@ -189,6 +216,125 @@ Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervis
   }
   spawned.report_fd = fds[0];
   return spawned;
+}
+
+SupervisorSpawner::SupervisorSpawner(std::filesystem::path supervisor_path)
+    : supervisor_path_(std::move(supervisor_path)) {}
+
+SupervisorSpawner::~SupervisorSpawner() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  stop();
+}
+
+pid_t SupervisorSpawner::pid() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return pid_;
+}
+
+Status SupervisorSpawner::start(const std::filesystem::path& log_path) {
+  int ends[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
+    return unavailable("cannot create the spawner's socket: " + errno_text(errno));
+  }
+  SpawnSetup setup;
+  setup.set_signals();
+  setup.set_spawner_files(ends[1], log_path.string());
+  std::vector<std::string> args = {supervisor_path_.string(), "--spawner",
+                                   std::to_string(kNotifyFd)};
+  std::vector<char*> argv;
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const int error = ::posix_spawn(&pid_, supervisor_path_.c_str(), setup.actions(), setup.attr(),
+                                  argv.data(), environ);
+  ::close(ends[1]);
+  if (error != 0) {
+    ::close(ends[0]);
+    pid_ = 0;
+    return unavailable("cannot start the spawner '" + supervisor_path_.string() +
+                       "': " + errno_text(error));
+  }
+  socket_ = ends[0];
+  return {};
+}
+
+// The spawner exits when its socket closes; it is reaped here, and killed if it lingers.
+void SupervisorSpawner::stop() {
+  if (socket_ >= 0) ::close(socket_);
+  socket_ = -1;
+  if (pid_ <= 0) return;
+  for (int waited_ms = 0; waited_ms < 1000; waited_ms += 5) {
+    if (::waitpid(pid_, nullptr, WNOHANG) != 0) {
+      pid_ = 0;
+      return;
+    }
+    ::usleep(5000);
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  pid_ = 0;
+}
+
+Result<pid_t> SupervisorSpawner::spawn(const std::filesystem::path& run_file,
+                                       const std::filesystem::path& log_path, int request_fd,
+                                       int notify_fd) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (failures_ >= kMaxFailures) return unavailable("the spawner failed; not used any more");
+  if (socket_ < 0) {
+    if (Status started = start(log_path); !started.ok()) {
+      ++failures_;
+      return started;
+    }
+  }
+  auto failed = [this](const std::string& what) -> Status {
+    stop();
+    ++failures_;
+    return unavailable("the spawner (" + what + ")");
+  };
+  std::string body = run_file.string();
+  body.push_back('\0');
+  body += log_path.string();
+  body.push_back('\0');
+  const std::array<int, 2> fds{request_fd, notify_fd};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof fds)> control{};
+  iovec part{body.data(), body.size()};
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof fds);
+  std::memcpy(CMSG_DATA(header), fds.data(), sizeof fds);
+  ssize_t sent = -1;
+  do {
+    sent = ::sendmsg(socket_, &message, MSG_NOSIGNAL);
+  } while (sent < 0 && errno == EINTR);
+  if (sent < 0) return failed("cannot send it a request: " + errno_text(errno));
+  // It answers as soon as its clone returns; a spawner silent this long is stuck.
+  pollfd waiting{socket_, POLLIN, 0};
+  int ready = -1;
+  do {
+    ready = ::poll(&waiting, 1, 10000);
+  } while (ready < 0 && errno == EINTR);
+  if (ready <= 0) return failed("no answer");
+  std::array<char, 512> answer{};
+  ssize_t got = -1;
+  do {
+    got = ::recv(socket_, answer.data(), answer.size(), 0);
+  } while (got < 0 && errno == EINTR);
+  if (got <= 0)
+    return failed(got == 0 ? "it exited" : "cannot read its answer: " + errno_text(errno));
+  const std::string_view text(answer.data(), static_cast<std::size_t>(got));
+  pid_t pid = 0;
+  if (text.rfind("pid ", 0) == 0) {
+    auto [end, error] = std::from_chars(text.data() + 4, text.data() + text.size(), pid);
+    if (error == std::errc{} && end == text.data() + text.size() && pid > 0) return pid;
+  }
+  if (text.rfind("error ", 0) == 0)
+    return unavailable("the spawner: " + std::string(text.substr(6)));
+  return failed("answer '" + std::string(text) + "' not understood");
 }
 
 namespace {

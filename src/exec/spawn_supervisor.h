@@ -14,6 +14,8 @@
 
 namespace fastgpu::exec {
 
+class SupervisorSpawner;
+
 // What the supervisor said on its notify pipe.
 struct SupervisorReport {
   pid_t supervisor_pid = 0;
@@ -31,6 +33,8 @@ struct SupervisorReport {
 // await_supervisor_report (blocking, up to timeout_s) or poll_supervisor_report (not);
 // several can be started before any report is read, so they start in parallel. A silent
 // supervisor's pid is in the error's context; the caller must kill and reap it.
+// With a spawner (supervisor_spawner.h) the supervisor is its clone, in the same state and
+// the caller's child all the same; without one, or when it fails, a posix_spawn.
 struct SpawnedSupervisor {
   pid_t pid = 0;
   int report_fd = -1;   // read end of the notify pipe; closed once the report is read
@@ -38,7 +42,8 @@ struct SpawnedSupervisor {
 };
 Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervisor_path,
                                            const std::filesystem::path& run_file,
-                                           std::string_view request_json);
+                                           std::string_view request_json,
+                                           SupervisorSpawner* spawner = nullptr);
 Result<SupervisorReport> await_supervisor_report(SpawnedSupervisor& spawned,
                                                  const std::filesystem::path& run_file,
                                                  double timeout_s);
