@@ -402,6 +402,7 @@ Finished LocalLauncher::finish(JobId job, const Tracked& tracked, const std::str
 }
 
 void LocalLauncher::reap_strays() {
+  spawner_.reap_if_exited();
   std::erase_if(strays_, [](pid_t pid) {
     int status = 0;
     if (::waitpid(pid, &status, WNOHANG) == 0) return false;

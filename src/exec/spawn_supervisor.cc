@@ -231,6 +231,14 @@ pid_t SupervisorSpawner::pid() const {
   return pid_;
 }
 
+void SupervisorSpawner::reap_if_exited() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (pid_ <= 0 || ::waitpid(pid_, nullptr, WNOHANG) != pid_) return;
+  pid_ = 0;
+  stop();
+  ++failures_;
+}
+
 Status SupervisorSpawner::start(const std::filesystem::path& log_path) {
   int ends[2];
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {

@@ -54,6 +54,10 @@ class SupervisorSpawner {
   Result<pid_t> spawn(const std::filesystem::path& run_file, const std::filesystem::path& log_path,
                       int request_fd, int notify_fd);
 
+  // Reaps a spawner that has exited (counted as a failure), so that it does not linger as
+  // a zombie until the next launch finds it gone. The launcher calls it as it polls.
+  void reap_if_exited();
+
   // The running spawner's pid, 0 when none runs (tests).
   pid_t pid() const;
 

@@ -116,6 +116,21 @@ TEST_F(SpawnerTest, AKilledSpawnerCostsNoLaunchAndIsReplaced) {
   EXPECT_EQ(log(3), "three\n");
 }
 
+TEST_F(SpawnerTest, ASpawnerThatDiedIsReapedWithoutWaitingForTheNextLaunch) {
+  SupervisorSpawner spawner(FASTGPU_SUPERVISOR_PATH);
+  run_one(shell_request(1, "true"), spawner);
+  const pid_t pid = spawner.pid();
+  ASSERT_GT(pid, 0);
+  spawner.reap_if_exited();  // alive: kept
+  EXPECT_EQ(spawner.pid(), pid);
+  ASSERT_EQ(::kill(pid, SIGKILL), 0);
+  ASSERT_TRUE(testing::eventually([&] {
+    spawner.reap_if_exited();
+    return spawner.pid() == 0;
+  }));
+  EXPECT_FALSE(read_proc_stat(pid).has_value()) << "reaped, not a zombie";
+}
+
 TEST_F(SpawnerTest, StopsTryingAfterSpawnersThatDoNotServe) {
   SupervisorSpawner spawner("/bin/true");  // starts, and exits without answering
   const LaunchRequest request = shell_request(1, "true");
