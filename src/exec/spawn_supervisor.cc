@@ -340,8 +340,10 @@ Result<pid_t> SupervisorSpawner::spawn(const std::filesystem::path& run_file,
     auto [end, error] = std::from_chars(text.data() + 4, text.data() + text.size(), pid);
     if (error == std::errc{} && end == text.data() + text.size() && pid > 0) return pid;
   }
-  if (text.rfind("error ", 0) == 0)
-    return unavailable("the spawner: " + std::string(text.substr(6)));
+  // It could not clone (a process limit, or a sandbox that forbids CLONE_PARENT): counted
+  // like a spawner that died, so one that can never clone is given up after a few tries
+  // instead of being asked before every plain spawn.
+  if (text.rfind("error ", 0) == 0) return failed("cannot clone: " + std::string(text.substr(6)));
   return failed("answer '" + std::string(text) + "' not understood");
 }
 

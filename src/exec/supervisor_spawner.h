@@ -49,8 +49,8 @@ class SupervisorSpawner {
 
   // Starts a supervisor for run_file (a child of the caller), starting the spawner first
   // when none runs. An error means no supervisor was started: the caller spawns it itself.
-  // After kMaxFailures failed spawners (one that would not start, or died), it stops
-  // trying and every call fails at once.
+  // After kMaxFailures failed spawners (one that would not start, died, or could not
+  // clone), it stops trying and every call fails at once.
   Result<pid_t> spawn(const std::filesystem::path& run_file, const std::filesystem::path& log_path,
                       int request_fd, int notify_fd);
 
