@@ -305,11 +305,7 @@ Result<pid_t> SupervisorSpawner::spawn(const std::filesystem::path& run_file,
   const std::array<int, 2> fds{request_fd, notify_fd};
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof fds)> control{};
   iovec part{body.data(), body.size()};
-  msghdr message{};
-  message.msg_iov = &part;
-  message.msg_iovlen = 1;
-  message.msg_control = control.data();
-  message.msg_controllen = control.size();
+  msghdr message = spawner_message(part, control);
   cmsghdr* header = CMSG_FIRSTHDR(&message);
   header->cmsg_level = SOL_SOCKET;
   header->cmsg_type = SCM_RIGHTS;

@@ -40,11 +40,7 @@ std::optional<Request> receive(int socket_fd) {
     std::array<char, 16384> text{};
     alignas(cmsghdr) std::array<char, CMSG_SPACE(2 * sizeof(int))> control{};
     iovec part{text.data(), text.size()};
-    msghdr message{};
-    message.msg_iov = &part;
-    message.msg_iovlen = 1;
-    message.msg_control = control.data();
-    message.msg_controllen = control.size();
+    msghdr message = spawner_message(part, control);
     const ssize_t got = ::recvmsg(socket_fd, &message, MSG_CMSG_CLOEXEC);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0) return std::nullopt;

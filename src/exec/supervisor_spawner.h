@@ -21,6 +21,7 @@
 // when the launcher's end closes.
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include <filesystem>
@@ -30,6 +31,17 @@
 #include "fastgpu/core/result.h"
 
 namespace fastgpu::exec {
+
+// A message of the protocol over `part` (its body) and `control` (room for its descriptors),
+// for sendmsg and recvmsg alike.
+inline msghdr spawner_message(iovec& part, std::span<char> control) {
+  msghdr message{};
+  message.msg_iov = &part;
+  message.msg_iovlen = 1;
+  message.msg_control = control.data();
+  message.msg_controllen = control.size();
+  return message;
+}
 
 // The spawner's side: serves requests on socket_fd until the other end closes or the socket
 // fails; returns the program's exit status (0). `title`: the memory of the program's
