@@ -1,4 +1,6 @@
 // The SQLite StateStore: one connection, one mutex, one transaction per operation.
+#include <fmt/format.h>
+
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <utility>
@@ -117,6 +119,7 @@ class SqliteStateStore final : public StateStore {
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
     BatchIds batch;
+    batch.size = jobs.size();
     environments_.begin_batch();
     for (const JobSpec& spec : jobs) FASTGPU_RETURN_IF_ERROR(insert_job(spec, batch));
     FASTGPU_RETURN_IF_ERROR(txn.commit());
@@ -294,6 +297,7 @@ class SqliteStateStore final : public StateStore {
 
  private:
   struct BatchIds {
+    std::size_t size = 0;  // jobs in the batch
     std::vector<JobId> ids;
     std::optional<std::uint64_t> new_array_id;  // the batch's new array, once created
     std::vector<JobRecord> records;             // each job as get_job() reads it back
@@ -373,15 +377,26 @@ class SqliteStateStore final : public StateStore {
     return stmt.run();
   }
 
+  // The job being inserted, as an error names it: "the job" when it is submitted alone,
+  // its array or its place in a batch otherwise, with its name when it has one.
+  static std::string batch_member(const JobSpec& spec, const BatchIds& batch) {
+    const std::string named = spec.name.empty() ? "" : fmt::format(" '{}'", spec.name);
+    if (batch.size == 1) return (spec.name.empty() ? "the job" : "job") + named;
+    if (spec.array) {
+      return fmt::format("task [{}] of the array{}", spec.array->index, named);
+    }
+    return fmt::format("job {} of {} in the batch{}", batch.ids.size() + 1, batch.size, named);
+  }
+
   Status insert_dependency(JobId id, const Dependency& dependency, const BatchIds& batch,
                            const JobSpec& spec) {
     const JobId after =
         dependency.batch_index ? batch.ids.at(*dependency.batch_index) : dependency.job;
     STORE_ASSIGN_OR_RETURN(std::optional<JobState> state, current_state(after));
     if (!state) {
-      return invalid_argument("job '" + spec.name + "' (batch job " +
-                              std::to_string(batch.ids.size()) + ") depends on job " +
-                              to_string(after) + ", which does not exist; check the id");
+      return invalid_argument(fmt::format(
+          "{} depends on job {}, which does not exist; check the id (nothing was submitted)",
+          batch_member(spec, batch), to_string(after)));
     }
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertDependency));
     stmt.bind(1, as_int64(id.value()))

@@ -111,11 +111,38 @@ TEST_F(StateStoreTest, BatchDependingOnUnknownJobStoresNothingAndNamesTheId) {
   batch[1].dependencies = {{JobId(999), DependencyKind::kAfterOk, std::nullopt}};
   auto ids = store_->submit(batch);
   ASSERT_FALSE(ids.ok());
-  EXPECT_THAT(ids.status().message(), HasSubstr("999"));
+  EXPECT_THAT(ids.status().message(),
+              HasSubstr("job 2 of 2 in the batch '" + batch[1].name +
+                        "' depends on job 999, which does not exist; check the id (nothing was "
+                        "submitted)"));
   EXPECT_TRUE(store_->list_jobs({})->empty());
   EXPECT_EQ(ids.status().code(), ErrorCode::kInvalidArgument);
   // The rolled-back batch left no trace: the next job is the first one.
   EXPECT_EQ(submit_one(full_spec(3)), JobId(1));
+}
+
+TEST_F(StateStoreTest, AnUnknownDependencyNamesTheJobAsTheUserSubmittedIt) {
+  JobSpec alone = full_spec(1);
+  alone.name.clear();
+  alone.dependencies = {{JobId(999), DependencyKind::kAfterOk, std::nullopt}};
+  const std::vector<JobSpec> single = {alone};
+  auto one = store_->submit(single);
+  ASSERT_FALSE(one.ok());
+  EXPECT_THAT(one.status().message(), ::testing::StartsWith("the job depends on job 999"));
+
+  std::vector<JobSpec> array;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    JobSpec spec = full_spec(static_cast<int>(i));
+    spec.name = "sweep";
+    spec.array = ArrayMember{0, i, 0};
+    spec.dependencies = {{JobId(999), DependencyKind::kAfterAny, std::nullopt}};
+    array.push_back(spec);
+  }
+  auto tasks = store_->submit(array);
+  ASSERT_FALSE(tasks.ok());
+  EXPECT_THAT(tasks.status().message(),
+              ::testing::StartsWith("task [0] of the array 'sweep' depends on job 999"));
+  EXPECT_TRUE(store_->list_jobs({})->empty());
 }
 
 TEST_F(StateStoreTest, BatchCarriesItsOwnDependenciesAndArray) {
