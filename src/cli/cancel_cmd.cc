@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <memory>
+#include <set>
+#include <string>
 
 #include "cli/daemon_client.h"
 
@@ -21,7 +23,9 @@ int run_cancel(const CancelOptions& options) {
   if (!client.ok()) return fail("cancel", client.status());
   int exit_code = kExitOk;
   api::Json results = api::Json::array();
+  std::set<std::uint64_t> asked;  // `cancel 3 3` cancels job 3 once
   for (std::uint64_t id : *ids) {
+    if (!asked.insert(id).second) continue;
     Result<api::Json> job =
         client->post(fmt::format("/v1/jobs/{}/cancel", id), api::Json::object());
     if (!job.ok()) {
@@ -29,9 +33,15 @@ int run_cancel(const CancelOptions& options) {
       results.push_back({{"id", id}, {"error", job.status().message()}});
       continue;
     }
-    results.push_back({{"id", id}, {"state", (*job)["state"]}});
+    const std::string state = (*job)["state"].get<std::string>();
+    // A running job ends once its supervisor has stopped it: the answer comes before that.
+    const bool stopping = state == "RUNNING";
+    results.push_back({{"id", id}, {"state", state}, {"stopping", stopping}});
     if (!options.daemon.json) {
-      print_text(fmt::format("job {}: {}\n", id, (*job)["state"].get<std::string>()));
+      print_text(stopping ? fmt::format("job {}: stopping (SIGTERM now, SIGKILL after the grace "
+                                        "period; `fastgpu wait {}` waits for its end)\n",
+                                        id, id)
+                          : fmt::format("job {}: {}\n", id, state));
     }
   }
   if (options.daemon.json) print_json({{"jobs", results}});

@@ -255,8 +255,13 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   EXPECT_EQ(daemon.job(ids[1])["state"], "QUEUED");  // the GPU's 80G are taken
 
   const test_support::CliRun cancel =
-      daemon.fastgpu("cancel " + std::to_string(ids[1]) + " " + std::to_string(ids[0]));
-  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+      daemon.fastgpu("cancel " + std::to_string(ids[1]) + " " + std::to_string(ids[0]) + " " +
+                     std::to_string(ids[1]));
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;  // the repeated id is asked once
+  EXPECT_TRUE(contains(cancel.output, "job " + std::to_string(ids[1]) + ": CANCELLED\n"))
+      << cancel.output;
+  EXPECT_TRUE(contains(cancel.output, "job " + std::to_string(ids[0]) + ": stopping (SIGTERM"))
+      << cancel.output;
   EXPECT_EQ(daemon.wait_for_state(ids[1], "CANCELLED")["start_time"], nullptr);
   daemon.wait_for_state(ids[0], "CANCELLED");
   const test_support::CliRun again = daemon.fastgpu("cancel " + std::to_string(ids[1]));
