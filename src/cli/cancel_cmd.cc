@@ -1,7 +1,10 @@
 // `fastgpu cancel ID...`: cancel queued or running jobs.
 
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <memory>
 #include <set>
 #include <string>
@@ -17,20 +20,41 @@ struct CancelOptions {
 };
 
 int run_cancel(const CancelOptions& options) {
-  Result<std::vector<std::uint64_t>> ids = parse_job_ids(options.ids);
+  Result<std::vector<JobIdArgument>> ids = parse_job_id_ranges(options.ids);
   if (!ids.ok()) return usage_error("cancel", ids.status().message());
   Result<api::ApiClient> client = connect_daemon(options.daemon, "cancel");
   if (!client.ok()) return fail("cancel", client.status());
+  // Queued jobs first: a running one cancelled first frees its GPUs, and the daemon could
+  // start a queued job of the same list (the next member of an array) before its turn.
+  if (ids->size() > 1) {
+    Result<api::Json> queued = client->get(std::string("/v1/jobs?state=QUEUED&ids_only=true") +
+                                           (::getuid() == 0 ? "&all=true" : ""));
+    if (!queued.ok()) return fail("cancel", queued.status());
+    const auto waiting = (*queued)["ids"].get<std::set<std::uint64_t>>();
+    std::stable_partition(ids->begin(), ids->end(), [&waiting](const JobIdArgument& argument) {
+      return waiting.contains(argument.id);
+    });
+  }
   int exit_code = kExitOk;
   api::Json results = api::Json::array();
-  std::set<std::uint64_t> asked;  // `cancel 3 3` cancels job 3 once
-  for (std::uint64_t id : *ids) {
-    if (!asked.insert(id).second) continue;
+  // Ranges name what `queue` showed a moment ago: their members that have ended since, or
+  // that are not the caller's, are counted, not failures.
+  std::size_t ended_or_not_yours = 0;
+  std::size_t unknown = 0;
+  for (const JobIdArgument& argument : *ids) {
+    const std::uint64_t id = argument.id;
     Result<api::Json> job =
         client->post(fmt::format("/v1/jobs/{}/cancel", id), api::Json::object());
     if (!job.ok()) {
-      exit_code = fail("cancel", job.status());
       results.push_back({{"id", id}, {"error", job.status().message()}});
+      const ErrorCode code = job.status().code();
+      if (argument.from_range && code == ErrorCode::kFailedPrecondition) {
+        ++ended_or_not_yours;
+      } else if (argument.from_range && code == ErrorCode::kNotFound) {
+        ++unknown;
+      } else {
+        exit_code = fail("cancel", job.status());
+      }
       continue;
     }
     const std::string state = (*job)["state"].get<std::string>();
@@ -44,6 +68,12 @@ int run_cancel(const CancelOptions& options) {
                           : fmt::format("job {}: {}\n", id, state));
     }
   }
+  if (ended_or_not_yours + unknown > 0) {
+    std::fprintf(stderr,
+                 "fastgpu cancel: in the ranges, %zu job(s) had already ended or are not yours "
+                 "and %zu do not exist; nothing to cancel there\n",
+                 ended_or_not_yours, unknown);
+  }
   if (options.daemon.json) print_json({{"jobs", results}});
   return exit_code;
 }
@@ -55,7 +85,11 @@ void add_cancel_command(CLI::App& app, CommandOutcome& outcome) {
   CLI::App* command = app.add_subcommand(
       "cancel",
       "Cancel jobs: a queued job never runs, a running one is stopped (SIGTERM, then SIGKILL)");
-  command->add_option("ID", options->ids, "Job ids")->required();
+  command
+      ->add_option("ID", options->ids,
+                   "Job ids, or ranges of them as queue shows an array's waiting members "
+                   "(12-40)")
+      ->required();
   add_daemon_flags(*command, options->daemon);
   command->callback([options, &outcome] { outcome.exit_code = run_cancel(*options); });
 }

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <set>
+#include <string>
 
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
@@ -193,6 +195,37 @@ Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>&
           text));
     }
     ids.push_back(id);
+  }
+  return ids;
+}
+
+Result<std::vector<JobIdArgument>> parse_job_id_ranges(const std::vector<std::string>& texts) {
+  std::vector<JobIdArgument> ids;
+  std::set<std::uint64_t> seen;
+  auto add = [&](std::uint64_t id, bool from_range) {
+    if (seen.insert(id).second) ids.push_back({id, from_range});
+  };
+  for (const std::string& text : texts) {
+    const std::size_t dash = text.find('-');
+    if (dash == std::string::npos || dash == 0) {
+      Result<std::vector<std::uint64_t>> one = parse_job_ids({text});
+      if (!one.ok()) return one.status();
+      add(one->front(), false);
+      continue;
+    }
+    Result<std::vector<std::uint64_t>> ends =
+        parse_job_ids({text.substr(0, dash), text.substr(dash + 1)});
+    if (!ends.ok() || (*ends)[0] > (*ends)[1]) {
+      return invalid_argument(fmt::format(
+          "'{}' is not a range of job ids; write FIRST-LAST with FIRST <= LAST, e.g. 12-40 (as "
+          "`fastgpu queue` shows an array's waiting members)",
+          text));
+    }
+    if ((*ends)[1] - (*ends)[0] >= kMaxIdRange) {
+      return invalid_argument(
+          fmt::format("the range '{}' holds more than {} job ids; split it", text, kMaxIdRange));
+    }
+    for (std::uint64_t id = (*ends)[0]; id <= (*ends)[1]; ++id) add(id, true);
   }
   return ids;
 }

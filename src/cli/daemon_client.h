@@ -45,6 +45,16 @@ int usage_error(const std::string& verb, const std::string& message);
 // Parses job ids as typed ("12"); the error names the bad one.
 Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>& texts);
 
+// Job ids as cancel and wait take them: ids ("12") and ranges of ids ("12-40", as the
+// queue's ID column shows an array's waiting members), in the order given, each once; the
+// error names the bad one. A range holds at most kMaxIdRange ids.
+struct JobIdArgument {
+  std::uint64_t id = 0;
+  bool from_range = false;
+};
+inline constexpr std::uint64_t kMaxIdRange = 1'000'000;
+Result<std::vector<JobIdArgument>> parse_job_id_ranges(const std::vector<std::string>& texts);
+
 // One line per job (`jobs` by increasing id): ID NAME USER STATE GPUS MEM/GPU PLACED
 // ELAPSED, with a header. Unless `expand`, queued members of one array with consecutive ids
 // share a line, as squeue shows a pending array: ID "12-9999", NAME "sweep[3-9990]".

@@ -229,3 +229,37 @@ TEST(JobTable, TheTableFieldsGiveTheTableTheFullRecordsGive) {
 
 }  // namespace
 }  // namespace fastgpu::cli
+
+namespace fastgpu::cli {
+namespace {
+
+std::vector<std::uint64_t> ids_of(const std::vector<JobIdArgument>& arguments) {
+  std::vector<std::uint64_t> ids;
+  for (const JobIdArgument& argument : arguments) ids.push_back(argument.id);
+  return ids;
+}
+
+TEST(JobIdRanges, IdsAndRangesAsTheQueueShowsThemEachOnceInTheOrderGiven) {
+  Result<std::vector<JobIdArgument>> parsed = parse_job_id_ranges({"9", "3-5", "4", "12-12"});
+  ASSERT_TRUE(parsed.ok()) << parsed.status().to_string();
+  EXPECT_EQ(ids_of(*parsed), (std::vector<std::uint64_t>{9, 3, 4, 5, 12}));
+  EXPECT_FALSE((*parsed)[0].from_range);
+  EXPECT_TRUE((*parsed)[1].from_range);
+  EXPECT_TRUE((*parsed)[2].from_range) << "4 came first in the range";
+}
+
+TEST(JobIdRanges, ABadRangeNamesItselfAndTheForm) {
+  for (const char* bad : {"5-3", "a-9", "3-", "3-x", "1-2-3"}) {
+    Result<std::vector<JobIdArgument>> parsed = parse_job_id_ranges({"1", bad});
+    ASSERT_FALSE(parsed.ok()) << bad;
+    EXPECT_THAT(parsed.status().message(), HasSubstr(std::string("'") + bad + "'"));
+    EXPECT_THAT(parsed.status().message(), HasSubstr("FIRST-LAST"));
+  }
+  EXPECT_THAT(parse_job_id_ranges({"-3"}).status().message(), HasSubstr("'-3' is not a job id"));
+  Result<std::vector<JobIdArgument>> huge = parse_job_id_ranges({"1-99999999"});
+  ASSERT_FALSE(huge.ok());
+  EXPECT_THAT(huge.status().message(), HasSubstr("split it"));
+}
+
+}  // namespace
+}  // namespace fastgpu::cli

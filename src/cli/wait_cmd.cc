@@ -119,8 +119,10 @@ int run_wait(const WaitOptions& options) {
     deadline = std::chrono::steady_clock::now() +
                std::chrono::duration_cast<std::chrono::steady_clock::duration>(*timeout);
   }
-  Result<std::vector<std::uint64_t>> ids = parse_job_ids(options.ids);
-  if (!ids.ok()) return usage_error("wait", ids.status().message());
+  Result<std::vector<JobIdArgument>> arguments = parse_job_id_ranges(options.ids);
+  if (!arguments.ok()) return usage_error("wait", arguments.status().message());
+  Result<std::vector<std::uint64_t>> ids = std::vector<std::uint64_t>{};
+  for (const JobIdArgument& argument : *arguments) ids->push_back(argument.id);
   Result<api::ApiClient> client = connect_daemon(options.daemon, "wait");
   if (!client.ok()) return fail("wait", client.status());
   if (options.all) {
@@ -146,7 +148,7 @@ void add_wait_command(CLI::App& app, CommandOutcome& outcome) {
   auto options = std::make_shared<WaitOptions>();
   CLI::App* command = app.add_subcommand(
       "wait", "Wait until jobs end; exit 1 if any did not complete (failed, cancelled, timed out)");
-  command->add_option("ID", options->ids, "Job ids");
+  command->add_option("ID", options->ids, "Job ids, or ranges of them (12-40)");
   command->add_flag("--all", options->all, "Every job of yours that has not ended yet");
   command
       ->add_option("--timeout", options->timeout, "Give up after this long (e.g. 90s, 10m), exit 1")

@@ -2,6 +2,7 @@
 // real job processes, simulated GPUs. Jobs are submitted through the HTTP API here; the
 // CLI's submit and run verbs are tested in jobs_e2e_test.cc.
 
+#include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -271,6 +272,43 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   EXPECT_EQ(daemon.fastgpu("show 999").exit_code, 1);
   EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 2u);
   EXPECT_EQ(daemon.fastgpu("wait " + std::to_string(ids[0])).exit_code, 1);  // cancelled
+}
+
+TEST(DaemonLifecycle, CancelTakesTheRangeTheQueueShowsForAnArray) {
+  DaemonHarness daemon("1xH100-80G");
+  const std::vector<std::uint64_t> done =
+      daemon.submit_api({{"jobs", json::array({shell_job("true", daemon.work().string(), 0)})}});
+  daemon.wait_for_state(done.at(0), "COMPLETED");
+  const test_support::CliRun submitted =
+      daemon.fastgpu("submit --name sweep --gpus 1 --gpu-mem 80G --array 0-3 -- sleep 60",
+                     /*with_stderr=*/false);
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::uint64_t first = std::stoull(submitted.output);
+  const std::uint64_t last = first + 3;
+  daemon.wait_for_state(first, "RUNNING");
+  EXPECT_TRUE(contains(daemon.fastgpu("queue").output, fmt::format("{}-{}", first + 1, last)));
+
+  // From the job that ended to past the last one: what can be cancelled is; the rest is
+  // counted, not an error.
+  const test_support::CliRun cancel =
+      daemon.fastgpu(fmt::format("cancel {}-{}", done.at(0), last + 2));
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  // (The running one says "stopping", or CANCELLED when its launch had not settled yet.)
+  EXPECT_TRUE(contains(cancel.output, fmt::format("job {}: ", first))) << cancel.output;
+  EXPECT_TRUE(contains(cancel.output, fmt::format("job {}: CANCELLED", last))) << cancel.output;
+  EXPECT_TRUE(
+      contains(cancel.output, "1 job(s) had already ended or are not yours and 2 do not exist"))
+      << cancel.output;
+  for (std::uint64_t id = first; id <= last; ++id) daemon.wait_for_state(id, "CANCELLED");
+  // The queued members went first, so none was started when the running one freed the GPU.
+  for (std::uint64_t id = first + 1; id <= last; ++id) {
+    EXPECT_EQ(daemon.job(id)["start_time"], nullptr) << "job " << id << " was started";
+  }
+  EXPECT_EQ(daemon.job(done.at(0))["state"], "COMPLETED");
+  // A single id that ended is still an error.
+  EXPECT_EQ(daemon.fastgpu(fmt::format("cancel {}", done.at(0))).exit_code, 1);
+  EXPECT_EQ(daemon.fastgpu("cancel 9-3").exit_code, 2);
+  EXPECT_EQ(daemon.fastgpu(fmt::format("wait {}-{}", first, last)).exit_code, 1);  // cancelled
 }
 
 TEST(DaemonLifecycle, TimeLimitEndsAJobAsTimeout) {
