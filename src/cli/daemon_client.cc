@@ -15,6 +15,7 @@
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
 #include "fastgpu/api/json_text.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/engine/report.h"
 
@@ -299,7 +300,7 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
       spec.contains("shell_command") ? spec["shell_command"].get<std::string>() : "";
   if (spec.contains("argv")) {
     for (const api::Json& word : spec["argv"]) {
-      command += (command.empty() ? "" : " ") + word.get<std::string>();
+      command += (command.empty() ? "" : " ") + shell_quote(word.get<std::string>());
     }
   }
   std::string text;

@@ -68,6 +68,13 @@ TEST(JobDetails, AnEndedJobShowsWhatItCost) {
 
 // Nothing measured (no driver figures): n/a, never 0. GPU time falls back to run time x
 // GPUs, as the batch report counts it.
+TEST(JobDetails, TheCommandReadsAsAShellLineThatRunsTheSameArguments) {
+  JobRecord record = ended(JobState::kCompleted);
+  record.spec.argv = {"sh", "-c", "echo hi; sleep 1", "it's"};
+  EXPECT_THAT(details(record, kSubmitUs),
+              HasSubstr("command:       sh -c 'echo hi; sleep 1' 'it'\\''s'\n"));
+}
+
 TEST(JobDetails, WhatWasNotMeasuredIsNa) {
   const std::string text = details(ended(JobState::kFailed), kSubmitUs + 10'000'000'000);
   EXPECT_THAT(text, HasSubstr("GPU time:      2h00m (2.0000 GPU-hours)\n"));

@@ -17,6 +17,10 @@ std::string_view trim(std::string_view text);
 // `text` with the ASCII letters in lower case; other bytes unchanged.
 std::string ascii_lower(std::string_view text);
 
+// `word` as a POSIX shell reads it back as one word: unchanged when it holds only letters,
+// digits and _@%+=:,./- (and is not empty), else in single quotes (a ' inside as '\'').
+std::string shell_quote(std::string_view word);
+
 // The fewest one-character insertions, deletions and substitutions that turn `a` into `b`.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
