@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <memory>
 #include <thread>
 
@@ -34,7 +35,16 @@ int run_logs(const LogsOptions& options) {
     offset = next;
     if ((*chunk)["done"].get<bool>()) return kExitOk;
     if (more_now) continue;  // a long log comes in chunks: read on without waiting
-    if (!options.follow) return kExitOk;
+    if (!options.follow) {
+      // An empty answer for a job that has not run yet is not an empty log: say so.
+      if (offset == 0 && (*chunk)["state"] == "QUEUED") {
+        std::fprintf(stderr,
+                     "fastgpu logs: job %s has not started yet (QUEUED; `fastgpu show %s` says "
+                     "why); `fastgpu logs -f %s` follows it from its start\n",
+                     options.id.c_str(), options.id.c_str(), options.id.c_str());
+      }
+      return kExitOk;
+    }
     std::this_thread::sleep_for(kFollowInterval);
   }
 }

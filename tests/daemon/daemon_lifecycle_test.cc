@@ -254,6 +254,9 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   EXPECT_TRUE(contains(queue.output, "RUNNING")) << queue.output;
   EXPECT_TRUE(contains(queue.output, "QUEUED")) << queue.output;
   EXPECT_EQ(daemon.job(ids[1])["state"], "QUEUED");  // the GPU's 80G are taken
+  const test_support::CliRun no_log = daemon.fastgpu("logs " + std::to_string(ids[1]));
+  EXPECT_EQ(no_log.exit_code, 0);
+  EXPECT_TRUE(contains(no_log.output, "has not started yet (QUEUED")) << no_log.output;
 
   const test_support::CliRun cancel =
       daemon.fastgpu("cancel " + std::to_string(ids[1]) + " " + std::to_string(ids[0]) + " " +
