@@ -1,9 +1,16 @@
 // `fastgpu queue` (alias `ls`): the jobs that have not ended yet.
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "cli/daemon_client.h"
+#include "fastgpu/core/text.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -12,7 +19,35 @@ struct QueueOptions {
   DaemonFlags daemon;
   bool all_users = false;
   bool expand = false;
+  std::string state;  // -t/--state: comma-separated, empty for every unfinished state
 };
+
+constexpr std::array<std::string_view, 3> kUnfinished = {"QUEUED", "RUNNING", "PREEMPTED"};
+
+// The --state list in upper case, each checked to be a state `queue` lists.
+Result<std::string> queue_states(const std::string& text) {
+  std::string states;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', begin), text.size());
+    std::string state(trim(std::string_view(text).substr(begin, comma - begin)));
+    for (char& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (state.empty()) {
+      return invalid_argument(fmt::format(
+          "--state '{}' has an empty name between commas; give QUEUED, RUNNING or PREEMPTED",
+          text));
+    }
+    if (std::find(kUnfinished.begin(), kUnfinished.end(), state) == kUnfinished.end()) {
+      return invalid_argument(fmt::format(
+          "--state '{}': queue lists jobs that have not ended (QUEUED, RUNNING, PREEMPTED, "
+          "comma-separated, e.g. -t running); `fastgpu history --state {}` lists ended ones",
+          text, state));
+    }
+    states += (states.empty() ? "" : ",") + state;
+    begin = comma + 1;
+  }
+  return states;
+}
 
 // --json: every field of every job, printed as it comes (100,000 jobs are 250 MB of JSON,
 // which would take several seconds to parse into a tree only to print it again).
@@ -26,6 +61,11 @@ int print_queue_json(const QueueOptions& options, const std::string& target) {
 
 int run_queue(const QueueOptions& options) {
   std::string target = "/v1/jobs?state=QUEUED,RUNNING,PREEMPTED";
+  if (!options.state.empty()) {
+    Result<std::string> states = queue_states(options.state);
+    if (!states.ok()) return usage_error("queue", states.status().message());
+    target = "/v1/jobs?state=" + *states;
+  }
   if (options.all_users) target += "&all=true";
   if (options.daemon.json) return print_queue_json(options, target);
   // The table reads a few fields of each job: a fifth of a brief listing's bytes.
@@ -43,6 +83,9 @@ void add_queue_command(CLI::App& app, CommandOutcome& outcome) {
   command->alias("ls");
   add_daemon_flags(*command, options->daemon);
   command->add_flag("--all-users", options->all_users, "Every user's jobs (root only)");
+  command->add_option("-t,--state", options->state,
+                      "Only jobs in these states, comma-separated: QUEUED, RUNNING, PREEMPTED "
+                      "(as squeue -t)");
   command->add_flag("-r,--expand", options->expand,
                     "One line per array member (by default queued members of an array share "
                     "a line, e.g. 12-9999 sweep[3-9990])");

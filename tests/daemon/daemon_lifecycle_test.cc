@@ -290,6 +290,12 @@ TEST(DaemonLifecycle, CancelTakesTheRangeTheQueueShowsForAnArray) {
   const std::uint64_t last = first + 3;
   daemon.wait_for_state(first, "RUNNING");
   EXPECT_TRUE(contains(daemon.fastgpu("queue").output, fmt::format("{}-{}", first + 1, last)));
+  const test_support::CliRun running = daemon.fastgpu("queue -t running");
+  EXPECT_TRUE(contains(running.output, "RUNNING")) << running.output;
+  EXPECT_FALSE(contains(running.output, "QUEUED")) << running.output;
+  const test_support::CliRun ended = daemon.fastgpu("queue --state completed");
+  EXPECT_EQ(ended.exit_code, 2);
+  EXPECT_TRUE(contains(ended.output, "fastgpu history --state COMPLETED")) << ended.output;
 
   // From the job that ended to past the last one: what can be cancelled is; the rest is
   // counted, not an error.
