@@ -165,10 +165,18 @@ bool contains(const std::vector<std::string>& list, const std::string& value) {
 // Why fields show n/a. Fields that failed for the reason the health column already gives
 // (a lost GPU fails every call) are not repeated; the process list has its own line.
 void append_unreadable(const GpuDevice& device, const TableStyle& style, std::string& out) {
-  std::vector<std::string> parts;
+  // Fields that share a reason share it: "a, b (why)".
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_reason;
   for (const UnreadableField& field : device.unreadable_fields) {
     if (field.field == "processes" || contains(device.health.reasons, field.reason)) continue;
-    parts.push_back(fmt::format("{} ({})", field.field, field.reason));
+    auto same = std::find_if(by_reason.begin(), by_reason.end(),
+                             [&field](const auto& group) { return group.first == field.reason; });
+    if (same == by_reason.end()) same = by_reason.insert(by_reason.end(), {field.reason, {}});
+    same->second.push_back(field.field);
+  }
+  std::vector<std::string> parts;
+  for (const auto& [reason, fields] : by_reason) {
+    parts.push_back(fmt::format("{} ({})", join(fields, ", "), reason));
   }
   if (parts.empty()) return;
   out += paint("    n/a: " + join(parts, ", "), ansi::kDim, style) + "\n";

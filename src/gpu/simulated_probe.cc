@@ -122,15 +122,19 @@ GpuDevice idle_device(std::uint32_t index, const SimulatedGpuSpec& spec) {
   device.memory_used_bytes = 0;
   device.memory_free_bytes = spec.memory_bytes;
   device.memory_reserved_bytes = 0;
-  device.gpu_utilization_percent = 0;
-  device.memory_utilization_percent = 0;
+  // Nothing runs on a simulated GPU to be measured: its utilization is "n/a" too, not a 0
+  // that reads as an idle GPU (the jobs placed on it are busy CPU processes).
+  device.gpu_utilization_percent = std::nullopt;
+  device.memory_utilization_percent = std::nullopt;
   const double limit = info ? info->power_limit_watts : kDefaultPowerLimitWatts;
   device.power_limit_watts = limit;
   device.power_watts = std::round(limit * kIdlePowerFraction);
   // No counter to read: a job's energy on a simulated GPU is "n/a", not a made-up 0 J.
   device.energy_millijoules = std::nullopt;
-  device.unreadable_fields.push_back(
-      {"energy_millijoules", "a simulated GPU has no energy counter"});
+  for (const char* field :
+       {"energy_millijoules", "gpu_utilization_percent", "memory_utilization_percent"}) {
+    device.unreadable_fields.push_back({field, "a simulated GPU measures none of these"});
+  }
   device.temperature_celsius = kIdleTemperatureCelsius;
   device.sm_clock_mhz = info ? info->max_sm_clock_mhz : kDefaultSmClockMhz;
   device.memory_clock_mhz = info ? info->max_memory_clock_mhz : kDefaultMemoryClockMhz;

@@ -89,14 +89,18 @@ TEST(SimulatedProbe, ReportsIdleDevicesMarkedSimulated) {
     EXPECT_NE(device.name->find("(simulated)"), std::string::npos) << *device.name;
     EXPECT_EQ(device.memory_used_bytes, 0u);
     EXPECT_EQ(device.memory_free_bytes, device.memory_total_bytes);
-    EXPECT_EQ(device.gpu_utilization_percent, 0u);
+    // Nothing on it to measure: n/a, not a 0 that reads as an idle GPU.
+    EXPECT_FALSE(device.gpu_utilization_percent.has_value());
+    EXPECT_FALSE(device.memory_utilization_percent.has_value());
     ASSERT_TRUE(device.processes.has_value());
     EXPECT_TRUE(device.processes->empty());
     EXPECT_TRUE(device.health.healthy);
     // No energy counter, said so: jobs on it report no energy rather than 0 J.
     EXPECT_FALSE(device.energy_millijoules.has_value());
-    ASSERT_EQ(device.unreadable_fields.size(), 1u);
+    ASSERT_EQ(device.unreadable_fields.size(), 3u);
     EXPECT_EQ(device.unreadable_fields[0].field, "energy_millijoules");
+    EXPECT_EQ(device.unreadable_fields[1].field, "gpu_utilization_percent");
+    EXPECT_EQ(device.unreadable_fields[2].field, "memory_utilization_percent");
   }
   EXPECT_EQ(reading.devices[0].memory_total_bytes, 40 * kGiB);
   EXPECT_EQ(reading.devices[3].memory_total_bytes, 16 * kGiB);
