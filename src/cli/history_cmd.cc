@@ -21,7 +21,20 @@ struct HistoryOptions {
   bool all_users = false;
   bool trace = false;
   std::string state;
+  std::optional<std::uint64_t> last;  // -n/--last: only the most recent N (by id)
 };
+
+// The listing narrowed to its last `count` jobs: the page after the one before them.
+// `target` lists by state; the ids alone are read first (a few bytes a job).
+Result<std::string> last_page(const HistoryOptions& options, const std::string& target,
+                              std::uint64_t count) {
+  Result<api::Json> ids = get_from_daemon(options.daemon, "history", target + "&ids_only=true");
+  if (!ids.ok()) return ids.status();
+  auto all = (*ids)["ids"].get<std::vector<std::uint64_t>>();
+  if (all.size() <= count) return target;
+  std::sort(all.begin(), all.end());
+  return fmt::format("{}&after={}&limit={}", target, all[all.size() - count] - 1, count);
+}
 
 std::optional<std::int64_t> micros(const api::Json& job, const char* key) {
   auto it = job.find(key);
@@ -95,6 +108,12 @@ int run_history(const HistoryOptions& options) {
       "/v1/jobs?state=" +
       (options.state.empty() ? std::string("COMPLETED,FAILED,CANCELLED,TIMEOUT") : options.state);
   if (options.all_users) target += "&all=true";
+  if (options.last) {
+    if (*options.last == 0) return usage_error("history", "--last 0 lists nothing; give N >= 1");
+    Result<std::string> narrowed = last_page(options, target, *options.last);
+    if (!narrowed.ok()) return fail("history", narrowed.status());
+    target = *narrowed;
+  }
   if (!options.daemon.json) target += "&brief=true";  // neither the table nor a trace needs it
   if (options.trace && options.daemon.json) {
     return usage_error("history", "--trace writes JSON Lines already; leave out --json");
@@ -129,6 +148,8 @@ void add_history_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_flag("--all-users", options->all_users, "Every user's jobs (root only)");
   command->add_option("--state", options->state,
                       "Only these states, comma-separated (e.g. FAILED,TIMEOUT)");
+  command->add_option("-n,--last", options->last,
+                      "Only the last N of these jobs, by id (the most recently submitted)");
   command->add_flag("--trace", options->trace,
                     "Write the jobs that ran as a generic trace (JSON Lines, "
                     "docs/trace-format.md) for `fastgpu simulate --trace generic:FILE`");

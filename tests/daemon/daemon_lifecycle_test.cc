@@ -274,6 +274,10 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   EXPECT_EQ(daemon.fastgpu("cancel twelve").exit_code, 2);
   EXPECT_EQ(daemon.fastgpu("show 999").exit_code, 1);
   EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 2u);
+  const json last = daemon.fastgpu_json("history -n 1")["jobs"];
+  ASSERT_EQ(last.size(), 1u);
+  EXPECT_EQ(last[0]["id"], std::max(ids[0], ids[1]));
+  EXPECT_EQ(daemon.fastgpu_json("history --last 5")["jobs"].size(), 2u);
   EXPECT_EQ(daemon.fastgpu("wait " + std::to_string(ids[0])).exit_code, 1);  // cancelled
 }
 
