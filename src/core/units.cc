@@ -122,14 +122,25 @@ double decimal_to_double(const DecimalText& number) {
   return std::strtod(text.c_str(), nullptr);
 }
 
-std::optional<double> unit_seconds(char unit) {
-  switch (std::tolower(static_cast<unsigned char>(unit))) {
-    case 'd': return 86400.0;
-    case 'h': return 3600.0;
-    case 'm': return 60.0;
-    case 's': return 1.0;
-    default: return std::nullopt;
+// A unit as written: its letter, or a word for it ("hours", "min", "secs"), any case.
+std::optional<double> unit_seconds(std::string_view word) {
+  struct Unit {
+    double seconds;
+    std::array<std::string_view, 5> names;
+  };
+  static constexpr std::array<Unit, 4> kUnits = {{
+      {86400.0, {"d", "day", "days", "", ""}},
+      {3600.0, {"h", "hr", "hrs", "hour", "hours"}},
+      {60.0, {"m", "min", "mins", "minute", "minutes"}},
+      {1.0, {"s", "sec", "secs", "second", "seconds"}},
+  }};
+  const std::string lower = ascii_lower(word);
+  for (const Unit& unit : kUnits) {
+    for (std::string_view name : unit.names) {
+      if (!name.empty() && lower == name) return unit.seconds;
+    }
   }
+  return std::nullopt;
 }
 
 // "2h30m", "1.5h", "90s", "1d4h": numbers with units, largest unit first, each at most once.
@@ -143,14 +154,22 @@ Result<Seconds> parse_unit_duration(std::string_view original, std::string_view 
     if (text.empty()) {
       return duration_error(original, "the last number has no unit (add d, h, m or s, e.g. 2h30m)");
     }
-    const std::optional<double> unit = unit_seconds(text.front());
-    if (!unit) return duration_error(original, fmt::format("unknown unit at '{}'", text));
+    std::size_t letters = 0;
+    while (letters < text.size() && std::isalpha(static_cast<unsigned char>(text[letters]))) {
+      ++letters;
+    }
+    const std::optional<double> unit = unit_seconds(text.substr(0, letters));
+    if (!unit) {
+      return duration_error(
+          original, letters == 0 ? fmt::format("unknown unit at '{}'", text)
+                                 : fmt::format("unknown unit '{}'", text.substr(0, letters)));
+    }
     if (*unit >= previous_unit) {
       return duration_error(original, "units must go from largest to smallest, each once");
     }
     previous_unit = *unit;
     total += decimal_to_double(*number) * *unit;
-    text = trim(text.substr(1));
+    text = trim(text.substr(letters));
   }
   if (!std::isfinite(total)) return duration_error(original, "too large");
   return Seconds(total);

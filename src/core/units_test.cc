@@ -155,6 +155,21 @@ TEST(ParseDuration, BareNumbersAreSeconds) {
   EXPECT_DOUBLE_EQ(seconds_of("2.5"), 2.5);
 }
 
+TEST(ParseDuration, UnitsMayBeWords) {
+  EXPECT_DOUBLE_EQ(seconds_of("2hours"), 7200);
+  EXPECT_DOUBLE_EQ(seconds_of("2 hours 30 min"), 9000);
+  EXPECT_DOUBLE_EQ(seconds_of("1day 4hrs"), 100800);
+  EXPECT_DOUBLE_EQ(seconds_of("90 Minutes"), 5400);
+  EXPECT_DOUBLE_EQ(seconds_of("1hr30mins15secs"), 5415);
+  EXPECT_DOUBLE_EQ(seconds_of("45 seconds"), 45);
+  EXPECT_DOUBLE_EQ(seconds_of("1 h 1 s"), 3601);
+  // A word that is no unit is named whole.
+  EXPECT_NE(parse_duration("90ms").status().message().find("unknown unit 'ms'"), std::string::npos);
+  EXPECT_NE(parse_duration("2 weeks").status().message().find("unknown unit 'weeks'"),
+            std::string::npos);
+  EXPECT_FALSE(parse_duration("2 hours hours").ok());
+}
+
 TEST(ParseDuration, SlurmForms) {
   EXPECT_DOUBLE_EQ(seconds_of("05:30"), 330);                   // MM:SS
   EXPECT_DOUBLE_EQ(seconds_of("90:00"), 5400);                  // MM:SS, leading field unbounded

@@ -214,7 +214,7 @@ TEST(JobFileFields, BadTimeNamesTheValueAndTheMinutesRule) {
   same_error_both_ways({"--time", "0", "x"}, "{command: [x], time: 0}",
                        "time '0': a time limit must be above 0");
   same_error_both_ways({"--time", "2x", "x"}, "{command: [x], time: 2x}",
-                       "time '2x': unknown unit at 'x'");
+                       "time '2x': unknown unit 'x'");
   EXPECT_THAT(error_of(from_flags({"--time", "2x", "x"})),
               AllOf(HasSubstr("bare number of minutes"), Not(HasSubstr("(seconds)"))));
   same_error_both_ways({"--time", "400d", "x"}, "{command: [x], time: 400d}", "longer than a year");
