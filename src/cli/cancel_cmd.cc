@@ -17,13 +17,27 @@ namespace {
 struct CancelOptions {
   DaemonFlags daemon;
   std::vector<std::string> ids;
+  bool all = false;  // every job of the caller's that has not ended
 };
 
 int run_cancel(const CancelOptions& options) {
+  if (options.all == !options.ids.empty()) {
+    return usage_error("cancel",
+                       "give job ids (or ranges) or --all (not both), e.g. `fastgpu "
+                       "cancel 12 15-40`");
+  }
   Result<std::vector<JobIdArgument>> ids = parse_job_id_ranges(options.ids);
   if (!ids.ok()) return usage_error("cancel", ids.status().message());
   Result<api::ApiClient> client = connect_daemon(options.daemon, "cancel");
   if (!client.ok()) return fail("cancel", client.status());
+  if (options.all) {
+    // Your own jobs, root's too: as a range, one that ends meanwhile is counted, not an error.
+    Result<api::Json> mine = client->get("/v1/jobs?state=QUEUED,RUNNING,PREEMPTED&ids_only=true");
+    if (!mine.ok()) return fail("cancel", mine.status());
+    for (std::uint64_t id : (*mine)["ids"].get<std::vector<std::uint64_t>>()) {
+      ids->push_back({id, true});
+    }
+  }
   // Queued jobs first: a running one cancelled first frees its GPUs, and the daemon could
   // start a queued job of the same list (the next member of an array) before its turn.
   if (ids->size() > 1) {
@@ -85,11 +99,10 @@ void add_cancel_command(CLI::App& app, CommandOutcome& outcome) {
   CLI::App* command = app.add_subcommand(
       "cancel",
       "Cancel jobs: a queued job never runs, a running one is stopped (SIGTERM, then SIGKILL)");
-  command
-      ->add_option("ID", options->ids,
-                   "Job ids, or ranges of them as queue shows an array's waiting members "
-                   "(12-40)")
-      ->required();
+  command->add_option("ID", options->ids,
+                      "Job ids, or ranges of them as queue shows an array's waiting members "
+                      "(12-40)");
+  command->add_flag("--all", options->all, "Every job of yours that has not ended yet");
   add_daemon_flags(*command, options->daemon);
   command->callback([options, &outcome] { outcome.exit_code = run_cancel(*options); });
 }

@@ -318,6 +318,22 @@ TEST(DaemonLifecycle, CancelTakesTheRangeTheQueueShowsForAnArray) {
     EXPECT_EQ(daemon.job(id)["start_time"], nullptr) << "job " << id << " was started";
   }
   EXPECT_EQ(daemon.job(done.at(0))["state"], "COMPLETED");
+  // --all: every unfinished job of the caller's, none of the ended ones.
+  const test_support::CliRun more =
+      daemon.fastgpu("submit --gpus 1 --gpu-mem 80G --array 0-2 -- sleep 60", false);
+  ASSERT_EQ(more.exit_code, 0) << more.output;
+  const std::uint64_t second = std::stoull(more.output);
+  daemon.wait_for_state(second, "RUNNING");
+  EXPECT_EQ(daemon.fastgpu("cancel --all 3").exit_code, 2);
+  const test_support::CliRun all = daemon.fastgpu("cancel --all");
+  EXPECT_EQ(all.exit_code, 0) << all.output;
+  for (std::uint64_t id = second; id <= second + 2; ++id) {
+    daemon.wait_for_state(id, "CANCELLED");
+    if (id > second) {
+      EXPECT_EQ(daemon.job(id)["start_time"], nullptr) << "job " << id;
+    }
+  }
+  EXPECT_EQ(daemon.job(done.at(0))["state"], "COMPLETED");
   // A single id that ended is still an error.
   EXPECT_EQ(daemon.fastgpu(fmt::format("cancel {}", done.at(0))).exit_code, 1);
   EXPECT_EQ(daemon.fastgpu("cancel 9-3").exit_code, 2);
