@@ -21,7 +21,7 @@ struct HistoryOptions {
   bool all_users = false;
   bool trace = false;
   std::string state;
-  std::optional<std::uint64_t> last;  // -n/--last: only the most recent N (by id)
+  std::optional<std::int64_t> last;  // -n/--last: only the most recent N (by id)
 };
 
 // The listing narrowed to its last `count` jobs: the page after the one before them.
@@ -109,8 +109,12 @@ int run_history(const HistoryOptions& options) {
       (options.state.empty() ? std::string("COMPLETED,FAILED,CANCELLED,TIMEOUT") : options.state);
   if (options.all_users) target += "&all=true";
   if (options.last) {
-    if (*options.last == 0) return usage_error("history", "--last 0 lists nothing; give N >= 1");
-    Result<std::string> narrowed = last_page(options, target, *options.last);
+    if (*options.last < 1) {
+      return usage_error("history", fmt::format("--last {} lists nothing; give N >= 1, e.g. -n 20",
+                                                *options.last));
+    }
+    Result<std::string> narrowed =
+        last_page(options, target, static_cast<std::uint64_t>(*options.last));
     if (!narrowed.ok()) return fail("history", narrowed.status());
     target = *narrowed;
   }

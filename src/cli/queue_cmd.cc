@@ -23,6 +23,7 @@ struct QueueOptions {
 };
 
 constexpr std::array<std::string_view, 3> kUnfinished = {"QUEUED", "RUNNING", "PREEMPTED"};
+constexpr std::array<std::string_view, 4> kEnded = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"};
 
 // The --state list in upper case, each checked to be a state `queue` lists.
 Result<std::string> queue_states(const std::string& text) {
@@ -38,10 +39,13 @@ Result<std::string> queue_states(const std::string& text) {
           text));
     }
     if (std::find(kUnfinished.begin(), kUnfinished.end(), state) == kUnfinished.end()) {
+      const bool ended = std::find(kEnded.begin(), kEnded.end(), state) != kEnded.end();
       return invalid_argument(fmt::format(
-          "--state '{}': queue lists jobs that have not ended (QUEUED, RUNNING, PREEMPTED, "
-          "comma-separated, e.g. -t running); `fastgpu history --state {}` lists ended ones",
-          text, state));
+          "--state '{}': {}; queue lists jobs that have not ended (QUEUED, RUNNING, PREEMPTED, "
+          "comma-separated, e.g. -t running){}",
+          text, ended ? state + " jobs have ended" : "unknown state '" + state + "'",
+          ended ? fmt::format("; `fastgpu history --state {}` lists them", state)
+                : "; `fastgpu history --state` takes COMPLETED, FAILED, CANCELLED, TIMEOUT"));
     }
     states += (states.empty() ? "" : ",") + state;
     begin = comma + 1;

@@ -278,6 +278,10 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   ASSERT_EQ(last.size(), 1u);
   EXPECT_EQ(last[0]["id"], std::max(ids[0], ids[1]));
   EXPECT_EQ(daemon.fastgpu_json("history --last 5")["jobs"].size(), 2u);
+  EXPECT_EQ(daemon.fastgpu("history -n -3").exit_code, 2);
+  const test_support::CliRun unknown_state = daemon.fastgpu("queue -t done");
+  EXPECT_EQ(unknown_state.exit_code, 2);
+  EXPECT_TRUE(contains(unknown_state.output, "unknown state 'DONE'")) << unknown_state.output;
   EXPECT_EQ(daemon.fastgpu("wait " + std::to_string(ids[0])).exit_code, 1);  // cancelled
 }
 
