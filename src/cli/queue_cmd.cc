@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <array>
 #include <cctype>
 #include <memory>
 #include <string>
@@ -11,6 +10,7 @@
 
 #include "cli/daemon_client.h"
 #include "fastgpu/core/text.h"
+#include "fastgpu/store/state_store.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -22,10 +22,8 @@ struct QueueOptions {
   std::string state;  // -t/--state: comma-separated, empty for every unfinished state
 };
 
-constexpr std::array<std::string_view, 3> kUnfinished = {"QUEUED", "RUNNING", "PREEMPTED"};
-constexpr std::array<std::string_view, 4> kEnded = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"};
-
-// The --state list in upper case, each checked to be a state `queue` lists.
+// The --state list in upper case, each checked to be a state `queue` lists: one the store
+// knows (store::parse_job_state) that a job can still leave (not store::is_terminal).
 Result<std::string> queue_states(const std::string& text) {
   std::string states;
   std::size_t begin = 0;
@@ -38,8 +36,9 @@ Result<std::string> queue_states(const std::string& text) {
           "--state '{}' has an empty name between commas; give QUEUED, RUNNING or PREEMPTED",
           text));
     }
-    if (std::find(kUnfinished.begin(), kUnfinished.end(), state) == kUnfinished.end()) {
-      const bool ended = std::find(kEnded.begin(), kEnded.end(), state) != kEnded.end();
+    const Result<store::JobState> known = store::parse_job_state(state);
+    if (!known.ok() || store::is_terminal(*known)) {
+      const bool ended = known.ok();
       return invalid_argument(fmt::format(
           "--state '{}': {}; queue lists jobs that have not ended (QUEUED, RUNNING, PREEMPTED, "
           "comma-separated, e.g. -t running){}",
