@@ -25,8 +25,6 @@ extern char** environ;  // NOLINT: POSIX declares it nowhere else
 namespace fastgpu::exec {
 namespace {
 
-constexpr int kNotifyFd = 3;
-
 std::string errno_text(int error) { return std::strerror(error); }
 
 // Owns a posix_spawn attribute and file-action set.
@@ -56,23 +54,19 @@ class SpawnSetup {
     ::posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   }
 
-  void set_files(int request_fd, const std::string& log_path, int notify_fd) {
-    ::posix_spawn_file_actions_adddup2(&actions_, request_fd, STDIN_FILENO);
+  // stdin from `stdin_fd` (-1: /dev/null), stdout and stderr appended to `log_path`,
+  // `third` on kNotifyFd.
+  void set_files(int stdin_fd, const std::string& log_path, int third) {
+    if (stdin_fd >= 0) {
+      ::posix_spawn_file_actions_adddup2(&actions_, stdin_fd, STDIN_FILENO);
+    } else {
+      ::posix_spawn_file_actions_addopen(&actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    }
     ::posix_spawn_file_actions_addopen(&actions_, STDOUT_FILENO, log_path.c_str(),
                                        O_WRONLY | O_APPEND | O_CREAT, 0640);
     ::posix_spawn_file_actions_adddup2(&actions_, STDOUT_FILENO, STDERR_FILENO);
-    ::posix_spawn_file_actions_adddup2(&actions_, notify_fd, kNotifyFd);
+    ::posix_spawn_file_actions_adddup2(&actions_, third, kNotifyFd);
     // Nothing else of the daemon's (sockets, the database) leaks into a job.
-    ::posix_spawn_file_actions_addclosefrom_np(&actions_, kNotifyFd + 1);
-  }
-
-  // The spawner's: its socket on fd 3, its own messages to the supervisor log.
-  void set_spawner_files(int socket_fd, const std::string& log_path) {
-    ::posix_spawn_file_actions_addopen(&actions_, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    ::posix_spawn_file_actions_addopen(&actions_, STDOUT_FILENO, log_path.c_str(),
-                                       O_WRONLY | O_APPEND | O_CREAT, 0640);
-    ::posix_spawn_file_actions_adddup2(&actions_, STDOUT_FILENO, STDERR_FILENO);
-    ::posix_spawn_file_actions_adddup2(&actions_, socket_fd, kNotifyFd);
     ::posix_spawn_file_actions_addclosefrom_np(&actions_, kNotifyFd + 1);
   }
 
@@ -83,6 +77,23 @@ class SpawnSetup {
   posix_spawnattr_t attr_;
   posix_spawn_file_actions_t actions_;
 };
+
+// Starts `program args...` as a supervisor or the spawner starts: every signal disposition
+// default and the ones the supervisor handles blocked, the files of SpawnSetup::set_files.
+// 0, or posix_spawn's error.
+int spawn_supervisor_program(pid_t& pid, const std::filesystem::path& program,
+                             std::vector<std::string> args, int stdin_fd,
+                             const std::string& log_path, int third) {
+  SpawnSetup setup;
+  setup.set_signals();
+  setup.set_files(stdin_fd, log_path, third);
+  args.insert(args.begin(), program.string());
+  std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
+  for (std::string& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  return ::posix_spawn(&pid, program.c_str(), setup.actions(), setup.attr(), argv.data(), environ);
+}
 
 // The notify pipe's write end must not already be fd 3: dup2 onto itself would keep
 // close-on-exec set, and the supervisor would never get it.
@@ -196,17 +207,9 @@ Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervis
     }
     // No supervisor was started: spawn it here, as without a spawner.
   }
-  SpawnSetup setup;
-  setup.set_signals();
-  setup.set_files(*request_fd, log_path.string(), fds[1]);
-  std::vector<std::string> args = {supervisor_path.string(), run_file.string(), "--notify-fd",
-                                   std::to_string(kNotifyFd)};
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const int error = ::posix_spawn(&spawned.pid, supervisor_path.c_str(), setup.actions(),
-                                  setup.attr(), argv.data(), environ);
+  const int error = spawn_supervisor_program(
+      spawned.pid, supervisor_path, {run_file.string(), "--notify-fd", std::to_string(kNotifyFd)},
+      *request_fd, log_path.string(), fds[1]);
   ::close(fds[1]);
   ::close(*request_fd);
   if (error != 0) {
@@ -244,16 +247,9 @@ Status SupervisorSpawner::start(const std::filesystem::path& log_path) {
   if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) != 0) {
     return unavailable("cannot create the spawner's socket: " + errno_text(errno));
   }
-  SpawnSetup setup;
-  setup.set_signals();
-  setup.set_spawner_files(ends[1], log_path.string());
-  std::vector<std::string> args = {supervisor_path_.string(), "--spawner",
-                                   std::to_string(kNotifyFd)};
-  std::vector<char*> argv;
-  for (std::string& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const int error = ::posix_spawn(&pid_, supervisor_path_.c_str(), setup.actions(), setup.attr(),
-                                  argv.data(), environ);
+  const int error =
+      spawn_supervisor_program(pid_, supervisor_path_, {"--spawner", std::to_string(kNotifyFd)},
+                               /*stdin_fd=*/-1, log_path.string(), ends[1]);
   ::close(ends[1]);
   if (error != 0) {
     ::close(ends[0]);

@@ -22,7 +22,6 @@ namespace fastgpu::exec {
 namespace {
 
 constexpr int kRequestFd = STDIN_FILENO;
-constexpr int kNotifyFd = 3;
 
 // One request: the run record's path, the supervisor log's path and the two descriptors.
 struct Request {

@@ -32,6 +32,9 @@
 
 namespace fastgpu::exec {
 
+// Where a supervisor finds its notify pipe (`--notify-fd 3`), and the spawner its socket.
+inline constexpr int kNotifyFd = 3;
+
 // A message of the protocol over `part` (its body) and `control` (room for its descriptors),
 // for sendmsg and recvmsg alike.
 inline msghdr spawner_message(iovec& part, std::span<char> control) {
