@@ -105,6 +105,23 @@ class DaemonHarness {
     return last;
   }
 
+  // Polls until the job's process exists (RUNNING with its pid recorded): a job claimed
+  // RUNNING whose launch has not settled yet is cancelled at once, not stopped.
+  nlohmann::json wait_for_launch(std::uint64_t id,
+                                 std::chrono::seconds timeout = std::chrono::seconds(60)) const {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    nlohmann::json last;
+    while (std::chrono::steady_clock::now() < deadline) {
+      last = job(id);
+      if (last.is_object() && last["state"] == "RUNNING" && !last["job_pid"].is_null()) {
+        return last;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ADD_FAILURE() << "job " << id << " never launched; last: " << last.dump();
+    return last;
+  }
+
   std::string log_of(std::uint64_t id) const {
     return fastgpu("logs " + std::to_string(id), /*with_stderr=*/false).output;
   }

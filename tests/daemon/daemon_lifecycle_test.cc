@@ -248,7 +248,7 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
       {{"jobs", json::array({shell_job("sleep 60", daemon.work().string(), 1, 80LL << 30),
                              shell_job("true", daemon.work().string(), 1, 80LL << 30)})}});
   ASSERT_EQ(ids.size(), 2u);
-  daemon.wait_for_state(ids[0], "RUNNING");
+  daemon.wait_for_launch(ids[0]);  // so that its cancel stops it (below)
   const test_support::CliRun queue = daemon.fastgpu("queue");
   EXPECT_EQ(queue.exit_code, 0);
   EXPECT_TRUE(contains(queue.output, "RUNNING")) << queue.output;
