@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace fastgpu {
@@ -156,13 +157,11 @@ TEST(ParseDuration, BareNumbersAreSeconds) {
 }
 
 TEST(ParseDuration, UnitsMayBeWords) {
-  EXPECT_DOUBLE_EQ(seconds_of("2hours"), 7200);
-  EXPECT_DOUBLE_EQ(seconds_of("2 hours 30 min"), 9000);
-  EXPECT_DOUBLE_EQ(seconds_of("1day 4hrs"), 100800);
-  EXPECT_DOUBLE_EQ(seconds_of("90 Minutes"), 5400);
-  EXPECT_DOUBLE_EQ(seconds_of("1hr30mins15secs"), 5415);
-  EXPECT_DOUBLE_EQ(seconds_of("45 seconds"), 45);
-  EXPECT_DOUBLE_EQ(seconds_of("1 h 1 s"), 3601);
+  const std::vector<std::pair<std::string, double>> cases = {
+      {"2hours", 7200},     {"2 hours 30 min", 9000},  {"1day 4hrs", 100800},
+      {"90 Minutes", 5400}, {"1hr30mins15secs", 5415}, {"45 seconds", 45},
+      {"1 h 1 s", 3601}};
+  for (const auto& [text, seconds] : cases) EXPECT_DOUBLE_EQ(seconds_of(text), seconds) << text;
   // A word that is no unit is named whole.
   EXPECT_NE(parse_duration("90ms").status().message().find("unknown unit 'ms'"), std::string::npos);
   EXPECT_NE(parse_duration("2 weeks").status().message().find("unknown unit 'weeks'"),
