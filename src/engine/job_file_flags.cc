@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "engine/job_file_internal.h"
 #include "fastgpu/engine/job_file.h"
 
 namespace fastgpu::engine {
@@ -65,9 +66,14 @@ void add_control_flags(CLI::App& app, SubmitOptions& options) {
   add_text_flag(app, "--array,-a", options.array,
                 "Submit one job per index: 0-15, 1,3,5, 0-15:2 (step); %4 runs at most 4 at "
                 "once (e.g. 0-15%4)");
-  app.add_flag_callback(
-      "--restartable", [&options] { options.restartable = "true"; },
-      "The job may be stopped and started again from the beginning (to move it or make room)");
+  // Takes an optional value, so that `--restartable false` means false: as a bare flag it
+  // left `false` to start the command, and the job ran /bin/false. A word after it that is
+  // not true or false is the command's first word (see add_submit_flags).
+  app.add_option("--restartable", options.restartable,
+                 "The job may be stopped and started again from the beginning (to move it or "
+                 "make room); alone, or true/false (yes/no, on/off, 1/0)")
+      ->expected(0, 1)
+      ->type_name("[true|false]");
   add_text_flag(app, "--workdir,-D,--chdir", options.workdir,
                 "Folder the job runs in; relative to this one (default: this folder)");
   add_env_flag(app, options);
@@ -86,6 +92,16 @@ void add_submit_flags(CLI::App& app, SubmitOptions& options) {
       ->type_name("PROGRAM [ARGS...]");
   // sbatch's rule: options end at the command, so the command's own flags are left to it.
   app.positionals_at_end(true);
+  // `--restartable sleep 10`: the option took the command's first word as its value; a word
+  // that is not a boolean goes back to the command (`--restartable -- true` runs true).
+  app.parse_complete_callback([&options] {
+    if (!options.restartable || internal::parse_restartable(*options.restartable).ok()) return;
+    // Alone, the option holds "" (the flag alone means true).
+    if (!options.restartable->empty()) {
+      options.argv.insert(options.argv.begin(), *options.restartable);
+    }
+    options.restartable = "true";
+  });
 }
 
 const std::vector<std::string>& job_field_names() {

@@ -254,6 +254,25 @@ TEST(JobFileFields, RestartableIsABoolean) {
               HasSubstr("restartable 'maybe' is not true or false"));
 }
 
+// `--restartable false` once ran /bin/false ("false" started the command); a word after
+// the flag is its value only when it is a boolean, and the command's first word otherwise.
+TEST(JobFileFields, RestartableFlagReadsABooleanAfterItAndLeavesACommandAlone) {
+  auto job = [](const std::vector<std::string>& args) { return from_flags(args)->front(); };
+  const JobSpec off = job({"--restartable", "false", "echo", "x"});
+  EXPECT_FALSE(off.restartable);
+  EXPECT_EQ(off.argv, (std::vector<std::string>{"echo", "x"}));
+  EXPECT_TRUE(job({"--restartable", "yes", "echo"}).restartable);
+  const JobSpec bare = job({"--restartable", "sleep", "10"});
+  EXPECT_TRUE(bare.restartable);
+  EXPECT_EQ(bare.argv, (std::vector<std::string>{"sleep", "10"}));
+  const JobSpec program_true = job({"--restartable", "--", "true"});
+  EXPECT_TRUE(program_true.restartable);
+  EXPECT_EQ(program_true.argv, std::vector<std::string>{"true"});
+  EXPECT_FALSE(job({"--restartable=off", "true"}).restartable);
+  EXPECT_TRUE(job({"--gpus", "0", "--restartable", "--time", "1h", "x"}).restartable);
+  EXPECT_FALSE(job({"x"}).restartable);
+}
+
 TEST(JobFileFields, AfterTakesIdsAndSlurmDependencyTypes) {
   const JobSpec spec = same_both_ways({"--after", "afterok:7:8,afterany:9", "--after", "10", "x"},
                                       "{command: [x], after: ['afterok:7:8,afterany:9', 10]}");
