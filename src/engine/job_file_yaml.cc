@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <string>
 
+#include "core/yaml_text.h"
+
 namespace fastgpu::engine {
 namespace internal {
 namespace {
@@ -218,14 +220,21 @@ Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
                                                    const std::string& file_name,
                                                    const SubmitContext& context) {
   internal::FileParser parser(file_name, context);
-  YAML::Node root;
+  YamlText text;
   try {
-    root = YAML::Load(std::string(yaml_text));
+    text = load_yaml_text(std::string(yaml_text));
   } catch (const YAML::Exception& error) {
     return parser.located({error.mark, invalid_argument("malformed YAML: " + error.msg)});
   }
+  if (text.second_document) {
+    return parser.located(
+        {*text.second_document,
+         invalid_argument("a second YAML document begins here (after '---'), and a job file is "
+                          "one document: list every job under `jobs:` (see docs/job-files.md); "
+                          "nothing was submitted")});
+  }
   try {
-    return parser.parse(root);
+    return parser.parse(text.root);
   } catch (const YAML::Exception& error) {
     // The readers check node types before converting, so this is a gap in those checks.
     return parser.located({error.mark, internal_error("could not read the file: " + error.msg)});

@@ -134,6 +134,18 @@ TEST(JobFileYaml, MalformedYamlGivesLineAndColumn) {
               StartsWith("jobs.yaml:2:7: malformed YAML"));
 }
 
+// yaml-cpp's Load reads the first document of a stream: `---` between two jobs ran only the
+// first, and the second was dropped without a word.
+TEST(JobFileYaml, ASecondDocumentIsRefusedNotDropped) {
+  EXPECT_EQ(error_of(from_yaml("name: a\ncommand: [x]\n---\nname: b\ncommand: [y]\n")),
+            "jobs.yaml:4:1: a second YAML document begins here (after '---'), and a job file is "
+            "one document: list every job under `jobs:` (see docs/job-files.md); nothing was "
+            "submitted");
+  // A `---` that opens the file or closes it, with nothing after it, loses nothing.
+  EXPECT_EQ(from_yaml("---\nname: a\ncommand: [x]\n").value().size(), 1u);
+  EXPECT_EQ(from_yaml("name: a\ncommand: [x]\n---\n").value().size(), 1u);
+}
+
 TEST(JobFileYaml, UnknownFieldNamesTheJobAndSuggests) {
   EXPECT_EQ(error_of(from_yaml(R"(
 - {name: prep, command: [x]}

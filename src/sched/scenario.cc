@@ -3,6 +3,7 @@
 // calls schedule() again until the round is quiet.
 #include "fastgpu/sched/scenario.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/yaml_text.h"
 #include "fastgpu/sched/scheduler.h"
 
 namespace fastgpu::sched {
@@ -385,7 +387,14 @@ class Driver {
 
 Result<std::string> run_scenario(const std::string& yaml_text) {
   try {
-    auto scenario = parse(YAML::Load(yaml_text));
+    const YamlText text = load_yaml_text(yaml_text);
+    if (text.second_document) {
+      return invalid_argument(
+          fmt::format("scenario: line {}: a second YAML document begins here; a scenario is one "
+                      "document: remove the '---'",
+                      text.second_document->line + 1));
+    }
+    auto scenario = parse(text.root);
     if (!scenario.ok()) return scenario.status();
     return Driver(*scenario).run();
   } catch (const YAML::Exception& error) {

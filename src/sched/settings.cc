@@ -14,6 +14,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/yaml_text.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/sched/decision.h"
@@ -211,15 +212,22 @@ const std::vector<std::string_view>& settings_keys() {
 }
 
 Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig base) {
-  YAML::Node root;
+  YamlText text;
   try {
-    root = YAML::Load(std::string(yaml));
+    text = load_yaml_text(std::string(yaml));
   } catch (const YAML::Exception& error) {
     return invalid_argument(
         fmt::format("line {}: not valid YAML: {}; write one `key: value` per line, e.g. "
                     "`policy: priority`",
                     error.mark.line + 1, error.msg));
   }
+  if (text.second_document) {
+    return invalid_argument(
+        fmt::format("line {}: a second YAML document begins here (after '---'); the settings "
+                    "are one document: remove the '---' and write each key once",
+                    text.second_document->line + 1));
+  }
+  const YAML::Node& root = text.root;
   if (root.IsNull()) return base;  // an empty file: every default
   if (!root.IsMap()) {
     return invalid_argument(

@@ -34,6 +34,14 @@ TEST(Settings, AnEmptyFileKeepsEveryDefault) {
   }
 }
 
+// A second document was dropped without a word, with an unknown key in it.
+TEST(Settings, ASecondDocumentIsRefusedNotDropped) {
+  EXPECT_EQ(error_of("backfill: true\n---\npolicy: sjf\nbogus-key: 1\n"),
+            "line 3: a second YAML document begins here (after '---'); the settings are one "
+            "document: remove the '---' and write each key once");
+  EXPECT_EQ(error_of("---\npolicy: sjf\n"), "(no error)");
+}
+
 TEST(Settings, EveryKeySetsItsSettingInTheUnitsTheCliReads) {
   Result<SchedulerConfig> parsed = parse_settings(R"(
 policy: priority
