@@ -18,6 +18,7 @@
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/engine/report.h"
+#include "fastgpu/store/state_store.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -198,6 +199,44 @@ Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>&
     ids.push_back(id);
   }
   return ids;
+}
+
+Result<std::string> parse_state_list(const std::string& text, bool ended) {
+  const char* const listed =
+      ended ? "COMPLETED, FAILED, CANCELLED, TIMEOUT" : "QUEUED, RUNNING, PREEMPTED";
+  const char* const other = ended ? "queue -t" : "history --state";
+  const char* const other_listed =
+      ended ? "QUEUED, RUNNING, PREEMPTED" : "COMPLETED, FAILED, CANCELLED, TIMEOUT";
+  const char* const flag = "--state";
+  const char* const example = ended ? "--state failed,timeout" : "-t running";
+  std::string states;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', begin), text.size());
+    const std::string typed(trim(std::string_view(text).substr(begin, comma - begin)));
+    std::string state = typed;
+    for (char& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (state.empty()) {
+      return invalid_argument(
+          fmt::format("{} '{}' has an empty name between commas; give {}", flag, text, listed));
+    }
+    const Result<store::JobState> known = store::parse_job_state(state);
+    if (!known.ok() || store::is_terminal(*known) != ended) {
+      const std::string why =
+          !known.ok() ? fmt::format("unknown state '{}'", typed)
+                      : fmt::format("{} jobs {}", state, ended ? "have not ended" : "have ended");
+      const std::string pointer = known.ok()
+                                      ? fmt::format("`fastgpu {} {}` lists them", other, state)
+                                      : fmt::format("`fastgpu {}` takes {}", other, other_listed);
+      return invalid_argument(
+          fmt::format("{} '{}': {}; {} lists jobs that {} ({}, comma-separated, e.g. {}); {}", flag,
+                      text, why, ended ? "history" : "queue",
+                      ended ? "have ended" : "have not ended", listed, example, pointer));
+    }
+    states += (states.empty() ? "" : ",") + state;
+    begin = comma + 1;
+  }
+  return states;
 }
 
 Result<std::vector<JobIdArgument>> parse_job_id_ranges(const std::vector<std::string>& texts) {

@@ -55,6 +55,11 @@ struct JobIdArgument {
 inline constexpr std::uint64_t kMaxIdRange = 1'000'000;
 Result<std::vector<JobIdArgument>> parse_job_id_ranges(const std::vector<std::string>& texts);
 
+// The states of `queue -t` (ended = false: jobs that have not ended) or `history --state`
+// (ended = true), comma-separated in any case, as the daemon's ?state= takes them (upper
+// case); the error names the state as typed and, for one of the other verb, that verb.
+Result<std::string> parse_state_list(const std::string& text, bool ended);
+
 // One line per job (`jobs` by increasing id): ID NAME USER STATE GPUS MEM/GPU PLACED
 // ELAPSED, with a header. Unless `expand`, queued members of one array with consecutive ids
 // share a line, as squeue shows a pending array: ID "12-9999", NAME "sweep[3-9990]".

@@ -234,6 +234,22 @@ TEST(JobTable, TheTableFieldsGiveTheTableTheFullRecordsGive) {
   }
 }
 
+TEST(StateList, EachVerbTakesItsOwnStatesInAnyCaseAndPointsAtTheOtherForTheRest) {
+  EXPECT_EQ(parse_state_list("running, Queued", /*ended=*/false).value(), "RUNNING,QUEUED");
+  EXPECT_EQ(parse_state_list("failed,TIMEOUT", /*ended=*/true).value(), "FAILED,TIMEOUT");
+  EXPECT_THAT(parse_state_list("failed", false).status().message(),
+              HasSubstr("FAILED jobs have ended; queue lists jobs that have not ended"));
+  EXPECT_THAT(parse_state_list("failed", false).status().message(),
+              HasSubstr("`fastgpu history --state FAILED` lists them"));
+  EXPECT_THAT(parse_state_list("running", true).status().message(),
+              HasSubstr("`fastgpu queue -t RUNNING` lists them"));
+  const std::string unknown = parse_state_list("completed,Bogus", true).status().message();
+  EXPECT_THAT(unknown, HasSubstr("unknown state 'Bogus'"));
+  EXPECT_THAT(unknown, HasSubstr("COMPLETED, FAILED, CANCELLED, TIMEOUT"));
+  EXPECT_THAT(parse_state_list("running,,queued", false).status().message(),
+              HasSubstr("empty name between commas"));
+}
+
 }  // namespace
 }  // namespace fastgpu::cli
 

@@ -199,7 +199,7 @@ int run_foreground(const DaemonOptions& options) {
                                                  options.tick_ms));
   }
   Result<std::size_t> cpu_slots = cpu_slots_option(options);
-  if (!cpu_slots.ok()) return fail("daemon run", cpu_slots.status());
+  if (!cpu_slots.ok()) return refuse_scheduler("daemon run", cpu_slots.status());
   Result<bool> check_schedule = check_schedule_option();
   if (!check_schedule.ok()) return fail("daemon run", check_schedule.status());
   Result<Settings> scheduler = scheduler_option(options);

@@ -104,9 +104,12 @@ Result<std::string> cost_table(const api::Json& jobs, bool with_user) {
 }
 
 int run_history(const HistoryOptions& options) {
-  std::string target =
-      "/v1/jobs?state=" +
-      (options.state.empty() ? std::string("COMPLETED,FAILED,CANCELLED,TIMEOUT") : options.state);
+  std::string target = "/v1/jobs?state=COMPLETED,FAILED,CANCELLED,TIMEOUT";
+  if (!options.state.empty()) {
+    Result<std::string> states = parse_state_list(options.state, /*ended=*/true);
+    if (!states.ok()) return usage_error("history", states.status().message());
+    target = "/v1/jobs?state=" + *states;
+  }
   if (options.all_users) target += "&all=true";
   if (options.last) {
     if (*options.last < 1) {

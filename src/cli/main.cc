@@ -1,7 +1,32 @@
 #include <cstdio>
 #include <string>
+#include <string_view>
 
 #include "cli/commands.h"
+
+namespace {
+
+// CLI11 says "Could not convert: --last = abc"; this says "--last 'abc' is not a whole
+// number", from the option's type. Other messages pass unchanged.
+std::string parse_error_text(const CLI::App& verb, const CLI::ParseError& error) {
+  const std::string text = error.what();
+  constexpr std::string_view kPrefix = "Could not convert: ";
+  const std::size_t equals = text.find(" = ");
+  if (dynamic_cast<const CLI::ConversionError*>(&error) == nullptr || text.rfind(kPrefix, 0) != 0 ||
+      equals == std::string::npos) {
+    return text;
+  }
+  const std::string name = text.substr(kPrefix.size(), equals - kPrefix.size());
+  const std::string value = text.substr(equals + 3);
+  const CLI::Option* option = verb.get_option_no_throw(name);
+  const std::string type = option != nullptr ? option->get_type_name() : "";
+  const char* kind = type == "INT" || type == "UINT" ? "a whole number"
+                     : type == "FLOAT"               ? "a number"
+                                                     : "a value this option takes";
+  return name + " '" + value + "' is not " + kind;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace fastgpu::cli;
@@ -32,12 +57,13 @@ int main(int argc, char** argv) {
     // Every other parse error is bad usage, said as the verbs say theirs: which command,
     // what is wrong, where the options are.
     std::string command = "fastgpu";
-    for (const CLI::App* verb = &app; !verb->get_subcommands().empty();) {
+    const CLI::App* verb = &app;
+    while (!verb->get_subcommands().empty()) {
       verb = verb->get_subcommands().front();
       command += " " + verb->get_name();
     }
     std::fprintf(stderr, "%s: %s\nRun `%s --help` for its options.\n", command.c_str(),
-                 error.what(), command.c_str());
+                 parse_error_text(*verb, error).c_str(), command.c_str());
     return kExitUsage;
   }
   return outcome.exit_code;

@@ -22,36 +22,6 @@ struct QueueOptions {
   std::string state;  // -t/--state: comma-separated, empty for every unfinished state
 };
 
-// The --state list in upper case, each checked to be a state `queue` lists: one the store
-// knows (store::parse_job_state) that a job can still leave (not store::is_terminal).
-Result<std::string> queue_states(const std::string& text) {
-  std::string states;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', begin), text.size());
-    std::string state(trim(std::string_view(text).substr(begin, comma - begin)));
-    for (char& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    if (state.empty()) {
-      return invalid_argument(fmt::format(
-          "--state '{}' has an empty name between commas; give QUEUED, RUNNING or PREEMPTED",
-          text));
-    }
-    const Result<store::JobState> known = store::parse_job_state(state);
-    if (!known.ok() || store::is_terminal(*known)) {
-      const bool ended = known.ok();
-      return invalid_argument(fmt::format(
-          "--state '{}': {}; queue lists jobs that have not ended (QUEUED, RUNNING, PREEMPTED, "
-          "comma-separated, e.g. -t running){}",
-          text, ended ? state + " jobs have ended" : "unknown state '" + state + "'",
-          ended ? fmt::format("; `fastgpu history --state {}` lists them", state)
-                : "; `fastgpu history --state` takes COMPLETED, FAILED, CANCELLED, TIMEOUT"));
-    }
-    states += (states.empty() ? "" : ",") + state;
-    begin = comma + 1;
-  }
-  return states;
-}
-
 // --json: every field of every job, printed as it comes (100,000 jobs are 250 MB of JSON,
 // which would take several seconds to parse into a tree only to print it again).
 int print_queue_json(const QueueOptions& options, const std::string& target) {
@@ -65,7 +35,7 @@ int print_queue_json(const QueueOptions& options, const std::string& target) {
 int run_queue(const QueueOptions& options) {
   std::string target = "/v1/jobs?state=QUEUED,RUNNING,PREEMPTED";
   if (!options.state.empty()) {
-    Result<std::string> states = queue_states(options.state);
+    Result<std::string> states = parse_state_list(options.state, /*ended=*/false);
     if (!states.ok()) return usage_error("queue", states.status().message());
     target = "/v1/jobs?state=" + *states;
   }

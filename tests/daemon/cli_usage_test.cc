@@ -30,6 +30,17 @@ TEST(CliUsage, AParseErrorNamesTheCommandAndWhereItsOptionsAre) {
   EXPECT_TRUE(contains(run.output, "`fastgpu --help`")) << run.output;
 }
 
+// CLI11's own words were "Could not convert: --last = abc".
+TEST(CliUsage, AValueOfTheWrongKindIsNamedWithTheKindWanted) {
+  test_support::CliRun run = run_cli("history -n abc", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu history: --last 'abc' is not a whole number\n"))
+      << run.output;
+  run = run_cli("daemon run --cpu-slots -1", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "--cpu-slots -1 is out of range")) << run.output;
+}
+
 TEST(CliUsage, HelpAndVersionAreNotErrors) {
   test_support::CliRun run = run_cli("queue --help", false);
   EXPECT_EQ(run.exit_code, 0) << run.output;

@@ -281,7 +281,14 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   EXPECT_EQ(daemon.fastgpu("history -n -3").exit_code, 2);
   const test_support::CliRun unknown_state = daemon.fastgpu("queue -t done");
   EXPECT_EQ(unknown_state.exit_code, 2);
-  EXPECT_TRUE(contains(unknown_state.output, "unknown state 'DONE'")) << unknown_state.output;
+  EXPECT_TRUE(contains(unknown_state.output, "unknown state 'done'")) << unknown_state.output;
+  // history checks its states as queue does (it exited 1 on the daemon's answer).
+  EXPECT_EQ(daemon.fastgpu_json("history --state cancelled")["jobs"].size(), 2u);
+  const test_support::CliRun not_ended = daemon.fastgpu("history --state running");
+  EXPECT_EQ(not_ended.exit_code, 2);
+  EXPECT_TRUE(contains(not_ended.output, "`fastgpu queue -t RUNNING` lists them"))
+      << not_ended.output;
+  EXPECT_EQ(daemon.fastgpu("history --state bogus").exit_code, 2);
   EXPECT_EQ(daemon.fastgpu("wait " + std::to_string(ids[0])).exit_code, 1);  // cancelled
 }
 
