@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
@@ -28,6 +29,11 @@ struct RunOptions {
 };
 
 Result<std::string> read_file(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return invalid_argument(fmt::format(
+        "'{}' is a folder, not a job file; give a YAML file, e.g. examples/batch-cpu.yaml", path));
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     return not_found(
@@ -110,6 +116,27 @@ Result<std::vector<std::uint64_t>> submit_file(const api::ApiClient& client,
   return (*reply)["ids"].get<std::vector<std::uint64_t>>();
 }
 
+// Under the report, where to read why the jobs that did not complete ended: "" when all did.
+std::string not_completed_note(const std::vector<api::Json>& jobs) {
+  constexpr std::size_t kListed = 10;
+  std::string listed;
+  std::size_t count = 0;
+  for (const api::Json& job : jobs) {
+    const std::string state = job["state"].get<std::string>();
+    if (state == "COMPLETED") continue;
+    if (++count <= kListed) {
+      listed += fmt::format("{}{} ({})", listed.empty() ? "" : ", ", job["id"].get<std::uint64_t>(),
+                            state);
+    }
+  }
+  if (count == 0) return "";
+  if (count > kListed) listed += fmt::format(" and {} more", count - kListed);
+  return fmt::format(
+      "{} job(s) did not complete: {}; `fastgpu show ID` says how each ended and "
+      "`fastgpu logs ID` shows its output\n",
+      count, listed);
+}
+
 int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, bool json) {
   std::vector<store::JobRecord> records;
   for (const api::Json& job : jobs) {
@@ -129,6 +156,7 @@ int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, bool json) 
       print_text(fmt::format("{}\njobs are real processes; GPUs are simulated\n", gpus.note));
     }
     print_text(engine::render_batch_report_table(batch));
+    print_text(not_completed_note(jobs));
   }
   return count_progress(jobs).failed == 0 ? kExitOk : kExitFailure;
 }
@@ -147,8 +175,10 @@ int run_batch(const RunOptions& options) {
   Result<std::vector<std::uint64_t>> ids = submit_file(*client, *specs);
   if (!ids.ok()) return fail("run", ids.status());
   if (!options.daemon.json) {
-    print_text(fmt::format("submitted {} job(s) from {}: ids {}-{}\n", ids->size(), options.file,
-                           ids->front(), ids->back()));
+    print_text(ids->size() == 1
+                   ? fmt::format("submitted 1 job from {}: id {}\n", options.file, ids->front())
+                   : fmt::format("submitted {} jobs from {}: ids {}-{}\n", ids->size(),
+                                 options.file, ids->front(), ids->back()));
   }
   Result<std::vector<api::Json>> jobs = follow(*client, *ids, options.daemon.json);
   if (!jobs.ok()) return fail("run", jobs.status());

@@ -23,6 +23,7 @@ BatchProgress count_progress(const std::vector<api::Json>& jobs) {
       ++progress.completed;
     } else {
       ++progress.failed;
+      ++progress.ended_otherwise[state];
     }
   }
   return progress;
@@ -39,8 +40,23 @@ std::string progress_text(const BatchProgress& progress, std::size_t total, doub
     why += fmt::format("{}{} {}", why.empty() ? " (" : ", ", jobs, reason);
   }
   if (!why.empty()) why += ")";
-  return fmt::format("{}/{} done ({} failed), {} running, {} queued{}, {:.0f}s", progress.done(),
-                     total, progress.failed, progress.running, progress.queued, why, elapsed_s);
+  // "0 failed" while nothing ended otherwise; then each other end, in the report's words.
+  std::string ends;
+  for (const auto& [state, words] :
+       {std::pair{"FAILED", "failed"}, {"CANCELLED", "cancelled"}, {"TIMEOUT", "timed out"}}) {
+    const auto counted = progress.ended_otherwise.find(state);
+    const std::size_t jobs = counted == progress.ended_otherwise.end() ? 0 : counted->second;
+    if (jobs > 0 || (ends.empty() && progress.failed == 0)) {
+      ends += fmt::format("{}{} {}", ends.empty() ? "" : ", ", jobs, words);
+    }
+  }
+  for (const auto& [state, jobs] : progress.ended_otherwise) {  // a state of a newer daemon
+    if (state != "FAILED" && state != "CANCELLED" && state != "TIMEOUT") {
+      ends += fmt::format("{}{} {}", ends.empty() ? "" : ", ", jobs, state);
+    }
+  }
+  return fmt::format("{}/{} done ({}), {} running, {} queued{}, {:.0f}s", progress.done(), total,
+                     ends, progress.running, progress.queued, why, elapsed_s);
 }
 
 }  // namespace fastgpu::cli

@@ -14,6 +14,9 @@ namespace fastgpu::cli {
 struct BatchProgress {
   std::size_t queued = 0, running = 0, completed = 0,
               failed = 0;  // failed: any other end
+  // The other ends by state (FAILED, CANCELLED, TIMEOUT): the line names each, as the
+  // report does, where "13 failed" read as if none was cancelled.
+  std::map<std::string, std::size_t> ended_otherwise;
   // Queued jobs by why they wait (the daemon's "waiting" reason), for the line alone:
   // two progresses with the same counts are the same progress.
   std::map<std::string, std::size_t> waiting;
@@ -27,7 +30,8 @@ struct BatchProgress {
 // The batch's jobs (GET /v1/jobs records) counted by state.
 BatchProgress count_progress(const std::vector<api::Json>& jobs);
 
-// "3/14 done (0 failed), 4 running, 7 queued (5 resources, 2 dependency), 12s".
+// "3/14 done (0 failed), 4 running, 7 queued (5 resources, 2 dependency), 12s";
+// "14/14 done (12 failed, 1 cancelled, 1 timed out), 0 running, 0 queued, 40s".
 std::string progress_text(const BatchProgress& progress, std::size_t total, double elapsed_s);
 
 }  // namespace fastgpu::cli

@@ -27,6 +27,17 @@ TEST(RunProgress, TheLineSaysWhyTheQueuedJobsWaitMostCommonFirst) {
             "12s");
 }
 
+// The line said "14/14 done (13 failed)" where the report said 12 FAILED, 1 CANCELLED.
+TEST(RunProgress, EachEndOtherThanCompletedIsCountedInItsOwnWords) {
+  const BatchProgress progress = count_progress(
+      {job("FAILED"), job("CANCELLED"), job("FAILED"), job("TIMEOUT"), job("COMPLETED")});
+  EXPECT_EQ(progress.failed, 4u);
+  EXPECT_EQ(progress_text(progress, 5, 40.0),
+            "5/5 done (2 failed, 1 cancelled, 1 timed out), 0 running, 0 queued, 40s");
+  EXPECT_EQ(progress_text(count_progress({job("CANCELLED")}), 1, 0.0),
+            "1/1 done (1 cancelled), 0 running, 0 queued, 0s");
+}
+
 TEST(RunProgress, WithoutReasonsTheLineIsTheCountsAlone) {
   const BatchProgress progress = count_progress({job("QUEUED"), job("RUNNING")});
   EXPECT_EQ(progress_text(progress, 2, 0.0), "0/2 done (0 failed), 1 running, 1 queued, 0s");

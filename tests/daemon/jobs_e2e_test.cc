@@ -145,6 +145,30 @@ TEST(JobsE2E, RunPrintsTheBatchReport) {
   EXPECT_TRUE(contains(run.output, "two")) << run.output;
 }
 
+// The progress line once said "2/2 done (1 failed)" for a cancelled job too, and nothing
+// said where to read why a job failed.
+TEST(JobsE2E, RunNamesTheJobsThatDidNotCompleteAndWhereToReadWhy) {
+  DaemonHarness daemon;
+  daemon.write_file("batch.yaml",
+                    "- {name: fine, command: [\"true\"], gpus: 0}\n"
+                    "- {name: broken, command: [\"false\"], gpus: 0}\n");
+  test_support::CliRun run = daemon.fastgpu("run batch.yaml");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "2/2 done (1 failed)")) << run.output;
+  const std::regex note(R"(1 job\(s\) did not complete: \d+ \(FAILED\); `fastgpu show ID`)");
+  EXPECT_TRUE(std::regex_search(run.output, note)) << run.output;
+  daemon.write_file("one.yaml", "{name: single, command: [\"true\"], gpus: 0}\n");
+  run = daemon.fastgpu("run one.yaml");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(
+      std::regex_search(run.output, std::regex(R"(submitted 1 job from one.yaml: id \d+\n)")))
+      << run.output;
+  EXPECT_FALSE(contains(run.output, "did not complete")) << run.output;
+  run = daemon.fastgpu("run .");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "'.' is a folder, not a job file")) << run.output;
+}
+
 // Every progress line of `run` accounts for each queued job with a reason: the listing
 // reads the jobs and asks why they wait under the engine's lock, so no job it reads as
 // QUEUED has started by the time it is asked.
