@@ -233,6 +233,9 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   options.info.state_dir = config.paths.state_dir;
   options.info.gpus_source = parts.gpus_source;
   options.info.gpus_note = parts.gpus_note;
+  if (parts.gpus_source == "simulated") {
+    options.info.devices = config.devices.empty() ? kDefaultSimulatedDevices : config.devices;
+  }
   options.info.scheduler = sched::settings_json(config.scheduler);
   options.info.settings_file = config.settings_file.string();
   options.info.started = std::chrono::steady_clock::now();
@@ -250,6 +253,35 @@ std::size_t running_jobs(store::StateStore& store) {
 
 }  // namespace
 
+std::filesystem::path start_choices_file(const DaemonPaths& paths) {
+  return paths.state_dir / "daemon-start.json";
+}
+
+namespace {
+
+// Written whole or not at all (a temporary file renamed over it); a failure is said in the
+// log and costs only the restart's memory of the choices.
+void keep_start_choices(const DaemonConfig& config) {
+  const std::filesystem::path file = start_choices_file(config.paths);
+  const std::filesystem::path temporary = file.string() + ".tmp";
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << config.start_choices << "\n";
+    if (!out.flush()) {
+      say(
+          fmt::format("warning: could not write {}; a restart after a crash starts with the "
+                      "defaults",
+                      temporary.string()));
+      return;
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, file, error);
+  if (error) say(fmt::format("warning: could not write {}: {}", file.string(), error.message()));
+}
+
+}  // namespace
+
 Status run_daemon(const DaemonConfig& config) {
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(config.paths.state_dir));
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(config.paths.socket.parent_path()));
@@ -260,6 +292,7 @@ Status run_daemon(const DaemonConfig& config) {
 
   Result<DaemonParts> parts = open_daemon_parts(config);
   if (!parts.ok()) return parts.status();
+  if (!config.start_choices.empty()) keep_start_choices(config);
   say(parts->gpus_note);
   say(fmt::format("scheduling: policy {}, placement {}; settings {}", config.scheduler.policy,
                   config.scheduler.strategy,
@@ -286,6 +319,9 @@ Status run_daemon(const DaemonConfig& config) {
   loop.stop();
   say(fmt::format("stopped; {} running job(s) left to their supervisors",
                   running_jobs(*parts->store)));
+  // Stopped on purpose: the next daemon starts as it is asked to, not as this one did.
+  std::error_code ignored;
+  std::filesystem::remove(start_choices_file(config.paths), ignored);
   return {};
 }
 

@@ -489,6 +489,7 @@ ApiResponse ApiService::daemon_info() {
                     {"state_dir", info.state_dir.string()},
                     {"gpus_source", info.gpus_source},
                     {"gpus_note", info.gpus_note},
+                    {"devices", info.devices.empty() ? Json(nullptr) : Json(info.devices)},
                     {"policy", setting("policy")},
                     {"strategy", setting("strategy")},
                     {"scheduler", info.scheduler},

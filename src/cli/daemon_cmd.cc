@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "cli/daemon_client.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/core/units.h"
+#include "fastgpu/gpu/simulated_probe.h"
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/scheduler.h"
 #include "fastgpu/sched/settings.h"
@@ -124,6 +126,12 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
     if (flagged)
       differences.push_back(fmt::format("{} {}, not {}", change.key, change.to, change.from));
   }
+  const api::Json& devices = info.contains("devices") ? info["devices"] : api::Json();
+  if (!options.flags.devices.empty() && devices != options.flags.devices) {
+    differences.push_back(fmt::format(
+        "devices {}, not {}", options.flags.devices,
+        devices.is_string() ? devices.get<std::string>() : std::string("the real GPUs")));
+  }
   return fmt::format("{}", fmt::join(differences, "; "));
 }
 
@@ -193,7 +201,82 @@ std::vector<std::filesystem::path> job_path_prefix(const std::filesystem::path& 
   return prefix;
 }
 
-int run_foreground(const DaemonOptions& options) {
+bool environment_sets(const char* variable) {
+  const char* value = std::getenv(variable);
+  return value != nullptr && value[0] != '\0';
+}
+
+// What this start asks for by flag or variable: kept while the daemon runs
+// (DaemonConfig::start_choices) for a restart after a crash.
+api::Json start_choices(const DaemonOptions& options, const Settings& scheduler) {
+  const Named policy = flag_or_environment(options.policy, "--policy", "FASTGPU_POLICY");
+  const Named strategy = flag_or_environment(options.strategy, "--strategy", "FASTGPU_STRATEGY");
+  const Named file = flag_or_environment(options.config, "--config", "FASTGPU_CONFIG");
+  api::Json choices = api::Json::object();
+  if (const std::string devices = devices_option(options); !devices.empty()) {
+    choices["devices"] = devices;
+  }
+  if (!policy.value.empty()) choices["policy"] = policy.value;
+  if (!strategy.value.empty()) choices["strategy"] = strategy.value;
+  if (!file.value.empty()) choices["config"] = scheduler.file.string();
+  if (options.cpu_slots) {
+    choices["cpu_slots"] = *options.cpu_slots;
+  } else if (const char* slots = std::getenv("FASTGPU_CPU_SLOTS"); slots != nullptr) {
+    if (std::int64_t value = 0;
+        std::from_chars(slots, slots + std::strlen(slots), value).ec == std::errc{}) {
+      choices["cpu_slots"] = value;
+    }
+  }
+  if (options.shared) choices["shared"] = true;
+  return choices;
+}
+
+// The daemon before this one crashed (or was killed) if it left its start choices: each
+// choice not given again now (by flag or variable) is taken from there, so that a restart
+// on first use brings back the same GPUs, policy and settings. Said on stderr (the log).
+DaemonOptions with_crashed_daemons_choices(DaemonOptions options) {
+  Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
+  if (!paths.ok()) return options;
+  const std::filesystem::path file = api::start_choices_file(*paths);
+  std::ifstream in(file);
+  if (!in) return options;
+  const api::Json saved = api::Json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!saved.is_object()) return options;
+  std::vector<std::string> taken;
+  const auto take = [&](const char* key, std::string& field, const char* variable) {
+    const auto value = saved.find(key);
+    if (value == saved.end() || !value->is_string() || !field.empty() ||
+        environment_sets(variable)) {
+      return;
+    }
+    field = value->get<std::string>();
+    taken.push_back(fmt::format("{} {}", key, field));
+  };
+  take("devices", options.flags.devices, "FASTGPU_DEVICES");
+  take("policy", options.policy, "FASTGPU_POLICY");
+  take("strategy", options.strategy, "FASTGPU_STRATEGY");
+  take("config", options.config, "FASTGPU_CONFIG");
+  if (const auto slots = saved.find("cpu_slots");
+      slots != saved.end() && slots->is_number_integer() && !options.cpu_slots &&
+      !environment_sets("FASTGPU_CPU_SLOTS")) {
+    options.cpu_slots = slots->get<std::int64_t>();
+    taken.push_back(fmt::format("cpu_slots {}", *options.cpu_slots));
+  }
+  if (saved.value("shared", false) && !options.shared) {
+    options.shared = true;
+    taken.push_back("shared");
+  }
+  if (!taken.empty()) {
+    std::fprintf(stderr,
+                 "the daemon before this one did not stop cleanly (it left %s); this one starts "
+                 "as it did: %s\n",
+                 file.c_str(), fmt::format("{}", fmt::join(taken, ", ")).c_str());
+  }
+  return options;
+}
+
+int run_foreground(const DaemonOptions& asked) {
+  const DaemonOptions options = with_crashed_daemons_choices(asked);
   if (options.tick_ms < 10 || options.tick_ms > 60000) {
     return usage_error("daemon run", fmt::format("--tick-ms {} is out of range; use 10 to 60000",
                                                  options.tick_ms));
@@ -222,15 +305,31 @@ int run_foreground(const DaemonOptions& options) {
     return scheduler_option(options);
   };
   config.job_path_prefix = job_path_prefix(*executable);
+  config.start_choices = start_choices(options, *scheduler).dump();
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);
   return kExitOk;
+}
+
+// A bad simulated-GPU spec: a usage error for the flag, a failure for FASTGPU_DEVICES.
+Status check_devices(const DaemonOptions& options) {
+  const std::string devices = devices_option(options);
+  if (devices.empty()) return Status::ok_status();
+  Result<std::vector<SimulatedGpuSpec>> parsed = parse_device_spec(devices);
+  if (parsed.ok()) return Status::ok_status();
+  const bool flag = !options.flags.devices.empty();
+  const std::string message = fmt::format("{} '{}': {}", flag ? "--devices" : "FASTGPU_DEVICES",
+                                          devices, parsed.status().message());
+  return flag ? invalid_argument(message) : failed_precondition(message);
 }
 
 int start_detached(const DaemonOptions& options) {
   // Refused here, not in the new daemon's log; and compared with a running daemon's.
   Result<Settings> scheduler = scheduler_option(options);
   if (!scheduler.ok()) return refuse_scheduler("daemon start", scheduler.status());
+  if (Status devices = check_devices(options); !devices.ok()) {
+    return refuse_scheduler("daemon start", devices);
+  }
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon start", paths.status());
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);

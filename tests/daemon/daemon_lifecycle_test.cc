@@ -372,6 +372,39 @@ TEST(DaemonLifecycle, AnImpossibleBatchIsRefusedWholeWithTheEnginesMessage) {
   EXPECT_EQ(daemon.fastgpu_json("queue")["jobs"].size(), 0u);
 }
 
+// A daemon killed with SIGKILL came back on first use with the default GPUs and policy;
+// it now comes back as it was started, and a clean stop forgets that.
+TEST(DaemonLifecycle, ARestartAfterACrashKeepsTheStartsChoicesAndACleanStopForgetsThem) {
+  DaemonHarness daemon;
+  // The harness gives every command FASTGPU_DEVICES; these commands leave it empty, as a
+  // user's shell would.
+  const std::string unset = "FASTGPU_DEVICES=";
+  ASSERT_EQ(daemon.fastgpu("daemon start --devices 3xH100-80G --policy priority").exit_code, 0);
+  const json before = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(before.is_object());
+  EXPECT_EQ(before["devices"], "3xH100-80G");
+  test_support::CliRun asked_other = daemon.fastgpu("daemon start --devices 1xH100-80G");
+  EXPECT_EQ(asked_other.exit_code, 1) << asked_other.output;
+  EXPECT_TRUE(contains(asked_other.output, "devices 1xH100-80G, not 3xH100-80G"))
+      << asked_other.output;
+  ASSERT_EQ(::kill(before["pid"].get<pid_t>(), SIGKILL), 0);
+  ASSERT_EQ(daemon.fastgpu_with(unset, "queue").exit_code, 0);
+  const json after =
+      json::parse(daemon.fastgpu_with(unset, "daemon status --json").output, nullptr, false);
+  ASSERT_TRUE(after.is_object());
+  EXPECT_NE(after["pid"], before["pid"]);
+  EXPECT_EQ(after["devices"], "3xH100-80G");
+  EXPECT_EQ(after["policy"], "priority");
+  ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
+  ASSERT_EQ(daemon.fastgpu_with(unset, "queue").exit_code, 0);
+  const json fresh =
+      json::parse(daemon.fastgpu_with(unset, "daemon status --json").output, nullptr, false);
+  ASSERT_TRUE(fresh.is_object());
+  EXPECT_EQ(fresh["devices"], "4xH100-80G");  // the default without a driver
+  EXPECT_EQ(fresh["policy"], "fifo");
+  EXPECT_EQ(daemon.fastgpu("daemon start --devices 4xH100").exit_code, 2);
+}
+
 TEST(DaemonLifecycle, KillNineMidRunThenRestartRunsEveryJobExactlyOnceWithCompleteLogs) {
   DaemonHarness daemon("4xH100-80G");
   const std::string marker = (daemon.work() / "ran.txt").string();

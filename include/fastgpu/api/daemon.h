@@ -60,7 +60,14 @@ struct DaemonConfig {
   // Folders put at the front of every job's PATH, so jobs find fastgpu-burn-cpu and
   // friends shipped beside the fastgpu binary.
   std::vector<std::filesystem::path> job_path_prefix;
+  // What the start was asked for (flags and variables, as JSON text), kept in
+  // start_choices_file() while the daemon runs and removed at a clean stop: a daemon that
+  // finds the file left there by one that crashed starts as that one did (`daemon run`).
+  std::string start_choices;
 };
+
+// $STATE/daemon-start.json (DaemonConfig::start_choices).
+std::filesystem::path start_choices_file(const DaemonPaths& paths);
 
 // Runs the daemon in the foreground until SIGTERM or SIGINT. Messages go to stderr.
 // Fails at start-up (another daemon on the state folder, a bad --devices spec, a socket
