@@ -101,6 +101,12 @@ class PeerCredServer final : public httplib::Server {
     };
     Get(".*", forward);
     Post(".*", forward);
+    // The service answers every other method too (with a JSON error): httplib's own
+    // answer to a method without a handler has an empty body.
+    Put(".*", forward);
+    Delete(".*", forward);
+    Patch(".*", forward);
+    Options(".*", forward);
   }
 
  private:

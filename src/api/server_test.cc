@@ -1,6 +1,7 @@
 #include "fastgpu/api/server.h"
 
 #include <gtest/gtest.h>
+#include <httplib.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -76,6 +77,22 @@ TEST_F(ApiServerTest, ErrorRepliesCarryTheDaemonsMessageAndCode) {
   ASSERT_FALSE(failed.ok());
   EXPECT_EQ(failed.status().code(), ErrorCode::kNotFound);
   EXPECT_NE(failed.status().message().find("no job 77"), std::string::npos);
+}
+
+// httplib answered a method without a handler itself, with an empty body.
+TEST_F(ApiServerTest, AnyMethodGetsAJsonAnswer) {
+  httplib::Client client(socket_.string(), 80);
+  client.set_address_family(AF_UNIX);
+  const auto expect_json_error = [](const std::string& method, const httplib::Result& reply) {
+    ASSERT_TRUE(reply) << method;
+    EXPECT_EQ(reply->status, 404) << method;
+    const Json body = Json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
+    EXPECT_NE(body.value("error", std::string()).find("no endpoint " + method), std::string::npos)
+        << method << ": " << reply->body;
+  };
+  expect_json_error("DELETE", client.Delete("/v1/jobs/1"));
+  expect_json_error("PUT", client.Put("/v1/daemon", "{}", "application/json"));
+  expect_json_error("PATCH", client.Patch("/v1/jobs/1", "{}", "application/json"));
 }
 
 TEST_F(ApiServerTest, GarbageOnTheSocketDoesNotStopTheServer) {

@@ -145,6 +145,24 @@ TEST_F(ApiServiceTest, BadJsonAndWrongTypesAreClearErrors) {
   EXPECT_EQ(stored_jobs(), 0u);
 }
 
+// Accepted before, these failed only at launch, their reason in the daemon's log alone.
+TEST_F(ApiServiceTest, ARelativeFolderOrANulByteIsRefusedAtSubmit) {
+  ApiResponse response =
+      call("POST", "/v1/jobs", 7, R"({"jobs": [{"argv": ["true"], "working_dir": "relative"}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find(
+                "working_dir 'relative' is not an absolute path"),
+            std::string::npos)
+      << response.body.dump();
+  response =
+      call("POST", "/v1/jobs", 7, R"({"jobs": [{"argv": ["a\u0000b"], "working_dir": "/"}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find("argv[0] holds a NUL byte"),
+            std::string::npos)
+      << response.body.dump();
+  EXPECT_EQ(stored_jobs(), 0u);
+}
+
 TEST_F(ApiServiceTest, EngineRefusalOfAnImpossibleJobStoresNothing) {
   const ApiResponse response = call(
       "POST", "/v1/jobs", 7,

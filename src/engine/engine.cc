@@ -1,4 +1,6 @@
 // Opening the engine, recovery after a restart, submit and cancel.
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <utility>
@@ -184,6 +186,24 @@ Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t
   return {};
 }
 
+// A job joins an array that exists and is its owner's (array_id 0 starts a new one): an
+// unknown id made an array of one that no limit or listing knew.
+Status EngineImpl::check_array(const store::JobSpec& spec, std::size_t index) const {
+  if (!spec.array || spec.array->array_id == 0) return {};
+  store::JobFilter filter;
+  filter.array_id = spec.array->array_id;
+  filter.limit = 1;
+  Result<std::vector<JobRecord>> members = options_.store->list_jobs(filter);
+  if (!members.ok()) return members.status();
+  if (members->empty() || (spec.uid != 0 && members->front().spec.uid != spec.uid)) {
+    return invalid_argument(fmt::format(
+        "job {} of the batch: array {} does not exist{}; leave array_id out (or 0) to start a "
+        "new array",
+        index, spec.array->array_id, members->empty() ? "" : " among your jobs"));
+  }
+  return {};
+}
+
 Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jobs) {
   if (jobs.empty()) return invalid_argument("no jobs to submit; give at least one job");
   std::vector<store::JobSpec> batch(jobs.begin(), jobs.end());
@@ -191,6 +211,7 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
   for (std::size_t i = 0; i < batch.size(); ++i) {
     FASTGPU_RETURN_IF_ERROR(store::validate_job_spec(batch[i], i));
     FASTGPU_RETURN_IF_ERROR(check_against_cluster(batch[i], i, batch.size()));
+    FASTGPU_RETURN_IF_ERROR(check_array(batch[i], i));
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
   }
   Result<std::vector<store::JobRecord>> stored = options_.store->submit_records(batch);

@@ -326,6 +326,29 @@ TEST_F(EngineTest, ArrayRunsAtMostItsLimitAtOnce) {
   EXPECT_EQ(launcher_.launches[2].array_index, 2u);
 }
 
+// An unknown array id made an array of one that no limit or listing knew; another user's
+// array is not joined either.
+TEST_F(EngineTest, AJobJoinsOnlyAnArrayThatExistsAndIsItsOwners) {
+  open();
+  JobSpec first = job_spec("sweep", 1, 10 * kGiB);
+  first.array = store::ArrayMember{0, 0, 2};
+  const JobId started = submit({first}).front();
+  const std::uint64_t array = store_->get_job(started).value().spec.array->array_id;
+  JobSpec joining = job_spec("sweep", 1, 10 * kGiB);
+  joining.array = store::ArrayMember{array, 1, 2};
+  EXPECT_TRUE(engine_->submit(std::vector<JobSpec>{joining}).ok());
+  JobSpec unknown = joining;
+  unknown.array->array_id = 99999;
+  Result<std::vector<JobId>> refused = engine_->submit(std::vector<JobSpec>{unknown});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("array 99999 does not exist"));
+  JobSpec someone_else = joining;
+  someone_else.uid = joining.uid + 1;
+  refused = engine_->submit(std::vector<JobSpec>{someone_else});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("does not exist among your jobs"));
+}
+
 TEST_F(EngineTest, LasPreemptsARestartableJobAndRequeuesIt) {
   options_.scheduler.policy = "las";
   options_.scheduler.las_thresholds_gpu_s = {10.0};

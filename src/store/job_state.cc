@@ -18,10 +18,32 @@ constexpr std::array<std::pair<JobState, std::string_view>, 7> kStateNames = {{
     {JobState::kPreempted, "PREEMPTED"},
 }};
 
+// A NUL byte ends a C string: a program would get a shorter word than the one submitted.
+bool has_nul(std::string_view text) { return text.find('\0') != std::string_view::npos; }
+
 Status check_command(const JobSpec& spec, const std::string& where) {
   if (spec.argv.empty() == spec.shell_command.empty()) {
     return invalid_argument(where + ": give exactly one of a command (argv) and a shell " +
                             "string; this one has " + (spec.argv.empty() ? "neither" : "both"));
+  }
+  if (!spec.argv.empty() && spec.argv.front().empty()) {
+    return invalid_argument(where + ": the program (argv[0]) is empty; give its name or path");
+  }
+  for (std::size_t i = 0; i < spec.argv.size(); ++i) {
+    if (has_nul(spec.argv[i])) {
+      return invalid_argument(where + ": argv[" + std::to_string(i) +
+                              "] holds a NUL byte, which no program can be given; remove it");
+    }
+  }
+  if (has_nul(spec.shell_command)) {
+    return invalid_argument(where + ": the shell command holds a NUL byte; remove it");
+  }
+  // The daemon starts jobs from its own folder (/), so a relative folder would be read
+  // against that, not the submitter's; the CLI sends absolute ones.
+  if (spec.working_dir.empty() || spec.working_dir.front() != '/' || has_nul(spec.working_dir)) {
+    return invalid_argument(where + ": working_dir '" + spec.working_dir +
+                            "' is not an absolute path; give the folder from / (e.g. " +
+                            "/home/ana/project)");
   }
   return {};
 }
@@ -29,7 +51,7 @@ Status check_command(const JobSpec& spec, const std::string& where) {
 Status check_environment(const JobSpec& spec, const std::string& where) {
   for (const std::string& entry : spec.environment) {
     const auto equals = entry.find('=');
-    if (equals == std::string::npos || equals == 0) {
+    if (equals == std::string::npos || equals == 0 || has_nul(entry)) {
       std::string message = where;
       message.append(": environment entry '").append(entry);
       message.append("' is not KEY=VALUE; write it as NAME=value");
