@@ -367,14 +367,16 @@ ApiResponse ApiService::cancel(const ApiRequest& request, JobId job) {
         failed_precondition(fmt::format("job {} already ended ({}); nothing to cancel", job.value(),
                                         store::job_state_name(record->state))));
   }
-  const Status cancelled = [&] {
+  // The state the cancel left, read under the engine's lock: read after it, a tick that
+  // had meanwhile seen a stopped job's end made a running job's answer CANCELLED instead of
+  // RUNNING (stopping), now and then, on a busy machine.
+  Result<store::JobRecord> after = [&]() -> Result<store::JobRecord> {
     std::lock_guard lock(*options_.engine_mutex);
-    return options_.engine->cancel(job, request.uid);
+    FASTGPU_RETURN_IF_ERROR(options_.engine->cancel(job, request.uid));
+    return options_.store->get_job(job);
   }();
-  if (!cancelled.ok()) return error_response(cancelled);
-  if (options_.wake_loop) options_.wake_loop();
-  Result<store::JobRecord> after = options_.store->get_job(job);
   if (!after.ok()) return error_response(after.status());
+  if (options_.wake_loop) options_.wake_loop();
   return {200, job_record_to_json(*after)};
 }
 
