@@ -757,8 +757,9 @@ TEST_F(EngineTest, AnArrayMemberBehindItsEarlierMembersSaysSo) {
   const std::vector<JobId> members = submit(sweep);
   tick();
   ASSERT_EQ(state(blocker), JobState::kRunning);
-  // Nothing fits while the blocker holds the one GPU whole: the walk settles at once.
-  EXPECT_EQ(engine_->why_waiting(members[0], true)->reason, "resources");
+  // Nothing fits while the blocker holds the one GPU whole; the first member is first in
+  // line all the same (no reservation: the blocker has no time limit).
+  EXPECT_EQ(engine_->why_waiting(members[0], true)->reason, "next in line");
   const std::optional<WaitingReason> second = engine_->why_waiting(members[1], true);
   ASSERT_TRUE(second.has_value());
   EXPECT_EQ(second->reason, "array limit");

@@ -169,6 +169,13 @@ class Round {
       // Nothing more can start on a GPU in this round, except that a preemptive policy
       // still looks for room for its first blocked job.
       if (gpus_settled() && (reserved_ || !policy_.preemptive())) {
+        // Every GPU is full before the walk met a job that does not fit: this one is still
+        // next in line, and with backfill gets its reservation, for why_waiting (a user saw
+        // "resources" for the job first in line on a full machine). Nothing else changes:
+        // nothing could start this round.
+        if (!reserved_ && !state_.first_blocked && !ledger_.any_capacity()) {
+          (void)on_first_blocked(entry, entry.demand);
+        }
         if (cpu_jobs_left_ == 0) break;
         if (!from_short) ++it;
         continue;

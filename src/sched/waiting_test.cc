@@ -61,6 +61,28 @@ Snapshot one_gpu_busy_for_an_hour() {
   return snapshot;
 }
 
+// On a full machine the walk settled before it met a job: the job first in line showed
+// "resources", with no reservation, though the running job's time limit says when.
+TEST(WhyWaiting, OnAFullMachineTheFirstJobIsStillNextInLineWithItsReservation) {
+  Snapshot snapshot;
+  snapshot.gpus = make_node("n0", 1);
+  Job runner = make_job(9, 1, 80 * kGiB);
+  runner.time_limit_s = 60;
+  snapshot.running = {make_running(runner, {0})};
+  snapshot.queue = {submitted(make_job(1, 1, 80 * kGiB), 1),
+                    submitted(make_job(2, 1, 80 * kGiB), 2)};
+  auto scheduler = kept(snapshot);
+  auto result = scheduler->schedule(0.0);
+  ASSERT_TRUE(result.ok());
+  EXPECT_TRUE(result->decisions.empty());
+  const WaitReason first = why(*scheduler, 1);
+  EXPECT_EQ(first.kind, Kind::kReserved);
+  ASSERT_TRUE(first.reservation.has_value());
+  EXPECT_THAT(first.reservation->gpus, ElementsAre(0));
+  EXPECT_THAT(first.detail, HasSubstr("it gets GPU 0 in about 1m00s"));
+  EXPECT_EQ(why(*scheduler, 2).kind, Kind::kResources);
+}
+
 TEST(WhyWaiting, TheBlockedJobHasTheReservationAndTheJobBehindItWouldDelayIt) {
   auto scheduler = kept(one_gpu_busy_for_an_hour());
   auto result = scheduler->schedule(0.0);
