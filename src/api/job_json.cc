@@ -365,6 +365,7 @@ Json job_table_json(const store::JobRecord& record) {
   json["user"] = record.spec.user;
   json["spec"] = std::move(spec);
   json["placed_gpus"] = record.placed_gpus;
+  json["placed_gpu_mem"] = optional_json(record.placed_bytes_per_gpu);  // "auto"'s bytes
   json["start_time_us"] = time_json(record.start_time);
   json["end_time_us"] = time_json(record.end_time);
   return json;

@@ -62,10 +62,20 @@ std::string placed_or_why_text(const api::Json& job) {
   return placed_text(job);
 }
 
-std::string memory_text(const api::Json& spec) {
+// The memory per GPU as declared; "auto" is learned at placement, so a placed job shows
+// what it was placed with.
+std::string memory_text(const api::Json& job) {
+  const api::Json& spec = job["spec"];
   if (spec["gpus"].get<int>() == 0) return "-";
   const api::Json& bytes = field(spec, "gpu_mem");
-  return bytes.is_null() ? "auto" : format_bytes(bytes.get<Bytes>());
+  if (!bytes.is_null()) return format_bytes(bytes.get<Bytes>());
+  const api::Json& placed = field(job, "placed_gpu_mem");
+  return placed.is_number() ? format_bytes(placed.get<Bytes>()) : "auto";
+}
+
+// At most `width` characters; a longer text ends in '+', as ps shows a long user name.
+std::string fitted(const std::string& text, std::size_t width) {
+  return text.size() <= width ? text : text.substr(0, width - 1) + "+";
 }
 
 // Run time so far (running) or in total (ended); "-" before the job starts.
@@ -317,9 +327,9 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
       name = (spec["name"].get<std::string>().empty() ? "-" : spec["name"].get<std::string>()) +
              "[" + ranges_text(indices) + "]";
     }
-    rows.push_back({id, name.substr(0, 20), job["user"].get<std::string>().substr(0, 10),
+    rows.push_back({id, fitted(name, 20), fitted(job["user"].get<std::string>(), 10),
                     job["state"].get<std::string>(), std::to_string(spec["gpus"].get<int>()),
-                    memory_text(spec), placed_or_why_text(job), elapsed_text(job, now_us)});
+                    memory_text(job), placed_or_why_text(job), elapsed_text(job, now_us)});
     i = end;
   }
   std::size_t id_width = 0;
@@ -352,7 +362,14 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("state", job["state"].get<std::string>());
   line("command", command);
   line("working dir", spec["working_dir"].get<std::string>());
-  line("gpus", fmt::format("{} x {} per GPU", spec["gpus"].get<int>(), memory_text(spec)));
+  if (spec["gpus"].get<int>() == 0) {
+    line("gpus", "none (a CPU-only job)");
+  } else if (field(spec, "gpu_mem").is_null() && field(job, "placed_gpu_mem").is_number()) {
+    line("gpus", fmt::format("{} x auto per GPU (placed with {})", spec["gpus"].get<int>(),
+                             memory_text(job)));
+  } else {
+    line("gpus", fmt::format("{} x {} per GPU", spec["gpus"].get<int>(), memory_text(job)));
+  }
   line("placed on", placed_text(job));
   if (const api::Json& waiting = field(job, "waiting"); waiting.is_object()) {
     line("waiting", waiting.value("reason", std::string("?")) + ": " +

@@ -108,6 +108,7 @@ TEST(JobDetails, ACpuOnlyJobHasNoGpuFigures) {
   record.placed_gpus.clear();
   record.accounting.gpu_seconds = 0.0;
   const std::string text = details(record, kSubmitUs + 10'000'000'000);
+  EXPECT_THAT(text, HasSubstr("gpus:          none (a CPU-only job)\n"));
   EXPECT_THAT(text, HasSubstr("GPU time:      -\n"));
   EXPECT_THAT(text, HasSubstr("peak GPU mem:  -\n"));
   EXPECT_THAT(text, HasSubstr("energy:        -\n"));
@@ -232,6 +233,25 @@ TEST(JobTable, TheTableFieldsGiveTheTableTheFullRecordsGive) {
     EXPECT_EQ(table(mixed_jobs(), expand, api::JobFields::kTable), full);
     EXPECT_EQ(table(mixed_jobs(), expand, api::JobFields::kBrief), full);
   }
+}
+
+// A running "auto" job showed MEM/GPU "auto", not the memory it was placed with; a long
+// name was cut with nothing to say so.
+TEST(JobTable, AnAutoJobShowsWhatItWasPlacedWithAndALongNameEndsInAPlus) {
+  JobRecord queued = job(JobState::kQueued, 1);
+  queued.spec.gpu_mem.reset();
+  queued.spec.name = "a-name-longer-than-twenty";
+  JobRecord running = member(2, 0, JobState::kRunning);
+  running.spec.gpu_mem.reset();
+  running.placed_bytes_per_gpu = Bytes{20} << 30;
+  for (api::JobFields fields : {api::JobFields::kAll, api::JobFields::kTable}) {
+    const std::string text = table({queued, running}, /*expand=*/true, fields);
+    EXPECT_THAT(text, HasSubstr(" a-name-longer-than-+ ")) << text;
+    EXPECT_THAT(text, HasSubstr("auto")) << text;      // the queued one
+    EXPECT_THAT(text, HasSubstr("20.0 GiB")) << text;  // the running one
+  }
+  const std::string shown = details(running, kSubmitUs + 60'000'000);
+  EXPECT_THAT(shown, HasSubstr("gpus:          1 x auto per GPU (placed with 20.0 GiB)\n"));
 }
 
 TEST(StateList, EachVerbTakesItsOwnStatesInAnyCaseAndPointsAtTheOtherForTheRest) {

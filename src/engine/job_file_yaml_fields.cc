@@ -164,21 +164,25 @@ const std::vector<std::pair<std::string, FieldReader>>& field_readers() {
   return kReaders;
 }
 
-std::string field_list() {
-  std::string list;
-  for (const std::string& name : job_field_names()) list += (list.empty() ? "" : ", ") + name;
-  return list;
+// The fields a job (or, without `name`, defaults:) takes.
+std::vector<std::string> field_names(bool in_defaults) {
+  std::vector<std::string> names = job_field_names();
+  if (in_defaults) std::erase(names, std::string("name"));
+  return names;
 }
 
-Status unknown_field(const std::string& key) {
+Status unknown_field(const std::string& key, bool in_defaults) {
   if (key == "<<") {
     return invalid_argument(
         "YAML merge keys (<<) are not supported; put the fields jobs share under defaults:");
   }
-  if (std::optional<std::string> close = closest_name(key, job_field_names())) {
+  const std::vector<std::string> names = field_names(in_defaults);
+  if (std::optional<std::string> close = closest_name(key, names)) {
     return invalid_argument(fmt::format("unknown field '{}'; did you mean {}?", key, *close));
   }
-  return invalid_argument(fmt::format("unknown field '{}'; the fields are {}", key, field_list()));
+  std::string list;
+  for (const std::string& name : names) list += (list.empty() ? "" : ", ") + name;
+  return invalid_argument(fmt::format("unknown field '{}'; the fields are {}", key, list));
 }
 
 }  // namespace
@@ -194,7 +198,8 @@ std::optional<FileError> read_fields(const YAML::Node& node, Entry& entry, bool 
     const auto& readers = field_readers();
     const auto reader = std::find_if(readers.begin(), readers.end(),
                                      [&](const auto& known) { return known.first == key; });
-    if (reader == readers.end()) return FileError{pair.first.Mark(), unknown_field(key)};
+    if (reader == readers.end())
+      return FileError{pair.first.Mark(), unknown_field(key, in_defaults)};
     if (in_defaults && key == "name") {
       return FileError{pair.first.Mark(),
                        invalid_argument("name cannot be a default (every job would share it); "

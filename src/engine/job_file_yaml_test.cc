@@ -160,6 +160,9 @@ TEST(JobFileYaml, UnknownFieldNamesTheJobAndSuggests) {
               HasSubstr("did you mean after?"));
   EXPECT_THAT(error_of(from_yaml("{command: [x], zzzzzz: 3}")),
               HasSubstr("unknown field 'zzzzzz'; the fields are name, command, gpus, gpu-mem"));
+  // Under defaults: the list leaves out name, which cannot be a default.
+  EXPECT_THAT(error_of(from_yaml("defaults: {zzzzzz: 3}\njobs: [{command: [x]}]\n")),
+              HasSubstr("unknown field 'zzzzzz'; the fields are command, gpus, gpu-mem"));
 }
 
 TEST(JobFileYaml, WrongTypesAndEmptyValuesAreNamed) {
