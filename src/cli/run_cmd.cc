@@ -166,14 +166,22 @@ int run_batch(const RunOptions& options) {
   if (!text.ok()) return fail("run", text.status());
   Result<engine::SubmitContext> context = submit_context();
   if (!context.ok()) return fail("run", context.status());
-  Result<std::vector<store::JobSpec>> specs = engine::parse_job_file(*text, options.file, *context);
+  std::vector<std::string> places;
+  Result<std::vector<store::JobSpec>> specs =
+      engine::parse_job_file(*text, options.file, *context, &places);
   if (!specs.ok()) return fail("run", specs.status());
   Result<api::ApiClient> client = connect_daemon(options.daemon, "run");
   if (!client.ok()) return fail("run", client.status());
   Result<GpuFacts> gpus = gpu_facts(*client);
   if (!gpus.ok()) return fail("run", gpus.status());
   Result<std::vector<std::uint64_t>> ids = submit_file(*client, *specs);
-  if (!ids.ok()) return fail("run", ids.status());
+  if (!ids.ok()) {
+    // The daemon checks what only it knows (the GPUs there are) and names the job by its
+    // place in the batch; said here at its place in the file, as the file's own errors are.
+    const Status& refused = ids.status();
+    return fail("run", Status(refused.code(),
+                              engine::locate_batch_error(refused.message(), *specs, places)));
+  }
   if (!options.daemon.json) {
     print_text(ids->size() == 1
                    ? fmt::format("submitted 1 job from {}: id {}\n", options.file, ids->front())

@@ -169,14 +169,15 @@ Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t
     largest_usable = std::max(largest_usable, total - reserved);
   }
   if (spec.gpus > 0 && static_cast<std::size_t>(spec.gpus) > gpus) {
-    return invalid_argument(who + " asks for --gpus " + std::to_string(spec.gpus) + ", but " +
+    // In words, not as a flag: a job file gives the same field as `gpus:`.
+    return invalid_argument(who + " asks for " + std::to_string(spec.gpus) + " GPUs, but " +
                             (gpus == 0 ? std::string("this machine has no GPU")
                                        : "this machine has " + std::to_string(gpus)) +
                             "; ask for at most " + std::to_string(gpus));
   }
   if (spec.gpus > 0 && spec.gpu_mem && *spec.gpu_mem > largest_usable) {
-    return invalid_argument(who + " declares --gpu-mem " + format_bytes(*spec.gpu_mem) +
-                            " per GPU, more than the largest GPU's usable " +
+    return invalid_argument(who + " declares " + format_bytes(*spec.gpu_mem) +
+                            " of GPU memory per GPU, more than the largest GPU's usable " +
                             format_bytes(largest_usable) + "; declare at most " +
                             format_bytes_exact(largest_usable));
   }

@@ -195,19 +195,20 @@ TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(too_many.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(too_many.status().message(),
-              HasSubstr("job 1 of the batch ('wide') asks for --gpus 8"));
+              HasSubstr("job 1 of the batch ('wide') asks for 8 GPUs"));
   EXPECT_THAT(too_many.status().message(), HasSubstr("at most 4"));
 
   auto too_big = engine->submit(std::vector<JobSpec>{job_spec("huge", 1, 100 * kGiB)});
   ASSERT_FALSE(too_big.ok());
-  EXPECT_THAT(too_big.status().message(), HasSubstr("the job ('huge') declares --gpu-mem"));
+  EXPECT_THAT(too_big.status().message(),
+              HasSubstr("the job ('huge') declares 100 GiB of GPU memory per GPU"));
   EXPECT_THAT(too_big.status().message(), HasSubstr("80"));
 
   // `submit --gpus 9 -- cmd`: one unnamed job, named neither by a batch place nor by "".
   auto unnamed = engine->submit(std::vector<JobSpec>{job_spec("", 9, 10 * kGiB)});
   ASSERT_FALSE(unnamed.ok());
   EXPECT_THAT(unnamed.status().message(),
-              StartsWith("the job asks for --gpus 9, but this machine has 4"));
+              StartsWith("the job asks for 9 GPUs, but this machine has 4"));
 
   // An array's members are named by their array index.
   std::vector<JobSpec> array;
@@ -218,7 +219,7 @@ TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
   auto too_wide_array = engine->submit(array);
   ASSERT_FALSE(too_wide_array.ok());
   EXPECT_THAT(too_wide_array.status().message(),
-              StartsWith("array member 3 ('sweep') asks for --gpus 6"));
+              StartsWith("array member 3 ('sweep') asks for 6 GPUs"));
 
   auto bad_share = engine->submit(std::vector<JobSpec>{job_spec("odd", 1, 10 * kGiB, 1.5)});
   ASSERT_FALSE(bad_share.ok());

@@ -6,6 +6,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
+#include <regex>
 #include <string>
 
 #include "core/yaml_text.h"
@@ -36,12 +38,14 @@ class FileParser {
     file_dir_ = (context.working_dir / file_name_).lexically_normal().parent_path();
   }
 
+  const std::vector<std::string>& places() const { return places_; }
+
   Result<std::vector<JobSpec>> parse(const YAML::Node& root) {
     std::optional<FileError> error = split_root(root);
     if (!error) error = read_entries();
     if (!error) error = build_all();
     if (error) return located(*error);
-    return std::move(specs_);
+    return specs_;
   }
 
   // FILE:LINE:COLUMN: message (lines and columns count from 1).
@@ -163,6 +167,9 @@ class FileParser {
                        status.with_context(job_label(entry))};
     }
     built_.push_back(BuiltJob{entry.options.name.value_or(""), entry.number, first, specs_.size()});
+    const std::string place = fmt::format("{}:{}:{}: {}", file_name_, entry.mark.line + 1,
+                                          entry.mark.column + 1, job_label(entry));
+    places_.resize(specs_.size(), place);
     return std::nullopt;
   }
 
@@ -211,6 +218,7 @@ class FileParser {
   std::vector<Entry> entries_;
   std::vector<BuiltJob> built_;
   std::vector<JobSpec> specs_;
+  std::vector<std::string> places_;  // per spec, where its job is (parse_job_file)
 };
 
 }  // namespace
@@ -218,7 +226,8 @@ class FileParser {
 
 Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
                                                    const std::string& file_name,
-                                                   const SubmitContext& context) {
+                                                   const SubmitContext& context,
+                                                   std::vector<std::string>* places) {
   internal::FileParser parser(file_name, context);
   YamlText text;
   try {
@@ -234,11 +243,38 @@ Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
                           "nothing was submitted")});
   }
   try {
-    return parser.parse(text.root);
+    Result<std::vector<store::JobSpec>> specs = parser.parse(text.root);
+    if (specs.ok() && places != nullptr) *places = parser.places();
+    return specs;
   } catch (const YAML::Exception& error) {
     // The readers check node types before converting, so this is a gap in those checks.
     return parser.located({error.mark, internal_error("could not read the file: " + error.msg)});
   }
+}
+
+std::string locate_batch_error(const std::string& message, const std::vector<store::JobSpec>& specs,
+                               const std::vector<std::string>& places) {
+  // The engine's names for a job of a batch (engine.cc, job_in_batch), then its name in
+  // quotes when it has one.
+  static const std::regex kWho(
+      R"(^(the job|job (\d+) of the batch|array member (\d+))( \('[^']*'\))?[: ] ?)");
+  std::smatch who;
+  if (places.size() != specs.size() || !std::regex_search(message, who, kWho)) return message;
+  std::optional<std::size_t> at;
+  if (who[2].matched) {
+    at = std::stoul(who[2].str());
+  } else if (who[3].matched) {
+    const std::uint32_t index = static_cast<std::uint32_t>(std::stoul(who[3].str()));
+    for (std::size_t i = 0; i < specs.size() && !at; ++i) {
+      if (specs[i].array && specs[i].array->index == index) at = i;
+    }
+  } else if (specs.size() == 1) {
+    at = 0;
+  }
+  if (!at || *at >= places.size()) return message;
+  std::string located = places[*at] + ": ";
+  if (who[3].matched) located += "array member " + who[3].str() + " ";
+  return located + message.substr(static_cast<std::size_t>(who.length(0)));
 }
 
 }  // namespace fastgpu::engine

@@ -146,6 +146,26 @@ TEST(JobFileYaml, ASecondDocumentIsRefusedNotDropped) {
   EXPECT_EQ(from_yaml("name: a\ncommand: [x]\n---\n").value().size(), 1u);
 }
 
+// The daemon's refusals name a job by its place in the batch; `run` says where it is in
+// the file, as the file's own errors do.
+TEST(JobFileYaml, ADaemonsRefusalIsToldAtTheJobsPlaceInTheFile) {
+  std::vector<std::string> places;
+  const std::vector<JobSpec> specs =
+      parse_job_file("- {name: a, command: [x]}\n- {name: sweep, array: 0-2, command: [y]}\n",
+                     "batch.yaml", alice(), &places)
+          .value();
+  ASSERT_EQ(places.size(), 4u);
+  EXPECT_EQ(places[0], "batch.yaml:1:3: job 1 'a'");
+  EXPECT_EQ(places[3], "batch.yaml:2:3: job 2 'sweep'");
+  EXPECT_EQ(locate_batch_error("job 0 of the batch ('a') asks for 9 GPUs, but ...", specs, places),
+            "batch.yaml:1:3: job 1 'a': asks for 9 GPUs, but ...");
+  EXPECT_EQ(locate_batch_error("array member 2 ('sweep') asks for 9 GPUs", specs, places),
+            "batch.yaml:2:3: job 2 'sweep': array member 2 asks for 9 GPUs");
+  EXPECT_EQ(locate_batch_error("the daemon is busy", specs, places), "the daemon is busy");
+  EXPECT_EQ(locate_batch_error("job 7 of the batch: out of range", specs, places),
+            "job 7 of the batch: out of range");
+}
+
 TEST(JobFileYaml, UnknownFieldNamesTheJobAndSuggests) {
   EXPECT_EQ(error_of(from_yaml(R"(
 - {name: prep, command: [x]}

@@ -129,6 +129,8 @@ TEST(JobsE2E, BadJobFilesAreRefusedWithTheirMessageAndNothingIsStored) {
   daemon.write_file("huge.yaml", "- name: a\n  command: [\"true\"]\n  gpus: 1\n  gpu-mem: 500G\n");
   run = daemon.fastgpu("run huge.yaml");
   EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "huge.yaml:1:3: job 1 'a': declares 500 GiB of GPU memory"))
+      << run.output;
   EXPECT_EQ(job_count(daemon), 0u);
 }
 

@@ -75,9 +75,18 @@ Result<std::vector<store::JobSpec>> build_job_specs(const SubmitOptions& options
 // All or nothing: any error fails the whole file, with "FILE:LINE:COLUMN: job N 'name': "
 // in front (N counts from 1 in the file). At most one array per file (the store makes one
 // new array per batch).
+// `places`, when given, gets where each returned spec's job is ("jobs.yaml:4:3: job 2
+// 'train'"), one per spec, for locate_batch_error().
 Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
                                                    const std::string& file_name,
-                                                   const SubmitContext& context);
+                                                   const SubmitContext& context,
+                                                   std::vector<std::string>* places = nullptr);
+
+// A refusal of the daemon that names a job of the batch as the engine does ("job 3 of the
+// batch ('x') ...", "the job ...", "array member 2 ...") told at the job's place in its
+// file ("jobs.yaml:4:3: job 2 'x': ..."); any other message as it is.
+std::string locate_batch_error(const std::string& message, const std::vector<store::JobSpec>& specs,
+                               const std::vector<std::string>& places);
 
 // Registers the submit flags (--gpus, --gpu-mem, --time, ..., --wrap, and the command after
 // "--") on `app`, writing into `options`, which must outlive app's parse. The help text
