@@ -211,6 +211,9 @@ TEST_F(EngineTest, LaunchFailureEndsTheJobFailedWithTheMessage) {
   const TickReport report = tick();
   EXPECT_EQ(state(id), JobState::kFailed);
   EXPECT_THAT(last_reason(id), HasSubstr("cannot exec /no/such/program"));
+  EXPECT_THAT(record(id).end_reason, HasSubstr("could not be launched: "));
+  EXPECT_THAT(record(id).end_reason, HasSubstr("cannot exec /no/such/program"));
+  EXPECT_TRUE(record(id).end_time.has_value());
   EXPECT_THAT(report.ended, Contains(id));
   EXPECT_FALSE(report.warnings.empty());
   // Its GPU is free again for the next job.
@@ -297,6 +300,10 @@ TEST_F(EngineTest, FailedParentEndsItsWholeChainOfDependents) {
 
   EXPECT_EQ(state(ids[1]), JobState::kCancelled);
   EXPECT_THAT(last_reason(ids[1]), HasSubstr("dependency " + to_string(ids[0]) + " failed"));
+  // What show reads: why, and when, though it never ran.
+  EXPECT_EQ(record(ids[1]).end_reason,
+            "dependency " + to_string(ids[0]) + " failed: it ended FAILED");
+  EXPECT_EQ(record(ids[1]).end_time, clock_.now());
   EXPECT_EQ(state(ids[2]), JobState::kCancelled);
   EXPECT_THAT(last_reason(ids[2]), HasSubstr("dependency " + to_string(ids[1]) + " failed"));
   EXPECT_EQ(state(ids[3]), JobState::kRunning);  // afterany runs however the parent ended

@@ -59,6 +59,7 @@ void read_run(const sqlite::Statement& row, JobRecord& record) {
   record.accounting.mean_util_percent = row.column_optional_double(32);
   record.attempts = static_cast<std::uint32_t>(row.column_int64(33));
   record.placed_bytes_per_gpu = optional_cast<Bytes>(row.column_optional_int64(36));
+  if (!row.is_null(37)) record.end_reason = row.column_text(37);
 }
 
 }  // namespace

@@ -10,6 +10,14 @@
 
 namespace fastgpu::store {
 
+// Why an ended job ended: the reason of its last transition (the store's own record of
+// it, kept for every job that ever ended, so no column duplicates it); NULL for a job
+// that has not ended, without reading the transitions (the engine lists queued and running
+// jobs at every tick).
+#define FASTGPU_STORE_END_REASON                                                     \
+  "CASE WHEN state IN ('COMPLETED', 'FAILED', 'CANCELLED', 'TIMEOUT', 'PREEMPTED') " \
+  "THEN (SELECT reason FROM transitions WHERE job = jobs.id ORDER BY seq DESC LIMIT 1) END"
+
 // The columns read_job_row expects, in order, for "SELECT " kJobColumns " FROM jobs ...".
 // A macro so that it joins string literals at compile time (statements are cached by
 // their literal's address).
@@ -20,7 +28,7 @@ namespace fastgpu::store {
   "supervisor_pid, job_pid, log_path, peak_gpu_mem, gpu_seconds, energy_joules, "              \
   "energy_estimate, mean_util, attempts, "                                                     \
   "(SELECT json_group_array(json_array(after, kind)) FROM dependencies WHERE job = jobs.id), " \
-  "array_max_running, placed_bytes"
+  "array_max_running, placed_bytes, " FASTGPU_STORE_END_REASON
 
 // std::optional::transform arrives in C++23; this is its C++20 stand-in.
 template <typename T, typename F>

@@ -43,6 +43,11 @@ constexpr const char* kInsertTransition =
     "INSERT INTO transitions (job, from_state, to_state, at_us, reason) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
 constexpr const char* kCasState = "UPDATE jobs SET state = ?3 WHERE id = ?1 AND state = ?2";
+// The end of a job that ends by a transition (cancelled or failed while queued) rather than
+// by record_end: the moment of that transition. A job that ran keeps its run's end.
+constexpr const char* kSetEndTime = "UPDATE jobs SET end_us = ?2 WHERE id = ?1";
+constexpr const char* kKeepRunEndTime =
+    "UPDATE jobs SET end_us = COALESCE(end_us, ?2) WHERE id = ?1";
 constexpr const char* kSetStart =
     "UPDATE jobs SET placed_gpus = ?2, start_us = ?3, log_path = ?4, supervisor_pid = ?5, "
     "job_pid = ?6, placed_bytes = ?7, end_us = NULL, exit_code = NULL, signal = NULL, "
@@ -131,6 +136,7 @@ class SqliteStateStore final : public StateStore {
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
     FASTGPU_RETURN_IF_ERROR(compare_and_set(job, from, to, at, reason));
+    if (is_terminal(to)) FASTGPU_RETURN_IF_ERROR(write_end_time(job, from, at));
     return txn.commit();
   }
 
@@ -429,6 +435,15 @@ class SqliteStateStore final : public StateStore {
       return state_mismatch(job, from, "move it to " + state_name(to));
     }
     return insert_transition(job, from, to, at, reason);
+  }
+
+  // A PREEMPTED job ended its run already (record_end wrote when): a requeue or a cancel
+  // that comes later, even after a daemon restart, does not stretch its run time.
+  Status write_end_time(JobId job, JobState from, WallTime at) {
+    STORE_ASSIGN_OR_RETURN(
+        Statement stmt, db_->prepare(from == JobState::kPreempted ? kKeepRunEndTime : kSetEndTime));
+    stmt.bind(1, as_int64(job.value())).bind(2, to_micros(at));
+    return stmt.run();
   }
 
   Status write_end(JobId job, const JobEnd& end) {

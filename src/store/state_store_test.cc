@@ -95,6 +95,68 @@ TEST_F(StateStoreTest, RunLifecycleFieldsRoundTrip) {
   EXPECT_EQ(record->attempts, 1u);
 }
 
+// What `show` tells a user about a job that ended: when, and why, however it ended.
+TEST_F(StateStoreTest, AnEndedJobHasTheEndTimeAndReasonOfItsLastTransition) {
+  const JobId ran = submit_one(full_spec(1));
+  ASSERT_TRUE(store_->record_start(ran, {{0}, at_seconds(10), "", {}, {}, {}}).ok());
+  EXPECT_EQ(store_->get_job(ran)->end_reason, "");  // running: no reason yet
+  ASSERT_TRUE(store_
+                  ->record_end(ran, {JobState::kTimeout,
+                                     at_seconds(20),
+                                     {},
+                                     15,
+                                     {},
+                                     "killed at its time limit of 10 s",
+                                     {}})
+                  .ok());
+  EXPECT_EQ(store_->get_job(ran)->end_reason, "killed at its time limit of 10 s");
+
+  // A job that never ran ends by a transition: its end is that transition's moment.
+  const JobId never_ran = submit_one(full_spec(2));
+  ASSERT_TRUE(store_
+                  ->transition(never_ran, JobState::kQueued, JobState::kCancelled, at_seconds(30),
+                               "dependency 1 failed: it ended TIMEOUT")
+                  .ok());
+  Result<JobRecord> cancelled = store_->get_job(never_ran);
+  ASSERT_TRUE(cancelled.ok());
+  EXPECT_EQ(cancelled->end_time, at_seconds(30));
+  EXPECT_FALSE(cancelled->start_time.has_value());
+  EXPECT_EQ(cancelled->end_reason, "dependency 1 failed: it ended TIMEOUT");
+  // Listings carry the same reason as get_job.
+  Result<std::vector<JobRecord>> listed = store_->list_jobs(with_states({JobState::kCancelled}));
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ(listed->front(), *cancelled);
+}
+
+TEST_F(StateStoreTest, APreemptedRunKeepsItsEndAndARequeuedJobHasNoEndReason) {
+  const JobId id = submit_one(full_spec(1));
+  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", {}, {}, {}}).ok());
+  ASSERT_TRUE(
+      store_->record_end(id, {JobState::kPreempted, at_seconds(20), {}, 15, {}, "preempted", {}})
+          .ok());
+  EXPECT_EQ(store_->get_job(id)->end_reason, "preempted");
+  // Failed later (a daemon restarted after an hour): the run still ended at 20 s.
+  ASSERT_TRUE(store_
+                  ->transition(id, JobState::kPreempted, JobState::kFailed, at_seconds(3600),
+                               "preempted, and not restartable")
+                  .ok());
+  EXPECT_EQ(store_->get_job(id)->end_time, at_seconds(20));
+  EXPECT_EQ(store_->get_job(id)->end_reason, "preempted, and not restartable");
+
+  const JobId requeued = submit_one(full_spec(2));
+  ASSERT_TRUE(store_->record_start(requeued, {{0}, at_seconds(10), "", {}, {}, {}}).ok());
+  ASSERT_TRUE(store_
+                  ->record_end(requeued,
+                               {JobState::kPreempted, at_seconds(20), {}, 15, {}, "preempted", {}})
+                  .ok());
+  ASSERT_TRUE(store_
+                  ->transition(requeued, JobState::kPreempted, JobState::kQueued, at_seconds(21),
+                               "requeued after preemption")
+                  .ok());
+  EXPECT_EQ(store_->get_job(requeued)->end_reason, "");
+}
+
 TEST_F(StateStoreTest, BatchWithOneInvalidJobStoresNothing) {
   std::vector<JobSpec> batch = {full_spec(1), full_spec(2), full_spec(3)};
   batch[2].environment = {"NOT_A_PAIR"};

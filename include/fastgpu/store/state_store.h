@@ -139,6 +139,8 @@ struct JobRecord {
   // the first run, for a CPU-only job, or for a run recorded by a schema-1 FastGPU.
   std::optional<Bytes> placed_bytes_per_gpu;
   std::optional<WallTime> start_time;  // of the latest run
+  // When the job ended: its latest run's end, or for a job that never ran (cancelled while
+  // queued, its dependency failed) the moment of the transition that ended it.
   std::optional<WallTime> end_time;
   std::optional<int> exit_code;
   std::optional<int> signal;
@@ -147,6 +149,11 @@ struct JobRecord {
   std::string log_path;
   JobAccounting accounting;
   std::uint32_t attempts = 0;  // times the job was started
+  // Why the job ended, as the daemon recorded it: the reason of its last transition
+  // ("exited with status 1", "dependency 13 failed: it ended FAILED", "could not be
+  // launched: ..."); empty unless the job is COMPLETED, FAILED, CANCELLED, TIMEOUT or
+  // PREEMPTED.
+  std::string end_reason;
 
   friend bool operator==(const JobRecord&, const JobRecord&) = default;
 };
