@@ -395,6 +395,7 @@ Json job_record_to_json(const store::JobRecord& record, JobFields fields) {
   json["end_time"] = time_text_json(record.end_time);
   json["exit_code"] = optional_json(record.exit_code);
   json["signal"] = optional_json(record.signal);
+  json["end_reason"] = record.end_reason.empty() ? Json(nullptr) : Json(record.end_reason);
   json["supervisor_pid"] = optional_json(record.supervisor_pid);
   json["job_pid"] = optional_json(record.job_pid);
   json["log_path"] = record.log_path;
@@ -467,6 +468,10 @@ Result<store::JobRecord> job_record_from_json(const Json& json) {
     record.end_time = time_from_json(json.at("end_time_us"));
     record.exit_code = optional_from_json<int>(json.at("exit_code"));
     record.signal = optional_from_json<int>(json.at("signal"));
+    // A daemon older than the field does not send it.
+    if (const auto reason = json.find("end_reason"); reason != json.end() && reason->is_string()) {
+      record.end_reason = reason->get<std::string>();
+    }
     record.supervisor_pid = optional_from_json<std::int32_t>(json.at("supervisor_pid"));
     record.job_pid = optional_from_json<std::int32_t>(json.at("job_pid"));
     record.log_path = json.at("log_path").get<std::string>();

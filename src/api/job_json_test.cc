@@ -126,8 +126,10 @@ TEST(JobJson, RecordRoundTrips) {
   record.log_path = "/s/logs/42.log";
   record.attempts = 1;
   record.accounting.gpu_seconds = 14.0;
+  record.end_reason = "exited with status 0";
   const Json json = job_record_to_json(record);
   EXPECT_EQ(json["start_time"], "2023-11-14T22:13:22.123456Z");
+  EXPECT_EQ(json["end_reason"], "exited with status 0");
   const Result<store::JobRecord> back = job_record_from_json(json);
   ASSERT_TRUE(back.ok()) << back.status().to_string();
   EXPECT_EQ(*back, record);
@@ -153,12 +155,19 @@ std::vector<store::JobRecord> listed_records() {
   ended.state = store::JobState::kFailed;
   ended.end_time = *running.start_time + std::chrono::seconds(5);
   ended.exit_code = 3;
+  ended.end_reason = "exited with status 3";
   return {queued, running, ended};
 }
 
 // A job as a client reads it: serialized (invalid UTF-8 replaced) and parsed.
 Json as_read(const Json& job) {
   return Json::parse(job.dump(-1, ' ', false, Json::error_handler_t::replace));
+}
+
+TEST(JobJson, AJobThatHasNotEndedHasANullEndReason) {
+  const Json queued = job_record_to_json(listed_records().front());
+  ASSERT_TRUE(queued.contains("end_reason"));
+  EXPECT_TRUE(queued["end_reason"].is_null());
 }
 
 TEST(JobJson, TheTableFieldsAreTheFullRecordsFields) {

@@ -394,12 +394,19 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
   const std::uint64_t next = offset + data->size();
   // The job ended and everything it wrote has been read: `logs -f` may stop.
   const bool done = store::is_terminal(record->state) && data->empty();
+  // Whether the job's process ever existed: a job that ended without (cancelled while
+  // queued, its dependency failed, its launch failed) has no output to wait for, only
+  // the reason it never ran.
+  const bool started = record->job_pid.has_value();
   return {200, Json{{"id", job.value()},
                     {"state", store::job_state_name(record->state)},
                     {"offset", offset},
                     {"next_offset", next},
                     {"data", *data},
-                    {"done", done}}};
+                    {"done", done},
+                    {"started", started},
+                    {"end_reason",
+                     record->end_reason.empty() ? Json(nullptr) : Json(record->end_reason)}}};
 }
 
 namespace {

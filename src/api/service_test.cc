@@ -372,8 +372,27 @@ TEST_F(ApiServiceTest, LogIsReadFromAnOffsetAndSaysWhenTheJobIsDone) {
   chunk = call("GET", path, 3, "", {{"offset", "12"}});
   EXPECT_EQ(chunk.body["data"], "");
   EXPECT_EQ(chunk.body["done"], true);
+  EXPECT_EQ(chunk.body["started"], true);
   EXPECT_EQ(call("GET", path, 3, "", {{"offset", "-1"}}).status, 400);
   std::filesystem::remove_all(folder);
+}
+
+// A job cancelled before it ran has no log to follow: the answer says it never started,
+// and why it ended, as show does.
+TEST_F(ApiServiceTest, TheLogAndShowOfAJobThatNeverStartedSayWhyItEnded) {
+  const std::uint64_t id = submit_as(3);
+  ASSERT_TRUE(store_
+                  ->transition(JobId(id), JobState::kQueued, JobState::kCancelled, clock_.now(),
+                               "dependency 1 failed: it ended FAILED")
+                  .ok());
+  const ApiResponse chunk = call("GET", "/v1/jobs/" + std::to_string(id) + "/log", 3);
+  ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
+  EXPECT_EQ(chunk.body["done"], true);
+  EXPECT_EQ(chunk.body["started"], false);
+  EXPECT_EQ(chunk.body["end_reason"], "dependency 1 failed: it ended FAILED");
+  const ApiResponse shown = call("GET", "/v1/jobs/" + std::to_string(id), 3);
+  EXPECT_EQ(shown.body["end_reason"], "dependency 1 failed: it ended FAILED");
+  EXPECT_EQ(shown.body["end_time_us"], clock_.now().time_since_epoch().count());
 }
 
 TEST_F(ApiServiceTest, DaemonAndGpusReportTheirSource) {

@@ -6,8 +6,10 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <set>
 #include <string>
@@ -42,6 +44,16 @@ std::string or_dash(const api::Json& value) {
   if (value.is_null()) return "-";
   if (value.is_string()) return value.get<std::string>();
   return value.dump();
+}
+
+// "15 (SIGTERM)": the number the job's wait status held, and its name.
+std::string signal_text(const api::Json& signal) {
+  if (!signal.is_number_integer()) return or_dash(signal);
+  const int number = signal.get<int>();
+  // sigabbrev_np (glibc 2.32) is thread-safe, unlike strsignal.
+  const char* abbreviation = ::sigabbrev_np(number);
+  if (abbreviation == nullptr) return std::to_string(number);
+  return fmt::format("{} (SIG{})", number, abbreviation);
 }
 
 std::string placed_text(const api::Json& job) {
@@ -360,6 +372,11 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("name", job_name(job));
   line("user", fmt::format("{} (uid {})", job["user"].get<std::string>(), job["uid"].dump()));
   line("state", job["state"].get<std::string>());
+  // Why it ended, for every end a user would ask about (a success needs no explaining).
+  if (const api::Json& reason = field(job, "end_reason");
+      reason.is_string() && job["state"] != "COMPLETED") {
+    line("reason", reason.get<std::string>());
+  }
   line("command", command);
   line("working dir", spec["working_dir"].get<std::string>());
   if (spec["gpus"].get<int>() == 0) {
@@ -384,7 +401,7 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("elapsed", elapsed_text(job, now_us));
   add_cost_lines(job, now_us, line);
   line("exit code", or_dash(field(job, "exit_code")));
-  line("signal", or_dash(field(job, "signal")));
+  line("signal", signal_text(field(job, "signal")));
   line("attempts", job["attempts"].dump());
   line("log",
        job["log_path"].get<std::string>().empty() ? "-" : job["log_path"].get<std::string>());

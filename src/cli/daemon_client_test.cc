@@ -84,6 +84,27 @@ TEST(JobDetails, WhatWasNotMeasuredIsNa) {
   EXPECT_THAT(text, Not(HasSubstr("0 J")));
 }
 
+TEST(JobDetails, AnEndedJobThatDidNotCompleteSaysWhy) {
+  JobRecord timed_out = ended(JobState::kTimeout);
+  timed_out.exit_code.reset();
+  timed_out.signal = 15;
+  timed_out.end_reason = "killed at its time limit of 60 s";
+  const std::string text = details(timed_out, kSubmitUs + 10'000'000'000);
+  EXPECT_THAT(text, HasSubstr("state:         TIMEOUT\nreason:        killed at its time limit "
+                              "of 60 s\n"));
+  EXPECT_THAT(text, HasSubstr("exit code:     -\nsignal:        15 (SIGTERM)\n"));
+
+  JobRecord never_ran = job(JobState::kCancelled, 1);
+  never_ran.end_time = at_us(kSubmitUs + 5'000'000);
+  never_ran.end_reason = "dependency 13 failed: it ended FAILED";
+  EXPECT_THAT(details(never_ran, kSubmitUs + 10'000'000'000),
+              HasSubstr("reason:        dependency 13 failed: it ended FAILED\n"));
+
+  JobRecord completed = ended(JobState::kCompleted);
+  completed.end_reason = "exited with status 0";
+  EXPECT_THAT(details(completed, kSubmitUs + 10'000'000'000), Not(HasSubstr("reason:")));
+}
+
 TEST(JobDetails, AQueuedJobShowsItsWaitSoFarAndNoCostYet) {
   const std::string text = details(job(JobState::kQueued, 1), kSubmitUs + 300'000'000);
   EXPECT_THAT(text, HasSubstr("waited:        5m00s so far\n"));

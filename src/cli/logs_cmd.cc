@@ -19,6 +19,27 @@ struct LogsOptions {
   bool follow = false;
 };
 
+// The job has ended and all its output is printed. A job that never started has none: that
+// is a failure to say so, with why (exit 1), not an empty success. One that ran but wrote
+// nothing and did not complete gets a line on stderr saying how it ended, so an empty
+// output does not read as a job that had nothing to say. A log with lines is printed as
+// it is, whatever the record says (a run re-adopted after a daemon restart may lack its
+// pid, and a supervisor that could not start a job writes why into its log).
+int finish_logs(const std::string& id, const api::Json& chunk, bool printed_any) {
+  if (printed_any) return kExitOk;
+  const api::Json& reason = chunk["end_reason"];
+  const std::string why = reason.is_string() ? reason.get<std::string>() : "no reason recorded";
+  if (chunk.contains("started") && !chunk["started"].get<bool>()) {
+    std::fprintf(stderr, "fastgpu logs: job %s never started: %s\n", id.c_str(), why.c_str());
+    return kExitFailure;
+  }
+  if (chunk["state"] != "COMPLETED") {
+    std::fprintf(stderr, "fastgpu logs: job %s wrote nothing; it ended %s: %s\n", id.c_str(),
+                 chunk["state"].get<std::string>().c_str(), why.c_str());
+  }
+  return kExitOk;
+}
+
 int run_logs(const LogsOptions& options) {
   Result<std::vector<std::uint64_t>> ids = parse_job_ids({options.id});
   if (!ids.ok()) return usage_error("logs", ids.status().message());
@@ -33,7 +54,7 @@ int run_logs(const LogsOptions& options) {
     const std::uint64_t next = (*chunk)["next_offset"].get<std::uint64_t>();
     const bool more_now = next > offset;
     offset = next;
-    if ((*chunk)["done"].get<bool>()) return kExitOk;
+    if ((*chunk)["done"].get<bool>()) return finish_logs(options.id, *chunk, offset > 0);
     if (more_now) continue;  // a long log comes in chunks: read on without waiting
     if (!options.follow) {
       // An empty answer for a job that has not run yet is not an empty log: say so.

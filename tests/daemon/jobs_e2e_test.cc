@@ -231,6 +231,59 @@ TEST(JobsE2E, ShowAndHistoryTellWhatEachJobCost) {
   EXPECT_EQ(listed["jobs"][0], daemon.job(id)) << listed.dump();
 }
 
+// A job that never ran says why it ended wherever a user looks: show, show --json, history
+// --json, and logs, which fails (exit 1) with the reason instead of printing nothing.
+TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {
+  DaemonHarness daemon;
+  const std::uint64_t parent = daemon.submit("--gpus 0 -- false");
+  const std::uint64_t child =
+      daemon.submit("--gpus 0 --after " + std::to_string(parent) + " -- echo never");
+  const std::string reason = "dependency " + std::to_string(parent) + " failed: it ended FAILED";
+  const json job = daemon.wait_for_state(child, "CANCELLED");
+  EXPECT_EQ(job["end_reason"], reason) << job.dump();
+  EXPECT_TRUE(job["end_time_us"].is_number_integer()) << job.dump();
+  EXPECT_TRUE(job["start_time_us"].is_null()) << job.dump();
+  EXPECT_EQ(daemon.job(parent)["end_reason"], "exited with status 1");
+
+  const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(child), false);
+  EXPECT_TRUE(contains(show.output, "reason:        " + reason + "\n")) << show.output;
+  EXPECT_FALSE(contains(show.output, "ended:         -\n")) << show.output;
+
+  const test_support::CliRun logs = daemon.fastgpu("logs " + std::to_string(child));
+  EXPECT_EQ(logs.exit_code, 1) << logs.output;
+  EXPECT_EQ(logs.output,
+            "fastgpu logs: job " + std::to_string(child) + " never started: " + reason + "\n");
+  // The parent ran: its log (the supervisor's line on how it ended) is a success to print.
+  const test_support::CliRun parent_logs = daemon.fastgpu("logs " + std::to_string(parent));
+  EXPECT_EQ(parent_logs.exit_code, 0) << parent_logs.output;
+  EXPECT_TRUE(contains(parent_logs.output, "exited with code 1")) << parent_logs.output;
+
+  const json history = daemon.fastgpu_json("history --state CANCELLED");
+  ASSERT_EQ(history["jobs"].size(), 1u) << history.dump();
+  EXPECT_EQ(history["jobs"][0]["end_reason"], reason);
+}
+
+// A job the launcher could not start (its working folder is no absolute path) has the
+// launcher's message as its reason, and no log to print.
+TEST(JobsE2E, AJobThatCouldNotBeLaunchedSaysWhyInShowAndLogs) {
+  DaemonHarness daemon;
+  const std::vector<std::uint64_t> ids = daemon.submit_api(
+      {{"jobs",
+        json::array(
+            {{{"argv", json::array({"true"})}, {"working_dir", "relative"}, {"gpus", 0}}})}});
+  ASSERT_EQ(ids.size(), 1u);
+  const json job = daemon.wait_for_state(ids[0], "FAILED");
+  const std::string reason = job["end_reason"].is_string() ? job["end_reason"] : "";
+  EXPECT_TRUE(contains(reason, "could not be launched")) << job.dump();
+  EXPECT_TRUE(contains(reason, "'relative'")) << job.dump();
+  EXPECT_TRUE(job["end_time_us"].is_number_integer()) << job.dump();
+
+  const test_support::CliRun logs = daemon.fastgpu("logs " + std::to_string(ids[0]));
+  EXPECT_EQ(logs.exit_code, 1) << logs.output;
+  EXPECT_TRUE(contains(logs.output, "job " + std::to_string(ids[0]) + " never started: " + reason))
+      << logs.output;
+}
+
 TEST(JobsE2E, HistoryExportsATraceThatSimulateReplays) {
   DaemonHarness daemon("4xH100-80G");
   const std::uint64_t half = daemon.submit("--gpus 1 --gpu-mem 10G --share 0.5 -- sleep 0.3");
