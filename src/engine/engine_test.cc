@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <csignal>
 
 #include "engine/engine_test_util.h"
 #include "fastgpu/gpu/simulated_probe.h"
@@ -186,10 +187,12 @@ TEST_F(EngineTest, TimedOutRunEndsTimeout) {
   const JobId id = submit_one(spec);
   tick();
   clock_.advance(60);
-  launcher_.finish(id, exec::TimedOut{});
+  launcher_.finish(id, exec::TimedOut{SIGTERM, std::nullopt});
   tick();
   EXPECT_EQ(state(id), JobState::kTimeout);
   EXPECT_THAT(last_reason(id), HasSubstr("time limit of 60 s"));
+  EXPECT_EQ(record(id).signal, SIGTERM);
+  EXPECT_EQ(record(id).end_reason, "killed at its time limit of 60 s");
 }
 
 TEST_F(EngineTest, FailedRunRecordsExitCodeAndReason) {

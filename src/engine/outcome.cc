@@ -69,7 +69,7 @@ RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
                      "killed by " + signal_name(how.signal)};
           return intent == StopIntent::kNone ? end : asked_to_stop(intent, end);
         } else if constexpr (std::is_same_v<T, exec::TimedOut>) {
-          return {JobState::kTimeout, std::nullopt, std::nullopt, limit_text(time_limit_s)};
+          return {JobState::kTimeout, how.exit_code, how.signal, limit_text(time_limit_s)};
         } else if constexpr (std::is_same_v<T, exec::Stopped>) {
           return stopped_end(how, intent);
         } else if constexpr (std::is_same_v<T, exec::LaunchFailed>) {

@@ -37,9 +37,13 @@ TEST(RunEndTest, SignalLaunchFailureAndLossAreFailuresThatSayWhich) {
 }
 
 TEST(RunEndTest, TimeLimitIsTimeout) {
-  const RunEnd end = run_end_of(exec::TimedOut{}, StopIntent::kNone, 90);
+  const RunEnd end = run_end_of(exec::TimedOut{SIGKILL, std::nullopt}, StopIntent::kNone, 90);
   EXPECT_EQ(end.state, JobState::kTimeout);
   EXPECT_EQ(end.reason, "killed at its time limit of 90 s");
+  EXPECT_EQ(end.signal, SIGKILL);  // the grace period ran out
+  EXPECT_FALSE(end.exit_code.has_value());
+  // A job that caught the SIGTERM and exited keeps the status it exited with.
+  EXPECT_EQ(run_end_of(exec::TimedOut{std::nullopt, 143}, StopIntent::kNone, 90).exit_code, 143);
 }
 
 TEST(RunEndTest, StoppedFollowsWhatTheEngineAskedFor) {

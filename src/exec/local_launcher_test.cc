@@ -133,7 +133,8 @@ TEST_F(LauncherTest, TimeLimitStopsAJobThatExitsOnSigterm) {
   request.time_limit_s = 1.0;
   launch(request);
   Finished finished = wait_for(JobId(11));
-  EXPECT_TRUE(std::holds_alternative<TimedOut>(finished.outcome));
+  ASSERT_TRUE(std::holds_alternative<TimedOut>(finished.outcome));
+  EXPECT_EQ(std::get<TimedOut>(finished.outcome).signal, SIGTERM);
   EXPECT_THAT(log(11), HasSubstr("fastgpu: job 11 timed out after 1s; sent SIGTERM\n"));
 }
 
@@ -143,7 +144,8 @@ TEST_F(LauncherTest, TimeLimitKillsAJobThatIgnoresSigterm) {
   request.time_limit_s = 2.0;
   launch(request);
   Finished finished = wait_for(JobId(12));
-  EXPECT_TRUE(std::holds_alternative<TimedOut>(finished.outcome));
+  ASSERT_TRUE(std::holds_alternative<TimedOut>(finished.outcome));
+  EXPECT_EQ(std::get<TimedOut>(finished.outcome).signal, SIGKILL);
   EXPECT_THAT(log(12), HasSubstr("ready\n"));
   EXPECT_THAT(log(12), HasSubstr("timed out after 2s; sent SIGTERM, then SIGKILL after 1s"));
 }

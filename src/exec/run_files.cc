@@ -63,8 +63,11 @@ json outcome_json(const Outcome& outcome) {
                         [](const Signaled& s) {
                           return json{{"outcome", "signaled"}, {"signal", s.signal}};
                         },
-                        [](const TimedOut&) {
-                          return json{{"outcome", "timed_out"}};
+                        [](const TimedOut& t) {
+                          json object{{"outcome", "timed_out"}};
+                          set_optional(object, "signal", t.signal);
+                          set_optional(object, "exit_code", t.exit_code);
+                          return object;
                         },
                         [](const Stopped& s) {
                           return json{{"outcome", "stopped"}, {"preempted", s.preempted}};
@@ -83,7 +86,11 @@ Result<Outcome> outcome_from(const json& object) {
   const std::string kind = object.at("outcome").get<std::string>();
   if (kind == "exited") return Outcome{Exited{object.at("exit_code").get<int>()}};
   if (kind == "signaled") return Outcome{Signaled{object.at("signal").get<int>()}};
-  if (kind == "timed_out") return Outcome{TimedOut{}};
+  if (kind == "timed_out") {
+    // A record written before the fields has neither: how the job died is then unknown.
+    return Outcome{
+        TimedOut{optional_field<int>(object, "signal"), optional_field<int>(object, "exit_code")}};
+  }
   if (kind == "stopped") return Outcome{Stopped{object.at("preempted").get<bool>()}};
   if (kind == "launch_failed") {
     return Outcome{LaunchFailed{object.at("message").get<std::string>()}};

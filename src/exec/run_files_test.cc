@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <csignal>
 #include <fstream>
 
 namespace fastgpu::exec {
@@ -90,6 +91,24 @@ TEST_F(RunFilesTest, EveryOutcomeRoundTrips) {
   EXPECT_FALSE(exited->usage.max_rss_bytes.has_value());  // unknown stays unknown, not 0
   Result<RunOutcome> stopped = outcome_from_json(outcome_to_json({Stopped{true}, {}, {}, {}}));
   EXPECT_TRUE(std::get<Stopped>(stopped->outcome).preempted);
+  Result<RunOutcome> killed =
+      outcome_from_json(outcome_to_json({TimedOut{SIGKILL, std::nullopt}, {}, {}, {}}));
+  ASSERT_TRUE(killed.ok()) << killed.status().to_string();
+  EXPECT_EQ(std::get<TimedOut>(killed->outcome).signal, SIGKILL);
+  EXPECT_FALSE(std::get<TimedOut>(killed->outcome).exit_code.has_value());
+  Result<RunOutcome> caught =
+      outcome_from_json(outcome_to_json({TimedOut{std::nullopt, 143}, {}, {}, {}}));
+  ASSERT_TRUE(caught.ok()) << caught.status().to_string();
+  EXPECT_EQ(std::get<TimedOut>(caught->outcome).exit_code, 143);
+}
+
+// A supervisor of an earlier version wrote a time limit's end without how the job died.
+TEST_F(RunFilesTest, AnOlderTimedOutOutcomeReadsWithNoSignal) {
+  Result<RunOutcome> read =
+      outcome_from_json(R"({"outcome": "timed_out", "started_us": 1, "ended_us": 2, "usage": {}})");
+  ASSERT_TRUE(read.ok()) << read.status().to_string();
+  ASSERT_TRUE(std::holds_alternative<TimedOut>(read->outcome));
+  EXPECT_FALSE(std::get<TimedOut>(read->outcome).signal.has_value());
 }
 
 TEST_F(RunFilesTest, RecordKeepsItsThreeLinesInOneFile) {

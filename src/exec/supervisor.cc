@@ -389,7 +389,9 @@ int Supervisor::kill_leftovers() {
 
 Outcome Supervisor::outcome() const {
   switch (stop_cause_) {
-    case StopCause::kTimeLimit: return TimedOut{};
+    case StopCause::kTimeLimit:
+      if (WIFSIGNALED(wait_status_)) return TimedOut{WTERMSIG(wait_status_), std::nullopt};
+      return TimedOut{std::nullopt, WEXITSTATUS(wait_status_)};
     case StopCause::kCancel: return Stopped{false};
     case StopCause::kPreempt: return Stopped{true};
     case StopCause::kNone: break;

@@ -357,7 +357,15 @@ TEST(DaemonLifecycle, TimeLimitEndsAJobAsTimeout) {
   job["time_limit_s"] = 1;
   const std::vector<std::uint64_t> ids = daemon.submit_api({{"jobs", json::array({job})}});
   ASSERT_EQ(ids.size(), 1u);
-  daemon.wait_for_state(ids[0], "TIMEOUT");
+  const json ended = daemon.wait_for_state(ids[0], "TIMEOUT");
+  // `sleep` dies of the SIGTERM sent at the limit, well within the grace period.
+  EXPECT_EQ(ended["signal"], SIGTERM) << ended.dump();
+  EXPECT_TRUE(ended["exit_code"].is_null()) << ended.dump();
+  EXPECT_EQ(ended["end_reason"], "killed at its time limit of 1 s") << ended.dump();
+  const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(ids[0]), false);
+  EXPECT_TRUE(contains(show.output, "signal:        15 (SIGTERM)\n")) << show.output;
+  EXPECT_TRUE(contains(show.output, "reason:        killed at its time limit of 1 s\n"))
+      << show.output;
 }
 
 TEST(DaemonLifecycle, AnImpossibleBatchIsRefusedWholeWithTheEnginesMessage) {

@@ -78,8 +78,14 @@ struct Exited {
 struct Signaled {
   int signal = 0;
 };
-struct TimedOut {};  // killed at its time limit
-struct Stopped {     // stopped on request (cancel or preempt)
+struct TimedOut {  // stopped at its time limit (SIGTERM, then SIGKILL after the grace period)
+  // How the job's first process then ended: the signal that killed it (SIGTERM, or SIGKILL
+  // when the grace period ran out), or the status it exited with when it caught SIGTERM.
+  // Both nullopt in the record of a supervisor older than these fields.
+  std::optional<int> signal;
+  std::optional<int> exit_code;
+};
+struct Stopped {  // stopped on request (cancel or preempt)
   bool preempted = false;
 };
 struct LaunchFailed {  // the job never ran (bad working folder, exec failed, ...)
