@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <string_view>
 #include <utility>
 
@@ -22,6 +24,27 @@ ErrorCode code_from_name(std::string_view name) {
   return ErrorCode::kInternal;
 }
 
+// Why a request found no daemon, in words: httplib names only its step ("Connection",
+// "Read"), and for a unix socket the file says which connect failure it was.
+std::string failure_text(httplib::Error error, const std::filesystem::path& socket) {
+  switch (error) {
+    case httplib::Error::Connection:
+      if (!std::filesystem::exists(socket)) return "the socket does not exist";
+      if (::access(socket.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
+        return "permission denied on the socket (it is another user's daemon)";
+      }
+      return "nothing listens on the socket (the daemon that made it stopped or was killed)";
+    case httplib::Error::ConnectionTimeout:
+      return fmt::format("connecting timed out after {} s", kTimeoutSeconds);
+    case httplib::Error::Read:
+      return fmt::format(
+          "the daemon closed the connection without an answer, or gave none within {} s",
+          kTimeoutSeconds);
+    case httplib::Error::Write: return "the connection broke while the request was sent";
+    default: return "the request failed (" + httplib::to_string(error) + ")";
+  }
+}
+
 }  // namespace
 
 ApiClient::ApiClient(std::filesystem::path socket) : socket_(std::move(socket)) {}
@@ -37,8 +60,8 @@ Result<ApiClient::TextReply> ApiClient::send(const std::string& method, const st
                                             : client.Get(target.c_str());
   if (!result) {
     return unavailable(
-        fmt::format("no FastGPU daemon answers on '{}' ({}); start one with `fastgpu daemon start`",
-                    socket_.string(), httplib::to_string(result.error())));
+        fmt::format("no FastGPU daemon answers on '{}': {}; start one with `fastgpu daemon start`",
+                    socket_.string(), failure_text(result.error(), socket_)));
   }
   return TextReply{result->status, std::move(result->body)};
 }

@@ -114,7 +114,29 @@ TEST_F(ApiServerTest, ClientOfAMissingSocketSaysHowToStartADaemon) {
   const Result<Json> reply = ApiClient(folder_ / "none.sock").get("/v1/daemon");
   ASSERT_FALSE(reply.ok());
   EXPECT_EQ(reply.status().code(), ErrorCode::kUnavailable);
-  EXPECT_NE(reply.status().message().find("fastgpu daemon start"), std::string::npos);
+  EXPECT_EQ(reply.status().message(),
+            "no FastGPU daemon answers on '" + (folder_ / "none.sock").string() +
+                "': the socket does not exist; start one with `fastgpu daemon start`");
+}
+
+// A socket file no daemon listens on (left by one killed with SIGKILL) is said in words, not
+// as httplib's "Connection".
+TEST_F(ApiServerTest, ClientOfASocketNobodyListensOnSaysSo) {
+  server_->stop();
+  server_.reset();
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ::close(fd);
+  const Result<Json> reply = ApiClient(socket_).get("/v1/daemon");
+  ASSERT_FALSE(reply.ok());
+  EXPECT_NE(reply.status().message().find("nothing listens on the socket (the daemon that made "
+                                          "it stopped or was killed)"),
+            std::string::npos)
+      << reply.status().message();
+  EXPECT_EQ(reply.status().message().find("(Connection)"), std::string::npos);
 }
 
 TEST_F(ApiServerTest, AStaleSocketFileIsReplacedButAnOrdinaryFileIsRefused) {
