@@ -98,6 +98,23 @@ Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths) {
   return std::optional<pid_t>(pid.value_or(0));
 }
 
+namespace {
+
+// True once the daemon holding the state folder's lock answers on `client`'s socket; false
+// when none holds it (a daemon stopping lets go without answering again) or at `deadline`.
+bool lock_holder_answers_by(const DaemonPaths& paths, const ApiClient& client,
+                            std::chrono::steady_clock::time_point deadline) {
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (client.reachable()) return true;
+    Result<std::optional<pid_t>> holder = running_daemon_pid(paths);
+    if (!holder.ok() || !holder->has_value()) return false;
+    std::this_thread::sleep_for(kPollInterval);
+  }
+  return false;
+}
+
+}  // namespace
+
 Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options) {
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(paths.state_dir));
   const pid_t child = ::fork();
@@ -110,6 +127,13 @@ Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options
     if (client.reachable()) return child;
     int status = 0;
     if (::waitpid(child, &status, WNOHANG) == child) {
+      // Two commands that found no daemon at once (a `daemon start` and a command following
+      // a job across a restart) each start one; the one that lost the lock exits, and the
+      // winner is the daemon both asked for.
+      if (lock_holder_answers_by(paths, client, deadline)) {
+        Result<std::optional<pid_t>> winner = running_daemon_pid(paths);
+        if (winner.ok() && winner->has_value() && **winner > 0) return **winner;
+      }
       return failed_precondition(fmt::format("the daemon exited at start-up; the end of {}:{}",
                                              paths.log_file.string(), tail_of(paths.log_file, 5)));
     }
@@ -131,8 +155,10 @@ Result<std::optional<pid_t>> stop_daemon(const DaemonPaths& paths, std::chrono::
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
+    // Stopped once it let go of the lock, or once another daemon holds it: a command that
+    // follows jobs across a restart may start the next one the moment this one is gone.
     Result<std::optional<pid_t>> still = running_daemon_pid(paths);
-    if (still.ok() && !*still) return pid;
+    if (still.ok() && (!*still || (**still > 0 && **still != **pid))) return pid;
     std::this_thread::sleep_for(kPollInterval);
   }
   return unavailable(
