@@ -13,6 +13,8 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <thread>
+#include <utility>
 
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
@@ -161,11 +163,10 @@ void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json) {
   if (with_json) command.add_flag("--json", flags.json, "Print JSON (docs/api.md)");
 }
 
-Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::string& verb) {
-  Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
-  if (!paths.ok()) return paths.status();
-  api::ApiClient client(paths->socket);
-  if (client.reachable()) return client;
+namespace {
+
+// Starts a daemon on `paths` as the first command that needs one does; its pid.
+Result<pid_t> start_daemon_for(const api::DaemonPaths& paths, const DaemonFlags& flags) {
   Result<std::filesystem::path> executable = api::own_executable();
   if (!executable.ok()) return executable.status();
   // The new daemon reads FASTGPU_POLICY, FASTGPU_STRATEGY and FASTGPU_CONFIG from the
@@ -177,11 +178,93 @@ Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::strin
     std::error_code ignored;
     options.settings_file = std::filesystem::absolute(file, ignored);
   }
-  Result<pid_t> pid = api::start_daemon(*paths, options);
+  return api::start_daemon(paths, options);
+}
+
+// The daemon that answers on `paths`: nullopt when one already did, else the pid of the
+// one started for it.
+Result<std::optional<pid_t>> reach_or_start_daemon(const api::DaemonPaths& paths,
+                                                   const DaemonFlags& flags) {
+  if (api::ApiClient(paths.socket).reachable()) return std::optional<pid_t>();
+  Result<pid_t> pid = start_daemon_for(paths, flags);
   if (!pid.ok()) return pid.status();
-  std::fprintf(stderr, "fastgpu %s: started a daemon (pid %d) on %s\n", verb.c_str(), *pid,
-               paths->socket.c_str());
-  return client;
+  return std::optional<pid_t>(*pid);
+}
+
+Result<api::ApiClient> connect_daemon_at(const api::DaemonPaths& paths, const DaemonFlags& flags,
+                                         const std::string& verb) {
+  Result<std::optional<pid_t>> started = reach_or_start_daemon(paths, flags);
+  if (!started.ok()) return started.status();
+  if (*started) {
+    std::fprintf(stderr, "fastgpu %s: started a daemon (pid %d) on %s\n", verb.c_str(), **started,
+                 paths.socket.c_str());
+  }
+  return api::ApiClient(paths.socket);
+}
+
+}  // namespace
+
+Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::string& verb) {
+  Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
+  if (!paths.ok()) return paths.status();
+  return connect_daemon_at(*paths, flags, verb);
+}
+
+ReconnectingClient::ReconnectingClient(api::DaemonPaths paths, DaemonFlags flags, std::string verb,
+                                       ReconnectOptions options)
+    : paths_(std::move(paths)),
+      flags_(std::move(flags)),
+      verb_(std::move(verb)),
+      options_(options),
+      client_(paths_.socket) {}
+
+Result<api::Json> ReconnectingClient::get(const std::string& target) {
+  while (true) {
+    Result<api::Json> reply = client_.get(target);
+    if (reply.ok() || !went_away(reply.status())) return reply;
+    FASTGPU_RETURN_IF_ERROR(reconnect(reply.status()));
+  }
+}
+
+bool ReconnectingClient::went_away(const Status& failure) const {
+  // A daemon that answers sends kUnavailable too (503, a busy database): that one is still
+  // there, and its error is the answer.
+  return failure.code() == ErrorCode::kUnavailable && !client_.reachable();
+}
+
+Status ReconnectingClient::reconnect(const Status& failure) {
+  const auto deadline = std::chrono::steady_clock::now() + options_.give_up_after;
+  auto pause = options_.first_pause;
+  Status last = failure;
+  while (true) {
+    Result<std::optional<pid_t>> started = reach_or_start_daemon(paths_, flags_);
+    if (started.ok()) {
+      const std::string found = *started
+                                    ? fmt::format("started a new one (pid {})", **started)
+                                    : std::string("reconnected to the one that answers there now");
+      std::fprintf(stderr, "fastgpu %s: the daemon on %s went away; %s and carried on\n",
+                   verb_.c_str(), paths_.socket.c_str(), found.c_str());
+      return {};
+    }
+    last = started.status();
+    if (std::chrono::steady_clock::now() + pause >= deadline) break;
+    std::this_thread::sleep_for(pause);
+    pause = std::min(options_.longest_pause, pause * 2);
+  }
+  return unavailable(fmt::format(
+      "the daemon on '{}' went away and none could be reached or started again in {} s of "
+      "tries; its jobs run on. The last try: {}. See {}; `fastgpu daemon start` starts one",
+      paths_.socket.string(),
+      std::chrono::duration_cast<std::chrono::seconds>(options_.give_up_after).count(),
+      last.message(), paths_.log_file.string()));
+}
+
+Result<ReconnectingClient> connect_following(const DaemonFlags& flags, const std::string& verb) {
+  Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
+  if (!paths.ok()) return paths.status();
+  Result<api::ApiClient> client = connect_daemon_at(*paths, flags, verb);
+  if (!client.ok()) return client.status();
+  return ReconnectingClient(*paths, flags, verb);
 }
 
 Result<api::Json> get_from_daemon(const DaemonFlags& flags, const std::string& verb,

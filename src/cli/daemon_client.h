@@ -2,6 +2,7 @@
 // right exit code, and rendering jobs as the daemon reports them (docs/api.md).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -27,6 +28,49 @@ void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json = tr
 // A client of the daemon on this user's socket; starts a daemon first when none answers
 // (as task-spooler does), with --devices or else $FASTGPU_DEVICES for its GPUs.
 Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::string& verb);
+
+// How long ReconnectingClient tries to reach a daemon again, and its pauses between tries
+// (the first, doubled after each failed try up to the longest).
+struct ReconnectOptions {
+  std::chrono::milliseconds give_up_after{30'000};
+  std::chrono::milliseconds first_pause{100};
+  std::chrono::milliseconds longest_pause{2'000};
+};
+
+// The client of a verb that follows jobs until they end (run's progress, wait, logs -f).
+// Jobs outlive their daemon (their supervisors run on and the next daemon takes them back),
+// so a daemon that goes away meanwhile (stopped, restarted, killed) must not end the verb:
+// a GET that finds no daemon answering starts one as connect_daemon does (or finds the one
+// another command started), says so once on stderr and asks again. It fails only when no
+// daemon could be reached within `give_up_after` of failed tries; the error names the
+// socket and the daemon's log. GETs only, which are safe to send again: the verbs that
+// change something (submit, cancel) send each request once, through api::ApiClient.
+//
+// Thread-safety: one thread at a time.
+class ReconnectingClient {
+ public:
+  ReconnectingClient(api::DaemonPaths paths, DaemonFlags flags, std::string verb,
+                     ReconnectOptions options = {});
+
+  Result<api::Json> get(const std::string& target);
+  // The plain client, for a request that must not be sent twice (a submit).
+  const api::ApiClient& once() const { return client_; }
+
+ private:
+  // True when `failure` came from a daemon that no longer answers (not an error it sent).
+  bool went_away(const Status& failure) const;
+  // Tries until a daemon answers; says on stderr which one it found.
+  Status reconnect(const Status& failure);
+
+  api::DaemonPaths paths_;
+  DaemonFlags flags_;
+  std::string verb_;
+  ReconnectOptions options_;
+  api::ApiClient client_;
+};
+
+// connect_daemon for a verb that follows jobs until they end.
+Result<ReconnectingClient> connect_following(const DaemonFlags& flags, const std::string& verb);
 
 // GET `target` from the daemon (started if none answers), as `verb`.
 Result<api::Json> get_from_daemon(const DaemonFlags& flags, const std::string& verb,

@@ -43,7 +43,9 @@ int finish_logs(const std::string& id, const api::Json& chunk, bool printed_any)
 int run_logs(const LogsOptions& options) {
   Result<std::vector<std::uint64_t>> ids = parse_job_ids({options.id});
   if (!ids.ok()) return usage_error("logs", ids.status().message());
-  Result<api::ApiClient> client = connect_daemon(options.daemon, "logs");
+  // Across a daemon that goes away (-f), the next request asks for the same offset again:
+  // no line is lost or printed twice.
+  Result<ReconnectingClient> client = connect_following(options.daemon, "logs");
   if (!client.ok()) return fail("logs", client.status());
   std::uint64_t offset = 0;
   while (true) {

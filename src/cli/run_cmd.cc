@@ -48,7 +48,7 @@ Result<std::string> read_file(const std::string& path) {
 
 // The batch's jobs as the daemon reports them now; ids of one batch are
 // consecutive.
-Result<std::vector<api::Json>> batch_jobs(const api::ApiClient& client,
+Result<std::vector<api::Json>> batch_jobs(ReconnectingClient& client,
                                           const std::vector<std::uint64_t>& ids) {
   const std::uint64_t first = ids.front();
   // brief: without each job's environment, which neither the progress nor the report reads
@@ -69,8 +69,8 @@ Result<std::vector<api::Json>> batch_jobs(const api::ApiClient& client,
 }
 
 // Waits until every job ended, drawing progress on a terminal (one line,
-// redrawn) or as plain lines when anything changes.
-Result<std::vector<api::Json>> follow(const api::ApiClient& client,
+// redrawn) or as plain lines when anything changes; across a daemon that goes away.
+Result<std::vector<api::Json>> follow(ReconnectingClient& client,
                                       const std::vector<std::uint64_t>& ids, bool quiet) {
   const bool terminal = !quiet && ::isatty(STDOUT_FILENO) != 0;
   const auto started = std::chrono::steady_clock::now();
@@ -102,7 +102,7 @@ struct GpuFacts {
   std::string note;
 };
 
-Result<GpuFacts> gpu_facts(const api::ApiClient& client) {
+Result<GpuFacts> gpu_facts(ReconnectingClient& client) {
   Result<api::Json> gpus = client.get("/v1/gpus");
   if (!gpus.ok()) return gpus.status();
   return GpuFacts{static_cast<std::uint32_t>((*gpus)["devices"].size()),
@@ -170,11 +170,12 @@ int run_batch(const RunOptions& options) {
   Result<std::vector<store::JobSpec>> specs =
       engine::parse_job_file(*text, options.file, *context, &places);
   if (!specs.ok()) return fail("run", specs.status());
-  Result<api::ApiClient> client = connect_daemon(options.daemon, "run");
+  Result<ReconnectingClient> client = connect_following(options.daemon, "run");
   if (!client.ok()) return fail("run", client.status());
   Result<GpuFacts> gpus = gpu_facts(*client);
   if (!gpus.ok()) return fail("run", gpus.status());
-  Result<std::vector<std::uint64_t>> ids = submit_file(*client, *specs);
+  // Sent once: a batch sent again after a daemon went away mid-request could run twice.
+  Result<std::vector<std::uint64_t>> ids = submit_file(client->once(), *specs);
   if (!ids.ok()) {
     // The daemon checks what only it knows (the GPUs there are) and names the job by its
     // place in the batch; said here at its place in the file, as the file's own errors are.

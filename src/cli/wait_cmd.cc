@@ -27,7 +27,7 @@ bool is_terminal_name(const std::string& state) {
   return state == "COMPLETED" || state == "FAILED" || state == "CANCELLED" || state == "TIMEOUT";
 }
 
-Result<std::vector<std::uint64_t>> unfinished_jobs(const api::ApiClient& client) {
+Result<std::vector<std::uint64_t>> unfinished_jobs(ReconnectingClient& client) {
   Result<api::Json> reply = client.get("/v1/jobs?state=QUEUED,RUNNING,PREEMPTED&ids_only=true");
   if (!reply.ok()) return reply.status();
   return (*reply)["ids"].get<std::vector<std::uint64_t>>();
@@ -44,7 +44,7 @@ std::string ended_line(const api::Json& job) {
 // Records the jobs of `candidates` (sorted ids not listed as unfinished) that have ended.
 // A run of consecutive ids (an array) is read with one request; an id that page does not
 // hold (another user's job, for root) is read on its own.
-Status collect_ended(const api::ApiClient& client, const std::vector<std::uint64_t>& candidates,
+Status collect_ended(ReconnectingClient& client, const std::vector<std::uint64_t>& candidates,
                      bool quiet, std::map<std::uint64_t, api::Json>& ended) {
   auto record = [&](std::uint64_t id, const api::Json& job) {
     if (!is_terminal_name(job["state"].get<std::string>())) return;
@@ -82,7 +82,7 @@ Status collect_ended(const api::ApiClient& client, const std::vector<std::uint64
 // for the caller's unfinished jobs once and reads only the jobs that left that list, so a
 // wait on thousands of jobs costs a few requests per round; rounds start 50 ms apart and
 // slow down to one per kPollInterval.
-Status wait_for(const api::ApiClient& client, const std::vector<std::uint64_t>& ids,
+Status wait_for(ReconnectingClient& client, const std::vector<std::uint64_t>& ids,
                 std::optional<std::chrono::steady_clock::time_point> deadline, bool quiet,
                 std::map<std::uint64_t, api::Json>& ended) {
   std::vector<std::uint64_t> waiting(ids.begin(), ids.end());
@@ -123,7 +123,7 @@ int run_wait(const WaitOptions& options) {
   if (!arguments.ok()) return usage_error("wait", arguments.status().message());
   Result<std::vector<std::uint64_t>> ids = std::vector<std::uint64_t>{};
   for (const JobIdArgument& argument : *arguments) ids->push_back(argument.id);
-  Result<api::ApiClient> client = connect_daemon(options.daemon, "wait");
+  Result<ReconnectingClient> client = connect_following(options.daemon, "wait");
   if (!client.ok()) return fail("wait", client.status());
   if (options.all) {
     ids = unfinished_jobs(*client);

@@ -54,6 +54,15 @@ class DaemonHarness {
                       true);
   }
 
+  // Runs `fastgpu ARGS` with its stdout into the file `out` and its stderr into `errors`,
+  // which a test can read while it runs (from another thread); returns its exit code.
+  int fastgpu_into(const std::string& args, const std::filesystem::path& out,
+                   const std::filesystem::path& errors) const {
+    return run_shell(environment() + " " + quoted(FASTGPU_CLI_PATH) + " " + args + " >" +
+                     quoted(out.string()) + " 2>" + quoted(errors.string()))
+        .exit_code;
+  }
+
   // The parsed --json output of `fastgpu ARGS --json`; null when it is not
   // JSON.
   nlohmann::json fastgpu_json(const std::string& args) const {
@@ -194,8 +203,13 @@ class DaemonHarness {
   }
 
   static CliRun run_cli_in(const std::string& command, bool with_stderr) {
+    return run_shell(command + (with_stderr ? " 2>&1" : " 2>/dev/null"));
+  }
+
+  // Runs a shell command line; its stdout is the output.
+  static CliRun run_shell(const std::string& command) {
     CliRun result;
-    FILE* pipe = ::popen((command + (with_stderr ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+    FILE* pipe = ::popen(command.c_str(), "r");
     if (pipe == nullptr) return result;
     char buffer[4096];
     std::size_t got = 0;
