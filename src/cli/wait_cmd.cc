@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <map>
 #include <memory>
 #include <set>
@@ -41,11 +42,19 @@ std::string ended_line(const api::Json& job) {
   return line + "\n";
 }
 
+// The ids to wait for; those given in a range may be missing (`wait 12-40` past the last
+// job, as cancel takes it), and are then counted in `missing`, not an error.
+struct Waited {
+  std::vector<std::uint64_t> ids;
+  std::set<std::uint64_t> from_range;
+  std::set<std::uint64_t> missing;
+};
+
 // Records the jobs of `candidates` (sorted ids not listed as unfinished) that have ended.
 // A run of consecutive ids (an array) is read with one request; an id that page does not
 // hold (another user's job, for root) is read on its own.
 Status collect_ended(ReconnectingClient& client, const std::vector<std::uint64_t>& candidates,
-                     bool quiet, std::map<std::uint64_t, api::Json>& ended) {
+                     bool quiet, std::map<std::uint64_t, api::Json>& ended, Waited& waited) {
   auto record = [&](std::uint64_t id, const api::Json& job) {
     if (!is_terminal_name(job["state"].get<std::string>())) return;
     if (!quiet) print_text(ended_line(job));
@@ -70,6 +79,12 @@ Status collect_ended(ReconnectingClient& client, const std::vector<std::uint64_t
     for (std::size_t k = i; k <= last; ++k) {
       if (seen.contains(candidates[k])) continue;
       Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", candidates[k]));
+      const ErrorCode code = job.ok() ? ErrorCode::kOk : job.status().code();
+      if ((code == ErrorCode::kNotFound || code == ErrorCode::kFailedPrecondition) &&
+          waited.from_range.contains(candidates[k])) {
+        waited.missing.insert(candidates[k]);
+        continue;
+      }
       if (!job.ok()) return job.status();
       record(candidates[k], *job);
     }
@@ -82,10 +97,10 @@ Status collect_ended(ReconnectingClient& client, const std::vector<std::uint64_t
 // for the caller's unfinished jobs once and reads only the jobs that left that list, so a
 // wait on thousands of jobs costs a few requests per round; rounds start 50 ms apart and
 // slow down to one per kPollInterval.
-Status wait_for(ReconnectingClient& client, const std::vector<std::uint64_t>& ids,
+Status wait_for(ReconnectingClient& client, Waited& waited,
                 std::optional<std::chrono::steady_clock::time_point> deadline, bool quiet,
                 std::map<std::uint64_t, api::Json>& ended) {
-  std::vector<std::uint64_t> waiting(ids.begin(), ids.end());
+  std::vector<std::uint64_t> waiting(waited.ids.begin(), waited.ids.end());
   std::sort(waiting.begin(), waiting.end());
   waiting.erase(std::unique(waiting.begin(), waiting.end()), waiting.end());
   auto pause = std::chrono::milliseconds(50);
@@ -95,13 +110,18 @@ Status wait_for(ReconnectingClient& client, const std::vector<std::uint64_t>& id
     const std::set<std::uint64_t> still(unfinished->begin(), unfinished->end());
     std::vector<std::uint64_t> candidates;
     for (std::uint64_t id : waiting) {
-      if (!ended.contains(id) && !still.contains(id)) candidates.push_back(id);
+      if (!ended.contains(id) && !waited.missing.contains(id) && !still.contains(id)) {
+        candidates.push_back(id);
+      }
     }
-    FASTGPU_RETURN_IF_ERROR(collect_ended(client, candidates, quiet, ended));
-    if (ended.size() == waiting.size()) return {};
+    FASTGPU_RETURN_IF_ERROR(collect_ended(client, candidates, quiet, ended, waited));
+    const std::size_t found = waiting.size() - waited.missing.size();
+    if (ended.size() == found) return {};
     if (deadline && std::chrono::steady_clock::now() >= *deadline) {
-      return unavailable(fmt::format("{} of {} job(s) still running at the --timeout",
-                                     waiting.size() - ended.size(), waiting.size()));
+      return unavailable(
+          fmt::format("{} of {} job(s) had not ended (queued or running) at the "
+                      "--timeout",
+                      found - ended.size(), found));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(kPollInterval, pause * 2);
@@ -121,16 +141,26 @@ int run_wait(const WaitOptions& options) {
   }
   Result<std::vector<JobIdArgument>> arguments = parse_job_id_ranges(options.ids);
   if (!arguments.ok()) return usage_error("wait", arguments.status().message());
-  Result<std::vector<std::uint64_t>> ids = std::vector<std::uint64_t>{};
-  for (const JobIdArgument& argument : *arguments) ids->push_back(argument.id);
+  Waited asked;
+  for (const JobIdArgument& argument : *arguments) {
+    asked.ids.push_back(argument.id);
+    if (argument.from_range) asked.from_range.insert(argument.id);
+  }
   Result<ReconnectingClient> client = connect_following(options.daemon, "wait");
   if (!client.ok()) return fail("wait", client.status());
   if (options.all) {
-    ids = unfinished_jobs(*client);
+    Result<std::vector<std::uint64_t>> ids = unfinished_jobs(*client);
     if (!ids.ok()) return fail("wait", ids.status());
+    asked.ids = *ids;
   }
   std::map<std::uint64_t, api::Json> ended;
-  const Status waited = wait_for(*client, *ids, deadline, options.daemon.json, ended);
+  const Status waited = wait_for(*client, asked, deadline, options.daemon.json, ended);
+  if (!asked.missing.empty()) {
+    std::fprintf(stderr,
+                 "fastgpu wait: in the ranges, %zu job(s) do not exist or are not yours; "
+                 "waited for the others\n",
+                 asked.missing.size());
+  }
   bool all_completed = waited.ok();
   api::Json jobs = api::Json::array();
   for (const auto& [id, job] : ended) {

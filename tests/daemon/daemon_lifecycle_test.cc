@@ -352,6 +352,18 @@ TEST(DaemonLifecycle, CancelTakesTheRangeTheQueueShowsForAnArray) {
   EXPECT_EQ(daemon.fastgpu(fmt::format("cancel {}", done.at(0))).exit_code, 1);
   EXPECT_EQ(daemon.fastgpu("cancel 9-3").exit_code, 2);
   EXPECT_EQ(daemon.fastgpu(fmt::format("wait {}-{}", first, last)).exit_code, 1);  // cancelled
+  // A range past the last job waits for the jobs there are and counts the rest, as cancel
+  // does (it stopped at the first missing id and reported only that one).
+  const std::uint64_t newest = second + 2;  // the last job of this test
+  const test_support::CliRun past = daemon.fastgpu(fmt::format("wait {}-{}", first, newest + 3));
+  EXPECT_EQ(past.exit_code, 1) << past.output;  // cancelled, still
+  EXPECT_TRUE(contains(past.output, fmt::format("job {}: CANCELLED", newest))) << past.output;
+  EXPECT_TRUE(contains(past.output, "in the ranges, 3 job(s) do not exist or are not yours"))
+      << past.output;
+  // A single id that does not exist is still an error.
+  const test_support::CliRun unknown = daemon.fastgpu(fmt::format("wait {}", newest + 3));
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  EXPECT_TRUE(contains(unknown.output, "no job")) << unknown.output;
 }
 
 TEST(DaemonLifecycle, TimeLimitEndsAJobAsTimeout) {
