@@ -93,6 +93,26 @@ Result<std::string> read_log_chunk(const std::string& path, std::uint64_t offset
   return data;
 }
 
+// The length of `data` that ends on a whole UTF-8 character: the start of a character cut
+// off at the end (by a chunk's size limit, or a job still writing it) is left for the next
+// read, where it would have reached the client as U+FFFD on both sides of the cut (a
+// progress bar's blocks, any non-ASCII text). Bytes that are not UTF-8 at all pass as they
+// are; so does a chunk that is nothing but one cut character.
+std::size_t whole_characters(std::string_view data) {
+  for (std::size_t back = 1; back <= std::min<std::size_t>(4, data.size()); ++back) {
+    const auto byte = static_cast<unsigned char>(data[data.size() - back]);
+    if ((byte & 0xC0) == 0x80) continue;  // a continuation byte: the lead is further back
+    const std::size_t length = byte < 0x80             ? 1
+                               : (byte & 0xE0) == 0xC0 ? 2
+                               : (byte & 0xF0) == 0xE0 ? 3
+                               : (byte & 0xF8) == 0xF0 ? 4
+                                                       : 1;
+    const bool cut = length > back && back < data.size();
+    return cut ? data.size() - back : data.size();
+  }
+  return data.size();
+}
+
 // Puts `prefix` at the front of the PATH entry of `environment` (added if absent).
 void prefix_path(std::vector<std::string>& environment,
                  const std::vector<std::filesystem::path>& prefix) {
@@ -391,6 +411,10 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
   }
   Result<std::string> data = read_log_chunk(record->log_path, offset, options_.max_log_chunk_bytes);
   if (!data.ok()) return error_response(data.status());
+  // An ended job's log is whole: its last bytes go as they are, the rest on a character.
+  if (!store::is_terminal(record->state) || data->size() == options_.max_log_chunk_bytes) {
+    data->resize(whole_characters(*data));
+  }
   const std::uint64_t next = offset + data->size();
   // The job ended and everything it wrote has been read: `logs -f` may stop.
   const bool done = store::is_terminal(record->state) && data->empty();

@@ -377,6 +377,28 @@ TEST_F(ApiServiceTest, LogIsReadFromAnOffsetAndSaysWhenTheJobIsDone) {
   std::filesystem::remove_all(folder);
 }
 
+// A chunk cut inside a character sent its two halves as U+FFFD each: `logs -f` of a
+// progress bar printed garbage at every chunk's end.
+TEST_F(ApiServiceTest, ALogChunkEndsOnAWholeCharacter) {
+  char folder[] = "/tmp/fastgpu-api-log-XXXXXX";
+  ASSERT_NE(::mkdtemp(folder), nullptr);
+  const std::string log_path = std::string(folder) + "/job.log";
+  const std::string bar = "\xe2\x96\x88\xe2\x96\x88";    // two U+2588 FULL BLOCKs, 3 bytes each
+  std::ofstream(log_path) << "ab" << bar << "\xe2\x96";  // ...and a block being written
+  const std::uint64_t id = submit_as(3);
+  ASSERT_TRUE(
+      store_->record_start(JobId(id), {{0}, clock_.now(), log_path, 10, 11, std::nullopt}).ok());
+  const std::string path = "/v1/jobs/" + std::to_string(id) + "/log";
+  ApiResponse chunk = call("GET", path, 3, "", {{"offset", "0"}});
+  ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
+  EXPECT_EQ(chunk.body["data"], "ab" + bar);  // the cut block waits
+  EXPECT_EQ(chunk.body["next_offset"], 8);
+  std::ofstream(log_path, std::ios::app) << "\x88\n";
+  chunk = call("GET", path, 3, "", {{"offset", "8"}});
+  EXPECT_EQ(chunk.body["data"], "\xe2\x96\x88\n");
+  std::filesystem::remove_all(folder);
+}
+
 // A job cancelled before it ran has no log to follow: the answer says it never started,
 // and why it ended, as show does.
 TEST_F(ApiServiceTest, TheLogAndShowOfAJobThatNeverStartedSayWhyItEnded) {
