@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -70,6 +71,30 @@ Result<std::vector<api::Json>> batch_jobs(ReconnectingClient& client,
 
 // Waits until every job ended, drawing progress on a terminal (one line,
 // redrawn) or as plain lines when anything changes; across a daemon that goes away.
+// What Ctrl-C says while `run` follows its batch: the jobs are the daemon's and go on, so
+// the user learns how to stop them. Written by the handler with write(2), the only output
+// call allowed there; the text is made before the handler is installed.
+std::string interrupt_note;
+
+extern "C" void on_interrupt(int /*signal*/) {
+  const ssize_t ignored = ::write(STDERR_FILENO, interrupt_note.data(), interrupt_note.size());
+  (void)ignored;
+  ::_exit(130);  // 128 + SIGINT, as a shell reports an interrupted command
+}
+
+void say_how_to_stop_on_interrupt(const std::vector<std::uint64_t>& ids) {
+  const std::string range =
+      ids.size() == 1 ? std::to_string(ids.front()) : fmt::format("{}-{}", ids.front(), ids.back());
+  interrupt_note = fmt::format(
+      "\nfastgpu run: stopped following; the batch's jobs go on (`fastgpu queue` lists them, "
+      "`fastgpu wait {0}` follows them again, `fastgpu cancel {0}` cancels them)\n",
+      range);
+  struct sigaction action {};
+  action.sa_handler = on_interrupt;
+  ::sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+}
+
 Result<std::vector<api::Json>> follow(ReconnectingClient& client,
                                       const std::vector<std::uint64_t>& ids, bool quiet) {
   const bool terminal = !quiet && ::isatty(STDOUT_FILENO) != 0;
@@ -189,6 +214,7 @@ int run_batch(const RunOptions& options) {
                    : fmt::format("submitted {} jobs from {}: ids {}-{}\n", ids->size(),
                                  options.file, ids->front(), ids->back()));
   }
+  say_how_to_stop_on_interrupt(*ids);
   Result<std::vector<api::Json>> jobs = follow(*client, *ids, options.daemon.json);
   if (!jobs.ok()) return fail("run", jobs.status());
   return report(*jobs, *gpus, options.daemon.json);

@@ -48,6 +48,12 @@ class DaemonHarness {
     return run_cli_in(environment() + " " + quoted(FASTGPU_CLI_PATH) + " " + args, with_stderr);
   }
 
+  // `fastgpu ARGS` run by another program (`timeout -s INT 3`, already shell-quoted).
+  CliRun fastgpu_under(const std::string& wrapper, const std::string& args) const {
+    return run_cli_in(environment() + " " + wrapper + " " + quoted(FASTGPU_CLI_PATH) + " " + args,
+                      true);
+  }
+
   // The same with more environment variables (`NAME=value ...`, already shell-quoted).
   CliRun fastgpu_with(const std::string& variables, const std::string& args) const {
     return run_cli_in(environment() + " " + variables + " " + quoted(FASTGPU_CLI_PATH) + " " + args,

@@ -171,6 +171,19 @@ TEST(JobsE2E, RunNamesTheJobsThatDidNotCompleteAndWhereToReadWhy) {
   EXPECT_TRUE(contains(run.output, "'.' is a folder, not a job file")) << run.output;
 }
 
+// Ctrl-C left the jobs running with nothing said; it now says how to follow or cancel them.
+TEST(JobsE2E, CtrlCDuringRunSaysTheJobsGoOnAndHowToCancelThem) {
+  DaemonHarness daemon;
+  daemon.write_file("long.yaml", "- {name: long, command: [sleep, '60'], gpus: 0}\n");
+  const test_support::CliRun run =
+      daemon.fastgpu_under("timeout -s INT --preserve-status 3", "run long.yaml");
+  EXPECT_EQ(run.exit_code, 130) << run.output;
+  const std::regex note(R"(stopped following; the batch's jobs go on .*`fastgpu cancel (\d+)`)");
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(run.output, found, note)) << run.output;
+  EXPECT_EQ(daemon.job(std::stoull(found[1].str()))["state"], "RUNNING");
+}
+
 // Every progress line of `run` accounts for each queued job with a reason: the listing
 // reads the jobs and asks why they wait under the engine's lock, so no job it reads as
 // QUEUED has started by the time it is asked.
