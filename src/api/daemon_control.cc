@@ -30,9 +30,11 @@ std::optional<pid_t> read_pid_file(const std::filesystem::path& path) {
   return static_cast<pid_t>(pid);
 }
 
-// The last `lines` lines of a file, for quoting a daemon's dying words.
-std::string tail_of(const std::filesystem::path& path, std::size_t lines) {
+// The last `lines` lines of a file written after byte `from`, for quoting a daemon's dying
+// words (and not an earlier daemon's: the log is appended to by every start).
+std::string tail_of(const std::filesystem::path& path, std::size_t lines, std::uintmax_t from) {
   std::ifstream file(path);
+  file.seekg(static_cast<std::streamoff>(from));
   std::vector<std::string> kept;
   for (std::string line; std::getline(file, line);) {
     kept.push_back(line);
@@ -117,6 +119,10 @@ bool lock_holder_answers_by(const DaemonPaths& paths, const ApiClient& client,
 
 Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options) {
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(paths.state_dir));
+  std::error_code no_log_yet;
+  const std::uintmax_t log_before = std::filesystem::exists(paths.log_file, no_log_yet)
+                                        ? std::filesystem::file_size(paths.log_file, no_log_yet)
+                                        : 0;
   const pid_t child = ::fork();
   if (child < 0) return io_error(fmt::format("cannot fork the daemon: {}", std::strerror(errno)));
   if (child == 0) exec_daemon(paths, options);
@@ -134,8 +140,9 @@ Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options
         Result<std::optional<pid_t>> winner = running_daemon_pid(paths);
         if (winner.ok() && winner->has_value() && **winner > 0) return **winner;
       }
-      return failed_precondition(fmt::format("the daemon exited at start-up; the end of {}:{}",
-                                             paths.log_file.string(), tail_of(paths.log_file, 5)));
+      return failed_precondition(
+          fmt::format("the daemon exited at start-up; the end of {}:{}", paths.log_file.string(),
+                      tail_of(paths.log_file, 5, no_log_yet ? 0 : log_before)));
     }
     std::this_thread::sleep_for(kPollInterval);
   }
