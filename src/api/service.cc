@@ -421,7 +421,8 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
   // Whether the job's process ever existed: a job that ended without (cancelled while
   // queued, its dependency failed, its launch failed) has no output to wait for, only
   // the reason it never ran.
-  const bool started = record->job_pid.has_value();
+  // (A running job counts: its pid is recorded a moment after its output may begin.)
+  const bool started = record->job_pid.has_value() || record->state == store::JobState::kRunning;
   return {200, Json{{"id", job.value()},
                     {"state", store::job_state_name(record->state)},
                     {"offset", offset},

@@ -48,14 +48,32 @@ int run_logs(const LogsOptions& options) {
   Result<ReconnectingClient> client = connect_following(options.daemon, "logs");
   if (!client.ok()) return fail("logs", client.status());
   std::uint64_t offset = 0;
+  // --json: the answer as the API gives it (docs/api.md), the whole output read so far in
+  // one `data`; with -f, one such line per piece as it comes (JSON Lines).
+  api::Json whole;
   while (true) {
     Result<api::Json> chunk =
         client->get(fmt::format("/v1/jobs/{}/log?offset={}", ids->front(), offset));
     if (!chunk.ok()) return fail("logs", chunk.status());
-    print_text((*chunk)["data"].get<std::string>());
+    if (options.daemon.json && options.follow) {
+      if (!(*chunk)["data"].get<std::string>().empty() || (*chunk)["done"].get<bool>()) {
+        print_text(chunk->dump() + "\n");
+      }
+    } else if (options.daemon.json) {
+      const std::string data = whole.is_object() ? whole["data"].get<std::string>() : "";
+      const std::uint64_t first = whole.is_object() ? whole["offset"].get<std::uint64_t>() : 0;
+      whole = *chunk;
+      whole["offset"] = first;
+      whole["data"] = data + (*chunk)["data"].get<std::string>();
+    } else {
+      print_text((*chunk)["data"].get<std::string>());
+    }
     const std::uint64_t next = (*chunk)["next_offset"].get<std::uint64_t>();
     const bool more_now = next > offset;
     offset = next;
+    if ((*chunk)["done"].get<bool>() || (!more_now && !options.follow)) {
+      if (options.daemon.json && !options.follow) print_json(whole);
+    }
     if ((*chunk)["done"].get<bool>()) return finish_logs(options.id, *chunk, offset > 0);
     if (more_now) continue;  // a long log comes in chunks: read on without waiting
     if (!options.follow) {
@@ -80,7 +98,7 @@ void add_logs_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_option("ID", options->id, "The job id")->required();
   command->add_flag("-f,--follow", options->follow,
                     "Keep printing as the job writes, until it ends");
-  add_daemon_flags(*command, options->daemon, /*with_json=*/false);
+  add_daemon_flags(*command, options->daemon);
   command->callback([options, &outcome] { outcome.exit_code = run_logs(*options); });
 }
 

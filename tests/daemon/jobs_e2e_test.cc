@@ -171,6 +171,33 @@ TEST(JobsE2E, RunNamesTheJobsThatDidNotCompleteAndWhereToReadWhy) {
   EXPECT_TRUE(contains(run.output, "'.' is a folder, not a job file")) << run.output;
 }
 
+// `logs` was the one verb that prints without --json.
+TEST(JobsE2E, LogsJsonHasTheWholeOutputAndFollowWritesALinePerPiece) {
+  DaemonHarness daemon;
+  const std::uint64_t id = daemon.submit("--gpus 0 -- sh -c 'echo one; echo two'");
+  daemon.wait_for_state(id, "COMPLETED");
+  const json whole = daemon.fastgpu_json("logs " + std::to_string(id));
+  ASSERT_TRUE(whole.is_object());
+  EXPECT_EQ(whole["data"], "one\ntwo\n");
+  EXPECT_EQ(whole["offset"], 0);
+  EXPECT_EQ(whole["done"], true);
+  EXPECT_EQ(whole["state"], "COMPLETED");
+  const test_support::CliRun followed =
+      daemon.fastgpu("logs -f --json " + std::to_string(id), /*with_stderr=*/false);
+  EXPECT_EQ(followed.exit_code, 0);
+  std::string data;
+  std::istringstream lines(followed.output);
+  bool done = false;
+  for (std::string line; std::getline(lines, line);) {
+    const json piece = json::parse(line, nullptr, false);
+    ASSERT_TRUE(piece.is_object()) << line;
+    data += piece["data"].get<std::string>();
+    done = piece["done"].get<bool>();
+  }
+  EXPECT_EQ(data, "one\ntwo\n");
+  EXPECT_TRUE(done);
+}
+
 // Ctrl-C left the jobs running with nothing said; it now says how to follow or cancel them.
 TEST(JobsE2E, CtrlCDuringRunSaysTheJobsGoOnAndHowToCancelThem) {
   DaemonHarness daemon;
