@@ -41,6 +41,19 @@ class ApiServerTest : public ::testing::Test {
     std::filesystem::remove_all(folder_);
   }
 
+  // Stops the server and leaves a socket file that nothing listens on, as a daemon killed
+  // with SIGKILL does.
+  void leave_a_dead_socket() {
+    server_->stop();
+    server_.reset();
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    ::close(fd);
+  }
+
   std::filesystem::path folder_;
   std::filesystem::path socket_;
   std::unique_ptr<store::StateStore> store_;
@@ -122,14 +135,7 @@ TEST_F(ApiServerTest, ClientOfAMissingSocketSaysHowToStartADaemon) {
 // A socket file no daemon listens on (left by one killed with SIGKILL) is said in words, not
 // as httplib's "Connection".
 TEST_F(ApiServerTest, ClientOfASocketNobodyListensOnSaysSo) {
-  server_->stop();
-  server_.reset();
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ::close(fd);
+  ASSERT_NO_FATAL_FAILURE(leave_a_dead_socket());
   const Result<Json> reply = ApiClient(socket_).get("/v1/daemon");
   ASSERT_FALSE(reply.ok());
   EXPECT_NE(reply.status().message().find("nothing listens on the socket (the daemon that made "
@@ -140,15 +146,7 @@ TEST_F(ApiServerTest, ClientOfASocketNobodyListensOnSaysSo) {
 }
 
 TEST_F(ApiServerTest, AStaleSocketFileIsReplacedButAnOrdinaryFileIsRefused) {
-  server_->stop();
-  server_.reset();
-  // A socket file left behind, as by a daemon killed with SIGKILL.
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
-  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  ::close(fd);
+  ASSERT_NO_FATAL_FAILURE(leave_a_dead_socket());
   Result<std::unique_ptr<ApiServer>> again = ApiServer::start({socket_, false, service_.get()});
   ASSERT_TRUE(again.ok()) << again.status().to_string();
   EXPECT_TRUE(ApiClient(socket_).reachable());
