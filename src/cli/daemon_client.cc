@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <functional>
 #include <set>
 #include <string>
@@ -470,6 +471,29 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   } else {
     line("gpus", fmt::format("{} x {} per GPU", spec["gpus"].get<int>(), memory_text(job)));
   }
+  // The rest of what was submitted, so that a user can check what the scheduler was told.
+  if (spec["gpus"].get<int>() > 0 && field(spec, "util_share").is_number()) {
+    const double share = spec["util_share"].get<double>();
+    line("share", share >= 1.0 ? std::string("1 (each GPU to itself)")
+                               : fmt::format("{:g} of each GPU's compute", share));
+  }
+  if (field(spec, "priority").is_number()) line("priority", spec["priority"].dump());
+  if (const api::Json& after = field(spec, "dependencies"); after.is_array() && !after.empty()) {
+    std::string waits_for;
+    for (const api::Json& dependency : after) {
+      waits_for += fmt::format("{}{}:{}", waits_for.empty() ? "" : ", ",
+                               dependency.value("kind", std::string("afterok")),
+                               dependency.value("job", std::uint64_t{0}));
+    }
+    line("after", waits_for);
+  }
+  if (const api::Json& deadline = field(spec, "deadline_us"); deadline.is_number_integer()) {
+    line("deadline",
+         api::iso_time(store::WallTime(std::chrono::microseconds(deadline.get<std::int64_t>()))));
+  }
+  if (field(spec, "restartable").is_boolean()) {
+    line("restartable", spec["restartable"].get<bool>() ? "yes" : "no");
+  }
   line("placed on", placed_text(job));
   if (const api::Json& waiting = field(job, "waiting"); waiting.is_object()) {
     line("waiting", waiting.value("reason", std::string("?")) + ": " +
@@ -486,8 +510,10 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("exit code", or_dash(field(job, "exit_code")));
   line("signal", signal_text(field(job, "signal")));
   line("attempts", job["attempts"].dump());
-  line("log",
-       job["log_path"].get<std::string>().empty() ? "-" : job["log_path"].get<std::string>());
+  // A path only where a log was ever written: a job that never started has none.
+  const std::string log_path = job["log_path"].get<std::string>();
+  std::error_code missing;
+  line("log", log_path.empty() || !std::filesystem::exists(log_path, missing) ? "-" : log_path);
   return text;
 }
 

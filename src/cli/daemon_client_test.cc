@@ -122,6 +122,26 @@ TEST(JobDetails, ARunningJobIsAccountedWhenItEnds) {
   EXPECT_THAT(text, HasSubstr("peak GPU mem:  when it ends\n"));
 }
 
+// show left out the share, priority, dependencies, deadline and restartable a job was
+// submitted with, and named a log file that was never written.
+TEST(JobDetails, EverythingSubmittedIsShownAndOnlyALogThatExistsIsNamed) {
+  JobRecord record = job(JobState::kQueued, 1);
+  record.spec.util_share = 0.5;
+  record.spec.priority = 3;
+  record.spec.dependencies = {{JobId(5), store::DependencyKind::kAfterAny, std::nullopt}};
+  record.spec.deadline = at_us(kSubmitUs + 3'600'000'000);
+  record.spec.restartable = true;
+  record.log_path = "/nonexistent/fastgpu/7.log";
+  const std::string text = details(record, kSubmitUs);
+  EXPECT_THAT(text, HasSubstr("share:         0.5 of each GPU's compute\n"));
+  EXPECT_THAT(text, HasSubstr("priority:      3\n"));
+  EXPECT_THAT(text, HasSubstr("after:         afterany:5\n"));
+  EXPECT_THAT(
+      text, HasSubstr("deadline:      " + api::iso_time(at_us(kSubmitUs + 3'600'000'000)) + "\n"));
+  EXPECT_THAT(text, HasSubstr("restartable:   yes\n"));
+  EXPECT_THAT(text, HasSubstr("log:           -\n"));
+}
+
 TEST(JobDetails, ACpuOnlyJobHasNoGpuFigures) {
   JobRecord record = ended(JobState::kCompleted);
   record.spec.gpus = 0;
