@@ -313,7 +313,6 @@ Result<std::string> parse_state_list(const std::string& text, bool ended) {
   const char* const other = ended ? "queue -t" : "history --state";
   const char* const other_listed =
       ended ? "QUEUED, RUNNING, PREEMPTED" : "COMPLETED, FAILED, CANCELLED, TIMEOUT";
-  const char* const flag = "--state";
   const char* const example = ended ? "--state failed,timeout" : "-t running";
   std::string states;
   std::size_t begin = 0;
@@ -324,7 +323,7 @@ Result<std::string> parse_state_list(const std::string& text, bool ended) {
     for (char& c : state) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (state.empty()) {
       return invalid_argument(
-          fmt::format("{} '{}' has an empty name between commas; give {}", flag, text, listed));
+          fmt::format("--state '{}' has an empty name between commas; give {}", text, listed));
     }
     const Result<store::JobState> known = store::parse_job_state(state);
     if (!known.ok() || store::is_terminal(*known) != ended) {
@@ -335,7 +334,7 @@ Result<std::string> parse_state_list(const std::string& text, bool ended) {
                                       ? fmt::format("`fastgpu {} {}` lists them", other, state)
                                       : fmt::format("`fastgpu {}` takes {}", other, other_listed);
       return invalid_argument(
-          fmt::format("{} '{}': {}; {} lists jobs that {} ({}, comma-separated, e.g. {}); {}", flag,
+          fmt::format("--state '{}': {}; {} lists jobs that {} ({}, comma-separated, e.g. {}); {}",
                       text, why, ended ? "history" : "queue",
                       ended ? "have ended" : "have not ended", listed, example, pointer));
     }

@@ -207,8 +207,10 @@ bool environment_sets(const char* variable) {
 }
 
 // What this start asks for by flag or variable: kept while the daemon runs
-// (DaemonConfig::start_choices) for a restart after a crash.
-api::Json start_choices(const DaemonOptions& options, const Settings& scheduler) {
+// (DaemonConfig::start_choices) for a restart after a crash. `cpu_slots` as
+// cpu_slots_option() read them.
+api::Json start_choices(const DaemonOptions& options, const Settings& scheduler,
+                        std::size_t cpu_slots) {
   const Named policy = flag_or_environment(options.policy, "--policy", "FASTGPU_POLICY");
   const Named strategy = flag_or_environment(options.strategy, "--strategy", "FASTGPU_STRATEGY");
   const Named file = flag_or_environment(options.config, "--config", "FASTGPU_CONFIG");
@@ -219,14 +221,7 @@ api::Json start_choices(const DaemonOptions& options, const Settings& scheduler)
   if (!policy.value.empty()) choices["policy"] = policy.value;
   if (!strategy.value.empty()) choices["strategy"] = strategy.value;
   if (!file.value.empty()) choices["config"] = scheduler.file.string();
-  if (options.cpu_slots) {
-    choices["cpu_slots"] = *options.cpu_slots;
-  } else if (const char* slots = std::getenv("FASTGPU_CPU_SLOTS"); slots != nullptr) {
-    if (std::int64_t value = 0;
-        std::from_chars(slots, slots + std::strlen(slots), value).ec == std::errc{}) {
-      choices["cpu_slots"] = value;
-    }
-  }
+  if (options.cpu_slots || environment_sets("FASTGPU_CPU_SLOTS")) choices["cpu_slots"] = cpu_slots;
   if (options.shared) choices["shared"] = true;
   return choices;
 }
@@ -305,7 +300,7 @@ int run_foreground(const DaemonOptions& asked) {
     return scheduler_option(options);
   };
   config.job_path_prefix = job_path_prefix(*executable);
-  config.start_choices = start_choices(options, *scheduler).dump();
+  config.start_choices = start_choices(options, *scheduler, *cpu_slots).dump();
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);
   return kExitOk;

@@ -49,32 +49,33 @@ int run_logs(const LogsOptions& options) {
   if (!client.ok()) return fail("logs", client.status());
   std::uint64_t offset = 0;
   // --json: the answer as the API gives it (docs/api.md), the whole output read so far in
-  // one `data`; with -f, one such line per piece as it comes (JSON Lines).
-  api::Json whole;
+  // one `data` (gathered here, printed with the last answer); with -f, one such line per
+  // piece as it comes (JSON Lines).
+  const bool whole_json = options.daemon.json && !options.follow;
+  std::string output;
+  const auto print_whole = [&output](api::Json last) {
+    last["offset"] = 0;
+    last["data"] = std::move(output);
+    print_json(last);
+  };
   while (true) {
     Result<api::Json> chunk =
         client->get(fmt::format("/v1/jobs/{}/log?offset={}", ids->front(), offset));
     if (!chunk.ok()) return fail("logs", chunk.status());
-    if (options.daemon.json && options.follow) {
-      if (!(*chunk)["data"].get<std::string>().empty() || (*chunk)["done"].get<bool>()) {
-        print_text(chunk->dump() + "\n");
-      }
+    const std::string& data = (*chunk)["data"].get_ref<const std::string&>();
+    const bool done = (*chunk)["done"].get<bool>();
+    if (whole_json) {
+      output += data;
     } else if (options.daemon.json) {
-      const std::string data = whole.is_object() ? whole["data"].get<std::string>() : "";
-      const std::uint64_t first = whole.is_object() ? whole["offset"].get<std::uint64_t>() : 0;
-      whole = *chunk;
-      whole["offset"] = first;
-      whole["data"] = data + (*chunk)["data"].get<std::string>();
+      if (!data.empty() || done) print_text(chunk->dump() + "\n");
     } else {
-      print_text((*chunk)["data"].get<std::string>());
+      print_text(data);
     }
     const std::uint64_t next = (*chunk)["next_offset"].get<std::uint64_t>();
     const bool more_now = next > offset;
     offset = next;
-    if ((*chunk)["done"].get<bool>() || (!more_now && !options.follow)) {
-      if (options.daemon.json && !options.follow) print_json(whole);
-    }
-    if ((*chunk)["done"].get<bool>()) return finish_logs(options.id, *chunk, offset > 0);
+    if (whole_json && (done || !more_now)) print_whole(*chunk);
+    if (done) return finish_logs(options.id, *chunk, offset > 0);
     if (more_now) continue;  // a long log comes in chunks: read on without waiting
     if (!options.follow) {
       // An empty answer for a job that has not run yet is not an empty log: say so.

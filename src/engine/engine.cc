@@ -147,7 +147,8 @@ Status EngineImpl::record_end(JobId job, std::optional<std::string_view> signatu
 namespace {
 
 // How a refusal names the job: a single job needs no place in a batch, an array member is
-// named by its array index, and an unnamed job gets no empty quotes.
+// named by its array index, and an unnamed job gets no empty quotes. (`fastgpu run` reads
+// these forms back to point at the job in its file: engine::locate_batch_error.)
 std::string job_in_batch(const store::JobSpec& spec, std::size_t index, std::size_t batch_size) {
   std::string who = spec.array        ? "array member " + std::to_string(spec.array->index)
                     : batch_size == 1 ? std::string("the job")
@@ -189,7 +190,8 @@ Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t
 
 // A job joins an array that exists and is its owner's (array_id 0 starts a new one): an
 // unknown id made an array of one that no limit or listing knew.
-Status EngineImpl::check_array(const store::JobSpec& spec, std::size_t index) const {
+Status EngineImpl::check_array(const store::JobSpec& spec, std::size_t index,
+                               std::size_t batch_size) const {
   if (!spec.array || spec.array->array_id == 0) return {};
   store::JobFilter filter;
   filter.array_id = spec.array->array_id;
@@ -197,10 +199,10 @@ Status EngineImpl::check_array(const store::JobSpec& spec, std::size_t index) co
   Result<std::vector<JobRecord>> members = options_.store->list_jobs(filter);
   if (!members.ok()) return members.status();
   if (members->empty() || (spec.uid != 0 && members->front().spec.uid != spec.uid)) {
-    return invalid_argument(fmt::format(
-        "job {} of the batch: array {} does not exist{}; leave array_id out (or 0) to start a "
-        "new array",
-        index, spec.array->array_id, members->empty() ? "" : " among your jobs"));
+    return invalid_argument(
+        fmt::format("{}: array {} does not exist{}; leave array_id out (or 0) to start a new array",
+                    job_in_batch(spec, index, batch_size), spec.array->array_id,
+                    members->empty() ? "" : " among your jobs"));
   }
   return {};
 }
@@ -212,7 +214,7 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
   for (std::size_t i = 0; i < batch.size(); ++i) {
     FASTGPU_RETURN_IF_ERROR(store::validate_job_spec(batch[i], i));
     FASTGPU_RETURN_IF_ERROR(check_against_cluster(batch[i], i, batch.size()));
-    FASTGPU_RETURN_IF_ERROR(check_array(batch[i], i));
+    FASTGPU_RETURN_IF_ERROR(check_array(batch[i], i, batch.size()));
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
   }
   Result<std::vector<store::JobRecord>> stored = options_.store->submit_records(batch);

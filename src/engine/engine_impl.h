@@ -42,7 +42,7 @@ class EngineImpl final : public Engine {
   // index: the job's place in its batch of batch_size jobs (named in a refusal).
   Status check_against_cluster(const store::JobSpec& spec, std::size_t index,
                                std::size_t batch_size) const;
-  Status check_array(const store::JobSpec& spec, std::size_t index) const;
+  Status check_array(const store::JobSpec& spec, std::size_t index, std::size_t batch_size) const;
   Status adopt(const store::JobRecord& job);
   Status cancel_running(const store::JobRecord& job, std::uint32_t uid);
   // Every end the engine records goes through here. An end adds a history entry for the
