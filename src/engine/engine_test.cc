@@ -756,6 +756,42 @@ TEST_F(EngineTest, UnderFairAQueuedJobSaysWhyItWaitsToo) {
   EXPECT_EQ(engine_->why_waiting(quarter, true)->reason, "priority");
 }
 
+// Under fair the user whose jobs used the GPUs least lately goes first. The engine keeps the
+// ended jobs in memory: those that ended before it opened are read from the store once,
+// and each later end when it is recorded.
+TEST_F(EngineTest, UnderFairTheUserWhoUsedTheGpusLeastGoesFirst) {
+  options_.scheduler.policy = "fair";
+  open("1xH100-80G");
+  auto of = [](const char* user, std::uint32_t uid) {
+    JobSpec spec = job_spec(user, 1, 80 * kGiB);
+    spec.user = user;
+    spec.uid = uid;
+    return spec;
+  };
+  const JobId ada_first = submit_one(of("ada", 1001));
+  tick();
+  clock_.advance(3600);
+  launcher_.finish(ada_first, exec::Exited{0});
+  tick();
+  ASSERT_EQ(state(ada_first), JobState::kCompleted);
+
+  open("1xH100-80G");  // a restart: ada's hour is in the store only
+  const JobId ada_next = submit_one(of("ada", 1001));
+  const JobId bob_first = submit_one(of("bob", 1002));
+  tick();
+  EXPECT_EQ(state(bob_first), JobState::kRunning);
+  EXPECT_EQ(state(ada_next), JobState::kQueued);
+
+  // Bob's two hours, ended since, now outweigh ada's one.
+  const JobId bob_next = submit_one(of("bob", 1002));
+  clock_.advance(7200);
+  launcher_.finish(bob_first, exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(bob_first), JobState::kCompleted);
+  EXPECT_EQ(state(ada_next), JobState::kRunning);
+  EXPECT_EQ(state(bob_next), JobState::kQueued);
+}
+
 // An array whose %N holds a member back while none of it runs yet: its earlier members
 // come first.
 TEST_F(EngineTest, AnArrayMemberBehindItsEarlierMembersSaysSo) {

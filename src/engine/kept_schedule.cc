@@ -18,10 +18,12 @@ void KeptSchedule::submitted(std::span<const JobId> jobs) {
 
 void KeptSchedule::cancelled(JobId job, store::WallTime at) {
   changes_.push_back({Change::Kind::kCancelled, job, sched::EndState::kCancelled, to_seconds(at)});
+  recent_ends_.ended(job);
 }
 
 void KeptSchedule::ended(JobId job, store::JobState state, store::WallTime at) {
   changes_.push_back({Change::Kind::kEnded, job, end_state_of(state), to_seconds(at)});
+  recent_ends_.ended(job);
 }
 
 void KeptSchedule::requeued(JobId job, store::WallTime stopped) {
@@ -61,7 +63,7 @@ Result<KeptSchedule::Decided> KeptSchedule::decide(const TickSources& sources) {
   if (sources.options.scheduler.policy == "fair") {
     kept_.reset();
     forget_changes();
-    return decide_pure(sources, &last_pure_);
+    return decide_fair(sources);
   }
   last_pure_.reset();
   if (std::optional<std::string> why = untrusted(sources)) return rebuild(sources, *why);
@@ -86,6 +88,22 @@ Result<KeptSchedule::Decided> KeptSchedule::decide_pure(
   decided.decisions = std::move(result->decisions);
   decided.withheld = std::move(input->withheld);
   return decided;
+}
+
+// The pure schedule(), with the recent ends from memory. A mirror of the store read whole
+// again means something drifted: the ends are read whole too.
+Result<KeptSchedule::Decided> KeptSchedule::decide_fair(const TickSources& sources) {
+  if (sources.queued.reads() != queued_reads_ || sources.running.reads() != running_reads_) {
+    recent_ends_.invalidate();
+    queued_reads_ = sources.queued.reads();
+    running_reads_ = sources.running.reads();
+  }
+  const Status refreshed =
+      recent_ends_.refresh(*sources.options.store, fair_oldest_end_s(sources.options, sources.now));
+  if (!refreshed.ok()) return refreshed.with_context("building the scheduler's snapshot");
+  TickSources with_ends = sources;
+  with_ends.recent_ends = &recent_ends_;
+  return decide_pure(with_ends, &last_pure_);
 }
 
 std::optional<std::string> KeptSchedule::untrusted(const TickSources& sources) const {

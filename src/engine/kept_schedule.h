@@ -11,8 +11,9 @@
 // (one more or less, another size or node); and after EngineOptions::rebuild_scheduler_after_ends
 // ends, so that it forgets the ended jobs it holds for dependencies (about 100 bytes each) instead
 // of growing for as long as the daemon runs. With the fair policy it is not kept at all: every tick
-// builds the snapshot and calls the pure schedule(), because fair ranks by the usage of ended jobs,
-// which comes from the store's records.
+// builds the snapshot and calls the pure schedule(), because fair ranks by the usage of ended jobs
+// as the store records them (the supervisor's start and end times); those ended jobs are kept in
+// memory (RecentEnds), each read once when it ends.
 //
 // Between rebuilds the engine tells it each change it makes to a job (submitted,
 // cancelled, ended, requeued) and each end of a signature's run (history_changed); they
@@ -98,6 +99,7 @@ class KeptSchedule {
   // that decided (from_snapshot, then schedule(): the same decisions).
   Result<Decided> decide_pure(const TickSources& sources,
                               std::unique_ptr<sched::Scheduler>* kept = nullptr) const;
+  Result<Decided> decide_fair(const TickSources& sources);
   Result<Decided> rebuild(const TickSources& sources, std::string why);
   // Why the kept scheduler cannot be fed this tick; nullopt when it can.
   std::optional<std::string> untrusted(const TickSources& sources) const;
@@ -116,8 +118,10 @@ class KeptSchedule {
   void check(const TickSources& sources, Decided& decided);
 
   std::unique_ptr<sched::Scheduler> kept_;
-  // Under fair (not kept): the last tick's scheduler, for why_waiting() alone.
+  // Under fair (not kept): the last tick's scheduler, for why_waiting() alone, and the
+  // ended jobs its snapshot weighs.
   std::unique_ptr<sched::Scheduler> last_pure_;
+  RecentEnds recent_ends_;
   std::vector<Change> changes_;
   // The smallest id submitted since the last decide().
   std::optional<JobId> first_unseen_;
@@ -128,7 +132,8 @@ class KeptSchedule {
   std::set<std::string> signatures_;  // the histories it holds
   bool every_signature_ = false;      // the policy reads every signature's history
   std::set<JobId> released_;          // engine-limited jobs it may start
-  std::uint64_t queued_reads_ = 0;    // the mirrors' reads() when it was built
+  // The mirrors' reads() when it was built (under fair: when recent_ends_ was read whole).
+  std::uint64_t queued_reads_ = 0;
   std::uint64_t running_reads_ = 0;
   const std::size_t ends_before_rebuild_;
   std::size_t ends_ = 0;  // jobs it was told ended since it was built

@@ -42,6 +42,10 @@ sched::FinishedJob finished_job(const JobRecord& job) {
   return done;
 }
 
+double fair_oldest_end_s(const EngineOptions& options, store::WallTime now) {
+  return to_seconds(now) - 10.0 * options.scheduler.fair_half_life_s;
+}
+
 bool policy_reads_run_estimates(const std::string& policy) {
   const std::unique_ptr<sched::Policy> made = sched::make_policy(policy);
   return made == nullptr || made->reads_run_estimates();
@@ -279,49 +283,54 @@ class Builder {
   }
 
   // Dependency targets that ended; with the fair policy also every job that ended within
-  // ten half-lives (older usage weighs under 0.1%).
+  // ten half-lives (fair_oldest_end_s()). The snapshot lists them in id order.
   Status add_finished() {
-    std::map<JobId, sched::FinishedJob> ended;
-    if (options_.scheduler.policy == "fair") FASTGPU_RETURN_IF_ERROR(add_recent_ends(ended));
+    using Ended = std::map<JobId, sched::FinishedJob>;
+    static const Ended kNone;
+    RecentEnds read_here;
+    const RecentEnds* recent = sources_.recent_ends;
+    if (options_.scheduler.policy == "fair" && recent == nullptr) {
+      FASTGPU_RETURN_IF_ERROR(read_here.refresh(store_, fair_oldest_end_s(options_, sources_.now)));
+      recent = &read_here;
+    }
+    const Ended& recent_ends = options_.scheduler.policy == "fair" ? recent->jobs() : kNone;
+    Ended targets;
+    auto ended = [&](JobId job) { return targets.contains(job) || recent_ends.contains(job); };
     for (const auto& [id, job] : queued_) {
       for (const store::Dependency& dependency : job->spec.dependencies) {
         const JobId target = dependency.job;
-        if (ended.count(target) || running_.count(target)) continue;
+        if (ended(target) || running_.count(target)) continue;
         if (queued_.count(target)) continue;
         Result<JobRecord> record = store_.get_job(target);
         if (!record.ok()) return record.status();
-        if (store::is_terminal(record->state)) ended.emplace(target, finished_job(*record));
+        if (store::is_terminal(record->state)) targets.emplace(target, finished_job(*record));
       }
     }
-    for (auto& [id, done] : ended) input_.snapshot.finished.push_back(done);
-    withhold_waiting_on_absent(ended);
-    return {};
-  }
-
-  Status add_recent_ends(std::map<JobId, sched::FinishedJob>& ended) {
-    store::JobFilter filter;
-    filter.states = {JobState::kCompleted, JobState::kFailed, JobState::kCancelled,
-                     JobState::kTimeout};
-    Result<std::vector<JobRecord>> jobs = store_.list_jobs(filter);
-    if (!jobs.ok()) return jobs.status();
-    const double oldest = input_.snapshot.now_s - 10.0 * options_.scheduler.fair_half_life_s;
-    for (const JobRecord& job : *jobs) {
-      if (job.end_time && to_seconds(*job.end_time) >= oldest)
-        ended.emplace(job.id, finished_job(job));
+    std::vector<sched::FinishedJob>& finished = input_.snapshot.finished;
+    finished.reserve(recent_ends.size() + targets.size());
+    auto from_recent = recent_ends.begin();
+    for (const auto& [id, done] : targets) {
+      for (; from_recent != recent_ends.end() && from_recent->first < id; ++from_recent) {
+        finished.push_back(from_recent->second);
+      }
+      finished.push_back(done);
     }
+    for (; from_recent != recent_ends.end(); ++from_recent) finished.push_back(from_recent->second);
+    withhold_waiting_on_absent(ended);
     return {};
   }
 
   // A job whose dependency is in none of the snapshot's lists (withheld, or PREEMPTED for
   // an instant) cannot start this tick; leaving it in would make the snapshot invalid.
-  void withhold_waiting_on_absent(const std::map<JobId, sched::FinishedJob>& ended) {
+  template <typename Ended>
+  void withhold_waiting_on_absent(const Ended& ended) {
     for (bool changed = true; changed;) {
       changed = false;
       for (auto it = queued_.begin(); it != queued_.end();) {
         const bool absent =
             std::any_of(it->second->spec.dependencies.begin(), it->second->spec.dependencies.end(),
                         [&](const store::Dependency& dependency) {
-                          return !ended.count(dependency.job) && !running_.count(dependency.job) &&
+                          return !ended(dependency.job) && !running_.count(dependency.job) &&
                                  !queued_.count(dependency.job);
                         });
         if (!absent) {

@@ -20,6 +20,7 @@
 
 #include "engine/accounting.h"
 #include "engine/queued_jobs.h"
+#include "engine/recent_ends.h"
 #include "engine/running_jobs.h"
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/sched/snapshot.h"
@@ -57,8 +58,8 @@ using MovingJobs = std::map<JobId, MovingJob>;
 using HistoryCache = std::map<std::string, sched::SignatureHistory>;
 
 // What a tick's snapshot is built from: the engine's options, its latest GPU reading and
-// accounting, the time, its mirrors of the store's QUEUED and RUNNING jobs, and its
-// history cache (kept between ticks).
+// accounting, the time, its mirrors of the store's QUEUED and RUNNING jobs (and, for the
+// fair policy, of its recent ends), and its history cache (kept between ticks).
 struct TickSources {
   const EngineOptions& options;
   const GpuReading& reading;
@@ -68,6 +69,9 @@ struct TickSources {
   const RunningJobs& running;
   HistoryCache& history;
   const MovingJobs* moving = nullptr;  // none when null
+  // Refreshed for this tick (fair_oldest_end_s()); when null, the fair policy's ends are
+  // read from the store.
+  const RecentEnds* recent_ends = nullptr;
 
   // The move of a running job, or null.
   const MovingJob* move_of(JobId job) const {
@@ -116,6 +120,10 @@ bool policy_reads_run_estimates(const std::string& policy);
 sched::EndState end_state_of(store::JobState state);
 // The scheduler's record of a job that ended.
 sched::FinishedJob finished_job(const store::JobRecord& job);
+
+// The fair policy weighs the jobs that ended at or after this time (ten half-lives before
+// `now`: older usage weighs under 0.1%).
+double fair_oldest_end_s(const EngineOptions& options, store::WallTime now);
 
 // Run time of a job's earlier, ended runs, from its transitions (RUNNING -> anything).
 double ended_run_seconds(const std::vector<store::Transition>& transitions);
