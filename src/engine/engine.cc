@@ -271,6 +271,7 @@ Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   const Status stopped = options_.launcher->stop(job.id, exec::StopReason::kCancel);
   if (stopped.ok()) {
     intents_[job.id] = StopIntent::kCancel;
+    cancellers_[job.id] = uid;
     (void)event("job.cancel", job.id, json{{"uid", uid}}.dump());
     return {};
   }
@@ -284,6 +285,7 @@ Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   const double ran = to_seconds(end.at) - to_seconds(job.start_time.value_or(end.at));
   end.accounting = meter_.finish(job.id, job.placed_gpus.size(), ran);
   intents_.erase(job.id);
+  cancellers_.erase(job.id);
   return record_end(job.id, job.spec.signature, end);
 }
 

@@ -101,16 +101,17 @@ class EngineImpl final : public Engine {
   GpuReading reading_;
   store::WallTime now_{};
   UsageMeter meter_;
-  QueuedJobs queued_;                       // the store's QUEUED jobs
-  RunningJobs running_;                     // the store's RUNNING jobs
-  HistoryCache history_;                    // per signature, forgotten when a job ends
-  KeptSchedule schedule_;                   // told every change of queued_ and running_
-  std::map<JobId, Launching> launching_;    // claimed and launched, not yet settled
-  std::map<JobId, StopIntent> intents_;     // running jobs the engine asked to stop
-  MovingJobs moving_;                       // stopped to start again on other GPUs
-  std::set<JobId> memory_warned_;           // running jobs already warned about (once per run)
-  std::set<JobId> withheld_noted_;          // queued jobs already reported as not fitting
-  std::vector<exec::Finished> unrecorded_;  // ends the store could not take yet
+  QueuedJobs queued_;                          // the store's QUEUED jobs
+  RunningJobs running_;                        // the store's RUNNING jobs
+  HistoryCache history_;                       // per signature, forgotten when a job ends
+  KeptSchedule schedule_;                      // told every change of queued_ and running_
+  std::map<JobId, Launching> launching_;       // claimed and launched, not yet settled
+  std::map<JobId, StopIntent> intents_;        // running jobs the engine asked to stop
+  std::map<JobId, std::uint32_t> cancellers_;  // who cancelled the running jobs cancelled
+  MovingJobs moving_;                          // stopped to start again on other GPUs
+  std::set<JobId> memory_warned_;              // running jobs already warned about (once per run)
+  std::set<JobId> withheld_noted_;             // queued jobs already reported as not fitting
+  std::vector<exec::Finished> unrecorded_;     // ends the store could not take yet
   std::optional<store::WallTime> last_sample_;
 };
 

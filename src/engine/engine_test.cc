@@ -253,6 +253,19 @@ TEST_F(EngineTest, CancelRunningJobStopsItAndItEndsCancelled) {
   const TickReport report = tick();
   EXPECT_THAT(report.ended, ElementsAre(id));
   EXPECT_EQ(state(id), JobState::kCancelled);
+  EXPECT_EQ(last_reason(id), "cancelled by uid 1000 (killed by SIGTERM)");
+}
+
+// Its reason names who cancelled it, as a queued job's does: root is not its user.
+TEST_F(EngineTest, ARunningJobRootCancelsSaysSo) {
+  open();
+  const JobId id = submit_one(job_spec("long", 1, 10 * kGiB));
+  tick();
+  ASSERT_TRUE(engine_->cancel(id, 0).ok());
+  launcher_.finish(id, exec::Signaled{15});
+  tick();
+  EXPECT_EQ(state(id), JobState::kCancelled);
+  EXPECT_EQ(last_reason(id), "cancelled by uid 0 (killed by SIGTERM)");
 }
 
 TEST_F(EngineTest, CancelChecksTheOwnerAndTheState) {

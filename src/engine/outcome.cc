@@ -20,11 +20,13 @@ namespace {
 constexpr const char* kMemoryReason = "exceeded its declared GPU memory";
 
 // The end of a run the engine had asked to stop and that did not complete on its own.
-RunEnd asked_to_stop(StopIntent intent, RunEnd end) {
+RunEnd asked_to_stop(StopIntent intent, RunEnd end, std::optional<std::uint32_t> cancelled_by) {
   switch (intent) {
     case StopIntent::kCancel:
       end.state = JobState::kCancelled;
-      end.reason = "cancelled by its user (" + end.reason + ")";
+      end.reason = (cancelled_by ? "cancelled by uid " + std::to_string(*cancelled_by)
+                                 : std::string("cancelled on request")) +
+                   " (" + end.reason + ")";
       break;
     case StopIntent::kPreempt:
       end.state = JobState::kPreempted;
@@ -39,9 +41,10 @@ RunEnd asked_to_stop(StopIntent intent, RunEnd end) {
   return end;
 }
 
-RunEnd stopped_end(const exec::Stopped& stopped, StopIntent intent) {
+RunEnd stopped_end(const exec::Stopped& stopped, StopIntent intent,
+                   std::optional<std::uint32_t> cancelled_by) {
   RunEnd end{JobState::kCancelled, std::nullopt, std::nullopt, "stopped on request"};
-  if (intent != StopIntent::kNone) return asked_to_stop(intent, end);
+  if (intent != StopIntent::kNone) return asked_to_stop(intent, end, cancelled_by);
   if (stopped.preempted) end.state = JobState::kPreempted;
   end.reason = stopped.preempted ? "preempted" : "cancelled";
   return end;
@@ -55,7 +58,8 @@ std::string limit_text(std::optional<std::int64_t> time_limit_s) {
 }  // namespace
 
 RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
-                  std::optional<std::int64_t> time_limit_s) {
+                  std::optional<std::int64_t> time_limit_s,
+                  std::optional<std::uint32_t> cancelled_by) {
   return std::visit(
       [&](const auto& how) -> RunEnd {
         using T = std::decay_t<decltype(how)>;
@@ -63,15 +67,15 @@ RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
           if (how.code == 0) return {JobState::kCompleted, 0, std::nullopt, "exited with status 0"};
           RunEnd end{JobState::kFailed, how.code, std::nullopt,
                      "exited with status " + std::to_string(how.code)};
-          return intent == StopIntent::kNone ? end : asked_to_stop(intent, end);
+          return intent == StopIntent::kNone ? end : asked_to_stop(intent, end, cancelled_by);
         } else if constexpr (std::is_same_v<T, exec::Signaled>) {
           RunEnd end{JobState::kFailed, std::nullopt, how.signal,
                      "killed by " + signal_name(how.signal)};
-          return intent == StopIntent::kNone ? end : asked_to_stop(intent, end);
+          return intent == StopIntent::kNone ? end : asked_to_stop(intent, end, cancelled_by);
         } else if constexpr (std::is_same_v<T, exec::TimedOut>) {
           return {JobState::kTimeout, how.exit_code, how.signal, limit_text(time_limit_s)};
         } else if constexpr (std::is_same_v<T, exec::Stopped>) {
-          return stopped_end(how, intent);
+          return stopped_end(how, intent, cancelled_by);
         } else if constexpr (std::is_same_v<T, exec::LaunchFailed>) {
           return {JobState::kFailed, std::nullopt, std::nullopt,
                   "could not be started: " + how.message};

@@ -2,6 +2,7 @@
 // the engine had asked of the job) to the state, exit code, signal and reason it ends with.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -30,8 +31,10 @@ struct RunEnd {
 // TIMEOUT; Stopped -> CANCELLED or PREEMPTED. A job the engine asked to stop that then
 // ends by a signal or a non-zero exit ends as asked (CANCELLED, PREEMPTED, or FAILED for
 // the memory kill); one that exits 0 before the stop takes effect completed.
+// cancelled_by: the uid that cancelled the job (StopIntent::kCancel), named in the reason.
 RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
-                  std::optional<std::int64_t> time_limit_s);
+                  std::optional<std::int64_t> time_limit_s,
+                  std::optional<std::uint32_t> cancelled_by = std::nullopt);
 
 // "SIGKILL" style name for a signal number, or "signal N".
 std::string signal_name(int signal);

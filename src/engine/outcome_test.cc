@@ -50,6 +50,8 @@ TEST(RunEndTest, StoppedFollowsWhatTheEngineAskedFor) {
   EXPECT_EQ(run_end_of(exec::Stopped{false}, StopIntent::kNone, {}).state, JobState::kCancelled);
   EXPECT_EQ(run_end_of(exec::Stopped{true}, StopIntent::kNone, {}).state, JobState::kPreempted);
   EXPECT_EQ(run_end_of(exec::Stopped{true}, StopIntent::kCancel, {}).state, JobState::kCancelled);
+  EXPECT_EQ(run_end_of(exec::Stopped{false}, StopIntent::kCancel, {}, 0).reason,
+            "cancelled by uid 0 (stopped on request)");
   const RunEnd memory = run_end_of(exec::Stopped{false}, StopIntent::kMemoryKill, {});
   EXPECT_EQ(memory.state, JobState::kFailed);
   EXPECT_THAT(memory.reason, HasSubstr("exceeded its declared GPU memory"));

@@ -80,9 +80,11 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
     return true;
   }
   const auto intent = intents_.find(finished.job);
+  const auto canceller = cancellers_.find(finished.job);
   const RunEnd end =
       run_end_of(finished.outcome, intent == intents_.end() ? StopIntent::kNone : intent->second,
-                 job->spec.time_limit_s);
+                 job->spec.time_limit_s,
+                 canceller == cancellers_.end() ? std::nullopt : std::optional(canceller->second));
   store::JobEnd record{end.state,
                        finished.ended == store::WallTime{} ? now_ : finished.ended,
                        end.exit_code,
@@ -107,6 +109,7 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
     return true;
   }
   intents_.erase(finished.job);
+  cancellers_.erase(finished.job);
   memory_warned_.erase(finished.job);
   report.ended.push_back(finished.job);
   std::optional<MovingJob> move;

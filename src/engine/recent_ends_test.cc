@@ -1,0 +1,100 @@
+#include "engine/recent_ends.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <vector>
+
+namespace fastgpu::engine {
+namespace {
+
+using store::JobState;
+using ::testing::ElementsAre;
+
+class RecentEndsTest : public ::testing::Test {
+ protected:
+  // Queues `count` jobs of user ada.
+  std::vector<JobId> submit(int count) {
+    std::vector<store::JobSpec> specs(static_cast<std::size_t>(count));
+    for (store::JobSpec& spec : specs) {
+      spec.argv = {"/bin/true"};
+      spec.working_dir = "/tmp";
+      spec.user = "ada";
+      spec.uid = 1000;
+    }
+    return std::move(store_->submit(specs)).value();
+  }
+  void cancel_at(JobId job, double at_s) {
+    const store::WallTime at{std::chrono::microseconds(static_cast<std::int64_t>(at_s * 1e6))};
+    ASSERT_TRUE(store_->transition(job, JobState::kQueued, JobState::kCancelled, at, "test").ok());
+  }
+  std::vector<JobId> ids() const {
+    std::vector<JobId> out;
+    for (const auto& [id, done] : ends_.jobs()) out.push_back(id);
+    return out;
+  }
+
+  std::unique_ptr<store::StateStore> store_ =
+      std::move(store::open_sqlite_store(":memory:")).value();
+  RecentEnds ends_;
+};
+
+TEST_F(RecentEndsTest, ReadsTheStoreWholeOnceThenEachEndItIsTold) {
+  const std::vector<JobId> jobs = submit(4);
+  cancel_at(jobs[0], 100);
+  cancel_at(jobs[1], 200);
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  EXPECT_THAT(ids(), ElementsAre(jobs[0], jobs[1]));
+  EXPECT_EQ(ends_.jobs().at(jobs[1]).user, "ada");
+  EXPECT_EQ(ends_.jobs().at(jobs[1]).end_time_s, 200);
+
+  cancel_at(jobs[2], 300);
+  ends_.ended(jobs[2]);
+  cancel_at(jobs[3], 400);  // not told: a mirror trusts what it is told
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  EXPECT_THAT(ids(), ElementsAre(jobs[0], jobs[1], jobs[2]));
+  EXPECT_EQ(ends_.reads(), 1U);
+
+  ends_.invalidate();
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  EXPECT_THAT(ids(), ElementsAre(jobs[0], jobs[1], jobs[2], jobs[3]));
+  EXPECT_EQ(ends_.reads(), 2U);
+}
+
+TEST_F(RecentEndsTest, ForgetsTheEndsBeforeTheOldestTime) {
+  const std::vector<JobId> jobs = submit(3);
+  cancel_at(jobs[0], 100);
+  cancel_at(jobs[1], 200);
+  ASSERT_TRUE(ends_.refresh(*store_, 150).ok());
+  EXPECT_THAT(ids(), ElementsAre(jobs[1]));
+  cancel_at(jobs[2], 300);
+  ends_.ended(jobs[2]);
+  ASSERT_TRUE(ends_.refresh(*store_, 250).ok());
+  EXPECT_THAT(ids(), ElementsAre(jobs[2]));
+}
+
+TEST_F(RecentEndsTest, AJobStillQueuedIsNoEnd) {
+  const std::vector<JobId> jobs = submit(1);
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  ends_.ended(jobs[0]);  // told too early: the store does not say it ended
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  EXPECT_TRUE(ends_.jobs().empty());
+}
+
+TEST_F(RecentEndsTest, AFailedReadReadsTheStoreWholeNextTime) {
+  const std::vector<JobId> jobs = submit(1);
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  ends_.ended(JobId{999});  // no such job
+  const Status failed = ends_.refresh(*store_, 0);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_THAT(failed.message(), ::testing::HasSubstr("reading ended job 999"));
+  cancel_at(jobs[0], 100);
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  EXPECT_THAT(ids(), ElementsAre(jobs[0]));
+  EXPECT_EQ(ends_.reads(), 2U);
+}
+
+}  // namespace
+}  // namespace fastgpu::engine
