@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/status_render.h"
+#include "core/base64.h"
 #include "fastgpu/sched/settings.h"
 
 namespace fastgpu::api {
@@ -409,12 +410,21 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
     if (!parsed.ok()) return error_response(parsed.status());
     offset = *parsed;
   }
+  // text (UTF-8, what a JSON string holds) or base64 (every byte as it was written).
+  bool base64 = false;
+  if (auto it = request.query.find("encoding"); it != request.query.end()) {
+    if (it->second != "text" && it->second != "base64") {
+      return error_response(invalid_argument(fmt::format(
+          "encoding '{}' is unknown; use encoding=text or encoding=base64", it->second)));
+    }
+    base64 = it->second == "base64";
+  }
   Result<std::string> data = read_log_chunk(record->log_path, offset, options_.max_log_chunk_bytes);
   if (!data.ok()) return error_response(data.status());
   // An ended job's log is whole: its last bytes go as they are, the rest on a character.
-  if (!store::is_terminal(record->state) || data->size() == options_.max_log_chunk_bytes) {
-    data->resize(whole_characters(*data));
-  }
+  const bool whole =
+      store::is_terminal(record->state) && data->size() < options_.max_log_chunk_bytes;
+  if (!base64 && !whole) data->resize(whole_characters(*data));
   const std::uint64_t next = offset + data->size();
   // The job ended and everything it wrote has been read: `logs -f` may stop.
   const bool done = store::is_terminal(record->state) && data->empty();
@@ -427,7 +437,8 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
                     {"state", store::job_state_name(record->state)},
                     {"offset", offset},
                     {"next_offset", next},
-                    {"data", *data},
+                    {"data", base64 ? base64_encode(*data) : *data},
+                    {"encoding", base64 ? "base64" : "text"},
                     {"done", done},
                     {"started", started},
                     {"end_reason",

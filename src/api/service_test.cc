@@ -1,5 +1,6 @@
 #include "fastgpu/api/service.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "api/api_test_util.h"
+#include "core/base64.h"
 #include "fastgpu/sched/settings.h"
 
 namespace fastgpu::api {
@@ -396,6 +398,35 @@ TEST_F(ApiServiceTest, ALogChunkEndsOnAWholeCharacter) {
   std::ofstream(log_path, std::ios::app) << "\x88\n";
   chunk = call("GET", path, 3, "", {{"offset", "8"}});
   EXPECT_EQ(chunk.body["data"], "\xe2\x96\x88\n");
+  std::filesystem::remove_all(folder);
+}
+
+// Bytes that are not UTF-8 reached `logs` as U+FFFD; with encoding=base64 every byte comes
+// as the job wrote it, and a chunk is not held back at a cut character.
+TEST_F(ApiServiceTest, ALogAsBase64HasEveryByteAsWritten) {
+  char folder[] = "/tmp/fastgpu-api-log-XXXXXX";
+  ASSERT_NE(::mkdtemp(folder), nullptr);
+  const std::string log_path = std::string(folder) + "/job.log";
+  const char raw[] = "caf\xe9 \xff\x00\x01 \xe2\x96";  // Latin-1, binary, a cut block
+  const std::string written(raw, sizeof raw - 1);
+  std::ofstream(log_path, std::ios::binary) << written;
+  const std::uint64_t id = submit_as(3);
+  ASSERT_TRUE(
+      store_->record_start(JobId(id), {{0}, clock_.now(), log_path, 10, 11, std::nullopt}).ok());
+  const std::string path = "/v1/jobs/" + std::to_string(id) + "/log";
+  const ApiResponse chunk = call("GET", path, 3, "", {{"encoding", "base64"}});
+  ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
+  EXPECT_EQ(chunk.body["encoding"], "base64");
+  EXPECT_EQ(chunk.body["next_offset"], written.size());
+  const Result<std::string> bytes = base64_decode(chunk.body["data"].get<std::string>());
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(*bytes, written);
+  EXPECT_EQ(call("GET", path, 3, "").body["encoding"], "text");
+  const ApiResponse bad = call("GET", path, 3, "", {{"encoding", "utf16"}});
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_THAT(
+      bad.body["error"].get<std::string>(),
+      ::testing::HasSubstr("encoding 'utf16' is unknown; use encoding=text or encoding=base64"));
   std::filesystem::remove_all(folder);
 }
 

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "cli/daemon_client.h"
+#include "core/base64.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -58,9 +59,12 @@ int run_logs(const LogsOptions& options) {
     last["data"] = std::move(output);
     print_json(last);
   };
+  // The plain output is the log's bytes as the job wrote them, UTF-8 or not: they come as
+  // base64 (a JSON string would carry bytes that are not UTF-8 as U+FFFD).
+  const char* encoding = options.daemon.json ? "text" : "base64";
   while (true) {
-    Result<api::Json> chunk =
-        client->get(fmt::format("/v1/jobs/{}/log?offset={}", ids->front(), offset));
+    Result<api::Json> chunk = client->get(
+        fmt::format("/v1/jobs/{}/log?offset={}&encoding={}", ids->front(), offset, encoding));
     if (!chunk.ok()) return fail("logs", chunk.status());
     const std::string& data = (*chunk)["data"].get_ref<const std::string&>();
     const bool done = (*chunk)["done"].get<bool>();
@@ -68,8 +72,12 @@ int run_logs(const LogsOptions& options) {
       output += data;
     } else if (options.daemon.json) {
       if (!data.empty() || done) print_text(chunk->dump() + "\n");
+    } else if (chunk->value("encoding", "text") == "base64") {
+      Result<std::string> bytes = base64_decode(data);
+      if (!bytes.ok()) return fail("logs", bytes.status().with_context("the daemon's answer"));
+      print_text(*bytes);
     } else {
-      print_text(data);
+      print_text(data);  // a daemon from before encoding=base64
     }
     const std::uint64_t next = (*chunk)["next_offset"].get<std::uint64_t>();
     const bool more_now = next > offset;

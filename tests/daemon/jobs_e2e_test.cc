@@ -198,6 +198,17 @@ TEST(JobsE2E, LogsJsonHasTheWholeOutputAndFollowWritesALinePerPiece) {
   EXPECT_TRUE(done);
 }
 
+// `logs` prints the bytes the job wrote, UTF-8 or not (they reached it as U+FFFD).
+TEST(JobsE2E, LogsPrintsBytesThatAreNotUtf8AsTheJobWroteThem) {
+  DaemonHarness daemon;
+  const std::uint64_t id = daemon.submit("--gpus 0 -- printf 'caf\\351 \\377\\n'");
+  daemon.wait_for_state(id, "COMPLETED");
+  const test_support::CliRun logs =
+      daemon.fastgpu("logs " + std::to_string(id), /*with_stderr=*/false);
+  EXPECT_EQ(logs.exit_code, 0);
+  EXPECT_EQ(logs.output, "caf\xe9 \xff\n");
+}
+
 // Ctrl-C left the jobs running with nothing said; it now says how to follow or cancel them.
 TEST(JobsE2E, CtrlCDuringRunSaysTheJobsGoOnAndHowToCancelThem) {
   DaemonHarness daemon;
