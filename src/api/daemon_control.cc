@@ -117,7 +117,7 @@ bool lock_holder_answers_by(const DaemonPaths& paths, const ApiClient& client,
 
 }  // namespace
 
-Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options) {
+Result<StartedDaemon> start_daemon(const DaemonPaths& paths, const StartOptions& options) {
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(paths.state_dir));
   std::error_code no_log_yet;
   const std::uintmax_t log_before = std::filesystem::exists(paths.log_file, no_log_yet)
@@ -130,7 +130,19 @@ Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options
   const ApiClient client(paths.socket);
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (client.reachable()) return child;
+    if (client.reachable()) {
+      // The daemon that answers wrote its pid before it opened the socket. When that is
+      // another's (a start at the same moment won the lock), ours is still trying for the
+      // lock, and would take over the moment the winner stops: a `daemon stop` would leave
+      // a daemon running. It holds nothing yet; end it.
+      Result<std::optional<pid_t>> holder = running_daemon_pid(paths);
+      if (holder.ok() && holder->has_value() && **holder > 0 && **holder != child) {
+        ::kill(child, SIGKILL);
+        ::waitpid(child, nullptr, 0);
+        return StartedDaemon{**holder, false};
+      }
+      return StartedDaemon{child, true};
+    }
     int status = 0;
     if (::waitpid(child, &status, WNOHANG) == child) {
       // Two commands that found no daemon at once (a `daemon start` and a command following
@@ -138,7 +150,8 @@ Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options
       // winner is the daemon both asked for.
       if (lock_holder_answers_by(paths, client, deadline)) {
         Result<std::optional<pid_t>> winner = running_daemon_pid(paths);
-        if (winner.ok() && winner->has_value() && **winner > 0) return **winner;
+        if (winner.ok() && winner->has_value() && **winner > 0)
+          return StartedDaemon{**winner, false};
       }
       return failed_precondition(
           fmt::format("the daemon exited at start-up; the end of {}:{}", paths.log_file.string(),

@@ -167,7 +167,8 @@ void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json) {
 namespace {
 
 // Starts a daemon on `paths` as the first command that needs one does; its pid.
-Result<pid_t> start_daemon_for(const api::DaemonPaths& paths, const DaemonFlags& flags) {
+Result<api::StartedDaemon> start_daemon_for(const api::DaemonPaths& paths,
+                                            const DaemonFlags& flags) {
   Result<std::filesystem::path> executable = api::own_executable();
   if (!executable.ok()) return executable.status();
   // The new daemon reads FASTGPU_POLICY, FASTGPU_STRATEGY and FASTGPU_CONFIG from the
@@ -182,14 +183,15 @@ Result<pid_t> start_daemon_for(const api::DaemonPaths& paths, const DaemonFlags&
   return api::start_daemon(paths, options);
 }
 
-// The daemon that answers on `paths`: nullopt when one already did, else the pid of the
-// one started for it.
+// The daemon that answers on `paths`: nullopt when one already did or another command's
+// start won the race to it, else the pid of the one started here.
 Result<std::optional<pid_t>> reach_or_start_daemon(const api::DaemonPaths& paths,
                                                    const DaemonFlags& flags) {
   if (api::ApiClient(paths.socket).reachable()) return std::optional<pid_t>();
-  Result<pid_t> pid = start_daemon_for(paths, flags);
-  if (!pid.ok()) return pid.status();
-  return std::optional<pid_t>(*pid);
+  Result<api::StartedDaemon> started = start_daemon_for(paths, flags);
+  if (!started.ok()) return started.status();
+  if (!started->started_here) return std::optional<pid_t>();
+  return std::optional<pid_t>(started->pid);
 }
 
 Result<api::ApiClient> connect_daemon_at(const api::DaemonPaths& paths, const DaemonFlags& flags,

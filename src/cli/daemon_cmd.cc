@@ -358,9 +358,15 @@ int start_detached(const DaemonOptions& options) {
   start.policy = options.policy;
   start.strategy = options.strategy;
   start.settings_file = scheduler->file;
-  Result<pid_t> pid = api::start_daemon(*paths, start);
-  if (!pid.ok()) return fail("daemon start", pid.status());
-  print_text(fmt::format("daemon started (pid {}) on {}; its log: {}\n", *pid,
+  Result<api::StartedDaemon> started = api::start_daemon(*paths, start);
+  if (!started.ok()) return fail("daemon start", started.status());
+  if (!started->started_here) {
+    print_text(fmt::format(
+        "a daemon already runs (pid {}) on {}: another command started it at the same moment\n",
+        started->pid, paths->socket.string()));
+    return kExitOk;
+  }
+  print_text(fmt::format("daemon started (pid {}) on {}; its log: {}\n", started->pid,
                          paths->socket.string(), paths->log_file.string()));
   return kExitOk;
 }

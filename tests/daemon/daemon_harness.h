@@ -27,6 +27,16 @@ inline bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// How many times `part` occurs in `text` (not overlapping).
+inline int count_of(const std::string& text, const std::string& part) {
+  int count = 0;
+  for (std::size_t at = text.find(part); at != std::string::npos;
+       at = text.find(part, at + part.size())) {
+    ++count;
+  }
+  return count;
+}
+
 class DaemonHarness {
  public:
   explicit DaemonHarness(std::string devices = "2xH100-80G") : devices_(std::move(devices)) {

@@ -20,6 +20,7 @@ namespace {
 
 using nlohmann::json;
 using test_support::contains;
+using test_support::count_of;
 using test_support::DaemonHarness;
 
 json shell_job(const std::string& command, const std::string& work, int gpus = 1,
@@ -55,6 +56,19 @@ TEST(DaemonLifecycle, StartStatusSecondDaemonRefusedAndStop) {
   const test_support::CliRun stopped = daemon.fastgpu("daemon stop");
   EXPECT_EQ(stopped.exit_code, 0) << stopped.output;
   EXPECT_EQ(daemon.fastgpu("daemon status").exit_code, 1);
+}
+
+// Two starts at the same moment: one daemon runs, and only the start whose daemon won says
+// it started it (the other said "daemon started" too, with the winner's pid).
+TEST(DaemonLifecycle, OfTwoStartsAtOnceOnlyTheOneThatStartedTheDaemonSaysSo) {
+  DaemonHarness daemon;
+  for (int round = 0; round < 3; ++round) {
+    const test_support::CliRun both =
+        daemon.fastgpu_under(R"(sh -c '"$0" "$@" & "$0" "$@"; wait')", "daemon start");
+    EXPECT_EQ(count_of(both.output, "daemon started (pid "), 1) << both.output;
+    EXPECT_EQ(count_of(both.output, "a daemon already runs (pid "), 1) << both.output;
+    ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
+  }
 }
 
 TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {

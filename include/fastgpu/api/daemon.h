@@ -89,9 +89,12 @@ struct StartOptions {
 // Starts `fastgpu daemon run` detached (its own session, output appended to
 // state_dir/daemon.log) and waits until its socket answers. A daemon that exits first is
 // an error quoting the end of its log, unless it lost the state folder's lock to a daemon
-// another command started at the same moment: then that one is waited for instead. Returns
-// the pid of the daemon that answers.
-Result<pid_t> start_daemon(const DaemonPaths& paths, const StartOptions& options);
+// another command started at the same moment: then that one is waited for instead.
+struct StartedDaemon {
+  pid_t pid = 0;              // the daemon that answers
+  bool started_here = false;  // false: another command's daemon won the state folder's lock
+};
+Result<StartedDaemon> start_daemon(const DaemonPaths& paths, const StartOptions& options);
 
 // Sends SIGTERM to the running daemon and waits until it has let go of its lock (or another
 // daemon, started meanwhile, holds it). Returns the pid it stopped, or nullopt when none was
