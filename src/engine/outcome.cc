@@ -43,10 +43,18 @@ RunEnd asked_to_stop(StopIntent intent, RunEnd end, std::optional<std::uint32_t>
 
 RunEnd stopped_end(const exec::Stopped& stopped, StopIntent intent,
                    std::optional<std::uint32_t> cancelled_by) {
-  RunEnd end{JobState::kCancelled, std::nullopt, std::nullopt, "stopped on request"};
+  RunEnd end{JobState::kCancelled, stopped.exit_code, stopped.signal, "stopped on request"};
+  if (stopped.signal) {
+    end.reason = "killed by " + signal_name(*stopped.signal);
+  } else if (stopped.exit_code) {
+    end.reason = "exited with status " + std::to_string(*stopped.exit_code) + " when asked to stop";
+  }
   if (intent != StopIntent::kNone) return asked_to_stop(intent, end, cancelled_by);
+  // Asked by a daemon before a restart: what it asked for is the supervisor's word.
   if (stopped.preempted) end.state = JobState::kPreempted;
-  end.reason = stopped.preempted ? "preempted" : "cancelled";
+  const bool how_known = stopped.signal || stopped.exit_code;
+  end.reason = std::string(stopped.preempted ? "preempted" : "cancelled") +
+               (how_known ? " (" + end.reason + ")" : "");
   return end;
 }
 

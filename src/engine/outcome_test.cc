@@ -52,6 +52,18 @@ TEST(RunEndTest, StoppedFollowsWhatTheEngineAskedFor) {
   EXPECT_EQ(run_end_of(exec::Stopped{true}, StopIntent::kCancel, {}).state, JobState::kCancelled);
   EXPECT_EQ(run_end_of(exec::Stopped{false}, StopIntent::kCancel, {}, 0).reason,
             "cancelled by uid 0 (stopped on request)");
+  // How the process ended, when the supervisor says: the signal, or the status it exited with.
+  const RunEnd by_term =
+      run_end_of(exec::Stopped{false, SIGTERM, std::nullopt}, StopIntent::kCancel, {}, 1000);
+  EXPECT_EQ(by_term.reason, "cancelled by uid 1000 (killed by SIGTERM)");
+  EXPECT_EQ(by_term.signal, SIGTERM);
+  const RunEnd caught = run_end_of(exec::Stopped{true, std::nullopt, 3}, StopIntent::kPreempt, {});
+  EXPECT_EQ(caught.state, JobState::kPreempted);
+  EXPECT_EQ(caught.exit_code, 3);
+  EXPECT_EQ(caught.reason, "preempted (exited with status 3 when asked to stop)");
+  // Asked by a daemon before a restart: the supervisor's word for what was asked.
+  EXPECT_EQ(run_end_of(exec::Stopped{false, SIGKILL, std::nullopt}, StopIntent::kNone, {}).reason,
+            "cancelled (killed by SIGKILL)");
   const RunEnd memory = run_end_of(exec::Stopped{false}, StopIntent::kMemoryKill, {});
   EXPECT_EQ(memory.state, JobState::kFailed);
   EXPECT_THAT(memory.reason, HasSubstr("exceeded its declared GPU memory"));

@@ -160,6 +160,8 @@ TEST_F(LauncherTest, CancelStopsTheJob) {
   Finished finished = wait_for(JobId(13));
   ASSERT_TRUE(std::holds_alternative<Stopped>(finished.outcome));
   EXPECT_FALSE(std::get<Stopped>(finished.outcome).preempted);
+  EXPECT_EQ(std::get<Stopped>(finished.outcome).signal, SIGTERM);  // how it ended is kept
+  EXPECT_FALSE(std::get<Stopped>(finished.outcome).exit_code.has_value());
   EXPECT_THAT(log(13), HasSubstr("fastgpu: job 13 was cancelled after"));
   EXPECT_TRUE(testing::process_ended(launched.job_pid));
 }
@@ -170,6 +172,7 @@ TEST_F(LauncherTest, PreemptStopsTheJobAndSaysSo) {
   Finished finished = wait_for(JobId(14));
   ASSERT_TRUE(std::holds_alternative<Stopped>(finished.outcome));
   EXPECT_TRUE(std::get<Stopped>(finished.outcome).preempted);
+  EXPECT_EQ(std::get<Stopped>(finished.outcome).signal, SIGKILL);  // it ignored SIGTERM
   EXPECT_THAT(log(14), HasSubstr("fastgpu: job 14 was preempted after"));
   EXPECT_TRUE(testing::process_ended(launched.job_pid));
 }

@@ -70,7 +70,10 @@ json outcome_json(const Outcome& outcome) {
                           return object;
                         },
                         [](const Stopped& s) {
-                          return json{{"outcome", "stopped"}, {"preempted", s.preempted}};
+                          json object{{"outcome", "stopped"}, {"preempted", s.preempted}};
+                          set_optional(object, "signal", s.signal);
+                          set_optional(object, "exit_code", s.exit_code);
+                          return object;
                         },
                         [](const LaunchFailed& f) {
                           return json{{"outcome", "launch_failed"}, {"message", f.message}};
@@ -91,7 +94,11 @@ Result<Outcome> outcome_from(const json& object) {
     return Outcome{
         TimedOut{optional_field<int>(object, "signal"), optional_field<int>(object, "exit_code")}};
   }
-  if (kind == "stopped") return Outcome{Stopped{object.at("preempted").get<bool>()}};
+  if (kind == "stopped") {
+    return Outcome{Stopped{object.at("preempted").get<bool>(),
+                           optional_field<int>(object, "signal"),
+                           optional_field<int>(object, "exit_code")}};
+  }
   if (kind == "launch_failed") {
     return Outcome{LaunchFailed{object.at("message").get<std::string>()}};
   }

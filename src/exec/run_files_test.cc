@@ -91,6 +91,13 @@ TEST_F(RunFilesTest, EveryOutcomeRoundTrips) {
   EXPECT_FALSE(exited->usage.max_rss_bytes.has_value());  // unknown stays unknown, not 0
   Result<RunOutcome> stopped = outcome_from_json(outcome_to_json({Stopped{true}, {}, {}, {}}));
   EXPECT_TRUE(std::get<Stopped>(stopped->outcome).preempted);
+  // How a stopped job ended is unknown in a record written before the fields.
+  EXPECT_FALSE(std::get<Stopped>(stopped->outcome).signal.has_value());
+  Result<RunOutcome> stopped_by =
+      outcome_from_json(outcome_to_json({Stopped{false, SIGTERM, std::nullopt}, {}, {}, {}}));
+  ASSERT_TRUE(stopped_by.ok()) << stopped_by.status().to_string();
+  EXPECT_EQ(std::get<Stopped>(stopped_by->outcome).signal, SIGTERM);
+  EXPECT_FALSE(std::get<Stopped>(stopped_by->outcome).exit_code.has_value());
   Result<RunOutcome> killed =
       outcome_from_json(outcome_to_json({TimedOut{SIGKILL, std::nullopt}, {}, {}, {}}));
   ASSERT_TRUE(killed.ok()) << killed.status().to_string();

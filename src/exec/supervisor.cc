@@ -392,8 +392,16 @@ Outcome Supervisor::outcome() const {
     case StopCause::kTimeLimit:
       if (WIFSIGNALED(wait_status_)) return TimedOut{WTERMSIG(wait_status_), std::nullopt};
       return TimedOut{std::nullopt, WEXITSTATUS(wait_status_)};
-    case StopCause::kCancel: return Stopped{false};
-    case StopCause::kPreempt: return Stopped{true};
+    case StopCause::kCancel:
+    case StopCause::kPreempt: {
+      Stopped stopped{stop_cause_ == StopCause::kPreempt};
+      if (WIFSIGNALED(wait_status_)) {
+        stopped.signal = WTERMSIG(wait_status_);
+      } else {
+        stopped.exit_code = WEXITSTATUS(wait_status_);
+      }
+      return stopped;
+    }
     case StopCause::kNone: break;
   }
   if (WIFSIGNALED(wait_status_)) return Signaled{WTERMSIG(wait_status_)};

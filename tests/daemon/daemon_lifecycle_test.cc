@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <functional>
@@ -281,7 +282,12 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   EXPECT_TRUE(contains(cancel.output, "job " + std::to_string(ids[0]) + ": stopping (SIGTERM"))
       << cancel.output;
   EXPECT_EQ(daemon.wait_for_state(ids[1], "CANCELLED")["start_time"], nullptr);
-  daemon.wait_for_state(ids[0], "CANCELLED");
+  // How the running one ended is recorded, with who cancelled it (it read "stopped on
+  // request", the signal null).
+  const json stopped = daemon.wait_for_state(ids[0], "CANCELLED");
+  EXPECT_EQ(stopped["signal"], SIGTERM);
+  EXPECT_EQ(stopped["end_reason"],
+            "cancelled by uid " + std::to_string(::getuid()) + " (killed by SIGTERM)");
   const test_support::CliRun again = daemon.fastgpu("cancel " + std::to_string(ids[1]));
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_TRUE(contains(again.output, "already ended")) << again.output;

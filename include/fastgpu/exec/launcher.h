@@ -87,6 +87,11 @@ struct TimedOut {  // stopped at its time limit (SIGTERM, then SIGKILL after the
 };
 struct Stopped {  // stopped on request (cancel or preempt)
   bool preempted = false;
+  // How the job's process ended: the signal that killed it (SIGTERM, or SIGKILL after the
+  // grace period), or its exit status if it caught SIGTERM and exited. Both unknown in a
+  // record written before these fields.
+  std::optional<int> signal = std::nullopt;
+  std::optional<int> exit_code = std::nullopt;
 };
 struct LaunchFailed {  // the job never ran (bad working folder, exec failed, ...)
   std::string message;
