@@ -511,10 +511,13 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("exit code", or_dash(field(job, "exit_code")));
   line("signal", signal_text(field(job, "signal")));
   line("attempts", job["attempts"].dump());
-  // A path only where a log was ever written: a job that never started has none.
+  // A path only where a log was ever written: a job that never started has none. A log the
+  // caller cannot look for (a shared daemon's state folder is root's, and only the log
+  // itself is the user's) is taken to be there: only a log known to be missing is "-".
   const std::string log_path = job["log_path"].get<std::string>();
-  std::error_code missing;
-  line("log", log_path.empty() || !std::filesystem::exists(log_path, missing) ? "-" : log_path);
+  std::error_code unknown;
+  const bool missing = !std::filesystem::exists(log_path, unknown) && !unknown;
+  line("log", log_path.empty() || missing ? "-" : log_path);
   return text;
 }
 

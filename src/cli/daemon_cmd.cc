@@ -371,6 +371,17 @@ int start_detached(const DaemonOptions& options) {
   return kExitOk;
 }
 
+// The daemon that answers on the socket while none holds the caller's state folder: one
+// that keeps its state elsewhere, such as root's daemon serving every user (--shared).
+// Its /v1/daemon answer; nullopt when nothing answers.
+std::optional<api::Json> daemon_elsewhere(const api::DaemonPaths& paths) {
+  const api::ApiClient client(paths.socket);
+  if (!client.reachable()) return std::nullopt;
+  Result<api::Json> info = client.get("/v1/daemon");
+  if (!info.ok() || !info->is_object()) return std::nullopt;
+  return *info;
+}
+
 int stop(const DaemonOptions& options) {
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon stop", paths.status());
@@ -378,6 +389,16 @@ int stop(const DaemonOptions& options) {
       api::stop_daemon(*paths, std::chrono::seconds(options.stop_timeout_s));
   if (!stopped.ok()) return fail("daemon stop", stopped.status());
   if (!*stopped) {
+    // It said "no daemon runs" and exit 0 to a user of root's shared daemon, which went on.
+    if (const std::optional<api::Json> other = daemon_elsewhere(*paths)) {
+      return fail("daemon stop",
+                  failed_precondition(fmt::format(
+                      "the daemon on {} (pid {}) keeps its state in {}, not in {}: only its "
+                      "owner or root stops it, with FASTGPU_STATE_DIR={} fastgpu daemon stop",
+                      paths->socket.string(), other->value("pid", 0),
+                      other->value("state_dir", std::string("?")), paths->state_dir.string(),
+                      other->value("state_dir", std::string("?")))));
+    }
     print_text(fmt::format("no daemon runs on {}\n", paths->state_dir.string()));
   } else {
     print_text(
@@ -432,10 +453,15 @@ int reload(const DaemonOptions& options) {
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
   if (!running.ok()) return fail("daemon reload", running.status());
   if (!*running) {
-    return fail("daemon reload",
-                unavailable(fmt::format("no daemon runs on {}; the next command starts one, "
-                                        "with the settings file as it is then",
-                                        paths->state_dir.string())));
+    // A daemon keeping its state elsewhere is asked all the same: it says who may reload it.
+    const std::optional<api::Json> other = daemon_elsewhere(*paths);
+    if (!other) {
+      return fail("daemon reload",
+                  unavailable(fmt::format("no daemon runs on {}; the next command starts one, "
+                                          "with the settings file as it is then",
+                                          paths->state_dir.string())));
+    }
+    running = std::optional<pid_t>(other->value("pid", 0));
   }
   Result<api::Json> answer =
       api::ApiClient(paths->socket).post("/v1/daemon/reload", api::Json::object());

@@ -72,6 +72,23 @@ TEST(DaemonLifecycle, OfTwoStartsAtOnceOnlyTheOneThatStartedTheDaemonSaysSo) {
   }
 }
 
+// A user of a daemon that keeps its state elsewhere (root's, serving every user) was told
+// "no daemon runs" by `daemon stop` (exit 0, the daemon went on) and by `daemon reload`.
+TEST(DaemonLifecycle, StopAndReloadOfADaemonWithItsStateElsewhereSayWhoseItIs) {
+  DaemonHarness daemon;
+  ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);
+  const std::string elsewhere = "FASTGPU_STATE_DIR=" + (daemon.work() / "mine").string();
+  const test_support::CliRun stop = daemon.fastgpu_with(elsewhere, "daemon stop");
+  EXPECT_EQ(stop.exit_code, 1) << stop.output;
+  EXPECT_TRUE(contains(stop.output, "keeps its state in " + daemon.state_dir().string() +
+                                        ", not in " + (daemon.work() / "mine").string()))
+      << stop.output;
+  EXPECT_EQ(daemon.fastgpu("daemon status").exit_code, 0);  // still there
+  const test_support::CliRun reload = daemon.fastgpu_with(elsewhere, "daemon reload");
+  EXPECT_EQ(reload.exit_code, 0) << reload.output;  // its own user may: it is asked
+  EXPECT_TRUE(contains(reload.output, "read its settings again")) << reload.output;
+}
+
 TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {
   DaemonHarness daemon("4xH100-80Q");
   const test_support::CliRun started = daemon.fastgpu("daemon start");
