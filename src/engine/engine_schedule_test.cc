@@ -210,8 +210,9 @@ TEST_P(KeptScheduleEquivalence, DecidesAsThePureScheduleAfterForgettingEndedJobs
   EXPECT_GT(run.forgetting_rebuilds(), 3);
 }
 
+// fair too: the GPU time of each end comes from the store's record, as in the snapshot.
 INSTANTIATE_TEST_SUITE_P(Policies, KeptScheduleEquivalence,
-                         ::testing::Values("fifo", "priority", "sjf", "las", "edf"));
+                         ::testing::Values("fifo", "priority", "sjf", "las", "edf", "fair"));
 
 }  // namespace
 }  // namespace fastgpu::engine

@@ -47,9 +47,8 @@ bool KeptSchedule::unseen(JobId job) const {
 }
 
 Result<sched::WaitReason> KeptSchedule::why_waiting(JobId job, bool with_detail) const {
-  const sched::Scheduler* scheduler = kept_ != nullptr ? kept_.get() : last_pure_.get();
-  if (scheduler == nullptr) return unavailable("the scheduler has not run yet");
-  return scheduler->why_waiting(job, with_detail);
+  if (kept_ == nullptr) return unavailable("the scheduler has not run yet");
+  return kept_->why_waiting(job, with_detail);
 }
 
 void KeptSchedule::forget_changes() {
@@ -59,13 +58,17 @@ void KeptSchedule::forget_changes() {
   every_history_changed_ = false;
 }
 
-Result<KeptSchedule::Decided> KeptSchedule::decide(const TickSources& sources) {
+Result<KeptSchedule::Decided> KeptSchedule::decide(const TickSources& given) {
+  TickSources sources = given;
   if (sources.options.scheduler.policy == "fair") {
-    kept_.reset();
-    forget_changes();
-    return decide_fair(sources);
+    const Status read = read_recent_ends(sources);
+    if (!read.ok()) {
+      kept_.reset();
+      forget_changes();
+      return read;
+    }
+    sources.recent_ends = &recent_ends_;
   }
-  last_pure_.reset();
   if (std::optional<std::string> why = untrusted(sources)) return rebuild(sources, *why);
   const Status fed = feed(sources);
   forget_changes();
@@ -73,37 +76,30 @@ Result<KeptSchedule::Decided> KeptSchedule::decide(const TickSources& sources) {
   return run(sources, Decided{});
 }
 
-Result<KeptSchedule::Decided> KeptSchedule::decide_pure(
-    const TickSources& sources, std::unique_ptr<sched::Scheduler>* kept) const {
+Result<KeptSchedule::Decided> KeptSchedule::decide_pure(const TickSources& sources) const {
   Result<TickInput> input = build_tick_input(sources);
   if (!input.ok()) return input.status().with_context("building the scheduler's snapshot");
-  if (kept != nullptr) kept->reset();
-  Result<std::unique_ptr<sched::Scheduler>> scheduler =
-      sched::Scheduler::from_snapshot(input->snapshot, sources.options.scheduler);
-  if (!scheduler.ok()) return scheduler.status();
-  Result<sched::ScheduleResult> result = (*scheduler)->schedule(input->snapshot.now_s);
+  Result<sched::ScheduleResult> result =
+      sched::schedule(input->snapshot, sources.options.scheduler);
   if (!result.ok()) return result.status();
-  if (kept != nullptr) *kept = std::move(scheduler).value();
   Decided decided;
   decided.decisions = std::move(result->decisions);
   decided.withheld = std::move(input->withheld);
   return decided;
 }
 
-// The pure schedule(), with the recent ends from memory. A mirror of the store read whole
-// again means something drifted: the ends are read whole too.
-Result<KeptSchedule::Decided> KeptSchedule::decide_fair(const TickSources& sources) {
-  if (sources.queued.reads() != queued_reads_ || sources.running.reads() != running_reads_) {
+// Under fair: the ended jobs it weighs, brought up to date. A mirror of the store read whole
+// again means something drifted: they are read whole too.
+Status KeptSchedule::read_recent_ends(const TickSources& sources) {
+  if (sources.queued.reads() != ends_queued_reads_ ||
+      sources.running.reads() != ends_running_reads_) {
     recent_ends_.invalidate();
-    queued_reads_ = sources.queued.reads();
-    running_reads_ = sources.running.reads();
+    ends_queued_reads_ = sources.queued.reads();
+    ends_running_reads_ = sources.running.reads();
   }
-  const Status refreshed =
+  const Status read =
       recent_ends_.refresh(*sources.options.store, fair_oldest_end_s(sources.options, sources.now));
-  if (!refreshed.ok()) return refreshed.with_context("building the scheduler's snapshot");
-  TickSources with_ends = sources;
-  with_ends.recent_ends = &recent_ends_;
-  return decide_pure(with_ends, &last_pure_);
+  return read.ok() ? read : read.with_context("building the scheduler's snapshot");
 }
 
 std::optional<std::string> KeptSchedule::untrusted(const TickSources& sources) const {
@@ -206,11 +202,19 @@ Status KeptSchedule::apply_change(const TickSources& sources, const Change& chan
       FASTGPU_RETURN_IF_ERROR(kept_->enqueue(job));
       return entered(sources.options, found->second);
     }
-    case Change::Kind::kCancelled:
+    case Change::Kind::kCancelled: {
       if (gone.contains(change.job)) return {};
       ++ends_;
-      return kept_->cancel(change.job, change.at_s);
-    case Change::Kind::kEnded: ++ends_; return kept_->finish(change.job, change.end, change.at_s);
+      const sched::FinishedJob* recorded = recorded_end(sources, change.job);
+      if (recorded == nullptr) return kept_->cancel(change.job, change.at_s);
+      return kept_->cancel(change.job, recorded->end_time_s, recorded->gpu_seconds);
+    }
+    case Change::Kind::kEnded: {
+      ++ends_;
+      const sched::FinishedJob* recorded = recorded_end(sources, change.job);
+      if (recorded == nullptr) return kept_->finish(change.job, change.end, change.at_s);
+      return kept_->finish(change.job, change.end, recorded->end_time_s, recorded->gpu_seconds);
+    }
     case Change::Kind::kRequeued: {
       FASTGPU_RETURN_IF_ERROR(kept_->requeue(change.job, change.at_s));
       auto found = sources.queued.jobs().find(change.job);
@@ -222,6 +226,15 @@ Status KeptSchedule::apply_change(const TickSources& sources, const Change& chan
     }
   }
   return {};
+}
+
+// Under fair, the job's end as the store records it (the GPU time its runs used, by the
+// supervisor's clock), which the snapshot of a rebuild gives the pure schedule() too; the
+// scheduler's own account differs (it counts the share and every run). Null otherwise.
+const sched::FinishedJob* KeptSchedule::recorded_end(const TickSources& sources, JobId job) const {
+  if (sources.recent_ends == nullptr) return nullptr;
+  auto found = sources.recent_ends->jobs().find(job);
+  return found == sources.recent_ends->jobs().end() ? nullptr : &found->second;
 }
 
 Status KeptSchedule::entered(const EngineOptions& options, const JobRecord& job) {

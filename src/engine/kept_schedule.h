@@ -10,10 +10,15 @@
 // on a job that ended before the last rebuild); when the GPUs change beyond their readings
 // (one more or less, another size or node); and after EngineOptions::rebuild_scheduler_after_ends
 // ends, so that it forgets the ended jobs it holds for dependencies (about 100 bytes each) instead
-// of growing for as long as the daemon runs. With the fair policy it is not kept at all: every tick
-// builds the snapshot and calls the pure schedule(), because fair ranks by the usage of ended jobs
-// as the store records them (the supervisor's start and end times); those ended jobs are kept in
-// memory (RecentEnds), each read once when it ends.
+// of growing for as long as the daemon runs.
+//
+// The fair policy ranks users by the GPU time of their recently ended jobs. Those are kept in
+// memory (RecentEnds, each read from the store once, when it ends) for the snapshots, and each
+// end is told to the kept scheduler with the GPU time the store records for it, so that its
+// keys are the pure schedule()'s on the snapshot: the scheduler's own account would count the
+// job's share and its earlier runs, the store's does not. One more difference there: the
+// snapshot weighs the ends of the last ten half-lives, the kept scheduler also older ones
+// (under 0.1% of their weight) until its next rebuild.
 //
 // Between rebuilds the engine tells it each change it makes to a job (submitted,
 // cancelled, ended, requeued) and each end of a signature's run (history_changed); they
@@ -95,11 +100,10 @@ class KeptSchedule {
   };
 
   void forget_changes();
-  // The pure schedule() on the tick's snapshot; `kept`, when given, gets the scheduler
-  // that decided (from_snapshot, then schedule(): the same decisions).
-  Result<Decided> decide_pure(const TickSources& sources,
-                              std::unique_ptr<sched::Scheduler>* kept = nullptr) const;
-  Result<Decided> decide_fair(const TickSources& sources);
+  // The pure schedule() on the tick's snapshot.
+  Result<Decided> decide_pure(const TickSources& sources) const;
+  Status read_recent_ends(const TickSources& sources);
+  const sched::FinishedJob* recorded_end(const TickSources& sources, JobId job) const;
   Result<Decided> rebuild(const TickSources& sources, std::string why);
   // Why the kept scheduler cannot be fed this tick; nullopt when it can.
   std::optional<std::string> untrusted(const TickSources& sources) const;
@@ -118,10 +122,11 @@ class KeptSchedule {
   void check(const TickSources& sources, Decided& decided);
 
   std::unique_ptr<sched::Scheduler> kept_;
-  // Under fair (not kept): the last tick's scheduler, for why_waiting() alone, and the
-  // ended jobs its snapshot weighs.
-  std::unique_ptr<sched::Scheduler> last_pure_;
+  // Under fair: the ended jobs it weighs, for the snapshots (a rebuild's, the check's), and
+  // the mirrors' reads() when they were last read whole.
   RecentEnds recent_ends_;
+  std::uint64_t ends_queued_reads_ = 0;
+  std::uint64_t ends_running_reads_ = 0;
   std::vector<Change> changes_;
   // The smallest id submitted since the last decide().
   std::optional<JobId> first_unseen_;
@@ -132,7 +137,7 @@ class KeptSchedule {
   std::set<std::string> signatures_;  // the histories it holds
   bool every_signature_ = false;      // the policy reads every signature's history
   std::set<JobId> released_;          // engine-limited jobs it may start
-  // The mirrors' reads() when it was built (under fair: when recent_ends_ was read whole).
+  // The mirrors' reads() when it was built.
   std::uint64_t queued_reads_ = 0;
   std::uint64_t running_reads_ = 0;
   const std::size_t ends_before_rebuild_;

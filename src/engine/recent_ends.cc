@@ -26,8 +26,9 @@ Status RecentEnds::refresh(store::StateStore& store, double oldest_s) {
     Result<std::vector<JobRecord>> jobs = store.list_jobs(filter);
     if (!jobs.ok()) return jobs.status().with_context("reading the ended jobs");
     jobs_.clear();
+    by_end_.clear();
     for (const JobRecord& job : *jobs) {
-      if (weighed(job, oldest_s)) jobs_.emplace(job.id, finished_job(job));
+      if (weighed(job, oldest_s)) put(finished_job(job));
     }
     pending_.clear();
     stale_ = false;
@@ -40,12 +41,29 @@ Status RecentEnds::refresh(store::StateStore& store, double oldest_s) {
       invalidate();
       return job.status().with_context("reading ended job " + to_string(id));
     }
-    if (weighed(*job, oldest_s)) jobs_.insert_or_assign(id, finished_job(*job));
+    if (weighed(*job, oldest_s)) put(finished_job(*job));
   }
   pending_.clear();
-  std::erase_if(jobs_,
-                [oldest_s](const auto& entry) { return entry.second.end_time_s < oldest_s; });
+  while (!by_end_.empty() && by_end_.begin()->first < oldest_s) {
+    jobs_.erase(by_end_.begin()->second);
+    by_end_.erase(by_end_.begin());
+  }
   return {};
+}
+
+void RecentEnds::put(sched::FinishedJob done) {
+  auto [at, added] = jobs_.try_emplace(done.id, done);
+  if (!added) {  // told twice: its end as read last
+    auto [first, last] = by_end_.equal_range(at->second.end_time_s);
+    for (auto it = first; it != last; ++it) {
+      if (it->second == done.id) {
+        by_end_.erase(it);
+        break;
+      }
+    }
+    at->second = done;
+  }
+  by_end_.emplace(done.end_time_s, done.id);
 }
 
 }  // namespace fastgpu::engine

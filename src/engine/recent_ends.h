@@ -43,9 +43,14 @@ class RecentEnds {
   std::uint64_t reads() const { return reads_; }
 
  private:
+  void put(sched::FinishedJob done);
+
   bool stale_ = true;
   std::vector<JobId> pending_;
   std::map<JobId, sched::FinishedJob> jobs_;
+  // The same jobs by end time, so that forgetting the old ones costs what they are, not a
+  // pass over all of them at every tick.
+  std::multimap<double, JobId> by_end_;
   std::uint64_t reads_ = 0;
 };
 

@@ -71,8 +71,13 @@ TEST_F(RecentEndsTest, ForgetsTheEndsBeforeTheOldestTime) {
   EXPECT_THAT(ids(), ElementsAre(jobs[1]));
   cancel_at(jobs[2], 300);
   ends_.ended(jobs[2]);
+  ends_.ended(jobs[2]);  // told twice: kept once
   ASSERT_TRUE(ends_.refresh(*store_, 250).ok());
   EXPECT_THAT(ids(), ElementsAre(jobs[2]));
+  ends_.ended(jobs[2]);
+  ASSERT_TRUE(ends_.refresh(*store_, 250).ok());
+  ASSERT_TRUE(ends_.refresh(*store_, 350).ok());
+  EXPECT_TRUE(ends_.jobs().empty());
 }
 
 TEST_F(RecentEndsTest, AJobStillQueuedIsNoEnd) {

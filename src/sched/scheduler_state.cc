@@ -804,7 +804,7 @@ Status Scheduler::enqueue(Job job) {
   return {};
 }
 
-Status Scheduler::cancel(JobId job, double now_s) {
+Status Scheduler::cancel(JobId job, double now_s, std::optional<double> gpu_seconds) {
   State& state = *state_;
   if (state.queue.count(job) == 0) {
     return not_found("job " + to_string(job) +
@@ -812,7 +812,7 @@ Status Scheduler::cancel(JobId job, double now_s) {
                      "here, a running one ends with finish()");
   }
   Job taken = state.take_queued(job);
-  state.record_finished({job, EndState::kCancelled, taken.user, 0.0, now_s});
+  state.record_finished({job, EndState::kCancelled, taken.user, gpu_seconds.value_or(0.0), now_s});
   state.release_dependents(job);
   return {};
 }
@@ -832,7 +832,7 @@ bool Scheduler::knows(JobId job) const {
   return state_->target_state(job) != TargetState::kUnknown;
 }
 
-Status Scheduler::finish(JobId job, EndState end, double now_s) {
+Status Scheduler::finish(JobId job, EndState end, double now_s, std::optional<double> gpu_seconds) {
   State& state = *state_;
   if (state.running_at.count(job) == 0) {
     return not_found("job " + to_string(job) + " is not running; nothing to finish");
@@ -840,8 +840,9 @@ Status Scheduler::finish(JobId job, EndState end, double now_s) {
   RunningJob running = state.take_running(job);
   // Service over every run, in GPUs actually held (a fractional job holds its share).
   const double ran = running.job.attained_run_s + std::max(0.0, now_s - running.start_time_s);
-  const double gpu_seconds = ran * std::max(1, running.job.gpus) * running.job.util_share;
-  state.record_finished({job, end, running.job.user, gpu_seconds, now_s});
+  const double used =
+      gpu_seconds.value_or(ran * std::max(1, running.job.gpus) * running.job.util_share);
+  state.record_finished({job, end, running.job.user, used, now_s});
   state.release_dependents(job);
   return {};
 }

@@ -92,15 +92,20 @@ class Scheduler {
   // already known, or it depends on a job never seen.
   Status enqueue(Job job);
   // Removes a waiting job (cancelled); it counts as ended for jobs that depend on it.
-  Status cancel(JobId job, double now_s);
+  // gpu_seconds: what its earlier runs used, as the caller accounts them (the fair policy
+  // weighs it); none by default.
+  Status cancel(JobId job, double now_s, std::optional<double> gpu_seconds = std::nullopt);
   // A job that ended before this scheduler knew of it, so that jobs depending on it can be
   // enqueued (a scheduler built from a snapshot lists only the finished jobs the queue
   // named then). Refused when the id is already known.
   Status add_finished(FinishedJob done);
   // Whether the id is queued, running or finished here.
   bool knows(JobId job) const;
-  // A running job ended: its GPUs are free from now on.
-  Status finish(JobId job, EndState state, double now_s);
+  // A running job ended: its GPUs are free from now on. gpu_seconds: the GPU time it used,
+  // as the caller accounts it (the engine, from its records), for the fair policy; by
+  // default its run time over every run, times its GPUs and share.
+  Status finish(JobId job, EndState state, double now_s,
+                std::optional<double> gpu_seconds = std::nullopt);
   // A running job was stopped and waits again, with its attained service grown by the run.
   // It comes back not held, whatever hold() said before it started.
   Status requeue(JobId job, double now_s);
