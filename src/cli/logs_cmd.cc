@@ -8,6 +8,7 @@
 
 #include "cli/daemon_client.h"
 #include "core/base64.h"
+#include "fastgpu/store/state_store.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -68,6 +69,14 @@ int run_logs(const LogsOptions& options) {
     if (!chunk.ok()) return fail("logs", chunk.status());
     const std::string& data = (*chunk)["data"].get_ref<const std::string&>();
     const bool done = (*chunk)["done"].get<bool>();
+    // A job that ended without starting (its launch failed) may have the supervisor's line
+    // saying why in its log: finish_logs() says it, on stderr, exit 1.
+    const bool unstarted = chunk->contains("started") && !(*chunk)["started"].get<bool>();
+    const Result<store::JobState> state =
+        store::parse_job_state((*chunk)["state"].get<std::string>());
+    if (unstarted && !options.daemon.json && state.ok() && store::is_terminal(*state)) {
+      return finish_logs(options.id, *chunk, false);
+    }
     if (whole_json) {
       output += data;
     } else if (options.daemon.json) {

@@ -97,6 +97,12 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
                                       : job->start_time.value_or(record.at);
   const double ran = to_seconds(record.at) - to_seconds(started);
   record.accounting = meter_.finish(finished.job, job->placed_gpus.size(), ran);
+  // A launch that failed (its folder, its program) ran nothing: it used nothing, and it
+  // reads as a job that never started (it was listed as a run of 0.0003 s, `logs` exit 0).
+  if (std::holds_alternative<exec::LaunchFailed>(finished.outcome)) {
+    record.never_ran = true;
+    record.accounting = {};
+  }
   record.event = store::Event{
       0, options_.clock->now(), "job.end", finished.job,
       json{{"state", store::job_state_name(end.state)}, {"reason", end.reason}}.dump()};

@@ -58,6 +58,7 @@ constexpr const char* kSetPids =
 constexpr const char* kSetEnd =
     "UPDATE jobs SET end_us = ?2, exit_code = ?3, signal = ?4, peak_gpu_mem = ?5, "
     "gpu_seconds = ?6, energy_joules = ?7, energy_estimate = ?8, mean_util = ?9 WHERE id = ?1";
+constexpr const char* kClearRun = "UPDATE jobs SET start_us = NULL, job_pid = NULL WHERE id = ?1";
 constexpr const char* kInsertHistory =
     "INSERT INTO history (signature, job, peak_gpu_mem, run_seconds, outcome, ended_us) "
     "SELECT signature, id, ?2, max(0, ?3 - coalesce(start_us, ?3)) / 1e6, ?4, ?3 "
@@ -182,7 +183,13 @@ class SqliteStateStore final : public StateStore {
     FASTGPU_RETURN_IF_ERROR(compare_and_set(job, JobState::kRunning, end.state, end.at,
                                             end.reason.empty() ? "ended" : end.reason));
     FASTGPU_RETURN_IF_ERROR(write_end(job, end));
-    FASTGPU_RETURN_IF_ERROR(write_history(job, end));
+    if (end.never_ran) {
+      STORE_ASSIGN_OR_RETURN(Statement clear, db_->prepare(kClearRun));
+      clear.bind(1, as_int64(job.value()));
+      FASTGPU_RETURN_IF_ERROR(clear.run());
+    } else {
+      FASTGPU_RETURN_IF_ERROR(write_history(job, end));
+    }
     if (end.event) FASTGPU_RETURN_IF_ERROR(insert_event(*end.event).status());
     return txn.commit();
   }

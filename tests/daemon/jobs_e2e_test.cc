@@ -336,6 +336,16 @@ TEST(JobsE2E, AJobThatCouldNotBeLaunchedSaysWhyInShowAndLogs) {
 
   const test_support::CliRun logs = daemon.fastgpu("logs " + std::to_string(ids[0]));
   EXPECT_TRUE(contains(logs.output, "cannot enter the working folder")) << logs.output;
+  // It never ran: no start, no pid, no GPU time, exit 1 from logs (it said 0, printing the
+  // supervisor's line), and no run of 0.0003 s in the trace that simulate replays.
+  EXPECT_EQ(logs.exit_code, 1) << logs.output;
+  EXPECT_TRUE(contains(logs.output, "never started")) << logs.output;
+  EXPECT_TRUE(job["start_time"].is_null()) << job.dump();
+  EXPECT_TRUE(job["job_pid"].is_null()) << job.dump();
+  EXPECT_TRUE(job["accounting"]["gpu_seconds"].is_null()) << job.dump();
+  const test_support::CliRun trace = daemon.fastgpu("history --trace", /*with_stderr=*/false);
+  EXPECT_EQ(trace.exit_code, 0);
+  EXPECT_EQ(trace.output, "") << trace.output;
 }
 
 TEST(JobsE2E, HistoryExportsATraceThatSimulateReplays) {

@@ -221,6 +221,10 @@ struct JobEnd {
   std::string reason;
   // Appended in the end's own transaction (one commit instead of two per job).
   std::optional<Event> event;
+  // Its launch failed: the job's program never ran. Its start and pid are cleared (it reads
+  // as a job that never started, as one cancelled while queued does) and no run of its
+  // signature is added to the history.
+  bool never_ran = false;
 };
 
 // Conditions are combined with AND; an empty filter lists every job, by increasing id.
