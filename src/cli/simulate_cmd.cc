@@ -149,8 +149,24 @@ Result<std::vector<Run>> run_all(const SimulateOptions& options,
   return runs;
 }
 
-std::string hours(double seconds) { return fmt::format("{:.2f}", seconds / 3600.0); }
-std::string percent(double ratio) { return fmt::format("{:.1f}", 100.0 * ratio); }
+// RunMetrics holds 0 for a figure it could not measure: the JCT, queueing delay and makespan
+// need a completed job, the time averages a span of time to average over. Shown as 0 they
+// would read as measured, so they are n/a in the table and null in the JSON.
+std::optional<double> over_completed(const sim::RunMetrics& m, double value) {
+  return m.completed > 0 ? std::optional<double>(value) : std::nullopt;
+}
+std::optional<double> over_span(const sim::RunMetrics& m, double value) {
+  return m.completed > 0 && m.makespan_s > 0 ? std::optional<double>(value) : std::nullopt;
+}
+
+constexpr const char* kNotAvailable = "n/a";
+
+std::string hours(const std::optional<double>& seconds) {
+  return seconds ? fmt::format("{:.2f}", *seconds / 3600.0) : kNotAvailable;
+}
+std::string percent(const std::optional<double>& ratio) {
+  return ratio ? fmt::format("{:.1f}", 100.0 * *ratio) : kNotAvailable;
+}
 
 std::vector<std::string> table_row(const Run& run) {
   const sim::RunMetrics& m = run.result.metrics;
@@ -160,13 +176,13 @@ std::vector<std::string> table_row(const Run& run) {
           std::to_string(m.jobs),
           std::to_string(m.completed),
           std::to_string(m.rejected),
-          hours(m.avg_jct_s),
-          hours(m.median_jct_s),
-          hours(m.p99_jct_s),
-          hours(m.avg_queueing_delay_s),
-          hours(m.makespan_s),
-          percent(m.gpu_utilization),
-          percent(m.gpu_allocation_ratio),
+          hours(over_completed(m, m.avg_jct_s)),
+          hours(over_completed(m, m.median_jct_s)),
+          hours(over_completed(m, m.p99_jct_s)),
+          hours(over_completed(m, m.avg_queueing_delay_s)),
+          hours(over_completed(m, m.makespan_s)),
+          percent(over_span(m, m.gpu_utilization)),
+          percent(over_span(m, m.gpu_allocation_ratio)),
           std::to_string(m.preemptions),
           m.deadline_miss_rate ? percent(*m.deadline_miss_rate) : "-"};
 }
@@ -189,6 +205,51 @@ std::string aligned(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
+// Why jobs were rejected, with how many each reason rejected, in the order of the reasons.
+std::map<std::string, std::size_t> rejected_counts(const SimResult& result) {
+  std::map<std::string, std::size_t> counts;
+  for (const sim::JobRecord& job : result.jobs) {
+    if (job.rejected) ++counts[job.reject_reason];
+  }
+  return counts;
+}
+
+// The reasons jobs were rejected, once per cluster and set of reasons (they come from the
+// cluster and the trace, so every policy usually rejects the same jobs), and for a trace
+// without durations the way to use it: FGD's protocol places jobs without running them.
+std::string rejected_text(const std::vector<Run>& runs) {
+  std::vector<std::pair<std::string, std::map<std::string, std::size_t>>> shown;
+  std::vector<std::vector<std::string>> policies;
+  for (const Run& run : runs) {
+    auto reasons = rejected_counts(run.result);
+    if (reasons.empty()) continue;
+    const auto key = std::make_pair(run.result.cluster, std::move(reasons));
+    const auto found = std::find(shown.begin(), shown.end(), key);
+    if (found != shown.end()) {
+      policies[static_cast<std::size_t>(found - shown.begin())].push_back(run.policy);
+      continue;
+    }
+    shown.push_back(key);
+    policies.push_back({run.policy});
+  }
+  std::string text;
+  bool no_duration = false;
+  for (std::size_t k = 0; k < shown.size(); ++k) {
+    text += fmt::format("\nRejected, never run ({} on {}):\n", joined(policies[k]), shown[k].first);
+    for (const auto& [reason, count] : shown[k].second) {
+      text += fmt::format("  {} jobs: {}\n", count, reason);
+      no_duration = no_duration || reason == sim::kNoDurationReason;
+    }
+  }
+  if (no_duration) {
+    text +=
+        "A replay runs each job for its duration, and this trace gives none. FGD's allocation "
+        "experiment places jobs without running them: add --protocol fgd (openb traces; "
+        "docs/simulator.md).\n";
+  }
+  return text;
+}
+
 void print_table(const sim::Trace& trace, const std::vector<Run>& runs, std::size_t unassigned) {
   std::vector<std::vector<std::string>> rows = {
       {"cluster", "policy", "GPUs", "jobs", "done", "rejected", "avg JCT h", "median h", "p99 h",
@@ -200,6 +261,7 @@ void print_table(const sim::Trace& trace, const std::vector<Run>& runs, std::siz
   }
   std::string text = fmt::format("Trace {}: {}\n\n", trace.name, trace.report.summary());
   text += aligned(rows);
+  text += rejected_text(runs);
   if (unassigned > 0) {
     text += fmt::format("\n{} jobs belong to no cluster of the spec and were not simulated.\n",
                         unassigned);
@@ -216,12 +278,8 @@ Json optional_number(const std::optional<double>& value) {
 }
 
 Json rejected_reasons(const SimResult& result) {
-  std::map<std::string, std::size_t> counts;
-  for (const sim::JobRecord& job : result.jobs) {
-    if (job.rejected) ++counts[job.reject_reason];
-  }
   Json reasons = Json::array();
-  for (const auto& [reason, count] : counts)
+  for (const auto& [reason, count] : rejected_counts(result))
     reasons.push_back({{"reason", reason}, {"jobs", count}});
   return reasons;
 }
@@ -256,14 +314,14 @@ Json run_json(const Run& run) {
           {"rejected", m.rejected},
           {"unfinished", m.unfinished},
           {"preemptions", m.preemptions},
-          {"avg_jct_s", m.avg_jct_s},
-          {"median_jct_s", m.median_jct_s},
-          {"p99_jct_s", m.p99_jct_s},
-          {"avg_queueing_delay_s", m.avg_queueing_delay_s},
-          {"makespan_s", m.makespan_s},
-          {"gpu_utilization", m.gpu_utilization},
-          {"gpu_allocation_ratio", m.gpu_allocation_ratio},
-          {"peak_allocation_ratio", m.peak_allocation_ratio},
+          {"avg_jct_s", optional_number(over_completed(m, m.avg_jct_s))},
+          {"median_jct_s", optional_number(over_completed(m, m.median_jct_s))},
+          {"p99_jct_s", optional_number(over_completed(m, m.p99_jct_s))},
+          {"avg_queueing_delay_s", optional_number(over_completed(m, m.avg_queueing_delay_s))},
+          {"makespan_s", optional_number(over_completed(m, m.makespan_s))},
+          {"gpu_utilization", optional_number(over_span(m, m.gpu_utilization))},
+          {"gpu_allocation_ratio", optional_number(over_span(m, m.gpu_allocation_ratio))},
+          {"peak_allocation_ratio", optional_number(over_span(m, m.peak_allocation_ratio))},
           {"jobs_with_deadline", m.with_deadline},
           {"deadline_miss_rate", optional_number(m.deadline_miss_rate)},
           {"schedule_calls", run.result.schedule_calls},

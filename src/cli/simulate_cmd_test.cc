@@ -17,6 +17,7 @@ namespace fastgpu::cli {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 using RunResult = fastgpu::test_support::CliRun;
 using fastgpu::test_support::run_cli;
@@ -150,6 +151,40 @@ TEST(SimulateCommand, JobTooLargeForTheClusterIsReportedAsRejected) {
   EXPECT_EQ(json["runs"][0]["rejected"], 1);
   EXPECT_THAT(json["runs"][0]["rejected_reasons"][0]["reason"].get<std::string>(),
               HasSubstr("the cluster has 16"));
+}
+
+// A trace without durations (as openb's) rejects every job: the table says why, with the
+// count, and points at --protocol fgd; the figures over completed jobs are n/a (null in the
+// JSON), not 0. So is every figure of a trace with no job at all.
+TEST(SimulateCommand, NoCompletedJobShowsWhyAndNotAvailableFigures) {
+  const std::string trace =
+      write_file("simulate_no_duration.csv", "id,submit,duration,gpus\nA,0,,1\nB,5,,1\n");
+  RunResult run = run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:1x2", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("Rejected, never run (fifo on "));
+  EXPECT_THAT(run.output, HasSubstr("  2 jobs: the trace gives no duration\n"));
+  EXPECT_THAT(run.output, HasSubstr("add --protocol fgd"));
+  const std::size_t row = run.output.find("\n1x2 ");
+  ASSERT_NE(row, std::string::npos) << run.output;
+  const std::string fifo_row = run.output.substr(row + 1, run.output.find('\n', row + 1) - row);
+  EXPECT_THAT(fifo_row, HasSubstr("n/a"));
+  EXPECT_THAT(fifo_row, Not(HasSubstr("0.0")));
+
+  run = run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:1x2 --json", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  nlohmann::json json = nlohmann::json::parse(run.output);
+  for (const char* figure :
+       {"avg_jct_s", "median_jct_s", "p99_jct_s", "avg_queueing_delay_s", "makespan_s",
+        "gpu_utilization", "gpu_allocation_ratio", "peak_allocation_ratio"}) {
+    EXPECT_TRUE(json["runs"][0][figure].is_null()) << figure;
+  }
+
+  const std::string empty = write_file("simulate_header_only.csv", "id,submit,duration,gpus\n");
+  run = run_cli("simulate --trace 'generic:" + empty + "' --cluster spec:1x2 --json", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  json = nlohmann::json::parse(run.output);
+  EXPECT_TRUE(json["runs"][0]["avg_jct_s"].is_null());
+  EXPECT_TRUE(json["runs"][0]["gpu_utilization"].is_null());
 }
 
 }  // namespace

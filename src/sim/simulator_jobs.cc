@@ -108,7 +108,7 @@ std::string NodeFit::reject_reason(const sched::Job& job) const {
 }
 
 std::optional<std::string> NodeFit::why_never_runs(const TraceJob& source, const sched::Job& job) {
-  if (!source.duration_s) return std::string("the trace gives no duration");
+  if (!source.duration_s) return std::string(kNoDurationReason);
   if (job.gpus == 0) {
     const Status status = sched::validate_job(job, {});
     return status.ok() ? std::nullopt : std::optional<std::string>(status.message());

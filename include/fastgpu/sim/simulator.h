@@ -37,6 +37,10 @@
 
 namespace fastgpu::sim {
 
+// JobRecord::reject_reason of a job whose trace gives no duration (openb's never do), so a
+// caller can point at a way to use such a trace (`simulate --protocol fgd`).
+inline constexpr const char* kNoDurationReason = "the trace gives no duration";
+
 struct SimOptions {
   sched::SchedulerConfig scheduler;  // policy, strategy, backfill, ...
   // Submit times (and deadlines, keeping each job's slack) are divided by this; 4 replays
