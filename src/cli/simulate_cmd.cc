@@ -393,7 +393,7 @@ std::optional<Failure> run_simulate(const SimulateOptions& given) {
   if (given.protocol == "fgd") return run_protocol(given);
   SimulateOptions options = given;
   if (auto failure = read_settings_file(options)) return failure;
-  if (auto failure = check_chart_name(options.chart)) return failure;
+  if (auto failure = check_chart_path(options.chart)) return failure;
   const std::vector<std::string> policies = split(options.policies, ',');
   if (auto failure = check_policies(policies)) return failure;
   if (auto failure = check_numbers(options)) return failure;
@@ -409,13 +409,14 @@ std::optional<Failure> run_simulate(const SimulateOptions& given) {
   }
   const Result<std::vector<Run>> runs = run_all(options, policies, parts);
   if (!runs.ok()) return Failure{kExitFailure, runs.status().message()};
-  if (auto chart_failure = write_replay_charts(options, *runs)) return chart_failure;
+  // The results first: a chart that fails to be written (the disk filled during the runs)
+  // must not take them with it.
   if (options.json) {
     print_json(options, *trace, *runs, unassigned);
   } else {
     print_table(*trace, *runs, unassigned);
   }
-  return std::nullopt;
+  return write_replay_charts(options, *runs);
 }
 
 }  // namespace

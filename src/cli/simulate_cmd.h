@@ -77,8 +77,10 @@ Result<sim::Trace> load_trace(const SimulateOptions& options, std::optional<Fail
 Result<std::vector<sim::ClusterSpec>> load_clusters(const SimulateOptions& options,
                                                     std::optional<Failure>& failure);
 
-// A usage failure when `path` is set and is not named .svg, .html or .htm.
-std::optional<Failure> check_chart_name(const std::string& path);
+// When `path` is set: a usage failure (2) when it is not named .svg, .html or .htm, and a
+// failure (1) with the system's reason when it cannot be written (no such folder, no
+// permission). Checked before the runs; the file is not created.
+std::optional<Failure> check_chart_path(const std::string& path);
 
 // "42-51", "42,45" or "42" → seeds; an error names the bad part.
 Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text);

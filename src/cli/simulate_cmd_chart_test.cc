@@ -18,6 +18,7 @@ namespace {
 using fastgpu::test_support::CliRun;
 using fastgpu::test_support::run_cli;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // A mkdtemp folder, removed at the end of the test.
 class TempFolder {
@@ -87,6 +88,28 @@ TEST(SimulateChart, ReplayChartHasBothChartsAndEveryPolicy) {
   EXPECT_THAT(svg, HasSubstr("GPU utilization over time"));
   EXPECT_THAT(svg, HasSubstr("data-series=\"fifo\""));
   EXPECT_THAT(svg, HasSubstr("data-series=\"sjf-oracle\""));
+}
+
+// A chart that cannot be written is refused before the replay, with the system's reason; and
+// one that fails only while it is written (/dev/full behind the name) keeps the printed
+// results, exit 1.
+TEST(SimulateChart, UnwritableChartFailsEarlyAndNeverLosesTheResults) {
+  const TempFolder dir;
+  const std::string trace = "'generic:" + three_jobs(dir) + "' --cluster spec:1x2";
+  CliRun run =
+      run_cli("simulate --trace " + trace + " --chart '" + dir.path("no/x.svg") + "'", true);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("cannot write there: folder '" + dir.path("no") +
+                                    "': No such file or directory"));
+  EXPECT_THAT(run.output, Not(HasSubstr("avg JCT")));  // refused before the replay
+
+  const std::string full = dir.path("full.svg");
+  std::filesystem::create_symlink("/dev/full", full);
+  run = run_cli("simulate --trace " + trace + " --chart '" + full + "'", true);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("avg JCT"));
+  EXPECT_THAT(run.output,
+              HasSubstr("cannot write the chart file '" + full + "': No space left on device"));
 }
 
 TEST(SimulateChart, BadChartNameIsUsageError) {

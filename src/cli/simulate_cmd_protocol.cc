@@ -62,7 +62,7 @@ std::optional<Failure> check_protocol_options(const SimulateOptions& options,
                                            "(FGD uses 1.3)",
                                            options.tune)};
   }
-  return check_chart_name(options.chart);
+  return check_chart_path(options.chart);
 }
 
 Result<std::vector<Reference>> load_references(const SimulateOptions& options) {
@@ -247,16 +247,17 @@ std::optional<Failure> run_protocol(const SimulateOptions& options) {
     result.mean = sim::mean_curve(curves);
     results.push_back(std::move(result));
   }
-  if (!options.chart.empty()) {
-    const Status status = sim::write_charts(options.chart, protocol_charts(results, *refs),
-                                            "FGD protocol: " + workload_name(options.trace));
-    if (!status.ok()) return Failure{kExitFailure, status.message()};
-  }
+  // The results first: a chart that fails to be written (the disk filled during the runs)
+  // must not take them with it.
   if (options.json) {
     print_json(options, *trace, results, *refs);
   } else {
     print_table(options, *trace, results, *refs);
   }
+  if (options.chart.empty()) return std::nullopt;
+  const Status status = sim::write_charts(options.chart, protocol_charts(results, *refs),
+                                          "FGD protocol: " + workload_name(options.trace));
+  if (!status.ok()) return Failure{kExitFailure, status.message()};
   return std::nullopt;
 }
 

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <limits>
 
@@ -239,10 +241,13 @@ Status write_charts(const std::string& path, const std::vector<LineChart>& chart
     return invalid_argument("--chart '" + path +
                             "': name the file .svg or .html, e.g. results.html");
   }
+  // errno right after the failed call carries the system's reason (libstdc++'s filebuf
+  // opens, writes and closes through the C library), which the message needs to be acted on.
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  if (!out) return io_error("cannot write the chart file '" + path + "': " + std::strerror(errno));
   out << text;
   out.close();
-  if (!out) return io_error("cannot write the chart file '" + path + "'");
+  if (!out) return io_error("cannot write the chart file '" + path + "': " + std::strerror(errno));
   return {};
 }
 

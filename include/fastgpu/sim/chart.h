@@ -37,7 +37,7 @@ std::string render_html(const std::vector<LineChart>& charts, const std::string&
 
 // Writes the charts to `path`: SVG for a name ending in ".svg", HTML for ".html"/".htm".
 // Errors: another extension (the message says which to use), or a file that cannot be
-// written (the message names the path).
+// written (the message names the path and the system's reason).
 Status write_charts(const std::string& path, const std::vector<LineChart>& charts,
                     const std::string& title);
 
