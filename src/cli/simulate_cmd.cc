@@ -67,13 +67,18 @@ Result<sim::Trace> load_trace(const SimulateOptions& options, std::optional<Fail
 
 Result<std::vector<ClusterSpec>> load_clusters(const SimulateOptions& options,
                                                std::optional<Failure>& failure) {
+  // A file that cannot be read is fixable (1); a spec string on the command line that cannot
+  // be read, or gives no GPU at all (spec:1x0), is usage (2): the fix is in the command.
+  const bool file = known_prefix(options.cluster, sim::cluster_format_names()) &&
+                    options.cluster.rfind("spec:", 0) != 0;
   Result<std::vector<ClusterSpec>> clusters = sim::read_clusters_spec(options.cluster);
   if (!clusters.ok()) {
-    // A file that cannot be read is fixable (1); an unreadable spec string is usage (2).
-    const bool file = known_prefix(options.cluster, sim::cluster_format_names()) &&
-                      options.cluster.rfind("spec:", 0) != 0;
     failure =
         Failure{file ? kExitFailure : kExitUsage, "--cluster: " + clusters.status().message()};
+  } else if (!file && clusters->front().total_gpus() == 0) {
+    failure = Failure{kExitUsage, "--cluster '" + options.cluster +
+                                      "': the cluster has no GPU; give its nodes GPUs, e.g. "
+                                      "spec:4x8xV100-32G"};
   }
   return clusters;
 }

@@ -134,6 +134,16 @@ TEST(SimulateCommand, BadInputExitsWithTheDocumentedCodes) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.output, HasSubstr("fastgpu simulate:"));
 
+  // An unknown cluster kind is named, with the kinds; a spec string is usage even when it
+  // reads but gives no GPU at all.
+  run = run_cli("simulate --trace " + trace + " --cluster bogus:x", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("unknown cluster kind 'bogus'; write KIND:SPEC_OR_FILE with "
+                                    "KIND one of philly-vc, openb, tiresias, spec"));
+  run = run_cli("simulate --trace " + trace + " --cluster spec:1x0", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("--cluster 'spec:1x0': the cluster has no GPU"));
+
   run = run_cli("simulate --trace " + trace + " --cluster spec:1x2 --time-scale 0", true);
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.output, HasSubstr("--time-scale"));

@@ -142,13 +142,19 @@ Result<std::vector<ClusterSpec>> read_clusters(std::string_view format, const st
 
 Result<std::vector<ClusterSpec>> read_clusters_spec(std::string_view text) {
   const std::size_t colon = text.find(':');
-  if (colon != std::string_view::npos) {
-    const std::string_view format = text.substr(0, colon);
-    for (const auto& reader : kClusterReaders) {
-      if (reader.name == format) return reader.read(std::string(text.substr(colon + 1)));
-    }
+  if (colon == std::string_view::npos) return one(parse_cluster_spec(text));
+  // A spec string never holds a ':', so text before one names a kind: an unknown one is
+  // reported as such, not as a spec string that lacks a node count.
+  const std::string_view format = text.substr(0, colon);
+  for (const auto& reader : kClusterReaders) {
+    if (reader.name == format) return reader.read(std::string(text.substr(colon + 1)));
   }
-  return one(parse_cluster_spec(text));
+  std::string names;
+  for (const std::string& name : cluster_format_names())
+    names += (names.empty() ? "" : ", ") + name;
+  return invalid_argument("'" + std::string(text) + "': unknown cluster kind '" +
+                          std::string(format) + "'; write KIND:SPEC_OR_FILE with KIND one of " +
+                          names + ", e.g. spec:4x8xV100-32G");
 }
 
 Result<ClusterSpec> select_cluster(const std::vector<ClusterSpec>& clusters,

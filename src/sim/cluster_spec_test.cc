@@ -111,6 +111,12 @@ TEST(ReadClusters, ByFormatPrefixOrSpecString) {
   const Result<std::vector<ClusterSpec>> spec = read_clusters_spec("4x8xH100-80G");
   ASSERT_TRUE(spec.ok());
   EXPECT_EQ(spec->front().total_gpus(), 32);
+  // An unknown kind is named as such, not read as a spec string lacking a node count.
+  const Result<std::vector<ClusterSpec>> bogus = read_clusters_spec("bogus:x");
+  ASSERT_FALSE(bogus.ok());
+  EXPECT_EQ(bogus.status().message(),
+            "'bogus:x': unknown cluster kind 'bogus'; write KIND:SPEC_OR_FILE with KIND one of "
+            "philly-vc, openb, tiresias, spec, e.g. spec:4x8xV100-32G");
   const Result<std::vector<ClusterSpec>> unknown = read_clusters("slurm", path);
   ASSERT_FALSE(unknown.ok());
   EXPECT_EQ(unknown.status().message(),

@@ -50,7 +50,7 @@ const std::vector<std::string>& cluster_format_names();
 Result<std::vector<ClusterSpec>> read_clusters(std::string_view format, const std::string& source);
 
 // Parses "FORMAT:SOURCE" (e.g. "philly-vc:philly_vc.csv", "spec:32x8xV100-32G"). A text
-// without a known "FORMAT:" prefix is read as a spec string.
+// without a ':' is read as a spec string; an unknown FORMAT is an error naming the formats.
 Result<std::vector<ClusterSpec>> read_clusters_spec(std::string_view text);
 
 // Philly VCs with `gpus_per_node` GPUs on every node (Helios uses 8).
