@@ -366,6 +366,12 @@ std::optional<Failure> check_numbers(const SimulateOptions& options) {
   if (!options.protocol.empty()) {
     return Failure{kExitUsage, "--protocol '" + options.protocol + "': the only protocol is fgd"};
   }
+  // A replay would run without them, and its results would read as if they applied.
+  if (!options.protocol_only_given.empty()) {
+    return Failure{kExitUsage, options.protocol_only_given.front() +
+                                   " applies only to FGD's experiment; add --protocol fgd, or "
+                                   "leave it out for a replay"};
+  }
   if (sched::make_placer(options.strategy) != nullptr) return std::nullopt;
   return Failure{kExitUsage, "--strategy '" + options.strategy +
                                  "': use pack or spread (bestfit and fgd need --protocol fgd)"};
@@ -379,6 +385,23 @@ std::optional<Failure> write_replay_charts(const SimulateOptions& options,
   if (status.ok()) return std::nullopt;
   return Failure{status.code() == ErrorCode::kInvalidArgument ? kExitUsage : kExitFailure,
                  status.message()};
+}
+
+// --vc picks one cluster of several (Philly's VCs); a replay on one cluster, or on all of
+// them merged, would ignore it.
+std::optional<Failure> check_vc(const SimulateOptions& options,
+                                const std::vector<ClusterSpec>& clusters) {
+  if (options.vc.empty()) return std::nullopt;
+  if (options.one_cluster) {
+    return Failure{kExitUsage, "--vc '" + options.vc +
+                                   "' picks one cluster, and --one-cluster merges them all; "
+                                   "give one of the two"};
+  }
+  if (clusters.size() > 1) return std::nullopt;
+  return Failure{kExitUsage, "--vc '" + options.vc +
+                                 "' picks one cluster of several (e.g. "
+                                 "--cluster philly-vc:philly_vc.csv), and --cluster '" +
+                                 options.cluster + "' gives one; leave out --vc"};
 }
 
 // Reads --config's settings into `options`: its policy and strategy stand where the command
@@ -407,6 +430,7 @@ std::optional<Failure> run_simulate(const SimulateOptions& given) {
   if (failure) return failure;
   const Result<sim::Trace> trace = load_trace(options, failure);
   if (failure) return failure;
+  if (auto vc_failure = check_vc(options, *clusters)) return vc_failure;
   std::size_t unassigned = 0;
   const std::vector<Part> parts = parts_of(options, *trace, *clusters, unassigned);
   if (parts.empty()) {
@@ -468,6 +492,9 @@ void add_simulate_command(CLI::App& app, CommandOutcome& outcome) {
   command->callback([options, command, &outcome] {
     options->policy_given = command->get_option("--policy")->count() > 0;
     options->strategy_given = command->get_option("--strategy")->count() > 0;
+    for (const char* name : {"--seeds", "--tune", "--reference"}) {
+      if (command->get_option(name)->count() > 0) options->protocol_only_given.emplace_back(name);
+    }
     const std::optional<Failure> failure = run_simulate(*options);
     if (!failure) return;
     std::fprintf(stderr, "fastgpu simulate: %s\n", failure->message.c_str());

@@ -38,6 +38,7 @@ struct SimulateOptions {
   std::string config;
   bool policy_given = false;                       // --policy was on the command line
   bool strategy_given = false;                     // --strategy was
+  std::vector<std::string> protocol_only_given;    // --seeds, --tune, --reference given
   std::optional<sched::SchedulerConfig> settings;  // read from `config` by run_simulate
 };
 

@@ -144,6 +144,15 @@ TEST(SimulateCommand, BadInputExitsWithTheDocumentedCodes) {
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.output, HasSubstr("--cluster 'spec:1x0': the cluster has no GPU"));
 
+  // Options a replay would ignore are refused, naming the option and when it applies.
+  run = run_cli("simulate --trace " + trace + " --cluster spec:1x2 --vc foo", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("--vc 'foo' picks one cluster of several"));
+  run = run_cli("simulate --trace " + trace + " --cluster spec:1x2 --seeds 3", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output,
+              HasSubstr("--seeds applies only to FGD's experiment; add --protocol fgd"));
+
   run = run_cli("simulate --trace " + trace + " --cluster spec:1x2 --time-scale 0", true);
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.output, HasSubstr("--time-scale"));
