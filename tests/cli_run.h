@@ -15,10 +15,11 @@ struct CliRun {
   std::string output;  // stdout, plus stderr when asked for
 };
 
-// Runs `fastgpu ARGS` through the shell; ARGS must already be quoted.
-inline CliRun run_cli(const std::string& args, bool with_stderr) {
-  const std::string command =
-      "'" + std::string(FASTGPU_CLI_PATH) + "' " + args + (with_stderr ? " 2>&1" : " 2>/dev/null");
+// Runs `WRAPPER fastgpu ARGS` through the shell (WRAPPER such as `setpriv ...` or
+// `NAME=value`, may be empty); WRAPPER and ARGS must already be quoted.
+inline CliRun run_cli_under(const std::string& wrapper, const std::string& args, bool with_stderr) {
+  const std::string command = wrapper + " '" + std::string(FASTGPU_CLI_PATH) + "' " + args +
+                              (with_stderr ? " 2>&1" : " 2>/dev/null");
   CliRun result;
   FILE* pipe = popen(command.c_str(), "r");
   if (pipe == nullptr) return result;
@@ -30,6 +31,11 @@ inline CliRun run_cli(const std::string& args, bool with_stderr) {
   const int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// Runs `fastgpu ARGS` through the shell; ARGS must already be quoted.
+inline CliRun run_cli(const std::string& args, bool with_stderr) {
+  return run_cli_under("", args, with_stderr);
 }
 
 }  // namespace fastgpu::test_support

@@ -1,6 +1,7 @@
 #include "cli/daemon_client.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -307,6 +308,14 @@ Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>&
     ids.push_back(id);
   }
   return ids;
+}
+
+Status check_all_users(bool all_users) {
+  const uid_t uid = ::geteuid();  // what the daemon reads as the socket's peer
+  if (!all_users || uid == 0) return {};
+  return failed_precondition(fmt::format(
+      "--all-users: only root sees other users' jobs (you are uid {}); leave out --all-users",
+      uid));
 }
 
 Result<std::string> parse_state_list(const std::string& text, bool ended) {

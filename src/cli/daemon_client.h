@@ -86,6 +86,11 @@ int fail(const std::string& verb, const Status& status);
 // Prints "fastgpu VERB: message" to stderr and returns kExitUsage.
 int usage_error(const std::string& verb, const std::string& message);
 
+// --all-users (queue, history) is for root. Asked before the daemon is (or is started
+// only to refuse): the daemon's refusal names the API's all=true, which a user of the CLI
+// never typed; this one names --all-users. The daemon still checks, by the socket's peer.
+Status check_all_users(bool all_users);
+
 // Parses job ids as typed ("12"); the error names the bad one.
 Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>& texts);
 

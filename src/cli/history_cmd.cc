@@ -110,6 +110,9 @@ int run_history(const HistoryOptions& options) {
     if (!states.ok()) return usage_error("history", states.status().message());
     target = "/v1/jobs?state=" + *states;
   }
+  if (const Status root_only = check_all_users(options.all_users); !root_only.ok()) {
+    return fail("history", root_only);
+  }
   if (options.all_users) target += "&all=true";
   if (options.last) {
     if (*options.last < 1) {

@@ -39,6 +39,9 @@ int run_queue(const QueueOptions& options) {
     if (!states.ok()) return usage_error("queue", states.status().message());
     target = "/v1/jobs?state=" + *states;
   }
+  if (const Status root_only = check_all_users(options.all_users); !root_only.ok()) {
+    return fail("queue", root_only);
+  }
   if (options.all_users) target += "&all=true";
   if (options.daemon.json) return print_queue_json(options, target);
   // The table reads a few fields of each job: a fifth of a brief listing's bytes.

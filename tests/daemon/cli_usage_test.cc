@@ -1,6 +1,10 @@
 // Bad usage of the built `fastgpu` binary: a parse error says which command, what is wrong
 // and where its options are, as the verbs' own checks do, and exits 2.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
 
 #include "cli_run.h"
 
@@ -28,6 +32,27 @@ TEST(CliUsage, AParseErrorNamesTheCommandAndWhereItsOptionsAre) {
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_TRUE(contains(run.output, "fastgpu: ")) << run.output;
   EXPECT_TRUE(contains(run.output, "`fastgpu --help`")) << run.output;
+}
+
+// --all-users is root's; a user is told to leave out the flag they typed, not the API's
+// all=true, before any daemon is asked (or started just to refuse). Root runs the command as
+// uid 1001 for this.
+TEST(CliUsage, AllUsersByAUserNamesTheFlag) {
+  std::string as_user = "HOME=/tmp FASTGPU_STATE_DIR=/nonexistent/fastgpu-state";
+  if (::geteuid() == 0) {
+    if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
+    as_user += " setpriv --reuid=1001 --regid=1001 --clear-groups";
+  }
+  for (const std::string verb : {"queue", "history"}) {
+    const test_support::CliRun run =
+        test_support::run_cli_under(as_user, verb + " --all-users", true);
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_TRUE(contains(run.output, "fastgpu " + verb +
+                                         ": --all-users: only root sees other users' jobs (you "
+                                         "are uid "))
+        << run.output;
+    EXPECT_TRUE(contains(run.output, "; leave out --all-users\n")) << run.output;
+  }
 }
 
 // CLI11's own words were "Could not convert: --last = abc".
