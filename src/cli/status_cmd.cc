@@ -22,7 +22,7 @@ namespace fastgpu::cli {
 namespace {
 
 struct StatusOptions {
-  std::string devices;  // a simulated-GPU spec; empty: real GPUs through NVML
+  std::string devices;  // --devices: a simulated-GPU spec; empty: see devices_spec()
   bool json = false;
   std::string watch;  // the refresh interval, when --watch was given
   CLI::Option* watch_option = nullptr;
@@ -82,11 +82,31 @@ TableStyle terminal_style() {
   return {.color = tty && color_allowed, .unicode = tty && locale_is_utf8()};
 }
 
-Result<std::unique_ptr<GpuProbe>> open_probe(const StatusOptions& options) {
-  if (options.devices.empty()) return open_nvml_probe();
-  Result<std::unique_ptr<SimulatedProbe>> simulated = make_simulated_probe(options.devices);
+// The simulated GPUs to show: --devices, else $FASTGPU_DEVICES, as the job verbs and the
+// daemon read them (docs/cli.md); empty: the real GPUs through NVML.
+std::string devices_spec(const StatusOptions& options) {
+  if (!options.devices.empty()) return options.devices;
+  const char* variable = std::getenv("FASTGPU_DEVICES");
+  return variable == nullptr ? "" : variable;
+}
+
+Result<std::unique_ptr<GpuProbe>> open_probe(const std::string& devices) {
+  if (devices.empty()) return open_nvml_probe();
+  Result<std::unique_ptr<SimulatedProbe>> simulated = make_simulated_probe(devices);
   if (!simulated.ok()) return simulated.status();
   return std::unique_ptr<GpuProbe>(std::move(simulated).value());
+}
+
+// Why the GPUs could not be opened, and the exit code: a bad --devices spec is bad usage
+// (2); a bad FASTGPU_DEVICES, as for the daemon, and a missing driver are failures (1).
+int open_failure(const StatusOptions& options, const std::string& devices, const Status& status) {
+  if (!options.devices.empty()) {
+    print_error("--devices: " + status.message());
+    return kExitUsage;
+  }
+  print_error(devices.empty() ? status.message()
+                              : "FASTGPU_DEVICES '" + devices + "': " + status.message());
+  return kExitFailure;
 }
 
 // Renders one reading; `watching` selects one compact JSON line per reading (JSON Lines).
@@ -152,13 +172,9 @@ int run_status(const StatusOptions& options) {
     }
     interval = *parsed;
   }
-  Result<std::unique_ptr<GpuProbe>> probe = open_probe(options);
-  if (!probe.ok()) {
-    // A bad --devices spec is bad usage; a missing driver is a failure the user can fix.
-    const bool usage = !options.devices.empty();
-    print_error(usage ? "--devices: " + probe.status().message() : probe.status().message());
-    return usage ? kExitUsage : kExitFailure;
-  }
+  const std::string devices = devices_spec(options);
+  Result<std::unique_ptr<GpuProbe>> probe = open_probe(devices);
+  if (!probe.ok()) return open_failure(options, devices, probe.status());
   if (watching) return watch_loop(**probe, options, interval);
   const Result<GpuReading> reading = (*probe)->read();
   if (!reading.ok()) {
@@ -177,7 +193,7 @@ void add_status_command(CLI::App& app, CommandOutcome& outcome) {
       "status", "Show every GPU: memory, utilization, power, temperature, processes, health");
   command->add_option("--devices", options->devices,
                       "Use simulated GPUs instead of the driver, e.g. 4xH100-80G or "
-                      "2xA100-40G,2xT4-16G");
+                      "2xA100-40G,2xT4-16G (default: $FASTGPU_DEVICES, else the real GPUs)");
   command->add_flag("--json", options->json,
                     "Print JSON (schema: docs/status-json.md); with --watch, one line per reading");
   options->watch_option =

@@ -112,11 +112,31 @@ TEST(StatusCommand, BadDeviceSpecIsBadUsageNamingTheSpec) {
 }
 
 TEST(StatusCommand, NoDriverFailsAndPointsToSimulatedDevices) {
-  const RunResult result = run({"status"}, {"FASTGPU_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1"});
+  const RunResult result =
+      run({"status"}, {"FASTGPU_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1", "FASTGPU_DEVICES="});
   EXPECT_EQ(result.exit_code, 1);
   EXPECT_TRUE(result.out.empty()) << result.out;
   EXPECT_NE(result.err.find("--devices"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("FASTGPU_DEVICES=4xH100-80G"), std::string::npos) << result.err;
   EXPECT_NE(result.err.find("/nonexistent/libnvidia-ml.so.1"), std::string::npos) << result.err;
+}
+
+// FASTGPU_DEVICES chooses simulated GPUs as --devices does, and the flag wins; a bad spec
+// in the variable is a failure (1) naming it, as for the daemon.
+TEST(StatusCommand, FastgpuDevicesChoosesSimulatedGpusUnlessDevicesIsGiven) {
+  const std::string no_driver = "FASTGPU_NVML_LIBRARY=/nonexistent/libnvidia-ml.so.1";
+  RunResult result = run({"status", "--json"}, {no_driver, "FASTGPU_DEVICES=3xT4-16G"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(nlohmann::json::parse(result.out)["devices"].size(), 3u);
+
+  result =
+      run({"status", "--json", "--devices", "1xH100-80G"}, {no_driver, "FASTGPU_DEVICES=3xT4-16G"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(nlohmann::json::parse(result.out)["devices"].size(), 1u);
+
+  result = run({"status"}, {no_driver, "FASTGPU_DEVICES=4xH100"});
+  EXPECT_EQ(result.exit_code, 1);
+  EXPECT_NE(result.err.find("FASTGPU_DEVICES '4xH100': "), std::string::npos) << result.err;
 }
 
 TEST(StatusCommand, WatchIntervalMustBePositive) {

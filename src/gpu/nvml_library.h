@@ -85,6 +85,7 @@ class NvmlLibrary {
 
 // The message every "no driver" failure carries, so users learn how to go on without GPUs.
 inline constexpr const char* kSimulatedGpuHint =
-    "To try FastGPU without GPUs, use simulated GPUs: fastgpu status --devices 4xH100-80G";
+    "To try FastGPU without GPUs, use simulated GPUs: fastgpu status --devices 4xH100-80G, "
+    "or FASTGPU_DEVICES=4xH100-80G for every command";
 
 }  // namespace fastgpu::nvml
