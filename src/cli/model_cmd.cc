@@ -89,11 +89,16 @@ std::string task_rows(const TaskTable& table, const ModelFigures& figures) {
   return aligned(rows);
 }
 
+// "1 GPU", "2 GPUs".
+std::string counted(std::size_t count, const char* noun) {
+  return fmt::format("{} {}{}", count, noun, count == 1 ? "" : "s");
+}
+
 void print_text(const ModelOptions& options, const TaskTable& table, const ModelFigures& figures) {
   std::string text = fmt::format(
-      "Model {}: {} GPUs, {} tasks; {}.\nFigures rounded to 2 decimals (--json: full "
+      "Model {}: {}, {}; {}.\nFigures rounded to 2 decimals (--json: full "
       "precision).\n\n",
-      options.file, table.gpus.size(), table.tasks.size(),
+      options.file, counted(table.gpus.size(), "GPU"), counted(table.tasks.size(), "task"),
       any_task_placed(table) ? "each task counts on the GPU it names"
                              : "no task names a GPU, so every task counts on every GPU");
   text += gpu_rows(table, figures) + "\n" + task_rows(table, figures) + "\n";

@@ -74,7 +74,18 @@ TEST(ModelCommand, ZeroOccupancyForMemoryExitsOneNamingTheTask) {
   std::ofstream(file) << "gpu,p\ngpu1,1\ntask,u,r,m,C,L,P\nidle,0,1,1MB,10,1,1\n";
   const RunResult run = run_cli("model '" + file.string() + "' --json", true);
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_THAT(run.output, HasSubstr("fastgpu-model-zero.csv: task 1 ('idle'): R_j = 0"));
+  EXPECT_THAT(run.output, HasSubstr("fastgpu-model-zero.csv:4:6: task 'idle': R_j = 0"));
+  std::filesystem::remove(file);
+}
+
+// One GPU and one task are counted in the singular.
+TEST(ModelCommand, OneGpuAndOneTaskAreSingular) {
+  const std::filesystem::path file =
+      std::filesystem::path(testing::TempDir()) / "fastgpu-model-one.csv";
+  std::ofstream(file) << "gpu,p\ngpu1,1\ntask,u,r,m,C,L,P\nt1,0.5,1,,,1,1\n";
+  const RunResult run = run_cli("model '" + file.string() + "'", false);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr(": 1 GPU, 1 task; "));
   std::filesystem::remove(file);
 }
 

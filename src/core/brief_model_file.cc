@@ -107,6 +107,7 @@ class TableParser {
   Result<double> parse_checked(ModelField field, const Cell& cell);
   Status resolve_gpu_names();
   Status check_placement() const;
+  Status check_memory_divisors() const;
   Status finish();
   Status error_at(std::size_t column, const Status& status) const;
 
@@ -125,7 +126,8 @@ class TableParser {
     std::size_t column;
   };
   std::vector<GpuReference> gpu_references_;
-  std::vector<std::size_t> task_lines_;  // the line of each task row
+  std::vector<std::size_t> task_lines_;      // the line of each task row
+  std::vector<std::size_t> task_u_columns_;  // and the column of its u cell
 };
 
 Status TableParser::error_at(std::size_t column, const Status& status) const {
@@ -134,6 +136,10 @@ Status TableParser::error_at(std::size_t column, const Status& status) const {
 }
 
 Status TableParser::parse(std::string_view text) {
+  // Excel's "CSV UTF-8" starts the file with a byte-order mark; it is not part of the
+  // first cell.
+  constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";
+  if (text.substr(0, kUtf8Bom.size()) == kUtf8Bom) text.remove_prefix(kUtf8Bom.size());
   std::size_t begin = 0;
   while (begin <= text.size()) {
     std::size_t end = text.find('\n', begin);
@@ -280,11 +286,13 @@ Status TableParser::parse_task_field(std::string_view column, const Cell& cell, 
 
 Status TableParser::parse_task_row(const std::vector<Cell>& cells) {
   ModelTask task;
+  std::size_t u_column = 1;
   for (std::size_t k = 0; k < cells.size(); ++k) {
     if (columns_[k] == "task") {
       task.name = std::string(cells[k].text);
       continue;
     }
+    if (columns_[k] == "u") u_column = cells[k].column;
     FASTGPU_RETURN_IF_ERROR(parse_task_field(columns_[k], cells[k], task));
   }
   if (task.name.empty()) {
@@ -294,6 +302,7 @@ Status TableParser::parse_task_row(const std::vector<Cell>& cells) {
     return error_at(cells[0].column, duplicate_name("task", task.name));
   }
   task_lines_.push_back(line_number_);
+  task_u_columns_.push_back(u_column);
   table_.tasks.push_back(std::move(task));
   return {};
 }
@@ -331,6 +340,21 @@ Status TableParser::check_placement() const {
   return {};
 }
 
+// evaluate() refuses R_j = 0 for a task whose M_j is asked for (it has m and C); refused
+// here first, so that the error gives the task's place. R_j sums the task's own u*r, and r
+// is above 0, so its u is 0: the place is its u cell.
+Status TableParser::check_memory_divisors() const {
+  for (std::size_t j = 0; j < table_.tasks.size(); ++j) {
+    const ModelTask& task = table_.tasks[j];
+    if (!task.memory_bytes || !task.time_limit_seconds || task_occupancy(table_, j) > 0) continue;
+    return invalid_argument(fmt::format(
+        "{}:{}:{}: task '{}': R_j = 0, and M_j = m_j * C_j / R_j divides by it; give the task "
+        "a utilization share u > 0, or leave its m or C empty",
+        file_name_, task_lines_[j], task_u_columns_[j], task.name));
+  }
+  return {};
+}
+
 Status TableParser::finish() {
   if (table_.gpus.empty()) {
     return invalid_argument(
@@ -345,7 +369,7 @@ Status TableParser::finish() {
   FASTGPU_RETURN_IF_ERROR(check_placement());
   const Status valid = validate(table_);
   if (!valid.ok()) return valid.with_context(file_name_);
-  return {};
+  return check_memory_divisors();
 }
 
 }  // namespace

@@ -77,6 +77,20 @@ TEST(BriefModelFile, RowShapeAndOrderErrors) {
   EXPECT_THAT(error_of("task,u,r,m,C,L,P\nt1,0.6,0.8,,,0.6,1\n"), HasSubstr("no GPU rows"));
 }
 
+// Excel's "CSV UTF-8" starts the file with a byte-order mark.
+TEST(BriefModelFile, AUtf8ByteOrderMarkIsNotPartOfTheFirstCell) {
+  const Result<TaskTable> table = parse_task_table(
+      "\xEF\xBB\xBF" + std::string(kGpus) + "task,u,r,m,C,L,P\nt1,0.6,0.8,,,0.6,1\n", "f.csv");
+  ASSERT_TRUE(table.ok()) << table.status().message();
+  EXPECT_EQ(table->gpus.size(), 2u);
+}
+
+// R_j = 0 for a task whose M_j is asked for is the task's u cell, with its place.
+TEST(BriefModelFile, ZeroOccupancyForMemoryNamesTheTasksUCell) {
+  EXPECT_THAT(error_of(std::string(kGpus) + "task,u,r,m,C,L,P\nt1,0,0.8,100MB,10s,0.6,1\n"),
+              HasSubstr("f.csv:5:4: task 't1': R_j = 0, and M_j = m_j * C_j / R_j divides by it"));
+}
+
 TEST(BriefModelFile, BadUnitsAndGpuNamesAreNamed) {
   EXPECT_THAT(error_of(std::string(kGpus) + "task,u,r,m,C,L,P\nt1,0.6,0.8,100XB,,0.6,1\n"),
               HasSubstr("f.csv:5:12: column m:"));
