@@ -44,8 +44,11 @@ Status for_each_row(std::string_view kind, const std::string& path,
   while (cursor.next(line)) {
     if (is_blank(line)) continue;
     std::optional<RowError> error;
-    if (!fields.split(line) || fields.size() != columns.size()) {
-      error = RowError{"(row)", std::string(line), "does not have one field per header column"};
+    if (!fields.split(line)) {
+      error = RowError{kWholeRow, std::string(line), "has an unterminated quote"};
+    } else if (fields.size() != columns.size()) {
+      error = RowError{kWholeRow, std::string(line),
+                       field_count_message(fields.size(), columns.size())};
     } else {
       CsvRow row(columns, fields.views());
       on_row(row, cursor.line_number());

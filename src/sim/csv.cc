@@ -87,7 +87,13 @@ std::optional<std::size_t> ColumnIndex::find(std::string_view name) const {
 }
 
 std::string RowError::describe() const {
+  if (column == kWholeRow) return "the row " + (value.empty() ? "" : "'" + value + "' ") + message;
   return "column '" + column + "': value '" + value + "' " + message;
+}
+
+std::string field_count_message(std::size_t fields, std::size_t expected) {
+  return "has " + std::to_string(fields) + (fields == 1 ? " field" : " fields") + " where " +
+         std::to_string(expected) + " are expected, one per header column";
 }
 
 std::optional<double> parse_double(std::string_view text) {

@@ -43,15 +43,23 @@ class ColumnIndex {
   std::size_t size_ = 0;
 };
 
+// RowError::column of a problem with the whole row (its number of fields, its quoting).
+inline constexpr const char* kWholeRow = "(row)";
+
 // What was wrong with a row: the column, its text, and why.
 struct RowError {
-  std::string column;   // header name; "(row)" for whole-row problems
+  std::string column;   // header name; kWholeRow for whole-row problems
   std::string value;    // the offending text, possibly empty
   std::string message;  // "is not a number", "must be between 0 and 1000"
 
-  // "column 'num_gpu': value 'x' is not a whole number".
+  // "column 'num_gpu': value 'x' is not a whole number"; for the whole row
+  // "the row 'a,b' has 2 fields where 7 are expected".
   std::string describe() const;
 };
+
+// RowError::message of a row with the wrong number of fields: "has 3 fields where 7 are
+// expected, one per header column".
+std::string field_count_message(std::size_t fields, std::size_t expected);
 
 // Typed access to one CSV row. Each accessor returns a fallback when the field is bad and
 // keeps the first error, so a reader parses a whole row and checks error() once.

@@ -145,7 +145,7 @@ std::optional<RowError> json_to_fields(std::string_view line, const ColumnIndex&
                                        std::set<std::string>& unknown_keys) {
   const nlohmann::json object = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
   if (object.is_discarded() || !object.is_object()) {
-    return RowError{"(row)", std::string(line.substr(0, 80)), "is not a JSON object"};
+    return RowError{kWholeRow, std::string(line.substr(0, 80)), "is not a JSON object"};
   }
   fields.assign(columns.size(), std::string());
   for (const auto& [key, value] : object.items()) {

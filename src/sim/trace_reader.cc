@@ -80,11 +80,10 @@ bool skippable(std::string_view line, const CsvFormat& format) {
 std::optional<RowError> parse_row_fields(std::string_view line, const ColumnIndex& columns,
                                          CsvFields& fields, const CsvRowParser& parse_row,
                                          TraceJob& job) {
-  if (!fields.split(line)) return RowError{"(row)", "", "has an unterminated quote"};
+  if (!fields.split(line)) return RowError{kWholeRow, "", "has an unterminated quote"};
   if (fields.size() != columns.size()) {
-    return RowError{"(row)", std::string(line),
-                    "has " + std::to_string(fields.size()) + " fields; the header has " +
-                        std::to_string(columns.size())};
+    return RowError{kWholeRow, std::string(line),
+                    field_count_message(fields.size(), columns.size())};
   }
   CsvRow row(columns, fields.views());
   parse_row(row, job);

@@ -75,7 +75,7 @@ TEST(PhillyTrace, SkipModeCountsMalformedRowsWithLineNumbers) {
   EXPECT_EQ(report.skipped[1].line, 5U);
   EXPECT_EQ(report.skipped[1].reason, "column 'duration': value 'abc' is not a number");
   EXPECT_EQ(report.skipped[2].line, 6U);
-  EXPECT_NE(report.skipped[2].reason.find("has 4 fields; the header has 5"), std::string::npos);
+  EXPECT_NE(report.skipped[2].reason.find("has 4 fields where 5 are expected"), std::string::npos);
   EXPECT_EQ(report.skipped[3].line, 7U);
   EXPECT_EQ(report.skipped[3].reason, "column 'num_gpus': value '1.5' is not a whole number");
   EXPECT_NE(report.summary().find("5 rows read, 4 skipped (line 3:"), std::string::npos);
@@ -105,6 +105,21 @@ TEST(PhillyTrace, FatalModeNamesFileLineColumnAndValue) {
             "philly trace '" + path +
                 "', line 3: column 'timestamp': value '2017-09-31 00:00:00' is not a date "
                 "'YYYY-MM-DD HH:MM:SS'; fix the row, or read with malformed rows skipped");
+}
+
+// A row with too few fields is the row's problem, counted, not a column named '(row)'.
+TEST(PhillyTrace, ARowWithTooFewFieldsSaysHowManyAreExpected) {
+  const ScratchDir dir;
+  const std::string path = dir.write(
+      "short.csv", "timestamp,duration,num_gpus,gpu_time,cluster\n2017-09-01 00:00:00,60,1\n");
+  ReaderOptions options;
+  options.on_malformed = MalformedRows::kFatal;
+  const Result<Trace> trace = read_trace("philly", path, options);
+  ASSERT_FALSE(trace.ok());
+  EXPECT_NE(trace.status().message().find("line 2: the row '2017-09-01 00:00:00,60,1' has 3 "
+                                          "fields where 5 are expected, one per header column"),
+            std::string::npos)
+      << trace.status().message();
 }
 
 TEST(PhillyTrace, MissingColumnIsAFileError) {
