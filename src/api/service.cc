@@ -428,11 +428,13 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
   const std::uint64_t next = offset + data->size();
   // The job ended and everything it wrote has been read: `logs -f` may stop.
   const bool done = store::is_terminal(record->state) && data->empty();
-  // Whether the job's process ever existed: a job that ended without (cancelled while
-  // queued, its dependency failed, its launch failed) has no output to wait for, only
-  // the reason it never ran.
-  // (A running job counts: its pid is recorded a moment after its output may begin.)
-  const bool started = record->job_pid.has_value() || record->state == store::JobState::kRunning;
+  // Whether the job's program ever ran: a job that ended without (cancelled while queued,
+  // its dependency failed, its launch failed: the store clears a failed launch's start)
+  // has no output to wait for, only the reason it never ran. A run re-adopted after a
+  // daemon restart may lack its pid, not its start; a running job counts (its pid is
+  // recorded a moment after its output may begin).
+  const bool started = record->job_pid.has_value() || record->start_time.has_value() ||
+                       record->state == store::JobState::kRunning;
   return {200, Json{{"id", job.value()},
                     {"state", store::job_state_name(record->state)},
                     {"offset", offset},

@@ -157,6 +157,7 @@ void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& 
   end.state = JobState::kFailed;
   end.at = now_;
   end.reason = "could not be launched: " + message;
+  end.never_ran = true;
   const Status recorded = record_end(job, std::nullopt, end);  // rare: no signature at hand
   report.ended.push_back(job);
   warn(report, "job.launch_failed", job,
