@@ -28,12 +28,22 @@ ErrorCode code_from_name(std::string_view name) {
 // "Read"), and for a unix socket the file says which connect failure it was.
 std::string failure_text(httplib::Error error, const std::filesystem::path& socket) {
   switch (error) {
-    case httplib::Error::Connection:
-      if (!std::filesystem::exists(socket)) return "the socket does not exist";
+    case httplib::Error::Connection: {
+      // Without an error code, a folder on the way the caller may not enter threw: `queue`
+      // run by a user with HOME=/root aborted (exit 134).
+      std::error_code unknown;
+      const std::filesystem::file_status status = std::filesystem::status(socket, unknown);
+      const bool exists = std::filesystem::exists(status);
+      if (unknown && status.type() != std::filesystem::file_type::not_found) {
+        return "the socket cannot be looked at (" + unknown.message() +
+               "): a folder on its path is another user's; set FASTGPU_SOCKET to your daemon's";
+      }
+      if (!exists) return "the socket does not exist";
       if (::access(socket.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
         return "permission denied on the socket (it is another user's daemon)";
       }
       return "nothing listens on the socket (the daemon that made it stopped or was killed)";
+    }
     case httplib::Error::ConnectionTimeout:
       return fmt::format("connecting timed out after {} s", kTimeoutSeconds);
     case httplib::Error::Read:

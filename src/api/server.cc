@@ -189,8 +189,17 @@ Status prepare_socket_path(const std::filesystem::path& socket) {
                                 socket.parent_path().string(), error.message()));
   }
   // A socket left by a daemon that died: the caller holds the lock, so it is stale.
-  if (std::filesystem::exists(std::filesystem::symlink_status(socket))) {
-    if (!std::filesystem::is_socket(std::filesystem::symlink_status(socket))) {
+  // (Asked with an error code: a folder on the way the daemon may not enter threw, and the
+  // daemon died of it.)
+  const std::filesystem::file_status status = std::filesystem::symlink_status(socket, error);
+  if (error && status.type() != std::filesystem::file_type::not_found) {
+    return io_error(
+        fmt::format("cannot look at the socket path '{}': {}; set FASTGPU_SOCKET to "
+                    "a path in a folder of yours",
+                    socket.string(), error.message()));
+  }
+  if (std::filesystem::exists(status)) {
+    if (!std::filesystem::is_socket(status)) {
       return failed_precondition(fmt::format(
           "'{}' exists and is not a socket; remove it or set FASTGPU_SOCKET to another path",
           socket.string()));

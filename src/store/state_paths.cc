@@ -48,7 +48,12 @@ Status ensure_private_dir(const std::filesystem::path& dir) {
     return io_error("cannot create the state folder '" + partial.string() +
                     "': " + std::strerror(errno) + "; set FASTGPU_STATE_DIR to a writable folder");
   }
-  if (!std::filesystem::is_directory(dir)) {
+  std::error_code unknown;
+  if (!std::filesystem::is_directory(dir, unknown)) {
+    if (unknown) {
+      return io_error("cannot look at the state folder '" + dir.string() +
+                      "': " + unknown.message() + "; set FASTGPU_STATE_DIR to a folder of yours");
+    }
     return io_error("state folder '" + dir.string() +
                     "' exists but is not a folder; "
                     "move it aside or set FASTGPU_STATE_DIR");

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 
 #include "cli_run.h"
@@ -42,6 +43,9 @@ TEST(CliUsage, AllUsersByAUserNamesTheFlag) {
   if (::geteuid() == 0) {
     if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
     as_user += " setpriv --reuid=1001 --regid=1001 --clear-groups";
+    if (std::system((as_user + " test -x '" + std::string(FASTGPU_CLI_PATH) + "'").c_str()) != 0) {
+      GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH;
+    }
   }
   for (const std::string verb : {"queue", "history"}) {
     const test_support::CliRun run =
@@ -53,6 +57,29 @@ TEST(CliUsage, AllUsersByAUserNamesTheFlag) {
         << run.output;
     EXPECT_TRUE(contains(run.output, "; leave out --all-users\n")) << run.output;
   }
+}
+
+// A user whose socket lies behind a folder they may not enter (HOME=/root, say) got an
+// uncaught filesystem error: the command aborted (exit 134).
+TEST(CliUsage, ASocketBehindAFolderTheUserMayNotEnterIsAnErrorNotACrash) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run the CLI as another user";
+  if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
+  const std::string as_user = "setpriv --reuid=1001 --regid=1001 --clear-groups";
+  if (std::system((as_user + " test -x '" + std::string(FASTGPU_CLI_PATH) + "'").c_str()) != 0) {
+    GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH;
+  }
+  char closed[] = "/tmp/fastgpu-closed-XXXXXX";
+  ASSERT_NE(::mkdtemp(closed), nullptr);  // 0700, root's
+  const std::string run_as =
+      "HOME=/tmp FASTGPU_STATE_DIR=/tmp/fastgpu-closed-test-state-1001 "
+      "FASTGPU_SOCKET=" +
+      std::string(closed) + "/fastgpu.sock " + as_user;
+  const test_support::CliRun run = test_support::run_cli_under(run_as, "queue", true);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu queue: ")) << run.output;
+  EXPECT_FALSE(contains(run.output, "terminate called")) << run.output;
+  std::filesystem::remove_all(closed);
+  std::filesystem::remove_all("/tmp/fastgpu-closed-test-state-1001");
 }
 
 // CLI11's own words were "Could not convert: --last = abc".
