@@ -236,6 +236,8 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   if (parts.gpus_source == "simulated") {
     options.info.devices = config.devices.empty() ? kDefaultSimulatedDevices : config.devices;
   }
+  options.info.cpu_slots = config.cpu_slots;
+  options.info.shared = config.shared;
   options.info.scheduler = sched::settings_json(config.scheduler);
   options.info.settings_file = config.settings_file.string();
   options.info.started = std::chrono::steady_clock::now();

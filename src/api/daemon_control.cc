@@ -68,9 +68,13 @@ std::string tail_of(const std::filesystem::path& path, std::size_t lines, std::u
   if (!options.settings_file.empty()) {
     ::setenv("FASTGPU_CONFIG", options.settings_file.c_str(), 1);
   }
+  if (options.cpu_slots) {
+    ::setenv("FASTGPU_CPU_SLOTS", std::to_string(*options.cpu_slots).c_str(), 1);
+  }
   const std::string executable = options.executable.string();
   char* const argv[] = {const_cast<char*>(executable.c_str()), const_cast<char*>("daemon"),
-                        const_cast<char*>("run"), nullptr};
+                        const_cast<char*>("run"),
+                        options.shared ? const_cast<char*>("--shared") : nullptr, nullptr};
   ::execv(executable.c_str(), argv);
   std::fprintf(stderr, "fastgpu: cannot run '%s': %s\n", executable.c_str(), std::strerror(errno));
   ::_exit(127);

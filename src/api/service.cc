@@ -537,6 +537,8 @@ ApiResponse ApiService::daemon_info() {
                     {"gpus_source", info.gpus_source},
                     {"gpus_note", info.gpus_note},
                     {"devices", info.devices.empty() ? Json(nullptr) : Json(info.devices)},
+                    {"cpu_slots", info.cpu_slots},
+                    {"shared", info.shared},
                     {"policy", setting("policy")},
                     {"strategy", setting("strategy")},
                     {"scheduler", info.scheduler},

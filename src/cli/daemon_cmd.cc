@@ -132,6 +132,13 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
         "devices {}, not {}", options.flags.devices,
         devices.is_string() ? devices.get<std::string>() : std::string("the real GPUs")));
   }
+  const api::Json& slots = info.contains("cpu_slots") ? info["cpu_slots"] : api::Json();
+  if (options.cpu_slots && slots.is_number_integer() && slots != *options.cpu_slots) {
+    differences.push_back(fmt::format("cpu_slots {}, not {}", *options.cpu_slots, slots.dump()));
+  }
+  if (options.shared && !info.value("shared", true)) {
+    differences.push_back("shared, not private to its user");
+  }
   return fmt::format("{}", fmt::join(differences, "; "));
 }
 
@@ -325,6 +332,8 @@ int start_detached(const DaemonOptions& options) {
   if (Status devices = check_devices(options); !devices.ok()) {
     return refuse_scheduler("daemon start", devices);
   }
+  Result<std::size_t> cpu_slots = cpu_slots_option(options);
+  if (!cpu_slots.ok()) return refuse_scheduler("daemon start", cpu_slots.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon start", paths.status());
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
@@ -358,6 +367,8 @@ int start_detached(const DaemonOptions& options) {
   start.policy = options.policy;
   start.strategy = options.strategy;
   start.settings_file = scheduler->file;
+  if (options.cpu_slots) start.cpu_slots = *cpu_slots;
+  start.shared = options.shared;
   Result<api::StartedDaemon> started = api::start_daemon(*paths, start);
   if (!started.ok()) return fail("daemon start", started.status());
   if (!started->started_here) {
@@ -515,6 +526,16 @@ void add_scheduler_flags(CLI::App& command, DaemonOptions& options) {
                      "--strategy override it");
 }
 
+// `daemon run` and `daemon start` alike.
+void add_shared_and_slots_flags(CLI::App& command, DaemonOptions& options) {
+  command.add_flag("--shared", options.shared,
+                   "Let every local user connect (socket mode 0666); for a root daemon that runs "
+                   "each job as its owner");
+  command.add_option("--cpu-slots", options.cpu_slots,
+                     "CPU-only jobs (gpus 0) that run at once; 0: no limit (default: one per CPU, "
+                     "or FASTGPU_CPU_SLOTS)");
+}
+
 }  // namespace
 
 void add_daemon_command(CLI::App& app, CommandOutcome& outcome) {
@@ -525,18 +546,14 @@ void add_daemon_command(CLI::App& app, CommandOutcome& outcome) {
   CLI::App* run =
       daemon->add_subcommand("run", "Run the daemon in the foreground until SIGTERM/Ctrl-C");
   add_daemon_flags(*run, options->flags, /*with_json=*/false);
-  run->add_flag("--shared", options->shared,
-                "Let every local user connect (socket mode 0666); for a root daemon that runs "
-                "each job as its owner");
+  add_shared_and_slots_flags(*run, *options);
   run->add_option("--tick-ms", options->tick_ms, "Milliseconds between engine ticks (default 500)");
-  run->add_option("--cpu-slots", options->cpu_slots,
-                  "CPU-only jobs (gpus 0) that run at once; 0: no limit (default: one per CPU, "
-                  "or FASTGPU_CPU_SLOTS)");
   add_scheduler_flags(*run, *options);
   run->callback([options, &outcome] { outcome.exit_code = run_foreground(*options); });
 
   CLI::App* start = daemon->add_subcommand("start", "Start the daemon in the background");
   add_daemon_flags(*start, options->flags, /*with_json=*/false);
+  add_shared_and_slots_flags(*start, *options);
   add_scheduler_flags(*start, *options);
   start->callback([options, &outcome] { outcome.exit_code = start_detached(*options); });
 

@@ -89,6 +89,24 @@ TEST(DaemonLifecycle, StopAndReloadOfADaemonWithItsStateElsewhereSayWhoseItIs) {
   EXPECT_TRUE(contains(reload.output, "read its settings again")) << reload.output;
 }
 
+// `daemon start` takes --shared and --cpu-slots as `daemon run` does (only run had them);
+// status reports both, and a start asking for other slots is refused naming them.
+TEST(DaemonLifecycle, StartTakesSharedAndCpuSlotsAndStatusShowsThem) {
+  DaemonHarness daemon;
+  const test_support::CliRun started = daemon.fastgpu("daemon start --shared --cpu-slots 3");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  struct stat info {};
+  ASSERT_EQ(::stat(daemon.socket().c_str(), &info), 0);
+  EXPECT_EQ(info.st_mode & 0777, 0666u);
+  const json status = daemon.fastgpu_json("daemon status");
+  EXPECT_EQ(status["cpu_slots"], 3) << status.dump();
+  EXPECT_EQ(status["shared"], true) << status.dump();
+  const test_support::CliRun other = daemon.fastgpu("daemon start --cpu-slots 5");
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_TRUE(contains(other.output, "cpu_slots 5, not 3")) << other.output;
+  EXPECT_EQ(daemon.fastgpu("daemon start --cpu-slots -1").exit_code, 2);
+}
+
 TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {
   DaemonHarness daemon("4xH100-80Q");
   const test_support::CliRun started = daemon.fastgpu("daemon start");

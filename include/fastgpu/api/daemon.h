@@ -78,12 +78,14 @@ Status run_daemon(const DaemonConfig& config);
 Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths);
 
 struct StartOptions {
-  std::filesystem::path executable;     // the fastgpu binary to run as `fastgpu daemon run`
-  std::string devices;                  // passed on as FASTGPU_DEVICES when not empty
-  std::chrono::seconds timeout{30};     // for the socket to answer
-  std::string policy;                   // passed on as FASTGPU_POLICY when not empty
-  std::string strategy;                 // passed on as FASTGPU_STRATEGY when not empty
-  std::filesystem::path settings_file;  // passed on as FASTGPU_CONFIG when not empty
+  std::filesystem::path executable;      // the fastgpu binary to run as `fastgpu daemon run`
+  std::string devices;                   // passed on as FASTGPU_DEVICES when not empty
+  std::chrono::seconds timeout{30};      // for the socket to answer
+  std::string policy;                    // passed on as FASTGPU_POLICY when not empty
+  std::string strategy;                  // passed on as FASTGPU_STRATEGY when not empty
+  std::filesystem::path settings_file;   // passed on as FASTGPU_CONFIG when not empty
+  std::optional<std::size_t> cpu_slots;  // passed on as FASTGPU_CPU_SLOTS when given
+  bool shared = false;                   // `daemon run --shared`
 };
 
 // Starts `fastgpu daemon run` detached (its own session, output appended to

@@ -59,6 +59,8 @@ struct DaemonInfo {
   std::string gpus_source;    // "nvml" or "simulated"
   std::string gpus_note;      // e.g. "no NVIDIA driver: simulated GPUs (4xH100-80G)"
   std::string devices;        // the simulated GPUs' spec ("4xH100-80G"); empty: real GPUs
+  std::size_t cpu_slots = 0;  // CPU-only jobs at once; 0: no limit
+  bool shared = false;        // the socket admits every local user
   Json scheduler;             // every setting (sched::settings_json): policy, strategy, ...
   std::string settings_file;  // the file they were read from; empty: the defaults
   std::chrono::steady_clock::time_point started;
