@@ -12,9 +12,11 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "cli_run.h"
 #include "fastgpu/api/client.h"
@@ -145,6 +147,29 @@ class DaemonHarness {
     }
     ADD_FAILURE() << "job " << id << " never launched; last: " << last.dump();
     return last;
+  }
+
+  // The pid of the daemon that answers on the socket; nullopt when none does. (Read from a
+  // status without one, `status["pid"]` on a const object was undefined: a garbage pid.)
+  std::optional<pid_t> answering_pid() const {
+    const nlohmann::json status = fastgpu_json("daemon status");
+    if (!status.is_object() || !status.contains("pid") || !status["pid"].is_number_integer()) {
+      return std::nullopt;
+    }
+    return status["pid"].get<pid_t>();
+  }
+
+  // The last lines of the daemon's log, for a failure's message.
+  std::string daemon_log_tail(std::size_t lines = 20) const {
+    std::ifstream file(state_dir() / "daemon.log");
+    std::vector<std::string> kept;
+    for (std::string line; std::getline(file, line);) {
+      kept.push_back(line);
+      if (kept.size() > lines) kept.erase(kept.begin());
+    }
+    std::string text;
+    for (const std::string& line : kept) text += line + "\n";
+    return text;
   }
 
   std::string log_of(std::uint64_t id) const {

@@ -495,9 +495,9 @@ TEST(DaemonLifecycle, KillNineMidRunThenRestartRunsEveryJobExactlyOnceWithComple
   const std::vector<std::uint64_t> ids = daemon.submit_api({{"jobs", jobs}});
   ASSERT_EQ(ids.size(), 6u);
   daemon.wait_for_state(ids.front(), "RUNNING");
-  const json status = daemon.fastgpu_json("daemon status");
-  ASSERT_TRUE(status.is_object());
-  ASSERT_EQ(::kill(status["pid"].get<pid_t>(), SIGKILL), 0);
+  const std::optional<pid_t> pid = daemon.answering_pid();
+  ASSERT_TRUE(pid) << "no daemon answers; the end of its log:\n" << daemon.daemon_log_tail();
+  ASSERT_EQ(::kill(*pid, SIGKILL), 0);
   // The next command finds no daemon and starts a new one, which re-adopts the jobs.
   std::string list;
   for (std::uint64_t id : ids) list += std::to_string(id) + " ";
@@ -547,11 +547,11 @@ TEST(DaemonLifecycle, TwoHundredJobsSurviveRepeatedKillNineAtRandomMoments) {
   };
   int kills = 0;
   for (; kills < 5 && !ended(); ++kills) {
-    const json status = daemon.fastgpu_json("daemon status");
-    ASSERT_TRUE(status.is_object()) << "no daemon answers";
+    const std::optional<pid_t> pid = daemon.answering_pid();
+    ASSERT_TRUE(pid) << "no daemon answers; the end of its log:\n" << daemon.daemon_log_tail();
     const int pause_ms = std::uniform_int_distribution<int>(100, 1500)(random);
     std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
-    ASSERT_EQ(::kill(status["pid"].get<pid_t>(), SIGKILL), 0);
+    ASSERT_EQ(::kill(*pid, SIGKILL), 0);
     // Until a command starts the next one, nothing schedules: running jobs go on alone.
     const test_support::CliRun restarted = daemon.fastgpu("daemon start");
     ASSERT_EQ(restarted.exit_code, 0) << restarted.output;

@@ -54,9 +54,9 @@ void release_jobs(const DaemonHarness& daemon) { std::ofstream(daemon.work() / "
 
 // SIGKILL to the daemon, as a crash would end it: it cleans nothing up.
 void kill_daemon(const DaemonHarness& daemon) {
-  const json status = daemon.fastgpu_json("daemon status");
-  ASSERT_TRUE(status.is_object()) << "no daemon answers";
-  ASSERT_EQ(::kill(status["pid"].get<pid_t>(), SIGKILL), 0);
+  const std::optional<pid_t> pid = daemon.answering_pid();
+  ASSERT_TRUE(pid) << "no daemon answers; the end of its log:\n" << daemon.daemon_log_tail();
+  ASSERT_EQ(::kill(*pid, SIGKILL), 0);
 }
 
 // True once a daemon answers again (`daemon status` starts none itself).
