@@ -402,13 +402,13 @@ int stop(const DaemonOptions& options) {
   if (!*stopped) {
     // It said "no daemon runs" and exit 0 to a user of root's shared daemon, which went on.
     if (const std::optional<api::Json> other = daemon_elsewhere(*paths)) {
+      const std::string its_state = other->value("state_dir", std::string("?"));
       return fail("daemon stop",
                   failed_precondition(fmt::format(
                       "the daemon on {} (pid {}) keeps its state in {}, not in {}: only its "
                       "owner or root stops it, with FASTGPU_STATE_DIR={} fastgpu daemon stop",
-                      paths->socket.string(), other->value("pid", 0),
-                      other->value("state_dir", std::string("?")), paths->state_dir.string(),
-                      other->value("state_dir", std::string("?")))));
+                      paths->socket.string(), other->value("pid", 0), its_state,
+                      paths->state_dir.string(), its_state)));
     }
     print_text(fmt::format("no daemon runs on {}\n", paths->state_dir.string()));
   } else {

@@ -71,11 +71,10 @@ int run_logs(const LogsOptions& options) {
     const bool done = (*chunk)["done"].get<bool>();
     // A job that ended without starting (its launch failed) may have the supervisor's line
     // saying why in its log: finish_logs() says it, on stderr, exit 1.
-    const bool unstarted = chunk->contains("started") && !(*chunk)["started"].get<bool>();
-    const Result<store::JobState> state =
-        store::parse_job_state((*chunk)["state"].get<std::string>());
-    if (unstarted && !options.daemon.json && state.ok() && store::is_terminal(*state)) {
-      return finish_logs(options.id, *chunk, false);
+    if (!options.daemon.json && chunk->contains("started") && !(*chunk)["started"].get<bool>()) {
+      const Result<store::JobState> state =
+          store::parse_job_state((*chunk)["state"].get<std::string>());
+      if (state.ok() && store::is_terminal(*state)) return finish_logs(options.id, *chunk, false);
     }
     if (whole_json) {
       output += data;
