@@ -2,7 +2,9 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <poll.h>
 #include <sys/file.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -80,6 +82,73 @@ std::string tail_of(const std::filesystem::path& path, std::size_t lines, std::u
   ::_exit(127);
 }
 
+// Forks twice, so that the daemon is not the caller's child: a command that started it and
+// runs on (a long `wait` that starts a daemon again when the first goes away) would
+// otherwise hold every daemon that ends meanwhile as a zombie. The middle process hands
+// back the daemon's pid and exits at once; the daemon's parent is then init (or the
+// caller's subreaper), which reaps it.
+Result<pid_t> spawn_daemon(const DaemonPaths& paths, const StartOptions& options) {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return io_error(fmt::format("cannot start the daemon: pipe: {}", std::strerror(errno)));
+  }
+  const pid_t middle = ::fork();
+  if (middle < 0) {
+    const int error = errno;
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return io_error(fmt::format("cannot fork the daemon: {}", std::strerror(error)));
+  }
+  if (middle == 0) {
+    ::close(pipe_fds[0]);
+    const pid_t daemon = ::fork();
+    if (daemon == 0) exec_daemon(paths, options);
+    const int error = daemon < 0 ? errno : 0;
+    const pid_t answer[2] = {daemon, static_cast<pid_t>(error)};
+    const bool written = ::write(pipe_fds[1], answer, sizeof answer) == sizeof answer;
+    ::_exit(written ? 0 : 1);
+  }
+  ::close(pipe_fds[1]);
+  pid_t answer[2] = {-1, 0};
+  ssize_t got = 0;
+  do {
+    got = ::read(pipe_fds[0], answer, sizeof answer);
+  } while (got < 0 && errno == EINTR);
+  ::close(pipe_fds[0]);
+  while (::waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (got != static_cast<ssize_t>(sizeof answer)) {
+    return io_error("cannot fork the daemon: the process forking it ended without its pid");
+  }
+  if (answer[0] < 0) {
+    return io_error(fmt::format("cannot fork the daemon: {}", std::strerror(answer[1])));
+  }
+  return answer[0];
+}
+
+// Tells when a process that is not our child has ended: through a pidfd, which reports the
+// end even while the process waits as a zombie for its reaper; without one (an old
+// kernel), once the pid is gone.
+class ExitWatch {
+ public:
+  explicit ExitWatch(pid_t pid)
+      : pid_(pid), fd_(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))) {}
+  ExitWatch(const ExitWatch&) = delete;
+  ExitWatch& operator=(const ExitWatch&) = delete;
+  ~ExitWatch() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool ended() const {
+    if (fd_ < 0) return ::kill(pid_, 0) != 0 && errno == ESRCH;
+    pollfd watched{fd_, POLLIN, 0};
+    return ::poll(&watched, 1, 0) > 0;
+  }
+
+ private:
+  pid_t pid_;
+  int fd_;
+};
+
 }  // namespace
 
 Result<std::filesystem::path> own_executable() {
@@ -127,9 +196,10 @@ Result<StartedDaemon> start_daemon(const DaemonPaths& paths, const StartOptions&
   const std::uintmax_t log_before = std::filesystem::exists(paths.log_file, no_log_yet)
                                         ? std::filesystem::file_size(paths.log_file, no_log_yet)
                                         : 0;
-  const pid_t child = ::fork();
-  if (child < 0) return io_error(fmt::format("cannot fork the daemon: {}", std::strerror(errno)));
-  if (child == 0) exec_daemon(paths, options);
+  Result<pid_t> spawned = spawn_daemon(paths, options);
+  if (!spawned.ok()) return spawned.status();
+  const pid_t child = *spawned;
+  const ExitWatch exited(child);
 
   const ApiClient client(paths.socket);
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
@@ -142,13 +212,11 @@ Result<StartedDaemon> start_daemon(const DaemonPaths& paths, const StartOptions&
       Result<std::optional<pid_t>> holder = running_daemon_pid(paths);
       if (holder.ok() && holder->has_value() && **holder > 0 && **holder != child) {
         ::kill(child, SIGKILL);
-        ::waitpid(child, nullptr, 0);
         return StartedDaemon{**holder, false};
       }
       return StartedDaemon{child, true};
     }
-    int status = 0;
-    if (::waitpid(child, &status, WNOHANG) == child) {
+    if (exited.ended()) {
       // Two commands that found no daemon at once (a `daemon start` and a command following
       // a job across a restart) each start one; the one that lost the lock exits, and the
       // winner is the daemon both asked for.

@@ -12,6 +12,7 @@
 #include <functional>
 #include <future>
 #include <iterator>
+#include <sstream>
 
 #include "daemon/daemon_harness.h"
 
@@ -97,6 +98,41 @@ TEST(FollowAcrossRestart, LogsFollowPrintsEveryLineOnceAcrossAKillNine) {
   EXPECT_EQ(logs.output(), all_lines());
   EXPECT_TRUE(contains(logs.errors(), "went away; started a new one")) << logs.errors();
   EXPECT_EQ(daemon.job(id)["state"], "COMPLETED");
+}
+
+// The daemon a follower starts again is not the follower's child: a daemon stopped while
+// the follower runs on is reaped by init, not left a zombie of the follower until it ends.
+TEST(FollowAcrossRestart, TheDaemonAFollowerStartsIsNotItsChild) {
+  DaemonHarness daemon;
+  const std::uint64_t id = daemon.submit("--gpus 0 --wrap " + DaemonHarness::quoted(kGatedJob));
+  ASSERT_GT(id, 0u);
+  Follower logs(daemon, "logs -f " + std::to_string(id), "logs");
+  ASSERT_TRUE(eventually([&] { return contains(logs.output(), "line 10\n"); })) << logs.errors();
+  ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
+  ASSERT_TRUE(eventually([&] { return daemon_answers(daemon); })) << logs.errors();
+
+  const std::optional<pid_t> restarted = daemon.answering_pid();
+  ASSERT_TRUE(restarted) << daemon.daemon_log_tail();
+  std::ifstream stat("/proc/" + std::to_string(*restarted) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  // "PID (COMM) STATE PPID ...": COMM may hold spaces, so read after its last ')'.
+  std::istringstream after_comm(line.substr(line.rfind(')') + 1));
+  std::string state;
+  pid_t parent = 0;
+  after_comm >> state >> parent;
+  ASSERT_GT(parent, 0) << line;
+  std::error_code error;
+  const std::filesystem::path parent_program =
+      std::filesystem::read_symlink("/proc/" + std::to_string(parent) + "/exe", error);
+  EXPECT_NE(parent_program, std::filesystem::canonical(FASTGPU_CLI_PATH))
+      << "the daemon (pid " << *restarted << ") is the child of `fastgpu logs -f` (pid " << parent
+      << ")";
+
+  ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
+  release_jobs(daemon);
+  EXPECT_EQ(logs.exit_code(), 0) << logs.errors();
+  EXPECT_EQ(logs.output(), all_lines());
 }
 
 TEST(FollowAcrossRestart, WaitKeepsWaitingAcrossADaemonStop) {

@@ -89,7 +89,8 @@ struct StartOptions {
 };
 
 // Starts `fastgpu daemon run` detached (its own session, output appended to
-// state_dir/daemon.log) and waits until its socket answers. A daemon that exits first is
+// state_dir/daemon.log, not the caller's child: init reaps it when it ends) and waits
+// until its socket answers. A daemon that exits first is
 // an error quoting the end of its log, unless it lost the state folder's lock to a daemon
 // another command started at the same moment: then that one is waited for instead.
 struct StartedDaemon {
