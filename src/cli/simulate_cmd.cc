@@ -495,6 +495,10 @@ void add_simulate_command(CLI::App& app, CommandOutcome& outcome) {
     for (const char* name : {"--seeds", "--tune", "--reference"}) {
       if (command->get_option(name)->count() > 0) options->protocol_only_given.emplace_back(name);
     }
+    for (const char* name : {"--policy", "--backfill", "--time-scale", "--time-limit-factor",
+                             "--round-time-limits", "--vc", "--one-cluster", "--config"}) {
+      if (command->get_option(name)->count() > 0) options->replay_only_given.emplace_back(name);
+    }
     const std::optional<Failure> failure = run_simulate(*options);
     if (!failure) return;
     std::fprintf(stderr, "fastgpu simulate: %s\n", failure->message.c_str());

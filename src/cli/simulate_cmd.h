@@ -39,6 +39,7 @@ struct SimulateOptions {
   bool policy_given = false;                       // --policy was on the command line
   bool strategy_given = false;                     // --strategy was
   std::vector<std::string> protocol_only_given;    // --seeds, --tune, --reference given
+  std::vector<std::string> replay_only_given;      // options only a replay reads, given
   std::optional<sched::SchedulerConfig> settings;  // read from `config` by run_simulate
 };
 

@@ -186,6 +186,16 @@ TEST(SimulateChart, ProtocolBadFlagsAreUsageErrors) {
   run = run_cli(base + " --reference '" + dir.path("missing.csv") + "'", true);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.output, HasSubstr("missing.csv"));
+  // Options only a replay reads would be ignored: refused, each named.
+  for (const std::string option :
+       {"--policy sjf", "--backfill", "--time-scale 4", "--time-limit-factor 2",
+        "--round-time-limits", "--vc a", "--one-cluster", "--config x.yaml"}) {
+    run = run_cli(base + " " + option, true);
+    EXPECT_EQ(run.exit_code, 2) << option;
+    EXPECT_THAT(run.output, HasSubstr(option.substr(0, option.find(' ')) +
+                                      " applies only to a replay; FGD's experiment places each "
+                                      "task once and runs nothing"));
+  }
   run = run_cli(
       "simulate --protocol nosuch --trace 'openb:" + openb_tasks(dir) + "' --cluster spec:1x2",
       true);

@@ -47,6 +47,14 @@ std::string workload_name(const std::string& trace_spec) {
 
 std::optional<Failure> check_protocol_options(const SimulateOptions& options,
                                               const std::vector<std::string>& strategies) {
+  // The experiment places each task once and runs nothing: it would go on without them,
+  // and its results would read as if they applied.
+  if (!options.replay_only_given.empty()) {
+    return Failure{kExitUsage, options.replay_only_given.front() +
+                                   " applies only to a replay; FGD's experiment places each task "
+                                   "once and runs nothing: leave it out, or leave out "
+                                   "--protocol fgd"};
+  }
   if (strategies.empty()) {
     return Failure{kExitUsage, "--strategy: give at least one, e.g. bestfit,fgd,pack"};
   }
