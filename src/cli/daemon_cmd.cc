@@ -69,8 +69,10 @@ using Settings = api::SchedulerSettings;
 // over it: --policy/--strategy, else FASTGPU_POLICY/FASTGPU_STRATEGY. A bad name is refused
 // with the names there are and where the bad one came from: invalid_argument for a flag, a
 // usage error (exit 2); failed_precondition for a variable or the file (exit 1, as a bad
-// FASTGPU_CPU_SLOTS).
-Result<Settings> scheduler_option(const DaemonOptions& options) {
+// FASTGPU_CPU_SLOTS). A file's errors start with where it was named (`--config` or
+// FASTGPU_CONFIG), except on a reload (`reloading`): the daemon got its file through
+// FASTGPU_CONFIG even when its user gave `daemon start --config`, so only the file is named.
+Result<Settings> scheduler_option(const DaemonOptions& options, bool reloading = false) {
   Settings settings;
   const Named file = flag_or_environment(options.config, "--config", "FASTGPU_CONFIG");
   if (!file.value.empty()) {
@@ -83,7 +85,8 @@ Result<Settings> scheduler_option(const DaemonOptions& options) {
   if (!settings.file.empty()) {
     Result<sched::SchedulerConfig> read = sched::read_settings(settings.file);
     if (!read.ok()) {
-      return failed_precondition((file.value.empty() ? "" : std::string(file.source) + " ") +
+      const bool name_source = !file.value.empty() && !reloading;
+      return failed_precondition((name_source ? std::string(file.source) + " " : "") +
                                  read.status().message());
     }
     settings.config = *read;
@@ -304,7 +307,7 @@ int run_foreground(const DaemonOptions& asked) {
   config.settings_file = scheduler->file;
   // Read again on reload as now: the same file, flags and variables (the daemon's own).
   config.reread_settings = [options]() -> Result<api::SchedulerSettings> {
-    return scheduler_option(options);
+    return scheduler_option(options, /*reloading=*/true);
   };
   config.job_path_prefix = job_path_prefix(*executable);
   config.start_choices = start_choices(options, *scheduler, *cpu_slots).dump();

@@ -230,6 +230,11 @@ TEST(DaemonLifecycle, ReloadReadsTheSettingsFileAgainAndABadOneChangesNothing) {
     EXPECT_TRUE(contains(bad.output, "line 2: unknown setting 'backfil' (did you mean backfill?)"))
         << bad.output;
     EXPECT_TRUE(contains(bad.output, "nothing changed")) << bad.output;
+    // Named as the file, not as the variable `daemon start --config` handed the daemon.
+    EXPECT_TRUE(contains(bad.output, "fastgpu daemon reload: " +
+                                         (daemon.work() / "settings.yaml").string() + ": line 2"))
+        << bad.output;
+    EXPECT_FALSE(contains(bad.output, "FASTGPU_CONFIG")) << bad.output;
     EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "fifo");
 
     daemon.write_file("settings.yaml", "policy: priority\nbackfill: false\n");
