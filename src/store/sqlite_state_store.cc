@@ -411,6 +411,14 @@ class SqliteStateStore final : public StateStore {
           "{} depends on job {}, which does not exist; check the id (nothing was submitted)",
           batch_member(spec, batch), to_string(after)));
     }
+    // The id it is given as it is stored (`--after 1` on an empty queue): it would wait for
+    // itself for ever.
+    if (after == id && !dependency.batch_index) {
+      return invalid_argument(fmt::format(
+          "{} depends on job {}, which does not exist: {} is the id it would get itself; check "
+          "the id (nothing was submitted)",
+          batch_member(spec, batch), to_string(after), to_string(after)));
+    }
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertDependency));
     stmt.bind(1, as_int64(id.value()))
         .bind(2, as_int64(after.value()))

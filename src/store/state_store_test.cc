@@ -183,6 +183,41 @@ TEST_F(StateStoreTest, BatchDependingOnUnknownJobStoresNothingAndNamesTheId) {
   EXPECT_EQ(submit_one(full_spec(3)), JobId(1));
 }
 
+// A job given the id it is about to get as its dependency would wait for itself for ever:
+// refused as the unknown id it was when submitted, alone or as an array's task.
+TEST_F(StateStoreTest, AJobThatWouldDependOnItselfIsRefused) {
+  JobSpec alone = full_spec(1);
+  alone.name.clear();
+  alone.dependencies = {{JobId(1), DependencyKind::kAfterAny, std::nullopt}};
+  auto one = store_->submit(std::vector<JobSpec>{alone});
+  ASSERT_FALSE(one.ok());
+  EXPECT_EQ(one.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(one.status().message(),
+              HasSubstr("the job depends on job 1, which does not exist: 1 is the id it would get "
+                        "itself; check the id (nothing was submitted)"));
+  EXPECT_TRUE(store_->list_jobs({})->empty());
+
+  std::vector<JobSpec> array;
+  for (std::uint32_t i = 0; i < 3; ++i) {
+    JobSpec spec = full_spec(static_cast<int>(i));
+    spec.name = "sweep";
+    spec.array = ArrayMember{0, i, 0};
+    spec.dependencies = {{JobId(1), DependencyKind::kAfterOk, std::nullopt}};
+    array.push_back(spec);
+  }
+  auto tasks = store_->submit(array);
+  ASSERT_FALSE(tasks.ok());
+  EXPECT_THAT(tasks.status().message(), HasSubstr("task [0] of the array 'sweep' depends on job 1, "
+                                                  "which does not exist: 1 is the id"));
+  EXPECT_TRUE(store_->list_jobs({})->empty());
+
+  // A later job may depend on an earlier one, as before.
+  const JobId first = submit_one(full_spec(1));
+  JobSpec second = full_spec(2);
+  second.dependencies = {{first, DependencyKind::kAfterOk, std::nullopt}};
+  EXPECT_EQ(submit_one(second), JobId(first.value() + 1));
+}
+
 TEST_F(StateStoreTest, AnUnknownDependencyNamesTheJobAsTheUserSubmittedIt) {
   JobSpec alone = full_spec(1);
   alone.name.clear();
