@@ -3,6 +3,7 @@
 // job_file_deadline.cc); this file combines them and checks fields against each other.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -155,6 +156,28 @@ Status add_target(const AfterTarget& target, const std::string& text, const Name
   return {};
 }
 
+bool same_target(const Dependency& a, const Dependency& b) {
+  if (a.batch_index || b.batch_index) return a.batch_index == b.batch_index;
+  return a.job == b.job;
+}
+
+// One dependency per job waited for: `--after 7 --after 7`, `after: [prep, prep]` or
+// `afterok:7,afterany:7` name a job twice, which the store keeps once. Both conditions
+// must hold, and a job that completed has ended, so afterok covers afterany.
+void merge_same_targets(std::vector<Dependency>& dependencies) {
+  std::vector<Dependency> merged;
+  for (const Dependency& dependency : dependencies) {
+    auto same = std::find_if(merged.begin(), merged.end(),
+                             [&](const Dependency& kept) { return same_target(kept, dependency); });
+    if (same == merged.end()) {
+      merged.push_back(dependency);
+    } else if (dependency.kind == store::DependencyKind::kAfterOk) {
+      same->kind = store::DependencyKind::kAfterOk;
+    }
+  }
+  dependencies = std::move(merged);
+}
+
 Status set_dependencies(const SubmitOptions& options, const NameResolver* resolver, JobSpec& spec,
                         std::string& failed_field) {
   for (const std::string& text : options.after) {
@@ -165,6 +188,7 @@ Status set_dependencies(const SubmitOptions& options, const NameResolver* resolv
       FASTGPU_RETURN_IF_ERROR(add_target(target, text, resolver, spec));
     }
   }
+  merge_same_targets(spec.dependencies);
   failed_field.clear();
   return {};
 }

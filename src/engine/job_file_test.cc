@@ -285,6 +285,22 @@ TEST(JobFileFields, AfterTakesIdsAndSlurmDependencyTypes) {
             DependencyKind::kAfterAny);
 }
 
+// `--after 7 --after 7` once failed at the store with "UNIQUE constraint failed:
+// dependencies.job, dependencies.after"; a job named twice is waited for once, and
+// afterok wins over afterany (both must hold).
+TEST(JobFileFields, AfterNamingAJobTwiceWaitsForItOnce) {
+  const JobSpec spec = same_both_ways(
+      {"--after", "7", "--after", "afterany:8,7", "-d", "afterany:7", "--after", "afterok:8", "x"},
+      "{command: [x], after: [7, 'afterany:8,7', "
+      "'afterany:7', 'afterok:8']}");
+  EXPECT_THAT(spec.dependencies,
+              ElementsAre(Dependency{JobId(7), DependencyKind::kAfterOk, std::nullopt},
+                          Dependency{JobId(8), DependencyKind::kAfterOk, std::nullopt}));
+  EXPECT_THAT(
+      from_flags({"--after", "afterany:9", "--after", "afterany:9", "x"})->front().dependencies,
+      ElementsAre(Dependency{JobId(9), DependencyKind::kAfterAny, std::nullopt}));
+}
+
 TEST(JobFileFields, AfterRejectsWhatTheStoreCannotExpress) {
   same_error_both_ways({"--after", "afternotok:3", "x"}, "{command: [x], after: 'afternotok:3'}",
                        "dependency type 'afternotok' is not supported");

@@ -268,6 +268,22 @@ TEST(JobFileYaml, ParsedBatchIsAcceptedByTheStore) {
   EXPECT_EQ(member->spec.array->array_id, (*ids)[1].value());
 }
 
+// `after: [prep, prep]` once stopped `fastgpu run` with the store's "UNIQUE constraint
+// failed: dependencies.job, dependencies.after"; a name given twice is waited for once.
+TEST(JobFileYaml, AJobNamedTwiceInAfterIsWaitedForOnce) {
+  auto specs = from_yaml(R"(
+- {name: prep, command: [prep], gpus: 0}
+- {name: train, command: [train], gpus: 0, after: [prep, prep, 'afterany:prep']}
+)");
+  ASSERT_TRUE(specs.ok()) << specs.status().message();
+  EXPECT_THAT((*specs)[1].dependencies,
+              ElementsAre(Dependency{JobId(0), DependencyKind::kAfterOk, 0}));
+  auto store = store::open_sqlite_store(":memory:");
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto ids = (*store)->submit(*specs);
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+}
+
 std::string read_example(const std::string& name) {
   std::ifstream in(std::string(FASTGPU_SOURCE_DIR) + "/examples/" + name);
   std::stringstream text;
