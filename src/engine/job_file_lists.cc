@@ -72,6 +72,11 @@ Status add_array_part(std::string_view original, std::string_view part,
   const std::optional<std::uint32_t> last =
       dash == std::string_view::npos ? first : array_index(part.substr(dash + 1));
   if (!first || !last) {
+    const std::string_view bad = trim(!first ? part.substr(0, dash) : part.substr(dash + 1));
+    if (!bad.empty() && bad.find_first_not_of("0123456789") == std::string_view::npos) {
+      return array_error(original, fmt::format("index {} is above the largest, {}", bad,
+                                               std::numeric_limits<std::uint32_t>::max()));
+    }
     return array_error(original, fmt::format("'{}' is not an index (a whole number >= 0) or a "
                                              "range FIRST-LAST",
                                              trim(part)));

@@ -359,6 +359,12 @@ TEST(JobFileFields, BadArraysNameTheProblem) {
                        "'a-b' is not an index");
   same_error_both_ways({"--array", "1,,2", "x"}, "{command: [x], array: '1,,2'}",
                        "an empty item between commas");
+  // A whole number too large once read "'4294967296' is not an index (a whole number >= 0)".
+  same_error_both_ways({"--array", "4294967296", "x"}, "{command: [x], array: 4294967296}",
+                       "index 4294967296 is above the largest, 4294967295");
+  same_error_both_ways({"--array", "0-99999999999999999999%2", "x"},
+                       "{command: [x], array: '0-99999999999999999999%2'}",
+                       "index 99999999999999999999 is above the largest, 4294967295");
 }
 
 TEST(JobFileFields, DeadlineWithOffsetsAndRelative) {
