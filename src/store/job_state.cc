@@ -77,13 +77,35 @@ Status check_numbers(const JobSpec& spec, const std::string& where) {
   return {};
 }
 
+std::string target_name(const Dependency& dependency) {
+  if (dependency.batch_index) return "batch job " + std::to_string(*dependency.batch_index);
+  return "job " + to_string(dependency.job);
+}
+
+// The table keeps one row per (job, job waited for): a second one would fail the insert
+// with SQLite's "UNIQUE constraint failed", which says nothing a caller can act on.
+Status check_listed_once(const JobSpec& spec, std::size_t i, const std::string& where) {
+  const Dependency& dependency = spec.dependencies[i];
+  for (std::size_t j = 0; j < i; ++j) {
+    const Dependency& earlier = spec.dependencies[j];
+    if (earlier.batch_index == dependency.batch_index &&
+        (dependency.batch_index || earlier.job == dependency.job)) {
+      return invalid_argument(where + ": depends on " + target_name(dependency) +
+                              " twice; list each job once (as afterok if either entry is afterok)");
+    }
+  }
+  return {};
+}
+
 Status check_dependencies(const JobSpec& spec, std::size_t index, const std::string& where) {
-  for (const Dependency& dependency : spec.dependencies) {
+  for (std::size_t i = 0; i < spec.dependencies.size(); ++i) {
+    const Dependency& dependency = spec.dependencies[i];
     if (dependency.batch_index && *dependency.batch_index >= index) {
       return invalid_argument(where + ": depends on batch job " +
                               std::to_string(*dependency.batch_index) +
                               ", which does not come earlier in the batch");
     }
+    FASTGPU_RETURN_IF_ERROR(check_listed_once(spec, i, where));
   }
   return {};
 }

@@ -320,6 +320,26 @@ TEST_F(StateStoreTest, DependencyOnLaterBatchJobIsRefused) {
   EXPECT_THAT(ids.status().message(), HasSubstr("does not come earlier"));
 }
 
+// A job listed twice once reached the insert and failed with SQLite's "UNIQUE constraint
+// failed: dependencies.job, dependencies.after" (a 400 of POST /v1/jobs said only that).
+TEST_F(StateStoreTest, DependencyListedTwiceIsRefusedByName) {
+  std::vector<JobSpec> batch = {full_spec(1), full_spec(2)};
+  const std::vector<JobSpec> one = {full_spec(0)};
+  auto first = store_->submit(one);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  const JobId earlier = first->front();
+  batch[1].dependencies = {{earlier, DependencyKind::kAfterOk, std::nullopt},
+                           {earlier, DependencyKind::kAfterAny, std::nullopt}};
+  auto ids = store_->submit(batch);
+  ASSERT_FALSE(ids.ok());
+  EXPECT_THAT(ids.status().message(), HasSubstr("depends on job " + to_string(earlier) + " twice"));
+  batch[1].dependencies = {{JobId(), DependencyKind::kAfterOk, 0},
+                           {JobId(), DependencyKind::kAfterOk, 0}};
+  ids = store_->submit(batch);
+  ASSERT_FALSE(ids.ok());
+  EXPECT_THAT(ids.status().message(), HasSubstr("depends on batch job 0 twice"));
+}
+
 TEST_F(StateStoreTest, SpecChecksNameTheProblem) {
   JobSpec both = full_spec(1);
   both.shell_command = "true";
