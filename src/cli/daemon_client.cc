@@ -15,6 +15,7 @@
 #include <functional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -89,9 +90,33 @@ std::string memory_text(const api::Json& job) {
   return placed.is_number() ? format_bytes(placed.get<Bytes>()) : "auto";
 }
 
-// At most `width` characters; a longer text ends in '+', as ps shows a long user name.
+// Terminal columns of `text` as fmt counts them when it pads "{:<20}" (a code point is one
+// column, an East Asian wide one two), so a column cut here lines up with the padding.
+std::size_t columns(std::string_view text) {
+  return fmt::detail::compute_width(fmt::string_view(text.data(), text.size()));
+}
+
+// Bytes of the UTF-8 character that starts with `lead` (1 for a byte that starts none).
+std::size_t utf8_length(unsigned char lead) {
+  if (lead >= 0xF0 && lead <= 0xF4) return 4;
+  if (lead >= 0xE0) return lead <= 0xEF ? 3 : 1;
+  if (lead >= 0xC2) return 2;
+  return 1;
+}
+
+// At most `width` columns; a longer text ends in '+', as ps shows a long user name. It is
+// cut between characters, never inside one (a name in another script stays readable).
 std::string fitted(const std::string& text, std::size_t width) {
-  return text.size() <= width ? text : text.substr(0, width - 1) + "+";
+  if (columns(text) <= width) return text;
+  std::string kept;
+  for (std::size_t at = 0; at < text.size();) {
+    const std::size_t length =
+        std::min(utf8_length(static_cast<unsigned char>(text[at])), text.size() - at);
+    if (columns(kept) + columns(std::string_view(text).substr(at, length)) + 1 > width) break;
+    kept.append(text, at, length);
+    at += length;
+  }
+  return kept + "+";
 }
 
 // Run time so far (running) or in total (ended); "-" before the job starts.

@@ -295,6 +295,21 @@ TEST(JobTable, AnAutoJobShowsWhatItWasPlacedWithAndALongNameEndsInAPlus) {
   EXPECT_THAT(shown, HasSubstr("gpus:          1 x auto per GPU (placed with 20.0 GiB)\n"));
 }
 
+// A long name in another script was cut inside a character ("日本語の長い\xe5+") and the
+// rest of its row moved out of line; it is cut between characters, to the same columns.
+TEST(JobTable, ALongNameIsCutBetweenCharactersAndKeepsItsColumns) {
+  JobRecord wide = job(JobState::kQueued, 1);
+  wide.spec.name = "日本語の長い名前のジョブ";
+  JobRecord accented = job(JobState::kQueued, 1);
+  accented.spec.name = "éééééééééééééééééééééé";
+  JobRecord ascii = job(JobState::kQueued, 1);
+  ascii.spec.name = "a-name-longer-than-twenty";
+  const std::string text = table({wide, accented, ascii}, /*expand=*/true);
+  EXPECT_THAT(text, HasSubstr("  日本語の長い名前の+  alice "));  // 18 columns and '+'
+  EXPECT_THAT(text, HasSubstr("  ééééééééééééééééééé+ alice "));
+  EXPECT_THAT(text, HasSubstr("  a-name-longer-than-+ alice "));
+}
+
 TEST(StateList, EachVerbTakesItsOwnStatesInAnyCaseAndPointsAtTheOtherForTheRest) {
   EXPECT_EQ(parse_state_list("running, Queued", /*ended=*/false).value(), "RUNNING,QUEUED");
   EXPECT_EQ(parse_state_list("failed,TIMEOUT", /*ended=*/true).value(), "FAILED,TIMEOUT");
