@@ -165,7 +165,10 @@ int run_wait(const WaitOptions& options) {
   api::Json jobs = api::Json::array();
   for (const auto& [id, job] : ended) {
     all_completed = all_completed && job["state"] == "COMPLETED";
-    jobs.push_back({{"id", id}, {"state", job["state"]}, {"exit_code", job["exit_code"]}});
+    jobs.push_back({{"id", id},
+                    {"state", job["state"]},
+                    {"exit_code", job["exit_code"]},
+                    {"signal", job["signal"]}});
   }
   if (options.daemon.json) print_json({{"jobs", jobs}, {"all_completed", all_completed}});
   if (!waited.ok()) return fail("wait", waited);

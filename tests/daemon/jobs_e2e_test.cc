@@ -314,6 +314,26 @@ TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {
   EXPECT_EQ(history["jobs"][0]["end_reason"], reason);
 }
 
+// `wait` says how each job ended, in its lines and in --json alike: a job killed by a
+// signal once read `job 9: FAILED (signal 11)` but {"exit_code": null} alone in --json.
+TEST(JobsE2E, WaitJsonSaysHowEachJobEndedAsItsLinesDo) {
+  DaemonHarness daemon;
+  const std::uint64_t killed = daemon.submit("--gpus 0 --wrap 'kill -SEGV $$'");
+  const std::uint64_t failed = daemon.submit("--gpus 0 -- sh -c 'exit 3'");
+  const std::string ids = std::to_string(killed) + " " + std::to_string(failed);
+  const test_support::CliRun lines = daemon.fastgpu("wait " + ids);
+  EXPECT_EQ(lines.exit_code, 1) << lines.output;
+  EXPECT_TRUE(contains(lines.output, "job " + std::to_string(killed) + ": FAILED (signal 11)\n"))
+      << lines.output;
+  const json waited = daemon.fastgpu_json("wait " + ids);
+  ASSERT_EQ(waited["jobs"].size(), 2u) << waited.dump();
+  EXPECT_EQ(waited["jobs"][0]["signal"], 11) << waited.dump();
+  EXPECT_TRUE(waited["jobs"][0]["exit_code"].is_null()) << waited.dump();
+  EXPECT_EQ(waited["jobs"][1]["exit_code"], 3) << waited.dump();
+  EXPECT_TRUE(waited["jobs"][1]["signal"].is_null()) << waited.dump();
+  EXPECT_EQ(waited["all_completed"], false);
+}
+
 // A job the launcher could not start (its working folder is no absolute path) has the
 // launcher's message as its reason, and no log to print.
 // (A relative folder is refused at submit now; a folder that does not exist is found
