@@ -155,6 +155,14 @@ int run_wait(const WaitOptions& options) {
   }
   std::map<std::uint64_t, api::Json> ended;
   const Status waited = wait_for(*client, asked, deadline, options.daemon.json, ended);
+  const std::set<std::uint64_t> distinct(asked.ids.begin(), asked.ids.end());
+  if (!options.all && asked.missing.size() == distinct.size()) {
+    // Exit 0 would say every job completed; there was none, as for a single unknown id.
+    return fail("wait", not_found(fmt::format("none of the {} job id(s) in the ranges is a job "
+                                              "of yours; `fastgpu queue` and `fastgpu history` "
+                                              "list them",
+                                              distinct.size())));
+  }
   if (!asked.missing.empty()) {
     std::fprintf(stderr,
                  "fastgpu wait: in the ranges, %zu job(s) do not exist or are not yours; "

@@ -424,6 +424,14 @@ TEST(DaemonLifecycle, CancelTakesTheRangeTheQueueShowsForAnArray) {
   const test_support::CliRun unknown = daemon.fastgpu(fmt::format("wait {}", newest + 3));
   EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
   EXPECT_TRUE(contains(unknown.output, "no job")) << unknown.output;
+  // So is a range that holds none of the caller's jobs: it exited 0 ("waited for the
+  // others", of which there were none), as if every job had completed.
+  const test_support::CliRun none =
+      daemon.fastgpu(fmt::format("wait {}-{}", newest + 3, newest + 9));
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_EQ(none.output,
+            "fastgpu wait: none of the 7 job id(s) in the ranges is a job of yours; `fastgpu "
+            "queue` and `fastgpu history` list them\n");
 }
 
 TEST(DaemonLifecycle, TimeLimitEndsAJobAsTimeout) {
