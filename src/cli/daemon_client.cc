@@ -350,6 +350,12 @@ Result<std::string> parse_state_list(const std::string& text, bool ended) {
   const char* const other_listed =
       ended ? "QUEUED, RUNNING, PREEMPTED" : "COMPLETED, FAILED, CANCELLED, TIMEOUT";
   const char* const example = ended ? "--state failed,timeout" : "-t running";
+  if (trim(text).empty()) {
+    return invalid_argument(
+        fmt::format("--state '{}': give at least one state of {} "
+                    "(comma-separated, e.g. {}), or leave out --state for all",
+                    text, listed, example));
+  }
   std::string states;
   std::size_t begin = 0;
   while (begin <= text.size()) {

@@ -322,6 +322,11 @@ TEST(StateList, EachVerbTakesItsOwnStatesInAnyCaseAndPointsAtTheOtherForTheRest)
   const std::string unknown = parse_state_list("completed,Bogus", true).status().message();
   EXPECT_THAT(unknown, HasSubstr("unknown state 'Bogus'"));
   EXPECT_THAT(unknown, HasSubstr("COMPLETED, FAILED, CANCELLED, TIMEOUT"));
+  // An empty list was taken as every state without a word (`queue -t ''`).
+  EXPECT_THAT(parse_state_list("", false).status().message(),
+              HasSubstr("--state '': give at least one state of QUEUED, RUNNING, PREEMPTED"));
+  EXPECT_THAT(parse_state_list(" ", true).status().message(),
+              HasSubstr("give at least one state of COMPLETED, FAILED, CANCELLED, TIMEOUT"));
   EXPECT_THAT(parse_state_list("running,,queued", false).status().message(),
               HasSubstr("empty name between commas"));
 }

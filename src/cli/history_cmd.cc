@@ -20,7 +20,7 @@ struct HistoryOptions {
   DaemonFlags daemon;
   bool all_users = false;
   bool trace = false;
-  std::string state;
+  std::optional<std::string> state;  // --state: comma-separated; none: every ended state
   std::optional<std::int64_t> last;  // -n/--last: only the most recent N (by id)
 };
 
@@ -105,8 +105,8 @@ Result<std::string> cost_table(const api::Json& jobs, bool with_user) {
 
 int run_history(const HistoryOptions& options) {
   std::string target = "/v1/jobs?state=COMPLETED,FAILED,CANCELLED,TIMEOUT";
-  if (!options.state.empty()) {
-    Result<std::string> states = parse_state_list(options.state, /*ended=*/true);
+  if (options.state) {
+    Result<std::string> states = parse_state_list(*options.state, /*ended=*/true);
     if (!states.ok()) return usage_error("history", states.status().message());
     target = "/v1/jobs?state=" + *states;
   }

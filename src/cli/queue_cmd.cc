@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -19,7 +20,7 @@ struct QueueOptions {
   DaemonFlags daemon;
   bool all_users = false;
   bool expand = false;
-  std::string state;  // -t/--state: comma-separated, empty for every unfinished state
+  std::optional<std::string> state;  // -t/--state: comma-separated; none: every unfinished state
 };
 
 // --json: every field of every job, printed as it comes (100,000 jobs are 250 MB of JSON,
@@ -34,8 +35,8 @@ int print_queue_json(const QueueOptions& options, const std::string& target) {
 
 int run_queue(const QueueOptions& options) {
   std::string target = "/v1/jobs?state=QUEUED,RUNNING,PREEMPTED";
-  if (!options.state.empty()) {
-    Result<std::string> states = parse_state_list(options.state, /*ended=*/false);
+  if (options.state) {
+    Result<std::string> states = parse_state_list(*options.state, /*ended=*/false);
     if (!states.ok()) return usage_error("queue", states.status().message());
     target = "/v1/jobs?state=" + *states;
   }
