@@ -82,13 +82,20 @@ int run_cancel(const CancelOptions& options) {
                           : fmt::format("job {}: {}\n", id, state));
     }
   }
+  if (options.daemon.json) print_json({{"jobs", results}});
+  if (!options.all && unknown > 0 && unknown == results.size()) {
+    // Exit 0 would say the jobs were cancelled; there were none, as for a single unknown id.
+    return fail("cancel", not_found(fmt::format("none of the {} job id(s) in the ranges exists; "
+                                                "`fastgpu queue` and `fastgpu history` list "
+                                                "your jobs",
+                                                unknown)));
+  }
   if (ended_or_not_yours + unknown > 0) {
     std::fprintf(stderr,
                  "fastgpu cancel: in the ranges, %zu job(s) had already ended or are not yours "
-                 "and %zu do not exist; nothing to cancel there\n",
+                 "and %zu do not exist; those were left as they are\n",
                  ended_or_not_yours, unknown);
   }
-  if (options.daemon.json) print_json({{"jobs", results}});
   return exit_code;
 }
 

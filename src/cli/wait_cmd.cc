@@ -1,6 +1,7 @@
 // `fastgpu wait ID...|--all`: wait until jobs end; exit 1 if any did not complete.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -118,10 +119,17 @@ Status wait_for(ReconnectingClient& client, Waited& waited,
     const std::size_t found = waiting.size() - waited.missing.size();
     if (ended.size() == found) return {};
     if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+      std::vector<std::uint64_t> left;
+      for (std::uint64_t id : waiting) {
+        if (!ended.contains(id) && !waited.missing.contains(id)) left.push_back(id);
+      }
+      constexpr std::size_t kNamed = 10;
+      const std::string more = left.size() > kNamed ? ", ..." : "";
+      left.resize(std::min(left.size(), kNamed));
       return unavailable(
           fmt::format("{} of {} job(s) had not ended (queued or running) at the "
-                      "--timeout",
-                      found - ended.size(), found));
+                      "--timeout: {}{}",
+                      found - ended.size(), found, fmt::join(left, ", "), more));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(kPollInterval, pause * 2);
@@ -178,7 +186,14 @@ int run_wait(const WaitOptions& options) {
                     {"exit_code", job["exit_code"]},
                     {"signal", job["signal"]}});
   }
-  if (options.daemon.json) print_json({{"jobs", jobs}, {"all_completed", all_completed}});
+  // The jobs waited for that had not ended (at the --timeout, or when the wait failed).
+  api::Json not_ended = api::Json::array();
+  for (std::uint64_t id : distinct) {
+    if (!ended.contains(id) && !asked.missing.contains(id)) not_ended.push_back(id);
+  }
+  if (options.daemon.json) {
+    print_json({{"jobs", jobs}, {"all_completed", all_completed}, {"not_ended", not_ended}});
+  }
   if (!waited.ok()) return fail("wait", waited);
   return all_completed ? kExitOk : kExitFailure;
 }

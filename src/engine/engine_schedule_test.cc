@@ -108,6 +108,13 @@ class RandomEngineRun {
       dependency.job = target;
       dependency.kind =
           pick(0, 1) == 0 ? store::DependencyKind::kAfterOk : store::DependencyKind::kAfterAny;
+      // Waiting to succeed on a job that ended otherwise is refused at submit; a target
+      // that fails after the submit still cancels its dependents.
+      if (Result<store::JobRecord> record = store_->get_job(target);
+          record.ok() && store::is_terminal(record->state) &&
+          record->state != store::JobState::kCompleted) {
+        dependency.kind = store::DependencyKind::kAfterAny;
+      }
       spec.dependencies.push_back(dependency);
     }
     return spec;

@@ -411,6 +411,14 @@ class SqliteStateStore final : public StateStore {
           "{} depends on job {}, which does not exist; check the id (nothing was submitted)",
           batch_member(spec, batch), to_string(after)));
     }
+    // Waiting to succeed on a job that ended otherwise, it could only be cancelled.
+    if (dependency.kind == DependencyKind::kAfterOk && is_terminal(*state) &&
+        *state != JobState::kCompleted) {
+      return invalid_argument(fmt::format(
+          "{} waits for job {} to succeed, but it already ended {}, so it could never run; "
+          "write afterany:{} to run it after that job anyway (nothing was submitted)",
+          batch_member(spec, batch), to_string(after), state_name(*state), to_string(after)));
+    }
     // The id it is given as it is stored (`--after 1` on an empty queue): it would wait for
     // itself for ever.
     if (after == id && !dependency.batch_index) {

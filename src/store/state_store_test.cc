@@ -185,6 +185,29 @@ TEST_F(StateStoreTest, BatchDependingOnUnknownJobStoresNothingAndNamesTheId) {
 
 // A job given the id it is about to get as its dependency would wait for itself for ever:
 // refused as the unknown id it was when submitted, alone or as an array's task.
+// Waiting to succeed on a job that already ended otherwise was accepted, and the job was
+// cancelled at the next pass; refused at submit, pointing at afterany, which is accepted.
+TEST_F(StateStoreTest, WaitingToSucceedOnAJobThatEndedOtherwiseIsRefused) {
+  const JobId cancelled = submit_one(full_spec(1));
+  ASSERT_TRUE(
+      store_->transition(cancelled, JobState::kQueued, JobState::kCancelled, at_seconds(5), "user")
+          .ok());
+  JobSpec waiting = full_spec(2);
+  waiting.name.clear();
+  waiting.dependencies = {{cancelled, DependencyKind::kAfterOk, std::nullopt}};
+  auto refused = store_->submit(std::vector<JobSpec>{waiting});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(),
+              HasSubstr("the job waits for job 1 to succeed, but it already ended CANCELLED, so it "
+                        "could never run; write afterany:1 to run it after that job anyway "
+                        "(nothing was submitted)"));
+  EXPECT_EQ(store_->list_jobs({})->size(), 1u);
+
+  waiting.dependencies = {{cancelled, DependencyKind::kAfterAny, std::nullopt}};
+  EXPECT_EQ(submit_one(waiting), JobId(2));
+}
+
 TEST_F(StateStoreTest, AJobThatWouldDependOnItselfIsRefused) {
   JobSpec alone = full_spec(1);
   alone.name.clear();

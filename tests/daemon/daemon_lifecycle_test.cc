@@ -383,8 +383,9 @@ TEST(DaemonLifecycle, CancelTakesTheRangeTheQueueShowsForAnArray) {
   // (The running one says "stopping", or CANCELLED when its launch had not settled yet.)
   EXPECT_TRUE(contains(cancel.output, fmt::format("job {}: ", first))) << cancel.output;
   EXPECT_TRUE(contains(cancel.output, fmt::format("job {}: CANCELLED", last))) << cancel.output;
-  EXPECT_TRUE(
-      contains(cancel.output, "1 job(s) had already ended or are not yours and 2 do not exist"))
+  EXPECT_TRUE(contains(cancel.output,
+                       "1 job(s) had already ended or are not yours and 2 do not exist; "
+                       "those were left as they are"))
       << cancel.output;
   for (std::uint64_t id = first; id <= last; ++id) daemon.wait_for_state(id, "CANCELLED");
   // The queued members went first, so none was started when the running one freed the GPU.
@@ -411,6 +412,14 @@ TEST(DaemonLifecycle, CancelTakesTheRangeTheQueueShowsForAnArray) {
   // A single id that ended is still an error.
   EXPECT_EQ(daemon.fastgpu(fmt::format("cancel {}", done.at(0))).exit_code, 1);
   EXPECT_EQ(daemon.fastgpu("cancel 9-3").exit_code, 2);
+  // A range with no job at all cancelled nothing: an error, as a single unknown id is (it
+  // exited 0).
+  const test_support::CliRun nothing =
+      daemon.fastgpu(fmt::format("cancel {}-{}", last + 100, last + 104));
+  EXPECT_EQ(nothing.exit_code, 1) << nothing.output;
+  EXPECT_TRUE(
+      contains(nothing.output, "fastgpu cancel: none of the 5 job id(s) in the ranges exists"))
+      << nothing.output;
   EXPECT_EQ(daemon.fastgpu(fmt::format("wait {}-{}", first, last)).exit_code, 1);  // cancelled
   // A range past the last job waits for the jobs there are and counts the rest, as cancel
   // does (it stopped at the first missing id and reported only that one).

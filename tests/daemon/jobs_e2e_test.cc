@@ -286,9 +286,15 @@ TEST(JobsE2E, ShowAndHistoryTellWhatEachJobCost) {
 // --json, and logs, which fails (exit 1) with the reason instead of printing nothing.
 TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {
   DaemonHarness daemon;
-  const std::uint64_t parent = daemon.submit("--gpus 0 -- false");
+  // The parent fails only once the child is queued: a job waiting to succeed on one that
+  // failed already is refused at submit.
+  const std::uint64_t parent = daemon.submit(
+      "--gpus 0 --wrap " +
+      DaemonHarness::quoted("n=0; while [ ! -e go ] && [ $n -lt 1200 ]; do sleep 0.05; "
+                            "n=$((n+1)); done; false"));
   const std::uint64_t child =
       daemon.submit("--gpus 0 --after " + std::to_string(parent) + " -- echo never");
+  daemon.write_file("go", "go\n");
   const std::string reason = "dependency " + std::to_string(parent) + " failed: it ended FAILED";
   const json job = daemon.wait_for_state(child, "CANCELLED");
   EXPECT_EQ(job["end_reason"], reason) << job.dump();
@@ -332,6 +338,29 @@ TEST(JobsE2E, WaitJsonSaysHowEachJobEndedAsItsLinesDo) {
   EXPECT_EQ(waited["jobs"][1]["exit_code"], 3) << waited.dump();
   EXPECT_TRUE(waited["jobs"][1]["signal"].is_null()) << waited.dump();
   EXPECT_EQ(waited["all_completed"], false);
+}
+
+// `wait --timeout` names the jobs that had not ended, on stderr and in --json (which said
+// only {"jobs": [], "all_completed": false}).
+TEST(JobsE2E, WaitTimeoutNamesTheJobsThatHadNotEnded) {
+  DaemonHarness daemon;
+  const std::uint64_t quick = daemon.submit("--gpus 0 -- true");
+  const std::uint64_t slow = daemon.submit("--gpus 0 -- sleep 30");
+  const std::string ids = std::to_string(quick) + " " + std::to_string(slow);
+  const test_support::CliRun text = daemon.fastgpu("wait --timeout 1s " + ids);
+  EXPECT_EQ(text.exit_code, 1) << text.output;
+  EXPECT_TRUE(contains(text.output,
+                       "1 of 2 job(s) had not ended (queued or running) at the "
+                       "--timeout: " +
+                           std::to_string(slow) + "\n"))
+      << text.output;
+  const test_support::CliRun as_json = daemon.fastgpu("wait --json --timeout 1s " + ids, false);
+  EXPECT_EQ(as_json.exit_code, 1);
+  const json waited = json::parse(as_json.output);
+  EXPECT_EQ(waited["not_ended"], json::array({slow})) << waited.dump();
+  EXPECT_EQ(waited["jobs"].size(), 1u) << waited.dump();
+  EXPECT_EQ(waited["all_completed"], false);
+  EXPECT_EQ(daemon.fastgpu("cancel " + std::to_string(slow)).exit_code, 0);
 }
 
 // A job the launcher could not start (its working folder is no absolute path) has the
