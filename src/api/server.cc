@@ -93,6 +93,14 @@ std::optional<std::uint32_t> peer_uid(int socket) {
   return credentials.uid;
 }
 
+// A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112, 6.3),
+// which is what `curl -X POST .../cancel` sends. httplib 0.11 reads such a body until the
+// client closes, so the caller waited out the 10 s timeout for an empty 400.
+void treat_missing_length_as_no_body(httplib::Request& request) {
+  if (request.has_header("Content-Length") || request.has_header("Transfer-Encoding")) return;
+  request.set_header("Content-Length", "0");
+}
+
 class PeerCredServer final : public httplib::Server {
  public:
   explicit PeerCredServer(ApiService& service) : service_(service) {
@@ -119,9 +127,11 @@ class PeerCredServer final : public httplib::Server {
       ConnectionStream stream(sock, *uid);
       bool closed = false;
       const std::string caller = fmt::format("uid:{}", *uid);
-      handled =
-          process_request(stream, /*close_connection=*/true, closed,
-                          [&caller](httplib::Request& request) { request.remote_addr = caller; });
+      handled = process_request(stream, /*close_connection=*/true, closed,
+                                [&caller](httplib::Request& request) {
+                                  request.remote_addr = caller;
+                                  treat_missing_length_as_no_body(request);
+                                });
     }
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);

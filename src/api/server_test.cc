@@ -108,6 +108,27 @@ TEST_F(ApiServerTest, AnyMethodGetsAJsonAnswer) {
   expect_json_error("PATCH", client.Patch("/v1/jobs/1", "{}", "application/json"));
 }
 
+// `curl -X POST .../cancel` sends no body and no Content-Length: the request has no body, and
+// is answered at once. It was answered after the server's 10 s read timeout, with an empty 400.
+TEST_F(ApiServerTest, APostWithoutContentLengthHasNoBody) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  const timeval patience{3, 0};
+  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof(patience)), 0);
+  const std::string request = "POST /v1/jobs/77/cancel HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buffer[4096];
+  for (ssize_t got = 0; (got = ::read(fd, buffer, sizeof(buffer))) > 0;) answer.append(buffer, got);
+  ::close(fd);
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 404")) << answer;
+  EXPECT_NE(answer.find("no job 77"), std::string::npos) << answer;
+}
+
 TEST_F(ApiServerTest, GarbageOnTheSocketDoesNotStopTheServer) {
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
   ASSERT_GE(fd, 0);
