@@ -15,8 +15,6 @@
 namespace fastgpu::engine::internal {
 namespace {
 
-// Longer limits are a typo more often than a plan; "unlimited" says "no limit" outright.
-constexpr double kMaxTimeLimitSeconds = 366.0 * 86400.0;
 constexpr std::size_t kMaxNameLength = 128;
 
 // The whole of `text` as an integer (with an optional sign), or nullopt.
@@ -135,7 +133,8 @@ Result<std::optional<std::int64_t>> parse_time_limit(std::string_view original) 
     seconds = parsed->count();
   }
   if (!(seconds > 0)) return time_error(text, "a time limit must be above 0");
-  if (seconds > kMaxTimeLimitSeconds) return time_error(text, "longer than a year");
+  if (seconds > static_cast<double>(store::kMaxTimeLimitSeconds))
+    return time_error(text, "longer than a year");
   // Rounded up: a limit is never shorter than the user asked for.
   return std::optional<std::int64_t>(static_cast<std::int64_t>(std::ceil(seconds)));
 }

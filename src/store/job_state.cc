@@ -74,6 +74,11 @@ Status check_numbers(const JobSpec& spec, const std::string& where) {
     return invalid_argument(where + ": time limit " + std::to_string(*spec.time_limit_s) +
                             " s is not positive; leave it unset for no limit");
   }
+  if (spec.time_limit_s && *spec.time_limit_s > kMaxTimeLimitSeconds) {
+    return invalid_argument(where + ": time limit " + std::to_string(*spec.time_limit_s) +
+                            " s is longer than a year (" + std::to_string(kMaxTimeLimitSeconds) +
+                            " s); leave it unset for no limit");
+  }
   return {};
 }
 

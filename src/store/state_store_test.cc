@@ -5,6 +5,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "store/store_test_util.h"
 
 namespace fastgpu::store {
@@ -374,6 +376,18 @@ TEST_F(StateStoreTest, SpecChecksNameTheProblem) {
   limit.time_limit_s = 0;
   EXPECT_THAT(validate_job_spec(limit, 0).message(), HasSubstr("time limit"));
   EXPECT_TRUE(validate_job_spec(full_spec(1), 0).ok());
+}
+
+// The API took time_limit_s 9223372036854775807, and `show` said the next job would get its
+// GPUs "in about 9223372036854775808s"; `submit --time` refuses above a year.
+TEST_F(StateStoreTest, ATimeLimitAboveAYearIsRefused) {
+  JobSpec limit = full_spec(1);
+  limit.time_limit_s = kMaxTimeLimitSeconds;
+  EXPECT_TRUE(validate_job_spec(limit, 0).ok());
+  limit.time_limit_s = kMaxTimeLimitSeconds + 1;
+  EXPECT_THAT(validate_job_spec(limit, 0).message(), HasSubstr("longer than a year"));
+  limit.time_limit_s = std::numeric_limits<std::int64_t>::max();
+  EXPECT_THAT(validate_job_spec(limit, 0).message(), HasSubstr("longer than a year"));
 }
 
 TEST_F(StateStoreTest, StaleFromStateIsRefusedAndChangesNothing) {

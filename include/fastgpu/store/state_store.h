@@ -94,6 +94,10 @@ struct ArrayMember {
   friend bool operator==(const ArrayMember&, const ArrayMember&) = default;
 };
 
+// The longest time limit a job may have: a year (366 days). Longer ones are a typo more
+// often than a plan, and "no limit" is said outright (nullopt).
+inline constexpr std::int64_t kMaxTimeLimitSeconds = 366LL * 86400;
+
 // What a user submitted. Stored as given; the store checks only what it must to stay
 // consistent (see validate_job_spec).
 struct JobSpec {
