@@ -52,9 +52,15 @@ std::vector<std::string_view> path_parts(std::string_view path) {
   return parts;
 }
 
-bool query_flag(const ApiRequest& request, const std::string& name) {
+// A flag left out is false. A value other than true/false (or 1/0) is refused: `all=yes`
+// read as false listed only the caller's jobs without a word.
+Result<bool> query_flag(const ApiRequest& request, const std::string& name) {
   auto it = request.query.find(name);
-  return it != request.query.end() && (it->second == "1" || it->second == "true");
+  if (it == request.query.end()) return false;
+  if (it->second == "1" || it->second == "true") return true;
+  if (it->second == "0" || it->second == "false") return false;
+  return invalid_argument(fmt::format("{} '{}' is not true or false; use {}=true or leave it out",
+                                      name, it->second, name));
 }
 
 Result<std::vector<store::JobState>> parse_states(const std::string& list) {
@@ -167,7 +173,9 @@ Result<JobFields> listing_fields(const ApiRequest& request) {
     return invalid_argument(
         fmt::format("fields '{}' is unknown; use fields=table (or leave it out)", it->second));
   }
-  return query_flag(request, "brief") ? JobFields::kBrief : JobFields::kAll;
+  Result<bool> brief = query_flag(request, "brief");
+  if (!brief.ok()) return brief.status();
+  return *brief ? JobFields::kBrief : JobFields::kAll;
 }
 
 // Calls `each` with every job `filter` selects, read `page_jobs` at a time: the store's
@@ -293,7 +301,9 @@ ApiResponse ApiService::list(const ApiRequest& request) {
     if (!states.ok()) return error_response(states.status());
     filter.states = *states;
   }
-  const bool all_users = query_flag(request, "all");
+  const Result<bool> all = query_flag(request, "all");
+  if (!all.ok()) return error_response(all.status());
+  const bool all_users = *all;
   if (all_users && request.uid != kRootUid) {
     return forbidden(fmt::format(
         "only root sees other users' jobs (you are uid {}); leave out all=true", request.uid));
@@ -308,7 +318,9 @@ ApiResponse ApiService::list(const ApiRequest& request) {
     if (std::string_view(name) == "limit") filter.limit = static_cast<std::size_t>(*value);
     if (std::string_view(name) == "array") filter.array_id = *value;
   }
-  if (query_flag(request, "ids_only")) {
+  const Result<bool> ids_only = query_flag(request, "ids_only");
+  if (!ids_only.ok()) return error_response(ids_only.status());
+  if (*ids_only) {
     Result<std::vector<JobId>> ids = options_.store->list_job_ids(filter);
     if (!ids.ok()) return error_response(ids.status());
     Json list = Json::array();

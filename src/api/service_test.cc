@@ -216,6 +216,20 @@ TEST_F(ApiServiceTest, ListShowsOnlyTheCallersJobsUnlessRootAsksForAll) {
   EXPECT_EQ(call("GET", "/v1/jobs", 0, "", {{"all", "true"}}).body["jobs"].size(), 3u);
 }
 
+// all=yes was read as false: root asking for everyone's jobs got only its own, 200.
+TEST_F(ApiServiceTest, AFlagThatIsNeitherTrueNorFalseIsRefused) {
+  submit_as(1000);
+  for (const char* flag : {"all", "ids_only", "brief"}) {
+    const ApiResponse bad = call("GET", "/v1/jobs", 0, "", {{flag, "yes"}});
+    EXPECT_EQ(bad.status, 400) << flag;
+    EXPECT_EQ(
+        bad.body.value("error", std::string()),
+        std::string(flag) + " 'yes' is not true or false; use " + flag + "=true or leave it out");
+  }
+  EXPECT_EQ(call("GET", "/v1/jobs", 0, "", {{"all", "1"}}).body["jobs"].size(), 1u);
+  EXPECT_EQ(call("GET", "/v1/jobs", 0, "", {{"all", "false"}}).body["jobs"].size(), 0u);
+}
+
 TEST_F(ApiServiceTest, ListFiltersByStateAndRejectsAnUnknownState) {
   const std::uint64_t id = submit_as(9);
   submit_as(9);
