@@ -101,6 +101,27 @@ void treat_missing_length_as_no_body(httplib::Request& request) {
   request.set_header("Content-Length", "0");
 }
 
+// Every body is JSON, whatever its Content-Type says. `curl -d` labels it a form
+// (application/x-www-form-urlencoded), which httplib refused above 8 KiB with an empty 413
+// and otherwise parsed into query parameters.
+void read_body_as_json(httplib::Request& request) {
+  request.headers.erase("Content-Type");
+  request.set_header("Content-Type", "application/json");
+}
+
+// httplib answers what it cannot read (a malformed request, a bad Content-Length) itself,
+// with an empty body; every error the daemon sends is JSON (docs/api.md).
+httplib::Server::HandlerResponse fill_an_empty_error(const httplib::Request& /*request*/,
+                                                     httplib::Response& response) {
+  if (!response.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+  const Json body{{"error", fmt::format("the daemon could not read the request (HTTP {}); send "
+                                        "HTTP/1.1 with a JSON body, as docs/api.md shows",
+                                        response.status)},
+                  {"code", response.status >= 500 ? "internal" : "invalid argument"}};
+  response.set_content(body.dump(), "application/json");
+  return httplib::Server::HandlerResponse::Handled;
+}
+
 class PeerCredServer final : public httplib::Server {
  public:
   explicit PeerCredServer(ApiService& service) : service_(service) {
@@ -115,6 +136,7 @@ class PeerCredServer final : public httplib::Server {
     Delete(".*", forward);
     Patch(".*", forward);
     Options(".*", forward);
+    set_error_handler(HandlerWithResponse(fill_an_empty_error));
   }
 
  private:
@@ -131,6 +153,7 @@ class PeerCredServer final : public httplib::Server {
                                 [&caller](httplib::Request& request) {
                                   request.remote_addr = caller;
                                   treat_missing_length_as_no_body(request);
+                                  read_body_as_json(request);
                                 });
     }
     ::shutdown(sock, SHUT_RDWR);
