@@ -1,6 +1,7 @@
 #include <cstdio>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cli/commands.h"
 
@@ -24,6 +25,21 @@ std::string parse_error_text(const CLI::App& verb, const CLI::ParseError& error)
                      : type == "FLOAT"               ? "a number"
                                                      : "a value this option takes";
   return name + " '" + value + "' is not " + kind;
+}
+
+// CLI11 says "A subcommand is required" to `fastgpu stauts` too; this names the word typed
+// and the verbs there are.
+std::string unknown_verb_text(const CLI::App& verb, const CLI::ParseError& error) {
+  const std::vector<std::string> words = verb.remaining();
+  if (dynamic_cast<const CLI::RequiredError*>(&error) == nullptr || words.empty() ||
+      verb.get_subcommands({}).empty()) {
+    return "";
+  }
+  std::string names;
+  for (const CLI::App* sub : verb.get_subcommands({})) {
+    names += (names.empty() ? "" : ", ") + sub->get_name();
+  }
+  return "'" + words.front() + "' is not a verb; use one of " + names;
 }
 
 }  // namespace
@@ -62,8 +78,10 @@ int main(int argc, char** argv) {
       verb = verb->get_subcommands().front();
       command += " " + verb->get_name();
     }
+    std::string text = unknown_verb_text(*verb, error);
+    if (text.empty()) text = parse_error_text(*verb, error);
     std::fprintf(stderr, "%s: %s\nRun `%s --help` for its options.\n", command.c_str(),
-                 parse_error_text(*verb, error).c_str(), command.c_str());
+                 text.c_str(), command.c_str());
     return kExitUsage;
   }
   return outcome.exit_code;

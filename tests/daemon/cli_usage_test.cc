@@ -35,6 +35,20 @@ TEST(CliUsage, AParseErrorNamesTheCommandAndWhereItsOptionsAre) {
   EXPECT_TRUE(contains(run.output, "`fastgpu --help`")) << run.output;
 }
 
+// A mistyped verb said "A subcommand is required", as if none had been given.
+TEST(CliUsage, AnUnknownVerbIsNamedWithTheVerbsThereAre) {
+  test_support::CliRun run = run_cli("stauts", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu: 'stauts' is not a verb; use one of status, model, "))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "`fastgpu --help`")) << run.output;
+
+  run = run_cli("daemon strat", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu daemon: 'strat' is not a verb; use one of run, start"))
+      << run.output;
+}
+
 // --all-users is root's; a user is told to leave out the flag they typed, not the API's
 // all=true, before any daemon is asked (or started just to refuse). Root runs the command as
 // uid 1001 for this.
