@@ -125,6 +125,7 @@ class FileParser {
       entry.number = i + 1;
       entry.mark = file_.jobs[i].Mark();
       if (auto error = read_fields(file_.jobs[i], entry, false)) {
+        if (!entry.options.name) entry.options.name = unread_name(file_.jobs[i]);
         return FileError{error->mark, error->status.with_context(job_label(entry))};
       }
       apply_defaults(defaults, entry);
@@ -132,6 +133,12 @@ class FileParser {
       entries_.push_back(std::move(entry));
     }
     return std::nullopt;
+  }
+
+  // The job's name as written, for a job whose fields failed before its name was read.
+  static std::optional<std::string> unread_name(const YAML::Node& job) {
+    if (!job.IsMap() || !job["name"] || !job["name"].IsScalar()) return std::nullopt;
+    return job["name"].Scalar();
   }
 
   static std::string job_label(const Entry& entry) {

@@ -174,6 +174,9 @@ TEST(JobFileYaml, UnknownFieldNamesTheJobAndSuggests) {
   gpu_mem: 20G
 )")),
             "jobs.yaml:5:3: job 2 'train': unknown field 'gpu_mem'; did you mean gpu-mem?");
+  // The name below the bad field names the job too (it said "job 1:" alone).
+  EXPECT_EQ(error_of(from_yaml("- {gpu_mem: 20G, name: train, command: [y]}\n")),
+            "jobs.yaml:1:4: job 1 'train': unknown field 'gpu_mem'; did you mean gpu-mem?");
   EXPECT_THAT(error_of(from_yaml("{command: [x], memory: 2G}")),
               HasSubstr("job 1: unknown field 'memory'; did you mean gpu-mem?"));
   EXPECT_THAT(error_of(from_yaml("{command: [x], depends_on: 3}")),
