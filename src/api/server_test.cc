@@ -41,6 +41,29 @@ class ApiServerTest : public ::testing::Test {
     std::filesystem::remove_all(folder_);
   }
 
+  // Writes `request` as it is on a connection of its own, and reads until the server closes
+  // it (at most 3 s): what a client that is not httplib gets back.
+  std::string raw_exchange(const std::string& request) const {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    EXPECT_GE(fd, 0);
+    if (fd < 0) return "";
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+    std::string answer;
+    const timeval patience{3, 0};
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof(patience)) == 0 &&
+        ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size())) {
+      char buffer[4096];
+      for (ssize_t got = 0; (got = ::read(fd, buffer, sizeof(buffer))) > 0;) {
+        answer.append(buffer, static_cast<std::size_t>(got));
+      }
+    }
+    ::close(fd);
+    return answer;
+  }
+
   // Stops the server and leaves a socket file that nothing listens on, as a daemon killed
   // with SIGKILL does.
   void leave_a_dead_socket() {
@@ -111,20 +134,7 @@ TEST_F(ApiServerTest, AnyMethodGetsAJsonAnswer) {
 // `curl -X POST .../cancel` sends no body and no Content-Length: the request has no body, and
 // is answered at once. It was answered after the server's 10 s read timeout, with an empty 400.
 TEST_F(ApiServerTest, APostWithoutContentLengthHasNoBody) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  const timeval patience{3, 0};
-  ASSERT_EQ(::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof(patience)), 0);
-  const std::string request = "POST /v1/jobs/77/cancel HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-  std::string answer;
-  char buffer[4096];
-  for (ssize_t got = 0; (got = ::read(fd, buffer, sizeof(buffer))) > 0;) answer.append(buffer, got);
-  ::close(fd);
+  const std::string answer = raw_exchange("POST /v1/jobs/77/cancel HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 404")) << answer;
   EXPECT_NE(answer.find("no job 77"), std::string::npos) << answer;
 }
@@ -144,18 +154,7 @@ TEST_F(ApiServerTest, ABodyLabelledAFormIsReadAsJson) {
 
 // httplib's own answer to a request it cannot read had an empty body.
 TEST_F(ApiServerTest, ARequestTheServerCannotReadGetsAJsonError) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-  ASSERT_GE(fd, 0);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
-  const std::string request = "BREW /v1/daemon HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(::write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-  std::string answer;
-  char buffer[4096];
-  for (ssize_t got = 0; (got = ::read(fd, buffer, sizeof(buffer))) > 0;) answer.append(buffer, got);
-  ::close(fd);
+  const std::string answer = raw_exchange("BREW /v1/daemon HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(answer.starts_with("HTTP/1.1 400")) << answer;
   const Json body = Json::parse(answer.substr(answer.find("\r\n\r\n") + 4), nullptr, false);
   EXPECT_EQ(body.value("code", std::string()), "invalid argument") << answer;

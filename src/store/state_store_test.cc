@@ -26,6 +26,19 @@ JobFilter with_states(std::vector<JobState> states) {
 
 class StateStoreTest : public ::testing::Test {
  protected:
+  // A new array of three tasks named "sweep", each waiting as `dependency` says.
+  static std::vector<JobSpec> sweep_after(const Dependency& dependency) {
+    std::vector<JobSpec> array;
+    for (std::uint32_t i = 0; i < 3; ++i) {
+      JobSpec spec = full_spec(static_cast<int>(i));
+      spec.name = "sweep";
+      spec.array = ArrayMember{0, i, 0};
+      spec.dependencies = {dependency};
+      array.push_back(spec);
+    }
+    return array;
+  }
+
   JobId submit_one(const JobSpec& spec) {
     auto ids = store_->submit(std::span(&spec, 1));
     EXPECT_TRUE(ids.ok()) << ids.status().to_string();
@@ -222,15 +235,7 @@ TEST_F(StateStoreTest, AJobThatWouldDependOnItselfIsRefused) {
                         "itself; check the id (nothing was submitted)"));
   EXPECT_TRUE(store_->list_jobs({})->empty());
 
-  std::vector<JobSpec> array;
-  for (std::uint32_t i = 0; i < 3; ++i) {
-    JobSpec spec = full_spec(static_cast<int>(i));
-    spec.name = "sweep";
-    spec.array = ArrayMember{0, i, 0};
-    spec.dependencies = {{JobId(1), DependencyKind::kAfterOk, std::nullopt}};
-    array.push_back(spec);
-  }
-  auto tasks = store_->submit(array);
+  auto tasks = store_->submit(sweep_after({JobId(1), DependencyKind::kAfterOk, std::nullopt}));
   ASSERT_FALSE(tasks.ok());
   EXPECT_THAT(tasks.status().message(), HasSubstr("task [0] of the array 'sweep' depends on job 1, "
                                                   "which does not exist: 1 is the id"));
@@ -252,15 +257,7 @@ TEST_F(StateStoreTest, AnUnknownDependencyNamesTheJobAsTheUserSubmittedIt) {
   ASSERT_FALSE(one.ok());
   EXPECT_THAT(one.status().message(), ::testing::StartsWith("the job depends on job 999"));
 
-  std::vector<JobSpec> array;
-  for (std::uint32_t i = 0; i < 3; ++i) {
-    JobSpec spec = full_spec(static_cast<int>(i));
-    spec.name = "sweep";
-    spec.array = ArrayMember{0, i, 0};
-    spec.dependencies = {{JobId(999), DependencyKind::kAfterAny, std::nullopt}};
-    array.push_back(spec);
-  }
-  auto tasks = store_->submit(array);
+  auto tasks = store_->submit(sweep_after({JobId(999), DependencyKind::kAfterAny, std::nullopt}));
   ASSERT_FALSE(tasks.ok());
   EXPECT_THAT(tasks.status().message(),
               ::testing::StartsWith("task [0] of the array 'sweep' depends on job 999"));
