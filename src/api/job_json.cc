@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <ctime>
 #include <limits>
 #include <string_view>
@@ -65,8 +66,17 @@ class FieldReader {
   Status integer(std::string_view field, Int& out) const {
     const Json* value = find(field);
     if (value == nullptr) return {};
-    if (!value->is_number_integer()) return error(field, "must be a whole number");
     constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<Int>::max());
+    if (value->is_number_float()) {
+      // A whole number past 64 bits reaches here as a double: it is too large, not a fraction.
+      const double number = value->get<double>();
+      if (std::isfinite(number) && number == std::floor(number) && std::fabs(number) >= 0x1p63) {
+        return error(field, number > 0 ? fmt::format("{} is above the largest allowed, {}",
+                                                     value->dump(), kMax)
+                                       : fmt::format("{} is out of range", value->dump()));
+      }
+    }
+    if (!value->is_number_integer()) return error(field, "must be a whole number");
     if (value->is_number_unsigned()) {
       const auto number = value->get<std::uint64_t>();
       if (number > kMax)

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -32,9 +33,16 @@ ApiResponse forbidden(std::string message) {
 Result<std::uint64_t> parse_number(std::string_view text, std::string_view what) {
   std::uint64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
-    return invalid_argument(
-        fmt::format("{} '{}' is not a number; use a whole number >= 0, e.g. 12", what, text));
+  const bool all_read = end == text.data() + text.size();
+  if (!text.empty() && all_read && error == std::errc::result_out_of_range) {
+    return invalid_argument(fmt::format("{} '{}' is above the largest, {}", what, text,
+                                        std::numeric_limits<std::uint64_t>::max()));
+  }
+  if (text.empty() || error != std::errc() || !all_read) {
+    const bool negative = text.starts_with('-') && text.size() > 1 &&
+                          text.find_first_not_of("0123456789", 1) == std::string_view::npos;
+    return invalid_argument(fmt::format("{} '{}' is {}; use a whole number >= 0, e.g. 12", what,
+                                        text, negative ? "negative" : "not a number"));
   }
   return value;
 }

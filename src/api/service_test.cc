@@ -140,6 +140,19 @@ TEST_F(ApiServiceTest, BadJsonAndWrongTypesAreClearErrors) {
   EXPECT_EQ(response.status, 400);
   EXPECT_NE(response.body["error"].get<std::string>().find("'gpus' must be a whole number"),
             std::string::npos);
+  // A whole number past 64 bits was "must be a whole number", one below it "is above the
+  // largest allowed": the same mistake reads the same now.
+  response =
+      call("POST", "/v1/jobs", 7, R"({"jobs": [{"argv": ["a"], "gpus": 99999999999999999999}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find(
+                "'gpus' 1e+20 is above the largest allowed, 2147483647"),
+            std::string::npos)
+      << response.body.dump();
+  response = call("POST", "/v1/jobs", 7, R"({"jobs": [{"argv": ["a"], "gpus": 2.5}]})");
+  EXPECT_NE(response.body["error"].get<std::string>().find("'gpus' must be a whole number"),
+            std::string::npos)
+      << response.body.dump();
   response = call("POST", "/v1/jobs", 7, R"({"jobs": []})");
   EXPECT_EQ(response.status, 400);
   response = call("POST", "/v1/jobs", 7, R"([1, 2])");
@@ -338,6 +351,13 @@ TEST_F(ApiServiceTest, AListingReadInPagesListsEachJobOnceAndPagesAsAsked) {
   EXPECT_EQ(listed_ids(call("GET", "/v1/jobs", 9, "",
                             {{"after", std::to_string(mine[1])}, {"limit", "3"}})),
             std::vector<std::uint64_t>(mine.begin() + 2, mine.begin() + 5));
+  // A negative or too large number was "not a number".
+  EXPECT_EQ(call("GET", "/v1/jobs", 9, "", {{"limit", "-1"}}).body["error"],
+            "limit '-1' is negative; use a whole number >= 0, e.g. 12");
+  EXPECT_EQ(call("GET", "/v1/jobs", 9, "", {{"limit", "99999999999999999999"}}).body["error"],
+            "limit '99999999999999999999' is above the largest, 18446744073709551615");
+  EXPECT_EQ(call("GET", "/v1/jobs", 9, "", {{"limit", "ten"}}).body["error"],
+            "limit 'ten' is not a number; use a whole number >= 0, e.g. 12");
   EXPECT_EQ(listed_ids(call("GET", "/v1/jobs", 9, "", {{"limit", "0"}})),
             std::vector<std::uint64_t>());
   EXPECT_EQ(listed_ids(call("GET", "/v1/jobs", 9, "", {{"limit", "4"}})).size(), 4u);
