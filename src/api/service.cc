@@ -1,11 +1,13 @@
 #include "fastgpu/api/service.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <initializer_list>
 #include <limits>
 #include <map>
 #include <optional>
@@ -246,6 +248,24 @@ ApiResponse ApiService::handle(const ApiRequest& request) {
   }
 }
 
+namespace {
+
+// The query parameters an endpoint reads; another is refused, naming these: a misspelt
+// `status=` for `state=` listed every job without a word.
+Status check_parameters(const ApiRequest& request, std::initializer_list<std::string_view> known) {
+  for (const auto& [name, value] : request.query) {
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    const std::string takes =
+        known.size() == 0 ? std::string("takes none")
+                          : fmt::format("takes {}", fmt::join(known.begin(), known.end(), ", "));
+    return invalid_argument(fmt::format("unknown parameter '{}' for {} {}; it {} (docs/api.md)",
+                                        name, request.method, request.path, takes));
+  }
+  return {};
+}
+
+}  // namespace
+
 ApiResponse ApiService::route(const ApiRequest& request) {
   const std::vector<std::string_view> parts = path_parts(request.path);
   const bool get = request.method == "GET";
@@ -254,20 +274,36 @@ ApiResponse ApiService::route(const ApiRequest& request) {
     return error_response(not_found(
         fmt::format("no endpoint '{}'; the API lives under /v1 (see docs/api.md)", request.path)));
   }
-  if (parts.size() == 2 && parts[1] == "daemon" && get) return daemon_info();
-  if (parts.size() == 3 && parts[1] == "daemon" && parts[2] == "reload" && post) {
-    return reload(request);
+  // Each endpoint with the query parameters it reads.
+  const auto taking = [&request](std::initializer_list<std::string_view> known, auto&& answer) {
+    const Status checked = check_parameters(request, known);
+    return checked.ok() ? answer() : error_response(checked);
+  };
+  if (parts.size() == 2 && parts[1] == "daemon" && get) {
+    return taking({}, [&] { return daemon_info(); });
   }
-  if (parts.size() == 2 && parts[1] == "gpus" && get) return gpus();
-  if (parts.size() == 2 && parts[1] == "jobs" && post) return submit(request);
-  if (parts.size() == 2 && parts[1] == "jobs" && get) return list(request);
+  if (parts.size() == 3 && parts[1] == "daemon" && parts[2] == "reload" && post) {
+    return taking({}, [&] { return reload(request); });
+  }
+  if (parts.size() == 2 && parts[1] == "gpus" && get) return taking({}, [&] { return gpus(); });
+  if (parts.size() == 2 && parts[1] == "jobs" && post) {
+    return taking({}, [&] { return submit(request); });
+  }
+  if (parts.size() == 2 && parts[1] == "jobs" && get) {
+    return taking({"state", "all", "after", "limit", "array", "ids_only", "fields", "brief"},
+                  [&] { return list(request); });
+  }
   if (parts[1] == "jobs" && parts.size() >= 3 && parts.size() <= 4) {
     Result<std::uint64_t> id = parse_number(parts[2], "job id");
     if (!id.ok()) return error_response(id.status());
     const JobId job(*id);
-    if (parts.size() == 3 && get) return show(request, job);
-    if (parts.size() == 4 && parts[3] == "cancel" && post) return cancel(request, job);
-    if (parts.size() == 4 && parts[3] == "log" && get) return log(request, job);
+    if (parts.size() == 3 && get) return taking({}, [&] { return show(request, job); });
+    if (parts.size() == 4 && parts[3] == "cancel" && post) {
+      return taking({}, [&] { return cancel(request, job); });
+    }
+    if (parts.size() == 4 && parts[3] == "log" && get) {
+      return taking({"offset", "encoding"}, [&] { return log(request, job); });
+    }
   }
   return error_response(not_found(fmt::format(
       "no endpoint {} {}; see docs/api.md for the endpoints", request.method, request.path)));

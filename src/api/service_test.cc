@@ -230,6 +230,27 @@ TEST_F(ApiServiceTest, ListShowsOnlyTheCallersJobsUnlessRootAsksForAll) {
 }
 
 // all=yes was read as false: root asking for everyone's jobs got only its own, 200.
+// A parameter an endpoint does not read was ignored: `status=RUNNING` for `state=` listed
+// every job, 200.
+TEST_F(ApiServiceTest, AnUnknownQueryParameterIsRefusedNamingTheKnownOnes) {
+  const std::uint64_t id = submit_as(9);
+  ApiResponse response = call("GET", "/v1/jobs", 9, "", {{"status", "RUNNING"}});
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body["error"],
+            "unknown parameter 'status' for GET /v1/jobs; it takes state, all, after, limit, "
+            "array, ids_only, fields, brief (docs/api.md)");
+  response = call("GET", "/v1/jobs/" + std::to_string(id), 9, "", {{"fields", "table"}});
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body["error"], "unknown parameter 'fields' for GET /v1/jobs/" +
+                                        std::to_string(id) + "; it takes none (docs/api.md)");
+  response = call("GET", "/v1/jobs/" + std::to_string(id) + "/log", 9, "", {{"ofset", "3"}});
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find("it takes offset, encoding"),
+            std::string::npos)
+      << response.body.dump();
+  EXPECT_EQ(call("GET", "/v1/jobs", 9, "", {{"state", "QUEUED"}, {"limit", "5"}}).status, 200);
+}
+
 TEST_F(ApiServiceTest, AFlagThatIsNeitherTrueNorFalseIsRefused) {
   submit_as(1000);
   for (const char* flag : {"all", "ids_only", "brief"}) {
