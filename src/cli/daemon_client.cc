@@ -30,12 +30,6 @@
 namespace fastgpu::cli {
 namespace {
 
-std::string devices_for_new_daemon(const DaemonFlags& flags) {
-  if (!flags.devices.empty()) return flags.devices;
-  const char* value = std::getenv("FASTGPU_DEVICES");
-  return value == nullptr ? "" : value;
-}
-
 // The member, or null when the object lacks it: the API leaves out fields that are unset
 // (a job outside an array has no "array"), and operator[] on a missing key is undefined.
 const api::Json& field(const api::Json& object, const char* key) {
@@ -201,7 +195,7 @@ Result<api::StartedDaemon> start_daemon_for(const api::DaemonPaths& paths,
   // environment it inherits; the settings file's path made absolute here (it runs in /).
   api::StartOptions options;
   options.executable = *executable;
-  options.devices = devices_for_new_daemon(flags);
+  options.devices = devices_or_environment(flags.devices);
   if (const char* file = std::getenv("FASTGPU_CONFIG"); file != nullptr && file[0] != '\0') {
     std::error_code ignored;
     options.settings_file = std::filesystem::absolute(file, ignored);
@@ -333,6 +327,12 @@ Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>&
     ids.push_back(id);
   }
   return ids;
+}
+
+std::string devices_or_environment(const std::string& flag) {
+  if (!flag.empty()) return flag;
+  const char* value = std::getenv("FASTGPU_DEVICES");
+  return value == nullptr ? "" : value;
 }
 
 Status check_all_users(bool all_users) {

@@ -22,6 +22,10 @@ struct DaemonFlags {
   bool json = false;
 };
 
+// The simulated GPUs asked for: `flag` (--devices) when given, else $FASTGPU_DEVICES; empty:
+// the real GPUs. Every verb that reads GPUs or starts a daemon reads them so.
+std::string devices_or_environment(const std::string& flag);
+
 // Adds --devices (and --json when `with_json`) to a verb.
 void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json = true);
 

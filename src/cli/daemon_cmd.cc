@@ -194,9 +194,7 @@ Result<bool> check_schedule_option() {
 }
 
 std::string devices_option(const DaemonOptions& options) {
-  if (!options.flags.devices.empty()) return options.flags.devices;
-  const char* value = std::getenv("FASTGPU_DEVICES");
-  return value == nullptr ? "" : value;
+  return devices_or_environment(options.flags.devices);
 }
 
 // The folder of the fastgpu binary, and in a build tree the folder of the workload

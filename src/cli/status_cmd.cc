@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/commands.h"
+#include "cli/daemon_client.h"
 #include "cli/status_render.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/gpu/nvml_probe.h"
@@ -22,7 +23,7 @@ namespace fastgpu::cli {
 namespace {
 
 struct StatusOptions {
-  std::string devices;  // --devices: a simulated-GPU spec; empty: see devices_spec()
+  std::string devices;  // --devices: a simulated-GPU spec; empty: devices_or_environment()
   bool json = false;
   std::string watch;  // the refresh interval, when --watch was given
   CLI::Option* watch_option = nullptr;
@@ -80,14 +81,6 @@ TableStyle terminal_style() {
   // https://no-color.org: any non-empty NO_COLOR turns colors off.
   const bool color_allowed = no_color == nullptr || *no_color == '\0';
   return {.color = tty && color_allowed, .unicode = tty && locale_is_utf8()};
-}
-
-// The simulated GPUs to show: --devices, else $FASTGPU_DEVICES, as the job verbs and the
-// daemon read them (docs/cli.md); empty: the real GPUs through NVML.
-std::string devices_spec(const StatusOptions& options) {
-  if (!options.devices.empty()) return options.devices;
-  const char* variable = std::getenv("FASTGPU_DEVICES");
-  return variable == nullptr ? "" : variable;
 }
 
 Result<std::unique_ptr<GpuProbe>> open_probe(const std::string& devices) {
@@ -172,7 +165,7 @@ int run_status(const StatusOptions& options) {
     }
     interval = *parsed;
   }
-  const std::string devices = devices_spec(options);
+  const std::string devices = devices_or_environment(options.devices);
   Result<std::unique_ptr<GpuProbe>> probe = open_probe(devices);
   if (!probe.ok()) return open_failure(options, devices, probe.status());
   if (watching) return watch_loop(**probe, options, interval);
