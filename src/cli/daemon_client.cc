@@ -102,15 +102,16 @@ std::size_t utf8_length(unsigned char lead) {
 // cut between characters, never inside one (a name in another script stays readable).
 std::string fitted(const std::string& text, std::size_t width) {
   if (columns(text) <= width) return text;
-  std::string kept;
-  for (std::size_t at = 0; at < text.size();) {
+  std::size_t at = 0;
+  std::size_t used = 1;  // the '+'
+  while (at < text.size()) {
     const std::size_t length =
         std::min(utf8_length(static_cast<unsigned char>(text[at])), text.size() - at);
-    if (columns(kept) + columns(std::string_view(text).substr(at, length)) + 1 > width) break;
-    kept.append(text, at, length);
+    used += columns(std::string_view(text).substr(at, length));
+    if (used > width) break;
     at += length;
   }
-  return kept + "+";
+  return text.substr(0, at) + "+";
 }
 
 // Run time so far (running) or in total (ended); "-" before the job starts.

@@ -94,6 +94,17 @@ Status collect_ended(ReconnectingClient& client, const std::vector<std::uint64_t
   return {};
 }
 
+// The jobs of `ids` (in their order, each once as given) that exist and have not ended.
+template <typename Ids>
+std::vector<std::uint64_t> not_ended(const Ids& ids, const Waited& waited,
+                                     const std::map<std::uint64_t, api::Json>& ended) {
+  std::vector<std::uint64_t> left;
+  for (std::uint64_t id : ids) {
+    if (!ended.contains(id) && !waited.missing.contains(id)) left.push_back(id);
+  }
+  return left;
+}
+
 // Polls until every job ended or the deadline passed; fills `ended` by id. Each round asks
 // for the caller's unfinished jobs once and reads only the jobs that left that list, so a
 // wait on thousands of jobs costs a few requests per round; rounds start 50 ms apart and
@@ -119,10 +130,7 @@ Status wait_for(ReconnectingClient& client, Waited& waited,
     const std::size_t found = waiting.size() - waited.missing.size();
     if (ended.size() == found) return {};
     if (deadline && std::chrono::steady_clock::now() >= *deadline) {
-      std::vector<std::uint64_t> left;
-      for (std::uint64_t id : waiting) {
-        if (!ended.contains(id) && !waited.missing.contains(id)) left.push_back(id);
-      }
+      std::vector<std::uint64_t> left = not_ended(waiting, waited, ended);
       constexpr std::size_t kNamed = 10;
       const std::string more = left.size() > kNamed ? ", ..." : "";
       left.resize(std::min(left.size(), kNamed));
@@ -186,13 +194,11 @@ int run_wait(const WaitOptions& options) {
                     {"exit_code", job["exit_code"]},
                     {"signal", job["signal"]}});
   }
-  // The jobs waited for that had not ended (at the --timeout, or when the wait failed).
-  api::Json not_ended = api::Json::array();
-  for (std::uint64_t id : distinct) {
-    if (!ended.contains(id) && !asked.missing.contains(id)) not_ended.push_back(id);
-  }
   if (options.daemon.json) {
-    print_json({{"jobs", jobs}, {"all_completed", all_completed}, {"not_ended", not_ended}});
+    // The jobs waited for that had not ended (at the --timeout, or when the wait failed).
+    print_json({{"jobs", jobs},
+                {"all_completed", all_completed},
+                {"not_ended", not_ended(distinct, asked, ended)}});
   }
   if (!waited.ok()) return fail("wait", waited);
   return all_completed ? kExitOk : kExitFailure;

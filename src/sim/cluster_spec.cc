@@ -1,5 +1,8 @@
 #include "fastgpu/sim/cluster_spec.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <array>
 #include <filesystem>
 
@@ -149,12 +152,10 @@ Result<std::vector<ClusterSpec>> read_clusters_spec(std::string_view text) {
   for (const auto& reader : kClusterReaders) {
     if (reader.name == format) return reader.read(std::string(text.substr(colon + 1)));
   }
-  std::string names;
-  for (const std::string& name : cluster_format_names())
-    names += (names.empty() ? "" : ", ") + name;
-  return invalid_argument("'" + std::string(text) + "': unknown cluster kind '" +
-                          std::string(format) + "'; write KIND:SPEC_OR_FILE with KIND one of " +
-                          names + ", e.g. spec:4x8xV100-32G");
+  return invalid_argument(fmt::format(
+      "'{}': unknown cluster kind '{}'; write KIND:SPEC_OR_FILE with KIND one of {}, e.g. "
+      "spec:4x8xV100-32G",
+      text, format, fmt::join(cluster_format_names(), ", ")));
 }
 
 Result<ClusterSpec> select_cluster(const std::vector<ClusterSpec>& clusters,
