@@ -8,7 +8,7 @@ packages=(
   clang-format clang-tidy
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev libsqlite3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev
-  libcpp-httplib-dev libssl-dev libbrotli-dev ccache
+  libcpp-httplib-dev libssl-dev libbrotli-dev libmimalloc-dev ccache
 )
 
 missing=()
