@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The scheduler's kept drains (bench/sched_bench.cc) on the programs' allocator (mimalloc,
 # FASTGPU_MIMALLOC) and on glibc's malloc, side by side: the same source built twice,
-# run alternately R times. Prints each run's CPU microseconds per placed job, the medians
-# and their ratio, and checks that both made the same decisions (the starts digest).
+# run alternately R times. Prints the CPU microseconds per placed job (median and range of
+# the runs), the medians' ratio, and checks that both made the same decisions (the starts digest).
 # docs/benchmarks.md records the figures.
 #
 # Usage: bench/allocator.sh [R] [BUILD_DIR] [FILTER]
@@ -37,7 +37,7 @@ run() {
                   for (i = 1; i <= NF; i++) {
                     if ($i ~ /^us_per_placed=/) { us = $i; sub(/.*=/, "", us) }
                     if ($i ~ /^starts_digest=/) { digest = $i; sub(/.*=/, "", digest) } }
-                  print name, us, digest }'
+                  printf "%s %.2f %s\n", name, us, digest }'
 }
 
 for ((i = 1; i <= R; i++)); do
@@ -46,7 +46,7 @@ for ((i = 1; i <= R; i++)); do
 done
 
 echo "CPU us per placed job, $R runs each, alternating ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-28s %-34s %-34s %8s %6s\n' benchmark "glibc malloc (median; runs)" "mimalloc (median; runs)" ratio same
+printf '%-28s %-29s %-29s %6s %5s\n' benchmark "glibc malloc: median (range)" "mimalloc: median (range)" ratio same
 for name in $(awk '{ print $1 }' "$OUT/glibc" | sort -u); do
   cells=()
   medians=()
@@ -55,10 +55,10 @@ for name in $(awk '{ print $1 }' "$OUT/glibc" | sort -u); do
     count=$(wc -l <<<"$values")
     median=$(sed -n "$(((count + 1) / 2))p" <<<"$values")
     medians+=("$median")
-    cells+=("$median; $(tr '\n' ' ' <<<"$values")")
+    cells+=("$median ($(head -1 <<<"$values")-$(tail -1 <<<"$values"))")
   done
   digests=$(awk -v n="$name" '$1 == n { print $3 }' "$OUT/glibc" "$OUT/mimalloc" | sort -u | wc -l)
   same=$([[ $digests == 1 ]] && echo yes || echo NO)
   ratio=$(awk -v a="${medians[1]}" -v b="${medians[0]}" 'BEGIN { printf "%.2fx", a / b }')
-  printf '%-28s %-34s %-34s %8s %6s\n' "$name" "${cells[0]}" "${cells[1]}" "$ratio" "$same"
+  printf '%-28s %-29s %-29s %6s %5s\n' "$name" "${cells[0]}" "${cells[1]}" "$ratio" "$same"
 done
