@@ -16,6 +16,9 @@ namespace fastgpu {
 namespace {
 
 constexpr std::string_view kSpecExample = "e.g. 4xH100-80G or 2xA100-40G,2xT4-16G";
+// The smallest GPU memory a spec may give; less is a size written without its unit.
+constexpr Bytes kMinGpuMemory = Bytes{1} << 20;
+
 // More GPUs than any one server holds; a larger count is almost surely a typo.
 constexpr std::uint32_t kMaxGpusPerGroup = 1024;
 
@@ -80,6 +83,10 @@ bool valid_model_name(std::string_view model) {
 
 // Reads "4x" from the front of `text` and advances past it; 1 when there is no count.
 Result<std::uint32_t> take_count(std::string_view group, std::string_view& text) {
+  // "-1xH100-80G" would otherwise read as one GPU of a model named "-1xH100".
+  if (text.size() > 1 && text[0] == '-' && std::isdigit(static_cast<unsigned char>(text[1]))) {
+    return group_error(group, fmt::format("the count must be 1 to {}", kMaxGpusPerGroup));
+  }
   std::size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
   if (digits == 0 || digits >= text.size() || (text[digits] != 'x' && text[digits] != 'X')) {
@@ -106,6 +113,18 @@ Status parse_group(std::string_view group, std::vector<SimulatedGpuSpec>& gpus) 
   const Result<Bytes> memory = parse_bytes(text.substr(dash + 1));
   if (!memory.ok()) return group_error(group, memory.status().message());
   if (*memory == 0) return group_error(group, "the memory size must be above 0");
+  // A bare number is bytes, as for every size flag: "H100-80" is an 80-byte GPU, surely
+  // meant as 80G. No GPU has less than a mebibyte.
+  if (*memory < kMinGpuMemory) {
+    const std::string_view typed = trim(text.substr(dash + 1));
+    const bool bare = std::all_of(typed.begin(), typed.end(), [](char c) {
+      return std::isdigit(static_cast<unsigned char>(c));
+    });
+    return group_error(group, bare ? fmt::format("the memory size '{}' is {} bytes; give its "
+                                                 "unit, e.g. {}G (GiB) or {}GB",
+                                                 typed, *memory, typed, typed)
+                                   : fmt::format("the memory size '{}' is below 1 MiB", typed));
+  }
   for (std::uint32_t i = 0; i < *count; ++i) gpus.push_back({std::string(model), *memory});
   return {};
 }

@@ -62,6 +62,9 @@ TEST(ParseDeviceSpec, BadSpecsNameTheGroupAndShowAnExample) {
       {"", "empty"},
       {"4x-80G", "model"},
       {"H100-0G", "above 0"},
+      {"4xH100-80", "'80' is 80 bytes; give its unit, e.g. 80G (GiB) or 80GB"},
+      {"-1xH100-80G", "count must be 1 to"},
+      {"H100-512K", "'512K' is below 1 MiB"},
       {"2xA100-40G,,1xT4-16G", "empty group"},
       {"4xH!00-80G", "model"},
       {"99999xH100-80G", "count"}};
