@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <initializer_list>
@@ -491,6 +492,15 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
   // recorded a moment after its output may begin).
   const bool started = record->job_pid.has_value() || record->start_time.has_value() ||
                        record->state == store::JobState::kRunning;
+  // A log that its job's program began writing (the supervisor opens it before it starts
+  // the program, whose pid it then reports) and that is not there now was deleted: nothing
+  // more will appear in it (the supervisor writes on into the file it holds open).
+  std::error_code unknown;
+  const bool ran_or_runs = record->state == store::JobState::kRunning
+                               ? record->job_pid.has_value()
+                               : store::is_terminal(record->state) && started;
+  const bool log_missing = ran_or_runs && data->empty() && !record->log_path.empty() &&
+                           !std::filesystem::exists(record->log_path, unknown) && !unknown;
   return {200, Json{{"id", job.value()},
                     {"state", store::job_state_name(record->state)},
                     {"offset", offset},
@@ -499,6 +509,8 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
                     {"encoding", base64 ? "base64" : "text"},
                     {"done", done},
                     {"started", started},
+                    {"log_missing", log_missing},
+                    {"log_path", record->log_path},
                     {"end_reason",
                      record->end_reason.empty() ? Json(nullptr) : Json(record->end_reason)}}};
 }

@@ -434,6 +434,35 @@ TEST_F(ApiServiceTest, LogIsReadFromAnOffsetAndSaysWhenTheJobIsDone) {
   std::filesystem::remove_all(folder);
 }
 
+// A log deleted after its job began writing it read as an empty log: `logs` printed
+// nothing and exited 0, and `logs -f` of a running job waited for output that never came.
+TEST_F(ApiServiceTest, ALogDeletedAfterTheJobWroteItIsSaidToBeMissing) {
+  char folder[] = "/tmp/fastgpu-api-log-XXXXXX";
+  ASSERT_NE(::mkdtemp(folder), nullptr);
+  const std::string log_path = std::string(folder) + "/job.log";
+  const std::uint64_t id = submit_as(3);
+  const std::string path = "/v1/jobs/" + std::to_string(id) + "/log";
+  ASSERT_TRUE(
+      store_->record_start(JobId(id), {{0}, clock_.now(), log_path, 10, std::nullopt, std::nullopt})
+          .ok());
+  // Claimed, its program not started yet: no log to miss.
+  EXPECT_EQ(call("GET", path, 3).body["log_missing"], false);
+  ASSERT_TRUE(store_->record_pids(JobId(id), 10, 11, clock_.now()).ok());
+  std::ofstream(log_path) << "hello\n";
+  EXPECT_EQ(call("GET", path, 3).body["log_missing"], false);
+  std::filesystem::remove(log_path);
+  ApiResponse chunk = call("GET", path, 3);
+  ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
+  EXPECT_EQ(chunk.body["log_missing"], true);
+  EXPECT_EQ(chunk.body["log_path"], log_path);
+  store::JobEnd end;
+  end.at = clock_.now();
+  end.exit_code = 0;
+  ASSERT_TRUE(store_->record_end(JobId(id), end).ok());
+  EXPECT_EQ(call("GET", path, 3).body["log_missing"], true);
+  std::filesystem::remove_all(folder);
+}
+
 // A chunk cut inside a character sent its two halves as U+FFFD each: `logs -f` of a
 // progress bar printed garbage at every chunk's end.
 TEST_F(ApiServiceTest, ALogChunkEndsOnAWholeCharacter) {

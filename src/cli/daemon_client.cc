@@ -558,7 +558,16 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   const std::string log_path = job["log_path"].get<std::string>();
   std::error_code unknown;
   const bool missing = !std::filesystem::exists(log_path, unknown) && !unknown;
-  line("log", log_path.empty() || missing ? "-" : log_path);
+  // The supervisor opens the log before it starts the program and reports its pid: a run
+  // with a pid wrote a log, and one missing now was deleted.
+  const bool wrote_log = field(job, "job_pid").is_number() ||
+                         (field(job, "start_time_us").is_number() && job["state"] != "RUNNING");
+  if (log_path.empty() || (missing && !wrote_log)) {
+    line("log", "-");
+  } else {
+    line("log",
+         missing ? log_path + " (deleted: the job wrote it, and it is not there now)" : log_path);
+  }
   return text;
 }
 

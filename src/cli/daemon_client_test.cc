@@ -142,6 +142,23 @@ TEST(JobDetails, EverythingSubmittedIsShownAndOnlyALogThatExistsIsNamed) {
   EXPECT_THAT(text, HasSubstr("log:           -\n"));
 }
 
+// A log deleted after its job wrote it showed as "-", the mark of a job that never wrote
+// one, so a user looked for a reason the job had not run.
+TEST(JobDetails, ALogDeletedAfterTheJobWroteItIsNamedAsDeleted) {
+  JobRecord record = ended(JobState::kCompleted);
+  record.job_pid = 4242;
+  record.log_path = "/nonexistent/fastgpu/7.log";
+  EXPECT_THAT(details(record, kSubmitUs + 10'000'000'000),
+              HasSubstr("log:           /nonexistent/fastgpu/7.log (deleted: the job wrote it, "
+                        "and it is not there now)\n"));
+  record.job_pid.reset();  // ended all the same: its supervisor had opened the log
+  EXPECT_THAT(details(record, kSubmitUs + 10'000'000'000), HasSubstr("(deleted: "));
+  JobRecord claimed = job(JobState::kRunning, 1);  // its supervisor is still starting
+  claimed.start_time = at_us(kSubmitUs);
+  claimed.log_path = "/nonexistent/fastgpu/8.log";
+  EXPECT_THAT(details(claimed, kSubmitUs), HasSubstr("log:           -\n"));
+}
+
 TEST(JobDetails, ACpuOnlyJobHasNoGpuFigures) {
   JobRecord record = ended(JobState::kCompleted);
   record.spec.gpus = 0;

@@ -42,6 +42,17 @@ int finish_logs(const std::string& id, const api::Json& chunk, bool printed_any)
   return kExitOk;
 }
 
+// The job's program wrote a log that is not there any more (deleted): an empty output would
+// read as a job that printed nothing, so say so and fail (exit 1).
+int log_missing(const LogsOptions& options, const api::Json& chunk) {
+  if (options.daemon.json) print_text(chunk.dump() + "\n");
+  std::fprintf(stderr,
+               "fastgpu logs: job %s's log %s is not there: it was deleted after the job began "
+               "writing it, so its output cannot be shown\n",
+               options.id.c_str(), chunk.value("log_path", std::string("(no path)")).c_str());
+  return kExitFailure;
+}
+
 int run_logs(const LogsOptions& options) {
   Result<std::vector<std::uint64_t>> ids = parse_job_ids({options.id});
   if (!ids.ok()) return usage_error("logs", ids.status().message());
@@ -67,6 +78,7 @@ int run_logs(const LogsOptions& options) {
     Result<api::Json> chunk = client->get(
         fmt::format("/v1/jobs/{}/log?offset={}&encoding={}", ids->front(), offset, encoding));
     if (!chunk.ok()) return fail("logs", chunk.status());
+    if (chunk->value("log_missing", false)) return log_missing(options, *chunk);
     const std::string& data = (*chunk)["data"].get_ref<const std::string&>();
     const bool done = (*chunk)["done"].get<bool>();
     // A job that ended without starting (its launch failed) may have the supervisor's line

@@ -209,6 +209,34 @@ TEST(JobsE2E, LogsPrintsBytesThatAreNotUtf8AsTheJobWroteThem) {
   EXPECT_EQ(logs.output, "caf\xe9 \xff\n");
 }
 
+// A log deleted after the job wrote it printed nothing and exited 0, as for a job that
+// printed nothing; `logs -f` of a running job waited to its end for output that could not come.
+TEST(JobsE2E, LogsOfADeletedLogSaysItIsGone) {
+  DaemonHarness daemon;
+  const std::uint64_t id =
+      daemon.submit("--gpus 0 --wrap 'echo started; while [ ! -e stop ]; do sleep 0.1; done'");
+  daemon.wait_for_state(id, "RUNNING");
+  const std::filesystem::path log = daemon.state_dir() / "logs" / (std::to_string(id) + ".log");
+  for (int i = 0; i < 100 && daemon.log_of(id).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::filesystem::remove(log);
+  const std::string gone = "job " + std::to_string(id) + "'s log " + log.string() +
+                           " is not there: it was deleted after the job began writing it";
+  // Under a timeout: before, it followed the job to its end, which waits for this test.
+  const test_support::CliRun followed =
+      daemon.fastgpu_under("timeout 30", "logs -f " + std::to_string(id));
+  EXPECT_EQ(followed.exit_code, 1) << followed.output;
+  EXPECT_TRUE(contains(followed.output, gone)) << followed.output;
+  daemon.write_file("stop", "");
+  daemon.wait_for_state(id, "COMPLETED");
+  const test_support::CliRun logs = daemon.fastgpu("logs " + std::to_string(id));
+  EXPECT_EQ(logs.exit_code, 1) << logs.output;
+  EXPECT_TRUE(contains(logs.output, gone)) << logs.output;
+  EXPECT_TRUE(
+      contains(daemon.fastgpu("show " + std::to_string(id)).output, log.string() + " (deleted: "));
+}
+
 // Ctrl-C left the jobs running with nothing said; it now says how to follow or cancel them.
 TEST(JobsE2E, CtrlCDuringRunSaysTheJobsGoOnAndHowToCancelThem) {
   DaemonHarness daemon;
