@@ -70,7 +70,8 @@ std::string placed_or_why_text(const api::Json& job) {
   if (waiting.is_object() && job["state"] == "QUEUED") {
     return "(" + waiting.value("reason", std::string("?")) + ")";
   }
-  return placed_text(job);
+  // A job queued again keeps its last run's GPUs in its record: it holds none now.
+  return job["state"] == "QUEUED" ? "-" : placed_text(job);
 }
 
 // The memory per GPU as declared; "auto" is learned at placement, so a placed job shows
@@ -116,7 +117,8 @@ std::string fitted(const std::string& text, std::size_t width) {
 
 // Run time so far (running) or in total (ended); "-" before the job starts.
 std::string elapsed_text(const api::Json& job, std::int64_t now_us) {
-  if (field(job, "start_time_us").is_null()) return "-";
+  // A job queued again after preemption keeps its last run's times: it does not run now.
+  if (field(job, "start_time_us").is_null() || job["state"] == "QUEUED") return "-";
   const std::int64_t start = job["start_time_us"].get<std::int64_t>();
   const std::int64_t end =
       field(job, "end_time_us").is_null() ? now_us : job["end_time_us"].get<std::int64_t>();
@@ -144,9 +146,9 @@ void add_cost_lines(const api::Json& job, std::int64_t now_us,
   }
   const engine::JobReport report = engine::make_job_report(*record);
   const bool started = record->start_time.has_value();
-  if (report.wait_s) {
+  if (report.wait_s && record->state != store::JobState::kQueued) {
     line("waited", format_duration(Seconds(*report.wait_s)));
-  } else if (!started && record->state == store::JobState::kQueued) {
+  } else if (record->state == store::JobState::kQueued) {  // queued again too: it waits on
     const store::WallTime now{std::chrono::microseconds(now_us)};
     const double so_far = std::chrono::duration<double>(now - record->spec.submit_time).count();
     line("waited", format_duration(Seconds(std::max(0.0, so_far))) + " so far");
@@ -481,6 +483,32 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
   return text;
 }
 
+namespace {
+
+// A job queued again after a run (preempted, moved, over its memory; or claimed by a daemon
+// that stopped before it could start it): what became of that run. Its record keeps the
+// run's GPUs, times and signal, which show prints as the next run's once it starts.
+std::string requeued_text(const api::Json& job) {
+  const std::string attempt = "attempt " + job["attempts"].dump();
+  if (field(job, "end_time_us").is_null()) {
+    return attempt + " did not start before the daemon stopped; queued to run again";
+  }
+  const std::int64_t ran_us =
+      job["end_time_us"].get<std::int64_t>() - job["start_time_us"].get<std::int64_t>();
+  const std::string ended = field(job, "signal").is_number_integer()
+                                ? "killed by signal " + signal_text(job["signal"])
+                                : "exit code " + or_dash(field(job, "exit_code"));
+  const api::Json& gpus = field(job, "placed_gpus");
+  const std::string where = !gpus.is_array() || gpus.empty() ? ""
+                            : gpus.size() == 1               ? " on GPU " + placed_text(job)
+                                                             : " on GPUs " + placed_text(job);
+  const double ran_s = static_cast<double>(std::max<std::int64_t>(0, ran_us)) / 1e6;
+  return fmt::format("{} was preempted after {}{} ({}); queued to run again", attempt,
+                     format_duration(Seconds(ran_s)), where, ended);
+}
+
+}  // namespace
+
 std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   const api::Json& spec = job["spec"];
   std::string command =
@@ -502,6 +530,10 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   if (const api::Json& reason = field(job, "end_reason");
       reason.is_string() && job["state"] != "COMPLETED") {
     line("reason", reason.get<std::string>());
+  }
+  const bool queued = job["state"] == "QUEUED";
+  if (queued && job["attempts"].get<int>() > 0 && field(job, "start_time_us").is_number()) {
+    line("requeued", requeued_text(job));
   }
   line("command", command);
   line("working dir", spec["working_dir"].get<std::string>());
@@ -536,7 +568,7 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   if (field(spec, "restartable").is_boolean()) {
     line("restartable", spec["restartable"].get<bool>() ? "yes" : "no");
   }
-  line("placed on", placed_text(job));
+  line("placed on", queued ? "-" : placed_text(job));
   if (const api::Json& waiting = field(job, "waiting"); waiting.is_object()) {
     line("waiting", waiting.value("reason", std::string("?")) + ": " +
                         waiting.value("detail", std::string("-")));
@@ -545,12 +577,16 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
                          ? "none"
                          : format_duration(Seconds(spec["time_limit_s"].get<double>())));
   line("submitted", job["submit_time"].get<std::string>());
-  line("started", or_dash(field(job, "start_time")));
-  line("ended", or_dash(field(job, "end_time")));
+  // A job queued again: its next run's, not its last one's (the requeued line has that).
+  const auto of_this_run = [&job, queued](const char* key) {
+    return queued ? std::string("-") : or_dash(field(job, key));
+  };
+  line("started", of_this_run("start_time"));
+  line("ended", of_this_run("end_time"));
   line("elapsed", elapsed_text(job, now_us));
   add_cost_lines(job, now_us, line);
-  line("exit code", or_dash(field(job, "exit_code")));
-  line("signal", signal_text(field(job, "signal")));
+  line("exit code", of_this_run("exit_code"));
+  line("signal", queued ? "-" : signal_text(field(job, "signal")));
   line("attempts", job["attempts"].dump());
   // A path only where a log was ever written: a job that never started has none. A log the
   // caller cannot look for (a shared daemon's state folder is root's, and only the log

@@ -159,6 +159,32 @@ TEST(JobDetails, ALogDeletedAfterTheJobWroteItIsNamedAsDeleted) {
   EXPECT_THAT(details(claimed, kSubmitUs), HasSubstr("log:           -\n"));
 }
 
+// A job preempted and queued again showed its last run as if it were on now: placed on its
+// old GPUs, started and ended, the signal that stopped it, its run time in queue's ELAPSED,
+// and nothing saying it had been preempted.
+TEST(JobDetails, AJobQueuedAgainAfterPreemptionSaysSoAndHoldsNoGpus) {
+  JobRecord record = ended(JobState::kQueued);  // its run: GPUs 0 and 1, an hour
+  record.exit_code.reset();
+  record.signal = 15;
+  record.job_pid = 4242;
+  record.spec.restartable = true;
+  const std::int64_t now_us = kSubmitUs + 10'000'000'000;
+  const std::string text = details(record, now_us);
+  EXPECT_THAT(text, HasSubstr("state:         QUEUED\nrequeued:      attempt 1 was preempted "
+                              "after 1h00m on GPUs 0,1 (killed by signal 15 (SIGTERM)); "
+                              "queued to run again\n"));
+  EXPECT_THAT(text, HasSubstr("placed on:     -\n"));
+  EXPECT_THAT(text, HasSubstr("started:       -\n"));
+  EXPECT_THAT(text, HasSubstr("ended:         -\n"));
+  EXPECT_THAT(text, HasSubstr("elapsed:       -\n"));
+  EXPECT_THAT(text, HasSubstr("waited:        2h46m so far\n"));
+  EXPECT_THAT(text, HasSubstr("signal:        -\n"));
+  EXPECT_THAT(text, HasSubstr("attempts:      1\n"));
+  const std::string table =
+      render_job_table(api::Json::array({api::job_record_to_json(record)}), now_us, false);
+  EXPECT_THAT(table, ::testing::ContainsRegex("QUEUED +2 +20.0 GiB -  +-\n"));
+}
+
 TEST(JobDetails, ACpuOnlyJobHasNoGpuFigures) {
   JobRecord record = ended(JobState::kCompleted);
   record.spec.gpus = 0;
