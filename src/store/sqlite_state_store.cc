@@ -55,9 +55,23 @@ constexpr const char* kSetStart =
 constexpr const char* kSetPids =
     "UPDATE jobs SET supervisor_pid = ?2, job_pid = ?3, start_us = COALESCE(?4, start_us) "
     "WHERE id = ?1 AND state = 'RUNNING'";
+// A job's accounting covers all its runs: a restartable job preempted and started again
+// adds each run's GPU time and energy, keeps the largest peak, and weighs each run's mean
+// utilization by its GPU time (the right-hand sides read the row before the update; a run
+// with a figure not measured leaves the earlier runs' figure as it was).
 constexpr const char* kSetEnd =
-    "UPDATE jobs SET end_us = ?2, exit_code = ?3, signal = ?4, peak_gpu_mem = ?5, "
-    "gpu_seconds = ?6, energy_joules = ?7, energy_estimate = ?8, mean_util = ?9 WHERE id = ?1";
+    "UPDATE jobs SET end_us = ?2, exit_code = ?3, signal = ?4, "
+    "peak_gpu_mem = CASE WHEN ?5 IS NULL THEN peak_gpu_mem "
+    "ELSE max(coalesce(peak_gpu_mem, ?5), ?5) END, "
+    "gpu_seconds = CASE WHEN ?6 IS NULL THEN gpu_seconds ELSE coalesce(gpu_seconds, 0) + ?6 END, "
+    "energy_joules = CASE WHEN ?7 IS NULL THEN energy_joules "
+    "ELSE coalesce(energy_joules, 0) + ?7 END, "
+    "energy_estimate = CASE WHEN ?7 IS NULL THEN energy_estimate "
+    "WHEN energy_joules IS NULL THEN ?8 ELSE max(energy_estimate, ?8) END, "
+    "mean_util = CASE WHEN ?9 IS NULL THEN mean_util "
+    "WHEN mean_util IS NULL OR coalesce(gpu_seconds, 0) + coalesce(?6, 0) <= 0 THEN ?9 "
+    "ELSE (mean_util * coalesce(gpu_seconds, 0) + ?9 * coalesce(?6, 0)) / "
+    "(coalesce(gpu_seconds, 0) + coalesce(?6, 0)) END WHERE id = ?1";
 constexpr const char* kClearRun = "UPDATE jobs SET start_us = NULL, job_pid = NULL WHERE id = ?1";
 constexpr const char* kInsertHistory =
     "INSERT INTO history (signature, job, peak_gpu_mem, run_seconds, outcome, ended_us) "

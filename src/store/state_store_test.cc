@@ -172,6 +172,33 @@ TEST_F(StateStoreTest, APreemptedRunKeepsItsEndAndARequeuedJobHasNoEndReason) {
   EXPECT_EQ(store_->get_job(requeued)->end_reason, "");
 }
 
+// A job preempted and run again kept only its last run's GPU time and energy: show, history
+// and run's report undercounted what it used (55 s of GPU time for 5 s + 55 s of runs).
+TEST_F(StateStoreTest, AJobsAccountingCoversAllItsRuns) {
+  const JobId id = submit_one(full_spec(1));
+  const auto run = [&](std::int64_t at, JobState state, const JobAccounting& use) {
+    ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(at), "", {}, {}, {}}).ok());
+    ASSERT_TRUE(store_->record_end(id, {state, at_seconds(at + 10), {}, 15, use, "", {}}).ok());
+  };
+  run(0, JobState::kPreempted, {Bytes{8} << 30, 10.0, 100.0, false, 90.0});
+  ASSERT_TRUE(store_
+                  ->transition(id, JobState::kPreempted, JobState::kQueued, at_seconds(11),
+                               "requeued after preemption")
+                  .ok());
+  run(20, JobState::kPreempted, {Bytes{4} << 30, 30.0, std::nullopt, false, 50.0});
+  ASSERT_TRUE(store_
+                  ->transition(id, JobState::kPreempted, JobState::kQueued, at_seconds(31),
+                               "requeued after preemption")
+                  .ok());
+  run(40, JobState::kCompleted, {std::nullopt, 20.0, 50.0, true, std::nullopt});
+  const JobAccounting total = store_->get_job(id)->accounting;
+  EXPECT_EQ(total.peak_gpu_mem, Bytes{8} << 30);
+  EXPECT_DOUBLE_EQ(total.gpu_seconds.value_or(0), 60.0);
+  EXPECT_DOUBLE_EQ(total.energy_joules.value_or(0), 150.0);
+  EXPECT_TRUE(total.energy_is_estimate);
+  EXPECT_DOUBLE_EQ(total.mean_util_percent.value_or(0), (90.0 * 10 + 50.0 * 30) / 40);
+}
+
 TEST_F(StateStoreTest, BatchWithOneInvalidJobStoresNothing) {
   std::vector<JobSpec> batch = {full_spec(1), full_spec(2), full_spec(3)};
   batch[2].environment = {"NOT_A_PAIR"};
