@@ -475,10 +475,13 @@ class SqliteStateStore final : public StateStore {
   }
 
   // A PREEMPTED job ended its run already (record_end wrote when): a requeue or a cancel
-  // that comes later, even after a daemon restart, does not stretch its run time.
+  // that comes later, even after a daemon restart, does not stretch its run time. Nor does
+  // the cancel of a job queued again after such a run (its end is that run's; a job that
+  // never ran has none, and gets the moment of the transition).
   Status write_end_time(JobId job, JobState from, WallTime at) {
-    STORE_ASSIGN_OR_RETURN(
-        Statement stmt, db_->prepare(from == JobState::kPreempted ? kKeepRunEndTime : kSetEndTime));
+    const bool keep_run_end = from == JobState::kPreempted || from == JobState::kQueued;
+    STORE_ASSIGN_OR_RETURN(Statement stmt,
+                           db_->prepare(keep_run_end ? kKeepRunEndTime : kSetEndTime));
     stmt.bind(1, as_int64(job.value())).bind(2, to_micros(at));
     return stmt.run();
   }

@@ -170,6 +170,20 @@ TEST_F(StateStoreTest, APreemptedRunKeepsItsEndAndARequeuedJobHasNoEndReason) {
                                "requeued after preemption")
                   .ok());
   EXPECT_EQ(store_->get_job(requeued)->end_reason, "");
+  // Cancelled while queued again, an hour later: its run still ended at 20 s (history's RUN
+  // said 1h, the time it waited in the queue added to its run).
+  ASSERT_TRUE(store_
+                  ->transition(requeued, JobState::kQueued, JobState::kCancelled, at_seconds(3600),
+                               "cancelled by uid 0")
+                  .ok());
+  EXPECT_EQ(store_->get_job(requeued)->end_time, at_seconds(20));
+  // A job that never ran ends at its cancel.
+  const JobId never_ran = submit_one(full_spec(3));
+  ASSERT_TRUE(store_
+                  ->transition(never_ran, JobState::kQueued, JobState::kCancelled, at_seconds(50),
+                               "cancelled by uid 0")
+                  .ok());
+  EXPECT_EQ(store_->get_job(never_ran)->end_time, at_seconds(50));
 }
 
 // A job preempted and run again kept only its last run's GPU time and energy: show, history
