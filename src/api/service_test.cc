@@ -178,6 +178,20 @@ TEST_F(ApiServiceTest, ARelativeFolderOrANulByteIsRefusedAtSubmit) {
   EXPECT_EQ(stored_jobs(), 0u);
 }
 
+// Accepted before: `show` then printed a deadline in the year 294247.
+TEST_F(ApiServiceTest, ADeadlineBeyondAHundredYearsIsABadRequestNamingTheLimit) {
+  const ApiResponse response = call(
+      "POST", "/v1/jobs", 7,
+      R"({"jobs": [{"argv": ["true"], "working_dir": "/", "deadline_us": 9223372036854775807}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_THAT(response.body["error"].get<std::string>(),
+              ::testing::HasSubstr("deadline 9223372036854775807 µs since the epoch is more than "
+                                   "100 years after the submission; the latest allowed is "
+                                   "4862240000000000 (2124-01-29)"))
+      << response.body.dump();
+  EXPECT_EQ(stored_jobs(), 0u);
+}
+
 TEST_F(ApiServiceTest, EngineRefusalOfAnImpossibleJobStoresNothing) {
   const ApiResponse response = call(
       "POST", "/v1/jobs", 7,

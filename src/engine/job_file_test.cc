@@ -408,6 +408,16 @@ TEST(JobFileFields, BadDeadlinesSayWhy) {
                        "deadline 'tomorrow': expected a date YYYY-MM-DD");
 }
 
+// An absolute date was taken up to the year 9999, where now+ stopped at 100 years.
+TEST(JobFileFields, ADeadlineMoreThanAHundredYearsAwayIsRefused) {
+  same_error_both_ways({"--deadline", "9999-12-31T23:59Z", "x"},
+                       "{command: [x], deadline: 9999-12-31T23:59Z}",
+                       "deadline '9999-12-31T23:59Z': more than 100 years away");
+  same_error_both_ways({"--deadline", "now+36601d", "x"}, "{command: [x], deadline: now+36601d}",
+                       "more than 100 years away");
+  EXPECT_TRUE(from_flags({"--deadline", "2126-01-15T08:00Z", "x"}).ok());
+}
+
 TEST(JobFileFields, WorkdirRelativeHomeAndNormalised) {
   EXPECT_EQ(from_flags({"-D", "../data/./run1/", "x"})->front().working_dir,
             "/home/alice/data/run1");

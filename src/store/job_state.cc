@@ -1,5 +1,8 @@
 // Job states, their legal edges, and the checks a spec must pass to be stored.
+#include <fmt/format.h>
+
 #include <array>
+#include <chrono>
 #include <string>
 #include <utility>
 
@@ -61,6 +64,32 @@ Status check_environment(const JobSpec& spec, const std::string& where) {
   return {};
 }
 
+// "2026-12-01" for a time FastGPU can print; the limit below keeps deadlines among them.
+std::string utc_date(WallTime time) {
+  const std::chrono::year_month_day date(std::chrono::floor<std::chrono::days>(time));
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(date.year()),
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
+}
+
+Status check_deadline(const JobSpec& spec, const std::string& where) {
+  if (!spec.deadline) return {};
+  const std::int64_t micros = spec.deadline->time_since_epoch().count();
+  if (micros < 0) {
+    return invalid_argument(fmt::format(
+        "{}: deadline {} µs since the epoch is before 1970-01-01; give a time after the "
+        "submission, or leave it unset for no deadline",
+        where, micros));
+  }
+  const WallTime latest = spec.submit_time + std::chrono::seconds(kMaxDeadlineAheadSeconds);
+  if (*spec.deadline > latest) {
+    return invalid_argument(fmt::format(
+        "{}: deadline {} µs since the epoch is more than 100 years after the submission; "
+        "the latest allowed is {} ({}); leave it unset for no deadline",
+        where, micros, latest.time_since_epoch().count(), utc_date(latest)));
+  }
+  return {};
+}
+
 Status check_numbers(const JobSpec& spec, const std::string& where) {
   if (spec.gpus < 0) {
     return invalid_argument(where + ": gpus is " + std::to_string(spec.gpus) +
@@ -79,7 +108,7 @@ Status check_numbers(const JobSpec& spec, const std::string& where) {
                             " s is longer than a year (" + std::to_string(kMaxTimeLimitSeconds) +
                             " s); leave it unset for no limit");
   }
-  return {};
+  return check_deadline(spec, where);
 }
 
 std::string target_name(const Dependency& dependency) {

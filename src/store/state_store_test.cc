@@ -428,6 +428,23 @@ TEST_F(StateStoreTest, ATimeLimitAboveAYearIsRefused) {
   EXPECT_THAT(validate_job_spec(limit, 0).message(), HasSubstr("longer than a year"));
 }
 
+// The API took deadline_us 9223372036854775807, and `show` printed the year 294247.
+TEST_F(StateStoreTest, ADeadlineBeforeTheEpochOrCenturiesAwayIsRefused) {
+  JobSpec job = full_spec(1);
+  const WallTime latest = job.submit_time + std::chrono::seconds(kMaxDeadlineAheadSeconds);
+  job.deadline = latest;
+  EXPECT_TRUE(validate_job_spec(job, 0).ok());
+  job.deadline = latest + std::chrono::microseconds(1);
+  EXPECT_THAT(validate_job_spec(job, 0).message(),
+              HasSubstr("more than 100 years after the submission; the latest allowed is " +
+                        std::to_string(latest.time_since_epoch().count())));
+  job.deadline = WallTime::max();
+  EXPECT_THAT(validate_job_spec(job, 0).message(),
+              HasSubstr("deadline 9223372036854775807 µs since the epoch is more than 100 years"));
+  job.deadline = WallTime(std::chrono::microseconds(-1));
+  EXPECT_THAT(validate_job_spec(job, 0).message(), HasSubstr("is before 1970-01-01"));
+}
+
 TEST_F(StateStoreTest, StaleFromStateIsRefusedAndChangesNothing) {
   const JobId id = submit_one(full_spec(1));
   ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", 1, 2, {}}).ok());

@@ -98,6 +98,11 @@ struct ArrayMember {
 // often than a plan, and "no limit" is said outright (nullopt).
 inline constexpr std::int64_t kMaxTimeLimitSeconds = 366LL * 86400;
 
+// The furthest a deadline may lie after its job's submission: 100 years (of 366 days), what
+// `--deadline now+...` already allowed. Further ones are a typo or a stand-in for "none",
+// which is said outright (nullopt); the largest integer read as µs was the year 294247.
+inline constexpr std::int64_t kMaxDeadlineAheadSeconds = 100LL * 366 * 86400;
+
 // What a user submitted. Stored as given; the store checks only what it must to stay
 // consistent (see validate_job_spec).
 struct JobSpec {
