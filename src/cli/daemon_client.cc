@@ -172,7 +172,9 @@ void add_cost_lines(const api::Json& job, std::int64_t now_us,
     energy = engine::format_energy(*report.energy_joules) +
              (report.energy_is_estimate ? " (estimate: apportioned among jobs sharing a GPU)" : "");
   }
-  line("GPU time", figure(gpu_time));
+  // A CPU-only job's GPU time is a known 0 (as in `history` and `--json`); its other GPU
+  // figures do not apply.
+  line("GPU time", report.gpus == 0 && ended ? gpu_time.value_or("n/a") : figure(gpu_time));
   line("peak GPU mem", figure(peak));
   line("mean GPU util", figure(util));
   line("energy", figure(energy));

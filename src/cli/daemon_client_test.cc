@@ -185,7 +185,9 @@ TEST(JobDetails, AJobQueuedAgainAfterPreemptionSaysSoAndHoldsNoGpus) {
   EXPECT_THAT(table, ::testing::ContainsRegex("QUEUED +2 +20.0 GiB -  +-\n"));
 }
 
-TEST(JobDetails, ACpuOnlyJobHasNoGpuFigures) {
+// Its GPU time is a known 0, as `history` and `--json` say (`show` printed "-"); the other
+// GPU figures do not apply.
+TEST(JobDetails, ACpuOnlyJobUsedNoGpuTimeAndHasNoOtherGpuFigures) {
   JobRecord record = ended(JobState::kCompleted);
   record.spec.gpus = 0;
   record.spec.gpu_mem.reset();
@@ -193,7 +195,7 @@ TEST(JobDetails, ACpuOnlyJobHasNoGpuFigures) {
   record.accounting.gpu_seconds = 0.0;
   const std::string text = details(record, kSubmitUs + 10'000'000'000);
   EXPECT_THAT(text, HasSubstr("gpus:          none (a CPU-only job)\n"));
-  EXPECT_THAT(text, HasSubstr("GPU time:      -\n"));
+  EXPECT_THAT(text, HasSubstr("GPU time:      0s (0.0000 GPU-hours)\n"));
   EXPECT_THAT(text, HasSubstr("peak GPU mem:  -\n"));
   EXPECT_THAT(text, HasSubstr("energy:        -\n"));
 }

@@ -315,10 +315,11 @@ Result<Seconds> parse_duration(std::string_view original) {
 }
 
 std::string format_duration(Seconds duration) {
-  double seconds = duration.count();
-  if (!std::isfinite(seconds)) return "inf";
-  const char* sign = seconds < 0 ? "-" : "";
-  seconds = std::fabs(seconds);
+  if (!std::isfinite(duration.count())) return "inf";
+  // Rounded to what is shown before choosing the form, so one value always reads the same:
+  // 0.03 s and 0 s are both "0s" (0.03 s was "0.0s"), 9.96 s is "10s" (was "10.0s").
+  const double seconds = std::round(std::fabs(duration.count()) * 10) / 10;
+  const char* sign = duration.count() < 0 && seconds > 0 ? "-" : "";
   if (seconds < 10 && seconds != std::floor(seconds)) {
     return fmt::format("{}{:.1f}s", sign, seconds);
   }

@@ -221,6 +221,16 @@ TEST(FormatDuration, CompactForms) {
   EXPECT_EQ(format_duration(Seconds(-45)), "-45s");
 }
 
+// `history` printed a 0.03 s wait as 0.0s beside a GPU time of 0s in one row.
+TEST(FormatDuration, AValueReadsTheSameHoweverCloseToWholeItWas) {
+  EXPECT_EQ(format_duration(Seconds(0.03)), "0s");
+  EXPECT_EQ(format_duration(Seconds(-0.03)), "0s");
+  EXPECT_EQ(format_duration(Seconds(2.04)), "2s");
+  EXPECT_EQ(format_duration(Seconds(2.06)), "2.1s");
+  EXPECT_EQ(format_duration(Seconds(9.96)), "10s");
+  EXPECT_EQ(format_duration(Seconds(-1.5)), "-1.5s");
+}
+
 TEST(FormatDuration, RoundTripsValuesItShowsExactly) {
   for (const double seconds : {0.0, 1.5, 45.0, 125.0, 3600.0, 9000.0, 86400.0, 100800.0}) {
     const std::string text = format_duration(Seconds(seconds));

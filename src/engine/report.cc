@@ -98,6 +98,7 @@ JobReport make_job_report(const JobRecord& record) {
   job.wait_s = span(record.spec.submit_time, record.start_time);
   job.run_s = span(record.start_time, record.end_time);
   const bool ran = record.start_time.has_value();
+  job.started = ran;
   job.gpus = ran ? static_cast<int>(record.placed_gpus.size()) : record.spec.gpus;
   job.gpu_indices = record.placed_gpus;
   job.gpu_seconds = record.accounting.gpu_seconds;

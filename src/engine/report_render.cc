@@ -15,6 +15,7 @@ namespace {
 using Json = nlohmann::ordered_json;
 
 constexpr const char* kMissing = "n/a";
+constexpr const char* kNotApplicable = "-";
 
 template <typename T>
 Json or_null(const std::optional<T>& value) {
@@ -36,18 +37,33 @@ std::string energy_text(const JobReport& job) {
   return format_energy(*job.energy_joules) + (job.energy_is_estimate ? "*" : "");
 }
 
+// `fastgpu show`'s rule (docs/cli.md): "-" where a figure does not apply (the job never
+// started; GPU memory, utilization and energy of a CPU-only job), "n/a" where it applies
+// but was not measured.
 std::vector<std::string> job_row(const JobReport& job, bool with_user) {
   std::vector<std::string> row = {to_string(job.id), job_label(job)};
   if (with_user) row.push_back(job.user);
-  const std::vector<std::string> figures = {
-      std::string(store::job_state_name(job.state)),
-      duration_text(job.wait_s),
-      duration_text(job.run_s),
-      std::to_string(job.gpus),
-      duration_text(job.gpu_seconds),
-      job.peak_gpu_mem ? format_bytes(*job.peak_gpu_mem) : kMissing,
-      job.mean_util_percent ? fmt::format("{:.0f} %", *job.mean_util_percent) : kMissing,
-      energy_text(job)};
+  const bool gpu_figures = job.started && job.gpus > 0;
+  const auto figure = [](bool applies, const std::optional<std::string>& text) -> std::string {
+    if (!applies) return kNotApplicable;
+    return text.value_or(kMissing);
+  };
+  const auto duration = [](const std::optional<double>& seconds) -> std::optional<std::string> {
+    if (!seconds) return std::nullopt;
+    return format_duration(Seconds(*seconds));
+  };
+  std::optional<std::string> peak, util, energy;
+  if (job.peak_gpu_mem) peak = format_bytes(*job.peak_gpu_mem);
+  if (job.mean_util_percent) util = fmt::format("{:.0f} %", *job.mean_util_percent);
+  if (job.energy_joules) energy = energy_text(job);
+  const std::vector<std::string> figures = {std::string(store::job_state_name(job.state)),
+                                            figure(job.started, duration(job.wait_s)),
+                                            figure(job.started, duration(job.run_s)),
+                                            std::to_string(job.gpus),
+                                            figure(job.started, duration(job.gpu_seconds)),
+                                            figure(gpu_figures, peak),
+                                            figure(gpu_figures, util),
+                                            figure(gpu_figures, energy)};
   row.insert(row.end(), figures.begin(), figures.end());
   return row;
 }

@@ -151,12 +151,16 @@ TEST(BatchReport, TableShowsHumanUnitsAndNaForMissing) {
   const std::string table = render_batch_report_table(make_batch_report(batch(), 4));
   EXPECT_THAT(table, HasSubstr("ID  NAME      STATE       WAIT    RUN  GPUS  GPU-TIME  PEAK MEM  "
                                "UTIL    ENERGY\n"));
-  EXPECT_THAT(table, HasSubstr(" 5  cpu       COMPLETED    50s  1m40s     0        0s"));
+  // A CPU-only job's GPU figures do not apply: "-" as in `show`, not "n/a" (not measured).
+  EXPECT_THAT(table, HasSubstr(" 5  cpu       COMPLETED    50s  1m40s     0        0s         -  "
+                               "   -         -\n"));
   EXPECT_THAT(table, HasSubstr(" 2  train[0]  COMPLETED  1m40s  5m00s     2    10m00s  10.0 GiB  "
                                "80 %  90.0 kJ*\n"));
   EXPECT_THAT(table, HasSubstr(" 3  train[1]  FAILED     1m40s  3m20s     1     3m20s       n/a  "
                                " n/a       n/a\n"));
-  EXPECT_THAT(table, HasSubstr(" 4  -         CANCELLED    n/a    n/a     1       n/a"));
+  // Never started: nothing applies, as `show` says ("-"); "n/a" is for what went unmeasured.
+  EXPECT_THAT(table, HasSubstr(" 4  -         CANCELLED      -      -     1         -         -  "
+                               "   -         -\n"));
   EXPECT_THAT(table, HasSubstr("* energy apportioned among jobs sharing a GPU: an estimate\n"));
   EXPECT_THAT(table, HasSubstr("jobs        5: 3 COMPLETED, 1 FAILED, 1 CANCELLED\n"));
   EXPECT_THAT(table, HasSubstr("makespan    6m40s (first submit to last end)\n"));

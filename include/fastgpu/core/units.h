@@ -37,7 +37,8 @@ std::string format_bytes_exact(Bytes bytes);
 // Parses a duration in the formats above. Errors name the text and show valid examples.
 Result<Seconds> parse_duration(std::string_view text);
 
-// Formats a duration compactly: "45s", "2m05s", "2h30m", "1d04h".
+// Formats a duration compactly: "45s", "2m05s", "2h30m", "1d04h"; under 10 s to a tenth,
+// shown only when it is not zero ("2.5s", "2s", "0s" for anything under 0.05 s).
 std::string format_duration(Seconds duration);
 
 }  // namespace fastgpu

@@ -27,6 +27,7 @@ struct JobReport {
   std::string user;                          // who submitted it
   std::optional<std::uint32_t> array_index;  // for array members
   store::JobState state = store::JobState::kQueued;
+  bool started = false;          // it ran (has a start time)
   std::optional<double> wait_s;  // latest start - submit
   std::optional<double> run_s;   // end - start of the latest run
   // GPUs held by the latest run, or asked for when the job never started.
