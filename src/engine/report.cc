@@ -1,9 +1,13 @@
 // The batch report's figures, from job records. Rendering is in report_render.cc.
 #include "fastgpu/engine/report.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
+
+#include "fastgpu/core/units.h"
 
 namespace fastgpu::engine {
 namespace {
@@ -52,9 +56,18 @@ void add_ratios(BatchSummary& summary) {
     summary.utilization_percent =
         100.0 * *summary.allocated_gpu_seconds / (summary.cluster_gpus * *summary.makespan_s);
   }
-  if (has_span && summary.sequential_s) {
-    summary.speedup = *summary.sequential_s / *summary.makespan_s;
+  if (!summary.makespan_s || !summary.sequential_s) return;
+  if (*summary.makespan_s < kShortestComparableSeconds ||
+      *summary.sequential_s < kShortestComparableSeconds) {
+    summary.speedup_missing_reason = fmt::format(
+        "too short to compare: makespan {}, run times added up {} (a ratio needs both to be {} "
+        "or more)",
+        format_duration(Seconds(*summary.makespan_s)),
+        format_duration(Seconds(*summary.sequential_s)),
+        format_duration(Seconds(kShortestComparableSeconds)));
+    return;
   }
+  summary.speedup = *summary.sequential_s / *summary.makespan_s;
 }
 
 BatchSummary summarize(const std::vector<JobRecord>& records, const std::vector<JobReport>& jobs,

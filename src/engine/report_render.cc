@@ -128,8 +128,13 @@ std::string summary_text(const BatchSummary& s) {
                                                   duration_text(s.sequential_s),
                                                   coverage(s.run_time_jobs, s.jobs))
                                     : kMissing);
-  line("speedup",
-       s.speedup ? fmt::format("{:.2f}x (sequential / makespan)", *s.speedup) : kMissing);
+  if (s.speedup) {
+    line("speedup", fmt::format("{:.2f}x (sequential / makespan)", *s.speedup));
+  } else if (!s.speedup_missing_reason.empty()) {
+    line("speedup", fmt::format("{} ({})", kMissing, s.speedup_missing_reason));
+  } else {
+    line("speedup", kMissing);
+  }
   return out;
 }
 
@@ -172,6 +177,8 @@ Json summary_json(const BatchSummary& s) {
   out["sequential_seconds"] = or_null(s.sequential_s);
   out["run_time_jobs"] = s.run_time_jobs;
   out["speedup"] = or_null(s.speedup);
+  out["speedup_missing_reason"] =
+      s.speedup_missing_reason.empty() ? Json(nullptr) : Json(s.speedup_missing_reason);
   return out;
 }
 

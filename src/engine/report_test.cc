@@ -190,6 +190,38 @@ TEST(BatchReport, JobTableCanNameEachJobsUser) {
   EXPECT_THAT(render_job_report_table(reports, /*with_user=*/false), Not(HasSubstr("alice")));
 }
 
+// A batch of instant jobs read "makespan 0.0s ... speedup 0.65x": measured right, but a
+// ratio of two latencies. Under a second, the report says it is too short to compare.
+TEST(BatchReport, NoSpeedupForABatchTooShortToCompare) {
+  std::vector<JobRecord> jobs;
+  for (std::uint64_t id = 1; id <= 3; ++id) {
+    JobRecord job = record(id, "instant", JobState::kCompleted);
+    job.start_time = at(0) + std::chrono::milliseconds(100);
+    job.end_time = *job.start_time + std::chrono::milliseconds(30);
+    jobs.push_back(job);
+  }
+  const BatchReport report = make_batch_report(jobs, 2);
+  EXPECT_EQ(report.summary.speedup, std::nullopt);
+  const std::string reason =
+      "too short to compare: makespan 0.1s, run times added up 0.1s (a ratio needs both to be 1s "
+      "or more)";
+  EXPECT_EQ(report.summary.speedup_missing_reason, reason);
+  EXPECT_THAT(render_batch_report_table(report), HasSubstr("speedup     n/a (" + reason + ")\n"));
+  const nlohmann::ordered_json json = batch_report_json(report);
+  EXPECT_TRUE(json["summary"]["speedup"].is_null());
+  EXPECT_EQ(json["summary"]["speedup_missing_reason"], reason);
+  EXPECT_EQ(json["summary"]["makespan_seconds"], 0.13) << "the figures themselves stay";
+
+  // Instant jobs that waited 3 s: a makespan long enough, run times that are not.
+  for (JobRecord& job : jobs) {
+    job.start_time = at(3);
+    job.end_time = at(3) + std::chrono::milliseconds(30);
+  }
+  EXPECT_EQ(make_batch_report(jobs, 2).summary.speedup, std::nullopt);
+  EXPECT_THAT(make_batch_report(jobs, 2).summary.speedup_missing_reason,
+              HasSubstr("makespan 3s, run times added up 0.1s"));
+}
+
 TEST(BatchReport, JsonHasEveryFigureAndNullForMissing) {
   const nlohmann::ordered_json json = batch_report_json(make_batch_report(batch(), 4));
   ASSERT_EQ(json["jobs"].size(), 5u);
@@ -219,6 +251,7 @@ TEST(BatchReport, JsonHasEveryFigureAndNullForMissing) {
   EXPECT_EQ(summary["gpu_utilization_percent"], 56.25);
   EXPECT_EQ(summary["sequential_seconds"], 700.0);
   EXPECT_EQ(summary["speedup"], 1.75);
+  EXPECT_TRUE(summary["speedup_missing_reason"].is_null());
   EXPECT_EQ(summary["states"]["FAILED"], 1);
   EXPECT_EQ(summary["states"]["TIMEOUT"], 0);
   EXPECT_EQ(summary["finished"], true);

@@ -41,6 +41,10 @@ struct JobReport {
   bool energy_is_estimate = false;  // apportioned on a shared GPU
 };
 
+// Below this a makespan or a sum of run times says more about the daemon's start-up and
+// scheduling latency (milliseconds to a tick) than about the jobs: no speedup is given.
+inline constexpr double kShortestComparableSeconds = 1.0;
+
 struct BatchSummary {
   std::size_t jobs = 0;
   // One entry per state, in lifecycle order (QUEUED ... PREEMPTED), zeros included.
@@ -65,6 +69,9 @@ struct BatchSummary {
   std::optional<double> sequential_s;
   std::size_t run_time_jobs = 0;
   std::optional<double> speedup;  // sequential_s / makespan_s
+  // Why speedup is missing although both its figures are there: one of them is under
+  // kShortestComparableSeconds; empty otherwise.
+  std::string speedup_missing_reason;
 };
 
 struct BatchReport {
