@@ -105,7 +105,16 @@ Status reply_error(const ApiReply& reply) {
   if (reply.body.is_object() && reply.body.contains("code") && reply.body["code"].is_string()) {
     code = reply.body["code"].get<std::string>();
   }
-  return {code_from_name(code), message};
+  Status error(code_from_name(code), message);
+  const Json* index = reply.body.is_object() && reply.body.contains("batch_index")
+                          ? &reply.body["batch_index"]
+                          : nullptr;
+  if (index != nullptr && index->is_number_unsigned() && reply.body.contains("problem") &&
+      reply.body["problem"].is_string() && !error.ok()) {
+    return error.with_batch_job(index->get<std::size_t>(),
+                                reply.body["problem"].get<std::string>());
+  }
+  return error;
 }
 
 Result<Json> ApiClient::get(const std::string& target) const {

@@ -341,7 +341,14 @@ Result<std::vector<JobSpec>> job_batch_from_json(const Json& body) {
   std::vector<JobSpec> specs;
   for (std::size_t index = 0; index < jobs.size(); ++index) {
     Result<JobSpec> spec = job_spec_from_json(jobs[index], index);
-    if (!spec.ok()) return spec.status();
+    if (!spec.ok()) {
+      // Its message reads "job <index>: <problem>".
+      const Status refused = spec.status();
+      const std::string& message = refused.message();
+      const std::string lead = fmt::format("job {}: ", index);
+      return refused.with_batch_job(
+          index, message.starts_with(lead) ? message.substr(lead.size()) : message);
+    }
     const auto own = jobs[index].find("environment");
     if (own == jobs[index].end() || own->is_null()) spec->environment = *shared;
     specs.push_back(std::move(spec).value());

@@ -115,6 +115,18 @@ TEST_F(ApiServerTest, ErrorRepliesCarryTheDaemonsMessageAndCode) {
   EXPECT_NE(failed.status().message().find("no job 77"), std::string::npos);
 }
 
+// What `fastgpu run` reads to point at the refused job in its file.
+TEST_F(ApiServerTest, ARefusalOfOneJobOfABatchComesBackWithItsIndex) {
+  const Result<Json> refused = ApiClient(socket_).post(
+      "/v1/jobs", Json::parse(R"({"jobs": [{"argv": ["a"], "working_dir": "/"},
+                                           {"argv": ["b"], "working_dir": "b"}]})"));
+  ASSERT_FALSE(refused.ok());
+  ASSERT_TRUE(refused.status().batch_job().has_value()) << refused.status().to_string();
+  EXPECT_EQ(refused.status().batch_job()->index, 1u);
+  EXPECT_EQ(refused.status().batch_job()->problem.rfind("working_dir 'b' is not", 0), 0u);
+  EXPECT_EQ(refused.status().message().rfind("job 1 of the batch: working_dir 'b'", 0), 0u);
+}
+
 // httplib answered a method without a handler itself, with an empty body.
 TEST_F(ApiServerTest, AnyMethodGetsAJsonAnswer) {
   httplib::Client client(socket_.string(), 80);

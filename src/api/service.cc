@@ -234,7 +234,12 @@ int http_status_for(const Status& status) {
 }
 
 Json error_json(const Status& status) {
-  return Json{{"error", status.message()}, {"code", error_code_name(status.code())}};
+  Json body{{"error", status.message()}, {"code", error_code_name(status.code())}};
+  if (const auto& job = status.batch_job()) {
+    body["batch_index"] = job->index;
+    body["problem"] = job->problem;
+  }
+  return body;
 }
 
 ApiService::ApiService(ApiServiceOptions options) : options_(std::move(options)) {}

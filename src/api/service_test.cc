@@ -192,6 +192,30 @@ TEST_F(ApiServiceTest, ADeadlineBeyondAHundredYearsIsABadRequestNamingTheLimit) 
   EXPECT_EQ(stored_jobs(), 0u);
 }
 
+// `fastgpu run` found the refused job of its file by reading the error's words.
+TEST_F(ApiServiceTest, ARefusalOfOneJobSaysWhichAsData) {
+  const ApiResponse response = call(
+      "POST", "/v1/jobs", 7,
+      R"({"jobs": [{"argv": ["a"], "working_dir": "/"}, {"name": "b", "argv": ["b"], "working_dir": "b"}]})");
+  EXPECT_EQ(response.status, 400);
+  EXPECT_EQ(response.body["batch_index"], 1) << response.body.dump();
+  EXPECT_EQ(response.body["problem"],
+            "working_dir 'b' is not an absolute path; give the folder from / (e.g. "
+            "/home/ana/project)");
+  EXPECT_EQ(response.body["error"],
+            "job 1 of the batch ('b'): " + response.body["problem"].get<std::string>());
+  const ApiResponse unread = call(
+      "POST", "/v1/jobs", 7,
+      R"({"jobs": [{"argv": ["a"], "working_dir": "/"}, {"argv": ["b"], "working_dir": "/", "gpu_memory": 1}]})");
+  EXPECT_EQ(unread.status, 400);
+  EXPECT_EQ(unread.body["batch_index"], 1) << unread.body.dump();
+  EXPECT_EQ(unread.body["problem"].get<std::string>().rfind("unknown field 'gpu_memory'", 0), 0u);
+  // An error about no one job has neither.
+  const ApiResponse empty = call("POST", "/v1/jobs", 7, R"({"jobs": []})");
+  EXPECT_EQ(empty.status, 400);
+  EXPECT_FALSE(empty.body.contains("batch_index")) << empty.body.dump();
+}
+
 TEST_F(ApiServiceTest, EngineRefusalOfAnImpossibleJobStoresNothing) {
   const ApiResponse response = call(
       "POST", "/v1/jobs", 7,

@@ -205,8 +205,7 @@ int run_batch(const RunOptions& options) {
     // The daemon checks what only it knows (the GPUs there are) and names the job by its
     // place in the batch; said here at its place in the file, as the file's own errors are.
     const Status& refused = ids.status();
-    return fail("run", Status(refused.code(),
-                              engine::locate_batch_error(refused.message(), *specs, places)));
+    return fail("run", Status(refused.code(), engine::locate_batch_error(refused, *specs, places)));
   }
   if (!options.daemon.json) {
     print_text(ids->size() == 1

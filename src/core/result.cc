@@ -1,5 +1,7 @@
 #include "fastgpu/core/result.h"
 
+#include <cassert>
+
 namespace fastgpu {
 
 const char* error_code_name(ErrorCode code) {
@@ -23,7 +25,16 @@ std::string Status::to_string() const {
 
 Status Status::with_context(const std::string& context) const {
   if (ok()) return *this;
-  return {code_, context + ": " + message_};
+  Status wrapped(code_, context + ": " + message_);
+  wrapped.batch_job_ = batch_job_;
+  return wrapped;
+}
+
+Status Status::with_batch_job(std::size_t index, std::string problem) const {
+  assert(!ok() && "only an error is about a job");
+  Status about = *this;
+  about.batch_job_ = BatchJobError{index, std::move(problem)};
+  return about;
 }
 
 }  // namespace fastgpu

@@ -147,8 +147,7 @@ Status EngineImpl::record_end(JobId job, std::optional<std::string_view> signatu
 namespace {
 
 // How a refusal names the job: a single job needs no place in a batch, an array member is
-// named by its array index, and an unnamed job gets no empty quotes. (`fastgpu run` reads
-// these forms back to point at the job in its file: engine::locate_batch_error.)
+// named by its array index, and an unnamed job gets no empty quotes.
 std::string job_in_batch(const store::JobSpec& spec, std::size_t index, std::size_t batch_size) {
   std::string who = spec.array        ? "array member " + std::to_string(spec.array->index)
                     : batch_size == 1 ? std::string("the job")
@@ -157,11 +156,18 @@ std::string job_in_batch(const store::JobSpec& spec, std::size_t index, std::siz
   return who;
 }
 
+// A refusal of one job of the batch: `problem` after the job's name (`separator` between),
+// and, for `fastgpu run` to point at the job in its file, the job's index and the problem.
+Status refuse_job(const store::JobSpec& spec, std::size_t index, std::size_t batch_size,
+                  std::string_view separator, const std::string& problem) {
+  return invalid_argument(job_in_batch(spec, index, batch_size) + std::string(separator) + problem)
+      .with_batch_job(index, problem);
+}
+
 }  // namespace
 
 Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t index,
                                          std::size_t batch_size) const {
-  const std::string who = job_in_batch(spec, index, batch_size);
   std::size_t gpus = reading_.devices.size();
   Bytes largest_usable = 0;
   for (const GpuDevice& device : reading_.devices) {
@@ -171,20 +177,22 @@ Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t
   }
   if (spec.gpus > 0 && static_cast<std::size_t>(spec.gpus) > gpus) {
     // In words, not as a flag: a job file gives the same field as `gpus:`.
-    return invalid_argument(who + " asks for " + std::to_string(spec.gpus) + " GPUs, but " +
-                            (gpus == 0 ? std::string("this machine has no GPU")
-                                       : "this machine has " + std::to_string(gpus)) +
-                            "; ask for at most " + std::to_string(gpus));
+    return refuse_job(spec, index, batch_size, " ",
+                      "asks for " + std::to_string(spec.gpus) + " GPUs, but " +
+                          (gpus == 0 ? std::string("this machine has no GPU")
+                                     : "this machine has " + std::to_string(gpus)) +
+                          "; ask for at most " + std::to_string(gpus));
   }
   if (spec.gpus > 0 && spec.gpu_mem && *spec.gpu_mem > largest_usable) {
-    return invalid_argument(who + " declares " + format_bytes(*spec.gpu_mem) +
-                            " of GPU memory per GPU, more than the largest GPU's usable " +
-                            format_bytes(largest_usable) + "; declare at most " +
-                            format_bytes_exact(largest_usable));
+    return refuse_job(spec, index, batch_size, " ",
+                      "declares " + format_bytes(*spec.gpu_mem) +
+                          " of GPU memory per GPU, more than the largest GPU's usable " +
+                          format_bytes(largest_usable) + "; declare at most " +
+                          format_bytes_exact(largest_usable));
   }
   const Status fits = sched::validate_job(to_sched_job(JobId(0), spec, 0.0),
                                           gpu_states(reading_, options_.node_name));
-  if (!fits.ok()) return invalid_argument(who + ": " + fits.message());
+  if (!fits.ok()) return refuse_job(spec, index, batch_size, ": ", fits.message());
   return {};
 }
 
@@ -199,10 +207,10 @@ Status EngineImpl::check_array(const store::JobSpec& spec, std::size_t index,
   Result<std::vector<JobRecord>> members = options_.store->list_jobs(filter);
   if (!members.ok()) return members.status();
   if (members->empty() || (spec.uid != 0 && members->front().spec.uid != spec.uid)) {
-    return invalid_argument(
-        fmt::format("{}: array {} does not exist{}; leave array_id out (or 0) to start a new array",
-                    job_in_batch(spec, index, batch_size), spec.array->array_id,
-                    members->empty() ? "" : " among your jobs"));
+    return refuse_job(
+        spec, index, batch_size, ": ",
+        fmt::format("array {} does not exist{}; leave array_id out (or 0) to start a new array",
+                    spec.array->array_id, members->empty() ? "" : " among your jobs"));
   }
   return {};
 }

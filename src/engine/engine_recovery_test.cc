@@ -197,6 +197,12 @@ TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
   EXPECT_THAT(too_many.status().message(),
               HasSubstr("job 1 of the batch ('wide') asks for 8 GPUs"));
   EXPECT_THAT(too_many.status().message(), HasSubstr("at most 4"));
+  // Which job, said as data too (the API's batch_index and problem): `fastgpu run` read it
+  // back out of the words.
+  ASSERT_TRUE(too_many.status().batch_job().has_value());
+  EXPECT_EQ(too_many.status().batch_job()->index, 1u);
+  EXPECT_EQ(too_many.status().batch_job()->problem,
+            "asks for 8 GPUs, but this machine has 4; ask for at most 4");
 
   auto too_big = engine->submit(std::vector<JobSpec>{job_spec("huge", 1, 100 * kGiB)});
   ASSERT_FALSE(too_big.ok());
@@ -224,6 +230,9 @@ TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
   auto bad_share = engine->submit(std::vector<JobSpec>{job_spec("odd", 1, 10 * kGiB, 1.5)});
   ASSERT_FALSE(bad_share.ok());
   EXPECT_THAT(bad_share.status().message(), HasSubstr("1.5"));
+  ASSERT_TRUE(bad_share.status().batch_job().has_value());
+  EXPECT_EQ(bad_share.status().batch_job()->index, 0u);
+  EXPECT_THAT(bad_share.status().batch_job()->problem, StartsWith("util share 1.5"));
 
   EXPECT_FALSE(engine->submit(std::vector<JobSpec>{}).ok());
   EXPECT_TRUE(store->list_jobs({})->empty());  // nothing of a refused batch is stored

@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <optional>
-#include <regex>
 #include <string>
 
 #include "core/yaml_text.h"
@@ -259,29 +258,16 @@ Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
   }
 }
 
-std::string locate_batch_error(const std::string& message, const std::vector<store::JobSpec>& specs,
+std::string locate_batch_error(const Status& refused, const std::vector<store::JobSpec>& specs,
                                const std::vector<std::string>& places) {
-  // The engine's names for a job of a batch (engine.cc, job_in_batch), then its name in
-  // quotes when it has one.
-  static const std::regex kWho(
-      R"(^(the job|job (\d+) of the batch|array member (\d+))( \('[^']*'\))?[: ] ?)");
-  std::smatch who;
-  if (places.size() != specs.size() || !std::regex_search(message, who, kWho)) return message;
-  std::optional<std::size_t> at;
-  if (who[2].matched) {
-    at = std::stoul(who[2].str());
-  } else if (who[3].matched) {
-    const std::uint32_t index = static_cast<std::uint32_t>(std::stoul(who[3].str()));
-    for (std::size_t i = 0; i < specs.size() && !at; ++i) {
-      if (specs[i].array && specs[i].array->index == index) at = i;
-    }
-  } else if (specs.size() == 1) {
-    at = 0;
+  const std::optional<BatchJobError>& job = refused.batch_job();
+  if (!job || places.size() != specs.size() || job->index >= places.size()) {
+    return refused.message();
   }
-  if (!at || *at >= places.size()) return message;
-  std::string located = places[*at] + ": ";
-  if (who[3].matched) located += "array member " + who[3].str() + " ";
-  return located + message.substr(static_cast<std::size_t>(who.length(0)));
+  const store::JobSpec& spec = specs[job->index];
+  std::string located = places[job->index] + ": ";
+  if (spec.array) located += "array member " + std::to_string(spec.array->index) + " ";
+  return located + job->problem;
 }
 
 }  // namespace fastgpu::engine

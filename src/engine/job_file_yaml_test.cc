@@ -157,13 +157,38 @@ TEST(JobFileYaml, ADaemonsRefusalIsToldAtTheJobsPlaceInTheFile) {
   ASSERT_EQ(places.size(), 4u);
   EXPECT_EQ(places[0], "batch.yaml:1:3: job 1 'a'");
   EXPECT_EQ(places[3], "batch.yaml:2:3: job 2 'sweep'");
-  EXPECT_EQ(locate_batch_error("job 0 of the batch ('a') asks for 9 GPUs, but ...", specs, places),
+  const auto refusal = [](const std::string& message, std::size_t index,
+                          const std::string& problem) {
+    return invalid_argument(message).with_batch_job(index, problem);
+  };
+  EXPECT_EQ(locate_batch_error(refusal("job 0 of the batch ('a') asks for 9 GPUs, but ...", 0,
+                                       "asks for 9 GPUs, but ..."),
+                               specs, places),
             "batch.yaml:1:3: job 1 'a': asks for 9 GPUs, but ...");
-  EXPECT_EQ(locate_batch_error("array member 2 ('sweep') asks for 9 GPUs", specs, places),
-            "batch.yaml:2:3: job 2 'sweep': array member 2 asks for 9 GPUs");
-  EXPECT_EQ(locate_batch_error("the daemon is busy", specs, places), "the daemon is busy");
-  EXPECT_EQ(locate_batch_error("job 7 of the batch: out of range", specs, places),
+  EXPECT_EQ(
+      locate_batch_error(refusal("array member 2 ('sweep') asks for 9 GPUs", 3, "asks for 9 GPUs"),
+                         specs, places),
+      "batch.yaml:2:3: job 2 'sweep': array member 2 asks for 9 GPUs");
+  EXPECT_EQ(locate_batch_error(unavailable("the daemon is busy"), specs, places),
+            "the daemon is busy");
+  EXPECT_EQ(locate_batch_error(refusal("job 7 of the batch: out of range", 7, "out of range"),
+                               specs, places),
             "job 7 of the batch: out of range");
+}
+
+// The store names a job by its place among the jobs inserted ("job 2 of 4 in the batch"),
+// which the words `run` used to read back did not cover: such a refusal was not located.
+TEST(JobFileYaml, ARefusalIsLocatedByItsIndexWhateverItsWords) {
+  std::vector<std::string> places;
+  const std::vector<JobSpec> specs =
+      parse_job_file("- {name: a, command: [x]}\n- {name: b, command: [y]}\n", "batch.yaml",
+                     alice(), &places)
+          .value();
+  const Status refused =
+      invalid_argument("job 2 of 2 in the batch 'b' depends on job 99, which does not exist")
+          .with_batch_job(1, "depends on job 99, which does not exist");
+  EXPECT_EQ(locate_batch_error(refused, specs, places),
+            "batch.yaml:2:3: job 2 'b': depends on job 99, which does not exist");
 }
 
 TEST(JobFileYaml, UnknownFieldNamesTheJobAndSuggests) {

@@ -180,10 +180,16 @@ bool is_legal_transition(JobState from, JobState to) {
 Status validate_job_spec(const JobSpec& spec, std::size_t index) {
   const std::string where = "job " + std::to_string(index) + " of the batch" +
                             (spec.name.empty() ? std::string() : " ('" + spec.name + "')");
-  FASTGPU_RETURN_IF_ERROR(check_command(spec, where));
-  FASTGPU_RETURN_IF_ERROR(check_environment(spec, where));
-  FASTGPU_RETURN_IF_ERROR(check_numbers(spec, where));
-  return check_dependencies(spec, index, where);
+  Status checked = check_command(spec, where);
+  if (checked.ok()) checked = check_environment(spec, where);
+  if (checked.ok()) checked = check_numbers(spec, where);
+  if (checked.ok()) checked = check_dependencies(spec, index, where);
+  if (checked.ok()) return {};
+  // Each check says "<where>: <problem>".
+  const std::string& message = checked.message();
+  const std::string lead = where + ": ";
+  return checked.with_batch_job(index,
+                                message.starts_with(lead) ? message.substr(lead.size()) : message);
 }
 
 Result<std::vector<JobId>> StateStore::submit(std::span<const JobSpec> jobs) {

@@ -420,26 +420,31 @@ class SqliteStateStore final : public StateStore {
     const JobId after =
         dependency.batch_index ? batch.ids.at(*dependency.batch_index) : dependency.job;
     STORE_ASSIGN_OR_RETURN(std::optional<JobState> state, current_state(after));
+    // The job being inserted is the batch's next: its index is the count inserted so far.
+    const auto refuse = [&](const std::string& problem) {
+      return invalid_argument(batch_member(spec, batch) + " " + problem)
+          .with_batch_job(batch.ids.size(), problem);
+    };
     if (!state) {
-      return invalid_argument(fmt::format(
-          "{} depends on job {}, which does not exist; check the id (nothing was submitted)",
-          batch_member(spec, batch), to_string(after)));
+      return refuse(fmt::format(
+          "depends on job {}, which does not exist; check the id (nothing was submitted)",
+          to_string(after)));
     }
     // Waiting to succeed on a job that ended otherwise, it could only be cancelled.
     if (dependency.kind == DependencyKind::kAfterOk && is_terminal(*state) &&
         *state != JobState::kCompleted) {
-      return invalid_argument(fmt::format(
-          "{} waits for job {} to succeed, but it already ended {}, so it could never run; "
+      return refuse(fmt::format(
+          "waits for job {} to succeed, but it already ended {}, so it could never run; "
           "write afterany:{} to run it after that job anyway (nothing was submitted)",
-          batch_member(spec, batch), to_string(after), state_name(*state), to_string(after)));
+          to_string(after), state_name(*state), to_string(after)));
     }
     // The id it is given as it is stored (`--after 1` on an empty queue): it would wait for
     // itself for ever.
     if (after == id && !dependency.batch_index) {
-      return invalid_argument(fmt::format(
-          "{} depends on job {}, which does not exist: {} is the id it would get itself; check "
+      return refuse(fmt::format(
+          "depends on job {}, which does not exist: {} is the id it would get itself; check "
           "the id (nothing was submitted)",
-          batch_member(spec, batch), to_string(after), to_string(after)));
+          to_string(after), to_string(after)));
     }
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertDependency));
     stmt.bind(1, as_int64(id.value()))

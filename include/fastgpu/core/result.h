@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cassert>
+#include <cstddef>
+#include <optional>
 #include <string>
 #include <utility>
 #include <variant>
@@ -24,6 +26,17 @@ enum class ErrorCode {
 // A short lower-case name for the code, e.g. "invalid argument".
 const char* error_code_name(ErrorCode code);
 
+// The job of a submitted batch that an error is about: its index in the batch (from 0) and
+// the problem in the words that follow the job's name in the message ("asks for 9 GPUs,
+// but ..." of "job 3 of the batch ('x') asks for 9 GPUs, but ..."). `fastgpu run` tells it
+// at the job's place in its file.
+struct BatchJobError {
+  std::size_t index = 0;
+  std::string problem;
+
+  friend bool operator==(const BatchJobError&, const BatchJobError&) = default;
+};
+
 class [[nodiscard]] Status {
  public:
   Status() = default;  // ok
@@ -41,9 +54,14 @@ class [[nodiscard]] Status {
   // Returns a copy whose message is "context: message", for adding where an error happened.
   Status with_context(const std::string& context) const;
 
+  // Returns a copy that says which job of a batch it is about. REQUIRES: !ok().
+  Status with_batch_job(std::size_t index, std::string problem) const;
+  const std::optional<BatchJobError>& batch_job() const { return batch_job_; }
+
  private:
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
+  std::optional<BatchJobError> batch_job_;
 };
 
 inline Status invalid_argument(std::string message) {

@@ -82,10 +82,10 @@ Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
                                                    const SubmitContext& context,
                                                    std::vector<std::string>* places = nullptr);
 
-// A refusal of the daemon that names a job of the batch as the engine does ("job 3 of the
-// batch ('x') ...", "the job ...", "array member 2 ...") told at the job's place in its
-// file ("jobs.yaml:4:3: job 2 'x': ..."); any other message as it is.
-std::string locate_batch_error(const std::string& message, const std::vector<store::JobSpec>& specs,
+// A refusal of the daemon about one job of the batch (Status::batch_job(), the error's
+// `batch_index` and `problem`) told at the job's place in its file ("jobs.yaml:4:3: job 2
+// 'x': asks for 9 GPUs ..."); any other message as it is.
+std::string locate_batch_error(const Status& refused, const std::vector<store::JobSpec>& specs,
                                const std::vector<std::string>& places);
 
 // Registers the submit flags (--gpus, --gpu-mem, --time, ..., --wrap, and the command after
