@@ -235,8 +235,12 @@ Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig ba
                     "priority`, not a list or a single value",
                     root.Mark().line + 1));
   }
+  // Every bad line is told at once, so a file with three mistakes takes one round to fix,
+  // not three; any of them refuses the whole file.
   const std::vector<std::string_view>& keys = settings_keys();
   std::map<std::string, int> seen;  // key -> its line
+  std::vector<std::string> problems;
+  bool utilization_read = true;  // both thresholds as the file gives them (or defaults)
   for (const auto& item : root) {
     const int line = item.first.Mark().line + 1;
     std::string key = item.first.IsScalar() ? ascii_lower(trim(item.first.Scalar())) : "";
@@ -244,22 +248,33 @@ Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig ba
     if (std::find(keys.begin(), keys.end(), key) == keys.end()) {
       const std::vector<std::string> known(keys.begin(), keys.end());
       const std::optional<std::string> near = nearest_name(key, known);
-      return invalid_argument(fmt::format("line {}: unknown setting '{}'{}; the settings are {}",
-                                          line, item.first.IsScalar() ? item.first.Scalar() : "?",
-                                          near ? fmt::format(" (did you mean {}?)", *near) : "",
-                                          fmt::join(keys, ", ")));
+      problems.push_back(fmt::format("line {}: unknown setting '{}'{}; the settings are {}", line,
+                                     item.first.IsScalar() ? item.first.Scalar() : "?",
+                                     near ? fmt::format(" (did you mean {}?)", *near) : "",
+                                     fmt::join(keys, ", ")));
+      continue;
     }
     if (auto [earlier, added] = seen.emplace(key, line); !added) {
-      return invalid_argument(fmt::format("line {}: {} is set twice (first on line {}); keep one",
-                                          line, key, earlier->second));
+      problems.push_back(fmt::format("line {}: {} is set twice (first on line {}); keep one", line,
+                                     key, earlier->second));
+      continue;
     }
-    if (Status applied = apply(key, Value(key, item.second), base); !applied.ok()) return applied;
+    if (Status applied = apply(key, Value(key, item.second), base); !applied.ok()) {
+      problems.push_back(applied.message());
+      if (key == "idle-utilization" || key == "overload-utilization") utilization_read = false;
+    }
   }
-  if (base.idle_utilization >= base.overload_utilization) {
-    return invalid_argument(fmt::format(
+  if (utilization_read && base.idle_utilization >= base.overload_utilization) {
+    problems.push_back(fmt::format(
         "idle-utilization {} must be below overload-utilization {}: a GPU cannot be both idle "
         "and overloaded; lower idle-utilization or raise overload-utilization",
         base.idle_utilization, base.overload_utilization));
+  }
+  if (problems.size() == 1) return invalid_argument(problems.front());
+  if (!problems.empty()) {
+    return invalid_argument(
+        fmt::format("{} mistakes (the whole file is refused until each is fixed):\n  {}",
+                    problems.size(), fmt::join(problems, "\n  ")));
   }
   return base;
 }

@@ -189,6 +189,33 @@ TEST(Settings, ABadValueIsRefusedNamingTheKeyTheValueAndTheFix) {
   EXPECT_TRUE(contains(error_of("memory-tolerance: 5X"), "5X")) << error_of("memory-tolerance: 5X");
 }
 
+// A file with three mistakes was refused at the first: three rounds to fix it.
+TEST(Settings, EveryMistakeIsToldAtOnceAndTheFileIsRefusedWhole) {
+  const std::string message = error_of(
+      "policy: priority\n"
+      "memory-action: kil\n"
+      "backfil: true\n"
+      "aging-per-hour: fast\n"
+      "policy: fifo\n");
+  EXPECT_TRUE(contains(message,
+                       "4 mistakes (the whole file is refused until each is fixed):\n"
+                       "  line 2: memory-action: 'kil' is not an action; write warn, "
+                       "requeue or kill\n"
+                       "  line 3: unknown setting 'backfil' (did you mean backfill?)"))
+      << message;
+  EXPECT_TRUE(contains(message, "\n  line 4: aging-per-hour: 'fast' is not a number")) << message;
+  EXPECT_TRUE(contains(message, "\n  line 5: policy is set twice (first on line 1); keep one"))
+      << message;
+  // The two thresholds are compared only when each was read: a bad one is not blamed twice.
+  const std::string thresholds = error_of("overload-utilization: 2\nidle-utilization: 0.97\n");
+  EXPECT_TRUE(contains(thresholds, "line 1: overload-utilization: 2 is out of range"))
+      << thresholds;
+  EXPECT_FALSE(contains(thresholds, "must be below")) << thresholds;
+  EXPECT_TRUE(contains(error_of("backfill: maybe\nidle-utilization: 0.97\n"), "2 mistakes"));
+  // One mistake reads as before.
+  EXPECT_EQ(error_of("backfill: maybe\n").find("line 1: backfill: 'maybe'"), 0u);
+}
+
 TEST(Settings, AFileIsReadAndItsErrorsNameIt) {
   const std::filesystem::path folder =
       std::filesystem::temp_directory_path() /
