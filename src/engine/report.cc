@@ -53,8 +53,17 @@ void add_ratios(BatchSummary& summary) {
   if (summary.busy_gpu_seconds) summary.gpu_hours = *summary.busy_gpu_seconds / 3600.0;
   const bool has_span = summary.makespan_s && *summary.makespan_s > 0;
   if (has_span && summary.allocated_gpu_seconds && summary.cluster_gpus > 0) {
-    summary.utilization_percent =
-        100.0 * *summary.allocated_gpu_seconds / (summary.cluster_gpus * *summary.makespan_s);
+    // A batch of instant jobs read "makespan 0s ... GPU util 43.9 %": a share of a span
+    // made mostly of the daemon's latencies, as the speedup below.
+    if (*summary.makespan_s < kShortestComparableSeconds) {
+      summary.utilization_missing_reason =
+          fmt::format("too short to measure: makespan {} (a share of it needs {} or more)",
+                      format_duration(Seconds(*summary.makespan_s)),
+                      format_duration(Seconds(kShortestComparableSeconds)));
+    } else {
+      summary.utilization_percent =
+          100.0 * *summary.allocated_gpu_seconds / (summary.cluster_gpus * *summary.makespan_s);
+    }
   }
   if (!summary.makespan_s || !summary.sequential_s) return;
   if (*summary.makespan_s < kShortestComparableSeconds ||

@@ -116,10 +116,14 @@ std::string summary_text(const BatchSummary& s) {
                        ? fmt::format("{} = {:.2f} GPU-hours{}", duration_text(s.busy_gpu_seconds),
                                      *s.gpu_hours, coverage(s.gpu_seconds_jobs, s.jobs))
                        : kMissing);
-  line("GPU util", s.utilization_percent
-                       ? fmt::format("{:.1f} % of {} GPUs allocated over the makespan",
-                                     *s.utilization_percent, s.cluster_gpus)
-                       : kMissing);
+  if (s.utilization_percent) {
+    line("GPU util", fmt::format("{:.1f} % of {} GPUs allocated over the makespan",
+                                 *s.utilization_percent, s.cluster_gpus));
+  } else if (!s.utilization_missing_reason.empty()) {
+    line("GPU util", fmt::format("{} ({})", kMissing, s.utilization_missing_reason));
+  } else {
+    line("GPU util", kMissing);
+  }
   line("energy", s.energy_joules ? fmt::format("{}{}{}", format_energy(*s.energy_joules),
                                                s.energy_is_estimate ? " (estimate)" : "",
                                                coverage(s.energy_jobs, s.jobs))
@@ -171,6 +175,8 @@ Json summary_json(const BatchSummary& s) {
   out["gpu_hours"] = or_null(s.gpu_hours);
   out["cluster_gpus"] = s.cluster_gpus;
   out["gpu_utilization_percent"] = or_null(s.utilization_percent);
+  out["gpu_utilization_missing_reason"] =
+      s.utilization_missing_reason.empty() ? Json(nullptr) : Json(s.utilization_missing_reason);
   out["energy_joules"] = or_null(s.energy_joules);
   out["energy_is_estimate"] = s.energy_is_estimate;
   out["energy_jobs"] = s.energy_jobs;

@@ -222,6 +222,33 @@ TEST(BatchReport, NoSpeedupForABatchTooShortToCompare) {
               HasSubstr("makespan 3s, run times added up 0.1s"));
 }
 
+// The same batch read "GPU util 43.9 % of 2 GPUs allocated over the makespan" beside
+// "makespan 0s": a share of a span that is the daemon's latencies.
+TEST(BatchReport, NoUtilizationForAMakespanTooShortToMeasure) {
+  std::vector<JobRecord> jobs;
+  for (std::uint64_t id = 1; id <= 2; ++id) {
+    JobRecord job = record(id, "instant", JobState::kCompleted);
+    job.start_time = at(0) + std::chrono::milliseconds(100);
+    job.end_time = *job.start_time + std::chrono::milliseconds(300);
+    job.placed_gpus = {static_cast<std::uint32_t>(id - 1)};
+    jobs.push_back(job);
+  }
+  const BatchReport report = make_batch_report(jobs, 2);
+  EXPECT_EQ(report.summary.utilization_percent, std::nullopt);
+  const std::string reason = "too short to measure: makespan 0.4s (a share of it needs 1s or more)";
+  EXPECT_EQ(report.summary.utilization_missing_reason, reason);
+  EXPECT_THAT(render_batch_report_table(report), HasSubstr("GPU util    n/a (" + reason + ")\n"));
+  const nlohmann::ordered_json json = batch_report_json(report);
+  EXPECT_TRUE(json["summary"]["gpu_utilization_percent"].is_null());
+  EXPECT_EQ(json["summary"]["gpu_utilization_missing_reason"], reason);
+  EXPECT_EQ(json["summary"]["allocated_gpu_seconds"], 0.6) << "the figures themselves stay";
+
+  for (JobRecord& job : jobs) job.end_time = *job.start_time + std::chrono::seconds(2);
+  const BatchReport longer = make_batch_report(jobs, 2);
+  ASSERT_TRUE(longer.summary.utilization_percent.has_value());
+  EXPECT_TRUE(longer.summary.utilization_missing_reason.empty());
+}
+
 TEST(BatchReport, JsonHasEveryFigureAndNullForMissing) {
   const nlohmann::ordered_json json = batch_report_json(make_batch_report(batch(), 4));
   ASSERT_EQ(json["jobs"].size(), 5u);

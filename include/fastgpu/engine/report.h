@@ -62,6 +62,9 @@ struct BatchSummary {
   std::optional<double> allocated_gpu_seconds;
   // allocated_gpu_seconds / (cluster_gpus x makespan_s), in percent.
   std::optional<double> utilization_percent;
+  // Why utilization_percent is missing although its figures are there: the makespan is
+  // under kShortestComparableSeconds; empty otherwise.
+  std::string utilization_missing_reason;
   std::optional<double> energy_joules;
   bool energy_is_estimate = false;  // some job's energy is apportioned
   std::size_t energy_jobs = 0;      // jobs whose energy was measured
