@@ -191,7 +191,10 @@ TEST(StatusTable, SimulatedReadingSaysSoAndEmptyReadingSaysNoGpus) {
   GpuReading reading;
   reading.source = "simulated";
   const std::string text = table(reading);
-  EXPECT_NE(line_with(text, "gpu-host").find("simulated"), std::string::npos) << text;
+  EXPECT_NE(line_with(text, "gpu-host")
+                .find("simulated GPUs (--devices or FASTGPU_DEVICES), not real hardware"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("no GPUs found"), std::string::npos) << text;
 }
 

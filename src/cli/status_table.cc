@@ -212,7 +212,10 @@ std::string cuda_version_text(int version) {
 }
 
 std::string source_text(const GpuReading& reading) {
-  if (reading.source == "simulated") return "simulated GPUs (--devices), not real hardware";
+  // Named by both ways to ask for them: a user who set FASTGPU_DEVICES read "--devices".
+  if (reading.source == "simulated") {
+    return "simulated GPUs (--devices or FASTGPU_DEVICES), not real hardware";
+  }
   const auto field = [](const std::optional<std::string>& value) {
     return value.value_or(std::string(kNotAvailable));
   };
