@@ -17,6 +17,15 @@ using Json = nlohmann::ordered_json;
 constexpr const char* kMissing = "n/a";
 constexpr const char* kNotApplicable = "-";
 
+// A summary figure that is missing: "n/a", with the reason when one was given.
+std::string missing_text(const std::string& reason) {
+  return reason.empty() ? std::string(kMissing) : fmt::format("{} ({})", kMissing, reason);
+}
+
+Json reason_or_null(const std::string& reason) {
+  return reason.empty() ? Json(nullptr) : Json(reason);
+}
+
 template <typename T>
 Json or_null(const std::optional<T>& value) {
   return value ? Json(*value) : Json(nullptr);
@@ -116,14 +125,10 @@ std::string summary_text(const BatchSummary& s) {
                        ? fmt::format("{} = {:.2f} GPU-hours{}", duration_text(s.busy_gpu_seconds),
                                      *s.gpu_hours, coverage(s.gpu_seconds_jobs, s.jobs))
                        : kMissing);
-  if (s.utilization_percent) {
-    line("GPU util", fmt::format("{:.1f} % of {} GPUs allocated over the makespan",
-                                 *s.utilization_percent, s.cluster_gpus));
-  } else if (!s.utilization_missing_reason.empty()) {
-    line("GPU util", fmt::format("{} ({})", kMissing, s.utilization_missing_reason));
-  } else {
-    line("GPU util", kMissing);
-  }
+  line("GPU util", s.utilization_percent
+                       ? fmt::format("{:.1f} % of {} GPUs allocated over the makespan",
+                                     *s.utilization_percent, s.cluster_gpus)
+                       : missing_text(s.utilization_missing_reason));
   line("energy", s.energy_joules ? fmt::format("{}{}{}", format_energy(*s.energy_joules),
                                                s.energy_is_estimate ? " (estimate)" : "",
                                                coverage(s.energy_jobs, s.jobs))
@@ -132,13 +137,8 @@ std::string summary_text(const BatchSummary& s) {
                                                   duration_text(s.sequential_s),
                                                   coverage(s.run_time_jobs, s.jobs))
                                     : kMissing);
-  if (s.speedup) {
-    line("speedup", fmt::format("{:.2f}x (sequential / makespan)", *s.speedup));
-  } else if (!s.speedup_missing_reason.empty()) {
-    line("speedup", fmt::format("{} ({})", kMissing, s.speedup_missing_reason));
-  } else {
-    line("speedup", kMissing);
-  }
+  line("speedup", s.speedup ? fmt::format("{:.2f}x (sequential / makespan)", *s.speedup)
+                            : missing_text(s.speedup_missing_reason));
   return out;
 }
 
@@ -175,16 +175,14 @@ Json summary_json(const BatchSummary& s) {
   out["gpu_hours"] = or_null(s.gpu_hours);
   out["cluster_gpus"] = s.cluster_gpus;
   out["gpu_utilization_percent"] = or_null(s.utilization_percent);
-  out["gpu_utilization_missing_reason"] =
-      s.utilization_missing_reason.empty() ? Json(nullptr) : Json(s.utilization_missing_reason);
+  out["gpu_utilization_missing_reason"] = reason_or_null(s.utilization_missing_reason);
   out["energy_joules"] = or_null(s.energy_joules);
   out["energy_is_estimate"] = s.energy_is_estimate;
   out["energy_jobs"] = s.energy_jobs;
   out["sequential_seconds"] = or_null(s.sequential_s);
   out["run_time_jobs"] = s.run_time_jobs;
   out["speedup"] = or_null(s.speedup);
-  out["speedup_missing_reason"] =
-      s.speedup_missing_reason.empty() ? Json(nullptr) : Json(s.speedup_missing_reason);
+  out["speedup_missing_reason"] = reason_or_null(s.speedup_missing_reason);
   return out;
 }
 

@@ -190,16 +190,24 @@ TEST(BatchReport, JobTableCanNameEachJobsUser) {
   EXPECT_THAT(render_job_report_table(reports, /*with_user=*/false), Not(HasSubstr("alice")));
 }
 
+// `count` jobs submitted at 0 that start 100 ms later and run `run_ms` each; with on_gpus,
+// job N on GPU N-1.
+std::vector<JobRecord> instant_jobs(std::uint64_t count, int run_ms, bool on_gpus) {
+  std::vector<JobRecord> jobs;
+  for (std::uint64_t id = 1; id <= count; ++id) {
+    JobRecord job = record(id, "instant", JobState::kCompleted);
+    job.start_time = at(0) + std::chrono::milliseconds(100);
+    job.end_time = *job.start_time + std::chrono::milliseconds(run_ms);
+    if (on_gpus) job.placed_gpus = {static_cast<std::uint32_t>(id - 1)};
+    jobs.push_back(job);
+  }
+  return jobs;
+}
+
 // A batch of instant jobs read "makespan 0.0s ... speedup 0.65x": measured right, but a
 // ratio of two latencies. Under a second, the report says it is too short to compare.
 TEST(BatchReport, NoSpeedupForABatchTooShortToCompare) {
-  std::vector<JobRecord> jobs;
-  for (std::uint64_t id = 1; id <= 3; ++id) {
-    JobRecord job = record(id, "instant", JobState::kCompleted);
-    job.start_time = at(0) + std::chrono::milliseconds(100);
-    job.end_time = *job.start_time + std::chrono::milliseconds(30);
-    jobs.push_back(job);
-  }
+  std::vector<JobRecord> jobs = instant_jobs(3, 30, /*on_gpus=*/false);
   const BatchReport report = make_batch_report(jobs, 2);
   EXPECT_EQ(report.summary.speedup, std::nullopt);
   const std::string reason =
@@ -225,14 +233,7 @@ TEST(BatchReport, NoSpeedupForABatchTooShortToCompare) {
 // The same batch read "GPU util 43.9 % of 2 GPUs allocated over the makespan" beside
 // "makespan 0s": a share of a span that is the daemon's latencies.
 TEST(BatchReport, NoUtilizationForAMakespanTooShortToMeasure) {
-  std::vector<JobRecord> jobs;
-  for (std::uint64_t id = 1; id <= 2; ++id) {
-    JobRecord job = record(id, "instant", JobState::kCompleted);
-    job.start_time = at(0) + std::chrono::milliseconds(100);
-    job.end_time = *job.start_time + std::chrono::milliseconds(300);
-    job.placed_gpus = {static_cast<std::uint32_t>(id - 1)};
-    jobs.push_back(job);
-  }
+  std::vector<JobRecord> jobs = instant_jobs(2, 300, /*on_gpus=*/true);
   const BatchReport report = make_batch_report(jobs, 2);
   EXPECT_EQ(report.summary.utilization_percent, std::nullopt);
   const std::string reason = "too short to measure: makespan 0.4s (a share of it needs 1s or more)";
