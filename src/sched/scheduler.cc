@@ -163,6 +163,7 @@ class Round {
       const Entry& entry = from_short ? short_entry_ : *it;
       if (entry.demand.gpus == 0) {
         start_cpu_job(entry);
+        reveal_next_first(started_entry_);
         it = state_.heads.upper_bound(started_entry_);
         continue;
       }
@@ -177,7 +178,7 @@ class Round {
           (void)on_first_blocked(entry, entry.demand);
         }
         if (cpu_jobs_left_ == 0) break;
-        if (!from_short) ++it;
+        if (!from_short) pass(it);
         continue;
       }
       const Outcome outcome = consider(entry);
@@ -187,15 +188,58 @@ class Round {
         if (from_short) {
           queue_short_job(started_entry_);
         } else {
+          reveal_next_first(started_entry_);
           it = state_.heads.upper_bound(started_entry_);
         }
         continue;
       }
       if (!from_short) {
         if (last_masked_) queue_short_job(entry, free_proof_failed_);
-        ++it;
+        pass(it);
       }
     }
+  }
+
+  // The walk goes past a head. Under fair-keyed entries it leaves `heads` (the walk never
+  // comes back to it: a start searches from the started job), and its node carries its
+  // user's next class in (reveal_next_first), saving an allocation and a free.
+  void pass(std::set<Entry>::iterator& it) {
+    if (!state_.entries_fair_keyed) {
+      ++it;
+      return;
+    }
+    auto node = state_.heads.extract(it++);
+    const Scheduler::State::UserFirst* next = next_first(node.value());
+    if (next == nullptr) return;
+    node.value() = state_.keyed_first(state_.classes[static_cast<std::size_t>(next->shape)]);
+    const auto placed = state_.heads.insert(std::move(node));
+    if (it == state_.heads.end() || *placed.position < *it) it = placed.position;
+  }
+
+  // The walk passed `passed` (started since, or not): under fair-keyed entries, the next
+  // class of its user joins `heads`, keyed now.
+  void reveal_next_first(const Entry& passed) {
+    if (!state_.entries_fair_keyed) return;
+    const Scheduler::State::UserFirst* next = next_first(passed);
+    if (next == nullptr) return;
+    state_.heads.insert(state_.keyed_first(state_.classes[static_cast<std::size_t>(next->shape)]));
+  }
+
+  // Under fair-keyed entries `heads` holds what the walk reaches next of each user
+  // (State::user_firsts): after `passed`, the next class of its user. Past the
+  // reservation, a class that a failure of this round on any GPU dominates would only be
+  // passed (consider() settles it at once, and the memo only grows): it is skipped unkeyed,
+  // as are the classes after it until one is not settled (most of a fair walk's visits).
+  const Scheduler::State::UserFirst* next_first(const Entry& passed) {
+    const auto& group = state_.classes[static_cast<std::size_t>(passed.shape)];
+    const auto& firsts = state_.user_firsts[static_cast<std::size_t>(group.fair_user)];
+    auto next =
+        std::upper_bound(firsts.begin(), firsts.end(), Scheduler::State::user_first(passed));
+    const bool skip = reserved_ && !state_.plain_walk;
+    for (; next != firsts.end() && skip && free_failures_.dominated(next->demand); ++next) {
+      ++state_.walk_shortcuts;
+    }
+    return next == firsts.end() ? nullptr : &*next;
   }
 
   // The class of `entry` failed on the GPUs outside the reservation; its first job that

@@ -287,10 +287,17 @@ void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   }
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
+  if (added && fair_keys) {
+    group.fair_user = std::get<4>(key);
+    if (static_cast<std::size_t>(group.fair_user) >= user_firsts.size()) {
+      user_firsts.resize(static_cast<std::size_t>(group.fair_user) + 1);
+    }
+  }
   LimitGroup& same_limit = group.limit_group(entry.limit_s);
   // The class's first job changes only when this one goes before it.
-  const bool first = heads_live && (group.limit_heads.empty() || entry < group.limit_heads.first());
-  if (first && !group.limit_heads.empty()) erase_head(group.limit_heads.first());
+  const bool first = (heads_live || entries_fair_keyed) &&
+                     (group.limit_heads.empty() || entry < group.limit_heads.first());
+  if (first && !group.limit_heads.empty()) erase_first(group, group.limit_heads.first());
   const bool first_of_limit = same_limit.empty() || entry < same_limit.first();
   if (in_order) {
     same_limit.append_in_order(entry);
@@ -298,7 +305,7 @@ void Scheduler::State::join_shape(Entry& entry, bool in_order) {
     same_limit.insert(entry);
   }
   if (first_of_limit) group.limit_heads.set(entry.limit_s, &entry);
-  if (first) insert_head(entry, /*likely_last=*/true);
+  if (first) insert_first(group, entry, /*likely_last=*/true);
   minimums.add(*entry.job, entry.demand);
 }
 
@@ -307,8 +314,8 @@ void Scheduler::State::leave_shape(const Entry& leaving) {
   Entry& entry = entry_of.at(leaving.id);
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
   auto same_limit = group.find_limit(entry.limit_s);
-  const bool first = heads_live && group.limit_heads.first().id == entry.id;
-  if (first) erase_head(group.limit_heads.first());
+  const bool first = (heads_live || entries_fair_keyed) && group.limit_heads.first().id == entry.id;
+  if (first) erase_first(group, group.limit_heads.first());
   LimitGroup& members = same_limit->second;
   const bool first_of_limit = members.first().id == entry.id;
   members.erase(entry);
@@ -316,9 +323,32 @@ void Scheduler::State::leave_shape(const Entry& leaving) {
     group.limit_heads.set(entry.limit_s, members.empty() ? nullptr : &members.first());
   }
   if (members.empty()) group.by_limit.erase(same_limit);
-  if (first && !group.limit_heads.empty()) insert_head(group.limit_heads.first());
+  if (first && !group.limit_heads.empty()) insert_first(group, group.limit_heads.first());
   minimums.remove(*entry.job, entry.demand);
   entry.shape = Entry::kLeft;
+}
+
+void Scheduler::State::erase_first(const RequestClass& group, const Entry& first) {
+  if (entries_fair_keyed) {
+    std::vector<UserFirst>& firsts = user_firsts[static_cast<std::size_t>(group.fair_user)];
+    auto at = std::lower_bound(firsts.begin(), firsts.end(), user_first(first));
+    if (at != firsts.end() && at->id == first.id) firsts.erase(at);
+  }
+  if (heads_live) erase_head(first);
+}
+
+void Scheduler::State::insert_first(const RequestClass& group, const Entry& first,
+                                    bool likely_last) {
+  if (entries_fair_keyed) {
+    std::vector<UserFirst>& firsts = user_firsts[static_cast<std::size_t>(group.fair_user)];
+    const UserFirst joining = user_first(first);
+    if (likely_last && (firsts.empty() || firsts.back() < joining)) {
+      firsts.push_back(joining);
+    } else {
+      firsts.insert(std::upper_bound(firsts.begin(), firsts.end(), joining), joining);
+    }
+  }
+  if (heads_live) insert_head(first, likely_last);
 }
 
 // Copies the entry to key it only where its class's key is not its own (fair, a signature
@@ -422,59 +452,11 @@ Entry Scheduler::State::keyed_first(RequestClass& group) {
 
 void Scheduler::State::rekey_heads(double now_s) {
   fair_keys->begin_round(now_s);
-  // The last call's heads are taken in their order and keyed again (their nodes reused: a
-  // set built afresh allocated and freed one per class on every call). The users' keys
-  // move a little between calls, so that order is nearly this call's, and an insertion
-  // sort mends it in about one pass; a sort takes over when it would not.
-  std::vector<std::set<Entry>::node_type> nodes;
-  nodes.reserve(classes.size());
-  std::vector<char> keyed(classes.size(), 0);
-  while (!heads.empty()) {
-    auto node = heads.extract(heads.begin());
-    const auto shape = static_cast<std::size_t>(node.value().shape);
-    RequestClass& group = classes[shape];
-    if (group.limit_heads.empty() || keyed[shape] != 0) continue;
-    keyed[shape] = 1;
-    node.value() = keyed_first(group);
-    nodes.push_back(std::move(node));
+  heads.clear();
+  for (const std::vector<UserFirst>& firsts : user_firsts) {
+    if (!firsts.empty())
+      heads.insert(keyed_first(classes[static_cast<std::size_t>(firsts.front().shape)]));
   }
-  for (std::size_t shape = 0; shape < classes.size(); ++shape) {
-    RequestClass& group = classes[shape];
-    if (group.limit_heads.empty() || keyed[shape] != 0) continue;
-    std::set<Entry> one{keyed_first(group)};
-    nodes.push_back(one.extract(one.begin()));
-  }
-  // Ordered by a flat copy of what orders them (the nodes lie all over the heap).
-  struct Order {
-    double key;
-    double submit_s;
-    JobId id;
-    std::size_t node;
-  };
-  auto before = [](const Order& a, const Order& b) {
-    if (a.key != b.key) return a.key < b.key;
-    if (a.submit_s != b.submit_s) return a.submit_s < b.submit_s;
-    return a.id < b.id;
-  };
-  std::vector<Order> order;
-  order.reserve(nodes.size());
-  for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const Entry& entry = nodes[i].value();
-    order.push_back({entry.key, entry.submit_s, entry.id, i});
-  }
-  std::size_t moves_left = 4 * order.size() + 64;
-  bool in_order = true;
-  for (std::size_t i = 1; i < order.size() && in_order; ++i) {
-    const Order next = order[i];
-    std::size_t at = i;
-    for (; at > 0 && before(next, order[at - 1]); --at) {
-      order[at] = order[at - 1];
-      if (--moves_left == 0) in_order = false;
-    }
-    order[at] = next;
-  }
-  if (!in_order) std::sort(order.begin(), order.end(), before);
-  for (const Order& next : order) heads.insert(heads.end(), std::move(nodes[next.node]));
   heads_live = true;
 }
 
@@ -537,6 +519,7 @@ void Scheduler::State::rebuild_order() {
   classes.clear();
   class_of_key.clear();
   heads.clear();
+  user_firsts.clear();
   dependents.clear();
   signature_keys = SignatureKeys{};
   // What snapshot() leaves out is ranked apart: a policy that ranks jobs together (fair)

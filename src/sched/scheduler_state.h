@@ -210,8 +210,10 @@ struct Scheduler::State {
     // appears where it could use it, a round knows it fails without searching.
     KnownFailure failed_free;
     KnownFailure failed_masked;
-    // Under fair: where FairKeys read its first job's key last (rekey_heads).
+    // Under fair: where FairKeys read its first job's key last (keyed_first), and the
+    // index of the user whose jobs it holds.
     FairKeys::Place keyed_first;
+    int fair_user = -1;
   };
   // Under sjf the jobs of one signature whose key is its learned run time share that key:
   // their entries carry key 0 and their signature's group (Entry::key_group), each class
@@ -230,7 +232,8 @@ struct Scheduler::State {
   void group_entry(Entry& entry);
   // A group's key moved (its signature's median): its classes' first jobs re-keyed.
   void rekey_group(int group, double key);
-  // Tests only: every entry keeps its own key (no signature groups), as before them.
+  // Tests only: every entry keeps its own key, as the policy ranks the whole queue: no
+  // signature groups, and under fair no kept keys (fair_keyed() is false).
   bool plain_keys = false;
   // gpus, whole memory, bytes, share units; and under fair the user's index, under sjf
   // the signature group (-1 otherwise), since the jobs of one keep their order there while
@@ -243,18 +246,44 @@ struct Scheduler::State {
   std::uint64_t smallest_proven_stops = 0;
   std::set<Entry> heads;  // the first job of each class
   // Under fair (fair_keyed()), the queue's entries carry key 0, so that each class keeps
-  // its jobs in submit order (one user's), and FairKeys gives the keys: `heads` is ordered
-  // afresh by them when a call begins (rekey_heads) and kept during the round; between
-  // calls it is not kept (heads_live false). FairKeys holds the queued jobs that are not
-  // held (Scheduler::hold), which are exactly the jobs snapshot() shows while no queued
-  // job has dependencies: otherwise, with jobs held, a job depending on a held one leaves
-  // the snapshot too, and the queue is ranked on every call instead.
+  // its jobs in submit order (one user's), and FairKeys gives the keys. FairKeys holds the
+  // queued jobs that are not held (Scheduler::hold), which are exactly the jobs snapshot()
+  // shows while no queued job has dependencies: otherwise, with jobs held, a job depending
+  // on a held one leaves the snapshot too, and the queue is ranked on every call instead.
+  //
+  // One user's classes keep their order between calls: a key is the user's usage plus the
+  // expected GPU time of their queued jobs before it, which grows with the submit order,
+  // so only the users move against each other. `user_firsts` keeps each user's class
+  // first jobs in that order, between calls too, and `heads` holds only what the walk can
+  // reach next: a call begins with each user's first class (rekey_heads), and the walk,
+  // passing a user's head, brings in that user's next one (Round::reveal_next_first), so that a
+  // call keys the classes it visits, not all of them (it had keyed ~1,500 at 10k queued).
+  // Between calls `heads` is not kept (heads_live false).
   std::unique_ptr<FairKeys> fair_keys;  // the fair policy alone
-  bool entries_fair_keyed = false;      // the entries carry key 0 (rebuild_order set it)
-  bool heads_live = true;               // `heads` is kept as classes change
+  // A class's first job in its user's list: what orders it (submit, id), its class, and
+  // what it asks (a walk past the reservation skips what its failures settle). A flat
+  // vector per user: a user has a class per request shape (~150 in the benchmarks), and a
+  // search of contiguous memory beat a tree's (a start moves a few kilobytes).
+  struct UserFirst {
+    double submit_s;
+    JobId id;
+    int shape;
+    Demand demand;
+    bool operator<(const UserFirst& other) const {
+      return submit_s != other.submit_s ? submit_s < other.submit_s : id < other.id;
+    }
+  };
+  static UserFirst user_first(const Entry& first) {
+    return {first.submit_s, first.id, first.shape, first.demand};
+  }
+  // Per FairKeys user, in class order, while entries_fair_keyed.
+  std::vector<std::vector<UserFirst>> user_firsts;
+  bool entries_fair_keyed = false;  // the entries carry key 0 (rebuild_order set it)
+  bool heads_live = true;           // `heads` is kept as classes change
   std::size_t queued_with_dependencies = 0;
   bool fair_keyed() const {
-    return fair_keys != nullptr && (on_hold.empty() || queued_with_dependencies == 0);
+    return fair_keys != nullptr && !plain_keys &&
+           (on_hold.empty() || queued_with_dependencies == 0);
   }
   std::uint64_t fair_keyed_holding = 0;  // calls fair_keyed() with held jobs (tests read it)
   // True when the entry carries key 0 in its class and `heads` orders it by another key
@@ -272,8 +301,12 @@ struct Scheduler::State {
   // The class's first job as `heads` orders it, read where the last call read it when
   // nothing moved there (a lookup of the job's place was a fifth of a fair drain).
   Entry keyed_first(RequestClass& group);
-  // Orders `heads` by this call's FairKeys keys. REQUIRES: entries_fair_keyed.
+  // Fills `heads` with each user's first class, keyed at now_s. REQUIRES: entries_fair_keyed.
   void rekey_heads(double now_s);
+  // A class's first job (as its class orders it) leaves or joins what orders the firsts:
+  // `heads` while it is live, and its user's `user_firsts` under fair-keyed entries.
+  void erase_first(const RequestClass& group, const Entry& first);
+  void insert_first(const RequestClass& group, const Entry& first, bool likely_last = false);
   std::unordered_map<JobId, Entry> entry_of;                 // every queued job, ranked
   std::unordered_map<JobId, std::vector<JobId>> dependents;  // target -> held jobs
   // Queued jobs the caller holds (Scheduler::hold); a job is forgotten when it leaves the

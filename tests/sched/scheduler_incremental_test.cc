@@ -47,8 +47,9 @@ void random_change(testing::MixedStream& stream, Scheduler& scheduler, double no
   }
 }
 
-// The pure schedule() of the snapshot with every job keyed on its own (no signature
-// groups: State::plain_keys), as the policy ranks each job.
+// The pure schedule() of the snapshot with every job keyed on its own, as the policy ranks
+// the whole queue (State::plain_keys): no signature groups under sjf, and under fair no
+// kept keys and no walk that brings in each user's classes as it goes.
 Result<ScheduleResult> plain_keys_schedule(const Snapshot& snapshot,
                                            const SchedulerConfig& config) {
   auto state = state_from_snapshot(snapshot, config);
