@@ -27,19 +27,26 @@ struct LogsOptions {
 // output does not read as a job that had nothing to say. A log with lines is printed as
 // it is, whatever the record says (a run re-adopted after a daemon restart may lack its
 // pid, and a supervisor that could not start a job writes why into its log).
-int finish_logs(const std::string& id, const api::Json& chunk, bool printed_any) {
-  if (printed_any) return kExitOk;
+// Followed (-f), the exit status says how the job ended, as `wait`'s does: 1 for a job that
+// did not complete (`fastgpu logs -f ID && next-step`), with a line on stderr saying why.
+// Without -f it only prints the log, and a log printed whole is a success.
+int finish_logs(const std::string& id, const api::Json& chunk, bool printed_any, bool follow) {
   const api::Json& reason = chunk["end_reason"];
   const std::string why = reason.is_string() ? reason.get<std::string>() : "no reason recorded";
-  if (chunk.contains("started") && !chunk["started"].get<bool>()) {
+  const std::string state = chunk["state"].get<std::string>();
+  if (!printed_any && chunk.contains("started") && !chunk["started"].get<bool>()) {
     std::fprintf(stderr, "fastgpu logs: job %s never started: %s\n", id.c_str(), why.c_str());
     return kExitFailure;
   }
-  if (chunk["state"] != "COMPLETED") {
+  if (state == "COMPLETED") return kExitOk;
+  if (!printed_any) {
     std::fprintf(stderr, "fastgpu logs: job %s wrote nothing; it ended %s: %s\n", id.c_str(),
-                 chunk["state"].get<std::string>().c_str(), why.c_str());
+                 state.c_str(), why.c_str());
+  } else if (follow) {
+    std::fprintf(stderr, "fastgpu logs: job %s did not complete: it ended %s: %s\n", id.c_str(),
+                 state.c_str(), why.c_str());
   }
-  return kExitOk;
+  return follow ? kExitFailure : kExitOk;
 }
 
 // The job's program wrote a log that is not there any more (deleted): an empty output would
@@ -86,7 +93,9 @@ int run_logs(const LogsOptions& options) {
     if (!options.daemon.json && chunk->contains("started") && !(*chunk)["started"].get<bool>()) {
       const Result<store::JobState> state =
           store::parse_job_state((*chunk)["state"].get<std::string>());
-      if (state.ok() && store::is_terminal(*state)) return finish_logs(options.id, *chunk, false);
+      if (state.ok() && store::is_terminal(*state)) {
+        return finish_logs(options.id, *chunk, false, options.follow);
+      }
     }
     if (whole_json) {
       output += data;
@@ -103,7 +112,7 @@ int run_logs(const LogsOptions& options) {
     const bool more_now = next > offset;
     offset = next;
     if (whole_json && (done || !more_now)) print_whole(*chunk);
-    if (done) return finish_logs(options.id, *chunk, offset > 0);
+    if (done) return finish_logs(options.id, *chunk, offset > 0, options.follow);
     if (more_now) continue;  // a long log comes in chunks: read on without waiting
     if (!options.follow) {
       // An empty answer for a job that has not run yet is not an empty log: say so.

@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <iterator>
 #include <regex>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/daemon_harness.h"
@@ -196,6 +198,41 @@ TEST(JobsE2E, LogsJsonHasTheWholeOutputAndFollowWritesALinePerPiece) {
   }
   EXPECT_EQ(data, "one\ntwo\n");
   EXPECT_TRUE(done);
+}
+
+// `logs -f ID && next-step` ran the next step after a job that failed: -f exited 0 however
+// the followed job ended. Now its exit status says so, as `wait`'s; plain `logs` still only
+// prints the log (exit 0).
+TEST(JobsE2E, LogsFollowExitsOneWhenTheJobDidNotComplete) {
+  DaemonHarness daemon;
+  const std::uint64_t id = daemon.submit(
+      "--gpus 0 --wrap 'echo started; while [ ! -e stop ]; do sleep 0.1; done; exit 3'");
+  daemon.wait_for_state(id, "RUNNING");
+  const std::filesystem::path out = daemon.work() / "followed.out";
+  const std::filesystem::path errors = daemon.work() / "followed.err";
+  int followed = -1;
+  std::thread follower(
+      [&] { followed = daemon.fastgpu_into("logs -f " + std::to_string(id), out, errors); });
+  for (int i = 0; i < 100 && daemon.log_of(id).empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  daemon.write_file("stop", "");
+  follower.join();
+  const auto text = [](const std::filesystem::path& path) {
+    std::ifstream file(path);
+    return std::string(std::istreambuf_iterator<char>(file), {});
+  };
+  EXPECT_EQ(followed, 1) << text(errors);
+  EXPECT_TRUE(contains(text(out), "started\n")) << text(out);
+  EXPECT_EQ(text(errors), "fastgpu logs: job " + std::to_string(id) +
+                              " did not complete: it ended FAILED: exited with status 3\n");
+  const test_support::CliRun logs = daemon.fastgpu("logs " + std::to_string(id), false);
+  EXPECT_EQ(logs.exit_code, 0) << logs.output;
+  EXPECT_TRUE(contains(logs.output, "started\n")) << logs.output;
+  // A job that completed: exit 0 with -f too.
+  const std::uint64_t done = daemon.submit("--gpus 0 -- echo fine");
+  daemon.wait_for_state(done, "COMPLETED");
+  EXPECT_EQ(daemon.fastgpu("logs -f " + std::to_string(done)).exit_code, 0);
 }
 
 // `logs` prints the bytes the job wrote, UTF-8 or not (they reached it as U+FFFD).
