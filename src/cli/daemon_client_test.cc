@@ -88,10 +88,10 @@ TEST(JobDetails, AnEndedJobThatDidNotCompleteSaysWhy) {
   JobRecord timed_out = ended(JobState::kTimeout);
   timed_out.exit_code.reset();
   timed_out.signal = 15;
-  timed_out.end_reason = "killed at its time limit of 60 s";
+  timed_out.end_reason = "terminated by SIGTERM at its time limit of 60 s";
   const std::string text = details(timed_out, kSubmitUs + 10'000'000'000);
-  EXPECT_THAT(text, HasSubstr("state:         TIMEOUT\nreason:        killed at its time limit "
-                              "of 60 s\n"));
+  EXPECT_THAT(text, HasSubstr("state:         TIMEOUT\nreason:        terminated by SIGTERM at its "
+                              "time limit of 60 s\n"));
   EXPECT_THAT(text, HasSubstr("exit code:     -\nsignal:        15 (SIGTERM)\n"));
 
   JobRecord never_ran = job(JobState::kCancelled, 1);

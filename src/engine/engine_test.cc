@@ -192,7 +192,7 @@ TEST_F(EngineTest, TimedOutRunEndsTimeout) {
   EXPECT_EQ(state(id), JobState::kTimeout);
   EXPECT_THAT(last_reason(id), HasSubstr("time limit of 60 s"));
   EXPECT_EQ(record(id).signal, SIGTERM);
-  EXPECT_EQ(record(id).end_reason, "killed at its time limit of 60 s");
+  EXPECT_EQ(record(id).end_reason, "terminated by SIGTERM at its time limit of 60 s");
 }
 
 TEST_F(EngineTest, FailedRunRecordsExitCodeAndReason) {

@@ -58,9 +58,23 @@ RunEnd stopped_end(const exec::Stopped& stopped, StopIntent intent,
   return end;
 }
 
-std::string limit_text(std::optional<std::int64_t> time_limit_s) {
-  if (!time_limit_s) return "killed at its time limit";
-  return "killed at its time limit of " + std::to_string(*time_limit_s) + " s";
+// What happened at the time limit: the supervisor sends SIGTERM, and SIGKILL only when the
+// job is still there after the grace period, so a job that ended on the SIGTERM (or caught
+// it and exited) was not killed.
+std::string limit_text(const exec::TimedOut& how, std::optional<std::int64_t> time_limit_s) {
+  const std::string limit =
+      time_limit_s ? "its time limit of " + std::to_string(*time_limit_s) + " s" : "its time limit";
+  if (how.signal == SIGKILL) {
+    return "killed by SIGKILL at " + limit +
+           ": it had not ended within the grace period after "
+           "SIGTERM";
+  }
+  if (how.signal) return "terminated by " + signal_name(*how.signal) + " at " + limit;
+  if (how.exit_code) {
+    return "stopped at " + limit + ": exited with status " + std::to_string(*how.exit_code) +
+           " on SIGTERM";
+  }
+  return "stopped at " + limit;  // a record from before the signal was kept
 }
 
 }  // namespace
@@ -81,7 +95,7 @@ RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
                      "killed by " + signal_name(how.signal)};
           return intent == StopIntent::kNone ? end : asked_to_stop(intent, end, cancelled_by);
         } else if constexpr (std::is_same_v<T, exec::TimedOut>) {
-          return {JobState::kTimeout, how.exit_code, how.signal, limit_text(time_limit_s)};
+          return {JobState::kTimeout, how.exit_code, how.signal, limit_text(how, time_limit_s)};
         } else if constexpr (std::is_same_v<T, exec::Stopped>) {
           return stopped_end(how, intent, cancelled_by);
         } else if constexpr (std::is_same_v<T, exec::LaunchFailed>) {

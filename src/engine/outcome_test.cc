@@ -39,11 +39,24 @@ TEST(RunEndTest, SignalLaunchFailureAndLossAreFailuresThatSayWhich) {
 TEST(RunEndTest, TimeLimitIsTimeout) {
   const RunEnd end = run_end_of(exec::TimedOut{SIGKILL, std::nullopt}, StopIntent::kNone, 90);
   EXPECT_EQ(end.state, JobState::kTimeout);
-  EXPECT_EQ(end.reason, "killed at its time limit of 90 s");
+  EXPECT_EQ(end.reason,
+            "killed by SIGKILL at its time limit of 90 s: it had not ended within the grace "
+            "period after SIGTERM");
   EXPECT_EQ(end.signal, SIGKILL);  // the grace period ran out
   EXPECT_FALSE(end.exit_code.has_value());
   // A job that caught the SIGTERM and exited keeps the status it exited with.
   EXPECT_EQ(run_end_of(exec::TimedOut{std::nullopt, 143}, StopIntent::kNone, 90).exit_code, 143);
+}
+
+// The reason said "killed at its time limit" also for a job that the SIGTERM ended within
+// the grace period; it now says what happened.
+TEST(RunEndTest, TimeLimitReasonSaysHowTheJobEnded) {
+  EXPECT_EQ(run_end_of(exec::TimedOut{SIGTERM, std::nullopt}, StopIntent::kNone, 90).reason,
+            "terminated by SIGTERM at its time limit of 90 s");
+  EXPECT_EQ(run_end_of(exec::TimedOut{std::nullopt, 0}, StopIntent::kNone, 90).reason,
+            "stopped at its time limit of 90 s: exited with status 0 on SIGTERM");
+  EXPECT_EQ(run_end_of(exec::TimedOut{}, StopIntent::kNone, std::nullopt).reason,
+            "stopped at its time limit");
 }
 
 TEST(RunEndTest, StoppedFollowsWhatTheEngineAskedFor) {

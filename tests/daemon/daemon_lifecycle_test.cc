@@ -453,10 +453,11 @@ TEST(DaemonLifecycle, TimeLimitEndsAJobAsTimeout) {
   // `sleep` dies of the SIGTERM sent at the limit, well within the grace period.
   EXPECT_EQ(ended["signal"], SIGTERM) << ended.dump();
   EXPECT_TRUE(ended["exit_code"].is_null()) << ended.dump();
-  EXPECT_EQ(ended["end_reason"], "killed at its time limit of 1 s") << ended.dump();
+  EXPECT_EQ(ended["end_reason"], "terminated by SIGTERM at its time limit of 1 s") << ended.dump();
   const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(ids[0]), false);
   EXPECT_TRUE(contains(show.output, "signal:        15 (SIGTERM)\n")) << show.output;
-  EXPECT_TRUE(contains(show.output, "reason:        killed at its time limit of 1 s\n"))
+  EXPECT_TRUE(
+      contains(show.output, "reason:        terminated by SIGTERM at its time limit of 1 s\n"))
       << show.output;
 }
 
