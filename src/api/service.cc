@@ -414,6 +414,17 @@ Result<store::JobRecord> ApiService::owned_job(const ApiRequest& request, JobId 
 }
 
 namespace {
+// Why a job that ran is queued again (preempted, moved by the balancer, over its memory, a
+// run its daemon never started): the reason of the transition that queued it; null when the
+// store cannot say.
+Json requeue_reason(store::StateStore& store, JobId job) {
+  Result<std::vector<store::Transition>> transitions = store.transitions(job);
+  if (!transitions.ok() || transitions->empty()) return nullptr;
+  const store::Transition& last = transitions->back();
+  if (last.to != store::JobState::kQueued || last.reason.empty()) return nullptr;
+  return last.reason;
+}
+
 // owned_job's "not yours" comes back as a failed precondition; the API says 403.
 ApiResponse ownership_error(const Status& status) {
   if (status.code() == ErrorCode::kFailedPrecondition) return forbidden(status.message());
@@ -436,9 +447,12 @@ ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   Result<store::JobRecord> record = owned_job(request, job);
   if (!record.ok()) return ownership_error(record.status());
   Json waiting = waiting_json(*record, /*with_detail=*/true);
+  const bool requeued = record->state == store::JobState::kQueued && record->attempts > 0;
+  Json requeued_why = requeued ? requeue_reason(*options_.store, job) : Json(nullptr);
   engine.unlock();
   Json json = job_record_to_json(*record);
   if (!waiting.is_null()) json["waiting"] = std::move(waiting);
+  if (requeued) json["requeue_reason"] = std::move(requeued_why);
   return {200, std::move(json)};
 }
 

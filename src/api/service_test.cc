@@ -570,6 +570,28 @@ TEST_F(ApiServiceTest, TheLogAndShowOfAJobThatNeverStartedSayWhyItEnded) {
   EXPECT_EQ(shown.body["end_time_us"], clock_.now().time_since_epoch().count());
 }
 
+// show said "was preempted" for a job queued again for any reason; the answer now carries
+// the reason its requeue was recorded with (null for a job that did not run before).
+TEST_F(ApiServiceTest, ShowOfAJobQueuedAgainSaysWhy) {
+  const std::uint64_t id = submit_as(3);
+  EXPECT_FALSE(call("GET", "/v1/jobs/" + std::to_string(id), 3).body.contains("requeue_reason"));
+  ASSERT_TRUE(store_->record_start(JobId(id), {{0}, clock_.now(), "", 10, 11, std::nullopt}).ok());
+  store::JobEnd end;
+  end.state = JobState::kPreempted;
+  end.at = clock_.now();
+  end.signal = 15;
+  end.reason = "preempted (killed by SIGTERM)";
+  ASSERT_TRUE(store_->record_end(JobId(id), end).ok());
+  ASSERT_TRUE(store_
+                  ->transition(JobId(id), JobState::kPreempted, JobState::kQueued, clock_.now(),
+                               "requeued: memory pressure (memory-action requeue): gpu 0 ...")
+                  .ok());
+  const ApiResponse shown = call("GET", "/v1/jobs/" + std::to_string(id), 3);
+  ASSERT_EQ(shown.status, 200) << shown.body.dump();
+  EXPECT_EQ(shown.body["requeue_reason"],
+            "requeued: memory pressure (memory-action requeue): gpu 0 ...");
+}
+
 TEST_F(ApiServiceTest, DaemonAndGpusReportTheirSource) {
   submit_as(3);
   const ApiResponse daemon = call("GET", "/v1/daemon", 3);

@@ -488,8 +488,10 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
 namespace {
 
 // A job queued again after a run (preempted, moved, over its memory; or claimed by a daemon
-// that stopped before it could start it): what became of that run. Its record keeps the
-// run's GPUs, times and signal, which show prints as the next run's once it starts.
+// that stopped before it could start it): what became of that run, and why it was queued
+// again where the daemon recorded it (requeue_reason; a daemon from before it: preempted).
+// Its record keeps the run's GPUs, times and signal, which show prints as the next run's
+// once it starts.
 std::string requeued_text(const api::Json& job) {
   const std::string attempt = "attempt " + job["attempts"].dump();
   if (field(job, "end_time_us").is_null()) {
@@ -505,6 +507,10 @@ std::string requeued_text(const api::Json& job) {
                             : gpus.size() == 1               ? " on GPU " + placed_text(job)
                                                              : " on GPUs " + placed_text(job);
   const double ran_s = static_cast<double>(std::max<std::int64_t>(0, ran_us)) / 1e6;
+  if (const api::Json& why = field(job, "requeue_reason"); why.is_string()) {
+    return fmt::format("{} was stopped after {}{} ({}); {}", attempt,
+                       format_duration(Seconds(ran_s)), where, ended, why.get<std::string>());
+  }
   return fmt::format("{} was preempted after {}{} ({}); queued to run again", attempt,
                      format_duration(Seconds(ran_s)), where, ended);
 }

@@ -185,6 +185,22 @@ TEST(JobDetails, AJobQueuedAgainAfterPreemptionSaysSoAndHoldsNoGpus) {
   EXPECT_THAT(table, ::testing::ContainsRegex("QUEUED +2 +20.0 GiB -  +-\n"));
 }
 
+// It said "was preempted" for a job requeued for any reason; the daemon's show answer now
+// carries why the job was queued again (requeue_reason), and show names it.
+TEST(JobDetails, AJobQueuedAgainNamesWhyItWasQueuedAgain) {
+  JobRecord record = ended(JobState::kQueued);
+  record.exit_code.reset();
+  record.signal = 15;
+  api::Json json = api::job_record_to_json(record);
+  json["requeue_reason"] =
+      "requeued: memory pressure (memory-action requeue): gpu 0 uses 60.0 GiB, ledger allows "
+      "20.0 GiB; job 7 declared 20.0 GiB and uses 60.0 GiB";
+  EXPECT_THAT(render_job_details(json, kSubmitUs + 10'000'000'000),
+              HasSubstr("requeued:      attempt 1 was stopped after 1h00m on GPUs 0,1 (killed by "
+                        "signal 15 (SIGTERM)); requeued: memory pressure (memory-action "
+                        "requeue): gpu 0 uses 60.0 GiB"));
+}
+
 // Its GPU time is a known 0, as `history` and `--json` say (`show` printed "-"); the other
 // GPU figures do not apply.
 TEST(JobDetails, ACpuOnlyJobUsedNoGpuTimeAndHasNoOtherGpuFigures) {

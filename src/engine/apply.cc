@@ -30,7 +30,8 @@ void EngineImpl::apply(const std::vector<sched::Decision>& decisions, TickReport
         claimed.push_back(std::move(*job));
       }
     } else if (const auto* preempt = std::get_if<sched::Preempt>(&decision)) {
-      stop(preempt->job, StopIntent::kPreempt, preempt->reason, report);
+      stop(preempt->job, StopIntent::kPreempt, preempt->reason, report,
+           "preempted by the scheduler (" + preempt->reason + ")");
     } else if (const auto* move = std::get_if<sched::Move>(&decision)) {
       // The job is stopped and started again on `to` when its run ends (restart_moved());
       // meanwhile the scheduler has it on `to` already (MovingJob), so nothing else gets
@@ -39,10 +40,9 @@ void EngineImpl::apply(const std::vector<sched::Decision>& decisions, TickReport
       if (running == nullptr) continue;  // ended since the snapshot
       moving_[move->job] =
           MovingJob{{move->to.begin(), move->to.end()}, now_, running->placed_bytes_per_gpu};
-      stop(move->job, StopIntent::kPreempt,
-           "moving from gpu " + gpu_list(move->from) + " to gpu " + gpu_list(move->to) + ": " +
-               move->reason,
-           report);
+      const std::string moving = "moving from gpu " + gpu_list(move->from) + " to gpu " +
+                                 gpu_list(move->to) + ": " + move->reason;
+      stop(move->job, StopIntent::kPreempt, moving, report, "stopped by the balancer, " + moving);
     } else {
       memory_action(std::get<sched::MemoryAction>(decision), report);
     }
@@ -166,7 +166,8 @@ void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& 
 }
 
 // Stops a running job once; the outcome poll() reports is read against `intent`.
-void EngineImpl::stop(JobId job, StopIntent intent, const std::string& why, TickReport& report) {
+void EngineImpl::stop(JobId job, StopIntent intent, const std::string& why, TickReport& report,
+                      const std::string& requeue_why) {
   if (intents_.count(job)) return;  // already stopping
   const Status stopped = options_.launcher->stop(
       job, intent == StopIntent::kPreempt ? exec::StopReason::kPreempt : exec::StopReason::kCancel);
@@ -176,7 +177,10 @@ void EngineImpl::stop(JobId job, StopIntent intent, const std::string& why, Tick
     return;
   }
   intents_[job] = intent;
-  if (intent == StopIntent::kPreempt) report.preempted.push_back(job);
+  if (intent == StopIntent::kPreempt) {
+    report.preempted.push_back(job);
+    requeue_whys_[job] = requeue_why.empty() ? why : requeue_why;
+  }
   (void)event(intent == StopIntent::kPreempt ? "job.preempt" : "job.kill", job,
               json{{"reason", why}}.dump());
 }
@@ -189,7 +193,8 @@ void EngineImpl::memory_action(const sched::MemoryAction& action, TickReport& re
       }
       return;
     case sched::MemoryActionKind::kRequeue:
-      return stop(action.job, StopIntent::kPreempt, "memory pressure: " + action.reason, report);
+      return stop(action.job, StopIntent::kPreempt, "memory pressure: " + action.reason, report,
+                  "memory pressure (memory-action requeue): " + action.reason);
     case sched::MemoryActionKind::kKill:
       return stop(action.job, StopIntent::kMemoryKill, "memory pressure: " + action.reason, report);
   }

@@ -294,6 +294,7 @@ Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   end.accounting = meter_.finish(job.id, job.placed_gpus.size(), ran);
   intents_.erase(job.id);
   cancellers_.erase(job.id);
+  requeue_whys_.erase(job.id);
   return record_end(job.id, job.spec.signature, end);
 }
 

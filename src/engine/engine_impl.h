@@ -61,8 +61,10 @@ class EngineImpl final : public Engine {
   // false when the store could not take it (transient): retried next tick.
   bool record_finished(const exec::Finished& finished, TickReport& report);
   // `stopped`: when its run ended.
+  // `why`: what the engine stopped it for (requeue_whys_), empty when not known (stopped by
+  // an earlier daemon); the requeue's transition names it, and `show` prints that.
   void requeue_preempted(const store::JobRecord& job, store::WallTime stopped, TickReport& report,
-                         std::optional<MovingJob> move = std::nullopt);
+                         std::optional<MovingJob> move = std::nullopt, const std::string& why = {});
   // Starts a moved job on the GPUs it was moved to; false when it could not be claimed.
   bool restart_moved(JobId job, const MovingJob& move, TickReport& report);
   Status end_unrunnable_dependents(TickReport& report);
@@ -94,7 +96,9 @@ class EngineImpl final : public Engine {
   };
   void collect_launches(TickReport& report);
   void settle_launch(const exec::LaunchResult& result, TickReport& report);
-  void stop(JobId job, StopIntent intent, const std::string& why, TickReport& report);
+  // `requeue_why`: for a stop to requeue the job (kPreempt), why, as its requeue names it.
+  void stop(JobId job, StopIntent intent, const std::string& why, TickReport& report,
+            const std::string& requeue_why = {});
   void memory_action(const sched::MemoryAction& action, TickReport& report);
 
   EngineOptions options_;
@@ -108,6 +112,7 @@ class EngineImpl final : public Engine {
   std::map<JobId, Launching> launching_;       // claimed and launched, not yet settled
   std::map<JobId, StopIntent> intents_;        // running jobs the engine asked to stop
   std::map<JobId, std::uint32_t> cancellers_;  // who cancelled the running jobs cancelled
+  std::map<JobId, std::string> requeue_whys_;  // why running jobs are stopped to be requeued
   MovingJobs moving_;                          // stopped to start again on other GPUs
   std::set<JobId> memory_warned_;              // running jobs already warned about (once per run)
   std::set<JobId> withheld_noted_;             // queued jobs already reported as not fitting

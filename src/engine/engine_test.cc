@@ -393,7 +393,9 @@ TEST_F(EngineTest, LasPreemptsARestartableJobAndRequeuesIt) {
   launcher_.finish(old_job, exec::Stopped{true});
   report = tick();
   EXPECT_EQ(state(old_job), JobState::kQueued);
-  EXPECT_EQ(last_reason(old_job), "requeued after preemption");
+  // The requeue names why it was stopped (show printed "was preempted" for any requeue).
+  EXPECT_EQ(last_reason(old_job), "requeued: preempted by the scheduler (las: queued job " +
+                                      to_string(fresh) + " ranks ahead of it)");
   EXPECT_EQ(state(fresh), JobState::kRunning);
 
   // Once the GPU is free again the preempted job restarts, in a new run folder.
@@ -621,6 +623,8 @@ TEST_F(EngineTest, MemoryOverrunOfARestartableJobRequeuesIt) {
   ASSERT_GE(transitions->size(), 4u);
   EXPECT_EQ(transitions->at(2).to, JobState::kPreempted);
   EXPECT_EQ(transitions->at(3).to, JobState::kQueued);
+  EXPECT_THAT(transitions->at(3).reason,
+              HasSubstr("requeued: memory pressure (memory-action requeue): gpu 0 uses 60.0 GiB"));
 }
 
 TEST_F(EngineTest, QueuedJobThatNoLongerFitsWaitsWithOneWarning) {

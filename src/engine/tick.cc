@@ -116,13 +116,15 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
   }
   intents_.erase(finished.job);
   cancellers_.erase(finished.job);
+  std::string requeue_why;
+  if (auto why = requeue_whys_.extract(finished.job)) requeue_why = std::move(why.mapped());
   memory_warned_.erase(finished.job);
   report.ended.push_back(finished.job);
   std::optional<MovingJob> move;
   if (auto moving = moving_.extract(finished.job)) move = std::move(moving.mapped());
   if (end.state == JobState::kPreempted) {
     job->state = JobState::kPreempted;
-    requeue_preempted(*job, record.at, report, std::move(move));
+    requeue_preempted(*job, record.at, report, std::move(move), requeue_why);
   }
   return true;
 }
@@ -130,11 +132,13 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
 // A preempted restartable job goes back to the queue; its earlier run time stays in its
 // transitions, where las and srtf read it as attained service.
 void EngineImpl::requeue_preempted(const JobRecord& job, store::WallTime stopped,
-                                   TickReport& report, std::optional<MovingJob> move) {
+                                   TickReport& report, std::optional<MovingJob> move,
+                                   const std::string& why) {
   const store::WallTime now = options_.clock->now();
   Status moved = job.spec.restartable
-                     ? options_.store->transition(job.id, JobState::kPreempted, JobState::kQueued,
-                                                  now, "requeued after preemption")
+                     ? options_.store->transition(
+                           job.id, JobState::kPreempted, JobState::kQueued, now,
+                           why.empty() ? "requeued after preemption" : "requeued: " + why)
                      : options_.store->transition(job.id, JobState::kPreempted, JobState::kFailed,
                                                   now, "preempted, and not restartable");
   if (moved.ok() && job.spec.restartable) {
