@@ -18,6 +18,10 @@ namespace {
 constexpr std::string_view kSpecExample = "e.g. 4xH100-80G or 2xA100-40G,2xT4-16G";
 // The smallest GPU memory a spec may give; less is a size written without its unit.
 constexpr Bytes kMinGpuMemory = Bytes{1} << 20;
+// The largest: 16 TiB. The biggest GPUs have under 300 GB, so this leaves room for many
+// generations to come; more is a unit slip ("80T" for 80G) that would show GPUs no
+// placement ever fills, and memory totals that overflow when added up across GPUs.
+constexpr Bytes kMaxGpuMemory = Bytes{16} << 40;
 
 // More GPUs than any one server holds; a larger count is almost surely a typo.
 constexpr std::uint32_t kMaxGpusPerGroup = 1024;
@@ -124,6 +128,14 @@ Status parse_group(std::string_view group, std::vector<SimulatedGpuSpec>& gpus) 
                                                  "unit, e.g. {}G (GiB) or {}GB",
                                                  typed, *memory, typed, typed)
                                    : fmt::format("the memory size '{}' is below 1 MiB", typed));
+  }
+  if (*memory > kMaxGpuMemory) {
+    const std::string_view typed = trim(text.substr(dash + 1));
+    return group_error(group,
+                       fmt::format("the memory size '{}' is {}, more than the limit of "
+                                   "{} per GPU (the largest GPUs have under 300 GB); "
+                                   "check its unit (G for GiB, T for TiB)",
+                                   typed, format_bytes(*memory), format_bytes(kMaxGpuMemory)));
   }
   for (std::uint32_t i = 0; i < *count; ++i) gpus.push_back({std::string(model), *memory});
   return {};

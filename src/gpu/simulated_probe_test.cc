@@ -44,6 +44,10 @@ TEST(ParseDeviceSpec, SeveralGroupsInIndexOrder) {
   EXPECT_EQ(gpus[3].memory_bytes, 16 * kGiB);
 }
 
+TEST(ParseDeviceSpec, MemoryUpToTheLimitIsTaken) {
+  EXPECT_EQ(parse_ok("H100-16T").front().memory_bytes, 16 * 1024 * kGiB);
+}
+
 TEST(ParseDeviceSpec, CountDefaultsToOneAndWhitespaceIsIgnored) {
   ASSERT_EQ(parse_ok("H100-80G").size(), 1u);
   const std::vector<SimulatedGpuSpec> gpus = parse_ok(" 1x H100 - 80GB , 3X L4-24GiB ");
@@ -65,6 +69,8 @@ TEST(ParseDeviceSpec, BadSpecsNameTheGroupAndShowAnExample) {
       {"4xH100-80", "'80' is 80 bytes; give its unit, e.g. 80G (GiB) or 80GB"},
       {"-1xH100-80G", "count must be 1 to"},
       {"H100-512K", "'512K' is below 1 MiB"},
+      // 80 TiB was taken: GPUs no job could fill.
+      {"4xH100-80T", "the memory size '80T' is 80.0 TiB, more than the limit of 16.0 TiB per GPU"},
       {"2xA100-40G,,1xT4-16G", "empty group"},
       {"4xH!00-80G", "model"},
       {"99999xH100-80G", "count"}};
