@@ -63,15 +63,17 @@ std::string placed_text(const api::Json& job) {
   return text;
 }
 
+// Queued, for the first time or again after a run (preempted, moved, requeued). A job queued
+// again keeps its last run's GPUs, times, exit code and signal in its record: they are not
+// its now, and what prints them prints "-" for a queued job.
+bool is_queued(const api::Json& job) { return job["state"] == "QUEUED"; }
+
 // The table's PLACED(WHY): the GPUs a job was placed on, or for a queued job why it
 // waits, "(resources)", as squeue shows a pending job's reason.
 std::string placed_or_why_text(const api::Json& job) {
+  if (!is_queued(job)) return placed_text(job);
   const api::Json& waiting = field(job, "waiting");
-  if (waiting.is_object() && job["state"] == "QUEUED") {
-    return "(" + waiting.value("reason", std::string("?")) + ")";
-  }
-  // A job queued again keeps its last run's GPUs in its record: it holds none now.
-  return job["state"] == "QUEUED" ? "-" : placed_text(job);
+  return waiting.is_object() ? "(" + waiting.value("reason", std::string("?")) + ")" : "-";
 }
 
 // The memory per GPU as declared; "auto" is learned at placement, so a placed job shows
@@ -117,8 +119,7 @@ std::string fitted(const std::string& text, std::size_t width) {
 
 // Run time so far (running) or in total (ended); "-" before the job starts.
 std::string elapsed_text(const api::Json& job, std::int64_t now_us) {
-  // A job queued again after preemption keeps its last run's times: it does not run now.
-  if (field(job, "start_time_us").is_null() || job["state"] == "QUEUED") return "-";
+  if (field(job, "start_time_us").is_null() || is_queued(job)) return "-";
   const std::int64_t start = job["start_time_us"].get<std::int64_t>();
   const std::int64_t end =
       field(job, "end_time_us").is_null() ? now_us : job["end_time_us"].get<std::int64_t>();
@@ -146,12 +147,12 @@ void add_cost_lines(const api::Json& job, std::int64_t now_us,
   }
   const engine::JobReport report = engine::make_job_report(*record);
   const bool started = record->start_time.has_value();
-  if (report.wait_s && record->state != store::JobState::kQueued) {
-    line("waited", format_duration(Seconds(*report.wait_s)));
-  } else if (record->state == store::JobState::kQueued) {  // queued again too: it waits on
+  if (is_queued(job)) {  // queued again too: it waits on, counted from its submission
     const store::WallTime now{std::chrono::microseconds(now_us)};
     const double so_far = std::chrono::duration<double>(now - record->spec.submit_time).count();
     line("waited", format_duration(Seconds(std::max(0.0, so_far))) + " so far");
+  } else if (report.wait_s) {
+    line("waited", format_duration(Seconds(*report.wait_s)));
   } else {
     line("waited", "-");
   }
@@ -429,8 +430,8 @@ namespace {
 bool continues_queued_run(const api::Json& previous, const api::Json& job) {
   const api::Json& array = field(job["spec"], "array");
   const api::Json& previous_array = field(previous["spec"], "array");
-  return job["state"] == "QUEUED" && previous["state"] == "QUEUED" && array.is_object() &&
-         previous_array.is_object() && array["array_id"] == previous_array["array_id"] &&
+  return is_queued(job) && is_queued(previous) && array.is_object() && previous_array.is_object() &&
+         array["array_id"] == previous_array["array_id"] &&
          job["id"].get<std::uint64_t>() == previous["id"].get<std::uint64_t>() + 1 &&
          field(job, "waiting") == field(previous, "waiting");
 }
@@ -539,7 +540,7 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
       reason.is_string() && job["state"] != "COMPLETED") {
     line("reason", reason.get<std::string>());
   }
-  const bool queued = job["state"] == "QUEUED";
+  const bool queued = is_queued(job);
   if (queued && job["attempts"].get<int>() > 0 && field(job, "start_time_us").is_number()) {
     line("requeued", requeued_text(job));
   }
