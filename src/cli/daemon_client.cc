@@ -19,6 +19,7 @@
 #include <thread>
 #include <utility>
 
+#include "cli/display_width.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
 #include "fastgpu/api/json_text.h"
@@ -85,36 +86,6 @@ std::string memory_text(const api::Json& job) {
   if (!bytes.is_null()) return format_bytes(bytes.get<Bytes>());
   const api::Json& placed = field(job, "placed_gpu_mem");
   return placed.is_number() ? format_bytes(placed.get<Bytes>()) : "auto";
-}
-
-// Terminal columns of `text` as fmt counts them when it pads "{:<20}" (a code point is one
-// column, an East Asian wide one two), so a column cut here lines up with the padding.
-std::size_t columns(std::string_view text) {
-  return fmt::detail::compute_width(fmt::string_view(text.data(), text.size()));
-}
-
-// Bytes of the UTF-8 character that starts with `lead` (1 for a byte that starts none).
-std::size_t utf8_length(unsigned char lead) {
-  if (lead >= 0xF0 && lead <= 0xF4) return 4;
-  if (lead >= 0xE0) return lead <= 0xEF ? 3 : 1;
-  if (lead >= 0xC2) return 2;
-  return 1;
-}
-
-// At most `width` columns; a longer text ends in '+', as ps shows a long user name. It is
-// cut between characters, never inside one (a name in another script stays readable).
-std::string fitted(const std::string& text, std::size_t width) {
-  if (columns(text) <= width) return text;
-  std::size_t at = 0;
-  std::size_t used = 1;  // the '+'
-  while (at < text.size()) {
-    const std::size_t length =
-        std::min(utf8_length(static_cast<unsigned char>(text[at])), text.size() - at);
-    used += columns(std::string_view(text).substr(at, length));
-    if (used > width) break;
-    at += length;
-  }
-  return text.substr(0, at) + "+";
 }
 
 // Run time so far (running) or in total (ended); "-" before the job starts.
@@ -470,7 +441,7 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
       name = (spec["name"].get<std::string>().empty() ? "-" : spec["name"].get<std::string>()) +
              "[" + ranges_text(indices) + "]";
     }
-    rows.push_back({id, fitted(name, 20), fitted(job["user"].get<std::string>(), 10),
+    rows.push_back({id, fit_to_width(name, 20), fit_to_width(job["user"].get<std::string>(), 10),
                     job["state"].get<std::string>(), std::to_string(spec["gpus"].get<int>()),
                     memory_text(job), placed_or_why_text(job), elapsed_text(job, now_us)});
     i = end;
@@ -479,9 +450,11 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
   for (const auto& row : rows) id_width = std::max(id_width, row[0].size());
   std::string text;
   for (const auto& row : rows) {
-    text += fmt::format("{:>{}}  {:<20} {:<10} {:<10} {:>4} {:>8} {:<14} {:>9}\n", row[0],
-                        std::max<std::size_t>(id_width, 6), row[1], row[2], row[3], row[4], row[5],
-                        row[6], row[7]);
+    // The name and the user are the user's words, in any script: padded by their columns
+    // here (display_width), not by fmt's count of them.
+    text += fmt::format("{:>{}}  {} {} {:<10} {:>4} {:>8} {:<14} {:>9}\n", row[0],
+                        std::max<std::size_t>(id_width, 6), pad_to_width(row[1], 20),
+                        pad_to_width(row[2], 10), row[3], row[4], row[5], row[6], row[7]);
   }
   return text;
 }
