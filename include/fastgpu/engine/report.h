@@ -42,7 +42,10 @@ struct JobReport {
 };
 
 // Below this a makespan or a sum of run times says more about the daemon's start-up and
-// scheduling latency (milliseconds to a tick) than about the jobs: no speedup is given.
+// scheduling latency (milliseconds to a tick) than about the jobs: no speedup is given when
+// the makespan or the run times added up are under it, and no GPU utilization (a share of
+// the makespan) when the makespan is; each says why instead (speedup_missing_reason,
+// utilization_missing_reason).
 inline constexpr double kShortestComparableSeconds = 1.0;
 
 struct BatchSummary {
