@@ -9,6 +9,8 @@
 #include <limits>
 #include <string_view>
 
+#include "core/batch_error.h"
+
 namespace fastgpu::api {
 namespace {
 
@@ -343,11 +345,7 @@ Result<std::vector<JobSpec>> job_batch_from_json(const Json& body) {
     Result<JobSpec> spec = job_spec_from_json(jobs[index], index);
     if (!spec.ok()) {
       // Its message reads "job <index>: <problem>".
-      const Status refused = spec.status();
-      const std::string& message = refused.message();
-      const std::string lead = fmt::format("job {}: ", index);
-      return refused.with_batch_job(
-          index, message.starts_with(lead) ? message.substr(lead.size()) : message);
+      return located_in_batch(spec.status(), index, fmt::format("job {}: ", index));
     }
     const auto own = jobs[index].find("environment");
     if (own == jobs[index].end() || own->is_null()) spec->environment = *shared;

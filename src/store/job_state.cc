@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "core/batch_error.h"
 #include "fastgpu/store/state_store.h"
 
 namespace fastgpu::store {
@@ -186,10 +187,7 @@ Status validate_job_spec(const JobSpec& spec, std::size_t index) {
   if (checked.ok()) checked = check_dependencies(spec, index, where);
   if (checked.ok()) return {};
   // Each check says "<where>: <problem>".
-  const std::string& message = checked.message();
-  const std::string lead = where + ": ";
-  return checked.with_batch_job(index,
-                                message.starts_with(lead) ? message.substr(lead.size()) : message);
+  return located_in_batch(checked, index, where + ": ");
 }
 
 Result<std::vector<JobId>> StateStore::submit(std::span<const JobSpec> jobs) {
