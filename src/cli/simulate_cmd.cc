@@ -61,7 +61,18 @@ Result<sim::Trace> load_trace(const SimulateOptions& options, std::optional<Fail
   sim::ReaderOptions reader;
   reader.on_malformed = options.strict ? sim::MalformedRows::kFatal : sim::MalformedRows::kSkip;
   Result<sim::Trace> trace = sim::read_trace_spec(options.trace, reader);
-  if (!trace.ok()) failure = Failure{kExitFailure, trace.status().message()};
+  if (!trace.ok()) {
+    failure = Failure{kExitFailure, trace.status().message()};
+    return trace;
+  }
+  // On stderr, so that --json output stays one document: a misspelt column (gpu_memory for
+  // gpu_mem) was left out without a word, and the replay ran without what it held.
+  for (const std::string& warning : trace->report.warnings) {
+    std::fprintf(stderr,
+                 "fastgpu simulate: %s: %s; its values were not read (docs/trace-format.md lists "
+                 "the columns)\n",
+                 trace->name.c_str(), warning.c_str());
+  }
   return trace;
 }
 
@@ -339,6 +350,7 @@ void print_json(const SimulateOptions& options, const sim::Trace& trace,
   Json json = {{"trace", trace.name},
                {"trace_jobs", trace.jobs.size()},
                {"rows_skipped", trace.report.rows_skipped},
+               {"trace_warnings", trace.report.warnings},
                {"cluster", options.cluster},
                {"strategy", options.strategy},
                {"backfill", options.backfill},

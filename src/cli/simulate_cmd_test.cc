@@ -158,6 +158,25 @@ TEST(SimulateCommand, BadInputExitsWithTheDocumentedCodes) {
   EXPECT_THAT(run.output, HasSubstr("--time-scale"));
 }
 
+// A column the format does not read is named on stderr, with the column meant when it is a
+// typo of one, and in the JSON; the replay ran without a word, as if the jobs declared no
+// memory.
+TEST(SimulateCommand, AnUnknownColumnIsToldWithTheNearestKnownOne) {
+  const std::string trace =
+      write_file("simulate_typo.csv", "id,submit,duration,gpus,gpu_memory\nA,0,10,1,100G\n");
+  RunResult run = run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:1x2", true);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("fastgpu simulate: generic:simulate_typo.csv: ignored unknown "
+                                    "column 'gpu_memory' (did you mean gpu_mem?); its values "
+                                    "were not read"));
+
+  run = run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:1x2 --json", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json json = nlohmann::json::parse(run.output);
+  EXPECT_EQ(json["trace_warnings"],
+            nlohmann::json::array({"ignored unknown column 'gpu_memory' (did you mean gpu_mem?)"}));
+}
+
 TEST(SimulateCommand, JobTooLargeForTheClusterIsReportedAsRejected) {
   // C needs both nodes (a multi-node job takes whole nodes); B needs more than there are.
   const std::string trace = write_file("simulate_too_big.csv",

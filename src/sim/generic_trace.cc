@@ -190,7 +190,7 @@ Result<Trace> read_jsonl(const std::string& path, std::string_view text,
     }
     builder.add(std::move(job));
   }
-  for (const std::string& key : unknown_keys) builder.warn("ignored unknown field '" + key + "'");
+  for (const std::string& key : unknown_keys) builder.warn_unknown("field", key, generic_fields());
   rebase_calendar(builder.jobs(), state);
   return builder.finish();
 }

@@ -52,7 +52,7 @@ TEST(GenericTrace, JsonLinesMatchesCsv) {
       "\"gpu_mem\": \"20G\", \"user\": \"alice\", \"priority\": 5, \"deadline\": 20000, "
       "\"signature\": \"resnet50\", \"gpu_model\": \"A100|H100\"}\n"
       "{\"id\": \"eval-b\", \"submit\": 60, \"duration\": 90, \"gpus\": 0.25, \"user\": \"bob\", "
-      "\"note\": \"x\"}\n";
+      "\"note\": \"x\", \"prority\": 3}\n";
   const Result<Trace> trace = read_trace("generic", dir.write_gz("g.jsonl.gz", jsonl));
   ASSERT_TRUE(trace.ok()) << trace.status().to_string();
   ASSERT_EQ(trace->jobs.size(), 2U);
@@ -63,7 +63,10 @@ TEST(GenericTrace, JsonLinesMatchesCsv) {
   EXPECT_EQ(full.deadline_s, 20000);
   EXPECT_EQ(full.gpu_models.size(), 2U);
   EXPECT_EQ(trace->jobs[0].gpu_milli, 250);
-  EXPECT_EQ(trace->report.warnings, (std::vector<std::string>{"ignored unknown field 'note'"}));
+  // A typo of a known field is named with the field it looks like.
+  EXPECT_EQ(trace->report.warnings,
+            (std::vector<std::string>{"ignored unknown field 'note'",
+                                      "ignored unknown field 'prority' (did you mean priority?)"}));
 }
 
 // JSON writers give very short or very long numbers in exponent form (nlohmann writes a

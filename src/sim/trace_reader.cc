@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <utility>
 
+#include "fastgpu/core/text.h"
 #include "sim/csv.h"
 #include "sim/text_file.h"
 
@@ -28,6 +29,13 @@ Status TraceBuilder::reject(std::size_t line, const RowError& error) {
     report.skipped.push_back({line, error.describe()});
   }
   return {};
+}
+
+void TraceBuilder::warn_unknown(std::string_view kind, std::string_view name,
+                                const std::vector<std::string>& known) {
+  const std::optional<std::string> near = nearest_name(name, known);
+  warn("ignored unknown " + std::string(kind) + " '" + std::string(name) + "'" +
+       (near ? " (did you mean " + *near + "?)" : std::string()));
 }
 
 Status TraceBuilder::file_error(const std::string& message) const {
@@ -63,9 +71,10 @@ Status check_columns(TraceBuilder& builder, const ColumnIndex& columns,
     }
   }
   if (format.known.empty()) return {};
+  const std::vector<std::string> known(format.known.begin(), format.known.end());
   for (const std::string_view name : header) {
     if (std::find(format.known.begin(), format.known.end(), name) == format.known.end()) {
-      builder.warn("ignored unknown column '" + std::string(name) + "'");
+      builder.warn_unknown("column", name, known);
     }
   }
   return {};

@@ -25,6 +25,10 @@ class TraceBuilder {
   // file, line, column and value); in skip mode counts it and returns ok.
   Status reject(std::size_t line, const RowError& error);
   void warn(std::string warning) { trace_.report.warnings.push_back(std::move(warning)); }
+  // Warns that column or field `name` (`kind`) is not one the format reads, naming the
+  // nearest of `known` when it looks like a typo of it ("gpu_memory": did you mean gpu_mem?).
+  void warn_unknown(std::string_view kind, std::string_view name,
+                    const std::vector<std::string>& known);
 
   // An error about the file as a whole (e.g. a missing column), naming format and path.
   Status file_error(const std::string& message) const;
