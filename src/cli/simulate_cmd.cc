@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <memory>
@@ -363,12 +364,18 @@ void print_json(const SimulateOptions& options, const sim::Trace& trace,
 }
 
 std::optional<Failure> check_numbers(const SimulateOptions& options) {
-  if (!(options.time_scale > 0)) {
-    return Failure{kExitUsage, fmt::format("--time-scale {}: use a number above 0, e.g. 4",
+  // inf reads as a number: a time scale of inf failed in the first run (exit 1), and a factor
+  // of inf rejected every job, each with a reason of its own.
+  if (!(options.time_scale > 0) || !std::isfinite(options.time_scale)) {
+    return Failure{kExitUsage, fmt::format("--time-scale {}: use a finite number above 0, e.g. 4",
                                            options.time_scale)};
   }
-  if (options.time_limit_factor != 0 && !(options.time_limit_factor >= 1)) {
-    return Failure{kExitUsage, "--time-limit-factor: use 0 (none) or a factor of at least 1"};
+  const double factor = options.time_limit_factor;
+  if (factor != 0 && (!(factor >= 1) || !std::isfinite(factor))) {
+    return Failure{kExitUsage,
+                   fmt::format("--time-limit-factor {}: use 0 (none) or a finite factor of at "
+                               "least 1, e.g. 2",
+                               factor)};
   }
   if (options.round_time_limits && options.time_limit_factor == 0) {
     return Failure{kExitUsage,

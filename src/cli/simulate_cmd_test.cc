@@ -156,6 +156,13 @@ TEST(SimulateCommand, BadInputExitsWithTheDocumentedCodes) {
   run = run_cli("simulate --trace " + trace + " --cluster spec:1x2 --time-scale 0", true);
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.output, HasSubstr("--time-scale"));
+  // inf reads as a number, and is no more a time scale or a factor than 0 is.
+  run = run_cli("simulate --trace " + trace + " --cluster spec:1x2 --time-scale inf", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("--time-scale inf: use a finite number above 0, e.g. 4"));
+  run = run_cli("simulate --trace " + trace + " --cluster spec:1x2 --time-limit-factor inf", true);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("--time-limit-factor inf: use 0 (none) or a finite factor"));
 }
 
 // A column the format does not read is named on stderr, with the column meant when it is a
