@@ -24,7 +24,7 @@ Status row_error(std::string_view kind, const std::string& path, std::size_t lin
 // Calls `on_row` for each data row of a CSV node list; the first bad row ends the read.
 Status for_each_row(std::string_view kind, const std::string& path,
                     const std::vector<std::string_view>& required, const RowFn& on_row) {
-  Result<std::string> text = read_text_file(path);
+  Result<std::string> text = read_text_file(path, kind);
   if (!text.ok()) return text.status();
   LineCursor cursor(*text);
   std::string_view line;

@@ -1,5 +1,6 @@
 #include "fastgpu/sim/cluster_spec.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "sim/sim_test_util.h"
@@ -124,6 +125,12 @@ TEST(ReadClusters, ByFormatPrefixOrSpecString) {
   const Result<std::vector<ClusterSpec>> missing = read_clusters("openb", dir.path("none.csv"));
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
+  // Named as the cluster file it was meant to be, not as a trace file.
+  EXPECT_EQ(missing.status().message(),
+            "openb node list '" + dir.path("none.csv") + "' does not exist; check the path");
+  const Result<std::vector<ClusterSpec>> folder = read_clusters("tiresias", dir.path(""));
+  ASSERT_FALSE(folder.ok());
+  EXPECT_THAT(folder.status().message(), ::testing::EndsWith("pass a Tiresias cluster spec"));
 }
 
 }  // namespace

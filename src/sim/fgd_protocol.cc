@@ -189,7 +189,7 @@ Result<ProtocolRun> run_fgd_protocol(const Trace& trace, const ClusterSpec& clus
 }
 
 Result<std::vector<ReferenceCurve>> read_reference_curves(const std::string& path) {
-  Result<std::string> text = read_text_file(path);
+  Result<std::string> text = read_text_file(path, "reference curves file");
   if (!text.ok()) return text.status();
   LineCursor cursor(*text);
   std::string_view line;

@@ -27,22 +27,22 @@ std::string gz_error_text(gzFile file) {
   return text != nullptr ? text : "unknown zlib error";
 }
 
-Status check_path(const std::string& path) {
+Status check_path(const std::string& path, std::string_view what) {
   std::error_code error;
   const auto status = std::filesystem::status(path, error);
   if (!std::filesystem::exists(status)) {
-    return not_found("trace file '" + path + "' does not exist; check the path");
+    return not_found(std::string(what) + " '" + path + "' does not exist; check the path");
   }
   if (std::filesystem::is_directory(status)) {
-    return invalid_argument("'" + path + "' is a directory; pass a trace file");
+    return invalid_argument("'" + path + "' is a directory; pass a " + std::string(what));
   }
   return {};
 }
 
 }  // namespace
 
-Result<std::string> read_text_file(const std::string& path) {
-  FASTGPU_RETURN_IF_ERROR(check_path(path));
+Result<std::string> read_text_file(const std::string& path, std::string_view what) {
+  FASTGPU_RETURN_IF_ERROR(check_path(path, what));
   GzHandle file(gzopen(path.c_str(), "rb"));
   if (!file) return io_error("cannot open '" + path + "': " + std::strerror(errno));
   gzbuffer(file.get(), 1U << 17);

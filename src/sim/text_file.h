@@ -11,8 +11,9 @@ namespace fastgpu::sim {
 
 // Reads the whole file, decompressing it when it is gzip (zlib's gzread passes plain files
 // through unchanged). Errors: not_found for a missing path, io_error for an unreadable file
-// or a corrupt or truncated gzip stream; each message names the path.
-Result<std::string> read_text_file(const std::string& path);
+// or a corrupt or truncated gzip stream; each message names the path, and a missing path
+// or a folder names `what` the file was meant to be ("trace file", "Philly VC list").
+Result<std::string> read_text_file(const std::string& path, std::string_view what = "trace file");
 
 // Walks text line by line. Lines end at '\n'; a trailing '\r' is dropped (CRLF files), and
 // a last line without '\n' still counts. Views point into the text, which must outlive it.
