@@ -61,6 +61,7 @@ Result<sim::Trace> load_trace(const SimulateOptions& options, std::optional<Fail
   }
   sim::ReaderOptions reader;
   reader.on_malformed = options.strict ? sim::MalformedRows::kFatal : sim::MalformedRows::kSkip;
+  reader.skip_hint = "leave out --strict to skip malformed rows (they are counted and shown)";
   Result<sim::Trace> trace = sim::read_trace_spec(options.trace, reader);
   if (!trace.ok()) {
     failure = Failure{kExitFailure, trace.status().message()};

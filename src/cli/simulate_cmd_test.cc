@@ -184,6 +184,22 @@ TEST(SimulateCommand, AnUnknownColumnIsToldWithTheNearestKnownOne) {
             nlohmann::json::array({"ignored unknown column 'gpu_memory' (did you mean gpu_mem?)"}));
 }
 
+// --strict ends the read at the first malformed row, and the error's other fix is to leave
+// --strict out; it read "or read with malformed rows skipped", no flag of the command.
+TEST(SimulateCommand, StrictNamesTheRowAndHowToSkipIt) {
+  const std::string trace =
+      write_file("simulate_strict.csv", "id,submit,duration,gpus\nA,0,10,1\nB,1,abc,1\n");
+  RunResult run =
+      run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:1x2 --strict", true);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("line 3: column 'duration': value 'abc'"));
+  EXPECT_THAT(run.output, HasSubstr("; fix the row, or leave out --strict to skip malformed rows "
+                                    "(they are counted and shown)\n"));
+  run = run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:1x2", true);
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_THAT(run.output, HasSubstr("2 rows read, 1 skipped (line 3: column 'duration'"));
+}
+
 TEST(SimulateCommand, JobTooLargeForTheClusterIsReportedAsRejected) {
   // C needs both nodes (a multi-node job takes whole nodes); B needs more than there are.
   const std::string trace = write_file("simulate_too_big.csv",

@@ -20,8 +20,7 @@ TraceBuilder::TraceBuilder(std::string_view format, const std::string& path,
 Status TraceBuilder::reject(std::size_t line, const RowError& error) {
   if (options_.on_malformed == MalformedRows::kFatal) {
     return invalid_argument(trace_.format + " trace '" + path_ + "', line " + std::to_string(line) +
-                            ": " + error.describe() +
-                            "; fix the row, or read with malformed rows skipped");
+                            ": " + error.describe() + "; fix the row, or " + options_.skip_hint);
   }
   ReadReport& report = trace_.report;
   ++report.rows_skipped;

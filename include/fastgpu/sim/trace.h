@@ -84,6 +84,9 @@ enum class MalformedRows {
 struct ReaderOptions {
   MalformedRows on_malformed = MalformedRows::kSkip;
   std::size_t max_reasons_kept = 20;  // SkippedRow entries kept in the report
+  // In fatal mode, the other fix the error names beside fixing the row: how the caller's
+  // user asks for malformed rows to be skipped (fastgpu simulate: leave out --strict).
+  std::string skip_hint = "read with malformed rows skipped";
 };
 
 // Format names read_trace accepts, in a stable order.
