@@ -2,6 +2,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -23,7 +24,10 @@ struct ModelOptions {
 };
 
 // Two decimals, trailing zeros dropped: 1.44, 1.8, 694.44, 10. --json keeps full precision.
+// From 1e15 on, three significant digits (1.23e+20): a weight of 1e300 took 300 digits.
 std::string figure(double value) {
+  constexpr double kLongest = 1e15;
+  if (std::fabs(value) >= kLongest) return fmt::format("{:.3g}", value);
   std::string text = fmt::format("{:.2f}", value);
   while (text.back() == '0') text.pop_back();
   if (text.back() == '.') text.pop_back();

@@ -89,6 +89,26 @@ TEST(ModelCommand, OneGpuAndOneTaskAreSingular) {
   std::filesystem::remove(file);
 }
 
+// Very large figures are shown in three significant digits (a weight of 1e300 took 300
+// digits), and a figure too large to compute is refused, naming the file and the fix (LB_i
+// was printed as inf, and as null in --json).
+TEST(ModelCommand, HugeFiguresAreShortAndOverflowIsRefused) {
+  const std::filesystem::path file =
+      std::filesystem::path(testing::TempDir()) / "fastgpu-model-huge.csv";
+  std::ofstream(file) << "gpu,p\ngpu1,1e300\ntask,u,r,m,C,L,P\nt1,1,1,,,2e20,1\n";
+  RunResult run = run_cli("model '" + file.string() + "'", false);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, ContainsRegex("gpu1 +1e\\+300 +1 +2e\\+20 +2e\\+20\n"));
+  EXPECT_THAT(run.output, HasSubstr(" 1e+300 s "));
+
+  std::ofstream(file) << "gpu,p\ngpu1,1\ntask,u,r,m,C,L,P\nt1,1,1,,,1e200,1e200\n";
+  run = run_cli("model '" + file.string() + "' --json", true);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("fastgpu-model-huge.csv: GPU 1 ('gpu1'): LB_i = sum L_j * P_j "
+                                    "is too large to compute"));
+  std::filesystem::remove(file);
+}
+
 TEST(ModelCommand, MissingFileExitsOneAndBadUsageExitsTwo) {
   const RunResult missing = run_cli("model no-such-model.csv", true);
   EXPECT_EQ(missing.exit_code, 1);

@@ -93,6 +93,37 @@ Result<TaskFigures> evaluate_task(const TaskTable& table, std::size_t index,
   return out;
 }
 
+constexpr std::string_view kTooLarge = "is too large to compute (above 1.8e308)";
+
+// Every input is finite, but sums and products of large ones need not be: LB_i of L = 1e200
+// and P = 1e200 was printed as inf, and as null in --json, which says "not given".
+Status check_finite(const TaskTable& table, const ModelFigures& figures) {
+  for (std::size_t i = 0; i < figures.gpus.size(); ++i) {
+    const GpuFigures& gpu = figures.gpus[i];
+    if (std::isfinite(gpu.load_value) && std::isfinite(gpu.load_value_unit_priority)) continue;
+    return invalid_argument(fmt::format(
+        "GPU {} ('{}'): LB_i = sum L_j * P_j {}; give its tasks smaller loads L or priorities P",
+        i + 1, table.gpus[i].name, kTooLarge));
+  }
+  for (std::size_t j = 0; j < figures.tasks.size(); ++j) {
+    const TaskFigures& task = figures.tasks[j];
+    const std::string who = fmt::format("task {} ('{}')", j + 1, table.tasks[j].name);
+    if (!std::isfinite(task.estimated_time_seconds)) {
+      return invalid_argument(
+          fmt::format("{}: T_j = sum p_i * R_i {}; give the GPUs smaller allocation weights p, "
+                      "or the task a time limit C",
+                      who, kTooLarge));
+    }
+    if (task.memory_bytes && !std::isfinite(*task.memory_bytes)) {
+      return invalid_argument(fmt::format(
+          "{}: M_j = m_j * C_j / R_j {}; give it a smaller m or C, or a larger utilization "
+          "share u",
+          who, kTooLarge));
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string_view field_symbol(ModelField field) { return rule_for(field).symbol; }
@@ -214,6 +245,7 @@ Result<ModelFigures> evaluate(const TaskTable& table) {
     FASTGPU_RETURN_IF_ERROR(task.status());
     figures.tasks.push_back(*task);
   }
+  FASTGPU_RETURN_IF_ERROR(check_finite(table, figures));
   return figures;
 }
 

@@ -174,6 +174,30 @@ TEST(BriefModelValidation, MemoryNeedsANonZeroOccupancy) {
   EXPECT_THAT(figures.status().message(), HasSubstr("R_j = 0"));
 }
 
+// Finite inputs whose sums or products are not are refused, naming the figure and the fix;
+// LB_i was inf in the table and null (read: not given) in --json.
+TEST(BriefModelValidation, FiguresTooLargeToComputeAreRefused) {
+  TaskTable table = brief_example();
+  table.tasks[0].load = 1e200;
+  table.tasks[0].priority = 1e200;
+  EXPECT_EQ(evaluate(table).status().message(),
+            "GPU 1 ('gpu1'): LB_i = sum L_j * P_j is too large to compute (above 1.8e308); give "
+            "its tasks smaller loads L or priorities P");
+
+  table = brief_example();
+  table.gpus[0].allocation_weight = 1e308;
+  table.gpus[1].allocation_weight = 1e308;
+  // t1 has a limit (T_1 = C_1 = 10 s); t2 has none, so its T_j is the overflowing sum.
+  EXPECT_EQ(evaluate(table).status().message(),
+            "task 2 ('t2'): T_j = sum p_i * R_i is too large to compute (above 1.8e308); give "
+            "the GPUs smaller allocation weights p, or the task a time limit C");
+
+  table = brief_example();
+  for (ModelTask& task : table.tasks) task.utilization_share = 1e-310;
+  EXPECT_THAT(evaluate(table).status().message(),
+              HasSubstr("task 1 ('t1'): M_j = m_j * C_j / R_j is too large to compute"));
+}
+
 TEST(BriefModelValidation, NeedsAGpuAndATask) {
   TaskTable table = brief_example();
   table.tasks.clear();
