@@ -1,5 +1,8 @@
 #include "sim/trace_reader.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <utility>
@@ -64,10 +67,13 @@ namespace {
 Status check_columns(TraceBuilder& builder, const ColumnIndex& columns,
                      const std::vector<std::string_view>& header, const CsvFormat& format) {
   for (const std::string_view name : format.required) {
-    if (!columns.find(name)) {
-      return builder.file_error("the header has no column '" + std::string(name) +
-                                "'; is this the right format?");
-    }
+    if (columns.find(name)) continue;
+    // What the header has beside what the format needs: the fix is a renamed column or
+    // another FORMAT: prefix, and the user must see both to tell which.
+    return builder.file_error(fmt::format(
+        "the header has no column '{}'; a {} trace needs the columns {} (the header has {}); "
+        "rename the column, or give the trace's own format (docs/trace-format.md)",
+        name, format.name, fmt::join(format.required, ", "), fmt::join(header, ", ")));
   }
   if (format.known.empty()) return {};
   const std::vector<std::string> known(format.known.begin(), format.known.end());
