@@ -476,14 +476,18 @@ void add_simulate_command(CLI::App& app, CommandOutcome& outcome) {
       "simulate",
       "Replay a job trace on a simulated cluster through the real scheduler; see "
       "docs/simulator.md");
-  command->add_option("--trace", options->trace, "FORMAT:FILE, e.g. philly:jobs.csv.gz")
+  command
+      ->add_option("--trace", options->trace,
+                   "FORMAT:FILE with FORMAT one of " + joined(sim::trace_format_names()) +
+                       " (your own history, docs/trace-format.md), e.g. philly:jobs.csv.gz")
       ->required();
   command
       ->add_option("--cluster", options->cluster,
                    "KIND:SPEC_OR_FILE, e.g. philly-vc:philly_vc.csv or spec:4x8xV100-32G")
       ->required();
   command->add_option("--policy", options->policies,
-                      "comma-separated policies, e.g. fifo,sjf,sjf-oracle,srtf,las");
+                      "comma-separated policies, run side by side: " +
+                          joined(sched::policy_names()) + ", sjf-oracle (default fifo)");
   command->add_option("--strategy", options->strategy, "placement: pack or spread");
   command->add_flag("--backfill", options->backfill, "EASY backfill past the first blocked job");
   command->add_option("--time-scale", options->time_scale,

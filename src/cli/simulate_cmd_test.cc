@@ -200,6 +200,16 @@ TEST(SimulateCommand, StrictNamesTheRowAndHowToSkipIt) {
   EXPECT_THAT(run.output, HasSubstr("2 rows read, 1 skipped (line 3: column 'duration'"));
 }
 
+// --help names every trace format and policy; it gave one example of each, and a user had
+// to read docs/simulator.md to learn that generic (their own history) or edf existed.
+TEST(SimulateCommand, HelpNamesEveryTraceFormatAndPolicy) {
+  const RunResult run = run_cli("simulate --help", false);
+  EXPECT_EQ(run.exit_code, 0);
+  EXPECT_THAT(run.output, HasSubstr("FORMAT one of philly, openb, chronus, tiresias, generic"));
+  EXPECT_THAT(run.output,
+              HasSubstr("fifo, priority, sjf, srtf, edf, las, fair, sjf-oracle (default fifo)"));
+}
+
 TEST(SimulateCommand, JobTooLargeForTheClusterIsReportedAsRejected) {
   // C needs both nodes (a multi-node job takes whole nodes); B needs more than there are.
   const std::string trace = write_file("simulate_too_big.csv",
