@@ -3,6 +3,7 @@
 #include "cli/simulate_cmd.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -268,7 +270,52 @@ std::string rejected_text(const std::vector<Run>& runs) {
   return text;
 }
 
-void print_table(const sim::Trace& trace, const std::vector<Run>& runs, std::size_t unassigned) {
+// A policy whose key the trace does not give ranks every job the same, so it runs as fifo:
+// its row repeated fifo's and read as a policy that does nothing (sjf on Philly, which has no
+// signatures and no limits). One line for each such policy asked for, saying why and the fix.
+// fair compares users within one cluster: a Philly VC's jobs have one user, the VC.
+std::vector<std::string> policy_notes(const SimulateOptions& options,
+                                      const std::vector<Part>& parts,
+                                      const std::vector<std::string>& policies) {
+  bool signature = false;
+  bool deadline = false;
+  bool several_users = false;
+  std::set<int> priorities;
+  for (const Part& part : parts) {
+    std::set<std::string> users;
+    for (const sim::TraceJob& job : part.trace.jobs) {
+      signature = signature || !job.signature.empty();
+      deadline = deadline || job.deadline_s.has_value();
+      priorities.insert(job.priority.value_or(0));
+      users.insert(job.user);
+    }
+    several_users = several_users || users.size() > 1;
+  }
+  const auto asked = [&](std::string_view name) {
+    return std::find(policies.begin(), policies.end(), name) != policies.end();
+  };
+  std::vector<std::string> notes;
+  if (asked("sjf") && !signature && options.time_limit_factor == 0) {
+    notes.emplace_back(
+        "sjf: no job of the trace has a signature (for past runs) or a time limit, so it had "
+        "nothing to order by and ran as fifo; add --time-limit-factor F, or compare with "
+        "sjf-oracle");
+  }
+  if (asked("edf") && !deadline) {
+    notes.emplace_back("edf: no job of the trace has a deadline, so it ran as fifo");
+  }
+  if (asked("priority") && priorities.size() <= 1) {
+    notes.emplace_back("priority: every job of the trace has the same priority, so it ran as fifo");
+  }
+  if (asked("fair") && !several_users) {
+    notes.emplace_back(
+        "fair: the jobs of each cluster have one user (Philly: the VC), so it ran as fifo");
+  }
+  return notes;
+}
+
+void print_table(const sim::Trace& trace, const std::vector<Run>& runs, std::size_t unassigned,
+                 const std::vector<std::string>& notes) {
   std::vector<std::vector<std::string>> rows = {
       {"cluster", "policy", "GPUs", "jobs", "done", "rejected", "avg JCT h", "median h", "p99 h",
        "avg queue h", "makespan h", "util %", "alloc %", "preempt", "deadline miss %"}};
@@ -280,6 +327,7 @@ void print_table(const sim::Trace& trace, const std::vector<Run>& runs, std::siz
   std::string text = fmt::format("Trace {}: {}\n\n", trace.name, trace.report.summary());
   text += aligned(rows);
   text += rejected_text(runs);
+  if (!notes.empty()) text += "\n" + fmt::format("{}\n", fmt::join(notes, "\n"));
   if (unassigned > 0) {
     text += fmt::format("\n{} jobs belong to no cluster of the spec and were not simulated.\n",
                         unassigned);
@@ -348,7 +396,8 @@ Json run_json(const Run& run) {
 }
 
 void print_json(const SimulateOptions& options, const sim::Trace& trace,
-                const std::vector<Run>& runs, std::size_t unassigned) {
+                const std::vector<Run>& runs, std::size_t unassigned,
+                const std::vector<std::string>& notes) {
   Json json = {{"trace", trace.name},
                {"trace_jobs", trace.jobs.size()},
                {"rows_skipped", trace.report.rows_skipped},
@@ -359,6 +408,7 @@ void print_json(const SimulateOptions& options, const sim::Trace& trace,
                {"settings_file", options.config.empty() ? Json(nullptr) : Json(options.config)},
                {"time_scale", options.time_scale},
                {"unassigned_jobs", unassigned},
+               {"policy_notes", notes},
                {"runs", Json::array()}};
   for (const Run& run : runs) json["runs"].push_back(run_json(run));
   std::fputs((json.dump(2) + "\n").c_str(), stdout);
@@ -460,10 +510,11 @@ std::optional<Failure> run_simulate(const SimulateOptions& given) {
   if (!runs.ok()) return Failure{kExitFailure, runs.status().message()};
   // The results first: a chart that fails to be written (the disk filled during the runs)
   // must not take them with it.
+  const std::vector<std::string> notes = policy_notes(options, parts, policies);
   if (options.json) {
-    print_json(options, *trace, *runs, unassigned);
+    print_json(options, *trace, *runs, unassigned, notes);
   } else {
-    print_table(*trace, *runs, unassigned);
+    print_table(*trace, *runs, unassigned, notes);
   }
   return write_replay_charts(options, *runs);
 }

@@ -210,6 +210,27 @@ TEST(SimulateCommand, HelpNamesEveryTraceFormatAndPolicy) {
               HasSubstr("fifo, priority, sjf, srtf, edf, las, fair, sjf-oracle (default fifo)"));
 }
 
+// A policy whose key the trace does not give runs as fifo, and the table says so with the
+// fix: its row repeated fifo's without a word. Given the key (limits), no note.
+TEST(SimulateCommand, APolicyTheTraceGivesNothingToOrderBySaysSo) {
+  const std::string trace = "'generic:" + three_jobs_csv() + "'";
+  RunResult run = run_cli(
+      "simulate --trace " + trace + " --cluster spec:1x2 --policy fifo,sjf,edf,fair", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("\nsjf: no job of the trace has a signature (for past runs) "
+                                    "or a time limit, so it had nothing to order by and ran as "
+                                    "fifo; add --time-limit-factor F, or compare with sjf-oracle"));
+  EXPECT_THAT(run.output,
+              HasSubstr("\nedf: no job of the trace has a deadline, so it ran as fifo"));
+  EXPECT_THAT(run.output, HasSubstr("\nfair: the jobs of each cluster have one user"));
+
+  run = run_cli(
+      "simulate --trace " + trace + " --cluster spec:1x2 --policy sjf --time-limit-factor 1 --json",
+      false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_EQ(nlohmann::json::parse(run.output)["policy_notes"], nlohmann::json::array());
+}
+
 TEST(SimulateCommand, JobTooLargeForTheClusterIsReportedAsRejected) {
   // C needs both nodes (a multi-node job takes whole nodes); B needs more than there are.
   const std::string trace = write_file("simulate_too_big.csv",
