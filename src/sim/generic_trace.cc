@@ -42,6 +42,16 @@ std::optional<double> parse_time(CsvRow& row, std::string_view column, GenericSt
     row.fail(column, text, "is neither seconds nor a date 'YYYY-MM-DD HH:MM:SS'");
     return std::nullopt;
   }
+  // Epoch seconds are about 1.7e9; milliseconds or microseconds read as seconds put a job
+  // thousands of years away, and the replay's makespan with it (submit 1e300 gave a makespan
+  // of 2.8e296 hours).
+  constexpr double kLatestSeconds = 1e11;  // about 3,170 years
+  if (seconds && std::fabs(*seconds) > kLatestSeconds) {
+    row.fail(column, text,
+             "is more than 1e11 s (about 3,170 years) from 0; write seconds (milliseconds or "
+             "microseconds since the epoch would read as that)");
+    return std::nullopt;
+  }
   const TimeForm form = seconds ? TimeForm::kSeconds : TimeForm::kCalendar;
   if (state.form == TimeForm::kUnknown) state.form = form;
   if (form != state.form) {

@@ -146,6 +146,29 @@ TEST(GenericTrace, MalformedRowsInBothFormsCarryLineNumbers) {
             "column 'gpus': value '[1]' must be a string or a number");
 }
 
+// A time more than 1e11 s from 0 is a row's mistake (milliseconds since the epoch read as
+// seconds), not a job thousands of years away; epoch seconds are read as they are.
+TEST(GenericTrace, TimesThousandsOfYearsAwayAreMalformed) {
+  const ScratchDir dir;
+  const Result<Trace> trace = read_trace(
+      "generic", dir.write("g.csv",
+                           "id,submit,duration,gpus,deadline\n"
+                           "a,1700000000,10,1,\n"
+                           "b,1700000000000,10,1,\n"        // line 3: epoch milliseconds
+                           "c,1700000001,10,1,-1e300\n"));  // line 4: a deadline as absurd
+  ASSERT_TRUE(trace.ok()) << trace.status().to_string();
+  ASSERT_EQ(trace->jobs.size(), 1U);
+  EXPECT_EQ(trace->jobs[0].submit_s, 1700000000);
+  ASSERT_EQ(trace->report.skipped.size(), 2U);
+  EXPECT_EQ(trace->report.skipped[0].line, 3U);
+  EXPECT_EQ(trace->report.skipped[0].reason,
+            "column 'submit': value '1700000000000' is more than 1e11 s (about 3,170 years) from "
+            "0; write seconds (milliseconds or microseconds since the epoch would read as that)");
+  EXPECT_EQ(trace->report.skipped[1].line, 4U);
+  EXPECT_NE(trace->report.skipped[1].reason.find("column 'deadline': value '-1e300' is more"),
+            std::string::npos);
+}
+
 TEST(GenericTrace, FatalModeStopsAtTheFirstBadJsonLine) {
   const ScratchDir dir;
   const std::string path =
