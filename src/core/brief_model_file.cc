@@ -274,7 +274,7 @@ Status TableParser::parse_task_field(std::string_view column, const Cell& cell, 
     const Result<Seconds> limit = parse_duration(cell.text);
     if (!limit.ok()) return error_at(cell.column, limit.status().with_context("column C"));
     const Status range = check_value(ModelField::kTimeLimit, limit->count());
-    if (!range.ok()) return error_at(cell.column, range);
+    if (!range.ok()) return error_at(cell.column, range.with_context("column C"));
     task.time_limit_seconds = limit->count();
   }
   if (column == "gpu") {

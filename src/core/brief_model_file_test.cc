@@ -59,6 +59,9 @@ TEST(BriefModelFile, OutOfRangeCellNamesLineColumnAndFix) {
   const std::string error = error_of(text);
   EXPECT_THAT(error, HasSubstr("f.csv:5:4: column u: u = -0.6 is out of range"));
   EXPECT_THAT(error, HasSubstr("between 0 and 1"));
+  // A time limit out of range names its column as every other cell does.
+  EXPECT_EQ(error_of(std::string(kGpus) + "task,u,r,m,C,L,P\nt1,0.6,0.8,,0s,0.6,1\n"),
+            "f.csv:5:13: column C: C = 0 is out of range; give a time limit > 0 (e.g. 10s)");
 }
 
 TEST(BriefModelFile, MissingOrUnknownColumnsAreNamed) {
