@@ -203,43 +203,69 @@ class Round {
   // The walk goes past a head. Under fair-keyed entries it leaves `heads` (the walk never
   // comes back to it: a start searches from the started job), and its node carries its
   // user's next class in (reveal_next_first), saving an allocation and a free.
+  // Under sjf a signature group's class leaves too; the group's first class goes back
+  // when the round ends (State::purge_revealed), since `heads` keeps it between calls.
   void pass(std::set<Entry>::iterator& it) {
-    if (!state_.entries_fair_keyed) {
+    const bool fair = state_.entries_fair_keyed;
+    if (!fair && it->key_group < 0) {
       ++it;
       return;
     }
     auto node = state_.heads.extract(it++);
-    const Scheduler::State::UserFirst* next = next_first(node.value());
-    if (next == nullptr) return;
-    node.value() = state_.keyed_first(state_.classes[static_cast<std::size_t>(next->shape)]);
-    const auto placed = state_.heads.insert(std::move(node));
-    if (it == state_.heads.end() || *placed.position < *it) it = placed.position;
-  }
-
-  // The walk passed `passed` (started since, or not): under fair-keyed entries, the next
-  // class of its user joins `heads`, keyed now.
-  void reveal_next_first(const Entry& passed) {
-    if (!state_.entries_fair_keyed) return;
+    const Entry& passed = node.value();
+    if (!fair) {
+      auto& group = state_.classes[static_cast<std::size_t>(passed.shape)];
+      if (group.revealed == passed.id) group.revealed = JobId{};
+      const auto& list = state_.signature_keys.firsts[static_cast<std::size_t>(passed.key_group)];
+      if (!list.empty() && list.front().id == passed.id) {
+        state_.fronts_passed.push_back(passed.key_group);
+      }
+    }
     const Scheduler::State::UserFirst* next = next_first(passed);
     if (next == nullptr) return;
-    state_.heads.insert(state_.keyed_first(state_.classes[static_cast<std::size_t>(next->shape)]));
+    auto& group = state_.classes[static_cast<std::size_t>(next->shape)];
+    node.value() = fair ? state_.keyed_first(group) : state_.head_entry(group.limit_heads.first());
+    const Entry keyed = node.value();
+    const auto placed = state_.heads.insert(std::move(node));
+    if (it == state_.heads.end() || *placed.position < *it) it = placed.position;
+    if (!fair && placed.inserted) {
+      group.revealed = keyed.id;
+      state_.revealed.push_back(keyed);
+    }
   }
 
-  // Under fair-keyed entries `heads` holds what the walk reaches next of each user
-  // (State::user_firsts): after `passed`, the next class of its user. Past the
-  // reservation, a class that a failure of this round on any GPU dominates would only be
-  // passed (consider() settles it at once, and the memo only grows): it is skipped unkeyed,
-  // as are the classes after it until one is not settled (most of a fair walk's visits).
+  // The walk passed `passed` (started since, or not). When its class is in an ordered list
+  // (State::ordered_list: a user's under fair-keyed entries, a signature group's under
+  // sjf), `heads` holds only what the walk reaches next of that list: the list's next
+  // class joins `heads`, keyed now.
+  void reveal_next_first(const Entry& passed) {
+    if (!state_.entries_fair_keyed && passed.key_group < 0) return;
+    const Scheduler::State::UserFirst* next = next_first(passed);
+    if (next == nullptr) return;
+    auto& group = state_.classes[static_cast<std::size_t>(next->shape)];
+    if (state_.entries_fair_keyed) {
+      state_.heads.insert(state_.keyed_first(group));
+      return;
+    }
+    const Entry keyed = state_.head_entry(group.limit_heads.first());
+    if (state_.heads.insert(keyed).second) {
+      group.revealed = keyed.id;
+      state_.revealed.push_back(keyed);
+    }
+  }
+
+  // After `passed`, the next class of its list. Past the reservation, a class that a
+  // failure of this round on any GPU dominates would only be passed (consider() settles it
+  // at once, and the memo only grows): it is skipped unkeyed, as are the classes after it
+  // until one is not settled (most of a fair walk's visits).
   const Scheduler::State::UserFirst* next_first(const Entry& passed) {
-    const auto& group = state_.classes[static_cast<std::size_t>(passed.shape)];
-    const auto& firsts = state_.user_firsts[static_cast<std::size_t>(group.fair_user)];
-    auto next =
-        std::upper_bound(firsts.begin(), firsts.end(), Scheduler::State::user_first(passed));
+    const auto& list = *state_.ordered_list(state_.classes[static_cast<std::size_t>(passed.shape)]);
+    auto next = std::upper_bound(list.begin(), list.end(), Scheduler::State::user_first(passed));
     const bool skip = reserved_ && !state_.plain_walk;
-    for (; next != firsts.end() && skip && free_failures_.dominated(next->demand); ++next) {
+    for (; next != list.end() && skip && free_failures_.dominated(next->demand); ++next) {
       ++state_.walk_shortcuts;
     }
-    return next == firsts.end() ? nullptr : &*next;
+    return next == list.end() ? nullptr : &*next;
   }
 
   // The class of `entry` failed on the GPUs outside the reservation; its first job that

@@ -279,14 +279,10 @@ void Scheduler::State::join_shape(Entry& entry, bool in_order) {
   const ClassKey key{d.gpus, d.whole_memory, d.whole_memory ? 0 : d.bytes, to_units(d.share),
                      fair_keys ? fair_keys->user_of(entry.id) : entry.key_group};
   auto [found, added] = class_of_key.try_emplace(key, static_cast<int>(classes.size()));
-  if (added) {
-    classes.emplace_back();
-    if (entry.key_group >= 0) {
-      signature_keys.classes[static_cast<std::size_t>(entry.key_group)].push_back(found->second);
-    }
-  }
+  if (added) classes.emplace_back();
   entry.shape = found->second;
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
+  if (added) group.key_group = entry.key_group;
   if (added && fair_keys) {
     group.fair_user = std::get<4>(key);
     if (static_cast<std::size_t>(group.fair_user) >= user_firsts.size()) {
@@ -328,27 +324,80 @@ void Scheduler::State::leave_shape(const Entry& leaving) {
   entry.shape = Entry::kLeft;
 }
 
+std::vector<Scheduler::State::UserFirst>* Scheduler::State::ordered_list(
+    const RequestClass& group) {
+  if (entries_fair_keyed) return &user_firsts[static_cast<std::size_t>(group.fair_user)];
+  if (group.key_group >= 0)
+    return &signature_keys.firsts[static_cast<std::size_t>(group.key_group)];
+  return nullptr;
+}
+
 void Scheduler::State::erase_first(const RequestClass& group, const Entry& first) {
-  if (entries_fair_keyed) {
-    std::vector<UserFirst>& firsts = user_firsts[static_cast<std::size_t>(group.fair_user)];
-    auto at = std::lower_bound(firsts.begin(), firsts.end(), user_first(first));
-    if (at != firsts.end() && at->id == first.id) firsts.erase(at);
+  std::vector<UserFirst>* list = ordered_list(group);
+  if (list == nullptr) {
+    if (heads_live) erase_head(first);
+    return;
   }
-  if (heads_live) erase_head(first);
+  auto at = std::lower_bound(list->begin(), list->end(), user_first(first));
+  const bool was_front = at == list->begin();
+  if (at != list->end() && at->id == first.id) list->erase(at);
+  if (!heads_live) return;
+  // In `heads` as its list's first, or brought in by the walk (or not there: a no-op).
+  erase_head(first);
+  // A signature group's first class is always in `heads`: the next one takes its place.
+  if (!entries_fair_keyed && was_front && !list->empty()) {
+    insert_head(classes[static_cast<std::size_t>(list->front().shape)].limit_heads.first());
+  }
 }
 
 void Scheduler::State::insert_first(const RequestClass& group, const Entry& first,
                                     bool likely_last) {
-  if (entries_fair_keyed) {
-    std::vector<UserFirst>& firsts = user_firsts[static_cast<std::size_t>(group.fair_user)];
-    const UserFirst joining = user_first(first);
-    if (likely_last && (firsts.empty() || firsts.back() < joining)) {
-      firsts.push_back(joining);
-    } else {
-      firsts.insert(std::upper_bound(firsts.begin(), firsts.end(), joining), joining);
+  std::vector<UserFirst>* list = ordered_list(group);
+  if (list == nullptr) {
+    if (heads_live) insert_head(first, likely_last);
+    return;
+  }
+  const UserFirst joining = user_first(first);
+  bool front = false;
+  if (likely_last && (list->empty() || list->back() < joining)) {
+    list->push_back(joining);
+    front = list->size() == 1;
+  } else {
+    auto at = list->insert(std::upper_bound(list->begin(), list->end(), joining), joining);
+    front = at == list->begin();
+  }
+  if (!heads_live) return;
+  if (entries_fair_keyed) {  // within a round: keyed now, and the walk may reach it
+    insert_head(first, likely_last);
+    return;
+  }
+  // A signature group's first class alone is in `heads` (a walk brings in the others as
+  // it passes that one): it takes the place of the one it goes before.
+  if (!front) return;
+  if (list->size() > 1) {
+    erase_head(classes[static_cast<std::size_t>((*list)[1].shape)].limit_heads.first());
+  }
+  insert_head(first, likely_last);
+}
+
+void Scheduler::State::purge_revealed() {
+  for (const Entry& keyed : revealed) {
+    RequestClass& group = classes[static_cast<std::size_t>(keyed.shape)];
+    if (group.revealed != keyed.id) continue;  // the walk passed it, or a start took it out
+    group.revealed = JobId{};
+    const std::vector<UserFirst>& list =
+        signature_keys.firsts[static_cast<std::size_t>(keyed.key_group)];
+    if (!list.empty() && list.front().id == keyed.id) continue;  // its group's first stays
+    heads.erase(keyed);
+  }
+  revealed.clear();
+  for (int group : fronts_passed) {
+    const std::vector<UserFirst>& list = signature_keys.firsts[static_cast<std::size_t>(group)];
+    if (!list.empty()) {
+      insert_head(classes[static_cast<std::size_t>(list.front().shape)].limit_heads.first());
     }
   }
-  if (heads_live) insert_head(first, likely_last);
+  fronts_passed.clear();
 }
 
 // Copies the entry to key it only where its class's key is not its own (fair, a signature
@@ -398,7 +447,7 @@ int Scheduler::State::key_group_of(const Job& job) {
       job.signature, static_cast<int>(signature_keys.key.size()));
   if (added) {
     signature_keys.key.push_back(*seconds);
-    signature_keys.classes.emplace_back();
+    signature_keys.firsts.emplace_back();
   } else if (signature_keys.key[static_cast<std::size_t>(found->second)] != *seconds) {
     // Its median moved while none of its jobs waited (history_changed() re-keys a group
     // only while they do).
@@ -415,31 +464,19 @@ void Scheduler::State::group_entry(Entry& entry) {
 }
 
 void Scheduler::State::rekey_group(int group, double key) {
-  const std::vector<int>& shapes = signature_keys.classes[static_cast<std::size_t>(group)];
   const double old_key = signature_keys.key[static_cast<std::size_t>(group)];
   signature_keys.key[static_cast<std::size_t>(group)] = key;
   if (!heads_live) return;
-  // The group's first jobs share its key before and after, so they leave `heads` from one
-  // stretch and go back as one, in their class order (submit, id): each goes in just after
-  // the one before it, at the cost of a hinted insert where nothing lies between them (a
-  // plain erase and insert of each searched the tree twice: most of a median's move).
-  std::vector<std::set<Entry>::node_type> nodes;
-  nodes.reserve(shapes.size());
-  for (int shape : shapes) {
-    const RequestClass& members = classes[static_cast<std::size_t>(shape)];
-    if (members.limit_heads.empty()) continue;
-    Entry keyed = members.limit_heads.first();
-    keyed.key = old_key;
-    auto node = heads.extract(keyed);
-    if (!node.empty()) nodes.push_back(std::move(node));
-  }
-  std::sort(nodes.begin(), nodes.end(),
-            [](const auto& a, const auto& b) { return a.value() < b.value(); });
-  auto next = heads.end();  // the hint: just after the job put back last
-  for (auto& node : nodes) {
-    node.value().key = key;
-    next = std::next(heads.insert(next, std::move(node)));
-  }
+  // Between calls `heads` holds the group's first class alone (its others join a walk as
+  // it passes that one): one head moves, where every class of the group had.
+  const std::vector<UserFirst>& firsts = signature_keys.firsts[static_cast<std::size_t>(group)];
+  if (firsts.empty()) return;
+  Entry keyed = classes[static_cast<std::size_t>(firsts.front().shape)].limit_heads.first();
+  keyed.key = old_key;
+  auto node = heads.extract(keyed);
+  if (node.empty()) return;
+  node.value().key = key;
+  heads.insert(std::move(node));
 }
 
 Entry Scheduler::State::keyed_first(RequestClass& group) {
@@ -758,7 +795,11 @@ Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s) {
     state.rebuild_order();
   }
   ScheduleResult result = run_round(state);
-  if (state.entries_fair_keyed) state.heads_live = false;  // rekeyed when the next call begins
+  if (state.entries_fair_keyed) {
+    state.heads_live = false;  // rekeyed when the next call begins
+  } else {
+    state.purge_revealed();
+  }
   return result;
 }
 

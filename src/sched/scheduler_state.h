@@ -214,16 +214,38 @@ struct Scheduler::State {
     // index of the user whose jobs it holds.
     FairKeys::Place keyed_first;
     int fair_user = -1;
+    int key_group = -1;  // under sjf, the signature group whose jobs it holds, or -1
+    JobId revealed;      // its first job, while a walk's reveal holds it in `heads`
   };
+  // A class's first job in its list (its user's under fair, its signature group's under
+  // sjf): what orders it there (submit, id), its class, and what it asks (a walk past the
+  // reservation skips what its failures settle). A flat vector per list: a list has a class
+  // per request shape (~150 in the benchmarks), and a search of contiguous memory beat a
+  // tree's (a start moves a few kilobytes).
+  struct UserFirst {
+    double submit_s;
+    JobId id;
+    int shape;
+    Demand demand;
+    bool operator<(const UserFirst& other) const {
+      return submit_s != other.submit_s ? submit_s < other.submit_s : id < other.id;
+    }
+  };
+  static UserFirst user_first(const Entry& first) {
+    return {first.submit_s, first.id, first.shape, first.demand};
+  }
   // Under sjf the jobs of one signature whose key is its learned run time share that key:
   // their entries carry key 0 and their signature's group (Entry::key_group), each class
-  // holds one group's jobs (in submit order), and `heads` reads the key here. A median
-  // that moves re-keys only the group's classes' first jobs (rekey_group), where it had
-  // ranked the whole queue again.
+  // holds one group's jobs (in submit order), and `heads` reads the key here. The group's
+  // classes share its key, so their order is their class order, kept per group (`firsts`):
+  // `heads` holds only the group's first class between calls, and a walk brings in the
+  // group's next class as it passes one (Round::reveal_next_first; State::revealed). A
+  // median that moves re-keys that one head (rekey_group); it had re-keyed every class of
+  // the group, and before that ranked the whole queue again.
   struct SignatureKeys {
     std::unordered_map<std::string, int> group_of;
-    std::vector<double> key;                // per group: the learned run time
-    std::vector<std::vector<int>> classes;  // per group: its classes (some may be empty)
+    std::vector<double> key;                     // per group: the learned run time
+    std::vector<std::vector<UserFirst>> firsts;  // per group: its classes' first jobs
   };
   SignatureKeys signature_keys;
   // The group whose key is this job's, or -1 when its key is its own. Adds a group.
@@ -260,22 +282,6 @@ struct Scheduler::State {
   // call keys the classes it visits, not all of them (it had keyed ~1,500 at 10k queued).
   // Between calls `heads` is not kept (heads_live false).
   std::unique_ptr<FairKeys> fair_keys;  // the fair policy alone
-  // A class's first job in its user's list: what orders it (submit, id), its class, and
-  // what it asks (a walk past the reservation skips what its failures settle). A flat
-  // vector per user: a user has a class per request shape (~150 in the benchmarks), and a
-  // search of contiguous memory beat a tree's (a start moves a few kilobytes).
-  struct UserFirst {
-    double submit_s;
-    JobId id;
-    int shape;
-    Demand demand;
-    bool operator<(const UserFirst& other) const {
-      return submit_s != other.submit_s ? submit_s < other.submit_s : id < other.id;
-    }
-  };
-  static UserFirst user_first(const Entry& first) {
-    return {first.submit_s, first.id, first.shape, first.demand};
-  }
   // Per FairKeys user, in class order, while entries_fair_keyed.
   std::vector<std::vector<UserFirst>> user_firsts;
   bool entries_fair_keyed = false;  // the entries carry key 0 (rebuild_order set it)
@@ -303,8 +309,16 @@ struct Scheduler::State {
   Entry keyed_first(RequestClass& group);
   // Fills `heads` with each user's first class, keyed at now_s. REQUIRES: entries_fair_keyed.
   void rekey_heads(double now_s);
+  // The ordered list of the class's first jobs that the class is in: its user's under
+  // fair-keyed entries, its signature group's under sjf; nullptr when `heads` holds it.
+  std::vector<UserFirst>* ordered_list(const RequestClass& group);
+  // Entries that a walk brought into `heads` from a signature group's list past its first
+  // class; they leave `heads` when the round ends (purge_revealed).
+  std::vector<Entry> revealed;
+  std::vector<int> fronts_passed;  // groups whose first class a walk took out of `heads`
+  void purge_revealed();
   // A class's first job (as its class orders it) leaves or joins what orders the firsts:
-  // `heads` while it is live, and its user's `user_firsts` under fair-keyed entries.
+  // `heads` while it is live, and its list (ordered_list) when it has one.
   void erase_first(const RequestClass& group, const Entry& first);
   void insert_first(const RequestClass& group, const Entry& first, bool likely_last = false);
   std::unordered_map<JobId, Entry> entry_of;                 // every queued job, ranked
