@@ -163,7 +163,7 @@ Result<std::vector<Run>> run_all(const SimulateOptions& options,
       progress.done();
       if (!result.ok()) return result.status().with_context(policy + " on " + part.cluster.name);
       const std::chrono::duration<double> wall = std::chrono::steady_clock::now() - started;
-      runs.push_back({policy, std::move(result).value(), wall.count()});
+      runs.push_back({policy, std::move(result).value(), wall.count(), &part.trace});
     }
   }
   return runs;
@@ -225,23 +225,57 @@ std::string aligned(const std::vector<std::vector<std::string>>& rows) {
   return out;
 }
 
-// Why jobs were rejected, with how many each reason rejected, in the order of the reasons.
-std::map<std::string, std::size_t> rejected_counts(const SimResult& result) {
-  std::map<std::string, std::size_t> counts;
-  for (const sim::JobRecord& job : result.jobs) {
-    if (job.rejected) ++counts[job.reject_reason];
+// The jobs one reason rejected: how many, and the trace ids of the first few.
+struct RejectedGroup {
+  std::size_t count = 0;
+  std::vector<std::string> ids;
+  bool operator==(const RejectedGroup&) const = default;
+};
+
+constexpr std::size_t kIdsShown = 3;
+
+// The reason without the job it names: the scheduler's checks begin "job N " (N the job's
+// index in its cluster's trace), which made each job so rejected a group of its own.
+std::string shared_reason(const sim::JobRecord& job) {
+  const std::string own = "job " + std::to_string(job.trace_index) + " ";
+  if (!job.reject_reason.starts_with(own)) return job.reject_reason;
+  return job.reject_reason.substr(own.size());
+}
+
+std::string trace_id(const Run& run, const sim::JobRecord& job) {
+  if (run.trace == nullptr || job.trace_index >= run.trace->jobs.size()) {
+    return std::to_string(job.trace_index);
   }
-  return counts;
+  return run.trace->jobs[job.trace_index].id;
+}
+
+// Why jobs were rejected, with the jobs each reason rejected, in the order of the reasons.
+std::map<std::string, RejectedGroup> rejected_groups(const Run& run) {
+  std::map<std::string, RejectedGroup> groups;
+  for (const sim::JobRecord& job : run.result.jobs) {
+    if (!job.rejected) continue;
+    RejectedGroup& group = groups[shared_reason(job)];
+    if (++group.count <= kIdsShown) group.ids.push_back(trace_id(run, job));
+  }
+  return groups;
+}
+
+// "1 job (A)", "2 jobs (A, B)", "40 jobs (A, B, C, ...)".
+std::string jobs_with_ids(const RejectedGroup& group) {
+  std::string ids;
+  for (const std::string& id : group.ids) ids += (ids.empty() ? "" : ", ") + id;
+  if (group.count > group.ids.size()) ids += ", ...";
+  return fmt::format("{} {} ({})", group.count, group.count == 1 ? "job" : "jobs", ids);
 }
 
 // The reasons jobs were rejected, once per cluster and set of reasons (they come from the
 // cluster and the trace, so every policy usually rejects the same jobs), and for a trace
 // without durations the way to use it: FGD's protocol places jobs without running them.
 std::string rejected_text(const std::vector<Run>& runs) {
-  std::vector<std::pair<std::string, std::map<std::string, std::size_t>>> shown;
+  std::vector<std::pair<std::string, std::map<std::string, RejectedGroup>>> shown;
   std::vector<std::vector<std::string>> policies;
   for (const Run& run : runs) {
-    auto reasons = rejected_counts(run.result);
+    auto reasons = rejected_groups(run);
     if (reasons.empty()) continue;
     const auto key = std::make_pair(run.result.cluster, std::move(reasons));
     const auto found = std::find(shown.begin(), shown.end(), key);
@@ -256,8 +290,8 @@ std::string rejected_text(const std::vector<Run>& runs) {
   bool no_duration = false;
   for (std::size_t k = 0; k < shown.size(); ++k) {
     text += fmt::format("\nRejected, never run ({} on {}):\n", joined(policies[k]), shown[k].first);
-    for (const auto& [reason, count] : shown[k].second) {
-      text += fmt::format("  {} jobs: {}\n", count, reason);
+    for (const auto& [reason, group] : shown[k].second) {
+      text += fmt::format("  {}: {}\n", jobs_with_ids(group), reason);
       no_duration = no_duration || reason == sim::kNoDurationReason;
     }
   }
@@ -343,10 +377,10 @@ Json optional_number(const std::optional<double>& value) {
   return value ? Json(*value) : Json(nullptr);
 }
 
-Json rejected_reasons(const SimResult& result) {
+Json rejected_reasons(const Run& run) {
   Json reasons = Json::array();
-  for (const auto& [reason, count] : rejected_counts(result))
-    reasons.push_back({{"reason", reason}, {"jobs", count}});
+  for (const auto& [reason, group] : rejected_groups(run))
+    reasons.push_back({{"reason", reason}, {"jobs", group.count}, {"first_ids", group.ids}});
   return reasons;
 }
 
@@ -391,7 +425,7 @@ Json run_json(const Run& run) {
           {"jobs_with_deadline", m.with_deadline},
           {"deadline_miss_rate", optional_number(m.deadline_miss_rate)},
           {"schedule_calls", run.result.schedule_calls},
-          {"rejected_reasons", rejected_reasons(run.result)},
+          {"rejected_reasons", rejected_reasons(run)},
           {"usage_over_time", usage_json(run.result)}};
 }
 

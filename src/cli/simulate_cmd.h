@@ -68,6 +68,7 @@ struct Run {
   std::string policy;  // as the user named it
   sim::SimResult result;
   double wall_s = 0;
+  const sim::Trace* trace = nullptr;  // the cluster's jobs (not owned), for the ids it names
 };
 
 // The replay charts: JCT CDF per run, and GPU utilization over time per run.

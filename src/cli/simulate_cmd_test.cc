@@ -245,6 +245,34 @@ TEST(SimulateCommand, JobTooLargeForTheClusterIsReportedAsRejected) {
               HasSubstr("the cluster has 16"));
 }
 
+// The scheduler's checks name the job ("job 1 has time limit inf s; ..."): the table groups
+// the jobs one reason rejected on one line without it, with the first ids. It printed one
+// "1 jobs: job N ..." line per job. A duration of 1e308 s times 2 is an infinite limit.
+TEST(SimulateCommand, JobsRejectedForOneReasonShareALine) {
+  const std::string huge = "1" + std::string(308, '0');
+  const std::string trace =
+      write_file("simulate_same_reason.csv", "id,submit,duration,gpus\nA,0,10,1\nB,1," + huge +
+                                                 ",1\nC,2," + huge + ",1\nD,3," + huge +
+                                                 ",1\nE,4," + huge + ",1\nF,5,10,32\n");
+  const std::string base =
+      "simulate --trace 'generic:" + trace + "' --cluster spec:1x2 --time-limit-factor 2";
+  RunResult run = run_cli(base, false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(
+      run.output,
+      HasSubstr("  4 jobs (B, C, D, ...): has time limit inf s; use a positive duration\n"));
+  EXPECT_THAT(run.output, HasSubstr("  1 job (F): needs 32 GPUs"));
+  EXPECT_THAT(run.output, Not(HasSubstr("job 1 has")));
+
+  run = run_cli(base + " --json", false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json reasons = nlohmann::json::parse(run.output)["runs"][0]["rejected_reasons"];
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_EQ(reasons[0]["reason"], "has time limit inf s; use a positive duration");
+  EXPECT_EQ(reasons[0]["jobs"], 4);
+  EXPECT_EQ(reasons[0]["first_ids"], nlohmann::json({"B", "C", "D"}));
+}
+
 // A trace without durations (as openb's) rejects every job: the table says why, with the
 // count, and points at --protocol fgd; the figures over completed jobs are n/a (null in the
 // JSON), not 0. So is every figure of a trace with no job at all.
@@ -254,7 +282,7 @@ TEST(SimulateCommand, NoCompletedJobShowsWhyAndNotAvailableFigures) {
   RunResult run = run_cli("simulate --trace 'generic:" + trace + "' --cluster spec:1x2", false);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("Rejected, never run (fifo on "));
-  EXPECT_THAT(run.output, HasSubstr("  2 jobs: the trace gives no duration\n"));
+  EXPECT_THAT(run.output, HasSubstr("  2 jobs (A, B): the trace gives no duration\n"));
   EXPECT_THAT(run.output, HasSubstr("add --protocol fgd"));
   const std::size_t row = run.output.find("\n1x2 ");
   ASSERT_NE(row, std::string::npos) << run.output;
