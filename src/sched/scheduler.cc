@@ -206,32 +206,19 @@ class Round {
   // Under sjf a signature group's class leaves too; the group's first class goes back
   // when the round ends (State::purge_revealed), since `heads` keeps it between calls.
   void pass(std::set<Entry>::iterator& it) {
-    const bool fair = state_.entries_fair_keyed;
-    if (!fair && it->key_group < 0) {
+    if (!state_.entries_fair_keyed && it->key_group < 0) {
       ++it;
       return;
     }
     auto node = state_.heads.extract(it++);
-    const Entry& passed = node.value();
-    if (!fair) {
-      auto& group = state_.classes[static_cast<std::size_t>(passed.shape)];
-      if (group.revealed == passed.id) group.revealed = JobId{};
-      const auto& list = state_.signature_keys.firsts[static_cast<std::size_t>(passed.key_group)];
-      if (!list.empty() && list.front().id == passed.id) {
-        state_.fronts_passed.push_back(passed.key_group);
-      }
-    }
-    const Scheduler::State::UserFirst* next = next_first(passed);
+    state_.note_passed(node.value());
+    const Scheduler::State::UserFirst* next = next_first(node.value());
     if (next == nullptr) return;
     auto& group = state_.classes[static_cast<std::size_t>(next->shape)];
-    node.value() = fair ? state_.keyed_first(group) : state_.head_entry(group.limit_heads.first());
-    const Entry keyed = node.value();
+    node.value() = state_.listed_head(group);
     const auto placed = state_.heads.insert(std::move(node));
     if (it == state_.heads.end() || *placed.position < *it) it = placed.position;
-    if (!fair && placed.inserted) {
-      group.revealed = keyed.id;
-      state_.revealed.push_back(keyed);
-    }
+    if (placed.inserted) state_.note_revealed(group, *placed.position);
   }
 
   // The walk passed `passed` (started since, or not). When its class is in an ordered list
@@ -243,15 +230,8 @@ class Round {
     const Scheduler::State::UserFirst* next = next_first(passed);
     if (next == nullptr) return;
     auto& group = state_.classes[static_cast<std::size_t>(next->shape)];
-    if (state_.entries_fair_keyed) {
-      state_.heads.insert(state_.keyed_first(group));
-      return;
-    }
-    const Entry keyed = state_.head_entry(group.limit_heads.first());
-    if (state_.heads.insert(keyed).second) {
-      group.revealed = keyed.id;
-      state_.revealed.push_back(keyed);
-    }
+    const auto placed = state_.heads.insert(state_.listed_head(group));
+    if (placed.second) state_.note_revealed(group, *placed.first);
   }
 
   // After `passed`, the next class of its list. Past the reservation, a class that a

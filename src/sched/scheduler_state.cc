@@ -380,6 +380,25 @@ void Scheduler::State::insert_first(const RequestClass& group, const Entry& firs
   insert_head(first, likely_last);
 }
 
+Entry Scheduler::State::listed_head(RequestClass& group) {
+  return entries_fair_keyed ? keyed_first(group) : head_entry(group.limit_heads.first());
+}
+
+void Scheduler::State::note_revealed(RequestClass& group, const Entry& keyed) {
+  if (entries_fair_keyed) return;  // `heads` is not kept between fair calls
+  group.revealed = keyed.id;
+  revealed.push_back(keyed);
+}
+
+void Scheduler::State::note_passed(const Entry& passed) {
+  if (entries_fair_keyed) return;
+  RequestClass& group = classes[static_cast<std::size_t>(passed.shape)];
+  if (group.revealed == passed.id) group.revealed = JobId{};
+  const std::vector<UserFirst>& list =
+      signature_keys.firsts[static_cast<std::size_t>(passed.key_group)];
+  if (!list.empty() && list.front().id == passed.id) fronts_passed.push_back(passed.key_group);
+}
+
 void Scheduler::State::purge_revealed() {
   for (const Entry& keyed : revealed) {
     RequestClass& group = classes[static_cast<std::size_t>(keyed.shape)];

@@ -317,6 +317,12 @@ struct Scheduler::State {
   std::vector<Entry> revealed;
   std::vector<int> fronts_passed;  // groups whose first class a walk took out of `heads`
   void purge_revealed();
+  // A listed class's first job as `heads` orders it (fair: keyed now; sjf: its group's key).
+  Entry listed_head(RequestClass& group);
+  // A walk brought `keyed` (the class's first job) into `heads` / took `passed` out of it:
+  // under sjf, what purge_revealed() will need; nothing under fair.
+  void note_revealed(RequestClass& group, const Entry& keyed);
+  void note_passed(const Entry& passed);
   // A class's first job (as its class orders it) leaves or joins what orders the firsts:
   // `heads` while it is live, and its list (ordered_list) when it has one.
   void erase_first(const RequestClass& group, const Entry& first);
