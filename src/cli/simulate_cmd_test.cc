@@ -258,9 +258,8 @@ TEST(SimulateCommand, JobsRejectedForOneReasonShareALine) {
       "simulate --trace 'generic:" + trace + "' --cluster spec:1x2 --time-limit-factor 2";
   RunResult run = run_cli(base, false);
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_THAT(
-      run.output,
-      HasSubstr("  4 jobs (B, C, D, ...): has time limit inf s; use a positive duration\n"));
+  EXPECT_THAT(run.output, HasSubstr("  4 jobs (B, C, D, ...): has time limit inf s; give a "
+                                    "positive, finite duration, or none for no limit\n"));
   EXPECT_THAT(run.output, HasSubstr("  1 job (F): needs 32 GPUs"));
   EXPECT_THAT(run.output, Not(HasSubstr("job 1 has")));
 
@@ -268,7 +267,8 @@ TEST(SimulateCommand, JobsRejectedForOneReasonShareALine) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const nlohmann::json reasons = nlohmann::json::parse(run.output)["runs"][0]["rejected_reasons"];
   ASSERT_EQ(reasons.size(), 2u);
-  EXPECT_EQ(reasons[0]["reason"], "has time limit inf s; use a positive duration");
+  EXPECT_EQ(reasons[0]["reason"],
+            "has time limit inf s; give a positive, finite duration, or none for no limit");
   EXPECT_EQ(reasons[0]["jobs"], 4);
   EXPECT_EQ(reasons[0]["first_ids"], nlohmann::json({"B", "C", "D"}));
 }

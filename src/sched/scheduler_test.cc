@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "sched/sched_builders.h"
 
 namespace fastgpu::sched {
@@ -64,6 +66,20 @@ TEST(ScheduleValidation, NegativeGpusAndBadShares) {
   EXPECT_THAT(error_of(snapshot), HasSubstr("utilization share 0.0"));
   snapshot.queue = {make_job(1, 1, kGiB, 1.5)};
   EXPECT_THAT(error_of(snapshot), HasSubstr("use a share in (0, 1]"));
+}
+
+TEST(ScheduleValidation, ATimeLimitThatIsNotAPositiveFiniteDurationIsNamedAsGiven) {
+  Snapshot snapshot;
+  snapshot.gpus = make_node("n0", 1);
+  snapshot.queue = {make_job(1, 1)};
+  snapshot.queue[0].time_limit_s = std::numeric_limits<double>::infinity();
+  EXPECT_THAT(error_of(snapshot),
+              HasSubstr("job 1 has time limit inf s; give a positive, finite duration, or none "
+                        "for no limit"));
+  snapshot.queue[0].time_limit_s = 0.0;
+  EXPECT_THAT(error_of(snapshot), HasSubstr("job 1 has time limit 0 s;"));
+  snapshot.queue[0].time_limit_s = -2.5;
+  EXPECT_THAT(error_of(snapshot), HasSubstr("job 1 has time limit -2.5 s;"));
 }
 
 TEST(ScheduleValidation, DependencyCycleIsNamed) {

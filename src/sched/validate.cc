@@ -1,4 +1,6 @@
 // Input checks for schedule(). Every message names the bad value and says how to fix it.
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -56,8 +58,10 @@ Status check_job_numbers(const Job& job) {
                             "; use a share in (0, 1], 1 for exclusive use");
   }
   if (job.time_limit_s && !(std::isfinite(*job.time_limit_s) && *job.time_limit_s > 0.0)) {
-    return invalid_argument(job_name(job) + " has time limit " + std::to_string(*job.time_limit_s) +
-                            " s; use a positive duration");
+    return invalid_argument(
+        fmt::format("{} has time limit {:g} s; give a positive, finite duration, or none for no "
+                    "limit",
+                    job_name(job), *job.time_limit_s));
   }
   if (job.deadline_s && !std::isfinite(*job.deadline_s)) {
     return invalid_argument(job_name(job) + " has a deadline that is not a finite time");
