@@ -706,7 +706,32 @@ void Scheduler::State::history_changed(const std::string& signature,
     rekey_group(group->second, *after->seconds);
     return;
   }
+  if (!order_stale && after->bytes == before->bytes && after->seconds && !before->seconds &&
+      join_group(signature)) {
+    return;
+  }
   order_stale = true;
+}
+
+bool Scheduler::State::join_group(const std::string& signature) {
+  std::vector<Entry*> joining;
+  for (auto& [id, entry] : entry_of) {
+    const Job& job = *entry.job;
+    if (job.signature != signature || entry.key_group >= 0 ||
+        !policy->reads_run_estimate(job, config)) {
+      continue;
+    }
+    if (key_group_of(job) < 0) return false;  // its key reads the median another way
+    joining.push_back(&entry);
+  }
+  for (Entry* entry : joining) {
+    const bool in_class = entry->shape >= 0;  // or held: it joins its class when released
+    if (in_class) leave_shape(*entry);
+    entry->key = 0.0;
+    entry->key_group = key_group_of(*entry->job);
+    if (in_class) join_shape(*entry);
+  }
+  return true;
 }
 
 double Scheduler::State::end_of(const RunningJob& running) const {

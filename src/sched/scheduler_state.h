@@ -254,6 +254,11 @@ struct Scheduler::State {
   void group_entry(Entry& entry);
   // A group's key moved (its signature's median): its classes' first jobs re-keyed.
   void rekey_group(int group, double key);
+  // A signature's median first appeared: its waiting jobs whose key it is now move into
+  // its group's classes (key 0), where the whole queue was ranked again (a quarter of the
+  // sjf drain's instructions at 10k). False, moving nothing, when a job of it reads the
+  // median but would not join the group (the caller ranks the queue again).
+  bool join_group(const std::string& signature);
   // Tests only: every entry keeps its own key, as the policy ranks the whole queue: no
   // signature groups, and under fair no kept keys (fair_keyed() is false).
   bool plain_keys = false;

@@ -194,6 +194,45 @@ TEST(IncrementalScheduler, ARunThatTeachesNothingNewRanksNothingAgain) {
   }
 }
 
+// A signature's first median moves its waiting jobs into its group (one key for them all)
+// without ranking the queue again, and they start in the order it gives them.
+TEST(IncrementalScheduler, AFirstMedianMovesItsJobsWithoutRankingTheQueueAgain) {
+  SchedulerConfig config;
+  config.policy = "sjf";
+  auto created = Scheduler::create(config, testing::make_node("n0", 1));
+  ASSERT_TRUE(created.ok());
+  Scheduler& scheduler = **created;
+  scheduler.set_history("slow", SignatureHistory{{}, {100.0}});
+  for (std::uint64_t id = 1; id <= 4; ++id) {
+    Job job = testing::make_job(id, 1, 70 * kGiB);  // one at a time on the GPU
+    job.signature = id == 1 || id == 4 ? "slow" : "new";
+    ASSERT_TRUE(scheduler.enqueue(job).ok());
+  }
+  double now = 0.0;
+  auto next = [&]() -> std::uint64_t {
+    Snapshot snapshot = scheduler.snapshot();
+    snapshot.now_s = now;
+    auto pure = schedule(snapshot, config);
+    auto kept = scheduler.schedule(now);
+    EXPECT_TRUE(pure.ok() && kept.ok());
+    if (!pure.ok() || !kept.ok()) return 0;
+    EXPECT_EQ(describe(*pure), describe(*kept));
+    const std::vector<std::uint64_t> started = testing::started_ids(*kept);
+    EXPECT_EQ(started.size(), 1u) << describe(*kept);
+    if (started.size() != 1) return 0;
+    now += 10.0;
+    EXPECT_TRUE(scheduler.finish(JobId{started[0]}, EndState::kSucceeded, now).ok());
+    return started[0];
+  };
+  EXPECT_EQ(next(), 1u);  // slow (100 s) before the new signature's jobs (no estimate)
+  const std::uint64_t ranked = scheduler.state().orders_rebuilt;
+  scheduler.add_run("new", std::nullopt, 10.0);  // its first median: 10 s
+  EXPECT_EQ(next(), 2u);
+  EXPECT_EQ(scheduler.state().orders_rebuilt, ranked);
+  EXPECT_EQ(next(), 3u);
+  EXPECT_EQ(next(), 4u);
+}
+
 // Under sjf the jobs of one signature share its median as their key, kept once for them
 // all: when it moves, they move past the other signatures' jobs as one, whether it moves
 // while they wait or while none of them does.
