@@ -286,7 +286,10 @@ void keep_start_choices(const DaemonConfig& config) {
 
 Status run_daemon(const DaemonConfig& config) {
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(config.paths.state_dir));
-  FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(config.paths.socket.parent_path()));
+  // A shared daemon's socket must be reachable by every user, and safe from them.
+  FASTGPU_RETURN_IF_ERROR(config.shared
+                              ? prepare_shared_socket_folder(config.paths.socket)
+                              : store::ensure_private_dir(config.paths.socket.parent_path()));
   Result<std::unique_ptr<DaemonLock>> lock = DaemonLock::acquire(config.paths);
   if (!lock.ok()) return lock.status();
   Result<int> stop_fd = install_stop_handlers();

@@ -1,8 +1,12 @@
 #include "fastgpu/api/paths.h"
 
 #include <fmt/format.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 
 #include "fastgpu/store/state_store.h"
 
@@ -26,7 +30,55 @@ std::filesystem::path socket_path(const PathEnvironment& environment,
   return state_dir / "fastgpu.sock";
 }
 
+constexpr const char* kSharedSocketFix =
+    "set FASTGPU_SOCKET to a path in a folder only root may write and every user may enter, "
+    "e.g. /run/fastgpu/fastgpu.sock";
+
+Status make_folder_for_everyone(const std::filesystem::path& dir) {
+  if (::mkdir(dir.c_str(), 0755) != 0) {
+    if (errno == EEXIST) return {};
+    return io_error(fmt::format("cannot create the socket folder '{}': {}", dir.string(),
+                                std::strerror(errno)));
+  }
+  ::chmod(dir.c_str(), 0755);  // whatever the umask took away
+  return {};
+}
+
 }  // namespace
+
+Status prepare_shared_socket_folder(const std::filesystem::path& socket) {
+  const std::filesystem::path folder = socket.parent_path();
+  std::filesystem::path partial;
+  for (const auto& part : folder) {
+    partial /= part;
+    FASTGPU_RETURN_IF_ERROR(make_folder_for_everyone(partial));
+    struct stat info {};
+    if (::stat(partial.c_str(), &info) != 0) {
+      return io_error(fmt::format("cannot look at the socket folder '{}': {}", partial.string(),
+                                  std::strerror(errno)));
+    }
+    if ((info.st_mode & S_IXOTH) == 0) {
+      return failed_precondition(fmt::format(
+          "--shared: other users cannot reach the socket '{}': the folder '{}' is mode {:04o}, "
+          "closed to them; {}",
+          socket.string(), partial.string(), info.st_mode & 07777, kSharedSocketFix));
+    }
+    if (partial != folder) continue;
+    if ((info.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+      return failed_precondition(fmt::format(
+          "--shared: the socket's folder '{}' is mode {:04o}: other users may write it, and one "
+          "could put a socket of theirs in the daemon's place and read every job submitted; {}",
+          partial.string(), info.st_mode & 07777, kSharedSocketFix));
+    }
+    if (info.st_uid != 0 && info.st_uid != ::geteuid()) {
+      return failed_precondition(fmt::format(
+          "--shared: the socket's folder '{}' belongs to uid {}, who could put a socket of "
+          "theirs in the daemon's place and read every job submitted; {}",
+          partial.string(), info.st_uid, kSharedSocketFix));
+    }
+  }
+  return {};
+}
 
 Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment) {
   Result<std::filesystem::path> state_dir = store::state_dir_from(

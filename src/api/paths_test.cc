@@ -1,7 +1,10 @@
 #include "fastgpu/api/paths.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <string>
 
 namespace fastgpu::api {
@@ -54,6 +57,53 @@ TEST(DaemonPaths, TooLongSocketPathNamesTheVariableToSet) {
 TEST(DaemonPaths, NoHomeAndNoOverrideIsAnError) {
   const Result<DaemonPaths> paths = daemon_paths_from({});
   EXPECT_FALSE(paths.ok());
+}
+
+// A shared daemon's socket folder was made 0700 (as a private one's), so no user could
+// reach the 0666 socket; a folder anyone may write would let them replace it.
+class SharedSocketFolder : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char made[] = "/tmp/fastgpu-shared-XXXXXX";
+    ASSERT_NE(::mkdtemp(made), nullptr);
+    base_ = made;
+    ::chmod(base_.c_str(), 0755);
+  }
+  void TearDown() override { std::filesystem::remove_all(base_); }
+  static unsigned mode(const std::filesystem::path& path) {
+    struct stat info {};
+    EXPECT_EQ(::stat(path.c_str(), &info), 0);
+    return info.st_mode & 07777;
+  }
+  std::filesystem::path base_;
+};
+
+TEST_F(SharedSocketFolder, MissingFoldersAreMadeForEveryoneToEnter) {
+  const Status made = prepare_shared_socket_folder(base_ / "run" / "fastgpu" / "fastgpu.sock");
+  ASSERT_TRUE(made.ok()) << made.to_string();
+  EXPECT_EQ(mode(base_ / "run"), 0755u);
+  EXPECT_EQ(mode(base_ / "run" / "fastgpu"), 0755u);
+}
+
+TEST_F(SharedSocketFolder, AFolderClosedToOthersIsRefusedNamingIt) {
+  ::chmod(base_.c_str(), 0700);
+  const Status refused = prepare_shared_socket_folder(base_ / "fastgpu" / "fastgpu.sock");
+  EXPECT_EQ(refused.message(),
+            "--shared: other users cannot reach the socket '" + base_.string() +
+                "/fastgpu/fastgpu.sock': the folder '" + base_.string() +
+                "' is mode 0700, closed to them; set FASTGPU_SOCKET to a path in a folder only "
+                "root may write and every user may enter, e.g. /run/fastgpu/fastgpu.sock");
+}
+
+TEST_F(SharedSocketFolder, AFolderOthersMayWriteIsRefused) {
+  ::chmod(base_.c_str(), 01777);  // as /tmp
+  const Status refused = prepare_shared_socket_folder(base_ / "fastgpu.sock");
+  EXPECT_EQ(refused.message(),
+            "--shared: the socket's folder '" + base_.string() +
+                "' is mode 1777: other users may write it, and one could put a socket of theirs "
+                "in the daemon's place and read every job submitted; set FASTGPU_SOCKET to a path "
+                "in a folder only root may write and every user may enter, e.g. "
+                "/run/fastgpu/fastgpu.sock");
 }
 
 }  // namespace

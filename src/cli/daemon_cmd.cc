@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
@@ -278,8 +279,23 @@ DaemonOptions with_crashed_daemons_choices(DaemonOptions options) {
   return options;
 }
 
+// A shared socket lets every user submit, and only root can run each job as its owner: a
+// user's shared daemon ran everyone's jobs as that user (bob's command ran as alice).
+Status check_shared_allowed(const DaemonOptions& options) {
+  const uid_t uid = ::geteuid();
+  if (!options.shared || uid == 0) return Status::ok_status();
+  return failed_precondition(fmt::format(
+      "--shared: only a daemon run by root serves other users, running each job as its owner; "
+      "yours (uid {}) would run their jobs as you. Leave out --shared (a daemon for your own "
+      "jobs), or start it as root",
+      uid));
+}
+
 int run_foreground(const DaemonOptions& asked) {
   const DaemonOptions options = with_crashed_daemons_choices(asked);
+  if (Status shared = check_shared_allowed(options); !shared.ok()) {
+    return fail("daemon run", shared);
+  }
   if (options.tick_ms < 10 || options.tick_ms > 60000) {
     return usage_error("daemon run", fmt::format("--tick-ms {} is out of range; use 10 to 60000",
                                                  options.tick_ms));
@@ -328,6 +344,9 @@ Status check_devices(const DaemonOptions& options) {
 
 int start_detached(const DaemonOptions& options) {
   // Refused here, not in the new daemon's log; and compared with a running daemon's.
+  if (Status shared = check_shared_allowed(options); !shared.ok()) {
+    return fail("daemon start", shared);
+  }
   Result<Settings> scheduler = scheduler_option(options);
   if (!scheduler.ok()) return refuse_scheduler("daemon start", scheduler.status());
   if (Status devices = check_devices(options); !devices.ok()) {

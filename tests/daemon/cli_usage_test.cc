@@ -73,6 +73,29 @@ TEST(CliUsage, AllUsersByAUserNamesTheFlag) {
   }
 }
 
+// A user's --shared daemon ran every other user's jobs as that user (bob's command ran as
+// alice): only root's may serve others. Refused before anything starts, as run and as start.
+TEST(CliUsage, ASharedDaemonOfAUserIsRefused) {
+  std::string as_user = "HOME=/tmp FASTGPU_STATE_DIR=/nonexistent/fastgpu-state";
+  if (::geteuid() == 0) {
+    if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
+    as_user += " setpriv --reuid=1001 --regid=1001 --clear-groups";
+    if (std::system((as_user + " test -x '" + std::string(FASTGPU_CLI_PATH) + "'").c_str()) != 0) {
+      GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH;
+    }
+  }
+  for (const std::string verb : {"run", "start"}) {
+    const test_support::CliRun run =
+        test_support::run_cli_under(as_user, "daemon " + verb + " --shared", true);
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_TRUE(contains(run.output, "fastgpu daemon " + verb +
+                                         ": --shared: only a daemon run by root serves other "
+                                         "users, running each job as its owner; yours (uid "))
+        << run.output;
+    EXPECT_TRUE(contains(run.output, "Leave out --shared")) << run.output;
+  }
+}
+
 // A user whose socket lies behind a folder they may not enter (HOME=/root, say) got an
 // uncaught filesystem error: the command aborted (exit 134).
 TEST(CliUsage, ASocketBehindAFolderTheUserMayNotEnterIsAnErrorNotACrash) {

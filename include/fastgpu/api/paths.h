@@ -44,4 +44,11 @@ Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment);
 // daemon_paths_from(the process environment).
 Result<DaemonPaths> daemon_paths_from_environment();
 
+// For a shared daemon (root's, serving every user): makes the socket's missing folders
+// mode 0755, then fails, naming the folder and the fix, when a folder on the way is closed
+// to other users (they could not reach the socket) or the socket's own folder may be
+// written by anyone but root and the daemon's user (they could put a socket of theirs in
+// its place and read every job submitted).
+Status prepare_shared_socket_folder(const std::filesystem::path& socket);
+
 }  // namespace fastgpu::api
