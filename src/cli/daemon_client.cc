@@ -1,10 +1,13 @@
 #include "cli/daemon_client.h"
 
 #include <fmt/format.h>
+#include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <csignal>
@@ -180,10 +183,54 @@ Result<api::StartedDaemon> start_daemon_for(const api::DaemonPaths& paths,
   return api::start_daemon(paths, options);
 }
 
+std::string login_name(uid_t uid) {
+  struct passwd entry {};
+  struct passwd* found = nullptr;
+  char buffer[4096];
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+    return fmt::format("{} (uid {})", found->pw_name, uid);
+  }
+  return fmt::format("uid {}", uid);
+}
+
+constexpr const char* kOwnDaemonFix =
+    "a daemon admits only its own user (and a shared one, root's). Unset FASTGPU_SOCKET (or "
+    "point it at your own daemon's socket) to use a daemon of your own, started on first use, "
+    "or ask your admin for root's shared daemon (`fastgpu daemon start --shared`, docs/api.md)";
+
+// A socket that is neither the caller's nor root's is another user's daemon: it would not
+// admit the caller, and should it, it would see their jobs' commands and environment. Bob
+// pointed at alice's socket got no word of it: his command started a daemon of his own there,
+// which failed on her folder ("cannot create the state folder '/home/alice/.local/state'").
+Status check_socket_is_ours(const std::filesystem::path& socket) {
+  const uid_t uid = ::geteuid();
+  if (uid == 0) return {};  // root may speak to any daemon
+  struct stat info {};
+  if (::stat(socket.c_str(), &info) != 0) {
+    if (errno != EACCES) return {};  // none there yet: ours to start
+    return failed_precondition(
+        fmt::format("cannot reach the daemon's socket '{}': a folder on its path is another "
+                    "user's (Permission denied); {}",
+                    socket.string(), kOwnDaemonFix));
+  }
+  if (info.st_uid != uid && info.st_uid != 0) {
+    return failed_precondition(fmt::format("the socket '{}' is {}'s daemon's, not yours; {}",
+                                           socket.string(), login_name(info.st_uid),
+                                           kOwnDaemonFix));
+  }
+  if (info.st_uid == 0 && ::access(socket.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
+    return failed_precondition(fmt::format(
+        "the socket '{}' is root's private daemon's (mode {:04o}, not started with --shared); {}",
+        socket.string(), info.st_mode & 07777, kOwnDaemonFix));
+  }
+  return {};
+}
+
 // The daemon that answers on `paths`: nullopt when one already did or another command's
 // start won the race to it, else the pid of the one started here.
 Result<std::optional<pid_t>> reach_or_start_daemon(const api::DaemonPaths& paths,
                                                    const DaemonFlags& flags) {
+  FASTGPU_RETURN_IF_ERROR(check_socket_is_ours(paths.socket));
   if (api::ApiClient(paths.socket).reachable()) return std::optional<pid_t>();
   Result<api::StartedDaemon> started = start_daemon_for(paths, flags);
   if (!started.ok()) return started.status();

@@ -1,8 +1,12 @@
 // Bad usage of the built `fastgpu` binary: a parse error says which command, what is wrong
 // and where its options are, as the verbs' own checks do, and exits 2.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -113,10 +117,54 @@ TEST(CliUsage, ASocketBehindAFolderTheUserMayNotEnterIsAnErrorNotACrash) {
       std::string(closed) + "/fastgpu.sock " + as_user;
   const test_support::CliRun run = test_support::run_cli_under(run_as, "queue", true);
   EXPECT_EQ(run.exit_code, 1) << run.output;
-  EXPECT_TRUE(contains(run.output, "fastgpu queue: ")) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu queue: cannot reach the daemon's socket '" +
+                                       std::string(closed) +
+                                       "/fastgpu.sock': a folder on its path is another user's "
+                                       "(Permission denied); a daemon admits only its own user"))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "Unset FASTGPU_SOCKET")) << run.output;
   EXPECT_FALSE(contains(run.output, "terminate called")) << run.output;
+  // No daemon of the user's own was started to fail on root's folder.
+  EXPECT_FALSE(std::filesystem::exists("/tmp/fastgpu-closed-test-state-1001/daemon.log"));
   std::filesystem::remove_all(closed);
   std::filesystem::remove_all("/tmp/fastgpu-closed-test-state-1001");
+}
+
+// Bob pointed at alice's socket: his command started a daemon of his own there, which
+// failed on her folder, and he read of her state folder, not of her socket.
+TEST(CliUsage, AnotherUsersSocketIsNamedWithItsOwnerAndNoDaemonIsStarted) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to make a socket of another user's";
+  if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
+  const std::string as_user = "setpriv --reuid=1001 --regid=1001 --clear-groups";
+  if (std::system((as_user + " test -x '" + std::string(FASTGPU_CLI_PATH) + "'").c_str()) != 0) {
+    GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH;
+  }
+  char folder[] = "/tmp/fastgpu-other-XXXXXX";
+  ASSERT_NE(::mkdtemp(folder), nullptr);
+  ASSERT_EQ(::chmod(folder, 0755), 0);
+  const std::string socket_path = std::string(folder) + "/fastgpu.sock";
+  const int listening = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path.c_str());
+  ASSERT_EQ(::bind(listening, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listening, 4), 0);
+  ASSERT_EQ(::chown(socket_path.c_str(), 1002, 1002), 0);  // another user's daemon
+  const std::string state = "/tmp/fastgpu-other-test-state-1001";
+  const test_support::CliRun run = test_support::run_cli_under(
+      "HOME=/tmp FASTGPU_STATE_DIR=" + state + " FASTGPU_SOCKET=" + socket_path + " " + as_user,
+      "queue", true);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu queue: the socket '" + socket_path + "' is "))
+      << run.output;
+  EXPECT_TRUE(contains(run.output,
+                       "(uid 1002)'s daemon's, not yours; a daemon admits only its "
+                       "own user"))
+      << run.output;
+  EXPECT_FALSE(std::filesystem::exists(state + "/daemon.log"));  // none started
+  ::close(listening);
+  std::filesystem::remove_all(folder);
+  std::filesystem::remove_all(state);
 }
 
 // CLI11's own words were "Could not convert: --last = abc".
