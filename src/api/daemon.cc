@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pwd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -284,8 +285,24 @@ void keep_start_choices(const DaemonConfig& config) {
 
 }  // namespace
 
+namespace {
+
+// The state folder holds every job's command and environment (the database) and logs; one
+// made by hand (`mkdir /var/lib/fastgpu`, mode 0755) let every user read them all.
+Status check_state_dir_private(const std::filesystem::path& dir) {
+  struct stat info {};
+  if (::stat(dir.c_str(), &info) != 0 || (info.st_mode & 077) == 0) return {};
+  return failed_precondition(fmt::format(
+      "the state folder '{}' is mode {:04o}: other users could read every job's command, "
+      "environment and log in it; make it private (`chmod 700 {}`)",
+      dir.string(), info.st_mode & 07777, dir.string()));
+}
+
+}  // namespace
+
 Status run_daemon(const DaemonConfig& config) {
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(config.paths.state_dir));
+  FASTGPU_RETURN_IF_ERROR(check_state_dir_private(config.paths.state_dir));
   // A shared daemon's socket must be reachable by every user, and safe from them.
   FASTGPU_RETURN_IF_ERROR(config.shared
                               ? prepare_shared_socket_folder(config.paths.socket)

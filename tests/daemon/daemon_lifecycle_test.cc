@@ -111,6 +111,22 @@ TEST(DaemonLifecycle, StartTakesSharedAndCpuSlotsAndStatusShowsThem) {
   EXPECT_EQ(daemon.fastgpu("daemon start --cpu-slots -1").exit_code, 2);
 }
 
+// A state folder made by hand, open to all (0755), let every user read every job's
+// command and environment in the database: the daemon now refuses it, naming the fix.
+TEST(DaemonLifecycle, AStateFolderOthersMayReadIsRefused) {
+  DaemonHarness daemon;
+  std::filesystem::create_directories(daemon.state_dir());
+  ASSERT_EQ(::chmod(daemon.state_dir().c_str(), 0755), 0);
+  const test_support::CliRun run = daemon.fastgpu("daemon run");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "the state folder '" + daemon.state_dir().string() +
+                                       "' is mode 0755: other users could read every job's "
+                                       "command, environment and log in it; make it private "
+                                       "(`chmod 700 " +
+                                       daemon.state_dir().string() + "`)"))
+      << run.output;
+}
+
 TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {
   DaemonHarness daemon("4xH100-80Q");
   const test_support::CliRun started = daemon.fastgpu("daemon start");
