@@ -212,7 +212,7 @@ class Round {
     }
     auto node = state_.heads.extract(it++);
     state_.note_passed(node.value());
-    const Scheduler::State::UserFirst* next = next_first(node.value());
+    const Scheduler::State::ListedFirst* next = next_first(node.value());
     if (next == nullptr) return;
     auto& group = state_.classes[static_cast<std::size_t>(next->shape)];
     node.value() = state_.listed_head(group);
@@ -227,7 +227,7 @@ class Round {
   // class joins `heads`, keyed now.
   void reveal_next_first(const Entry& passed) {
     if (!state_.entries_fair_keyed && passed.key_group < 0) return;
-    const Scheduler::State::UserFirst* next = next_first(passed);
+    const Scheduler::State::ListedFirst* next = next_first(passed);
     if (next == nullptr) return;
     auto& group = state_.classes[static_cast<std::size_t>(next->shape)];
     const auto placed = state_.heads.insert(state_.listed_head(group));
@@ -238,9 +238,9 @@ class Round {
   // failure of this round on any GPU dominates would only be passed (consider() settles it
   // at once, and the memo only grows): it is skipped unkeyed, as are the classes after it
   // until one is not settled (most of a fair walk's visits).
-  const Scheduler::State::UserFirst* next_first(const Entry& passed) {
+  const Scheduler::State::ListedFirst* next_first(const Entry& passed) {
     const auto& list = *state_.ordered_list(state_.classes[static_cast<std::size_t>(passed.shape)]);
-    auto next = std::upper_bound(list.begin(), list.end(), Scheduler::State::user_first(passed));
+    auto next = std::upper_bound(list.begin(), list.end(), Scheduler::State::listed_first(passed));
     const bool skip = reserved_ && !state_.plain_walk;
     for (; next != list.end() && skip && free_failures_.dominated(next->demand); ++next) {
       ++state_.walk_shortcuts;

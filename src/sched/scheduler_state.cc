@@ -324,7 +324,7 @@ void Scheduler::State::leave_shape(const Entry& leaving) {
   entry.shape = Entry::kLeft;
 }
 
-std::vector<Scheduler::State::UserFirst>* Scheduler::State::ordered_list(
+std::vector<Scheduler::State::ListedFirst>* Scheduler::State::ordered_list(
     const RequestClass& group) {
   if (entries_fair_keyed) return &user_firsts[static_cast<std::size_t>(group.fair_user)];
   if (group.key_group >= 0)
@@ -333,12 +333,12 @@ std::vector<Scheduler::State::UserFirst>* Scheduler::State::ordered_list(
 }
 
 void Scheduler::State::erase_first(const RequestClass& group, const Entry& first) {
-  std::vector<UserFirst>* list = ordered_list(group);
+  std::vector<ListedFirst>* list = ordered_list(group);
   if (list == nullptr) {
     if (heads_live) erase_head(first);
     return;
   }
-  auto at = std::lower_bound(list->begin(), list->end(), user_first(first));
+  auto at = std::lower_bound(list->begin(), list->end(), listed_first(first));
   const bool was_front = at == list->begin();
   if (at != list->end() && at->id == first.id) list->erase(at);
   if (!heads_live) return;
@@ -352,12 +352,12 @@ void Scheduler::State::erase_first(const RequestClass& group, const Entry& first
 
 void Scheduler::State::insert_first(const RequestClass& group, const Entry& first,
                                     bool likely_last) {
-  std::vector<UserFirst>* list = ordered_list(group);
+  std::vector<ListedFirst>* list = ordered_list(group);
   if (list == nullptr) {
     if (heads_live) insert_head(first, likely_last);
     return;
   }
-  const UserFirst joining = user_first(first);
+  const ListedFirst joining = listed_first(first);
   bool front = false;
   if (likely_last && (list->empty() || list->back() < joining)) {
     list->push_back(joining);
@@ -394,7 +394,7 @@ void Scheduler::State::note_passed(const Entry& passed) {
   if (entries_fair_keyed) return;
   RequestClass& group = classes[static_cast<std::size_t>(passed.shape)];
   if (group.revealed == passed.id) group.revealed = JobId{};
-  const std::vector<UserFirst>& list =
+  const std::vector<ListedFirst>& list =
       signature_keys.firsts[static_cast<std::size_t>(passed.key_group)];
   if (!list.empty() && list.front().id == passed.id) fronts_passed.push_back(passed.key_group);
 }
@@ -404,14 +404,14 @@ void Scheduler::State::purge_revealed() {
     RequestClass& group = classes[static_cast<std::size_t>(keyed.shape)];
     if (group.revealed != keyed.id) continue;  // the walk passed it, or a start took it out
     group.revealed = JobId{};
-    const std::vector<UserFirst>& list =
+    const std::vector<ListedFirst>& list =
         signature_keys.firsts[static_cast<std::size_t>(keyed.key_group)];
     if (!list.empty() && list.front().id == keyed.id) continue;  // its group's first stays
     heads.erase(keyed);
   }
   revealed.clear();
   for (int group : fronts_passed) {
-    const std::vector<UserFirst>& list = signature_keys.firsts[static_cast<std::size_t>(group)];
+    const std::vector<ListedFirst>& list = signature_keys.firsts[static_cast<std::size_t>(group)];
     if (!list.empty()) {
       insert_head(classes[static_cast<std::size_t>(list.front().shape)].limit_heads.first());
     }
@@ -488,7 +488,7 @@ void Scheduler::State::rekey_group(int group, double key) {
   if (!heads_live) return;
   // Between calls `heads` holds the group's first class alone (its others join a walk as
   // it passes that one): one head moves, where every class of the group had.
-  const std::vector<UserFirst>& firsts = signature_keys.firsts[static_cast<std::size_t>(group)];
+  const std::vector<ListedFirst>& firsts = signature_keys.firsts[static_cast<std::size_t>(group)];
   if (firsts.empty()) return;
   Entry keyed = classes[static_cast<std::size_t>(firsts.front().shape)].limit_heads.first();
   keyed.key = old_key;
@@ -509,7 +509,7 @@ Entry Scheduler::State::keyed_first(RequestClass& group) {
 void Scheduler::State::rekey_heads(double now_s) {
   fair_keys->begin_round(now_s);
   heads.clear();
-  for (const std::vector<UserFirst>& firsts : user_firsts) {
+  for (const std::vector<ListedFirst>& firsts : user_firsts) {
     if (!firsts.empty())
       heads.insert(keyed_first(classes[static_cast<std::size_t>(firsts.front().shape)]));
   }

@@ -222,16 +222,16 @@ struct Scheduler::State {
   // reservation skips what its failures settle). A flat vector per list: a list has a class
   // per request shape (~150 in the benchmarks), and a search of contiguous memory beat a
   // tree's (a start moves a few kilobytes).
-  struct UserFirst {
+  struct ListedFirst {
     double submit_s;
     JobId id;
     int shape;
     Demand demand;
-    bool operator<(const UserFirst& other) const {
+    bool operator<(const ListedFirst& other) const {
       return submit_s != other.submit_s ? submit_s < other.submit_s : id < other.id;
     }
   };
-  static UserFirst user_first(const Entry& first) {
+  static ListedFirst listed_first(const Entry& first) {
     return {first.submit_s, first.id, first.shape, first.demand};
   }
   // Under sjf the jobs of one signature whose key is its learned run time share that key:
@@ -244,8 +244,8 @@ struct Scheduler::State {
   // the group, and before that ranked the whole queue again.
   struct SignatureKeys {
     std::unordered_map<std::string, int> group_of;
-    std::vector<double> key;                     // per group: the learned run time
-    std::vector<std::vector<UserFirst>> firsts;  // per group: its classes' first jobs
+    std::vector<double> key;                       // per group: the learned run time
+    std::vector<std::vector<ListedFirst>> firsts;  // per group: its classes' first jobs
   };
   SignatureKeys signature_keys;
   // The group whose key is this job's, or -1 when its key is its own. Adds a group.
@@ -271,7 +271,10 @@ struct Scheduler::State {
   // Rounds whose walk ended when the queue's smallest demands were proven to fail, past
   // the reservation (Round::prove_smallest_fail; tests read it).
   std::uint64_t smallest_proven_stops = 0;
-  std::set<Entry> heads;  // the first job of each class
+  // The first job of each class, as the walk meets them; a class in an ordered list
+  // (ordered_list(): fair's users, sjf's signature groups) is here only when the walk can
+  // reach it next (its list's first, or brought in as the walk passed the one before).
+  std::set<Entry> heads;
   // Under fair (fair_keyed()), the queue's entries carry key 0, so that each class keeps
   // its jobs in submit order (one user's), and FairKeys gives the keys. FairKeys holds the
   // queued jobs that are not held (Scheduler::hold), which are exactly the jobs snapshot()
@@ -288,7 +291,7 @@ struct Scheduler::State {
   // Between calls `heads` is not kept (heads_live false).
   std::unique_ptr<FairKeys> fair_keys;  // the fair policy alone
   // Per FairKeys user, in class order, while entries_fair_keyed.
-  std::vector<std::vector<UserFirst>> user_firsts;
+  std::vector<std::vector<ListedFirst>> user_firsts;
   bool entries_fair_keyed = false;  // the entries carry key 0 (rebuild_order set it)
   bool heads_live = true;           // `heads` is kept as classes change
   std::size_t queued_with_dependencies = 0;
@@ -316,7 +319,7 @@ struct Scheduler::State {
   void rekey_heads(double now_s);
   // The ordered list of the class's first jobs that the class is in: its user's under
   // fair-keyed entries, its signature group's under sjf; nullptr when `heads` holds it.
-  std::vector<UserFirst>* ordered_list(const RequestClass& group);
+  std::vector<ListedFirst>* ordered_list(const RequestClass& group);
   // Entries that a walk brought into `heads` from a signature group's list past its first
   // class; they leave `heads` when the round ends (purge_revealed).
   std::vector<Entry> revealed;
