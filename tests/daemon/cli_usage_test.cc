@@ -22,6 +22,19 @@ bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
+// Runs a command as uid 1001 (root's tests use it as another user).
+constexpr const char* kAsUid1001 = "setpriv --reuid=1001 --regid=1001 --clear-groups";
+
+// Why the CLI cannot run as uid 1001 here (no setpriv, or that uid cannot reach the
+// binary); empty when it can. REQUIRES: root.
+std::string why_not_as_uid_1001() {
+  if (std::system("command -v setpriv >/dev/null") != 0) return "no setpriv";
+  const std::string probe = std::string(kAsUid1001) + " test -x '" + FASTGPU_CLI_PATH + "'";
+  if (std::system(probe.c_str()) != 0)
+    return std::string("uid 1001 cannot run ") + FASTGPU_CLI_PATH;
+  return "";
+}
+
 TEST(CliUsage, AParseErrorNamesTheCommandAndWhereItsOptionsAre) {
   test_support::CliRun run = run_cli("queue --bogus", true);
   EXPECT_EQ(run.exit_code, 2) << run.output;
@@ -59,11 +72,8 @@ TEST(CliUsage, AnUnknownVerbIsNamedWithTheVerbsThereAre) {
 TEST(CliUsage, AllUsersByAUserNamesTheFlag) {
   std::string as_user = "HOME=/tmp FASTGPU_STATE_DIR=/nonexistent/fastgpu-state";
   if (::geteuid() == 0) {
-    if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
-    as_user += " setpriv --reuid=1001 --regid=1001 --clear-groups";
-    if (std::system((as_user + " test -x '" + std::string(FASTGPU_CLI_PATH) + "'").c_str()) != 0) {
-      GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH;
-    }
+    if (const std::string why = why_not_as_uid_1001(); !why.empty()) GTEST_SKIP() << why;
+    as_user += std::string(" ") + kAsUid1001;
   }
   for (const std::string verb : {"queue", "history"}) {
     const test_support::CliRun run =
@@ -82,11 +92,8 @@ TEST(CliUsage, AllUsersByAUserNamesTheFlag) {
 TEST(CliUsage, ASharedDaemonOfAUserIsRefused) {
   std::string as_user = "HOME=/tmp FASTGPU_STATE_DIR=/nonexistent/fastgpu-state";
   if (::geteuid() == 0) {
-    if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
-    as_user += " setpriv --reuid=1001 --regid=1001 --clear-groups";
-    if (std::system((as_user + " test -x '" + std::string(FASTGPU_CLI_PATH) + "'").c_str()) != 0) {
-      GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH;
-    }
+    if (const std::string why = why_not_as_uid_1001(); !why.empty()) GTEST_SKIP() << why;
+    as_user += std::string(" ") + kAsUid1001;
   }
   for (const std::string verb : {"run", "start"}) {
     const test_support::CliRun run =
@@ -104,11 +111,8 @@ TEST(CliUsage, ASharedDaemonOfAUserIsRefused) {
 // uncaught filesystem error: the command aborted (exit 134).
 TEST(CliUsage, ASocketBehindAFolderTheUserMayNotEnterIsAnErrorNotACrash) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run the CLI as another user";
-  if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
-  const std::string as_user = "setpriv --reuid=1001 --regid=1001 --clear-groups";
-  if (std::system((as_user + " test -x '" + std::string(FASTGPU_CLI_PATH) + "'").c_str()) != 0) {
-    GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH;
-  }
+  if (const std::string why = why_not_as_uid_1001(); !why.empty()) GTEST_SKIP() << why;
+  const std::string as_user = kAsUid1001;
   char closed[] = "/tmp/fastgpu-closed-XXXXXX";
   ASSERT_NE(::mkdtemp(closed), nullptr);  // 0700, root's
   const std::string run_as =
@@ -134,11 +138,8 @@ TEST(CliUsage, ASocketBehindAFolderTheUserMayNotEnterIsAnErrorNotACrash) {
 // failed on her folder, and he read of her state folder, not of her socket.
 TEST(CliUsage, AnotherUsersSocketIsNamedWithItsOwnerAndNoDaemonIsStarted) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root, to make a socket of another user's";
-  if (std::system("command -v setpriv >/dev/null") != 0) GTEST_SKIP() << "no setpriv";
-  const std::string as_user = "setpriv --reuid=1001 --regid=1001 --clear-groups";
-  if (std::system((as_user + " test -x '" + std::string(FASTGPU_CLI_PATH) + "'").c_str()) != 0) {
-    GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH;
-  }
+  if (const std::string why = why_not_as_uid_1001(); !why.empty()) GTEST_SKIP() << why;
+  const std::string as_user = kAsUid1001;
   char folder[] = "/tmp/fastgpu-other-XXXXXX";
   ASSERT_NE(::mkdtemp(folder), nullptr);
   ASSERT_EQ(::chmod(folder, 0755), 0);

@@ -194,6 +194,24 @@ TEST(IncrementalScheduler, ARunThatTeachesNothingNewRanksNothingAgain) {
   }
 }
 
+// On a GPU that runs one job at a time: the kept scheduler starts one job at `now`, as the
+// pure one does on its snapshot, and the job ends 10 s later (now moves on). Its id, or 0.
+std::uint64_t start_the_next_one(Scheduler& scheduler, const SchedulerConfig& config, double& now) {
+  Snapshot snapshot = scheduler.snapshot();
+  snapshot.now_s = now;
+  auto pure = schedule(snapshot, config);
+  auto kept = scheduler.schedule(now);
+  EXPECT_TRUE(pure.ok() && kept.ok());
+  if (!pure.ok() || !kept.ok()) return 0;
+  EXPECT_EQ(describe(*pure), describe(*kept));
+  const std::vector<std::uint64_t> started = testing::started_ids(*kept);
+  EXPECT_EQ(started.size(), 1u) << describe(*kept);
+  if (started.size() != 1) return 0;
+  now += 10.0;
+  EXPECT_TRUE(scheduler.finish(JobId{started[0]}, EndState::kSucceeded, now).ok());
+  return started[0];
+}
+
 // A signature's first median moves its waiting jobs into its group (one key for them all)
 // without ranking the queue again, and they start in the order it gives them.
 TEST(IncrementalScheduler, AFirstMedianMovesItsJobsWithoutRankingTheQueueAgain) {
@@ -209,21 +227,7 @@ TEST(IncrementalScheduler, AFirstMedianMovesItsJobsWithoutRankingTheQueueAgain) 
     ASSERT_TRUE(scheduler.enqueue(job).ok());
   }
   double now = 0.0;
-  auto next = [&]() -> std::uint64_t {
-    Snapshot snapshot = scheduler.snapshot();
-    snapshot.now_s = now;
-    auto pure = schedule(snapshot, config);
-    auto kept = scheduler.schedule(now);
-    EXPECT_TRUE(pure.ok() && kept.ok());
-    if (!pure.ok() || !kept.ok()) return 0;
-    EXPECT_EQ(describe(*pure), describe(*kept));
-    const std::vector<std::uint64_t> started = testing::started_ids(*kept);
-    EXPECT_EQ(started.size(), 1u) << describe(*kept);
-    if (started.size() != 1) return 0;
-    now += 10.0;
-    EXPECT_TRUE(scheduler.finish(JobId{started[0]}, EndState::kSucceeded, now).ok());
-    return started[0];
-  };
+  auto next = [&] { return start_the_next_one(scheduler, config, now); };
   EXPECT_EQ(next(), 1u);  // slow (100 s) before the new signature's jobs (no estimate)
   const std::uint64_t ranked = scheduler.state().orders_rebuilt;
   scheduler.add_run("new", std::nullopt, 10.0);  // its first median: 10 s
@@ -252,21 +256,7 @@ TEST(IncrementalScheduler, SjfJobsMoveWithTheirSignaturesMedian) {
   }
   std::vector<std::uint64_t> order;
   double now = 0.0;
-  auto next = [&]() -> std::uint64_t {
-    Snapshot snapshot = scheduler.snapshot();
-    snapshot.now_s = now;
-    auto pure = schedule(snapshot, config);
-    auto kept = scheduler.schedule(now);
-    EXPECT_TRUE(pure.ok() && kept.ok());
-    if (!pure.ok() || !kept.ok()) return 0;
-    EXPECT_EQ(describe(*pure), describe(*kept));
-    const std::vector<std::uint64_t> started = testing::started_ids(*kept);
-    EXPECT_EQ(started.size(), 1u) << describe(*kept);
-    if (started.size() != 1) return 0;
-    now += 10.0;
-    EXPECT_TRUE(scheduler.finish(JobId{started[0]}, EndState::kSucceeded, now).ok());
-    return started[0];
-  };
+  auto next = [&] { return start_the_next_one(scheduler, config, now); };
   EXPECT_EQ(next(), 3u);  // quick (10 s) before slow (100 s) before job 1 (no estimate)
   scheduler.add_run("quick", std::nullopt, 1000.0);  // quick's median: 505 s
   scheduler.add_run("quick", std::nullopt, 1000.0);  // 1000 s
