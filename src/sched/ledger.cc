@@ -200,8 +200,6 @@ void Ledger::end_trial() {
   in_trial_ = false;
 }
 
-bool Ledger::any_capacity() const { return open_gpus_ > 0; }
-
 Ledger::LoadKey Ledger::load_key(const GpuSlot& slot, int s) {
   return {slot.load, slot.utilization, slot.temperature_c, s};
 }

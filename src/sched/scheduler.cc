@@ -205,11 +205,18 @@ class Round {
   // user's next class in (reveal_next_first), saving an allocation and a free.
   // Under sjf a signature group's class leaves too; the group's first class goes back
   // when the round ends (State::purge_revealed), since `heads` keeps it between calls.
+  // Inline for the common case (a class in no ordered list: the walk steps on); the rest
+  // is out of line (measured: a call per pass was 3% of the 100k drain).
   void pass(std::set<Entry>::iterator& it) {
     if (!state_.entries_fair_keyed && it->key_group < 0) {
       ++it;
       return;
     }
+    pass_listed(it);
+  }
+
+  // pass() for a class in an ordered list.
+  [[gnu::noinline]] void pass_listed(std::set<Entry>::iterator& it) {
     auto node = state_.heads.extract(it++);
     state_.note_passed(node.value());
     const Scheduler::State::ListedFirst* next = next_first(node.value());
