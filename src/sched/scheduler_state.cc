@@ -75,7 +75,7 @@ void LimitFirsts::set(double limit, const Entry* first) {
   } else if (present) {
     it->first = *first;
   } else {
-    rows_.insert(it, Row{limit, *first, *first});
+    rows_.insert(it, Row{limit, *first, at});
   }
   refresh_from(at);
 }
@@ -83,10 +83,10 @@ void LimitFirsts::set(double limit, const Entry* first) {
 void LimitFirsts::refresh_from(std::size_t row) {
   for (std::size_t i = row; i < rows_.size(); ++i) {
     Row& current = rows_[i];
-    current.first_so_far = current.first;
+    current.first_so_far = i;
     if (current.limit < 0 || i == 0) continue;
     const Row& before = rows_[i - 1];
-    if (before.limit >= 0 && before.first_so_far < current.first) {
+    if (before.limit >= 0 && rows_[before.first_so_far].first < current.first) {
       current.first_so_far = before.first_so_far;
     }
   }
@@ -95,10 +95,9 @@ void LimitFirsts::refresh_from(std::size_t row) {
 const Entry& LimitFirsts::first() const {
   const Row& last = rows_.back();
   const Row& front = rows_.front();
-  if (front.limit < 0 && (rows_.size() == 1 || front.first < last.first_so_far)) {
-    return front.first;
-  }
-  return last.first_so_far;
+  const Entry& first_limited = rows_[last.first_so_far].first;
+  if (front.limit < 0 && (rows_.size() == 1 || front.first < first_limited)) return front.first;
+  return first_limited;
 }
 
 const Entry* LimitFirsts::first_ending_by(double now_s, double until_s) const {
@@ -107,7 +106,7 @@ const Entry* LimitFirsts::first_ending_by(double now_s, double until_s) const {
   // now_s + limit grows with the limit, so the rows that end in time are a prefix.
   auto end = std::partition_point(begin, rows_.end(),
                                   [&](const Row& row) { return now_s + row.limit <= until_s; });
-  return end == begin ? nullptr : &std::prev(end)->first_so_far;
+  return end == begin ? nullptr : &rows_[std::prev(end)->first_so_far].first;
 }
 
 const Entry* LimitFirsts::first_ending_by_after(double now_s, double until_s,
