@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <utility>
@@ -177,7 +178,6 @@ inline std::string describe(const ScheduleResult& result) {
   return text;
 }
 
-// Names a call of a random stream in a failure: "priority/pack seed 7 step 12".
 // The config a MixedStream runs under: balancing on exactly when backfill is, and the
 // minimum runs before a preemption (30 s) and a move (60 s).
 inline SchedulerConfig mixed_stream_config(const std::string& policy, const char* strategy,
@@ -192,9 +192,18 @@ inline SchedulerConfig mixed_stream_config(const std::string& policy, const char
   return config;
 }
 
+// A stream's config as a failure names it: "priority/pack".
+inline std::string stream_name(const SchedulerConfig& config) {
+  return config.policy + "/" + config.strategy;
+}
+
+// Names a call of a random stream in a failure: "priority/pack seed 7 step 12".
+inline std::string stream_step(const std::string& name, std::uint64_t seed, int step) {
+  return name + " seed " + std::to_string(seed) + " step " + std::to_string(step);
+}
+
 inline std::string stream_step(const SchedulerConfig& config, std::uint64_t seed, int step) {
-  return config.policy + "/" + config.strategy + " seed " + std::to_string(seed) + " step " +
-         std::to_string(step);
+  return stream_step(stream_name(config), seed, step);
 }
 
 // Holds a kept scheduler's call to a reference call on the same snapshot (the pure
@@ -206,6 +215,37 @@ inline bool kept_matches(const Result<ScheduleResult>& reference,
   if (!reference.ok() || !kept.ok()) return false;
   EXPECT_EQ(describe(*reference), describe(*kept)) << where;
   return describe(*reference) == describe(*kept);
+}
+
+// A kept Scheduler on `gpus`, or null (and the test failed) where they or the config are
+// refused.
+inline std::unique_ptr<Scheduler> kept_scheduler(const SchedulerConfig& config,
+                                                 const std::vector<GpuState>& gpus) {
+  auto created = Scheduler::create(config, gpus);
+  EXPECT_TRUE(created.ok()) << created.status().to_string();
+  return created.ok() ? std::move(*created) : nullptr;
+}
+
+// The calls of a random stream that holds a kept scheduler to a reference: `steps` calls
+// of `scheduler` from t = 0, each held by kept_matches() to `reference(snapshot, config)`
+// (the pure schedule(), or a pure call that searches the plain way) on the snapshot at the
+// call's moment, named "`name` seed S step N" in a failure. After a call that decided the
+// same, `next(kept, now)` counts what the call decided and makes the changes before the
+// next one, moving `now` on as it likes. Stops at the first difference, and once the test
+// has failed fatally.
+template <typename Reference, typename Next>
+void run_kept_calls(Scheduler& scheduler, const SchedulerConfig& config, Reference&& reference,
+                    const std::string& name, std::uint64_t seed, int steps, Next&& next) {
+  double now = 0.0;
+  for (int step = 0; step < steps; ++step) {
+    Snapshot snapshot = scheduler.snapshot();
+    snapshot.now_s = now;
+    const auto expected = reference(snapshot, config);
+    const auto kept = scheduler.schedule(now);
+    if (!kept_matches(expected, kept, stream_step(name, seed, step))) return;
+    next(*kept, now);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
 }
 
 }  // namespace fastgpu::sched::testing

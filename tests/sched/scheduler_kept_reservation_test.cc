@@ -95,28 +95,22 @@ Figures run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps)
   Figures figures;
   BusyStream stream(seed);
   std::vector<GpuState> gpus = stream.cluster();
-  auto created = Scheduler::create(config, gpus);
-  EXPECT_TRUE(created.ok()) << created.status().to_string();
-  if (!created.ok()) return figures;
-  Scheduler& scheduler = **created;
-  for (int n = 0; n < 150; ++n) EXPECT_TRUE(scheduler.enqueue(stream.job(0.0)).ok());
-  double now = 0.0;
-  for (int step = 0; step < steps; ++step) {
-    Snapshot snapshot = scheduler.snapshot();
-    snapshot.now_s = now;
-    auto pure = schedule(snapshot, config);
-    auto kept = scheduler.schedule(now);
-    if (!testing::kept_matches(pure, kept, testing::stream_step(config, seed, step))) {
-      return figures;
-    }
-    if (kept->reservation) ++figures.reservations;
-    figures.starts += testing::starts(*kept).size();
-    // Time moves on at most calls; several changes may come between two calls.
-    if (stream.pick(0, 2) != 0) now += 30.0 * stream.pick(1, 10);
-    for (int n = stream.pick(1, 3); n > 0; --n) change(scheduler, stream, gpus, now);
-  }
-  figures.reuses = scheduler.state().reservation_reuses;
-  figures.proven = scheduler.state().placements_proven;
+  const auto scheduler = testing::kept_scheduler(config, gpus);
+  if (!scheduler) return figures;
+  for (int n = 0; n < 150; ++n) EXPECT_TRUE(scheduler->enqueue(stream.job(0.0)).ok());
+  testing::run_kept_calls(*scheduler, config, schedule, testing::stream_name(config), seed, steps,
+                          [&](const ScheduleResult& kept, double& now) {
+                            if (kept.reservation) ++figures.reservations;
+                            figures.starts += testing::starts(kept).size();
+                            // Time moves on at most calls; several changes may come
+                            // between two calls.
+                            if (stream.pick(0, 2) != 0) now += 30.0 * stream.pick(1, 10);
+                            for (int n = stream.pick(1, 3); n > 0; --n) {
+                              change(*scheduler, stream, gpus, now);
+                            }
+                          });
+  figures.reuses = scheduler->state().reservation_reuses;
+  figures.proven = scheduler->state().placements_proven;
   return figures;
 }
 

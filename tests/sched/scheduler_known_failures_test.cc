@@ -104,29 +104,19 @@ Figures run_blocked_stream(const SchedulerConfig& config, std::uint64_t seed, in
   Figures figures;
   BlockedStream stream(seed);
   std::vector<GpuState> gpus = stream.cluster();
-  auto created = Scheduler::create(config, gpus);
-  EXPECT_TRUE(created.ok()) << created.status().to_string();
-  if (!created.ok()) return figures;
-  Scheduler& scheduler = **created;
-  for (int n = 0; n < 40; ++n) (void)scheduler.enqueue(stream.job(0.0));
-  double now = 0.0;
-  for (int step = 0; step < steps; ++step) {
-    Snapshot snapshot = scheduler.snapshot();
-    snapshot.now_s = now;
-    auto pure = schedule(snapshot, config);
-    auto kept = scheduler.schedule(now);
-    if (!testing::kept_matches(pure, kept,
-                               config.policy + "/" + config.strategy +
-                                   (config.backfill ? " backfill" : "") + " seed " +
-                                   std::to_string(seed) + " step " + std::to_string(step))) {
-      return figures;
-    }
-    figures.decisions += kept->decisions.size();
-    if (scheduler.queued() > 0 && scheduler.running() > 0) ++figures.blocked_calls;
-    now += 60.0 * stream.pick(0, 4);
-    change(stream, scheduler, gpus, now, figures);
-    if (::testing::Test::HasFatalFailure()) return figures;
-  }
+  const auto scheduler = testing::kept_scheduler(config, gpus);
+  if (!scheduler) return figures;
+  for (int n = 0; n < 40; ++n) (void)scheduler->enqueue(stream.job(0.0));
+  const std::string name = testing::stream_name(config) + (config.backfill ? " backfill" : "");
+  testing::run_kept_calls(*scheduler, config, schedule, name, seed, steps,
+                          [&](const ScheduleResult& kept, double& now) {
+                            figures.decisions += kept.decisions.size();
+                            if (scheduler->queued() > 0 && scheduler->running() > 0) {
+                              ++figures.blocked_calls;
+                            }
+                            now += 60.0 * stream.pick(0, 4);
+                            change(stream, *scheduler, gpus, now, figures);
+                          });
   return figures;
 }
 

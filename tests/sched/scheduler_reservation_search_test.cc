@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fastgpu/sched/scheduler.h"
+#include "sched/plain_schedule.h"
 #include "sched/sched_builders.h"
 #include "sched/scheduler_state.h"
 
@@ -23,11 +24,9 @@ using testing::describe;
 using testing::kGiB;
 
 // The pure schedule() of the snapshot, with the plain reservation search.
-Result<ScheduleResult> plain_schedule(const Snapshot& snapshot, const SchedulerConfig& config) {
-  auto state = state_from_snapshot(snapshot, config);
-  if (!state.ok()) return state.status();
-  (*state)->plain_reservation_search = true;
-  return schedule_held(**state, snapshot.now_s);
+Result<ScheduleResult> plain_search_schedule(const Snapshot& snapshot,
+                                             const SchedulerConfig& config) {
+  return testing::plain_schedule(snapshot, config, &Scheduler::State::plain_reservation_search);
 }
 
 class ReservationStream : public testing::RandomStream {
@@ -70,37 +69,30 @@ Figures run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps)
   Figures figures;
   ReservationStream stream(seed);
   std::vector<GpuState> gpus = stream.cluster();
-  auto created = Scheduler::create(config, gpus);
-  EXPECT_TRUE(created.ok()) << created.status().to_string();
-  if (!created.ok()) return figures;
-  Scheduler& scheduler = **created;
-  for (int n = 0; n < 60; ++n) (void)scheduler.enqueue(stream.job(0.0));
-  double now = 0.0;
-  for (int step = 0; step < steps; ++step) {
-    Snapshot snapshot = scheduler.snapshot();
-    snapshot.now_s = now;
-    auto plain = plain_schedule(snapshot, config);
-    auto kept = scheduler.schedule(now);
-    if (!testing::kept_matches(plain, kept, testing::stream_step(config, seed, step))) {
-      return figures;
-    }
-    if (kept->reservation) ++figures.reservations;
-    figures.starts += testing::starts(*kept).size();
-    now += 60.0 * stream.pick(0, 5);
-    // Jobs end, most before their limits; new ones arrive; now and then a GPU changes.
-    const Snapshot state = scheduler.snapshot();
-    for (int n = stream.pick(0, 3); n > 0 && !state.running.empty(); --n) {
-      const RunningJob& running = stream.pick_from(state.running);
-      (void)scheduler.finish(running.job.id, EndState::kSucceeded, now);
-    }
-    for (int n = stream.pick(0, 3); n > 0; --n) (void)scheduler.enqueue(stream.job(now));
-    if (stream.pick(0, 9) == 0) {
-      GpuState& gpu = stream.pick_from(gpus);
-      gpu.foreign_bytes = static_cast<Bytes>(stream.pick(0, 2) * 8) * kGiB;
-      gpu.utilization = 0.25 * stream.pick(0, 4);
-      EXPECT_TRUE(scheduler.update_gpu(gpu).ok());
-    }
-  }
+  const auto scheduler = testing::kept_scheduler(config, gpus);
+  if (!scheduler) return figures;
+  for (int n = 0; n < 60; ++n) (void)scheduler->enqueue(stream.job(0.0));
+  testing::run_kept_calls(*scheduler, config, plain_search_schedule, testing::stream_name(config),
+                          seed, steps, [&](const ScheduleResult& kept, double& now) {
+                            if (kept.reservation) ++figures.reservations;
+                            figures.starts += testing::starts(kept).size();
+                            now += 60.0 * stream.pick(0, 5);
+                            // Jobs end, most before their limits; new ones arrive; now and then a
+                            // GPU changes.
+                            const Snapshot state = scheduler->snapshot();
+                            for (int n = stream.pick(0, 3); n > 0 && !state.running.empty(); --n) {
+                              const RunningJob& running = stream.pick_from(state.running);
+                              (void)scheduler->finish(running.job.id, EndState::kSucceeded, now);
+                            }
+                            for (int n = stream.pick(0, 3); n > 0; --n)
+                              (void)scheduler->enqueue(stream.job(now));
+                            if (stream.pick(0, 9) == 0) {
+                              GpuState& gpu = stream.pick_from(gpus);
+                              gpu.foreign_bytes = static_cast<Bytes>(stream.pick(0, 2) * 8) * kGiB;
+                              gpu.utilization = 0.25 * stream.pick(0, 4);
+                              EXPECT_TRUE(scheduler->update_gpu(gpu).ok());
+                            }
+                          });
   return figures;
 }
 
@@ -148,7 +140,7 @@ TEST(ReservationSearchScheduler, ReservesWhereTheReleaseThatMadeRoomRan) {
   Job blocked = testing::make_job(4, 2, 60 * kGiB);
   blocked.time_limit_s = 300.0;
   snapshot.queue = {blocked};
-  auto plain = plain_schedule(snapshot, config);
+  auto plain = plain_search_schedule(snapshot, config);
   auto pruned = schedule(snapshot, config);
   ASSERT_TRUE(plain.ok() && pruned.ok());
   ASSERT_TRUE(pruned->reservation.has_value()) << describe(*pruned);

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "fastgpu/sched/scheduler.h"
+#include "sched/plain_schedule.h"
 #include "sched/sched_builders.h"
 #include "sched/scheduler_state.h"
 
@@ -24,10 +25,7 @@ using testing::kGiB;
 // The pure schedule() of the snapshot, walking without the shortcuts.
 Result<ScheduleResult> plain_walk_schedule(const Snapshot& snapshot,
                                            const SchedulerConfig& config) {
-  auto state = state_from_snapshot(snapshot, config);
-  if (!state.ok()) return state.status();
-  (*state)->plain_walk = true;
-  return schedule_held(**state, snapshot.now_s);
+  return testing::plain_schedule(snapshot, config, &Scheduler::State::plain_walk);
 }
 
 class WalkStream : public testing::RandomStream {
@@ -116,30 +114,23 @@ Figures run_stream(const SchedulerConfig& config, std::uint64_t seed, int steps)
   Figures figures;
   WalkStream stream(seed);
   std::vector<GpuState> gpus = stream.cluster();
-  auto created = Scheduler::create(config, gpus);
-  EXPECT_TRUE(created.ok()) << created.status().to_string();
-  if (!created.ok()) return figures;
-  Scheduler& scheduler = **created;
+  const auto scheduler = testing::kept_scheduler(config, gpus);
+  if (!scheduler) return figures;
   for (int n = 0; n < 120; ++n) {
-    const Status status = scheduler.enqueue(stream.job(0.0));
+    const Status status = scheduler->enqueue(stream.job(0.0));
     EXPECT_TRUE(status.ok()) << status.to_string();
   }
-  double now = 0.0;
-  for (int step = 0; step < steps; ++step) {
-    Snapshot snapshot = scheduler.snapshot();
-    snapshot.now_s = now;
-    auto plain = plain_walk_schedule(snapshot, config);
-    auto kept = scheduler.schedule(now);
-    if (!testing::kept_matches(plain, kept, testing::stream_step(config, seed, step))) {
-      return figures;
-    }
-    if (kept->reservation) ++figures.reservations;
-    figures.starts += testing::starts(*kept).size();
-    if (stream.pick(0, 2) != 0) now += 60.0 * stream.pick(1, 10);
-    for (int n = stream.pick(1, 3); n > 0; --n) change(scheduler, stream, gpus, now);
-  }
-  figures.shortcuts = scheduler.state().walk_shortcuts;
-  figures.smallest_stops = scheduler.state().smallest_proven_stops;
+  testing::run_kept_calls(*scheduler, config, plain_walk_schedule, testing::stream_name(config),
+                          seed, steps, [&](const ScheduleResult& kept, double& now) {
+                            if (kept.reservation) ++figures.reservations;
+                            figures.starts += testing::starts(kept).size();
+                            if (stream.pick(0, 2) != 0) now += 60.0 * stream.pick(1, 10);
+                            for (int n = stream.pick(1, 3); n > 0; --n) {
+                              change(*scheduler, stream, gpus, now);
+                            }
+                          });
+  figures.shortcuts = scheduler->state().walk_shortcuts;
+  figures.smallest_stops = scheduler->state().smallest_proven_stops;
   return figures;
 }
 
