@@ -1,5 +1,8 @@
 #include "cli/display_width.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <cstdint>
 
 namespace fastgpu::cli {
@@ -84,6 +87,30 @@ std::string fit_to_width(std::string_view text, std::size_t width) {
 std::string pad_to_width(std::string_view text, std::size_t width) {
   const std::size_t columns = display_width(text);
   return std::string(text) + std::string(columns < width ? width - columns : 0, ' ');
+}
+
+std::string aligned_columns(const std::vector<std::vector<std::string>>& rows,
+                            std::size_t left_columns) {
+  std::vector<std::size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (std::size_t k = 0; k < row.size(); ++k) widths[k] = std::max(widths[k], row[k].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    for (std::size_t k = 0; k < row.size(); ++k) {
+      const bool last = k + 1 == row.size();
+      if (k >= left_columns) {
+        out += fmt::format("{:>{}}", row[k], widths[k]);
+      } else if (!last) {
+        out += fmt::format("{:<{}}", row[k], widths[k]);
+      } else {
+        out += row[k];
+      }
+      out += last ? "\n" : "  ";
+    }
+  }
+  return out;
 }
 
 }  // namespace fastgpu::cli

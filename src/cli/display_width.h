@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fastgpu::cli {
 
@@ -21,5 +22,12 @@ std::string fit_to_width(std::string_view text, std::size_t width);
 
 // `text` followed by spaces up to `width` columns (nothing added when it is as wide).
 std::string pad_to_width(std::string_view text, std::size_t width);
+
+// `rows` as lines of a table: each column padded to its widest cell, two spaces apart; the
+// first `left_columns` columns' cells left-aligned (names), the others right-aligned
+// (numbers). A left-aligned last cell is not padded, so no line ends in spaces. Widths are
+// counted in bytes: for tables of ASCII figures and names (simulate's, model's).
+std::string aligned_columns(const std::vector<std::vector<std::string>>& rows,
+                            std::size_t left_columns);
 
 }  // namespace fastgpu::cli

@@ -4,12 +4,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/display_width.h"
 #include "fastgpu/core/brief_model.h"
 
 namespace fastgpu::cli {
@@ -47,22 +49,9 @@ std::string gpu_of(const TaskTable& table, const model::ModelTask& task) {
   return task.gpu ? table.gpus[*task.gpu].name : "all";
 }
 
-// Pads every column to its widest cell, two spaces apart.
+// Every column left-aligned, figures as names.
 std::string aligned(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t k = 0; k < row.size(); ++k) widths[k] = std::max(widths[k], row[k].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t k = 0; k < row.size(); ++k) {
-      line += fmt::format("{:<{}}", row[k], k + 1 < row.size() ? widths[k] + 2 : 0);
-    }
-    out += line + "\n";
-  }
-  return out;
+  return aligned_columns(rows, std::numeric_limits<std::size_t>::max());
 }
 
 std::string gpu_rows(const TaskTable& table, const ModelFigures& figures) {

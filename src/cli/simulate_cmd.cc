@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/display_width.h"
 #include "fastgpu/sched/placer.h"
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/settings.h"
@@ -207,24 +208,6 @@ std::vector<std::string> table_row(const Run& run) {
           m.deadline_miss_rate ? percent(*m.deadline_miss_rate) : "-"};
 }
 
-std::string aligned(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t k = 0; k < row.size(); ++k) widths[k] = std::max(widths[k], row[k].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    for (std::size_t k = 0; k < row.size(); ++k) {
-      // Names left-aligned, numbers right-aligned.
-      out += k < 2 ? fmt::format("{:<{}}", row[k], widths[k])
-                   : fmt::format("{:>{}}", row[k], widths[k]);
-      out += k + 1 < row.size() ? "  " : "\n";
-    }
-  }
-  return out;
-}
-
 // The jobs one reason rejected: how many, and the trace ids of the first few.
 struct RejectedGroup {
   std::size_t count = 0;
@@ -359,7 +342,7 @@ void print_table(const sim::Trace& trace, const std::vector<Run>& runs, std::siz
     wall += run.wall_s;
   }
   std::string text = fmt::format("Trace {}: {}\n\n", trace.name, trace.report.summary());
-  text += aligned(rows);
+  text += aligned_columns(rows, 2);  // cluster and policy left-aligned
   text += rejected_text(runs);
   if (!notes.empty()) text += "\n" + fmt::format("{}\n", fmt::join(notes, "\n"));
   if (unassigned > 0) {

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
+#include "cli/display_width.h"
 #include "cli/simulate_cmd.h"
 #include "fastgpu/sim/fgd_protocol.h"
 
@@ -99,23 +100,6 @@ Json curve_json(const Curve& curve) {
   return values;
 }
 
-std::string aligned(const std::vector<std::vector<std::string>>& rows) {
-  std::vector<std::size_t> widths;
-  for (const auto& row : rows) {
-    widths.resize(std::max(widths.size(), row.size()));
-    for (std::size_t k = 0; k < row.size(); ++k) widths[k] = std::max(widths[k], row[k].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    for (std::size_t k = 0; k < row.size(); ++k) {
-      out += k < 2 ? fmt::format("{:<{}}", row[k], widths[k])
-                   : fmt::format("{:>{}}", row[k], widths[k]);
-      out += k + 1 < row.size() ? "  " : "\n";
-    }
-  }
-  return out;
-}
-
 void print_table(const SimulateOptions& options, const sim::Trace& trace,
                  const std::vector<StrategyRuns>& results, const std::vector<Reference>& refs) {
   std::vector<std::vector<std::string>> rows = {{"strategy", "seed", "tasks", "failed",
@@ -140,7 +124,7 @@ void print_table(const SimulateOptions& options, const sim::Trace& trace,
   std::string text =
       fmt::format("Trace {}: {}\nFGD protocol: tune {}, workload {}\n\n", trace.name,
                   trace.report.summary(), options.tune, workload_name(options.trace));
-  text += aligned(rows);
+  text += aligned_columns(rows, 2);  // strategy and seed left-aligned
   text +=
       "\nalloc@k = GPU allocation ratio when the arrived GPU request is k % of capacity; frag = "
       "FGD's expected unusable GPU for the trace's task mix, at the end (docs/simulator.md).\n";
