@@ -6,7 +6,6 @@
 // same, line by line, reservation included.
 #include <gtest/gtest.h>
 
-#include <random>
 #include <string>
 
 #include "fastgpu/sched/scheduler.h"
@@ -18,11 +17,9 @@ namespace {
 using testing::describe;
 using testing::kGiB;
 
-class LongQueue {
+class LongQueue : public testing::RandomStream {
  public:
-  explicit LongQueue(std::uint64_t seed) : rng_(seed) {}
-
-  int pick(int low, int high) { return std::uniform_int_distribution<int>(low, high)(rng_); }
+  using RandomStream::RandomStream;
 
   // Four request classes (a quarter GPU, one, two and four whole GPUs), twelve time limits
   // and no limit, three priorities.
@@ -30,7 +27,7 @@ class LongQueue {
     const int kind = pick(0, 3);
     const int gpus = kind == 0 ? 1 : kind == 1 ? 1 : kind == 2 ? 2 : 4;
     Job job =
-        testing::make_job(++next_id_, gpus, (kind == 0 ? 10 : 30) * kGiB, kind == 0 ? 0.25 : 1.0);
+        testing::make_job(next_id(), gpus, (kind == 0 ? 10 : 30) * kGiB, kind == 0 ? 0.25 : 1.0);
     job.signature = "sig" + std::to_string(kind);
     job.priority = pick(0, 2);
     job.submit_time_s = now;
@@ -38,10 +35,6 @@ class LongQueue {
     job.oracle_duration_s = 300.0 * pick(1, 20);
     return job;
   }
-
- private:
-  std::mt19937_64 rng_;
-  std::uint64_t next_id_ = 0;
 };
 
 struct StreamFigures {
@@ -55,27 +48,24 @@ StreamFigures run_long_queue(const SchedulerConfig& config, std::uint64_t seed) 
   LongQueue stream(seed);
   std::vector<GpuState> gpus;
   for (int node = 0; node < 3; ++node) {
-    for (int i = 0; i < 4; ++i) {
-      gpus.push_back(testing::make_gpu(node * 4 + i, "node" + std::to_string(node)));
+    for (const GpuState& gpu : testing::make_node("node" + std::to_string(node), 4, node * 4)) {
+      gpus.push_back(gpu);
     }
   }
-  auto created = Scheduler::create(config, gpus);
-  EXPECT_TRUE(created.ok()) << created.status().to_string();
-  if (!created.ok()) return figures;
-  Scheduler& scheduler = **created;
+  const auto kept_scheduler = testing::kept_scheduler(config, gpus);
+  if (!kept_scheduler) return figures;
+  Scheduler& scheduler = *kept_scheduler;
   for (int i = 0; i < 300; ++i) EXPECT_TRUE(scheduler.enqueue(stream.job(0.0)).ok());
   double now = 0.0;
   for (int step = 0; step < 120; ++step) {
     Snapshot state = scheduler.snapshot();
     const int what = stream.pick(0, 9);
     if (what <= 3 && !state.running.empty()) {
-      const auto& done = state.running[static_cast<std::size_t>(
-          stream.pick(0, static_cast<int>(state.running.size()) - 1))];
+      const auto& done = stream.pick_from(state.running);
       EXPECT_TRUE(scheduler.finish(done.job.id, EndState::kSucceeded, now).ok());
     } else if (what <= 6 && !state.queue.empty()) {
       // Any queued job, most often one from the middle of its class.
-      const auto& gone = state.queue[static_cast<std::size_t>(
-          stream.pick(0, static_cast<int>(state.queue.size()) - 1))];
+      const auto& gone = stream.pick_from(state.queue);
       EXPECT_TRUE(scheduler.cancel(gone.id, now).ok());
       ++figures.cancels;
     } else if (what == 7 && !state.running.empty()) {
