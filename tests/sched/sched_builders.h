@@ -211,7 +211,8 @@ inline std::string stream_step(const SchedulerConfig& config, std::uint64_t seed
 // only one of them succeeded, when both failed, or when they decide differently.
 inline bool kept_matches(const Result<ScheduleResult>& reference,
                          const Result<ScheduleResult>& kept, const std::string& where) {
-  EXPECT_EQ(reference.ok(), kept.ok()) << where;
+  EXPECT_TRUE(reference.ok()) << where << ": " << reference.status().to_string();
+  EXPECT_TRUE(kept.ok()) << where << ": " << kept.status().to_string();
   if (!reference.ok() || !kept.ok()) return false;
   EXPECT_EQ(describe(*reference), describe(*kept)) << where;
   return describe(*reference) == describe(*kept);
