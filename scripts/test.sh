@@ -4,7 +4,7 @@
 #   2. checks formatting (clang-format),
 #   3. builds with warnings as errors and runs the tests,
 #   4. builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs the tests again.
-# Tests labelled "gpu" need a real NVIDIA GPU and are skipped here (see docs/gpu-testing.md).
+# Tests labelled "gpu" need a real NVIDIA GPU and are skipped here (see docs/gpu-checks.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
