@@ -309,6 +309,8 @@ Status run_daemon(const DaemonConfig& config) {
                               : store::ensure_private_dir(config.paths.socket.parent_path()));
   Result<std::unique_ptr<DaemonLock>> lock = DaemonLock::acquire(config.paths);
   if (!lock.ok()) return lock.status();
+  // Before the loop starts any job: this daemon may not serve on another's socket.
+  FASTGPU_RETURN_IF_ERROR(check_socket_not_in_use(config.paths.socket));
   Result<int> stop_fd = install_stop_handlers();
   if (!stop_fd.ok()) return stop_fd.status();
 

@@ -188,10 +188,27 @@ bool lock_holder_answers_by(const DaemonPaths& paths, const ApiClient& client,
   return false;
 }
 
+// A daemon of another state folder already answering on the socket: the new one would
+// refuse to take the socket over, and its answers would be read as the new one's.
+Status check_socket_free_for(const DaemonPaths& paths, const ApiClient& client) {
+  Result<Json> other = client.get("/v1/daemon");
+  if (!other.ok()) return {};
+  const std::string its_state = other->value("state_dir", std::string("?"));
+  if (its_state == paths.state_dir.string()) return {};
+  return failed_precondition(fmt::format(
+      "the socket '{}' is in use: the daemon on it (pid {}) keeps its state in {}, not in {}; "
+      "stop that one first (`FASTGPU_STATE_DIR={} fastgpu daemon stop`), or give this daemon a "
+      "socket of its own with FASTGPU_SOCKET",
+      paths.socket.string(), other->value("pid", 0), its_state, paths.state_dir.string(),
+      its_state));
+}
+
 }  // namespace
 
 Result<StartedDaemon> start_daemon(const DaemonPaths& paths, const StartOptions& options) {
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(paths.state_dir));
+  const ApiClient client(paths.socket);
+  FASTGPU_RETURN_IF_ERROR(check_socket_free_for(paths, client));
   std::error_code no_log_yet;
   const std::uintmax_t log_before = std::filesystem::exists(paths.log_file, no_log_yet)
                                         ? std::filesystem::file_size(paths.log_file, no_log_yet)
@@ -201,7 +218,6 @@ Result<StartedDaemon> start_daemon(const DaemonPaths& paths, const StartOptions&
   const pid_t child = *spawned;
   const ExitWatch exited(child);
 
-  const ApiClient client(paths.socket);
   const auto deadline = std::chrono::steady_clock::now() + options.timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     if (client.reachable()) {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -214,6 +215,34 @@ class ApiServerImpl final : public ApiServer {
   std::thread thread_;
 };
 
+// Whether a process listens on `socket`: its pid (0 when the kernel does not say), nullopt
+// when nothing does (the file is stale). Error: connect failed for another reason.
+Result<std::optional<pid_t>> socket_listener(const std::filesystem::path& socket) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, socket.c_str(), sizeof(address.sun_path) - 1);
+  // Non-blocking: a listener whose backlog is full answers EAGAIN instead of holding us.
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return io_error(fmt::format("cannot make a socket: {}", std::strerror(errno)));
+  int connected = 0;
+  do {
+    connected = ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address));
+  } while (connected != 0 && errno == EINTR);
+  const int error = connected == 0 ? 0 : errno;
+  ucred credentials{};
+  socklen_t length = sizeof(credentials);
+  const bool known =
+      connected == 0 && ::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &length) == 0;
+  ::close(fd);
+  if (connected == 0) return std::optional<pid_t>(known ? credentials.pid : 0);
+  if (error == EAGAIN) return std::optional<pid_t>(0);
+  if (error == ECONNREFUSED || error == ENOENT) return std::optional<pid_t>();
+  return io_error(fmt::format(
+      "cannot tell whether a daemon listens on the socket '{}' (connect: {}); remove it if "
+      "none does, or set FASTGPU_SOCKET to another path",
+      socket.string(), std::strerror(error)));
+}
+
 Status prepare_socket_path(const std::filesystem::path& socket) {
   std::error_code error;
   std::filesystem::create_directories(socket.parent_path(), error);
@@ -221,9 +250,9 @@ Status prepare_socket_path(const std::filesystem::path& socket) {
     return io_error(fmt::format("cannot create the socket folder '{}': {}",
                                 socket.parent_path().string(), error.message()));
   }
-  // A socket left by a daemon that died: the caller holds the lock, so it is stale.
-  // (Asked with an error code: a folder on the way the daemon may not enter threw, and the
-  // daemon died of it.)
+  // A socket left by a daemon that died is stale; one that answers is another state
+  // folder's daemon's (the caller holds its own folder's lock). (Asked with an error code:
+  // a folder on the way the daemon may not enter threw, and the daemon died of it.)
   const std::filesystem::file_status status = std::filesystem::symlink_status(socket, error);
   if (error && status.type() != std::filesystem::file_type::not_found) {
     return io_error(
@@ -237,12 +266,29 @@ Status prepare_socket_path(const std::filesystem::path& socket) {
           "'{}' exists and is not a socket; remove it or set FASTGPU_SOCKET to another path",
           socket.string()));
     }
+    FASTGPU_RETURN_IF_ERROR(check_socket_not_in_use(socket));
     std::filesystem::remove(socket, error);
   }
   return {};
 }
 
 }  // namespace
+
+// A socket a live process answers on is not stale: it is another state folder's daemon's
+// (the caller holds its own folder's lock), or another program's. Taking it over would leave
+// that daemon running jobs nobody can reach.
+Status check_socket_not_in_use(const std::filesystem::path& socket) {
+  Result<std::optional<pid_t>> listener = socket_listener(socket);
+  if (!listener.ok()) return listener.status();
+  if (!listener->has_value()) return {};
+  const pid_t pid = **listener;
+  return failed_precondition(fmt::format(
+      "the socket '{}' is in use: {} listens on it (another FastGPU daemon, with another "
+      "state folder, or another program); stop it (`fastgpu daemon stop` with that daemon's "
+      "FASTGPU_STATE_DIR{}), or give this daemon a socket of its own with FASTGPU_SOCKET",
+      socket.string(), pid > 0 ? fmt::format("pid {}", pid) : std::string("a process"),
+      pid > 0 ? fmt::format(", or `kill {}`", pid) : std::string()));
+}
 
 Result<std::unique_ptr<ApiServer>> ApiServer::start(const ServerOptions& options) {
   FASTGPU_RETURN_IF_ERROR(prepare_socket_path(options.socket));

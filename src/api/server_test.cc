@@ -1,5 +1,6 @@
 #include "fastgpu/api/server.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
 #include <stdlib.h>
@@ -225,6 +226,38 @@ TEST_F(ApiServerTest, AStaleSocketFileIsReplacedButAnOrdinaryFileIsRefused) {
       ApiServer::start({file, false, service_.get()});
   ASSERT_FALSE(refused.ok());
   EXPECT_NE(refused.status().message().find("is not a socket"), std::string::npos);
+}
+
+// Two state folders sharing one FASTGPU_SOCKET: the second daemon took the first one's live
+// socket as stale and removed it; the first went on running jobs nobody could reach.
+TEST_F(ApiServerTest, ASocketSomethingListensOnIsNotTakenOver) {
+  const Result<std::unique_ptr<ApiServer>> second =
+      ApiServer::start({socket_, false, service_.get()});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_EQ(second.status().message(),
+            fmt::format("the socket '{}' is in use: pid {} listens on it (another FastGPU "
+                        "daemon, with another state folder, or another program); stop it "
+                        "(`fastgpu daemon stop` with that daemon's FASTGPU_STATE_DIR, or `kill "
+                        "{}`), or give this daemon a socket of its own with FASTGPU_SOCKET",
+                        socket_.string(), ::getpid(), ::getpid()));
+  EXPECT_TRUE(ApiClient(socket_).reachable());  // the first still answers on its socket
+
+  // Any listener, not only a FastGPU daemon.
+  const std::filesystem::path other = folder_ / "other.sock";
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, other.c_str(), sizeof(address.sun_path) - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(::listen(fd, 1), 0);
+  const Result<std::unique_ptr<ApiServer>> refused =
+      ApiServer::start({other, false, service_.get()});
+  ::close(fd);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("is in use"), std::string::npos)
+      << refused.status().message();
+  EXPECT_TRUE(std::filesystem::exists(other));
 }
 
 }  // namespace

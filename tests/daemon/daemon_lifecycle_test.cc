@@ -89,6 +89,33 @@ TEST(DaemonLifecycle, StopAndReloadOfADaemonWithItsStateElsewhereSayWhoseItIs) {
   EXPECT_TRUE(contains(reload.output, "read its settings again")) << reload.output;
 }
 
+// Two state folders sharing one FASTGPU_SOCKET: the second daemon removed the first one's
+// live socket and served there; the first ran on, out of reach. It is refused now, naming
+// the socket, the daemon on it and the fix, and the first still answers.
+TEST(DaemonLifecycle, ASecondStateFolderOnALiveSocketIsRefusedAndTheFirstKeepsIt) {
+  DaemonHarness daemon;
+  ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);
+  const std::string pid = daemon.fastgpu_json("daemon status")["pid"].dump();
+  const std::filesystem::path mine = daemon.work() / "mine";
+  const std::string elsewhere = "FASTGPU_STATE_DIR=" + mine.string();
+  const test_support::CliRun start = daemon.fastgpu_with(elsewhere, "daemon start");
+  EXPECT_EQ(start.exit_code, 1) << start.output;
+  EXPECT_TRUE(contains(start.output, "the socket '" + daemon.socket().string() +
+                                         "' is in use: the daemon on it (pid " + pid +
+                                         ") keeps its state in " + daemon.state_dir().string() +
+                                         ", not in " + mine.string()))
+      << start.output;
+  EXPECT_TRUE(contains(start.output, "socket of its own with FASTGPU_SOCKET")) << start.output;
+  const test_support::CliRun run = daemon.fastgpu_with(elsewhere, "daemon run");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "the socket '" + daemon.socket().string() + "' is in use: pid " +
+                                       pid + " listens on it"))
+      << run.output;
+  const json status = daemon.fastgpu_json("daemon status");
+  EXPECT_EQ(status["pid"].dump(), pid);
+  EXPECT_EQ(status["state_dir"], daemon.state_dir().string());
+}
+
 // `daemon start` takes --shared and --cpu-slots as `daemon run` does (only run had them);
 // status reports both, and a start asking for other slots is refused naming them.
 TEST(DaemonLifecycle, StartTakesSharedAndCpuSlotsAndStatusShowsThem) {

@@ -28,10 +28,15 @@ struct ServerOptions {
   ApiService* service = nullptr;  // not owned
 };
 
+// Fails (kFailedPrecondition, naming the socket, the pid that listens and the fix) when a
+// process listens on `socket`: a daemon of another state folder given the same socket. A
+// missing file, or one nobody listens on (a daemon that died left it), is free.
+Status check_socket_not_in_use(const std::filesystem::path& socket);
+
 class ApiServer {
  public:
-  // Binds the socket (removing a stale file left by a dead daemon: the caller holds the
-  // daemon lock, so no live daemon owns it) and starts serving on a thread.
+  // Binds the socket (removing a stale file left by a dead daemon; one a process listens on
+  // is refused, as check_socket_not_in_use says) and starts serving on a thread.
   static Result<std::unique_ptr<ApiServer>> start(const ServerOptions& options);
   virtual ~ApiServer() = default;
 
