@@ -315,6 +315,40 @@ ApiResponse ApiService::route(const ApiRequest& request) {
       "no endpoint {} {}; see docs/api.md for the endpoints", request.method, request.path)));
 }
 
+namespace {
+
+// A job waits only for jobs its user may see and cancel (root's for anyone's), and is
+// refused as `show` is: another user's job's end would start or fail it, and `show` would
+// print that job's state. Jobs the store does not have are left to it to name.
+Status check_dependencies_owned(store::StateStore& store, const std::vector<store::JobSpec>& specs,
+                                std::uint32_t uid) {
+  if (uid == kRootUid) return {};
+  std::map<std::uint64_t, std::uint32_t> owners;  // a 10,000-member array names one job
+  for (std::size_t index = 0; index < specs.size(); ++index) {
+    for (const store::Dependency& dependency : specs[index].dependencies) {
+      if (dependency.batch_index) continue;
+      auto owner = owners.find(dependency.job.value());
+      if (owner == owners.end()) {
+        Result<store::JobRecord> other = store.get_job(dependency.job);
+        if (!other.ok()) continue;
+        owner = owners.emplace(dependency.job.value(), other->spec.uid).first;
+      }
+      if (owner->second == uid) continue;
+      const std::string problem = fmt::format(
+          "waits for job {} (--after), but job {} belongs to uid {}, not to you (uid {}); a "
+          "job may wait only for your own jobs (nothing was submitted)",
+          dependency.job.value(), dependency.job.value(), owner->second, uid);
+      const std::string message = specs.size() == 1
+                                      ? "the job " + problem
+                                      : fmt::format("job {} of the batch {}", index, problem);
+      return failed_precondition(message).with_batch_job(index, problem);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 ApiResponse ApiService::submit(const ApiRequest& request) {
   Json body = Json::parse(request.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) {
@@ -331,6 +365,12 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
     spec.uid = request.uid;
     spec.user = user;
     spec.submit_time = now;
+  }
+  if (Status refused = check_dependencies_owned(*options_.store, *specs, request.uid);
+      !refused.ok()) {
+    Json refusal = error_json(refused);  // with the batch index, for `fastgpu run`
+    refusal["code"] = "permission denied";
+    return {403, std::move(refusal)};
   }
   share_environments(*specs, options_.job_path_prefix);
   Result<std::vector<JobId>> ids = [&] {

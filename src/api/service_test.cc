@@ -1,5 +1,6 @@
 #include "fastgpu/api/service.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -235,6 +236,37 @@ TEST_F(ApiServiceTest, AnotherUsersJobIsForbiddenToShowCancelAndLog) {
   EXPECT_EQ(cancel.body["code"], "permission denied");
   EXPECT_NE(cancel.body["error"].get<std::string>().find("uid 1000"), std::string::npos);
   EXPECT_EQ(store_->get_job(JobId(id)).value().state, JobState::kQueued);
+}
+
+// bob's `--after` on alice's job was taken: his job waited on hers, ran or failed as hers
+// ended, and his `show` printed her job's state. Refused as `show` is; root's may.
+TEST_F(ApiServiceTest, AJobMayWaitOnlyForItsOwnUsersJobsAndRootsForAnyones) {
+  const std::uint64_t alices = submit_as(1000);
+  const std::uint64_t bobs = submit_as(1001);
+  const auto after = [](std::uint64_t id) {
+    return fmt::format(
+        R"({{"argv": ["true"], "working_dir": "/", "dependencies": [{{"job": {}}}]}})", id);
+  };
+  const ApiResponse alone = call("POST", "/v1/jobs", 1001, R"({"jobs": [)" + after(alices) + "]}");
+  EXPECT_EQ(alone.status, 403);
+  EXPECT_EQ(alone.body["code"], "permission denied");
+  EXPECT_EQ(alone.body["error"],
+            fmt::format("the job waits for job {0} (--after), but job {0} belongs to uid 1000, "
+                        "not to you (uid 1001); a job may wait only for your own jobs (nothing "
+                        "was submitted)",
+                        alices));
+  // In a batch (a job file, an array) the refused job is named by its place.
+  const ApiResponse batch =
+      call("POST", "/v1/jobs", 1001, R"({"jobs": [)" + after(bobs) + "," + after(alices) + "]}");
+  EXPECT_EQ(batch.status, 403);
+  EXPECT_EQ(batch.body["batch_index"], 1);
+  EXPECT_TRUE(batch.body["error"].get<std::string>().starts_with(
+      fmt::format("job 1 of the batch waits for job {} (--after), but", alices)))
+      << batch.body.dump();
+  EXPECT_EQ(stored_jobs(), 2u);  // nothing of either was submitted
+
+  EXPECT_EQ(call("POST", "/v1/jobs", 1001, R"({"jobs": [)" + after(bobs) + "]}").status, 201);
+  EXPECT_EQ(call("POST", "/v1/jobs", 0, R"({"jobs": [)" + after(alices) + "]}").status, 201);
 }
 
 TEST_F(ApiServiceTest, RootSeesAndCancelsAnyonesJob) {
