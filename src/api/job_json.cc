@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <ctime>
 #include <limits>
@@ -20,10 +21,10 @@ using store::Environment;
 using store::JobSpec;
 using store::WallTime;
 
-constexpr std::array<std::string_view, 15> kSpecFields = {
-    "name",        "argv",         "shell_command", "working_dir", "environment",
-    "gpus",        "gpu_mem",      "util_share",    "priority",    "time_limit_s",
-    "deadline_us", "dependencies", "array",         "restartable", "signature"};
+constexpr std::array<std::string_view, 16> kSpecFields = {
+    "name",    "argv",        "shell_command", "working_dir",  "environment", "gpus",
+    "gpu_mem", "util_share",  "priority",      "time_limit_s", "deadline_us", "dependencies",
+    "array",   "restartable", "signature",     "umask"};
 
 std::string known_fields() {
   std::string list;
@@ -227,6 +228,24 @@ Status read_optionals(const FieldReader& reader, JobSpec& spec) {
   return {};
 }
 
+// In octal as `umask` prints it ("0027"), a string: a number 27 would be read as 033.
+Status read_umask(const FieldReader& reader, JobSpec& spec) {
+  const Json* value = reader.find("umask");
+  if (value == nullptr) return {};
+  const std::string text = value->is_string() ? value->get<std::string>() : "";
+  std::uint32_t mask = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), mask, 8);
+  if (text.empty() || text.size() > 4 || error != std::errc() || end != text.data() + text.size() ||
+      mask > 0777) {
+    return reader.error("umask", fmt::format("{} is not a umask; give it in octal as a string, "
+                                             "as `umask` prints it: \"0000\" to \"0777\", "
+                                             "e.g. \"0027\" (or leave it out for the daemon's)",
+                                             value->dump()));
+  }
+  spec.umask = mask;
+  return {};
+}
+
 Json optional_json(const auto& value) {
   if (!value) return nullptr;
   return Json(*value);
@@ -294,6 +313,7 @@ Json spec_json(const JobSpec& spec, bool with_environment) {
   if (spec.array) json["array"] = array_json(*spec.array);
   json["restartable"] = spec.restartable;
   json["signature"] = spec.signature;
+  json["umask"] = spec.umask ? Json(fmt::format("{:04o}", *spec.umask)) : Json(nullptr);
   return json;
 }
 
@@ -323,6 +343,7 @@ Result<JobSpec> job_spec_from_json(const Json& json, std::size_t index) {
   FASTGPU_RETURN_IF_ERROR(read_optionals(reader, spec));
   FASTGPU_RETURN_IF_ERROR(read_dependencies(reader, spec));
   FASTGPU_RETURN_IF_ERROR(read_array(reader, spec));
+  FASTGPU_RETURN_IF_ERROR(read_umask(reader, spec));
   return spec;
 }
 

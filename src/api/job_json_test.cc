@@ -24,6 +24,7 @@ store::JobSpec full_spec() {
   spec.array = store::ArrayMember{0, 3, 4};
   spec.restartable = true;
   spec.signature = "train";
+  spec.umask = 027;
   return spec;
 }
 
@@ -105,6 +106,25 @@ TEST(JobJson, OutOfRangeAndWrongTypedValuesNameTheJobAndField) {
   EXPECT_FALSE(spec.ok());
   spec = job_spec_from_json(Json::parse(R"("echo")"), 0);
   EXPECT_FALSE(spec.ok());
+}
+
+// In octal, as a string, as `umask` prints it: a number 27 would be 033 read as decimal.
+TEST(JobJson, AUmaskIsAnOctalStringAndAnyOtherIsNamed) {
+  EXPECT_EQ(job_spec_to_json(full_spec())["umask"], "0027");
+  Result<store::JobSpec> spec = job_spec_from_json(Json::parse(R"({"umask": "077"})"), 0);
+  ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+  EXPECT_EQ(spec->umask, 077u);
+  spec = job_spec_from_json(Json::parse(R"({"umask": null})"), 0);
+  ASSERT_TRUE(spec.ok());
+  EXPECT_FALSE(spec->umask.has_value());  // the daemon's
+  for (const char* bad : {R"("1000")", R"("0999")", R"("")", R"("-1")", "27", R"("0o22")"}) {
+    spec = job_spec_from_json(Json::parse(std::string(R"({"umask": )") + bad + "}"), 1);
+    ASSERT_FALSE(spec.ok()) << bad;
+    EXPECT_EQ(spec.status().message(),
+              std::string("job 1: 'umask' ") + bad +
+                  " is not a umask; give it in octal as a string, as `umask` prints it: "
+                  "\"0000\" to \"0777\", e.g. \"0027\" (or leave it out for the daemon's)");
+  }
 }
 
 TEST(JobJson, RecordRoundTrips) {

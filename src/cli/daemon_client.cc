@@ -597,6 +597,9 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   if (field(spec, "restartable").is_boolean()) {
     line("restartable", spec["restartable"].get<bool>() ? "yes" : "no");
   }
+  if (const api::Json& umask = field(spec, "umask"); umask.is_string()) {
+    line("umask", umask.get<std::string>());
+  }
   line("placed on", queued ? "-" : placed_text(job));
   if (const api::Json& waiting = field(job, "waiting"); waiting.is_object()) {
     line("waiting", waiting.value("reason", std::string("?")) + ": " +

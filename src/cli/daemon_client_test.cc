@@ -139,6 +139,9 @@ TEST(JobDetails, EverythingSubmittedIsShownAndOnlyALogThatExistsIsNamed) {
   EXPECT_THAT(
       text, HasSubstr("deadline:      " + api::iso_time(at_us(kSubmitUs + 3'600'000'000)) + "\n"));
   EXPECT_THAT(text, HasSubstr("restartable:   yes\n"));
+  EXPECT_THAT(text, Not(HasSubstr("umask:")));  // the daemon's
+  record.spec.umask = 027;
+  EXPECT_THAT(details(record, kSubmitUs), HasSubstr("umask:         0027\n"));
   EXPECT_THAT(text, HasSubstr("log:           -\n"));
 }
 

@@ -195,6 +195,7 @@ int run_batch(const RunOptions& options) {
   Result<std::vector<store::JobSpec>> specs =
       engine::parse_job_file(*text, options.file, *context, &places);
   if (!specs.ok()) return fail("run", specs.status());
+  give_callers_umask(*specs);
   Result<ReconnectingClient> client = connect_following(options.daemon, "run");
   if (!client.ok()) return fail("run", client.status());
   Result<GpuFacts> gpus = gpu_facts(*client);

@@ -1,6 +1,7 @@
 #include "cli/submit_context.h"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -28,6 +29,13 @@ Result<engine::SubmitContext> submit_context() {
   context.submit_time =
       std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
   return context;
+}
+
+void give_callers_umask(std::vector<store::JobSpec>& specs) {
+  // Read by setting it: set back at once, and a CLI has no other thread to race with.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  for (store::JobSpec& spec : specs) spec.umask = mask;
 }
 
 }  // namespace fastgpu::cli

@@ -2,11 +2,17 @@
 // now.
 #pragma once
 
+#include <vector>
+
 #include "fastgpu/core/result.h"
 #include "fastgpu/engine/job_file.h"
 
 namespace fastgpu::cli {
 
 Result<engine::SubmitContext> submit_context();
+
+// Gives every job the caller's umask, as Slurm's SLURM_UMASK does: the daemon runs it with
+// the umask of the shell it was submitted from, not its own.
+void give_callers_umask(std::vector<store::JobSpec>& specs);
 
 }  // namespace fastgpu::cli

@@ -128,6 +128,8 @@ void set_identity(const JobPlan& plan, int error_fd) {
   set_identity(plan, error_fd);
   // After setuid: the folder must be usable by the job's user, not just by us.
   if (::chdir(plan.working_dir.c_str()) != 0) fail_child(error_fd, ChildStage::kWorkingDir);
+  // The submitter's: the job's files are as open as its user asked, not as ours allow.
+  if (plan.umask) ::umask(*plan.umask);
   environ = envp;  // execvp searches the job's PATH, not ours
   ::execvp(argv[0], argv);
   fail_child(error_fd, ChildStage::kExec);
@@ -190,6 +192,7 @@ Result<JobPlan> make_job_plan(const LaunchRequest& request) {
   }
   plan.environment = job_environment(request);
   plan.working_dir = request.working_dir;
+  plan.umask = request.umask;
   FASTGPU_RETURN_IF_ERROR(take_identity(request, plan));
   Result<int> log_fd = open_log(request, plan);
   if (!log_fd.ok()) return log_fd.status();

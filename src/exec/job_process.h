@@ -25,8 +25,9 @@ struct JobPlan {
   int log_fd = -1;  // close-on-exec; the child's stdout and stderr
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
-  std::vector<gid_t> groups;  // supplementary groups when gid is set and we are root
-  int cgroup_procs_fd = -1;   // not owned: the child joins this cgroup when set
+  std::vector<gid_t> groups;    // supplementary groups when gid is set and we are root
+  int cgroup_procs_fd = -1;     // not owned: the child joins this cgroup when set
+  std::optional<mode_t> umask;  // set in the child just before exec; nullopt: inherited
 };
 
 // The job's environment: the submitted one without any variable FastGPU sets, then

@@ -1,5 +1,6 @@
 #include "fastgpu/exec/local_launcher.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
@@ -50,6 +51,22 @@ TEST_F(LauncherTest, CpuOnlyJobGetsAnEmptyDeviceList) {
   Finished finished = wait_for(JobId(1));
   EXPECT_TRUE(std::holds_alternative<Exited>(finished.outcome));
   EXPECT_THAT(log(1), HasSubstr("[]\n[unset]\n"));
+}
+
+// A job ran with the daemon's umask whatever its submitter's was: files it made were more
+// open than asked. A request's umask is set in the job; without one it keeps ours.
+TEST_F(LauncherTest, TheJobHasTheRequestsUmaskAndWithoutOneOurs) {
+  const mode_t ours = ::umask(0);
+  ::umask(ours);
+  ASSERT_NE(ours, 027u) << "this test needs a umask other than 027";
+  LaunchRequest request = shell_request(1, "umask; touch made; stat -c %a made");
+  request.umask = 027;
+  launch(request);
+  ASSERT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(1)).outcome)) << log(1);
+  launch(shell_request(2, "umask"));
+  ASSERT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(2)).outcome)) << log(2);
+  EXPECT_EQ(log(1), "0027\n640\n");
+  EXPECT_EQ(log(2), fmt::format("{:04o}\n", ours));
 }
 
 TEST_F(LauncherTest, CapturesStdoutAndStderrAndTheExitCode) {

@@ -144,6 +144,7 @@ Result<LaunchRequest> request_from_text(std::string_view text, const std::string
     request.uid = optional_field<uid_t>(o, "uid");
     request.gid = optional_field<gid_t>(o, "gid");
     if (o.contains("groups")) request.groups = o.at("groups").get<std::vector<gid_t>>();
+    request.umask = optional_field<mode_t>(o, "umask");
     return request;
   });
 }
@@ -297,6 +298,7 @@ std::string request_to_json(const LaunchRequest& request) {
   set_optional(object, "uid", request.uid);
   set_optional(object, "gid", request.gid);
   if (request.groups) object["groups"] = *request.groups;
+  set_optional(object, "umask", request.umask);
   return object.dump() + "\n";
 }
 

@@ -109,6 +109,11 @@ Status check_numbers(const JobSpec& spec, const std::string& where) {
                             " s is longer than a year (" + std::to_string(kMaxTimeLimitSeconds) +
                             " s); leave it unset for no limit");
   }
+  if (spec.umask && *spec.umask > 0777) {
+    return invalid_argument(
+        fmt::format("{}: umask {:04o} is not a umask; give 0000 to 0777, or none for the daemon's",
+                    where, *spec.umask));
+  }
   return check_deadline(spec, where);
 }
 

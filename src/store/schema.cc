@@ -122,10 +122,18 @@ UPDATE jobs SET environment_id = (SELECT id FROM environments WHERE body = jobs.
 ALTER TABLE jobs DROP COLUMN environment;
 )sql";
 
+// The submitter's umask, set in the job's process: files a job makes are as open as its user
+// asked for, not as the daemon's umask lets them be. NULL (every job stored before): the
+// daemon's own, as those jobs ran.
+constexpr const char* kVersion4 = R"sql(
+ALTER TABLE jobs ADD COLUMN umask INTEGER CHECK (umask BETWEEN 0 AND 511);  -- 0..0777
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
     {3, "environments stored once, shared by the jobs that have them", kVersion3},
+    {4, "the submitter's umask", kVersion4},
 };
 
 Status check_application_id(sqlite::Db& db) {

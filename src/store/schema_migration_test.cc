@@ -1,6 +1,8 @@
 // Schema 2 (the engine's columns): a schema-1 database written by an older FastGPU opens,
 // keeps its jobs, and gains the array limit and the placed bytes; both round-trip.
 // Schema 3 (environments stored once): a schema-2 database's jobs keep their environments.
+// Schema 4 (the submitter's umask): a schema-3 database's jobs run with the daemon's, as
+// they did.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -60,7 +62,7 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 3);
+  EXPECT_EQ(store_schema_version(), 4);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.
@@ -98,6 +100,39 @@ TEST(StoreSchemaMigrationTest, VersionTwoJobsKeepTheirEnvironmentsStoredOnce) {
   store.reset();
   EXPECT_EQ(testing::count_rows(path, "environments"), 3);       // [] is a list too
   EXPECT_FALSE(raw_exec(path, "SELECT environment FROM jobs"));  // the old column is gone
+}
+
+TEST(StoreSchemaMigrationTest, VersionThreeJobsHaveNoUmaskAndANewOneKeepsItsOwn) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  std::string setup;
+  for (const Migration& migration : schema_migrations()) {
+    if (migration.version <= 3) setup += migration.sql;
+  }
+  setup +=
+      "PRAGMA user_version = 3; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
+  setup +=
+      "INSERT INTO environments (id, body) VALUES (1, '[]');"
+      "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, "
+      "util_share, priority, restartable, uid, user, signature, submit_us, state) "
+      "VALUES ('old', '[\"true\"]', '', '/tmp', 1, 0, 1.0, 0, 0, 7, 'ada', '', 5, 'QUEUED');";
+  ASSERT_TRUE(raw_exec(path, setup));
+
+  auto store = testing::open_or_die(path);
+  auto old = store->get_job(JobId(1));
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_EQ(old->spec.name, "old");
+  EXPECT_FALSE(old->spec.umask.has_value());  // the daemon's, as before
+  JobSpec spec = full_spec(1);
+  spec.umask = 077;
+  auto ids = store->submit(std::span(&spec, 1));
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  EXPECT_EQ(store->get_job(ids->at(0)).value().spec.umask, 077u);
+  spec.umask = 01000;
+  auto refused = store->submit(std::span(&spec, 1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              ::testing::HasSubstr("umask 1000 is not a umask; give 0000 to 0777"));
 }
 
 TEST(StoreSchemaMigrationTest, ArrayLimitAndPlacedBytesRoundTrip) {

@@ -27,6 +27,7 @@ inline JobSpec full_spec(int n) {
   spec.time_limit_s = 7200;
   spec.deadline = at_seconds(2'000'000'000);
   spec.restartable = true;
+  spec.umask = 027;
   spec.uid = 1001;
   spec.user = "ada";
   spec.signature = "train.py";

@@ -44,6 +44,37 @@ TEST(JobsE2E, SubmitAutoStartsTheDaemonAndTheLogShowsThePlacement) {
   EXPECT_EQ(job["exit_code"], 0);
 }
 
+// alice submitted under umask 027 and her job ran with the daemon's 0022: what it made was
+// open to every user. `submit` and `run FILE.yaml` give a job their caller's umask; a job
+// sent through the API without one has the daemon's.
+TEST(JobsE2E, AJobRunsWithItsSubmittersUmask) {
+  DaemonHarness daemon;
+  ASSERT_EQ(daemon.fastgpu_under(R"(sh -c 'umask 022; exec "$0" "$@"')", "daemon start").exit_code,
+            0);
+  const std::string as_027 = R"(sh -c 'umask 027; exec "$0" "$@"')";
+  const test_support::CliRun submitted =
+      daemon.fastgpu_under(as_027, "submit --gpus 0 --wrap 'umask; touch made; stat -c %a made'");
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::uint64_t id = std::stoull(submitted.output);
+  EXPECT_EQ(daemon.wait_for_state(id, "COMPLETED")["spec"]["umask"], "0027");
+  EXPECT_EQ(daemon.log_of(id), "0027\n640\n");
+
+  daemon.write_file("jobs.yaml", "name: filed\ngpus: 0\ncommand: umask\n");
+  const test_support::CliRun ran = daemon.fastgpu_under(as_027, "run jobs.yaml --json");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  const json queue = daemon.fastgpu_json("history");
+  ASSERT_EQ(queue["jobs"].size(), 2u) << queue.dump();
+  EXPECT_EQ(daemon.log_of(queue["jobs"][1]["id"].get<std::uint64_t>()), "0027\n");
+
+  const std::vector<std::uint64_t> sent =
+      daemon.submit_api({{"jobs", json::array({{{"shell_command", "umask"},
+                                                {"working_dir", daemon.work().string()},
+                                                {"gpus", 0}}})}});
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(daemon.wait_for_state(sent[0], "COMPLETED")["spec"]["umask"].is_null());
+  EXPECT_EQ(daemon.log_of(sent[0]), "0022\n");  // the daemon's
+}
+
 TEST(JobsE2E, TwoFortyGigJobsShareAnEightyGigGpuAndAThirdWaits) {
   DaemonHarness daemon("1xH100-80G");
   const std::uint64_t first = daemon.submit("--gpu-mem 40G --share 0.5 -- sleep 60");

@@ -57,6 +57,8 @@ struct LaunchRequest {
   // initgroups() would set them. The launcher looks them up before the supervisor starts,
   // so the supervisor (a static program) reads no user database.
   std::optional<std::vector<gid_t>> groups;
+  // The job's umask, set just before its exec; nullopt: the supervisor's (the daemon's).
+  std::optional<mode_t> umask;
 };
 
 struct Launched {

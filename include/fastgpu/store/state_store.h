@@ -120,6 +120,9 @@ struct JobSpec {
   std::vector<Dependency> dependencies;
   std::optional<ArrayMember> array;
   bool restartable = false;
+  // The submitter's umask (0..0777), set in the job's process before its exec; nullopt
+  // (an API client that sends none, a job stored before schema 4): the daemon's own.
+  std::optional<std::uint32_t> umask;
   std::uint32_t uid = 0;
   std::string user;
   std::string signature;  // ties the job to its history; empty means "no history"
