@@ -449,6 +449,7 @@ void JobListingText::add(const store::JobRecord& job, const Json* waiting) {
   empty_ = false;
   Json json = job_record_to_json(job, fields_);
   if (waiting != nullptr) json["waiting"] = *waiting;
+  if (log_readable_ && fields_ != JobFields::kTable) json["log_readable"] = *log_readable_;
   text_ += compact_text(json);
 }
 

@@ -419,7 +419,7 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   }
   Result<JobFields> fields = listing_fields(request);
   if (!fields.ok()) return error_response(fields.status());
-  JobListingText listing(*fields);
+  JobListingText listing(*fields, may_open_logs(request));
   // Under the engine's mutex when queued jobs are listed, so that no job listed QUEUED has
   // started by the time the engine is asked why it waits.
   const bool queued =
@@ -481,6 +481,13 @@ Json ApiService::waiting_json(const store::JobRecord& job, bool with_detail) {
   return Json{{"reason", why->reason}, {"detail", why->detail}};
 }
 
+// Job logs lie in the daemon's state folder, private to the daemon's user (a folder others
+// may enter is refused at start): a user of root's shared daemon owns the file but cannot
+// reach it, and reads it through the log endpoint.
+bool ApiService::may_open_logs(const ApiRequest& request) const {
+  return request.uid == kRootUid || request.uid == options_.owner_uid;
+}
+
 ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   // The record and why it waits read together: the engine changes jobs under its mutex.
   std::unique_lock engine(*options_.engine_mutex);
@@ -493,6 +500,7 @@ ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   Json json = job_record_to_json(*record);
   if (!waiting.is_null()) json["waiting"] = std::move(waiting);
   if (requeued) json["requeue_reason"] = std::move(requeued_why);
+  json["log_readable"] = may_open_logs(request);
   return {200, std::move(json)};
 }
 

@@ -269,6 +269,28 @@ TEST_F(ApiServiceTest, AJobMayWaitOnlyForItsOwnUsersJobsAndRootsForAnyones) {
   EXPECT_EQ(call("POST", "/v1/jobs", 0, R"({"jobs": [)" + after(alices) + "]}").status, 201);
 }
 
+// A user of root's shared daemon owns their job's log, but it lies in root's private state
+// folder: `show` says whether the caller can open the path (root and the daemon's own user
+// can), so the CLI can say to read it with `fastgpu logs`.
+TEST_F(ApiServiceTest, ShowSaysWhetherTheCallerCanOpenTheLog) {
+  const std::string path = "/v1/jobs/" + std::to_string(submit_as(1000));
+  EXPECT_EQ(call("GET", path, 1000).body["log_readable"], false);  // root's daemon (uid 0)
+  EXPECT_EQ(call("GET", path, 0).body["log_readable"], true);
+  // Listings carry it as show does: `history --json` lists each job as `show --json` has it.
+  EXPECT_EQ(call("GET", "/v1/jobs", 1000).body["jobs"][0]["log_readable"], false);
+  EXPECT_FALSE(call("GET", "/v1/jobs", 1000, "", {{"fields", "table"}})
+                   .body["jobs"][0]
+                   .contains("log_readable"));
+  ApiServiceOptions options;
+  options.engine = engine_.get();
+  options.store = store_.get();
+  options.engine_mutex = &mutex_;
+  options.clock = &clock_;
+  options.owner_uid = 1000;  // the user's own daemon
+  service_ = std::make_unique<ApiService>(std::move(options));
+  EXPECT_EQ(call("GET", path, 1000).body["log_readable"], true);
+}
+
 TEST_F(ApiServiceTest, RootSeesAndCancelsAnyonesJob) {
   const std::uint64_t id = submit_as(1000);
   const std::string path = "/v1/jobs/" + std::to_string(id);

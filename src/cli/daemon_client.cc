@@ -622,19 +622,26 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("attempts", job["attempts"].dump());
   // A path only where a log was ever written: a job that never started has none. A log the
   // caller cannot look for (a shared daemon's state folder is root's, and only the log
-  // itself is the user's) is taken to be there: only a log known to be missing is "-".
+  // itself is the user's; the daemon says so) is taken to be there: only a log known to be
+  // missing is "-".
   const std::string log_path = job["log_path"].get<std::string>();
+  const bool closed = field(job, "log_readable") == false;
   std::error_code unknown;
-  const bool missing = !std::filesystem::exists(log_path, unknown) && !unknown;
+  const bool missing = !closed && !std::filesystem::exists(log_path, unknown) && !unknown;
   // The supervisor opens the log before it starts the program and reports its pid: a run
   // with a pid wrote a log, and one missing now was deleted.
   const bool wrote_log = field(job, "job_pid").is_number() ||
                          (field(job, "start_time_us").is_number() && job["state"] != "RUNNING");
   if (log_path.empty() || (missing && !wrote_log)) {
     line("log", "-");
+  } else if (missing) {
+    line("log", log_path + " (deleted: the job wrote it, and it is not there now)");
+  } else if (closed) {
+    line("log", fmt::format("{} (in the daemon's private folder, closed to you: `fastgpu logs {}` "
+                            "prints it)",
+                            log_path, job["id"].dump()));
   } else {
-    line("log",
-         missing ? log_path + " (deleted: the job wrote it, and it is not there now)" : log_path);
+    line("log", log_path);
   }
   return text;
 }

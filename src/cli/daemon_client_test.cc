@@ -162,6 +162,23 @@ TEST(JobDetails, ALogDeletedAfterTheJobWroteItIsNamedAsDeleted) {
   EXPECT_THAT(details(claimed, kSubmitUs), HasSubstr("log:           -\n"));
 }
 
+// On root's shared daemon a user's `show` named a log in root's 0700 state folder, which
+// the user cannot open; it says so now, and how to read it.
+TEST(JobDetails, ALogTheCallerCannotOpenSaysHowToReadIt) {
+  JobRecord record = ended(JobState::kCompleted);
+  record.job_pid = 4242;
+  record.log_path = "/var/lib/fastgpu/logs/7.log";
+  api::Json json = api::job_record_to_json(record);
+  json["log_readable"] = false;
+  EXPECT_THAT(render_job_details(json, kSubmitUs + 10'000'000'000),
+              HasSubstr("log:           /var/lib/fastgpu/logs/7.log (in the daemon's private "
+                        "folder, closed to you: `fastgpu logs " +
+                        std::to_string(record.id.value()) + "` prints it)\n"));
+  json["log_readable"] = true;  // looked for, and not there
+  EXPECT_THAT(render_job_details(json, kSubmitUs + 10'000'000'000),
+              HasSubstr("log:           /var/lib/fastgpu/logs/7.log (deleted: "));
+}
+
 // A job preempted and queued again showed its last run as if it were on now: placed on its
 // old GPUs, started and ended, the signal that stopped it, its run time in queue's ELAPSED,
 // and nothing saying it had been preempted.

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,10 @@ Json job_record_to_json(const store::JobRecord& record, JobFields fields);
 // Json tree, which costs several times the text in memory and time.
 class JobListingText {
  public:
-  explicit JobListingText(JobFields fields) : fields_(fields) {}
+  // `log_readable`: carried by every job but in a table listing, as `GET /v1/jobs/{id}`
+  // carries it (whether the caller may open the job's log_path); nullopt: not carried.
+  explicit JobListingText(JobFields fields, std::optional<bool> log_readable = std::nullopt)
+      : fields_(fields), log_readable_(log_readable) {}
 
   // `waiting`: why a queued job waits ({"reason", "detail"}, or the reason alone for a
   // table listing), carried as "waiting"; null for none.
@@ -67,6 +71,7 @@ class JobListingText {
 
  private:
   JobFields fields_;
+  std::optional<bool> log_readable_;
   std::string text_ = R"({"jobs":[)";
   bool empty_ = true;
 };

@@ -112,6 +112,8 @@ class ApiService {
   Json waiting_json(const store::JobRecord& job, bool with_detail);
   // The job, if the caller may see it; else the error response to send.
   Result<store::JobRecord> owned_job(const ApiRequest& request, JobId job);
+  // Whether the caller may open a job's log_path: root and the daemon's own user.
+  bool may_open_logs(const ApiRequest& request) const;
 
   ApiServiceOptions options_;
   std::mutex info_mutex_;  // guards options_.info, which reload() changes
