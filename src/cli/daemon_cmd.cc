@@ -342,6 +342,30 @@ Status check_devices(const DaemonOptions& options) {
   return flag ? invalid_argument(message) : failed_precondition(message);
 }
 
+// Who started the daemon that `daemon start` found answering.
+enum class StartedBy { kThisStart, kAnother, kSameMoment };
+
+// What `daemon start` says once a daemon runs: a line, or with --json its pid, socket, state
+// folder, log and whether this start started it (`started`).
+int print_started(const DaemonOptions& options, const api::DaemonPaths& paths, pid_t pid,
+                  StartedBy by) {
+  if (options.flags.json) {
+    print_json({{"pid", pid},
+                {"started", by == StartedBy::kThisStart},
+                {"socket", paths.socket.string()},
+                {"state_dir", paths.state_dir.string()},
+                {"log", paths.log_file.string()}});
+  } else if (by == StartedBy::kThisStart) {
+    print_text(fmt::format("daemon started (pid {}) on {}; its log: {}\n", pid,
+                           paths.socket.string(), paths.log_file.string()));
+  } else {
+    print_text(fmt::format(
+        "a daemon already runs (pid {}) on {}{}\n", pid, paths.socket.string(),
+        by == StartedBy::kSameMoment ? ": another command started it at the same moment" : ""));
+  }
+  return kExitOk;
+}
+
 int start_detached(const DaemonOptions& options) {
   // Refused here, not in the new daemon's log; and compared with a running daemon's.
   if (Status shared = check_shared_allowed(options); !shared.ok()) {
@@ -373,9 +397,7 @@ int start_detached(const DaemonOptions& options) {
                 **running, info->value("policy", "?"), info->value("strategy", "?"), differences)));
       }
     }
-    print_text(
-        fmt::format("a daemon already runs (pid {}) on {}\n", **running, paths->socket.string()));
-    return kExitOk;
+    return print_started(options, *paths, **running, StartedBy::kAnother);
   }
   Result<std::filesystem::path> executable = api::own_executable();
   if (!executable.ok()) return fail("daemon start", executable.status());
@@ -391,15 +413,8 @@ int start_detached(const DaemonOptions& options) {
   start.shared = options.shared;
   Result<api::StartedDaemon> started = api::start_daemon(*paths, start);
   if (!started.ok()) return fail("daemon start", started.status());
-  if (!started->started_here) {
-    print_text(fmt::format(
-        "a daemon already runs (pid {}) on {}: another command started it at the same moment\n",
-        started->pid, paths->socket.string()));
-    return kExitOk;
-  }
-  print_text(fmt::format("daemon started (pid {}) on {}; its log: {}\n", started->pid,
-                         paths->socket.string(), paths->log_file.string()));
-  return kExitOk;
+  return print_started(options, *paths, started->pid,
+                       started->started_here ? StartedBy::kThisStart : StartedBy::kSameMoment);
 }
 
 // The daemon that answers on the socket while none holds the caller's state folder: one
@@ -430,6 +445,12 @@ int stop(const DaemonOptions& options) {
                       paths->socket.string(), other->value("pid", 0), its_state,
                       paths->state_dir.string(), its_state)));
     }
+  }
+  if (options.flags.json) {
+    print_json({{"stopped", stopped->has_value()},
+                {"pid", *stopped ? api::Json(**stopped) : api::Json(nullptr)},
+                {"state_dir", paths->state_dir.string()}});
+  } else if (!*stopped) {
     print_text(fmt::format("no daemon runs on {}\n", paths->state_dir.string()));
   } else {
     print_text(
@@ -572,13 +593,15 @@ void add_daemon_command(CLI::App& app, CommandOutcome& outcome) {
   run->callback([options, &outcome] { outcome.exit_code = run_foreground(*options); });
 
   CLI::App* start = daemon->add_subcommand("start", "Start the daemon in the background");
-  add_daemon_flags(*start, options->flags, /*with_json=*/false);
+  add_daemon_flags(*start, options->flags);
   add_shared_and_slots_flags(*start, *options);
   add_scheduler_flags(*start, *options);
   start->callback([options, &outcome] { outcome.exit_code = start_detached(*options); });
 
   CLI::App* stop_command = daemon->add_subcommand("stop", "Stop the daemon (jobs keep running)");
   stop_command->add_option("--timeout", options->stop_timeout_s, "Seconds to wait (default 30)");
+  stop_command->add_flag("--json", options->flags.json,
+                         "Print JSON: {\"stopped\", \"pid\", \"state_dir\"}");
   stop_command->callback([options, &outcome] { outcome.exit_code = stop(*options); });
 
   CLI::App* reload_command = daemon->add_subcommand(

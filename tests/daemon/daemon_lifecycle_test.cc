@@ -59,6 +59,33 @@ TEST(DaemonLifecycle, StartStatusSecondDaemonRefusedAndStop) {
   EXPECT_EQ(daemon.fastgpu("daemon status").exit_code, 1);
 }
 
+// `daemon start` and `daemon stop` print what they did as JSON with --json (both refused the
+// flag, exit 2, so a script had to read the pid out of a sentence).
+TEST(DaemonLifecycle, StartAndStopSayWhatTheyDidAsJson) {
+  DaemonHarness daemon;
+  const json started = daemon.fastgpu_json("daemon start");
+  ASSERT_TRUE(started.is_object()) << daemon.fastgpu("daemon start --json").output;
+  EXPECT_EQ(started["started"], true);
+  EXPECT_GT(started["pid"].get<int>(), 0);
+  EXPECT_EQ(started["socket"], daemon.socket().string());
+  EXPECT_EQ(started["state_dir"], daemon.state_dir().string());
+  EXPECT_EQ(started["log"], (daemon.state_dir() / "daemon.log").string());
+
+  const json again = daemon.fastgpu_json("daemon start");
+  ASSERT_TRUE(again.is_object());
+  EXPECT_EQ(again["started"], false);  // it found the first one
+  EXPECT_EQ(again["pid"], started["pid"]);
+
+  const json stopped = daemon.fastgpu_json("daemon stop");
+  ASSERT_TRUE(stopped.is_object()) << daemon.fastgpu("daemon stop --json").output;
+  EXPECT_EQ(stopped["stopped"], true);
+  EXPECT_EQ(stopped["pid"], started["pid"]);
+  const json none = daemon.fastgpu_json("daemon stop");
+  ASSERT_TRUE(none.is_object());
+  EXPECT_EQ(none["stopped"], false);
+  EXPECT_TRUE(none["pid"].is_null());
+}
+
 // Two starts at the same moment: one daemon runs, and only the start whose daemon won says
 // it started it (the other said "daemon started" too, with the winner's pid).
 TEST(DaemonLifecycle, OfTwoStartsAtOnceOnlyTheOneThatStartedTheDaemonSaysSo) {
