@@ -66,7 +66,7 @@ std::vector<sched::GpuState> gpu_states(const GpuReading& reading, const std::st
 }
 
 Bytes foreign_bytes_on(const GpuDevice& device, const PidAttribution& attribute,
-                       const std::function<bool(JobId)>& is_running, Bytes declared_ours) {
+                       const std::function<bool(JobId)>& ours_here, Bytes declared_ours) {
   if (!device.processes) return 0;
   Bytes foreign = 0;
   Bytes all = 0;
@@ -75,7 +75,7 @@ Bytes foreign_bytes_on(const GpuDevice& device, const PidAttribution& attribute,
     all += bytes;
     if (!attribute) continue;
     const std::optional<JobId> owner = attribute(process.pid);
-    if (!owner || !is_running(*owner)) foreign += bytes;
+    if (!owner || !ours_here(*owner)) foreign += bytes;
   }
   if (attribute) return foreign;
   return all > declared_ours ? all - declared_ours : 0;

@@ -29,12 +29,13 @@ sched::Job to_sched_job(JobId id, const store::JobSpec& spec, double attained_ru
 // measurements. foreign_bytes is left 0 (see foreign_bytes_on).
 std::vector<sched::GpuState> gpu_states(const GpuReading& reading, const std::string& node);
 
-// Memory on `device` held by processes that are not our running jobs. With an attribution,
-// the bytes of every process it does not attribute to one of `running` (a process of a job
-// that no longer runs counts as foreign). Without one, the processes' bytes minus
-// `declared_ours` (what our jobs on the GPU declared), floored at 0: an estimate.
+// Memory on `device` held by processes that are not our running jobs on it. With an
+// attribution, the bytes of every process it does not attribute to a job for which
+// `ours_here` is true (a running job placed on this GPU; a process of a job that no longer
+// runs, or of one placed elsewhere, counts as foreign). Without one, the processes' bytes
+// minus `declared_ours` (what our jobs on the GPU declared), floored at 0: an estimate.
 Bytes foreign_bytes_on(const GpuDevice& device, const PidAttribution& attribute,
-                       const std::function<bool(JobId)>& is_running, Bytes declared_ours);
+                       const std::function<bool(JobId)>& ours_here, Bytes declared_ours);
 
 // The run record of one attempt: state_dir/runs/<id>.<attempt>.jsonl (src/exec/run_files.h).
 std::filesystem::path run_file_of(const std::filesystem::path& state_dir, JobId job,

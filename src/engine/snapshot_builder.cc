@@ -125,14 +125,20 @@ std::vector<sched::GpuState> tick_gpus(const TickSources& sources) {
       declared[static_cast<int>(index)] += bytes;
     }
   }
-  // A moving job's process is not where the scheduler has the job: its memory is foreign.
-  auto is_running = [&running, &sources](JobId job) {
-    return running.count(job) > 0 && sources.move_of(job) == nullptr;
-  };
+  // Memory a job holds where the ledger does not have it is foreign there: a moving job's
+  // process is not where the scheduler has the job, and a process that ignored
+  // CUDA_VISIBLE_DEVICES holds a GPU its job was not placed on (counted as nobody's, the
+  // ledger offered that memory to other jobs, and the memory check blamed the jobs there).
   for (const GpuDevice& device : sources.reading.devices) {
+    auto holds_here = [&running, &sources, &device](JobId job) {
+      const auto found = running.find(job);
+      if (found == running.end() || sources.move_of(job) != nullptr) return false;
+      const std::vector<std::uint32_t>& placed = found->second.placed_gpus;
+      return std::find(placed.begin(), placed.end(), device.index) != placed.end();
+    };
     sched::GpuState* state = find_gpu(gpus, static_cast<int>(device.index));
     state->foreign_bytes =
-        foreign_bytes_on(device, sources.options.attribute_pid, is_running, declared[state->index]);
+        foreign_bytes_on(device, sources.options.attribute_pid, holds_here, declared[state->index]);
   }
   return gpus;
 }

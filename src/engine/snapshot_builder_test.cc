@@ -90,5 +90,31 @@ TEST_F(SnapshotBuilderTest, AttainedServiceCountsEarlierRunsOnly) {
   EXPECT_EQ(attained(300.0), (std::map<JobId, double>{{fresh, 0.0}, {restarted, 130.0}}));
 }
 
+// A job's process on a GPU the job was not placed on (it ignored CUDA_VISIBLE_DEVICES)
+// holds memory the ledger must not offer: it is foreign there. It counted as nobody's, so
+// that GPU looked free, and the memory check blamed the jobs placed there for its bytes.
+TEST_F(SnapshotBuilderTest, AJobsMemoryOnAGpuItWasNotPlacedOnIsForeignThere) {
+  const JobId job = submit();
+  start(job, 10.0, 0);
+  reading_.devices.at(0).processes = std::vector<GpuProcess>{{4243, Bytes{5} << 30}};
+  reading_.devices.at(1).processes =
+      std::vector<GpuProcess>{{4242, Bytes{10} << 30}, {4244, Bytes{3} << 30}};
+  options_.attribute_pid = [job](std::uint32_t pid) -> std::optional<JobId> {
+    if (pid == 4242 || pid == 4243) return job;
+    return std::nullopt;  // 4244: nobody's
+  };
+  QueuedJobs queued;
+  ASSERT_TRUE(queued.refresh(*store_, 20.0).ok());
+  RunningJobs runs;
+  ASSERT_TRUE(runs.refresh(*store_, 20.0).ok());
+  Result<TickInput> input =
+      build_tick_input({options_, reading_, meter_, at(20.0), queued, runs, history_});
+  ASSERT_TRUE(input.ok()) << input.status().to_string();
+  std::map<int, Bytes> foreign;
+  for (const sched::GpuState& gpu : input->snapshot.gpus) foreign[gpu.index] = gpu.foreign_bytes;
+  EXPECT_EQ(foreign[0], 0);                // the job's own, where it was placed
+  EXPECT_EQ(foreign[1], Bytes{13} << 30);  // its stray 10 GiB and nobody's 3 GiB
+}
+
 }  // namespace
 }  // namespace fastgpu::engine
