@@ -321,10 +321,38 @@ TEST_F(EngineTest, FailedParentEndsItsWholeChainOfDependents) {
             "dependency " + to_string(ids[0]) + " failed: it ended FAILED");
   EXPECT_EQ(record(ids[1]).end_time, clock_.now());
   EXPECT_EQ(state(ids[2]), JobState::kCancelled);
-  EXPECT_THAT(last_reason(ids[2]), HasSubstr("dependency " + to_string(ids[1]) + " failed"));
+  // The child was cancelled, not failed ("dependency N failed: it ended CANCELLED").
+  EXPECT_EQ(record(ids[2]).end_reason,
+            "dependency " + to_string(ids[1]) + " was cancelled: it ended CANCELLED");
   EXPECT_EQ(state(ids[3]), JobState::kRunning);  // afterany runs however the parent ended
   EXPECT_EQ(launcher_.launch_count(ids[1]) + launcher_.launch_count(ids[2]), 0u);
   EXPECT_THAT(report.ended, Contains(ids[2]));
+}
+
+// A parent cancelled or timed out did not fail: its dependants' reason says what became of
+// it (both read "dependency N failed: it ended ...").
+TEST_F(EngineTest, ADependantSaysItsParentWasCancelledOrTimedOutNotFailed) {
+  open();
+  JobSpec timed = job_spec("timed", 1, 10 * kGiB);
+  timed.time_limit_s = 5;
+  JobSpec after_cancelled = job_spec("after-cancelled", 1, 10 * kGiB);
+  after_cancelled.dependencies = {{JobId(0), store::DependencyKind::kAfterOk, 0}};
+  JobSpec after_timed = job_spec("after-timed", 1, 10 * kGiB);
+  after_timed.dependencies = {{JobId(0), store::DependencyKind::kAfterOk, 2}};
+  const std::vector<JobId> ids =
+      submit({job_spec("cancelled", 1, 10 * kGiB), after_cancelled, timed, after_timed});
+  tick();
+  ASSERT_TRUE(engine_->cancel(ids[0], 1000).ok());
+  launcher_.finish(ids[0], exec::Signaled{15});  // died of the cancel's SIGTERM
+  launcher_.finish(ids[2], exec::TimedOut{15, std::nullopt});
+  tick();
+
+  ASSERT_EQ(state(ids[0]), JobState::kCancelled);
+  EXPECT_EQ(record(ids[1]).end_reason,
+            "dependency " + to_string(ids[0]) + " was cancelled: it ended CANCELLED");
+  ASSERT_EQ(state(ids[2]), JobState::kTimeout);
+  EXPECT_EQ(record(ids[3]).end_reason,
+            "dependency " + to_string(ids[2]) + " timed out: it ended TIMEOUT");
 }
 
 TEST_F(EngineTest, ArrayRunsAtMostItsLimitAtOnce) {

@@ -12,6 +12,21 @@ using nlohmann::json;
 using store::JobRecord;
 using store::JobState;
 
+namespace {
+
+// Why an after-ok dependant of `dependency`, which ended `state` (not COMPLETED), is
+// cancelled: what became of it in words, then its state. A cancelled or timed-out parent
+// read "dependency 13 failed: it ended CANCELLED", as if it had failed.
+std::string dependency_end_reason(JobId dependency, JobState state) {
+  const char* what = state == JobState::kCancelled ? "was cancelled"
+                     : state == JobState::kTimeout ? "timed out"
+                                                   : "failed";
+  return "dependency " + to_string(dependency) + " " + what + ": it ended " +
+         std::string(store::job_state_name(state));
+}
+
+}  // namespace
+
 Result<TickReport> EngineImpl::tick() {
   TickReport report;
   now_ = options_.clock->now();
@@ -180,9 +195,7 @@ Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
         Result<JobRecord> target = options_.store->get_job(dependency.job);
         if (!target.ok()) return target.status();
         if (!store::is_terminal(target->state) || target->state == JobState::kCompleted) continue;
-        const std::string reason = "dependency " + to_string(dependency.job) +
-                                   " failed: it ended " +
-                                   std::string(store::job_state_name(target->state));
+        const std::string reason = dependency_end_reason(dependency.job, target->state);
         FASTGPU_RETURN_IF_ERROR(
             options_.store->transition(id, JobState::kQueued, JobState::kCancelled, now_, reason));
         report.ended.push_back(id);
