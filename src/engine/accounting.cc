@@ -21,6 +21,7 @@ void UsageMeter::sample(const GpuReading& reading, const PidAttribution& attribu
     add_utilization(meter, devices);
     meter.sampled = true;
   }
+  ended_since_sample_.clear();
   last_energy_mj_.clear();
   for (const auto& [index, device] : devices) {
     if (device->energy_millijoules) last_energy_mj_[index] = *device->energy_millijoules;
@@ -54,7 +55,8 @@ void UsageMeter::add_utilization(Meter& meter,
 
 // Each GPU's counter delta since the last sample goes to the jobs that ran through the
 // whole interval, split by their compute shares. A counter that went backwards (driver
-// reload) or is missing at either end gives no delta.
+// reload) or is missing at either end gives no delta. A job that started or ended within
+// the interval gets none of it, but it drew some: the others' figures are then estimates.
 void UsageMeter::add_energy(const std::map<std::uint32_t, const GpuDevice*>& devices) {
   for (const auto& [index, device] : devices) {
     auto last = last_energy_mj_.find(index);
@@ -65,16 +67,20 @@ void UsageMeter::add_energy(const std::map<std::uint32_t, const GpuDevice*>& dev
     const double joules = static_cast<double>(*device->energy_millijoules - last->second) / 1e3;
     std::vector<Meter*> sharing;
     double total_share = 0.0;
+    bool part_time_company = ended_since_sample_.count(index) > 0;
     for (auto& [job, meter] : meters_) {
-      if (!meter.sampled) continue;
       if (std::find(meter.gpus.begin(), meter.gpus.end(), index) == meter.gpus.end()) continue;
+      if (!meter.sampled) {
+        part_time_company = true;
+        continue;
+      }
       sharing.push_back(&meter);
       total_share += meter.share;
     }
     for (Meter* meter : sharing) {
       meter->energy_joules =
           meter->energy_joules.value_or(0.0) + joules * meter->share / total_share;
-      if (sharing.size() > 1) meter->energy_shared = true;
+      if (sharing.size() > 1 || part_time_company) meter->energy_shared = true;
     }
   }
 }
@@ -91,6 +97,7 @@ store::JobAccounting UsageMeter::finish(JobId job, std::size_t gpus, double run_
   auto found = meters_.find(job);
   if (found == meters_.end()) return accounting;
   const Meter& meter = found->second;
+  ended_since_sample_.insert(meter.gpus.begin(), meter.gpus.end());
   accounting.peak_gpu_mem = meter.peak;
   if (meter.util_count > 0) {
     accounting.mean_util_percent = meter.util_sum / static_cast<double>(meter.util_count);

@@ -7,7 +7,9 @@
 //   while it ran (GPU-samples with no reading are skipped); nullopt if none was read.
 // - energy: the energy counter deltas of its GPUs between consecutive samples it ran
 //   through. On a GPU shared with other jobs of ours, each gets the share u_j / sum(u) of
-//   the delta and the figure is marked an estimate. nullopt if no delta could be read.
+//   the delta and the figure is marked an estimate; so it is when another job of ours ran
+//   on the GPU for part of an interval (it started or ended within it), whose draw is in the
+//   delta. nullopt if no delta could be read.
 // - GPU-seconds: GPUs x run time, computed at the end.
 // Thread-safety: none; the engine loop owns it.
 #pragma once
@@ -15,6 +17,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "engine/convert.h"
@@ -59,6 +62,7 @@ class UsageMeter {
 
   std::map<JobId, Meter> meters_;
   std::map<std::uint32_t, std::uint64_t> last_energy_mj_;  // per GPU, at the last sample
+  std::set<std::uint32_t> ended_since_sample_;  // GPUs a job ran on that ended since then
 };
 
 }  // namespace fastgpu::engine
