@@ -238,6 +238,7 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
     options.info.devices = config.devices.empty() ? kDefaultSimulatedDevices : config.devices;
   }
   options.info.cpu_slots = config.cpu_slots;
+  options.info.sample_interval_s = config.sample_interval_s;
   options.info.shared = config.shared;
   options.info.scheduler = sched::settings_json(config.scheduler);
   options.info.settings_file = config.settings_file.string();

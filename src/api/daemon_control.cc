@@ -73,6 +73,9 @@ std::string tail_of(const std::filesystem::path& path, std::size_t lines, std::u
   if (options.cpu_slots) {
     ::setenv("FASTGPU_CPU_SLOTS", std::to_string(*options.cpu_slots).c_str(), 1);
   }
+  if (options.sample_interval_s) {
+    ::setenv("FASTGPU_SAMPLE_INTERVAL", fmt::format("{}", *options.sample_interval_s).c_str(), 1);
+  }
   const std::string executable = options.executable.string();
   char* const argv[] = {const_cast<char*>(executable.c_str()), const_cast<char*>("daemon"),
                         const_cast<char*>("run"),

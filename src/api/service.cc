@@ -673,6 +673,7 @@ ApiResponse ApiService::daemon_info() {
                     {"gpus_note", info.gpus_note},
                     {"devices", info.devices.empty() ? Json(nullptr) : Json(info.devices)},
                     {"cpu_slots", info.cpu_slots},
+                    {"sample_interval_s", info.sample_interval_s},
                     {"shared", info.shared},
                     {"policy", setting("policy")},
                     {"strategy", setting("strategy")},

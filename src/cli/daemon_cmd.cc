@@ -33,8 +33,9 @@ struct DaemonOptions {
   int tick_ms = 500;
   int stop_timeout_s = 30;
   std::optional<std::int64_t> cpu_slots;  // --cpu-slots; else FASTGPU_CPU_SLOTS; else CPUs
-  std::string policy;                     // --policy; else FASTGPU_POLICY; else fifo
-  std::string strategy;                   // --strategy; else FASTGPU_STRATEGY; else pack
+  std::string sample_interval;  // --sample-interval; else FASTGPU_SAMPLE_INTERVAL; else 1s
+  std::string policy;           // --policy; else FASTGPU_POLICY; else fifo
+  std::string strategy;         // --strategy; else FASTGPU_STRATEGY; else pack
   std::string config;  // --config; else FASTGPU_CONFIG; else the default file, if there is one
 };
 
@@ -119,7 +120,7 @@ Result<Settings> scheduler_option(const DaemonOptions& options, bool reloading =
 // "policy fair, not priority; memory_action kill, not requeue"; empty when nothing. Only
 // what the flags asked counts: --policy, --strategy, and every setting of --config's file.
 std::string settings_not_as_asked(const DaemonOptions& options, const Settings& asked,
-                                  const api::Json& info) {
+                                  std::optional<double> sample_interval_s, const api::Json& info) {
   const api::Json running = info.value("scheduler", api::Json::object());
   std::vector<std::string> differences;
   for (const sched::SettingChange& change :
@@ -139,6 +140,14 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
   const api::Json& slots = info.contains("cpu_slots") ? info["cpu_slots"] : api::Json();
   if (options.cpu_slots && slots.is_number_integer() && slots != *options.cpu_slots) {
     differences.push_back(fmt::format("cpu_slots {}, not {}", *options.cpu_slots, slots.dump()));
+  }
+  const api::Json& interval =
+      info.contains("sample_interval_s") ? info["sample_interval_s"] : api::Json();
+  if (!options.sample_interval.empty() && sample_interval_s && interval.is_number() &&
+      interval.get<double>() != *sample_interval_s) {
+    differences.push_back(fmt::format("sample interval {}, not {}",
+                                      format_duration(Seconds(*sample_interval_s)),
+                                      format_duration(Seconds(interval.get<double>()))));
   }
   if (options.shared && !info.value("shared", true)) {
     differences.push_back("shared, not private to its user");
@@ -181,6 +190,29 @@ Result<std::size_t> cpu_slots_option(const DaemonOptions& options) {
   return static_cast<std::size_t>(*slots);
 }
 
+// How often the GPUs are sampled for the jobs' accounting, in seconds: the flag, else
+// FASTGPU_SAMPLE_INTERVAL (so a daemon started on first use gets it too), else 1 s; nullopt
+// when neither says. A bad flag is a usage error, a bad variable a failure (as
+// FASTGPU_DEVICES).
+Result<std::optional<double>> sample_interval_option(const DaemonOptions& options) {
+  const Named given =
+      flag_or_environment(options.sample_interval, "--sample-interval", "FASTGPU_SAMPLE_INTERVAL");
+  if (given.value.empty()) return std::optional<double>();
+  Result<Seconds> parsed = parse_duration(given.value);
+  std::string message;
+  if (!parsed.ok()) {
+    message = fmt::format("{}: {}", given.source, parsed.status().message());
+  } else if (!(parsed->count() >= 0.1 && parsed->count() <= 3600.0)) {
+    message = fmt::format(
+        "{} '{}' is out of range: the GPUs are read for the jobs' accounting from every 0.1s to "
+        "every 1h; give e.g. 1s (the default) or 5s",
+        given.source, given.value);
+  } else {
+    return std::optional<double>(parsed->count());
+  }
+  return given.from_flag ? invalid_argument(message) : failed_precondition(message);
+}
+
 // FASTGPU_CHECK_SCHEDULE=1: the engine checks its kept scheduler against the pure one at
 // every tick (EngineOptions::check_schedule), for tests.
 Result<bool> check_schedule_option() {
@@ -219,7 +251,7 @@ bool environment_sets(const char* variable) {
 // (DaemonConfig::start_choices) for a restart after a crash. `cpu_slots` as
 // cpu_slots_option() read them.
 api::Json start_choices(const DaemonOptions& options, const Settings& scheduler,
-                        std::size_t cpu_slots) {
+                        std::size_t cpu_slots, std::optional<double> sample_interval_s) {
   const Named policy = flag_or_environment(options.policy, "--policy", "FASTGPU_POLICY");
   const Named strategy = flag_or_environment(options.strategy, "--strategy", "FASTGPU_STRATEGY");
   const Named file = flag_or_environment(options.config, "--config", "FASTGPU_CONFIG");
@@ -231,6 +263,7 @@ api::Json start_choices(const DaemonOptions& options, const Settings& scheduler,
   if (!strategy.value.empty()) choices["strategy"] = strategy.value;
   if (!file.value.empty()) choices["config"] = scheduler.file.string();
   if (options.cpu_slots || environment_sets("FASTGPU_CPU_SLOTS")) choices["cpu_slots"] = cpu_slots;
+  if (sample_interval_s) choices["sample_interval"] = fmt::format("{}", *sample_interval_s);
   if (options.shared) choices["shared"] = true;
   return choices;
 }
@@ -260,6 +293,7 @@ DaemonOptions with_crashed_daemons_choices(DaemonOptions options) {
   take("policy", options.policy, "FASTGPU_POLICY");
   take("strategy", options.strategy, "FASTGPU_STRATEGY");
   take("config", options.config, "FASTGPU_CONFIG");
+  take("sample_interval", options.sample_interval, "FASTGPU_SAMPLE_INTERVAL");
   if (const auto slots = saved.find("cpu_slots");
       slots != saved.end() && slots->is_number_integer() && !options.cpu_slots &&
       !environment_sets("FASTGPU_CPU_SLOTS")) {
@@ -302,6 +336,8 @@ int run_foreground(const DaemonOptions& asked) {
   }
   Result<std::size_t> cpu_slots = cpu_slots_option(options);
   if (!cpu_slots.ok()) return refuse_scheduler("daemon run", cpu_slots.status());
+  Result<std::optional<double>> sample_interval = sample_interval_option(options);
+  if (!sample_interval.ok()) return refuse_scheduler("daemon run", sample_interval.status());
   Result<bool> check_schedule = check_schedule_option();
   if (!check_schedule.ok()) return fail("daemon run", check_schedule.status());
   Result<Settings> scheduler = scheduler_option(options);
@@ -316,6 +352,7 @@ int run_foreground(const DaemonOptions& asked) {
   config.shared = options.shared;
   config.tick_interval = std::chrono::milliseconds(options.tick_ms);
   config.cpu_slots = *cpu_slots;
+  if (*sample_interval) config.sample_interval_s = **sample_interval;
   config.check_schedule = *check_schedule;
   config.scheduler = scheduler->config;
   config.settings_file = scheduler->file;
@@ -324,7 +361,7 @@ int run_foreground(const DaemonOptions& asked) {
     return scheduler_option(options, /*reloading=*/true);
   };
   config.job_path_prefix = job_path_prefix(*executable);
-  config.start_choices = start_choices(options, *scheduler, *cpu_slots).dump();
+  config.start_choices = start_choices(options, *scheduler, *cpu_slots, *sample_interval).dump();
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);
   return kExitOk;
@@ -378,6 +415,8 @@ int start_detached(const DaemonOptions& options) {
   }
   Result<std::size_t> cpu_slots = cpu_slots_option(options);
   if (!cpu_slots.ok()) return refuse_scheduler("daemon start", cpu_slots.status());
+  Result<std::optional<double>> sample_interval = sample_interval_option(options);
+  if (!sample_interval.ok()) return refuse_scheduler("daemon start", sample_interval.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon start", paths.status());
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
@@ -386,7 +425,8 @@ int start_detached(const DaemonOptions& options) {
     // Asked for settings it does not use, it is not what was asked for.
     Result<api::Json> info = api::ApiClient(paths->socket).get("/v1/daemon");
     if (info.ok()) {
-      const std::string differences = settings_not_as_asked(options, *scheduler, *info);
+      const std::string differences =
+          settings_not_as_asked(options, *scheduler, *sample_interval, *info);
       if (!differences.empty()) {
         return fail(
             "daemon start",
@@ -410,6 +450,7 @@ int start_detached(const DaemonOptions& options) {
   start.strategy = options.strategy;
   start.settings_file = scheduler->file;
   if (options.cpu_slots) start.cpu_slots = *cpu_slots;
+  if (!options.sample_interval.empty()) start.sample_interval_s = *sample_interval;
   start.shared = options.shared;
   Result<api::StartedDaemon> started = api::start_daemon(*paths, start);
   if (!started.ok()) return fail("daemon start", started.status());
@@ -490,12 +531,13 @@ std::string status_text(const api::Json& info) {
   const bool backfill = info.value("scheduler", api::Json::object()).value("backfill", true);
   return fmt::format(
       "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} ({})\npolicy:    "
-      "{} (placement: {}, backfill {})\n{}jobs:      {}\n",
+      "{} (placement: {}, backfill {})\n{}sampling:  every {}\njobs:      {}\n",
       info["pid"].get<std::int64_t>(), format_duration(Seconds(info["uptime_s"].get<double>())),
       info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
       info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
       info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
-      settings_text(info), counts.empty() ? "none" : counts);
+      settings_text(info), format_duration(Seconds(info.value("sample_interval_s", 1.0))),
+      counts.empty() ? "none" : counts);
 }
 
 // `fastgpu daemon reload`: the running daemon reads its settings file again.
@@ -575,6 +617,10 @@ void add_shared_and_slots_flags(CLI::App& command, DaemonOptions& options) {
   command.add_option("--cpu-slots", options.cpu_slots,
                      "CPU-only jobs (gpus 0) that run at once; 0: no limit (default: one per CPU, "
                      "or FASTGPU_CPU_SLOTS)");
+  command.add_option(
+      "--sample-interval", options.sample_interval,
+      "How often the GPUs are read for the jobs' accounting (peak memory, "
+      "utilization, energy), 0.1s to 1h (default: FASTGPU_SAMPLE_INTERVAL, else 1s)");
 }
 
 }  // namespace

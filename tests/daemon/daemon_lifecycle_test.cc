@@ -44,6 +44,7 @@ TEST(DaemonLifecycle, StartStatusSecondDaemonRefusedAndStop) {
   EXPECT_EQ(status["socket"], daemon.socket().string());
   EXPECT_EQ(status["state_dir"], daemon.state_dir().string());
   EXPECT_GT(status["pid"].get<int>(), 0);
+  EXPECT_EQ(status["sample_interval_s"], 1.0);  // the default
 
   struct stat info {};
   ASSERT_EQ(::stat(daemon.socket().c_str(), &info), 0);
@@ -84,6 +85,30 @@ TEST(DaemonLifecycle, StartAndStopSayWhatTheyDidAsJson) {
   ASSERT_TRUE(none.is_object());
   EXPECT_EQ(none["stopped"], false);
   EXPECT_TRUE(none["pid"].is_null());
+}
+
+// How often the GPUs are read for the jobs' accounting was EngineOptions' alone (1 s): no
+// flag, variable or setting reached it.
+TEST(DaemonLifecycle, TheSampleIntervalIsChosenAtStartAndStatusShowsIt) {
+  DaemonHarness daemon;
+  const test_support::CliRun zero = daemon.fastgpu("daemon start --sample-interval 0");
+  EXPECT_EQ(zero.exit_code, 2) << zero.output;
+  EXPECT_TRUE(contains(zero.output, "--sample-interval '0' is out of range")) << zero.output;
+  const test_support::CliRun unreadable =
+      daemon.fastgpu_with("FASTGPU_SAMPLE_INTERVAL=abc", "daemon start");
+  EXPECT_EQ(unreadable.exit_code, 1) << unreadable.output;
+  EXPECT_TRUE(contains(unreadable.output, "FASTGPU_SAMPLE_INTERVAL: duration 'abc'"))
+      << unreadable.output;
+  EXPECT_EQ(daemon.fastgpu("daemon status").exit_code, 1);  // neither started one
+
+  ASSERT_EQ(daemon.fastgpu("daemon start --sample-interval 2s").exit_code, 0);
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["sample_interval_s"], 2.0);
+  EXPECT_TRUE(contains(daemon.fastgpu("daemon status").output, "sampling:  every 2s\n"));
+  const test_support::CliRun other = daemon.fastgpu("daemon start --sample-interval 5s");
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_TRUE(contains(other.output, "sample interval 5s, not 2s")) << other.output;
 }
 
 // Two starts at the same moment: one daemon runs, and only the start whose daemon won says

@@ -48,6 +48,9 @@ struct DaemonConfig {
   std::chrono::milliseconds tick_interval{500};
   // EngineOptions::cpu_slots: CPU-only jobs that run at once (0: no limit).
   std::size_t cpu_slots = 0;
+  // EngineOptions::sample_interval_s: GPU samples (and the jobs' accounting) at most this
+  // often, in seconds (`daemon run --sample-interval`).
+  double sample_interval_s = 1.0;
   // How the engine orders and places the queue: the policy (fifo, priority, sjf, ...) and
   // the placement strategy (pack, spread); `daemon run --policy/--strategy`; the rest from
   // the settings file (sched/settings.h).
@@ -78,14 +81,15 @@ Status run_daemon(const DaemonConfig& config);
 Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths);
 
 struct StartOptions {
-  std::filesystem::path executable;      // the fastgpu binary to run as `fastgpu daemon run`
-  std::string devices;                   // passed on as FASTGPU_DEVICES when not empty
-  std::chrono::seconds timeout{30};      // for the socket to answer
-  std::string policy;                    // passed on as FASTGPU_POLICY when not empty
-  std::string strategy;                  // passed on as FASTGPU_STRATEGY when not empty
-  std::filesystem::path settings_file;   // passed on as FASTGPU_CONFIG when not empty
-  std::optional<std::size_t> cpu_slots;  // passed on as FASTGPU_CPU_SLOTS when given
-  bool shared = false;                   // `daemon run --shared`
+  std::filesystem::path executable;         // the fastgpu binary to run as `fastgpu daemon run`
+  std::string devices;                      // passed on as FASTGPU_DEVICES when not empty
+  std::chrono::seconds timeout{30};         // for the socket to answer
+  std::string policy;                       // passed on as FASTGPU_POLICY when not empty
+  std::string strategy;                     // passed on as FASTGPU_STRATEGY when not empty
+  std::filesystem::path settings_file;      // passed on as FASTGPU_CONFIG when not empty
+  std::optional<std::size_t> cpu_slots;     // passed on as FASTGPU_CPU_SLOTS when given
+  std::optional<double> sample_interval_s;  // passed on as FASTGPU_SAMPLE_INTERVAL when given
+  bool shared = false;                      // `daemon run --shared`
 };
 
 // Starts `fastgpu daemon run` detached (its own session, output appended to
