@@ -35,11 +35,25 @@ Result<std::vector<std::uint64_t>> unfinished_jobs(ReconnectingClient& client) {
   return (*reply)["ids"].get<std::vector<std::uint64_t>>();
 }
 
+// Why a job that did not complete ended, where its exit status does not say it all: a
+// dependant cancelled because its dependency failed read "job 14: CANCELLED", a launch
+// that failed "job 15: FAILED". Empty for a job that completed, or failed with a status or a
+// signal ("(exit 3)", "(signal 11)" say it).
+std::string why_not_completed(const api::Json& job) {
+  const auto reason = job.find("end_reason");
+  if (reason == job.end() || !reason->is_string() || job["state"] == "COMPLETED") return "";
+  if (job["state"] == "FAILED" && (!job["exit_code"].is_null() || !job["signal"].is_null())) {
+    return "";
+  }
+  return reason->get<std::string>();
+}
+
 std::string ended_line(const api::Json& job) {
   std::string line =
       fmt::format("job {}: {}", job["id"].get<std::uint64_t>(), job["state"].get<std::string>());
   if (!job["exit_code"].is_null()) line += fmt::format(" (exit {})", job["exit_code"].get<int>());
   if (!job["signal"].is_null()) line += fmt::format(" (signal {})", job["signal"].get<int>());
+  if (const std::string why = why_not_completed(job); !why.empty()) line += ": " + why;
   return line + "\n";
 }
 
@@ -192,7 +206,8 @@ int run_wait(const WaitOptions& options) {
     jobs.push_back({{"id", id},
                     {"state", job["state"]},
                     {"exit_code", job["exit_code"]},
-                    {"signal", job["signal"]}});
+                    {"signal", job["signal"]},
+                    {"end_reason", job.value("end_reason", api::Json(nullptr))}});
   }
   if (options.daemon.json) {
     // The jobs waited for that had not ended (at the --timeout, or when the wait failed).

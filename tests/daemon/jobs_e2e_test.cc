@@ -406,6 +406,18 @@ TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {
   EXPECT_EQ(logs.exit_code, 1) << logs.output;
   EXPECT_EQ(logs.output,
             "fastgpu logs: job " + std::to_string(child) + " never started: " + reason + "\n");
+  // wait says why too (it printed "job N: CANCELLED"); a failure's exit status is its why.
+  const test_support::CliRun waited =
+      daemon.fastgpu("wait " + std::to_string(parent) + " " + std::to_string(child), false);
+  EXPECT_EQ(waited.exit_code, 1) << waited.output;
+  EXPECT_TRUE(contains(waited.output, "job " + std::to_string(parent) + ": FAILED (exit 1)\n"))
+      << waited.output;
+  EXPECT_TRUE(
+      contains(waited.output, "job " + std::to_string(child) + ": CANCELLED: " + reason + "\n"))
+      << waited.output;
+  const json waited_json = daemon.fastgpu_json("wait " + std::to_string(child));
+  ASSERT_EQ(waited_json["jobs"].size(), 1u) << waited_json.dump();
+  EXPECT_EQ(waited_json["jobs"][0]["end_reason"], reason);
   // The parent ran: its log (the supervisor's line on how it ended) is a success to print.
   const test_support::CliRun parent_logs = daemon.fastgpu("logs " + std::to_string(parent));
   EXPECT_EQ(parent_logs.exit_code, 0) << parent_logs.output;
