@@ -470,6 +470,14 @@ std::optional<api::Json> daemon_elsewhere(const api::DaemonPaths& paths) {
 }
 
 int stop(const DaemonOptions& options) {
+  // A timeout below 1 s sent SIGTERM, then said the daemon "did not stop within -1 s" and
+  // to kill -9 it (exit 1), while it was stopping as asked.
+  if (options.stop_timeout_s < 1 || options.stop_timeout_s > 86400) {
+    return usage_error("daemon stop",
+                       fmt::format("--timeout {} is out of range; give the seconds to wait for the "
+                                   "daemon to exit, 1 to 86400 (default 30)",
+                                   options.stop_timeout_s));
+  }
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon stop", paths.status());
   Result<std::optional<pid_t>> stopped =

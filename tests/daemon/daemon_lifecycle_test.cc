@@ -87,6 +87,22 @@ TEST(DaemonLifecycle, StartAndStopSayWhatTheyDidAsJson) {
   EXPECT_TRUE(none["pid"].is_null());
 }
 
+// A stop timeout out of range is refused before anything is sent: it said "did not stop
+// within -1 s" and to kill -9 it (exit 1), of a daemon it had just sent SIGTERM.
+TEST(DaemonLifecycle, AStopTimeoutOutOfRangeIsRefusedBeforeAnythingIsSent) {
+  DaemonHarness daemon;
+  ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);
+  for (const char* timeout : {"-1", "0"}) {
+    const test_support::CliRun refused =
+        daemon.fastgpu(std::string("daemon stop --timeout ") + timeout);
+    EXPECT_EQ(refused.exit_code, 2) << refused.output;
+    EXPECT_TRUE(contains(refused.output, std::string("--timeout ") + timeout +
+                                             " is out of range; give the seconds to wait"))
+        << refused.output;
+  }
+  EXPECT_EQ(daemon.fastgpu("daemon status").exit_code, 0);  // still running
+}
+
 // How often the GPUs are read for the jobs' accounting was EngineOptions' alone (1 s): no
 // flag, variable or setting reached it.
 TEST(DaemonLifecycle, TheSampleIntervalIsChosenAtStartAndStatusShowsIt) {
