@@ -105,7 +105,8 @@ void on_child_exit(int /*signal*/) {
 
 // The loop thread: tick, then sleep until the interval passes or something wakes it: a
 // client's submit or cancel (wake()), or a supervisor of ours that exited (SIGCHLD), so a
-// job's end is recorded and its GPUs or CPU slot reused at once, not a tick later.
+// job's end is recorded and its GPUs or CPU slot reused at once, not a tick later. No tick
+// runs before start(): a wake() before it leaves a byte in the pipe, served by the first.
 class EngineLoop {
  public:
   EngineLoop(engine::Engine& engine, std::mutex& engine_mutex, std::chrono::milliseconds interval,
@@ -114,10 +115,12 @@ class EngineLoop {
         engine_mutex_(engine_mutex),
         interval_(interval),
         wake_read_fd_(wake_read_fd),
-        wake_write_fd_(wake_write_fd) {
+        wake_write_fd_(wake_write_fd) {}
+  ~EngineLoop() { stop(); }
+
+  void start() {
     thread_ = std::thread([this] { run(); });
   }
-  ~EngineLoop() { stop(); }
 
   void wake() {
     const char byte = 'w';
@@ -332,9 +335,13 @@ Status run_daemon(const DaemonConfig& config) {
                   wake_pipe->second);
   options.wake_loop = [&loop] { loop.wake(); };
   ApiService service(std::move(options));
+  // The socket first, the loop after: a daemon that cannot serve (a socket folder it may not
+  // write, a process that took the path since the check above) exits before it starts any
+  // job; it had launched queued jobs and left them running with no daemon.
   Result<std::unique_ptr<ApiServer>> server =
       ApiServer::start({config.paths.socket, config.shared, &service});
   if (!server.ok()) return server.status();
+  loop.start();
   say(fmt::format("pid {} serving on {} (state in {})", ::getpid(), config.paths.socket.string(),
                   config.paths.state_dir.string()));
 

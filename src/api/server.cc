@@ -17,6 +17,8 @@
 #include <cstring>
 #include <system_error>
 
+#include "fastgpu/api/paths.h"
+
 namespace fastgpu::api {
 namespace {
 
@@ -290,7 +292,41 @@ Status check_socket_not_in_use(const std::filesystem::path& socket) {
       pid > 0 ? fmt::format(", or `kill {}`", pid) : std::string()));
 }
 
+namespace {
+
+// Why the socket could not be bound, and the fix. The daemon has started no job yet.
+Status bind_error(const std::filesystem::path& socket, int error) {
+  const std::string folder = socket.parent_path().string();
+  if (error == EACCES || error == EPERM || error == EROFS) {
+    return io_error(fmt::format(
+        "cannot listen on the socket '{}': {}: its folder '{}' is not writable for this daemon "
+        "(uid {}); make it writable for that user, or set FASTGPU_SOCKET to a path in a folder "
+        "of yours (the daemon did not start, and started no job)",
+        socket.string(), std::strerror(error), folder, ::geteuid()));
+  }
+  if (error == EADDRINUSE) {
+    return io_error(fmt::format(
+        "cannot listen on the socket '{}': another process bound it while this daemon started; "
+        "start again (it is refused, naming that process, if it still listens), or set "
+        "FASTGPU_SOCKET to another path (the daemon did not start, and started no job)",
+        socket.string()));
+  }
+  return io_error(fmt::format(
+      "cannot listen on the socket '{}': {}; check its folder '{}' or set FASTGPU_SOCKET to "
+      "another path (the daemon did not start, and started no job)",
+      socket.string(), std::strerror(error), folder));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ApiServer>> ApiServer::start(const ServerOptions& options) {
+  // sun_path's 108 bytes hold the path and its NUL; httplib refuses a longer one silently.
+  if (options.socket.native().size() > kMaxSocketPathLength) {
+    return invalid_argument(
+        fmt::format("socket path '{}' is {} characters; a unix socket path holds at most {}: set "
+                    "FASTGPU_SOCKET to a shorter path (e.g. /tmp/fastgpu-$USER.sock)",
+                    options.socket.string(), options.socket.native().size(), kMaxSocketPathLength));
+  }
   FASTGPU_RETURN_IF_ERROR(prepare_socket_path(options.socket));
   auto server = std::make_unique<PeerCredServer>(*options.service);
   server->set_address_family(AF_UNIX);
@@ -298,12 +334,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ServerOptions& options
   const mode_t previous = ::umask(options.shared ? 0111 : 0177);
   const bool bound = server->bind_to_port(options.socket.string(), 80);
   ::umask(previous);
-  if (!bound) {
-    return io_error(
-        fmt::format("cannot listen on '{}': {}; check the folder's permissions or "
-                    "set FASTGPU_SOCKET",
-                    options.socket.string(), std::strerror(errno)));
-  }
+  if (!bound) return bind_error(options.socket, errno);
   ::chmod(options.socket.c_str(), options.shared ? 0666 : 0600);
   return std::unique_ptr<ApiServer>(
       std::make_unique<ApiServerImpl>(std::move(server), options.socket));

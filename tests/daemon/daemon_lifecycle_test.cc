@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <random>
 #include <set>
@@ -220,6 +221,53 @@ TEST(DaemonLifecycle, AStateFolderOthersMayReadIsRefused) {
                                        "(`chmod 700 " +
                                        daemon.state_dir().string() + "`)"))
       << run.output;
+}
+
+// A daemon that could not bind its socket (a folder it may not write) started its loop
+// first, and at times launched a queued job before it exited with the error: the job ran on
+// with no daemon. The socket is bound before any tick now; the job waits for a daemon that
+// serves. (/proc: a folder where no one may make a socket, root or not.)
+TEST(DaemonLifecycle, ADaemonThatCannotBindItsSocketStartsNoJob) {
+  DaemonHarness daemon;
+  const std::filesystem::path go = daemon.work() / "go";
+  const std::uint64_t first = daemon.submit(
+      "-G 2 --gpu-mem 1G --wrap " +
+      DaemonHarness::quoted("while [ ! -e " + go.string() + " ]; do sleep 0.05; done"));
+  const std::uint64_t waiting = daemon.submit("-G 2 --gpu-mem 1G -- true");
+  daemon.wait_for_launch(first);
+  ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
+  // The first job ends with no daemon; its GPUs are free for the next one to start.
+  std::ofstream(go) << "\n";
+  const std::filesystem::path first_run =
+      daemon.state_dir() / "runs" / (std::to_string(first) + ".1.jsonl");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  for (;;) {
+    std::ifstream file(first_run);
+    const std::string text{std::istreambuf_iterator<char>(file), {}};
+    if (contains(text, "\"outcome\"")) break;
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "job " << first << " never ended";
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  const std::filesystem::path waiting_run =
+      daemon.state_dir() / "runs" / (std::to_string(waiting) + ".1.jsonl");
+  // Several tries: the old order launched the job in some of them, not all.
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    const test_support::CliRun run =
+        daemon.fastgpu_with("FASTGPU_SOCKET=/proc/fastgpu-test.sock", "daemon run");
+    EXPECT_EQ(run.exit_code, 1) << run.output;
+    EXPECT_TRUE(contains(run.output,
+                         "fastgpu daemon run: cannot listen on the socket "
+                         "'/proc/fastgpu-test.sock': "))
+        << run.output;
+    EXPECT_TRUE(contains(run.output,
+                         "set FASTGPU_SOCKET to another path (the daemon did not "
+                         "start, and started no job)"))
+        << run.output;
+    ASSERT_FALSE(std::filesystem::exists(waiting_run))
+        << "attempt " << attempt << ": " << run.output;
+  }
+  // Nothing lost: a daemon that serves runs it.
+  EXPECT_EQ(daemon.wait_for_state(waiting, "COMPLETED")["state"], "COMPLETED");
 }
 
 TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {
