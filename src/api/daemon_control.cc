@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,6 +193,34 @@ bool lock_holder_answers_by(const DaemonPaths& paths, const ApiClient& client,
   return false;
 }
 
+// "root (uid 0)", or "uid 1234" for a uid without a name.
+std::string login_name(uid_t uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  char buffer[4096];
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+    return fmt::format("{} (uid {})", found->pw_name, uid);
+  }
+  return fmt::format("uid {}", uid);
+}
+
+// Whose the daemon on `socket` is when it is not the caller's: the socket's owner, else its
+// state folder's ("another user" when the caller may not even look at that folder). Nullopt
+// when it is the caller's, or the caller is root (who may stop any).
+std::optional<std::string> others_daemon_owner(const std::filesystem::path& socket,
+                                               const std::string& state_dir) {
+  const uid_t uid = ::geteuid();
+  if (uid == 0) return std::nullopt;
+  struct stat info {};
+  if (::stat(socket.c_str(), &info) == 0 && info.st_uid != uid) return login_name(info.st_uid);
+  if (::stat(state_dir.c_str(), &info) == 0) {
+    if (info.st_uid != uid) return login_name(info.st_uid);
+    return std::nullopt;
+  }
+  if (errno == EACCES) return std::string("another user");
+  return std::nullopt;
+}
+
 // A daemon of another state folder already answering on the socket: the new one would
 // refuse to take the socket over, and its answers would be read as the new one's.
 Status check_socket_free_for(const DaemonPaths& paths, const ApiClient& client) {
@@ -198,6 +228,16 @@ Status check_socket_free_for(const DaemonPaths& paths, const ApiClient& client) 
   if (!other.ok()) return {};
   const std::string its_state = other->value("state_dir", std::string("?"));
   if (its_state == paths.state_dir.string()) return {};
+  // Another user's (root's shared daemon, as a rule): the caller cannot stop it, and need
+  // not; it answered, so it admits them.
+  if (const std::optional<std::string> owner = others_daemon_owner(paths.socket, its_state)) {
+    return failed_precondition(fmt::format(
+        "the socket '{}' is in use: {}'s daemon (pid {}, its state in {}) serves on it, and only "
+        "its owner or root may stop it; use it as it is (your job verbs already reach it: "
+        "`fastgpu submit`, `fastgpu queue`), or give a daemon of your own a socket of its own: "
+        "unset FASTGPU_SOCKET, or set it to a path of yours",
+        paths.socket.string(), *owner, other->value("pid", 0), its_state));
+  }
   return failed_precondition(fmt::format(
       "the socket '{}' is in use: the daemon on it (pid {}) keeps its state in {}, not in {}; "
       "stop that one first (`FASTGPU_STATE_DIR={} fastgpu daemon stop`), or give this daemon a "

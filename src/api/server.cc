@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <poll.h>
+#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -276,6 +277,21 @@ Status prepare_socket_path(const std::filesystem::path& socket) {
 
 }  // namespace
 
+namespace {
+
+// "root (uid 0)", or "uid 1234" for a uid without a name.
+std::string login_name(uid_t uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  char buffer[4096];
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+    return fmt::format("{} (uid {})", found->pw_name, uid);
+  }
+  return fmt::format("uid {}", uid);
+}
+
+}  // namespace
+
 // A socket a live process answers on is not stale: it is another state folder's daemon's
 // (the caller holds its own folder's lock), or another program's. Taking it over would leave
 // that daemon running jobs nobody can reach.
@@ -284,6 +300,17 @@ Status check_socket_not_in_use(const std::filesystem::path& socket) {
   if (!listener.ok()) return listener.status();
   if (!listener->has_value()) return {};
   const pid_t pid = **listener;
+  // Another user's (root's shared daemon, as a rule): the caller cannot stop it.
+  struct stat info {};
+  if (::geteuid() != 0 && ::stat(socket.c_str(), &info) == 0 && info.st_uid != ::geteuid()) {
+    return failed_precondition(fmt::format(
+        "the socket '{}' is in use: {}, {}'s, listens on it, and only its owner or root may "
+        "stop it; use that daemon as it is (your job verbs reach it if it admits you), or give "
+        "a daemon of your own a socket of its own: unset FASTGPU_SOCKET, or set it to a path "
+        "of yours",
+        socket.string(), pid > 0 ? fmt::format("pid {}", pid) : std::string("a process"),
+        login_name(info.st_uid)));
+  }
   return failed_precondition(fmt::format(
       "the socket '{}' is in use: {} listens on it (another FastGPU daemon, with another "
       "state folder, or another program); stop it (`fastgpu daemon stop` with that daemon's "

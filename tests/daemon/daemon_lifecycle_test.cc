@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -183,6 +184,52 @@ TEST(DaemonLifecycle, ASecondStateFolderOnALiveSocketIsRefusedAndTheFirstKeepsIt
   const json status = daemon.fastgpu_json("daemon status");
   EXPECT_EQ(status["pid"].dump(), pid);
   EXPECT_EQ(status["state_dir"], daemon.state_dir().string());
+}
+
+// A user who pointed FASTGPU_SOCKET at root's shared daemon and started a daemon was told to
+// "stop that one first" (`FASTGPU_STATE_DIR=/var/lib/fastgpu fastgpu daemon stop`), which
+// they may not do: they are told whose it is and what they can do. Root runs the commands as
+// uid 1001 for this.
+TEST(DaemonLifecycle, AStartOnAnotherUsersDaemonsSocketOffersWhatTheUserCanDo) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run a shared daemon and another user";
+  const std::string as_user = "setpriv --reuid=1001 --regid=1001 --clear-groups";
+  if (std::system(("command -v setpriv >/dev/null && " + as_user + " test -x " +
+                   DaemonHarness::quoted(FASTGPU_CLI_PATH))
+                      .c_str()) != 0) {
+    GTEST_SKIP() << "uid 1001 cannot run " << FASTGPU_CLI_PATH << " here";
+  }
+  DaemonHarness daemon;
+  ASSERT_EQ(::chmod(daemon.socket().parent_path().c_str(), 0755), 0);
+  ASSERT_EQ(daemon.fastgpu("daemon start --shared").exit_code, 0);
+  const std::string pid = daemon.fastgpu_json("daemon status")["pid"].dump();
+  const std::filesystem::path mine = daemon.work() / "state-1001";  // the user's own
+  std::filesystem::create_directories(mine);
+  ASSERT_EQ(::chown(mine.c_str(), 1001, 1001), 0);
+  ASSERT_EQ(::chmod(mine.c_str(), 0700), 0);
+  const std::string user = "HOME=/tmp FASTGPU_STATE_DIR=" + mine.string() + " " + as_user;
+  const test_support::CliRun start = daemon.fastgpu_under(user, "daemon start");
+  EXPECT_EQ(start.exit_code, 1) << start.output;
+  EXPECT_TRUE(contains(start.output,
+                       "fastgpu daemon start: the socket '" + daemon.socket().string() +
+                           "' is in use: root (uid 0)'s daemon (pid " + pid + ", its state in " +
+                           daemon.state_dir().string() +
+                           ") serves on it, and only its owner or root may stop it; use it as it "
+                           "is (your job verbs already reach it"))
+      << start.output;
+  EXPECT_TRUE(contains(start.output, "unset FASTGPU_SOCKET, or set it to a path of yours"))
+      << start.output;
+  EXPECT_FALSE(contains(start.output, "stop that one first")) << start.output;
+  const test_support::CliRun run = daemon.fastgpu_under(user, "daemon run");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu daemon run: the socket '" + daemon.socket().string() +
+                                       "' is in use: pid " + pid +
+                                       ", root (uid 0)'s, listens on it, and only its owner or "
+                                       "root may stop it; use that daemon as it is"))
+      << run.output;
+  EXPECT_FALSE(contains(run.output, "kill " + pid)) << run.output;
+  // Their job verbs do reach it, as it says.
+  EXPECT_EQ(daemon.fastgpu_under(user, "queue").exit_code, 0);
+  EXPECT_EQ(daemon.fastgpu_json("daemon status")["pid"].dump(), pid);  // still there
 }
 
 // `daemon start` takes --shared and --cpu-slots as `daemon run` does (only run had them);
