@@ -305,6 +305,7 @@ Status check_state_dir_private(const std::filesystem::path& dir) {
 }  // namespace
 
 Status run_daemon(const DaemonConfig& config) {
+  FASTGPU_RETURN_IF_ERROR(check_state_dir_open_to_caller(config.paths));
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(config.paths.state_dir));
   FASTGPU_RETURN_IF_ERROR(check_state_dir_private(config.paths.state_dir));
   // A shared daemon's socket must be reachable by every user, and safe from them.

@@ -163,10 +163,64 @@ Result<std::filesystem::path> own_executable() {
   return path;
 }
 
+namespace {
+
+// "root (uid 0)", or "uid 1234" for a uid without a name.
+std::string login_name(uid_t uid) {
+  passwd entry{};
+  passwd* found = nullptr;
+  char buffer[4096];
+  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
+    return fmt::format("{} (uid {})", found->pw_name, uid);
+  }
+  return fmt::format("uid {}", uid);
+}
+
+// The variable that chose the state folder (paths.cc, state_dir_from).
+const char* state_dir_variable() {
+  for (const char* name : {"FASTGPU_STATE_DIR", "XDG_STATE_HOME"}) {
+    if (const char* value = std::getenv(name); value != nullptr && value[0] != '\0') return name;
+  }
+  return "HOME";
+}
+
+}  // namespace
+
+Status check_state_dir_open_to_caller(const DaemonPaths& paths) {
+  const uid_t uid = ::geteuid();
+  if (uid == 0 || ::access(paths.state_dir.c_str(), R_OK | W_OK | X_OK) == 0 || errno != EACCES) {
+    return {};
+  }
+  struct stat info {};
+  std::string whose = "is another user's";
+  if (::stat(paths.state_dir.c_str(), &info) == 0) {
+    if (info.st_uid == uid) return {};  // the caller's own, closed to itself: said as it is
+    whose = fmt::format("is {}'s", login_name(info.st_uid));
+  } else {
+    // Behind a closed folder: the nearest one the caller can see names the owner.
+    for (std::filesystem::path folder = paths.state_dir.parent_path();
+         !folder.empty() && folder != folder.parent_path(); folder = folder.parent_path()) {
+      if (::stat(folder.c_str(), &info) != 0) continue;
+      if (info.st_uid == uid) break;
+      whose = fmt::format("lies in {}'s folder '{}'", login_name(info.st_uid), folder.string());
+      break;
+    }
+  }
+  const char* variable = state_dir_variable();
+  return failed_precondition(fmt::format(
+      "the state folder '{}' {}, and you (uid {}) may not open it: only its owner or root "
+      "starts, stops or reloads the daemon that keeps its state there. {} leads there; unset it "
+      "to use a daemon of your own (and its state folder)",
+      paths.state_dir.string(), whose, uid, variable));
+}
+
 Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths) {
   const int fd = ::open(paths.lock_file.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<pid_t>();
+    const int error = errno;
+    if (error == EACCES) FASTGPU_RETURN_IF_ERROR(check_state_dir_open_to_caller(paths));
+    errno = error;
     return io_error(
         fmt::format("cannot open '{}': {}", paths.lock_file.string(), std::strerror(errno)));
   }
@@ -191,17 +245,6 @@ bool lock_holder_answers_by(const DaemonPaths& paths, const ApiClient& client,
     std::this_thread::sleep_for(kPollInterval);
   }
   return false;
-}
-
-// "root (uid 0)", or "uid 1234" for a uid without a name.
-std::string login_name(uid_t uid) {
-  passwd entry{};
-  passwd* found = nullptr;
-  char buffer[4096];
-  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
-    return fmt::format("{} (uid {})", found->pw_name, uid);
-  }
-  return fmt::format("uid {}", uid);
 }
 
 // Whose the daemon on `socket` is when it is not the caller's: the socket's owner, else its
@@ -249,6 +292,8 @@ Status check_socket_free_for(const DaemonPaths& paths, const ApiClient& client) 
 }  // namespace
 
 Result<StartedDaemon> start_daemon(const DaemonPaths& paths, const StartOptions& options) {
+  // Said here: the daemon could not even write its log there, and died of it unheard.
+  FASTGPU_RETURN_IF_ERROR(check_state_dir_open_to_caller(paths));
   FASTGPU_RETURN_IF_ERROR(store::ensure_private_dir(paths.state_dir));
   const ApiClient client(paths.socket);
   FASTGPU_RETURN_IF_ERROR(check_socket_free_for(paths, client));

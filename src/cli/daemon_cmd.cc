@@ -590,9 +590,12 @@ int status(const DaemonOptions& options) {
   Result<api::Json> info = api::ApiClient(paths->socket).get("/v1/daemon");
   if (!info.ok()) {
     if (options.flags.json) print_json({{"running", false}, {"socket", paths->socket.string()}});
-    return fail("daemon status", unavailable(fmt::format(
-                                     "no daemon answers on {}; `fastgpu daemon start` starts one",
-                                     paths->socket.string())));
+    // `daemon start` would fail on a state folder of another user's: said here instead.
+    const Status closed = api::check_state_dir_open_to_caller(*paths);
+    return fail("daemon status",
+                unavailable(fmt::format(
+                    "no daemon answers on {}; {}", paths->socket.string(),
+                    closed.ok() ? "`fastgpu daemon start` starts one" : closed.message())));
   }
   (*info)["running"] = true;
   if (options.flags.json) {

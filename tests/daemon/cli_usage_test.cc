@@ -168,6 +168,48 @@ TEST(CliUsage, AnotherUsersSocketIsNamedWithItsOwnerAndNoDaemonIsStarted) {
   std::filesystem::remove_all(state);
 }
 
+// FASTGPU_STATE_DIR (or XDG_STATE_HOME) leading to root's state folder (0700): `daemon stop`
+// said only "cannot open '/var/lib/fastgpu/daemon.lock': Permission denied", `daemon status`
+// told to `daemon start`, which failed so, and a job verb's daemon died unheard ("the end of
+// <its log>:" and nothing). Each names whose folder it is and the fix now.
+TEST(CliUsage, AStateFolderOfAnotherUsersIsNamedWithItsOwnerAndTheFix) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run the CLI as another user";
+  if (const std::string why = why_not_as_uid_1001(); !why.empty()) GTEST_SKIP() << why;
+  char closed[] = "/tmp/fastgpu-rootstate-XXXXXX";
+  ASSERT_NE(::mkdtemp(closed), nullptr);  // 0700, root's
+  std::filesystem::create_directories(std::string(closed) + "/fastgpu");
+  ASSERT_EQ(::chmod((std::string(closed) + "/fastgpu").c_str(), 0700), 0);
+  const std::string socket = std::string(closed) + "-none.sock";  // nothing answers there
+  const std::string user = "HOME=/tmp FASTGPU_SOCKET=" + socket + " ";
+  const std::string fix =
+      ", and you (uid 1001) may not open it: only its owner or root starts, stops or reloads the "
+      "daemon that keeps its state there. ";
+  const std::string state = std::string(closed) + "/fastgpu";
+  ASSERT_EQ(::chmod(closed, 0755), 0);  // root's /var/lib, say: only the state folder closed
+  for (const std::string verb : {"daemon stop", "daemon status", "daemon start", "queue"}) {
+    const test_support::CliRun run = test_support::run_cli_under(
+        user + "FASTGPU_STATE_DIR=" + state + " " + kAsUid1001, verb, true);
+    EXPECT_EQ(run.exit_code, 1) << verb << ": " << run.output;
+    EXPECT_TRUE(contains(run.output, "fastgpu " + verb + ": ")) << run.output;
+    EXPECT_TRUE(contains(run.output, "the state folder '" + state + "' is root (uid 0)'s" + fix +
+                                         "FASTGPU_STATE_DIR leads there; unset it to use a "
+                                         "daemon of your own"))
+        << verb << ": " << run.output;
+    EXPECT_FALSE(contains(run.output, "`fastgpu daemon start` starts one")) << run.output;
+  }
+  // Behind a closed folder of root's, through XDG_STATE_HOME.
+  ASSERT_EQ(::chmod(closed, 0700), 0);
+  const test_support::CliRun stop = test_support::run_cli_under(
+      user + "XDG_STATE_HOME=" + closed + " " + kAsUid1001, "daemon stop", true);
+  EXPECT_EQ(stop.exit_code, 1) << stop.output;
+  EXPECT_TRUE(contains(stop.output, "the state folder '" + state +
+                                        "' lies in root (uid 0)'s "
+                                        "folder '" +
+                                        closed + "'" + fix + "XDG_STATE_HOME leads there"))
+      << stop.output;
+  std::filesystem::remove_all(closed);
+}
+
 // CLI11's own words were "Could not convert: --last = abc".
 TEST(CliUsage, AValueOfTheWrongKindIsNamedWithTheKindWanted) {
   test_support::CliRun run = run_cli("history -n abc", true);

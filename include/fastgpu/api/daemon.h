@@ -77,8 +77,15 @@ std::filesystem::path start_choices_file(const DaemonPaths& paths);
 // that cannot be bound); returns ok after a clean stop.
 Status run_daemon(const DaemonConfig& config);
 
-// The pid of the daemon holding the state folder's lock, or nullopt when none runs.
+// The pid of the daemon holding the state folder's lock, or nullopt when none runs. A state
+// folder the caller may not open is the error check_state_dir_open_to_caller says.
 Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths);
+
+// Fails (kFailedPrecondition) when the state folder is another user's that the caller may not
+// open (root's /var/lib/fastgpu reached through FASTGPU_STATE_DIR or XDG_STATE_HOME), naming
+// its owner, the variable that leads there and the fix; ok otherwise, a folder not made yet
+// included.
+Status check_state_dir_open_to_caller(const DaemonPaths& paths);
 
 struct StartOptions {
   std::filesystem::path executable;         // the fastgpu binary to run as `fastgpu daemon run`
