@@ -334,8 +334,10 @@ Status check_dependencies_owned(store::StateStore& store, const std::vector<stor
         owner = owners.emplace(dependency.job.value(), other->spec.uid).first;
       }
       if (owner->second == uid) continue;
+      // "after": `submit --after` and a job file's `after:` alike (both reach here as
+      // dependencies, and a job file's place is prefixed by the CLI, not known here).
       const std::string problem = fmt::format(
-          "waits for job {} (--after), but job {} belongs to uid {}, not to you (uid {}); a "
+          "waits for job {} (after), but job {} belongs to uid {}, not to you (uid {}); a "
           "job may wait only for your own jobs (nothing was submitted)",
           dependency.job.value(), dependency.job.value(), owner->second, uid);
       const std::string message = specs.size() == 1

@@ -251,7 +251,7 @@ TEST_F(ApiServiceTest, AJobMayWaitOnlyForItsOwnUsersJobsAndRootsForAnyones) {
   EXPECT_EQ(alone.status, 403);
   EXPECT_EQ(alone.body["code"], "permission denied");
   EXPECT_EQ(alone.body["error"],
-            fmt::format("the job waits for job {0} (--after), but job {0} belongs to uid 1000, "
+            fmt::format("the job waits for job {0} (after), but job {0} belongs to uid 1000, "
                         "not to you (uid 1001); a job may wait only for your own jobs (nothing "
                         "was submitted)",
                         alices));
@@ -261,7 +261,12 @@ TEST_F(ApiServiceTest, AJobMayWaitOnlyForItsOwnUsersJobsAndRootsForAnyones) {
   EXPECT_EQ(batch.status, 403);
   EXPECT_EQ(batch.body["batch_index"], 1);
   EXPECT_TRUE(batch.body["error"].get<std::string>().starts_with(
-      fmt::format("job 1 of the batch waits for job {} (--after), but", alices)))
+      fmt::format("job 1 of the batch waits for job {} (after), but", alices)))
+      << batch.body.dump();
+  // What a job file's refusal says after its place ('jobs.yaml:7 ('train'): '): its key is
+  // `after:`, not the flag `--after` it said.
+  EXPECT_TRUE(batch.body["problem"].get<std::string>().starts_with(
+      fmt::format("waits for job {} (after), but job {} belongs to uid 1000", alices, alices)))
       << batch.body.dump();
   EXPECT_EQ(stored_jobs(), 2u);  // nothing of either was submitted
 
