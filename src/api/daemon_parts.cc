@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
-#include <unordered_map>
-
 #include "fastgpu/exec/local_launcher.h"
 #include "fastgpu/exec/process_tree.h"
 #include "fastgpu/gpu/nvml_probe.h"
@@ -49,21 +47,12 @@ Status open_probe(const DaemonConfig& config, DaemonParts& parts) {
 }
 
 // Maps a GPU process to its job through the supervisors of the running jobs (exec's
-// /proc attribution). Only for real GPUs: simulated ones list made-up pids.
-std::function<std::optional<JobId>(std::uint32_t)> pid_attribution(store::StateStore& store) {
-  return [&store](std::uint32_t pid) -> std::optional<JobId> {
-    store::JobFilter filter;
-    filter.states = {store::JobState::kRunning};
-    Result<std::vector<store::JobRecord>> running = store.list_jobs(filter);
-    if (!running.ok()) return std::nullopt;
-    std::unordered_map<pid_t, JobId> supervisors;
-    for (const store::JobRecord& job : *running) {
-      if (job.supervisor_pid) supervisors[*job.supervisor_pid] = job.id;
-    }
-    const auto attributed = exec::attribute_pids({static_cast<pid_t>(pid)}, supervisors);
-    if (attributed.empty()) return std::nullopt;
-    return attributed.begin()->second;
-  };
+// /proc attribution); the engine passes them from its mirror. Only for real GPUs:
+// simulated ones list made-up pids.
+std::optional<JobId> pid_attribution(std::uint32_t pid, const engine::SupervisorJobs& supervisors) {
+  const auto attributed = exec::attribute_pids({static_cast<pid_t>(pid)}, supervisors);
+  if (attributed.empty()) return std::nullopt;
+  return attributed.begin()->second;
 }
 
 }  // namespace
@@ -90,7 +79,7 @@ Result<DaemonParts> open_daemon_parts(const DaemonConfig& config) {
   options.sample_interval_s = config.sample_interval_s;
   options.scheduler = config.scheduler;
   options.check_schedule = config.check_schedule;
-  if (parts.gpus_source == "nvml") options.attribute_pid = pid_attribution(*parts.store);
+  if (parts.gpus_source == "nvml") options.attribute_pid = pid_attribution;
   // A root daemon serving every user runs each job as its owner.
   options.run_jobs_as_owner = config.shared && ::geteuid() == 0;
   Result<std::unique_ptr<engine::Engine>> opened = engine::Engine::open(std::move(options));

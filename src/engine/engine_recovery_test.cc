@@ -292,7 +292,8 @@ TEST(EngineAccountingTest, GpuSecondsPeakMemoryUtilizationAndApportionedEnergy) 
   auto store = open_store(":memory:");
   Seams seams(clock, *store, dir.path(), "2xH100-80G");
   FakeLauncher& launcher = seams.launcher;
-  seams.options.attribute_pid = [&launcher](std::uint32_t pid) -> std::optional<JobId> {
+  seams.options.attribute_pid = [&launcher](std::uint32_t pid,
+                                            const SupervisorJobs&) -> std::optional<JobId> {
     for (const exec::LaunchRequest& request : launcher.launches) {
       if (launcher.runs(request.job) && launcher.job_pid(request.job) == static_cast<pid_t>(pid))
         return request.job;

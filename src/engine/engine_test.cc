@@ -52,7 +52,8 @@ class EngineTest : public ::testing::Test {
     options_.clock = &clock_;
     options_.state_dir = dir_.path();
     options_.check_schedule = true;  // every tick: the kept scheduler against the pure one
-    options_.attribute_pid = [this](std::uint32_t pid) -> std::optional<JobId> {
+    options_.attribute_pid = [this](std::uint32_t pid,
+                                    const SupervisorJobs&) -> std::optional<JobId> {
       for (const exec::LaunchRequest& request : launcher_.launches) {
         if (launcher_.runs(request.job) &&
             static_cast<std::uint32_t>(launcher_.job_pid(request.job)) == pid) {

@@ -1,5 +1,6 @@
 // Test doubles for the engine's seams: a launcher that records what it is asked and lets
-// the test end runs with any Outcome, and a clock the test moves by hand.
+// the test end runs with any Outcome, a clock the test moves by hand, and a store that
+// forwards to another and counts the reads.
 #pragma once
 
 #include <unistd.h>
@@ -13,6 +14,7 @@
 
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/exec/launcher.h"
+#include "fastgpu/store/state_store.h"
 
 namespace fastgpu::engine::testing {
 
@@ -130,6 +132,79 @@ class TempDir {
 
  private:
   std::filesystem::path path_;
+};
+
+// Forwards every call to `inner` and counts the calls that read jobs (get_job, list_jobs,
+// list_job_ids, count_jobs_by_state, transitions): what a tick costs the store.
+class CountingStore final : public store::StateStore {
+ public:
+  explicit CountingStore(store::StateStore& inner) : inner_(inner) {}
+
+  Result<std::vector<store::JobRecord>> submit_records(
+      std::span<const store::JobSpec> jobs) override {
+    return inner_.submit_records(jobs);
+  }
+  Status transition(JobId job, store::JobState from, store::JobState to, store::WallTime at,
+                    std::string_view reason) override {
+    return inner_.transition(job, from, to, at, reason);
+  }
+  Status record_start(JobId job, const store::JobStart& start) override {
+    return inner_.record_start(job, start);
+  }
+  Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
+                     std::optional<store::WallTime> started,
+                     const std::optional<store::Event>& event) override {
+    return inner_.record_pids(job, supervisor_pid, job_pid, started, event);
+  }
+  Status record_end(JobId job, const store::JobEnd& end) override {
+    return inner_.record_end(job, end);
+  }
+  Result<store::JobRecord> get_job(JobId job) override {
+    ++job_reads;
+    return inner_.get_job(job);
+  }
+  Result<std::vector<store::JobRecord>> list_jobs(const store::JobFilter& filter) override {
+    ++job_reads;
+    return inner_.list_jobs(filter);
+  }
+  Result<std::vector<JobId>> list_job_ids(const store::JobFilter& filter) override {
+    ++job_reads;
+    return inner_.list_job_ids(filter);
+  }
+  Result<std::map<store::JobState, std::uint64_t>> count_jobs_by_state() override {
+    ++job_reads;
+    return inner_.count_jobs_by_state();
+  }
+  Result<std::vector<store::Transition>> transitions(JobId job) override {
+    ++job_reads;
+    return inner_.transitions(job);
+  }
+  Result<std::int64_t> append_event(const store::Event& event) override {
+    return inner_.append_event(event);
+  }
+  Result<std::vector<store::Event>> events_since(std::int64_t after_seq,
+                                                 std::size_t limit) override {
+    return inner_.events_since(after_seq, limit);
+  }
+  Status append_samples(std::span<const store::Sample> samples) override {
+    return inner_.append_samples(samples);
+  }
+  Result<std::vector<store::Sample>> samples_between(store::WallTime from,
+                                                     store::WallTime to) override {
+    return inner_.samples_between(from, to);
+  }
+  Result<std::uint64_t> prune_samples(store::WallTime before) override {
+    return inner_.prune_samples(before);
+  }
+  Result<std::vector<store::HistoryEntry>> history(std::string_view signature,
+                                                   std::size_t limit) override {
+    return inner_.history(signature, limit);
+  }
+
+  std::uint64_t job_reads = 0;
+
+ private:
+  store::StateStore& inner_;
 };
 
 }  // namespace fastgpu::engine::testing

@@ -61,4 +61,21 @@ const JobRecord* RunningJobs::find(JobId job) const {
   return found == jobs_.end() ? nullptr : &found->second;
 }
 
+PidAttribution bind_supervisors(const RunningJobs& running,
+                                const decltype(EngineOptions::attribute_pid)& attribute) {
+  if (!attribute) return {};
+  SupervisorJobs supervisors;
+  for (const auto& [id, job] : running.jobs()) {
+    if (job.supervisor_pid) supervisors[*job.supervisor_pid] = id;
+  }
+  // Each answer is kept: the sample asks about a GPU's processes once per job on that GPU.
+  return [attribute, supervisors = std::move(supervisors),
+          answers = std::map<std::uint32_t, std::optional<JobId>>()](
+             std::uint32_t pid) mutable -> std::optional<JobId> {
+    auto [answer, asked] = answers.try_emplace(pid);
+    if (asked) answer->second = attribute(pid, supervisors);
+    return answer->second;
+  };
+}
+
 }  // namespace fastgpu::engine

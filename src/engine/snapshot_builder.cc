@@ -129,6 +129,7 @@ std::vector<sched::GpuState> tick_gpus(const TickSources& sources) {
   // process is not where the scheduler has the job, and a process that ignored
   // CUDA_VISIBLE_DEVICES holds a GPU its job was not placed on (counted as nobody's, the
   // ledger offered that memory to other jobs, and the memory check blamed the jobs there).
+  const PidAttribution attribute = bind_supervisors(sources.running, sources.options.attribute_pid);
   for (const GpuDevice& device : sources.reading.devices) {
     auto holds_here = [&running, &sources, &device](JobId job) {
       const auto found = running.find(job);
@@ -137,8 +138,7 @@ std::vector<sched::GpuState> tick_gpus(const TickSources& sources) {
       return std::find(placed.begin(), placed.end(), device.index) != placed.end();
     };
     sched::GpuState* state = find_gpu(gpus, static_cast<int>(device.index));
-    state->foreign_bytes =
-        foreign_bytes_on(device, sources.options.attribute_pid, holds_here, declared[state->index]);
+    state->foreign_bytes = foreign_bytes_on(device, attribute, holds_here, declared[state->index]);
   }
   return gpus;
 }

@@ -99,7 +99,7 @@ TEST_F(SnapshotBuilderTest, AJobsMemoryOnAGpuItWasNotPlacedOnIsForeignThere) {
   reading_.devices.at(0).processes = std::vector<GpuProcess>{{4243, Bytes{5} << 30}};
   reading_.devices.at(1).processes =
       std::vector<GpuProcess>{{4242, Bytes{10} << 30}, {4244, Bytes{3} << 30}};
-  options_.attribute_pid = [job](std::uint32_t pid) -> std::optional<JobId> {
+  options_.attribute_pid = [job](std::uint32_t pid, const SupervisorJobs&) -> std::optional<JobId> {
     if (pid == 4242 || pid == 4243) return job;
     return std::nullopt;  // 4244: nobody's
   };

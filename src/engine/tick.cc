@@ -215,7 +215,7 @@ void EngineImpl::sample_if_due(TickReport& report) {
     return;
   }
   last_sample_ = now_;
-  meter_.sample(reading_, options_.attribute_pid);
+  meter_.sample(reading_, bind_supervisors(running_, options_.attribute_pid));
   std::vector<store::Sample> samples;
   for (const GpuDevice& device : reading_.devices) {
     store::Sample sample{now_,         device.index,       device.memory_used_bytes,

@@ -11,6 +11,8 @@
 // Thread-safety: not thread-safe; the daemon serialises calls (one mutex around the engine).
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -18,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "fastgpu/core/result.h"
@@ -29,6 +32,9 @@
 namespace fastgpu::engine {
 
 using store::WallTime;
+
+// Each running job's supervisor pid, and the job.
+using SupervisorJobs = std::unordered_map<pid_t, JobId>;
 
 class Clock {
  public:
@@ -51,12 +57,15 @@ struct EngineOptions {
   double kill_grace_s = 10.0;
   double sample_interval_s = 1.0;  // GPU samples recorded at most this often
 
-  // Which job a GPU process belongs to (nullopt: not one of ours). Used for foreign memory
-  // (processes of no job of ours) and for per-job peak GPU memory. Empty (the default):
-  // nothing is attributed, so per-job peak memory is unknown and a GPU's foreign memory is
-  // estimated as its processes' memory minus what our jobs on it declared. The daemon plugs
-  // in the exec component's /proc-based attribution.
-  std::function<std::optional<JobId>(std::uint32_t pid)> attribute_pid;
+  // Which job a GPU process belongs to (nullopt: not one of ours), given the supervisor pid
+  // of each running job that has one, from the engine's mirror of its RUNNING jobs (so the
+  // attribution reads no store). Used for foreign memory (processes of no job of ours) and
+  // for per-job peak GPU memory. Empty (the default): nothing is attributed, so per-job
+  // peak memory is unknown and a GPU's foreign memory is estimated as its processes' memory
+  // minus what our jobs on it declared. The daemon plugs in the exec component's
+  // /proc-based attribution (exec::attribute_pids).
+  std::function<std::optional<JobId>(std::uint32_t pid, const SupervisorJobs& supervisors)>
+      attribute_pid;
   // The node name GPUs are reported under (a multi-GPU job stays within one node).
   std::string node_name = "local";
   // Launch each job as its owner (JobSpec::uid and that user's primary group). Only a
