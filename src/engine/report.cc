@@ -95,7 +95,9 @@ BatchSummary summarize(const std::vector<JobRecord>& records, const std::vector<
   std::size_t allocated_jobs = 0;
   for (std::size_t i = 0; i < jobs.size(); ++i) {
     const JobReport& job = jobs[i];
-    add(summary.busy_gpu_seconds, summary.gpu_seconds_jobs, job.gpu_seconds);
+    // A job that never started used no GPU time: a known 0, not a gap in the sum.
+    add(summary.busy_gpu_seconds, summary.gpu_seconds_jobs,
+        job.started ? job.gpu_seconds : std::optional(0.0));
     if (job.gpu_seconds) {
       add(summary.allocated_gpu_seconds, allocated_jobs,
           *job.gpu_seconds * records[i].spec.util_share);

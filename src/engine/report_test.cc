@@ -102,13 +102,26 @@ TEST(BatchReport, PerJobFiguresAndMissingStaysMissing) {
   EXPECT_EQ(cpu.wait_s, 50.0);
 }
 
+// A running job's GPU time is not known yet; a queued one has used none.
+TEST(BatchReport, GpuTimeCountsQueuedJobsAsZeroAndLeavesARunningJobsOut) {
+  JobRecord done = record(1, "done", JobState::kCompleted);
+  ran(done, 0, 100, {0});
+  JobRecord running = record(2, "running", JobState::kRunning);
+  running.start_time = at(50);
+  running.placed_gpus = {1};
+  JobRecord queued = record(3, "queued", JobState::kQueued);
+  const BatchSummary s = make_batch_report({done, running, queued}, 2).summary;
+  EXPECT_EQ(s.busy_gpu_seconds, 100.0);
+  EXPECT_EQ(s.gpu_seconds_jobs, 2u);
+}
+
 TEST(BatchReport, SummaryMakespanUtilizationAndSpeedup) {
   const BatchSummary s = make_batch_report(batch(), 4).summary;
   EXPECT_EQ(s.jobs, 5u);
   EXPECT_TRUE(s.finished);
   EXPECT_EQ(s.makespan_s, 400.0);        // first submit (0) to last end (400)
   EXPECT_EQ(s.busy_gpu_seconds, 900.0);  // 100 + 600 + 200 + 0
-  EXPECT_EQ(s.gpu_seconds_jobs, 4u);     // the cancelled job has none
+  EXPECT_EQ(s.gpu_seconds_jobs, 5u);     // the cancelled job never started: a known 0
   EXPECT_DOUBLE_EQ(*s.gpu_hours, 0.25);
   EXPECT_DOUBLE_EQ(*s.utilization_percent, 56.25);  // 900 / (4 GPUs x 400 s)
   EXPECT_EQ(s.energy_joules, 110'000.0);
@@ -136,7 +149,8 @@ TEST(BatchReport, UnknownClusterSizeOrNothingEndedLeavesRatiosMissing) {
   const BatchSummary pending = make_batch_report({queued, running}, 4).summary;
   EXPECT_FALSE(pending.finished);
   EXPECT_EQ(pending.makespan_s, std::nullopt);
-  EXPECT_EQ(pending.busy_gpu_seconds, std::nullopt);
+  EXPECT_EQ(pending.busy_gpu_seconds, 0.0) << "the queued job's 0; the running one's unknown";
+  EXPECT_EQ(pending.gpu_seconds_jobs, 1u);
   EXPECT_EQ(pending.utilization_percent, std::nullopt);
   EXPECT_EQ(pending.energy_joules, std::nullopt);
   EXPECT_EQ(pending.sequential_s, std::nullopt);
@@ -164,7 +178,8 @@ TEST(BatchReport, TableShowsHumanUnitsAndNaForMissing) {
   EXPECT_THAT(table, HasSubstr("* energy apportioned among jobs sharing a GPU: an estimate\n"));
   EXPECT_THAT(table, HasSubstr("jobs        5: 3 COMPLETED, 1 FAILED, 1 CANCELLED\n"));
   EXPECT_THAT(table, HasSubstr("makespan    6m40s (first submit to last end)\n"));
-  EXPECT_THAT(table, HasSubstr("GPU time    15m00s = 0.25 GPU-hours (4 of 5 jobs)\n"));
+  EXPECT_THAT(table, HasSubstr("GPU time    15m00s = 0.25 GPU-hours\n"))
+      << "the job that never started used no GPU time: a figure, not a gap";
   EXPECT_THAT(table, HasSubstr("GPU util    56.2 % of 4 GPUs allocated over the makespan\n"));
   EXPECT_THAT(table, HasSubstr("energy      110.0 kJ (estimate) (2 of 5 jobs)\n"));
   EXPECT_THAT(table, HasSubstr("sequential  11m40s (the run times one after another) (4 of 5"));

@@ -55,7 +55,8 @@ struct BatchSummary {
   bool finished = false;  // every job is COMPLETED, FAILED, CANCELLED or TIMEOUT
   // First submission to the last end of any job (so far, when not finished).
   std::optional<double> makespan_s;
-  // Sum over the jobs that have GPU-seconds; gpu_seconds_jobs says how many.
+  // Sum over the jobs that have GPU-seconds, a job that never started counting 0;
+  // gpu_seconds_jobs says how many.
   std::optional<double> busy_gpu_seconds;
   std::size_t gpu_seconds_jobs = 0;
   std::optional<double> gpu_hours;
