@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -18,6 +17,7 @@
 #include <sstream>
 #include <thread>
 
+#include "api/login_name.h"
 #include "fastgpu/api/client.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/store/state_store.h"
@@ -164,17 +164,6 @@ Result<std::filesystem::path> own_executable() {
 }
 
 namespace {
-
-// "root (uid 0)", or "uid 1234" for a uid without a name.
-std::string login_name(uid_t uid) {
-  passwd entry{};
-  passwd* found = nullptr;
-  char buffer[4096];
-  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
-    return fmt::format("{} (uid {})", found->pw_name, uid);
-  }
-  return fmt::format("uid {}", uid);
-}
 
 // The variable that chose the state folder (paths.cc, state_dir_from).
 const char* state_dir_variable() {

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 #include <httplib.h>
 #include <poll.h>
-#include <pwd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -18,6 +17,7 @@
 #include <cstring>
 #include <system_error>
 
+#include "api/login_name.h"
 #include "fastgpu/api/paths.h"
 
 namespace fastgpu::api {
@@ -273,21 +273,6 @@ Status prepare_socket_path(const std::filesystem::path& socket) {
     std::filesystem::remove(socket, error);
   }
   return {};
-}
-
-}  // namespace
-
-namespace {
-
-// "root (uid 0)", or "uid 1234" for a uid without a name.
-std::string login_name(uid_t uid) {
-  passwd entry{};
-  passwd* found = nullptr;
-  char buffer[4096];
-  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
-    return fmt::format("{} (uid {})", found->pw_name, uid);
-  }
-  return fmt::format("uid {}", uid);
 }
 
 }  // namespace

@@ -1,7 +1,6 @@
 #include "cli/daemon_client.h"
 
 #include <fmt/format.h>
-#include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include <thread>
 #include <utility>
 
+#include "api/login_name.h"
 #include "cli/display_width.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
@@ -183,16 +183,6 @@ Result<api::StartedDaemon> start_daemon_for(const api::DaemonPaths& paths,
   return api::start_daemon(paths, options);
 }
 
-std::string login_name(uid_t uid) {
-  struct passwd entry {};
-  struct passwd* found = nullptr;
-  char buffer[4096];
-  if (::getpwuid_r(uid, &entry, buffer, sizeof buffer, &found) == 0 && found != nullptr) {
-    return fmt::format("{} (uid {})", found->pw_name, uid);
-  }
-  return fmt::format("uid {}", uid);
-}
-
 constexpr const char* kOwnDaemonFix =
     "a daemon admits only its own user (and a shared one, root's). Unset FASTGPU_SOCKET (or "
     "point it at your own daemon's socket) to use a daemon of your own, started on first use, "
@@ -215,7 +205,7 @@ Status check_socket_is_ours(const std::filesystem::path& socket) {
   }
   if (info.st_uid != uid && info.st_uid != 0) {
     return failed_precondition(fmt::format("the socket '{}' is {}'s daemon's, not yours; {}",
-                                           socket.string(), login_name(info.st_uid),
+                                           socket.string(), api::login_name(info.st_uid),
                                            kOwnDaemonFix));
   }
   if (info.st_uid == 0 && ::access(socket.c_str(), R_OK | W_OK) != 0 && errno == EACCES) {
