@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <utility>
 
@@ -16,18 +17,29 @@ namespace {
 using store::Dependency;
 using store::JobSpec;
 
-// Parses `text`, when given, into `out`; on failure `failed_field` names the field.
+using Problems = std::vector<FieldError>;
+
+// Parses `text`, when given, into `out`; a failure is added to `problems`, naming the field.
 template <typename T, typename Parser>
-Status parse_field(const std::optional<std::string>& text, const char* field, Parser parser, T& out,
-                   std::string& failed_field) {
-  if (!text) return {};
+void parse_field(const std::optional<std::string>& text, const char* field, Parser parser, T& out,
+                 Problems& problems) {
+  if (!text) return;
   auto parsed = parser(*text);
   if (!parsed.ok()) {
-    failed_field = field;
-    return parsed.status();
+    problems.push_back(FieldError{field, parsed.status()});
+    return;
   }
   out = *std::move(parsed);
-  return {};
+}
+
+void add_problem(const char* field, const Status& status, Problems& problems) {
+  if (!status.ok()) problems.push_back(FieldError{field, status});
+}
+
+bool any_problem_in(const Problems& problems, std::initializer_list<std::string_view> fields) {
+  return std::any_of(problems.begin(), problems.end(), [&](const FieldError& problem) {
+    return std::find(fields.begin(), fields.end(), problem.field) != fields.end();
+  });
 }
 
 Status set_command(const SubmitOptions& options, JobSpec& spec) {
@@ -65,75 +77,72 @@ std::string signature_of(const JobSpec& spec) {
 }
 
 // GPU memory or a compute share for a CPU-only job is a contradiction, not a default.
-Status check_cpu_only(const SubmitOptions& options, const JobSpec& spec,
-                      std::string& failed_field) {
-  if (spec.gpus != 0) return {};
+void check_cpu_only(const SubmitOptions& options, const JobSpec& spec, Problems& problems) {
+  // A field that did not parse has its default in `spec`: nothing to compare.
+  if (spec.gpus != 0 || any_problem_in(problems, {"gpus", "gpu-mem", "share"})) return;
   if (spec.gpu_mem) {
-    failed_field = "gpu-mem";
-    return invalid_argument(fmt::format(
-        "gpu-mem '{}' is given but gpus is 0 (a CPU-only job); remove gpu-mem (or set it to "
-        "auto when it comes from defaults), or ask for gpus: 1",
-        *options.gpu_mem));
+    add_problem(
+        "gpu-mem",
+        invalid_argument(fmt::format(
+            "gpu-mem '{}' is given but gpus is 0 (a CPU-only job); remove gpu-mem (or set it to "
+            "auto when it comes from defaults), or ask for gpus: 1",
+            *options.gpu_mem)),
+        problems);
   }
   if (spec.util_share < 1.0) {
-    failed_field = "share";
-    return invalid_argument(fmt::format(
-        "share '{}' is given but gpus is 0 (a CPU-only job); remove share (or set it to 1 when "
-        "it comes from defaults), or ask for gpus: 1",
-        options.share.value_or("")));
+    add_problem(
+        "share",
+        invalid_argument(fmt::format(
+            "share '{}' is given but gpus is 0 (a CPU-only job); remove share (or set it to 1 when "
+            "it comes from defaults), or ask for gpus: 1",
+            options.share.value_or(""))),
+        problems);
   }
-  return {};
 }
 
-Status set_scalars(const SubmitOptions& options, JobSpec& spec, std::string& failed_field) {
-  FASTGPU_RETURN_IF_ERROR(parse_field(options.gpus, "gpus", parse_gpus, spec.gpus, failed_field));
-  FASTGPU_RETURN_IF_ERROR(
-      parse_field(options.gpu_mem, "gpu-mem", parse_gpu_mem, spec.gpu_mem, failed_field));
-  FASTGPU_RETURN_IF_ERROR(
-      parse_field(options.time, "time", parse_time_limit, spec.time_limit_s, failed_field));
-  FASTGPU_RETURN_IF_ERROR(
-      parse_field(options.priority, "priority", parse_priority, spec.priority, failed_field));
-  FASTGPU_RETURN_IF_ERROR(parse_field(options.restartable, "restartable", parse_restartable,
-                                      spec.restartable, failed_field));
-  FASTGPU_RETURN_IF_ERROR(
-      parse_field(options.share, "share", parse_share, spec.util_share, failed_field));
+void set_scalars(const SubmitOptions& options, JobSpec& spec, Problems& problems) {
+  parse_field(options.gpus, "gpus", parse_gpus, spec.gpus, problems);
+  parse_field(options.gpu_mem, "gpu-mem", parse_gpu_mem, spec.gpu_mem, problems);
+  parse_field(options.time, "time", parse_time_limit, spec.time_limit_s, problems);
+  parse_field(options.priority, "priority", parse_priority, spec.priority, problems);
+  parse_field(options.restartable, "restartable", parse_restartable, spec.restartable, problems);
+  parse_field(options.share, "share", parse_share, spec.util_share, problems);
   if (options.name) {
-    failed_field = "name";
-    FASTGPU_RETURN_IF_ERROR(check_name(*options.name));
-    failed_field.clear();
-    spec.name = *options.name;
+    const Status valid = check_name(*options.name);
+    add_problem("name", valid, problems);
+    if (valid.ok()) spec.name = *options.name;
   }
-  return check_cpu_only(options, spec, failed_field);
+  check_cpu_only(options, spec, problems);
 }
 
-Status set_context_fields(const SubmitOptions& options, const SubmitContext& context, JobSpec& spec,
-                          std::string& failed_field) {
+void set_context_fields(const SubmitOptions& options, const SubmitContext& context, JobSpec& spec,
+                        Problems& problems) {
   if (!context.working_dir.is_absolute()) {
-    return internal_error(
-        fmt::format("the submitting folder '{}' is not absolute", context.working_dir.string()));
+    add_problem("",
+                internal_error(fmt::format("the submitting folder '{}' is not absolute",
+                                           context.working_dir.string())),
+                problems);
+    return;
   }
   spec.working_dir = context.working_dir.lexically_normal().string();
   const auto workdir = [&](const std::string& text) {
     return resolve_workdir(text, context.working_dir, context.environment);
   };
-  FASTGPU_RETURN_IF_ERROR(
-      parse_field(options.workdir, "workdir", workdir, spec.working_dir, failed_field));
+  parse_field(options.workdir, "workdir", workdir, spec.working_dir, problems);
   const auto deadline = [&](const std::string& text) {
     return parse_deadline(text, context.submit_time);
   };
-  FASTGPU_RETURN_IF_ERROR(
-      parse_field(options.deadline, "deadline", deadline, spec.deadline, failed_field));
+  parse_field(options.deadline, "deadline", deadline, spec.deadline, problems);
   Result<std::vector<std::string>> environment =
       merge_environment(context.environment, options.env);
-  if (!environment.ok()) {
-    failed_field = "env";
-    return environment.status();
+  if (environment.ok()) {
+    spec.environment = *std::move(environment);
+  } else {
+    add_problem("env", environment.status(), problems);
   }
-  spec.environment = *std::move(environment);
   spec.uid = context.uid;
   spec.user = context.user;
   spec.submit_time = context.submit_time;
-  return {};
 }
 
 Status add_target(const AfterTarget& target, const std::string& text, const NameResolver* resolver,
@@ -178,64 +187,58 @@ void merge_same_targets(std::vector<Dependency>& dependencies) {
   dependencies = std::move(merged);
 }
 
-Status set_dependencies(const SubmitOptions& options, const NameResolver* resolver, JobSpec& spec,
-                        std::string& failed_field) {
+void set_dependencies(const SubmitOptions& options, const NameResolver* resolver, JobSpec& spec,
+                      Problems& problems) {
   for (const std::string& text : options.after) {
-    failed_field = "after";
     Result<std::vector<AfterTarget>> targets = parse_after(text);
-    if (!targets.ok()) return targets.status();
+    if (!targets.ok()) {
+      add_problem("after", targets.status(), problems);
+      continue;
+    }
     for (const AfterTarget& target : *targets) {
-      FASTGPU_RETURN_IF_ERROR(add_target(target, text, resolver, spec));
+      add_problem("after", add_target(target, text, resolver, spec), problems);
     }
   }
   merge_same_targets(spec.dependencies);
-  failed_field.clear();
-  return {};
 }
 
-// Appends `spec` once, or once per array index.
-Status expand(const SubmitOptions& options, const JobSpec& spec, std::vector<JobSpec>& out,
-              std::string& failed_field) {
-  if (!options.array) {
+// Appends `spec` once, or once per index of `array`.
+void expand(const std::optional<ArrayIndices>& array, const JobSpec& spec,
+            std::vector<JobSpec>& out) {
+  if (!array) {
     out.push_back(spec);
-    return {};
-  }
-  Result<ArrayIndices> array = parse_array(*options.array);
-  if (!array.ok()) {
-    failed_field = "array";
-    return array.status();
+    return;
   }
   for (std::uint32_t index : array->indices) {
     JobSpec member = spec;
     member.array = store::ArrayMember{0, index, array->max_running};
     out.push_back(std::move(member));
   }
-  return {};
 }
 
 }  // namespace
 
-Status build_entry(const SubmitOptions& options, const SubmitContext& context,
-                   const NameResolver* resolver, std::vector<JobSpec>& out,
-                   std::string& failed_field) {
-  failed_field.clear();
+std::vector<FieldError> build_entry(const SubmitOptions& options, const SubmitContext& context,
+                                    const NameResolver* resolver, std::vector<JobSpec>& out) {
+  Problems problems;
   JobSpec spec;
-  failed_field = "command";
-  FASTGPU_RETURN_IF_ERROR(set_command(options, spec));
-  failed_field.clear();
-  FASTGPU_RETURN_IF_ERROR(set_scalars(options, spec, failed_field));
-  FASTGPU_RETURN_IF_ERROR(set_context_fields(options, context, spec, failed_field));
-  FASTGPU_RETURN_IF_ERROR(set_dependencies(options, resolver, spec, failed_field));
+  add_problem("command", set_command(options, spec), problems);
+  set_scalars(options, spec, problems);
+  set_context_fields(options, context, spec, problems);
+  set_dependencies(options, resolver, spec, problems);
+  std::optional<ArrayIndices> array;
+  parse_field(options.array, "array", parse_array, array, problems);
+  if (!problems.empty()) return problems;
   spec.signature = signature_of(spec);
   const std::size_t first = out.size();
-  FASTGPU_RETURN_IF_ERROR(expand(options, spec, out, failed_field));
+  expand(array, spec, out);
   // The store's own checks, so nothing built here is refused later for a reason the user
   // was not told at submission.
   for (std::size_t i = first; i < out.size(); ++i) {
     const Status valid = store::validate_job_spec(out[i], i);
     if (!valid.ok()) {
       out.resize(first);
-      return valid;
+      return {FieldError{"", valid}};
     }
   }
   return {};
@@ -246,8 +249,11 @@ Status build_entry(const SubmitOptions& options, const SubmitContext& context,
 Result<std::vector<store::JobSpec>> build_job_specs(const SubmitOptions& options,
                                                     const SubmitContext& context) {
   std::vector<store::JobSpec> specs;
-  std::string failed_field;
-  FASTGPU_RETURN_IF_ERROR(internal::build_entry(options, context, nullptr, specs, failed_field));
+  // One error, the first in field order: a command line is short, and a flag's error is
+  // told as CLI11 tells its own, one at a time.
+  std::vector<internal::FieldError> problems =
+      internal::build_entry(options, context, nullptr, specs);
+  if (!problems.empty()) return problems.front().status;
   return specs;
 }
 

@@ -74,11 +74,18 @@ std::optional<std::string> closest_name(std::string_view text,
 // or an error naming the problem (unknown, later in the file, ambiguous).
 using NameResolver = std::function<Result<std::vector<std::size_t>>(std::string_view name)>;
 
+// One problem with one submission: the field at fault (empty for a whole-job problem; the
+// YAML path points at the field's line) and what is wrong with it.
+struct FieldError {
+  std::string field;
+  Status status;
+};
+
 // Appends the JobSpecs of one submission to `out` (whose size is the batch index of the
-// first). `resolver` is null on the flag path. On failure, `failed_field` names the field
-// at fault (the YAML path points at its line), or is empty for a whole-job problem.
-Status build_entry(const SubmitOptions& options, const SubmitContext& context,
-                   const NameResolver* resolver, std::vector<store::JobSpec>& out,
-                   std::string& failed_field);
+// first) and returns no error; or appends nothing and returns every problem found, in the
+// order of the fields (command, gpus, gpu-mem, ...), a check across fields only when the
+// fields it reads are good. `resolver` is null on the flag path.
+std::vector<FieldError> build_entry(const SubmitOptions& options, const SubmitContext& context,
+                                    const NameResolver* resolver, std::vector<store::JobSpec>& out);
 
 }  // namespace fastgpu::engine::internal

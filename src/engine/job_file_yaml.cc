@@ -39,24 +39,92 @@ class FileParser {
 
   const std::vector<std::string>& places() const { return places_; }
 
+  // Every error of the file, or the first alone where the file's shape is wrong (the jobs
+  // are not where they would be looked for, so any further error would be a guess).
   Result<std::vector<JobSpec>> parse(const YAML::Node& root) {
-    std::optional<FileError> error = split_root(root);
-    if (!error) error = read_entries();
-    if (!error) error = build_all();
-    if (error) return located(*error);
+    if (std::optional<FileError> error = split_root(root)) return located(*error);
+    read_entries();
+    build_all();
+    if (!errors_.empty()) return all_errors();
     return specs_;
   }
 
-  // FILE:LINE:COLUMN: message (lines and columns count from 1).
+  // FILE:LINE:COLUMN: owner: message (lines and columns count from 1).
   Status located(const FileError& error) const {
-    const YAML::Mark& mark = error.mark;
-    const std::string where =
-        mark.is_null() ? file_name_
-                       : fmt::format("{}:{}:{}", file_name_, mark.line + 1, mark.column + 1);
-    return Status(error.status.code(), fmt::format("{}: {}", where, error.status.message()));
+    return Status(error.status.code(), one_line(error));
   }
 
  private:
+  // An error told once for several jobs: a bad value under defaults: fails each job that
+  // takes it, at the same place and in the same words.
+  struct Told {
+    const FileError* error;
+    std::vector<std::size_t> jobs;  // the jobs it fails, when more than one
+  };
+
+  std::string one_line(const FileError& error) const {
+    const YAML::Mark& mark = error.mark;
+    std::string line = mark.is_null()
+                           ? file_name_
+                           : fmt::format("{}:{}:{}", file_name_, mark.line + 1, mark.column + 1);
+    if (!error.owner.empty()) line += ": " + error.owner;
+    return line + ": " + error.status.message();
+  }
+
+  std::vector<Told> told_once() {
+    std::stable_sort(errors_.begin(), errors_.end(), [](const FileError& a, const FileError& b) {
+      return std::pair(a.mark.line, a.mark.column) < std::pair(b.mark.line, b.mark.column);
+    });
+    std::vector<Told> told;
+    for (const FileError& error : errors_) {
+      auto same = std::find_if(told.begin(), told.end(), [&](const Told& earlier) {
+        return earlier.error->mark.pos == error.mark.pos &&
+               earlier.error->status.message() == error.status.message();
+      });
+      if (same == told.end()) {
+        told.push_back(Told{&error, {error.job}});
+      } else if (same->jobs.back() != error.job) {
+        same->jobs.push_back(error.job);
+      }
+    }
+    return told;
+  }
+
+  // Jobs share a place only through defaults:, so an error several jobs share is the
+  // default's, told once with the jobs it fails ("jobs 1, 2, 3 and 37 more take it").
+  std::string told_line(const Told& told) const {
+    if (told.jobs.size() < 2) return one_line(*told.error);
+    FileError shared = *told.error;
+    shared.owner = "defaults";
+    constexpr std::size_t kJobsNamed = 5;
+    std::string jobs;
+    const std::size_t named = std::min(told.jobs.size(), kJobsNamed);
+    for (std::size_t i = 0; i < named; ++i) {
+      const bool last = i + 1 == told.jobs.size();
+      jobs += (i == 0 ? "" : last ? " and " : ", ") + std::to_string(told.jobs[i]);
+    }
+    if (named < told.jobs.size()) jobs += fmt::format(" and {} more", told.jobs.size() - named);
+    return fmt::format("{} (jobs {} take it)", one_line(shared), jobs);
+  }
+
+  // One error as it always read; several, one a line in file order under a line that counts
+  // them, the first kMaxJobFileErrorsTold of them.
+  Status all_errors() {
+    const std::vector<Told> told = told_once();
+    if (told.size() == 1) return Status(told[0].error->status.code(), told_line(told[0]));
+    std::string text = fmt::format(
+        "{} has {} errors; nothing was submitted (a job file is taken whole or not at all):",
+        file_name_, told.size());
+    const std::size_t shown = std::min(told.size(), kMaxJobFileErrorsTold);
+    for (std::size_t i = 0; i < shown; ++i) text += "\n" + told_line(told[i]);
+    if (shown < told.size()) {
+      text += fmt::format("\nand {} more error{} after line {}; fix these and run the file again",
+                          told.size() - shown, told.size() - shown == 1 ? "" : "s",
+                          told[shown - 1].error->mark.line + 1);
+    }
+    return Status(told[0].error->status.code(), text);
+  }
+
   static std::optional<FileError> error_at(const YAML::Node& node, std::string message) {
     return FileError{node.Mark(), invalid_argument(std::move(message))};
   }
@@ -112,32 +180,37 @@ class FileParser {
                              : std::string("the top level has only jobs: and defaults:"));
   }
 
-  std::optional<FileError> read_entries() {
+  void read_entries() {
     Entry defaults;
     if (file_.defaults) {
-      if (auto error = read_fields(*file_.defaults, defaults, true)) {
-        return FileError{error->mark, error->status.with_context("defaults")};
-      }
+      read_owned(*file_.defaults, defaults, "defaults");
+      // Jobs would be built without the fields they count on, and each found wanting.
+      if (!file_.defaults->IsMap()) can_build_ = false;
     }
     for (std::size_t i = 0; i < file_.jobs.size(); ++i) {
       Entry entry;
       entry.number = i + 1;
       entry.mark = file_.jobs[i].Mark();
-      if (auto error = read_fields(file_.jobs[i], entry, false)) {
-        if (!entry.options.name) entry.options.name = unread_name(file_.jobs[i]);
-        return FileError{error->mark, error->status.with_context(job_label(entry))};
+      std::vector<FileError> errors;
+      read_fields(file_.jobs[i], entry, false, errors);
+      // Labelled once all is read: a name below a bad field names the job too.
+      for (FileError& error : errors) {
+        error.owner = job_label(entry);
+        error.job = entry.number;
       }
+      errors_.insert(errors_.end(), errors.begin(), errors.end());
+      entry.mapping = file_.jobs[i].IsMap();
       apply_defaults(defaults, entry);
       anchor_workdir(file_dir_, entry.options);
       entries_.push_back(std::move(entry));
     }
-    return std::nullopt;
   }
 
-  // The job's name as written, for a job whose fields failed before its name was read.
-  static std::optional<std::string> unread_name(const YAML::Node& job) {
-    if (!job.IsMap() || !job["name"] || !job["name"].IsScalar()) return std::nullopt;
-    return job["name"].Scalar();
+  void read_owned(const YAML::Node& node, Entry& entry, const std::string& owner) {
+    std::vector<FileError> errors;
+    read_fields(node, entry, true, errors);
+    for (FileError& error : errors) error.owner = owner;
+    errors_.insert(errors_.end(), errors.begin(), errors.end());
   }
 
   static std::string job_label(const Entry& entry) {
@@ -145,38 +218,42 @@ class FileParser {
     return fmt::format("job {} '{}'", entry.number, *entry.options.name);
   }
 
-  std::optional<FileError> build_all() {
+  // Builds every job, even after one fails: a later job's own errors are told with it.
+  void build_all() {
+    if (!can_build_) return;
     std::optional<std::size_t> array_job;
     for (const Entry& entry : entries_) {
-      if (entry.options.array && array_job) {
-        return FileError{entry.marks.at("array"),
-                         invalid_argument(fmt::format(
-                             "{}: only one array per file, and job {} is already one; submit "
-                             "this array from a file of its own (one submission makes at most "
-                             "one new array)",
-                             job_label(entry), *array_job))};
+      if (entry.options.array && array_job && !entry.unread.contains("array")) {
+        errors_.push_back(FileError{
+            entry.marks.at("array"),
+            invalid_argument(fmt::format(
+                "only one array per file, and job {} is already one; submit this array from a "
+                "file of its own (one submission makes at most one new array)",
+                *array_job)),
+            job_label(entry), entry.number});
       }
-      if (entry.options.array) array_job = entry.number;
-      if (auto error = build(entry)) return error;
+      if (entry.options.array && !array_job) array_job = entry.number;
+      build(entry);
     }
-    return std::nullopt;
   }
 
-  std::optional<FileError> build(const Entry& entry) {
+  // A job that fails is kept by name with no specs, so a job waiting for it is not also
+  // told that no job has that name.
+  void build(const Entry& entry) {
     const NameResolver resolver = [&](std::string_view name) { return resolve(entry, name); };
-    std::string failed_field;
     const std::size_t first = specs_.size();
-    const Status status = build_entry(entry.options, context_, &resolver, specs_, failed_field);
-    if (!status.ok()) {
-      const auto mark = entry.marks.find(failed_field);
-      return FileError{mark == entry.marks.end() ? entry.mark : mark->second,
-                       status.with_context(job_label(entry))};
+    std::vector<FieldError> problems;
+    if (entry.mapping) problems = build_entry(entry.options, context_, &resolver, specs_);
+    for (const FieldError& problem : problems) {
+      if (entry.unread.contains(problem.field)) continue;  // told when it was read
+      const auto mark = entry.marks.find(problem.field);
+      errors_.push_back(FileError{mark == entry.marks.end() ? entry.mark : mark->second,
+                                  problem.status, job_label(entry), entry.number});
     }
     built_.push_back(BuiltJob{entry.options.name.value_or(""), entry.number, first, specs_.size()});
     const std::string place = fmt::format("{}:{}:{}: {}", file_name_, entry.mark.line + 1,
                                           entry.mark.column + 1, job_label(entry));
     places_.resize(specs_.size(), place);
-    return std::nullopt;
   }
 
   // The batch indices `name` stands for, seen from `entry`: one earlier job, all its specs.
@@ -222,6 +299,8 @@ class FileParser {
   std::filesystem::path file_dir_;
   FileJobs file_;
   std::vector<Entry> entries_;
+  std::vector<FileError> errors_;  // every error found, in the order found
+  bool can_build_ = true;
   std::vector<BuiltJob> built_;
   std::vector<JobSpec> specs_;
   std::vector<std::string> places_;  // per spec, where its job is (parse_job_file)
@@ -239,7 +318,9 @@ Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
   try {
     text = load_yaml_text(std::string(yaml_text));
   } catch (const YAML::Exception& error) {
-    return parser.located({error.mark, invalid_argument("malformed YAML: " + error.msg)});
+    return parser.located({error.mark, invalid_argument("malformed YAML: " + error.msg +
+                                                        "; the jobs are checked once the file "
+                                                        "reads as YAML")});
   }
   if (text.second_document) {
     return parser.located(

@@ -185,36 +185,47 @@ Status unknown_field(const std::string& key, bool in_defaults) {
   return invalid_argument(fmt::format("unknown field '{}'; the fields are {}", key, list));
 }
 
+// One `key: value` of a job (or of defaults:) into `entry`.
+std::optional<FileError> read_field(const YAML::Node& key_node, const YAML::Node& value,
+                                    Entry& entry, bool in_defaults) {
+  std::string key;
+  if (auto error = scalar_text(key_node, "field name", key)) return error;
+  const auto& readers = field_readers();
+  const auto reader = std::find_if(readers.begin(), readers.end(),
+                                   [&](const auto& known) { return known.first == key; });
+  if (reader == readers.end()) return FileError{key_node.Mark(), unknown_field(key, in_defaults)};
+  if (in_defaults && key == "name") {
+    return FileError{key_node.Mark(),
+                     invalid_argument("name cannot be a default (every job would share it); "
+                                      "give each job its own name")};
+  }
+  if (entry.marks.contains(key)) {
+    return FileError{key_node.Mark(),
+                     invalid_argument(fmt::format("field '{}' is given twice", key))};
+  }
+  // Errors about the value point at it; a value left empty has no place of its own.
+  entry.marks.emplace(key, value.Mark().is_null() ? key_node.Mark() : value.Mark());
+  std::optional<FileError> error = reader->second(value, entry.options);
+  // Told here; building the job would otherwise say it again in other words ("command is
+  // missing" after "command: expected a list or a string").
+  if (error) entry.unread.insert(key);
+  return error;
+}
+
 }  // namespace
 
-std::optional<FileError> read_fields(const YAML::Node& node, Entry& entry, bool in_defaults) {
+void read_fields(const YAML::Node& node, Entry& entry, bool in_defaults,
+                 std::vector<FileError>& errors) {
   if (!node.IsMap()) {
-    return type_error(node, in_defaults ? "defaults" : "job",
-                      "a mapping of fields (command:, gpus:, gpu-mem:, ...)");
+    errors.push_back(*type_error(node, in_defaults ? "defaults" : "job",
+                                 "a mapping of fields (command:, gpus:, gpu-mem:, ...)"));
+    return;
   }
   for (const auto& pair : node) {
-    std::string key;
-    if (auto error = scalar_text(pair.first, "field name", key)) return error;
-    const auto& readers = field_readers();
-    const auto reader = std::find_if(readers.begin(), readers.end(),
-                                     [&](const auto& known) { return known.first == key; });
-    if (reader == readers.end())
-      return FileError{pair.first.Mark(), unknown_field(key, in_defaults)};
-    if (in_defaults && key == "name") {
-      return FileError{pair.first.Mark(),
-                       invalid_argument("name cannot be a default (every job would share it); "
-                                        "give each job its own name")};
+    if (auto error = read_field(pair.first, pair.second, entry, in_defaults)) {
+      errors.push_back(*std::move(error));
     }
-    // Errors about the value point at it; a value left empty has no place of its own.
-    const YAML::Mark where = pair.second.Mark().is_null() ? pair.first.Mark() : pair.second.Mark();
-    if (entry.marks.contains(key)) {
-      return FileError{pair.first.Mark(),
-                       invalid_argument(fmt::format("field '{}' is given twice", key))};
-    }
-    entry.marks.emplace(key, where);
-    if (auto error = reader->second(pair.second, entry.options)) return error;
   }
-  return std::nullopt;
 }
 
 void apply_defaults(const Entry& defaults, Entry& entry) {
@@ -224,6 +235,7 @@ void apply_defaults(const Entry& defaults, Entry& entry) {
     if (entry.marks.contains(field) || !defaults.marks.contains(field)) return;
     job.*member = base.*member;
     entry.marks[field] = defaults.marks.at(field);
+    if (defaults.unread.contains(field)) entry.unread.insert(field);
   };
   take("gpus", &SubmitOptions::gpus);
   take("gpu-mem", &SubmitOptions::gpu_mem);
@@ -239,6 +251,7 @@ void apply_defaults(const Entry& defaults, Entry& entry) {
     job.argv = base.argv;
     job.shell_command = base.shell_command;
     entry.marks["command"] = defaults.marks.at("command");
+    if (defaults.unread.contains("command")) entry.unread.insert("command");
   }
   std::vector<std::pair<std::string, std::string>> env = base.env;
   env.insert(env.end(), job.env.begin(), job.env.end());
@@ -246,6 +259,7 @@ void apply_defaults(const Entry& defaults, Entry& entry) {
   if (!entry.marks.contains("env") && defaults.marks.contains("env")) {
     entry.marks["env"] = defaults.marks.at("env");
   }
+  if (defaults.unread.contains("env")) entry.unread.insert("env");
 }
 
 void anchor_workdir(const std::filesystem::path& file_dir, SubmitOptions& options) {

@@ -1,8 +1,10 @@
 // Job files: their shapes, defaults, dependencies by name, locations in error messages, the
 // all-or-nothing rule, and the example batches shipped in examples/.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -22,6 +24,7 @@ using ::testing::ElementsAre;
 using testing::error_of;
 using testing::from_yaml;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::StartsWith;
 
 std::vector<std::string> names(const std::vector<JobSpec>& specs) {
@@ -255,6 +258,89 @@ TEST(JobFileYaml, OneBadJobRejectsTheWholeBatch) {
   EXPECT_EQ(specs.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_THAT(specs.status().message(),
               StartsWith("jobs.yaml:4:34: job 3 'c': share '2' is outside (0, 1]"));
+}
+
+// A user fixing a 40-job batch ran it again and again, told one error a try.
+TEST(JobFileYaml, EveryErrorOfTheFileIsToldAtOnceInFileOrder) {
+  const Result<std::vector<JobSpec>> specs = from_yaml(R"(jobs:
+  - name: prep
+    command: [python, prep.py]
+    gpus: -1
+    time: zz
+  - name: train
+    gpu_mem: 20G
+    after: prep
+    command: [python, train.py]
+  - {name: eval, command: [x], share: 2}
+)");
+  ASSERT_FALSE(specs.ok());
+  EXPECT_EQ(specs.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(specs.status().message(),
+            "jobs.yaml has 4 errors; nothing was submitted (a job file is taken whole or not at "
+            "all):\n"
+            "jobs.yaml:4:11: job 1 'prep': gpus '-1' is negative; use 0 for a CPU-only job or a "
+            "count such as 2\n"
+            "jobs.yaml:5:11: job 1 'prep': time 'zz': expected a number at 'zz'; use a limit "
+            "such as 90m, 2h, 1h30m, 1-00:00:00 (Slurm's D-HH:MM:SS), a bare number of minutes "
+            "(90), or unlimited\n"
+            "jobs.yaml:7:5: job 2 'train': unknown field 'gpu_mem'; did you mean gpu-mem?\n"
+            "jobs.yaml:10:39: job 3 'eval': share '2' is outside (0, 1]; use the fraction of one "
+            "GPU's compute the job needs, e.g. 0.5 or 50%, or 1 for a GPU of its own")
+      << "job 2's after: prep is not an error: job 1 is there, with errors of its own";
+}
+
+// An error told when the field is read is not told again by the job's build in other words.
+TEST(JobFileYaml, AValueOfTheWrongTypeIsToldOnce) {
+  EXPECT_EQ(error_of(from_yaml("- {command: {x: 1}, gpus: 1}\n- [x]\n- {command: [y], gpus: q}\n")),
+            "jobs.yaml has 3 errors; nothing was submitted (a job file is taken whole or not at "
+            "all):\n"
+            "jobs.yaml:1:13: job 1: command: expected a list (the program and its arguments) or a "
+            "string (a shell command), found a mapping\n"
+            "jobs.yaml:2:3: job 2: job: expected a mapping of fields (command:, gpus:, gpu-mem:, "
+            "...), found a list\n"
+            "jobs.yaml:3:24: job 3: gpus 'q' is not a whole number; use 0 for a CPU-only job or a "
+            "count such as 2");
+}
+
+// A bad default fails every job that takes it, at one place, in the same words.
+TEST(JobFileYaml, ABadDefaultIsToldOnceWithTheJobsThatTakeIt) {
+  std::string text = "defaults: {gpus: -1}\njobs:\n";
+  for (int i = 0; i < 8; ++i) text += "  - {command: [x]}\n";
+  text += "  - {command: [x], gpus: 1, time: zz}\n";
+  const std::string message = error_of(from_yaml(text));
+  EXPECT_THAT(message, AllOf(StartsWith("jobs.yaml has 2 errors;"),
+                             HasSubstr("\njobs.yaml:1:18: defaults: gpus '-1' is negative; use 0 "
+                                       "for a CPU-only job or a count such as 2 (jobs 1, 2, 3, "
+                                       "4, 5 and 3 more take it)\n"),
+                             HasSubstr("\njobs.yaml:11:35: job 9: time 'zz'")));
+}
+
+TEST(JobFileYaml, ManyErrorsAreCappedWithACountOfTheRest) {
+  std::string text;
+  const std::size_t jobs = kMaxJobFileErrorsTold + 7;
+  for (std::size_t i = 1; i <= jobs; ++i) text += fmt::format("- {{command: [x], gpus: -{}}}\n", i);
+  const std::string message = error_of(from_yaml(text));
+  EXPECT_THAT(message, StartsWith(fmt::format("jobs.yaml has {} errors;", jobs)));
+  EXPECT_THAT(message, HasSubstr(fmt::format("\njobs.yaml:{}:24: job {}: gpus '-{}' is negative",
+                                             kMaxJobFileErrorsTold, kMaxJobFileErrorsTold,
+                                             kMaxJobFileErrorsTold)));
+  EXPECT_THAT(message, Not(HasSubstr(fmt::format("job {}:", kMaxJobFileErrorsTold + 1))));
+  EXPECT_THAT(message,
+              ::testing::EndsWith(fmt::format("\nand 7 more errors after line {}; fix these and "
+                                              "run the file again",
+                                              kMaxJobFileErrorsTold)));
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), kMaxJobFileErrorsTold + 1);
+}
+
+// Past a YAML syntax error nothing can be read, and past a wrong top level the jobs are not
+// where they would be looked for: the first error alone, as before.
+TEST(JobFileYaml, AFileThatIsNotReadAsJobsIsToldByItsFirstError) {
+  EXPECT_EQ(error_of(from_yaml("- {command: [x], gpus: -1\n- {command: [y], time: zz}\n")),
+            "jobs.yaml:2:3: malformed YAML: end of map flow not found; the jobs are checked "
+            "once the file reads as YAML");
+  EXPECT_THAT(error_of(from_yaml("default: {gpus: 1}\njobs:\n  - {command: [x], gpus: -1}\n")),
+              StartsWith("jobs.yaml:1:1: unknown top-level field 'default'; did you mean "
+                         "defaults?"));
 }
 
 TEST(JobFileYaml, OnlyOneArrayPerFile) {

@@ -12,6 +12,7 @@
 // reads the process's time zone through mktime); safe to call from any thread.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
@@ -67,14 +68,22 @@ struct SubmitOptions {
 Result<std::vector<store::JobSpec>> build_job_specs(const SubmitOptions& options,
                                                     const SubmitContext& context);
 
+// How many errors of a job file parse_job_file() tells, one a line.
+inline constexpr std::size_t kMaxJobFileErrorsTold = 20;
+
 // Parses a YAML job file: one job (a mapping), a list of jobs, or a mapping with `jobs:`
 // and optional `defaults:` (fields every job gets unless it sets them; env maps merge).
 // Jobs may wait for earlier jobs of the file by name (`after: [prep]`, a Dependency with
 // batch_index; on an array, every member) or for existing jobs by id. A relative workdir
 // resolves against the folder of `file_name` (itself relative to context.working_dir).
 // All or nothing: any error fails the whole file, with "FILE:LINE:COLUMN: job N 'name': "
-// in front (N counts from 1 in the file). At most one array per file (the store makes one
-// new array per batch).
+// in front (N counts from 1 in the file). Every job is checked: several errors make one
+// message, a line that counts them ("jobs.yaml has 3 errors; nothing was submitted ...:")
+// and then one line each in file order, the first kMaxJobFileErrorsTold of them and a last
+// line with how many more; a bad value under defaults: is told once, with how many more
+// jobs take it. A file that is not YAML, or whose jobs are not where a job file has them
+// (the top level), is told by its first error alone. At most one array per file (the
+// store makes one new array per batch).
 // `places`, when given, gets where each returned spec's job is ("jobs.yaml:4:3: job 2
 // 'train'"), one per spec, for locate_batch_error().
 Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
