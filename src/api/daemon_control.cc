@@ -163,18 +163,6 @@ Result<std::filesystem::path> own_executable() {
   return path;
 }
 
-namespace {
-
-// The variable that chose the state folder (paths.cc, state_dir_from).
-const char* state_dir_variable() {
-  for (const char* name : {"FASTGPU_STATE_DIR", "XDG_STATE_HOME"}) {
-    if (const char* value = std::getenv(name); value != nullptr && value[0] != '\0') return name;
-  }
-  return "HOME";
-}
-
-}  // namespace
-
 Status check_state_dir_open_to_caller(const DaemonPaths& paths) {
   const uid_t uid = ::geteuid();
   if (uid == 0 || ::access(paths.state_dir.c_str(), R_OK | W_OK | X_OK) == 0 || errno != EACCES) {

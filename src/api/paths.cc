@@ -100,6 +100,13 @@ Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment) {
   return paths;
 }
 
+const char* state_dir_variable() {
+  for (const char* name : {"FASTGPU_STATE_DIR", "XDG_STATE_HOME"}) {
+    if (is_set(env(name))) return name;
+  }
+  return "HOME";
+}
+
 Result<DaemonPaths> daemon_paths_from_environment() {
   return daemon_paths_from({env("FASTGPU_STATE_DIR"), env("XDG_STATE_HOME"), env("HOME"),
                             env("FASTGPU_SOCKET"), env("XDG_RUNTIME_DIR")});

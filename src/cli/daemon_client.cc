@@ -216,12 +216,49 @@ Status check_socket_is_ours(const std::filesystem::path& socket) {
   return {};
 }
 
+bool same_folder(const std::string& a, const std::filesystem::path& b) {
+  std::error_code unknown;
+  return a == b.string() || std::filesystem::equivalent(a, b, unknown);
+}
+
+// The caller's own daemon, not shared, that keeps its state in another folder than this
+// command's: two state folders given one socket (one FASTGPU_SOCKET, or the default socket
+// under XDG_RUNTIME_DIR, which does not depend on the folder). Its answers would be read as
+// this folder's daemon's, and a command following jobs there would, should it go away, start
+// this folder's daemon in its place, which knows none of them. `daemon start` refuses the
+// same. Another user's daemon (root's shared one, reached through FASTGPU_SOCKET as
+// docs/api.md says) and a shared daemon of the caller's own (root's, with root's profile
+// pointing at it) serve callers of any state folder on purpose.
+Status check_daemon_keeps_our_state(const api::DaemonPaths& paths) {
+  struct stat info {};
+  if (::stat(paths.socket.c_str(), &info) != 0 || info.st_uid != ::geteuid()) return {};
+  Result<api::Json> daemon = api::ApiClient(paths.socket).get("/v1/daemon");
+  if (!daemon.ok() || !daemon->is_object()) return {};  // its own errors are told by the verb
+  const api::Json& state_dir = (*daemon)["state_dir"];
+  if (!state_dir.is_string() || daemon->value("shared", false)) return {};
+  const std::string its_state = state_dir.get<std::string>();
+  if (same_folder(its_state, paths.state_dir)) return {};
+  const char* socket_variable = std::getenv("FASTGPU_SOCKET");
+  const bool socket_set = socket_variable != nullptr && socket_variable[0] != '\0';
+  return failed_precondition(fmt::format(
+      "the daemon on the socket '{}'{} (pid {}) keeps its state in {}, not in this command's "
+      "state folder {} (from {}); nothing was sent to it. To use that daemon, run the command "
+      "with FASTGPU_STATE_DIR={}; to use a daemon of {}, give each state folder a socket of "
+      "its own (FASTGPU_SOCKET=PATH, the same for a folder's daemon and its commands)",
+      paths.socket.string(), socket_set ? " (FASTGPU_SOCKET)" : "", daemon->value("pid", 0),
+      its_state, paths.state_dir.string(), api::state_dir_variable(), its_state,
+      paths.state_dir.string()));
+}
+
 // The daemon that answers on `paths`: nullopt when one already did or another command's
 // start won the race to it, else the pid of the one started here.
 Result<std::optional<pid_t>> reach_or_start_daemon(const api::DaemonPaths& paths,
                                                    const DaemonFlags& flags) {
   FASTGPU_RETURN_IF_ERROR(check_socket_is_ours(paths.socket));
-  if (api::ApiClient(paths.socket).reachable()) return std::optional<pid_t>();
+  if (api::ApiClient(paths.socket).reachable()) {
+    FASTGPU_RETURN_IF_ERROR(check_daemon_keeps_our_state(paths));
+    return std::optional<pid_t>();
+  }
   Result<api::StartedDaemon> started = start_daemon_for(paths, flags);
   if (!started.ok()) return started.status();
   if (!started->started_here) return std::optional<pid_t>();

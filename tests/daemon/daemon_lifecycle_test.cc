@@ -232,6 +232,51 @@ TEST(DaemonLifecycle, AStartOnAnotherUsersDaemonsSocketOffersWhatTheUserCanDo) {
   EXPECT_EQ(daemon.fastgpu_json("daemon status")["pid"].dump(), pid);  // still there
 }
 
+// Two state folders given one FASTGPU_SOCKET: a job verb of the second folder talked to the
+// first folder's daemon, which stored its jobs there. It is refused now, naming the socket,
+// both folders and the fix, and nothing reaches that daemon.
+TEST(DaemonLifecycle, AJobVerbOfAnotherStateFolderIsRefusedByTheDaemonOnItsSocket) {
+  DaemonHarness daemon;
+  ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);
+  const std::string pid = daemon.fastgpu_json("daemon status")["pid"].dump();
+  const std::filesystem::path mine = daemon.work() / "mine";
+  const std::string elsewhere = "FASTGPU_STATE_DIR=" + mine.string();
+  for (const char* verb : {"submit -- true", "queue", "show 1", "cancel 1", "history"}) {
+    const test_support::CliRun refused = daemon.fastgpu_with(elsewhere, verb);
+    EXPECT_EQ(refused.exit_code, 1) << verb << ": " << refused.output;
+    EXPECT_TRUE(
+        contains(refused.output, "the daemon on the socket '" + daemon.socket().string() +
+                                     "' (FASTGPU_SOCKET) (pid " + pid + ") keeps its state in " +
+                                     daemon.state_dir().string() +
+                                     ", not in this command's state "
+                                     "folder " +
+                                     mine.string() +
+                                     " (from FASTGPU_STATE_DIR); nothing "
+                                     "was sent to it. To use that daemon, run the command with "
+                                     "FASTGPU_STATE_DIR=" +
+                                     daemon.state_dir().string()))
+        << verb << ": " << refused.output;
+  }
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 0u) << "the job was not submitted";
+  // The same folder written another way is the same folder.
+  EXPECT_EQ(daemon.fastgpu_with("FASTGPU_STATE_DIR=" + daemon.state_dir().string() + "/", "queue")
+                .exit_code,
+            0);
+}
+
+// Root's shared daemon serves callers of any state folder: root's own profile points its
+// commands at it with FASTGPU_SOCKET alone, as every user's does (docs/api.md).
+TEST(DaemonLifecycle, ASharedDaemonServesAJobVerbOfAnyStateFolder) {
+  if (::geteuid() != 0) GTEST_SKIP() << "--shared is root's";
+  DaemonHarness daemon;
+  ASSERT_EQ(::chmod(daemon.socket().parent_path().c_str(), 0755), 0);
+  ASSERT_EQ(daemon.fastgpu("daemon start --shared").exit_code, 0);
+  const std::string elsewhere = "FASTGPU_STATE_DIR=" + (daemon.work() / "root-home").string();
+  const test_support::CliRun submitted = daemon.fastgpu_with(elsewhere, "submit -- true");
+  EXPECT_EQ(submitted.exit_code, 0) << submitted.output;
+  EXPECT_EQ(daemon.fastgpu_with(elsewhere, "queue").exit_code, 0);
+}
+
 // `daemon start` takes --shared and --cpu-slots as `daemon run` does (only run had them);
 // status reports both, and a start asking for other slots is refused naming them.
 TEST(DaemonLifecycle, StartTakesSharedAndCpuSlotsAndStatusShowsThem) {

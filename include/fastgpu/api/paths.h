@@ -44,6 +44,10 @@ Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment);
 // daemon_paths_from(the process environment).
 Result<DaemonPaths> daemon_paths_from_environment();
 
+// The variable that chose daemon_paths_from_environment()'s state folder: "FASTGPU_STATE_DIR",
+// "XDG_STATE_HOME", or "HOME" (the default ~/.local/state/fastgpu), for messages.
+const char* state_dir_variable();
+
 // For a shared daemon (root's, serving every user): makes the socket's missing folders
 // mode 0755, then fails, naming the folder and the fix, when a folder on the way is closed
 // to other users (they could not reach the socket) or the socket's own folder may be
