@@ -267,6 +267,8 @@ Json accounting_json(const store::JobAccounting& accounting) {
   json["gpu_seconds"] = optional_json(accounting.gpu_seconds);
   json["energy_joules"] = optional_json(accounting.energy_joules);
   json["energy_is_estimate"] = accounting.energy_is_estimate;
+  json["energy_at_least_joules"] = optional_json(accounting.energy_at_least_joules);
+  json["energy_unread_gpus"] = accounting.energy_unread_gpus;
   json["mean_util_percent"] = optional_json(accounting.mean_util_percent);
   return json;
 }
@@ -480,6 +482,11 @@ store::JobAccounting accounting_from_json(const Json& json) {
   accounting.gpu_seconds = optional_from_json<double>(json["gpu_seconds"]);
   accounting.energy_joules = optional_from_json<double>(json["energy_joules"]);
   accounting.energy_is_estimate = json["energy_is_estimate"].get<bool>();
+  // Absent from a daemon before 2026-12 (no lower bounds then).
+  if (json.contains("energy_at_least_joules")) {
+    accounting.energy_at_least_joules = optional_from_json<double>(json["energy_at_least_joules"]);
+    accounting.energy_unread_gpus = json.value("energy_unread_gpus", std::vector<std::uint32_t>{});
+  }
   accounting.mean_util_percent = optional_from_json<double>(json["mean_util_percent"]);
   return accounting;
 }

@@ -143,10 +143,7 @@ void add_cost_lines(const api::Json& job, std::int64_t now_us,
   }
   if (report.peak_gpu_mem) peak = format_bytes(*report.peak_gpu_mem);
   if (report.mean_util_percent) util = fmt::format("{:.0f} %", *report.mean_util_percent);
-  if (report.energy_joules) {
-    energy = engine::format_energy(*report.energy_joules) +
-             (report.energy_is_estimate ? " (estimate: apportioned among jobs sharing a GPU)" : "");
-  }
+  energy = engine::energy_words(report);
   // A CPU-only job's GPU time is a known 0 (as in `history` and `--json`); its other GPU
   // figures do not apply.
   line("GPU time", report.gpus == 0 && ended ? gpu_time.value_or("n/a") : figure(gpu_time));

@@ -62,8 +62,21 @@ TEST(JobDetails, AnEndedJobShowsWhatItCost) {
   EXPECT_THAT(text, HasSubstr("GPU time:      2h00m (2.0000 GPU-hours)\n"));
   EXPECT_THAT(text, HasSubstr("peak GPU mem:  18.0 GiB\n"));
   EXPECT_THAT(text, HasSubstr("mean GPU util: 63 %\n"));
-  EXPECT_THAT(
-      text, HasSubstr("energy:        1.2 MJ (estimate: apportioned among jobs sharing a GPU)\n"));
+  EXPECT_THAT(text, HasSubstr("energy:        1.2 MJ (estimate: apportioned among jobs sharing a "
+                              "GPU, or prorated over the sample intervals a job started and "
+                              "ended in)\n"));
+}
+
+// GPU 1's energy counter could not be read: GPU 0's 510 J is a lower bound, said so. It
+// read '510 J' as if it were the job's energy.
+TEST(JobDetails, EnergyWithAnUnreadGpuIsALowerBound) {
+  JobRecord record = ended(JobState::kCompleted);
+  record.accounting = {18 * kGiB, 7200.0, std::nullopt, false, 63.4};
+  record.accounting.energy_at_least_joules = 510.0;
+  record.accounting.energy_unread_gpus = {1};
+  const std::string text = details(record, kSubmitUs + 10'000'000'000);
+  EXPECT_THAT(text,
+              HasSubstr("energy:        at least 510 J (GPU 1's energy counter unreadable)\n"));
 }
 
 // Nothing measured (no driver figures): n/a, never 0. GPU time falls back to run time x

@@ -5,19 +5,23 @@
 //   attribution names them) over its GPUs and every sample; nullopt if never measured.
 // - mean utilization: the mean of the SM utilization of its GPUs over the samples taken
 //   while it ran (GPU-samples with no reading are skipped); nullopt if none was read.
-// - energy: the energy counter deltas of its GPUs between consecutive samples it ran
-//   through. On a GPU shared with other jobs of ours, each gets the share u_j / sum(u) of
-//   the delta and the figure is marked an estimate; so it is when another job of ours ran
-//   on the GPU for part of an interval (it started or ended within it), whose draw is in the
-//   delta. nullopt if no delta could be read.
+// - energy: each GPU's energy counter is read at every sample and at every end of a job on
+//   it; the difference between two readings is spread evenly over the time between them,
+//   and each moment's part goes to the jobs of ours running then, split by their compute
+//   shares u_j / sum(u). A job thus gets the part of the interval it started in from its
+//   start on, and of the interval it ended in up to its end (prorated edges), and the whole
+//   of the intervals it ran through. The figure is marked an estimate when any part of it
+//   was prorated or shared. A GPU whose counter was not read across the job's whole run
+//   (unsupported, an error, reset by a driver reload) is listed as unread: the energy is
+//   then only a lower bound (energy_at_least_joules, see store::JobAccounting).
 // - GPU-seconds: GPUs x run time, computed at the end.
-// Thread-safety: none; the engine loop owns it.
+// Times are seconds since the Unix epoch (to_seconds), the engine's and the launcher's
+// clock. Thread-safety: none; the engine loop owns it.
 #pragma once
 
 #include <cstdint>
 #include <map>
 #include <optional>
-#include <set>
 #include <vector>
 
 #include "engine/convert.h"
@@ -28,41 +32,60 @@ namespace fastgpu::engine {
 
 class UsageMeter {
  public:
-  // Starts metering a run on these GPUs with compute share `util_share` (u_j). Energy is
-  // counted from the first sample interval the job runs through from its start.
-  void start(JobId job, std::vector<std::uint32_t> gpus, double util_share);
+  // Starts metering a run on these GPUs with compute share `util_share` (u_j), which began
+  // at `started_s`. A run adopted after a restart passes nullopt: its energy is counted
+  // from the first reading of each GPU on (what ran before the restart is not known).
+  void start(JobId job, std::vector<std::uint32_t> gpus, double util_share,
+             std::optional<double> started_s);
 
-  // Folds one reading into every metered job. `attribute` may be empty (no peak memory).
-  void sample(const GpuReading& reading, const PidAttribution& attribute);
+  // Folds one reading, taken at `at_s`, into every metered job. `attribute` may be empty
+  // (no peak memory).
+  void sample(const GpuReading& reading, double at_s, const PidAttribution& attribute);
 
   // The peak per-GPU memory measured so far for a metered job.
   std::optional<Bytes> peak_bytes(JobId job) const;
 
   // Stops metering and returns the job's accounting for a run of `run_seconds` on `gpus`
-  // GPUs. A job that was never metered (e.g. adopted without samples) gets GPU-seconds only.
-  store::JobAccounting finish(JobId job, std::size_t gpus, double run_seconds);
+  // GPUs that ended at `ended_s`. `latest`, read at `latest_at_s` (at or after the end),
+  // closes the interval the run ended in on its GPUs. A job that was never metered gets
+  // GPU-seconds only.
+  store::JobAccounting finish(JobId job, std::size_t gpus, double run_seconds, double ended_s,
+                              const GpuReading& latest, double latest_at_s);
 
  private:
+  // What a job's energy on one of its GPUs covered.
+  struct GpuCover {
+    std::optional<double> from_s, to_s;  // the measured intervals that overlapped the run
+    bool gap = false;                    // an interval in between was not measured (reset)
+  };
   struct Meter {
     std::vector<std::uint32_t> gpus;
     double share = 1.0;
-    bool sampled = false;  // present at the previous sample: its next interval counts
+    std::optional<double> started_s;  // nullopt: adopted
+    std::optional<double> ended_s;    // set while finishing
     std::optional<Bytes> peak;
     double util_sum = 0.0;
     std::uint64_t util_count = 0;
     std::optional<double> energy_joules;
-    bool energy_shared = false;
+    bool energy_estimate = false;
+    std::map<std::uint32_t, GpuCover> cover;
+  };
+  struct CounterReading {
+    double at_s = 0.0;
+    std::uint64_t millijoules = 0;
   };
 
   void add_memory(Meter& meter, const std::map<std::uint32_t, const GpuDevice*>& devices, JobId job,
                   const PidAttribution& attribute) const;
   static void add_utilization(Meter& meter,
                               const std::map<std::uint32_t, const GpuDevice*>& devices);
-  void add_energy(const std::map<std::uint32_t, const GpuDevice*>& devices);
+  void read_counter(const GpuDevice& device, double at_s);
+  void spread(std::uint32_t gpu, double from_s, double to_s, double joules);
+  std::vector<Meter*> meters_on(std::uint32_t gpu);
+  static void finish_energy(const Meter& meter, store::JobAccounting& accounting);
 
   std::map<JobId, Meter> meters_;
-  std::map<std::uint32_t, std::uint64_t> last_energy_mj_;  // per GPU, at the last sample
-  std::set<std::uint32_t> ended_since_sample_;  // GPUs a job ran on that ended since then
+  std::map<std::uint32_t, CounterReading> last_counter_;  // per GPU, the last one read
 };
 
 }  // namespace fastgpu::engine

@@ -149,7 +149,8 @@ void EngineImpl::settle_launch(const exec::LaunchResult& result, TickReport& rep
     warn(report, "job.pids_error", result.job,
          "could not record the pids of job " + to_string(result.job) + ": " + pids.to_string());
   }
-  meter_.start(result.job, launch.gpus, launch.util_share);
+  meter_.start(result.job, launch.gpus, launch.util_share,
+               to_seconds(started.value_or(options_.clock->now())));
   report.started.push_back(result.job);
 }
 

@@ -106,7 +106,7 @@ Status EngineImpl::adopt(const JobRecord& job) {
   }
   const Status adopted = options_.launcher->adopt(job.id, job.supervisor_pid.value_or(0), run);
   if (adopted.ok()) {
-    meter_.start(job.id, job.placed_gpus, job.spec.util_share);
+    meter_.start(job.id, job.placed_gpus, job.spec.util_share, std::nullopt);
     (void)event("job.adopt", job.id,
                 json{{"supervisor_pid", job.supervisor_pid.value_or(0)}}.dump());
     return {};
@@ -291,7 +291,8 @@ Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   end.at = options_.clock->now();
   end.reason = "cancelled by uid " + std::to_string(uid) + " (the launcher had no such run)";
   const double ran = to_seconds(end.at) - to_seconds(job.start_time.value_or(end.at));
-  end.accounting = meter_.finish(job.id, job.placed_gpus.size(), ran);
+  end.accounting = meter_.finish(job.id, job.placed_gpus.size(), ran, to_seconds(end.at), reading_,
+                                 to_seconds(reading_at_));
   intents_.erase(job.id);
   cancellers_.erase(job.id);
   requeue_whys_.erase(job.id);

@@ -25,6 +25,7 @@ class EngineImpl final : public Engine {
   EngineImpl(EngineOptions options, GpuReading reading)
       : options_(std::move(options)),
         reading_(std::move(reading)),
+        reading_at_(options_.clock->now()),
         schedule_(options_.rebuild_scheduler_after_ends) {}
 
   // Re-adopts RUNNING jobs and requeues PREEMPTED ones a previous engine left behind.
@@ -103,6 +104,7 @@ class EngineImpl final : public Engine {
 
   EngineOptions options_;
   GpuReading reading_;
+  store::WallTime reading_at_;  // when reading_ was read (a failed read keeps the last one)
   store::WallTime now_{};
   UsageMeter meter_;
   QueuedJobs queued_;                          // the store's QUEUED jobs

@@ -306,6 +306,9 @@ TEST(EngineAccountingTest, GpuSecondsPeakMemoryUtilizationAndApportionedEnergy) 
                                                  job_spec("large", 1, 20 * kGiB, 0.75)});
   ASSERT_TRUE(ids.ok());
   const JobId alone = ids->at(0), small = ids->at(1), large = ids->at(2);
+  // Counters read at the first tick, before the jobs start: their energy is measured from
+  // their starts on.
+  for (GpuDevice& device : seams.probe->devices()) device.energy_millijoules = 0;
   ASSERT_TRUE(engine->tick().ok());
   ASSERT_EQ(launcher.launches.size(), 3u);
   const std::uint32_t a = launcher.launch_of(alone)->gpus.at(0);
@@ -321,17 +324,18 @@ TEST(EngineAccountingTest, GpuSecondsPeakMemoryUtilizationAndApportionedEnergy) 
     device.gpu_utilization_percent = util;
     device.energy_millijoules = energy_mj;
   };
-  // First interval: the jobs started within it, so its energy is nobody's.
-  set(s, {{pid(small), 10 * kGiB}, {pid(large), 15 * kGiB}}, 40, 1'000'000);
-  set(a, {{pid(alone), 30 * kGiB}}, 80, 2'000'000);
+  // First interval (the jobs started at its beginning): no energy drawn.
+  set(s, {{pid(small), 10 * kGiB}, {pid(large), 15 * kGiB}}, 40, 0);
+  set(a, {{pid(alone), 30 * kGiB}}, 80, 0);
   clock.advance(10);
   ASSERT_TRUE(engine->tick().ok());
   // Second interval: 400 J on s, 900 J on a.
-  set(s, {{pid(small), 12 * kGiB}, {pid(large), 5 * kGiB}}, 60, 1'400'000);
-  set(a, {{pid(alone), 20 * kGiB}}, 100, 2'900'000);
+  set(s, {{pid(small), 12 * kGiB}, {pid(large), 5 * kGiB}}, 60, 400'000);
+  set(a, {{pid(alone), 20 * kGiB}}, 100, 900'000);
   clock.advance(10);
   ASSERT_TRUE(engine->tick().ok());
 
+  // The last 5 s, read at the jobs' ends: no energy drawn.
   clock.advance(5);
   for (JobId job : {alone, small, large}) launcher.finish(job, exec::Exited{0});
   ASSERT_TRUE(engine->tick().ok());

@@ -104,7 +104,9 @@ BatchSummary summarize(const std::vector<JobRecord>& records, const std::vector<
     }
     add(summary.energy_joules, summary.energy_jobs, job.energy_joules);
     add(summary.sequential_s, summary.run_time_jobs, job.run_s);
-    summary.energy_is_estimate = summary.energy_is_estimate || job.energy_is_estimate;
+    // A lower bound is not in the sum, nor is its estimate mark.
+    summary.energy_is_estimate =
+        summary.energy_is_estimate || (job.energy_joules && job.energy_is_estimate);
   }
   add_ratios(summary);
   return summary;
@@ -130,7 +132,10 @@ JobReport make_job_report(const JobRecord& record) {
   job.peak_gpu_mem = record.accounting.peak_gpu_mem;
   job.mean_util_percent = record.accounting.mean_util_percent;
   job.energy_joules = record.accounting.energy_joules;
-  job.energy_is_estimate = record.accounting.energy_is_estimate && job.energy_joules.has_value();
+  job.energy_at_least_joules = record.accounting.energy_at_least_joules;
+  if (job.energy_at_least_joules) job.energy_unread_gpus = record.accounting.energy_unread_gpus;
+  job.energy_is_estimate =
+      record.accounting.energy_is_estimate && (job.energy_joules || job.energy_at_least_joules);
   return job;
 }
 

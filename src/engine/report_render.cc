@@ -16,6 +16,9 @@ using Json = nlohmann::ordered_json;
 
 constexpr const char* kMissing = "n/a";
 constexpr const char* kNotApplicable = "-";
+constexpr const char* kEstimateWhy =
+    "apportioned among jobs sharing a GPU, or prorated over the sample intervals a job "
+    "started and ended in";
 
 // A summary figure that is missing: "n/a", with the reason when one was given.
 std::string missing_text(const std::string& reason) {
@@ -41,9 +44,23 @@ std::string job_label(const JobReport& job) {
   return label;
 }
 
+// "GPU 3's energy counter unreadable", "GPUs 1 and 3: energy counters unreadable".
+std::string unread_words(const std::vector<std::uint32_t>& gpus) {
+  if (gpus.size() == 1) return fmt::format("GPU {}'s energy counter unreadable", gpus[0]);
+  std::string names;
+  for (std::size_t i = 0; i < gpus.size(); ++i) {
+    names += i == 0 ? "" : i + 1 == gpus.size() ? " and " : ", ";
+    names += std::to_string(gpus[i]);
+  }
+  return "GPUs " + names + ": energy counters unreadable";
+}
+
+// The table's cell: "350 J", "350 J*" (an estimate), ">=350 J" (a lower bound).
 std::string energy_text(const JobReport& job) {
-  if (!job.energy_joules) return kMissing;
-  return format_energy(*job.energy_joules) + (job.energy_is_estimate ? "*" : "");
+  const std::string star = job.energy_is_estimate ? "*" : "";
+  if (job.energy_joules) return format_energy(*job.energy_joules) + star;
+  if (job.energy_at_least_joules) return ">=" + format_energy(*job.energy_at_least_joules) + star;
+  return kMissing;
 }
 
 // `fastgpu show`'s rule (docs/cli.md): "-" where a figure does not apply (the job never
@@ -64,7 +81,7 @@ std::vector<std::string> job_row(const JobReport& job, bool with_user) {
   std::optional<std::string> peak, util, energy;
   if (job.peak_gpu_mem) peak = format_bytes(*job.peak_gpu_mem);
   if (job.mean_util_percent) util = fmt::format("{:.0f} %", *job.mean_util_percent);
-  if (job.energy_joules) energy = energy_text(job);
+  if (job.energy_joules || job.energy_at_least_joules) energy = energy_text(job);
   const std::vector<std::string> figures = {std::string(store::job_state_name(job.state)),
                                             figure(job.started, duration(job.wait_s)),
                                             figure(job.started, duration(job.run_s)),
@@ -157,6 +174,8 @@ Json job_json(const JobReport& job) {
   out["mean_gpu_utilization_percent"] = or_null(job.mean_util_percent);
   out["energy_joules"] = or_null(job.energy_joules);
   out["energy_is_estimate"] = job.energy_is_estimate;
+  out["energy_at_least_joules"] = or_null(job.energy_at_least_joules);
+  out["energy_unread_gpus"] = job.energy_unread_gpus;
   return out;
 }
 
@@ -196,6 +215,15 @@ std::string format_energy(double joules) {
   return fmt::format("{:.1f} GJ", joules / 1.0e9);
 }
 
+std::optional<std::string> energy_words(const JobReport& job) {
+  const std::string estimate =
+      job.energy_is_estimate ? std::string(" (estimate: ") + kEstimateWhy + ")" : "";
+  if (job.energy_joules) return format_energy(*job.energy_joules) + estimate;
+  if (!job.energy_at_least_joules) return std::nullopt;
+  return "at least " + format_energy(*job.energy_at_least_joules) + " (" +
+         unread_words(job.energy_unread_gpus) + ")" + estimate;
+}
+
 std::string render_job_report_table(const std::vector<JobReport>& jobs, bool with_user) {
   std::vector<std::string> header = {"ID", "NAME"};
   std::vector<bool> left = {false, true};
@@ -210,12 +238,18 @@ std::string render_job_report_table(const std::vector<JobReport>& jobs, bool wit
   }
   std::vector<std::vector<std::string>> rows = {header};
   bool estimate = false;
+  std::vector<std::string> lower_bounds;
   for (const JobReport& job : jobs) {
     rows.push_back(job_row(job, with_user));
     estimate = estimate || job.energy_is_estimate;
+    if (job.energy_at_least_joules && !job.energy_unread_gpus.empty()) {
+      lower_bounds.push_back(
+          fmt::format("job {}: {}", to_string(job.id), unread_words(job.energy_unread_gpus)));
+    }
   }
   std::string out = render_rows(rows, left);
-  if (estimate) out += "* energy apportioned among jobs sharing a GPU: an estimate\n";
+  if (estimate) out += std::string("* energy an estimate: ") + kEstimateWhy + "\n";
+  for (const std::string& line : lower_bounds) out += ">= energy a lower bound, " + line + "\n";
   return out;
 }
 

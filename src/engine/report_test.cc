@@ -175,7 +175,9 @@ TEST(BatchReport, TableShowsHumanUnitsAndNaForMissing) {
   // Never started: nothing applies, as `show` says ("-"); "n/a" is for what went unmeasured.
   EXPECT_THAT(table, HasSubstr(" 4  -         CANCELLED      -      -     1         -         -  "
                                "   -         -\n"));
-  EXPECT_THAT(table, HasSubstr("* energy apportioned among jobs sharing a GPU: an estimate\n"));
+  EXPECT_THAT(table,
+              HasSubstr("* energy an estimate: apportioned among jobs sharing a GPU, or prorated "
+                        "over the sample intervals a job started and ended in\n"));
   EXPECT_THAT(table, HasSubstr("jobs        5: 3 COMPLETED, 1 FAILED, 1 CANCELLED\n"));
   EXPECT_THAT(table, HasSubstr("makespan    6m40s (first submit to last end)\n"));
   EXPECT_THAT(table, HasSubstr("GPU time    15m00s = 0.25 GPU-hours\n"))
@@ -185,6 +187,32 @@ TEST(BatchReport, TableShowsHumanUnitsAndNaForMissing) {
   EXPECT_THAT(table, HasSubstr("sequential  11m40s (the run times one after another) (4 of 5"));
   EXPECT_THAT(table, HasSubstr("speedup     1.75x (sequential / makespan)\n"));
   EXPECT_THAT(table, Not(HasSubstr("not finished")));
+}
+
+// A job whose GPU 1 energy counter could not be read: ">=510 J" and a line naming the GPU;
+// its 510 J stays out of the batch's energy (20 kJ, 1 of 2 jobs), as a missing figure does.
+// It read "510 J", added to the batch's energy as if measured.
+TEST(BatchReport, ALowerBoundOnEnergyIsMarkedAndLeftOutOfTheSum) {
+  JobRecord prep = record(1, "prep", JobState::kCompleted);
+  ran(prep, 0, 100, {0});
+  prep.accounting = {2 * kGiB, 100.0, 20'000.0, false, 50.0};
+  JobRecord wide = record(2, "wide", JobState::kCompleted);
+  ran(wide, 0, 100, {0, 1});
+  wide.accounting = {2 * kGiB, 200.0, std::nullopt, false, 50.0};
+  wide.accounting.energy_at_least_joules = 510.0;
+  wide.accounting.energy_unread_gpus = {1};
+  const BatchReport report = make_batch_report({prep, wide}, 2);
+  EXPECT_EQ(report.summary.energy_joules, 20'000.0);
+  EXPECT_EQ(report.summary.energy_jobs, 1u);
+  const std::string table = render_batch_report_table(report);
+  EXPECT_THAT(table, HasSubstr(">=510 J\n"));
+  EXPECT_THAT(table,
+              HasSubstr(">= energy a lower bound, job 2: GPU 1's energy counter unreadable\n"));
+  EXPECT_THAT(table, HasSubstr("energy      20.0 kJ (1 of 2 jobs)\n"));
+  const nlohmann::ordered_json json = batch_report_json(report);
+  EXPECT_TRUE(json["jobs"][1]["energy_joules"].is_null());
+  EXPECT_EQ(json["jobs"][1]["energy_at_least_joules"], 510.0);
+  EXPECT_EQ(json["jobs"][1]["energy_unread_gpus"], nlohmann::ordered_json::array({1}));
 }
 
 // `fastgpu history --all-users`: the same per-job columns with who submitted each job, and
@@ -200,7 +228,9 @@ TEST(BatchReport, JobTableCanNameEachJobsUser) {
   EXPECT_THAT(table, HasSubstr(" 2  train[0]  alice  COMPLETED  1m40s  5m00s     2    10m00s  "
                                "10.0 GiB  80 %  90.0 kJ*\n"));
   EXPECT_THAT(table, HasSubstr(" 5  cpu       bob    COMPLETED    50s  1m40s     0        0s"));
-  EXPECT_THAT(table, HasSubstr("* energy apportioned among jobs sharing a GPU: an estimate\n"));
+  EXPECT_THAT(table,
+              HasSubstr("* energy an estimate: apportioned among jobs sharing a GPU, or prorated "
+                        "over the sample intervals a job started and ended in\n"));
   EXPECT_THAT(table, Not(HasSubstr("makespan")));
   EXPECT_THAT(render_job_report_table(reports, /*with_user=*/false), Not(HasSubstr("alice")));
 }

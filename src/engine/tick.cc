@@ -58,6 +58,7 @@ void EngineImpl::read_probe(TickReport& report) {
   Result<GpuReading> reading = options_.probe->read();
   if (reading.ok()) {
     reading_ = std::move(reading).value();
+    reading_at_ = now_;
     return;
   }
   warn(report, "gpu.read_error", std::nullopt,
@@ -111,7 +112,8 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
                                       ? finished.started
                                       : job->start_time.value_or(record.at);
   const double ran = to_seconds(record.at) - to_seconds(started);
-  record.accounting = meter_.finish(finished.job, job->placed_gpus.size(), ran);
+  record.accounting = meter_.finish(finished.job, job->placed_gpus.size(), ran,
+                                    to_seconds(record.at), reading_, to_seconds(reading_at_));
   // A launch that failed (its folder, its program) ran nothing: it used nothing, and it
   // reads as a job that never started (it was listed as a run of 0.0003 s, `logs` exit 0).
   if (std::holds_alternative<exec::LaunchFailed>(finished.outcome)) {
@@ -215,7 +217,8 @@ void EngineImpl::sample_if_due(TickReport& report) {
     return;
   }
   last_sample_ = now_;
-  meter_.sample(reading_, bind_supervisors(running_, options_.attribute_pid));
+  meter_.sample(reading_, to_seconds(reading_at_),
+                bind_supervisors(running_, options_.attribute_pid));
   std::vector<store::Sample> samples;
   for (const GpuDevice& device : reading_.devices) {
     store::Sample sample{now_,         device.index,       device.memory_used_bytes,

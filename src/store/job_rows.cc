@@ -61,6 +61,11 @@ void read_run(const sqlite::Statement& row, JobRecord& record) {
   record.attempts = static_cast<std::uint32_t>(row.column_int64(33));
   record.placed_bytes_per_gpu = optional_cast<Bytes>(row.column_optional_int64(36));
   if (!row.is_null(37)) record.end_reason = row.column_text(37);
+  record.accounting.energy_at_least_joules = row.column_optional_double(39);
+  if (!row.is_null(40)) {
+    record.accounting.energy_unread_gpus =
+        json::parse(row.column_text(40)).get<std::vector<std::uint32_t>>();
+  }
 }
 
 }  // namespace

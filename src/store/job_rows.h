@@ -28,7 +28,9 @@ namespace fastgpu::store {
   "supervisor_pid, job_pid, log_path, peak_gpu_mem, gpu_seconds, energy_joules, "              \
   "energy_estimate, mean_util, attempts, "                                                     \
   "(SELECT json_group_array(json_array(after, kind)) FROM dependencies WHERE job = jobs.id), " \
-  "array_max_running, placed_bytes, " FASTGPU_STORE_END_REASON ", umask"
+  "array_max_running, placed_bytes, " FASTGPU_STORE_END_REASON                                 \
+  ", umask, "                                                                                  \
+  "energy_at_least, energy_unread"
 
 // std::optional::transform arrives in C++23; this is its C++20 stand-in.
 template <typename T, typename F>

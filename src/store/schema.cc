@@ -129,11 +129,21 @@ constexpr const char* kVersion4 = R"sql(
 ALTER TABLE jobs ADD COLUMN umask INTEGER CHECK (umask BETWEEN 0 AND 511);  -- 0..0777
 )sql";
 
+// A run's energy known only as a lower bound: some of its GPUs' energy counters could not
+// be read across it. energy_joules is then NULL, energy_at_least the joules measured on the
+// others, energy_unread a JSON list of those GPUs. Jobs stored before: NULL (as measured).
+constexpr const char* kVersion5 = R"sql(
+ALTER TABLE jobs ADD COLUMN energy_at_least REAL;
+ALTER TABLE jobs ADD COLUMN energy_unread TEXT
+  CHECK (energy_unread IS NULL OR json_valid(energy_unread));  -- a JSON list of GPU indices
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
     {3, "environments stored once, shared by the jobs that have them", kVersion3},
     {4, "the submitter's umask", kVersion4},
+    {5, "energy known only as a lower bound, and the GPUs whose counters were unread", kVersion5},
 };
 
 Status check_application_id(sqlite::Db& db) {

@@ -62,7 +62,7 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 4);
+  EXPECT_EQ(store_schema_version(), 5);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.
@@ -133,6 +133,34 @@ TEST(StoreSchemaMigrationTest, VersionThreeJobsHaveNoUmaskAndANewOneKeepsItsOwn)
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(),
               ::testing::HasSubstr("umask 1000 is not a umask; give 0000 to 0777"));
+}
+
+// A job ended under schema 4 keeps its energy as measured: no lower bound, no unread GPU.
+TEST(StoreSchemaMigrationTest, VersionFourEnergyStaysAsMeasured) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  std::string setup;
+  for (const Migration& migration : schema_migrations()) {
+    if (migration.version <= 4) setup += migration.sql;
+  }
+  setup +=
+      "PRAGMA user_version = 4; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
+  setup +=
+      "INSERT INTO environments (id, body) VALUES (1, '[]');"
+      "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, "
+      "util_share, priority, restartable, uid, user, signature, submit_us, state, "
+      "energy_joules, energy_estimate) "
+      "VALUES ('old', '[\"true\"]', '', '/tmp', 1, 1, 1.0, 0, 0, 7, 'ada', '', 5, 'COMPLETED', "
+      "250.0, 1);";
+  ASSERT_TRUE(raw_exec(path, setup));
+
+  auto store = testing::open_or_die(path);
+  auto old = store->get_job(JobId(1));
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_EQ(old->accounting.energy_joules, 250.0);
+  EXPECT_TRUE(old->accounting.energy_is_estimate);
+  EXPECT_FALSE(old->accounting.energy_at_least_joules.has_value());
+  EXPECT_TRUE(old->accounting.energy_unread_gpus.empty());
 }
 
 TEST(StoreSchemaMigrationTest, ArrayLimitAndPlacedBytesRoundTrip) {

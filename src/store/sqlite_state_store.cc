@@ -58,16 +58,24 @@ constexpr const char* kSetPids =
 // A job's accounting covers all its runs: a restartable job preempted and started again
 // adds each run's GPU time and energy, keeps the largest peak, and weighs each run's mean
 // utilization by its GPU time (the right-hand sides read the row before the update; a run
-// with a figure not measured leaves the earlier runs' figure as it was).
+// with a figure not measured leaves the earlier runs' figure as it was). Energy known only
+// as a lower bound in one run (?10, with the unread GPUs ?11) makes the job's a lower bound:
+// energy_joules NULL, energy_at_least the sum of every run's figure.
 constexpr const char* kSetEnd =
     "UPDATE jobs SET end_us = ?2, exit_code = ?3, signal = ?4, "
     "peak_gpu_mem = CASE WHEN ?5 IS NULL THEN peak_gpu_mem "
     "ELSE max(coalesce(peak_gpu_mem, ?5), ?5) END, "
     "gpu_seconds = CASE WHEN ?6 IS NULL THEN gpu_seconds ELSE coalesce(gpu_seconds, 0) + ?6 END, "
-    "energy_joules = CASE WHEN ?7 IS NULL THEN energy_joules "
-    "ELSE coalesce(energy_joules, 0) + ?7 END, "
-    "energy_estimate = CASE WHEN ?7 IS NULL THEN energy_estimate "
-    "WHEN energy_joules IS NULL THEN ?8 ELSE max(energy_estimate, ?8) END, "
+    "energy_joules = CASE WHEN energy_at_least IS NOT NULL OR ?10 IS NOT NULL THEN NULL "
+    "WHEN ?7 IS NULL THEN energy_joules ELSE coalesce(energy_joules, 0) + ?7 END, "
+    "energy_at_least = CASE WHEN energy_at_least IS NULL AND ?10 IS NULL THEN NULL "
+    "ELSE coalesce(energy_at_least, energy_joules, 0) + coalesce(?10, ?7, 0) END, "
+    "energy_unread = CASE WHEN ?11 IS NULL THEN energy_unread WHEN energy_unread IS NULL "
+    "THEN ?11 ELSE (SELECT json_group_array(value) FROM (SELECT value FROM "
+    "json_each(energy_unread) UNION SELECT value FROM json_each(?11) ORDER BY 1)) END, "
+    "energy_estimate = CASE WHEN ?7 IS NULL AND ?10 IS NULL THEN energy_estimate "
+    "WHEN energy_joules IS NULL AND energy_at_least IS NULL THEN ?8 "
+    "ELSE max(energy_estimate, ?8) END, "
     "mean_util = CASE WHEN ?9 IS NULL THEN mean_util "
     "WHEN mean_util IS NULL OR coalesce(gpu_seconds, 0) + coalesce(?6, 0) <= 0 THEN ?9 "
     "ELSE (mean_util * coalesce(gpu_seconds, 0) + ?9 * coalesce(?6, 0)) / "
@@ -503,7 +511,13 @@ class SqliteStateStore final : public StateStore {
         .bind(6, use.gpu_seconds)
         .bind(7, use.energy_joules)
         .bind(8, std::int64_t{use.energy_is_estimate ? 1 : 0})
-        .bind(9, use.mean_util_percent);
+        .bind(9, use.mean_util_percent)
+        .bind(10, use.energy_at_least_joules);
+    if (use.energy_unread_gpus.empty()) {
+      stmt.bind_null(11);
+    } else {
+      stmt.bind(11, gpus_to_json(use.energy_unread_gpus));
+    }
     return stmt.run();
   }
 

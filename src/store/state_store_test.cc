@@ -213,6 +213,36 @@ TEST_F(StateStoreTest, AJobsAccountingCoversAllItsRuns) {
   EXPECT_DOUBLE_EQ(total.mean_util_percent.value_or(0), (90.0 * 10 + 50.0 * 30) / 40);
 }
 
+// A run whose energy is only a lower bound (a GPU's counter unreadable) makes the job's a
+// lower bound: runs of 100 J exact, at least 50 J (GPU 1 unread), then 30 J exact (GPU 3
+// unread in none) are at least 100 + 50 + 30 = 180 J, never an exact 130 J.
+TEST_F(StateStoreTest, ARunsLowerBoundOnEnergyMakesTheJobsALowerBound) {
+  const JobId id = submit_one(full_spec(1));
+  const auto run = [&](std::int64_t at, JobState state, JobAccounting use) {
+    ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(at), "", {}, {}, {}}).ok());
+    ASSERT_TRUE(store_->record_end(id, {state, at_seconds(at + 10), {}, 15, use, "", {}}).ok());
+  };
+  const auto requeue = [&](std::int64_t at) {
+    ASSERT_TRUE(store_
+                    ->transition(id, JobState::kPreempted, JobState::kQueued, at_seconds(at),
+                                 "requeued after preemption")
+                    .ok());
+  };
+  run(0, JobState::kPreempted, {std::nullopt, 10.0, 100.0, false, std::nullopt});
+  requeue(11);
+  JobAccounting bounded{std::nullopt, 10.0, std::nullopt, true, std::nullopt};
+  bounded.energy_at_least_joules = 50.0;
+  bounded.energy_unread_gpus = {1};
+  run(20, JobState::kPreempted, bounded);
+  requeue(31);
+  run(40, JobState::kCompleted, {std::nullopt, 10.0, 30.0, false, std::nullopt});
+  const JobAccounting total = store_->get_job(id)->accounting;
+  EXPECT_FALSE(total.energy_joules.has_value());
+  EXPECT_DOUBLE_EQ(total.energy_at_least_joules.value_or(0), 180.0);
+  EXPECT_EQ(total.energy_unread_gpus, std::vector<std::uint32_t>{1});
+  EXPECT_TRUE(total.energy_is_estimate);
+}
+
 TEST_F(StateStoreTest, BatchWithOneInvalidJobStoresNothing) {
   std::vector<JobSpec> batch = {full_spec(1), full_spec(2), full_spec(3)};
   batch[2].environment = {"NOT_A_PAIR"};

@@ -38,7 +38,12 @@ struct JobReport {
   std::optional<Bytes> peak_gpu_mem;
   std::optional<double> mean_util_percent;
   std::optional<double> energy_joules;
-  bool energy_is_estimate = false;  // apportioned on a shared GPU
+  // Apportioned on a shared GPU or prorated over a sample interval (of either figure).
+  bool energy_is_estimate = false;
+  // Set, with energy_joules nullopt, when the energy counters of energy_unread_gpus could
+  // not be read across the run: the joules measured on its other GPUs, a lower bound.
+  std::optional<double> energy_at_least_joules;
+  std::vector<std::uint32_t> energy_unread_gpus;
 };
 
 // Below this a makespan or a sum of run times says more about the daemon's start-up and
@@ -103,5 +108,10 @@ nlohmann::ordered_json batch_report_json(const BatchReport& report);
 
 // "350 J", "12.3 kJ", "4.5 MJ".
 std::string format_energy(double joules);
+
+// A job's energy in words, as `fastgpu show` and the `run` report give it: "350 J",
+// "350 J (estimate: ...)", "at least 350 J (GPU 3's energy counter could not be read)";
+// nullopt when none was measured.
+std::optional<std::string> energy_words(const JobReport& job);
 
 }  // namespace fastgpu::engine

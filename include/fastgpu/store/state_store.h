@@ -135,9 +135,17 @@ struct JobSpec {
 struct JobAccounting {
   std::optional<Bytes> peak_gpu_mem;
   std::optional<double> gpu_seconds;
+  // Joules; nullopt when unknown, or known only as a lower bound (below).
   std::optional<double> energy_joules;
-  bool energy_is_estimate = false;  // apportioned on a shared GPU
+  // Apportioned on a shared GPU, or prorated over a sample interval the run started or
+  // ended in (of energy_joules or of energy_at_least_joules).
+  bool energy_is_estimate = false;
   std::optional<double> mean_util_percent;
+  // When some of the run's GPUs had an energy counter that could not be read across the
+  // whole run (energy_unread_gpus), the joules measured on the others, a lower bound, with
+  // energy_joules nullopt. Nullopt otherwise.
+  std::optional<double> energy_at_least_joules = std::nullopt;
+  std::vector<std::uint32_t> energy_unread_gpus = {};  // ascending, each once
 
   friend bool operator==(const JobAccounting&, const JobAccounting&) = default;
 };
