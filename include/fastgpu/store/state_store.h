@@ -48,7 +48,7 @@ enum class JobState {
   kCompleted,  // exited with status 0
   kFailed,     // exited non-zero, was killed by a signal, or could not be launched
   kCancelled,  // cancelled by its user (queued or running)
-  kTimeout,    // killed at its time limit
+  kTimeout,    // stopped at its time limit (SIGTERM, then SIGKILL), however it then exited
   kPreempted,  // stopped by the scheduler; a restartable job goes back to QUEUED from here
 };
 
