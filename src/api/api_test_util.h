@@ -46,9 +46,15 @@ class FakeEngine final : public engine::Engine {
     if (found == waiting.end()) return std::nullopt;
     return found->second;
   }
+  std::optional<engine::Stopping> stopping(const store::JobRecord& job) const override {
+    auto found = stopping_jobs.find(job.id);
+    if (found == stopping_jobs.end()) return std::nullopt;
+    return found->second;
+  }
 
   std::vector<store::JobSpec> last_batch;           // the latest batch handed to submit()
   std::map<JobId, engine::WaitingReason> waiting;   // what why_waiting() answers
+  std::map<JobId, engine::Stopping> stopping_jobs;  // what stopping() answers
   std::optional<sched::SchedulerConfig> scheduler;  // the last set_scheduler_config()
 
  private:

@@ -386,6 +386,25 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
   return {201, Json{{"ids", list}}};
 }
 
+namespace {
+
+// A running job on its way out, as the engine sees it (docs/api.md); null when it is not.
+// REQUIRES: the engine's mutex held.
+Json stopping_json(const engine::Engine& engine, const store::JobRecord& job) {
+  if (job.state != store::JobState::kRunning) return nullptr;
+  const std::optional<engine::Stopping> stopping = engine.stopping(job);
+  if (!stopping) return nullptr;
+  return Json{{"cause", stopping->cause},
+              {"by_uid", stopping->by_uid ? Json(*stopping->by_uid) : Json(nullptr)},
+              {"detail", stopping->detail.empty() ? Json(nullptr) : Json(stopping->detail)},
+              {"since", iso_time(stopping->since)},
+              {"since_us", stopping->since.time_since_epoch().count()},
+              {"kill_at", iso_time(stopping->kill_at)},
+              {"kill_at_us", stopping->kill_at.time_since_epoch().count()}};
+}
+
+}  // namespace
+
 ApiResponse ApiService::list(const ApiRequest& request) {
   store::JobFilter filter;
   if (auto it = request.query.find("state"); it != request.query.end() && !it->second.empty()) {
@@ -422,16 +441,22 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   Result<JobFields> fields = listing_fields(request);
   if (!fields.ok()) return error_response(fields.status());
   JobListingText listing(*fields, may_open_logs(request));
-  // Under the engine's mutex when queued jobs are listed, so that no job listed QUEUED has
-  // started by the time the engine is asked why it waits.
-  const bool queued =
-      filter.states.empty() || std::find(filter.states.begin(), filter.states.end(),
-                                         store::JobState::kQueued) != filter.states.end();
+  // Under the engine's mutex when queued or running jobs are listed, so that no job listed
+  // QUEUED has started by the time the engine is asked why it waits, and none listed
+  // RUNNING has ended by the time it is asked whether it is stopping.
+  const auto listed_state = [&filter](store::JobState state) {
+    return filter.states.empty() ||
+           std::find(filter.states.begin(), filter.states.end(), state) != filter.states.end();
+  };
+  const bool ask_engine =
+      listed_state(store::JobState::kQueued) || listed_state(store::JobState::kRunning);
   const Status listed = for_each_listed_job(
       *options_.store, filter, std::max<std::size_t>(options_.listing_page_jobs, 1),
-      queued ? options_.engine_mutex : nullptr, [&](const store::JobRecord& job) {
+      ask_engine ? options_.engine_mutex : nullptr, [&](const store::JobRecord& job) {
         const Json waiting = waiting_json(job, *fields != JobFields::kTable);
-        listing.add(job, waiting.is_null() ? nullptr : &waiting);
+        const Json stopping = stopping_json(*options_.engine, job);
+        listing.add(job, waiting.is_null() ? nullptr : &waiting,
+                    stopping.is_null() ? nullptr : &stopping);
       });
   if (!listed.ok()) return error_response(listed);
   ApiResponse response;
@@ -496,11 +521,13 @@ ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   Result<store::JobRecord> record = owned_job(request, job);
   if (!record.ok()) return ownership_error(record.status());
   Json waiting = waiting_json(*record, /*with_detail=*/true);
+  Json stopping = stopping_json(*options_.engine, *record);
   const bool requeued = record->state == store::JobState::kQueued && record->attempts > 0;
   Json requeued_why = requeued ? requeue_reason(*options_.store, job) : Json(nullptr);
   engine.unlock();
   Json json = job_record_to_json(*record);
   if (!waiting.is_null()) json["waiting"] = std::move(waiting);
+  if (!stopping.is_null()) json["stopping"] = std::move(stopping);
   if (requeued) json["requeue_reason"] = std::move(requeued_why);
   json["log_readable"] = may_open_logs(request);
   return {200, std::move(json)};
@@ -517,14 +544,19 @@ ApiResponse ApiService::cancel(const ApiRequest& request, JobId job) {
   // The state the cancel left, read under the engine's lock: read after it, a tick that
   // had meanwhile seen a stopped job's end made a running job's answer CANCELLED instead of
   // RUNNING (stopping), now and then, on a busy machine.
+  Json stopping;
   Result<store::JobRecord> after = [&]() -> Result<store::JobRecord> {
     std::lock_guard lock(*options_.engine_mutex);
     FASTGPU_RETURN_IF_ERROR(options_.engine->cancel(job, request.uid));
-    return options_.store->get_job(job);
+    Result<store::JobRecord> cancelled = options_.store->get_job(job);
+    if (cancelled.ok()) stopping = stopping_json(*options_.engine, *cancelled);
+    return cancelled;
   }();
   if (!after.ok()) return error_response(after.status());
   if (options_.wake_loop) options_.wake_loop();
-  return {200, job_record_to_json(*after)};
+  Json json = job_record_to_json(*after);
+  if (!stopping.is_null()) json["stopping"] = std::move(stopping);
+  return {200, std::move(json)};
 }
 
 ApiResponse ApiService::log(const ApiRequest& request, JobId job) {

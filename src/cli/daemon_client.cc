@@ -23,6 +23,7 @@
 
 #include "api/login_name.h"
 #include "cli/display_width.h"
+#include "cli/job_stopping.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
 #include "fastgpu/api/json_text.h"
@@ -73,8 +74,13 @@ std::string placed_text(const api::Json& job) {
 bool is_queued(const api::Json& job) { return job["state"] == "QUEUED"; }
 
 // The table's PLACED(WHY): the GPUs a job was placed on, or for a queued job why it
-// waits, "(resources)", as squeue shows a pending job's reason.
-std::string placed_or_why_text(const api::Json& job) {
+// waits, "(resources)", as squeue shows a pending job's reason; for a job asked to stop,
+// its GPUs and why, "0 (cancelled, SIGKILL in 7s)".
+std::string placed_or_why_text(const api::Json& job, std::int64_t now_us) {
+  // A job on its way out keeps its GPUs until it has ended: they, and why it stops.
+  if (const api::Json& stopping = field(job, "stopping"); stopping.is_object()) {
+    return placed_text(job) + " (" + stopping_brief(stopping, now_us) + ")";
+  }
   if (!is_queued(job)) return placed_text(job);
   const api::Json& waiting = field(job, "waiting");
   return waiting.is_object() ? "(" + waiting.value("reason", std::string("?")) + ")" : "-";
@@ -512,20 +518,27 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
       name = (spec["name"].get<std::string>().empty() ? "-" : spec["name"].get<std::string>()) +
              "[" + ranges_text(indices) + "]";
     }
+    // RUNNING in the store until it has ended; STOPPING once asked to stop (as squeue's CG).
+    const std::string state =
+        field(job, "stopping").is_object() ? "STOPPING" : job["state"].get<std::string>();
     rows.push_back({id, fit_to_width(name, 20), fit_to_width(job["user"].get<std::string>(), 10),
-                    job["state"].get<std::string>(), std::to_string(spec["gpus"].get<int>()),
-                    memory_text(job), placed_or_why_text(job), elapsed_text(job, now_us)});
+                    state, std::to_string(spec["gpus"].get<int>()), memory_text(job),
+                    placed_or_why_text(job, now_us), elapsed_text(job, now_us)});
     i = end;
   }
-  std::size_t id_width = 0;
-  for (const auto& row : rows) id_width = std::max(id_width, row[0].size());
+  std::size_t id_width = 6;
+  std::size_t placed_width = 14;  // a stopping job's note widens the column, not its row alone
+  for (const auto& row : rows) {
+    id_width = std::max(id_width, row[0].size());
+    placed_width = std::max(placed_width, row[6].size());
+  }
   std::string text;
   for (const auto& row : rows) {
     // The name and the user are the user's words, in any script: padded by their columns
     // here (display_width), not by fmt's count of them.
-    text += fmt::format("{:>{}}  {} {} {:<10} {:>4} {:>8} {:<14} {:>9}\n", row[0],
-                        std::max<std::size_t>(id_width, 6), pad_to_width(row[1], 20),
-                        pad_to_width(row[2], 10), row[3], row[4], row[5], row[6], row[7]);
+    text += fmt::format("{:>{}}  {} {} {:<10} {:>4} {:>8} {:<{}} {:>9}\n", row[0], id_width,
+                        pad_to_width(row[1], 20), pad_to_width(row[2], 10), row[3], row[4], row[5],
+                        row[6], placed_width, row[7]);
   }
   return text;
 }
@@ -579,6 +592,9 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("name", job_name(job));
   line("user", fmt::format("{} (uid {})", job["user"].get<std::string>(), job["uid"].dump()));
   line("state", job["state"].get<std::string>());
+  if (const api::Json& stopping = field(job, "stopping"); stopping.is_object()) {
+    line("stopping", stopping_details(stopping, now_us, ::geteuid()));
+  }
   // Why it ended, for every end a user would ask about (a success needs no explaining).
   if (const api::Json& reason = field(job, "end_reason");
       reason.is_string() && job["state"] != "COMPLETED") {

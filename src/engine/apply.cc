@@ -30,7 +30,7 @@ void EngineImpl::apply(const std::vector<sched::Decision>& decisions, TickReport
         claimed.push_back(std::move(*job));
       }
     } else if (const auto* preempt = std::get_if<sched::Preempt>(&decision)) {
-      stop(preempt->job, StopIntent::kPreempt, preempt->reason, report,
+      stop(preempt->job, StopIntent::kPreempt, "preempted", preempt->reason, report,
            "preempted by the scheduler (" + preempt->reason + ")");
     } else if (const auto* move = std::get_if<sched::Move>(&decision)) {
       // The job is stopped and started again on `to` when its run ends (restart_moved());
@@ -42,7 +42,8 @@ void EngineImpl::apply(const std::vector<sched::Decision>& decisions, TickReport
           MovingJob{{move->to.begin(), move->to.end()}, now_, running->placed_bytes_per_gpu};
       const std::string moving = "moving from gpu " + gpu_list(move->from) + " to gpu " +
                                  gpu_list(move->to) + ": " + move->reason;
-      stop(move->job, StopIntent::kPreempt, moving, report, "stopped by the balancer, " + moving);
+      stop(move->job, StopIntent::kPreempt, "moving", moving, report,
+           "stopped by the balancer, " + moving);
     } else {
       memory_action(std::get<sched::MemoryAction>(decision), report);
     }
@@ -168,9 +169,9 @@ void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& 
 }
 
 // Stops a running job once; the outcome poll() reports is read against `intent`.
-void EngineImpl::stop(JobId job, StopIntent intent, const std::string& why, TickReport& report,
-                      const std::string& requeue_why) {
-  if (intents_.count(job)) return;  // already stopping
+void EngineImpl::stop(JobId job, StopIntent intent, const std::string& cause,
+                      const std::string& why, TickReport& report, const std::string& requeue_why) {
+  if (stops_.count(job)) return;  // already stopping
   const Status stopped = options_.launcher->stop(
       job, intent == StopIntent::kPreempt ? exec::StopReason::kPreempt : exec::StopReason::kCancel);
   if (!stopped.ok()) {
@@ -178,13 +179,17 @@ void EngineImpl::stop(JobId job, StopIntent intent, const std::string& why, Tick
          "could not stop job " + to_string(job) + " (" + why + "): " + stopped.to_string());
     return;
   }
-  intents_[job] = intent;
+  const store::WallTime now = options_.clock->now();
+  note_stop(job, {intent, cause, why, now, std::nullopt});
+  json message = {{"reason", why}, {"cause", cause}};
   if (intent == StopIntent::kPreempt) {
     report.preempted.push_back(job);
     requeue_whys_[job] = requeue_why.empty() ? why : requeue_why;
+    message["requeue_why"] = requeue_whys_[job];
   }
-  (void)event(intent == StopIntent::kPreempt ? "job.preempt" : "job.kill", job,
-              json{{"reason", why}}.dump());
+  // Read back by the next daemon when this one dies before the job ends (recover_stops).
+  (void)event(intent == StopIntent::kPreempt ? "job.preempt" : "job.kill", job, message.dump(),
+              now);
 }
 
 void EngineImpl::memory_action(const sched::MemoryAction& action, TickReport& report) {
@@ -195,10 +200,11 @@ void EngineImpl::memory_action(const sched::MemoryAction& action, TickReport& re
       }
       return;
     case sched::MemoryActionKind::kRequeue:
-      return stop(action.job, StopIntent::kPreempt, "memory pressure: " + action.reason, report,
-                  "memory pressure (memory-action requeue): " + action.reason);
+      return stop(action.job, StopIntent::kPreempt, "memory", "memory pressure: " + action.reason,
+                  report, "memory pressure (memory-action requeue): " + action.reason);
     case sched::MemoryActionKind::kKill:
-      return stop(action.job, StopIntent::kMemoryKill, "memory pressure: " + action.reason, report);
+      return stop(action.job, StopIntent::kMemoryKill, "memory",
+                  "memory pressure: " + action.reason, report);
   }
 }
 

@@ -62,9 +62,10 @@ Result<std::unique_ptr<Engine>> Engine::open(EngineOptions options) {
 }
 
 std::optional<std::string> EngineImpl::event(const std::string& kind, std::optional<JobId> job,
-                                             const std::string& message_json) {
-  Result<std::int64_t> seq =
-      options_.store->append_event({0, options_.clock->now(), kind, job, message_json});
+                                             const std::string& message_json,
+                                             std::optional<store::WallTime> at) {
+  Result<std::int64_t> seq = options_.store->append_event(
+      {0, at.value_or(options_.clock->now()), kind, job, message_json});
   if (seq.ok()) return std::nullopt;
   return "could not record event " + kind + ": " + seq.status().to_string();
 }
@@ -85,6 +86,7 @@ Status EngineImpl::recover() {
   Result<std::vector<JobRecord>> jobs = options_.store->list_jobs(running);
   if (!jobs.ok()) return jobs.status().with_context("listing running jobs to re-adopt");
   for (const JobRecord& job : *jobs) FASTGPU_RETURN_IF_ERROR(adopt(job));
+  FASTGPU_RETURN_IF_ERROR(recover_stops());
 
   // A daemon that died between recording a preemption and requeueing leaves PREEMPTED.
   store::JobFilter preempted;
@@ -278,9 +280,10 @@ Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
 Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   const Status stopped = options_.launcher->stop(job.id, exec::StopReason::kCancel);
   if (stopped.ok()) {
-    intents_[job.id] = StopIntent::kCancel;
-    cancellers_[job.id] = uid;
-    (void)event("job.cancel", job.id, json{{"uid", uid}}.dump());
+    const store::WallTime now = options_.clock->now();
+    note_stop(job.id, {StopIntent::kCancel, "cancelled", {}, now, uid});
+    // Read back by the next daemon when this one dies before the job ends (recover_stops).
+    (void)event("job.cancel", job.id, json{{"uid", uid}}.dump(), now);
     return {};
   }
   if (stopped.code() != ErrorCode::kNotFound)
@@ -293,8 +296,7 @@ Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   const double ran = to_seconds(end.at) - to_seconds(job.start_time.value_or(end.at));
   end.accounting = meter_.finish(job.id, job.placed_gpus.size(), ran, to_seconds(end.at), reading_,
                                  to_seconds(reading_at_));
-  intents_.erase(job.id);
-  cancellers_.erase(job.id);
+  stops_.erase(job.id);
   requeue_whys_.erase(job.id);
   return record_end(job.id, job.spec.signature, end);
 }

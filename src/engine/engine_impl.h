@@ -35,10 +35,20 @@ class EngineImpl final : public Engine {
   Status cancel(JobId job, std::uint32_t uid) override;
   Result<TickReport> tick() override;
   std::optional<WaitingReason> why_waiting(JobId job, bool with_detail) const override;
+  std::optional<Stopping> stopping(const store::JobRecord& job) const override;
   Status set_scheduler_config(const sched::SchedulerConfig& config) override;
   const GpuReading& last_reading() const override { return reading_; }
 
  private:
+  // A running job the engine asked to stop: what for, and since when.
+  struct StopRequest {
+    StopIntent intent = StopIntent::kNone;
+    std::string cause;                    // Stopping::cause
+    std::string detail;                   // Stopping::detail
+    store::WallTime at{};                 // when the launcher was asked: SIGTERM went out then
+    std::optional<std::uint32_t> by_uid;  // who cancelled it
+  };
+
   // engine.cc
   // index: the job's place in its batch of batch_size jobs (named in a refusal).
   Status check_against_cluster(const store::JobSpec& spec, std::size_t index,
@@ -46,13 +56,22 @@ class EngineImpl final : public Engine {
   Status check_array(const store::JobSpec& spec, std::size_t index, std::size_t batch_size) const;
   Status adopt(const store::JobRecord& job);
   Status cancel_running(const store::JobRecord& job, std::uint32_t uid);
+  // What the engine before this one asked of the runs it left (its job.cancel, job.preempt
+  // and job.kill events), so that they end as they would have under it ("cancelled by uid
+  // N", not "cancelled") and show as stopping meanwhile.
+  Status recover_stops();
+  // Records a request to stop a running job; a later one (a cancel after a preemption)
+  // replaces what it asks, not when SIGTERM went out.
+  void note_stop(JobId job, StopRequest request);
   // Every end the engine records goes through here. An end adds a history entry for the
   // job's signature, so the tick's cached history of it is forgotten (all of it when the
   // signature is not at hand).
   Status record_end(JobId job, std::optional<std::string_view> signature, const store::JobEnd& end);
   // Appends an event; a failure to record it is returned as a warning text, not an error.
+  // `at`: when it happened; the clock's now when not given.
   std::optional<std::string> event(const std::string& kind, std::optional<JobId> job,
-                                   const std::string& message_json);
+                                   const std::string& message_json,
+                                   std::optional<store::WallTime> at = std::nullopt);
   void warn(TickReport& report, const std::string& kind, std::optional<JobId> job,
             const std::string& message);
 
@@ -97,9 +116,10 @@ class EngineImpl final : public Engine {
   };
   void collect_launches(TickReport& report);
   void settle_launch(const exec::LaunchResult& result, TickReport& report);
-  // `requeue_why`: for a stop to requeue the job (kPreempt), why, as its requeue names it.
-  void stop(JobId job, StopIntent intent, const std::string& why, TickReport& report,
-            const std::string& requeue_why = {});
+  // `cause`: Stopping::cause. `requeue_why`: for a stop to requeue the job (kPreempt), why,
+  // as its requeue names it.
+  void stop(JobId job, StopIntent intent, const std::string& cause, const std::string& why,
+            TickReport& report, const std::string& requeue_why = {});
   void memory_action(const sched::MemoryAction& action, TickReport& report);
 
   EngineOptions options_;
@@ -112,8 +132,7 @@ class EngineImpl final : public Engine {
   HistoryCache history_;                       // per signature, forgotten when a job ends
   KeptSchedule schedule_;                      // told every change of queued_ and running_
   std::map<JobId, Launching> launching_;       // claimed and launched, not yet settled
-  std::map<JobId, StopIntent> intents_;        // running jobs the engine asked to stop
-  std::map<JobId, std::uint32_t> cancellers_;  // who cancelled the running jobs cancelled
+  std::map<JobId, StopRequest> stops_;         // running jobs the engine asked to stop
   std::map<JobId, std::string> requeue_whys_;  // why running jobs are stopped to be requeued
   MovingJobs moving_;                          // stopped to start again on other GPUs
   std::set<JobId> memory_warned_;              // running jobs already warned about (once per run)

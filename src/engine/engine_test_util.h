@@ -186,6 +186,10 @@ class CountingStore final : public store::StateStore {
                                                  std::size_t limit) override {
     return inner_.events_since(after_seq, limit);
   }
+  Result<std::vector<store::Event>> events_of_running_jobs(
+      std::span<const std::string> kinds) override {
+    return inner_.events_of_running_jobs(kinds);
+  }
   Status append_samples(std::span<const store::Sample> samples) override {
     return inner_.append_samples(samples);
   }

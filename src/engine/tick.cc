@@ -95,12 +95,11 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
              " ended, but the store cannot find it: " + job.status().to_string());
     return true;
   }
-  const auto intent = intents_.find(finished.job);
-  const auto canceller = cancellers_.find(finished.job);
+  const auto asked = stops_.find(finished.job);
+  const bool was_asked = asked != stops_.end();
   const RunEnd end =
-      run_end_of(finished.outcome, intent == intents_.end() ? StopIntent::kNone : intent->second,
-                 job->spec.time_limit_s,
-                 canceller == cancellers_.end() ? std::nullopt : std::optional(canceller->second));
+      run_end_of(finished.outcome, was_asked ? asked->second.intent : StopIntent::kNone,
+                 job->spec.time_limit_s, was_asked ? asked->second.by_uid : std::nullopt);
   store::JobEnd record{end.state,
                        finished.ended == store::WallTime{} ? now_ : finished.ended,
                        end.exit_code,
@@ -131,8 +130,7 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
         "could not record the end of job " + to_string(finished.job) + ": " + recorded.to_string());
     return true;
   }
-  intents_.erase(finished.job);
-  cancellers_.erase(finished.job);
+  stops_.erase(finished.job);
   std::string requeue_why;
   if (auto why = requeue_whys_.extract(finished.job)) requeue_why = std::move(why.mapped());
   memory_warned_.erase(finished.job);

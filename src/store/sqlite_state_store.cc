@@ -111,6 +111,14 @@ constexpr const char* kInsertEvent =
     "INSERT INTO events (at_us, kind, job, message) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kEventsSince =
     "SELECT seq, at_us, kind, job, message FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+// The kinds come as one JSON array (?1), so that one statement serves any list of them.
+constexpr const char* kEventsOfRunningJobs =
+    "SELECT seq, at_us, kind, job, message FROM events "
+    "WHERE kind IN (SELECT value FROM json_each(?1)) "
+    "AND job IN (SELECT id FROM jobs WHERE state = 'RUNNING') "
+    "AND at_us >= (SELECT MAX(at_us) FROM transitions t "
+    "WHERE t.job = events.job AND t.to_state = 'RUNNING') "
+    "ORDER BY seq";
 constexpr const char* kInsertSample =
     "INSERT INTO samples (at_us, gpu, memory_used, util, power_w, energy_mj) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
@@ -275,15 +283,14 @@ class SqliteStateStore final : public StateStore {
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kEventsSince));
     stmt.bind(1, after_seq).bind(2, static_cast<std::int64_t>(limit));
-    std::vector<Event> events;
-    for (;;) {
-      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
-      if (!row) return events;
-      Event event{stmt.column_int64(0), from_micros(stmt.column_int64(1)), stmt.column_text(2),
-                  std::nullopt, stmt.column_text(4)};
-      if (!stmt.is_null(3)) event.job = JobId(static_cast<std::uint64_t>(stmt.column_int64(3)));
-      events.push_back(std::move(event));
-    }
+    return read_events(stmt);
+  }
+
+  Result<std::vector<Event>> events_of_running_jobs(std::span<const std::string> kinds) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kEventsOfRunningJobs));
+    stmt.bind(1, nlohmann::json(std::vector<std::string>(kinds.begin(), kinds.end())).dump());
+    return read_events(stmt);
   }
 
   Status append_samples(std::span<const Sample> samples) override {
@@ -534,6 +541,19 @@ class SqliteStateStore final : public StateStore {
     if (event.job) stmt.bind(3, as_int64(event.job->value()));
     FASTGPU_RETURN_IF_ERROR(stmt.run());
     return db_->last_insert_rowid();
+  }
+
+  // The events a statement selecting (seq, at_us, kind, job, message) steps through.
+  static Result<std::vector<Event>> read_events(Statement& stmt) {
+    std::vector<Event> events;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return events;
+      Event event{stmt.column_int64(0), from_micros(stmt.column_int64(1)), stmt.column_text(2),
+                  std::nullopt, stmt.column_text(4)};
+      if (!stmt.is_null(3)) event.job = JobId(static_cast<std::uint64_t>(stmt.column_int64(3)));
+      events.push_back(std::move(event));
+    }
   }
 
   Status write_history(JobId job, const JobEnd& end) {

@@ -506,6 +506,39 @@ TEST_F(StateStoreTest, IllegalEdgeAndUnknownJobAreRefused) {
   EXPECT_EQ(store_->record_pids(id, 1, 2).code(), ErrorCode::kFailedPrecondition);
 }
 
+// What a restarted daemon reads of what was asked of the runs going on: the events of the
+// kinds asked, of RUNNING jobs only, from each job's latest start on.
+TEST_F(StateStoreTest, EventsOfRunningJobsAreThoseOfTheirCurrentRuns) {
+  const JobId again = submit_one(full_spec(1));  // ran, was requeued, runs again
+  const JobId ended = submit_one(full_spec(2));
+  const JobId queued = submit_one(full_spec(3));
+  const auto append = [this](std::int64_t at, const char* kind, JobId job) {
+    ASSERT_TRUE(store_->append_event({0, at_seconds(at), kind, job, "{}"}).ok());
+  };
+  ASSERT_TRUE(store_->record_start(again, {{0}, at_seconds(10), "", {}, {}, {}}).ok());
+  append(11, "job.preempt", again);  // the first run's: not this run's
+  ASSERT_TRUE(
+      store_->transition(again, JobState::kRunning, JobState::kPreempted, at_seconds(12), "").ok());
+  ASSERT_TRUE(
+      store_->transition(again, JobState::kPreempted, JobState::kQueued, at_seconds(12), "").ok());
+  ASSERT_TRUE(store_->record_start(again, {{0}, at_seconds(20), "", {}, {}, {}}).ok());
+  append(20, "job.cancel", again);
+  append(21, "job.start", again);  // a kind not asked for
+  ASSERT_TRUE(store_->record_start(ended, {{1}, at_seconds(10), "", {}, {}, {}}).ok());
+  append(15, "job.cancel", ended);
+  JobEnd end{JobState::kCancelled, at_seconds(16), std::nullopt, 15, JobAccounting{}, "", {}};
+  ASSERT_TRUE(store_->record_end(ended, end).ok());
+  append(17, "job.cancel", queued);
+
+  const std::vector<std::string> kinds = {"job.cancel", "job.preempt"};
+  Result<std::vector<Event>> events = store_->events_of_running_jobs(kinds);
+  ASSERT_TRUE(events.ok()) << events.status().to_string();
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->at(0).kind, "job.cancel");
+  EXPECT_EQ(events->at(0).job, again);
+  EXPECT_EQ(events->at(0).at, at_seconds(20));
+}
+
 // The engine records a start's pids and an end together with their events: one commit
 // each, and an event only when its change was made.
 TEST_F(StateStoreTest, PidsAndEndCarryTheirEventInTheSameTransaction) {

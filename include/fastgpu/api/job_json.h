@@ -64,8 +64,10 @@ class JobListingText {
       : fields_(fields), log_readable_(log_readable) {}
 
   // `waiting`: why a queued job waits ({"reason", "detail"}, or the reason alone for a
-  // table listing), carried as "waiting"; null for none.
-  void add(const store::JobRecord& job, const Json* waiting = nullptr);
+  // table listing), carried as "waiting"; `stopping`: a running job on its way out
+  // (docs/api.md), carried as "stopping"; null for none.
+  void add(const store::JobRecord& job, const Json* waiting = nullptr,
+           const Json* stopping = nullptr);
   // The body; the object is spent.
   std::string finish() &&;
 

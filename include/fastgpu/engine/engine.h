@@ -105,6 +105,20 @@ struct WaitingReason {
   std::string detail;  // one line: what it waits for, and what the GPUs have now
 };
 
+// A running job that was asked to stop and has not ended yet (`fastgpu queue`, `show`): its
+// processes got SIGTERM at `since`, and get SIGKILL at `kill_at` if still running then. The
+// store holds it RUNNING until it has ended.
+struct Stopping {
+  // Why: "cancelled" (its user or root cancelled it), "time limit" (it ran past its time
+  // limit), "preempted" (the scheduler stops it to requeue it), "moving" (the balancer moves
+  // it to other GPUs), or "memory" (over its declared GPU memory: requeued or killed).
+  std::string cause;
+  std::optional<std::uint32_t> by_uid;  // who cancelled it ("cancelled"), when known
+  std::string detail;  // the scheduler's or the memory check's words; empty when none
+  WallTime since{};    // when SIGTERM went out
+  WallTime kill_at{};  // since + the grace period
+};
+
 class Engine {
  public:
   // Opens the engine over its seams and re-adopts RUNNING jobs left by a previous engine.
@@ -126,6 +140,13 @@ class Engine {
   // nullopt when the job is not queued. Costs one placement attempt, not the queue; and
   // with_detail a pass over the GPUs (without it, `detail` may be empty: for listings).
   virtual std::optional<WaitingReason> why_waiting(JobId job, bool with_detail) const = 0;
+
+  // Whether a RUNNING job is on its way out: asked to stop by this engine or the one before
+  // it (a cancel, a preemption, a move, a memory kill), or past its time limit (start time
+  // plus time limit, when its supervisor sends SIGTERM). nullopt when the job is not
+  // RUNNING or nothing asked it to stop. `job` is the job as the caller read it from the
+  // store (its start time and time limit); the clock is read now.
+  virtual std::optional<Stopping> stopping(const store::JobRecord& job) const = 0;
 
   // Replaces the scheduler's settings (`fastgpu daemon reload`): the next tick orders and
   // places the queue under them; running jobs stay where they are. Refused, changing

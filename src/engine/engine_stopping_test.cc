@@ -1,0 +1,252 @@
+// Engine::stopping: a running job asked to stop (a cancel, the time limit, memory pressure)
+// says so, with when SIGTERM went out and when SIGKILL follows, until it has ended; and a
+// restarted engine knows what the one before it asked of the runs it left.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+
+#include "engine/engine_test_util.h"
+#include "fastgpu/engine/engine.h"
+#include "fastgpu/gpu/simulated_probe.h"
+
+namespace fastgpu::engine {
+namespace {
+
+using store::JobRecord;
+using store::JobSpec;
+using store::JobState;
+using testing::FakeLauncher;
+using ::testing::HasSubstr;
+using testing::ManualClock;
+using testing::TempDir;
+
+constexpr Bytes kGiB = Bytes{1} << 30;
+constexpr double kGrace = 10.0;
+
+JobSpec job_spec(const std::string& name) {
+  JobSpec spec;
+  spec.name = name;
+  spec.argv = {"/bin/true", name};
+  spec.working_dir = "/tmp";
+  spec.gpus = 1;
+  spec.gpu_mem = 20 * kGiB;
+  spec.uid = 1000;
+  spec.user = "ada";
+  return spec;
+}
+
+// One engine's worth of seams over a store that outlives it (a daemon and its restart).
+struct Seams {
+  Seams(ManualClock& clock, store::StateStore& store, const std::filesystem::path& dir)
+      : launcher(clock), probe(std::move(make_simulated_probe("H100-80G")).value()) {
+    options.probe = probe.get();
+    options.launcher = &launcher;
+    options.store = &store;
+    options.clock = &clock;
+    options.state_dir = dir;
+    options.kill_grace_s = kGrace;
+    options.check_schedule = true;  // every tick: the kept scheduler against the pure one
+    // A GPU process is the job whose process the fake launcher started with its pid.
+    options.attribute_pid = [this](std::uint32_t pid,
+                                   const SupervisorJobs&) -> std::optional<JobId> {
+      for (const exec::LaunchRequest& request : launcher.launches) {
+        if (launcher.runs(request.job) &&
+            static_cast<std::uint32_t>(launcher.job_pid(request.job)) == pid) {
+          return request.job;
+        }
+      }
+      return std::nullopt;
+    };
+  }
+  std::unique_ptr<Engine> open() {
+    auto engine = Engine::open(options);
+    if (!engine.ok()) throw std::runtime_error(engine.status().to_string());
+    return std::move(engine).value();
+  }
+  FakeLauncher launcher;
+  std::unique_ptr<SimulatedProbe> probe;
+  EngineOptions options;
+};
+
+class EngineStoppingTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = std::move(store::open_sqlite_store((dir_.path() / "fastgpu.db").string())).value();
+    seams_ = std::make_unique<Seams>(clock_, *store_, dir_.path());
+  }
+  void open() { engine_ = seams_->open(); }
+  // The daemon dies (kill -9: nothing said to the launcher) and another starts over the
+  // same store; the jobs' runs go on.
+  void restart() {
+    engine_.reset();
+    seams_ = std::make_unique<Seams>(clock_, *store_, dir_.path());
+    engine_ = seams_->open();
+  }
+  JobId start(const JobSpec& spec) {
+    auto ids = engine_->submit(std::vector<JobSpec>{spec});
+    EXPECT_TRUE(ids.ok()) << ids.status().to_string();
+    tick();
+    EXPECT_EQ(record(ids->at(0)).state, JobState::kRunning);
+    return ids->at(0);
+  }
+  void tick() {
+    auto report = engine_->tick();
+    ASSERT_TRUE(report.ok()) << report.status().to_string();
+  }
+  JobRecord record(JobId id) { return *store_->get_job(id); }
+  std::optional<Stopping> stopping(JobId id) { return engine_->stopping(record(id)); }
+  static WallTime after(WallTime from, double seconds) {
+    return from + std::chrono::microseconds(std::llround(seconds * 1e6));
+  }
+
+  TempDir dir_;
+  ManualClock clock_;
+  std::unique_ptr<store::StateStore> store_;
+  std::unique_ptr<Seams> seams_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineStoppingTest, ACancelledRunningJobIsStoppingUntilItHasEnded) {
+  open();
+  const JobId id = start(job_spec("long"));
+  EXPECT_FALSE(stopping(id));
+  clock_.advance(5);
+  const WallTime cancelled = clock_.now();
+  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+  clock_.advance(3);
+
+  const std::optional<Stopping> stop = stopping(id);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->cause, "cancelled");
+  EXPECT_EQ(stop->by_uid, 1000u);
+  EXPECT_EQ(stop->since, cancelled);
+  EXPECT_EQ(stop->kill_at, after(cancelled, kGrace));
+  // A second cancel (root's, now) changes who, not when: SIGTERM went out once.
+  ASSERT_TRUE(engine_->cancel(id, 0).ok());
+  EXPECT_EQ(stopping(id)->since, cancelled);
+
+  seams_->launcher.finish(id, exec::Signaled{SIGTERM});
+  tick();
+  EXPECT_EQ(record(id).state, JobState::kCancelled);
+  EXPECT_FALSE(stopping(id));
+}
+
+// The supervisor alone enforces the time limit; the engine knows it sent SIGTERM when the
+// job's start plus its limit has passed and the job still runs.
+TEST_F(EngineStoppingTest, AJobPastItsTimeLimitIsStoppingFromItsStartPlusTheLimit) {
+  open();
+  JobSpec spec = job_spec("limited");
+  spec.time_limit_s = 60;
+  const JobId id = start(spec);
+  const WallTime started = *record(id).start_time;
+  clock_.advance(59);
+  EXPECT_FALSE(stopping(id));
+  clock_.advance(1);
+  std::optional<Stopping> stop = stopping(id);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->cause, "time limit");
+  EXPECT_EQ(stop->by_uid, std::nullopt);
+  EXPECT_EQ(stop->since, after(started, 60));
+  EXPECT_EQ(stop->kill_at, after(started, 60 + kGrace));
+  // A cancel in the grace period changes nothing: the supervisor keeps the first SIGTERM,
+  // and the job ends TIMEOUT.
+  clock_.advance(2);
+  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+  EXPECT_EQ(stopping(id)->cause, "time limit");
+  EXPECT_EQ(stopping(id)->since, after(started, 60));
+}
+
+// Cancelled before its time limit: the cancel's SIGTERM is the one its grace runs from.
+TEST_F(EngineStoppingTest, ACancelBeforeTheTimeLimitStaysTheCause) {
+  open();
+  JobSpec spec = job_spec("limited");
+  spec.time_limit_s = 60;
+  const JobId id = start(spec);
+  clock_.advance(55);
+  const WallTime cancelled = clock_.now();
+  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+  clock_.advance(8);  // past the time limit, in the cancel's grace period
+  const std::optional<Stopping> stop = stopping(id);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->cause, "cancelled");
+  EXPECT_EQ(stop->since, cancelled);
+}
+
+TEST_F(EngineStoppingTest, AJobOverItsMemoryIsStoppingForMemoryWithTheReason) {
+  seams_->options.scheduler.memory_action = sched::MemoryActionKind::kKill;
+  open();
+  const JobId id = start(job_spec("greedy"));
+  const auto pid = static_cast<std::uint32_t>(seams_->launcher.job_pid(id));
+  seams_->probe->devices().at(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
+  seams_->probe->devices().at(0).memory_used_bytes = 60 * kGiB;
+  clock_.advance(2);
+  tick();
+  ASSERT_EQ(seams_->launcher.stops.size(), 1u);
+  const std::optional<Stopping> stop = stopping(id);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->cause, "memory");
+  EXPECT_THAT(stop->detail, HasSubstr("memory pressure: "));
+  EXPECT_EQ(stop->since, clock_.now());
+}
+
+// A daemon killed in a job's grace period lost who cancelled it: the job then ended
+// "cancelled (killed by SIGTERM)", and showed nothing while stopping.
+TEST_F(EngineStoppingTest, AfterARestartACancelledJobIsStillStoppingAndEndsSayingWhoCancelled) {
+  open();
+  const JobId id = start(job_spec("long"));
+  clock_.advance(5);
+  const WallTime cancelled = clock_.now();
+  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+  clock_.advance(2);
+  restart();
+
+  const std::optional<Stopping> stop = stopping(id);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->cause, "cancelled");
+  EXPECT_EQ(stop->by_uid, 1000u);
+  EXPECT_EQ(stop->since, cancelled);
+  EXPECT_EQ(stop->kill_at, after(cancelled, kGrace));
+
+  // The supervisor reports the stop; the new launcher never heard of it.
+  seams_->launcher.finish(id, exec::Stopped{false, SIGTERM, std::nullopt});
+  tick();
+  EXPECT_EQ(record(id).state, JobState::kCancelled);
+  EXPECT_EQ(record(id).end_reason, "cancelled by uid 1000 (killed by SIGTERM)");
+}
+
+// What an earlier run was asked is not asked of the run going on now: a job stopped for
+// its memory and queued again runs again unasked after a restart.
+TEST_F(EngineStoppingTest, AfterARestartAStopOfAnEarlierRunIsNotThisRunsStop) {
+  seams_->options.scheduler.memory_action = sched::MemoryActionKind::kRequeue;
+  open();
+  JobSpec spec = job_spec("greedy");
+  spec.restartable = true;
+  const JobId id = start(spec);
+  const auto pid = static_cast<std::uint32_t>(seams_->launcher.job_pid(id));
+  seams_->probe->devices().at(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
+  seams_->probe->devices().at(0).memory_used_bytes = 60 * kGiB;
+  clock_.advance(2);
+  tick();
+  ASSERT_EQ(stopping(id)->cause, "memory");
+  seams_->probe->devices().at(0).processes = std::vector<GpuProcess>{};
+  seams_->probe->devices().at(0).memory_used_bytes = 0;
+  seams_->launcher.finish(id, exec::Signaled{SIGTERM});
+  clock_.advance(1);
+  tick();  // ends and requeues it
+  clock_.advance(1);
+  tick();  // starts it again
+  ASSERT_EQ(record(id).state, JobState::kRunning);
+  ASSERT_EQ(record(id).attempts, 2u);
+  EXPECT_FALSE(stopping(id));
+
+  clock_.advance(1);
+  restart();
+  EXPECT_FALSE(stopping(id));
+  seams_->launcher.finish(id, exec::Exited{0});
+  tick();
+  EXPECT_EQ(record(id).state, JobState::kCompleted);
+}
+
+}  // namespace
+}  // namespace fastgpu::engine

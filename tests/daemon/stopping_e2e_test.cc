@@ -1,0 +1,133 @@
+// End-to-end: a running job asked to stop (cancelled, or past its time limit) is shown as
+// stopping in `queue`, `show` and their --json until it has ended, across a daemon killed
+// with SIGKILL too. The jobs are real processes that catch SIGTERM and stay in their grace
+// period until the test lets them go, so what the daemon says can be looked at meanwhile.
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "daemon/daemon_harness.h"
+
+namespace fastgpu {
+namespace {
+
+using nlohmann::json;
+using test_support::contains;
+using test_support::DaemonHarness;
+
+// Says it is up once SIGTERM is caught; on SIGTERM says so, and exits 0 once `release`
+// exists (or is killed by the SIGKILL at the end of the grace period).
+constexpr const char* kCatchesTerm =
+    "--gpus 1 --gpu-mem 10G --wrap 'trap \"touch term; while [ ! -f release ]; do sleep 0.05; "
+    "done; exit 0\" TERM; touch up; while :; do sleep 0.05; done'";
+
+constexpr std::int64_t kGraceUs = 10'000'000;  // the daemon's grace period (docs/cli.md)
+
+// Polls until the file exists in the test's work folder (a job's working folder).
+bool wait_for_file(const DaemonHarness& daemon, const std::string& name) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (std::filesystem::exists(daemon.work() / name)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+void release(const DaemonHarness& daemon) { daemon.write_file("release", ""); }
+
+TEST(StoppingE2E, ACancelledJobIsStoppingInQueueAndShowUntilItHasEnded) {
+  DaemonHarness daemon;
+  const std::uint64_t id = daemon.submit(kCatchesTerm);
+  ASSERT_TRUE(wait_for_file(daemon, "up"));
+  EXPECT_TRUE(daemon.job(id)["stopping"].is_null()) << daemon.job(id).dump();
+
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(id)).exit_code, 0);
+  ASSERT_TRUE(wait_for_file(daemon, "term"));  // it got SIGTERM, and keeps running
+  const json job = daemon.job(id);
+  EXPECT_EQ(job["state"], "RUNNING");
+  const json& stopping = job["stopping"];
+  ASSERT_TRUE(stopping.is_object()) << job.dump();
+  EXPECT_EQ(stopping["cause"], "cancelled");
+  EXPECT_EQ(stopping["by_uid"], ::geteuid());
+  EXPECT_EQ(stopping["kill_at_us"].get<std::int64_t>() - stopping["since_us"].get<std::int64_t>(),
+            kGraceUs);
+  EXPECT_TRUE(stopping["since"].is_string());
+  EXPECT_TRUE(stopping["kill_at"].is_string());
+
+  const json listed = daemon.fastgpu_json("queue");
+  ASSERT_EQ(listed["jobs"].size(), 1u);
+  EXPECT_EQ(listed["jobs"][0]["stopping"]["since_us"], stopping["since_us"]);
+  const test_support::CliRun queue = daemon.fastgpu("queue");
+  EXPECT_TRUE(contains(queue.output, "STOPPING")) << queue.output;
+  EXPECT_TRUE(contains(queue.output, "(cancelled, SIGKILL ")) << queue.output;
+  const test_support::CliRun running_only = daemon.fastgpu("queue -t running");
+  EXPECT_TRUE(contains(running_only.output, "STOPPING")) << running_only.output;
+  const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(id));
+  EXPECT_TRUE(contains(show.output, "stopping:      cancelled by you at ")) << show.output;
+  EXPECT_TRUE(contains(show.output, "SIGKILL ")) << show.output;
+
+  release(daemon);
+  const json ended = daemon.wait_for_state(id, "CANCELLED");
+  EXPECT_FALSE(ended.contains("stopping")) << ended.dump();
+  EXPECT_FALSE(contains(daemon.fastgpu("queue").output, "STOPPING"));
+}
+
+// The supervisor sends the time limit's SIGTERM on its own; the daemon shows it all the same.
+TEST(StoppingE2E, AJobPastItsTimeLimitIsStoppingFromItsStartPlusTheLimit) {
+  DaemonHarness daemon;
+  const std::uint64_t id = daemon.submit(std::string("--time 1s ") + kCatchesTerm);
+  ASSERT_TRUE(wait_for_file(daemon, "term"));
+  const json job = daemon.job(id);
+  ASSERT_EQ(job["state"], "RUNNING") << job.dump();
+  const json& stopping = job["stopping"];
+  ASSERT_TRUE(stopping.is_object()) << job.dump();
+  EXPECT_EQ(stopping["cause"], "time limit");
+  EXPECT_TRUE(stopping["by_uid"].is_null());
+  EXPECT_EQ(stopping["since_us"].get<std::int64_t>(),
+            job["start_time_us"].get<std::int64_t>() + 1'000'000);
+  EXPECT_EQ(stopping["kill_at_us"].get<std::int64_t>() - stopping["since_us"].get<std::int64_t>(),
+            kGraceUs);
+  const test_support::CliRun queue = daemon.fastgpu("queue");
+  EXPECT_TRUE(contains(queue.output, "(time limit, SIGKILL ")) << queue.output;
+  const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(id));
+  EXPECT_TRUE(contains(show.output, "stopping:      reached its time limit at ")) << show.output;
+
+  release(daemon);
+  EXPECT_EQ(daemon.wait_for_state(id, "TIMEOUT")["end_reason"],
+            "stopped at its time limit of 1 s: exited with status 0 on SIGTERM");
+}
+
+// A daemon killed with SIGKILL in a cancelled job's grace period: the next one said nothing
+// of the stop, and the job ended "cancelled (...)" without who cancelled it.
+TEST(StoppingE2E, AfterADaemonKillNineTheCancelIsStillShownAndTheEndSaysWho) {
+  DaemonHarness daemon;
+  const std::uint64_t id = daemon.submit(kCatchesTerm);
+  ASSERT_TRUE(wait_for_file(daemon, "up"));
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(id)).exit_code, 0);
+  ASSERT_TRUE(wait_for_file(daemon, "term"));
+  const json before = daemon.job(id)["stopping"];
+  ASSERT_TRUE(before.is_object());
+  const std::optional<pid_t> pid = daemon.answering_pid();
+  ASSERT_TRUE(pid) << daemon.daemon_log_tail();
+  ASSERT_EQ(::kill(*pid, SIGKILL), 0);
+
+  const test_support::CliRun started = daemon.fastgpu("daemon start");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const json job = daemon.job(id);
+  // The grace period may have run out meanwhile on a slow machine: the job then ended.
+  if (job["state"] == "RUNNING") {
+    EXPECT_EQ(job["stopping"], before) << job.dump();
+  }
+  release(daemon);
+  const json ended = daemon.wait_for_state(id, "CANCELLED");
+  const std::string reason = ended["end_reason"];
+  EXPECT_EQ(reason.rfind("cancelled by uid " + std::to_string(::getuid()) + " (", 0), 0u) << reason;
+}
+
+}  // namespace
+}  // namespace fastgpu
