@@ -18,11 +18,12 @@ double end_of(std::optional<double> ended_s) { return ended_s.value_or(kForever)
 }  // namespace
 
 void UsageMeter::start(JobId job, std::vector<std::uint32_t> gpus, double util_share,
-                       std::optional<double> started_s) {
+                       std::optional<double> started_s, std::optional<Bytes> peak_so_far) {
   Meter meter;
   meter.gpus = std::move(gpus);
   meter.share = util_share;
   meter.started_s = started_s;
+  meter.peak = peak_so_far;
   for (std::uint32_t gpu : meter.gpus) {
     auto last = last_counter_.find(gpu);
     if (!started_s || last == last_counter_.end() || last->second.at_s <= *started_s) continue;
@@ -49,7 +50,7 @@ void UsageMeter::sample(const GpuReading& reading, double at_s, const PidAttribu
 }
 
 void UsageMeter::add_memory(Meter& meter, const std::map<std::uint32_t, const GpuDevice*>& devices,
-                            JobId job, const PidAttribution& attribute) const {
+                            JobId job, const PidAttribution& attribute) {
   if (!attribute) return;
   for (std::uint32_t gpu : meter.gpus) {
     auto found = devices.find(gpu);
@@ -59,7 +60,9 @@ void UsageMeter::add_memory(Meter& meter, const std::map<std::uint32_t, const Gp
       if (!process.used_memory_bytes || attribute(process.pid) != job) continue;
       on_gpu = on_gpu.value_or(0) + *process.used_memory_bytes;
     }
-    if (on_gpu) meter.peak = std::max(meter.peak.value_or(0), *on_gpu);
+    if (!on_gpu || (meter.peak && *meter.peak >= *on_gpu)) continue;
+    meter.peak = *on_gpu;
+    raised_peaks_.insert(job);
   }
 }
 
@@ -151,6 +154,16 @@ std::optional<Bytes> UsageMeter::peak_bytes(JobId job) const {
   auto found = meters_.find(job);
   if (found == meters_.end()) return std::nullopt;
   return found->second.peak;
+}
+
+std::vector<std::pair<JobId, Bytes>> UsageMeter::take_raised_peaks() {
+  std::vector<std::pair<JobId, Bytes>> raised;
+  for (JobId job : raised_peaks_) {
+    auto found = meters_.find(job);
+    if (found != meters_.end() && found->second.peak) raised.emplace_back(job, *found->second.peak);
+  }
+  raised_peaks_.clear();
+  return raised;
 }
 
 store::JobAccounting UsageMeter::finish(JobId job, std::size_t gpus, double run_seconds,

@@ -22,6 +22,8 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "engine/convert.h"
@@ -34,9 +36,10 @@ class UsageMeter {
  public:
   // Starts metering a run on these GPUs with compute share `util_share` (u_j), which began
   // at `started_s`. A run adopted after a restart passes nullopt: its energy is counted
-  // from the first reading of each GPU on (what ran before the restart is not known).
+  // from the first reading of each GPU on (what ran before the restart is not known), and
+  // its peak goes on from `peak_so_far`, the peak its store record kept.
   void start(JobId job, std::vector<std::uint32_t> gpus, double util_share,
-             std::optional<double> started_s);
+             std::optional<double> started_s, std::optional<Bytes> peak_so_far = std::nullopt);
 
   // Folds one reading, taken at `at_s`, into every metered job. `attribute` may be empty
   // (no peak memory).
@@ -44,6 +47,10 @@ class UsageMeter {
 
   // The peak per-GPU memory measured so far for a metered job.
   std::optional<Bytes> peak_bytes(JobId job) const;
+
+  // The jobs whose peak rose since the last call, with their peaks now: for the store, so
+  // that a restarted daemon goes on from them.
+  std::vector<std::pair<JobId, Bytes>> take_raised_peaks();
 
   // Stops metering and returns the job's accounting for a run of `run_seconds` on `gpus`
   // GPUs that ended at `ended_s`. `latest`, read at `latest_at_s` (at or after the end),
@@ -76,7 +83,7 @@ class UsageMeter {
   };
 
   void add_memory(Meter& meter, const std::map<std::uint32_t, const GpuDevice*>& devices, JobId job,
-                  const PidAttribution& attribute) const;
+                  const PidAttribution& attribute);
   static void add_utilization(Meter& meter,
                               const std::map<std::uint32_t, const GpuDevice*>& devices);
   void read_counter(const GpuDevice& device, double at_s);
@@ -86,6 +93,7 @@ class UsageMeter {
 
   std::map<JobId, Meter> meters_;
   std::map<std::uint32_t, CounterReading> last_counter_;  // per GPU, the last one read
+  std::set<JobId> raised_peaks_;                          // since take_raised_peaks()
 };
 
 }  // namespace fastgpu::engine

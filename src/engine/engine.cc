@@ -108,7 +108,7 @@ Status EngineImpl::adopt(const JobRecord& job) {
   }
   const Status adopted = options_.launcher->adopt(job.id, job.supervisor_pid.value_or(0), run);
   if (adopted.ok()) {
-    meter_.start(job.id, job.placed_gpus, job.spec.util_share, std::nullopt);
+    meter_.start(job.id, job.placed_gpus, job.spec.util_share, std::nullopt, job.run_peak_gpu_mem);
     (void)event("job.adopt", job.id,
                 json{{"supervisor_pid", job.supervisor_pid.value_or(0)}}.dump());
     return {};

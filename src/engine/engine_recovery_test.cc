@@ -122,6 +122,57 @@ TEST(EngineRecoveryTest, SecondEngineAdoptsRunningJobsAndNeverLaunchesThemTwice)
 
 // A daemon upgraded while jobs run: the runs it started before kept a folder each
 // (runs/<id>/<attempt>/), and those are what it must adopt, not a record that does not exist.
+// As exec::attribute_pids by parent: the fake launcher's job pid is its supervisor's + 1.
+std::optional<JobId> child_of_supervisor(std::uint32_t pid, const SupervisorJobs& supervisors) {
+  const auto found = supervisors.find(static_cast<pid_t>(pid) - 1);
+  if (found == supervisors.end()) return std::nullopt;
+  return found->second;
+}
+
+// The peak measured before a restart was in the daemon's memory only: a job that ended
+// while no daemon ran (or before the next one's first sample) read "peak GPU mem: n/a",
+// and one that used less afterwards read the smaller figure.
+TEST(EngineRecoveryTest, PeakMeasuredBeforeARestartIsKept) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store((dir.path() / "fastgpu.db").string());
+  JobId ended_while_down, used_less_after;
+  {
+    Seams first(clock, *store, dir.path(), "2xH100-80G");
+    first.options.attribute_pid = child_of_supervisor;
+    auto engine = first.open();
+    auto ids = engine->submit(
+        std::vector<JobSpec>{job_spec("a", 1, 20 * kGiB), job_spec("b", 1, 20 * kGiB)});
+    ASSERT_TRUE(ids.ok());
+    ended_while_down = ids->at(0);
+    used_less_after = ids->at(1);
+    ASSERT_TRUE(engine->tick().ok());
+    for (JobId job : *ids) {
+      const std::uint32_t gpu = first.launcher.launch_of(job)->gpus.at(0);
+      first.probe->devices().at(gpu).processes = std::vector<GpuProcess>{
+          {static_cast<std::uint32_t>(first.launcher.job_pid(job)), 12 * kGiB}};
+    }
+    clock.advance(10);
+    ASSERT_TRUE(engine->tick().ok());  // samples 12 GiB for each
+  }
+
+  clock.advance(10);
+  Seams second(clock, *store, dir.path(), "2xH100-80G");
+  second.options.attribute_pid = child_of_supervisor;
+  auto engine = second.open();
+  second.launcher.finish(ended_while_down, exec::Exited{0});
+  const std::uint32_t gpu = store->get_job(used_less_after)->placed_gpus.at(0);
+  second.probe->devices().at(gpu).processes = std::vector<GpuProcess>{
+      {static_cast<std::uint32_t>(second.launcher.job_pid(used_less_after)), 5 * kGiB}};
+  ASSERT_TRUE(engine->tick().ok());  // records the first's end, then samples 5 GiB
+  clock.advance(10);
+  second.launcher.finish(used_less_after, exec::Exited{0});
+  ASSERT_TRUE(engine->tick().ok());
+
+  EXPECT_EQ(store->get_job(ended_while_down)->accounting.peak_gpu_mem, 12 * kGiB);
+  EXPECT_EQ(store->get_job(used_less_after)->accounting.peak_gpu_mem, 12 * kGiB);
+}
+
 TEST(EngineRecoveryTest, RunStartedByAnEarlierVersionIsAdoptedFromItsFolder) {
   TempDir dir;
   ManualClock clock;

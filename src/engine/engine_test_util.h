@@ -156,6 +156,9 @@ class CountingStore final : public store::StateStore {
                      const std::optional<store::Event>& event) override {
     return inner_.record_pids(job, supervisor_pid, job_pid, started, event);
   }
+  Status record_run_peaks(std::span<const std::pair<JobId, Bytes>> peaks) override {
+    return inner_.record_run_peaks(peaks);
+  }
   Status record_end(JobId job, const store::JobEnd& end) override {
     return inner_.record_end(job, end);
   }

@@ -229,6 +229,13 @@ void EngineImpl::sample_if_due(TickReport& report) {
     warn(report, "samples.error", std::nullopt,
          "could not record GPU samples: " + stored.to_string());
   }
+  // Kept in the store, so that a daemon restarted before the job ends goes on from them.
+  const std::vector<std::pair<JobId, Bytes>> peaks = meter_.take_raised_peaks();
+  const Status kept = options_.store->record_run_peaks(peaks);
+  if (!kept.ok()) {
+    warn(report, "samples.error", std::nullopt,
+         "could not record the running jobs' peak GPU memory: " + kept.to_string());
+  }
 }
 
 void EngineImpl::note_withheld(const std::vector<Withheld>& withheld, TickReport& report) {

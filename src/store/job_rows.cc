@@ -66,6 +66,7 @@ void read_run(const sqlite::Statement& row, JobRecord& record) {
     record.accounting.energy_unread_gpus =
         json::parse(row.column_text(40)).get<std::vector<std::uint32_t>>();
   }
+  record.run_peak_gpu_mem = optional_cast<Bytes>(row.column_optional_int64(41));
 }
 
 }  // namespace

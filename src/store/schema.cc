@@ -138,12 +138,20 @@ ALTER TABLE jobs ADD COLUMN energy_unread TEXT
   CHECK (energy_unread IS NULL OR json_valid(energy_unread));  -- a JSON list of GPU indices
 )sql";
 
+// The peak GPU memory measured so far in a job's current run: a daemon restarted while the
+// job runs goes on from it (its in-memory figure was lost, and a job that ended meanwhile
+// read "peak GPU mem: n/a" though it had been measured). NULL: none measured yet.
+constexpr const char* kVersion6 = R"sql(
+ALTER TABLE jobs ADD COLUMN run_peak_gpu_mem INTEGER CHECK (run_peak_gpu_mem >= 0);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
     {3, "environments stored once, shared by the jobs that have them", kVersion3},
     {4, "the submitter's umask", kVersion4},
     {5, "energy known only as a lower bound, and the GPUs whose counters were unread", kVersion5},
+    {6, "the peak GPU memory of a job's current run", kVersion6},
 };
 
 Status check_application_id(sqlite::Db& db) {

@@ -3,6 +3,8 @@
 // Schema 3 (environments stored once): a schema-2 database's jobs keep their environments.
 // Schema 4 (the submitter's umask): a schema-3 database's jobs run with the daemon's, as
 // they did.
+// Schema 5 (the current run's peak GPU memory): a schema-4 database's running job has none
+// measured, and gets one raised (never lowered) until its next run starts.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -62,7 +64,7 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 5);
+  EXPECT_EQ(store_schema_version(), 6);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.
@@ -161,6 +163,51 @@ TEST(StoreSchemaMigrationTest, VersionFourEnergyStaysAsMeasured) {
   EXPECT_TRUE(old->accounting.energy_is_estimate);
   EXPECT_FALSE(old->accounting.energy_at_least_joules.has_value());
   EXPECT_TRUE(old->accounting.energy_unread_gpus.empty());
+}
+
+TEST(StoreSchemaMigrationTest, VersionFourRunningJobHasNoRunPeakUntilOneIsRecorded) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  std::string setup;
+  for (const Migration& migration : schema_migrations()) {
+    if (migration.version <= 4) setup += migration.sql;
+  }
+  setup +=
+      "PRAGMA user_version = 4; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
+  setup +=
+      "INSERT INTO environments (id, body) VALUES (1, '[]');"
+      "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, "
+      "util_share, priority, restartable, uid, user, signature, submit_us, state, "
+      "placed_gpus, start_us, peak_gpu_mem, attempts) VALUES ('old', '[\"true\"]', '', '/tmp', "
+      "1, 1, 1.0, 0, 1, 7, 'ada', '', 5, 'RUNNING', '[0]', 9, 1024, 1);";
+  ASSERT_TRUE(raw_exec(path, setup));
+
+  auto store = testing::open_or_die(path);
+  const JobId id(1);
+  auto old = store->get_job(id);
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_FALSE(old->run_peak_gpu_mem.has_value());
+  EXPECT_EQ(old->accounting.peak_gpu_mem, Bytes{1024});  // an earlier run's, kept apart
+
+  const std::pair<JobId, Bytes> high{id, 300}, low{id, 200};
+  ASSERT_TRUE(store->record_run_peaks(std::span(&high, 1)).ok());
+  ASSERT_TRUE(store->record_run_peaks(std::span(&low, 1)).ok());
+  EXPECT_EQ(store->get_job(id)->run_peak_gpu_mem, Bytes{300});
+  EXPECT_EQ(store->get_job(id)->accounting.peak_gpu_mem, Bytes{1024});
+
+  // The next run starts with none measured; a job that no longer runs is left alone.
+  JobEnd end;
+  end.state = JobState::kPreempted;
+  end.at = at_seconds(20);
+  ASSERT_TRUE(store->record_end(id, end).ok());
+  const std::pair<JobId, Bytes> after_end{id, 500};
+  ASSERT_TRUE(store->record_run_peaks(std::span(&after_end, 1)).ok());
+  EXPECT_EQ(store->get_job(id)->run_peak_gpu_mem, Bytes{300});
+  ASSERT_TRUE(
+      store->transition(id, JobState::kPreempted, JobState::kQueued, at_seconds(21), "requeued")
+          .ok());
+  ASSERT_TRUE(store->record_start(id, {{0}, at_seconds(30), "", {}, {}, {}}).ok());
+  EXPECT_FALSE(store->get_job(id)->run_peak_gpu_mem.has_value());
 }
 
 TEST(StoreSchemaMigrationTest, ArrayLimitAndPlacedBytesRoundTrip) {

@@ -51,7 +51,10 @@ constexpr const char* kKeepRunEndTime =
 constexpr const char* kSetStart =
     "UPDATE jobs SET placed_gpus = ?2, start_us = ?3, log_path = ?4, supervisor_pid = ?5, "
     "job_pid = ?6, placed_bytes = ?7, end_us = NULL, exit_code = NULL, signal = NULL, "
-    "attempts = attempts + 1 WHERE id = ?1";
+    "run_peak_gpu_mem = NULL, attempts = attempts + 1 WHERE id = ?1";
+constexpr const char* kRaiseRunPeak =
+    "UPDATE jobs SET run_peak_gpu_mem = max(coalesce(run_peak_gpu_mem, ?2), ?2) "
+    "WHERE id = ?1 AND state = 'RUNNING'";
 constexpr const char* kSetPids =
     "UPDATE jobs SET supervisor_pid = ?2, job_pid = ?3, start_us = COALESCE(?4, start_us) "
     "WHERE id = ?1 AND state = 'RUNNING'";
@@ -203,6 +206,18 @@ class SqliteStateStore final : public StateStore {
     FASTGPU_RETURN_IF_ERROR(stmt.run());
     if (db_->changes() != 1) return state_mismatch(job, JobState::kRunning, "record its pids");
     if (event) FASTGPU_RETURN_IF_ERROR(insert_event(*event).status());
+    return txn.commit();
+  }
+
+  Status record_run_peaks(std::span<const std::pair<JobId, Bytes>> peaks) override {
+    if (peaks.empty()) return {};
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    for (const auto& [job, bytes] : peaks) {
+      STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kRaiseRunPeak));
+      stmt.bind(1, as_int64(job.value())).bind(2, static_cast<std::int64_t>(bytes));
+      FASTGPU_RETURN_IF_ERROR(stmt.run());
+    }
     return txn.commit();
   }
 

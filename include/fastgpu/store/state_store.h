@@ -168,6 +168,9 @@ struct JobRecord {
   std::optional<std::int32_t> job_pid;
   std::string log_path;
   JobAccounting accounting;
+  // The peak GPU memory measured so far in the latest run (record_run_peak), kept so that
+  // a daemon restarted while the job runs goes on from it; nullopt until one is measured.
+  std::optional<Bytes> run_peak_gpu_mem;
   std::uint32_t attempts = 0;  // times the job was started
   // Why the job ended, as the daemon recorded it: the reason of its last transition
   // ("exited with status 1", "dependency 13 failed: it ended FAILED", "could not be
@@ -285,6 +288,9 @@ class StateStore {
   virtual Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
                              std::optional<WallTime> started = std::nullopt,
                              const std::optional<Event>& event = std::nullopt) = 0;
+  // Raises the peak GPU memory measured so far in each RUNNING job's current run to the
+  // bytes given (never lowers it), in one transaction; a job that no longer runs is skipped.
+  virtual Status record_run_peaks(std::span<const std::pair<JobId, Bytes>> peaks) = 0;
   // Ends a RUNNING job (compare-and-set from RUNNING): outcome, end time, accounting, a
   // history entry when the job has a signature, and end.event if set; all or nothing.
   virtual Status record_end(JobId job, const JobEnd& end) = 0;
