@@ -39,10 +39,15 @@ Status open_probe(const DaemonConfig& config, DaemonParts& parts) {
     return {};
   }
   FASTGPU_RETURN_IF_ERROR(open_simulated(kDefaultSimulatedDevices, parts));
+  // Why NVML could not be used, without its hint to simulate (which this note gives): on a
+  // machine with GPUs, a driver that fails to start (a library of another version, a device
+  // node it may not open) must be told apart from no driver at all.
+  std::string why = nvml.status().message();
+  if (const auto hint = why.find(". To try FastGPU"); hint != std::string::npos) why.resize(hint);
   parts.gpus_note = fmt::format(
       "no NVIDIA driver: simulated GPUs ({}); --devices or "
-      "FASTGPU_DEVICES choose others",
-      kDefaultSimulatedDevices);
+      "FASTGPU_DEVICES choose others (NVML: {})",
+      kDefaultSimulatedDevices, why);
   return {};
 }
 

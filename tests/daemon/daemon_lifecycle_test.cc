@@ -35,6 +35,24 @@ json shell_job(const std::string& command, const std::string& work, int gpus = 1
           {"gpu_mem", gpus == 0 ? json(nullptr) : json(gpu_mem)}};
 }
 
+// Without --devices and with no usable NVML, the daemon simulates GPUs and says why NVML
+// failed: on a machine with GPUs, a broken driver must not read as no driver at all.
+TEST(DaemonLifecycle, ADaemonWithoutNvmlSaysWhyItSimulates) {
+  DaemonHarness daemon("");
+  const std::string library = (daemon.work() / "no-such-libnvidia-ml.so.1").string();
+  ASSERT_EQ(::setenv("FASTGPU_NVML_LIBRARY", library.c_str(), 1), 0);
+  const test_support::CliRun started = daemon.fastgpu("daemon start");
+  ::unsetenv("FASTGPU_NVML_LIBRARY");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(status.is_object()) << daemon.fastgpu("daemon status").output;
+  EXPECT_EQ(status["gpus_source"], "simulated");
+  const std::string note = status["gpus_note"].get<std::string>();
+  EXPECT_TRUE(contains(note, "no NVIDIA driver: simulated GPUs (4xH100-80G)")) << note;
+  EXPECT_TRUE(contains(note, "(NVML: no NVIDIA driver found: could not load " + library)) << note;
+  EXPECT_FALSE(contains(note, "To try FastGPU")) << note;  // the hint is the note itself
+}
+
 TEST(DaemonLifecycle, StartStatusSecondDaemonRefusedAndStop) {
   DaemonHarness daemon;
   const test_support::CliRun started = daemon.fastgpu("daemon start");
