@@ -10,9 +10,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <cmath>
 #include <csignal>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -332,8 +336,12 @@ Status run_daemon(const DaemonConfig& config) {
   if (!wake_pipe.ok()) return wake_pipe.status();
   std::mutex engine_mutex;
   ApiServiceOptions options = service_options(*parts, engine_mutex, config);
-  EngineLoop loop(*parts->engine, engine_mutex, config.tick_interval, wake_pipe->first,
-                  wake_pipe->second);
+  // The engine samples only at a tick: a sample interval shorter than the tick wakes it as
+  // often (`--sample-interval 0.1s` under the default 500 ms tick sampled every 0.5 s).
+  const auto sample_every = std::chrono::milliseconds(
+      std::max<std::int64_t>(1, std::llround(config.sample_interval_s * 1000.0)));
+  EngineLoop loop(*parts->engine, engine_mutex, std::min(config.tick_interval, sample_every),
+                  wake_pipe->first, wake_pipe->second);
   options.wake_loop = [&loop] { loop.wake(); };
   ApiService service(std::move(options));
   // The socket first, the loop after: a daemon that cannot serve (a socket folder it may not

@@ -53,6 +53,36 @@ TEST(DaemonLifecycle, ADaemonWithoutNvmlSaysWhyItSimulates) {
   EXPECT_FALSE(contains(note, "To try FastGPU")) << note;  // the hint is the note itself
 }
 
+// The engine samples the GPUs only at a tick; a sample interval shorter than the tick must
+// still be kept (with a minute's tick and nothing to do, the daemon sampled once a minute).
+TEST(DaemonLifecycle, ASampleIntervalShorterThanTheTickIsKept) {
+  DaemonHarness daemon;
+  std::thread running([&daemon] {
+    daemon.fastgpu_into("daemon run --tick-ms 60000 --sample-interval 0.1s",
+                        daemon.work() / "daemon.out", daemon.work() / "daemon.err");
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!daemon.answering_pid() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(daemon.answering_pid().has_value()) << daemon.daemon_log_tail();
+  // At least five sampling moments, each a tick, long before the first minute's tick.
+  std::set<store::WallTime> moments;
+  {
+    auto store = store::open_sqlite_store((daemon.state_dir() / "fastgpu.db").string());
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    while (moments.size() < 5 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      auto samples = (*store)->samples_between(store::WallTime{}, store::WallTime::max());
+      ASSERT_TRUE(samples.ok()) << samples.status().to_string();
+      for (const store::Sample& sample : *samples) moments.insert(sample.at);
+    }
+  }
+  daemon.fastgpu("daemon stop");
+  running.join();
+  EXPECT_GE(moments.size(), 5u) << "the daemon sampled at " << moments.size() << " moment(s)";
+}
+
 TEST(DaemonLifecycle, StartStatusSecondDaemonRefusedAndStop) {
   DaemonHarness daemon;
   const test_support::CliRun started = daemon.fastgpu("daemon start");
