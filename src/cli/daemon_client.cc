@@ -232,14 +232,16 @@ bool same_folder(const std::string& a, const std::filesystem::path& b) {
 // same. Another user's daemon (root's shared one, reached through FASTGPU_SOCKET as
 // docs/api.md says) and a shared daemon of the caller's own (root's, with root's profile
 // pointing at it) serve callers of any state folder on purpose.
-Status check_daemon_keeps_our_state(const api::DaemonPaths& paths) {
+// `daemon`: its answer to GET /v1/daemon.
+Status check_daemon_keeps_our_state(const api::DaemonPaths& paths, const api::Json& daemon) {
   struct stat info {};
   if (::stat(paths.socket.c_str(), &info) != 0 || info.st_uid != ::geteuid()) return {};
-  Result<api::Json> daemon = api::ApiClient(paths.socket).get("/v1/daemon");
-  if (!daemon.ok() || !daemon->is_object()) return {};  // its own errors are told by the verb
-  const api::Json& state_dir = (*daemon)["state_dir"];
-  if (!state_dir.is_string() || daemon->value("shared", false)) return {};
-  const std::string its_state = state_dir.get<std::string>();
+  if (!daemon.is_object()) return {};  // its own errors are told by the verb
+  const auto state_dir = daemon.find("state_dir");
+  if (state_dir == daemon.end() || !state_dir->is_string() || daemon.value("shared", false)) {
+    return {};
+  }
+  const std::string its_state = state_dir->get<std::string>();
   if (same_folder(its_state, paths.state_dir)) return {};
   const char* socket_variable = std::getenv("FASTGPU_SOCKET");
   const bool socket_set = socket_variable != nullptr && socket_variable[0] != '\0';
@@ -248,7 +250,7 @@ Status check_daemon_keeps_our_state(const api::DaemonPaths& paths) {
       "state folder {} (from {}); nothing was sent to it. To use that daemon, run the command "
       "with FASTGPU_STATE_DIR={}; to use a daemon of {}, give each state folder a socket of "
       "its own (FASTGPU_SOCKET=PATH, the same for a folder's daemon and its commands)",
-      paths.socket.string(), socket_set ? " (FASTGPU_SOCKET)" : "", daemon->value("pid", 0),
+      paths.socket.string(), socket_set ? " (FASTGPU_SOCKET)" : "", daemon.value("pid", 0),
       its_state, paths.state_dir.string(), api::state_dir_variable(), its_state,
       paths.state_dir.string()));
 }
@@ -258,8 +260,10 @@ Status check_daemon_keeps_our_state(const api::DaemonPaths& paths) {
 Result<std::optional<pid_t>> reach_or_start_daemon(const api::DaemonPaths& paths,
                                                    const DaemonFlags& flags) {
   FASTGPU_RETURN_IF_ERROR(check_socket_is_ours(paths.socket));
-  if (api::ApiClient(paths.socket).reachable()) {
-    FASTGPU_RETURN_IF_ERROR(check_daemon_keeps_our_state(paths));
+  // One request both finds the daemon (ApiClient::reachable() asks the same) and says
+  // where it keeps its state.
+  if (Result<api::Json> daemon = api::ApiClient(paths.socket).get("/v1/daemon"); daemon.ok()) {
+    FASTGPU_RETURN_IF_ERROR(check_daemon_keeps_our_state(paths, *daemon));
     return std::optional<pid_t>();
   }
   Result<api::StartedDaemon> started = start_daemon_for(paths, flags);
