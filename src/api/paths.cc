@@ -44,6 +44,26 @@ Status make_folder_for_everyone(const std::filesystem::path& dir) {
   return {};
 }
 
+// `path` made absolute against the working folder, lexically normal, without a trailing
+// slash. `variable`: what set it, for the message.
+Result<std::filesystem::path> absolute_path(const std::filesystem::path& path,
+                                            const PathEnvironment& environment,
+                                            const char* variable) {
+  std::filesystem::path full = path;
+  if (full.is_relative()) {
+    if (!environment.working_dir || environment.working_dir->is_relative()) {
+      return failed_precondition(fmt::format(
+          "{} is the relative path '{}', and the working folder it is relative to cannot be "
+          "read; set {} to an absolute path",
+          variable, path.string(), variable));
+    }
+    full = *environment.working_dir / full;
+  }
+  full = full.lexically_normal();
+  if (!full.has_filename() && full.has_relative_path()) full = full.parent_path();
+  return full;
+}
+
 }  // namespace
 
 Status prepare_shared_socket_folder(const std::filesystem::path& socket) {
@@ -84,9 +104,20 @@ Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment) {
   Result<std::filesystem::path> state_dir = store::state_dir_from(
       environment.fastgpu_state_dir, environment.xdg_state_home, environment.home);
   if (!state_dir.ok()) return state_dir.status();
+  const char* state_variable = is_set(environment.fastgpu_state_dir) ? "FASTGPU_STATE_DIR"
+                               : is_set(environment.xdg_state_home)  ? "XDG_STATE_HOME"
+                                                                     : "HOME";
   DaemonPaths paths;
-  paths.state_dir = *state_dir;
-  paths.socket = socket_path(environment, paths.state_dir);
+  Result<std::filesystem::path> state = absolute_path(*state_dir, environment, state_variable);
+  if (!state.ok()) return state.status();
+  paths.state_dir = *state;
+  const char* socket_variable = is_set(environment.fastgpu_socket)    ? "FASTGPU_SOCKET"
+                                : is_set(environment.xdg_runtime_dir) ? "XDG_RUNTIME_DIR"
+                                                                      : state_variable;
+  Result<std::filesystem::path> socket =
+      absolute_path(socket_path(environment, paths.state_dir), environment, socket_variable);
+  if (!socket.ok()) return socket.status();
+  paths.socket = *socket;
   if (paths.socket.native().size() > kMaxSocketPathLength) {
     return invalid_argument(
         fmt::format("socket path '{}' is {} characters; a unix socket path holds at most {}: set "
@@ -108,8 +139,12 @@ const char* state_dir_variable() {
 }
 
 Result<DaemonPaths> daemon_paths_from_environment() {
-  return daemon_paths_from({env("FASTGPU_STATE_DIR"), env("XDG_STATE_HOME"), env("HOME"),
-                            env("FASTGPU_SOCKET"), env("XDG_RUNTIME_DIR")});
+  std::error_code unreadable;  // a deleted working folder: only relative paths need it
+  std::filesystem::path working_dir = std::filesystem::current_path(unreadable);
+  return daemon_paths_from(
+      {env("FASTGPU_STATE_DIR"), env("XDG_STATE_HOME"), env("HOME"), env("FASTGPU_SOCKET"),
+       env("XDG_RUNTIME_DIR"),
+       unreadable ? std::nullopt : std::optional<std::filesystem::path>(std::move(working_dir))});
 }
 
 }  // namespace fastgpu::api

@@ -11,8 +11,8 @@ namespace fastgpu::api {
 namespace {
 
 TEST(DaemonPaths, StateDirOverrideWinsAndHoldsLockPidAndDatabase) {
-  const Result<DaemonPaths> paths =
-      daemon_paths_from({"/srv/fg", "/home/u/.state", "/home/u", std::nullopt, "/run/user/7"});
+  const Result<DaemonPaths> paths = daemon_paths_from(
+      {"/srv/fg", "/home/u/.state", "/home/u", std::nullopt, "/run/user/7", std::nullopt});
   ASSERT_TRUE(paths.ok()) << paths.status().to_string();
   EXPECT_EQ(paths->state_dir, "/srv/fg");
   EXPECT_EQ(paths->lock_file, "/srv/fg/daemon.lock");
@@ -22,36 +22,71 @@ TEST(DaemonPaths, StateDirOverrideWinsAndHoldsLockPidAndDatabase) {
 }
 
 TEST(DaemonPaths, XdgStateHomeThenHome) {
-  Result<DaemonPaths> paths =
-      daemon_paths_from({std::nullopt, "/home/u/.st", "/home/u", std::nullopt, std::nullopt});
+  Result<DaemonPaths> paths = daemon_paths_from(
+      {std::nullopt, "/home/u/.st", "/home/u", std::nullopt, std::nullopt, std::nullopt});
   ASSERT_TRUE(paths.ok());
   EXPECT_EQ(paths->state_dir, "/home/u/.st/fastgpu");
-  paths = daemon_paths_from({"", "", "/home/u", std::nullopt, std::nullopt});
+  paths = daemon_paths_from({"", "", "/home/u", std::nullopt, std::nullopt, std::nullopt});
   ASSERT_TRUE(paths.ok());
   EXPECT_EQ(paths->state_dir, "/home/u/.local/state/fastgpu");
 }
 
 TEST(DaemonPaths, SocketFallsBackToStateDirWithoutRuntimeDir) {
   const Result<DaemonPaths> paths =
-      daemon_paths_from({"/srv/fg", std::nullopt, std::nullopt, std::nullopt, ""});
+      daemon_paths_from({"/srv/fg", std::nullopt, std::nullopt, std::nullopt, "", std::nullopt});
   ASSERT_TRUE(paths.ok());
   EXPECT_EQ(paths->socket, "/srv/fg/fastgpu.sock");
 }
 
 TEST(DaemonPaths, SocketOverrideWins) {
-  const Result<DaemonPaths> paths =
-      daemon_paths_from({"/srv/fg", std::nullopt, std::nullopt, "/tmp/s.sock", "/run/user/7"});
+  const Result<DaemonPaths> paths = daemon_paths_from(
+      {"/srv/fg", std::nullopt, std::nullopt, "/tmp/s.sock", "/run/user/7", std::nullopt});
   ASSERT_TRUE(paths.ok());
   EXPECT_EQ(paths->socket, "/tmp/s.sock");
 }
 
 TEST(DaemonPaths, TooLongSocketPathNamesTheVariableToSet) {
   const std::string long_dir = "/tmp/" + std::string(120, 'x');
-  const Result<DaemonPaths> paths =
-      daemon_paths_from({long_dir, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  const Result<DaemonPaths> paths = daemon_paths_from(
+      {long_dir, std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
   ASSERT_FALSE(paths.ok());
   EXPECT_NE(paths.status().message().find("FASTGPU_SOCKET"), std::string::npos);
   EXPECT_NE(paths.status().message().find(long_dir), std::string::npos);
+}
+
+// The daemon works from /: the paths it is given must not depend on the caller's folder,
+// and every client names one folder alike.
+TEST(DaemonPaths, RelativePathsAreReadFromTheWorkingFolderAndNormalized) {
+  Result<DaemonPaths> paths = daemon_paths_from(
+      {"state/", std::nullopt, std::nullopt, "../run/./s.sock", std::nullopt, "/home/u/w"});
+  ASSERT_TRUE(paths.ok()) << paths.status().to_string();
+  EXPECT_EQ(paths->state_dir, "/home/u/w/state");
+  EXPECT_EQ(paths->database, "/home/u/w/state/fastgpu.db");
+  EXPECT_EQ(paths->socket, "/home/u/run/s.sock");
+  paths = daemon_paths_from(
+      {"/srv//fg/", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  ASSERT_TRUE(paths.ok()) << paths.status().to_string();
+  EXPECT_EQ(paths->state_dir, "/srv/fg");
+  EXPECT_EQ(paths->socket, "/srv/fg/fastgpu.sock");
+  paths = daemon_paths_from({std::nullopt, "st", "/home/u", std::nullopt, "rt", "/w"});
+  ASSERT_TRUE(paths.ok()) << paths.status().to_string();
+  EXPECT_EQ(paths->state_dir, "/w/st/fastgpu");
+  EXPECT_EQ(paths->socket, "/w/rt/fastgpu/fastgpu.sock");
+}
+
+TEST(DaemonPaths, ARelativePathWithNoWorkingFolderNamesTheVariable) {
+  Result<DaemonPaths> paths = daemon_paths_from(
+      {"state", std::nullopt, std::nullopt, std::nullopt, std::nullopt, std::nullopt});
+  ASSERT_FALSE(paths.ok());
+  EXPECT_NE(paths.status().message().find("FASTGPU_STATE_DIR is the relative path 'state'"),
+            std::string::npos)
+      << paths.status().message();
+  paths = daemon_paths_from(
+      {"/srv/fg", std::nullopt, std::nullopt, "s.sock", std::nullopt, std::nullopt});
+  ASSERT_FALSE(paths.ok());
+  EXPECT_NE(paths.status().message().find("set FASTGPU_SOCKET to an absolute path"),
+            std::string::npos)
+      << paths.status().message();
 }
 
 TEST(DaemonPaths, NoHomeAndNoOverrideIsAnError) {

@@ -234,6 +234,37 @@ TEST(DaemonLifecycle, ASecondStateFolderOnALiveSocketIsRefusedAndTheFirstKeepsIt
   EXPECT_EQ(status["state_dir"], daemon.state_dir().string());
 }
 
+// The daemon works from /: a relative FASTGPU_STATE_DIR or FASTGPU_SOCKET was read there
+// (`FASTGPU_STATE_DIR=state`: /state, made by root's daemon), and the command waited for a
+// socket the daemon never opened. A trailing slash and a symlink still name the same daemon.
+TEST(DaemonLifecycle, RelativeSlashedAndLinkedStatePathsNameTheSameDaemon) {
+  DaemonHarness daemon;
+  const std::string relative = "FASTGPU_STATE_DIR=../" + daemon.state_dir().filename().string() +
+                               "/ FASTGPU_SOCKET=./../" + daemon.socket().filename().string();
+  const test_support::CliRun started = daemon.fastgpu_with(relative, "daemon start");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(status.is_object()) << daemon.fastgpu("daemon status").output;
+  EXPECT_EQ(status["state_dir"], daemon.state_dir().string());
+  EXPECT_EQ(status["socket"], daemon.socket().string());
+  const std::string pid = status["pid"].dump();
+
+  const std::filesystem::path link = daemon.work() / "link";
+  std::filesystem::create_directory_symlink(daemon.state_dir(), link);
+  for (const std::string& other : {"FASTGPU_STATE_DIR=" + daemon.state_dir().string() + "/",
+                                   "FASTGPU_STATE_DIR=" + link.string()}) {
+    const test_support::CliRun again = daemon.fastgpu_with(other, "daemon start");
+    EXPECT_EQ(again.exit_code, 0) << other << ": " << again.output;
+    EXPECT_TRUE(contains(again.output, "a daemon already runs (pid " + pid + ")"))
+        << other << ": " << again.output;
+  }
+  const test_support::CliRun submitted = daemon.fastgpu_with(relative, "submit --wrap true");
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::uint64_t id = std::stoull(submitted.output);
+  EXPECT_EQ(daemon.wait_for_state(id, "COMPLETED")["state"], "COMPLETED");
+  EXPECT_EQ(daemon.fastgpu_json("daemon status")["pid"].dump(), pid);
+}
+
 // A user who pointed FASTGPU_SOCKET at root's shared daemon and started a daemon was told to
 // "stop that one first" (`FASTGPU_STATE_DIR=/var/lib/fastgpu fastgpu daemon stop`), which
 // they may not do: they are told whose it is and what they can do. Root runs the commands as

@@ -32,16 +32,23 @@ struct PathEnvironment {
   std::optional<std::string> home;
   std::optional<std::string> fastgpu_socket;
   std::optional<std::string> xdg_runtime_dir;
+  // The folder relative paths above are read from (the caller's working folder). The
+  // daemon works from /, so a state folder or socket left relative would be another one
+  // there (FASTGPU_STATE_DIR=state: /state). Unset, a relative path is refused.
+  std::optional<std::filesystem::path> working_dir;
 };
 
 // Longest socket path a sockaddr_un holds (sun_path, less the terminating zero).
 inline constexpr std::size_t kMaxSocketPathLength = 107;
 
-// Fails when no state folder can be named (no HOME) or the socket path is too long for a
+// The state folder and socket are absolute and lexically normal, with no trailing slash
+// (FASTGPU_STATE_DIR=./state/ from /home/u: /home/u/state), so that the daemon and every
+// client name one folder alike. Fails when no state folder can be named (no HOME), a path is
+// relative with no working folder to read it from, or the socket path is too long for a
 // unix socket; the message names the path and the variable that sets it.
 Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment);
 
-// daemon_paths_from(the process environment).
+// daemon_paths_from(the process environment, its working folder).
 Result<DaemonPaths> daemon_paths_from_environment();
 
 // The variable that chose daemon_paths_from_environment()'s state folder: "FASTGPU_STATE_DIR",
