@@ -10,6 +10,7 @@
 #include <string>
 
 #include "cli/daemon_client.h"
+#include "cli/job_stopping.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -19,6 +20,30 @@ struct CancelOptions {
   std::vector<std::string> ids;
   bool all = false;  // every job of the caller's that has not ended
 };
+
+// A running job's answer to its cancel, from the daemon's "stopping" object: when its
+// SIGTERM went out and when SIGKILL comes. One that was already on its way out (cancelled
+// before, past its time limit) got no new SIGTERM and keeps its SIGKILL moment; one past its
+// time limit ends TIMEOUT all the same. `asked_us`: the moment the cancel was sent.
+std::string stopping_text(std::uint64_t id, const api::Json& job, std::int64_t asked_us) {
+  const auto found = job.find("stopping");
+  if (found == job.end() || !found->is_object()) {
+    // A daemon that does not say (one older than this command).
+    return fmt::format(
+        "job {}: stopping (SIGTERM now, SIGKILL after the grace period; "
+        "`fastgpu wait {}` waits for its end)\n",
+        id, id);
+  }
+  const api::Json& stopping = *found;
+  const auto since = stopping.find("since_us");
+  const bool before = since != stopping.end() && since->is_number_integer() &&
+                      since->get<std::int64_t>() < asked_us;
+  const bool time_limit = stopping.value("cause", std::string()) == "time limit";
+  return fmt::format("job {}: {}: {}{}; `fastgpu wait {}` waits for its end\n", id,
+                     before ? "already stopping" : "stopping (SIGTERM sent)",
+                     stopping_details(stopping, now_micros(), ::geteuid()),
+                     time_limit ? "; it ends TIMEOUT, not CANCELLED" : "", id);
+}
 
 int run_cancel(const CancelOptions& options) {
   if (options.all == !options.ids.empty()) {
@@ -57,6 +82,7 @@ int run_cancel(const CancelOptions& options) {
   std::size_t unknown = 0;
   for (const JobIdArgument& argument : *ids) {
     const std::uint64_t id = argument.id;
+    const std::int64_t asked_us = now_micros();
     Result<api::Json> job =
         client->post(fmt::format("/v1/jobs/{}/cancel", id), api::Json::object());
     if (!job.ok()) {
@@ -76,9 +102,7 @@ int run_cancel(const CancelOptions& options) {
     const bool stopping = state == "RUNNING";
     results.push_back({{"id", id}, {"state", state}, {"stopping", stopping}});
     if (!options.daemon.json) {
-      print_text(stopping ? fmt::format("job {}: stopping (SIGTERM now, SIGKILL after the grace "
-                                        "period; `fastgpu wait {}` waits for its end)\n",
-                                        id, id)
+      print_text(stopping ? stopping_text(id, *job, asked_us)
                           : fmt::format("job {}: {}\n", id, state));
     }
   }

@@ -46,7 +46,12 @@ TEST(StoppingE2E, ACancelledJobIsStoppingInQueueAndShowUntilItHasEnded) {
   ASSERT_TRUE(wait_for_file(daemon, "up"));
   EXPECT_TRUE(daemon.job(id)["stopping"].is_null()) << daemon.job(id).dump();
 
-  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(id)).exit_code, 0);
+  const test_support::CliRun cancel = daemon.fastgpu("cancel " + std::to_string(id));
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.output;
+  EXPECT_TRUE(contains(cancel.output, "job " + std::to_string(id) +
+                                          ": stopping (SIGTERM sent): cancelled by you at "))
+      << cancel.output;
+  EXPECT_TRUE(contains(cancel.output, " if still running; `fastgpu wait ")) << cancel.output;
   ASSERT_TRUE(wait_for_file(daemon, "term"));  // it got SIGTERM, and keeps running
   const json job = daemon.job(id);
   EXPECT_EQ(job["state"], "RUNNING");
@@ -70,6 +75,13 @@ TEST(StoppingE2E, ACancelledJobIsStoppingInQueueAndShowUntilItHasEnded) {
   const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(id));
   EXPECT_TRUE(contains(show.output, "stopping:      cancelled by you at ")) << show.output;
   EXPECT_TRUE(contains(show.output, "SIGKILL ")) << show.output;
+  // Cancelled again: no new SIGTERM, and SIGKILL still comes when the first cancel said.
+  const test_support::CliRun again = daemon.fastgpu("cancel " + std::to_string(id));
+  EXPECT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_TRUE(contains(again.output,
+                       "job " + std::to_string(id) + ": already stopping: cancelled by you at "))
+      << again.output;
+  EXPECT_EQ(daemon.job(id)["stopping"]["kill_at_us"], stopping["kill_at_us"]);
 
   release(daemon);
   const json ended = daemon.wait_for_state(id, "CANCELLED");
@@ -96,6 +108,14 @@ TEST(StoppingE2E, AJobPastItsTimeLimitIsStoppingFromItsStartPlusTheLimit) {
   EXPECT_TRUE(contains(queue.output, "(time limit, SIGKILL ")) << queue.output;
   const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(id));
   EXPECT_TRUE(contains(show.output, "stopping:      reached its time limit at ")) << show.output;
+  // A cancel in the time limit's grace period changes nothing, and says so (it said
+  // "SIGTERM now", and the job then ended TIMEOUT).
+  const test_support::CliRun cancel = daemon.fastgpu("cancel " + std::to_string(id));
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  EXPECT_TRUE(contains(cancel.output, "job " + std::to_string(id) +
+                                          ": already stopping: reached its time limit at "))
+      << cancel.output;
+  EXPECT_TRUE(contains(cancel.output, "; it ends TIMEOUT, not CANCELLED;")) << cancel.output;
 
   release(daemon);
   EXPECT_EQ(daemon.wait_for_state(id, "TIMEOUT")["end_reason"],
