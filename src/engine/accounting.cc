@@ -166,6 +166,12 @@ std::vector<std::pair<JobId, Bytes>> UsageMeter::take_raised_peaks() {
   return raised;
 }
 
+void UsageMeter::keep_raised(std::span<const std::pair<JobId, Bytes>> peaks) {
+  for (const auto& [job, peak] : peaks) {
+    if (meters_.contains(job)) raised_peaks_.insert(job);
+  }
+}
+
 store::JobAccounting UsageMeter::finish(JobId job, std::size_t gpus, double run_seconds,
                                         double ended_s, const GpuReading& latest,
                                         double latest_at_s) {

@@ -23,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -51,6 +52,10 @@ class UsageMeter {
   // The jobs whose peak rose since the last call, with their peaks now: for the store, so
   // that a restarted daemon goes on from them.
   std::vector<std::pair<JobId, Bytes>> take_raised_peaks();
+
+  // Gives `peaks` (taken, and not stored: the write failed) to the next take_raised_peaks()
+  // again, with what those jobs' peaks are by then; a job no longer metered is left out.
+  void keep_raised(std::span<const std::pair<JobId, Bytes>> peaks);
 
   // Stops metering and returns the job's accounting for a run of `run_seconds` on `gpus`
   // GPUs that ended at `ended_s`. `latest`, read at `latest_at_s` (at or after the end),

@@ -173,6 +173,43 @@ TEST(EngineRecoveryTest, PeakMeasuredBeforeARestartIsKept) {
   EXPECT_EQ(store->get_job(used_less_after)->accounting.peak_gpu_mem, 12 * kGiB);
 }
 
+// A peak whose write failed was written only when it rose again: a job that kept its first
+// peak and ended while no daemon ran read "peak GPU mem: n/a".
+TEST(EngineRecoveryTest, APeakWhoseWriteFailedIsWrittenAtTheNextSample) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store((dir.path() / "fastgpu.db").string());
+  testing::CountingStore flaky(*store);
+  JobId job;
+  {
+    Seams first(clock, flaky, dir.path(), "1xH100-80G");
+    first.options.attribute_pid = child_of_supervisor;
+    auto engine = first.open();
+    auto ids = engine->submit(std::vector<JobSpec>{job_spec("a", 1, 20 * kGiB)});
+    ASSERT_TRUE(ids.ok());
+    job = ids->at(0);
+    ASSERT_TRUE(engine->tick().ok());
+    first.probe->devices().at(0).processes = std::vector<GpuProcess>{
+        {static_cast<std::uint32_t>(first.launcher.job_pid(job)), 12 * kGiB}};
+    flaky.failed_peak_writes_left = 1;
+    clock.advance(10);
+    Result<TickReport> failed = engine->tick();  // samples 12 GiB; its write fails
+    ASSERT_TRUE(failed.ok());
+    ASSERT_EQ(flaky.failed_peak_writes_left, 0);
+    EXPECT_EQ(store->get_job(job)->run_peak_gpu_mem, std::nullopt);
+    clock.advance(10);
+    ASSERT_TRUE(engine->tick().ok());  // the same 12 GiB: not a rise, written all the same
+    EXPECT_EQ(store->get_job(job)->run_peak_gpu_mem, 12 * kGiB);
+  }
+
+  clock.advance(10);
+  Seams second(clock, *store, dir.path(), "1xH100-80G");
+  auto engine = second.open();
+  second.launcher.finish(job, exec::Exited{0});  // it ended while no daemon ran
+  ASSERT_TRUE(engine->tick().ok());
+  EXPECT_EQ(store->get_job(job)->accounting.peak_gpu_mem, 12 * kGiB);
+}
+
 TEST(EngineRecoveryTest, RunStartedByAnEarlierVersionIsAdoptedFromItsFolder) {
   TempDir dir;
   ManualClock clock;

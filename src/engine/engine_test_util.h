@@ -157,6 +157,10 @@ class CountingStore final : public store::StateStore {
     return inner_.record_pids(job, supervisor_pid, job_pid, started, event);
   }
   Status record_run_peaks(std::span<const std::pair<JobId, Bytes>> peaks) override {
+    if (failed_peak_writes_left > 0) {
+      --failed_peak_writes_left;
+      return io_error("database is locked (a test's store)");
+    }
     return inner_.record_run_peaks(peaks);
   }
   Status record_end(JobId job, const store::JobEnd& end) override {
@@ -209,6 +213,7 @@ class CountingStore final : public store::StateStore {
   }
 
   std::uint64_t job_reads = 0;
+  int failed_peak_writes_left = 0;  // record_run_peaks() fails this many times first
 
  private:
   store::StateStore& inner_;

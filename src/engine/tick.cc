@@ -233,8 +233,12 @@ void EngineImpl::sample_if_due(TickReport& report) {
   const std::vector<std::pair<JobId, Bytes>> peaks = meter_.take_raised_peaks();
   const Status kept = options_.store->record_run_peaks(peaks);
   if (!kept.ok()) {
+    // Tried again at the next sample, not only when a peak rises again: a job that ends
+    // while no daemon runs would otherwise read "peak GPU mem: n/a".
+    meter_.keep_raised(peaks);
     warn(report, "samples.error", std::nullopt,
-         "could not record the running jobs' peak GPU memory: " + kept.to_string());
+         "could not record the running jobs' peak GPU memory: " + kept.to_string() +
+             "; trying again at the next sample");
   }
 }
 
