@@ -3,13 +3,17 @@
 // Schema 3 (environments stored once): a schema-2 database's jobs keep their environments.
 // Schema 4 (the submitter's umask): a schema-3 database's jobs run with the daemon's, as
 // they did.
-// Schema 5 (the current run's peak GPU memory): a schema-4 database's running job has none
+// Schema 5 (energy as a lower bound): a schema-4 database's energy stays as measured.
+// Schema 6 (the current run's peak GPU memory): a schema-4 database's running job has none
 // measured, and gets one raised (never lowered) until its next run starts.
+// Schema 7 (events by job): a schema-6 database gains the index, and what a restarted
+// daemon reads of its running jobs' events goes through it, not through every event.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
 #include <string>
+#include <vector>
 
 #include "fastgpu/store/state_store.h"
 #include "store/schema.h"
@@ -64,7 +68,7 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 6);
+  EXPECT_EQ(store_schema_version(), 7);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.
@@ -208,6 +212,96 @@ TEST(StoreSchemaMigrationTest, VersionFourRunningJobHasNoRunPeakUntilOneIsRecord
           .ok());
   ASSERT_TRUE(store->record_start(id, {{0}, at_seconds(30), "", {}, {}, {}}).ok());
   EXPECT_FALSE(store->get_job(id)->run_peak_gpu_mem.has_value());
+}
+
+// The query plan of `sql` on the file, one line per step (EXPLAIN QUERY PLAN's detail
+// column: "SEARCH e USING INDEX events_by_job (job=?)"); empty if it cannot be read.
+std::vector<std::string> query_plan(const std::string& path, const std::string& sql) {
+  std::vector<std::string> plan;
+  sqlite3* db = nullptr;
+  sqlite3_stmt* stmt = nullptr;
+  const std::string explain = "EXPLAIN QUERY PLAN " + sql;
+  if (sqlite3_open(path.c_str(), &db) == SQLITE_OK &&
+      sqlite3_prepare_v2(db, explain.c_str(), -1, &stmt, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(stmt) == SQLITE_ROW) {
+      plan.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3)));
+    }
+  }
+  sqlite3_finalize(stmt);
+  sqlite3_close(db);
+  return plan;
+}
+
+// A schema-6 database: finished jobs 1 and 2 (job 2 cancelled), job 3 running and asked to
+// stop (a preemption of its first run, then a cancel of this one).
+void write_version_six_database(const std::string& path) {
+  std::string setup;
+  for (const Migration& migration : schema_migrations()) {
+    if (migration.version <= 6) setup += migration.sql;
+  }
+  setup +=
+      "PRAGMA user_version = 6; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
+  setup += "INSERT INTO environments (id, body) VALUES (1, '[]');";
+  for (const char* state : {"COMPLETED", "CANCELLED", "RUNNING"}) {
+    setup += std::string(
+                 "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, "
+                 "gpus, util_share, priority, restartable, uid, user, signature, submit_us, "
+                 "state, placed_gpus, start_us, attempts) VALUES ('j', '[\"true\"]', '', "
+                 "'/tmp', 1, 1, 1.0, 0, 1, 7, 'ada', '', 5, '") +
+             state + "', '[0]', 10, 1);";
+  }
+  setup +=
+      "INSERT INTO transitions (job, from_state, to_state, at_us, reason) VALUES "
+      "(1, 'QUEUED', 'RUNNING', 10, ''), (2, 'QUEUED', 'RUNNING', 10, ''), "
+      "(3, 'QUEUED', 'RUNNING', 10, ''), (3, 'RUNNING', 'PREEMPTED', 30, ''), "
+      "(3, 'PREEMPTED', 'QUEUED', 30, ''), (3, 'QUEUED', 'RUNNING', 40, '');"
+      "INSERT INTO events (at_us, kind, job, message) VALUES "
+      "(10, 'job.start', 1, '{}'), (10, 'job.start', 2, '{}'), (10, 'job.start', 3, '{}'), "
+      "(20, 'job.preempt', 3, '{}'), (25, 'job.cancel', 2, '{\"uid\": 7}'), "
+      "(40, 'job.start', 3, '{}'), (45, 'job.cancel', 3, '{\"uid\": 7}'), "
+      "(50, 'job.end', 1, '{}');";
+  ASSERT_TRUE(raw_exec(path, setup));
+}
+
+TEST(StoreSchemaMigrationTest, VersionSixDatabaseGainsTheEventsIndexAndReadsTheSameEvents) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  write_version_six_database(path);
+  ASSERT_EQ(testing::count_rows(path, "events"), 8);
+
+  auto store = testing::open_or_die(path);
+  const std::vector<std::string> kinds = {"job.cancel", "job.preempt", "job.kill"};
+  Result<std::vector<Event>> events = store->events_of_running_jobs(kinds);
+  ASSERT_TRUE(events.ok()) << events.status().to_string();
+  ASSERT_EQ(events->size(), 1u);  // job 3's cancel; its preemption was of its first run
+  EXPECT_EQ(events->at(0).seq, 7);
+  EXPECT_EQ(events->at(0).job, JobId(3));
+  EXPECT_EQ(events->at(0).kind, "job.cancel");
+  store.reset();
+
+  EXPECT_EQ(testing::count_rows(path,
+                                "sqlite_master WHERE type = 'index' AND name = 'events_by_job' "
+                                "AND tbl_name = 'events'"),
+            1);
+}
+
+// The plan goes from the running jobs to their events by the index, never through the whole
+// table, even where ANALYZE has told SQLite that nearly every job has ended.
+TEST(StoreSchemaMigrationTest, EventsOfRunningJobsReadOnlyThoseJobsEvents) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  write_version_six_database(path);
+  testing::open_or_die(path).reset();
+  ASSERT_TRUE(raw_exec(path, "ANALYZE"));
+
+  const std::vector<std::string> plan = query_plan(path, kEventsOfRunningJobs);
+  ASSERT_FALSE(plan.empty());
+  std::string steps;
+  for (const std::string& step : plan) steps += step + "\n";
+  EXPECT_THAT(plan, ::testing::Contains(::testing::HasSubstr("USING INDEX events_by_job")))
+      << steps;
+  EXPECT_THAT(plan, ::testing::Contains(::testing::HasSubstr("jobs_by_state"))) << steps;
+  EXPECT_THAT(plan, ::testing::Not(::testing::Contains(::testing::StartsWith("SCAN e")))) << steps;
 }
 
 TEST(StoreSchemaMigrationTest, ArrayLimitAndPlacedBytesRoundTrip) {

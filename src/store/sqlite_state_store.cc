@@ -114,14 +114,6 @@ constexpr const char* kInsertEvent =
     "INSERT INTO events (at_us, kind, job, message) VALUES (?1, ?2, ?3, ?4)";
 constexpr const char* kEventsSince =
     "SELECT seq, at_us, kind, job, message FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2";
-// The kinds come as one JSON array (?1), so that one statement serves any list of them.
-constexpr const char* kEventsOfRunningJobs =
-    "SELECT seq, at_us, kind, job, message FROM events "
-    "WHERE kind IN (SELECT value FROM json_each(?1)) "
-    "AND job IN (SELECT id FROM jobs WHERE state = 'RUNNING') "
-    "AND at_us >= (SELECT MAX(at_us) FROM transitions t "
-    "WHERE t.job = events.job AND t.to_state = 'RUNNING') "
-    "ORDER BY seq";
 constexpr const char* kInsertSample =
     "INSERT INTO samples (at_us, gpu, memory_used, util, power_w, energy_mj) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6)";

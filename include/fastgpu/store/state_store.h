@@ -311,8 +311,8 @@ class StateStore {
   virtual Result<std::vector<Event>> events_since(std::int64_t after_seq, std::size_t limit) = 0;
   // Events of these kinds about the jobs now RUNNING, each from the job's latest start (its
   // last move to RUNNING) on, oldest first: what was asked of the runs going on now (a
-  // restarted daemon reads who cancelled them). The events have no index by job, so this
-  // reads the whole table once: for a daemon's start, not for a loop.
+  // restarted daemon reads who cancelled them). Reads only those jobs' events (an index by
+  // job), however many events the table holds.
   virtual Result<std::vector<Event>> events_of_running_jobs(std::span<const std::string> kinds) = 0;
 
   // Appends every sample in one transaction.
