@@ -96,6 +96,32 @@ Result<ApiReply> ApiClient::exchange(const std::string& method, const std::strin
   return parse_reply(std::move(text).value());
 }
 
+namespace {
+
+// The error body's `refused`: every refused job of a batch (docs/api.md); an entry that does
+// not read as one is left out.
+std::vector<BatchJobError> refused_jobs_of(const Json& body) {
+  std::vector<BatchJobError> jobs;
+  if (!body.is_object() || !body.contains("refused") || !body["refused"].is_array()) return jobs;
+  const auto text = [](const Json& entry, const char* key) {
+    return entry.contains(key) && entry[key].is_string() ? entry[key].get<std::string>()
+                                                         : std::string();
+  };
+  for (const Json& entry : body["refused"]) {
+    if (!entry.is_object() || !entry.contains("batch_index") ||
+        !entry["batch_index"].is_number_unsigned() || !entry.contains("problem") ||
+        !entry["problem"].is_string()) {
+      continue;
+    }
+    jobs.push_back(BatchJobError{entry["batch_index"].get<std::size_t>(),
+                                 entry["problem"].get<std::string>(), text(entry, "error"),
+                                 text(entry, "field")});
+  }
+  return jobs;
+}
+
+}  // namespace
+
 Status reply_error(const ApiReply& reply) {
   std::string message = fmt::format("the daemon answered HTTP {}", reply.status);
   std::string code;
@@ -109,8 +135,12 @@ Status reply_error(const ApiReply& reply) {
   const Json* index = reply.body.is_object() && reply.body.contains("batch_index")
                           ? &reply.body["batch_index"]
                           : nullptr;
+  if (error.ok()) return error;
+  if (std::vector<BatchJobError> refused = refused_jobs_of(reply.body); !refused.empty()) {
+    return error.with_batch_jobs(std::move(refused));
+  }
   if (index != nullptr && index->is_number_unsigned() && reply.body.contains("problem") &&
-      reply.body["problem"].is_string() && !error.ok()) {
+      reply.body["problem"].is_string()) {
     return error.with_batch_job(index->get<std::size_t>(),
                                 reply.body["problem"].get<std::string>());
   }

@@ -364,16 +364,19 @@ Result<std::vector<JobSpec>> job_batch_from_json(const Json& body) {
   const Json& jobs = body["jobs"];
   if (jobs.empty()) return invalid_argument("\"jobs\" is empty; send at least one job");
   std::vector<JobSpec> specs;
+  std::vector<Status> refusals;  // every job's, told at once
   for (std::size_t index = 0; index < jobs.size(); ++index) {
     Result<JobSpec> spec = job_spec_from_json(jobs[index], index);
     if (!spec.ok()) {
       // Its message reads "job <index>: <problem>".
-      return located_in_batch(spec.status(), index, fmt::format("job {}: ", index));
+      refusals.push_back(located_in_batch(spec.status(), index, fmt::format("job {}: ", index)));
+      continue;
     }
     const auto own = jobs[index].find("environment");
     if (own == jobs[index].end() || own->is_null()) spec->environment = *shared;
     specs.push_back(std::move(spec).value());
   }
+  if (!refusals.empty()) return refused_jobs(refusals);
   return specs;
 }
 

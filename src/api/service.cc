@@ -18,6 +18,7 @@
 
 #include "cli/status_render.h"
 #include "core/base64.h"
+#include "core/batch_error.h"
 #include "fastgpu/sched/settings.h"
 
 namespace fastgpu::api {
@@ -239,6 +240,18 @@ Json error_json(const Status& status) {
     body["batch_index"] = job->index;
     body["problem"] = job->problem;
   }
+  if (status.batch_jobs().size() > 1) {
+    // Every refused job of the batch; batch_index and problem above are the first's, for
+    // clients that read one.
+    Json refused = Json::array();
+    for (const BatchJobError& job : status.batch_jobs()) {
+      refused.push_back(Json{{"batch_index", job.index},
+                             {"error", job.message},
+                             {"problem", job.problem},
+                             {"field", job.field.empty() ? Json(nullptr) : Json(job.field)}});
+    }
+    body["refused"] = std::move(refused);
+  }
   return body;
 }
 
@@ -324,6 +337,7 @@ Status check_dependencies_owned(store::StateStore& store, const std::vector<stor
                                 std::uint32_t uid) {
   if (uid == kRootUid) return {};
   std::map<std::uint64_t, std::uint32_t> owners;  // a 10,000-member array names one job
+  std::vector<Status> refusals;                   // every job's, told at once
   for (std::size_t index = 0; index < specs.size(); ++index) {
     for (const store::Dependency& dependency : specs[index].dependencies) {
       if (dependency.batch_index) continue;
@@ -343,10 +357,11 @@ Status check_dependencies_owned(store::StateStore& store, const std::vector<stor
       const std::string message = specs.size() == 1
                                       ? "the job " + problem
                                       : fmt::format("job {} of the batch {}", index, problem);
-      return failed_precondition(message).with_batch_job(index, problem);
+      refusals.push_back(failed_precondition(message).with_batch_job(index, problem, "after"));
+      break;  // one such refusal a job
     }
   }
-  return {};
+  return refusals.empty() ? Status() : refused_jobs(refusals);
 }
 
 }  // namespace

@@ -217,6 +217,31 @@ TEST_F(ApiServiceTest, ARefusalOfOneJobSaysWhichAsData) {
   EXPECT_FALSE(empty.body.contains("batch_index")) << empty.body.dump();
 }
 
+// Every job the body cannot be read into is named at once, in `refused`; it was the first.
+TEST_F(ApiServiceTest, EveryUnreadableJobOfABatchIsNamedAndNothingStored) {
+  const ApiResponse response =
+      call("POST", "/v1/jobs", 7,
+           R"({"jobs": [{"argv": ["a"], "working_dir": "/", "gpu_memory": 1},
+                                                 {"argv": ["b"], "working_dir": "/"},
+                                                 {"argv": ["c"], "working_dir": "/", "nam": "c"},
+                                                 {"argv": ["d"], "working_dir": "/"},
+                                                 {"argv": ["e"], "working_dir": "/", "gpus": "x"}]})");
+  EXPECT_EQ(response.status, 400);
+  const Json& refused = response.body["refused"];
+  ASSERT_EQ(refused.size(), 3u) << response.body.dump();
+  EXPECT_EQ(refused[0]["batch_index"], 0);
+  EXPECT_EQ(refused[1]["batch_index"], 2);
+  EXPECT_EQ(refused[2]["batch_index"], 4);
+  EXPECT_EQ(refused[1]["error"], "job 2: " + refused[1]["problem"].get<std::string>());
+  EXPECT_TRUE(refused[1]["field"].is_null());
+  EXPECT_EQ(response.body["batch_index"], 0);  // the first, for a client that reads one
+  const std::string error = response.body["error"].get<std::string>();
+  EXPECT_TRUE(error.starts_with("3 jobs of the batch are refused; nothing was submitted")) << error;
+  EXPECT_NE(error.find("\njob 4: "), std::string::npos) << error;
+  EXPECT_EQ(stored_jobs(), 0u);
+  EXPECT_TRUE(engine_->last_batch.empty());  // the engine never saw it
+}
+
 TEST_F(ApiServiceTest, EngineRefusalOfAnImpossibleJobStoresNothing) {
   const ApiResponse response = call(
       "POST", "/v1/jobs", 7,

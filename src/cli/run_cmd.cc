@@ -204,9 +204,11 @@ int run_batch(const RunOptions& options) {
   Result<std::vector<std::uint64_t>> ids = submit_file(client->once(), *specs);
   if (!ids.ok()) {
     // The daemon checks what only it knows (the GPUs there are) and names the job by its
-    // place in the batch; said here at its place in the file, as the file's own errors are.
+    // place in the batch; said here at its place in the file, as the file's own errors are
+    // (every refused job at once).
     const Status& refused = ids.status();
-    return fail("run", Status(refused.code(), engine::locate_batch_error(refused, *specs, places)));
+    return fail("run", Status(refused.code(),
+                              engine::locate_batch_error(refused, *specs, places, options.file)));
   }
   if (!options.daemon.json) {
     print_text(ids->size() == 1

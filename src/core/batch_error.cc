@@ -1,5 +1,9 @@
 #include "core/batch_error.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cassert>
 #include <string>
 
 namespace fastgpu {
@@ -8,6 +12,44 @@ Status located_in_batch(const Status& refused, std::size_t index, std::string_vi
   std::string_view problem = refused.message();
   if (problem.starts_with(lead)) problem.remove_prefix(lead.size());
   return refused.with_batch_job(index, std::string(problem));
+}
+
+Status refused_jobs(const std::vector<Status>& refusals) {
+  assert(!refusals.empty() && "refused_jobs needs a refusal");
+  if (refusals.size() == 1) return refusals.front();
+  std::vector<BatchJobError> jobs;
+  std::vector<std::string> lines;
+  for (const Status& refusal : refusals) {
+    for (const BatchJobError& job : refusal.batch_jobs()) {
+      jobs.push_back(job);
+      lines.push_back(job.message.empty() ? refusal.message() : job.message);
+    }
+    if (refusal.batch_jobs().empty()) lines.push_back(refusal.message());
+  }
+  std::vector<std::size_t> indexes;
+  for (const BatchJobError& job : jobs) indexes.push_back(job.index);
+  std::sort(indexes.begin(), indexes.end());
+  const auto refused =
+      static_cast<std::size_t>(std::unique(indexes.begin(), indexes.end()) - indexes.begin());
+  // Worded as a job file's errors are (engine/job_file_yaml.cc), so `submit` and the API
+  // read as `run` does.
+  std::string text = fmt::format(
+      "{} job{} of the batch {} refused{}; nothing was submitted (a batch is taken whole or "
+      "not at all):",
+      refused, refused == 1 ? "" : "s", refused == 1 ? "is" : "are",
+      refused == lines.size() ? std::string() : fmt::format(", for {} problems", lines.size()));
+  const std::size_t shown = std::min(lines.size(), kMaxBatchErrorsTold);
+  for (std::size_t i = 0; i < shown; ++i) text += "\n" + lines[i];
+  if (shown < lines.size()) {
+    const std::size_t more = lines.size() - shown;
+    const std::string after = jobs.size() == lines.size()
+                                  ? fmt::format(" after job {} of the batch", jobs[shown - 1].index)
+                                  : std::string();
+    text += fmt::format("\nand {} more refusal{}{}; fix these and submit the batch again", more,
+                        more == 1 ? "" : "s", after);
+  }
+  const Status told(refusals.front().code(), text);
+  return jobs.empty() ? told : told.with_batch_jobs(std::move(jobs));
 }
 
 }  // namespace fastgpu

@@ -1,9 +1,11 @@
 // Locating a refusal in a batch: the job's checks say "<where>: <problem>", and the API's
-// error body carries the problem alone with the job's batch_index (docs/api.md).
+// error body carries the problem alone with the job's batch_index (docs/api.md). Refusals of
+// several jobs of one batch are told together, one a line (docs/cli.md, docs/api.md).
 #pragma once
 
 #include <cstddef>
 #include <string_view>
+#include <vector>
 
 #include "fastgpu/core/result.h"
 
@@ -13,5 +15,12 @@ namespace fastgpu {
 // `index` and the problem, its message without `lead` ("job 2: ", "job 2 of the batch: ");
 // the whole message when it does not start with `lead`. The message itself is unchanged.
 Status located_in_batch(const Status& refused, std::size_t index, std::string_view lead);
+
+// One Status for the refusals of jobs of one batch (each not ok, each with batch_jobs()), in
+// batch order. One alone is returned as it is. Several read as a line that counts them and
+// then each refusal's message on its own line, the first kMaxBatchErrorsTold of them and a
+// last line with how many more; batch_jobs() holds every one of them, and the code is the
+// first's. REQUIRES: !refusals.empty().
+Status refused_jobs(const std::vector<Status>& refusals);
 
 }  // namespace fastgpu

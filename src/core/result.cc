@@ -26,14 +26,21 @@ std::string Status::to_string() const {
 Status Status::with_context(const std::string& context) const {
   if (ok()) return *this;
   Status wrapped(code_, context + ": " + message_);
-  wrapped.batch_job_ = batch_job_;
+  wrapped.batch_jobs_ = batch_jobs_;
   return wrapped;
 }
 
-Status Status::with_batch_job(std::size_t index, std::string problem) const {
+Status Status::with_batch_job(std::size_t index, std::string problem, std::string field) const {
   assert(!ok() && "only an error is about a job");
   Status about = *this;
-  about.batch_job_ = BatchJobError{index, std::move(problem)};
+  about.batch_jobs_ = {BatchJobError{index, std::move(problem), message_, std::move(field)}};
+  return about;
+}
+
+Status Status::with_batch_jobs(std::vector<BatchJobError> jobs) const {
+  assert(!ok() && !jobs.empty() && "only an error is about jobs");
+  Status about = *this;
+  about.batch_jobs_ = std::move(jobs);
   return about;
 }
 

@@ -1,10 +1,12 @@
 // Opening the engine, recovery after a restart, submit and cancel.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <system_error>
 #include <utility>
 
+#include "core/batch_error.h"
 #include "engine/convert.h"
 #include "engine/engine_impl.h"
 #include "fastgpu/sched/scheduler.h"
@@ -161,15 +163,84 @@ std::string job_in_batch(const store::JobSpec& spec, std::size_t index, std::siz
 // A refusal of one job of the batch: `problem` after the job's name (`separator` between),
 // and, for `fastgpu run` to point at the job in its file, the job's index and the problem.
 Status refuse_job(const store::JobSpec& spec, std::size_t index, std::size_t batch_size,
-                  std::string_view separator, const std::string& problem) {
+                  std::string_view separator, const std::string& problem, std::string field = {}) {
   return invalid_argument(job_in_batch(spec, index, batch_size) + std::string(separator) + problem)
-      .with_batch_job(index, problem);
+      .with_batch_job(index, problem, std::move(field));
+}
+
+// The members of an array are one job file entry or one `submit --array`, so a refusal that
+// several members share is told once, at the first, naming the others: a 100-member array
+// asking for 9 GPUs is one line, not 100 of the same words.
+std::vector<Status> fold_array_members(const std::vector<store::JobSpec>& batch,
+                                       const std::vector<Status>& refusals) {
+  struct Folded {
+    Status first;
+    std::vector<std::uint32_t> others;
+  };
+  std::vector<Folded> folded;
+  for (const Status& refusal : refusals) {
+    const std::optional<BatchJobError> job = refusal.batch_job();
+    const std::optional<store::ArrayMember>& member =
+        job ? batch[job->index].array : std::optional<store::ArrayMember>();
+    auto same = std::find_if(folded.begin(), folded.end(), [&](const Folded& earlier) {
+      const std::optional<BatchJobError> first = earlier.first.batch_job();
+      return member && first && batch[first->index].array && first->problem == job->problem;
+    });
+    if (same == folded.end()) {
+      folded.push_back({refusal, {}});
+    } else {
+      same->others.push_back(member->index);
+    }
+  }
+  std::vector<Status> told;
+  for (const Folded& each : folded) {
+    if (each.others.empty()) {
+      told.push_back(each.first);
+      continue;
+    }
+    constexpr std::size_t kMembersNamed = 5;
+    const std::size_t named = std::min(each.others.size(), kMembersNamed);
+    std::string members;
+    for (std::size_t i = 0; i < named; ++i) {
+      const bool last = i + 1 == each.others.size();
+      members += (i == 0 ? "" : last ? " and " : ", ") + std::to_string(each.others[i]);
+    }
+    if (named < each.others.size()) {
+      members += fmt::format(" and {} more", each.others.size() - named);
+    }
+    const std::string also =
+        fmt::format(" (array member{} {} too)", each.others.size() == 1 ? "" : "s", members);
+    const BatchJobError job = *each.first.batch_job();
+    told.push_back(Status(each.first.code(), each.first.message() + also)
+                       .with_batch_job(job.index, job.problem + also, job.field));
+  }
+  return told;
 }
 
 }  // namespace
 
-Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t index,
-                                         std::size_t batch_size) const {
+// Every refusal of one job: what the store needs, else each limit it passes (a job asking
+// for too many GPUs and too much memory is told both), else the array it joins.
+Status EngineImpl::check_job(const store::JobSpec& spec, std::size_t index, std::size_t batch_size,
+                             std::vector<Status>& refusals) const {
+  if (Status valid = store::validate_job_spec(spec, index); !valid.ok()) {
+    if (!valid.batch_job()) return valid;  // not about the job: the batch cannot be checked
+    refusals.push_back(std::move(valid));
+    return {};
+  }
+  const std::size_t before = refusals.size();
+  check_against_cluster(spec, index, batch_size, refusals);
+  if (refusals.size() > before) return {};
+  Status array = check_array(spec, index, batch_size);
+  if (array.ok()) return {};
+  if (!array.batch_job()) return array;  // the store could not say
+  refusals.push_back(std::move(array));
+  return {};
+}
+
+void EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t index,
+                                       std::size_t batch_size,
+                                       std::vector<Status>& refusals) const {
   std::size_t gpus = reading_.devices.size();
   Bytes largest_usable = 0;
   for (const GpuDevice& device : reading_.devices) {
@@ -177,25 +248,29 @@ Status EngineImpl::check_against_cluster(const store::JobSpec& spec, std::size_t
     const Bytes reserved = std::min(total, device.memory_reserved_bytes.value_or(0));
     largest_usable = std::max(largest_usable, total - reserved);
   }
+  const std::size_t before = refusals.size();
   if (spec.gpus > 0 && static_cast<std::size_t>(spec.gpus) > gpus) {
     // In words, not as a flag: a job file gives the same field as `gpus:`.
-    return refuse_job(spec, index, batch_size, " ",
-                      "asks for " + std::to_string(spec.gpus) + " GPUs, but " +
-                          (gpus == 0 ? std::string("this machine has no GPU")
-                                     : "this machine has " + std::to_string(gpus)) +
-                          "; ask for at most " + std::to_string(gpus));
+    refusals.push_back(refuse_job(spec, index, batch_size, " ",
+                                  "asks for " + std::to_string(spec.gpus) + " GPUs, but " +
+                                      (gpus == 0 ? std::string("this machine has no GPU")
+                                                 : "this machine has " + std::to_string(gpus)) +
+                                      "; ask for at most " + std::to_string(gpus),
+                                  "gpus"));
   }
   if (spec.gpus > 0 && spec.gpu_mem && *spec.gpu_mem > largest_usable) {
-    return refuse_job(spec, index, batch_size, " ",
-                      "declares " + format_bytes(*spec.gpu_mem) +
-                          " of GPU memory per GPU, more than the largest GPU's usable " +
-                          format_bytes(largest_usable) + "; declare at most " +
-                          format_bytes_exact(largest_usable));
+    refusals.push_back(refuse_job(spec, index, batch_size, " ",
+                                  "declares " + format_bytes(*spec.gpu_mem) +
+                                      " of GPU memory per GPU, more than the largest GPU's "
+                                      "usable " +
+                                      format_bytes(largest_usable) + "; declare at most " +
+                                      format_bytes_exact(largest_usable),
+                                  "gpu_mem"));
   }
+  if (refusals.size() > before) return;
   const Status fits = sched::validate_job(to_sched_job(JobId(0), spec, 0.0),
                                           gpu_states(reading_, options_.node_name));
-  if (!fits.ok()) return refuse_job(spec, index, batch_size, ": ", fits.message());
-  return {};
+  if (!fits.ok()) refusals.push_back(refuse_job(spec, index, batch_size, ": ", fits.message()));
 }
 
 // A job joins an array that exists and is its owner's (array_id 0 starts a new one): an
@@ -221,12 +296,14 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
   if (jobs.empty()) return invalid_argument("no jobs to submit; give at least one job");
   std::vector<store::JobSpec> batch(jobs.begin(), jobs.end());
   const store::WallTime now = options_.clock->now();
+  // Every job is checked, and every refusal told at once (a 40-job batch with 5 jobs asking
+  // too much is fixed in one go); nothing is stored unless none is refused.
+  std::vector<Status> refusals;
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    FASTGPU_RETURN_IF_ERROR(store::validate_job_spec(batch[i], i));
-    FASTGPU_RETURN_IF_ERROR(check_against_cluster(batch[i], i, batch.size()));
-    FASTGPU_RETURN_IF_ERROR(check_array(batch[i], i, batch.size()));
+    FASTGPU_RETURN_IF_ERROR(check_job(batch[i], i, batch.size(), refusals));
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
   }
+  if (!refusals.empty()) return refused_jobs(fold_array_members(batch, refusals));
   Result<std::vector<store::JobRecord>> stored = options_.store->submit_records(batch);
   if (!stored.ok()) return stored.status();
   std::vector<JobId> ids;

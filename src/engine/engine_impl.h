@@ -50,9 +50,14 @@ class EngineImpl final : public Engine {
   };
 
   // engine.cc
-  // index: the job's place in its batch of batch_size jobs (named in a refusal).
-  Status check_against_cluster(const store::JobSpec& spec, std::size_t index,
-                               std::size_t batch_size) const;
+  // index: the job's place in its batch of batch_size jobs (named in a refusal). Adds each
+  // refusal of the job to `refusals`; an error that is no refusal (the store failed) is
+  // returned.
+  Status check_job(const store::JobSpec& spec, std::size_t index, std::size_t batch_size,
+                   std::vector<Status>& refusals) const;
+  // Adds a refusal for each limit of the GPUs here the job passes.
+  void check_against_cluster(const store::JobSpec& spec, std::size_t index, std::size_t batch_size,
+                             std::vector<Status>& refusals) const;
   Status check_array(const store::JobSpec& spec, std::size_t index, std::size_t batch_size) const;
   Status adopt(const store::JobRecord& job);
   Status cancel_running(const store::JobRecord& job, std::uint32_t uid);

@@ -326,6 +326,66 @@ TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
   EXPECT_TRUE(store->list_jobs({})->empty());  // nothing of a refused batch is stored
 }
 
+// A batch with several impossible jobs was refused at the first: the user fixed it, sent
+// the batch again and learnt of the next. Every refused job is told at once.
+TEST(EngineSubmitTest, EveryImpossibleJobOfABatchIsToldAtOnce) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  auto engine = seams.open();
+
+  auto refused = engine->submit(
+      std::vector<JobSpec>{job_spec("ok1", 1, 10 * kGiB), job_spec("wide", 8, 10 * kGiB),
+                           job_spec("huge", 1, 100 * kGiB), job_spec("ok2", 2, 10 * kGiB),
+                           job_spec("odd", 1, 10 * kGiB, 1.5)});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), ErrorCode::kInvalidArgument);
+  const Status status = refused.status();
+  const std::vector<BatchJobError>& jobs = status.batch_jobs();
+  ASSERT_EQ(jobs.size(), 3u) << refused.status().message();
+  EXPECT_EQ(jobs[0].index, 1u);
+  EXPECT_EQ(jobs[0].field, "gpus");
+  EXPECT_EQ(jobs[0].problem, "asks for 8 GPUs, but this machine has 4; ask for at most 4");
+  EXPECT_EQ(jobs[0].message, "job 1 of the batch ('wide') " + jobs[0].problem);
+  EXPECT_EQ(jobs[1].index, 2u);
+  EXPECT_EQ(jobs[1].field, "gpu_mem");
+  EXPECT_THAT(jobs[1].message, StartsWith("job 2 of the batch ('huge') declares 100 GiB"));
+  EXPECT_EQ(jobs[2].index, 4u);
+  EXPECT_THAT(jobs[2].problem, StartsWith("util share 1.5"));
+  // The message tells each on its own line, under one that counts them.
+  const std::string& message = status.message();
+  EXPECT_THAT(message, StartsWith("3 jobs of the batch are refused; nothing was submitted (a "
+                                  "batch is taken whole or not at all):\n" +
+                                  jobs[0].message + "\n" + jobs[1].message + "\n"));
+  EXPECT_THAT(message, HasSubstr("\njob 4 of the batch ('odd'): util share 1.5"));
+  EXPECT_TRUE(store->list_jobs({})->empty());  // nothing of a refused batch is stored
+
+  // A job asking for too many GPUs and too much memory is told both.
+  auto both = engine->submit(std::vector<JobSpec>{job_spec("", 9, 100 * kGiB)});
+  ASSERT_FALSE(both.ok());
+  EXPECT_EQ(both.status().batch_jobs().size(), 2u);
+  EXPECT_THAT(both.status().message(),
+              StartsWith("1 job of the batch is refused, for 2 problems; nothing was submitted"));
+  EXPECT_THAT(both.status().message(), HasSubstr("\nthe job asks for 9 GPUs"));
+  EXPECT_THAT(both.status().message(), HasSubstr("\nthe job declares 100 GiB"));
+
+  // An array's members share their refusal: told once, naming the others.
+  std::vector<JobSpec> array;
+  for (std::uint32_t index = 0; index < 8; ++index) {
+    array.push_back(job_spec("sweep", 6, 10 * kGiB));
+    array.back().array = store::ArrayMember{0, index, 0};
+  }
+  auto sweep = engine->submit(array);
+  ASSERT_FALSE(sweep.ok());
+  EXPECT_EQ(sweep.status().message(),
+            "array member 0 ('sweep') asks for 6 GPUs, but this machine has 4; ask for at most 4 "
+            "(array members 1, 2, 3, 4, 5 and 2 more too)");
+  ASSERT_EQ(sweep.status().batch_jobs().size(), 1u);
+  EXPECT_EQ(sweep.status().batch_job()->index, 0u);
+  EXPECT_TRUE(store->list_jobs({})->empty());
+}
+
 TEST(EngineSubmitTest, SubmitTimeDefaultsToTheClock) {
   TempDir dir;
   ManualClock clock;

@@ -339,16 +339,53 @@ Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
   }
 }
 
-std::string locate_batch_error(const Status& refused, const std::vector<store::JobSpec>& specs,
-                               const std::vector<std::string>& places) {
-  const std::optional<BatchJobError>& job = refused.batch_job();
-  if (!job || places.size() != specs.size() || job->index >= places.size()) {
-    return refused.message();
-  }
-  const store::JobSpec& spec = specs[job->index];
-  std::string located = places[job->index] + ": ";
+namespace {
+
+// One refused job at its place in the file: "jobs.yaml:4:3: job 2 'x': asks for 9 GPUs ...".
+std::string located_line(const BatchJobError& job, const std::vector<store::JobSpec>& specs,
+                         const std::vector<std::string>& places) {
+  const store::JobSpec& spec = specs[job.index];
+  std::string located = places[job.index] + ": ";
   if (spec.array) located += "array member " + std::to_string(spec.array->index) + " ";
-  return located + job->problem;
+  return located + job.problem;
+}
+
+}  // namespace
+
+std::string locate_batch_error(const Status& refused, const std::vector<store::JobSpec>& specs,
+                               const std::vector<std::string>& places,
+                               const std::string& file_name) {
+  const std::vector<BatchJobError>& jobs = refused.batch_jobs();
+  const bool placed = !jobs.empty() && places.size() == specs.size() &&
+                      std::all_of(jobs.begin(), jobs.end(), [&](const BatchJobError& job) {
+                        return job.index < places.size();
+                      });
+  if (!placed) return refused.message();
+  if (jobs.size() == 1) return located_line(jobs.front(), specs, places);
+  // As the file's own errors are told (all_errors() above): a line that counts them, then
+  // one a line in file order, the first kMaxJobFileErrorsTold of them.
+  std::vector<BatchJobError> in_order = jobs;
+  std::stable_sort(
+      in_order.begin(), in_order.end(),
+      [](const BatchJobError& a, const BatchJobError& b) { return a.index < b.index; });
+  std::size_t jobs_refused = 0;  // a job refused for two problems is told twice, counted once
+  for (std::size_t i = 0; i < in_order.size(); ++i) {
+    if (i == 0 || in_order[i].index != in_order[i - 1].index) ++jobs_refused;
+  }
+  std::string text = fmt::format(
+      "the daemon refused {} of {}'s jobs{}; nothing was submitted (a job file is taken whole "
+      "or not at all):",
+      jobs_refused, file_name,
+      jobs_refused == in_order.size() ? std::string()
+                                      : fmt::format(", for {} problems", in_order.size()));
+  const std::size_t shown = std::min(in_order.size(), kMaxJobFileErrorsTold);
+  for (std::size_t i = 0; i < shown; ++i) text += "\n" + located_line(in_order[i], specs, places);
+  if (shown < in_order.size()) {
+    const std::size_t more = in_order.size() - shown;
+    text += fmt::format("\nand {} more refusal{} after {}; fix these and run the file again", more,
+                        more == 1 ? "" : "s", places[in_order[shown - 1].index]);
+  }
+  return text;
 }
 
 }  // namespace fastgpu::engine

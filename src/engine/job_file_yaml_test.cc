@@ -194,6 +194,44 @@ TEST(JobFileYaml, ARefusalIsLocatedByItsIndexWhateverItsWords) {
             "batch.yaml:2:3: job 2 'b': depends on job 99, which does not exist");
 }
 
+// The daemon's refusals of several jobs were told one a resubmission; they read as the
+// file's own errors do: counted, then each at its place in file order.
+TEST(JobFileYaml, SeveralRefusalsOfTheDaemonAreEachLocated) {
+  std::vector<std::string> places;
+  const std::vector<JobSpec> specs = parse_job_file(
+                                         "- {name: a, command: [x]}\n- {name: b, command: [y]}\n"
+                                         "- {name: sweep, array: 0-1, command: [z]}\n",
+                                         "batch.yaml", alice(), &places)
+                                         .value();
+  const std::vector<BatchJobError> jobs = {
+      {0, "asks for 9 GPUs, but this machine has 4; ask for at most 4", "", "gpus"},
+      {3, "declares 1 TiB of GPU memory per GPU, more than ...", "", "gpu_mem"}};
+  const Status refused =
+      invalid_argument("2 jobs of the batch are refused; ...").with_batch_jobs(jobs);
+  EXPECT_EQ(locate_batch_error(refused, specs, places, "batch.yaml"),
+            "the daemon refused 2 of batch.yaml's jobs; nothing was submitted (a job file is "
+            "taken whole or not at all):\n"
+            "batch.yaml:1:3: job 1 'a': asks for 9 GPUs, but this machine has 4; ask for at "
+            "most 4\n"
+            "batch.yaml:3:3: job 3 'sweep': array member 1 declares 1 TiB of GPU memory per "
+            "GPU, more than ...");
+
+  std::vector<JobSpec> many_specs(kMaxJobFileErrorsTold + 3, specs[0]);
+  std::vector<std::string> many_places;
+  std::vector<BatchJobError> many;
+  for (std::size_t i = 0; i < many_specs.size(); ++i) {
+    many_places.push_back(fmt::format("big.yaml:{}:3: job {}", i + 1, i + 1));
+    many.push_back({i, "asks for 9 GPUs"});
+  }
+  const std::string told = locate_batch_error(invalid_argument("...").with_batch_jobs(many),
+                                              many_specs, many_places, "big.yaml");
+  EXPECT_EQ(std::count(told.begin(), told.end(), '\n'), kMaxJobFileErrorsTold + 1);
+  EXPECT_TRUE(
+      told.ends_with("\nand 3 more refusals after big.yaml:20:3: job 20; fix these "
+                     "and run the file again"))
+      << told;
+}
+
 TEST(JobFileYaml, UnknownFieldNamesTheJobAndSuggests) {
   EXPECT_EQ(error_of(from_yaml(R"(
 - {name: prep, command: [x]}

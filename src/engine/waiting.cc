@@ -99,10 +99,12 @@ std::optional<WaitingReason> EngineImpl::why_waiting(JobId id, bool with_detail)
   if (!why.ok()) {
     if (engine_limited(options_, job)) return engine_limit(job);
     // Not in the scheduler: withheld from it, as it does not fit the GPUs seen now.
-    const Status fits = check_against_cluster(job.spec, 0, 1);
-    if (!fits.ok()) {
-      return WaitingReason{"unfit", "it does not fit the GPUs seen now: " + fits.message() +
-                                        "; it waits for them to come back"};
+    std::vector<Status> unfit;
+    check_against_cluster(job.spec, 0, 1, unfit);
+    if (!unfit.empty()) {
+      return WaitingReason{"unfit",
+                           "it does not fit the GPUs seen now: " + unfit.front().message() +
+                               "; it waits for them to come back"};
     }
     return WaitingReason{"next pass", "the next scheduling pass, within a second, considers it"};
   }

@@ -167,6 +167,89 @@ TEST(JobsE2E, BadJobFilesAreRefusedWithTheirMessageAndNothingIsStored) {
   EXPECT_EQ(job_count(daemon), 0u);
 }
 
+// Five jobs, three of which ask for more than the daemon's two 80 GB GPUs hold. The daemon
+// refused the first alone: the user fixed it, ran the file again and learnt of the next.
+constexpr const char* kThreeImpossibleOfFive =
+    "- name: fine\n  command: [\"true\"]\n"
+    "- name: wide\n  command: [\"true\"]\n  gpus: 3\n"
+    "- name: huge\n  command: [\"true\"]\n  gpus: 1\n  gpu-mem: 500G\n"
+    "- name: also-fine\n  command: [\"true\"]\n"
+    "- name: wider\n  command: [\"true\"]\n  gpus: 4\n";
+
+TEST(JobsE2E, TheApiNamesEveryRefusedJobOfABatchAndStoresNothing) {
+  DaemonHarness daemon;
+  ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);
+  json batch = {{"jobs", json::array()}};
+  for (const auto& [name, gpus] : std::vector<std::pair<std::string, int>>{
+           {"fine", 0}, {"wide", 3}, {"huge", 1}, {"also-fine", 0}, {"wider", 4}}) {
+    json job = {{"name", name}, {"argv", {"true"}}, {"working_dir", "/"}, {"gpus", gpus}};
+    if (name == "huge") job["gpu_mem"] = 500LL << 30;
+    batch["jobs"].push_back(job);
+  }
+  const Result<api::ApiReply> reply =
+      api::ApiClient(daemon.socket()).exchange("POST", "/v1/jobs", batch.dump());
+  ASSERT_TRUE(reply.ok()) << reply.status().to_string();
+  EXPECT_EQ(reply->status, 400) << reply->body.dump();
+  const json& refused = reply->body["refused"];
+  ASSERT_EQ(refused.size(), 3u) << reply->body.dump();
+  EXPECT_EQ(refused[0]["batch_index"], 1);
+  EXPECT_EQ(refused[0]["field"], "gpus");
+  EXPECT_EQ(refused[0]["problem"], "asks for 3 GPUs, but this machine has 2; ask for at most 2");
+  EXPECT_EQ(refused[0]["error"],
+            "job 1 of the batch ('wide') asks for 3 GPUs, but this machine has 2; ask for at "
+            "most 2");
+  EXPECT_EQ(refused[1]["batch_index"], 2);
+  EXPECT_EQ(refused[1]["field"], "gpu_mem");
+  EXPECT_EQ(refused[2]["batch_index"], 4);
+  // Old clients read the first, as before, and a message that names all three.
+  EXPECT_EQ(reply->body["batch_index"], 1);
+  EXPECT_EQ(reply->body["problem"], refused[0]["problem"]);
+  const std::string error = reply->body["error"].get<std::string>();
+  EXPECT_TRUE(contains(error, "3 jobs of the batch are refused; nothing was submitted")) << error;
+  EXPECT_TRUE(contains(error, "\njob 2 of the batch ('huge') declares 500 GiB")) << error;
+  EXPECT_TRUE(contains(error, "\njob 4 of the batch ('wider') asks for 4 GPUs")) << error;
+  EXPECT_EQ(job_count(daemon), 0u);
+}
+
+TEST(JobsE2E, RunListsEveryJobTheDaemonRefusesAtItsPlaceInTheFile) {
+  DaemonHarness daemon;
+  daemon.write_file("five.yaml", kThreeImpossibleOfFive);
+  const test_support::CliRun run = daemon.fastgpu("run five.yaml");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output,
+                       "fastgpu run: the daemon refused 3 of five.yaml's jobs; nothing was "
+                       "submitted (a job file is taken whole or not at all):\n"
+                       "five.yaml:3:3: job 2 'wide': asks for 3 GPUs, but this machine has 2; "
+                       "ask for at most 2\n"
+                       "five.yaml:6:3: job 3 'huge': declares 500 GiB of GPU memory per GPU"))
+      << run.output;
+  EXPECT_TRUE(contains(run.output,
+                       "\nfive.yaml:12:3: job 5 'wider': asks for 4 GPUs, but this machine has 2; "
+                       "ask for at most 2"))
+      << run.output;
+  EXPECT_EQ(job_count(daemon), 0u);
+
+  // One refused job reads as it always did.
+  daemon.write_file("one.yaml",
+                    "- name: fine\n  command: [\"true\"]\n"
+                    "- name: wide\n  command: [\"true\"]\n  gpus: 3\n");
+  const test_support::CliRun one = daemon.fastgpu("run one.yaml");
+  EXPECT_EQ(one.exit_code, 1) << one.output;
+  EXPECT_TRUE(contains(one.output,
+                       "fastgpu run: one.yaml:3:3: job 2 'wide': asks for 3 GPUs, "
+                       "but this machine has 2; ask for at most 2\n"))
+      << one.output;
+
+  // `submit --array`: the members' shared refusal is one line.
+  const test_support::CliRun array = daemon.fastgpu("submit --array 0-9 --gpus 3 -- true");
+  EXPECT_EQ(array.exit_code, 1) << array.output;
+  EXPECT_TRUE(contains(array.output,
+                       "fastgpu submit: array member 0 asks for 3 GPUs, but this machine has 2; "
+                       "ask for at most 2 (array members 1, 2, 3, 4, 5 and 4 more too)\n"))
+      << array.output;
+  EXPECT_EQ(job_count(daemon), 0u);
+}
+
 TEST(JobsE2E, RunPrintsTheBatchReport) {
   DaemonHarness daemon;
   daemon.write_file("batch.yaml",

@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace fastgpu {
 
@@ -30,12 +31,22 @@ const char* error_code_name(ErrorCode code);
 // the problem in the words that follow the job's name in the message ("asks for 9 GPUs,
 // but ..." of "job 3 of the batch ('x') asks for 9 GPUs, but ..."). `fastgpu run` tells it
 // at the job's place in its file.
+// When the daemon refuses several jobs of one batch, the Status carries one of these per
+// refused job (batch_jobs()), in batch order; `message` is that job's refusal on its own
+// ("job 3 of the batch ('x') asks for 9 GPUs, ..."), and `field` the job field it is about
+// ("gpus", "gpu_mem"; empty when not one field).
 struct BatchJobError {
   std::size_t index = 0;
   std::string problem;
+  std::string message = {};
+  std::string field = {};
 
   friend bool operator==(const BatchJobError&, const BatchJobError&) = default;
 };
+
+// How many errors about jobs of one batch a message tells, one a line (a job file's, and the
+// daemon's refusals); the rest are counted.
+inline constexpr std::size_t kMaxBatchErrorsTold = 20;
 
 class [[nodiscard]] Status {
  public:
@@ -54,14 +65,24 @@ class [[nodiscard]] Status {
   // Returns a copy whose message is "context: message", for adding where an error happened.
   Status with_context(const std::string& context) const;
 
-  // Returns a copy that says which job of a batch it is about. REQUIRES: !ok().
-  Status with_batch_job(std::size_t index, std::string problem) const;
-  const std::optional<BatchJobError>& batch_job() const { return batch_job_; }
+  // Returns a copy that says which job of a batch it is about (its message() the job's
+  // refusal, `field` the field it is about, if one). REQUIRES: !ok().
+  Status with_batch_job(std::size_t index, std::string problem, std::string field = {}) const;
+  // Returns a copy about every job of `jobs` (refusals of several jobs of one batch, in
+  // batch order). REQUIRES: !ok(), !jobs.empty().
+  Status with_batch_jobs(std::vector<BatchJobError> jobs) const;
+  // The (first) job of the batch the error is about, if it is about one.
+  std::optional<BatchJobError> batch_job() const {
+    if (batch_jobs_.empty()) return std::nullopt;
+    return batch_jobs_.front();
+  }
+  // Every job of the batch the error is about; empty when about none.
+  const std::vector<BatchJobError>& batch_jobs() const { return batch_jobs_; }
 
  private:
   ErrorCode code_ = ErrorCode::kOk;
   std::string message_;
-  std::optional<BatchJobError> batch_job_;
+  std::vector<BatchJobError> batch_jobs_;
 };
 
 inline Status invalid_argument(std::string message) {

@@ -68,8 +68,9 @@ struct SubmitOptions {
 Result<std::vector<store::JobSpec>> build_job_specs(const SubmitOptions& options,
                                                     const SubmitContext& context);
 
-// How many errors of a job file parse_job_file() tells, one a line.
-inline constexpr std::size_t kMaxJobFileErrorsTold = 20;
+// How many errors of a job file parse_job_file() tells, one a line (and how many refusals
+// of the daemon locate_batch_error() does).
+inline constexpr std::size_t kMaxJobFileErrorsTold = kMaxBatchErrorsTold;
 
 // Parses a YAML job file: one job (a mapping), a list of jobs, or a mapping with `jobs:`
 // and optional `defaults:` (fields every job gets unless it sets them; env maps merge).
@@ -93,9 +94,13 @@ Result<std::vector<store::JobSpec>> parse_job_file(std::string_view yaml_text,
 
 // A refusal of the daemon about one job of the batch (Status::batch_job(), the error's
 // `batch_index` and `problem`) told at the job's place in its file ("jobs.yaml:4:3: job 2
-// 'x': asks for 9 GPUs ..."); any other message as it is.
+// 'x': asks for 9 GPUs ..."); any other message as it is. A refusal of several jobs
+// (batch_jobs(), the error's `refused`) reads as the file's own errors do: a line that
+// counts them ("the daemon refused 3 of jobs.yaml's jobs; nothing was submitted ..."), then
+// each at its place, in file order, the first kMaxJobFileErrorsTold and how many more.
 std::string locate_batch_error(const Status& refused, const std::vector<store::JobSpec>& specs,
-                               const std::vector<std::string>& places);
+                               const std::vector<std::string>& places,
+                               const std::string& file_name = "the file");
 
 // Registers the submit flags (--gpus, --gpu-mem, --time, ..., --wrap, and the command after
 // "--") on `app`, writing into `options`, which must outlive app's parse. The help text
