@@ -14,7 +14,7 @@ Status located_in_batch(const Status& refused, std::size_t index, std::string_vi
   return refused.with_batch_job(index, std::string(problem));
 }
 
-Status refused_jobs(const std::vector<Status>& refusals) {
+Status refused_jobs(const std::vector<Status>& refusals, std::size_t jobs_refused) {
   assert(!refusals.empty() && "refused_jobs needs a refusal");
   if (refusals.size() == 1) return refusals.front();
   std::vector<BatchJobError> jobs;
@@ -30,7 +30,9 @@ Status refused_jobs(const std::vector<Status>& refusals) {
   for (const BatchJobError& job : jobs) indexes.push_back(job.index);
   std::sort(indexes.begin(), indexes.end());
   const auto refused =
-      static_cast<std::size_t>(std::unique(indexes.begin(), indexes.end()) - indexes.begin());
+      jobs_refused > 0
+          ? jobs_refused
+          : static_cast<std::size_t>(std::unique(indexes.begin(), indexes.end()) - indexes.begin());
   // Worded as a job file's errors are (engine/job_file_yaml.cc), so `submit` and the API
   // read as `run` does.
   std::string text = fmt::format(

@@ -20,7 +20,9 @@ Status located_in_batch(const Status& refused, std::size_t index, std::string_vi
 // batch order. One alone is returned as it is. Several read as a line that counts them and
 // then each refusal's message on its own line, the first kMaxBatchErrorsTold of them and a
 // last line with how many more; batch_jobs() holds every one of them, and the code is the
-// first's. REQUIRES: !refusals.empty().
-Status refused_jobs(const std::vector<Status>& refusals);
+// first's. `jobs_refused`: how many jobs the first line counts, where a refusal stands for
+// several (an array's members told once); 0 counts the jobs of batch_jobs(). REQUIRES:
+// !refusals.empty().
+Status refused_jobs(const std::vector<Status>& refusals, std::size_t jobs_refused = 0);
 
 }  // namespace fastgpu

@@ -303,7 +303,15 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
     FASTGPU_RETURN_IF_ERROR(check_job(batch[i], i, batch.size(), refusals));
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
   }
-  if (!refusals.empty()) return refused_jobs(fold_array_members(batch, refusals));
+  if (!refusals.empty()) {
+    // Counted before an array's members are folded into one line: "10 jobs of the batch are
+    // refused" for a 10-member array asking too much twice over (it read "1 job").
+    std::set<std::size_t> refused;
+    for (const Status& refusal : refusals) {
+      if (const std::optional<BatchJobError> job = refusal.batch_job()) refused.insert(job->index);
+    }
+    return refused_jobs(fold_array_members(batch, refusals), refused.size());
+  }
   Result<std::vector<store::JobRecord>> stored = options_.store->submit_records(batch);
   if (!stored.ok()) return stored.status();
   std::vector<JobId> ids;

@@ -384,6 +384,15 @@ TEST(EngineSubmitTest, EveryImpossibleJobOfABatchIsToldAtOnce) {
   ASSERT_EQ(sweep.status().batch_jobs().size(), 1u);
   EXPECT_EQ(sweep.status().batch_job()->index, 0u);
   EXPECT_TRUE(store->list_jobs({})->empty());
+
+  // Asking too much twice over, the members are two lines, and counted as the 8 jobs they
+  // are (it read "1 job of the batch is refused").
+  for (JobSpec& member : array) member.gpu_mem = 100 * kGiB;
+  auto twice = engine->submit(array);
+  ASSERT_FALSE(twice.ok());
+  EXPECT_THAT(twice.status().message(),
+              StartsWith("8 jobs of the batch are refused, for 2 problems; nothing was submitted"));
+  EXPECT_EQ(twice.status().batch_jobs().size(), 2u);
 }
 
 TEST(EngineSubmitTest, SubmitTimeDefaultsToTheClock) {
