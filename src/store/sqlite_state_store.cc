@@ -1,10 +1,12 @@
 // The SQLite StateStore: one connection, one mutex, one transaction per operation.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <utility>
 
+#include "core/batch_error.h"
 #include "fastgpu/store/state_store.h"
 #include "store/environments.h"
 #include "store/job_rows.h"
@@ -153,6 +155,8 @@ class SqliteStateStore final : public StateStore {
     batch.size = jobs.size();
     environments_.begin_batch();
     for (const JobSpec& spec : jobs) FASTGPU_RETURN_IF_ERROR(insert_job(spec, batch));
+    // Refused: the transaction is rolled back as it goes out of scope; nothing is stored.
+    if (!batch.refusals.empty()) return refused_jobs(batch.refusals);
     FASTGPU_RETURN_IF_ERROR(txn.commit());
     return std::move(batch.records);
   }
@@ -350,6 +354,8 @@ class SqliteStateStore final : public StateStore {
     std::vector<JobId> ids;
     std::optional<std::uint64_t> new_array_id;  // the batch's new array, once created
     std::vector<JobRecord> records;             // each job as get_job() reads it back
+    // The batch's refused dependencies, each told once (an array's members share theirs).
+    std::vector<Status> refusals;
   };
 
   // The job as the row insert_job wrote reads back: the array id and dependencies
@@ -384,7 +390,16 @@ class SqliteStateStore final : public StateStore {
       FASTGPU_RETURN_IF_ERROR(set_own_array_id(id));
     }
     for (const Dependency& dependency : spec.dependencies) {
-      FASTGPU_RETURN_IF_ERROR(insert_dependency(id, dependency, batch, spec));
+      Status inserted = insert_dependency(id, dependency, batch, spec);
+      if (inserted.ok()) continue;
+      if (!inserted.batch_job()) return inserted;  // the database's error, not the job's
+      // The rest of the batch is still read, so that every refusal is told at once.
+      const std::string problem = inserted.batch_job()->problem;
+      const bool told = spec.array && std::any_of(batch.refusals.begin(), batch.refusals.end(),
+                                                  [&](const Status& earlier) {
+                                                    return earlier.batch_job()->problem == problem;
+                                                  });
+      if (!told) batch.refusals.push_back(std::move(inserted));
     }
     FASTGPU_RETURN_IF_ERROR(
         insert_transition(id, std::nullopt, JobState::kQueued, spec.submit_time, "submitted"));

@@ -16,6 +16,7 @@ using testing::at_seconds;
 using ::testing::ElementsAre;
 using testing::full_spec;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::Pair;
 
 JobFilter with_states(std::vector<JobState> states) {
@@ -267,6 +268,30 @@ TEST_F(StateStoreTest, BatchDependingOnUnknownJobStoresNothingAndNamesTheId) {
   EXPECT_EQ(ids.status().code(), ErrorCode::kInvalidArgument);
   // The rolled-back batch left no trace: the next job is the first one.
   EXPECT_EQ(submit_one(full_spec(3)), JobId(1));
+}
+
+// Every job of a batch with an impossible dependency is told at once (it stopped at the
+// first), an array's members once for all; still nothing is stored.
+TEST_F(StateStoreTest, EveryUnknownDependencyOfABatchIsToldAtOnce) {
+  std::vector<JobSpec> batch = {full_spec(1), full_spec(2), full_spec(3), full_spec(4)};
+  batch[1].dependencies = {{JobId(998), DependencyKind::kAfterOk, std::nullopt}};
+  for (std::size_t i : {2u, 3u}) {
+    batch[i].array = ArrayMember{0, static_cast<std::uint32_t>(i - 2), 0};
+    batch[i].dependencies = {{JobId(999), DependencyKind::kAfterAny, std::nullopt}};
+  }
+  auto ids = store_->submit(batch);
+  ASSERT_FALSE(ids.ok());
+  const Status& refused = ids.status();
+  EXPECT_EQ(refused.code(), ErrorCode::kInvalidArgument);
+  ASSERT_EQ(refused.batch_jobs().size(), 2u) << refused.message();
+  EXPECT_EQ(refused.batch_jobs()[0].index, 1u);
+  EXPECT_EQ(refused.batch_jobs()[1].index, 2u);
+  EXPECT_THAT(refused.message(), HasSubstr("depends on job 998, which does not exist"));
+  EXPECT_THAT(refused.message(),
+              HasSubstr("\ntask [0] of the array '" + batch[2].name + "' depends on job 999"));
+  EXPECT_THAT(refused.message(), Not(HasSubstr("task [1]")));
+  EXPECT_TRUE(store_->list_jobs({})->empty());
+  EXPECT_EQ(submit_one(full_spec(5)), JobId(1));
 }
 
 // A job given the id it is about to get as its dependency would wait for itself for ever:
