@@ -298,6 +298,16 @@ class SqliteStateStore final : public StateStore {
   }
 
   Result<std::vector<Event>> events_of_running_jobs(std::span<const std::string> kinds) override {
+    for (const std::string& kind : kinds) {
+      if (std::find(std::begin(kStopEventKinds), std::end(kStopEventKinds), kind) ==
+          std::end(kStopEventKinds)) {
+        // The statement (and the index it goes through) holds only those.
+        return invalid_argument(
+            "events_of_running_jobs reads the stop events only "
+            "(job.cancel, job.preempt, job.kill), not '" +
+            kind + "'");
+      }
+    }
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kEventsOfRunningJobs));
     stmt.bind(1, nlohmann::json(std::vector<std::string>(kinds.begin(), kinds.end())).dump());

@@ -562,6 +562,11 @@ TEST_F(StateStoreTest, EventsOfRunningJobsAreThoseOfTheirCurrentRuns) {
   EXPECT_EQ(events->at(0).kind, "job.cancel");
   EXPECT_EQ(events->at(0).job, again);
   EXPECT_EQ(events->at(0).at, at_seconds(20));
+  // Its index holds the stop events only: another kind would be missed, so it is refused.
+  const std::vector<std::string> starts = {"job.cancel", "job.start"};
+  Result<std::vector<Event>> refused = store_->events_of_running_jobs(starts);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("not 'job.start'"));
 }
 
 // The engine records a start's pids and an end together with their events: one commit

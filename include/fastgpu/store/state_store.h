@@ -309,10 +309,11 @@ class StateStore {
   virtual Result<std::int64_t> append_event(const Event& event) = 0;
   // Events with seq > after_seq, oldest first, at most `limit`.
   virtual Result<std::vector<Event>> events_since(std::int64_t after_seq, std::size_t limit) = 0;
-  // Events of these kinds about the jobs now RUNNING, each from the job's latest start (its
-  // last move to RUNNING) on, oldest first: what was asked of the runs going on now (a
-  // restarted daemon reads who cancelled them). Reads only those jobs' events (an index by
-  // job), however many events the table holds.
+  // Events of these kinds (among job.cancel, job.preempt and job.kill; another is an error)
+  // about the jobs now RUNNING, each from the job's latest start (its last move to RUNNING)
+  // on, oldest first: what was asked of the runs going on now (a restarted daemon reads who
+  // cancelled them). Reads only those jobs' events (an index by job of those kinds),
+  // however many events the table holds.
   virtual Result<std::vector<Event>> events_of_running_jobs(std::span<const std::string> kinds) = 0;
 
   // Appends every sample in one transaction.
