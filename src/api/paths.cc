@@ -44,6 +44,13 @@ Status make_folder_for_everyone(const std::filesystem::path& dir) {
   return {};
 }
 
+// The variable that chose the state folder, for messages.
+const char* state_variable_of(const PathEnvironment& environment) {
+  if (is_set(environment.fastgpu_state_dir)) return "FASTGPU_STATE_DIR";
+  if (is_set(environment.xdg_state_home)) return "XDG_STATE_HOME";
+  return "HOME";
+}
+
 // `path` made absolute against the working folder, lexically normal, without a trailing
 // slash. `variable`: what set it, for the message.
 Result<std::filesystem::path> absolute_path(const std::filesystem::path& path,
@@ -104,9 +111,7 @@ Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment) {
   Result<std::filesystem::path> state_dir = store::state_dir_from(
       environment.fastgpu_state_dir, environment.xdg_state_home, environment.home);
   if (!state_dir.ok()) return state_dir.status();
-  const char* state_variable = is_set(environment.fastgpu_state_dir) ? "FASTGPU_STATE_DIR"
-                               : is_set(environment.xdg_state_home)  ? "XDG_STATE_HOME"
-                                                                     : "HOME";
+  const char* state_variable = state_variable_of(environment);
   DaemonPaths paths;
   Result<std::filesystem::path> state = absolute_path(*state_dir, environment, state_variable);
   if (!state.ok()) return state.status();
@@ -132,10 +137,10 @@ Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment) {
 }
 
 const char* state_dir_variable() {
-  for (const char* name : {"FASTGPU_STATE_DIR", "XDG_STATE_HOME"}) {
-    if (is_set(env(name))) return name;
-  }
-  return "HOME";
+  PathEnvironment environment;
+  environment.fastgpu_state_dir = env("FASTGPU_STATE_DIR");
+  environment.xdg_state_home = env("XDG_STATE_HOME");
+  return state_variable_of(environment);
 }
 
 Result<DaemonPaths> daemon_paths_from_environment() {

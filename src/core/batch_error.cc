@@ -35,23 +35,32 @@ Status refused_jobs(const std::vector<Status>& refusals, std::size_t jobs_refuse
           : static_cast<std::size_t>(std::unique(indexes.begin(), indexes.end()) - indexes.begin());
   // Worded as a job file's errors are (engine/job_file_yaml.cc), so `submit` and the API
   // read as `run` does.
-  std::string text = fmt::format(
+  const std::string head = fmt::format(
       "{} job{} of the batch {} refused{}; nothing was submitted (a batch is taken whole or "
       "not at all):",
       refused, refused == 1 ? "" : "s", refused == 1 ? "is" : "are",
       refused == lines.size() ? std::string() : fmt::format(", for {} problems", lines.size()));
-  const std::size_t shown = std::min(lines.size(), kMaxBatchErrorsTold);
-  for (std::size_t i = 0; i < shown; ++i) text += "\n" + lines[i];
-  if (shown < lines.size()) {
-    const std::size_t more = lines.size() - shown;
-    const std::string after = jobs.size() == lines.size()
-                                  ? fmt::format(" after job {} of the batch", jobs[shown - 1].index)
-                                  : std::string();
-    text += fmt::format("\nand {} more refusal{}{}; fix these and submit the batch again", more,
-                        more == 1 ? "" : "s", after);
-  }
+  const std::string text =
+      told_one_a_line(head, lines, "refusal", "submit the batch again", [&](std::size_t last) {
+        return jobs.size() == lines.size()
+                   ? fmt::format(" after job {} of the batch", jobs[last].index)
+                   : std::string();
+      });
   const Status told(refusals.front().code(), text);
   return jobs.empty() ? told : told.with_batch_jobs(std::move(jobs));
+}
+
+std::string told_one_a_line(std::string head, const std::vector<std::string>& lines,
+                            std::string_view noun, std::string_view then,
+                            const std::function<std::string(std::size_t)>& after) {
+  const std::size_t shown = std::min(lines.size(), kMaxBatchErrorsTold);
+  for (std::size_t i = 0; i < shown; ++i) head += "\n" + lines[i];
+  if (shown < lines.size()) {
+    const std::size_t more = lines.size() - shown;
+    head += fmt::format("\nand {} more {}{}{}; fix these and {}", more, noun, more == 1 ? "" : "s",
+                        after(shown - 1), then);
+  }
+  return head;
 }
 
 }  // namespace fastgpu

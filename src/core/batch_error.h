@@ -4,6 +4,8 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -24,5 +26,13 @@ Status located_in_batch(const Status& refused, std::size_t index, std::string_vi
 // several (an array's members told once); 0 counts the jobs of batch_jobs(). REQUIRES:
 // !refusals.empty().
 Status refused_jobs(const std::vector<Status>& refusals, std::size_t jobs_refused = 0);
+
+// Errors about several jobs, as every such message reads: `head`, then the first
+// kMaxBatchErrorsTold of `lines`, one a line, then a line that counts the rest ("and 3 more
+// errors after line 40; fix these and run the file again": `noun` "error", `after(i)` what
+// follows the count for the last line shown, i, and `then` what to do next).
+std::string told_one_a_line(std::string head, const std::vector<std::string>& lines,
+                            std::string_view noun, std::string_view then,
+                            const std::function<std::string(std::size_t)>& after);
 
 }  // namespace fastgpu

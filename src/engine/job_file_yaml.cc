@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "core/batch_error.h"
 #include "core/yaml_text.h"
 
 namespace fastgpu::engine {
@@ -112,16 +113,15 @@ class FileParser {
   Status all_errors() {
     const std::vector<Told> told = told_once();
     if (told.size() == 1) return Status(told[0].error->status.code(), told_line(told[0]));
-    std::string text = fmt::format(
-        "{} has {} errors; nothing was submitted (a job file is taken whole or not at all):",
-        file_name_, told.size());
-    const std::size_t shown = std::min(told.size(), kMaxJobFileErrorsTold);
-    for (std::size_t i = 0; i < shown; ++i) text += "\n" + told_line(told[i]);
-    if (shown < told.size()) {
-      text += fmt::format("\nand {} more error{} after line {}; fix these and run the file again",
-                          told.size() - shown, told.size() - shown == 1 ? "" : "s",
-                          told[shown - 1].error->mark.line + 1);
-    }
+    std::vector<std::string> lines;
+    for (const Told& each : told) lines.push_back(told_line(each));
+    const std::string text = told_one_a_line(
+        fmt::format(
+            "{} has {} errors; nothing was submitted (a job file is taken whole or not at all):",
+            file_name_, told.size()),
+        lines, "error", "run the file again", [&told](std::size_t last) {
+          return fmt::format(" after line {}", told[last].error->mark.line + 1);
+        });
     return Status(told[0].error->status.code(), text);
   }
 
@@ -372,20 +372,17 @@ std::string locate_batch_error(const Status& refused, const std::vector<store::J
   for (std::size_t i = 0; i < in_order.size(); ++i) {
     if (i == 0 || in_order[i].index != in_order[i - 1].index) ++jobs_refused;
   }
-  std::string text = fmt::format(
-      "the daemon refused {} of {}'s jobs{}; nothing was submitted (a job file is taken whole "
-      "or not at all):",
-      jobs_refused, file_name,
-      jobs_refused == in_order.size() ? std::string()
-                                      : fmt::format(", for {} problems", in_order.size()));
-  const std::size_t shown = std::min(in_order.size(), kMaxJobFileErrorsTold);
-  for (std::size_t i = 0; i < shown; ++i) text += "\n" + located_line(in_order[i], specs, places);
-  if (shown < in_order.size()) {
-    const std::size_t more = in_order.size() - shown;
-    text += fmt::format("\nand {} more refusal{} after {}; fix these and run the file again", more,
-                        more == 1 ? "" : "s", places[in_order[shown - 1].index]);
-  }
-  return text;
+  std::vector<std::string> lines;
+  for (const BatchJobError& job : in_order) lines.push_back(located_line(job, specs, places));
+  return told_one_a_line(
+      fmt::format("the daemon refused {} of {}'s jobs{}; nothing was submitted (a job file is "
+                  "taken whole or not at all):",
+                  jobs_refused, file_name,
+                  jobs_refused == in_order.size()
+                      ? std::string()
+                      : fmt::format(", for {} problems", in_order.size())),
+      lines, "refusal", "run the file again",
+      [&](std::size_t last) { return " after " + places[in_order[last].index]; });
 }
 
 }  // namespace fastgpu::engine
