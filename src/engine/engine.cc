@@ -182,10 +182,13 @@ std::vector<Status> fold_array_members(const std::vector<store::JobSpec>& batch,
     const std::optional<BatchJobError> job = refusal.batch_job();
     const std::optional<store::ArrayMember>& member =
         job ? batch[job->index].array : std::optional<store::ArrayMember>();
-    auto same = std::find_if(folded.begin(), folded.end(), [&](const Folded& earlier) {
-      const std::optional<BatchJobError> first = earlier.first.batch_job();
-      return member && first && batch[first->index].array && first->problem == job->problem;
-    });
+    // Only an array's member is folded (a batch of 10,000 plain jobs is not searched).
+    auto same = !member
+                    ? folded.end()
+                    : std::find_if(folded.begin(), folded.end(), [&](const Folded& earlier) {
+                        const std::optional<BatchJobError> first = earlier.first.batch_job();
+                        return first && batch[first->index].array && first->problem == job->problem;
+                      });
     if (same == folded.end()) {
       folded.push_back({refusal, {}});
     } else {
