@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 
 #include "fastgpu_test_paths.h"
 
@@ -76,6 +77,55 @@ TEST(WorkloadCpu, BadMemIsUsageErrorNamingTheValue) {
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_NE(run.output.find("--mem"), std::string::npos) << run.output;
   EXPECT_NE(run.output.find("8X"), std::string::npos) << run.output;
+}
+
+TEST(WorkloadCpu, ProductsRunsExactlyThatManyHoweverLongTheyTake) {
+  const BurnRun run = run_burn("--mem 4M --size 64 --products 7 --json 2>/dev/null");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json summary = last_json_line(run.output);
+  EXPECT_EQ(summary["matmuls"], 7);
+  EXPECT_EQ(summary["stopped_by"], "products");
+  EXPECT_EQ(summary["idle_seconds"], 0.0);
+}
+
+TEST(WorkloadCpu, IdleWaitsBeforeEachStep) {
+  // Six products in steps of two: three steps, each after 0.1 s idle, as a job waiting on
+  // its input between steps.
+  const BurnRun run =
+      run_burn("--mem 4M --size 64 --products 6 --step 2 --idle 0.1s --json 2>/dev/null");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const nlohmann::json summary = last_json_line(run.output);
+  EXPECT_EQ(summary["matmuls"], 6);
+  const double idle = summary["idle_seconds"].get<double>();
+  EXPECT_GE(idle, 0.3) << run.output;
+  EXPECT_GE(summary["seconds"].get<double>(), idle) << run.output;
+  // With jitter each idle is 0.1 s plus or minus up to 0.05 s.
+  const BurnRun jittered = run_burn(
+      "--mem 4M --size 64 --products 6 --step 2 --idle 0.1s --idle-jitter 0.05s --json "
+      "2>/dev/null");
+  ASSERT_EQ(jittered.exit_code, 0) << jittered.output;
+  EXPECT_GE(last_json_line(jittered.output)["idle_seconds"].get<double>(), 3 * 0.05)
+      << jittered.output;
+  const BurnRun text = run_burn("--mem 4M --size 64 --products 2 --idle 0.05s");
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("before the steps (--idle)"), std::string::npos) << text.output;
+}
+
+TEST(WorkloadCpu, BadProductsStepOrIdleIsUsageErrorNamingTheValue) {
+  const std::pair<std::string, std::string> cases[] = {
+      {"--products 0", "--products 0"},
+      {"--step 0", "--step 0"},
+      {"--idle soon", "soon"},
+      {"--idle 1s --idle-jitter 2s", "--idle-jitter 2s is more than --idle 1s"}};
+  for (const auto& [args, named] : cases) {
+    const BurnRun run = run_burn("--mem 4M " + args + " 2>&1");
+    EXPECT_EQ(run.exit_code, 2) << args << ": " << run.output;
+    EXPECT_NE(run.output.find(named), std::string::npos) << args << ": " << run.output;
+  }
+  const BurnRun both = run_burn("--mem 4M --products 3 --time 1s 2>&1");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_NE(both.output.find("--products 3 and --time 1s: give one of them"), std::string::npos)
+      << both.output;
 }
 
 TEST(WorkloadCpu, BadTimeIsUsageErrorNamingTheValue) {

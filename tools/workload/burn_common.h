@@ -22,9 +22,13 @@ inline constexpr int kExitSigterm = 143;    // stopped by SIGTERM, summary print
 
 struct BurnOptions {
   std::uint64_t mem_bytes = 0;  // everything the program allocates, matrices included
-  double seconds = 10.0;        // how long to run matrix products
-  std::uint64_t size = 0;       // matrix dimension N (N x N floats)
-  bool json = false;            // one JSON line on stdout at the end, text on stderr
+  double seconds = 10.0;        // how long to run matrix products, unless products is set
+  std::uint64_t products = 0;   // when not 0: run exactly this many products, however long
+  std::uint64_t step = 0;       // products per step; 0: as many as take about 0.2 s (GPU), 1 (CPU)
+  double idle_seconds = 0.0;    // the device idles this long before each step (its input)
+  double idle_jitter_seconds = 0.0;  // each idle is idle_seconds plus or minus up to this
+  std::uint64_t size = 0;            // matrix dimension N (N x N floats)
+  bool json = false;                 // one JSON line on stdout at the end, text on stderr
 };
 
 struct BurnDefaults {
@@ -47,6 +51,17 @@ bool stop_requested();
 // kExitSigterm, kExitSigint, or kExitOk when no signal arrived.
 int stop_exit_code();
 
+// Whether the loop is done: the time is up, or --products many are done.
+bool work_done(const BurnOptions& options, double elapsed_seconds, std::uint64_t matmuls);
+// How many of `batch` products to launch next, so --products is not overshot.
+std::uint64_t next_batch(const BurnOptions& options, std::uint64_t batch, std::uint64_t matmuls);
+// Before a step: sleeps --idle (plus or minus up to --idle-jitter, at random, so that jobs
+// started together drift apart as real ones do), as a job waiting on its input leaves its
+// device idle, and
+// adds the time slept to summary.idle_seconds. Returns early on SIGTERM or SIGINT.
+struct BurnSummary;
+void idle_before_step(const BurnOptions& options, BurnSummary& summary);
+
 // Bytes of the three N x N float matrices (A, B and C).
 std::uint64_t matrix_bytes(std::uint64_t size);
 
@@ -61,7 +76,8 @@ struct BurnSummary {
   double seconds = 0.0;             // time spent in the matrix-product loop
   std::uint64_t matmuls = 0;        // completed N x N x N products
   bool verified = false;            // the kernel matched a reference on a small product
-  std::string stopped_by = "time";  // "time", "SIGTERM" or "SIGINT"
+  double idle_seconds = 0.0;        // of `seconds`, the time idled before steps (--idle)
+  std::string stopped_by = "time";  // "time", "products", "SIGTERM" or "SIGINT"
 };
 
 // 2 N^3 floating-point operations per product.

@@ -129,13 +129,17 @@ int run(const BurnOptions& options) {
   ProgressPrinter progress(summary.program, options.json, n);
   const Clock::time_point start = Clock::now();
   const auto should_stop = [&] {
-    return stop_requested() || seconds_since(start) >= options.seconds;
+    return stop_requested() || work_done(options, seconds_since(start), summary.matmuls);
   };
+  const std::uint64_t step = options.step > 0 ? options.step : 1;
+  idle_before_step(options, summary);
   while (matmul(a, b, c, n, should_stop)) {
     ++summary.matmuls;
+    if (summary.matmuls % step == 0 && !should_stop()) idle_before_step(options, summary);
     progress.maybe_print(seconds_since(start), summary.matmuls);
   }
   summary.seconds = seconds_since(start);
+  if (options.products > 0 && summary.matmuls >= options.products) summary.stopped_by = "products";
   summary.peak_memory_bytes = peak_rss_bytes();
   const int exit_code = stop_exit_code();
   if (exit_code != kExitOk) summary.stopped_by = exit_code == kExitSigterm ? "SIGTERM" : "SIGINT";

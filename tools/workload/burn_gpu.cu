@@ -178,26 +178,39 @@ std::string device_name(int* index) {
   return properties.name;
 }
 
-// Launches products in batches of about kBatchSeconds, syncing between batches to read the
-// clock and the stop flag. Returns the number of products that completed.
+// Launches products in steps of --step, or of about kBatchSeconds, syncing after each step to
+// read the clock and the stop flag; --idle waits before each step. Returns the number of
+// products that completed.
 std::uint64_t burn(const float* a, const float* b, float* c, const BurnOptions& options,
                    BurnSummary& summary) {
   const int n = static_cast<int>(options.size);
   const Clock::time_point start = Clock::now();
+  idle_before_step(options, summary);
+  const Clock::time_point first = Clock::now();
   launch_sgemm(a, b, c, n);
   check(cudaDeviceSynchronize(), "the first SGEMM");
-  const double one_product = seconds_since(start);
-  std::uint64_t batch = static_cast<std::uint64_t>(kBatchSeconds / (one_product + 1e-9));
-  batch = batch < 1 ? 1 : (batch > 1000 ? 1000 : batch);
+  const double one_product = seconds_since(first);
+  std::uint64_t step = static_cast<std::uint64_t>(kBatchSeconds / (one_product + 1e-9));
+  step = step < 1 ? 1 : (step > 1000 ? 1000 : step);
+  if (options.step > 0) step = options.step;
   std::uint64_t matmuls = 1;
+  std::uint64_t in_step = 1;  // the first product began the first step
   ProgressPrinter progress(summary.program, options.json, options.size);
-  while (!stop_requested() && seconds_since(start) < options.seconds) {
-    for (std::uint64_t i = 0; i < batch; ++i) launch_sgemm(a, b, c, n);
+  while (!stop_requested() && !work_done(options, seconds_since(start), matmuls)) {
+    if (in_step >= step) {
+      idle_before_step(options, summary);
+      in_step = 0;
+      if (stop_requested()) break;
+    }
+    const std::uint64_t launches = next_batch(options, step - in_step, matmuls);
+    for (std::uint64_t i = 0; i < launches; ++i) launch_sgemm(a, b, c, n);
     check(cudaDeviceSynchronize(), "the SGEMM loop");
-    matmuls += batch;
+    matmuls += launches;
+    in_step += launches;
     progress.maybe_print(seconds_since(start), matmuls);
   }
   summary.seconds = seconds_since(start);
+  if (options.products > 0 && matmuls >= options.products) summary.stopped_by = "products";
   return matmuls;
 }
 

@@ -1,4 +1,5 @@
-# ctest script: runs fastgpu-burn for 3 s with 1G and checks the exit code and the JSON line.
+# ctest script: runs fastgpu-burn for 3 s with 1G, then for 50 products in steps with idle time, and checks
+# the exit codes and the JSON lines.
 # Usage: cmake -DBURN=path/to/fastgpu-burn -P check_burn.cmake
 execute_process(COMMAND ${BURN} --mem 1G --time 3s --json
                 RESULT_VARIABLE exit_code OUTPUT_VARIABLE output ERROR_VARIABLE errors)
@@ -22,3 +23,24 @@ if(seconds LESS 3)
   message(FATAL_ERROR "ran ${seconds} s, expected at least 3: ${output}")
 endif()
 message(STATUS "fastgpu-burn on ${device}: ${matmuls} products in ${seconds} s, ${tflops} TFLOP/s")
+
+# Fixed work in steps with idle time before each: 50 products in steps of 10, 0.2 s idle
+# before each step.
+execute_process(COMMAND ${BURN} --mem 1G --products 50 --step 10 --idle 0.2s --json
+                RESULT_VARIABLE exit_code OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+if(NOT exit_code EQUAL 0)
+  message(FATAL_ERROR "fastgpu-burn --products 50 --step 10 --idle 0.2s exited ${exit_code}: "
+                      "${errors}")
+endif()
+string(STRIP "${output}" output)
+string(JSON matmuls GET "${output}" matmuls)
+string(JSON stopped_by GET "${output}" stopped_by)
+string(JSON seconds GET "${output}" seconds)
+string(JSON idle GET "${output}" idle_seconds)
+if(NOT matmuls EQUAL 50 OR NOT stopped_by STREQUAL "products")
+  message(FATAL_ERROR "expected 50 products, stopped by products: ${output}")
+endif()
+if(idle LESS 1.0 OR seconds LESS idle)
+  message(FATAL_ERROR "five steps should idle 1 s in all: ${output}")
+endif()
+message(STATUS "fastgpu-burn --products 50 --step 10 --idle 0.2s: ${seconds} s, ${idle} s idle")
