@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <map>
 
 #include "fastgpu/core/units.h"
 
@@ -47,6 +48,40 @@ std::optional<double> makespan(const std::vector<JobRecord>& records) {
     if (record.end_time && (!last_end || *record.end_time > *last_end)) last_end = record.end_time;
   }
   return span(first_submit, last_end);
+}
+
+// How many of the jobs ran at the same time as another job on one of their GPUs: per GPU,
+// the runs sorted by start; a run shares when it starts before an earlier one ends or the
+// next one starts before it ends.
+std::size_t jobs_that_shared_a_gpu(const std::vector<JobRecord>& records) {
+  struct Run {
+    WallTime start;
+    WallTime end;
+    std::size_t job;
+  };
+  std::map<std::uint32_t, std::vector<Run>> runs_by_gpu;
+  for (std::size_t i = 0; i < records.size(); ++i) {
+    const JobRecord& record = records[i];
+    if (!record.start_time || !record.end_time || *record.end_time <= *record.start_time) {
+      continue;
+    }
+    for (std::uint32_t gpu : record.placed_gpus) {
+      runs_by_gpu[gpu].push_back({*record.start_time, *record.end_time, i});
+    }
+  }
+  std::vector<bool> shared(records.size(), false);
+  for (auto& [gpu, runs] : runs_by_gpu) {
+    std::sort(runs.begin(), runs.end(),
+              [](const Run& a, const Run& b) { return a.start < b.start; });
+    std::optional<WallTime> latest_end;
+    for (std::size_t k = 0; k < runs.size(); ++k) {
+      const bool after_earlier = latest_end && runs[k].start < *latest_end;
+      const bool before_later = k + 1 < runs.size() && runs[k + 1].start < runs[k].end;
+      if (after_earlier || before_later) shared[runs[k].job] = true;
+      if (!latest_end || runs[k].end > *latest_end) latest_end = runs[k].end;
+    }
+  }
+  return static_cast<std::size_t>(std::count(shared.begin(), shared.end(), true));
 }
 
 void add_ratios(BatchSummary& summary) {
@@ -108,6 +143,7 @@ BatchSummary summarize(const std::vector<JobRecord>& records, const std::vector<
     summary.energy_is_estimate =
         summary.energy_is_estimate || (job.energy_joules && job.energy_is_estimate);
   }
+  summary.shared_gpu_jobs = jobs_that_shared_a_gpu(records);
   add_ratios(summary);
   return summary;
 }

@@ -130,6 +130,15 @@ std::string coverage(std::size_t counted, std::size_t jobs) {
   return counted == jobs ? std::string() : fmt::format(" ({} of {} jobs)", counted, jobs);
 }
 
+// After the speedup, when jobs shared GPUs: the ratio is an upper bound, and why.
+std::string upper_bound_note(const BatchSummary& s) {
+  if (s.shared_gpu_jobs == 0) return {};
+  return fmt::format(
+      "; at most: {} of {} jobs shared a GPU as they ran, which lengthens run times, so one at "
+      "a time they would take less than their run times added up",
+      s.shared_gpu_jobs, s.jobs);
+}
+
 std::string summary_text(const BatchSummary& s) {
   std::string out;
   const auto line = [&out](std::string_view label, const std::string& value) {
@@ -154,8 +163,9 @@ std::string summary_text(const BatchSummary& s) {
                                                   duration_text(s.sequential_s),
                                                   coverage(s.run_time_jobs, s.jobs))
                                     : kMissing);
-  line("speedup", s.speedup ? fmt::format("{:.2f}x (sequential / makespan)", *s.speedup)
-                            : missing_text(s.speedup_missing_reason));
+  line("speedup",
+       s.speedup ? fmt::format("{:.2f}x (sequential / makespan){}", *s.speedup, upper_bound_note(s))
+                 : missing_text(s.speedup_missing_reason));
   return out;
 }
 
@@ -202,6 +212,8 @@ Json summary_json(const BatchSummary& s) {
   out["run_time_jobs"] = s.run_time_jobs;
   out["speedup"] = or_null(s.speedup);
   out["speedup_missing_reason"] = reason_or_null(s.speedup_missing_reason);
+  out["shared_gpu_jobs"] = s.shared_gpu_jobs;
+  out["speedup_is_upper_bound"] = s.speedup.has_value() && s.shared_gpu_jobs > 0;
   return out;
 }
 

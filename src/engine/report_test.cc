@@ -364,6 +364,36 @@ TEST(BatchReport, PackedJobsCountTheirShareOfTheGpu) {
   EXPECT_DOUBLE_EQ(report.summary.allocated_gpu_seconds.value_or(0), 100.0);
   EXPECT_DOUBLE_EQ(report.summary.utilization_percent.value_or(0), 100.0);
   EXPECT_DOUBLE_EQ(report.summary.speedup.value_or(0), 2.0);
+  // They ran side by side on GPU 0, so the 2.0x is an upper bound and the report says so.
+  EXPECT_EQ(report.summary.shared_gpu_jobs, 2u);
+  EXPECT_THAT(render_batch_report_table(report),
+              HasSubstr("2.00x (sequential / makespan); at most: 2 of 2 jobs shared a GPU as "
+                        "they ran, which lengthens run times"));
+  const nlohmann::ordered_json json = batch_report_json(report);
+  EXPECT_EQ(json["summary"]["shared_gpu_jobs"], 2);
+  EXPECT_EQ(json["summary"]["speedup_is_upper_bound"], true);
+}
+
+TEST(BatchReport, OnlyJobsThatOverlapOnAGpuCountAsSharing) {
+  // GPU 0: a 0..100, b 100..200 (back to back: no sharing), c 150..160 (inside b);
+  // GPU 1: d 0..300 beside nothing; e on GPUs 1 and 2 after d.
+  JobRecord a = record(1, "a", JobState::kCompleted);
+  ran(a, 0, 100, {0});
+  JobRecord b = record(2, "b", JobState::kCompleted);
+  ran(b, 100, 200, {0});
+  JobRecord c = record(3, "c", JobState::kCompleted);
+  ran(c, 150, 160, {0});
+  JobRecord d = record(4, "d", JobState::kCompleted);
+  ran(d, 0, 300, {1});
+  JobRecord e = record(5, "e", JobState::kCompleted);
+  ran(e, 300, 400, {1, 2});
+  const BatchReport report = make_batch_report({a, b, c, d, e}, 3);
+  EXPECT_EQ(report.summary.shared_gpu_jobs, 2u);  // b and c
+  // The batch at the top of this file runs its jobs side by side on different GPUs only.
+  const BatchReport apart = make_batch_report(batch(), 4);
+  EXPECT_EQ(apart.summary.shared_gpu_jobs, 0u);
+  EXPECT_THAT(render_batch_report_table(apart), HasSubstr("1.75x (sequential / makespan)\n"));
+  EXPECT_EQ(batch_report_json(apart)["summary"]["speedup_is_upper_bound"], false);
 }
 
 }  // namespace

@@ -81,6 +81,11 @@ struct BatchSummary {
   std::optional<double> sequential_s;
   std::size_t run_time_jobs = 0;
   std::optional<double> speedup;  // sequential_s / makespan_s
+  // Jobs that ran at the same time as another job on one of their GPUs. Sharing a GPU
+  // lengthens a job's run time, so when there are any, sequential_s is more than the same
+  // jobs would take one at a time and the speedup is an upper bound: 16 jobs packed eight to
+  // a GPU, each computing all the time, read 7.9x where one at a time was as fast.
+  std::size_t shared_gpu_jobs = 0;
   // Why speedup is missing although both its figures are there: one of them is under
   // kShortestComparableSeconds; empty otherwise.
   std::string speedup_missing_reason;
