@@ -835,7 +835,11 @@ TEST(DaemonLifecycle, ARestartAfterACrashKeepsTheStartsChoicesAndACleanStopForge
   const json fresh =
       json::parse(daemon.fastgpu_with(unset, "daemon status --json").output, nullptr, false);
   ASSERT_TRUE(fresh.is_object());
-  EXPECT_EQ(fresh["devices"], "4xH100-80G");  // the default without a driver
+  // The default: the machine's own GPUs, or 4xH100-80G without a driver.
+  EXPECT_NE(fresh["devices"], "3xH100-80G") << fresh.dump();
+  if (fresh["gpus_source"] == "simulated") {
+    EXPECT_EQ(fresh["devices"], "4xH100-80G");
+  }
   EXPECT_EQ(fresh["policy"], "fifo");
   EXPECT_EQ(daemon.fastgpu("daemon start --devices 4xH100").exit_code, 2);
 }
