@@ -409,13 +409,25 @@ Json stopping_json(const engine::Engine& engine, const store::JobRecord& job) {
   if (job.state != store::JobState::kRunning) return nullptr;
   const std::optional<engine::Stopping> stopping = engine.stopping(job);
   if (!stopping) return nullptr;
+  const auto uid_or_null = [](const std::optional<std::uint32_t>& uid) {
+    return uid ? Json(*uid) : Json(nullptr);
+  };
+  Json sigterm_for = nullptr;
+  if (stopping->sigterm_for) {
+    sigterm_for = Json{{"cause", stopping->sigterm_for->cause},
+                       {"by_uid", uid_or_null(stopping->sigterm_for->by_uid)}};
+  }
   return Json{{"cause", stopping->cause},
-              {"by_uid", stopping->by_uid ? Json(*stopping->by_uid) : Json(nullptr)},
+              {"by_uid", uid_or_null(stopping->by_uid)},
               {"detail", stopping->detail.empty() ? Json(nullptr) : Json(stopping->detail)},
               {"since", iso_time(stopping->since)},
               {"since_us", stopping->since.time_since_epoch().count()},
               {"kill_at", iso_time(stopping->kill_at)},
-              {"kill_at_us", stopping->kill_at.time_since_epoch().count()}};
+              {"kill_at_us", stopping->kill_at.time_since_epoch().count()},
+              {"asked", stopping->asked ? Json(iso_time(*stopping->asked)) : Json(nullptr)},
+              {"asked_us",
+               stopping->asked ? Json(stopping->asked->time_since_epoch().count()) : Json(nullptr)},
+              {"sigterm_for", sigterm_for}};
 }
 
 }  // namespace

@@ -38,7 +38,8 @@ std::string countdown(std::int64_t micros) {
   return format_duration(Seconds(seconds));
 }
 
-// "cancelled by you", "reached its time limit", "preempted by the scheduler", ...
+// "cancelled by you", "reached its time limit", "preempted by the scheduler", ... from a
+// "stopping" object or its "sigterm_for" (a cause and a by_uid).
 std::string what_happened(const api::Json& stopping, uid_t viewer) {
   const std::string cause = text_of(stopping, "cause");
   if (cause == "cancelled") {
@@ -64,10 +65,19 @@ std::string stopping_brief(const api::Json& stopping, std::int64_t now_us) {
 }
 
 std::string stopping_details(const api::Json& stopping, std::int64_t now_us, uid_t viewer) {
-  std::string text =
-      what_happened(stopping, viewer) + " at " + clock_time(micros_of(stopping, "since_us"));
+  // A request after the one that sent SIGTERM (a cancel after a preemption) is told at its
+  // own moment, and the SIGTERM's moment and request after it.
+  const auto earlier = stopping.find("sigterm_for");
+  const bool later_request =
+      earlier != stopping.end() && earlier->is_object() && micros_of(stopping, "asked_us") != 0;
+  std::string text = what_happened(stopping, viewer) + " at " +
+                     clock_time(micros_of(stopping, later_request ? "asked_us" : "since_us"));
   if (const std::string detail = text_of(stopping, "detail"); !detail.empty()) {
     text += " (" + detail + ")";
+  }
+  if (later_request) {
+    text += "; SIGTERM went out earlier, at " + clock_time(micros_of(stopping, "since_us")) +
+            ", when it was " + what_happened(*earlier, viewer);
   }
   const std::int64_t kill_at = micros_of(stopping, "kill_at_us");
   if (kill_at <= now_us) return text + "; SIGKILL sent at " + clock_time(kill_at);

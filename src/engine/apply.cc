@@ -180,7 +180,7 @@ void EngineImpl::stop(JobId job, StopIntent intent, const std::string& cause,
     return;
   }
   const store::WallTime now = options_.clock->now();
-  note_stop(job, {intent, cause, why, now, std::nullopt});
+  note_stop(job, {intent, cause, why, now, std::nullopt, std::nullopt, std::nullopt});
   json message = {{"reason", why}, {"cause", cause}};
   if (intent == StopIntent::kPreempt) {
     report.preempted.push_back(job);

@@ -369,7 +369,7 @@ Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   const Status stopped = options_.launcher->stop(job.id, exec::StopReason::kCancel);
   if (stopped.ok()) {
     const store::WallTime now = options_.clock->now();
-    note_stop(job.id, {StopIntent::kCancel, "cancelled", {}, now, uid});
+    note_stop(job.id, {StopIntent::kCancel, "cancelled", {}, now, uid, std::nullopt, std::nullopt});
     // Read back by the next daemon when this one dies before the job ends (recover_stops).
     (void)event("job.cancel", job.id, json{{"uid", uid}}.dump(), now);
     return {};

@@ -47,6 +47,9 @@ class EngineImpl final : public Engine {
     std::string detail;                   // Stopping::detail
     store::WallTime at{};                 // when the launcher was asked: SIGTERM went out then
     std::optional<std::uint32_t> by_uid;  // who cancelled it
+    // Set when this request replaced an earlier one, whose SIGTERM stands (note_stop).
+    std::optional<Stopping::Earlier> sigterm_for;
+    std::optional<store::WallTime> asked;
   };
 
   // engine.cc

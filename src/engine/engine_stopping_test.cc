@@ -215,6 +215,51 @@ TEST_F(EngineStoppingTest, AfterARestartACancelledJobIsStillStoppingAndEndsSayin
   EXPECT_EQ(record(id).end_reason, "cancelled by uid 1000 (killed by SIGTERM)");
 }
 
+// A cancel after the engine had stopped the job (here for its memory, to requeue it): the
+// job ends cancelled and its SIGTERM's moment stands, but the cancel keeps its own moment and
+// what sent the SIGTERM is kept beside it, across a restart too. The cancel was told at the
+// preemption's moment.
+TEST_F(EngineStoppingTest, ACancelAfterAPreemptionKeepsItsOwnMomentAndWhatSentSigterm) {
+  seams_->options.scheduler.memory_action = sched::MemoryActionKind::kRequeue;
+  open();
+  JobSpec spec = job_spec("greedy");
+  spec.restartable = true;
+  const JobId id = start(spec);
+  const auto pid = static_cast<std::uint32_t>(seams_->launcher.job_pid(id));
+  seams_->probe->devices().at(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
+  seams_->probe->devices().at(0).memory_used_bytes = 60 * kGiB;
+  clock_.advance(2);
+  tick();
+  const WallTime sigterm = clock_.now();
+  ASSERT_EQ(stopping(id)->cause, "memory");
+  EXPECT_FALSE(stopping(id)->asked);
+  EXPECT_FALSE(stopping(id)->sigterm_for);
+  clock_.advance(3);
+  const WallTime cancelled = clock_.now();
+  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+
+  for (int round = 0; round < 2; ++round) {  // as asked, then after a restart
+    SCOPED_TRACE(round == 0 ? "before the restart" : "after the restart");
+    const std::optional<Stopping> stop = stopping(id);
+    ASSERT_TRUE(stop);
+    EXPECT_EQ(stop->cause, "cancelled");
+    EXPECT_EQ(stop->by_uid, 1000u);
+    EXPECT_EQ(stop->since, sigterm);
+    EXPECT_EQ(stop->kill_at, after(sigterm, kGrace));
+    EXPECT_EQ(stop->asked, cancelled);
+    ASSERT_TRUE(stop->sigterm_for);
+    EXPECT_EQ(stop->sigterm_for->cause, "memory");
+    EXPECT_FALSE(stop->sigterm_for->by_uid);
+    if (round == 0) {
+      clock_.advance(1);
+      restart();
+    }
+  }
+  seams_->launcher.finish(id, exec::Stopped{false, SIGTERM, std::nullopt});
+  tick();
+  EXPECT_EQ(record(id).state, JobState::kCancelled);
+}
+
 // What an earlier run was asked is not asked of the run going on now: a job stopped for
 // its memory and queued again runs again unasked after a restart.
 TEST_F(EngineStoppingTest, AfterARestartAStopOfAnEarlierRunIsNotThisRunsStop) {

@@ -34,14 +34,15 @@ std::optional<Stopping> EngineImpl::stopping(const JobRecord& job) const {
   std::optional<Stopping> stopping;
   if (auto found = stops_.find(job.id); found != stops_.end()) {
     const StopRequest& asked = found->second;
-    stopping = Stopping{asked.cause, asked.by_uid, asked.detail, asked.at, {}};
+    stopping = Stopping{asked.cause, asked.by_uid,      asked.detail, asked.at,
+                        {},          asked.sigterm_for, asked.asked};
   }
   // The supervisor sends SIGTERM once, for whichever came first: a stop asked after the
   // time limit changes nothing (the job ends TIMEOUT), and a time limit reached while
   // stopping neither.
   const std::optional<store::WallTime> limit = time_limit_at(job);
   if (limit && options_.clock->now() >= *limit && (!stopping || *limit < stopping->since)) {
-    stopping = Stopping{"time limit", std::nullopt, {}, *limit, {}};
+    stopping = Stopping{"time limit", std::nullopt, {}, *limit, {}, std::nullopt, std::nullopt};
   }
   if (stopping) stopping->kill_at = after_seconds(stopping->since, options_.kill_grace_s);
   return stopping;
@@ -51,7 +52,12 @@ void EngineImpl::note_stop(JobId job, StopRequest request) {
   auto [kept, added] = stops_.try_emplace(job, request);
   if (added) return;
   // A cancel after a preemption: the job now ends cancelled, but its SIGTERM went out with
-  // the first request, and the grace period runs from then.
+  // the first request, and the grace period runs from then. The cancel keeps its own moment,
+  // and the request that sent SIGTERM is remembered, to be told apart.
+  request.asked = request.at;
+  request.sigterm_for = kept->second.sigterm_for
+                            ? kept->second.sigterm_for
+                            : Stopping::Earlier{kept->second.cause, kept->second.by_uid};
   request.at = kept->second.at;
   kept->second = std::move(request);
 }

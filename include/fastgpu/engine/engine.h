@@ -117,6 +117,15 @@ struct Stopping {
   std::string detail;  // the scheduler's or the memory check's words; empty when none
   WallTime since{};    // when SIGTERM went out
   WallTime kill_at{};  // since + the grace period
+  // When SIGTERM went out for an earlier request (a cancel after a preemption), that
+  // request's cause and who asked, and when this one (cause, by_uid) was asked: a cancel is
+  // told at its own moment, not the preemption's. nullopt when this request sent SIGTERM.
+  struct Earlier {
+    std::string cause;
+    std::optional<std::uint32_t> by_uid;
+  };
+  std::optional<Earlier> sigterm_for;
+  std::optional<WallTime> asked;
 };
 
 class Engine {
