@@ -295,6 +295,27 @@ Status EngineImpl::check_array(const store::JobSpec& spec, std::size_t index,
   return {};
 }
 
+void EngineImpl::add_store_refusals(std::span<const store::JobSpec> batch,
+                                    std::vector<Status>& refusals) const {
+  const Status checked = options_.store->check_records(batch);
+  // A store that fails to check (not a refusal) leaves the refusals here as they are.
+  if (checked.ok() || checked.batch_jobs().empty()) return;
+  std::set<std::pair<std::size_t, std::string>> told;
+  for (const Status& refusal : refusals) {
+    for (const BatchJobError& job : refusal.batch_jobs()) told.emplace(job.index, job.message);
+  }
+  for (const BatchJobError& job : checked.batch_jobs()) {
+    // The store checks each job's spec too, as check_job did: those are told already.
+    if (told.contains({job.index, job.message})) continue;
+    refusals.push_back(
+        Status(checked.code(), job.message).with_batch_job(job.index, job.problem, job.field));
+  }
+  // In batch order, as refused_jobs() tells them; a job's own refusals keep their order.
+  std::stable_sort(refusals.begin(), refusals.end(), [](const Status& a, const Status& b) {
+    return a.batch_job()->index < b.batch_job()->index;
+  });
+}
+
 Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jobs) {
   if (jobs.empty()) return invalid_argument("no jobs to submit; give at least one job");
   std::vector<store::JobSpec> batch(jobs.begin(), jobs.end());
@@ -307,6 +328,7 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
   }
   if (!refusals.empty()) {
+    add_store_refusals(batch, refusals);
     // Counted before an array's members are folded into one line: "10 jobs of the batch are
     // refused" for a 10-member array asking too much twice over (it read "1 job").
     std::set<std::size_t> refused;

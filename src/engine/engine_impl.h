@@ -58,6 +58,10 @@ class EngineImpl final : public Engine {
   // returned.
   Status check_job(const store::JobSpec& spec, std::size_t index, std::size_t batch_size,
                    std::vector<Status>& refusals) const;
+  // With the batch refused here, adds what the store would refuse of it too (a dependency
+  // on a job that does not exist), so that every refusal is told at once.
+  void add_store_refusals(std::span<const store::JobSpec> batch,
+                          std::vector<Status>& refusals) const;
   // Adds a refusal for each limit of the GPUs here the job passes.
   void check_against_cluster(const store::JobSpec& spec, std::size_t index, std::size_t batch_size,
                              std::vector<Status>& refusals) const;

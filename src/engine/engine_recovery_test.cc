@@ -395,6 +395,43 @@ TEST(EngineSubmitTest, EveryImpossibleJobOfABatchIsToldAtOnce) {
   EXPECT_EQ(twice.status().batch_jobs().size(), 2u);
 }
 
+// The store's refusals (a dependency on a job that does not exist) came only after the
+// GPU checks passed: a batch with both kinds was told the GPU ones, fixed, sent again, and
+// told the other. Both kinds are told at once, in batch order.
+TEST(EngineSubmitTest, AnUnknownDependencyIsToldBesideTheGpuRefusals) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  auto engine = seams.open();
+
+  JobSpec orphan = job_spec("orphan", 1, 10 * kGiB);
+  orphan.dependencies.push_back({JobId(9999), store::DependencyKind::kAfterOk, std::nullopt});
+  JobSpec wide_orphan = job_spec("wide-orphan", 8, 10 * kGiB);
+  wide_orphan.dependencies = orphan.dependencies;
+  auto refused = engine->submit(std::vector<JobSpec>{job_spec("ok", 1, 10 * kGiB), orphan,
+                                                     job_spec("wide", 8, 10 * kGiB), wide_orphan});
+  ASSERT_FALSE(refused.ok());
+  const Status status = refused.status();
+  const std::vector<BatchJobError>& jobs = status.batch_jobs();
+  ASSERT_EQ(jobs.size(), 4u) << status.message();
+  EXPECT_EQ(jobs[0].index, 1u);
+  EXPECT_THAT(jobs[0].problem, HasSubstr("depends on job 9999, which does not exist"));
+  EXPECT_EQ(jobs[1].index, 2u);
+  EXPECT_THAT(jobs[1].problem, StartsWith("asks for 8 GPUs"));
+  EXPECT_EQ(jobs[2].index, 3u);  // a job refused both ways is told both ways
+  EXPECT_THAT(jobs[2].problem, StartsWith("asks for 8 GPUs"));
+  EXPECT_EQ(jobs[3].index, 3u);
+  EXPECT_THAT(jobs[3].problem, HasSubstr("depends on job 9999, which does not exist"));
+  EXPECT_THAT(status.message(), StartsWith("3 jobs of the batch are refused"));
+  EXPECT_TRUE(store->list_jobs({})->empty());  // nothing of a refused batch is stored
+  // A batch the GPUs take, with an unknown dependency alone, is refused as before.
+  auto alone = engine->submit(std::vector<JobSpec>{orphan});
+  ASSERT_FALSE(alone.ok());
+  EXPECT_THAT(alone.status().message(), HasSubstr("depends on job 9999, which does not exist"));
+  EXPECT_TRUE(store->list_jobs({})->empty());
+}
+
 TEST(EngineSubmitTest, SubmitTimeDefaultsToTheClock) {
   TempDir dir;
   ManualClock clock;

@@ -144,6 +144,9 @@ class CountingStore final : public store::StateStore {
       std::span<const store::JobSpec> jobs) override {
     return inner_.submit_records(jobs);
   }
+  Status check_records(std::span<const store::JobSpec> jobs) override {
+    return inner_.check_records(jobs);
+  }
   Status transition(JobId job, store::JobState from, store::JobState to, store::WallTime at,
                     std::string_view reason) override {
     return inner_.transition(job, from, to, at, reason);

@@ -146,19 +146,11 @@ class SqliteStateStore final : public StateStore {
   explicit SqliteStateStore(std::unique_ptr<Db> db) : db_(std::move(db)) {}
 
   Result<std::vector<JobRecord>> submit_records(std::span<const JobSpec> jobs) override {
-    for (std::size_t i = 0; i < jobs.size(); ++i) {
-      FASTGPU_RETURN_IF_ERROR(validate_job_spec(jobs[i], i));
-    }
-    std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
-    BatchIds batch;
-    batch.size = jobs.size();
-    environments_.begin_batch();
-    for (const JobSpec& spec : jobs) FASTGPU_RETURN_IF_ERROR(insert_job(spec, batch));
-    // Refused: the transaction is rolled back as it goes out of scope; nothing is stored.
-    if (!batch.refusals.empty()) return refused_jobs(batch.refusals);
-    FASTGPU_RETURN_IF_ERROR(txn.commit());
-    return std::move(batch.records);
+    return insert_batch(jobs, /*store=*/true);
+  }
+
+  Status check_records(std::span<const JobSpec> jobs) override {
+    return insert_batch(jobs, /*store=*/false).status();
   }
 
   Status transition(JobId job, JobState from, JobState to, WallTime at,
@@ -359,6 +351,25 @@ class SqliteStateStore final : public StateStore {
   }
 
  private:
+  // submit_records(), and check_records() when not `store`: the batch is inserted in a
+  // transaction that only a stored batch commits; the others are rolled back as it goes out
+  // of scope.
+  Result<std::vector<JobRecord>> insert_batch(std::span<const JobSpec> jobs, bool store) {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      FASTGPU_RETURN_IF_ERROR(validate_job_spec(jobs[i], i));
+    }
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    BatchIds batch;
+    batch.size = jobs.size();
+    environments_.begin_batch();
+    for (const JobSpec& spec : jobs) FASTGPU_RETURN_IF_ERROR(insert_job(spec, batch));
+    if (!batch.refusals.empty()) return refused_jobs(batch.refusals);
+    if (!store) return std::vector<JobRecord>{};
+    FASTGPU_RETURN_IF_ERROR(txn.commit());
+    return std::move(batch.records);
+  }
+
   struct BatchIds {
     std::size_t size = 0;  // jobs in the batch
     std::vector<JobId> ids;

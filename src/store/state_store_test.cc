@@ -294,6 +294,22 @@ TEST_F(StateStoreTest, EveryUnknownDependencyOfABatchIsToldAtOnce) {
   EXPECT_EQ(submit_one(full_spec(5)), JobId(1));
 }
 
+// check_records() tells what submit_records() would refuse, and stores nothing either way:
+// not a refused batch, not a good one, and no id is spent.
+TEST_F(StateStoreTest, CheckingABatchRefusesAsSubmitWouldAndStoresNothing) {
+  std::vector<JobSpec> batch = {full_spec(1), full_spec(2)};
+  EXPECT_TRUE(store_->check_records(batch).ok());
+  EXPECT_TRUE(store_->list_jobs({})->empty());
+  batch[1].dependencies = {{JobId(999), DependencyKind::kAfterOk, std::nullopt}};
+  const Status checked = store_->check_records(batch);
+  ASSERT_FALSE(checked.ok());
+  EXPECT_EQ(checked.message(), store_->submit(batch).status().message());
+  ASSERT_EQ(checked.batch_jobs().size(), 1u);
+  EXPECT_EQ(checked.batch_jobs()[0].index, 1u);
+  EXPECT_TRUE(store_->list_jobs({})->empty());
+  EXPECT_EQ(submit_one(full_spec(3)), JobId(1));
+}
+
 // A job given the id it is about to get as its dependency would wait for itself for ever:
 // refused as the unknown id it was when submitted, alone or as an array's task.
 // Waiting to succeed on a job that already ended otherwise was accepted, and the job was

@@ -271,6 +271,10 @@ class StateStore {
   // dependencies resolved), so that a caller keeping the queue in memory need not read a
   // batch of 10,000 jobs back.
   virtual Result<std::vector<JobRecord>> submit_records(std::span<const JobSpec> jobs) = 0;
+  // Checks the batch as submit_records() would, every refusal of it at once (a dependency on
+  // a job that does not exist), and stores nothing: so that a batch the daemon refuses for
+  // other reasons is told the store's refusals too.
+  virtual Status check_records(std::span<const JobSpec> jobs) = 0;
 
   // Moves a job from `from` to `to` if it is still in `from`, appending a transition.
   // Fails with kFailedPrecondition naming the actual state if another writer moved it,
