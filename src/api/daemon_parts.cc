@@ -38,12 +38,21 @@ Status open_probe(const DaemonConfig& config, DaemonParts& parts) {
     parts.gpus_note = "real GPUs: " + parts.probe->describe();
     return {};
   }
-  FASTGPU_RETURN_IF_ERROR(open_simulated(kDefaultSimulatedDevices, parts));
-  // Why NVML could not be used, without its hint to simulate (which this note gives): on a
-  // machine with GPUs, a driver that fails to start (a library of another version, a device
-  // node it may not open) must be told apart from no driver at all.
+  // Why NVML could not be used, without its hint to simulate (which what follows gives): on
+  // a machine with GPUs, a driver that fails to start (a library of another version, a
+  // device node it may not open) must be told apart from no driver at all.
   std::string why = nvml.status().message();
   if (const auto hint = why.find(". To try FastGPU"); hint != std::string::npos) why.resize(hint);
+  if (!is_no_nvidia_driver(nvml.status())) {
+    // Simulated GPUs here would place jobs on GPUs the machine does not have (four H100s on
+    // a one-GPU machine), while its real GPUs went unseen.
+    return failed_precondition(fmt::format(
+        "the NVIDIA driver is here but cannot be used, so the daemon does not start: {}. Fix "
+        "the driver (nvidia-smi shows the same error; after a driver upgrade, reboot or reload "
+        "the nvidia kernel module), or choose simulated GPUs: --devices {} or FASTGPU_DEVICES={}",
+        why, kDefaultSimulatedDevices, kDefaultSimulatedDevices));
+  }
+  FASTGPU_RETURN_IF_ERROR(open_simulated(kDefaultSimulatedDevices, parts));
   parts.gpus_note = fmt::format(
       "no NVIDIA driver: simulated GPUs ({}); --devices or "
       "FASTGPU_DEVICES choose others (NVML: {})",

@@ -6,6 +6,8 @@
 #include <string>
 #include <utility>
 
+#include "fastgpu/gpu/nvml_probe.h"
+
 namespace fastgpu::nvml {
 namespace {
 
@@ -85,7 +87,7 @@ Status require(const Symbol<Fn>& symbol, const std::string& path) {
 
 std::string load_failure_message(const std::string& path) {
   const char* reason = dlerror();
-  return "no NVIDIA driver found: could not load " + path + " (" +
+  return std::string(fastgpu::kNoNvidiaDriver) + ": could not load " + path + " (" +
          (reason != nullptr ? reason : "unknown dlopen error") + "). " + kSimulatedGpuHint;
 }
 

@@ -59,7 +59,7 @@ Status initialize(const NvmlLibrary& library) {
   std::string message = library.symbols().init.name + " failed in " + library.path() + ": " +
                         library.describe_error(code) + ". ";
   if (code == nvml::kErrorDriverNotLoaded) {
-    message = "no NVIDIA driver found: the kernel driver is not loaded (" + message + ") ";
+    message = std::string(kNoNvidiaDriver) + ": the kernel driver is not loaded (" + message + ") ";
   }
   return failed_precondition(message + nvml::kSimulatedGpuHint);
 }
@@ -124,6 +124,10 @@ class NvmlProbe final : public GpuProbe {
 };
 
 }  // namespace
+
+bool is_no_nvidia_driver(const Status& failed) {
+  return !failed.ok() && failed.message().starts_with(kNoNvidiaDriver);
+}
 
 Result<std::unique_ptr<GpuProbe>> open_nvml_probe(const NvmlProbeOptions& options) {
   auto library = NvmlLibrary::open(choose_library_path(options));

@@ -53,6 +53,35 @@ TEST(DaemonLifecycle, ADaemonWithoutNvmlSaysWhyItSimulates) {
   EXPECT_FALSE(contains(note, "To try FastGPU")) << note;  // the hint is the note itself
 }
 
+// A driver that is there but fails (NVML's library of another version than the kernel
+// module, as after a driver upgrade without a reboot) is not "no driver": the daemon ran on
+// four simulated H100s, placing jobs on GPUs the machine did not have. It refuses to start,
+// naming the error and both ways on; simulated GPUs asked for by name still start.
+TEST(DaemonLifecycle, ADriverThatFailsStopsTheDaemonInsteadOfSimulating) {
+  DaemonHarness daemon("");
+  const std::filesystem::path state = daemon.work() / "nvml-state.json";
+  std::ofstream(state) << R"({"init_error": "LIB_RM_VERSION_MISMATCH", "gpus": []})";
+  ASSERT_EQ(::setenv("FASTGPU_NVML_LIBRARY", FASTGPU_FAKE_NVML_PATH, 1), 0);
+  ASSERT_EQ(::setenv("FASTGPU_FAKE_NVML_STATE", state.c_str(), 1), 0);
+  const test_support::CliRun refused = daemon.fastgpu("daemon start");
+  const test_support::CliRun simulated = daemon.fastgpu("daemon start --devices 1xH100-80G");
+  ::unsetenv("FASTGPU_NVML_LIBRARY");
+  ::unsetenv("FASTGPU_FAKE_NVML_STATE");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_TRUE(contains(refused.output,
+                       "the NVIDIA driver is here but cannot be used, so the "
+                       "daemon does not start"))
+      << refused.output;
+  EXPECT_TRUE(contains(refused.output, "NVML_ERROR_LIB_RM_VERSION_MISMATCH")) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "--devices 4xH100-80G or FASTGPU_DEVICES=4xH100-80G"))
+      << refused.output;
+  EXPECT_EQ(simulated.exit_code, 0) << simulated.output;
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["gpus_source"], "simulated");
+  EXPECT_EQ(status["devices"], "1xH100-80G");
+}
+
 // The engine samples the GPUs only at a tick; a sample interval shorter than the tick must
 // still be kept (with a minute's tick and nothing to do, the daemon sampled once a minute).
 TEST(DaemonLifecycle, ASampleIntervalShorterThanTheTickIsKept) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "fastgpu/core/result.h"
 #include "fastgpu/gpu/probe.h"
@@ -31,5 +32,14 @@ struct NvmlProbeOptions {
 // the probe's lifetime. Fails with kFailedPrecondition when no driver can be loaded, with a
 // message that says so plainly and tells how to use simulated GPUs instead.
 Result<std::unique_ptr<GpuProbe>> open_nvml_probe(const NvmlProbeOptions& options = {});
+
+// How open_nvml_probe's message begins when the machine has no NVIDIA driver: its library
+// cannot be loaded, or its kernel module is not loaded.
+inline constexpr std::string_view kNoNvidiaDriver = "no NVIDIA driver found";
+
+// Whether open_nvml_probe failed for want of a driver, rather than from a driver that is
+// there and failed (a library of another version than the kernel module after an upgrade,
+// a device node this user may not open, a GPU the driver lost).
+bool is_no_nvidia_driver(const Status& failed);
 
 }  // namespace fastgpu
