@@ -108,7 +108,7 @@ std::string elapsed_text(const api::Json& job, std::int64_t now_us) {
 }
 
 std::string job_name(const api::Json& job) {
-  std::string name = job["spec"]["name"].get<std::string>();
+  std::string name = printable(job["spec"]["name"].get<std::string>());
   if (name.empty()) name = "-";
   const api::Json& array = field(job["spec"], "array");
   if (array.is_object()) name += fmt::format("[{}]", array["index"].get<std::uint32_t>());
@@ -519,14 +519,17 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
         indices.push_back(jobs[k]["spec"]["array"]["index"].get<std::uint64_t>());
       }
       id += "-" + std::to_string(jobs[end - 1]["id"].get<std::uint64_t>());
-      name = (spec["name"].get<std::string>().empty() ? "-" : spec["name"].get<std::string>()) +
-             "[" + ranges_text(indices) + "]";
+      name =
+          (spec["name"].get<std::string>().empty() ? "-"
+                                                   : printable(spec["name"].get<std::string>())) +
+          "[" + ranges_text(indices) + "]";
     }
     // RUNNING in the store until it has ended; STOPPING once asked to stop (as squeue's CG).
     const std::string state =
         field(job, "stopping").is_object() ? "STOPPING" : job["state"].get<std::string>();
-    rows.push_back({id, fit_to_width(name, 20), fit_to_width(job["user"].get<std::string>(), 10),
-                    state, std::to_string(spec["gpus"].get<int>()), memory_text(job),
+    rows.push_back({id, fit_to_width(name, 20),
+                    fit_to_width(printable(job["user"].get<std::string>()), 10), state,
+                    std::to_string(spec["gpus"].get<int>()), memory_text(job),
                     placed_or_why_text(job, now_us), elapsed_text(job, now_us)});
     i = end;
   }
@@ -589,8 +592,10 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
     }
   }
   std::string text;
+  // Every value printable: the name, command and folder are what the job's user chose, and
+  // root's `show` of another user's job must not pass their control characters on.
   auto line = [&text](std::string_view key, const std::string& value) {
-    text += fmt::format("{:<14} {}\n", std::string(key) + ":", value);
+    text += fmt::format("{:<14} {}\n", std::string(key) + ":", printable(value));
   };
   line("id", std::to_string(job["id"].get<std::uint64_t>()));
   line("name", job_name(job));

@@ -34,5 +34,17 @@ TEST(ShellQuote, EveryOtherWordComesBackWholeThroughTheShell) {
   EXPECT_EQ(words_by_shell(shell_quote("a b") + " " + shell_quote("c'd")), "a b\nc'd\n");
 }
 
+TEST(Printable, ControlCharactersAreWrittenOutAndTheRestKept) {
+  EXPECT_EQ(printable("train-resnet50"), "train-resnet50");
+  EXPECT_EQ(printable("\x1b[31mred\x1b[0m"), "\\x1b[31mred\\x1b[0m");
+  EXPECT_EQ(printable("a\nb\tc\rd\x07\x7f"), "a\\nb\\tc\\rd\\x07\\x7f");
+  EXPECT_EQ(printable(std::string("nul\0here", 8)), "nul\\x00here");
+  // UTF-8 letters stay; the C1 control U+009B (CSI, 0xC2 0x9B) does not.
+  EXPECT_EQ(printable("d\xc3\xa9j\xc3\xa0 \xe5\xad\xa6"), "d\xc3\xa9j\xc3\xa0 \xe5\xad\xa6");
+  EXPECT_EQ(printable("x\xc2\x9b"
+                      "2J"),
+            "x\\u009b2J");
+}
+
 }  // namespace
 }  // namespace fastgpu

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/engine/report.h"
 
@@ -67,8 +68,10 @@ std::string energy_text(const JobReport& job) {
 // started; GPU memory, utilization and energy of a CPU-only job), "n/a" where it applies
 // but was not measured.
 std::vector<std::string> job_row(const JobReport& job, bool with_user) {
-  std::vector<std::string> row = {to_string(job.id), job_label(job)};
-  if (with_user) row.push_back(job.user);
+  // The name and user as a terminal can show them: another user's control characters in
+  // root's `history --all-users` would drive root's terminal.
+  std::vector<std::string> row = {to_string(job.id), printable(job_label(job))};
+  if (with_user) row.push_back(printable(job.user));
   const bool gpu_figures = job.started && job.gpus > 0;
   const auto figure = [](bool applies, const std::optional<std::string>& text) -> std::string {
     if (!applies) return kNotApplicable;

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/batch_error.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/store/state_store.h"
 
 namespace fastgpu::store {
@@ -137,6 +138,16 @@ Status check_listed_once(const JobSpec& spec, std::size_t i, const std::string& 
   return {};
 }
 
+// A name is shown in every table of jobs, root's of all users' too: control characters in
+// it (an escape sequence, a newline) would drive the viewer's terminal or fake a row. The
+// job file and the CLI refuse them already; this is the API's door.
+Status check_name(const JobSpec& spec, const std::string& where) {
+  if (printable(spec.name) == spec.name) return {};
+  return invalid_argument(where +
+                          ": the name holds a control character; names are shown in "
+                          "tables, so give one without (e.g. train-resnet50)");
+}
+
 Status check_dependencies(const JobSpec& spec, std::size_t index, const std::string& where) {
   for (std::size_t i = 0; i < spec.dependencies.size(); ++i) {
     const Dependency& dependency = spec.dependencies[i];
@@ -184,9 +195,11 @@ bool is_legal_transition(JobState from, JobState to) {
 }
 
 Status validate_job_spec(const JobSpec& spec, std::size_t index) {
-  const std::string where = "job " + std::to_string(index) + " of the batch" +
-                            (spec.name.empty() ? std::string() : " ('" + spec.name + "')");
-  Status checked = check_command(spec, where);
+  const std::string where =
+      "job " + std::to_string(index) + " of the batch" +
+      (spec.name.empty() ? std::string() : " ('" + printable(spec.name) + "')");
+  Status checked = check_name(spec, where);
+  if (checked.ok()) checked = check_command(spec, where);
   if (checked.ok()) checked = check_environment(spec, where);
   if (checked.ok()) checked = check_numbers(spec, where);
   if (checked.ok()) checked = check_dependencies(spec, index, where);

@@ -7,6 +7,7 @@
 
 #include <limits>
 
+#include "fastgpu/core/text.h"
 #include "store/store_test_util.h"
 
 namespace fastgpu::store {
@@ -292,6 +293,25 @@ TEST_F(StateStoreTest, EveryUnknownDependencyOfABatchIsToldAtOnce) {
   EXPECT_THAT(refused.message(), Not(HasSubstr("task [1]")));
   EXPECT_TRUE(store_->list_jobs({})->empty());
   EXPECT_EQ(submit_one(full_spec(5)), JobId(1));
+}
+
+// A name with control characters came in through the API (the job file and the CLI refuse
+// them) and was printed raw in root's tables: an escape sequence drove the terminal, and a
+// newline faked a row. The store refuses it, naming it printably.
+TEST_F(StateStoreTest, ANameWithAControlCharacterIsRefused) {
+  for (const std::string name : {"\x1b[2Jfake", "two\nlines", "bell\x07", "csi\xc2\x9b"}) {
+    JobSpec spec = full_spec(1);
+    spec.name = name;
+    auto ids = store_->submit(std::vector<JobSpec>{spec});
+    ASSERT_FALSE(ids.ok()) << printable(name);
+    EXPECT_EQ(ids.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(ids.status().message(),
+                HasSubstr("('" + printable(name) + "'): the name holds a control character"));
+    EXPECT_EQ(ids.status().message().find('\x1b'), std::string::npos);
+  }
+  JobSpec fine = full_spec(1);
+  fine.name = "d\xc3\xa9j\xc3\xa0-vu";  // letters of any script are fine
+  EXPECT_TRUE(store_->submit(std::vector<JobSpec>{fine}).ok());
 }
 
 // check_records() tells what submit_records() would refuse, and stores nothing either way:

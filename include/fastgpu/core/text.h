@@ -21,6 +21,13 @@ std::string ascii_lower(std::string_view text);
 // digits and _@%+=:,./- (and is not empty), else in single quotes (a ' inside as '\'').
 std::string shell_quote(std::string_view word);
 
+// `text` safe to print on a terminal: each control character (bytes 0x00-0x1f and 0x7f, and
+// the UTF-8 C1 controls U+0080-U+009F) written out as an escape, "\n", "\t", "\x1b",
+// "\u009b"; everything else unchanged. For what another user chose (a job's name, its
+// command), which a shared daemon's tables show to root: an escape sequence in it would
+// otherwise drive the viewer's terminal, and a newline fake a row.
+std::string printable(std::string_view text);
+
 // The fewest one-character insertions, deletions and substitutions that turn `a` into `b`.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
