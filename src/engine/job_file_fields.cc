@@ -173,7 +173,7 @@ Status check_name(std::string_view text) {
       return invalid_argument(fmt::format(
           "name '{}' contains {}; names have no spaces, ':' or ',' (they separate after's "
           "targets) ({})",
-          text,
+          printable(text),
           std::isspace(byte) || std::iscntrl(byte) ? "a space or control character"
                                                    : fmt::format("'{}'", c),
           kExample));

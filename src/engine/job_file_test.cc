@@ -245,6 +245,9 @@ TEST(JobFileFields, NamesReadAsIdsOrWithSeparatorsAreRefused) {
                        "name 'a b' contains a space");
   same_error_both_ways({"--name", "a:b", "x"}, "{command: [x], name: 'a:b'}",
                        "name 'a:b' contains ':'");
+  // The refused name is told printably: its escape sequence reached the terminal.
+  same_error_both_ways({"--name", "a\x1b[2Jb", "x"}, "{command: [x], name: \"a\\e[2Jb\"}",
+                       "name 'a\\x1b[2Jb' contains a space or control character");
 }
 
 TEST(JobFileFields, RestartableIsABoolean) {
