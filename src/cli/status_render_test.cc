@@ -117,6 +117,16 @@ TEST(StatusTable, ProcessesShowPidUserCommandAndMemory) {
   EXPECT_NE(gone.find("n/a"), std::string::npos) << gone;
 }
 
+// Any user can name their process (prctl, up to 15 bytes of anything): an escape sequence
+// in a GPU process's name reached every viewer's terminal through `fastgpu status`.
+TEST(StatusTable, AProcessNameIsPrintedWithItsControlCharactersWrittenOut) {
+  StatusContext context = test_context();
+  context.lookup = [](std::uint32_t) { return ProcessInfo{"mallory", "\x1b[2Jgone\n"}; };
+  const std::string text = render_status_table(nvml_reading(), context, {});
+  EXPECT_EQ(text.find('\x1b'), std::string::npos) << text;
+  EXPECT_NE(line_with(text, "4242").find("\\x1b[2Jgone\\n"), std::string::npos) << text;
+}
+
 TEST(StatusTable, AbsentFieldsPrintNotAvailableNeverZero) {
   const std::string text = table(nvml_reading());
   const std::string line = line_with(text, "[1]");

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli/status_render.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 
 namespace fastgpu::cli {
@@ -155,7 +156,8 @@ std::string process_line(const GpuProcess& process, bool last, const StatusConte
   const std::string memory =
       process.used_memory_bytes ? format_bytes(*process.used_memory_bytes) : "n/a";
   return fmt::format("    {} {:>7}  {:<10} {:<16} {:>10}", branch, process.pid,
-                     info.user.value_or("?"), info.command.value_or("?"), memory);
+                     printable(info.user.value_or("?")), printable(info.command.value_or("?")),
+                     memory);
 }
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
