@@ -32,10 +32,12 @@ Status check_options(const EngineOptions& options) {
   if (options.state_dir.empty()) {
     return invalid_argument("EngineOptions::state_dir is empty; pass the state folder");
   }
-  if (!(options.sample_interval_s >= 0.0) || !(options.kill_grace_s >= 0.0)) {
-    return invalid_argument("sample_interval_s and kill_grace_s must be >= 0 seconds, not " +
-                            std::to_string(options.sample_interval_s) + " and " +
-                            std::to_string(options.kill_grace_s));
+  if (!(options.sample_interval_s >= 0.0) || !(options.kill_grace_s >= 0.0) ||
+      !(options.sample_retention_s >= 0.0)) {
+    return invalid_argument(
+        "sample_interval_s, kill_grace_s and sample_retention_s must be >= 0 seconds, not " +
+        std::to_string(options.sample_interval_s) + ", " + std::to_string(options.kill_grace_s) +
+        " and " + std::to_string(options.sample_retention_s));
   }
   return sched::validate_config(options.scheduler).with_context("scheduler config");
 }

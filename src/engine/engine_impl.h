@@ -101,6 +101,9 @@ class EngineImpl final : public Engine {
   bool restart_moved(JobId job, const MovingJob& move, TickReport& report);
   Status end_unrunnable_dependents(TickReport& report);
   void sample_if_due(TickReport& report);
+  // Deletes GPU samples past options_.sample_retention_s, at most once an hour (sooner while
+  // a backlog remains).
+  void prune_samples_if_due(TickReport& report);
   void note_withheld(const std::vector<Withheld>& withheld, TickReport& report);
 
   // waiting.cc
@@ -151,6 +154,9 @@ class EngineImpl final : public Engine {
   std::set<JobId> withheld_noted_;             // queued jobs already reported as not fitting
   std::vector<exec::Finished> unrecorded_;     // ends the store could not take yet
   std::optional<store::WallTime> last_sample_;
+  // When samples past the retention were last deleted; a delete that hit its row limit
+  // leaves it unset, so that the next sample deletes more.
+  std::optional<store::WallTime> last_prune_;
 };
 
 }  // namespace fastgpu::engine

@@ -560,6 +560,49 @@ TEST(EngineAccountingTest, GpuSecondsPeakMemoryUtilizationAndApportionedEnergy) 
   EXPECT_EQ(samples->size(), 8u);
 }
 
+// The samples table grew for ever (8 rows a second on 8 GPUs): samples older than the
+// retention are deleted, at most once an hour, and a backlog over several ticks.
+TEST(EngineAccountingTest, SamplesPastTheRetentionAreDeleted) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path(), "H100-80G");
+  seams.options.sample_retention_s = 2 * 3600.0;
+  const store::WallTime start = clock.now();
+  // A backlog older than the retention, as an upgraded daemon finds: 25,000 rows.
+  std::vector<store::Sample> old;
+  for (int i = 0; i < 25'000; ++i) {
+    old.push_back({start - std::chrono::hours(3) + std::chrono::milliseconds(i), 0, 0, std::nullopt,
+                   std::nullopt, std::nullopt});
+  }
+  ASSERT_TRUE(store->append_samples(old).ok());
+  auto engine = seams.open();
+  const auto count = [&] {
+    return store
+        ->samples_between(start - std::chrono::hours(24), clock.now() + std::chrono::seconds(1))
+        ->size();
+  };
+  ASSERT_TRUE(engine->tick().ok());  // deletes 10,000 and samples once
+  EXPECT_EQ(count(), 15'001u);
+  for (int i = 0; i < 2; ++i) {  // the rest, one delete a sample
+    clock.advance(1);
+    ASSERT_TRUE(engine->tick().ok());
+  }
+  EXPECT_EQ(count(), 3u);  // only this daemon's three samples are left
+  // An hour after that delete, the next (nothing is past 2 h yet).
+  clock.advance(3600);
+  ASSERT_TRUE(engine->tick().ok());
+  EXPECT_EQ(count(), 4u);
+  // Within the hour after it nothing is deleted, though the first sample is past 2 h...
+  clock.advance(3599);
+  ASSERT_TRUE(engine->tick().ok());
+  EXPECT_EQ(count(), 5u);
+  // ...and at the hour the first two samples go (those before now - 2 h).
+  clock.advance(1);
+  ASSERT_TRUE(engine->tick().ok());
+  EXPECT_EQ(count(), 4u);
+}
+
 TEST(EngineAccountingTest, WithoutAttributionPeakMemoryIsUnknownNotZero) {
   TempDir dir;
   ManualClock clock;

@@ -207,8 +207,8 @@ class CountingStore final : public store::StateStore {
                                                      store::WallTime to) override {
     return inner_.samples_between(from, to);
   }
-  Result<std::uint64_t> prune_samples(store::WallTime before) override {
-    return inner_.prune_samples(before);
+  Result<std::uint64_t> prune_samples(store::WallTime before, std::size_t limit) override {
+    return inner_.prune_samples(before, limit);
   }
   Result<std::vector<store::HistoryEntry>> history(std::string_view signature,
                                                    std::size_t limit) override {

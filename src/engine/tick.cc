@@ -210,6 +210,27 @@ Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
   return {};
 }
 
+void EngineImpl::prune_samples_if_due(TickReport& report) {
+  constexpr double kPruneEverySeconds = 3600.0;
+  constexpr std::size_t kPruneRows = 10'000;  // a short transaction: the tick goes on
+  if (options_.sample_retention_s <= 0.0) return;
+  if (last_prune_ && to_seconds(now_) - to_seconds(*last_prune_) < kPruneEverySeconds) return;
+  const store::WallTime before =
+      now_ - std::chrono::duration_cast<store::WallTime::duration>(
+                 std::chrono::duration<double>(options_.sample_retention_s));
+  const Result<std::uint64_t> pruned = options_.store->prune_samples(before, kPruneRows);
+  if (!pruned.ok()) {
+    warn(report, "samples.error", std::nullopt,
+         "could not delete GPU samples past their retention: " + pruned.status().to_string());
+  }
+  // A full delete leaves more behind: the next sample goes on with them.
+  if (pruned.ok() && *pruned >= kPruneRows) {
+    last_prune_.reset();
+  } else {
+    last_prune_ = now_;
+  }
+}
+
 void EngineImpl::sample_if_due(TickReport& report) {
   if (last_sample_ && to_seconds(now_) - to_seconds(*last_sample_) < options_.sample_interval_s) {
     return;
@@ -229,6 +250,7 @@ void EngineImpl::sample_if_due(TickReport& report) {
     warn(report, "samples.error", std::nullopt,
          "could not record GPU samples: " + stored.to_string());
   }
+  prune_samples_if_due(report);
   // Kept in the store, so that a daemon restarted before the job ends goes on from them.
   const std::vector<std::pair<JobId, Bytes>> peaks = meter_.take_raised_peaks();
   const Status kept = options_.store->record_run_peaks(peaks);

@@ -122,7 +122,9 @@ constexpr const char* kInsertSample =
 constexpr const char* kSamplesBetween =
     "SELECT at_us, gpu, memory_used, util, power_w, energy_mj FROM samples "
     "WHERE at_us >= ?1 AND at_us < ?2 ORDER BY at_us, gpu";
-constexpr const char* kPruneSamples = "DELETE FROM samples WHERE at_us < ?1";
+constexpr const char* kPruneSamples =
+    "DELETE FROM samples WHERE rowid IN "
+    "(SELECT rowid FROM samples WHERE at_us < ?1 ORDER BY at_us LIMIT ?2)";
 constexpr const char* kHistory =
     "SELECT job, peak_gpu_mem, run_seconds, outcome, ended_us FROM history "
     "WHERE signature = ?1 ORDER BY seq DESC LIMIT ?2";
@@ -325,10 +327,10 @@ class SqliteStateStore final : public StateStore {
     }
   }
 
-  Result<std::uint64_t> prune_samples(WallTime before) override {
+  Result<std::uint64_t> prune_samples(WallTime before, std::size_t limit) override {
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kPruneSamples));
-    stmt.bind(1, to_micros(before));
+    stmt.bind(1, to_micros(before)).bind(2, static_cast<std::int64_t>(limit));
     FASTGPU_RETURN_IF_ERROR(stmt.run());
     return static_cast<std::uint64_t>(db_->changes());
   }

@@ -735,9 +735,15 @@ TEST_F(StateStoreTest, SamplesAppendQueryAndPrune) {
   ASSERT_TRUE(between.ok());
   EXPECT_EQ(*between, samples);
 
-  auto pruned = store_->prune_samples(at_seconds(2));
+  // At most `limit` a call, the oldest first.
+  auto pruned = store_->prune_samples(at_seconds(2), 3);
   ASSERT_TRUE(pruned.ok());
-  EXPECT_EQ(*pruned, 4u);
+  EXPECT_EQ(*pruned, 3u);
+  EXPECT_EQ(*store_->samples_between(at_seconds(0), at_seconds(10)),
+            std::vector<Sample>(samples.begin() + 3, samples.end()));
+  pruned = store_->prune_samples(at_seconds(2), 3);
+  ASSERT_TRUE(pruned.ok());
+  EXPECT_EQ(*pruned, 1u);
   auto left = store_->samples_between(at_seconds(0), at_seconds(10));
   EXPECT_EQ(*left, std::vector<Sample>(samples.begin() + 4, samples.end()));
 }

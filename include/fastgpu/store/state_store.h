@@ -324,8 +324,9 @@ class StateStore {
   virtual Status append_samples(std::span<const Sample> samples) = 0;
   // Samples with from <= at < to, ordered by time then GPU.
   virtual Result<std::vector<Sample>> samples_between(WallTime from, WallTime to) = 0;
-  // Deletes samples older than `before`; returns how many.
-  virtual Result<std::uint64_t> prune_samples(WallTime before) = 0;
+  // Deletes samples older than `before`, the oldest first and at most `limit` of them (so
+  // that a long backlog is deleted in short transactions); returns how many.
+  virtual Result<std::uint64_t> prune_samples(WallTime before, std::size_t limit) = 0;
 
   // The latest `limit` history entries of a signature, newest first.
   virtual Result<std::vector<HistoryEntry>> history(std::string_view signature,
