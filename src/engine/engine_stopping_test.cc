@@ -94,6 +94,21 @@ class EngineStoppingTest : public ::testing::Test {
     auto report = engine_->tick();
     ASSERT_TRUE(report.ok()) << report.status().to_string();
   }
+  // A restartable job started, then stopped by the memory check (memory-action requeue):
+  // its process holds 60 GiB on a GPU it declared 20 GiB of, seen 2 s after its start.
+  JobId start_and_stop_for_memory() {
+    seams_->options.scheduler.memory_action = sched::MemoryActionKind::kRequeue;
+    open();
+    JobSpec spec = job_spec("greedy");
+    spec.restartable = true;
+    const JobId id = start(spec);
+    const auto pid = static_cast<std::uint32_t>(seams_->launcher.job_pid(id));
+    seams_->probe->devices().at(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
+    seams_->probe->devices().at(0).memory_used_bytes = 60 * kGiB;
+    clock_.advance(2);
+    tick();
+    return id;
+  }
   JobRecord record(JobId id) { return *store_->get_job(id); }
   std::optional<Stopping> stopping(JobId id) { return engine_->stopping(record(id)); }
   static WallTime after(WallTime from, double seconds) {
@@ -220,16 +235,7 @@ TEST_F(EngineStoppingTest, AfterARestartACancelledJobIsStillStoppingAndEndsSayin
 // what sent the SIGTERM is kept beside it, across a restart too. The cancel was told at the
 // preemption's moment.
 TEST_F(EngineStoppingTest, ACancelAfterAPreemptionKeepsItsOwnMomentAndWhatSentSigterm) {
-  seams_->options.scheduler.memory_action = sched::MemoryActionKind::kRequeue;
-  open();
-  JobSpec spec = job_spec("greedy");
-  spec.restartable = true;
-  const JobId id = start(spec);
-  const auto pid = static_cast<std::uint32_t>(seams_->launcher.job_pid(id));
-  seams_->probe->devices().at(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
-  seams_->probe->devices().at(0).memory_used_bytes = 60 * kGiB;
-  clock_.advance(2);
-  tick();
+  const JobId id = start_and_stop_for_memory();
   const WallTime sigterm = clock_.now();
   ASSERT_EQ(stopping(id)->cause, "memory");
   EXPECT_FALSE(stopping(id)->asked);
@@ -263,16 +269,7 @@ TEST_F(EngineStoppingTest, ACancelAfterAPreemptionKeepsItsOwnMomentAndWhatSentSi
 // What an earlier run was asked is not asked of the run going on now: a job stopped for
 // its memory and queued again runs again unasked after a restart.
 TEST_F(EngineStoppingTest, AfterARestartAStopOfAnEarlierRunIsNotThisRunsStop) {
-  seams_->options.scheduler.memory_action = sched::MemoryActionKind::kRequeue;
-  open();
-  JobSpec spec = job_spec("greedy");
-  spec.restartable = true;
-  const JobId id = start(spec);
-  const auto pid = static_cast<std::uint32_t>(seams_->launcher.job_pid(id));
-  seams_->probe->devices().at(0).processes = std::vector<GpuProcess>{{pid, 60 * kGiB}};
-  seams_->probe->devices().at(0).memory_used_bytes = 60 * kGiB;
-  clock_.advance(2);
-  tick();
+  const JobId id = start_and_stop_for_memory();
   ASSERT_EQ(stopping(id)->cause, "memory");
   seams_->probe->devices().at(0).processes = std::vector<GpuProcess>{};
   seams_->probe->devices().at(0).memory_used_bytes = 0;
