@@ -449,12 +449,14 @@ std::string compact_text(const Json& json) {
   return json.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
-void JobListingText::add(const store::JobRecord& job, const Json* waiting, const Json* stopping) {
+void JobListingText::add(const store::JobRecord& job, const Json* waiting, const Json* stopping,
+                         const Json* requeue_reason) {
   if (!empty_) text_ += ',';
   empty_ = false;
   Json json = job_record_to_json(job, fields_);
   if (waiting != nullptr) json["waiting"] = *waiting;
   if (stopping != nullptr) json["stopping"] = *stopping;
+  if (requeue_reason != nullptr) json["requeue_reason"] = *requeue_reason;
   if (log_readable_ && fields_ != JobFields::kTable) json["log_readable"] = *log_readable_;
   text_ += compact_text(json);
 }

@@ -403,6 +403,17 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
 
 namespace {
 
+// Why a job that ran is queued again (preempted, moved by the balancer, over its memory, a
+// run its daemon never started): the reason of the transition that queued it; null when the
+// store cannot say.
+Json requeue_reason(store::StateStore& store, JobId job) {
+  Result<std::vector<store::Transition>> transitions = store.transitions(job);
+  if (!transitions.ok() || transitions->empty()) return nullptr;
+  const store::Transition& last = transitions->back();
+  if (last.to != store::JobState::kQueued || last.reason.empty()) return nullptr;
+  return last.reason;
+}
+
 // A running job on its way out, as the engine sees it (docs/api.md); null when it is not.
 // REQUIRES: the engine's mutex held.
 Json stopping_json(const engine::Engine& engine, const store::JobRecord& job) {
@@ -482,8 +493,13 @@ ApiResponse ApiService::list(const ApiRequest& request) {
       ask_engine ? options_.engine_mutex : nullptr, [&](const store::JobRecord& job) {
         const Json waiting = waiting_json(job, *fields != JobFields::kTable);
         const Json stopping = stopping_json(*options_.engine, job);
+        // As show has it; not in a table listing, whose tables do not show it. A read of the
+        // job's transitions, for the few jobs queued again.
+        const bool requeued = *fields != JobFields::kTable &&
+                              job.state == store::JobState::kQueued && job.attempts > 0;
+        const Json requeued_why = requeued ? requeue_reason(*options_.store, job.id) : Json();
         listing.add(job, waiting.is_null() ? nullptr : &waiting,
-                    stopping.is_null() ? nullptr : &stopping);
+                    stopping.is_null() ? nullptr : &stopping, requeued ? &requeued_why : nullptr);
       });
   if (!listed.ok()) return error_response(listed);
   ApiResponse response;
@@ -508,17 +524,6 @@ Result<store::JobRecord> ApiService::owned_job(const ApiRequest& request, JobId 
 }
 
 namespace {
-// Why a job that ran is queued again (preempted, moved by the balancer, over its memory, a
-// run its daemon never started): the reason of the transition that queued it; null when the
-// store cannot say.
-Json requeue_reason(store::StateStore& store, JobId job) {
-  Result<std::vector<store::Transition>> transitions = store.transitions(job);
-  if (!transitions.ok() || transitions->empty()) return nullptr;
-  const store::Transition& last = transitions->back();
-  if (last.to != store::JobState::kQueued || last.reason.empty()) return nullptr;
-  return last.reason;
-}
-
 // owned_job's "not yours" comes back as a failed precondition; the API says 403.
 ApiResponse ownership_error(const Status& status) {
   if (status.code() == ErrorCode::kFailedPrecondition) return forbidden(status.message());

@@ -674,6 +674,19 @@ TEST_F(ApiServiceTest, ShowOfAJobQueuedAgainSaysWhy) {
   ASSERT_EQ(shown.status, 200) << shown.body.dump();
   EXPECT_EQ(shown.body["requeue_reason"],
             "requeued: memory pressure (memory-action requeue): gpu 0 ...");
+  // A listing carries it too (`queue --json`); it had it only in the one job's answer.
+  const std::uint64_t fresh = submit_as(3);
+  const ApiResponse listed = call("GET", "/v1/jobs", 3, "", {{"state", "QUEUED"}});
+  ASSERT_EQ(listed.status, 200) << listed.body.dump();
+  ASSERT_EQ(listed.body["jobs"].size(), 2u) << listed.body.dump();
+  for (const Json& job : listed.body["jobs"]) {
+    if (job["id"] == id) {
+      EXPECT_EQ(job["requeue_reason"], shown.body["requeue_reason"]);
+    } else {
+      EXPECT_EQ(job["id"], fresh);
+      EXPECT_FALSE(job.contains("requeue_reason")) << job.dump();
+    }
+  }
 }
 
 TEST_F(ApiServiceTest, DaemonAndGpusReportTheirSource) {

@@ -65,9 +65,10 @@ class JobListingText {
 
   // `waiting`: why a queued job waits ({"reason", "detail"}, or the reason alone for a
   // table listing), carried as "waiting"; `stopping`: a running job on its way out
-  // (docs/api.md), carried as "stopping"; null for none.
+  // (docs/api.md), carried as "stopping"; `requeue_reason`: why a job that ran is queued
+  // again, carried as "requeue_reason" (as `GET /v1/jobs/{id}` has it); null for none.
   void add(const store::JobRecord& job, const Json* waiting = nullptr,
-           const Json* stopping = nullptr);
+           const Json* stopping = nullptr, const Json* requeue_reason = nullptr);
   // The body; the object is spent.
   std::string finish() &&;
 
