@@ -570,8 +570,10 @@ TEST(EngineAccountingTest, SamplesPastTheRetentionAreDeleted) {
   seams.options.sample_retention_s = 2 * 3600.0;
   const store::WallTime start = clock.now();
   // A backlog older than the retention, as an upgraded daemon finds: 25,000 rows.
+  constexpr int kOldSamples = 25'000;
   std::vector<store::Sample> old;
-  for (int i = 0; i < 25'000; ++i) {
+  old.reserve(kOldSamples);
+  for (int i = 0; i < kOldSamples; ++i) {
     old.push_back({start - std::chrono::hours(3) + std::chrono::milliseconds(i), 0, 0, std::nullopt,
                    std::nullopt, std::nullopt});
   }
