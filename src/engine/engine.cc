@@ -299,7 +299,19 @@ Status EngineImpl::check_array(const store::JobSpec& spec, std::size_t index,
 
 void EngineImpl::add_store_refusals(std::span<const store::JobSpec> batch,
                                     std::vector<Status>& refusals) const {
-  const Status checked = options_.store->check_records(batch);
+  // The store checks every spec before any dependency and stops at the first bad one, which
+  // check_job has told already: such a job stands in as a plain one, keeping its place in
+  // the batch for the others' references, so that their dependencies are checked too.
+  std::vector<store::JobSpec> to_check(batch.begin(), batch.end());
+  for (std::size_t i = 0; i < to_check.size(); ++i) {
+    if (store::validate_job_spec(to_check[i], i).ok()) continue;
+    store::JobSpec stand_in;
+    stand_in.argv = {"true"};
+    stand_in.working_dir = "/";
+    stand_in.submit_time = to_check[i].submit_time;
+    to_check[i] = std::move(stand_in);
+  }
+  const Status checked = options_.store->check_records(to_check);
   // A store that fails to check (not a refusal) leaves the refusals here as they are.
   if (checked.ok() || checked.batch_jobs().empty()) return;
   std::set<std::pair<std::size_t, std::string>> told;

@@ -425,6 +425,15 @@ TEST(EngineSubmitTest, AnUnknownDependencyIsToldBesideTheGpuRefusals) {
   EXPECT_THAT(jobs[3].problem, HasSubstr("depends on job 9999, which does not exist"));
   EXPECT_THAT(status.message(), StartsWith("3 jobs of the batch are refused"));
   EXPECT_TRUE(store->list_jobs({})->empty());  // nothing of a refused batch is stored
+  // A job whose spec is refused (a share over 1) does not hide the others' dependencies.
+  JobSpec odd = job_spec("odd", 1, 10 * kGiB, 1.5);
+  auto with_odd = engine->submit(std::vector<JobSpec>{odd, orphan});
+  ASSERT_FALSE(with_odd.ok());
+  ASSERT_EQ(with_odd.status().batch_jobs().size(), 2u) << with_odd.status().message();
+  EXPECT_THAT(with_odd.status().batch_jobs()[0].problem, StartsWith("util share 1.5"));
+  EXPECT_EQ(with_odd.status().batch_jobs()[1].index, 1u);
+  EXPECT_THAT(with_odd.status().batch_jobs()[1].problem,
+              HasSubstr("depends on job 9999, which does not exist"));
   // A batch the GPUs take, with an unknown dependency alone, is refused as before.
   auto alone = engine->submit(std::vector<JobSpec>{orphan});
   ASSERT_FALSE(alone.ok());
