@@ -312,15 +312,10 @@ void EngineImpl::add_store_refusals(std::span<const store::JobSpec> batch,
     to_check[i] = std::move(stand_in);
   }
   const Status checked = options_.store->check_records(to_check);
-  // A store that fails to check (not a refusal) leaves the refusals here as they are.
+  // A store that fails to check (not a refusal) leaves the refusals here as they are. Every
+  // spec it checks passes, so what it refuses is what only it checks: dependencies.
   if (checked.ok() || checked.batch_jobs().empty()) return;
-  std::set<std::pair<std::size_t, std::string>> told;
-  for (const Status& refusal : refusals) {
-    for (const BatchJobError& job : refusal.batch_jobs()) told.emplace(job.index, job.message);
-  }
   for (const BatchJobError& job : checked.batch_jobs()) {
-    // The store checks each job's spec too, as check_job did: those are told already.
-    if (told.contains({job.index, job.message})) continue;
     refusals.push_back(
         Status(checked.code(), job.message).with_batch_job(job.index, job.problem, job.field));
   }
