@@ -14,6 +14,14 @@ Status located_in_batch(const Status& refused, std::size_t index, std::string_vi
   return refused.with_batch_job(index, std::string(problem));
 }
 
+std::size_t distinct_jobs(const std::vector<BatchJobError>& jobs) {
+  std::vector<std::size_t> indexes;
+  indexes.reserve(jobs.size());
+  for (const BatchJobError& job : jobs) indexes.push_back(job.index);
+  std::sort(indexes.begin(), indexes.end());
+  return static_cast<std::size_t>(std::unique(indexes.begin(), indexes.end()) - indexes.begin());
+}
+
 Status refused_jobs(const std::vector<Status>& refusals, std::size_t jobs_refused) {
   assert(!refusals.empty() && "refused_jobs needs a refusal");
   if (refusals.size() == 1) return refusals.front();
@@ -26,13 +34,7 @@ Status refused_jobs(const std::vector<Status>& refusals, std::size_t jobs_refuse
     }
     if (refusal.batch_jobs().empty()) lines.push_back(refusal.message());
   }
-  std::vector<std::size_t> indexes;
-  for (const BatchJobError& job : jobs) indexes.push_back(job.index);
-  std::sort(indexes.begin(), indexes.end());
-  const auto refused =
-      jobs_refused > 0
-          ? jobs_refused
-          : static_cast<std::size_t>(std::unique(indexes.begin(), indexes.end()) - indexes.begin());
+  const std::size_t refused = jobs_refused > 0 ? jobs_refused : distinct_jobs(jobs);
   // Worded as a job file's errors are (engine/job_file_yaml.cc), so `submit` and the API
   // read as `run` does.
   const std::string head = fmt::format(

@@ -18,6 +18,9 @@ namespace fastgpu {
 // the whole message when it does not start with `lead`. The message itself is unchanged.
 Status located_in_batch(const Status& refused, std::size_t index, std::string_view lead);
 
+// How many jobs `jobs` are about: a job refused for two problems counts once.
+std::size_t distinct_jobs(const std::vector<BatchJobError>& jobs);
+
 // One Status for the refusals of jobs of one batch (each not ok, each with batch_jobs()), in
 // batch order. One alone is returned as it is. Several read as a line that counts them and
 // then each refusal's message on its own line, the first kMaxBatchErrorsTold of them and a

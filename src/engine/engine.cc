@@ -340,11 +340,11 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
     add_store_refusals(batch, refusals);
     // Counted before an array's members are folded into one line: "10 jobs of the batch are
     // refused" for a 10-member array asking too much twice over (it read "1 job").
-    std::set<std::size_t> refused;
+    std::vector<BatchJobError> refused;
     for (const Status& refusal : refusals) {
-      if (const std::optional<BatchJobError> job = refusal.batch_job()) refused.insert(job->index);
+      refused.insert(refused.end(), refusal.batch_jobs().begin(), refusal.batch_jobs().end());
     }
-    return refused_jobs(fold_array_members(batch, refusals), refused.size());
+    return refused_jobs(fold_array_members(batch, refusals), distinct_jobs(refused));
   }
   Result<std::vector<store::JobRecord>> stored = options_.store->submit_records(batch);
   if (!stored.ok()) return stored.status();

@@ -368,10 +368,7 @@ std::string locate_batch_error(const Status& refused, const std::vector<store::J
   std::stable_sort(
       in_order.begin(), in_order.end(),
       [](const BatchJobError& a, const BatchJobError& b) { return a.index < b.index; });
-  std::size_t jobs_refused = 0;  // a job refused for two problems is told twice, counted once
-  for (std::size_t i = 0; i < in_order.size(); ++i) {
-    if (i == 0 || in_order[i].index != in_order[i - 1].index) ++jobs_refused;
-  }
+  const std::size_t jobs_refused = distinct_jobs(in_order);  // told twice, counted once
   std::vector<std::string> lines;
   for (const BatchJobError& job : in_order) lines.push_back(located_line(job, specs, places));
   return told_one_a_line(
