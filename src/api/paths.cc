@@ -21,13 +21,20 @@ std::optional<std::string> env(const char* name) {
   return std::string(value);
 }
 
-std::filesystem::path socket_path(const PathEnvironment& environment,
-                                  const std::filesystem::path& state_dir) {
-  if (is_set(environment.fastgpu_socket)) return *environment.fastgpu_socket;
+// The socket, and the variable that chose it (for messages): `state_variable` chose the
+// state folder, where the socket lies when neither socket variable is set.
+struct SocketChoice {
+  std::filesystem::path path;
+  const char* variable;
+};
+SocketChoice socket_path(const PathEnvironment& environment, const std::filesystem::path& state_dir,
+                         const char* state_variable) {
+  if (is_set(environment.fastgpu_socket)) return {*environment.fastgpu_socket, "FASTGPU_SOCKET"};
   if (is_set(environment.xdg_runtime_dir)) {
-    return std::filesystem::path(*environment.xdg_runtime_dir) / "fastgpu" / "fastgpu.sock";
+    return {std::filesystem::path(*environment.xdg_runtime_dir) / "fastgpu" / "fastgpu.sock",
+            "XDG_RUNTIME_DIR"};
   }
-  return state_dir / "fastgpu.sock";
+  return {state_dir / "fastgpu.sock", state_variable};
 }
 
 constexpr const char* kSharedSocketFix =
@@ -116,11 +123,8 @@ Result<DaemonPaths> daemon_paths_from(const PathEnvironment& environment) {
   Result<std::filesystem::path> state = absolute_path(*state_dir, environment, state_variable);
   if (!state.ok()) return state.status();
   paths.state_dir = *state;
-  const char* socket_variable = is_set(environment.fastgpu_socket)    ? "FASTGPU_SOCKET"
-                                : is_set(environment.xdg_runtime_dir) ? "XDG_RUNTIME_DIR"
-                                                                      : state_variable;
-  Result<std::filesystem::path> socket =
-      absolute_path(socket_path(environment, paths.state_dir), environment, socket_variable);
+  const SocketChoice chosen = socket_path(environment, paths.state_dir, state_variable);
+  Result<std::filesystem::path> socket = absolute_path(chosen.path, environment, chosen.variable);
   if (!socket.ok()) return socket.status();
   paths.socket = *socket;
   if (paths.socket.native().size() > kMaxSocketPathLength) {
