@@ -220,6 +220,18 @@ void ProgressPrinter::maybe_print(double elapsed_seconds, std::uint64_t matmuls)
                   tera ? rate / 1e12 : rate / 1e9, tera ? "T" : "G"));
 }
 
+int finish_run(const BurnOptions& options, BurnSummary& summary) {
+  const int exit_code = stop_exit_code();
+  if (exit_code != kExitOk) {
+    summary.stopped_by = exit_code == kExitSigterm ? "SIGTERM" : "SIGINT";
+  } else if (options.products > 0 && summary.matmuls >= options.products) {
+    summary.stopped_by = "products";
+  }
+  say(options.json, summary_text(summary));
+  if (options.json) say(false, summary_json(summary));
+  return exit_code;
+}
+
 void say(bool to_stderr, const std::string& line) {
   std::FILE* stream = to_stderr ? stderr : stdout;
   std::fprintf(stream, "%s\n", line.c_str());

@@ -102,6 +102,11 @@ class ProgressPrinter {
   double next_print_seconds_ = 5.0;
 };
 
+// The end of a run: says why the loop ended in summary.stopped_by (a signal, --products
+// done, else the time), prints the summary (and the JSON line with --json) and returns the
+// exit code. REQUIRES: summary.matmuls is the products done.
+int finish_run(const BurnOptions& options, BurnSummary& summary);
+
 // Prints a line to stdout (or stderr when --json keeps stdout for the JSON) and flushes,
 // so job logs written to files show it at once.
 void say(bool to_stderr, const std::string& line);

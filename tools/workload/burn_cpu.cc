@@ -139,13 +139,8 @@ int run(const BurnOptions& options) {
     progress.maybe_print(seconds_since(start), summary.matmuls);
   }
   summary.seconds = seconds_since(start);
-  if (options.products > 0 && summary.matmuls >= options.products) summary.stopped_by = "products";
   summary.peak_memory_bytes = peak_rss_bytes();
-  const int exit_code = stop_exit_code();
-  if (exit_code != kExitOk) summary.stopped_by = exit_code == kExitSigterm ? "SIGTERM" : "SIGINT";
-  say(options.json, summary_text(summary));
-  if (options.json) say(false, summary_json(summary));
-  return exit_code;
+  return finish_run(options, summary);
 }
 
 }  // namespace

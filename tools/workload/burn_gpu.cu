@@ -210,7 +210,6 @@ std::uint64_t burn(const float* a, const float* b, float* c, const BurnOptions& 
     progress.maybe_print(seconds_since(start), matmuls);
   }
   summary.seconds = seconds_since(start);
-  if (options.products > 0 && matmuls >= options.products) summary.stopped_by = "products";
   return matmuls;
 }
 
@@ -250,11 +249,7 @@ int run(const BurnOptions& options) {
                         std::to_string(options.size) + "x" + std::to_string(options.size));
 
   summary.matmuls = burn(a, b, c, options, summary);
-  const int exit_code = stop_exit_code();
-  if (exit_code != kExitOk) summary.stopped_by = exit_code == kExitSigterm ? "SIGTERM" : "SIGINT";
-  say(options.json, summary_text(summary));
-  if (options.json) say(false, summary_json(summary));
-  return exit_code;
+  return finish_run(options, summary);
 }
 
 }  // namespace
