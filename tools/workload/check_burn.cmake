@@ -1,12 +1,21 @@
-# ctest script: runs fastgpu-burn for 3 s with 1G, then for 50 products in steps with idle time, and checks
-# the exit codes and the JSON lines.
+# ctest script: runs fastgpu-burn for 3 s with 1G, then for 50 products in steps with idle
+# time, and checks the exit codes and the JSON lines.
 # Usage: cmake -DBURN=path/to/fastgpu-burn -P check_burn.cmake
-execute_process(COMMAND ${BURN} --mem 1G --time 3s --json
-                RESULT_VARIABLE exit_code OUTPUT_VARIABLE output ERROR_VARIABLE errors)
-if(NOT exit_code EQUAL 0)
-  message(FATAL_ERROR "fastgpu-burn exited ${exit_code}: ${errors}")
-endif()
-string(STRIP "${output}" output)
+
+# Runs fastgpu-burn with the arguments after `out` and --json; fails unless it exits 0, and
+# leaves its JSON line in `out`.
+function(run_burn out)
+  execute_process(COMMAND ${BURN} ${ARGN} --json
+                  RESULT_VARIABLE exit_code OUTPUT_VARIABLE output ERROR_VARIABLE errors)
+  if(NOT exit_code EQUAL 0)
+    string(JOIN " " arguments ${ARGN})
+    message(FATAL_ERROR "fastgpu-burn ${arguments} exited ${exit_code}: ${errors}")
+  endif()
+  string(STRIP "${output}" output)
+  set(${out} "${output}" PARENT_SCOPE)
+endfunction()
+
+run_burn(output --mem 1G --time 3s)
 string(JSON device GET "${output}" device)
 string(JSON allocated GET "${output}" bytes_allocated)
 string(JSON matmuls GET "${output}" matmuls)
@@ -26,13 +35,7 @@ message(STATUS "fastgpu-burn on ${device}: ${matmuls} products in ${seconds} s, 
 
 # Fixed work in steps with idle time before each: 50 products in steps of 10, 0.2 s idle
 # before each step.
-execute_process(COMMAND ${BURN} --mem 1G --products 50 --step 10 --idle 0.2s --json
-                RESULT_VARIABLE exit_code OUTPUT_VARIABLE output ERROR_VARIABLE errors)
-if(NOT exit_code EQUAL 0)
-  message(FATAL_ERROR "fastgpu-burn --products 50 --step 10 --idle 0.2s exited ${exit_code}: "
-                      "${errors}")
-endif()
-string(STRIP "${output}" output)
+run_burn(output --mem 1G --products 50 --step 10 --idle 0.2s)
 string(JSON matmuls GET "${output}" matmuls)
 string(JSON stopped_by GET "${output}" stopped_by)
 string(JSON seconds GET "${output}" seconds)
