@@ -1,5 +1,6 @@
 // The SQLite StateStore: one connection, one mutex, one transaction per operation.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <mutex>
@@ -297,9 +298,8 @@ class SqliteStateStore final : public StateStore {
           std::end(kStopEventKinds)) {
         // The statement (and the index it goes through) holds only those.
         return invalid_argument(
-            "events_of_running_jobs reads the stop events only "
-            "(job.cancel, job.preempt, job.kill), not '" +
-            kind + "'");
+            fmt::format("events_of_running_jobs reads the stop events only ({}), not '{}'",
+                        fmt::join(kStopEventKinds, ", "), kind));
       }
     }
     std::lock_guard lock(mutex_);
