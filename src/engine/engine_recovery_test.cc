@@ -271,13 +271,18 @@ TEST(EngineOpenTest, NullSeamsAndBadSettingsAreRefused) {
   EXPECT_THAT(Engine::open(options).status().message(), HasSubstr("unknown policy 'lottery'"));
 }
 
-TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
+// A fresh engine over an empty store on the default simulated GPUs (4xH100-80G), for the
+// checks at submit.
+class EngineSubmitTest : public ::testing::Test {
+ protected:
   TempDir dir;
   ManualClock clock;
-  auto store = open_store(":memory:");
-  Seams seams(clock, *store, dir.path());
-  auto engine = seams.open();
+  std::unique_ptr<store::StateStore> store = open_store(":memory:");
+  Seams seams{clock, *store, dir.path()};
+  std::unique_ptr<Engine> engine = seams.open();
+};
 
+TEST_F(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
   auto too_many = engine->submit(
       std::vector<JobSpec>{job_spec("fine", 1, 10 * kGiB), job_spec("wide", 8, 10 * kGiB)});
   ASSERT_FALSE(too_many.ok());
@@ -328,13 +333,7 @@ TEST(EngineSubmitTest, JobsThatCanNeverFitAreRefusedWithTheLimit) {
 
 // A batch with several impossible jobs was refused at the first: the user fixed it, sent
 // the batch again and learnt of the next. Every refused job is told at once.
-TEST(EngineSubmitTest, EveryImpossibleJobOfABatchIsToldAtOnce) {
-  TempDir dir;
-  ManualClock clock;
-  auto store = open_store(":memory:");
-  Seams seams(clock, *store, dir.path());
-  auto engine = seams.open();
-
+TEST_F(EngineSubmitTest, EveryImpossibleJobOfABatchIsToldAtOnce) {
   auto refused = engine->submit(
       std::vector<JobSpec>{job_spec("ok1", 1, 10 * kGiB), job_spec("wide", 8, 10 * kGiB),
                            job_spec("huge", 1, 100 * kGiB), job_spec("ok2", 2, 10 * kGiB),
@@ -398,13 +397,7 @@ TEST(EngineSubmitTest, EveryImpossibleJobOfABatchIsToldAtOnce) {
 // The store's refusals (a dependency on a job that does not exist) came only after the
 // GPU checks passed: a batch with both kinds was told the GPU ones, fixed, sent again, and
 // told the other. Both kinds are told at once, in batch order.
-TEST(EngineSubmitTest, AnUnknownDependencyIsToldBesideTheGpuRefusals) {
-  TempDir dir;
-  ManualClock clock;
-  auto store = open_store(":memory:");
-  Seams seams(clock, *store, dir.path());
-  auto engine = seams.open();
-
+TEST_F(EngineSubmitTest, AnUnknownDependencyIsToldBesideTheGpuRefusals) {
   JobSpec orphan = job_spec("orphan", 1, 10 * kGiB);
   orphan.dependencies.push_back({JobId(9999), store::DependencyKind::kAfterOk, std::nullopt});
   JobSpec wide_orphan = job_spec("wide-orphan", 8, 10 * kGiB);
@@ -441,12 +434,7 @@ TEST(EngineSubmitTest, AnUnknownDependencyIsToldBesideTheGpuRefusals) {
   EXPECT_TRUE(store->list_jobs({})->empty());
 }
 
-TEST(EngineSubmitTest, SubmitTimeDefaultsToTheClock) {
-  TempDir dir;
-  ManualClock clock;
-  auto store = open_store(":memory:");
-  Seams seams(clock, *store, dir.path());
-  auto engine = seams.open();
+TEST_F(EngineSubmitTest, SubmitTimeDefaultsToTheClock) {
   auto ids = engine->submit(std::vector<JobSpec>{job_spec("a", 1, std::nullopt)});
   ASSERT_TRUE(ids.ok());
   EXPECT_EQ(store->get_job(ids->at(0))->spec.submit_time, clock.now());
