@@ -9,6 +9,7 @@ packages=(
   libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev libspdlog-dev libsqlite3-dev
   libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev
   libcpp-httplib-dev libssl-dev libbrotli-dev libmimalloc-dev ccache
+  prometheus  # for promtool, which checks `fastgpu metrics` in the tests
 )
 
 missing=()
@@ -33,3 +34,11 @@ echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+
+# The tests need only promtool; Debian's package also enables a Prometheus server. One that
+# this run installed is stopped and disabled again, so setting up leaves no server running.
+if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null &&
+  systemctl is-enabled --quiet prometheus 2>/dev/null; then
+  "${sudo_cmd[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+  echo "setup: installed prometheus for promtool; its server is disabled (systemctl enable --now prometheus starts it)"
+fi

@@ -183,8 +183,9 @@ class PeerCredServer final : public httplib::Server {
     ApiResponse answer = service_.handle(api_request);
     response.status = answer.status;
     // Moved, not copied as set_content would: a listing's body may be 100s of MB.
+    const std::string content_type = answer.content_type;
     response.body = std::move(answer).serialized();
-    response.set_header("Content-Type", "application/json");
+    response.set_header("Content-Type", content_type);
   }
 
   ApiService& service_;

@@ -19,6 +19,7 @@
 #include "cli/status_render.h"
 #include "core/base64.h"
 #include "core/batch_error.h"
+#include "fastgpu/api/metrics.h"
 #include "fastgpu/sched/settings.h"
 
 namespace fastgpu::api {
@@ -305,6 +306,9 @@ ApiResponse ApiService::route(const ApiRequest& request) {
     return taking({}, [&] { return reload(request); });
   }
   if (parts.size() == 2 && parts[1] == "gpus" && get) return taking({}, [&] { return gpus(); });
+  if (parts.size() == 2 && parts[1] == "metrics" && get) {
+    return taking({"format"}, [&] { return metrics(request); });
+  }
   if (parts.size() == 2 && parts[1] == "jobs" && post) {
     return taking({}, [&] { return submit(request); });
   }
@@ -759,6 +763,47 @@ ApiResponse ApiService::gpus() {
   Json json = cli::status_to_json(reading, context);
   json["note"] = options_.info.gpus_note;
   return {200, json};
+}
+
+ApiResponse ApiService::metrics(const ApiRequest& request) {
+  std::string format = "prometheus";
+  if (auto it = request.query.find("format"); it != request.query.end()) format = it->second;
+  if (format != "prometheus" && format != "json") {
+    return error_response(invalid_argument(fmt::format(
+        "format '{}' is not one the metrics come in; use format=prometheus (the default) or "
+        "format=json",
+        format)));
+  }
+  MetricsInput input;
+  {
+    std::lock_guard lock(*options_.engine_mutex);
+    input.reading = options_.engine->last_reading();
+  }
+  DaemonInfo info;
+  {
+    std::lock_guard lock(info_mutex_);
+    info = options_.info;
+  }
+  input.simulated = info.gpus_source == "simulated";
+  input.uptime_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
+  input.hostname = cli::host_name();
+  input.now = options_.clock->now();
+  Result<std::map<store::JobState, std::uint64_t>> by_state = options_.store->count_jobs_by_state();
+  if (!by_state.ok()) return error_response(by_state.status());
+  input.jobs_by_state = std::move(*by_state);
+  store::JobFilter running;
+  running.states = {store::JobState::kRunning};
+  if (request.uid != kRootUid) running.uid = request.uid;
+  Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(running);
+  if (!jobs.ok()) return error_response(jobs.status());
+  input.running = std::move(*jobs);
+  const std::vector<MetricFamily> families = metric_families(input);
+  if (format == "json") return {200, Json{{"metrics", metrics_json(families)}}};
+  ApiResponse response;
+  response.text = prometheus_text(families);
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  return response;
 }
 
 }  // namespace fastgpu::api

@@ -29,5 +29,6 @@ void add_cancel_command(CLI::App& app, CommandOutcome& outcome);    // cancel_cm
 void add_wait_command(CLI::App& app, CommandOutcome& outcome);      // wait_cmd.cc
 void add_history_command(CLI::App& app, CommandOutcome& outcome);   // history_cmd.cc
 void add_run_command(CLI::App& app, CommandOutcome& outcome);       // run_cmd.cc
+void add_metrics_command(CLI::App& app, CommandOutcome& outcome);   // metrics_cmd.cc
 
 }  // namespace fastgpu::cli

@@ -38,12 +38,6 @@ void print_error(const std::string& message) {
   std::fprintf(stderr, "fastgpu status: %s\n", message.c_str());
 }
 
-std::string host_name() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
-  return name;
-}
-
 std::string time_text(std::time_t now, bool utc) {
   std::tm parts{};
   if (utc) {

@@ -25,6 +25,12 @@ std::optional<std::string> user_name(uid_t uid) {
 
 }  // namespace
 
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
+  return name;
+}
+
 ProcessInfo lookup_local_process(std::uint32_t pid) {
   const std::string dir = "/proc/" + std::to_string(pid);
   ProcessInfo info;

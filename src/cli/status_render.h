@@ -32,6 +32,9 @@ using ProcessLookup = std::function<ProcessInfo(std::uint32_t pid)>;
 // Reads /proc/<pid> on this machine.
 ProcessInfo lookup_local_process(std::uint32_t pid);
 
+// This machine's host name ("localhost" when it cannot be read).
+std::string host_name();
+
 // What surrounds a reading: where and when it was taken, and who runs its processes.
 struct StatusContext {
   std::string host;

@@ -45,6 +45,7 @@ struct ApiResponse {
   // The answer already serialized (compact JSON), for one too large to build as a Json
   // tree first (a job listing); then `body` is null.
   std::string text;
+  std::string content_type = "application/json";
 
   // The body as sent: `text`, else `body` serialized (invalid UTF-8 replaced).
   std::string serialized() &&;
@@ -108,6 +109,7 @@ class ApiService {
   ApiResponse daemon_info();
   ApiResponse reload(const ApiRequest& request);
   ApiResponse gpus();
+  ApiResponse metrics(const ApiRequest& request);
   // Why a queued job waits, as {"reason", "detail"} (the reason alone without
   // with_detail); null for a job not queued. REQUIRES: the engine mutex is held.
   Json waiting_json(const store::JobRecord& job, bool with_detail);

@@ -1,0 +1,91 @@
+// `fastgpu metrics`: the daemon's Prometheus metrics (docs/metrics.md), as text for
+// node_exporter's textfile collector or a scrape bridge, or as JSON.
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/daemon_client.h"
+
+namespace fastgpu::cli {
+namespace {
+
+struct MetricsOptions {
+  DaemonFlags daemon;
+  std::optional<std::string> output;  // -o: written whole, then renamed into place
+};
+
+// Writes `text` to a file beside `path` and renames it there, so a collector reading
+// `path` never sees half of it.
+Status write_atomically(const std::filesystem::path& path, const std::string& text) {
+  const std::filesystem::path partial =
+      path.parent_path() / fmt::format(".{}.{}.partial", path.filename().string(), ::getpid());
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) {
+      const std::string why = std::strerror(errno);
+      std::error_code ignored;
+      std::filesystem::remove(partial, ignored);
+      return failed_precondition(
+          fmt::format("cannot write {}: {}; give -o a file in a folder you may write to",
+                      partial.string(), why));
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(partial, path, error);
+  if (error) {
+    std::error_code ignored;
+    std::filesystem::remove(partial, ignored);
+    return failed_precondition(fmt::format("cannot rename {} to {}: {}", partial.string(),
+                                           path.string(), error.message()));
+  }
+  return {};
+}
+
+int run_metrics(const MetricsOptions& options) {
+  if (options.output && options.daemon.json) {
+    return usage_error("metrics", "-o writes the Prometheus text; leave out --json");
+  }
+  if (options.output && options.output->empty()) {
+    return usage_error("metrics",
+                       "-o needs a file name, e.g. -o /var/lib/node_exporter/fastgpu.prom");
+  }
+  if (options.daemon.json) {
+    Result<api::Json> reply = get_from_daemon(options.daemon, "metrics", "/v1/metrics?format=json");
+    if (!reply.ok()) return fail("metrics", reply.status());
+    print_json(*reply);
+    return kExitOk;
+  }
+  Result<std::string> text = get_text_from_daemon(options.daemon, "metrics", "/v1/metrics");
+  if (!text.ok()) return fail("metrics", text.status());
+  if (!options.output) {
+    print_text(*text);
+    return kExitOk;
+  }
+  const Status written = write_atomically(*options.output, *text);
+  return written.ok() ? kExitOk : fail("metrics", written);
+}
+
+}  // namespace
+
+void add_metrics_command(CLI::App& app, CommandOutcome& outcome) {
+  auto options = std::make_shared<MetricsOptions>();
+  CLI::App* command = app.add_subcommand(
+      "metrics", "Print the GPUs' and your running jobs' metrics in Prometheus's text format");
+  add_daemon_flags(*command, options->daemon);
+  command->add_option("-o,--output", options->output,
+                      "Write them to FILE instead, whole or not at all (for node_exporter's "
+                      "textfile collector)");
+  command->callback([options, &outcome] { outcome.exit_code = run_metrics(*options); });
+}
+
+}  // namespace fastgpu::cli

@@ -1,0 +1,149 @@
+// `fastgpu metrics` and GET /v1/metrics through a real daemon, its text checked by
+// Prometheus's own `promtool check metrics` (Debian package prometheus; scripts/setup.sh
+// installs it).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "daemon/daemon_harness.h"
+
+namespace fastgpu::test_support {
+namespace {
+
+std::string read_all(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// `promtool check metrics` on the file; the exit code, with what it said in `said`.
+int promtool_check(const std::filesystem::path& file, std::string& said) {
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    said = "promtool is not installed: run scripts/setup.sh (Debian package prometheus)";
+    return -1;
+  }
+  const std::filesystem::path out = file.string() + ".promtool";
+  const int status = std::system(
+      ("promtool check metrics < '" + file.string() + "' > '" + out.string() + "' 2>&1").c_str());
+  said = read_all(out);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(MetricsE2E, TheGpusAndARunningJobPassPromtoolsCheck) {
+  DaemonHarness daemon;  // two simulated H100s
+  const std::uint64_t id = daemon.submit("--gpus 1 --gpu-mem 10G --name train -- sleep 60");
+  ASSERT_NE(id, 0u);
+  daemon.wait_for_launch(id);
+
+  const CliRun text = daemon.fastgpu("metrics", /*with_stderr=*/false);
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  const std::string job = "{job=\"" + std::to_string(id) + "\",name=\"train\",user=\"";
+  EXPECT_TRUE(contains(text.output, "\nfastgpu_job_gpus" + job)) << text.output;
+  EXPECT_TRUE(contains(text.output, "\"} 1\n")) << text.output;
+  EXPECT_TRUE(contains(text.output, "\nfastgpu_job_gpu_memory_declared_bytes" + job))
+      << text.output;
+  EXPECT_TRUE(contains(text.output, "\"} 10737418240\n")) << text.output;
+  EXPECT_TRUE(contains(text.output, "\nfastgpu_jobs{state=\"RUNNING\"} 1\n")) << text.output;
+  EXPECT_TRUE(contains(text.output, "\nfastgpu_gpus_simulated 1\n")) << text.output;
+  EXPECT_EQ(count_of(text.output, "\nDCGM_FI_DEV_FB_FREE{gpu="), 2) << text.output;
+
+  const std::filesystem::path file = daemon.work() / "fastgpu.prom";
+  const CliRun written = daemon.fastgpu("metrics -o " + file.string());
+  ASSERT_EQ(written.exit_code, 0) << written.output;
+  const std::string from_file = read_all(file);
+  EXPECT_TRUE(contains(from_file, "\nfastgpu_job_gpus" + job)) << from_file;
+  std::string said;
+  EXPECT_EQ(promtool_check(file, said), 0) << said << "\n" << from_file;
+  EXPECT_TRUE(said.empty()) << said;  // not even a lint warning
+
+  const nlohmann::json json = daemon.fastgpu_json("metrics");
+  ASSERT_TRUE(json.is_object() && json["metrics"].is_array()) << json.dump();
+  bool found = false;
+  for (const auto& family : json["metrics"]) {
+    if (family["name"] != "fastgpu_job_gpus") continue;
+    for (const auto& sample : family["samples"]) {
+      found = found || (sample["labels"]["job"] == std::to_string(id) && sample["value"] == 1.0);
+    }
+  }
+  EXPECT_TRUE(found) << json.dump();
+}
+
+// Through the real NVML loading code and the fake NVML library: a field the driver does not
+// support has no sample (not 0), and a lost GPU reads unhealthy.
+TEST(MetricsE2E, GpusReadThroughNvmlLeaveOutWhatTheDriverCannotRead) {
+  DaemonHarness daemon("");
+  const std::filesystem::path state = daemon.work() / "nvml-state.json";
+  std::ofstream(state) << R"({"driver_version": "580.65.06", "gpus": [
+    {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-0", "pci_bus_id": "00000000:18:00.0",
+     "memory_total": 85520809984, "memory_reserved": 559939584, "memory_used": 1073741824,
+     "memory_free": 83887505408, "utilization_gpu": 87, "power_mw": 250000,
+     "energy_mj": 8123456789, "temperature_c": 61, "processes": []},
+    {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-1", "pci_bus_id": "00000000:2A:00.0",
+     "memory_total": 85520809984, "memory_reserved": 559939584, "memory_used": 0,
+     "memory_free": 84961918976, "utilization_gpu": 0, "utilization_memory": 0,
+     "temperature_c": 33, "processes": []},
+    {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-2", "pci_bus_id": "00000000:3B:00.0",
+     "lost": true}]})";
+  ASSERT_EQ(::setenv("FASTGPU_NVML_LIBRARY", FASTGPU_FAKE_NVML_PATH, 1), 0);
+  ASSERT_EQ(::setenv("FASTGPU_FAKE_NVML_STATE", state.c_str(), 1), 0);
+  const CliRun started = daemon.fastgpu("daemon start");
+  const CliRun text = daemon.fastgpu("metrics", /*with_stderr=*/false);
+  ::unsetenv("FASTGPU_NVML_LIBRARY");
+  ::unsetenv("FASTGPU_FAKE_NVML_STATE");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  const auto gpu = [](int index) {
+    return "{gpu=\"" + std::to_string(index) + "\",device=\"nvidia" + std::to_string(index) +
+           "\",UUID=\"GPU-" + std::to_string(index) +
+           "\",model_name=\"NVIDIA H100 80GB HBM3\",pci_bus_id=";
+  };
+  EXPECT_TRUE(contains(text.output, "\nfastgpu_gpus_simulated 0\n")) << text.output;
+  EXPECT_TRUE(contains(text.output, "\nDCGM_FI_DEV_POWER_USAGE" + gpu(0))) << text.output;
+  EXPECT_TRUE(contains(text.output, "\"} 250\n")) << text.output;
+  EXPECT_TRUE(contains(text.output, "\nDCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" + gpu(0)))
+      << text.output;
+  EXPECT_TRUE(contains(text.output, "\"} 8123456789\n")) << text.output;
+  EXPECT_TRUE(contains(text.output, "\nDCGM_FI_DEV_GPU_UTIL" + gpu(1))) << text.output;
+  EXPECT_FALSE(contains(text.output, "\nDCGM_FI_DEV_POWER_USAGE" + gpu(1))) << text.output;
+  EXPECT_FALSE(contains(text.output, "\nDCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION" + gpu(1)))
+      << text.output;
+  // Lost, it cannot even say its UUID and name.
+  const std::string lost_gpu = "{gpu=\"2\",device=\"nvidia2\",Hostname=";
+  const std::size_t lost = text.output.find("\nfastgpu_gpu_healthy" + lost_gpu);
+  ASSERT_NE(lost, std::string::npos) << text.output;
+  EXPECT_EQ(text.output.substr(text.output.find('\n', lost + 1) - 2, 2), " 0") << text.output;
+  EXPECT_FALSE(contains(text.output, "\nDCGM_FI_DEV_FB_USED" + lost_gpu)) << text.output;
+
+  const std::filesystem::path file = daemon.work() / "nvml.prom";
+  std::ofstream(file) << text.output;
+  std::string said;
+  EXPECT_EQ(promtool_check(file, said), 0) << said << "\n" << text.output;
+  EXPECT_TRUE(said.empty()) << said;
+}
+
+TEST(MetricsE2E, BadUsageIsRefusedNamingTheFix) {
+  DaemonHarness daemon;
+  const CliRun both = daemon.fastgpu("metrics --json -o x.prom");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_TRUE(contains(both.output, "leave out --json")) << both.output;
+
+  const CliRun nowhere =
+      daemon.fastgpu("metrics -o " + (daemon.work() / "no/such/x.prom").string());
+  EXPECT_EQ(nowhere.exit_code, 1) << nowhere.output;
+  EXPECT_TRUE(contains(nowhere.output, "folder you may write to")) << nowhere.output;
+  EXPECT_FALSE(std::filesystem::exists(daemon.work() / "no")) << nowhere.output;
+
+  const api::ApiClient client(daemon.socket());
+  const Result<std::string> xml = client.get_text("/v1/metrics?format=xml");
+  ASSERT_FALSE(xml.ok());
+  EXPECT_TRUE(contains(xml.status().message(), "format 'xml'")) << xml.status().message();
+  EXPECT_TRUE(contains(xml.status().message(), "format=json")) << xml.status().message();
+}
+
+}  // namespace
+}  // namespace fastgpu::test_support
