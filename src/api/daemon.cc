@@ -246,6 +246,9 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   }
   options.info.cpu_slots = config.cpu_slots;
   options.info.sample_interval_s = config.sample_interval_s;
+  if (!config.metrics_host.empty()) {
+    options.info.metrics_listen = fmt::format("{}:{}", config.metrics_host, config.metrics_port);
+  }
   options.info.shared = config.shared;
   options.info.scheduler = sched::settings_json(config.scheduler);
   options.info.settings_file = config.settings_file.string();
@@ -350,6 +353,15 @@ Status run_daemon(const DaemonConfig& config) {
   Result<std::unique_ptr<ApiServer>> server =
       ApiServer::start({config.paths.socket, config.shared, &service});
   if (!server.ok()) return server.status();
+  std::unique_ptr<MetricsServer> metrics;
+  if (!config.metrics_host.empty()) {
+    Result<std::unique_ptr<MetricsServer>> started =
+        MetricsServer::start(config.metrics_host, config.metrics_port, &service);
+    if (!started.ok()) return started.status();
+    metrics = std::move(*started);
+    say(fmt::format("metrics for Prometheus on http://{}:{}/metrics", config.metrics_host,
+                    config.metrics_port));
+  }
   loop.start();
   say(fmt::format("pid {} serving on {} (state in {})", ::getpid(), config.paths.socket.string(),
                   config.paths.state_dir.string()));
@@ -357,6 +369,7 @@ Status run_daemon(const DaemonConfig& config) {
   wait_for_stop_signal(*stop_fd, service);
   say("stopping");
   (*server)->stop();
+  if (metrics) metrics->stop();
   loop.stop();
   say(fmt::format("stopped; {} running job(s) left to their supervisors",
                   running_jobs(*parts->store)));

@@ -78,6 +78,9 @@ std::string tail_of(const std::filesystem::path& path, std::size_t lines, std::u
   if (options.sample_interval_s) {
     ::setenv("FASTGPU_SAMPLE_INTERVAL", fmt::format("{}", *options.sample_interval_s).c_str(), 1);
   }
+  if (!options.metrics_listen.empty()) {
+    ::setenv("FASTGPU_METRICS_LISTEN", options.metrics_listen.c_str(), 1);
+  }
   const std::string executable = options.executable.string();
   char* const argv[] = {const_cast<char*>(executable.c_str()), const_cast<char*>("daemon"),
                         const_cast<char*>("run"),

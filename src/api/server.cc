@@ -353,4 +353,57 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ServerOptions& options
       std::make_unique<ApiServerImpl>(std::move(server), options.socket));
 }
 
+namespace {
+
+class MetricsServerImpl final : public MetricsServer {
+ public:
+  explicit MetricsServerImpl(std::unique_ptr<httplib::Server> server) : server_(std::move(server)) {
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  ~MetricsServerImpl() override { stop(); }
+
+  void stop() override {
+    if (!thread_.joinable()) return;
+    server_->stop();
+    thread_.join();
+  }
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& host, int port,
+                                                            ApiService* service) {
+  auto server = std::make_unique<httplib::Server>();
+  // SO_REUSEADDR alone: httplib's default, SO_REUSEPORT, let a second daemon bind the same
+  // port, and the kernel then shared the scrapes between the two.
+  server->set_socket_options([](int sock) {
+    const int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  server->Get("/metrics", [service](const httplib::Request&, httplib::Response& response) {
+    ApiResponse answer = service->scrape_metrics();
+    response.status = answer.status;
+    const std::string content_type = answer.content_type;
+    response.body = std::move(answer).serialized();
+    response.set_header("Content-Type", content_type);
+  });
+  if (!server->bind_to_port(host, port)) {
+    const int error = errno;
+    return failed_precondition(fmt::format(
+        "cannot listen on {}:{} for the metrics ({}); give --metrics-listen (or "
+        "FASTGPU_METRICS_LISTEN) a free port on an address of this machine, e.g. "
+        "127.0.0.1:9401 (the daemon did not start)",
+        host, port, error == 0 ? "the address is not this machine's" : std::strerror(error)));
+  }
+  return std::unique_ptr<MetricsServer>(std::make_unique<MetricsServerImpl>(std::move(server)));
+}
+
 }  // namespace fastgpu::api

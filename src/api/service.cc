@@ -744,6 +744,8 @@ ApiResponse ApiService::daemon_info() {
                     {"devices", info.devices.empty() ? Json(nullptr) : Json(info.devices)},
                     {"cpu_slots", info.cpu_slots},
                     {"sample_interval_s", info.sample_interval_s},
+                    {"metrics_listen",
+                     info.metrics_listen.empty() ? Json(nullptr) : Json(info.metrics_listen)},
                     {"shared", info.shared},
                     {"policy", setting("policy")},
                     {"strategy", setting("strategy")},
@@ -774,6 +776,18 @@ ApiResponse ApiService::metrics(const ApiRequest& request) {
         "format=json",
         format)));
   }
+  return metrics_for(request.uid, format == "json");
+}
+
+ApiResponse ApiService::scrape_metrics() {
+  try {
+    return metrics_for(std::nullopt, false);
+  } catch (const std::exception& error) {
+    return error_response(internal_error(fmt::format("GET /metrics: {}", error.what())));
+  }
+}
+
+ApiResponse ApiService::metrics_for(std::optional<std::uint32_t> jobs_of, bool json) {
   MetricsInput input;
   {
     std::lock_guard lock(*options_.engine_mutex);
@@ -792,14 +806,16 @@ ApiResponse ApiService::metrics(const ApiRequest& request) {
   Result<std::map<store::JobState, std::uint64_t>> by_state = options_.store->count_jobs_by_state();
   if (!by_state.ok()) return error_response(by_state.status());
   input.jobs_by_state = std::move(*by_state);
-  store::JobFilter running;
-  running.states = {store::JobState::kRunning};
-  if (request.uid != kRootUid) running.uid = request.uid;
-  Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(running);
-  if (!jobs.ok()) return error_response(jobs.status());
-  input.running = std::move(*jobs);
+  if (jobs_of) {
+    store::JobFilter running;
+    running.states = {store::JobState::kRunning};
+    if (*jobs_of != kRootUid) running.uid = *jobs_of;
+    Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(running);
+    if (!jobs.ok()) return error_response(jobs.status());
+    input.running = std::move(*jobs);
+  }
   const std::vector<MetricFamily> families = metric_families(input);
-  if (format == "json") return {200, Json{{"metrics", metrics_json(families)}}};
+  if (json) return {200, Json{{"metrics", metrics_json(families)}}};
   ApiResponse response;
   response.text = prometheus_text(families);
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -34,6 +35,7 @@ struct DaemonOptions {
   int stop_timeout_s = 30;
   std::optional<std::int64_t> cpu_slots;  // --cpu-slots; else FASTGPU_CPU_SLOTS; else CPUs
   std::string sample_interval;  // --sample-interval; else FASTGPU_SAMPLE_INTERVAL; else 1s
+  std::string metrics_listen;   // --metrics-listen; else FASTGPU_METRICS_LISTEN; else none
   std::string policy;           // --policy; else FASTGPU_POLICY; else fifo
   std::string strategy;         // --strategy; else FASTGPU_STRATEGY; else pack
   std::string config;  // --config; else FASTGPU_CONFIG; else the default file, if there is one
@@ -213,6 +215,34 @@ Result<std::optional<double>> sample_interval_option(const DaemonOptions& option
   return given.from_flag ? invalid_argument(message) : failed_precondition(message);
 }
 
+// Where the metrics are served over TCP: HOST:PORT from the flag, else FASTGPU_METRICS_LISTEN;
+// nullopt when neither says. A bad flag is a usage error, a bad variable a failure.
+struct MetricsAddress {
+  std::string host;
+  int port = 0;
+};
+Result<std::optional<MetricsAddress>> metrics_listen_option(const DaemonOptions& options) {
+  const Named given =
+      flag_or_environment(options.metrics_listen, "--metrics-listen", "FASTGPU_METRICS_LISTEN");
+  if (given.value.empty()) return std::optional<MetricsAddress>();
+  const std::size_t colon = given.value.rfind(':');
+  MetricsAddress address;
+  if (colon != std::string::npos && colon > 0) {
+    address.host = given.value.substr(0, colon);
+    const std::string_view port = std::string_view(given.value).substr(colon + 1);
+    const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), address.port);
+    if (error != std::errc() || end != port.data() + port.size() || port.empty()) address.port = 0;
+  }
+  if (!address.host.empty() && address.port >= 1 && address.port <= 65535) {
+    return std::optional<MetricsAddress>(address);
+  }
+  const std::string message = fmt::format(
+      "{} '{}' is not HOST:PORT with a port from 1 to 65535; give e.g. 127.0.0.1:9401 (this "
+      "machine only) or 0.0.0.0:9401 (every address)",
+      given.source, given.value);
+  return given.from_flag ? invalid_argument(message) : failed_precondition(message);
+}
+
 // FASTGPU_CHECK_SCHEDULE=1: the engine checks its kept scheduler against the pure one at
 // every tick (EngineOptions::check_schedule), for tests.
 Result<bool> check_schedule_option() {
@@ -264,6 +294,11 @@ api::Json start_choices(const DaemonOptions& options, const Settings& scheduler,
   if (!file.value.empty()) choices["config"] = scheduler.file.string();
   if (options.cpu_slots || environment_sets("FASTGPU_CPU_SLOTS")) choices["cpu_slots"] = cpu_slots;
   if (sample_interval_s) choices["sample_interval"] = fmt::format("{}", *sample_interval_s);
+  if (const Named metrics =
+          flag_or_environment(options.metrics_listen, "--metrics-listen", "FASTGPU_METRICS_LISTEN");
+      !metrics.value.empty()) {
+    choices["metrics_listen"] = metrics.value;
+  }
   if (options.shared) choices["shared"] = true;
   return choices;
 }
@@ -294,6 +329,7 @@ DaemonOptions with_crashed_daemons_choices(DaemonOptions options) {
   take("strategy", options.strategy, "FASTGPU_STRATEGY");
   take("config", options.config, "FASTGPU_CONFIG");
   take("sample_interval", options.sample_interval, "FASTGPU_SAMPLE_INTERVAL");
+  take("metrics_listen", options.metrics_listen, "FASTGPU_METRICS_LISTEN");
   if (const auto slots = saved.find("cpu_slots");
       slots != saved.end() && slots->is_number_integer() && !options.cpu_slots &&
       !environment_sets("FASTGPU_CPU_SLOTS")) {
@@ -338,6 +374,8 @@ int run_foreground(const DaemonOptions& asked) {
   if (!cpu_slots.ok()) return refuse_scheduler("daemon run", cpu_slots.status());
   Result<std::optional<double>> sample_interval = sample_interval_option(options);
   if (!sample_interval.ok()) return refuse_scheduler("daemon run", sample_interval.status());
+  Result<std::optional<MetricsAddress>> metrics = metrics_listen_option(options);
+  if (!metrics.ok()) return refuse_scheduler("daemon run", metrics.status());
   Result<bool> check_schedule = check_schedule_option();
   if (!check_schedule.ok()) return fail("daemon run", check_schedule.status());
   Result<Settings> scheduler = scheduler_option(options);
@@ -353,6 +391,10 @@ int run_foreground(const DaemonOptions& asked) {
   config.tick_interval = std::chrono::milliseconds(options.tick_ms);
   config.cpu_slots = *cpu_slots;
   if (*sample_interval) config.sample_interval_s = **sample_interval;
+  if (*metrics) {
+    config.metrics_host = (*metrics)->host;
+    config.metrics_port = (*metrics)->port;
+  }
   config.check_schedule = *check_schedule;
   config.scheduler = scheduler->config;
   config.settings_file = scheduler->file;
@@ -417,6 +459,8 @@ int start_detached(const DaemonOptions& options) {
   if (!cpu_slots.ok()) return refuse_scheduler("daemon start", cpu_slots.status());
   Result<std::optional<double>> sample_interval = sample_interval_option(options);
   if (!sample_interval.ok()) return refuse_scheduler("daemon start", sample_interval.status());
+  Result<std::optional<MetricsAddress>> metrics = metrics_listen_option(options);
+  if (!metrics.ok()) return refuse_scheduler("daemon start", metrics.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon start", paths.status());
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
@@ -451,6 +495,7 @@ int start_detached(const DaemonOptions& options) {
   start.settings_file = scheduler->file;
   if (options.cpu_slots) start.cpu_slots = *cpu_slots;
   if (!options.sample_interval.empty()) start.sample_interval_s = *sample_interval;
+  start.metrics_listen = options.metrics_listen;
   start.shared = options.shared;
   Result<api::StartedDaemon> started = api::start_daemon(*paths, start);
   if (!started.ok()) return fail("daemon start", started.status());
@@ -539,12 +584,15 @@ std::string status_text(const api::Json& info) {
   const bool backfill = info.value("scheduler", api::Json::object()).value("backfill", true);
   return fmt::format(
       "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} ({})\npolicy:    "
-      "{} (placement: {}, backfill {})\n{}sampling:  every {}\njobs:      {}\n",
+      "{} (placement: {}, backfill {})\n{}sampling:  every {}\nmetrics:   {}\njobs:      {}\n",
       info["pid"].get<std::int64_t>(), format_duration(Seconds(info["uptime_s"].get<double>())),
       info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
       info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
       info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
       settings_text(info), format_duration(Seconds(info.value("sample_interval_s", 1.0))),
+      info.contains("metrics_listen") && info["metrics_listen"].is_string()
+          ? "http://" + info["metrics_listen"].get<std::string>() + "/metrics"
+          : std::string("`fastgpu metrics` (no --metrics-listen)"),
       counts.empty() ? "none" : counts);
 }
 
@@ -632,6 +680,10 @@ void add_shared_and_slots_flags(CLI::App& command, DaemonOptions& options) {
       "--sample-interval", options.sample_interval,
       "How often the GPUs are read for the jobs' accounting (peak memory, "
       "utilization, energy), 0.1s to 1h (default: FASTGPU_SAMPLE_INTERVAL, else 1s)");
+  command.add_option("--metrics-listen", options.metrics_listen,
+                     "Also serve the Prometheus metrics (GPUs and job counts) on HOST:PORT at "
+                     "/metrics, e.g. 127.0.0.1:9401 (default: FASTGPU_METRICS_LISTEN, else "
+                     "nowhere; docs/metrics.md)");
 }
 
 }  // namespace

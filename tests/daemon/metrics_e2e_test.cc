@@ -1,9 +1,16 @@
 // `fastgpu metrics` and GET /v1/metrics through a real daemon, its text checked by
 // Prometheus's own `promtool check metrics` (Debian package prometheus; scripts/setup.sh
 // installs it).
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -126,8 +133,93 @@ TEST(MetricsE2E, GpusReadThroughNvmlLeaveOutWhatTheDriverCannotRead) {
   EXPECT_TRUE(said.empty()) << said;
 }
 
+// A port nothing listens on now (the kernel's choice for port 0).
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof(address);
+  int port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  ::close(fd);
+  return port;
+}
+
+// A real Prometheus server scrapes `daemon start --metrics-listen` and answers a query on
+// what it scraped.
+TEST(MetricsE2E, PrometheusScrapesTheDaemonsMetricsPort) {
+  if (std::system("command -v prometheus >/dev/null 2>&1") != 0) {
+    FAIL() << "prometheus is not installed: run scripts/setup.sh (Debian package prometheus)";
+  }
+  DaemonHarness daemon;
+  const int metrics_port = free_port();
+  const int prometheus_port = free_port();
+  ASSERT_TRUE(metrics_port > 0 && prometheus_port > 0 && metrics_port != prometheus_port);
+  const std::string listen = "127.0.0.1:" + std::to_string(metrics_port);
+  const CliRun started = daemon.fastgpu("daemon start --metrics-listen " + listen);
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  const nlohmann::json status = daemon.fastgpu_json("daemon status");
+  EXPECT_EQ(status["metrics_listen"], listen) << status.dump();
+
+  // A second daemon may not take the same port (SO_REUSEPORT would have let it share).
+  DaemonHarness other;
+  const CliRun taken = other.fastgpu("daemon start --metrics-listen " + listen);
+  EXPECT_EQ(taken.exit_code, 1) << taken.output;
+  EXPECT_TRUE(contains(taken.output, "cannot listen on " + listen)) << taken.output;
+
+  const std::filesystem::path config = daemon.work() / "prometheus.yml";
+  std::ofstream(config) << "global: {scrape_interval: 1s}\nscrape_configs:\n"
+                        << "  - job_name: fastgpu\n    static_configs: [{targets: ['" << listen
+                        << "']}]\n";
+  const std::filesystem::path log = daemon.work() / "prometheus.log";
+  const std::string command = "prometheus --config.file=" + config.string() +
+                              " --storage.tsdb.path=" + (daemon.work() / "tsdb").string() +
+                              " --web.listen-address=127.0.0.1:" + std::to_string(prometheus_port) +
+                              " >" + log.string() + " 2>&1 & echo $!";
+  FILE* shell = ::popen(command.c_str(), "r");
+  ASSERT_NE(shell, nullptr);
+  char pid_text[32] = {};
+  const bool read = std::fgets(pid_text, sizeof pid_text, shell) != nullptr;
+  ::pclose(shell);
+  const pid_t prometheus = read ? static_cast<pid_t>(std::atoi(pid_text)) : 0;
+  ASSERT_GT(prometheus, 0) << command;
+
+  // What Prometheus scraped, asked through its own HTTP API.
+  httplib::Client client("127.0.0.1", prometheus_port);
+  std::string answer;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  bool scraped = false;
+  while (!scraped && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto reply = client.Get("/api/v1/query?query=fastgpu_gpus_simulated");
+    if (!reply || reply->status != 200) continue;
+    answer = reply->body;
+    const nlohmann::json parsed = nlohmann::json::parse(answer, nullptr, false);
+    scraped = parsed.is_object() && parsed["data"]["result"].is_array() &&
+              !parsed["data"]["result"].empty();
+  }
+  ::kill(prometheus, SIGTERM);
+  ASSERT_TRUE(scraped) << answer << "\n" << read_all(log);
+  const nlohmann::json parsed = nlohmann::json::parse(answer);
+  const nlohmann::json& sample = parsed["data"]["result"][0];
+  EXPECT_EQ(sample["metric"]["job"], "fastgpu") << answer;
+  EXPECT_EQ(sample["value"][1], "1") << answer;  // two simulated H100s
+}
+
 TEST(MetricsE2E, BadUsageIsRefusedNamingTheFix) {
   DaemonHarness daemon;
+  const CliRun port = daemon.fastgpu("daemon start --metrics-listen 127.0.0.1:99999");
+  EXPECT_EQ(port.exit_code, 2) << port.output;
+  EXPECT_TRUE(contains(port.output, "'127.0.0.1:99999' is not HOST:PORT")) << port.output;
+  EXPECT_TRUE(contains(port.output, "e.g. 127.0.0.1:9401")) << port.output;
+  const CliRun variable = daemon.fastgpu_with("FASTGPU_METRICS_LISTEN=9401", "daemon start");
+  EXPECT_EQ(variable.exit_code, 1) << variable.output;
+  EXPECT_TRUE(contains(variable.output, "FASTGPU_METRICS_LISTEN '9401'")) << variable.output;
+
   const CliRun both = daemon.fastgpu("metrics --json -o x.prom");
   EXPECT_EQ(both.exit_code, 2) << both.output;
   EXPECT_TRUE(contains(both.output, "leave out --json")) << both.output;

@@ -51,6 +51,10 @@ struct DaemonConfig {
   // EngineOptions::sample_interval_s: GPU samples (and the jobs' accounting) at most this
   // often, in seconds (`daemon run --sample-interval`).
   double sample_interval_s = 1.0;
+  // Where to serve the metrics over TCP for Prometheus (`daemon run --metrics-listen
+  // HOST:PORT`, MetricsServer); an empty host: nowhere.
+  std::string metrics_host;
+  int metrics_port = 0;
   // How the engine orders and places the queue: the policy (fifo, priority, sjf, ...) and
   // the placement strategy (pack, spread); `daemon run --policy/--strategy`; the rest from
   // the settings file (sched/settings.h).
@@ -96,6 +100,7 @@ struct StartOptions {
   std::filesystem::path settings_file;      // passed on as FASTGPU_CONFIG when not empty
   std::optional<std::size_t> cpu_slots;     // passed on as FASTGPU_CPU_SLOTS when given
   std::optional<double> sample_interval_s;  // passed on as FASTGPU_SAMPLE_INTERVAL when given
+  std::string metrics_listen;               // passed on as FASTGPU_METRICS_LISTEN when not empty
   bool shared = false;                      // `daemon run --shared`
 };
 

@@ -44,4 +44,18 @@ class ApiServer {
   virtual void stop() = 0;
 };
 
+// The metrics alone on a TCP address, for Prometheus to scrape (`daemon run --metrics-listen
+// HOST:PORT`): GET /metrics answers ApiService::scrape_metrics(), which has the GPUs and the
+// job counts but no job's series (a TCP peer has no uid to limit them to); anything else is
+// 404. Same threading as ApiServer.
+class MetricsServer {
+ public:
+  // Binds host:port (a port in use, or a host that is not this machine's, is an error
+  // naming it and the fix) and starts serving on a thread.
+  static Result<std::unique_ptr<MetricsServer>> start(const std::string& host, int port,
+                                                      ApiService* service);
+  virtual ~MetricsServer() = default;
+  virtual void stop() = 0;
+};
+
 }  // namespace fastgpu::api

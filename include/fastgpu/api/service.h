@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -62,6 +63,7 @@ struct DaemonInfo {
   std::string devices;             // the simulated GPUs' spec ("4xH100-80G"); empty: real GPUs
   std::size_t cpu_slots = 0;       // CPU-only jobs at once; 0: no limit
   double sample_interval_s = 1.0;  // GPU samples and accounting at most this often
+  std::string metrics_listen;      // HOST:PORT serving the metrics over TCP; empty: none
   bool shared = false;             // the socket admits every local user
   Json scheduler;                  // every setting (sched::settings_json): policy, strategy, ...
   std::string settings_file;       // the file they were read from; empty: the defaults
@@ -98,6 +100,9 @@ class ApiService {
 
   // Never throws; any failure is a JSON error response {"error": "...", "code": "..."}.
   ApiResponse handle(const ApiRequest& request);
+  // GET /v1/metrics for a scrape over TCP (MetricsServer): the GPUs and the job counts, no
+  // job's series (the peer has no uid). Never throws.
+  ApiResponse scrape_metrics();
 
  private:
   ApiResponse route(const ApiRequest& request);
@@ -110,6 +115,8 @@ class ApiService {
   ApiResponse reload(const ApiRequest& request);
   ApiResponse gpus();
   ApiResponse metrics(const ApiRequest& request);
+  // The metrics with the running jobs of `jobs_of` (nullopt: no job's; kRootUid: all).
+  ApiResponse metrics_for(std::optional<std::uint32_t> jobs_of, bool json);
   // Why a queued job waits, as {"reason", "detail"} (the reason alone without
   // with_detail); null for a job not queued. REQUIRES: the engine mutex is held.
   Json waiting_json(const store::JobRecord& job, bool with_detail);
