@@ -246,6 +246,7 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   }
   options.info.cpu_slots = config.cpu_slots;
   options.info.sample_interval_s = config.sample_interval_s;
+  options.info.sample_retention_s = config.sample_retention_s;
   if (!config.metrics_host.empty()) {
     options.info.metrics_listen = fmt::format("{}:{}", config.metrics_host, config.metrics_port);
   }

@@ -744,6 +744,7 @@ ApiResponse ApiService::daemon_info() {
                     {"devices", info.devices.empty() ? Json(nullptr) : Json(info.devices)},
                     {"cpu_slots", info.cpu_slots},
                     {"sample_interval_s", info.sample_interval_s},
+                    {"sample_retention_s", info.sample_retention_s},
                     {"metrics_listen",
                      info.metrics_listen.empty() ? Json(nullptr) : Json(info.metrics_listen)},
                     {"shared", info.shared},

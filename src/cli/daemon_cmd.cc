@@ -34,10 +34,11 @@ struct DaemonOptions {
   int tick_ms = 500;
   int stop_timeout_s = 30;
   std::optional<std::int64_t> cpu_slots;  // --cpu-slots; else FASTGPU_CPU_SLOTS; else CPUs
-  std::string sample_interval;  // --sample-interval; else FASTGPU_SAMPLE_INTERVAL; else 1s
-  std::string metrics_listen;   // --metrics-listen; else FASTGPU_METRICS_LISTEN; else none
-  std::string policy;           // --policy; else FASTGPU_POLICY; else fifo
-  std::string strategy;         // --strategy; else FASTGPU_STRATEGY; else pack
+  std::string sample_interval;   // --sample-interval; else FASTGPU_SAMPLE_INTERVAL; else 1s
+  std::string metrics_listen;    // --metrics-listen; else FASTGPU_METRICS_LISTEN; else none
+  std::string sample_retention;  // --sample-retention; else FASTGPU_SAMPLE_RETENTION; else 7d
+  std::string policy;            // --policy; else FASTGPU_POLICY; else fifo
+  std::string strategy;          // --strategy; else FASTGPU_STRATEGY; else pack
   std::string config;  // --config; else FASTGPU_CONFIG; else the default file, if there is one
 };
 
@@ -122,7 +123,8 @@ Result<Settings> scheduler_option(const DaemonOptions& options, bool reloading =
 // "policy fair, not priority; memory_action kill, not requeue"; empty when nothing. Only
 // what the flags asked counts: --policy, --strategy, and every setting of --config's file.
 std::string settings_not_as_asked(const DaemonOptions& options, const Settings& asked,
-                                  std::optional<double> sample_interval_s, const api::Json& info) {
+                                  std::optional<double> sample_interval_s,
+                                  std::optional<double> sample_retention_s, const api::Json& info) {
   const api::Json running = info.value("scheduler", api::Json::object());
   std::vector<std::string> differences;
   for (const sched::SettingChange& change :
@@ -150,6 +152,22 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
     differences.push_back(fmt::format("sample interval {}, not {}",
                                       format_duration(Seconds(*sample_interval_s)),
                                       format_duration(Seconds(interval.get<double>()))));
+  }
+  const api::Json& kept =
+      info.contains("sample_retention_s") ? info["sample_retention_s"] : api::Json();
+  if (!options.sample_retention.empty() && sample_retention_s && kept.is_number() &&
+      kept.get<double>() != *sample_retention_s) {
+    const auto text = [](double seconds) {
+      return seconds > 0 ? format_duration(Seconds(seconds)) : std::string("for ever");
+    };
+    differences.push_back(fmt::format("samples kept {}, not {}", text(*sample_retention_s),
+                                      text(kept.get<double>())));
+  }
+  const api::Json& listen = info.contains("metrics_listen") ? info["metrics_listen"] : api::Json();
+  if (!options.metrics_listen.empty() && listen != options.metrics_listen) {
+    differences.push_back(
+        fmt::format("metrics on {}, not {}", options.metrics_listen,
+                    listen.is_string() ? listen.get<std::string>() : std::string("no TCP port")));
   }
   if (options.shared && !info.value("shared", true)) {
     differences.push_back("shared, not private to its user");
@@ -208,6 +226,30 @@ Result<std::optional<double>> sample_interval_option(const DaemonOptions& option
     message = fmt::format(
         "{} '{}' is out of range: the GPUs are read for the jobs' accounting from every 0.1s to "
         "every 1h; give e.g. 1s (the default) or 5s",
+        given.source, given.value);
+  } else {
+    return std::optional<double>(parsed->count());
+  }
+  return given.from_flag ? invalid_argument(message) : failed_precondition(message);
+}
+
+// How long GPU samples are kept, in seconds (0: for ever): the flag, else
+// FASTGPU_SAMPLE_RETENTION, else 7 days; nullopt when neither says. A bad flag is a usage
+// error, a bad variable a failure.
+Result<std::optional<double>> sample_retention_option(const DaemonOptions& options) {
+  const Named given = flag_or_environment(options.sample_retention, "--sample-retention",
+                                          "FASTGPU_SAMPLE_RETENTION");
+  if (given.value.empty()) return std::optional<double>();
+  Result<Seconds> parsed = parse_duration(given.value);
+  std::string message;
+  constexpr double kLongest = 3660.0 * 86400;  // ten years of 366 days
+  if (!parsed.ok()) {
+    message = fmt::format("{}: {}", given.source, parsed.status().message());
+  } else if (parsed->count() != 0.0 &&
+             !(parsed->count() >= 3600.0 && parsed->count() <= kLongest)) {
+    message = fmt::format(
+        "{} '{}' is out of range: GPU samples are kept from 1h to 10 years, or for ever (0); "
+        "give e.g. 7d (the default) or 30d",
         given.source, given.value);
   } else {
     return std::optional<double>(parsed->count());
@@ -299,6 +341,11 @@ api::Json start_choices(const DaemonOptions& options, const Settings& scheduler,
       !metrics.value.empty()) {
     choices["metrics_listen"] = metrics.value;
   }
+  if (const Named retention = flag_or_environment(options.sample_retention, "--sample-retention",
+                                                  "FASTGPU_SAMPLE_RETENTION");
+      !retention.value.empty()) {
+    choices["sample_retention"] = retention.value;
+  }
   if (options.shared) choices["shared"] = true;
   return choices;
 }
@@ -330,6 +377,7 @@ DaemonOptions with_crashed_daemons_choices(DaemonOptions options) {
   take("config", options.config, "FASTGPU_CONFIG");
   take("sample_interval", options.sample_interval, "FASTGPU_SAMPLE_INTERVAL");
   take("metrics_listen", options.metrics_listen, "FASTGPU_METRICS_LISTEN");
+  take("sample_retention", options.sample_retention, "FASTGPU_SAMPLE_RETENTION");
   if (const auto slots = saved.find("cpu_slots");
       slots != saved.end() && slots->is_number_integer() && !options.cpu_slots &&
       !environment_sets("FASTGPU_CPU_SLOTS")) {
@@ -376,6 +424,8 @@ int run_foreground(const DaemonOptions& asked) {
   if (!sample_interval.ok()) return refuse_scheduler("daemon run", sample_interval.status());
   Result<std::optional<MetricsAddress>> metrics = metrics_listen_option(options);
   if (!metrics.ok()) return refuse_scheduler("daemon run", metrics.status());
+  Result<std::optional<double>> retention = sample_retention_option(options);
+  if (!retention.ok()) return refuse_scheduler("daemon run", retention.status());
   Result<bool> check_schedule = check_schedule_option();
   if (!check_schedule.ok()) return fail("daemon run", check_schedule.status());
   Result<Settings> scheduler = scheduler_option(options);
@@ -391,6 +441,7 @@ int run_foreground(const DaemonOptions& asked) {
   config.tick_interval = std::chrono::milliseconds(options.tick_ms);
   config.cpu_slots = *cpu_slots;
   if (*sample_interval) config.sample_interval_s = **sample_interval;
+  if (*retention) config.sample_retention_s = **retention;
   if (*metrics) {
     config.metrics_host = (*metrics)->host;
     config.metrics_port = (*metrics)->port;
@@ -461,6 +512,8 @@ int start_detached(const DaemonOptions& options) {
   if (!sample_interval.ok()) return refuse_scheduler("daemon start", sample_interval.status());
   Result<std::optional<MetricsAddress>> metrics = metrics_listen_option(options);
   if (!metrics.ok()) return refuse_scheduler("daemon start", metrics.status());
+  Result<std::optional<double>> retention = sample_retention_option(options);
+  if (!retention.ok()) return refuse_scheduler("daemon start", retention.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon start", paths.status());
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
@@ -470,7 +523,7 @@ int start_detached(const DaemonOptions& options) {
     Result<api::Json> info = api::ApiClient(paths->socket).get("/v1/daemon");
     if (info.ok()) {
       const std::string differences =
-          settings_not_as_asked(options, *scheduler, *sample_interval, *info);
+          settings_not_as_asked(options, *scheduler, *sample_interval, *retention, *info);
       if (!differences.empty()) {
         return fail(
             "daemon start",
@@ -496,6 +549,7 @@ int start_detached(const DaemonOptions& options) {
   if (options.cpu_slots) start.cpu_slots = *cpu_slots;
   if (!options.sample_interval.empty()) start.sample_interval_s = *sample_interval;
   start.metrics_listen = options.metrics_listen;
+  if (!options.sample_retention.empty()) start.sample_retention_s = *retention;
   start.shared = options.shared;
   Result<api::StartedDaemon> started = api::start_daemon(*paths, start);
   if (!started.ok()) return fail("daemon start", started.status());
@@ -582,14 +636,17 @@ std::string status_text(const api::Json& info) {
     counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", count.get<int>(), state);
   }
   const bool backfill = info.value("scheduler", api::Json::object()).value("backfill", true);
+  const double retention = info.value("sample_retention_s", 0.0);
+  const std::string kept =
+      retention > 0 ? "kept " + format_duration(Seconds(retention)) : "kept for ever";
   return fmt::format(
       "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} ({})\npolicy:    "
-      "{} (placement: {}, backfill {})\n{}sampling:  every {}\nmetrics:   {}\njobs:      {}\n",
+      "{} (placement: {}, backfill {})\n{}sampling:  every {}, {}\nmetrics:   {}\njobs:      {}\n",
       info["pid"].get<std::int64_t>(), format_duration(Seconds(info["uptime_s"].get<double>())),
       info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
       info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
       info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
-      settings_text(info), format_duration(Seconds(info.value("sample_interval_s", 1.0))),
+      settings_text(info), format_duration(Seconds(info.value("sample_interval_s", 1.0))), kept,
       info.contains("metrics_listen") && info["metrics_listen"].is_string()
           ? "http://" + info["metrics_listen"].get<std::string>() + "/metrics"
           : std::string("`fastgpu metrics` (no --metrics-listen)"),
@@ -680,6 +737,9 @@ void add_shared_and_slots_flags(CLI::App& command, DaemonOptions& options) {
       "--sample-interval", options.sample_interval,
       "How often the GPUs are read for the jobs' accounting (peak memory, "
       "utilization, energy), 0.1s to 1h (default: FASTGPU_SAMPLE_INTERVAL, else 1s)");
+  command.add_option("--sample-retention", options.sample_retention,
+                     "How long GPU samples are kept in the state database, 1h to 10 years, or 0 "
+                     "for ever (default: FASTGPU_SAMPLE_RETENTION, else 7d)");
   command.add_option("--metrics-listen", options.metrics_listen,
                      "Also serve the Prometheus metrics (GPUs and job counts) on HOST:PORT at "
                      "/metrics, e.g. 127.0.0.1:9401 (default: FASTGPU_METRICS_LISTEN, else "

@@ -200,10 +200,66 @@ TEST(DaemonLifecycle, TheSampleIntervalIsChosenAtStartAndStatusShowsIt) {
   const json status = daemon.fastgpu_json("daemon status");
   ASSERT_TRUE(status.is_object());
   EXPECT_EQ(status["sample_interval_s"], 2.0);
-  EXPECT_TRUE(contains(daemon.fastgpu("daemon status").output, "sampling:  every 2s\n"));
+  EXPECT_TRUE(contains(daemon.fastgpu("daemon status").output, "sampling:  every 2s, kept "));
   const test_support::CliRun other = daemon.fastgpu("daemon start --sample-interval 5s");
   EXPECT_EQ(other.exit_code, 1) << other.output;
   EXPECT_TRUE(contains(other.output, "sample interval 5s, not 2s")) << other.output;
+}
+
+// GPU samples past --sample-retention are deleted by the daemon; status says how long
+// they are kept.
+TEST(DaemonLifecycle, SamplesPastTheRetentionChosenAtStartAreDeleted) {
+  DaemonHarness daemon;
+  const test_support::CliRun short_one = daemon.fastgpu("daemon start --sample-retention 10m");
+  EXPECT_EQ(short_one.exit_code, 2) << short_one.output;
+  EXPECT_TRUE(contains(short_one.output, "--sample-retention '10m' is out of range"))
+      << short_one.output;
+  EXPECT_TRUE(contains(short_one.output, "or for ever (0)")) << short_one.output;
+  const test_support::CliRun unreadable =
+      daemon.fastgpu_with("FASTGPU_SAMPLE_RETENTION=week", "daemon start");
+  EXPECT_EQ(unreadable.exit_code, 1) << unreadable.output;
+  EXPECT_TRUE(contains(unreadable.output, "FASTGPU_SAMPLE_RETENTION: duration 'week'"))
+      << unreadable.output;
+
+  // Samples of three days ago and of a minute ago, in the daemon's database before it starts.
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  const store::WallTime old_sample = now - std::chrono::hours(72);
+  const store::WallTime new_sample = now - std::chrono::minutes(1);
+  {
+    std::filesystem::create_directories(daemon.state_dir());
+    ::chmod(daemon.state_dir().c_str(), 0700);
+    auto opened = store::open_sqlite_store((daemon.state_dir() / "fastgpu.db").string());
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    std::vector<store::Sample> samples(2);
+    samples[0].at = old_sample;
+    samples[1].at = new_sample;
+    ASSERT_TRUE((*opened)->append_samples(samples).ok());
+  }
+  ASSERT_EQ(daemon.fastgpu("daemon start --sample-retention 2d").exit_code, 0);
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["sample_retention_s"], 2 * 86400.0);
+  EXPECT_TRUE(contains(daemon.fastgpu("daemon status").output, ", kept 2d00h\n"));
+  const test_support::CliRun other = daemon.fastgpu("daemon start --sample-retention 0");
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_TRUE(contains(other.output, "samples kept for ever, not 2d00h")) << other.output;
+
+  // The first tick deletes the old sample and keeps the new one.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  std::vector<store::Sample> left;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto opened = store::open_sqlite_store((daemon.state_dir() / "fastgpu.db").string());
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    auto read = (*opened)->samples_between(old_sample - std::chrono::hours(1),
+                                           new_sample + std::chrono::seconds(1));
+    ASSERT_TRUE(read.ok()) << read.status().to_string();
+    left = *read;
+    if (left.size() == 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left.front().at, new_sample);
 }
 
 // Two starts at the same moment: one daemon runs, and only the start whose daemon won says

@@ -51,6 +51,9 @@ struct DaemonConfig {
   // EngineOptions::sample_interval_s: GPU samples (and the jobs' accounting) at most this
   // often, in seconds (`daemon run --sample-interval`).
   double sample_interval_s = 1.0;
+  // EngineOptions::sample_retention_s: GPU samples older than this are deleted (0: kept
+  // for ever); `daemon run --sample-retention`.
+  double sample_retention_s = 7 * 24 * 3600.0;
   // Where to serve the metrics over TCP for Prometheus (`daemon run --metrics-listen
   // HOST:PORT`, MetricsServer); an empty host: nowhere.
   std::string metrics_host;
@@ -92,16 +95,17 @@ Result<std::optional<pid_t>> running_daemon_pid(const DaemonPaths& paths);
 Status check_state_dir_open_to_caller(const DaemonPaths& paths);
 
 struct StartOptions {
-  std::filesystem::path executable;         // the fastgpu binary to run as `fastgpu daemon run`
-  std::string devices;                      // passed on as FASTGPU_DEVICES when not empty
-  std::chrono::seconds timeout{30};         // for the socket to answer
-  std::string policy;                       // passed on as FASTGPU_POLICY when not empty
-  std::string strategy;                     // passed on as FASTGPU_STRATEGY when not empty
-  std::filesystem::path settings_file;      // passed on as FASTGPU_CONFIG when not empty
-  std::optional<std::size_t> cpu_slots;     // passed on as FASTGPU_CPU_SLOTS when given
-  std::optional<double> sample_interval_s;  // passed on as FASTGPU_SAMPLE_INTERVAL when given
-  std::string metrics_listen;               // passed on as FASTGPU_METRICS_LISTEN when not empty
-  bool shared = false;                      // `daemon run --shared`
+  std::filesystem::path executable;          // the fastgpu binary to run as `fastgpu daemon run`
+  std::string devices;                       // passed on as FASTGPU_DEVICES when not empty
+  std::chrono::seconds timeout{30};          // for the socket to answer
+  std::string policy;                        // passed on as FASTGPU_POLICY when not empty
+  std::string strategy;                      // passed on as FASTGPU_STRATEGY when not empty
+  std::filesystem::path settings_file;       // passed on as FASTGPU_CONFIG when not empty
+  std::optional<std::size_t> cpu_slots;      // passed on as FASTGPU_CPU_SLOTS when given
+  std::optional<double> sample_interval_s;   // passed on as FASTGPU_SAMPLE_INTERVAL when given
+  std::string metrics_listen;                // passed on as FASTGPU_METRICS_LISTEN when not empty
+  std::optional<double> sample_retention_s;  // passed on as FASTGPU_SAMPLE_RETENTION when given
+  bool shared = false;                       // `daemon run --shared`
 };
 
 // Starts `fastgpu daemon run` detached (its own session, output appended to

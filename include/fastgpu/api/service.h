@@ -58,15 +58,16 @@ struct DaemonInfo {
   std::string version;
   std::filesystem::path socket;
   std::filesystem::path state_dir;
-  std::string gpus_source;         // "nvml" or "simulated"
-  std::string gpus_note;           // e.g. "no NVIDIA driver: simulated GPUs (4xH100-80G)"
-  std::string devices;             // the simulated GPUs' spec ("4xH100-80G"); empty: real GPUs
-  std::size_t cpu_slots = 0;       // CPU-only jobs at once; 0: no limit
-  double sample_interval_s = 1.0;  // GPU samples and accounting at most this often
-  std::string metrics_listen;      // HOST:PORT serving the metrics over TCP; empty: none
-  bool shared = false;             // the socket admits every local user
-  Json scheduler;                  // every setting (sched::settings_json): policy, strategy, ...
-  std::string settings_file;       // the file they were read from; empty: the defaults
+  std::string gpus_source;          // "nvml" or "simulated"
+  std::string gpus_note;            // e.g. "no NVIDIA driver: simulated GPUs (4xH100-80G)"
+  std::string devices;              // the simulated GPUs' spec ("4xH100-80G"); empty: real GPUs
+  std::size_t cpu_slots = 0;        // CPU-only jobs at once; 0: no limit
+  double sample_interval_s = 1.0;   // GPU samples and accounting at most this often
+  std::string metrics_listen;       // HOST:PORT serving the metrics over TCP; empty: none
+  double sample_retention_s = 0.0;  // GPU samples kept this long; 0: for ever
+  bool shared = false;              // the socket admits every local user
+  Json scheduler;                   // every setting (sched::settings_json): policy, strategy, ...
+  std::string settings_file;        // the file they were read from; empty: the defaults
   std::chrono::steady_clock::time_point started;
 };
 
