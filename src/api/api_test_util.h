@@ -3,9 +3,11 @@
 // processes.
 #pragma once
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 
+#include "core/batch_error.h"
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/store/state_store.h"
 
@@ -24,9 +26,23 @@ class FakeEngine final : public engine::Engine {
     reading_.source = "simulated";
     reading_.devices.resize(2);
   }
-  Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) override {
-    for (const store::JobSpec& job : jobs) {
-      if (job.gpus > 2) return invalid_argument("job asks for more GPUs than the 2 there are");
+  using engine::Engine::submit;
+  // Refuses a job asking more than 2 GPUs, as the engine does, told with the caller's
+  // refusals in batch order.
+  Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs,
+                                    std::vector<Status> refused_by_caller) override {
+    for (std::size_t i = 0; i < jobs.size(); ++i) {
+      if (jobs[i].gpus <= 2) continue;
+      const std::string problem = "asks for more GPUs than the 2 there are";
+      refused_by_caller.push_back(invalid_argument("job " + std::to_string(i) + " " + problem)
+                                      .with_batch_job(i, problem, "gpus"));
+    }
+    if (!refused_by_caller.empty()) {
+      std::stable_sort(refused_by_caller.begin(), refused_by_caller.end(),
+                       [](const Status& a, const Status& b) {
+                         return a.batch_job()->index < b.batch_job()->index;
+                       });
+      return refused_jobs(refused_by_caller);
     }
     last_batch.assign(jobs.begin(), jobs.end());
     return store_.submit(jobs);

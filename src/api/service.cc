@@ -337,8 +337,9 @@ namespace {
 // A job waits only for jobs its user may see and cancel (root's for anyone's), and is
 // refused as `show` is: another user's job's end would start or fail it, and `show` would
 // print that job's state. Jobs the store does not have are left to it to name.
-Status check_dependencies_owned(store::StateStore& store, const std::vector<store::JobSpec>& specs,
-                                std::uint32_t uid) {
+std::vector<Status> dependencies_not_owned(store::StateStore& store,
+                                           const std::vector<store::JobSpec>& specs,
+                                           std::uint32_t uid) {
   if (uid == kRootUid) return {};
   std::map<std::uint64_t, std::uint32_t> owners;  // a 10,000-member array names one job
   std::vector<Status> refusals;                   // every job's, told at once
@@ -365,7 +366,7 @@ Status check_dependencies_owned(store::StateStore& store, const std::vector<stor
       break;  // one such refusal a job
     }
   }
-  return refusals.empty() ? Status() : refused_jobs(refusals);
+  return refusals;
 }
 
 }  // namespace
@@ -387,17 +388,19 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
     spec.user = user;
     spec.submit_time = now;
   }
-  if (Status refused = check_dependencies_owned(*options_.store, *specs, request.uid);
-      !refused.ok()) {
-    Json refusal = error_json(refused);  // with the batch index, for `fastgpu run`
-    refusal["code"] = "permission denied";
-    return {403, std::move(refusal)};
-  }
+  // Told with the engine's refusals (a batch's other problems), all at once.
+  std::vector<Status> not_owned = dependencies_not_owned(*options_.store, *specs, request.uid);
+  const bool any_not_owned = !not_owned.empty();
   share_environments(*specs, options_.job_path_prefix);
   Result<std::vector<JobId>> ids = [&] {
     std::lock_guard lock(*options_.engine_mutex);
-    return options_.engine->submit(*specs);
+    return options_.engine->submit(*specs, std::move(not_owned));
   }();
+  if (!ids.ok() && any_not_owned && !ids.status().batch_jobs().empty()) {
+    Json refusal = error_json(ids.status());  // with the batch index, for `fastgpu run`
+    refusal["code"] = "permission denied";
+    return {403, std::move(refusal)};
+  }
   if (!ids.ok()) return error_response(ids.status());
   if (options_.wake_loop) options_.wake_loop();
   Json list = Json::array();

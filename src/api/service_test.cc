@@ -295,6 +295,24 @@ TEST_F(ApiServiceTest, AJobMayWaitOnlyForItsOwnUsersJobsAndRootsForAnyones) {
       << batch.body.dump();
   EXPECT_EQ(stored_jobs(), 2u);  // nothing of either was submitted
 
+  // With the batch's other problems, all at once (it told the dependency alone first, and
+  // the rest only once that was mended).
+  const ApiResponse both =
+      call("POST", "/v1/jobs", 1001,
+           R"({"jobs": [{"argv": ["b"], "working_dir": "/", "gpus": 8},)" + after(alices) + "]}");
+  EXPECT_EQ(both.status, 403);
+  EXPECT_EQ(both.body["code"], "permission denied");
+  const std::string told = both.body["error"].get<std::string>();
+  EXPECT_NE(told.find("2 jobs of the batch are refused"), std::string::npos) << told;
+  EXPECT_NE(told.find("more GPUs than the 2"), std::string::npos) << told;
+  EXPECT_NE(told.find(fmt::format("waits for job {} (after), but", alices)), std::string::npos)
+      << told;
+  EXPECT_LT(told.find("more GPUs"), told.find("belongs to uid"));  // in batch order
+  ASSERT_EQ(both.body["refused"].size(), 2u) << both.body.dump();
+  EXPECT_EQ(both.body["refused"][0]["field"], "gpus") << both.body.dump();
+  EXPECT_EQ(both.body["refused"][1]["field"], "after") << both.body.dump();
+  EXPECT_EQ(stored_jobs(), 2u);
+
   EXPECT_EQ(call("POST", "/v1/jobs", 1001, R"({"jobs": [)" + after(bobs) + "]}").status, 201);
   EXPECT_EQ(call("POST", "/v1/jobs", 0, R"({"jobs": [)" + after(alices) + "]}").status, 201);
 }

@@ -325,7 +325,8 @@ void EngineImpl::add_store_refusals(std::span<const store::JobSpec> batch,
   });
 }
 
-Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jobs) {
+Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jobs,
+                                              std::vector<Status> refused_by_caller) {
   if (jobs.empty()) return invalid_argument("no jobs to submit; give at least one job");
   std::vector<store::JobSpec> batch(jobs.begin(), jobs.end());
   const store::WallTime now = options_.clock->now();
@@ -335,6 +336,10 @@ Result<std::vector<JobId>> EngineImpl::submit(std::span<const store::JobSpec> jo
   for (std::size_t i = 0; i < batch.size(); ++i) {
     FASTGPU_RETURN_IF_ERROR(check_job(batch[i], i, batch.size(), refusals));
     if (batch[i].submit_time == store::WallTime{}) batch[i].submit_time = now;
+  }
+  // The caller's go in batch order with the others (add_store_refusals sorts them all).
+  for (Status& refusal : refused_by_caller) {
+    if (refusal.batch_job()) refusals.push_back(std::move(refusal));
   }
   if (!refusals.empty()) {
     add_store_refusals(batch, refusals);

@@ -31,7 +31,9 @@ class EngineImpl final : public Engine {
   // Re-adopts RUNNING jobs and requeues PREEMPTED ones a previous engine left behind.
   Status recover();
 
-  Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) override;
+  using Engine::submit;
+  Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs,
+                                    std::vector<Status> refused_by_caller) override;
   Status cancel(JobId job, std::uint32_t uid) override;
   Result<TickReport> tick() override;
   std::optional<WaitingReason> why_waiting(JobId job, bool with_detail) const override;

@@ -434,6 +434,31 @@ TEST_F(EngineSubmitTest, AnUnknownDependencyIsToldBesideTheGpuRefusals) {
   EXPECT_TRUE(store->list_jobs({})->empty());
 }
 
+// The caller's refusals (the API's: a dependency on another user's job) are told with the
+// engine's own, in batch order; alone, they still refuse the batch.
+TEST_F(EngineSubmitTest, TheCallersRefusalsAreToldWithTheEnginesOwn) {
+  const auto not_yours = [](std::size_t index) {
+    return failed_precondition("waits for another user's job")
+        .with_batch_job(index, "waits for another user's job", "after");
+  };
+  const std::vector<JobSpec> batch{job_spec("wide", 8, 10 * kGiB), job_spec("ok", 1, 10 * kGiB)};
+  auto refused = engine->submit(batch, {not_yours(1)});
+  ASSERT_FALSE(refused.ok());
+  const Status status = refused.status();
+  const std::vector<BatchJobError>& jobs = status.batch_jobs();
+  ASSERT_EQ(jobs.size(), 2u) << status.message();
+  EXPECT_EQ(jobs[0].index, 0u);
+  EXPECT_THAT(jobs[0].problem, StartsWith("asks for 8 GPUs"));
+  EXPECT_EQ(jobs[1].index, 1u);
+  EXPECT_EQ(jobs[1].field, "after");
+  EXPECT_THAT(status.message(), StartsWith("2 jobs of the batch are refused"));
+  auto alone = engine->submit(std::vector<JobSpec>{job_spec("ok", 1, 10 * kGiB)}, {not_yours(0)});
+  ASSERT_FALSE(alone.ok());
+  EXPECT_EQ(alone.status().code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(alone.status().message(), HasSubstr("waits for another user's job"));
+  EXPECT_TRUE(store->list_jobs({})->empty());
+}
+
 TEST_F(EngineSubmitTest, SubmitTimeDefaultsToTheClock) {
   auto ids = engine->submit(std::vector<JobSpec>{job_spec("a", 1, std::nullopt)});
   ASSERT_TRUE(ids.ok());

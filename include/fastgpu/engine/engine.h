@@ -139,7 +139,14 @@ class Engine {
 
   // Validates every job against the cluster as the probe sees it (GPUs, memory per GPU)
   // and stores the batch whole or not at all. The error names the job, field and limit.
-  virtual Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) = 0;
+  Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs) {
+    return submit(jobs, {});
+  }
+  // The same, with refusals the caller made already (each with its batch job: the API's of
+  // a dependency on another user's job): told with the engine's own, all at once, in batch
+  // order; nothing is stored when there is any.
+  virtual Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs,
+                                            std::vector<Status> refused_by_caller) = 0;
 
   // Cancels a queued or running job of `uid` (root, uid 0, may cancel anyone's).
   // A running job is stopped through the launcher and ends CANCELLED.
