@@ -53,6 +53,7 @@ class FakeEngine final : public engine::Engine {
   }
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }
   const GpuReading& last_reading() const override { return reading_; }
+  std::map<JobId, engine::RunningUsage> running_usage() const override { return usage; }
   Status set_scheduler_config(const sched::SchedulerConfig& config) override {
     scheduler = config;
     return {};
@@ -69,6 +70,7 @@ class FakeEngine final : public engine::Engine {
   }
 
   std::vector<store::JobSpec> last_batch;           // the latest batch handed to submit()
+  std::map<JobId, engine::RunningUsage> usage;      // what running_usage() answers
   std::map<JobId, engine::WaitingReason> waiting;   // what why_waiting() answers
   std::map<JobId, engine::Stopping> stopping_jobs;  // what stopping() answers
   std::optional<sched::SchedulerConfig> scheduler;  // the last set_scheduler_config()

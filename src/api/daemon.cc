@@ -348,12 +348,8 @@ Status run_daemon(const DaemonConfig& config) {
                   wake_pipe->first, wake_pipe->second);
   options.wake_loop = [&loop] { loop.wake(); };
   ApiService service(std::move(options));
-  // The socket first, the loop after: a daemon that cannot serve (a socket folder it may not
-  // write, a process that took the path since the check above) exits before it starts any
-  // job; it had launched queued jobs and left them running with no daemon.
-  Result<std::unique_ptr<ApiServer>> server =
-      ApiServer::start({config.paths.socket, config.shared, &service});
-  if (!server.ok()) return server.status();
+  // The metrics' port before the socket: `daemon start` takes an answer on the socket for a
+  // daemon that started, and one whose port was taken exited just after answering.
   std::unique_ptr<MetricsServer> metrics;
   if (!config.metrics_host.empty()) {
     Result<std::unique_ptr<MetricsServer>> started =
@@ -363,6 +359,12 @@ Status run_daemon(const DaemonConfig& config) {
     say(fmt::format("metrics for Prometheus on http://{}:{}/metrics", config.metrics_host,
                     config.metrics_port));
   }
+  // The socket first, the loop after: a daemon that cannot serve (a socket folder it may not
+  // write, a process that took the path since the check above) exits before it starts any
+  // job; it had launched queued jobs and left them running with no daemon.
+  Result<std::unique_ptr<ApiServer>> server =
+      ApiServer::start({config.paths.socket, config.shared, &service});
+  if (!server.ok()) return server.status();
   loop.start();
   say(fmt::format("pid {} serving on {} (state in {})", ::getpid(), config.paths.socket.string(),
                   config.paths.state_dir.string()));

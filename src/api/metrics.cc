@@ -134,9 +134,23 @@ void add_jobs(Families& out, const MetricsInput& input) {
                "GPU memory per GPU the running job was placed with (its declared bytes, or what "
                "\"auto\" learned).",
                job.placed_bytes_per_gpu, labels);
+    const auto used = input.usage.find(job.id);
+    const engine::RunningUsage usage =
+        used == input.usage.end() ? engine::RunningUsage{} : used->second;
+    // The engine's is the newer; the store's was written at the last raise, and is what a
+    // job adopted after a restart had before it.
+    std::optional<Bytes> peak = job.run_peak_gpu_mem;
+    if (usage.peak_gpu_mem && (!peak || *usage.peak_gpu_mem > *peak)) peak = usage.peak_gpu_mem;
     out.add_if("fastgpu_job_gpu_memory_peak_bytes",
                "The running job's peak GPU memory per GPU measured so far (NVML per process).",
-               job.run_peak_gpu_mem, labels);
+               peak, labels);
+    out.add_if("fastgpu_job_gpu_utilization_percent",
+               "Mean SM utilization of the running job's GPUs over the samples taken so far.",
+               usage.mean_util_percent, labels);
+    out.add_if("fastgpu_job_energy_joules",
+               "Energy of the running job so far, from the GPUs' energy counters up to the last "
+               "sample (an estimate: apportioned on shared GPUs by compute share).",
+               usage.energy_joules, labels);
   }
 }
 

@@ -128,6 +128,27 @@ TEST(PrometheusMetrics, RunningJobsAndTheQueueAreCounted) {
   EXPECT_TRUE(has_line(text, "fastgpu_daemon_uptime_seconds 30")) << text;
 }
 
+TEST(PrometheusMetrics, WhatARunningJobUsedSoFarComesFromTheEngine) {
+  MetricsInput in = input();
+  in.running.front().run_peak_gpu_mem = 4LL << 30;  // the store's, from the last raise
+  engine::RunningUsage used;
+  used.peak_gpu_mem = 6LL << 30;  // the engine's, newer
+  used.mean_util_percent = 87.5;
+  used.energy_joules = 1234.5;
+  in.usage[JobId{7}] = used;
+  const std::string text = prometheus_text(metric_families(in));
+  const std::string job = R"({job="7",name="train \"big\"\nv2\\x",user="ada"})";
+  EXPECT_TRUE(has_line(text, "fastgpu_job_gpu_memory_peak_bytes" + job + " 6442450944")) << text;
+  EXPECT_TRUE(has_line(text, "fastgpu_job_gpu_utilization_percent" + job + " 87.5")) << text;
+  EXPECT_TRUE(has_line(text, "fastgpu_job_energy_joules" + job + " 1234.5")) << text;
+  // A daemon restarted since: the store's peak until the engine measures a larger one.
+  in.usage[JobId{7}] = engine::RunningUsage{};
+  const std::string adopted = prometheus_text(metric_families(in));
+  EXPECT_TRUE(has_line(adopted, "fastgpu_job_gpu_memory_peak_bytes" + job + " 4294967296"))
+      << adopted;
+  EXPECT_EQ(adopted.find("fastgpu_job_energy_joules"), std::string::npos) << adopted;
+}
+
 TEST(PrometheusMetrics, ALabelValueThatIsNotUtf8IsMadeValid) {
   MetricsInput in = input();
   in.running.front().spec.name = std::string("a\xff") + "b\xc3(\xe2\x82\xac";

@@ -796,6 +796,7 @@ ApiResponse ApiService::metrics_for(std::optional<std::uint32_t> jobs_of, bool j
   {
     std::lock_guard lock(*options_.engine_mutex);
     input.reading = options_.engine->last_reading();
+    if (jobs_of) input.usage = options_.engine->running_usage();
   }
   DaemonInfo info;
   {

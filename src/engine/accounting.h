@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "engine/convert.h"
+#include "fastgpu/engine/engine.h"
 #include "fastgpu/gpu/probe.h"
 #include "fastgpu/store/state_store.h"
 
@@ -48,6 +49,10 @@ class UsageMeter {
 
   // The peak per-GPU memory measured so far for a metered job.
   std::optional<Bytes> peak_bytes(JobId job) const;
+
+  // What every metered job has used up to the last sample (RunningUsage says what each
+  // figure is).
+  std::map<JobId, RunningUsage> so_far() const;
 
   // The jobs whose peak rose since the last call, with their peaks now: for the store, so
   // that a restarted daemon goes on from them.

@@ -44,6 +44,27 @@ TEST(UsageMeter, AJobAloneThroughEveryIntervalHasExactEnergy) {
 // Samples every 10 s; the job runs from 4 s to 7 s, within one interval. The reading at its
 // end (7 s, 1350 J) closes it: 350 J over 0..7 s is 50 J/s, of which 4..7 s is the job's:
 // 3 s x 50 J/s = 150 J. It read no energy at all before.
+// While a job runs, what it used so far: its energy up to the last sample (prorated at its
+// start), and nothing until its counter was read across the run. Samples every 10 s; the
+// job starts at 4 s: at 10 s it has 6 s of 0..10 s's 600 J, 360 J; at 20 s, 500 J more.
+TEST(UsageMeter, SoFarIsTheRunUpToTheLastSample) {
+  UsageMeter meter;
+  meter.sample(reading_at(0.0), 0.0, {});
+  meter.start(kAlone, {0}, 1.0, 4.0);
+  ASSERT_EQ(meter.so_far().count(kAlone), 1u);
+  EXPECT_FALSE(meter.so_far().at(kAlone).energy_joules.has_value());  // no interval closed
+  meter.sample(reading_at(600.0), 10.0, {});
+  EXPECT_DOUBLE_EQ(*meter.so_far().at(kAlone).energy_joules, 360.0);
+  meter.sample(reading_at(1100.0), 20.0, {});
+  EXPECT_DOUBLE_EQ(*meter.so_far().at(kAlone).energy_joules, 860.0);
+  // A job on a GPU whose counter cannot be read has no figure, not a lower bound.
+  meter.start(kVisitor, {1}, 1.0, 20.0);
+  meter.sample(reading_at({1200.0, std::nullopt}), 30.0, {});
+  EXPECT_FALSE(meter.so_far().at(kVisitor).energy_joules.has_value());
+  (void)meter.finish(kAlone, 1, 26.0, 30.0, reading_at(1200.0), 30.0);
+  EXPECT_EQ(meter.so_far().count(kAlone), 0u);  // no longer metered
+}
+
 TEST(UsageMeter, AJobShorterThanOneIntervalGetsItsProratedPart) {
   UsageMeter meter;
   meter.sample(reading_at(1000.0), 0.0, {});

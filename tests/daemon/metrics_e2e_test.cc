@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "daemon/daemon_harness.h"
 
@@ -131,6 +132,44 @@ TEST(MetricsE2E, GpusReadThroughNvmlLeaveOutWhatTheDriverCannotRead) {
   std::string said;
   EXPECT_EQ(promtool_check(file, said), 0) << said << "\n" << text.output;
   EXPECT_TRUE(said.empty()) << said;
+}
+
+// A running job's utilization and energy so far, through the fake NVML: its GPU's counter
+// grows 100 J a read, and the job is alone on it.
+TEST(MetricsE2E, ARunningJobsUtilizationAndEnergySoFarAreServed) {
+  DaemonHarness daemon("");
+  const std::filesystem::path state = daemon.work() / "nvml-state.json";
+  std::string energy;
+  for (int read = 0; read < 200; ++read) {
+    energy += (read == 0 ? "" : ", ") + std::to_string(1'000'000'000LL + read * 100'000LL);
+  }
+  std::ofstream(state) << R"({"driver_version": "580.65.06", "gpus": [
+    {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-0", "pci_bus_id": "00000000:18:00.0",
+     "memory_total": 85520809984, "memory_reserved": 559939584, "memory_used": 0,
+     "memory_free": 84961918976, "utilization_gpu": 75, "utilization_memory": 10,
+     "power_mw": 250000, "energy_mj": [)"
+                       << energy << R"(], "temperature_c": 61, "processes": []}]})";
+  ASSERT_EQ(::setenv("FASTGPU_NVML_LIBRARY", FASTGPU_FAKE_NVML_PATH, 1), 0);
+  ASSERT_EQ(::setenv("FASTGPU_FAKE_NVML_STATE", state.c_str(), 1), 0);
+  const std::uint64_t id = daemon.submit("--gpus 1 --gpu-mem 1G --name burn -- sleep 60");
+  daemon.wait_for_launch(id);
+  const std::string job = "{job=\"" + std::to_string(id) + "\",name=\"burn\",user=\"";
+  std::string text;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    text = daemon.fastgpu("metrics", /*with_stderr=*/false).output;
+    if (contains(text, "\nfastgpu_job_energy_joules" + job)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ::unsetenv("FASTGPU_NVML_LIBRARY");
+  ::unsetenv("FASTGPU_FAKE_NVML_STATE");
+  const std::size_t energy_at = text.find("\nfastgpu_job_energy_joules" + job);
+  ASSERT_NE(energy_at, std::string::npos) << text;
+  const std::size_t value = text.find("} ", energy_at) + 2;
+  EXPECT_GT(std::stod(text.substr(value, text.find('\n', value) - value)), 0.0) << text;
+  const std::size_t util = text.find("\nfastgpu_job_gpu_utilization_percent" + job);
+  ASSERT_NE(util, std::string::npos) << text;
+  EXPECT_EQ(text.substr(text.find("} ", util) + 2, 3), "75\n") << text;
 }
 
 // A port nothing listens on now (the kernel's choice for port 0).

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "fastgpu/api/job_json.h"
+#include "fastgpu/engine/engine.h"
 #include "fastgpu/gpu/probe.h"
 #include "fastgpu/store/state_store.h"
 
@@ -37,6 +38,8 @@ struct MetricsInput {
   std::map<store::JobState, std::uint64_t> jobs_by_state;
   // The running jobs the caller may see (root: all), each a set of fastgpu_job_* series.
   std::vector<store::JobRecord> running;
+  // What the engine measured of them so far (a job missing: nothing yet).
+  std::map<JobId, engine::RunningUsage> usage;
   store::WallTime now{};
   double uptime_s = 0.0;
 };

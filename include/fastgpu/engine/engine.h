@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -100,6 +101,17 @@ struct TickReport {
   std::string schedule_rebuilt;
 };
 
+// What a running job has used so far, from the GPU samples taken while it ran (the same
+// figures its accounting gets at its end; docs/engine.md).
+struct RunningUsage {
+  std::optional<Bytes> peak_gpu_mem;  // per GPU; nullopt until a sample measured one
+  std::optional<double> mean_util_percent;
+  // Up to the last sample, apportioned on shared GPUs and prorated at the run's start (an
+  // estimate); nullopt while any of its GPUs' energy counters has not been read across the
+  // run so far.
+  std::optional<double> energy_joules;
+};
+
 // Why a queued job has not started (`fastgpu show`, the queue's PLACED column).
 struct WaitingReason {
   // One of: "dependency", "array limit", "cpu slots", "next in line", "resources",
@@ -174,6 +186,10 @@ class Engine {
 
   // The GPUs as last read (simulated or NVML); "simulated" in reading.source says so.
   virtual const GpuReading& last_reading() const = 0;
+
+  // What each job running under this engine has used so far (a job adopted after a
+  // restart: since it was adopted).
+  virtual std::map<JobId, RunningUsage> running_usage() const = 0;
 };
 
 }  // namespace fastgpu::engine
