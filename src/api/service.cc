@@ -448,6 +448,23 @@ Json stopping_json(const engine::Engine& engine, const store::JobRecord& job) {
               {"sigterm_for", sigterm_for}};
 }
 
+// What a running job has used so far, as the engine's samples measured it (docs/api.md);
+// null when it is not running under this engine. REQUIRES: the engine's mutex held.
+Json usage_so_far_json(const engine::Engine& engine, const store::JobRecord& job) {
+  if (job.state != store::JobState::kRunning) return nullptr;
+  const std::map<JobId, engine::RunningUsage> usage = engine.running_usage();
+  const auto found = usage.find(job.id);
+  if (found == usage.end()) return nullptr;
+  const engine::RunningUsage& used = found->second;
+  // The store keeps the peak of a run adopted after a restart from before it.
+  std::optional<Bytes> peak = job.run_peak_gpu_mem;
+  if (used.peak_gpu_mem && (!peak || *used.peak_gpu_mem > *peak)) peak = used.peak_gpu_mem;
+  const auto or_null = [](const auto& value) { return value ? Json(*value) : Json(nullptr); };
+  return Json{{"peak_gpu_mem", or_null(peak)},
+              {"mean_util_percent", or_null(used.mean_util_percent)},
+              {"energy_joules", or_null(used.energy_joules)}};
+}
+
 }  // namespace
 
 ApiResponse ApiService::list(const ApiRequest& request) {
@@ -561,6 +578,7 @@ ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   if (!record.ok()) return ownership_error(record.status());
   Json waiting = waiting_json(*record, /*with_detail=*/true);
   Json stopping = stopping_json(*options_.engine, *record);
+  Json so_far = usage_so_far_json(*options_.engine, *record);
   const bool requeued = record->state == store::JobState::kQueued && record->attempts > 0;
   Json requeued_why = requeued ? requeue_reason(*options_.store, job) : Json(nullptr);
   engine.unlock();
@@ -568,6 +586,7 @@ ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   if (!waiting.is_null()) json["waiting"] = std::move(waiting);
   if (!stopping.is_null()) json["stopping"] = std::move(stopping);
   if (requeued) json["requeue_reason"] = std::move(requeued_why);
+  if (!so_far.is_null()) json["usage_so_far"] = std::move(so_far);
   json["log_readable"] = may_open_logs(request);
   return {200, std::move(json)};
 }

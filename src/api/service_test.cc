@@ -320,6 +320,28 @@ TEST_F(ApiServiceTest, AJobMayWaitOnlyForItsOwnUsersJobsAndRootsForAnyones) {
 // A user of root's shared daemon owns their job's log, but it lies in root's private state
 // folder: `show` says whether the caller can open the path (root and the daemon's own user
 // can), so the CLI can say to read it with `fastgpu logs`.
+// A running job's `show` carries what the engine measured of it so far; a queued one's has
+// none.
+TEST_F(ApiServiceTest, ShowOfARunningJobSaysWhatItUsedSoFar) {
+  const std::uint64_t id = submit_as(1000);
+  const std::string path = "/v1/jobs/" + std::to_string(id);
+  EXPECT_FALSE(call("GET", path, 1000).body.contains("usage_so_far"));
+  store::JobStart start;
+  start.gpus = {0};
+  start.at = testing::FixedClock().now();
+  start.log_path = "/tmp/x.log";
+  ASSERT_TRUE(store_->record_start(JobId(id), start).ok());
+  engine::RunningUsage used;
+  used.peak_gpu_mem = 3LL << 30;
+  used.mean_util_percent = 40.0;
+  engine_->usage[JobId(id)] = used;
+  const ApiResponse shown = call("GET", path, 1000);
+  ASSERT_TRUE(shown.body.contains("usage_so_far")) << shown.body.dump();
+  EXPECT_EQ(shown.body["usage_so_far"]["peak_gpu_mem"], 3LL << 30);
+  EXPECT_EQ(shown.body["usage_so_far"]["mean_util_percent"], 40.0);
+  EXPECT_TRUE(shown.body["usage_so_far"]["energy_joules"].is_null());
+}
+
 TEST_F(ApiServiceTest, ShowSaysWhetherTheCallerCanOpenTheLog) {
   const std::string path = "/v1/jobs/" + std::to_string(submit_as(1000));
   EXPECT_EQ(call("GET", path, 1000).body["log_readable"], false);  // root's daemon (uid 0)

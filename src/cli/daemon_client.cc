@@ -137,11 +137,39 @@ void add_cost_lines(const api::Json& job, std::int64_t now_us,
     line("waited", "-");
   }
   const bool ended = started && store::is_terminal(record->state);
+  // A running job's figures so far, as the daemon's samples measured them (`usage_so_far`);
+  // what it has not measured yet waits for the end.
+  const api::Json& so_far = field(job, "usage_so_far");
+  const auto so_far_figure = [&](const char* key, auto&& words,
+                                 const char* after = "") -> std::string {
+    const api::Json& value = so_far.is_object() ? field(so_far, key) : so_far;
+    return value.is_number() ? words(value) + " so far" + after : std::string("when it ends");
+  };
   const auto figure = [&](const std::optional<std::string>& text) -> std::string {
     if (!started || report.gpus == 0) return "-";
     if (!ended) return "when it ends";
     return text.value_or("n/a");
   };
+  if (started && !ended && report.gpus > 0) {
+    const store::WallTime now{std::chrono::microseconds(now_us)};
+    const double run_s =
+        std::max(0.0, std::chrono::duration<double>(now - *record->start_time).count());
+    const double gpu_s = run_s * report.gpus;
+    line("GPU time", fmt::format("{} so far ({:.4f} GPU-hours)", format_duration(Seconds(gpu_s)),
+                                 gpu_s / 3600.0));
+    line("peak GPU mem", so_far_figure("peak_gpu_mem", [](const api::Json& value) {
+           return format_bytes(value.get<Bytes>());
+         }));
+    line("mean GPU util", so_far_figure("mean_util_percent", [](const api::Json& value) {
+           return fmt::format("{:.0f} %", value.get<double>());
+         }));
+    line("energy",
+         so_far_figure(
+             "energy_joules",
+             [](const api::Json& value) { return engine::format_energy(value.get<double>()); },
+             " (an estimate)"));
+    return;
+  }
   std::optional<std::string> gpu_time, peak, util, energy;
   if (report.gpu_seconds) {
     gpu_time = fmt::format("{} ({:.4f} GPU-hours)", format_duration(Seconds(*report.gpu_seconds)),

@@ -131,8 +131,28 @@ TEST(JobDetails, ARunningJobIsAccountedWhenItEnds) {
   record.exit_code.reset();
   const std::string text = details(record, kSubmitUs + 200'000'000);
   EXPECT_THAT(text, HasSubstr("waited:        1m30s\n"));
-  EXPECT_THAT(text, HasSubstr("GPU time:      when it ends\n"));
+  // 2 GPUs from 90 s to 200 s: 220 GPU-seconds so far.
+  EXPECT_THAT(text, HasSubstr("GPU time:      3m40s so far (0.0611 GPU-hours)\n"));
   EXPECT_THAT(text, HasSubstr("peak GPU mem:  when it ends\n"));
+  EXPECT_THAT(text, HasSubstr("energy:        when it ends\n"));
+}
+
+// What the daemon measured of a running job so far (`usage_so_far`), each figure said to be
+// so far; one not measured yet still waits for the end.
+TEST(JobDetails, ARunningJobShowsWhatItUsedSoFar) {
+  JobRecord record = ended(JobState::kRunning);
+  record.end_time.reset();
+  record.exit_code.reset();
+  api::Json job = api::job_record_to_json(record);
+  job["usage_so_far"] = {
+      {"peak_gpu_mem", 6LL << 30}, {"mean_util_percent", 87.4}, {"energy_joules", nullptr}};
+  const std::string text = render_job_details(job, kSubmitUs + 200'000'000);
+  EXPECT_THAT(text, HasSubstr("peak GPU mem:  6.0 GiB so far\n"));
+  EXPECT_THAT(text, HasSubstr("mean GPU util: 87 % so far\n"));
+  EXPECT_THAT(text, HasSubstr("energy:        when it ends\n"));
+  job["usage_so_far"]["energy_joules"] = 12'345.0;
+  EXPECT_THAT(render_job_details(job, kSubmitUs + 200'000'000),
+              HasSubstr("energy:        12.3 kJ so far (an estimate)\n"));
 }
 
 // show left out the share, priority, dependencies, deadline and restartable a job was
