@@ -191,10 +191,10 @@ class PeerCredServer final : public httplib::Server {
   ApiService& service_;
 };
 
-class ApiServerImpl final : public ApiServer {
+// A bound httplib server serving on its own thread until stop().
+class ServingThread {
  public:
-  ApiServerImpl(std::unique_ptr<PeerCredServer> server, std::filesystem::path socket)
-      : server_(std::move(server)), socket_(std::move(socket)) {
+  explicit ServingThread(std::unique_ptr<httplib::Server> server) : server_(std::move(server)) {
     thread_ = std::thread([this] { server_->listen_after_bind(); });
     // httplib's stop() does nothing until the listen loop runs: wait for it, so a stop()
     // right after start() cannot leave the thread serving for ever.
@@ -203,20 +203,38 @@ class ApiServerImpl final : public ApiServer {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
+  ServingThread(const ServingThread&) = delete;
+  ServingThread& operator=(const ServingThread&) = delete;
+  ~ServingThread() { stop(); }
+
+  // False when it had stopped already.
+  bool stop() {
+    if (!thread_.joinable()) return false;
+    server_->stop();
+    thread_.join();
+    return true;
+  }
+
+ private:
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+class ApiServerImpl final : public ApiServer {
+ public:
+  ApiServerImpl(std::unique_ptr<PeerCredServer> server, std::filesystem::path socket)
+      : serving_(std::move(server)), socket_(std::move(socket)) {}
   ~ApiServerImpl() override { stop(); }
 
   void stop() override {
-    if (!thread_.joinable()) return;
-    server_->stop();
-    thread_.join();
+    if (!serving_.stop()) return;
     std::error_code ignored;
     std::filesystem::remove(socket_, ignored);
   }
 
  private:
-  std::unique_ptr<PeerCredServer> server_;
+  ServingThread serving_;
   std::filesystem::path socket_;
-  std::thread thread_;
 };
 
 // Whether a process listens on `socket`: its pid (0 when the kernel does not say), nullopt
@@ -357,24 +375,12 @@ namespace {
 
 class MetricsServerImpl final : public MetricsServer {
  public:
-  explicit MetricsServerImpl(std::unique_ptr<httplib::Server> server) : server_(std::move(server)) {
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  ~MetricsServerImpl() override { stop(); }
-
-  void stop() override {
-    if (!thread_.joinable()) return;
-    server_->stop();
-    thread_.join();
-  }
+  explicit MetricsServerImpl(std::unique_ptr<httplib::Server> server)
+      : serving_(std::move(server)) {}
+  void stop() override { serving_.stop(); }
 
  private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
+  ServingThread serving_;
 };
 
 }  // namespace

@@ -210,51 +210,46 @@ Result<std::size_t> cpu_slots_option(const DaemonOptions& options) {
   return static_cast<std::size_t>(*slots);
 }
 
-// How often the GPUs are sampled for the jobs' accounting, in seconds: the flag, else
-// FASTGPU_SAMPLE_INTERVAL (so a daemon started on first use gets it too), else 1 s; nullopt
-// when neither says. A bad flag is a usage error, a bad variable a failure (as
-// FASTGPU_DEVICES).
-Result<std::optional<double>> sample_interval_option(const DaemonOptions& options) {
-  const Named given =
-      flag_or_environment(options.sample_interval, "--sample-interval", "FASTGPU_SAMPLE_INTERVAL");
+// A duration given by a flag or its variable, in seconds; nullopt when neither says.
+// `in_range` tells the durations taken; `range` says which, for the message (after "out of
+// range: "). A bad flag is a usage error, a bad variable a failure (as FASTGPU_DEVICES).
+Result<std::optional<double>> duration_option(const Named& given, bool (*in_range)(double),
+                                              std::string_view range) {
   if (given.value.empty()) return std::optional<double>();
   Result<Seconds> parsed = parse_duration(given.value);
   std::string message;
   if (!parsed.ok()) {
     message = fmt::format("{}: {}", given.source, parsed.status().message());
-  } else if (!(parsed->count() >= 0.1 && parsed->count() <= 3600.0)) {
-    message = fmt::format(
-        "{} '{}' is out of range: the GPUs are read for the jobs' accounting from every 0.1s to "
-        "every 1h; give e.g. 1s (the default) or 5s",
-        given.source, given.value);
+  } else if (!in_range(parsed->count())) {
+    message = fmt::format("{} '{}' is out of range: {}", given.source, given.value, range);
   } else {
     return std::optional<double>(parsed->count());
   }
   return given.from_flag ? invalid_argument(message) : failed_precondition(message);
 }
 
+// How often the GPUs are sampled for the jobs' accounting, in seconds: the flag, else
+// FASTGPU_SAMPLE_INTERVAL (so a daemon started on first use gets it too), else 1 s.
+Result<std::optional<double>> sample_interval_option(const DaemonOptions& options) {
+  return duration_option(
+      flag_or_environment(options.sample_interval, "--sample-interval", "FASTGPU_SAMPLE_INTERVAL"),
+      [](double seconds) { return seconds >= 0.1 && seconds <= 3600.0; },
+      "the GPUs are read for the jobs' accounting from every 0.1s to every 1h; give e.g. 1s "
+      "(the default) or 5s");
+}
+
 // How long GPU samples are kept, in seconds (0: for ever): the flag, else
-// FASTGPU_SAMPLE_RETENTION, else 7 days; nullopt when neither says. A bad flag is a usage
-// error, a bad variable a failure.
+// FASTGPU_SAMPLE_RETENTION, else 7 days.
 Result<std::optional<double>> sample_retention_option(const DaemonOptions& options) {
-  const Named given = flag_or_environment(options.sample_retention, "--sample-retention",
-                                          "FASTGPU_SAMPLE_RETENTION");
-  if (given.value.empty()) return std::optional<double>();
-  Result<Seconds> parsed = parse_duration(given.value);
-  std::string message;
-  constexpr double kLongest = 3660.0 * 86400;  // ten years of 366 days
-  if (!parsed.ok()) {
-    message = fmt::format("{}: {}", given.source, parsed.status().message());
-  } else if (parsed->count() != 0.0 &&
-             !(parsed->count() >= 3600.0 && parsed->count() <= kLongest)) {
-    message = fmt::format(
-        "{} '{}' is out of range: GPU samples are kept from 1h to 10 years, or for ever (0); "
-        "give e.g. 7d (the default) or 30d",
-        given.source, given.value);
-  } else {
-    return std::optional<double>(parsed->count());
-  }
-  return given.from_flag ? invalid_argument(message) : failed_precondition(message);
+  return duration_option(
+      flag_or_environment(options.sample_retention, "--sample-retention",
+                          "FASTGPU_SAMPLE_RETENTION"),
+      [](double seconds) {
+        constexpr double kLongest = 3660.0 * 86400;  // ten years of 366 days
+        return seconds == 0.0 || (seconds >= 3600.0 && seconds <= kLongest);
+      },
+      "GPU samples are kept from 1h to 10 years, or for ever (0); give e.g. 7d (the default) "
+      "or 30d");
 }
 
 // Where the metrics are served over TCP: HOST:PORT from the flag, else FASTGPU_METRICS_LISTEN;
