@@ -721,7 +721,7 @@ void add_scheduler_flags(CLI::App& command, DaemonOptions& options) {
 }
 
 // `daemon run` and `daemon start` alike.
-void add_shared_and_slots_flags(CLI::App& command, DaemonOptions& options) {
+void add_run_and_start_flags(CLI::App& command, DaemonOptions& options) {
   command.add_flag("--shared", options.shared,
                    "Let every local user connect (socket mode 0666); for a root daemon that runs "
                    "each job as its owner");
@@ -751,14 +751,14 @@ void add_daemon_command(CLI::App& app, CommandOutcome& outcome) {
   CLI::App* run =
       daemon->add_subcommand("run", "Run the daemon in the foreground until SIGTERM/Ctrl-C");
   add_daemon_flags(*run, options->flags, /*with_json=*/false);
-  add_shared_and_slots_flags(*run, *options);
+  add_run_and_start_flags(*run, *options);
   run->add_option("--tick-ms", options->tick_ms, "Milliseconds between engine ticks (default 500)");
   add_scheduler_flags(*run, *options);
   run->callback([options, &outcome] { outcome.exit_code = run_foreground(*options); });
 
   CLI::App* start = daemon->add_subcommand("start", "Start the daemon in the background");
   add_daemon_flags(*start, options->flags);
-  add_shared_and_slots_flags(*start, *options);
+  add_run_and_start_flags(*start, *options);
   add_scheduler_flags(*start, *options);
   start->callback([options, &outcome] { outcome.exit_code = start_detached(*options); });
 
