@@ -134,16 +134,18 @@ void add_jobs(Families& out, const MetricsInput& input) {
                "GPU memory per GPU the running job was placed with (its declared bytes, or what "
                "\"auto\" learned).",
                job.placed_bytes_per_gpu, labels);
+    // The engine's figures; without them (a job the engine does not meter yet), the peak the
+    // store kept. The engine's peak goes on from the store's for a job it adopted.
     const auto used = input.usage.find(job.id);
-    const engine::RunningUsage usage =
-        used == input.usage.end() ? engine::RunningUsage{} : used->second;
-    // The engine's is the newer; the store's was written at the last raise, and is what a
-    // job adopted after a restart had before it.
-    std::optional<Bytes> peak = job.run_peak_gpu_mem;
-    if (usage.peak_gpu_mem && (!peak || *usage.peak_gpu_mem > *peak)) peak = usage.peak_gpu_mem;
+    engine::RunningUsage usage;
+    if (used != input.usage.end()) {
+      usage = used->second;
+    } else {
+      usage.peak_gpu_mem = job.run_peak_gpu_mem;
+    }
     out.add_if("fastgpu_job_gpu_memory_peak_bytes",
                "The running job's peak GPU memory per GPU measured so far (NVML per process).",
-               peak, labels);
+               usage.peak_gpu_mem, labels);
     out.add_if("fastgpu_job_gpu_utilization_percent",
                "Mean SM utilization of the running job's GPUs over the samples taken so far.",
                usage.mean_util_percent, labels);

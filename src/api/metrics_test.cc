@@ -141,8 +141,8 @@ TEST(PrometheusMetrics, WhatARunningJobUsedSoFarComesFromTheEngine) {
   EXPECT_TRUE(has_line(text, "fastgpu_job_gpu_memory_peak_bytes" + job + " 6442450944")) << text;
   EXPECT_TRUE(has_line(text, "fastgpu_job_gpu_utilization_percent" + job + " 87.5")) << text;
   EXPECT_TRUE(has_line(text, "fastgpu_job_energy_joules" + job + " 1234.5")) << text;
-  // A daemon restarted since: the store's peak until the engine measures a larger one.
-  in.usage[JobId{7}] = engine::RunningUsage{};
+  // A job the engine does not meter: the peak the store kept.
+  in.usage.clear();
   const std::string adopted = prometheus_text(metric_families(in));
   EXPECT_TRUE(has_line(adopted, "fastgpu_job_gpu_memory_peak_bytes" + job + " 4294967296"))
       << adopted;

@@ -456,11 +456,8 @@ Json usage_so_far_json(const engine::Engine& engine, const store::JobRecord& job
   const auto found = usage.find(job.id);
   if (found == usage.end()) return nullptr;
   const engine::RunningUsage& used = found->second;
-  // The store keeps the peak of a run adopted after a restart from before it.
-  std::optional<Bytes> peak = job.run_peak_gpu_mem;
-  if (used.peak_gpu_mem && (!peak || *used.peak_gpu_mem > *peak)) peak = used.peak_gpu_mem;
   const auto or_null = [](const auto& value) { return value ? Json(*value) : Json(nullptr); };
-  return Json{{"peak_gpu_mem", or_null(peak)},
+  return Json{{"peak_gpu_mem", or_null(used.peak_gpu_mem)},
               {"mean_util_percent", or_null(used.mean_util_percent)},
               {"energy_joules", or_null(used.energy_joules)}};
 }

@@ -104,7 +104,9 @@ struct TickReport {
 // What a running job has used so far, from the GPU samples taken while it ran (the same
 // figures its accounting gets at its end; docs/engine.md).
 struct RunningUsage {
-  std::optional<Bytes> peak_gpu_mem;  // per GPU; nullopt until a sample measured one
+  // Per GPU; nullopt until a sample measured one. For a run adopted after a restart it goes
+  // on from the peak the store kept.
+  std::optional<Bytes> peak_gpu_mem;
   std::optional<double> mean_util_percent;
   // Up to the last sample, apportioned on shared GPUs and prorated at the run's start (an
   // estimate); nullopt while any of its GPUs' energy counters has not been read across the
