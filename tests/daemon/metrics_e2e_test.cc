@@ -210,10 +210,18 @@ TEST(MetricsE2E, PrometheusScrapesTheDaemonsMetricsPort) {
   EXPECT_EQ(taken.exit_code, 1) << taken.output;
   EXPECT_TRUE(contains(taken.output, "cannot listen on " + listen)) << taken.output;
 
+  // The example users start from, with this test's port and a 1 s interval.
+  std::string example =
+      read_all(std::filesystem::path(FASTGPU_SOURCE_DIR) / "examples" / "prometheus.yml");
+  for (const auto& [from, to] : {std::pair<std::string, std::string>{"targets: ['127.0.0.1:9401']",
+                                                                     "targets: ['" + listen + "']"},
+                                 {"scrape_interval: 15s", "scrape_interval: 1s"}}) {
+    const std::size_t at = example.find(from);
+    ASSERT_NE(at, std::string::npos) << from << " is not in examples/prometheus.yml";
+    example.replace(at, from.size(), to);
+  }
   const std::filesystem::path config = daemon.work() / "prometheus.yml";
-  std::ofstream(config) << "global: {scrape_interval: 1s}\nscrape_configs:\n"
-                        << "  - job_name: fastgpu\n    static_configs: [{targets: ['" << listen
-                        << "']}]\n";
+  std::ofstream(config) << example;
   const std::filesystem::path log = daemon.work() / "prometheus.log";
   const std::string command = "prometheus --config.file=" + config.string() +
                               " --storage.tsdb.path=" + (daemon.work() / "tsdb").string() +
