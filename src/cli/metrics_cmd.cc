@@ -59,6 +59,20 @@ int run_metrics(const MetricsOptions& options) {
     return usage_error("metrics",
                        "-o needs a file name, e.g. -o /var/lib/node_exporter/fastgpu.prom");
   }
+  if (options.output) {
+    // Asked before the daemon is (or is started only to fail here).
+    const std::filesystem::path folder =
+        std::filesystem::path(*options.output).parent_path().empty()
+            ? std::filesystem::path(".")
+            : std::filesystem::path(*options.output).parent_path();
+    std::error_code error;
+    if (!std::filesystem::is_directory(folder, error)) {
+      return fail("metrics", failed_precondition(fmt::format(
+                                 "-o {}: the folder {} does not exist; give -o a file in a "
+                                 "folder you may write to",
+                                 *options.output, folder.string())));
+    }
+  }
   if (options.daemon.json) {
     Result<api::Json> reply = get_from_daemon(options.daemon, "metrics", "/v1/metrics?format=json");
     if (!reply.ok()) return fail("metrics", reply.status());

@@ -275,8 +275,10 @@ TEST(MetricsE2E, BadUsageIsRefusedNamingTheFix) {
       daemon.fastgpu("metrics -o " + (daemon.work() / "no/such/x.prom").string());
   EXPECT_EQ(nowhere.exit_code, 1) << nowhere.output;
   EXPECT_TRUE(contains(nowhere.output, "folder you may write to")) << nowhere.output;
+  EXPECT_FALSE(contains(nowhere.output, "started a daemon")) << nowhere.output;
   EXPECT_FALSE(std::filesystem::exists(daemon.work() / "no")) << nowhere.output;
 
+  ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);
   const api::ApiClient client(daemon.socket());
   const Result<std::string> xml = client.get_text("/v1/metrics?format=xml");
   ASSERT_FALSE(xml.ok());
