@@ -174,8 +174,9 @@ void UsageMeter::keep_raised(std::span<const std::pair<JobId, Bytes>> peaks) {
 
 std::map<JobId, RunningUsage> UsageMeter::so_far() const {
   std::map<JobId, RunningUsage> usage;
-  for (const auto& [job, meter] : meters_) {
-    RunningUsage& used = usage[job];
+  for (const auto& entry : meters_) {
+    const Meter& meter = entry.second;  // a named reference: the lambda below reads it
+    RunningUsage& used = usage[entry.first];
     used.peak_gpu_mem = meter.peak;
     if (meter.util_count > 0) {
       used.mean_util_percent = meter.util_sum / static_cast<double>(meter.util_count);
