@@ -156,56 +156,13 @@ void add_jobs(Families& out, const MetricsInput& input) {
   }
 }
 
-// `text` as valid UTF-8: each byte that starts no valid sequence becomes U+FFFD.
-std::string valid_utf8(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  std::size_t at = 0;
-  while (at < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[at]);
-    std::size_t length = lead < 0x80           ? 1
-                         : (lead >> 5) == 0x6  ? 2
-                         : (lead >> 4) == 0xE  ? 3
-                         : (lead >> 3) == 0x1E ? 4
-                                               : 0;
-    bool valid = length > 0 && at + length <= text.size();
-    for (std::size_t i = 1; valid && i < length; ++i) {
-      valid = (static_cast<unsigned char>(text[at + i]) & 0xC0) == 0x80;
-    }
-    if (valid && length > 1) {
-      // Overlong forms, surrogates and code points past U+10FFFF are not UTF-8 either.
-      std::uint32_t code = lead & (0x7F >> length);
-      for (std::size_t i = 1; i < length; ++i) {
-        code = (code << 6) | (static_cast<unsigned char>(text[at + i]) & 0x3F);
-      }
-      const std::uint32_t least[] = {0, 0, 0x80, 0x800, 0x10000};
-      valid = code >= least[length] && code <= 0x10FFFF && (code < 0xD800 || code > 0xDFFF);
-    }
-    if (!valid) {
-      out += "\xEF\xBF\xBD";
-      ++at;
-      continue;
-    }
-    out.append(text.substr(at, length));
-    at += length;
-  }
-  return out;
-}
-
+// A label value as the text format quotes it, without its quotes: \\, \" and \n escaped,
+// and bytes that are not UTF-8 made U+FFFD, as the API's JSON does (the format's three
+// escapes are JSON's too).
 std::string escaped_label(std::string_view value) {
-  std::string out;
-  for (char c : valid_utf8(value)) {
-    if (c == '\\') {
-      out += "\\\\";
-    } else if (c == '"') {
-      out += "\\\"";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  const std::string quoted =
+      Json(std::string(value)).dump(-1, ' ', false, Json::error_handler_t::replace);
+  return quoted.substr(1, quoted.size() - 2);
 }
 
 std::string number(double value) {
