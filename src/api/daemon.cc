@@ -24,6 +24,7 @@
 #include <utility>
 
 #include "api/daemon_parts.h"
+#include "core/whole_file.h"
 #include "fastgpu/api/server.h"
 #include "fastgpu/api/service.h"
 #include "fastgpu/sched/settings.h"
@@ -274,25 +275,15 @@ std::filesystem::path start_choices_file(const DaemonPaths& paths) {
 
 namespace {
 
-// Written whole or not at all (a temporary file renamed over it); a failure is said in the
-// log and costs only the restart's memory of the choices.
+// Written whole or not at all; a failure is said in the log and costs only the restart's
+// memory of the choices.
 void keep_start_choices(const DaemonConfig& config) {
-  const std::filesystem::path file = start_choices_file(config.paths);
-  const std::filesystem::path temporary = file.string() + ".tmp";
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << config.start_choices << "\n";
-    if (!out.flush()) {
-      say(
-          fmt::format("warning: could not write {}; a restart after a crash starts with the "
-                      "defaults",
-                      temporary.string()));
-      return;
-    }
+  const Status written =
+      write_whole_file(start_choices_file(config.paths), config.start_choices + "\n");
+  if (!written.ok()) {
+    say(fmt::format("warning: {}; a restart after a crash starts with the defaults",
+                    written.message()));
   }
-  std::error_code error;
-  std::filesystem::rename(temporary, file, error);
-  if (error) say(fmt::format("warning: could not write {}: {}", file.string(), error.message()));
 }
 
 }  // namespace

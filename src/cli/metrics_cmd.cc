@@ -2,17 +2,14 @@
 // node_exporter's textfile collector or a scrape bridge, or as JSON.
 
 #include <fmt/format.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "cli/daemon_client.h"
+#include "core/whole_file.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -21,35 +18,6 @@ struct MetricsOptions {
   DaemonFlags daemon;
   std::optional<std::string> output;  // -o: written whole, then renamed into place
 };
-
-// Writes `text` to a file beside `path` and renames it there, so a collector reading
-// `path` never sees half of it.
-Status write_atomically(const std::filesystem::path& path, const std::string& text) {
-  const std::filesystem::path partial =
-      path.parent_path() / fmt::format(".{}.{}.partial", path.filename().string(), ::getpid());
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) {
-      const std::string why = std::strerror(errno);
-      std::error_code ignored;
-      std::filesystem::remove(partial, ignored);
-      return failed_precondition(
-          fmt::format("cannot write {}: {}; give -o a file in a folder you may write to",
-                      partial.string(), why));
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(partial, path, error);
-  if (error) {
-    std::error_code ignored;
-    std::filesystem::remove(partial, ignored);
-    return failed_precondition(fmt::format("cannot rename {} to {}: {}", partial.string(),
-                                           path.string(), error.message()));
-  }
-  return {};
-}
 
 int run_metrics(const MetricsOptions& options) {
   if (options.output && options.daemon.json) {
@@ -85,8 +53,10 @@ int run_metrics(const MetricsOptions& options) {
     print_text(*text);
     return kExitOk;
   }
-  const Status written = write_atomically(*options.output, *text);
-  return written.ok() ? kExitOk : fail("metrics", written);
+  const Status written = write_whole_file(*options.output, *text);
+  if (written.ok()) return kExitOk;
+  return fail("metrics", failed_precondition(written.message() +
+                                             "; give -o a file in a folder you may write to"));
 }
 
 }  // namespace
