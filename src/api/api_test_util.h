@@ -53,7 +53,10 @@ class FakeEngine final : public engine::Engine {
   }
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }
   const GpuReading& last_reading() const override { return reading_; }
-  std::map<JobId, engine::RunningUsage> running_usage() const override { return usage; }
+  std::optional<engine::RunningUsage> running_usage(JobId job) const override {
+    const auto found = usage.find(job);
+    return found == usage.end() ? std::nullopt : std::optional(found->second);
+  }
   Status set_scheduler_config(const sched::SchedulerConfig& config) override {
     scheduler = config;
     return {};

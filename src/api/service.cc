@@ -452,14 +452,12 @@ Json stopping_json(const engine::Engine& engine, const store::JobRecord& job) {
 // null when it is not running under this engine. REQUIRES: the engine's mutex held.
 Json usage_so_far_json(const engine::Engine& engine, const store::JobRecord& job) {
   if (job.state != store::JobState::kRunning) return nullptr;
-  const std::map<JobId, engine::RunningUsage> usage = engine.running_usage();
-  const auto found = usage.find(job.id);
-  if (found == usage.end()) return nullptr;
-  const engine::RunningUsage& used = found->second;
+  const std::optional<engine::RunningUsage> used = engine.running_usage(job.id);
+  if (!used) return nullptr;
   const auto or_null = [](const auto& value) { return value ? Json(*value) : Json(nullptr); };
-  return Json{{"peak_gpu_mem", or_null(used.peak_gpu_mem)},
-              {"mean_util_percent", or_null(used.mean_util_percent)},
-              {"energy_joules", or_null(used.energy_joules)}};
+  return Json{{"peak_gpu_mem", or_null(used->peak_gpu_mem)},
+              {"mean_util_percent", or_null(used->mean_util_percent)},
+              {"energy_joules", or_null(used->energy_joules)}};
 }
 
 }  // namespace
@@ -809,10 +807,20 @@ ApiResponse ApiService::scrape_metrics() {
 
 ApiResponse ApiService::metrics_for(std::optional<std::uint32_t> jobs_of, bool json) {
   MetricsInput input;
+  if (jobs_of) {
+    store::JobFilter running;
+    running.states = {store::JobState::kRunning};
+    if (*jobs_of != kRootUid) running.uid = *jobs_of;
+    Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(running);
+    if (!jobs.ok()) return error_response(jobs.status());
+    input.running = std::move(*jobs);
+  }
   {
     std::lock_guard lock(*options_.engine_mutex);
     input.reading = options_.engine->last_reading();
-    if (jobs_of) input.usage = options_.engine->running_usage();
+    for (const store::JobRecord& job : input.running) {
+      if (auto used = options_.engine->running_usage(job.id)) input.usage[job.id] = *used;
+    }
   }
   DaemonInfo info;
   {
@@ -827,14 +835,6 @@ ApiResponse ApiService::metrics_for(std::optional<std::uint32_t> jobs_of, bool j
   Result<std::map<store::JobState, std::uint64_t>> by_state = options_.store->count_jobs_by_state();
   if (!by_state.ok()) return error_response(by_state.status());
   input.jobs_by_state = std::move(*by_state);
-  if (jobs_of) {
-    store::JobFilter running;
-    running.states = {store::JobState::kRunning};
-    if (*jobs_of != kRootUid) running.uid = *jobs_of;
-    Result<std::vector<store::JobRecord>> jobs = options_.store->list_jobs(running);
-    if (!jobs.ok()) return error_response(jobs.status());
-    input.running = std::move(*jobs);
-  }
   const std::vector<MetricFamily> families = metric_families(input);
   if (json) return {200, Json{{"metrics", metrics_json(families)}}};
   ApiResponse response;

@@ -172,26 +172,25 @@ void UsageMeter::keep_raised(std::span<const std::pair<JobId, Bytes>> peaks) {
   }
 }
 
-std::map<JobId, RunningUsage> UsageMeter::so_far() const {
-  std::map<JobId, RunningUsage> usage;
-  for (const auto& entry : meters_) {
-    const Meter& meter = entry.second;  // a named reference: the lambda below reads it
-    RunningUsage& used = usage[entry.first];
-    used.peak_gpu_mem = meter.peak;
-    if (meter.util_count > 0) {
-      used.mean_util_percent = meter.util_sum / static_cast<double>(meter.util_count);
-    }
-    // Told only while every GPU's counter was read from the run's start (or its adoption)
-    // on, without a gap: otherwise it is a lower bound, which a gauge would show as a drop
-    // once the figure is whole.
-    const bool whole = std::all_of(meter.gpus.begin(), meter.gpus.end(), [&](std::uint32_t gpu) {
-      const auto cover = meter.cover.find(gpu);
-      return cover != meter.cover.end() && cover->second.from_s && !cover->second.gap &&
-             (!meter.started_s || *cover->second.from_s <= *meter.started_s);
-    });
-    if (whole) used.energy_joules = meter.energy_joules;
+std::optional<RunningUsage> UsageMeter::so_far(JobId job) const {
+  const auto found = meters_.find(job);
+  if (found == meters_.end()) return std::nullopt;
+  const Meter& meter = found->second;
+  RunningUsage used;
+  used.peak_gpu_mem = meter.peak;
+  if (meter.util_count > 0) {
+    used.mean_util_percent = meter.util_sum / static_cast<double>(meter.util_count);
   }
-  return usage;
+  // Told only while every GPU's counter was read from the run's start (or its adoption) on,
+  // without a gap: otherwise it is a lower bound, which a gauge would show as a drop once
+  // the figure is whole.
+  const bool whole = std::all_of(meter.gpus.begin(), meter.gpus.end(), [&](std::uint32_t gpu) {
+    const auto cover = meter.cover.find(gpu);
+    return cover != meter.cover.end() && cover->second.from_s && !cover->second.gap &&
+           (!meter.started_s || *cover->second.from_s <= *meter.started_s);
+  });
+  if (whole) used.energy_joules = meter.energy_joules;
+  return used;
 }
 
 store::JobAccounting UsageMeter::finish(JobId job, std::size_t gpus, double run_seconds,

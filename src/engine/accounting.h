@@ -50,9 +50,9 @@ class UsageMeter {
   // The peak per-GPU memory measured so far for a metered job.
   std::optional<Bytes> peak_bytes(JobId job) const;
 
-  // What every metered job has used up to the last sample (RunningUsage says what each
-  // figure is).
-  std::map<JobId, RunningUsage> so_far() const;
+  // What a metered job has used up to the last sample (RunningUsage says what each figure
+  // is); nullopt for a job not metered.
+  std::optional<RunningUsage> so_far(JobId job) const;
 
   // The jobs whose peak rose since the last call, with their peaks now: for the store, so
   // that a restarted daemon goes on from them.

@@ -51,18 +51,18 @@ TEST(UsageMeter, SoFarIsTheRunUpToTheLastSample) {
   UsageMeter meter;
   meter.sample(reading_at(0.0), 0.0, {});
   meter.start(kAlone, {0}, 1.0, 4.0);
-  ASSERT_EQ(meter.so_far().count(kAlone), 1u);
-  EXPECT_FALSE(meter.so_far().at(kAlone).energy_joules.has_value());  // no interval closed
+  ASSERT_TRUE(meter.so_far(kAlone).has_value());
+  EXPECT_FALSE(meter.so_far(kAlone)->energy_joules.has_value());  // no interval closed
   meter.sample(reading_at(600.0), 10.0, {});
-  EXPECT_DOUBLE_EQ(*meter.so_far().at(kAlone).energy_joules, 360.0);
+  EXPECT_DOUBLE_EQ(*meter.so_far(kAlone)->energy_joules, 360.0);
   meter.sample(reading_at(1100.0), 20.0, {});
-  EXPECT_DOUBLE_EQ(*meter.so_far().at(kAlone).energy_joules, 860.0);
+  EXPECT_DOUBLE_EQ(*meter.so_far(kAlone)->energy_joules, 860.0);
   // A job on a GPU whose counter cannot be read has no figure, not a lower bound.
   meter.start(kVisitor, {1}, 1.0, 20.0);
   meter.sample(reading_at({1200.0, std::nullopt}), 30.0, {});
-  EXPECT_FALSE(meter.so_far().at(kVisitor).energy_joules.has_value());
+  EXPECT_FALSE(meter.so_far(kVisitor)->energy_joules.has_value());
   (void)meter.finish(kAlone, 1, 26.0, 30.0, reading_at(1200.0), 30.0);
-  EXPECT_EQ(meter.so_far().count(kAlone), 0u);  // no longer metered
+  EXPECT_FALSE(meter.so_far(kAlone).has_value());  // no longer metered
 }
 
 TEST(UsageMeter, AJobShorterThanOneIntervalGetsItsProratedPart) {

@@ -40,7 +40,7 @@ class EngineImpl final : public Engine {
   std::optional<Stopping> stopping(const store::JobRecord& job) const override;
   Status set_scheduler_config(const sched::SchedulerConfig& config) override;
   const GpuReading& last_reading() const override { return reading_; }
-  std::map<JobId, RunningUsage> running_usage() const override { return meter_.so_far(); }
+  std::optional<RunningUsage> running_usage(JobId job) const override { return meter_.so_far(job); }
 
  private:
   // A running job the engine asked to stop: what for, and since when.

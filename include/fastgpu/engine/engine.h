@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -189,9 +188,9 @@ class Engine {
   // The GPUs as last read (simulated or NVML); "simulated" in reading.source says so.
   virtual const GpuReading& last_reading() const = 0;
 
-  // What each job running under this engine has used so far (a job adopted after a
-  // restart: since it was adopted).
-  virtual std::map<JobId, RunningUsage> running_usage() const = 0;
+  // What a job running under this engine has used so far (a job adopted after a restart:
+  // since it was adopted); nullopt for a job it does not meter.
+  virtual std::optional<RunningUsage> running_usage(JobId job) const = 0;
 };
 
 }  // namespace fastgpu::engine
