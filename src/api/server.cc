@@ -126,6 +126,15 @@ httplib::Server::HandlerResponse fill_an_empty_error(const httplib::Request& /*r
   return httplib::Server::HandlerResponse::Handled;
 }
 
+// The service's answer as the HTTP response: its status, body and content type. Moved, not
+// copied as set_content would: a listing's body may be 100s of MB.
+void write_answer(ApiResponse answer, httplib::Response& response) {
+  response.status = answer.status;
+  const std::string content_type = answer.content_type;
+  response.body = std::move(answer).serialized();
+  response.set_header("Content-Type", content_type);
+}
+
 class PeerCredServer final : public httplib::Server {
  public:
   explicit PeerCredServer(ApiService& service) : service_(service) {
@@ -180,12 +189,7 @@ class PeerCredServer final : public httplib::Server {
       return;
     }
     api_request.uid = uid;
-    ApiResponse answer = service_.handle(api_request);
-    response.status = answer.status;
-    // Moved, not copied as set_content would: a listing's body may be 100s of MB.
-    const std::string content_type = answer.content_type;
-    response.body = std::move(answer).serialized();
-    response.set_header("Content-Type", content_type);
+    write_answer(service_.handle(api_request), response);
   }
 
   ApiService& service_;
@@ -395,11 +399,7 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& h
     ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
   });
   server->Get("/metrics", [service](const httplib::Request&, httplib::Response& response) {
-    ApiResponse answer = service->scrape_metrics();
-    response.status = answer.status;
-    const std::string content_type = answer.content_type;
-    response.body = std::move(answer).serialized();
-    response.set_header("Content-Type", content_type);
+    write_answer(service->scrape_metrics(), response);
   });
   if (!server->bind_to_port(host, port)) {
     const int error = errno;
