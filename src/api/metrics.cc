@@ -102,7 +102,7 @@ void add_gpus(Families& out, const MetricsInput& input) {
     out.add("fastgpu_gpus_simulated",
             "1 when the daemon's GPUs are simulated (no NVIDIA driver, or --devices); 0 when "
             "they are read through NVML.",
-            "gauge", {}, input.simulated ? 1.0 : 0.0);
+            "gauge", {}, input.reading.source == "simulated" ? 1.0 : 0.0);
   }
 }
 
@@ -117,7 +117,6 @@ void add_jobs(Families& out, const MetricsInput& input) {
             found == input.jobs_by_state.end() ? 0.0 : static_cast<double>(found->second));
   }
   for (const store::JobRecord& job : input.running) {
-    if (job.state != store::JobState::kRunning) continue;
     const Labels labels = job_labels(job);
     const auto gpus = static_cast<double>(job.placed_gpus.size());
     out.add("fastgpu_job_gpus", "GPUs the running job holds.", "gauge", labels, gpus);

@@ -827,7 +827,6 @@ ApiResponse ApiService::metrics_for(std::optional<std::uint32_t> jobs_of, bool j
     std::lock_guard lock(info_mutex_);
     info = options_.info;
   }
-  input.simulated = info.gpus_source == "simulated";
   input.uptime_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
   input.hostname = cli::host_name();

@@ -31,12 +31,12 @@ struct MetricFamily {
 };
 
 struct MetricsInput {
-  GpuReading reading;    // the daemon's last reading of its GPUs
+  GpuReading reading;    // the daemon's last reading of its GPUs (source: simulated or not)
   std::string hostname;  // the Hostname label of every GPU series
-  bool simulated = false;
   // Every user's jobs in each state (a state missing counts 0).
   std::map<store::JobState, std::uint64_t> jobs_by_state;
   // The running jobs the caller may see (root: all), each a set of fastgpu_job_* series.
+  // REQUIRES: every one RUNNING.
   std::vector<store::JobRecord> running;
   // What the engine measured of them so far (a job missing: nothing yet).
   std::map<JobId, engine::RunningUsage> usage;
