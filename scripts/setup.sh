@@ -10,7 +10,23 @@ packages=(
   libgtest-dev libgmock-dev googletest libbenchmark-dev zlib1g-dev
   libcpp-httplib-dev libssl-dev libbrotli-dev libmimalloc-dev ccache
   prometheus  # for promtool, which checks `fastgpu metrics` in the tests
+  chromium    # the real browser the dashboard's test drives (tests/browser)
 )
+# The browser test runs on Node.js (with playwright-core from npm, below); Debian's when the
+# machine has none.
+command -v node >/dev/null || packages+=(nodejs npm)
+
+# playwright-core, at the version tests/browser/package-lock.json pins: installed when it is
+# missing or the lock file changed since.
+install_browser_driver() {
+  local folder
+  folder="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/tests/browser"
+  if [ ! -f "$folder/node_modules/playwright-core/package.json" ] ||
+    [ "$folder/package-lock.json" -nt "$folder/node_modules/.package-lock.json" ]; then
+    echo "setup: installing playwright-core for the browser test (npm ci in tests/browser)"
+    (cd "$folder" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
 
 missing=()
 for package in "${packages[@]}"; do
@@ -21,6 +37,7 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages already installed"
+  install_browser_driver
   exit 0
 fi
 
@@ -42,3 +59,5 @@ if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/nul
   "${sudo_cmd[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
   echo "setup: installed prometheus for promtool; its server is disabled (systemctl enable --now prometheus starts it)"
 fi
+
+install_browser_driver

@@ -18,6 +18,7 @@
 #include <system_error>
 
 #include "api/login_name.h"
+#include "api/serving_thread.h"
 #include "fastgpu/api/paths.h"
 
 namespace fastgpu::api {
@@ -195,35 +196,6 @@ class PeerCredServer final : public httplib::Server {
   ApiService& service_;
 };
 
-// A bound httplib server serving on its own thread until stop().
-class ServingThread {
- public:
-  explicit ServingThread(std::unique_ptr<httplib::Server> server) : server_(std::move(server)) {
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
-    // httplib's stop() does nothing until the listen loop runs: wait for it, so a stop()
-    // right after start() cannot leave the thread serving for ever.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
-  ServingThread(const ServingThread&) = delete;
-  ServingThread& operator=(const ServingThread&) = delete;
-  ~ServingThread() { stop(); }
-
-  // False when it had stopped already.
-  bool stop() {
-    if (!thread_.joinable()) return false;
-    server_->stop();
-    thread_.join();
-    return true;
-  }
-
- private:
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-};
-
 class ApiServerImpl final : public ApiServer {
  public:
   ApiServerImpl(std::unique_ptr<PeerCredServer> server, std::filesystem::path socket)
@@ -392,12 +364,7 @@ class MetricsServerImpl final : public MetricsServer {
 Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& host, int port,
                                                             ApiService* service) {
   auto server = std::make_unique<httplib::Server>();
-  // SO_REUSEADDR alone: httplib's default, SO_REUSEPORT, let a second daemon bind the same
-  // port, and the kernel then shared the scrapes between the two.
-  server->set_socket_options([](int sock) {
-    const int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
+  reuse_address_only(*server);  // a second daemon must not share the port
   server->Get("/metrics", [service](const httplib::Request&, httplib::Response& response) {
     write_answer(service->scrape_metrics(), response);
   });

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cli/daemon_client.h"
+#include "cli/host_port.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/gpu/simulated_probe.h"
@@ -254,25 +255,11 @@ Result<std::optional<double>> sample_retention_option(const DaemonOptions& optio
 
 // Where the metrics are served over TCP: HOST:PORT from the flag, else FASTGPU_METRICS_LISTEN;
 // nullopt when neither says. A bad flag is a usage error, a bad variable a failure.
-struct MetricsAddress {
-  std::string host;
-  int port = 0;
-};
-Result<std::optional<MetricsAddress>> metrics_listen_option(const DaemonOptions& options) {
+Result<std::optional<HostPort>> metrics_listen_option(const DaemonOptions& options) {
   const Named given =
       flag_or_environment(options.metrics_listen, "--metrics-listen", "FASTGPU_METRICS_LISTEN");
-  if (given.value.empty()) return std::optional<MetricsAddress>();
-  const std::size_t colon = given.value.rfind(':');
-  MetricsAddress address;
-  if (colon != std::string::npos && colon > 0) {
-    address.host = given.value.substr(0, colon);
-    const std::string_view port = std::string_view(given.value).substr(colon + 1);
-    const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), address.port);
-    if (error != std::errc() || end != port.data() + port.size() || port.empty()) address.port = 0;
-  }
-  if (!address.host.empty() && address.port >= 1 && address.port <= 65535) {
-    return std::optional<MetricsAddress>(address);
-  }
+  if (given.value.empty()) return std::optional<HostPort>();
+  if (std::optional<HostPort> address = parse_host_port(given.value, 1)) return address;
   const std::string message = fmt::format(
       "{} '{}' is not HOST:PORT with a port from 1 to 65535; give e.g. 127.0.0.1:9401 (this "
       "machine only) or 0.0.0.0:9401 (every address)",
@@ -417,7 +404,7 @@ int run_foreground(const DaemonOptions& asked) {
   if (!cpu_slots.ok()) return refuse_scheduler("daemon run", cpu_slots.status());
   Result<std::optional<double>> sample_interval = sample_interval_option(options);
   if (!sample_interval.ok()) return refuse_scheduler("daemon run", sample_interval.status());
-  Result<std::optional<MetricsAddress>> metrics = metrics_listen_option(options);
+  Result<std::optional<HostPort>> metrics = metrics_listen_option(options);
   if (!metrics.ok()) return refuse_scheduler("daemon run", metrics.status());
   Result<std::optional<double>> retention = sample_retention_option(options);
   if (!retention.ok()) return refuse_scheduler("daemon run", retention.status());
@@ -505,7 +492,7 @@ int start_detached(const DaemonOptions& options) {
   if (!cpu_slots.ok()) return refuse_scheduler("daemon start", cpu_slots.status());
   Result<std::optional<double>> sample_interval = sample_interval_option(options);
   if (!sample_interval.ok()) return refuse_scheduler("daemon start", sample_interval.status());
-  Result<std::optional<MetricsAddress>> metrics = metrics_listen_option(options);
+  Result<std::optional<HostPort>> metrics = metrics_listen_option(options);
   if (!metrics.ok()) return refuse_scheduler("daemon start", metrics.status());
   Result<std::optional<double>> retention = sample_retention_option(options);
   if (!retention.ok()) return refuse_scheduler("daemon start", retention.status());

@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
   add_wait_command(app, outcome);
   add_history_command(app, outcome);
   add_metrics_command(app, outcome);
+  add_dashboard_command(app, outcome);
 
   try {
     app.parse(argc, argv);

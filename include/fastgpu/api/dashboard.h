@@ -1,0 +1,66 @@
+// The web dashboard (`fastgpu dashboard`, docs/dashboard.md): a page that shows the GPUs,
+// your queued, running and recent jobs, and one job's figures and log, refreshed live.
+//
+// A browser cannot reach the daemon's unix socket, so the dashboard is a small HTTP server
+// of its own on a TCP address, run by the user it shows (the daemon knows that user by the
+// socket's SO_PEERCRED, as it knows every CLI verb's). Anyone on the machine can connect to
+// a TCP port, so every request must carry a random token: the URL the command prints has
+// it, and the first page load trades it for an HttpOnly, SameSite=Strict cookie. The
+// server only reads: it forwards GET requests of the few API paths the page uses, and
+// nothing that cancels, submits or changes a job or the daemon.
+//
+// The page's files (src/api/dashboard/) are compiled into the program; the page fetches
+// nothing from elsewhere, and its Content-Security-Policy forbids it to.
+//
+// Thread-safety: start() once; stop() from any thread. The daemon GET is called from
+// the server's threads, several at a time.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "fastgpu/core/result.h"
+
+namespace fastgpu::api {
+
+// The daemon's answer to a GET, passed on to the browser as it came.
+struct ForwardedReply {
+  int status = 0;
+  std::string body;  // JSON
+};
+// GETs `target` (path and query) from the daemon; an error when no daemon answered.
+using DaemonGet = std::function<Result<ForwardedReply>(const std::string& target)>;
+
+// One of the dashboard's own files, compiled in.
+struct DashboardAsset {
+  std::string_view path;          // "/", "/dashboard.js", ...
+  std::string_view content_type;  // "text/html; charset=utf-8", ...
+  std::string_view body;
+};
+std::optional<DashboardAsset> dashboard_asset(std::string_view path);
+
+// True for the API paths the page reads (and the dashboard forwards): /v1/daemon, /v1/gpus,
+// /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/log.
+bool dashboard_forwards(std::string_view path);
+
+// 32 hex digits from the system's random source.
+std::string new_dashboard_token();
+
+class DashboardServer {
+ public:
+  // Binds host:port (port 0: any free port; a port in use, or a host that is not this
+  // machine's, is an error naming it and the fix) and starts serving on a thread.
+  static Result<std::unique_ptr<DashboardServer>> start(const std::string& host, int port,
+                                                        std::string token, DaemonGet daemon_get);
+  virtual ~DashboardServer() = default;
+
+  // The port it listens on (the one chosen, for port 0).
+  virtual int port() const = 0;
+  // Stops accepting and waits for the serving thread.
+  virtual void stop() = 0;
+};
+
+}  // namespace fastgpu::api

@@ -1,0 +1,210 @@
+#include "fastgpu/api/dashboard.h"
+
+#include <fmt/format.h>
+#include <httplib.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <random>
+
+#include "api/serving_thread.h"
+#include "fastgpu/api/job_json.h"
+
+namespace fastgpu::api {
+namespace {
+
+constexpr std::string_view kCookie = "fastgpu_dashboard";
+
+// The page may load only its own script and style, and fetch only from its own origin.
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+// Compares in time that does not depend on where the two differ.
+bool same_token(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char difference = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    difference |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return difference == 0;
+}
+
+// The value of the dashboard's cookie in the request's Cookie header, or "".
+std::string cookie_token(const httplib::Request& request) {
+  const std::string header = request.get_header_value("Cookie");
+  std::string_view rest = header;
+  while (!rest.empty()) {
+    const std::size_t end = rest.find(';');
+    std::string_view pair = rest.substr(0, end);
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const std::size_t equals = pair.find('=');
+    if (equals != std::string_view::npos && pair.substr(0, equals) == kCookie) {
+      return std::string(pair.substr(equals + 1));
+    }
+  }
+  return "";
+}
+
+void set_json_error(httplib::Response& response, int status, const std::string& message) {
+  response.status = status;
+  response.set_content(Json{{"error", message}}.dump(), "application/json");
+}
+
+// Said to a browser without the token, in words, since no script runs yet.
+constexpr const char* kNoTokenPage =
+    "<!doctype html><meta charset=utf-8><title>FastGPU dashboard</title>"
+    "<p>This dashboard shows one user's jobs, so it asks for the token in the address that "
+    "<code>fastgpu dashboard</code> printed when it started "
+    "(<code>http://HOST:PORT/?token=...</code>). Open that address, or start the dashboard "
+    "again for a new one.</p>";
+
+class DashboardServerImpl final : public DashboardServer {
+ public:
+  DashboardServerImpl(std::unique_ptr<httplib::Server> server, int port)
+      : port_(port), serving_(std::move(server)) {}
+  int port() const override { return port_; }
+  void stop() override { serving_.stop(); }
+
+ private:
+  int port_;
+  ServingThread serving_;
+};
+
+class Handlers {
+ public:
+  Handlers(std::string token, DaemonGet daemon_get)
+      : token_(std::move(token)), daemon_get_(std::move(daemon_get)) {}
+
+  void get(const httplib::Request& request, httplib::Response& response) const {
+    response.set_header("Cache-Control", "no-store");
+    response.set_header("X-Content-Type-Options", "nosniff");
+    response.set_header("Referrer-Policy", "no-referrer");
+    if (request.path == "/" && request.has_param("token")) {
+      trade_token(request.get_param_value("token"), response);
+      return;
+    }
+    if (!same_token(cookie_token(request), token_)) {
+      refuse(request, response);
+      return;
+    }
+    if (dashboard_forwards(request.path)) {
+      forward(request, response);
+      return;
+    }
+    if (const std::optional<DashboardAsset> asset = dashboard_asset(request.path)) {
+      response.set_header("Content-Security-Policy", kContentSecurityPolicy);
+      response.set_content(std::string(asset->body), std::string(asset->content_type));
+      return;
+    }
+    set_json_error(response, 404,
+                   fmt::format("no such page '{}': the dashboard serves / and the API paths it "
+                               "reads (/v1/daemon, /v1/gpus, /v1/jobs...)",
+                               request.path));
+  }
+
+ private:
+  // The token from the printed URL becomes a cookie, and the browser goes on to "/", so the
+  // token leaves the address bar and the history.
+  void trade_token(const std::string& given, httplib::Response& response) const {
+    if (!same_token(given, token_)) {
+      response.status = 401;
+      response.set_content(kNoTokenPage, "text/html; charset=utf-8");
+      return;
+    }
+    response.status = 303;
+    response.set_header("Location", "/");
+    response.set_header("Set-Cookie",
+                        fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict", kCookie, token_));
+  }
+
+  static void refuse(const httplib::Request& request, httplib::Response& response) {
+    if (request.path.starts_with("/v1/")) {
+      set_json_error(response, 401,
+                     "no dashboard token: open the address `fastgpu dashboard` printed, with its "
+                     "?token=, in this browser first");
+      return;
+    }
+    response.status = 401;
+    response.set_content(kNoTokenPage, "text/html; charset=utf-8");
+  }
+
+  void forward(const httplib::Request& request, httplib::Response& response) const {
+    Result<ForwardedReply> reply = daemon_get_(request.target);
+    if (!reply.ok()) {
+      set_json_error(response, 502, reply.status().message());
+      return;
+    }
+    response.status = reply->status;
+    response.body = std::move(reply->body);
+    response.set_header("Content-Type", "application/json");
+  }
+
+  std::string token_;
+  DaemonGet daemon_get_;
+};
+
+// Digits alone, at least one.
+bool is_id(std::string_view text) {
+  if (text.empty()) return false;
+  std::uint64_t ignored = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), ignored);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+}  // namespace
+
+bool dashboard_forwards(std::string_view path) {
+  if (path == "/v1/daemon" || path == "/v1/gpus" || path == "/v1/jobs") return true;
+  constexpr std::string_view kJobs = "/v1/jobs/";
+  if (!path.starts_with(kJobs)) return false;
+  std::string_view rest = path.substr(kJobs.size());
+  constexpr std::string_view kLog = "/log";
+  if (rest.ends_with(kLog)) rest.remove_suffix(kLog.size());
+  return is_id(rest);
+}
+
+std::string new_dashboard_token() {
+  std::random_device source;  // /dev/urandom on Linux
+  std::string token;
+  for (int i = 0; i < 4; ++i) token += fmt::format("{:08x}", source());
+  return token;
+}
+
+Result<std::unique_ptr<DashboardServer>> DashboardServer::start(const std::string& host, int port,
+                                                                std::string token,
+                                                                DaemonGet daemon_get) {
+  auto server = std::make_unique<httplib::Server>();
+  reuse_address_only(*server);  // a second dashboard must not share the port
+  auto handlers = std::make_shared<Handlers>(std::move(token), std::move(daemon_get));
+  server->Get(".*", [handlers](const httplib::Request& request, httplib::Response& response) {
+    handlers->get(request, response);
+  });
+  // It only reads: every other method is refused, with what it does serve.
+  auto read_only = [](const httplib::Request& request, httplib::Response& response) {
+    response.set_header("Allow", "GET");
+    set_json_error(response, 405,
+                   fmt::format("the dashboard only reads ({} {} refused); cancel or submit jobs "
+                               "with the fastgpu command",
+                               request.method, request.path));
+  };
+  server->Post(".*", read_only);
+  server->Put(".*", read_only);
+  server->Delete(".*", read_only);
+  server->Patch(".*", read_only);
+  const int bound =
+      port == 0 ? server->bind_to_any_port(host) : (server->bind_to_port(host, port) ? port : -1);
+  if (bound <= 0) {
+    const int error = errno;
+    return failed_precondition(fmt::format(
+        "cannot listen on {}:{} for the dashboard ({}); give --listen a free port on an address "
+        "of this machine, e.g. 127.0.0.1:0 for any free one",
+        host, port, error == 0 ? "the address is not this machine's" : std::strerror(error)));
+  }
+  return std::unique_ptr<DashboardServer>(
+      std::make_unique<DashboardServerImpl>(std::move(server), bound));
+}
+
+}  // namespace fastgpu::api

@@ -1,0 +1,369 @@
+// The FastGPU dashboard: reads the daemon's API through the dashboard server (the same
+// origin) every two seconds and shows it. Every value is written as text, never as markup:
+// job names and log lines are whatever the user wrote.
+"use strict";
+
+const REFRESH_MS = 2000;
+const ENDED_SHOWN = 15;
+const LOG_KEPT_CHARS = 64 * 1024;
+const ENDED_STATES = "COMPLETED,FAILED,CANCELLED,TIMEOUT";
+
+// ---- formatting: a value the daemon could not measure is null and reads "n/a", never 0 ----
+
+function bytes(value) {
+  if (value === null || value === undefined) return "n/a";
+  const gib = value / 2 ** 30;
+  if (gib >= 1) return `${gib.toFixed(gib >= 100 ? 0 : 1)} GiB`;
+  return `${(value / 2 ** 20).toFixed(0)} MiB`;
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) return "n/a";
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, "0")}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h${String(m % 60).padStart(2, "0")}m`;
+  return `${Math.floor(h / 24)}d${String(h % 24).padStart(2, "0")}h`;
+}
+
+function energy(accounting) {
+  if (!accounting) return "n/a";
+  const joules = accounting.energy_joules;
+  const atLeast = accounting.energy_at_least_joules;
+  const text = (j) => (j >= 1e6 ? `${(j / 1e6).toFixed(2)} MJ` : j >= 1e3 ? `${(j / 1e3).toFixed(1)} kJ` : `${j.toFixed(0)} J`);
+  if (joules !== null && joules !== undefined) return text(joules) + (accounting.energy_is_estimate ? " (estimate)" : "");
+  if (atLeast !== null && atLeast !== undefined) return `>= ${text(atLeast)}`;
+  return "n/a";
+}
+
+function orNa(value, unit = "") {
+  return value === null || value === undefined ? "n/a" : `${value}${unit}`;
+}
+
+function jobName(job) {
+  const name = (job.spec && job.spec.name) || "-";
+  const array = job.spec && job.spec.array;
+  return array && array.index !== undefined ? `${name}[${array.index}]` : name;
+}
+
+function gpuCount(job) {
+  const spec = job.spec || {};
+  if (job.placed_gpus && job.placed_gpus.length) {
+    return `${job.placed_gpus.length === 1 ? "GPU" : "GPUs"} ${job.placed_gpus.join(",")}`;
+  }
+  return spec.gpus === 0 ? "none (CPU)" : `${spec.gpus} wanted`;
+}
+
+function memoryPerGpu(job) {
+  if (job.placed_gpu_mem !== null && job.placed_gpu_mem !== undefined) return bytes(job.placed_gpu_mem);
+  const mem = job.spec && job.spec.gpu_mem;
+  if (mem === null || mem === undefined) return "-";
+  return typeof mem === "number" ? bytes(mem) : String(mem);
+}
+
+// An argument as a shell would need it written to read it back.
+function shellWord(word) {
+  return /^[A-Za-z0-9_@%+=:,.\/-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`;
+}
+
+function secondsSince(us) {
+  return us === null || us === undefined ? null : (Date.now() * 1000 - us) / 1e6;
+}
+
+function secondsBetween(fromUs, toUs) {
+  return fromUs === null || fromUs === undefined || toUs === null || toUs === undefined ? null : (toUs - fromUs) / 1e6;
+}
+
+// ---- the DOM, built from text ----
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function meter(fraction, label) {
+  const td = document.createElement("td");
+  const outer = document.createElement("span");
+  outer.className = "meter";
+  const inner = document.createElement("span");
+  inner.style.width = `${Math.round(Math.min(1, Math.max(0, fraction)) * 100)}%`;
+  outer.appendChild(inner);
+  td.appendChild(outer);
+  td.appendChild(document.createTextNode(label));
+  return td;
+}
+
+function fillTable(id, rows, emptyText, columns) {
+  const body = document.querySelector(`#${id} tbody`);
+  const fresh = document.createElement("tbody");
+  if (rows.length === 0) {
+    const tr = document.createElement("tr");
+    tr.className = "empty";
+    const td = cell(emptyText);
+    td.colSpan = columns;
+    tr.appendChild(td);
+    fresh.appendChild(tr);
+  }
+  for (const row of rows) fresh.appendChild(row);
+  body.replaceWith(fresh);
+}
+
+function jobRow(job, cells) {
+  const tr = document.createElement("tr");
+  tr.className = "job" + (job.id === selected ? " selected" : "");
+  tr.dataset.id = String(job.id);
+  for (const td of cells) tr.appendChild(td);
+  tr.addEventListener("click", () => openJob(job.id));
+  return tr;
+}
+
+// ---- the daemon's API ----
+
+class ApiError extends Error {}
+
+async function get(target) {
+  let response;
+  try {
+    response = await fetch(target, { cache: "no-store" });
+  } catch (error) {
+    throw new ApiError(`the dashboard server does not answer (${error.message}); is \`fastgpu dashboard\` still running?`);
+  }
+  let body = null;
+  try {
+    body = await response.json();
+  } catch (error) {
+    body = null;
+  }
+  if (response.status === 401) {
+    throw new ApiError("this browser has no dashboard token: open the address `fastgpu dashboard` printed, with its ?token=");
+  }
+  if (!response.ok) {
+    const message = body && body.error ? body.error : `HTTP ${response.status}`;
+    throw new ApiError(`${target}: ${message}`);
+  }
+  return body;
+}
+
+// ---- the sections ----
+
+function showDaemon(daemon) {
+  const counts = daemon.jobs || {};
+  const parts = [`daemon pid ${daemon.pid}`, `up ${duration(daemon.uptime_s)}`, `policy ${daemon.policy}`,
+    `strategy ${daemon.strategy}`];
+  document.getElementById("daemon").textContent = parts.join(" · ");
+  document.getElementById("ended-count").textContent =
+    `(every user: ${counts.COMPLETED || 0} completed, ${counts.FAILED || 0} failed, ${counts.TIMEOUT || 0} timed out, ${counts.CANCELLED || 0} cancelled)`;
+}
+
+function showGpus(reading) {
+  document.getElementById("gpus-source").textContent =
+    reading.source === "simulated" ? "(simulated: not hardware)" : `(${reading.host || ""}, driver ${reading.driver_version || "n/a"})`;
+  document.getElementById("gpus-note").textContent = reading.note || "";
+  const rows = (reading.devices || []).map((gpu) => {
+    const tr = document.createElement("tr");
+    tr.dataset.index = String(gpu.index);
+    const used = gpu.memory_used_bytes;
+    const total = gpu.memory_total_bytes;
+    tr.appendChild(cell(String(gpu.index), "num"));
+    tr.appendChild(cell(gpu.name || "n/a"));
+    if (used === null || total === null || !total) {
+      tr.appendChild(cell(`${bytes(used)} of ${bytes(total)}`));
+    } else {
+      tr.appendChild(meter(used / total, `${bytes(used)} of ${bytes(total)}`));
+    }
+    tr.appendChild(cell(orNa(gpu.gpu_utilization_percent, " %"), "num"));
+    tr.appendChild(cell(gpu.power_watts === null ? "n/a" : `${gpu.power_watts.toFixed(0)} W`, "num"));
+    tr.appendChild(cell(orNa(gpu.temperature_celsius, " °C"), "num"));
+    tr.appendChild(cell(String((gpu.processes || []).length), "num"));
+    // Unhealthy: why. Healthy but degraded (throttled): healthy, and why.
+    const health = gpu.health || { healthy: null, reasons: [] };
+    const reasons = (health.reasons || []).join("; ");
+    if (health.healthy === false) {
+      tr.appendChild(cell(reasons || "unhealthy", "unhealthy wrap"));
+    } else if (health.healthy) {
+      tr.appendChild(cell(reasons ? `healthy (${reasons})` : "healthy", "healthy wrap"));
+    } else {
+      tr.appendChild(cell("n/a"));
+    }
+    return tr;
+  });
+  fillTable("gpus", rows, "no GPU", 8);
+}
+
+function showActive(jobs) {
+  const running = jobs.filter((job) => job.state === "RUNNING");
+  const queued = jobs.filter((job) => job.state === "QUEUED");
+  document.getElementById("running-count").textContent = `(${running.length})`;
+  document.getElementById("queued-count").textContent = `(${queued.length})`;
+  fillTable("running", running.map((job) => jobRow(job, [
+    cell(String(job.id), "num"), cell(jobName(job)), cell(gpuCount(job)), cell(memoryPerGpu(job), "num"),
+    cell(duration(secondsSince(job.start_time_us)), "num"),
+    cell(job.stopping ? `stopping (${job.stopping.cause})` : "running"),
+  ])), "nothing running", 6);
+  fillTable("queued", queued.map((job) => jobRow(job, [
+    cell(String(job.id), "num"), cell(jobName(job)), cell(gpuCount(job)), cell(memoryPerGpu(job), "num"),
+    cell(duration(secondsSince(job.submit_time_us)), "num"),
+    cell(job.waiting ? job.waiting.reason : "-", "wrap"),
+  ])), "nothing queued", 6);
+}
+
+function showEnded(jobs) {
+  fillTable("ended", jobs.map((job) => {
+    const accounting = job.accounting || {};
+    return jobRow(job, [
+      cell(String(job.id), "num"), cell(jobName(job)), cell(job.state, `state-${job.state}`),
+      cell(duration(secondsBetween(job.submit_time_us, job.start_time_us)), "num"),
+      cell(duration(secondsBetween(job.start_time_us, job.end_time_us)), "num"),
+      cell(accounting.gpu_seconds === null || accounting.gpu_seconds === undefined ? "n/a" : duration(accounting.gpu_seconds), "num"),
+      // A CPU-only job has no GPU figures: "-", as the tables of the CLI print it.
+      cell(job.spec && job.spec.gpus === 0 ? "-" : bytes(accounting.peak_gpu_mem), "num"),
+      cell(job.spec && job.spec.gpus === 0 ? "-" : energy(accounting), "num"),
+    ]);
+  }), "no ended job yet", 8);
+}
+
+// The last ENDED_SHOWN ended jobs, newest first: their ids first, then those jobs alone.
+async function endedJobs() {
+  const ids = (await get(`/v1/jobs?state=${ENDED_STATES}&ids_only=true`)).ids || [];
+  if (ids.length === 0) return [];
+  const from = ids[Math.max(0, ids.length - ENDED_SHOWN)];
+  const page = await get(`/v1/jobs?state=${ENDED_STATES}&brief=true&after=${from - 1}&limit=${ENDED_SHOWN}`);
+  return (page.jobs || []).reverse();
+}
+
+// ---- one job, with its log followed ----
+
+let selected = null;
+let logOffset = 0;
+let logText = "";
+let logBusy = false;  // one read of the log at a time, or two would append the same bytes
+
+function field(list, name, value) {
+  const dt = document.createElement("dt");
+  dt.textContent = name;
+  const dd = document.createElement("dd");
+  dd.textContent = value;
+  list.appendChild(dt);
+  list.appendChild(dd);
+}
+
+function showJob(job) {
+  document.getElementById("job-id").textContent = String(job.id);
+  const list = document.createElement("dl");
+  list.id = "job-fields";
+  const spec = job.spec || {};
+  field(list, "name", jobName(job));
+  field(list, "state", job.state + (job.end_reason ? ` (${job.end_reason})` : ""));
+  field(list, "command", Array.isArray(spec.argv) ? spec.argv.map(shellWord).join(" ") : String(spec.shell_command || "-"));
+  if (spec.working_dir) field(list, "working directory", spec.working_dir);
+  field(list, "GPUs", gpuCount(job));
+  field(list, "memory per GPU", memoryPerGpu(job));
+  field(list, "time limit", spec.time_limit_s === null || spec.time_limit_s === undefined ? "none" : duration(spec.time_limit_s));
+  field(list, "priority", orNa(spec.priority));
+  if (job.state === "QUEUED") {
+    field(list, "queued for", duration(secondsSince(job.submit_time_us)));
+    if (job.waiting) field(list, "waiting for", `${job.waiting.reason}: ${job.waiting.detail || ""}`);
+  } else {
+    field(list, "waited", duration(secondsBetween(job.submit_time_us, job.start_time_us)));
+  }
+  if (job.state === "RUNNING") {
+    field(list, "running for", duration(secondsSince(job.start_time_us)));
+    const so = job.usage_so_far || {};
+    field(list, "peak GPU memory so far", bytes(so.peak_gpu_mem));
+    field(list, "mean GPU utilization so far", so.mean_util_percent === null || so.mean_util_percent === undefined ? "n/a" : `${so.mean_util_percent.toFixed(0)} %`);
+    field(list, "energy so far", so.energy_joules === null || so.energy_joules === undefined ? "n/a" : energy({ energy_joules: so.energy_joules, energy_is_estimate: true }));
+    if (job.stopping) field(list, "stopping", `${job.stopping.cause} since ${job.stopping.since}`);
+  } else if (job.end_time_us) {
+    const accounting = job.accounting || {};
+    field(list, "ran for", duration(secondsBetween(job.start_time_us, job.end_time_us)));
+    field(list, "GPU time", accounting.gpu_seconds === null || accounting.gpu_seconds === undefined ? "n/a" : duration(accounting.gpu_seconds));
+    field(list, "peak GPU memory", bytes(accounting.peak_gpu_mem));
+    field(list, "mean GPU utilization", accounting.mean_util_percent === null || accounting.mean_util_percent === undefined ? "n/a" : `${accounting.mean_util_percent.toFixed(0)} %`);
+    field(list, "energy", energy(accounting));
+    field(list, "exit", job.signal ? `signal ${job.signal}` : orNa(job.exit_code));
+  }
+  document.getElementById("job-fields").replaceWith(list);
+}
+
+async function followLog(id) {
+  if (logBusy) return;
+  logBusy = true;
+  let answer;
+  try {
+    answer = await get(`/v1/jobs/${id}/log?offset=${logOffset}`);
+  } finally {
+    logBusy = false;
+  }
+  if (selected !== id) return;
+  logOffset = answer.next_offset;
+  logText = (logText + (answer.data || "")).slice(-LOG_KEPT_CHARS);
+  const pre = document.getElementById("job-log");
+  const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+  pre.textContent = logText;
+  if (atBottom) pre.scrollTop = pre.scrollHeight;
+  const note = answer.log_missing ? "(the log file is gone)" : !answer.started ? "(the job has not run)" :
+    answer.done ? "(ended)" : logText.length === LOG_KEPT_CHARS ? "(the last 64 KiB, following)" : "(following)";
+  document.getElementById("job-log-note").textContent = note;
+}
+
+async function refreshJob() {
+  if (selected === null) return;
+  const id = selected;
+  const job = await get(`/v1/jobs/${id}`);
+  if (selected !== id) return;
+  showJob(job);
+  await followLog(id);
+}
+
+function openJob(id) {
+  selected = id;
+  logOffset = 0;
+  logText = "";
+  document.getElementById("job-log").textContent = "";
+  document.getElementById("job").hidden = false;
+  for (const row of document.querySelectorAll("tr.job")) row.classList.toggle("selected", row.dataset.id === String(id));
+  refreshJob().catch(showProblem);
+}
+
+function closeJob() {
+  selected = null;
+  document.getElementById("job").hidden = true;
+  for (const row of document.querySelectorAll("tr.selected")) row.classList.remove("selected");
+}
+
+// ---- the refresh loop ----
+
+function showProblem(error) {
+  const box = document.getElementById("problem");
+  box.textContent = error.message;
+  box.hidden = false;
+}
+
+async function refresh() {
+  try {
+    const [daemon, gpus, active, ended] = await Promise.all([
+      get("/v1/daemon"), get("/v1/gpus"), get("/v1/jobs?state=QUEUED,RUNNING&fields=table"), endedJobs(),
+    ]);
+    showDaemon(daemon);
+    showGpus(gpus);
+    showActive(active.jobs || []);
+    showEnded(ended);
+    await refreshJob();
+    document.getElementById("problem").hidden = true;
+    document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
+    document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
+  } catch (error) {
+    showProblem(error);
+  }
+  setTimeout(refresh, REFRESH_MS);
+}
+
+document.getElementById("job-close").addEventListener("click", closeJob);
+document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") closeJob();
+});
+refresh();

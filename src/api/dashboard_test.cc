@@ -1,0 +1,179 @@
+#include "fastgpu/api/dashboard.h"
+
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+#include <atomic>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace fastgpu::api {
+namespace {
+
+constexpr const char* kToken = "0123456789abcdef0123456789abcdef";
+
+// A dashboard on a free port whose daemon answers from `reply` and records what it was
+// asked.
+class DashboardServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Result<std::unique_ptr<DashboardServer>> started = DashboardServer::start(
+        "127.0.0.1", 0, kToken, [this](const std::string& target) -> Result<ForwardedReply> {
+          std::lock_guard lock(mutex_);
+          asked_.push_back(target);
+          if (daemon_gone_) return unavailable("no daemon listens on /run/user/1000/fastgpu.sock");
+          return ForwardedReply{200, R"({"jobs": []})"};
+        });
+    ASSERT_TRUE(started.ok()) << started.status().message();
+    server_ = std::move(started).value();
+  }
+
+  httplib::Client client() const {
+    httplib::Client c("127.0.0.1", server_->port());
+    c.set_connection_timeout(5);
+    return c;
+  }
+  static httplib::Headers with_cookie(const std::string& token = kToken) {
+    return {{"Cookie", "other=1; fastgpu_dashboard=" + token}};
+  }
+  std::vector<std::string> asked() {
+    std::lock_guard lock(mutex_);
+    return asked_;
+  }
+
+  std::mutex mutex_;
+  std::vector<std::string> asked_;
+  std::atomic<bool> daemon_gone_ = false;
+  std::unique_ptr<DashboardServer> server_;
+};
+
+TEST_F(DashboardServerTest, ThePrintedTokenBecomesACookieAndLeavesTheAddress) {
+  auto reply = client().Get(std::string("/?token=") + kToken);
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 303);
+  EXPECT_EQ(reply->get_header_value("Location"), "/");
+  const std::string cookie = reply->get_header_value("Set-Cookie");
+  EXPECT_NE(cookie.find(std::string("fastgpu_dashboard=") + kToken), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("HttpOnly"), std::string::npos) << cookie;
+  EXPECT_NE(cookie.find("SameSite=Strict"), std::string::npos) << cookie;
+}
+
+TEST_F(DashboardServerTest, WithTheCookieThePageAndItsFilesAreServedUnderAStrictPolicy) {
+  auto page = client().Get("/", with_cookie());
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_EQ(page->get_header_value("Content-Type"), "text/html; charset=utf-8");
+  EXPECT_NE(page->body.find("<script src=\"/dashboard.js\""), std::string::npos);
+  const std::string policy = page->get_header_value("Content-Security-Policy");
+  EXPECT_NE(policy.find("script-src 'self'"), std::string::npos) << policy;
+  EXPECT_NE(policy.find("connect-src 'self'"), std::string::npos) << policy;
+
+  auto script = client().Get("/dashboard.js", with_cookie());
+  ASSERT_TRUE(script);
+  EXPECT_EQ(script->status, 200);
+  EXPECT_EQ(script->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
+  EXPECT_NE(script->body.find("/v1/gpus"), std::string::npos);
+  auto style = client().Get("/dashboard.css", with_cookie());
+  ASSERT_TRUE(style);
+  EXPECT_EQ(style->status, 200);
+  EXPECT_EQ(style->get_header_value("Content-Type"), "text/css; charset=utf-8");
+}
+
+TEST_F(DashboardServerTest, WithoutTheTokenNothingIsShownAndTheDaemonIsNotAsked) {
+  for (const char* target : {"/", "/dashboard.js", "/v1/jobs", "/v1/gpus"}) {
+    auto plain = client().Get(target);
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->status, 401) << target;
+    auto wrong = client().Get(target, with_cookie("0123456789abcdef0123456789abcdee"));
+    ASSERT_TRUE(wrong);
+    EXPECT_EQ(wrong->status, 401) << target;
+  }
+  auto guessed = client().Get("/?token=0123");
+  ASSERT_TRUE(guessed);
+  EXPECT_EQ(guessed->status, 401);
+  EXPECT_TRUE(guessed->get_header_value("Set-Cookie").empty());
+  EXPECT_NE(guessed->body.find("fastgpu dashboard"), std::string::npos) << guessed->body;
+  auto api = client().Get("/v1/jobs");
+  ASSERT_TRUE(api);
+  EXPECT_NE(api->body.find("?token="), std::string::npos) << api->body;
+  EXPECT_TRUE(asked().empty());
+}
+
+TEST_F(DashboardServerTest, ForwardsTheReadsThePageMakesWithTheirQueries) {
+  for (const char* target : {"/v1/daemon", "/v1/gpus", "/v1/jobs?state=QUEUED,RUNNING&fields=table",
+                             "/v1/jobs/42", "/v1/jobs/42/log?offset=812"}) {
+    auto reply = client().Get(target, with_cookie());
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200) << target;
+    EXPECT_EQ(reply->body, R"({"jobs": []})") << target;
+    EXPECT_EQ(reply->get_header_value("Content-Type"), "application/json") << target;
+  }
+  // The target goes on as it came (this client writes the comma as %2C; the daemon reads
+  // both).
+  EXPECT_EQ(asked(), (std::vector<std::string>{"/v1/daemon", "/v1/gpus",
+                                               "/v1/jobs?state=QUEUED%2CRUNNING&fields=table",
+                                               "/v1/jobs/42", "/v1/jobs/42/log?offset=812"}));
+}
+
+TEST_F(DashboardServerTest, OnlyReads) {
+  // Nothing that changes a job or the daemon is forwarded, whatever the method.
+  auto cancel = client().Post("/v1/jobs/42/cancel", with_cookie(), "", "application/json");
+  ASSERT_TRUE(cancel);
+  EXPECT_EQ(cancel->status, 405);
+  EXPECT_NE(cancel->body.find("only reads"), std::string::npos) << cancel->body;
+  auto submit = client().Post("/v1/jobs", with_cookie(), "{}", "application/json");
+  ASSERT_TRUE(submit);
+  EXPECT_EQ(submit->status, 405);
+  auto reload = client().Get("/v1/daemon/reload", with_cookie());
+  ASSERT_TRUE(reload);
+  EXPECT_EQ(reload->status, 404);
+  auto metrics = client().Get("/v1/metrics", with_cookie());
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 404);
+  EXPECT_TRUE(asked().empty());
+}
+
+TEST_F(DashboardServerTest, ADaemonThatDoesNotAnswerIsA502NamingIt) {
+  daemon_gone_ = true;
+  auto reply = client().Get("/v1/gpus", with_cookie());
+  ASSERT_TRUE(reply);
+  EXPECT_EQ(reply->status, 502);
+  EXPECT_NE(reply->body.find("no daemon listens on /run/user/1000/fastgpu.sock"), std::string::npos)
+      << reply->body;
+}
+
+TEST(DashboardForwards, TheAllowedPathsAndNoOthers) {
+  for (const char* path : {"/v1/daemon", "/v1/gpus", "/v1/jobs", "/v1/jobs/7", "/v1/jobs/7/log"}) {
+    EXPECT_TRUE(dashboard_forwards(path)) << path;
+  }
+  for (const char* path :
+       {"/v1/jobs/7/cancel", "/v1/jobs/x", "/v1/jobs/", "/v1/jobs//log", "/v1/jobs/7/log/x",
+        "/v1/daemon/reload", "/v1/metrics", "/v1", "/v1/jobs/-1", "/v1/jobs/+1"}) {
+    EXPECT_FALSE(dashboard_forwards(path)) << path;
+  }
+}
+
+TEST(DashboardToken, ThirtyTwoHexDigitsNotRepeated) {
+  const std::string first = new_dashboard_token();
+  EXPECT_EQ(first.size(), 32u);
+  EXPECT_EQ(first.find_first_not_of("0123456789abcdef"), std::string::npos) << first;
+  EXPECT_NE(first, new_dashboard_token());
+}
+
+TEST(DashboardServer, APortInUseIsRefusedNamingIt) {
+  Result<std::unique_ptr<DashboardServer>> first =
+      DashboardServer::start("127.0.0.1", 0, kToken, nullptr);
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  const int port = (*first)->port();
+  Result<std::unique_ptr<DashboardServer>> second =
+      DashboardServer::start("127.0.0.1", port, kToken, nullptr);
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.status().message().find("127.0.0.1:" + std::to_string(port)), std::string::npos)
+      << second.status().message();
+  EXPECT_NE(second.status().message().find("127.0.0.1:0"), std::string::npos)
+      << second.status().message();
+}
+
+}  // namespace
+}  // namespace fastgpu::api

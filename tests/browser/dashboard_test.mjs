@@ -1,0 +1,202 @@
+// The web dashboard in a real browser: Debian's chromium, driven headless by playwright-core.
+// A daemon on two simulated GPUs runs a few jobs; `fastgpu dashboard` serves them; the page
+// must show what the daemon says, follow a job's log, live through a cancel and a daemon
+// that stops, recover when a daemon on GPUs read through NVML (the fake NVML library) takes
+// its place, and show nothing without the token.
+//
+// usage: node dashboard_test.mjs FASTGPU_BINARY FAKE_NVML_LIBRARY [SCREENSHOT.png]
+import { spawn, execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+
+const [fastgpu, fakeNvml, screenshot] = process.argv.slice(2);
+if (!fastgpu || !fakeNvml) {
+  console.error("usage: node dashboard_test.mjs FASTGPU_BINARY FAKE_NVML_LIBRARY [SCREENSHOT.png]");
+  process.exit(2);
+}
+const browserPath = process.env.FASTGPU_CHROMIUM || "/usr/bin/chromium";
+if (!existsSync(browserPath)) {
+  console.error(`no browser at ${browserPath}: install Debian's chromium (scripts/setup.sh does), or set FASTGPU_CHROMIUM`);
+  process.exit(1);
+}
+let chromium;
+try {
+  ({ chromium } = await import("playwright-core"));
+} catch (error) {
+  console.error(`playwright-core is not installed: run scripts/setup.sh (npm ci in tests/browser) (${error.message})`);
+  process.exit(1);
+}
+
+const work = mkdtempSync(join(tmpdir(), "fastgpu-dashboard-"));
+const env = { ...process.env, XDG_STATE_HOME: join(work, "state"), XDG_RUNTIME_DIR: join(work, "run"),
+  FASTGPU_DEVICES: "2xA100-40G" };
+delete env.FASTGPU_STATE_DIR;
+delete env.FASTGPU_SOCKET;
+mkdirSync(env.XDG_RUNTIME_DIR, { mode: 0o700 });
+
+function cli(...args) {
+  return cliWith(env, ...args);
+}
+function cliWith(environment, ...args) {
+  return execFileSync(fastgpu, args, { env: environment, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
+}
+
+let dashboard = null;
+let browser = null;
+async function cleanUp() {
+  if (browser) await browser.close().catch(() => {});
+  if (dashboard && dashboard.exitCode === null) dashboard.kill("SIGTERM");
+  try {
+    cli("daemon", "stop");
+  } catch {}
+  rmSync(work, { recursive: true, force: true });
+}
+
+// Starts `fastgpu dashboard` on any free port; resolves with the URL it prints.
+function startDashboard() {
+  dashboard = spawn(fastgpu, ["dashboard", "--listen", "127.0.0.1:0"], { env, stdio: ["ignore", "pipe", "inherit"] });
+  return new Promise((resolve, reject) => {
+    let printed = "";
+    dashboard.stdout.on("data", (chunk) => {
+      printed += chunk;
+      const url = printed.match(/open (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{32})/);
+      if (url) resolve(url[1]);
+    });
+    dashboard.on("exit", (code) => reject(new Error(`fastgpu dashboard exited (${code}) before printing its address: ${printed}`)));
+    setTimeout(() => reject(new Error(`fastgpu dashboard printed no address in 30 s: ${printed}`)), 30000);
+  });
+}
+
+// The text of a table's body rows, one string per row.
+async function rows(page, table) {
+  return page.$$eval(`#${table} tbody tr`, (trs) => trs.map((tr) => tr.innerText.replace(/\s+/g, " ").trim()));
+}
+
+async function until(what, check, timeoutMs = 20000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (error) {
+      last = error.message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)})`);
+}
+
+try {
+  // Jobs in every state the page shows: one ended with output, one running, one queued
+  // behind it, and one whose name is markup (it must show as text).
+  const done = cli("submit", "--name", "done-job", "--gpus", "1", "--gpu-mem", "1G", "--", "sh", "-c", "echo hello from done-job");
+  cli("wait", done);
+  const markup = cli("submit", "--name", "<b>bold</b>", "--gpus", "0", "--", "true");
+  cli("wait", markup);
+  const running = cli("submit", "--name", "long-job", "--gpus", "1", "--gpu-mem", "2G", "--time", "10m", "--", "sh", "-c", "echo tick; exec sleep 300");
+  const queued = cli("submit", "--name", "blocked", "--gpus", "2", "--gpu-mem", "30G", "--", "true");
+
+  const url = await startDashboard();
+  browser = await chromium.launch({ executablePath: browserPath, headless: true, args: ["--no-sandbox"] });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const errors = [];
+  page.on("pageerror", (error) => errors.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(message.text());
+  });
+
+  await page.goto(url);
+  assert.equal(new URL(page.url()).search, "", "the token leaves the address bar");
+  await page.waitForFunction(() => Number(document.body.dataset.refreshed || 0) >= 1, null, { timeout: 20000 });
+
+  // The GPUs, as the daemon reads them.
+  const gpus = await rows(page, "gpus");
+  assert.equal(gpus.length, 2, `two GPUs: ${gpus}`);
+  assert.match(gpus[0], /A100/);
+  assert.match(await page.textContent("#gpus-source"), /simulated/);
+
+  // The running, queued and ended jobs.
+  await until("long-job running", async () => (await rows(page, "running")).some((row) => row.startsWith(`${running} long-job`)));
+  const waiting = await until("blocked queued with a reason", async () =>
+    (await rows(page, "queued")).find((row) => row.startsWith(`${queued} blocked`) && !row.endsWith(" -")));
+  assert.match(waiting, /2 wanted/);
+  const ended = await rows(page, "ended");
+  assert.ok(ended[0].startsWith(`${markup} <b>bold</b> COMPLETED`), `newest first, the name as text: ${ended}`);
+  assert.ok(ended[1].startsWith(`${done} done-job COMPLETED`), `${ended}`);
+  assert.equal(await page.$$eval("#ended b", (found) => found.length), 0, "no markup from a job's name");
+
+  // One job's figures and log.
+  await page.click(`#ended tr[data-id="${done}"]`);
+  await until("done-job's log", async () => (await page.textContent("#job-log")).includes("hello from done-job"));
+  assert.match(await page.textContent("#job-fields"), /exit\s*0/);
+  await page.click(`#running tr[data-id="${running}"]`);
+  await until("long-job's log", async () => (await page.textContent("#job-log")).trim() === "tick");
+  const fields = await page.textContent("#job-fields");
+  assert.match(fields, /running for/);
+  assert.match(fields, /time limit\s*10m00s/);
+  assert.match(fields, /command\s*sh -c 'echo tick; exec sleep 300'/, "the command as a shell reads it");
+  assert.match((await rows(page, "running"))[0], /GPU \d/);
+  assert.doesNotMatch(await page.textContent("#job-log"), /hello/, "the log is the selected job's alone");
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+
+  // A cancel shows on the next refreshes: the job ends, and the queued one starts and ends.
+  cli("cancel", running);
+  await until("long-job cancelled", async () => (await rows(page, "ended")).some((row) => row.startsWith(`${running} long-job CANCELLED`)));
+  await until("blocked completed", async () => (await rows(page, "ended")).some((row) => row.startsWith(`${queued} blocked COMPLETED`)));
+  assert.deepEqual(await rows(page, "running"), ["nothing running"]);
+  await page.click("#job-close");
+  assert.equal(await page.isVisible("#job"), false);
+
+  // (From here on the browser logs the 502s it is answered.)
+  assert.deepEqual(errors, [], "no script error on the page");
+
+  // A daemon that stops shows as a problem, naming its socket; the page keeps asking.
+  cli("daemon", "stop");
+  const problem = await until("the problem shown", async () => (await page.isVisible("#problem")) && page.textContent("#problem"));
+  assert.match(problem, /fastgpu\.sock|socket/, problem);
+
+  // A daemon on GPUs read through the real NVML loading code (over the fake NVML library)
+  // takes its place, and the page recovers by itself: a field the driver cannot read is
+  // n/a, not 0, and a GPU fallen off the bus is unhealthy, saying why.
+  const state = join(work, "nvml-state.json");
+  writeFileSync(state, JSON.stringify({ driver_version: "580.65.06", gpus: [
+    { name: "NVIDIA H100 80GB HBM3", uuid: "GPU-0", pci_bus_id: "00000000:18:00.0", memory_total: 85520809984,
+      memory_reserved: 559939584, memory_used: 21474836480, memory_free: 63486033920, utilization_gpu: 87, utilization_memory: 41,
+      power_mw: 250000, energy_mj: 8123456789, temperature_c: 61, processes: [] },
+    { name: "NVIDIA H100 80GB HBM3", uuid: "GPU-1", pci_bus_id: "00000000:2A:00.0", memory_total: 85520809984,
+      memory_reserved: 559939584, memory_used: 0, memory_free: 84961918976, utilization_gpu: 0, utilization_memory: 0,
+      temperature_c: 33, processes: [] },
+    { name: "NVIDIA H100 80GB HBM3", uuid: "GPU-2", pci_bus_id: "00000000:3B:00.0", lost: true }] }));
+  const nvmlEnv = { ...env, FASTGPU_NVML_LIBRARY: fakeNvml, FASTGPU_FAKE_NVML_STATE: state };
+  delete nvmlEnv.FASTGPU_DEVICES;
+  cliWith(nvmlEnv, "daemon", "start");
+  await until("the page recovered", async () => !(await page.isVisible("#problem")) && (await rows(page, "gpus")).length === 3);
+  assert.match(await page.textContent("#gpus-source"), /driver 580\.65\.06/);
+  const read = await rows(page, "gpus");
+  assert.match(read[0], /^0 NVIDIA H100 80GB HBM3 20\.0 GiB of 79\.6 GiB 87 % 250 W 61 °C 0 healthy$/, read[0]);
+  assert.match(read[1], /^1 NVIDIA H100 80GB HBM3 0 MiB of 79\.6 GiB 0 % n\/a 33 °C 0 healthy$/, read[1]);
+  const lost = await page.$eval('#gpus tr[data-index="2"] td:last-child', (td) => ({ text: td.innerText, className: td.className }));
+  assert.match(lost.className, /unhealthy/);
+  assert.notEqual(lost.text.trim(), "", "a lost GPU says why");
+  assert.doesNotMatch(read[2], / 0 W /, `nothing read of a lost GPU shows as 0: ${read[2]}`);
+  cliWith(nvmlEnv, "daemon", "stop");
+
+  // Another browser, without the token, sees nothing of the jobs.
+  const stranger = await browser.newPage();
+  const origin = new URL(url).origin;
+  const refused = await stranger.goto(`${origin}/`);
+  assert.equal(refused.status(), 401);
+  assert.doesNotMatch(await stranger.content(), /long-job|done-job/);
+  const api = await stranger.goto(`${origin}/v1/jobs`);
+  assert.equal(api.status(), 401);
+
+  console.log("dashboard: every check passed");
+} catch (error) {
+  console.error(error);
+  process.exitCode = 1;
+} finally {
+  await cleanUp();
+}
