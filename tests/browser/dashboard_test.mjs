@@ -120,6 +120,9 @@ try {
 
   // The running, queued and ended jobs.
   await until("long-job running", async () => (await rows(page, "running")).some((row) => row.startsWith(`${running} long-job`)));
+  const holding = await page.$$eval("#gpus tbody tr", (trs) => trs.map((tr) => tr.children[7].innerText));
+  assert.equal(holding.filter((jobs) => jobs === `${running} long-job`).length, 1, `long-job on one GPU: ${holding}`);
+  assert.equal(holding.filter((jobs) => jobs === "-").length, 1, `the other GPU holds none of your jobs: ${holding}`);
   const waiting = await until("blocked queued with a reason", async () =>
     (await rows(page, "queued")).find((row) => row.startsWith(`${queued} blocked`) && !row.endsWith(" -")));
   assert.match(waiting, /2 wanted/);
@@ -176,8 +179,8 @@ try {
   await until("the page recovered", async () => !(await page.isVisible("#problem")) && (await rows(page, "gpus")).length === 3);
   assert.match(await page.textContent("#gpus-source"), /driver 580\.65\.06/);
   const read = await rows(page, "gpus");
-  assert.match(read[0], /^0 NVIDIA H100 80GB HBM3 20\.0 GiB of 79\.6 GiB 87 % 250 W 61 °C 0 healthy$/, read[0]);
-  assert.match(read[1], /^1 NVIDIA H100 80GB HBM3 0 MiB of 79\.6 GiB 0 % n\/a 33 °C 0 healthy$/, read[1]);
+  assert.match(read[0], /^0 NVIDIA H100 80GB HBM3 20\.0 GiB of 79\.6 GiB 87 % 250 W 61 °C 0 - healthy$/, read[0]);
+  assert.match(read[1], /^1 NVIDIA H100 80GB HBM3 0 MiB of 79\.6 GiB 0 % n\/a 33 °C 0 - healthy$/, read[1]);
   const lost = await page.$eval('#gpus tr[data-index="2"] td:last-child', (td) => ({ text: td.innerText, className: td.className }));
   assert.match(lost.className, /unhealthy/);
   assert.notEqual(lost.text.trim(), "", "a lost GPU says why");

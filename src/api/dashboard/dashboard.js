@@ -159,7 +159,20 @@ function showDaemon(daemon) {
     `(every user: ${counts.COMPLETED || 0} completed, ${counts.FAILED || 0} failed, ${counts.TIMEOUT || 0} timed out, ${counts.CANCELLED || 0} cancelled)`;
 }
 
-function showGpus(reading) {
+// Your running jobs on each GPU, by GPU index: "12 train, 13 eval".
+function jobsByGpu(jobs) {
+  const byGpu = new Map();
+  for (const job of jobs) {
+    if (job.state !== "RUNNING") continue;
+    for (const index of job.placed_gpus || []) {
+      if (!byGpu.has(index)) byGpu.set(index, []);
+      byGpu.get(index).push(`${job.id} ${jobName(job)}`);
+    }
+  }
+  return byGpu;
+}
+
+function showGpus(reading, byGpu) {
   document.getElementById("gpus-source").textContent =
     reading.source === "simulated" ? "(simulated: not hardware)" : `(${reading.host || ""}, driver ${reading.driver_version || "n/a"})`;
   document.getElementById("gpus-note").textContent = reading.note || "";
@@ -179,6 +192,7 @@ function showGpus(reading) {
     tr.appendChild(cell(gpu.power_watts === null ? "n/a" : `${gpu.power_watts.toFixed(0)} W`, "num"));
     tr.appendChild(cell(orNa(gpu.temperature_celsius, " °C"), "num"));
     tr.appendChild(cell(String((gpu.processes || []).length), "num"));
+    tr.appendChild(cell((byGpu.get(gpu.index) || []).join(", ") || "-", "wrap"));
     // Unhealthy: why. Healthy but degraded (throttled): healthy, and why.
     const health = gpu.health || { healthy: null, reasons: [] };
     const reasons = (health.reasons || []).join("; ");
@@ -191,7 +205,7 @@ function showGpus(reading) {
     }
     return tr;
   });
-  fillTable("gpus", rows, "no GPU", 8);
+  fillTable("gpus", rows, "no GPU", 9);
 }
 
 function showActive(jobs) {
@@ -349,7 +363,7 @@ async function refresh() {
       get("/v1/daemon"), get("/v1/gpus"), get("/v1/jobs?state=QUEUED,RUNNING&fields=table"), endedJobs(),
     ]);
     showDaemon(daemon);
-    showGpus(gpus);
+    showGpus(gpus, jobsByGpu(active.jobs || []));
     showActive(active.jobs || []);
     showEnded(ended);
     await refreshJob();
