@@ -405,6 +405,7 @@ Json job_table_json(const store::JobRecord& record) {
   json["state"] = store::job_state_name(record.state);
   json["user"] = record.spec.user;
   json["spec"] = std::move(spec);
+  json["submit_time_us"] = record.spec.submit_time.time_since_epoch().count();
   json["placed_gpus"] = record.placed_gpus;
   json["placed_gpu_mem"] = optional_json(record.placed_bytes_per_gpu);  // "auto"'s bytes
   json["start_time_us"] = time_json(record.start_time);

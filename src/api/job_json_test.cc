@@ -194,8 +194,8 @@ TEST(JobJson, TheTableFieldsAreTheFullRecordsFields) {
   for (const store::JobRecord& record : listed_records()) {
     const Json full = as_read(job_record_to_json(record));
     const Json table = as_read(job_record_to_json(record, JobFields::kTable));
-    for (const char* key :
-         {"id", "state", "user", "placed_gpus", "placed_gpu_mem", "start_time_us", "end_time_us"}) {
+    for (const char* key : {"id", "state", "user", "submit_time_us", "placed_gpus",
+                            "placed_gpu_mem", "start_time_us", "end_time_us"}) {
       EXPECT_EQ(table.at(key), full.at(key)) << key;
     }
     for (const char* key : {"name", "gpus", "gpu_mem"}) {
@@ -205,7 +205,7 @@ TEST(JobJson, TheTableFieldsAreTheFullRecordsFields) {
     if (record.spec.array) {
       EXPECT_EQ(table["spec"]["array"], full["spec"]["array"]);
     }
-    EXPECT_EQ(table.size(), 8u);
+    EXPECT_EQ(table.size(), 9u);
     EXPECT_EQ(table["spec"].size(), record.spec.array ? 4u : 3u);
   }
 }

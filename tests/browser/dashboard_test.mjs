@@ -101,7 +101,7 @@ try {
 
   const url = await startDashboard();
   browser = await chromium.launch({ executablePath: browserPath, headless: true, args: ["--no-sandbox"] });
-  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 800 } });
   const errors = [];
   page.on("pageerror", (error) => errors.push(error.message));
   page.on("console", (message) => {
@@ -125,7 +125,7 @@ try {
   assert.equal(holding.filter((jobs) => jobs === "-").length, 1, `the other GPU holds none of your jobs: ${holding}`);
   const waiting = await until("blocked queued with a reason", async () =>
     (await rows(page, "queued")).find((row) => row.startsWith(`${queued} blocked`) && !row.endsWith(" -")));
-  assert.match(waiting, /2 wanted/);
+  assert.match(waiting, /2 wanted 30\.0 GiB \d+s /, "how long it has waited");
   const ended = await rows(page, "ended");
   assert.ok(ended[0].startsWith(`${markup} <b>bold</b> COMPLETED`), `newest first, the name as text: ${ended}`);
   assert.ok(ended[1].startsWith(`${done} done-job COMPLETED`), `${ended}`);

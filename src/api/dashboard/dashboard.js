@@ -339,6 +339,7 @@ function openJob(id) {
   logText = "";
   document.getElementById("job-log").textContent = "";
   document.getElementById("job").hidden = false;
+  document.body.classList.add("panel-open");
   for (const row of document.querySelectorAll("tr.job")) row.classList.toggle("selected", row.dataset.id === String(id));
   refreshJob().catch(showProblem);
 }
@@ -346,6 +347,7 @@ function openJob(id) {
 function closeJob() {
   selected = null;
   document.getElementById("job").hidden = true;
+  document.body.classList.remove("panel-open");
   for (const row of document.querySelectorAll("tr.selected")) row.classList.remove("selected");
 }
 
