@@ -13,7 +13,9 @@
 #include <sstream>
 #include <thread>
 
+#include "cli/chart_file.h"
 #include "cli/daemon_client.h"
+#include "cli/run_chart.h"
 #include "cli/run_progress.h"
 #include "cli/submit_context.h"
 #include "fastgpu/engine/job_file.h"
@@ -27,6 +29,7 @@ constexpr auto kPollInterval = std::chrono::milliseconds(250);
 struct RunOptions {
   DaemonFlags daemon;
   std::string file;
+  std::string chart;  // --chart: also draw the batch's charts here (.svg or .html)
 };
 
 Result<std::string> read_file(const std::string& path) {
@@ -162,7 +165,8 @@ std::string not_completed_note(const std::vector<api::Json>& jobs) {
       count, listed);
 }
 
-int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, bool json) {
+int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, const RunOptions& options) {
+  const bool json = options.daemon.json;
   std::vector<store::JobRecord> records;
   for (const api::Json& job : jobs) {
     Result<store::JobRecord> record = api::job_record_from_json(job);
@@ -183,10 +187,21 @@ int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, bool json) 
     print_text(engine::render_batch_report_table(batch));
     print_text(not_completed_note(jobs));
   }
+  // After the report: a chart that cannot be written (a disk filled meanwhile) loses nothing.
+  if (!options.chart.empty()) {
+    const Status written = sim::write_charts(options.chart, batch_charts(records, gpus.count),
+                                             "fastgpu run " + options.file);
+    if (!written.ok()) return fail("run", written);
+  }
   return count_progress(jobs).failed == 0 ? kExitOk : kExitFailure;
 }
 
 int run_batch(const RunOptions& options) {
+  // Before anything is submitted: no batch runs for a chart that cannot be written.
+  if (const std::optional<Failure> chart = check_chart_path(options.chart)) {
+    if (chart->exit_code == kExitUsage) return usage_error("run", chart->message);
+    return fail("run", failed_precondition(chart->message));
+  }
   Result<std::string> text = read_file(options.file);
   if (!text.ok()) return fail("run", text.status());
   Result<engine::SubmitContext> context = submit_context();
@@ -219,7 +234,7 @@ int run_batch(const RunOptions& options) {
   say_how_to_stop_on_interrupt(*ids);
   Result<std::vector<api::Json>> jobs = follow(*client, *ids, options.daemon.json);
   if (!jobs.ok()) return fail("run", jobs.status());
-  return report(*jobs, *gpus, options.daemon.json);
+  return report(*jobs, *gpus, options);
 }
 
 }  // namespace
@@ -232,6 +247,8 @@ void add_run_command(CLI::App& app, CommandOutcome& outcome) {
                          "report (exit 1 if any job failed)");
   command->add_option("FILE", options->file, "The job file (docs/job-files.md)")->required();
   add_daemon_flags(*command, options->daemon);
+  command->add_option("--chart", options->chart,
+                      "Also draw the batch's jobs and GPUs over time into FILE.svg or FILE.html");
   command->callback([options, &outcome] { outcome.exit_code = run_batch(*options); });
 }
 

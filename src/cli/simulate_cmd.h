@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/chart_file.h"
 #include "fastgpu/sched/config.h"
 #include "fastgpu/sim/chart.h"
 #include "fastgpu/sim/simulator.h"
@@ -43,12 +44,6 @@ struct SimulateOptions {
   std::optional<sched::SchedulerConfig> settings;  // read from `config` by run_simulate
 };
 
-// A failure with the exit code it maps to (docs/cli.md: 1 fixable, 2 bad usage).
-struct Failure {
-  int exit_code;
-  std::string message;
-};
-
 std::vector<std::string> split(const std::string& text, char separator);
 std::string joined(const std::vector<std::string>& names);
 
@@ -79,11 +74,6 @@ bool known_prefix(const std::string& spec, const std::vector<std::string>& forma
 Result<sim::Trace> load_trace(const SimulateOptions& options, std::optional<Failure>& failure);
 Result<std::vector<sim::ClusterSpec>> load_clusters(const SimulateOptions& options,
                                                     std::optional<Failure>& failure);
-
-// When `path` is set: a usage failure (2) when it is not named .svg, .html or .htm, and a
-// failure (1) with the system's reason when it cannot be written (no such folder, no
-// permission). Checked before the runs; the file is not created.
-std::optional<Failure> check_chart_path(const std::string& path);
 
 // "42-51", "42,45" or "42" → seeds; an error names the bad part.
 Result<std::vector<std::uint64_t>> parse_seeds(const std::string& text);

@@ -263,6 +263,33 @@ TEST(JobsE2E, RunPrintsTheBatchReport) {
   EXPECT_TRUE(contains(run.output, "two")) << run.output;
 }
 
+TEST(JobsE2E, RunDrawsTheBatchsChartsAfterItsReport) {
+  DaemonHarness daemon;
+  daemon.write_file("batch.yaml",
+                    "- name: one\n  command: [\"sleep\", \"1\"]\n  gpu-mem: 10G\n"
+                    "- name: two\n  command: [\"true\"]\n  gpus: 0\n");
+  // A chart that cannot be written is refused before anything is submitted (no daemon is
+  // even started for it).
+  test_support::CliRun run = daemon.fastgpu("run batch.yaml --chart batch.png");
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "--chart 'batch.png': name the file .svg or .html"))
+      << run.output;
+  run = daemon.fastgpu("run batch.yaml --chart no/such/batch.svg");
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output, "cannot write there")) << run.output;
+  EXPECT_EQ(daemon.fastgpu("daemon status").exit_code, 1) << "nothing was started";
+
+  run = daemon.fastgpu("run batch.yaml --chart batch.html");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "makespan")) << run.output;
+  std::ifstream file(daemon.work() / "batch.html");
+  const std::string html((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  EXPECT_TRUE(contains(html, "fastgpu run batch.yaml")) << html;
+  EXPECT_TRUE(contains(html, "<svg")) << html;
+  EXPECT_TRUE(contains(html, ">Jobs<")) << html;
+  EXPECT_TRUE(contains(html, ">GPUs there are<")) << html;
+}
+
 // The progress line once said "2/2 done (1 failed)" for a cancelled job too, and nothing
 // said where to read why a job failed.
 TEST(JobsE2E, RunNamesTheJobsThatDidNotCompleteAndWhereToReadWhy) {
