@@ -153,6 +153,17 @@ try {
   await page.click("#job-close");
   assert.equal(await page.isVisible("#job"), false);
 
+  // A long queue shows your first 100 by id, and says so; a job that never ran has no
+  // figures ("-", not n/a).
+  const holder = cli("submit", "--name", "holder", "--gpus", "1", "--gpu-mem", "1G", "--", "sleep", "300");
+  const many = cli("submit", "--name", "many", "--array", "0-119", "--gpus", "2", "--gpu-mem", "30G", "--", "true").split("\n");
+  assert.equal(many.length, 120);
+  await until("the long queue", async () => (await rows(page, "queued")).length === 100);
+  assert.match(await page.textContent("#queued-count"), /your first 100 by id; 120 queued in all/);
+  cli("cancel", holder, ...many);
+  await until("the long queue cancelled", async () => (await rows(page, "queued"))[0] === "nothing queued");
+  assert.match((await rows(page, "ended"))[0], /^\d+ many\[119\] CANCELLED - - - - -$/);
+
   // (From here on the browser logs the 502s it is answered.)
   assert.deepEqual(errors, [], "no script error on the page");
 

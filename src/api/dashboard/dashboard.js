@@ -5,6 +5,11 @@
 
 const REFRESH_MS = 2000;
 const ENDED_SHOWN = 15;
+const QUEUED_SHOWN = 100;
+// Listing every ended job's id costs the daemon more as its history grows: past this many,
+// the ended jobs are read again at most every ENDED_PAUSE_MS.
+const ENDED_MANY = 5000;
+const ENDED_PAUSE_MS = 10000;
 const LOG_KEPT_CHARS = 64 * 1024;
 const ENDED_STATES = "COMPLETED,FAILED,CANCELLED,TIMEOUT";
 
@@ -208,11 +213,11 @@ function showGpus(reading, byGpu) {
   fillTable("gpus", rows, "no GPU", 9);
 }
 
-function showActive(jobs) {
-  const running = jobs.filter((job) => job.state === "RUNNING");
-  const queued = jobs.filter((job) => job.state === "QUEUED");
+// `queued` is the first QUEUED_SHOWN of your queued jobs by id; `counts` are every user's.
+function showActive(running, queued, counts) {
   document.getElementById("running-count").textContent = `(${running.length})`;
-  document.getElementById("queued-count").textContent = `(${queued.length})`;
+  document.getElementById("queued-count").textContent = queued.length < QUEUED_SHOWN ? `(${queued.length})` :
+    `(your first ${QUEUED_SHOWN} by id; ${counts.QUEUED || 0} queued in all, every user's)`;
   fillTable("running", running.map((job) => jobRow(job, [
     cell(String(job.id), "num"), cell(jobName(job)), cell(gpuCount(job)), cell(memoryPerGpu(job), "num"),
     cell(duration(secondsSince(job.start_time_us)), "num"),
@@ -228,6 +233,11 @@ function showActive(jobs) {
 function showEnded(jobs) {
   fillTable("ended", jobs.map((job) => {
     const accounting = job.accounting || {};
+    if (job.start_time_us === null || job.start_time_us === undefined) {
+      // It never ran (cancelled while queued): none of the figures applies.
+      return jobRow(job, [cell(String(job.id), "num"), cell(jobName(job)), cell(job.state, `state-${job.state}`),
+        ...["-", "-", "-", "-", "-"].map((text) => cell(text, "num"))]);
+    }
     return jobRow(job, [
       cell(String(job.id), "num"), cell(jobName(job)), cell(job.state, `state-${job.state}`),
       cell(duration(secondsBetween(job.submit_time_us, job.start_time_us)), "num"),
@@ -241,12 +251,22 @@ function showEnded(jobs) {
 }
 
 // The last ENDED_SHOWN ended jobs, newest first: their ids first, then those jobs alone.
-async function endedJobs() {
+// Read again only when a job has ended since (the daemon's counts of every user's ended
+// jobs moved), and, with many, not more often than every ENDED_PAUSE_MS.
+let ended = { count: -1, at: 0, jobs: [] };
+async function endedJobs(counts) {
+  const count = ENDED_STATES.split(",").reduce((sum, state) => sum + (counts[state] || 0), 0);
+  if (count === ended.count) return ended.jobs;
+  if (count > ENDED_MANY && Date.now() - ended.at < ENDED_PAUSE_MS) return ended.jobs;
   const ids = (await get(`/v1/jobs?state=${ENDED_STATES}&ids_only=true`)).ids || [];
-  if (ids.length === 0) return [];
-  const from = ids[Math.max(0, ids.length - ENDED_SHOWN)];
-  const page = await get(`/v1/jobs?state=${ENDED_STATES}&brief=true&after=${from - 1}&limit=${ENDED_SHOWN}`);
-  return (page.jobs || []).reverse();
+  let jobs = [];
+  if (ids.length > 0) {
+    const from = ids[Math.max(0, ids.length - ENDED_SHOWN)];
+    const page = await get(`/v1/jobs?state=${ENDED_STATES}&brief=true&after=${from - 1}&limit=${ENDED_SHOWN}`);
+    jobs = (page.jobs || []).reverse();
+  }
+  ended = { count, at: Date.now(), jobs };
+  return jobs;
 }
 
 // ---- one job, with its log followed ----
@@ -361,13 +381,18 @@ function showProblem(error) {
 
 async function refresh() {
   try {
-    const [daemon, gpus, active, ended] = await Promise.all([
-      get("/v1/daemon"), get("/v1/gpus"), get("/v1/jobs?state=QUEUED,RUNNING&fields=table"), endedJobs(),
+    // The queued jobs are read a page at a time: a queue of 100,000 would be megabytes
+    // every refresh, for a table nobody reads to the end.
+    const [daemon, gpus, running, queued] = await Promise.all([
+      get("/v1/daemon"), get("/v1/gpus"), get("/v1/jobs?state=RUNNING&fields=table"),
+      get(`/v1/jobs?state=QUEUED&fields=table&limit=${QUEUED_SHOWN}`),
     ]);
+    const counts = daemon.jobs || {};
+    const last = await endedJobs(counts);
     showDaemon(daemon);
-    showGpus(gpus, jobsByGpu(active.jobs || []));
-    showActive(active.jobs || []);
-    showEnded(ended);
+    showGpus(gpus, jobsByGpu(running.jobs || []));
+    showActive(running.jobs || [], queued.jobs || [], counts);
+    showEnded(last);
     await refreshJob();
     document.getElementById("problem").hidden = true;
     document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
