@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "cli/chart_file.h"
 #include "cli/daemon_client.h"
+#include "cli/run_chart.h"
 #include "fastgpu/api/job_json.h"
 #include "fastgpu/engine/report.h"
 
@@ -22,6 +24,7 @@ struct HistoryOptions {
   bool trace = false;
   std::optional<std::string> state;  // --state: comma-separated; none: every ended state
   std::optional<std::int64_t> last;  // -n/--last: only the most recent N (by id)
+  std::string chart;                 // --chart: also draw the listed jobs over time
 };
 
 // The listing narrowed to its last `count` jobs: the page after the one before them.
@@ -93,14 +96,21 @@ std::string trace_lines(const api::Json& jobs) {
 
 // What each job cost, in the batch report's columns (docs/batch-report.md), with the user
 // when listing everyone's jobs.
-Result<std::string> cost_table(const api::Json& jobs, bool with_user) {
+std::string cost_table(const std::vector<store::JobRecord>& records, bool with_user) {
   std::vector<engine::JobReport> reports;
+  reports.reserve(records.size());
+  for (const store::JobRecord& record : records) reports.push_back(engine::make_job_report(record));
+  return engine::render_job_report_table(reports, with_user);
+}
+
+Result<std::vector<store::JobRecord>> job_records(const api::Json& jobs) {
+  std::vector<store::JobRecord> records;
   for (const api::Json& job : jobs) {
     Result<store::JobRecord> record = api::job_record_from_json(job);
     if (!record.ok()) return record.status().with_context("reading the daemon's job list");
-    reports.push_back(engine::make_job_report(*record));
+    records.push_back(std::move(record).value());
   }
-  return engine::render_job_report_table(reports, with_user);
+  return records;
 }
 
 int run_history(const HistoryOptions& options) {
@@ -128,6 +138,13 @@ int run_history(const HistoryOptions& options) {
   if (options.trace && options.daemon.json) {
     return usage_error("history", "--trace writes JSON Lines already; leave out --json");
   }
+  if (!options.chart.empty() && (options.trace || options.daemon.json)) {
+    return usage_error("history", "--chart draws beside the table; leave out --json and --trace");
+  }
+  if (const std::optional<Failure> chart = check_chart_path(options.chart)) {
+    if (chart->exit_code == kExitUsage) return usage_error("history", chart->message);
+    return fail("history", failed_precondition(chart->message));
+  }
   if (options.daemon.json) {
     // Printed as it comes, as `queue --json` does: a long history is hundreds of MB of
     // JSON, which would be parsed into a tree only to be printed again.
@@ -141,10 +158,16 @@ int run_history(const HistoryOptions& options) {
   if (!reply.ok()) return fail("history", reply.status());
   if (options.trace) {
     print_text(trace_lines((*reply)["jobs"]));
-  } else {
-    Result<std::string> table = cost_table((*reply)["jobs"], options.all_users);
-    if (!table.ok()) return fail("history", table.status());
-    print_text(*table);
+    return kExitOk;
+  }
+  Result<std::vector<store::JobRecord>> records = job_records((*reply)["jobs"]);
+  if (!records.ok()) return fail("history", records.status());
+  print_text(cost_table(*records, options.all_users));
+  if (!options.chart.empty()) {
+    // The GPUs there were then are not known: no line for them (batch_charts with 0).
+    const Status written =
+        sim::write_charts(options.chart, batch_charts(*records, 0), "fastgpu history");
+    if (!written.ok()) return fail("history", written);
   }
   return kExitOk;
 }
@@ -160,6 +183,9 @@ void add_history_command(CLI::App& app, CommandOutcome& outcome) {
                       "Only these states, comma-separated (e.g. FAILED,TIMEOUT)");
   command->add_option("-n,--last", options->last,
                       "Only the last N of these jobs, by id (the most recently submitted)");
+  command->add_option("--chart", options->chart,
+                      "Also draw these jobs over time (running, waiting, GPUs allocated) into "
+                      "FILE.svg or FILE.html");
   command->add_flag("--trace", options->trace,
                     "Write the jobs that ran as a generic trace (JSON Lines, "
                     "docs/trace-format.md) for `fastgpu simulate --trace generic:FILE`");

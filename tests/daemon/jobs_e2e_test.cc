@@ -288,6 +288,20 @@ TEST(JobsE2E, RunDrawsTheBatchsChartsAfterItsReport) {
   EXPECT_TRUE(contains(html, "<svg")) << html;
   EXPECT_TRUE(contains(html, ">Jobs<")) << html;
   EXPECT_TRUE(contains(html, ">GPUs there are<")) << html;
+
+  // The same charts for any stretch of history: the jobs it lists.
+  run = daemon.fastgpu("history --chart history.svg --json");
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "--chart draws beside the table")) << run.output;
+  run = daemon.fastgpu("history -n 1 --chart history.svg");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_TRUE(contains(run.output, "two")) << run.output;
+  std::ifstream svg_file(daemon.work() / "history.svg");
+  const std::string svg((std::istreambuf_iterator<char>(svg_file)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_TRUE(contains(svg, "<svg xmlns=")) << svg;
+  EXPECT_TRUE(contains(svg, ">GPUs allocated (GPUs x compute share)<")) << svg;
+  EXPECT_FALSE(contains(svg, ">GPUs there are<")) << "history does not know the GPUs of then";
 }
 
 // The progress line once said "2/2 done (1 failed)" for a cancelled job too, and nothing
