@@ -75,8 +75,8 @@ class DashboardServerImpl final : public DashboardServer {
 
 class Handlers {
  public:
-  Handlers(std::string token, DaemonGet daemon_get)
-      : token_(std::move(token)), daemon_get_(std::move(daemon_get)) {}
+  Handlers(std::string token, DaemonGet daemon_get, DashboardSettings settings)
+      : token_(std::move(token)), daemon_get_(std::move(daemon_get)), settings_(settings) {}
 
   void get(const httplib::Request& request, httplib::Response& response) const {
     response.set_header("Cache-Control", "no-store");
@@ -92,6 +92,10 @@ class Handlers {
     }
     if (dashboard_forwards(request.path)) {
       forward(request, response);
+      return;
+    }
+    if (request.path == "/settings.json") {
+      response.set_content(Json{{"all_users", settings_.all_users}}.dump(), "application/json");
       return;
     }
     if (const std::optional<DashboardAsset> asset = dashboard_asset(request.path)) {
@@ -132,7 +136,11 @@ class Handlers {
   }
 
   void forward(const httplib::Request& request, httplib::Response& response) const {
-    Result<ForwardedReply> reply = daemon_get_(request.target);
+    std::string target = request.target;
+    if (settings_.all_users && request.path == "/v1/jobs") {
+      target += target.find('?') == std::string::npos ? "?all=true" : "&all=true";
+    }
+    Result<ForwardedReply> reply = daemon_get_(target);
     if (!reply.ok()) {
       set_json_error(response, 502, reply.status().message());
       return;
@@ -144,6 +152,7 @@ class Handlers {
 
   std::string token_;
   DaemonGet daemon_get_;
+  DashboardSettings settings_;
 };
 
 // Digits alone, at least one.
@@ -175,10 +184,11 @@ std::string new_dashboard_token() {
 
 Result<std::unique_ptr<DashboardServer>> DashboardServer::start(const std::string& host, int port,
                                                                 std::string token,
-                                                                DaemonGet daemon_get) {
+                                                                DaemonGet daemon_get,
+                                                                DashboardSettings settings) {
   auto server = std::make_unique<httplib::Server>();
   reuse_address_only(*server);  // a second dashboard must not share the port
-  auto handlers = std::make_shared<Handlers>(std::move(token), std::move(daemon_get));
+  auto handlers = std::make_shared<Handlers>(std::move(token), std::move(daemon_get), settings);
   server->Get(".*", [handlers](const httplib::Request& request, httplib::Response& response) {
     handlers->get(request, response);
   });

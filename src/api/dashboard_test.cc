@@ -74,6 +74,9 @@ TEST_F(DashboardServerTest, WithTheCookieThePageAndItsFilesAreServedUnderAStrict
   EXPECT_EQ(script->status, 200);
   EXPECT_EQ(script->get_header_value("Content-Type"), "text/javascript; charset=utf-8");
   EXPECT_NE(script->body.find("/v1/gpus"), std::string::npos);
+  auto settings = client().Get("/settings.json", with_cookie());
+  ASSERT_TRUE(settings);
+  EXPECT_EQ(settings->body, R"({"all_users":false})");
   auto style = client().Get("/dashboard.css", with_cookie());
   ASSERT_TRUE(style);
   EXPECT_EQ(style->status, 200);
@@ -141,6 +144,33 @@ TEST_F(DashboardServerTest, ADaemonThatDoesNotAnswerIsA502NamingIt) {
   EXPECT_EQ(reply->status, 502);
   EXPECT_NE(reply->body.find("no daemon listens on /run/user/1000/fastgpu.sock"), std::string::npos)
       << reply->body;
+}
+
+TEST(DashboardServer, EveryUsersViewAsksTheListingsWithAllAndSaysSo) {
+  std::vector<std::string> asked;
+  std::mutex mutex;
+  Result<std::unique_ptr<DashboardServer>> server =
+      DashboardServer::start("127.0.0.1", 0, kToken,
+                             [&](const std::string& target) -> Result<ForwardedReply> {
+                               std::lock_guard lock(mutex);
+                               asked.push_back(target);
+                               return ForwardedReply{200, "{}"};
+                             },
+                             {.all_users = true});
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  httplib::Client client("127.0.0.1", (*server)->port());
+  const httplib::Headers cookie{{"Cookie", std::string("fastgpu_dashboard=") + kToken}};
+  for (const char* target : {"/v1/jobs?state=RUNNING", "/v1/jobs", "/v1/jobs/7", "/v1/gpus"}) {
+    auto reply = client.Get(target, cookie);
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->status, 200) << target;
+  }
+  auto settings = client.Get("/settings.json", cookie);
+  ASSERT_TRUE(settings);
+  EXPECT_EQ(settings->body, R"({"all_users":true})");
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(asked, (std::vector<std::string>{"/v1/jobs?state=RUNNING&all=true", "/v1/jobs?all=true",
+                                             "/v1/jobs/7", "/v1/gpus"}));
 }
 
 TEST(DashboardForwards, TheAllowedPathsAndNoOthers) {

@@ -20,6 +20,7 @@ constexpr const char* kDefaultListen = "127.0.0.1:8265";
 struct DashboardOptions {
   DaemonFlags daemon;
   std::string listen = kDefaultListen;
+  bool all_users = false;
 };
 
 // The address a browser on this machine opens for `host`.
@@ -36,6 +37,9 @@ int run_dashboard(const DashboardOptions& options) {
                                                 "to 65535; give e.g. {} (this machine only), or "
                                                 "127.0.0.1:0 for any free port",
                                                 options.listen, kDefaultListen));
+  }
+  if (const Status root_only = check_all_users(options.all_users); !root_only.ok()) {
+    return fail("dashboard", root_only);
   }
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("dashboard", paths.status());
@@ -56,8 +60,8 @@ int run_dashboard(const DashboardOptions& options) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   const std::string token = api::new_dashboard_token();
-  Result<std::unique_ptr<api::DashboardServer>> server =
-      api::DashboardServer::start(listen->host, listen->port, token, std::move(daemon_get));
+  Result<std::unique_ptr<api::DashboardServer>> server = api::DashboardServer::start(
+      listen->host, listen->port, token, std::move(daemon_get), {.all_users = options.all_users});
   if (!server.ok()) return fail("dashboard", server.status());
   // The port first, then the daemon (found, or started as by every verb): a port in use
   // starts no daemon. A daemon that goes away later shows on the page, which keeps asking.
@@ -87,6 +91,8 @@ void add_dashboard_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_option(
       "--listen", options->listen,
       fmt::format("Serve on HOST:PORT (default {}; port 0: any free port)", kDefaultListen));
+  command->add_flag("--all-users", options->all_users,
+                    "Every user's jobs, each named with its user (root only)");
   command->callback([options, &outcome] { outcome.exit_code = run_dashboard(*options); });
 }
 

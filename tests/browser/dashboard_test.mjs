@@ -43,11 +43,12 @@ function cliWith(environment, ...args) {
   return execFileSync(fastgpu, args, { env: environment, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }).trim();
 }
 
-let dashboard = null;
 let browser = null;
 async function cleanUp() {
   if (browser) await browser.close().catch(() => {});
-  if (dashboard && dashboard.exitCode === null) dashboard.kill("SIGTERM");
+  for (const dashboard of dashboards) {
+    if (dashboard.exitCode === null) dashboard.kill("SIGTERM");
+  }
   try {
     cli("daemon", "stop");
   } catch {}
@@ -55,8 +56,10 @@ async function cleanUp() {
 }
 
 // Starts `fastgpu dashboard` on any free port; resolves with the URL it prints.
-function startDashboard() {
-  dashboard = spawn(fastgpu, ["dashboard", "--listen", "127.0.0.1:0"], { env, stdio: ["ignore", "pipe", "inherit"] });
+const dashboards = [];
+function startDashboard(...flags) {
+  const dashboard = spawn(fastgpu, ["dashboard", "--listen", "127.0.0.1:0", ...flags], { env, stdio: ["ignore", "pipe", "inherit"] });
+  dashboards.push(dashboard);
   return new Promise((resolve, reject) => {
     let printed = "";
     dashboard.stdout.on("data", (chunk) => {
@@ -163,6 +166,21 @@ try {
   cli("cancel", holder, ...many);
   await until("the long queue cancelled", async () => (await rows(page, "queued"))[0] === "nothing queued");
   assert.match((await rows(page, "ended"))[0], /^\d+ many\[119\] CANCELLED - - - - -$/);
+
+  // Root's view of every user's jobs names each job's user; anyone else is refused.
+  if (process.getuid() === 0) {
+    const everyone = await browser.newPage();
+    await everyone.goto(await startDashboard("--all-users"));
+    await everyone.waitForFunction(() => Number(document.body.dataset.refreshed || 0) >= 1, null, { timeout: 20000 });
+    assert.match((await rows(everyone, "ended"))[0], /^\d+ many\[119\] \(root\) CANCELLED/);
+    assert.deepEqual(await everyone.$$eval("[data-your]", (found) => found.map((element) => element.textContent)),
+      ["Jobs", "Ended: the last 15 by id"]);
+    assert.deepEqual(await page.$$eval("[data-your]", (found) => found.map((element) => element.textContent)),
+      ["Your jobs", "Ended: your last 15 by id"], "the first dashboard still shows yours");
+    await everyone.close();
+  } else {
+    assert.throws(() => cli("dashboard", "--all-users"), /only root sees other users' jobs/);
+  }
 
   // (From here on the browser logs the 502s it is answered.)
   assert.deepEqual(errors, [], "no script error on the page");

@@ -43,18 +43,27 @@ struct DashboardAsset {
 std::optional<DashboardAsset> dashboard_asset(std::string_view path);
 
 // True for the API paths the page reads (and the dashboard forwards): /v1/daemon, /v1/gpus,
-// /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/log.
+// /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/log. The page also reads the dashboard's own
+// /settings.json (DashboardSettings).
 bool dashboard_forwards(std::string_view path);
 
 // 32 hex digits from the system's random source.
 std::string new_dashboard_token();
+
+// What the page shows, beyond the defaults.
+struct DashboardSettings {
+  // Every user's jobs (root's view of a shared daemon): job listings are asked with
+  // all=true, and the page names each job's user. The caller checks that the user is root.
+  bool all_users = false;
+};
 
 class DashboardServer {
  public:
   // Binds host:port (port 0: any free port; a port in use, or a host that is not this
   // machine's, is an error naming it and the fix) and starts serving on a thread.
   static Result<std::unique_ptr<DashboardServer>> start(const std::string& host, int port,
-                                                        std::string token, DaemonGet daemon_get);
+                                                        std::string token, DaemonGet daemon_get,
+                                                        DashboardSettings settings = {});
   virtual ~DashboardServer() = default;
 
   // The port it listens on (the one chosen, for port 0).

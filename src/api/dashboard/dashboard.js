@@ -47,10 +47,14 @@ function orNa(value, unit = "") {
   return value === null || value === undefined ? "n/a" : `${value}${unit}`;
 }
 
+// Every user's jobs (`fastgpu dashboard --all-users`, root): each job is named with its user.
+let allUsers = false;
+
 function jobName(job) {
   const name = (job.spec && job.spec.name) || "-";
   const array = job.spec && job.spec.array;
-  return array && array.index !== undefined ? `${name}[${array.index}]` : name;
+  const shown = array && array.index !== undefined ? `${name}[${array.index}]` : name;
+  return allUsers ? `${shown} (${job.user})` : shown;
 }
 
 function gpuCount(job) {
@@ -217,7 +221,7 @@ function showGpus(reading, byGpu) {
 function showActive(running, queued, counts) {
   document.getElementById("running-count").textContent = `(${running.length})`;
   document.getElementById("queued-count").textContent = queued.length < QUEUED_SHOWN ? `(${queued.length})` :
-    `(your first ${QUEUED_SHOWN} by id; ${counts.QUEUED || 0} queued in all, every user's)`;
+    `(${allUsers ? "the" : "your"} first ${QUEUED_SHOWN} by id; ${counts.QUEUED || 0} queued in all, every user's)`;
   fillTable("running", running.map((job) => jobRow(job, [
     cell(String(job.id), "num"), cell(jobName(job)), cell(gpuCount(job)), cell(memoryPerGpu(job), "num"),
     cell(duration(secondsSince(job.start_time_us)), "num"),
@@ -403,8 +407,21 @@ async function refresh() {
   setTimeout(refresh, REFRESH_MS);
 }
 
+// Every user's view changes the words of the headings that say "your".
+async function start() {
+  try {
+    allUsers = (await get("/settings.json")).all_users === true;
+  } catch (error) {
+    showProblem(error);
+  }
+  if (allUsers) {
+    for (const element of document.querySelectorAll("[data-your]")) element.textContent = element.dataset.every;
+  }
+  refresh();
+}
+
 document.getElementById("job-close").addEventListener("click", closeJob);
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closeJob();
 });
-refresh();
+start();
