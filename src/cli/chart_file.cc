@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
@@ -50,6 +51,11 @@ std::optional<Failure> check_chart_path(const std::string& path) {
   if (path.empty()) return std::nullopt;
   if (auto failure = check_chart_name(path)) return failure;
   return check_chart_writable(path);
+}
+
+int report_failure(const std::string& verb, const Failure& failure) {
+  std::fprintf(stderr, "fastgpu %s: %s\n", verb.c_str(), failure.message.c_str());
+  return failure.exit_code;
 }
 
 }  // namespace fastgpu::cli

@@ -18,4 +18,7 @@ struct Failure {
 // permission). The file is not created.
 std::optional<Failure> check_chart_path(const std::string& path);
 
+// Prints `failure` as `verb`'s error on stderr; its exit code.
+int report_failure(const std::string& verb, const Failure& failure);
+
 }  // namespace fastgpu::cli

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 

@@ -142,8 +142,7 @@ int run_history(const HistoryOptions& options) {
     return usage_error("history", "--chart draws beside the table; leave out --json and --trace");
   }
   if (const std::optional<Failure> chart = check_chart_path(options.chart)) {
-    if (chart->exit_code == kExitUsage) return usage_error("history", chart->message);
-    return fail("history", failed_precondition(chart->message));
+    return report_failure("history", *chart);
   }
   if (options.daemon.json) {
     // Printed as it comes, as `queue --json` does: a long history is hundreds of MB of

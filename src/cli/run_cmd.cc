@@ -199,8 +199,7 @@ int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, const RunOp
 int run_batch(const RunOptions& options) {
   // Before anything is submitted: no batch runs for a chart that cannot be written.
   if (const std::optional<Failure> chart = check_chart_path(options.chart)) {
-    if (chart->exit_code == kExitUsage) return usage_error("run", chart->message);
-    return fail("run", failed_precondition(chart->message));
+    return report_failure("run", *chart);
   }
   Result<std::string> text = read_file(options.file);
   if (!text.ok()) return fail("run", text.status());

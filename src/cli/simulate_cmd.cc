@@ -592,9 +592,7 @@ void add_simulate_command(CLI::App& app, CommandOutcome& outcome) {
       if (command->get_option(name)->count() > 0) options->replay_only_given.emplace_back(name);
     }
     const std::optional<Failure> failure = run_simulate(*options);
-    if (!failure) return;
-    std::fprintf(stderr, "fastgpu simulate: %s\n", failure->message.c_str());
-    outcome.exit_code = failure->exit_code;
+    if (failure) outcome.exit_code = report_failure("simulate", *failure);
   });
 }
 
