@@ -166,7 +166,10 @@ bool is_id(std::string_view text) {
 }  // namespace
 
 bool dashboard_forwards(std::string_view path) {
-  if (path == "/v1/daemon" || path == "/v1/gpus" || path == "/v1/jobs") return true;
+  if (path == "/v1/daemon" || path == "/v1/gpus" || path == "/v1/gpus/samples" ||
+      path == "/v1/jobs") {
+    return true;
+  }
   constexpr std::string_view kJobs = "/v1/jobs/";
   if (!path.starts_with(kJobs)) return false;
   std::string_view rest = path.substr(kJobs.size());

@@ -174,7 +174,8 @@ TEST(DashboardServer, EveryUsersViewAsksTheListingsWithAllAndSaysSo) {
 }
 
 TEST(DashboardForwards, TheAllowedPathsAndNoOthers) {
-  for (const char* path : {"/v1/daemon", "/v1/gpus", "/v1/jobs", "/v1/jobs/7", "/v1/jobs/7/log"}) {
+  for (const char* path :
+       {"/v1/daemon", "/v1/gpus", "/v1/gpus/samples", "/v1/jobs", "/v1/jobs/7", "/v1/jobs/7/log"}) {
     EXPECT_TRUE(dashboard_forwards(path)) << path;
   }
   for (const char* path :

@@ -306,6 +306,9 @@ ApiResponse ApiService::route(const ApiRequest& request) {
     return taking({}, [&] { return reload(request); });
   }
   if (parts.size() == 2 && parts[1] == "gpus" && get) return taking({}, [&] { return gpus(); });
+  if (parts.size() == 3 && parts[1] == "gpus" && parts[2] == "samples" && get) {
+    return taking({"seconds", "after_us"}, [&] { return gpu_samples(request); });
+  }
   if (parts.size() == 2 && parts[1] == "metrics" && get) {
     return taking({"format"}, [&] { return metrics(request); });
   }
@@ -783,6 +786,70 @@ ApiResponse ApiService::gpus() {
   Json json = cli::status_to_json(reading, context);
   json["note"] = options_.info.gpus_note;
   return {200, json};
+}
+
+namespace {
+
+// A measured value, or null where it could not be read.
+template <typename T>
+Json value_or_null(const std::optional<T>& value) {
+  return value ? Json(*value) : Json(nullptr);
+}
+
+}  // namespace
+
+ApiResponse ApiService::gpu_samples(const ApiRequest& request) {
+  constexpr std::uint64_t kLongest = 3600;
+  std::uint64_t seconds = 600;
+  if (auto it = request.query.find("seconds"); it != request.query.end()) {
+    Result<std::uint64_t> given = parse_number(it->second, "seconds");
+    if (!given.ok()) return error_response(given.status());
+    if (*given < 1 || *given > kLongest) {
+      return error_response(invalid_argument(fmt::format(
+          "seconds={} is not from 1 to {}: the samples of the last hour at most are served; "
+          "give e.g. seconds=600",
+          *given, kLongest)));
+    }
+    seconds = *given;
+  }
+  const store::WallTime now = options_.clock->now();
+  store::WallTime from = now - std::chrono::seconds(seconds);
+  if (auto it = request.query.find("after_us"); it != request.query.end()) {
+    Result<std::uint64_t> after = parse_number(it->second, "after_us");
+    if (!after.ok()) return error_response(after.status());
+    // Only what came since a sample the caller has: newer than it, and within `seconds`.
+    from = std::max(from, store::WallTime(std::chrono::microseconds(*after + 1)));
+  }
+  // Just past now: a sample taken in this very microsecond is included.
+  Result<std::vector<store::Sample>> samples =
+      options_.store->samples_between(from, now + std::chrono::microseconds(1));
+  if (!samples.ok()) return error_response(samples.status());
+  // Columns per GPU, in the order of time (the store's order): a few bytes a sample.
+  std::map<std::uint32_t, Json> by_gpu;
+  for (const store::Sample& sample : *samples) {
+    Json& gpu = by_gpu[sample.gpu];
+    if (gpu.is_null()) {
+      gpu = Json{{"index", sample.gpu},
+                 {"at_us", Json::array()},
+                 {"util_percent", Json::array()},
+                 {"memory_used_bytes", Json::array()},
+                 {"power_watts", Json::array()}};
+    }
+    gpu["at_us"].push_back(sample.at.time_since_epoch().count());
+    gpu["util_percent"].push_back(value_or_null(sample.util_percent));
+    gpu["memory_used_bytes"].push_back(value_or_null(sample.memory_used));
+    gpu["power_watts"].push_back(value_or_null(sample.power_watts));
+  }
+  Json gpus = Json::array();
+  for (auto& [index, gpu] : by_gpu) gpus.push_back(std::move(gpu));
+  double interval_s = 0;
+  {
+    std::lock_guard lock(info_mutex_);
+    interval_s = options_.info.sample_interval_s;
+  }
+  return {200, Json{{"interval_s", interval_s},
+                    {"to_us", now.time_since_epoch().count()},
+                    {"gpus", std::move(gpus)}}};
 }
 
 ApiResponse ApiService::metrics(const ApiRequest& request) {

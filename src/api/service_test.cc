@@ -67,6 +67,50 @@ class ApiServiceTest : public ::testing::Test {
   std::unique_ptr<ApiService> service_;
 };
 
+// What the dashboard charts: each GPU's samples over the last minutes, as columns, with
+// null where a field could not be read; only those after a given one when asked so.
+TEST_F(ApiServiceTest, GpuSamplesAreColumnsPerGpuOverTheLastSeconds) {
+  const store::WallTime now = clock_.now();
+  auto at = [&](int seconds_ago) { return now - std::chrono::seconds(seconds_ago); };
+  std::vector<store::Sample> samples = {
+      {at(700), 0, 1, 1.0, 1.0, 1},  // older than the default 600 s
+      {at(20), 0, Bytes{4} << 30, 87.0, 250.0, 100},
+      {at(20), 1, Bytes{0}, std::nullopt, std::nullopt, std::nullopt},
+      {at(10), 0, Bytes{5} << 30, 90.0, 260.0, 200},
+  };
+  ASSERT_TRUE(store_->append_samples(samples).ok());
+
+  ApiResponse response = call("GET", "/v1/gpus/samples", 1000);
+  ASSERT_EQ(response.status, 200) << response.body.dump();
+  EXPECT_EQ(response.body["to_us"], now.time_since_epoch().count());
+  const Json& gpus = response.body["gpus"];
+  ASSERT_EQ(gpus.size(), 2u) << gpus.dump();
+  EXPECT_EQ(gpus[0]["index"], 0);
+  EXPECT_EQ(gpus[0]["at_us"],
+            Json::array({at(20).time_since_epoch().count(), at(10).time_since_epoch().count()}));
+  EXPECT_EQ(gpus[0]["util_percent"], Json::array({87.0, 90.0}));
+  EXPECT_EQ(gpus[0]["memory_used_bytes"], Json::array({Bytes{4} << 30, Bytes{5} << 30}));
+  EXPECT_EQ(gpus[0]["power_watts"], Json::array({250.0, 260.0}));
+  EXPECT_EQ(gpus[1]["util_percent"], Json::array({nullptr})) << "unreadable is null, not 0";
+  EXPECT_EQ(gpus[1]["memory_used_bytes"], Json::array({0}));
+
+  response = call("GET", "/v1/gpus/samples", 1000, "",
+                  {{"after_us", std::to_string(at(20).time_since_epoch().count())}});
+  ASSERT_EQ(response.status, 200) << response.body.dump();
+  ASSERT_EQ(response.body["gpus"].size(), 1u);
+  EXPECT_EQ(response.body["gpus"][0]["util_percent"], Json::array({90.0}));
+
+  response = call("GET", "/v1/gpus/samples", 1000, "", {{"seconds", "800"}});
+  EXPECT_EQ(response.body["gpus"][0]["at_us"].size(), 3u);
+  response = call("GET", "/v1/gpus/samples", 1000, "", {{"seconds", "7200"}});
+  EXPECT_EQ(response.status, 400);
+  EXPECT_NE(response.body["error"].get<std::string>().find("seconds=7200 is not from 1 to 3600"),
+            std::string::npos)
+      << response.body.dump();
+  response = call("GET", "/v1/gpus/samples", 1000, "", {{"gpu", "0"}});
+  EXPECT_EQ(response.status, 400) << "an unknown parameter is named";
+}
+
 TEST_F(ApiServiceTest, SubmitStoresTheCallersUidAndWakesTheLoop) {
   const std::uint64_t id = submit_as(1000);
   const store::JobRecord record = store_->get_job(JobId(id)).value();

@@ -123,7 +123,7 @@ try {
 
   // The running, queued and ended jobs.
   await until("long-job running", async () => (await rows(page, "running")).some((row) => row.startsWith(`${running} long-job`)));
-  const holding = await page.$$eval("#gpus tbody tr", (trs) => trs.map((tr) => tr.children[7].innerText));
+  const holding = await page.$$eval("#gpus tbody tr", (trs) => trs.map((tr) => tr.children[8].innerText));
   assert.equal(holding.filter((jobs) => jobs === `${running} long-job`).length, 1, `long-job on one GPU: ${holding}`);
   assert.equal(holding.filter((jobs) => jobs === "-").length, 1, `the other GPU holds none of your jobs: ${holding}`);
   const waiting = await until("blocked queued with a reason", async () =>
@@ -206,10 +206,21 @@ try {
   delete nvmlEnv.FASTGPU_DEVICES;
   cliWith(nvmlEnv, "daemon", "start");
   await until("the page recovered", async () => !(await page.isVisible("#problem")) && (await rows(page, "gpus")).length === 3);
-  assert.match(await page.textContent("#gpus-source"), /driver 580\.65\.06/);
+  assert.match(await page.textContent("#gpus-source"), /^\((\S+, )?driver 580\.65\.06\)$/);
   const read = await rows(page, "gpus");
   assert.match(read[0], /^0 NVIDIA H100 80GB HBM3 20\.0 GiB of 79\.6 GiB 87 % 250 W 61 °C 0 - healthy$/, read[0]);
   assert.match(read[1], /^1 NVIDIA H100 80GB HBM3 0 MiB of 79\.6 GiB 0 % n\/a 33 °C 0 - healthy$/, read[1]);
+  // Each GPU's last minutes, from the daemon's samples: GPU 0's utilization (87 %) and
+  // memory lines; nothing drawn for what a lost GPU could not report.
+  const lines = await until("GPU 0's history drawn", async () => {
+    const found = await page.$$eval('#gpus tr[data-index="0"] svg.spark polyline', (all) =>
+      all.map((line) => ({ kind: line.getAttribute("class"), points: line.getAttribute("points").split(" ") })));
+    return found.length === 2 && found.every((line) => line.points.length >= 2) && found;
+  });
+  const utilHeight = Number(lines.find((line) => line.kind === "util").points[0].split(",")[1]);
+  assert.ok(Math.abs(utilHeight - (28 - 0.87 * 26 - 1)) < 0.2, `87 % drawn at its height: ${utilHeight}`);
+  assert.equal(await page.$$eval('#gpus tr[data-index="2"] svg.spark polyline', (all) => all.length), 0);
+  if (screenshot) await page.screenshot({ path: screenshot.replace(/\.png$/, "-nvml.png"), fullPage: true });
   const lost = await page.$eval('#gpus tr[data-index="2"] td:last-child', (td) => ({ text: td.innerText, className: td.className }));
   assert.match(lost.className, /unhealthy/);
   assert.notEqual(lost.text.trim(), "", "a lost GPU says why");

@@ -43,8 +43,8 @@ struct DashboardAsset {
 std::optional<DashboardAsset> dashboard_asset(std::string_view path);
 
 // True for the API paths the page reads (and the dashboard forwards): /v1/daemon, /v1/gpus,
-// /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/log. The page also reads the dashboard's own
-// /settings.json (DashboardSettings).
+// /v1/gpus/samples, /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/log. The page also reads the
+// dashboard's own /settings.json (DashboardSettings).
 bool dashboard_forwards(std::string_view path);
 
 // 32 hex digits from the system's random source.

@@ -115,6 +115,9 @@ class ApiService {
   ApiResponse daemon_info();
   ApiResponse reload(const ApiRequest& request);
   ApiResponse gpus();
+  // GET /v1/gpus/samples: what the daemon sampled of each GPU over the last `seconds` (600;
+  // at most 3600), or only after `after_us`.
+  ApiResponse gpu_samples(const ApiRequest& request);
   ApiResponse metrics(const ApiRequest& request);
   // The metrics with the running jobs of `jobs_of` (nullopt: no job's; kRootUid: all).
   ApiResponse metrics_for(std::optional<std::uint32_t> jobs_of, bool json);

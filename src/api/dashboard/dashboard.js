@@ -85,6 +85,84 @@ function secondsBetween(fromUs, toUs) {
   return fromUs === null || fromUs === undefined || toUs === null || toUs === undefined ? null : (toUs - fromUs) / 1e6;
 }
 
+// ---- each GPU's last minutes, from the daemon's samples ----
+
+const HISTORY_S = 600;
+const SVG = "http://www.w3.org/2000/svg";
+// GPU index -> {at: [µs], util: [% or null], memory: [bytes or null]}, oldest first.
+const gpuHistory = new Map();
+let lastSampleUs = null;
+
+// The samples since the last ones read (the last HISTORY_S seconds at first); older ones
+// are dropped.
+async function refreshHistory() {
+  const after = lastSampleUs === null ? "" : `&after_us=${lastSampleUs}`;
+  const answer = await get(`/v1/gpus/samples?seconds=${HISTORY_S}${after}`);
+  for (const gpu of answer.gpus || []) {
+    if (!gpuHistory.has(gpu.index)) gpuHistory.set(gpu.index, { at: [], util: [], memory: [] });
+    const kept = gpuHistory.get(gpu.index);
+    kept.at.push(...gpu.at_us);
+    kept.util.push(...gpu.util_percent);
+    kept.memory.push(...gpu.memory_used_bytes);
+    for (const at of gpu.at_us) lastSampleUs = Math.max(lastSampleUs ?? at, at);
+  }
+  const oldest = answer.to_us - HISTORY_S * 1e6;
+  for (const kept of gpuHistory.values()) {
+    let drop = 0;
+    while (drop < kept.at.length && kept.at[drop] < oldest) ++drop;
+    for (const column of [kept.at, kept.util, kept.memory]) column.splice(0, drop);
+  }
+  return answer.to_us;
+}
+
+// A line of `values` (each 0..1, or null where not read: the line breaks there) over the
+// last HISTORY_S seconds up to `toUs`.
+function sparkLines(svg, className, at, values, toUs, width, height) {
+  let points = [];
+  const flush = () => {
+    if (points.length >= 2) {
+      const line = document.createElementNS(SVG, "polyline");
+      line.setAttribute("class", className);
+      line.setAttribute("points", points.join(" "));
+      svg.appendChild(line);
+    }
+    points = [];
+  };
+  for (let i = 0; i < at.length; ++i) {
+    if (values[i] === null || values[i] === undefined) {
+      flush();
+      continue;
+    }
+    const x = width - ((toUs - at[i]) / (HISTORY_S * 1e6)) * width;
+    const y = height - Math.min(1, Math.max(0, values[i])) * (height - 2) - 1;
+    points.push(`${x.toFixed(1)},${y.toFixed(1)}`);
+  }
+  flush();
+}
+
+// SM utilization (blue) and memory used of total (orange), each 0 to 100 %.
+function historyCell(gpu, toUs) {
+  const td = document.createElement("td");
+  const kept = gpuHistory.get(gpu.index);
+  const width = 160;
+  const height = 28;
+  const svg = document.createElementNS(SVG, "svg");
+  svg.setAttribute("class", "spark");
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  const title = document.createElementNS(SVG, "title");
+  title.textContent = "SM utilization (blue) and memory used (orange) over the last 10 minutes, 0-100 %";
+  svg.appendChild(title);
+  if (kept && toUs !== null) {
+    const total = gpu.memory_total_bytes;
+    sparkLines(svg, "util", kept.at, kept.util.map((u) => (u === null ? null : u / 100)), toUs, width, height);
+    sparkLines(svg, "memory", kept.at, kept.memory.map((m) => (m === null || !total ? null : m / total)), toUs, width, height);
+  }
+  td.appendChild(svg);
+  return td;
+}
+
 // ---- the DOM, built from text ----
 
 function cell(text, className) {
@@ -181,9 +259,10 @@ function jobsByGpu(jobs) {
   return byGpu;
 }
 
-function showGpus(reading, byGpu) {
+function showGpus(reading, byGpu, historyTo) {
   document.getElementById("gpus-source").textContent =
-    reading.source === "simulated" ? "(simulated: not hardware)" : `(${reading.host || ""}, driver ${reading.driver_version || "n/a"})`;
+    reading.source === "simulated" ? "(simulated: not hardware)" :
+      `(${[reading.host, `driver ${reading.driver_version || "n/a"}`].filter(Boolean).join(", ")})`;
   document.getElementById("gpus-note").textContent = reading.note || "";
   const rows = (reading.devices || []).map((gpu) => {
     const tr = document.createElement("tr");
@@ -200,6 +279,7 @@ function showGpus(reading, byGpu) {
     tr.appendChild(cell(orNa(gpu.gpu_utilization_percent, " %"), "num"));
     tr.appendChild(cell(gpu.power_watts === null ? "n/a" : `${gpu.power_watts.toFixed(0)} W`, "num"));
     tr.appendChild(cell(orNa(gpu.temperature_celsius, " °C"), "num"));
+    tr.appendChild(historyCell(gpu, historyTo));
     tr.appendChild(cell(String((gpu.processes || []).length), "num"));
     tr.appendChild(cell((byGpu.get(gpu.index) || []).join(", ") || "-", "wrap"));
     // Unhealthy: why. Healthy but degraded (throttled): healthy, and why.
@@ -214,7 +294,7 @@ function showGpus(reading, byGpu) {
     }
     return tr;
   });
-  fillTable("gpus", rows, "no GPU", 9);
+  fillTable("gpus", rows, "no GPU", 10);
 }
 
 // `queued` is the first QUEUED_SHOWN of your queued jobs by id; `counts` are every user's.
@@ -393,8 +473,9 @@ async function refresh() {
     ]);
     const counts = daemon.jobs || {};
     const last = await endedJobs(counts);
+    const historyTo = await refreshHistory();
     showDaemon(daemon);
-    showGpus(gpus, jobsByGpu(running.jobs || []));
+    showGpus(gpus, jobsByGpu(running.jobs || []), historyTo);
     showActive(running.jobs || [], queued.jobs || [], counts);
     showEnded(last);
     await refreshJob();
