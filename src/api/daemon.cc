@@ -191,6 +191,13 @@ Result<std::pair<int, int>> install_child_wakeup() {
 
 // Installs the SIGTERM/SIGINT/SIGHUP handlers; returns the pipe's read end.
 Result<int> install_stop_handlers() {
+  // A signal mask inherited from whoever started the daemon (a program that blocks these to
+  // sigwait for them, as `fastgpu dashboard` does) would keep them pending for ever: `daemon
+  // stop` would not stop it. Unblocked here, before any thread starts and inherits the mask.
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int signal_number : {SIGTERM, SIGINT, SIGHUP, SIGCHLD}) sigaddset(&handled, signal_number);
+  ::pthread_sigmask(SIG_UNBLOCK, &handled, nullptr);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return io_error(std::string("pipe: ") + std::strerror(errno));
   g_signal_pipe_write = fds[1];

@@ -52,6 +52,11 @@ std::string tail_of(const std::filesystem::path& path, std::size_t lines, std::u
 // In the child: become `fastgpu daemon run` in a session of its own. Never returns.
 [[noreturn]] void exec_daemon(const DaemonPaths& paths, const StartOptions& options) {
   ::setsid();
+  // The mask survives exec: a caller that blocks signals (to sigwait for them) must not
+  // hand its blocked SIGTERM to the daemon, which `daemon stop` could then not stop.
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
   // Nothing of the caller's stays open in the daemon: a pipe it holds would keep the
   // caller's reader (a shell's $(...), a test's popen) waiting for ever.
   ::close_range(3, ~0U, 0);
