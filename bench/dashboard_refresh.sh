@@ -21,7 +21,8 @@ work=$(mktemp -d)
 export XDG_STATE_HOME=$work/state XDG_RUNTIME_DIR=$work/run FASTGPU_DEVICES=2xA100-40G
 unset FASTGPU_STATE_DIR FASTGPU_SOCKET
 mkdir -m 700 "$XDG_RUNTIME_DIR"
-trap '"$fastgpu" daemon stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+# The jobs are cancelled first: a stopped daemon's running jobs go on under their supervisors.
+trap '"$fastgpu" cancel --all >/dev/null 2>&1 || true; "$fastgpu" daemon stop >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
 "$fastgpu" daemon start >/dev/null
 pid=$("$fastgpu" daemon status --json | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
