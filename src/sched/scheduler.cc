@@ -645,15 +645,22 @@ class Round {
     return holds;
   }
 
-  // The same, with touches(slots) telling whether a job's GPUs are on one of `nodes`.
+  // The same, with `nodes` marked in node_marks and touches(slots) telling whether a job's
+  // GPUs are on one of them.
   template <typename Touches>
   bool releases_hold(std::pair<double, JobId> moment, const Demand& demand,
                      const std::vector<int>& nodes, Touches&& touches) {
     Trial trial(ledger_);
-    for (auto it = state_.ends.begin(); it != state_.ends.end() && *it <= moment; ++it) {
-      const std::size_t at = state_.running_at.at(it->second);
+    std::vector<char>& marked = state_.node_marks;
+    for (auto it = state_.ends.begin(); it != state_.ends.end() && it->first <= moment; ++it) {
+      // Most jobs hold GPUs of one node, kept with the end: only a job on one of `nodes` (or
+      // on several) is looked up.
+      const int node = it->second;
+      const bool many = node == Scheduler::State::kManyNodes;
+      if (!many && marked[static_cast<std::size_t>(node)] == 0) continue;
+      const std::size_t at = state_.running_at.at(it->first.second);
       const std::vector<int>& slots = state_.running_slots[at];
-      if (!touches(slots)) continue;
+      if (many && !touches(slots)) continue;
       const RunningJob& running = snapshot_.running[at];
       ledger_.trial_release(slots, state_.held_demand(running), running.declared_bytes);
     }
@@ -716,14 +723,14 @@ class Round {
     auto next_started = started.begin();
     auto next_running = state_.ends.begin();
     while (true) {
-      const bool running_first = next_running != state_.ends.end() &&
-                                 (next_started == started.end() ||
-                                  std::make_pair(next_running->first, next_running->second) <
-                                      std::make_pair((*next_started)->end_s, (*next_started)->id));
+      const bool running_first =
+          next_running != state_.ends.end() &&
+          (next_started == started.end() ||
+           next_running->first < std::make_pair((*next_started)->end_s, (*next_started)->id));
       if (running_first) {
-        const double end_s = next_running->first;
+        const double end_s = next_running->first.first;
         if (end_s == kNever) return false;
-        const std::size_t at = state_.running_at.at(next_running->second);
+        const std::size_t at = state_.running_at.at(next_running->first.second);
         const RunningJob& running = snapshot_.running[at];
         ++next_running;
         if (release(state_.running_slots[at], state_.held_demand(running), running.declared_bytes,

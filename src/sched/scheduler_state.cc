@@ -743,7 +743,13 @@ void Scheduler::State::add_running(RunningJob running) {
 }
 void Scheduler::State::add_running(RunningJob running, std::vector<int> slots) {
   if (fair_keys) fair_keys->add_running(running);
-  ends.emplace(end_of(running), running.job.id);
+  int node = kManyNodes;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    const int own = ledger.slot(slots[i]).node;
+    node = i == 0 || own == node ? own : kManyNodes;
+    if (node == kManyNodes) break;
+  }
+  ends.emplace(std::pair(end_of(running), running.job.id), node);
   running_at[running.job.id] = view.running.size();
   running_slots.push_back(std::move(slots));
   view.running.push_back(std::move(running));

@@ -355,8 +355,11 @@ struct Scheduler::State {
   bool order_stale = true;           // rebuild order before the next walk
   std::uint64_t orders_rebuilt = 0;  // rebuild_order() calls (tests read it)
   QueueMinimums minimums;
-  // Running jobs by the time they must end (time limits); no limit: kNever.
-  std::set<std::pair<double, JobId>> ends;
+  // Running jobs by the time they must end (time limits; no limit: kNever), each with the
+  // node of its GPUs (kManyNodes for a job on several, or on none), so that a reused
+  // reservation finds the ends on the nodes that changed without looking each job up.
+  static constexpr int kManyNodes = -1;
+  std::map<std::pair<double, JobId>, int> ends;
   // Every node where the ledger gained room between rounds, for KnownFailure.
   GainLog gains;
   // Every node where the ledger was filled (a start, a move's new GPUs), within rounds
