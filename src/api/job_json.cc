@@ -246,11 +246,6 @@ Status read_umask(const FieldReader& reader, JobSpec& spec) {
   return {};
 }
 
-Json optional_json(const auto& value) {
-  if (!value) return nullptr;
-  return Json(*value);
-}
-
 Json time_json(const std::optional<WallTime>& time) {
   if (!time) return nullptr;
   return time->time_since_epoch().count();

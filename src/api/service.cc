@@ -430,16 +430,13 @@ Json stopping_json(const engine::Engine& engine, const store::JobRecord& job) {
   if (job.state != store::JobState::kRunning) return nullptr;
   const std::optional<engine::Stopping> stopping = engine.stopping(job);
   if (!stopping) return nullptr;
-  const auto uid_or_null = [](const std::optional<std::uint32_t>& uid) {
-    return uid ? Json(*uid) : Json(nullptr);
-  };
   Json sigterm_for = nullptr;
   if (stopping->sigterm_for) {
     sigterm_for = Json{{"cause", stopping->sigterm_for->cause},
-                       {"by_uid", uid_or_null(stopping->sigterm_for->by_uid)}};
+                       {"by_uid", optional_json(stopping->sigterm_for->by_uid)}};
   }
   return Json{{"cause", stopping->cause},
-              {"by_uid", uid_or_null(stopping->by_uid)},
+              {"by_uid", optional_json(stopping->by_uid)},
               {"detail", stopping->detail.empty() ? Json(nullptr) : Json(stopping->detail)},
               {"since", iso_time(stopping->since)},
               {"since_us", stopping->since.time_since_epoch().count()},
@@ -457,10 +454,9 @@ Json usage_so_far_json(const engine::Engine& engine, const store::JobRecord& job
   if (job.state != store::JobState::kRunning) return nullptr;
   const std::optional<engine::RunningUsage> used = engine.running_usage(job.id);
   if (!used) return nullptr;
-  const auto or_null = [](const auto& value) { return value ? Json(*value) : Json(nullptr); };
-  return Json{{"peak_gpu_mem", or_null(used->peak_gpu_mem)},
-              {"mean_util_percent", or_null(used->mean_util_percent)},
-              {"energy_joules", or_null(used->energy_joules)}};
+  return Json{{"peak_gpu_mem", optional_json(used->peak_gpu_mem)},
+              {"mean_util_percent", optional_json(used->mean_util_percent)},
+              {"energy_joules", optional_json(used->energy_joules)}};
 }
 
 }  // namespace
@@ -788,16 +784,6 @@ ApiResponse ApiService::gpus() {
   return {200, json};
 }
 
-namespace {
-
-// A measured value, or null where it could not be read.
-template <typename T>
-Json value_or_null(const std::optional<T>& value) {
-  return value ? Json(*value) : Json(nullptr);
-}
-
-}  // namespace
-
 ApiResponse ApiService::gpu_samples(const ApiRequest& request) {
   constexpr std::uint64_t kLongest = 3600;
   std::uint64_t seconds = 600;
@@ -836,9 +822,9 @@ ApiResponse ApiService::gpu_samples(const ApiRequest& request) {
                  {"power_watts", Json::array()}};
     }
     gpu["at_us"].push_back(sample.at.time_since_epoch().count());
-    gpu["util_percent"].push_back(value_or_null(sample.util_percent));
-    gpu["memory_used_bytes"].push_back(value_or_null(sample.memory_used));
-    gpu["power_watts"].push_back(value_or_null(sample.power_watts));
+    gpu["util_percent"].push_back(optional_json(sample.util_percent));
+    gpu["memory_used_bytes"].push_back(optional_json(sample.memory_used));
+    gpu["power_watts"].push_back(optional_json(sample.power_watts));
   }
   Json gpus = Json::array();
   for (auto& [index, gpu] : by_gpu) gpus.push_back(std::move(gpu));

@@ -20,6 +20,9 @@ namespace fastgpu::api {
 
 using Json = nlohmann::ordered_json;
 
+// A value that may be missing (an optional): the value, or null (never 0: docs/api.md).
+inline Json optional_json(const auto& value) { return value ? Json(*value) : Json(nullptr); }
+
 // The spec as a client sends it. uid, user and submit_time are not written: the daemon
 // sets them from the caller and its clock.
 Json job_spec_to_json(const store::JobSpec& spec);
