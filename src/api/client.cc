@@ -59,8 +59,9 @@ std::string failure_text(httplib::Error error, const std::filesystem::path& sock
 
 ApiClient::ApiClient(std::filesystem::path socket) : socket_(std::move(socket)) {}
 
-Result<ApiClient::TextReply> ApiClient::send(const std::string& method, const std::string& target,
-                                             const std::string& body) const {
+Result<ApiClient::TextReply> ApiClient::exchange_text(const std::string& method,
+                                                      const std::string& target,
+                                                      const std::string& body) const {
   httplib::Client client(socket_.string(), 80);
   client.set_address_family(AF_UNIX);
   client.set_connection_timeout(kTimeoutSeconds, 0);
@@ -91,7 +92,7 @@ Result<ApiReply> ApiClient::parse_reply(TextReply text) const {
 
 Result<ApiReply> ApiClient::exchange(const std::string& method, const std::string& target,
                                      const std::string& body) const {
-  Result<TextReply> text = send(method, target, body);
+  Result<TextReply> text = exchange_text(method, target, body);
   if (!text.ok()) return text.status();
   return parse_reply(std::move(text).value());
 }
@@ -155,7 +156,7 @@ Result<Json> ApiClient::get(const std::string& target) const {
 }
 
 Result<std::string> ApiClient::get_text(const std::string& target) const {
-  Result<TextReply> text = send("GET", target, "");
+  Result<TextReply> text = exchange_text("GET", target, "");
   if (!text.ok()) return text.status();
   if (text->status < 300) return std::move(text->body);
   Result<ApiReply> reply = parse_reply(std::move(text).value());

@@ -214,7 +214,7 @@ Result<std::unique_ptr<DashboardServer>> DashboardServer::start(const std::strin
     return failed_precondition(fmt::format(
         "cannot listen on {}:{} for the dashboard ({}); give --listen a free port on an address "
         "of this machine, e.g. 127.0.0.1:0 for any free one",
-        host, port, error == 0 ? "the address is not this machine's" : std::strerror(error)));
+        host, port, bind_failure_reason(error)));
   }
   return std::unique_ptr<DashboardServer>(
       std::make_unique<DashboardServerImpl>(std::move(server), bound));

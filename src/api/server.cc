@@ -370,11 +370,11 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& h
   });
   if (!server->bind_to_port(host, port)) {
     const int error = errno;
-    return failed_precondition(fmt::format(
-        "cannot listen on {}:{} for the metrics ({}); give --metrics-listen (or "
-        "FASTGPU_METRICS_LISTEN) a free port on an address of this machine, e.g. "
-        "127.0.0.1:9401 (the daemon did not start)",
-        host, port, error == 0 ? "the address is not this machine's" : std::strerror(error)));
+    return failed_precondition(
+        fmt::format("cannot listen on {}:{} for the metrics ({}); give --metrics-listen (or "
+                    "FASTGPU_METRICS_LISTEN) a free port on an address of this machine, e.g. "
+                    "127.0.0.1:9401 (the daemon did not start)",
+                    host, port, bind_failure_reason(error)));
   }
   return std::unique_ptr<MetricsServer>(std::make_unique<MetricsServerImpl>(std::move(server)));
 }

@@ -6,10 +6,18 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstring>
 #include <memory>
+#include <string>
 #include <thread>
 
 namespace fastgpu::api {
+
+// Why a TCP bind failed, from the errno just after it: a host that is not this machine's
+// (or that does not resolve) leaves errno at 0.
+inline std::string bind_failure_reason(int error) {
+  return error == 0 ? "the address is not this machine's" : std::strerror(error);
+}
 
 // A TCP server binds with SO_REUSEADDR alone: httplib's default, SO_REUSEPORT, let a second
 // process bind the same port, and the kernel then shared the requests between the two.

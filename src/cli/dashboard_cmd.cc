@@ -46,9 +46,11 @@ int run_dashboard(const DashboardOptions& options) {
   if (!paths.ok()) return fail("dashboard", paths.status());
   api::DaemonGet daemon_get =
       [socket = paths->socket](const std::string& target) -> Result<api::ForwardedReply> {
-    Result<api::ApiReply> reply = api::ApiClient(socket).exchange("GET", target, "");
+    // Passed on as the daemon wrote it: not parsed only to be written again.
+    Result<api::ApiClient::TextReply> reply =
+        api::ApiClient(socket).exchange_text("GET", target, "");
     if (!reply.ok()) return reply.status();
-    return api::ForwardedReply{reply->status, reply->body.dump()};
+    return api::ForwardedReply{reply->status, std::move(reply->body)};
   };
 
   // SIGINT and SIGTERM are taken by sigwait below: blocked before the server's threads

@@ -35,18 +35,21 @@ class ApiClient {
   Result<ApiReply> exchange(const std::string& method, const std::string& target,
                             const std::string& body) const;
 
+  // The same with the body as the daemon sent it, not parsed (for an answer passed on
+  // unread, as the dashboard passes on the page's reads).
+  struct TextReply {
+    int status = 0;
+    std::string body;
+  };
+  Result<TextReply> exchange_text(const std::string& method, const std::string& target,
+                                  const std::string& body) const;
+
   // True when a daemon answers GET /v1/daemon on the socket.
   bool reachable() const;
 
   const std::filesystem::path& socket() const { return socket_; }
 
  private:
-  struct TextReply {
-    int status = 0;
-    std::string body;
-  };
-  Result<TextReply> send(const std::string& method, const std::string& target,
-                         const std::string& body) const;
   Result<ApiReply> parse_reply(TextReply text) const;
 
   std::filesystem::path socket_;
