@@ -10,11 +10,7 @@
 set -euo pipefail
 FASTGPU=$1
 BURN=$2
-WORK=$(mktemp -d /tmp/fastgpu-metrics.XXXXXX)
-export XDG_STATE_HOME=$WORK/state XDG_RUNTIME_DIR=$WORK/run
-unset FASTGPU_STATE_DIR FASTGPU_SOCKET FASTGPU_DEVICES
-mkdir -p "$XDG_RUNTIME_DIR"
-trap '"$FASTGPU" daemon stop >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+source "$(dirname "$0")/own_daemon.sh" metrics
 command -v promtool >/dev/null || { echo "promtool is not installed (Debian prometheus)"; exit 1; }
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

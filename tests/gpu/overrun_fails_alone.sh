@@ -8,11 +8,7 @@
 set -euo pipefail
 FASTGPU=$1
 BURN=$2
-WORK=$(mktemp -d /tmp/fastgpu-overrun.XXXXXX)
-export XDG_STATE_HOME=$WORK/state XDG_RUNTIME_DIR=$WORK/run
-unset FASTGPU_STATE_DIR FASTGPU_SOCKET FASTGPU_DEVICES
-mkdir -p "$XDG_RUNTIME_DIR"
-trap '"$FASTGPU" daemon stop >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
+source "$(dirname "$0")/own_daemon.sh" overrun
 
 printf 'memory-action: kill\n' >"$WORK/config.yaml"
 "$FASTGPU" daemon start --config "$WORK/config.yaml" >/dev/null
