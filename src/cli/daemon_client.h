@@ -76,6 +76,19 @@ class ReconnectingClient {
 // connect_daemon for a verb that follows jobs until they end.
 Result<ReconnectingClient> connect_following(const DaemonFlags& flags, const std::string& verb);
 
+// The daemon's jobs (a listing's "jobs", or jobs gathered one by one) as records, for the
+// reports; the first that cannot be read is the error.
+template <typename Jobs>
+Result<std::vector<store::JobRecord>> job_records(const Jobs& jobs) {
+  std::vector<store::JobRecord> records;
+  for (const api::Json& job : jobs) {
+    Result<store::JobRecord> record = api::job_record_from_json(job);
+    if (!record.ok()) return record.status();
+    records.push_back(std::move(record).value());
+  }
+  return records;
+}
+
 // GET `target` from the daemon (started if none answers), as `verb`.
 Result<api::Json> get_from_daemon(const DaemonFlags& flags, const std::string& verb,
                                   const std::string& target);

@@ -103,16 +103,6 @@ std::string cost_table(const std::vector<store::JobRecord>& records, bool with_u
   return engine::render_job_report_table(reports, with_user);
 }
 
-Result<std::vector<store::JobRecord>> job_records(const api::Json& jobs) {
-  std::vector<store::JobRecord> records;
-  for (const api::Json& job : jobs) {
-    Result<store::JobRecord> record = api::job_record_from_json(job);
-    if (!record.ok()) return record.status().with_context("reading the daemon's job list");
-    records.push_back(std::move(record).value());
-  }
-  return records;
-}
-
 int run_history(const HistoryOptions& options) {
   std::string target = "/v1/jobs?state=COMPLETED,FAILED,CANCELLED,TIMEOUT";
   if (options.state) {
@@ -160,7 +150,9 @@ int run_history(const HistoryOptions& options) {
     return kExitOk;
   }
   Result<std::vector<store::JobRecord>> records = job_records((*reply)["jobs"]);
-  if (!records.ok()) return fail("history", records.status());
+  if (!records.ok()) {
+    return fail("history", records.status().with_context("reading the daemon's job list"));
+  }
   print_text(cost_table(*records, options.all_users));
   if (!options.chart.empty()) {
     // The GPUs there were then are not known: no line for them (batch_charts with 0).

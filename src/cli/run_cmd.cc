@@ -167,13 +167,9 @@ std::string not_completed_note(const std::vector<api::Json>& jobs) {
 
 int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, const RunOptions& options) {
   const bool json = options.daemon.json;
-  std::vector<store::JobRecord> records;
-  for (const api::Json& job : jobs) {
-    Result<store::JobRecord> record = api::job_record_from_json(job);
-    if (!record.ok()) return fail("run", record.status());
-    records.push_back(std::move(record).value());
-  }
-  const engine::BatchReport batch = engine::make_batch_report(records, gpus.count);
+  Result<std::vector<store::JobRecord>> records = job_records(jobs);
+  if (!records.ok()) return fail("run", records.status());
+  const engine::BatchReport batch = engine::make_batch_report(*records, gpus.count);
   const bool simulated = gpus.source == "simulated";
   if (json) {
     api::Json out = engine::batch_report_json(batch);
@@ -189,7 +185,7 @@ int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, const RunOp
   }
   // After the report: a chart that cannot be written (a disk filled meanwhile) loses nothing.
   if (!options.chart.empty()) {
-    const Status written = sim::write_charts(options.chart, batch_charts(records, gpus.count),
+    const Status written = sim::write_charts(options.chart, batch_charts(*records, gpus.count),
                                              "fastgpu run " + options.file);
     if (!written.ok()) return fail("run", written);
   }
