@@ -15,15 +15,24 @@ const ENDED_STATES = "COMPLETED,FAILED,CANCELLED,TIMEOUT";
 
 // ---- formatting: a value the daemon could not measure is null and reads "n/a", never 0 ----
 
+// A field the daemon left null (not measured) or did not send.
+function missing(value) {
+  return value === null || value === undefined;
+}
+
+function percent(value) {
+  return missing(value) ? "n/a" : `${value.toFixed(0)} %`;
+}
+
 function bytes(value) {
-  if (value === null || value === undefined) return "n/a";
+  if (missing(value)) return "n/a";
   const gib = value / 2 ** 30;
   if (gib >= 1) return `${gib.toFixed(gib >= 100 ? 0 : 1)} GiB`;
   return `${(value / 2 ** 20).toFixed(0)} MiB`;
 }
 
 function duration(seconds) {
-  if (seconds === null || seconds === undefined || !isFinite(seconds)) return "n/a";
+  if (missing(seconds) || !isFinite(seconds)) return "n/a";
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return `${s}s`;
   const m = Math.floor(s / 60);
@@ -38,13 +47,13 @@ function energy(accounting) {
   const joules = accounting.energy_joules;
   const atLeast = accounting.energy_at_least_joules;
   const text = (j) => (j >= 1e6 ? `${(j / 1e6).toFixed(2)} MJ` : j >= 1e3 ? `${(j / 1e3).toFixed(1)} kJ` : `${j.toFixed(0)} J`);
-  if (joules !== null && joules !== undefined) return text(joules) + (accounting.energy_is_estimate ? " (estimate)" : "");
-  if (atLeast !== null && atLeast !== undefined) return `>= ${text(atLeast)}`;
+  if (!missing(joules)) return text(joules) + (accounting.energy_is_estimate ? " (estimate)" : "");
+  if (!missing(atLeast)) return `>= ${text(atLeast)}`;
   return "n/a";
 }
 
 function orNa(value, unit = "") {
-  return value === null || value === undefined ? "n/a" : `${value}${unit}`;
+  return missing(value) ? "n/a" : `${value}${unit}`;
 }
 
 // Every user's jobs (`fastgpu dashboard --all-users`, root): each job is named with its user.
@@ -68,7 +77,7 @@ function gpuCount(job) {
 function memoryPerGpu(job) {
   if (job.placed_gpu_mem !== null && job.placed_gpu_mem !== undefined) return bytes(job.placed_gpu_mem);
   const mem = job.spec && job.spec.gpu_mem;
-  if (mem === null || mem === undefined) return "-";
+  if (missing(mem)) return "-";
   return typeof mem === "number" ? bytes(mem) : String(mem);
 }
 
@@ -78,11 +87,11 @@ function shellWord(word) {
 }
 
 function secondsSince(us) {
-  return us === null || us === undefined ? null : (Date.now() * 1000 - us) / 1e6;
+  return missing(us) ? null : (Date.now() * 1000 - us) / 1e6;
 }
 
 function secondsBetween(fromUs, toUs) {
-  return fromUs === null || fromUs === undefined || toUs === null || toUs === undefined ? null : (toUs - fromUs) / 1e6;
+  return missing(fromUs) || missing(toUs) ? null : (toUs - fromUs) / 1e6;
 }
 
 // ---- each GPU's last minutes, from the daemon's samples ----
@@ -129,7 +138,7 @@ function sparkLines(svg, className, at, values, toUs, width, height) {
     points = [];
   };
   for (let i = 0; i < at.length; ++i) {
-    if (values[i] === null || values[i] === undefined) {
+    if (missing(values[i])) {
       flush();
       continue;
     }
@@ -156,8 +165,8 @@ function historyCell(gpu, toUs) {
   svg.appendChild(title);
   if (kept && toUs !== null) {
     const total = gpu.memory_total_bytes;
-    sparkLines(svg, "util", kept.at, kept.util.map((u) => (u === null ? null : u / 100)), toUs, width, height);
-    sparkLines(svg, "memory", kept.at, kept.memory.map((m) => (m === null || !total ? null : m / total)), toUs, width, height);
+    sparkLines(svg, "util", kept.at, kept.util.map((u) => (missing(u) ? null : u / 100)), toUs, width, height);
+    sparkLines(svg, "memory", kept.at, kept.memory.map((m) => (missing(m) || !total ? null : m / total)), toUs, width, height);
   }
   td.appendChild(svg);
   return td;
@@ -271,13 +280,13 @@ function showGpus(reading, byGpu, historyTo) {
     const total = gpu.memory_total_bytes;
     tr.appendChild(cell(String(gpu.index), "num"));
     tr.appendChild(cell(gpu.name || "n/a"));
-    if (used === null || total === null || !total) {
+    if (missing(used) || !total) {
       tr.appendChild(cell(`${bytes(used)} of ${bytes(total)}`));
     } else {
       tr.appendChild(meter(used / total, `${bytes(used)} of ${bytes(total)}`));
     }
     tr.appendChild(cell(orNa(gpu.gpu_utilization_percent, " %"), "num"));
-    tr.appendChild(cell(gpu.power_watts === null ? "n/a" : `${gpu.power_watts.toFixed(0)} W`, "num"));
+    tr.appendChild(cell(missing(gpu.power_watts) ? "n/a" : `${gpu.power_watts.toFixed(0)} W`, "num"));
     tr.appendChild(cell(orNa(gpu.temperature_celsius, " °C"), "num"));
     tr.appendChild(historyCell(gpu, historyTo));
     tr.appendChild(cell(String((gpu.processes || []).length), "num"));
@@ -317,7 +326,7 @@ function showActive(running, queued, counts) {
 function showEnded(jobs) {
   fillTable("ended", jobs.map((job) => {
     const accounting = job.accounting || {};
-    if (job.start_time_us === null || job.start_time_us === undefined) {
+    if (missing(job.start_time_us)) {
       // It never ran (cancelled while queued): none of the figures applies.
       return jobRow(job, [cell(String(job.id), "num"), cell(jobName(job)), cell(job.state, `state-${job.state}`),
         ...["-", "-", "-", "-", "-"].map((text) => cell(text, "num"))]);
@@ -326,7 +335,7 @@ function showEnded(jobs) {
       cell(String(job.id), "num"), cell(jobName(job)), cell(job.state, `state-${job.state}`),
       cell(duration(secondsBetween(job.submit_time_us, job.start_time_us)), "num"),
       cell(duration(secondsBetween(job.start_time_us, job.end_time_us)), "num"),
-      cell(accounting.gpu_seconds === null || accounting.gpu_seconds === undefined ? "n/a" : duration(accounting.gpu_seconds), "num"),
+      cell(duration(accounting.gpu_seconds), "num"),
       // A CPU-only job has no GPU figures: "-", as the tables of the CLI print it.
       cell(job.spec && job.spec.gpus === 0 ? "-" : bytes(accounting.peak_gpu_mem), "num"),
       cell(job.spec && job.spec.gpus === 0 ? "-" : energy(accounting), "num"),
@@ -380,7 +389,7 @@ function showJob(job) {
   if (spec.working_dir) field(list, "working directory", spec.working_dir);
   field(list, "GPUs", gpuCount(job));
   field(list, "memory per GPU", memoryPerGpu(job));
-  field(list, "time limit", spec.time_limit_s === null || spec.time_limit_s === undefined ? "none" : duration(spec.time_limit_s));
+  field(list, "time limit", missing(spec.time_limit_s) ? "none" : duration(spec.time_limit_s));
   field(list, "priority", orNa(spec.priority));
   if (job.state === "QUEUED") {
     field(list, "queued for", duration(secondsSince(job.submit_time_us)));
@@ -392,15 +401,15 @@ function showJob(job) {
     field(list, "running for", duration(secondsSince(job.start_time_us)));
     const so = job.usage_so_far || {};
     field(list, "peak GPU memory so far", bytes(so.peak_gpu_mem));
-    field(list, "mean GPU utilization so far", so.mean_util_percent === null || so.mean_util_percent === undefined ? "n/a" : `${so.mean_util_percent.toFixed(0)} %`);
-    field(list, "energy so far", so.energy_joules === null || so.energy_joules === undefined ? "n/a" : energy({ energy_joules: so.energy_joules, energy_is_estimate: true }));
+    field(list, "mean GPU utilization so far", percent(so.mean_util_percent));
+    field(list, "energy so far", energy({ energy_joules: so.energy_joules, energy_is_estimate: true }));
     if (job.stopping) field(list, "stopping", `${job.stopping.cause} since ${job.stopping.since}`);
   } else if (job.end_time_us) {
     const accounting = job.accounting || {};
     field(list, "ran for", duration(secondsBetween(job.start_time_us, job.end_time_us)));
-    field(list, "GPU time", accounting.gpu_seconds === null || accounting.gpu_seconds === undefined ? "n/a" : duration(accounting.gpu_seconds));
+    field(list, "GPU time", duration(accounting.gpu_seconds));
     field(list, "peak GPU memory", bytes(accounting.peak_gpu_mem));
-    field(list, "mean GPU utilization", accounting.mean_util_percent === null || accounting.mean_util_percent === undefined ? "n/a" : `${accounting.mean_util_percent.toFixed(0)} %`);
+    field(list, "mean GPU utilization", percent(accounting.mean_util_percent));
     field(list, "energy", energy(accounting));
     field(list, "exit", job.signal ? `signal ${job.signal}` : orNa(job.exit_code));
   }
