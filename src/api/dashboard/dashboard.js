@@ -311,28 +311,29 @@ function showActive(running, queued, counts) {
   document.getElementById("running-count").textContent = `(${running.length})`;
   document.getElementById("queued-count").textContent = queued.length < QUEUED_SHOWN ? `(${queued.length})` :
     `(${allUsers ? "the" : "your"} first ${QUEUED_SHOWN} by id; ${counts.QUEUED || 0} queued in all, every user's)`;
-  fillTable("running", running.map((job) => jobRow(job, [
-    cell(String(job.id), "num"), cell(jobName(job)), cell(gpuCount(job)), cell(memoryPerGpu(job), "num"),
+  // Every row starts with the job's id, name, GPUs and memory per GPU.
+  const row = (job, ...rest) =>
+    jobRow(job, [cell(String(job.id), "num"), cell(jobName(job)), cell(gpuCount(job)), cell(memoryPerGpu(job), "num"), ...rest]);
+  fillTable("running", running.map((job) => row(job,
     cell(duration(secondsSince(job.start_time_us)), "num"),
     cell(job.stopping ? `stopping (${job.stopping.cause})` : "running"),
-  ])), "nothing running", 6);
-  fillTable("queued", queued.map((job) => jobRow(job, [
-    cell(String(job.id), "num"), cell(jobName(job)), cell(gpuCount(job)), cell(memoryPerGpu(job), "num"),
+  )), "nothing running", 6);
+  fillTable("queued", queued.map((job) => row(job,
     cell(duration(secondsSince(job.submit_time_us)), "num"),
     cell(job.waiting ? job.waiting.reason : "-", "wrap"),
-  ])), "nothing queued", 6);
+  )), "nothing queued", 6);
 }
 
 function showEnded(jobs) {
   fillTable("ended", jobs.map((job) => {
     const accounting = job.accounting || {};
+    const named = [cell(String(job.id), "num"), cell(jobName(job)), cell(job.state, `state-${job.state}`)];
     if (missing(job.start_time_us)) {
       // It never ran (cancelled while queued): none of the figures applies.
-      return jobRow(job, [cell(String(job.id), "num"), cell(jobName(job)), cell(job.state, `state-${job.state}`),
-        ...["-", "-", "-", "-", "-"].map((text) => cell(text, "num"))]);
+      return jobRow(job, [...named, ...["-", "-", "-", "-", "-"].map((text) => cell(text, "num"))]);
     }
     return jobRow(job, [
-      cell(String(job.id), "num"), cell(jobName(job)), cell(job.state, `state-${job.state}`),
+      ...named,
       cell(duration(secondsBetween(job.submit_time_us, job.start_time_us)), "num"),
       cell(duration(secondsBetween(job.start_time_us, job.end_time_us)), "num"),
       cell(duration(accounting.gpu_seconds), "num"),
