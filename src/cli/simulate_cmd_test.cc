@@ -26,8 +26,14 @@ std::filesystem::path tiresias_dir() {
   return std::filesystem::path(FASTGPU_SOURCE_DIR) / ".." / "shared" / "traces" / "tiresias-sample";
 }
 
+// In a folder of the test's own in the temp folder: ctest runs the tests of this file at
+// once, and one test truncating a file another read made the reader fail now and then.
 std::string write_file(const std::string& name, const std::string& content) {
-  const std::filesystem::path path = std::filesystem::path(::testing::TempDir()) / name;
+  const std::filesystem::path folder =
+      std::filesystem::path(::testing::TempDir()) /
+      ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  std::filesystem::create_directories(folder);
+  const std::filesystem::path path = folder / name;
   std::ofstream(path) << content;
   return path.string();
 }
