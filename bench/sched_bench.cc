@@ -11,7 +11,8 @@
 
 #include <chrono>
 #include <cmath>
-#include <map>
+#include <functional>
+#include <queue>
 #include <random>
 #include <string>
 #include <vector>
@@ -215,7 +216,18 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
       (void)scheduler->hold(id, true);
     }
   }
-  std::multimap<double, JobId> ends;
+  // Running jobs by end time, ties in start order: a binary heap (a tree's node per job
+  // cost the harness more than the figure should carry).
+  struct End {
+    double at;
+    std::uint64_t order;
+    JobId job;
+    bool operator>(const End& other) const {
+      return at != other.at ? at > other.at : order > other.order;
+    }
+  };
+  std::priority_queue<End, std::vector<End>, std::greater<>> ends;
+  std::uint64_t started = 0;
   double now = 0;
   while (scheduler->queued() > 0 || !ends.empty()) {
     Result<ScheduleResult> result = ScheduleResult{};
@@ -237,19 +249,19 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
       figures.mix(figures.calls);
       figures.mix(start.job.value());
       for (int gpu : start.gpus) figures.mix(static_cast<std::uint64_t>(gpu));
-      ends.emplace(now + std::max(1.0, run_s[start.job.value() - 1]), start.job);
+      ends.push({now + std::max(1.0, run_s[start.job.value() - 1]), started++, start.job});
     }
     if (ends.empty()) break;
-    now = ends.begin()->first;
+    now = ends.top().at;
     if (tick_s > 0) now = std::ceil(now / tick_s) * tick_s;
-    while (!ends.empty() && ends.begin()->first <= now) {
-      const JobId ended = ends.begin()->second;
+    while (!ends.empty() && ends.top().at <= now) {
+      const JobId ended = ends.top().job;
+      ends.pop();
       (void)scheduler->finish(ended, EndState::kSucceeded, now);
       if (learn) {
         const std::size_t at = ended.value() - 1;
         scheduler->add_run(signature_of[at], std::nullopt, std::max(1.0, run_s[at]));
       }
-      ends.erase(ends.begin());
     }
   }
   if (!pure) figures.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
