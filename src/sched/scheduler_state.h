@@ -43,8 +43,12 @@ struct Entry {
   // Its signature's group when its key is the signature's learned run time (sjf): the
   // entry then carries key 0 and State::signature_keys holds the key; -1 otherwise.
   int key_group = -1;
-  double limit_s = -1.0;            // the job's time limit, -1 when it has none
-  int bulk_at = -1;                 // its index in LimitGroup's ordered run, or -1
+  double limit_s = -1.0;  // the job's time limit, -1 when it has none
+  int bulk_at = -1;       // its index in LimitGroup's ordered run, or -1
+  // The job declared its bytes (demand.bytes are those), as QueueMinimums counts them: the
+  // queue's minimums are kept from the entry alone, without reading the job (a cache
+  // miss per start and per ranked job at 100k queued).
+  bool declared_bytes = false;
   static constexpr int kHeld = -1;  // waits on dependencies, or the caller holds it
   static constexpr int kLeft = -2;  // started in the current round; leaves the queue
   bool operator<(const Entry& other) const {
@@ -117,8 +121,8 @@ class LimitFirsts {
 // queued GPU job asks for at least these, so a failure that dominates them ends a walk.
 class QueueMinimums {
  public:
-  void add(const Job& job, const Demand& demand);
-  void remove(const Job& job, const Demand& demand);
+  void add(const Entry& entry);
+  void remove(const Entry& entry);
   // Demands with the smallest gpus, bytes and share of the partial-memory jobs and of the
   // whole-memory jobs; gpus == 0 means there is no such job.
   Demand smallest(bool whole_memory) const;
