@@ -121,6 +121,20 @@ const Entry* LimitFirsts::first_ending_by_after(double now_s, double until_s,
   return best;
 }
 
+// ---- Heads
+
+std::size_t Heads::row_of(iterator at) const {
+  const auto row = std::lower_bound(rows_.begin(), rows_.end(), *at,
+                                    [](const Row& r, const Entry& entry) { return *r.at < entry; });
+  return static_cast<std::size_t>(row - rows_.begin());
+}
+
+void Heads::add_row(iterator at) {
+  rows_.insert(rows_.begin() + static_cast<std::ptrdiff_t>(row_of(at)),
+               Row{at, at->demand.bytes, at->demand.share, at->demand.gpus, at->demand.whole_memory,
+                   at->key_group >= 0});
+}
+
 // ---- QueueMinimums
 
 // demand_of() gives the job's GPUs and share, and its declared bytes when it has them.

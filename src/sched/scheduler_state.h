@@ -171,6 +171,99 @@ class QueueMinimums {
   std::size_t cpu_jobs_ = 0;
 };
 
+// The classes' first jobs in walk order (State::heads): a std::set of entries, as the walk
+// and the classes use it, with a flat copy of what a walk past the backfill reservation
+// asks of each head before anything else: its demand (does a failure of the round
+// dominate it?) and whether its class is in an ordered list. In the 100k drain about 50
+// of the 70 heads a call visits are settled by that question alone, and stepping through
+// the tree's nodes to ask it cost more than the rest of the visit; the walk reads the
+// rows in a run instead (Round::step_over_settled in scheduler.cc). Every change of the
+// set changes the rows with it: a head joins or leaves at its place (a move of a few
+// kilobytes; a call changes two or three heads).
+class Heads {
+ public:
+  using Set = std::set<Entry>;
+  using iterator = Set::iterator;
+  using node_type = Set::node_type;
+
+  // What the walk asks of the head `at`, copied from at->demand and at->key_group: 32
+  // bytes, where a whole Demand made a row's move cost more than the walk saved.
+  struct Row {
+    iterator at;
+    Bytes bytes;
+    double share;
+    int gpus;
+    bool whole_memory;
+    bool listed;  // key_group >= 0: a signature group's class (an ordered list)
+    Demand demand() const {
+      Demand demand;
+      demand.gpus = gpus;
+      demand.bytes = bytes;
+      demand.whole_memory = whole_memory;
+      demand.share = share;
+      return demand;
+    }
+  };
+
+  iterator begin() const { return set_.begin(); }
+  iterator end() const { return set_.end(); }
+  iterator upper_bound(const Entry& entry) const { return set_.upper_bound(entry); }
+  std::size_t size() const { return set_.size(); }
+  bool empty() const { return set_.empty(); }
+
+  std::pair<iterator, bool> insert(const Entry& entry) {
+    auto placed = set_.insert(entry);
+    if (placed.second) add_row(placed.first);
+    return placed;
+  }
+  // hint: as std::set::insert (the end is a good hint when the entry is likely last).
+  iterator insert(iterator hint, const Entry& entry) {
+    const std::size_t before = set_.size();
+    auto at = set_.insert(hint, entry);
+    if (set_.size() != before) add_row(at);
+    return at;
+  }
+  Set::insert_return_type insert(node_type&& node) {
+    auto placed = set_.insert(std::move(node));
+    if (placed.inserted) add_row(placed.position);
+    return placed;
+  }
+  std::size_t erase(const Entry& entry) {
+    auto at = set_.find(entry);
+    if (at == set_.end()) return 0;
+    drop_row(at);
+    set_.erase(at);
+    return 1;
+  }
+  node_type extract(iterator at) {
+    drop_row(at);
+    return set_.extract(at);
+  }
+  node_type extract(const Entry& entry) {
+    auto at = set_.find(entry);
+    if (at == set_.end()) return {};
+    return extract(at);
+  }
+  void clear() {
+    set_.clear();
+    rows_.clear();
+  }
+
+  // The rows in walk order: rows()[row_of(it)].at == it.
+  const std::vector<Row>& rows() const { return rows_; }
+  // REQUIRES: at != end().
+  std::size_t row_of(iterator at) const;
+
+ private:
+  void add_row(iterator at);
+  void drop_row(iterator at) {
+    rows_.erase(rows_.begin() + static_cast<std::ptrdiff_t>(row_of(at)));
+  }
+
+  Set set_;
+  std::vector<Row> rows_;
+};
+
 struct Scheduler::State {
   State(const SchedulerConfig& config_in, std::vector<GpuState> gpus);
 
@@ -281,7 +374,7 @@ struct Scheduler::State {
   // The first job of each class, as the walk meets them; a class in an ordered list
   // (ordered_list(): fair's users, sjf's signature groups) is here only when the walk can
   // reach it next (its list's first, or brought in as the walk passed the one before).
-  std::set<Entry> heads;
+  Heads heads;
   // Under fair (fair_keyed()), the queue's entries carry key 0, so that each class keeps
   // its jobs in submit order (one user's), and FairKeys gives the keys. FairKeys holds the
   // queued jobs that are not held (Scheduler::hold), which are exactly the jobs snapshot()

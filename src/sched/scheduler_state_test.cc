@@ -55,6 +55,64 @@ TEST(LimitFirsts, AnswersTheFirstJobThatEndsInTime) {
   EXPECT_EQ(firsts.first().id, JobId{4});
 }
 
+// The rows a walk reads past the reservation must follow the set through every change:
+// a row out of step would let the walk step over a head it should have tried.
+void expect_rows_follow_set(const Heads& heads) {
+  ASSERT_EQ(heads.rows().size(), heads.size());
+  std::size_t row = 0;
+  for (auto at = heads.begin(); at != heads.end(); ++at, ++row) {
+    const Heads::Row& copy = heads.rows()[row];
+    EXPECT_EQ(copy.at, at) << "row " << row;
+    EXPECT_EQ(copy.gpus, at->demand.gpus);
+    EXPECT_EQ(copy.bytes, at->demand.bytes);
+    EXPECT_EQ(copy.share, at->demand.share);
+    EXPECT_EQ(copy.whole_memory, at->demand.whole_memory);
+    EXPECT_EQ(copy.listed, at->key_group >= 0);
+    EXPECT_EQ(heads.row_of(at), row);
+  }
+}
+
+TEST(Heads, RowsFollowTheSetThroughEveryChange) {
+  Heads heads;
+  auto head = [](double key, std::uint64_t id, int gpus, Bytes bytes) {
+    Entry made = entry(key, id);
+    made.demand.gpus = gpus;
+    made.demand.bytes = bytes;
+    made.demand.share = 0.25 * static_cast<double>(id % 4 + 1);
+    return made;
+  };
+  heads.insert(head(5, 1, 1, 8 * kGiB));
+  heads.insert(head(1, 2, 2, 16 * kGiB));
+  heads.insert(heads.end(), head(9, 3, 4, 40 * kGiB));   // a hint, as a rebuild gives it
+  heads.insert(heads.begin(), head(3, 4, 1, 2 * kGiB));  // a wrong hint still lands in place
+  Entry listed = head(7, 5, 8, 80 * kGiB);
+  listed.key_group = 0;
+  heads.insert(listed);
+  EXPECT_FALSE(heads.insert(head(5, 1, 1, 8 * kGiB)).second);  // already there: no new row
+  expect_rows_follow_set(heads);
+  EXPECT_EQ(heads.rows().front().at->id, JobId{2});
+  EXPECT_EQ(heads.rows().back().at->id, JobId{3});
+
+  EXPECT_EQ(heads.erase(head(3, 4, 1, 2 * kGiB)), 1u);
+  EXPECT_EQ(heads.erase(head(3, 4, 1, 2 * kGiB)), 0u);
+  expect_rows_follow_set(heads);
+
+  // A key moved: out as a node, back in at its new place (State::rekey_group).
+  auto node = heads.extract(listed);
+  ASSERT_FALSE(node.empty());
+  expect_rows_follow_set(heads);
+  node.value().key = 0;
+  heads.insert(std::move(node));
+  expect_rows_follow_set(heads);
+  EXPECT_EQ(heads.rows().front().at->id, JobId{5});
+  EXPECT_TRUE(heads.rows().front().listed);
+
+  heads.extract(heads.begin());
+  expect_rows_follow_set(heads);
+  heads.clear();
+  EXPECT_TRUE(heads.rows().empty());
+}
+
 TEST(LimitGroup, FirstJobAcrossTheOrderedRunAndLaterArrivals) {
   LimitGroup group;
   Entry a = entry(1, 1);
