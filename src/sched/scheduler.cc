@@ -148,7 +148,7 @@ class Round {
     options_.min_bytes = state_.minimums.smallest_declared_bytes();
     cpu_jobs_left_ = state_.minimums.cpu_jobs();
     auto it = state_.heads.begin();
-    const bool may_step_over = !state_.plain_walk && !state_.entries_fair_keyed;
+    const bool may_step_over = !state_.plain_walk && state_.heads.rows_kept();
     while (true) {
       if (reserved_ && may_step_over) step_over_settled(it);
       const bool from_short =

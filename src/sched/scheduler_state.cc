@@ -129,7 +129,16 @@ std::size_t Heads::row_of(iterator at) const {
   return static_cast<std::size_t>(row - rows_.begin());
 }
 
-void Heads::add_row(iterator at) {
+void Heads::keep_rows(bool keep) {
+  if (keep == keep_rows_) return;
+  keep_rows_ = keep;
+  rows_.clear();
+  if (!keep) return;
+  rows_.reserve(set_.size());
+  for (auto at = set_.begin(); at != set_.end(); ++at) insert_row(at);
+}
+
+void Heads::insert_row(iterator at) {
   rows_.insert(rows_.begin() + static_cast<std::ptrdiff_t>(row_of(at)),
                Row{at, at->demand.bytes, at->demand.share, at->demand.gpus, at->demand.whole_memory,
                    at->key_group >= 0});
@@ -873,6 +882,9 @@ Result<ScheduleResult> schedule_held(Scheduler::State& state, double now_s) {
   } else if (state.order_stale || !state.policy->stable_keys()) {
     state.rebuild_order();
   }
+  // The walk steps over settled heads by their rows (Heads) where no head is in an
+  // ordered list: not under fair-keyed entries, nor with sjf's signature groups.
+  state.heads.keep_rows(!state.entries_fair_keyed && state.signature_keys.key.empty());
   ScheduleResult result = run_round(state);
   if (state.entries_fair_keyed) {
     state.heads_live = false;  // rekeyed when the next call begins

@@ -177,9 +177,12 @@ class QueueMinimums {
 // dominate it?) and whether its class is in an ordered list. In the 100k drain about 50
 // of the 70 heads a call visits are settled by that question alone, and stepping through
 // the tree's nodes to ask it cost more than the rest of the visit; the walk reads the
-// rows in a run instead (Round::step_over_settled in scheduler.cc). Every change of the
-// set changes the rows with it: a head joins or leaves at its place (a move of a few
-// kilobytes; a call changes two or three heads).
+// rows in a run instead (Round::step_over_settled in scheduler.cc). While the rows are
+// kept (keep_rows), every change of the set changes them with it: a head joins or leaves
+// at its place (a move of a few kilobytes; a call changes two or three heads). Under fair
+// and sjf's signature groups the walk passes heads in and out of the set all the time and
+// does not read the rows (it skips within the ordered lists instead): they are not kept
+// there, which would cost those drains 8%.
 class Heads {
  public:
   using Set = std::set<Entry>;
@@ -249,19 +252,26 @@ class Heads {
     rows_.clear();
   }
 
-  // The rows in walk order: rows()[row_of(it)].at == it.
+  // Keeps the rows from now on (made from the set when they were not kept), or drops them.
+  void keep_rows(bool keep);
+  bool rows_kept() const { return keep_rows_; }
+  // The rows in walk order, while they are kept: rows()[row_of(it)].at == it.
   const std::vector<Row>& rows() const { return rows_; }
   // REQUIRES: at != end().
   std::size_t row_of(iterator at) const;
 
  private:
-  void add_row(iterator at);
+  void add_row(iterator at) {
+    if (keep_rows_) insert_row(at);
+  }
+  void insert_row(iterator at);
   void drop_row(iterator at) {
-    rows_.erase(rows_.begin() + static_cast<std::ptrdiff_t>(row_of(at)));
+    if (keep_rows_) rows_.erase(rows_.begin() + static_cast<std::ptrdiff_t>(row_of(at)));
   }
 
   Set set_;
   std::vector<Row> rows_;
+  bool keep_rows_ = false;
 };
 
 struct Scheduler::State {

@@ -74,6 +74,7 @@ void expect_rows_follow_set(const Heads& heads) {
 
 TEST(Heads, RowsFollowTheSetThroughEveryChange) {
   Heads heads;
+  heads.keep_rows(true);
   auto head = [](double key, std::uint64_t id, int gpus, Bytes bytes) {
     Entry made = entry(key, id);
     made.demand.gpus = gpus;
@@ -109,6 +110,16 @@ TEST(Heads, RowsFollowTheSetThroughEveryChange) {
 
   heads.extract(heads.begin());
   expect_rows_follow_set(heads);
+
+  // Not kept (a fair walk's churn), then kept again: made from the set as it stands.
+  heads.keep_rows(false);
+  EXPECT_TRUE(heads.rows().empty());
+  heads.insert(head(4, 6, 2, 24 * kGiB));
+  heads.erase(head(9, 3, 4, 40 * kGiB));
+  heads.keep_rows(true);
+  expect_rows_follow_set(heads);
+  EXPECT_EQ(heads.rows().size(), 3u);
+
   heads.clear();
   EXPECT_TRUE(heads.rows().empty());
 }
