@@ -75,13 +75,11 @@ class DashboardServerImpl final : public DashboardServer {
 
 class Handlers {
  public:
-  Handlers(std::string token, DaemonGet daemon_get, DashboardSettings settings)
-      : token_(std::move(token)), daemon_get_(std::move(daemon_get)), settings_(settings) {}
+  Handlers(std::string token, DaemonCall daemon, DashboardSettings settings)
+      : token_(std::move(token)), daemon_(std::move(daemon)), settings_(settings) {}
 
   void get(const httplib::Request& request, httplib::Response& response) const {
-    response.set_header("Cache-Control", "no-store");
-    response.set_header("X-Content-Type-Options", "nosniff");
-    response.set_header("Referrer-Policy", "no-referrer");
+    set_common_headers(response);
     if (request.path == "/" && request.has_param("token")) {
       trade_token(request.get_param_value("token"), response);
       return;
@@ -109,7 +107,63 @@ class Handlers {
                                request.path));
   }
 
+  // The one write: a job's cancel, from the dashboard's own page (see dashboard.h).
+  void post(const httplib::Request& request, httplib::Response& response) const {
+    set_common_headers(response);
+    if (!dashboard_cancels(request.path)) {
+      refuse_write(request, response);
+      return;
+    }
+    if (!same_token(cookie_token(request), token_)) {
+      refuse(request, response);
+      return;
+    }
+    if (const std::string why = not_from_page(request); !why.empty()) {
+      set_json_error(response, 403, why);
+      return;
+    }
+    Result<ForwardedReply> reply = daemon_("POST", request.path);
+    pass_on(std::move(reply), response);
+  }
+
+  static void refuse_write(const httplib::Request& request, httplib::Response& response) {
+    response.set_header("Allow", dashboard_cancels(request.path) ? "POST" : "GET");
+    set_json_error(response, 405,
+                   fmt::format("the dashboard reads, and cancels a job (POST /v1/jobs/ID/cancel); "
+                               "{} {} refused: submit or change jobs with the fastgpu command",
+                               request.method, request.path));
+  }
+
  private:
+  static void set_common_headers(httplib::Response& response) {
+    response.set_header("Cache-Control", "no-store");
+    response.set_header("X-Content-Type-Options", "nosniff");
+    response.set_header("Referrer-Policy", "no-referrer");
+  }
+
+  // Why a cancel did not come from the dashboard's page, or "" when it did: the page's
+  // header, and the browser's own word on where the request comes from when it gives it.
+  static std::string not_from_page(const httplib::Request& request) {
+    if (!request.has_header(kDashboardHeader)) {
+      return fmt::format(
+          "a cancel comes from the dashboard's page, which sends the {} header; this request "
+          "has none, so it was refused (from another site's page, or a hand-made request: "
+          "`fastgpu cancel ID` cancels from a shell)",
+          kDashboardHeader);
+    }
+    const std::string origin = request.get_header_value("Origin");
+    const std::string own = "http://" + request.get_header_value("Host");
+    if (!origin.empty() && origin != own) {
+      return fmt::format("a cancel from {} refused: only the dashboard's own page ({}) cancels",
+                         origin, own);
+    }
+    const std::string site = request.get_header_value("Sec-Fetch-Site");
+    if (!site.empty() && site != "same-origin") {
+      return fmt::format("a cancel sent {} refused: only the dashboard's own page cancels", site);
+    }
+    return "";
+  }
+
   // The token from the printed URL becomes a cookie, and the browser goes on to "/", so the
   // token leaves the address bar and the history.
   void trade_token(const std::string& given, httplib::Response& response) const {
@@ -140,7 +194,10 @@ class Handlers {
     if (settings_.all_users && request.path == "/v1/jobs") {
       target += target.find('?') == std::string::npos ? "?all=true" : "&all=true";
     }
-    Result<ForwardedReply> reply = daemon_get_(target);
+    pass_on(daemon_("GET", target), response);
+  }
+
+  static void pass_on(Result<ForwardedReply> reply, httplib::Response& response) {
     if (!reply.ok()) {
       set_json_error(response, 502, reply.status().message());
       return;
@@ -151,7 +208,7 @@ class Handlers {
   }
 
   std::string token_;
-  DaemonGet daemon_get_;
+  DaemonCall daemon_;
   DashboardSettings settings_;
 };
 
@@ -164,6 +221,13 @@ bool is_id(std::string_view text) {
 }
 
 }  // namespace
+
+bool dashboard_cancels(std::string_view path) {
+  constexpr std::string_view kJobs = "/v1/jobs/";
+  constexpr std::string_view kCancel = "/cancel";
+  if (!path.starts_with(kJobs) || !path.ends_with(kCancel)) return false;
+  return is_id(path.substr(kJobs.size(), path.size() - kJobs.size() - kCancel.size()));
+}
 
 bool dashboard_forwards(std::string_view path) {
   if (path == "/v1/daemon" || path == "/v1/gpus" || path == "/v1/gpus/samples" ||
@@ -187,26 +251,21 @@ std::string new_dashboard_token() {
 
 Result<std::unique_ptr<DashboardServer>> DashboardServer::start(const std::string& host, int port,
                                                                 std::string token,
-                                                                DaemonGet daemon_get,
+                                                                DaemonCall daemon,
                                                                 DashboardSettings settings) {
   auto server = std::make_unique<httplib::Server>();
   reuse_address_only(*server);  // a second dashboard must not share the port
-  auto handlers = std::make_shared<Handlers>(std::move(token), std::move(daemon_get), settings);
+  auto handlers = std::make_shared<Handlers>(std::move(token), std::move(daemon), settings);
   server->Get(".*", [handlers](const httplib::Request& request, httplib::Response& response) {
     handlers->get(request, response);
   });
-  // It only reads: every other method is refused, with what it does serve.
-  auto read_only = [](const httplib::Request& request, httplib::Response& response) {
-    response.set_header("Allow", "GET");
-    set_json_error(response, 405,
-                   fmt::format("the dashboard only reads ({} {} refused); cancel or submit jobs "
-                               "with the fastgpu command",
-                               request.method, request.path));
-  };
-  server->Post(".*", read_only);
-  server->Put(".*", read_only);
-  server->Delete(".*", read_only);
-  server->Patch(".*", read_only);
+  server->Post(".*", [handlers](const httplib::Request& request, httplib::Response& response) {
+    handlers->post(request, response);
+  });
+  // Every other method is refused, with what the dashboard does serve.
+  server->Put(".*", Handlers::refuse_write);
+  server->Delete(".*", Handlers::refuse_write);
+  server->Patch(".*", Handlers::refuse_write);
   const int bound =
       port == 0 ? server->bind_to_any_port(host) : (server->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {

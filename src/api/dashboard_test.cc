@@ -19,9 +19,10 @@ class DashboardServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     Result<std::unique_ptr<DashboardServer>> started = DashboardServer::start(
-        "127.0.0.1", 0, kToken, [this](const std::string& target) -> Result<ForwardedReply> {
+        "127.0.0.1", 0, kToken,
+        [this](const std::string& method, const std::string& target) -> Result<ForwardedReply> {
           std::lock_guard lock(mutex_);
-          asked_.push_back(target);
+          asked_.push_back(method == "GET" ? target : method + " " + target);
           if (daemon_gone_) return unavailable("no daemon listens on /run/user/1000/fastgpu.sock");
           return ForwardedReply{200, R"({"jobs": []})"};
         });
@@ -119,15 +120,66 @@ TEST_F(DashboardServerTest, ForwardsTheReadsThePageMakesWithTheirQueries) {
                                                "/v1/jobs/42", "/v1/jobs/42/log?offset=812"}));
 }
 
-TEST_F(DashboardServerTest, OnlyReads) {
-  // Nothing that changes a job or the daemon is forwarded, whatever the method.
-  auto cancel = client().Post("/v1/jobs/42/cancel", with_cookie(), "", "application/json");
+TEST_F(DashboardServerTest, CancelsAJobForItsOwnPageAlone) {
+  httplib::Headers from_page = with_cookie();
+  from_page.emplace(kDashboardHeader, "cancel");
+  from_page.emplace("Sec-Fetch-Site", "same-origin");
+  auto cancel = client().Post("/v1/jobs/42/cancel", from_page, "", "application/json");
   ASSERT_TRUE(cancel);
-  EXPECT_EQ(cancel->status, 405);
-  EXPECT_NE(cancel->body.find("only reads"), std::string::npos) << cancel->body;
-  auto submit = client().Post("/v1/jobs", with_cookie(), "{}", "application/json");
+  EXPECT_EQ(cancel->status, 200);
+  EXPECT_EQ(asked(), (std::vector<std::string>{"POST /v1/jobs/42/cancel"}));
+
+  // Without the page's header: a form of another site, or a hand-made request.
+  auto no_header = client().Post("/v1/jobs/42/cancel", with_cookie(), "", "application/json");
+  ASSERT_TRUE(no_header);
+  EXPECT_EQ(no_header->status, 403);
+  EXPECT_NE(no_header->body.find(kDashboardHeader), std::string::npos) << no_header->body;
+  EXPECT_NE(no_header->body.find("fastgpu cancel"), std::string::npos) << no_header->body;
+  // From another origin, as the browser says.
+  httplib::Headers elsewhere = with_cookie();
+  elsewhere.emplace(kDashboardHeader, "cancel");
+  elsewhere.emplace("Origin", "http://attacker.example");
+  auto other_origin = client().Post("/v1/jobs/42/cancel", elsewhere, "", "application/json");
+  ASSERT_TRUE(other_origin);
+  EXPECT_EQ(other_origin->status, 403);
+  EXPECT_NE(other_origin->body.find("http://attacker.example"), std::string::npos)
+      << other_origin->body;
+  httplib::Headers cross_site = with_cookie();
+  cross_site.emplace(kDashboardHeader, "cancel");
+  cross_site.emplace("Sec-Fetch-Site", "cross-site");
+  auto sent_cross_site = client().Post("/v1/jobs/42/cancel", cross_site, "", "application/json");
+  ASSERT_TRUE(sent_cross_site);
+  EXPECT_EQ(sent_cross_site->status, 403);
+  // Without the token.
+  auto no_token =
+      client().Post("/v1/jobs/42/cancel", {{kDashboardHeader, "cancel"}}, "", "application/json");
+  ASSERT_TRUE(no_token);
+  EXPECT_EQ(no_token->status, 401);
+  EXPECT_EQ(asked().size(), 1u);  // none of these reached the daemon
+}
+
+TEST_F(DashboardServerTest, CancelsAndReadsNothingElse) {
+  // Nothing else that changes a job or the daemon is forwarded, whatever the method.
+  httplib::Headers from_page = with_cookie();
+  from_page.emplace(kDashboardHeader, "cancel");
+  auto submit = client().Post("/v1/jobs", from_page, "{}", "application/json");
   ASSERT_TRUE(submit);
   EXPECT_EQ(submit->status, 405);
+  EXPECT_NE(submit->body.find("submit or change jobs with the fastgpu command"), std::string::npos)
+      << submit->body;
+  auto not_an_id = client().Post("/v1/jobs/x/cancel", from_page, "", "application/json");
+  ASSERT_TRUE(not_an_id);
+  EXPECT_EQ(not_an_id->status, 405);
+  auto delete_cancel = client().Delete("/v1/jobs/42/cancel", from_page);
+  ASSERT_TRUE(delete_cancel);
+  EXPECT_EQ(delete_cancel->status, 405);
+  EXPECT_EQ(delete_cancel->get_header_value("Allow"), "POST");
+  auto get_cancel = client().Get("/v1/jobs/42/cancel", with_cookie());
+  ASSERT_TRUE(get_cancel);
+  EXPECT_EQ(get_cancel->status, 404);
+  auto reload_post = client().Post("/v1/daemon/reload", from_page, "", "application/json");
+  ASSERT_TRUE(reload_post);
+  EXPECT_EQ(reload_post->status, 405);
   auto reload = client().Get("/v1/daemon/reload", with_cookie());
   ASSERT_TRUE(reload);
   EXPECT_EQ(reload->status, 404);
@@ -149,14 +201,14 @@ TEST_F(DashboardServerTest, ADaemonThatDoesNotAnswerIsA502NamingIt) {
 TEST(DashboardServer, EveryUsersViewAsksTheListingsWithAllAndSaysSo) {
   std::vector<std::string> asked;
   std::mutex mutex;
-  Result<std::unique_ptr<DashboardServer>> server =
-      DashboardServer::start("127.0.0.1", 0, kToken,
-                             [&](const std::string& target) -> Result<ForwardedReply> {
-                               std::lock_guard lock(mutex);
-                               asked.push_back(target);
-                               return ForwardedReply{200, "{}"};
-                             },
-                             {.all_users = true});
+  Result<std::unique_ptr<DashboardServer>> server = DashboardServer::start(
+      "127.0.0.1", 0, kToken,
+      [&](const std::string&, const std::string& target) -> Result<ForwardedReply> {
+        std::lock_guard lock(mutex);
+        asked.push_back(target);
+        return ForwardedReply{200, "{}"};
+      },
+      {.all_users = true});
   ASSERT_TRUE(server.ok()) << server.status().message();
   httplib::Client client("127.0.0.1", (*server)->port());
   const httplib::Headers cookie{{"Cookie", std::string("fastgpu_dashboard=") + kToken}};
@@ -182,6 +234,12 @@ TEST(DashboardForwards, TheAllowedPathsAndNoOthers) {
        {"/v1/jobs/7/cancel", "/v1/jobs/x", "/v1/jobs/", "/v1/jobs//log", "/v1/jobs/7/log/x",
         "/v1/daemon/reload", "/v1/metrics", "/v1", "/v1/jobs/-1", "/v1/jobs/+1"}) {
     EXPECT_FALSE(dashboard_forwards(path)) << path;
+  }
+  EXPECT_TRUE(dashboard_cancels("/v1/jobs/7/cancel"));
+  for (const char* path :
+       {"/v1/jobs/cancel", "/v1/jobs//cancel", "/v1/jobs/x/cancel", "/v1/jobs/7/cancel/",
+        "/v1/jobs/7", "/v1/jobs/7/log", "/v1/jobs/-7/cancel", "/v2/jobs/7/cancel"}) {
+    EXPECT_FALSE(dashboard_cancels(path)) << path;
   }
 }
 

@@ -44,11 +44,12 @@ int run_dashboard(const DashboardOptions& options) {
   }
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("dashboard", paths.status());
-  api::DaemonGet daemon_get =
-      [socket = paths->socket](const std::string& target) -> Result<api::ForwardedReply> {
+  api::DaemonCall daemon = [socket = paths->socket](
+                               const std::string& method,
+                               const std::string& target) -> Result<api::ForwardedReply> {
     // Passed on as the daemon wrote it: not parsed only to be written again.
     Result<api::ApiClient::TextReply> reply =
-        api::ApiClient(socket).exchange_text("GET", target, "");
+        api::ApiClient(socket).exchange_text(method, target, "");
     if (!reply.ok()) return reply.status();
     return api::ForwardedReply{reply->status, std::move(reply->body)};
   };
@@ -64,7 +65,7 @@ int run_dashboard(const DashboardOptions& options) {
 
   const std::string token = api::new_dashboard_token();
   Result<std::unique_ptr<api::DashboardServer>> server = api::DashboardServer::start(
-      listen->host, listen->port, token, std::move(daemon_get), {.all_users = options.all_users});
+      listen->host, listen->port, token, std::move(daemon), {.all_users = options.all_users});
   if (!server.ok()) return fail("dashboard", server.status());
   // The port first, then the daemon (found, or started as by every verb): a port in use
   // starts no daemon. A daemon that goes away later shows on the page, which keeps asking.

@@ -1,7 +1,7 @@
 // The web dashboard in a real browser: Debian's chromium, driven headless by playwright-core.
 // A daemon on two simulated GPUs runs a few jobs; `fastgpu dashboard` serves them; the page
-// must show what the daemon says, follow a job's log, live through a cancel and a daemon
-// that stops, recover when a daemon on GPUs read through NVML (the fake NVML library) takes
+// must show what the daemon says, follow a job's log, cancel a job from its panel (and
+// only from its own page), live through a daemon that stops, recover when a daemon on GPUs read through NVML (the fake NVML library) takes
 // its place, and show nothing without the token.
 //
 // usage: node dashboard_test.mjs FASTGPU_BINARY FAKE_NVML_LIBRARY [SCREENSHOT.png]
@@ -138,6 +138,7 @@ try {
   await page.click(`#ended tr[data-id="${done}"]`);
   await until("done-job's log", async () => (await page.textContent("#job-log")).includes("hello from done-job"));
   assert.match(await page.textContent("#job-fields"), /exit\s*0/);
+  assert.equal(await page.isVisible("#job-cancel"), false, "an ended job has no cancel");
   await page.click(`#running tr[data-id="${running}"]`);
   await until("long-job's log", async () => (await page.textContent("#job-log")).trim() === "tick");
   const fields = await page.textContent("#job-fields");
@@ -148,9 +149,40 @@ try {
   assert.doesNotMatch(await page.textContent("#job-log"), /hello/, "the log is the selected job's alone");
   if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
 
-  // A cancel shows on the next refreshes: the job ends, and the queued one starts and ends.
-  cli("cancel", running);
+  // A cancel from the job's panel asks first: declined, the job runs on.
+  assert.equal(await page.isVisible("#job-cancel"), true, "a running job can be cancelled");
+  const asked = [];
+  page.once("dialog", (dialog) => {
+    asked.push(dialog.message());
+    dialog.dismiss();
+  });
+  await page.click("#job-cancel");
+  await until("the question asked", async () => asked.length === 1);
+  assert.match(asked[0], new RegExp(`^Cancel job ${running} \\(long-job\\)\\? Its processes get SIGTERM`), asked[0]);
+  const refreshes = await page.evaluate(() => Number(document.body.dataset.refreshed));
+  await page.waitForFunction((seen) => Number(document.body.dataset.refreshed) >= seen + 2, refreshes, { timeout: 20000 });
+  assert.match(cli("show", running), /state:\s+RUNNING/, "declined: still running");
+  // A POST of the cancel without the page's header (what a form of another site would
+  // send with the cookie, were it not SameSite) is refused and cancels nothing.
+  const errorsBefore = errors.length;
+  const forged = await page.evaluate(async (id) => {
+    const response = await fetch(`/v1/jobs/${id}/cancel`, { method: "POST" });
+    return { status: response.status, body: await response.json() };
+  }, running);
+  assert.equal(forged.status, 403, JSON.stringify(forged));
+  assert.match(forged.body.error, /X-FastGPU-Dashboard/);
+  // The browser logs the refusal it was answered: that one, and no other, is expected.
+  assert.ok(errors.slice(errorsBefore).every((error) => /status of 403/.test(error)), `${errors}`);
+  errors.splice(errorsBefore);
+  assert.match(cli("show", running), /state:\s+RUNNING/, "the forged cancel did nothing");
+  // Accepted: the job ends, its panel says so and offers no cancel, and the queued one
+  // starts and ends.
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.click("#job-cancel");
   await until("long-job cancelled", async () => (await rows(page, "ended")).some((row) => row.startsWith(`${running} long-job CANCELLED`)));
+  await until("its panel says so", async () => /state\s*CANCELLED/.test(await page.textContent("#job-fields")));
+  assert.equal(await page.isVisible("#job-cancel"), false);
+  assert.match(cli("show", running), /cancelled by uid \d+/);
   await until("blocked completed", async () => (await rows(page, "ended")).some((row) => row.startsWith(`${queued} blocked COMPLETED`)));
   assert.deepEqual(await rows(page, "running"), ["nothing running"]);
   await page.click("#job-close");

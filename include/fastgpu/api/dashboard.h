@@ -6,14 +6,16 @@
 // socket's SO_PEERCRED, as it knows every CLI verb's). Anyone on the machine can connect to
 // a TCP port, so every request must carry a random token: the URL the command prints has
 // it, and the first page load trades it for an HttpOnly, SameSite=Strict cookie. The
-// server only reads: it forwards GET requests of the few API paths the page uses, and
-// nothing that cancels, submits or changes a job or the daemon.
+// server forwards the GET requests of the few API paths the page reads, and one write:
+// a job's cancel (POST /v1/jobs/{id}/cancel), which must also carry the page's own header
+// (X-FastGPU-Dashboard) and come from the dashboard's own origin, so that another site's
+// page cannot make a visitor's browser send it. Nothing submits or changes the daemon.
 //
 // The page's files (src/api/dashboard/) are compiled into the program; the page fetches
 // nothing from elsewhere, and its Content-Security-Policy forbids it to.
 //
-// Thread-safety: start() once; stop() from any thread. The daemon GET is called from
-// the server's threads, several at a time.
+// Thread-safety: start() once; stop() from any thread. The daemon call is made from the
+// server's threads, several at a time.
 #pragma once
 
 #include <functional>
@@ -26,13 +28,15 @@
 
 namespace fastgpu::api {
 
-// The daemon's answer to a GET, passed on to the browser as it came.
+// The daemon's answer, passed on to the browser as it came.
 struct ForwardedReply {
   int status = 0;
   std::string body;  // JSON
 };
-// GETs `target` (path and query) from the daemon; an error when no daemon answered.
-using DaemonGet = std::function<Result<ForwardedReply>(const std::string& target)>;
+// Sends `method` ("GET", or "POST" for a cancel) of `target` (path and query) to the
+// daemon, without a body; an error when no daemon answered.
+using DaemonCall =
+    std::function<Result<ForwardedReply>(const std::string& method, const std::string& target)>;
 
 // One of the dashboard's own files, compiled in.
 struct DashboardAsset {
@@ -46,6 +50,12 @@ std::optional<DashboardAsset> dashboard_asset(std::string_view path);
 // /v1/gpus/samples, /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/log. The page also reads the
 // dashboard's own /settings.json (DashboardSettings).
 bool dashboard_forwards(std::string_view path);
+// True for the one path the page writes to: POST /v1/jobs/{id}/cancel.
+bool dashboard_cancels(std::string_view path);
+// The header a cancel must carry (any value; the page sends "cancel"). A form of another
+// site cannot set it, and its script could only with a CORS preflight, which the dashboard
+// does not answer.
+inline constexpr const char* kDashboardHeader = "X-FastGPU-Dashboard";
 
 // 32 hex digits from the system's random source.
 std::string new_dashboard_token();
@@ -62,7 +72,7 @@ class DashboardServer {
   // Binds host:port (port 0: any free port; a port in use, or a host that is not this
   // machine's, is an error naming it and the fix) and starts serving on a thread.
   static Result<std::unique_ptr<DashboardServer>> start(const std::string& host, int port,
-                                                        std::string token, DaemonGet daemon_get,
+                                                        std::string token, DaemonCall daemon,
                                                         DashboardSettings settings = {});
   virtual ~DashboardServer() = default;
 

@@ -222,9 +222,19 @@ function jobRow(job, cells) {
 class ApiError extends Error {}
 
 async function get(target) {
+  return call(target, { cache: "no-store" });
+}
+
+// A job's cancel, the one write the dashboard passes on: it carries the header that tells
+// the dashboard server the page sent it (a page of another site cannot).
+async function post(target) {
+  return call(target, { method: "POST", cache: "no-store", headers: { "X-FastGPU-Dashboard": "cancel" } });
+}
+
+async function call(target, options) {
   let response;
   try {
-    response = await fetch(target, { cache: "no-store" });
+    response = await fetch(target, options);
   } catch (error) {
     throw new ApiError(`the dashboard server does not answer (${error.message}); is \`fastgpu dashboard\` still running?`);
   }
@@ -366,6 +376,7 @@ async function endedJobs(counts) {
 // ---- one job, with its log followed ----
 
 let selected = null;
+let shownJob = null;  // the selected job as its panel shows it, for the cancel's question
 let logOffset = 0;
 let logText = "";
 let logBusy = false;  // one read of the log at a time, or two would append the same bytes
@@ -380,7 +391,9 @@ function field(list, name, value) {
 }
 
 function showJob(job) {
+  shownJob = job;
   document.getElementById("job-id").textContent = String(job.id);
+  document.getElementById("job-cancel").hidden = !(job.state === "QUEUED" || job.state === "RUNNING") || Boolean(job.stopping);
   const list = document.createElement("dl");
   list.id = "job-fields";
   const spec = job.spec || {};
@@ -458,8 +471,25 @@ function openJob(id) {
   refreshJob().catch(showProblem);
 }
 
+// Asks first: a cancelled job does not come back.
+async function cancelJob() {
+  const job = shownJob;
+  if (job === null || selected !== job.id) return;
+  const what = job.state === "RUNNING"
+    ? "Its processes get SIGTERM now, and SIGKILL after the grace period."
+    : "It will not run.";
+  if (!window.confirm(`Cancel job ${job.id} (${jobName(job)})? ${what}`)) return;
+  try {
+    await post(`/v1/jobs/${job.id}/cancel`);
+    await refreshJob();
+  } catch (error) {
+    showProblem(error);
+  }
+}
+
 function closeJob() {
   selected = null;
+  shownJob = null;
   document.getElementById("job").hidden = true;
   document.body.classList.remove("panel-open");
   for (const row of document.querySelectorAll("tr.selected")) row.classList.remove("selected");
@@ -512,6 +542,7 @@ async function start() {
 }
 
 document.getElementById("job-close").addEventListener("click", closeJob);
+document.getElementById("job-cancel").addEventListener("click", cancelJob);
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closeJob();
 });
