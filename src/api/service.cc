@@ -35,6 +35,10 @@ ApiResponse forbidden(std::string message) {
   return {403, Json{{"error", std::move(message)}, {"code", "permission denied"}}};
 }
 
+// 9999-12-31T23:59:59.999999Z in microseconds since 1970: the last moment a time of the
+// API may name.
+constexpr std::uint64_t kLatestMicros = 253402300799999999ULL;
+
 Result<std::uint64_t> parse_number(std::string_view text, std::string_view what) {
   std::uint64_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -316,7 +320,8 @@ ApiResponse ApiService::route(const ApiRequest& request) {
     return taking({}, [&] { return submit(request); });
   }
   if (parts.size() == 2 && parts[1] == "jobs" && get) {
-    return taking({"state", "all", "after", "limit", "array", "ids_only", "fields", "brief"},
+    return taking({"state", "all", "after", "limit", "array", "ids_only", "fields", "brief",
+                   "ended_since_us", "ended_before_us", "name"},
                   [&] { return list(request); });
   }
   if (parts[1] == "jobs" && parts.size() >= 3 && parts.size() <= 4) {
@@ -476,14 +481,40 @@ ApiResponse ApiService::list(const ApiRequest& request) {
         "only root sees other users' jobs (you are uid {}); leave out all=true", request.uid));
   }
   if (!all_users) filter.uid = request.uid;
-  for (const char* name : {"after", "limit", "array"}) {
+  for (const char* name : {"after", "limit", "array", "ended_since_us", "ended_before_us"}) {
     auto it = request.query.find(name);
     if (it == request.query.end()) continue;
     Result<std::uint64_t> value = parse_number(it->second, name);
     if (!value.ok()) return error_response(value.status());
-    if (std::string_view(name) == "after") filter.after = JobId(*value);
-    if (std::string_view(name) == "limit") filter.limit = static_cast<std::size_t>(*value);
-    if (std::string_view(name) == "array") filter.array_id = *value;
+    const std::string_view which = name;
+    if (which == "after") filter.after = JobId(*value);
+    if (which == "limit") filter.limit = static_cast<std::size_t>(*value);
+    if (which == "array") filter.array_id = *value;
+    if (which.starts_with("ended_") && *value > kLatestMicros) {
+      return error_response(invalid_argument(
+          fmt::format("{} '{}' is past the year 9999; give microseconds since 1970, as the "
+                      "jobs' *_time_us fields are",
+                      name, *value)));
+    }
+    const store::WallTime at{std::chrono::microseconds(static_cast<std::int64_t>(*value))};
+    if (which == "ended_since_us") filter.ended_from = at;
+    if (which == "ended_before_us") filter.ended_before = at;
+  }
+  if (auto it = request.query.find("name"); it != request.query.end()) {
+    const std::string_view names = it->second;
+    for (std::size_t begin = 0;;) {
+      const std::size_t comma = names.find(',', begin);
+      const std::string_view one = names.substr(begin, comma - begin);
+      if (one.empty()) {
+        return error_response(invalid_argument(fmt::format(
+            "name '{}' has an empty name; give one or more names separated by commas, e.g. "
+            "name=train,eval",
+            names)));
+      }
+      filter.names.emplace_back(one);
+      if (comma == std::string_view::npos) break;
+      begin = comma + 1;
+    }
   }
   const Result<bool> ids_only = query_flag(request, "ids_only");
   if (!ids_only.ok()) return error_response(ids_only.status());

@@ -444,7 +444,8 @@ TEST_F(ApiServiceTest, AnUnknownQueryParameterIsRefusedNamingTheKnownOnes) {
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body["error"],
             "unknown parameter 'status' for GET /v1/jobs; it takes state, all, after, limit, "
-            "array, ids_only, fields, brief (docs/api.md)");
+            "array, ids_only, fields, brief, ended_since_us, ended_before_us, name "
+            "(docs/api.md)");
   response = call("GET", "/v1/jobs/" + std::to_string(id), 9, "", {{"fields", "table"}});
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body["error"], "unknown parameter 'fields' for GET /v1/jobs/" +
@@ -480,6 +481,60 @@ TEST_F(ApiServiceTest, ListFiltersByStateAndRejectsAnUnknownState) {
   const ApiResponse bad = call("GET", "/v1/jobs", 9, "", {{"state", "DONE"}});
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.body["error"].get<std::string>().find("'DONE'"), std::string::npos);
+}
+
+// What `fastgpu history --since/--until/--name` and `queue --name` ask.
+TEST_F(ApiServiceTest, ListFiltersByEndTimeAndName) {
+  auto submit_named = [this](const char* name) {
+    const ApiResponse response = call(
+        "POST", "/v1/jobs", 9,
+        fmt::format(
+            R"({{"jobs": [{{"name": "{}", "argv": ["true"], "working_dir": "/", "gpus": 1}}]}})",
+            name));
+    EXPECT_EQ(response.status, 201) << response.body.dump();
+    return response.body["ids"][0].get<std::uint64_t>();
+  };
+  const std::uint64_t early = submit_named("train");
+  const std::uint64_t late = submit_named("eval");
+  const std::uint64_t waiting = submit_named("train");
+  const store::WallTime at_100s{std::chrono::seconds(100)};
+  const store::WallTime at_200s{std::chrono::seconds(200)};
+  ASSERT_TRUE(
+      store_->transition(JobId(early), JobState::kQueued, JobState::kCancelled, at_100s, "x").ok());
+  ASSERT_TRUE(
+      store_->transition(JobId(late), JobState::kQueued, JobState::kCancelled, at_200s, "x").ok());
+  auto ids = [this](std::map<std::string, std::string> query) {
+    const ApiResponse response = call("GET", "/v1/jobs", 9, "", std::move(query));
+    EXPECT_EQ(response.status, 200) << response.body.dump();
+    std::vector<std::uint64_t> listed;
+    for (const auto& job : response.body["jobs"]) listed.push_back(job["id"].get<std::uint64_t>());
+    return listed;
+  };
+  using Ids = std::vector<std::uint64_t>;
+  EXPECT_EQ(ids({{"ended_since_us", "150000000"}}), Ids{late});
+  EXPECT_EQ(ids({{"ended_since_us", "200000000"}}), Ids{late});  // at the moment counts
+  EXPECT_EQ(ids({{"ended_before_us", "200000000"}}), Ids{early});
+  EXPECT_EQ(ids({{"ended_since_us", "0"}, {"ended_before_us", "100000001"}}), Ids{early});
+  EXPECT_EQ(ids({{"name", "train"}}), (Ids{early, waiting}));
+  EXPECT_EQ(ids({{"name", "eval,train"}, {"state", "QUEUED"}}), Ids{waiting});
+  EXPECT_EQ(ids({{"name", "train"}, {"ended_since_us", "150000000"}}), Ids{});
+  const ApiResponse only_ids =
+      call("GET", "/v1/jobs", 9, "", {{"name", "train"}, {"ids_only", "true"}});
+  EXPECT_EQ(only_ids.body["ids"], (Json{early, waiting}));
+
+  for (const auto& [key, value, says] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"ended_since_us", "-5", "'-5' is negative"},
+           {"ended_before_us", "soon", "'soon' is not a number"},
+           {"ended_since_us", "253402300800000000", "past the year 9999"},
+           {"name", "", "has an empty name"},
+           {"name", "a,,b", "has an empty name"},
+           {"name", "a,", "has an empty name"}}) {
+    const ApiResponse bad = call("GET", "/v1/jobs", 9, "", {{key, value}});
+    EXPECT_EQ(bad.status, 400) << key << "=" << value;
+    EXPECT_THAT(bad.body.value("error", std::string()), ::testing::HasSubstr(says))
+        << key << "=" << value;
+  }
 }
 
 TEST_F(ApiServiceTest, AQueuedJobSaysWhyItWaitsInShowAndListings) {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -721,6 +722,33 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
     line("log", log_path);
   }
   return text;
+}
+
+Result<std::string> name_query(const std::string& names) {
+  std::string query = "&name=";
+  std::size_t begin = 0;
+  for (;;) {
+    const std::size_t comma = names.find(',', begin);
+    const std::string_view one = std::string_view(names).substr(begin, comma - begin);
+    if (one.empty()) {
+      return invalid_argument(
+          fmt::format("--name '{}' has an empty name; give job names separated by commas, e.g. "
+                      "--name train,eval",
+                      names));
+    }
+    if (begin > 0) query += "%2C";
+    // RFC 3986's unreserved characters go as they are, every other byte as %XX.
+    for (const char c : one) {
+      const auto byte = static_cast<unsigned char>(c);
+      if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~') {
+        query += c;
+      } else {
+        query += fmt::format("%{:02X}", byte);
+      }
+    }
+    if (comma == std::string::npos) return query;
+    begin = comma + 1;
+  }
 }
 
 std::int64_t now_micros() {

@@ -126,6 +126,11 @@ Result<std::vector<JobIdArgument>> parse_job_id_ranges(const std::vector<std::st
 // case); the error names the state as typed and, for one of the other verb, that verb.
 Result<std::string> parse_state_list(const std::string& text, bool ended);
 
+// `&name=...` for the daemon's listing, from --name's comma-separated job names (as
+// submitted with --name, or a job file's name:), each percent-encoded; an empty name in
+// the list is refused, naming the text.
+Result<std::string> name_query(const std::string& names);
+
 // One line per job (`jobs` by increasing id): ID NAME USER STATE GPUS MEM/GPU PLACED
 // ELAPSED, with a header. Unless `expand`, queued members of one array with consecutive ids
 // share a line, as squeue shows a pending array: ID "12-9999", NAME "sweep[3-9990]".

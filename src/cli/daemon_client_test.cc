@@ -479,5 +479,20 @@ TEST(JobIdRanges, ABadRangeNamesItselfAndTheForm) {
   EXPECT_THAT(huge.status().message(), HasSubstr("split it"));
 }
 
+// `queue --name` and `history --name`: names as submitted, each byte a URL may not carry
+// as it is escaped, so that a name such as "a&b" does not end the parameter.
+TEST(NameQuery, NamesPercentEncodedAndAnEmptyOneRefused) {
+  EXPECT_EQ(name_query("train").value(), "&name=train");
+  EXPECT_EQ(name_query("train,eval-2").value(), "&name=train%2Ceval-2");
+  EXPECT_EQ(name_query("a&b=c#d%e+f").value(), "&name=a%26b%3Dc%23d%25e%2Bf");
+  EXPECT_EQ(name_query("résumé").value(), "&name=r%C3%A9sum%C3%A9");
+  for (const char* bad : {"", ",", "a,", ",a", "a,,b"}) {
+    Result<std::string> query = name_query(bad);
+    ASSERT_FALSE(query.ok()) << bad;
+    EXPECT_THAT(query.status().message(), HasSubstr(std::string("--name '") + bad + "'"));
+    EXPECT_THAT(query.status().message(), HasSubstr("--name train,eval"));
+  }
+}
+
 }  // namespace
 }  // namespace fastgpu::cli

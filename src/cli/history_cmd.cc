@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "cli/daemon_client.h"
 #include "cli/run_chart.h"
 #include "fastgpu/api/job_json.h"
+#include "fastgpu/engine/job_file.h"
 #include "fastgpu/engine/report.h"
 
 namespace fastgpu::cli {
@@ -24,8 +26,45 @@ struct HistoryOptions {
   bool trace = false;
   std::optional<std::string> state;  // --state: comma-separated; none: every ended state
   std::optional<std::int64_t> last;  // -n/--last: only the most recent N (by id)
+  std::optional<std::string> since;  // --since: ended at or after this moment
+  std::optional<std::string> until;  // --until: ended before this moment
+  std::optional<std::string> name;   // --name: comma-separated job names
   std::string chart;                 // --chart: also draw the listed jobs over time
 };
+
+// `&ended_since_us=...&ended_before_us=...&name=...` for --since, --until and --name, or a
+// usage error naming the option. A moment before 1970 is 1970: no job ended before.
+Result<std::string> filter_query(const HistoryOptions& options) {
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  std::string query;
+  std::optional<std::int64_t> since_us;
+  std::optional<std::int64_t> until_us;
+  if (options.since) {
+    Result<store::WallTime> since = engine::parse_moment(*options.since, now, "--since");
+    if (!since.ok()) return since.status();
+    since_us = std::max<std::int64_t>(0, since->time_since_epoch().count());
+    query += fmt::format("&ended_since_us={}", *since_us);
+  }
+  if (options.until) {
+    Result<store::WallTime> until = engine::parse_moment(*options.until, now, "--until");
+    if (!until.ok()) return until.status();
+    until_us = std::max<std::int64_t>(0, until->time_since_epoch().count());
+    query += fmt::format("&ended_before_us={}", *until_us);
+  }
+  if (since_us && until_us && *since_us >= *until_us) {
+    return invalid_argument(
+        fmt::format("--since '{}' is not before --until '{}', so no job ended between them; "
+                    "give the earlier moment to --since (e.g. --since 2d --until 1d)",
+                    *options.since, *options.until));
+  }
+  if (options.name) {
+    Result<std::string> names = name_query(*options.name);
+    if (!names.ok()) return names.status();
+    query += *names;
+  }
+  return query;
+}
 
 // The listing narrowed to its last `count` jobs: the page after the one before them.
 // `target` lists by state; the ids alone are read first (a few bytes a job).
@@ -114,6 +153,9 @@ int run_history(const HistoryOptions& options) {
     return fail("history", root_only);
   }
   if (options.all_users) target += "&all=true";
+  Result<std::string> filters = filter_query(options);
+  if (!filters.ok()) return usage_error("history", filters.status().message());
+  target += *filters;
   if (options.last) {
     if (*options.last < 1) {
       return usage_error("history", fmt::format("--last {} lists nothing; give N >= 1, e.g. -n 20",
@@ -174,6 +216,14 @@ void add_history_command(CLI::App& app, CommandOutcome& outcome) {
                       "Only these states, comma-separated (e.g. FAILED,TIMEOUT)");
   command->add_option("-n,--last", options->last,
                       "Only the last N of these jobs, by id (the most recently submitted)");
+  command->add_option("-S,--since", options->since,
+                      "Only jobs that ended at or after TIME: a time ago (2h, 1d, now-30m), a "
+                      "date (2026-12-01, from its midnight) or a date and time "
+                      "(2026-12-01T18:00, local; ...Z for UTC)");
+  command->add_option("-E,--until", options->until,
+                      "Only jobs that ended before TIME (as --since)");
+  command->add_option("--name", options->name,
+                      "Only jobs of these names, comma-separated (e.g. --name train,eval)");
   command->add_option("--chart", options->chart,
                       "Also draw these jobs over time (running, waiting, GPUs allocated) into "
                       "FILE.svg or FILE.html");

@@ -21,6 +21,7 @@ struct QueueOptions {
   bool all_users = false;
   bool expand = false;
   std::optional<std::string> state;  // -t/--state: comma-separated; none: every unfinished state
+  std::optional<std::string> name;   // --name: comma-separated job names
 };
 
 // --json: every field of every job, printed as it comes (100,000 jobs are 250 MB of JSON,
@@ -44,6 +45,11 @@ int run_queue(const QueueOptions& options) {
     return fail("queue", root_only);
   }
   if (options.all_users) target += "&all=true";
+  if (options.name) {
+    Result<std::string> names = name_query(*options.name);
+    if (!names.ok()) return usage_error("queue", names.status().message());
+    target += *names;
+  }
   if (options.daemon.json) return print_queue_json(options, target);
   // The table reads a few fields of each job: a fifth of a brief listing's bytes.
   Result<api::Json> reply = get_from_daemon(options.daemon, "queue", target + "&fields=table");
@@ -63,6 +69,8 @@ void add_queue_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_option("-t,--state", options->state,
                       "Only jobs in these states, comma-separated: QUEUED, RUNNING, PREEMPTED "
                       "(as squeue -t)");
+  command->add_option("-n,--name", options->name,
+                      "Only jobs of these names, comma-separated (as squeue -n)");
   command->add_flag("-r,--expand", options->expand,
                     "One line per array member (by default queued members of an array share "
                     "a line, e.g. 12-9999 sweep[3-9990])");

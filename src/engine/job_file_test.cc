@@ -382,6 +382,60 @@ TEST(JobFileFields, DeadlineWithOffsetsAndRelative) {
   EXPECT_EQ(deadline("now+4h"), noon_utc);
 }
 
+// `fastgpu history --since/--until`: a time ago, a date, or a date and time.
+TEST(Moment, ATimeAgoADateOrADateAndTime) {
+  const store::WallTime now = submit_time();  // 2027-01-15T08:00:00Z
+  const auto moment = [&now](const std::string& text) {
+    Result<store::WallTime> parsed = parse_moment(text, now, "--since");
+    EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
+    return parsed.ok() ? *parsed : store::WallTime{};
+  };
+  EXPECT_EQ(moment("2h"), now - std::chrono::hours(2));
+  EXPECT_EQ(moment("now-2h"), now - std::chrono::hours(2));
+  EXPECT_EQ(moment(" 1d12h "), now - std::chrono::hours(36));
+  EXPECT_EQ(moment("90s"), now - std::chrono::seconds(90));
+  EXPECT_EQ(moment("now"), now);
+  EXPECT_EQ(moment("2027-01-15T06:00Z"), now - std::chrono::hours(2));
+  EXPECT_EQ(moment("2027-01-15T07:00+01:00"), now - std::chrono::hours(2));
+  // A time as the API prints it (end_time), pasted back: to the microsecond.
+  EXPECT_EQ(moment("2027-01-15T07:59:59.000250Z"), now - std::chrono::microseconds(999750));
+  EXPECT_EQ(moment("2027-01-15T07:59:59.5Z"), now - std::chrono::milliseconds(500));
+  const char* saved = std::getenv("TZ");
+  const std::string previous = saved ? saved : "";
+  ::setenv("TZ", "UTC-02", 1);  // POSIX spelling of UTC+2
+  ::tzset();
+  const store::WallTime local_midnight = moment("2027-01-15");
+  const store::WallTime local_ten = moment("2027-01-15T10:00");
+  if (saved) {
+    ::setenv("TZ", previous.c_str(), 1);
+  } else {
+    ::unsetenv("TZ");
+  }
+  ::tzset();
+  EXPECT_EQ(local_midnight, now - std::chrono::hours(10));  // 2027-01-14T22:00Z
+  EXPECT_EQ(local_ten, now);
+}
+
+TEST(Moment, WhatItCannotReadIsNamedWithTheOptionAndExamples) {
+  const store::WallTime now = submit_time();
+  for (const auto& [text, says] : std::vector<std::pair<std::string, std::string>>{
+           {"5", "'5' has no unit; write 5h, 5m or 5d"},
+           {"now-5", "'5' has no unit"},
+           {"yesterday", "'yesterday' is not a time ago"},
+           {"", "empty"},
+           {"2027-13-01", "no such date"},
+           {"2027-01-15T25:00", "no such time of day"},
+           {"2027-01-15T10:00+5", "the UTC offset must read"},
+           {"2027-01-15T10:00:00.Z", "expected digits after the seconds' '.'"},
+           {"200y", "is not a time ago"}}) {
+    Result<store::WallTime> parsed = parse_moment(text, now, "--until");
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_THAT(parsed.status().message(), HasSubstr("--until '" + text + "'")) << text;
+    EXPECT_THAT(parsed.status().message(), HasSubstr(says)) << text;
+    EXPECT_THAT(parsed.status().message(), HasSubstr("2026-12-01T18:00")) << text;
+  }
+}
+
 TEST(JobFileFields, DeadlineWithoutOffsetIsLocalTime) {
   const char* saved = std::getenv("TZ");
   const std::string previous = saved ? saved : "";

@@ -704,6 +704,65 @@ TEST_F(StateStoreTest, ListFiltersByStateUidAndPages) {
                                    Pair(JobState::kCancelled, 1u)));
 }
 
+TEST_F(StateStoreTest, ListFiltersByEndTimeAndName) {
+  std::vector<JobSpec> batch;
+  for (const char* name : {"a", "b", "a", "c"}) {
+    batch.push_back(full_spec(0));
+    batch.back().name = name;
+  }
+  auto ids = store_->submit(batch);
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  const auto& v = *ids;
+  // v0 ends at 10 s and v2 at 30 s after a run; v1 is cancelled while queued at 20 s; v3
+  // runs on, with no end.
+  for (int i : {0, 2, 3}) {
+    ASSERT_TRUE(store_->record_start(v[i], {{0}, at_seconds(5), "", {}, {}, {}}).ok());
+  }
+  ASSERT_TRUE(
+      store_->record_end(v[0], {JobState::kCompleted, at_seconds(10), 0, {}, {}, "", {}}).ok());
+  ASSERT_TRUE(
+      store_->transition(v[1], JobState::kQueued, JobState::kCancelled, at_seconds(20), "user")
+          .ok());
+  ASSERT_TRUE(
+      store_->record_end(v[2], {JobState::kFailed, at_seconds(30), 1, {}, {}, "", {}}).ok());
+
+  auto listed = [this](const JobFilter& filter) {
+    const Result<std::vector<JobRecord>> records = store_->list_jobs(filter);
+    const Result<std::vector<JobId>> only_ids = store_->list_job_ids(filter);
+    std::vector<std::uint64_t> from_records;
+    std::vector<std::uint64_t> from_ids;
+    EXPECT_TRUE(records.ok() && only_ids.ok());
+    if (!records.ok() || !only_ids.ok()) return from_records;
+    for (const JobRecord& job : records.value()) from_records.push_back(job.id.value());
+    for (JobId id : only_ids.value()) from_ids.push_back(id.value());
+    EXPECT_EQ(from_records, from_ids) << "list_job_ids agrees with list_jobs";
+    return from_records;
+  };
+  JobFilter from;
+  from.ended_from = at_seconds(20);  // at the moment counts
+  EXPECT_THAT(listed(from), ElementsAre(v[1].value(), v[2].value()));
+  JobFilter before;
+  before.ended_before = at_seconds(20);  // before it does not
+  EXPECT_THAT(listed(before), ElementsAre(v[0].value()));
+  JobFilter window = from;
+  window.ended_before = at_seconds(30);
+  EXPECT_THAT(listed(window), ElementsAre(v[1].value()));
+  JobFilter ended_since = with_states({JobState::kCompleted, JobState::kFailed});
+  ended_since.ended_from = at_seconds(10);
+  EXPECT_THAT(listed(ended_since), ElementsAre(v[0].value(), v[2].value()));
+
+  JobFilter named;
+  named.names = {"a"};
+  EXPECT_THAT(listed(named), ElementsAre(v[0].value(), v[2].value()));
+  named.names = {"c", "b"};
+  EXPECT_THAT(listed(named), ElementsAre(v[1].value(), v[3].value()));
+  JobFilter running_named = with_states({JobState::kRunning});
+  running_named.names = {"a", "c"};
+  EXPECT_THAT(listed(running_named), ElementsAre(v[3].value()));
+  named.names = {"nobody"};
+  EXPECT_THAT(listed(named), ElementsAre());
+}
+
 TEST_F(StateStoreTest, EventsAppendInOrderAndRejectNonJson) {
   const JobId id = submit_one(full_spec(1));
   auto first =

@@ -502,6 +502,50 @@ TEST(JobsE2E, ShowAndHistoryTellWhatEachJobCost) {
   EXPECT_EQ(listed["jobs"][0], daemon.job(id)) << listed.dump();
 }
 
+// sacct's -S/-E and --name, squeue's -n: which ended jobs, by when they ended and by name,
+// and which waiting jobs by name, asked of a real daemon.
+TEST(JobsE2E, HistoryAndQueueNarrowByEndTimeAndName) {
+  DaemonHarness daemon;
+  const std::uint64_t first = daemon.submit("--gpus 0 --name train -- true");
+  const std::uint64_t second =
+      daemon.submit("--gpus 0 --name " + DaemonHarness::quoted("a&b") + " -- true");
+  daemon.wait_for_state(first, "COMPLETED");
+  const json ended = daemon.wait_for_state(second, "COMPLETED");
+  const std::uint64_t running = daemon.submit("--gpus 0 --name train -- sleep 60");
+  daemon.wait_for_state(running, "RUNNING");
+
+  auto ids = [&daemon](const std::string& args) {
+    const json reply = daemon.fastgpu_json(args);  // kept: the loop reads into it
+    std::vector<std::uint64_t> listed;
+    for (const json& job : reply["jobs"]) listed.push_back(job["id"].get<std::uint64_t>());
+    return listed;
+  };
+  using Ids = std::vector<std::uint64_t>;
+  EXPECT_EQ(ids("history --since 1h"), (Ids{first, second}));
+  EXPECT_EQ(ids("history --until 1h"), Ids{});
+  EXPECT_EQ(ids("history -S 1d -E now"), (Ids{first, second}));
+  EXPECT_EQ(ids("history --name train"), Ids{first});
+  EXPECT_EQ(ids("history --name " + DaemonHarness::quoted("a&b")), Ids{second});
+  EXPECT_EQ(ids("history -n 1 --name " + DaemonHarness::quoted("train,a&b")), Ids{second});
+  // The second job's own end, to the microsecond: at it counts for --since, not --until.
+  const std::string end = ended["end_time"].get<std::string>();
+  EXPECT_EQ(ids("history --since " + end), Ids{second});
+  EXPECT_EQ(ids("history --until " + end), Ids{first});
+  EXPECT_EQ(ids("queue --name train"), Ids{running});
+  EXPECT_EQ(ids("queue -n " + DaemonHarness::quoted("a&b")), Ids{});
+
+  const test_support::CliRun backwards = daemon.fastgpu("history --since 1h --until 2h");
+  EXPECT_EQ(backwards.exit_code, 2);
+  EXPECT_TRUE(contains(backwards.output, "--since '1h' is not before --until '2h'"))
+      << backwards.output;
+  const test_support::CliRun no_unit = daemon.fastgpu("history --since 3");
+  EXPECT_EQ(no_unit.exit_code, 2);
+  EXPECT_TRUE(contains(no_unit.output, "'3' has no unit")) << no_unit.output;
+  const test_support::CliRun empty_name = daemon.fastgpu("queue --name train,");
+  EXPECT_EQ(empty_name.exit_code, 2);
+  EXPECT_TRUE(contains(empty_name.output, "has an empty name")) << empty_name.output;
+}
+
 // A job that never ran says why it ended wherever a user looks: show, show --json, history
 // --json, and logs, which fails (exit 1) with the reason instead of printing nothing.
 TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {

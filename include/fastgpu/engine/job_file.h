@@ -110,4 +110,11 @@ void add_submit_flags(CLI::App& app, SubmitOptions& options);
 // The names of the fields a job file accepts, in documentation order.
 const std::vector<std::string>& job_field_names();
 
+// A moment as `fastgpu history --since/--until` take it (docs/cli.md): a time ago ("2h",
+// "1d12h", "now-30m"; a duration needs its unit), "now", a date ("2026-12-01": its
+// midnight, local time), or a date and time as a deadline is written ("2026-12-01T18:00"
+// local, "...Z", "...+01:00"). Errors name `option` and the text, with examples.
+Result<store::WallTime> parse_moment(std::string_view text, store::WallTime now,
+                                     std::string_view option);
+
 }  // namespace fastgpu::engine

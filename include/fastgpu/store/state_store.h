@@ -257,6 +257,11 @@ struct JobFilter {
   std::optional<std::uint64_t> array_id;
   std::optional<JobId> after;  // ids greater than this one (for paging)
   std::optional<std::size_t> limit;
+  // Jobs that ended at or after `ended_from` and before `ended_before` (a job that has not
+  // ended has no end, and is left out by either).
+  std::optional<WallTime> ended_from;
+  std::optional<WallTime> ended_before;
+  std::vector<std::string> names;  // any of these names; empty means any name
 };
 
 class StateStore {
