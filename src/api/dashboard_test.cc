@@ -38,6 +38,16 @@ class DashboardServerTest : public ::testing::Test {
   static httplib::Headers with_cookie(const std::string& token = kToken) {
     return {{"Cookie", "other=1; fastgpu_dashboard=" + token}};
   }
+  // The cookie and the header the page sends with a cancel, and any more headers.
+  static httplib::Headers from_page(const httplib::Headers& more = {}) {
+    httplib::Headers headers = with_cookie();
+    headers.emplace(kDashboardHeader, "cancel");
+    headers.insert(more.begin(), more.end());
+    return headers;
+  }
+  httplib::Result cancel_42(const httplib::Headers& headers) const {
+    return client().Post("/v1/jobs/42/cancel", headers, "", "application/json");
+  }
   std::vector<std::string> asked() {
     std::lock_guard lock(mutex_);
     return asked_;
@@ -121,38 +131,28 @@ TEST_F(DashboardServerTest, ForwardsTheReadsThePageMakesWithTheirQueries) {
 }
 
 TEST_F(DashboardServerTest, CancelsAJobForItsOwnPageAlone) {
-  httplib::Headers from_page = with_cookie();
-  from_page.emplace(kDashboardHeader, "cancel");
-  from_page.emplace("Sec-Fetch-Site", "same-origin");
-  auto cancel = client().Post("/v1/jobs/42/cancel", from_page, "", "application/json");
+  auto cancel = cancel_42(from_page({{"Sec-Fetch-Site", "same-origin"}}));
   ASSERT_TRUE(cancel);
   EXPECT_EQ(cancel->status, 200);
   EXPECT_EQ(asked(), (std::vector<std::string>{"POST /v1/jobs/42/cancel"}));
 
   // Without the page's header: a form of another site, or a hand-made request.
-  auto no_header = client().Post("/v1/jobs/42/cancel", with_cookie(), "", "application/json");
+  auto no_header = cancel_42(with_cookie());
   ASSERT_TRUE(no_header);
   EXPECT_EQ(no_header->status, 403);
   EXPECT_NE(no_header->body.find(kDashboardHeader), std::string::npos) << no_header->body;
   EXPECT_NE(no_header->body.find("fastgpu cancel"), std::string::npos) << no_header->body;
-  // From another origin, as the browser says.
-  httplib::Headers elsewhere = with_cookie();
-  elsewhere.emplace(kDashboardHeader, "cancel");
-  elsewhere.emplace("Origin", "http://attacker.example");
-  auto other_origin = client().Post("/v1/jobs/42/cancel", elsewhere, "", "application/json");
+  // From another origin, or another site, as the browser says.
+  auto other_origin = cancel_42(from_page({{"Origin", "http://attacker.example"}}));
   ASSERT_TRUE(other_origin);
   EXPECT_EQ(other_origin->status, 403);
   EXPECT_NE(other_origin->body.find("http://attacker.example"), std::string::npos)
       << other_origin->body;
-  httplib::Headers cross_site = with_cookie();
-  cross_site.emplace(kDashboardHeader, "cancel");
-  cross_site.emplace("Sec-Fetch-Site", "cross-site");
-  auto sent_cross_site = client().Post("/v1/jobs/42/cancel", cross_site, "", "application/json");
-  ASSERT_TRUE(sent_cross_site);
-  EXPECT_EQ(sent_cross_site->status, 403);
+  auto cross_site = cancel_42(from_page({{"Sec-Fetch-Site", "cross-site"}}));
+  ASSERT_TRUE(cross_site);
+  EXPECT_EQ(cross_site->status, 403);
   // Without the token.
-  auto no_token =
-      client().Post("/v1/jobs/42/cancel", {{kDashboardHeader, "cancel"}}, "", "application/json");
+  auto no_token = cancel_42({{kDashboardHeader, "cancel"}});
   ASSERT_TRUE(no_token);
   EXPECT_EQ(no_token->status, 401);
   EXPECT_EQ(asked().size(), 1u);  // none of these reached the daemon
@@ -160,24 +160,22 @@ TEST_F(DashboardServerTest, CancelsAJobForItsOwnPageAlone) {
 
 TEST_F(DashboardServerTest, CancelsAndReadsNothingElse) {
   // Nothing else that changes a job or the daemon is forwarded, whatever the method.
-  httplib::Headers from_page = with_cookie();
-  from_page.emplace(kDashboardHeader, "cancel");
-  auto submit = client().Post("/v1/jobs", from_page, "{}", "application/json");
+  auto submit = client().Post("/v1/jobs", from_page(), "{}", "application/json");
   ASSERT_TRUE(submit);
   EXPECT_EQ(submit->status, 405);
   EXPECT_NE(submit->body.find("submit or change jobs with the fastgpu command"), std::string::npos)
       << submit->body;
-  auto not_an_id = client().Post("/v1/jobs/x/cancel", from_page, "", "application/json");
+  auto not_an_id = client().Post("/v1/jobs/x/cancel", from_page(), "", "application/json");
   ASSERT_TRUE(not_an_id);
   EXPECT_EQ(not_an_id->status, 405);
-  auto delete_cancel = client().Delete("/v1/jobs/42/cancel", from_page);
+  auto delete_cancel = client().Delete("/v1/jobs/42/cancel", from_page());
   ASSERT_TRUE(delete_cancel);
   EXPECT_EQ(delete_cancel->status, 405);
   EXPECT_EQ(delete_cancel->get_header_value("Allow"), "POST");
   auto get_cancel = client().Get("/v1/jobs/42/cancel", with_cookie());
   ASSERT_TRUE(get_cancel);
   EXPECT_EQ(get_cancel->status, 404);
-  auto reload_post = client().Post("/v1/daemon/reload", from_page, "", "application/json");
+  auto reload_post = client().Post("/v1/daemon/reload", from_page(), "", "application/json");
   ASSERT_TRUE(reload_post);
   EXPECT_EQ(reload_post->status, 405);
   auto reload = client().Get("/v1/daemon/reload", with_cookie());
