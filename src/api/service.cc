@@ -20,6 +20,7 @@
 #include "core/base64.h"
 #include "core/batch_error.h"
 #include "fastgpu/api/metrics.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/sched/settings.h"
 
 namespace fastgpu::api {
@@ -501,20 +502,14 @@ ApiResponse ApiService::list(const ApiRequest& request) {
     if (which == "ended_before_us") filter.ended_before = at;
   }
   if (auto it = request.query.find("name"); it != request.query.end()) {
-    const std::string_view names = it->second;
-    for (std::size_t begin = 0;;) {
-      const std::size_t comma = names.find(',', begin);
-      const std::string_view one = names.substr(begin, comma - begin);
-      if (one.empty()) {
-        return error_response(invalid_argument(fmt::format(
-            "name '{}' has an empty name; give one or more names separated by commas, e.g. "
-            "name=train,eval",
-            names)));
-      }
-      filter.names.emplace_back(one);
-      if (comma == std::string_view::npos) break;
-      begin = comma + 1;
+    const std::optional<std::vector<std::string_view>> names = split_commas(it->second);
+    if (!names) {
+      return error_response(invalid_argument(
+          fmt::format("name '{}' has an empty name; give one or more names separated by commas, "
+                      "e.g. name=train,eval",
+                      it->second)));
     }
+    filter.names.assign(names->begin(), names->end());
   }
   const Result<bool> ids_only = query_flag(request, "ids_only");
   if (!ids_only.ok()) return error_response(ids_only.status());

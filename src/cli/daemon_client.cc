@@ -725,20 +725,18 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
 }
 
 Result<std::string> name_query(const std::string& names) {
+  const std::optional<std::vector<std::string_view>> parts = split_commas(names);
+  if (!parts) {
+    return invalid_argument(
+        fmt::format("--name '{}' has an empty name; give job names separated by commas, e.g. "
+                    "--name train,eval",
+                    names));
+  }
   std::string query = "&name=";
-  std::size_t begin = 0;
-  for (;;) {
-    const std::size_t comma = names.find(',', begin);
-    const std::string_view one = std::string_view(names).substr(begin, comma - begin);
-    if (one.empty()) {
-      return invalid_argument(
-          fmt::format("--name '{}' has an empty name; give job names separated by commas, e.g. "
-                      "--name train,eval",
-                      names));
-    }
-    if (begin > 0) query += "%2C";
+  for (std::size_t i = 0; i < parts->size(); ++i) {
+    if (i > 0) query += "%2C";
     // RFC 3986's unreserved characters go as they are, every other byte as %XX.
-    for (const char c : one) {
+    for (const char c : (*parts)[i]) {
       const auto byte = static_cast<unsigned char>(c);
       if (std::isalnum(byte) || c == '-' || c == '.' || c == '_' || c == '~') {
         query += c;
@@ -746,9 +744,8 @@ Result<std::string> name_query(const std::string& names) {
         query += fmt::format("%{:02X}", byte);
       }
     }
-    if (comma == std::string::npos) return query;
-    begin = comma + 1;
   }
+  return query;
 }
 
 std::int64_t now_micros() {

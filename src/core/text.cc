@@ -66,6 +66,18 @@ std::string printable(std::string_view text) {
   return out;
 }
 
+std::optional<std::vector<std::string_view>> split_commas(std::string_view text) {
+  std::vector<std::string_view> parts;
+  for (std::size_t begin = 0;;) {
+    const std::size_t comma = text.find(',', begin);
+    const std::string_view part = text.substr(begin, comma - begin);
+    if (part.empty()) return std::nullopt;
+    parts.push_back(part);
+    if (comma == std::string_view::npos) return parts;
+    begin = comma + 1;
+  }
+}
+
 std::size_t edit_distance(std::string_view a, std::string_view b) {
   std::vector<std::size_t> row(b.size() + 1);
   for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;

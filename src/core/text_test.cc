@@ -3,7 +3,10 @@
 #include <gtest/gtest.h>
 #include <stdio.h>
 
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace fastgpu {
 namespace {
@@ -18,6 +21,14 @@ std::string words_by_shell(const std::string& text) {
   while (std::fgets(buffer, sizeof buffer, pipe) != nullptr) out += buffer;
   ::pclose(pipe);
   return out;
+}
+
+TEST(SplitCommas, TheNamesBetweenCommasAndNoEmptyOne) {
+  using Parts = std::vector<std::string_view>;
+  EXPECT_EQ(split_commas("train"), Parts{"train"});
+  EXPECT_EQ(split_commas("train,eval,a b"), (Parts{"train", "eval", "a b"}));
+  for (const char* bad : {"", ",", "a,", ",a", "a,,b"})
+    EXPECT_EQ(split_commas(bad), std::nullopt) << bad;
 }
 
 TEST(ShellQuote, PlainWordsStayAsTheyAre) {

@@ -28,6 +28,10 @@ std::string shell_quote(std::string_view word);
 // otherwise drive the viewer's terminal, and a newline fake a row.
 std::string printable(std::string_view text);
 
+// The parts of `text` between commas, or nullopt when one of them (or `text`) is empty:
+// "a,b" -> {"a", "b"}; "", ",", "a,", "a,,b" -> nullopt. The parts view `text`.
+std::optional<std::vector<std::string_view>> split_commas(std::string_view text);
+
 // The fewest one-character insertions, deletions and substitutions that turn `a` into `b`.
 std::size_t edit_distance(std::string_view a, std::string_view b);
 
