@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -18,7 +19,8 @@ namespace {
 struct CancelOptions {
   DaemonFlags daemon;
   std::vector<std::string> ids;
-  bool all = false;  // every job of the caller's that has not ended
+  bool all = false;                 // every job of the caller's that has not ended
+  std::optional<std::string> name;  // --name: those of these names (comma-separated)
 };
 
 // A running job's answer to its cancel, from the daemon's "stopping" object: when its
@@ -46,21 +48,35 @@ std::string stopping_text(std::uint64_t id, const api::Json& job, std::int64_t a
 }
 
 int run_cancel(const CancelOptions& options) {
-  if (options.all == !options.ids.empty()) {
+  const bool by_selection = options.all || options.name;
+  if (by_selection == !options.ids.empty()) {
     return usage_error("cancel",
-                       "give job ids (or ranges) or --all (not both), e.g. `fastgpu "
-                       "cancel 12 15-40`");
+                       "give job ids (or ranges), or --all or --name NAME (not both), e.g. "
+                       "`fastgpu cancel 12 15-40` or `fastgpu cancel --name sweep`");
+  }
+  std::string names;
+  if (options.name) {
+    Result<std::string> query = name_query(*options.name);
+    if (!query.ok()) return usage_error("cancel", query.status().message());
+    names = *query;
   }
   Result<std::vector<JobIdArgument>> ids = parse_job_id_ranges(options.ids);
   if (!ids.ok()) return usage_error("cancel", ids.status().message());
   Result<api::ApiClient> client = connect_daemon(options.daemon, "cancel");
   if (!client.ok()) return fail("cancel", client.status());
-  if (options.all) {
+  if (by_selection) {
     // Your own jobs, root's too: as a range, one that ends meanwhile is counted, not an error.
-    Result<api::Json> mine = client->get("/v1/jobs?state=QUEUED,RUNNING,PREEMPTED&ids_only=true");
+    Result<api::Json> mine =
+        client->get("/v1/jobs?state=QUEUED,RUNNING,PREEMPTED&ids_only=true" + names);
     if (!mine.ok()) return fail("cancel", mine.status());
     for (std::uint64_t id : (*mine)["ids"].get<std::vector<std::uint64_t>>()) {
       ids->push_back({id, true});
+    }
+    if (options.name && ids->empty()) {
+      // As an unknown id is: a name mistyped must not read as done.
+      return fail("cancel", not_found(fmt::format("no job of yours named {} is queued or "
+                                                  "running; `fastgpu queue` lists them",
+                                                  *options.name)));
     }
   }
   // Queued jobs first: a running one cancelled first frees its GPUs, and the daemon could
@@ -107,7 +123,7 @@ int run_cancel(const CancelOptions& options) {
     }
   }
   if (options.daemon.json) print_json({{"jobs", results}});
-  if (!options.all && unknown > 0 && unknown == results.size()) {
+  if (!by_selection && unknown > 0 && unknown == results.size()) {
     // Exit 0 would say the jobs were cancelled; there were none, as for a single unknown id.
     return fail("cancel", not_found(fmt::format("none of the {} job id(s) in the ranges exists; "
                                                 "`fastgpu queue` and `fastgpu history` list "
@@ -134,6 +150,9 @@ void add_cancel_command(CLI::App& app, CommandOutcome& outcome) {
                       "Job ids, or ranges of them as queue shows an array's waiting members "
                       "(12-40)");
   command->add_flag("--all", options->all, "Every job of yours that has not ended yet");
+  command->add_option("--name", options->name,
+                      "Every job of yours of these names (comma-separated) that has not ended "
+                      "yet (as scancel --name)");
   add_daemon_flags(*command, options->daemon);
   command->callback([options, &outcome] { outcome.exit_code = run_cancel(*options); });
 }

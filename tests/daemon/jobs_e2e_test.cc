@@ -546,6 +546,37 @@ TEST(JobsE2E, HistoryAndQueueNarrowByEndTimeAndName) {
   EXPECT_TRUE(contains(empty_name.output, "has an empty name")) << empty_name.output;
 }
 
+// scancel --name: every unfinished job of those names, queued and running, and nothing else;
+// a name that matches nothing is an error, not a silent success.
+TEST(JobsE2E, CancelByNameStopsThoseJobsAlone) {
+  DaemonHarness daemon("1xH100-80G");
+  const std::uint64_t running = daemon.submit("--gpus 1 --gpu-mem 80G --name sweep -- sleep 60");
+  const std::uint64_t queued = daemon.submit("--gpus 1 --gpu-mem 80G --name sweep -- sleep 60");
+  const std::uint64_t other = daemon.submit("--gpus 0 --name keep -- sleep 60");
+  daemon.wait_for_state(running, "RUNNING");
+  daemon.wait_for_state(other, "RUNNING");
+
+  const test_support::CliRun cancel = daemon.fastgpu("cancel --name sweep,absent");
+  EXPECT_EQ(cancel.exit_code, 0) << cancel.output;
+  EXPECT_TRUE(contains(cancel.output, "job " + std::to_string(queued) + ": CANCELLED"))
+      << cancel.output;
+  daemon.wait_for_state(running, "CANCELLED");
+  EXPECT_EQ(daemon.job(queued)["start_time"], nullptr) << "the queued one went first";
+  EXPECT_EQ(daemon.job(other)["state"], "RUNNING");
+
+  const test_support::CliRun none = daemon.fastgpu("cancel --name sweep");
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_TRUE(contains(none.output, "no job of yours named sweep is queued or running"))
+      << none.output;
+  const test_support::CliRun both = daemon.fastgpu("cancel --name keep " + std::to_string(other));
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_TRUE(contains(both.output, "fastgpu cancel --name sweep")) << both.output;
+  EXPECT_EQ(daemon.fastgpu("cancel --name keep,").exit_code, 2);
+  EXPECT_EQ(daemon.job(other)["state"], "RUNNING");
+  EXPECT_EQ(daemon.fastgpu("cancel --name keep").exit_code, 0);
+  daemon.wait_for_state(other, "CANCELLED");
+}
+
 // A job that never ran says why it ended wherever a user looks: show, show --json, history
 // --json, and logs, which fails (exit 1) with the reason instead of printing nothing.
 TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {
