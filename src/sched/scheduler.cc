@@ -213,13 +213,10 @@ class Round {
     const Heads& heads = state_.heads;
     if (it == heads.end() || gpus_settled()) return;
     const std::vector<Heads::Row>& rows = heads.rows();
-    // `it`'s row: the one the last run ended on, or the next one (the walk passed a head).
-    if (row_ < rows.size() && rows[row_].at == it) {
-    } else if (row_ + 1 < rows.size() && rows[row_ + 1].at == it) {
-      ++row_;
-    } else {
-      row_ = heads.row_of(it);
-    }
+    // `it`'s row: the one the last run ended on, or the next one (the walk passed a head),
+    // else searched.
+    const auto at_row = [&](std::size_t row) { return row < rows.size() && rows[row].at == it; };
+    if (!at_row(row_)) row_ = at_row(row_ + 1) ? row_ + 1 : heads.row_of(it);
     std::size_t row = row_;
     while (row < rows.size() && !rows[row].listed && rows[row].gpus != 0 &&
            free_failures_.dominated(rows[row].demand()) &&
