@@ -491,15 +491,15 @@ ApiResponse ApiService::list(const ApiRequest& request) {
     if (which == "after") filter.after = JobId(*value);
     if (which == "limit") filter.limit = static_cast<std::size_t>(*value);
     if (which == "array") filter.array_id = *value;
-    if (which.starts_with("ended_") && *value > kLatestMicros) {
+    if (!which.starts_with("ended_")) continue;
+    if (*value > kLatestMicros) {
       return error_response(invalid_argument(
           fmt::format("{} '{}' is past the year 9999; give microseconds since 1970, as the "
                       "jobs' *_time_us fields are",
                       name, *value)));
     }
-    const store::WallTime at{std::chrono::microseconds(static_cast<std::int64_t>(*value))};
-    if (which == "ended_since_us") filter.ended_from = at;
-    if (which == "ended_before_us") filter.ended_before = at;
+    (which == "ended_since_us" ? filter.ended_from : filter.ended_before) =
+        store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(*value)));
   }
   if (auto it = request.query.find("name"); it != request.query.end()) {
     const std::optional<std::vector<std::string_view>> names = split_commas(it->second);

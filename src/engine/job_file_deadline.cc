@@ -9,6 +9,7 @@
 #include <string>
 
 #include "engine/job_file_internal.h"
+#include "fastgpu/core/text.h"
 
 namespace fastgpu::engine::internal {
 namespace {
@@ -157,6 +158,19 @@ Result<store::WallTime> local_time(const TimeWords& words, std::string_view orig
                          microseconds(civil.micros));
 }
 
+// A date and time as take_civil_time reads it (with date_alone, a date may stand alone),
+// at the UTC offset written after it, else in local time.
+Result<store::WallTime> absolute_time(const TimeWords& words, std::string_view text,
+                                      bool date_alone = false) {
+  std::string_view rest = text;
+  Result<CivilTime> civil = take_civil_time(words, text, rest, date_alone);
+  if (!civil.ok()) return civil.status();
+  Result<std::optional<int>> offset = take_offset(words, text, rest);
+  if (!offset.ok()) return offset.status();
+  return offset->has_value() ? Result<store::WallTime>(utc_time(*civil, **offset))
+                             : local_time(words, text, *civil);
+}
+
 Result<store::WallTime> relative_deadline(std::string_view text, std::string_view duration,
                                           store::WallTime now) {
   if (!duration.empty() && duration.find_first_not_of("0123456789.") == std::string_view::npos) {
@@ -178,24 +192,13 @@ Result<store::WallTime> relative_deadline(std::string_view text, std::string_vie
 }  // namespace
 
 Result<store::WallTime> parse_deadline(std::string_view original, store::WallTime now) {
-  std::string_view text = original;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
+  const std::string_view text = trim(original);
   Result<store::WallTime> deadline = deadline_error(text, "empty");
   if (text.starts_with("now+")) {
     deadline = relative_deadline(text, text.substr(4), now);
   } else if (!text.empty()) {
-    std::string_view rest = text;
-    Result<CivilTime> civil = take_civil_time(kDeadlineWords, text, rest);
-    if (!civil.ok()) return civil.status();
-    Result<std::optional<int>> offset = take_offset(kDeadlineWords, text, rest);
-    if (!offset.ok()) return offset.status();
-    deadline = offset->has_value() ? Result<store::WallTime>(utc_time(*civil, **offset))
-                                   : local_time(kDeadlineWords, text, *civil);
+    deadline = absolute_time(kDeadlineWords, text);
+    if (!deadline.ok()) return deadline.status();
   }
   if (deadline.ok() && *deadline <= now) {
     return deadline_error(text, "it is already past at submission");
@@ -215,13 +218,7 @@ Result<store::WallTime> moment(std::string_view original, store::WallTime now,
       "midnight, local time), or a date and time such as 2026-12-01T18:00 (local), "
       "2026-12-01T18:00Z (UTC) or 2026-12-01T18:00+01:00");
   const TimeWords words{option, example};
-  std::string_view text = original;
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) {
-    text.remove_suffix(1);
-  }
+  const std::string_view text = trim(original);
   if (text.empty()) return time_error(words, original, "empty");
   if (text == "now") return now;
   const bool ago = text.starts_with("now-");
@@ -247,13 +244,7 @@ Result<store::WallTime> moment(std::string_view original, store::WallTime now,
     }
     return now - std::chrono::duration_cast<std::chrono::microseconds>(*parsed);
   }
-  std::string_view rest = text;
-  Result<CivilTime> civil = take_civil_time(words, text, rest, /*date_alone=*/true);
-  if (!civil.ok()) return civil.status();
-  Result<std::optional<int>> offset = take_offset(words, text, rest);
-  if (!offset.ok()) return offset.status();
-  return offset->has_value() ? Result<store::WallTime>(utc_time(*civil, **offset))
-                             : local_time(words, text, *civil);
+  return absolute_time(words, text, /*date_alone=*/true);
 }
 
 }  // namespace fastgpu::engine::internal
