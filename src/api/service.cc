@@ -322,7 +322,7 @@ ApiResponse ApiService::route(const ApiRequest& request) {
   }
   if (parts.size() == 2 && parts[1] == "jobs" && get) {
     return taking({"state", "all", "after", "limit", "array", "ids_only", "fields", "brief",
-                   "ended_since_us", "ended_before_us", "name"},
+                   "ended_since_us", "ended_before_us", "name", "last_ended"},
                   [&] { return list(request); });
   }
   if (parts[1] == "jobs" && parts.size() >= 3 && parts.size() <= 4) {
@@ -482,7 +482,8 @@ ApiResponse ApiService::list(const ApiRequest& request) {
         "only root sees other users' jobs (you are uid {}); leave out all=true", request.uid));
   }
   if (!all_users) filter.uid = request.uid;
-  for (const char* name : {"after", "limit", "array", "ended_since_us", "ended_before_us"}) {
+  for (const char* name :
+       {"after", "limit", "array", "ended_since_us", "ended_before_us", "last_ended"}) {
     auto it = request.query.find(name);
     if (it == request.query.end()) continue;
     Result<std::uint64_t> value = parse_number(it->second, name);
@@ -491,6 +492,7 @@ ApiResponse ApiService::list(const ApiRequest& request) {
     if (which == "after") filter.after = JobId(*value);
     if (which == "limit") filter.limit = static_cast<std::size_t>(*value);
     if (which == "array") filter.array_id = *value;
+    if (which == "last_ended") filter.last_ended = static_cast<std::size_t>(*value);
     if (!which.starts_with("ended_")) continue;
     if (*value > kLatestMicros) {
       return error_response(invalid_argument(

@@ -444,8 +444,8 @@ TEST_F(ApiServiceTest, AnUnknownQueryParameterIsRefusedNamingTheKnownOnes) {
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body["error"],
             "unknown parameter 'status' for GET /v1/jobs; it takes state, all, after, limit, "
-            "array, ids_only, fields, brief, ended_since_us, ended_before_us, name "
-            "(docs/api.md)");
+            "array, ids_only, fields, brief, ended_since_us, ended_before_us, name, "
+            "last_ended (docs/api.md)");
   response = call("GET", "/v1/jobs/" + std::to_string(id), 9, "", {{"fields", "table"}});
   EXPECT_EQ(response.status, 400);
   EXPECT_EQ(response.body["error"], "unknown parameter 'fields' for GET /v1/jobs/" +
@@ -521,11 +521,17 @@ TEST_F(ApiServiceTest, ListFiltersByEndTimeAndName) {
   const ApiResponse only_ids =
       call("GET", "/v1/jobs", 9, "", {{"name", "train"}, {"ids_only", "true"}});
   EXPECT_EQ(only_ids.body["ids"], (Json{early, waiting}));
+  // What `history -n` and the dashboard's ended jobs ask: the last that ended.
+  EXPECT_EQ(ids({{"last_ended", "1"}}), Ids{late});
+  EXPECT_EQ(ids({{"last_ended", "5"}}), (Ids{early, late}));
+  EXPECT_EQ(ids({{"last_ended", "1"}, {"name", "train"}}), Ids{early});
+  EXPECT_EQ(ids({{"last_ended", "1"}, {"ended_before_us", "200000000"}}), Ids{early});
 
   for (const auto& [key, value, says] :
        std::vector<std::tuple<std::string, std::string, std::string>>{
            {"ended_since_us", "-5", "'-5' is negative"},
            {"ended_before_us", "soon", "'soon' is not a number"},
+           {"last_ended", "-1", "'-1' is negative"},
            {"ended_since_us", "253402300800000000", "past the year 9999"},
            {"name", "", "has an empty name"},
            {"name", "a,,b", "has an empty name"},

@@ -25,7 +25,7 @@ struct HistoryOptions {
   bool all_users = false;
   bool trace = false;
   std::optional<std::string> state;  // --state: comma-separated; none: every ended state
-  std::optional<std::int64_t> last;  // -n/--last: only the most recent N (by id)
+  std::optional<std::int64_t> last;  // -n/--last: only the N that ended last
   std::optional<std::string> since;  // --since: ended at or after this moment
   std::optional<std::string> until;  // --until: ended before this moment
   std::optional<std::string> name;   // --name: comma-separated job names
@@ -64,18 +64,6 @@ Result<std::string> filter_query(const HistoryOptions& options) {
     query += *names;
   }
   return query;
-}
-
-// The listing narrowed to its last `count` jobs: the page after the one before them.
-// `target` lists by state; the ids alone are read first (a few bytes a job).
-Result<std::string> last_page(const HistoryOptions& options, const std::string& target,
-                              std::uint64_t count) {
-  Result<api::Json> ids = get_from_daemon(options.daemon, "history", target + "&ids_only=true");
-  if (!ids.ok()) return ids.status();
-  auto all = (*ids)["ids"].get<std::vector<std::uint64_t>>();
-  if (all.size() <= count) return target;
-  std::sort(all.begin(), all.end());
-  return fmt::format("{}&after={}&limit={}", target, all[all.size() - count] - 1, count);
 }
 
 std::optional<std::int64_t> micros(const api::Json& job, const char* key) {
@@ -161,10 +149,7 @@ int run_history(const HistoryOptions& options) {
       return usage_error("history", fmt::format("--last {} lists nothing; give N >= 1, e.g. -n 20",
                                                 *options.last));
     }
-    Result<std::string> narrowed =
-        last_page(options, target, static_cast<std::uint64_t>(*options.last));
-    if (!narrowed.ok()) return fail("history", narrowed.status());
-    target = *narrowed;
+    target += fmt::format("&last_ended={}", *options.last);
   }
   if (!options.daemon.json) target += "&brief=true";  // neither the table nor a trace needs it
   if (options.trace && options.daemon.json) {
@@ -215,7 +200,7 @@ void add_history_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_option("--state", options->state,
                       "Only these states, comma-separated (e.g. FAILED,TIMEOUT)");
   command->add_option("-n,--last", options->last,
-                      "Only the last N of these jobs, by id (the most recently submitted)");
+                      "Only the N of these jobs that ended last (listed by id, as always)");
   command->add_option("-S,--since", options->since,
                       "Only jobs that ended at or after TIME: a time ago (2h, 1d, now-30m), a "
                       "date (2026-12-01, from its midnight) or a date and time "

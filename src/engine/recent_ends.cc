@@ -1,5 +1,6 @@
 #include "engine/recent_ends.h"
 
+#include <cmath>
 #include <utility>
 
 #include "engine/convert.h"
@@ -23,6 +24,9 @@ Status RecentEnds::refresh(store::StateStore& store, double oldest_s) {
     store::JobFilter filter;
     filter.states = {JobState::kCompleted, JobState::kFailed, JobState::kCancelled,
                      JobState::kTimeout};
+    // Only the window, through the store's end index: a daemon's first tick read every job
+    // that ever ended (docs/benchmarks.md, "A long past"). weighed() still decides.
+    if (oldest_s > 0.0) filter.ended_from = from_seconds(std::floor(oldest_s));
     Result<std::vector<JobRecord>> jobs = store.list_jobs(filter);
     if (!jobs.ok()) return jobs.status().with_context("reading the ended jobs");
     jobs_.clear();

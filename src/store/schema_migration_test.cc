@@ -8,11 +8,16 @@
 // measured, and gets one raised (never lowered) until its next run starts.
 // Schema 7 (events by job): a schema-6 database gains the index, and what a restarted
 // daemon reads of its running jobs' events goes through it, not through every event.
+// Schema 8 (jobs by end time, counts by state): a schema-7 database's jobs are counted, and
+// listed by end time through the index.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <chrono>
+#include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "fastgpu/store/state_store.h"
@@ -68,7 +73,7 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 7);
+  EXPECT_EQ(store_schema_version(), 8);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.
@@ -309,6 +314,57 @@ TEST(StoreSchemaMigrationTest, EventsOfRunningJobsReadOnlyThoseJobsEvents) {
       << steps;
   EXPECT_THAT(plan, ::testing::Contains(::testing::HasSubstr("jobs_by_state"))) << steps;
   EXPECT_THAT(plan, ::testing::Not(::testing::Contains(::testing::StartsWith("SCAN e")))) << steps;
+}
+
+// A schema-7 database as an older FastGPU left it: a job in each of four states, two ended.
+void write_version_seven_database(const std::string& path) {
+  std::string setup;
+  for (const Migration& migration : schema_migrations()) {
+    if (migration.version <= 7) setup += migration.sql;
+  }
+  setup +=
+      "PRAGMA user_version = 7; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
+  setup += "INSERT INTO environments (id, body) VALUES (1, '[]');";
+  const std::pair<const char*, const char*> jobs[] = {
+      {"COMPLETED", "100"}, {"CANCELLED", "200"}, {"RUNNING", "NULL"}, {"QUEUED", "NULL"}};
+  for (const auto& [state, end_us] : jobs) {
+    setup += std::string(
+                 "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, "
+                 "gpus, util_share, priority, restartable, uid, user, signature, submit_us, "
+                 "state, end_us) VALUES ('j', '[\"true\"]', '', '/tmp', 1, 1, 1.0, 0, 1, 7, "
+                 "'ada', '', 5, '") +
+             state + "', " + end_us + ");";
+  }
+  ASSERT_TRUE(raw_exec(path, setup));
+}
+
+// Schema 8: a schema-7 database's jobs are counted once by state, and the counts then follow
+// each new job; its ended jobs are listed by end time through the new index.
+TEST(StoreSchemaMigrationTest, VersionSevenDatabaseGainsCountsAndTheEndIndex) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  write_version_seven_database(path);
+  auto store = testing::open_or_die(path);
+  Result<std::map<JobState, std::uint64_t>> counts = store->count_jobs_by_state();
+  ASSERT_TRUE(counts.ok()) << counts.status().to_string();
+  EXPECT_THAT(*counts, ::testing::ElementsAre(::testing::Pair(JobState::kQueued, 1u),
+                                              ::testing::Pair(JobState::kRunning, 1u),
+                                              ::testing::Pair(JobState::kCompleted, 1u),
+                                              ::testing::Pair(JobState::kCancelled, 1u)));
+  ASSERT_TRUE(store->submit(std::vector<JobSpec>(2, full_spec(1))).ok());
+  EXPECT_EQ(store->count_jobs_by_state()->at(JobState::kQueued), 3u);
+
+  JobFilter since;
+  since.ended_from = WallTime(std::chrono::microseconds(150));
+  Result<std::vector<JobId>> ids = store->list_job_ids(since);
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  EXPECT_THAT(*ids, ::testing::ElementsAre(JobId(2)));
+  store.reset();
+  // Partial: a queued or running job (no end) costs no entry.
+  EXPECT_EQ(testing::count_rows(path,
+                                "sqlite_master WHERE type = 'index' AND name = 'jobs_by_end' "
+                                "AND sql LIKE '%WHERE end_us IS NOT NULL%'"),
+            1);
 }
 
 TEST(StoreSchemaMigrationTest, ArrayLimitAndPlacedBytesRoundTrip) {

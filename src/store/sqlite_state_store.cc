@@ -92,12 +92,16 @@ constexpr const char* kInsertHistory =
     "SELECT signature, id, ?2, max(0, ?3 - coalesce(start_us, ?3)) / 1e6, ?4, ?3 "
     "FROM jobs WHERE id = ?1 AND signature <> ''";
 constexpr const char* kGetJob = "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs WHERE id = ?1";
-// Two forms of each listing. With states, the state test comes first and bare, so SQLite
+// Four forms of each listing. With states, the state test comes first and bare, so SQLite
 // searches the jobs_by_state index and reads only the rows in those states (the `+uid`
 // keeps it from preferring jobs_by_uid, which would read every job the user ever ran);
 // with "(? IS NULL OR state IN ...)" it scanned the whole table, finished jobs included,
 // at every tick. The end-time and name tests (?6, ?7, ?8) are asked of the rows the index
-// gives.
+// gives. With a first end time (?6), the jobs_by_end index gives the rows that ended
+// since, sorted by id afterwards: without INDEXED BY, SQLite walked every job in id order
+// to spare the sort (its estimate knows nothing of how few ended lately). With a number of
+// last ended (?9), the same index walked from its newest end picks them (down to the first
+// end time, if any: past it nothing is read), then their rows are read by id.
 #define FASTGPU_LIST_FILTER_MORE                                      \
   "AND (?6 IS NULL OR end_us >= ?6) AND (?7 IS NULL OR end_us < ?7) " \
   "AND (?8 IS NULL OR name IN (SELECT value FROM json_each(?8))) "
@@ -108,13 +112,30 @@ constexpr const char* kGetJob = "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs 
   " WHERE state IN (SELECT value FROM json_each(?4)) AND id > ?3 "                            \
   "AND (?1 IS NULL OR +uid = ?1) AND (?2 IS NULL OR array_id = ?2) " FASTGPU_LIST_FILTER_MORE \
   "ORDER BY id LIMIT ?5"
+#define FASTGPU_LIST_FILTER_OF_ENDED                                                           \
+  "(?4 IS NULL OR +state IN (SELECT value FROM json_each(?4))) AND (?1 IS NULL OR +uid = ?1) " \
+  "AND (?2 IS NULL OR array_id = ?2) " FASTGPU_LIST_FILTER_MORE
+#define FASTGPU_LIST_FILTER_ENDED                                                             \
+  " INDEXED BY jobs_by_end WHERE end_us >= ?6 AND +id > ?3 AND " FASTGPU_LIST_FILTER_OF_ENDED \
+  "ORDER BY +id LIMIT ?5"
+#define FASTGPU_LIST_FILTER_LAST_ENDED                                                   \
+  " WHERE id IN (SELECT id FROM jobs INDEXED BY jobs_by_end "                            \
+  "WHERE end_us >= coalesce(?6, -9223372036854775808) AND " FASTGPU_LIST_FILTER_OF_ENDED \
+  "ORDER BY end_us DESC, id DESC LIMIT ?9) AND id > ?3 ORDER BY id LIMIT ?5"
 constexpr const char* kListJobs =
     "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs" FASTGPU_LIST_FILTER_ANY_STATE;
 constexpr const char* kListJobsInStates =
     "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs" FASTGPU_LIST_FILTER_STATES;
+constexpr const char* kListJobsEnded =
+    "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs" FASTGPU_LIST_FILTER_ENDED;
+constexpr const char* kListJobsLastEnded =
+    "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs" FASTGPU_LIST_FILTER_LAST_ENDED;
 constexpr const char* kListJobIds = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_ANY_STATE;
 constexpr const char* kListJobIdsInStates = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_STATES;
-constexpr const char* kCountJobsByState = "SELECT state, COUNT(*) FROM jobs GROUP BY state";
+constexpr const char* kListJobIdsEnded = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_ENDED;
+constexpr const char* kListJobIdsLastEnded = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_LAST_ENDED;
+// Kept by triggers (schema version 8), not counted.
+constexpr const char* kCountJobsByState = "SELECT state, jobs FROM job_counts WHERE jobs <> 0";
 constexpr const char* kTransitions =
     "SELECT from_state, to_state, at_us, reason FROM transitions WHERE job = ?1 ORDER BY seq";
 constexpr const char* kInsertEvent =
@@ -244,16 +265,19 @@ class SqliteStateStore final : public StateStore {
   }
 
   Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) override {
-    return list_rows<JobRecord>(filter, kListJobs, kListJobsInStates, [this](const Statement& row) {
-      return read_job_row(row, environments_.read(*db_, row.column_optional_int64(5)));
-    });
+    return list_rows<JobRecord>(
+        filter, {kListJobs, kListJobsInStates, kListJobsEnded, kListJobsLastEnded},
+        [this](const Statement& row) {
+          return read_job_row(row, environments_.read(*db_, row.column_optional_int64(5)));
+        });
   }
 
   Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) override {
-    return list_rows<JobId>(filter, kListJobIds, kListJobIdsInStates,
-                            [](const Statement& row) -> Result<JobId> {
-                              return JobId(static_cast<std::uint64_t>(row.column_int64(0)));
-                            });
+    return list_rows<JobId>(
+        filter, {kListJobIds, kListJobIdsInStates, kListJobIdsEnded, kListJobIdsLastEnded},
+        [](const Statement& row) -> Result<JobId> {
+          return JobId(static_cast<std::uint64_t>(row.column_int64(0)));
+        });
   }
 
   Result<std::map<JobState, std::uint64_t>> count_jobs_by_state() override {
@@ -645,14 +669,27 @@ class SqliteStateStore final : public StateStore {
     return transition;
   }
 
-  // The rows a listing selects, each read by `read`; the query without a state test when
-  // the filter names no state, else the one that searches the state index.
+  // A listing's four forms (above): any state, in the filter's states, ended since, the
+  // last ended.
+  struct ListingQueries {
+    const char* any_state;
+    const char* in_states;
+    const char* ended_since;
+    const char* last_ended;
+  };
+
+  // The rows a listing selects, each read by `read`: through the end index when the filter
+  // asks for the last ended or has a first end time, else without a state test when it
+  // names no state, else through the state index.
   template <typename T, typename Read>
-  Result<std::vector<T>> list_rows(const JobFilter& filter, const char* any_state,
-                                   const char* in_states, Read read) {
+  Result<std::vector<T>> list_rows(const JobFilter& filter, const ListingQueries& queries,
+                                   Read read) {
     std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Statement stmt,
-                           db_->prepare(filter.states.empty() ? any_state : in_states));
+    const char* sql = filter.last_ended       ? queries.last_ended
+                      : filter.ended_from     ? queries.ended_since
+                      : filter.states.empty() ? queries.any_state
+                                              : queries.in_states;
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(sql));
     bind_filter(stmt, filter);
     std::vector<T> rows;
     for (;;) {
@@ -676,6 +713,7 @@ class SqliteStateStore final : public StateStore {
     if (filter.ended_from) stmt.bind(6, to_micros(*filter.ended_from));
     if (filter.ended_before) stmt.bind(7, to_micros(*filter.ended_before));
     if (!filter.names.empty()) stmt.bind(8, strings_to_json(filter.names));
+    if (filter.last_ended) stmt.bind(9, static_cast<std::int64_t>(*filter.last_ended));
   }
 
   Result<std::optional<JobState>> current_state(JobId job) {

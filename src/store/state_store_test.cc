@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <map>
 
 #include "fastgpu/core/text.h"
 #include "store/store_test_util.h"
@@ -704,6 +705,48 @@ TEST_F(StateStoreTest, ListFiltersByStateUidAndPages) {
                                    Pair(JobState::kCancelled, 1u)));
 }
 
+// The counts every command reads are kept as jobs change, not counted: through a run, a
+// preemption and requeue, a cancel and a batch, they agree with the jobs listed per state.
+TEST_F(StateStoreTest, CountsByStateFollowEveryChangeOfState) {
+  auto agree = [this]() {
+    std::map<JobState, std::uint64_t> listed;
+    const Result<std::vector<JobRecord>> jobs = store_->list_jobs(JobFilter{});
+    EXPECT_TRUE(jobs.ok());
+    if (jobs.ok()) {
+      for (const JobRecord& job : *jobs) ++listed[job.state];
+    }
+    const Result<std::map<JobState, std::uint64_t>> counts = store_->count_jobs_by_state();
+    EXPECT_TRUE(counts.ok());
+    return counts.ok() && *counts == listed;
+  };
+  EXPECT_TRUE(agree());  // none
+  const JobId a = submit_one(full_spec(1));
+  const JobId b = submit_one(full_spec(2));
+  EXPECT_TRUE(agree());
+  ASSERT_TRUE(store_->record_start(a, {{0}, at_seconds(1), "", {}, {}, {}}).ok());
+  EXPECT_TRUE(agree());
+  ASSERT_TRUE(
+      store_->record_end(a, {JobState::kPreempted, at_seconds(2), {}, {}, {}, "", {}}).ok());
+  EXPECT_TRUE(agree());
+  ASSERT_TRUE(
+      store_->transition(a, JobState::kPreempted, JobState::kQueued, at_seconds(3), "requeued")
+          .ok());
+  ASSERT_TRUE(store_->record_start(a, {{0}, at_seconds(4), "", {}, {}, {}}).ok());
+  ASSERT_TRUE(store_->record_end(a, {JobState::kTimeout, at_seconds(5), {}, 9, {}, "", {}}).ok());
+  ASSERT_TRUE(
+      store_->transition(b, JobState::kQueued, JobState::kCancelled, at_seconds(6), "user").ok());
+  EXPECT_TRUE(agree());
+  // A refused state change changes no count.
+  EXPECT_FALSE(
+      store_->transition(b, JobState::kQueued, JobState::kCancelled, at_seconds(7), "user").ok());
+  std::vector<JobSpec> batch(3, full_spec(3));
+  ASSERT_TRUE(store_->submit(batch).ok());
+  EXPECT_TRUE(agree());
+  EXPECT_THAT(*store_->count_jobs_by_state(),
+              ElementsAre(Pair(JobState::kQueued, 3u), Pair(JobState::kCancelled, 1u),
+                          Pair(JobState::kTimeout, 1u)));
+}
+
 TEST_F(StateStoreTest, ListFiltersByEndTimeAndName) {
   std::vector<JobSpec> batch;
   for (const char* name : {"a", "b", "a", "c"}) {
@@ -750,6 +793,48 @@ TEST_F(StateStoreTest, ListFiltersByEndTimeAndName) {
   JobFilter ended_since = with_states({JobState::kCompleted, JobState::kFailed});
   ended_since.ended_from = at_seconds(10);
   EXPECT_THAT(listed(ended_since), ElementsAre(v[0].value(), v[2].value()));
+  // Paged by id, as `history --since` pages, and narrowed by user and name.
+  JobFilter page = from;
+  page.limit = 1;
+  EXPECT_THAT(listed(page), ElementsAre(v[1].value()));
+  page.after = v[1];
+  EXPECT_THAT(listed(page), ElementsAre(v[2].value()));
+  page.after = v[2];
+  EXPECT_THAT(listed(page), ElementsAre());
+  JobFilter from_named = from;
+  from_named.names = {"a", "c"};
+  EXPECT_THAT(listed(from_named), ElementsAre(v[2].value()));
+  JobFilter from_other_user = from;
+  from_other_user.uid = 4242;
+  EXPECT_THAT(listed(from_other_user), ElementsAre());
+
+  // The last ended, by end time, among what the rest selects; listed by id.
+  JobFilter last;
+  last.last_ended = 2;
+  EXPECT_THAT(listed(last), ElementsAre(v[1].value(), v[2].value()));
+  last.last_ended = 10;  // more than there are: every ended job, not the running one
+  EXPECT_THAT(listed(last), ElementsAre(v[0].value(), v[1].value(), v[2].value()));
+  JobFilter last_completed = with_states({JobState::kCompleted});
+  last_completed.last_ended = 1;
+  EXPECT_THAT(listed(last_completed), ElementsAre(v[0].value()));
+  JobFilter last_before = last;
+  last_before.last_ended = 1;
+  last_before.ended_before = at_seconds(30);
+  EXPECT_THAT(listed(last_before), ElementsAre(v[1].value()));
+  JobFilter last_since = last;
+  last_since.ended_from = at_seconds(25);
+  EXPECT_THAT(listed(last_since), ElementsAre(v[2].value()));
+  JobFilter last_named = last;
+  last_named.last_ended = 1;
+  last_named.names = {"a"};
+  EXPECT_THAT(listed(last_named), ElementsAre(v[2].value()));
+  JobFilter last_paged = last;
+  last_paged.limit = 2;
+  EXPECT_THAT(listed(last_paged), ElementsAre(v[0].value(), v[1].value()));
+  last_paged.after = v[1];
+  EXPECT_THAT(listed(last_paged), ElementsAre(v[2].value()));
+  last.last_ended = 0;
+  EXPECT_THAT(listed(last), ElementsAre());
 
   JobFilter named;
   named.names = {"a"};
@@ -761,6 +846,22 @@ TEST_F(StateStoreTest, ListFiltersByEndTimeAndName) {
   EXPECT_THAT(listed(running_named), ElementsAre(v[3].value()));
   named.names = {"nobody"};
   EXPECT_THAT(listed(named), ElementsAre());
+}
+
+// Among jobs that ended at the same moment, the last ended are the ones submitted last.
+TEST_F(StateStoreTest, TheLastEndedAmongEqualEndsAreTheNewest) {
+  auto ids = store_->submit(std::vector<JobSpec>(3, full_spec(1)));
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  for (JobId id : *ids) {
+    ASSERT_TRUE(
+        store_->transition(id, JobState::kQueued, JobState::kCancelled, at_seconds(7), "user")
+            .ok());
+  }
+  JobFilter last;
+  last.last_ended = 2;
+  const Result<std::vector<JobId>> listed = store_->list_job_ids(last);
+  ASSERT_TRUE(listed.ok()) << listed.status().to_string();
+  EXPECT_THAT(*listed, ElementsAre(ids->at(1), ids->at(2)));
 }
 
 TEST_F(StateStoreTest, EventsAppendInOrderAndRejectNonJson) {

@@ -195,20 +195,24 @@ try {
   assert.equal(many.length, 120);
   await until("the long queue", async () => (await rows(page, "queued")).length === 100);
   assert.match(await page.textContent("#queued-count"), /your first 100 by id; 120 queued in all/);
-  cli("cancel", holder, ...many);
+  cli("cancel", ...many);
   await until("the long queue cancelled", async () => (await rows(page, "queued"))[0] === "nothing queued");
   assert.match((await rows(page, "ended"))[0], /^\d+ many\[119\] CANCELLED - - - - -$/);
+  // The latest end first, not the highest id: holder, submitted before them, ends after.
+  cli("cancel", holder);
+  await until("holder listed first", async () => (await rows(page, "ended"))[0].startsWith(`${holder} holder CANCELLED`));
+  assert.match((await rows(page, "ended"))[1], /^\d+ many\[119\] CANCELLED - - - - -$/);
 
   // Root's view of every user's jobs names each job's user; anyone else is refused.
   if (process.getuid() === 0) {
     const everyone = await browser.newPage();
     await everyone.goto(await startDashboard("--all-users"));
     await everyone.waitForFunction(() => Number(document.body.dataset.refreshed || 0) >= 1, null, { timeout: 20000 });
-    assert.match((await rows(everyone, "ended"))[0], /^\d+ many\[119\] \(root\) CANCELLED/);
+    assert.match((await rows(everyone, "ended"))[0], /^\d+ holder \(root\) CANCELLED/);
     assert.deepEqual(await everyone.$$eval("[data-your]", (found) => found.map((element) => element.textContent)),
-      ["Jobs", "Ended: the last 15 by id"]);
+      ["Jobs", "Ended: the last 15 to end"]);
     assert.deepEqual(await page.$$eval("[data-your]", (found) => found.map((element) => element.textContent)),
-      ["Your jobs", "Ended: your last 15 by id"], "the first dashboard still shows yours");
+      ["Your jobs", "Ended: your last 15 to end"], "the first dashboard still shows yours");
     await everyone.close();
   } else {
     assert.throws(() => cli("dashboard", "--all-users"), /only root sees other users' jobs/);

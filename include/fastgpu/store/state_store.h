@@ -262,6 +262,9 @@ struct JobFilter {
   std::optional<WallTime> ended_from;
   std::optional<WallTime> ended_before;
   std::vector<std::string> names;  // any of these names; empty means any name
+  // Of the jobs the rest selects, only the `last_ended` that ended last (by end time, the
+  // higher id first among equal ends), still listed by id; `after` and `limit` page them.
+  std::optional<std::size_t> last_ended;
 };
 
 class StateStore {
@@ -309,7 +312,7 @@ class StateStore {
   // The ids list_jobs would return, without reading the rows (for pollers of thousands).
   virtual Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) = 0;
   // How many jobs, of every user, are in each state (a state with none is left out),
-  // counted from the state index without reading rows or listing ids.
+  // kept by the database as jobs come and change state, without reading rows or listing ids.
   virtual Result<std::map<JobState, std::uint64_t>> count_jobs_by_state() = 0;
   // The job's transitions, oldest first.
   virtual Result<std::vector<Transition>> transitions(JobId job) = 0;

@@ -6,10 +6,6 @@
 const REFRESH_MS = 2000;
 const ENDED_SHOWN = 15;
 const QUEUED_SHOWN = 100;
-// Listing every ended job's id costs the daemon more as its history grows: past this many,
-// the ended jobs are read again at most every ENDED_PAUSE_MS.
-const ENDED_MANY = 5000;
-const ENDED_PAUSE_MS = 10000;
 const LOG_KEPT_CHARS = 64 * 1024;
 const ENDED_STATES = "COMPLETED,FAILED,CANCELLED,TIMEOUT";
 
@@ -354,22 +350,16 @@ function showEnded(jobs) {
   }), "no ended job yet", 8);
 }
 
-// The last ENDED_SHOWN ended jobs, newest first: their ids first, then those jobs alone.
-// Read again only when a job has ended since (the daemon's counts of every user's ended
-// jobs moved), and, with many, not more often than every ENDED_PAUSE_MS.
-let ended = { count: -1, at: 0, jobs: [] };
+// The last ENDED_SHOWN jobs to end, the latest first, read again only when a job has ended
+// since (the daemon's counts of every user's ended jobs moved). The daemon finds them in its
+// end-time index (`last_ended`), however many jobs have ended before.
+let ended = { count: -1, jobs: [] };
 async function endedJobs(counts) {
   const count = ENDED_STATES.split(",").reduce((sum, state) => sum + (counts[state] || 0), 0);
   if (count === ended.count) return ended.jobs;
-  if (count > ENDED_MANY && Date.now() - ended.at < ENDED_PAUSE_MS) return ended.jobs;
-  const ids = (await get(`/v1/jobs?state=${ENDED_STATES}&ids_only=true`)).ids || [];
-  let jobs = [];
-  if (ids.length > 0) {
-    const from = ids[Math.max(0, ids.length - ENDED_SHOWN)];
-    const page = await get(`/v1/jobs?state=${ENDED_STATES}&brief=true&after=${from - 1}&limit=${ENDED_SHOWN}`);
-    jobs = (page.jobs || []).reverse();
-  }
-  ended = { count, at: Date.now(), jobs };
+  const page = await get(`/v1/jobs?state=${ENDED_STATES}&brief=true&last_ended=${ENDED_SHOWN}`);
+  const jobs = (page.jobs || []).sort((a, b) => (b.end_time_us - a.end_time_us) || (b.id - a.id));
+  ended = { count, jobs };
   return jobs;
 }
 
