@@ -295,7 +295,9 @@ TEST(JobsE2E, RunDrawsTheBatchsChartsAfterItsReport) {
   EXPECT_TRUE(contains(run.output, "--chart draws beside the table")) << run.output;
   run = daemon.fastgpu("history -n 1 --chart history.svg");
   EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_TRUE(contains(run.output, "two")) << run.output;
+  // The last to end: `one` slept a second, `two` (submitted after it) ended at once.
+  EXPECT_TRUE(contains(run.output, "one")) << run.output;
+  EXPECT_FALSE(contains(run.output, "two")) << run.output;
   std::ifstream svg_file(daemon.work() / "history.svg");
   const std::string svg((std::istreambuf_iterator<char>(svg_file)),
                         std::istreambuf_iterator<char>());
