@@ -4,8 +4,9 @@
 # builds side by side on the same database (for instance the code before a change and after
 # it). The state goes on tmpfs (/dev/shm), simulated GPUs (1xH100-80G), two CPU slots.
 #
-# The database is made once, with BUILD_A: a daemon runs RECENT tasks of `true`, then the
-# sqlite3 shell copies those jobs' rows until OLD jobs ended a month ago. Each build then
+# The database is made once, with BUILD_A (make_long_past in daemon_bench_lib.sh): a daemon
+# runs RECENT tasks of `true`, then the sqlite3 shell copies those jobs' rows (with their
+# transitions and events) until OLD jobs ended a month ago. Each build then
 # gets its own copy of it, several times in turn (A, B, A, B, ...), and for each:
 #   open     `fastgpu daemon start` under fair on the copy: the wall time until it answers
 #            (a build with a newer schema migrates the database first, its cost is here);
@@ -50,47 +51,12 @@ use_state() {
 now_s() { date +%s.%N; }
 elapsed() { echo "$(now_s) - $1" | bc; }
 
-# The database: RECENT jobs run by BUILD_A, their rows copied into OLD jobs a month older.
-make_database() {
-  use_state "$WORK/base"
-  mkdir -m 700 "$WORK/base"
-  FASTGPU=$A/fastgpu
-  "$FASTGPU" daemon start --devices 1xH100-80G --policy fair >/dev/null
-  "$FASTGPU" submit --gpus 0 --array "0-$((RECENT - 1))" -- true >/dev/null
-  "$FASTGPU" wait --all --timeout 600s >/dev/null
-  "$FASTGPU" daemon stop >/dev/null
-  local month_us=$((30 * 86400 * 1000000))
-  sqlite3 "$WORK/base/fastgpu.db" <<SQL
-PRAGMA foreign_keys = OFF;
-CREATE TEMP TABLE model AS SELECT * FROM jobs;
-WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < $OLD)
-INSERT INTO jobs (name, argv, shell_command, working_dir, gpus, gpu_mem, util_share,
-  priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, user,
-  signature, submit_us, state, placed_gpus, start_us, end_us, exit_code, signal,
-  supervisor_pid, job_pid, log_path, peak_gpu_mem, gpu_seconds, energy_joules,
-  energy_estimate, mean_util, attempts, array_max_running, placed_bytes, environment_id,
-  umask, energy_at_least, energy_unread, run_peak_gpu_mem)
-SELECT m.name, m.argv, m.shell_command, m.working_dir, m.gpus, m.gpu_mem, m.util_share,
-  m.priority, m.time_limit_s, m.deadline_us, NULL, NULL, m.restartable, m.uid, m.user,
-  m.signature, m.submit_us - $month_us - n.i, m.state, m.placed_gpus,
-  m.start_us - $month_us - n.i, m.end_us - $month_us - n.i, m.exit_code, m.signal,
-  m.supervisor_pid, m.job_pid, m.log_path, m.peak_gpu_mem, m.gpu_seconds, m.energy_joules,
-  m.energy_estimate, m.mean_util, m.attempts, m.array_max_running, m.placed_bytes,
-  m.environment_id, m.umask, m.energy_at_least, m.energy_unread, m.run_peak_gpu_mem
-FROM n JOIN model AS m ON m.id = (SELECT min(id) FROM model) + n.i % $RECENT;
-SQL
-  echo "database: $(sqlite3 "$WORK/base/fastgpu.db" 'SELECT count(*) FROM jobs') jobs," \
-    "$(du -m "$WORK/base/fastgpu.db" | cut -f1) MB, schema version" \
-    "$(sqlite3 "$WORK/base/fastgpu.db" 'PRAGMA user_version')"
-}
-
 # One run of one build on a fresh copy: "OPEN FIRST FIRST_CPU SINCE LAST LAST10 QUEUE"
 # (seconds).
 run_one() {
   local build=$1 state=$WORK/run
   rm -rf "$state"
   cp -a "$WORK/base" "$state"
-  rm -f "$state/fastgpu.sock"
   use_state "$state"
   FASTGPU=$build/fastgpu
   local begin open first first_cpu since last last10 queue id
@@ -120,7 +86,9 @@ run_one() {
 
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
-make_database
+use_state "$WORK/run"
+make_long_past "$A" "$WORK/run" "$RECENT" "$OLD"
+cp -a "$WORK/run" "$WORK/base"
 printf '%-5s %8s %9s %11s %10s %9s %9s %9s\n' build "open s" "first s" "first CPU s" \
   "since s" "last s" "last10 s" "queue s"
 declare -A col

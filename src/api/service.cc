@@ -325,6 +325,9 @@ ApiResponse ApiService::route(const ApiRequest& request) {
                    "ended_since_us", "ended_before_us", "name", "last_ended"},
                   [&] { return list(request); });
   }
+  if (parts.size() == 3 && parts[1] == "jobs" && parts[2] == "purge" && post) {
+    return taking({"ended_before_us", "state", "name", "all"}, [&] { return purge(request); });
+  }
   if (parts[1] == "jobs" && parts.size() >= 3 && parts.size() <= 4) {
     Result<std::uint64_t> id = parse_number(parts[2], "job id");
     if (!id.ok()) return error_response(id.status());
@@ -551,6 +554,75 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   ApiResponse response;
   response.text = std::move(listing).finish();
   return response;
+}
+
+// A purge deletes this many jobs a transaction: a tick waits for one part at most.
+constexpr std::size_t kPurgePart = 5000;
+
+ApiResponse ApiService::purge(const ApiRequest& request) {
+  store::JobFilter filter;
+  if (auto it = request.query.find("state"); it != request.query.end() && !it->second.empty()) {
+    Result<std::vector<store::JobState>> states = parse_states(it->second);
+    if (!states.ok()) return error_response(states.status());
+    filter.states = *states;
+  }
+  const Result<bool> all = query_flag(request, "all");
+  if (!all.ok()) return error_response(all.status());
+  if (*all && request.uid != kRootUid) {
+    return forbidden(fmt::format(
+        "only root purges other users' jobs (you are uid {}); leave out all=true", request.uid));
+  }
+  if (!*all) filter.uid = request.uid;
+  const auto before = request.query.find("ended_before_us");
+  if (before == request.query.end()) {
+    return error_response(invalid_argument(
+        "a purge needs ended_before_us=US: only the jobs that ended before that moment "
+        "(microseconds since 1970) are forgotten"));
+  }
+  Result<std::uint64_t> before_us = parse_number(before->second, "ended_before_us");
+  if (!before_us.ok()) return error_response(before_us.status());
+  if (*before_us > kLatestMicros) {
+    return error_response(invalid_argument(fmt::format(
+        "ended_before_us '{}' is past the year 9999; give microseconds since 1970", *before_us)));
+  }
+  filter.ended_before =
+      store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(*before_us)));
+  if (auto it = request.query.find("name"); it != request.query.end()) {
+    const std::optional<std::vector<std::string_view>> names = split_commas(it->second);
+    if (!names) {
+      return error_response(invalid_argument(
+          fmt::format("name '{}' has an empty name; give one or more names separated by commas, "
+                      "e.g. name=train,eval",
+                      it->second)));
+    }
+    filter.names.assign(names->begin(), names->end());
+  }
+  std::uint64_t purged = 0;
+  std::uint64_t kept = 0;
+  std::uint64_t logs_kept = 0;
+  std::string log_error;
+  for (;;) {
+    Result<store::Purged> part = options_.store->purge_ended(filter, kPurgePart);
+    if (!part.ok()) {
+      return error_response(
+          part.status().with_context(fmt::format("purging, after {} jobs were purged", purged)));
+    }
+    for (const store::Purged::Job& job : part->jobs) {
+      if (job.log_path.empty()) continue;
+      std::error_code error;
+      std::filesystem::remove(job.log_path, error);
+      if (!error) continue;
+      ++logs_kept;
+      if (log_error.empty()) log_error = job.log_path + ": " + error.message();
+    }
+    purged += part->jobs.size();
+    kept = part->kept_waited_on;
+    if (part->jobs.size() < kPurgePart) break;
+  }
+  return {200, Json{{"purged", purged},
+                    {"kept_waited_on", kept},
+                    {"logs_not_removed", logs_kept},
+                    {"log_error", log_error.empty() ? Json(nullptr) : Json(log_error)}}};
 }
 
 Result<store::JobRecord> ApiService::owned_job(const ApiRequest& request, JobId job) {

@@ -675,6 +675,64 @@ TEST_F(ApiServiceTest, UnknownJobIsNotFoundAndABadIdIsABadRequest) {
   EXPECT_EQ(call("DELETE", "/v1/jobs/1", 1).status, 404);
 }
 
+// `fastgpu purge`: the caller's jobs that ended before the moment, and their logs; root's
+// all=true for everyone's; the moment is required.
+TEST_F(ApiServiceTest, PurgeForgetsTheCallersEndedJobsAndTheirLogs) {
+  char folder[] = "/tmp/fastgpu-api-purge-XXXXXX";
+  ASSERT_NE(::mkdtemp(folder), nullptr);
+  const std::string log_path = std::string(folder) + "/job.log";
+  std::ofstream(log_path) << "hello\n";
+  const std::uint64_t ran = submit_as(3);
+  const std::uint64_t theirs = submit_as(4);
+  const std::uint64_t queued = submit_as(3);
+  ASSERT_TRUE(
+      store_->record_start(JobId(ran), {{0}, clock_.now(), log_path, 10, 11, std::nullopt}).ok());
+  store::JobEnd end;
+  end.at = clock_.now();
+  end.exit_code = 0;
+  ASSERT_TRUE(store_->record_end(JobId(ran), end).ok());
+  ASSERT_TRUE(
+      store_->transition(JobId(theirs), JobState::kQueued, JobState::kCancelled, clock_.now(), "x")
+          .ok());
+  const std::string after_all = std::to_string(
+      std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+          .count() +
+      1);
+
+  const ApiResponse purged =
+      call("POST", "/v1/jobs/purge", 3, "", {{"ended_before_us", after_all}});
+  ASSERT_EQ(purged.status, 200) << purged.body.dump();
+  EXPECT_EQ(purged.body["purged"], 1);
+  EXPECT_EQ(purged.body["kept_waited_on"], 0);
+  EXPECT_EQ(purged.body["logs_not_removed"], 0);
+  EXPECT_EQ(call("GET", "/v1/jobs/" + std::to_string(ran), 3).status, 404);
+  EXPECT_FALSE(std::filesystem::exists(log_path));
+  EXPECT_EQ(call("GET", "/v1/jobs/" + std::to_string(queued), 3).status, 200);  // not ended
+  EXPECT_EQ(call("GET", "/v1/jobs/" + std::to_string(theirs), 4).status, 200);  // not yours
+
+  EXPECT_EQ(call("POST", "/v1/jobs/purge", 3, "", {{"ended_before_us", after_all}, {"all", "true"}})
+                .status,
+            403);
+  const ApiResponse by_root =
+      call("POST", "/v1/jobs/purge", 0, "", {{"ended_before_us", after_all}, {"all", "true"}});
+  ASSERT_EQ(by_root.status, 200) << by_root.body.dump();
+  EXPECT_EQ(by_root.body["purged"], 1);
+  EXPECT_EQ(call("GET", "/v1/jobs/" + std::to_string(theirs), 4).status, 404);
+
+  for (const auto& [query, says] :
+       std::vector<std::pair<std::map<std::string, std::string>, std::string>>{
+           {{}, "needs ended_before_us"},
+           {{{"ended_before_us", "soon"}}, "'soon' is not a number"},
+           {{{"ended_before_us", "1"}, {"state", "RUNNING"}}, "RUNNING job has not ended"},
+           {{{"ended_before_us", "1"}, {"name", "a,,b"}}, "has an empty name"},
+           {{{"ended_before_us", "1"}, {"limit", "3"}}, "unknown parameter 'limit'"}}) {
+    const ApiResponse bad = call("POST", "/v1/jobs/purge", 3, "", query);
+    EXPECT_EQ(bad.status, 400) << says;
+    EXPECT_THAT(bad.body.value("error", std::string()), ::testing::HasSubstr(says));
+  }
+  std::filesystem::remove_all(folder);
+}
+
 TEST_F(ApiServiceTest, LogIsReadFromAnOffsetAndSaysWhenTheJobIsDone) {
   char folder[] = "/tmp/fastgpu-api-log-XXXXXX";
   ASSERT_NE(::mkdtemp(folder), nullptr);

@@ -28,6 +28,7 @@ void add_logs_command(CLI::App& app, CommandOutcome& outcome);       // logs_cmd
 void add_cancel_command(CLI::App& app, CommandOutcome& outcome);     // cancel_cmd.cc
 void add_wait_command(CLI::App& app, CommandOutcome& outcome);       // wait_cmd.cc
 void add_history_command(CLI::App& app, CommandOutcome& outcome);    // history_cmd.cc
+void add_purge_command(CLI::App& app, CommandOutcome& outcome);      // purge_cmd.cc
 void add_run_command(CLI::App& app, CommandOutcome& outcome);        // run_cmd.cc
 void add_metrics_command(CLI::App& app, CommandOutcome& outcome);    // metrics_cmd.cc
 void add_dashboard_command(CLI::App& app, CommandOutcome& outcome);  // dashboard_cmd.cc

@@ -210,6 +210,9 @@ class CountingStore final : public store::StateStore {
   Result<std::uint64_t> prune_samples(store::WallTime before, std::size_t limit) override {
     return inner_.prune_samples(before, limit);
   }
+  Result<store::Purged> purge_ended(const store::JobFilter& filter, std::size_t limit) override {
+    return inner_.purge_ended(filter, limit);
+  }
   Result<std::vector<store::HistoryEntry>> history(std::string_view signature,
                                                    std::size_t limit) override {
     return inner_.history(signature, limit);

@@ -134,6 +134,30 @@ constexpr const char* kListJobIds = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_AN
 constexpr const char* kListJobIdsInStates = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_STATES;
 constexpr const char* kListJobIdsEnded = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_ENDED;
 constexpr const char* kListJobIdsLastEnded = "SELECT id FROM jobs" FASTGPU_LIST_FILTER_LAST_ENDED;
+// purge_ended: the jobs to forget, into a temporary table of this connection, and the
+// deletes of their rows. A job that a job not yet ended depends on is kept.
+#define FASTGPU_PURGE_SELECTED                                                     \
+  " FROM jobs INDEXED BY jobs_by_end WHERE end_us < ?1 "                           \
+  "AND +state IN (SELECT value FROM json_each(?2)) AND (?3 IS NULL OR +uid = ?3) " \
+  "AND (?4 IS NULL OR name IN (SELECT value FROM json_each(?4))) AND "
+#define FASTGPU_PURGE_WAITED_ON                                                      \
+  "EXISTS (SELECT 1 FROM dependencies AS d JOIN jobs AS w ON w.id = d.job "          \
+  "WHERE d.after = jobs.id AND w.state NOT IN ('COMPLETED', 'FAILED', 'CANCELLED', " \
+  "'TIMEOUT'))"
+constexpr const char* kPurgeTable =
+    "CREATE TEMP TABLE IF NOT EXISTS purging (id INTEGER PRIMARY KEY, log_path TEXT NOT NULL);"
+    "DELETE FROM purging;";
+constexpr const char* kPurgeSelect =
+    "INSERT INTO purging (id, log_path) SELECT id, log_path" FASTGPU_PURGE_SELECTED
+    "NOT " FASTGPU_PURGE_WAITED_ON " ORDER BY end_us, id LIMIT ?5";
+constexpr const char* kPurgeKept = "SELECT count(*)" FASTGPU_PURGE_SELECTED FASTGPU_PURGE_WAITED_ON;
+constexpr const char* kPurgeDelete =
+    "DELETE FROM transitions WHERE job IN (SELECT id FROM purging);"
+    "DELETE FROM dependencies WHERE job IN (SELECT id FROM purging);"
+    "DELETE FROM dependencies WHERE after IN (SELECT id FROM purging);"
+    "DELETE FROM events WHERE job IN (SELECT id FROM purging);"
+    "DELETE FROM jobs WHERE id IN (SELECT id FROM purging);";
+constexpr const char* kPurgedJobs = "SELECT id, log_path FROM purging ORDER BY id";
 // Kept by triggers (schema version 8), not counted.
 constexpr const char* kCountJobsByState = "SELECT state, jobs FROM job_counts WHERE jobs <> 0";
 constexpr const char* kTransitions =
@@ -361,6 +385,66 @@ class SqliteStateStore final : public StateStore {
     stmt.bind(1, to_micros(before)).bind(2, static_cast<std::int64_t>(limit));
     FASTGPU_RETURN_IF_ERROR(stmt.run());
     return static_cast<std::uint64_t>(db_->changes());
+  }
+
+  Result<Purged> purge_ended(const JobFilter& filter, std::size_t limit) override {
+    if (!filter.ended_before) {
+      return invalid_argument("purging needs a moment: only jobs that ended before it go");
+    }
+    std::vector<std::string> states;
+    for (JobState state : filter.states) {
+      if (!is_terminal(state)) {
+        return invalid_argument("a " + state_name(state) +
+                                " job has not ended and cannot be purged; give COMPLETED, "
+                                "FAILED, CANCELLED or TIMEOUT");
+      }
+      states.push_back(state_name(state));
+    }
+    if (states.empty()) states = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT"};
+    std::lock_guard lock(mutex_);
+    // Without foreign keys for the transaction: SQLite would set each deleted job's events'
+    // job to NULL by scanning the events table once per job (events are indexed by job for
+    // the stop events alone); the rows that refer to the jobs are deleted here instead, each
+    // kind by an index or one scan. (The pragma is a no-op inside a transaction.)
+    FASTGPU_RETURN_IF_ERROR(db_->exec("PRAGMA foreign_keys = OFF"));
+    struct ForeignKeysBack {
+      Db& db;
+      ~ForeignKeysBack() { (void)db.exec("PRAGMA foreign_keys = ON"); }
+    } back{*db_};
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    FASTGPU_RETURN_IF_ERROR(db_->exec(kPurgeTable));
+    const auto bind_selected = [&](Statement& stmt) {
+      stmt.bind(1, to_micros(*filter.ended_before)).bind(2, strings_to_json(states));
+      if (filter.uid) stmt.bind(3, std::int64_t{*filter.uid});
+      if (!filter.names.empty()) stmt.bind(4, strings_to_json(filter.names));
+    };
+    {
+      STORE_ASSIGN_OR_RETURN(Statement select, db_->prepare(kPurgeSelect));
+      bind_selected(select);
+      select.bind(5, static_cast<std::int64_t>(limit));
+      FASTGPU_RETURN_IF_ERROR(select.run());
+    }
+    Purged purged;
+    {
+      STORE_ASSIGN_OR_RETURN(Statement read, db_->prepare(kPurgedJobs));
+      for (;;) {
+        STORE_ASSIGN_OR_RETURN(bool row, read.step());
+        if (!row) break;
+        purged.jobs.push_back(
+            {JobId(static_cast<std::uint64_t>(read.column_int64(0))), read.column_text(1)});
+      }
+    }
+    // Counted once, by the last call of a purge in parts (the one that found fewer than it
+    // could take): the count reads every job of the window.
+    if (purged.jobs.size() < limit) {
+      STORE_ASSIGN_OR_RETURN(Statement kept, db_->prepare(kPurgeKept));
+      bind_selected(kept);
+      STORE_ASSIGN_OR_RETURN(bool row, kept.step());
+      if (row) purged.kept_waited_on = static_cast<std::uint64_t>(kept.column_int64(0));
+    }
+    if (!purged.jobs.empty()) FASTGPU_RETURN_IF_ERROR(db_->exec(kPurgeDelete));
+    FASTGPU_RETURN_IF_ERROR(txn.commit());
+    return purged;
   }
 
   Result<std::vector<HistoryEntry>> history(std::string_view signature,

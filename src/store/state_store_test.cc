@@ -864,6 +864,97 @@ TEST_F(StateStoreTest, TheLastEndedAmongEqualEndsAreTheNewest) {
   EXPECT_THAT(*listed, ElementsAre(ids->at(1), ids->at(2)));
 }
 
+// `fastgpu purge`: the ended jobs before a moment go with everything of theirs, but not one
+// that a job not yet ended waits on; a job that ended later loses only its edge to them.
+TEST_F(StateStoreTest, PurgeForgetsEndedJobsBeforeTheMomentButNotThoseWaitedOn) {
+  const JobId waited_on = submit_one(full_spec(1));
+  const JobId cancelled = submit_one(full_spec(2));
+  const JobId failed_late = submit_one(full_spec(3));
+  const JobId early = submit_one(full_spec(4));
+  JobSpec other_user = full_spec(5);
+  other_user.uid = 4242;
+  const JobId others = submit_one(other_user);
+  ASSERT_TRUE(store_->record_start(waited_on, {{0}, at_seconds(1), "", {}, {}, {}}).ok());
+  ASSERT_TRUE(
+      store_->record_end(waited_on, {JobState::kCompleted, at_seconds(10), 0, {}, {}, "", {}})
+          .ok());
+  ASSERT_TRUE(
+      store_->transition(cancelled, JobState::kQueued, JobState::kCancelled, at_seconds(20), "user")
+          .ok());
+  ASSERT_TRUE(store_->record_start(failed_late, {{0}, at_seconds(1), "", {}, {}, {}}).ok());
+  ASSERT_TRUE(
+      store_->record_end(failed_late, {JobState::kFailed, at_seconds(30), 1, {}, {}, "", {}}).ok());
+  ASSERT_TRUE(store_->record_start(early, {{0}, at_seconds(1), "", {}, {}, {}}).ok());
+  ASSERT_TRUE(
+      store_->record_end(early, {JobState::kCompleted, at_seconds(15), 0, {}, {}, "", {}}).ok());
+  ASSERT_TRUE(
+      store_->transition(others, JobState::kQueued, JobState::kCancelled, at_seconds(5), "user")
+          .ok());
+  // One queued job waits on `waited_on`; one that ended at 40 s had waited on `early`.
+  JobSpec waiting = full_spec(6);
+  waiting.dependencies = {{waited_on, DependencyKind::kAfterAny, std::nullopt}};
+  const JobId waits = submit_one(waiting);
+  JobSpec after_early = full_spec(7);
+  after_early.dependencies = {{early, DependencyKind::kAfterOk, std::nullopt}};
+  const JobId ended_after = submit_one(after_early);
+  ASSERT_TRUE(
+      store_
+          ->transition(ended_after, JobState::kQueued, JobState::kCancelled, at_seconds(40), "user")
+          .ok());
+  ASSERT_TRUE(store_->append_event({0, at_seconds(20), "job.cancel", cancelled, "{}"}).ok());
+  ASSERT_TRUE(store_->append_event({0, at_seconds(20), "daemon.note", std::nullopt, "{}"}).ok());
+
+  JobFilter before;
+  before.uid = full_spec(1).uid;
+  before.ended_before = at_seconds(25);
+  // In parts: the first end first.
+  Result<Purged> first = store_->purge_ended(before, 1);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  ASSERT_EQ(first->jobs.size(), 1u);
+  EXPECT_EQ(first->jobs[0].id, early);
+  Result<Purged> rest = store_->purge_ended(before, 100);
+  ASSERT_TRUE(rest.ok()) << rest.status().to_string();
+  ASSERT_EQ(rest->jobs.size(), 1u);
+  EXPECT_EQ(rest->jobs[0].id, cancelled);
+  EXPECT_EQ(rest->kept_waited_on, 1u);
+
+  for (JobId gone : {early, cancelled}) {
+    EXPECT_EQ(store_->get_job(gone).status().code(), ErrorCode::kNotFound) << gone.value();
+    // Its transitions went too (a stored job always has its submission's).
+    EXPECT_EQ(store_->transitions(gone).status().code(), ErrorCode::kNotFound) << gone.value();
+  }
+  for (JobId kept : {waited_on, failed_late, others, waits, ended_after}) {
+    EXPECT_TRUE(store_->get_job(kept).ok()) << kept.value();
+  }
+  EXPECT_THAT(store_->get_job(waits)->spec.dependencies,
+              ElementsAre(Dependency{waited_on, DependencyKind::kAfterAny, std::nullopt}));
+  EXPECT_TRUE(store_->get_job(ended_after)->spec.dependencies.empty());
+  const Result<std::vector<Event>> events = store_->events_since(0, 100);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);  // the purged job's event went; the daemon's stays
+  EXPECT_EQ(events->at(0).kind, "daemon.note");
+  const Result<std::map<JobState, std::uint64_t>> counts = store_->count_jobs_by_state();
+  ASSERT_TRUE(counts.ok());
+  std::uint64_t counted = 0;
+  for (const auto& [state, jobs] : *counts) counted += jobs;
+  EXPECT_EQ(counted, 5u);
+  // A purged job can no longer be waited on, by its id.
+  JobSpec late = full_spec(8);
+  late.dependencies = {{cancelled, DependencyKind::kAfterAny, std::nullopt}};
+  EXPECT_FALSE(store_->submit(std::span(&late, 1)).ok());
+}
+
+TEST_F(StateStoreTest, PurgeNeedsAMomentAndEndedStates) {
+  JobFilter no_moment;
+  const Result<Purged> without = store_->purge_ended(no_moment, 10);
+  EXPECT_EQ(without.status().code(), ErrorCode::kInvalidArgument);
+  JobFilter running = with_states({JobState::kRunning});
+  running.ended_before = at_seconds(10);
+  const Result<Purged> not_ended = store_->purge_ended(running, 10);
+  EXPECT_EQ(not_ended.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(not_ended.status().message(), HasSubstr("RUNNING job has not ended"));
+}
+
 TEST_F(StateStoreTest, EventsAppendInOrderAndRejectNonJson) {
   const JobId id = submit_one(full_spec(1));
   auto first =

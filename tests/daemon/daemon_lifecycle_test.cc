@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -771,6 +772,25 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
       << not_ended.output;
   EXPECT_EQ(daemon.fastgpu("history --state bogus").exit_code, 2);
   EXPECT_EQ(daemon.fastgpu("wait " + std::to_string(ids[0])).exit_code, 1);  // cancelled
+
+  // purge: only with a moment; the ended jobs before it go, their logs with them.
+  const test_support::CliRun no_moment = daemon.fastgpu("purge");
+  EXPECT_EQ(no_moment.exit_code, 2);
+  EXPECT_TRUE(contains(no_moment.output, "give --before TIME")) << no_moment.output;
+  EXPECT_EQ(daemon.fastgpu("purge --before yesterday").exit_code, 2);
+  EXPECT_EQ(daemon.fastgpu("purge --before 1h --state running").exit_code, 2);
+  const std::string log = daemon.job(ids[0])["log_path"].get<std::string>();
+  ASSERT_TRUE(std::filesystem::exists(log));
+  const test_support::CliRun earlier = daemon.fastgpu("purge --before 1h");
+  EXPECT_EQ(earlier.exit_code, 0) << earlier.output;
+  EXPECT_TRUE(contains(earlier.output, "no job of yours that ended before '1h'")) << earlier.output;
+  const test_support::CliRun purged = daemon.fastgpu("purge --before now");
+  EXPECT_EQ(purged.exit_code, 0) << purged.output;
+  EXPECT_TRUE(contains(purged.output, "purged 2 job(s) of yours that ended before 'now'"))
+      << purged.output;
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(log));
+  EXPECT_EQ(daemon.fastgpu("show " + std::to_string(ids[0])).exit_code, 1);
 }
 
 TEST(DaemonLifecycle, CancelTakesTheRangeTheQueueShowsForAnArray) {

@@ -111,6 +111,9 @@ class ApiService {
   ApiResponse list(const ApiRequest& request);
   ApiResponse show(const ApiRequest& request, JobId job);
   ApiResponse cancel(const ApiRequest& request, JobId job);
+  // POST /v1/jobs/purge: forgets the caller's jobs that ended before ended_before_us, and
+  // deletes their logs.
+  ApiResponse purge(const ApiRequest& request);
   ApiResponse log(const ApiRequest& request, JobId job);
   ApiResponse daemon_info();
   ApiResponse reload(const ApiRequest& request);

@@ -267,6 +267,17 @@ struct JobFilter {
   std::optional<std::size_t> last_ended;
 };
 
+// What StateStore::purge_ended deleted, and what it kept.
+struct Purged {
+  struct Job {
+    JobId id;
+    std::string log_path;  // as recorded: empty for a job that never ran
+  };
+  std::vector<Job> jobs;
+  // Jobs the filter selected that a job not yet ended depends on, kept.
+  std::uint64_t kept_waited_on = 0;
+};
+
 class StateStore {
  public:
   virtual ~StateStore() = default;
@@ -335,6 +346,15 @@ class StateStore {
   // Deletes samples older than `before`, the oldest first and at most `limit` of them (so
   // that a long backlog is deleted in short transactions); returns how many.
   virtual Result<std::uint64_t> prune_samples(WallTime before, std::size_t limit) = 0;
+
+  // Forgets at most `limit` of the ended jobs `filter` selects, those that ended first: each
+  // job's row, transitions, dependencies and events go, in one transaction. `filter` needs
+  // `ended_before`; its states (COMPLETED, FAILED, CANCELLED, TIMEOUT; none: all four),
+  // uid and names narrow it; other fields are not read. A job that a job not yet ended
+  // depends on is kept (its end decides whether that one may start), and counted. The
+  // history of run times and peaks (history()) keeps their runs. Returns the jobs deleted,
+  // with their log paths, for the caller to delete the logs.
+  virtual Result<Purged> purge_ended(const JobFilter& filter, std::size_t limit) = 0;
 
   // The latest `limit` history entries of a signature, newest first.
   virtual Result<std::vector<HistoryEntry>> history(std::string_view signature,
