@@ -20,6 +20,14 @@ require_shm() {
   fi
 }
 
+# Exits 2 unless the sqlite3 shell is there (make_long_past writes the database with it).
+require_sqlite3() {
+  if ! command -v sqlite3 >/dev/null; then
+    echo "needs the sqlite3 shell (Debian package sqlite3)" >&2
+    exit 2
+  fi
+}
+
 # The pid of the daemon that $FASTGPU talks to.
 daemon_pid() {
   "$FASTGPU" daemon status --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])'

@@ -35,10 +35,7 @@ RUNS=${5:-3}
 source "$(dirname "$0")/daemon_bench_lib.sh"
 require_builds "$A" "$B"
 require_shm
-if ! command -v sqlite3 >/dev/null; then
-  echo "needs the sqlite3 shell (Debian package sqlite3) to copy the old jobs" >&2
-  exit 2
-fi
+require_sqlite3
 
 WORK=$(mktemp -d /dev/shm/fastgpu-long-history.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT

@@ -24,10 +24,7 @@ NAIVE=${4:-500}
 source "$(dirname "$0")/daemon_bench_lib.sh"
 require_builds "$BUILD"
 require_shm
-if ! command -v sqlite3 >/dev/null; then
-  echo "needs the sqlite3 shell (Debian package sqlite3)" >&2
-  exit 2
-fi
+require_sqlite3
 
 WORK=$(mktemp -d /dev/shm/fastgpu-purge-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT

@@ -11,6 +11,7 @@ packages=(
   libcpp-httplib-dev libssl-dev libbrotli-dev libmimalloc-dev ccache
   prometheus  # for promtool, which checks `fastgpu metrics` in the tests
   chromium    # the real browser the dashboard's test drives (tests/browser)
+  sqlite3     # the shell, with which bench/long_history.sh and bench/purge.sh write a long past
 )
 # The browser test runs on Node.js (with playwright-core from npm, below); Debian's when the
 # machine has none.

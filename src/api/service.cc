@@ -468,10 +468,11 @@ Json usage_so_far_json(const engine::Engine& engine, const store::JobRecord& job
               {"energy_joules", optional_json(used->energy_joules)}};
 }
 
-}  // namespace
-
-ApiResponse ApiService::list(const ApiRequest& request) {
-  store::JobFilter filter;
+// What a listing and a purge read alike into `filter`: state= (any of), all=true (every
+// user's jobs: root only; else the caller's own) and name= (any of, comma-separated). The
+// refusal, if any; `does` is what only root does with others' jobs ("sees", "purges").
+std::optional<ApiResponse> read_selection(const ApiRequest& request, std::string_view does,
+                                          store::JobFilter& filter) {
   if (auto it = request.query.find("state"); it != request.query.end() && !it->second.empty()) {
     Result<std::vector<store::JobState>> states = parse_states(it->second);
     if (!states.ok()) return error_response(states.status());
@@ -479,33 +480,13 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   }
   const Result<bool> all = query_flag(request, "all");
   if (!all.ok()) return error_response(all.status());
-  const bool all_users = *all;
-  if (all_users && request.uid != kRootUid) {
-    return forbidden(fmt::format(
-        "only root sees other users' jobs (you are uid {}); leave out all=true", request.uid));
+  if (*all && request.uid != kRootUid) {
+    return forbidden(
+        fmt::format("only root {} other users' jobs (you are uid {}); leave out "
+                    "all=true",
+                    does, request.uid));
   }
-  if (!all_users) filter.uid = request.uid;
-  for (const char* name :
-       {"after", "limit", "array", "ended_since_us", "ended_before_us", "last_ended"}) {
-    auto it = request.query.find(name);
-    if (it == request.query.end()) continue;
-    Result<std::uint64_t> value = parse_number(it->second, name);
-    if (!value.ok()) return error_response(value.status());
-    const std::string_view which = name;
-    if (which == "after") filter.after = JobId(*value);
-    if (which == "limit") filter.limit = static_cast<std::size_t>(*value);
-    if (which == "array") filter.array_id = *value;
-    if (which == "last_ended") filter.last_ended = static_cast<std::size_t>(*value);
-    if (!which.starts_with("ended_")) continue;
-    if (*value > kLatestMicros) {
-      return error_response(invalid_argument(
-          fmt::format("{} '{}' is past the year 9999; give microseconds since 1970, as the "
-                      "jobs' *_time_us fields are",
-                      name, *value)));
-    }
-    (which == "ended_since_us" ? filter.ended_from : filter.ended_before) =
-        store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(*value)));
-  }
+  if (!*all) filter.uid = request.uid;
   if (auto it = request.query.find("name"); it != request.query.end()) {
     const std::optional<std::vector<std::string_view>> names = split_commas(it->second);
     if (!names) {
@@ -515,6 +496,48 @@ ApiResponse ApiService::list(const ApiRequest& request) {
                       it->second)));
     }
     filter.names.assign(names->begin(), names->end());
+  }
+  return std::nullopt;
+}
+
+// A moment of the API (ended_since_us=...): microseconds since 1970, up to the year 9999.
+Result<store::WallTime> moment_param(std::string_view name, std::string_view text) {
+  Result<std::uint64_t> value = parse_number(text, name);
+  if (!value.ok()) return value.status();
+  if (*value > kLatestMicros) {
+    return invalid_argument(
+        fmt::format("{} '{}' is past the year 9999; give microseconds since "
+                    "1970, as the jobs' *_time_us fields are",
+                    name, *value));
+  }
+  return store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(*value)));
+}
+
+}  // namespace
+
+ApiResponse ApiService::list(const ApiRequest& request) {
+  store::JobFilter filter;
+  if (std::optional<ApiResponse> refused = read_selection(request, "sees", filter)) {
+    return std::move(*refused);
+  }
+  for (const char* name : {"ended_since_us", "ended_before_us"}) {
+    auto it = request.query.find(name);
+    if (it == request.query.end()) continue;
+    Result<store::WallTime> moment = moment_param(name, it->second);
+    if (!moment.ok()) return error_response(moment.status());
+    (std::string_view(name) == "ended_since_us" ? filter.ended_from : filter.ended_before) =
+        *moment;
+  }
+  for (const char* name : {"after", "limit", "array", "last_ended"}) {
+    auto it = request.query.find(name);
+    if (it == request.query.end()) continue;
+    Result<std::uint64_t> value = parse_number(it->second, name);
+    if (!value.ok()) return error_response(value.status());
+    const std::string_view which = name;
+    if (which == "after") filter.after = JobId(*value);
+    if (which == "limit") filter.limit = static_cast<std::size_t>(*value);
+    if (which == "array") filter.array_id = *value;
+    if (which == "last_ended") filter.last_ended = static_cast<std::size_t>(*value);
   }
   const Result<bool> ids_only = query_flag(request, "ids_only");
   if (!ids_only.ok()) return error_response(ids_only.status());
@@ -561,42 +584,18 @@ constexpr std::size_t kPurgePart = 5000;
 
 ApiResponse ApiService::purge(const ApiRequest& request) {
   store::JobFilter filter;
-  if (auto it = request.query.find("state"); it != request.query.end() && !it->second.empty()) {
-    Result<std::vector<store::JobState>> states = parse_states(it->second);
-    if (!states.ok()) return error_response(states.status());
-    filter.states = *states;
+  if (std::optional<ApiResponse> refused = read_selection(request, "purges", filter)) {
+    return std::move(*refused);
   }
-  const Result<bool> all = query_flag(request, "all");
-  if (!all.ok()) return error_response(all.status());
-  if (*all && request.uid != kRootUid) {
-    return forbidden(fmt::format(
-        "only root purges other users' jobs (you are uid {}); leave out all=true", request.uid));
-  }
-  if (!*all) filter.uid = request.uid;
   const auto before = request.query.find("ended_before_us");
   if (before == request.query.end()) {
     return error_response(invalid_argument(
         "a purge needs ended_before_us=US: only the jobs that ended before that moment "
         "(microseconds since 1970) are forgotten"));
   }
-  Result<std::uint64_t> before_us = parse_number(before->second, "ended_before_us");
-  if (!before_us.ok()) return error_response(before_us.status());
-  if (*before_us > kLatestMicros) {
-    return error_response(invalid_argument(fmt::format(
-        "ended_before_us '{}' is past the year 9999; give microseconds since 1970", *before_us)));
-  }
-  filter.ended_before =
-      store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(*before_us)));
-  if (auto it = request.query.find("name"); it != request.query.end()) {
-    const std::optional<std::vector<std::string_view>> names = split_commas(it->second);
-    if (!names) {
-      return error_response(invalid_argument(
-          fmt::format("name '{}' has an empty name; give one or more names separated by commas, "
-                      "e.g. name=train,eval",
-                      it->second)));
-    }
-    filter.names.assign(names->begin(), names->end());
-  }
+  Result<store::WallTime> moment = moment_param("ended_before_us", before->second);
+  if (!moment.ok()) return error_response(moment.status());
+  filter.ended_before = *moment;
   std::uint64_t purged = 0;
   std::uint64_t kept = 0;
   std::uint64_t logs_kept = 0;
