@@ -171,6 +171,10 @@ class CountingStore final : public store::StateStore {
   }
   Result<store::JobRecord> get_job(JobId job) override {
     ++job_reads;
+    if (failed_job_reads_left > 0) {
+      --failed_job_reads_left;
+      return io_error("database is locked (a test's store)");
+    }
     return inner_.get_job(job);
   }
   Result<std::vector<store::JobRecord>> list_jobs(const store::JobFilter& filter) override {
@@ -220,6 +224,7 @@ class CountingStore final : public store::StateStore {
 
   std::uint64_t job_reads = 0;
   int failed_peak_writes_left = 0;  // record_run_peaks() fails this many times first
+  int failed_job_reads_left = 0;    // get_job() fails this many times first
 
  private:
   store::StateStore& inner_;

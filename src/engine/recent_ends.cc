@@ -41,6 +41,8 @@ Status RecentEnds::refresh(store::StateStore& store, double oldest_s) {
   }
   for (JobId id : pending_) {
     Result<JobRecord> job = store.get_job(id);
+    // Purged since it ended (`fastgpu purge --before now`): nothing of it is left to weigh.
+    if (!job.ok() && job.status().code() == ErrorCode::kNotFound) continue;
     if (!job.ok()) {
       invalidate();
       return job.status().with_context("reading ended job " + to_string(id));

@@ -7,6 +7,8 @@
 #include <memory>
 #include <vector>
 
+#include "engine/engine_test_util.h"
+
 namespace fastgpu::engine {
 namespace {
 
@@ -40,6 +42,23 @@ class RecentEndsTest : public ::testing::Test {
       std::move(store::open_sqlite_store(":memory:")).value();
   RecentEnds ends_;
 };
+
+// A job purged between its end and the next tick (`fastgpu purge --before now`) is not
+// weighed, and the tick goes on: it failed, "no job N in the state database".
+TEST_F(RecentEndsTest, AnEndPurgedBeforeItIsReadIsLeftOut) {
+  const std::vector<JobId> jobs = submit(2);
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  cancel_at(jobs[0], 100);
+  cancel_at(jobs[1], 200);
+  ends_.ended(jobs[0]);
+  ends_.ended(jobs[1]);
+  store::JobFilter first;
+  first.ended_before = store::WallTime(std::chrono::seconds(150));
+  ASSERT_EQ(store_->purge_ended(first, 10).value().jobs.size(), 1u);
+  ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
+  EXPECT_THAT(ids(), ElementsAre(jobs[1]));
+  EXPECT_EQ(ends_.reads(), 1U);  // read whole once, at the start; not again
+}
 
 TEST_F(RecentEndsTest, ReadsTheStoreWholeOnceThenEachEndItIsTold) {
   const std::vector<JobId> jobs = submit(4);
@@ -91,11 +110,14 @@ TEST_F(RecentEndsTest, AJobStillQueuedIsNoEnd) {
 TEST_F(RecentEndsTest, AFailedReadReadsTheStoreWholeNextTime) {
   const std::vector<JobId> jobs = submit(1);
   ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
-  ends_.ended(JobId{999});  // no such job
-  const Status failed = ends_.refresh(*store_, 0);
-  EXPECT_FALSE(failed.ok());
-  EXPECT_THAT(failed.message(), ::testing::HasSubstr("reading ended job 999"));
   cancel_at(jobs[0], 100);
+  ends_.ended(jobs[0]);
+  testing::CountingStore failing(*store_);
+  failing.failed_job_reads_left = 1;
+  const Status failed = ends_.refresh(failing, 0);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_THAT(failed.message(), ::testing::HasSubstr("reading ended job " + to_string(jobs[0]) +
+                                                     ": database is locked"));
   ASSERT_TRUE(ends_.refresh(*store_, 0).ok());
   EXPECT_THAT(ids(), ElementsAre(jobs[0]));
   EXPECT_EQ(ends_.reads(), 2U);
