@@ -30,6 +30,7 @@
 #include "fastgpu/api/json_text.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
+#include "fastgpu/engine/job_file.h"
 #include "fastgpu/engine/report.h"
 #include "fastgpu/store/state_store.h"
 
@@ -722,6 +723,14 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
     line("log", log_path);
   }
   return text;
+}
+
+Result<std::int64_t> moment_micros(const std::string& text, std::string_view option) {
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  Result<store::WallTime> moment = engine::parse_moment(text, now, option);
+  if (!moment.ok()) return moment.status();
+  return std::max<std::int64_t>(0, moment->time_since_epoch().count());
 }
 
 Result<std::string> name_query(const std::string& names) {

@@ -131,6 +131,15 @@ Result<std::string> parse_state_list(const std::string& text, bool ended);
 // the list is refused, naming the text.
 Result<std::string> name_query(const std::string& names);
 
+// A moment as --since, --until and --before take it (engine::parse_moment, read against
+// now), in microseconds since 1970 for the daemon's *_us parameters; a moment before 1970
+// is 1970 (no job ended before). The error names `option`.
+Result<std::int64_t> moment_micros(const std::string& text, std::string_view option);
+// What such an option's help says of the moments it takes.
+inline constexpr const char* kMomentForms =
+    "a time ago (2h, 1d, now-30m), a date (2026-12-01, from its midnight) or a date and time "
+    "(2026-12-01T18:00, local; ...Z for UTC)";
+
 // One line per job (`jobs` by increasing id): ID NAME USER STATE GPUS MEM/GPU PLACED
 // ELAPSED, with a header. Unless `expand`, queued members of one array with consecutive ids
 // share a line, as squeue shows a pending array: ID "12-9999", NAME "sweep[3-9990]".

@@ -4,7 +4,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,7 +13,6 @@
 #include "cli/daemon_client.h"
 #include "cli/run_chart.h"
 #include "fastgpu/api/job_json.h"
-#include "fastgpu/engine/job_file.h"
 #include "fastgpu/engine/report.h"
 
 namespace fastgpu::cli {
@@ -35,21 +33,19 @@ struct HistoryOptions {
 // `&ended_since_us=...&ended_before_us=...&name=...` for --since, --until and --name, or a
 // usage error naming the option. A moment before 1970 is 1970: no job ended before.
 Result<std::string> filter_query(const HistoryOptions& options) {
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
   std::string query;
   std::optional<std::int64_t> since_us;
   std::optional<std::int64_t> until_us;
   if (options.since) {
-    Result<store::WallTime> since = engine::parse_moment(*options.since, now, "--since");
+    Result<std::int64_t> since = moment_micros(*options.since, "--since");
     if (!since.ok()) return since.status();
-    since_us = std::max<std::int64_t>(0, since->time_since_epoch().count());
+    since_us = *since;
     query += fmt::format("&ended_since_us={}", *since_us);
   }
   if (options.until) {
-    Result<store::WallTime> until = engine::parse_moment(*options.until, now, "--until");
+    Result<std::int64_t> until = moment_micros(*options.until, "--until");
     if (!until.ok()) return until.status();
-    until_us = std::max<std::int64_t>(0, until->time_since_epoch().count());
+    until_us = *until;
     query += fmt::format("&ended_before_us={}", *until_us);
   }
   if (since_us && until_us && *since_us >= *until_us) {
@@ -202,9 +198,7 @@ void add_history_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_option("-n,--last", options->last,
                       "Only the N of these jobs that ended last (listed by id, as always)");
   command->add_option("-S,--since", options->since,
-                      "Only jobs that ended at or after TIME: a time ago (2h, 1d, now-30m), a "
-                      "date (2026-12-01, from its midnight) or a date and time "
-                      "(2026-12-01T18:00, local; ...Z for UTC)");
+                      std::string("Only jobs that ended at or after TIME: ") + kMomentForms);
   command->add_option("-E,--until", options->until,
                       "Only jobs that ended before TIME (as --since)");
   command->add_option("--name", options->name,

@@ -3,7 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -12,7 +11,6 @@
 
 #include "cli/daemon_client.h"
 #include "fastgpu/api/job_json.h"
-#include "fastgpu/engine/job_file.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -31,11 +29,9 @@ int run_purge(const PurgeOptions& options) {
                        "give --before TIME: the jobs that ended before it are forgotten, e.g. "
                        "--before 30d (ended more than 30 days ago) or --before 2026-11-01");
   }
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-  Result<store::WallTime> before = engine::parse_moment(*options.before, now, "--before");
+  Result<std::int64_t> before = moment_micros(*options.before, "--before");
   if (!before.ok()) return usage_error("purge", before.status().message());
-  const std::int64_t before_us = std::max<std::int64_t>(0, before->time_since_epoch().count());
+  const std::int64_t before_us = *before;
   std::string target = fmt::format("/v1/jobs/purge?ended_before_us={}", before_us);
   if (options.state) {
     Result<std::string> states = parse_state_list(*options.state, /*ended=*/true);
@@ -97,9 +93,7 @@ void add_purge_command(CLI::App& app, CommandOutcome& outcome) {
       "purge", "Forget your jobs that ended before a moment: their records and logs");
   add_daemon_flags(*command, options->daemon);
   command->add_option("--before", options->before,
-                      "Only jobs that ended before TIME (required): a time ago (30d, 12h), a "
-                      "date (2026-11-01, from its midnight) or a date and time "
-                      "(2026-11-01T18:00, local; ...Z for UTC)");
+                      std::string("Only jobs that ended before TIME (required): ") + kMomentForms);
   command->add_option("--state", options->state,
                       "Only these states, comma-separated (e.g. COMPLETED,CANCELLED)");
   command->add_option("--name", options->name,
