@@ -162,6 +162,7 @@ class EngineLoop {
       return;
     }
     for (const std::string& warning : report->warnings) say("warning: " + warning);
+    for (const std::string& note : report->notes) say(note);
   }
 
   engine::Engine& engine_;
@@ -255,6 +256,7 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   options.info.cpu_slots = config.cpu_slots;
   options.info.sample_interval_s = config.sample_interval_s;
   options.info.sample_retention_s = config.sample_retention_s;
+  options.info.job_retention_s = config.job_retention_s;
   if (!config.metrics_host.empty()) {
     options.info.metrics_listen = fmt::format("{}:{}", config.metrics_host, config.metrics_port);
   }

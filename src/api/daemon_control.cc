@@ -86,6 +86,9 @@ std::string tail_of(const std::filesystem::path& path, std::size_t lines, std::u
   if (options.sample_retention_s) {
     ::setenv("FASTGPU_SAMPLE_RETENTION", fmt::format("{}", *options.sample_retention_s).c_str(), 1);
   }
+  if (options.job_retention_s) {
+    ::setenv("FASTGPU_JOB_RETENTION", fmt::format("{}", *options.job_retention_s).c_str(), 1);
+  }
   if (!options.metrics_listen.empty()) {
     ::setenv("FASTGPU_METRICS_LISTEN", options.metrics_listen.c_str(), 1);
   }

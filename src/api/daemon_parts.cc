@@ -92,6 +92,7 @@ Result<DaemonParts> open_daemon_parts(const DaemonConfig& config) {
   options.cpu_slots = config.cpu_slots;
   options.sample_interval_s = config.sample_interval_s;
   options.sample_retention_s = config.sample_retention_s;
+  options.job_retention_s = config.job_retention_s;
   options.scheduler = config.scheduler;
   options.check_schedule = config.check_schedule;
   if (parts.gpus_source == "nvml") options.attribute_pid = pid_attribution;

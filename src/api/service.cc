@@ -601,19 +601,13 @@ ApiResponse ApiService::purge(const ApiRequest& request) {
   std::uint64_t logs_kept = 0;
   std::string log_error;
   for (;;) {
-    Result<store::Purged> part = options_.store->purge_ended(filter, kPurgePart);
+    Result<store::Purged> part = store::purge_ended_with_logs(*options_.store, filter, kPurgePart);
     if (!part.ok()) {
       return error_response(
           part.status().with_context(fmt::format("purging, after {} jobs were purged", purged)));
     }
-    for (const store::Purged::Job& job : part->jobs) {
-      if (job.log_path.empty()) continue;
-      std::error_code error;
-      std::filesystem::remove(job.log_path, error);
-      if (!error) continue;
-      ++logs_kept;
-      if (log_error.empty()) log_error = job.log_path + ": " + error.message();
-    }
+    logs_kept += part->logs_not_removed;
+    if (log_error.empty()) log_error = part->log_error;
     purged += part->jobs.size();
     kept = part->kept_waited_on;
     if (part->jobs.size() < kPurgePart) break;
@@ -860,6 +854,7 @@ ApiResponse ApiService::daemon_info() {
                     {"cpu_slots", info.cpu_slots},
                     {"sample_interval_s", info.sample_interval_s},
                     {"sample_retention_s", info.sample_retention_s},
+                    {"job_retention_s", info.job_retention_s},
                     {"metrics_listen",
                      info.metrics_listen.empty() ? Json(nullptr) : Json(info.metrics_listen)},
                     {"shared", info.shared},

@@ -38,6 +38,7 @@ struct DaemonOptions {
   std::string sample_interval;   // --sample-interval; else FASTGPU_SAMPLE_INTERVAL; else 1s
   std::string metrics_listen;    // --metrics-listen; else FASTGPU_METRICS_LISTEN; else none
   std::string sample_retention;  // --sample-retention; else FASTGPU_SAMPLE_RETENTION; else 7d
+  std::string job_retention;     // --job-retention; else FASTGPU_JOB_RETENTION; else for ever
   std::string policy;            // --policy; else FASTGPU_POLICY; else fifo
   std::string strategy;          // --strategy; else FASTGPU_STRATEGY; else pack
   std::string config;  // --config; else FASTGPU_CONFIG; else the default file, if there is one
@@ -120,12 +121,18 @@ Result<Settings> scheduler_option(const DaemonOptions& options, bool reloading =
   return settings;
 }
 
+// A retention as `daemon status` and its refusals say it: "7d00h", or "for ever" for 0.
+std::string kept_for(double seconds) {
+  return seconds > 0 ? format_duration(Seconds(seconds)) : std::string("for ever");
+}
+
 // What this start asked for that the running daemon (its /v1/daemon answer) does not do:
 // "policy fair, not priority; memory_action kill, not requeue"; empty when nothing. Only
 // what the flags asked counts: --policy, --strategy, and every setting of --config's file.
 std::string settings_not_as_asked(const DaemonOptions& options, const Settings& asked,
                                   std::optional<double> sample_interval_s,
-                                  std::optional<double> sample_retention_s, const api::Json& info) {
+                                  std::optional<double> sample_retention_s,
+                                  std::optional<double> job_retention_s, const api::Json& info) {
   const api::Json running = info.value("scheduler", api::Json::object());
   std::vector<std::string> differences;
   for (const sched::SettingChange& change :
@@ -158,11 +165,15 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
       info.contains("sample_retention_s") ? info["sample_retention_s"] : api::Json();
   if (!options.sample_retention.empty() && sample_retention_s && kept.is_number() &&
       kept.get<double>() != *sample_retention_s) {
-    const auto text = [](double seconds) {
-      return seconds > 0 ? format_duration(Seconds(seconds)) : std::string("for ever");
-    };
-    differences.push_back(fmt::format("samples kept {}, not {}", text(*sample_retention_s),
-                                      text(kept.get<double>())));
+    differences.push_back(fmt::format("samples kept {}, not {}", kept_for(*sample_retention_s),
+                                      kept_for(kept.get<double>())));
+  }
+  const api::Json& jobs_kept =
+      info.contains("job_retention_s") ? info["job_retention_s"] : api::Json();
+  if (!options.job_retention.empty() && job_retention_s && jobs_kept.is_number() &&
+      jobs_kept.get<double>() != *job_retention_s) {
+    differences.push_back(fmt::format("ended jobs kept {}, not {}", kept_for(*job_retention_s),
+                                      kept_for(jobs_kept.get<double>())));
   }
   const api::Json& listen = info.contains("metrics_listen") ? info["metrics_listen"] : api::Json();
   if (!options.metrics_listen.empty() && listen != options.metrics_listen) {
@@ -253,6 +264,18 @@ Result<std::optional<double>> sample_retention_option(const DaemonOptions& optio
       "or 30d");
 }
 
+// How long ended jobs are kept, in seconds (0: for ever): the flag, else
+// FASTGPU_JOB_RETENTION, else for ever.
+Result<std::optional<double>> job_retention_option(const DaemonOptions& options) {
+  return duration_option(
+      flag_or_environment(options.job_retention, "--job-retention", "FASTGPU_JOB_RETENTION"),
+      [](double seconds) {
+        constexpr double kLongest = 3660.0 * 86400;  // ten years of 366 days
+        return seconds == 0.0 || (seconds >= 3600.0 && seconds <= kLongest);
+      },
+      "ended jobs are kept from 1h to 10 years, or for ever (0, the default); give e.g. 90d");
+}
+
 // Where the metrics are served over TCP: HOST:PORT from the flag, else FASTGPU_METRICS_LISTEN;
 // nullopt when neither says. A bad flag is a usage error, a bad variable a failure.
 Result<std::optional<HostPort>> metrics_listen_option(const DaemonOptions& options) {
@@ -328,6 +351,11 @@ api::Json start_choices(const DaemonOptions& options, const Settings& scheduler,
       !retention.value.empty()) {
     choices["sample_retention"] = retention.value;
   }
+  if (const Named retention =
+          flag_or_environment(options.job_retention, "--job-retention", "FASTGPU_JOB_RETENTION");
+      !retention.value.empty()) {
+    choices["job_retention"] = retention.value;
+  }
   if (options.shared) choices["shared"] = true;
   return choices;
 }
@@ -360,6 +388,7 @@ DaemonOptions with_crashed_daemons_choices(DaemonOptions options) {
   take("sample_interval", options.sample_interval, "FASTGPU_SAMPLE_INTERVAL");
   take("metrics_listen", options.metrics_listen, "FASTGPU_METRICS_LISTEN");
   take("sample_retention", options.sample_retention, "FASTGPU_SAMPLE_RETENTION");
+  take("job_retention", options.job_retention, "FASTGPU_JOB_RETENTION");
   if (const auto slots = saved.find("cpu_slots");
       slots != saved.end() && slots->is_number_integer() && !options.cpu_slots &&
       !environment_sets("FASTGPU_CPU_SLOTS")) {
@@ -408,6 +437,8 @@ int run_foreground(const DaemonOptions& asked) {
   if (!metrics.ok()) return refuse_scheduler("daemon run", metrics.status());
   Result<std::optional<double>> retention = sample_retention_option(options);
   if (!retention.ok()) return refuse_scheduler("daemon run", retention.status());
+  Result<std::optional<double>> jobs_kept = job_retention_option(options);
+  if (!jobs_kept.ok()) return refuse_scheduler("daemon run", jobs_kept.status());
   Result<bool> check_schedule = check_schedule_option();
   if (!check_schedule.ok()) return fail("daemon run", check_schedule.status());
   Result<Settings> scheduler = scheduler_option(options);
@@ -424,6 +455,7 @@ int run_foreground(const DaemonOptions& asked) {
   config.cpu_slots = *cpu_slots;
   if (*sample_interval) config.sample_interval_s = **sample_interval;
   if (*retention) config.sample_retention_s = **retention;
+  if (*jobs_kept) config.job_retention_s = **jobs_kept;
   if (*metrics) {
     config.metrics_host = (*metrics)->host;
     config.metrics_port = (*metrics)->port;
@@ -496,6 +528,8 @@ int start_detached(const DaemonOptions& options) {
   if (!metrics.ok()) return refuse_scheduler("daemon start", metrics.status());
   Result<std::optional<double>> retention = sample_retention_option(options);
   if (!retention.ok()) return refuse_scheduler("daemon start", retention.status());
+  Result<std::optional<double>> jobs_kept = job_retention_option(options);
+  if (!jobs_kept.ok()) return refuse_scheduler("daemon start", jobs_kept.status());
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("daemon start", paths.status());
   Result<std::optional<pid_t>> running = api::running_daemon_pid(*paths);
@@ -504,8 +538,8 @@ int start_detached(const DaemonOptions& options) {
     // Asked for settings it does not use, it is not what was asked for.
     Result<api::Json> info = api::ApiClient(paths->socket).get("/v1/daemon");
     if (info.ok()) {
-      const std::string differences =
-          settings_not_as_asked(options, *scheduler, *sample_interval, *retention, *info);
+      const std::string differences = settings_not_as_asked(options, *scheduler, *sample_interval,
+                                                            *retention, *jobs_kept, *info);
       if (!differences.empty()) {
         return fail(
             "daemon start",
@@ -532,6 +566,7 @@ int start_detached(const DaemonOptions& options) {
   if (!options.sample_interval.empty()) start.sample_interval_s = *sample_interval;
   start.metrics_listen = options.metrics_listen;
   if (!options.sample_retention.empty()) start.sample_retention_s = *retention;
+  if (!options.job_retention.empty()) start.job_retention_s = *jobs_kept;
   start.shared = options.shared;
   Result<api::StartedDaemon> started = api::start_daemon(*paths, start);
   if (!started.ok()) return fail("daemon start", started.status());
@@ -618,12 +653,12 @@ std::string status_text(const api::Json& info) {
     counts += fmt::format("{}{} {}", counts.empty() ? "" : ", ", count.get<int>(), state);
   }
   const bool backfill = info.value("scheduler", api::Json::object()).value("backfill", true);
-  const double retention = info.value("sample_retention_s", 0.0);
-  const std::string kept =
-      retention > 0 ? "kept " + format_duration(Seconds(retention)) : "kept for ever";
+  const std::string kept = "kept " + kept_for(info.value("sample_retention_s", 0.0));
+  const std::string ended_kept = kept_for(info.value("job_retention_s", 0.0));
   return fmt::format(
       "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} ({})\npolicy:    "
-      "{} (placement: {}, backfill {})\n{}sampling:  every {}, {}\nmetrics:   {}\njobs:      {}\n",
+      "{} (placement: {}, backfill {})\n{}sampling:  every {}, {}\nmetrics:   {}\njobs:      {}\n"
+      "history:   ended jobs kept {}\n",
       info["pid"].get<std::int64_t>(), format_duration(Seconds(info["uptime_s"].get<double>())),
       info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
       info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
@@ -632,7 +667,7 @@ std::string status_text(const api::Json& info) {
       info.contains("metrics_listen") && info["metrics_listen"].is_string()
           ? "http://" + info["metrics_listen"].get<std::string>() + "/metrics"
           : std::string("`fastgpu metrics` (no --metrics-listen)"),
-      counts.empty() ? "none" : counts);
+      counts.empty() ? "none" : counts, ended_kept);
 }
 
 // `fastgpu daemon reload`: the running daemon reads its settings file again.
@@ -722,6 +757,10 @@ void add_run_and_start_flags(CLI::App& command, DaemonOptions& options) {
   command.add_option("--sample-retention", options.sample_retention,
                      "How long GPU samples are kept in the state database, 1h to 10 years, or 0 "
                      "for ever (default: FASTGPU_SAMPLE_RETENTION, else 7d)");
+  command.add_option("--job-retention", options.job_retention,
+                     "How long ended jobs are kept (records, events, logs), 1h to 10 years, or 0 "
+                     "for ever; older ones are purged hourly (default: FASTGPU_JOB_RETENTION, "
+                     "else for ever)");
   command.add_option("--metrics-listen", options.metrics_listen,
                      "Also serve the Prometheus metrics (GPUs and job counts) on HOST:PORT at "
                      "/metrics, e.g. 127.0.0.1:9401 (default: FASTGPU_METRICS_LISTEN, else "

@@ -33,11 +33,13 @@ Status check_options(const EngineOptions& options) {
     return invalid_argument("EngineOptions::state_dir is empty; pass the state folder");
   }
   if (!(options.sample_interval_s >= 0.0) || !(options.kill_grace_s >= 0.0) ||
-      !(options.sample_retention_s >= 0.0)) {
+      !(options.sample_retention_s >= 0.0) || !(options.job_retention_s >= 0.0)) {
     return invalid_argument(
-        "sample_interval_s, kill_grace_s and sample_retention_s must be >= 0 seconds, not " +
+        "sample_interval_s, kill_grace_s, sample_retention_s and job_retention_s must be >= 0 "
+        "seconds, not " +
         std::to_string(options.sample_interval_s) + ", " + std::to_string(options.kill_grace_s) +
-        " and " + std::to_string(options.sample_retention_s));
+        ", " + std::to_string(options.sample_retention_s) + " and " +
+        std::to_string(options.job_retention_s));
   }
   return sched::validate_config(options.scheduler).with_context("scheduler config");
 }

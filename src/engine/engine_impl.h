@@ -107,6 +107,9 @@ class EngineImpl final : public Engine {
   // Deletes GPU samples past options_.sample_retention_s, at most once an hour (sooner while
   // a backlog remains).
   void prune_samples_if_due(TickReport& report);
+  // Forgets the jobs that ended past options_.job_retention_s, at the first tick and then
+  // hourly (at every tick while a backlog remains), a part of them a tick.
+  void purge_ended_if_due(TickReport& report);
   void note_withheld(const std::vector<Withheld>& withheld, TickReport& report);
 
   // waiting.cc
@@ -160,6 +163,8 @@ class EngineImpl final : public Engine {
   // When samples past the retention were last deleted; a delete that hit its row limit
   // leaves it unset, so that the next sample deletes more.
   std::optional<store::WallTime> last_prune_;
+  // The same for ended jobs past their retention.
+  std::optional<store::WallTime> last_job_purge_;
 };
 
 }  // namespace fastgpu::engine

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include "engine/engine_test_util.h"
 #include "fastgpu/engine/engine.h"
 #include "fastgpu/gpu/simulated_probe.h"
@@ -625,6 +628,108 @@ TEST(EngineAccountingTest, SamplesPastTheRetentionAreDeleted) {
   clock.advance(1);
   ASSERT_TRUE(engine->tick().ok());
   EXPECT_EQ(count(), 4u);
+}
+
+// A daemon that runs for months kept every job that ended: with a job retention, those
+// that ended before now - retention are forgotten at the first tick and then hourly, and
+// their logs with them; a job that an unended job still waits on is kept until it is not.
+TEST(EngineAccountingTest, JobsPastTheRetentionAreForgottenWithTheirLogs) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  seams.options.job_retention_s = 2 * 3600.0;
+  auto engine = seams.open();
+  JobSpec waiting = job_spec("waiting", 1, 10 * kGiB);
+  waiting.dependencies = {{JobId(0), store::DependencyKind::kAfterOk, 1},
+                          {JobId(0), store::DependencyKind::kAfterOk, 2}};
+  auto ids = engine->submit(std::vector<JobSpec>{job_spec("old", 1, 10 * kGiB),
+                                                 job_spec("waited_on", 1, 10 * kGiB),
+                                                 job_spec("long", 1, 10 * kGiB), waiting});
+  ASSERT_TRUE(ids.ok());
+  const JobId old = ids->at(0);
+  const JobId waited_on = ids->at(1);
+  const JobId long_one = ids->at(2);
+  const JobId waiter = ids->at(3);
+  ASSERT_TRUE(engine->tick().ok());  // the first purge finds nothing
+  ASSERT_EQ(seams.launcher.launches.size(), 3u);
+  const auto log_of = [&](JobId id) { return dir.path() / "logs" / (to_string(id) + ".log"); };
+  for (JobId id : {old, waited_on, long_one}) {
+    std::ofstream(log_of(id)) << "a line\n";
+  }
+  seams.launcher.finish(old, exec::Exited{0});
+  seams.launcher.finish(waited_on, exec::Exited{0});
+  ASSERT_TRUE(engine->tick().ok());
+  ASSERT_EQ(store->get_job(old)->state, JobState::kCompleted);
+
+  // Three hours on, both ended past the retention: `old` goes, `waited_on` stays (`waiting`
+  // waits on it and on `long`, which still runs).
+  clock.advance(3 * 3600);
+  Result<TickReport> report = engine->tick();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(store->get_job(old).status().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(log_of(old)));
+  EXPECT_EQ(store->get_job(waited_on)->state, JobState::kCompleted);
+  EXPECT_TRUE(std::filesystem::exists(log_of(waited_on)));
+  ASSERT_THAT(report->notes, ::testing::ElementsAre(HasSubstr("forgot 1 jobs that ended before")));
+  EXPECT_THAT(report->notes[0], HasSubstr("kept 1 that unended jobs wait on"));
+  Result<std::vector<store::Event>> events = store->events_since(0, 1000);
+  ASSERT_TRUE(events.ok());
+  ASSERT_FALSE(events->empty());
+  EXPECT_EQ(events->back().kind, "jobs.purged");
+  EXPECT_THAT(events->back().message_json, HasSubstr("\"purged\":1"));
+
+  // `long` and then `waiting` end; within the hour after the last purge nothing goes...
+  seams.launcher.finish(long_one, exec::Exited{0});
+  ASSERT_TRUE(engine->tick().ok());
+  seams.launcher.finish(waiter, exec::Exited{0});
+  ASSERT_TRUE(engine->tick().ok());
+  ASSERT_EQ(store->get_job(waiter)->state, JobState::kCompleted);
+  clock.advance(3599);
+  report = engine->tick();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->notes.empty());
+  EXPECT_TRUE(store->get_job(waited_on).ok());
+  // ...and at the hour `waited_on` goes, while the two that ended an hour ago stay.
+  clock.advance(1);
+  report = engine->tick();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(store->get_job(waited_on).status().code(), ErrorCode::kNotFound);
+  EXPECT_FALSE(std::filesystem::exists(log_of(waited_on)));
+  EXPECT_TRUE(store->get_job(long_one).ok());
+  EXPECT_TRUE(std::filesystem::exists(log_of(long_one)));
+  EXPECT_TRUE(store->get_job(waiter).ok());
+}
+
+// Without a retention (the default) nothing that ended is forgotten, however old.
+TEST(EngineAccountingTest, WithoutARetentionEndedJobsAreKept) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  auto engine = seams.open();
+  auto ids = engine->submit(std::vector<JobSpec>{job_spec("a", 1, 10 * kGiB)});
+  ASSERT_TRUE(ids.ok());
+  ASSERT_TRUE(engine->tick().ok());
+  seams.launcher.finish(ids->at(0), exec::Exited{0});
+  ASSERT_TRUE(engine->tick().ok());
+  clock.advance(400 * 86400.0);
+  Result<TickReport> report = engine->tick();
+  ASSERT_TRUE(report.ok());
+  EXPECT_TRUE(report->notes.empty());
+  EXPECT_EQ(store->get_job(ids->at(0))->state, JobState::kCompleted);
+}
+
+// A retention below zero (or not a number) is refused when the engine opens.
+TEST(EngineAccountingTest, ANegativeJobRetentionIsRefused) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store(":memory:");
+  Seams seams(clock, *store, dir.path());
+  seams.options.job_retention_s = -1.0;
+  Result<std::unique_ptr<Engine>> engine = Engine::open(seams.options);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_THAT(engine.status().message(), HasSubstr("job_retention_s"));
 }
 
 TEST(EngineAccountingTest, WithoutAttributionPeakMemoryIsUnknownNotZero) {

@@ -1,5 +1,8 @@
 // One turn of the loop: read the GPUs, record ended runs, end jobs whose dependencies
 // failed, sample, schedule, apply.
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
 #include <nlohmann/json.hpp>
 
 #include "engine/convert.h"
@@ -37,6 +40,7 @@ Result<TickReport> EngineImpl::tick() {
   FASTGPU_RETURN_IF_ERROR(running_.refresh(*options_.store, to_seconds(now_)));
   FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
   sample_if_due(report);
+  purge_ended_if_due(report);
   Result<KeptSchedule::Decided> decided =
       schedule_.decide({options_, reading_, meter_, now_, queued_, running_, history_, &moving_});
   if (!decided.ok()) {
@@ -228,6 +232,53 @@ void EngineImpl::prune_samples_if_due(TickReport& report) {
     last_prune_.reset();
   } else {
     last_prune_ = now_;
+  }
+}
+
+void EngineImpl::purge_ended_if_due(TickReport& report) {
+  constexpr double kPurgeEverySeconds = 3600.0;
+  // As `fastgpu purge` deletes them: the tick waits for one such transaction at most.
+  constexpr std::size_t kPurgeJobs = 5000;
+  if (options_.job_retention_s <= 0.0) return;
+  if (last_job_purge_ && to_seconds(now_) - to_seconds(*last_job_purge_) < kPurgeEverySeconds) {
+    return;
+  }
+  store::JobFilter filter;  // every user's
+  filter.ended_before = now_ - std::chrono::duration_cast<store::WallTime::duration>(
+                                   std::chrono::duration<double>(options_.job_retention_s));
+  const Result<store::Purged> purged =
+      store::purge_ended_with_logs(*options_.store, filter, kPurgeJobs);
+  if (!purged.ok()) {
+    warn(report, "jobs.purge_error", std::nullopt,
+         "could not forget the jobs past their retention: " + purged.status().to_string());
+    last_job_purge_ = now_;  // tried again in an hour, not at every tick
+    return;
+  }
+  if (!purged->jobs.empty()) {
+    const std::string before = fmt::format(
+        "{:%Y-%m-%d %H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(*filter.ended_before));
+    json body = {{"purged", purged->jobs.size()},
+                 {"ended_before_us", filter.ended_before->time_since_epoch().count()},
+                 {"kept_waited_on", purged->kept_waited_on}};
+    if (auto failed = event("jobs.purged", std::nullopt, body.dump())) {
+      report.warnings.push_back(*failed);
+    }
+    report.notes.push_back(fmt::format(
+        "forgot {} jobs that ended before {} (--job-retention){}", purged->jobs.size(), before,
+        purged->kept_waited_on > 0
+            ? fmt::format("; kept {} that unended jobs wait on", purged->kept_waited_on)
+            : std::string()));
+  }
+  if (purged->logs_not_removed > 0) {
+    warn(report, "jobs.purge_error", std::nullopt,
+         fmt::format("could not delete {} log files of purged jobs, {}", purged->logs_not_removed,
+                     purged->log_error));
+  }
+  // A full part leaves more behind: the next tick goes on with them.
+  if (purged->jobs.size() >= kPurgeJobs) {
+    last_job_purge_.reset();
+  } else {
+    last_job_purge_ = now_;
   }
 }
 

@@ -3,6 +3,7 @@
 
 #include <array>
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <utility>
 
@@ -215,6 +216,21 @@ Result<std::vector<JobId>> StateStore::submit(std::span<const JobSpec> jobs) {
   ids.reserve(records->size());
   for (const JobRecord& record : *records) ids.push_back(record.id);
   return ids;
+}
+
+Result<Purged> purge_ended_with_logs(StateStore& store, const JobFilter& filter,
+                                     std::size_t limit) {
+  Result<Purged> purged = store.purge_ended(filter, limit);
+  if (!purged.ok()) return purged;
+  for (const Purged::Job& job : purged->jobs) {
+    if (job.log_path.empty()) continue;
+    std::error_code error;
+    std::filesystem::remove(job.log_path, error);
+    if (!error) continue;
+    ++purged->logs_not_removed;
+    if (purged->log_error.empty()) purged->log_error = job.log_path + ": " + error.message();
+  }
+  return purged;
 }
 
 }  // namespace fastgpu::store

@@ -263,6 +263,80 @@ TEST(DaemonLifecycle, SamplesPastTheRetentionChosenAtStartAreDeleted) {
   EXPECT_EQ(left.front().at, new_sample);
 }
 
+// Jobs that ended before --job-retention are forgotten by the daemon, their logs with
+// them; status says how long ended jobs are kept, and a start asking otherwise is refused.
+TEST(DaemonLifecycle, JobsPastTheRetentionChosenAtStartAreForgotten) {
+  DaemonHarness daemon;
+  const test_support::CliRun short_one = daemon.fastgpu("daemon start --job-retention 10m");
+  EXPECT_EQ(short_one.exit_code, 2) << short_one.output;
+  EXPECT_TRUE(contains(short_one.output, "--job-retention '10m' is out of range"))
+      << short_one.output;
+  EXPECT_TRUE(contains(short_one.output, "or for ever (0, the default)")) << short_one.output;
+  const test_support::CliRun unreadable =
+      daemon.fastgpu_with("FASTGPU_JOB_RETENTION=month", "daemon start");
+  EXPECT_EQ(unreadable.exit_code, 1) << unreadable.output;
+  EXPECT_TRUE(contains(unreadable.output, "FASTGPU_JOB_RETENTION: duration 'month'"))
+      << unreadable.output;
+
+  // A job that ended three days ago, with its log, and one that ended a minute ago, in the
+  // daemon's database before it starts.
+  const auto now =
+      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+  const std::filesystem::path old_log = daemon.state_dir() / "logs" / "old.log";
+  JobId old_job;
+  JobId new_job;
+  {
+    std::filesystem::create_directories(daemon.state_dir() / "logs");
+    ::chmod(daemon.state_dir().c_str(), 0700);
+    std::ofstream(old_log) << "what the old job printed\n";
+    auto opened = store::open_sqlite_store((daemon.state_dir() / "fastgpu.db").string());
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    store::StateStore& db = **opened;
+    store::JobSpec spec;
+    spec.argv = {"true"};
+    spec.working_dir = "/tmp";
+    spec.uid = ::getuid();
+    spec.user = "me";
+    spec.gpus = 0;
+    Result<std::vector<JobId>> ids = db.submit(std::vector<store::JobSpec>{spec, spec});
+    ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+    old_job = ids->at(0);
+    new_job = ids->at(1);
+    const store::WallTime ended = now - std::chrono::hours(72);
+    ASSERT_TRUE(db.record_start(old_job,
+                                {{}, ended - std::chrono::seconds(5), old_log.string(), {}, {}, {}})
+                    .ok());
+    ASSERT_TRUE(
+        db.record_end(old_job, {store::JobState::kCompleted, ended, 0, {}, {}, "", {}}).ok());
+    ASSERT_TRUE(db.transition(new_job, store::JobState::kQueued, store::JobState::kCancelled,
+                              now - std::chrono::minutes(1), "user")
+                    .ok());
+  }
+  ASSERT_EQ(daemon.fastgpu("daemon start --job-retention 2d").exit_code, 0);
+  const json status = daemon.fastgpu_json("daemon status");
+  ASSERT_TRUE(status.is_object());
+  EXPECT_EQ(status["job_retention_s"], 2 * 86400.0);
+  EXPECT_TRUE(
+      contains(daemon.fastgpu("daemon status").output, "history:   ended jobs kept 2d00h\n"));
+  const test_support::CliRun other = daemon.fastgpu("daemon start --job-retention 0");
+  EXPECT_EQ(other.exit_code, 1) << other.output;
+  EXPECT_TRUE(contains(other.output, "ended jobs kept for ever, not 2d00h")) << other.output;
+
+  // The first tick forgets the old job and deletes its log; the new one stays.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline &&
+         daemon.fastgpu("show " + std::to_string(old_job.value())).exit_code == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  const test_support::CliRun gone = daemon.fastgpu("show " + std::to_string(old_job.value()));
+  EXPECT_NE(gone.exit_code, 0) << gone.output;
+  EXPECT_TRUE(contains(gone.output, "no job " + std::to_string(old_job.value()))) << gone.output;
+  EXPECT_FALSE(std::filesystem::exists(old_log));
+  EXPECT_EQ(daemon.fastgpu("show " + std::to_string(new_job.value())).exit_code, 0);
+  EXPECT_TRUE(contains(daemon.daemon_log_tail(), "forgot 1 jobs that ended before"))
+      << daemon.daemon_log_tail();
+}
+
 // Two starts at the same moment: one daemon runs, and only the start whose daemon won says
 // it started it (the other said "daemon started" too, with the winner's pid).
 TEST(DaemonLifecycle, OfTwoStartsAtOnceOnlyTheOneThatStartedTheDaemonSaysSo) {

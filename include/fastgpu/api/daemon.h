@@ -54,6 +54,9 @@ struct DaemonConfig {
   // EngineOptions::sample_retention_s: GPU samples older than this are deleted (0: kept
   // for ever); `daemon run --sample-retention`.
   double sample_retention_s = 7 * 24 * 3600.0;
+  // EngineOptions::job_retention_s: jobs that ended longer ago are forgotten (0: kept for
+  // ever, the default).
+  double job_retention_s = 0.0;
   // Where to serve the metrics over TCP for Prometheus (`daemon run --metrics-listen
   // HOST:PORT`, MetricsServer); an empty host: nowhere.
   std::string metrics_host;
@@ -105,6 +108,7 @@ struct StartOptions {
   std::optional<double> sample_interval_s;   // passed on as FASTGPU_SAMPLE_INTERVAL when given
   std::string metrics_listen;                // passed on as FASTGPU_METRICS_LISTEN when not empty
   std::optional<double> sample_retention_s;  // passed on as FASTGPU_SAMPLE_RETENTION when given
+  std::optional<double> job_retention_s;     // passed on as FASTGPU_JOB_RETENTION when given
   bool shared = false;                       // `daemon run --shared`
 };
 

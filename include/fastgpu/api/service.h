@@ -65,6 +65,7 @@ struct DaemonInfo {
   double sample_interval_s = 1.0;   // GPU samples and accounting at most this often
   std::string metrics_listen;       // HOST:PORT serving the metrics over TCP; empty: none
   double sample_retention_s = 0.0;  // GPU samples kept this long; 0: for ever
+  double job_retention_s = 0.0;     // ended jobs kept this long; 0: for ever
   bool shared = false;              // the socket admits every local user
   Json scheduler;                   // every setting (sched::settings_json): policy, strategy, ...
   std::string settings_file;        // the file they were read from; empty: the defaults

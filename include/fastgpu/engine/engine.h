@@ -59,6 +59,10 @@ struct EngineOptions {
   // GPU samples older than this are deleted (0 keeps them all): at 1 s on 8 GPUs the table
   // gains 690,000 rows a day. Checked at most once an hour, in short deletes.
   double sample_retention_s = 7 * 24 * 3600.0;
+  // Jobs that ended longer ago than this are forgotten, as `fastgpu purge` does (their
+  // records, transitions, events and logs; a job an unended job waits on is kept); 0, the
+  // default, keeps them all. Checked at the first tick and then hourly, 5,000 jobs a tick.
+  double job_retention_s = 0.0;
 
   // Which job a GPU process belongs to (nullopt: not one of ours), given the supervisor pid
   // of each running job that has one, from the engine's mirror of its RUNNING jobs (so the
@@ -95,6 +99,7 @@ struct TickReport {
   std::vector<JobId> ended;
   std::vector<JobId> preempted;
   std::vector<std::string> warnings;  // e.g. memory-pressure warnings, a GPU lost
+  std::vector<std::string> notes;     // what the daemon's log says it did: ended jobs purged
   // Why the scheduler the engine keeps between ticks was rebuilt from the whole queue at
   // this tick; empty when it was told only what changed (src/engine/kept_schedule.h).
   std::string schedule_rebuilt;

@@ -276,6 +276,10 @@ struct Purged {
   std::vector<Job> jobs;
   // Jobs the filter selected that a job not yet ended depends on, kept.
   std::uint64_t kept_waited_on = 0;
+  // Set by purge_ended_with_logs(): the deleted jobs' log files it could not delete, and
+  // the first such file with the reason.
+  std::uint64_t logs_not_removed = 0;
+  std::string log_error;
 };
 
 class StateStore {
@@ -360,6 +364,10 @@ class StateStore {
   virtual Result<std::vector<HistoryEntry>> history(std::string_view signature,
                                                     std::size_t limit) = 0;
 };
+
+// store.purge_ended(filter, limit), then the log file of each job it deleted (one already
+// gone is not an error): what `fastgpu purge` and the daemon's --job-retention do alike.
+Result<Purged> purge_ended_with_logs(StateStore& store, const JobFilter& filter, std::size_t limit);
 
 enum class Durability {
   // WAL with synchronous=NORMAL: a killed process loses nothing committed; a power loss or
