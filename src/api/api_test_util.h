@@ -66,6 +66,7 @@ class FakeEngine final : public engine::Engine {
     if (found == waiting.end()) return std::nullopt;
     return found->second;
   }
+  void purged(store::WallTime ended_before) override { purges.push_back(ended_before); }
   std::optional<engine::Stopping> stopping(const store::JobRecord& job) const override {
     auto found = stopping_jobs.find(job.id);
     if (found == stopping_jobs.end()) return std::nullopt;
@@ -77,6 +78,7 @@ class FakeEngine final : public engine::Engine {
   std::map<JobId, engine::WaitingReason> waiting;   // what why_waiting() answers
   std::map<JobId, engine::Stopping> stopping_jobs;  // what stopping() answers
   std::optional<sched::SchedulerConfig> scheduler;  // the last set_scheduler_config()
+  std::vector<store::WallTime> purges;              // each purged() moment
 
  private:
   store::StateStore& store_;

@@ -612,6 +612,10 @@ ApiResponse ApiService::purge(const ApiRequest& request) {
     kept = part->kept_waited_on;
     if (part->jobs.size() < kPurgePart) break;
   }
+  if (purged > 0) {
+    std::lock_guard lock(*options_.engine_mutex);
+    options_.engine->purged(*filter.ended_before);
+  }
   return {200, Json{{"purged", purged},
                     {"kept_waited_on", kept},
                     {"logs_not_removed", logs_kept},

@@ -709,6 +709,9 @@ TEST_F(ApiServiceTest, PurgeForgetsTheCallersEndedJobsAndTheirLogs) {
   EXPECT_FALSE(std::filesystem::exists(log_path));
   EXPECT_EQ(call("GET", "/v1/jobs/" + std::to_string(queued), 3).status, 200);  // not ended
   EXPECT_EQ(call("GET", "/v1/jobs/" + std::to_string(theirs), 4).status, 200);  // not yours
+  // The engine is told, so that the fair policy forgets the purged job too.
+  ASSERT_EQ(engine_->purges.size(), 1u);
+  EXPECT_EQ(engine_->purges[0].time_since_epoch().count(), std::stoll(after_all));
 
   EXPECT_EQ(call("POST", "/v1/jobs/purge", 3, "", {{"ended_before_us", after_all}, {"all", "true"}})
                 .status,
@@ -718,6 +721,9 @@ TEST_F(ApiServiceTest, PurgeForgetsTheCallersEndedJobsAndTheirLogs) {
   ASSERT_EQ(by_root.status, 200) << by_root.body.dump();
   EXPECT_EQ(by_root.body["purged"], 1);
   EXPECT_EQ(call("GET", "/v1/jobs/" + std::to_string(theirs), 4).status, 404);
+  // A purge that found nothing to forget tells the engine nothing.
+  ASSERT_EQ(call("POST", "/v1/jobs/purge", 3, "", {{"ended_before_us", after_all}}).status, 200);
+  EXPECT_EQ(engine_->purges.size(), 2u);
 
   for (const auto& [query, says] :
        std::vector<std::pair<std::map<std::string, std::string>, std::string>>{

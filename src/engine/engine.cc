@@ -372,6 +372,14 @@ Status EngineImpl::set_scheduler_config(const sched::SchedulerConfig& config) {
   return {};
 }
 
+void EngineImpl::purged(store::WallTime ended_before) {
+  // Only the fair policy weighs ended jobs, and only those within its window.
+  if (options_.scheduler.policy != "fair") return;
+  const store::WallTime now = options_.clock->now();
+  if (to_seconds(ended_before) <= fair_oldest_end_s(options_, now)) return;
+  schedule_.ended_jobs_purged();
+}
+
 // ---- cancel ----
 
 Status EngineImpl::cancel(JobId id, std::uint32_t uid) {

@@ -41,6 +41,7 @@ class EngineImpl final : public Engine {
   Status set_scheduler_config(const sched::SchedulerConfig& config) override;
   const GpuReading& last_reading() const override { return reading_; }
   std::optional<RunningUsage> running_usage(JobId job) const override { return meter_.so_far(job); }
+  void purged(store::WallTime ended_before) override;
 
  private:
   // A running job the engine asked to stop: what for, and since when.

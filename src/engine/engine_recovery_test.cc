@@ -701,6 +701,57 @@ TEST(EngineAccountingTest, JobsPastTheRetentionAreForgottenWithTheirLogs) {
   EXPECT_TRUE(store->get_job(waiter).ok());
 }
 
+// The fair policy weighs each user's recent GPU time. A job purged from the store is no
+// longer weighed, in this daemon as in one started afresh: the engine told of the purge
+// reads the ended jobs again. Here alice's hour of GPU time is purged, so that her job,
+// submitted before bob's, runs first; without the purge bob's runs first.
+TEST(EngineAccountingTest, UnderFairAPurgedJobIsNoLongerWeighed) {
+  for (const bool purge : {false, true}) {
+    SCOPED_TRACE(purge ? "purged" : "kept");
+    TempDir dir;
+    ManualClock clock;
+    auto store = open_store(":memory:");
+    Seams seams(clock, *store, dir.path(), "H100-80G");
+    seams.options.scheduler.policy = "fair";
+    auto engine = seams.open();
+    const auto as = [](const std::string& name, const std::string& user, std::uint32_t uid) {
+      JobSpec spec = job_spec(name, 1, 10 * kGiB);
+      spec.user = user;
+      spec.uid = uid;
+      return spec;
+    };
+    auto first = engine->submit(std::vector<JobSpec>{as("hour", "alice", 1001)});
+    ASSERT_TRUE(first.ok());
+    ASSERT_TRUE(engine->tick().ok());
+    clock.advance(3600);
+    seams.launcher.finish(first->at(0), exec::Exited{0});
+    ASSERT_TRUE(engine->tick().ok());
+    // carol's job holds the only GPU while alice and bob queue one each.
+    auto holder = engine->submit(std::vector<JobSpec>{as("hold", "carol", 1003)});
+    ASSERT_TRUE(holder.ok());
+    ASSERT_TRUE(engine->tick().ok());
+    auto queued =
+        engine->submit(std::vector<JobSpec>{as("next", "alice", 1001), as("next", "bob", 1002)});
+    ASSERT_TRUE(queued.ok());
+    clock.advance(60);
+    ASSERT_TRUE(engine->tick().ok());  // the kept scheduler weighs alice's hour
+    if (purge) {
+      store::JobFilter filter;
+      filter.ended_before = clock.now();
+      Result<store::Purged> purged = store->purge_ended(filter, 100);
+      ASSERT_TRUE(purged.ok());
+      ASSERT_EQ(purged->jobs.size(), 1u);
+      engine->purged(clock.now());
+    }
+    clock.advance(60);
+    seams.launcher.finish(holder->at(0), exec::Exited{0});
+    Result<TickReport> report = engine->tick();
+    ASSERT_TRUE(report.ok());
+    ASSERT_EQ(report->started.size(), 1u);
+    EXPECT_EQ(report->started[0], purge ? queued->at(0) : queued->at(1));
+  }
+}
+
 // Without a retention (the default) nothing that ended is forgotten, however old.
 TEST(EngineAccountingTest, WithoutARetentionEndedJobsAreKept) {
   TempDir dir;

@@ -41,6 +41,11 @@ void KeptSchedule::history_changed(std::optional<std::string_view> signature) {
 
 void KeptSchedule::invalidate() { kept_.reset(); }
 
+void KeptSchedule::ended_jobs_purged() {
+  recent_ends_.invalidate();
+  kept_.reset();
+}
+
 bool KeptSchedule::unseen(JobId job) const {
   // Ids only grow, so every job submitted since is at or after the first one submitted.
   return first_unseen_ && job >= *first_unseen_;

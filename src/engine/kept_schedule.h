@@ -65,6 +65,9 @@ class KeptSchedule {
   void history_changed(std::optional<std::string_view> signature);
   // Rebuilds at the next decide().
   void invalidate();
+  // Ended jobs were deleted from the store: the fair policy's ended jobs are read again, and
+  // the scheduler rebuilt from them, at the next decide().
+  void ended_jobs_purged();
 
   struct Decided {
     std::vector<sched::Decision> decisions;

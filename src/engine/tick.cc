@@ -255,6 +255,7 @@ void EngineImpl::purge_ended_if_due(TickReport& report) {
     return;
   }
   if (!purged->jobs.empty()) {
+    this->purged(*filter.ended_before);
     const std::string before = fmt::format(
         "{:%Y-%m-%d %H:%M:%S} UTC", std::chrono::floor<std::chrono::seconds>(*filter.ended_before));
     json body = {{"purged", purged->jobs.size()},

@@ -196,6 +196,11 @@ class Engine {
   // What a job running under this engine has used so far (a job adopted after a restart:
   // since it was adopted); nullopt for a job it does not meter.
   virtual std::optional<RunningUsage> running_usage(JobId job) const = 0;
+
+  // Jobs that ended before `ended_before` were purged from the store (`fastgpu purge`): the
+  // fair policy forgets them too, as a daemon started now would (it reads the ended jobs it
+  // weighs again at the next tick, where some of them ended within its window).
+  virtual void purged(store::WallTime ended_before) = 0;
 };
 
 }  // namespace fastgpu::engine
