@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bench_traces.h"
+#include "core/huge_pages.h"
 #include "fastgpu/sim/cluster_spec.h"
 #include "fastgpu/sim/simulator.h"
 #include "fastgpu/sim/trace.h"
@@ -91,6 +92,7 @@ void bm_replay(benchmark::State& state, Case* replay) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  fastgpu::prefer_huge_pages();  // as `fastgpu simulate` runs (core/huge_pages.h)
   benchmark::Initialize(&argc, argv);
   const auto dir = find_traces_dir();
   if (!dir) {

@@ -19,6 +19,7 @@
 
 #include "cli/daemon_client.h"
 #include "cli/host_port.h"
+#include "core/huge_pages.h"
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/gpu/simulated_probe.h"
@@ -421,6 +422,7 @@ Status check_shared_allowed(const DaemonOptions& options) {
 }
 
 int run_foreground(const DaemonOptions& asked) {
+  prefer_huge_pages();  // the queue, the mirrors and the kept scheduler (core/huge_pages.h)
   const DaemonOptions options = with_crashed_daemons_choices(asked);
   if (Status shared = check_shared_allowed(options); !shared.ok()) {
     return fail("daemon run", shared);

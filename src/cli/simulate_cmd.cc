@@ -20,6 +20,7 @@
 
 #include "cli/commands.h"
 #include "cli/display_width.h"
+#include "core/huge_pages.h"
 #include "fastgpu/sched/placer.h"
 #include "fastgpu/sched/policy.h"
 #include "fastgpu/sched/settings.h"
@@ -505,6 +506,7 @@ std::optional<Failure> read_settings_file(SimulateOptions& options) {
 }
 
 std::optional<Failure> run_simulate(const SimulateOptions& given) {
+  prefer_huge_pages();  // a trace's jobs and the scheduler's state (core/huge_pages.h)
   if (given.protocol == "fgd") return run_protocol(given);
   SimulateOptions options = given;
   if (auto failure = read_settings_file(options)) return failure;
