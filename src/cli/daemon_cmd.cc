@@ -162,20 +162,16 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
                                       format_duration(Seconds(*sample_interval_s)),
                                       format_duration(Seconds(interval.get<double>()))));
   }
-  const api::Json& kept =
-      info.contains("sample_retention_s") ? info["sample_retention_s"] : api::Json();
-  if (!options.sample_retention.empty() && sample_retention_s && kept.is_number() &&
-      kept.get<double>() != *sample_retention_s) {
-    differences.push_back(fmt::format("samples kept {}, not {}", kept_for(*sample_retention_s),
-                                      kept_for(kept.get<double>())));
-  }
-  const api::Json& jobs_kept =
-      info.contains("job_retention_s") ? info["job_retention_s"] : api::Json();
-  if (!options.job_retention.empty() && job_retention_s && jobs_kept.is_number() &&
-      jobs_kept.get<double>() != *job_retention_s) {
-    differences.push_back(fmt::format("ended jobs kept {}, not {}", kept_for(*job_retention_s),
-                                      kept_for(jobs_kept.get<double>())));
-  }
+  // A retention this start's flag asked for that the daemon does not keep.
+  const auto retention = [&](const std::string& flag, std::optional<double> wanted, const char* key,
+                             const char* what) {
+    const api::Json& kept = info.contains(key) ? info[key] : api::Json();
+    if (flag.empty() || !wanted || !kept.is_number() || kept.get<double>() == *wanted) return;
+    differences.push_back(
+        fmt::format("{} kept {}, not {}", what, kept_for(*wanted), kept_for(kept.get<double>())));
+  };
+  retention(options.sample_retention, sample_retention_s, "sample_retention_s", "samples");
+  retention(options.job_retention, job_retention_s, "job_retention_s", "ended jobs");
   const api::Json& listen = info.contains("metrics_listen") ? info["metrics_listen"] : api::Json();
   if (!options.metrics_listen.empty() && listen != options.metrics_listen) {
     differences.push_back(

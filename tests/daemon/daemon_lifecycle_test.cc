@@ -207,20 +207,25 @@ TEST(DaemonLifecycle, TheSampleIntervalIsChosenAtStartAndStatusShowsIt) {
   EXPECT_TRUE(contains(other.output, "sample interval 5s, not 2s")) << other.output;
 }
 
+// A retention flag below its range is a usage error (exit 2) that names it and says the
+// range; its variable given something that is no duration fails the start (exit 1), named.
+void expect_retention_refused(DaemonHarness& daemon, const std::string& flag,
+                              const std::string& variable, const std::string& range_says) {
+  const test_support::CliRun short_one = daemon.fastgpu("daemon start " + flag + " 10m");
+  EXPECT_EQ(short_one.exit_code, 2) << short_one.output;
+  EXPECT_TRUE(contains(short_one.output, flag + " '10m' is out of range")) << short_one.output;
+  EXPECT_TRUE(contains(short_one.output, range_says)) << short_one.output;
+  const test_support::CliRun unreadable = daemon.fastgpu_with(variable + "=month", "daemon start");
+  EXPECT_EQ(unreadable.exit_code, 1) << unreadable.output;
+  EXPECT_TRUE(contains(unreadable.output, variable + ": duration 'month'")) << unreadable.output;
+}
+
 // GPU samples past --sample-retention are deleted by the daemon; status says how long
 // they are kept.
 TEST(DaemonLifecycle, SamplesPastTheRetentionChosenAtStartAreDeleted) {
   DaemonHarness daemon;
-  const test_support::CliRun short_one = daemon.fastgpu("daemon start --sample-retention 10m");
-  EXPECT_EQ(short_one.exit_code, 2) << short_one.output;
-  EXPECT_TRUE(contains(short_one.output, "--sample-retention '10m' is out of range"))
-      << short_one.output;
-  EXPECT_TRUE(contains(short_one.output, "or for ever (0)")) << short_one.output;
-  const test_support::CliRun unreadable =
-      daemon.fastgpu_with("FASTGPU_SAMPLE_RETENTION=week", "daemon start");
-  EXPECT_EQ(unreadable.exit_code, 1) << unreadable.output;
-  EXPECT_TRUE(contains(unreadable.output, "FASTGPU_SAMPLE_RETENTION: duration 'week'"))
-      << unreadable.output;
+  expect_retention_refused(daemon, "--sample-retention", "FASTGPU_SAMPLE_RETENTION",
+                           "or for ever (0)");
 
   // Samples of three days ago and of a minute ago, in the daemon's database before it starts.
   const auto now =
@@ -267,16 +272,8 @@ TEST(DaemonLifecycle, SamplesPastTheRetentionChosenAtStartAreDeleted) {
 // them; status says how long ended jobs are kept, and a start asking otherwise is refused.
 TEST(DaemonLifecycle, JobsPastTheRetentionChosenAtStartAreForgotten) {
   DaemonHarness daemon;
-  const test_support::CliRun short_one = daemon.fastgpu("daemon start --job-retention 10m");
-  EXPECT_EQ(short_one.exit_code, 2) << short_one.output;
-  EXPECT_TRUE(contains(short_one.output, "--job-retention '10m' is out of range"))
-      << short_one.output;
-  EXPECT_TRUE(contains(short_one.output, "or for ever (0, the default)")) << short_one.output;
-  const test_support::CliRun unreadable =
-      daemon.fastgpu_with("FASTGPU_JOB_RETENTION=month", "daemon start");
-  EXPECT_EQ(unreadable.exit_code, 1) << unreadable.output;
-  EXPECT_TRUE(contains(unreadable.output, "FASTGPU_JOB_RETENTION: duration 'month'"))
-      << unreadable.output;
+  expect_retention_refused(daemon, "--job-retention", "FASTGPU_JOB_RETENTION",
+                           "or for ever (0, the default)");
 
   // A job that ended three days ago, with its log, and one that ended a minute ago, in the
   // daemon's database before it starts.
@@ -995,7 +992,10 @@ TEST(DaemonLifecycle, ARestartAfterACrashKeepsTheStartsChoicesAndACleanStopForge
   // The harness gives every command FASTGPU_DEVICES; these commands leave it empty, as a
   // user's shell would.
   const std::string unset = "FASTGPU_DEVICES=";
-  ASSERT_EQ(daemon.fastgpu("daemon start --devices 3xH100-80G --policy priority").exit_code, 0);
+  ASSERT_EQ(
+      daemon.fastgpu("daemon start --devices 3xH100-80G --policy priority --job-retention 30d")
+          .exit_code,
+      0);
   const json before = daemon.fastgpu_json("daemon status");
   ASSERT_TRUE(before.is_object());
   EXPECT_EQ(before["devices"], "3xH100-80G");
@@ -1011,6 +1011,7 @@ TEST(DaemonLifecycle, ARestartAfterACrashKeepsTheStartsChoicesAndACleanStopForge
   EXPECT_NE(after["pid"], before["pid"]);
   EXPECT_EQ(after["devices"], "3xH100-80G");
   EXPECT_EQ(after["policy"], "priority");
+  EXPECT_EQ(after["job_retention_s"], 30 * 86400.0);
   ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
   ASSERT_EQ(daemon.fastgpu_with(unset, "queue").exit_code, 0);
   const json fresh =
@@ -1022,6 +1023,7 @@ TEST(DaemonLifecycle, ARestartAfterACrashKeepsTheStartsChoicesAndACleanStopForge
     EXPECT_EQ(fresh["devices"], "4xH100-80G");
   }
   EXPECT_EQ(fresh["policy"], "fifo");
+  EXPECT_EQ(fresh["job_retention_s"], 0.0);  // kept for ever, the default
   EXPECT_EQ(daemon.fastgpu("daemon start --devices 4xH100").exit_code, 2);
 }
 
