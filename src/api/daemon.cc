@@ -27,6 +27,7 @@
 #include "core/whole_file.h"
 #include "fastgpu/api/server.h"
 #include "fastgpu/api/service.h"
+#include "fastgpu/core/units.h"
 #include "fastgpu/sched/settings.h"
 #include "fastgpu/store/state_store.h"
 
@@ -335,6 +336,10 @@ Status run_daemon(const DaemonConfig& config) {
                   config.scheduler.strategy,
                   config.settings_file.empty() ? "the defaults (no settings file)"
                                                : "from " + config.settings_file.string()));
+  if (config.job_retention_s > 0) {
+    say(fmt::format("ended jobs are forgotten {} after they end (--job-retention)",
+                    format_duration(Seconds(config.job_retention_s))));
+  }
 
   Result<std::pair<int, int>> wake_pipe = install_child_wakeup();
   if (!wake_pipe.ok()) return wake_pipe.status();

@@ -332,6 +332,9 @@ TEST(DaemonLifecycle, JobsPastTheRetentionChosenAtStartAreForgotten) {
   EXPECT_EQ(daemon.fastgpu("show " + std::to_string(new_job.value())).exit_code, 0);
   EXPECT_TRUE(contains(daemon.daemon_log_tail(), "forgot 1 jobs that ended before"))
       << daemon.daemon_log_tail();
+  EXPECT_TRUE(contains(daemon.daemon_log_tail(),
+                       "ended jobs are forgotten 2d00h after they end (--job-retention)"))
+      << daemon.daemon_log_tail();
 }
 
 // Two starts at the same moment: one daemon runs, and only the start whose daemon won says
