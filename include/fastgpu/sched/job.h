@@ -32,10 +32,12 @@ struct Job {
   std::string signature;  // name or command; ties the job to its history
   std::string user;
 
+  // (gpus and priority side by side: the scheduler keeps a copy of every queued job in a
+  // hash node, 224 bytes so, not 256 as with each int padded alone.)
   int gpus = 1;                        // 0 means a CPU-only job that needs no GPU
+  int priority = 0;                    // larger runs first under the priority policy
   std::optional<Bytes> gpu_mem;        // declared bytes per GPU; nullopt means "auto"
   double util_share = 1.0;             // u in (0, 1]; 1.0 means exclusive compute
-  int priority = 0;                    // larger runs first under the priority policy
   std::optional<double> time_limit_s;  // C_j; nullopt means no limit
   std::optional<double> deadline_s;    // absolute time, for edf
   std::vector<Dependency> dependencies;
