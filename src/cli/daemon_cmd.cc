@@ -247,16 +247,19 @@ Result<std::optional<double>> sample_interval_option(const DaemonOptions& option
       "(the default) or 5s");
 }
 
+// A retention the daemon takes: 0 (for ever), or 1h to ten years (of 366 days).
+bool retention_in_range(double seconds) {
+  constexpr double kLongest = 3660.0 * 86400;
+  return seconds == 0.0 || (seconds >= 3600.0 && seconds <= kLongest);
+}
+
 // How long GPU samples are kept, in seconds (0: for ever): the flag, else
 // FASTGPU_SAMPLE_RETENTION, else 7 days.
 Result<std::optional<double>> sample_retention_option(const DaemonOptions& options) {
   return duration_option(
       flag_or_environment(options.sample_retention, "--sample-retention",
                           "FASTGPU_SAMPLE_RETENTION"),
-      [](double seconds) {
-        constexpr double kLongest = 3660.0 * 86400;  // ten years of 366 days
-        return seconds == 0.0 || (seconds >= 3600.0 && seconds <= kLongest);
-      },
+      retention_in_range,
       "GPU samples are kept from 1h to 10 years, or for ever (0); give e.g. 7d (the default) "
       "or 30d");
 }
@@ -266,10 +269,7 @@ Result<std::optional<double>> sample_retention_option(const DaemonOptions& optio
 Result<std::optional<double>> job_retention_option(const DaemonOptions& options) {
   return duration_option(
       flag_or_environment(options.job_retention, "--job-retention", "FASTGPU_JOB_RETENTION"),
-      [](double seconds) {
-        constexpr double kLongest = 3660.0 * 86400;  // ten years of 366 days
-        return seconds == 0.0 || (seconds >= 3600.0 && seconds <= kLongest);
-      },
+      retention_in_range,
       "ended jobs are kept from 1h to 10 years, or for ever (0, the default); give e.g. 90d");
 }
 

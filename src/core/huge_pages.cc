@@ -15,7 +15,6 @@
 // itself does not link it, so that a program on glibc's malloc (sched_bench_glibc, the
 // sanitizers' builds) links and finds it null.
 #pragma weak mi_option_set_enabled
-#pragma weak mi_version
 #define FASTGPU_MIMALLOC_HEADER 1
 #endif
 
@@ -53,7 +52,7 @@ void advise_mapping_holding(const void* address) {
 
 bool running_on_mimalloc() {
 #ifdef FASTGPU_MIMALLOC_HEADER
-  return &mi_version != nullptr && &mi_option_set_enabled != nullptr;
+  return &mi_option_set_enabled != nullptr;
 #else
   return false;
 #endif
