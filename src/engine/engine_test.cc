@@ -734,6 +734,27 @@ TEST_F(EngineTest, CpuSlotsGoByPriorityAcrossLimitedArraysAndLooseJobs) {
   EXPECT_EQ(state(ids[2]), JobState::kQueued);
 }
 
+// A CPU job that waits on a running GPU job takes no CPU slot, even when it comes first:
+// the slot goes to a job that can start now (it had waited until the GPU job ended).
+TEST_F(EngineTest, ACpuJobWaitingOnADependencyTakesNoCpuSlot) {
+  options_.cpu_slots = 1;
+  open("1xH100-80G");
+  const JobId gpu_job = start_half_share_for_an_hour(1);
+  JobSpec after = job_spec("after", 0, std::nullopt);
+  after.priority = 5;
+  after.dependencies = {{gpu_job, store::DependencyKind::kAfterOk, std::nullopt}};
+  const JobId waits = submit_one(after);
+  const JobId free = submit_one(job_spec("free", 0, std::nullopt));
+  EXPECT_THAT(tick().started, ElementsAre(free));
+  EXPECT_EQ(engine_->why_waiting(waits, true)->reason, "dependency");
+
+  // Once the GPU job has ended, the waiting job takes the slot when it is free again.
+  launcher_.finish(gpu_job, exec::Exited{0});
+  launcher_.finish(free, exec::Exited{0});
+  tick();  // records both ends
+  EXPECT_EQ(state(waits), JobState::kRunning);
+}
+
 // The engine keeps the queue in memory; a job that reached the store some other way (a
 // second writer, an edit by hand) is still found by the periodic full read.
 TEST_F(EngineTest, QueueMirrorPicksUpJobsTheEngineDidNotSubmitWithinAMinute) {

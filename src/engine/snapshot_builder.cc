@@ -156,9 +156,19 @@ std::vector<const JobRecord*> admitted_limited(const TickSources& sources) {
   const std::size_t room =
       running_cpu_jobs < options.cpu_slots ? options.cpu_slots - running_cpu_jobs : 0;
   std::vector<const JobRecord*> admitted;
+  // A job that waits on one that has not ended cannot start this tick: it takes no CPU
+  // slot and no place in its array's %N. Counted, it kept a job that could start out of
+  // the slot until the job it waits on ended (hours, behind a GPU job).
+  const std::map<JobId, JobRecord>& running = sources.running.jobs();
+  auto waits = [&](const JobRecord& job) {
+    return std::any_of(job.spec.dependencies.begin(), job.spec.dependencies.end(),
+                       [&](const store::Dependency& dependency) {
+                         return jobs.contains(dependency.job) || running.contains(dependency.job);
+                       });
+  };
   // The candidates for the free CPU slots: the best `room` of the CPU jobs outside
-  // limited arrays (no later one can be among the best `room` of all), and the CPU jobs
-  // among the array members admitted below.
+  // limited arrays that may start (no later one can be among the best `room` of all), and
+  // the CPU jobs among the array members admitted below.
   std::vector<const JobRecord*> cpu_jobs;
   auto admit = [&](const JobRecord& job) {
     (job.spec.gpus == 0 && slots ? cpu_jobs : admitted).push_back(&job);
@@ -166,8 +176,11 @@ std::vector<const JobRecord*> admitted_limited(const TickSources& sources) {
   if (slots) {
     std::size_t taken = 0;
     for (const auto& [priority, id] : sources.queued.cpu_jobs()) {
-      if (taken++ == room) break;
-      admit(jobs.at(id));
+      if (taken == room) break;
+      const JobRecord& job = jobs.at(id);
+      if (waits(job)) continue;
+      ++taken;
+      admit(job);
     }
   }
   for (const auto& [array, members] : sources.queued.limited_arrays()) {
@@ -175,8 +188,11 @@ std::vector<const JobRecord*> admitted_limited(const TickSources& sources) {
     const std::int64_t free = std::max<std::int64_t>(0, limit - running_members[array]);
     std::int64_t taken = 0;
     for (const auto& [index, id] : members) {
-      if (taken++ == free) break;
-      admit(jobs.at(id));
+      if (taken == free) break;
+      const JobRecord& job = jobs.at(id);
+      if (waits(job)) continue;
+      ++taken;
+      admit(job);
     }
   }
   auto first = [](const JobRecord* a, const JobRecord* b) {
