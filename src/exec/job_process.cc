@@ -108,8 +108,11 @@ void set_identity(const JobPlan& plan, int error_fd) {
   if (plan.uid && ::setuid(*plan.uid) != 0) fail_child(error_fd, ChildStage::kUid);
 }
 
-// Runs in the forked child. The supervisor is single-threaded, so anything is safe here,
-// but only plain system calls are made: the vectors were built before the fork.
+// Runs in the child of vfork(), on the supervisor's memory while the supervisor waits for
+// its exec: only plain system calls are made (the vectors were built before), nothing is
+// allocated, and the one global it sets (environ, for execvp's search of the job's PATH)
+// the supervisor puts back when it resumes. The supervisor is single-threaded, so setuid
+// and the rest act on this process alone.
 [[noreturn]] void run_child(const JobPlan& plan, char** argv, char** envp, int error_fd) {
   ::setpgid(0, 0);  // its own group: the supervisor signals the whole job at once
   if (plan.cgroup_procs_fd >= 0) {
@@ -212,16 +215,21 @@ Result<StartedJob> start_job(const JobPlan& plan) {
   if (::pipe2(report_pipe, O_CLOEXEC) != 0) {
     return unavailable("cannot create a pipe to start the job: " + errno_text(errno));
   }
-  const pid_t pid = ::fork();
+  // vfork, not fork: the child borrows the supervisor's memory until its exec, so neither
+  // copies a page table or takes a copy-on-write fault for each page the other writes
+  // (docs/exec.md, "The job started by vfork").
+  char** const supervisor_environ = environ;
+  const pid_t pid = ::vfork();
+  if (pid == 0) {
+    ::close(report_pipe[0]);
+    run_child(plan, argv.data(), envp.data(), report_pipe[1]);
+  }
+  environ = supervisor_environ;  // the child set the job's for its exec
   if (pid < 0) {
     const int error = errno;
     ::close(report_pipe[0]);
     ::close(report_pipe[1]);
-    return unavailable("cannot fork the job: " + errno_text(error));
-  }
-  if (pid == 0) {
-    ::close(report_pipe[0]);
-    run_child(plan, argv.data(), envp.data(), report_pipe[1]);
+    return unavailable("cannot start the job (vfork): " + errno_text(error));
   }
   ::close(report_pipe[1]);
   ::setpgid(pid, pid);  // also here, so the group exists before we could signal it

@@ -1,8 +1,11 @@
 #include "fastgpu/exec/process_tree.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
 #include <charconv>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <system_error>
 
@@ -85,11 +88,20 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
 }
 
 std::optional<ProcStat> read_proc_stat(pid_t pid, const std::filesystem::path& proc_root) {
-  std::ifstream in(proc_root / std::to_string(pid) / "stat");
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return parse_proc_stat(text.str());
+  // One read into a buffer on the stack (the line is a few hundred bytes; a command name is
+  // at most 64), not an ifstream: the supervisor reads its own right after it was cloned,
+  // where a stream's locale, buffers and code each cost first touches of pages.
+  const std::string path = (proc_root / std::to_string(pid) / "stat").string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::array<char, 2048> buffer;
+  ssize_t got = 0;
+  do {
+    got = ::read(fd, buffer.data(), buffer.size());
+  } while (got < 0 && errno == EINTR);
+  ::close(fd);
+  if (got <= 0 || static_cast<std::size_t>(got) == buffer.size()) return std::nullopt;
+  return parse_proc_stat(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
 }
 
 std::optional<pid_t> session_of(pid_t pid, const std::filesystem::path& proc_root) {

@@ -6,9 +6,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <type_traits>
 
 namespace fastgpu::exec {
@@ -270,16 +268,29 @@ WallTime wall_now() {
 }
 
 Result<std::string> read_whole_file(const std::filesystem::path& path) {
-  std::error_code exists_error;
-  if (!std::filesystem::exists(path, exists_error) && !exists_error) {
-    return not_found("'" + path.string() + "' does not exist");
+  // open/read, not an ifstream: a supervisor reads its files right after it was cloned,
+  // where the stream's locale, buffers and code each cost first touches of pages.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int error = errno;
+    if (error == ENOENT) return not_found("'" + path.string() + "' does not exist");
+    return io_error("cannot read '" + path.string() + "': " + errno_text(error));
   }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return io_error("cannot read '" + path.string() + "': " + errno_text(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return io_error("cannot read '" + path.string() + "'");
-  return text.str();
+  std::string text;
+  char buffer[4096];
+  for (;;) {
+    const ssize_t got = ::read(fd, buffer, sizeof buffer);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      const int error = errno;
+      ::close(fd);
+      return io_error("cannot read '" + path.string() + "': " + errno_text(error));
+    }
+    if (got == 0) break;
+    text.append(buffer, static_cast<std::size_t>(got));
+  }
+  ::close(fd);
+  return text;
 }
 
 std::string request_to_json(const LaunchRequest& request) {
