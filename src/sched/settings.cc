@@ -280,6 +280,13 @@ Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig ba
 }
 
 Result<SchedulerConfig> read_settings(const std::filesystem::path& file, SchedulerConfig base) {
+  // A folder opens as a stream that reads as empty: it was taken for a file of defaults.
+  std::error_code error;
+  if (std::filesystem::is_directory(file, error)) {
+    return invalid_argument(fmt::format(
+        "{}: is a folder, not a settings file; give a YAML file such as examples/config.yaml",
+        file.string()));
+  }
   std::ifstream in(file);
   if (!in) {
     return not_found(fmt::format("{}: cannot read the settings file ({}); check the path",
@@ -287,6 +294,10 @@ Result<SchedulerConfig> read_settings(const std::filesystem::path& file, Schedul
   }
   std::ostringstream text;
   text << in.rdbuf();
+  if (in.bad()) {
+    return unavailable(
+        fmt::format("{}: cannot read the settings file ({})", file.string(), std::strerror(errno)));
+  }
   Result<SchedulerConfig> parsed = parse_settings(text.str(), std::move(base));
   if (!parsed.ok()) return parsed.status().with_context(file.string());
   return parsed;

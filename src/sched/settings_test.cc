@@ -245,6 +245,14 @@ TEST(Settings, AFileIsReadAndItsErrorsNameIt) {
   EXPECT_EQ(missing.status().code(), ErrorCode::kNotFound);
   EXPECT_TRUE(contains(missing.status().message(), (folder / "none.yaml").string()))
       << missing.status().message();
+
+  // A folder reads as an empty stream: it was taken for a file that sets nothing.
+  Result<SchedulerConfig> not_a_file = read_settings(folder);
+  ASSERT_FALSE(not_a_file.ok());
+  EXPECT_EQ(not_a_file.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(contains(not_a_file.status().message(),
+                       folder.string() + ": is a folder, not a settings file"))
+      << not_a_file.status().message();
   std::filesystem::remove_all(folder);
 }
 
