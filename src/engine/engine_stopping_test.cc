@@ -266,6 +266,31 @@ TEST_F(EngineStoppingTest, ACancelAfterAPreemptionKeepsItsOwnMomentAndWhatSentSi
   EXPECT_EQ(record(id).state, JobState::kCancelled);
 }
 
+// A second cancel of a stopping job changes nothing: the first cancel's moment, who asked,
+// and no "SIGTERM went out earlier" (it was the same request), across a restart too.
+TEST_F(EngineStoppingTest, ASecondCancelKeepsTheFirstOnesMomentAndSaysNothingEarlier) {
+  open();
+  const JobId id = start(job_spec("long"));
+  clock_.advance(1);
+  const WallTime cancelled = clock_.now();
+  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+  clock_.advance(2);
+  ASSERT_TRUE(engine_->cancel(id, 0).ok());
+
+  for (int round = 0; round < 2; ++round) {  // as asked, then after a restart
+    SCOPED_TRACE(round == 0 ? "before the restart" : "after the restart");
+    const std::optional<Stopping> stop = stopping(id);
+    ASSERT_TRUE(stop);
+    EXPECT_EQ(stop->cause, "cancelled");
+    EXPECT_EQ(stop->by_uid, 1000u);
+    EXPECT_EQ(stop->since, cancelled);
+    EXPECT_EQ(stop->kill_at, after(cancelled, kGrace));
+    EXPECT_FALSE(stop->asked);
+    EXPECT_FALSE(stop->sigterm_for);
+    if (round == 0) restart();
+  }
+}
+
 // What an earlier run was asked is not asked of the run going on now: a job stopped for
 // its memory and queued again runs again unasked after a restart.
 TEST_F(EngineStoppingTest, AfterARestartAStopOfAnEarlierRunIsNotThisRunsStop) {

@@ -51,6 +51,10 @@ std::optional<Stopping> EngineImpl::stopping(const JobRecord& job) const {
 void EngineImpl::note_stop(JobId job, StopRequest request) {
   auto [kept, added] = stops_.try_emplace(job, request);
   if (added) return;
+  // The same request again (a second cancel): the first stands, with its moment and who
+  // asked. It had taken the second's moment and told of "SIGTERM earlier, when it was
+  // cancelled", as if two different requests had been made.
+  if (kept->second.intent == request.intent) return;
   // A cancel after a preemption: the job now ends cancelled, but its SIGTERM went out with
   // the first request, and the grace period runs from then. The cancel keeps its own moment,
   // and the request that sent SIGTERM is remembered, to be told apart.
