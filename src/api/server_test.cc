@@ -157,9 +157,9 @@ TEST_F(ApiServerTest, APostWithoutContentLengthHasNoBody) {
 TEST_F(ApiServerTest, ABodyLabelledAFormIsReadAsJson) {
   httplib::Client client(socket_.string(), 80);
   client.set_address_family(AF_UNIX);
-  const std::string name(20000, 'a');
+  const std::string argument(20000, 'a');  // a body over 8 KiB
   const std::string body =
-      R"({"jobs": [{"argv": ["true"], "working_dir": "/", "name": ")" + name + R"("}]})";
+      R"({"jobs": [{"argv": ["true", ")" + argument + R"("], "working_dir": "/"}]})";
   const httplib::Result reply = client.Post("/v1/jobs", body, "application/x-www-form-urlencoded");
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->status, 201) << reply->body;

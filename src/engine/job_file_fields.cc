@@ -15,8 +15,6 @@
 namespace fastgpu::engine::internal {
 namespace {
 
-constexpr std::size_t kMaxNameLength = 128;
-
 // The whole of `text` as an integer (with an optional sign), or nullopt.
 std::optional<std::int64_t> whole_number(std::string_view text) {
   if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
@@ -36,11 +34,6 @@ std::optional<double> decimal_number(std::string_view text) {
     return std::nullopt;
   }
   return value;
-}
-
-bool all_digits(std::string_view text) {
-  return !text.empty() &&
-         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool is_bare_number(std::string_view text) {
@@ -152,35 +145,7 @@ Result<int> parse_priority(std::string_view original) {
   return static_cast<int>(*value);
 }
 
-Status check_name(std::string_view text) {
-  constexpr std::string_view kExample = "e.g. train-resnet50";
-  if (text.empty()) {
-    return invalid_argument(
-        fmt::format("name is empty; give a name ({}) or leave it out", kExample));
-  }
-  if (text.size() > kMaxNameLength) {
-    return invalid_argument(fmt::format("name '{}...' is {} characters long; use at most {}",
-                                        text.substr(0, 20), text.size(), kMaxNameLength));
-  }
-  if (all_digits(text)) {
-    return invalid_argument(fmt::format(
-        "name '{}' is only digits, which would read as a job id in after; add a letter ({})", text,
-        kExample));
-  }
-  for (char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (std::isspace(byte) || std::iscntrl(byte) || c == ':' || c == ',') {
-      return invalid_argument(fmt::format(
-          "name '{}' contains {}; names have no spaces, ':' or ',' (they separate after's "
-          "targets) ({})",
-          printable(text),
-          std::isspace(byte) || std::iscntrl(byte) ? "a space or control character"
-                                                   : fmt::format("'{}'", c),
-          kExample));
-    }
-  }
-  return {};
-}
+Status check_name(std::string_view text) { return store::check_job_name(text); }
 
 Result<bool> parse_restartable(std::string_view original) {
   const std::string word = ascii_lower(trim(original));

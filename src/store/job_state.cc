@@ -1,7 +1,9 @@
 // Job states, their legal edges, and the checks a spec must pass to be stored.
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cctype>
 #include <chrono>
 #include <filesystem>
 #include <string>
@@ -98,6 +100,12 @@ Status check_numbers(const JobSpec& spec, const std::string& where) {
     return invalid_argument(where + ": gpus is " + std::to_string(spec.gpus) +
                             "; use 0 for a CPU-only job or a positive count");
   }
+  if (spec.gpu_mem && *spec.gpu_mem == 0) {
+    return invalid_argument(where +
+                            ": gpu_mem is 0 bytes; declare the most memory the job uses on each "
+                            "GPU in bytes (e.g. 21474836480 for 20 GiB), or leave it out to learn "
+                            "it from earlier runs (\"auto\")");
+  }
   if (!(spec.util_share > 0.0 && spec.util_share <= 1.0)) {
     return invalid_argument(where + ": util share " + std::to_string(spec.util_share) +
                             " is outside (0, 1]; use 1 for exclusive compute");
@@ -140,13 +148,17 @@ Status check_listed_once(const JobSpec& spec, std::size_t i, const std::string& 
 }
 
 // A name is shown in every table of jobs, root's of all users' too: control characters in
-// it (an escape sequence, a newline) would drive the viewer's terminal or fake a row. The
-// job file and the CLI refuse them already; this is the API's door.
+// it (an escape sequence, a newline) would drive the viewer's terminal or fake a row; and it
+// is how `after`, `cancel --name` and `wait --name` find a job. The API's door asks what the
+// CLI's and the job files' do (check_job_name); no name at all is allowed here.
 Status check_name(const JobSpec& spec, const std::string& where) {
-  if (printable(spec.name) == spec.name) return {};
-  return invalid_argument(where +
-                          ": the name holds a control character; names are shown in "
-                          "tables, so give one without (e.g. train-resnet50)");
+  if (spec.name.empty()) return {};
+  return check_job_name(spec.name).with_context(where);
+}
+
+bool all_digits(std::string_view text) {
+  return !text.empty() &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 Status check_dependencies(const JobSpec& spec, std::size_t index, const std::string& where) {
@@ -163,6 +175,43 @@ Status check_dependencies(const JobSpec& spec, std::size_t index, const std::str
 }
 
 }  // namespace
+
+Status check_job_name(std::string_view text) {
+  constexpr std::string_view kExample = "e.g. train-resnet50";
+  if (text.empty()) {
+    return invalid_argument(
+        fmt::format("name is empty; give a name ({}) or leave it out", kExample));
+  }
+  if (text.size() > kMaxJobNameLength) {
+    return invalid_argument(fmt::format("name '{}...' is {} characters long; use at most {}",
+                                        printable(text.substr(0, 20)), text.size(),
+                                        kMaxJobNameLength));
+  }
+  if (all_digits(text)) {
+    return invalid_argument(fmt::format(
+        "name '{}' is only digits, which would read as a job id in after; add a letter ({})", text,
+        kExample));
+  }
+  for (char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (std::isspace(byte) || std::iscntrl(byte) || c == ':' || c == ',') {
+      return invalid_argument(fmt::format(
+          "name '{}' contains {}; names have no spaces, ':' or ',' (they separate after's "
+          "targets) ({})",
+          printable(text),
+          std::isspace(byte) || std::iscntrl(byte) ? "a space or control character"
+                                                   : fmt::format("'{}'", c),
+          kExample));
+    }
+  }
+  if (printable(text) != text) {  // a C1 control (U+0080-U+009F) is two bytes in UTF-8
+    return invalid_argument(
+        fmt::format("name '{}' holds a control character; names are shown in tables, so give "
+                    "one without ({})",
+                    printable(text), kExample));
+  }
+  return {};
+}
 
 std::string_view job_state_name(JobState state) {
   for (const auto& [value, name] : kStateNames) {
@@ -196,9 +245,13 @@ bool is_legal_transition(JobState from, JobState to) {
 }
 
 Status validate_job_spec(const JobSpec& spec, std::size_t index) {
+  // A long name is cut (the API takes any length, and refuses a name over 128 characters).
+  constexpr std::size_t kShown = 40;
   const std::string where =
       "job " + std::to_string(index) + " of the batch" +
-      (spec.name.empty() ? std::string() : " ('" + printable(spec.name) + "')");
+      (spec.name.empty() ? std::string()
+                         : " ('" + printable(spec.name.substr(0, kShown)) +
+                               (spec.name.size() > kShown ? "..." : "") + "')");
   Status checked = check_name(spec, where);
   if (checked.ok()) checked = check_command(spec, where);
   if (checked.ok()) checked = check_environment(spec, where);

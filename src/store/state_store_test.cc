@@ -307,12 +307,47 @@ TEST_F(StateStoreTest, ANameWithAControlCharacterIsRefused) {
     ASSERT_FALSE(ids.ok()) << printable(name);
     EXPECT_EQ(ids.status().code(), ErrorCode::kInvalidArgument);
     EXPECT_THAT(ids.status().message(),
-                HasSubstr("('" + printable(name) + "'): the name holds a control character"));
+                HasSubstr("('" + printable(name) + "'): name '" + printable(name) + "' "));
+    EXPECT_THAT(ids.status().message(), ::testing::ContainsRegex("contains a space or control "
+                                                                 "character|holds a control "
+                                                                 "character"));
     EXPECT_EQ(ids.status().message().find('\x1b'), std::string::npos);
   }
   JobSpec fine = full_spec(1);
   fine.name = "d\xc3\xa9j\xc3\xa0-vu";  // letters of any script are fine
   EXPECT_TRUE(store_->submit(std::vector<JobSpec>{fine}).ok());
+}
+
+// The API took names and memory that `fastgpu submit` and job files refuse: a name of
+// digits (read as a job id by after and cancel --name), names with a space, ':' or ','
+// (they split after's targets and --name lists), and 0 bytes of GPU memory, which packed
+// the job onto any GPU whatever it used.
+TEST_F(StateStoreTest, NamesAndMemoryTheCliRefusesAreRefusedAtTheStoreToo) {
+  const std::vector<std::pair<std::string, std::string>> names = {
+      {"42", "name '42' is only digits"},
+      {"has space", "contains a space or control character"},
+      {"a:b", "contains ':'"},
+      {"a,b", "contains ','"},
+      {std::string(129, 'x'), "is 129 characters long; use at most 128"}};
+  for (const auto& [name, problem] : names) {
+    JobSpec spec = full_spec(1);
+    spec.name = name;
+    auto ids = store_->submit(std::vector<JobSpec>{spec});
+    ASSERT_FALSE(ids.ok()) << name;
+    EXPECT_EQ(ids.status().code(), ErrorCode::kInvalidArgument);
+    EXPECT_THAT(ids.status().message(), HasSubstr(problem));
+  }
+  JobSpec zero = full_spec(1);
+  zero.gpus = 1;
+  zero.gpu_mem = 0;
+  auto refused = store_->submit(std::vector<JobSpec>{zero});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("gpu_mem is 0 bytes; declare the most memory"));
+  EXPECT_TRUE(store_->list_jobs({})->empty());
+
+  JobSpec unnamed = full_spec(1);  // no name at all is fine: the API may leave it out
+  unnamed.name.clear();
+  EXPECT_TRUE(store_->submit(std::vector<JobSpec>{unnamed}).ok());
 }
 
 // check_records() tells what submit_records() would refuse, and stores nothing either way:

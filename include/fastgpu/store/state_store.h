@@ -393,10 +393,17 @@ int store_schema_version();
 Result<std::unique_ptr<StateStore>> open_sqlite_store(const std::string& path,
                                                       const StoreOptions& options = {});
 
-// Checks what the store relies on: one of argv / shell_command, KEY=VALUE environment,
-// gpus >= 0, util_share in (0, 1], time limit > 0, dependency batch indices earlier in the
-// batch. `index` is the job's place in its batch, for the message and batch_index checks.
+// Checks what the store relies on: a name as check_job_name() wants it (or none), one of
+// argv / shell_command, KEY=VALUE environment, gpus >= 0, declared GPU memory above 0,
+// util_share in (0, 1], time limit > 0, dependency batch indices earlier in the batch.
+// `index` is the job's place in its batch, for the message and batch_index checks.
 Status validate_job_spec(const JobSpec& spec, std::size_t index);
+
+// The rules for a job's name, the same at every door (the CLI, job files, the API): at most
+// 128 characters; not only digits (it would read as a job id); no space, control character,
+// ':' or ',' (they separate `after`'s targets and `--name a,b`'s names).
+inline constexpr std::size_t kMaxJobNameLength = 128;
+Status check_job_name(std::string_view name);
 
 // The state folder: $FASTGPU_STATE_DIR, else $XDG_STATE_HOME/fastgpu, else
 // $HOME/.local/state/fastgpu. Empty variables count as unset. Pure: reads nothing.
