@@ -25,20 +25,30 @@ namespace fastgpu::api {
 namespace {
 
 constexpr int kIoTimeoutMs = 10000;
+// Threads that serve connections. A connection holds one from its accept until it has been
+// answered, so a few clients that connect and never finish their request (a stuck script, a
+// half-open socket) held httplib's 8 and every other client waited out their timeouts (24
+// such connections: a plain `curl` waited 30 s).
+constexpr std::size_t kServingThreads = 32;
 
-// One accepted connection as httplib sees it; reads and writes time out after 10 s so a
-// stuck client cannot hold a server thread forever.
+// One accepted connection as httplib sees it. The whole request must arrive within 10 s of
+// the connection being taken up (a client that sends a byte now and then cannot hold a thread
+// for longer), and each write gets 10 s, so a stuck client cannot hold a server thread long.
 class ConnectionStream final : public httplib::Stream {
  public:
-  ConnectionStream(int socket, std::uint32_t uid) : socket_(socket), uid_(uid) {}
+  ConnectionStream(int socket, std::uint32_t uid)
+      : socket_(socket),
+        uid_(uid),
+        read_deadline_(std::chrono::steady_clock::now() + std::chrono::milliseconds(kIoTimeoutMs)) {
+  }
 
-  bool is_readable() const override { return consumed_ < buffered_ || wait_for(POLLIN); }
+  bool is_readable() const override { return consumed_ < buffered_ || wait_to_read(); }
   bool is_writable() const override { return wait_for(POLLOUT); }
   // Buffered: httplib reads a request's head one byte at a time, which unbuffered cost a
   // poll and a recv per byte.
   ssize_t read(char* ptr, size_t size) override {
     if (consumed_ == buffered_) {
-      if (!wait_for(POLLIN)) return -1;
+      if (!wait_to_read()) return -1;
       ssize_t got = 0;
       do {
         got = ::recv(socket_, buffer_.data(), buffer_.size(), 0);
@@ -72,17 +82,24 @@ class ConnectionStream final : public httplib::Stream {
   socket_t socket() const override { return socket_; }
 
  private:
-  bool wait_for(short events) const {
+  bool wait_for(short events, int timeout_ms = kIoTimeoutMs) const {
     pollfd entry{socket_, events, 0};
     int ready = 0;
     do {
-      ready = ::poll(&entry, 1, kIoTimeoutMs);
+      ready = ::poll(&entry, 1, timeout_ms);
     } while (ready < 0 && errno == EINTR);
     return ready > 0;
+  }
+  // Until the request's deadline; at it, only what has arrived already.
+  bool wait_to_read() const {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        read_deadline_ - std::chrono::steady_clock::now());
+    return wait_for(POLLIN, static_cast<int>(std::max<std::int64_t>(0, left.count())));
   }
 
   int socket_;
   std::uint32_t uid_;
+  std::chrono::steady_clock::time_point read_deadline_;
   std::array<char, 4096> buffer_{};
   std::size_t consumed_ = 0;  // buffer_[consumed_, buffered_) is read but not yet handed out
   std::size_t buffered_ = 0;
@@ -337,6 +354,7 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ServerOptions& options
   FASTGPU_RETURN_IF_ERROR(prepare_socket_path(options.socket));
   auto server = std::make_unique<PeerCredServer>(*options.service);
   server->set_address_family(AF_UNIX);
+  server->new_task_queue = [] { return new httplib::ThreadPool(kServingThreads); };
   // Bind with a umask that leaves the socket private from its first moment.
   const mode_t previous = ::umask(options.shared ? 0111 : 0177);
   const bool bound = server->bind_to_port(options.socket.string(), 80);

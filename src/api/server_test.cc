@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -11,6 +12,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <vector>
 
 #include "api/api_test_util.h"
 #include "fastgpu/api/client.h"
@@ -189,6 +191,31 @@ TEST_F(ApiServerTest, GarbageOnTheSocketDoesNotStopTheServer) {
   [[maybe_unused]] const ssize_t ignored = ::read(fd, answer, sizeof(answer));
   ::close(fd);
   EXPECT_TRUE(ApiClient(socket_).reachable());
+}
+
+// Clients that connect and never finish their request (here 24, each with half a head) held
+// every server thread until their 10 s timeouts, one after another: a plain request waited
+// 30 s. It is answered now while they still wait (the server has closed none of them).
+TEST_F(ApiServerTest, HalfSentRequestsDoNotHoldUpAnotherClient) {
+  std::vector<int> stuck;
+  for (int i = 0; i < 24; ++i) {
+    const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    ASSERT_GE(fd, 0);
+    stuck.push_back(fd);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, socket_.c_str(), sizeof(address.sun_path) - 1);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    const std::string half = "GET /v1/daemon HTTP/1.1\r\n";
+    ASSERT_EQ(::write(fd, half.data(), half.size()), static_cast<ssize_t>(half.size()));
+  }
+  const std::string answer = raw_exchange("POST /v1/jobs/77/cancel HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(answer.starts_with("HTTP/1.1 404")) << answer;
+  for (int fd : stuck) {
+    pollfd entry{fd, POLLIN, 0};
+    EXPECT_EQ(::poll(&entry, 1, 0), 0) << "the server gave up on a stuck client first";
+    ::close(fd);
+  }
 }
 
 TEST_F(ApiServerTest, ClientOfAMissingSocketSaysHowToStartADaemon) {
