@@ -603,6 +603,8 @@ ApiResponse ApiService::purge(const ApiRequest& request) {
   for (;;) {
     Result<store::Purged> part = store::purge_ended_with_logs(*options_.store, filter, kPurgePart);
     if (!part.ok()) {
+      // Refused before anything went (a state that has not ended), it says only why.
+      if (purged == 0) return error_response(part.status());
       return error_response(
           part.status().with_context(fmt::format("purging, after {} jobs were purged", purged)));
     }

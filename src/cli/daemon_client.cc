@@ -190,10 +190,24 @@ void add_cost_lines(const api::Json& job, std::int64_t now_us,
 
 }  // namespace
 
+CLI::Validator a_devices_spec() {
+  // An empty value read as "not given" (the real GPUs, or $FASTGPU_DEVICES): bad usage.
+  return CLI::Validator(
+      [](std::string& value) {
+        return value.empty() ? std::string(
+                                   "an empty spec; give one such as 4xH100-80G, or leave "
+                                   "out --devices for the real GPUs")
+                             : std::string();
+      },
+      "SPEC");
+}
+
 void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json) {
-  command.add_option("--devices", flags.devices,
-                     "Simulated GPUs for a daemon this command starts, e.g. 4xH100-80G "
-                     "(default: $FASTGPU_DEVICES, else the real GPUs)");
+  command
+      .add_option("--devices", flags.devices,
+                  "Simulated GPUs for a daemon this command starts, e.g. 4xH100-80G "
+                  "(default: $FASTGPU_DEVICES, else the real GPUs)")
+      ->check(a_devices_spec());
   if (with_json) command.add_flag("--json", flags.json, "Print JSON (docs/api.md)");
 }
 
@@ -431,7 +445,7 @@ Status check_all_users(bool all_users) {
       uid));
 }
 
-Result<std::string> parse_state_list(const std::string& text, bool ended) {
+Result<std::string> parse_state_list(const std::string& text, bool ended, std::string_view verb) {
   const char* const listed =
       ended ? "COMPLETED, FAILED, CANCELLED, TIMEOUT" : "QUEUED, RUNNING, PREEMPTED";
   const char* const other = ended ? "queue -t" : "history --state";
@@ -463,10 +477,11 @@ Result<std::string> parse_state_list(const std::string& text, bool ended) {
       const std::string pointer = known.ok()
                                       ? fmt::format("`fastgpu {} {}` lists them", other, state)
                                       : fmt::format("`fastgpu {}` takes {}", other, other_listed);
-      return invalid_argument(
-          fmt::format("--state '{}': {}; {} lists jobs that {} ({}, comma-separated, e.g. {}); {}",
-                      text, why, ended ? "history" : "queue",
-                      ended ? "have ended" : "have not ended", listed, example, pointer));
+      const std::string what = verb == "purge" ? "purge forgets only jobs that have ended"
+                               : ended         ? "history lists jobs that have ended"
+                                               : "queue lists jobs that have not ended";
+      return invalid_argument(fmt::format("--state '{}': {}; {} ({}, comma-separated, e.g. {}); {}",
+                                          text, why, what, listed, example, pointer));
     }
     states += (states.empty() ? "" : ",") + state;
     begin = comma + 1;

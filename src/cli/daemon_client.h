@@ -26,6 +26,9 @@ struct DaemonFlags {
 // the real GPUs. Every verb that reads GPUs or starts a daemon reads them so.
 std::string devices_or_environment(const std::string& flag);
 
+// Refuses an empty --devices value (bad usage), which read as "not given".
+CLI::Validator a_devices_spec();
+
 // Adds --devices (and --json when `with_json`) to a verb.
 void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json = true);
 
@@ -124,7 +127,8 @@ Result<std::vector<JobIdArgument>> parse_job_id_ranges(const std::vector<std::st
 // The states of `queue -t` (ended = false: jobs that have not ended) or `history --state`
 // (ended = true), comma-separated in any case, as the daemon's ?state= takes them (upper
 // case); the error names the state as typed and, for one of the other verb, that verb.
-Result<std::string> parse_state_list(const std::string& text, bool ended);
+Result<std::string> parse_state_list(const std::string& text, bool ended,
+                                     std::string_view verb = {});
 
 // `&name=...` for the daemon's listing, from --name's comma-separated job names (as
 // submitted with --name, or a job file's name:), each percent-encoded; an empty name in

@@ -433,6 +433,9 @@ TEST(StateList, EachVerbTakesItsOwnStatesInAnyCaseAndPointsAtTheOtherForTheRest)
               HasSubstr("`fastgpu history --state FAILED` lists them"));
   EXPECT_THAT(parse_state_list("running", true).status().message(),
               HasSubstr("`fastgpu queue -t RUNNING` lists them"));
+  // purge's --state: it said "history lists jobs that have ended", about another verb.
+  EXPECT_THAT(parse_state_list("running", true, "purge").status().message(),
+              HasSubstr("RUNNING jobs have not ended; purge forgets only jobs that have ended"));
   const std::string unknown = parse_state_list("completed,Bogus", true).status().message();
   EXPECT_THAT(unknown, HasSubstr("unknown state 'Bogus'"));
   EXPECT_THAT(unknown, HasSubstr("COMPLETED, FAILED, CANCELLED, TIMEOUT"));

@@ -34,7 +34,7 @@ int run_purge(const PurgeOptions& options) {
   const std::int64_t before_us = *before;
   std::string target = fmt::format("/v1/jobs/purge?ended_before_us={}", before_us);
   if (options.state) {
-    Result<std::string> states = parse_state_list(*options.state, /*ended=*/true);
+    Result<std::string> states = parse_state_list(*options.state, /*ended=*/true, "purge");
     if (!states.ok()) return usage_error("purge", states.status().message());
     target += "&state=" + *states;
   }

@@ -5,7 +5,9 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -40,10 +42,11 @@ Result<std::string> read_file(const std::string& path) {
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
+    const int reason = errno;  // what the system said: no such file, permission denied
     return not_found(
-        fmt::format("cannot read job file '{}'; check the path (e.g. "
+        fmt::format("cannot read job file '{}' ({}); check the path (e.g. "
                     "examples/batch-cpu.yaml)",
-                    path));
+                    path, std::strerror(reason)));
   }
   std::ostringstream text;
   text << file.rdbuf();

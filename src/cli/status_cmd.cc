@@ -178,9 +178,11 @@ void add_status_command(CLI::App& app, CommandOutcome& outcome) {
   auto options = std::make_shared<StatusOptions>();
   CLI::App* command = app.add_subcommand(
       "status", "Show every GPU: memory, utilization, power, temperature, processes, health");
-  command->add_option("--devices", options->devices,
-                      "Use simulated GPUs instead of the driver, e.g. 4xH100-80G or "
-                      "2xA100-40G,2xT4-16G (default: $FASTGPU_DEVICES, else the real GPUs)");
+  command
+      ->add_option("--devices", options->devices,
+                   "Use simulated GPUs instead of the driver, e.g. 4xH100-80G or "
+                   "2xA100-40G,2xT4-16G (default: $FASTGPU_DEVICES, else the real GPUs)")
+      ->check(a_devices_spec());
   command->add_flag("--json", options->json,
                     "Print JSON (schema: docs/status-json.md); with --watch, one line per reading");
   options->watch_option =

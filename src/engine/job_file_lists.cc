@@ -130,6 +130,11 @@ Result<DependencyKind> after_kind(std::string_view original, std::string_view ty
 Status add_after_item(std::string_view original, std::string_view item,
                       std::vector<AfterTarget>& targets) {
   std::vector<std::string_view> fields = split(trim(item), ':');
+  // Slurm's --dependency=singleton (one job of a name at a time) has no target; read as a
+  // name, it was told "not a job id" as if a job called singleton were meant.
+  if (fields.size() == 1 && trim(fields.front()) == "singleton") {
+    return after_error(original, "dependency type 'singleton' is not supported");
+  }
   DependencyKind kind = DependencyKind::kAfterOk;  // a bare target waits for success
   if (fields.size() > 1) {
     Result<DependencyKind> parsed = after_kind(original, trim(fields.front()));

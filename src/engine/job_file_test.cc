@@ -310,6 +310,9 @@ TEST(JobFileFields, AfterRejectsWhatTheStoreCannotExpress) {
   same_error_both_ways({"--after", "afterok:1?afterok:2", "x"},
                        "{command: [x], after: 'afterok:1?afterok:2'}", "'?' (any of)");
   same_error_both_ways({"--after", "0", "x"}, "{command: [x], after: 0}", "ids start at 1");
+  // Slurm's singleton was read as a job name ("not a job id; job names work only ...").
+  same_error_both_ways({"--after", "singleton", "x"}, "{command: [x], after: singleton}",
+                       "dependency type 'singleton' is not supported");
   same_error_both_ways({"--after", "12_3", "x"}, "{command: [x], after: 12_3}",
                        "Slurm's JOB_TASK form");
   EXPECT_THAT(error_of(from_flags({"--after", "prep", "x"})),

@@ -217,8 +217,12 @@ std::optional<FileError> read_field(const YAML::Node& key_node, const YAML::Node
 void read_fields(const YAML::Node& node, Entry& entry, bool in_defaults,
                  std::vector<FileError>& errors) {
   if (!node.IsMap()) {
-    errors.push_back(*type_error(node, in_defaults ? "defaults" : "job",
-                                 "a mapping of fields (command:, gpus:, gpu-mem:, ...)"));
+    // The error's owner names it already ("defaults", "job 2"): "defaults: defaults: ...".
+    errors.push_back(FileError{
+        node.Mark(),
+        invalid_argument(fmt::format(
+            "expected a mapping of fields (command:, gpus:, gpu-mem:, ...), found {}{}",
+            kind_name(node), in_defaults ? " (defaults: applies fields to every job)" : ""))});
     return;
   }
   for (const auto& pair : node) {

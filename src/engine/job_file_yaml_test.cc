@@ -263,8 +263,7 @@ TEST(JobFileYaml, WrongTypesAndEmptyValuesAreNamed) {
               HasSubstr("command item: expected a single value, found a list"));
   EXPECT_THAT(error_of(from_yaml("command: [x]\ngpus: 1\ngpus: 2\n")),
               HasSubstr("jobs.yaml:3:1: job 1: field 'gpus' is given twice"));
-  EXPECT_THAT(error_of(from_yaml("- [x]\n")),
-              HasSubstr("job 1: job: expected a mapping of fields"));
+  EXPECT_THAT(error_of(from_yaml("- [x]\n")), HasSubstr("job 1: expected a mapping of fields"));
 }
 
 TEST(JobFileYaml, FileShapeErrors) {
@@ -284,6 +283,9 @@ TEST(JobFileYaml, FileShapeErrors) {
   EXPECT_THAT(error_of(from_yaml("defaults: {gpus: -1}\njobs:\n  - command: [x]\n")),
               HasSubstr("jobs.yaml:1:18: job 1: gpus '-1' is negative"))
       << "a bad default points at the default's line";
+  // Said once: "defaults: defaults: expected a mapping".
+  EXPECT_THAT(error_of(from_yaml("defaults: 3\njobs:\n  - command: [x]\n")),
+              HasSubstr("jobs.yaml:1:11: defaults: expected a mapping of fields"));
 }
 
 TEST(JobFileYaml, OneBadJobRejectsTheWholeBatch) {
@@ -334,7 +336,7 @@ TEST(JobFileYaml, AValueOfTheWrongTypeIsToldOnce) {
             "all):\n"
             "jobs.yaml:1:13: job 1: command: expected a list (the program and its arguments) or a "
             "string (a shell command), found a mapping\n"
-            "jobs.yaml:2:3: job 2: job: expected a mapping of fields (command:, gpus:, gpu-mem:, "
+            "jobs.yaml:2:3: job 2: expected a mapping of fields (command:, gpus:, gpu-mem:, "
             "...), found a list\n"
             "jobs.yaml:3:24: job 3: gpus 'q' is not a whole number; use 0 for a CPU-only job or a "
             "count such as 2");

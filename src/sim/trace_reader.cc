@@ -70,10 +70,16 @@ Status check_columns(TraceBuilder& builder, const ColumnIndex& columns,
     if (columns.find(name)) continue;
     // What the header has beside what the format needs: the fix is a renamed column or
     // another FORMAT: prefix, and the user must see both to tell which.
+    // Printable and cut: the first line of a file that is not CSV (a binary file) was
+    // written raw to the terminal.
+    const std::string joined = fmt::format("{}", fmt::join(header, ", "));
+    constexpr std::size_t kShown = 300;
+    const std::string has = printable(std::string_view(joined).substr(0, kShown)) +
+                            (joined.size() > kShown ? "..." : "");
     return builder.file_error(fmt::format(
         "the header has no column '{}'; a {} trace needs the columns {} (the header has {}); "
         "rename the column, or give the trace's own format (docs/trace-format.md)",
-        name, format.name, fmt::join(format.required, ", "), fmt::join(header, ", ")));
+        name, format.name, fmt::join(format.required, ", "), has));
   }
   if (format.known.empty()) return {};
   const std::vector<std::string> known(format.known.begin(), format.known.end());

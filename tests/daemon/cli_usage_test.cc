@@ -53,6 +53,26 @@ TEST(CliUsage, AParseErrorNamesTheCommandAndWhereItsOptionsAre) {
 }
 
 // A mistyped verb said "A subcommand is required", as if none had been given.
+// An empty --devices read as "not given": status went to the driver and said there was none
+// (exit 1), a job verb started a daemon on the real GPUs.
+TEST(CliUsage, AnEmptyDevicesSpecIsBadUsage) {
+  for (const std::string verb : {"status", "queue", "daemon start"}) {
+    const test_support::CliRun run = run_cli(verb + " --devices ''", true);
+    EXPECT_EQ(run.exit_code, 2) << verb << ": " << run.output;
+    EXPECT_TRUE(contains(run.output, "an empty spec; give one such as 4xH100-80G")) << run.output;
+  }
+}
+
+// A job file that cannot be opened says why, as the system told it.
+TEST(CliUsage, AJobFileThatCannotBeReadSaysWhy) {
+  const test_support::CliRun run = run_cli("run /nonexistent/jobs.yaml", true);
+  EXPECT_EQ(run.exit_code, 1) << run.output;
+  EXPECT_TRUE(contains(run.output,
+                       "cannot read job file '/nonexistent/jobs.yaml' (No such file "
+                       "or directory)"))
+      << run.output;
+}
+
 TEST(CliUsage, AnUnknownVerbIsNamedWithTheVerbsThereAre) {
   test_support::CliRun run = run_cli("stauts", true);
   EXPECT_EQ(run.exit_code, 2) << run.output;
