@@ -221,12 +221,17 @@ Status KeptSchedule::apply_change(const TickSources& sources, const Change& chan
       return kept_->finish(change.job, change.end, recorded->end_time_s, recorded->gpu_seconds);
     }
     case Change::Kind::kRequeued: {
-      FASTGPU_RETURN_IF_ERROR(kept_->requeue(change.job, change.at_s));
       auto found = sources.queued.jobs().find(change.job);
       if (found == sources.queued.jobs().end()) {
         return failed_precondition("job " + to_string(change.job) +
                                    " is not in the engine's queue");
       }
+      // Back in the queue, it waits on its dependencies again: those that ended before the
+      // scheduler was built (built while the job ran, it was not told of them) are told now,
+      // or it waited for them for ever ("waits for job 3 to end", job 3 long COMPLETED).
+      FASTGPU_RETURN_IF_ERROR(
+          add_ended_targets(sources, to_sched_job(change.job, found->second.spec, 0.0)));
+      FASTGPU_RETURN_IF_ERROR(kept_->requeue(change.job, change.at_s));
       return entered(sources.options, found->second);
     }
   }
