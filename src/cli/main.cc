@@ -42,6 +42,26 @@ std::string unknown_verb_text(const CLI::App& verb, const CLI::ParseError& error
   return "'" + words.front() + "' is not a verb; use one of " + names;
 }
 
+// CLI11 says "The following arguments were not expected: -- --bogus" to an option the verb
+// does not have, and "--gpus: 1 required TEXT missing" to one given no value; these name
+// the option in words.
+std::string option_error_text(const CLI::App& verb, const CLI::ParseError& error) {
+  if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
+    for (const std::string& word : verb.remaining()) {
+      if (word.size() > 1 && word.front() == '-' && word != "--") {
+        return "'" + word + "' is not an option of this command";
+      }
+    }
+    return "";
+  }
+  const std::string text = error.what();
+  if (dynamic_cast<const CLI::ArgumentMismatch*>(&error) != nullptr &&
+      text.find(" required ") != std::string::npos && text.ends_with(" missing")) {
+    return text.substr(0, text.find(':')) + " needs a value";
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -82,6 +102,7 @@ int main(int argc, char** argv) {
       command += " " + verb->get_name();
     }
     std::string text = unknown_verb_text(*verb, error);
+    if (text.empty()) text = option_error_text(*verb, error);
     if (text.empty()) text = parse_error_text(*verb, error);
     std::fprintf(stderr, "%s: %s\nRun `%s --help` for its options.\n", command.c_str(),
                  text.c_str(), command.c_str());

@@ -46,6 +46,16 @@ TEST(CliUsage, AParseErrorNamesTheCommandAndWhereItsOptionsAre) {
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_TRUE(contains(run.output, "fastgpu daemon start: ")) << run.output;
 
+  // Said in words, not as CLI11's "The following arguments were not expected: -- --bogus"
+  // and "--last: 1 required TEXT missing".
+  run = run_cli("submit --bogus -- true", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu submit: '--bogus' is not an option of this command"))
+      << run.output;
+  run = run_cli("history --last", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu history: --last needs a value")) << run.output;
+
   run = run_cli("", true);
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_TRUE(contains(run.output, "fastgpu: ")) << run.output;
