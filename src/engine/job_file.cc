@@ -108,7 +108,7 @@ void set_scalars(const SubmitOptions& options, JobSpec& spec, Problems& problems
   parse_field(options.restartable, "restartable", parse_restartable, spec.restartable, problems);
   parse_field(options.share, "share", parse_share, spec.util_share, problems);
   if (options.name) {
-    const Status valid = check_name(*options.name);
+    const Status valid = store::check_job_name(*options.name);
     add_problem("name", valid, problems);
     if (valid.ok()) spec.name = *options.name;
   }

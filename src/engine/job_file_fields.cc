@@ -145,8 +145,6 @@ Result<int> parse_priority(std::string_view original) {
   return static_cast<int>(*value);
 }
 
-Status check_name(std::string_view text) { return store::check_job_name(text); }
-
 Result<bool> parse_restartable(std::string_view original) {
   const std::string word = ascii_lower(trim(original));
   if (word == "true" || word == "yes" || word == "on" || word == "1") return true;

@@ -28,7 +28,6 @@ Result<std::optional<Bytes>> parse_gpu_mem(std::string_view text);
 // Whole seconds, rounded up; nullopt for "unlimited". A bare number is minutes (Slurm).
 Result<std::optional<std::int64_t>> parse_time_limit(std::string_view text);
 Result<int> parse_priority(std::string_view text);
-Status check_name(std::string_view text);
 Result<bool> parse_restartable(std::string_view text);
 // A fraction in (0, 1], or a percentage "50%".
 Result<double> parse_share(std::string_view text);

@@ -116,7 +116,8 @@ Result<AfterTarget> after_target(std::string_view original, std::string_view tex
                                              "member's own job id",
                                              text));
   }
-  FASTGPU_RETURN_IF_ERROR(check_name(text).with_context(fmt::format("after '{}'", original)));
+  FASTGPU_RETURN_IF_ERROR(
+      store::check_job_name(text).with_context(fmt::format("after '{}'", original)));
   return AfterTarget{kind, std::nullopt, std::string(text)};
 }
 

@@ -98,6 +98,12 @@ Bytes declared_bytes(const JobRecord& job, std::vector<sched::GpuState>& gpus) {
 
 }  // namespace
 
+const char* unended_state(JobId job, const QueuedJobs& queued, const RunningJobs& running) {
+  if (queued.jobs().contains(job)) return "QUEUED";
+  if (running.jobs().contains(job)) return "RUNNING";
+  return nullptr;
+}
+
 bool engine_limited(const EngineOptions& options, const JobRecord& job) {
   return in_limited_array(job) || (job.spec.gpus == 0 && options.cpu_slots > 0);
 }
@@ -159,11 +165,11 @@ std::vector<const JobRecord*> admitted_limited(const TickSources& sources) {
   // A job that waits on one that has not ended cannot start this tick: it takes no CPU
   // slot and no place in its array's %N. Counted, it kept a job that could start out of
   // the slot until the job it waits on ended (hours, behind a GPU job).
-  const std::map<JobId, JobRecord>& running = sources.running.jobs();
-  auto waits = [&](const JobRecord& job) {
+  auto waits = [&sources](const JobRecord& job) {
     return std::any_of(job.spec.dependencies.begin(), job.spec.dependencies.end(),
-                       [&](const store::Dependency& dependency) {
-                         return jobs.contains(dependency.job) || running.contains(dependency.job);
+                       [&sources](const store::Dependency& dependency) {
+                         return unended_state(dependency.job, sources.queued, sources.running) !=
+                                nullptr;
                        });
   };
   // The candidates for the free CPU slots: the best `room` of the CPU jobs outside

@@ -97,9 +97,14 @@ std::vector<sched::GpuState> tick_gpus(const TickSources& sources);
 // are counted, a member of an array with a running limit.
 bool engine_limited(const EngineOptions& options, const store::JobRecord& job);
 
+// The state of a job another waits for, when it has not ended ("QUEUED", "RUNNING");
+// nullptr when it has.
+const char* unended_state(JobId job, const QueuedJobs& queued, const RunningJobs& running);
+
 // The engine-limited queued jobs that may start now: CPU-only jobs within the free CPU
 // slots (highest priority first, then submission order), members of %N arrays within N
-// running (lowest index first). Reads the queue's indexes: it costs what it admits.
+// running (lowest index first), none that waits on a job not ended. Reads the queue's
+// indexes: it costs what it admits, and the waiting jobs it passes.
 std::vector<const store::JobRecord*> admitted_limited(const TickSources& sources);
 
 // Whether a decision can read the history of `job`'s signature: every signature under a

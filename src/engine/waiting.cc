@@ -8,13 +8,6 @@ using store::JobRecord;
 
 namespace {
 
-// The state of a job another waits for, when it has not ended; nullptr when it has.
-const char* unended_state(JobId job, const QueuedJobs& queued, const RunningJobs& running) {
-  if (queued.jobs().contains(job)) return "QUEUED";
-  if (running.jobs().contains(job)) return "RUNNING";
-  return nullptr;
-}
-
 // "waits for job 9 (RUNNING) to succeed and for job 8 (QUEUED) to end", or nullopt when
 // every job it depends on has ended.
 std::optional<std::string> dependency_wait(const JobRecord& job, const QueuedJobs& queued,

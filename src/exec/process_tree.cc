@@ -1,15 +1,11 @@
 #include "fastgpu/exec/process_tree.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <array>
-#include <cerrno>
 #include <charconv>
 #include <string>
 #include <system_error>
 
 #include "exec/job_cgroup.h"
+#include "exec/run_files.h"
 
 namespace fastgpu::exec {
 namespace {
@@ -88,20 +84,11 @@ std::optional<ProcStat> parse_proc_stat(std::string_view text) {
 }
 
 std::optional<ProcStat> read_proc_stat(pid_t pid, const std::filesystem::path& proc_root) {
-  // One read into a buffer on the stack (the line is a few hundred bytes; a command name is
-  // at most 64), not an ifstream: the supervisor reads its own right after it was cloned,
+  // read_whole_file, not an ifstream: the supervisor reads its own right after it was cloned,
   // where a stream's locale, buffers and code each cost first touches of pages.
-  const std::string path = (proc_root / std::to_string(pid) / "stat").string();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::array<char, 2048> buffer;
-  ssize_t got = 0;
-  do {
-    got = ::read(fd, buffer.data(), buffer.size());
-  } while (got < 0 && errno == EINTR);
-  ::close(fd);
-  if (got <= 0 || static_cast<std::size_t>(got) == buffer.size()) return std::nullopt;
-  return parse_proc_stat(std::string_view(buffer.data(), static_cast<std::size_t>(got)));
+  const Result<std::string> text = read_whole_file(proc_root / std::to_string(pid) / "stat");
+  if (!text.ok()) return std::nullopt;
+  return parse_proc_stat(*text);
 }
 
 std::optional<pid_t> session_of(pid_t pid, const std::filesystem::path& proc_root) {
