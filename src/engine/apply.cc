@@ -23,12 +23,10 @@ std::string gpu_list(const std::vector<int>& gpus) {
 }  // namespace
 
 void EngineImpl::apply(const std::vector<sched::Decision>& decisions, TickReport& report) {
-  std::vector<Claimed> claimed;
+  std::vector<const sched::Start*> starts;
   for (const sched::Decision& decision : decisions) {
     if (const auto* start_job = std::get_if<sched::Start>(&decision)) {
-      if (std::optional<Claimed> job = claim(*start_job, report)) {
-        claimed.push_back(std::move(*job));
-      }
+      starts.push_back(start_job);
     } else if (const auto* preempt = std::get_if<sched::Preempt>(&decision)) {
       stop(preempt->job, StopIntent::kPreempt, "preempted", preempt->reason, report,
            "preempted by the scheduler (" + preempt->reason + ")");
@@ -48,6 +46,7 @@ void EngineImpl::apply(const std::vector<sched::Decision>& decisions, TickReport
       memory_action(std::get<sched::MemoryAction>(decision), report);
     }
   }
+  const std::vector<Claimed> claimed = claim(starts, report);
   launch_claimed(claimed, report);
   for (const Claimed& job : claimed) queued_.remove(job.job->id);
 }
@@ -75,32 +74,48 @@ exec::LaunchRequest EngineImpl::launch_request(const JobRecord& job,
 }
 
 // Claim first (QUEUED -> RUNNING, compare-and-set), then launch: a daemon killed in
-// between finds the job RUNNING and asks the launcher whether it ever started.
-std::optional<EngineImpl::Claimed> EngineImpl::claim(const sched::Start& decision,
-                                                     TickReport& report) {
-  auto found = queued_.jobs().find(decision.job);
-  if (found == queued_.jobs().end()) {
-    warn(report, "schedule.error", decision.job,
-         "the scheduler started job " + to_string(decision.job) + ", which is not queued");
-    schedule_.invalidate();
-    return std::nullopt;
+// between finds the job RUNNING and asks the launcher whether it ever started. The tick's
+// claims share one commit; a job is launched only once its claim is committed.
+std::vector<EngineImpl::Claimed> EngineImpl::claim(std::span<const sched::Start* const> decisions,
+                                                   TickReport& report) {
+  std::vector<Claimed> candidates;
+  std::vector<std::pair<JobId, store::JobStart>> starts;
+  candidates.reserve(decisions.size());
+  starts.reserve(decisions.size());
+  for (const sched::Start* decision : decisions) {
+    auto found = queued_.jobs().find(decision->job);
+    if (found == queued_.jobs().end()) {
+      warn(report, "schedule.error", decision->job,
+           "the scheduler started job " + to_string(decision->job) + ", which is not queued");
+      schedule_.invalidate();
+      continue;
+    }
+    const JobRecord& job = found->second;
+    exec::LaunchRequest request = launch_request(job, *decision);
+    store::JobStart start{
+        request.gpus, now_,         log_path_of(options_.state_dir, job.id).string(),
+        std::nullopt, std::nullopt, std::nullopt};
+    if (!decision->gpus.empty()) start.bytes_per_gpu = decision->bytes_per_gpu;
+    candidates.push_back(Claimed{&job, std::move(request), start.bytes_per_gpu});
+    starts.emplace_back(job.id, std::move(start));
   }
-  const JobRecord& job = found->second;
-  exec::LaunchRequest request = launch_request(job, decision);
-  store::JobStart start{
-      request.gpus, now_,         log_path_of(options_.state_dir, job.id).string(),
-      std::nullopt, std::nullopt, std::nullopt};
-  if (!decision.gpus.empty()) start.bytes_per_gpu = decision.bytes_per_gpu;
-  const Status claimed = options_.store->record_start(job.id, start);
-  if (!claimed.ok()) {
-    warn(report, "job.claim_error", job.id,
-         "could not claim job " + to_string(job.id) + ": " + claimed.to_string());
-    queued_.invalidate();  // the store may know better than the mirrors what the job is now
-    running_.invalidate();
-    return std::nullopt;
+  if (starts.empty()) return {};
+  const std::vector<Status> statuses = options_.store->record_starts(starts);
+  std::vector<Claimed> claimed;
+  claimed.reserve(candidates.size());
+  for (std::size_t i = 0; i < candidates.size(); ++i) {
+    const JobRecord& job = *candidates[i].job;
+    if (!statuses[i].ok()) {
+      warn(report, "job.claim_error", job.id,
+           "could not claim job " + to_string(job.id) + ": " + statuses[i].to_string());
+      queued_.invalidate();  // the store may know better than the mirrors what the job is now
+      running_.invalidate();
+      continue;
+    }
+    running_.claimed(job, starts[i].second);
+    claimed.push_back(std::move(candidates[i]));
   }
-  running_.claimed(job, start);
-  return Claimed{&job, std::move(request), start.bytes_per_gpu};
+  return claimed;
 }
 
 // The tick's launches begin together and settle as their supervisors report (usually by
@@ -113,46 +128,62 @@ void EngineImpl::launch_claimed(const std::vector<Claimed>& claimed, TickReport&
     requests.push_back(job.request);
     launching_[job.job->id] = {job.request.gpus, job.bytes_per_gpu, job.job->spec.util_share};
   }
-  for (const exec::LaunchResult& result : options_.launcher->begin_launches(requests)) {
-    settle_launch(result, report);
-  }
+  settle_launches(options_.launcher->begin_launches(requests), report);
   collect_launches(report);
 }
 
 void EngineImpl::collect_launches(TickReport& report) {
-  for (const exec::LaunchResult& result : options_.launcher->poll_launches()) {
-    settle_launch(result, report);
-  }
+  settle_launches(options_.launcher->poll_launches(), report);
 }
 
-void EngineImpl::settle_launch(const exec::LaunchResult& result, TickReport& report) {
-  const auto found = launching_.find(result.job);
-  if (found == launching_.end()) return;  // not ours to settle (settled once already)
-  const Launching launch = found->second;
-  launching_.erase(found);
-  if (!result.launched.ok())
-    return fail_launch(result.job, result.launched.status().to_string(), report);
-  const exec::Launched& run = *result.launched;
-  std::optional<store::WallTime> started;
-  if (run.started != store::WallTime{}) started = run.started;
-  const store::Event started_event{0, options_.clock->now(), "job.start", result.job,
-                                   json{{"gpus", launch.gpus},
-                                        {"bytes_per_gpu", launch.bytes_per_gpu.value_or(0)},
-                                        {"supervisor_pid", run.supervisor_pid}}
-                                       .dump()};
-  const Status pids = options_.store->record_pids(result.job, run.supervisor_pid, run.job_pid,
-                                                  started, started_event);
-  if (pids.ok()) {
-    running_.launched(result.job, run.supervisor_pid, run.job_pid, started);
-  } else {
-    running_.invalidate();
-    (void)options_.store->append_event(started_event);  // the start happened all the same
-    warn(report, "job.pids_error", result.job,
-         "could not record the pids of job " + to_string(result.job) + ": " + pids.to_string());
+// The launches' pids, and their job.start events, share one commit.
+void EngineImpl::settle_launches(const std::vector<exec::LaunchResult>& results,
+                                 TickReport& report) {
+  struct Settled {
+    JobId job;
+    Launching launch;
+  };
+  std::vector<Settled> settled;
+  std::vector<store::JobPids> pids;
+  for (const exec::LaunchResult& result : results) {
+    const auto found = launching_.find(result.job);
+    if (found == launching_.end()) continue;  // not ours to settle (settled once already)
+    Launching launch = std::move(found->second);
+    launching_.erase(found);
+    if (!result.launched.ok()) {
+      fail_launch(result.job, result.launched.status().to_string(), report);
+      continue;
+    }
+    const exec::Launched& run = *result.launched;
+    std::optional<store::WallTime> started;
+    if (run.started != store::WallTime{}) started = run.started;
+    store::Event started_event{0, options_.clock->now(), "job.start", result.job,
+                               json{{"gpus", launch.gpus},
+                                    {"bytes_per_gpu", launch.bytes_per_gpu.value_or(0)},
+                                    {"supervisor_pid", run.supervisor_pid}}
+                                   .dump()};
+    pids.push_back(
+        {result.job, run.supervisor_pid, run.job_pid, started, std::move(started_event)});
+    settled.push_back({result.job, std::move(launch)});
   }
-  meter_.start(result.job, launch.gpus, launch.util_share,
-               to_seconds(started.value_or(options_.clock->now())));
-  report.started.push_back(result.job);
+  if (pids.empty()) return;
+  const std::vector<Status> statuses = options_.store->record_pids_of(pids);
+  for (std::size_t i = 0; i < settled.size(); ++i) {
+    const store::JobPids& job = pids[i];
+    if (statuses[i].ok()) {
+      running_.launched(job.job, job.supervisor_pid, job.job_pid, job.started);
+    } else {
+      running_.invalidate();
+      (void)options_.store->append_event(*job.event);  // the start happened all the same
+      warn(report, "job.pids_error", job.job,
+           "could not record the pids of job " + to_string(job.job) + ": " +
+               statuses[i].to_string());
+    }
+    const Launching& launch = settled[i].launch;
+    meter_.start(job.job, launch.gpus, launch.util_share,
+                 to_seconds(job.started.value_or(options_.clock->now())));
+    report.started.push_back(job.job);
+  }
 }
 
 void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& report) {

@@ -134,7 +134,11 @@ Status EngineImpl::adopt(const JobRecord& job) {
 
 Status EngineImpl::record_end(JobId job, std::optional<std::string_view> signature,
                               const store::JobEnd& end) {
-  const Status recorded = options_.store->record_end(job, end);
+  return after_end(job, signature, end, options_.store->record_end(job, end));
+}
+
+Status EngineImpl::after_end(JobId job, std::optional<std::string_view> signature,
+                             const store::JobEnd& end, const Status& recorded) {
   if (recorded.ok()) {
     running_.remove(job);
     if (end.state != JobState::kPreempted) schedule_.ended(job, end.state, end.at);

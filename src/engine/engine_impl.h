@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -79,10 +80,14 @@ class EngineImpl final : public Engine {
   // Records a request to stop a running job; a later one (a cancel after a preemption)
   // replaces what it asks, not when SIGTERM went out.
   void note_stop(JobId job, StopRequest request);
-  // Every end the engine records goes through here. An end adds a history entry for the
+  // Every end the engine records goes through here, or (a tick's ends, written together)
+  // through after_end(). An end adds a history entry for the
   // job's signature, so the tick's cached history of it is forgotten (all of it when the
   // signature is not at hand).
   Status record_end(JobId job, std::optional<std::string_view> signature, const store::JobEnd& end);
+  // record_end()'s bookkeeping once the store answered `recorded`; returns it.
+  Status after_end(JobId job, std::optional<std::string_view> signature, const store::JobEnd& end,
+                   const Status& recorded);
   // Appends an event; a failure to record it is returned as a warning text, not an error.
   // `at`: when it happened; the clock's now when not given.
   std::optional<std::string> event(const std::string& kind, std::optional<JobId> job,
@@ -94,8 +99,19 @@ class EngineImpl final : public Engine {
   // tick.cc
   void read_probe(TickReport& report);
   void collect_finished(TickReport& report);
-  // false when the store could not take it (transient): retried next tick.
-  bool record_finished(const exec::Finished& finished, TickReport& report);
+  // An ended run and the end the store is to record for it.
+  struct EndingRun {
+    exec::Finished finished;
+    store::JobRecord job;
+    store::JobEnd record;
+  };
+  // The end to record for `finished`; nullopt when there is none to record now (the job
+  // unknown to the store, warned of; or the store unreadable, and `finished` kept in
+  // unrecorded_ for the next tick).
+  std::optional<EndingRun> end_of(exec::Finished& finished, TickReport& report);
+  // What follows the store's answer for `run`; false when the store could not take it
+  // (transient): retried next tick.
+  bool ended_recorded(EndingRun& run, const Status& recorded, TickReport& report);
   // `stopped`: when its run ended.
   // `why`: what the engine stopped it for (requeue_whys_), empty when not known (stopped by
   // an earlier daemon); the requeue's transition names it, and `show` prints that.
@@ -125,7 +141,8 @@ class EngineImpl final : public Engine {
     exec::LaunchRequest request;
     std::optional<Bytes> bytes_per_gpu;
   };
-  std::optional<Claimed> claim(const sched::Start& decision, TickReport& report);
+  // The jobs whose claims were committed, in order; the others are warned of.
+  std::vector<Claimed> claim(std::span<const sched::Start* const> decisions, TickReport& report);
   void launch_claimed(const std::vector<Claimed>& claimed, TickReport& report);
   exec::LaunchRequest launch_request(const store::JobRecord& job,
                                      const sched::Start& decision) const;
@@ -137,7 +154,7 @@ class EngineImpl final : public Engine {
     double util_share = 1.0;
   };
   void collect_launches(TickReport& report);
-  void settle_launch(const exec::LaunchResult& result, TickReport& report);
+  void settle_launches(const std::vector<exec::LaunchResult>& results, TickReport& report);
   // `cause`: Stopping::cause. `requeue_why`: for a stop to requeue the job (kPreempt), why,
   // as its requeue names it.
   void stop(JobId job, StopIntent intent, const std::string& cause, const std::string& why,

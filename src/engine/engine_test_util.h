@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -169,6 +170,20 @@ class CountingStore final : public store::StateStore {
   Status record_end(JobId job, const store::JobEnd& end) override {
     return inner_.record_end(job, end);
   }
+  std::vector<Status> record_starts(
+      std::span<const std::pair<JobId, store::JobStart>> starts) override {
+    if (before_starts) before_starts();
+    batch_sizes.push_back({"starts", starts.size()});
+    return inner_.record_starts(starts);
+  }
+  std::vector<Status> record_pids_of(std::span<const store::JobPids> pids) override {
+    batch_sizes.push_back({"pids", pids.size()});
+    return inner_.record_pids_of(pids);
+  }
+  std::vector<Status> record_ends(std::span<const std::pair<JobId, store::JobEnd>> ends) override {
+    batch_sizes.push_back({"ends", ends.size()});
+    return inner_.record_ends(ends);
+  }
   Result<store::JobRecord> get_job(JobId job) override {
     ++job_reads;
     if (failed_job_reads_left > 0) {
@@ -223,8 +238,11 @@ class CountingStore final : public store::StateStore {
   }
 
   std::uint64_t job_reads = 0;
-  int failed_peak_writes_left = 0;  // record_run_peaks() fails this many times first
-  int failed_job_reads_left = 0;    // get_job() fails this many times first
+  // Each call of record_starts, record_pids_of and record_ends: its kind and its items.
+  std::vector<std::pair<std::string, std::size_t>> batch_sizes;
+  std::function<void()> before_starts;  // run before record_starts() forwards
+  int failed_peak_writes_left = 0;      // record_run_peaks() fails this many times first
+  int failed_job_reads_left = 0;        // get_job() fails this many times first
 
  private:
   store::StateStore& inner_;

@@ -70,12 +70,25 @@ void EngineImpl::read_probe(TickReport& report) {
            "), keeping the last reading: " + reading.status().to_string());
 }
 
+// The tick's ends share one commit (StateStore::record_ends).
 void EngineImpl::collect_finished(TickReport& report) {
   std::vector<exec::Finished> ended = std::move(unrecorded_);
   unrecorded_.clear();
   for (exec::Finished& finished : options_.launcher->poll()) ended.push_back(std::move(finished));
+  std::vector<EndingRun> ending;
+  std::vector<std::pair<JobId, store::JobEnd>> records;
   for (exec::Finished& finished : ended) {
-    if (!record_finished(finished, report)) unrecorded_.push_back(std::move(finished));
+    std::optional<EndingRun> run = end_of(finished, report);
+    if (!run) continue;  // unknown to the store: warned of, or kept for the next tick
+    records.emplace_back(run->finished.job, run->record);
+    ending.push_back(std::move(*run));
+  }
+  if (records.empty()) return;
+  const std::vector<Status> statuses = options_.store->record_ends(records);
+  for (std::size_t i = 0; i < ending.size(); ++i) {
+    if (!ended_recorded(ending[i], statuses[i], report)) {
+      unrecorded_.push_back(std::move(ending[i].finished));
+    }
   }
 }
 
@@ -87,17 +100,21 @@ bool transient(const Status& status) {
 
 }  // namespace
 
-bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& report) {
+std::optional<EngineImpl::EndingRun> EngineImpl::end_of(exec::Finished& finished,
+                                                        TickReport& report) {
   // The mirror first: the store's copy costs a read and a parse of the job's spec.
   const JobRecord* mirrored = running_.find(finished.job);
   Result<JobRecord> job =
       mirrored != nullptr ? Result<JobRecord>(*mirrored) : options_.store->get_job(finished.job);
   if (!job.ok()) {
-    if (transient(job.status())) return false;
+    if (transient(job.status())) {
+      unrecorded_.push_back(std::move(finished));
+      return std::nullopt;
+    }
     warn(report, "job.end_unknown", std::nullopt,
          "the launcher reported job " + to_string(finished.job) +
              " ended, but the store cannot find it: " + job.status().to_string());
-    return true;
+    return std::nullopt;
   }
   const auto asked = stops_.find(finished.job);
   const bool was_asked = asked != stops_.end();
@@ -126,24 +143,28 @@ bool EngineImpl::record_finished(const exec::Finished& finished, TickReport& rep
   record.event = store::Event{
       0, options_.clock->now(), "job.end", finished.job,
       json{{"state", store::job_state_name(end.state)}, {"reason", end.reason}}.dump()};
-  const Status recorded = record_end(finished.job, job->spec.signature, record);
+  return EndingRun{std::move(finished), std::move(job).value(), std::move(record)};
+}
+
+bool EngineImpl::ended_recorded(EndingRun& run, const Status& recorded, TickReport& report) {
+  const JobId id = run.finished.job;
+  (void)after_end(id, run.job.spec.signature, run.record, recorded);
   if (!recorded.ok()) {
     if (transient(recorded)) return false;
-    warn(
-        report, "job.end_error", finished.job,
-        "could not record the end of job " + to_string(finished.job) + ": " + recorded.to_string());
+    warn(report, "job.end_error", id,
+         "could not record the end of job " + to_string(id) + ": " + recorded.to_string());
     return true;
   }
-  stops_.erase(finished.job);
+  stops_.erase(id);
   std::string requeue_why;
-  if (auto why = requeue_whys_.extract(finished.job)) requeue_why = std::move(why.mapped());
-  memory_warned_.erase(finished.job);
-  report.ended.push_back(finished.job);
+  if (auto why = requeue_whys_.extract(id)) requeue_why = std::move(why.mapped());
+  memory_warned_.erase(id);
+  report.ended.push_back(id);
   std::optional<MovingJob> move;
-  if (auto moving = moving_.extract(finished.job)) move = std::move(moving.mapped());
-  if (end.state == JobState::kPreempted) {
-    job->state = JobState::kPreempted;
-    requeue_preempted(*job, record.at, report, std::move(move), requeue_why);
+  if (auto moving = moving_.extract(id)) move = std::move(moving.mapped());
+  if (run.record.state == JobState::kPreempted) {
+    run.job.state = JobState::kPreempted;
+    requeue_preempted(run.job, run.record.at, report, std::move(move), requeue_why);
   }
   return true;
 }
@@ -176,9 +197,10 @@ void EngineImpl::requeue_preempted(const JobRecord& job, store::WallTime stopped
 
 bool EngineImpl::restart_moved(JobId job, const MovingJob& move, TickReport& report) {
   sched::Start start{job, {move.to.begin(), move.to.end()}, move.bytes_per_gpu.value_or(0)};
-  std::optional<Claimed> claimed = claim(start, report);
-  if (!claimed) return false;
-  launch_claimed({*claimed}, report);
+  const sched::Start* starts[] = {&start};
+  const std::vector<Claimed> claimed = claim(starts, report);
+  if (claimed.empty()) return false;
+  launch_claimed(claimed, report);
   queued_.remove(job);
   return true;
 }

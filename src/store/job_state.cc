@@ -271,6 +271,30 @@ Result<std::vector<JobId>> StateStore::submit(std::span<const JobSpec> jobs) {
   return ids;
 }
 
+std::vector<Status> StateStore::record_starts(std::span<const std::pair<JobId, JobStart>> starts) {
+  std::vector<Status> statuses;
+  statuses.reserve(starts.size());
+  for (const auto& [job, start] : starts) statuses.push_back(record_start(job, start));
+  return statuses;
+}
+
+std::vector<Status> StateStore::record_pids_of(std::span<const JobPids> pids) {
+  std::vector<Status> statuses;
+  statuses.reserve(pids.size());
+  for (const JobPids& job : pids) {
+    statuses.push_back(
+        record_pids(job.job, job.supervisor_pid, job.job_pid, job.started, job.event));
+  }
+  return statuses;
+}
+
+std::vector<Status> StateStore::record_ends(std::span<const std::pair<JobId, JobEnd>> ends) {
+  std::vector<Status> statuses;
+  statuses.reserve(ends.size());
+  for (const auto& [job, end] : ends) statuses.push_back(record_end(job, end));
+  return statuses;
+}
+
 Result<Purged> purge_ended_with_logs(StateStore& store, const JobFilter& filter,
                                      std::size_t limit) {
   Result<Purged> purged = store.purge_ended(filter, limit);

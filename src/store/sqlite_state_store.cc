@@ -1,4 +1,5 @@
-// The SQLite StateStore: one connection, one mutex, one transaction per operation.
+// The SQLite StateStore: one connection, one mutex, one transaction per operation (or per
+// tick's batch of starts, pids or ends).
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -45,6 +46,10 @@ constexpr const char* kInsertDependency =
 constexpr const char* kInsertTransition =
     "INSERT INTO transitions (job, from_state, to_state, at_us, reason) "
     "VALUES (?1, ?2, ?3, ?4, ?5)";
+// A tick's writes share one transaction, each in a savepoint (in_one_transaction).
+constexpr const char* kSavepoint = "SAVEPOINT item";
+constexpr const char* kRollbackToSavepoint = "ROLLBACK TO item";
+constexpr const char* kReleaseSavepoint = "RELEASE item";
 constexpr const char* kCasState = "UPDATE jobs SET state = ?3 WHERE id = ?1 AND state = ?2";
 // The end of a job that ends by a transition (cancelled or failed while queued) rather than
 // by record_end: the moment of that transition. A job that ran keeps its run's end.
@@ -215,38 +220,22 @@ class SqliteStateStore final : public StateStore {
   }
 
   Status record_start(JobId job, const JobStart& start) override {
-    std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
-    FASTGPU_RETURN_IF_ERROR(
-        compare_and_set(job, JobState::kQueued, JobState::kRunning, start.at, "started"));
-    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetStart));
-    stmt.bind(1, as_int64(job.value()))
-        .bind(2, gpus_to_json(start.gpus))
-        .bind(3, to_micros(start.at))
-        .bind(4, start.log_path)
-        .bind(5, optional_int64(start.supervisor_pid))
-        .bind(6, optional_int64(start.job_pid))
-        .bind(7, optional_int64(start.bytes_per_gpu));
-    FASTGPU_RETURN_IF_ERROR(stmt.run());
-    return txn.commit();
+    return record_starts({{{job, start}}}).front();
+  }
+
+  std::vector<Status> record_starts(std::span<const std::pair<JobId, JobStart>> starts) override {
+    return in_one_transaction(starts, [this](const std::pair<JobId, JobStart>& item) {
+      return write_start(item.first, item.second);
+    });
   }
 
   Status record_pids(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
                      std::optional<WallTime> started, const std::optional<Event>& event) override {
-    if (event) FASTGPU_RETURN_IF_ERROR(check_event(*event));
-    std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
-    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetPids));
-    std::optional<std::int64_t> started_us;
-    if (started) started_us = to_micros(*started);
-    stmt.bind(1, as_int64(job.value()))
-        .bind(2, std::int64_t{supervisor_pid})
-        .bind(3, std::int64_t{job_pid})
-        .bind(4, started_us);
-    FASTGPU_RETURN_IF_ERROR(stmt.run());
-    if (db_->changes() != 1) return state_mismatch(job, JobState::kRunning, "record its pids");
-    if (event) FASTGPU_RETURN_IF_ERROR(insert_event(*event).status());
-    return txn.commit();
+    return record_pids_of({{JobPids{job, supervisor_pid, job_pid, started, event}}}).front();
+  }
+
+  std::vector<Status> record_pids_of(std::span<const JobPids> pids) override {
+    return in_one_transaction(pids, [this](const JobPids& item) { return write_pids(item); });
   }
 
   Status record_run_peaks(std::span<const std::pair<JobId, Bytes>> peaks) override {
@@ -262,21 +251,13 @@ class SqliteStateStore final : public StateStore {
   }
 
   Status record_end(JobId job, const JobEnd& end) override {
-    if (end.event) FASTGPU_RETURN_IF_ERROR(check_event(*end.event));
-    std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
-    FASTGPU_RETURN_IF_ERROR(compare_and_set(job, JobState::kRunning, end.state, end.at,
-                                            end.reason.empty() ? "ended" : end.reason));
-    FASTGPU_RETURN_IF_ERROR(write_end(job, end));
-    if (end.never_ran) {
-      STORE_ASSIGN_OR_RETURN(Statement clear, db_->prepare(kClearRun));
-      clear.bind(1, as_int64(job.value()));
-      FASTGPU_RETURN_IF_ERROR(clear.run());
-    } else {
-      FASTGPU_RETURN_IF_ERROR(write_history(job, end));
-    }
-    if (end.event) FASTGPU_RETURN_IF_ERROR(insert_event(*end.event).status());
-    return txn.commit();
+    return record_ends({{{job, end}}}).front();
+  }
+
+  std::vector<Status> record_ends(std::span<const std::pair<JobId, JobEnd>> ends) override {
+    return in_one_transaction(ends, [this](const std::pair<JobId, JobEnd>& item) {
+      return write_run_end(item.first, item.second);
+    });
   }
 
   Result<JobRecord> get_job(JobId job) override {
@@ -635,6 +616,102 @@ class SqliteStateStore final : public StateStore {
         .bind(4, to_micros(at))
         .bind(5, reason);
     return stmt.run();
+  }
+
+  // Runs write(item) for each item in one transaction, each item in a savepoint of its own
+  // (StateStore::record_starts says what the Statuses mean). One item needs no savepoint:
+  // its failure rolls the transaction back.
+  template <typename Item, typename Write>
+  std::vector<Status> in_one_transaction(std::span<const Item> items, const Write& write) {
+    std::vector<Status> statuses(items.size());
+    if (items.empty()) return statuses;
+    std::lock_guard lock(mutex_);
+    Result<Transaction> txn = Transaction::begin(*db_);
+    if (!txn.ok()) {
+      std::fill(statuses.begin(), statuses.end(), txn.status());
+      return statuses;
+    }
+    const bool one = items.size() == 1;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (!one) {
+        if (Status begun = run_cached(kSavepoint); !begun.ok()) {
+          statuses[i] = begun;
+          continue;
+        }
+      }
+      statuses[i] = write(items[i]);
+      if (one) break;
+      // An item that failed part way leaves nothing; either way the savepoint is closed.
+      if (!statuses[i].ok()) (void)run_cached(kRollbackToSavepoint);
+      (void)run_cached(kReleaseSavepoint);
+      if (!statuses[i].ok() && sqlite3_get_autocommit(db_->handle()) != 0) {
+        // SQLite ended the transaction itself (it does on some errors: a full disk, say).
+        // What the items before wrote is gone, and the items after are not tried.
+        const Status lost = statuses[i];
+        for (Status& status : statuses) {
+          if (status.ok()) status = lost;
+        }
+        return statuses;
+      }
+    }
+    if (one && !statuses.front().ok()) return statuses;  // rolled back with the transaction
+    const Status committed = txn->commit();
+    if (!committed.ok()) {
+      for (Status& status : statuses) {
+        if (status.ok()) status = committed;
+      }
+    }
+    return statuses;
+  }
+
+  Status run_cached(const char* sql) {
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(sql));
+    return stmt.run();
+  }
+
+  Status write_start(JobId job, const JobStart& start) {
+    FASTGPU_RETURN_IF_ERROR(
+        compare_and_set(job, JobState::kQueued, JobState::kRunning, start.at, "started"));
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetStart));
+    stmt.bind(1, as_int64(job.value()))
+        .bind(2, gpus_to_json(start.gpus))
+        .bind(3, to_micros(start.at))
+        .bind(4, start.log_path)
+        .bind(5, optional_int64(start.supervisor_pid))
+        .bind(6, optional_int64(start.job_pid))
+        .bind(7, optional_int64(start.bytes_per_gpu));
+    return stmt.run();
+  }
+
+  Status write_pids(const JobPids& pids) {
+    if (pids.event) FASTGPU_RETURN_IF_ERROR(check_event(*pids.event));
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kSetPids));
+    std::optional<std::int64_t> started_us;
+    if (pids.started) started_us = to_micros(*pids.started);
+    stmt.bind(1, as_int64(pids.job.value()))
+        .bind(2, std::int64_t{pids.supervisor_pid})
+        .bind(3, std::int64_t{pids.job_pid})
+        .bind(4, started_us);
+    FASTGPU_RETURN_IF_ERROR(stmt.run());
+    if (db_->changes() != 1) return state_mismatch(pids.job, JobState::kRunning, "record its pids");
+    if (pids.event) FASTGPU_RETURN_IF_ERROR(insert_event(*pids.event).status());
+    return {};
+  }
+
+  Status write_run_end(JobId job, const JobEnd& end) {
+    if (end.event) FASTGPU_RETURN_IF_ERROR(check_event(*end.event));
+    FASTGPU_RETURN_IF_ERROR(compare_and_set(job, JobState::kRunning, end.state, end.at,
+                                            end.reason.empty() ? "ended" : end.reason));
+    FASTGPU_RETURN_IF_ERROR(write_end(job, end));
+    if (end.never_ran) {
+      STORE_ASSIGN_OR_RETURN(Statement clear, db_->prepare(kClearRun));
+      clear.bind(1, as_int64(job.value()));
+      FASTGPU_RETURN_IF_ERROR(clear.run());
+    } else {
+      FASTGPU_RETURN_IF_ERROR(write_history(job, end));
+    }
+    if (end.event) FASTGPU_RETURN_IF_ERROR(insert_event(*end.event).status());
+    return {};
   }
 
   Status compare_and_set(JobId job, JobState from, JobState to, WallTime at,

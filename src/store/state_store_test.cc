@@ -671,6 +671,68 @@ TEST_F(StateStoreTest, PidsAndEndCarryTheirEventInTheSameTransaction) {
   EXPECT_EQ(store_->get_job(other)->state, JobState::kRunning);
 }
 
+// A tick's claims, pids and ends go in one call each (one commit); an item that fails is
+// told apart and leaves the others written.
+TEST_F(StateStoreTest, ATicksClaimsPidsAndEndsFailOneByOne) {
+  const JobId a = submit_one(full_spec(1));
+  const JobId b = submit_one(full_spec(2));
+  const JobId c = submit_one(full_spec(3));
+  ASSERT_TRUE(store_->record_start(b, {{1}, at_seconds(5), "/b", {}, {}, {}}).ok());
+
+  const std::vector<std::pair<JobId, JobStart>> starts = {
+      {a, {{0}, at_seconds(10), "/a", {}, {}, {}}},
+      {b, {{2}, at_seconds(10), "/b2", {}, {}, {}}},  // running already: refused alone
+      {c, {{3}, at_seconds(10), "/c", {}, {}, {}}}};
+  const std::vector<Status> claimed = store_->record_starts(starts);
+  ASSERT_EQ(claimed.size(), 3u);
+  EXPECT_TRUE(claimed[0].ok()) << claimed[0].to_string();
+  EXPECT_EQ(claimed[1].code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(claimed[1].message(), HasSubstr("is RUNNING, not QUEUED"));
+  EXPECT_TRUE(claimed[2].ok()) << claimed[2].to_string();
+  EXPECT_EQ(store_->get_job(a)->state, JobState::kRunning);
+  EXPECT_EQ(store_->get_job(c)->log_path, "/c");
+  EXPECT_EQ(store_->get_job(b)->log_path, "/b");  // the refused claim changed nothing
+  EXPECT_EQ(store_->get_job(b)->attempts, 1u);
+
+  const auto started = [](JobId job, const char* message) {
+    return Event{0, at_seconds(11), "job.start", job, message};
+  };
+  const std::vector<JobPids> pids = {{a, 100, 101, at_seconds(11), started(a, "{}")},
+                                     {b, 200, 201, std::nullopt, started(b, "{not json")},
+                                     {c, 300, 301, at_seconds(12), started(c, "{}")}};
+  const std::vector<Status> launched = store_->record_pids_of(pids);
+  ASSERT_EQ(launched.size(), 3u);
+  EXPECT_TRUE(launched[0].ok());
+  EXPECT_EQ(launched[1].code(), ErrorCode::kInvalidArgument);
+  EXPECT_TRUE(launched[2].ok());
+  EXPECT_EQ(store_->get_job(a)->supervisor_pid, 100);
+  EXPECT_EQ(store_->get_job(b)->supervisor_pid, std::nullopt);
+  EXPECT_EQ(store_->get_job(c)->job_pid, 301);
+  EXPECT_EQ(store_->events_since(0, 10)->size(), 2u);
+
+  // c's end fails at its last write (its event names a job that does not exist), after its
+  // state, end and history were written: those are undone, a's and b's stay.
+  JobEnd done{JobState::kCompleted, at_seconds(20), 0, std::nullopt, JobAccounting{}, "", {}};
+  JobEnd broken = done;
+  broken.event = Event{0, at_seconds(20), "job.end", JobId(999), "{}"};
+  const std::vector<std::pair<JobId, JobEnd>> ends = {{a, done}, {c, broken}, {b, done}};
+  const std::vector<Status> ended = store_->record_ends(ends);
+  ASSERT_EQ(ended.size(), 3u);
+  EXPECT_TRUE(ended[0].ok()) << ended[0].to_string();
+  EXPECT_FALSE(ended[1].ok());
+  EXPECT_TRUE(ended[2].ok()) << ended[2].to_string();
+  EXPECT_EQ(store_->get_job(a)->state, JobState::kCompleted);
+  EXPECT_EQ(store_->get_job(b)->state, JobState::kCompleted);
+  const Result<JobRecord> still = store_->get_job(c);
+  EXPECT_EQ(still->state, JobState::kRunning);
+  EXPECT_EQ(still->end_time, std::nullopt);
+  EXPECT_EQ(store_->transitions(c)->size(), 2u);           // submitted, started
+  EXPECT_EQ(store_->history("train.py", 10)->size(), 2u);  // a's and b's runs only
+  // And c can still end.
+  EXPECT_TRUE(store_->record_end(c, done).ok());
+  EXPECT_TRUE(store_->record_starts({}).empty());
+}
+
 TEST_F(StateStoreTest, TransitionLogIsCompleteAndInOrder) {
   const JobId id = submit_one(full_spec(1));
   ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", {}, {}, {}}).ok());

@@ -143,6 +143,42 @@ TEST(StoreSchemaTest, MissingFolderIsAnIoErrorNamingThePath) {
   EXPECT_THAT(store.status().message(), HasSubstr(path));
 }
 
+// A tick's batch of claims that cannot get the write lock (another process holds it past
+// the busy timeout) fails every claim, naming the cause, and claims nothing: the engine
+// launches none of them.
+TEST(StoreConcurrencyTest, ABatchThatCannotBeginClaimsNothing) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  StoreOptions options;
+  options.busy_timeout = std::chrono::milliseconds(50);
+  auto opened = open_sqlite_store(path, options);
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  std::unique_ptr<StateStore> store = std::move(opened).value();
+  const std::vector<JobSpec> specs = {full_spec(1), full_spec(2)};
+  const auto ids = store->submit(specs);
+  ASSERT_TRUE(ids.ok());
+  const std::vector<std::pair<JobId, JobStart>> starts = {
+      {ids->at(0), {{0}, at_seconds(10), "", {}, {}, {}}},
+      {ids->at(1), {{1}, at_seconds(10), "", {}, {}, {}}}};
+
+  sqlite3* other = nullptr;
+  ASSERT_EQ(sqlite3_open(path.c_str(), &other), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+  const std::vector<Status> refused = store->record_starts(starts);
+  ASSERT_EQ(refused.size(), 2u);
+  for (const Status& status : refused) {
+    EXPECT_EQ(status.code(), ErrorCode::kUnavailable);
+    EXPECT_NE(status.message().find("busy"), std::string::npos) << status.to_string();
+  }
+  EXPECT_EQ(store->get_job(ids->at(0))->state, JobState::kQueued);
+  EXPECT_EQ(store->get_job(ids->at(1))->state, JobState::kQueued);
+
+  ASSERT_EQ(sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(other);
+  for (const Status& status : store->record_starts(starts)) EXPECT_TRUE(status.ok());
+  EXPECT_EQ(store->get_job(ids->at(1))->state, JobState::kRunning);
+}
+
 TEST(StoreConcurrencyTest, TwoConnectionsWritingAtOnceLoseNothing) {
   TempDir tmp;
   const std::string path = tmp.file("fastgpu.db");

@@ -250,6 +250,15 @@ struct JobEnd {
   bool never_ran = false;
 };
 
+// One job's pids, for StateStore::record_pids (one job) and record_pids_of (many).
+struct JobPids {
+  JobId job;
+  std::int32_t supervisor_pid = 0;
+  std::int32_t job_pid = 0;
+  std::optional<WallTime> started;
+  std::optional<Event> event;
+};
+
 // Conditions are combined with AND; an empty filter lists every job, by increasing id.
 struct JobFilter {
   std::vector<JobState> states;  // any of these; empty means any state
@@ -321,6 +330,18 @@ class StateStore {
   // Ends a RUNNING job (compare-and-set from RUNNING): outcome, end time, accounting, a
   // history entry when the job has a signature, and end.event if set; all or nothing.
   virtual Status record_end(JobId job, const JobEnd& end) = 0;
+
+  // A tick's writes of one kind in one transaction: its claims, its launches' pids, its
+  // ends. One Status per item, in order, each what the one-job call would return; an item
+  // that fails leaves the others written (each is a savepoint of its own). When the
+  // transaction itself fails (its begin or its commit: the database busy, the disk full),
+  // every item that had succeeded gets that error instead, and nothing was written. A
+  // job's claim must be committed before it is launched: the caller launches only the jobs
+  // whose Status is ok. These defaults make one call per item; the SQLite store makes one
+  // commit for all.
+  virtual std::vector<Status> record_starts(std::span<const std::pair<JobId, JobStart>> starts);
+  virtual std::vector<Status> record_pids_of(std::span<const JobPids> pids);
+  virtual std::vector<Status> record_ends(std::span<const std::pair<JobId, JobEnd>> ends);
 
   virtual Result<JobRecord> get_job(JobId job) = 0;
   virtual Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) = 0;
