@@ -177,6 +177,10 @@ class EngineImpl final : public Engine {
   std::set<JobId> memory_warned_;              // running jobs already warned about (once per run)
   std::set<JobId> withheld_noted_;             // queued jobs already reported as not fitting
   std::vector<exec::Finished> unrecorded_;     // ends the store could not take yet
+  // Dependencies of queued after-ok jobs known to have COMPLETED (a final state), so that
+  // end_unrunnable_dependents() reads each from the store once, not at every tick; emptied
+  // when no queued job waits to succeed.
+  std::set<JobId> completed_dependencies_;
   std::optional<store::WallTime> last_sample_;
   // When samples past the retention were last deleted; a delete that hit its row limit
   // leaves it unset, so that the next sample deletes more.

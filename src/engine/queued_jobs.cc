@@ -19,7 +19,7 @@ Status QueuedJobs::refresh(store::StateStore& store, double now_s) {
   limited_arrays_.clear();
   cpu_jobs_.clear();
   gpu_jobs_.clear();
-  after_ok_.clear();
+  awaited_.clear();
   for (JobRecord& job : *jobs) put(std::move(job));
   stale_ = false;
   read_at_s_ = now_s;
@@ -59,17 +59,6 @@ void QueuedJobs::put(JobRecord job) {
   index(jobs_.emplace(id, std::move(job)).first->second);
 }
 
-namespace {
-
-bool waits_for_success(const JobRecord& job) {
-  for (const store::Dependency& dependency : job.spec.dependencies) {
-    if (dependency.kind == store::DependencyKind::kAfterOk) return true;
-  }
-  return false;
-}
-
-}  // namespace
-
 void QueuedJobs::index(const JobRecord& job) {
   if (in_limited_array(job)) {
     limited_arrays_[job.spec.array->array_id].emplace(job.spec.array->index, job.id);
@@ -78,7 +67,9 @@ void QueuedJobs::index(const JobRecord& job) {
   } else {
     gpu_jobs_.insert(job.id);
   }
-  if (waits_for_success(job)) after_ok_.insert(job.id);
+  for (const store::Dependency& dependency : job.spec.dependencies) {
+    if (dependency.kind == store::DependencyKind::kAfterOk) awaited_[dependency.job].insert(job.id);
+  }
 }
 
 void QueuedJobs::unindex(const JobRecord& job) {
@@ -93,7 +84,13 @@ void QueuedJobs::unindex(const JobRecord& job) {
   } else {
     gpu_jobs_.erase(job.id);
   }
-  after_ok_.erase(job.id);
+  for (const store::Dependency& dependency : job.spec.dependencies) {
+    if (dependency.kind != store::DependencyKind::kAfterOk) continue;
+    const auto awaited = awaited_.find(dependency.job);
+    if (awaited == awaited_.end()) continue;
+    awaited->second.erase(job.id);
+    if (awaited->second.empty()) awaited_.erase(awaited);
+  }
 }
 
 }  // namespace fastgpu::engine
