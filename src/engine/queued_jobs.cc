@@ -20,6 +20,11 @@ Status QueuedJobs::refresh(store::StateStore& store, double now_s) {
   cpu_jobs_.clear();
   gpu_jobs_.clear();
   awaited_.clear();
+  cpu_to_admit_.clear();
+  arrays_to_admit_.clear();
+  parked_.clear();
+  parked_under_.clear();
+  unchecked_.clear();
   for (JobRecord& job : *jobs) put(std::move(job));
   stale_ = false;
   read_at_s_ = now_s;
@@ -67,6 +72,10 @@ void QueuedJobs::index(const JobRecord& job) {
   } else {
     gpu_jobs_.insert(job.id);
   }
+  if (in_limited_array(job) || job.spec.gpus == 0) {
+    add_to_admit(job);
+    if (!job.spec.dependencies.empty()) unchecked_.insert(job.id);
+  }
   for (const store::Dependency& dependency : job.spec.dependencies) {
     if (dependency.kind == store::DependencyKind::kAfterOk) awaited_[dependency.job].insert(job.id);
   }
@@ -84,6 +93,14 @@ void QueuedJobs::unindex(const JobRecord& job) {
   } else {
     gpu_jobs_.erase(job.id);
   }
+  remove_to_admit(job);
+  unchecked_.erase(job.id);
+  if (const auto under = parked_under_.find(job.id); under != parked_under_.end()) {
+    const auto parked = parked_.find(under->second);
+    parked->second.erase(job.id);
+    if (parked->second.empty()) parked_.erase(parked);
+    parked_under_.erase(under);
+  }
   for (const store::Dependency& dependency : job.spec.dependencies) {
     if (dependency.kind != store::DependencyKind::kAfterOk) continue;
     const auto awaited = awaited_.find(dependency.job);
@@ -91,6 +108,52 @@ void QueuedJobs::unindex(const JobRecord& job) {
     awaited->second.erase(job.id);
     if (awaited->second.empty()) awaited_.erase(awaited);
   }
+}
+
+void QueuedJobs::add_to_admit(const JobRecord& job) {
+  if (in_limited_array(job)) {
+    arrays_to_admit_[job.spec.array->array_id].emplace(job.spec.array->index, job.id);
+  } else if (job.spec.gpus == 0) {
+    cpu_to_admit_.emplace(-job.spec.priority, job.id);
+  }
+}
+
+void QueuedJobs::remove_to_admit(const JobRecord& job) {
+  if (in_limited_array(job)) {
+    const auto array = arrays_to_admit_.find(job.spec.array->array_id);
+    if (array != arrays_to_admit_.end()) {
+      array->second.erase({job.spec.array->index, job.id});
+      if (array->second.empty()) arrays_to_admit_.erase(array);
+    }
+  } else if (job.spec.gpus == 0) {
+    cpu_to_admit_.erase({-job.spec.priority, job.id});
+  }
+}
+
+void QueuedJobs::park_waiting(const std::function<bool(JobId)>& unended) {
+  for (auto parked = parked_.begin(); parked != parked_.end();) {
+    if (unended(parked->first)) {
+      ++parked;
+      continue;
+    }
+    for (JobId id : parked->second) {
+      parked_under_.erase(id);
+      add_to_admit(jobs_.at(id));
+      unchecked_.insert(id);  // it may wait for another job still
+    }
+    parked = parked_.erase(parked);
+  }
+  for (JobId id : unchecked_) {
+    const JobRecord& job = jobs_.at(id);
+    for (const store::Dependency& dependency : job.spec.dependencies) {
+      if (!unended(dependency.job)) continue;
+      remove_to_admit(job);
+      parked_[dependency.job].insert(id);
+      parked_under_[id] = dependency.job;
+      break;
+    }
+  }
+  unchecked_.clear();
 }
 
 }  // namespace fastgpu::engine

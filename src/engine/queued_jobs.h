@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <utility>
@@ -48,6 +49,19 @@ class QueuedJobs {
   // By (-priority, id): the order in which CPU slots are handed out.
   const std::set<std::pair<int, JobId>>& cpu_jobs() const { return cpu_jobs_; }
   const std::set<JobId>& gpu_jobs() const { return gpu_jobs_; }
+  // What the admission of engine-limited jobs walks (admitted_limited): cpu_jobs() and
+  // limited_arrays() less the jobs parked by park_waiting() because a job they wait for
+  // had not ended, so that 10,000 jobs waiting on one running job are not walked at every
+  // tick. A job not yet looked at by park_waiting() is here.
+  const std::set<std::pair<int, JobId>>& cpu_jobs_to_admit() const { return cpu_to_admit_; }
+  const std::map<std::uint64_t, ArrayMembers>& arrays_to_admit() const { return arrays_to_admit_; }
+  // Parks each job to admit that waits for a job `unended` says has not ended, under that
+  // job, and brings back the jobs parked under a job that has ended since. Looks at a job
+  // when it joins the queue or comes back, and at each job waited for once per call.
+  void park_waiting(const std::function<bool(JobId)>& unended);
+  // How many jobs are parked (for tests).
+  std::size_t parked() const { return parked_under_.size(); }
+
   // The jobs waiting for each job to succeed (an after-ok dependency), by that job: a tick
   // looks at each awaited job once, not at each of its dependents (10,000 jobs waiting on
   // one were 10,000 lookups a tick).
@@ -61,12 +75,19 @@ class QueuedJobs {
   void put(store::JobRecord job);
   void index(const store::JobRecord& job);
   void unindex(const store::JobRecord& job);
+  void add_to_admit(const store::JobRecord& job);
+  void remove_to_admit(const store::JobRecord& job);
 
   std::map<JobId, store::JobRecord> jobs_;
   std::map<std::uint64_t, ArrayMembers> limited_arrays_;
   std::set<std::pair<int, JobId>> cpu_jobs_;
   std::set<JobId> gpu_jobs_;
   std::map<JobId, std::set<JobId>> awaited_;
+  std::set<std::pair<int, JobId>> cpu_to_admit_;
+  std::map<std::uint64_t, ArrayMembers> arrays_to_admit_;
+  std::map<JobId, std::set<JobId>> parked_;  // by the job they wait for
+  std::map<JobId, JobId> parked_under_;      // each parked job: the job it waits for
+  std::set<JobId> unchecked_;                // to admit, with dependencies, not looked at yet
   bool stale_ = true;
   double read_at_s_ = 0.0;
   std::uint64_t reads_ = 0;

@@ -164,7 +164,9 @@ std::vector<const JobRecord*> admitted_limited(const TickSources& sources) {
   std::vector<const JobRecord*> admitted;
   // A job that waits on one that has not ended cannot start this tick: it takes no CPU
   // slot and no place in its array's %N. Counted, it kept a job that could start out of
-  // the slot until the job it waits on ended (hours, behind a GPU job).
+  // the slot until the job it waits on ended (hours, behind a GPU job). Most such jobs are
+  // parked out of the walk (QueuedJobs::park_waiting); this catches the rest (a job not yet
+  // looked at, or one whose dependency went back to the queue since).
   auto waits = [&sources](const JobRecord& job) {
     return std::any_of(job.spec.dependencies.begin(), job.spec.dependencies.end(),
                        [&sources](const store::Dependency& dependency) {
@@ -181,7 +183,7 @@ std::vector<const JobRecord*> admitted_limited(const TickSources& sources) {
   };
   if (slots) {
     std::size_t taken = 0;
-    for (const auto& [priority, id] : sources.queued.cpu_jobs()) {
+    for (const auto& [priority, id] : sources.queued.cpu_jobs_to_admit()) {
       if (taken == room) break;
       const JobRecord& job = jobs.at(id);
       if (waits(job)) continue;
@@ -189,7 +191,7 @@ std::vector<const JobRecord*> admitted_limited(const TickSources& sources) {
       admit(job);
     }
   }
-  for (const auto& [array, members] : sources.queued.limited_arrays()) {
+  for (const auto& [array, members] : sources.queued.arrays_to_admit()) {
     const std::int64_t limit = jobs.at(members.begin()->second).spec.array->max_running;
     const std::int64_t free = std::max<std::int64_t>(0, limit - running_members[array]);
     std::int64_t taken = 0;

@@ -39,6 +39,8 @@ Result<TickReport> EngineImpl::tick() {
   FASTGPU_RETURN_IF_ERROR(queued_.refresh(*options_.store, to_seconds(now_)));
   FASTGPU_RETURN_IF_ERROR(running_.refresh(*options_.store, to_seconds(now_)));
   FASTGPU_RETURN_IF_ERROR(end_unrunnable_dependents(report));
+  queued_.park_waiting(
+      [this](JobId job) { return unended_state(job, queued_, running_) != nullptr; });
   sample_if_due(report);
   purge_ended_if_due(report);
   Result<KeptSchedule::Decided> decided =
