@@ -64,6 +64,18 @@ void QueuedJobs::put(JobRecord job) {
   index(jobs_.emplace(id, std::move(job)).first->second);
 }
 
+namespace {
+
+// Takes an array member out of its array's set, and the array out once it has none.
+void erase_member(std::map<std::uint64_t, QueuedJobs::ArrayMembers>& arrays, const JobRecord& job) {
+  const auto array = arrays.find(job.spec.array->array_id);
+  if (array == arrays.end()) return;
+  array->second.erase({job.spec.array->index, job.id});
+  if (array->second.empty()) arrays.erase(array);
+}
+
+}  // namespace
+
 void QueuedJobs::index(const JobRecord& job) {
   if (in_limited_array(job)) {
     limited_arrays_[job.spec.array->array_id].emplace(job.spec.array->index, job.id);
@@ -83,11 +95,7 @@ void QueuedJobs::index(const JobRecord& job) {
 
 void QueuedJobs::unindex(const JobRecord& job) {
   if (in_limited_array(job)) {
-    const auto array = limited_arrays_.find(job.spec.array->array_id);
-    if (array != limited_arrays_.end()) {
-      array->second.erase({job.spec.array->index, job.id});
-      if (array->second.empty()) limited_arrays_.erase(array);
-    }
+    erase_member(limited_arrays_, job);
   } else if (job.spec.gpus == 0) {
     cpu_jobs_.erase({-job.spec.priority, job.id});
   } else {
@@ -120,11 +128,7 @@ void QueuedJobs::add_to_admit(const JobRecord& job) {
 
 void QueuedJobs::remove_to_admit(const JobRecord& job) {
   if (in_limited_array(job)) {
-    const auto array = arrays_to_admit_.find(job.spec.array->array_id);
-    if (array != arrays_to_admit_.end()) {
-      array->second.erase({job.spec.array->index, job.id});
-      if (array->second.empty()) arrays_to_admit_.erase(array);
-    }
+    erase_member(arrays_to_admit_, job);
   } else if (job.spec.gpus == 0) {
     cpu_to_admit_.erase({-job.spec.priority, job.id});
   }
