@@ -139,12 +139,8 @@ void EngineImpl::collect_launches(TickReport& report) {
 // The launches' pids, and their job.start events, share one commit.
 void EngineImpl::settle_launches(const std::vector<exec::LaunchResult>& results,
                                  TickReport& report) {
-  struct Settled {
-    JobId job;
-    Launching launch;
-  };
-  std::vector<Settled> settled;
   std::vector<store::JobPids> pids;
+  std::vector<Launching> settled;  // what each of `pids` launched with
   for (const exec::LaunchResult& result : results) {
     const auto found = launching_.find(result.job);
     if (found == launching_.end()) continue;  // not ours to settle (settled once already)
@@ -164,7 +160,7 @@ void EngineImpl::settle_launches(const std::vector<exec::LaunchResult>& results,
                                    .dump()};
     pids.push_back(
         {result.job, run.supervisor_pid, run.job_pid, started, std::move(started_event)});
-    settled.push_back({result.job, std::move(launch)});
+    settled.push_back(std::move(launch));
   }
   if (pids.empty()) return;
   const std::vector<Status> statuses = options_.store->record_pids_of(pids);
@@ -179,7 +175,7 @@ void EngineImpl::settle_launches(const std::vector<exec::LaunchResult>& results,
            "could not record the pids of job " + to_string(job.job) + ": " +
                statuses[i].to_string());
     }
-    const Launching& launch = settled[i].launch;
+    const Launching& launch = settled[i];
     meter_.start(job.job, launch.gpus, launch.util_share,
                  to_seconds(job.started.value_or(options_.clock->now())));
     report.started.push_back(job.job);

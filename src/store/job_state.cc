@@ -271,28 +271,35 @@ Result<std::vector<JobId>> StateStore::submit(std::span<const JobSpec> jobs) {
   return ids;
 }
 
-std::vector<Status> StateStore::record_starts(std::span<const std::pair<JobId, JobStart>> starts) {
+namespace {
+
+// The defaults of the batch writes: one call per item, in order.
+template <typename Item, typename Write>
+std::vector<Status> one_by_one(std::span<const Item> items, const Write& write) {
   std::vector<Status> statuses;
-  statuses.reserve(starts.size());
-  for (const auto& [job, start] : starts) statuses.push_back(record_start(job, start));
+  statuses.reserve(items.size());
+  for (const Item& item : items) statuses.push_back(write(item));
   return statuses;
+}
+
+}  // namespace
+
+std::vector<Status> StateStore::record_starts(std::span<const std::pair<JobId, JobStart>> starts) {
+  return one_by_one(starts, [this](const std::pair<JobId, JobStart>& item) {
+    return record_start(item.first, item.second);
+  });
 }
 
 std::vector<Status> StateStore::record_pids_of(std::span<const JobPids> pids) {
-  std::vector<Status> statuses;
-  statuses.reserve(pids.size());
-  for (const JobPids& job : pids) {
-    statuses.push_back(
-        record_pids(job.job, job.supervisor_pid, job.job_pid, job.started, job.event));
-  }
-  return statuses;
+  return one_by_one(pids, [this](const JobPids& job) {
+    return record_pids(job.job, job.supervisor_pid, job.job_pid, job.started, job.event);
+  });
 }
 
 std::vector<Status> StateStore::record_ends(std::span<const std::pair<JobId, JobEnd>> ends) {
-  std::vector<Status> statuses;
-  statuses.reserve(ends.size());
-  for (const auto& [job, end] : ends) statuses.push_back(record_end(job, end));
-  return statuses;
+  return one_by_one(ends, [this](const std::pair<JobId, JobEnd>& item) {
+    return record_end(item.first, item.second);
+  });
 }
 
 Result<Purged> purge_ended_with_logs(StateStore& store, const JobFilter& filter,
