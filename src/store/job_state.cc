@@ -271,37 +271,6 @@ Result<std::vector<JobId>> StateStore::submit(std::span<const JobSpec> jobs) {
   return ids;
 }
 
-namespace {
-
-// The defaults of the batch writes: one call per item, in order.
-template <typename Item, typename Write>
-std::vector<Status> one_by_one(std::span<const Item> items, const Write& write) {
-  std::vector<Status> statuses;
-  statuses.reserve(items.size());
-  for (const Item& item : items) statuses.push_back(write(item));
-  return statuses;
-}
-
-}  // namespace
-
-std::vector<Status> StateStore::record_starts(std::span<const std::pair<JobId, JobStart>> starts) {
-  return one_by_one(starts, [this](const std::pair<JobId, JobStart>& item) {
-    return record_start(item.first, item.second);
-  });
-}
-
-std::vector<Status> StateStore::record_pids_of(std::span<const JobPids> pids) {
-  return one_by_one(pids, [this](const JobPids& job) {
-    return record_pids(job.job, job.supervisor_pid, job.job_pid, job.started, job.event);
-  });
-}
-
-std::vector<Status> StateStore::record_ends(std::span<const std::pair<JobId, JobEnd>> ends) {
-  return one_by_one(ends, [this](const std::pair<JobId, JobEnd>& item) {
-    return record_end(item.first, item.second);
-  });
-}
-
 Result<Purged> purge_ended_with_logs(StateStore& store, const JobFilter& filter,
                                      std::size_t limit) {
   Result<Purged> purged = store.purge_ended(filter, limit);

@@ -337,11 +337,10 @@ class StateStore {
   // transaction itself fails (its begin or its commit: the database busy, the disk full),
   // every item that had succeeded gets that error instead, and nothing was written. A
   // job's claim must be committed before it is launched: the caller launches only the jobs
-  // whose Status is ok. These defaults make one call per item; the SQLite store makes one
-  // commit for all.
-  virtual std::vector<Status> record_starts(std::span<const std::pair<JobId, JobStart>> starts);
-  virtual std::vector<Status> record_pids_of(std::span<const JobPids> pids);
-  virtual std::vector<Status> record_ends(std::span<const std::pair<JobId, JobEnd>> ends);
+  // whose Status is ok.
+  virtual std::vector<Status> record_starts(std::span<const std::pair<JobId, JobStart>> starts) = 0;
+  virtual std::vector<Status> record_pids_of(std::span<const JobPids> pids) = 0;
+  virtual std::vector<Status> record_ends(std::span<const std::pair<JobId, JobEnd>> ends) = 0;
 
   virtual Result<JobRecord> get_job(JobId job) = 0;
   virtual Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) = 0;
