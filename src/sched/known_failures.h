@@ -96,25 +96,18 @@ class NeedUnits {
   std::int64_t units_ = 0;
 };
 
-// What each node offers, computed on first use within a round and kept for it: the
-// figures at best (a cheap filter before asking each slot) and the open slots. Within a
-// round's walk the ledger only fills, by the walk's commits; the walk forgets a node's
-// figures when it commits there, so they are the ledger's own when read.
+// What each node offers, computed on first use and kept while the node's slots stay as
+// they were (Ledger::node_stamp): the figures at best (a cheap filter before asking each
+// slot) and the open slots. A start, an end or a GPU report on the node changes its stamp,
+// and its figures are computed anew when next read; the others are kept from call to
+// call (a call changes a node or two, and the proofs read the nodes that gained room).
 // REQUIRES: no ledger trial is open while they are read (a trial gains room).
 class NodeRooms {
  public:
   // plain (tests only, State::plain_walk): the proofs ask Ledger::fits of each slot of a
   // node instead of reading its open slots, to hold the second way to the first.
-  void new_round(bool plain = false) {
-    ++round_;
-    plain_ = plain;
-  }
+  void set_plain(bool plain) { plain_ = plain; }
   bool plain() const { return plain_; }
-  // The node's slots changed within the round (a commit): its figures are taken anew.
-  void forget(int node) {
-    const auto at = static_cast<std::size_t>(node);
-    if (at < rooms_.size()) rooms_[at].round = 0;
-  }
   // False when no placement of the demand can use the node now; true when one might.
   // need: of demand.share. Inline: a proof asks it of every gained node, and most nodes
   // end here (measured: the calls cost as much as the figures' use).
@@ -143,7 +136,7 @@ class NodeRooms {
 
  private:
   struct Room {
-    std::uint64_t round = 0;           // the round these figures are for; 0: never computed
+    std::uint64_t stamp = 0;           // the node's stamp these figures are for; 0: none
     int open = 0;                      // healthy slots, not held exclusively, with share left
     std::int64_t most_free_units = 0;  // compute share left on the best slot, in units
     Bytes most_free_bytes = 0;
@@ -151,16 +144,15 @@ class NodeRooms {
     std::size_t first_listed = 0;  // its OpenSlots in open_
     int listed = 0;
   };
-  // The node's figures for this round: computed on first use (compute()), then read
-  // here in place (a proof asks it for each gained node, some 5 million times in a 100k
+  // The node's figures: computed when its stamp moved (compute()), else read here in
+  // place (a proof asks it for each gained node, some 5 million times in a 100k
   // drain: called out of line, the lookup cost as much as the figures' use).
   const Room& room(const Ledger& ledger, int node) {
     const auto at = static_cast<std::size_t>(node);
-    if (at < rooms_.size() && rooms_[at].round == round_) return rooms_[at];
+    if (at < rooms_.size() && rooms_[at].stamp == ledger.node_stamp(node)) return rooms_[at];
     return compute(ledger, node);
   }
-  const Room& compute(const Ledger& ledger, int node);
-  std::uint64_t round_ = 1;
+  [[gnu::noinline]] const Room& compute(const Ledger& ledger, int node);
   bool plain_ = false;
   std::vector<Room> rooms_;
   std::vector<OpenSlot> open_;  // largest_node() rows a node

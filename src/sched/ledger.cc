@@ -1,6 +1,7 @@
 #include "fastgpu/sched/ledger.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 
 namespace fastgpu::sched {
@@ -37,6 +38,8 @@ Ledger::Ledger(const Snapshot& snapshot) {
   empty_count_.assign(node_names_.size(), 0);
   node_listed_.assign(node_names_.size(), 0);
   node_old_count_.assign(node_names_.size(), -1);
+  node_stamp_.assign(node_names_.size(), 0);
+  for (int node = 0; node < node_count(); ++node) stamp_node(node);
 
   for (const GpuState* gpu : gpus) {
     GpuSlot slot;
@@ -77,7 +80,14 @@ void Ledger::recompute_min_r() {
   }
 }
 
+void Ledger::stamp_node(int node) {
+  // Unique across ledgers, which may live on several threads (a daemon's and a replay's).
+  static std::atomic<std::uint64_t> last{0};
+  node_stamp_[static_cast<std::size_t>(node)] = last.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
 void Ledger::add(GpuSlot& slot, const Demand& demand, Bytes bytes) {
+  stamp_node(slot.node);
   slot.declared_bytes += bytes;
   slot.share_units += to_units(demand.share * slot.r);
   slot.load_units += to_units(demand.load);
@@ -92,6 +102,7 @@ void Ledger::update_gpu(const GpuState& gpu) {
   if (s < 0) return;
   unindex(s);
   GpuSlot& slot = slots_[s];
+  stamp_node(slot.node);
   const bool health_changed = slot.healthy != gpu.healthy;
   slot.usable_bytes = usable_bytes(gpu);
   slot.healthy = gpu.healthy;
@@ -131,6 +142,7 @@ void Ledger::commit(const std::vector<int>& slot_ids, const Demand& demand) {
 }
 
 void Ledger::subtract(GpuSlot& slot, const Demand& demand, Bytes bytes) {
+  stamp_node(slot.node);
   slot.declared_bytes -= std::min(slot.declared_bytes, bytes);
   slot.share_units = std::max<std::int64_t>(0, slot.share_units - to_units(demand.share * slot.r));
   slot.load_units = std::max<std::int64_t>(0, slot.load_units - to_units(demand.load));
@@ -192,6 +204,7 @@ void Ledger::end_trial() {
     // An unsynced slot's entries are still those of `before`.
     if (row.synced) unindex(row.slot);
     slots_[row.slot] = row.before;
+    stamp_node(row.before.node);
     if (row.synced) reindex(row.slot);
     trial_at_[static_cast<std::size_t>(row.slot)] = -1;
   }

@@ -118,7 +118,7 @@ class Round {
   }
 
   ScheduleResult run() {
-    state_.node_rooms.new_round(state_.plain_walk);
+    state_.node_rooms.set_plain(state_.plain_walk);
     state_.first_blocked.reset();
     if (state_.measured_gpus > 0) {
       for (MemoryAction& action : memory_pressure_actions(snapshot_, config_)) {
@@ -702,16 +702,12 @@ class Round {
                        [&](int node) { return node_holds(node, demand); });
   }
 
-  // Logs the nodes of `slots` as filled (kept_reservation.h); the round's figures of
-  // those nodes (NodeRooms, read by the proofs) are taken again when next asked.
+  // Logs the nodes of `slots` as filled (kept_reservation.h).
   void log_fills(const std::vector<int>& slots) {
     int last_node = -1;
     for (int s : slots) {
       const int node = ledger_.slot(s).node;
-      if (node != last_node) {
-        state_.fills.add(node);
-        state_.node_rooms.forget(node);
-      }
+      if (node != last_node) state_.fills.add(node);
       last_node = node;
     }
   }

@@ -478,7 +478,7 @@ struct Scheduler::State {
   // Classes past the reservation that a recorded failure proved to fail on any GPU, so
   // that the placer was not asked (tests read it).
   std::uint64_t placements_proven = 0;
-  NodeRooms node_rooms;  // per round
+  NodeRooms node_rooms;  // kept while each node's slots are
   // A round's failure memos (scheduler.cc), kept here so that their memory outlives the
   // round (a round that built its own allocated and freed them on every call). Cleared
   // when a round begins; nothing in them is read across calls.
@@ -497,7 +497,7 @@ struct Scheduler::State {
   bool plain_reservation_search = false;
   // Tests only: walk the class heads without the shortcuts past the reservation (a class
   // that a failure of the round on any GPU dominates is asked like any other) and with
-  // the known-failure proofs asking Ledger::fits of each slot (NodeRooms::new_round),
+  // the known-failure proofs asking Ledger::fits of each slot (NodeRooms::set_plain),
   // to hold the walk with them to it. walk_shortcuts counts the heads a shortcut settled.
   bool plain_walk = false;
   std::uint64_t walk_shortcuts = 0;

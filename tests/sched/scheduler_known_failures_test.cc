@@ -326,7 +326,6 @@ TEST(KnownFailure, HoldsUntilAGainedNodeCanTakeTheDemand) {
   Demand one = whole_gpus(1, 10 * kGiB);
   ledger.release({ledger.slot_of(2)}, one, 10 * kGiB);
   gains.add(ledger.slot(ledger.slot_of(2)).node);
-  rooms.new_round();  // as a Scheduler does: the ledger gains only between rounds
   EXPECT_TRUE(still_fails(failure, two, nullptr, ledger, gains, rooms));
   // A one-GPU demand recorded before that gain fits there now.
   KnownFailure one_failed;
@@ -338,7 +337,6 @@ TEST(KnownFailure, HoldsUntilAGainedNodeCanTakeTheDemand) {
   // The second GPU of b frees: b holds the pair now.
   ledger.release({ledger.slot_of(3)}, one, 10 * kGiB);
   gains.add(ledger.slot(ledger.slot_of(3)).node);
-  rooms.new_round();
   EXPECT_FALSE(still_fails(failure, two, nullptr, ledger, gains, rooms));
   // ...unless those GPUs are kept off for a reservation.
   std::vector<char> reserved(ledger.slots().size(), 0);

@@ -97,6 +97,12 @@ class Ledger {
   const std::string& node_name(int node) const { return node_names_[node]; }
   int empty_count(int node) const { return empty_count_[node]; }
   int largest_node() const { return largest_node_; }  // GPUs on the node with the most
+  // A stamp of what the node's slots hold: it changes with every change to one of them
+  // (a commit, a release, a trial's release and its end, a GPU report), and stamps are
+  // unique across every ledger of the process, so two reads with the same stamp saw the
+  // same slots (a copied ledger keeps its stamps, and its slots, until one changes).
+  // Lets a reader keep what it computed from a node's slots for as long as it holds.
+  std::uint64_t node_stamp(int node) const { return node_stamp_[node]; }
 
   // True when `demand` fits on slot s now: healthy, memory and compute both fit, and
   // exclusivity holds.
@@ -168,7 +174,8 @@ class Ledger {
   void reindex(int s);
   static LoadKey load_key(const GpuSlot& slot, int s);
   void add(GpuSlot& slot, const Demand& demand, Bytes bytes);
-  static void subtract(GpuSlot& slot, const Demand& demand, Bytes bytes);
+  void subtract(GpuSlot& slot, const Demand& demand, Bytes bytes);
+  void stamp_node(int node);
   void recompute_min_r();
   void touch_node(int node);
   void flush_nodes();
@@ -178,6 +185,7 @@ class Ledger {
   std::vector<std::vector<int>> node_slots_;
   std::vector<std::string> node_names_;
   std::vector<int> empty_count_;
+  std::vector<std::uint64_t> node_stamp_;
   std::vector<std::pair<int, int>> nodes_by_empty_;  // sorted
   std::vector<char> node_listed_;                    // the node is in nodes_by_empty_
   std::vector<int> node_old_count_;  // its count when first changed since the last flush, or -1
