@@ -217,11 +217,29 @@ class Round {
     // else searched.
     const auto at_row = [&](std::size_t row) { return row < rows.size() && rows[row].at == it; };
     if (!at_row(row_)) row_ = at_row(row_ + 1) ? row_ + 1 : heads.row_of(it);
+    // The memo does not change while the run is read: its few minimal failures are read
+    // in a plain loop.
+    const std::span<const Demand> failed = free_failures_.minimal();
+    const auto settled = [&failed](const Heads::Row& head) {
+      if (head.listed || head.gpus == 0) return false;
+      const Demand demand = head.demand();
+      for (const Demand& one : failed) {  // a plain loop: std::any_of unrolls for long ranges
+        if (FailureMemo::covers(one, demand)) return true;
+      }
+      return false;
+    };
     std::size_t row = row_;
-    while (row < rows.size() && !rows[row].listed && rows[row].gpus != 0 &&
-           free_failures_.dominated(rows[row].demand()) &&
-           (short_jobs_.empty() || !(short_jobs_.first() < *rows[row].at))) {
-      ++row;
+    while (row < rows.size() && settled(rows[row])) ++row;
+    // Not past the first short job due: the run ends at the first head after it (heads are
+    // in walk order, so a binary search over the run finds it).
+    if (row > row_ && !short_jobs_.empty()) {
+      const Entry& due = short_jobs_.first();
+      const auto begin = rows.begin() + static_cast<std::ptrdiff_t>(row_);
+      const auto end = rows.begin() + static_cast<std::ptrdiff_t>(row);
+      row = static_cast<std::size_t>(
+          std::partition_point(begin, end,
+                               [&due](const Heads::Row& head) { return !(due < *head.at); }) -
+          rows.begin());
     }
     if (row == row_) return;
     state_.walk_shortcuts += row - row_;
