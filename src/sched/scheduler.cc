@@ -699,18 +699,22 @@ class Round {
   bool releases_hold(std::pair<double, JobId> moment, const Demand& demand,
                      const std::vector<int>& nodes, Touches&& touches) {
     Trial trial(ledger_);
-    std::vector<char>& marked = state_.node_marks;
-    for (auto it = state_.ends.begin(); it != state_.ends.end() && it->first <= moment; ++it) {
-      // Most jobs hold GPUs of one node, kept with the end: only a job on one of `nodes` (or
-      // on several) is looked up.
-      const int node = it->second;
-      const bool many = node == Scheduler::State::kManyNodes;
-      if (!many && marked[static_cast<std::size_t>(node)] == 0) continue;
-      const std::size_t at = state_.running_at.at(it->first.second);
+    auto release = [&](JobId id, bool if_touches) {
+      const std::size_t at = state_.running_at.at(id);
       const std::vector<int>& slots = state_.running_slots[at];
-      if (many && !touches(slots)) continue;
+      if (if_touches && !touches(slots)) return;
       const RunningJob& running = snapshot_.running[at];
       ledger_.trial_release(slots, state_.held_demand(running), running.declared_bytes);
+    };
+    // Most jobs hold GPUs of one node: only the lists of `nodes` are read, and each job on
+    // several nodes is looked up.
+    for (int node : nodes) {
+      for (const auto& end : state_.ends_listed(node)) {
+        if (end <= moment) release(end.second, false);
+      }
+    }
+    for (const auto& end : state_.ends_across) {
+      if (end <= moment) release(end.second, true);
     }
     for (const Started& one : started_) {
       if (std::make_pair(one.end_s, one.id) > moment || !touches(one.slots)) continue;

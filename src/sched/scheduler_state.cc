@@ -788,7 +788,9 @@ void Scheduler::State::add_running(RunningJob running, std::vector<int> slots) {
     node = i == 0 || own == node ? own : kManyNodes;
     if (node == kManyNodes) break;
   }
-  ends.emplace(std::pair(end_of(running), running.job.id), node);
+  const End end{end_of(running), running.job.id};
+  ends.emplace(end, node);
+  ends_listed(node).push_back(end);
   running_at[running.job.id] = view.running.size();
   running_slots.push_back(std::move(slots));
   view.running.push_back(std::move(running));
@@ -806,9 +808,21 @@ RunningJob Scheduler::State::take_running(JobId id) {
   view.running.pop_back();
   running_slots.pop_back();
   running_at.erase(id);
-  ends.erase({end_of(running), id});
+  const auto end = ends.find({end_of(running), id});
+  std::vector<End>& listed = ends_listed(end->second);
+  const auto in_list = std::find(listed.begin(), listed.end(), end->first);
+  *in_list = listed.back();
+  listed.pop_back();
+  ends.erase(end);
   if (fair_keys) fair_keys->remove_running(running);
   return running;
+}
+
+std::vector<Scheduler::State::End>& Scheduler::State::ends_listed(int node) {
+  if (node == kManyNodes) return ends_across;
+  const auto at = static_cast<std::size_t>(node);
+  if (at >= ends_on_node.size()) ends_on_node.resize(at + 1);
+  return ends_on_node[at];
 }
 
 Demand Scheduler::State::held_demand(const RunningJob& running) const {

@@ -463,10 +463,17 @@ struct Scheduler::State {
   std::uint64_t orders_rebuilt = 0;  // rebuild_order() calls (tests read it)
   QueueMinimums minimums;
   // Running jobs by the time they must end (time limits; no limit: kNever), each with the
-  // node of its GPUs (kManyNodes for a job on several, or on none), so that a reused
-  // reservation finds the ends on the nodes that changed without looking each job up.
+  // node of its GPUs (kManyNodes for a job on several, or on none): the list below that
+  // holds it.
   static constexpr int kManyNodes = -1;
   std::map<std::pair<double, JobId>, int> ends;
+  // The same ends by node, unordered: each node's list holds the jobs on it alone, and
+  // ends_across those on several (or none). A reused reservation reads the lists of the
+  // nodes that changed (a job or two each) instead of every end before its moment.
+  using End = std::pair<double, JobId>;
+  std::vector<std::vector<End>> ends_on_node;
+  std::vector<End> ends_across;
+  std::vector<End>& ends_listed(int node);  // ends_across for kManyNodes
   // Every node where the ledger gained room between rounds, for KnownFailure.
   GainLog gains;
   // Every node where the ledger was filled (a start, a move's new GPUs), within rounds
