@@ -139,9 +139,37 @@ void Heads::keep_rows(bool keep) {
 }
 
 void Heads::insert_row(iterator at) {
-  rows_.insert(rows_.begin() + static_cast<std::ptrdiff_t>(row_of(at)),
-               Row{at, at->demand.bytes, at->demand.share, at->demand.gpus, at->demand.whole_memory,
-                   at->key_group >= 0});
+  rows_.insert(rows_.begin() + static_cast<std::ptrdiff_t>(row_of(at)), row_for(at));
+}
+
+void Heads::replace(const Entry& old, const Entry& replacement) {
+  const auto at = set_.find(old);
+  if (at == set_.end()) {  // not there after all: as an erase and an insert would do
+    insert(replacement);
+    return;
+  }
+  std::size_t to = 0;
+  if (keep_rows_) {
+    // The replacement's place among the rows (the old row still counted), and the rows
+    // between the two places moved by one towards the old one's.
+    const auto begin = rows_.begin();
+    const std::size_t from = row_of(at);
+    to = static_cast<std::size_t>(
+        std::lower_bound(begin, rows_.end(), replacement,
+                         [](const Row& row, const Entry& entry) { return *row.at < entry; }) -
+        begin);
+    const auto offset = [&](std::size_t row) { return begin + static_cast<std::ptrdiff_t>(row); };
+    if (to > from) {
+      std::rotate(offset(from), offset(from + 1), offset(to));
+      --to;
+    } else {
+      std::rotate(offset(to), offset(from), offset(from + 1));
+    }
+  }
+  auto node = set_.extract(at);
+  node.value() = replacement;
+  const auto placed = set_.insert(std::move(node));
+  if (keep_rows_) rows_[to] = row_for(placed.position);
 }
 
 // ---- QueueMinimums
@@ -337,7 +365,11 @@ void Scheduler::State::leave_shape(const Entry& leaving) {
   RequestClass& group = classes[static_cast<std::size_t>(entry.shape)];
   auto same_limit = group.find_limit(entry.limit_s);
   const bool first = (heads_live || entries_fair_keyed) && group.limit_heads.first().id == entry.id;
-  if (first) erase_first(group, group.limit_heads.first());
+  // A class in no ordered list has its first job in `heads` alone: the next first takes
+  // its place there in one step (below).
+  const bool head_alone = first && heads_live && ordered_list(group) == nullptr;
+  const Entry old_head = head_alone ? group.limit_heads.first() : Entry{};
+  if (first && !head_alone) erase_first(group, group.limit_heads.first());
   LimitGroup& members = same_limit->second;
   const bool first_of_limit = members.first().id == entry.id;
   members.erase(entry);
@@ -345,7 +377,13 @@ void Scheduler::State::leave_shape(const Entry& leaving) {
     group.limit_heads.set(entry.limit_s, members.empty() ? nullptr : &members.first());
   }
   if (members.empty()) group.by_limit.erase(same_limit);
-  if (first && !group.limit_heads.empty()) insert_first(group, group.limit_heads.first());
+  if (head_alone && group.limit_heads.empty()) {
+    heads.erase(old_head);
+  } else if (head_alone) {
+    heads.replace(old_head, group.limit_heads.first());
+  } else if (first && !group.limit_heads.empty()) {
+    insert_first(group, group.limit_heads.first());
+  }
   minimums.remove(entry);
   entry.shape = Entry::kLeft;
 }

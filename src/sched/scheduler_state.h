@@ -238,6 +238,10 @@ class Heads {
     set_.erase(at);
     return 1;
   }
+  // Replaces `old` with `replacement` in one step, as a class's next first job takes its
+  // first's place: the set's node is reused, and only the rows between the two places
+  // move. REQUIRES: replacement is not in the set.
+  void replace(const Entry& old, const Entry& replacement);
   node_type extract(iterator at) {
     drop_row(at);
     return set_.extract(at);
@@ -265,6 +269,14 @@ class Heads {
     if (keep_rows_) insert_row(at);
   }
   void insert_row(iterator at);
+  static Row row_for(iterator at) {
+    return Row{at,
+               at->demand.bytes,
+               at->demand.share,
+               at->demand.gpus,
+               at->demand.whole_memory,
+               at->key_group >= 0};
+  }
   void drop_row(iterator at) {
     if (keep_rows_) rows_.erase(rows_.begin() + static_cast<std::ptrdiff_t>(row_of(at)));
   }

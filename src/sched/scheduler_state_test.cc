@@ -124,6 +124,40 @@ TEST(Heads, RowsFollowTheSetThroughEveryChange) {
   EXPECT_TRUE(heads.rows().empty());
 }
 
+// A class's next first job takes its first's place in one step (State::leave_shape): the
+// rows between the two places move, and the rest stay, whichever way the key moved.
+TEST(Heads, AReplacedHeadTakesItsNewPlaceAndTheRowsFollow) {
+  auto head = [](double key, std::uint64_t id) {
+    Entry made = entry(key, id);
+    made.demand.gpus = static_cast<int>(id % 3 + 1);
+    made.demand.bytes = static_cast<Bytes>(id) * kGiB;
+    made.demand.share = 0.1 * static_cast<double>(id % 5 + 1);
+    return made;
+  };
+  auto ids = [](const Heads& heads) {
+    std::vector<std::uint64_t> in_order;
+    for (const Entry& one : heads) in_order.push_back(one.id.value());
+    return in_order;
+  };
+  for (const bool rows : {true, false}) {
+    Heads heads;
+    heads.keep_rows(rows);
+    for (std::uint64_t id = 1; id <= 6; ++id) heads.insert(head(static_cast<double>(id), id));
+    heads.replace(head(2, 2), head(4.5, 12));  // later: rows 3..4 move back one
+    EXPECT_EQ(ids(heads), (std::vector<std::uint64_t>{1, 3, 4, 12, 5, 6}));
+    heads.replace(head(6, 6), head(0.5, 16));  // earlier: every row moves on one
+    EXPECT_EQ(ids(heads), (std::vector<std::uint64_t>{16, 1, 3, 4, 12, 5}));
+    heads.replace(head(0.5, 16), head(9, 26));  // first to last
+    EXPECT_EQ(ids(heads), (std::vector<std::uint64_t>{1, 3, 4, 12, 5, 26}));
+    heads.replace(head(4, 4), head(4.2, 14));  // the same place
+    EXPECT_EQ(ids(heads), (std::vector<std::uint64_t>{1, 3, 14, 12, 5, 26}));
+    heads.replace(head(7, 7), head(8, 17));  // not there: only the replacement goes in
+    EXPECT_EQ(ids(heads), (std::vector<std::uint64_t>{1, 3, 14, 12, 5, 17, 26}));
+    if (rows) expect_rows_follow_set(heads);
+    EXPECT_EQ(heads.rows().empty(), !rows);
+  }
+}
+
 TEST(LimitGroup, FirstJobAcrossTheOrderedRunAndLaterArrivals) {
   LimitGroup group;
   Entry a = entry(1, 1);
