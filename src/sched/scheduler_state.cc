@@ -151,7 +151,7 @@ void Heads::replace(const Entry& old, const Entry& replacement) {
   std::size_t to = 0;
   if (keep_rows_) {
     // The replacement's place among the rows (the old row still counted), and the rows
-    // between the two places moved by one towards the old one's.
+    // between the two places moved by one over the old one (its row is written below).
     const auto begin = rows_.begin();
     const std::size_t from = row_of(at);
     to = static_cast<std::size_t>(
@@ -160,10 +160,10 @@ void Heads::replace(const Entry& old, const Entry& replacement) {
         begin);
     const auto offset = [&](std::size_t row) { return begin + static_cast<std::ptrdiff_t>(row); };
     if (to > from) {
-      std::rotate(offset(from), offset(from + 1), offset(to));
+      std::move(offset(from + 1), offset(to), offset(from));
       --to;
     } else {
-      std::rotate(offset(to), offset(from), offset(from + 1));
+      std::move_backward(offset(to), offset(from), offset(from + 1));
     }
   }
   auto node = set_.extract(at);
