@@ -111,7 +111,9 @@ class Round {
         free_failures_(state.round_memos.free_failures),
         masked_failures_(state.round_memos.masked_failures),
         never_fits_(state.round_memos.never_fits),
-        reserved_slots_(state.reserved_marks) {
+        reserved_slots_(state.reserved_marks),
+        reserved_list_(state.reserved_list) {
+    reserved_list_.clear();
     free_failures_.clear();
     masked_failures_.clear();
     never_fits_.clear();
@@ -646,7 +648,7 @@ class Round {
         kept.min_share != options_.min_share || kept.min_bytes != options_.min_bytes) {
       return false;
     }
-    std::vector<int> changed;
+    std::vector<int>& changed = state_.changed_nodes;
     if (!changed_nodes(kept, changed)) return false;
     for (int node : changed) {
       if (std::find(kept.holding.begin(), kept.holding.end(), node) != kept.holding.end()) {
@@ -926,14 +928,14 @@ class Round {
   std::size_t cpu_jobs_left_ = 0;
   bool reserved_ = false;
   double reservation_end_s_ = 0.0;
-  std::vector<int> reserved_list_;  // the same slots, listed
-  Entry short_entry_;               // the short job the walk is at
-  Entry started_entry_;             // the job started last, copied before it left `heads`
+  Entry short_entry_;    // the short job the walk is at
+  Entry started_entry_;  // the job started last, copied before it left `heads`
   // The state's, cleared for this round (Scheduler::State::RoundMemos).
   FailureMemo& free_failures_;
   FailureMemo& masked_failures_;
   FailureMemo& never_fits_;            // demands that fit nowhere even with every job gone
   std::vector<char>& reserved_slots_;  // the state's reserved_marks
+  std::vector<int>& reserved_list_;    // the same slots, listed (the state's, cleared)
   ShortJobs short_jobs_;               // jobs that end before the reservation, joining the walk
   bool last_masked_ = false;           // the last job considered was kept off the reserved GPUs
   bool free_proof_failed_ = false;     // ...and its class's failure on any GPU proved nothing

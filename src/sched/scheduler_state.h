@@ -509,6 +509,10 @@ struct Scheduler::State {
   RoundMemos round_memos;
   // A round's flag per ledger slot: reserved for the blocked job; all 0 between rounds.
   std::vector<char> reserved_marks;
+  // The same slots listed, cleared when a round begins (kept here for its memory, as the
+  // memos are), and the nodes a reused reservation checks (scratch).
+  std::vector<int> reserved_list;
+  std::vector<int> changed_nodes;
 
   // Tests only: search the backfill reservation the plain way (the placer asked after
   // every what-if release, on a ledger with exact indexes), to hold the pruned search of
