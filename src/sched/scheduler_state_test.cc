@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,46 @@ TEST(LimitFirsts, AnswersTheFirstJobThatEndsInTime) {
   EXPECT_EQ(firsts.first_ending_by(0.0, 1800.0)->id, JobId{4});
   firsts.set(-1.0, nullptr);
   EXPECT_EQ(firsts.first().id, JobId{4});
+}
+
+// Through random changes (a limit's first job replaced, added, removed), the index answers
+// as a search of every limit's first job does.
+TEST(LimitFirsts, AnswersAsASearchOfEveryLimitThroughRandomChanges) {
+  for (std::uint64_t seed = 1; seed <= 300; ++seed) {
+    testing::RandomStream stream(seed);
+    LimitFirsts firsts;
+    std::map<double, Entry> by_limit;  // what the index should hold
+    for (int step = 0; step < 60; ++step) {
+      const double limit = stream.pick(0, 8) == 0 ? -1.0 : 100.0 * stream.pick(1, 10);
+      if (stream.pick(0, 3) == 0) {
+        firsts.set(limit, nullptr);
+        by_limit.erase(limit);
+      } else {
+        const Entry one = entry(stream.pick(0, 50), stream.next_id());
+        firsts.set(limit, &one);
+        by_limit[limit] = one;
+      }
+      ASSERT_EQ(firsts.empty(), by_limit.empty()) << "seed " << seed;
+      if (by_limit.empty()) continue;
+      const Entry* first = nullptr;
+      for (const auto& [one_limit, one] : by_limit) {
+        if (first == nullptr || one < *first) first = &one;
+      }
+      EXPECT_EQ(firsts.first().id, first->id) << "seed " << seed << " step " << step;
+      const double until = 100.0 * stream.pick(0, 11);
+      const Entry* ending = nullptr;
+      for (const auto& [one_limit, one] : by_limit) {
+        if (one_limit >= 0 && one_limit <= until && (ending == nullptr || one < *ending)) {
+          ending = &one;
+        }
+      }
+      const Entry* answer = firsts.first_ending_by(0.0, until);
+      ASSERT_EQ(answer == nullptr, ending == nullptr) << "seed " << seed << " step " << step;
+      if (ending != nullptr) {
+        EXPECT_EQ(answer->id, ending->id) << "seed " << seed << " step " << step;
+      }
+    }
+  }
 }
 
 // The rows a walk reads past the reservation must follow the set through every change:
