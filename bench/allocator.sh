@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The scheduler's kept drains (bench/sched_bench.cc) on the programs' allocator (mimalloc,
 # FASTGPU_MIMALLOC) and on glibc's malloc, side by side: the same source built twice,
-# run alternately R times. Prints the CPU microseconds per placed job (median and range of
-# the runs), the medians' ratio, and checks that both made the same decisions (the starts digest).
+# run alternately R times by bench/sched_compare.sh. Prints the CPU microseconds per placed
+# job (median and range of the runs), the medians' ratio, and checks that both made the same
+# decisions (the starts digest).
 # docs/benchmarks.md records the figures.
 #
 # Usage: bench/allocator.sh [R] [BUILD_DIR] [FILTER]
@@ -27,38 +28,5 @@ if ! ldd "$BUILD/bench/sched_bench" | grep -q libmimalloc; then
   exit 2
 fi
 
-OUT=$(mktemp -d /tmp/fastgpu-allocator.XXXXXX)
-trap 'rm -rf "$OUT"' EXIT
-
-# One run: "name us_per_placed digest" per benchmark.
-run() {
-  "$1" --benchmark_filter="$FILTER" 2>/dev/null |
-    awk '/^BM_/ { name = $1; sub(/\/iterations:.*/, "", name); us = ""; digest = ""
-                  for (i = 1; i <= NF; i++) {
-                    if ($i ~ /^us_per_placed=/) { us = $i; sub(/.*=/, "", us) }
-                    if ($i ~ /^starts_digest=/) { digest = $i; sub(/.*=/, "", digest) } }
-                  printf "%s %.2f %s\n", name, us, digest }'
-}
-
-for ((i = 1; i <= R; i++)); do
-  run "$BUILD/bench/sched_bench" >>"$OUT/mimalloc"
-  run "$BUILD/bench/sched_bench_glibc" >>"$OUT/glibc"
-done
-
-echo "CPU us per placed job, $R runs each, alternating ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-28s %-29s %-29s %6s %5s\n' benchmark "glibc malloc: median (range)" "mimalloc: median (range)" ratio same
-for name in $(awk '{ print $1 }' "$OUT/glibc" | sort -u); do
-  cells=()
-  medians=()
-  for allocator in glibc mimalloc; do
-    values=$(awk -v n="$name" '$1 == n { print $2 }' "$OUT/$allocator" | sort -g)
-    count=$(wc -l <<<"$values")
-    median=$(sed -n "$(((count + 1) / 2))p" <<<"$values")
-    medians+=("$median")
-    cells+=("$median ($(head -1 <<<"$values")-$(tail -1 <<<"$values"))")
-  done
-  digests=$(awk -v n="$name" '$1 == n { print $3 }' "$OUT/glibc" "$OUT/mimalloc" | sort -u | wc -l)
-  same=$([[ $digests == 1 ]] && echo yes || echo NO)
-  ratio=$(awk -v a="${medians[1]}" -v b="${medians[0]}" 'BEGIN { printf "%.2fx", a / b }')
-  printf '%-28s %-29s %-29s %6s %5s\n' "$name" "${cells[0]}" "${cells[1]}" "$ratio" "$same"
-done
+exec "$(dirname "$0")/sched_compare.sh" "$BUILD/bench/sched_bench_glibc" "$BUILD/bench/sched_bench" \
+  "$R" "$FILTER" "glibc malloc" mimalloc
