@@ -217,6 +217,41 @@ TEST(KeptReservationCheck, AJobStartedInTheCallIsReleasedAtItsEnd) {
   testing::kept_matches(pure, scheduler.schedule(100.0), "after job 6 started");
 }
 
+// A running job on GPUs of two nodes, ending before the kept moment, on a node that changed
+// since: once it has ended (counted in the check with the node's own jobs), that node holds
+// the blocked job earlier. The state lists such jobs apart from each node's (ends_across).
+TEST(KeptReservationCheck, AJobAcrossNodesEndingFirstIsReleased) {
+  SchedulerConfig config;
+  config.policy = "priority";
+  Snapshot snapshot;
+  snapshot.gpus = testing::make_node("n1", 2);
+  for (GpuState& gpu : testing::make_node("n2", 2, 2)) snapshot.gpus.push_back(gpu);
+  // Two small GPUs: one under the job across nodes, one free (with no GPU free at all, a
+  // call reserves nothing).
+  for (GpuState& gpu : testing::make_node("n3", 2, 4, 24 * kGiB)) snapshot.gpus.push_back(gpu);
+  snapshot.running = {testing::make_running(limited(1, 1, 1000.0), {0}),
+                      testing::make_running(limited(2, 1, 500.0), {1}),
+                      testing::make_running(testing::make_job(3), {2}),      // no limit
+                      testing::make_running(limited(4, 2, 200.0), {3, 4})};  // n2 and n3
+  Job blocked = testing::make_job(5, 2, 30 * kGiB);  // both GPUs of n1 or n2, not n3
+  snapshot.queue = {blocked};
+  auto created = Scheduler::from_snapshot(snapshot, config);
+  ASSERT_TRUE(created.ok()) << created.status().to_string();
+  Scheduler& scheduler = **created;
+  auto first = scheduler.schedule(0.0);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  ASSERT_TRUE(first->reservation) << testing::describe(*first);
+  EXPECT_EQ(first->reservation->start_s, 1000.0);  // on n1: job 3 has no limit
+  // Job 3 ends: only n2 changed, and it did not hold the blocked job at 1000 then.
+  ASSERT_TRUE(scheduler.finish(JobId{3}, EndState::kSucceeded, 100.0).ok());
+  Snapshot now = scheduler.snapshot();
+  now.now_s = 100.0;
+  const auto pure = schedule(now, config);
+  ASSERT_TRUE(pure.ok() && pure->reservation);
+  EXPECT_EQ(pure->reservation->start_s, 200.0);  // on n2, once job 4 ended
+  testing::kept_matches(pure, scheduler.schedule(100.0), "after job 3 ended");
+}
+
 // Pack weighs a fractional job's leftovers against the queue's smallest share: the same
 // GPUs, free at the same moment, are chosen otherwise once that share changes, and a
 // cancel changes it without touching any GPU.
