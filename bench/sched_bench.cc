@@ -115,6 +115,14 @@ long minor_faults() {
   return usage.ru_minflt;
 }
 
+// This process's CPU time in the kernel so far (its page faults, mostly), in seconds.
+double kernel_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_stime.tv_usec) * 1e-6;
+}
+
 // Process CPU time: on a shared machine wall time mostly measures the neighbours.
 struct CpuClock {
   using duration = std::chrono::nanoseconds;
@@ -186,7 +194,8 @@ struct DrainFigures {
   double seconds = 0;
   std::size_t placed = 0;
   std::size_t calls = 0;
-  long page_faults = 0;  // minor faults in the timed part: first touches of fresh memory
+  long page_faults = 0;       // minor faults in the timed part: first touches of fresh memory
+  double kernel_seconds = 0;  // of the timed part's CPU time, the kernel's (the faults')
   // FNV-1a over every start (call number, job id, GPUs): two builds that print the same
   // digest made the same decisions in the same calls.
   std::uint64_t digest = 14695981039346656037ULL;
@@ -219,6 +228,7 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
   }
   DrainFigures figures;
   const long faults_before = minor_faults();
+  const double kernel_before = kernel_seconds();
   const auto begin = Clock::now();
   std::unique_ptr<Scheduler> scheduler = Scheduler::create(config, cluster()).value();
   for (Job& job : jobs) {
@@ -278,6 +288,7 @@ DrainFigures drain(int queued, const SchedulerConfig& config, bool pure, double 
   }
   if (!pure) figures.seconds = std::chrono::duration<double>(Clock::now() - begin).count();
   figures.page_faults = minor_faults() - faults_before;
+  figures.kernel_seconds = kernel_seconds() - kernel_before;
   return figures;
 }
 
@@ -292,6 +303,7 @@ void run_drain(benchmark::State& state, bool pure, double tick_s = 0,
     total.placed += figures.placed;
     total.calls += figures.calls;
     total.page_faults += figures.page_faults;
+    total.kernel_seconds += figures.kernel_seconds;
     total.mix(figures.digest);
   }
   const double per_placed_us = total.seconds * 1e6 / static_cast<double>(total.placed);
@@ -301,6 +313,9 @@ void run_drain(benchmark::State& state, bool pure, double tick_s = 0,
   // Six digits of the digest, exact in a double and enough to tell two runs apart.
   state.counters["starts_digest"] = static_cast<double>(total.digest % 1'000'000);
   state.counters["page_faults"] = static_cast<double>(total.page_faults) / iterations;
+  // The kernel's share of the figure (rusage counts in ticks or microseconds: a rough
+  // share, and in the pure drains of the whole drain, not of the timed calls alone).
+  state.counters["kernel_pct"] = 100.0 * total.kernel_seconds / total.seconds;
   state.counters["us_per_placed"] = per_placed_us;
   state.counters["vs_hyperqueue"] = per_placed_us / kHyperQueueUsPerTask;
 }
