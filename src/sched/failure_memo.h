@@ -17,7 +17,6 @@
 
 #include <algorithm>
 #include <cstddef>
-#include <span>
 #include <vector>
 
 #include "fastgpu/sched/ledger.h"
@@ -54,15 +53,6 @@ class FailureMemo {
     minimal_.push_back(demand);
   }
 
-  // The recorded failures that dominate no other: dominated() asks these.
-  std::span<const Demand> minimal() const { return minimal_; }
-
-  // True when `larger` is at least `smaller` in every dimension.
-  static bool covers(const Demand& smaller, const Demand& larger) {
-    return larger.whole_memory == smaller.whole_memory && larger.gpus >= smaller.gpus &&
-           larger.bytes >= smaller.bytes && larger.share >= smaller.share;
-  }
-
   // Forgets every failure; keeps the memory for the next call.
   void clear() {
     recorded_ = 0;
@@ -70,6 +60,11 @@ class FailureMemo {
   }
 
  private:
+  // True when `larger` is at least `smaller` in every dimension.
+  static bool covers(const Demand& smaller, const Demand& larger) {
+    return larger.whole_memory == smaller.whole_memory && larger.gpus >= smaller.gpus &&
+           larger.bytes >= smaller.bytes && larger.share >= smaller.share;
+  }
   std::size_t recorded_ = 0;
   std::vector<Demand> minimal_;  // the recorded failures that dominate no other
 };

@@ -219,16 +219,8 @@ class Round {
     // else searched.
     const auto at_row = [&](std::size_t row) { return row < rows.size() && rows[row].at == it; };
     if (!at_row(row_)) row_ = at_row(row_ + 1) ? row_ + 1 : heads.row_of(it);
-    // The memo does not change while the run is read: its few minimal failures are read
-    // in a plain loop.
-    const std::span<const Demand> failed = free_failures_.minimal();
-    const auto settled = [&failed](const Heads::Row& head) {
-      if (head.listed || head.gpus == 0) return false;
-      const Demand demand = head.demand();
-      for (const Demand& one : failed) {  // a plain loop: std::any_of unrolls for long ranges
-        if (FailureMemo::covers(one, demand)) return true;
-      }
-      return false;
+    const auto settled = [this](const Heads::Row& head) {
+      return !head.listed && head.gpus != 0 && free_failures_.dominated(head.demand());
     };
     std::size_t row = row_;
     while (row < rows.size() && settled(rows[row])) ++row;
