@@ -10,6 +10,7 @@
 // a caller can, while most calls still reuse the reservation (the test checks they do).
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <random>
 #include <string>
 
@@ -179,15 +180,53 @@ Job limited(std::uint64_t id, int gpus, double limit_s, int priority = 0) {
   return job;
 }
 
+// Two nodes of two 80 GiB GPUs (n1: 0 and 1, n2: 2 and 3) under `priority`, with a blocked
+// job that needs both GPUs of one of them: the setting of the cases below.
+Snapshot two_busy_nodes() {
+  Snapshot snapshot;
+  snapshot.gpus = testing::make_node("n1", 2);
+  for (GpuState& gpu : testing::make_node("n2", 2, 2)) snapshot.gpus.push_back(gpu);
+  return snapshot;
+}
+
+SchedulerConfig by_priority() {
+  SchedulerConfig config;
+  config.policy = "priority";
+  return config;
+}
+
+// A kept scheduler on `snapshot` whose first call reserves for the blocked job at
+// `start_s`; nullptr (and a failure) otherwise.
+std::unique_ptr<Scheduler> reserving_at(const Snapshot& snapshot, double start_s) {
+  auto created = Scheduler::from_snapshot(snapshot, by_priority());
+  EXPECT_TRUE(created.ok()) << created.status().to_string();
+  if (!created.ok()) return nullptr;
+  auto first = (*created)->schedule(0.0);
+  EXPECT_TRUE(first.ok()) << first.status().to_string();
+  if (!first.ok()) return nullptr;
+  EXPECT_TRUE(first->reservation) << testing::describe(*first);
+  if (!first->reservation) return nullptr;
+  EXPECT_EQ(first->reservation->start_s, start_s);
+  return std::move(*created);
+}
+
+// At now_s, the pure call on the kept scheduler's snapshot reserves at `start_s`, and the
+// kept scheduler decides as it does.
+void expect_kept_reserves_as_pure(Scheduler& scheduler, double now_s, double start_s,
+                                  const std::string& what) {
+  Snapshot now = scheduler.snapshot();
+  now.now_s = now_s;
+  const auto pure = schedule(now, by_priority());
+  ASSERT_TRUE(pure.ok() && pure->reservation);
+  EXPECT_EQ(pure->reservation->start_s, start_s);
+  testing::kept_matches(pure, scheduler.schedule(now_s), what);
+}
+
 // A job started in the call, ahead of the blocked one, on a changed node: it ends before
 // the kept moment, and once it has, that node holds the blocked job earlier. The check
 // must release it with the running jobs.
 TEST(KeptReservationCheck, AJobStartedInTheCallIsReleasedAtItsEnd) {
-  SchedulerConfig config;
-  config.policy = "priority";
-  Snapshot snapshot;
-  snapshot.gpus = testing::make_node("n1", 2);
-  for (GpuState& gpu : testing::make_node("n2", 2, 2)) snapshot.gpus.push_back(gpu);
+  Snapshot snapshot = two_busy_nodes();
   // A small free GPU: with no GPU free at all, a call reserves nothing.
   snapshot.gpus.push_back(testing::make_gpu(4, "n3", 24 * kGiB));
   Job unlimited = testing::make_job(3);
@@ -196,36 +235,23 @@ TEST(KeptReservationCheck, AJobStartedInTheCallIsReleasedAtItsEnd) {
                       testing::make_running(unlimited, {2}),
                       testing::make_running(limited(4, 1, 200.0), {3})};
   snapshot.queue = {testing::make_job(5, 2)};  // blocked: both GPUs of one node
-  auto created = Scheduler::from_snapshot(snapshot, config);
-  ASSERT_TRUE(created.ok()) << created.status().to_string();
-  Scheduler& scheduler = **created;
-  auto first = scheduler.schedule(0.0);
-  ASSERT_TRUE(first.ok()) << first.status().to_string();
-  ASSERT_TRUE(first->reservation) << testing::describe(*first);
-  EXPECT_EQ(first->reservation->start_s, 1000.0);  // on n1, once job 1 ends
+  const std::unique_ptr<Scheduler> scheduler = reserving_at(snapshot, 1000.0);  // on n1
+  ASSERT_NE(scheduler, nullptr);
   // Job 3 ends; job 6, ranked first, starts on its GPU and ends at 150, before job 4.
   // Only n2 changed, and it did not hold the blocked job at 1000 (job 3 had no limit).
-  ASSERT_TRUE(scheduler.finish(JobId{3}, EndState::kSucceeded, 100.0).ok());
+  ASSERT_TRUE(scheduler->finish(JobId{3}, EndState::kSucceeded, 100.0).ok());
   Job ahead = limited(6, 1, 50.0, 3);
   ahead.gpu_mem = 30 * kGiB;  // not on n3
-  ASSERT_TRUE(scheduler.enqueue(ahead).ok());
-  Snapshot now = scheduler.snapshot();
-  now.now_s = 100.0;
-  const auto pure = schedule(now, config);
-  ASSERT_TRUE(pure.ok() && pure->reservation);
-  EXPECT_EQ(pure->reservation->start_s, 200.0);  // on n2, once jobs 6 and 4 ended
-  testing::kept_matches(pure, scheduler.schedule(100.0), "after job 6 started");
+  ASSERT_TRUE(scheduler->enqueue(ahead).ok());
+  // On n2, once jobs 6 and 4 ended.
+  expect_kept_reserves_as_pure(*scheduler, 100.0, 200.0, "after job 6 started");
 }
 
 // A running job on GPUs of two nodes, ending before the kept moment, on a node that changed
 // since: once it has ended (counted in the check with the node's own jobs), that node holds
 // the blocked job earlier. The state lists such jobs apart from each node's (ends_across).
 TEST(KeptReservationCheck, AJobAcrossNodesEndingFirstIsReleased) {
-  SchedulerConfig config;
-  config.policy = "priority";
-  Snapshot snapshot;
-  snapshot.gpus = testing::make_node("n1", 2);
-  for (GpuState& gpu : testing::make_node("n2", 2, 2)) snapshot.gpus.push_back(gpu);
+  Snapshot snapshot = two_busy_nodes();
   // Two small GPUs: one under the job across nodes, one free (with no GPU free at all, a
   // call reserves nothing).
   for (GpuState& gpu : testing::make_node("n3", 2, 4, 24 * kGiB)) snapshot.gpus.push_back(gpu);
@@ -233,23 +259,14 @@ TEST(KeptReservationCheck, AJobAcrossNodesEndingFirstIsReleased) {
                       testing::make_running(limited(2, 1, 500.0), {1}),
                       testing::make_running(testing::make_job(3), {2}),      // no limit
                       testing::make_running(limited(4, 2, 200.0), {3, 4})};  // n2 and n3
-  Job blocked = testing::make_job(5, 2, 30 * kGiB);  // both GPUs of n1 or n2, not n3
-  snapshot.queue = {blocked};
-  auto created = Scheduler::from_snapshot(snapshot, config);
-  ASSERT_TRUE(created.ok()) << created.status().to_string();
-  Scheduler& scheduler = **created;
-  auto first = scheduler.schedule(0.0);
-  ASSERT_TRUE(first.ok()) << first.status().to_string();
-  ASSERT_TRUE(first->reservation) << testing::describe(*first);
-  EXPECT_EQ(first->reservation->start_s, 1000.0);  // on n1: job 3 has no limit
+  snapshot.queue = {testing::make_job(5, 2, 30 * kGiB)};  // both GPUs of n1 or n2, not n3
+  // On n1: job 3 has no limit.
+  const std::unique_ptr<Scheduler> scheduler = reserving_at(snapshot, 1000.0);
+  ASSERT_NE(scheduler, nullptr);
   // Job 3 ends: only n2 changed, and it did not hold the blocked job at 1000 then.
-  ASSERT_TRUE(scheduler.finish(JobId{3}, EndState::kSucceeded, 100.0).ok());
-  Snapshot now = scheduler.snapshot();
-  now.now_s = 100.0;
-  const auto pure = schedule(now, config);
-  ASSERT_TRUE(pure.ok() && pure->reservation);
-  EXPECT_EQ(pure->reservation->start_s, 200.0);  // on n2, once job 4 ended
-  testing::kept_matches(pure, scheduler.schedule(100.0), "after job 3 ended");
+  ASSERT_TRUE(scheduler->finish(JobId{3}, EndState::kSucceeded, 100.0).ok());
+  // On n2, once job 4 ended.
+  expect_kept_reserves_as_pure(*scheduler, 100.0, 200.0, "after job 3 ended");
 }
 
 // Pack weighs a fractional job's leftovers against the queue's smallest share: the same
