@@ -194,6 +194,10 @@ try {
   const many = cli("submit", "--name", "many", "--array", "0-119", "--gpus", "2", "--gpu-mem", "30G", "--", "true").split("\n");
   assert.equal(many.length, 120);
   await until("the long queue", async () => (await rows(page, "queued")).length === 100);
+  // A refresh reads the counts and the list in parallel: one that began before the submit
+  // ended may show the list and an older count, and the next refresh shows both.
+  await until("the long queue's count", async () =>
+    /your first 100 by id; 120 queued in all/.test(await page.textContent("#queued-count")));
   assert.match(await page.textContent("#queued-count"), /your first 100 by id; 120 queued in all/);
   cli("cancel", ...many);
   await until("the long queue cancelled", async () => (await rows(page, "queued"))[0] === "nothing queued");
