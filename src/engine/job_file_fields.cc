@@ -15,6 +15,8 @@
 namespace fastgpu::engine::internal {
 namespace {
 
+constexpr Bytes kMinGpuMem = Bytes{1} << 20;
+
 // The whole of `text` as an integer (with an optional sign), or nullopt.
 std::optional<std::int64_t> whole_number(std::string_view text) {
   if (text.size() > 1 && text.front() == '+' && text[1] != '-') text.remove_prefix(1);
@@ -106,6 +108,24 @@ Result<std::optional<Bytes>> parse_gpu_mem(std::string_view original) {
     return invalid_argument(fmt::format(
         "gpu-mem '{}' is zero; declare the most memory the job uses on each GPU (e.g. 20G), "
         "or auto to learn it from earlier runs",
+        text));
+  }
+  // A bare number is bytes, as for every size: `gpu-mem: 16` is surely 16G, and placed as
+  // 16 bytes it would let jobs overfill a GPU. No job needs less than a mebibyte (a CUDA
+  // context alone takes hundreds).
+  if (*bytes < kMinGpuMem) {
+    const bool bare = std::all_of(text.begin(), text.end(), [](char c) {
+      return std::isdigit(static_cast<unsigned char>(c));
+    });
+    if (bare) {
+      return invalid_argument(fmt::format(
+          "gpu-mem '{}' is {} bytes; give its unit, e.g. {}G (GiB) or {}GB, or auto to learn it "
+          "from earlier runs",
+          text, *bytes, text, text));
+    }
+    return invalid_argument(fmt::format(
+        "gpu-mem '{}' is below 1 MiB, less than any job uses on a GPU (its CUDA context alone "
+        "takes hundreds of MiB); declare the most it uses, e.g. 20G, or auto",
         text));
   }
   return std::optional<Bytes>(*bytes);

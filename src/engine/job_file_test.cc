@@ -159,6 +159,16 @@ TEST(JobFileFields, GpuMemoryUnitsAndAuto) {
                        "gpu-mem: memory size '20X': unknown unit 'X'");
   same_error_both_ways({"--gpu-mem", "0", "x"}, "{command: [x], gpu-mem: 0}",
                        "gpu-mem '0' is zero");
+  // A bare number is bytes: `16` meant as 16G would let 80 such jobs share one 80G GPU.
+  same_error_both_ways({"--gpu-mem", "16", "x"}, "{command: [x], gpu-mem: 16}",
+                       "gpu-mem '16' is 16 bytes; give its unit, e.g. 16G (GiB) or 16GB");
+  same_error_both_ways({"--gpu-mem", "512K", "x"}, "{command: [x], gpu-mem: 512K}",
+                       "gpu-mem '512K' is below 1 MiB");
+  EXPECT_EQ(same_both_ways({"--gpu-mem", "1M", "x"}, "{command: [x], gpu-mem: 1M}").gpu_mem,
+            Bytes{1} << 20);
+  EXPECT_EQ(
+      same_both_ways({"--gpu-mem", "2000000", "x"}, "{command: [x], gpu-mem: 2000000}").gpu_mem,
+      Bytes{2'000'000});
   same_error_both_ways({"--gpu-mem", "-2G", "x"}, "{command: [x], gpu-mem: -2G}",
                        "cannot be negative");
 }
