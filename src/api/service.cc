@@ -122,7 +122,9 @@ Result<std::string> read_log_chunk(const std::string& path, std::uint64_t offset
 // off at the end (by a chunk's size limit, or a job still writing it) is left for the next
 // read, where it would have reached the client as U+FFFD on both sides of the cut (a
 // progress bar's blocks, any non-ASCII text). Bytes that are not UTF-8 at all pass as they
-// are; so does a chunk that is nothing but one cut character.
+// are, once a byte follows them. A chunk that is nothing but the start of a character gives
+// 0: a follower that caught up with a job pausing there gets nothing until the rest comes
+// (it had the start alone, as U+FFFD, and then the rest, as U+FFFD too).
 std::size_t whole_characters(std::string_view data) {
   for (std::size_t back = 1; back <= std::min<std::size_t>(4, data.size()); ++back) {
     const auto byte = static_cast<unsigned char>(data[data.size() - back]);
@@ -132,8 +134,7 @@ std::size_t whole_characters(std::string_view data) {
                                : (byte & 0xF0) == 0xE0 ? 3
                                : (byte & 0xF8) == 0xF0 ? 4
                                                        : 1;
-    const bool cut = length > back && back < data.size();
-    return cut ? data.size() - back : data.size();
+    return length > back ? data.size() - back : data.size();
   }
   return data.size();
 }
@@ -733,7 +734,12 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
   // An ended job's log is whole: its last bytes go as they are, the rest on a character.
   const bool whole =
       store::is_terminal(record->state) && data->size() < options_.max_log_chunk_bytes;
-  if (!base64 && !whole) data->resize(whole_characters(*data));
+  // A chunk the size limit cut to less than one character (a limit under 4 bytes) goes as
+  // it is: held back, it would never come.
+  if (!base64 && !whole) {
+    const std::size_t kept = whole_characters(*data);
+    if (kept > 0 || data->size() < options_.max_log_chunk_bytes) data->resize(kept);
+  }
   const std::uint64_t next = offset + data->size();
   // The job ended and everything it wrote has been read: `logs -f` may stop.
   const bool done = store::is_terminal(record->state) && data->empty();

@@ -816,6 +816,42 @@ TEST_F(ApiServiceTest, ALogChunkEndsOnAWholeCharacter) {
   std::filesystem::remove_all(folder);
 }
 
+// A follower that caught up with a job pausing inside a character was sent the character's
+// start alone, as U+FFFD, and then its rest, as U+FFFD too (`printf 'caf\303'; sleep 4;
+// printf '\251'` followed as "caf\ufffd\ufffd"). The start now waits for the rest while the
+// job runs, and goes as it is once the job ended.
+TEST_F(ApiServiceTest, ACaughtUpFollowerWaitsForTheRestOfACharacter) {
+  char folder[] = "/tmp/fastgpu-api-log-XXXXXX";
+  ASSERT_NE(::mkdtemp(folder), nullptr);
+  const std::string log_path = std::string(folder) + "/job.log";
+  std::ofstream(log_path) << "caf\xc3";
+  const std::uint64_t id = submit_as(3);
+  ASSERT_TRUE(
+      store_->record_start(JobId(id), {{0}, clock_.now(), log_path, 10, 11, std::nullopt}).ok());
+  const std::string path = "/v1/jobs/" + std::to_string(id) + "/log";
+  EXPECT_EQ(call("GET", path, 3, "", {{"offset", "0"}}).body["data"], "caf");
+  ApiResponse chunk = call("GET", path, 3, "", {{"offset", "3"}});
+  ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
+  EXPECT_EQ(chunk.body["data"], "");
+  EXPECT_EQ(chunk.body["next_offset"], 3);
+  EXPECT_EQ(chunk.body["done"], false);
+  std::ofstream(log_path, std::ios::app) << "\xa9 ok\n\xc3";
+  chunk = call("GET", path, 3, "", {{"offset", "3"}});
+  EXPECT_EQ(chunk.body["data"], "\xc3\xa9 ok\n");
+  EXPECT_EQ(chunk.body["next_offset"], 9);
+  // The job ended with a character never finished: its last byte goes as it is, and
+  // the follower is done after it.
+  store::JobEnd end;
+  end.at = clock_.now();
+  end.exit_code = 0;
+  ASSERT_TRUE(store_->record_end(JobId(id), end).ok());
+  chunk = call("GET", path, 3, "", {{"offset", "9"}});
+  EXPECT_EQ(chunk.body["next_offset"], 10);
+  EXPECT_EQ(chunk.body["done"], false);
+  EXPECT_EQ(call("GET", path, 3, "", {{"offset", "10"}}).body["done"], true);
+  std::filesystem::remove_all(folder);
+}
+
 // Bytes that are not UTF-8 reached `logs` as U+FFFD; with encoding=base64 every byte comes
 // as the job wrote it, and a chunk is not held back at a cut character.
 TEST_F(ApiServiceTest, ALogAsBase64HasEveryByteAsWritten) {
