@@ -3,6 +3,7 @@
 // GPU-hours, energy and speedup against running the jobs one after another).
 
 #include <fmt/format.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -78,27 +79,48 @@ Result<std::vector<api::Json>> batch_jobs(ReconnectingClient& client,
 // Waits until every job ended, drawing progress on a terminal (one line,
 // redrawn) or as plain lines when anything changes; across a daemon that goes away.
 // What Ctrl-C says while `run` follows its batch: the jobs are the daemon's and go on, so
-// the user learns how to stop them. Written by the handler with write(2), the only output
-// call allowed there; the text is made before the handler is installed.
+// the user learns how to stop them. So do SIGTERM (`timeout 2h fastgpu run`, a CI runner's
+// cancel) and SIGHUP (a closed ssh session), which ended `run` silently. Written by the
+// handler with write(2), the only output call allowed there; the texts are made before the
+// handler is installed. With --json, stdout gets a document too (a `| jq` had nothing).
 std::string interrupt_note;
+std::string interrupt_json;
 
-extern "C" void on_interrupt(int /*signal*/) {
-  const ssize_t ignored = ::write(STDERR_FILENO, interrupt_note.data(), interrupt_note.size());
+extern "C" void on_interrupt(int signal) {
+  ssize_t ignored = ::write(STDERR_FILENO, interrupt_note.data(), interrupt_note.size());
+  if (!interrupt_json.empty()) {
+    ignored = ::write(STDOUT_FILENO, interrupt_json.data(), interrupt_json.size());
+  }
   (void)ignored;
-  ::_exit(130);  // 128 + SIGINT, as a shell reports an interrupted command
+  ::_exit(128 + signal);  // as a shell reports a command a signal ended: 130 for Ctrl-C
 }
 
-void say_how_to_stop_on_interrupt(const std::vector<std::uint64_t>& ids) {
+void say_how_to_stop_on_interrupt(const std::vector<std::uint64_t>& ids, bool json) {
   const std::string range =
       ids.size() == 1 ? std::to_string(ids.front()) : fmt::format("{}-{}", ids.front(), ids.back());
   interrupt_note = fmt::format(
       "\nfastgpu run: stopped following; the batch's jobs go on (`fastgpu queue` lists them, "
       "`fastgpu wait {0}` follows them again, `fastgpu cancel {0}` cancels them)\n",
       range);
+  if (json) {
+    interrupt_json = api::Json{{"ids", ids},
+                               {"finished", false},
+                               {"note", "stopped following; the batch's jobs go on"}}
+                         .dump() +
+                     "\n";
+  }
   struct sigaction action {};
   action.sa_handler = on_interrupt;
   ::sigemptyset(&action.sa_mask);
-  ::sigaction(SIGINT, &action, nullptr);
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal, &action, nullptr);
+}
+
+// The terminal's width in columns, read at each redraw (a window may be resized); 80 where
+// the terminal does not say.
+std::size_t terminal_columns() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
 }
 
 Result<std::vector<api::Json>> follow(ReconnectingClient& client,
@@ -113,7 +135,9 @@ Result<std::vector<api::Json>> follow(ReconnectingClient& client,
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (terminal) {
-      print_text("\r\x1b[K" + progress_text(progress, ids.size(), elapsed));
+      // One column spare: a line that fills the last column wraps on some terminals.
+      const std::size_t columns = terminal_columns() - 1;
+      print_text("\r\x1b[K" + progress_line(progress, ids.size(), elapsed, columns));
     } else if (!quiet && shown != progress) {
       print_text(progress_text(progress, ids.size(), elapsed) + "\n");
     }
@@ -229,7 +253,7 @@ int run_batch(const RunOptions& options) {
                    : fmt::format("submitted {} jobs from {}: ids {}-{}\n", ids->size(),
                                  options.file, ids->front(), ids->back()));
   }
-  say_how_to_stop_on_interrupt(*ids);
+  say_how_to_stop_on_interrupt(*ids, options.daemon.json);
   Result<std::vector<api::Json>> jobs = follow(*client, *ids, options.daemon.json);
   if (!jobs.ok()) return fail("run", jobs.status());
   return report(*jobs, *gpus, options);

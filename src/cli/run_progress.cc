@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "cli/display_width.h"
+
 namespace fastgpu::cli {
 
 BatchProgress count_progress(const std::vector<api::Json>& jobs) {
@@ -29,10 +31,13 @@ BatchProgress count_progress(const std::vector<api::Json>& jobs) {
   return progress;
 }
 
-std::string progress_text(const BatchProgress& progress, std::size_t total, double elapsed_s) {
+namespace {
+
+std::string line_text(const BatchProgress& progress, std::size_t total, double elapsed_s,
+                      bool with_reasons) {
   // The reasons most jobs wait for first; ties by name.
-  std::vector<std::pair<std::string, std::size_t>> reasons(progress.waiting.begin(),
-                                                           progress.waiting.end());
+  std::vector<std::pair<std::string, std::size_t>> reasons;
+  if (with_reasons) reasons.assign(progress.waiting.begin(), progress.waiting.end());
   std::stable_sort(reasons.begin(), reasons.end(),
                    [](const auto& a, const auto& b) { return a.second > b.second; });
   std::string why;
@@ -57,6 +62,20 @@ std::string progress_text(const BatchProgress& progress, std::size_t total, doub
   }
   return fmt::format("{}/{} done ({}), {} running, {} queued{}, {:.0f}s", progress.done(), total,
                      ends, progress.running, progress.queued, why, elapsed_s);
+}
+
+}  // namespace
+
+std::string progress_text(const BatchProgress& progress, std::size_t total, double elapsed_s) {
+  return line_text(progress, total, elapsed_s, true);
+}
+
+std::string progress_line(const BatchProgress& progress, std::size_t total, double elapsed_s,
+                          std::size_t columns) {
+  std::string line = line_text(progress, total, elapsed_s, true);
+  if (columns == 0 || display_width(line) <= columns) return line;
+  line = line_text(progress, total, elapsed_s, false);
+  return display_width(line) <= columns ? line : fit_to_width(line, columns);
 }
 
 }  // namespace fastgpu::cli

@@ -34,4 +34,10 @@ BatchProgress count_progress(const std::vector<api::Json>& jobs);
 // "14/14 done (12 failed, 1 cancelled, 1 timed out), 0 running, 0 queued, 40s".
 std::string progress_text(const BatchProgress& progress, std::size_t total, double elapsed_s);
 
+// The same line in at most `columns` terminal columns, for a line redrawn in place (a longer
+// one wraps, and the redraw clears only its last row: an 80-column terminal kept a trail of
+// 94-column lines). The reasons go first, then the line is cut ("...+"). 0: no limit.
+std::string progress_line(const BatchProgress& progress, std::size_t total, double elapsed_s,
+                          std::size_t columns);
+
 }  // namespace fastgpu::cli

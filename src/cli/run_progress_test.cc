@@ -47,5 +47,24 @@ TEST(RunProgress, WithoutReasonsTheLineIsTheCountsAlone) {
   EXPECT_EQ(other, progress);
 }
 
+// On an 80-column terminal the 94-column line wrapped, and each redraw (which clears only
+// the last row) left its first row behind.
+TEST(RunProgress, TheRedrawnLineFitsTheTerminal) {
+  const BatchProgress progress =
+      count_progress({job("RUNNING"), job("RUNNING"), job("RUNNING"), job("QUEUED", "array limit"),
+                      job("QUEUED", "dependency"), job("QUEUED", "next in line")});
+  const std::string full = progress_text(progress, 6, 5.0);
+  EXPECT_EQ(full,
+            "0/6 done (0 failed), 3 running, 3 queued (1 array limit, 1 dependency, 1 next in "
+            "line), 5s");
+  EXPECT_EQ(progress_line(progress, 6, 5.0, 0), full);
+  EXPECT_EQ(progress_line(progress, 6, 5.0, full.size()), full);
+  // Too wide: the reasons go, the counts and the time stay.
+  EXPECT_EQ(progress_line(progress, 6, 5.0, 79), "0/6 done (0 failed), 3 running, 3 queued, 5s");
+  // Narrower still: cut, marked with '+'.
+  const std::string cut = progress_line(progress, 6, 5.0, 20);
+  EXPECT_EQ(cut, "0/6 done (0 failed)+");
+}
+
 }  // namespace
 }  // namespace fastgpu::cli

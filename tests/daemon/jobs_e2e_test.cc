@@ -444,6 +444,27 @@ TEST(JobsE2E, CtrlCDuringRunSaysTheJobsGoOnAndHowToCancelThem) {
   EXPECT_EQ(daemon.job(std::stoull(found[1].str()))["state"], "RUNNING");
 }
 
+// SIGTERM (`timeout`, a CI runner's cancel) and SIGHUP ended `run` with nothing said, and
+// `run --json` stopped by any of them left stdout empty for its `| jq`.
+TEST(JobsE2E, SigtermDuringRunSaysTheSameAndJsonGetsADocument) {
+  DaemonHarness daemon;
+  daemon.write_file("long.yaml", "- {name: long, command: [sleep, '60'], gpus: 0}\n");
+  const test_support::CliRun run =
+      daemon.fastgpu_under("timeout -s TERM --preserve-status 3", "run long.yaml --json");
+  EXPECT_EQ(run.exit_code, 143) << run.output;
+  const std::regex note(R"(stopped following; the batch's jobs go on .*`fastgpu cancel (\d+)`)");
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(run.output, found, note)) << run.output;
+  const std::uint64_t id = std::stoull(found[1].str());
+  const std::size_t document = run.output.find("{\"ids\"");
+  ASSERT_NE(document, std::string::npos) << run.output;
+  const json stopped =
+      json::parse(run.output.substr(document, run.output.find('\n', document) - document));
+  EXPECT_EQ(stopped["finished"], false);
+  EXPECT_EQ(stopped["ids"], json::array({id}));
+  EXPECT_EQ(daemon.job(id)["state"], "RUNNING");
+}
+
 // Every progress line of `run` accounts for each queued job with a reason: the listing
 // reads the jobs and asks why they wait under the engine's lock, so no job it reads as
 // QUEUED has started by the time it is asked.
