@@ -6,6 +6,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <csignal>
 #include <cstring>
@@ -136,7 +137,7 @@ Result<std::vector<api::Json>> follow(ReconnectingClient& client,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (terminal) {
       // One column spare: a line that fills the last column wraps on some terminals.
-      const std::size_t columns = terminal_columns() - 1;
+      const std::size_t columns = std::max<std::size_t>(terminal_columns(), 2) - 1;
       print_text("\r\x1b[K" + progress_line(progress, ids.size(), elapsed, columns));
     } else if (!quiet && shown != progress) {
       print_text(progress_text(progress, ids.size(), elapsed) + "\n");
