@@ -126,8 +126,10 @@ void add_jobs(Families& out, const MetricsInput& input) {
               labels, run_s);
       out.add("fastgpu_job_wait_seconds", "How long the running job waited in the queue.", "gauge",
               labels, seconds_between(job.spec.submit_time, *job.start_time));
-      out.add("fastgpu_job_gpu_seconds", "GPU-seconds of the running job so far (GPUs x run).",
-              "gauge", labels, run_s * gpus);
+      // With a preempted job's earlier runs, which its record holds already.
+      out.add("fastgpu_job_gpu_seconds",
+              "GPU-seconds of the running job so far (GPUs x run, earlier runs included).", "gauge",
+              labels, job.accounting.gpu_seconds.value_or(0.0) + run_s * gpus);
     }
     out.add_if("fastgpu_job_gpu_memory_declared_bytes",
                "GPU memory per GPU the running job was placed with (its declared bytes, or what "

@@ -120,6 +120,11 @@ TEST(PrometheusMetrics, RunningJobsAndTheQueueAreCounted) {
   EXPECT_TRUE(has_line(text, "fastgpu_job_gpu_seconds" + job + " 200")) << text;
   EXPECT_TRUE(has_line(text, "fastgpu_job_gpu_memory_declared_bytes" + job + " 21474836480"))
       << text;
+  // Preempted and started again: its earlier runs' 50 GPU-seconds count too.
+  MetricsInput restarted = input();
+  restarted.running.front().accounting.gpu_seconds = 50.0;
+  EXPECT_TRUE(has_line(prometheus_text(metric_families(restarted)),
+                       "fastgpu_job_gpu_seconds" + job + " 250"));
   // No peak measured yet: no sample.
   EXPECT_EQ(text.find("fastgpu_job_gpu_memory_peak_bytes"), std::string::npos) << text;
   EXPECT_TRUE(has_line(text, R"(fastgpu_jobs{state="QUEUED"} 5)")) << text;

@@ -156,7 +156,9 @@ void add_cost_lines(const api::Json& job, std::int64_t now_us,
     const store::WallTime now{std::chrono::microseconds(now_us)};
     const double run_s =
         std::max(0.0, std::chrono::duration<double>(now - *record->start_time).count());
-    const double gpu_s = run_s * report.gpus;
+    // A preempted job's earlier runs are in its record already (the store adds each run's
+    // at its end): they count too, so the figure does not jump when this run ends.
+    const double gpu_s = record->accounting.gpu_seconds.value_or(0.0) + run_s * report.gpus;
     line("GPU time", fmt::format("{} so far ({:.4f} GPU-hours)", format_duration(Seconds(gpu_s)),
                                  gpu_s / 3600.0));
     line("peak GPU mem", so_far_figure("peak_gpu_mem", [](const api::Json& value) {

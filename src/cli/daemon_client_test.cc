@@ -137,6 +137,19 @@ TEST(JobDetails, ARunningJobIsAccountedWhenItEnds) {
   EXPECT_THAT(text, HasSubstr("energy:        when it ends\n"));
 }
 
+// A restarted job's GPU time so far left out its earlier runs, and jumped by them when it
+// ended (8.2 s while its second run ran, 11 s at its end).
+TEST(JobDetails, ARestartedJobsGpuTimeSoFarHoldsItsEarlierRuns) {
+  JobRecord record = ended(JobState::kRunning);
+  record.end_time.reset();
+  record.exit_code.reset();
+  record.attempts = 2;
+  record.accounting.gpu_seconds = 100.0;  // its first run's, as the store added it
+  const std::string text = details(record, kSubmitUs + 200'000'000);
+  // 100 + 2 GPUs from 90 s to 200 s: 320 GPU-seconds so far.
+  EXPECT_THAT(text, HasSubstr("GPU time:      5m20s so far (0.0889 GPU-hours)\n"));
+}
+
 // What the daemon measured of a running job so far (`usage_so_far`), each figure said to be
 // so far; one not measured yet still waits for the end.
 TEST(JobDetails, ARunningJobShowsWhatItUsedSoFar) {
