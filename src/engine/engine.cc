@@ -115,8 +115,25 @@ Status EngineImpl::adopt(const JobRecord& job) {
   const Status adopted = options_.launcher->adopt(job.id, job.supervisor_pid.value_or(0), run);
   if (adopted.ok()) {
     meter_.start(job.id, job.placed_gpus, job.spec.util_share, std::nullopt, job.run_peak_gpu_mem);
-    (void)event("job.adopt", job.id,
-                json{{"supervisor_pid", job.supervisor_pid.value_or(0)}}.dump());
+    // Placed by a daemon that had more GPUs (another --devices, a GPU lost meanwhile): the
+    // job keeps them until it ends, and the log says so, where it had said nothing.
+    std::vector<std::uint32_t> gone;
+    for (std::uint32_t gpu : job.placed_gpus) {
+      const bool listed = std::any_of(reading_.devices.begin(), reading_.devices.end(),
+                                      [&](const GpuDevice& device) { return device.index == gpu; });
+      if (!listed) gone.push_back(gpu);
+    }
+    json body{{"supervisor_pid", job.supervisor_pid.value_or(0)}};
+    if (!gone.empty()) {
+      body["gone_gpus"] = gone;
+      recovery_notes_.push_back(fmt::format(
+          "job {} runs on GPU{} {}, which this machine does not list now ({} GPU{} here); it "
+          "holds {} until it ends, and nothing new goes there",
+          job.id.value(), gone.size() == 1 ? "" : "s", fmt::join(gone, ", "),
+          reading_.devices.size(), reading_.devices.size() == 1 ? "" : "s",
+          gone.size() == 1 ? "it" : "them"));
+    }
+    (void)event("job.adopt", job.id, body.dump());
     return {};
   }
   if (adopted.code() == ErrorCode::kNotFound) {

@@ -165,6 +165,9 @@ class EngineImpl final : public Engine {
   GpuReading reading_;
   store::WallTime reading_at_;  // when reading_ was read (a failed read keeps the last one)
   store::WallTime now_{};
+  // What recover() found for the daemon's log, said by the first tick (recover() has no
+  // report): a re-adopted job on GPUs this machine no longer lists.
+  std::vector<std::string> recovery_notes_;
   UsageMeter meter_;
   QueuedJobs queued_;                          // the store's QUEUED jobs
   RunningJobs running_;                        // the store's RUNNING jobs

@@ -1,5 +1,6 @@
 // The engine across restarts, at its edges (bad options, bad jobs, a failing probe) and
 // its accounting of GPU-seconds, peak memory, utilization and energy.
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -121,6 +122,39 @@ TEST(EngineRecoveryTest, SecondEngineAdoptsRunningJobsAndNeverLaunchesThemTwice)
   second.launcher.finish(ids[0], exec::Exited{0});
   ASSERT_TRUE(engine->tick().ok());
   EXPECT_EQ(store->get_job(ids[0])->state, JobState::kCompleted);
+}
+
+// A daemon restarted with fewer GPUs (another --devices, a GPU lost meanwhile) adopted a
+// job on a GPU it no longer has and said nothing of it.
+TEST(EngineRecoveryTest, AJobOnAGpuNoLongerListedIsAdoptedAndTheLogSaysSo) {
+  TempDir dir;
+  ManualClock clock;
+  auto store = open_store((dir.path() / "fastgpu.db").string());
+  JobId id;
+  {
+    Seams first(clock, *store, dir.path());
+    auto engine = first.open();
+    auto submitted = engine->submit(std::vector<JobSpec>{job_spec("a", 1, 10 * kGiB)});
+    ASSERT_TRUE(submitted.ok());
+    id = submitted->at(0);
+    ASSERT_TRUE(store->record_start(id, {{3}, clock.now(), "", 10, 11, 10 * kGiB}).ok());
+  }
+  clock.advance(30);
+  Seams second(clock, *store, dir.path(), "2xH100-80G");
+  auto engine = second.open();
+  ASSERT_EQ(second.launcher.adopts.size(), 1u);
+  auto report = engine->tick();
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(report->notes,
+              ::testing::Contains(fmt::format(
+                  "job {} runs on GPU 3, which this machine does not list now (2 GPUs here); it "
+                  "holds it until it ends, and nothing new goes there",
+                  id.value())));
+  EXPECT_EQ(store->get_job(id)->state, JobState::kRunning);
+  // Said once, not at every tick.
+  report = engine->tick();
+  ASSERT_TRUE(report.ok());
+  EXPECT_THAT(report->notes, ::testing::Not(::testing::Contains(HasSubstr("GPU 3"))));
 }
 
 // A daemon upgraded while jobs run: the runs it started before kept a folder each

@@ -109,7 +109,7 @@ bool engine_limited(const EngineOptions& options, const JobRecord& job) {
 }
 
 // A running job keeps its GPU in the snapshot even if the probe stopped listing it, so
-// the ledger still holds it (as an unhealthy GPU that gets nothing new).
+// the ledger still holds it (as an unhealthy GPU that gets nothing new, `gone`).
 std::vector<sched::GpuState> tick_gpus(const TickSources& sources) {
   std::vector<sched::GpuState> gpus = gpu_states(sources.reading, sources.options.node_name);
   const std::map<JobId, JobRecord>& running = sources.running.jobs();
@@ -120,6 +120,7 @@ std::vector<sched::GpuState> tick_gpus(const TickSources& sources) {
       missing.index = static_cast<int>(index);
       missing.node = sources.options.node_name;
       missing.healthy = false;
+      missing.gone = true;
       gpus.push_back(missing);
     }
   }

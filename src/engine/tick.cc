@@ -32,6 +32,8 @@ std::string dependency_end_reason(JobId dependency, JobState state) {
 
 Result<TickReport> EngineImpl::tick() {
   TickReport report;
+  report.notes = std::move(recovery_notes_);
+  recovery_notes_.clear();
   now_ = options_.clock->now();
   read_probe(report);
   collect_launches(report);  // before the ends: a job's end comes after its start

@@ -46,18 +46,21 @@ std::string asked(const Demand& demand) {
 
 // Which of the demand's conditions each GPU meets now: what a user needs to see why a job
 // that fits the cluster does not fit it now.
-std::string resources_detail(const Ledger& ledger, const Demand& demand) {
+std::string resources_detail(const Scheduler::State& state, const Demand& demand) {
+  const Ledger& ledger = state.ledger;
   int memory_ok = 0;
   int compute_ok = 0;
   int both = 0;
   int unhealthy = 0;
+  int gone = 0;  // not among the machine's GPUs now, held by a running job
   int most_free_slot = -1;
   double most_share_free = -1.0;
   int most_share_slot = -1;
   for (int s = 0; s < static_cast<int>(ledger.slots().size()); ++s) {
     const GpuSlot& slot = ledger.slot(s);
     if (!slot.healthy) {
-      ++unhealthy;
+      const auto at = state.gpu_at.find(slot.gpu_index);
+      ++(at != state.gpu_at.end() && state.view.gpus[at->second].gone ? gone : unhealthy);
       continue;
     }
     const bool memory = ledger.memory_fits(s, demand);
@@ -103,6 +106,13 @@ std::string resources_detail(const Ledger& ledger, const Demand& demand) {
            (unhealthy == 1 ? " GPU is unhealthy and takes" : " GPUs are unhealthy and take") +
            " nothing new";
   }
+  if (gone > 0) {
+    now += "; " + std::to_string(gone) +
+           (gone == 1 ? " GPU is no longer among this machine's GPUs (a running job placed "
+                        "there before a restart holds it)"
+                      : " GPUs are no longer among this machine's GPUs (running jobs placed "
+                        "there before a restart hold them)");
+  }
   return needs + "; " + now;
 }
 
@@ -116,10 +126,10 @@ std::string gpu_wait_detail(const Scheduler::State& state, const WaitReason& why
       if (why.reservation) detail += "; it gets " + reservation_text(*why.reservation, now_s);
       return detail + "; " +
              (fits_now ? "GPUs are free for it now: the next scheduling pass starts it"
-                       : resources_detail(state.ledger, demand));
+                       : resources_detail(state, demand));
     }
     case WaitReason::Kind::kResources: {
-      std::string detail = resources_detail(state.ledger, demand);
+      std::string detail = resources_detail(state, demand);
       if (!state.placer->place(state.empty_ledger(), demand, PlaceOptions{})) {
         detail += "; it fits no node even with every job ended (too few healthy GPUs)";
       }

@@ -206,5 +206,22 @@ TEST(WhyWaiting, UnhealthyGpusAreNamed) {
             "job ended (too few healthy GPUs)");
 }
 
+// A GPU kept only for a job placed there before a restart with fewer GPUs was called
+// unhealthy, while `fastgpu status` listed every GPU as ok.
+TEST(WhyWaiting, AGoneGpuIsNotCalledUnhealthy) {
+  Snapshot snapshot;
+  snapshot.gpus = make_node("n0", 2);
+  snapshot.gpus[1].healthy = false;
+  snapshot.gpus[1].gone = true;
+  snapshot.queue = {submitted(make_job(1, 2), 1)};
+  auto scheduler = kept(snapshot);
+  ASSERT_TRUE(scheduler->schedule(0.0).ok());
+  EXPECT_EQ(why(*scheduler, 1).detail,
+            "needs 2 GPUs on one node, each to itself with 10.0 GiB free; only 1 GPU has that "
+            "now; 1 GPU is no longer among this machine's GPUs (a running job placed there "
+            "before a restart holds it); it fits no node even with every job ended (too few "
+            "healthy GPUs)");
+}
+
 }  // namespace
 }  // namespace fastgpu::sched

@@ -22,6 +22,9 @@ struct GpuState {
   // r_i in DESIGN.md section 6: a job with share u occupies u * r_i of this GPU's compute.
   double util_cap = 1.0;
   bool healthy = true;  // an unhealthy GPU gets nothing new (it is drained)
+  // No longer among the machine's GPUs (a daemon restarted with fewer), kept unhealthy only
+  // for the running jobs still placed on it; said so where it counts, not "unhealthy".
+  bool gone = false;
 
   // Measurements; every one may be missing ("not supported" is not 0).
   std::optional<Bytes> used_bytes;    // measured memory in use, all processes
