@@ -138,6 +138,41 @@ void set_identity(const JobPlan& plan, int error_fd) {
   fail_child(error_fd, ChildStage::kExec);
 }
 
+// What to do when the job's program could not be run, from what is at its path (read by
+// the supervisor after the failure, as its own user: a hint, not a verdict). "check the
+// program name and the job's PATH" was said of a script without its x bit, and of a folder.
+std::string exec_fix(const std::string& program, const std::string& working_dir, int error) {
+  const bool has_slash = program.find('/') != std::string::npos;
+  const std::string path =
+      has_slash && program.front() != '/' ? working_dir + "/" + program : program;
+  struct stat file {};
+  const bool there = has_slash && ::stat(path.c_str(), &file) == 0;
+  if (there && S_ISDIR(file.st_mode)) {
+    return "; it is a folder: give the program to run (a file in it)";
+  }
+  if (there && error == EACCES && S_ISREG(file.st_mode) && (file.st_mode & 0111) == 0) {
+    return "; the file is not executable: make it so (chmod +x " + program +
+           ") or run it through its interpreter (sh " + program + ", python3 " + program + ")";
+  }
+  if (error == EACCES) {
+    return "; check that the job's user may run it (its mode, its folders', a noexec mount)";
+  }
+  // Found in the working folder, but a name without a slash is searched in PATH only.
+  if (!has_slash && error == ENOENT) {
+    const std::string here = working_dir + "/" + program;
+    if (::stat(here.c_str(), &file) == 0 && S_ISREG(file.st_mode)) {
+      return "; it is not on the job's PATH, but the working folder has it: write ./" + program;
+    }
+  }
+  if (has_slash && error == ENOENT) {
+    return there ? "; its interpreter (the #! line) was not found: check that line"
+                 : "; no such file: check the path (a relative one starts from the working "
+                   "folder '" +
+                       working_dir + "')";
+  }
+  return "; check the program name and the job's PATH";
+}
+
 std::string describe(const ChildError& report, const JobPlan& plan) {
   const std::string why = errno_text(report.error);
   switch (report.stage) {
@@ -151,7 +186,7 @@ std::string describe(const ChildError& report, const JobPlan& plan) {
              "; check that it exists and that the job's user may enter it";
     case ChildStage::kExec:
       return "cannot run '" + plan.args.front() + "': " + why +
-             "; check the program name and the job's PATH";
+             exec_fix(plan.args.front(), plan.working_dir, report.error);
   }
   return "the job failed to start: " + why;
 }

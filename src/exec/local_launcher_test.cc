@@ -130,7 +130,39 @@ TEST_F(LauncherTest, ProgramThatIsNotExecutableIsALaunchFailure) {
   launch(request);
   Finished finished = wait_for(JobId(9));
   ASSERT_TRUE(std::holds_alternative<LaunchFailed>(finished.outcome));
-  EXPECT_THAT(std::get<LaunchFailed>(finished.outcome).message, HasSubstr("Permission denied"));
+  const std::string& message = std::get<LaunchFailed>(finished.outcome).message;
+  EXPECT_THAT(message, HasSubstr("Permission denied"));
+  // The fix for this cause, where "check the program name and the job's PATH" was said.
+  EXPECT_THAT(message, HasSubstr("the file is not executable: make it so (chmod +x " +
+                                 script.string() + ") or run it through its interpreter"));
+}
+
+// A folder, a script in the working folder named without ./, a path that is not there:
+// each is told its own fix.
+TEST_F(LauncherTest, AProgramThatCannotRunIsToldTheFixForItsCause) {
+  { std::ofstream(dir_ / "train.sh") << "#!/bin/sh\necho hi\n"; }
+  std::filesystem::permissions(dir_ / "train.sh", std::filesystem::perms::owner_all);
+  const auto failure = [&](std::uint64_t id, std::vector<std::string> argv) {
+    LaunchRequest request = shell_request(id, "");
+    request.argv = std::move(argv);
+    request.working_dir = dir_.string();
+    launch(request);
+    Finished finished = wait_for(JobId(id));
+    EXPECT_TRUE(std::holds_alternative<LaunchFailed>(finished.outcome));
+    return std::holds_alternative<LaunchFailed>(finished.outcome)
+               ? std::get<LaunchFailed>(finished.outcome).message
+               : std::string();
+  };
+  EXPECT_THAT(failure(21, {"/tmp"}), HasSubstr("it is a folder: give the program to run"));
+  EXPECT_THAT(failure(22, {"train.sh"}),
+              HasSubstr("it is not on the job's PATH, but the working folder has it: write "
+                        "./train.sh"));
+  EXPECT_THAT(failure(23, {"./no-such.sh"}),
+              HasSubstr("no such file: check the path (a relative one starts from the working "
+                        "folder '" +
+                        dir_.string() + "')"));
+  EXPECT_THAT(failure(24, {"fastgpu-no-such-program"}),
+              HasSubstr("check the program name and the job's PATH"));
 }
 
 TEST_F(LauncherTest, BadWorkingFolderIsALaunchFailureThatNamesIt) {
