@@ -131,9 +131,12 @@ int run_cancel(const CancelOptions& options) {
                                                 unknown)));
   }
   if (ended_or_not_yours + unknown > 0) {
+    // --all and --name list the jobs a moment before: one may end in between. No range was
+    // given then, and the line spoke of "the ranges".
     std::fprintf(stderr,
-                 "fastgpu cancel: in the ranges, %zu job(s) had already ended or are not yours "
-                 "and %zu do not exist; those were left as they are\n",
+                 "fastgpu cancel: %s, %zu job(s) had already ended or are not yours and %zu do "
+                 "not exist; those were left as they are\n",
+                 by_selection ? "of the jobs listed a moment before" : "in the ranges",
                  ended_or_not_yours, unknown);
   }
   return exit_code;

@@ -423,6 +423,15 @@ Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>&
   for (const std::string& text : texts) {
     std::uint64_t id = 0;
     const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), id);
+    const std::size_t underscore = text.find('_');
+    if (underscore != std::string::npos && underscore > 0 && underscore + 1 < text.size() &&
+        std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(c) || c == '_'; })) {
+      // A Slurm user's habit: ARRAY_TASK. Each member has an id of its own here.
+      return invalid_argument(fmt::format(
+          "'{}' is Slurm's JOB_TASK form; each array member has its own job id here: `fastgpu "
+          "queue -r` lists them (FIRST-LAST names a whole array's members)",
+          text));
+    }
     if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
       return invalid_argument(fmt::format(
           "'{}' is not a job id; use the number `fastgpu submit` printed (see `fastgpu queue`)",

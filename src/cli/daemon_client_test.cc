@@ -495,6 +495,18 @@ TEST(JobIdRanges, ABadRangeNamesItselfAndTheForm) {
   EXPECT_THAT(huge.status().message(), HasSubstr("split it"));
 }
 
+// Slurm's ARRAY_TASK form was told only "'3_1' is not a job id".
+TEST(JobIdRanges, SlurmsArrayTaskFormIsToldEachMemberHasItsOwnId) {
+  for (const auto& ids : {std::vector<std::string>{"3_1"}, std::vector<std::string>{"2", "12_0"}}) {
+    const Status refused = parse_job_id_ranges(ids).status();
+    EXPECT_THAT(refused.message(),
+                HasSubstr("'" + ids.back() +
+                          "' is Slurm's JOB_TASK form; each array member "
+                          "has its own job id here: `fastgpu queue -r` lists them"));
+  }
+  EXPECT_THAT(parse_job_ids({"3_"}).status().message(), HasSubstr("'3_' is not a job id"));
+}
+
 // `queue --name` and `history --name`: names as submitted, each byte a URL may not carry
 // as it is escaped, so that a name such as "a&b" does not end the parameter.
 TEST(NameQuery, NamesPercentEncodedAndAnEmptyOneRefused) {

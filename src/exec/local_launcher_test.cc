@@ -187,6 +187,19 @@ TEST_F(LauncherTest, TimeLimitStopsAJobThatExitsOnSigterm) {
   EXPECT_THAT(log(11), HasSubstr("fastgpu: job 11 timed out after 1s; sent SIGTERM\n"));
 }
 
+// A job that took its grace to exit was said to have timed out after its limit alone.
+TEST_F(LauncherTest, AJobThatTakesItsGraceAfterTheLimitIsSaidToHaveEndedLater) {
+  LaunchRequest request =
+      shell_request(13, "trap 'sleep 1.5; exit 143' TERM; echo ready; while :; do sleep 1; done");
+  request.time_limit_s = 1.0;
+  request.kill_grace_s = 10.0;  // the fixture's 1 s would kill it first
+  launch(request);
+  Finished finished = wait_for(JobId(13));
+  ASSERT_TRUE(std::holds_alternative<TimedOut>(finished.outcome));
+  EXPECT_THAT(log(13), HasSubstr("timed out after 1s; sent SIGTERM; it ended "));
+  EXPECT_THAT(log(13), HasSubstr("s later\n"));
+}
+
 TEST_F(LauncherTest, TimeLimitKillsAJobThatIgnoresSigterm) {
   // The limit leaves the shell ample time to set its trap before SIGTERM comes.
   LaunchRequest request = shell_request(12, "trap '' TERM; echo ready; while :; do sleep 1; done");

@@ -434,6 +434,11 @@ std::string Supervisor::story(int leftovers) const {
   if (stop_cause_ != StopCause::kNone) {
     line += "; sent SIGTERM";
     if (kill_sent_) line += ", then SIGKILL after " + duration_text(request_.kill_grace_s);
+    // The limit is the moment of SIGTERM: a job that took its grace to save and exit ended
+    // later, which "timed out after 2s" alone left unsaid.
+    const double after_term_s =
+        stop_cause_ == StopCause::kTimeLimit && !kill_sent_ ? ran_s - *request_.time_limit_s : 0.0;
+    if (after_term_s >= 1.0) line += "; it ended " + duration_text(after_term_s) + " later";
   }
   if (leftovers > 0) {
     line += "; killed " + std::to_string(leftovers) + " leftover process" +
