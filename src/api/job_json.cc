@@ -21,10 +21,10 @@ using store::Environment;
 using store::JobSpec;
 using store::WallTime;
 
-constexpr std::array<std::string_view, 16> kSpecFields = {
+constexpr std::array<std::string_view, 17> kSpecFields = {
     "name",    "argv",        "shell_command", "working_dir",  "environment", "gpus",
     "gpu_mem", "util_share",  "priority",      "time_limit_s", "deadline_us", "dependencies",
-    "array",   "restartable", "signature",     "umask"};
+    "array",   "restartable", "signature",     "umask",        "grace_s"};
 
 std::string known_fields() {
   std::string list;
@@ -220,6 +220,11 @@ Status read_optionals(const FieldReader& reader, JobSpec& spec) {
     FASTGPU_RETURN_IF_ERROR(reader.integer("time_limit_s", seconds));
     spec.time_limit_s = seconds;
   }
+  if (reader.find("grace_s") != nullptr) {
+    std::int64_t seconds = 0;
+    FASTGPU_RETURN_IF_ERROR(reader.integer("grace_s", seconds));
+    spec.kill_grace_s = seconds;
+  }
   if (reader.find("deadline_us") != nullptr) {
     std::int64_t micros = 0;
     FASTGPU_RETURN_IF_ERROR(reader.integer("deadline_us", micros));
@@ -299,6 +304,7 @@ Json spec_json(const JobSpec& spec, bool with_environment) {
   json["util_share"] = spec.util_share;
   json["priority"] = spec.priority;
   json["time_limit_s"] = optional_json(spec.time_limit_s);
+  json["grace_s"] = optional_json(spec.kill_grace_s);
   json["deadline_us"] = time_json(spec.deadline);
   Json dependencies = Json::array();
   for (const Dependency& dependency : spec.dependencies) {

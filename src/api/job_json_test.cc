@@ -25,6 +25,7 @@ store::JobSpec full_spec() {
   spec.restartable = true;
   spec.signature = "train";
   spec.umask = 027;
+  spec.kill_grace_s = 300;  // round-trips as grace_s
   return spec;
 }
 

@@ -713,6 +713,10 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   line("time limit", field(spec, "time_limit_s").is_null()
                          ? "none"
                          : format_duration(Seconds(spec["time_limit_s"].get<double>())));
+  // Only a grace of its own: the daemon's 10 s goes unsaid, as before.
+  if (const api::Json& grace = field(spec, "grace_s"); grace.is_number()) {
+    line("grace", format_duration(Seconds(grace.get<double>())) + " from SIGTERM to SIGKILL");
+  }
   line("submitted", job["submit_time"].get<std::string>());
   // A job queued again: its next run's, not its last one's (the requeued line has that).
   const auto of_this_run = [&job, queued](const char* key) {

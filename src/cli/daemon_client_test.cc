@@ -188,6 +188,11 @@ TEST(JobDetails, EverythingSubmittedIsShownAndOnlyALogThatExistsIsNamed) {
   EXPECT_THAT(text, Not(HasSubstr("umask:")));  // the daemon's
   record.spec.umask = 027;
   EXPECT_THAT(details(record, kSubmitUs), HasSubstr("umask:         0027\n"));
+  // A grace of its own is shown; the daemon's 10 s is not.
+  EXPECT_THAT(text, Not(HasSubstr("grace:")));
+  record.spec.kill_grace_s = 300;
+  EXPECT_THAT(details(record, kSubmitUs),
+              HasSubstr("grace:         5m00s from SIGTERM to SIGKILL\n"));
   EXPECT_THAT(text, HasSubstr("log:           -\n"));
 }
 

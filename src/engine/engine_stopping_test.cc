@@ -147,6 +147,32 @@ TEST_F(EngineStoppingTest, ACancelledRunningJobIsStoppingUntilItHasEnded) {
   EXPECT_FALSE(stopping(id));
 }
 
+// A job's own grace (`grace: 5m`) goes to its supervisor with its launch, and SIGKILL is
+// told at the end of it, not of the daemon's 10 s.
+TEST_F(EngineStoppingTest, AJobsOwnGraceIsItsSupervisorsAndItsStoppingsToo) {
+  open();
+  JobSpec spec = job_spec("checkpoints");
+  spec.kill_grace_s = 300;
+  const JobId id = start(spec);
+  ASSERT_EQ(seams_->launcher.launches.size(), 1u);
+  EXPECT_EQ(seams_->launcher.launches[0].kill_grace_s, 300.0);
+  const JobId plain = [&] {
+    auto ids = engine_->submit(std::vector<JobSpec>{job_spec("plain")});
+    EXPECT_TRUE(ids.ok());
+    return ids->at(0);
+  }();
+  clock_.advance(5);
+  const WallTime cancelled = clock_.now();
+  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+  EXPECT_EQ(stopping(id)->kill_at, after(cancelled, 300));
+  seams_->launcher.finish(id, exec::Signaled{SIGTERM});
+  tick();
+  // The next job, without one, gets the daemon's.
+  ASSERT_EQ(seams_->launcher.launches.size(), 2u);
+  EXPECT_EQ(seams_->launcher.launches[1].job, plain);
+  EXPECT_EQ(seams_->launcher.launches[1].kill_grace_s, kGrace);
+}
+
 // The supervisor alone enforces the time limit; the engine knows it sent SIGTERM when the
 // job's start plus its limit has passed and the job still runs.
 TEST_F(EngineStoppingTest, AJobPastItsTimeLimitIsStoppingFromItsStartPlusTheLimit) {

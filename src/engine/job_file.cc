@@ -104,6 +104,7 @@ void set_scalars(const SubmitOptions& options, JobSpec& spec, Problems& problems
   parse_field(options.gpus, "gpus", parse_gpus, spec.gpus, problems);
   parse_field(options.gpu_mem, "gpu-mem", parse_gpu_mem, spec.gpu_mem, problems);
   parse_field(options.time, "time", parse_time_limit, spec.time_limit_s, problems);
+  parse_field(options.grace, "grace", parse_grace, spec.kill_grace_s, problems);
   parse_field(options.priority, "priority", parse_priority, spec.priority, problems);
   parse_field(options.restartable, "restartable", parse_restartable, spec.restartable, problems);
   parse_field(options.share, "share", parse_share, spec.util_share, problems);

@@ -74,6 +74,7 @@ std::optional<std::string> synonym(const std::string& text) {
       {{"requeue", "restart", "preemptible"}, "restartable"},
       {{"util-share", "util", "fraction"}, "share"},
       {{"begin-before", "due"}, "deadline"},
+      {{"kill-grace", "grace-period", "kill-wait", "killwait", "termination-grace"}, "grace"},
   };
   for (const auto& [aliases, field] : kSynonyms) {
     if (std::find(aliases.begin(), aliases.end(), text) != aliases.end()) return field;
@@ -129,6 +130,31 @@ Result<std::optional<Bytes>> parse_gpu_mem(std::string_view original) {
         text));
   }
   return std::optional<Bytes>(*bytes);
+}
+
+Result<std::optional<std::int64_t>> parse_grace(std::string_view original) {
+  const std::string_view text = trim(original);
+  const auto grace_error = [&](std::string_view problem) {
+    return invalid_argument(fmt::format(
+        "grace '{}': {}; give the time a stopped job may take to save and exit after SIGTERM "
+        "before SIGKILL, such as 30s, 5m or 300 (seconds), at most 1d (default 10s)",
+        text, problem));
+  };
+  double seconds = 0;
+  if (is_bare_number(text)) {
+    const std::optional<double> bare = decimal_number(text);
+    if (!bare) return grace_error("not a number");
+    seconds = *bare;  // seconds, as every duration but --time
+  } else {
+    Result<Seconds> parsed = parse_duration(text);
+    if (!parsed.ok()) return grace_error(duration_problem(parsed.status().message()));
+    seconds = parsed->count();
+  }
+  if (!(seconds >= 0)) return grace_error("a grace cannot be negative");
+  if (seconds > static_cast<double>(store::kMaxKillGraceSeconds)) {
+    return grace_error("longer than a day");
+  }
+  return std::optional<std::int64_t>(static_cast<std::int64_t>(std::ceil(seconds)));
 }
 
 Result<std::optional<std::int64_t>> parse_time_limit(std::string_view original) {

@@ -47,6 +47,10 @@ void add_resource_flags(CLI::App& app, SubmitOptions& options) {
   add_text_flag(app, "--time,-t", options.time,
                 "Time limit: 90m, 2h, 1h30m, 1-00:00:00, or unlimited; a bare number is "
                 "MINUTES, as in Slurm (default unlimited)");
+  add_text_flag(app, "--grace", options.grace,
+                "When the job is stopped (its time limit, a cancel, a preemption), the time it "
+                "may take to save and exit after SIGTERM, before SIGKILL: 30s, 5m, or a bare "
+                "number of seconds; at most 1d (default 10s)");
   add_text_flag(app, "--priority", options.priority,
                 "Integer; larger runs first under the priority policy (default 0)");
   add_text_flag(app, "--deadline", options.deadline,
@@ -106,8 +110,8 @@ void add_submit_flags(CLI::App& app, SubmitOptions& options) {
 
 const std::vector<std::string>& job_field_names() {
   static const std::vector<std::string> kNames = {
-      "name",  "command", "gpus",        "gpu-mem",  "share",   "time", "priority",
-      "after", "array",   "restartable", "deadline", "workdir", "env"};
+      "name",     "command", "gpus",  "gpu-mem",     "share",    "time",    "grace",
+      "priority", "after",   "array", "restartable", "deadline", "workdir", "env"};
   return kNames;
 }
 

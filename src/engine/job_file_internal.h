@@ -27,6 +27,8 @@ Result<int> parse_gpus(std::string_view text);
 Result<std::optional<Bytes>> parse_gpu_mem(std::string_view text);
 // Whole seconds, rounded up; nullopt for "unlimited". A bare number is minutes (Slurm).
 Result<std::optional<std::int64_t>> parse_time_limit(std::string_view text);
+// SIGTERM to SIGKILL: "30s", "5m", a bare number of seconds; 0 to a day, rounded up.
+Result<std::optional<std::int64_t>> parse_grace(std::string_view text);
 Result<int> parse_priority(std::string_view text);
 Result<bool> parse_restartable(std::string_view text);
 // A fraction in (0, 1], or a percentage "50%".

@@ -220,6 +220,23 @@ TEST(JobFileFields, BareTimeIsMinutesLikeSlurm) {
       std::nullopt);
 }
 
+// The daemon's 10 s between SIGTERM and SIGKILL could not be changed: a job that saves a
+// large checkpoint on SIGTERM was killed halfway.
+TEST(JobFileFields, GraceIsADurationWithBareSeconds) {
+  EXPECT_EQ(same_both_ways({"--grace", "5m", "x"}, "{command: [x], grace: 5m}").kill_grace_s, 300);
+  EXPECT_EQ(same_both_ways({"--grace", "90", "x"}, "{command: [x], grace: 90}").kill_grace_s, 90)
+      << "a bare number is seconds, unlike time's minutes";
+  EXPECT_EQ(same_both_ways({"--grace", "0", "x"}, "{command: [x], grace: 0}").kill_grace_s, 0);
+  EXPECT_EQ(same_both_ways({"--grace", "1.5s", "x"}, "{command: [x], grace: 1.5s}").kill_grace_s,
+            2);
+  EXPECT_EQ(same_both_ways({"x"}, "{command: [x]}").kill_grace_s, std::nullopt)
+      << "not given: the daemon's";
+  same_error_both_ways({"--grace", "2d", "x"}, "{command: [x], grace: 2d}",
+                       "grace '2d': longer than a day");
+  same_error_both_ways({"--grace", "soon", "x"}, "{command: [x], grace: soon}", "grace 'soon': ");
+  EXPECT_THAT(error_of(from_yaml("{command: [x], kill-grace: 5m}")), HasSubstr("grace"));
+}
+
 TEST(JobFileFields, BadTimeNamesTheValueAndTheMinutesRule) {
   same_error_both_ways({"--time", "0", "x"}, "{command: [x], time: 0}",
                        "time '0': a time limit must be above 0");

@@ -146,6 +146,8 @@ const std::vector<std::pair<std::string, FieldReader>>& field_readers() {
        [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "share", o.share); }},
       {"time",
        [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "time", o.time); }},
+      {"grace",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "grace", o.grace); }},
       {"priority", [](const YAML::Node& n,
                       SubmitOptions& o) { return scalar_field(n, "priority", o.priority); }},
       {"after",
@@ -245,6 +247,7 @@ void apply_defaults(const Entry& defaults, Entry& entry) {
   take("gpu-mem", &SubmitOptions::gpu_mem);
   take("share", &SubmitOptions::share);
   take("time", &SubmitOptions::time);
+  take("grace", &SubmitOptions::grace);
   take("priority", &SubmitOptions::priority);
   take("after", &SubmitOptions::after);
   take("array", &SubmitOptions::array);

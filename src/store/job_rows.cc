@@ -35,6 +35,7 @@ void read_spec(const sqlite::Statement& row, JobSpec& spec) {
   spec.signature = row.column_text(17);
   spec.submit_time = from_micros(row.column_int64(18));
   spec.umask = optional_cast<std::uint32_t>(row.column_optional_int64(38));
+  spec.kill_grace_s = row.column_optional_int64(42);
   for (const json& pair : json::parse(row.column_text(34))) {
     spec.dependencies.push_back({JobId(pair.at(0).get<std::uint64_t>()),
                                  pair.at(1).get<std::string>() == "afterany"

@@ -119,6 +119,12 @@ Status check_numbers(const JobSpec& spec, const std::string& where) {
                             " s is longer than a year (" + std::to_string(kMaxTimeLimitSeconds) +
                             " s); leave it unset for no limit");
   }
+  if (spec.kill_grace_s && (*spec.kill_grace_s < 0 || *spec.kill_grace_s > kMaxKillGraceSeconds)) {
+    return invalid_argument(fmt::format(
+        "{}: grace {} s is outside 0 to {} s (a day); give the seconds a stopped job may take "
+        "to save and exit after SIGTERM, or none for the daemon's 10 s",
+        where, *spec.kill_grace_s, kMaxKillGraceSeconds));
+  }
   if (spec.umask && *spec.umask > 0777) {
     return invalid_argument(
         fmt::format("{}: umask {:04o} is not a umask; give 0000 to 0777, or none for the daemon's",

@@ -184,6 +184,12 @@ CREATE TRIGGER job_counts_delete AFTER DELETE ON jobs BEGIN
 END;
 )sql";
 
+// A job's own grace between SIGTERM and SIGKILL (`grace: 5m`): the daemon's 10 s is too short
+// for a large model's checkpoint. NULL (every job stored before): the daemon's.
+constexpr const char* kVersion9 = R"sql(
+ALTER TABLE jobs ADD COLUMN kill_grace_s INTEGER CHECK (kill_grace_s BETWEEN 0 AND 86400);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
@@ -193,6 +199,7 @@ constexpr Migration kMigrations[] = {
     {6, "the peak GPU memory of a job's current run", kVersion6},
     {7, "events found by job", kVersion7},
     {8, "jobs found by end time, and counted by state as they change", kVersion8},
+    {9, "a job's own grace between SIGTERM and SIGKILL", kVersion9},
 };
 
 Status check_application_id(sqlite::Db& db) {

@@ -73,7 +73,7 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 8);
+  EXPECT_EQ(store_schema_version(), 9);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.
@@ -144,6 +144,40 @@ TEST(StoreSchemaMigrationTest, VersionThreeJobsHaveNoUmaskAndANewOneKeepsItsOwn)
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(),
               ::testing::HasSubstr("umask 1000 is not a umask; give 0000 to 0777"));
+}
+
+// A job stored under schema 8 has no grace of its own (the daemon's); a new one keeps its
+// own, and one past a day is refused.
+TEST(StoreSchemaMigrationTest, VersionEightJobsHaveTheDaemonsGraceAndANewOneKeepsItsOwn) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  std::string setup;
+  for (const Migration& migration : schema_migrations()) {
+    if (migration.version <= 8) setup += migration.sql;
+  }
+  setup +=
+      "PRAGMA user_version = 8; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
+  setup +=
+      "INSERT INTO environments (id, body) VALUES (1, '[]');"
+      "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, "
+      "util_share, priority, restartable, uid, user, signature, submit_us, state) "
+      "VALUES ('old', '[\"true\"]', '', '/tmp', 1, 0, 1.0, 0, 0, 7, 'ada', '', 5, 'QUEUED');";
+  ASSERT_TRUE(raw_exec(path, setup));
+
+  auto store = testing::open_or_die(path);
+  auto old = store->get_job(JobId(1));
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_FALSE(old->spec.kill_grace_s.has_value());
+  JobSpec spec = full_spec(1);
+  spec.kill_grace_s = 300;
+  auto ids = store->submit(std::span(&spec, 1));
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  EXPECT_EQ(store->get_job(ids->at(0)).value().spec.kill_grace_s, 300);
+  spec.kill_grace_s = 86401;
+  auto refused = store->submit(std::span(&spec, 1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              ::testing::HasSubstr("grace 86401 s is outside 0 to 86400 s (a day)"));
 }
 
 // A job ended under schema 4 keeps its energy as measured: no lower bound, no unread GPU.

@@ -976,6 +976,22 @@ TEST(DaemonLifecycle, TimeLimitEndsAJobAsTimeout) {
       << show.output;
 }
 
+// `--grace` reaches the job's supervisor: a job that ignores SIGTERM is killed a second
+// after its limit, not after the daemon's 10 s.
+TEST(DaemonLifecycle, AJobsOwnGraceIsWhenSigkillFollowsSigterm) {
+  DaemonHarness daemon;
+  const std::uint64_t id =
+      daemon.submit("--gpus 0 --time 1s --grace 1 --wrap \"trap '' TERM; sleep 30\"");
+  const json ended = daemon.wait_for_state(id, "TIMEOUT");
+  EXPECT_EQ(ended["signal"], SIGKILL) << ended.dump();
+  EXPECT_EQ(ended["spec"]["grace_s"], 1) << ended.dump();
+  EXPECT_TRUE(
+      contains(daemon.log_of(id), "timed out after 1s; sent SIGTERM, then SIGKILL after 1s"))
+      << daemon.log_of(id);
+  EXPECT_TRUE(contains(daemon.fastgpu("show " + std::to_string(id), false).output,
+                       "grace:         1s from SIGTERM to SIGKILL\n"));
+}
+
 TEST(DaemonLifecycle, AnImpossibleBatchIsRefusedWholeWithTheEnginesMessage) {
   DaemonHarness daemon("2xH100-80G");
   ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);

@@ -45,6 +45,7 @@ struct SubmitOptions {
   std::optional<std::string> gpus;         // whole number >= 0; default 1
   std::optional<std::string> gpu_mem;      // "20G" per GPU, or "auto" (the default)
   std::optional<std::string> time;         // "2h", "1-00:00:00", "unlimited"; bare = minutes
+  std::optional<std::string> grace;        // SIGTERM to SIGKILL: "5m", "30s"; bare = seconds
   std::optional<std::string> priority;     // integer, larger runs first; default 0
   std::optional<std::string> name;         // also the job's history signature
   std::vector<std::string> after;          // each: "ID", "NAME" (files), "afterok:ID[:ID]"...

@@ -97,6 +97,8 @@ struct ArrayMember {
 // The longest time limit a job may have: a year (366 days). Longer ones are a typo more
 // often than a plan, and "no limit" is said outright (nullopt).
 inline constexpr std::int64_t kMaxTimeLimitSeconds = 366LL * 86400;
+// The longest grace between SIGTERM and SIGKILL a job may ask for: a day.
+inline constexpr std::int64_t kMaxKillGraceSeconds = 86400;
 
 // The furthest a deadline may lie after its job's submission: 100 years (of 366 days), what
 // `--deadline now+...` already allowed. Further ones are a typo or a stand-in for "none",
@@ -123,6 +125,10 @@ struct JobSpec {
   // The submitter's umask (0..0777), set in the job's process before its exec; nullopt
   // (an API client that sends none, a job stored before schema 4): the daemon's own.
   std::optional<std::uint32_t> umask;
+  // Seconds between SIGTERM and SIGKILL when the job is stopped (its time limit, a cancel, a
+  // preemption): time to save a checkpoint. nullopt (and every job stored before schema 9):
+  // the daemon's (10 s).
+  std::optional<std::int64_t> kill_grace_s;
   std::uint32_t uid = 0;
   std::string user;
   std::string signature;  // ties the job to its history; empty means "no history"
