@@ -731,6 +731,13 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
   }
   Result<std::string> data = read_log_chunk(record->log_path, offset, options_.max_log_chunk_bytes);
   if (!data.ok()) return error_response(data.status());
+  // Shorter than what the follower already read: the file was truncated (logrotate's
+  // copytruncate, `: > 12.log`), and what the job writes now starts over at 0. A follower
+  // at its old offset read nothing more, silently, for the rest of the job.
+  std::error_code no_size;
+  const std::uintmax_t size =
+      record->log_path.empty() ? 0 : std::filesystem::file_size(record->log_path, no_size);
+  const bool truncated = !no_size && offset > size;
   // An ended job's log is whole: its last bytes go as they are, the rest on a character.
   const bool whole =
       store::is_terminal(record->state) && data->size() < options_.max_log_chunk_bytes;
@@ -742,7 +749,7 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
   }
   const std::uint64_t next = offset + data->size();
   // The job ended and everything it wrote has been read: `logs -f` may stop.
-  const bool done = store::is_terminal(record->state) && data->empty();
+  const bool done = store::is_terminal(record->state) && data->empty() && !truncated;
   // Whether the job's program ever ran: a job that ended without (cancelled while queued,
   // its dependency failed, its launch failed: the store clears a failed launch's start)
   // has no output to wait for, only the reason it never ran. A run re-adopted after a
@@ -766,6 +773,8 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
                     {"data", base64 ? base64_encode(*data) : *data},
                     {"encoding", base64 ? "base64" : "text"},
                     {"done", done},
+                    {"truncated", truncated},
+                    {"size", no_size ? Json(nullptr) : Json(size)},
                     {"started", started},
                     {"log_missing", log_missing},
                     {"log_path", record->log_path},

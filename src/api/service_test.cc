@@ -852,6 +852,36 @@ TEST_F(ApiServiceTest, ACaughtUpFollowerWaitsForTheRestOfACharacter) {
   std::filesystem::remove_all(folder);
 }
 
+// A log truncated under its follower (logrotate's copytruncate) was read at the old offset,
+// past its end, and the follower got nothing more for the rest of the job.
+TEST_F(ApiServiceTest, ALogShorterThanTheOffsetIsSaidToBeTruncated) {
+  char folder[] = "/tmp/fastgpu-api-log-XXXXXX";
+  ASSERT_NE(::mkdtemp(folder), nullptr);
+  const std::string log_path = std::string(folder) + "/job.log";
+  std::ofstream(log_path) << "line1\nline2\n";
+  const std::uint64_t id = submit_as(3);
+  ASSERT_TRUE(
+      store_->record_start(JobId(id), {{0}, clock_.now(), log_path, 10, 11, std::nullopt}).ok());
+  const std::string path = "/v1/jobs/" + std::to_string(id) + "/log";
+  ApiResponse chunk = call("GET", path, 3, "", {{"offset", "12"}});
+  EXPECT_EQ(chunk.body["truncated"], false);
+  EXPECT_EQ(chunk.body["size"], 12);
+  std::ofstream(log_path, std::ios::trunc) << "line3\n";
+  chunk = call("GET", path, 3, "", {{"offset", "12"}});
+  ASSERT_EQ(chunk.status, 200) << chunk.body.dump();
+  EXPECT_EQ(chunk.body["truncated"], true);
+  EXPECT_EQ(chunk.body["size"], 6);
+  EXPECT_EQ(chunk.body["data"], "");
+  // Ended: not done while the follower has not read the new start.
+  store::JobEnd end;
+  end.at = clock_.now();
+  end.exit_code = 0;
+  ASSERT_TRUE(store_->record_end(JobId(id), end).ok());
+  EXPECT_EQ(call("GET", path, 3, "", {{"offset", "12"}}).body["done"], false);
+  EXPECT_EQ(call("GET", path, 3, "", {{"offset", "0"}}).body["data"], "line3\n");
+  std::filesystem::remove_all(folder);
+}
+
 // Bytes that are not UTF-8 reached `logs` as U+FFFD; with encoding=base64 every byte comes
 // as the job wrote it, and a chunk is not held back at a cut character.
 TEST_F(ApiServiceTest, ALogAsBase64HasEveryByteAsWritten) {

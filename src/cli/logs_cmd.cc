@@ -86,6 +86,18 @@ int run_logs(const LogsOptions& options) {
         fmt::format("/v1/jobs/{}/log?offset={}&encoding={}", ids->front(), offset, encoding));
     if (!chunk.ok()) return fail("logs", chunk.status());
     if (chunk->value("log_missing", false)) return log_missing(options, *chunk);
+    if (chunk->value("truncated", false)) {
+      // What the job writes now starts over at the file's start: read from there, and say
+      // so (a follower at its old offset had read nothing more, silently).
+      std::fprintf(stderr,
+                   "fastgpu logs: job %s's log is now %s bytes, fewer than the %s already read: "
+                   "it was truncated (logrotate's copytruncate, or `: > FILE`); reading it again "
+                   "from its start\n",
+                   options.id.c_str(), (*chunk)["size"].dump().c_str(),
+                   std::to_string(offset).c_str());
+      offset = 0;
+      continue;
+    }
     const std::string& data = (*chunk)["data"].get_ref<const std::string&>();
     const bool done = (*chunk)["done"].get<bool>();
     // A job that ended without starting (its launch failed) may have the supervisor's line

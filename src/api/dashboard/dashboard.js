@@ -430,6 +430,12 @@ async function followLog(id) {
     logBusy = false;
   }
   if (selected !== id) return;
+  // The file was truncated (logrotate's copytruncate): what the job writes now starts at 0.
+  if (answer.truncated) {
+    logOffset = 0;
+    logText += "\n[the log was truncated here; following it from its start]\n";
+    return;
+  }
   logOffset = answer.next_offset;
   logText = (logText + (answer.data || "")).slice(-LOG_KEPT_CHARS);
   const pre = document.getElementById("job-log");
