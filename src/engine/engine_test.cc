@@ -309,8 +309,10 @@ TEST_F(EngineTest, FailedParentEndsItsWholeChainOfDependents) {
   grandchild.dependencies = {{JobId(0), store::DependencyKind::kAfterOk, 1}};
   JobSpec cleanup = job_spec("cleanup", 1, 10 * kGiB);
   cleanup.dependencies = {{JobId(0), store::DependencyKind::kAfterAny, 0}};
+  JobSpec great = job_spec("great-grandchild", 1, 10 * kGiB);
+  great.dependencies = {{JobId(0), store::DependencyKind::kAfterOk, 2}};
   const std::vector<JobId> ids =
-      submit({job_spec("parent", 1, 10 * kGiB), child, grandchild, cleanup});
+      submit({job_spec("parent", 1, 10 * kGiB), child, grandchild, cleanup, great});
   tick();
   launcher_.finish(ids[0], exec::Exited{1});
   const TickReport report = tick();
@@ -322,9 +324,14 @@ TEST_F(EngineTest, FailedParentEndsItsWholeChainOfDependents) {
             "dependency " + to_string(ids[0]) + " failed: it ended FAILED");
   EXPECT_EQ(record(ids[1]).end_time, clock_.now());
   EXPECT_EQ(state(ids[2]), JobState::kCancelled);
-  // The child was cancelled, not failed ("dependency N failed: it ended CANCELLED").
+  // The child was cancelled, not failed ("dependency N failed: it ended CANCELLED"), and
+  // what began the chain is said too (it took a `show` per link to find).
+  const std::string root = " (because job " + to_string(ids[0]) + " failed: it ended FAILED)";
   EXPECT_EQ(record(ids[2]).end_reason,
-            "dependency " + to_string(ids[1]) + " was cancelled: it ended CANCELLED");
+            "dependency " + to_string(ids[1]) + " was cancelled: it ended CANCELLED" + root);
+  // Further down, the same first failure, not a nest of every link.
+  EXPECT_EQ(record(ids[4]).end_reason,
+            "dependency " + to_string(ids[2]) + " was cancelled: it ended CANCELLED" + root);
   EXPECT_EQ(state(ids[3]), JobState::kRunning);  // afterany runs however the parent ended
   EXPECT_EQ(launcher_.launch_count(ids[1]) + launcher_.launch_count(ids[2]), 0u);
   EXPECT_THAT(report.ended, Contains(ids[2]));

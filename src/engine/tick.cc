@@ -20,12 +20,25 @@ namespace {
 // Why an after-ok dependant of `dependency`, which ended `state` (not COMPLETED), is
 // cancelled: what became of it in words, then its state. A cancelled or timed-out parent
 // read "dependency 13 failed: it ended CANCELLED", as if it had failed.
-std::string dependency_end_reason(JobId dependency, JobState state) {
+// `its_reason`: the dependency's own end reason. When it was itself cancelled for a
+// dependency, the chain's first failure is added, so that the end of a chain says what
+// began it: "dependency 2 was cancelled: it ended CANCELLED (because job 1 failed: it ended
+// FAILED)", where it named only the nearest link, and finding the cause took a `show` per
+// link.
+std::string dependency_end_reason(JobId dependency, JobState state, const std::string& its_reason) {
   const char* what = state == JobState::kCancelled ? "was cancelled"
                      : state == JobState::kTimeout ? "timed out"
                                                    : "failed";
-  return "dependency " + to_string(dependency) + " " + what + ": it ended " +
-         std::string(store::job_state_name(state));
+  std::string reason = "dependency " + to_string(dependency) + " " + what + ": it ended " +
+                       std::string(store::job_state_name(state));
+  constexpr std::string_view kBecause = " (because ";
+  constexpr std::string_view kLink = "dependency ";
+  if (const std::size_t root = its_reason.find(kBecause); root != std::string::npos) {
+    reason += its_reason.substr(root);  // the chain's first failure, carried down
+  } else if (state == JobState::kCancelled && its_reason.starts_with(kLink)) {
+    reason += std::string(kBecause) + "job " + its_reason.substr(kLink.size()) + ")";
+  }
+  return reason;
 }
 
 }  // namespace
@@ -224,7 +237,12 @@ Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
   for (bool changed = true; changed;) {
     changed = false;
     // The awaited jobs that ended otherwise than COMPLETED, with their state.
-    std::vector<std::pair<JobId, JobState>> failed;
+    struct Failed {
+      JobId job;
+      JobState state;
+      std::string reason;  // its own end reason
+    };
+    std::vector<Failed> failed;
     for (const auto& [awaited, dependents] : queued_.awaited()) {
       if (unended_state(awaited, queued_, running_) != nullptr) continue;
       if (completed_dependencies_.contains(awaited)) continue;
@@ -232,15 +250,15 @@ Status EngineImpl::end_unrunnable_dependents(TickReport& report) {
       if (!target.ok()) return target.status();
       if (target->state == JobState::kCompleted) completed_dependencies_.insert(awaited);
       if (!store::is_terminal(target->state) || target->state == JobState::kCompleted) continue;
-      failed.emplace_back(awaited, target->state);
+      failed.push_back({awaited, target->state, target->end_reason});
     }
-    for (const auto& [awaited, state] : failed) {
+    for (const auto& [awaited, state, its_reason] : failed) {
       // A copy: ending a job takes it out of the index (and one waiting on two failed jobs
       // is ended once, for the first).
       const auto found = queued_.awaited().find(awaited);
       if (found == queued_.awaited().end()) continue;
       const std::vector<JobId> dependents(found->second.begin(), found->second.end());
-      const std::string reason = dependency_end_reason(awaited, state);
+      const std::string reason = dependency_end_reason(awaited, state, its_reason);
       for (JobId id : dependents) {
         FASTGPU_RETURN_IF_ERROR(
             options_.store->transition(id, JobState::kQueued, JobState::kCancelled, now_, reason));
