@@ -24,26 +24,36 @@ constexpr std::array<int, 256> kValues = decoding_table();
 
 std::string base64_encode(std::string_view bytes) {
   std::string text;
-  text.reserve((bytes.size() + 2) / 3 * 4);
+  base64_append(text, bytes);
+  return text;
+}
+
+void base64_append(std::string& out, std::string_view bytes) {
+  // Sized once and written through a pointer: appending a character at a time (a capacity
+  // check each) was a seventh of the daemon's CPU in `fastgpu logs` of a 128 MiB log.
+  const std::size_t at = out.size();
+  out.resize(at + (bytes.size() + 2) / 3 * 4);
+  char* text = out.data() + at;
+  const auto byte = [&bytes](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i]));
+  };
   std::size_t i = 0;
   for (; i + 3 <= bytes.size(); i += 3) {
-    const std::uint32_t group =
-        static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16 |
-        static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8 |
-        static_cast<unsigned char>(bytes[i + 2]);
-    for (int shift = 18; shift >= 0; shift -= 6) text += kAlphabet[(group >> shift) & 63];
+    const std::uint32_t group = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    *text++ = kAlphabet[(group >> 18) & 63];
+    *text++ = kAlphabet[(group >> 12) & 63];
+    *text++ = kAlphabet[(group >> 6) & 63];
+    *text++ = kAlphabet[group & 63];
   }
   const std::size_t left = bytes.size() - i;
   if (left > 0) {
-    std::uint32_t group = static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i])) << 16;
-    if (left == 2)
-      group |= static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[i + 1])) << 8;
-    text += kAlphabet[(group >> 18) & 63];
-    text += kAlphabet[(group >> 12) & 63];
-    text += left == 2 ? kAlphabet[(group >> 6) & 63] : '=';
-    text += '=';
+    std::uint32_t group = byte(i) << 16;
+    if (left == 2) group |= byte(i + 1) << 8;
+    *text++ = kAlphabet[(group >> 18) & 63];
+    *text++ = kAlphabet[(group >> 12) & 63];
+    *text++ = left == 2 ? kAlphabet[(group >> 6) & 63] : '=';
+    *text++ = '=';
   }
-  return text;
 }
 
 Result<std::string> base64_decode(std::string_view text) {

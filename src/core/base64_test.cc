@@ -29,6 +29,9 @@ TEST(Base64, EveryByteComesBackAsItWas) {
     EXPECT_EQ(*back, part);
   }
   EXPECT_EQ(base64_encode("\xff\xfe\x80"), "//6A");
+  std::string out = "prefix:";
+  base64_append(out, "foobar");
+  EXPECT_EQ(out, "prefix:Zm9vYmFy");
 }
 
 TEST(Base64, RefusesWhatIsNotBase64) {
