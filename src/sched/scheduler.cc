@@ -149,6 +149,7 @@ class Round {
     options_.min_share = state_.minimums.smallest_share();
     options_.min_bytes = state_.minimums.smallest_declared_bytes();
     cpu_jobs_left_ = state_.minimums.cpu_jobs();
+    gpus_closed_ = false;
     auto it = state_.heads.begin();
     const bool may_step_over = !state_.plain_walk && state_.heads.rows_kept();
     while (true) {
@@ -171,6 +172,12 @@ class Round {
         it = state_.heads.upper_bound(started_entry_);
         continue;
       }
+      // Past a job that nothing may pass on a GPU (below), CPU-only jobs alone may start.
+      if (gpus_closed_) {
+        if (cpu_jobs_left_ == 0) break;
+        if (!from_short) pass(it);
+        continue;
+      }
       // Nothing more can start on a GPU in this round, except that a preemptive policy
       // still looks for room for its first blocked job.
       if (gpus_settled() && (reserved_ || !policy_.preemptive())) {
@@ -186,7 +193,16 @@ class Round {
         continue;
       }
       const Outcome outcome = consider(entry);
-      if (outcome == Outcome::kStop) break;
+      if (outcome == Outcome::kStop) {
+        // Nothing may start on a GPU past this job (no reservation can be promised, or no
+        // backfill). A CPU-only job takes no GPU and cannot delay it: those after it still
+        // start. The walk had ended here, and under fifo a CPU job waited as long as a GPU
+        // job without a time limit ran.
+        if (cpu_jobs_left_ == 0) break;
+        gpus_closed_ = true;
+        if (!from_short) pass(it);
+        continue;
+      }
       if (outcome == Outcome::kStarted) {
         // A short job is never its class's first (that one failed), so `it` stays valid.
         if (from_short) {
@@ -918,6 +934,7 @@ class Round {
   std::vector<JobId> started_cpu_;
   std::unordered_set<JobId> busy_;
   std::size_t cpu_jobs_left_ = 0;
+  bool gpus_closed_ = false;  // a job blocked that nothing may pass on a GPU
   bool reserved_ = false;
   double reservation_end_s_ = 0.0;
   Entry short_entry_;    // the short job the walk is at

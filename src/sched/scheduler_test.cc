@@ -133,6 +133,22 @@ TEST(Schedule, CpuOnlyJobsStartWithoutGpus) {
   EXPECT_TRUE(starts(result)[1].gpus.empty());
 }
 
+// A GPU job that no reservation can be promised to (the running jobs have no time limit)
+// ended the walk, and the CPU-only jobs after it waited as long as those ran: they take no
+// GPU and cannot delay it. With backfill and without.
+TEST(Schedule, CpuOnlyJobsStartPastAGpuJobNothingMayPass) {
+  Snapshot snapshot;
+  snapshot.gpus = make_node("n0", 2);
+  snapshot.running = {make_running(make_job(9), {0})};  // no time limit
+  snapshot.queue = {make_job(1, 2), make_job(2, 0), make_job(3), make_job(4, 0)};
+  SchedulerConfig config;
+  config.policy = "fifo";
+  for (const bool backfill : {true, false}) {
+    config.backfill = backfill;
+    EXPECT_THAT(started_ids(run(snapshot, config)), ElementsAre(2, 4)) << backfill;
+  }
+}
+
 TEST(Schedule, DependenciesWaitForTheRightEnd) {
   Snapshot snapshot;
   snapshot.gpus = make_node("n0", 4);
