@@ -27,6 +27,7 @@
 #include "core/whole_file.h"
 #include "fastgpu/api/server.h"
 #include "fastgpu/api/service.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/sched/settings.h"
 #include "fastgpu/store/state_store.h"
@@ -259,7 +260,7 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   options.info.sample_retention_s = config.sample_retention_s;
   options.info.job_retention_s = config.job_retention_s;
   if (!config.metrics_host.empty()) {
-    options.info.metrics_listen = fmt::format("{}:{}", config.metrics_host, config.metrics_port);
+    options.info.metrics_listen = host_port_text(config.metrics_host, config.metrics_port);
   }
   options.info.shared = config.shared;
   options.info.scheduler = sched::settings_json(config.scheduler);
@@ -361,8 +362,8 @@ Status run_daemon(const DaemonConfig& config) {
         MetricsServer::start(config.metrics_host, config.metrics_port, &service);
     if (!started.ok()) return started.status();
     metrics = std::move(*started);
-    say(fmt::format("metrics for Prometheus on http://{}:{}/metrics", config.metrics_host,
-                    config.metrics_port));
+    say(fmt::format("metrics for Prometheus on http://{}/metrics",
+                    host_port_text(config.metrics_host, config.metrics_port)));
   }
   // The socket first, the loop after: a daemon that cannot serve (a socket folder it may not
   // write, a process that took the path since the check above) exits before it starts any

@@ -10,6 +10,7 @@
 
 #include "api/serving_thread.h"
 #include "fastgpu/api/job_json.h"
+#include "fastgpu/core/text.h"
 
 namespace fastgpu::api {
 namespace {
@@ -266,14 +267,15 @@ Result<std::unique_ptr<DashboardServer>> DashboardServer::start(const std::strin
   server->Put(".*", Handlers::refuse_write);
   server->Delete(".*", Handlers::refuse_write);
   server->Patch(".*", Handlers::refuse_write);
+  errno = 0;  // a failed address lookup leaves it as it was: a stale reason was told
   const int bound =
       port == 0 ? server->bind_to_any_port(host) : (server->bind_to_port(host, port) ? port : -1);
   if (bound <= 0) {
     const int error = errno;
     return failed_precondition(fmt::format(
-        "cannot listen on {}:{} for the dashboard ({}); give --listen a free port on an address "
+        "cannot listen on {} for the dashboard ({}); give --listen a free port on an address "
         "of this machine, e.g. 127.0.0.1:0 for any free one",
-        host, port, bind_failure_reason(error)));
+        host_port_text(host, port), bind_failure_reason(error)));
   }
   return std::unique_ptr<DashboardServer>(
       std::make_unique<DashboardServerImpl>(std::move(server), bound));

@@ -20,6 +20,7 @@
 #include "api/login_name.h"
 #include "api/serving_thread.h"
 #include "fastgpu/api/paths.h"
+#include "fastgpu/core/text.h"
 
 namespace fastgpu::api {
 namespace {
@@ -386,13 +387,14 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& h
   server->Get("/metrics", [service](const httplib::Request&, httplib::Response& response) {
     write_answer(service->scrape_metrics(), response);
   });
+  errno = 0;  // a failed address lookup leaves it as it was: a stale reason was told
   if (!server->bind_to_port(host, port)) {
     const int error = errno;
     return failed_precondition(
-        fmt::format("cannot listen on {}:{} for the metrics ({}); give --metrics-listen (or "
+        fmt::format("cannot listen on {} for the metrics ({}); give --metrics-listen (or "
                     "FASTGPU_METRICS_LISTEN) a free port on an address of this machine, e.g. "
-                    "127.0.0.1:9401 (the daemon did not start)",
-                    host, port, bind_failure_reason(error)));
+                    "127.0.0.1:9401 or [::1]:9401 (the daemon did not start)",
+                    host_port_text(host, port), bind_failure_reason(error)));
   }
   return std::unique_ptr<MetricsServer>(std::make_unique<MetricsServerImpl>(std::move(server)));
 }

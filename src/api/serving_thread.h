@@ -16,7 +16,8 @@ namespace fastgpu::api {
 // Why a TCP bind failed, from the errno just after it: a host that is not this machine's
 // (or that does not resolve) leaves errno at 0.
 inline std::string bind_failure_reason(int error) {
-  return error == 0 ? "the address is not this machine's" : std::strerror(error);
+  return error == 0 ? "the address is not one of this machine's, or its name is unknown"
+                    : std::strerror(error);
 }
 
 // A TCP server binds with SO_REUSEADDR alone: httplib's default, SO_REUSEPORT, let a second

@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <chrono>
 
+#include "cli/host_port.h"
 #include "fastgpu/api/job_json.h"
+#include "fastgpu/core/text.h"
 
 namespace fastgpu::cli {
 namespace {
@@ -498,6 +500,24 @@ TEST(JobIdRanges, ABadRangeNamesItselfAndTheForm) {
   Result<std::vector<JobIdArgument>> huge = parse_job_id_ranges({"1-99999999"});
   ASSERT_FALSE(huge.ok());
   EXPECT_THAT(huge.status().message(), HasSubstr("split it"));
+}
+
+// `[::1]:9401`, as a URL writes an IPv6 address, reached the address lookup with its
+// brackets and failed with a stale reason ("File exists").
+TEST(HostPort, AnIpv6HostInBracketsAsAUrlWritesIt) {
+  const auto parsed = [](std::string_view text) {
+    const std::optional<HostPort> address = parse_host_port(text, 0);
+    return address ? address->host + " " + std::to_string(address->port) : std::string("-");
+  };
+  EXPECT_EQ(parsed("[::1]:9401"), "::1 9401");
+  EXPECT_EQ(parsed("[::]:0"), ":: 0");
+  EXPECT_EQ(parsed("::1:9401"), "::1 9401");
+  EXPECT_EQ(parsed("127.0.0.1:80"), "127.0.0.1 80");
+  for (const char* bad : {"[::1]9401", "[::1]:", "[]:80", "[::1", ":80", "9401", "h:99999"}) {
+    EXPECT_EQ(parsed(bad), "-") << bad;
+  }
+  EXPECT_EQ(host_port_text("::1", 9401), "[::1]:9401");
+  EXPECT_EQ(host_port_text("127.0.0.1", 9401), "127.0.0.1:9401");
 }
 
 // Slurm's ARRAY_TASK form was told only "'3_1' is not a job id".

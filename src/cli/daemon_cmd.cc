@@ -21,6 +21,7 @@
 #include "cli/host_port.h"
 #include "core/huge_pages.h"
 #include "fastgpu/api/daemon.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/gpu/simulated_probe.h"
 #include "fastgpu/sched/policy.h"
@@ -173,7 +174,11 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
   retention(options.sample_retention, sample_retention_s, "sample_retention_s", "samples");
   retention(options.job_retention, job_retention_s, "job_retention_s", "ended jobs");
   const api::Json& listen = info.contains("metrics_listen") ? info["metrics_listen"] : api::Json();
-  if (!options.metrics_listen.empty() && listen != options.metrics_listen) {
+  // As the daemon writes it back: an IPv6 host in brackets, however it was typed.
+  const std::optional<HostPort> typed = parse_host_port(options.metrics_listen, 1);
+  const std::string wanted_listen =
+      typed ? host_port_text(typed->host, typed->port) : options.metrics_listen;
+  if (!options.metrics_listen.empty() && listen != wanted_listen) {
     differences.push_back(
         fmt::format("metrics on {}, not {}", options.metrics_listen,
                     listen.is_string() ? listen.get<std::string>() : std::string("no TCP port")));

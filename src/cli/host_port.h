@@ -14,12 +14,23 @@ struct HostPort {
   int port = 0;
 };
 
-// nullopt unless `text` is HOST:PORT with a port from `lowest` to 65535 (the last colon
-// splits, so an IPv6 host needs no brackets).
+// nullopt unless `text` is HOST:PORT with a port from `lowest` to 65535. An IPv6 host is
+// written in brackets, as in a URL ("[::1]:9401"), which are not part of the host; without
+// them the last colon splits ("::1:9401"). The brackets had reached the address lookup,
+// which failed with a stale reason ("File exists").
 inline std::optional<HostPort> parse_host_port(std::string_view text, int lowest) {
-  const std::size_t colon = text.rfind(':');
-  if (colon == std::string_view::npos || colon == 0) return std::nullopt;
-  HostPort address{std::string(text.substr(0, colon)), 0};
+  std::size_t colon = text.rfind(':');
+  std::string_view host = text.substr(0, colon == std::string_view::npos ? 0 : colon);
+  if (text.starts_with('[')) {
+    const std::size_t close = text.find(']');
+    if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+      return std::nullopt;
+    }
+    colon = close + 1;
+    host = text.substr(1, close - 1);
+  }
+  if (colon == std::string_view::npos || host.empty()) return std::nullopt;
+  HostPort address{std::string(host), 0};
   const std::string_view port = text.substr(colon + 1);
   const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), address.port);
   if (port.empty() || error != std::errc() || end != port.data() + port.size()) return std::nullopt;

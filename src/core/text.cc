@@ -42,6 +42,11 @@ std::string shell_quote(std::string_view word) {
   return quoted + "'";
 }
 
+std::string host_port_text(std::string_view host, int port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  return (v6 ? "[" + std::string(host) + "]" : std::string(host)) + ":" + std::to_string(port);
+}
+
 std::string printable(std::string_view text) {
   std::string out;
   out.reserve(text.size());

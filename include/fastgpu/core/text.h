@@ -28,6 +28,9 @@ std::string shell_quote(std::string_view word);
 // otherwise drive the viewer's terminal, and a newline fake a row.
 std::string printable(std::string_view text);
 
+// HOST:PORT as a URL writes it: an IPv6 host in brackets ("[::1]:9401"), any other as it is.
+std::string host_port_text(std::string_view host, int port);
+
 // The parts of `text` between commas, or nullopt when one of them (or `text`) is empty:
 // "a,b" -> {"a", "b"}; "", ",", "a,", "a,,b" -> nullopt. The parts view `text`.
 std::optional<std::vector<std::string_view>> split_commas(std::string_view text);
