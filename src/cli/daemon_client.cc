@@ -448,11 +448,11 @@ std::string devices_or_environment(const std::string& flag) {
   return value == nullptr ? "" : value;
 }
 
-Status check_all_users(bool all_users) {
+Status check_all_users(bool all_users, std::string_view does) {
   const uid_t uid = ::geteuid();  // what the daemon reads as the socket's peer
   if (!all_users || uid == 0) return {};
   return failed_precondition(fmt::format(
-      "--all-users: only root sees other users' jobs (you are uid {}); leave out --all-users",
+      "--all-users: only root {} other users' jobs (you are uid {}); leave out --all-users", does,
       uid));
 }
 
@@ -755,9 +755,11 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   return text;
 }
 
-Result<std::int64_t> moment_micros(const std::string& text, std::string_view option) {
-  const auto now =
-      std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+Result<std::int64_t> moment_micros(const std::string& text, std::string_view option,
+                                   std::int64_t now_us) {
+  const auto now = now_us != 0 ? store::WallTime(std::chrono::microseconds(now_us))
+                               : std::chrono::time_point_cast<std::chrono::microseconds>(
+                                     std::chrono::system_clock::now());
   Result<store::WallTime> moment = engine::parse_moment(text, now, option);
   if (!moment.ok()) return moment.status();
   return std::max<std::int64_t>(0, moment->time_since_epoch().count());

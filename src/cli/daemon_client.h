@@ -109,7 +109,8 @@ int usage_error(const std::string& verb, const std::string& message);
 // --all-users (queue, history) is for root. Asked before the daemon is (or is started
 // only to refuse): the daemon's refusal names the API's all=true, which a user of the CLI
 // never typed; this one names --all-users. The daemon still checks, by the socket's peer.
-Status check_all_users(bool all_users);
+// `does`: what root alone does with them, as the refusal says it ("sees", "purges").
+Status check_all_users(bool all_users, std::string_view does = "sees");
 
 // Parses job ids as typed ("12"); the error names the bad one.
 Result<std::vector<std::uint64_t>> parse_job_ids(const std::vector<std::string>& texts);
@@ -138,7 +139,10 @@ Result<std::string> name_query(const std::string& names);
 // A moment as --since, --until and --before take it (engine::parse_moment, read against
 // now), in microseconds since 1970 for the daemon's *_us parameters; a moment before 1970
 // is 1970 (no job ended before). The error names `option`.
-Result<std::int64_t> moment_micros(const std::string& text, std::string_view option);
+// `now_us`: the now to read it against, 0 for the clock's (two options of one command read
+// against one now: `--since 1m --until 1m` read two and passed as a window of microseconds).
+Result<std::int64_t> moment_micros(const std::string& text, std::string_view option,
+                                   std::int64_t now_us = 0);
 // What such an option's help says of the moments it takes.
 inline constexpr const char* kMomentForms =
     "a time ago (2h, 1d, now-30m), a date (2026-12-01, from its midnight) or a date and time "

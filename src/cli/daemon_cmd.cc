@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -606,6 +607,18 @@ int stop(const DaemonOptions& options) {
     // It said "no daemon runs" and exit 0 to a user of root's shared daemon, which went on.
     if (const std::optional<api::Json> other = daemon_elsewhere(*paths)) {
       const std::string its_state = other->value("state_dir", std::string("?"));
+      // Another user's (root's shared daemon): the command below was no use to them, who
+      // may not open its state folder.
+      struct stat socket {};
+      if (::stat(paths->socket.c_str(), &socket) == 0 && socket.st_uid != ::geteuid() &&
+          ::geteuid() != 0) {
+        return fail("daemon stop",
+                    failed_precondition(fmt::format(
+                        "the daemon on {} (pid {}) is uid {}'s{}: only its owner or root may "
+                        "stop it",
+                        paths->socket.string(), other->value("pid", 0), socket.st_uid,
+                        other->value("shared", false) ? ", shared with every user" : "")));
+      }
       return fail("daemon stop",
                   failed_precondition(fmt::format(
                       "the daemon on {} (pid {}) keeps its state in {}, not in {}: only its "

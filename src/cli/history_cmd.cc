@@ -36,14 +36,15 @@ Result<std::string> filter_query(const HistoryOptions& options) {
   std::string query;
   std::optional<std::int64_t> since_us;
   std::optional<std::int64_t> until_us;
+  const std::int64_t now_us = now_micros();  // one now for both
   if (options.since) {
-    Result<std::int64_t> since = moment_micros(*options.since, "--since");
+    Result<std::int64_t> since = moment_micros(*options.since, "--since", now_us);
     if (!since.ok()) return since.status();
     since_us = *since;
     query += fmt::format("&ended_since_us={}", *since_us);
   }
   if (options.until) {
-    Result<std::int64_t> until = moment_micros(*options.until, "--until");
+    Result<std::int64_t> until = moment_micros(*options.until, "--until", now_us);
     if (!until.ok()) return until.status();
     until_us = *until;
     query += fmt::format("&ended_before_us={}", *until_us);

@@ -43,7 +43,7 @@ int run_purge(const PurgeOptions& options) {
     if (!names.ok()) return usage_error("purge", names.status().message());
     target += *names;
   }
-  if (const Status root_only = check_all_users(options.all_users); !root_only.ok()) {
+  if (const Status root_only = check_all_users(options.all_users, "purges"); !root_only.ok()) {
     return fail("purge", root_only);
   }
   if (options.all_users) target += "&all=true";

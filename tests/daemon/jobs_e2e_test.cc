@@ -561,6 +561,11 @@ TEST(JobsE2E, HistoryAndQueueNarrowByEndTimeAndName) {
   EXPECT_EQ(backwards.exit_code, 2);
   EXPECT_TRUE(contains(backwards.output, "--since '1h' is not before --until '2h'"))
       << backwards.output;
+  // The same moment twice is no window either: each was read against a now of its own, a
+  // few microseconds apart, and the pair was taken.
+  const test_support::CliRun same = daemon.fastgpu("history --since 1m --until 1m");
+  EXPECT_EQ(same.exit_code, 2) << same.output;
+  EXPECT_TRUE(contains(same.output, "--since '1m' is not before --until '1m'")) << same.output;
   const test_support::CliRun no_unit = daemon.fastgpu("history --since 3");
   EXPECT_EQ(no_unit.exit_code, 2);
   EXPECT_TRUE(contains(no_unit.output, "'3' has no unit")) << no_unit.output;
