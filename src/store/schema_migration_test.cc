@@ -113,21 +113,26 @@ TEST(StoreSchemaMigrationTest, VersionTwoJobsKeepTheirEnvironmentsStoredOnce) {
   EXPECT_FALSE(raw_exec(path, "SELECT environment FROM jobs"));  // the old column is gone
 }
 
-TEST(StoreSchemaMigrationTest, VersionThreeJobsHaveNoUmaskAndANewOneKeepsItsOwn) {
-  TempDir tmp;
-  const std::string path = tmp.file("fastgpu.db");
+// A database at schema `version` (3 or later) with one queued CPU-only job, 'old', id 1.
+void write_database_with_one_job(const std::string& path, int version) {
   std::string setup;
   for (const Migration& migration : schema_migrations()) {
-    if (migration.version <= 3) setup += migration.sql;
+    if (migration.version <= version) setup += migration.sql;
   }
-  setup +=
-      "PRAGMA user_version = 3; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
+  setup += "PRAGMA user_version = " + std::to_string(version) +
+           "; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
   setup +=
       "INSERT INTO environments (id, body) VALUES (1, '[]');"
       "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, "
       "util_share, priority, restartable, uid, user, signature, submit_us, state) "
       "VALUES ('old', '[\"true\"]', '', '/tmp', 1, 0, 1.0, 0, 0, 7, 'ada', '', 5, 'QUEUED');";
   ASSERT_TRUE(raw_exec(path, setup));
+}
+
+TEST(StoreSchemaMigrationTest, VersionThreeJobsHaveNoUmaskAndANewOneKeepsItsOwn) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  write_database_with_one_job(path, 3);
 
   auto store = testing::open_or_die(path);
   auto old = store->get_job(JobId(1));
@@ -151,18 +156,7 @@ TEST(StoreSchemaMigrationTest, VersionThreeJobsHaveNoUmaskAndANewOneKeepsItsOwn)
 TEST(StoreSchemaMigrationTest, VersionEightJobsHaveTheDaemonsGraceAndANewOneKeepsItsOwn) {
   TempDir tmp;
   const std::string path = tmp.file("fastgpu.db");
-  std::string setup;
-  for (const Migration& migration : schema_migrations()) {
-    if (migration.version <= 8) setup += migration.sql;
-  }
-  setup +=
-      "PRAGMA user_version = 8; PRAGMA application_id = " + std::to_string(kApplicationId) + ";";
-  setup +=
-      "INSERT INTO environments (id, body) VALUES (1, '[]');"
-      "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, "
-      "util_share, priority, restartable, uid, user, signature, submit_us, state) "
-      "VALUES ('old', '[\"true\"]', '', '/tmp', 1, 0, 1.0, 0, 0, 7, 'ada', '', 5, 'QUEUED');";
-  ASSERT_TRUE(raw_exec(path, setup));
+  write_database_with_one_job(path, 8);
 
   auto store = testing::open_or_die(path);
   auto old = store->get_job(JobId(1));
