@@ -559,7 +559,8 @@ std::string ranges_text(const std::vector<std::uint64_t>& values) {
 
 }  // namespace
 
-std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool expand) {
+std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool expand,
+                             std::size_t columns) {
   std::vector<std::array<std::string, 8>> rows = {
       {"ID", "NAME", "USER", "STATE", "GPUS", "MEM/GPU", "PLACED(WHY)", "ELAPSED"}};
   for (std::size_t i = 0; i < jobs.size();) {
@@ -583,8 +584,7 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
     // RUNNING in the store until it has ended; STOPPING once asked to stop (as squeue's CG).
     const std::string state =
         field(job, "stopping").is_object() ? "STOPPING" : job["state"].get<std::string>();
-    rows.push_back({id, fit_to_width(name, 20),
-                    fit_to_width(printable(job["user"].get<std::string>()), 10), state,
+    rows.push_back({id, name, printable(job["user"].get<std::string>()), state,
                     std::to_string(spec["gpus"].get<int>()), memory_text(job),
                     placed_or_why_text(job, now_us), elapsed_text(job, now_us)});
     i = end;
@@ -595,13 +595,33 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
     id_width = std::max(id_width, row[0].size());
     placed_width = std::max(placed_width, row[6].size());
   }
+  std::size_t name_width = 20;
+  std::size_t user_width = 10;
+  // The other columns and the spaces between them: 2 + 1 + 10 + 1 + 4 + 1 + 8 + 1 + 1 + 9.
+  const std::size_t width = id_width + name_width + user_width + placed_width + 39;
+  if (columns > 0 && width > columns) {
+    // First the room the users' names leave in theirs, then the job names' down to 8, then
+    // the users' down to 4.
+    std::size_t excess = width - columns;
+    std::size_t users = 4;
+    for (const auto& row : rows) users = std::max(users, display_width(row[2]));
+    const auto take = [&excess](std::size_t& column, std::size_t least) {
+      const std::size_t taken = column > least ? std::min(excess, column - least) : 0;
+      column -= taken;
+      excess -= taken;
+    };
+    take(user_width, std::min(users, user_width));
+    take(name_width, 8);
+    take(user_width, 4);
+  }
   std::string text;
   for (const auto& row : rows) {
-    // The name and the user are the user's words, in any script: padded by their columns
-    // here (display_width), not by fmt's count of them.
+    // The name and the user are the user's words, in any script: cut and padded by their
+    // columns here (display_width), not by fmt's count of them.
     text += fmt::format("{:>{}}  {} {} {:<10} {:>4} {:>8} {:<{}} {:>9}\n", row[0], id_width,
-                        pad_to_width(row[1], 20), pad_to_width(row[2], 10), row[3], row[4], row[5],
-                        row[6], placed_width, row[7]);
+                        pad_to_width(fit_to_width(row[1], name_width), name_width),
+                        pad_to_width(fit_to_width(row[2], user_width), user_width), row[3], row[4],
+                        row[5], row[6], placed_width, row[7]);
   }
   return text;
 }

@@ -151,7 +151,11 @@ inline constexpr const char* kMomentForms =
 // One line per job (`jobs` by increasing id): ID NAME USER STATE GPUS MEM/GPU PLACED
 // ELAPSED, with a header. Unless `expand`, queued members of one array with consecutive ids
 // share a line, as squeue shows a pending array: ID "12-9999", NAME "sweep[3-9990]".
-std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool expand);
+// `columns`: the terminal's width, 0 for none (a pipe). A table wider than it narrows USER
+// to its longest name, then NAME (down to 8), then USER (down to 4): on an 80-column
+// terminal its 89 columns wrapped every row.
+std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool expand,
+                             std::size_t columns = 0);
 // The details of one job, one "key: value" per line.
 std::string render_job_details(const api::Json& job, std::int64_t now_us);
 

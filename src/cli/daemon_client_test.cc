@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "cli/display_width.h"
 #include "cli/host_port.h"
 #include "fastgpu/api/job_json.h"
 #include "fastgpu/core/text.h"
@@ -518,6 +519,38 @@ TEST(HostPort, AnIpv6HostInBracketsAsAUrlWritesIt) {
   }
   EXPECT_EQ(host_port_text("::1", 9401), "[::1]:9401");
   EXPECT_EQ(host_port_text("127.0.0.1", 9401), "127.0.0.1:9401");
+}
+
+// On an 80-column terminal the 89-column table wrapped every row; piped, it is as before.
+TEST(JobTable, ATerminalNarrowerThanTheTableNarrowsTheNameAndUserColumns) {
+  JobRecord record = ended(JobState::kRunning);
+  record.end_time.reset();
+  record.exit_code.reset();
+  record.spec.name = "resnet50-finetune-long-name";
+  const api::Json jobs = api::Json::array({api::job_record_to_json(record)});
+  const auto widest = [](const std::string& text) {
+    std::size_t most = 0;
+    std::size_t from = 0;
+    for (std::size_t end; (end = text.find('\n', from)) != std::string::npos; from = end + 1) {
+      most = std::max(most, display_width(std::string_view(text).substr(from, end - from)));
+    }
+    return most;
+  };
+  const std::string piped = render_job_table(jobs, kSubmitUs + 200'000'000, false);
+  EXPECT_EQ(widest(piped), 89u) << piped;
+  EXPECT_THAT(piped, HasSubstr("resnet50-finetune-l+ alice      RUNNING"));
+  const std::string narrow = render_job_table(jobs, kSubmitUs + 200'000'000, false, 80);
+  EXPECT_EQ(widest(narrow), 80u) << narrow;
+  // The users' column first gives up what its names leave free, then the name's.
+  EXPECT_THAT(narrow, HasSubstr("resnet50-finetu+ alice RUNNING")) << narrow;
+  const std::string narrower = render_job_table(jobs, kSubmitUs + 200'000'000, false, 72);
+  EXPECT_EQ(widest(narrower), 72u) << narrower;
+  EXPECT_THAT(narrower, HasSubstr("resnet5+ alice RUNNING")) << narrower;
+  // Past the least of each (8 and 4), the rows are as narrow as they go.
+  EXPECT_THAT(render_job_table(jobs, kSubmitUs + 200'000'000, false, 40),
+              HasSubstr("resnet5+ ali+ RUNNING"));
+  // Wider than the table: nothing changes.
+  EXPECT_EQ(render_job_table(jobs, kSubmitUs + 200'000'000, false, 120), piped);
 }
 
 // Slurm's ARRAY_TASK form was told only "'3_1' is not a job id".

@@ -1,6 +1,8 @@
 #include "cli/display_width.h"
 
 #include <fmt/format.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -111,6 +113,12 @@ std::string aligned_columns(const std::vector<std::vector<std::string>>& rows,
     }
   }
   return out;
+}
+
+std::size_t terminal_columns(int fd) {
+  winsize size{};
+  if (::isatty(fd) == 0 || ::ioctl(fd, TIOCGWINSZ, &size) != 0) return 0;
+  return size.ws_col;
 }
 
 }  // namespace fastgpu::cli

@@ -20,6 +20,10 @@ std::size_t display_width(std::string_view text);
 // with '+' (as ps shows a long user name). Cut between characters, never inside one.
 std::string fit_to_width(std::string_view text, std::size_t width);
 
+// The width of the terminal on `fd` in columns; 0 when `fd` is not a terminal (a pipe, a
+// file) or does not say.
+std::size_t terminal_columns(int fd);
+
 // `text` followed by spaces up to `width` columns (nothing added when it is as wide).
 std::string pad_to_width(std::string_view text, std::size_t width);
 

@@ -1,6 +1,7 @@
 // `fastgpu queue` (alias `ls`): the jobs that have not ended yet.
 
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -10,6 +11,7 @@
 #include <string_view>
 
 #include "cli/daemon_client.h"
+#include "cli/display_width.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/store/state_store.h"
 
@@ -54,7 +56,8 @@ int run_queue(const QueueOptions& options) {
   // The table reads a few fields of each job: a fifth of a brief listing's bytes.
   Result<api::Json> reply = get_from_daemon(options.daemon, "queue", target + "&fields=table");
   if (!reply.ok()) return fail("queue", reply.status());
-  print_text(render_job_table((*reply)["jobs"], now_micros(), options.expand));
+  print_text(render_job_table((*reply)["jobs"], now_micros(), options.expand,
+                              terminal_columns(STDOUT_FILENO)));
   return kExitOk;
 }
 

@@ -3,7 +3,6 @@
 // GPU-hours, energy and speedup against running the jobs one after another).
 
 #include <fmt/format.h>
-#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +18,7 @@
 
 #include "cli/chart_file.h"
 #include "cli/daemon_client.h"
+#include "cli/display_width.h"
 #include "cli/run_chart.h"
 #include "cli/run_progress.h"
 #include "cli/submit_context.h"
@@ -116,14 +116,6 @@ void say_how_to_stop_on_interrupt(const std::vector<std::uint64_t>& ids, bool js
   for (const int signal : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(signal, &action, nullptr);
 }
 
-// The terminal's width in columns, read at each redraw (a window may be resized); 80 where
-// the terminal does not say.
-std::size_t terminal_columns() {
-  winsize size{};
-  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
-  return 80;
-}
-
 Result<std::vector<api::Json>> follow(ReconnectingClient& client,
                                       const std::vector<std::uint64_t>& ids, bool quiet) {
   const bool terminal = !quiet && ::isatty(STDOUT_FILENO) != 0;
@@ -137,7 +129,9 @@ Result<std::vector<api::Json>> follow(ReconnectingClient& client,
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (terminal) {
       // One column spare: a line that fills the last column wraps on some terminals.
-      const std::size_t columns = std::max<std::size_t>(terminal_columns(), 2) - 1;
+      // Read at each redraw (a window may be resized); 80 where the terminal does not say.
+      const std::size_t width = terminal_columns(STDOUT_FILENO);
+      const std::size_t columns = std::max<std::size_t>(width == 0 ? 80 : width, 2) - 1;
       print_text("\r\x1b[K" + progress_line(progress, ids.size(), elapsed, columns));
     } else if (!quiet && shown != progress) {
       print_text(progress_text(progress, ids.size(), elapsed) + "\n");
