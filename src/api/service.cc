@@ -102,12 +102,15 @@ Result<std::vector<store::JobState>> parse_states(const std::string& list) {
   return states;
 }
 
+// `size`: the file's size as read, nullopt when there is no file.
 Result<std::string> read_log_chunk(const std::string& path, std::uint64_t offset,
-                                   std::size_t max_bytes) {
+                                   std::size_t max_bytes, std::optional<std::uint64_t>& size_out) {
+  size_out.reset();
   std::ifstream file(path, std::ios::binary);
   if (!file) return std::string();  // not written yet: the job has not started
   file.seekg(0, std::ios::end);
   const auto size = static_cast<std::uint64_t>(file.tellg());
+  size_out = size;
   if (offset >= size) return std::string();
   const std::size_t length =
       static_cast<std::size_t>(std::min<std::uint64_t>(size - offset, max_bytes));
@@ -729,15 +732,14 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
     }
     base64 = it->second == "base64";
   }
-  Result<std::string> data = read_log_chunk(record->log_path, offset, options_.max_log_chunk_bytes);
+  std::optional<std::uint64_t> size;
+  Result<std::string> data =
+      read_log_chunk(record->log_path, offset, options_.max_log_chunk_bytes, size);
   if (!data.ok()) return error_response(data.status());
   // Shorter than what the follower already read: the file was truncated (logrotate's
   // copytruncate, `: > 12.log`), and what the job writes now starts over at 0. A follower
   // at its old offset read nothing more, silently, for the rest of the job.
-  std::error_code no_size;
-  const std::uintmax_t size =
-      record->log_path.empty() ? 0 : std::filesystem::file_size(record->log_path, no_size);
-  const bool truncated = !no_size && offset > size;
+  const bool truncated = size && offset > *size;
   // An ended job's log is whole: its last bytes go as they are, the rest on a character.
   const bool whole =
       store::is_terminal(record->state) && data->size() < options_.max_log_chunk_bytes;
@@ -774,7 +776,7 @@ ApiResponse ApiService::log(const ApiRequest& request, JobId job) {
       {"encoding", base64 ? "base64" : "text"},
       {"done", done},
       {"truncated", truncated},
-      {"size", no_size ? Json(nullptr) : Json(size)},
+      {"size", size ? Json(*size) : Json(nullptr)},
       {"started", started},
       {"log_missing", log_missing},
       {"log_path", record->log_path},

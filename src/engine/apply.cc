@@ -63,8 +63,7 @@ exec::LaunchRequest EngineImpl::launch_request(const JobRecord& job,
   if (!decision.gpus.empty()) request.gpu_mem_quota = decision.bytes_per_gpu;
   if (job.spec.array) request.array_index = job.spec.array->index;
   if (job.spec.time_limit_s) request.time_limit_s = static_cast<double>(*job.spec.time_limit_s);
-  request.kill_grace_s =
-      job.spec.kill_grace_s ? static_cast<double>(*job.spec.kill_grace_s) : options_.kill_grace_s;
+  request.kill_grace_s = kill_grace_of(job);
   request.log_path = log_path_of(options_.state_dir, job.id);
   request.run_file = run_file_of(options_.state_dir, job.id, job.attempts + 1);
   if (job.spec.umask) request.umask = static_cast<mode_t>(*job.spec.umask);

@@ -144,6 +144,11 @@ class EngineImpl final : public Engine {
   // The jobs whose claims were committed, in order; the others are warned of.
   std::vector<Claimed> claim(std::span<const sched::Start* const> decisions, TickReport& report);
   void launch_claimed(const std::vector<Claimed>& claimed, TickReport& report);
+  // Between SIGTERM and SIGKILL: the job's own grace, else the daemon's.
+  double kill_grace_of(const store::JobRecord& job) const {
+    return job.spec.kill_grace_s ? static_cast<double>(*job.spec.kill_grace_s)
+                                 : options_.kill_grace_s;
+  }
   exec::LaunchRequest launch_request(const store::JobRecord& job,
                                      const sched::Start& decision) const;
   void fail_launch(JobId job, const std::string& message, TickReport& report);

@@ -44,10 +44,8 @@ std::optional<Stopping> EngineImpl::stopping(const JobRecord& job) const {
   if (limit && options_.clock->now() >= *limit && (!stopping || *limit < stopping->since)) {
     stopping = Stopping{"time limit", std::nullopt, {}, *limit, {}, std::nullopt, std::nullopt};
   }
-  // The job's own grace, as its supervisor was given it at launch; else the daemon's.
-  const double grace_s =
-      job.spec.kill_grace_s ? static_cast<double>(*job.spec.kill_grace_s) : options_.kill_grace_s;
-  if (stopping) stopping->kill_at = after_seconds(stopping->since, grace_s);
+  // The grace its supervisor was given at launch.
+  if (stopping) stopping->kill_at = after_seconds(stopping->since, kill_grace_of(job));
   return stopping;
 }
 

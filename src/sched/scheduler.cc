@@ -196,11 +196,9 @@ class Round {
       if (outcome == Outcome::kStop) {
         // Nothing may start on a GPU past this job (no reservation can be promised, or no
         // backfill). A CPU-only job takes no GPU and cannot delay it: those after it still
-        // start. The walk had ended here, and under fifo a CPU job waited as long as a GPU
-        // job without a time limit ran.
-        if (cpu_jobs_left_ == 0) break;
+        // start (the walk had ended here, and under fifo a CPU job waited as long as a GPU
+        // job without a time limit ran). The branch above passes this job and the rest.
         gpus_closed_ = true;
-        if (!from_short) pass(it);
         continue;
       }
       if (outcome == Outcome::kStarted) {
