@@ -18,6 +18,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <mutex>
 #include <thread>
@@ -223,17 +224,11 @@ void wait_for_stop_signal(int read_fd, ApiService& service) {
     const ssize_t got = ::read(read_fd, &byte, 1);
     if (got < 0 && errno == EINTR) continue;
     if (got <= 0 || byte != 'h') return;
-    ApiResponse answer = service.handle({"POST", "/v1/daemon/reload", {}, "", ::getuid()});
-    if (answer.status != 200) {
-      say("SIGHUP: " + answer.body.value("error", std::string("the reload failed")));
-      continue;
+    try {
+      service.reload_settings("SIGHUP");     // its outcome is logged
+    } catch (const std::exception& error) {  // a bug; the daemon goes on with its settings
+      say(fmt::format("settings not reloaded (SIGHUP): {}", error.what()));
     }
-    std::string changed;
-    for (const Json& change : answer.body["changed"]) {
-      changed += (changed.empty() ? "" : "; ") + change.get<std::string>();
-    }
-    say(changed.empty() ? std::string("SIGHUP: settings read again; nothing changed")
-                        : "SIGHUP: settings reloaded: " + changed);
   }
 }
 
@@ -268,6 +263,7 @@ ApiServiceOptions service_options(DaemonParts& parts, std::mutex& engine_mutex,
   options.info.started = std::chrono::steady_clock::now();
   options.reread_settings = config.reread_settings;
   options.owner_uid = ::getuid();
+  options.log = say;
   return options;
 }
 

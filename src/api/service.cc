@@ -819,27 +819,40 @@ std::vector<std::string> settings_changes(const DaemonInfo& before, const Json& 
 
 }  // namespace
 
-// Reads the settings file again and hands the settings to the engine: the next tick
-// orders and places the queue under them. A bad file changes nothing.
 ApiResponse ApiService::reload(const ApiRequest& request) {
   if (request.uid != kRootUid && request.uid != options_.owner_uid) {
     return forbidden(fmt::format(
         "only root or the daemon's own user (uid {}) reloads its settings; you are uid {}",
         options_.owner_uid, request.uid));
   }
+  return reload_settings(fmt::format("`fastgpu daemon reload` of uid {}", request.uid));
+}
+
+// Reads the settings file again and hands the settings to the engine: the next tick
+// orders and places the queue under them. A bad file changes nothing.
+ApiResponse ApiService::reload_settings(const std::string& asked_by) {
+  const auto log = [this](const std::string& line) {
+    if (options_.log) options_.log(line);
+  };
   if (!options_.reread_settings) {
     return error_response(failed_precondition(
         "this daemon cannot reload its settings; `fastgpu daemon stop`, then start it again"));
   }
   Result<SchedulerSettings> read = options_.reread_settings();
   if (!read.ok()) {
-    return error_response(invalid_argument(
-        read.status().message() + "; the daemon keeps the settings it has (nothing changed)"));
+    // Said first, so that it does not read as part of the file's last mistake.
+    const std::string message =
+        "nothing changed, the daemon keeps its settings: " + read.status().message();
+    log(fmt::format("settings not reloaded ({}): {}", asked_by, message));
+    return error_response(invalid_argument(message));
   }
   {
     std::lock_guard lock(*options_.engine_mutex);
     const Status set = options_.engine->set_scheduler_config(read->config);
-    if (!set.ok()) return error_response(invalid_argument(set.message()));
+    if (!set.ok()) {
+      log(fmt::format("settings not reloaded ({}): {}", asked_by, set.message()));
+      return error_response(invalid_argument(set.message()));
+    }
   }
   const Json now = sched::settings_json(read->config);
   const std::string file = read->file.string();
@@ -851,7 +864,12 @@ ApiResponse ApiService::reload(const ApiRequest& request) {
     options_.info.settings_file = file;
   }
   if (options_.wake_loop) options_.wake_loop();
+  std::vector<std::string> said = changes;
+  if (said.empty()) said.emplace_back("nothing changed");
+  said.insert(said.end(), read->overridden.begin(), read->overridden.end());
+  log(fmt::format("settings read again ({}): {}", asked_by, fmt::join(said, "; ")));
   return {200, Json{{"changed", changes},
+                    {"overridden", read->overridden},
                     {"settings_file", file.empty() ? Json(nullptr) : Json(file)},
                     {"scheduler", now}}};
 }

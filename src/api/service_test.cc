@@ -574,6 +574,8 @@ TEST_F(ApiServiceTest, ReloadHandsTheSettingsReadAgainToTheEngineAndSaysWhatChan
   options.clock = &clock_;
   options.owner_uid = 1000;
   options.info.scheduler = sched::settings_json(sched::SchedulerConfig{});
+  std::vector<std::string> logged;
+  options.log = [&logged](const std::string& line) { logged.push_back(line); };
   options.reread_settings = [&next_read]() -> Result<SchedulerSettings> {
     if (!next_read.ok()) return next_read;
     SchedulerSettings settings;
@@ -587,8 +589,8 @@ TEST_F(ApiServiceTest, ReloadHandsTheSettingsReadAgainToTheEngineAndSaysWhatChan
   const ApiResponse bad = call("POST", "/v1/daemon/reload", 1000);
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.body["error"],
-            "/etc/fastgpu.yaml: line 3: unknown setting 'ballance'; the daemon keeps the "
-            "settings it has (nothing changed)");
+            "nothing changed, the daemon keeps its settings: /etc/fastgpu.yaml: line 3: "
+            "unknown setting 'ballance'");
   EXPECT_FALSE(engine_->scheduler.has_value());
   EXPECT_EQ(call("GET", "/v1/daemon", 1000).body["policy"], "fifo");
 
@@ -605,6 +607,16 @@ TEST_F(ApiServiceTest, ReloadHandsTheSettingsReadAgainToTheEngineAndSaysWhatChan
   EXPECT_EQ(info["scheduler"]["backfill"], false);
   EXPECT_EQ(info["settings_file"], "/etc/fastgpu.yaml");
   EXPECT_EQ(call("POST", "/v1/daemon/reload", 0).body["changed"], Json::array());
+  // Every reload is in the daemon's log with who asked, refused or not.
+  EXPECT_EQ(logged,
+            (std::vector<std::string>{
+                "settings not reloaded (`fastgpu daemon reload` of uid 1000): nothing changed, "
+                "the daemon keeps its settings: /etc/fastgpu.yaml: line 3: unknown setting "
+                "'ballance'",
+                "settings read again (`fastgpu daemon reload` of uid 1000): policy: fifo -> "
+                "priority; backfill: true -> false; settings file: the defaults -> "
+                "/etc/fastgpu.yaml",
+                "settings read again (`fastgpu daemon reload` of uid 0): nothing changed"}));
 }
 
 // What `fastgpu wait` polls: the same selection as the list, ids only, the caller's own.

@@ -92,8 +92,9 @@ Result<Settings> scheduler_option(const DaemonOptions& options, bool reloading =
     std::error_code ignored;
     if (std::filesystem::exists(fallback, ignored)) settings.file = fallback;
   }
+  std::vector<std::string> file_keys;  // the keys the file sets
   if (!settings.file.empty()) {
-    Result<sched::SchedulerConfig> read = sched::read_settings(settings.file);
+    Result<sched::SchedulerConfig> read = sched::read_settings(settings.file, {}, &file_keys);
     if (!read.ok()) {
       const bool name_source = !file.value.empty() && !reloading;
       return failed_precondition((name_source ? std::string(file.source) + " " : "") +
@@ -102,9 +103,19 @@ Result<Settings> scheduler_option(const DaemonOptions& options, bool reloading =
     settings.config = *read;
   }
   sched::SchedulerConfig& config = settings.config;
-  // Sets `field` to the name, if one was given, and checks the config with it.
-  const auto take = [&config](const Named& named, std::string& field) -> Status {
+  // Sets `field` to the name, if one was given, and checks the config with it. A different
+  // name in the file is said, so that a reload does not read as if the file's took effect.
+  const auto take = [&config, &settings, &file_keys](const Named& named,
+                                                     std::string& field) -> Status {
     if (named.value.empty()) return Status::ok_status();
+    const std::string key = &field == &config.policy ? "policy" : "strategy";
+    if (field != named.value &&
+        std::find(file_keys.begin(), file_keys.end(), key) != file_keys.end()) {
+      settings.overridden.push_back(fmt::format(
+          "{}: {} in the file is not used: the daemon was started with --{} {} (or {}), "
+          "which stays until the daemon starts again",
+          key, field, key, named.value, key == "policy" ? "FASTGPU_POLICY" : "FASTGPU_STRATEGY"));
+    }
     field = named.value;
     const Status checked = sched::validate_config(config);
     if (checked.ok()) return checked;
@@ -718,6 +729,11 @@ int reload(const DaemonOptions& options) {
   if (changed.empty()) text += "; nothing changed\n";
   if (!changed.empty()) text += "; the queue is ordered and placed under them from now on:\n";
   for (const api::Json& change : changed) text += "  " + change.get<std::string>() + "\n";
+  // A file's policy that --policy at start overrides: said, or the reload reads as if it
+  // took effect.
+  for (const api::Json& note : answer->value("overridden", api::Json::array())) {
+    text += "  " + note.get<std::string>() + "\n";
+  }
   print_text(text);
   return kExitOk;
 }

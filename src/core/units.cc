@@ -332,4 +332,26 @@ std::string format_duration(Seconds duration) {
   return fmt::format("{}{}d{:02}h", sign, whole / 86400, whole % 86400 / 3600);
 }
 
+std::string format_duration_exact(Seconds duration) {
+  if (!std::isfinite(duration.count())) return "inf";
+  const double milliseconds = std::round(duration.count() * 1000);
+  if (milliseconds <= 0) return "0s";
+  if (milliseconds > 9.0e15) return fmt::format("{:.0f}s", milliseconds / 1000);
+  auto rest = static_cast<std::uint64_t>(milliseconds);
+  std::string text;
+  for (const auto& [unit, name] :
+       {std::pair<std::uint64_t, char>{86'400'000, 'd'}, {3'600'000, 'h'}, {60'000, 'm'}}) {
+    if (rest >= unit) text += fmt::format("{}{}", rest / unit, name);
+    rest %= unit;
+  }
+  if (rest % 1000 != 0) {
+    std::string fraction = fmt::format("{:03}", rest % 1000);
+    while (fraction.back() == '0') fraction.pop_back();
+    text += fmt::format("{}.{}s", rest / 1000, fraction);
+  } else if (rest > 0) {
+    text += fmt::format("{}s", rest / 1000);
+  }
+  return text;
+}
+
 }  // namespace fastgpu

@@ -238,5 +238,20 @@ TEST(FormatDuration, RoundTripsValuesItShowsExactly) {
   }
 }
 
+// Settings are shown as the user writes them: "1h", not "1h00m"; and nothing rounded away.
+TEST(FormatDurationExact, ShortestFormThatReadsBackTheSameValue) {
+  EXPECT_EQ(format_duration_exact(Seconds(0)), "0s");
+  EXPECT_EQ(format_duration_exact(Seconds(90)), "1m30s");
+  EXPECT_EQ(format_duration_exact(Seconds(3600)), "1h");
+  EXPECT_EQ(format_duration_exact(Seconds(93600)), "1d2h");
+  EXPECT_EQ(format_duration_exact(Seconds(86401)), "1d1s");
+  EXPECT_EQ(format_duration_exact(Seconds(0.5)), "0.5s");
+  EXPECT_EQ(format_duration_exact(Seconds(61.25)), "1m1.25s");
+  for (const double seconds : {1.0, 59.5, 90.0, 3661.0, 36000.0, 86400.0, 90061.125, 1e9}) {
+    const std::string text = format_duration_exact(Seconds(seconds));
+    EXPECT_DOUBLE_EQ(seconds_of(text), seconds) << text;
+  }
+}
+
 }  // namespace
 }  // namespace fastgpu

@@ -211,7 +211,8 @@ const std::vector<std::string_view>& settings_keys() {
   return kKeys;
 }
 
-Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig base) {
+Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig base,
+                                       std::vector<std::string>* keys_set) {
   YamlText text;
   try {
     text = load_yaml_text(std::string(yaml));
@@ -271,6 +272,9 @@ Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig ba
         base.idle_utilization, base.overload_utilization));
   }
   if (problems.size() == 1) return invalid_argument(problems.front());
+  if (problems.empty() && keys_set != nullptr) {
+    for (const auto& [key, line] : seen) keys_set->push_back(key);
+  }
   if (!problems.empty()) {
     return invalid_argument(
         fmt::format("{} mistakes (the whole file is refused until each is fixed):\n  {}",
@@ -279,7 +283,8 @@ Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig ba
   return base;
 }
 
-Result<SchedulerConfig> read_settings(const std::filesystem::path& file, SchedulerConfig base) {
+Result<SchedulerConfig> read_settings(const std::filesystem::path& file, SchedulerConfig base,
+                                      std::vector<std::string>* keys_set) {
   // A folder opens as a stream that reads as empty: it was taken for a file of defaults.
   std::error_code error;
   if (std::filesystem::is_directory(file, error)) {
@@ -298,21 +303,43 @@ Result<SchedulerConfig> read_settings(const std::filesystem::path& file, Schedul
     return unavailable(
         fmt::format("{}: cannot read the settings file ({})", file.string(), std::strerror(errno)));
   }
-  Result<SchedulerConfig> parsed = parse_settings(text.str(), std::move(base));
+  Result<SchedulerConfig> parsed = parse_settings(text.str(), std::move(base), keys_set);
   if (!parsed.ok()) return parsed.status().with_context(file.string());
   return parsed;
 }
 
+std::string setting_text(std::string_view key, const nlohmann::ordered_json& value) {
+  const auto duration = [](const nlohmann::ordered_json& seconds) {
+    return seconds.is_number() ? format_duration_exact(Seconds(seconds.get<double>()))
+                               : seconds.dump();
+  };
+  if (value.is_string()) return value.get<std::string>();
+  if ((key == "fair_half_life" || key == "fair_default_job_gpu_time" ||
+       key == "min_run_before_preempt" || key == "min_run_before_move") &&
+      value.is_number()) {
+    return duration(value);
+  }
+  if (key == "las_thresholds" && value.is_array()) {
+    std::vector<std::string> thresholds;
+    for (const auto& threshold : value) thresholds.push_back(duration(threshold));
+    return fmt::format("[{}]", fmt::join(thresholds, ", "));
+  }
+  if (key == "memory_tolerance" && value.is_number_unsigned()) {
+    return format_bytes_exact(value.get<Bytes>());
+  }
+  if (value.is_number_float()) return fmt::format("{}", value.get<double>());  // 1, not 1.0
+  return value.dump();
+}
+
 std::vector<SettingChange> setting_changes(const nlohmann::ordered_json& from,
                                            const nlohmann::ordered_json& to) {
-  const auto text = [](const nlohmann::ordered_json& value) {
-    return value.is_string() ? value.get<std::string>() : value.dump();
-  };
   std::vector<SettingChange> changes;
   for (const auto& [key, value] : to.items()) {
     const auto old = from.find(key);
     if (old == from.end() || *old == value) continue;
-    changes.push_back({key, text(*old), text(value)});
+    std::string file_key = key;
+    std::replace(file_key.begin(), file_key.end(), '_', '-');
+    changes.push_back({file_key, setting_text(key, *old), setting_text(key, value)});
   }
   return changes;
 }

@@ -1,5 +1,6 @@
 #include "fastgpu/sched/settings.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "fastgpu_test_paths.h"
 
@@ -115,6 +117,34 @@ TEST(Settings, ABaseKeepsWhatTheFileDoesNotSet) {
   EXPECT_EQ(parsed->policy, "fair");
   EXPECT_EQ(parsed->memory_action, MemoryActionKind::kWarn);
   EXPECT_TRUE(parsed->balance);
+}
+
+// What `daemon reload` says changed is written as the file writes it: its keys, its units,
+// and each value reads back as the value it names.
+TEST(Settings, ChangesAreSaidInTheFilesKeysAndUnits) {
+  SchedulerConfig before;
+  std::vector<std::string> keys;
+  Result<SchedulerConfig> after = parse_settings(
+      "policy: srtf\nmemory-tolerance: 2G\nmin-run-before-preempt: 90s\n"
+      "las-thresholds: [30m, 2h]\nfair-half-life: 1d2h\naging-per-hour: 2.5\n",
+      before, &keys);
+  ASSERT_TRUE(after.ok()) << after.status().to_string();
+  std::vector<std::string> said;
+  for (const SettingChange& change :
+       setting_changes(settings_json(before), settings_json(*after))) {
+    said.push_back(fmt::format("{}: {} -> {}", change.key, change.from, change.to));
+    // Each new value, written back into a file, sets what it says.
+    Result<SchedulerConfig> again = parse_settings(change.key + ": " + change.to + "\n", before);
+    ASSERT_TRUE(again.ok()) << change.key << ": " << change.to;
+  }
+  EXPECT_EQ(said, (std::vector<std::string>{
+                      "policy: fifo -> srtf", "aging-per-hour: 1 -> 2.5",
+                      "fair-half-life: 1d -> 1d2h", "las-thresholds: [1h, 10h] -> [30m, 2h]",
+                      "min-run-before-preempt: 1m -> 1m30s", "memory-tolerance: 0 -> 2G"}));
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"aging-per-hour", "fair-half-life", "las-thresholds",
+                                      "memory-tolerance", "min-run-before-preempt", "policy"}));
 }
 
 // `fastgpu daemon status --json` prints the settings; saved, they read back as the same.

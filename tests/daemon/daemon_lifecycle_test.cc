@@ -703,7 +703,7 @@ TEST(DaemonLifecycle, TheSettingsFileTunesTheSchedulerAndStatusShowsIt) {
   daemon.write_file("warn.yaml", "policy: priority\nmemory-action: warn\n");
   const test_support::CliRun other = daemon.fastgpu("daemon start --config warn.yaml");
   EXPECT_EQ(other.exit_code, 1) << other.output;
-  EXPECT_TRUE(contains(other.output, "backfill true, not false; memory_action warn, not kill"))
+  EXPECT_TRUE(contains(other.output, "backfill true, not false; memory-action warn, not kill"))
       << other.output;
   const test_support::CliRun same = daemon.fastgpu("daemon start --config " + file.string());
   EXPECT_EQ(same.exit_code, 0) << same.output;
@@ -725,8 +725,10 @@ TEST(DaemonLifecycle, ReloadReadsTheSettingsFileAgainAndABadOneChangesNothing) {
         << bad.output;
     EXPECT_TRUE(contains(bad.output, "nothing changed")) << bad.output;
     // Named as the file, not as the variable `daemon start --config` handed the daemon.
-    EXPECT_TRUE(contains(bad.output, "fastgpu daemon reload: " +
-                                         (daemon.work() / "settings.yaml").string() + ": line 2"))
+    EXPECT_TRUE(contains(bad.output,
+                         "fastgpu daemon reload: nothing changed, the daemon keeps its "
+                         "settings: " +
+                             (daemon.work() / "settings.yaml").string() + ": line 2"))
         << bad.output;
     EXPECT_FALSE(contains(bad.output, "FASTGPU_CONFIG")) << bad.output;
     EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "fifo");
@@ -738,6 +740,19 @@ TEST(DaemonLifecycle, ReloadReadsTheSettingsFileAgainAndABadOneChangesNothing) {
         << good.output;
     EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "priority");
   }));
+  // The changes in the file's words and units; the reload in the daemon's log.
+  daemon.write_file("settings.yaml",
+                    "policy: priority\nbackfill: false\nmemory-tolerance: 2G\n"
+                    "min-run-before-preempt: 90s\n");
+  const test_support::CliRun units = daemon.fastgpu("daemon reload");
+  EXPECT_EQ(units.exit_code, 0) << units.output;
+  EXPECT_TRUE(contains(units.output,
+                       "  min-run-before-preempt: 1m -> 1m30s\n  memory-tolerance: 0 -> 2G\n"))
+      << units.output;
+  EXPECT_TRUE(contains(daemon.daemon_log_tail(),
+                       "settings read again (`fastgpu daemon reload` of uid " +
+                           std::to_string(::getuid()) + "): min-run-before-preempt: 1m -> 1m30s"))
+      << daemon.daemon_log_tail();
 
   daemon.write_file("settings.yaml", "policy: sjf\n");
   const json status = daemon.fastgpu_json("daemon status");
@@ -748,6 +763,27 @@ TEST(DaemonLifecycle, ReloadReadsTheSettingsFileAgainAndABadOneChangesNothing) {
     if (!reloaded) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_TRUE(reloaded);
+}
+
+// A file's policy that the daemon's --policy overrides is said on reload: the user who sees
+// backfill change must not believe the file's policy took effect too.
+TEST(DaemonLifecycle, AReloadSaysWhichOfTheFilesSettingsTheStartFlagsOverride) {
+  DaemonHarness daemon;
+  daemon.write_file("settings.yaml", "policy: fair\n");
+  ASSERT_EQ(daemon.fastgpu("daemon start --config settings.yaml --policy priority").exit_code, 0);
+  daemon.write_file("settings.yaml", "policy: sjf\nbackfill: false\n");
+  const test_support::CliRun reloaded = daemon.fastgpu("daemon reload");
+  EXPECT_EQ(reloaded.exit_code, 0) << reloaded.output;
+  EXPECT_TRUE(contains(reloaded.output,
+                       "  backfill: true -> false\n  policy: sjf in the file is not used: the "
+                       "daemon was started with --policy priority (or FASTGPU_POLICY)"))
+      << reloaded.output;
+  EXPECT_EQ(daemon.fastgpu_json("daemon status")["policy"], "priority");
+  // A file that agrees with the flag, or leaves the policy out, gets no such line.
+  daemon.write_file("settings.yaml", "backfill: true\n");
+  const test_support::CliRun quiet = daemon.fastgpu("daemon reload");
+  EXPECT_EQ(quiet.exit_code, 0) << quiet.output;
+  EXPECT_FALSE(contains(quiet.output, "not used")) << quiet.output;
 }
 
 // A settings file that cannot be read, or holds a bad setting, is refused before any daemon

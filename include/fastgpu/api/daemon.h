@@ -33,6 +33,9 @@ inline constexpr const char* kDefaultSimulatedDevices = "4xH100-80G";
 struct SchedulerSettings {
   sched::SchedulerConfig config;
   std::filesystem::path file;
+  // A policy or strategy of the file's that the daemon's --policy or --strategy (or their
+  // variables) override, said as a line: "policy: sjf in the file is not used: ...".
+  std::vector<std::string> overridden;
 };
 // Reads the settings again as the daemon's start did: the same file (or the default file,
 // if it exists now), then the same flags and variables over it. An error names the file,

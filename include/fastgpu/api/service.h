@@ -87,6 +87,9 @@ struct ApiServiceOptions {
   // them to the engine; only root and `owner_uid` (the daemon's own user) may ask.
   SettingsReader reread_settings;
   std::uint32_t owner_uid = 0;
+  // A line for the daemon's log (may be empty): each reload of the settings, its outcome
+  // and who asked, so an admin can tell when the settings changed.
+  std::function<void(const std::string&)> log;
   // Put at the front of every submitted job's PATH (the daemon's own binary folder), so
   // jobs find fastgpu-burn-cpu and the other programs shipped with fastgpu.
   std::vector<std::filesystem::path> job_path_prefix;
@@ -105,6 +108,9 @@ class ApiService {
   // GET /v1/metrics for a scrape over TCP (MetricsServer): the GPUs and the job counts, no
   // job's series (the peer has no uid). Never throws.
   ApiResponse scrape_metrics();
+  // Reads the settings again (POST /v1/daemon/reload, or SIGHUP) and logs the outcome,
+  // naming who asked ("SIGHUP", "`fastgpu daemon reload` of uid 1000").
+  ApiResponse reload_settings(const std::string& asked_by);
 
  private:
   ApiResponse route(const ApiRequest& request);

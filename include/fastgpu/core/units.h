@@ -41,4 +41,9 @@ Result<Seconds> parse_duration(std::string_view text);
 // shown only when it is not zero ("2.5s", "2s", "0s" for anything under 0.05 s).
 std::string format_duration(Seconds duration);
 
+// Formats a duration as the shortest exact form parse_duration reads back, for settings
+// written as a user writes them: "90s" is "1m30s", 3600 s "1h", 93600 s "1d2h", 0.5 s "0.5s"
+// (fractions of a second to the millisecond); "0s" for zero or less.
+std::string format_duration_exact(Seconds duration);
+
 }  // namespace fastgpu

@@ -28,16 +28,23 @@ const std::vector<std::string_view>& settings_keys();
 
 // `base` with the text's settings applied. An unknown key, a value of the wrong kind or out
 // of range is an error naming the key, its line, the value and what to write instead.
-Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig base = {});
+// `keys_set`, when given, receives the keys the text sets, in the file's form ("policy").
+Result<SchedulerConfig> parse_settings(std::string_view yaml, SchedulerConfig base = {},
+                                       std::vector<std::string>* keys_set = nullptr);
 
 // parse_settings of a file's text; errors name the file.
-Result<SchedulerConfig> read_settings(const std::filesystem::path& file, SchedulerConfig base = {});
+Result<SchedulerConfig> read_settings(const std::filesystem::path& file, SchedulerConfig base = {},
+                                      std::vector<std::string>* keys_set = nullptr);
 
 // Every key of the settings and its value in `config`.
 nlohmann::ordered_json settings_json(const SchedulerConfig& config);
 
-// A setting whose value differs between two settings_json() documents, each value as text
-// (a string as it is, anything else as JSON: "fifo", "false", "3600").
+// A value of settings_json() under its key, as a settings file writes it: "1h", "[1h, 10h]",
+// "2G", "0.95", "fifo".
+std::string setting_text(std::string_view key, const nlohmann::ordered_json& value);
+
+// A setting whose value differs between two settings_json() documents, named by its key in
+// the file ("memory-tolerance") and each value as setting_text writes it ("0 -> 2G").
 struct SettingChange {
   std::string key;
   std::string from;
