@@ -601,6 +601,17 @@ class SqliteStateStore final : public StateStore {
           "the id (nothing was submitted)",
           to_string(after), to_string(after)));
     }
+    // An id an earlier job of this batch was given: it did not exist when the batch was
+    // written, and on a busier queue the same file would wait for an older job of that id.
+    if (!dependency.batch_index) {
+      const auto earlier = std::find(batch.ids.begin(), batch.ids.end(), after);
+      if (earlier != batch.ids.end()) {
+        return refuse(fmt::format(
+            "depends on job {}, which does not exist: {} is the id job {} of this batch gets; "
+            "wait for a job of the same file by its name (after: NAME) (nothing was submitted)",
+            to_string(after), to_string(after), earlier - batch.ids.begin() + 1));
+      }
+    }
     STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kInsertDependency));
     stmt.bind(1, as_int64(id.value()))
         .bind(2, as_int64(after.value()))

@@ -409,6 +409,17 @@ TEST_F(StateStoreTest, AJobThatWouldDependOnItselfIsRefused) {
                                                   "which does not exist: 1 is the id"));
   EXPECT_TRUE(store_->list_jobs({})->empty());
 
+  // Nor on the id an earlier job of the same batch gets: that job did not exist when the
+  // file was written, and on a busier queue the same file would wait for an older job.
+  JobSpec later = full_spec(2);
+  later.dependencies = {{JobId(1), DependencyKind::kAfterOk, std::nullopt}};
+  auto batch = store_->submit(std::vector<JobSpec>{full_spec(1), later});
+  ASSERT_FALSE(batch.ok());
+  EXPECT_THAT(batch.status().message(),
+              HasSubstr("depends on job 1, which does not exist: 1 is the id job 1 of this batch "
+                        "gets; wait for a job of the same file by its name (after: NAME)"));
+  EXPECT_TRUE(store_->list_jobs({})->empty());
+
   // A later job may depend on an earlier one, as before.
   const JobId first = submit_one(full_spec(1));
   JobSpec second = full_spec(2);
