@@ -6,10 +6,13 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <memory>
+#include <string>
 
 #include "cli/daemon_client.h"
 #include "cli/submit_context.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/engine/job_file.h"
 
 namespace fastgpu::cli {
@@ -20,9 +23,28 @@ struct SubmitCommandOptions {
   DaemonFlags daemon;
 };
 
+// `submit jobs.yaml` (for `run jobs.yaml`) queued the file as a program, which then failed
+// to start with advice to make it executable: a job file, not executable, is refused here.
+Status not_a_job_file(const engine::SubmitOptions& options, const engine::SubmitContext& context) {
+  if (options.argv.empty()) return Status::ok_status();
+  const std::string& program = options.argv.front();
+  const std::string lower = ascii_lower(program);
+  if (!lower.ends_with(".yaml") && !lower.ends_with(".yml")) return Status::ok_status();
+  // Where the daemon looks for it: from the job's working folder.
+  const std::filesystem::path path = context.working_dir / options.workdir.value_or("") / program;
+  if (::access(path.c_str(), X_OK) == 0) return Status::ok_status();  // a program after all
+  return invalid_argument(fmt::format(
+      "'{}' is a job file, not a program: `fastgpu run {}` submits the jobs it holds (and "
+      "follows them; Ctrl-C leaves them running)",
+      program, program));
+}
+
 int run_submit(const SubmitCommandOptions& options) {
   Result<engine::SubmitContext> context = submit_context();
   if (!context.ok()) return fail("submit", context.status());
+  if (Status job_file = not_a_job_file(options.submit, *context); !job_file.ok()) {
+    return usage_error("submit", job_file.message());
+  }
   Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(options.submit, *context);
   if (!specs.ok()) return usage_error("submit", specs.status().message());
   give_callers_umask(*specs);

@@ -83,6 +83,28 @@ TEST(CliUsage, AJobFileThatCannotBeReadSaysWhy) {
       << run.output;
 }
 
+// `submit jobs.yaml` for `run jobs.yaml` is refused before anything is queued: queued, the
+// file failed to start with advice to make it executable and run YAML as a script.
+TEST(CliUsage, AJobFileGivenToSubmitIsRefusedNamingRun) {
+  const std::filesystem::path folder = std::filesystem::temp_directory_path() /
+                                       ("fastgpu-submit-yaml-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(folder);
+  {
+    std::FILE* file = std::fopen((folder / "jobs.yml").c_str(), "w");
+    ASSERT_NE(file, nullptr);
+    std::fputs("name: a\ncommand: [true]\n", file);
+    std::fclose(file);
+  }
+  for (const std::string& args : {"submit -- " + (folder / "jobs.yml").string(),
+                                  "submit --workdir " + folder.string() + " jobs.yml"}) {
+    const test_support::CliRun run = run_cli(args, true);
+    EXPECT_EQ(run.exit_code, 2) << args << ": " << run.output;
+    EXPECT_TRUE(contains(run.output, "is a job file, not a program: `fastgpu run "))
+        << args << ": " << run.output;
+  }
+  std::filesystem::remove_all(folder);
+}
+
 TEST(CliUsage, AnUnknownVerbIsNamedWithTheVerbsThereAre) {
   test_support::CliRun run = run_cli("stauts", true);
   EXPECT_EQ(run.exit_code, 2) << run.output;
