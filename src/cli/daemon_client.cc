@@ -595,9 +595,13 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
     id_width = std::max(id_width, row[0].size());
     placed_width = std::max(placed_width, row[6].size());
   }
+  // The names whole (piped to grep, a name cut at 20 columns matched nothing), then cut to
+  // fit a terminal below.
   std::size_t name_width = 20;
+  for (const auto& row : rows) name_width = std::max(name_width, display_width(row[1]));
   std::size_t user_width = 10;
   // The other columns and the spaces between them: 2 + 1 + 10 + 1 + 4 + 1 + 8 + 1 + 1 + 9.
+  // 89 columns with names of up to 20.
   const std::size_t width = id_width + name_width + user_width + placed_width + 39;
   if (columns > 0 && width > columns) {
     // First the room the users' names leave in theirs, then the job names' down to 8, then

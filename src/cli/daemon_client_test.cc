@@ -304,11 +304,12 @@ JobRecord member(std::uint64_t id, std::uint32_t index, JobState state) {
   return record;
 }
 
+// `columns`: the terminal's (0: piped).
 std::string table(const std::vector<JobRecord>& records, bool expand,
-                  api::JobFields fields = api::JobFields::kAll) {
+                  api::JobFields fields = api::JobFields::kAll, std::size_t columns = 0) {
   api::Json jobs = api::Json::array();
   for (const JobRecord& record : records) jobs.push_back(api::job_record_to_json(record, fields));
-  return render_job_table(jobs, kSubmitUs + 60'000'000, expand);
+  return render_job_table(jobs, kSubmitUs + 60'000'000, expand, columns);
 }
 
 // 10,000 queued members are one line, as squeue shows a pending array; what runs, and
@@ -421,7 +422,8 @@ TEST(JobTable, AnAutoJobShowsWhatItWasPlacedWithAndALongNameEndsInAPlus) {
   running.spec.gpu_mem.reset();
   running.placed_bytes_per_gpu = Bytes{20} << 30;
   for (api::JobFields fields : {api::JobFields::kAll, api::JobFields::kTable}) {
-    const std::string text = table({queued, running}, /*expand=*/true, fields);
+    // On an 84-column terminal the name keeps 20 columns once USER narrows to "alice".
+    const std::string text = table({queued, running}, /*expand=*/true, fields, 84);
     EXPECT_THAT(text, HasSubstr(" a-name-longer-than-+ ")) << text;
     EXPECT_THAT(text, HasSubstr("auto")) << text;      // the queued one
     EXPECT_THAT(text, HasSubstr("20.0 GiB")) << text;  // the running one
@@ -439,7 +441,9 @@ TEST(JobTable, ALongNameIsCutBetweenCharactersAndKeepsItsColumns) {
   accented.spec.name = "éééééééééééééééééééééé";
   JobRecord ascii = job(JobState::kQueued, 1);
   ascii.spec.name = "a-name-longer-than-twenty";
-  const std::string text = table({wide, accented, ascii}, /*expand=*/true);
+  // An 84-column terminal: 20 columns for the name.
+  const std::string text =
+      table({wide, accented, ascii}, /*expand=*/true, api::JobFields::kAll, 84);
   EXPECT_THAT(text, HasSubstr("  日本語の長い名前の+  alice "));  // 18 columns and '+'
   EXPECT_THAT(text, HasSubstr("  ééééééééééééééééééé+ alice "));
   EXPECT_THAT(text, HasSubstr("  a-name-longer-than-+ alice "));
@@ -521,7 +525,7 @@ TEST(HostPort, AnIpv6HostInBracketsAsAUrlWritesIt) {
   EXPECT_EQ(host_port_text("127.0.0.1", 9401), "127.0.0.1:9401");
 }
 
-// On an 80-column terminal the 89-column table wrapped every row; piped, it is as before.
+// On an 80-column terminal the 89-column table wrapped every row; piped, names are whole.
 TEST(JobTable, ATerminalNarrowerThanTheTableNarrowsTheNameAndUserColumns) {
   JobRecord record = ended(JobState::kRunning);
   record.end_time.reset();
@@ -536,9 +540,10 @@ TEST(JobTable, ATerminalNarrowerThanTheTableNarrowsTheNameAndUserColumns) {
     }
     return most;
   };
+  // Piped, the name is whole: `fastgpu queue | grep` finds it.
   const std::string piped = render_job_table(jobs, kSubmitUs + 200'000'000, false);
-  EXPECT_EQ(widest(piped), 89u) << piped;
-  EXPECT_THAT(piped, HasSubstr("resnet50-finetune-l+ alice      RUNNING"));
+  EXPECT_EQ(widest(piped), 96u) << piped;
+  EXPECT_THAT(piped, HasSubstr("resnet50-finetune-long-name alice      RUNNING"));
   const std::string narrow = render_job_table(jobs, kSubmitUs + 200'000'000, false, 80);
   EXPECT_EQ(widest(narrow), 80u) << narrow;
   // The users' column first gives up what its names leave free, then the name's.
