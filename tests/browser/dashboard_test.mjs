@@ -101,6 +101,8 @@ try {
   cli("wait", markup);
   const running = cli("submit", "--name", "long-job", "--gpus", "1", "--gpu-mem", "2G", "--time", "10m", "--", "sh", "-c", "echo tick; exec sleep 300");
   const queued = cli("submit", "--name", "blocked", "--gpus", "2", "--gpu-mem", "30G", "--", "true");
+  // Declared "auto" (no bytes): shown as the CLI shows it, not "-" (which reads "does not apply").
+  const learned = cli("submit", "--name", "learned", "--gpus", "1", "--gpu-mem", "auto", "--after", running, "--", "true");
 
   const url = await startDashboard();
   browser = await chromium.launch({ executablePath: browserPath, headless: true, args: ["--no-sandbox"] });
@@ -129,6 +131,10 @@ try {
   const waiting = await until("blocked queued with a reason", async () =>
     (await rows(page, "queued")).find((row) => row.startsWith(`${queued} blocked`) && !row.endsWith(" -")));
   assert.match(waiting, /2 wanted 30\.0 GiB \d+s /, "how long it has waited");
+  assert.match((await rows(page, "queued")).find((row) => row.startsWith(`${learned} learned`)), /1 wanted auto /);
+  // Numbers are right-aligned under headers aligned the same way.
+  assert.deepEqual(await page.$$eval("#ended thead th", (ths) => ths.map((th) => getComputedStyle(th).textAlign)),
+    ["right", "left", "left", "right", "right", "right", "right", "right"]);
   const ended = await rows(page, "ended");
   assert.ok(ended[0].startsWith(`${markup} <b>bold</b> COMPLETED`), `newest first, the name as text: ${ended}`);
   assert.ok(ended[1].startsWith(`${done} done-job COMPLETED`), `${ended}`);
@@ -139,6 +145,17 @@ try {
   await until("done-job's log", async () => (await page.textContent("#job-log")).includes("hello from done-job"));
   assert.match(await page.textContent("#job-fields"), /exit\s*0/);
   assert.equal(await page.isVisible("#job-cancel"), false, "an ended job has no cancel");
+  // A CPU-only job's GPU figures do not apply: "-", as `fastgpu show` says, not n/a.
+  await page.click(`#ended tr[data-id="${markup}"]`);
+  await until("the CPU job's panel", async () => /GPUs\s*none \(CPU\)/.test(await page.textContent("#job-fields")));
+  const cpuFields = await page.textContent("#job-fields");
+  assert.match(cpuFields, /peak GPU memory\s*-\s*mean GPU utilization\s*-\s*energy\s*-/, cpuFields);
+  // In a window 400 px wide the panel covers the page, and every value is inside it.
+  await page.setViewportSize({ width: 400, height: 900 });
+  const outside = await page.$$eval("#job-fields dd", (dds) =>
+    dds.map((dd) => dd.getBoundingClientRect()).filter((box) => box.right > 400 || box.width < 100).length);
+  assert.equal(outside, 0, "each value inside a 400 px window, with room to be read");
+  await page.setViewportSize({ width: 1600, height: 800 });
   await page.click(`#running tr[data-id="${running}"]`);
   await until("long-job's log", async () => (await page.textContent("#job-log")).trim() === "tick");
   const fields = await page.textContent("#job-fields");

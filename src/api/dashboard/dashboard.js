@@ -72,9 +72,16 @@ function gpuCount(job) {
 
 function memoryPerGpu(job) {
   if (job.placed_gpu_mem !== null && job.placed_gpu_mem !== undefined) return bytes(job.placed_gpu_mem);
-  const mem = job.spec && job.spec.gpu_mem;
-  if (missing(mem)) return "-";
+  const spec = job.spec || {};
+  const mem = spec.gpu_mem;
+  // No bytes declared: a GPU job's "auto" (learned from its name's history), as the CLI says.
+  if (missing(mem)) return spec.gpus === 0 ? "-" : "auto";
   return typeof mem === "number" ? bytes(mem) : String(mem);
+}
+
+// A time of day as the page's header writes it (local), from microseconds since the epoch.
+function clockTime(us) {
+  return missing(us) ? "n/a" : new Date(us / 1000).toLocaleTimeString();
 }
 
 // An argument as a shell would need it written to read it back.
@@ -388,7 +395,11 @@ function showJob(job) {
   list.id = "job-fields";
   const spec = job.spec || {};
   field(list, "name", jobName(job));
-  field(list, "state", job.state + (job.end_reason ? ` (${job.end_reason})` : ""));
+  const stopping = job.state === "RUNNING" && job.stopping;
+  field(list, "state", job.state + (stopping ? `, stopping (${job.stopping.cause})` : "") +
+    (job.end_reason ? ` (${job.end_reason})` : ""));
+  // A CPU-only job has no GPU figures: "-" (does not apply), as `fastgpu show` says, not n/a.
+  const gpuFigure = (text) => (spec.gpus === 0 ? "-" : text);
   field(list, "command", Array.isArray(spec.argv) ? spec.argv.map(shellWord).join(" ") : String(spec.shell_command || "-"));
   if (spec.working_dir) field(list, "working directory", spec.working_dir);
   field(list, "GPUs", gpuCount(job));
@@ -404,17 +415,20 @@ function showJob(job) {
   if (job.state === "RUNNING") {
     field(list, "running for", duration(secondsSince(job.start_time_us)));
     const so = job.usage_so_far || {};
-    field(list, "peak GPU memory so far", bytes(so.peak_gpu_mem));
-    field(list, "mean GPU utilization so far", percent(so.mean_util_percent));
-    field(list, "energy so far", energy({ energy_joules: so.energy_joules, energy_is_estimate: true }));
-    if (job.stopping) field(list, "stopping", `${job.stopping.cause} since ${job.stopping.since}`);
+    field(list, "peak GPU memory so far", gpuFigure(bytes(so.peak_gpu_mem)));
+    field(list, "mean GPU utilization so far", gpuFigure(percent(so.mean_util_percent)));
+    field(list, "energy so far", gpuFigure(energy({ energy_joules: so.energy_joules, energy_is_estimate: true })));
+    if (stopping) {
+      field(list, "stopping", `SIGTERM at ${clockTime(job.stopping.since_us)}` +
+        (missing(job.stopping.kill_at_us) ? "" : `, SIGKILL at ${clockTime(job.stopping.kill_at_us)} if still running`));
+    }
   } else if (job.end_time_us) {
     const accounting = job.accounting || {};
     field(list, "ran for", duration(secondsBetween(job.start_time_us, job.end_time_us)));
     field(list, "GPU time", duration(accounting.gpu_seconds));
-    field(list, "peak GPU memory", bytes(accounting.peak_gpu_mem));
-    field(list, "mean GPU utilization", percent(accounting.mean_util_percent));
-    field(list, "energy", energy(accounting));
+    field(list, "peak GPU memory", gpuFigure(bytes(accounting.peak_gpu_mem)));
+    field(list, "mean GPU utilization", gpuFigure(percent(accounting.mean_util_percent)));
+    field(list, "energy", gpuFigure(energy(accounting)));
     field(list, "exit", job.signal ? `signal ${job.signal}` : orNa(job.exit_code));
   }
   document.getElementById("job-fields").replaceWith(list);
