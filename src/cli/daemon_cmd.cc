@@ -141,12 +141,13 @@ std::string kept_for(double seconds) {
 }
 
 // What this start asked for that the running daemon (its /v1/daemon answer) does not do:
-// "policy fair, not priority; memory_action kill, not requeue"; empty when nothing. Only
-// what the flags asked counts: --policy, --strategy, and every setting of --config's file.
-std::string settings_not_as_asked(const DaemonOptions& options, const Settings& asked,
-                                  std::optional<double> sample_interval_s,
-                                  std::optional<double> sample_retention_s,
-                                  std::optional<double> job_retention_s, const api::Json& info) {
+// "policy fair, not priority", "memory-action kill, not requeue"; empty when nothing. Only
+// what `options` asks counts: --policy, --strategy, and every setting of --config's file.
+std::vector<std::string> settings_not_as_asked(const DaemonOptions& options, const Settings& asked,
+                                               std::optional<double> sample_interval_s,
+                                               std::optional<double> sample_retention_s,
+                                               std::optional<double> job_retention_s,
+                                               const api::Json& info) {
   const api::Json running = info.value("scheduler", api::Json::object());
   std::vector<std::string> differences;
   for (const sched::SettingChange& change :
@@ -198,7 +199,32 @@ std::string settings_not_as_asked(const DaemonOptions& options, const Settings& 
   if (options.shared && !info.value("shared", true)) {
     differences.push_back("shared, not private to its user");
   }
-  return fmt::format("{}", fmt::join(differences, "; "));
+  return differences;
+}
+
+// The options the environment's variables ask for where no flag does, and nothing else:
+// `daemon start` on a running daemon compares them as it compares the flags (an exported
+// FASTGPU_METRICS_LISTEN read as served when it was not).
+DaemonOptions asked_by_environment(const DaemonOptions& options,
+                                   std::optional<std::size_t> cpu_slots) {
+  DaemonOptions asked;
+  const auto take = [](const std::string& flag, const char* variable, std::string& field) {
+    const char* value = std::getenv(variable);
+    if (flag.empty() && value != nullptr) field = value;
+  };
+  take(options.flags.devices, "FASTGPU_DEVICES", asked.flags.devices);
+  take(options.policy, "FASTGPU_POLICY", asked.policy);
+  take(options.strategy, "FASTGPU_STRATEGY", asked.strategy);
+  take(options.config, "FASTGPU_CONFIG", asked.config);
+  take(options.sample_interval, "FASTGPU_SAMPLE_INTERVAL", asked.sample_interval);
+  take(options.metrics_listen, "FASTGPU_METRICS_LISTEN", asked.metrics_listen);
+  take(options.sample_retention, "FASTGPU_SAMPLE_RETENTION", asked.sample_retention);
+  take(options.job_retention, "FASTGPU_JOB_RETENTION", asked.job_retention);
+  const char* slots = std::getenv("FASTGPU_CPU_SLOTS");
+  if (!options.cpu_slots && slots != nullptr && *slots != '\0' && cpu_slots) {
+    asked.cpu_slots = static_cast<std::int64_t>(*cpu_slots);
+  }
+  return asked;
 }
 
 int refuse_scheduler(const std::string& verb, const Status& status) {
@@ -553,8 +579,22 @@ int start_detached(const DaemonOptions& options) {
     // Asked for settings it does not use, it is not what was asked for.
     Result<api::Json> info = api::ApiClient(paths->socket).get("/v1/daemon");
     if (info.ok()) {
-      const std::string differences = settings_not_as_asked(options, *scheduler, *sample_interval,
-                                                            *retention, *jobs_kept, *info);
+      const std::vector<std::string> by_flags = settings_not_as_asked(
+          options, *scheduler, *sample_interval, *retention, *jobs_kept, *info);
+      std::vector<std::string> by_environment;
+      for (std::string& difference :
+           settings_not_as_asked(asked_by_environment(options, *cpu_slots), *scheduler,
+                                 *sample_interval, *retention, *jobs_kept, *info)) {
+        if (std::find(by_flags.begin(), by_flags.end(), difference) == by_flags.end()) {
+          by_environment.push_back(std::move(difference));
+        }
+      }
+      std::string differences = fmt::format("{}", fmt::join(by_flags, "; "));
+      if (!by_environment.empty()) {
+        differences +=
+            fmt::format("{}{} (as FASTGPU_ variables of your environment ask)",
+                        differences.empty() ? "" : "; ", fmt::join(by_environment, "; "));
+      }
       if (!differences.empty()) {
         return fail(
             "daemon start",

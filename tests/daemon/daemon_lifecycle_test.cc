@@ -643,6 +643,17 @@ TEST(DaemonLifecycle, ThePolicyItStartsWithOrdersTheQueueAndStatusSaysIt) {
   EXPECT_EQ(again.exit_code, 1) << again.output;
   EXPECT_TRUE(contains(again.output, "with policy priority")) << again.output;
   EXPECT_EQ(daemon.fastgpu("daemon start --policy priority").exit_code, 0);
+  // So is one whose environment asks for what the daemon does not do: an exported
+  // FASTGPU_METRICS_LISTEN was taken as served, and nothing listened.
+  const test_support::CliRun variables = daemon.fastgpu_with(
+      "FASTGPU_METRICS_LISTEN=127.0.0.1:1 FASTGPU_CPU_SLOTS=12345", "daemon start");
+  EXPECT_EQ(variables.exit_code, 1) << variables.output;
+  EXPECT_TRUE(contains(variables.output, "cpu_slots 12345, not ")) << variables.output;
+  EXPECT_TRUE(contains(variables.output,
+                       "; metrics on 127.0.0.1:1, not no TCP port (as FASTGPU_ variables of your "
+                       "environment ask)"))
+      << variables.output;
+  EXPECT_EQ(daemon.fastgpu_with("FASTGPU_POLICY=priority", "daemon start").exit_code, 0);
 }
 
 // An unknown policy or placement is refused before any daemon starts, naming the value, where
