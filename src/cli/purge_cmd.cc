@@ -52,17 +52,25 @@ int run_purge(const PurgeOptions& options) {
   if (!client.ok()) return fail("purge", client.status());
   Result<api::Json> reply = client->post(target, api::Json::object());
   if (!reply.ok()) return fail("purge", reply.status());
+  const std::string before_iso =
+      api::iso_time(store::WallTime(std::chrono::microseconds(before_us)));
   if (options.daemon.json) {
+    // The moment --before was read as (`30d` is now less 30 days), as the text says it.
+    (*reply)["ended_before"] = before_iso;
+    (*reply)["ended_before_us"] = before_us;
     print_json(*reply);
   } else {
     const auto purged = reply->value("purged", std::uint64_t{0});
     const auto kept = reply->value("kept_waited_on", std::uint64_t{0});
     const std::string whose = options.all_users ? "" : " of yours";
-    const std::string moment =
-        fmt::format("'{}' ({})", *options.before,
-                    api::iso_time(store::WallTime(std::chrono::microseconds(before_us))));
+    const std::string moment = fmt::format("'{}' ({})", *options.before, before_iso);
     if (purged == 0) {
-      print_text(fmt::format("no job{} that ended before {} was left to purge\n", whose, moment));
+      // The filters said, or "no job ... was left" read as if nothing had ended at all.
+      std::string filters;
+      if (options.name) filters += fmt::format(" named {}", *options.name);
+      if (options.state) filters += fmt::format(" in state {}", *options.state);
+      print_text(fmt::format("no job{}{} that ended before {} was left to purge\n", whose, filters,
+                             moment));
     } else {
       print_text(fmt::format("purged {} job(s){} that ended before {}: their records and logs\n",
                              purged, whose, moment));

@@ -905,6 +905,16 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   const test_support::CliRun earlier = daemon.fastgpu("purge --before 1h");
   EXPECT_EQ(earlier.exit_code, 0) << earlier.output;
   EXPECT_TRUE(contains(earlier.output, "no job of yours that ended before '1h'")) << earlier.output;
+  // A filter that matches nothing is named, or the line read as if nothing had ended; the
+  // JSON gives the moment --before was read as.
+  const test_support::CliRun unnamed = daemon.fastgpu("purge --before now --name nosuch");
+  EXPECT_EQ(unnamed.exit_code, 0) << unnamed.output;
+  EXPECT_TRUE(contains(unnamed.output, "no job of yours named nosuch that ended before 'now'"))
+      << unnamed.output;
+  const json nothing = daemon.fastgpu_json("purge --before 1h --state failed");
+  EXPECT_EQ(nothing["purged"], 0) << nothing.dump();
+  EXPECT_TRUE(nothing["ended_before"].is_string()) << nothing.dump();
+  EXPECT_TRUE(nothing["ended_before_us"].is_number_integer()) << nothing.dump();
   const test_support::CliRun purged = daemon.fastgpu("purge --before now");
   EXPECT_EQ(purged.exit_code, 0) << purged.output;
   EXPECT_TRUE(contains(purged.output, "purged 2 job(s) of yours that ended before 'now'"))
