@@ -107,14 +107,25 @@ void add_gpus(Families& out, const MetricsInput& input) {
 }
 
 void add_jobs(Families& out, const MetricsInput& input) {
-  for (store::JobState state :
-       {store::JobState::kQueued, store::JobState::kRunning, store::JobState::kCompleted,
-        store::JobState::kFailed, store::JobState::kCancelled, store::JobState::kTimeout,
-        store::JobState::kPreempted}) {
+  constexpr store::JobState kStates[] = {store::JobState::kQueued,    store::JobState::kRunning,
+                                         store::JobState::kCompleted, store::JobState::kFailed,
+                                         store::JobState::kCancelled, store::JobState::kTimeout,
+                                         store::JobState::kPreempted};
+  for (store::JobState state : kStates) {
     const auto found = input.jobs_by_state.find(state);
     out.add("fastgpu_jobs", "Jobs of every user in each state.", "gauge",
             {{"state", std::string(store::job_state_name(state))}},
             found == input.jobs_by_state.end() ? 0.0 : static_cast<double>(found->second));
+  }
+  // A counter: `rate(fastgpu_jobs_entered_total{state="FAILED"}[1h])` across a purge, which
+  // lowers fastgpu_jobs.
+  for (store::JobState state : kStates) {
+    const auto found = input.entries_by_state.find(state);
+    out.add("fastgpu_jobs_entered_total",
+            "Times a job of any user entered each state (a submission QUEUED, a start RUNNING, "
+            "an end its state), over the state database's life; a purge does not lower it.",
+            "counter", {{"state", std::string(store::job_state_name(state))}},
+            found == input.entries_by_state.end() ? 0.0 : static_cast<double>(found->second));
   }
   for (const store::JobRecord& job : input.running) {
     const Labels labels = job_labels(job);

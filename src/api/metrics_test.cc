@@ -57,6 +57,7 @@ MetricsInput input() {
   in.reading.devices = {read_gpu(), unread_gpu()};
   in.hostname = "box";
   in.jobs_by_state = {{store::JobState::kQueued, 5}, {store::JobState::kRunning, 1}};
+  in.entries_by_state = {{store::JobState::kQueued, 9}, {store::JobState::kFailed, 3}};
   in.running = {running_job()};
   in.now = store::WallTime(seconds(1160));
   in.uptime_s = 30;
@@ -129,6 +130,10 @@ TEST(PrometheusMetrics, RunningJobsAndTheQueueAreCounted) {
   EXPECT_EQ(text.find("fastgpu_job_gpu_memory_peak_bytes"), std::string::npos) << text;
   EXPECT_TRUE(has_line(text, R"(fastgpu_jobs{state="QUEUED"} 5)")) << text;
   EXPECT_TRUE(has_line(text, R"(fastgpu_jobs{state="TIMEOUT"} 0)")) << text;
+  // The counter of entries, every state present (0 where none entered).
+  EXPECT_TRUE(has_line(text, R"(fastgpu_jobs_entered_total{state="FAILED"} 3)")) << text;
+  EXPECT_TRUE(has_line(text, R"(fastgpu_jobs_entered_total{state="TIMEOUT"} 0)")) << text;
+  EXPECT_NE(text.find("# TYPE fastgpu_jobs_entered_total counter"), std::string::npos) << text;
   EXPECT_TRUE(has_line(text, "fastgpu_gpus_simulated 0")) << text;
   EXPECT_TRUE(has_line(text, "fastgpu_daemon_uptime_seconds 30")) << text;
 }

@@ -1036,6 +1036,9 @@ ApiResponse ApiService::metrics_for(std::optional<std::uint32_t> jobs_of, bool j
   Result<std::map<store::JobState, std::uint64_t>> by_state = options_.store->count_jobs_by_state();
   if (!by_state.ok()) return error_response(by_state.status());
   input.jobs_by_state = std::move(*by_state);
+  Result<std::map<store::JobState, std::uint64_t>> entries = options_.store->count_state_entries();
+  if (!entries.ok()) return error_response(entries.status());
+  input.entries_by_state = std::move(*entries);
   const std::vector<MetricFamily> families = metric_families(input);
   if (json) return {200, Json{{"metrics", metrics_json(families)}}};
   ApiResponse response;

@@ -204,6 +204,10 @@ class CountingStore final : public store::StateStore {
     ++job_reads;
     return inner_.count_jobs_by_state();
   }
+  Result<std::map<store::JobState, std::uint64_t>> count_state_entries() override {
+    ++job_reads;
+    return inner_.count_state_entries();
+  }
   Result<std::vector<store::Transition>> transitions(JobId job) override {
     ++job_reads;
     return inner_.transitions(job);

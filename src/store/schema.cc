@@ -190,6 +190,25 @@ constexpr const char* kVersion9 = R"sql(
 ALTER TABLE jobs ADD COLUMN kill_grace_s INTEGER CHECK (kill_grace_s BETWEEN 0 AND 86400);
 )sql";
 
+// How many times a job entered each state, never lowered: `fastgpu_jobs_entered_total`, so
+// that the rate of failures can be charted across a purge, which lowers job_counts.jobs.
+// Counted once here from the transitions still stored (at least the jobs in each state:
+// a database may hold jobs without them); then by the same triggers as the counts.
+constexpr const char* kVersion10 = R"sql(
+ALTER TABLE job_counts ADD COLUMN entered INTEGER NOT NULL DEFAULT 0;
+UPDATE job_counts SET entered = max(jobs,
+  (SELECT count(*) FROM transitions WHERE to_state = job_counts.state));
+DROP TRIGGER job_counts_insert;
+CREATE TRIGGER job_counts_insert AFTER INSERT ON jobs BEGIN
+  UPDATE job_counts SET jobs = jobs + 1, entered = entered + 1 WHERE state = NEW.state;
+END;
+DROP TRIGGER job_counts_update;
+CREATE TRIGGER job_counts_update AFTER UPDATE OF state ON jobs WHEN OLD.state <> NEW.state BEGIN
+  UPDATE job_counts SET jobs = jobs - 1 WHERE state = OLD.state;
+  UPDATE job_counts SET jobs = jobs + 1, entered = entered + 1 WHERE state = NEW.state;
+END;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
@@ -200,6 +219,7 @@ constexpr Migration kMigrations[] = {
     {7, "events found by job", kVersion7},
     {8, "jobs found by end time, and counted by state as they change", kVersion8},
     {9, "a job's own grace between SIGTERM and SIGKILL", kVersion9},
+    {10, "how many times a job entered each state, never lowered", kVersion10},
 };
 
 Status check_application_id(sqlite::Db& db) {

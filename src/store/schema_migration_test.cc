@@ -10,6 +10,8 @@
 // daemon reads of its running jobs' events goes through it, not through every event.
 // Schema 8 (jobs by end time, counts by state): a schema-7 database's jobs are counted, and
 // listed by end time through the index.
+// Schema 10 (entries by state): a schema-9 database's transitions are counted once; a
+// purge then leaves the counts as they are.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -73,7 +75,7 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 9);
+  EXPECT_EQ(store_schema_version(), 10);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.
@@ -172,6 +174,25 @@ TEST(StoreSchemaMigrationTest, VersionEightJobsHaveTheDaemonsGraceAndANewOneKeep
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(),
               ::testing::HasSubstr("grace 86401 s is outside 0 to 86400 s (a day)"));
+}
+
+// A schema-9 job submitted, started and requeued entered QUEUED twice and RUNNING once, as
+// its transitions say; its next start counts on from there.
+TEST(StoreSchemaMigrationTest, VersionNineTransitionsAreCountedOnceAsEntries) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  write_database_with_one_job(path, 9);
+  ASSERT_TRUE(raw_exec(path,
+                       "INSERT INTO transitions (job, from_state, to_state, at_us, reason) VALUES "
+                       "(1, NULL, 'QUEUED', 5, 'submitted'), (1, 'QUEUED', 'RUNNING', 6, ''), "
+                       "(1, 'RUNNING', 'QUEUED', 7, 'preempted');"));
+  auto store = testing::open_or_die(path);
+  EXPECT_THAT(*store->count_state_entries(),
+              ::testing::ElementsAre(::testing::Pair(JobState::kQueued, 2u),
+                                     ::testing::Pair(JobState::kRunning, 1u)));
+  ASSERT_TRUE(store->record_start(JobId(1), {{}, at_seconds(10), "", {}, {}, {}}).ok());
+  EXPECT_EQ(store->count_state_entries()->at(JobState::kRunning), 2u);
+  EXPECT_EQ(store->count_jobs_by_state()->at(JobState::kRunning), 1u);
 }
 
 // A job ended under schema 4 keeps its energy as measured: no lower bound, no unread GPU.
@@ -379,8 +400,11 @@ TEST(StoreSchemaMigrationTest, VersionSevenDatabaseGainsCountsAndTheEndIndex) {
                                               ::testing::Pair(JobState::kRunning, 1u),
                                               ::testing::Pair(JobState::kCompleted, 1u),
                                               ::testing::Pair(JobState::kCancelled, 1u)));
+  // Schema 10: with no transitions stored, each state was entered by its jobs at least.
+  EXPECT_EQ(*store->count_state_entries(), *counts);
   ASSERT_TRUE(store->submit(std::vector<JobSpec>(2, full_spec(1))).ok());
   EXPECT_EQ(store->count_jobs_by_state()->at(JobState::kQueued), 3u);
+  EXPECT_EQ(store->count_state_entries()->at(JobState::kQueued), 3u);
 
   JobFilter since;
   since.ended_from = WallTime(std::chrono::microseconds(150));

@@ -165,6 +165,8 @@ constexpr const char* kPurgeDelete =
 constexpr const char* kPurgedJobs = "SELECT id, log_path FROM purging ORDER BY id";
 // Kept by triggers (schema version 8), not counted.
 constexpr const char* kCountJobsByState = "SELECT state, jobs FROM job_counts WHERE jobs <> 0";
+constexpr const char* kCountStateEntries =
+    "SELECT state, entered FROM job_counts WHERE entered <> 0";
 constexpr const char* kTransitions =
     "SELECT from_state, to_state, at_us, reason FROM transitions WHERE job = ?1 ORDER BY seq";
 constexpr const char* kInsertEvent =
@@ -286,8 +288,17 @@ class SqliteStateStore final : public StateStore {
   }
 
   Result<std::map<JobState, std::uint64_t>> count_jobs_by_state() override {
+    return counts_by_state(kCountJobsByState);
+  }
+
+  Result<std::map<JobState, std::uint64_t>> count_state_entries() override {
+    return counts_by_state(kCountStateEntries);
+  }
+
+  // A (state, count) query's rows.
+  Result<std::map<JobState, std::uint64_t>> counts_by_state(const char* query) {
     std::lock_guard lock(mutex_);
-    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kCountJobsByState));
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(query));
     std::map<JobState, std::uint64_t> counts;
     for (;;) {
       STORE_ASSIGN_OR_RETURN(bool row, stmt.step());

@@ -1046,6 +1046,12 @@ TEST_F(StateStoreTest, PurgeForgetsEndedJobsBeforeTheMomentButNotThoseWaitedOn) 
   std::uint64_t counted = 0;
   for (const auto& [state, jobs] : *counts) counted += jobs;
   EXPECT_EQ(counted, 5u);
+  // What entered each state is not lowered by the purge: 7 submitted, 3 started, 2
+  // completed (one purged), 1 failed, 3 cancelled (one purged).
+  EXPECT_THAT(*store_->count_state_entries(),
+              ElementsAre(Pair(JobState::kQueued, 7u), Pair(JobState::kRunning, 3u),
+                          Pair(JobState::kCompleted, 2u), Pair(JobState::kFailed, 1u),
+                          Pair(JobState::kCancelled, 3u)));
   // A purged job can no longer be waited on, by its id.
   JobSpec late = full_spec(8);
   late.dependencies = {{cancelled, DependencyKind::kAfterAny, std::nullopt}};

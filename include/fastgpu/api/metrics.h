@@ -35,6 +35,8 @@ struct MetricsInput {
   std::string hostname;  // the Hostname label of every GPU series
   // Every user's jobs in each state (a state missing counts 0).
   std::map<store::JobState, std::uint64_t> jobs_by_state;
+  // How many times a job of any user entered each state (StateStore::count_state_entries).
+  std::map<store::JobState, std::uint64_t> entries_by_state;
   // The running jobs the caller may see (root: all), each a set of fastgpu_job_* series.
   // REQUIRES: every one RUNNING.
   std::vector<store::JobRecord> running;

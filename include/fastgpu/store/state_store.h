@@ -355,6 +355,9 @@ class StateStore {
   // How many jobs, of every user, are in each state (a state with none is left out),
   // kept by the database as jobs come and change state, without reading rows or listing ids.
   virtual Result<std::map<JobState, std::uint64_t>> count_jobs_by_state() = 0;
+  // How many times a job of any user entered each state, over the database's life: a purge
+  // or a retention does not lower it (a state never entered is left out).
+  virtual Result<std::map<JobState, std::uint64_t>> count_state_entries() = 0;
   // The job's transitions, oldest first.
   virtual Result<std::vector<Transition>> transitions(JobId job) = 0;
 
