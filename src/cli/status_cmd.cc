@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/daemon_client.h"
+#include "cli/display_width.h"
 #include "cli/status_render.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/gpu/nvml_probe.h"
@@ -74,7 +75,9 @@ TableStyle terminal_style() {
   const char* no_color = std::getenv("NO_COLOR");
   // https://no-color.org: any non-empty NO_COLOR turns colors off.
   const bool color_allowed = no_color == nullptr || *no_color == '\0';
-  return {.color = tty && color_allowed, .unicode = tty && locale_is_utf8()};
+  return {.color = tty && color_allowed,
+          .unicode = tty && locale_is_utf8(),
+          .columns = terminal_columns(STDOUT_FILENO)};
 }
 
 Result<std::unique_ptr<GpuProbe>> open_probe(const std::string& devices) {

@@ -46,6 +46,10 @@ struct StatusContext {
 struct TableStyle {
   bool color = false;    // ANSI colors (only for a terminal, and only when NO_COLOR is unset)
   bool unicode = false;  // block characters for bars and tree lines; ASCII otherwise
+  // The terminal's width: lines are narrowed to fit it (the memory bar, then the GPU's
+  // name, then the separators; the header and the n/a note broken into lines). 0: piped,
+  // nothing narrowed.
+  std::size_t columns = 0;
 };
 
 // The compact table: a header line, one line per GPU, one line per process under it.

@@ -208,6 +208,51 @@ TEST(StatusTable, SimulatedReadingSaysSoAndEmptyReadingSaysNoGpus) {
   EXPECT_NE(text.find("no GPUs found"), std::string::npos) << text;
 }
 
+// Each line's columns (code points: the table's characters are all narrow).
+std::size_t widest_line(const std::string& text) {
+  std::size_t most = 0;
+  std::size_t columns = 0;
+  for (const char c : text) {
+    if (c == '\n') {
+      most = std::max(most, columns);
+      columns = 0;
+    } else if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
+      ++columns;
+    }
+  }
+  return std::max(most, columns);
+}
+
+// On an 80-column terminal a simulated H100's line (83 columns), the header (86) and the
+// n/a note (121) wrapped; now each fits, narrowing what can narrow. Piped, nothing changes.
+TEST(StatusTable, ATerminalNarrowerThanTheTableGetsLinesThatFit) {
+  GpuReading reading = nvml_reading();
+  reading.source = "simulated";
+  reading.devices[0].unreadable_fields = {
+      {"energy_millijoules", "a simulated GPU measures none of these"},
+      {"gpu_utilization_percent", "a simulated GPU measures none of these"},
+      {"memory_utilization_percent", "a simulated GPU measures none of these"}};
+  const std::string piped = table(reading, {.unicode = true});
+  ASSERT_GT(widest_line(piped), 80u) << piped;
+  EXPECT_EQ(table(reading, {.unicode = true, .columns = 400}), piped);
+  for (const std::size_t columns : {80u, 72u}) {
+    const std::string text = table(reading, {.unicode = true, .columns = columns});
+    EXPECT_LE(widest_line(text), columns) << columns << ":\n" << text;
+    // Nothing dropped: every field of the note, the source, the GPU's figures.
+    for (const char* kept : {"memory_utilization_percent", "not real hardware", "40.0 / 80.0 GiB",
+                             "2026-11-25 10:00:00"}) {
+      EXPECT_NE(text.find(kept), std::string::npos) << columns << ": " << kept << "\n" << text;
+    }
+  }
+  // At 80 the bar keeps four blocks, the name is cut with '+', and the lost GPU's reason
+  // goes under its line rather than narrow every other.
+  const std::string eighty = table(reading, {.unicode = true, .columns = 80});
+  EXPECT_NE(line_with(eighty, "[0]").find("NVIDIA H100 80GB+  │ 40.0 / 80.0 GiB [██░░] │ 45 %"),
+            std::string::npos)
+      << eighty;
+  EXPECT_NE(eighty.find("\n    UNHEALTHY: GPU is lost"), std::string::npos) << eighty;
+}
+
 TEST(StatusJson, TopLevelFields) {
   const Json document = status_to_json(nvml_reading(), test_context());
   EXPECT_EQ(document["schema_version"], kStatusSchemaVersion);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,7 +16,9 @@ namespace fastgpu::cli {
 namespace {
 
 constexpr std::string_view kNotAvailable = "n/a";
-constexpr int kBarWidth = 10;
+constexpr int kBarWidth = 10;      // the memory bar's blocks, where the terminal has room
+constexpr int kLeastBarWidth = 4;  // ... and the fewest it narrows to
+constexpr std::size_t kLeastNameWidth = 8;
 constexpr Bytes kGiB = Bytes{1} << 30;
 constexpr Bytes kMiB = Bytes{1} << 20;
 
@@ -70,17 +73,17 @@ std::string memory_text(const GpuDevice& device) {
                      amount(device.memory_total_bytes), unit_name);
 }
 
-std::string memory_bar(const GpuDevice& device, const TableStyle& style) {
+std::string memory_bar(const GpuDevice& device, const TableStyle& style, int blocks) {
   if (!device.memory_used_bytes || !device.memory_total_bytes || *device.memory_total_bytes == 0) {
-    return fmt::format("[{:^{}}]", kNotAvailable, kBarWidth);
+    return fmt::format("[{:^{}}]", kNotAvailable, blocks);
   }
   const double share = static_cast<double>(*device.memory_used_bytes) /
                        static_cast<double>(*device.memory_total_bytes);
   // A GPU with any memory in use shows at least one block, so "in use" never looks idle.
-  int filled = static_cast<int>(std::lround(std::clamp(share, 0.0, 1.0) * kBarWidth));
+  int filled = static_cast<int>(std::lround(std::clamp(share, 0.0, 1.0) * blocks));
   if (filled == 0 && *device.memory_used_bytes > 0) filled = 1;
   std::string bar = "[";
-  for (int i = 0; i < kBarWidth; ++i) {
+  for (int i = 0; i < blocks; ++i) {
     if (style.unicode) {
       bar += i < filled ? "█" : "░";
     } else {
@@ -134,12 +137,12 @@ Cell health_cell(const GpuHealth& health) {
   return {"ok", ansi::kGreen};
 }
 
-std::vector<Cell> gpu_row(const GpuDevice& device, const TableStyle& style) {
+std::vector<Cell> gpu_row(const GpuDevice& device, const TableStyle& style, int bar_blocks) {
   return {
       {fmt::format("[{}]", device.index), ansi::kBold, true},
       {device.name.value_or(std::string(kNotAvailable)), ansi::kBlue},
       {memory_text(device), ansi::kYellow, true},
-      {memory_bar(device, style), ansi::kYellow},
+      {memory_bar(device, style, bar_blocks), ansi::kYellow},
       utilization_cell(device),
       {power_text(device), ansi::kCyan, true},
       temperature_cell(device, style),
@@ -164,6 +167,25 @@ bool contains(const std::vector<std::string>& list, const std::string& value) {
   return std::find(list.begin(), list.end(), value) != list.end();
 }
 
+// `prefix` and `text`, broken between words where a line would pass `columns` (0: never),
+// each further line indented under the text's first word.
+std::string wrapped(const std::string& prefix, const std::string& text, std::size_t columns) {
+  std::string out;
+  std::string line = prefix;
+  bool first = true;
+  for (std::size_t from = 0, space; from < text.size(); from = space + 1) {
+    space = std::min(text.find(' ', from), text.size());
+    const std::string word = text.substr(from, space - from);
+    if (columns > 0 && !first && display_width(line) + 1 + display_width(word) > columns) {
+      out += line + "\n";
+      line = std::string(display_width(prefix), ' ');
+    }
+    line += (line.empty() ? "" : " ") + word;
+    first = false;
+  }
+  return out + line;
+}
+
 // Why fields show n/a. Fields that failed for the reason the health column already gives
 // (a lost GPU fails every call) are not repeated; the process list has its own line.
 void append_unreadable(const GpuDevice& device, const TableStyle& style, std::string& out) {
@@ -181,7 +203,7 @@ void append_unreadable(const GpuDevice& device, const TableStyle& style, std::st
     parts.push_back(fmt::format("{} ({})", join(fields, ", "), reason));
   }
   if (parts.empty()) return;
-  out += paint("    n/a: " + join(parts, ", "), ansi::kDim, style) + "\n";
+  out += paint(wrapped("    n/a:", join(parts, ", "), style.columns), ansi::kDim, style) + "\n";
 }
 
 std::string processes_unreadable_reason(const GpuDevice& device) {
@@ -230,8 +252,16 @@ std::string source_text(const GpuReading& reading) {
 std::string header_line(const GpuReading& reading, const StatusContext& context,
                         const TableStyle& style) {
   const std::string_view color = reading.source == "simulated" ? ansi::kYellow : ansi::kDim;
+  const std::string source = source_text(reading);
+  // Too wide for the terminal: the GPUs' source on a line of its own.
+  if (style.columns > 0 &&
+      display_width(context.host) + display_width(source) + display_width(context.local_time) + 4 >
+          style.columns) {
+    return fmt::format("{}  {}\n{}\n", paint(context.host, ansi::kBold, style), context.local_time,
+                       paint(wrapped("", source, style.columns), color, style));
+  }
   return fmt::format("{}  {}  {}\n", paint(context.host, ansi::kBold, style),
-                     paint(source_text(reading), color, style), context.local_time);
+                     paint(source, color, style), context.local_time);
 }
 
 std::vector<std::size_t> column_widths(const std::vector<std::vector<Cell>>& rows) {
@@ -245,16 +275,57 @@ std::vector<std::size_t> column_widths(const std::vector<std::vector<Cell>>& row
   return widths;
 }
 
+// " │ " between cells, or a plain space where a terminal is too narrow for them (`narrow`).
+std::string_view separator(const TableStyle& style, bool narrow) {
+  if (narrow) return "  ";
+  return style.unicode ? " │ " : " | ";
+}
+
+// The columns a row takes, its last cell (the health) as it is, not padded; or, with
+// `health_at_most`, as if it took no more than that (a longer one goes on its own line).
+std::size_t row_width(const std::vector<Cell>& row, const std::vector<std::size_t>& widths,
+                      bool narrow, std::size_t health_at_most = SIZE_MAX) {
+  std::size_t width = 0;
+  for (std::size_t i = 0; i < row.size(); ++i) {
+    const bool tight = i == 1 || i == 3;
+    if (i > 0) width += tight ? 1 : (narrow ? 2 : 3);
+    width += i + 1 == row.size() ? std::min(health_at_most, display_width(row[i].text)) : widths[i];
+  }
+  return width;
+}
+
+// `text` cut to `width` columns, its last one a '+' when anything was cut.
+std::string cut(const std::string& text, std::size_t width) {
+  if (display_width(text) <= width) return text;
+  std::string out;
+  std::size_t columns = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const bool starts = (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
+    if (starts && ++columns == width) break;
+    out += text[i];
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();  // "NVIDIA H100+", not "H100 +"
+  return out + "+";
+}
+
 std::string render_row(const std::vector<Cell>& row, const std::vector<std::size_t>& widths,
-                       const TableStyle& style) {
+                       const TableStyle& style, bool narrow) {
   std::string line;
+  // A health too long for the terminal's line (a lost GPU's reason) goes under it.
+  const bool health_below = style.columns > 0 && row_width(row, widths, narrow) > style.columns;
   for (std::size_t i = 0; i < row.size(); ++i) {
     const bool last = i + 1 == row.size();
+    if (last && health_below) {
+      line += "\n" + paint(wrapped("   ", row[i].text, style.columns), row[i].color, style);
+      break;
+    }
     // The last cell is not padded, so lines carry no trailing blanks.
-    const std::string text = last ? row[i].text : pad(row[i], widths[i]);
+    Cell cell = row[i];
+    if (!last) cell.text = cut(cell.text, widths[i]);
+    const std::string text = last ? cell.text : pad(cell, widths[i]);
     // The name follows its index, and the bar its memory figures, with a plain space.
     const bool tight = i == 1 || i == 3;
-    if (i > 0) line += tight ? " " : (style.unicode ? " │ " : " | ");
+    if (i > 0) line += tight ? std::string_view(" ") : separator(style, narrow);
     line += paint(text, row[i].color, style);
   }
   return line;
@@ -266,11 +337,38 @@ std::string render_status_table(const GpuReading& reading, const StatusContext& 
                                 const TableStyle& style) {
   std::string out = header_line(reading, context, style);
   if (reading.devices.empty()) return out + "no GPUs found\n";
+  // On a terminal too narrow for the widest line: fewer blocks in the memory bar, then a
+  // shorter name (cut with '+'), then plain spaces between the cells.
+  // A health longer than "ok" goes on a line of its own rather than narrow the others.
+  const auto widest = [](const std::vector<std::vector<Cell>>& rows,
+                         const std::vector<std::size_t>& widths, bool narrow) {
+    std::size_t most = 0;
+    for (const auto& row : rows) most = std::max(most, row_width(row, widths, narrow, 2));
+    return most;
+  };
+  int blocks = kBarWidth;
   std::vector<std::vector<Cell>> rows;
-  for (const GpuDevice& device : reading.devices) rows.push_back(gpu_row(device, style));
-  const std::vector<std::size_t> widths = column_widths(rows);
+  std::vector<std::size_t> widths;
+  bool narrow = false;
+  for (;;) {
+    rows.clear();
+    for (const GpuDevice& device : reading.devices) rows.push_back(gpu_row(device, style, blocks));
+    widths = column_widths(rows);
+    if (style.columns == 0 || blocks == kLeastBarWidth ||
+        widest(rows, widths, false) <= style.columns) {
+      break;
+    }
+    blocks = std::max(kLeastBarWidth,
+                      blocks - static_cast<int>(widest(rows, widths, false) - style.columns));
+  }
+  if (style.columns > 0) {
+    const std::size_t over =
+        widest(rows, widths, false) - std::min(widest(rows, widths, false), style.columns);
+    if (widths[1] > kLeastNameWidth) widths[1] -= std::min(over, widths[1] - kLeastNameWidth);
+    narrow = widest(rows, widths, false) > style.columns;
+  }
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    out += render_row(rows[i], widths, style) + "\n";
+    out += render_row(rows[i], widths, style, narrow) + "\n";
     append_details(reading.devices[i], context, style, out);
   }
   return out;
