@@ -19,8 +19,10 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -115,15 +117,68 @@ void on_child_exit(int /*signal*/) {
 // client's submit or cancel (wake()), or a supervisor of ours that exited (SIGCHLD), so a
 // job's end is recorded and its GPUs or CPU slot reused at once, not a tick later. No tick
 // runs before start(): a wake() before it leaves a byte in the pipe, served by the first.
+// The state database's file, looked at every few seconds: deleted under the daemon (a
+// cleaned folder), it lived on only in the daemon's open file, and everything went with the
+// daemon's stop: the jobs, their history, a running job's record (whose GPU a new daemon
+// then gave away). It is written back from the open database, and the daemon stops, so that
+// the next one (started by the next command) opens it and takes its running jobs back.
+class DatabaseWatch {
+ public:
+  DatabaseWatch(store::StateStore& store, std::filesystem::path path)
+      : store_(store), path_(std::move(path)) {
+    struct stat now {};
+    if (::stat(path_.c_str(), &now) == 0) file_ = {now.st_dev, now.st_ino};
+  }
+
+  // True when the daemon must stop: the file is gone (then written back) or another.
+  bool check() {
+    if (!file_) return false;
+    const auto now_time = std::chrono::steady_clock::now();
+    if (now_time < next_look_) return false;
+    next_look_ = now_time + std::chrono::seconds(2);
+    struct stat now {};
+    if (::stat(path_.c_str(), &now) == 0) {
+      if (std::pair(now.st_dev, now.st_ino) == *file_) return false;
+      say(
+          fmt::format("warning: the state database {} was replaced by another file while this "
+                      "daemon ran; it stops, so that the next daemon opens that one",
+                      path_.string()));
+      return true;
+    }
+    if (errno != ENOENT) return false;  // unreadable for a moment: looked at again later
+    // The whole state folder may have gone (`rm -rf`): made again first.
+    Status written = store::ensure_private_dir(path_.parent_path());
+    if (written.ok()) written = store_.copy_to(path_.string());
+    say(written.ok()
+            ? fmt::format("warning: the state database {} was deleted while this daemon ran; "
+                          "it was written back from the open database, and the daemon stops so "
+                          "that the next one (started by the next command) opens it; running "
+                          "jobs go on and are taken back",
+                          path_.string())
+            : fmt::format("warning: the state database {} was deleted while this daemon ran, "
+                          "and could not be written back ({}); the daemon stops: the next one "
+                          "starts an empty database",
+                          path_.string(), written.message()));
+    return true;
+  }
+
+ private:
+  store::StateStore& store_;
+  std::filesystem::path path_;
+  std::optional<std::pair<dev_t, ino_t>> file_;
+  std::chrono::steady_clock::time_point next_look_{};
+};
+
 class EngineLoop {
  public:
   EngineLoop(engine::Engine& engine, std::mutex& engine_mutex, std::chrono::milliseconds interval,
-             int wake_read_fd, int wake_write_fd)
+             int wake_read_fd, int wake_write_fd, DatabaseWatch* database = nullptr)
       : engine_(engine),
         engine_mutex_(engine_mutex),
         interval_(interval),
         wake_read_fd_(wake_read_fd),
-        wake_write_fd_(wake_write_fd) {}
+        wake_write_fd_(wake_write_fd),
+        database_(database) {}
   ~EngineLoop() { stop(); }
 
   void start() {
@@ -166,6 +221,10 @@ class EngineLoop {
     }
     for (const std::string& warning : report->warnings) say("warning: " + warning);
     for (const std::string& note : report->notes) say(note);
+    if (database_ != nullptr && !stop_asked_ && database_->check()) {
+      stop_asked_ = true;
+      on_signal(SIGTERM);  // as `fastgpu daemon stop` asks
+    }
   }
 
   engine::Engine& engine_;
@@ -175,6 +234,8 @@ class EngineLoop {
   int wake_write_fd_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  DatabaseWatch* database_;
+  bool stop_asked_ = false;
 };
 
 // The loop's wake pipe (non-blocking both ends: a full pipe already means "wake up"), and
@@ -329,6 +390,7 @@ Status run_daemon(const DaemonConfig& config) {
   if (!parts.ok()) return parts.status();
   if (!config.start_choices.empty()) keep_start_choices(config);
   say(parts->gpus_note);
+  for (const std::string& note : parts->start_notes) say(note);
   say(fmt::format("scheduling: policy {}, placement {}; settings {}", config.scheduler.policy,
                   config.scheduler.strategy,
                   config.settings_file.empty() ? "the defaults (no settings file)"
@@ -346,8 +408,9 @@ Status run_daemon(const DaemonConfig& config) {
   // often (`--sample-interval 0.1s` under the default 500 ms tick sampled every 0.5 s).
   const auto sample_every = std::chrono::milliseconds(
       std::max<std::int64_t>(1, std::llround(config.sample_interval_s * 1000.0)));
+  DatabaseWatch database(*parts->store, config.paths.database);
   EngineLoop loop(*parts->engine, engine_mutex, std::min(config.tick_interval, sample_every),
-                  wake_pipe->first, wake_pipe->second);
+                  wake_pipe->first, wake_pipe->second, &database);
   options.wake_loop = [&loop] { loop.wake(); };
   ApiService service(std::move(options));
   // The metrics' port before the socket: `daemon start` takes an answer on the socket for a

@@ -3,6 +3,13 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
 #include "fastgpu/exec/local_launcher.h"
 #include "fastgpu/exec/process_tree.h"
 #include "fastgpu/gpu/nvml_probe.h"
@@ -69,6 +76,45 @@ std::optional<JobId> pid_attribution(std::uint32_t pid, const engine::Supervisor
   return attributed.begin()->second;
 }
 
+// The highest job id that names a file in the state folder's logs/ (`12.log`) or runs/
+// (`12.1.jsonl`, `12/`); 0 when none does.
+std::uint64_t highest_id_of_job_files(const std::filesystem::path& state_dir) {
+  std::uint64_t highest = 0;
+  for (const char* folder : {"logs", "runs"}) {
+    std::error_code error;
+    for (std::filesystem::directory_iterator entry(state_dir / folder, error), end;
+         !error && entry != end; entry.increment(error)) {
+      const std::string name = entry->path().filename().string();
+      std::uint64_t id = 0;
+      const auto [after, problem] = std::from_chars(name.data(), name.data() + name.size(), id);
+      if (problem == std::errc{} && after != name.data()) highest = std::max(highest, id);
+    }
+  }
+  return highest;
+}
+
+// A database made anew (deleted under a daemon, or moved away) in a state folder that holds
+// earlier jobs' logs and run records: its first ids were theirs, and a new job 1 appended to
+// job 1's log and read job 1's outcome as its own. Its ids now start past them. Looked for
+// only while the database has never had a job, so a long past costs nothing at start.
+Status skip_ids_of_earlier_files(const DaemonConfig& config, DaemonParts& parts) {
+  Result<std::map<store::JobState, std::uint64_t>> entered = parts.store->count_state_entries();
+  if (!entered.ok()) return entered.status();
+  if (!entered->empty()) return {};
+  const std::uint64_t highest = highest_id_of_job_files(config.paths.state_dir);
+  if (highest == 0) return {};
+  Result<bool> skipped = parts.store->skip_ids_through(JobId(highest));
+  if (!skipped.ok()) return skipped.status();
+  if (*skipped) {
+    parts.start_notes.push_back(fmt::format(
+        "warning: the state database {} holds no job, but {} holds the logs and run records "
+        "of jobs up to {} (was the database deleted or replaced?): new jobs are numbered from "
+        "{}, so that none writes into an earlier job's files",
+        config.paths.database.string(), config.paths.state_dir.string(), highest, highest + 1));
+  }
+  return {};
+}
+
 }  // namespace
 
 Result<DaemonParts> open_daemon_parts(const DaemonConfig& config) {
@@ -78,6 +124,7 @@ Result<DaemonParts> open_daemon_parts(const DaemonConfig& config) {
       store::open_sqlite_store(config.paths.database.string());
   if (!store.ok()) return store.status();
   parts.store = std::move(store).value();
+  FASTGPU_RETURN_IF_ERROR(skip_ids_of_earlier_files(config, parts));
   Result<std::unique_ptr<exec::Launcher>> launcher = exec::make_local_launcher();
   if (!launcher.ok()) return launcher.status();
   parts.launcher = std::move(launcher).value();

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/engine/engine.h"
@@ -21,6 +22,7 @@ struct DaemonParts {
   std::unique_ptr<engine::Engine> engine;  // last: uses every part above
   std::string gpus_source;                 // "nvml" or "simulated"
   std::string gpus_note;                   // said at start and in GET /v1/daemon
+  std::vector<std::string> start_notes;    // said at start (daemon.log)
 };
 
 // Opens every part; the engine re-adopts the jobs a previous daemon left running.

@@ -208,6 +208,8 @@ class CountingStore final : public store::StateStore {
     ++job_reads;
     return inner_.count_state_entries();
   }
+  Result<bool> skip_ids_through(JobId last) override { return inner_.skip_ids_through(last); }
+  Status copy_to(const std::string& path) override { return inner_.copy_to(path); }
   Result<std::vector<store::Transition>> transitions(JobId job) override {
     ++job_reads;
     return inner_.transitions(job);

@@ -295,6 +295,33 @@ class SqliteStateStore final : public StateStore {
     return counts_by_state(kCountStateEntries);
   }
 
+  Result<bool> skip_ids_through(JobId last) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(std::int64_t issued,
+                           db_->query_int("SELECT coalesce((SELECT seq FROM sqlite_sequence "
+                                          "WHERE name = 'jobs'), 0)"));
+    STORE_ASSIGN_OR_RETURN(std::int64_t highest,
+                           db_->query_int("SELECT coalesce(max(id), 0) FROM jobs"));
+    if (as_int64(last.value()) <= std::max(issued, highest)) return false;
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    STORE_ASSIGN_OR_RETURN(Statement clear,
+                           db_->prepare("DELETE FROM sqlite_sequence WHERE name = 'jobs'"));
+    FASTGPU_RETURN_IF_ERROR(clear.run());
+    STORE_ASSIGN_OR_RETURN(
+        Statement set, db_->prepare("INSERT INTO sqlite_sequence (name, seq) VALUES ('jobs', ?1)"));
+    set.bind(1, as_int64(last.value()));
+    FASTGPU_RETURN_IF_ERROR(set.run());
+    FASTGPU_RETURN_IF_ERROR(txn.commit());
+    return true;
+  }
+
+  Status copy_to(const std::string& path) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare("VACUUM INTO ?1"));
+    stmt.bind(1, path);
+    return stmt.run().with_context("writing the state database to '" + path + "'");
+  }
+
   // A (state, count) query's rows.
   Result<std::map<JobState, std::uint64_t>> counts_by_state(const char* query) {
     std::lock_guard lock(mutex_);

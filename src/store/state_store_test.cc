@@ -1058,6 +1058,15 @@ TEST_F(StateStoreTest, PurgeForgetsEndedJobsBeforeTheMomentButNotThoseWaitedOn) 
   EXPECT_FALSE(store_->submit(std::span(&late, 1)).ok());
 }
 
+// Ids skipped past earlier jobs' files: the next id is past them, and never lowered.
+TEST_F(StateStoreTest, SkippedIdsAreNotHandedOutAndNeverLowered) {
+  EXPECT_TRUE(store_->skip_ids_through(JobId(41)).value());
+  EXPECT_EQ(submit_one(full_spec(1)), JobId(42));
+  EXPECT_FALSE(store_->skip_ids_through(JobId(7)).value());
+  EXPECT_FALSE(store_->skip_ids_through(JobId(42)).value());
+  EXPECT_EQ(submit_one(full_spec(1)), JobId(43));
+}
+
 TEST_F(StateStoreTest, PurgeNeedsAMomentAndEndedStates) {
   JobFilter no_moment;
   const Result<Purged> without = store_->purge_ended(no_moment, 10);

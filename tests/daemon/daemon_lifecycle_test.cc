@@ -827,6 +827,62 @@ TEST(DaemonLifecycle, ABadSettingsFileIsRefusedNamingItsLine) {
   EXPECT_EQ(status["policy"], "fair") << status.dump();
 }
 
+// A state database deleted (or moved away) while the folder keeps its jobs' logs and run
+// records: the new database's first job was job 1 again, appended to job 1's log and read
+// job 1's outcome as its own. Its jobs are numbered past them now, and the log says why.
+TEST(DaemonLifecycle, ANewDatabaseBesideEarlierJobsFilesNumbersItsJobsPastThem) {
+  DaemonHarness daemon;
+  const std::vector<std::uint64_t> first = daemon.submit_api(
+      {{"jobs", json::array({shell_job("echo OLD-OUTPUT; exit 3", daemon.work().string(), 0)})}});
+  ASSERT_EQ(first.size(), 1u);
+  daemon.wait_for_state(first[0], "FAILED");
+  ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
+  for (const char* file : {"fastgpu.db", "fastgpu.db-wal", "fastgpu.db-shm"}) {
+    std::filesystem::remove(daemon.state_dir() / file);
+  }
+  const std::vector<std::uint64_t> next = daemon.submit_api(
+      {{"jobs", json::array({shell_job("echo NEW-OUTPUT", daemon.work().string(), 0)})}});
+  ASSERT_EQ(next.size(), 1u);
+  EXPECT_GT(next[0], first[0]);
+  daemon.wait_for_state(next[0], "COMPLETED");
+  EXPECT_EQ(daemon.log_of(next[0]), "NEW-OUTPUT\n");
+  EXPECT_TRUE(contains(daemon.daemon_log_tail(),
+                       "new jobs are numbered from " + std::to_string(first[0] + 1)))
+      << daemon.daemon_log_tail();
+}
+
+// The database deleted under a running daemon (`rm fastgpu.db*`): the daemon writes it back
+// from its open file and stops; the next command's daemon has every job, and takes the
+// running one back, which ends once, COMPLETED. Before, the daemon went on writing to the
+// deleted file, and its next start had an empty history and a running job it did not know.
+TEST(DaemonLifecycle, ADatabaseDeletedUnderTheDaemonIsWrittenBackAndNothingIsLost) {
+  DaemonHarness daemon;
+  const std::vector<std::uint64_t> ids = daemon.submit_api(
+      {{"jobs", json::array({shell_job("echo done", daemon.work().string(), 0),
+                             shell_job("sleep 4; echo slept", daemon.work().string(), 0)})}});
+  ASSERT_EQ(ids.size(), 2u);
+  daemon.wait_for_state(ids[0], "COMPLETED");
+  daemon.wait_for_launch(ids[1]);
+  const std::optional<pid_t> before = daemon.answering_pid();
+  ASSERT_TRUE(before.has_value());
+  for (const char* file : {"fastgpu.db", "fastgpu.db-wal", "fastgpu.db-shm"}) {
+    std::filesystem::remove(daemon.state_dir() / file);
+  }
+  bool stopped = false;
+  for (int i = 0; i < 200 && !stopped; ++i) {
+    stopped = ::kill(*before, 0) != 0;
+    if (!stopped) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(stopped) << daemon.daemon_log_tail();
+  EXPECT_TRUE(contains(daemon.daemon_log_tail(), "was written back from the open database"))
+      << daemon.daemon_log_tail();
+  ASSERT_TRUE(std::filesystem::exists(daemon.state_dir() / "fastgpu.db"));
+  EXPECT_EQ(daemon.job(ids[0])["state"], "COMPLETED");  // a new daemon, the same jobs
+  daemon.wait_for_state(ids[1], "COMPLETED");
+  EXPECT_EQ(daemon.log_of(ids[1]), "slept\n");
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 2u);
+}
+
 TEST(DaemonLifecycle, AJobsLogShowsTheGpusItWasPlacedOn) {
   DaemonHarness daemon("2xH100-80G");
   const std::vector<std::uint64_t> ids = daemon.submit_api(

@@ -358,6 +358,14 @@ class StateStore {
   // How many times a job of any user entered each state, over the database's life: a purge
   // or a retention does not lower it (a state never entered is left out).
   virtual Result<std::map<JobState, std::uint64_t>> count_state_entries() = 0;
+  // Makes the next job's id greater than `last`, if it would not be already (ids are never
+  // reused, even of purged jobs); true when it moved. A database made anew in a state
+  // folder that holds earlier jobs' logs and run records must not hand their ids out again.
+  virtual Result<bool> skip_ids_through(JobId last) = 0;
+  // Writes the whole database as it is now, committed writes and all, to a new file at
+  // `path` (SQLite's VACUUM INTO), which must not exist: a database file deleted under a
+  // daemon that still has it open is written back from what the daemon holds.
+  virtual Status copy_to(const std::string& path) = 0;
   // The job's transitions, oldest first.
   virtual Result<std::vector<Transition>> transitions(JobId job) = 0;
 
