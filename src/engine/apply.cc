@@ -147,7 +147,7 @@ void EngineImpl::settle_launches(const std::vector<exec::LaunchResult>& results,
     Launching launch = std::move(found->second);
     launching_.erase(found);
     if (!result.launched.ok()) {
-      fail_launch(result.job, result.launched.status().to_string(), report);
+      fail_launch(result.job, result.launched.status().message(), report);
       continue;
     }
     const exec::Launched& run = *result.launched;
@@ -186,7 +186,14 @@ void EngineImpl::fail_launch(JobId job, const std::string& message, TickReport& 
   store::JobEnd end;
   end.state = JobState::kFailed;
   end.at = now_;
-  end.reason = "could not be launched: " + message;
+  // The launcher's words, without the job it names again ("job 1: ...", "job 1 could not
+  // start: ..."): the reason is the job's own, and the log line names it once.
+  std::string_view why = message;
+  const std::string own = "job " + to_string(job);
+  for (const std::string& prefix : {own + ": ", own + " could not start: "}) {
+    if (why.starts_with(prefix)) why.remove_prefix(prefix.size());
+  }
+  end.reason = "could not be launched: " + std::string(why);
   end.never_ran = true;
   const Status recorded = record_end(job, std::nullopt, end);  // rare: no signature at hand
   report.ended.push_back(job);

@@ -216,6 +216,8 @@ TEST_F(EngineTest, LaunchFailureEndsTheJobFailedWithTheMessage) {
   EXPECT_EQ(state(id), JobState::kFailed);
   EXPECT_THAT(last_reason(id), HasSubstr("cannot exec /no/such/program"));
   EXPECT_THAT(record(id).end_reason, HasSubstr("could not be launched: "));
+  // In the user's words: no status name ("io error: "), nothing else.
+  EXPECT_EQ(record(id).end_reason, "could not be launched: cannot exec /no/such/program");
   EXPECT_THAT(record(id).end_reason, HasSubstr("cannot exec /no/such/program"));
   EXPECT_TRUE(record(id).end_time.has_value());
   EXPECT_THAT(report.ended, Contains(id));

@@ -397,6 +397,21 @@ TEST_F(LauncherTest, SupervisorProgramRemovedAfterStartFailsTheLaunchAndNamesIt)
   EXPECT_THAT(launched.status().message(), HasSubstr(copy.string()));
 }
 
+// A runs/ folder that cannot take the supervisors' log (read-only, or full; here the log's
+// name taken by a folder) was told as the supervisor program's fault.
+TEST_F(LauncherTest, ASupervisorsLogThatCannotBeOpenedIsNamedNotTheProgram) {
+  Result<std::unique_ptr<Launcher>> made =
+      make_local_launcher(LocalLauncherOptions{FASTGPU_SUPERVISOR_PATH, 30.0});
+  ASSERT_TRUE(made.ok());
+  std::filesystem::create_directories(supervisor_log_of(run_file(15)));
+  Result<Launched> launched = (*made)->launch(shell_request(15, "true"));
+  ASSERT_FALSE(launched.ok());
+  EXPECT_THAT(launched.status().message(),
+              HasSubstr("cannot open the supervisors' log '" +
+                        supervisor_log_of(run_file(15)).string() + "'"));
+  EXPECT_THAT(launched.status().message(), HasSubstr("check that its folder is writable"));
+}
+
 TEST(LocalLauncherOptionsTest, MissingSupervisorProgramIsNotFoundAndNamed) {
   Result<std::unique_ptr<Launcher>> made =
       make_local_launcher(LocalLauncherOptions{"/nonexistent/fastgpu-supervisor", 30.0});

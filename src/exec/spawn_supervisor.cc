@@ -214,6 +214,15 @@ Result<SpawnedSupervisor> start_supervisor(const std::filesystem::path& supervis
   ::close(*request_fd);
   if (error != 0) {
     ::close(fds[0]);
+    // The spawn opens the supervisors' log for it first: a read-only or full runs/ folder
+    // failed there, and was told as the program's fault.
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+    if (log_fd < 0) {
+      const int log_error = errno;
+      return unavailable("cannot open the supervisors' log '" + log_path.string() +
+                         "': " + errno_text(log_error) + "; check that its folder is writable");
+    }
+    ::close(log_fd);
     return unavailable("cannot start the supervisor '" + supervisor_path.string() +
                        "': " + errno_text(error));
   }
