@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -320,9 +321,24 @@ Result<StartedDaemon> start_daemon(const DaemonPaths& paths, const StartOptions&
         if (winner.ok() && winner->has_value() && **winner > 0)
           return StartedDaemon{**winner, false};
       }
-      return failed_precondition(
-          fmt::format("the daemon exited at start-up; the end of {}:{}", paths.log_file.string(),
-                      tail_of(paths.log_file, 5, no_log_yet ? 0 : log_before)));
+      const std::string tail = tail_of(paths.log_file, 5, no_log_yet ? 0 : log_before);
+      if (tail.find_first_not_of(" \n") == std::string::npos) {
+        // It could not even write why: a full or read-only disk is the usual reason.
+        struct statvfs disk {};
+        const bool full =
+            ::statvfs(paths.state_dir.c_str(), &disk) == 0 &&
+            disk.f_bavail * static_cast<unsigned long long>(disk.f_frsize) < (1ULL << 20);
+        return failed_precondition(fmt::format(
+            "the daemon exited at start-up and wrote nothing to {}{}", paths.log_file.string(),
+            full ? fmt::format(": the disk of {} is full (less than 1 MiB free); free some "
+                               "space there, or set FASTGPU_STATE_DIR to a folder on another disk",
+                               paths.state_dir.string())
+                 : fmt::format("; check that {} is on a disk with free space that you may "
+                               "write (`df {}`)",
+                               paths.state_dir.string(), paths.state_dir.string())));
+      }
+      return failed_precondition(fmt::format("the daemon exited at start-up; the end of {}:{}",
+                                             paths.log_file.string(), tail));
     }
     std::this_thread::sleep_for(kPollInterval);
   }
