@@ -21,6 +21,7 @@
 #include <exception>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -185,6 +186,9 @@ class EngineLoop {
     thread_ = std::thread([this] { run(); });
   }
 
+  // Told each warning of a tick, and a tick that failed (set before start()).
+  std::function<void(const std::string&)> on_problem;
+
   void wake() {
     const char byte = 'w';
     [[maybe_unused]] const ssize_t ignored = ::write(wake_write_fd_, &byte, 1);
@@ -217,9 +221,11 @@ class EngineLoop {
     Result<engine::TickReport> report = engine_.tick();
     if (!report.ok()) {
       say("tick failed: " + report.status().to_string());
+      if (on_problem) on_problem("tick failed: " + report.status().message());
       return;
     }
     for (const std::string& warning : report->warnings) say("warning: " + warning);
+    if (!report->warnings.empty() && on_problem) on_problem(report->warnings.back());
     for (const std::string& note : report->notes) say(note);
     if (database_ != nullptr && !stop_asked_ && database_->check()) {
       stop_asked_ = true;
@@ -413,6 +419,7 @@ Status run_daemon(const DaemonConfig& config) {
                   wake_pipe->first, wake_pipe->second, &database);
   options.wake_loop = [&loop] { loop.wake(); };
   ApiService service(std::move(options));
+  loop.on_problem = [&service](const std::string& message) { service.note_problem(message); };
   // The metrics' port before the socket: `daemon start` takes an answer on the socket for a
   // daemon that started, and one whose port was taken exited just after answering.
   std::unique_ptr<MetricsServer> metrics;

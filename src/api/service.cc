@@ -874,11 +874,23 @@ ApiResponse ApiService::reload_settings(const std::string& asked_by) {
                     {"scheduler", now}}};
 }
 
+void ApiService::note_problem(const std::string& message) {
+  std::lock_guard lock(info_mutex_);
+  problem_ = message;
+  problem_at_ = std::chrono::steady_clock::now();
+}
+
 ApiResponse ApiService::daemon_info() {
   DaemonInfo info;
+  Json problem = nullptr;
   {
     std::lock_guard lock(info_mutex_);
     info = options_.info;
+    const auto age = std::chrono::steady_clock::now() - problem_at_;
+    if (!problem_.empty() && age < kProblemShownFor) {
+      problem =
+          Json{{"message", problem_}, {"seconds_ago", std::chrono::duration<double>(age).count()}};
+    }
   }
   const double uptime =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - info.started).count();
@@ -913,6 +925,7 @@ ApiResponse ApiService::daemon_info() {
                     {"metrics_listen",
                      info.metrics_listen.empty() ? Json(nullptr) : Json(info.metrics_listen)},
                     {"shared", info.shared},
+                    {"problem", problem},
                     {"policy", setting("policy")},
                     {"strategy", setting("strategy")},
                     {"scheduler", info.scheduler},

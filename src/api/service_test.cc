@@ -619,6 +619,18 @@ TEST_F(ApiServiceTest, ReloadHandsTheSettingsReadAgainToTheEngineAndSaysWhatChan
                 "settings read again (`fastgpu daemon reload` of uid 0): nothing changed"}));
 }
 
+// The daemon's latest warning is in its status for a while (a full disk kept ended jobs
+// RUNNING, and only daemon.log said why); none: null.
+TEST_F(ApiServiceTest, TheLatestWarningIsInTheDaemonsStatus) {
+  EXPECT_TRUE(call("GET", "/v1/daemon", 0).body["problem"].is_null());
+  service_->note_problem("could not record the end of job 3: database or disk is full");
+  const Json problem = call("GET", "/v1/daemon", 9).body["problem"];
+  ASSERT_TRUE(problem.is_object()) << problem.dump();
+  EXPECT_EQ(problem["message"], "could not record the end of job 3: database or disk is full");
+  EXPECT_GE(problem["seconds_ago"].get<double>(), 0.0);
+  EXPECT_LT(problem["seconds_ago"].get<double>(), 300.0);
+}
+
 // What `fastgpu wait` polls: the same selection as the list, ids only, the caller's own.
 TEST_F(ApiServiceTest, IdsOnlyListsTheSameJobsWithoutTheirRecords) {
   const std::uint64_t cancelled = submit_as(9);

@@ -713,6 +713,17 @@ std::string settings_text(const api::Json& info) {
                                         : "the defaults (no settings file)");
 }
 
+// The daemon's latest warning of the last minutes, as a line: on a full disk, jobs that had
+// ended looked RUNNING, and only daemon.log said why.
+std::string problem_text(const api::Json& info) {
+  const api::Json problem = info.value("problem", api::Json());
+  if (!problem.is_object() || !problem.contains("message")) return "";
+  return fmt::format("warning:   {} ({} ago; every warning is in {}/daemon.log)\n",
+                     problem["message"].get<std::string>(),
+                     format_duration(Seconds(problem.value("seconds_ago", 0.0))),
+                     info.value("state_dir", std::string("the state folder")));
+}
+
 std::string status_text(const api::Json& info) {
   std::string counts;
   for (const auto& [state, count] : info["jobs"].items()) {
@@ -723,18 +734,23 @@ std::string status_text(const api::Json& info) {
   const std::string kept = "kept " + kept_for(info.value("sample_retention_s", 0.0));
   const std::string ended_kept = kept_for(info.value("job_retention_s", 0.0));
   return fmt::format(
-      "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} ({})\npolicy:    "
-      "{} (placement: {}, backfill {})\n{}sampling:  every {}, {}\nmetrics:   {}\njobs:      {}\n"
-      "history:   ended jobs kept {}\n",
-      info["pid"].get<std::int64_t>(), format_duration(Seconds(info["uptime_s"].get<double>())),
-      info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
-      info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
-      info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
-      settings_text(info), format_duration(Seconds(info.value("sample_interval_s", 1.0))), kept,
-      info.contains("metrics_listen") && info["metrics_listen"].is_string()
-          ? "http://" + info["metrics_listen"].get<std::string>() + "/metrics"
-          : std::string("`fastgpu metrics` (no --metrics-listen)"),
-      counts.empty() ? "none" : counts, ended_kept);
+             "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} "
+             "({})\npolicy:    "
+             "{} (placement: {}, backfill {})\n{}sampling:  every {}, {}\nmetrics:   {}\njobs:     "
+             " {}\n"
+             "history:   ended jobs kept {}\n",
+             info["pid"].get<std::int64_t>(),
+             format_duration(Seconds(info["uptime_s"].get<double>())),
+             info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
+             info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
+             info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
+             settings_text(info), format_duration(Seconds(info.value("sample_interval_s", 1.0))),
+             kept,
+             info.contains("metrics_listen") && info["metrics_listen"].is_string()
+                 ? "http://" + info["metrics_listen"].get<std::string>() + "/metrics"
+                 : std::string("`fastgpu metrics` (no --metrics-listen)"),
+             counts.empty() ? "none" : counts, ended_kept) +
+         problem_text(info);
 }
 
 // `fastgpu daemon reload`: the running daemon reads its settings file again.

@@ -108,6 +108,11 @@ class ApiService {
   // GET /v1/metrics for a scrape over TCP (MetricsServer): the GPUs and the job counts, no
   // job's series (the peer has no uid). Never throws.
   ApiResponse scrape_metrics();
+  // The daemon's latest warning (a tick that failed, an end it could not record on a full
+  // disk): GET /v1/daemon shows it for kProblemShownFor, so that `daemon status` says what
+  // only daemon.log said while jobs looked stuck.
+  void note_problem(const std::string& message);
+  static constexpr std::chrono::seconds kProblemShownFor{300};
   // Reads the settings again (POST /v1/daemon/reload, or SIGHUP) and logs the outcome,
   // naming who asked ("SIGHUP", "`fastgpu daemon reload` of uid 1000").
   ApiResponse reload_settings(const std::string& asked_by);
@@ -141,6 +146,8 @@ class ApiService {
 
   ApiServiceOptions options_;
   std::mutex info_mutex_;  // guards options_.info, which reload() changes
+  std::string problem_;    // the latest warning, and when (guarded by info_mutex_)
+  std::chrono::steady_clock::time_point problem_at_;
 };
 
 // The HTTP status for an error Status: invalid argument 400, not found 404, failed
