@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/display_width.h"
 #include "cli/status_render.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
@@ -39,14 +40,6 @@ struct Cell {
   std::string_view color;
   bool right_aligned = false;
 };
-
-// Terminal columns a UTF-8 string takes: every code point counts one (the table only uses
-// narrow characters such as the degree sign and block elements).
-std::size_t display_width(std::string_view text) {
-  return static_cast<std::size_t>(std::count_if(text.begin(), text.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
-  }));
-}
 
 std::string paint(std::string_view text, std::string_view color, const TableStyle& style) {
   if (!style.color || color.empty()) return std::string(text);
@@ -275,8 +268,12 @@ std::vector<std::size_t> column_widths(const std::vector<std::vector<Cell>>& row
   return widths;
 }
 
-// " │ " between cells, or a plain space where a terminal is too narrow for them (`narrow`).
-std::string_view separator(const TableStyle& style, bool narrow) {
+// What goes before cell `i`: nothing before the first; a plain space after the index (the
+// name follows it) and after the memory figures (the bar follows them); " │ " between the
+// others, or two spaces where a terminal is too narrow for them (`narrow`).
+std::string_view separator(std::size_t i, const TableStyle& style, bool narrow) {
+  if (i == 0) return "";
+  if (i == 1 || i == 3) return " ";
   if (narrow) return "  ";
   return style.unicode ? " │ " : " | ";
 }
@@ -284,27 +281,22 @@ std::string_view separator(const TableStyle& style, bool narrow) {
 // The columns a row takes, its last cell (the health) as it is, not padded; or, with
 // `health_at_most`, as if it took no more than that (a longer one goes on its own line).
 std::size_t row_width(const std::vector<Cell>& row, const std::vector<std::size_t>& widths,
-                      bool narrow, std::size_t health_at_most = SIZE_MAX) {
+                      const TableStyle& style, bool narrow, std::size_t health_at_most = SIZE_MAX) {
   std::size_t width = 0;
   for (std::size_t i = 0; i < row.size(); ++i) {
-    const bool tight = i == 1 || i == 3;
-    if (i > 0) width += tight ? 1 : (narrow ? 2 : 3);
+    width += display_width(separator(i, style, narrow));
     width += i + 1 == row.size() ? std::min(health_at_most, display_width(row[i].text)) : widths[i];
   }
   return width;
 }
 
-// `text` cut to `width` columns, its last one a '+' when anything was cut.
+// `text` cut to `width` columns with a '+' (fit_to_width), no blank before the '+':
+// "NVIDIA H100+", not "NVIDIA H100 +".
 std::string cut(const std::string& text, std::size_t width) {
-  if (display_width(text) <= width) return text;
-  std::string out;
-  std::size_t columns = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const bool starts = (static_cast<unsigned char>(text[i]) & 0xC0) != 0x80;
-    if (starts && ++columns == width) break;
-    out += text[i];
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();  // "NVIDIA H100+", not "H100 +"
+  std::string out = fit_to_width(text, width);
+  if (out == text) return out;
+  out.pop_back();
+  while (!out.empty() && out.back() == ' ') out.pop_back();
   return out + "+";
 }
 
@@ -312,7 +304,8 @@ std::string render_row(const std::vector<Cell>& row, const std::vector<std::size
                        const TableStyle& style, bool narrow) {
   std::string line;
   // A health too long for the terminal's line (a lost GPU's reason) goes under it.
-  const bool health_below = style.columns > 0 && row_width(row, widths, narrow) > style.columns;
+  const bool health_below =
+      style.columns > 0 && row_width(row, widths, style, narrow) > style.columns;
   for (std::size_t i = 0; i < row.size(); ++i) {
     const bool last = i + 1 == row.size();
     if (last && health_below) {
@@ -323,9 +316,7 @@ std::string render_row(const std::vector<Cell>& row, const std::vector<std::size
     Cell cell = row[i];
     if (!last) cell.text = cut(cell.text, widths[i]);
     const std::string text = last ? cell.text : pad(cell, widths[i]);
-    // The name follows its index, and the bar its memory figures, with a plain space.
-    const bool tight = i == 1 || i == 3;
-    if (i > 0) line += tight ? std::string_view(" ") : separator(style, narrow);
+    line += separator(i, style, narrow);
     line += paint(text, row[i].color, style);
   }
   return line;
@@ -338,34 +329,30 @@ std::string render_status_table(const GpuReading& reading, const StatusContext& 
   std::string out = header_line(reading, context, style);
   if (reading.devices.empty()) return out + "no GPUs found\n";
   // On a terminal too narrow for the widest line: fewer blocks in the memory bar, then a
-  // shorter name (cut with '+'), then plain spaces between the cells.
-  // A health longer than "ok" goes on a line of its own rather than narrow the others.
-  const auto widest = [](const std::vector<std::vector<Cell>>& rows,
-                         const std::vector<std::size_t>& widths, bool narrow) {
-    std::size_t most = 0;
-    for (const auto& row : rows) most = std::max(most, row_width(row, widths, narrow, 2));
-    return most;
-  };
-  int blocks = kBarWidth;
+  // shorter name (cut with '+'), then plain spaces between the cells. A health longer than
+  // "ok" goes on a line of its own rather than narrow the others.
   std::vector<std::vector<Cell>> rows;
-  std::vector<std::size_t> widths;
-  bool narrow = false;
-  for (;;) {
+  const auto build = [&](int blocks) {
     rows.clear();
     for (const GpuDevice& device : reading.devices) rows.push_back(gpu_row(device, style, blocks));
-    widths = column_widths(rows);
-    if (style.columns == 0 || blocks == kLeastBarWidth ||
-        widest(rows, widths, false) <= style.columns) {
-      break;
-    }
-    blocks = std::max(kLeastBarWidth,
-                      blocks - static_cast<int>(widest(rows, widths, false) - style.columns));
-  }
+    return column_widths(rows);
+  };
+  std::vector<std::size_t> widths = build(kBarWidth);
+  bool narrow = false;
   if (style.columns > 0) {
-    const std::size_t over =
-        widest(rows, widths, false) - std::min(widest(rows, widths, false), style.columns);
-    if (widths[1] > kLeastNameWidth) widths[1] -= std::min(over, widths[1] - kLeastNameWidth);
-    narrow = widest(rows, widths, false) > style.columns;
+    // How far the widest line (with its " │ ") runs past the terminal.
+    const auto over = [&] {
+      std::size_t most = 0;
+      for (const auto& row : rows) most = std::max(most, row_width(row, widths, style, false, 2));
+      return most - std::min(most, style.columns);
+    };
+    // Every bar is as wide as its blocks: one narrowing takes exactly what is over.
+    if (const std::size_t excess = over(); excess > 0) {
+      widths = build(kBarWidth -
+                     static_cast<int>(std::min<std::size_t>(excess, kBarWidth - kLeastBarWidth)));
+    }
+    widths[1] -= std::min(over(), widths[1] - std::min(widths[1], kLeastNameWidth));
+    narrow = over() > 0;
   }
   for (std::size_t i = 0; i < rows.size(); ++i) {
     out += render_row(rows[i], widths, style, narrow) + "\n";
