@@ -105,10 +105,9 @@ Result<Settings> scheduler_option(const DaemonOptions& options, bool reloading =
   sched::SchedulerConfig& config = settings.config;
   // Sets `field` to the name, if one was given, and checks the config with it. A different
   // name in the file is said, so that a reload does not read as if the file's took effect.
-  const auto take = [&config, &settings, &file_keys](const Named& named,
+  const auto take = [&config, &settings, &file_keys](const std::string& key, const Named& named,
                                                      std::string& field) -> Status {
     if (named.value.empty()) return Status::ok_status();
-    const std::string key = &field == &config.policy ? "policy" : "strategy";
     if (field != named.value &&
         std::find(file_keys.begin(), file_keys.end(), key) != file_keys.end()) {
       settings.overridden.push_back(fmt::format(
@@ -123,12 +122,14 @@ Result<Settings> scheduler_option(const DaemonOptions& options, bool reloading =
     return named.from_flag ? invalid_argument(message) : failed_precondition(message);
   };
   if (Status taken =
-          take(flag_or_environment(options.policy, "--policy", "FASTGPU_POLICY"), config.policy);
+          take("policy", flag_or_environment(options.policy, "--policy", "FASTGPU_POLICY"),
+               config.policy);
       !taken.ok()) {
     return taken;
   }
-  if (Status taken = take(flag_or_environment(options.strategy, "--strategy", "FASTGPU_STRATEGY"),
-                          config.strategy);
+  if (Status taken =
+          take("strategy", flag_or_environment(options.strategy, "--strategy", "FASTGPU_STRATEGY"),
+               config.strategy);
       !taken.ok()) {
     return taken;
   }
@@ -202,6 +203,11 @@ std::vector<std::string> settings_not_as_asked(const DaemonOptions& options, con
   return differences;
 }
 
+bool environment_sets(const char* variable) {
+  const char* value = std::getenv(variable);
+  return value != nullptr && value[0] != '\0';
+}
+
 // The options the environment's variables ask for where no flag does, and nothing else:
 // `daemon start` on a running daemon compares them as it compares the flags (an exported
 // FASTGPU_METRICS_LISTEN read as served when it was not).
@@ -220,8 +226,7 @@ DaemonOptions asked_by_environment(const DaemonOptions& options,
   take(options.metrics_listen, "FASTGPU_METRICS_LISTEN", asked.metrics_listen);
   take(options.sample_retention, "FASTGPU_SAMPLE_RETENTION", asked.sample_retention);
   take(options.job_retention, "FASTGPU_JOB_RETENTION", asked.job_retention);
-  const char* slots = std::getenv("FASTGPU_CPU_SLOTS");
-  if (!options.cpu_slots && slots != nullptr && *slots != '\0' && cpu_slots) {
+  if (!options.cpu_slots && environment_sets("FASTGPU_CPU_SLOTS") && cpu_slots) {
     asked.cpu_slots = static_cast<std::int64_t>(*cpu_slots);
   }
   return asked;
@@ -359,10 +364,6 @@ std::vector<std::filesystem::path> job_path_prefix(const std::filesystem::path& 
   return prefix;
 }
 
-bool environment_sets(const char* variable) {
-  const char* value = std::getenv(variable);
-  return value != nullptr && value[0] != '\0';
-}
 
 // What this start asks for by flag or variable: kept while the daemon runs
 // (DaemonConfig::start_choices) for a restart after a crash. `cpu_slots` as
