@@ -364,7 +364,6 @@ std::vector<std::filesystem::path> job_path_prefix(const std::filesystem::path& 
   return prefix;
 }
 
-
 // What this start asks for by flag or variable: kept while the daemon runs
 // (DaemonConfig::start_choices) for a restart after a crash. `cpu_slots` as
 // cpu_slots_option() read them.
