@@ -32,5 +32,6 @@ void add_purge_command(CLI::App& app, CommandOutcome& outcome);      // purge_cm
 void add_run_command(CLI::App& app, CommandOutcome& outcome);        // run_cmd.cc
 void add_metrics_command(CLI::App& app, CommandOutcome& outcome);    // metrics_cmd.cc
 void add_dashboard_command(CLI::App& app, CommandOutcome& outcome);  // dashboard_cmd.cc
+void add_slurm_command(CLI::App& app, CommandOutcome& outcome);      // slurm_cmd.cc
 
 }  // namespace fastgpu::cli

@@ -36,25 +36,6 @@ struct RunOptions {
   std::string chart;  // --chart: also draw the batch's charts here (.svg or .html)
 };
 
-Result<std::string> read_file(const std::string& path) {
-  std::error_code error;
-  if (std::filesystem::is_directory(path, error)) {
-    return invalid_argument(fmt::format(
-        "'{}' is a folder, not a job file; give a YAML file, e.g. examples/batch-cpu.yaml", path));
-  }
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    const int reason = errno;  // what the system said: no such file, permission denied
-    return not_found(
-        fmt::format("cannot read job file '{}' ({}); check the path (e.g. "
-                    "examples/batch-cpu.yaml)",
-                    path, std::strerror(reason)));
-  }
-  std::ostringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
-
 // The batch's jobs as the daemon reports them now; ids of one batch are
 // consecutive.
 Result<std::vector<api::Json>> batch_jobs(ReconnectingClient& client,
@@ -219,7 +200,7 @@ int run_batch(const RunOptions& options) {
   if (const std::optional<Failure> chart = check_chart_path(options.chart)) {
     return report_failure("run", *chart);
   }
-  Result<std::string> text = read_file(options.file);
+  Result<std::string> text = read_job_file(options.file);
   if (!text.ok()) return fail("run", text.status());
   Result<engine::SubmitContext> context = submit_context();
   if (!context.ok()) return fail("run", context.status());

@@ -1,10 +1,16 @@
 #include "cli/submit_context.h"
 
+#include <fmt/format.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 
 extern char** environ;
 
@@ -36,6 +42,25 @@ void give_callers_umask(std::vector<store::JobSpec>& specs) {
   const mode_t mask = ::umask(0);
   ::umask(mask);
   for (store::JobSpec& spec : specs) spec.umask = mask;
+}
+
+Result<std::string> read_job_file(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return invalid_argument(fmt::format(
+        "'{}' is a folder, not a job file; give a YAML file, e.g. examples/batch-cpu.yaml", path));
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    const int reason = errno;  // what the system said: no such file, permission denied
+    return not_found(
+        fmt::format("cannot read job file '{}' ({}); check the path (e.g. "
+                    "examples/batch-cpu.yaml)",
+                    path, std::strerror(reason)));
+  }
+  std::ostringstream text;
+  text << file.rdbuf();
+  return text.str();
 }
 
 }  // namespace fastgpu::cli

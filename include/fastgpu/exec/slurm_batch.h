@@ -1,0 +1,93 @@
+// The Slurm backend: the jobs of a job file (engine::parse_job_file) as sbatch submissions,
+// so the file that runs here runs on a Slurm cluster (docs/slurm.md).
+//
+// slurm_submissions() is pure: jobs in, batch scripts out. submit_to_slurm() hands them to
+// a SlurmCommands, whose real implementation runs sbatch, scontrol and scancel; tests pass
+// a fake one.
+//
+// Thread-safety: pure functions; a SlurmCommands is used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "fastgpu/core/result.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::exec {
+
+// What a user may add to every submission.
+struct SlurmBatchOptions {
+  // Slurm's --output pattern, relative to the job's working folder unless absolute; empty:
+  // "%x-%j.out" ("%x-%A_%a.out" for an array), the job's name and Slurm id.
+  std::string output;
+  // The environment `fastgpu` was run with: sbatch passes it to the job itself (its
+  // --export=ALL), so the scripts export only the variables the file sets or changes.
+  std::vector<std::string> inherited_environment;
+};
+
+// One sbatch call: a job of the file, or an array (all its members, one --array).
+struct SlurmSubmission {
+  struct Wait {
+    std::size_t submission = 0;  // an earlier submission of the same batch
+    store::DependencyKind kind = store::DependencyKind::kAfterOk;
+  };
+  std::vector<std::size_t> specs;  // the specs it stands for (an array: every member)
+  std::string name;                // its --job-name
+  std::string script;              // the batch script, its options as #SBATCH lines
+  std::vector<Wait> waits_for;     // earlier submissions, Slurm ids known only at submit
+  // Numeric `after` targets: jobs that exist on the cluster, by their Slurm ids.
+  std::vector<std::pair<store::DependencyKind, std::uint64_t>> waits_for_ids;
+  std::string output;  // the --output pattern, resolved against the working folder
+  std::string array;   // the --array value ("0-3%2"); empty when not an array
+  // What Slurm does otherwise than FastGPU for this job (whole GPUs for a shared one...).
+  std::vector<std::string> notes;
+};
+
+// The submissions for `specs` (as parse_job_file returns them: an array's members in a
+// row), in the file's order. Fails when a value cannot be written as sbatch takes it (a
+// double quote in a path: #SBATCH lines cannot carry one); the error names the job.
+Result<std::vector<SlurmSubmission>> slurm_submissions(const std::vector<store::JobSpec>& specs,
+                                                       const SlurmBatchOptions& options);
+
+// The --dependency value of `submission`, given the Slurm ids of the earlier submissions
+// (ids[i] for submission i); "" when it waits for nothing. "afterok:41:42,afterany:40".
+std::string slurm_dependency(const SlurmSubmission& submission,
+                             const std::vector<std::string>& ids);
+
+// The programs of a Slurm cluster, as submit_to_slurm uses them.
+class SlurmCommands {
+ public:
+  virtual ~SlurmCommands() = default;
+  // sbatch --test-only ARGS with `script` on its standard input: whether the cluster would
+  // take the job, submitting nothing. (A held job is taken without the check: one asking
+  // for more GPUs than a node has would wait for ever.)
+  virtual Status check(const std::string& script, const std::vector<std::string>& args) = 0;
+  // sbatch --parsable ARGS with `script` on its standard input: the new job's id.
+  virtual Result<std::string> submit(const std::string& script,
+                                     const std::vector<std::string>& args) = 0;
+  // scontrol release IDS: held jobs may start.
+  virtual Status release(const std::vector<std::string>& ids) = 0;
+  // scancel IDS.
+  virtual Status cancel(const std::vector<std::string>& ids) = 0;
+};
+
+// sbatch, scontrol and scancel found on PATH, run with the caller's environment (so
+// SLURM_CONF and SBATCH_* variables apply). An error quotes what the program said.
+std::unique_ptr<SlurmCommands> real_slurm_commands();
+
+// Submits every submission, all or none. First each is checked (SlurmCommands::check, with
+// `extra_args`, the user's sbatch options such as --partition=gpu, and its dependencies on
+// existing jobs); then each is submitted held (--hold), with its dependencies on the ids
+// the earlier ones got, and all are released once every one is in. When one is refused,
+// those already in are cancelled, and the error (with_batch_job: the index of the refused
+// submission's first spec) says what sbatch said; sbatch that cannot be run at all is told
+// as such (not_found, about no job). Returns the Slurm id of each submission.
+Result<std::vector<std::string>> submit_to_slurm(const std::vector<SlurmSubmission>& submissions,
+                                                 const std::vector<std::string>& extra_args,
+                                                 SlurmCommands& slurm);
+
+}  // namespace fastgpu::exec

@@ -1,0 +1,316 @@
+#include "fastgpu/exec/slurm_batch.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+#include <optional>
+#include <set>
+#include <string_view>
+#include <unordered_set>
+
+#include "fastgpu/core/text.h"
+#include "fastgpu/core/units.h"
+
+namespace fastgpu::exec {
+namespace {
+
+// sbatch's --signal takes at most this many seconds before the limit.
+constexpr std::int64_t kMaxSignalSeconds = 65535;
+// Slurm's nice values are below 2^31 - 3.
+constexpr std::int64_t kMaxNice = 2147483645;
+
+// "jobs 'train'": how notes and errors name a job.
+std::string job_label(const store::JobSpec& spec) {
+  return spec.name.empty()
+             ? fmt::format("the job running '{}'",
+                           printable(spec.argv.empty() ? spec.shell_command : spec.argv[0]))
+             : fmt::format("job '{}'", printable(spec.name));
+}
+
+// Slurm's job name: the job's name, else its program's (sbatch would say "sbatch").
+std::string job_name(const store::JobSpec& spec) {
+  if (!spec.name.empty()) return spec.name;
+  if (!spec.argv.empty()) return std::filesystem::path(spec.argv[0]).filename().string();
+  const std::string_view command = trim(spec.shell_command);
+  return std::string(command.substr(0, command.find_first_of(" \t\n;|&")));
+}
+
+// A value as an #SBATCH line carries it: in double quotes when it holds white space. Slurm
+// reads a double quote as the start or end of a quoted part and has no escape for it.
+Result<std::string> sbatch_value(std::string_view value, std::string_view what,
+                                 const store::JobSpec& spec) {
+  if (value.find_first_of("\"\n") != std::string_view::npos) {
+    return invalid_argument(fmt::format(
+        "{}: {} '{}' holds a double quote or a line break, which an #SBATCH line cannot "
+        "carry; rename it",
+        job_label(spec), what, printable(value)));
+  }
+  const bool spaced = std::any_of(value.begin(), value.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c));
+  });
+  return spaced ? fmt::format("\"{}\"", value) : std::string(value);
+}
+
+// "0-3,7,9-10": the indices as --array takes them. REQUIRES: ascending.
+std::string array_ranges(const std::vector<std::uint32_t>& indices) {
+  std::string ranges;
+  for (std::size_t i = 0; i < indices.size();) {
+    std::size_t last = i;
+    while (last + 1 < indices.size() && indices[last + 1] == indices[last] + 1) ++last;
+    if (!ranges.empty()) ranges += ',';
+    ranges +=
+        last == i ? std::to_string(indices[i]) : fmt::format("{}-{}", indices[i], indices[last]);
+    i = last + 1;
+  }
+  return ranges;
+}
+
+// Minutes as --time takes them, "D-HH:MM:00".
+std::string slurm_minutes(std::int64_t minutes) {
+  return fmt::format("{}-{:02}:{:02}:00", minutes / (24 * 60), minutes / 60 % 24, minutes % 60);
+}
+
+// The variables the job file sets or changes: what the job would not get from sbatch's
+// copy of the submitter's environment.
+std::vector<std::string> file_variables(const store::JobSpec& spec,
+                                        const std::unordered_set<std::string>& inherited) {
+  std::vector<std::string> set;
+  for (const std::string& entry : spec.environment) {
+    if (!inherited.contains(entry)) set.push_back(entry);
+  }
+  return set;
+}
+
+std::string export_line(std::string_view entry) {
+  const std::size_t equals = entry.find('=');
+  return fmt::format("export {}={}\n", entry.substr(0, equals),
+                     shell_quote(entry.substr(equals + 1)));
+}
+
+std::string exec_line(const store::JobSpec& spec) {
+  std::string line = "exec";
+  if (spec.argv.empty()) {
+    line += " /bin/sh -c " + shell_quote(spec.shell_command);
+  } else {
+    for (const std::string& arg : spec.argv) line += " " + shell_quote(arg);
+  }
+  return line + "\n";
+}
+
+// The time limit and grace as Slurm keeps them: the job gets SIGTERM at its limit, as
+// here, and SIGKILL `grace` later; Slurm counts limits in whole minutes.
+void add_time(const store::JobSpec& spec, std::vector<std::string>& lines,
+              std::vector<std::string>& notes) {
+  if (!spec.time_limit_s) {
+    if (spec.kill_grace_s) {
+      notes.push_back(fmt::format(
+          "grace {} applies only at a time limit on Slurm; a cancel gives the cluster's KillWait",
+          format_duration_exact(std::chrono::seconds(*spec.kill_grace_s))));
+    }
+    return;
+  }
+  const std::int64_t grace = spec.kill_grace_s.value_or(0);
+  const std::int64_t seconds = *spec.time_limit_s + grace;
+  const std::int64_t minutes = (seconds + 59) / 60;
+  lines.push_back("--time=" + slurm_minutes(minutes));
+  if (seconds % 60 != 0) {
+    const std::string limit = format_duration_exact(std::chrono::seconds(seconds));
+    notes.push_back(
+        grace > 0 ? fmt::format("time {} and grace {} make a limit of {}, which Slurm counts in "
+                                "whole minutes: {}m",
+                                format_duration_exact(std::chrono::seconds(*spec.time_limit_s)),
+                                format_duration_exact(std::chrono::seconds(grace)), limit, minutes)
+                  : fmt::format("Slurm counts time limits in whole minutes: {} becomes {}m", limit,
+                                minutes));
+  }
+  if (grace > 0)
+    lines.push_back(fmt::format("--signal=B:TERM@{}", minutes * 60 - *spec.time_limit_s));
+}
+
+// What FastGPU keeps that Slurm's GRES cannot: memory per GPU, a shared GPU, a deadline.
+void add_gpu_notes(const store::JobSpec& spec, std::vector<std::string>& notes) {
+  if (spec.gpus > 0 && spec.gpu_mem) {
+    notes.push_back(
+        fmt::format("gpu-mem {}: Slurm gives whole GPUs and does not pack by memory; the job gets "
+                    "FASTGPU_GPU_MEM_QUOTA={} as it would here",
+                    format_bytes_exact(*spec.gpu_mem), *spec.gpu_mem));
+  }
+  if (spec.gpus > 0 && spec.util_share < 1.0) {
+    notes.push_back(fmt::format("share {:g}: Slurm gives the job its GPUs whole", spec.util_share));
+  }
+  if (spec.deadline) {
+    notes.push_back(
+        "deadline: not passed to Slurm, whose --deadline cancels a job instead of ordering it");
+  }
+}
+
+struct Group {
+  std::size_t first = 0;
+  std::vector<std::size_t> specs;
+};
+
+// Consecutive members of one new array make one group; every other spec its own.
+std::vector<Group> group_arrays(const std::vector<store::JobSpec>& specs) {
+  std::vector<Group> groups;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const bool joins = !groups.empty() && specs[i].array && specs[groups.back().first].array &&
+                       specs[i].array->array_id == specs[groups.back().first].array->array_id;
+    if (!joins) groups.push_back({i, {}});
+    groups.back().specs.push_back(i);
+  }
+  return groups;
+}
+
+class Translator {
+ public:
+  Translator(const std::vector<store::JobSpec>& specs, const SlurmBatchOptions& options)
+      : specs_(specs),
+        options_(options),
+        inherited_(options.inherited_environment.begin(), options.inherited_environment.end()),
+        submission_of_(specs.size(), 0) {
+    if (!specs.empty()) {
+      top_priority_ =
+          std::max_element(specs.begin(), specs.end(), [](const auto& a, const auto& b) {
+            return a.priority < b.priority;
+          })->priority;
+    }
+  }
+
+  Result<SlurmSubmission> translate(const Group& group, std::size_t index) {
+    const store::JobSpec& spec = specs_[group.first];
+    for (std::size_t member : group.specs) submission_of_[member] = index;
+    SlurmSubmission submission;
+    submission.specs = group.specs;
+    submission.name = job_name(spec);
+    add_waits(spec, submission);
+    std::vector<std::string> lines;
+    const Status options = add_options(spec, group, submission, lines);
+    if (!options.ok()) return options;
+    submission.script = script(spec, lines);
+    return submission;
+  }
+
+ private:
+  void add_waits(const store::JobSpec& spec, SlurmSubmission& submission) const {
+    std::set<std::pair<std::size_t, store::DependencyKind>> seen;
+    for (const store::Dependency& dependency : spec.dependencies) {
+      if (!dependency.batch_index) {
+        submission.waits_for_ids.emplace_back(dependency.kind, dependency.job.value());
+        continue;
+      }
+      const std::size_t earlier = submission_of_[*dependency.batch_index];
+      if (seen.insert({earlier, dependency.kind}).second) {
+        submission.waits_for.push_back({earlier, dependency.kind});
+      }
+    }
+  }
+
+  Status add_options(const store::JobSpec& spec, const Group& group, SlurmSubmission& submission,
+                     std::vector<std::string>& lines) const {
+    Result<std::string> name = sbatch_value(submission.name, "name", spec);
+    Result<std::string> folder = sbatch_value(spec.working_dir, "working folder", spec);
+    submission.output = output_pattern(spec);
+    Result<std::string> output = sbatch_value(submission.output, "--output", spec);
+    for (const Result<std::string>* value : {&name, &folder, &output}) {
+      if (!value->ok()) return value->status();
+    }
+    lines.push_back("--job-name=" + *name);
+    lines.push_back("--chdir=" + *folder);
+    lines.push_back("--output=" + *output);
+    if (spec.gpus > 0) lines.push_back(fmt::format("--gres=gpu:{}", spec.gpus));
+    add_time(spec, lines, submission.notes);
+    if (spec.kill_grace_s && spec.time_limit_s && *spec.kill_grace_s + 59 > kMaxSignalSeconds) {
+      return invalid_argument(fmt::format(
+          "{}: grace {} is longer than Slurm's --signal takes ({}s at most); shorten it",
+          job_label(spec), format_duration_exact(std::chrono::seconds(*spec.kill_grace_s)),
+          kMaxSignalSeconds));
+    }
+    add_array(group, submission, lines);
+    const std::int64_t nice = static_cast<std::int64_t>(top_priority_) - spec.priority;
+    if (nice > 0) lines.push_back(fmt::format("--nice={}", std::min(nice, kMaxNice)));
+    lines.push_back(spec.restartable ? "--requeue" : "--no-requeue");
+    add_gpu_notes(spec, submission.notes);
+    return {};
+  }
+
+  std::string output_pattern(const store::JobSpec& spec) const {
+    std::string pattern = options_.output;
+    if (pattern.empty()) pattern = spec.array ? "%x-%A_%a.out" : "%x-%j.out";
+    const std::filesystem::path path(pattern);
+    return path.is_absolute() ? pattern : (std::filesystem::path(spec.working_dir) / path).string();
+  }
+
+  void add_array(const Group& group, SlurmSubmission& submission,
+                 std::vector<std::string>& lines) const {
+    const store::JobSpec& spec = specs_[group.first];
+    if (!spec.array) return;
+    std::vector<std::uint32_t> indices;
+    for (std::size_t member : group.specs) indices.push_back(specs_[member].array->index);
+    std::sort(indices.begin(), indices.end());
+    submission.array = array_ranges(indices);
+    if (spec.array->max_running > 0)
+      submission.array += fmt::format("%{}", spec.array->max_running);
+    lines.push_back("--array=" + submission.array);
+  }
+
+  std::string script(const store::JobSpec& spec, const std::vector<std::string>& lines) const {
+    std::string text = "#!/bin/sh\n";
+    for (const std::string& line : lines) text += "#SBATCH " + line + "\n";
+    text += "\n# Written by `fastgpu slurm`: FastGPU's job environment, then the command.\n";
+    text += "export CUDA_DEVICE_ORDER=PCI_BUS_ID\n";
+    text += "export FASTGPU_JOB_ID=\"$SLURM_JOB_ID\"\n";
+    if (spec.array) text += "export FASTGPU_ARRAY_INDEX=\"$SLURM_ARRAY_TASK_ID\"\n";
+    if (spec.gpus > 0 && spec.gpu_mem) {
+      text += fmt::format("export FASTGPU_GPU_MEM_QUOTA={}\n", *spec.gpu_mem);
+    }
+    for (const std::string& entry : file_variables(spec, inherited_)) text += export_line(entry);
+    return text + exec_line(spec);
+  }
+
+  const std::vector<store::JobSpec>& specs_;
+  const SlurmBatchOptions& options_;
+  std::unordered_set<std::string> inherited_;
+  std::vector<std::size_t> submission_of_;
+  int top_priority_ = 0;
+};
+
+std::string_view kind_name(store::DependencyKind kind) {
+  return kind == store::DependencyKind::kAfterAny ? "afterany" : "afterok";
+}
+
+}  // namespace
+
+Result<std::vector<SlurmSubmission>> slurm_submissions(const std::vector<store::JobSpec>& specs,
+                                                       const SlurmBatchOptions& options) {
+  Translator translator(specs, options);
+  std::vector<SlurmSubmission> submissions;
+  for (const Group& group : group_arrays(specs)) {
+    Result<SlurmSubmission> submission = translator.translate(group, submissions.size());
+    if (!submission.ok()) return submission.status();
+    submissions.push_back(std::move(submission).value());
+  }
+  return submissions;
+}
+
+std::string slurm_dependency(const SlurmSubmission& submission,
+                             const std::vector<std::string>& ids) {
+  std::string dependency;
+  for (store::DependencyKind kind :
+       {store::DependencyKind::kAfterOk, store::DependencyKind::kAfterAny}) {
+    std::string targets;
+    for (const SlurmSubmission::Wait& wait : submission.waits_for) {
+      if (wait.kind == kind) targets += ":" + ids[wait.submission];
+    }
+    for (const auto& [id_kind, id] : submission.waits_for_ids) {
+      if (id_kind == kind) targets += fmt::format(":{}", id);
+    }
+    if (targets.empty()) continue;
+    if (!dependency.empty()) dependency += ',';
+    dependency += fmt::format("{}{}", kind_name(kind), targets);
+  }
+  return dependency;
+}
+
+}  // namespace fastgpu::exec

@@ -1,0 +1,288 @@
+#include "fastgpu/exec/slurm_batch.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "engine/job_file_test_util.h"
+
+namespace fastgpu::exec {
+namespace {
+
+using ::testing::AllOf;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+std::vector<store::JobSpec> specs_of(const std::string& yaml) {
+  Result<std::vector<store::JobSpec>> specs = engine::testing::from_yaml(yaml);
+  EXPECT_TRUE(specs.ok()) << specs.status().message();
+  return specs.ok() ? *specs : std::vector<store::JobSpec>{};
+}
+
+SlurmBatchOptions alices_options() { return {"", engine::testing::alice().environment}; }
+
+std::vector<SlurmSubmission> submissions_of(const std::string& yaml,
+                                            const SlurmBatchOptions& options = alices_options()) {
+  Result<std::vector<SlurmSubmission>> submissions = slurm_submissions(specs_of(yaml), options);
+  EXPECT_TRUE(submissions.ok()) << submissions.status().message();
+  return submissions.ok() ? *submissions : std::vector<SlurmSubmission>{};
+}
+
+constexpr const char* kPipeline = R"(
+jobs:
+  - name: prep
+    command: [python, prep.py, "--out", "data dir"]
+    gpus: 1
+    gpu-mem: 20G
+    time: 90
+  - name: sweep
+    command: [python, sweep.py]
+    array: 0-3%2
+    after: prep
+  - name: report
+    command: "python report.py > report.txt"
+    gpus: 0
+    after: ['afterany:sweep', prep]
+)";
+
+// The file's three jobs (one an array of four) are three sbatch calls, each carrying what
+// the job asked for as #SBATCH lines, in the job's folder.
+TEST(SlurmSubmissions, AJobFileBecomesOneBatchScriptPerJobAndOnePerArray) {
+  const std::vector<SlurmSubmission> submissions = submissions_of(kPipeline);
+  ASSERT_EQ(submissions.size(), 3u);
+  EXPECT_THAT(submissions[0].specs, ElementsAre(0u));
+  EXPECT_THAT(submissions[1].specs, ElementsAre(1u, 2u, 3u, 4u));
+  EXPECT_THAT(submissions[2].specs, ElementsAre(5u));
+  EXPECT_EQ(submissions[0].array, "");
+  EXPECT_EQ(submissions[1].array, "0-3%2");
+  EXPECT_EQ(submissions[0].script,
+            "#!/bin/sh\n"
+            "#SBATCH --job-name=prep\n"
+            "#SBATCH --chdir=/home/alice/project\n"
+            "#SBATCH --output=/home/alice/project/%x-%j.out\n"
+            "#SBATCH --gres=gpu:1\n"
+            "#SBATCH --time=0-01:30:00\n"
+            "#SBATCH --no-requeue\n"
+            "\n"
+            "# Written by `fastgpu slurm`: FastGPU's job environment, then the command.\n"
+            "export CUDA_DEVICE_ORDER=PCI_BUS_ID\n"
+            "export FASTGPU_JOB_ID=\"$SLURM_JOB_ID\"\n"
+            "export FASTGPU_GPU_MEM_QUOTA=21474836480\n"
+            "exec python prep.py --out 'data dir'\n");
+  EXPECT_THAT(submissions[1].script,
+              AllOf(HasSubstr("#SBATCH --array=0-3%2\n"), HasSubstr("#SBATCH --gres=gpu:1\n"),
+                    HasSubstr("#SBATCH --output=/home/alice/project/%x-%A_%a.out\n"),
+                    HasSubstr("export FASTGPU_ARRAY_INDEX=\"$SLURM_ARRAY_TASK_ID\"\n"),
+                    Not(HasSubstr("--time")), Not(HasSubstr("FASTGPU_GPU_MEM_QUOTA"))));
+  EXPECT_THAT(submissions[2].script,
+              AllOf(Not(HasSubstr("--gres")),
+                    HasSubstr("exec /bin/sh -c 'python report.py > report.txt'\n")));
+}
+
+// An array's indices as --array takes them, however the file wrote them.
+TEST(SlurmSubmissions, AnArraysIndicesAreWrittenAsRanges) {
+  EXPECT_EQ(submissions_of("{command: [x], array: '1,3,5-7'}")[0].array, "1,3,5-7");
+  EXPECT_EQ(submissions_of("{command: [x], array: '0-6:2%1'}")[0].array, "0,2,4,6%1");
+  EXPECT_EQ(submissions_of("{command: [x], array: '4'}")[0].array, "4");
+}
+
+// `after` names become --dependency on the Slurm ids the earlier jobs got; a name that
+// stands for an array waits for the whole array (its one Slurm id).
+TEST(SlurmSubmissions, AfterByNameBecomesADependencyOnTheEarlierJobsSlurmIds) {
+  const std::vector<SlurmSubmission> submissions = submissions_of(kPipeline);
+  ASSERT_EQ(submissions.size(), 3u);
+  const std::vector<std::string> ids = {"41", "42", "43"};
+  EXPECT_EQ(slurm_dependency(submissions[0], ids), "");
+  EXPECT_EQ(slurm_dependency(submissions[1], ids), "afterok:41");
+  EXPECT_EQ(slurm_dependency(submissions[2], ids), "afterok:41,afterany:42");
+}
+
+// A numeric target is a job that exists where the jobs go: on Slurm, a Slurm job id.
+TEST(SlurmSubmissions, ANumericAfterIsAnExistingSlurmJob) {
+  const std::vector<SlurmSubmission> submissions =
+      submissions_of("{name: b, command: [true], after: 'afterok:7:9'}");
+  ASSERT_EQ(submissions.size(), 1u);
+  EXPECT_EQ(slurm_dependency(submissions[0], {}), "afterok:7:9");
+}
+
+// sbatch hands the job the submitter's environment itself, so the script sets only what
+// the file adds or changes, quoted for the shell.
+TEST(SlurmSubmissions, TheScriptExportsOnlyTheVariablesTheFileSets) {
+  const std::vector<SlurmSubmission> submissions =
+      submissions_of("{command: [env], env: {LANG: C, GREETING: \"it's a 'test' $HOME\"}}");
+  ASSERT_EQ(submissions.size(), 1u);
+  EXPECT_THAT(submissions[0].script,
+              AllOf(HasSubstr("export LANG=C\n"),
+                    HasSubstr("export GREETING='it'\\''s a '\\''test'\\'' $HOME'\n"),
+                    Not(HasSubstr("HOME=/home/alice")), Not(HasSubstr("PATH="))));
+  EXPECT_EQ(submissions[0].name, "env");  // an unnamed job: its program's name
+}
+
+// FastGPU's job gets SIGTERM at its time limit and SIGKILL `grace` later; on Slurm, the
+// limit is the two together, in whole minutes, and SIGTERM comes that grace before it.
+TEST(SlurmSubmissions, TimeAndGraceGiveSigtermAtTheLimitAndTheLimitInWholeMinutes) {
+  const std::vector<SlurmSubmission> submissions =
+      submissions_of("{name: ckpt, command: [train], time: 10m, grace: 30s}");
+  ASSERT_EQ(submissions.size(), 1u);
+  EXPECT_THAT(submissions[0].script, AllOf(HasSubstr("#SBATCH --time=0-00:11:00\n"),
+                                           HasSubstr("#SBATCH --signal=B:TERM@60\n")));
+  EXPECT_THAT(submissions[0].notes,
+              ElementsAre("time 10m and grace 30s make a limit of 10m30s, which Slurm counts in "
+                          "whole minutes: 11m"));
+  EXPECT_THAT(submissions_of("{command: [x], time: 90s}")[0].notes,
+              ElementsAre("Slurm counts time limits in whole minutes: 1m30s becomes 2m"));
+
+  const std::vector<SlurmSubmission> long_one =
+      submissions_of("{command: [x], time: 1-02:03:00, restartable: true}");
+  ASSERT_EQ(long_one.size(), 1u);
+  EXPECT_THAT(long_one[0].script,
+              AllOf(HasSubstr("#SBATCH --time=1-02:03:00\n"), HasSubstr("#SBATCH --requeue\n"),
+                    Not(HasSubstr("--signal"))));
+  EXPECT_TRUE(long_one[0].notes.empty());
+}
+
+// Slurm lets a user lower a job's priority (--nice), not raise it: within the file, the
+// highest priority gets none and each other job its distance below it.
+TEST(SlurmSubmissions, PrioritiesBecomeNiceValuesBelowTheFilesHighest) {
+  const std::vector<SlurmSubmission> submissions = submissions_of(
+      "[{name: a, command: [x], priority: 5}, {name: b, command: [x]}, "
+      "{name: c, command: [x], priority: -3}]");
+  ASSERT_EQ(submissions.size(), 3u);
+  EXPECT_THAT(submissions[0].script, Not(HasSubstr("--nice")));
+  EXPECT_THAT(submissions[1].script, HasSubstr("#SBATCH --nice=5\n"));
+  EXPECT_THAT(submissions[2].script, HasSubstr("#SBATCH --nice=8\n"));
+}
+
+// What Slurm's GRES cannot keep is said per job, not dropped in silence.
+TEST(SlurmSubmissions, WhatSlurmDoesOtherwiseIsNotedPerJob) {
+  const std::vector<SlurmSubmission> submissions =
+      submissions_of("{name: small, command: [x], gpu-mem: 8G, share: 0.5, deadline: now+6h}");
+  ASSERT_EQ(submissions.size(), 1u);
+  EXPECT_THAT(submissions[0].notes, ElementsAre(HasSubstr("gpu-mem 8G: Slurm gives whole GPUs"),
+                                                "share 0.5: Slurm gives the job its GPUs whole",
+                                                HasSubstr("deadline: not passed to Slurm")));
+}
+
+TEST(SlurmSubmissions, OutputPatternAndFoldersWithSpacesAreQuoted) {
+  SlurmBatchOptions options = alices_options();
+  options.output = "logs/%x.%j.log";
+  const std::vector<SlurmSubmission> submissions =
+      submissions_of("{name: a, command: [x], workdir: 'my runs'}", options);
+  ASSERT_EQ(submissions.size(), 1u);
+  EXPECT_EQ(submissions[0].output, "/home/alice/project/my runs/logs/%x.%j.log");
+  EXPECT_THAT(
+      submissions[0].script,
+      AllOf(HasSubstr("#SBATCH --chdir=\"/home/alice/project/my runs\"\n"),
+            HasSubstr("#SBATCH --output=\"/home/alice/project/my runs/logs/%x.%j.log\"\n")));
+}
+
+TEST(SlurmSubmissions, AFolderWithADoubleQuoteIsRefusedNamingTheJob) {
+  Result<std::vector<SlurmSubmission>> submissions = slurm_submissions(
+      specs_of("{name: a, command: [x], workdir: 'say \"hi\"'}"), alices_options());
+  ASSERT_FALSE(submissions.ok());
+  EXPECT_THAT(submissions.status().message(),
+              AllOf(HasSubstr("job 'a'"), HasSubstr("working folder"), HasSubstr("double quote"),
+                    HasSubstr("rename it")));
+}
+
+// Records what submit_to_slurm asks of Slurm; refuses the check or the submission numbered
+// `refuse_check` or `refuse_submit`.
+class FakeSlurm final : public SlurmCommands {
+ public:
+  FakeSlurm(int refuse_check, int refuse_submit)
+      : refuse_check_(refuse_check), refuse_submit_(refuse_submit) {}
+  Status check(const std::string& script, const std::vector<std::string>& args) override {
+    (void)script;
+    calls.push_back(fmt::format("check {}", fmt::join(args, " ")));
+    if (static_cast<int>(checked_++) == refuse_check_) {
+      return unavailable("Requested node configuration is not available (exit 1)");
+    }
+    return {};
+  }
+  Result<std::string> submit(const std::string& script,
+                             const std::vector<std::string>& args) override {
+    (void)script;
+    calls.push_back(fmt::format("sbatch {}", fmt::join(args, " ")));
+    if (static_cast<int>(submitted_) == refuse_submit_) {
+      return unavailable("Batch job submission failed: Invalid qos (exit 1)");
+    }
+    return std::to_string(100 + submitted_++);
+  }
+  Status release(const std::vector<std::string>& ids) override {
+    calls.push_back(fmt::format("release {}", fmt::join(ids, ",")));
+    return {};
+  }
+  Status cancel(const std::vector<std::string>& ids) override {
+    calls.push_back(fmt::format("cancel {}", fmt::join(ids, ",")));
+    return {};
+  }
+  std::vector<std::string> calls;
+
+ private:
+  int refuse_check_;
+  int refuse_submit_;
+  std::size_t checked_ = 0;
+  std::size_t submitted_ = 0;
+};
+
+// Checked first, then held until all are in: no job of the file starts before the file is
+// accepted whole.
+TEST(SubmitToSlurm, ChecksEachThenSubmitsEachHeldWithItsDependenciesThenReleasesAll) {
+  FakeSlurm slurm(-1, -1);
+  Result<std::vector<std::string>> ids =
+      submit_to_slurm(submissions_of(kPipeline), {"--partition=gpu"}, slurm);
+  ASSERT_TRUE(ids.ok()) << ids.status().message();
+  EXPECT_THAT(*ids, ElementsAre("100", "101", "102"));
+  EXPECT_THAT(slurm.calls,
+              ElementsAre("check --partition=gpu", "check --partition=gpu", "check --partition=gpu",
+                          "sbatch --hold --partition=gpu",
+                          "sbatch --hold --dependency=afterok:100 --partition=gpu",
+                          "sbatch --hold --dependency=afterok:100,afterany:101 --partition=gpu",
+                          "release 100,101,102"));
+}
+
+// An existing job the file waits for (a numeric after) is part of the check.
+TEST(SubmitToSlurm, TheCheckCarriesTheDependenciesOnExistingJobs) {
+  FakeSlurm slurm(-1, -1);
+  ASSERT_TRUE(submit_to_slurm(submissions_of("[{name: a, command: [x]}, "
+                                             "{name: b, command: [x], after: [a, 'afterany:7']}]"),
+                              {}, slurm)
+                  .ok());
+  EXPECT_THAT(slurm.calls,
+              ElementsAre("check ", "check --dependency=afterany:7", "sbatch --hold",
+                          "sbatch --hold --dependency=afterok:100,afterany:7", "release 100,101"));
+}
+
+// A job the cluster would never run is told before anything is submitted.
+TEST(SubmitToSlurm, AJobTheCheckRefusesIsToldBeforeAnyIsSubmitted) {
+  FakeSlurm slurm(/*refuse_check=*/1, -1);
+  Result<std::vector<std::string>> ids = submit_to_slurm(submissions_of(kPipeline), {}, slurm);
+  ASSERT_FALSE(ids.ok());
+  EXPECT_THAT(slurm.calls, ElementsAre("check ", "check "));
+  ASSERT_TRUE(ids.status().batch_job().has_value());
+  EXPECT_EQ(ids.status().batch_job()->index, 1u);  // the array's first member
+  EXPECT_EQ(ids.status().message(),
+            "sbatch refused it: Requested node configuration is not available (exit 1); nothing "
+            "was submitted");
+}
+
+// All or none: a refusal cancels what sbatch took, and the error names the refused job
+// (its first spec, for the file's place) and what sbatch said.
+TEST(SubmitToSlurm, ARefusalCancelsTheJobsTakenBeforeItAndNamesTheJob) {
+  FakeSlurm slurm(-1, /*refuse_submit=*/2);
+  Result<std::vector<std::string>> ids = submit_to_slurm(submissions_of(kPipeline), {}, slurm);
+  ASSERT_FALSE(ids.ok());
+  EXPECT_EQ(slurm.calls.back(), "cancel 100,101");
+  ASSERT_TRUE(ids.status().batch_job().has_value());
+  EXPECT_EQ(ids.status().batch_job()->index, 5u);
+  EXPECT_THAT(
+      ids.status().message(),
+      AllOf(HasSubstr("sbatch refused it: Batch job submission failed: Invalid qos (exit 1)"),
+            HasSubstr("nothing was submitted (the 2 jobs sbatch took before it were "
+                      "cancelled)")));
+}
+
+}  // namespace
+}  // namespace fastgpu::exec

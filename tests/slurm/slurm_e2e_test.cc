@@ -1,0 +1,204 @@
+// `fastgpu slurm FILE.yaml` against a real single-node Slurm cluster (Debian's slurmctld
+// and slurmd, 4 stand-in GPUs as GRES), as scripts/test.sh starts it with
+// ../shared/slurm/local-slurm.sh. Without SLURM_CONF the tests are skipped, unless
+// FASTGPU_TEST_SLURM=required (set by scripts/test.sh once the cluster is up): then they fail.
+#include <fmt/format.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cli_run.h"
+#include "fastgpu/core/text.h"
+#include "fastgpu/exec/program_run.h"
+
+namespace fastgpu {
+namespace {
+
+using test_support::CliRun;
+using test_support::run_cli;
+using ::testing::HasSubstr;
+
+namespace fs = std::filesystem;
+
+bool slurm_required() {
+  const char* required = std::getenv("FASTGPU_TEST_SLURM");
+  return required != nullptr && std::string(required) == "required";
+}
+
+// Empty when the cluster answers; else why not.
+std::string cluster_problem() {
+  if (std::getenv("SLURM_CONF") == nullptr) return "SLURM_CONF is not set";
+  Result<exec::ProgramOutput> info = exec::run_program({"sinfo", "-h", "-o", "%T"}, "");
+  if (!info.ok()) return info.status().message();
+  if (info->exit_code != 0) return "sinfo failed: " + info->err;
+  return "";
+}
+
+class SlurmE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const std::string problem = cluster_problem();
+    if (!problem.empty()) {
+      if (slurm_required()) FAIL() << "no Slurm cluster to test against: " << problem;
+      GTEST_SKIP() << "no Slurm cluster (" << problem
+                   << "); scripts/test.sh starts one with ../shared/slurm/local-slurm.sh";
+    }
+    folder_ = fs::temp_directory_path() /
+              ("fastgpu-slurm-" + std::to_string(::getpid()) + "-" +
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(folder_);
+    fs::create_directories(folder_);
+  }
+  void TearDown() override {
+    if (!folder_.empty()) fs::remove_all(folder_);
+  }
+
+  std::string write_file(const std::string& name, const std::string& text) const {
+    std::ofstream(folder_ / name) << text;
+    return (folder_ / name).string();
+  }
+  std::string read(const std::string& name) const {
+    std::ifstream file(folder_ / name);
+    std::ostringstream text;
+    text << file.rdbuf();
+    return text.str();
+  }
+  CliRun slurm(const std::string& args) const {
+    return run_cli("slurm " + args, /*with_stderr=*/true);
+  }
+
+  // Waits until none of `ids` is pending or running any more.
+  static bool wait_gone(const std::vector<std::string>& ids) {
+    std::string list;
+    for (const std::string& id : ids) list += (list.empty() ? "" : ",") + id;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+    while (std::chrono::steady_clock::now() < give_up) {
+      Result<exec::ProgramOutput> queue =
+          exec::run_program({"squeue", "-h", "-j", list, "-o", "%i %T"}, "");
+      if (queue.ok() && queue->exit_code == 0 && trim(queue->out).empty()) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    return false;
+  }
+
+  fs::path folder_;
+};
+
+// The same job file as `fastgpu run` takes: a GPU job, an array that waits for it, and a
+// last job that waits for the whole array. Each runs where Slurm put it, with FastGPU's
+// job environment, in the order the file asks.
+TEST_F(SlurmE2E, AJobFileRunsOnTheClusterInItsOrderWithTheJobEnvironment) {
+  const std::string file = write_file("jobs.yaml", R"(
+defaults:
+  workdir: .
+  env: {GREETING: "hello from the file"}
+jobs:
+  - name: prep
+    gpus: 2
+    gpu-mem: 1G
+    time: 2m
+    command: ["sh", "-c", "sleep 1; echo \"$CUDA_VISIBLE_DEVICES|$FASTGPU_JOB_ID|$SLURM_JOB_ID|$FASTGPU_GPU_MEM_QUOTA|$GREETING\" > prep.txt"]
+  - name: sweep
+    gpus: 1
+    array: 0-2
+    after: prep
+    command: "test -f prep.txt && echo $FASTGPU_ARRAY_INDEX > sweep-$FASTGPU_ARRAY_INDEX.txt"
+  - name: gather
+    gpus: 0
+    after: sweep
+    command: "cat sweep-*.txt | sort | tr '\n' ' ' > gather.txt; umask > umask.txt"
+)");
+  const CliRun ran = slurm("--json '" + file + "'");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  const nlohmann::json out = nlohmann::json::parse(ran.output);
+  ASSERT_EQ(out["jobs"].size(), 3u);
+  std::vector<std::string> ids;
+  for (const nlohmann::json& job : out["jobs"]) ids.push_back(job["slurm_id"].get<std::string>());
+  EXPECT_EQ(out["jobs"][1]["dependency"], "afterok:" + ids[0]);
+  EXPECT_EQ(out["jobs"][2]["dependency"], "afterok:" + ids[1]);
+  ASSERT_TRUE(wait_gone(ids)) << "the jobs did not end within 90 s";
+
+  const std::string prep = read("prep.txt");
+  EXPECT_EQ(prep, "0,1|" + ids[0] + "|" + ids[0] + "|1073741824|hello from the file\n");
+  for (int index = 0; index < 3; ++index) {
+    EXPECT_EQ(read("sweep-" + std::to_string(index) + ".txt"), std::to_string(index) + "\n");
+  }
+  EXPECT_EQ(read("gather.txt"), "0 1 2 ");
+  // The umask of the shell that submitted (Slurm's SLURM_UMASK), as `fastgpu run` keeps it.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(read("umask.txt"), fmt::format("{:04o}\n", mask));
+  // Each job's log where the table said, named by the job's name and Slurm id.
+  EXPECT_TRUE(fs::exists(folder_ / ("prep-" + ids[0] + ".out")));
+  EXPECT_TRUE(fs::exists(folder_ / ("sweep-" + ids[1] + "_2.out")));
+}
+
+// A file is taken whole or not at all: a job the cluster cannot hold is refused at its
+// place in the file, and the job before it is not submitted. (Slurm takes a held job
+// without checking it: submitted held, this one would have waited for ever.)
+TEST_F(SlurmE2E, AJobTheClusterRefusesCancelsTheJobsBeforeItAndNamesItsPlace) {
+  const std::string name = "fastgpu-e2e-" + std::to_string(::getpid());
+  const std::string file =
+      write_file("jobs.yaml", "- {name: " + name +
+                                  ", gpus: 0, workdir: ., command: [touch, ran.txt]}\n"
+                                  "- {name: too-big, gpus: 9, command: [true]}\n");
+  const CliRun ran = slurm("'" + file + "'");
+  EXPECT_EQ(ran.exit_code, 1) << ran.output;
+  EXPECT_THAT(ran.output, HasSubstr("jobs.yaml:2:3: job 2 'too-big': sbatch refused it: "));
+  EXPECT_THAT(ran.output, HasSubstr("Requested node configuration is not available (exit 1); "
+                                    "nothing was submitted"));
+  std::this_thread::sleep_for(std::chrono::seconds(3));  // past a scheduling tick
+  Result<exec::ProgramOutput> queue =
+      exec::run_program({"squeue", "-h", "-n", name, "-o", "%i"}, "");
+  ASSERT_TRUE(queue.ok());
+  EXPECT_EQ(trim(queue->out), "");
+  EXPECT_FALSE(fs::exists(folder_ / "ran.txt"));
+}
+
+// Without a cluster: --print shows each job's script and the dependency it would get.
+TEST(SlurmCli, PrintShowsTheBatchScriptsAndSubmitsNothing) {
+  const fs::path folder =
+      fs::temp_directory_path() / ("fastgpu-slurm-print-" + std::to_string(::getpid()));
+  fs::create_directories(folder);
+  std::ofstream(folder / "jobs.yaml") << "- {name: a, command: [echo, hi], time: 5}\n"
+                                         "- {name: b, gpus: 0, after: a, command: 'echo b'}\n";
+  const CliRun ran = test_support::run_cli_under(
+      "PATH=/nonexistent", "slurm --print '" + (folder / "jobs.yaml").string() + "'", true);
+  fs::remove_all(folder);
+  EXPECT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_THAT(ran.output,
+              HasSubstr("jobs.yaml:1:3: job 1 'a' -> sbatch --hold (nothing submitted)\n"
+                        "#!/bin/sh\n#SBATCH --job-name=a\n"));
+  EXPECT_THAT(ran.output, HasSubstr("#SBATCH --time=0-00:05:00\n"));
+  EXPECT_THAT(ran.output, HasSubstr("exec echo hi\n"));
+  EXPECT_THAT(ran.output, HasSubstr("job 2 'b' -> sbatch --hold --dependency=afterok:<a> "));
+  EXPECT_THAT(ran.output, HasSubstr("exec /bin/sh -c 'echo b'\n"));
+}
+
+// Where Slurm's commands are missing, the error says where to run it or what to install.
+TEST(SlurmCli, WithoutSbatchTheErrorSaysWhatToInstall) {
+  const fs::path folder =
+      fs::temp_directory_path() / ("fastgpu-slurm-nosbatch-" + std::to_string(::getpid()));
+  fs::create_directories(folder);
+  std::ofstream(folder / "jobs.yaml") << "{name: a, command: [true]}\n";
+  const CliRun ran = test_support::run_cli_under(
+      "PATH=/nonexistent", "slurm '" + (folder / "jobs.yaml").string() + "'", true);
+  fs::remove_all(folder);
+  EXPECT_EQ(ran.exit_code, 1) << ran.output;
+  EXPECT_THAT(ran.output, HasSubstr("cannot run 'sbatch'"));
+  EXPECT_THAT(ran.output, HasSubstr("apt-get install slurm-client"));
+}
+
+}  // namespace
+}  // namespace fastgpu
