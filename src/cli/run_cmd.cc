@@ -6,14 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <csignal>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "cli/chart_file.h"
@@ -200,28 +195,23 @@ int run_batch(const RunOptions& options) {
   if (const std::optional<Failure> chart = check_chart_path(options.chart)) {
     return report_failure("run", *chart);
   }
-  Result<std::string> text = read_job_file(options.file);
-  if (!text.ok()) return fail("run", text.status());
-  Result<engine::SubmitContext> context = submit_context();
-  if (!context.ok()) return fail("run", context.status());
-  std::vector<std::string> places;
-  Result<std::vector<store::JobSpec>> specs =
-      engine::parse_job_file(*text, options.file, *context, &places);
-  if (!specs.ok()) return fail("run", specs.status());
-  give_callers_umask(*specs);
+  Result<JobFile> file = load_job_file(options.file);
+  if (!file.ok()) return fail("run", file.status());
+  std::vector<store::JobSpec>& specs = file->specs;
+  give_callers_umask(specs);
   Result<ReconnectingClient> client = connect_following(options.daemon, "run");
   if (!client.ok()) return fail("run", client.status());
   Result<GpuFacts> gpus = gpu_facts(*client);
   if (!gpus.ok()) return fail("run", gpus.status());
   // Sent once: a batch sent again after a daemon went away mid-request could run twice.
-  Result<std::vector<std::uint64_t>> ids = submit_file(client->once(), *specs);
+  Result<std::vector<std::uint64_t>> ids = submit_file(client->once(), specs);
   if (!ids.ok()) {
     // The daemon checks what only it knows (the GPUs there are) and names the job by its
     // place in the batch; said here at its place in the file, as the file's own errors are
     // (every refused job at once).
     const Status& refused = ids.status();
-    return fail("run", Status(refused.code(),
-                              engine::locate_batch_error(refused, *specs, places, options.file)));
+    return fail("run", Status(refused.code(), engine::locate_batch_error(
+                                                  refused, specs, file->places, options.file)));
   }
   if (!options.daemon.json) {
     print_text(ids->size() == 1

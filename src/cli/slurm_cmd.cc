@@ -2,8 +2,11 @@
 // as `fastgpu run` would run them here (docs/slurm.md).
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cli/daemon_client.h"
@@ -19,6 +22,7 @@ struct SlurmCmdOptions {
   std::string file;
   std::string output;
   bool print = false;
+  bool wait = false;
   bool json = false;
   std::vector<std::string> sbatch_args;
 };
@@ -92,22 +96,24 @@ std::string notes_text(const std::vector<exec::SlurmSubmission>& submissions) {
   return text;
 }
 
-void print_submitted(const std::vector<exec::SlurmSubmission>& submissions,
-                     const std::vector<std::string>& ids, const std::vector<std::string>& places,
-                     const SlurmCmdOptions& options) {
-  if (options.json) {
-    api::Json out = {{"file", options.file}, {"submitted", true}, {"jobs", api::Json::array()}};
-    for (std::size_t i = 0; i < submissions.size(); ++i) {
-      api::Json job =
-          submission_json(submissions[i], submissions, places[submissions[i].specs.front()]);
-      job["slurm_id"] = ids[i];
-      job["dependency"] = exec::slurm_dependency(submissions[i], ids);
-      job["output"] = log_path(submissions[i], ids[i]);
-      out["jobs"].push_back(std::move(job));
-    }
-    print_json(out);
-    return;
+api::Json submitted_json(const std::vector<exec::SlurmSubmission>& submissions,
+                         const std::vector<std::string>& ids,
+                         const std::vector<std::string>& places, const SlurmCmdOptions& options) {
+  api::Json out = {{"file", options.file}, {"submitted", true}, {"jobs", api::Json::array()}};
+  for (std::size_t i = 0; i < submissions.size(); ++i) {
+    api::Json job =
+        submission_json(submissions[i], submissions, places[submissions[i].specs.front()]);
+    job["slurm_id"] = ids[i];
+    job["dependency"] = exec::slurm_dependency(submissions[i], ids);
+    job["output"] = log_path(submissions[i], ids[i]);
+    out["jobs"].push_back(std::move(job));
   }
+  return out;
+}
+
+// The table of what was submitted (text only: JSON comes whole at the end).
+void print_submitted(const std::vector<exec::SlurmSubmission>& submissions,
+                     const std::vector<std::string>& ids, const SlurmCmdOptions& options) {
   std::size_t width = 4;
   for (const exec::SlurmSubmission& submission : submissions) {
     width = std::max(width, submission.name.size());
@@ -129,17 +135,109 @@ void print_submitted(const std::vector<exec::SlurmSubmission>& submissions,
   print_text(text);
 }
 
+// An array's members in the order of their indices (scontrol lists them newest first).
+void order_members(std::vector<exec::SlurmJobState>& jobs) {
+  const auto task = [](const exec::SlurmJobState& job) {
+    const std::size_t underscore = job.id.find('_');
+    if (underscore == std::string::npos) return -1L;
+    const std::string index = job.id.substr(underscore + 1);
+    return index.find_first_not_of("0123456789") == std::string::npos ? std::stol(index)
+                                                                      : 1L << 40;  // "[2-3]"
+  };
+  std::stable_sort(jobs.begin(), jobs.end(),
+                   [&](const auto& a, const auto& b) { return task(a) < task(b); });
+}
+
+// Every job of `ids` once each has settled (exec::slurm_job_settled), asked every 2 s.
+Result<std::vector<exec::SlurmJobState>> wait_settled(const std::vector<std::string>& ids,
+                                                      exec::SlurmCommands& slurm) {
+  for (;;) {
+    std::vector<exec::SlurmJobState> all;
+    bool settled = true;
+    for (const std::string& id : ids) {
+      Result<std::vector<exec::SlurmJobState>> jobs = slurm.jobs(id);
+      if (!jobs.ok()) return jobs.status();
+      if (jobs->empty()) {
+        all.push_back({id, "", "UNKNOWN", "slurmctld no longer knows it", "", ""});
+        continue;
+      }
+      order_members(*jobs);
+      for (const exec::SlurmJobState& job : *jobs)
+        settled = settled && exec::slurm_job_settled(job);
+      all.insert(all.end(), jobs->begin(), jobs->end());
+    }
+    if (settled) return all;
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+  }
+}
+
+// "1", "signal 9" or "-" from Slurm's "STATUS:SIGNAL".
+std::string exit_text(const std::string& exit_code) {
+  const std::size_t colon = exit_code.find(':');
+  if (colon == std::string::npos) return exit_code.empty() ? "-" : exit_code;
+  const std::string signal = exit_code.substr(colon + 1);
+  return signal != "0" ? "signal " + signal : exit_code.substr(0, colon);
+}
+
+// The jobs' ends, as `run` reports a batch's: a row each, then those that did not complete.
+int report_ends(const std::vector<exec::SlurmJobState>& jobs, api::Json submitted,
+                const SlurmCmdOptions& options) {
+  std::vector<std::string> not_completed;
+  std::vector<std::string> never_run;
+  for (const exec::SlurmJobState& job : jobs) {
+    if (job.state == "COMPLETED") continue;
+    const bool waits = job.state == "PENDING" || job.state == "UNKNOWN";
+    not_completed.push_back(
+        fmt::format("{} ({}{})", job.id, job.state, waits ? ", " + job.reason : std::string()));
+    if (job.state == "PENDING") never_run.push_back(job.id);
+  }
+  if (options.json) {
+    api::Json& out = submitted;
+    out["ended"] = api::Json::array();
+    for (const exec::SlurmJobState& job : jobs) {
+      out["ended"].push_back({{"slurm_id", job.id},
+                              {"name", job.name},
+                              {"state", job.state},
+                              {"reason", job.reason},
+                              {"exit_code", job.exit_code},
+                              {"run_time", job.run_time}});
+    }
+    print_json(out);
+  } else {
+    std::size_t width = 4;
+    for (const exec::SlurmJobState& job : jobs) width = std::max(width, job.name.size());
+    std::string text = fmt::format("{:<{}}  {:<10}  {:<10}  {:<8}  {}\n", "NAME", width, "SLURM ID",
+                                   "STATE", "EXIT", "RUN TIME");
+    for (const exec::SlurmJobState& job : jobs) {
+      const bool ran = job.state != "PENDING" && !job.run_time.empty();
+      text +=
+          fmt::format("{:<{}}  {:<10}  {:<10}  {:<8}  {}\n", printable(job.name), width, job.id,
+                      job.state, ran ? exit_text(job.exit_code) : "-", ran ? job.run_time : "-");
+    }
+    if (!not_completed.empty()) {
+      text += fmt::format("{} of {} jobs did not complete: {}; their logs say why\n",
+                          not_completed.size(), jobs.size(), fmt::join(not_completed, ", "));
+    }
+    if (!never_run.empty()) {
+      // FastGPU cancels such a job itself; Slurm keeps it unless the cluster says otherwise.
+      text += fmt::format(
+          "a job it waits for did not complete, so Slurm will never run {}; `scancel {}` "
+          "removes {}\n",
+          fmt::join(never_run, ", "), fmt::join(never_run, " "),
+          never_run.size() == 1 ? "it" : "them");
+    }
+    print_text(text);
+  }
+  return not_completed.empty() ? kExitOk : kExitFailure;
+}
+
 int submit_file(const SlurmCmdOptions& options) {
-  Result<std::string> text = read_job_file(options.file);
-  if (!text.ok()) return fail("slurm", text.status());
-  Result<engine::SubmitContext> context = submit_context();
-  if (!context.ok()) return fail("slurm", context.status());
-  std::vector<std::string> places;
-  Result<std::vector<store::JobSpec>> specs =
-      engine::parse_job_file(*text, options.file, *context, &places);
-  if (!specs.ok()) return fail("slurm", specs.status());
-  exec::SlurmBatchOptions batch{options.output, context->environment};
-  Result<std::vector<exec::SlurmSubmission>> submissions = exec::slurm_submissions(*specs, batch);
+  Result<JobFile> file = load_job_file(options.file);
+  if (!file.ok()) return fail("slurm", file.status());
+  const std::vector<std::string>& places = file->places;
+  exec::SlurmBatchOptions batch{options.output, file->context.environment};
+  Result<std::vector<exec::SlurmSubmission>> submissions =
+      exec::slurm_submissions(file->specs, batch);
   if (!submissions.ok()) return fail("slurm", submissions.status());
   if (options.print) return print_scripts(*submissions, places, options);
   std::unique_ptr<exec::SlurmCommands> slurm = exec::real_slurm_commands();
@@ -147,11 +245,21 @@ int submit_file(const SlurmCmdOptions& options) {
       exec::submit_to_slurm(*submissions, options.sbatch_args, *slurm);
   if (!ids.ok()) {
     return fail("slurm",
-                Status(ids.status().code(),
-                       engine::locate_batch_error(ids.status(), *specs, places, options.file)));
+                Status(ids.status().code(), engine::locate_batch_error(ids.status(), file->specs,
+                                                                       places, options.file)));
   }
-  print_submitted(*submissions, *ids, places, options);
-  return kExitOk;
+  api::Json submitted = submitted_json(*submissions, *ids, places, options);
+  if (!options.json) print_submitted(*submissions, *ids, options);
+  if (!options.wait) {
+    if (options.json) print_json(submitted);
+    return kExitOk;
+  }
+  if (!options.json) {
+    print_text("waiting for them to end (Ctrl-C stops the waiting, not the jobs)\n");
+  }
+  Result<std::vector<exec::SlurmJobState>> ends = wait_settled(*ids, *slurm);
+  if (!ends.ok()) return fail("slurm", ends.status());
+  return report_ends(*ends, std::move(submitted), options);
 }
 
 }  // namespace
@@ -170,6 +278,9 @@ void add_slurm_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_option("--output", options->output,
                       "Slurm's --output pattern for the jobs' logs, relative to each job's "
                       "folder (default %x-%j.out; an array's %x-%A_%a.out)");
+  command->add_flag("--wait", options->wait,
+                    "Wait until every job has ended, print how each ended, and exit 1 if any "
+                    "did not complete");
   command->add_flag("--json", options->json, "Print JSON");
   command->callback([options, &outcome] { outcome.exit_code = submit_file(*options); });
 }

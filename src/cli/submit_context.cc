@@ -44,6 +44,8 @@ void give_callers_umask(std::vector<store::JobSpec>& specs) {
   for (store::JobSpec& spec : specs) spec.umask = mask;
 }
 
+namespace {
+
 Result<std::string> read_job_file(const std::string& path) {
   std::error_code error;
   if (std::filesystem::is_directory(path, error)) {
@@ -61,6 +63,21 @@ Result<std::string> read_job_file(const std::string& path) {
   std::ostringstream text;
   text << file.rdbuf();
   return text.str();
+}
+
+}  // namespace
+
+Result<JobFile> load_job_file(const std::string& path) {
+  Result<std::string> text = read_job_file(path);
+  if (!text.ok()) return text.status();
+  Result<engine::SubmitContext> context = submit_context();
+  if (!context.ok()) return context.status();
+  JobFile file{*std::move(context), {}, {}};
+  Result<std::vector<store::JobSpec>> specs =
+      engine::parse_job_file(*text, path, file.context, &file.places);
+  if (!specs.ok()) return specs.status();
+  file.specs = *std::move(specs);
+  return file;
 }
 
 }  // namespace fastgpu::cli

@@ -16,8 +16,15 @@ Result<engine::SubmitContext> submit_context();
 // the umask of the shell it was submitted from, not its own.
 void give_callers_umask(std::vector<store::JobSpec>& specs);
 
-// The text of the job file at `path`; a folder or a file that cannot be read is an error
-// that names it and an example.
-Result<std::string> read_job_file(const std::string& path);
+// A job file read and parsed for this process (submit_context()), as `run` and `slurm`
+// take it: its jobs, and where each is in the file ("jobs.yaml:4:3: job 2 'train'").
+struct JobFile {
+  engine::SubmitContext context;
+  std::vector<store::JobSpec> specs;
+  std::vector<std::string> places;
+};
+// A folder, a file that cannot be read and the file's own errors are told as
+// engine::parse_job_file tells them.
+Result<JobFile> load_job_file(const std::string& path);
 
 }  // namespace fastgpu::cli

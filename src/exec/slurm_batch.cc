@@ -313,4 +313,48 @@ std::string slurm_dependency(const SlurmSubmission& submission,
   return dependency;
 }
 
+namespace {
+
+// The value of " KEY=" in one line of `scontrol show job -o` (values have no spaces, but
+// for a few keys such as Command, which are not read here).
+std::string field(std::string_view line, std::string_view key) {
+  const std::string wanted = " " + std::string(key) + "=";
+  const std::string padded = " " + std::string(line);
+  const std::size_t at = padded.find(wanted);
+  if (at == std::string::npos) return "";
+  const std::size_t start = at + wanted.size();
+  return padded.substr(start, padded.find(' ', start) - start);
+}
+
+}  // namespace
+
+std::vector<SlurmJobState> parse_scontrol_jobs(std::string_view text) {
+  std::vector<SlurmJobState> jobs;
+  while (!text.empty()) {
+    const std::size_t end = text.find('\n');
+    const std::string_view line = text.substr(0, end);
+    text = end == std::string_view::npos ? std::string_view() : text.substr(end + 1);
+    if (field(line, "JobId").empty()) continue;
+    const std::string array = field(line, "ArrayJobId");
+    SlurmJobState job{
+        array.empty() ? field(line, "JobId") : array + "_" + field(line, "ArrayTaskId"),
+        field(line, "JobName"),
+        field(line, "JobState"),
+        field(line, "Reason"),
+        field(line, "ExitCode"),
+        field(line, "RunTime")};
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+bool slurm_job_settled(const SlurmJobState& job) {
+  static const std::set<std::string, std::less<>> kWaitingOrRunning = {
+      "PENDING",     "RUNNING",      "CONFIGURING",  "COMPLETING", "REQUEUED",
+      "REQUEUE_FED", "REQUEUE_HOLD", "RESIZING",     "SUSPENDED",  "STOPPED",
+      "SIGNALING",   "STAGE_OUT",    "RESV_DEL_HOLD"};
+  if (job.state == "PENDING" && job.reason == "DependencyNeverSatisfied") return true;
+  return !kWaitingOrRunning.contains(job.state);
+}
+
 }  // namespace fastgpu::exec

@@ -218,6 +218,10 @@ class FakeSlurm final : public SlurmCommands {
     calls.push_back(fmt::format("cancel {}", fmt::join(ids, ",")));
     return {};
   }
+  Result<std::vector<SlurmJobState>> jobs(const std::string& id) override {
+    (void)id;
+    return std::vector<SlurmJobState>{};
+  }
   std::vector<std::string> calls;
 
  private:
@@ -282,6 +286,33 @@ TEST(SubmitToSlurm, ARefusalCancelsTheJobsTakenBeforeItAndNamesTheJob) {
       AllOf(HasSubstr("sbatch refused it: Batch job submission failed: Invalid qos (exit 1)"),
             HasSubstr("nothing was submitted (the 2 jobs sbatch took before it were "
                       "cancelled)")));
+}
+
+// Two lines of `scontrol show job -o` (cut short), as Slurm 22.05 writes them.
+TEST(ParseScontrolJobs, ReadsEachJobAndNamesArrayMembersAsSlurmDoes) {
+  const std::string text =
+      "JobId=95 ArrayJobId=92 ArrayTaskId=1 ArrayTaskThrottle=2 JobName=sweep "
+      "UserId=root(0) JobState=FAILED Reason=NonZeroExitCode Dependency=(null) Requeue=0 "
+      "ExitCode=3:0 RunTime=00:00:02 TimeLimit=UNLIMITED Command=/bin/x y z\n"
+      "JobId=93 JobName=report UserId=root(0) Nice=2 JobState=PENDING "
+      "Reason=DependencyNeverSatisfied Dependency=afterok:92_*(failed) ExitCode=0:0 "
+      "RunTime=00:00:00\n";
+  EXPECT_THAT(
+      parse_scontrol_jobs(text),
+      ElementsAre(
+          SlurmJobState{"92_1", "sweep", "FAILED", "NonZeroExitCode", "3:0", "00:00:02"},
+          SlurmJobState{"93", "report", "PENDING", "DependencyNeverSatisfied", "0:0", "00:00:00"}));
+  EXPECT_TRUE(parse_scontrol_jobs("").empty());
+}
+
+TEST(SlurmJobSettled, EndedJobsAndOnesWhoseDependencyCanNeverBeMetHaveSettled) {
+  EXPECT_TRUE(slurm_job_settled({"1", "a", "COMPLETED", "None", "0:0", ""}));
+  EXPECT_TRUE(slurm_job_settled({"1", "a", "TIMEOUT", "TimeLimit", "0:15", ""}));
+  EXPECT_TRUE(slurm_job_settled({"1", "a", "OUT_OF_MEMORY", "None", "0:125", ""}));
+  EXPECT_TRUE(slurm_job_settled({"1", "a", "PENDING", "DependencyNeverSatisfied", "", ""}));
+  EXPECT_FALSE(slurm_job_settled({"1", "a", "PENDING", "Dependency", "", ""}));
+  EXPECT_FALSE(slurm_job_settled({"1", "a", "RUNNING", "None", "", ""}));
+  EXPECT_FALSE(slurm_job_settled({"1", "a", "COMPLETING", "None", "", ""}));
 }
 
 }  // namespace

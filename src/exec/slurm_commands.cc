@@ -79,6 +79,15 @@ class RealSlurmCommands final : public SlurmCommands {
     const Status cancelled = run_slurm(argv, "").status();
     return cancelled.ok() ? cancelled : cancelled.with_context("scancel failed");
   }
+
+  Result<std::vector<SlurmJobState>> jobs(const std::string& id) override {
+    Result<ProgramOutput> ran = run_program({"scontrol", "show", "job", "-o", id}, "");
+    if (!ran.ok()) return ran.status();
+    if (ran->exit_code == 0) return parse_scontrol_jobs(ran->out);
+    if (ran->err.find("Invalid job id") != std::string::npos) return std::vector<SlurmJobState>{};
+    return unavailable(
+        fmt::format("scontrol show job {} failed: {}", id, what_it_said(*ran, "scontrol")));
+  }
 };
 
 // "; nothing was submitted (the 2 jobs sbatch took before it were cancelled)"; `taken_when`

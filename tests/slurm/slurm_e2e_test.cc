@@ -166,6 +166,51 @@ TEST_F(SlurmE2E, AJobTheClusterRefusesCancelsTheJobsBeforeItAndNamesItsPlace) {
   EXPECT_FALSE(fs::exists(folder_ / "ran.txt"));
 }
 
+// --wait reports how each job ended, as `fastgpu run` reports a batch, and exits 1 when
+// one did not complete; a job whose dependency failed is named with what to do about it
+// (Slurm keeps it pending for ever).
+TEST_F(SlurmE2E, WaitReportsHowEachJobEndedAndFailsWhenOneDidNot) {
+  const std::string file = write_file("jobs.yaml", R"(
+defaults: {workdir: ., gpus: 0}
+jobs:
+  - {name: fine, command: [true]}
+  - {name: broken, command: [sh, -c, 'exit 3']}
+  - {name: after-broken, after: broken, command: [touch, never.txt]}
+  - {name: members, array: 0-1, command: [sh, -c, 'exit $FASTGPU_ARRAY_INDEX']}
+)");
+  const CliRun ran = slurm("--wait --json '" + file + "'");
+  EXPECT_EQ(ran.exit_code, 1) << ran.output;
+  const nlohmann::json out = nlohmann::json::parse(ran.output);
+  std::vector<std::string> ids;
+  for (const nlohmann::json& job : out["jobs"]) ids.push_back(job["slurm_id"].get<std::string>());
+  ASSERT_EQ(ids.size(), 4u);
+  const nlohmann::json& ended = out["ended"];
+  ASSERT_EQ(ended.size(), 5u) << ended.dump();
+  const auto expect = [&](std::size_t row, const std::string& id, const std::string& state,
+                          const std::string& exit_code) {
+    EXPECT_EQ(ended[row]["slurm_id"], id) << ended.dump();
+    EXPECT_EQ(ended[row]["state"], state) << ended.dump();
+    if (!exit_code.empty()) {
+      EXPECT_EQ(ended[row]["exit_code"], exit_code) << ended.dump();
+    }
+  };
+  expect(0, ids[0], "COMPLETED", "0:0");
+  expect(1, ids[1], "FAILED", "3:0");
+  expect(2, ids[2], "PENDING", "");
+  EXPECT_EQ(ended[2]["reason"], "DependencyNeverSatisfied");
+  expect(3, ids[3] + "_0", "COMPLETED", "0:0");
+  expect(4, ids[3] + "_1", "FAILED", "1:0");
+
+  const CliRun text = slurm("--wait '" + file + "'");
+  EXPECT_EQ(text.exit_code, 1) << text.output;
+  EXPECT_THAT(text.output, HasSubstr("3 of 5 jobs did not complete: "));
+  EXPECT_THAT(text.output, HasSubstr("so Slurm will never run "));
+  Result<exec::ProgramOutput> cleaned =
+      exec::run_program({"scancel", "-n", "after-broken"}, "");  // the two that would wait for ever
+  EXPECT_TRUE(cleaned.ok());
+  EXPECT_FALSE(fs::exists(folder_ / "never.txt"));
+}
+
 // Without a cluster: --print shows each job's script and the dependency it would get.
 TEST(SlurmCli, PrintShowsTheBatchScriptsAndSubmitsNothing) {
   const fs::path folder =

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fastgpu/core/result.h"
@@ -58,6 +59,27 @@ Result<std::vector<SlurmSubmission>> slurm_submissions(const std::vector<store::
 std::string slurm_dependency(const SlurmSubmission& submission,
                              const std::vector<std::string>& ids);
 
+// A job as `scontrol show job -o` tells it; an array tells one per member that started,
+// and one for its members that have not ("41_[2-3%2]").
+struct SlurmJobState {
+  std::string id;         // "41", or "41_2" for an array member
+  std::string name;       // JobName
+  std::string state;      // JobState: PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT, ...
+  std::string reason;     // Reason: why it waits ("Dependency"), or "None"
+  std::string exit_code;  // ExitCode: "STATUS:SIGNAL", e.g. "1:0"
+  std::string run_time;   // RunTime: "00:00:01"
+
+  friend bool operator==(const SlurmJobState&, const SlurmJobState&) = default;
+};
+
+// The jobs of `scontrol show job -o` output, one a line.
+std::vector<SlurmJobState> parse_scontrol_jobs(std::string_view text);
+
+// Whether a job has come to where it stays by itself: it ended, or it waits for a
+// dependency that can never be met (Slurm keeps such a job PENDING for ever, reason
+// DependencyNeverSatisfied, unless the cluster cancels those).
+bool slurm_job_settled(const SlurmJobState& job);
+
 // The programs of a Slurm cluster, as submit_to_slurm uses them.
 class SlurmCommands {
  public:
@@ -73,6 +95,9 @@ class SlurmCommands {
   virtual Status release(const std::vector<std::string>& ids) = 0;
   // scancel IDS.
   virtual Status cancel(const std::vector<std::string>& ids) = 0;
+  // scontrol show job -o ID: the job, or an array's members; empty once slurmctld has
+  // forgotten it (MinJobAge after its end, 300 s by default).
+  virtual Result<std::vector<SlurmJobState>> jobs(const std::string& id) = 0;
 };
 
 // sbatch, scontrol and scancel found on PATH, run with the caller's environment (so
