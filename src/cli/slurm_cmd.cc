@@ -238,7 +238,11 @@ int submit_file(const SlurmCmdOptions& options) {
   exec::SlurmBatchOptions batch{options.output, file->context.environment};
   Result<std::vector<exec::SlurmSubmission>> submissions =
       exec::slurm_submissions(file->specs, batch);
-  if (!submissions.ok()) return fail("slurm", submissions.status());
+  if (!submissions.ok()) {
+    return fail("slurm", Status(submissions.status().code(),
+                                engine::locate_batch_error(submissions.status(), file->specs,
+                                                           places, options.file)));
+  }
   if (options.print) return print_scripts(*submissions, places, options);
   std::unique_ptr<exec::SlurmCommands> slurm = exec::real_slurm_commands();
   Result<std::vector<std::string>> ids =

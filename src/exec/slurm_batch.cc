@@ -3,9 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
-#include <limits>
-#include <optional>
 #include <set>
 #include <string_view>
 #include <unordered_set>
@@ -21,12 +20,18 @@ constexpr std::int64_t kMaxSignalSeconds = 65535;
 // Slurm's nice values are below 2^31 - 3.
 constexpr std::int64_t kMaxNice = 2147483645;
 
-// "jobs 'train'": how notes and errors name a job.
+// "job 'train'": how an error names a job.
 std::string job_label(const store::JobSpec& spec) {
   return spec.name.empty()
              ? fmt::format("the job running '{}'",
                            printable(spec.argv.empty() ? spec.shell_command : spec.argv[0]))
              : fmt::format("job '{}'", printable(spec.name));
+}
+
+// An error about the job `index` of the batch, which the CLI tells at its place in the file.
+Status about_job(const Status& problem, const store::JobSpec& spec, std::size_t index) {
+  return Status(problem.code(), job_label(spec) + ": " + problem.message())
+      .with_batch_job(index, problem.message());
 }
 
 // Slurm's job name: the job's name, else its program's (sbatch would say "sbatch").
@@ -39,13 +44,12 @@ std::string job_name(const store::JobSpec& spec) {
 
 // A value as an #SBATCH line carries it: in double quotes when it holds white space. Slurm
 // reads a double quote as the start or end of a quoted part and has no escape for it.
-Result<std::string> sbatch_value(std::string_view value, std::string_view what,
-                                 const store::JobSpec& spec) {
+Result<std::string> sbatch_value(std::string_view value, std::string_view what) {
   if (value.find_first_of("\"\n") != std::string_view::npos) {
-    return invalid_argument(fmt::format(
-        "{}: {} '{}' holds a double quote or a line break, which an #SBATCH line cannot "
-        "carry; rename it",
-        job_label(spec), what, printable(value)));
+    return invalid_argument(
+        fmt::format("{} '{}' holds a double quote or a line break, which an #SBATCH line "
+                    "cannot carry; rename it",
+                    what, printable(value)));
   }
   const bool spaced = std::any_of(value.begin(), value.end(), [](char c) {
     return std::isspace(static_cast<unsigned char>(c));
@@ -187,7 +191,7 @@ class Translator {
     add_waits(spec, submission);
     std::vector<std::string> lines;
     const Status options = add_options(spec, group, submission, lines);
-    if (!options.ok()) return options;
+    if (!options.ok()) return about_job(options, spec, group.first);
     submission.script = script(spec, lines);
     return submission;
   }
@@ -209,10 +213,10 @@ class Translator {
 
   Status add_options(const store::JobSpec& spec, const Group& group, SlurmSubmission& submission,
                      std::vector<std::string>& lines) const {
-    Result<std::string> name = sbatch_value(submission.name, "name", spec);
-    Result<std::string> folder = sbatch_value(spec.working_dir, "working folder", spec);
+    Result<std::string> name = sbatch_value(submission.name, "name");
+    Result<std::string> folder = sbatch_value(spec.working_dir, "working folder");
     submission.output = output_pattern(spec);
-    Result<std::string> output = sbatch_value(submission.output, "--output", spec);
+    Result<std::string> output = sbatch_value(submission.output, "--output");
     for (const Result<std::string>* value : {&name, &folder, &output}) {
       if (!value->ok()) return value->status();
     }
@@ -223,9 +227,8 @@ class Translator {
     add_time(spec, lines, submission.notes);
     if (spec.kill_grace_s && spec.time_limit_s && *spec.kill_grace_s + 59 > kMaxSignalSeconds) {
       return invalid_argument(fmt::format(
-          "{}: grace {} is longer than Slurm's --signal takes ({}s at most); shorten it",
-          job_label(spec), format_duration_exact(std::chrono::seconds(*spec.kill_grace_s)),
-          kMaxSignalSeconds));
+          "grace {} is longer than Slurm's --signal takes ({}s at most); shorten it",
+          format_duration_exact(std::chrono::seconds(*spec.kill_grace_s)), kMaxSignalSeconds));
     }
     add_array(group, submission, lines);
     const std::int64_t nice = static_cast<std::int64_t>(top_priority_) - spec.priority;

@@ -183,8 +183,11 @@ TEST(SlurmSubmissions, AFolderWithADoubleQuoteIsRefusedNamingTheJob) {
       specs_of("{name: a, command: [x], workdir: 'say \"hi\"'}"), alices_options());
   ASSERT_FALSE(submissions.ok());
   EXPECT_THAT(submissions.status().message(),
-              AllOf(HasSubstr("job 'a'"), HasSubstr("working folder"), HasSubstr("double quote"),
-                    HasSubstr("rename it")));
+              AllOf(HasSubstr("job 'a': working folder '/home/alice/project/say \"hi\"'"),
+                    HasSubstr("double quote"), HasSubstr("rename it")));
+  // Which job, for its place in the file.
+  ASSERT_TRUE(submissions.status().batch_job().has_value());
+  EXPECT_EQ(submissions.status().batch_job()->index, 0u);
 }
 
 // Records what submit_to_slurm asks of Slurm; refuses the check or the submission numbered

@@ -50,7 +50,8 @@ struct SlurmSubmission {
 
 // The submissions for `specs` (as parse_job_file returns them: an array's members in a
 // row), in the file's order. Fails when a value cannot be written as sbatch takes it (a
-// double quote in a path: #SBATCH lines cannot carry one); the error names the job.
+// double quote in a path: #SBATCH lines cannot carry one); the error names the job, and
+// says which (with_batch_job: its first spec's index) for the file's place.
 Result<std::vector<SlurmSubmission>> slurm_submissions(const std::vector<store::JobSpec>& specs,
                                                        const SlurmBatchOptions& options);
 
