@@ -22,6 +22,8 @@ slurm_script=../shared/slurm/local-slurm.sh
 slurm_dir=${FASTGPU_TEST_SLURM_DIR:-/tmp/fastgpu-test-slurm}
 if [ -f "$slurm_script" ] && [ "$(id -u)" -eq 0 ]; then
   echo "== starting a single-node Slurm in $slurm_dir"
+  # Ports of its own, so that a cluster a developer runs on Slurm's defaults is left alone.
+  export LOCAL_SLURM_CTLD_PORT=16817 LOCAL_SLURM_SLURMD_PORT=16818
   LOCAL_SLURM_CPUS=8 bash "$slurm_script" start "$slurm_dir"
   trap 'bash "$slurm_script" stop "$slurm_dir" >/dev/null 2>&1 || true' EXIT
   source "$slurm_dir/env.sh"
