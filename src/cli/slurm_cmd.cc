@@ -34,8 +34,8 @@ std::string log_path(const exec::SlurmSubmission& submission, const std::string&
   const std::string& pattern = submission.output;
   for (std::size_t i = 0; i < pattern.size(); ++i) {
     const char next = i + 1 < pattern.size() ? pattern[i + 1] : '\0';
-    if (pattern[i] == '%' && (next == 'x' || next == 'j' || next == 'A')) {
-      path += next == 'x' ? submission.name : id;
+    if (pattern[i] == '%' && (next == 'x' || next == 'j' || next == 'A' || next == '%')) {
+      path += next == 'x' ? submission.name : next == '%' ? "%" : id;
       ++i;
     } else {
       path += pattern[i];
@@ -64,6 +64,29 @@ api::Json submission_json(const exec::SlurmSubmission& submission,
   return out;
 }
 
+// The notes, each once, with the jobs it is about: "note (prep, pack-1 and 3 more): ...".
+std::string notes_text(const std::vector<exec::SlurmSubmission>& submissions) {
+  std::vector<std::pair<std::string, std::vector<std::string>>> notes;  // in first-seen order
+  for (const exec::SlurmSubmission& submission : submissions) {
+    for (const std::string& note : submission.notes) {
+      auto same = std::find_if(notes.begin(), notes.end(),
+                               [&](const auto& told) { return told.first == note; });
+      if (same == notes.end()) same = notes.insert(notes.end(), {note, {}});
+      same->second.push_back(printable(submission.name));
+    }
+  }
+  constexpr std::size_t kNamed = 4;
+  std::string text;
+  for (const auto& [note, jobs] : notes) {
+    const std::size_t named = std::min(jobs.size(), kNamed);
+    std::string who = fmt::format(
+        "{}", fmt::join(std::vector<std::string>(jobs.begin(), jobs.begin() + named), ", "));
+    if (jobs.size() > named) who += fmt::format(" and {} more", jobs.size() - named);
+    text += fmt::format("note ({}): {}\n", who, note);
+  }
+  return text;
+}
+
 int print_scripts(const std::vector<exec::SlurmSubmission>& submissions,
                   const std::vector<std::string>& places, const SlurmCmdOptions& options) {
   if (options.json) {
@@ -83,17 +106,8 @@ int print_scripts(const std::vector<exec::SlurmSubmission>& submissions,
                            options.sbatch_args.empty() ? "" : " ..."));
     print_text(submission.script + "\n");
   }
+  print_text(notes_text(submissions));
   return kExitOk;
-}
-
-std::string notes_text(const std::vector<exec::SlurmSubmission>& submissions) {
-  std::string text;
-  for (const exec::SlurmSubmission& submission : submissions) {
-    for (const std::string& note : submission.notes) {
-      text += fmt::format("note: {}: {}\n", printable(submission.name), note);
-    }
-  }
-  return text;
 }
 
 api::Json submitted_json(const std::vector<exec::SlurmSubmission>& submissions,
@@ -232,7 +246,11 @@ int report_ends(const std::vector<exec::SlurmJobState>& jobs, api::Json submitte
 }
 
 int submit_file(const SlurmCmdOptions& options) {
-  Result<JobFile> file = load_job_file(options.file);
+  const Status sbatch_options = exec::check_sbatch_options(options.sbatch_args);
+  if (!sbatch_options.ok()) return usage_error("slurm", sbatch_options.message());
+  // Every variable the file sets is exported by the script, even one the submitter has
+  // too: a cluster's SBATCH_EXPORT=NONE passes nothing else on.
+  Result<JobFile> file = load_job_file(options.file, /*inherit_environment=*/false);
   if (!file.ok()) return fail("slurm", file.status());
   const std::vector<std::string>& places = file->places;
   exec::SlurmBatchOptions batch{options.output, file->context.environment};

@@ -67,11 +67,15 @@ Result<std::string> read_job_file(const std::string& path) {
 
 }  // namespace
 
-Result<JobFile> load_job_file(const std::string& path) {
+Result<JobFile> load_job_file(const std::string& path, bool inherit_environment) {
   Result<std::string> text = read_job_file(path);
   if (!text.ok()) return text.status();
   Result<engine::SubmitContext> context = submit_context();
   if (!context.ok()) return context.status();
+  if (!inherit_environment) {
+    std::erase_if(context->environment,
+                  [](const std::string& entry) { return !entry.starts_with("HOME="); });
+  }
   JobFile file{*std::move(context), {}, {}};
   Result<std::vector<store::JobSpec>> specs =
       engine::parse_job_file(*text, path, file.context, &file.places);

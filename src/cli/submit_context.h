@@ -24,7 +24,9 @@ struct JobFile {
   std::vector<std::string> places;
 };
 // A folder, a file that cannot be read and the file's own errors are told as
-// engine::parse_job_file tells them.
-Result<JobFile> load_job_file(const std::string& path);
+// engine::parse_job_file tells them. Without `inherit_environment`, the jobs' environment
+// holds only HOME (for a workdir of ~) and what the file sets: for `slurm`, whose sbatch
+// passes the environment on itself.
+Result<JobFile> load_job_file(const std::string& path, bool inherit_environment = true);
 
 }  // namespace fastgpu::cli

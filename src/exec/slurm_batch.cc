@@ -42,8 +42,9 @@ std::string job_name(const store::JobSpec& spec) {
   return std::string(command.substr(0, command.find_first_of(" \t\n;|&")));
 }
 
-// A value as an #SBATCH line carries it: in double quotes when it holds white space. Slurm
-// reads a double quote as the start or end of a quoted part and has no escape for it.
+// A value as an #SBATCH line carries it: in double quotes when it holds white space or a
+// ' (sbatch splits the line as a shell would). Slurm reads a double quote as the start or
+// end of a quoted part and has no escape for it.
 Result<std::string> sbatch_value(std::string_view value, std::string_view what) {
   if (value.find_first_of("\"\n") != std::string_view::npos) {
     return invalid_argument(
@@ -51,10 +52,10 @@ Result<std::string> sbatch_value(std::string_view value, std::string_view what) 
                     "cannot carry; rename it",
                     what, printable(value)));
   }
-  const bool spaced = std::any_of(value.begin(), value.end(), [](char c) {
-    return std::isspace(static_cast<unsigned char>(c));
+  const bool quoted = std::any_of(value.begin(), value.end(), [](char c) {
+    return std::isspace(static_cast<unsigned char>(c)) || c == '\'';
   });
-  return spaced ? fmt::format("\"{}\"", value) : std::string(value);
+  return quoted ? fmt::format("\"{}\"", value) : std::string(value);
 }
 
 // "0-3,7,9-10": the indices as --array takes them. REQUIRES: ascending.
@@ -87,6 +88,17 @@ std::vector<std::string> file_variables(const store::JobSpec& spec,
   return set;
 }
 
+// The variables FastGPU sets for every job, which the file's env cannot change (as in
+// exec's job_environment): a job file's CUDA_VISIBLE_DEVICES would take another job's GPUs.
+bool is_set_by_fastgpu(std::string_view entry) {
+  const std::string_view name = entry.substr(0, entry.find('='));
+  for (std::string_view fixed : {"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "FASTGPU_JOB_ID",
+                                 "FASTGPU_ARRAY_INDEX", "FASTGPU_GPU_MEM_QUOTA"}) {
+    if (name == fixed) return true;
+  }
+  return false;
+}
+
 std::string export_line(std::string_view entry) {
   const std::size_t equals = entry.find('=');
   return fmt::format("export {}={}\n", entry.substr(0, equals),
@@ -101,6 +113,14 @@ std::string exec_line(const store::JobSpec& spec) {
     for (const std::string& arg : spec.argv) line += " " + shell_quote(arg);
   }
   return line + "\n";
+}
+
+// Seconds before Slurm's limit (the time limit and grace, in whole minutes) at which the
+// job gets SIGTERM: at its own time limit. 0 without a grace and a limit.
+std::int64_t signal_seconds(const store::JobSpec& spec) {
+  if (!spec.time_limit_s || spec.kill_grace_s.value_or(0) <= 0) return 0;
+  const std::int64_t minutes = (*spec.time_limit_s + *spec.kill_grace_s + 59) / 60;
+  return minutes * 60 - *spec.time_limit_s;
 }
 
 // The time limit and grace as Slurm keeps them: the job gets SIGTERM at its limit, as
@@ -129,20 +149,19 @@ void add_time(const store::JobSpec& spec, std::vector<std::string>& lines,
                   : fmt::format("Slurm counts time limits in whole minutes: {} becomes {}m", limit,
                                 minutes));
   }
-  if (grace > 0)
-    lines.push_back(fmt::format("--signal=B:TERM@{}", minutes * 60 - *spec.time_limit_s));
+  if (grace > 0) lines.push_back(fmt::format("--signal=B:TERM@{}", signal_seconds(spec)));
 }
 
 // What FastGPU keeps that Slurm's GRES cannot: memory per GPU, a shared GPU, a deadline.
+// Said without the job's values, so the CLI tells each once for all the jobs it is about.
 void add_gpu_notes(const store::JobSpec& spec, std::vector<std::string>& notes) {
   if (spec.gpus > 0 && spec.gpu_mem) {
     notes.push_back(
-        fmt::format("gpu-mem {}: Slurm gives whole GPUs and does not pack by memory; the job gets "
-                    "FASTGPU_GPU_MEM_QUOTA={} as it would here",
-                    format_bytes_exact(*spec.gpu_mem), *spec.gpu_mem));
+        "gpu-mem: Slurm gives whole GPUs and does not pack by memory; FASTGPU_GPU_MEM_QUOTA "
+        "tells the job its gpu-mem in bytes, as here");
   }
   if (spec.gpus > 0 && spec.util_share < 1.0) {
-    notes.push_back(fmt::format("share {:g}: Slurm gives the job its GPUs whole", spec.util_share));
+    notes.push_back("share: Slurm gives a job its GPUs whole, not shared");
   }
   if (spec.deadline) {
     notes.push_back(
@@ -220,15 +239,26 @@ class Translator {
     for (const Result<std::string>* value : {&name, &folder, &output}) {
       if (!value->ok()) return value->status();
     }
+    if (submission.output.find("%x") != std::string::npos &&
+        submission.name.find('/') != std::string::npos) {
+      return invalid_argument(fmt::format(
+          "name '{}' holds a '/', which Slurm's %x puts into the log's path (a folder that "
+          "does not exist: the job would fail with no log); rename the job, or give --output "
+          "a pattern without %x",
+          printable(submission.name)));
+    }
     lines.push_back("--job-name=" + *name);
     lines.push_back("--chdir=" + *folder);
     lines.push_back("--output=" + *output);
     if (spec.gpus > 0) lines.push_back(fmt::format("--gres=gpu:{}", spec.gpus));
     add_time(spec, lines, submission.notes);
-    if (spec.kill_grace_s && spec.time_limit_s && *spec.kill_grace_s + 59 > kMaxSignalSeconds) {
+    const std::int64_t signal_before = signal_seconds(spec);
+    if (signal_before > kMaxSignalSeconds) {
       return invalid_argument(fmt::format(
-          "grace {} is longer than Slurm's --signal takes ({}s at most); shorten it",
-          format_duration_exact(std::chrono::seconds(*spec.kill_grace_s)), kMaxSignalSeconds));
+          "grace {} is longer than Slurm's --signal takes: SIGTERM {}s before the limit (the "
+          "time limit and grace, rounded up to whole minutes), where {}s is the most; shorten it",
+          format_duration_exact(std::chrono::seconds(*spec.kill_grace_s)), signal_before,
+          kMaxSignalSeconds));
     }
     add_array(group, submission, lines);
     const std::int64_t nice = static_cast<std::int64_t>(top_priority_) - spec.priority;
@@ -238,11 +268,14 @@ class Translator {
     return {};
   }
 
+  // The pattern in the job's folder, whose own '%' Slurm would read as a pattern's.
   std::string output_pattern(const store::JobSpec& spec) const {
     std::string pattern = options_.output;
     if (pattern.empty()) pattern = spec.array ? "%x-%A_%a.out" : "%x-%j.out";
-    const std::filesystem::path path(pattern);
-    return path.is_absolute() ? pattern : (std::filesystem::path(spec.working_dir) / path).string();
+    if (std::filesystem::path(pattern).is_absolute()) return pattern;
+    std::string folder;
+    for (char c : spec.working_dir) folder += c == '%' ? std::string("%%") : std::string(1, c);
+    return (std::filesystem::path(folder) / pattern).string();
   }
 
   void add_array(const Group& group, SlurmSubmission& submission,
@@ -262,13 +295,17 @@ class Translator {
     std::string text = "#!/bin/sh\n";
     for (const std::string& line : lines) text += "#SBATCH " + line + "\n";
     text += "\n# Written by `fastgpu slurm`: FastGPU's job environment, then the command.\n";
+    for (const std::string& entry : file_variables(spec, inherited_)) {
+      if (!is_set_by_fastgpu(entry)) text += export_line(entry);
+    }
+    // No GPU for a CPU-only job, as here: Slurm leaves the variable as the submitter had it.
+    if (spec.gpus == 0) text += "export CUDA_VISIBLE_DEVICES=\n";
     text += "export CUDA_DEVICE_ORDER=PCI_BUS_ID\n";
     text += "export FASTGPU_JOB_ID=\"$SLURM_JOB_ID\"\n";
     if (spec.array) text += "export FASTGPU_ARRAY_INDEX=\"$SLURM_ARRAY_TASK_ID\"\n";
     if (spec.gpus > 0 && spec.gpu_mem) {
       text += fmt::format("export FASTGPU_GPU_MEM_QUOTA={}\n", *spec.gpu_mem);
     }
-    for (const std::string& entry : file_variables(spec, inherited_)) text += export_line(entry);
     return text + exec_line(spec);
   }
 
@@ -285,8 +322,30 @@ std::string_view kind_name(store::DependencyKind kind) {
 
 }  // namespace
 
+namespace {
+
+// Several jobs with one log, one writing over the others': an --output without the job's
+// id (%j), or an array's without %j or both %A and %a.
+Status check_logs_apart(const std::vector<store::JobSpec>& specs, const std::string& output) {
+  if (output.empty() || specs.size() < 2 || output.find("%j") != std::string::npos) return {};
+  const bool arrays_apart =
+      output.find("%A") != std::string::npos && output.find("%a") != std::string::npos;
+  const bool any_array = std::any_of(specs.begin(), specs.end(),
+                                     [](const store::JobSpec& spec) { return spec.array; });
+  const bool jobs_apart = output.find("%A") != std::string::npos;
+  if (jobs_apart && (arrays_apart || !any_array)) return {};
+  return invalid_argument(fmt::format(
+      "--output '{}' gives several jobs one log, each writing over the last; put the job's "
+      "id in it (%j, e.g. {}-%j.out)",
+      output, std::filesystem::path(output).stem().string()));
+}
+
+}  // namespace
+
 Result<std::vector<SlurmSubmission>> slurm_submissions(const std::vector<store::JobSpec>& specs,
                                                        const SlurmBatchOptions& options) {
+  const Status apart = check_logs_apart(specs, options.output);
+  if (!apart.ok()) return apart;
   Translator translator(specs, options);
   std::vector<SlurmSubmission> submissions;
   for (const Group& group : group_arrays(specs)) {
@@ -295,6 +354,45 @@ Result<std::vector<SlurmSubmission>> slurm_submissions(const std::vector<store::
     submissions.push_back(std::move(submission).value());
   }
   return submissions;
+}
+
+Status check_sbatch_options(const std::vector<std::string>& args) {
+  struct Owned {
+    std::string_view long_name;
+    std::string_view short_name;
+    std::string_view instead;
+  };
+  static constexpr Owned kOwned[] = {
+      {"--dependency", "-d", "the file's after"},
+      {"--array", "-a", "the file's array"},
+      {"--job-name", "-J", "the file's name"},
+      {"--chdir", "-D", "the file's workdir"},
+      {"--output", "-o", "fastgpu slurm --output"},
+      {"--wrap", "", "the file's command"},
+      {"--hold", "-H", "nothing: every job is submitted held, then released once all are in"},
+      {"--parsable", "", "nothing: fastgpu slurm reads the ids so"},
+      {"--test-only", "", "--print, which shows each job's script"},
+  };
+  for (const std::string& arg : args) {
+    if (!arg.starts_with('-')) {
+      return invalid_argument(fmt::format(
+          "'{}' is not an sbatch option: sbatch would run it as the batch script instead of "
+          "the job's command; options go after -- with their values after '=' "
+          "(-- --partition=gpu), and the jobs come from the file",
+          printable(arg)));
+    }
+    for (const Owned& owned : kOwned) {
+      const bool is_long =
+          arg == owned.long_name || arg.starts_with(std::string(owned.long_name) + "=");
+      const bool is_short =
+          !owned.short_name.empty() && !arg.starts_with("--") && arg.starts_with(owned.short_name);
+      if (is_long || is_short) {
+        return invalid_argument(fmt::format("'{}': fastgpu slurm sets {} itself; use {}",
+                                            printable(arg), owned.long_name, owned.instead));
+      }
+    }
+  }
+  return {};
 }
 
 std::string slurm_dependency(const SlurmSubmission& submission,

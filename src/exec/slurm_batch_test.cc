@@ -160,9 +160,10 @@ TEST(SlurmSubmissions, WhatSlurmDoesOtherwiseIsNotedPerJob) {
   const std::vector<SlurmSubmission> submissions =
       submissions_of("{name: small, command: [x], gpu-mem: 8G, share: 0.5, deadline: now+6h}");
   ASSERT_EQ(submissions.size(), 1u);
-  EXPECT_THAT(submissions[0].notes, ElementsAre(HasSubstr("gpu-mem 8G: Slurm gives whole GPUs"),
-                                                "share 0.5: Slurm gives the job its GPUs whole",
-                                                HasSubstr("deadline: not passed to Slurm")));
+  EXPECT_THAT(submissions[0].notes,
+              ElementsAre(HasSubstr("gpu-mem: Slurm gives whole GPUs"),
+                          "share: Slurm gives a job its GPUs whole, not shared",
+                          HasSubstr("deadline: not passed to Slurm")));
 }
 
 TEST(SlurmSubmissions, OutputPatternAndFoldersWithSpacesAreQuoted) {
@@ -188,6 +189,72 @@ TEST(SlurmSubmissions, AFolderWithADoubleQuoteIsRefusedNamingTheJob) {
   // Which job, for its place in the file.
   ASSERT_TRUE(submissions.status().batch_job().has_value());
   EXPECT_EQ(submissions.status().batch_job()->index, 0u);
+}
+
+// FastGPU's own variables are FastGPU's, as here: a file's CUDA_VISIBLE_DEVICES would take
+// GPUs Slurm gave another job. A CPU-only job sees no GPU.
+TEST(SlurmSubmissions, TheFileCannotSetFastgpusVariablesAndACpuOnlyJobSeesNoGpu) {
+  const std::vector<SlurmSubmission> submissions = submissions_of(
+      "{gpus: 0, command: [x], env: {CUDA_VISIBLE_DEVICES: '3', FASTGPU_JOB_ID: bogus, A: b}}");
+  ASSERT_EQ(submissions.size(), 1u);
+  EXPECT_THAT(submissions[0].script,
+              AllOf(HasSubstr("export A=b\nexport CUDA_VISIBLE_DEVICES=\n"),
+                    Not(HasSubstr("CUDA_VISIBLE_DEVICES=3")), Not(HasSubstr("bogus"))));
+}
+
+TEST(SlurmSubmissions, ANameWithAQuoteIsQuotedOnItsLine) {
+  EXPECT_THAT(submissions_of("{name: \"bob's\", command: [x]}")[0].script,
+              HasSubstr("#SBATCH --job-name=\"bob's\"\n"));
+}
+
+// Slurm reads a '%' in the log's folder as a pattern; a '/' in a name, through %x, as a
+// folder that does not exist (the job fails at launch with no log at all).
+TEST(SlurmSubmissions, TheLogsPathKeepsTheFoldersPercentAndRefusesASlashInTheName) {
+  EXPECT_EQ(submissions_of("{name: a, command: [x], workdir: '50%job'}")[0].output,
+            "/home/alice/project/50%%job/%x-%j.out");
+  Result<std::vector<SlurmSubmission>> slash =
+      slurm_submissions(specs_of("{name: exp/lr0.1, command: [x]}"), alices_options());
+  ASSERT_FALSE(slash.ok());
+  EXPECT_THAT(slash.status().message(),
+              HasSubstr("job 'exp/lr0.1': name 'exp/lr0.1' holds a '/', which Slurm's %x puts "
+                        "into the log's path"));
+  SlurmBatchOptions plain = alices_options();
+  plain.output = "logs/%j.out";
+  EXPECT_TRUE(slurm_submissions(specs_of("{name: exp/lr0.1, command: [x]}"), plain).ok());
+}
+
+// A pattern without the job's id gives several jobs one log, the last writing over the rest.
+TEST(SlurmSubmissions, AnOutputPatternSeveralJobsWouldShareIsRefused) {
+  SlurmBatchOptions options = alices_options();
+  options.output = "run.log";
+  const std::vector<store::JobSpec> two = specs_of("[{command: [x]}, {command: [y]}]");
+  Result<std::vector<SlurmSubmission>> shared = slurm_submissions(two, options);
+  ASSERT_FALSE(shared.ok());
+  EXPECT_THAT(shared.status().message(),
+              HasSubstr("--output 'run.log' gives several jobs one log, each writing over the "
+                        "last; put the job's id in it (%j, e.g. run-%j.out)"));
+  const std::vector<store::JobSpec> array = specs_of("{command: [x], array: 0-1}");
+  options.output = "run-%A.log";
+  EXPECT_FALSE(slurm_submissions(array, options).ok());
+  options.output = "run-%A_%a.log";
+  EXPECT_TRUE(slurm_submissions(array, options).ok());
+  options.output = "run-%j.log";
+  EXPECT_TRUE(slurm_submissions(two, options).ok());
+  options.output = "one.log";
+  EXPECT_TRUE(slurm_submissions(specs_of("{command: [x]}"), options).ok());
+}
+
+TEST(CheckSbatchOptions, TakesOptionsAndRefusesWordsAndWhatTheFileSets) {
+  EXPECT_TRUE(check_sbatch_options({"--partition=gpu", "-A", "--qos=high", "--exclusive"}).ok());
+  EXPECT_THAT(check_sbatch_options({"other.sh"}).message(),
+              HasSubstr("'other.sh' is not an sbatch option: sbatch would run it as the batch "
+                        "script"));
+  EXPECT_THAT(check_sbatch_options({"--dependency=afterany:219"}).message(),
+              "'--dependency=afterany:219': fastgpu slurm sets --dependency itself; use the "
+              "file's after");
+  EXPECT_THAT(check_sbatch_options({"-dafterok:1"}).message(), HasSubstr("use the file's after"));
+  EXPECT_THAT(check_sbatch_options({"--array=0-3"}).message(), HasSubstr("the file's array"));
+  EXPECT_THAT(check_sbatch_options({"-o", "x"}).message(), HasSubstr("fastgpu slurm --output"));
 }
 
 // Records what submit_to_slurm asks of Slurm; refuses the check or the submission numbered
@@ -221,8 +288,11 @@ class FakeSlurm final : public SlurmCommands {
     calls.push_back(fmt::format("cancel {}", fmt::join(ids, ",")));
     return {};
   }
+  // Job 7 runs, job 8 has failed; no other is known.
   Result<std::vector<SlurmJobState>> jobs(const std::string& id) override {
-    (void)id;
+    calls.push_back("jobs " + id);
+    if (id == "7") return std::vector<SlurmJobState>{{"7", "x", "RUNNING", "None", "0:0", ""}};
+    if (id == "8") return std::vector<SlurmJobState>{{"8", "x", "FAILED", "None", "1:0", ""}};
     return std::vector<SlurmJobState>{};
   }
   std::vector<std::string> calls;
@@ -258,8 +328,30 @@ TEST(SubmitToSlurm, TheCheckCarriesTheDependenciesOnExistingJobs) {
                               {}, slurm)
                   .ok());
   EXPECT_THAT(slurm.calls,
-              ElementsAre("check ", "check --dependency=afterany:7", "sbatch --hold",
+              ElementsAre("check ", "jobs 7", "check --dependency=afterany:7", "sbatch --hold",
                           "sbatch --hold --dependency=afterok:100,afterany:7", "release 100,101"));
+}
+
+// A number in after that Slurm does not know, or a failed job waited for with afterok:
+// Slurm would run the job at once (it drops an unknown id at release) or never.
+TEST(SubmitToSlurm, AnUnknownOrFailedJobWaitedForIsRefusedBeforeAnyIsSubmitted) {
+  FakeSlurm slurm(-1, -1);
+  Result<std::vector<std::string>> unknown = submit_to_slurm(
+      submissions_of("[{name: a, command: [x]}, {name: b, command: [x], after: 99}]"), {}, slurm);
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_THAT(unknown.status().message(), HasSubstr("after: Slurm knows no job 99"));
+  ASSERT_TRUE(unknown.status().batch_job().has_value());
+  EXPECT_EQ(unknown.status().batch_job()->index, 1u);
+  Result<std::vector<std::string>> failed =
+      submit_to_slurm(submissions_of("{name: b, command: [x], after: 8}"), {}, slurm);
+  ASSERT_FALSE(failed.ok());
+  EXPECT_THAT(failed.status().message(),
+              HasSubstr("after: job 8 has already ended FAILED, so a job waiting for it to "
+                        "complete would never run; wait for any end with 'afterany:8'"));
+  EXPECT_THAT(slurm.calls, Not(::testing::Contains(HasSubstr("sbatch"))));
+  EXPECT_TRUE(
+      submit_to_slurm(submissions_of("{name: b, command: [x], after: 'afterany:8'}"), {}, slurm)
+          .ok());
 }
 
 // A job the cluster would never run is told before anything is submitted.

@@ -133,11 +133,42 @@ std::vector<std::string> sbatch_args(bool hold, const std::string& dependency,
   return args;
 }
 
+// An existing job a submission waits for: Slurm takes an unknown id and drops the
+// dependency at release (the job would run at once), and keeps a job whose afterok target
+// has failed pending for ever; both are refused here, as `fastgpu run` refuses them.
+Status check_waited_for(store::DependencyKind kind, std::uint64_t id, SlurmCommands& slurm) {
+  Result<std::vector<SlurmJobState>> jobs = slurm.jobs(std::to_string(id));
+  if (!jobs.ok()) return jobs.status();
+  if (jobs->empty()) {
+    return invalid_argument(fmt::format(
+        "after: Slurm knows no job {} (a number in after is a job of the cluster); write the "
+        "name of a job of this file, or the id `squeue` shows",
+        id));
+  }
+  if (kind == store::DependencyKind::kAfterAny) return {};
+  for (const SlurmJobState& job : *jobs) {
+    if (slurm_job_settled(job) && job.state != "COMPLETED") {
+      return invalid_argument(fmt::format(
+          "after: job {} has already ended {}, so a job waiting for it to complete would never "
+          "run; wait for any end with 'afterany:{}'",
+          job.id, job.state, id));
+    }
+  }
+  return {};
+}
+
 // Whether the cluster takes each job as it stands, before any is submitted: its own
 // request and the existing jobs it waits for (those of the batch have no id yet).
 Status check_all(const std::vector<SlurmSubmission>& submissions,
                  const std::vector<std::string>& extra_args, SlurmCommands& slurm) {
   for (const SlurmSubmission& submission : submissions) {
+    for (const auto& [kind, id] : submission.waits_for_ids) {
+      const Status waited_for = check_waited_for(kind, id, slurm);
+      if (!waited_for.ok()) {
+        return Status(waited_for.code(), waited_for.message())
+            .with_batch_job(submission.specs.front(), waited_for.message());
+      }
+    }
     SlurmSubmission alone = submission;
     alone.waits_for.clear();
     const Status checked =

@@ -216,8 +216,9 @@ TEST(SlurmCli, PrintShowsTheBatchScriptsAndSubmitsNothing) {
   const fs::path folder =
       fs::temp_directory_path() / ("fastgpu-slurm-print-" + std::to_string(::getpid()));
   fs::create_directories(folder);
-  std::ofstream(folder / "jobs.yaml") << "- {name: a, command: [echo, hi], time: 5}\n"
-                                         "- {name: b, gpus: 0, after: a, command: 'echo b'}\n";
+  std::ofstream(folder / "jobs.yaml") << "- {name: a, command: [echo, hi], time: 5, gpu-mem: 1G}\n"
+                                         "- {name: b, gpus: 0, after: a, command: 'echo b'}\n"
+                                         "- {name: c, command: [x], gpu-mem: 2G}\n";
   const CliRun ran = test_support::run_cli_under(
       "PATH=/nonexistent", "slurm --print '" + (folder / "jobs.yaml").string() + "'", true);
   fs::remove_all(folder);
@@ -229,6 +230,9 @@ TEST(SlurmCli, PrintShowsTheBatchScriptsAndSubmitsNothing) {
   EXPECT_THAT(ran.output, HasSubstr("exec echo hi\n"));
   EXPECT_THAT(ran.output, HasSubstr("job 2 'b' -> sbatch --hold --dependency=afterok:<a> "));
   EXPECT_THAT(ran.output, HasSubstr("exec /bin/sh -c 'echo b'\n"));
+  // What Slurm keeps otherwise, once for every job it is about.
+  EXPECT_THAT(ran.output, HasSubstr("\nnote (a, c): gpu-mem: Slurm gives whole GPUs and does not "
+                                    "pack by memory; "));
 }
 
 // Where Slurm's commands are missing, the error says where to run it or what to install.

@@ -25,8 +25,9 @@ struct SlurmBatchOptions {
   // Slurm's --output pattern, relative to the job's working folder unless absolute; empty:
   // "%x-%j.out" ("%x-%A_%a.out" for an array), the job's name and Slurm id.
   std::string output;
-  // The environment `fastgpu` was run with: sbatch passes it to the job itself (its
-  // --export=ALL), so the scripts export only the variables the file sets or changes.
+  // What the jobs' environment holds besides the file's variables (the CLI's HOME, for a
+  // workdir of ~), which the scripts do not export: sbatch passes the submitter's
+  // environment on itself (--export=ALL, unless the cluster says otherwise).
   std::vector<std::string> inherited_environment;
 };
 
@@ -44,7 +45,8 @@ struct SlurmSubmission {
   std::vector<std::pair<store::DependencyKind, std::uint64_t>> waits_for_ids;
   std::string output;  // the --output pattern, resolved against the working folder
   std::string array;   // the --array value ("0-3%2"); empty when not an array
-  // What Slurm does otherwise than FastGPU for this job (whole GPUs for a shared one...).
+  // What Slurm does otherwise than FastGPU for this job (whole GPUs for a shared one...);
+  // the same text for every job a note is about, unless it names the job's own values.
   std::vector<std::string> notes;
 };
 
@@ -54,6 +56,13 @@ struct SlurmSubmission {
 // says which (with_batch_job: its first spec's index) for the file's place.
 Result<std::vector<SlurmSubmission>> slurm_submissions(const std::vector<store::JobSpec>& specs,
                                                        const SlurmBatchOptions& options);
+
+// Whether `args` (the user's options for every sbatch) can be given as they are: each an
+// option ("--partition=gpu"; a value after a space would read as a word of its own, and
+// sbatch takes its first word as the batch script to run instead of the job's), and none
+// of those fastgpu slurm sets from the file (--dependency, --array, --job-name, ...). The
+// error names the option and the file's field to use instead.
+Status check_sbatch_options(const std::vector<std::string>& args);
 
 // The --dependency value of `submission`, given the Slurm ids of the earlier submissions
 // (ids[i] for submission i); "" when it waits for nothing. "afterok:41:42,afterany:40".
