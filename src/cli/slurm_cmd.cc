@@ -1,10 +1,13 @@
 // fastgpu slurm FILE.yaml: the jobs of a job file submitted to a Slurm cluster with sbatch,
 // as `fastgpu run` would run them here (docs/slurm.md).
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -149,6 +152,79 @@ void print_submitted(const std::vector<exec::SlurmSubmission>& submissions,
   print_text(text);
 }
 
+// SIGINT, SIGTERM and SIGHUP blocked while it lives; one that came meanwhile is delivered
+// when it ends (the process then ends as it would have).
+class BlockedStops {
+ public:
+  BlockedStops() {
+    sigemptyset(&stops_);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&stops_, signal);
+    ::sigprocmask(SIG_BLOCK, &stops_, &old_);
+  }
+  ~BlockedStops() { ::sigprocmask(SIG_SETMASK, &old_, nullptr); }
+  BlockedStops(const BlockedStops&) = delete;
+  BlockedStops& operator=(const BlockedStops&) = delete;
+
+  // Whether one of them came.
+  bool asked() const {
+    sigset_t pending;
+    sigemptyset(&pending);
+    ::sigpending(&pending);
+    for (int signal : {SIGINT, SIGTERM, SIGHUP}) {
+      if (sigismember(&pending, signal) == 1) return true;
+    }
+    return false;
+  }
+
+ private:
+  sigset_t stops_{};
+  sigset_t old_{};
+};
+
+// The folder of a log pattern, %% read as %; nullopt when Slurm fills parts of it in.
+std::optional<std::filesystem::path> log_folder(const std::string& pattern) {
+  const std::string folder = std::filesystem::path(pattern).parent_path().string();
+  std::string plain;
+  for (std::size_t i = 0; i < folder.size(); ++i) {
+    if (folder[i] != '%') {
+      plain += folder[i];
+    } else if (i + 1 < folder.size() && folder[i + 1] == '%') {
+      plain += '%';
+      ++i;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return std::filesystem::path(plain);
+}
+
+// Slurm fails a job whose folder or log folder does not exist at launch, with no log at
+// all: checked here, where the cluster's shared folders are seen as its nodes see them.
+Status check_folders(const std::vector<exec::SlurmSubmission>& submissions,
+                     const std::vector<store::JobSpec>& specs) {
+  for (const exec::SlurmSubmission& submission : submissions) {
+    const store::JobSpec& spec = specs[submission.specs.front()];
+    std::error_code error;
+    std::string problem;
+    const std::optional<std::filesystem::path> logs = log_folder(submission.output);
+    if (!std::filesystem::is_directory(spec.working_dir, error)) {
+      problem = fmt::format(
+          "working folder '{}' does not exist; Slurm would fail the job at its start, with no "
+          "log (make it, or fix workdir)",
+          printable(spec.working_dir));
+    } else if (logs && !std::filesystem::is_directory(*logs, error)) {
+      problem = fmt::format(
+          "the folder of its log, '{}', does not exist; Slurm would fail the job at its "
+          "start, with no log (make it: mkdir -p {})",
+          printable(logs->string()), shell_quote(logs->string()));
+    }
+    if (!problem.empty()) {
+      return invalid_argument(problem).with_batch_job(submission.specs.front(), problem);
+    }
+  }
+  return {};
+}
+
 // An array's members in the order of their indices (scontrol lists them newest first).
 void order_members(std::vector<exec::SlurmJobState>& jobs) {
   const auto task = [](const exec::SlurmJobState& job) {
@@ -200,9 +276,12 @@ int report_ends(const std::vector<exec::SlurmJobState>& jobs, api::Json submitte
   std::vector<std::string> never_run;
   for (const exec::SlurmJobState& job : jobs) {
     if (job.state == "COMPLETED") continue;
-    const bool waits = job.state == "PENDING" || job.state == "UNKNOWN";
+    // Slurm's reason says more than the state where there is one: JobLaunchFailure (no
+    // log at all), DependencyNeverSatisfied, TimeLimit.
+    const bool told = !job.reason.empty() && job.reason != "None" &&
+                      job.reason != "NonZeroExitCode" && job.reason != job.state;
     not_completed.push_back(
-        fmt::format("{} ({}{})", job.id, job.state, waits ? ", " + job.reason : std::string()));
+        fmt::format("{} ({}{})", job.id, job.state, told ? ", " + job.reason : std::string()));
     if (job.state == "PENDING") never_run.push_back(job.id);
   }
   if (options.json) {
@@ -220,17 +299,22 @@ int report_ends(const std::vector<exec::SlurmJobState>& jobs, api::Json submitte
   } else {
     std::size_t width = 4;
     for (const exec::SlurmJobState& job : jobs) width = std::max(width, job.name.size());
-    std::string text = fmt::format("{:<{}}  {:<10}  {:<10}  {:<8}  {}\n", "NAME", width, "SLURM ID",
+    std::string text = fmt::format("{:<{}}  {:<10}  {:<10}  {:<9}  {}\n", "NAME", width, "SLURM ID",
                                    "STATE", "EXIT", "RUN TIME");
     for (const exec::SlurmJobState& job : jobs) {
-      const bool ran = job.state != "PENDING" && !job.run_time.empty();
+      // One that never started has no exit status (a launch failure reads "0:53").
+      const bool ran = job.state != "PENDING" && job.reason != "JobLaunchFailure" &&
+                       !(job.state == "CANCELLED" && job.run_time == "00:00:00") &&
+                       !job.run_time.empty();
       text +=
-          fmt::format("{:<{}}  {:<10}  {:<10}  {:<8}  {}\n", printable(job.name), width, job.id,
+          fmt::format("{:<{}}  {:<10}  {:<10}  {:<9}  {}\n", printable(job.name), width, job.id,
                       job.state, ran ? exit_text(job.exit_code) : "-", ran ? job.run_time : "-");
     }
     if (!not_completed.empty()) {
-      text += fmt::format("{} of {} jobs did not complete: {}; their logs say why\n",
-                          not_completed.size(), jobs.size(), fmt::join(not_completed, ", "));
+      text += fmt::format(
+          "{} of {} jobs did not complete: {}; `scontrol show job ID` and "
+          "their logs say more\n",
+          not_completed.size(), jobs.size(), fmt::join(not_completed, ", "));
     }
     if (!never_run.empty()) {
       // FastGPU cancels such a job itself; Slurm keeps it unless the cluster says otherwise.
@@ -262,9 +346,19 @@ int submit_file(const SlurmCmdOptions& options) {
                                                            places, options.file)));
   }
   if (options.print) return print_scripts(*submissions, places, options);
+  const Status folders = check_folders(*submissions, file->specs);
+  if (!folders.ok()) {
+    return fail("slurm", Status(folders.code(), engine::locate_batch_error(folders, file->specs,
+                                                                           places, options.file)));
+  }
   std::unique_ptr<exec::SlurmCommands> slurm = exec::real_slurm_commands();
-  Result<std::vector<std::string>> ids =
-      exec::submit_to_slurm(*submissions, options.sbatch_args, *slurm);
+  // Ctrl-C (or a hang-up, a SIGTERM) while the jobs go in, held: it stops the submission
+  // between two sbatch calls and cancels those taken, instead of leaving them held for
+  // ever. Blocked meanwhile (in sbatch too, which ends its call first) and delivered once
+  // what was done is told.
+  std::optional<BlockedStops> blocked(std::in_place);
+  Result<std::vector<std::string>> ids = exec::submit_to_slurm(
+      *submissions, options.sbatch_args, *slurm, [&] { return blocked->asked(); });
   if (!ids.ok()) {
     return fail("slurm",
                 Status(ids.status().code(), engine::locate_batch_error(ids.status(), file->specs,
@@ -276,6 +370,7 @@ int submit_file(const SlurmCmdOptions& options) {
     if (options.json) print_json(submitted);
     return kExitOk;
   }
+  blocked.reset();
   if (!options.json) {
     print_text("waiting for them to end (Ctrl-C stops the waiting, not the jobs)\n");
   }

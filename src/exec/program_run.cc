@@ -80,8 +80,15 @@ Result<pid_t> spawn(const std::vector<std::string>& argv, Pipe& in, Pipe& out, P
   std::vector<char*> args;
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
+  // In a process group of its own, so that Ctrl-C at the terminal reaches only the caller,
+  // which decides what to stop (a half-done sbatch would leave a job nobody knows of).
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
   pid_t pid = -1;
-  const int failed = ::posix_spawnp(&pid, args[0], &actions, nullptr, args.data(), environ);
+  const int failed = ::posix_spawnp(&pid, args[0], &actions, &attributes, args.data(), environ);
+  posix_spawnattr_destroy(&attributes);
   posix_spawn_file_actions_destroy(&actions);
   if (failed != 0) {
     return not_found(fmt::format("cannot run '{}' ({})", argv[0], std::strerror(failed)));

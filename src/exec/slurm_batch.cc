@@ -34,12 +34,19 @@ Status about_job(const Status& problem, const store::JobSpec& spec, std::size_t 
       .with_batch_job(index, problem.message());
 }
 
-// Slurm's job name: the job's name, else its program's (sbatch would say "sbatch").
+// Slurm's job name: the job's name, else its program's (sbatch would say "sbatch"); a
+// shell string's first word when it is a program's name ("python train.py"), else "sh"
+// ("FOO=1 env", "(cd x && make)").
 std::string job_name(const store::JobSpec& spec) {
   if (!spec.name.empty()) return spec.name;
   if (!spec.argv.empty()) return std::filesystem::path(spec.argv[0]).filename().string();
   const std::string_view command = trim(spec.shell_command);
-  return std::string(command.substr(0, command.find_first_of(" \t\n;|&")));
+  const std::string word(command.substr(0, command.find_first_of(" \t\n")));
+  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+           c == '/';
+  });
+  return plain ? std::filesystem::path(word).filename().string() : "sh";
 }
 
 // A value as an #SBATCH line carries it: in double quotes when it holds white space or a
@@ -149,7 +156,16 @@ void add_time(const store::JobSpec& spec, std::vector<std::string>& lines,
                   : fmt::format("Slurm counts time limits in whole minutes: {} becomes {}m", limit,
                                 minutes));
   }
-  if (grace > 0) lines.push_back(fmt::format("--signal=B:TERM@{}", signal_seconds(spec)));
+  if (grace > 0) {
+    lines.push_back(fmt::format("--signal=B:TERM@{}", signal_seconds(spec)));
+    notes.push_back(
+        "grace: SIGTERM goes to the command's own process at the time limit (Slurm may send it "
+        "up to a minute early); a shell string or a launcher must pass it on to its children");
+  } else {
+    notes.push_back(
+        "time without grace: at the limit, the cluster's KillWait comes between SIGTERM and "
+        "SIGKILL (FastGPU gives 10s here)");
+  }
 }
 
 // What FastGPU keeps that Slurm's GRES cannot: memory per GPU, a shared GPU, a deadline.

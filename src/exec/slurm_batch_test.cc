@@ -118,6 +118,9 @@ TEST(SlurmSubmissions, TheScriptExportsOnlyTheVariablesTheFileSets) {
                     HasSubstr("export GREETING='it'\\''s a '\\''test'\\'' $HOME'\n"),
                     Not(HasSubstr("HOME=/home/alice")), Not(HasSubstr("PATH="))));
   EXPECT_EQ(submissions[0].name, "env");  // an unnamed job: its program's name
+  EXPECT_EQ(submissions_of("{command: 'python3 t.py | tee x'}")[0].name, "python3");
+  EXPECT_EQ(submissions_of("{command: 'FOO=1 env'}")[0].name, "sh");
+  EXPECT_EQ(submissions_of("{command: '(cd /tmp && ls)'}")[0].name, "sh");
 }
 
 // FastGPU's job gets SIGTERM at its time limit and SIGKILL `grace` later; on Slurm, the
@@ -130,9 +133,11 @@ TEST(SlurmSubmissions, TimeAndGraceGiveSigtermAtTheLimitAndTheLimitInWholeMinute
                                            HasSubstr("#SBATCH --signal=B:TERM@60\n")));
   EXPECT_THAT(submissions[0].notes,
               ElementsAre("time 10m and grace 30s make a limit of 10m30s, which Slurm counts in "
-                          "whole minutes: 11m"));
+                          "whole minutes: 11m",
+                          HasSubstr("grace: SIGTERM goes to the command's own process")));
   EXPECT_THAT(submissions_of("{command: [x], time: 90s}")[0].notes,
-              ElementsAre("Slurm counts time limits in whole minutes: 1m30s becomes 2m"));
+              ElementsAre("Slurm counts time limits in whole minutes: 1m30s becomes 2m",
+                          HasSubstr("time without grace: at the limit, the cluster's KillWait")));
 
   const std::vector<SlurmSubmission> long_one =
       submissions_of("{command: [x], time: 1-02:03:00, restartable: true}");
@@ -140,7 +145,7 @@ TEST(SlurmSubmissions, TimeAndGraceGiveSigtermAtTheLimitAndTheLimitInWholeMinute
   EXPECT_THAT(long_one[0].script,
               AllOf(HasSubstr("#SBATCH --time=1-02:03:00\n"), HasSubstr("#SBATCH --requeue\n"),
                     Not(HasSubstr("--signal"))));
-  EXPECT_TRUE(long_one[0].notes.empty());
+  EXPECT_THAT(long_one[0].notes, ElementsAre(HasSubstr("time without grace")));
 }
 
 // Slurm lets a user lower a job's priority (--nice), not raise it: within the file, the
@@ -352,6 +357,18 @@ TEST(SubmitToSlurm, AnUnknownOrFailedJobWaitedForIsRefusedBeforeAnyIsSubmitted) 
   EXPECT_TRUE(
       submit_to_slurm(submissions_of("{name: b, command: [x], after: 'afterany:8'}"), {}, slurm)
           .ok());
+}
+
+// Ctrl-C between two submissions: those taken are cancelled, none is left held.
+TEST(SubmitToSlurm, AnInterruptCancelsTheJobsTakenAndSaysSo) {
+  FakeSlurm slurm(-1, -1);
+  int asked = 0;
+  Result<std::vector<std::string>> ids =
+      submit_to_slurm(submissions_of(kPipeline), {}, slurm, [&] { return ++asked == 3; });
+  ASSERT_FALSE(ids.ok());
+  EXPECT_EQ(slurm.calls.back(), "cancel 100,101");
+  EXPECT_EQ(ids.status().message(),
+            "interrupted; nothing was submitted (the 2 jobs sbatch took were cancelled)");
 }
 
 // A job the cluster would never run is told before anything is submitted.

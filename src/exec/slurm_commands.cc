@@ -182,11 +182,17 @@ Status check_all(const std::vector<SlurmSubmission>& submissions,
 
 Result<std::vector<std::string>> submit_to_slurm(const std::vector<SlurmSubmission>& submissions,
                                                  const std::vector<std::string>& extra_args,
-                                                 SlurmCommands& slurm) {
+                                                 SlurmCommands& slurm,
+                                                 const std::function<bool()>& interrupted) {
   const Status checked = check_all(submissions, extra_args, slurm);
   if (!checked.ok()) return checked;
   std::vector<std::string> ids;
+  const auto stop = [&]() -> Status {
+    const Status cancelled = ids.empty() ? Status{} : slurm.cancel(ids);
+    return Status(ErrorCode::kUnavailable, "interrupted" + nothing_submitted(ids, cancelled, ""));
+  };
   for (const SlurmSubmission& submission : submissions) {
+    if (interrupted && interrupted()) return stop();
     Result<std::string> id = slurm.submit(
         submission.script, sbatch_args(true, slurm_dependency(submission, ids), extra_args));
     if (!id.ok()) {
@@ -196,6 +202,7 @@ Result<std::vector<std::string>> submit_to_slurm(const std::vector<SlurmSubmissi
     ids.push_back(*id);
   }
   if (ids.empty()) return ids;
+  if (interrupted && interrupted()) return stop();
   const Status released = slurm.release(ids);
   if (!released.ok()) {
     const Status cancelled = slurm.cancel(ids);

@@ -45,6 +45,12 @@ std::string cluster_problem() {
   return "";
 }
 
+// Where the real sbatch is, for a wrapper of it.
+std::string sbatch_path() {
+  Result<exec::ProgramOutput> found = exec::run_program({"sh", "-c", "command -v sbatch"}, "");
+  return found.ok() ? std::string(trim(found->out)) : "sbatch";
+}
+
 class SlurmE2E : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -211,6 +217,30 @@ jobs:
   EXPECT_FALSE(fs::exists(folder_ / "never.txt"));
 }
 
+// Ctrl-C while the jobs go in (held) cancels those taken: none is left held for ever. Each
+// sbatch is slowed by a wrapper so that the interrupt comes in the middle.
+TEST_F(SlurmE2E, AnInterruptWhileSubmittingCancelsTheJobsTaken) {
+  const std::string slow =
+      write_file("sbatch",
+                 "#!/bin/sh\n"
+                 "case \" $* \" in *\" --test-only \"*) ;; *) sleep 1 ;; esac\n"
+                 "exec " +
+                     sbatch_path() + " \"$@\"\n");
+  fs::permissions(slow, fs::perms::owner_all);
+  const std::string name = "fastgpu-int-" + std::to_string(::getpid());
+  std::string jobs;
+  for (int i = 0; i < 5; ++i) jobs += "- {name: " + name + ", gpus: 0, command: [true]}\n";
+  const std::string file = write_file("jobs.yaml", jobs);
+  const CliRun ran = test_support::run_cli_under(
+      "PATH='" + folder_.string() + "':\"$PATH\" timeout -s INT 2.5", "slurm '" + file + "'", true);
+  EXPECT_NE(ran.exit_code, 0) << ran.output;
+  EXPECT_THAT(ran.output, HasSubstr("fastgpu slurm: interrupted; nothing was submitted"));
+  Result<exec::ProgramOutput> queue =
+      exec::run_program({"squeue", "-h", "-n", name, "-o", "%i %T"}, "");
+  ASSERT_TRUE(queue.ok());
+  EXPECT_EQ(trim(queue->out), "");
+}
+
 // Without a cluster: --print shows each job's script and the dependency it would get.
 TEST(SlurmCli, PrintShowsTheBatchScriptsAndSubmitsNothing) {
   const fs::path folder =
@@ -233,6 +263,29 @@ TEST(SlurmCli, PrintShowsTheBatchScriptsAndSubmitsNothing) {
   // What Slurm keeps otherwise, once for every job it is about.
   EXPECT_THAT(ran.output, HasSubstr("\nnote (a, c): gpu-mem: Slurm gives whole GPUs and does not "
                                     "pack by memory; "));
+}
+
+// Slurm fails a job whose folder or log folder is missing at its start, with no log at all:
+// told before anything is submitted, at the job's place.
+TEST(SlurmCli, AMissingFolderOrLogFolderIsToldBeforeSubmitting) {
+  const fs::path folder =
+      fs::temp_directory_path() / ("fastgpu-slurm-folders-" + std::to_string(::getpid()));
+  fs::create_directories(folder);
+  std::ofstream(folder / "jobs.yaml") << "- {name: a, command: [true]}\n"
+                                         "- {name: b, workdir: no/such, command: [true]}\n";
+  std::ofstream(folder / "one.yaml") << "{name: a, workdir: ., command: [true]}\n";
+  const CliRun missing = test_support::run_cli_under(
+      "PATH=/nonexistent", "slurm '" + (folder / "jobs.yaml").string() + "'", true);
+  const CliRun no_logs = test_support::run_cli_under(
+      "PATH=/nonexistent", "slurm --output 'logs/%j.out' '" + (folder / "one.yaml").string() + "'",
+      true);
+  fs::remove_all(folder);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("jobs.yaml:2:3: job 2 'b': working folder '" +
+                                        (folder / "no/such").string() + "' does not exist"));
+  EXPECT_EQ(no_logs.exit_code, 1);
+  EXPECT_THAT(no_logs.output, HasSubstr("one.yaml:1:1: job 1 'a': the folder of its log, '" +
+                                        (folder / "logs").string() + "', does not exist"));
 }
 
 // Where Slurm's commands are missing, the error says where to run it or what to install.

@@ -21,7 +21,8 @@ struct ProgramOutput {
 };
 
 // Runs argv[0], looked up on PATH as a shell would, with the caller's environment and
-// `input` on its standard input, and waits for it to end. Fails (not_found) when argv[0]
+// `input` on its standard input, in a process group of its own (Ctrl-C at the terminal
+// does not reach it), and waits for it to end. Fails (not_found) when argv[0]
 // cannot be found or started; a program that ran and failed is a ProgramOutput with its
 // exit code. REQUIRES: argv is not empty.
 Result<ProgramOutput> run_program(const std::vector<std::string>& argv, std::string_view input);

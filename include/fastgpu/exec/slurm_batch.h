@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -120,9 +121,12 @@ std::unique_ptr<SlurmCommands> real_slurm_commands();
 // the earlier ones got, and all are released once every one is in. When one is refused,
 // those already in are cancelled, and the error (with_batch_job: the index of the refused
 // submission's first spec) says what sbatch said; sbatch that cannot be run at all is told
-// as such (not_found, about no job). Returns the Slurm id of each submission.
+// as such (not_found, about no job). `interrupted`, when given, is asked before each
+// submission and before the release: true (the user pressed Ctrl-C) cancels those already
+// in, and the error says so. Returns the Slurm id of each submission.
 Result<std::vector<std::string>> submit_to_slurm(const std::vector<SlurmSubmission>& submissions,
                                                  const std::vector<std::string>& extra_args,
-                                                 SlurmCommands& slurm);
+                                                 SlurmCommands& slurm,
+                                                 const std::function<bool()>& interrupted = {});
 
 }  // namespace fastgpu::exec
