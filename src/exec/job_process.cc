@@ -24,17 +24,6 @@ struct ChildError {
   int error;
 };
 
-bool is_set_by_fastgpu(std::string_view entry) {
-  static constexpr std::array<std::string_view, 5> kNames = {
-      "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "FASTGPU_JOB_ID", "FASTGPU_ARRAY_INDEX",
-      "FASTGPU_GPU_MEM_QUOTA"};
-  const std::string_view name = entry.substr(0, entry.find('='));
-  for (std::string_view fixed : kNames) {
-    if (name == fixed) return true;
-  }
-  return false;
-}
-
 std::string join_gpus(const std::vector<std::uint32_t>& gpus) {
   std::string text;
   for (std::uint32_t gpu : gpus) {
@@ -203,6 +192,17 @@ std::optional<ChildError> read_report(int fd) {
 }
 
 }  // namespace
+
+bool is_set_by_fastgpu(std::string_view entry) {
+  static constexpr std::array<std::string_view, 5> kNames = {
+      "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "FASTGPU_JOB_ID", "FASTGPU_ARRAY_INDEX",
+      "FASTGPU_GPU_MEM_QUOTA"};
+  const std::string_view name = entry.substr(0, entry.find('='));
+  for (std::string_view fixed : kNames) {
+    if (name == fixed) return true;
+  }
+  return false;
+}
 
 std::vector<std::string> job_environment(const LaunchRequest& request) {
   std::vector<std::string> environment;

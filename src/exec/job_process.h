@@ -11,6 +11,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fastgpu/core/result.h"
@@ -34,6 +35,12 @@ struct JobPlan {
 // CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, FASTGPU_JOB_ID, and FASTGPU_ARRAY_INDEX and
 // FASTGPU_GPU_MEM_QUOTA when set.
 std::vector<std::string> job_environment(const LaunchRequest& request);
+
+// Whether `entry` ("NAME=value") is one of the variables FastGPU sets for every job
+// (CUDA_VISIBLE_DEVICES, CUDA_DEVICE_ORDER, FASTGPU_JOB_ID, FASTGPU_ARRAY_INDEX,
+// FASTGPU_GPU_MEM_QUOTA), which the job's submitted environment cannot change: a
+// CUDA_VISIBLE_DEVICES of its own would take another job's GPUs. Also the Slurm backend's.
+bool is_set_by_fastgpu(std::string_view entry);
 
 // Resolves the user and groups, and opens the log (appending; created 0640 and owned by
 // the job's user). The plan owns log_fd; close it with close_job_plan().

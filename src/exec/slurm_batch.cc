@@ -9,6 +9,7 @@
 #include <string_view>
 #include <unordered_set>
 
+#include "exec/job_process.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 
@@ -93,17 +94,6 @@ std::vector<std::string> file_variables(const store::JobSpec& spec,
     if (!inherited.contains(entry)) set.push_back(entry);
   }
   return set;
-}
-
-// The variables FastGPU sets for every job, which the file's env cannot change (as in
-// exec's job_environment): a job file's CUDA_VISIBLE_DEVICES would take another job's GPUs.
-bool is_set_by_fastgpu(std::string_view entry) {
-  const std::string_view name = entry.substr(0, entry.find('='));
-  for (std::string_view fixed : {"CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "FASTGPU_JOB_ID",
-                                 "FASTGPU_ARRAY_INDEX", "FASTGPU_GPU_MEM_QUOTA"}) {
-    if (name == fixed) return true;
-  }
-  return false;
 }
 
 std::string export_line(std::string_view entry) {
