@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli/daemon_client.h"
+#include "cli/display_width.h"
 #include "cli/submit_context.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/engine/job_file.h"
@@ -90,6 +91,13 @@ std::string notes_text(const std::vector<exec::SlurmSubmission>& submissions) {
   return text;
 }
 
+// The words as a shell reads them back: "--partition=gpu '--comment=a b'".
+std::string shell_words(const std::vector<std::string>& words) {
+  std::string text;
+  for (const std::string& word : words) text += (text.empty() ? "" : " ") + shell_quote(word);
+  return text;
+}
+
 int print_scripts(const std::vector<exec::SlurmSubmission>& submissions,
                   const std::vector<std::string>& places, const SlurmCmdOptions& options) {
   if (options.json) {
@@ -103,10 +111,10 @@ int print_scripts(const std::vector<exec::SlurmSubmission>& submissions,
   }
   for (const exec::SlurmSubmission& submission : submissions) {
     const std::string dependency = dependency_by_name(submission, submissions);
-    print_text(fmt::format("# {} -> sbatch --hold{}{} (nothing submitted)\n",
-                           places[submission.specs.front()],
-                           dependency.empty() ? "" : " --dependency=" + dependency,
-                           options.sbatch_args.empty() ? "" : " ..."));
+    print_text(fmt::format(
+        "# {} -> sbatch --hold{}{} (nothing submitted)\n", places[submission.specs.front()],
+        dependency.empty() ? "" : " --dependency=" + dependency,
+        options.sbatch_args.empty() ? "" : " " + shell_words(options.sbatch_args)));
     print_text(submission.script + "\n");
   }
   print_text(notes_text(submissions));
@@ -133,15 +141,15 @@ void print_submitted(const std::vector<exec::SlurmSubmission>& submissions,
                      const std::vector<std::string>& ids, const SlurmCmdOptions& options) {
   std::size_t width = 4;
   for (const exec::SlurmSubmission& submission : submissions) {
-    width = std::max(width, submission.name.size());
+    width = std::max(width, display_width(printable(submission.name)));
   }
   std::string text = fmt::format("submitted {} to Slurm: {} job{}\n", options.file, ids.size(),
                                  ids.size() == 1 ? "" : "s");
   text += fmt::format("{:<{}}  {:<10}  {}\n", "NAME", width, "SLURM ID", "OUTPUT");
   for (std::size_t i = 0; i < submissions.size(); ++i) {
     const std::string& array = submissions[i].array;
-    text += fmt::format("{:<{}}  {:<10}  {}{}\n", printable(submissions[i].name), width, ids[i],
-                        log_path(submissions[i], ids[i]),
+    text += fmt::format("{}  {:<10}  {}{}\n", pad_to_width(printable(submissions[i].name), width),
+                        ids[i], log_path(submissions[i], ids[i]),
                         array.empty() ? "" : " (array " + array + ")");
   }
   text += notes_text(submissions);
@@ -298,7 +306,9 @@ int report_ends(const std::vector<exec::SlurmJobState>& jobs, api::Json submitte
     print_json(out);
   } else {
     std::size_t width = 4;
-    for (const exec::SlurmJobState& job : jobs) width = std::max(width, job.name.size());
+    for (const exec::SlurmJobState& job : jobs) {
+      width = std::max(width, display_width(printable(job.name)));
+    }
     std::string text = fmt::format("{:<{}}  {:<10}  {:<10}  {:<9}  {}\n", "NAME", width, "SLURM ID",
                                    "STATE", "EXIT", "RUN TIME");
     for (const exec::SlurmJobState& job : jobs) {
@@ -306,9 +316,9 @@ int report_ends(const std::vector<exec::SlurmJobState>& jobs, api::Json submitte
       const bool ran = job.state != "PENDING" && job.reason != "JobLaunchFailure" &&
                        !(job.state == "CANCELLED" && job.run_time == "00:00:00") &&
                        !job.run_time.empty();
-      text +=
-          fmt::format("{:<{}}  {:<10}  {:<10}  {:<9}  {}\n", printable(job.name), width, job.id,
-                      job.state, ran ? exit_text(job.exit_code) : "-", ran ? job.run_time : "-");
+      text += fmt::format("{}  {:<10}  {:<10}  {:<9}  {}\n",
+                          pad_to_width(printable(job.name), width), job.id, job.state,
+                          ran ? exit_text(job.exit_code) : "-", ran ? job.run_time : "-");
     }
     if (!not_completed.empty()) {
       text += fmt::format(

@@ -250,15 +250,18 @@ TEST(SlurmCli, PrintShowsTheBatchScriptsAndSubmitsNothing) {
                                          "- {name: b, gpus: 0, after: a, command: 'echo b'}\n"
                                          "- {name: c, command: [x], gpu-mem: 2G}\n";
   const CliRun ran = test_support::run_cli_under(
-      "PATH=/nonexistent", "slurm --print '" + (folder / "jobs.yaml").string() + "'", true);
+      "PATH=/nonexistent",
+      "slurm --print '" + (folder / "jobs.yaml").string() + "' -- --partition=gpu '--comment=a b'",
+      true);
   fs::remove_all(folder);
   EXPECT_EQ(ran.exit_code, 0) << ran.output;
-  EXPECT_THAT(ran.output,
-              HasSubstr("jobs.yaml:1:3: job 1 'a' -> sbatch --hold (nothing submitted)\n"
-                        "#!/bin/sh\n#SBATCH --job-name=a\n"));
+  EXPECT_THAT(ran.output, HasSubstr("jobs.yaml:1:3: job 1 'a' -> sbatch --hold --partition=gpu "
+                                    "'--comment=a b' (nothing submitted)\n"
+                                    "#!/bin/sh\n#SBATCH --job-name=a\n"));
   EXPECT_THAT(ran.output, HasSubstr("#SBATCH --time=0-00:05:00\n"));
   EXPECT_THAT(ran.output, HasSubstr("exec echo hi\n"));
-  EXPECT_THAT(ran.output, HasSubstr("job 2 'b' -> sbatch --hold --dependency=afterok:<a> "));
+  EXPECT_THAT(ran.output, HasSubstr("job 2 'b' -> sbatch --hold --dependency=afterok:<a> "
+                                    "--partition=gpu '--comment=a b' (nothing submitted)\n"));
   EXPECT_THAT(ran.output, HasSubstr("exec /bin/sh -c 'echo b'\n"));
   // What Slurm keeps otherwise, once for every job it is about.
   EXPECT_THAT(ran.output, HasSubstr("\nnote (a, c): gpu-mem: Slurm gives whole GPUs and does not "
