@@ -733,24 +733,29 @@ std::string status_text(const api::Json& info) {
   const bool backfill = info.value("scheduler", api::Json::object()).value("backfill", true);
   const std::string kept = "kept " + kept_for(info.value("sample_retention_s", 0.0));
   const std::string ended_kept = kept_for(info.value("job_retention_s", 0.0));
-  return fmt::format(
-             "pid:       {}\nuptime:    {}\nsocket:    {}\nstate dir: {}\nGPUs:      {} "
-             "({})\npolicy:    "
-             "{} (placement: {}, backfill {})\n{}sampling:  every {}, {}\nmetrics:   {}\njobs:     "
-             " {}\n"
-             "history:   ended jobs kept {}\n",
-             info["pid"].get<std::int64_t>(),
-             format_duration(Seconds(info["uptime_s"].get<double>())),
-             info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
-             info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
-             info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
-             settings_text(info), format_duration(Seconds(info.value("sample_interval_s", 1.0))),
-             kept,
-             info.contains("metrics_listen") && info["metrics_listen"].is_string()
-                 ? "http://" + info["metrics_listen"].get<std::string>() + "/metrics"
-                 : std::string("`fastgpu metrics` (no --metrics-listen)"),
-             counts.empty() ? "none" : counts, ended_kept) +
-         problem_text(info);
+  const std::string metrics =
+      info.contains("metrics_listen") && info["metrics_listen"].is_string()
+          ? "http://" + info["metrics_listen"].get<std::string>() + "/metrics"
+          : std::string("`fastgpu metrics` (no --metrics-listen)");
+  const std::string lines = fmt::format(
+      "pid:       {}\n"
+      "uptime:    {}\n"
+      "socket:    {}\n"
+      "state dir: {}\n"
+      "GPUs:      {} ({})\n"
+      "policy:    {} (placement: {}, backfill {})\n"
+      "{}"
+      "sampling:  every {}, {}\n"
+      "metrics:   {}\n"
+      "jobs:      {}\n"
+      "history:   ended jobs kept {}\n",
+      info["pid"].get<std::int64_t>(), format_duration(Seconds(info["uptime_s"].get<double>())),
+      info["socket"].get<std::string>(), info["state_dir"].get<std::string>(),
+      info["gpus_source"].get<std::string>(), info["gpus_note"].get<std::string>(),
+      info.value("policy", "?"), info.value("strategy", "?"), backfill ? "on" : "off",
+      settings_text(info), format_duration(Seconds(info.value("sample_interval_s", 1.0))), kept,
+      metrics, counts.empty() ? "none" : counts, ended_kept);
+  return lines + problem_text(info);
 }
 
 // `fastgpu daemon reload`: the running daemon reads its settings file again.

@@ -153,10 +153,8 @@ void print_submitted(const std::vector<exec::SlurmSubmission>& submissions,
                         array.empty() ? "" : " (array " + array + ")");
   }
   text += notes_text(submissions);
-  std::string listed;
-  for (const std::string& id : ids) listed += (listed.empty() ? "" : ",") + id;
-  text += fmt::format("follow them with `squeue -j {}`; `scancel {}` cancels them\n", listed,
-                      fmt::join(ids, " "));
+  text += fmt::format("follow them with `squeue -j {}`; `scancel {}` cancels them\n",
+                      fmt::join(ids, ","), fmt::join(ids, " "));
   print_text(text);
 }
 
@@ -347,20 +345,18 @@ int submit_file(const SlurmCmdOptions& options) {
   Result<JobFile> file = load_job_file(options.file, /*inherit_environment=*/false);
   if (!file.ok()) return fail("slurm", file.status());
   const std::vector<std::string>& places = file->places;
+  // A refusal about one job, told at its place in the file.
+  const auto fail_located = [&](const Status& refused) {
+    return fail("slurm", Status(refused.code(), engine::locate_batch_error(refused, file->specs,
+                                                                           places, options.file)));
+  };
   exec::SlurmBatchOptions batch{options.output, file->context.environment};
   Result<std::vector<exec::SlurmSubmission>> submissions =
       exec::slurm_submissions(file->specs, batch);
-  if (!submissions.ok()) {
-    return fail("slurm", Status(submissions.status().code(),
-                                engine::locate_batch_error(submissions.status(), file->specs,
-                                                           places, options.file)));
-  }
+  if (!submissions.ok()) return fail_located(submissions.status());
   if (options.print) return print_scripts(*submissions, places, options);
   const Status folders = check_folders(*submissions, file->specs);
-  if (!folders.ok()) {
-    return fail("slurm", Status(folders.code(), engine::locate_batch_error(folders, file->specs,
-                                                                           places, options.file)));
-  }
+  if (!folders.ok()) return fail_located(folders);
   std::unique_ptr<exec::SlurmCommands> slurm = exec::real_slurm_commands();
   // Ctrl-C (or a hang-up, a SIGTERM) while the jobs go in, held: it stops the submission
   // between two sbatch calls and cancels those taken, instead of leaving them held for
@@ -369,11 +365,7 @@ int submit_file(const SlurmCmdOptions& options) {
   std::optional<BlockedStops> blocked(std::in_place);
   Result<std::vector<std::string>> ids = exec::submit_to_slurm(
       *submissions, options.sbatch_args, *slurm, [&] { return blocked->asked(); });
-  if (!ids.ok()) {
-    return fail("slurm",
-                Status(ids.status().code(), engine::locate_batch_error(ids.status(), file->specs,
-                                                                       places, options.file)));
-  }
+  if (!ids.ok()) return fail_located(ids.status());
   api::Json submitted = submitted_json(*submissions, *ids, places, options);
   if (!options.json) print_submitted(*submissions, *ids, options);
   if (!options.wait) {

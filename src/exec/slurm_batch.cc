@@ -112,12 +112,17 @@ std::string exec_line(const store::JobSpec& spec) {
   return line + "\n";
 }
 
-// Seconds before Slurm's limit (the time limit and grace, in whole minutes) at which the
-// job gets SIGTERM: at its own time limit. 0 without a grace and a limit.
+// Slurm's time limit for the job, in its whole minutes: the time limit and grace, rounded
+// up. REQUIRES: the job has a time limit.
+std::int64_t limit_minutes(const store::JobSpec& spec) {
+  return (*spec.time_limit_s + spec.kill_grace_s.value_or(0) + 59) / 60;
+}
+
+// Seconds before Slurm's limit at which the job gets SIGTERM: at its own time limit. 0
+// without a grace and a limit.
 std::int64_t signal_seconds(const store::JobSpec& spec) {
   if (!spec.time_limit_s || spec.kill_grace_s.value_or(0) <= 0) return 0;
-  const std::int64_t minutes = (*spec.time_limit_s + *spec.kill_grace_s + 59) / 60;
-  return minutes * 60 - *spec.time_limit_s;
+  return limit_minutes(spec) * 60 - *spec.time_limit_s;
 }
 
 // The time limit and grace as Slurm keeps them: the job gets SIGTERM at its limit, as
@@ -134,7 +139,7 @@ void add_time(const store::JobSpec& spec, std::vector<std::string>& lines,
   }
   const std::int64_t grace = spec.kill_grace_s.value_or(0);
   const std::int64_t seconds = *spec.time_limit_s + grace;
-  const std::int64_t minutes = (seconds + 59) / 60;
+  const std::int64_t minutes = limit_minutes(spec);
   lines.push_back("--time=" + slurm_minutes(minutes));
   if (seconds % 60 != 0) {
     const std::string limit = format_duration_exact(std::chrono::seconds(seconds));
@@ -326,10 +331,6 @@ std::string_view kind_name(store::DependencyKind kind) {
   return kind == store::DependencyKind::kAfterAny ? "afterany" : "afterok";
 }
 
-}  // namespace
-
-namespace {
-
 // Several jobs with one log, one writing over the others': an --output without the job's
 // id (%j), or an array's without %j or both %A and %a.
 Status check_logs_apart(const std::vector<store::JobSpec>& specs, const std::string& output) {
@@ -344,6 +345,17 @@ Status check_logs_apart(const std::vector<store::JobSpec>& specs, const std::str
       "--output '{}' gives several jobs one log, each writing over the last; put the job's "
       "id in it (%j, e.g. {}-%j.out)",
       output, std::filesystem::path(output).stem().string()));
+}
+
+// The value of " KEY=" in one line of `scontrol show job -o` (values have no spaces, but
+// for a few keys such as Command, which are not read here).
+std::string field(std::string_view line, std::string_view key) {
+  const std::string wanted = " " + std::string(key) + "=";
+  const std::string padded = " " + std::string(line);
+  const std::size_t at = padded.find(wanted);
+  if (at == std::string::npos) return "";
+  const std::size_t start = at + wanted.size();
+  return padded.substr(start, padded.find(' ', start) - start);
 }
 
 }  // namespace
@@ -419,21 +431,6 @@ std::string slurm_dependency(const SlurmSubmission& submission,
   }
   return dependency;
 }
-
-namespace {
-
-// The value of " KEY=" in one line of `scontrol show job -o` (values have no spaces, but
-// for a few keys such as Command, which are not read here).
-std::string field(std::string_view line, std::string_view key) {
-  const std::string wanted = " " + std::string(key) + "=";
-  const std::string padded = " " + std::string(line);
-  const std::size_t at = padded.find(wanted);
-  if (at == std::string::npos) return "";
-  const std::size_t start = at + wanted.size();
-  return padded.substr(start, padded.find(' ', start) - start);
-}
-
-}  // namespace
 
 std::vector<SlurmJobState> parse_scontrol_jobs(std::string_view text) {
   std::vector<SlurmJobState> jobs;

@@ -8,12 +8,6 @@
 namespace fastgpu::exec {
 namespace {
 
-std::string joined(const std::vector<std::string>& ids, std::string_view separator) {
-  std::string text;
-  for (const std::string& id : ids) text += (text.empty() ? "" : std::string(separator)) + id;
-  return text;
-}
-
 // What a Slurm program wrote on failure, on one line: its lines joined by "; ", each
 // without the "sbatch: error: " its programs start them with.
 std::string what_it_said(const ProgramOutput& ran, const std::string& program) {
@@ -69,7 +63,8 @@ class RealSlurmCommands final : public SlurmCommands {
   }
 
   Status release(const std::vector<std::string>& ids) override {
-    const Status released = run_slurm({"scontrol", "release", joined(ids, ",")}, "").status();
+    const Status released =
+        run_slurm({"scontrol", "release", fmt::format("{}", fmt::join(ids, ","))}, "").status();
     return released.ok() ? released : released.with_context("scontrol release failed");
   }
 
@@ -98,7 +93,7 @@ std::string nothing_submitted(const std::vector<std::string>& taken, const Statu
   const std::string them = taken.size() == 1 ? "the job" : fmt::format("the {} jobs", taken.size());
   if (!cancelled.ok()) {
     return fmt::format("; {} sbatch took{} could not be cancelled: {} (scancel {})", them,
-                       taken_when, cancelled.message(), joined(taken, " "));
+                       taken_when, cancelled.message(), fmt::join(taken, " "));
   }
   return fmt::format("; nothing was submitted ({} sbatch took{} {} cancelled)", them, taken_when,
                      taken.size() == 1 ? "was" : "were");
