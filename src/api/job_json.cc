@@ -1,6 +1,7 @@
 #include "fastgpu/api/job_json.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -21,10 +22,10 @@ using store::Environment;
 using store::JobSpec;
 using store::WallTime;
 
-constexpr std::array<std::string_view, 17> kSpecFields = {
+constexpr std::array<std::string_view, 18> kSpecFields = {
     "name",    "argv",        "shell_command", "working_dir",  "environment", "gpus",
     "gpu_mem", "util_share",  "priority",      "time_limit_s", "deadline_us", "dependencies",
-    "array",   "restartable", "signature",     "umask",        "grace_s"};
+    "array",   "restartable", "signature",     "umask",        "grace_s",     "limits"};
 
 std::string known_fields() {
   std::string list;
@@ -251,6 +252,75 @@ Status read_umask(const FieldReader& reader, JobSpec& spec) {
   return {};
 }
 
+// One value of a limit: a whole number >= 0, or "unlimited".
+Result<std::optional<std::uint64_t>> limit_value(const Json& value) {
+  if (value.is_string() && value.get<std::string>() == "unlimited") {
+    return std::optional<std::uint64_t>();
+  }
+  if (value.is_number_unsigned()) return std::optional<std::uint64_t>(value.get<std::uint64_t>());
+  if (value.is_number_integer() && value.get<std::int64_t>() >= 0) {
+    return std::optional<std::uint64_t>(static_cast<std::uint64_t>(value.get<std::int64_t>()));
+  }
+  return invalid_argument(value.dump());
+}
+
+// {"stack": {"soft": "unlimited", "hard": "unlimited"}, "nofile": {"soft": 1024, ...}}, as
+// setrlimit takes them (bytes; seconds for cpu); in the carried limits' order.
+Status read_limits(const FieldReader& reader, JobSpec& spec) {
+  const Json* value = reader.find("limits");
+  if (value == nullptr) return {};
+  const std::string example =
+      "e.g. {\"stack\": {\"soft\": \"unlimited\", \"hard\": \"unlimited\"}, \"nofile\": "
+      "{\"soft\": 1024, \"hard\": 524288}}";
+  if (!value->is_object()) {
+    return reader.error("limits", "must be an object of resource limits, " + example);
+  }
+  for (const auto& [name, pair] : value->items()) {
+    if (!rlimit_resource(name)) {
+      return reader.error("limits", fmt::format("names '{}', which is not a limit FastGPU "
+                                                "carries; give one of {}",
+                                                name, fmt::join(carried_limit_names(), ", ")));
+    }
+    ResourceLimit limit{name, std::nullopt, std::nullopt};
+    const std::pair<const char*, std::optional<std::uint64_t>*> sides[] = {{"soft", &limit.soft},
+                                                                           {"hard", &limit.hard}};
+    for (const auto& [side, out] : sides) {
+      const auto it = pair.find(side);  // end() too when `pair` is not an object
+      const bool given = it != pair.end();
+      Result<std::optional<std::uint64_t>> number =
+          given ? limit_value(*it) : invalid_argument("missing");
+      if (!number.ok()) {
+        return reader.error(
+            "limits",
+            fmt::format("{}: {}{} must be a whole number >= 0 (bytes; seconds for cpu) or "
+                        "\"unlimited\", and both soft and hard are given; {}",
+                        name, side, given ? " " + it->dump() : "", example));
+      }
+      *out = *number;
+    }
+    if (limit_above(limit.soft, limit.hard)) {
+      return reader.error("limits", fmt::format("{}: soft {} is above hard {}; give a soft value "
+                                                "at most the hard one",
+                                                name, format_limit_value(name, limit.soft),
+                                                format_limit_value(name, limit.hard)));
+    }
+    spec.limits.push_back(std::move(limit));
+  }
+  return {};
+}
+
+Json limits_json(const ResourceLimits& limits) {
+  if (limits.empty()) return nullptr;
+  const auto value = [](const std::optional<std::uint64_t>& number) {
+    return number ? Json(*number) : Json("unlimited");
+  };
+  Json object = Json::object();
+  for (const ResourceLimit& limit : limits) {
+    object[limit.name] = {{"soft", value(limit.soft)}, {"hard", value(limit.hard)}};
+  }
+  return object;
+}
+
 Json time_json(const std::optional<WallTime>& time) {
   if (!time) return nullptr;
   return time->time_since_epoch().count();
@@ -317,6 +387,7 @@ Json spec_json(const JobSpec& spec, bool with_environment) {
   json["restartable"] = spec.restartable;
   json["signature"] = spec.signature;
   json["umask"] = spec.umask ? Json(fmt::format("{:04o}", *spec.umask)) : Json(nullptr);
+  json["limits"] = limits_json(spec.limits);
   return json;
 }
 
@@ -347,6 +418,7 @@ Result<JobSpec> job_spec_from_json(const Json& json, std::size_t index) {
   FASTGPU_RETURN_IF_ERROR(read_dependencies(reader, spec));
   FASTGPU_RETURN_IF_ERROR(read_array(reader, spec));
   FASTGPU_RETURN_IF_ERROR(read_umask(reader, spec));
+  FASTGPU_RETURN_IF_ERROR(read_limits(reader, spec));
   return spec;
 }
 

@@ -1,5 +1,6 @@
 #include "fastgpu/api/job_json.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -26,6 +27,8 @@ store::JobSpec full_spec() {
   spec.signature = "train";
   spec.umask = 027;
   spec.kill_grace_s = 300;  // round-trips as grace_s
+  spec.limits = {
+      {"core", 0, std::nullopt}, {"nofile", 1024, 524288}, {"stack", std::nullopt, std::nullopt}};
   return spec;
 }
 
@@ -125,6 +128,42 @@ TEST(JobJson, AUmaskIsAnOctalStringAndAnyOtherIsNamed) {
               std::string("job 1: 'umask' ") + bad +
                   " is not a umask; give it in octal as a string, as `umask` prints it: "
                   "\"0000\" to \"0777\", e.g. \"0027\" (or leave it out for the daemon's)");
+  }
+}
+
+// As setrlimit takes them, "unlimited" for RLIM_INFINITY; null (or none) is the daemon's.
+TEST(JobJson, LimitsAreNumbersOrUnlimitedAndAnyOtherIsNamed) {
+  EXPECT_EQ(job_spec_to_json(full_spec())["limits"],
+            Json::parse(R"({"core": {"soft": 0, "hard": "unlimited"},
+                            "nofile": {"soft": 1024, "hard": 524288},
+                            "stack": {"soft": "unlimited", "hard": "unlimited"}})"));
+  Result<store::JobSpec> spec = job_spec_from_json(Json::parse(R"({"limits": null})"), 0);
+  ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+  EXPECT_TRUE(spec->limits.empty());
+  EXPECT_TRUE(job_spec_to_json(*spec)["limits"].is_null());
+  const std::string fix =
+      "must be a whole number >= 0 (bytes; seconds for cpu) or \"unlimited\", and both soft "
+      "and hard are given";
+  const std::pair<const char*, std::string> bad[] = {
+      {R"([1, 2])", "must be an object of resource limits, e.g."},
+      {R"({"nice": {"soft": 0, "hard": 0}})",
+       "names 'nice', which is not a limit FastGPU carries; give one of as, core, cpu, data, "
+       "fsize, memlock, nofile, nproc, rss, stack"},
+      {R"({"nofile": {"soft": -1, "hard": 10}})", "nofile: soft -1 " + fix},
+      {R"({"nofile": {"soft": "lots", "hard": 10}})", "nofile: soft \"lots\" " + fix},
+      {R"({"nofile": {"soft": 1.5, "hard": 10}})", "nofile: soft 1.5 " + fix},
+      {R"({"nofile": {"soft": 10}})", "nofile: hard " + fix},
+      {R"({"nofile": 10})", "nofile: soft " + fix},
+      {R"({"nofile": {"soft": 20, "hard": 10}})",
+       "nofile: soft 20 is above hard 10; give a soft value at most the hard one"},
+      {R"({"stack": {"soft": "unlimited", "hard": 8388608}})",
+       "stack: soft unlimited is above hard 8M; give a soft value at most the hard one"},
+  };
+  for (const auto& [limits, message] : bad) {
+    spec = job_spec_from_json(Json::parse(std::string(R"({"limits": )") + limits + "}"), 2);
+    ASSERT_FALSE(spec.ok()) << limits;
+    EXPECT_THAT(spec.status().message(), ::testing::StartsWith("job 2: 'limits' " + message))
+        << limits;
   }
 }
 

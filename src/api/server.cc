@@ -107,13 +107,13 @@ class ConnectionStream final : public httplib::Stream {
 };
 
 // The kernel's word on who is at the other end of `socket`.
-std::optional<std::uint32_t> peer_uid(int socket) {
+std::optional<ucred> peer_of(int socket) {
   ucred credentials{};
   socklen_t length = sizeof(credentials);
   if (::getsockopt(socket, SOL_SOCKET, SO_PEERCRED, &credentials, &length) != 0) {
     return std::nullopt;
   }
-  return credentials.uid;
+  return credentials;
 }
 
 // A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112, 6.3),
@@ -175,15 +175,17 @@ class PeerCredServer final : public httplib::Server {
   // Replaces httplib's per-connection processing: the same request handling, over a
   // stream that knows the caller's uid.
   bool process_and_close_socket(socket_t sock) override {
-    const std::optional<std::uint32_t> uid = peer_uid(sock);
+    const std::optional<ucred> peer = peer_of(sock);
     bool handled = false;
-    if (uid) {
-      ConnectionStream stream(sock, *uid);
+    if (peer) {
+      ConnectionStream stream(sock, peer->uid);
       bool closed = false;
-      const std::string caller = fmt::format("uid:{}", *uid);
+      const std::string caller = fmt::format("uid:{}", peer->uid);
+      const pid_t pid = peer->pid;
       handled = process_request(stream, /*close_connection=*/true, closed,
-                                [&caller](httplib::Request& request) {
+                                [&caller, pid](httplib::Request& request) {
                                   request.remote_addr = caller;
+                                  request.remote_port = pid;  // a unix socket has no port
                                   treat_missing_length_as_no_body(request);
                                   read_body_as_json(request);
                                 });
@@ -208,6 +210,7 @@ class PeerCredServer final : public httplib::Server {
       return;
     }
     api_request.uid = uid;
+    api_request.pid = request.remote_port;  // set with remote_addr, from SO_PEERCRED
     write_answer(service_.handle(api_request), response);
   }
 

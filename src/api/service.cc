@@ -385,6 +385,40 @@ std::vector<Status> dependencies_not_owned(store::StateStore& store,
   return refusals;
 }
 
+// A shared daemon runs a job as its submitter, setting its limits as root: none may be above
+// the submitter's own, read from its process (the kernel's word, as the uid is). A user may
+// not get, by asking the daemon, more than the system gave them (limits.conf). The message
+// when one is, or when the caller's process cannot be read; nullopt when all are within.
+std::optional<std::string> limits_above_callers(const std::vector<store::JobSpec>& specs,
+                                                std::int32_t pid) {
+  std::map<std::string, ResourceLimit> own;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    for (const ResourceLimit& limit : specs[i].limits) {
+      auto it = own.find(limit.name);
+      if (it == own.end()) {
+        std::optional<ResourceLimit> callers =
+            pid > 0 ? process_resource_limit(pid, limit.name) : std::nullopt;
+        if (!callers) {
+          return fmt::format(
+              "cannot read the resource limits of your process (pid {}: {}) to check the jobs' "
+              "'limits' against them; submit again, or leave 'limits' out for the daemon's",
+              pid, pid <= 0 ? "unknown" : std::strerror(errno));
+        }
+        it = own.emplace(limit.name, std::move(*callers)).first;
+      }
+      if (limit_above(limit.hard, it->second.hard)) {
+        return fmt::format(
+            "job {} of the batch asks for a {} hard limit of {}, above your own ({}); a job may "
+            "have at most its submitter's limits: raise yours (ulimit -H, as root allows) or ask "
+            "for less",
+            i, limit.name, format_limit_value(limit.name, limit.hard),
+            format_limit_value(limit.name, it->second.hard));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 ApiResponse ApiService::submit(const ApiRequest& request) {
@@ -403,6 +437,11 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
     spec.uid = request.uid;
     spec.user = user;
     spec.submit_time = now;
+  }
+  if (request.uid != kRootUid && request.uid != options_.owner_uid) {
+    if (std::optional<std::string> above = limits_above_callers(*specs, request.pid)) {
+      return forbidden(std::move(*above));
+    }
   }
   // Told with the engine's refusals (a batch's other problems), all at once.
   std::vector<Status> not_owned = dependencies_not_owned(*options_.store, *specs, request.uid);

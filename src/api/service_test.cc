@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -109,6 +111,45 @@ TEST_F(ApiServiceTest, GpuSamplesAreColumnsPerGpuOverTheLastSeconds) {
       << response.body.dump();
   response = call("GET", "/v1/gpus/samples", 1000, "", {{"gpu", "0"}});
   EXPECT_EQ(response.status, 400) << "an unknown parameter is named";
+}
+
+// A shared daemon sets a job's limits as root before it becomes its user: a user who sent
+// {"nproc": unlimited} would have got, through the daemon, more than limits.conf gives them.
+// The job's hard limits may be at most those of the caller's own process.
+TEST_F(ApiServiceTest, ASharedDaemonRefusesLimitsAboveTheCallersOwn) {
+  rlimit own{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &own), 0);
+  ASSERT_NE(own.rlim_max, RLIM_INFINITY);
+  const auto body = [](rlim_t soft, rlim_t hard) {
+    return fmt::format(R"({{"jobs": [{{"argv": ["true"], "working_dir": "/", "gpus": 1}},
+        {{"argv": ["true"], "working_dir": "/", "gpus": 1,
+          "limits": {{"nofile": {{"soft": {}, "hard": {}}}}}}}]}})",
+                       soft, hard);
+  };
+  const std::int32_t pid = ::getpid();
+  ApiResponse response =
+      service_->handle({"POST", "/v1/jobs", {}, body(own.rlim_cur, own.rlim_max + 1), 1000, pid});
+  EXPECT_EQ(response.status, 403) << response.body.dump();
+  EXPECT_EQ(response.body["error"],
+            fmt::format("job 1 of the batch asks for a nofile hard limit of {}, above your own "
+                        "({}); a job may have at most its submitter's limits: raise yours "
+                        "(ulimit -H, as root allows) or ask for less",
+                        own.rlim_max + 1, own.rlim_max));
+  EXPECT_EQ(stored_jobs(), 0u);
+
+  response = service_->handle({"POST", "/v1/jobs", {}, body(own.rlim_cur, own.rlim_max), 1000, 0});
+  EXPECT_EQ(response.status, 403) << response.body.dump();
+  EXPECT_THAT(response.body["error"].get<std::string>(),
+              ::testing::HasSubstr("cannot read the resource limits of your process (pid 0"));
+
+  response = service_->handle({"POST", "/v1/jobs", {}, body(16, own.rlim_max), 1000, pid});
+  ASSERT_EQ(response.status, 201) << response.body.dump();
+  const store::JobRecord stored =
+      store_->get_job(JobId(response.body["ids"][1].get<std::uint64_t>())).value();
+  EXPECT_EQ(stored.spec.limits, (ResourceLimits{{"nofile", 16, own.rlim_max}}));
+  // Root is not asked: the limits are its to give.
+  response = service_->handle({"POST", "/v1/jobs", {}, body(16, own.rlim_max + 1), 0, 0});
+  EXPECT_EQ(response.status, 201) << response.body.dump();
 }
 
 TEST_F(ApiServiceTest, SubmitStoresTheCallersUidAndWakesTheLoop) {

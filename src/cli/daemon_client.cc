@@ -1,6 +1,7 @@
 #include "cli/daemon_client.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -660,6 +661,31 @@ std::string requeued_text(const api::Json& job) {
                      format_duration(Seconds(ran_s)), where, ended);
 }
 
+// The limits the job runs with, those with a bound first ("core 0 (hard unlimited), nofile
+// 1024 (hard 524288)"), then the names of the unlimited ones ("unlimited: as, cpu, stack").
+std::string limits_text(const api::Json& limits) {
+  const auto value = [](const api::Json& number) -> std::optional<std::uint64_t> {
+    if (number.is_number_unsigned()) return number.get<std::uint64_t>();
+    return std::nullopt;
+  };
+  std::vector<std::string> bounded;
+  std::vector<std::string> unlimited;
+  for (const auto& [name, pair] : limits.items()) {
+    if (!pair.is_object()) continue;
+    const ResourceLimit limit{name, value(field(pair, "soft")), value(field(pair, "hard"))};
+    if (!limit.soft && !limit.hard) {
+      unlimited.push_back(printable(name));
+    } else {
+      bounded.push_back(printable(format_limit(limit)));
+    }
+  }
+  std::string text = fmt::format("{}", fmt::join(bounded, ", "));
+  if (!unlimited.empty()) {
+    text += fmt::format("{}unlimited: {}", text.empty() ? "" : "; ", fmt::join(unlimited, ", "));
+  }
+  return text;
+}
+
 }  // namespace
 
 std::string render_job_details(const api::Json& job, std::int64_t now_us) {
@@ -728,6 +754,9 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   }
   if (const api::Json& umask = field(spec, "umask"); umask.is_string()) {
     line("umask", umask.get<std::string>());
+  }
+  if (const api::Json& limits = field(spec, "limits"); limits.is_object()) {
+    line("limits", limits_text(limits));
   }
   line("placed on", queued ? "-" : placed_text(job));
   if (const api::Json& waiting = field(job, "waiting"); waiting.is_object()) {

@@ -198,7 +198,7 @@ int run_batch(const RunOptions& options) {
   Result<JobFile> file = load_job_file(options.file);
   if (!file.ok()) return fail("run", file.status());
   std::vector<store::JobSpec>& specs = file->specs;
-  give_callers_umask(specs);
+  give_callers_umask_and_limits(specs);
   Result<ReconnectingClient> client = connect_following(options.daemon, "run");
   if (!client.ok()) return fail("run", client.status());
   Result<GpuFacts> gpus = gpu_facts(*client);

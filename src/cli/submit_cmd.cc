@@ -47,7 +47,7 @@ int run_submit(const SubmitCommandOptions& options) {
   }
   Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(options.submit, *context);
   if (!specs.ok()) return usage_error("submit", specs.status().message());
-  give_callers_umask(*specs);
+  give_callers_umask_and_limits(*specs);
   Result<api::ApiClient> client = connect_daemon(options.daemon, "submit");
   if (!client.ok()) return fail("submit", client.status());
   Result<api::Json> reply = client->post("/v1/jobs", api::job_batch_to_json(*specs));

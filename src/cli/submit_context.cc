@@ -37,11 +37,15 @@ Result<engine::SubmitContext> submit_context() {
   return context;
 }
 
-void give_callers_umask(std::vector<store::JobSpec>& specs) {
+void give_callers_umask_and_limits(std::vector<store::JobSpec>& specs) {
   // Read by setting it: set back at once, and a CLI has no other thread to race with.
   const mode_t mask = ::umask(0);
   ::umask(mask);
-  for (store::JobSpec& spec : specs) spec.umask = mask;
+  const ResourceLimits limits = own_resource_limits();
+  for (store::JobSpec& spec : specs) {
+    spec.umask = mask;
+    spec.limits = limits;
+  }
 }
 
 namespace {

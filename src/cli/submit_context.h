@@ -12,9 +12,10 @@ namespace fastgpu::cli {
 
 Result<engine::SubmitContext> submit_context();
 
-// Gives every job the caller's umask, as Slurm's SLURM_UMASK does: the daemon runs it with
-// the umask of the shell it was submitted from, not its own.
-void give_callers_umask(std::vector<store::JobSpec>& specs);
+// Gives every job the caller's umask and resource limits (`ulimit`), as Slurm does
+// (SLURM_UMASK, PropagateResourceLimits=ALL): the daemon runs it with those of the shell it
+// was submitted from, not its own.
+void give_callers_umask_and_limits(std::vector<store::JobSpec>& specs);
 
 // A job file read and parsed for this process (submit_context()), as `run` and `slurm`
 // take it: its jobs, and where each is in the file ("jobs.yaml:4:3: job 2 'train'").

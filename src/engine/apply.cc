@@ -67,6 +67,7 @@ exec::LaunchRequest EngineImpl::launch_request(const JobRecord& job,
   request.log_path = log_path_of(options_.state_dir, job.id);
   request.run_file = run_file_of(options_.state_dir, job.id, job.attempts + 1);
   if (job.spec.umask) request.umask = static_cast<mode_t>(*job.spec.umask);
+  request.limits = job.spec.limits;
   // The launcher looks up the owner's group and groups (a user that does not exist
   // fails the launch, naming the uid).
   if (options_.run_jobs_as_owner) request.uid = job.spec.uid;

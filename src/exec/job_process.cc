@@ -1,9 +1,12 @@
 #include "exec/job_process.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <grp.h>
+#include <linux/capability.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <array>
@@ -17,11 +20,12 @@ namespace fastgpu::exec {
 namespace {
 
 // Where in the child a start failed; sent to the supervisor with the errno.
-enum class ChildStage : int { kStdin, kOutput, kGroups, kGid, kUid, kWorkingDir, kExec };
+enum class ChildStage : int { kStdin, kOutput, kLimits, kGroups, kGid, kUid, kWorkingDir, kExec };
 
 struct ChildError {
   ChildStage stage;
   int error;
+  int index = -1;  // kLimits: which of the plan's limits
 };
 
 std::string join_gpus(const std::vector<std::uint32_t>& gpus) {
@@ -72,8 +76,23 @@ Result<int> open_log(const LaunchRequest& request, const JobPlan& plan) {
   return fd;
 }
 
-[[noreturn]] void fail_child(int error_fd, ChildStage stage) {
-  ChildError report{stage, errno};
+// Whether setrlimit may raise a hard limit here: CAP_SYS_RESOURCE in our effective set. Root
+// has it, unless a container took it away (then root is as bound by its hard limits as a
+// user).
+bool may_raise_hard_limits() {
+  __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
+  std::array<__user_cap_data_struct, _LINUX_CAPABILITY_U32S_3> data{};
+  if (::syscall(SYS_capget, &header, data.data()) != 0) return false;
+  return (data[CAP_TO_INDEX(CAP_SYS_RESOURCE)].effective & CAP_TO_MASK(CAP_SYS_RESOURCE)) != 0;
+}
+
+std::string limit_text(const JobLimit& limit) {
+  return format_limit(
+      {limit.name, from_rlim(limit.value.rlim_cur), from_rlim(limit.value.rlim_max)});
+}
+
+[[noreturn]] void fail_child(int error_fd, ChildStage stage, int index = -1) {
+  ChildError report{stage, errno, index};
   ssize_t ignored = ::write(error_fd, &report, sizeof report);
   (void)ignored;
   ::_exit(127);
@@ -116,6 +135,14 @@ void set_identity(const JobPlan& plan, int error_fd) {
   if (null_fd != STDIN_FILENO) ::close(null_fd);
   if (::dup2(plan.log_fd, STDOUT_FILENO) < 0 || ::dup2(plan.log_fd, STDERR_FILENO) < 0) {
     fail_child(error_fd, ChildStage::kOutput);
+  }
+  // Before setuid: root may raise a hard limit for the job (the daemon checked that its
+  // submitter had it), the job's user may not.
+  for (std::size_t i = 0; i < plan.limits.size(); ++i) {
+    if (::setrlimit(static_cast<__rlimit_resource_t>(plan.limits[i].resource),
+                    &plan.limits[i].value) != 0) {
+      fail_child(error_fd, ChildStage::kLimits, static_cast<int>(i));
+    }
   }
   set_identity(plan, error_fd);
   // After setuid: the folder must be usable by the job's user, not just by us.
@@ -167,6 +194,12 @@ std::string describe(const ChildError& report, const JobPlan& plan) {
   switch (report.stage) {
     case ChildStage::kStdin: return "cannot open /dev/null for the job's stdin: " + why;
     case ChildStage::kOutput: return "cannot send the job's output to its log: " + why;
+    case ChildStage::kLimits: {
+      const auto index = static_cast<std::size_t>(report.index);
+      return "cannot set the job's resource limit " +
+             (index < plan.limits.size() ? limit_text(plan.limits[index]) : "(unknown)") + ": " +
+             why + "; submit from a shell with limits this machine allows (ulimit)";
+    }
     case ChildStage::kGroups: return "cannot set the job's supplementary groups: " + why;
     case ChildStage::kGid: return "cannot switch to gid " + std::to_string(*plan.gid) + ": " + why;
     case ChildStage::kUid: return "cannot switch to uid " + std::to_string(*plan.uid) + ": " + why;
@@ -221,6 +254,30 @@ std::vector<std::string> job_environment(const LaunchRequest& request) {
   return environment;
 }
 
+std::vector<JobLimit> plan_limits(const ResourceLimits& limits, bool may_raise,
+                                  std::vector<std::string>& notes) {
+  std::vector<JobLimit> planned;
+  for (const ResourceLimit& limit : limits) {
+    const std::optional<int> resource = rlimit_resource(limit.name);
+    const std::optional<ResourceLimit> own = process_resource_limit(0, limit.name);
+    if (!resource || !own) continue;  // the daemon checked the names
+    std::optional<std::uint64_t> hard = limit.hard;
+    if (!may_raise && limit_above(hard, own->hard)) {
+      hard = own->hard;
+      notes.push_back(fmt::format(
+          "fastgpu: the job's {} hard limit is {}, not {} as submitted: the daemon's own hard "
+          "limit is {}, and only root (with CAP_SYS_RESOURCE) raises one. Start the daemon from a "
+          "shell with the higher "
+          "limit (fastgpu daemon stop; the next command starts it).",
+          limit.name, format_limit_value(limit.name, hard),
+          format_limit_value(limit.name, limit.hard), format_limit_value(limit.name, hard)));
+    }
+    const std::optional<std::uint64_t> soft = limit_above(limit.soft, hard) ? hard : limit.soft;
+    planned.push_back({limit.name, *resource, rlimit{to_rlim(soft), to_rlim(hard)}});
+  }
+  return planned;
+}
+
 Result<JobPlan> make_job_plan(const LaunchRequest& request) {
   JobPlan plan;
   if (!request.argv.empty()) {
@@ -231,10 +288,21 @@ Result<JobPlan> make_job_plan(const LaunchRequest& request) {
   plan.environment = job_environment(request);
   plan.working_dir = request.working_dir;
   plan.umask = request.umask;
+  std::vector<std::string> notes;
+  plan.limits = plan_limits(request.limits, may_raise_hard_limits(), notes);
   FASTGPU_RETURN_IF_ERROR(take_identity(request, plan));
   Result<int> log_fd = open_log(request, plan);
   if (!log_fd.ok()) return log_fd.status();
   plan.log_fd = *log_fd;
+  // Where the job's user looks first; Slurm's slurmstepd writes the like into the job's
+  // output. A note that cannot be written costs the job nothing else.
+  for (const std::string& note : notes) {
+    const std::string line = note + "\n";
+    ssize_t written = 0;
+    do {
+      written = ::write(plan.log_fd, line.data(), line.size());
+    } while (written < 0 && errno == EINTR);
+  }
   return plan;
 }
 

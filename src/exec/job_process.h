@@ -7,6 +7,7 @@
 // Thread-safety: for the single-threaded supervisor; the child runs plain system calls.
 #pragma once
 
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include <optional>
@@ -19,6 +20,13 @@
 
 namespace fastgpu::exec {
 
+// One resource limit as the job's process sets it.
+struct JobLimit {
+  std::string name;  // as carried_limit_names() gives it
+  int resource = 0;  // RLIMIT_*
+  rlimit value{};
+};
+
 struct JobPlan {
   std::vector<std::string> args;         // argv for execvp
   std::vector<std::string> environment;  // the job's whole environment, "KEY=VALUE"
@@ -29,6 +37,9 @@ struct JobPlan {
   std::vector<gid_t> groups;    // supplementary groups when gid is set and we are root
   int cgroup_procs_fd = -1;     // not owned: the child joins this cgroup when set
   std::optional<mode_t> umask;  // set in the child just before exec; nullopt: inherited
+  // Set in the child before it takes the job's user (setrlimit); what is not here is
+  // inherited.
+  std::vector<JobLimit> limits;
 };
 
 // The job's environment: the submitted one without any variable FastGPU sets, then
@@ -42,8 +53,16 @@ std::vector<std::string> job_environment(const LaunchRequest& request);
 // CUDA_VISIBLE_DEVICES of its own would take another job's GPUs. Also the Slurm backend's.
 bool is_set_by_fastgpu(std::string_view entry);
 
-// Resolves the user and groups, and opens the log (appending; created 0640 and owned by
-// the job's user). The plan owns log_fd; close it with close_job_plan().
+// The job's limits as the child can set them: each as submitted, but unless `may_raise`
+// (root, with CAP_SYS_RESOURCE) a hard limit above ours lowered to ours, and the soft limit
+// with it. Each lowering
+// is told in `notes`, one line each, for the job's log.
+std::vector<JobLimit> plan_limits(const ResourceLimits& limits, bool may_raise,
+                                  std::vector<std::string>& notes);
+
+// Resolves the user and groups, plans the limits, and opens the log (appending; created
+// 0640 and owned by the job's user), writing into it the notes of any lowered limit. The
+// plan owns log_fd; close it with close_job_plan().
 Result<JobPlan> make_job_plan(const LaunchRequest& request);
 void close_job_plan(JobPlan& plan);
 

@@ -4,7 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+
+#include <fstream>
 
 #include "exec/launcher_test_fixture.h"
 
@@ -67,6 +70,49 @@ TEST_F(LauncherTest, TheJobHasTheRequestsUmaskAndWithoutOneOurs) {
   ASSERT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(2)).outcome)) << log(2);
   EXPECT_EQ(log(1), "0027\n640\n");
   EXPECT_EQ(log(2), fmt::format("{:04o}\n", ours));
+}
+
+// `ulimit -s unlimited; fastgpu submit ...` ran the job with the daemon's 8 MiB stack: a
+// Fortran code with large arrays on the stack crashed under FastGPU and ran under Slurm. A
+// request's limits are set in the job; the others stay ours.
+TEST_F(LauncherTest, TheJobHasTheRequestsLimitsAndOursForTheRest) {
+  rlimit core{};
+  ASSERT_EQ(::getrlimit(RLIMIT_CORE, &core), 0);
+  LaunchRequest request = shell_request(
+      1, "ulimit -S -n; ulimit -H -n; ulimit -S -s; ulimit -H -s; ulimit -S -c; ulimit -H -c");
+  request.limits = {{"nofile", 321, 654}, {"stack", std::nullopt, std::nullopt}};
+  launch(request);
+  ASSERT_TRUE(std::holds_alternative<Exited>(wait_for(JobId(1)).outcome)) << log(1);
+  const auto blocks = [](rlim_t bytes) {  // sh's ulimit -c counts 512-byte blocks
+    return bytes == RLIM_INFINITY ? std::string("unlimited") : std::to_string(bytes / 512);
+  };
+  EXPECT_EQ(log(1), fmt::format("321\n654\nunlimited\nunlimited\n{}\n{}\n", blocks(core.rlim_cur),
+                                blocks(core.rlim_max)));
+}
+
+// A limit the kernel refuses even to root (more open files than fs.nr_open) fails the launch
+// with the limit named, and nothing runs.
+TEST_F(LauncherTest, ALimitTheKernelRefusesFailsTheLaunchNamingIt) {
+  rlimit own{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &own), 0);
+  const rlimit above{own.rlim_cur, own.rlim_max + 1};
+  if (::setrlimit(RLIMIT_NOFILE, &above) != 0) {  // no CAP_SYS_RESOURCE: not raised, lowered
+    GTEST_SKIP() << "this process may not raise a hard limit (it is not root, or it lacks "
+                    "CAP_SYS_RESOURCE), and a supervisor here lowers such a limit to its own";
+  }
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &own), 0);
+  std::ifstream nr_open("/proc/sys/fs/nr_open");
+  std::uint64_t most = 0;
+  ASSERT_TRUE(nr_open >> most);
+  LaunchRequest request = shell_request(2, "echo ran");
+  request.limits = {{"nofile", 1024, most + 1}};
+  launch(request);
+  Finished finished = wait_for(JobId(2));
+  ASSERT_TRUE(std::holds_alternative<LaunchFailed>(finished.outcome)) << log(2);
+  EXPECT_THAT(std::get<LaunchFailed>(finished.outcome).message,
+              HasSubstr(fmt::format("cannot set the job's resource limit nofile 1024 (hard {})",
+                                    most + 1)));
+  EXPECT_THAT(log(2), Not(HasSubstr("ran")));
 }
 
 TEST_F(LauncherTest, CapturesStdoutAndStderrAndTheExitCode) {

@@ -143,6 +143,13 @@ Result<LaunchRequest> request_from_text(std::string_view text, const std::string
     request.gid = optional_field<gid_t>(o, "gid");
     if (o.contains("groups")) request.groups = o.at("groups").get<std::vector<gid_t>>();
     request.umask = optional_field<mode_t>(o, "umask");
+    if (auto it = o.find("limits"); it != o.end()) {
+      for (const json& limit : *it) {
+        request.limits.push_back({limit.at("name").get<std::string>(),
+                                  optional_field<std::uint64_t>(limit, "soft"),
+                                  optional_field<std::uint64_t>(limit, "hard")});
+      }
+    }
     return request;
   });
 }
@@ -310,6 +317,15 @@ std::string request_to_json(const LaunchRequest& request) {
   set_optional(object, "gid", request.gid);
   if (request.groups) object["groups"] = *request.groups;
   set_optional(object, "umask", request.umask);
+  if (!request.limits.empty()) {
+    json& limits = object["limits"] = json::array();
+    for (const ResourceLimit& limit : request.limits) {
+      json entry{{"name", limit.name}};  // soft or hard left out: unlimited
+      set_optional(entry, "soft", limit.soft);
+      set_optional(entry, "hard", limit.hard);
+      limits.push_back(std::move(entry));
+    }
+  }
   return object.dump() + "\n";
 }
 

@@ -36,6 +36,15 @@ void read_spec(const sqlite::Statement& row, JobSpec& spec) {
   spec.submit_time = from_micros(row.column_int64(18));
   spec.umask = optional_cast<std::uint32_t>(row.column_optional_int64(38));
   spec.kill_grace_s = row.column_optional_int64(42);
+  if (!row.is_null(43)) {
+    const json limits = json::parse(row.column_text(43));  // items() does not own it
+    const auto side = [](const json& value) {
+      return value.is_null() ? std::nullopt : std::optional(value.get<std::uint64_t>());
+    };
+    for (const auto& [name, pair] : limits.items()) {
+      spec.limits.push_back({name, side(pair.at(0)), side(pair.at(1))});
+    }
+  }
   for (const json& pair : json::parse(row.column_text(34))) {
     spec.dependencies.push_back({JobId(pair.at(0).get<std::uint64_t>()),
                                  pair.at(1).get<std::string>() == "afterany"
@@ -73,6 +82,18 @@ void read_run(const sqlite::Statement& row, JobRecord& record) {
 }  // namespace
 
 std::string strings_to_json(const std::vector<std::string>& values) { return json(values).dump(); }
+
+std::optional<std::string> limits_to_json(const ResourceLimits& limits) {
+  if (limits.empty()) return std::nullopt;
+  json object = json::object();
+  const auto side = [](const std::optional<std::uint64_t>& value) {
+    return value ? json(*value) : json(nullptr);
+  };
+  for (const ResourceLimit& limit : limits) {
+    object[limit.name] = json::array({side(limit.soft), side(limit.hard)});
+  }
+  return object.dump();
+}
 
 std::string gpus_to_json(const std::vector<std::uint32_t>& gpus) { return json(gpus).dump(); }
 

@@ -30,7 +30,7 @@ namespace fastgpu::store {
   "(SELECT json_group_array(json_array(after, kind)) FROM dependencies WHERE job = jobs.id), " \
   "array_max_running, placed_bytes, " FASTGPU_STORE_END_REASON                                 \
   ", umask, "                                                                                  \
-  "energy_at_least, energy_unread, run_peak_gpu_mem, kill_grace_s"
+  "energy_at_least, energy_unread, run_peak_gpu_mem, kill_grace_s, limits"
 
 // std::optional::transform arrives in C++23; this is its C++20 stand-in.
 template <typename T, typename F>
@@ -48,6 +48,10 @@ inline WallTime from_micros(std::int64_t micros) {
 std::string strings_to_json(const std::vector<std::string>& values);
 std::string gpus_to_json(const std::vector<std::uint32_t>& gpus);
 std::string_view dependency_kind_name(DependencyKind kind);
+
+// The column `limits`: {"stack": [soft, hard], ...}, null for unlimited; NULL (nullopt) for
+// none.
+std::optional<std::string> limits_to_json(const ResourceLimits& limits);
 
 // Builds a JobRecord from the current row of a statement selecting FASTGPU_STORE_JOB_COLUMNS
 // and the environment its environment_id (column 5) names, as the caller read it.

@@ -1,5 +1,6 @@
 // Job states, their legal edges, and the checks a spec must pass to be stored.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <algorithm>
 #include <array>
@@ -95,6 +96,33 @@ Status check_deadline(const JobSpec& spec, const std::string& where) {
   return {};
 }
 
+// Each a carried limit, named once, its soft value at most its hard one.
+Status check_limits(const ResourceLimits& limits, const std::string& where) {
+  for (std::size_t i = 0; i < limits.size(); ++i) {
+    const ResourceLimit& limit = limits[i];
+    if (!rlimit_resource(limit.name)) {
+      return invalid_argument(
+          fmt::format("{}: '{}' is not a resource limit FastGPU carries; give "
+                      "one of {}",
+                      where, limit.name, fmt::join(carried_limit_names(), ", ")));
+    }
+    for (std::size_t j = 0; j < i; ++j) {
+      if (limits[j].name == limit.name) {
+        return invalid_argument(
+            fmt::format("{}: the {} limit is given twice; give it once", where, limit.name));
+      }
+    }
+    if (limit_above(limit.soft, limit.hard)) {
+      return invalid_argument(fmt::format(
+          "{}: the {} limit's soft value {} is above its hard one {}; give a soft value at "
+          "most the hard one",
+          where, limit.name, format_limit_value(limit.name, limit.soft),
+          format_limit_value(limit.name, limit.hard)));
+    }
+  }
+  return {};
+}
+
 Status check_numbers(const JobSpec& spec, const std::string& where) {
   if (spec.gpus < 0) {
     return invalid_argument(where + ": gpus is " + std::to_string(spec.gpus) +
@@ -130,6 +158,7 @@ Status check_numbers(const JobSpec& spec, const std::string& where) {
         fmt::format("{}: umask {:04o} is not a umask; give 0000 to 0777, or none for the daemon's",
                     where, *spec.umask));
   }
+  FASTGPU_RETURN_IF_ERROR(check_limits(spec.limits, where));
   return check_deadline(spec, where);
 }
 

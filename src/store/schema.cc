@@ -209,6 +209,14 @@ CREATE TRIGGER job_counts_update AFTER UPDATE OF state ON jobs WHEN OLD.state <>
 END;
 )sql";
 
+// The submitter's resource limits (`ulimit`), set in the job's process: a job needing an
+// unlimited stack gets it as under Slurm, whatever the daemon's own limits are. A JSON object
+// {"stack": [soft, hard], ...}, null for unlimited. NULL (every job stored before): the
+// daemon's own, as those jobs ran.
+constexpr const char* kVersion11 = R"sql(
+ALTER TABLE jobs ADD COLUMN limits TEXT CHECK (limits IS NULL OR json_valid(limits));
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
@@ -220,6 +228,7 @@ constexpr Migration kMigrations[] = {
     {8, "jobs found by end time, and counted by state as they change", kVersion8},
     {9, "a job's own grace between SIGTERM and SIGKILL", kVersion9},
     {10, "how many times a job entered each state, never lowered", kVersion10},
+    {11, "the submitter's resource limits", kVersion11},
 };
 
 Status check_application_id(sqlite::Db& db) {

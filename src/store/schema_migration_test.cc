@@ -10,6 +10,7 @@
 // daemon reads of its running jobs' events goes through it, not through every event.
 // Schema 8 (jobs by end time, counts by state): a schema-7 database's jobs are counted, and
 // listed by end time through the index.
+// Schema 11 (the submitter's limits): a schema-10 database's jobs run with the daemon's.
 // Schema 10 (entries by state): a schema-9 database's transitions are counted once; a
 // purge then leaves the counts as they are.
 #include <gmock/gmock.h>
@@ -75,7 +76,7 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 10);
+  EXPECT_EQ(store_schema_version(), 11);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.
@@ -174,6 +175,35 @@ TEST(StoreSchemaMigrationTest, VersionEightJobsHaveTheDaemonsGraceAndANewOneKeep
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(),
               ::testing::HasSubstr("grace 86401 s is outside 0 to 86400 s (a day)"));
+}
+
+// A job stored under schema 10 has no limits of its own (the daemon's); a new one keeps its
+// submitter's, unlimited ones included, and a soft value above its hard one is refused.
+TEST(StoreSchemaMigrationTest, VersionTenJobsHaveTheDaemonsLimitsAndANewOneKeepsItsOwn) {
+  TempDir tmp;
+  const std::string path = tmp.file("fastgpu.db");
+  write_database_with_one_job(path, 10);
+
+  auto store = testing::open_or_die(path);
+  auto old = store->get_job(JobId(1));
+  ASSERT_TRUE(old.ok()) << old.status().to_string();
+  EXPECT_TRUE(old->spec.limits.empty());
+  JobSpec spec = full_spec(1);
+  spec.limits = {{"core", 0, std::nullopt}, {"stack", std::nullopt, std::nullopt}};
+  auto ids = store->submit(std::span(&spec, 1));
+  ASSERT_TRUE(ids.ok()) << ids.status().to_string();
+  EXPECT_EQ(store->get_job(ids->at(0)).value().spec.limits, spec.limits);
+  spec.limits = {{"nofile", 2048, 1024}};
+  auto refused = store->submit(std::span(&spec, 1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(
+      refused.status().message(),
+      ::testing::HasSubstr("the nofile limit's soft value 2048 is above its hard one 1024"));
+  spec.limits = {{"nice", 0, 0}};
+  refused = store->submit(std::span(&spec, 1));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              ::testing::HasSubstr("'nice' is not a resource limit FastGPU carries"));
 }
 
 // A schema-9 job submitted, started and requeued entered QUEUED twice and RUNNING once, as

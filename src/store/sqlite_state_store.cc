@@ -36,9 +36,9 @@ using sqlite::Transaction;
 constexpr const char* kInsertJob =
     "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, gpu_mem, "
     "util_share, priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, "
-    "user, signature, submit_us, array_max_running, umask, kill_grace_s, state) VALUES "
+    "user, signature, submit_us, array_max_running, umask, kill_grace_s, limits, state) VALUES "
     "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-    "?20, ?21, 'QUEUED')";
+    "?20, ?21, ?22, 'QUEUED')";
 constexpr const char* kSetOwnArrayId = "UPDATE jobs SET array_id = id WHERE id = ?1";
 constexpr const char* kJobExists = "SELECT state FROM jobs WHERE id = ?1";
 constexpr const char* kInsertDependency =
@@ -581,7 +581,8 @@ class SqliteStateStore final : public StateStore {
         .bind(18, to_micros(spec.submit_time))
         .bind(19, std::int64_t{0})
         .bind(20, map_optional(spec.umask, [](std::uint32_t mask) { return std::int64_t{mask}; }))
-        .bind(21, spec.kill_grace_s);
+        .bind(21, spec.kill_grace_s)
+        .bind(22, limits_to_json(spec.limits));
     if (spec.array) {
       const std::uint64_t array_id =
           spec.array->array_id != 0 ? spec.array->array_id : new_array_id.value_or(0);

@@ -28,6 +28,7 @@ inline JobSpec full_spec(int n) {
   spec.deadline = at_seconds(2'000'000'000);
   spec.restartable = true;
   spec.umask = 027;
+  spec.limits = {{"nofile", 1024, 4096}, {"stack", std::nullopt, std::nullopt}};
   spec.uid = 1001;
   spec.user = "ada";
   spec.signature = "train.py";

@@ -2,8 +2,12 @@
 // real job processes, simulated GPUs. Every test waits by polling with generous
 // timeouts.
 
+#include <grp.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -73,6 +77,110 @@ TEST(JobsE2E, AJobRunsWithItsSubmittersUmask) {
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_TRUE(daemon.wait_for_state(sent[0], "COMPLETED")["spec"]["umask"].is_null());
   EXPECT_EQ(daemon.log_of(sent[0]), "0022\n");  // the daemon's
+}
+
+// `ulimit -s unlimited; fastgpu submit ./solver` ran the solver with the daemon's stack, set
+// when the first command started it: a code with large arrays on the stack crashed here and
+// ran under Slurm. `submit` and `run FILE.yaml` give a job their caller's limits, `show`
+// lists them; a job sent through the API without any has the daemon's.
+TEST(JobsE2E, AJobRunsWithItsSubmittersLimits) {
+  DaemonHarness daemon;
+  ASSERT_EQ(daemon
+                .fastgpu_under(R"(sh -c 'ulimit -S -s 8192; ulimit -S -n 1000; exec "$0" "$@"')",
+                               "daemon start")
+                .exit_code,
+            0);
+  const std::string limited = R"(sh -c 'ulimit -S -s 4096; ulimit -S -n 333; exec "$0" "$@"')";
+  const test_support::CliRun submitted =
+      daemon.fastgpu_under(limited, "submit --gpus 0 --wrap 'ulimit -S -s; ulimit -S -n'");
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const std::uint64_t id = std::stoull(submitted.output);
+  const json limits = daemon.wait_for_state(id, "COMPLETED")["spec"]["limits"];
+  EXPECT_EQ(limits["stack"]["soft"], 4096 * 1024) << limits.dump();
+  EXPECT_EQ(limits["nofile"]["soft"], 333) << limits.dump();
+  EXPECT_EQ(daemon.log_of(id), "4096\n333\n");
+  const test_support::CliRun shown = daemon.fastgpu("show " + std::to_string(id));
+  EXPECT_TRUE(contains(shown.output, "nofile 333 (hard ")) << shown.output;
+  EXPECT_TRUE(contains(shown.output, "stack 4M")) << shown.output;
+
+  daemon.write_file("jobs.yaml", "name: filed\ngpus: 0\ncommand: ulimit -S -n\n");
+  const test_support::CliRun ran = daemon.fastgpu_under(limited, "run jobs.yaml --json");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  const json queue = daemon.fastgpu_json("history");
+  ASSERT_EQ(queue["jobs"].size(), 2u) << queue.dump();
+  EXPECT_EQ(daemon.log_of(queue["jobs"][1]["id"].get<std::uint64_t>()), "333\n");
+
+  const std::vector<std::uint64_t> sent =
+      daemon.submit_api({{"jobs", json::array({{{"shell_command", "ulimit -S -s; ulimit -S -n"},
+                                                {"working_dir", daemon.work().string()},
+                                                {"gpus", 0}}})}});
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_TRUE(daemon.wait_for_state(sent[0], "COMPLETED")["spec"]["limits"].is_null());
+  EXPECT_EQ(daemon.log_of(sent[0]), "8192\n1000\n");  // the daemon's
+}
+
+// What root's shared daemon answers a POST of `body` to /v1/jobs from a process of uid 1001
+// whose nofile hard limit is `hard`: "STATUS BODY", or why it could not be asked.
+std::string submit_as_uid_1001(const std::filesystem::path& socket, const std::string& body,
+                               rlim_t hard) {
+  int answer[2];
+  if (::pipe(answer) != 0) return "no pipe";
+  const pid_t child = ::fork();
+  if (child == 0) {
+    ::close(answer[0]);
+    std::string said = "cannot become uid 1001 with the nofile hard limit";
+    const rlimit files{hard, hard};
+    if (::setrlimit(RLIMIT_NOFILE, &files) == 0 && ::setgroups(0, nullptr) == 0 &&
+        ::setgid(1001) == 0 && ::setuid(1001) == 0) {
+      const Result<api::ApiReply> reply = api::ApiClient(socket).exchange("POST", "/v1/jobs", body);
+      said = reply.ok() ? std::to_string(reply->status) + " " + reply->body.dump()
+                        : reply.status().to_string();
+    }
+    const ssize_t written = ::write(answer[1], said.data(), said.size());
+    ::_exit(written == static_cast<ssize_t>(said.size()) ? 0 : 1);
+  }
+  ::close(answer[1]);
+  std::string said;
+  char buffer[4096];
+  for (ssize_t got = 0; (got = ::read(answer[0], buffer, sizeof buffer)) > 0;)
+    said.append(buffer, got);
+  ::close(answer[0]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return said;
+}
+
+// Root's shared daemon sets a job's limits as root, before the job becomes its user: a user
+// who sent {"nofile": {"hard": ...}} above their own would have got, through the daemon,
+// more than the system gives them. The daemon reads the caller's process's own limits
+// through the socket's SO_PEERCRED and refuses any above them.
+TEST(JobsE2E, ASharedDaemonRefusesAUserLimitsAboveTheirOwn) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run a shared daemon and another user";
+  DaemonHarness daemon;
+  ASSERT_EQ(::chmod(daemon.socket().parent_path().c_str(), 0755), 0);
+  ASSERT_EQ(daemon.fastgpu("daemon start --shared").exit_code, 0);
+  const auto batch = [](int soft, int hard) {
+    return json{
+        {"jobs", json::array({{{"shell_command", "ulimit -n"},
+                               {"working_dir", "/tmp"},
+                               {"gpus", 0},
+                               {"limits", {{"nofile", {{"soft", soft}, {"hard", hard}}}}}}})}}
+        .dump();
+  };
+  const std::string refused = submit_as_uid_1001(daemon.socket(), batch(100, 2000), 1000);
+  EXPECT_TRUE(refused.starts_with("403 ")) << refused;
+  EXPECT_TRUE(contains(refused,
+                       "job 0 of the batch asks for a nofile hard limit of 2000, above "
+                       "your own (1000)"))
+      << refused;
+  EXPECT_EQ(daemon.fastgpu_json("history --all-users")["jobs"].size(), 0u);
+
+  const std::string taken = submit_as_uid_1001(daemon.socket(), batch(100, 1000), 1000);
+  ASSERT_TRUE(taken.starts_with("201 ")) << taken;
+  const std::uint64_t id = json::parse(taken.substr(4))["ids"][0].get<std::uint64_t>();
+  const json job = daemon.job(id);
+  EXPECT_EQ(job["uid"], 1001) << job.dump();
+  EXPECT_EQ(job["spec"]["limits"]["nofile"], (json{{"soft", 100}, {"hard", 1000}})) << job.dump();
 }
 
 TEST(JobsE2E, TwoFortyGigJobsShareAnEightyGigGpuAndAThirdWaits) {

@@ -35,6 +35,7 @@ struct ApiRequest {
   std::map<std::string, std::string> query;
   std::string body;
   std::uint32_t uid = 0;  // the caller, from SO_PEERCRED
+  std::int32_t pid = 0;   // the caller's process, from SO_PEERCRED; 0: unknown
 };
 
 struct ApiResponse {

@@ -59,6 +59,10 @@ struct LaunchRequest {
   std::optional<std::vector<gid_t>> groups;
   // The job's umask, set just before its exec; nullopt: the supervisor's (the daemon's).
   std::optional<mode_t> umask;
+  // The job's resource limits, set just before it takes its user; empty: the supervisor's
+  // (the daemon's). A hard limit above the supervisor's own, which an unprivileged
+  // supervisor cannot raise, is lowered to it, with a line in the job's log saying so.
+  ResourceLimits limits;
 };
 
 struct Launched {

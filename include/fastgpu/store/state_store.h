@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "fastgpu/core/ids.h"
+#include "fastgpu/core/resource_limits.h"
 #include "fastgpu/core/result.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/store/environment.h"
@@ -129,6 +130,10 @@ struct JobSpec {
   // preemption): time to save a checkpoint. nullopt (and every job stored before schema 9):
   // the daemon's (10 s).
   std::optional<std::int64_t> kill_grace_s;
+  // The submitter's resource limits (`ulimit`), set in the job's process before its exec, in
+  // carried_limit_names()' order; empty (an API client that sends none, a job stored before
+  // schema 11): the daemon's own.
+  ResourceLimits limits;
   std::uint32_t uid = 0;
   std::string user;
   std::string signature;  // ties the job to its history; empty means "no history"

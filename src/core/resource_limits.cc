@@ -1,0 +1,156 @@
+#include "fastgpu/core/resource_limits.h"
+
+#include <sys/resource.h>
+
+#include <array>
+#include <cerrno>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "fastgpu/core/units.h"
+
+namespace fastgpu {
+namespace {
+
+struct Carried {
+  std::string_view name;
+  int resource;
+  bool bytes;
+};
+
+constexpr std::array<Carried, 10> kCarried = {{
+    {"as", RLIMIT_AS, true},
+    {"core", RLIMIT_CORE, true},
+    {"cpu", RLIMIT_CPU, false},
+    {"data", RLIMIT_DATA, true},
+    {"fsize", RLIMIT_FSIZE, true},
+    {"memlock", RLIMIT_MEMLOCK, true},
+    {"nofile", RLIMIT_NOFILE, false},
+    {"nproc", RLIMIT_NPROC, false},
+    {"rss", RLIMIT_RSS, true},
+    {"stack", RLIMIT_STACK, true},
+}};
+
+constexpr std::array<std::string_view, kCarried.size()> kNames = [] {
+  std::array<std::string_view, kCarried.size()> names{};
+  for (std::size_t i = 0; i < kCarried.size(); ++i) names[i] = kCarried[i].name;
+  return names;
+}();
+
+const Carried* find(std::string_view name) {
+  for (const Carried& carried : kCarried) {
+    if (carried.name == name) return &carried;
+  }
+  return nullptr;
+}
+
+// The line of /proc/PID/limits for each carried limit, as the kernel writes it:
+// "Max open files            1024                 524288               files".
+std::string_view proc_label(std::string_view name) {
+  static constexpr std::array<std::pair<std::string_view, std::string_view>, kCarried.size()>
+      kLabels = {{{"as", "Max address space"},
+                  {"core", "Max core file size"},
+                  {"cpu", "Max cpu time"},
+                  {"data", "Max data size"},
+                  {"fsize", "Max file size"},
+                  {"memlock", "Max locked memory"},
+                  {"nofile", "Max open files"},
+                  {"nproc", "Max processes"},
+                  {"rss", "Max resident set"},
+                  {"stack", "Max stack size"}}};
+  for (const auto& [carried, label] : kLabels) {
+    if (carried == name) return label;
+  }
+  return {};
+}
+
+std::optional<std::optional<std::uint64_t>> proc_value(std::istringstream& words) {
+  std::string word;
+  if (!(words >> word)) return std::nullopt;
+  if (word == "unlimited") return std::optional<std::uint64_t>();
+  std::uint64_t value = 0;
+  const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), value);
+  if (error != std::errc() || end != word.data() + word.size()) return std::nullopt;
+  return std::optional<std::uint64_t>(value);
+}
+
+std::optional<ResourceLimit> limit_in_proc(int pid, const Carried& carried) {
+  std::ifstream file("/proc/" + std::to_string(pid) + "/limits");
+  const std::string_view label = proc_label(carried.name);
+  for (std::string line; std::getline(file, line);) {
+    // The label, then spaces: "Max processes" is not "Max processes per user".
+    if (!line.starts_with(label) || line.size() <= label.size() || line[label.size()] != ' ') {
+      continue;
+    }
+    std::istringstream words(line.substr(label.size()));
+    const auto soft = proc_value(words);
+    const auto hard = proc_value(words);
+    if (!soft || !hard) break;
+    return ResourceLimit{std::string(carried.name), *soft, *hard};
+  }
+  errno = ESRCH;  // gone, or a kernel that writes the file otherwise
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> from_rlim(rlim_t value) {
+  if (value == RLIM_INFINITY) return std::nullopt;
+  return static_cast<std::uint64_t>(value);
+}
+
+rlim_t to_rlim(std::optional<std::uint64_t> value) {
+  return value ? static_cast<rlim_t>(*value) : RLIM_INFINITY;
+}
+
+std::span<const std::string_view> carried_limit_names() { return kNames; }
+
+std::optional<int> rlimit_resource(std::string_view name) {
+  const Carried* carried = find(name);
+  if (carried == nullptr) return std::nullopt;
+  return carried->resource;
+}
+
+ResourceLimits own_resource_limits() {
+  ResourceLimits limits;
+  for (const Carried& carried : kCarried) {
+    // Never fails for our own process and these resources.
+    if (auto limit = process_resource_limit(0, carried.name)) limits.push_back(std::move(*limit));
+  }
+  return limits;
+}
+
+std::optional<ResourceLimit> process_resource_limit(int pid, std::string_view name) {
+  const Carried* carried = find(name);
+  if (carried == nullptr) return std::nullopt;
+  rlimit value{};
+  if (::prlimit(pid, static_cast<__rlimit_resource>(carried->resource), nullptr, &value) == 0) {
+    return ResourceLimit{std::string(name), from_rlim(value.rlim_cur), from_rlim(value.rlim_max)};
+  }
+  if (errno != EPERM) return std::nullopt;
+  return limit_in_proc(pid, *carried);
+}
+
+std::string format_limit_value(std::string_view name, std::optional<std::uint64_t> value) {
+  if (!value) return "unlimited";
+  const Carried* carried = find(name);
+  if (carried != nullptr && carried->bytes) return format_bytes_exact(*value);
+  if (name == "cpu") return std::to_string(*value) + " s";
+  return std::to_string(*value);
+}
+
+std::string format_limit(const ResourceLimit& limit) {
+  std::string text = limit.name + " " + format_limit_value(limit.name, limit.soft);
+  if (limit.soft != limit.hard)
+    text += " (hard " + format_limit_value(limit.name, limit.hard) + ")";
+  return text;
+}
+
+bool limit_above(std::optional<std::uint64_t> value, std::optional<std::uint64_t> bound) {
+  if (!bound) return false;
+  return !value || *value > *bound;
+}
+
+}  // namespace fastgpu
