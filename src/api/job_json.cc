@@ -42,7 +42,10 @@ class FieldReader {
   FieldReader(const Json& object, std::size_t index) : object_(object), index_(index) {}
 
   Status error(std::string_view field, std::string_view problem) const {
-    return invalid_argument(fmt::format("job {}: '{}' {}", index_, field, problem));
+    return invalid_argument(where(field) + " " + std::string(problem));
+  }
+  std::string where(std::string_view field) const {
+    return fmt::format("job {}: '{}'", index_, field);
   }
   const Json* find(std::string_view field) const {
     auto it = object_.find(std::string(field));
@@ -265,21 +268,21 @@ Result<std::optional<std::uint64_t>> limit_value(const Json& value) {
 }
 
 // {"stack": {"soft": "unlimited", "hard": "unlimited"}, "nofile": {"soft": 1024, ...}}, as
-// setrlimit takes them (bytes; seconds for cpu); in the carried limits' order.
-Status read_limits(const FieldReader& reader, JobSpec& spec) {
-  const Json* value = reader.find("limits");
-  if (value == nullptr) return {};
+// setrlimit takes them (bytes; seconds for cpu); in the carried limits' order. Each refusal
+// starts with `where` ("job 2: 'limits'", "the batch's 'limits'").
+Result<ResourceLimits> limits_from_json(const Json& value, const std::string& where) {
   const std::string example =
       "e.g. {\"stack\": {\"soft\": \"unlimited\", \"hard\": \"unlimited\"}, \"nofile\": "
       "{\"soft\": 1024, \"hard\": 524288}}";
-  if (!value->is_object()) {
-    return reader.error("limits", "must be an object of resource limits, " + example);
+  if (!value.is_object()) {
+    return invalid_argument(where + " must be an object of resource limits, " + example);
   }
-  for (const auto& [name, pair] : value->items()) {
+  ResourceLimits limits;
+  for (const auto& [name, pair] : value.items()) {
     if (!rlimit_resource(name)) {
-      return reader.error("limits", fmt::format("names '{}', which is not a limit FastGPU "
-                                                "carries; give one of {}",
-                                                name, fmt::join(carried_limit_names(), ", ")));
+      return invalid_argument(
+          fmt::format("{} names '{}', which is not a limit FastGPU carries; give one of {}", where,
+                      name, fmt::join(carried_limit_names(), ", ")));
     }
     ResourceLimit limit{name, std::nullopt, std::nullopt};
     const std::pair<const char*, std::optional<std::uint64_t>*> sides[] = {{"soft", &limit.soft},
@@ -290,22 +293,29 @@ Status read_limits(const FieldReader& reader, JobSpec& spec) {
       Result<std::optional<std::uint64_t>> number =
           given ? limit_value(*it) : invalid_argument("missing");
       if (!number.ok()) {
-        return reader.error(
-            "limits",
-            fmt::format("{}: {}{} must be a whole number >= 0 (bytes; seconds for cpu) or "
+        return invalid_argument(
+            fmt::format("{} {}: {}{} must be a whole number >= 0 (bytes; seconds for cpu) or "
                         "\"unlimited\", and both soft and hard are given; {}",
-                        name, side, given ? " " + it->dump() : "", example));
+                        where, name, side, given ? " " + it->dump() : "", example));
       }
       *out = *number;
     }
     if (limit_above(limit.soft, limit.hard)) {
-      return reader.error("limits", fmt::format("{}: soft {} is above hard {}; give a soft value "
-                                                "at most the hard one",
-                                                name, format_limit_value(name, limit.soft),
-                                                format_limit_value(name, limit.hard)));
+      return invalid_argument(fmt::format(
+          "{} {}: soft {} is above hard {}; give a soft value at most the hard one", where, name,
+          format_limit_value(name, limit.soft), format_limit_value(name, limit.hard)));
     }
-    spec.limits.push_back(std::move(limit));
+    limits.push_back(std::move(limit));
   }
+  return limits;
+}
+
+Status read_limits(const FieldReader& reader, JobSpec& spec) {
+  const Json* value = reader.find("limits");
+  if (value == nullptr) return {};
+  Result<ResourceLimits> limits = limits_from_json(*value, reader.where("limits"));
+  if (!limits.ok()) return limits.status();
+  spec.limits = std::move(limits).value();
   return {};
 }
 
@@ -362,7 +372,7 @@ Json array_json(const store::ArrayMember& array) {
 }
 
 // The spec's fields; without its environment when the batch carries it.
-Json spec_json(const JobSpec& spec, bool with_environment) {
+Json spec_json(const JobSpec& spec, bool with_environment, bool with_limits = true) {
   Json json;
   json["name"] = spec.name;
   if (!spec.argv.empty()) json["argv"] = spec.argv;
@@ -387,7 +397,7 @@ Json spec_json(const JobSpec& spec, bool with_environment) {
   json["restartable"] = spec.restartable;
   json["signature"] = spec.signature;
   json["umask"] = spec.umask ? Json(fmt::format("{:04o}", *spec.umask)) : Json(nullptr);
-  json["limits"] = limits_json(spec.limits);
+  if (with_limits) json["limits"] = limits_json(spec.limits);
   return json;
 }
 
@@ -427,13 +437,21 @@ Result<std::vector<JobSpec>> job_batch_from_json(const Json& body) {
     return invalid_argument("the request body must be {\"jobs\": [ {job}, ... ]}");
   }
   for (const auto& [key, value] : body.items()) {
-    if (key != "jobs" && key != "environment") {
-      return invalid_argument(fmt::format(
-          "unknown batch field '{}'; a batch has \"jobs\" and optionally \"environment\"", key));
+    if (key != "jobs" && key != "environment" && key != "limits") {
+      return invalid_argument(
+          fmt::format("unknown batch field '{}'; a batch has \"jobs\" and optionally "
+                      "\"environment\" and \"limits\"",
+                      key));
     }
   }
   Result<Environment> shared = batch_environment(body);
   if (!shared.ok()) return shared.status();
+  ResourceLimits shared_limits;
+  if (const auto field = body.find("limits"); field != body.end() && !field->is_null()) {
+    Result<ResourceLimits> limits = limits_from_json(*field, "the batch's 'limits'");
+    if (!limits.ok()) return limits.status();
+    shared_limits = std::move(limits).value();
+  }
   const Json& jobs = body["jobs"];
   if (jobs.empty()) return invalid_argument("\"jobs\" is empty; send at least one job");
   std::vector<JobSpec> specs;
@@ -447,6 +465,8 @@ Result<std::vector<JobSpec>> job_batch_from_json(const Json& body) {
     }
     const auto own = jobs[index].find("environment");
     if (own == jobs[index].end() || own->is_null()) spec->environment = *shared;
+    const auto own_limits = jobs[index].find("limits");
+    if (own_limits == jobs[index].end() || own_limits->is_null()) spec->limits = shared_limits;
     specs.push_back(std::move(spec).value());
   }
   if (!refusals.empty()) return refused_jobs(refusals);
@@ -458,10 +478,16 @@ Json job_batch_to_json(const std::vector<JobSpec>& specs) {
       !specs.empty() && std::all_of(specs.begin(), specs.end(), [&](const JobSpec& spec) {
         return spec.environment == specs.front().environment;
       });
+  const bool one_limits = !specs.empty() && !specs.front().limits.empty() &&
+                          std::all_of(specs.begin(), specs.end(), [&](const JobSpec& spec) {
+                            return spec.limits == specs.front().limits;
+                          });
   Json jobs = Json::array();
-  for (const JobSpec& spec : specs) jobs.push_back(spec_json(spec, !one_environment));
-  if (!one_environment) return Json{{"jobs", jobs}};
-  return Json{{"environment", specs.front().environment.entries()}, {"jobs", jobs}};
+  for (const JobSpec& spec : specs) jobs.push_back(spec_json(spec, !one_environment, !one_limits));
+  Json batch{{"jobs", std::move(jobs)}};
+  if (one_environment) batch["environment"] = specs.front().environment.entries();
+  if (one_limits) batch["limits"] = limits_json(specs.front().limits);
+  return batch;
 }
 
 namespace {

@@ -63,6 +63,36 @@ TEST(JobJson, ABatchSendsAnEnvironmentItsJobsShareOnce) {
   EXPECT_TRUE(back->at(0).environment.shares_with(back->at(2).environment));
 }
 
+// A 10,000-job array from one shell has one set of limits: it is sent once, not 10,000 times
+// (429 bytes a job from a root shell on this VM); a job's own wins over it, and a bad one names the batch.
+TEST(JobJson, ABatchSendsTheLimitsItsJobsShareOnceAndAJobsOwnWins) {
+  std::vector<store::JobSpec> batch(3, full_spec());
+  Json body = job_batch_to_json(batch);
+  EXPECT_EQ(body["limits"], job_spec_to_json(full_spec())["limits"]);
+  for (const Json& job : body["jobs"]) EXPECT_FALSE(job.contains("limits")) << job.dump();
+  EXPECT_EQ(job_batch_from_json(body).value(), batch);
+
+  batch[1].limits = {{"stack", 1024, 2048}};
+  batch[2].limits.clear();  // the daemon's
+  body = job_batch_to_json(batch);
+  EXPECT_FALSE(body.contains("limits"));  // none common to every job
+  EXPECT_EQ(job_batch_from_json(body).value(), batch);
+
+  const Result<std::vector<store::JobSpec>> mixed = job_batch_from_json(Json::parse(
+      R"({"limits": {"core": {"soft": 0, "hard": 0}},
+          "jobs": [{"argv": ["x"]}, {"argv": ["y"], "limits": {"nofile": {"soft": 8, "hard": 8}}}]})"));
+  ASSERT_TRUE(mixed.ok()) << mixed.status().to_string();
+  EXPECT_EQ(mixed->at(0).limits, (ResourceLimits{{"core", 0, 0}}));
+  EXPECT_EQ(mixed->at(1).limits, (ResourceLimits{{"nofile", 8, 8}}));
+
+  const Result<std::vector<store::JobSpec>> bad = job_batch_from_json(
+      Json::parse(R"({"limits": {"stack": {"soft": 2, "hard": 1}}, "jobs": [{"argv": ["x"]}]})"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "the batch's 'limits' stack: soft 2 is above hard 1; give a soft value at most the "
+            "hard one");
+}
+
 TEST(JobJson, AJobsOwnEnvironmentWinsOverTheBatchs) {
   std::vector<store::JobSpec> batch(2, full_spec());
   batch[1].environment = {"ONLY=mine"};
