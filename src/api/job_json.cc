@@ -255,27 +255,45 @@ Status read_umask(const FieldReader& reader, JobSpec& spec) {
   return {};
 }
 
-// One value of a limit: a whole number >= 0, or "unlimited".
-Result<std::optional<std::uint64_t>> limit_value(const Json& value) {
+// The unit of a limit's values, as setrlimit takes them.
+std::string_view limit_unit(std::string_view name) {
+  if (name == "cpu") return "seconds";
+  if (name == "nofile" || name == "nproc") return "a count";
+  return "bytes";
+}
+
+// One side of a limit: a whole number >= 0 in the limit's unit, or "unlimited" (and so is
+// 18446744073709551615, the kernel's RLIM_INFINITY). A refusal starts with `what`
+// ("job 2: 'limits' nofile: soft") and names the value.
+Result<std::optional<std::uint64_t>> limit_value(const Json& value, const std::string& what,
+                                                 std::string_view name) {
   if (value.is_string() && value.get<std::string>() == "unlimited") {
     return std::optional<std::uint64_t>();
   }
-  if (value.is_number_unsigned()) return std::optional<std::uint64_t>(value.get<std::uint64_t>());
-  if (value.is_number_integer() && value.get<std::int64_t>() >= 0) {
-    return std::optional<std::uint64_t>(static_cast<std::uint64_t>(value.get<std::int64_t>()));
+  if (value.is_number_unsigned() || (value.is_number_integer() && value.get<std::int64_t>() >= 0)) {
+    const auto number = value.get<std::uint64_t>();
+    if (number == RLIM_INFINITY) return std::optional<std::uint64_t>();
+    return std::optional<std::uint64_t>(number);
   }
-  return invalid_argument(value.dump());
+  if (value.is_number_float() && value.get<double>() >= 0x1p64) {
+    return invalid_argument(
+        fmt::format("{} {} is above the largest, {}; give \"unlimited\" for no limit", what,
+                    value.dump(), std::numeric_limits<std::uint64_t>::max()));
+  }
+  return invalid_argument(fmt::format("{} {} must be a whole number >= 0 ({}) or \"unlimited\"",
+                                      what, value.dump(), limit_unit(name)));
 }
 
 // {"stack": {"soft": "unlimited", "hard": "unlimited"}, "nofile": {"soft": 1024, ...}}, as
-// setrlimit takes them (bytes; seconds for cpu); in the carried limits' order. Each refusal
-// starts with `where` ("job 2: 'limits'", "the batch's 'limits'").
+// setrlimit takes them; in the carried limits' order. A limit given as null is left out (the
+// daemon's). Each refusal starts with `where` ("job 2: 'limits'", "the batch's 'limits'").
 Result<ResourceLimits> limits_from_json(const Json& value, const std::string& where) {
   const std::string example =
       "e.g. {\"stack\": {\"soft\": \"unlimited\", \"hard\": \"unlimited\"}, \"nofile\": "
       "{\"soft\": 1024, \"hard\": 524288}}";
   if (!value.is_object()) {
-    return invalid_argument(where + " must be an object of resource limits, " + example);
+    return invalid_argument(fmt::format("{} {} must be an object of resource limits, {}", where,
+                                        value.dump(), example));
   }
   ResourceLimits limits;
   for (const auto& [name, pair] : value.items()) {
@@ -284,26 +302,38 @@ Result<ResourceLimits> limits_from_json(const Json& value, const std::string& wh
           fmt::format("{} names '{}', which is not a limit FastGPU carries; give one of {}", where,
                       name, fmt::join(carried_limit_names(), ", ")));
     }
+    if (pair.is_null()) continue;
+    const std::string what = fmt::format("{} {}:", where, name);
+    if (!pair.is_object()) {
+      return invalid_argument(
+          fmt::format("{} {} must be {{\"soft\": N, \"hard\": N}}, each a whole number ({}) or "
+                      "\"unlimited\"",
+                      what, pair.dump(), limit_unit(name)));
+    }
+    for (const auto& [key, side] : pair.items()) {
+      if (key != "soft" && key != "hard") {
+        return invalid_argument(
+            fmt::format("{} unknown field '{}'; a limit has \"soft\" and \"hard\"", what, key));
+      }
+    }
     ResourceLimit limit{name, std::nullopt, std::nullopt};
     const std::pair<const char*, std::optional<std::uint64_t>*> sides[] = {{"soft", &limit.soft},
                                                                            {"hard", &limit.hard}};
     for (const auto& [side, out] : sides) {
-      const auto it = pair.find(side);  // end() too when `pair` is not an object
-      const bool given = it != pair.end();
-      Result<std::optional<std::uint64_t>> number =
-          given ? limit_value(*it) : invalid_argument("missing");
-      if (!number.ok()) {
+      const auto it = pair.find(side);
+      if (it == pair.end() || it->is_null()) {
         return invalid_argument(
-            fmt::format("{} {}: {}{} must be a whole number >= 0 (bytes; seconds for cpu) or "
-                        "\"unlimited\", and both soft and hard are given; {}",
-                        where, name, side, given ? " " + it->dump() : "", example));
+            fmt::format("{} \"{}\" is missing; give both soft and hard, {}", what, side, example));
       }
+      Result<std::optional<std::uint64_t>> number =
+          limit_value(*it, fmt::format("{} {}", what, side), name);
+      if (!number.ok()) return number.status();
       *out = *number;
     }
     if (limit_above(limit.soft, limit.hard)) {
-      return invalid_argument(fmt::format(
-          "{} {}: soft {} is above hard {}; give a soft value at most the hard one", where, name,
-          format_limit_value(name, limit.soft), format_limit_value(name, limit.hard)));
+      return invalid_argument(
+          fmt::format("{} soft {} is above hard {}; give a soft value at most the hard one", what,
+                      format_limit_value(name, limit.soft), format_limit_value(name, limit.hard)));
     }
     limits.push_back(std::move(limit));
   }

@@ -64,7 +64,8 @@ TEST(JobJson, ABatchSendsAnEnvironmentItsJobsShareOnce) {
 }
 
 // A 10,000-job array from one shell has one set of limits: it is sent once, not 10,000 times
-// (429 bytes a job from a root shell on this VM); a job's own wins over it, and a bad one names the batch.
+// (429 bytes a job from a root shell on this VM); a job's own wins over it, and a bad one names the
+// batch.
 TEST(JobJson, ABatchSendsTheLimitsItsJobsShareOnceAndAJobsOwnWins) {
   std::vector<store::JobSpec> batch(3, full_spec());
   Json body = job_batch_to_json(batch);
@@ -171,19 +172,34 @@ TEST(JobJson, LimitsAreNumbersOrUnlimitedAndAnyOtherIsNamed) {
   ASSERT_TRUE(spec.ok()) << spec.status().to_string();
   EXPECT_TRUE(spec->limits.empty());
   EXPECT_TRUE(job_spec_to_json(*spec)["limits"].is_null());
-  const std::string fix =
-      "must be a whole number >= 0 (bytes; seconds for cpu) or \"unlimited\", and both soft "
-      "and hard are given";
+  // null is absent, for one limit as for all; the kernel's RLIM_INFINITY is unlimited.
+  spec = job_spec_from_json(Json::parse(R"({"limits": {"core": null,
+                                 "nofile": {"soft": 10, "hard": 18446744073709551615}}})"),
+                            0);
+  ASSERT_TRUE(spec.ok()) << spec.status().to_string();
+  EXPECT_EQ(spec->limits, (ResourceLimits{{"nofile", 10, std::nullopt}}));
+
+  const std::string whole = " must be a whole number >= 0 (a count) or \"unlimited\"";
   const std::pair<const char*, std::string> bad[] = {
-      {R"([1, 2])", "must be an object of resource limits, e.g."},
+      {R"([1, 2])", "[1,2] must be an object of resource limits, e.g."},
       {R"({"nice": {"soft": 0, "hard": 0}})",
        "names 'nice', which is not a limit FastGPU carries; give one of as, core, cpu, data, "
        "fsize, memlock, nofile, nproc, rss, stack"},
-      {R"({"nofile": {"soft": -1, "hard": 10}})", "nofile: soft -1 " + fix},
-      {R"({"nofile": {"soft": "lots", "hard": 10}})", "nofile: soft \"lots\" " + fix},
-      {R"({"nofile": {"soft": 1.5, "hard": 10}})", "nofile: soft 1.5 " + fix},
-      {R"({"nofile": {"soft": 10}})", "nofile: hard " + fix},
-      {R"({"nofile": 10})", "nofile: soft " + fix},
+      {R"({"nofile": {"soft": -1, "hard": 10}})", "nofile: soft -1" + whole},
+      {R"({"nofile": {"soft": "lots", "hard": 10}})", "nofile: soft \"lots\"" + whole},
+      {R"({"nofile": {"soft": 1.5, "hard": 10}})", "nofile: soft 1.5" + whole},
+      {R"({"cpu": {"soft": 1.5, "hard": 10}})",
+       "cpu: soft 1.5 must be a whole number >= 0 (seconds) or \"unlimited\""},
+      {R"({"stack": {"soft": 1e30, "hard": 10}})",
+       "stack: soft 1e+30 is above the largest, 18446744073709551615; give \"unlimited\" for "
+       "no limit"},
+      {R"({"nofile": {"soft": 10}})", "nofile: \"hard\" is missing; give both soft and hard"},
+      {R"({"nofile": {"soft": 10, "hard": null}})", "nofile: \"hard\" is missing"},
+      {R"({"nofile": {"soft": 10, "hard": 20, "max": 30}})",
+       "nofile: unknown field 'max'; a limit has \"soft\" and \"hard\""},
+      {R"({"nofile": 10})",
+       "nofile: 10 must be {\"soft\": N, \"hard\": N}, each a whole number (a count) or "
+       "\"unlimited\""},
       {R"({"nofile": {"soft": 20, "hard": 10}})",
        "nofile: soft 20 is above hard 10; give a soft value at most the hard one"},
       {R"({"stack": {"soft": "unlimited", "hard": 8388608}})",

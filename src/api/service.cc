@@ -386,35 +386,45 @@ std::vector<Status> dependencies_not_owned(store::StateStore& store,
 }
 
 // A shared daemon runs a job as its submitter, setting its limits as root: none may be above
-// the submitter's own, read from its process (the kernel's word, as the uid is). A user may
-// not get, by asking the daemon, more than the system gave them (limits.conf). The message
-// when one is, or when the caller's process cannot be read; nullopt when all are within.
-std::optional<std::string> limits_above_callers(const std::vector<store::JobSpec>& specs,
-                                                std::int32_t pid) {
-  std::map<std::string, ResourceLimit> own;
+// the submitter's own, read from its process (the kernel's word, as the uid is), and each
+// the job does not name is the submitter's, not root's. A user may not get, by asking the
+// daemon or by asking nothing, more than the system gave them (limits.conf). The message
+// when a limit is above, or when the caller's process cannot be read; nullopt when each
+// job's limits are now within.
+std::optional<std::string> bound_by_callers_limits(std::vector<store::JobSpec>& specs,
+                                                   std::int32_t pid) {
+  ResourceLimits callers;
+  for (std::string_view name : carried_limit_names()) {
+    std::optional<ResourceLimit> limit = pid > 0 ? process_resource_limit(pid, name) : std::nullopt;
+    if (!limit) {
+      return fmt::format(
+          "cannot read the resource limits of your process (pid {}: {}), which bound your "
+          "jobs' on this shared daemon; submit again",
+          pid, pid <= 0 ? "unknown" : std::strerror(errno));
+    }
+    callers.push_back(std::move(*limit));
+  }
   for (std::size_t i = 0; i < specs.size(); ++i) {
-    for (const ResourceLimit& limit : specs[i].limits) {
-      auto it = own.find(limit.name);
-      if (it == own.end()) {
-        std::optional<ResourceLimit> callers =
-            pid > 0 ? process_resource_limit(pid, limit.name) : std::nullopt;
-        if (!callers) {
-          return fmt::format(
-              "cannot read the resource limits of your process (pid {}: {}) to check the jobs' "
-              "'limits' against them; submit again, or leave 'limits' out for the daemon's",
-              pid, pid <= 0 ? "unknown" : std::strerror(errno));
-        }
-        it = own.emplace(limit.name, std::move(*callers)).first;
+    ResourceLimits bounded;
+    for (const ResourceLimit& own : callers) {
+      const auto asked =
+          std::find_if(specs[i].limits.begin(), specs[i].limits.end(),
+                       [&](const ResourceLimit& limit) { return limit.name == own.name; });
+      if (asked == specs[i].limits.end()) {
+        bounded.push_back(own);
+        continue;
       }
-      if (limit_above(limit.hard, it->second.hard)) {
+      if (limit_above(asked->hard, own.hard)) {
         return fmt::format(
             "job {} of the batch asks for a {} hard limit of {}, above your own ({}); a job may "
             "have at most its submitter's limits: raise yours (ulimit -H, as root allows) or ask "
             "for less",
-            i, limit.name, format_limit_value(limit.name, limit.hard),
-            format_limit_value(limit.name, it->second.hard));
+            i, own.name, format_limit_value(own.name, asked->hard),
+            format_limit_value(own.name, own.hard));
       }
+      bounded.push_back(*asked);
     }
+    specs[i].limits = std::move(bounded);
   }
   return std::nullopt;
 }
@@ -439,7 +449,7 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
     spec.submit_time = now;
   }
   if (request.uid != kRootUid && request.uid != options_.owner_uid) {
-    if (std::optional<std::string> above = limits_above_callers(*specs, request.pid)) {
+    if (std::optional<std::string> above = bound_by_callers_limits(*specs, request.pid)) {
       return forbidden(std::move(*above));
     }
   }

@@ -4,6 +4,7 @@
 // nothing, an accepted one stores every job it was given, and the engine keeps ticking.
 // Fixed seeds: a failure names its seed and the request that caused it.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <limits>
 #include <random>
@@ -152,7 +153,8 @@ TEST_F(ApiFuzz, MalformedSubmitsAreRefusedWholeAndTheEngineKeepsRunning) {
           "seed " + std::to_string(seed) + ": POST /v1/jobs " + body.substr(0, 2000);
       const std::size_t before = stored_jobs();
       const std::uint32_t uid = round % 3 == 0 ? 0 : 1000;
-      const ApiResponse response = service_->handle({"POST", "/v1/jobs", {}, body, uid});
+      const ApiResponse response =
+          service_->handle({"POST", "/v1/jobs", {}, body, uid, ::getpid()});
       expect_answered(response, request);
       if (response.status == 201) {
         ASSERT_EQ(response.body["ids"].size(), batch["jobs"].size()) << request;
@@ -174,7 +176,7 @@ TEST_F(ApiFuzz, MalformedSubmitsAreRefusedWholeAndTheEngineKeepsRunning) {
 
 TEST_F(ApiFuzz, OddPathsAndQueriesGetAnAnswer) {
   const Json batch = {{"jobs", Json::array({valid_job(0)})}};
-  ASSERT_EQ(service_->handle({"POST", "/v1/jobs", {}, batch.dump(), 1000}).status, 201);
+  ASSERT_EQ(service_->handle({"POST", "/v1/jobs", {}, batch.dump(), 1000, ::getpid()}).status, 201);
   const std::vector<std::string> words = {
       "",     "0",   "1",  "-1", "abc", "1e9", "99999999999999999999", "QUEUED", "RUNNING,BOGUS",
       "true", "%00", "1/2"};
@@ -208,8 +210,9 @@ TEST_F(ApiFuzz, OddPathsAndQueriesGetAnAnswer) {
     const std::uint32_t uid = pick(2) == 0 ? 0 : 1000 + static_cast<std::uint32_t>(pick(2));
     std::string request = method + " " + path + " uid " + std::to_string(uid);
     for (const auto& [key, value] : query) request += " " + key + "=" + value;
-    expect_answered(service_->handle({method, path, query, words[pick(words.size())], uid}),
-                    request);
+    expect_answered(
+        service_->handle({method, path, query, words[pick(words.size())], uid, ::getpid()}),
+        request);
   }
   EXPECT_EQ(stored_jobs(), 1u);
 }

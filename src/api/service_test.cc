@@ -45,7 +45,9 @@ class ApiServiceTest : public ::testing::Test {
 
   ApiResponse call(const std::string& method, const std::string& path, std::uint32_t uid,
                    const std::string& body = "", std::map<std::string, std::string> query = {}) {
-    ApiResponse response = service_->handle({method, path, std::move(query), body, uid});
+    // From this process, as the server would find it through SO_PEERCRED.
+    ApiResponse response =
+        service_->handle({method, path, std::move(query), body, uid, ::getpid()});
     if (!response.text.empty()) response.body = Json::parse(response.text);  // a listing
     return response;
   }
@@ -142,11 +144,21 @@ TEST_F(ApiServiceTest, ASharedDaemonRefusesLimitsAboveTheCallersOwn) {
   EXPECT_THAT(response.body["error"].get<std::string>(),
               ::testing::HasSubstr("cannot read the resource limits of your process (pid 0"));
 
+  // Each limit a job does not name is the caller's own, not root's (the daemon's): a job sent
+  // with none ran with root's limits.
   response = service_->handle({"POST", "/v1/jobs", {}, body(16, own.rlim_max), 1000, pid});
   ASSERT_EQ(response.status, 201) << response.body.dump();
-  const store::JobRecord stored =
-      store_->get_job(JobId(response.body["ids"][1].get<std::uint64_t>())).value();
-  EXPECT_EQ(stored.spec.limits, (ResourceLimits{{"nofile", 16, own.rlim_max}}));
+  const ResourceLimits callers = own_resource_limits();
+  EXPECT_EQ(
+      store_->get_job(JobId(response.body["ids"][0].get<std::uint64_t>())).value().spec.limits,
+      callers);
+  ResourceLimits asked = callers;
+  for (ResourceLimit& limit : asked) {
+    if (limit.name == "nofile") limit.soft = 16;
+  }
+  EXPECT_EQ(
+      store_->get_job(JobId(response.body["ids"][1].get<std::uint64_t>())).value().spec.limits,
+      asked);
   // Root is not asked: the limits are its to give.
   response = service_->handle({"POST", "/v1/jobs", {}, body(16, own.rlim_max + 1), 0, 0});
   EXPECT_EQ(response.status, 201) << response.body.dump();

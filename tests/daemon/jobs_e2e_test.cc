@@ -181,6 +181,17 @@ TEST(JobsE2E, ASharedDaemonRefusesAUserLimitsAboveTheirOwn) {
   const json job = daemon.job(id);
   EXPECT_EQ(job["uid"], 1001) << job.dump();
   EXPECT_EQ(job["spec"]["limits"]["nofile"], (json{{"soft", 100}, {"hard", 1000}})) << job.dump();
+  // A job that names no limit has the user's own, not root's.
+  const std::string bare = submit_as_uid_1001(
+      daemon.socket(),
+      json{{"jobs",
+            json::array({{{"shell_command", "true"}, {"working_dir", "/tmp"}, {"gpus", 0}}})}}
+          .dump(),
+      1000);
+  ASSERT_TRUE(bare.starts_with("201 ")) << bare;
+  const json none = daemon.job(json::parse(bare.substr(4))["ids"][0].get<std::uint64_t>());
+  EXPECT_EQ(none["spec"]["limits"]["nofile"], (json{{"soft", 1000}, {"hard", 1000}}))
+      << none.dump();
 }
 
 TEST(JobsE2E, TwoFortyGigJobsShareAnEightyGigGpuAndAThirdWaits) {
