@@ -7,30 +7,32 @@
 #include <charconv>
 #include <fstream>
 #include <sstream>
-#include <utility>
 
 #include "fastgpu/core/units.h"
 
 namespace fastgpu {
 namespace {
 
+enum class Unit { kBytes, kSeconds, kCount };
+
 struct Carried {
   std::string_view name;
   int resource;
-  bool bytes;
+  Unit unit;
+  std::string_view proc_label;  // its line in /proc/PID/limits: "Max open files   1024   ..."
 };
 
 constexpr std::array<Carried, 10> kCarried = {{
-    {"as", RLIMIT_AS, true},
-    {"core", RLIMIT_CORE, true},
-    {"cpu", RLIMIT_CPU, false},
-    {"data", RLIMIT_DATA, true},
-    {"fsize", RLIMIT_FSIZE, true},
-    {"memlock", RLIMIT_MEMLOCK, true},
-    {"nofile", RLIMIT_NOFILE, false},
-    {"nproc", RLIMIT_NPROC, false},
-    {"rss", RLIMIT_RSS, true},
-    {"stack", RLIMIT_STACK, true},
+    {"as", RLIMIT_AS, Unit::kBytes, "Max address space"},
+    {"core", RLIMIT_CORE, Unit::kBytes, "Max core file size"},
+    {"cpu", RLIMIT_CPU, Unit::kSeconds, "Max cpu time"},
+    {"data", RLIMIT_DATA, Unit::kBytes, "Max data size"},
+    {"fsize", RLIMIT_FSIZE, Unit::kBytes, "Max file size"},
+    {"memlock", RLIMIT_MEMLOCK, Unit::kBytes, "Max locked memory"},
+    {"nofile", RLIMIT_NOFILE, Unit::kCount, "Max open files"},
+    {"nproc", RLIMIT_NPROC, Unit::kCount, "Max processes"},
+    {"rss", RLIMIT_RSS, Unit::kBytes, "Max resident set"},
+    {"stack", RLIMIT_STACK, Unit::kBytes, "Max stack size"},
 }};
 
 constexpr std::array<std::string_view, kCarried.size()> kNames = [] {
@@ -46,26 +48,6 @@ const Carried* find(std::string_view name) {
   return nullptr;
 }
 
-// The line of /proc/PID/limits for each carried limit, as the kernel writes it:
-// "Max open files            1024                 524288               files".
-std::string_view proc_label(std::string_view name) {
-  static constexpr std::array<std::pair<std::string_view, std::string_view>, kCarried.size()>
-      kLabels = {{{"as", "Max address space"},
-                  {"core", "Max core file size"},
-                  {"cpu", "Max cpu time"},
-                  {"data", "Max data size"},
-                  {"fsize", "Max file size"},
-                  {"memlock", "Max locked memory"},
-                  {"nofile", "Max open files"},
-                  {"nproc", "Max processes"},
-                  {"rss", "Max resident set"},
-                  {"stack", "Max stack size"}}};
-  for (const auto& [carried, label] : kLabels) {
-    if (carried == name) return label;
-  }
-  return {};
-}
-
 std::optional<std::optional<std::uint64_t>> proc_value(std::istringstream& words) {
   std::string word;
   if (!(words >> word)) return std::nullopt;
@@ -78,7 +60,7 @@ std::optional<std::optional<std::uint64_t>> proc_value(std::istringstream& words
 
 std::optional<ResourceLimit> limit_in_proc(int pid, const Carried& carried) {
   std::ifstream file("/proc/" + std::to_string(pid) + "/limits");
-  const std::string_view label = proc_label(carried.name);
+  const std::string_view label = carried.proc_label;
   for (std::string line; std::getline(file, line);) {
     // The label, then spaces: "Max processes" is not "Max processes per user".
     if (!line.starts_with(label) || line.size() <= label.size() || line[label.size()] != ' ') {
@@ -136,8 +118,9 @@ std::optional<ResourceLimit> process_resource_limit(int pid, std::string_view na
 std::string format_limit_value(std::string_view name, std::optional<std::uint64_t> value) {
   if (!value) return "unlimited";
   const Carried* carried = find(name);
-  if (carried != nullptr && carried->bytes) return format_bytes_exact(*value);
-  if (name == "cpu") return std::to_string(*value) + " s";
+  const Unit unit = carried != nullptr ? carried->unit : Unit::kCount;
+  if (unit == Unit::kBytes) return format_bytes_exact(*value);
+  if (unit == Unit::kSeconds) return std::to_string(*value) + " s";
   return std::to_string(*value);
 }
 

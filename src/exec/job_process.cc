@@ -14,6 +14,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "exec/run_files.h"
+
 extern char** environ;  // NOLINT: POSIX declares it nowhere else
 
 namespace fastgpu::exec {
@@ -267,8 +269,7 @@ std::vector<JobLimit> plan_limits(const ResourceLimits& limits, bool may_raise,
       notes.push_back(fmt::format(
           "fastgpu: the job's {} hard limit is {}, not {} as submitted: the daemon's own hard "
           "limit is {}, and only root (with CAP_SYS_RESOURCE) raises one. Start the daemon from a "
-          "shell with the higher "
-          "limit (fastgpu daemon stop; the next command starts it).",
+          "shell with the higher limit (fastgpu daemon stop; the next command starts it).",
           limit.name, format_limit_value(limit.name, hard),
           format_limit_value(limit.name, limit.hard), format_limit_value(limit.name, hard)));
     }
@@ -296,13 +297,7 @@ Result<JobPlan> make_job_plan(const LaunchRequest& request) {
   plan.log_fd = *log_fd;
   // Where the job's user looks first; Slurm's slurmstepd writes the like into the job's
   // output. A note that cannot be written costs the job nothing else.
-  for (const std::string& note : notes) {
-    const std::string line = note + "\n";
-    ssize_t written = 0;
-    do {
-      written = ::write(plan.log_fd, line.data(), line.size());
-    } while (written < 0 && errno == EINTR);
-  }
+  for (const std::string& note : notes) (void)write_all(plan.log_fd, note + "\n", "the job's log");
   return plan;
 }
 
