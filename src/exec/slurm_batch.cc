@@ -102,14 +102,35 @@ std::string export_line(std::string_view entry) {
                      shell_quote(entry.substr(equals + 1)));
 }
 
-std::string exec_line(const store::JobSpec& spec) {
-  std::string line = "exec";
-  if (spec.argv.empty()) {
-    line += " /bin/sh -c " + shell_quote(spec.shell_command);
-  } else {
-    for (const std::string& arg : spec.argv) line += " " + shell_quote(arg);
-  }
-  return line + "\n";
+// The command, quoted: "python train.py", or "/bin/sh -c 'STRING'" for a shell string.
+std::string command_words(const store::JobSpec& spec) {
+  if (spec.argv.empty()) return "/bin/sh -c " + shell_quote(spec.shell_command);
+  std::string words;
+  for (const std::string& arg : spec.argv) words += (words.empty() ? "" : " ") + shell_quote(arg);
+  return words;
+}
+
+// The script's last lines for a job with a grace. Slurm's early signal (--signal=B:USR1)
+// reaches the batch shell alone, where FastGPU signals the job's process group, so the
+// command runs as the shell's child and the shell passes SIGTERM on to the group, which
+// slurmstepd makes the batch shell lead (else to the command). docs/slurm.md has each line's
+// reason: the traps set before the command starts (its signal may come at once); TERM
+// ignored, as slurmstepd signals the job itself, and INT and QUIT, which a background
+// command starts with ignored, given back to the command; the wait resumed after the USR1
+// (status 138); a death by a signal passed on as the shell's own, as Slurm recorded it.
+std::string forwarding_lines(const store::JobSpec& spec) {
+  return "trap '' TERM\n"
+         "trap 'kill -TERM -- -$$ 2>/dev/null || kill -TERM \"$job\"' USR1\n"
+         "(trap - INT QUIT TERM; exec " +
+         command_words(spec) +
+         ") &\n"
+         "job=$!\n"
+         "wait \"$job\"; status=$?\n"
+         "while [ \"$status\" -eq 138 ] && kill -0 \"$job\" 2>/dev/null; do wait \"$job\"; "
+         "status=$?; done\n"
+         "if [ \"$status\" -gt 128 ]; then trap - TERM; ulimit -c 0; kill -\"$((status - 128))\" "
+         "$$; fi\n"
+         "exit \"$status\"\n";
 }
 
 // Slurm's time limit for the job, in its whole minutes: the time limit and grace, rounded
@@ -152,10 +173,10 @@ void add_time(const store::JobSpec& spec, std::vector<std::string>& lines,
                                 minutes));
   }
   if (grace > 0) {
-    lines.push_back(fmt::format("--signal=B:TERM@{}", signal_seconds(spec)));
+    lines.push_back(fmt::format("--signal=B:USR1@{}", signal_seconds(spec)));
     notes.push_back(
-        "grace: SIGTERM goes to the command's own process at the time limit (Slurm may send it "
-        "up to a minute early); a shell string or a launcher must pass it on to its children");
+        "grace: at the time limit the batch shell passes SIGTERM to every process of the job, "
+        "as here; Slurm may send its signal up to a minute early");
   } else {
     notes.push_back(
         "time without grace: at the limit, the cluster's KillWait comes between SIGTERM and "
@@ -303,7 +324,8 @@ class Translator {
   }
 
   std::string script(const store::JobSpec& spec, const std::vector<std::string>& lines) const {
-    std::string text = "#!/bin/sh\n";
+    const bool forwards = signal_seconds(spec) > 0;
+    std::string text = forwards ? "#!/bin/bash\n" : "#!/bin/sh\n";
     for (const std::string& line : lines) text += "#SBATCH " + line + "\n";
     text += "\n# Written by `fastgpu slurm`: FastGPU's job environment, then the command.\n";
     for (const std::string& entry : file_variables(spec, inherited_)) {
@@ -317,7 +339,11 @@ class Translator {
     if (spec.gpus > 0 && spec.gpu_mem) {
       text += fmt::format("export FASTGPU_GPU_MEM_QUOTA={}\n", *spec.gpu_mem);
     }
-    return text + exec_line(spec);
+    if (!forwards) return text + "exec " + command_words(spec) + "\n";
+    return text +
+           "# At the time limit Slurm signals this shell alone (--signal=B:USR1); it passes "
+           "SIGTERM\n# to every process of the job, then ends as the command ended.\n" +
+           forwarding_lines(spec);
   }
 
   const std::vector<store::JobSpec>& specs_;

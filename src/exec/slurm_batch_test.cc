@@ -130,11 +130,12 @@ TEST(SlurmSubmissions, TimeAndGraceGiveSigtermAtTheLimitAndTheLimitInWholeMinute
       submissions_of("{name: ckpt, command: [train], time: 10m, grace: 30s}");
   ASSERT_EQ(submissions.size(), 1u);
   EXPECT_THAT(submissions[0].script, AllOf(HasSubstr("#SBATCH --time=0-00:11:00\n"),
-                                           HasSubstr("#SBATCH --signal=B:TERM@60\n")));
+                                           HasSubstr("#SBATCH --signal=B:USR1@60\n")));
   EXPECT_THAT(submissions[0].notes,
               ElementsAre("time 10m and grace 30s make a limit of 10m30s, which Slurm counts in "
                           "whole minutes: 11m",
-                          HasSubstr("grace: SIGTERM goes to the command's own process")));
+                          HasSubstr("grace: at the time limit the batch shell passes SIGTERM to "
+                                    "every process of the job")));
   EXPECT_THAT(submissions_of("{command: [x], time: 90s}")[0].notes,
               ElementsAre("Slurm counts time limits in whole minutes: 1m30s becomes 2m",
                           HasSubstr("time without grace: at the limit, the cluster's KillWait")));
@@ -146,6 +147,32 @@ TEST(SlurmSubmissions, TimeAndGraceGiveSigtermAtTheLimitAndTheLimitInWholeMinute
               AllOf(HasSubstr("#SBATCH --time=1-02:03:00\n"), HasSubstr("#SBATCH --requeue\n"),
                     Not(HasSubstr("--signal"))));
   EXPECT_THAT(long_one[0].notes, ElementsAre(HasSubstr("time without grace")));
+}
+
+// Slurm's early signal reaches the batch shell alone, where FastGPU signals the job's whole
+// process group: a job with a grace runs as the shell's child, and the shell passes SIGTERM
+// on (the end to end test runs it on a cluster). Without a grace the shell becomes the command.
+TEST(SlurmSubmissions, AJobWithAGraceRunsUnderAShellThatPassesSigtermToTheWholeJob) {
+  const std::vector<SlurmSubmission> submissions =
+      submissions_of("{name: ckpt, command: './train.sh | tee log', time: 1h, grace: 2m}");
+  ASSERT_EQ(submissions.size(), 1u);
+  const std::string& script = submissions[0].script;
+  EXPECT_TRUE(script.starts_with("#!/bin/bash\n")) << script;
+  EXPECT_THAT(script, HasSubstr("#SBATCH --signal=B:USR1@120\n"));
+  EXPECT_THAT(script, HasSubstr("export CUDA_DEVICE_ORDER=PCI_BUS_ID\n"
+                                "export FASTGPU_JOB_ID=\"$SLURM_JOB_ID\"\n"
+                                "# At the time limit Slurm signals this shell alone"));
+  EXPECT_THAT(script, HasSubstr("\ntrap '' TERM\n"
+                                "trap 'kill -TERM -- -$$ 2>/dev/null || kill -TERM \"$job\"' USR1\n"
+                                "(trap - INT QUIT TERM; exec /bin/sh -c './train.sh | tee log') &\n"
+                                "job=$!\n"));
+  EXPECT_TRUE(script.ends_with("exit \"$status\"\n")) << script;
+  EXPECT_THAT(script, Not(HasSubstr("\nexec ")));
+
+  const std::string plain = submissions_of("{command: [train], time: 1h}")[0].script;
+  EXPECT_TRUE(plain.starts_with("#!/bin/sh\n")) << plain;
+  EXPECT_TRUE(plain.ends_with("\nexec train\n")) << plain;
+  EXPECT_THAT(plain, Not(HasSubstr("trap")));
 }
 
 // Slurm lets a user lower a job's priority (--nice), not raise it: within the file, the

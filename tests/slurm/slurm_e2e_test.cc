@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -27,6 +28,7 @@ namespace {
 
 using test_support::CliRun;
 using test_support::run_cli;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 namespace fs = std::filesystem;
@@ -215,6 +217,57 @@ jobs:
       exec::run_program({"scancel", "-n", "after-broken"}, "");  // the two that would wait for ever
   EXPECT_TRUE(cleaned.ok());
   EXPECT_FALSE(fs::exists(folder_ / "never.txt"));
+}
+
+// At a job's time limit FastGPU sends SIGTERM to the job's whole process group; Slurm's
+// early signal reaches the batch shell alone, which passes it on: here the command's shell
+// and the worker it started both get it, and the job ends as its command did.
+// `scancel --batch --signal=USR1` sends what --signal=B:USR1 sends at the limit, now.
+TEST_F(SlurmE2E, AtTheTimeLimitEveryProcessOfTheJobGetsSigterm) {
+  const std::string file = write_file("jobs.yaml", R"(
+defaults: {workdir: ., gpus: 0, time: 10m, grace: 1m}
+jobs:
+  - name: ckpt
+    command: |
+      sh -c 'trap "echo worker >> term.txt; exit 0" TERM; while :; do sleep 1; done' &
+      trap 'echo main >> term.txt; wait; exit 0' TERM
+      echo ready > ready.txt
+      wait
+)");
+  const CliRun ran = slurm("--json '" + file + "'");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  const std::string id =
+      nlohmann::json::parse(ran.output)["jobs"][0]["slurm_id"].get<std::string>();
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!fs::exists(folder_ / "ready.txt") && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_TRUE(fs::exists(folder_ / "ready.txt")) << "the job did not start within 60 s";
+  Result<exec::ProgramOutput> signalled =
+      exec::run_program({"scancel", "--batch", "--signal=USR1", id}, "");
+  ASSERT_TRUE(signalled.ok() && signalled->exit_code == 0)
+      << (signalled.ok() ? signalled->err : signalled.status().message());
+  ASSERT_TRUE(wait_gone({id})) << "the job did not end within 90 s";
+  std::vector<std::string> got;
+  std::istringstream lines(read("term.txt"));
+  for (std::string line; std::getline(lines, line);) got.push_back(line);
+  std::sort(got.begin(), got.end());
+  EXPECT_THAT(got, ::testing::ElementsAre("main", "worker"));
+  Result<exec::ProgramOutput> shown = exec::run_program({"scontrol", "show", "job", "-o", id}, "");
+  ASSERT_TRUE(shown.ok());
+  EXPECT_THAT(shown->out, AllOf(HasSubstr(" JobState=COMPLETED "), HasSubstr(" ExitCode=0:0 ")));
+
+  // A command killed by a signal reads as such, as when the shell became the command.
+  const std::string killed =
+      write_file("killed.yaml",
+                 "- {name: killed, workdir: ., gpus: 0, time: 10m, grace: 1m, command: "
+                 "[sh, -c, 'kill -9 $$']}\n");
+  const CliRun waited = slurm("--wait --json '" + killed + "'");
+  EXPECT_EQ(waited.exit_code, 1) << waited.output;
+  const nlohmann::json ended = nlohmann::json::parse(waited.output)["ended"];
+  ASSERT_EQ(ended.size(), 1u) << waited.output;
+  EXPECT_EQ(ended[0]["state"], "FAILED") << ended.dump();
+  EXPECT_EQ(ended[0]["exit_code"], "0:9") << ended.dump();
 }
 
 // Ctrl-C while the jobs go in (held) cancels those taken: none is left held for ever. Each
