@@ -116,20 +116,21 @@ std::string command_words(const store::JobSpec& spec) {
 // slurmstepd makes the batch shell lead (else to the command). docs/slurm.md has each line's
 // reason: the traps set before the command starts (its signal may come at once); TERM
 // ignored, as slurmstepd signals the job itself, and INT and QUIT, which a background
-// command starts with ignored, given back to the command; the wait resumed after the USR1
-// (status 138); a death by a signal passed on as the shell's own, as Slurm recorded it.
+// command starts with ignored, given back to the command; the wait resumed when the USR1
+// cut it short (status 138 with `stop` set: bash may have reaped the command already, and
+// keeps its status for the next wait); a death by a signal passed on as the shell's own.
 std::string forwarding_lines(const store::JobSpec& spec) {
   return "trap '' TERM\n"
-         "trap 'kill -TERM -- -$$ 2>/dev/null || kill -TERM \"$job\"' USR1\n"
+         "trap 'stop=1; kill -TERM -- -$$ 2>/dev/null || kill -TERM \"$job\"' USR1\n"
          "(trap - INT QUIT TERM; exec " +
          command_words(spec) +
          ") &\n"
          "job=$!\n"
-         "wait \"$job\"; status=$?\n"
-         "while [ \"$status\" -eq 138 ] && kill -0 \"$job\" 2>/dev/null; do wait \"$job\"; "
+         "stop=; wait \"$job\"; status=$?\n"
+         "while [ -n \"$stop\" ] && [ \"$status\" -eq 138 ]; do stop=; wait \"$job\"; "
          "status=$?; done\n"
-         "if [ \"$status\" -gt 128 ]; then trap - TERM; ulimit -c 0; kill -\"$((status - 128))\" "
-         "$$; fi\n"
+         "if [ \"$status\" -gt 128 ]; then trap - TERM USR1; ulimit -c 0; "
+         "kill -\"$((status - 128))\" $$; fi\n"
          "exit \"$status\"\n";
 }
 

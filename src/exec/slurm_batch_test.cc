@@ -162,10 +162,11 @@ TEST(SlurmSubmissions, AJobWithAGraceRunsUnderAShellThatPassesSigtermToTheWholeJ
   EXPECT_THAT(script, HasSubstr("export CUDA_DEVICE_ORDER=PCI_BUS_ID\n"
                                 "export FASTGPU_JOB_ID=\"$SLURM_JOB_ID\"\n"
                                 "# At the time limit Slurm signals this shell alone"));
-  EXPECT_THAT(script, HasSubstr("\ntrap '' TERM\n"
-                                "trap 'kill -TERM -- -$$ 2>/dev/null || kill -TERM \"$job\"' USR1\n"
-                                "(trap - INT QUIT TERM; exec /bin/sh -c './train.sh | tee log') &\n"
-                                "job=$!\n"));
+  EXPECT_THAT(script,
+              HasSubstr("\ntrap '' TERM\n"
+                        "trap 'stop=1; kill -TERM -- -$$ 2>/dev/null || kill -TERM \"$job\"' USR1\n"
+                        "(trap - INT QUIT TERM; exec /bin/sh -c './train.sh | tee log') &\n"
+                        "job=$!\n"));
   EXPECT_TRUE(script.ends_with("exit \"$status\"\n")) << script;
   EXPECT_THAT(script, Not(HasSubstr("\nexec ")));
 

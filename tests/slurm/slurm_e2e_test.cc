@@ -255,7 +255,8 @@ jobs:
   EXPECT_THAT(got, ::testing::ElementsAre("main", "worker"));
   Result<exec::ProgramOutput> shown = exec::run_program({"scontrol", "show", "job", "-o", id}, "");
   ASSERT_TRUE(shown.ok());
-  EXPECT_THAT(shown->out, AllOf(HasSubstr(" JobState=COMPLETED "), HasSubstr(" ExitCode=0:0 ")));
+  EXPECT_THAT(shown->out, AllOf(HasSubstr(" JobState=COMPLETED "), HasSubstr(" ExitCode=0:0 ")))
+      << "its log: " << read("ckpt-" + id + ".out") << "term.txt: " << read("term.txt");
 
   // A command killed by a signal reads as such, as when the shell became the command.
   const std::string killed =
