@@ -64,14 +64,14 @@ constexpr const char* kNoTokenPage =
 
 class DashboardServerImpl final : public DashboardServer {
  public:
-  DashboardServerImpl(std::unique_ptr<httplib::Server> server, int port)
-      : port_(port), serving_(std::move(server)) {}
+  DashboardServerImpl(std::unique_ptr<ServingThread> serving, int port)
+      : port_(port), serving_(std::move(serving)) {}
   int port() const override { return port_; }
-  void stop() override { serving_.stop(); }
+  void stop() override { serving_->stop(); }
 
  private:
   int port_;
-  ServingThread serving_;
+  std::unique_ptr<ServingThread> serving_;
 };
 
 class Handlers {
@@ -277,8 +277,12 @@ Result<std::unique_ptr<DashboardServer>> DashboardServer::start(const std::strin
         "of this machine, e.g. 127.0.0.1:0 for any free one",
         host_port_text(host, port), bind_failure_reason(error)));
   }
+  Result<std::unique_ptr<ServingThread>> serving =
+      ServingThread::start(std::move(server), CPPHTTPLIB_THREAD_POOL_COUNT,
+                           "the dashboard on " + host_port_text(host, bound));
+  if (!serving.ok()) return serving.status();
   return std::unique_ptr<DashboardServer>(
-      std::make_unique<DashboardServerImpl>(std::move(server), bound));
+      std::make_unique<DashboardServerImpl>(std::move(*serving), bound));
 }
 
 }  // namespace fastgpu::api

@@ -219,18 +219,18 @@ class PeerCredServer final : public httplib::Server {
 
 class ApiServerImpl final : public ApiServer {
  public:
-  ApiServerImpl(std::unique_ptr<PeerCredServer> server, std::filesystem::path socket)
-      : serving_(std::move(server)), socket_(std::move(socket)) {}
+  ApiServerImpl(std::unique_ptr<ServingThread> serving, std::filesystem::path socket)
+      : serving_(std::move(serving)), socket_(std::move(socket)) {}
   ~ApiServerImpl() override { stop(); }
 
   void stop() override {
-    if (!serving_.stop()) return;
+    if (!serving_->stop()) return;
     std::error_code ignored;
     std::filesystem::remove(socket_, ignored);
   }
 
  private:
-  ServingThread serving_;
+  std::unique_ptr<ServingThread> serving_;
   std::filesystem::path socket_;
 };
 
@@ -358,27 +358,34 @@ Result<std::unique_ptr<ApiServer>> ApiServer::start(const ServerOptions& options
   FASTGPU_RETURN_IF_ERROR(prepare_socket_path(options.socket));
   auto server = std::make_unique<PeerCredServer>(*options.service);
   server->set_address_family(AF_UNIX);
-  server->new_task_queue = [] { return new httplib::ThreadPool(kServingThreads); };
   // Bind with a umask that leaves the socket private from its first moment.
   const mode_t previous = ::umask(options.shared ? 0111 : 0177);
   const bool bound = server->bind_to_port(options.socket.string(), 80);
   ::umask(previous);
   if (!bound) return bind_error(options.socket, errno);
   ::chmod(options.socket.c_str(), options.shared ? 0666 : 0600);
+  Result<std::unique_ptr<ServingThread>> serving = ServingThread::start(
+      std::move(server), kServingThreads, "the socket " + options.socket.string());
+  if (!serving.ok()) {
+    std::error_code ignored;
+    std::filesystem::remove(options.socket, ignored);
+    return Status(serving.status().code(),
+                  serving.status().message() + " (the daemon did not start, and started no job)");
+  }
   return std::unique_ptr<ApiServer>(
-      std::make_unique<ApiServerImpl>(std::move(server), options.socket));
+      std::make_unique<ApiServerImpl>(std::move(*serving), options.socket));
 }
 
 namespace {
 
 class MetricsServerImpl final : public MetricsServer {
  public:
-  explicit MetricsServerImpl(std::unique_ptr<httplib::Server> server)
-      : serving_(std::move(server)) {}
-  void stop() override { serving_.stop(); }
+  explicit MetricsServerImpl(std::unique_ptr<ServingThread> serving)
+      : serving_(std::move(serving)) {}
+  void stop() override { serving_->stop(); }
 
  private:
-  ServingThread serving_;
+  std::unique_ptr<ServingThread> serving_;
 };
 
 }  // namespace
@@ -399,7 +406,14 @@ Result<std::unique_ptr<MetricsServer>> MetricsServer::start(const std::string& h
                     "127.0.0.1:9401 or [::1]:9401 (the daemon did not start)",
                     host_port_text(host, port), bind_failure_reason(error)));
   }
-  return std::unique_ptr<MetricsServer>(std::make_unique<MetricsServerImpl>(std::move(server)));
+  Result<std::unique_ptr<ServingThread>> serving =
+      ServingThread::start(std::move(server), CPPHTTPLIB_THREAD_POOL_COUNT,
+                           "the metrics on " + host_port_text(host, port));
+  if (!serving.ok()) {
+    return Status(serving.status().code(),
+                  serving.status().message() + " (the daemon did not start)");
+  }
+  return std::unique_ptr<MetricsServer>(std::make_unique<MetricsServerImpl>(std::move(*serving)));
 }
 
 }  // namespace fastgpu::api

@@ -5,11 +5,18 @@
 #include <httplib.h>
 #include <sys/socket.h>
 
-#include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
+#include <vector>
+
+#include "fastgpu/core/result.h"
 
 namespace fastgpu::api {
 
@@ -29,31 +36,57 @@ inline void reuse_address_only(httplib::Server& server) {
   });
 }
 
+// The threads that serve a server's connections, every one started before it serves.
+// httplib's own pool starts them on the serving thread, where a thread the system refuses
+// (a low `ulimit -v` or `-u`) ended the process: "terminate called after throwing an instance
+// of 'std::system_error' what(): Resource temporarily unavailable".
+class ServingPool {
+ public:
+  // The pool, or why a thread could not start (those started before it are stopped).
+  // `what`: what the threads serve, for the error ("the socket /run/fastgpu.sock").
+  static Result<std::unique_ptr<ServingPool>> start(std::size_t threads, std::string_view what);
+  ServingPool(const ServingPool&) = delete;
+  ServingPool& operator=(const ServingPool&) = delete;
+  ~ServingPool() { shutdown(); }
+
+  void enqueue(std::function<void()> task);
+  // Runs the tasks queued, then stops every thread. Idempotent.
+  void shutdown();
+
+ private:
+  ServingPool() = default;
+  void work();
+
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<std::function<void()>> tasks_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+// Why the system refused a thread, with the limits of this process that bound threads (as
+// `ulimit` names them) and where a daemon gets them: "...; this process may have 200
+// processes and threads (ulimit -u) ...".
+std::string thread_refused(const std::system_error& error, std::string_view what);
+
 class ServingThread {
  public:
-  explicit ServingThread(std::unique_ptr<httplib::Server> server) : server_(std::move(server)) {
-    thread_ = std::thread([this] { server_->listen_after_bind(); });
-    // httplib's stop() does nothing until the listen loop runs: wait for it, so a stop()
-    // right after start() cannot leave the thread serving for ever.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!server_->is_running() && std::chrono::steady_clock::now() < deadline) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-  }
+  // Serves `server` (bound) on a thread of its own with `threads` threads for connections.
+  static Result<std::unique_ptr<ServingThread>> start(std::unique_ptr<httplib::Server> server,
+                                                      std::size_t threads, std::string_view what);
   ServingThread(const ServingThread&) = delete;
   ServingThread& operator=(const ServingThread&) = delete;
   ~ServingThread() { stop(); }
 
   // False when it had stopped already.
-  bool stop() {
-    if (!thread_.joinable()) return false;
-    server_->stop();
-    thread_.join();
-    return true;
-  }
+  bool stop();
 
  private:
+  ServingThread(std::unique_ptr<httplib::Server> server, std::unique_ptr<ServingPool> pool)
+      : server_(std::move(server)), pool_(std::move(pool)) {}
+
   std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<ServingPool> pool_;
   std::thread thread_;
 };
 
