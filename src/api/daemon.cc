@@ -24,13 +24,16 @@
 #include <functional>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <utility>
 
 #include "api/daemon_parts.h"
+#include "api/serving_thread.h"
 #include "core/whole_file.h"
 #include "fastgpu/api/server.h"
 #include "fastgpu/api/service.h"
+#include "fastgpu/core/resource_limits.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/sched/settings.h"
@@ -401,6 +404,12 @@ Status run_daemon(const DaemonConfig& config) {
                   config.scheduler.strategy,
                   config.settings_file.empty() ? "the defaults (no settings file)"
                                                : "from " + config.settings_file.string()));
+  if (const ResourceLimits kept = job_sized_hard_limits(own_resource_limits()); !kept.empty()) {
+    say(fmt::format(
+        "hard limits kept from the shell that started it, to which every job it runs is held "
+        "(only root raises a hard limit): {}",
+        format_hard_limits(kept)));
+  }
   if (config.job_retention_s > 0) {
     say(fmt::format("ended jobs are forgotten {} after they end (--job-retention)",
                     format_duration(Seconds(config.job_retention_s))));
@@ -437,7 +446,13 @@ Status run_daemon(const DaemonConfig& config) {
   Result<std::unique_ptr<ApiServer>> server =
       ApiServer::start({config.paths.socket, config.shared, &service});
   if (!server.ok()) return server.status();
-  loop.start();
+  try {
+    loop.start();
+  } catch (const std::system_error& error) {
+    return unavailable(fmt::format(
+        "cannot start the engine's thread: it {} (the daemon did not start, and started no job)",
+        thread_refused(error, "the engine")));
+  }
   say(fmt::format("pid {} serving on {} (state in {})", ::getpid(), config.paths.socket.string(),
                   config.paths.state_dir.string()));
 

@@ -391,6 +391,19 @@ std::vector<Status> dependencies_not_owned(store::StateStore& store,
 // daemon or by asking nothing, more than the system gave them (limits.conf). The message
 // when a limit is above, or when the caller's process cannot be read; nullopt when each
 // job's limits are now within.
+// Who asked for `limit`, which job `index` of `specs` has: "the job asks", or "the batch's
+// 40 jobs ask" when every one asks the same (a batch's "limits", which `submit` and `run`
+// send once for all), else "job 3 of the batch asks".
+std::string who_asks(const std::vector<store::JobSpec>& specs, std::size_t index,
+                     const ResourceLimit& limit) {
+  if (specs.size() == 1) return "the job asks";
+  const bool all_alike = std::all_of(specs.begin(), specs.end(), [&](const store::JobSpec& spec) {
+    return std::find(spec.limits.begin(), spec.limits.end(), limit) != spec.limits.end();
+  });
+  return all_alike ? fmt::format("the batch's {} jobs ask", specs.size())
+                   : fmt::format("job {} of the batch asks", index);
+}
+
 std::optional<std::string> bound_by_callers_limits(std::vector<store::JobSpec>& specs,
                                                    std::int32_t pid) {
   ResourceLimits callers;
@@ -416,10 +429,9 @@ std::optional<std::string> bound_by_callers_limits(std::vector<store::JobSpec>& 
       }
       if (limit_above(asked->hard, own.hard)) {
         return fmt::format(
-            "job {} of the batch asks for a {} hard limit of {}, above your own ({}); a job may "
-            "have at most its submitter's limits: raise yours (ulimit -H, as root allows) or ask "
-            "for less",
-            i, own.name, format_limit_value(own.name, asked->hard),
+            "{} for a {} hard limit of {}, above your own ({}); a job may have at most its "
+            "submitter's limits: raise yours (ulimit -H, as root allows) or ask for less",
+            who_asks(specs, i, *asked), own.name, format_limit_value(own.name, asked->hard),
             format_limit_value(own.name, own.hard));
       }
       bounded.push_back(*asked);

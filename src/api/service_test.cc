@@ -138,6 +138,18 @@ TEST_F(ApiServiceTest, ASharedDaemonRefusesLimitsAboveTheCallersOwn) {
                         "(ulimit -H, as root allows) or ask for less",
                         own.rlim_max + 1, own.rlim_max));
   EXPECT_EQ(stored_jobs(), 0u);
+  // A batch's own "limits", which `submit` and `run` send once for all its jobs, is told as
+  // the batch's (it read "job 0 of the batch").
+  const std::string batch_limits = fmt::format(
+      R"({{"limits": {{"nofile": {{"soft": {}, "hard": {}}}}}, "jobs": [
+          {{"argv": ["true"], "working_dir": "/", "gpus": 1}},
+          {{"argv": ["true"], "working_dir": "/", "gpus": 1}}]}})",
+      own.rlim_cur, own.rlim_max + 1);
+  response = service_->handle({"POST", "/v1/jobs", {}, batch_limits, 1000, pid});
+  EXPECT_EQ(response.status, 403) << response.body.dump();
+  EXPECT_THAT(response.body["error"].get<std::string>(),
+              ::testing::StartsWith(fmt::format(
+                  "the batch's 2 jobs ask for a nofile hard limit of {}", own.rlim_max + 1)));
 
   response = service_->handle({"POST", "/v1/jobs", {}, body(own.rlim_cur, own.rlim_max), 1000, 0});
   EXPECT_EQ(response.status, 403) << response.body.dump();

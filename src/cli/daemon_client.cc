@@ -29,6 +29,7 @@
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/api/job_json.h"
 #include "fastgpu/api/json_text.h"
+#include "fastgpu/core/resource_limits.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/engine/job_file.h"
@@ -319,6 +320,13 @@ Result<std::optional<pid_t>> reach_or_start_daemon(const api::DaemonPaths& paths
   return std::optional<pid_t>(started->pid);
 }
 
+// Tells a note, if any, under the verb's name.
+void tell_kept_limits(const std::string& verb) {
+  if (const std::string note = kept_limits_note(); !note.empty()) {
+    std::fprintf(stderr, "fastgpu %s: %s\n", verb.c_str(), note.c_str());
+  }
+}
+
 Result<api::ApiClient> connect_daemon_at(const api::DaemonPaths& paths, const DaemonFlags& flags,
                                          const std::string& verb) {
   Result<std::optional<pid_t>> started = reach_or_start_daemon(paths, flags);
@@ -326,11 +334,23 @@ Result<api::ApiClient> connect_daemon_at(const api::DaemonPaths& paths, const Da
   if (*started) {
     std::fprintf(stderr, "fastgpu %s: started a daemon (pid %d) on %s\n", verb.c_str(), **started,
                  paths.socket.c_str());
+    tell_kept_limits(verb);
   }
   return api::ApiClient(paths.socket);
 }
 
 }  // namespace
+
+std::string kept_limits_note() {
+  const ResourceLimits kept = job_sized_hard_limits(own_resource_limits());
+  if (kept.empty()) return "";
+  return fmt::format(
+      "the daemon keeps this shell's hard limits, {}, and only root raises a hard limit: every "
+      "job it runs is held to them, whatever its submitter's. If they were meant for a job: "
+      "`fastgpu daemon stop` (running jobs go on), then `fastgpu daemon start` from a shell "
+      "without them",
+      format_hard_limits(kept));
+}
 
 Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::string& verb) {
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
@@ -372,6 +392,7 @@ Status ReconnectingClient::reconnect(const Status& failure) {
                                     : std::string("reconnected to the one that answers there now");
       std::fprintf(stderr, "fastgpu %s: the daemon on %s went away; %s and carried on\n",
                    verb_.c_str(), paths_.socket.c_str(), found.c_str());
+      if (*started) tell_kept_limits(verb_);
       return {};
     }
     last = started.status();

@@ -32,6 +32,11 @@ CLI::Validator a_devices_spec();
 // Adds --devices (and --json when `with_json`) to a verb.
 void add_daemon_flags(CLI::App& command, DaemonFlags& flags, bool with_json = true);
 
+// Said when this command has started a daemon that keeps a hard limit of this shell's meant
+// for a job (`ulimit -t 60`, `ulimit -v 4000000`): only root raises one again, so every job
+// that daemon runs is held to it. Empty when there is none.
+std::string kept_limits_note();
+
 // A client of the daemon on this user's socket; starts a daemon first when none answers
 // (as task-spooler does), with --devices or else $FASTGPU_DEVICES for its GPUs.
 Result<api::ApiClient> connect_daemon(const DaemonFlags& flags, const std::string& verb);

@@ -534,6 +534,11 @@ enum class StartedBy { kThisStart, kAnother, kSameMoment };
 // folder, log and whether this start started it (`started`).
 int print_started(const DaemonOptions& options, const api::DaemonPaths& paths, pid_t pid,
                   StartedBy by) {
+  if (by == StartedBy::kThisStart) {
+    if (const std::string note = kept_limits_note(); !note.empty()) {
+      std::fprintf(stderr, "fastgpu daemon start: %s\n", note.c_str());
+    }
+  }
   if (options.flags.json) {
     print_json({{"pid", pid},
                 {"started", by == StartedBy::kThisStart},

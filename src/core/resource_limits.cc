@@ -15,24 +15,31 @@ namespace {
 
 enum class Unit { kBytes, kSeconds, kCount };
 
+// The least hard limit a Linux login has: none at all for most; 1024 open files (the usual
+// soft value; hard ones are 4096 and up); none known for memlock and nproc.
+constexpr std::uint64_t kNoFloor = 0;
+constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
+
 struct Carried {
   std::string_view name;
   int resource;
   Unit unit;
   std::string_view proc_label;  // its line in /proc/PID/limits: "Max open files   1024   ..."
+  std::string_view ulimit_option;
+  std::uint64_t login_floor;  // a hard limit below it was set for a job (job_sized_hard_limits)
 };
 
 constexpr std::array<Carried, 10> kCarried = {{
-    {"as", RLIMIT_AS, Unit::kBytes, "Max address space"},
-    {"core", RLIMIT_CORE, Unit::kBytes, "Max core file size"},
-    {"cpu", RLIMIT_CPU, Unit::kSeconds, "Max cpu time"},
-    {"data", RLIMIT_DATA, Unit::kBytes, "Max data size"},
-    {"fsize", RLIMIT_FSIZE, Unit::kBytes, "Max file size"},
-    {"memlock", RLIMIT_MEMLOCK, Unit::kBytes, "Max locked memory"},
-    {"nofile", RLIMIT_NOFILE, Unit::kCount, "Max open files"},
-    {"nproc", RLIMIT_NPROC, Unit::kCount, "Max processes"},
-    {"rss", RLIMIT_RSS, Unit::kBytes, "Max resident set"},
-    {"stack", RLIMIT_STACK, Unit::kBytes, "Max stack size"},
+    {"as", RLIMIT_AS, Unit::kBytes, "Max address space", "-v", kUnlimited},
+    {"core", RLIMIT_CORE, Unit::kBytes, "Max core file size", "-c", kUnlimited},
+    {"cpu", RLIMIT_CPU, Unit::kSeconds, "Max cpu time", "-t", kUnlimited},
+    {"data", RLIMIT_DATA, Unit::kBytes, "Max data size", "-d", kUnlimited},
+    {"fsize", RLIMIT_FSIZE, Unit::kBytes, "Max file size", "-f", kUnlimited},
+    {"memlock", RLIMIT_MEMLOCK, Unit::kBytes, "Max locked memory", "-l", kNoFloor},
+    {"nofile", RLIMIT_NOFILE, Unit::kCount, "Max open files", "-n", 1024},
+    {"nproc", RLIMIT_NPROC, Unit::kCount, "Max processes", "-u", kNoFloor},
+    {"rss", RLIMIT_RSS, Unit::kBytes, "Max resident set", "-m", kUnlimited},
+    {"stack", RLIMIT_STACK, Unit::kBytes, "Max stack size", "-s", kUnlimited},
 }};
 
 constexpr std::array<std::string_view, kCarried.size()> kNames = [] {
@@ -134,6 +141,34 @@ std::string format_limit(const ResourceLimit& limit) {
 bool limit_above(std::optional<std::uint64_t> value, std::optional<std::uint64_t> bound) {
   if (!bound) return false;
   return !value || *value > *bound;
+}
+
+std::string_view ulimit_option(std::string_view name) {
+  const Carried* carried = find(name);
+  return carried != nullptr ? carried->ulimit_option : "";
+}
+
+ResourceLimits job_sized_hard_limits(const ResourceLimits& limits) {
+  ResourceLimits lowered;
+  for (const ResourceLimit& limit : limits) {
+    const Carried* carried = find(limit.name);
+    if (carried == nullptr || !limit.hard) continue;
+    const bool below = carried->login_floor == kUnlimited || *limit.hard < carried->login_floor;
+    if (below) lowered.push_back(limit);
+  }
+  return lowered;
+}
+
+std::string format_hard_limits(const ResourceLimits& limits) {
+  std::string text;
+  for (const ResourceLimit& limit : limits) {
+    if (!text.empty()) text += ", ";
+    text += limit.name + " " + format_limit_value(limit.name, limit.hard);
+    if (const std::string_view option = ulimit_option(limit.name); !option.empty()) {
+      text += " (ulimit " + std::string(option) + ")";
+    }
+  }
+  return text;
 }
 
 }  // namespace fastgpu

@@ -46,5 +46,28 @@ TEST(ResourceLimits, AboveTreatsNoValueAsUnlimited) {
   EXPECT_FALSE(limit_above(10, 10));
 }
 
+// The hard limits a `ulimit` meant for a job leaves (below a Linux login's), which a daemon
+// started from that shell would keep for every job: each with the option that set it.
+TEST(ResourceLimits, JobSizedHardLimitsAreThoseBelowALoginsAndNameTheirUlimitOption) {
+  const ResourceLimits shell = {
+      {"as", 4096000000, 4096000000},   // ulimit -v 4000000
+      {"core", 0, std::nullopt},        // soft 0 only: a login's own
+      {"cpu", 60, 60},                  // ulimit -t 60
+      {"memlock", 8u << 20, 8u << 20},  // a login's own
+      {"nofile", 1024, 4096},           // a login's own
+      {"nproc", 95000, 95000},          // a login's own
+      {"stack", 8u << 20, std::nullopt},
+  };
+  const ResourceLimits kept = job_sized_hard_limits(shell);
+  ASSERT_EQ(kept.size(), 2u);
+  EXPECT_EQ(format_hard_limits(kept), "as 4000000K (ulimit -v), cpu 60 s (ulimit -t)");
+  EXPECT_EQ(format_hard_limits(job_sized_hard_limits({{"nofile", 32, 32}})),
+            "nofile 32 (ulimit -n)");
+  EXPECT_TRUE(job_sized_hard_limits({{"nofile", 1024, 1024}}).empty());
+  EXPECT_EQ(ulimit_option("stack"), "-s");
+  EXPECT_EQ(ulimit_option("rss"), "-m");
+  EXPECT_EQ(ulimit_option("nice"), "");
+}
+
 }  // namespace
 }  // namespace fastgpu

@@ -1,5 +1,7 @@
 #include "engine/outcome.h"
 
+#include <fmt/format.h>
+
 #include <csignal>
 #include <cstring>
 #include <type_traits>
@@ -77,7 +79,42 @@ std::string limit_text(const exec::TimedOut& how, std::optional<std::int64_t> ti
   return "stopped at " + limit;  // a record from before the signal was kept
 }
 
+// The job's submitted limit of `name`, if it was sent with one.
+const ResourceLimit* submitted_limit(const ResourceLimits& limits, std::string_view name) {
+  for (const ResourceLimit& limit : limits) {
+    if (limit.name == name) return &limit;
+  }
+  return nullptr;
+}
+
+// "ulimit -t; 60 s as submitted": the option, and the soft value the job was sent with.
+std::string soft_limit_words(const ResourceLimits& limits, std::string_view name) {
+  std::string words = "ulimit " + std::string(ulimit_option(name));
+  const ResourceLimit* limit = submitted_limit(limits, name);
+  if (limit != nullptr && limit->soft) {
+    words += "; " + format_limit_value(name, limit->soft) + " as submitted";
+  }
+  return words;
+}
+
 }  // namespace
+
+void name_the_limit(RunEnd& end, const ResourceLimits& limits, const exec::Usage& usage) {
+  if (!end.signal || end.state != JobState::kFailed) return;
+  if (*end.signal == SIGXCPU) {
+    end.reason += ": its CPU time reached its limit (" + soft_limit_words(limits, "cpu") + ")";
+  } else if (*end.signal == SIGXFSZ) {
+    end.reason +=
+        ": a file it wrote reached its size limit (" + soft_limit_words(limits, "fsize") + ")";
+  } else if (*end.signal == SIGKILL && usage.user_cpu_s && usage.system_cpu_s) {
+    const ResourceLimit* cpu = submitted_limit(limits, "cpu");
+    const double used = *usage.user_cpu_s + *usage.system_cpu_s;
+    if (cpu == nullptr || !cpu->hard || used < static_cast<double>(*cpu->hard)) return;
+    end.reason += ", the kernel's signal at the hard cpu limit of " +
+                  format_limit_value("cpu", cpu->hard) + " (ulimit -t), which its CPU time (" +
+                  fmt::format("{:.1f} s", used) + ") had reached";
+  }
+}
 
 RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
                   std::optional<std::int64_t> time_limit_s,

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "fastgpu/core/resource_limits.h"
 #include "fastgpu/exec/launcher.h"
 #include "fastgpu/store/state_store.h"
 
@@ -35,6 +36,13 @@ struct RunEnd {
 RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
                   std::optional<std::int64_t> time_limit_s,
                   std::optional<std::uint32_t> cancelled_by = std::nullopt);
+
+// A run the kernel killed at one of its resource limits says which, after "killed by SIG...":
+// SIGXCPU (the soft cpu limit) and SIGXFSZ (the file size limit) come only so, and SIGKILL
+// does at the hard cpu limit, which is named when the job's CPU time (`usage`) reached it.
+// `limits`: the job's as submitted (empty: the daemon's, unknown here; the job may also have
+// set its own), so a value is said to be the submitted one. Only a FAILED end is changed.
+void name_the_limit(RunEnd& end, const ResourceLimits& limits, const exec::Usage& usage);
 
 // "SIGKILL" style name for a signal number, or "signal N".
 std::string signal_name(int signal);

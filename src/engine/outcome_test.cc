@@ -36,6 +36,35 @@ TEST(RunEndTest, SignalLaunchFailureAndLossAreFailuresThatSayWhich) {
   EXPECT_THAT(lost.reason, HasSubstr("lost: supervisor vanished"));
 }
 
+// A job the kernel killed at one of its limits says which: the job's own `ulimit` (or its
+// submitter's, carried) ended it, not the daemon, the GPU or a bug.
+TEST(RunEndTest, AKillAtAResourceLimitNamesTheLimit) {
+  const ResourceLimits limits = {{"cpu", 30, 60}, {"fsize", 1u << 20, 1u << 20}};
+  const exec::Usage busy{58.0, 3.5, std::nullopt};
+  RunEnd xcpu = run_end_of(exec::Signaled{SIGXCPU}, StopIntent::kNone, std::nullopt);
+  name_the_limit(xcpu, limits, busy);
+  EXPECT_EQ(xcpu.reason,
+            "killed by SIGXCPU: its CPU time reached its limit (ulimit -t; 30 s as submitted)");
+  RunEnd xfsz = run_end_of(exec::Signaled{SIGXFSZ}, StopIntent::kNone, std::nullopt);
+  name_the_limit(xfsz, {}, busy);  // sent without limits: no value to tell
+  EXPECT_EQ(xfsz.reason, "killed by SIGXFSZ: a file it wrote reached its size limit (ulimit -f)");
+  RunEnd hard = run_end_of(exec::Signaled{SIGKILL}, StopIntent::kNone, std::nullopt);
+  name_the_limit(hard, limits, busy);
+  EXPECT_EQ(hard.reason,
+            "killed by SIGKILL, the kernel's signal at the hard cpu limit of 60 s (ulimit -t), "
+            "which its CPU time (61.5 s) had reached");
+
+  // A SIGKILL before the job's CPU time reached the limit (the OOM killer, kill -9) is not it.
+  RunEnd other = run_end_of(exec::Signaled{SIGKILL}, StopIntent::kNone, std::nullopt);
+  name_the_limit(other, limits, exec::Usage{2.0, 0.1, std::nullopt});
+  EXPECT_EQ(other.reason, "killed by SIGKILL");
+  // Nor is a run the engine asked to stop, which ends as asked.
+  RunEnd cancelled = run_end_of(exec::Signaled{SIGKILL}, StopIntent::kCancel, std::nullopt, 0);
+  const std::string before = cancelled.reason;
+  name_the_limit(cancelled, limits, busy);
+  EXPECT_EQ(cancelled.reason, before);
+}
+
 TEST(RunEndTest, TimeLimitIsTimeout) {
   const RunEnd end = run_end_of(exec::TimedOut{SIGKILL, std::nullopt}, StopIntent::kNone, 90);
   EXPECT_EQ(end.state, JobState::kTimeout);

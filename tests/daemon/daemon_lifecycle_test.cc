@@ -601,6 +601,65 @@ TEST(DaemonLifecycle, ADaemonThatCannotBindItsSocketStartsNoJob) {
   EXPECT_EQ(daemon.wait_for_state(waiting, "COMPLETED")["state"], "COMPLETED");
 }
 
+// A daemon keeps the hard limits of the shell that started it, and only root raises one
+// again: a `ulimit -t` meant for one job holds every later job to it. The command that
+// started it says so, and so does the daemon's log.
+TEST(DaemonLifecycle, ADaemonStartedUnderAJobsUlimitSaysWhatItKeeps) {
+  DaemonHarness daemon;
+  const std::string job_limits = R"(sh -c 'ulimit -t 36000; ulimit -H -c 0; exec "$0" "$@"')";
+  const test_support::CliRun submitted =
+      daemon.fastgpu_under(job_limits, "submit --gpus 0 -- true");
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  EXPECT_TRUE(contains(submitted.output,
+                       "fastgpu submit: the daemon keeps this shell's hard limits, core 0 "
+                       "(ulimit -c), cpu 36000 s (ulimit -t), and only root raises a hard "
+                       "limit: every job it runs is held to them"))
+      << submitted.output;
+  EXPECT_TRUE(contains(submitted.output,
+                       "`fastgpu daemon stop` (running jobs go on), then "
+                       "`fastgpu daemon start` from a shell without them"))
+      << submitted.output;
+  EXPECT_TRUE(contains(daemon.daemon_log_tail(),
+                       "hard limits kept from the shell that started it, to which every job it "
+                       "runs is held (only root raises a hard limit): core 0 (ulimit -c), cpu "
+                       "36000 s (ulimit -t)"))
+      << daemon.daemon_log_tail();
+  // A command that found the daemon running says nothing of its own limits.
+  const test_support::CliRun again = daemon.fastgpu_under(job_limits, "submit --gpus 0 -- true");
+  EXPECT_FALSE(contains(again.output, "hard limits")) << again.output;
+  ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
+
+  const test_support::CliRun started = daemon.fastgpu_under(job_limits, "daemon start");
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  EXPECT_TRUE(contains(started.output,
+                       "fastgpu daemon start: the daemon keeps this shell's hard "
+                       "limits, core 0 (ulimit -c), cpu 36000 s (ulimit -t)"))
+      << started.output;
+  ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
+  const test_support::CliRun plain = daemon.fastgpu("daemon start");
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  EXPECT_FALSE(contains(plain.output, "hard limits")) << plain.output;
+}
+
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow memory needs terabytes of address space
+// A daemon whose address space leaves no room for its threads says which limit, and where it
+// came from; it ended with "terminate called after throwing an instance of
+// 'std::system_error' what(): Resource temporarily unavailable".
+TEST(DaemonLifecycle, ADaemonWithTooLittleAddressSpaceForItsThreadsNamesTheLimit) {
+  DaemonHarness daemon;
+  const test_support::CliRun started =
+      daemon.fastgpu_under(R"(sh -c 'ulimit -v 200000; exec "$0" "$@"')", "daemon start");
+  EXPECT_EQ(started.exit_code, 1) << started.output;
+  EXPECT_TRUE(contains(started.output, "was refused by the system (")) << started.output;
+  EXPECT_TRUE(contains(started.output, "200000K of address space (ulimit -v)")) << started.output;
+  EXPECT_TRUE(contains(started.output,
+                       "A daemon keeps the limits of the shell that started it: start it from a "
+                       "shell without such limits"))
+      << started.output;
+  EXPECT_FALSE(contains(started.output, "terminate called")) << started.output;
+}
+#endif
+
 TEST(DaemonLifecycle, BadDevicesSpecIsAStartUpErrorNamingIt) {
   DaemonHarness daemon("4xH100-80Q");
   const test_support::CliRun started = daemon.fastgpu("daemon start");

@@ -119,6 +119,20 @@ TEST(JobsE2E, AJobRunsWithItsSubmittersLimits) {
   EXPECT_EQ(daemon.log_of(sent[0]), "8192\n1000\n");  // the daemon's
 }
 
+// A job the kernel stops at its submitter's `ulimit -t` says so, where it said only "killed
+// by SIGXCPU" and left the user to guess at the daemon, the GPU or the program.
+TEST(JobsE2E, AJobKilledAtItsCpuLimitSaysWhichLimit) {
+  DaemonHarness daemon;
+  ASSERT_EQ(daemon.fastgpu("daemon start").exit_code, 0);
+  const test_support::CliRun submitted = daemon.fastgpu_under(
+      R"(sh -c 'ulimit -S -t 1; exec "$0" "$@"')", "submit --gpus 0 --wrap 'while :; do :; done'");
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
+  const json job = daemon.wait_for_state(std::stoull(submitted.output), "FAILED");
+  EXPECT_EQ(job["end_reason"],
+            "killed by SIGXCPU: its CPU time reached its limit (ulimit -t; 1 s as submitted)")
+      << job.dump();
+}
+
 // What root's shared daemon answers a POST of `body` to /v1/jobs from a process of uid 1001
 // whose nofile hard limit is `hard`: "STATUS BODY", or why it could not be asked.
 std::string submit_as_uid_1001(const std::filesystem::path& socket, const std::string& body,
@@ -169,9 +183,8 @@ TEST(JobsE2E, ASharedDaemonRefusesAUserLimitsAboveTheirOwn) {
   };
   const std::string refused = submit_as_uid_1001(daemon.socket(), batch(100, 2000), 1000);
   EXPECT_TRUE(refused.starts_with("403 ")) << refused;
-  EXPECT_TRUE(contains(refused,
-                       "job 0 of the batch asks for a nofile hard limit of 2000, above "
-                       "your own (1000)"))
+  EXPECT_TRUE(
+      contains(refused, "the job asks for a nofile hard limit of 2000, above your own (1000)"))
       << refused;
   EXPECT_EQ(daemon.fastgpu_json("history --all-users")["jobs"].size(), 0u);
 

@@ -56,4 +56,16 @@ std::string format_limit(const ResourceLimit& limit);
 // Whether `value` (nullopt: unlimited) is above `bound` (nullopt: unlimited).
 bool limit_above(std::optional<std::uint64_t> value, std::optional<std::uint64_t> bound);
 
+// The option of bash's `ulimit` that sets a carried limit: "-v" for as, "-t" for cpu.
+std::string_view ulimit_option(std::string_view name);
+
+// Of `limits`, the hard limits a shell got from a `ulimit` meant for a job: below what a
+// Linux login has (unlimited for as, core, cpu, data, fsize, rss and stack; at least 1024
+// open files). Only root raises a hard limit again, so a daemon started from such a shell
+// keeps it, and holds every job it runs to it.
+ResourceLimits job_sized_hard_limits(const ResourceLimits& limits);
+
+// "cpu 60 s (ulimit -t), as 4G (ulimit -v)": each limit's hard value and its option.
+std::string format_hard_limits(const ResourceLimits& limits);
+
 }  // namespace fastgpu
