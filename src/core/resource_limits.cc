@@ -16,7 +16,8 @@ namespace {
 enum class Unit { kBytes, kSeconds, kCount };
 
 // The least hard limit a Linux login has: none at all for most; 1024 open files (the usual
-// soft value; hard ones are 4096 and up); none known for memlock and nproc.
+// soft value; hard ones are 4096 and up); none known for memlock and nproc, nor for core,
+// which hardened systems set to 0 for every login (CIS benchmarks' `* hard core 0`).
 constexpr std::uint64_t kNoFloor = 0;
 constexpr std::uint64_t kUnlimited = ~std::uint64_t{0};
 
@@ -31,7 +32,7 @@ struct Carried {
 
 constexpr std::array<Carried, 10> kCarried = {{
     {"as", RLIMIT_AS, Unit::kBytes, "Max address space", "-v", kUnlimited},
-    {"core", RLIMIT_CORE, Unit::kBytes, "Max core file size", "-c", kUnlimited},
+    {"core", RLIMIT_CORE, Unit::kBytes, "Max core file size", "-c", kNoFloor},
     {"cpu", RLIMIT_CPU, Unit::kSeconds, "Max cpu time", "-t", kUnlimited},
     {"data", RLIMIT_DATA, Unit::kBytes, "Max data size", "-d", kUnlimited},
     {"fsize", RLIMIT_FSIZE, Unit::kBytes, "Max file size", "-f", kUnlimited},

@@ -51,7 +51,7 @@ TEST(ResourceLimits, AboveTreatsNoValueAsUnlimited) {
 TEST(ResourceLimits, JobSizedHardLimitsAreThoseBelowALoginsAndNameTheirUlimitOption) {
   const ResourceLimits shell = {
       {"as", 4096000000, 4096000000},   // ulimit -v 4000000
-      {"core", 0, std::nullopt},        // soft 0 only: a login's own
+      {"core", 0, 0},                   // a hardened login's own
       {"cpu", 60, 60},                  // ulimit -t 60
       {"memlock", 8u << 20, 8u << 20},  // a login's own
       {"nofile", 1024, 4096},           // a login's own

@@ -116,7 +116,8 @@ std::string command_words(const store::JobSpec& spec) {
 // slurmstepd makes the batch shell lead (else to the command). docs/slurm.md has each line's
 // reason: the traps set before the command starts (its signal may come at once); TERM
 // ignored, as slurmstepd signals the job itself, and INT and QUIT, which a background
-// command starts with ignored, given back to the command; the wait resumed when the USR1
+// command starts with ignored, given back to the command, and so is the script's stdin
+// (Slurm's --input; a background command's is /dev/null); the wait resumed when the USR1
 // cut it short (status 138 with `stop` set: bash may have reaped the command already, and
 // keeps its status for the next wait); a death by a signal passed on as the shell's own.
 std::string forwarding_lines(const store::JobSpec& spec) {
@@ -124,7 +125,7 @@ std::string forwarding_lines(const store::JobSpec& spec) {
          "trap 'stop=1; kill -TERM -- -$$ 2>/dev/null || kill -TERM \"$job\"' USR1\n"
          "(trap - INT QUIT TERM; exec " +
          command_words(spec) +
-         ") &\n"
+         ") <&0 &\n"
          "job=$!\n"
          "stop=; wait \"$job\"; status=$?\n"
          "while [ -n \"$stop\" ] && [ \"$status\" -eq 138 ]; do stop=; wait \"$job\"; "

@@ -165,7 +165,7 @@ TEST(SlurmSubmissions, AJobWithAGraceRunsUnderAShellThatPassesSigtermToTheWholeJ
   EXPECT_THAT(script,
               HasSubstr("\ntrap '' TERM\n"
                         "trap 'stop=1; kill -TERM -- -$$ 2>/dev/null || kill -TERM \"$job\"' USR1\n"
-                        "(trap - INT QUIT TERM; exec /bin/sh -c './train.sh | tee log') &\n"
+                        "(trap - INT QUIT TERM; exec /bin/sh -c './train.sh | tee log') <&0 &\n"
                         "job=$!\n"));
   EXPECT_TRUE(script.ends_with("exit \"$status\"\n")) << script;
   EXPECT_THAT(script, Not(HasSubstr("\nexec ")));

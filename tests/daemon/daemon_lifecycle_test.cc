@@ -606,14 +606,14 @@ TEST(DaemonLifecycle, ADaemonThatCannotBindItsSocketStartsNoJob) {
 // started it says so, and so does the daemon's log.
 TEST(DaemonLifecycle, ADaemonStartedUnderAJobsUlimitSaysWhatItKeeps) {
   DaemonHarness daemon;
-  const std::string job_limits = R"(sh -c 'ulimit -t 36000; ulimit -H -c 0; exec "$0" "$@"')";
+  const std::string job_limits = R"(sh -c 'ulimit -t 36000; ulimit -H -s 65536; exec "$0" "$@"')";
   const test_support::CliRun submitted =
       daemon.fastgpu_under(job_limits, "submit --gpus 0 -- true");
   ASSERT_EQ(submitted.exit_code, 0) << submitted.output;
   EXPECT_TRUE(contains(submitted.output,
-                       "fastgpu submit: the daemon keeps this shell's hard limits, core 0 "
-                       "(ulimit -c), cpu 36000 s (ulimit -t), and only root raises a hard "
-                       "limit: every job it runs is held to them"))
+                       "fastgpu submit: the daemon keeps this shell's hard limits, cpu 36000 s "
+                       "(ulimit -t), stack 64M (ulimit -s), and only root raises a hard limit: "
+                       "every job it runs is held to them"))
       << submitted.output;
   EXPECT_TRUE(contains(submitted.output,
                        "`fastgpu daemon stop` (running jobs go on), then "
@@ -621,8 +621,8 @@ TEST(DaemonLifecycle, ADaemonStartedUnderAJobsUlimitSaysWhatItKeeps) {
       << submitted.output;
   EXPECT_TRUE(contains(daemon.daemon_log_tail(),
                        "hard limits kept from the shell that started it, to which every job it "
-                       "runs is held (only root raises a hard limit): core 0 (ulimit -c), cpu "
-                       "36000 s (ulimit -t)"))
+                       "runs is held (only root raises a hard limit): cpu 36000 s (ulimit -t), "
+                       "stack 64M (ulimit -s)"))
       << daemon.daemon_log_tail();
   // A command that found the daemon running says nothing of its own limits.
   const test_support::CliRun again = daemon.fastgpu_under(job_limits, "submit --gpus 0 -- true");
@@ -633,7 +633,7 @@ TEST(DaemonLifecycle, ADaemonStartedUnderAJobsUlimitSaysWhatItKeeps) {
   ASSERT_EQ(started.exit_code, 0) << started.output;
   EXPECT_TRUE(contains(started.output,
                        "fastgpu daemon start: the daemon keeps this shell's hard "
-                       "limits, core 0 (ulimit -c), cpu 36000 s (ulimit -t)"))
+                       "limits, cpu 36000 s (ulimit -t), stack 64M (ulimit -s)"))
       << started.output;
   ASSERT_EQ(daemon.fastgpu("daemon stop").exit_code, 0);
   const test_support::CliRun plain = daemon.fastgpu("daemon start");

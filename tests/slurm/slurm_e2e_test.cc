@@ -269,6 +269,18 @@ jobs:
   ASSERT_EQ(ended.size(), 1u) << waited.output;
   EXPECT_EQ(ended[0]["state"], "FAILED") << ended.dump();
   EXPECT_EQ(ended[0]["exit_code"], "0:9") << ended.dump();
+
+  // The command reads the script's standard input (sbatch's --input), not a background
+  // command's /dev/null.
+  write_file("in.txt", "from sbatch --input\n");
+  const std::string reader =
+      write_file("reader.yaml",
+                 "- {name: reader, workdir: ., gpus: 0, time: 10m, grace: 1m, command: "
+                 "'cat > got.txt'}\n");
+  const CliRun read_input =
+      slurm("--wait '" + reader + "' -- '--input=" + (folder_ / "in.txt").string() + "'");
+  EXPECT_EQ(read_input.exit_code, 0) << read_input.output;
+  EXPECT_EQ(read("got.txt"), "from sbatch --input\n");
 }
 
 // Ctrl-C while the jobs go in (held) cancels those taken: none is left held for ever. Each

@@ -60,7 +60,7 @@ bool limit_above(std::optional<std::uint64_t> value, std::optional<std::uint64_t
 std::string_view ulimit_option(std::string_view name);
 
 // Of `limits`, the hard limits a shell got from a `ulimit` meant for a job: below what a
-// Linux login has (unlimited for as, core, cpu, data, fsize, rss and stack; at least 1024
+// Linux login has (unlimited for as, cpu, data, fsize, rss and stack; at least 1024
 // open files). Only root raises a hard limit again, so a daemon started from such a shell
 // keeps it, and holds every job it runs to it.
 ResourceLimits job_sized_hard_limits(const ResourceLimits& limits);
