@@ -385,12 +385,6 @@ std::vector<Status> dependencies_not_owned(store::StateStore& store,
   return refusals;
 }
 
-// A shared daemon runs a job as its submitter, setting its limits as root: none may be above
-// the submitter's own, read from its process (the kernel's word, as the uid is), and each
-// the job does not name is the submitter's, not root's. A user may not get, by asking the
-// daemon or by asking nothing, more than the system gave them (limits.conf). The message
-// when a limit is above, or when the caller's process cannot be read; nullopt when each
-// job's limits are now within.
 // Who asked for `limit`, which job `index` of `specs` has: "the job asks", or "the batch's
 // 40 jobs ask" when every one asks the same (a batch's "limits", which `submit` and `run`
 // send once for all), else "job 3 of the batch asks".
@@ -404,6 +398,12 @@ std::string who_asks(const std::vector<store::JobSpec>& specs, std::size_t index
                    : fmt::format("job {} of the batch asks", index);
 }
 
+// A shared daemon runs a job as its submitter, setting its limits as root: none may be above
+// the submitter's own, read from its process (the kernel's word, as the uid is), and each
+// the job does not name is the submitter's, not root's. A user may not get, by asking the
+// daemon or by asking nothing, more than the system gave them (limits.conf). The message
+// when a limit is above, or when the caller's process cannot be read; nullopt when each
+// job's limits are now within.
 std::optional<std::string> bound_by_callers_limits(std::vector<store::JobSpec>& specs,
                                                    std::int32_t pid) {
   ResourceLimits callers;
