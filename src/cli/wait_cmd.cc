@@ -37,15 +37,21 @@ Result<std::vector<std::uint64_t>> unfinished_jobs(ReconnectingClient& client) {
 
 // Why a job that did not complete ended, where its exit status does not say it all: a
 // dependant cancelled because its dependency failed read "job 14: CANCELLED", a launch
-// that failed "job 15: FAILED". Empty for a job that completed, or failed with a status or a
-// signal ("(exit 3)", "(signal 11)" say it).
+// that failed "job 15: FAILED", a job the kernel ended at its cpu limit "job 16: FAILED
+// (signal 9)". Empty for a job that completed, or failed with a status or a signal and no
+// more to say ("(exit 3)" is "exited with status 3", "(signal 11)" "killed by SIGSEGV").
 std::string why_not_completed(const api::Json& job) {
   const auto reason = job.find("end_reason");
   if (reason == job.end() || !reason->is_string() || job["state"] == "COMPLETED") return "";
-  if (job["state"] == "FAILED" && (!job["exit_code"].is_null() || !job["signal"].is_null())) {
+  const std::string& text = reason->get_ref<const std::string&>();
+  const bool only_the_status =
+      (text.starts_with("exited with status ") || text.starts_with("killed by ")) &&
+      text.find_first_of(":,(") == std::string::npos;
+  if (job["state"] == "FAILED" && (!job["exit_code"].is_null() || !job["signal"].is_null()) &&
+      only_the_status) {
     return "";
   }
-  return reason->get<std::string>();
+  return text;
 }
 
 std::string ended_line(const api::Json& job) {

@@ -131,6 +131,12 @@ TEST(JobsE2E, AJobKilledAtItsCpuLimitSaysWhichLimit) {
   EXPECT_EQ(job["end_reason"],
             "killed by SIGXCPU: its CPU time reached its limit (ulimit -t; 1 s as submitted)")
       << job.dump();
+  // `wait` says it too, where "(signal 24)" alone left the user to guess.
+  const std::string id = std::to_string(job["id"].get<std::uint64_t>());
+  const test_support::CliRun waited = daemon.fastgpu("wait " + id);
+  EXPECT_TRUE(contains(waited.output, "job " + id + ": FAILED (signal " + std::to_string(SIGXCPU) +
+                                          "): killed by SIGXCPU: its CPU time reached its limit"))
+      << waited.output;
 }
 
 // What root's shared daemon answers a POST of `body` to /v1/jobs from a process of uid 1001
