@@ -109,7 +109,12 @@ void name_the_limit(RunEnd& end, const ResourceLimits& limits, const exec::Usage
   } else if (*end.signal == SIGKILL && usage.user_cpu_s && usage.system_cpu_s) {
     const ResourceLimit* cpu = submitted_limit(limits, "cpu");
     const double used = *usage.user_cpu_s + *usage.system_cpu_s;
-    if (cpu == nullptr || !cpu->hard || used < static_cast<double>(*cpu->hard)) return;
+    // The kernel counts the time it kills at more finely than rusage reports it: a job killed
+    // at 2 s read 1.9968 s.
+    constexpr double kRusageSlack = 0.1;
+    if (cpu == nullptr || !cpu->hard || used + kRusageSlack < static_cast<double>(*cpu->hard)) {
+      return;
+    }
     end.reason += ", the kernel's signal at the hard cpu limit of " +
                   format_limit_value("cpu", cpu->hard) + " (ulimit -t), which its CPU time (" +
                   fmt::format("{:.1f} s", used) + ") had reached";

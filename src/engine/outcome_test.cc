@@ -54,6 +54,13 @@ TEST(RunEndTest, AKillAtAResourceLimitNamesTheLimit) {
             "killed by SIGKILL, the kernel's signal at the hard cpu limit of 60 s (ulimit -t), "
             "which its CPU time (61.5 s) had reached");
 
+  // rusage reads a little below the time the kernel killed at (1.9968 s at a 2 s limit).
+  RunEnd just_below = run_end_of(exec::Signaled{SIGKILL}, StopIntent::kNone, std::nullopt);
+  name_the_limit(just_below, {{"cpu", 2, 2}}, exec::Usage{1.9968, 0.0, std::nullopt});
+  EXPECT_EQ(just_below.reason,
+            "killed by SIGKILL, the kernel's signal at the hard cpu limit of 2 s (ulimit -t), "
+            "which its CPU time (2.0 s) had reached");
+
   // A SIGKILL before the job's CPU time reached the limit (the OOM killer, kill -9) is not it.
   RunEnd other = run_end_of(exec::Signaled{SIGKILL}, StopIntent::kNone, std::nullopt);
   name_the_limit(other, limits, exec::Usage{2.0, 0.1, std::nullopt});
