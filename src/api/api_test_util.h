@@ -51,6 +51,10 @@ class FakeEngine final : public engine::Engine {
     return store_.transition(job, store::JobState::kQueued, store::JobState::kCancelled,
                              FixedClock().now(), "cancelled");
   }
+  // Ownership and root's hold are the API's to check first; the store refuses the rest.
+  Status change_queued(JobId job, std::uint32_t /*uid*/, store::QueuedJobChange change) override {
+    return store_.change_queued(job, change);
+  }
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }
   const GpuReading& last_reading() const override { return reading_; }
   std::optional<engine::RunningUsage> running_usage(JobId job) const override {

@@ -22,10 +22,11 @@ using store::Environment;
 using store::JobSpec;
 using store::WallTime;
 
-constexpr std::array<std::string_view, 18> kSpecFields = {
-    "name",    "argv",        "shell_command", "working_dir",  "environment", "gpus",
-    "gpu_mem", "util_share",  "priority",      "time_limit_s", "deadline_us", "dependencies",
-    "array",   "restartable", "signature",     "umask",        "grace_s",     "limits"};
+constexpr std::array<std::string_view, 19> kSpecFields = {
+    "name",        "argv",         "shell_command", "working_dir", "environment",
+    "gpus",        "gpu_mem",      "util_share",    "priority",    "time_limit_s",
+    "deadline_us", "dependencies", "array",         "restartable", "signature",
+    "umask",       "grace_s",      "limits",        "hold"};
 
 std::string known_fields() {
   std::string list;
@@ -425,6 +426,7 @@ Json spec_json(const JobSpec& spec, bool with_environment, bool with_limits = tr
   json["dependencies"] = dependencies;
   if (spec.array) json["array"] = array_json(*spec.array);
   json["restartable"] = spec.restartable;
+  if (spec.held_by) json["hold"] = true;
   json["signature"] = spec.signature;
   json["umask"] = spec.umask ? Json(fmt::format("{:04o}", *spec.umask)) : Json(nullptr);
   if (with_limits) json["limits"] = limits_json(spec.limits);
@@ -453,6 +455,9 @@ Result<JobSpec> job_spec_from_json(const Json& json, std::size_t index) {
   FASTGPU_RETURN_IF_ERROR(reader.number("util_share", spec.util_share));
   FASTGPU_RETURN_IF_ERROR(reader.integer("priority", spec.priority));
   FASTGPU_RETURN_IF_ERROR(reader.boolean("restartable", spec.restartable));
+  bool hold = false;
+  FASTGPU_RETURN_IF_ERROR(reader.boolean("hold", hold));
+  if (hold) spec.held_by = 0;  // the submitter's uid, which the daemon sets
   FASTGPU_RETURN_IF_ERROR(reader.string("signature", spec.signature));
   FASTGPU_RETURN_IF_ERROR(read_optionals(reader, spec));
   FASTGPU_RETURN_IF_ERROR(read_dependencies(reader, spec));
@@ -533,6 +538,7 @@ Json job_table_json(const store::JobRecord& record) {
   json["id"] = record.id.value();
   json["state"] = store::job_state_name(record.state);
   json["user"] = record.spec.user;
+  json["held_by"] = optional_json(record.spec.held_by);
   json["spec"] = std::move(spec);
   json["submit_time_us"] = record.spec.submit_time.time_since_epoch().count();
   json["placed_gpus"] = record.placed_gpus;
@@ -555,6 +561,8 @@ Json job_record_to_json(const store::JobRecord& record, JobFields fields) {
   json["state"] = store::job_state_name(record.state);
   json["uid"] = record.spec.uid;
   json["user"] = record.spec.user;
+  // Who holds the queued job (`fastgpu hold`): a uid, or null when it may start.
+  json["held_by"] = optional_json(record.spec.held_by);
   json["spec"] = spec_json(record.spec, /*with_environment=*/fields == JobFields::kAll);
   json["submit_time_us"] = record.spec.submit_time.time_since_epoch().count();
   json["submit_time"] = iso_time(record.spec.submit_time);
@@ -641,6 +649,10 @@ Result<store::JobRecord> job_record_from_json(const Json& json) {
     record.spec = std::move(spec).value();
     record.spec.uid = json.at("uid").get<std::uint32_t>();
     record.spec.user = json.at("user").get<std::string>();
+    // A daemon older than holds does not send it.
+    if (const auto held = json.find("held_by"); held != json.end()) {
+      record.spec.held_by = optional_from_json<std::uint32_t>(*held);
+    }
     record.spec.submit_time = time_from_json(json.at("submit_time_us")).value_or(store::WallTime{});
     record.placed_gpus = json.at("placed_gpus").get<std::vector<std::uint32_t>>();
     record.placed_bytes_per_gpu = optional_from_json<Bytes>(json.at("placed_gpu_mem"));

@@ -233,7 +233,10 @@ TEST(JobJson, RecordRoundTrips) {
   record.attempts = 1;
   record.accounting.gpu_seconds = 14.0;
   record.end_reason = "exited with status 0";
+  record.spec.held_by = 1000;  // the holder goes both ways
   const Json json = job_record_to_json(record);
+  EXPECT_EQ(json["held_by"], 1000);
+  EXPECT_EQ(json["spec"]["hold"], true);
   EXPECT_EQ(json["start_time"], "2023-11-14T22:13:22.123456Z");
   EXPECT_EQ(json["end_reason"], "exited with status 0");
   const Result<store::JobRecord> back = job_record_from_json(json);
@@ -248,7 +251,9 @@ std::vector<store::JobRecord> listed_records() {
   queued.spec = full_spec();
   queued.spec.array->array_id = 12;
   queued.spec.user = "ana";
+  queued.spec.held_by = 0;  // held by root
   store::JobRecord running = queued;
+  running.spec.held_by.reset();
   running.id = JobId(13);
   running.spec.array.reset();
   running.spec.gpu_mem.reset();
@@ -280,7 +285,7 @@ TEST(JobJson, TheTableFieldsAreTheFullRecordsFields) {
   for (const store::JobRecord& record : listed_records()) {
     const Json full = as_read(job_record_to_json(record));
     const Json table = as_read(job_record_to_json(record, JobFields::kTable));
-    for (const char* key : {"id", "state", "user", "submit_time_us", "placed_gpus",
+    for (const char* key : {"id", "state", "user", "held_by", "submit_time_us", "placed_gpus",
                             "placed_gpu_mem", "start_time_us", "end_time_us"}) {
       EXPECT_EQ(table.at(key), full.at(key)) << key;
     }
@@ -291,7 +296,7 @@ TEST(JobJson, TheTableFieldsAreTheFullRecordsFields) {
     if (record.spec.array) {
       EXPECT_EQ(table["spec"]["array"], full["spec"]["array"]);
     }
-    EXPECT_EQ(table.size(), 9u);
+    EXPECT_EQ(table.size(), 10u);
     EXPECT_EQ(table["spec"].size(), record.spec.array ? 4u : 3u);
   }
 }

@@ -340,6 +340,10 @@ ApiResponse ApiService::route(const ApiRequest& request) {
     if (parts.size() == 4 && parts[3] == "cancel" && post) {
       return taking({}, [&] { return cancel(request, job); });
     }
+    if (parts.size() == 4 && post &&
+        (parts[3] == "hold" || parts[3] == "release" || parts[3] == "update")) {
+      return taking({}, [&] { return change(request, job, parts[3]); });
+    }
     if (parts.size() == 4 && parts[3] == "log" && get) {
       return taking({"offset", "encoding"}, [&] { return log(request, job); });
     }
@@ -459,6 +463,7 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
     spec.uid = request.uid;
     spec.user = user;
     spec.submit_time = now;
+    if (spec.held_by) spec.held_by = request.uid;  // submitted held: by its submitter
   }
   if (request.uid != kRootUid && request.uid != options_.owner_uid) {
     if (std::optional<std::string> above = bound_by_callers_limits(*specs, request.pid)) {
@@ -773,6 +778,78 @@ ApiResponse ApiService::cancel(const ApiRequest& request, JobId job) {
   Json json = job_record_to_json(*after);
   if (!stopping.is_null()) json["stopping"] = std::move(stopping);
   return {200, std::move(json)};
+}
+
+namespace {
+
+// The body of POST /v1/jobs/ID/update: {"priority": 5, "time_limit_s": 7200, "grace_s": 60,
+// "deadline_us": ...}, each optional, null clearing the last three; at least one.
+Result<store::QueuedJobChange> update_from_json(std::string_view body) {
+  const Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  constexpr std::string_view kTakes =
+      "send an object of the fields to change: priority, time_limit_s, grace_s, deadline_us "
+      "(null clears the last three), e.g. {\"priority\": 5}";
+  if (json.is_discarded() || !json.is_object() || json.empty()) {
+    return invalid_argument(fmt::format("nothing to change: {}", kTakes));
+  }
+  store::QueuedJobChange change;
+  for (const auto& [field, value] : json.items()) {
+    const bool whole = value.is_number_integer();
+    if (field == "priority") {
+      if (!whole || value.get<std::int64_t>() < std::numeric_limits<int>::min() ||
+          value.get<std::int64_t>() > std::numeric_limits<int>::max()) {
+        return invalid_argument(fmt::format(
+            "priority {} is not a whole number of 32 bits; give e.g. 5 or -3", value.dump()));
+      }
+      change.priority = value.get<int>();
+      continue;
+    }
+    if (field != "time_limit_s" && field != "grace_s" && field != "deadline_us") {
+      return invalid_argument(fmt::format("unknown field '{}': {}", field, kTakes));
+    }
+    if (!whole && !value.is_null()) {
+      return invalid_argument(
+          fmt::format("{} {} must be a whole number or null", field, value.dump()));
+    }
+    const std::optional<std::int64_t> number =
+        whole ? std::optional(value.get<std::int64_t>()) : std::nullopt;
+    if (field == "time_limit_s") change.time_limit_s = number;
+    if (field == "grace_s") change.kill_grace_s = number;
+    if (field == "deadline_us") {
+      change.deadline = number ? std::optional(store::WallTime(std::chrono::microseconds(*number)))
+                               : std::nullopt;
+    }
+  }
+  return change;
+}
+
+}  // namespace
+
+ApiResponse ApiService::change(const ApiRequest& request, JobId job, std::string_view what) {
+  Result<store::JobRecord> record = owned_job(request, job);
+  if (!record.ok()) return ownership_error(record.status());
+  store::QueuedJobChange change;
+  if (what == "hold") {
+    change.held_by = std::optional<std::uint32_t>(request.uid);
+  } else if (what == "release") {
+    if (record->spec.held_by == kRootUid && request.uid != kRootUid) {
+      return forbidden(
+          fmt::format("job {} was held by root, and only root releases it", job.value()));
+    }
+    change.held_by = std::optional<std::uint32_t>();
+  } else {
+    Result<store::QueuedJobChange> asked = update_from_json(request.body);
+    if (!asked.ok()) return error_response(asked.status());
+    change = std::move(asked).value();
+  }
+  Result<store::JobRecord> after = [&]() -> Result<store::JobRecord> {
+    std::lock_guard lock(*options_.engine_mutex);
+    FASTGPU_RETURN_IF_ERROR(options_.engine->change_queued(job, request.uid, change));
+    return options_.store->get_job(job);
+  }();
+  if (!after.ok()) return error_response(after.status());
+  if (options_.wake_loop) options_.wake_loop();
+  return {200, job_record_to_json(*after)};
 }
 
 ApiResponse ApiService::log(const ApiRequest& request, JobId job) {

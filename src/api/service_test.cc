@@ -490,6 +490,67 @@ TEST_F(ApiServiceTest, CancelOwnQueuedJobThenAgainIsAConflict) {
             std::string::npos);
 }
 
+TEST_F(ApiServiceTest, AJobSubmittedHeldIsHeldByTheCallerWhateverTheBodySays) {
+  const ApiResponse response =
+      call("POST", "/v1/jobs", 1000,
+           R"({"jobs": [{"argv": ["true"], "working_dir": "/", "gpus": 1, "hold": true}]})");
+  ASSERT_EQ(response.status, 201) << response.body.dump();
+  const JobId id(response.body["ids"][0].get<std::uint64_t>());
+  EXPECT_EQ(store_->get_job(id)->spec.held_by, std::optional<std::uint32_t>(1000));
+  const ApiResponse shown = call("GET", "/v1/jobs/" + to_string(id), 1000);
+  EXPECT_EQ(shown.body["held_by"], 1000);
+  EXPECT_EQ(shown.body["spec"]["hold"], true);
+}
+
+TEST_F(ApiServiceTest, HoldReleaseAndUpdateChangeTheCallersQueuedJob) {
+  const std::uint64_t id = submit_as(1000);
+  const int wakes_before = wakes_;
+  const std::string path = "/v1/jobs/" + std::to_string(id);
+  const ApiResponse held = call("POST", path + "/hold", 1000);
+  ASSERT_EQ(held.status, 200) << held.body.dump();
+  EXPECT_EQ(held.body["held_by"], 1000);
+  EXPECT_EQ(held.body["state"], "QUEUED");
+  const ApiResponse released = call("POST", path + "/release", 1000);
+  ASSERT_EQ(released.status, 200) << released.body.dump();
+  EXPECT_TRUE(released.body["held_by"].is_null());
+
+  const ApiResponse updated = call("POST", path + "/update", 1000,
+                                   R"({"priority": 7, "time_limit_s": 5400, "grace_s": null})");
+  ASSERT_EQ(updated.status, 200) << updated.body.dump();
+  EXPECT_EQ(updated.body["spec"]["priority"], 7);
+  EXPECT_EQ(updated.body["spec"]["time_limit_s"], 5400);
+  EXPECT_EQ(wakes_ - wakes_before, 3);  // each change is scheduled at once
+
+  for (const char* body : {"", "{}", R"({"priority": "high"})", R"({"gpus": 2})",
+                           R"({"time_limit_s": 0})", R"({"priority": 3000000000})"}) {
+    const ApiResponse refused = call("POST", path + "/update", 1000, body);
+    EXPECT_EQ(refused.status, 400) << body << ": " << refused.body.dump();
+  }
+  EXPECT_EQ(store_->get_job(JobId(id))->spec.priority, 7);
+  const ApiResponse unknown = call("POST", path + "/update", 1000, R"({"gpus": 2})");
+  EXPECT_THAT(unknown.body["error"].get<std::string>(),
+              ::testing::HasSubstr("unknown field 'gpus'"));
+}
+
+TEST_F(ApiServiceTest, AnotherUsersJobCannotBeChangedAndRootsHoldIsRootsToRelease) {
+  const std::uint64_t id = submit_as(1000);
+  const std::string path = "/v1/jobs/" + std::to_string(id);
+  EXPECT_EQ(call("POST", path + "/hold", 1001).status, 403);
+  EXPECT_EQ(call("POST", path + "/update", 1001, R"({"priority": 1})").status, 403);
+  ASSERT_EQ(call("POST", path + "/hold", 0).status, 200);
+  const ApiResponse release = call("POST", path + "/release", 1000);
+  EXPECT_EQ(release.status, 403);
+  EXPECT_THAT(release.body["error"].get<std::string>(),
+              ::testing::HasSubstr("held by root, and only root releases it"));
+  EXPECT_EQ(store_->get_job(JobId(id))->spec.held_by, std::optional<std::uint32_t>(0));
+  EXPECT_EQ(call("POST", path + "/release", 0).status, 200);
+
+  ASSERT_EQ(call("POST", path + "/cancel", 1000).status, 200);
+  const ApiResponse ended = call("POST", path + "/hold", 1000);
+  EXPECT_EQ(ended.status, 409);
+  EXPECT_THAT(ended.body["error"].get<std::string>(), ::testing::HasSubstr("not QUEUED"));
+}
+
 TEST_F(ApiServiceTest, ListShowsOnlyTheCallersJobsUnlessRootAsksForAll) {
   submit_as(1000);
   submit_as(1001);

@@ -26,6 +26,7 @@ void add_queue_command(CLI::App& app, CommandOutcome& outcome);      // queue_cm
 void add_show_command(CLI::App& app, CommandOutcome& outcome);       // show_cmd.cc
 void add_logs_command(CLI::App& app, CommandOutcome& outcome);       // logs_cmd.cc
 void add_cancel_command(CLI::App& app, CommandOutcome& outcome);     // cancel_cmd.cc
+void add_hold_commands(CLI::App& app, CommandOutcome& outcome);      // hold_cmd.cc
 void add_wait_command(CLI::App& app, CommandOutcome& outcome);       // wait_cmd.cc
 void add_history_command(CLI::App& app, CommandOutcome& outcome);    // history_cmd.cc
 void add_purge_command(CLI::App& app, CommandOutcome& outcome);      // purge_cmd.cc

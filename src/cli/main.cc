@@ -82,6 +82,7 @@ int main(int argc, char** argv) {
   add_show_command(app, outcome);
   add_logs_command(app, outcome);
   add_cancel_command(app, outcome);
+  add_hold_commands(app, outcome);
   add_wait_command(app, outcome);
   add_history_command(app, outcome);
   add_purge_command(app, outcome);

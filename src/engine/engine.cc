@@ -432,6 +432,51 @@ Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
   }
 }
 
+Status EngineImpl::change_queued(JobId id, std::uint32_t uid, store::QueuedJobChange change) {
+  Result<JobRecord> job = options_.store->get_job(id);
+  if (!job.ok()) return job.status();
+  if (uid != 0 && uid != job->spec.uid) {
+    return failed_precondition("job " + to_string(id) + " belongs to user '" + job->spec.user +
+                               "' (uid " + std::to_string(job->spec.uid) +
+                               "); only its owner or root can change it");
+  }
+  if (job->state != JobState::kQueued) {
+    const std::string state(store::job_state_name(job->state));
+    return failed_precondition(
+        "job " + to_string(id) + " is " + state + ": only a queued job can be held or changed" +
+        (job->state == JobState::kRunning ? " (a running job keeps what it started with)" : ""));
+  }
+  // Root's hold stays root's when its user holds the job too: else the user could release it.
+  if (change.held_by && change.held_by->has_value() && job->spec.held_by == 0u) {
+    change.held_by = std::optional<std::uint32_t>(0);
+  }
+  const bool releases = change.held_by && !*change.held_by && job->spec.held_by;
+  if (releases && *job->spec.held_by == 0 && uid != 0) {
+    return failed_precondition("job " + to_string(id) +
+                               " was held by root, and only root releases it");
+  }
+  json what{{"uid", uid}};
+  if (change.held_by) what["held"] = change.held_by->has_value();
+  if (change.priority) what["priority"] = *change.priority;
+  const auto or_null = [](const std::optional<std::int64_t>& value) {
+    return value ? json(*value) : json();
+  };
+  if (change.time_limit_s) what["time_limit_s"] = or_null(*change.time_limit_s);
+  if (change.kill_grace_s) what["grace_s"] = or_null(*change.kill_grace_s);
+  if (change.deadline) {
+    what["deadline_us"] = change.deadline->has_value()
+                              ? json((*change.deadline)->time_since_epoch().count())
+                              : json();
+  }
+  change.event = store::Event{0, options_.clock->now(), "job.change", id, what.dump()};
+  FASTGPU_RETURN_IF_ERROR(options_.store->change_queued(id, change));
+  // The mirror takes the job as stored now; the kept scheduler is built again from the
+  // mirror (a hold, a release or a new priority moves the job in every order it keeps).
+  queued_.add(*options_.store, id);
+  schedule_.invalidate();
+  return {};
+}
+
 Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   const Status stopped = options_.launcher->stop(job.id, exec::StopReason::kCancel);
   if (stopped.ok()) {

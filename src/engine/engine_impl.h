@@ -36,6 +36,7 @@ class EngineImpl final : public Engine {
   Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs,
                                     std::vector<Status> refused_by_caller) override;
   Status cancel(JobId job, std::uint32_t uid) override;
+  Status change_queued(JobId job, std::uint32_t uid, store::QueuedJobChange change) override;
   Result<TickReport> tick() override;
   std::optional<WaitingReason> why_waiting(JobId job, bool with_detail) const override;
   std::optional<Stopping> stopping(const store::JobRecord& job) const override;

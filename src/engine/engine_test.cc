@@ -888,5 +888,144 @@ TEST_F(EngineTest, AnArrayMemberBehindItsEarlierMembersSaysSo) {
   EXPECT_EQ(second->detail, "its array runs at most 1 member at once (%1), earlier members first");
 }
 
+store::QueuedJobChange held_by(std::optional<std::uint32_t> uid) {
+  store::QueuedJobChange change;
+  change.held_by = uid;
+  return change;
+}
+
+// A held job keeps its place: released, it starts before the jobs submitted after it.
+TEST_F(EngineTest, AHeldJobWaitsUntilReleasedAndKeepsItsPlace) {
+  open("H100-80G");
+  JobSpec held = job_spec("held", 1, 10 * kGiB);
+  held.held_by = 1000;
+  const std::vector<JobId> ids =
+      submit({held, job_spec("second", 1, 10 * kGiB), job_spec("third", 1, 10 * kGiB)});
+  tick();
+  EXPECT_EQ(state(ids[0]), JobState::kQueued);
+  EXPECT_EQ(state(ids[1]), JobState::kRunning);
+  const std::optional<WaitingReason> why = engine_->why_waiting(ids[0], true);
+  ASSERT_TRUE(why.has_value());
+  EXPECT_EQ(why->reason, "held");
+  EXPECT_EQ(why->detail,
+            "held by its user: `fastgpu release " + to_string(ids[0]) + "` lets it start");
+
+  ASSERT_TRUE(engine_->change_queued(ids[0], 1000, held_by(std::nullopt)).ok());
+  EXPECT_FALSE(record(ids[0]).spec.held_by.has_value());
+  launcher_.finish(ids[1], exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(ids[0]), JobState::kRunning);
+  EXPECT_EQ(state(ids[2]), JobState::kQueued);
+}
+
+// Held after the scheduler had it in line, a job is passed over, and so are the jobs that
+// wait for it; a CPU-only job held takes no CPU slot.
+TEST_F(EngineTest, HoldingAQueuedJobPassesItOverAndTheJobsWaitingForIt) {
+  options_.cpu_slots = 1;
+  open("H100-80G");
+  const JobId running = submit_one(job_spec("running", 1, 10 * kGiB));
+  tick();
+  const JobId next = submit_one(job_spec("next", 1, 10 * kGiB));
+  JobSpec child = job_spec("child", 0, std::nullopt);
+  child.dependencies = {{next, store::DependencyKind::kAfterAny, std::nullopt}};
+  const JobId waits = submit_one(child);
+  const JobId later = submit_one(job_spec("later", 1, 10 * kGiB));
+  JobSpec cpu = job_spec("cpu", 0, std::nullopt);
+  cpu.held_by = 1000;
+  const JobId cpu_held = submit_one(cpu);
+  const JobId cpu_free = submit_one(job_spec("cpu-free", 0, std::nullopt));
+  tick();
+  EXPECT_EQ(state(cpu_held), JobState::kQueued);
+  EXPECT_EQ(state(cpu_free), JobState::kRunning);  // the one slot
+
+  ASSERT_TRUE(engine_->change_queued(next, 1000, held_by(1000)).ok());
+  launcher_.finish(running, exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(next), JobState::kQueued);
+  EXPECT_EQ(state(later), JobState::kRunning);
+  EXPECT_EQ(engine_->why_waiting(waits, false)->reason, "dependency");
+
+  launcher_.finish(later, exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(next), JobState::kQueued);
+  ASSERT_TRUE(engine_->change_queued(next, 1000, held_by(std::nullopt)).ok());
+  tick();
+  EXPECT_EQ(state(next), JobState::kRunning);
+}
+
+TEST_F(EngineTest, UpdatingAQueuedJobsPriorityMovesItInLine) {
+  options_.scheduler.policy = "priority";
+  open("H100-80G");
+  const JobId running = submit_one(job_spec("running", 1, 10 * kGiB));
+  tick();
+  const JobId first = submit_one(job_spec("first", 1, 10 * kGiB));
+  const JobId urgent = submit_one(job_spec("urgent", 1, 10 * kGiB));
+  tick();
+  store::QueuedJobChange change;
+  change.priority = 10;
+  change.time_limit_s = std::optional<std::int64_t>(600);
+  ASSERT_TRUE(engine_->change_queued(urgent, 1000, change).ok());
+  EXPECT_EQ(record(urgent).spec.priority, 10);
+  EXPECT_EQ(engine_->why_waiting(urgent, true)->reason, "next pass");  // until the next tick
+  tick();
+  EXPECT_EQ(engine_->why_waiting(urgent, true)->reason, "next in line");
+
+  launcher_.finish(running, exec::Exited{0});
+  tick();
+  EXPECT_EQ(state(urgent), JobState::kRunning);
+  EXPECT_EQ(state(first), JobState::kQueued);
+  ASSERT_FALSE(launcher_.launches.empty());
+  EXPECT_EQ(launcher_.launches.back().time_limit_s, std::optional<double>(600.0));
+}
+
+TEST_F(EngineTest, OnlyItsOwnerOrRootChangesAQueuedJobAndOnlyRootReleasesRootsHold) {
+  open("H100-80G");
+  const JobId running = submit_one(job_spec("running", 1, 10 * kGiB));
+  tick();
+  const JobId id = submit_one(job_spec("mine", 1, 10 * kGiB));
+
+  const Status other = engine_->change_queued(id, 1001, held_by(1001));
+  EXPECT_EQ(other.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(other.message(), HasSubstr("belongs to user 'ada' (uid 1000)"));
+
+  ASSERT_TRUE(engine_->change_queued(id, 0, held_by(0)).ok());
+  // Its user holding it too leaves root's hold, which the user cannot release.
+  ASSERT_TRUE(engine_->change_queued(id, 1000, held_by(1000)).ok());
+  EXPECT_EQ(record(id).spec.held_by, std::optional<std::uint32_t>(0));
+  const Status release = engine_->change_queued(id, 1000, held_by(std::nullopt));
+  EXPECT_EQ(release.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(release.message(), HasSubstr("held by root, and only root releases it"));
+  EXPECT_THAT(engine_->why_waiting(id, true)->detail, HasSubstr("(root), who alone releases it"));
+  ASSERT_TRUE(engine_->change_queued(id, 0, held_by(std::nullopt)).ok());
+
+  store::QueuedJobChange bad;
+  bad.time_limit_s = std::optional<std::int64_t>(-5);
+  EXPECT_EQ(engine_->change_queued(id, 1000, bad).code(), ErrorCode::kInvalidArgument);
+
+  const Status started = engine_->change_queued(running, 1000, held_by(1000));
+  EXPECT_EQ(started.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(started.message(), HasSubstr("is RUNNING: only a queued job can be held or changed"));
+  EXPECT_EQ(engine_->change_queued(JobId(999), 0, held_by(0)).code(), ErrorCode::kNotFound);
+}
+
+// Under fair the engine asks the pure scheduler every tick: a hold holds there too.
+TEST_F(EngineTest, UnderFairAHeldJobWaitsUntilReleased) {
+  options_.scheduler.policy = "fair";
+  open("H100-80G");
+  JobSpec held = job_spec("held", 1, 10 * kGiB);
+  held.held_by = 1000;
+  const std::vector<JobId> ids = submit({held, job_spec("second", 1, 10 * kGiB)});
+  tick();
+  EXPECT_EQ(state(ids[0]), JobState::kQueued);
+  EXPECT_EQ(state(ids[1]), JobState::kRunning);
+  launcher_.finish(ids[1], exec::Exited{0});
+  tick();
+  tick();
+  EXPECT_EQ(state(ids[0]), JobState::kQueued);
+  ASSERT_TRUE(engine_->change_queued(ids[0], 1000, held_by(std::nullopt)).ok());
+  tick();
+  EXPECT_EQ(state(ids[0]), JobState::kRunning);
+}
+
 }  // namespace
 }  // namespace fastgpu::engine

@@ -184,6 +184,9 @@ class CountingStore final : public store::StateStore {
     batch_sizes.push_back({"ends", ends.size()});
     return inner_.record_ends(ends);
   }
+  Status change_queued(JobId job, const store::QueuedJobChange& change) override {
+    return inner_.change_queued(job, change);
+  }
   Result<store::JobRecord> get_job(JobId job) override {
     ++job_reads;
     if (failed_job_reads_left > 0) {

@@ -258,4 +258,39 @@ Result<std::vector<store::JobSpec>> build_job_specs(const SubmitOptions& options
   return specs;
 }
 
+Result<store::QueuedJobChange> build_queued_change(const UpdateOptions& options,
+                                                   store::WallTime now) {
+  if (!options.priority && !options.time && !options.grace && !options.deadline) {
+    return invalid_argument(
+        "nothing to change: give --priority, --time, --grace or --deadline (as submit takes "
+        "them), e.g. `fastgpu update 12 --priority 5 --time 4h`");
+  }
+  store::QueuedJobChange change;
+  if (options.priority) {
+    Result<int> priority = internal::parse_priority(*options.priority);
+    if (!priority.ok()) return priority.status();
+    change.priority = *priority;
+  }
+  if (options.time) {
+    Result<std::optional<std::int64_t>> time = internal::parse_time_limit(*options.time);
+    if (!time.ok()) return time.status();
+    change.time_limit_s = *time;
+  }
+  if (options.grace) {
+    Result<std::optional<std::int64_t>> grace = internal::parse_grace(*options.grace);
+    if (!grace.ok()) return grace.status();
+    change.kill_grace_s = *grace;
+  }
+  if (options.deadline) {
+    if (*options.deadline == "none") {
+      change.deadline = std::optional<store::WallTime>();
+    } else {
+      Result<store::WallTime> deadline = internal::parse_deadline(*options.deadline, now);
+      if (!deadline.ok()) return deadline.status();
+      change.deadline = *deadline;
+    }
+  }
+  return change;
+}
+
 }  // namespace fastgpu::engine

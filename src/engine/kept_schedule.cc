@@ -249,7 +249,7 @@ const sched::FinishedJob* KeptSchedule::recorded_end(const TickSources& sources,
 
 Status KeptSchedule::entered(const EngineOptions& options, const JobRecord& job) {
   released_.erase(job.id);
-  if (!engine_limited(options, job)) return {};
+  if (!job.spec.held_by && !engine_limited(options, job)) return {};
   return kept_->hold(job.id, true);
 }
 

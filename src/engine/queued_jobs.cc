@@ -77,6 +77,10 @@ void erase_member(std::map<std::uint64_t, QueuedJobs::ArrayMembers>& arrays, con
 }  // namespace
 
 void QueuedJobs::index(const JobRecord& job) {
+  for (const store::Dependency& dependency : job.spec.dependencies) {
+    if (dependency.kind == store::DependencyKind::kAfterOk) awaited_[dependency.job].insert(job.id);
+  }
+  if (job.spec.held_by) return;  // held: in no index a start is chosen from
   if (in_limited_array(job)) {
     limited_arrays_[job.spec.array->array_id].emplace(job.spec.array->index, job.id);
   } else if (job.spec.gpus == 0) {
@@ -87,9 +91,6 @@ void QueuedJobs::index(const JobRecord& job) {
   if (in_limited_array(job) || job.spec.gpus == 0) {
     add_to_admit(job);
     if (!job.spec.dependencies.empty()) unchecked_.insert(job.id);
-  }
-  for (const store::Dependency& dependency : job.spec.dependencies) {
-    if (dependency.kind == store::DependencyKind::kAfterOk) awaited_[dependency.job].insert(job.id);
   }
 }
 

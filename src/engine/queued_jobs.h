@@ -43,7 +43,8 @@ class QueuedJobs {
   // Indexes over jobs(), so that a tick picks what may start without walking the whole
   // queue (a 10,000-job array on two CPU slots walked 10,000 jobs to start two).
   // A job is in exactly one of the three: a member of an array with a running limit
-  // (`limited_arrays`), else a CPU job (no GPUs) or a GPU job.
+  // (`limited_arrays`), else a CPU job (no GPUs) or a GPU job; a held job (`fastgpu hold`)
+  // is in none of them, nor among the jobs to admit, until it is released.
   using ArrayMembers = std::set<std::pair<std::int64_t, JobId>>;  // by (array index, id)
   const std::map<std::uint64_t, ArrayMembers>& limited_arrays() const { return limited_arrays_; }
   // By (-priority, id): the order in which CPU slots are handed out.

@@ -278,7 +278,8 @@ class Builder {
   // Fills queued_ with the jobs the snapshot may list. kAdmitted: the jobs under no limit
   // of the engine's own, and those admitted_limited() lets through (the jobs withheld
   // cost nothing: 10,000 waiting trivial jobs on two CPU slots cost a tick two jobs, not
-  // 10,000). kAll: every queued job, those over a limit named in on_hold.
+  // 10,000). kAll: every queued job, those over a limit or held by a user named in on_hold.
+  // A held job is in none of the queue's indexes: kAdmitted leaves it out.
   void select_queued() {
     const std::map<JobId, JobRecord>& jobs = sources_.queued.jobs();
     std::vector<const JobRecord*> admitted = admitted_limited(sources_);
@@ -287,7 +288,9 @@ class Builder {
       for (const JobRecord* job : admitted) free.insert(job->id);
       for (const auto& [id, job] : jobs) {
         queued_.emplace_hint(queued_.end(), id, &job);
-        if (engine_limited(options_, job) && !free.contains(id)) on_hold_.insert(id);
+        if (job.spec.held_by || (engine_limited(options_, job) && !free.contains(id))) {
+          on_hold_.insert(id);
+        }
       }
       return;
     }

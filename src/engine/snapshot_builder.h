@@ -36,7 +36,7 @@ struct TickInput {
   sched::Snapshot snapshot;
   std::vector<Withheld> withheld;  // queued jobs that do not fit the cluster now
   // With QueueSelection::kAll: the jobs of snapshot.queue over a limit of the engine's
-  // own (CPU slots, an array's %N) now, which the scheduler must hold.
+  // own (CPU slots, an array's %N) now, or held by a user, which the scheduler must hold.
   std::vector<JobId> on_hold;
 };
 
@@ -83,7 +83,7 @@ struct TickSources {
 
 enum class QueueSelection {
   kAdmitted,  // the queued jobs that may start now (the pure schedule()'s input)
-  kAll,       // every queued job that fits the cluster; those over a limit in `on_hold`
+  kAll,       // every queued job that fits the cluster; those over a limit or held in `on_hold`
 };
 
 Result<TickInput> build_tick_input(const TickSources& sources,

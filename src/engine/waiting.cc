@@ -80,6 +80,14 @@ std::optional<WaitingReason> EngineImpl::why_waiting(JobId id, bool with_detail)
   auto found = queued_.jobs().find(id);
   if (found == queued_.jobs().end()) return std::nullopt;
   const JobRecord& job = found->second;
+  if (job.spec.held_by) {
+    const bool by_owner = *job.spec.held_by == job.spec.uid;
+    return WaitingReason{
+        "held", by_owner ? "held by its user: `fastgpu release " + to_string(id) + "` lets it start"
+                         : "held by uid " + std::to_string(*job.spec.held_by) +
+                               (*job.spec.held_by == 0 ? " (root), who alone releases it" : "") +
+                               ": `fastgpu release " + to_string(id) + "` lets it start"};
+  }
   if (std::optional<std::string> waits = dependency_wait(job, queued_, running_)) {
     return WaitingReason{"dependency", std::move(*waits)};
   }

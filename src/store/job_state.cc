@@ -297,6 +297,10 @@ Status validate_job_spec(const JobSpec& spec, std::size_t index) {
   return located_in_batch(checked, index, where + ": ");
 }
 
+Status validate_changed_spec(const JobSpec& spec, JobId job) {
+  return check_numbers(spec, "job " + to_string(job));
+}
+
 Result<std::vector<JobId>> StateStore::submit(std::span<const JobSpec> jobs) {
   Result<std::vector<JobRecord>> records = submit_records(jobs);
   if (!records.ok()) return records.status();

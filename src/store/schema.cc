@@ -217,6 +217,12 @@ constexpr const char* kVersion11 = R"sql(
 ALTER TABLE jobs ADD COLUMN limits TEXT CHECK (limits IS NULL OR json_valid(limits));
 )sql";
 
+// A queued job held (`fastgpu hold`, `submit --hold`): the uid of who held it; NULL (every
+// job stored before) when it is not held.
+constexpr const char* kVersion12 = R"sql(
+ALTER TABLE jobs ADD COLUMN held_by INTEGER CHECK (held_by >= 0);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
@@ -229,6 +235,7 @@ constexpr Migration kMigrations[] = {
     {9, "a job's own grace between SIGTERM and SIGKILL", kVersion9},
     {10, "how many times a job entered each state, never lowered", kVersion10},
     {11, "the submitter's resource limits", kVersion11},
+    {12, "who holds a queued job", kVersion12},
 };
 
 Status check_application_id(sqlite::Db& db) {

@@ -75,8 +75,9 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   ASSERT_TRUE(job->spec.array.has_value());
   EXPECT_EQ(job->spec.array->max_running, 0u);  // no limit: what schema 1 meant
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
-  EXPECT_TRUE(job->spec.environment.empty());  // stored as []
-  EXPECT_EQ(store_schema_version(), 11);
+  EXPECT_TRUE(job->spec.environment.empty());   // stored as []
+  EXPECT_FALSE(job->spec.held_by.has_value());  // not held: what every earlier schema meant
+  EXPECT_EQ(store_schema_version(), 12);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.

@@ -36,9 +36,12 @@ using sqlite::Transaction;
 constexpr const char* kInsertJob =
     "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, gpu_mem, "
     "util_share, priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, "
-    "user, signature, submit_us, array_max_running, umask, kill_grace_s, limits, state) VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, "
-    "?20, ?21, ?22, 'QUEUED')";
+    "user, signature, submit_us, array_max_running, umask, kill_grace_s, limits, held_by, state) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
+    "?19, ?20, ?21, ?22, ?23, 'QUEUED')";
+constexpr const char* kChangeQueued =
+    "UPDATE jobs SET held_by = ?2, priority = ?3, time_limit_s = ?4, kill_grace_s = ?5, "
+    "deadline_us = ?6 WHERE id = ?1 AND state = 'QUEUED'";
 constexpr const char* kSetOwnArrayId = "UPDATE jobs SET array_id = id WHERE id = ?1";
 constexpr const char* kJobExists = "SELECT state FROM jobs WHERE id = ?1";
 constexpr const char* kInsertDependency =
@@ -260,6 +263,37 @@ class SqliteStateStore final : public StateStore {
     return in_one_transaction(ends, [this](const std::pair<JobId, JobEnd>& item) {
       return write_run_end(item.first, item.second);
     });
+  }
+
+  Status change_queued(JobId job, const QueuedJobChange& change) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    STORE_ASSIGN_OR_RETURN(Statement read, db_->prepare(kGetJob));
+    read.bind(1, as_int64(job.value()));
+    STORE_ASSIGN_OR_RETURN(bool found, read.step());
+    if (!found) return unknown_job(job);
+    STORE_ASSIGN_OR_RETURN(JobRecord record, read_job_row(read, Environment{}));
+    if (record.state != JobState::kQueued) {
+      return failed_precondition(
+          fmt::format("job {} is {}, not QUEUED", job.value(), job_state_name(record.state)));
+    }
+    JobSpec& spec = record.spec;
+    if (change.held_by) spec.held_by = *change.held_by;
+    if (change.priority) spec.priority = *change.priority;
+    if (change.time_limit_s) spec.time_limit_s = *change.time_limit_s;
+    if (change.kill_grace_s) spec.kill_grace_s = *change.kill_grace_s;
+    if (change.deadline) spec.deadline = *change.deadline;
+    FASTGPU_RETURN_IF_ERROR(validate_changed_spec(spec, job));
+    STORE_ASSIGN_OR_RETURN(Statement write, db_->prepare(kChangeQueued));
+    write.bind(1, as_int64(job.value()))
+        .bind(2, map_optional(spec.held_by, [](std::uint32_t uid) { return std::int64_t{uid}; }))
+        .bind(3, std::int64_t{spec.priority})
+        .bind(4, spec.time_limit_s)
+        .bind(5, spec.kill_grace_s)
+        .bind(6, map_optional(spec.deadline, to_micros));
+    FASTGPU_RETURN_IF_ERROR(write.run());
+    if (change.event) FASTGPU_RETURN_IF_ERROR(insert_event(*change.event).status());
+    return txn.commit();
   }
 
   Result<JobRecord> get_job(JobId job) override {
@@ -582,7 +616,8 @@ class SqliteStateStore final : public StateStore {
         .bind(19, std::int64_t{0})
         .bind(20, map_optional(spec.umask, [](std::uint32_t mask) { return std::int64_t{mask}; }))
         .bind(21, spec.kill_grace_s)
-        .bind(22, limits_to_json(spec.limits));
+        .bind(22, limits_to_json(spec.limits))
+        .bind(23, map_optional(spec.held_by, [](std::uint32_t uid) { return std::int64_t{uid}; }));
     if (spec.array) {
       const std::uint64_t array_id =
           spec.array->array_id != 0 ? spec.array->array_id : new_array_id.value_or(0);

@@ -68,6 +68,72 @@ TEST_F(StateStoreTest, SubmittedSpecComesBackFieldForField) {
   EXPECT_FALSE(record->start_time.has_value());
 }
 
+TEST_F(StateStoreTest, AJobSubmittedHeldComesBackHeldByItsSubmitter) {
+  JobSpec spec = full_spec(1);
+  spec.held_by = spec.uid;
+  const JobId id = submit_one(spec);
+  Result<JobRecord> record = store_->get_job(id);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_EQ(record->spec.held_by, std::optional<std::uint32_t>(1001));
+  EXPECT_EQ(record->spec, spec);
+}
+
+TEST_F(StateStoreTest, AChangedQueuedJobStaysQueuedWithTheNewValuesAndItsEvent) {
+  const JobId id = submit_one(full_spec(1));
+  QueuedJobChange change;
+  change.held_by = std::optional<std::uint32_t>(0);
+  change.priority = 9;
+  change.time_limit_s = std::optional<std::int64_t>();
+  change.kill_grace_s = std::optional<std::int64_t>(300);
+  change.deadline = std::optional<WallTime>();
+  change.event = Event{0, at_seconds(5), "job.change", id, R"({"uid":0})"};
+  ASSERT_TRUE(store_->change_queued(id, change).ok());
+
+  Result<JobRecord> record = store_->get_job(id);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  JobSpec expected = full_spec(1);
+  expected.held_by = 0;
+  expected.priority = 9;
+  expected.time_limit_s.reset();
+  expected.kill_grace_s = 300;
+  expected.deadline.reset();
+  EXPECT_EQ(record->spec, expected);
+  EXPECT_EQ(record->state, JobState::kQueued);
+  Result<std::vector<Event>> events = store_->events_since(0, 10);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ(events->front().kind, "job.change");
+  EXPECT_EQ(events->front().job, std::optional<JobId>(id));
+
+  // Fields left out are kept; a release clears the hold alone.
+  QueuedJobChange release;
+  release.held_by = std::optional<std::uint32_t>();
+  ASSERT_TRUE(store_->change_queued(id, release).ok());
+  expected.held_by.reset();
+  EXPECT_EQ(store_->get_job(id)->spec, expected);
+}
+
+TEST_F(StateStoreTest, OnlyAQueuedJobIsChangedAndAnInvalidChangeWritesNothing) {
+  const JobId id = submit_one(full_spec(1));
+  QueuedJobChange bad;
+  bad.time_limit_s = std::optional<std::int64_t>(0);
+  bad.event = Event{0, at_seconds(5), "job.change", id, "{}"};
+  const Status refused = store_->change_queued(id, bad);
+  EXPECT_EQ(refused.code(), ErrorCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("job " + to_string(id) + ": time limit 0 s"));
+  EXPECT_EQ(store_->get_job(id)->spec, full_spec(1));
+  EXPECT_TRUE(store_->events_since(0, 10)->empty());
+
+  QueuedJobChange hold;
+  hold.held_by = std::optional<std::uint32_t>(1001);
+  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", {}, {}, {}}).ok());
+  const Status running = store_->change_queued(id, hold);
+  EXPECT_EQ(running.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(running.message(), HasSubstr("is RUNNING, not QUEUED"));
+  EXPECT_FALSE(store_->get_job(id)->spec.held_by.has_value());
+  EXPECT_EQ(store_->change_queued(JobId(999), hold).code(), ErrorCode::kNotFound);
+}
+
 TEST_F(StateStoreTest, ShellJobWithAutoMemoryAndNoOptionalFieldsRoundTrips) {
   JobSpec spec;
   spec.shell_command = "echo $HOME | tr a-z A-Z";

@@ -743,6 +743,56 @@ TEST(JobsE2E, CancelByNameStopsThoseJobsAlone) {
   daemon.wait_for_state(other, "CANCELLED");
 }
 
+// scontrol hold / release / update: a job submitted held waits, shown `(held)`, while the
+// jobs after it run; released, it runs. A queued job's priority and time limit change in
+// place; a running job's are refused.
+TEST(JobsE2E, HoldReleaseAndUpdateChangeQueuedJobsInPlace) {
+  DaemonHarness daemon("1xH100-80G");
+  const std::uint64_t held = daemon.submit("--hold --gpus 0 --name first -- true");
+  const std::uint64_t blocker = daemon.submit("--gpus 1 --gpu-mem 80G -- sleep 60");
+  const std::uint64_t waiting = daemon.submit("--gpus 1 --gpu-mem 80G --time 5 -- true");
+  daemon.wait_for_state(blocker, "RUNNING");
+  const test_support::CliRun queue = daemon.fastgpu("queue");
+  EXPECT_TRUE(contains(queue.output, "(held)")) << queue.output;
+  const test_support::CliRun show = daemon.fastgpu("show " + std::to_string(held));
+  EXPECT_TRUE(contains(show.output, "held: held by its user: `fastgpu release " +
+                                        std::to_string(held) + "` lets it start"))
+      << show.output;
+  EXPECT_EQ(daemon.job(held)["held_by"], ::getuid());
+
+  const test_support::CliRun update =
+      daemon.fastgpu("update " + std::to_string(waiting) + " --priority 7 --time 2h");
+  ASSERT_EQ(update.exit_code, 0) << update.output;
+  EXPECT_TRUE(
+      contains(update.output, "job " + std::to_string(waiting) + ": priority 7, time limit 2h00m"))
+      << update.output;
+  const json changed = daemon.job(waiting);
+  EXPECT_EQ(changed["spec"]["priority"], 7);
+  EXPECT_EQ(changed["spec"]["time_limit_s"], 7200);
+  EXPECT_EQ(daemon.fastgpu("update " + std::to_string(waiting) + " --time 4x").exit_code, 2);
+  EXPECT_EQ(daemon.fastgpu("update " + std::to_string(waiting)).exit_code, 2);
+
+  const test_support::CliRun running = daemon.fastgpu("hold " + std::to_string(blocker));
+  EXPECT_EQ(running.exit_code, 1) << running.output;
+  EXPECT_TRUE(contains(running.output, "is RUNNING: only a queued job can be held"))
+      << running.output;
+
+  EXPECT_EQ(daemon.job(held)["state"], "QUEUED");
+  const test_support::CliRun release = daemon.fastgpu("release --name first");
+  ASSERT_EQ(release.exit_code, 0) << release.output;
+  EXPECT_TRUE(contains(release.output, "job " + std::to_string(held) + ": released"))
+      << release.output;
+  daemon.wait_for_state(held, "COMPLETED");
+
+  ASSERT_EQ(daemon.fastgpu("hold " + std::to_string(waiting)).exit_code, 0);
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(blocker)).exit_code, 0);
+  daemon.wait_for_state(blocker, "CANCELLED");
+  EXPECT_EQ(daemon.job(waiting)["state"], "QUEUED");
+  ASSERT_EQ(daemon.fastgpu("release " + std::to_string(waiting)).exit_code, 0);
+  const json ran = daemon.wait_for_state(waiting, "COMPLETED");
+  EXPECT_EQ(ran["spec"]["time_limit_s"], 7200);
+}
+
 // A job that never ran says why it ended wherever a user looks: show, show --json, history
 // --json, and logs, which fails (exit 1) with the reason instead of printing nothing.
 TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {

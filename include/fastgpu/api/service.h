@@ -124,6 +124,8 @@ class ApiService {
   ApiResponse list(const ApiRequest& request);
   ApiResponse show(const ApiRequest& request, JobId job);
   ApiResponse cancel(const ApiRequest& request, JobId job);
+  // POST /v1/jobs/ID/hold, /release and /update (`what`): a change to a queued job.
+  ApiResponse change(const ApiRequest& request, JobId job, std::string_view what);
   // POST /v1/jobs/purge: forgets the caller's jobs that ended before ended_before_us, and
   // deletes their logs.
   ApiResponse purge(const ApiRequest& request);

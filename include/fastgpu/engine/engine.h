@@ -120,7 +120,7 @@ struct RunningUsage {
 
 // Why a queued job has not started (`fastgpu show`, the queue's PLACED column).
 struct WaitingReason {
-  // One of: "dependency", "array limit", "cpu slots", "next in line", "resources",
+  // One of: "held", "dependency", "array limit", "cpu slots", "next in line", "resources",
   // "priority", "unfit", "next pass" (docs/cli.md says what each means).
   std::string reason;
   std::string detail;  // one line: what it waits for, and what the GPUs have now
@@ -169,6 +169,14 @@ class Engine {
   // Cancels a queued or running job of `uid` (root, uid 0, may cancel anyone's).
   // A running job is stopped through the launcher and ends CANCELLED.
   virtual Status cancel(JobId job, std::uint32_t uid) = 0;
+
+  // Changes a queued job of `uid` (root, uid 0, may change anyone's): holds or releases it,
+  // or changes its priority, time limit, grace or deadline (store::QueuedJobChange), with a
+  // "job.change" event saying what changed and who asked. Refused with kFailedPrecondition
+  // when the job is not QUEUED, is another user's, or is held by root and `uid` releases it;
+  // kInvalidArgument when the changed job is invalid. The next tick orders and places the
+  // queue with the change.
+  virtual Status change_queued(JobId job, std::uint32_t uid, store::QueuedJobChange change) = 0;
 
   // One turn of the loop.
   virtual Result<TickReport> tick() = 0;

@@ -69,6 +69,19 @@ struct SubmitOptions {
 Result<std::vector<store::JobSpec>> build_job_specs(const SubmitOptions& options,
                                                     const SubmitContext& context);
 
+// What `fastgpu update` changes in a queued job, as typed, with the flags of `fastgpu submit`
+// of the same names; nullopt: kept. `deadline` may also be "none", to clear it.
+struct UpdateOptions {
+  std::optional<std::string> priority;
+  std::optional<std::string> time;
+  std::optional<std::string> grace;
+  std::optional<std::string> deadline;
+};
+// The change they ask for (without its event); an error names the field and the value, and
+// says what none was given.
+Result<store::QueuedJobChange> build_queued_change(const UpdateOptions& options,
+                                                   store::WallTime now);
+
 // How many errors of a job file parse_job_file() tells, one a line (and how many refusals
 // of the daemon locate_batch_error() does).
 inline constexpr std::size_t kMaxJobFileErrorsTold = kMaxBatchErrorsTold;

@@ -106,8 +106,9 @@ inline constexpr std::int64_t kMaxKillGraceSeconds = 86400;
 // which is said outright (nullopt); the largest integer read as µs was the year 294247.
 inline constexpr std::int64_t kMaxDeadlineAheadSeconds = 100LL * 366 * 86400;
 
-// What a user submitted. Stored as given; the store checks only what it must to stay
-// consistent (see validate_job_spec).
+// What a user submitted. Stored as given, but for what change_queued() may change while the
+// job is queued (held_by, priority, time_limit_s, kill_grace_s, deadline); the store checks
+// only what it must to stay consistent (see validate_job_spec).
 struct JobSpec {
   std::string name;
   std::vector<std::string> argv;  // exactly one of argv and shell_command is non-empty
@@ -123,6 +124,10 @@ struct JobSpec {
   std::vector<Dependency> dependencies;
   std::optional<ArrayMember> array;
   bool restartable = false;
+  // Held (`fastgpu hold`, `submit --hold`): the uid of who held it; the job stays QUEUED and
+  // does not start until it is released. nullopt: it starts when it may. A job held by root
+  // is released only by root (Slurm's administrator hold).
+  std::optional<std::uint32_t> held_by;
   // The submitter's umask (0..0777), set in the job's process before its exec; nullopt
   // (an API client that sends none, a job stored before schema 4): the daemon's own.
   std::optional<std::uint32_t> umask;
@@ -261,6 +266,19 @@ struct JobEnd {
   bool never_ran = false;
 };
 
+// A change to a QUEUED job (`fastgpu hold`, `release`, `update`): each field set replaces the
+// spec's; those left nullopt are kept. An inner nullopt clears the field (released; no time
+// limit; the daemon's grace; no deadline).
+struct QueuedJobChange {
+  std::optional<std::optional<std::uint32_t>> held_by;
+  std::optional<int> priority;
+  std::optional<std::optional<std::int64_t>> time_limit_s;
+  std::optional<std::optional<std::int64_t>> kill_grace_s;
+  std::optional<std::optional<WallTime>> deadline;
+  // Appended in the change's own transaction (what was changed, by whom).
+  std::optional<Event> event;
+};
+
 // One job's pids, for StateStore::record_pids (one job) and record_pids_of (many).
 struct JobPids {
   JobId job;
@@ -353,6 +371,11 @@ class StateStore {
   virtual std::vector<Status> record_pids_of(std::span<const JobPids> pids) = 0;
   virtual std::vector<Status> record_ends(std::span<const std::pair<JobId, JobEnd>> ends) = 0;
 
+  // Applies `change` to a QUEUED job (compare-and-set: kFailedPrecondition naming its state
+  // when it is not QUEUED), in one transaction with change.event; kNotFound for an unknown
+  // job, kInvalidArgument (changing nothing) when the changed spec fails validate_job_spec.
+  virtual Status change_queued(JobId job, const QueuedJobChange& change) = 0;
+
   virtual Result<JobRecord> get_job(JobId job) = 0;
   virtual Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) = 0;
   // The ids list_jobs would return, without reading the rows (for pollers of thousands).
@@ -440,6 +463,10 @@ Result<std::unique_ptr<StateStore>> open_sqlite_store(const std::string& path,
 // util_share in (0, 1], time limit > 0, dependency batch indices earlier in the batch.
 // `index` is the job's place in its batch, for the message and batch_index checks.
 Status validate_job_spec(const JobSpec& spec, std::size_t index);
+
+// Checks a stored job's spec after change_queued() changed it: its numbers (time limit,
+// grace, deadline) as validate_job_spec() does, the message naming the job by its id.
+Status validate_changed_spec(const JobSpec& spec, JobId job);
 
 // The rules for a job's name, the same at every door (the CLI, job files, the API): at most
 // 128 characters; not only digits (it would read as a job id); no space, control character,
