@@ -444,7 +444,10 @@ Status EngineImpl::change_queued(JobId id, std::uint32_t uid, store::QueuedJobCh
     const std::string state(store::job_state_name(job->state));
     return failed_precondition(
         "job " + to_string(id) + " is " + state + ": only a queued job can be held or changed" +
-        (job->state == JobState::kRunning ? " (a running job keeps what it started with)" : ""));
+        (job->state == JobState::kRunning
+             ? "; a running job keeps the limits it started with (`fastgpu cancel " +
+                   to_string(id) + "` stops it)"
+             : ""));
   }
   // Root's hold stays root's when its user holds the job too: else the user could release it.
   if (change.held_by && change.held_by->has_value() && job->spec.held_by == 0u) {
