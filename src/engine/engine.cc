@@ -403,14 +403,23 @@ void EngineImpl::purged(store::WallTime ended_before) {
 
 // ---- cancel ----
 
+namespace {
+
+// Refuses `uid` another user's job, unless `uid` is root's: "... only its owner or root can
+// `verb` it".
+Status owner_or_root(const JobRecord& job, std::uint32_t uid, std::string_view verb) {
+  if (uid == 0 || uid == job.spec.uid) return {};
+  return failed_precondition(
+      fmt::format("job {} belongs to user '{}' (uid {}); only its owner or root can {} it",
+                  job.id.value(), job.spec.user, job.spec.uid, verb));
+}
+
+}  // namespace
+
 Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
   Result<JobRecord> job = options_.store->get_job(id);
   if (!job.ok()) return job.status();
-  if (uid != 0 && uid != job->spec.uid) {
-    return failed_precondition("job " + to_string(id) + " belongs to user '" + job->spec.user +
-                               "' (uid " + std::to_string(job->spec.uid) +
-                               "); only its owner or root can cancel it");
-  }
+  FASTGPU_RETURN_IF_ERROR(owner_or_root(*job, uid, "cancel"));
   const store::WallTime now = options_.clock->now();
   const std::string reason = "cancelled by uid " + std::to_string(uid);
   switch (job->state) {
@@ -435,11 +444,7 @@ Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
 Status EngineImpl::change_queued(JobId id, std::uint32_t uid, store::QueuedJobChange change) {
   Result<JobRecord> job = options_.store->get_job(id);
   if (!job.ok()) return job.status();
-  if (uid != 0 && uid != job->spec.uid) {
-    return failed_precondition("job " + to_string(id) + " belongs to user '" + job->spec.user +
-                               "' (uid " + std::to_string(job->spec.uid) +
-                               "); only its owner or root can change it");
-  }
+  FASTGPU_RETURN_IF_ERROR(owner_or_root(*job, uid, "change"));
   if (job->state != JobState::kQueued) {
     const std::string state(store::job_state_name(job->state));
     return failed_precondition(
