@@ -64,6 +64,7 @@ api::Json submission_json(const exec::SlurmSubmission& submission,
                    {"array", submission.array},
                    {"dependency", dependency_by_name(submission, all)},
                    {"script", submission.script},
+                   {"held", submission.held},
                    {"notes", submission.notes}};
   return out;
 }
@@ -112,9 +113,10 @@ int print_scripts(const std::vector<exec::SlurmSubmission>& submissions,
   for (const exec::SlurmSubmission& submission : submissions) {
     const std::string dependency = dependency_by_name(submission, submissions);
     print_text(fmt::format(
-        "# {} -> sbatch --hold{}{} (nothing submitted)\n", places[submission.specs.front()],
+        "# {} -> sbatch --hold{}{} (nothing submitted{})\n", places[submission.specs.front()],
         dependency.empty() ? "" : " --dependency=" + dependency,
-        options.sbatch_args.empty() ? "" : " " + shell_words(options.sbatch_args)));
+        options.sbatch_args.empty() ? "" : " " + shell_words(options.sbatch_args),
+        submission.held ? "; hold: true, so it stays held until scontrol release" : ""));
     print_text(submission.script + "\n");
   }
   print_text(notes_text(submissions));
@@ -148,9 +150,10 @@ void print_submitted(const std::vector<exec::SlurmSubmission>& submissions,
   text += fmt::format("{:<{}}  {:<10}  {}\n", "NAME", width, "SLURM ID", "OUTPUT");
   for (std::size_t i = 0; i < submissions.size(); ++i) {
     const std::string& array = submissions[i].array;
-    text += fmt::format("{}  {:<10}  {}{}\n", pad_to_width(printable(submissions[i].name), width),
+    text += fmt::format("{}  {:<10}  {}{}{}\n", pad_to_width(printable(submissions[i].name), width),
                         ids[i], log_path(submissions[i], ids[i]),
-                        array.empty() ? "" : " (array " + array + ")");
+                        array.empty() ? "" : " (array " + array + ")",
+                        submissions[i].held ? " (held: `scontrol release " + ids[i] + "`)" : "");
   }
   text += notes_text(submissions);
   text += fmt::format("follow them with `squeue -j {}`; `scancel {}` cancels them\n",

@@ -20,7 +20,6 @@ namespace {
 
 struct SubmitCommandOptions {
   engine::SubmitOptions submit;
-  bool hold = false;  // --hold: queued held, until `fastgpu release`
   DaemonFlags daemon;
 };
 
@@ -49,10 +48,6 @@ int run_submit(const SubmitCommandOptions& options) {
   Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(options.submit, *context);
   if (!specs.ok()) return usage_error("submit", specs.status().message());
   give_callers_umask_and_limits(*specs);
-  // The daemon makes the submitter the holder, whatever uid is sent.
-  if (options.hold) {
-    for (store::JobSpec& spec : *specs) spec.held_by = 0;
-  }
   Result<api::ApiClient> client = connect_daemon(options.daemon, "submit");
   if (!client.ok()) return fail("submit", client.status());
   Result<api::Json> reply = client->post("/v1/jobs", api::job_batch_to_json(*specs));
@@ -75,9 +70,6 @@ void add_submit_command(CLI::App& app, CommandOutcome& outcome) {
                                          "Queue a job: fastgpu submit [--gpus N "
                                          "--gpu-mem 20G ...] -- COMMAND [ARGS...]");
   engine::add_submit_flags(*command, options->submit);
-  command->add_flag("-H,--hold", options->hold,
-                    "Queue the job held: it starts only once released (`fastgpu release ID`), "
-                    "as sbatch --hold");
   add_daemon_flags(*command, options->daemon);
   command->callback([options, &outcome] { outcome.exit_code = run_submit(*options); });
 }

@@ -72,6 +72,7 @@ std::optional<std::string> synonym(const std::string& text) {
       {{"job-name", "j", "title"}, "name"},
       {{"nice", "prio"}, "priority"},
       {{"requeue", "restart", "preemptible"}, "restartable"},
+      {{"held", "hold-until-released", "user-hold"}, "hold"},
       {{"util-share", "util", "fraction"}, "share"},
       {{"begin-before", "due"}, "deadline"},
       {{"kill-grace", "grace-period", "kill-wait", "killwait", "termination-grace"}, "grace"},
@@ -198,6 +199,16 @@ Result<bool> parse_restartable(std::string_view original) {
   return invalid_argument(
       fmt::format("restartable '{}' is not true or false; write restartable: true (the job may "
                   "be stopped and started again from the beginning) or false",
+                  trim(original)));
+}
+
+Result<bool> parse_hold(std::string_view original) {
+  const std::string word = ascii_lower(trim(original));
+  if (word == "true" || word == "yes" || word == "on" || word == "1") return true;
+  if (word == "false" || word == "no" || word == "off" || word == "0") return false;
+  return invalid_argument(
+      fmt::format("hold '{}' is not true or false; write hold: true (the job is queued held, "
+                  "and starts once released: fastgpu release ID) or false",
                   trim(original)));
 }
 

@@ -78,6 +78,10 @@ void add_control_flags(CLI::App& app, SubmitOptions& options) {
                  "make room); alone, or true/false (yes/no, on/off, 1/0)")
       ->expected(0, 1)
       ->type_name("[true|false]");
+  app.add_flag_function(
+      "-H,--hold", [&options](std::int64_t) { options.hold = "true"; },
+      "Queue the job held: it starts only once released (`fastgpu release ID`), as sbatch "
+      "--hold");
   add_text_flag(app, "--workdir,-D,--chdir", options.workdir,
                 "Folder the job runs in; relative to this one (default: this folder)");
   add_env_flag(app, options);
@@ -110,8 +114,8 @@ void add_submit_flags(CLI::App& app, SubmitOptions& options) {
 
 const std::vector<std::string>& job_field_names() {
   static const std::vector<std::string> kNames = {
-      "name",     "command", "gpus",  "gpu-mem",     "share",    "time",    "grace",
-      "priority", "after",   "array", "restartable", "deadline", "workdir", "env"};
+      "name",  "command", "gpus",        "gpu-mem", "share",    "time",    "grace", "priority",
+      "after", "array",   "restartable", "hold",    "deadline", "workdir", "env"};
   return kNames;
 }
 

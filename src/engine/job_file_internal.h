@@ -31,6 +31,7 @@ Result<std::optional<std::int64_t>> parse_time_limit(std::string_view text);
 Result<std::optional<std::int64_t>> parse_grace(std::string_view text);
 Result<int> parse_priority(std::string_view text);
 Result<bool> parse_restartable(std::string_view text);
+Result<bool> parse_hold(std::string_view text);
 // A fraction in (0, 1], or a percentage "50%".
 Result<double> parse_share(std::string_view text);
 

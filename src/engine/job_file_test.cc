@@ -66,6 +66,7 @@ TEST(JobFileFields, EveryFieldGivesEqualSpecsFromFlagsAndYaml) {
                                        "--after",
                                        "42",
                                        "--restartable",
+                                       "--hold",
                                        "--deadline",
                                        "2027-01-16T08:00:00Z",
                                        "--workdir",
@@ -87,6 +88,7 @@ time: 2h
 priority: 5
 after: 42
 restartable: true
+hold: true
 deadline: 2027-01-16T08:00:00Z
 workdir: runs
 env: {OMP_NUM_THREADS: 4}
@@ -102,6 +104,7 @@ env: {OMP_NUM_THREADS: 4}
   EXPECT_THAT(spec.dependencies,
               ElementsAre(Dependency{JobId(42), DependencyKind::kAfterOk, std::nullopt}));
   EXPECT_TRUE(spec.restartable);
+  EXPECT_EQ(spec.held_by, std::optional<std::uint32_t>(1000)) << "held by its submitter";
   EXPECT_EQ(spec.deadline, submit_time() + std::chrono::hours(24));
   EXPECT_EQ(spec.working_dir, "/home/alice/project/runs");
   EXPECT_THAT(spec.environment, ElementsAre("HOME=/home/alice", "PATH=/usr/bin:/bin",
@@ -121,6 +124,7 @@ TEST(JobFileFields, DefaultsWhenOnlyTheCommandIsGiven) {
   EXPECT_EQ(spec.time_limit_s, std::nullopt);
   EXPECT_EQ(spec.priority, 0);
   EXPECT_FALSE(spec.restartable);
+  EXPECT_FALSE(spec.held_by.has_value());
   EXPECT_EQ(spec.working_dir, "/home/alice/project");
   EXPECT_EQ(spec.signature, "sleep 5") << "without a name the command is the history key";
 }
@@ -282,6 +286,14 @@ TEST(JobFileFields, RestartableIsABoolean) {
   EXPECT_FALSE(from_yaml("{command: [x], restartable: false}")->front().restartable);
   EXPECT_THAT(error_of(from_yaml("{command: [x], restartable: maybe}")),
               HasSubstr("restartable 'maybe' is not true or false"));
+}
+
+TEST(JobFileFields, HoldIsABoolean) {
+  EXPECT_TRUE(from_yaml("{command: [x], hold: yes}")->front().held_by.has_value());
+  EXPECT_FALSE(from_yaml("{command: [x], hold: false}")->front().held_by.has_value());
+  EXPECT_THAT(error_of(from_yaml("{command: [x], hold: later}")),
+              HasSubstr("hold 'later' is not true or false"));
+  EXPECT_THAT(error_of(from_yaml("{command: [x], held: true}")), HasSubstr("hold"));
 }
 
 // `--restartable false` once ran /bin/false ("false" started the command); a word after

@@ -157,6 +157,8 @@ const std::vector<std::pair<std::string, FieldReader>>& field_readers() {
        [](const YAML::Node& n, SubmitOptions& o) {
          return scalar_field(n, "restartable", o.restartable);
        }},
+      {"hold",
+       [](const YAML::Node& n, SubmitOptions& o) { return scalar_field(n, "hold", o.hold); }},
       {"deadline", [](const YAML::Node& n,
                       SubmitOptions& o) { return scalar_field(n, "deadline", o.deadline); }},
       {"workdir",
@@ -252,6 +254,7 @@ void apply_defaults(const Entry& defaults, Entry& entry) {
   take("after", &SubmitOptions::after);
   take("array", &SubmitOptions::array);
   take("restartable", &SubmitOptions::restartable);
+  take("hold", &SubmitOptions::hold);
   take("deadline", &SubmitOptions::deadline);
   take("workdir", &SubmitOptions::workdir);
   if (!entry.marks.contains("command") && defaults.marks.contains("command")) {

@@ -241,6 +241,7 @@ class Translator {
     SlurmSubmission submission;
     submission.specs = group.specs;
     submission.name = job_name(spec);
+    submission.held = spec.held_by.has_value();
     add_waits(spec, submission);
     std::vector<std::string> lines;
     const Status options = add_options(spec, group, submission, lines);
@@ -415,7 +416,9 @@ Status check_sbatch_options(const std::vector<std::string>& args) {
       {"--chdir", "-D", "the file's workdir"},
       {"--output", "-o", "fastgpu slurm --output"},
       {"--wrap", "", "the file's command"},
-      {"--hold", "-H", "nothing: every job is submitted held, then released once all are in"},
+      {"--hold", "-H",
+       "the file's hold (every job is submitted held, then released once all are in, but those "
+       "with hold: true)"},
       {"--parsable", "", "nothing: fastgpu slurm reads the ids so"},
       {"--test-only", "", "--print, which shows each job's script"},
   };

@@ -365,6 +365,23 @@ TEST(SubmitToSlurm, TheCheckCarriesTheDependenciesOnExistingJobs) {
                           "sbatch --hold --dependency=afterok:100,afterany:7", "release 100,101"));
 }
 
+// `hold: true` is sbatch --hold as the user meant it: that job stays held at the end, for
+// `scontrol release`, while the others are released.
+TEST(SubmitToSlurm, AJobTheFileHoldsStaysHeldWhenTheOthersAreReleased) {
+  FakeSlurm slurm(-1, -1);
+  const std::vector<SlurmSubmission> submissions =
+      submissions_of("[{name: a, command: [x]}, {name: b, command: [x], hold: true, after: a}]");
+  EXPECT_FALSE(submissions[0].held);
+  EXPECT_TRUE(submissions[1].held);
+  ASSERT_TRUE(submit_to_slurm(submissions, {}, slurm).ok());
+  EXPECT_THAT(slurm.calls, ElementsAre("check ", "check ", "sbatch --hold",
+                                       "sbatch --hold --dependency=afterok:100", "release 100"));
+
+  FakeSlurm alone(-1, -1);
+  ASSERT_TRUE(submit_to_slurm(submissions_of("{command: [x], hold: yes}"), {}, alone).ok());
+  EXPECT_THAT(alone.calls, ElementsAre("check ", "sbatch --hold"));
+}
+
 // A number in after that Slurm does not know, or a failed job waited for with afterok:
 // Slurm would run the job at once (it drops an unknown id at release) or never.
 TEST(SubmitToSlurm, AnUnknownOrFailedJobWaitedForIsRefusedBeforeAnyIsSubmitted) {

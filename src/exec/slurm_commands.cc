@@ -198,7 +198,11 @@ Result<std::vector<std::string>> submit_to_slurm(const std::vector<SlurmSubmissi
   }
   if (ids.empty()) return ids;
   if (interrupted && interrupted()) return stop();
-  const Status released = slurm.release(ids);
+  std::vector<std::string> to_release;
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (!submissions[i].held) to_release.push_back(ids[i]);
+  }
+  const Status released = to_release.empty() ? Status{} : slurm.release(to_release);
   if (!released.ok()) {
     const Status cancelled = slurm.cancel(ids);
     return Status(released.code(),

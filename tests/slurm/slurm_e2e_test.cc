@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <regex>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -172,6 +173,40 @@ TEST_F(SlurmE2E, AJobTheClusterRefusesCancelsTheJobsBeforeItAndNamesItsPlace) {
   ASSERT_TRUE(queue.ok());
   EXPECT_EQ(trim(queue->out), "");
   EXPECT_FALSE(fs::exists(folder_ / "ran.txt"));
+}
+
+// `hold: true` stays held on the cluster (Slurm's JobHeldUser) while the file's other jobs
+// run; `scontrol release` starts it.
+TEST_F(SlurmE2E, AJobTheFileHoldsStaysHeldUntilReleased) {
+  const std::string file = write_file("jobs.yaml", R"(
+defaults: {workdir: ., gpus: 0}
+jobs:
+  - {name: free, command: [touch, free.txt]}
+  - {name: kept, hold: true, command: [touch, kept.txt]}
+)");
+  const CliRun ran = slurm("'" + file + "'");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  const std::regex held_line(R"(kept\s+(\d+)\s+.*\(held: `scontrol release (\d+)`\))");
+  std::smatch held;
+  ASSERT_TRUE(std::regex_search(ran.output, held, held_line)) << ran.output;
+  const std::string id = held[1];
+  EXPECT_EQ(held[2], id);
+  const std::regex free_line(R"(free\s+(\d+)\s)");
+  std::smatch free;
+  ASSERT_TRUE(std::regex_search(ran.output, free, free_line)) << ran.output;
+  ASSERT_TRUE(wait_gone({free[1]})) << "the free job did not end within 90 s";
+  EXPECT_TRUE(fs::exists(folder_ / "free.txt"));
+
+  Result<exec::ProgramOutput> reason =
+      exec::run_program({"squeue", "-h", "-j", id, "-o", "%r"}, "");
+  ASSERT_TRUE(reason.ok());
+  EXPECT_EQ(trim(reason->out), "JobHeldUser");
+  EXPECT_FALSE(fs::exists(folder_ / "kept.txt"));
+  Result<exec::ProgramOutput> release = exec::run_program({"scontrol", "release", id}, "");
+  ASSERT_TRUE(release.ok());
+  ASSERT_EQ(release->exit_code, 0) << release->err;
+  ASSERT_TRUE(wait_gone({id})) << "the released job did not end within 90 s";
+  EXPECT_TRUE(fs::exists(folder_ / "kept.txt"));
 }
 
 // --wait reports how each job ended, as `fastgpu run` reports a batch, and exits 1 when

@@ -51,6 +51,7 @@ struct SubmitOptions {
   std::vector<std::string> after;          // each: "ID", "NAME" (files), "afterok:ID[:ID]"...
   std::optional<std::string> array;        // "0-15%4", "1,3,5", "0-15:2"
   std::optional<std::string> restartable;  // true/false (the flag sets "true")
+  std::optional<std::string> hold;         // true/false: queued held (the flag sets "true")
   std::optional<std::string> share;        // compute share in (0, 1] or "50%"; default 1
   std::optional<std::string> deadline;     // "2026-12-01T18:00", "...Z", "+01:00", "now+6h"
   std::optional<std::string> workdir;      // default: SubmitContext::working_dir

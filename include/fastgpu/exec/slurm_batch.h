@@ -46,6 +46,7 @@ struct SlurmSubmission {
   std::vector<std::pair<store::DependencyKind, std::uint64_t>> waits_for_ids;
   std::string output;  // the --output pattern, resolved against the working folder
   std::string array;   // the --array value ("0-3%2"); empty when not an array
+  bool held = false;   // the file's `hold: true`: left held at the end (scontrol release ID)
   // What Slurm does otherwise than FastGPU for this job (whole GPUs for a shared one...);
   // the same text for every job a note is about, unless it names the job's own values.
   std::vector<std::string> notes;
@@ -118,7 +119,8 @@ std::unique_ptr<SlurmCommands> real_slurm_commands();
 // Submits every submission, all or none. First each is checked (SlurmCommands::check, with
 // `extra_args`, the user's sbatch options such as --partition=gpu, and its dependencies on
 // existing jobs); then each is submitted held (--hold), with its dependencies on the ids
-// the earlier ones got, and all are released once every one is in. When one is refused,
+// the earlier ones got, and all are released once every one is in (but those `held`, which
+// stay held until `scontrol release`). When one is refused,
 // those already in are cancelled, and the error (with_batch_job: the index of the refused
 // submission's first spec) says what sbatch said; sbatch that cannot be run at all is told
 // as such (not_found, about no job). `interrupted`, when given, is asked before each
