@@ -218,6 +218,19 @@ int run_batch(const RunOptions& options) {
                    ? fmt::format("submitted 1 job from {}: id {}\n", options.file, ids->front())
                    : fmt::format("submitted {} jobs from {}: ids {}-{}\n", ids->size(),
                                  options.file, ids->front(), ids->back()));
+    // A job the file holds waits for its release: said once, where else `run` would seem to
+    // wait for nothing.
+    std::vector<std::uint64_t> held;
+    for (std::size_t i = 0; i < specs.size() && i < ids->size(); ++i) {
+      if (specs[i].held_by) held.push_back((*ids)[i]);
+    }
+    if (!held.empty()) {
+      print_text(
+          fmt::format("held (hold: true): {}; `fastgpu release {}` lets {} start, and run "
+                      "waits for {}\n",
+                      fmt::join(held, ", "), fmt::join(held, " "), held.size() == 1 ? "it" : "them",
+                      held.size() == 1 ? "it" : "them"));
+    }
   }
   say_how_to_stop_on_interrupt(*ids, options.daemon.json);
   Result<std::vector<api::Json>> jobs = follow(*client, *ids, options.daemon.json);

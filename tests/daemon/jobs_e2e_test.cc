@@ -793,6 +793,39 @@ TEST(JobsE2E, HoldReleaseAndUpdateChangeQueuedJobsInPlace) {
   EXPECT_EQ(ran["spec"]["time_limit_s"], 7200);
 }
 
+// A job file's `hold: true` job waits for its release, and `run` says so at once instead of
+// seeming to wait for nothing; released, the batch ends and the report follows.
+TEST(JobsE2E, RunSaysWhichJobsTheFileHoldsAndWaitsForTheirRelease) {
+  DaemonHarness daemon;
+  daemon.write_file("held.yaml",
+                    "- {name: first, command: [true], gpus: 0}\n"
+                    "- {name: gate, hold: true, after: first, command: [true], gpus: 0}\n");
+  std::thread releaser([&daemon] {
+    for (int i = 0; i < 400; ++i) {
+      const json queue = daemon.fastgpu_json("queue");
+      const json& jobs = queue.is_object() ? queue["jobs"] : json::array();
+      const bool held = std::any_of(jobs.begin(), jobs.end(), [](const json& job) {
+        return job["spec"]["name"] == "gate" && job["held_by"].is_number();
+      });
+      // Released once it is queued held and the job before it has ended.
+      if (held && jobs.size() == 1) {
+        daemon.fastgpu("release --name gate");
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  const test_support::CliRun run = daemon.fastgpu("run held.yaml");
+  releaser.join();
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  const std::regex note(
+      R"(held \(hold: true\): (\d+); `fastgpu release (\d+)` lets it start, and run waits for it)");
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(run.output, found, note)) << run.output;
+  EXPECT_EQ(found[1].str(), found[2].str());
+  EXPECT_EQ(daemon.job(std::stoull(found[1].str()))["state"], "COMPLETED");
+}
+
 // A job that never ran says why it ended wherever a user looks: show, show --json, history
 // --json, and logs, which fails (exit 1) with the reason instead of printing nothing.
 TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {
