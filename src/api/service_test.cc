@@ -519,7 +519,7 @@ TEST_F(ApiServiceTest, HoldReleaseAndUpdateChangeTheCallersQueuedJob) {
   ASSERT_EQ(updated.status, 200) << updated.body.dump();
   EXPECT_EQ(updated.body["spec"]["priority"], 7);
   EXPECT_EQ(updated.body["spec"]["time_limit_s"], 5400);
-  EXPECT_EQ(wakes_ - wakes_before, 3);  // each change is scheduled at once
+  EXPECT_EQ(wakes_ - wakes_before, 1);  // a release may start the job at once
 
   for (const char* body : {"", "{}", R"({"priority": "high"})", R"({"gpus": 2})",
                            R"({"time_limit_s": 0})", R"({"priority": 3000000000})"}) {

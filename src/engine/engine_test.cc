@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <random>
 
 #include "engine/engine_test_util.h"
 #include "fastgpu/gpu/simulated_probe.h"
@@ -940,7 +941,8 @@ TEST_F(EngineTest, HoldingAQueuedJobPassesItOverAndTheJobsWaitingForIt) {
 
   ASSERT_TRUE(engine_->change_queued(next, 1000, held_by(1000)).ok());
   launcher_.finish(running, exec::Exited{0});
-  tick();
+  // Told to the kept scheduler, which is not built again for it.
+  EXPECT_EQ(tick().schedule_rebuilt, "");
   EXPECT_EQ(state(next), JobState::kQueued);
   EXPECT_EQ(state(later), JobState::kRunning);
   EXPECT_EQ(engine_->why_waiting(waits, false)->reason, "dependency");
@@ -949,7 +951,7 @@ TEST_F(EngineTest, HoldingAQueuedJobPassesItOverAndTheJobsWaitingForIt) {
   tick();
   EXPECT_EQ(state(next), JobState::kQueued);
   ASSERT_TRUE(engine_->change_queued(next, 1000, held_by(std::nullopt)).ok());
-  tick();
+  EXPECT_EQ(tick().schedule_rebuilt, "");
   EXPECT_EQ(state(next), JobState::kRunning);
 }
 
@@ -967,7 +969,8 @@ TEST_F(EngineTest, UpdatingAQueuedJobsPriorityMovesItInLine) {
   ASSERT_TRUE(engine_->change_queued(urgent, 1000, change).ok());
   EXPECT_EQ(record(urgent).spec.priority, 10);
   EXPECT_EQ(engine_->why_waiting(urgent, true)->reason, "next pass");  // until the next tick
-  tick();
+  // A new priority moves the job in the kept scheduler's orders: it is built again.
+  EXPECT_NE(tick().schedule_rebuilt, "");
   EXPECT_EQ(engine_->why_waiting(urgent, true)->reason, "next in line");
 
   launcher_.finish(running, exec::Exited{0});
@@ -1006,6 +1009,70 @@ TEST_F(EngineTest, OnlyItsOwnerOrRootChangesAQueuedJobAndOnlyRootReleasesRootsHo
   EXPECT_EQ(started.code(), ErrorCode::kFailedPrecondition);
   EXPECT_THAT(started.message(), HasSubstr("is RUNNING: only a queued job can be held or changed"));
   EXPECT_EQ(engine_->change_queued(JobId(999), 0, held_by(0)).code(), ErrorCode::kNotFound);
+}
+
+// Holds, releases and updates at random among ticks and ends, under each policy, with CPU
+// slots and an array's %N: no job starts while held, and the kept scheduler (told a hold or a
+// release, built again for an update) decides as the pure one at every tick (the fixture's
+// check_schedule; tick() fails on a divergence).
+TEST_F(EngineTest, RandomHoldsReleasesAndUpdatesKeepTheKeptSchedulerExact) {
+  for (const char* policy : {"fifo", "priority", "sjf", "edf", "las", "fair"}) {
+    SCOPED_TRACE(policy);
+    clock_ = ManualClock();
+    launcher_.launches.clear();
+    store_ = std::move(store::open_sqlite_store(":memory:")).value();
+    options_.scheduler.policy = policy;
+    options_.cpu_slots = 2;
+    open("2xH100-80G");
+    std::mt19937 random(42);
+    std::vector<JobSpec> specs;
+    for (int i = 0; i < 24; ++i) {
+      JobSpec spec = job_spec("j" + std::to_string(i), i % 4 == 0 ? 0 : 1,
+                              i % 4 == 0 ? std::nullopt : std::optional<Bytes>((10 + i) * kGiB),
+                              i % 3 == 0 ? 0.5 : 1.0);
+      spec.priority = i % 5;
+      spec.time_limit_s = 600 + 60 * i;
+      spec.restartable = i % 6 == 0;
+      if (i % 7 == 3) spec.held_by = 1000;
+      if (i >= 20) spec.array = store::ArrayMember{0, static_cast<std::uint32_t>(i - 20), 2};
+      specs.push_back(spec);
+    }
+    std::vector<JobId> ids = submit({specs.begin(), specs.begin() + 20});
+    const std::vector<JobId> members = submit({specs.begin() + 20, specs.end()});
+    ids.insert(ids.end(), members.begin(), members.end());
+    std::size_t holds = 0;
+    std::size_t releases = 0;
+    for (int step = 0; step < 200; ++step) {
+      const JobId id = ids[random() % ids.size()];
+      const auto pick = random() % 10;
+      if (pick < 4) {
+        holds += engine_->change_queued(id, 1000, held_by(1000)).ok() ? 1 : 0;
+      } else if (pick < 7) {
+        releases += engine_->change_queued(id, 1000, held_by(std::nullopt)).ok() ? 1 : 0;
+      } else if (pick < 8) {
+        store::QueuedJobChange change;
+        change.priority = static_cast<int>(random() % 9) - 4;
+        change.time_limit_s = std::optional<std::int64_t>(300 + random() % 3000);
+        (void)engine_->change_queued(id, 1000, change);
+      } else {
+        std::vector<JobId> running;
+        for (JobId each : ids) {
+          if (launcher_.runs(each)) running.push_back(each);
+        }
+        if (!running.empty()) launcher_.finish(running[random() % running.size()], exec::Exited{0});
+      }
+      std::map<JobId, bool> held_before;
+      for (JobId each : ids) held_before[each] = record(each).spec.held_by.has_value();
+      clock_.advance(30);
+      const TickReport report = tick();
+      for (JobId started : report.started) {
+        EXPECT_FALSE(held_before[started]) << "job " << to_string(started) << " started held";
+      }
+    }
+    EXPECT_GT(holds, 10u);
+    EXPECT_GT(releases, 10u);
+    engine_.reset();
+  }
 }
 
 // Under fair the engine asks the pure scheduler every tick: a hold holds there too.

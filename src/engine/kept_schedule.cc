@@ -31,6 +31,10 @@ void KeptSchedule::requeued(JobId job, store::WallTime stopped) {
       {Change::Kind::kRequeued, job, sched::EndState::kSucceeded, to_seconds(stopped)});
 }
 
+void KeptSchedule::user_held(JobId job, bool held) {
+  changes_.push_back({held ? Change::Kind::kHeld : Change::Kind::kReleased, job});
+}
+
 void KeptSchedule::history_changed(std::optional<std::string_view> signature) {
   if (signature) {
     history_changed_.emplace(*signature);
@@ -234,8 +238,28 @@ Status KeptSchedule::apply_change(const TickSources& sources, const Change& chan
       FASTGPU_RETURN_IF_ERROR(kept_->requeue(change.job, change.at_s));
       return entered(sources.options, found->second);
     }
+    case Change::Kind::kHeld:
+    case Change::Kind::kReleased: return apply_user_hold(sources, change, gone);
   }
   return {};
+}
+
+// A job the kept scheduler does not hold (withheld when it was built, or out of the queue
+// since: a later change says so) is left alone. A released job under a limit of the
+// engine's own stays held until update_holds() finds its limit has room.
+Status KeptSchedule::apply_user_hold(const TickSources& sources, const Change& change,
+                                     const std::set<JobId>& gone) {
+  if (gone.contains(change.job)) return {};
+  const auto found = sources.queued.jobs().find(change.job);
+  if (found == sources.queued.jobs().end()) return {};
+  const JobRecord& job = found->second;
+  // The mirror has the job as it is now: a later change, held again or released, follows.
+  const bool held = job.spec.held_by.has_value();
+  if (held != (change.kind == Change::Kind::kHeld)) return {};
+  if (held) released_.erase(job.id);
+  if (!held && engine_limited(sources.options, job)) return {};
+  const Status told = kept_->hold(job.id, held);
+  return told.code() == ErrorCode::kNotFound ? Status{} : told;
 }
 
 // Under fair, the job's end as the store records it (the GPU time its runs used, by the

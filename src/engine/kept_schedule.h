@@ -21,11 +21,11 @@
 // (under 0.1% of their weight) until its next rebuild.
 //
 // Between rebuilds the engine tells it each change it makes to a job (submitted,
-// cancelled, ended, requeued) and each end of a signature's run (history_changed); they
-// are applied in order at the next decide(), which also passes on the GPUs whose reading
-// changed, the running jobs' measured peaks, the history of any new signature a decision
-// reads, and which jobs under the engine's own limits (CPU slots, an array's %N) may
-// start now (the others are held: sched::Scheduler::hold).
+// cancelled, ended, requeued, held or released by its user) and each end of a signature's run
+// (history_changed); they are applied in order at the next decide(), which also passes on the GPUs
+// whose reading changed, the running jobs' measured peaks, the history of any new signature a
+// decision reads, and which jobs under the engine's own limits (CPU slots, an array's %N) may start
+// now (the others are held: sched::Scheduler::hold).
 //
 // Its decisions are those of the pure schedule() on the snapshot the builder makes each
 // tick (QueueSelection::kAdmitted), with one difference in what it knows: a running job
@@ -61,6 +61,9 @@ class KeptSchedule {
   void ended(JobId job, store::JobState state, store::WallTime at);
   // A running job that stopped at `stopped` is QUEUED again.
   void requeued(JobId job, store::WallTime stopped);
+  // A queued job was held by a user (`fastgpu hold`), or released: told to the kept
+  // scheduler (sched::Scheduler::hold, which costs what an enqueue does), not rebuilt.
+  void user_held(JobId job, bool held);
   // A run of `signature` ended, so its history grew (nullopt: a run of some signature).
   void history_changed(std::optional<std::string_view> signature);
   // Rebuilds at the next decide().
@@ -95,7 +98,7 @@ class KeptSchedule {
 
  private:
   struct Change {
-    enum class Kind { kSubmitted, kCancelled, kEnded, kRequeued };
+    enum class Kind { kSubmitted, kCancelled, kEnded, kRequeued, kHeld, kReleased };
     Kind kind;
     JobId job;
     sched::EndState end = sched::EndState::kSucceeded;
@@ -115,6 +118,8 @@ class KeptSchedule {
   Status update_gpus(const TickSources& sources);
   // `gone`: the submitted jobs skipped because they already left the queue.
   Status apply_change(const TickSources& sources, const Change& change, std::set<JobId>& gone);
+  Status apply_user_hold(const TickSources& sources, const Change& change,
+                         const std::set<JobId>& gone);
   // A queued job entered the kept scheduler: held if the engine limits it.
   Status entered(const EngineOptions& options, const store::JobRecord& job);
   Status add_ended_targets(const TickSources& sources, const sched::Job& job);
