@@ -41,31 +41,35 @@ api::Json update_body(const store::QueuedJobChange& change) {
   return body;
 }
 
-// "job 12: held", "job 12: priority 5, time limit 4h", from the job as the daemon answered.
+// "job 12: held", "job 12: priority 5, time limit 4h", from the job as the daemon answered
+// (read with defaults: an answer without a field prints "-", never stops the command).
 std::string changed_text(std::uint64_t id, const std::string& verb, const api::Json& job,
                          const api::Json& body) {
   if (verb == "hold") {
-    const api::Json& held_by = job["held_by"];
+    const api::Json held_by = job.value("held_by", api::Json());
     const bool by_root =
         held_by.is_number() && held_by.get<std::uint32_t>() == 0 && ::getuid() != 0;
     return fmt::format("job {}: held{}; `fastgpu release {}` lets it start\n", id,
                        by_root ? " by root, who alone releases it" : "", id);
   }
   if (verb == "release") return fmt::format("job {}: released\n", id);
-  const api::Json& spec = job["spec"];
-  std::vector<std::string> parts;
-  const auto seconds = [&spec](const char* field, const char* none) {
-    const api::Json& value = spec[field];
+  const api::Json spec = job.value("spec", api::Json::object());
+  const auto field = [&spec](const char* name) { return spec.value(name, api::Json()); };
+  const auto seconds = [&field](const char* name, const char* none) {
+    const api::Json value = field(name);
     return value.is_number() ? format_duration(Seconds(value.get<double>())) : std::string(none);
   };
-  if (body.contains("priority"))
-    parts.push_back(fmt::format("priority {}", spec["priority"].dump()));
+  std::vector<std::string> parts;
+  if (body.contains("priority")) {
+    const api::Json priority = field("priority");
+    parts.push_back("priority " + (priority.is_number() ? priority.dump() : std::string("-")));
+  }
   if (body.contains("time_limit_s")) {
     parts.push_back("time limit " + seconds("time_limit_s", "unlimited"));
   }
   if (body.contains("grace_s")) parts.push_back("grace " + seconds("grace_s", "the daemon's"));
   if (body.contains("deadline_us")) {
-    const api::Json& deadline = spec["deadline_us"];
+    const api::Json deadline = field("deadline_us");
     parts.push_back("deadline " + (deadline.is_number_integer()
                                        ? api::iso_time(store::WallTime(std::chrono::microseconds(
                                              deadline.get<std::int64_t>())))
