@@ -192,10 +192,20 @@ Result<int> parse_priority(std::string_view original) {
   return static_cast<int>(*value);
 }
 
-Result<bool> parse_restartable(std::string_view original) {
+namespace {
+
+// true/yes/on/1 or false/no/off/0, in any case; nullopt for another word.
+std::optional<bool> boolean_word(std::string_view original) {
   const std::string word = ascii_lower(trim(original));
   if (word == "true" || word == "yes" || word == "on" || word == "1") return true;
   if (word == "false" || word == "no" || word == "off" || word == "0") return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<bool> parse_restartable(std::string_view original) {
+  if (const std::optional<bool> value = boolean_word(original)) return *value;
   return invalid_argument(
       fmt::format("restartable '{}' is not true or false; write restartable: true (the job may "
                   "be stopped and started again from the beginning) or false",
@@ -203,9 +213,7 @@ Result<bool> parse_restartable(std::string_view original) {
 }
 
 Result<bool> parse_hold(std::string_view original) {
-  const std::string word = ascii_lower(trim(original));
-  if (word == "true" || word == "yes" || word == "on" || word == "1") return true;
-  if (word == "false" || word == "no" || word == "off" || word == "0") return false;
+  if (const std::optional<bool> value = boolean_word(original)) return *value;
   return invalid_argument(
       fmt::format("hold '{}' is not true or false; write hold: true (the job is queued held, "
                   "and starts once released: fastgpu release ID) or false",
