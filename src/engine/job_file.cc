@@ -107,9 +107,6 @@ void set_scalars(const SubmitOptions& options, JobSpec& spec, Problems& problems
   parse_field(options.grace, "grace", parse_grace, spec.kill_grace_s, problems);
   parse_field(options.priority, "priority", parse_priority, spec.priority, problems);
   parse_field(options.restartable, "restartable", parse_restartable, spec.restartable, problems);
-  bool hold = false;
-  parse_field(options.hold, "hold", parse_hold, hold, problems);
-  if (hold) spec.held_by = 0;  // by its submitter, below (the daemon takes the caller's uid)
   parse_field(options.share, "share", parse_share, spec.util_share, problems);
   if (options.name) {
     const Status valid = store::check_job_name(*options.name);
@@ -147,7 +144,10 @@ void set_context_fields(const SubmitOptions& options, const SubmitContext& conte
   spec.uid = context.uid;
   spec.user = context.user;
   spec.submit_time = context.submit_time;
-  if (spec.held_by) spec.held_by = context.uid;
+  // Held by its submitter (the daemon takes the caller's uid, whatever is sent).
+  bool hold = false;
+  parse_field(options.hold, "hold", parse_hold, hold, problems);
+  if (hold) spec.held_by = context.uid;
 }
 
 Status add_target(const AfterTarget& target, const std::string& text, const NameResolver* resolver,
