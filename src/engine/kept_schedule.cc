@@ -239,7 +239,7 @@ Status KeptSchedule::apply_change(const TickSources& sources, const Change& chan
       return entered(sources.options, found->second);
     }
     case Change::Kind::kHeld:
-    case Change::Kind::kReleased: return apply_user_hold(sources, change, gone);
+    case Change::Kind::kReleased: return apply_user_hold(sources, change);
   }
   return {};
 }
@@ -247,9 +247,7 @@ Status KeptSchedule::apply_change(const TickSources& sources, const Change& chan
 // A job the kept scheduler does not hold (withheld when it was built, or out of the queue
 // since: a later change says so) is left alone. A released job under a limit of the
 // engine's own stays held until update_holds() finds its limit has room.
-Status KeptSchedule::apply_user_hold(const TickSources& sources, const Change& change,
-                                     const std::set<JobId>& gone) {
-  if (gone.contains(change.job)) return {};
+Status KeptSchedule::apply_user_hold(const TickSources& sources, const Change& change) {
   const auto found = sources.queued.jobs().find(change.job);
   if (found == sources.queued.jobs().end()) return {};
   const JobRecord& job = found->second;

@@ -118,8 +118,7 @@ class KeptSchedule {
   Status update_gpus(const TickSources& sources);
   // `gone`: the submitted jobs skipped because they already left the queue.
   Status apply_change(const TickSources& sources, const Change& change, std::set<JobId>& gone);
-  Status apply_user_hold(const TickSources& sources, const Change& change,
-                         const std::set<JobId>& gone);
+  Status apply_user_hold(const TickSources& sources, const Change& change);
   // A queued job entered the kept scheduler: held if the engine limits it.
   Status entered(const EngineOptions& options, const store::JobRecord& job);
   Status add_ended_targets(const TickSources& sources, const sched::Job& job);
