@@ -458,8 +458,8 @@ Status EngineImpl::change_queued(JobId id, std::uint32_t uid, store::QueuedJobCh
   if (change.held_by && change.held_by->has_value() && job->spec.held_by == 0u) {
     change.held_by = std::optional<std::uint32_t>(0);
   }
-  const bool releases = change.held_by && !*change.held_by && job->spec.held_by;
-  if (releases && *job->spec.held_by == 0 && uid != 0) {
+  const bool releases = change.held_by && !change.held_by->has_value();
+  if (releases && job->spec.held_by == 0u && uid != 0) {
     return failed_precondition("job " + to_string(id) +
                                " was held by root, and only root releases it");
   }
