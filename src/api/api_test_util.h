@@ -52,7 +52,7 @@ class FakeEngine final : public engine::Engine {
                              FixedClock().now(), "cancelled");
   }
   // Ownership and root's hold are the API's to check first; the store refuses the rest.
-  Status change_queued(JobId job, std::uint32_t /*uid*/, store::QueuedJobChange change) override {
+  Status change_job(JobId job, std::uint32_t /*uid*/, store::QueuedJobChange change) override {
     return store_.change_queued(job, change);
   }
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }

@@ -844,7 +844,7 @@ ApiResponse ApiService::change(const ApiRequest& request, JobId job, std::string
   }
   Result<store::JobRecord> after = [&]() -> Result<store::JobRecord> {
     std::lock_guard lock(*options_.engine_mutex);
-    FASTGPU_RETURN_IF_ERROR(options_.engine->change_queued(job, request.uid, change));
+    FASTGPU_RETURN_IF_ERROR(options_.engine->change_job(job, request.uid, change));
     return options_.store->get_job(job);
   }();
   if (!after.ok()) return error_response(after.status());

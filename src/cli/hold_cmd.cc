@@ -1,10 +1,13 @@
 // `fastgpu hold ID...`, `fastgpu release ID...` and `fastgpu update ID... --priority N
 // --time T ...`: change queued jobs without cancelling them (they keep their place, their id
-// and the jobs that wait for them), as Slurm's scontrol hold, release and update do.
+// and the jobs that wait for them), and a running job's time limit, as Slurm's scontrol
+// hold, release and update do.
 
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 #include <string>
@@ -65,7 +68,18 @@ std::string changed_text(std::uint64_t id, const std::string& verb, const api::J
     parts.push_back("priority " + (priority.is_number() ? priority.dump() : std::string("-")));
   }
   if (body.contains("time_limit_s")) {
-    parts.push_back("time limit " + seconds("time_limit_s", "unlimited"));
+    std::string part = "time limit " + seconds("time_limit_s", "unlimited");
+    // A running job's limit counts from its start: say when it now ends at the latest.
+    const api::Json started = job.value("start_time_us", api::Json());
+    const api::Json limit = field("time_limit_s");
+    if (job.value("state", std::string()) == "RUNNING" && started.is_number_integer() &&
+        limit.is_number()) {
+      const double left_s = static_cast<double>(started.get<std::int64_t>()) / 1e6 +
+                            limit.get<double>() - static_cast<double>(now_micros()) / 1e6;
+      part += fmt::format(" (running: SIGTERM in {} at the latest)",
+                          format_duration(Seconds(std::max(0.0, left_s))));
+    }
+    parts.push_back(std::move(part));
   }
   if (body.contains("grace_s")) parts.push_back("grace " + seconds("grace_s", "the daemon's"));
   if (body.contains("deadline_us")) {
@@ -78,6 +92,48 @@ std::string changed_text(std::uint64_t id, const std::string& verb, const api::J
   return fmt::format("job {}: {}\n", id, fmt::join(parts, ", "));
 }
 
+// `--time +1h` or `--time=-30m`: each job's present limit moved by that much, as Slurm's
+// TimeLimit=+60; nullopt for a whole limit. Takes the step out of `update`, leaving the
+// other fields.
+Result<std::optional<std::int64_t>> take_limit_step(engine::UpdateOptions& update) {
+  if (!update.time || update.time->empty()) return std::optional<std::int64_t>();
+  const char sign = update.time->front();
+  if (sign != '+' && sign != '-') return std::optional<std::int64_t>();
+  engine::UpdateOptions step;
+  step.time = update.time->substr(1);
+  Result<store::QueuedJobChange> parsed = engine::build_queued_change(step, store::WallTime{});
+  if (!parsed.ok() || !parsed->time_limit_s->has_value()) {
+    return invalid_argument(fmt::format(
+        "time limit step '{}': give a duration after the {} (e.g. --time +1h, --time=-30m){}",
+        *update.time, sign, parsed.ok() ? "" : ": " + parsed.status().message()));
+  }
+  update.time.reset();
+  const std::int64_t seconds = **parsed->time_limit_s;
+  return std::optional(sign == '-' ? -seconds : seconds);
+}
+
+// The job's present time limit moved by `step` seconds, read from the daemon.
+Result<std::int64_t> stepped_limit(api::ApiClient& client, std::uint64_t id, std::int64_t step) {
+  Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", id));
+  if (!job.ok()) return job.status();
+  const api::Json limit =
+      job->value("spec", api::Json::object()).value("time_limit_s", api::Json());
+  const std::string by =
+      (step < 0 ? "-" : "+") + format_duration(Seconds(static_cast<double>(std::abs(step))));
+  if (!limit.is_number_integer()) {
+    return failed_precondition(fmt::format(
+        "job {} has no time limit to move by {}; give a whole one (`fastgpu update {} --time 4h`)",
+        id, by, id));
+  }
+  const std::int64_t moved = limit.get<std::int64_t>() + step;
+  if (moved <= 0) {
+    return invalid_argument(fmt::format(
+        "job {}'s time limit of {} moved by {} leaves none; give a whole one (`--time 30m`)", id,
+        format_duration(Seconds(limit.get<double>())), by));
+  }
+  return moved;
+}
+
 int run_change(const ChangeOptions& options, const std::string& verb) {
   const bool by_selection = options.all || options.name;
   if (by_selection == !options.ids.empty()) {
@@ -87,11 +143,18 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
                                          verb, verb));
   }
   api::Json body = api::Json::object();
+  std::optional<std::int64_t> step;  // --time +1h: added to each job's limit
   if (verb == "update") {
-    Result<store::QueuedJobChange> change = engine::build_queued_change(
-        options.update, store::WallTime(std::chrono::microseconds(now_micros())));
-    if (!change.ok()) return usage_error(verb, change.status().message());
-    body = update_body(*change);
+    engine::UpdateOptions update = options.update;
+    Result<std::optional<std::int64_t>> taken = take_limit_step(update);
+    if (!taken.ok()) return usage_error(verb, taken.status().message());
+    step = *taken;
+    if (!step || update.priority || update.grace || update.deadline) {
+      Result<store::QueuedJobChange> change = engine::build_queued_change(
+          update, store::WallTime(std::chrono::microseconds(now_micros())));
+      if (!change.ok()) return usage_error(verb, change.status().message());
+      body = update_body(*change);
+    }
   }
   std::string names;
   if (options.name) {
@@ -103,18 +166,24 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
   if (!ids.ok()) return usage_error(verb, ids.status().message());
   Result<api::ApiClient> client = connect_daemon(options.daemon, verb);
   if (!client.ok()) return fail(verb, client.status());
+  // Of a running job only the time limit changes: `update --time` alone selects those too.
+  const bool limit_only = step ? body.empty() : body.size() == 1 && body.contains("time_limit_s");
+  const std::string selected = limit_only ? "queued or running" : "queued";
   if (by_selection) {
-    Result<api::Json> mine = client->get("/v1/jobs?state=QUEUED&ids_only=true" + names);
+    Result<api::Json> mine =
+        client->get(std::string("/v1/jobs?state=") + (limit_only ? "QUEUED,RUNNING" : "QUEUED") +
+                    "&ids_only=true" + names);
     if (!mine.ok()) return fail(verb, mine.status());
     for (std::uint64_t id : (*mine)["ids"].get<std::vector<std::uint64_t>>()) {
       ids->push_back({id, true});
     }
     if (ids->empty()) {
       // As an unknown id is: a name mistyped must not read as done.
-      return fail(verb, not_found(options.name ? fmt::format("no job of yours named {} is "
-                                                             "queued; `fastgpu queue` lists them",
-                                                             *options.name)
-                                               : std::string("no job of yours is queued")));
+      return fail(verb,
+                  not_found(options.name ? fmt::format("no job of yours named {} is {}; `fastgpu "
+                                                       "queue` lists them",
+                                                       *options.name, selected)
+                                         : "no job of yours is " + selected));
     }
   }
   int exit_code = kExitOk;
@@ -125,7 +194,15 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
   std::size_t unknown = 0;
   for (const JobIdArgument& argument : *ids) {
     const std::uint64_t id = argument.id;
-    Result<api::Json> job = client->post(fmt::format("/v1/jobs/{}/{}", id, verb), body);
+    api::Json asked = body;
+    Result<api::Json> job = [&]() -> Result<api::Json> {
+      if (step) {
+        Result<std::int64_t> limit = stepped_limit(*client, id, *step);
+        if (!limit.ok()) return limit.status();
+        asked["time_limit_s"] = *limit;
+      }
+      return client->post(fmt::format("/v1/jobs/{}/{}", id, verb), asked);
+    }();
     if (!job.ok()) {
       results.push_back({{"id", id}, {"error", job.status().message()}});
       const ErrorCode code = job.status().code();
@@ -139,7 +216,7 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
       continue;
     }
     results.push_back(*job);
-    if (!options.daemon.json) print_text(changed_text(id, verb, *job, body));
+    if (!options.daemon.json) print_text(changed_text(id, verb, *job, asked));
   }
   if (options.daemon.json) print_json({{"jobs", results}});
   if (!by_selection && unknown > 0 && unknown == results.size()) {
@@ -149,11 +226,11 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
   }
   if (not_queued + unknown > 0) {
     std::fprintf(stderr,
-                 "fastgpu %s: %s, %zu job(s) are no longer queued or are not yours and %zu do "
+                 "fastgpu %s: %s, %zu job(s) are no longer %s or are not yours and %zu do "
                  "not exist; those were left as they are\n",
                  verb.c_str(),
                  by_selection ? "of the jobs listed a moment before" : "in the ranges", not_queued,
-                 unknown);
+                 selected.c_str(), unknown);
   }
   return exit_code;
 }
@@ -186,12 +263,14 @@ void add_hold_commands(CLI::App& app, CommandOutcome& outcome) {
   CLI::App* update = add_change_command(
       app, outcome, "update",
       "Change queued jobs' priority, time limit, grace or deadline, keeping their place in "
-      "the queue (as scontrol update)",
+      "the queue, or a running job's time limit (as scontrol update)",
       options);
   update->add_option("--priority", options->update.priority,
                      "Integer; larger runs first under the priority policy");
   update->add_option("-t,--time", options->update.time,
-                     "Time limit: 90m, 2h, 1-00:00:00, or unlimited; a bare number is MINUTES");
+                     "Time limit: 90m, 2h, 1-00:00:00, or unlimited; a bare number is MINUTES. "
+                     "+1h or --time=-30m moves each job's present limit. A running job's "
+                     "counts from its start");
   update->add_option("--grace", options->update.grace,
                      "Time between SIGTERM and SIGKILL when the job is stopped: 30s, 5m");
   update->add_option("--deadline", options->update.deadline,

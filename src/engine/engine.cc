@@ -115,6 +115,7 @@ Status EngineImpl::adopt(const JobRecord& job) {
   const Status adopted = options_.launcher->adopt(job.id, job.supervisor_pid.value_or(0), run);
   if (adopted.ok()) {
     meter_.start(job.id, job.placed_gpus, job.spec.util_share, std::nullopt, job.run_peak_gpu_mem);
+    recover_limit(job);
     // Placed by a daemon that had more GPUs (another --devices, a GPU lost meanwhile): the
     // job keeps them until it ends, and the log says so, where it had said nothing.
     std::vector<std::uint32_t> gone;
@@ -441,25 +442,29 @@ Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
   }
 }
 
-Status EngineImpl::change_queued(JobId id, std::uint32_t uid, store::QueuedJobChange change) {
+Status EngineImpl::change_job(JobId id, std::uint32_t uid, store::QueuedJobChange change) {
   Result<JobRecord> job = options_.store->get_job(id);
   if (!job.ok()) return job.status();
   FASTGPU_RETURN_IF_ERROR(owner_or_root(*job, uid, "change"));
+  if (job->state == JobState::kRunning) return change_running_limit(*job, uid, change);
   if (job->state != JobState::kQueued) {
-    const std::string state(store::job_state_name(job->state));
-    return failed_precondition(
-        "job " + to_string(id) + " is " + state + ": only a queued job can be held or changed" +
-        (job->state == JobState::kRunning
-             ? "; a running job keeps the limits it started with (`fastgpu cancel " +
-                   to_string(id) + "` stops it)"
-             : ""));
+    return failed_precondition("job " + to_string(id) + " is " +
+                               std::string(store::job_state_name(job->state)) +
+                               ": only a queued job can be held or changed, and a running "
+                               "one's time limit");
   }
+  return change_queued(*job, uid, std::move(change));
+}
+
+Status EngineImpl::change_queued(const JobRecord& job, std::uint32_t uid,
+                                 store::QueuedJobChange change) {
+  const JobId id = job.id;
   // Root's hold stays root's when its user holds the job too: else the user could release it.
-  if (change.held_by && change.held_by->has_value() && job->spec.held_by == 0u) {
+  if (change.held_by && change.held_by->has_value() && job.spec.held_by == 0u) {
     change.held_by = std::optional<std::uint32_t>(0);
   }
   const bool releases = change.held_by && !change.held_by->has_value();
-  if (releases && job->spec.held_by == 0u && uid != 0) {
+  if (releases && job.spec.held_by == 0u && uid != 0) {
     return failed_precondition("job " + to_string(id) +
                                " was held by root, and only root releases it");
   }

@@ -36,7 +36,7 @@ class EngineImpl final : public Engine {
   Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs,
                                     std::vector<Status> refused_by_caller) override;
   Status cancel(JobId job, std::uint32_t uid) override;
-  Status change_queued(JobId job, std::uint32_t uid, store::QueuedJobChange change) override;
+  Status change_job(JobId job, std::uint32_t uid, store::QueuedJobChange change) override;
   Result<TickReport> tick() override;
   std::optional<WaitingReason> why_waiting(JobId job, bool with_detail) const override;
   std::optional<Stopping> stopping(const store::JobRecord& job) const override;
@@ -74,6 +74,18 @@ class EngineImpl final : public Engine {
   Status check_array(const store::JobSpec& spec, std::size_t index, std::size_t batch_size) const;
   Status adopt(const store::JobRecord& job);
   Status cancel_running(const store::JobRecord& job, std::uint32_t uid);
+  Status change_queued(const store::JobRecord& job, std::uint32_t uid,
+                       store::QueuedJobChange change);
+  // A running job's new time limit, `change` holding nothing else (change_job's rules).
+  Status change_running_limit(const store::JobRecord& job, std::uint32_t uid,
+                              const store::QueuedJobChange& change);
+  // Tells the supervisor of an adopted run the time limit the store holds (a no-op where
+  // it has that one): the engine before may have died between recording a change and
+  // telling the supervisor.
+  void recover_limit(const store::JobRecord& job);
+  // Tells the supervisor of a job whose limit changed while it was starting the limit the
+  // mirror (else the store) holds now; a warning when it cannot be told.
+  void tell_limit(JobId job, TickReport& report);
   // What the engine before this one asked of the runs it left (its job.cancel, job.preempt
   // and job.kill events), so that they end as they would have under it ("cancelled by uid
   // N", not "cancelled") and show as stopping meanwhile.
@@ -158,6 +170,9 @@ class EngineImpl final : public Engine {
     std::vector<std::uint32_t> gpus;
     std::optional<Bytes> bytes_per_gpu;
     double util_share = 1.0;
+    // Its time limit was changed since the launch began: the supervisor is told once the
+    // launch settles (change_running_limit), from the mirror.
+    bool limit_changed = false;
   };
   void collect_launches(TickReport& report);
   void settle_launches(const std::vector<exec::LaunchResult>& results, TickReport& report);

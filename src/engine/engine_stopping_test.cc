@@ -1,6 +1,7 @@
 // Engine::stopping: a running job asked to stop (a cancel, the time limit, memory pressure)
-// says so, with when SIGTERM went out and when SIGKILL follows, until it has ended; and a
-// restarted engine knows what the one before it asked of the runs it left.
+// says so, with when SIGTERM went out and when SIGKILL follows, until it has ended; a
+// restarted engine knows what the one before it asked of the runs it left; and a running
+// job's time limit, changed, reaches its supervisor.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -339,6 +340,124 @@ TEST_F(EngineStoppingTest, AfterARestartAStopOfAnEarlierRunIsNotThisRunsStop) {
   seams_->launcher.finish(id, exec::Exited{0});
   tick();
   EXPECT_EQ(record(id).state, JobState::kCompleted);
+}
+
+store::QueuedJobChange time_limit(std::optional<std::int64_t> seconds) {
+  store::QueuedJobChange change;
+  change.time_limit_s = seconds;
+  return change;
+}
+
+// scontrol update TimeLimit= of a running job: the store, the supervisor (asked first
+// whether it can take a change) and the engine's own view of when SIGTERM goes out all take
+// the new limit, counted from the job's start; nothing else of a running job changes.
+TEST_F(EngineStoppingTest, ARunningJobsTimeLimitChangesInTheStoreAndItsSupervisor) {
+  open();
+  JobSpec spec = job_spec("long");
+  spec.time_limit_s = 3600;
+  const JobId id = start(spec);
+  const WallTime started = *record(id).start_time;
+  clock_.advance(600);
+  FakeLauncher& launcher = seams_->launcher;
+
+  ASSERT_TRUE(engine_->change_job(id, 1000, time_limit(1800)).ok());
+  EXPECT_EQ(record(id).spec.time_limit_s, 1800);
+  ASSERT_EQ(launcher.limit_changes.size(), 2u);
+  EXPECT_EQ(launcher.limit_changes[0].time_limit_s, 3600.0);  // can it take a change?
+  EXPECT_EQ(launcher.limit_changes[1].time_limit_s, 1800.0);
+  const auto events = store_->events_since(0, 1000);
+  ASSERT_TRUE(events.ok());
+  ASSERT_FALSE(events->empty());
+  EXPECT_EQ(events->back().job, id);
+  EXPECT_EQ(events->back().kind, "job.change");
+  EXPECT_EQ(events->back().message_json,
+            R"({"running":true,"time_limit_s":1800,"uid":1000,"was_s":3600})");
+
+  const Status past = engine_->change_job(id, 1000, time_limit(300));
+  EXPECT_EQ(past.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(past.message(), HasSubstr("job " + to_string(id) +
+                                        " has run for 10m00s: a time limit of 5m00s would end "
+                                        "it at once; give one longer than that, or `fastgpu "
+                                        "cancel " +
+                                        to_string(id) + "` stops it now"));
+  store::QueuedJobChange priority;
+  priority.priority = 3;
+  EXPECT_THAT(engine_->change_job(id, 1000, priority).message(),
+              HasSubstr("is RUNNING: of a running job only the time limit can be changed"));
+  store::QueuedJobChange hold;
+  hold.held_by = std::optional<std::uint32_t>(1000);
+  EXPECT_THAT(engine_->change_job(id, 1000, hold).message(),
+              HasSubstr("is RUNNING: only a queued job can be held or released"));
+  EXPECT_THAT(engine_->change_job(id, 1001, time_limit(7200)).message(),
+              HasSubstr("only its owner or root can change it"));
+  // The same limit again changes nothing, and asks nothing of the supervisor.
+  ASSERT_TRUE(engine_->change_job(id, 1000, time_limit(1800)).ok());
+  EXPECT_EQ(launcher.limit_changes.size(), 2u);
+
+  clock_.advance(1300);  // 1,900 s in: past the new limit, well before the old
+  const std::optional<Stopping> stop = stopping(id);
+  ASSERT_TRUE(stop);
+  EXPECT_EQ(stop->cause, "time limit");
+  EXPECT_EQ(stop->since, after(started, 1800));
+  const Status late = engine_->change_job(id, 1000, time_limit(7200));
+  EXPECT_EQ(late.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(late.message(), HasSubstr("is being stopped (time limit)"));
+}
+
+// A supervisor that cannot take a change (an earlier version's) leaves the store as it was.
+TEST_F(EngineStoppingTest, ALimitTheSupervisorCannotTakeIsNotRecorded) {
+  open();
+  JobSpec spec = job_spec("old");
+  spec.time_limit_s = 3600;
+  const JobId id = start(spec);
+  seams_->launcher.limit_answer = failed_precondition("its supervisor is of an earlier version");
+  const Status refused = engine_->change_job(id, 1000, time_limit(7200));
+  EXPECT_EQ(refused.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.message(), HasSubstr("changing job " + to_string(id) +
+                                           "'s time limit: its supervisor is of an earlier"));
+  EXPECT_EQ(record(id).spec.time_limit_s, 3600);
+}
+
+// As Slurm lets only an operator raise a running job's limit: under a daemon of several
+// users a user may only shorten their job's limit; root may do anything.
+TEST_F(EngineStoppingTest, UnderADaemonOfSeveralUsersOnlyRootLengthensARunningJobsLimit) {
+  seams_->options.run_jobs_as_owner = true;
+  open();
+  JobSpec spec = job_spec("shared");
+  spec.time_limit_s = 3600;
+  const JobId id = start(spec);
+  for (const std::optional<std::int64_t> longer :
+       {std::optional<std::int64_t>(7200), std::optional<std::int64_t>()}) {
+    const Status refused = engine_->change_job(id, 1000, time_limit(longer));
+    EXPECT_EQ(refused.code(), ErrorCode::kFailedPrecondition);
+    EXPECT_THAT(refused.message(), HasSubstr("only root may lengthen a running job's time limit"));
+  }
+  EXPECT_THAT(engine_->change_job(id, 1000, time_limit(7200)).message(),
+              HasSubstr("(from 1h00m to 2h00m)"));
+  ASSERT_TRUE(engine_->change_job(id, 1000, time_limit(1800)).ok());
+  ASSERT_TRUE(engine_->change_job(id, 0, time_limit(std::nullopt)).ok());
+  EXPECT_EQ(record(id).spec.time_limit_s, std::nullopt);
+}
+
+// A daemon killed after it recorded a new limit and before it told the supervisor: the
+// next one tells it, from the store, once it has adopted the run.
+TEST_F(EngineStoppingTest, ARestartedEngineTellsTheSupervisorTheLimitTheStoreHolds) {
+  open();
+  JobSpec spec = job_spec("long");
+  spec.time_limit_s = 3600;
+  const JobId id = start(spec);
+  JobSpec other = job_spec("other");
+  other.gpus = 0;
+  other.gpu_mem.reset();
+  const JobId untouched = start(other);
+  ASSERT_TRUE(store_->change_running_limit(id, 900, std::nullopt).ok());
+  restart();
+  // Each adopted run is told its limit (a no-op for a supervisor that has it already).
+  ASSERT_EQ(seams_->launcher.limit_changes.size(), 2u);
+  for (const FakeLauncher::LimitCall& call : seams_->launcher.limit_changes) {
+    EXPECT_EQ(call.time_limit_s, call.job == id ? std::optional(900.0) : std::nullopt);
+  }
+  EXPECT_EQ(record(untouched).state, JobState::kRunning);
 }
 
 }  // namespace

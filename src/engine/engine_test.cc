@@ -911,7 +911,7 @@ TEST_F(EngineTest, AHeldJobWaitsUntilReleasedAndKeepsItsPlace) {
   EXPECT_EQ(why->detail,
             "held by its user: `fastgpu release " + to_string(ids[0]) + "` lets it start");
 
-  ASSERT_TRUE(engine_->change_queued(ids[0], 1000, held_by(std::nullopt)).ok());
+  ASSERT_TRUE(engine_->change_job(ids[0], 1000, held_by(std::nullopt)).ok());
   EXPECT_FALSE(record(ids[0]).spec.held_by.has_value());
   launcher_.finish(ids[1], exec::Exited{0});
   tick();
@@ -939,7 +939,7 @@ TEST_F(EngineTest, HoldingAQueuedJobPassesItOverAndTheJobsWaitingForIt) {
   EXPECT_EQ(state(cpu_held), JobState::kQueued);
   EXPECT_EQ(state(cpu_free), JobState::kRunning);  // the one slot
 
-  ASSERT_TRUE(engine_->change_queued(next, 1000, held_by(1000)).ok());
+  ASSERT_TRUE(engine_->change_job(next, 1000, held_by(1000)).ok());
   launcher_.finish(running, exec::Exited{0});
   // Told to the kept scheduler, which is not built again for it.
   EXPECT_EQ(tick().schedule_rebuilt, "");
@@ -950,7 +950,7 @@ TEST_F(EngineTest, HoldingAQueuedJobPassesItOverAndTheJobsWaitingForIt) {
   launcher_.finish(later, exec::Exited{0});
   tick();
   EXPECT_EQ(state(next), JobState::kQueued);
-  ASSERT_TRUE(engine_->change_queued(next, 1000, held_by(std::nullopt)).ok());
+  ASSERT_TRUE(engine_->change_job(next, 1000, held_by(std::nullopt)).ok());
   EXPECT_EQ(tick().schedule_rebuilt, "");
   EXPECT_EQ(state(next), JobState::kRunning);
 }
@@ -966,7 +966,7 @@ TEST_F(EngineTest, UpdatingAQueuedJobsPriorityMovesItInLine) {
   store::QueuedJobChange change;
   change.priority = 10;
   change.time_limit_s = std::optional<std::int64_t>(600);
-  ASSERT_TRUE(engine_->change_queued(urgent, 1000, change).ok());
+  ASSERT_TRUE(engine_->change_job(urgent, 1000, change).ok());
   EXPECT_EQ(record(urgent).spec.priority, 10);
   EXPECT_EQ(engine_->why_waiting(urgent, true)->reason, "next pass");  // until the next tick
   // A new priority moves the job in the kept scheduler's orders: it is built again.
@@ -987,28 +987,29 @@ TEST_F(EngineTest, OnlyItsOwnerOrRootChangesAQueuedJobAndOnlyRootReleasesRootsHo
   tick();
   const JobId id = submit_one(job_spec("mine", 1, 10 * kGiB));
 
-  const Status other = engine_->change_queued(id, 1001, held_by(1001));
+  const Status other = engine_->change_job(id, 1001, held_by(1001));
   EXPECT_EQ(other.code(), ErrorCode::kFailedPrecondition);
   EXPECT_THAT(other.message(), HasSubstr("belongs to user 'ada' (uid 1000)"));
 
-  ASSERT_TRUE(engine_->change_queued(id, 0, held_by(0)).ok());
+  ASSERT_TRUE(engine_->change_job(id, 0, held_by(0)).ok());
   // Its user holding it too leaves root's hold, which the user cannot release.
-  ASSERT_TRUE(engine_->change_queued(id, 1000, held_by(1000)).ok());
+  ASSERT_TRUE(engine_->change_job(id, 1000, held_by(1000)).ok());
   EXPECT_EQ(record(id).spec.held_by, std::optional<std::uint32_t>(0));
-  const Status release = engine_->change_queued(id, 1000, held_by(std::nullopt));
+  const Status release = engine_->change_job(id, 1000, held_by(std::nullopt));
   EXPECT_EQ(release.code(), ErrorCode::kFailedPrecondition);
   EXPECT_THAT(release.message(), HasSubstr("held by root, and only root releases it"));
   EXPECT_THAT(engine_->why_waiting(id, true)->detail, HasSubstr("(root), who alone releases it"));
-  ASSERT_TRUE(engine_->change_queued(id, 0, held_by(std::nullopt)).ok());
+  ASSERT_TRUE(engine_->change_job(id, 0, held_by(std::nullopt)).ok());
 
   store::QueuedJobChange bad;
   bad.time_limit_s = std::optional<std::int64_t>(-5);
-  EXPECT_EQ(engine_->change_queued(id, 1000, bad).code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(engine_->change_job(id, 1000, bad).code(), ErrorCode::kInvalidArgument);
 
-  const Status started = engine_->change_queued(running, 1000, held_by(1000));
+  const Status started = engine_->change_job(running, 1000, held_by(1000));
   EXPECT_EQ(started.code(), ErrorCode::kFailedPrecondition);
-  EXPECT_THAT(started.message(), HasSubstr("is RUNNING: only a queued job can be held or changed"));
-  EXPECT_EQ(engine_->change_queued(JobId(999), 0, held_by(0)).code(), ErrorCode::kNotFound);
+  EXPECT_THAT(started.message(),
+              HasSubstr("is RUNNING: only a queued job can be held or released"));
+  EXPECT_EQ(engine_->change_job(JobId(999), 0, held_by(0)).code(), ErrorCode::kNotFound);
 }
 
 // Holds, releases and updates at random among ticks and ends, under each policy, with CPU
@@ -1046,14 +1047,14 @@ TEST_F(EngineTest, RandomHoldsReleasesAndUpdatesKeepTheKeptSchedulerExact) {
       const JobId id = ids[random() % ids.size()];
       const auto pick = random() % 10;
       if (pick < 4) {
-        holds += engine_->change_queued(id, 1000, held_by(1000)).ok() ? 1 : 0;
+        holds += engine_->change_job(id, 1000, held_by(1000)).ok() ? 1 : 0;
       } else if (pick < 7) {
-        releases += engine_->change_queued(id, 1000, held_by(std::nullopt)).ok() ? 1 : 0;
+        releases += engine_->change_job(id, 1000, held_by(std::nullopt)).ok() ? 1 : 0;
       } else if (pick < 8) {
         store::QueuedJobChange change;
         change.priority = static_cast<int>(random() % 9) - 4;
         change.time_limit_s = std::optional<std::int64_t>(300 + random() % 3000);
-        (void)engine_->change_queued(id, 1000, change);
+        (void)engine_->change_job(id, 1000, change);
       } else {
         std::vector<JobId> running;
         for (JobId each : ids) {
@@ -1089,7 +1090,7 @@ TEST_F(EngineTest, UnderFairAHeldJobWaitsUntilReleased) {
   tick();
   tick();
   EXPECT_EQ(state(ids[0]), JobState::kQueued);
-  ASSERT_TRUE(engine_->change_queued(ids[0], 1000, held_by(std::nullopt)).ok());
+  ASSERT_TRUE(engine_->change_job(ids[0], 1000, held_by(std::nullopt)).ok());
   tick();
   EXPECT_EQ(state(ids[0]), JobState::kRunning);
 }

@@ -65,6 +65,13 @@ class FakeLauncher final : public exec::Launcher {
     return {};
   }
 
+  Status set_time_limit(JobId job, std::optional<double> time_limit_s) override {
+    if (!running_.count(job)) return not_found("fake launcher: no run of job " + to_string(job));
+    if (!limit_answer.ok()) return limit_answer;
+    limit_changes.push_back({job, time_limit_s});
+    return {};
+  }
+
   Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_file) override {
     adopts.push_back({job, supervisor_pid, run_file});
     auto answer = adopt_answers.find(job);
@@ -104,8 +111,14 @@ class FakeLauncher final : public exec::Launcher {
 
   std::vector<exec::LaunchRequest> launches;
   std::vector<StopCall> stops;
+  struct LimitCall {
+    JobId job;
+    std::optional<double> time_limit_s;
+  };
   std::vector<AdoptCall> adopts;
+  std::vector<LimitCall> limit_changes;   // set_time_limit() calls that succeeded
   std::map<JobId, Status> adopt_answers;  // adopt() returns these errors; others succeed
+  Status limit_answer;                    // set_time_limit() returns it when not ok
   std::string fail_next_launch;           // non-empty: the next launch() fails with it
 
  private:
@@ -186,6 +199,10 @@ class CountingStore final : public store::StateStore {
   }
   Status change_queued(JobId job, const store::QueuedJobChange& change) override {
     return inner_.change_queued(job, change);
+  }
+  Status change_running_limit(JobId job, std::optional<std::int64_t> time_limit_s,
+                              std::optional<store::Event> event) override {
+    return inner_.change_running_limit(job, time_limit_s, std::move(event));
   }
   Result<store::JobRecord> get_job(JobId job) override {
     ++job_reads;

@@ -55,6 +55,15 @@ void RunningJobs::launched(JobId job, std::int32_t supervisor_pid, std::int32_t 
   if (started) found->second.start_time = *started;
 }
 
+void RunningJobs::limit_changed(JobId job, std::optional<std::int64_t> time_limit_s) {
+  const auto found = jobs_.find(job);
+  if (found == jobs_.end()) {
+    stale_ = true;
+    return;
+  }
+  found->second.spec.time_limit_s = time_limit_s;
+}
+
 const JobRecord* RunningJobs::find(JobId job) const {
   if (stale_) return nullptr;  // what it holds may be out of date
   const auto found = jobs_.find(job);

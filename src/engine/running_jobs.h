@@ -33,6 +33,8 @@ class RunningJobs {
   // StateStore::record_pids succeeded for this job.
   void launched(JobId job, std::int32_t supervisor_pid, std::int32_t job_pid,
                 std::optional<store::WallTime> started);
+  // StateStore::change_running_limit succeeded for this job.
+  void limit_changed(JobId job, std::optional<std::int64_t> time_limit_s);
   // The job's end was recorded: it no longer runs.
   void remove(JobId job) { jobs_.erase(job); }
   void invalidate() { stale_ = true; }

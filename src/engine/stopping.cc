@@ -1,5 +1,7 @@
-// Engine::stopping: a running job on its way out (SIGTERM sent, SIGKILL due), and what the
-// engine before a restart had asked of the runs it left.
+// Engine::stopping: a running job on its way out (SIGTERM sent, SIGKILL due), what the
+// engine before a restart had asked of the runs it left, and a running job's new time limit.
+#include <fmt/format.h>
+
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -26,6 +28,16 @@ std::optional<store::WallTime> time_limit_at(const JobRecord& job) {
   if (!job.start_time || !job.spec.time_limit_s) return std::nullopt;
   return after_seconds(*job.start_time, static_cast<double>(*job.spec.time_limit_s));
 }
+
+std::optional<double> as_seconds(std::optional<std::int64_t> limit) {
+  return limit ? std::optional(static_cast<double>(*limit)) : std::nullopt;
+}
+
+std::string limit_text(std::optional<std::int64_t> limit) {
+  return limit ? format_duration(Seconds(static_cast<double>(*limit))) : "none";
+}
+
+json or_null(std::optional<std::int64_t> value) { return value ? json(*value) : json(); }
 
 }  // namespace
 
@@ -96,6 +108,110 @@ Status EngineImpl::recover_stops() {
     note_stop(*event.job, std::move(request));
   }
   return {};
+}
+
+Status EngineImpl::change_running_limit(const JobRecord& job, std::uint32_t uid,
+                                        const store::QueuedJobChange& change) {
+  const std::string id = to_string(job.id);
+  if (change.held_by) {
+    return failed_precondition("job " + id +
+                               " is RUNNING: only a queued job can be held or released "
+                               "(`fastgpu cancel " +
+                               id + "` stops it)");
+  }
+  if (change.priority || change.kill_grace_s || change.deadline || !change.time_limit_s) {
+    return failed_precondition(
+        "job " + id +
+        " is RUNNING: of a running job only the time limit can be changed (`fastgpu update " + id +
+        " --time 4h`); it keeps the priority, grace and deadline it started with");
+  }
+  const std::optional<std::int64_t> asked = *change.time_limit_s;
+  const std::optional<std::int64_t> had = job.spec.time_limit_s;
+  if (asked == had) return {};
+  const bool lengthens = !asked || (had && *asked > *had);
+  if (lengthens && options_.run_jobs_as_owner && uid != 0) {
+    return failed_precondition(fmt::format(
+        "job {} runs under a daemon shared by several users, where only root may lengthen a "
+        "running job's time limit (from {} to {}), as in Slurm; its owner may shorten it",
+        id, limit_text(had), limit_text(asked)));
+  }
+  if (const std::optional<Stopping> leaving = stopping(job)) {
+    return failed_precondition(
+        fmt::format("job {} is being stopped ({}); a new time limit "
+                    "would change nothing",
+                    id, leaving->cause));
+  }
+  // A launch not yet settled: its supervisor is told once it has started the job.
+  const auto launching = launching_.find(job.id);
+  if (launching == launching_.end() && job.supervisor_pid.value_or(0) == 0) {
+    return unavailable("job " + id + " is still starting; ask again in a moment");
+  }
+  const store::WallTime now = options_.clock->now();
+  const double ran_s = to_seconds(now) - to_seconds(job.start_time.value_or(now));
+  if (asked && static_cast<double>(*asked) <= ran_s) {
+    return failed_precondition(fmt::format(
+        "job {} has run for {}: a time limit of {} would end it at once; give one longer than "
+        "that, or `fastgpu cancel {}` stops it now",
+        id, format_duration(Seconds(ran_s)), limit_text(asked), id));
+  }
+  // Its supervisor is asked first for the limit it has, which succeeds only where it could
+  // take a change: so the store records no change the supervisor cannot make. (One still
+  // starting is of this version.)
+  if (launching == launching_.end()) {
+    FASTGPU_RETURN_IF_ERROR(options_.launcher->set_time_limit(job.id, as_seconds(had))
+                                .with_context("changing job " + id + "'s time limit"));
+  }
+  const json what{
+      {"uid", uid}, {"running", true}, {"time_limit_s", or_null(asked)}, {"was_s", or_null(had)}};
+  // Recorded first: a daemon that dies before telling the supervisor tells it at its restart
+  // (recover_limit).
+  FASTGPU_RETURN_IF_ERROR(options_.store->change_running_limit(
+      job.id, asked, store::Event{0, now, "job.change", job.id, what.dump()}));
+  running_.limit_changed(job.id, asked);
+  // Its end moves, and with it the reservations behind it.
+  schedule_.invalidate();
+  if (launching != launching_.end()) {
+    launching->second.limit_changed = true;
+    return {};
+  }
+  return options_.launcher->set_time_limit(job.id, as_seconds(asked))
+      .with_context("job " + id + "'s time limit is recorded as " + limit_text(asked) +
+                    ", but its supervisor was not told");
+}
+
+void EngineImpl::tell_limit(JobId id, TickReport& report) {
+  std::optional<std::int64_t> limit;
+  if (const JobRecord* mirrored = running_.find(id)) {
+    limit = mirrored->spec.time_limit_s;
+  } else {
+    Result<JobRecord> job = options_.store->get_job(id);
+    if (!job.ok()) {
+      warn(report, "job.limit_error", id,
+           "cannot read job " + to_string(id) +
+               " to tell its supervisor its new time limit: " + job.status().to_string());
+      return;
+    }
+    limit = job->spec.time_limit_s;
+  }
+  const Status told = options_.launcher->set_time_limit(id, as_seconds(limit));
+  if (!told.ok() && told.code() != ErrorCode::kFailedPrecondition) {  // not one that ended
+    warn(report, "job.limit_error", id,
+         fmt::format("job {}'s supervisor could not be told its new time limit of {}: {}",
+                     id.value(), limit_text(limit), told.to_string()));
+  }
+}
+
+void EngineImpl::recover_limit(const JobRecord& job) {
+  const Status told = options_.launcher->set_time_limit(job.id, as_seconds(job.spec.time_limit_s));
+  // Refused only by a run that has ended (its end is polled next) or by a supervisor that
+  // never took a change (so its limit is the one the store holds): nothing to say of either.
+  if (told.ok() || told.code() == ErrorCode::kFailedPrecondition ||
+      told.code() == ErrorCode::kUnavailable) {
+    return;
+  }
+  recovery_notes_.push_back(fmt::format(
+      "job {}'s supervisor could not be told its time limit of {} after the restart: {}",
+      job.id.value(), limit_text(job.spec.time_limit_s), told.to_string()));
 }
 
 }  // namespace fastgpu::engine

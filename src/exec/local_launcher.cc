@@ -165,6 +165,7 @@ class LocalLauncher final : public Launcher {
   std::vector<LaunchResult> begin_launches(std::span<const LaunchRequest> requests) override;
   std::vector<LaunchResult> poll_launches() override;
   Status stop(JobId job, StopReason reason) override;
+  Status set_time_limit(JobId job, std::optional<double> time_limit_s) override;
   Status adopt(JobId job, pid_t supervisor_pid, const std::filesystem::path& run_file) override;
   std::vector<Finished> poll() override;
 
@@ -299,6 +300,38 @@ Status LocalLauncher::stop(JobId job, StopReason reason) {
   // A gone or reused pid is not ours to signal; poll() will report the end.
   if (tracked.supervisor_pid <= 0 || !is_same_process(tracked)) return {};
   if (::kill(tracked.supervisor_pid, signal) != 0 && errno != ESRCH) {
+    return failed_precondition("cannot signal the supervisor (pid " +
+                               std::to_string(tracked.supervisor_pid) + ") of " + job_name(job) +
+                               ": " + errno_text(errno));
+  }
+  return {};
+}
+
+Status LocalLauncher::set_time_limit(JobId job, std::optional<double> time_limit_s) {
+  if (pending_.contains(job)) {
+    return unavailable(job_name(job) + " is still starting; ask again in a moment");
+  }
+  auto it = tracked_.find(job);
+  if (it == tracked_.end()) {
+    return not_found(job_name(job) + " is not running under this launcher");
+  }
+  const Tracked& tracked = it->second;
+  Result<RunRecord> record = read_run_record(tracked.run_file);
+  if (!record.ok()) return record.status().with_context("reading " + job_name(job) + "'s run");
+  if (record->outcome || tracked.supervisor_pid <= 0 || !is_same_process(tracked)) {
+    return failed_precondition(job_name(job) + " has ended");
+  }
+  if (!record->job) return unavailable(job_name(job) + " is still starting; ask again in a moment");
+  if (!record->time_limit) {
+    return failed_precondition(
+        job_name(job) +
+        "'s supervisor was started by an earlier version of FastGPU, which cannot change a "
+        "running job's time limit: it keeps the one it started with");
+  }
+  if (record->time_limit->seconds == time_limit_s) return {};
+  FASTGPU_RETURN_IF_ERROR(append_time_limit(tracked.run_file, TimeLimit{time_limit_s}));
+  // Read by the supervisor from the record: a signal carries no value.
+  if (::kill(tracked.supervisor_pid, SIGUSR2) != 0) {
     return failed_precondition("cannot signal the supervisor (pid " +
                                std::to_string(tracked.supervisor_pid) + ") of " + job_name(job) +
                                ": " + errno_text(errno));

@@ -107,6 +107,34 @@ TEST_F(LauncherTest, AdoptedPidThatNowBelongsToAnotherProcessIsNotSignalled) {
   EXPECT_THAT(std::get<Lost>(finished.outcome).message, HasSubstr("another process"));
 }
 
+// A supervisor of an earlier version dies of SIGUSR2 (it does not handle it): it is sent
+// none, and a change of its job's limit is refused, saying why. Its record's job line has no
+// time limit; the "supervisor" here is a plain process in a session of its own.
+TEST_F(LauncherTest, ASupervisorOfAnEarlierVersionIsNotAskedToChangeItsLimit) {
+  const pid_t old = ::fork();
+  if (old == 0) {
+    ::setsid();
+    ::execl("/bin/sleep", "sleep", "60", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ASSERT_GT(old, 0);
+  const std::optional<ProcStat> stat = read_proc_stat(old);
+  ASSERT_TRUE(stat);
+  ASSERT_TRUE(start_run_record(run_file(6), {old, stat->start_time_ticks}).ok());
+  ASSERT_TRUE(append_job_pid(run_file(6), {old, wall_now()}).ok());
+  ASSERT_TRUE(launcher_->adopt(JobId(6), old, run_file(6)).ok());
+  const Status refused = launcher_->set_time_limit(JobId(6), 60.0);
+  EXPECT_EQ(refused.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(refused.message(),
+              HasSubstr("job 6's supervisor was started by an earlier version of FastGPU, "
+                        "which cannot change a running job's time limit"));
+  EXPECT_THAT(testing::read_text(run_file(6)), ::testing::Not(HasSubstr("limit")));
+  EXPECT_FALSE(testing::process_ended(old));
+  ::kill(old, SIGKILL);
+  int status = 0;
+  ::waitpid(old, &status, 0);
+}
+
 TEST_F(LauncherTest, SupervisorKilledWithSigkillIsLostAndItsJobIsCleanedUp) {
   LaunchRequest request = shell_request(6, "");
   request.argv = {"sleep", "300"};

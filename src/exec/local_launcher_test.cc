@@ -258,6 +258,46 @@ TEST_F(LauncherTest, TimeLimitKillsAJobThatIgnoresSigterm) {
   EXPECT_THAT(log(12), HasSubstr("timed out after 2s; sent SIGTERM, then SIGKILL after 1s"));
 }
 
+// A running job's limit, cut: its supervisor takes the new one at once, counted from the
+// job's start, and stops the job there; the log says the limit changed, and why it ended.
+TEST_F(LauncherTest, AShortenedTimeLimitStopsTheJobAtTheNewLimit) {
+  LaunchRequest request = shell_request(14, "");
+  request.argv = {"sleep", "300"};
+  request.time_limit_s = 600.0;
+  launch(request);
+  ASSERT_TRUE(launcher_->set_time_limit(JobId(14), 1.0).ok());
+  Finished finished = wait_for(JobId(14));
+  ASSERT_TRUE(std::holds_alternative<TimedOut>(finished.outcome));
+  EXPECT_EQ(std::get<TimedOut>(finished.outcome).signal, SIGTERM);
+  EXPECT_THAT(log(14), HasSubstr("fastgpu: job 14's time limit changed from 10m00s to 1s, "
+                                 "counted from its start\n"));
+  EXPECT_THAT(log(14), HasSubstr("fastgpu: job 14 timed out after 1s; sent SIGTERM\n"));
+  // Ended: there is no limit left to change.
+  EXPECT_EQ(launcher_->set_time_limit(JobId(14), 5.0).code(), ErrorCode::kNotFound);
+}
+
+// Raised, and then removed: the job runs past its first limit to its own end.
+TEST_F(LauncherTest, ALengthenedTimeLimitLetsTheJobRunPastItsFirst) {
+  LaunchRequest request = shell_request(15, "sleep 3; echo finished");
+  request.time_limit_s = 2.0;  // the change comes at once: the job has run for a moment
+  launch(request);
+  ASSERT_TRUE(launcher_->set_time_limit(JobId(15), 60.0).ok());
+  ASSERT_TRUE(launcher_->set_time_limit(JobId(15), std::nullopt).ok());
+  // The limit it has already: nothing is appended, nothing is sent.
+  const std::string before = testing::read_text(run_file(15));
+  ASSERT_TRUE(launcher_->set_time_limit(JobId(15), std::nullopt).ok());
+  EXPECT_EQ(testing::read_text(run_file(15)), before);
+  Finished finished = wait_for(JobId(15));
+  ASSERT_TRUE(std::holds_alternative<Exited>(finished.outcome)) << log(15);
+  EXPECT_EQ(std::get<Exited>(finished.outcome).code, 0);
+  EXPECT_THAT(log(15), HasSubstr("finished\n"));
+  // Two changes close together may reach the supervisor as one (signals of a kind do not
+  // queue): it reads the last from the record either way.
+  EXPECT_THAT(log(15), HasSubstr("fastgpu: job 15's time limit changed from 2s to "));
+  EXPECT_THAT(log(15), HasSubstr(" to none, counted from its start\n"));
+  EXPECT_EQ(launcher_->set_time_limit(JobId(99), 5.0).code(), ErrorCode::kNotFound);
+}
+
 TEST_F(LauncherTest, CancelStopsTheJob) {
   LaunchRequest request = shell_request(13, "");
   request.argv = {"sleep", "300"};

@@ -111,9 +111,21 @@ SupervisorPid supervisor_pid_from(const json& object) {
                        object.at("start_time_ticks").get<std::uint64_t>()};
 }
 
+// {"time_limit_s": 7200} or {"time_limit_s": null}: the key must be there.
+TimeLimit time_limit_from(const json& object) {
+  (void)object.at("time_limit_s");
+  return TimeLimit{optional_field<double>(object, "time_limit_s")};
+}
+
+json time_limit_json(const TimeLimit& limit) {
+  return json{{"time_limit_s", limit.seconds ? json(*limit.seconds) : json()}};
+}
+
 JobPid job_pid_from(const json& object) {
-  return JobPid{object.at("pid").get<pid_t>(),
-                from_micros(object.at("started_us").get<std::int64_t>())};
+  JobPid pid{object.at("pid").get<pid_t>(),
+             from_micros(object.at("started_us").get<std::int64_t>()), std::nullopt};
+  if (object.contains("time_limit_s")) pid.time_limit = time_limit_from(object);
+  return pid;
 }
 
 json supervisor_pid_json(const SupervisorPid& pid) {
@@ -121,7 +133,9 @@ json supervisor_pid_json(const SupervisorPid& pid) {
 }
 
 json job_pid_json(const JobPid& pid) {
-  return json{{"pid", pid.pid}, {"started_us", to_micros(pid.started)}};
+  json object{{"pid", pid.pid}, {"started_us", to_micros(pid.started)}};
+  if (pid.time_limit) object.update(time_limit_json(*pid.time_limit));
+  return object;
 }
 
 Result<LaunchRequest> request_from_text(std::string_view text, const std::string& what) {
@@ -204,18 +218,23 @@ Status write_line(const std::filesystem::path& run_file, int flags, const json& 
 // Reads one record line into `record`.
 Status read_line_into(const json& line, const std::string& what, RunRecord& record) {
   if (!line.is_object() || line.size() != 1) {
-    return invalid_argument(what + " is not an object with one of supervisor, job, outcome");
+    return invalid_argument(what + " is not an object with one of supervisor, job, limit, outcome");
   }
   try {
     if (auto it = line.find("supervisor"); it != line.end()) {
       record.supervisor = supervisor_pid_from(*it);
     } else if (it = line.find("job"); it != line.end()) {
       record.job = job_pid_from(*it);
+      record.time_limit = record.job->time_limit;
+    } else if (it = line.find("limit"); it != line.end()) {
+      // Only a supervisor that wrote its starting limit takes a change; a launcher never
+      // appends one to another's record.
+      if (record.time_limit) record.time_limit = time_limit_from(*it);
     } else if (it = line.find("outcome"); it != line.end()) {
       return outcome_from_object(*it, what, record.outcome.emplace());
     } else {
       return invalid_argument(what + " has the unknown key '" + line.begin().key() +
-                              "'; expected supervisor, job or outcome");
+                              "'; expected supervisor, job, limit or outcome");
     }
   } catch (const json::exception& error) {
     return invalid_argument(what + ": " + error.what());
@@ -349,6 +368,10 @@ Status start_run_record(const std::filesystem::path& run_file, const SupervisorP
 
 Status append_job_pid(const std::filesystem::path& run_file, const JobPid& pid) {
   return write_line(run_file, O_APPEND, json{{"job", job_pid_json(pid)}});
+}
+
+Status append_time_limit(const std::filesystem::path& run_file, const TimeLimit& limit) {
+  return write_line(run_file, O_APPEND, json{{"limit", time_limit_json(limit)}});
 }
 
 Status append_outcome(const std::filesystem::path& run_file, const RunOutcome& outcome) {

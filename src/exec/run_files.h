@@ -4,7 +4,11 @@
 //   {"supervisor": {"pid", "start_time_ticks"}}  before the job starts (the file is created
 //                                                 afresh), so a restarted daemon can find and
 //                                                 verify a supervisor the store never learnt of
-//   {"job": {"pid", "started_us"}}               once the job's first process exists
+//   {"job": {"pid", "started_us", "time_limit_s"}}
+//                                                 once the job's first process exists, with
+//                                                 the limit it started with (null: none)
+//   {"limit": {"time_limit_s"}}                   a new time limit, appended by the launcher,
+//                                                 which then sends the supervisor SIGUSR2
 //   {"outcome": {"outcome", ..., "started_us", "ended_us", "usage"}}
 //                                                 how the job ended; last, just before the
 //                                                 supervisor exits
@@ -46,9 +50,18 @@ struct SupervisorPid {
   std::uint64_t start_time_ticks = 0;  // /proc/<pid>/stat field 22: tells a reused pid apart
 };
 
+// A running job's time limit, in seconds from its start; nullopt: none.
+struct TimeLimit {
+  std::optional<double> seconds;
+  bool operator==(const TimeLimit&) const = default;
+};
+
 struct JobPid {
   pid_t pid = 0;
   WallTime started{};
+  // The limit the job started with; nullopt in a record of a supervisor older than changes
+  // of a running job's limit, which cannot take one.
+  std::optional<TimeLimit> time_limit = std::nullopt;
 };
 
 // How the job ended: a Finished without the job id (the record belongs to one job).
@@ -64,6 +77,9 @@ struct RunRecord {
   std::optional<SupervisorPid> supervisor;
   std::optional<JobPid> job;
   std::optional<RunOutcome> outcome;
+  // The limit the supervisor holds now: the last limit line's, else the job line's; nullopt
+  // when the supervisor cannot take a change (see JobPid) or the job line is not there yet.
+  std::optional<TimeLimit> time_limit;
 };
 
 // The supervisors' shared log for the run records in run_file's folder.
@@ -74,6 +90,7 @@ Status start_run_record(const std::filesystem::path& run_file, const SupervisorP
 // Append one line each. kIoError naming the file when it cannot be written.
 Status append_job_pid(const std::filesystem::path& run_file, const JobPid& pid);
 Status append_outcome(const std::filesystem::path& run_file, const RunOutcome& outcome);
+Status append_time_limit(const std::filesystem::path& run_file, const TimeLimit& limit);
 
 // The record at `path`, or, when `path` is a folder, an earlier version's run folder.
 // kNotFound when neither exists (or the folder holds none of the files); kInvalidArgument

@@ -151,6 +151,45 @@ TEST_F(RunFilesTest, RecordKeepsItsThreeLinesInOneFile) {
   EXPECT_FALSE(record->job || record->outcome);
 }
 
+// The limit a supervisor holds: the one its job started with, then the last one the
+// launcher appended. A record of an earlier supervisor (no limit in its job line) takes
+// none, and a limit line in it changes nothing.
+TEST_F(RunFilesTest, TheTimeLimitIsTheJobLinesUntilALimitLineChangesIt) {
+  const std::filesystem::path run = dir_ / "10.1.jsonl";
+  ASSERT_TRUE(start_run_record(run, {1234, 1}).ok());
+  EXPECT_FALSE(read_run_record(run)->time_limit);
+  ASSERT_TRUE(
+      append_job_pid(run, {1235, WallTime(std::chrono::microseconds(5)), TimeLimit{3600.0}}).ok());
+  EXPECT_EQ(read_run_record(run)->time_limit, TimeLimit{3600.0});
+  ASSERT_TRUE(append_time_limit(run, TimeLimit{std::nullopt}).ok());
+  EXPECT_EQ(read_run_record(run)->time_limit, TimeLimit{std::nullopt});
+  ASSERT_TRUE(append_time_limit(run, TimeLimit{90.0}).ok());
+  Result<RunRecord> record = read_run_record(run);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_EQ(record->time_limit, TimeLimit{90.0});
+  EXPECT_EQ(record->job->time_limit, TimeLimit{3600.0});
+  EXPECT_THAT(*read_whole_file(run), HasSubstr(R"({"limit":{"time_limit_s":null}})"));
+
+  const std::filesystem::path older = dir_ / "11.1.jsonl";
+  std::ofstream(older) << R"({"supervisor": {"pid": 1, "start_time_ticks": 2}})"
+                       << "\n"
+                       << R"({"job": {"pid": 3, "started_us": 5}})"
+                       << "\n"
+                       << R"({"limit": {"time_limit_s": 60}})"
+                       << "\n";
+  record = read_run_record(older);
+  ASSERT_TRUE(record.ok()) << record.status().to_string();
+  EXPECT_FALSE(record->job->time_limit);
+  EXPECT_FALSE(record->time_limit);
+  std::ofstream(older) << R"({"supervisor": {"pid": 1, "start_time_ticks": 2}})"
+                       << "\n"
+                       << R"({"job": {"pid": 3, "started_us": 5, "time_limit_s": 60}})"
+                       << "\n"
+                       << R"({"limit": {"seconds": 60}})"
+                       << "\n";
+  EXPECT_THAT(read_run_record(older).status().message(), HasSubstr(older.string() + " line 3"));
+}
+
 TEST_F(RunFilesTest, LastLineWithoutItsNewlineIsNotReadYet) {
   const std::filesystem::path run = dir_ / "8.1.jsonl";
   ASSERT_TRUE(start_run_record(run, {1234, 1}).ok());

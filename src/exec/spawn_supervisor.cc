@@ -49,7 +49,7 @@ class SpawnSetup {
     ::posix_spawnattr_setsigdefault(&attr_, &all);
     sigset_t blocked;
     sigemptyset(&blocked);
-    for (int signal : {SIGTERM, SIGINT, SIGUSR1, SIGCHLD}) sigaddset(&blocked, signal);
+    for (int signal : {SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGCHLD}) sigaddset(&blocked, signal);
     ::posix_spawnattr_setsigmask(&attr_, &blocked);
     ::posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   }

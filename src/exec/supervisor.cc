@@ -43,6 +43,7 @@ sigset_t handled_signals() {
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGUSR1);
+  sigaddset(&set, SIGUSR2);
   sigaddset(&set, SIGCHLD);
   return set;
 }
@@ -192,6 +193,7 @@ class Supervisor {
   void reap_children();
   void check_deadlines(SteadyTime now);
   void request_stop(StopCause cause);
+  void read_time_limit();
   timespec next_wait(SteadyTime now) const;
   int kill_leftovers();
   Outcome outcome() const;
@@ -245,7 +247,8 @@ int Supervisor::run(Notifier& notify) {
   Result<StartedJob> job = start_job(plan_);
   if (!job.ok()) return fail_to_start(notify, job.status().message());
   job_pid_ = job->pid;
-  Status pid_written = append_job_pid(run_file_, {job_pid_, started_});
+  Status pid_written =
+      append_job_pid(run_file_, {job_pid_, started_, TimeLimit{request_.time_limit_s}});
   if (!pid_written.ok()) note(run_file_, pid_written.to_string());
   notify.started(job_pid_, started_);
   if (job->exec_error) return finish_exec_failure(*job->exec_error);
@@ -292,7 +295,30 @@ void Supervisor::supervise() {
     const int signal = ::sigtimedwait(&set, &info, &wait);
     if (signal == SIGTERM || signal == SIGINT) request_stop(StopCause::kCancel);
     if (signal == SIGUSR1) request_stop(StopCause::kPreempt);
+    if (signal == SIGUSR2) read_time_limit();
   }
+}
+
+// The launcher appended a new limit to our record: it counts from the job's start, as the
+// first did, and one already past stops the job at once (check_deadlines). Too late once
+// the job is being stopped: its SIGTERM went out.
+void Supervisor::read_time_limit() {
+  Result<RunRecord> record = read_run_record(run_file_);
+  if (!record.ok()) {
+    note(run_file_, "cannot read the new time limit: " + record.status().to_string());
+    return;
+  }
+  if (!record->time_limit || record->time_limit->seconds == request_.time_limit_s ||
+      stop_cause_ != StopCause::kNone) {
+    return;
+  }
+  const auto text = [](const std::optional<double>& limit) {
+    return limit ? duration_text(*limit) : std::string("none");
+  };
+  append_log_line(plan_.log_fd, request_.log_path,
+                  job_name() + "'s time limit changed from " + text(request_.time_limit_s) +
+                      " to " + text(record->time_limit->seconds) + ", counted from its start");
+  request_.time_limit_s = record->time_limit->seconds;
 }
 
 // Reaps every child: the job's first process (whose status we keep) and any orphan of the

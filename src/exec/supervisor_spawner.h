@@ -12,7 +12,7 @@
 // exactly as a posix_spawn'd one is: the launcher reaps it with waitpid, its SIGCHLD wakes
 // the daemon, and nothing in how a run is tracked, stopped or adopted changes. The child
 // takes the signal state the spawner was started with (every disposition default,
-// SIGTERM/SIGINT/SIGUSR1/SIGCHLD blocked), the request on stdin, the shared supervisor log
+// SIGTERM/SIGINT/SIGUSR1/SIGUSR2/SIGCHLD blocked), the request on stdin, the shared supervisor log
 // on stdout and stderr and the notify pipe on fd 3, and nothing else of the spawner's.
 //
 // The protocol, on a SOCK_SEQPACKET socket pair: the launcher sends one message per

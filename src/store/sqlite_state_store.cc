@@ -42,6 +42,8 @@ constexpr const char* kInsertJob =
 constexpr const char* kChangeQueued =
     "UPDATE jobs SET held_by = ?2, priority = ?3, time_limit_s = ?4, kill_grace_s = ?5, "
     "deadline_us = ?6 WHERE id = ?1 AND state = 'QUEUED'";
+constexpr const char* kChangeRunningLimit =
+    "UPDATE jobs SET time_limit_s = ?2 WHERE id = ?1 AND state = 'RUNNING'";
 constexpr const char* kSetOwnArrayId = "UPDATE jobs SET array_id = id WHERE id = ?1";
 constexpr const char* kJobExists = "SELECT state FROM jobs WHERE id = ?1";
 constexpr const char* kInsertDependency =
@@ -293,6 +295,28 @@ class SqliteStateStore final : public StateStore {
         .bind(6, map_optional(spec.deadline, to_micros));
     FASTGPU_RETURN_IF_ERROR(write.run());
     if (change.event) FASTGPU_RETURN_IF_ERROR(insert_event(*change.event).status());
+    return txn.commit();
+  }
+
+  Status change_running_limit(JobId job, std::optional<std::int64_t> time_limit_s,
+                              std::optional<Event> event) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
+    STORE_ASSIGN_OR_RETURN(Statement read, db_->prepare(kGetJob));
+    read.bind(1, as_int64(job.value()));
+    STORE_ASSIGN_OR_RETURN(bool found, read.step());
+    if (!found) return unknown_job(job);
+    STORE_ASSIGN_OR_RETURN(JobRecord record, read_job_row(read, Environment{}));
+    if (record.state != JobState::kRunning) {
+      return failed_precondition(
+          fmt::format("job {} is {}, not RUNNING", job.value(), job_state_name(record.state)));
+    }
+    record.spec.time_limit_s = time_limit_s;
+    FASTGPU_RETURN_IF_ERROR(validate_changed_spec(record.spec, job));
+    STORE_ASSIGN_OR_RETURN(Statement write, db_->prepare(kChangeRunningLimit));
+    write.bind(1, as_int64(job.value())).bind(2, time_limit_s);
+    FASTGPU_RETURN_IF_ERROR(write.run());
+    if (event) FASTGPU_RETURN_IF_ERROR(insert_event(*event).status());
     return txn.commit();
   }
 

@@ -134,6 +134,34 @@ TEST_F(StateStoreTest, OnlyAQueuedJobIsChangedAndAnInvalidChangeWritesNothing) {
   EXPECT_EQ(store_->change_queued(JobId(999), hold).code(), ErrorCode::kNotFound);
 }
 
+// A running job's time limit (fastgpu update --time): a compare-and-set on RUNNING, with
+// its event, the limit checked as a submitted one is; nothing else of the job changes.
+TEST_F(StateStoreTest, ARunningJobsTimeLimitChangesWithItsEventAndNothingElse) {
+  const JobId id = submit_one(full_spec(1));
+  const Status queued = store_->change_running_limit(id, 60, std::nullopt);
+  EXPECT_EQ(queued.code(), ErrorCode::kFailedPrecondition);
+  EXPECT_THAT(queued.message(), HasSubstr("is QUEUED, not RUNNING"));
+  ASSERT_TRUE(store_->record_start(id, {{0}, at_seconds(10), "", {}, {}, {}}).ok());
+  ASSERT_TRUE(store_
+                  ->change_running_limit(
+                      id, 7200, Event{0, at_seconds(20), "job.change", id, R"({"running":true})"})
+                  .ok());
+  JobSpec expected = full_spec(1);
+  expected.time_limit_s = 7200;
+  EXPECT_EQ(store_->get_job(id)->spec, expected);
+  const Result<std::vector<Event>> events = store_->events_since(0, 100);
+  ASSERT_TRUE(events.ok());
+  EXPECT_EQ(events->back().message_json, R"({"running":true})");
+
+  const Status bad = store_->change_running_limit(id, -1, std::nullopt);
+  EXPECT_EQ(bad.code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(store_->get_job(id)->spec.time_limit_s, 7200);
+  ASSERT_TRUE(store_->change_running_limit(id, std::nullopt, std::nullopt).ok());
+  EXPECT_EQ(store_->get_job(id)->spec.time_limit_s, std::nullopt);
+  EXPECT_EQ(store_->change_running_limit(JobId(999), 60, std::nullopt).code(),
+            ErrorCode::kNotFound);
+}
+
 TEST_F(StateStoreTest, ShellJobWithAutoMemoryAndNoOptionalFieldsRoundTrips) {
   JobSpec spec;
   spec.shell_command = "echo $HOME | tr a-z A-Z";

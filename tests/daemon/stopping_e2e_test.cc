@@ -122,6 +122,71 @@ TEST(StoppingE2E, AJobPastItsTimeLimitIsStoppingFromItsStartPlusTheLimit) {
             "stopped at its time limit of 1 s: exited with status 0 on SIGTERM");
 }
 
+// scontrol update TimeLimit= of a running job: its supervisor takes the new limit, counted
+// from the job's start. One job's limit is cut from 1h to 4s, and it is stopped 4 s after
+// its start, TIMEOUT, its log saying why; another's is raised by an hour (`--time +1h`,
+// Slurm's TimeLimit=+60), and it runs to its end. Of a running job nothing else changes, and
+// a job being stopped keeps its end.
+TEST(StoppingE2E, UpdateChangesARunningJobsTimeLimitThroughItsSupervisor) {
+  DaemonHarness daemon("2xH100-80G");
+  const std::uint64_t cut = daemon.submit(std::string("--time 1h ") + kCatchesTerm);
+  const std::uint64_t raised = daemon.submit("--gpus 0 --time 6s -- sleep 8");
+  const std::uint64_t unlimited = daemon.submit("--gpus 0 -- sleep 60");
+  daemon.wait_for_state(raised, "RUNNING");
+  const test_support::CliRun raise =
+      daemon.fastgpu("update " + std::to_string(raised) + " --time +1h");
+  ASSERT_EQ(raise.exit_code, 0) << raise.output;
+  EXPECT_TRUE(contains(
+      raise.output, "job " + std::to_string(raised) + ": time limit 1h00m (running: SIGTERM in "))
+      << raise.output;
+  EXPECT_EQ(daemon.job(raised)["spec"]["time_limit_s"], 3606);
+  const test_support::CliRun none =
+      daemon.fastgpu("update " + std::to_string(unlimited) + " --time +1h");
+  EXPECT_EQ(none.exit_code, 1) << none.output;
+  EXPECT_TRUE(contains(none.output, "job " + std::to_string(unlimited) +
+                                        " has no time limit to move by +1h00m; give a whole one"))
+      << none.output;
+  const test_support::CliRun below =
+      daemon.fastgpu("update " + std::to_string(raised) + " --time=-2h");
+  EXPECT_NE(below.exit_code, 0) << below.output;
+  EXPECT_TRUE(contains(below.output, "moved by -2h00m leaves none")) << below.output;
+  EXPECT_EQ(daemon.fastgpu("update " + std::to_string(raised) + " --time +later").exit_code, 2);
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(unlimited)).exit_code, 0);
+  ASSERT_TRUE(wait_for_file(daemon, "up"));
+  const test_support::CliRun shorten =
+      daemon.fastgpu("update " + std::to_string(cut) + " --time 4s");
+  ASSERT_EQ(shorten.exit_code, 0) << shorten.output;
+  EXPECT_EQ(daemon.job(cut)["spec"]["time_limit_s"], 4);
+
+  const test_support::CliRun priority =
+      daemon.fastgpu("update " + std::to_string(cut) + " --priority 3");
+  EXPECT_EQ(priority.exit_code, 1) << priority.output;
+  EXPECT_TRUE(contains(priority.output, "of a running job only the time limit can be changed"))
+      << priority.output;
+
+  ASSERT_TRUE(wait_for_file(daemon, "term"));  // SIGTERM at the new limit, not the old
+  const json job = daemon.job(cut);
+  ASSERT_TRUE(job["stopping"].is_object()) << job.dump();
+  EXPECT_EQ(job["stopping"]["cause"], "time limit");
+  EXPECT_EQ(job["stopping"]["since_us"].get<std::int64_t>(),
+            job["start_time_us"].get<std::int64_t>() + 4'000'000);
+  const test_support::CliRun late = daemon.fastgpu("update " + std::to_string(cut) + " --time 2h");
+  EXPECT_EQ(late.exit_code, 1) << late.output;
+  EXPECT_TRUE(contains(late.output, "is being stopped (time limit)")) << late.output;
+  release(daemon);
+  EXPECT_EQ(daemon.wait_for_state(cut, "TIMEOUT")["end_reason"],
+            "stopped at its time limit of 4 s: exited with status 0 on SIGTERM");
+  EXPECT_TRUE(contains(daemon.log_of(cut),
+                       "time limit changed from 1h00m to 4s, counted from "
+                       "its start"))
+      << daemon.log_of(cut);
+
+  const json ran = daemon.wait_for_state(raised, "COMPLETED");
+  EXPECT_EQ(ran["spec"]["time_limit_s"], 3606);
+  EXPECT_TRUE(contains(daemon.log_of(raised), "time limit changed from 6s to 1h00m"))
+      << daemon.log_of(raised);
+}
+
 // A daemon killed with SIGKILL in a cancelled job's grace period: the next one said nothing
 // of the stop, and the job ended "cancelled (...)" without who cancelled it.
 TEST(StoppingE2E, AfterADaemonKillNineTheCancelIsStillShownAndTheEndSaysWho) {

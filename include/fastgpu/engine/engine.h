@@ -172,11 +172,17 @@ class Engine {
 
   // Changes a queued job of `uid` (root, uid 0, may change anyone's): holds or releases it,
   // or changes its priority, time limit, grace or deadline (store::QueuedJobChange), with a
-  // "job.change" event saying what changed and who asked. Refused with kFailedPrecondition
-  // when the job is not QUEUED, is another user's, or is held by root and `uid` releases it;
-  // kInvalidArgument when the changed job is invalid. The next tick orders and places the
-  // queue with the change.
-  virtual Status change_queued(JobId job, std::uint32_t uid, store::QueuedJobChange change) = 0;
+  // "job.change" event saying what changed and who asked. The next tick orders and places
+  // the queue with the change. Of a running job only the time limit changes, through its
+  // supervisor: its owner may shorten it, and lengthen or remove it too unless the daemon
+  // serves several users (run_jobs_as_owner), where only root may, as Slurm lets only an
+  // operator raise a running job's limit. The new limit must lie ahead of the time the job
+  // has run.
+  // Refused with kFailedPrecondition when the job has ended, is another user's, is held by
+  // root and `uid` releases it, or is running and the change is anything else or may not
+  // be made (the message says why and what to do); kInvalidArgument when the changed job is
+  // invalid; kUnavailable while a running job is still starting.
+  virtual Status change_job(JobId job, std::uint32_t uid, store::QueuedJobChange change) = 0;
 
   // One turn of the loop.
   virtual Result<TickReport> tick() = 0;

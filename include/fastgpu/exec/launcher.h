@@ -2,10 +2,11 @@
 //
 // The local implementation starts one small supervisor per job in its own session
 // (setsid). The supervisor starts the job in its own process group, enforces the time
-// limit (SIGTERM to the group, SIGKILL after the grace period), forwards stop requests,
-// and writes the job's outcome and resource use to a file in the job's run folder before
-// it exits. So a daemon killed with SIGKILL loses nothing: running jobs keep running, and
-// the restarted daemon adopts their supervisors and reads the outcome when they end.
+// limit (SIGTERM to the group, SIGKILL after the grace period), forwards stop requests
+// and changes of the time limit, and writes the job's outcome and resource use to a file in the
+// job's run folder before it exits. So a daemon killed with SIGKILL loses nothing: running jobs
+// keep running, and the restarted daemon adopts their supervisors and reads the outcome when they
+// end.
 //
 // Units: seconds for durations, bytes for memory. Times are store::WallTime (microseconds
 // since the Unix epoch).
@@ -158,6 +159,15 @@ class Launcher {
   // Asks the job to stop: SIGTERM to its process group, SIGKILL after the grace period.
   // poll() reports it as Stopped once it is gone. Unknown job: kNotFound.
   virtual Status stop(JobId job, StopReason reason) = 0;
+
+  // Changes a running job's time limit (nullopt: none), still counted from the job's start.
+  // Its supervisor sends SIGTERM at once when the new limit has already passed, and writes
+  // a line about the change in the job's log. A restarted launcher's adopt() leaves the
+  // limit as the supervisor has it. Errors: kNotFound for a job not running under this
+  // launcher, kUnavailable while the job is still starting (ask again in a moment),
+  // kFailedPrecondition when its run already ended or its supervisor cannot take a change
+  // (one started by an earlier version of FastGPU: the message says so).
+  virtual Status set_time_limit(JobId job, std::optional<double> time_limit_s) = 0;
 
   // Takes back a job that a previous daemon launched (read from the store after a
   // restart): its supervisor pid and run record (or an earlier version's run folder). A

@@ -6,9 +6,9 @@
 // job's orphans are re-parented to it, so it can kill and reap them), starts the run's
 // record, starts the job in its own process group, enforces the time limit, turns
 // SIGTERM (cancel) and SIGUSR1 (preempt) into SIGTERM to the job's group and SIGKILL after
-// the grace period, kills whatever is left of the job when its first process exits, and
-// appends the outcome to the record before it exits. See src/exec/run_files.h for the
-// record and docs/exec.md for what users see.
+// the grace period, takes a new time limit from its record on SIGUSR2, kills whatever is left of
+// the job when its first process exits, and appends the outcome to the record before it exits. See
+// src/exec/run_files.h for the record and docs/exec.md for what users see.
 #pragma once
 
 #include <unistd.h>
@@ -27,7 +27,7 @@ namespace fastgpu::exec {
 // (whatever the job did), 1 when the job could not be started at all, 2 when not even the
 // record could be written, 3 when the daemon that launched it was gone before it started.
 // REQUIRES: called in a single-threaded process that may exit afterwards; SIGTERM, SIGINT,
-// SIGUSR1 and SIGCHLD are blocked (it blocks them itself; the launcher spawns it with them
+// SIGUSR1, SIGUSR2 and SIGCHLD are blocked (it blocks them itself; the launcher spawns it with them
 // blocked so that a stop request cannot arrive before it is ready).
 int run_supervisor(const std::filesystem::path& run_file, int notify_fd = -1,
                    int request_fd = STDIN_FILENO);

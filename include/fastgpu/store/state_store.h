@@ -375,6 +375,11 @@ class StateStore {
   // when it is not QUEUED), in one transaction with change.event; kNotFound for an unknown
   // job, kInvalidArgument (changing nothing) when the changed spec fails validate_job_spec.
   virtual Status change_queued(JobId job, const QueuedJobChange& change) = 0;
+  // Sets a RUNNING job's time limit (nullopt: none), in one transaction with `event`:
+  // kFailedPrecondition naming its state when it is not RUNNING, kNotFound for an unknown
+  // job, kInvalidArgument (changing nothing) when the limit fails validate_job_spec.
+  virtual Status change_running_limit(JobId job, std::optional<std::int64_t> time_limit_s,
+                                      std::optional<Event> event) = 0;
 
   virtual Result<JobRecord> get_job(JobId job) = 0;
   virtual Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) = 0;
