@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -784,9 +785,25 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
     line("waiting", waiting.value("reason", std::string("?")) + ": " +
                         waiting.value("detail", std::string("-")));
   }
-  line("time limit", field(spec, "time_limit_s").is_null()
-                         ? "none"
-                         : format_duration(Seconds(spec["time_limit_s"].get<double>())));
+  std::string limit = field(spec, "time_limit_s").is_null()
+                          ? "none"
+                          : format_duration(Seconds(spec["time_limit_s"].get<double>()));
+  // A running job's, counted from its start: when its supervisor sends SIGTERM (what a user
+  // checks after `fastgpu update --time`). Once past, the stopping line says the rest.
+  const api::Json& started = field(job, "start_time_us");
+  if (job["state"] == "RUNNING" && spec["time_limit_s"].is_number() &&
+      started.is_number_integer()) {
+    const std::int64_t sigterm_us =
+        started.get<std::int64_t>() +
+        static_cast<std::int64_t>(std::llround(spec["time_limit_s"].get<double>() * 1e6));
+    if (sigterm_us > now_us) {
+      limit +=
+          fmt::format(" (SIGTERM at {}, in {})",
+                      api::iso_time(store::WallTime(std::chrono::microseconds(sigterm_us))),
+                      format_duration(Seconds(static_cast<double>(sigterm_us - now_us) / 1e6)));
+    }
+  }
+  line("time limit", limit);
   // Only a grace of its own: the daemon's 10 s goes unsaid, as before.
   if (const api::Json& grace = field(spec, "grace_s"); grace.is_number()) {
     line("grace", format_duration(Seconds(grace.get<double>())) + " from SIGTERM to SIGKILL");

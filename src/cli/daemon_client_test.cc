@@ -121,6 +121,24 @@ TEST(JobDetails, AnEndedJobThatDidNotCompleteSaysWhy) {
   EXPECT_THAT(details(completed, kSubmitUs + 10'000'000'000), Not(HasSubstr("reason:")));
 }
 
+// A running job's limit counts from its start: show says when SIGTERM comes, which
+// `fastgpu update --time` moves; a queued or ended job's limit is only its length.
+TEST(JobDetails, ARunningJobsTimeLimitSaysWhenSigtermComes) {
+  JobRecord running = ended(JobState::kRunning);
+  running.end_time.reset();
+  running.exit_code.reset();
+  running.spec.time_limit_s = 7200;
+  const std::int64_t an_hour_in = kSubmitUs + 90'000'000 + 3'600'000'000;
+  EXPECT_THAT(
+      details(running, an_hour_in),
+      HasSubstr("time limit:    2h00m (SIGTERM at " +
+                api::iso_time(at_us(kSubmitUs + 90'000'000 + 7'200'000'000)) + ", in 1h00m)\n"));
+  EXPECT_THAT(details(running, an_hour_in + 3'600'000'000), HasSubstr("time limit:    2h00m\n"));
+  JobRecord done = ended(JobState::kCompleted);
+  done.spec.time_limit_s = 7200;
+  EXPECT_THAT(details(done, an_hour_in), HasSubstr("time limit:    2h00m\n"));
+}
+
 TEST(JobDetails, AQueuedJobShowsItsWaitSoFarAndNoCostYet) {
   const std::string text = details(job(JobState::kQueued, 1), kSubmitUs + 300'000'000);
   EXPECT_THAT(text, HasSubstr("waited:        5m00s so far\n"));
