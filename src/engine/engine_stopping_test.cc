@@ -37,6 +37,12 @@ JobSpec job_spec(const std::string& name) {
   return spec;
 }
 
+JobSpec limited(const std::string& name, std::int64_t time_limit_s) {
+  JobSpec spec = job_spec(name);
+  spec.time_limit_s = time_limit_s;
+  return spec;
+}
+
 // One engine's worth of seams over a store that outlives it (a daemon and its restart).
 struct Seams {
   Seams(ManualClock& clock, store::StateStore& store, const std::filesystem::path& dir)
@@ -178,9 +184,7 @@ TEST_F(EngineStoppingTest, AJobsOwnGraceIsItsSupervisorsAndItsStoppingsToo) {
 // job's start plus its limit has passed and the job still runs.
 TEST_F(EngineStoppingTest, AJobPastItsTimeLimitIsStoppingFromItsStartPlusTheLimit) {
   open();
-  JobSpec spec = job_spec("limited");
-  spec.time_limit_s = 60;
-  const JobId id = start(spec);
+  const JobId id = start(limited("limited", 60));
   const WallTime started = *record(id).start_time;
   clock_.advance(59);
   EXPECT_FALSE(stopping(id));
@@ -202,9 +206,7 @@ TEST_F(EngineStoppingTest, AJobPastItsTimeLimitIsStoppingFromItsStartPlusTheLimi
 // Cancelled before its time limit: the cancel's SIGTERM is the one its grace runs from.
 TEST_F(EngineStoppingTest, ACancelBeforeTheTimeLimitStaysTheCause) {
   open();
-  JobSpec spec = job_spec("limited");
-  spec.time_limit_s = 60;
-  const JobId id = start(spec);
+  const JobId id = start(limited("limited", 60));
   clock_.advance(55);
   const WallTime cancelled = clock_.now();
   ASSERT_TRUE(engine_->cancel(id, 1000).ok());
@@ -353,9 +355,7 @@ store::QueuedJobChange time_limit(std::optional<std::int64_t> seconds) {
 // the new limit, counted from the job's start; nothing else of a running job changes.
 TEST_F(EngineStoppingTest, ARunningJobsTimeLimitChangesInTheStoreAndItsSupervisor) {
   open();
-  JobSpec spec = job_spec("long");
-  spec.time_limit_s = 3600;
-  const JobId id = start(spec);
+  const JobId id = start(limited("long", 3600));
   const WallTime started = *record(id).start_time;
   clock_.advance(600);
   FakeLauncher& launcher = seams_->launcher;
@@ -407,9 +407,7 @@ TEST_F(EngineStoppingTest, ARunningJobsTimeLimitChangesInTheStoreAndItsSuperviso
 // A supervisor that cannot take a change (an earlier version's) leaves the store as it was.
 TEST_F(EngineStoppingTest, ALimitTheSupervisorCannotTakeIsNotRecorded) {
   open();
-  JobSpec spec = job_spec("old");
-  spec.time_limit_s = 3600;
-  const JobId id = start(spec);
+  const JobId id = start(limited("old", 3600));
   seams_->launcher.limit_answer = failed_precondition("its supervisor is of an earlier version");
   const Status refused = engine_->change_job(id, 1000, time_limit(7200));
   EXPECT_EQ(refused.code(), ErrorCode::kFailedPrecondition);
@@ -423,9 +421,7 @@ TEST_F(EngineStoppingTest, ALimitTheSupervisorCannotTakeIsNotRecorded) {
 TEST_F(EngineStoppingTest, UnderADaemonOfSeveralUsersOnlyRootLengthensARunningJobsLimit) {
   seams_->options.run_jobs_as_owner = true;
   open();
-  JobSpec spec = job_spec("shared");
-  spec.time_limit_s = 3600;
-  const JobId id = start(spec);
+  const JobId id = start(limited("shared", 3600));
   for (const std::optional<std::int64_t> longer :
        {std::optional<std::int64_t>(7200), std::optional<std::int64_t>()}) {
     const Status refused = engine_->change_job(id, 1000, time_limit(longer));
@@ -443,9 +439,7 @@ TEST_F(EngineStoppingTest, UnderADaemonOfSeveralUsersOnlyRootLengthensARunningJo
 // next one tells it, from the store, once it has adopted the run.
 TEST_F(EngineStoppingTest, ARestartedEngineTellsTheSupervisorTheLimitTheStoreHolds) {
   open();
-  JobSpec spec = job_spec("long");
-  spec.time_limit_s = 3600;
-  const JobId id = start(spec);
+  const JobId id = start(limited("long", 3600));
   JobSpec other = job_spec("other");
   other.gpus = 0;
   other.gpu_mem.reset();

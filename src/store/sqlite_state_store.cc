@@ -270,15 +270,7 @@ class SqliteStateStore final : public StateStore {
   Status change_queued(JobId job, const QueuedJobChange& change) override {
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
-    STORE_ASSIGN_OR_RETURN(Statement read, db_->prepare(kGetJob));
-    read.bind(1, as_int64(job.value()));
-    STORE_ASSIGN_OR_RETURN(bool found, read.step());
-    if (!found) return unknown_job(job);
-    STORE_ASSIGN_OR_RETURN(JobRecord record, read_job_row(read, Environment{}));
-    if (record.state != JobState::kQueued) {
-      return failed_precondition(
-          fmt::format("job {} is {}, not QUEUED", job.value(), job_state_name(record.state)));
-    }
+    STORE_ASSIGN_OR_RETURN(JobRecord record, job_in_state(job, JobState::kQueued));
     JobSpec& spec = record.spec;
     if (change.held_by) spec.held_by = *change.held_by;
     if (change.priority) spec.priority = *change.priority;
@@ -302,15 +294,7 @@ class SqliteStateStore final : public StateStore {
                               std::optional<Event> event) override {
     std::lock_guard lock(mutex_);
     STORE_ASSIGN_OR_RETURN(Transaction txn, Transaction::begin(*db_));
-    STORE_ASSIGN_OR_RETURN(Statement read, db_->prepare(kGetJob));
-    read.bind(1, as_int64(job.value()));
-    STORE_ASSIGN_OR_RETURN(bool found, read.step());
-    if (!found) return unknown_job(job);
-    STORE_ASSIGN_OR_RETURN(JobRecord record, read_job_row(read, Environment{}));
-    if (record.state != JobState::kRunning) {
-      return failed_precondition(
-          fmt::format("job {} is {}, not RUNNING", job.value(), job_state_name(record.state)));
-    }
+    STORE_ASSIGN_OR_RETURN(JobRecord record, job_in_state(job, JobState::kRunning));
     record.spec.time_limit_s = time_limit_s;
     FASTGPU_RETURN_IF_ERROR(validate_changed_spec(record.spec, job));
     STORE_ASSIGN_OR_RETURN(Statement write, db_->prepare(kChangeRunningLimit));
@@ -542,6 +526,23 @@ class SqliteStateStore final : public StateStore {
   }
 
  private:
+  // The job's row without its environment, for a change that compares and sets its state:
+  // kNotFound, or kFailedPrecondition naming the state it is in instead of `expected`.
+  // REQUIRES: mutex_ held.
+  Result<JobRecord> job_in_state(JobId job, JobState expected) {
+    STORE_ASSIGN_OR_RETURN(Statement read, db_->prepare(kGetJob));
+    read.bind(1, as_int64(job.value()));
+    STORE_ASSIGN_OR_RETURN(bool found, read.step());
+    if (!found) return unknown_job(job);
+    STORE_ASSIGN_OR_RETURN(JobRecord record, read_job_row(read, Environment{}));
+    if (record.state != expected) {
+      return failed_precondition(fmt::format("job {} is {}, not {}", job.value(),
+                                             job_state_name(record.state),
+                                             job_state_name(expected)));
+    }
+    return record;
+  }
+
   // submit_records(), and check_records() when not `store`: the batch is inserted in a
   // transaction that only a stored batch commits; the others are rolled back as it goes out
   // of scope.
