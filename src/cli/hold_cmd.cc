@@ -120,8 +120,10 @@ Result<std::int64_t> stepped_limit(api::ApiClient& client, std::uint64_t id, std
       job->value("spec", api::Json::object()).value("time_limit_s", api::Json());
   const std::string by =
       (step < 0 ? "-" : "+") + format_duration(Seconds(static_cast<double>(std::abs(step))));
+  // Refusals of the step, never counted as a member of a range or selection that started or
+  // ended meanwhile (which a kFailedPrecondition from the daemon is).
   if (!limit.is_number_integer()) {
-    return failed_precondition(fmt::format(
+    return invalid_argument(fmt::format(
         "job {} has no time limit to move by {}; give a whole one (`fastgpu update {} --time 4h`)",
         id, by, id));
   }
