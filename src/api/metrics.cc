@@ -142,6 +142,14 @@ void add_jobs(Families& out, const MetricsInput& input) {
               "GPU-seconds of the running job so far (GPUs x run, earlier runs included).", "gauge",
               labels, job.accounting.gpu_seconds.value_or(0.0) + run_s * gpus);
     }
+    // Counted from its start, as run_seconds is: `limit - run < 600` warns of a job about to
+    // be stopped, which `fastgpu update --time` can still save.
+    if (job.spec.time_limit_s) {
+      out.add("fastgpu_job_time_limit_seconds",
+              "The running job's time limit, counted from its start (SIGTERM when run_seconds "
+              "reaches it; `fastgpu update --time` changes it). No sample: no limit.",
+              "gauge", labels, static_cast<double>(*job.spec.time_limit_s));
+    }
     out.add_if("fastgpu_job_gpu_memory_declared_bytes",
                "GPU memory per GPU the running job was placed with (its declared bytes, or what "
                "\"auto\" learned).",

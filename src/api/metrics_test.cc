@@ -119,6 +119,12 @@ TEST(PrometheusMetrics, RunningJobsAndTheQueueAreCounted) {
   EXPECT_TRUE(has_line(text, "fastgpu_job_run_seconds" + job + " 100")) << text;
   EXPECT_TRUE(has_line(text, "fastgpu_job_wait_seconds" + job + " 60")) << text;
   EXPECT_TRUE(has_line(text, "fastgpu_job_gpu_seconds" + job + " 200")) << text;
+  // No limit: no sample. With one, its seconds, beside the run's.
+  EXPECT_EQ(text.find("fastgpu_job_time_limit_seconds"), std::string::npos) << text;
+  MetricsInput limited = input();
+  limited.running.front().spec.time_limit_s = 7200;
+  EXPECT_TRUE(has_line(prometheus_text(metric_families(limited)),
+                       "fastgpu_job_time_limit_seconds" + job + " 7200"));
   EXPECT_TRUE(has_line(text, "fastgpu_job_gpu_memory_declared_bytes" + job + " 21474836480"))
       << text;
   // Preempted and started again: its earlier runs' 50 GPU-seconds count too.
