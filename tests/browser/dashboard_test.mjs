@@ -160,7 +160,7 @@ try {
   await until("long-job's log", async () => (await page.textContent("#job-log")).trim() === "tick");
   const fields = await page.textContent("#job-fields");
   assert.match(fields, /running for/);
-  assert.match(fields, /time limit\s*10m00s/);
+  assert.match(fields, /time limit\s*10m00s \(SIGTERM in \d+m\d\ds\)/, "when the running job's limit ends it");
   assert.match(fields, /command\s*sh -c 'echo tick; exec sleep 300'/, "the command as a shell reads it");
   assert.match((await rows(page, "running"))[0], /GPU \d/);
   assert.doesNotMatch(await page.textContent("#job-log"), /hello/, "the log is the selected job's alone");

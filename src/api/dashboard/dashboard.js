@@ -404,7 +404,13 @@ function showJob(job) {
   if (spec.working_dir) field(list, "working directory", spec.working_dir);
   field(list, "GPUs", gpuCount(job));
   field(list, "memory per GPU", memoryPerGpu(job));
-  field(list, "time limit", missing(spec.time_limit_s) ? "none" : duration(spec.time_limit_s));
+  // A running job's limit counts from its start: when SIGTERM comes, as `fastgpu show` says.
+  let limit = missing(spec.time_limit_s) ? "none" : duration(spec.time_limit_s);
+  const left = spec.time_limit_s - secondsSince(job.start_time_us);
+  if (job.state === "RUNNING" && !missing(spec.time_limit_s) && !missing(job.start_time_us) && left > 0) {
+    limit += ` (SIGTERM in ${duration(left)})`;
+  }
+  field(list, "time limit", limit);
   field(list, "priority", orNa(spec.priority));
   if (job.state === "QUEUED") {
     field(list, "queued for", duration(secondsSince(job.submit_time_us)));
