@@ -710,6 +710,16 @@ std::string limits_text(const api::Json& limits) {
 
 }  // namespace
 
+std::optional<std::int64_t> limit_sigterm_us(const api::Json& job) {
+  const api::Json started = job.value("start_time_us", api::Json());
+  const api::Json limit = job.value("spec", api::Json::object()).value("time_limit_s", api::Json());
+  if (job.value("state", std::string()) != "RUNNING" || !started.is_number_integer() ||
+      !limit.is_number()) {
+    return std::nullopt;
+  }
+  return started.get<std::int64_t>() + std::llround(limit.get<double>() * 1e6);
+}
+
 std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   const api::Json& spec = job["spec"];
   std::string command =
@@ -790,18 +800,11 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
                           : format_duration(Seconds(spec["time_limit_s"].get<double>()));
   // A running job's, counted from its start: when its supervisor sends SIGTERM (what a user
   // checks after `fastgpu update --time`). Once past, the stopping line says the rest.
-  const api::Json& started = field(job, "start_time_us");
-  if (job["state"] == "RUNNING" && spec["time_limit_s"].is_number() &&
-      started.is_number_integer()) {
-    const std::int64_t sigterm_us =
-        started.get<std::int64_t>() +
-        static_cast<std::int64_t>(std::llround(spec["time_limit_s"].get<double>() * 1e6));
-    if (sigterm_us > now_us) {
-      limit +=
-          fmt::format(" (SIGTERM at {}, in {})",
-                      api::iso_time(store::WallTime(std::chrono::microseconds(sigterm_us))),
-                      format_duration(Seconds(static_cast<double>(sigterm_us - now_us) / 1e6)));
-    }
+  if (const std::optional<std::int64_t> sigterm_us = limit_sigterm_us(job);
+      sigterm_us && *sigterm_us > now_us) {
+    limit += fmt::format(" (SIGTERM at {}, in {})",
+                         api::iso_time(store::WallTime(std::chrono::microseconds(*sigterm_us))),
+                         format_duration(Seconds(static_cast<double>(*sigterm_us - now_us) / 1e6)));
   }
   line("time limit", limit);
   // Only a grace of its own: the daemon's 10 s goes unsaid, as before.

@@ -163,6 +163,9 @@ std::string render_job_table(const api::Json& jobs, std::int64_t now_us, bool ex
                              std::size_t columns = 0);
 // The details of one job, one "key: value" per line.
 std::string render_job_details(const api::Json& job, std::int64_t now_us);
+// When a running job's supervisor sends SIGTERM for its time limit, which counts from the
+// job's start (microseconds since the epoch); nullopt for a job not running or without one.
+std::optional<std::int64_t> limit_sigterm_us(const api::Json& job);
 
 // The wall clock in microseconds since the epoch.
 std::int64_t now_micros();

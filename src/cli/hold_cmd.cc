@@ -70,12 +70,8 @@ std::string changed_text(std::uint64_t id, const std::string& verb, const api::J
   if (body.contains("time_limit_s")) {
     std::string part = "time limit " + seconds("time_limit_s", "unlimited");
     // A running job's limit counts from its start: say when it now ends at the latest.
-    const api::Json started = job.value("start_time_us", api::Json());
-    const api::Json limit = field("time_limit_s");
-    if (job.value("state", std::string()) == "RUNNING" && started.is_number_integer() &&
-        limit.is_number()) {
-      const double left_s = static_cast<double>(started.get<std::int64_t>()) / 1e6 +
-                            limit.get<double>() - static_cast<double>(now_micros()) / 1e6;
+    if (const std::optional<std::int64_t> sigterm_us = limit_sigterm_us(job)) {
+      const double left_s = static_cast<double>(*sigterm_us - now_micros()) / 1e6;
       part += fmt::format(" (running: SIGTERM in {} at the latest)",
                           format_duration(Seconds(std::max(0.0, left_s))));
     }

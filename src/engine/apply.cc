@@ -180,7 +180,11 @@ void EngineImpl::settle_launches(const std::vector<exec::LaunchResult>& results,
     meter_.start(job.job, launch.gpus, launch.util_share,
                  to_seconds(job.started.value_or(options_.clock->now())));
     report.started.push_back(job.job);
-    if (launch.limit_changed) tell_limit(job.job, report);
+    if (launch.changed_limit_s) {
+      if (std::optional<std::string> problem = tell_limit(job.job, *launch.changed_limit_s)) {
+        warn(report, "job.limit_error", job.job, *problem);
+      }
+    }
   }
 }
 

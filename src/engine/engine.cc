@@ -115,7 +115,9 @@ Status EngineImpl::adopt(const JobRecord& job) {
   const Status adopted = options_.launcher->adopt(job.id, job.supervisor_pid.value_or(0), run);
   if (adopted.ok()) {
     meter_.start(job.id, job.placed_gpus, job.spec.util_share, std::nullopt, job.run_peak_gpu_mem);
-    recover_limit(job);
+    if (std::optional<std::string> problem = tell_limit(job.id, job.spec.time_limit_s)) {
+      recovery_notes_.push_back("after the restart, " + *problem);
+    }
     // Placed by a daemon that had more GPUs (another --devices, a GPU lost meanwhile): the
     // job keeps them until it ends, and the log says so, where it had said nothing.
     std::vector<std::uint32_t> gone;

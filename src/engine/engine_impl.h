@@ -79,13 +79,12 @@ class EngineImpl final : public Engine {
   // A running job's new time limit, `change` holding nothing else (change_job's rules).
   Status change_running_limit(const store::JobRecord& job, std::uint32_t uid,
                               const store::QueuedJobChange& change);
-  // Tells the supervisor of an adopted run the time limit the store holds (a no-op where
-  // it has that one): the engine before may have died between recording a change and
-  // telling the supervisor.
-  void recover_limit(const store::JobRecord& job);
-  // Tells the supervisor of a job whose limit changed while it was starting the limit the
-  // mirror (else the store) holds now; a warning when it cannot be told.
-  void tell_limit(JobId job, TickReport& report);
+  // Tells the job's supervisor its time limit where it has another: after a change made
+  // while the job was starting, and to each adopted run (the engine before may have died
+  // between recording a change and telling the supervisor). What went wrong, in words; nullopt
+  // when it was told, or when the run has ended or never took changes (an earlier version's
+  // supervisor, whose limit no change reached).
+  std::optional<std::string> tell_limit(JobId job, std::optional<std::int64_t> time_limit_s);
   // What the engine before this one asked of the runs it left (its job.cancel, job.preempt
   // and job.kill events), so that they end as they would have under it ("cancelled by uid
   // N", not "cancelled") and show as stopping meanwhile.
@@ -170,9 +169,9 @@ class EngineImpl final : public Engine {
     std::vector<std::uint32_t> gpus;
     std::optional<Bytes> bytes_per_gpu;
     double util_share = 1.0;
-    // Its time limit was changed since the launch began: the supervisor is told once the
-    // launch settles (change_running_limit), from the mirror.
-    bool limit_changed = false;
+    // The time limit it was given since the launch began (change_running_limit): its
+    // supervisor is told once the launch settles.
+    std::optional<std::optional<std::int64_t>> changed_limit_s = std::nullopt;
   };
   void collect_launches(TickReport& report);
   void settle_launches(const std::vector<exec::LaunchResult>& results, TickReport& report);

@@ -164,14 +164,14 @@ Status EngineImpl::change_running_limit(const JobRecord& job, std::uint32_t uid,
   const json what{
       {"uid", uid}, {"running", true}, {"time_limit_s", or_null(asked)}, {"was_s", or_null(had)}};
   // Recorded first: a daemon that dies before telling the supervisor tells it at its restart
-  // (recover_limit).
+  // (adopt).
   FASTGPU_RETURN_IF_ERROR(options_.store->change_running_limit(
       job.id, asked, store::Event{0, now, "job.change", job.id, what.dump()}));
   running_.limit_changed(job.id, asked);
   // Its end moves, and with it the reservations behind it.
   schedule_.invalidate();
   if (launching != launching_.end()) {
-    launching->second.limit_changed = true;
+    launching->second.changed_limit_s = asked;
     return {};
   }
   return options_.launcher->set_time_limit(job.id, as_seconds(asked))
@@ -179,39 +179,15 @@ Status EngineImpl::change_running_limit(const JobRecord& job, std::uint32_t uid,
                     ", but its supervisor was not told");
 }
 
-void EngineImpl::tell_limit(JobId id, TickReport& report) {
-  std::optional<std::int64_t> limit;
-  if (const JobRecord* mirrored = running_.find(id)) {
-    limit = mirrored->spec.time_limit_s;
-  } else {
-    Result<JobRecord> job = options_.store->get_job(id);
-    if (!job.ok()) {
-      warn(report, "job.limit_error", id,
-           "cannot read job " + to_string(id) +
-               " to tell its supervisor its new time limit: " + job.status().to_string());
-      return;
-    }
-    limit = job->spec.time_limit_s;
-  }
-  const Status told = options_.launcher->set_time_limit(id, as_seconds(limit));
-  if (!told.ok() && told.code() != ErrorCode::kFailedPrecondition) {  // not one that ended
-    warn(report, "job.limit_error", id,
-         fmt::format("job {}'s supervisor could not be told its new time limit of {}: {}",
-                     id.value(), limit_text(limit), told.to_string()));
-  }
-}
-
-void EngineImpl::recover_limit(const JobRecord& job) {
-  const Status told = options_.launcher->set_time_limit(job.id, as_seconds(job.spec.time_limit_s));
-  // Refused only by a run that has ended (its end is polled next) or by a supervisor that
-  // never took a change (so its limit is the one the store holds): nothing to say of either.
+std::optional<std::string> EngineImpl::tell_limit(JobId id,
+                                                  std::optional<std::int64_t> time_limit_s) {
+  const Status told = options_.launcher->set_time_limit(id, as_seconds(time_limit_s));
   if (told.ok() || told.code() == ErrorCode::kFailedPrecondition ||
       told.code() == ErrorCode::kUnavailable) {
-    return;
+    return std::nullopt;
   }
-  recovery_notes_.push_back(fmt::format(
-      "job {}'s supervisor could not be told its time limit of {} after the restart: {}",
-      job.id.value(), limit_text(job.spec.time_limit_s), told.to_string()));
+  return fmt::format("job {}'s supervisor could not be told its time limit of {}: {}", id.value(),
+                     limit_text(time_limit_s), told.to_string());
 }
 
 }  // namespace fastgpu::engine
