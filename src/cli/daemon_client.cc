@@ -511,9 +511,10 @@ Result<std::string> parse_state_list(const std::string& text, bool ended, std::s
       const std::string pointer = known.ok()
                                       ? fmt::format("`fastgpu {} {}` lists them", other, state)
                                       : fmt::format("`fastgpu {}` takes {}", other, other_listed);
-      const std::string what = verb == "purge" ? "purge forgets only jobs that have ended"
-                               : ended         ? "history lists jobs that have ended"
-                                               : "queue lists jobs that have not ended";
+      const std::string what = verb == "purge"      ? "purge forgets only jobs that have ended"
+                               : verb == "resubmit" ? "--state picks among jobs that have ended"
+                               : ended              ? "history lists jobs that have ended"
+                                                    : "queue lists jobs that have not ended";
       return invalid_argument(fmt::format("--state '{}': {}; {} ({}, comma-separated, e.g. {}); {}",
                                           text, why, what, listed, example, pointer));
     }

@@ -58,7 +58,7 @@ void add_resource_flags(CLI::App& app, SubmitOptions& options) {
                 "2026-12-01T18:00+01:00, or now+6h");
 }
 
-void add_control_flags(CLI::App& app, SubmitOptions& options) {
+void add_control_flags(CLI::App& app, SubmitOptions& options, bool with_array) {
   add_text_flag(app, "--name,-J", options.name,
                 "Job name (no spaces, ':' or ','); also ties the job to its history for auto "
                 "memory (default: none; the command is the history key)");
@@ -67,9 +67,11 @@ void add_control_flags(CLI::App& app, SubmitOptions& options) {
                  "(until it ends, however), comma-separated for several; repeatable")
       ->type_name("DEPENDENCY")
       ->allow_extra_args(false);
-  add_text_flag(app, "--array,-a", options.array,
-                "Submit one job per index: 0-15, 1,3,5, 0-15:2 (step); %4 runs at most 4 at "
-                "once (e.g. 0-15%4)");
+  if (with_array) {
+    add_text_flag(app, "--array,-a", options.array,
+                  "Submit one job per index: 0-15, 1,3,5, 0-15:2 (step); %4 runs at most 4 at "
+                  "once (e.g. 0-15%4)");
+  }
   // Takes an optional value, so that `--restartable false` means false: as a bare flag it
   // left `false` to start the command, and the job ran /bin/false. A word after it that is
   // not true or false is the command's first word (see add_submit_flags).
@@ -91,7 +93,7 @@ void add_control_flags(CLI::App& app, SubmitOptions& options) {
 
 void add_submit_flags(CLI::App& app, SubmitOptions& options) {
   add_resource_flags(app, options);
-  add_control_flags(app, options);
+  add_control_flags(app, options, /*with_array=*/true);
   add_text_flag(app, "--wrap,--command", options.shell_command,
                 "Run this string with /bin/sh -c instead of a program and its arguments");
   app.add_option("command", options.argv,
@@ -110,6 +112,11 @@ void add_submit_flags(CLI::App& app, SubmitOptions& options) {
     }
     options.restartable = "true";
   });
+}
+
+void add_resubmit_flags(CLI::App& app, SubmitOptions& options) {
+  add_resource_flags(app, options);
+  add_control_flags(app, options, /*with_array=*/false);
 }
 
 const std::vector<std::string>& job_field_names() {

@@ -793,6 +793,73 @@ TEST(JobsE2E, HoldReleaseAndUpdateChangeQueuedJobsInPlace) {
   EXPECT_EQ(ran["spec"]["time_limit_s"], 7200);
 }
 
+// A pipeline whose first job failed runs again, fixed, as it was submitted: each job with
+// what resubmit's flags change, the second waiting for the new first. The old jobs stay as
+// they ended; bad requests send nothing.
+TEST(JobsE2E, ResubmitRunsJobsAgainAsSubmittedWithTheFlagsChanges) {
+  DaemonHarness daemon;
+  // prep fails (no "fixed" yet) once train is queued behind it: a job waiting to succeed on
+  // one that failed already is refused at submit.
+  const std::uint64_t prep = daemon.submit(
+      "--gpus 0 --name prep --env COLOR=blue --time 10m --wrap " +
+      DaemonHarness::quoted("n=0; while [ ! -e go ] && [ $n -lt 1200 ]; do sleep 0.05; "
+                            "n=$((n+1)); done; echo color=$COLOR; test -e fixed"));
+  const std::uint64_t train =
+      daemon.submit("--gpus 0 --name train --after " + std::to_string(prep) + " -- echo trained");
+  daemon.write_file("go", "go\n");
+  daemon.wait_for_state(train, "CANCELLED");
+  ASSERT_EQ(daemon.job(prep)["state"], "FAILED");
+  const std::size_t jobs_before = job_count(daemon);
+
+  // Nothing is sent for a bad flag, an unknown job, or a job not in --state.
+  EXPECT_EQ(daemon.fastgpu("resubmit " + std::to_string(prep) + " --time 4x").exit_code, 2);
+  EXPECT_EQ(daemon.fastgpu("resubmit").exit_code, 2);
+  const test_support::CliRun unknown =
+      daemon.fastgpu("resubmit " + std::to_string(prep) + " 99999");
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  const test_support::CliRun other_state =
+      daemon.fastgpu("resubmit " + std::to_string(prep) + " --state completed");
+  EXPECT_EQ(other_state.exit_code, 1) << other_state.output;
+  EXPECT_TRUE(contains(other_state.output,
+                       "job " + std::to_string(prep) + " is FAILED, not COMPLETED as --state asks"))
+      << other_state.output;
+  EXPECT_EQ(job_count(daemon), jobs_before);
+
+  daemon.write_file("fixed", "");
+  const test_support::CliRun again =
+      daemon.fastgpu("resubmit " + std::to_string(train) + " " + std::to_string(prep) +
+                         " --time 20m --env COLOR=green",
+                     /*with_stderr=*/false);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  std::istringstream lines(again.output);
+  std::uint64_t new_prep = 0;
+  std::uint64_t new_train = 0;
+  lines >> new_prep >> new_train;
+  ASSERT_GT(new_prep, train);
+  ASSERT_GT(new_train, new_prep);
+
+  const json ran = daemon.wait_for_state(new_train, "COMPLETED");
+  EXPECT_EQ(ran["spec"]["dependencies"],
+            json::parse(R"([{"job": )" + std::to_string(new_prep) + R"(, "kind": "afterok"}])"));
+  EXPECT_EQ(ran["spec"]["time_limit_s"], 1200);
+  const json prepared = daemon.job(new_prep);
+  EXPECT_EQ(prepared["state"], "COMPLETED");
+  EXPECT_EQ(prepared["spec"]["name"], "prep");
+  EXPECT_EQ(prepared["spec"]["time_limit_s"], 1200);
+  EXPECT_TRUE(contains(daemon.log_of(new_prep), "color=green")) << daemon.log_of(new_prep);
+  EXPECT_EQ(daemon.job(prep)["state"], "FAILED");
+  EXPECT_EQ(daemon.job(train)["state"], "CANCELLED");
+
+  // A range takes the jobs of --state among it, and says what it left out.
+  const json failed_only = daemon.fastgpu_json("resubmit " + std::to_string(prep) + "-" +
+                                               std::to_string(train) + " --state failed");
+  ASSERT_TRUE(failed_only.is_object()) << failed_only.dump();
+  ASSERT_EQ(failed_only["jobs"].size(), 1u) << failed_only.dump();
+  EXPECT_EQ(failed_only["jobs"][0]["from"], prep);
+  EXPECT_EQ(failed_only["left_out"], 1);
+  daemon.wait_for_state(failed_only["jobs"][0]["id"].get<std::uint64_t>(), "COMPLETED");
+}
+
 // A job file's `hold: true` job waits for its release, and `run` says so at once instead of
 // seeming to wait for nothing; released, the batch ends and the report follows.
 TEST(JobsE2E, RunSaysWhichJobsTheFileHoldsAndWaitsForTheirRelease) {

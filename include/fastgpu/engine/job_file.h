@@ -122,6 +122,20 @@ std::string locate_batch_error(const Status& refused, const std::vector<store::J
 // states the units and defaults. For `fastgpu submit`; tests use it to compare both paths.
 void add_submit_flags(CLI::App& app, SubmitOptions& options);
 
+// Registers the flags of `fastgpu resubmit` on `app`: submit's, but for --array and the
+// command (a job again runs its own command).
+void add_resubmit_flags(CLI::App& app, SubmitOptions& options);
+
+// `fastgpu resubmit`: `job` queued again as it was submitted (its command, folder,
+// environment, resources, limits, umask, dependencies and array membership), each field
+// that `changes` gives (as submit's flags take it) in place of the job's own: --env is added
+// to the job's environment, --workdir is read from context.working_dir, --deadline also takes
+// "none". It is not held unless `changes` asks. Its owner, user and submit time are
+// context's. Fails with a message that names the flag and the value, as submit does; a
+// job's own field is not checked again.
+Result<store::JobSpec> resubmitted_spec(const store::JobSpec& job, SubmitOptions changes,
+                                        SubmitContext context);
+
 // The names of the fields a job file accepts, in documentation order.
 const std::vector<std::string>& job_field_names();
 
