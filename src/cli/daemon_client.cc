@@ -847,6 +847,20 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   } else {
     line("log", log_path);
   }
+  // A job of the caller's that did not complete: how to run it again (root's `show` of
+  // another user's job says nothing: only its owner may resubmit it).
+  const std::string state = job["state"].get<std::string>();
+  const bool own = field(job, "uid").is_number_unsigned() &&
+                   job["uid"].get<std::uint32_t>() == static_cast<std::uint32_t>(::geteuid());
+  if (own && (state == "FAILED" || state == "TIMEOUT" || state == "CANCELLED")) {
+    line("run again", state == "TIMEOUT"
+                          ? fmt::format("`fastgpu resubmit {} --time LONGER` (as submitted, with "
+                                        "a longer time limit)",
+                                        job["id"].dump())
+                          : fmt::format("`fastgpu resubmit {}` (as submitted; submit's flags "
+                                        "change what they name)",
+                                        job["id"].dump()));
+  }
   return text;
 }
 

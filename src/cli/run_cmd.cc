@@ -3,10 +3,12 @@
 // GPU-hours, energy and speedup against running the jobs one after another).
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <csignal>
+#include <limits>
 #include <memory>
 #include <set>
 #include <thread>
@@ -17,6 +19,7 @@
 #include "cli/run_chart.h"
 #include "cli/run_progress.h"
 #include "cli/submit_context.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/engine/job_file.h"
 #include "fastgpu/engine/report.h"
 
@@ -147,20 +150,30 @@ std::string not_completed_note(const std::vector<api::Json>& jobs) {
   constexpr std::size_t kListed = 10;
   std::string listed;
   std::size_t count = 0;
+  std::set<std::string> states;  // of the jobs that did not complete, for resubmit's --state
+  std::uint64_t first = std::numeric_limits<std::uint64_t>::max();
+  std::uint64_t last = 0;
   for (const api::Json& job : jobs) {
+    const std::uint64_t id = job["id"].get<std::uint64_t>();
+    first = std::min(first, id);
+    last = std::max(last, id);
     const std::string state = job["state"].get<std::string>();
     if (state == "COMPLETED") continue;
+    states.insert(ascii_lower(state));
     if (++count <= kListed) {
-      listed += fmt::format("{}{} ({})", listed.empty() ? "" : ", ", job["id"].get<std::uint64_t>(),
-                            state);
+      listed += fmt::format("{}{} ({})", listed.empty() ? "" : ", ", id, state);
     }
   }
   if (count == 0) return "";
   if (count > kListed) listed += fmt::format(" and {} more", count - kListed);
+  // A batch's ids follow one another; resubmit takes the range's jobs that ended so, and
+  // carries their dependencies on one another.
+  const std::string ids = first == last ? std::to_string(first) : fmt::format("{}-{}", first, last);
   return fmt::format(
-      "{} job(s) did not complete: {}; `fastgpu show ID` says how each ended and "
-      "`fastgpu logs ID` shows its output\n",
-      count, listed);
+      "{} job(s) did not complete: {}; `fastgpu show ID` says how each ended, "
+      "`fastgpu logs ID` shows its output, and `fastgpu resubmit {} --state {}` runs them "
+      "again\n",
+      count, listed, ids, fmt::join(states, ","));
 }
 
 int report(const std::vector<api::Json>& jobs, const GpuFacts& gpus, const RunOptions& options) {

@@ -454,8 +454,23 @@ TEST(JobsE2E, RunNamesTheJobsThatDidNotCompleteAndWhereToReadWhy) {
   test_support::CliRun run = daemon.fastgpu("run batch.yaml");
   EXPECT_EQ(run.exit_code, 1) << run.output;
   EXPECT_TRUE(contains(run.output, "2/2 done (1 failed)")) << run.output;
-  const std::regex note(R"(1 job\(s\) did not complete: \d+ \(FAILED\); `fastgpu show ID`)");
-  EXPECT_TRUE(std::regex_search(run.output, note)) << run.output;
+  const std::regex note(
+      R"(1 job\(s\) did not complete: (\d+) \(FAILED\); `fastgpu show ID` says how each ended, )"
+      R"(`fastgpu logs ID` shows its output, and `fastgpu (resubmit (\d+)-(\d+) --state failed)` )"
+      R"(runs them again\n)");
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(run.output, found, note)) << run.output;
+  EXPECT_EQ(std::stoull(found[4].str()), std::stoull(found[1].str()));
+  EXPECT_EQ(std::stoull(found[3].str()) + 1, std::stoull(found[1].str()));
+  // What it says runs the failed job again, alone; show says so too.
+  const std::uint64_t broken = std::stoull(found[1].str());
+  EXPECT_TRUE(contains(daemon.fastgpu("show " + found[1].str()).output,
+                       "run again:     `fastgpu resubmit " + found[1].str() + "` (as submitted"));
+  const json again = daemon.fastgpu_json(found[2].str());
+  ASSERT_TRUE(again.is_object()) << again.dump();
+  ASSERT_EQ(again["jobs"].size(), 1u) << again.dump();
+  EXPECT_EQ(again["jobs"][0]["from"], broken);
+  daemon.wait_for_state(again["jobs"][0]["id"].get<std::uint64_t>(), "FAILED");
   daemon.write_file("one.yaml", "{name: single, command: [\"true\"], gpus: 0}\n");
   run = daemon.fastgpu("run one.yaml");
   EXPECT_EQ(run.exit_code, 0) << run.output;
