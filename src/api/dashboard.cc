@@ -108,10 +108,11 @@ class Handlers {
                                request.path));
   }
 
-  // The one write: a job's cancel, from the dashboard's own page (see dashboard.h).
+  // The writes: a job's cancel, hold and release, from the dashboard's own page (see
+  // dashboard.h).
   void post(const httplib::Request& request, httplib::Response& response) const {
     set_common_headers(response);
-    if (!dashboard_cancels(request.path)) {
+    if (!dashboard_writes(request.path)) {
       refuse_write(request, response);
       return;
     }
@@ -128,10 +129,11 @@ class Handlers {
   }
 
   static void refuse_write(const httplib::Request& request, httplib::Response& response) {
-    response.set_header("Allow", dashboard_cancels(request.path) ? "POST" : "GET");
+    response.set_header("Allow", dashboard_writes(request.path) ? "POST" : "GET");
     set_json_error(response, 405,
-                   fmt::format("the dashboard reads, and cancels a job (POST /v1/jobs/ID/cancel); "
-                               "{} {} refused: submit or change jobs with the fastgpu command",
+                   fmt::format("the dashboard reads, and cancels, holds and releases a job (POST "
+                               "/v1/jobs/ID/cancel, /hold, /release); {} {} refused: submit or "
+                               "change jobs with the fastgpu command",
                                request.method, request.path));
   }
 
@@ -142,25 +144,26 @@ class Handlers {
     response.set_header("Referrer-Policy", "no-referrer");
   }
 
-  // Why a cancel did not come from the dashboard's page, or "" when it did: the page's
+  // Why a write did not come from the dashboard's page, or "" when it did: the page's
   // header, and the browser's own word on where the request comes from when it gives it.
   static std::string not_from_page(const httplib::Request& request) {
+    const std::string verb = request.path.substr(request.path.rfind('/') + 1);  // "cancel"
     if (!request.has_header(kDashboardHeader)) {
       return fmt::format(
-          "a cancel comes from the dashboard's page, which sends the {} header; this request "
+          "a {} comes from the dashboard's page, which sends the {} header; this request "
           "has none, so it was refused (from another site's page, or a hand-made request: "
-          "`fastgpu cancel ID` cancels from a shell)",
-          kDashboardHeader);
+          "`fastgpu {} ID` does it from a shell)",
+          verb, kDashboardHeader, verb);
     }
     const std::string origin = request.get_header_value("Origin");
     const std::string own = "http://" + request.get_header_value("Host");
     if (!origin.empty() && origin != own) {
-      return fmt::format("a cancel from {} refused: only the dashboard's own page ({}) cancels",
+      return fmt::format("a {} from {} refused: only the dashboard's own page ({}) writes", verb,
                          origin, own);
     }
     const std::string site = request.get_header_value("Sec-Fetch-Site");
     if (!site.empty() && site != "same-origin") {
-      return fmt::format("a cancel sent {} refused: only the dashboard's own page cancels", site);
+      return fmt::format("a {} sent {} refused: only the dashboard's own page writes", verb, site);
     }
     return "";
   }
@@ -223,11 +226,15 @@ bool is_id(std::string_view text) {
 
 }  // namespace
 
-bool dashboard_cancels(std::string_view path) {
+bool dashboard_writes(std::string_view path) {
   constexpr std::string_view kJobs = "/v1/jobs/";
-  constexpr std::string_view kCancel = "/cancel";
-  if (!path.starts_with(kJobs) || !path.ends_with(kCancel)) return false;
-  return is_id(path.substr(kJobs.size(), path.size() - kJobs.size() - kCancel.size()));
+  if (!path.starts_with(kJobs)) return false;
+  for (std::string_view verb : {"/cancel", "/hold", "/release"}) {
+    if (path.ends_with(verb)) {
+      return is_id(path.substr(kJobs.size(), path.size() - kJobs.size() - verb.size()));
+    }
+  }
+  return false;
 }
 
 bool dashboard_forwards(std::string_view path) {

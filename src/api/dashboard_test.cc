@@ -38,10 +38,10 @@ class DashboardServerTest : public ::testing::Test {
   static httplib::Headers with_cookie(const std::string& token = kToken) {
     return {{"Cookie", "other=1; fastgpu_dashboard=" + token}};
   }
-  // The cookie and the header the page sends with a cancel, and any more headers.
+  // The cookie and the header the page sends with a write, and any more headers.
   static httplib::Headers from_page(const httplib::Headers& more = {}) {
     httplib::Headers headers = with_cookie();
-    headers.emplace(kDashboardHeader, "cancel");
+    headers.emplace(kDashboardHeader, "write");
     headers.insert(more.begin(), more.end());
     return headers;
   }
@@ -158,6 +158,34 @@ TEST_F(DashboardServerTest, CancelsAJobForItsOwnPageAlone) {
   EXPECT_EQ(asked().size(), 1u);  // none of these reached the daemon
 }
 
+// A queued job's hold and release pass as a cancel does, under the same checks.
+TEST_F(DashboardServerTest, HoldsAndReleasesAJobForItsOwnPageAlone) {
+  auto hold = client().Post("/v1/jobs/42/hold", from_page(), "", "application/json");
+  ASSERT_TRUE(hold);
+  EXPECT_EQ(hold->status, 200);
+  auto release = client().Post("/v1/jobs/42/release", from_page(), "", "application/json");
+  ASSERT_TRUE(release);
+  EXPECT_EQ(release->status, 200);
+  EXPECT_EQ(asked(),
+            (std::vector<std::string>{"POST /v1/jobs/42/hold", "POST /v1/jobs/42/release"}));
+  auto no_header = client().Post("/v1/jobs/42/hold", with_cookie(), "", "application/json");
+  ASSERT_TRUE(no_header);
+  EXPECT_EQ(no_header->status, 403);
+  EXPECT_NE(no_header->body.find("`fastgpu hold ID` does it from a shell"), std::string::npos)
+      << no_header->body;
+  auto other_origin =
+      client().Post("/v1/jobs/42/release", from_page({{"Origin", "http://attacker.example"}}), "",
+                    "application/json");
+  ASSERT_TRUE(other_origin);
+  EXPECT_EQ(other_origin->status, 403);
+  // A change of its fields is not one of them.
+  auto update =
+      client().Post("/v1/jobs/42/update", from_page(), R"({"priority": 9})", "application/json");
+  ASSERT_TRUE(update);
+  EXPECT_EQ(update->status, 405);
+  EXPECT_EQ(asked().size(), 2u);
+}
+
 TEST_F(DashboardServerTest, CancelsAndReadsNothingElse) {
   // Nothing else that changes a job or the daemon is forwarded, whatever the method.
   auto submit = client().Post("/v1/jobs", from_page(), "{}", "application/json");
@@ -233,11 +261,15 @@ TEST(DashboardForwards, TheAllowedPathsAndNoOthers) {
         "/v1/daemon/reload", "/v1/metrics", "/v1", "/v1/jobs/-1", "/v1/jobs/+1"}) {
     EXPECT_FALSE(dashboard_forwards(path)) << path;
   }
-  EXPECT_TRUE(dashboard_cancels("/v1/jobs/7/cancel"));
+  for (const char* path : {"/v1/jobs/7/cancel", "/v1/jobs/7/hold", "/v1/jobs/12/release"}) {
+    EXPECT_TRUE(dashboard_writes(path)) << path;
+  }
   for (const char* path :
        {"/v1/jobs/cancel", "/v1/jobs//cancel", "/v1/jobs/x/cancel", "/v1/jobs/7/cancel/",
-        "/v1/jobs/7", "/v1/jobs/7/log", "/v1/jobs/-7/cancel", "/v2/jobs/7/cancel"}) {
-    EXPECT_FALSE(dashboard_cancels(path)) << path;
+        "/v1/jobs/7", "/v1/jobs/7/log", "/v1/jobs/-7/cancel", "/v2/jobs/7/cancel",
+        "/v1/jobs/7/update", "/v1/jobs/hold", "/v1/jobs/7/hold/release", "/v1/jobs/purge",
+        "/v1/daemon/reload"}) {
+    EXPECT_FALSE(dashboard_writes(path)) << path;
   }
 }
 

@@ -156,6 +156,18 @@ try {
     dds.map((dd) => dd.getBoundingClientRect()).filter((box) => box.right > 400 || box.width < 100).length);
   assert.equal(outside, 0, "each value inside a 400 px window, with room to be read");
   await page.setViewportSize({ width: 1600, height: 800 });
+  // A queued job is held and released from its panel, as `fastgpu hold` and `release` do.
+  await page.click(`#queued tr[data-id="${queued}"]`);
+  await until("blocked's panel", async () => /state\s*QUEUED/.test(await page.textContent("#job-fields")));
+  assert.equal(await page.isVisible("#job-release"), false, "not held: nothing to release");
+  await page.click("#job-hold");
+  await until("blocked held", async () => /"held_by": \d+/.test(cli("show", queued, "--json")));
+  await until("its panel offers the release", async () => page.isVisible("#job-release"));
+  assert.equal(await page.isVisible("#job-hold"), false);
+  await until("its panel says why it waits", async () => /waiting for\s*held/.test(await page.textContent("#job-fields")));
+  await page.click("#job-release");
+  await until("blocked released", async () => /"held_by": null/.test(cli("show", queued, "--json")));
+  await until("its panel offers a hold again", async () => page.isVisible("#job-hold"));
   await page.click(`#running tr[data-id="${running}"]`);
   await until("long-job's log", async () => (await page.textContent("#job-log")).trim() === "tick");
   const fields = await page.textContent("#job-fields");

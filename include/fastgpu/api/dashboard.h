@@ -6,10 +6,11 @@
 // socket's SO_PEERCRED, as it knows every CLI verb's). Anyone on the machine can connect to
 // a TCP port, so every request must carry a random token: the URL the command prints has
 // it, and the first page load trades it for an HttpOnly, SameSite=Strict cookie. The
-// server forwards the GET requests of the few API paths the page reads, and one write:
-// a job's cancel (POST /v1/jobs/{id}/cancel), which must also carry the page's own header
-// (X-FastGPU-Dashboard) and come from the dashboard's own origin, so that another site's
-// page cannot make a visitor's browser send it. Nothing submits or changes the daemon.
+// server forwards the GET requests of the few API paths the page reads, and three writes:
+// a job's cancel, hold and release (POST /v1/jobs/{id}/cancel, /hold, /release), which must
+// also carry the page's own header (X-FastGPU-Dashboard) and come from the dashboard's own
+// origin, so that another site's page cannot make a visitor's browser send them. Nothing
+// submits a job or changes the daemon.
 //
 // The page's files (src/api/dashboard/) are compiled into the program; the page fetches
 // nothing from elsewhere, and its Content-Security-Policy forbids it to.
@@ -33,7 +34,7 @@ struct ForwardedReply {
   int status = 0;
   std::string body;  // JSON
 };
-// Sends `method` ("GET", or "POST" for a cancel) of `target` (path and query) to the
+// Sends `method` ("GET", or "POST" for a write) of `target` (path and query) to the
 // daemon, without a body; an error when no daemon answered.
 using DaemonCall =
     std::function<Result<ForwardedReply>(const std::string& method, const std::string& target)>;
@@ -50,9 +51,9 @@ std::optional<DashboardAsset> dashboard_asset(std::string_view path);
 // /v1/gpus/samples, /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/log. The page also reads the
 // dashboard's own /settings.json (DashboardSettings).
 bool dashboard_forwards(std::string_view path);
-// True for the one path the page writes to: POST /v1/jobs/{id}/cancel.
-bool dashboard_cancels(std::string_view path);
-// The header a cancel must carry (any value; the page sends "cancel"). A form of another
+// True for the paths the page writes to: POST /v1/jobs/{id}/cancel, /hold and /release.
+bool dashboard_writes(std::string_view path);
+// The header a write must carry (any value; the page sends "write"). A form of another
 // site cannot set it, and its script could only with a CORS preflight, which the dashboard
 // does not answer.
 inline constexpr const char* kDashboardHeader = "X-FastGPU-Dashboard";

@@ -228,10 +228,10 @@ async function get(target) {
   return call(target, { cache: "no-store" });
 }
 
-// A job's cancel, the one write the dashboard passes on: it carries the header that tells
-// the dashboard server the page sent it (a page of another site cannot).
+// A job's cancel, hold or release, the writes the dashboard passes on: each carries the
+// header that tells the dashboard server the page sent it (a page of another site cannot).
 async function post(target) {
-  return call(target, { method: "POST", cache: "no-store", headers: { "X-FastGPU-Dashboard": "cancel" } });
+  return call(target, { method: "POST", cache: "no-store", headers: { "X-FastGPU-Dashboard": "write" } });
 }
 
 async function call(target, options) {
@@ -391,6 +391,9 @@ function showJob(job) {
   shownJob = job;
   document.getElementById("job-id").textContent = String(job.id);
   document.getElementById("job-cancel").hidden = !(job.state === "QUEUED" || job.state === "RUNNING") || Boolean(job.stopping);
+  const held = job.state === "QUEUED" && !missing(job.held_by);
+  document.getElementById("job-hold").hidden = job.state !== "QUEUED" || held;
+  document.getElementById("job-release").hidden = !held;
   const list = document.createElement("dl");
   list.id = "job-fields";
   const spec = job.spec || {};
@@ -503,6 +506,18 @@ async function cancelJob() {
   }
 }
 
+// A queued job kept back, or let go: nothing is lost either way, so nothing is asked.
+async function holdOrRelease(verb) {
+  const job = shownJob;
+  if (job === null || selected !== job.id) return;
+  try {
+    await post(`/v1/jobs/${job.id}/${verb}`);
+    await refreshJob();
+  } catch (error) {
+    showProblem(error);
+  }
+}
+
 function closeJob() {
   selected = null;
   shownJob = null;
@@ -559,6 +574,8 @@ async function start() {
 
 document.getElementById("job-close").addEventListener("click", closeJob);
 document.getElementById("job-cancel").addEventListener("click", cancelJob);
+document.getElementById("job-hold").addEventListener("click", () => holdOrRelease("hold"));
+document.getElementById("job-release").addEventListener("click", () => holdOrRelease("release"));
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closeJob();
 });
