@@ -213,6 +213,33 @@ TEST(JobsE2E, ASharedDaemonRefusesAUserLimitsAboveTheirOwn) {
       << none.dump();
 }
 
+// Root sees a user's job on its shared daemon but does not run it again: resubmitted by
+// root, it would run that user's command as root.
+TEST(JobsE2E, RootDoesNotResubmitAnotherUsersJob) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root, to run a shared daemon and another user";
+  DaemonHarness daemon;
+  ASSERT_EQ(::chmod(daemon.socket().parent_path().c_str(), 0755), 0);
+  ASSERT_EQ(daemon.fastgpu("daemon start --shared").exit_code, 0);
+  const std::string taken = submit_as_uid_1001(
+      daemon.socket(),
+      json{{"jobs",
+            json::array({{{"shell_command", "true"}, {"working_dir", "/tmp"}, {"gpus", 0}}})}}
+          .dump(),
+      1000);
+  ASSERT_TRUE(taken.starts_with("201 ")) << taken;
+  const std::uint64_t id = json::parse(taken.substr(4))["ids"][0].get<std::uint64_t>();
+  const test_support::CliRun again = daemon.fastgpu("resubmit " + std::to_string(id));
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_TRUE(contains(again.output,
+                       "(uid 1001), not to you (uid 0): resubmitted by you it "
+                       "would run their command as you; its owner may resubmit it"))
+      << again.output;
+  const test_support::CliRun range =
+      daemon.fastgpu("resubmit " + std::to_string(id) + "-" + std::to_string(id));
+  EXPECT_EQ(range.exit_code, 1) << range.output;
+  EXPECT_EQ(daemon.fastgpu_json("history --all-users")["jobs"].size(), 1u);
+}
+
 TEST(JobsE2E, TwoFortyGigJobsShareAnEightyGigGpuAndAThirdWaits) {
   DaemonHarness daemon("1xH100-80G");
   const std::uint64_t first = daemon.submit("--gpu-mem 40G --share 0.5 -- sleep 60");
