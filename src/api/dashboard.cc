@@ -2,15 +2,21 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <cstring>
 #include <random>
+#include <set>
+#include <vector>
 
 #include "api/serving_thread.h"
 #include "fastgpu/api/job_json.h"
+#include "fastgpu/api/resubmit.h"
 #include "fastgpu/core/text.h"
+#include "fastgpu/engine/job_file.h"
 
 namespace fastgpu::api {
 namespace {
@@ -124,16 +130,70 @@ class Handlers {
       set_json_error(response, 403, why);
       return;
     }
-    Result<ForwardedReply> reply = daemon_("POST", request.path);
+    if (request.path.ends_with("/resubmit")) {
+      resubmit(request.path, response);
+      return;
+    }
+    Result<ForwardedReply> reply = daemon_("POST", request.path, "");
     pass_on(std::move(reply), response);
+  }
+
+  // The job of `path` (/v1/jobs/{id}/resubmit) submitted again as it was, as `fastgpu
+  // resubmit ID` does without flags: the answer is the daemon's to the submit ({"ids":
+  // [new id]}), or its refusal.
+  void resubmit(const std::string& path, httplib::Response& response) const {
+    const std::string job_path = path.substr(0, path.size() - std::string_view("/resubmit").size());
+    Result<ForwardedReply> read = daemon_("GET", job_path, "");
+    if (!read.ok() || read->status != 200) {
+      pass_on(std::move(read), response);
+      return;
+    }
+    Result<Json> spec_batch = resubmitted_batch(read->body);
+    if (!spec_batch.ok()) {
+      const int status = spec_batch.status().code() == ErrorCode::kFailedPrecondition ? 403 : 500;
+      set_json_error(response, status, spec_batch.status().message());
+      return;
+    }
+    pass_on(daemon_("POST", "/v1/jobs", spec_batch->dump()), response);
+  }
+
+  // The submit of a job again, from the daemon's record of it (GET /v1/jobs/{id}).
+  Result<Json> resubmitted_batch(const std::string& record_text) const {
+    const Json json = Json::parse(record_text, nullptr, /*allow_exceptions=*/false);
+    if (json.is_discarded()) return internal_error("the daemon's record of the job is not JSON");
+    Result<store::JobRecord> job = job_record_from_json(json);
+    if (!job.ok()) return job.status();
+    FASTGPU_RETURN_IF_ERROR(check_resubmitter(*job, static_cast<std::uint32_t>(::geteuid())));
+    engine::SubmitContext context;
+    context.working_dir = "/";  // no --workdir: the job's own folder
+    context.uid = job->spec.uid;
+    context.user = job->spec.user;
+    context.submit_time =
+        std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
+    Result<store::JobSpec> spec = engine::resubmitted_spec(job->spec, {}, context);
+    if (!spec.ok()) return spec.status();
+    std::vector<store::JobSpec> specs{std::move(spec).value()};
+    std::set<std::uint64_t> dropped;
+    const JobReader read = [this](std::uint64_t id) -> Result<Json> {
+      Result<ForwardedReply> reply = daemon_("GET", fmt::format("/v1/jobs/{}", id), "");
+      if (!reply.ok()) return reply.status();
+      if (reply->status == 404) return not_found(fmt::format("no job {}", id));
+      const Json other = Json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
+      if (reply->status != 200 || other.is_discarded()) {
+        return unavailable(fmt::format("the daemon answered {} for job {}", reply->status, id));
+      }
+      return other;
+    };
+    FASTGPU_RETURN_IF_ERROR(carry_dependencies(read, {*job}, specs, dropped));
+    return job_batch_to_json(specs);
   }
 
   static void refuse_write(const httplib::Request& request, httplib::Response& response) {
     response.set_header("Allow", dashboard_writes(request.path) ? "POST" : "GET");
     set_json_error(response, 405,
-                   fmt::format("the dashboard reads, and cancels, holds and releases a job (POST "
-                               "/v1/jobs/ID/cancel, /hold, /release); {} {} refused: submit or "
-                               "change jobs with the fastgpu command",
+                   fmt::format("the dashboard reads, and cancels, holds, releases and runs again "
+                               "a job (POST /v1/jobs/ID/cancel, /hold, /release, /resubmit); {} "
+                               "{} refused: submit or change jobs with the fastgpu command",
                                request.method, request.path));
   }
 
@@ -198,7 +258,7 @@ class Handlers {
     if (settings_.all_users && request.path == "/v1/jobs") {
       target += target.find('?') == std::string::npos ? "?all=true" : "&all=true";
     }
-    pass_on(daemon_("GET", target), response);
+    pass_on(daemon_("GET", target, ""), response);
   }
 
   static void pass_on(Result<ForwardedReply> reply, httplib::Response& response) {
@@ -229,7 +289,7 @@ bool is_id(std::string_view text) {
 bool dashboard_writes(std::string_view path) {
   constexpr std::string_view kJobs = "/v1/jobs/";
   if (!path.starts_with(kJobs)) return false;
-  for (std::string_view verb : {"/cancel", "/hold", "/release"}) {
+  for (std::string_view verb : {"/cancel", "/hold", "/release", "/resubmit"}) {
     if (path.ends_with(verb)) {
       return is_id(path.substr(kJobs.size(), path.size() - kJobs.size() - verb.size()));
     }

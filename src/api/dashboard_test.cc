@@ -2,11 +2,15 @@
 
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <string>
 #include <vector>
+
+#include "fastgpu/api/job_json.h"
 
 namespace fastgpu::api {
 namespace {
@@ -20,10 +24,15 @@ class DashboardServerTest : public ::testing::Test {
   void SetUp() override {
     Result<std::unique_ptr<DashboardServer>> started = DashboardServer::start(
         "127.0.0.1", 0, kToken,
-        [this](const std::string& method, const std::string& target) -> Result<ForwardedReply> {
+        [this](const std::string& method, const std::string& target,
+               const std::string& body) -> Result<ForwardedReply> {
           std::lock_guard lock(mutex_);
           asked_.push_back(method == "GET" ? target : method + " " + target);
+          if (!body.empty()) bodies_.push_back(body);
           if (daemon_gone_) return unavailable("no daemon listens on /run/user/1000/fastgpu.sock");
+          if (const auto reply = replies_.find(target); reply != replies_.end()) {
+            return ForwardedReply{200, reply->second};
+          }
           return ForwardedReply{200, R"({"jobs": []})"};
         });
     ASSERT_TRUE(started.ok()) << started.status().message();
@@ -55,6 +64,8 @@ class DashboardServerTest : public ::testing::Test {
 
   std::mutex mutex_;
   std::vector<std::string> asked_;
+  std::vector<std::string> bodies_;             // of the requests that had one
+  std::map<std::string, std::string> replies_;  // by target; else {"jobs": []}
   std::atomic<bool> daemon_gone_ = false;
   std::unique_ptr<DashboardServer> server_;
 };
@@ -186,6 +197,64 @@ TEST_F(DashboardServerTest, HoldsAndReleasesAJobForItsOwnPageAlone) {
   EXPECT_EQ(asked().size(), 2u);
 }
 
+// A job record as the daemon answers GET /v1/jobs/{id}.
+std::string job_text(std::uint64_t id, std::uint32_t uid, store::JobState state,
+                     std::vector<store::Dependency> after = {}) {
+  store::JobRecord job;
+  job.id = JobId(id);
+  job.state = state;
+  job.spec.argv = {"sh", "-c", "echo again"};
+  job.spec.working_dir = "/tmp";
+  job.spec.environment = std::vector<std::string>{"PATH=/usr/bin:/bin", "RUN=7"};
+  job.spec.gpus = 0;
+  job.spec.time_limit_s = 60;
+  job.spec.dependencies = std::move(after);
+  job.spec.uid = uid;
+  job.spec.user = "ana";
+  return job_record_to_json(job).dump();
+}
+
+// Run again: the dashboard reads the job and submits it again as it was, without its wait
+// for a job that has ended; another user's job is refused, and nothing is submitted.
+TEST_F(DashboardServerTest, RunsAJobAgainAsItWasSubmitted) {
+  const auto uid = static_cast<std::uint32_t>(::geteuid());
+  {
+    std::lock_guard lock(mutex_);
+    replies_["/v1/jobs/42"] =
+        job_text(42, uid, store::JobState::kFailed,
+                 {store::Dependency{JobId(7), store::DependencyKind::kAfterOk, std::nullopt}});
+    replies_["/v1/jobs/7"] = job_text(7, uid, store::JobState::kCompleted);
+    replies_["/v1/jobs/43"] = job_text(43, uid + 1, store::JobState::kFailed);
+  }
+  auto again = client().Post("/v1/jobs/42/resubmit", from_page(), "", "application/json");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200) << again->body;
+  EXPECT_EQ(asked(), (std::vector<std::string>{"/v1/jobs/42", "/v1/jobs/7", "POST /v1/jobs"}));
+  std::vector<std::string> bodies;
+  {
+    std::lock_guard lock(mutex_);
+    bodies = bodies_;
+  }
+  ASSERT_EQ(bodies.size(), 1u);
+  const Json batch = Json::parse(bodies[0]);
+  ASSERT_EQ(batch["jobs"].size(), 1u) << bodies[0];
+  const Json& job = batch["jobs"][0];
+  EXPECT_EQ(job["argv"], Json({"sh", "-c", "echo again"})) << bodies[0];
+  EXPECT_EQ(job["working_dir"], "/tmp");
+  EXPECT_EQ(job["time_limit_s"], 60);
+  EXPECT_EQ(job["dependencies"], Json::array()) << bodies[0];
+  EXPECT_NE(bodies[0].find("RUN=7"), std::string::npos) << bodies[0];
+
+  auto others = client().Post("/v1/jobs/43/resubmit", from_page(), "", "application/json");
+  ASSERT_TRUE(others);
+  EXPECT_EQ(others->status, 403);
+  EXPECT_NE(others->body.find("its owner may resubmit it"), std::string::npos) << others->body;
+  auto no_header = client().Post("/v1/jobs/42/resubmit", with_cookie(), "", "application/json");
+  ASSERT_TRUE(no_header);
+  EXPECT_EQ(no_header->status, 403);
+  EXPECT_EQ(asked().size(), 4u);  // the read of 43, and no submit of it
+}
+
 TEST_F(DashboardServerTest, CancelsAndReadsNothingElse) {
   // Nothing else that changes a job or the daemon is forwarded, whatever the method.
   auto submit = client().Post("/v1/jobs", from_page(), "{}", "application/json");
@@ -227,14 +296,15 @@ TEST_F(DashboardServerTest, ADaemonThatDoesNotAnswerIsA502NamingIt) {
 TEST(DashboardServer, EveryUsersViewAsksTheListingsWithAllAndSaysSo) {
   std::vector<std::string> asked;
   std::mutex mutex;
-  Result<std::unique_ptr<DashboardServer>> server = DashboardServer::start(
-      "127.0.0.1", 0, kToken,
-      [&](const std::string&, const std::string& target) -> Result<ForwardedReply> {
-        std::lock_guard lock(mutex);
-        asked.push_back(target);
-        return ForwardedReply{200, "{}"};
-      },
-      {.all_users = true});
+  Result<std::unique_ptr<DashboardServer>> server =
+      DashboardServer::start("127.0.0.1", 0, kToken,
+                             [&](const std::string&, const std::string& target,
+                                 const std::string&) -> Result<ForwardedReply> {
+                               std::lock_guard lock(mutex);
+                               asked.push_back(target);
+                               return ForwardedReply{200, "{}"};
+                             },
+                             {.all_users = true});
   ASSERT_TRUE(server.ok()) << server.status().message();
   httplib::Client client("127.0.0.1", (*server)->port());
   const httplib::Headers cookie{{"Cookie", std::string("fastgpu_dashboard=") + kToken}};
@@ -261,7 +331,8 @@ TEST(DashboardForwards, TheAllowedPathsAndNoOthers) {
         "/v1/daemon/reload", "/v1/metrics", "/v1", "/v1/jobs/-1", "/v1/jobs/+1"}) {
     EXPECT_FALSE(dashboard_forwards(path)) << path;
   }
-  for (const char* path : {"/v1/jobs/7/cancel", "/v1/jobs/7/hold", "/v1/jobs/12/release"}) {
+  for (const char* path :
+       {"/v1/jobs/7/cancel", "/v1/jobs/7/hold", "/v1/jobs/12/release", "/v1/jobs/7/resubmit"}) {
     EXPECT_TRUE(dashboard_writes(path)) << path;
   }
   for (const char* path :

@@ -45,11 +45,11 @@ int run_dashboard(const DashboardOptions& options) {
   Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
   if (!paths.ok()) return fail("dashboard", paths.status());
   api::DaemonCall daemon = [socket = paths->socket](
-                               const std::string& method,
-                               const std::string& target) -> Result<api::ForwardedReply> {
+                               const std::string& method, const std::string& target,
+                               const std::string& body) -> Result<api::ForwardedReply> {
     // Passed on as the daemon wrote it: not parsed only to be written again.
     Result<api::ApiClient::TextReply> reply =
-        api::ApiClient(socket).exchange_text(method, target, "");
+        api::ApiClient(socket).exchange_text(method, target, body);
     if (!reply.ok()) return reply.status();
     return api::ForwardedReply{reply->status, std::move(reply->body)};
   };

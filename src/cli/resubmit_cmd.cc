@@ -17,6 +17,7 @@
 
 #include "cli/daemon_client.h"
 #include "cli/submit_context.h"
+#include "fastgpu/api/resubmit.h"
 #include "fastgpu/engine/job_file.h"
 
 namespace fastgpu::cli {
@@ -52,17 +53,6 @@ Status check_state(const store::JobRecord& job, const std::string& state_list) {
                   job.id.value(), state, state_list));
 }
 
-// Root's daemon lists root's own jobs, but shows anyone's: a job of another user resubmitted
-// by root would run that user's command as root.
-Status check_owner(const store::JobRecord& job) {
-  const std::uint32_t uid = ::getuid();
-  if (job.spec.uid == uid) return {};
-  return failed_precondition(fmt::format(
-      "job {} belongs to {} (uid {}), not to you (uid {}): resubmitted by you it would run "
-      "their command as you; its owner may resubmit it",
-      job.id.value(), job.spec.user, job.spec.uid, uid));
-}
-
 Result<store::JobRecord> record_of(const api::Json& json) {
   Result<store::JobRecord> record = api::job_record_from_json(json);
   if (!record.ok()) return record.status().with_context("the daemon's answer for a job");
@@ -89,7 +79,7 @@ Status pick_from_ranges(const api::ApiClient& client, const std::set<std::uint64
       if (!ids.contains(id)) continue;
       Result<store::JobRecord> job = record_of(json);
       if (!job.ok()) return job.status();
-      if (!check_owner(*job).ok()) continue;
+      if (!api::check_resubmitter(*job, ::getuid()).ok()) continue;
       picked.jobs.push_back(std::move(job).value());
       ++found;
     }
@@ -112,7 +102,7 @@ Result<Picked> pick_jobs(const api::ApiClient& client, const std::vector<JobIdAr
     if (!json.ok()) return json.status();
     Result<store::JobRecord> job = record_of(*json);
     if (!job.ok()) return job.status();
-    FASTGPU_RETURN_IF_ERROR(check_owner(*job));
+    FASTGPU_RETURN_IF_ERROR(api::check_resubmitter(*job, ::getuid()));
     FASTGPU_RETURN_IF_ERROR(check_state(*job, state_list));
     picked.jobs.push_back(std::move(job).value());
   }
@@ -127,47 +117,6 @@ Result<Picked> pick_jobs(const api::ApiClient& client, const std::vector<JobIdAr
               return a.id.value() < b.id.value();
             });
   return picked;
-}
-
-// A resubmitted job waits as the job did for those of its dependencies resubmitted with it
-// (the new ones) and for those that have not ended yet. A dependency that has ended was met,
-// or can no longer be (the daemon refuses a wait to succeed on a job that failed): it is left
-// out, and its id is added to `dropped`.
-Status carry_dependencies(const api::ApiClient& client, const std::vector<store::JobRecord>& jobs,
-                          std::vector<store::JobSpec>& specs, std::set<std::uint64_t>& dropped) {
-  std::map<std::uint64_t, std::size_t> batch_index;
-  for (std::size_t i = 0; i < jobs.size(); ++i) batch_index[jobs[i].id.value()] = i;
-  std::map<std::uint64_t, bool> ended;  // a 10,000-member array names one job
-  for (store::JobSpec& spec : specs) {
-    std::vector<store::Dependency> kept;
-    for (const store::Dependency& dependency : spec.dependencies) {
-      const std::uint64_t target = dependency.job.value();
-      if (const auto in_batch = batch_index.find(target); in_batch != batch_index.end()) {
-        kept.push_back(store::Dependency{JobId(0), dependency.kind, in_batch->second});
-        continue;
-      }
-      auto known = ended.find(target);
-      if (known == ended.end()) {
-        Result<api::Json> json = client.get(fmt::format("/v1/jobs/{}", target));
-        // Forgotten (`fastgpu purge`): it ended long ago.
-        if (!json.ok() && json.status().code() != ErrorCode::kNotFound) return json.status();
-        bool over = true;
-        if (json.ok()) {
-          Result<store::JobState> state =
-              store::parse_job_state((*json)["state"].get<std::string>());
-          over = !state.ok() || store::is_terminal(*state);
-        }
-        known = ended.emplace(target, over).first;
-      }
-      if (known->second) {
-        dropped.insert(target);
-      } else {
-        kept.push_back(dependency);
-      }
-    }
-    spec.dependencies = std::move(kept);
-  }
-  return {};
 }
 
 // The daemon's refusal of jobs of the batch, each named by the job resubmitted.
@@ -247,7 +196,10 @@ int run_resubmit(const ResubmitOptions& options) {
   }
   std::set<std::uint64_t> dropped;
   if (options.changes.after.empty()) {
-    if (Status carried = carry_dependencies(*client, jobs, specs, dropped); !carried.ok()) {
+    const api::JobReader read = [&client](std::uint64_t id) {
+      return client->get(fmt::format("/v1/jobs/{}", id));
+    };
+    if (Status carried = api::carry_dependencies(read, jobs, specs, dropped); !carried.ok()) {
       return fail("resubmit", carried);
     }
   }

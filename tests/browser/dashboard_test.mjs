@@ -145,6 +145,19 @@ try {
   await until("done-job's log", async () => (await page.textContent("#job-log")).includes("hello from done-job"));
   assert.match(await page.textContent("#job-fields"), /exit\s*0/);
   assert.equal(await page.isVisible("#job-cancel"), false, "an ended job has no cancel");
+  // Run again: asked first, then the panel shows the new job, queued as the first was
+  // submitted (behind blocked, which waits for long-job's GPU; cancelled here, not needed).
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.click("#job-again");
+  await until("the new job's panel", async () => !["", done].includes(await page.textContent("#job-id")));
+  const again = await page.textContent("#job-id");
+  await until("its fields", async () => /name\s*done-job/.test(await page.textContent("#job-fields")));
+  const shownAgain = cli("show", again);
+  assert.match(shownAgain, /command:\s+sh -c 'echo hello from done-job'/, shownAgain);
+  assert.match(shownAgain, /gpus:\s+1 x 1\.0 GiB per GPU/, shownAgain);
+  cli("cancel", again);
+  await page.click(`#ended tr[data-id="${done}"]`);
+  await until("done-job's panel again", async () => (await page.textContent("#job-id")) === done);
   // A CPU-only job's GPU figures do not apply: "-", as `fastgpu show` says, not n/a.
   await page.click(`#ended tr[data-id="${markup}"]`);
   await until("the CPU job's panel", async () => /GPUs\s*none \(CPU\)/.test(await page.textContent("#job-fields")));

@@ -6,11 +6,13 @@
 // socket's SO_PEERCRED, as it knows every CLI verb's). Anyone on the machine can connect to
 // a TCP port, so every request must carry a random token: the URL the command prints has
 // it, and the first page load trades it for an HttpOnly, SameSite=Strict cookie. The
-// server forwards the GET requests of the few API paths the page reads, and three writes:
-// a job's cancel, hold and release (POST /v1/jobs/{id}/cancel, /hold, /release), which must
-// also carry the page's own header (X-FastGPU-Dashboard) and come from the dashboard's own
-// origin, so that another site's page cannot make a visitor's browser send them. Nothing
-// submits a job or changes the daemon.
+// server forwards the GET requests of the few API paths the page reads, and four writes:
+// a job's cancel, hold and release (POST /v1/jobs/{id}/cancel, /hold, /release), and its
+// run again (POST /v1/jobs/{id}/resubmit, which the dashboard answers itself: it reads the
+// job and submits it again as `fastgpu resubmit ID` does). Each must also carry the page's
+// own header (X-FastGPU-Dashboard) and come from the dashboard's own origin, so that another
+// site's page cannot make a visitor's browser send them. Nothing submits a job of the page's
+// own making, or changes the daemon.
 //
 // The page's files (src/api/dashboard/) are compiled into the program; the page fetches
 // nothing from elsewhere, and its Content-Security-Policy forbids it to.
@@ -35,9 +37,10 @@ struct ForwardedReply {
   std::string body;  // JSON
 };
 // Sends `method` ("GET", or "POST" for a write) of `target` (path and query) to the
-// daemon, without a body; an error when no daemon answered.
-using DaemonCall =
-    std::function<Result<ForwardedReply>(const std::string& method, const std::string& target)>;
+// daemon, with `body` (empty but for a resubmit's POST /v1/jobs); an error when no daemon
+// answered.
+using DaemonCall = std::function<Result<ForwardedReply>(
+    const std::string& method, const std::string& target, const std::string& body)>;
 
 // One of the dashboard's own files, compiled in.
 struct DashboardAsset {
@@ -51,7 +54,8 @@ std::optional<DashboardAsset> dashboard_asset(std::string_view path);
 // /v1/gpus/samples, /v1/jobs, /v1/jobs/{id} and /v1/jobs/{id}/log. The page also reads the
 // dashboard's own /settings.json (DashboardSettings).
 bool dashboard_forwards(std::string_view path);
-// True for the paths the page writes to: POST /v1/jobs/{id}/cancel, /hold and /release.
+// True for the paths the page writes to: POST /v1/jobs/{id}/cancel, /hold, /release and
+// /resubmit.
 bool dashboard_writes(std::string_view path);
 // The header a write must carry (any value; the page sends "write"). A form of another
 // site cannot set it, and its script could only with a CORS preflight, which the dashboard

@@ -228,7 +228,7 @@ async function get(target) {
   return call(target, { cache: "no-store" });
 }
 
-// A job's cancel, hold or release, the writes the dashboard passes on: each carries the
+// A job's cancel, hold, release or run again, the page's writes: each carries the
 // header that tells the dashboard server the page sent it (a page of another site cannot).
 async function post(target) {
   return call(target, { method: "POST", cache: "no-store", headers: { "X-FastGPU-Dashboard": "write" } });
@@ -394,6 +394,7 @@ function showJob(job) {
   const held = job.state === "QUEUED" && !missing(job.held_by);
   document.getElementById("job-hold").hidden = job.state !== "QUEUED" || held;
   document.getElementById("job-release").hidden = !held;
+  document.getElementById("job-again").hidden = !ENDED_STATES.split(",").includes(job.state);
   const list = document.createElement("dl");
   list.id = "job-fields";
   const spec = job.spec || {};
@@ -518,6 +519,19 @@ async function holdOrRelease(verb) {
   }
 }
 
+// Asks first: it queues a new job. The panel then shows the new one.
+async function runAgain() {
+  const job = shownJob;
+  if (job === null || selected !== job.id) return;
+  if (!window.confirm(`Run job ${job.id} (${jobName(job)}) again, as it was submitted? It is queued as a new job.`)) return;
+  try {
+    const answer = await post(`/v1/jobs/${job.id}/resubmit`);
+    if (answer && Array.isArray(answer.ids) && answer.ids.length === 1) openJob(answer.ids[0]);
+  } catch (error) {
+    showProblem(error);
+  }
+}
+
 function closeJob() {
   selected = null;
   shownJob = null;
@@ -576,6 +590,7 @@ document.getElementById("job-close").addEventListener("click", closeJob);
 document.getElementById("job-cancel").addEventListener("click", cancelJob);
 document.getElementById("job-hold").addEventListener("click", () => holdOrRelease("hold"));
 document.getElementById("job-release").addEventListener("click", () => holdOrRelease("release"));
+document.getElementById("job-again").addEventListener("click", runAgain);
 document.addEventListener("keydown", (event) => {
   if (event.key === "Escape") closeJob();
 });
