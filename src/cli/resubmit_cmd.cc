@@ -64,7 +64,7 @@ Status pick_from_ranges(const api::ApiClient& client, const std::set<std::uint64
                         const std::string& state_list, Picked& picked) {
   constexpr std::uint64_t kPage = 1000;
   const std::uint64_t last = *ids.rbegin();
-  std::uint64_t after = *ids.begin() - 1;
+  std::uint64_t after = std::max<std::uint64_t>(*ids.begin(), 1) - 1;
   std::size_t found = 0;
   while (after < last) {
     const std::uint64_t limit = std::min(kPage, last - after);
