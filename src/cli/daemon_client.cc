@@ -568,14 +568,28 @@ bool continues_queued_run(const api::Json& previous, const api::Json& job) {
          field(job, "waiting") == field(previous, "waiting");
 }
 
-// "1-5,7,9-12" for 1 2 3 4 5 7 9 10 11 12 (sorted).
-std::string ranges_text(const std::vector<std::uint64_t>& values) {
+// "1-5,7,9-12" for 1 2 3 4 5 7 9 10 11 12, and "1-999:2" for 1 3 5 ... 999 (as --array
+// writes a step; three values at least make a stepped range); in any order, each told once
+// (resubmitted members share their index). A list longer than kMostChars ends ",...": the
+// ID column says which jobs the line holds, and `queue -r` lists each.
+std::string ranges_text(std::vector<std::uint64_t> values) {
+  constexpr std::size_t kMostChars = 60;
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
   std::string text;
   for (std::size_t i = 0; i < values.size();) {
     std::size_t last = i;
-    while (last + 1 < values.size() && values[last + 1] == values[last] + 1) ++last;
-    text += (text.empty() ? "" : ",") + std::to_string(values[i]);
-    if (last > i) text += "-" + std::to_string(values[last]);
+    std::uint64_t step = 1;
+    if (i + 1 < values.size()) {
+      step = values[i + 1] - values[i];
+      while (last + 1 < values.size() && values[last + 1] - values[last] == step) ++last;
+      if (step != 1 && last - i < 2) last = i;
+    }
+    std::string piece = std::to_string(values[i]);
+    if (last > i) piece += "-" + std::to_string(values[last]);
+    if (last > i && step != 1) piece += ":" + std::to_string(step);
+    if (!text.empty() && text.size() + 1 + piece.size() > kMostChars) return text + ",...";
+    text += (text.empty() ? "" : ",") + piece;
     i = last + 1;
   }
   return text;

@@ -357,6 +357,35 @@ TEST(JobTable, GapsInTheIndicesShowAsRanges) {
   EXPECT_THAT(table(records, false), HasSubstr("5-7  sweep[1,3-4] "));
 }
 
+// Every other index (an array's failed members resubmitted) is one stepped range, each index
+// told once however many of its members wait; a list with no pattern is cut, not 1,000
+// characters wide.
+TEST(JobTable, SteppedAndRepeatedIndicesStayShort) {
+  std::vector<JobRecord> records;
+  for (std::uint32_t round = 0; round < 3; ++round) {
+    for (std::uint32_t index = 1; index < 1000; index += 2) {
+      records.push_back(member(1001 + records.size(), index, JobState::kQueued));
+    }
+  }
+  EXPECT_THAT(table(records, false), HasSubstr("1001-2500  sweep[1-999:2] "));
+  records.clear();
+  for (std::uint32_t index : {1u, 3u, 4u, 9u, 20u, 22u, 24u}) {
+    records.push_back(member(5 + records.size(), index, JobState::kQueued));
+  }
+  EXPECT_THAT(table(records, false), HasSubstr("5-11  sweep[1,3-4,9,20-24:2] "));
+  records.clear();
+  std::uint64_t square = 0;
+  for (std::uint32_t n = 1; n <= 40; ++n) {
+    square = std::uint64_t{n} * n;
+    records.push_back(member(100 + n, static_cast<std::uint32_t>(square), JobState::kQueued));
+  }
+  const std::string text = table(records, false);
+  EXPECT_THAT(
+      text,
+      HasSubstr("101-140  sweep[1,4,9,16,25,36,49,64,81,100,121,144,169,196,225,256,289,324,...] "))
+      << text;
+}
+
 // Members of one array in every state, a second array's members between them, ids with
 // gaps, jobs outside arrays, with and without GPUs, ended and running.
 std::vector<JobRecord> mixed_jobs() {
