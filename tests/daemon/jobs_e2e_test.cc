@@ -29,6 +29,13 @@ using nlohmann::json;
 using test_support::contains;
 using test_support::DaemonHarness;
 
+// A job's shell command, quoted, that runs `then` once the file `go` is in its folder (a
+// minute at most): its end comes after what the test does before writing it.
+std::string once_go_is_written(const std::string& then) {
+  return DaemonHarness::quoted(
+      "n=0; while [ ! -e go ] && [ $n -lt 1200 ]; do sleep 0.05; n=$((n+1)); done; " + then);
+}
+
 std::size_t job_count(const DaemonHarness& daemon) {
   const json queue = daemon.fastgpu_json("queue");
   const json history = daemon.fastgpu_json("history");
@@ -842,10 +849,9 @@ TEST(JobsE2E, ResubmitRunsJobsAgainAsSubmittedWithTheFlagsChanges) {
   DaemonHarness daemon;
   // prep fails (no "fixed" yet) once train is queued behind it: a job waiting to succeed on
   // one that failed already is refused at submit.
-  const std::uint64_t prep = daemon.submit(
-      "--gpus 0 --name prep --env COLOR=blue --time 10m --wrap " +
-      DaemonHarness::quoted("n=0; while [ ! -e go ] && [ $n -lt 1200 ]; do sleep 0.05; "
-                            "n=$((n+1)); done; echo color=$COLOR; test -e fixed"));
+  const std::uint64_t prep =
+      daemon.submit("--gpus 0 --name prep --env COLOR=blue --time 10m --wrap " +
+                    once_go_is_written("echo color=$COLOR; test -e fixed"));
   const std::uint64_t train =
       daemon.submit("--gpus 0 --name train --after " + std::to_string(prep) + " -- echo trained");
   daemon.write_file("go", "go\n");
@@ -941,10 +947,7 @@ TEST(JobsE2E, AJobCancelledByItsFailedDependencySaysWhyInShowAndLogs) {
   DaemonHarness daemon;
   // The parent fails only once the child is queued: a job waiting to succeed on one that
   // failed already is refused at submit.
-  const std::uint64_t parent = daemon.submit(
-      "--gpus 0 --wrap " +
-      DaemonHarness::quoted("n=0; while [ ! -e go ] && [ $n -lt 1200 ]; do sleep 0.05; "
-                            "n=$((n+1)); done; false"));
+  const std::uint64_t parent = daemon.submit("--gpus 0 --wrap " + once_go_is_written("false"));
   const std::uint64_t child =
       daemon.submit("--gpus 0 --after " + std::to_string(parent) + " -- echo never");
   daemon.write_file("go", "go\n");
