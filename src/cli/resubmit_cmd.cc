@@ -276,6 +276,9 @@ void add_resubmit_command(CLI::App& app, CommandOutcome& outcome) {
     restartable = "true";
   });
   add_daemon_flags(*command, options->daemon);
+  command->footer(
+      "A flag left out keeps the job's own value: the defaults above are submit's. The job's "
+      "command is its own: to run another, use fastgpu submit.");
   command->callback([options, &outcome] { outcome.exit_code = run_resubmit(*options); });
 }
 
