@@ -8,7 +8,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -18,6 +18,7 @@
 #include "cli/daemon_client.h"
 #include "cli/submit_context.h"
 #include "fastgpu/api/resubmit.h"
+#include "fastgpu/core/text.h"
 #include "fastgpu/engine/job_file.h"
 
 namespace fastgpu::cli {
@@ -41,13 +42,10 @@ struct Picked {
 // `state_list`: --state as the daemon's ?state= takes it ("FAILED,TIMEOUT"), empty for all.
 Status check_state(const store::JobRecord& job, const std::string& state_list) {
   if (state_list.empty()) return {};
-  const std::string state(store::job_state_name(job.state));
-  std::size_t begin = 0;
-  while (begin <= state_list.size()) {
-    const std::size_t comma = std::min(state_list.find(',', begin), state_list.size());
-    if (state_list.compare(begin, comma - begin, state) == 0) return {};
-    begin = comma + 1;
-  }
+  const std::string_view state = store::job_state_name(job.state);
+  const std::vector<std::string_view> states =
+      split_commas(state_list).value_or(std::vector<std::string_view>{});
+  if (std::find(states.begin(), states.end(), state) != states.end()) return {};
   return failed_precondition(
       fmt::format("job {} is {}, not {} as --state asks; leave it out, or widen --state",
                   job.id.value(), state, state_list));
@@ -79,7 +77,7 @@ Status pick_from_ranges(const api::ApiClient& client, const std::set<std::uint64
       if (!ids.contains(id)) continue;
       Result<store::JobRecord> job = record_of(json);
       if (!job.ok()) return job.status();
-      if (!api::check_resubmitter(*job, ::getuid()).ok()) continue;
+      if (!api::check_resubmitter(*job, ::geteuid()).ok()) continue;
       picked.jobs.push_back(std::move(job).value());
       ++found;
     }
@@ -102,7 +100,7 @@ Result<Picked> pick_jobs(const api::ApiClient& client, const std::vector<JobIdAr
     if (!json.ok()) return json.status();
     Result<store::JobRecord> job = record_of(*json);
     if (!job.ok()) return job.status();
-    FASTGPU_RETURN_IF_ERROR(api::check_resubmitter(*job, ::getuid()));
+    FASTGPU_RETURN_IF_ERROR(api::check_resubmitter(*job, ::geteuid()));
     FASTGPU_RETURN_IF_ERROR(check_state(*job, state_list));
     picked.jobs.push_back(std::move(job).value());
   }
@@ -139,13 +137,12 @@ std::string refusal_text(const Status& refused, const std::vector<store::JobReco
   return text;
 }
 
-std::string id_list(const std::set<std::uint64_t>& ids) {
+// The first ten of `count` things, as `thing(i)` says each, comma-separated, then how many
+// more.
+std::string first_ten(std::size_t count, const std::function<std::string(std::size_t)>& thing) {
   std::string text;
-  std::size_t told = 0;
-  for (std::uint64_t id : ids) {
-    if (++told > 10) return text + fmt::format(" and {} more", ids.size() - 10);
-    text += fmt::format("{}{}", text.empty() ? "" : ", ", id);
-  }
+  for (std::size_t i = 0; i < count && i < 10; ++i) text += (i == 0 ? "" : ", ") + thing(i);
+  if (count > 10) text += fmt::format(" and {} more", count - 10);
   return text;
 }
 
@@ -225,11 +222,9 @@ int run_resubmit(const ResubmitOptions& options) {
   for (std::uint64_t id : new_ids) text += fmt::format("{}\n", id);
   print_text(text);
   if (jobs.size() > 1 || picked->left_out > 0) {
-    std::string pairs;
-    for (std::size_t i = 0; i < jobs.size() && i < new_ids.size() && i < 10; ++i) {
-      pairs += fmt::format("{}{} as {}", i == 0 ? "" : ", ", jobs[i].id.value(), new_ids[i]);
-    }
-    if (jobs.size() > 10) pairs += fmt::format(" and {} more", jobs.size() - 10);
+    const std::string pairs = first_ten(std::min(jobs.size(), new_ids.size()), [&](std::size_t i) {
+      return fmt::format("{} as {}", jobs[i].id.value(), new_ids[i]);
+    });
     std::fprintf(
         stderr, "fastgpu resubmit: %zu job(s) submitted again (%s)%s\n", jobs.size(), pairs.c_str(),
         picked->left_out == 0
@@ -242,7 +237,10 @@ int run_resubmit(const ResubmitOptions& options) {
     std::fprintf(stderr,
                  "fastgpu resubmit: not waited for again, as they have ended: job(s) %s "
                  "(--after gives new dependencies)\n",
-                 id_list(dropped).c_str());
+                 first_ten(dropped.size(), [ids = std::vector<std::uint64_t>(
+                                                dropped.begin(), dropped.end())](std::size_t i) {
+                   return std::to_string(ids[i]);
+                 }).c_str());
   }
   return kExitOk;
 }
@@ -261,25 +259,17 @@ void add_resubmit_command(CLI::App& app, CommandOutcome& outcome) {
                       "Only the jobs that ended so (comma-separated): COMPLETED, FAILED, "
                       "CANCELLED, TIMEOUT; e.g. --state failed,timeout");
   engine::add_resubmit_flags(*command, options->changes);
-  // `--restartable 12`: the optional value took the job id; a word that is not a boolean
-  // goes back to the ids, and the flag alone means true (as submit gives the command back).
-  command->parse_complete_callback([options] {
-    std::optional<std::string>& restartable = options->changes.restartable;
-    if (!restartable) return;
-    const std::string word = *restartable;
-    // Not 1 and 0 here: `--restartable 12` is a job id (`--restartable=1` still a value).
-    static const std::set<std::string> kBooleans = {"true", "false", "yes", "no", "on", "off"};
-    std::string lower = word;
-    for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (kBooleans.contains(lower)) return;
-    if (!word.empty()) options->ids.insert(options->ids.begin(), word);
-    restartable = "true";
-  });
   add_daemon_flags(*command, options->daemon);
   command->footer(
       "A flag left out keeps the job's own value: the defaults above are submit's. The job's "
       "command is its own: to run another, use fastgpu submit.");
-  command->callback([options, &outcome] { outcome.exit_code = run_resubmit(*options); });
+  command->callback([options, &outcome] {
+    // A job id that `--restartable` took (add_resubmit_flags gives it back in argv).
+    std::vector<std::string>& given = options->changes.argv;
+    options->ids.insert(options->ids.begin(), given.begin(), given.end());
+    given.clear();
+    outcome.exit_code = run_resubmit(*options);
+  });
 }
 
 }  // namespace fastgpu::cli

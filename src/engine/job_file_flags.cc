@@ -1,6 +1,8 @@
 // The flags of `fastgpu submit`: the same fields as a job file, each stored as typed (the
 // shared parsers read them in build_job_specs, so both ways give the same errors).
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "engine/job_file_internal.h"
@@ -89,6 +91,23 @@ void add_control_flags(CLI::App& app, SubmitOptions& options, bool with_array) {
   add_env_flag(app, options);
 }
 
+// --restartable takes an optional value, so it takes the word after it: one that is not a
+// boolean (nor, where `numbers_follow`, a number: resubmit's job ids) goes back in front of
+// the positionals (options.argv), and the flag alone means true.
+void give_back_non_boolean(CLI::App& app, SubmitOptions& options, bool numbers_follow) {
+  app.parse_complete_callback([&options, numbers_follow] {
+    if (!options.restartable) return;
+    const std::string& word = *options.restartable;
+    const bool number = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+      return std::isdigit(static_cast<unsigned char>(c)) != 0;
+    });
+    if (internal::parse_restartable(word).ok() && !(numbers_follow && number)) return;
+    // Alone, the option holds "" (the flag alone means true).
+    if (!word.empty()) options.argv.insert(options.argv.begin(), word);
+    options.restartable = "true";
+  });
+}
+
 }  // namespace
 
 void add_submit_flags(CLI::App& app, SubmitOptions& options) {
@@ -102,21 +121,15 @@ void add_submit_flags(CLI::App& app, SubmitOptions& options) {
       ->type_name("PROGRAM [ARGS...]");
   // sbatch's rule: options end at the command, so the command's own flags are left to it.
   app.positionals_at_end(true);
-  // `--restartable sleep 10`: the option took the command's first word as its value; a word
-  // that is not a boolean goes back to the command (`--restartable -- true` runs true).
-  app.parse_complete_callback([&options] {
-    if (!options.restartable || internal::parse_restartable(*options.restartable).ok()) return;
-    // Alone, the option holds "" (the flag alone means true).
-    if (!options.restartable->empty()) {
-      options.argv.insert(options.argv.begin(), *options.restartable);
-    }
-    options.restartable = "true";
-  });
+  // `--restartable sleep 10`: the command's first word (`--restartable -- true` runs true).
+  give_back_non_boolean(app, options, /*numbers_follow=*/false);
 }
 
 void add_resubmit_flags(CLI::App& app, SubmitOptions& options) {
   add_resource_flags(app, options);
   add_control_flags(app, options, /*with_array=*/false);
+  // `--restartable 12`: a job id (`--restartable=1` is still a value).
+  give_back_non_boolean(app, options, /*numbers_follow=*/true);
 }
 
 const std::vector<std::string>& job_field_names() {

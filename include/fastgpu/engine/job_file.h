@@ -123,7 +123,8 @@ std::string locate_batch_error(const Status& refused, const std::vector<store::J
 void add_submit_flags(CLI::App& app, SubmitOptions& options);
 
 // Registers the flags of `fastgpu resubmit` on `app`: submit's, but for --array and the
-// command (a job again runs its own command).
+// command (a job again runs its own command). A word after --restartable that is not true
+// or false (a job id: `--restartable 12`) lands in options.argv, for the caller's ids.
 void add_resubmit_flags(CLI::App& app, SubmitOptions& options);
 
 // `fastgpu resubmit`: `job` queued again as it was submitted (its command, folder,
