@@ -114,8 +114,8 @@ class Handlers {
                                request.path));
   }
 
-  // The writes: a job's cancel, hold and release, from the dashboard's own page (see
-  // dashboard.h).
+  // The writes: a job's cancel, hold, release and run again, from the dashboard's own page
+  // (see dashboard.h).
   void post(const httplib::Request& request, httplib::Response& response) const {
     set_common_headers(response);
     if (!dashboard_writes(request.path)) {
