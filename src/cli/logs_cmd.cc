@@ -1,64 +1,18 @@
 // `fastgpu logs ID [-f]`: a job's output (stdout and stderr), followed as it grows with -f.
 
-#include <fmt/format.h>
-
-#include <cstdio>
 #include <memory>
-#include <thread>
 
 #include "cli/daemon_client.h"
-#include "core/base64.h"
-#include "fastgpu/store/state_store.h"
+#include "cli/job_log.h"
 
 namespace fastgpu::cli {
 namespace {
-
-constexpr auto kFollowInterval = std::chrono::milliseconds(300);
 
 struct LogsOptions {
   DaemonFlags daemon;
   std::string id;
   bool follow = false;
 };
-
-// The job has ended and all its output is printed. A job that never started has none: that
-// is a failure to say so, with why (exit 1), not an empty success. One that ran but wrote
-// nothing and did not complete gets a line on stderr saying how it ended, so an empty
-// output does not read as a job that had nothing to say. A log with lines is printed as
-// it is, whatever the record says (a run re-adopted after a daemon restart may lack its
-// pid, and a supervisor that could not start a job writes why into its log).
-// Followed (-f), the exit status says how the job ended, as `wait`'s does: 1 for a job that
-// did not complete (`fastgpu logs -f ID && next-step`), with a line on stderr saying why.
-// Without -f it only prints the log, and a log printed whole is a success.
-int finish_logs(const std::string& id, const api::Json& chunk, bool printed_any, bool follow) {
-  const api::Json& reason = chunk["end_reason"];
-  const std::string why = reason.is_string() ? reason.get<std::string>() : "no reason recorded";
-  const std::string state = chunk["state"].get<std::string>();
-  if (!printed_any && chunk.contains("started") && !chunk["started"].get<bool>()) {
-    std::fprintf(stderr, "fastgpu logs: job %s never started: %s\n", id.c_str(), why.c_str());
-    return kExitFailure;
-  }
-  if (state == "COMPLETED") return kExitOk;
-  if (!printed_any) {
-    std::fprintf(stderr, "fastgpu logs: job %s wrote nothing; it ended %s: %s\n", id.c_str(),
-                 state.c_str(), why.c_str());
-  } else if (follow) {
-    std::fprintf(stderr, "fastgpu logs: job %s did not complete: it ended %s: %s\n", id.c_str(),
-                 state.c_str(), why.c_str());
-  }
-  return follow ? kExitFailure : kExitOk;
-}
-
-// The job's program wrote a log that is not there any more (deleted): an empty output would
-// read as a job that printed nothing, so say so and fail (exit 1).
-int log_missing(const LogsOptions& options, const api::Json& chunk) {
-  if (options.daemon.json) print_text(chunk.dump() + "\n");
-  std::fprintf(stderr,
-               "fastgpu logs: job %s's log %s is not there: it was deleted after the job began "
-               "writing it, so its output cannot be shown\n",
-               options.id.c_str(), chunk.value("log_path", std::string("(no path)")).c_str());
-  return kExitFailure;
-}
 
 int run_logs(const LogsOptions& options) {
   Result<std::vector<std::uint64_t>> ids = parse_job_ids({options.id});
@@ -67,77 +21,11 @@ int run_logs(const LogsOptions& options) {
   // no line is lost or printed twice.
   Result<ReconnectingClient> client = connect_following(options.daemon, "logs");
   if (!client.ok()) return fail("logs", client.status());
-  std::uint64_t offset = 0;
-  // --json: the answer as the API gives it (docs/api.md), the whole output read so far in
-  // one `data` (gathered here, printed with the last answer); with -f, one such line per
-  // piece as it comes (JSON Lines).
-  const bool whole_json = options.daemon.json && !options.follow;
-  std::string output;
-  const auto print_whole = [&output](api::Json last) {
-    last["offset"] = 0;
-    last["data"] = std::move(output);
-    print_json(last);
-  };
-  // The plain output is the log's bytes as the job wrote them, UTF-8 or not: they come as
-  // base64 (a JSON string would carry bytes that are not UTF-8 as U+FFFD).
-  const char* encoding = options.daemon.json ? "text" : "base64";
-  while (true) {
-    Result<api::Json> chunk = client->get(
-        fmt::format("/v1/jobs/{}/log?offset={}&encoding={}", ids->front(), offset, encoding));
-    if (!chunk.ok()) return fail("logs", chunk.status());
-    if (chunk->value("log_missing", false)) return log_missing(options, *chunk);
-    if (chunk->value("truncated", false)) {
-      // What the job writes now starts over at the file's start: read from there, and say
-      // so (a follower at its old offset had read nothing more, silently).
-      std::fprintf(stderr,
-                   "fastgpu logs: job %s's log is now %s bytes, fewer than the %s already read: "
-                   "it was truncated (logrotate's copytruncate, or `: > FILE`); reading it again "
-                   "from its start\n",
-                   options.id.c_str(), (*chunk)["size"].dump().c_str(),
-                   std::to_string(offset).c_str());
-      offset = 0;
-      continue;
-    }
-    const std::string& data = (*chunk)["data"].get_ref<const std::string&>();
-    const bool done = (*chunk)["done"].get<bool>();
-    // A job that ended without starting (its launch failed) may have the supervisor's line
-    // saying why in its log: finish_logs() says it, on stderr, exit 1.
-    if (!options.daemon.json && chunk->contains("started") && !(*chunk)["started"].get<bool>()) {
-      const Result<store::JobState> state =
-          store::parse_job_state((*chunk)["state"].get<std::string>());
-      if (state.ok() && store::is_terminal(*state)) {
-        return finish_logs(options.id, *chunk, false, options.follow);
-      }
-    }
-    if (whole_json) {
-      output += data;
-    } else if (options.daemon.json) {
-      if (!data.empty() || done) print_text(chunk->dump() + "\n");
-    } else if (chunk->value("encoding", "text") == "base64") {
-      Result<std::string> bytes = base64_decode(data);
-      if (!bytes.ok()) return fail("logs", bytes.status().with_context("the daemon's answer"));
-      print_text(*bytes);
-    } else {
-      print_text(data);  // a daemon from before encoding=base64
-    }
-    const std::uint64_t next = (*chunk)["next_offset"].get<std::uint64_t>();
-    const bool more_now = next > offset;
-    offset = next;
-    if (whole_json && (done || !more_now)) print_whole(*chunk);
-    if (done) return finish_logs(options.id, *chunk, offset > 0, options.follow);
-    if (more_now) continue;  // a long log comes in chunks: read on without waiting
-    if (!options.follow) {
-      // An empty answer for a job that has not run yet is not an empty log: say so.
-      if (offset == 0 && (*chunk)["state"] == "QUEUED") {
-        std::fprintf(stderr,
-                     "fastgpu logs: job %s has not started yet (QUEUED; `fastgpu show %s` says "
-                     "why); `fastgpu logs -f %s` follows it from its start\n",
-                     options.id.c_str(), options.id.c_str(), options.id.c_str());
-      }
-      return kExitOk;
-    }
-    std::this_thread::sleep_for(kFollowInterval);
-  }
+  LogReading reading;
+  reading.verb = "logs";
+  reading.json = options.daemon.json;
+  reading.follow = options.follow;
+  return print_job_log(*client, ids->front(), reading);
 }
 
 }  // namespace

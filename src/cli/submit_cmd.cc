@@ -1,16 +1,26 @@
 // `fastgpu submit [flags] -- COMMAND...` (or --wrap 'shell command'): queue one
 // job, or one per index of --array. Prints the job id (one per line for an
-// array).
+// array). With --wait (as sbatch's) it stays until the jobs end and exits as they did;
+// --follow also prints the job's output as it comes, as if it ran here.
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pwd.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "cli/daemon_client.h"
+#include "cli/job_log.h"
+#include "cli/job_wait.h"
 #include "cli/submit_context.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/engine/job_file.h"
@@ -21,6 +31,8 @@ namespace {
 struct SubmitCommandOptions {
   engine::SubmitOptions submit;
   DaemonFlags daemon;
+  bool wait = false;    // --wait: until the jobs end, exiting as they did
+  bool follow = false;  // --follow: --wait, printing the job's output as it comes
 };
 
 // `submit jobs.yaml` (for `run jobs.yaml`) queued the file as a program, which then failed
@@ -39,6 +51,199 @@ Status not_a_job_file(const engine::SubmitOptions& options, const engine::Submit
       program, program));
 }
 
+// The signals that end a command at a terminal or under a supervisor: Ctrl-C, SIGTERM
+// (`timeout`, a CI runner's cancel) and SIGHUP (a closed ssh session).
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+// While `submit --wait` waits, its jobs stand for the command, as a program run here would:
+// the first stop signal cancels them (sent from the waiting loop, which then waits for them
+// to end, their output still followed), a second one stops waiting at once. The handler
+// only sets the flag, or on the second signal writes the note made for it (write(2), the
+// only output call allowed there) and exits.
+volatile std::sig_atomic_t stop_signal = 0;
+volatile std::sig_atomic_t cancel_sent = 0;
+std::string note_not_cancelled;  // the second signal came before the cancel went out
+std::string note_cancelling;
+
+extern "C" void on_stop_signal(int signal) {
+  if (stop_signal == 0) {
+    stop_signal = signal;
+    return;
+  }
+  const std::string& note = cancel_sent != 0 ? note_cancelling : note_not_cancelled;
+  ssize_t ignored = ::write(STDERR_FILENO, note.data(), note.size());
+  (void)ignored;
+  ::_exit(128 + signal);  // as a shell reports a command a signal ended: 130 for Ctrl-C
+}
+
+sigset_t stop_signal_set() {
+  sigset_t set;
+  ::sigemptyset(&set);
+  for (const int signal : kStopSignals) ::sigaddset(&set, signal);
+  return set;
+}
+
+// From the submit on, a stop signal cancels the jobs: blocked while the submit is sent (one
+// that comes then is held, and delivered to the handler once the ids are known: no job is
+// left running for a command that was stopped), then handled.
+void install_stop_handler(const std::vector<std::uint64_t>& ids) {
+  const std::string range =
+      ids.size() == 1 ? std::to_string(ids.front()) : fmt::format("{}-{}", ids.front(), ids.back());
+  const std::string jobs = ids.size() == 1 ? "job " + range : "jobs " + range;
+  note_not_cancelled = fmt::format(
+      "\nfastgpu submit: stopped waiting; {} go{} on, not cancelled (`fastgpu cancel {}` "
+      "stops {}, `fastgpu wait {}` waits for {})\n",
+      jobs, ids.size() == 1 ? "es" : "", range, ids.size() == 1 ? "it" : "them", range,
+      ids.size() == 1 ? "it" : "them");
+  note_cancelling = fmt::format(
+      "\nfastgpu submit: stopped waiting; {} {} being cancelled (`fastgpu queue` shows {} until "
+      "{} ended)\n",
+      jobs, ids.size() == 1 ? "is" : "are", ids.size() == 1 ? "it" : "them",
+      ids.size() == 1 ? "it has" : "they have");
+  struct sigaction action {};
+  action.sa_handler = on_stop_signal;
+  ::sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;  // a request in flight goes on
+  for (const int signal : kStopSignals) ::sigaction(signal, &action, nullptr);
+  const sigset_t set = stop_signal_set();
+  ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+}
+
+// Cancels the jobs once a stop signal came, queued ones first (a running one cancelled first
+// frees its GPUs for the next queued member of the same array). Once only: a job that would
+// not be cancelled is named with how to stop it.
+class CancelOnSignal {
+ public:
+  CancelOnSignal(ReconnectingClient& client, std::vector<std::uint64_t> ids)
+      : client_(client), ids_(std::move(ids)) {}
+
+  void operator()() {
+    if (stop_signal == 0 || cancel_sent != 0) return;
+    std::vector<std::uint64_t> order = ids_;
+    if (order.size() > 1) {
+      Result<api::Json> queued = client_.get("/v1/jobs?state=QUEUED&ids_only=true");
+      if (queued.ok()) {
+        const auto waiting = (*queued)["ids"].get<std::set<std::uint64_t>>();
+        std::stable_partition(order.begin(), order.end(),
+                              [&waiting](std::uint64_t id) { return waiting.contains(id); });
+      }
+    }
+    std::fprintf(stderr,
+                 "\nfastgpu submit: %s; cancelling %s (a running job gets SIGTERM, then SIGKILL "
+                 "after its grace period) and waiting for %s to end; a second %s stops waiting\n",
+                 stop_signal == SIGINT ? "interrupted" : ::strsignal(stop_signal),
+                 order.size() == 1 ? fmt::format("job {}", order.front()).c_str()
+                                   : fmt::format("its {} jobs", order.size()).c_str(),
+                 order.size() == 1 ? "it" : "them", stop_signal == SIGINT ? "Ctrl-C" : "signal");
+    for (std::uint64_t id : order) {
+      Result<api::Json> job =
+          client_.once().post(fmt::format("/v1/jobs/{}/cancel", id), api::Json::object());
+      // One that ended meanwhile is refused as a precondition: nothing to stop.
+      if (!job.ok() && job.status().code() != ErrorCode::kFailedPrecondition) {
+        std::fprintf(stderr,
+                     "fastgpu submit: job %s was not cancelled: %s; `fastgpu cancel %s` "
+                     "stops it\n",
+                     std::to_string(id).c_str(), job.status().message().c_str(),
+                     std::to_string(id).c_str());
+      }
+    }
+    cancel_sent = 1;
+  }
+
+ private:
+  ReconnectingClient& client_;
+  std::vector<std::uint64_t> ids_;
+};
+
+// submit --wait and --follow: sends the jobs once, then follows them until they end (across
+// a daemon that goes away meanwhile). The exit status is the job's (the highest of an
+// array's, as sbatch --wait's); after a stop signal, the signal's.
+int submit_and_wait(const SubmitCommandOptions& options, const std::vector<store::JobSpec>& specs) {
+  Result<ReconnectingClient> client = connect_following(options.daemon, "submit");
+  if (!client.ok()) return fail("submit", client.status());
+  const sigset_t set = stop_signal_set();
+  ::sigprocmask(SIG_BLOCK, &set, nullptr);
+  // Sent once: a batch sent again after a daemon went away mid-request could run twice.
+  Result<api::Json> reply = client->once().post("/v1/jobs", api::job_batch_to_json(specs));
+  if (!reply.ok()) {
+    ::sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    return fail("submit", reply.status());
+  }
+  const auto ids = (*reply)["ids"].get<std::vector<std::uint64_t>>();
+  if (options.follow) {
+    // stdout is the job's output alone, as if it ran here.
+    std::fprintf(stderr,
+                 "fastgpu submit: job %s submitted; its output follows as it runs (Ctrl-C "
+                 "cancels it)\n",
+                 std::to_string(ids.front()).c_str());
+  } else if (!options.daemon.json) {
+    std::string text;
+    for (std::uint64_t id : ids) text += std::to_string(id) + "\n";
+    print_text(text);
+    std::fflush(stdout);  // a script reading the ids gets them now, not at the end
+  }
+  if (!specs.empty() && specs.front().held_by) {
+    const bool one = ids.size() == 1;
+    std::fprintf(stderr,
+                 "fastgpu submit: held (--hold): `fastgpu release %s` lets %s start; submit waits "
+                 "until %s ended\n",
+                 one ? std::to_string(ids.front()).c_str()
+                     : fmt::format("{}-{}", ids.front(), ids.back()).c_str(),
+                 one ? "it" : "them", one ? "it has" : "they have");
+  }
+  install_stop_handler(ids);
+  CancelOnSignal cancel(*client, ids);
+  if (options.follow) {
+    // How the job ended is said below: the log's own closing line would say it twice.
+    LogReading reading;
+    reading.verb = "submit";
+    reading.follow = true;
+    reading.between_reads = std::ref(cancel);
+    (void)print_job_log(*client, ids.front(), reading);
+  }
+  Waited waited;
+  waited.ids = ids;
+  std::map<std::uint64_t, api::Json> ended;
+  const Status status = wait_for(*client, waited, std::nullopt, true, ended, std::ref(cancel));
+  if (!status.ok()) return fail("submit", status);
+  int exit_status = kExitOk;
+  std::vector<std::uint64_t> not_completed;
+  api::Json jobs = api::Json::array();
+  for (const auto& [id, job] : ended) {
+    exit_status = std::max(exit_status, exit_status_of(job));
+    if (job["state"] != "COMPLETED") not_completed.push_back(id);
+    jobs.push_back({{"id", id},
+                    {"state", job["state"]},
+                    {"exit_code", job["exit_code"]},
+                    {"signal", job["signal"]},
+                    {"end_reason", job.value("end_reason", api::Json(nullptr))}});
+  }
+  if (options.daemon.json) {
+    print_json({{"ids", ids}, {"jobs", jobs}, {"all_completed", not_completed.empty()}});
+  } else if (options.follow) {
+    // print_job_log said how a job that did not complete ended, and nothing of one that did.
+  } else if (ended.size() == 1) {
+    std::fprintf(stderr, "fastgpu submit: %s", ended_line(ended.begin()->second).c_str());
+  } else {
+    std::fprintf(stderr, "fastgpu submit: %zu job(s) ended: %zu completed", ended.size(),
+                 ended.size() - not_completed.size());
+    constexpr std::size_t kNamed = 10;
+    for (std::size_t i = 0; i < not_completed.size() && i < kNamed; ++i) {
+      std::fprintf(stderr, "%s%s", i == 0 ? "; did not complete:\n" : "",
+                   ended_line(ended.at(not_completed[i])).c_str());
+    }
+    if (not_completed.size() > kNamed) {
+      std::fprintf(stderr,
+                   "... and %zu more (`fastgpu history --state failed,timeout,cancelled`)\n",
+                   not_completed.size() - kNamed);
+    } else if (not_completed.empty()) {
+      std::fprintf(stderr, "\n");
+    }
+  }
+  if (stop_signal != 0) return 128 + stop_signal;
+  return exit_status;
+}
+
 int run_submit(const SubmitCommandOptions& options) {
   Result<engine::SubmitContext> context = submit_context();
   if (!context.ok()) return fail("submit", context.status());
@@ -47,7 +252,19 @@ int run_submit(const SubmitCommandOptions& options) {
   }
   Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(options.submit, *context);
   if (!specs.ok()) return usage_error("submit", specs.status().message());
+  if (options.follow && specs->size() > 1) {
+    return usage_error(
+        "submit", fmt::format("--follow prints one job's output, and --array makes {} jobs: "
+                              "`--wait` waits for them all, and `fastgpu logs -f ID` follows one",
+                              specs->size()));
+  }
+  if (options.follow && options.daemon.json) {
+    return usage_error("submit",
+                       "--follow prints the job's output, not JSON: with --json, `--wait` prints "
+                       "how the job ended, and `fastgpu logs ID --json` its output");
+  }
   give_callers_umask_and_limits(*specs);
+  if (options.wait || options.follow) return submit_and_wait(options, *specs);
   Result<api::ApiClient> client = connect_daemon(options.daemon, "submit");
   if (!client.ok()) return fail("submit", client.status());
   Result<api::Json> reply = client->post("/v1/jobs", api::job_batch_to_json(*specs));
@@ -70,6 +287,14 @@ void add_submit_command(CLI::App& app, CommandOutcome& outcome) {
                                          "Queue a job: fastgpu submit [--gpus N "
                                          "--gpu-mem 20G ...] -- COMMAND [ARGS...]");
   engine::add_submit_flags(*command, options->submit);
+  command->add_flag(
+      "-W,--wait", options->wait,
+      "Stay until the job ends (every member of an --array) and exit as it did: 0 if it "
+      "completed, else its exit code, or 128 + the signal that ended it (the highest of an "
+      "array's), as sbatch --wait; Ctrl-C cancels it");
+  command->add_flag("-f,--follow", options->follow,
+                    "--wait, printing the job's output (stdout and stderr) as it comes, as if it "
+                    "ran here; the job id goes to stderr");
   add_daemon_flags(*command, options->daemon);
   command->callback([options, &outcome] { outcome.exit_code = run_submit(*options); });
 }

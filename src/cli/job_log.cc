@@ -1,0 +1,140 @@
+// A job's output (stdout and stderr) printed, followed as it grows: `logs [-f]` and
+// `submit --follow`.
+
+#include "cli/job_log.h"
+
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "core/base64.h"
+#include "fastgpu/store/state_store.h"
+
+namespace fastgpu::cli {
+namespace {
+
+constexpr auto kFollowInterval = std::chrono::milliseconds(300);
+
+// The job has ended and all its output is printed. A job that never started has none: that
+// is a failure to say so, with why (exit 1), not an empty success. One that ran but wrote
+// nothing and did not complete gets a line on stderr saying how it ended, so an empty
+// output does not read as a job that had nothing to say. A log with lines is printed as
+// it is, whatever the record says (a run re-adopted after a daemon restart may lack its
+// pid, and a supervisor that could not start a job writes why into its log).
+// Followed (-f), the exit status says how the job ended, as `wait`'s does: 1 for a job that
+// did not complete (`fastgpu logs -f ID && next-step`), with a line on stderr saying why.
+// Without -f it only prints the log, and a log printed whole is a success.
+int finish_logs(const std::string& verb, const std::string& id, const api::Json& chunk,
+                bool printed_any, bool follow) {
+  const api::Json& reason = chunk["end_reason"];
+  const std::string why = reason.is_string() ? reason.get<std::string>() : "no reason recorded";
+  const std::string state = chunk["state"].get<std::string>();
+  if (!printed_any && chunk.contains("started") && !chunk["started"].get<bool>()) {
+    std::fprintf(stderr, "fastgpu %s: job %s never started: %s\n", verb.c_str(), id.c_str(),
+                 why.c_str());
+    return kExitFailure;
+  }
+  if (state == "COMPLETED") return kExitOk;
+  if (!printed_any) {
+    std::fprintf(stderr, "fastgpu %s: job %s wrote nothing; it ended %s: %s\n", verb.c_str(),
+                 id.c_str(), state.c_str(), why.c_str());
+  } else if (follow) {
+    std::fprintf(stderr, "fastgpu %s: job %s did not complete: it ended %s: %s\n", verb.c_str(),
+                 id.c_str(), state.c_str(), why.c_str());
+  }
+  return follow ? kExitFailure : kExitOk;
+}
+
+// The job's program wrote a log that is not there any more (deleted): an empty output would
+// read as a job that printed nothing, so say so and fail (exit 1).
+int log_missing(const LogReading& how, const std::string& id, const api::Json& chunk) {
+  if (how.json) print_text(chunk.dump() + "\n");
+  std::fprintf(stderr,
+               "fastgpu %s: job %s's log %s is not there: it was deleted after the job began "
+               "writing it, so its output cannot be shown\n",
+               how.verb.c_str(), id.c_str(),
+               chunk.value("log_path", std::string("(no path)")).c_str());
+  return kExitFailure;
+}
+
+}  // namespace
+
+int print_job_log(ReconnectingClient& client, std::uint64_t job_id, const LogReading& how) {
+  const std::string id = std::to_string(job_id);
+  const char* verb = how.verb.c_str();
+  std::uint64_t offset = 0;
+  // --json: the answer as the API gives it (docs/api.md), the whole output read so far in
+  // one `data` (gathered here, printed with the last answer); with -f, one such line per
+  // piece as it comes (JSON Lines).
+  const bool whole_json = how.json && !how.follow;
+  std::string output;
+  const auto print_whole = [&output](api::Json last) {
+    last["offset"] = 0;
+    last["data"] = std::move(output);
+    print_json(last);
+  };
+  // The plain output is the log's bytes as the job wrote them, UTF-8 or not: they come as
+  // base64 (a JSON string would carry bytes that are not UTF-8 as U+FFFD).
+  const char* encoding = how.json ? "text" : "base64";
+  while (true) {
+    Result<api::Json> chunk =
+        client.get(fmt::format("/v1/jobs/{}/log?offset={}&encoding={}", job_id, offset, encoding));
+    if (!chunk.ok()) return fail(how.verb, chunk.status());
+    if (chunk->value("log_missing", false)) return log_missing(how, id, *chunk);
+    if (chunk->value("truncated", false)) {
+      // What the job writes now starts over at the file's start: read from there, and say
+      // so (a follower at its old offset had read nothing more, silently).
+      std::fprintf(stderr,
+                   "fastgpu %s: job %s's log is now %s bytes, fewer than the %s already read: "
+                   "it was truncated (logrotate's copytruncate, or `: > FILE`); reading it again "
+                   "from its start\n",
+                   verb, id.c_str(), (*chunk)["size"].dump().c_str(),
+                   std::to_string(offset).c_str());
+      offset = 0;
+      continue;
+    }
+    const std::string& data = (*chunk)["data"].get_ref<const std::string&>();
+    const bool done = (*chunk)["done"].get<bool>();
+    // A job that ended without starting (its launch failed) may have the supervisor's line
+    // saying why in its log: finish_logs() says it, on stderr, exit 1.
+    if (!how.json && chunk->contains("started") && !(*chunk)["started"].get<bool>()) {
+      const Result<store::JobState> state =
+          store::parse_job_state((*chunk)["state"].get<std::string>());
+      if (state.ok() && store::is_terminal(*state)) {
+        return finish_logs(how.verb, id, *chunk, false, how.follow);
+      }
+    }
+    if (whole_json) {
+      output += data;
+    } else if (how.json) {
+      if (!data.empty() || done) print_text(chunk->dump() + "\n");
+    } else if (chunk->value("encoding", "text") == "base64") {
+      Result<std::string> bytes = base64_decode(data);
+      if (!bytes.ok()) return fail(how.verb, bytes.status().with_context("the daemon's answer"));
+      print_text(*bytes);
+    } else {
+      print_text(data);  // a daemon from before encoding=base64
+    }
+    const std::uint64_t next = (*chunk)["next_offset"].get<std::uint64_t>();
+    const bool more_now = next > offset;
+    offset = next;
+    if (whole_json && (done || !more_now)) print_whole(*chunk);
+    if (done) return finish_logs(how.verb, id, *chunk, offset > 0, how.follow);
+    if (more_now) continue;  // a long log comes in chunks: read on without waiting
+    if (!how.follow) {
+      // An empty answer for a job that has not run yet is not an empty log: say so.
+      if (offset == 0 && (*chunk)["state"] == "QUEUED") {
+        std::fprintf(stderr,
+                     "fastgpu %s: job %s has not started yet (QUEUED; `fastgpu show %s` says "
+                     "why); `fastgpu logs -f %s` follows it from its start\n",
+                     verb, id.c_str(), id.c_str(), id.c_str());
+      }
+      return kExitOk;
+    }
+    if (how.between_reads) how.between_reads();
+    std::this_thread::sleep_for(kFollowInterval);
+  }
+}
+
+}  // namespace fastgpu::cli

@@ -1,0 +1,115 @@
+// End-to-end: `fastgpu submit --wait` and `--follow`, the job run as if it ran here: the
+// command stays until it ends, exits as it did, prints its output (--follow), and cancels it
+// when stopped.
+
+#include <fstream>
+#include <iterator>
+#include <regex>
+#include <string>
+
+#include "daemon/daemon_harness.h"
+
+namespace fastgpu {
+namespace {
+
+using nlohmann::json;
+using test_support::contains;
+using test_support::DaemonHarness;
+
+std::string text_of(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+std::size_t job_count(const DaemonHarness& daemon) {
+  return daemon.fastgpu_json("queue")["jobs"].size() +
+         daemon.fastgpu_json("history")["jobs"].size();
+}
+
+// A script ran `fastgpu submit ... && fastgpu logs -f ID` and parsed the id between them;
+// `submit --follow` is one command whose output is the job's and whose exit status is its.
+TEST(SubmitWaitE2E, FollowPrintsTheJobsOutputAloneAndExitsAsTheJobDid) {
+  DaemonHarness daemon;
+  const std::filesystem::path out = daemon.work() / "out";
+  const std::filesystem::path errors = daemon.work() / "errors";
+  const int followed = daemon.fastgpu_into(
+      "submit --gpus 0 --follow --wrap 'echo out; echo err >&2; exit 3'", out, errors);
+  EXPECT_EQ(followed, 3) << text_of(errors);
+  // stdout is the job's log (its output, then the supervisor's line on how it ended): no id.
+  EXPECT_TRUE(text_of(out).starts_with("out\nerr\nfastgpu: job ")) << text_of(out);
+  const std::regex submitted(R"(fastgpu submit: job (\d+) submitted; its output follows)");
+  std::smatch found;
+  const std::string said = text_of(errors);
+  ASSERT_TRUE(std::regex_search(said, found, submitted)) << said;
+  const std::string id = found[1].str();
+  EXPECT_TRUE(contains(said, "fastgpu submit: job " + id +
+                                 " did not complete: it ended FAILED: exited with status 3\n"))
+      << said;
+  EXPECT_EQ(daemon.job(std::stoull(id))["state"], "FAILED");
+
+  const int completed = daemon.fastgpu_into("submit --gpus 0 -f -- echo fine", out, errors);
+  EXPECT_EQ(completed, 0) << text_of(errors);
+  EXPECT_EQ(text_of(out), "fine\n");
+}
+
+TEST(SubmitWaitE2E, WaitPrintsTheIdsAndExitsWithTheJobsStatus) {
+  DaemonHarness daemon;
+  const test_support::CliRun done = daemon.fastgpu("submit --gpus 0 -W -- true", false);
+  EXPECT_EQ(done.exit_code, 0);
+  EXPECT_TRUE(std::regex_match(done.output, std::regex(R"(\d+\n)"))) << done.output;
+  // Killed by a signal: 128 + its number, as a shell reports the command.
+  const test_support::CliRun killed = daemon.fastgpu("submit --gpus 0 --wait --wrap 'kill -9 $$'");
+  EXPECT_EQ(killed.exit_code, 137) << killed.output;
+  EXPECT_TRUE(contains(killed.output, ": FAILED (signal 9)")) << killed.output;
+  // An array: the highest of its members' statuses (sbatch --wait's), each failure named.
+  const test_support::CliRun array =
+      daemon.fastgpu("submit --gpus 0 --wait --array 0-2 --wrap 'exit $FASTGPU_ARRAY_INDEX'");
+  EXPECT_EQ(array.exit_code, 2) << array.output;
+  EXPECT_TRUE(contains(array.output, "3 job(s) ended: 1 completed; did not complete:\n"))
+      << array.output;
+  EXPECT_TRUE(contains(array.output, ": FAILED (exit 2)\n")) << array.output;
+  // --json: one document, how each job ended.
+  const json ended = daemon.fastgpu_json("submit --gpus 0 --wait --array 0-1 --wrap 'exit 0'");
+  ASSERT_TRUE(ended.is_object()) << ended;
+  EXPECT_EQ(ended["ids"].size(), 2U);
+  EXPECT_EQ(ended["all_completed"], true);
+  EXPECT_EQ(ended["jobs"][1]["state"], "COMPLETED");
+}
+
+// --follow prints one job's output, as text: with an array or --json it is refused before
+// anything is submitted.
+TEST(SubmitWaitE2E, FollowOfAnArrayOrAsJsonIsRefusedAndNothingIsSubmitted) {
+  DaemonHarness daemon;
+  (void)daemon.submit("--gpus 0 -- true");
+  const std::size_t before = job_count(daemon);
+  const test_support::CliRun array = daemon.fastgpu("submit --gpus 0 -f --array 0-3 -- true");
+  EXPECT_EQ(array.exit_code, 2);
+  EXPECT_TRUE(contains(array.output, "--follow prints one job's output, and --array makes 4 jobs"))
+      << array.output;
+  const test_support::CliRun as_json = daemon.fastgpu("submit --gpus 0 -f --json -- true");
+  EXPECT_EQ(as_json.exit_code, 2);
+  EXPECT_TRUE(contains(as_json.output, "--follow prints the job's output, not JSON"))
+      << as_json.output;
+  EXPECT_EQ(job_count(daemon), before);
+}
+
+// Ctrl-C stops a job run in the foreground, as it stops a program run here: the job is
+// cancelled (SIGTERM, its grace period), its last output still printed, then 130.
+TEST(SubmitWaitE2E, CtrlCCancelsTheJobAndWaitsForItsEnd) {
+  DaemonHarness daemon;
+  const test_support::CliRun run = daemon.fastgpu_under(
+      "timeout -s INT --preserve-status 3",
+      "submit --gpus 0 --follow --wrap 'trap \"echo saving; exit 5\" TERM; echo started; "
+      "while true; do sleep 0.1; done'");
+  EXPECT_EQ(run.exit_code, 130) << run.output;
+  const std::regex cancelling(R"(interrupted; cancelling job (\d+) )");
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(run.output, found, cancelling)) << run.output;
+  EXPECT_TRUE(contains(run.output, "started\n")) << run.output;
+  EXPECT_TRUE(contains(run.output, "saving\n")) << run.output;
+  // It waited for the end: the job has ended by the time the command exits.
+  EXPECT_EQ(daemon.job(std::stoull(found[1].str()))["state"], "CANCELLED");
+}
+
+}  // namespace
+}  // namespace fastgpu
