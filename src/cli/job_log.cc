@@ -60,7 +60,7 @@ int log_missing(const LogReading& how, const std::string& id, const api::Json& c
 
 }  // namespace
 
-int print_job_log(ReconnectingClient& client, std::uint64_t job_id, const LogReading& how) {
+int print_job_log(ReconnectingClient& client, std::uint64_t job_id, LogReading how) {
   const std::string id = std::to_string(job_id);
   const char* verb = how.verb.c_str();
   std::uint64_t offset = 0;
@@ -104,6 +104,10 @@ int print_job_log(ReconnectingClient& client, std::uint64_t job_id, const LogRea
       if (state.ok() && store::is_terminal(*state)) {
         return finish_logs(how.verb, id, *chunk, false, how.follow);
       }
+    }
+    if (!data.empty() && how.before_output) {
+      how.before_output();
+      how.before_output = nullptr;
     }
     if (whole_json) {
       output += data;

@@ -15,6 +15,7 @@ struct LogReading {
   bool json = false;                    // the log endpoint's answers, not the bytes (docs/api.md)
   bool follow = false;                  // until the job ends, across a daemon that goes away
   std::function<void()> between_reads;  // while following, before each pause
+  std::function<void()> before_output;  // once, before the first bytes are printed
 };
 
 // Prints job `id`'s output as the job wrote it (UTF-8 or not), the whole log, or with
@@ -22,6 +23,6 @@ struct LogReading {
 // a daemon that went away, so no byte is lost or printed twice. Returns the exit status of
 // `logs`: 1 for a job that never started, or, followed, one that did not complete (said on
 // stderr with why); 0 otherwise.
-int print_job_log(ReconnectingClient& client, std::uint64_t id, const LogReading& how);
+int print_job_log(ReconnectingClient& client, std::uint64_t id, LogReading how);
 
 }  // namespace fastgpu::cli

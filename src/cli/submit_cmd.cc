@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -23,6 +24,7 @@
 #include "cli/job_wait.h"
 #include "cli/submit_context.h"
 #include "fastgpu/core/text.h"
+#include "fastgpu/core/units.h"
 #include "fastgpu/engine/job_file.h"
 
 namespace fastgpu::cli {
@@ -155,6 +157,52 @@ class CancelOnSignal {
   std::vector<std::uint64_t> ids_;
 };
 
+// A job in the foreground that waits says so on stderr, as srun's "queued and waiting for
+// resources": why it waits (again when that changes), then where it started and after how
+// long. One that starts at the first scheduling pass is not told at all.
+class StartNotice {
+ public:
+  StartNotice(ReconnectingClient& client, std::uint64_t id) : client_(client), id_(id) {}
+
+  void operator()() {
+    if (started_) return;
+    Result<api::Json> job = client_.get(fmt::format("/v1/jobs/{}", id_));
+    if (!job.ok()) return;  // said by the waiting loop's own request
+    const std::string state = (*job)["state"].get<std::string>();
+    if (state == "QUEUED") {
+      const api::Json waiting = job->value("waiting", api::Json::object());
+      const std::string reason = waiting.value("reason", std::string());
+      if (reason.empty() || reason == "next pass" || reason == said_) return;
+      said_ = reason;
+      const std::string detail = waiting.value("detail", std::string());
+      std::fprintf(stderr, "fastgpu submit: job %s waits: %s%s%s\n", std::to_string(id_).c_str(),
+                   reason.c_str(), detail.empty() ? "" : ": ", detail.c_str());
+      return;
+    }
+    started_ = true;
+    const auto start = job->find("start_time_us");
+    const auto submitted = job->find("submit_time_us");
+    // Told only after a wait was: as it started, or at its end when it ran between two looks.
+    if (said_.empty() || start == job->end() || !start->is_number()) return;
+    const auto gpus = job->value("placed_gpus", std::vector<int>{});
+    std::fprintf(stderr, "fastgpu submit: job %s started%s after %s\n", std::to_string(id_).c_str(),
+                 gpus.empty() ? ""
+                              : fmt::format(" on GPU{} {}", gpus.size() == 1 ? "" : "s",
+                                            fmt::join(gpus, ","))
+                                    .c_str(),
+                 format_duration(Seconds(static_cast<double>(start->get<std::int64_t>() -
+                                                             submitted->get<std::int64_t>()) *
+                                         1e-6))
+                     .c_str());
+  }
+
+ private:
+  ReconnectingClient& client_;
+  std::uint64_t id_;
+  std::string said_;  // the last reason told
+  bool started_ = false;
+};
+
 // submit --wait and --follow: sends the jobs once, then follows them until they end (across
 // a daemon that goes away meanwhile). The exit status is the job's (the highest of an
 // array's, as sbatch --wait's); after a stop signal, the signal's.
@@ -193,19 +241,28 @@ int submit_and_wait(const SubmitCommandOptions& options, const std::vector<store
   }
   install_stop_handler(ids);
   CancelOnSignal cancel(*client, ids);
+  // One job, told as text: its wait is said; an array's members are many.
+  std::optional<StartNotice> notice;
+  if (ids.size() == 1 && !options.daemon.json) notice.emplace(*client, ids.front());
+  const auto between = [&cancel, &notice] {
+    cancel();
+    if (notice && stop_signal == 0) (*notice)();
+  };
   if (options.follow) {
     // How the job ended is said below: the log's own closing line would say it twice.
     LogReading reading;
     reading.verb = "submit";
     reading.follow = true;
-    reading.between_reads = std::ref(cancel);
+    reading.between_reads = between;
+    if (notice) reading.before_output = std::ref(*notice);
     (void)print_job_log(*client, ids.front(), reading);
   }
   Waited waited;
   waited.ids = ids;
   std::map<std::uint64_t, api::Json> ended;
-  const Status status = wait_for(*client, waited, std::nullopt, true, ended, std::ref(cancel));
+  const Status status = wait_for(*client, waited, std::nullopt, true, ended, between);
   if (!status.ok()) return fail("submit", status);
+  if (notice && stop_signal == 0) (*notice)();
   int exit_status = kExitOk;
   std::vector<std::uint64_t> not_completed;
   api::Json jobs = api::Json::array();

@@ -76,6 +76,26 @@ TEST(SubmitWaitE2E, WaitPrintsTheIdsAndExitsWithTheJobsStatus) {
   EXPECT_EQ(ended["jobs"][1]["state"], "COMPLETED");
 }
 
+// A job in the foreground that waits says why (srun's "queued and waiting for resources"),
+// then where it started: a silent terminal read as a hung command.
+TEST(SubmitWaitE2E, AWaitingJobSaysWhyItWaitsAndWhenItStarts) {
+  DaemonHarness daemon;
+  const std::uint64_t blocker = daemon.submit("--gpus 2 --gpu-mem 1G -- sleep 3");
+  daemon.wait_for_state(blocker, "RUNNING");
+  const test_support::CliRun waited = daemon.fastgpu("submit -W --gpu-mem 1G -- true");
+  EXPECT_EQ(waited.exit_code, 0) << waited.output;
+  const std::string id = std::to_string(blocker + 1);
+  EXPECT_TRUE(contains(waited.output, "fastgpu submit: job " + id + " waits: next in line: "))
+      << waited.output;
+  EXPECT_TRUE(std::regex_search(waited.output,
+                                std::regex("job " + id + R"( started on GPU [01] after \d+s\n)")))
+      << waited.output;
+  // One that starts at once is not told.
+  const test_support::CliRun at_once = daemon.fastgpu("submit -W --gpu-mem 1G -- true");
+  EXPECT_FALSE(contains(at_once.output, " waits: ")) << at_once.output;
+  EXPECT_FALSE(contains(at_once.output, " started ")) << at_once.output;
+}
+
 // --follow prints one job's output, as text: with an array or --json it is refused before
 // anything is submitted.
 TEST(SubmitWaitE2E, FollowOfAnArrayOrAsJsonIsRefusedAndNothingIsSubmitted) {
