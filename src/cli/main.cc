@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <string_view>
@@ -42,17 +43,37 @@ std::string unknown_verb_text(const CLI::App& verb, const CLI::ParseError& error
   return "'" + words.front() + "' is not a verb; use one of " + names;
 }
 
+// The words after `--` (as typed), to a verb that takes no command.
+std::string after_double_dash(const std::vector<std::string>& args) {
+  const auto mark = std::find(args.begin(), args.end(), "--");
+  std::string words;
+  for (auto word = mark == args.end() ? mark : mark + 1; word != args.end(); ++word) {
+    words += (words.empty() ? "" : " ") + *word;
+  }
+  return words;
+}
+
 // CLI11 says "The following arguments were not expected: -- --bogus" to an option the verb
-// does not have, and "--gpus: 1 required TEXT missing" to one given no value; these name
-// the option in words.
-std::string option_error_text(const CLI::App& verb, const CLI::ParseError& error) {
+// does not have, "The following arguments were not expected: hi echo" (backwards) to a
+// command after `--` of a verb that takes none, and "--gpus: 1 required TEXT missing" to an
+// option given no value; these say it in words.
+std::string option_error_text(const CLI::App& verb, const CLI::ParseError& error,
+                              const std::vector<std::string>& args) {
   if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
     for (const std::string& word : verb.remaining()) {
       if (word.size() > 1 && word.front() == '-' && word != "--") {
         return "'" + word + "' is not an option of this command";
       }
     }
-    return "";
+    const std::string command = after_double_dash(args);
+    if (command.empty()) return "";
+    if (verb.get_name() == "resubmit") {
+      return "'" + command +
+             "' after -- is not expected: resubmit runs each job's own command; to run "
+             "another, `fastgpu submit [flags] -- " +
+             command + "`";
+    }
+    return "'" + command + "' after -- is not expected: this command takes no command to run";
   }
   const std::string text = error.what();
   if (dynamic_cast<const CLI::ArgumentMismatch*>(&error) != nullptr &&
@@ -105,7 +126,7 @@ int main(int argc, char** argv) {
       command += " " + verb->get_name();
     }
     std::string text = unknown_verb_text(*verb, error);
-    if (text.empty()) text = option_error_text(*verb, error);
+    if (text.empty()) text = option_error_text(*verb, error, {argv + 1, argv + argc});
     if (text.empty()) text = parse_error_text(*verb, error);
     std::fprintf(stderr, "%s: %s\nRun `%s --help` for its options.\n", command.c_str(),
                  text.c_str(), command.c_str());

@@ -52,6 +52,17 @@ TEST(CliUsage, AParseErrorNamesTheCommandAndWhereItsOptionsAre) {
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_TRUE(contains(run.output, "fastgpu submit: '--bogus' is not an option of this command"))
       << run.output;
+  // A command after `--` to a verb that runs none was listed backwards ("hi echo").
+  run = run_cli("resubmit 12 -- echo hi", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output,
+                       "fastgpu resubmit: 'echo hi' after -- is not expected: resubmit runs each "
+                       "job's own command; to run another, `fastgpu submit [flags] -- echo hi`"))
+      << run.output;
+  run = run_cli("queue -- echo hi", true);
+  EXPECT_EQ(run.exit_code, 2) << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu queue: 'echo hi' after -- is not expected"))
+      << run.output;
   run = run_cli("history --last", true);
   EXPECT_EQ(run.exit_code, 2) << run.output;
   EXPECT_TRUE(contains(run.output, "fastgpu history: --last needs a value")) << run.output;
