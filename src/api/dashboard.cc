@@ -170,7 +170,7 @@ class Handlers {
     context.user = job->spec.user;
     context.submit_time =
         std::chrono::time_point_cast<std::chrono::microseconds>(std::chrono::system_clock::now());
-    Result<store::JobSpec> spec = engine::resubmitted_spec(job->spec, {}, context);
+    Result<store::JobSpec> spec = engine::resubmitted_spec(job->id, job->spec, {}, context);
     if (!spec.ok()) return spec.status();
     std::vector<store::JobSpec> specs{std::move(spec).value()};
     std::set<std::uint64_t> dropped;

@@ -22,11 +22,11 @@ using store::Environment;
 using store::JobSpec;
 using store::WallTime;
 
-constexpr std::array<std::string_view, 19> kSpecFields = {
+constexpr std::array<std::string_view, 20> kSpecFields = {
     "name",        "argv",         "shell_command", "working_dir", "environment",
     "gpus",        "gpu_mem",      "util_share",    "priority",    "time_limit_s",
     "deadline_us", "dependencies", "array",         "restartable", "signature",
-    "umask",       "grace_s",      "limits",        "hold"};
+    "umask",       "grace_s",      "limits",        "hold",        "resubmitted_from"};
 
 std::string known_fields() {
   std::string list;
@@ -235,6 +235,12 @@ Status read_optionals(const FieldReader& reader, JobSpec& spec) {
     FASTGPU_RETURN_IF_ERROR(reader.integer("deadline_us", micros));
     spec.deadline = WallTime(std::chrono::microseconds(micros));
   }
+  if (reader.find("resubmitted_from") != nullptr) {
+    std::uint64_t id = 0;
+    FASTGPU_RETURN_IF_ERROR(reader.integer("resubmitted_from", id));
+    if (id == 0) return reader.error("resubmitted_from", "0 is not a job id");
+    spec.resubmitted_from = JobId(id);
+  }
   return {};
 }
 
@@ -427,6 +433,7 @@ Json spec_json(const JobSpec& spec, bool with_environment, bool with_limits = tr
   if (spec.array) json["array"] = array_json(*spec.array);
   json["restartable"] = spec.restartable;
   if (spec.held_by) json["hold"] = true;
+  if (spec.resubmitted_from) json["resubmitted_from"] = spec.resubmitted_from->value();
   json["signature"] = spec.signature;
   json["umask"] = spec.umask ? Json(fmt::format("{:04o}", *spec.umask)) : Json(nullptr);
   if (with_limits) json["limits"] = limits_json(spec.limits);

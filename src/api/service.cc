@@ -389,6 +389,36 @@ std::vector<Status> dependencies_not_owned(store::StateStore& store,
   return refusals;
 }
 
+// A job runs again only a job of its own user's (root's too: a job of another user run again
+// by root would run their command as root, which `fastgpu resubmit` refuses), and one that
+// exists: the link is what `show` tells of both. A 404 names the first job that is not there;
+// jobs of another user's are refused as dependencies are, with them.
+Status check_resubmitted_from(store::StateStore& store, const std::vector<store::JobSpec>& specs,
+                              std::uint32_t uid, std::vector<Status>& refusals) {
+  for (std::size_t index = 0; index < specs.size(); ++index) {
+    const std::optional<JobId> from = specs[index].resubmitted_from;
+    if (!from) continue;
+    const std::string which =
+        specs.size() == 1 ? "the job" : fmt::format("job {} of the batch", index);
+    Result<store::JobRecord> earlier = store.get_job(*from);
+    if (!earlier.ok() && earlier.status().code() == ErrorCode::kNotFound) {
+      return not_found(
+          fmt::format("{} runs job {} again (resubmitted_from), but there is no job "
+                      "{}; leave resubmitted_from out for a new job",
+                      which, from->value(), from->value()));
+    }
+    if (!earlier.ok()) return earlier.status();
+    if (earlier->spec.uid == uid) continue;
+    const std::string problem = fmt::format(
+        "runs job {} again (resubmitted_from), but job {} belongs to uid {}, not to you (uid {}); "
+        "only its owner may run it again (nothing was submitted)",
+        from->value(), from->value(), earlier->spec.uid, uid);
+    refusals.push_back(failed_precondition(which + " " + problem)
+                           .with_batch_job(index, problem, "resubmitted_from"));
+  }
+  return {};
+}
+
 // Who asked for `limit`, which job `index` of `specs` has: "the job asks", or "the batch's
 // 40 jobs ask" when every one asks the same (a batch's "limits", which `submit` and `run`
 // send once for all), else "job 3 of the batch asks".
@@ -472,6 +502,10 @@ ApiResponse ApiService::submit(const ApiRequest& request) {
   }
   // Told with the engine's refusals (a batch's other problems), all at once.
   std::vector<Status> not_owned = dependencies_not_owned(*options_.store, *specs, request.uid);
+  if (Status known = check_resubmitted_from(*options_.store, *specs, request.uid, not_owned);
+      !known.ok()) {
+    return error_response(known);
+  }
   const bool any_not_owned = !not_owned.empty();
   share_environments(*specs, options_.job_path_prefix);
   Result<std::vector<JobId>> ids = [&] {
@@ -745,7 +779,14 @@ ApiResponse ApiService::show(const ApiRequest& request, JobId job) {
   const bool requeued = record->state == store::JobState::kQueued && record->attempts > 0;
   Json requeued_why = requeued ? requeue_reason(*options_.store, job) : Json(nullptr);
   engine.unlock();
+  // The jobs that ran this one again (show's "run again as"), through their own index.
+  Result<std::vector<JobId>> again = options_.store->resubmissions_of(job);
   Json json = job_record_to_json(*record);
+  Json again_ids = Json::array();
+  if (again.ok()) {
+    for (JobId id : *again) again_ids.push_back(id.value());
+  }
+  json["resubmitted_as"] = std::move(again_ids);
   if (!waiting.is_null()) json["waiting"] = std::move(waiting);
   if (!stopping.is_null()) json["stopping"] = std::move(stopping);
   if (requeued) json["requeue_reason"] = std::move(requeued_why);

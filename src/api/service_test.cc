@@ -372,6 +372,38 @@ TEST_F(ApiServiceTest, AnotherUsersJobIsForbiddenToShowCancelAndLog) {
   EXPECT_EQ(store_->get_job(JobId(id)).value().state, JobState::kQueued);
 }
 
+// A job that runs another again names it (`fastgpu resubmit`), and `GET /v1/jobs/ID` of
+// that one lists it. Only a job of the caller's own may be named, root's too (root running
+// alice's job again would run her command as root); an unknown one is a 404.
+TEST_F(ApiServiceTest, AJobRunsAgainOnlyItsOwnUsersJobAndIsListedOnIt) {
+  const std::uint64_t alices = submit_as(1000);
+  const auto again = [](std::uint64_t id) {
+    return fmt::format(
+        R"({{"jobs": [{{"argv": ["true"], "working_dir": "/", "resubmitted_from": {}}}]}})", id);
+  };
+  const ApiResponse mine = call("POST", "/v1/jobs", 1000, again(alices));
+  ASSERT_EQ(mine.status, 201) << mine.body.dump();
+  const std::uint64_t rerun = mine.body["ids"][0].get<std::uint64_t>();
+  const ApiResponse shown = call("GET", "/v1/jobs/" + std::to_string(alices), 1000);
+  EXPECT_EQ(shown.body["resubmitted_as"], Json::array({rerun}));
+  EXPECT_EQ(call("GET", "/v1/jobs/" + std::to_string(rerun), 1000).body["spec"]["resubmitted_from"],
+            alices);
+  for (const std::uint32_t uid : {1001U, 0U}) {
+    const ApiResponse theirs = call("POST", "/v1/jobs", uid, again(alices));
+    EXPECT_EQ(theirs.status, 403) << uid;
+    EXPECT_EQ(theirs.body["error"],
+              fmt::format("the job runs job {0} again (resubmitted_from), but job {0} belongs to "
+                          "uid 1000, not to you (uid {1}); only its owner may run it again "
+                          "(nothing was submitted)",
+                          alices, uid));
+  }
+  const ApiResponse unknown = call("POST", "/v1/jobs", 1000, again(999));
+  EXPECT_EQ(unknown.status, 404) << unknown.body.dump();
+  EXPECT_NE(unknown.body["error"].get<std::string>().find("there is no job 999"),
+            std::string::npos);
+  EXPECT_EQ(stored_jobs(), 2u);
+}
+
 // bob's `--after` on alice's job was taken: his job waited on hers, ran or failed as hers
 // ended, and his `show` printed her job's state. Refused as `show` is; root's may.
 TEST_F(ApiServiceTest, AJobMayWaitOnlyForItsOwnUsersJobsAndRootsForAnyones) {

@@ -799,6 +799,10 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   if (field(spec, "restartable").is_boolean()) {
     line("restartable", spec["restartable"].get<bool>() ? "yes" : "no");
   }
+  // Which job this one runs again (`fastgpu resubmit`, the dashboard's Run again).
+  if (const api::Json& from = field(spec, "resubmitted_from"); from.is_number_unsigned()) {
+    line("resubmitted", fmt::format("from job {} (`fastgpu show {}`)", from.dump(), from.dump()));
+  }
   if (const api::Json& umask = field(spec, "umask"); umask.is_string()) {
     line("umask", umask.get<std::string>());
   }
@@ -866,7 +870,13 @@ std::string render_job_details(const api::Json& job, std::int64_t now_us) {
   const std::string state = job["state"].get<std::string>();
   const bool own = field(job, "uid").is_number_unsigned() &&
                    job["uid"].get<std::uint32_t>() == static_cast<std::uint32_t>(::geteuid());
-  if (own && (state == "FAILED" || state == "TIMEOUT" || state == "CANCELLED")) {
+  // The jobs that ran it again: said instead of how to, which would run it once more.
+  const api::Json& again = field(job, "resubmitted_as");
+  if (again.is_array() && !again.empty()) {
+    std::vector<std::string> ids;
+    for (const api::Json& id : again) ids.push_back(id.dump());
+    line("run again as", fmt::format("{} (`fastgpu show {}`)", fmt::join(ids, ", "), ids.back()));
+  } else if (own && (state == "FAILED" || state == "TIMEOUT" || state == "CANCELLED")) {
     line("run again", state == "TIMEOUT"
                           ? fmt::format("`fastgpu resubmit {} --time LONGER` (as submitted, with "
                                         "a longer time limit)",

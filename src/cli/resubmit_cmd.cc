@@ -168,7 +168,8 @@ int run_resubmit(const ResubmitOptions& options) {
     store::JobSpec probe;
     probe.argv = {"true"};
     // A job of one GPU: what the flags say can only be wrong of the flags themselves.
-    Result<store::JobSpec> checked = engine::resubmitted_spec(probe, options.changes, *context);
+    Result<store::JobSpec> checked =
+        engine::resubmitted_spec(JobId(1), probe, options.changes, *context);
     if (!checked.ok()) return usage_error("resubmit", checked.status().message());
   }
   Result<api::ApiClient> client = connect_daemon(options.daemon, "resubmit");
@@ -185,7 +186,8 @@ int run_resubmit(const ResubmitOptions& options) {
   }
   std::vector<store::JobSpec> specs;
   for (const store::JobRecord& job : jobs) {
-    Result<store::JobSpec> spec = engine::resubmitted_spec(job.spec, options.changes, *context);
+    Result<store::JobSpec> spec =
+        engine::resubmitted_spec(job.id, job.spec, options.changes, *context);
     if (!spec.ok()) {
       return fail("resubmit", spec.status().with_context(fmt::format("job {}", job.id.value())));
     }

@@ -216,6 +216,9 @@ class CountingStore final : public store::StateStore {
     ++job_reads;
     return inner_.list_jobs(filter);
   }
+  Result<std::vector<JobId>> resubmissions_of(JobId job) override {
+    return inner_.resubmissions_of(job);
+  }
   Result<std::vector<JobId>> list_job_ids(const store::JobFilter& filter) override {
     ++job_reads;
     return inner_.list_job_ids(filter);

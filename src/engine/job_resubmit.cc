@@ -31,8 +31,8 @@ Status check_cpu_only(const store::JobSpec& spec, const SubmitOptions& changes) 
 
 }  // namespace
 
-Result<store::JobSpec> resubmitted_spec(const store::JobSpec& job, SubmitOptions changes,
-                                        SubmitContext context) {
+Result<store::JobSpec> resubmitted_spec(JobId from, const store::JobSpec& job,
+                                        SubmitOptions changes, SubmitContext context) {
   // The changes are parsed as submit parses its flags, with the job's own command, and with
   // its environment for --env to add to (and for ~ in --workdir).
   changes.array.reset();
@@ -51,6 +51,7 @@ Result<store::JobSpec> resubmitted_spec(const store::JobSpec& job, SubmitOptions
   spec.user = context.user;
   spec.submit_time = context.submit_time;
   spec.held_by = given.held_by;  // its submitter's hold when --hold, else none
+  spec.resubmitted_from = from;  // the job it runs again, not the one that job ran again
   if (changes.gpus) {
     spec.gpus = given.gpus;
     // A job made CPU-only leaves its GPU memory and share behind, unless they are given.

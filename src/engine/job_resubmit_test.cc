@@ -44,6 +44,7 @@ JobSpec earlier_job() {
   job.user = "alice";
   job.signature = "train";
   job.submit_time = submit_time() - std::chrono::hours(24);
+  job.resubmitted_from = JobId(5);  // itself a run of job 5 again
   return job;
 }
 
@@ -58,7 +59,7 @@ Result<JobSpec> resubmit(const JobSpec& job, const std::vector<std::string>& fla
   } catch (const CLI::ParseError& error) {
     return invalid_argument(std::string("flags: ") + error.what());
   }
-  return resubmitted_spec(job, options, alice());
+  return resubmitted_spec(JobId(12), job, options, alice());
 }
 
 TEST(Resubmit, WithoutFlagsTheJobIsAsSubmittedButNotHeldAndNewlySubmitted) {
@@ -68,6 +69,7 @@ TEST(Resubmit, WithoutFlagsTheJobIsAsSubmittedButNotHeldAndNewlySubmitted) {
   JobSpec expected = job;
   expected.held_by.reset();
   expected.submit_time = submit_time();
+  expected.resubmitted_from = JobId(12);  // the job it runs again, not the one that one ran
   EXPECT_EQ(*again, expected);
   // The environment is the job's, not the resubmitting shell's.
   EXPECT_THAT(again->environment.entries(),

@@ -37,6 +37,9 @@ void read_spec(const sqlite::Statement& row, JobSpec& spec) {
   spec.umask = optional_cast<std::uint32_t>(row.column_optional_int64(38));
   spec.kill_grace_s = row.column_optional_int64(42);
   spec.held_by = optional_cast<std::uint32_t>(row.column_optional_int64(44));
+  if (const auto from = row.column_optional_int64(45)) {
+    spec.resubmitted_from = JobId(static_cast<std::uint64_t>(*from));
+  }
   if (!row.is_null(43)) {
     const json limits = json::parse(row.column_text(43));  // items() does not own it
     const auto side = [](const json& value) {

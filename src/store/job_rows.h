@@ -30,7 +30,8 @@ namespace fastgpu::store {
   "(SELECT json_group_array(json_array(after, kind)) FROM dependencies WHERE job = jobs.id), " \
   "array_max_running, placed_bytes, " FASTGPU_STORE_END_REASON                                 \
   ", umask, "                                                                                  \
-  "energy_at_least, energy_unread, run_peak_gpu_mem, kill_grace_s, limits, held_by"
+  "energy_at_least, energy_unread, run_peak_gpu_mem, kill_grace_s, limits, held_by, "          \
+  "resubmitted_from"
 
 // std::optional::transform arrives in C++23; this is its C++20 stand-in.
 template <typename T, typename F>

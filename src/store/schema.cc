@@ -223,6 +223,14 @@ constexpr const char* kVersion12 = R"sql(
 ALTER TABLE jobs ADD COLUMN held_by INTEGER CHECK (held_by >= 0);
 )sql";
 
+// The job a job runs again (`fastgpu resubmit`); NULL (every job stored before) for a job
+// submitted anew. Its index holds the resubmitted jobs alone, for `show`'s "run again as".
+constexpr const char* kVersion13 = R"sql(
+ALTER TABLE jobs ADD COLUMN resubmitted_from INTEGER CHECK (resubmitted_from > 0);
+CREATE INDEX jobs_by_resubmitted_from ON jobs (resubmitted_from)
+  WHERE resubmitted_from IS NOT NULL;
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, "jobs, dependencies, transitions, events, samples, history", kVersion1},
     {2, "array concurrency limit and placed bytes per GPU", kVersion2},
@@ -236,6 +244,7 @@ constexpr Migration kMigrations[] = {
     {10, "how many times a job entered each state, never lowered", kVersion10},
     {11, "the submitter's resource limits", kVersion11},
     {12, "who holds a queued job", kVersion12},
+    {13, "the job a job runs again", kVersion13},
 };
 
 Status check_application_id(sqlite::Db& db) {

@@ -77,7 +77,9 @@ TEST(StoreSchemaMigrationTest, VersionOneDatabaseOpensAndKeepsItsJobs) {
   EXPECT_FALSE(job->placed_bytes_per_gpu.has_value());
   EXPECT_TRUE(job->spec.environment.empty());   // stored as []
   EXPECT_FALSE(job->spec.held_by.has_value());  // not held: what every earlier schema meant
-  EXPECT_EQ(store_schema_version(), 12);
+  EXPECT_FALSE(job->spec.resubmitted_from.has_value());  // a job submitted anew
+  EXPECT_TRUE(store->resubmissions_of(JobId(1))->empty());
+  EXPECT_EQ(store_schema_version(), 13);
 }
 
 // Schema-2 jobs with environments: two equal lists, one other, one empty.

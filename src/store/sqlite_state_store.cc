@@ -36,9 +36,10 @@ using sqlite::Transaction;
 constexpr const char* kInsertJob =
     "INSERT INTO jobs (name, argv, shell_command, working_dir, environment_id, gpus, gpu_mem, "
     "util_share, priority, time_limit_s, deadline_us, array_id, array_index, restartable, uid, "
-    "user, signature, submit_us, array_max_running, umask, kill_grace_s, limits, held_by, state) "
+    "user, signature, submit_us, array_max_running, umask, kill_grace_s, limits, held_by, "
+    "resubmitted_from, state) "
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, "
-    "?19, ?20, ?21, ?22, ?23, 'QUEUED')";
+    "?19, ?20, ?21, ?22, ?23, ?24, 'QUEUED')";
 constexpr const char* kChangeQueued =
     "UPDATE jobs SET held_by = ?2, priority = ?3, time_limit_s = ?4, kill_grace_s = ?5, "
     "deadline_us = ?6 WHERE id = ?1 AND state = 'QUEUED'";
@@ -102,6 +103,9 @@ constexpr const char* kInsertHistory =
     "SELECT signature, id, ?2, max(0, ?3 - coalesce(start_us, ?3)) / 1e6, ?4, ?3 "
     "FROM jobs WHERE id = ?1 AND signature <> ''";
 constexpr const char* kGetJob = "SELECT " FASTGPU_STORE_JOB_COLUMNS " FROM jobs WHERE id = ?1";
+constexpr const char* kResubmissionsOf =
+    "SELECT id FROM jobs INDEXED BY jobs_by_resubmitted_from WHERE resubmitted_from = ?1 "
+    "ORDER BY id";
 // Four forms of each listing. With states, the state test comes first and bare, so SQLite
 // searches the jobs_by_state index and reads only the rows in those states (the `+uid`
 // keeps it from preferring jobs_by_uid, which would read every job the user ever ran);
@@ -327,6 +331,18 @@ class SqliteStateStore final : public StateStore {
         [](const Statement& row) -> Result<JobId> {
           return JobId(static_cast<std::uint64_t>(row.column_int64(0)));
         });
+  }
+
+  Result<std::vector<JobId>> resubmissions_of(JobId job) override {
+    std::lock_guard lock(mutex_);
+    STORE_ASSIGN_OR_RETURN(Statement stmt, db_->prepare(kResubmissionsOf));
+    stmt.bind(1, as_int64(job.value()));
+    std::vector<JobId> ids;
+    for (;;) {
+      STORE_ASSIGN_OR_RETURN(bool row, stmt.step());
+      if (!row) return ids;
+      ids.emplace_back(static_cast<std::uint64_t>(stmt.column_int64(0)));
+    }
   }
 
   Result<std::map<JobState, std::uint64_t>> count_jobs_by_state() override {
@@ -642,7 +658,9 @@ class SqliteStateStore final : public StateStore {
         .bind(20, map_optional(spec.umask, [](std::uint32_t mask) { return std::int64_t{mask}; }))
         .bind(21, spec.kill_grace_s)
         .bind(22, limits_to_json(spec.limits))
-        .bind(23, map_optional(spec.held_by, [](std::uint32_t uid) { return std::int64_t{uid}; }));
+        .bind(23, map_optional(spec.held_by, [](std::uint32_t uid) { return std::int64_t{uid}; }))
+        .bind(24, map_optional(spec.resubmitted_from,
+                               [](JobId from) { return as_int64(from.value()); }));
     if (spec.array) {
       const std::uint64_t array_id =
           spec.array->array_id != 0 ? spec.array->array_id : new_array_id.value_or(0);

@@ -78,6 +78,22 @@ TEST_F(StateStoreTest, AJobSubmittedHeldComesBackHeldByItsSubmitter) {
   EXPECT_EQ(record->spec, spec);
 }
 
+// `fastgpu resubmit`: the new job names the one it runs again, and that one lists each job
+// that ran it again, in id order; a job run again by none lists none.
+TEST_F(StateStoreTest, AResubmittedJobNamesItsJobAndThatJobListsItsRunsAgain) {
+  const JobId first = submit_one(full_spec(1));
+  const JobId other = submit_one(full_spec(2));
+  JobSpec again = full_spec(3);
+  again.resubmitted_from = first;
+  const JobId second = submit_one(again);
+  const JobId third = submit_one(again);
+  EXPECT_EQ(store_->get_job(second)->spec.resubmitted_from, std::optional<JobId>(first));
+  EXPECT_EQ(store_->get_job(second)->spec, again);
+  EXPECT_EQ(*store_->resubmissions_of(first), (std::vector<JobId>{second, third}));
+  EXPECT_TRUE(store_->resubmissions_of(other)->empty());
+  EXPECT_TRUE(store_->resubmissions_of(second)->empty());
+}
+
 TEST_F(StateStoreTest, AChangedQueuedJobStaysQueuedWithTheNewValuesAndItsEvent) {
   const JobId id = submit_one(full_spec(1));
   QueuedJobChange change;

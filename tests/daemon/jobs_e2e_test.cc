@@ -897,6 +897,15 @@ TEST(JobsE2E, ResubmitRunsJobsAgainAsSubmittedWithTheFlagsChanges) {
   EXPECT_TRUE(contains(daemon.log_of(new_prep), "color=green")) << daemon.log_of(new_prep);
   EXPECT_EQ(daemon.job(prep)["state"], "FAILED");
   EXPECT_EQ(daemon.job(train)["state"], "CANCELLED");
+  // Each names the other: show of the new job says which it ran again, and of the old one
+  // which jobs ran it again (instead of how to: it has been).
+  EXPECT_EQ(prepared["spec"]["resubmitted_from"], prep);
+  const std::string old_shown = daemon.fastgpu("show " + std::to_string(prep)).output;
+  EXPECT_TRUE(contains(old_shown, "run again as:  " + std::to_string(new_prep) + " ("))
+      << old_shown;
+  EXPECT_FALSE(contains(old_shown, "`fastgpu resubmit")) << old_shown;
+  EXPECT_TRUE(contains(daemon.fastgpu("show " + std::to_string(new_prep)).output,
+                       "resubmitted:   from job " + std::to_string(prep) + " ("));
 
   // A range takes the jobs of --state among it, and says what it left out.
   const json failed_only = daemon.fastgpu_json("resubmit " + std::to_string(prep) + "-" +

@@ -132,10 +132,10 @@ void add_resubmit_flags(CLI::App& app, SubmitOptions& options);
 // that `changes` gives (as submit's flags take it) in place of the job's own: --env is added
 // to the job's environment, --workdir is read from context.working_dir, --deadline also takes
 // "none". It is not held unless `changes` asks. Its owner, user and submit time are
-// context's. Fails with a message that names the flag and the value, as submit does; a
-// job's own field is not checked again.
-Result<store::JobSpec> resubmitted_spec(const store::JobSpec& job, SubmitOptions changes,
-                                        SubmitContext context);
+// context's; it runs again the job `from` (JobSpec::resubmitted_from). Fails with a message
+// that names the flag and the value, as submit does; a job's own field is not checked again.
+Result<store::JobSpec> resubmitted_spec(JobId from, const store::JobSpec& job,
+                                        SubmitOptions changes, SubmitContext context);
 
 // The names of the fields a job file accepts, in documentation order.
 const std::vector<std::string>& job_field_names();

@@ -128,6 +128,9 @@ struct JobSpec {
   // does not start until it is released. nullopt: it starts when it may. A job held by root
   // is released only by root (Slurm's administrator hold).
   std::optional<std::uint32_t> held_by;
+  // The job this one runs again (`fastgpu resubmit`, the dashboard's Run again): one of the
+  // same user's, which the daemon checks at submit. nullopt: a job submitted anew.
+  std::optional<JobId> resubmitted_from;
   // The submitter's umask (0..0777), set in the job's process before its exec; nullopt
   // (an API client that sends none, a job stored before schema 4): the daemon's own.
   std::optional<std::uint32_t> umask;
@@ -385,6 +388,9 @@ class StateStore {
   virtual Result<std::vector<JobRecord>> list_jobs(const JobFilter& filter) = 0;
   // The ids list_jobs would return, without reading the rows (for pollers of thousands).
   virtual Result<std::vector<JobId>> list_job_ids(const JobFilter& filter) = 0;
+  // The jobs that run `job` again (JobSpec::resubmitted_from), by id; through an index of
+  // those jobs alone.
+  virtual Result<std::vector<JobId>> resubmissions_of(JobId job) = 0;
   // How many jobs, of every user, are in each state (a state with none is left out),
   // kept by the database as jobs come and change state, without reading rows or listing ids.
   virtual Result<std::map<JobState, std::uint64_t>> count_jobs_by_state() = 0;
