@@ -152,12 +152,16 @@ try {
   await until("the new job's panel", async () => !["", done].includes(await page.textContent("#job-id")));
   const again = await page.textContent("#job-id");
   await until("its fields", async () => /name\s*done-job/.test(await page.textContent("#job-fields")));
+  assert.match(await page.textContent("#job-fields"), new RegExp(`runs again\\s*job ${done}`));
   const shownAgain = cli("show", again);
+  assert.match(shownAgain, new RegExp(`resubmitted:\\s+from job ${done} `), shownAgain);
   assert.match(shownAgain, /command:\s+sh -c 'echo hello from done-job'/, shownAgain);
   assert.match(shownAgain, /gpus:\s+1 x 1\.0 GiB per GPU/, shownAgain);
   cli("cancel", again);
   await page.click(`#ended tr[data-id="${done}"]`);
   await until("done-job's panel again", async () => (await page.textContent("#job-id")) === done);
+  await until("the job that ran it again", async () =>
+    new RegExp(`run again as\\s*job ${again}`).test(await page.textContent("#job-fields")));
   // A CPU-only job's GPU figures do not apply: "-", as `fastgpu show` says, not n/a.
   await page.click(`#ended tr[data-id="${markup}"]`);
   await until("the CPU job's panel", async () => /GPUs\s*none \(CPU\)/.test(await page.textContent("#job-fields")));

@@ -416,6 +416,11 @@ function showJob(job) {
   }
   field(list, "time limit", limit);
   field(list, "priority", orNa(spec.priority));
+  // Which job it runs again (Run again, `fastgpu resubmit`), and which ran it again.
+  if (!missing(spec.resubmitted_from)) field(list, "runs again", `job ${spec.resubmitted_from}`);
+  if (Array.isArray(job.resubmitted_as) && job.resubmitted_as.length > 0) {
+    field(list, "run again as", job.resubmitted_as.map((id) => `job ${id}`).join(", "));
+  }
   if (job.state === "QUEUED") {
     field(list, "queued for", duration(secondsSince(job.submit_time_us)));
     if (job.waiting) field(list, "waiting for", `${job.waiting.reason}: ${job.waiting.detail || ""}`);
