@@ -152,6 +152,14 @@ Status wait_for(ReconnectingClient& client, Waited& waited,
   }
 }
 
+api::Json ended_json(std::uint64_t id, const api::Json& job) {
+  return {{"id", id},
+          {"state", job["state"]},
+          {"exit_code", job["exit_code"]},
+          {"signal", job["signal"]},
+          {"end_reason", job.value("end_reason", api::Json(nullptr))}};
+}
+
 int exit_status_of(const api::Json& job) {
   if (job.value("state", std::string()) == "COMPLETED") return kExitOk;
   const auto code = job.find("exit_code");

@@ -45,6 +45,10 @@ Status wait_for(ReconnectingClient& client, Waited& waited,
                 std::map<std::uint64_t, api::Json>& ended,
                 const std::function<void()>& between_rounds = {});
 
+// How a job ended, as `wait --json` and `submit --wait --json` list it: {"id", "state",
+// "exit_code", "signal", "end_reason"}.
+api::Json ended_json(std::uint64_t id, const api::Json& job);
+
 // What a job's end makes of a command that stood for it (`submit --wait`, as sbatch's):
 // 0 for COMPLETED; else its exit code when not 0, 128 + its signal (as a shell reports a
 // command a signal ended), or 1 (cancelled before it ran, a TIMEOUT that exited 0).

@@ -269,11 +269,7 @@ int submit_and_wait(const SubmitCommandOptions& options, const std::vector<store
   for (const auto& [id, job] : ended) {
     exit_status = std::max(exit_status, exit_status_of(job));
     if (job["state"] != "COMPLETED") not_completed.push_back(id);
-    jobs.push_back({{"id", id},
-                    {"state", job["state"]},
-                    {"exit_code", job["exit_code"]},
-                    {"signal", job["signal"]},
-                    {"end_reason", job.value("end_reason", api::Json(nullptr))}});
+    jobs.push_back(ended_json(id, job));
   }
   if (options.daemon.json) {
     print_json({{"ids", ids}, {"jobs", jobs}, {"all_completed", not_completed.empty()}});

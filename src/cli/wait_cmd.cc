@@ -68,11 +68,7 @@ int run_wait(const WaitOptions& options) {
   api::Json jobs = api::Json::array();
   for (const auto& [id, job] : ended) {
     all_completed = all_completed && job["state"] == "COMPLETED";
-    jobs.push_back({{"id", id},
-                    {"state", job["state"]},
-                    {"exit_code", job["exit_code"]},
-                    {"signal", job["signal"]},
-                    {"end_reason", job.value("end_reason", api::Json(nullptr))}});
+    jobs.push_back(ended_json(id, job));
   }
   if (options.daemon.json) {
     // The jobs waited for that had not ended (at the --timeout, or when the wait failed).
