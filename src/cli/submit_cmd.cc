@@ -6,9 +6,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <pwd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -61,17 +63,30 @@ constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
 // the first stop signal cancels them (sent from the waiting loop, which then waits for them
 // to end, their output still followed), a second one stops waiting at once. The handler
 // only sets the flag, or on the second signal writes the note made for it (write(2), the
-// only output call allowed there) and exits.
+// only output call allowed there) and exits. A second signal within kSameStop of the first
+// is the same stop delivered twice: GNU timeout signals the command and then its process
+// group, and a second Ctrl-C is a person's, later.
 volatile std::sig_atomic_t stop_signal = 0;
 volatile std::sig_atomic_t cancel_sent = 0;
+std::atomic<std::int64_t> first_stop_ms{0};
+static_assert(std::atomic<std::int64_t>::is_always_lock_free);  // read in a signal handler
+constexpr std::int64_t kSameStop = 300;                         // ms
 std::string note_not_cancelled;  // the second signal came before the cancel went out
 std::string note_cancelling;
 
+std::int64_t monotonic_ms() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);  // async-signal-safe
+  return std::int64_t{now.tv_sec} * 1000 + now.tv_nsec / 1'000'000;
+}
+
 extern "C" void on_stop_signal(int signal) {
   if (stop_signal == 0) {
+    first_stop_ms = monotonic_ms();
     stop_signal = signal;
     return;
   }
+  if (monotonic_ms() - first_stop_ms < kSameStop) return;
   const std::string& note = cancel_sent != 0 ? note_cancelling : note_not_cancelled;
   ssize_t ignored = ::write(STDERR_FILENO, note.data(), note.size());
   (void)ignored;
