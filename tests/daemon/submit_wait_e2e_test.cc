@@ -87,8 +87,8 @@ TEST(SubmitWaitE2E, AWaitingJobSaysWhyItWaitsAndWhenItStarts) {
   const std::string id = std::to_string(blocker + 1);
   EXPECT_TRUE(contains(waited.output, "fastgpu submit: job " + id + " waits: next in line: "))
       << waited.output;
-  EXPECT_TRUE(std::regex_search(waited.output,
-                                std::regex("job " + id + R"( started on GPU [01] after \d+s\n)")))
+  EXPECT_TRUE(std::regex_search(
+      waited.output, std::regex("job " + id + R"( started on GPU [01] after [0-9.]+s\n)")))
       << waited.output;
   // One that starts at once is not told.
   const test_support::CliRun at_once = daemon.fastgpu("submit -W --gpu-mem 1G -- true");
@@ -129,6 +129,26 @@ TEST(SubmitWaitE2E, CtrlCCancelsTheJobAndWaitsForItsEnd) {
   EXPECT_TRUE(contains(run.output, "saving\n")) << run.output;
   // It waited for the end: the job has ended by the time the command exits.
   EXPECT_EQ(daemon.job(std::stoull(found[1].str()))["state"], "CANCELLED");
+}
+
+// A second Ctrl-C, a moment later, stops waiting for a job that takes its time to stop; the
+// job is still being cancelled, and the note says so.
+TEST(SubmitWaitE2E, ASecondCtrlCStopsWaitingWhileTheJobIsStopped) {
+  DaemonHarness daemon;
+  daemon.write_file("twice.sh",
+                    "\"$@\" & pid=$!; sleep 2; kill -INT $pid; sleep 1; kill -INT $pid; "
+                    "wait $pid\n");
+  const test_support::CliRun run =
+      daemon.fastgpu_under("sh twice.sh",
+                           "submit --gpus 0 -W --grace 30s --wrap 'trap \"sleep 6\" TERM; "
+                           "while true; do sleep 0.1; done'");
+  EXPECT_EQ(run.exit_code, 130) << run.output;
+  const std::regex note(R"(stopped waiting; job (\d+) is being cancelled)");
+  std::smatch found;
+  ASSERT_TRUE(std::regex_search(run.output, found, note)) << run.output;
+  const std::uint64_t id = std::stoull(found[1].str());
+  EXPECT_TRUE(daemon.job(id)["stopping"].is_object()) << daemon.job(id).dump();
+  EXPECT_EQ(daemon.fastgpu("cancel " + std::to_string(id)).exit_code, 0);
 }
 
 }  // namespace
