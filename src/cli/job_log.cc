@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <thread>
 
@@ -14,6 +16,10 @@
 namespace fastgpu::cli {
 namespace {
 
+// A follower's pause between reads that found nothing new: 50 ms after output (or at the
+// start), doubling to 300 ms while the job is quiet. A fixed 300 ms made `submit -f` of a
+// job that ends at once take 0.36 s where `submit -W` took 0.12 s.
+constexpr auto kFirstPause = std::chrono::milliseconds(50);
 constexpr auto kFollowInterval = std::chrono::milliseconds(300);
 
 // The job has ended and all its output is printed. A job that never started has none: that
@@ -77,6 +83,7 @@ int print_job_log(ReconnectingClient& client, std::uint64_t job_id, LogReading h
   // The plain output is the log's bytes as the job wrote them, UTF-8 or not: they come as
   // base64 (a JSON string would carry bytes that are not UTF-8 as U+FFFD).
   const char* encoding = how.json ? "text" : "base64";
+  std::chrono::milliseconds pause = kFirstPause;
   while (true) {
     Result<api::Json> chunk =
         client.get(fmt::format("/v1/jobs/{}/log?offset={}&encoding={}", job_id, offset, encoding));
@@ -125,7 +132,10 @@ int print_job_log(ReconnectingClient& client, std::uint64_t job_id, LogReading h
     offset = next;
     if (whole_json && (done || !more_now)) print_whole(*chunk);
     if (done) return finish_logs(how.verb, id, *chunk, offset > 0, how.follow);
-    if (more_now) continue;  // a long log comes in chunks: read on without waiting
+    if (more_now) {
+      pause = kFirstPause;
+      continue;  // a long log comes in chunks: read on without waiting
+    }
     if (!how.follow) {
       // An empty answer for a job that has not run yet is not an empty log: say so.
       if (offset == 0 && (*chunk)["state"] == "QUEUED") {
@@ -137,7 +147,8 @@ int print_job_log(ReconnectingClient& client, std::uint64_t job_id, LogReading h
       return kExitOk;
     }
     if (how.between_reads) how.between_reads();
-    std::this_thread::sleep_for(kFollowInterval);
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::milliseconds>(pause * 2, kFollowInterval);
   }
 }
 
