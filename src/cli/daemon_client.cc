@@ -922,6 +922,10 @@ Result<std::string> name_query(const std::string& names) {
   return query;
 }
 
+std::string id_range(std::uint64_t first, std::uint64_t last) {
+  return first == last ? std::to_string(first) : fmt::format("{}-{}", first, last);
+}
+
 std::int64_t now_micros() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())

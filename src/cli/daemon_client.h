@@ -170,6 +170,10 @@ std::optional<std::int64_t> limit_sigterm_us(const api::Json& job);
 // The wall clock in microseconds since the epoch.
 std::int64_t now_micros();
 
+// "12", or "12-40": the ids from `first` to `last` as the verbs that take ranges read them
+// (a batch's or an array's ids follow one another).
+std::string id_range(std::uint64_t first, std::uint64_t last);
+
 void print_json(const api::Json& json);
 // Prints compact JSON text (as the daemon sends it) as print_json prints the same value,
 // without parsing it; fails when the text does not close (see indent_compact_json).

@@ -76,8 +76,7 @@ extern "C" void on_interrupt(int signal) {
 }
 
 void say_how_to_stop_on_interrupt(const std::vector<std::uint64_t>& ids, bool json) {
-  const std::string range =
-      ids.size() == 1 ? std::to_string(ids.front()) : fmt::format("{}-{}", ids.front(), ids.back());
+  const std::string range = id_range(ids.front(), ids.back());
   interrupt_note = fmt::format(
       "\nfastgpu run: stopped following; the batch's jobs go on (`fastgpu queue` lists them, "
       "`fastgpu wait {0}` follows them again, `fastgpu cancel {0}` cancels them)\n",
@@ -168,7 +167,7 @@ std::string not_completed_note(const std::vector<api::Json>& jobs) {
   if (count > kListed) listed += fmt::format(" and {} more", count - kListed);
   // A batch's ids follow one another; resubmit takes the range's jobs that ended so, and
   // carries their dependencies on one another.
-  const std::string ids = first == last ? std::to_string(first) : fmt::format("{}-{}", first, last);
+  const std::string ids = id_range(first, last);
   return fmt::format(
       "{} job(s) did not complete: {}; `fastgpu show ID` says how each ended, "
       "`fastgpu logs ID` shows its output, and `fastgpu resubmit {} --state {}` runs them "

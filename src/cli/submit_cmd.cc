@@ -55,6 +55,13 @@ Status not_a_job_file(const engine::SubmitOptions& options, const engine::Submit
       program, program));
 }
 
+// The new jobs' ids, one per line: what a script reads of `submit`.
+void print_ids(const std::vector<std::uint64_t>& ids) {
+  std::string text;
+  for (std::uint64_t id : ids) text += std::to_string(id) + "\n";
+  print_text(text);
+}
+
 // The signals that end a command at a terminal or under a supervisor: Ctrl-C, SIGTERM
 // (`timeout`, a CI runner's cancel) and SIGHUP (a closed ssh session).
 constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
@@ -104,8 +111,7 @@ sigset_t stop_signal_set() {
 // that comes then is held, and delivered to the handler once the ids are known: no job is
 // left running for a command that was stopped), then handled.
 void install_stop_handler(const std::vector<std::uint64_t>& ids) {
-  const std::string range =
-      ids.size() == 1 ? std::to_string(ids.front()) : fmt::format("{}-{}", ids.front(), ids.back());
+  const std::string range = id_range(ids.front(), ids.back());
   const std::string jobs = ids.size() == 1 ? "job " + range : "jobs " + range;
   note_not_cancelled = fmt::format(
       "\nfastgpu submit: stopped waiting; {} go{} on, not cancelled (`fastgpu cancel {}` "
@@ -240,9 +246,7 @@ int submit_and_wait(const SubmitCommandOptions& options, const std::vector<store
                  "cancels it)\n",
                  std::to_string(ids.front()).c_str());
   } else if (!options.daemon.json) {
-    std::string text;
-    for (std::uint64_t id : ids) text += std::to_string(id) + "\n";
-    print_text(text);
+    print_ids(ids);
     std::fflush(stdout);  // a script reading the ids gets them now, not at the end
   }
   if (!specs.empty() && specs.front().held_by) {
@@ -250,9 +254,8 @@ int submit_and_wait(const SubmitCommandOptions& options, const std::vector<store
     std::fprintf(stderr,
                  "fastgpu submit: held (--hold): `fastgpu release %s` lets %s start; submit waits "
                  "until %s ended\n",
-                 one ? std::to_string(ids.front()).c_str()
-                     : fmt::format("{}-{}", ids.front(), ids.back()).c_str(),
-                 one ? "it" : "them", one ? "it has" : "they have");
+                 id_range(ids.front(), ids.back()).c_str(), one ? "it" : "them",
+                 one ? "it has" : "they have");
   }
   install_stop_handler(ids);
   CancelOnSignal cancel(*client, ids);
@@ -341,9 +344,7 @@ int run_submit(const SubmitCommandOptions& options) {
     print_json(*reply);
     return kExitOk;
   }
-  std::string text;
-  for (const api::Json& id : (*reply)["ids"]) text += id.dump() + "\n";
-  print_text(text);
+  print_ids((*reply)["ids"].get<std::vector<std::uint64_t>>());
   return kExitOk;
 }
 
