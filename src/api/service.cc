@@ -21,6 +21,7 @@
 #include "core/batch_error.h"
 #include "fastgpu/api/metrics.h"
 #include "fastgpu/core/text.h"
+#include "fastgpu/engine/usage_report.h"
 #include "fastgpu/sched/settings.h"
 
 namespace fastgpu::api {
@@ -329,6 +330,10 @@ ApiResponse ApiService::route(const ApiRequest& request) {
                    "ended_since_us", "ended_before_us", "name", "last_ended"},
                   [&] { return list(request); });
   }
+  if (parts.size() == 2 && parts[1] == "usage" && get) {
+    return taking({"by", "state", "all", "name", "ended_since_us", "ended_before_us"},
+                  [&] { return usage(request); });
+  }
   if (parts.size() == 3 && parts[1] == "jobs" && parts[2] == "purge" && post) {
     return taking({"ended_before_us", "state", "name", "all"}, [&] { return purge(request); });
   }
@@ -617,13 +622,8 @@ Result<store::WallTime> moment_param(std::string_view name, std::string_view tex
   return store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(*value)));
 }
 
-}  // namespace
-
-ApiResponse ApiService::list(const ApiRequest& request) {
-  store::JobFilter filter;
-  if (std::optional<ApiResponse> refused = read_selection(request, "sees", filter)) {
-    return std::move(*refused);
-  }
+// ended_since_us= and ended_before_us= into `filter`; the refusal, if any.
+std::optional<ApiResponse> read_end_window(const ApiRequest& request, store::JobFilter& filter) {
   for (const char* name : {"ended_since_us", "ended_before_us"}) {
     auto it = request.query.find(name);
     if (it == request.query.end()) continue;
@@ -631,6 +631,19 @@ ApiResponse ApiService::list(const ApiRequest& request) {
     if (!moment.ok()) return error_response(moment.status());
     (std::string_view(name) == "ended_since_us" ? filter.ended_from : filter.ended_before) =
         *moment;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ApiResponse ApiService::list(const ApiRequest& request) {
+  store::JobFilter filter;
+  if (std::optional<ApiResponse> refused = read_selection(request, "sees", filter)) {
+    return std::move(*refused);
+  }
+  if (std::optional<ApiResponse> refused = read_end_window(request, filter)) {
+    return std::move(*refused);
   }
   for (const char* name : {"after", "limit", "array", "last_ended"}) {
     auto it = request.query.find(name);
@@ -681,6 +694,40 @@ ApiResponse ApiService::list(const ApiRequest& request) {
   ApiResponse response;
   response.text = std::move(listing).finish();
   return response;
+}
+
+ApiResponse ApiService::usage(const ApiRequest& request) {
+  store::JobFilter filter;
+  if (std::optional<ApiResponse> refused = read_selection(request, "sums up", filter)) {
+    return std::move(*refused);
+  }
+  if (std::optional<ApiResponse> refused = read_end_window(request, filter)) {
+    return std::move(*refused);
+  }
+  constexpr store::JobState kEnded[] = {store::JobState::kCompleted, store::JobState::kFailed,
+                                        store::JobState::kCancelled, store::JobState::kTimeout};
+  for (store::JobState state : filter.states) {
+    if (std::find(std::begin(kEnded), std::end(kEnded), state) == std::end(kEnded)) {
+      return error_response(invalid_argument(fmt::format(
+          "state {} has not ended; the usage report sums up ended jobs: give COMPLETED, FAILED, "
+          "CANCELLED or TIMEOUT, or leave state out for all four",
+          store::job_state_name(state))));
+    }
+  }
+  if (filter.states.empty()) filter.states.assign(std::begin(kEnded), std::end(kEnded));
+  engine::UsageKey key = engine::UsageKey::kName;
+  if (auto it = request.query.find("by"); it != request.query.end()) {
+    Result<engine::UsageKey> parsed = engine::parse_usage_key(it->second);
+    if (!parsed.ok()) return error_response(parsed.status());
+    key = *parsed;
+  }
+  // Ended jobs do not change, so no page is read under the engine's mutex.
+  engine::UsageTally tally(key);
+  const Status read = for_each_listed_job(
+      *options_.store, filter, std::max<std::size_t>(options_.listing_page_jobs, 1), nullptr,
+      [&tally](const store::JobRecord& job) { tally.add(job); });
+  if (!read.ok()) return error_response(read);
+  return {200, Json(engine::usage_json(std::move(tally).finish()))};
 }
 
 // A purge deletes this many jobs a transaction: a tick waits for one part at most.

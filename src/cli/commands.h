@@ -30,6 +30,7 @@ void add_cancel_command(CLI::App& app, CommandOutcome& outcome);     // cancel_c
 void add_hold_commands(CLI::App& app, CommandOutcome& outcome);      // hold_cmd.cc
 void add_wait_command(CLI::App& app, CommandOutcome& outcome);       // wait_cmd.cc
 void add_history_command(CLI::App& app, CommandOutcome& outcome);    // history_cmd.cc
+void add_report_command(CLI::App& app, CommandOutcome& outcome);     // report_cmd.cc
 void add_purge_command(CLI::App& app, CommandOutcome& outcome);      // purge_cmd.cc
 void add_run_command(CLI::App& app, CommandOutcome& outcome);        // run_cmd.cc
 void add_metrics_command(CLI::App& app, CommandOutcome& outcome);    // metrics_cmd.cc

@@ -513,6 +513,7 @@ Result<std::string> parse_state_list(const std::string& text, bool ended, std::s
                                       : fmt::format("`fastgpu {}` takes {}", other, other_listed);
       const std::string what = verb == "purge"      ? "purge forgets only jobs that have ended"
                                : verb == "resubmit" ? "--state picks among jobs that have ended"
+                               : verb == "report"   ? "report sums up jobs that have ended"
                                : ended              ? "history lists jobs that have ended"
                                                     : "queue lists jobs that have not ended";
       return invalid_argument(fmt::format("--state '{}': {}; {} ({}, comma-separated, e.g. {}); {}",
@@ -896,6 +897,39 @@ Result<std::int64_t> moment_micros(const std::string& text, std::string_view opt
   Result<store::WallTime> moment = engine::parse_moment(text, now, option);
   if (!moment.ok()) return moment.status();
   return std::max<std::int64_t>(0, moment->time_since_epoch().count());
+}
+
+Result<std::string> ended_filter_query(const std::optional<std::string>& since_text,
+                                       const std::optional<std::string>& until_text,
+                                       const std::optional<std::string>& names) {
+  std::string query;
+  std::optional<std::int64_t> since_us;
+  std::optional<std::int64_t> until_us;
+  const std::int64_t now_us = now_micros();  // one now for both
+  if (since_text) {
+    Result<std::int64_t> since = moment_micros(*since_text, "--since", now_us);
+    if (!since.ok()) return since.status();
+    since_us = *since;
+    query += fmt::format("&ended_since_us={}", *since_us);
+  }
+  if (until_text) {
+    Result<std::int64_t> until = moment_micros(*until_text, "--until", now_us);
+    if (!until.ok()) return until.status();
+    until_us = *until;
+    query += fmt::format("&ended_before_us={}", *until_us);
+  }
+  if (since_us && until_us && *since_us >= *until_us) {
+    return invalid_argument(
+        fmt::format("--since '{}' is not before --until '{}', so no job ended between them; "
+                    "give the earlier moment to --since (e.g. --since 2d --until 1d)",
+                    *since_text, *until_text));
+  }
+  if (names) {
+    Result<std::string> listed = name_query(*names);
+    if (!listed.ok()) return listed.status();
+    query += *listed;
+  }
+  return query;
 }
 
 Result<std::string> name_query(const std::string& names) {

@@ -148,6 +148,12 @@ Result<std::string> name_query(const std::string& names);
 // against one now: `--since 1m --until 1m` read two and passed as a window of microseconds).
 Result<std::int64_t> moment_micros(const std::string& text, std::string_view option,
                                    std::int64_t now_us = 0);
+// `&ended_since_us=...&ended_before_us=...&name=...` for --since, --until and --name
+// (history, report; each nullopt when not given), the two moments read against one now; a
+// usage error naming the option, or a --since not before --until.
+Result<std::string> ended_filter_query(const std::optional<std::string>& since,
+                                       const std::optional<std::string>& until,
+                                       const std::optional<std::string>& names);
 // What such an option's help says of the moments it takes.
 inline constexpr const char* kMomentForms =
     "a time ago (2h, 1d, now-30m), a date (2026-12-01, from its midnight) or a date and time "

@@ -30,39 +30,6 @@ struct HistoryOptions {
   std::string chart;                 // --chart: also draw the listed jobs over time
 };
 
-// `&ended_since_us=...&ended_before_us=...&name=...` for --since, --until and --name, or a
-// usage error naming the option. A moment before 1970 is 1970: no job ended before.
-Result<std::string> filter_query(const HistoryOptions& options) {
-  std::string query;
-  std::optional<std::int64_t> since_us;
-  std::optional<std::int64_t> until_us;
-  const std::int64_t now_us = now_micros();  // one now for both
-  if (options.since) {
-    Result<std::int64_t> since = moment_micros(*options.since, "--since", now_us);
-    if (!since.ok()) return since.status();
-    since_us = *since;
-    query += fmt::format("&ended_since_us={}", *since_us);
-  }
-  if (options.until) {
-    Result<std::int64_t> until = moment_micros(*options.until, "--until", now_us);
-    if (!until.ok()) return until.status();
-    until_us = *until;
-    query += fmt::format("&ended_before_us={}", *until_us);
-  }
-  if (since_us && until_us && *since_us >= *until_us) {
-    return invalid_argument(
-        fmt::format("--since '{}' is not before --until '{}', so no job ended between them; "
-                    "give the earlier moment to --since (e.g. --since 2d --until 1d)",
-                    *options.since, *options.until));
-  }
-  if (options.name) {
-    Result<std::string> names = name_query(*options.name);
-    if (!names.ok()) return names.status();
-    query += *names;
-  }
-  return query;
-}
-
 std::optional<std::int64_t> micros(const api::Json& job, const char* key) {
   auto it = job.find(key);
   if (it == job.end() || !it->is_number_integer()) return std::nullopt;
@@ -138,7 +105,7 @@ int run_history(const HistoryOptions& options) {
     return fail("history", root_only);
   }
   if (options.all_users) target += "&all=true";
-  Result<std::string> filters = filter_query(options);
+  Result<std::string> filters = ended_filter_query(options.since, options.until, options.name);
   if (!filters.ok()) return usage_error("history", filters.status().message());
   target += *filters;
   if (options.last) {

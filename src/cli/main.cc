@@ -107,6 +107,7 @@ int main(int argc, char** argv) {
   add_hold_commands(app, outcome);
   add_wait_command(app, outcome);
   add_history_command(app, outcome);
+  add_report_command(app, outcome);
   add_purge_command(app, outcome);
   add_metrics_command(app, outcome);
   add_dashboard_command(app, outcome);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "engine/report_table.h"
 #include "fastgpu/core/text.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/engine/report.h"
@@ -95,28 +96,6 @@ std::vector<std::string> job_row(const JobReport& job, bool with_user) {
                                             figure(gpu_figures, energy)};
   row.insert(row.end(), figures.begin(), figures.end());
   return row;
-}
-
-// Columns padded to their widest cell; text columns (`left`: NAME, USER, STATE) to the
-// left, figures to the right, so numbers line up.
-std::string render_rows(const std::vector<std::vector<std::string>>& rows,
-                        const std::vector<bool>& left) {
-  std::vector<std::size_t> widths(left.size(), 0);
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-  std::string out;
-  for (const auto& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      if (i > 0) line += "  ";
-      line += left[i] ? fmt::format("{:<{}}", row[i], widths[i])
-                      : fmt::format("{:>{}}", row[i], widths[i]);
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + "\n";
-  }
-  return out;
 }
 
 std::string states_text(const BatchSummary& summary) {
@@ -221,6 +200,26 @@ Json summary_json(const BatchSummary& s) {
 }
 
 }  // namespace
+
+std::string render_rows(const std::vector<std::vector<std::string>>& rows,
+                        const std::vector<bool>& left) {
+  std::vector<std::size_t> widths(left.size(), 0);
+  for (const auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line;
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      if (i > 0) line += "  ";
+      line += left[i] ? fmt::format("{:<{}}", row[i], widths[i])
+                      : fmt::format("{:>{}}", row[i], widths[i]);
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + "\n";
+  }
+  return out;
+}
 
 std::string format_energy(double joules) {
   const double magnitude = std::fabs(joules);

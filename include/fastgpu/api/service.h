@@ -130,6 +130,9 @@ class ApiService {
   // deletes their logs.
   ApiResponse purge(const ApiRequest& request);
   ApiResponse log(const ApiRequest& request, JobId job);
+  // GET /v1/usage: the caller's ended jobs (every user's with all=true, root only) summed up
+  // by name or user (by=), as `fastgpu report` prints them (engine/usage_report.h).
+  ApiResponse usage(const ApiRequest& request);
   ApiResponse daemon_info();
   ApiResponse reload(const ApiRequest& request);
   ApiResponse gpus();

@@ -1,0 +1,84 @@
+// `fastgpu report`: your ended jobs summed up by name (or every user's, by user), as Slurm's
+// sreport sums up accounts: how they ended, what they waited and ran, their GPU time and
+// energy, and how much of the GPU memory and time limit they reserved their runs used
+// (engine/usage_report.h; the daemon sums them, GET /v1/usage).
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cli/daemon_client.h"
+#include "fastgpu/engine/usage_report.h"
+
+namespace fastgpu::cli {
+namespace {
+
+struct ReportOptions {
+  DaemonFlags daemon;
+  std::optional<std::string> by;     // --by: name or user
+  std::optional<std::string> since;  // --since: ended at or after this moment
+  std::optional<std::string> until;  // --until: ended before this moment
+  std::optional<std::string> name;   // --name: comma-separated job names
+  std::optional<std::string> state;  // --state: comma-separated ended states
+  bool all_users = false;
+};
+
+int run_report(const ReportOptions& options) {
+  // By name for your own jobs; by user for everyone's, as an administrator reads them.
+  Result<engine::UsageKey> key =
+      engine::parse_usage_key(options.by.value_or(options.all_users ? "user" : "name"));
+  if (!key.ok()) return usage_error("report", key.status().message());
+  std::string target = fmt::format("/v1/usage?by={}", engine::usage_key_name(*key));
+  if (options.state) {
+    Result<std::string> states = parse_state_list(*options.state, /*ended=*/true, "report");
+    if (!states.ok()) return usage_error("report", states.status().message());
+    target += "&state=" + *states;
+  }
+  Result<std::string> filters = ended_filter_query(options.since, options.until, options.name);
+  if (!filters.ok()) return usage_error("report", filters.status().message());
+  target += *filters;
+  if (const Status root_only = check_all_users(options.all_users, "sums up"); !root_only.ok()) {
+    return fail("report", root_only);
+  }
+  if (options.all_users) target += "&all=true";
+  Result<api::Json> reply = get_from_daemon(options.daemon, "report", target);
+  if (!reply.ok()) return fail("report", reply.status());
+  if (options.daemon.json) {
+    print_json(*reply);
+    return kExitOk;
+  }
+  Result<engine::UsageReport> report = engine::usage_report_from_json(*reply);
+  if (!report.ok()) {
+    return fail("report", report.status().with_context("reading the daemon's usage report"));
+  }
+  print_text(engine::render_usage_table(*report));
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_report_command(CLI::App& app, CommandOutcome& outcome) {
+  auto options = std::make_shared<ReportOptions>();
+  CLI::App* command = app.add_subcommand(
+      "report",
+      "Sum up your ended jobs by name (everyone's by user): how they ended, waits, GPU time, "
+      "energy, and how much of the GPU memory and time limit they reserved they used");
+  add_daemon_flags(*command, options->daemon);
+  command->add_option("--by", options->by,
+                      "Sum up by name or by user (default: name; user with --all-users)");
+  command->add_flag("--all-users", options->all_users, "Every user's jobs (root only)");
+  command->add_option("-S,--since", options->since,
+                      std::string("Only jobs that ended at or after TIME: ") + kMomentForms);
+  command->add_option("-E,--until", options->until,
+                      "Only jobs that ended before TIME (as --since)");
+  command->add_option("--name", options->name,
+                      "Only jobs of these names, comma-separated (e.g. --name train,eval)");
+  command->add_option(
+      "--state", options->state,
+      "Only jobs that ended in these states, comma-separated (e.g. FAILED,TIMEOUT)");
+  command->callback([options, &outcome] { outcome.exit_code = run_report(*options); });
+}
+
+}  // namespace fastgpu::cli

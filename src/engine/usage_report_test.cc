@@ -1,0 +1,272 @@
+// The usage report on hand-made job records whose sums are worked out here by hand.
+#include "fastgpu/engine/usage_report.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+
+namespace fastgpu::engine {
+namespace {
+
+using store::JobRecord;
+using store::JobState;
+using store::WallTime;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr Bytes kGiB = Bytes{1} << 30;
+
+WallTime at(int seconds) { return WallTime(std::chrono::seconds(1'800'000'000 + seconds)); }
+
+JobRecord ended(std::uint64_t id, const std::string& name, const std::string& user,
+                JobState state) {
+  JobRecord job;
+  job.id = JobId(id);
+  job.spec.name = name;
+  job.spec.user = user;
+  job.spec.argv = {"x"};
+  job.spec.submit_time = at(0);
+  job.state = state;
+  job.end_time = at(10);
+  return job;
+}
+
+// Ran on `gpus` GPUs from `start` to `end` (seconds after submission), reserving
+// `reserved` per GPU; `peak` per GPU when measured.
+JobRecord ran(JobRecord job, int start, int end, std::vector<std::uint32_t> gpus,
+              std::optional<Bytes> reserved = std::nullopt,
+              std::optional<Bytes> peak = std::nullopt) {
+  job.start_time = at(start);
+  job.end_time = at(end);
+  job.placed_gpus = std::move(gpus);
+  job.placed_bytes_per_gpu = reserved;
+  job.accounting.peak_gpu_mem = peak;
+  return job;
+}
+
+UsageReport tally(UsageKey key, const std::vector<JobRecord>& jobs) {
+  UsageTally counting(key);
+  for (const JobRecord& job : jobs) counting.add(job);
+  return std::move(counting).finish();
+}
+
+const UsageGroup& group_named(const UsageReport& report, const std::string& key) {
+  for (const UsageGroup& group : report.groups) {
+    if (group.key == key) return group;
+  }
+  ADD_FAILURE() << "no group " << key;
+  return report.total;
+}
+
+// train: three runs on 1 GPU of 100, 200 and 300 s after waits of 10, 20 and 30 s, and one
+// cancelled while queued; eval: one 2-GPU run of 50 s that failed; prep: a CPU job.
+std::vector<JobRecord> three_names() {
+  std::vector<JobRecord> jobs;
+  jobs.push_back(ran(ended(1, "train", "alice", JobState::kCompleted), 10, 110, {0}));
+  jobs.push_back(ran(ended(2, "train", "alice", JobState::kCompleted), 20, 220, {1}));
+  jobs.push_back(ran(ended(3, "train", "bob", JobState::kTimeout), 30, 330, {0}));
+  jobs.push_back(ended(4, "train", "bob", JobState::kCancelled));
+  JobRecord eval = ran(ended(5, "eval", "bob", JobState::kFailed), 0, 50, {0, 1});
+  eval.spec.gpus = 2;
+  jobs.push_back(eval);
+  JobRecord prep = ran(ended(6, "prep", "alice", JobState::kCompleted), 0, 40, {});
+  prep.spec.gpus = 0;
+  jobs.push_back(prep);
+  return jobs;
+}
+
+TEST(UsageReport, SumsEachNamesJobsAndListsTheLargestGpuTimeFirst) {
+  const UsageReport report = tally(UsageKey::kName, three_names());
+  ASSERT_EQ(report.groups.size(), 3u);
+  EXPECT_EQ(report.groups[0].key, "train");  // 600 GPU-s
+  EXPECT_EQ(report.groups[1].key, "eval");   // 100 GPU-s
+  EXPECT_EQ(report.groups[2].key, "prep");   // 0
+  const UsageGroup& train = report.groups[0];
+  EXPECT_EQ(train.jobs, 4u);
+  EXPECT_EQ(train.completed, 2u);
+  EXPECT_EQ(train.timeout, 1u);
+  EXPECT_EQ(train.cancelled, 1u);
+  EXPECT_EQ(train.started, 3u);
+  EXPECT_DOUBLE_EQ(*train.mean_wait_s(), 20.0);  // the cancelled job waited, but never ran
+  EXPECT_DOUBLE_EQ(*train.mean_run_s(), 200.0);
+  EXPECT_DOUBLE_EQ(train.gpu_seconds, 600.0);
+  EXPECT_DOUBLE_EQ(report.groups[1].gpu_seconds, 100.0);  // 2 GPUs x 50 s
+  EXPECT_EQ(report.groups[1].failed, 1u);
+  EXPECT_EQ(report.total.jobs, 6u);
+  EXPECT_DOUBLE_EQ(report.total.gpu_seconds, 700.0);
+  EXPECT_EQ(report.total.gpu_jobs, 4u);
+
+  const std::string table = render_usage_table(report);
+  EXPECT_THAT(table, HasSubstr("NAME   JOBS  COMPLETED  FAILED  TIMEOUT  CANCELLED"));
+  // Mean wait and run over the jobs that ran; prep ran no GPU, so its GPU figures do not
+  // apply ("-"); train's were not measured ("n/a"); no job had a time limit.
+  EXPECT_THAT(table,
+              HasSubstr("\ntrain     4          2       0        1          1        20s     "
+                        "3m20s    10m00s     n/a       n/a          -\n"));
+  EXPECT_THAT(table,
+              HasSubstr("\nprep      1          1       0        0          0         0s     "
+                        "  40s        0s       -         -          -\n"));
+  EXPECT_THAT(table,
+              HasSubstr("\n(all)     6          3       1        1          1        12s     "
+                        "2m18s    11m40s"));
+}
+
+TEST(UsageReport, GroupsByUserWhenAsked) {
+  const UsageReport report = tally(UsageKey::kUser, three_names());
+  ASSERT_EQ(report.groups.size(), 2u);
+  EXPECT_EQ(group_named(report, "alice").jobs, 3u);
+  EXPECT_EQ(group_named(report, "bob").jobs, 3u);
+  EXPECT_DOUBLE_EQ(group_named(report, "bob").gpu_seconds, 400.0);  // 300 + 2 x 50
+  EXPECT_EQ(report.groups[0].key, "bob");
+  EXPECT_THAT(render_usage_table(report), HasSubstr("USER   JOBS"));
+  EXPECT_EQ(usage_json(report)["groups"][0]["user"], "bob");
+}
+
+TEST(UsageReport, AJobWithoutANameGoesByItsCommand) {
+  JobRecord unnamed = ended(1, "", "a", JobState::kCompleted);
+  unnamed.spec.signature = "python3 train.py --epochs 3";
+  JobRecord same = ended(2, "", "a", JobState::kFailed);
+  same.spec.signature = "python3 train.py --epochs 3";
+  JobRecord named = ended(3, "eval", "a", JobState::kCompleted);
+  named.spec.signature = "eval";
+  JobRecord longer = ended(4, "", "a", JobState::kCompleted);
+  longer.spec.signature = "python3 -c 'print(\"a command longer than forty characters\")'";
+  const UsageReport report = tally(UsageKey::kName, {unnamed, same, named, longer});
+  EXPECT_EQ(group_named(report, "python3 train.py --epochs 3").jobs, 2u);
+  EXPECT_EQ(group_named(report, "eval").jobs, 1u);
+  const std::string table = render_usage_table(report);
+  EXPECT_THAT(table, HasSubstr("\npython3 train.py --epochs 3                  2"));
+  EXPECT_THAT(table, HasSubstr("\npython3 -c 'print(\"a command longer t...     1"));
+  // No GPU time anywhere: by key. JSON keeps the whole command.
+  EXPECT_EQ(usage_json(report)["groups"][1]["name"], longer.spec.signature);
+}
+
+TEST(UsageReport, LeavesOutJobsThatHaveNotEnded) {
+  std::vector<JobRecord> jobs = three_names();
+  jobs.push_back(ended(7, "train", "alice", JobState::kQueued));
+  jobs.push_back(ran(ended(8, "train", "alice", JobState::kRunning), 0, 5, {0}));
+  jobs.push_back(ran(ended(9, "train", "alice", JobState::kPreempted), 0, 5, {0}));
+  EXPECT_EQ(tally(UsageKey::kName, jobs).total.jobs, 6u);
+}
+
+TEST(UsageReport, MemoryUsedIsThePeaksAgainstTheReservationsAndSuggestsASmallerAsk) {
+  // Peaks of 2, 4 and 6 GiB per GPU against 20 GiB reserved: 12 / 60 = 20 %.
+  std::vector<JobRecord> jobs;
+  jobs.push_back(
+      ran(ended(1, "train", "a", JobState::kCompleted), 0, 10, {0}, 20 * kGiB, 2 * kGiB));
+  jobs.push_back(
+      ran(ended(2, "train", "a", JobState::kCompleted), 0, 10, {0}, 20 * kGiB, 4 * kGiB));
+  jobs.push_back(
+      ran(ended(3, "train", "a", JobState::kCompleted), 0, 10, {0}, 20 * kGiB, 6 * kGiB));
+  // Unmeasured: counted nowhere in the memory figures.
+  jobs.push_back(ran(ended(4, "train", "a", JobState::kCompleted), 0, 10, {0}, 20 * kGiB));
+  // eval used 9 of 10 GiB: no hint.
+  jobs.push_back(ran(ended(5, "eval", "a", JobState::kCompleted), 0, 10, {1}, 10 * kGiB, 9 * kGiB));
+  const UsageReport report = tally(UsageKey::kName, jobs);
+  const UsageGroup& train = group_named(report, "train");
+  EXPECT_EQ(train.memory_jobs, 3u);
+  EXPECT_DOUBLE_EQ(*train.memory_used_percent(), 20.0);
+  EXPECT_EQ(train.largest_peak, 6 * kGiB);
+  EXPECT_DOUBLE_EQ(*group_named(report, "eval").memory_used_percent(), 90.0);
+
+  const std::string table = render_usage_table(report);
+  EXPECT_THAT(table, HasSubstr("20 %"));
+  EXPECT_THAT(table, HasSubstr("90 %"));
+  // 6 GiB with a fifth more room is 7.2 GiB: 8G in whole GiB.
+  EXPECT_THAT(table, HasSubstr("train: the runs used 20 % of the GPU memory they reserved "
+                               "(largest peak 6.0 GiB per GPU, largest reservation 20.0 GiB, 3 "
+                               "runs measured); --gpu-mem 8G (or auto) would let more jobs "
+                               "share a GPU"));
+  EXPECT_THAT(table, Not(HasSubstr("eval:")));
+  const auto json = usage_json(report);
+  EXPECT_EQ(json["groups"][0]["name"], "train");
+  EXPECT_EQ(json["groups"][0]["suggested_gpu_mem_bytes"], 8 * kGiB);
+  EXPECT_EQ(json["groups"][0]["largest_reserved_bytes"], 20 * kGiB);
+  EXPECT_TRUE(json["groups"][1]["suggested_gpu_mem_bytes"].is_null());
+  EXPECT_DOUBLE_EQ(json["total"]["memory_used_percent"].get<double>(), 100.0 * 21 / 70);
+}
+
+TEST(UsageReport, TimeUsedIsTheRunsAgainstTheirLimitsAndSuggestsAShorterOne) {
+  // Runs of 10 and 20 minutes under 2 h limits: 30 / 240 = 12.5 %.
+  std::vector<JobRecord> jobs;
+  for (std::uint64_t id : {1, 2}) {
+    JobRecord job =
+        ran(ended(id, "sweep", "a", JobState::kCompleted), 0, static_cast<int>(id) * 600, {0});
+    job.spec.time_limit_s = 7200;
+    jobs.push_back(job);
+  }
+  jobs.push_back(ran(ended(3, "sweep", "a", JobState::kCompleted), 0, 99999, {0}));  // no limit
+  const UsageReport report = tally(UsageKey::kName, jobs);
+  const UsageGroup& sweep = report.groups.at(0);
+  EXPECT_EQ(sweep.time_jobs, 2u);
+  EXPECT_DOUBLE_EQ(*sweep.time_used_percent(), 12.5);
+  const std::string table = render_usage_table(report);
+  EXPECT_THAT(table, HasSubstr("       12 %\n"));
+  // The longest run, 20 min, with half again: 30 min.
+  EXPECT_THAT(table, HasSubstr("sweep: the runs took 12 % of their time limits (longest run "
+                               "20m00s, longest limit 2h00m); --time 30m would let backfill "
+                               "start them sooner"));
+  EXPECT_EQ(usage_json(report)["groups"][0]["suggested_time_limit_seconds"], 1800);
+}
+
+TEST(UsageReport, ByUserTheHintNamesNoSizeAndPointsToTheNames) {
+  std::vector<JobRecord> jobs;
+  jobs.push_back(
+      ran(ended(1, "a", "alice", JobState::kCompleted), 0, 10, {0}, 40 * kGiB, 1 * kGiB));
+  const std::string table = render_usage_table(tally(UsageKey::kUser, jobs));
+  EXPECT_THAT(table, HasSubstr("alice: the runs used 2 % of the GPU memory they reserved"));
+  EXPECT_THAT(table, HasSubstr("a smaller --gpu-mem (or auto) would let more jobs share a GPU; "
+                               "`fastgpu report --by name` shows which jobs"));
+}
+
+TEST(UsageReport, MissingFiguresAreNullNeverZero) {
+  std::vector<JobRecord> jobs = {ended(1, "", "a", JobState::kCancelled)};
+  const UsageReport report = tally(UsageKey::kName, jobs);
+  const auto json = usage_json(report);
+  const auto& group = json["groups"][0];
+  EXPECT_EQ(group["name"], "");
+  EXPECT_EQ(group["jobs"], 1);
+  EXPECT_EQ(group["states"]["CANCELLED"], 1);
+  EXPECT_TRUE(group["mean_wait_seconds"].is_null());
+  EXPECT_TRUE(group["energy_joules"].is_null());
+  EXPECT_TRUE(group["memory_used_percent"].is_null());
+  EXPECT_TRUE(group["time_used_percent"].is_null());
+  EXPECT_TRUE(group["largest_peak_bytes"].is_null());
+  EXPECT_FALSE(json["total"].contains("name"));
+  // One group: no total line; a job without a name is "-".
+  const std::string table = render_usage_table(report);
+  EXPECT_THAT(table, Not(HasSubstr("(all)")));
+  EXPECT_THAT(table, HasSubstr("\n-        1"));
+}
+
+TEST(UsageReport, EnergySaysHowManyJobsItCoversAndWhenItIsAnEstimate) {
+  std::vector<JobRecord> jobs;
+  JobRecord measured = ran(ended(1, "t", "a", JobState::kCompleted), 0, 10, {0});
+  measured.accounting.energy_joules = 1500.0;
+  measured.accounting.energy_is_estimate = true;
+  jobs.push_back(measured);
+  jobs.push_back(ran(ended(2, "t", "a", JobState::kCompleted), 0, 10, {0}));
+  const UsageReport report = tally(UsageKey::kName, jobs);
+  EXPECT_DOUBLE_EQ(*report.groups[0].energy_joules, 1500.0);
+  EXPECT_EQ(report.groups[0].energy_jobs, 1u);
+  const std::string table = render_usage_table(report);
+  EXPECT_THAT(table, HasSubstr("1.5 kJ* (1 of 2)"));
+  EXPECT_THAT(table, HasSubstr("* energy an estimate"));
+}
+
+TEST(UsageReport, NoEndedJobsSaysSo) {
+  EXPECT_EQ(render_usage_table(tally(UsageKey::kName, {})), "No ended jobs.\n");
+  EXPECT_EQ(usage_json(tally(UsageKey::kName, {}))["groups"].size(), 0u);
+}
+
+TEST(UsageReport, AKeyOtherThanNameOrUserIsRefusedNamingBoth) {
+  EXPECT_EQ(*parse_usage_key("user"), UsageKey::kUser);
+  const Result<UsageKey> bad = parse_usage_key("gpu");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.status().message(), HasSubstr("'gpu'"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("name or user"));
+}
+
+}  // namespace
+}  // namespace fastgpu::engine
