@@ -187,13 +187,15 @@ TEST_F(ApiFuzz, OddPathsAndQueriesGetAnAnswer) {
                                           "/v1/jobs/{}/cancel",
                                           "/v1/daemon",
                                           "/v1/gpus",
+                                          "/v1/usage",
                                           "/v1",
                                           "/",
                                           "/v1/jobs/{}/{}",
                                           "/v2/jobs",
                                           "/v1/jobs//log",
                                           "/v1/jobs/{}/log/x"};
-  const std::vector<std::string> keys = {"state", "after", "limit", "ids_only", "all", "offset"};
+  const std::vector<std::string> keys = {"state", "after",  "limit", "ids_only",
+                                         "all",   "offset", "by",    "ended_since_us"};
   std::mt19937_64 random(7);
   auto pick = [&random](std::size_t n) {
     return std::uniform_int_distribution<std::size_t>(0, n - 1)(random);

@@ -1158,5 +1158,79 @@ TEST_F(ApiServiceTest, DaemonAndGpusReportTheirSource) {
   EXPECT_EQ(gpus.body["devices"].size(), 2u) << gpus.body.dump();
 }
 
+// What `fastgpu report` asks: the caller's ended jobs summed up by name (or by user), read
+// a page at a time (two jobs a page here), with each run's peak against its reservation.
+TEST_F(ApiServiceTest, UsageSumsUpTheCallersEndedJobsByNameOrUser) {
+  constexpr Bytes kGiB = Bytes{1} << 30;
+  auto run_job = [this](std::uint32_t uid, const char* name, int seconds, Bytes peak,
+                        JobState state) {
+    const ApiResponse submitted =
+        call("POST", "/v1/jobs", uid,
+             fmt::format(R"({{"jobs": [{{"name": "{}", "argv": ["true"], "working_dir": "/", )"
+                         R"("gpus": 1, "gpu_mem": {}, "time_limit_s": 3600}}]}})",
+                         name, 20 * kGiB));
+    EXPECT_EQ(submitted.status, 201) << submitted.body.dump();
+    const JobId id(submitted.body["ids"][0].get<std::uint64_t>());
+    store::JobStart start;
+    start.gpus = {0};
+    start.at = store::WallTime(std::chrono::seconds(1000));
+    start.log_path = "/tmp/x.log";
+    start.bytes_per_gpu = 20 * kGiB;
+    EXPECT_TRUE(store_->record_start(id, start).ok());
+    store::JobEnd end;
+    end.state = state;
+    end.at = start.at + std::chrono::seconds(seconds);
+    end.accounting.peak_gpu_mem = peak;
+    end.accounting.gpu_seconds = seconds;
+    EXPECT_TRUE(store_->record_end(id, end).ok());
+  };
+  run_job(9, "train", 600, 4 * kGiB, JobState::kCompleted);
+  run_job(9, "train", 1200, 6 * kGiB, JobState::kFailed);
+  run_job(9, "eval", 60, 18 * kGiB, JobState::kCompleted);
+  run_job(7, "train", 60, 1 * kGiB, JobState::kCompleted);  // another user's
+  submit_as(9);                                             // queued: not summed up
+
+  const ApiResponse mine = call("GET", "/v1/usage", 9);
+  ASSERT_EQ(mine.status, 200) << mine.body.dump();
+  EXPECT_EQ(mine.body["by"], "name");
+  ASSERT_EQ(mine.body["groups"].size(), 2u) << mine.body.dump();
+  const Json& train = mine.body["groups"][0];
+  EXPECT_EQ(train["name"], "train");
+  EXPECT_EQ(train["jobs"], 2);
+  EXPECT_EQ(train["states"]["FAILED"], 1);
+  EXPECT_EQ(train["gpu_seconds"], 1800.0);
+  EXPECT_EQ(train["memory_used_percent"], 25.0);  // 10 of 40 GiB
+  EXPECT_EQ(train["suggested_gpu_mem_bytes"], 8 * kGiB);
+  EXPECT_EQ(train["time_used_percent"], 25.0);  // 30 of 120 minutes
+  EXPECT_EQ(train["suggested_time_limit_seconds"], 1800);
+  EXPECT_EQ(mine.body["groups"][1]["name"], "eval");
+  EXPECT_EQ(mine.body["total"]["jobs"], 3);
+
+  const ApiResponse by_user = call("GET", "/v1/usage", 0, "", {{"by", "user"}, {"all", "true"}});
+  ASSERT_EQ(by_user.status, 200) << by_user.body.dump();
+  ASSERT_EQ(by_user.body["groups"].size(), 2u);
+  EXPECT_EQ(by_user.body["groups"][0]["user"], "user9");
+  EXPECT_EQ(by_user.body["groups"][1]["user"], "user7");
+  EXPECT_EQ(call("GET", "/v1/usage", 0, "", {{"state", "FAILED"}}).body["total"]["jobs"], 0);
+  EXPECT_EQ(call("GET", "/v1/usage", 9, "", {{"state", "FAILED"}}).body["total"]["jobs"], 1);
+  EXPECT_EQ(call("GET", "/v1/usage", 9, "", {{"name", "eval"}}).body["total"]["jobs"], 1);
+  EXPECT_EQ(
+      call("GET", "/v1/usage", 9, "", {{"ended_since_us", "1500000000"}}).body["total"]["jobs"],
+      2);  // the train runs ended at 1,600 and 2,200 s; eval's at 1,060 s
+
+  const ApiResponse others = call("GET", "/v1/usage", 9, "", {{"all", "true"}});
+  EXPECT_EQ(others.status, 403);
+  EXPECT_THAT(others.body["error"].get<std::string>(),
+              ::testing::HasSubstr("only root sums up other users' jobs"));
+  const ApiResponse bad_key = call("GET", "/v1/usage", 9, "", {{"by", "gpu"}});
+  EXPECT_EQ(bad_key.status, 400);
+  EXPECT_THAT(bad_key.body["error"].get<std::string>(), ::testing::HasSubstr("'gpu'"));
+  const ApiResponse not_ended = call("GET", "/v1/usage", 9, "", {{"state", "RUNNING"}});
+  EXPECT_EQ(not_ended.status, 400);
+  EXPECT_THAT(not_ended.body["error"].get<std::string>(),
+              ::testing::HasSubstr("state RUNNING has not ended"));
+  EXPECT_EQ(call("GET", "/v1/usage", 9, "", {{"limit", "2"}}).status, 400);
+}
+
 }  // namespace
 }  // namespace fastgpu::api

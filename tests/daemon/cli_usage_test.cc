@@ -138,13 +138,13 @@ TEST(CliUsage, AllUsersByAUserNamesTheFlag) {
     if (const std::string why = why_not_as_uid_1001(); !why.empty()) GTEST_SKIP() << why;
     as_user += std::string(" ") + kAsUid1001;
   }
-  for (const std::string verb : {"queue", "history"}) {
+  for (const std::string verb : {"queue", "history", "report"}) {
     const test_support::CliRun run =
         test_support::run_cli_under(as_user, verb + " --all-users", true);
     EXPECT_EQ(run.exit_code, 1) << run.output;
-    EXPECT_TRUE(contains(run.output, "fastgpu " + verb +
-                                         ": --all-users: only root sees other users' jobs (you "
-                                         "are uid "))
+    const std::string does = verb == "report" ? "sums up" : "sees";
+    EXPECT_TRUE(contains(run.output, "fastgpu " + verb + ": --all-users: only root " + does +
+                                         " other users' jobs (you are uid "))
         << run.output;
     EXPECT_TRUE(contains(run.output, "; leave out --all-users\n")) << run.output;
   }

@@ -765,6 +765,59 @@ TEST(JobsE2E, HistoryAndQueueNarrowByEndTimeAndName) {
   EXPECT_TRUE(contains(empty_name.output, "has an empty name")) << empty_name.output;
 }
 
+// sreport for one box: `fastgpu report` sums up the caller's ended jobs by name (a job
+// without one by its command), asked of a real daemon through the CLI, and says what to ask
+// instead of a time limit the runs used little of.
+TEST(JobsE2E, ReportSumsUpEndedJobsByNameAndSaysWhatTheyUsedOfTheirLimits) {
+  DaemonHarness daemon("2xH100-80G");
+  const std::uint64_t done =
+      daemon.submit("--gpus 1 --gpu-mem 4G --time 1h --name train -- sleep 0.3");
+  const std::uint64_t failed =
+      daemon.submit("--gpus 1 --gpu-mem 4G --time 1h --name train -- false");
+  const std::uint64_t unnamed = daemon.submit("--gpus 0 -- true");
+  const std::uint64_t running = daemon.submit("--gpus 0 --name later -- sleep 60");
+  daemon.wait_for_state(done, "COMPLETED");
+  daemon.wait_for_state(failed, "FAILED");
+  daemon.wait_for_state(unnamed, "COMPLETED");
+  daemon.wait_for_state(running, "RUNNING");
+
+  const test_support::CliRun report = daemon.fastgpu("report", false);
+  ASSERT_EQ(report.exit_code, 0) << report.output;
+  EXPECT_TRUE(contains(report.output, "\ntrain     2          1       1        0          0"))
+      << report.output;
+  EXPECT_TRUE(contains(report.output, "\ntrue      1          1       0        0          0"))
+      << report.output;
+  EXPECT_TRUE(contains(report.output, "\n(all)     3")) << report.output;
+  EXPECT_FALSE(contains(report.output, "later")) << "a running job is not summed up yet";
+  // Simulated GPUs measure no memory: n/a, not 0 %. The runs took seconds of their hour.
+  EXPECT_TRUE(contains(report.output, "n/a        0 %\n")) << report.output;
+  EXPECT_TRUE(contains(report.output, "train: the runs took 0 % of their time limits"))
+      << report.output;
+  EXPECT_TRUE(contains(report.output, "--time 1m would let backfill start them sooner"))
+      << report.output;
+
+  const json summed = daemon.fastgpu_json("report");
+  ASSERT_EQ(summed["groups"].size(), 2u) << summed.dump();
+  EXPECT_EQ(summed["groups"][0]["name"], "train");
+  EXPECT_EQ(summed["groups"][0]["states"]["FAILED"], 1);
+  EXPECT_EQ(summed["groups"][0]["suggested_time_limit_seconds"], 60);
+  EXPECT_TRUE(summed["groups"][0]["memory_used_percent"].is_null());
+  EXPECT_EQ(summed["groups"][1]["name"], "true");
+  EXPECT_EQ(summed["total"]["jobs"], 3);
+  EXPECT_EQ(daemon.fastgpu_json("report --by user")["groups"].size(), 1u);
+  EXPECT_EQ(daemon.fastgpu_json("report --name train --state failed")["total"]["jobs"], 1);
+  EXPECT_EQ(daemon.fastgpu_json("report --until 1h")["total"]["jobs"], 0);
+
+  for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
+           {"report --by gpu", "cannot sum jobs up by 'gpu'; use name or user"},
+           {"report --state running", "report sums up jobs that have ended"},
+           {"report --since 1h --until 2h", "--since '1h' is not before --until '2h'"}}) {
+    const test_support::CliRun bad = daemon.fastgpu(args);
+    EXPECT_EQ(bad.exit_code, 2) << args << ": " << bad.output;
+    EXPECT_TRUE(contains(bad.output, says)) << args << ": " << bad.output;
+  }
+}
+
 // scancel --name: every unfinished job of those names, queued and running, and nothing else;
 // a name that matches nothing is an error, not a silent success.
 TEST(JobsE2E, CancelByNameStopsThoseJobsAlone) {
