@@ -255,7 +255,7 @@ class Handlers {
 
   void forward(const httplib::Request& request, httplib::Response& response) const {
     std::string target = request.target;
-    if (settings_.all_users && request.path == "/v1/jobs") {
+    if (settings_.all_users && (request.path == "/v1/jobs" || request.path == "/v1/usage")) {
       target += target.find('?') == std::string::npos ? "?all=true" : "&all=true";
     }
     pass_on(daemon_("GET", target, ""), response);
@@ -299,7 +299,7 @@ bool dashboard_writes(std::string_view path) {
 
 bool dashboard_forwards(std::string_view path) {
   if (path == "/v1/daemon" || path == "/v1/gpus" || path == "/v1/gpus/samples" ||
-      path == "/v1/jobs") {
+      path == "/v1/jobs" || path == "/v1/usage") {
     return true;
   }
   constexpr std::string_view kJobs = "/v1/jobs/";

@@ -308,7 +308,8 @@ TEST(DashboardServer, EveryUsersViewAsksTheListingsWithAllAndSaysSo) {
   ASSERT_TRUE(server.ok()) << server.status().message();
   httplib::Client client("127.0.0.1", (*server)->port());
   const httplib::Headers cookie{{"Cookie", std::string("fastgpu_dashboard=") + kToken}};
-  for (const char* target : {"/v1/jobs?state=RUNNING", "/v1/jobs", "/v1/jobs/7", "/v1/gpus"}) {
+  for (const char* target :
+       {"/v1/jobs?state=RUNNING", "/v1/jobs", "/v1/jobs/7", "/v1/gpus", "/v1/usage?by=user"}) {
     auto reply = client.Get(target, cookie);
     ASSERT_TRUE(reply);
     EXPECT_EQ(reply->status, 200) << target;
@@ -317,13 +318,14 @@ TEST(DashboardServer, EveryUsersViewAsksTheListingsWithAllAndSaysSo) {
   ASSERT_TRUE(settings);
   EXPECT_EQ(settings->body, R"({"all_users":true})");
   std::lock_guard lock(mutex);
-  EXPECT_EQ(asked, (std::vector<std::string>{"/v1/jobs?state=RUNNING&all=true", "/v1/jobs?all=true",
-                                             "/v1/jobs/7", "/v1/gpus"}));
+  EXPECT_EQ(asked,
+            (std::vector<std::string>{"/v1/jobs?state=RUNNING&all=true", "/v1/jobs?all=true",
+                                      "/v1/jobs/7", "/v1/gpus", "/v1/usage?by=user&all=true"}));
 }
 
 TEST(DashboardForwards, TheAllowedPathsAndNoOthers) {
-  for (const char* path :
-       {"/v1/daemon", "/v1/gpus", "/v1/gpus/samples", "/v1/jobs", "/v1/jobs/7", "/v1/jobs/7/log"}) {
+  for (const char* path : {"/v1/daemon", "/v1/gpus", "/v1/gpus/samples", "/v1/jobs", "/v1/jobs/7",
+                           "/v1/jobs/7/log", "/v1/usage"}) {
     EXPECT_TRUE(dashboard_forwards(path)) << path;
   }
   for (const char* path :

@@ -234,6 +234,14 @@ try {
   await page.click("#job-close");
   assert.equal(await page.isVisible("#job"), false);
 
+  // Usage: the jobs that ended in the last 7 days, summed up by name: done-job, and its run
+  // again, cancelled above. Simulated GPUs measure no memory or energy ("n/a"); done-job had
+  // no time limit ("-").
+  await until("done-job summed up", async () =>
+    (await rows(page, "usage")).some((row) => /^done-job 2 1 0 0 1 \S+ n\/a n\/a -$/.test(row)));
+  assert.ok((await rows(page, "usage")).some((row) => row.startsWith("<b>bold</b> 1 1 0 0 0 ")),
+    "a name as text, a CPU job's GPU figures as -");
+
   // A long queue shows your first 100 by id, and says so; a job that never ran has no
   // figures ("-", not n/a).
   const holder = cli("submit", "--name", "holder", "--gpus", "1", "--gpu-mem", "1G", "--", "sleep", "300");
@@ -260,9 +268,11 @@ try {
     await everyone.waitForFunction(() => Number(document.body.dataset.refreshed || 0) >= 1, null, { timeout: 20000 });
     assert.match((await rows(everyone, "ended"))[0], /^\d+ holder \(root\) CANCELLED/);
     assert.deepEqual(await everyone.$$eval("[data-your]", (found) => found.map((element) => element.textContent)),
-      ["Jobs", "Ended: the last 15 to end"]);
+      ["Jobs", "Ended: the last 15 to end", "Usage by user: jobs that ended in the last 7 days", "User"]);
     assert.deepEqual(await page.$$eval("[data-your]", (found) => found.map((element) => element.textContent)),
-      ["Your jobs", "Ended: your last 15 to end"], "the first dashboard still shows yours");
+      ["Your jobs", "Ended: your last 15 to end", "Your usage by name: jobs that ended in the last 7 days", "Name"],
+      "the first dashboard still shows yours");
+    assert.match((await rows(everyone, "usage"))[0], /^root \d+ /, "every user's usage by user");
     await everyone.close();
   } else {
     assert.throws(() => cli("dashboard", "--all-users"), /only root sees other users' jobs/);

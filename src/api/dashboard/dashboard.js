@@ -370,6 +370,68 @@ async function endedJobs(counts) {
   return jobs;
 }
 
+// ---- usage: the jobs that ended in the last days, summed up (as `fastgpu report`) ----
+
+const USAGE_DAYS = 7;
+const USAGE_EVERY_MS = 60 * 1000;
+// Read again when a job has ended since (the daemon's ended counts moved), and once a
+// minute as the window slides; the daemon sums up the jobs that ended in the window.
+let usage = { count: -1, at: 0, report: null };
+async function usageReport(counts) {
+  const count = ENDED_STATES.split(",").reduce((sum, state) => sum + (counts[state] || 0), 0);
+  if (count === usage.count && Date.now() - usage.at < USAGE_EVERY_MS) return usage.report;
+  const sinceUs = (Date.now() - USAGE_DAYS * 86400 * 1000) * 1000;
+  const report = await get(`/v1/usage?by=${allUsers ? "user" : "name"}&ended_since_us=${sinceUs}`);
+  usage = { count, at: Date.now(), report };
+  return report;
+}
+
+// "8G", and "30m", "1h30m": as `--gpu-mem` and `--time` take them.
+function gpuMemFlag(bytesPerGpu) {
+  return `${Math.round(bytesPerGpu / 2 ** 30)}G`;
+}
+
+function timeFlag(seconds) {
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes}m`;
+  return `${Math.floor(minutes / 60)}h` + (minutes % 60 ? `${minutes % 60}m` : "");
+}
+
+function showUsage(report) {
+  const key = report && report.by === "user" ? "user" : "name";
+  const groups = (report && report.groups) || [];
+  fillTable("usage", groups.map((group) => {
+    const tr = document.createElement("tr");
+    // "-" where a figure does not apply (no GPU job, no time limit), "n/a" where it was not
+    // measured, as the CLI's report prints them.
+    const cells = [
+      cell(group[key] || "-", "wrap"),
+      ...[group.jobs, group.states.COMPLETED, group.states.FAILED, group.states.TIMEOUT, group.states.CANCELLED]
+        .map((count) => cell(String(count), "num")),
+      cell(group.started === 0 ? "-" : duration(group.gpu_seconds), "num"),
+      cell(group.gpu_jobs === 0 ? "-" : energy(group), "num"),
+      cell(group.gpu_jobs === 0 ? "-" : percent(group.memory_used_percent), "num"),
+      cell(group.time_jobs === 0 ? "-" : percent(group.time_used_percent), "num"),
+    ];
+    for (const td of cells) tr.appendChild(td);
+    return tr;
+  }), `no job ended in the last ${USAGE_DAYS} days`, 10);
+  // What a name's runs left unused of what they reserved, and what to ask instead.
+  const hints = [];
+  for (const group of key === "name" ? groups : []) {
+    const name = group.name || "-";
+    if (!missing(group.suggested_gpu_mem_bytes)) {
+      hints.push(`${name}: the runs used ${percent(group.memory_used_percent)} of the GPU memory they reserved; ` +
+        `--gpu-mem ${gpuMemFlag(group.suggested_gpu_mem_bytes)} (or auto) would let more jobs share a GPU`);
+    }
+    if (!missing(group.suggested_time_limit_seconds)) {
+      hints.push(`${name}: the runs took ${percent(group.time_used_percent)} of their time limits; ` +
+        `--time ${timeFlag(group.suggested_time_limit_seconds)} would let backfill start them sooner`);
+    }
+  }
+  document.getElementById("usage-hints").textContent = hints.join("\n");
+}
+
 // ---- one job, with its log followed ----
 
 let selected = null;
@@ -563,11 +625,13 @@ async function refresh() {
     ]);
     const counts = daemon.jobs || {};
     const last = await endedJobs(counts);
+    const summed = await usageReport(counts);
     const historyTo = await refreshHistory();
     showDaemon(daemon);
     showGpus(gpus, jobsByGpu(running.jobs || []), historyTo);
     showActive(running.jobs || [], queued.jobs || [], counts);
     showEnded(last);
+    showUsage(summed);
     await refreshJob();
     document.getElementById("problem").hidden = true;
     document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
