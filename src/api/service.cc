@@ -721,8 +721,14 @@ ApiResponse ApiService::usage(const ApiRequest& request) {
     if (!parsed.ok()) return error_response(parsed.status());
     key = *parsed;
   }
-  // Ended jobs do not change, so no page is read under the engine's mutex.
   engine::UsageTally tally(key);
+  if (key == engine::UsageKey::kGpu) {
+    std::lock_guard lock(*options_.engine_mutex);
+    for (const GpuDevice& device : options_.engine->last_reading().devices) {
+      tally.include_gpu(device.index);
+    }
+  }
+  // Ended jobs do not change, so no page is read under the engine's mutex.
   const Status read = for_each_listed_job(
       *options_.store, filter, std::max<std::size_t>(options_.listing_page_jobs, 1), nullptr,
       [&tally](const store::JobRecord& job) { tally.add(job); });

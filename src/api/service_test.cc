@@ -1222,9 +1222,14 @@ TEST_F(ApiServiceTest, UsageSumsUpTheCallersEndedJobsByNameOrUser) {
   EXPECT_EQ(others.status, 403);
   EXPECT_THAT(others.body["error"].get<std::string>(),
               ::testing::HasSubstr("only root sums up other users' jobs"));
-  const ApiResponse bad_key = call("GET", "/v1/usage", 9, "", {{"by", "gpu"}});
+  const ApiResponse by_gpu = call("GET", "/v1/usage", 9, "", {{"by", "gpu"}});
+  ASSERT_EQ(by_gpu.status, 200) << by_gpu.body.dump();
+  ASSERT_EQ(by_gpu.body["groups"].size(), 1u);  // all ran on GPU 0
+  EXPECT_EQ(by_gpu.body["groups"][0]["gpu"], 0);
+  EXPECT_EQ(by_gpu.body["groups"][0]["jobs"], 3);
+  const ApiResponse bad_key = call("GET", "/v1/usage", 9, "", {{"by", "host"}});
   EXPECT_EQ(bad_key.status, 400);
-  EXPECT_THAT(bad_key.body["error"].get<std::string>(), ::testing::HasSubstr("'gpu'"));
+  EXPECT_THAT(bad_key.body["error"].get<std::string>(), ::testing::HasSubstr("'host'"));
   const ApiResponse not_ended = call("GET", "/v1/usage", 9, "", {{"state", "RUNNING"}});
   EXPECT_EQ(not_ended.status, 400);
   EXPECT_THAT(not_ended.body["error"].get<std::string>(),

@@ -67,7 +67,7 @@ void add_report_command(CLI::App& app, CommandOutcome& outcome) {
       "energy, and how much of the GPU memory and time limit they reserved they used");
   add_daemon_flags(*command, options->daemon);
   command->add_option("--by", options->by,
-                      "Sum up by name or by user (default: name; user with --all-users)");
+                      "Sum up by name, user or gpu (default: name; user with --all-users)");
   command->add_flag("--all-users", options->all_users, "Every user's jobs (root only)");
   command->add_option("-S,--since", options->since,
                       std::string("Only jobs that ended at or after TIME: ") + kMomentForms);

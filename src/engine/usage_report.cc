@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <utility>
 
 #include "engine/report_table.h"
@@ -35,7 +36,10 @@ std::optional<double> ratio_percent(double part, double whole, std::uint64_t job
   return 100.0 * part / whole;
 }
 
-void add_to(UsageGroup& group, const store::JobRecord& record, const JobReport& job) {
+// `share`: of the job's GPU time and energy that the group gets (a GPU's group, of a job
+// on several GPUs, gets 1/N of each); 1 for a name's or a user's.
+void add_to(UsageGroup& group, const store::JobRecord& record, const JobReport& job,
+            double share = 1.0) {
   ++group.jobs;
   switch (record.state) {
     case JobState::kCompleted: ++group.completed; break;
@@ -47,12 +51,13 @@ void add_to(UsageGroup& group, const store::JobRecord& record, const JobReport& 
   ++group.started;
   group.wait_s += job.wait_s.value_or(0.0);
   group.run_s += job.run_s.value_or(0.0);
-  group.gpu_seconds += job.gpu_seconds.value_or(0.0);
+  group.gpu_seconds += job.gpu_seconds.value_or(0.0) * share;
   if (job.gpus > 0) ++group.gpu_jobs;
   if (job.energy_joules) {
-    group.energy_joules = group.energy_joules.value_or(0.0) + *job.energy_joules;
+    group.energy_joules = group.energy_joules.value_or(0.0) + *job.energy_joules * share;
     ++group.energy_jobs;
-    group.energy_is_estimate = group.energy_is_estimate || job.energy_is_estimate;
+    // A job's energy split evenly over its GPUs is an estimate of each one's.
+    group.energy_is_estimate = group.energy_is_estimate || job.energy_is_estimate || share < 1.0;
   }
   if (job.gpus > 0 && job.peak_gpu_mem && record.placed_bytes_per_gpu &&
       *record.placed_bytes_per_gpu > 0) {
@@ -179,9 +184,15 @@ std::vector<std::string> hints(const UsageGroup& group, UsageKey key) {
   return lines;
 }
 
-Json group_json(const UsageGroup& group, const char* key_field) {
+// `key`: the report's; nullopt for the total, which has no key field. A GPU's index is a
+// number, null for the group of jobs that held no GPU.
+Json group_json(const UsageGroup& group, std::optional<UsageKey> key) {
   Json out;
-  if (key_field != nullptr) out[key_field] = group.key;
+  if (key == UsageKey::kGpu) {
+    out["gpu"] = group.key.empty() ? Json(nullptr) : Json(std::stoull(group.key));
+  } else if (key) {
+    out[std::string(usage_key_name(*key))] = group.key;
+  }
   out["jobs"] = group.jobs;
   out["states"] = Json{{"COMPLETED", group.completed},
                        {"FAILED", group.failed},
@@ -212,16 +223,24 @@ Json group_json(const UsageGroup& group, const char* key_field) {
   out["longest_limited_run_seconds"] =
       group.time_jobs > 0 ? Json(group.longest_limited_run_s) : Json(nullptr);
   out["longest_limit_seconds"] = group.time_jobs > 0 ? Json(group.longest_limit_s) : Json(nullptr);
-  out["suggested_gpu_mem_bytes"] = or_null(suggested_gpu_mem(group));
-  out["suggested_time_limit_seconds"] = or_null(suggested_time_limit(group));
+  // What to ask instead, by name or user; a GPU's jobs and the total are many names'.
+  const bool suggests = key && *key != UsageKey::kGpu;
+  out["suggested_gpu_mem_bytes"] = suggests ? or_null(suggested_gpu_mem(group)) : Json(nullptr);
+  out["suggested_time_limit_seconds"] =
+      suggests ? or_null(suggested_time_limit(group)) : Json(nullptr);
   return out;
 }
 
 // The group usage_json wrote; the error names the field that is missing or of another type.
-Result<UsageGroup> group_from_json(const Json& json, const char* key_field) {
+Result<UsageGroup> group_from_json(const Json& json, std::optional<UsageKey> key) {
   UsageGroup group;
   try {
-    if (key_field != nullptr) group.key = json.at(key_field).get<std::string>();
+    if (key == UsageKey::kGpu) {
+      const Json& gpu = json.at("gpu");
+      if (!gpu.is_null()) group.key = std::to_string(gpu.get<std::uint64_t>());
+    } else if (key) {
+      group.key = json.at(std::string(usage_key_name(*key))).get<std::string>();
+    }
     group.jobs = json.at("jobs").get<std::uint64_t>();
     const Json& states = json.at("states");
     group.completed = states.at("COMPLETED").get<std::uint64_t>();
@@ -259,44 +278,23 @@ Result<UsageGroup> group_from_json(const Json& json, const char* key_field) {
   return group;
 }
 
-void merge_into(UsageGroup& total, const UsageGroup& group) {
-  total.jobs += group.jobs;
-  total.completed += group.completed;
-  total.failed += group.failed;
-  total.timeout += group.timeout;
-  total.cancelled += group.cancelled;
-  total.started += group.started;
-  total.wait_s += group.wait_s;
-  total.run_s += group.run_s;
-  total.gpu_seconds += group.gpu_seconds;
-  total.gpu_jobs += group.gpu_jobs;
-  if (group.energy_joules) {
-    total.energy_joules = total.energy_joules.value_or(0.0) + *group.energy_joules;
-  }
-  total.energy_jobs += group.energy_jobs;
-  total.energy_is_estimate = total.energy_is_estimate || group.energy_is_estimate;
-  total.memory_jobs += group.memory_jobs;
-  total.peak_bytes += group.peak_bytes;
-  total.reserved_bytes += group.reserved_bytes;
-  total.largest_peak = std::max(total.largest_peak, group.largest_peak);
-  total.largest_reserved = std::max(total.largest_reserved, group.largest_reserved);
-  total.time_jobs += group.time_jobs;
-  total.limited_run_s += group.limited_run_s;
-  total.limit_s += group.limit_s;
-  total.longest_limited_run_s = std::max(total.longest_limited_run_s, group.longest_limited_run_s);
-  total.longest_limit_s = std::max(total.longest_limit_s, group.longest_limit_s);
-}
-
 }  // namespace
 
 Result<UsageKey> parse_usage_key(std::string_view text) {
   if (text == "name") return UsageKey::kName;
   if (text == "user") return UsageKey::kUser;
+  if (text == "gpu") return UsageKey::kGpu;
   return invalid_argument(
-      fmt::format("cannot sum jobs up by '{}'; use name or user (e.g. --by user)", text));
+      fmt::format("cannot sum jobs up by '{}'; use name, user or gpu (e.g. --by user)", text));
 }
 
-std::string_view usage_key_name(UsageKey key) { return key == UsageKey::kUser ? "user" : "name"; }
+std::string_view usage_key_name(UsageKey key) {
+  switch (key) {
+    case UsageKey::kUser: return "user";
+    case UsageKey::kGpu: return "gpu";
+    default: return "name";
+  }
+}
 
 std::optional<double> UsageGroup::mean_wait_s() const {
   return started == 0 ? std::nullopt : std::optional<double>(wait_s / static_cast<double>(started));
@@ -322,31 +320,63 @@ void UsageTally::add(const store::JobRecord& job) {
     case JobState::kCancelled: break;
     default: return;
   }
+  const JobReport report = make_job_report(job);
+  add_to(total_, job, report);
+  if (key_ == UsageKey::kGpu) {
+    // Each GPU the job's latest run held, with its share of the GPU time; a job that held
+    // none (CPU-only, or never ran) goes to the group without a GPU ("").
+    if (!report.started || report.gpu_indices.empty()) {
+      add_to(group(""), job, report);
+      return;
+    }
+    const double share = 1.0 / static_cast<double>(report.gpu_indices.size());
+    for (std::uint32_t gpu : report.gpu_indices) {
+      add_to(group(std::to_string(gpu)), job, report, share);
+    }
+    return;
+  }
   // A job without a name goes by its command (its signature), as `auto` memory learns it.
-  const std::string& key = key_ == UsageKey::kUser ? job.spec.user
-                           : job.spec.name.empty() ? job.spec.signature
-                                                   : job.spec.name;
+  add_to(group(key_ == UsageKey::kUser ? job.spec.user
+               : job.spec.name.empty() ? job.spec.signature
+                                       : job.spec.name),
+         job, report);
+}
+
+void UsageTally::include_gpu(std::uint32_t index) {
+  if (key_ == UsageKey::kGpu) group(std::to_string(index));
+}
+
+UsageGroup& UsageTally::group(const std::string& key) {
   auto [it, added] = groups_.try_emplace(key);
   if (added) it->second.key = key;
-  add_to(it->second, job, make_job_report(job));
+  return it->second;
 }
 
 UsageReport UsageTally::finish() && {
   UsageReport report;
   report.key = key_;
-  for (auto& [key, group] : groups_) {
-    merge_into(report.total, group);
-    report.groups.push_back(std::move(group));
+  report.total = std::move(total_);
+  for (auto& [key, group] : groups_) report.groups.push_back(std::move(group));
+  if (key_ == UsageKey::kGpu) {
+    // By index, the group without a GPU last.
+    const auto index = [](const UsageGroup& group) {
+      return group.key.empty() ? std::numeric_limits<std::uint64_t>::max() : std::stoull(group.key);
+    };
+    std::sort(report.groups.begin(), report.groups.end(),
+              [&](const UsageGroup& a, const UsageGroup& b) { return index(a) < index(b); });
+  } else {
+    std::stable_sort(
+        report.groups.begin(), report.groups.end(),
+        [](const UsageGroup& a, const UsageGroup& b) { return a.gpu_seconds > b.gpu_seconds; });
   }
-  std::stable_sort(
-      report.groups.begin(), report.groups.end(),
-      [](const UsageGroup& a, const UsageGroup& b) { return a.gpu_seconds > b.gpu_seconds; });
   return report;
 }
 
 std::string render_usage_table(const UsageReport& report) {
   if (report.groups.empty()) return "No ended jobs.\n";
-  std::string header = report.key == UsageKey::kUser ? "USER" : "NAME";
+  const std::string header = report.key == UsageKey::kUser  ? "USER"
+                             : report.key == UsageKey::kGpu ? "GPU"
+                                                            : "NAME";
   std::vector<std::vector<std::string>> rows = {{header, "JOBS", "COMPLETED", "FAILED", "TIMEOUT",
                                                  "CANCELLED", "MEAN WAIT", "MEAN RUN", "GPU-TIME",
                                                  "ENERGY", "MEM USED", "TIME USED"}};
@@ -361,7 +391,9 @@ std::string render_usage_table(const UsageReport& report) {
         "sample intervals a job started and ended in\n";
   }
   std::vector<std::string> advice;
+  // A GPU's jobs are many names' and users': what to ask instead is said by name or user.
   for (const UsageGroup& group : report.groups) {
+    if (report.key == UsageKey::kGpu) break;
     for (std::string& line : hints(group, report.key)) advice.push_back(std::move(line));
   }
   if (!advice.empty()) {
@@ -374,13 +406,12 @@ std::string render_usage_table(const UsageReport& report) {
 }
 
 nlohmann::ordered_json usage_json(const UsageReport& report) {
-  const char* key_field = report.key == UsageKey::kUser ? "user" : "name";
   Json groups = Json::array();
-  for (const UsageGroup& group : report.groups) groups.push_back(group_json(group, key_field));
+  for (const UsageGroup& group : report.groups) groups.push_back(group_json(group, report.key));
   Json out;
   out["by"] = std::string(usage_key_name(report.key));
   out["groups"] = std::move(groups);
-  out["total"] = group_json(report.total, nullptr);
+  out["total"] = group_json(report.total, std::nullopt);
   return out;
 }
 
@@ -393,13 +424,12 @@ Result<UsageReport> usage_report_from_json(const nlohmann::ordered_json& json) {
   Result<UsageKey> key = parse_usage_key(json["by"].get<std::string>());
   if (!key.ok()) return key.status();
   report.key = *key;
-  const char* key_field = report.key == UsageKey::kUser ? "user" : "name";
   for (const Json& entry : json["groups"]) {
-    Result<UsageGroup> group = group_from_json(entry, key_field);
+    Result<UsageGroup> group = group_from_json(entry, report.key);
     if (!group.ok()) return group.status();
     report.groups.push_back(std::move(*group));
   }
-  Result<UsageGroup> total = group_from_json(json["total"], nullptr);
+  Result<UsageGroup> total = group_from_json(json["total"], std::nullopt);
   if (!total.ok()) return total.status();
   report.total = std::move(*total);
   return report;

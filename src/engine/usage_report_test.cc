@@ -260,12 +260,82 @@ TEST(UsageReport, NoEndedJobsSaysSo) {
   EXPECT_EQ(usage_json(tally(UsageKey::kName, {}))["groups"].size(), 0u);
 }
 
-TEST(UsageReport, AKeyOtherThanNameOrUserIsRefusedNamingBoth) {
+TEST(UsageReport, AKeyOtherThanNameUserOrGpuIsRefusedNamingThem) {
   EXPECT_EQ(*parse_usage_key("user"), UsageKey::kUser);
-  const Result<UsageKey> bad = parse_usage_key("gpu");
+  EXPECT_EQ(*parse_usage_key("gpu"), UsageKey::kGpu);
+  const Result<UsageKey> bad = parse_usage_key("host");
   ASSERT_FALSE(bad.ok());
-  EXPECT_THAT(bad.status().message(), HasSubstr("'gpu'"));
-  EXPECT_THAT(bad.status().message(), HasSubstr("name or user"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("'host'"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("name, user or gpu"));
+}
+
+// How the load fell on each GPU: a job counts on every GPU its run held, with its share of
+// the GPU time and energy there; jobs that held none are a group of their own, last.
+TEST(UsageReport, ByGpuSplitsAJobsGpuTimeOverItsGpus) {
+  std::vector<JobRecord> jobs;
+  JobRecord wide =
+      ran(ended(1, "wide", "a", JobState::kCompleted), 0, 100, {0, 1}, 10 * kGiB, 2 * kGiB);
+  wide.accounting.energy_joules = 1000.0;
+  jobs.push_back(wide);
+  jobs.push_back(ran(ended(2, "one", "a", JobState::kFailed), 0, 50, {1}, 10 * kGiB, 8 * kGiB));
+  jobs.push_back(ran(ended(3, "eleven", "a", JobState::kCompleted), 0, 10, {11}));
+  JobRecord cpu = ran(ended(4, "cpu", "a", JobState::kCompleted), 0, 10, {});
+  cpu.spec.gpus = 0;
+  jobs.push_back(cpu);
+  jobs.push_back(ended(5, "never", "a", JobState::kCancelled));
+  UsageTally counting(UsageKey::kGpu);
+  counting.include_gpu(1);
+  counting.include_gpu(2);  // idle: listed with nothing
+  for (const JobRecord& job : jobs) counting.add(job);
+  const UsageReport report = std::move(counting).finish();
+  ASSERT_EQ(report.groups.size(), 5u);
+  EXPECT_EQ(report.groups[0].key, "0");
+  EXPECT_EQ(report.groups[1].key, "1");
+  EXPECT_EQ(report.groups[2].key, "2");
+  EXPECT_EQ(report.groups[2].jobs, 0u);
+  EXPECT_EQ(report.groups[3].key, "11");  // by index, not as text
+  EXPECT_EQ(report.groups[4].key, "");
+  EXPECT_EQ(report.groups[0].jobs, 1u);
+  EXPECT_DOUBLE_EQ(report.groups[0].gpu_seconds, 100.0);  // half of wide's 200
+  EXPECT_DOUBLE_EQ(*report.groups[0].energy_joules, 500.0);
+  EXPECT_TRUE(report.groups[0].energy_is_estimate);  // split evenly: an estimate
+  EXPECT_EQ(report.groups[1].jobs, 2u);
+  EXPECT_DOUBLE_EQ(report.groups[1].gpu_seconds, 150.0);
+  EXPECT_DOUBLE_EQ(*report.groups[1].memory_used_percent(), 50.0);  // 2 + 8 of 10 + 10 GiB
+  EXPECT_EQ(report.groups[4].jobs, 2u);  // the CPU job and the one that never ran
+  // The total counts each job once, with its whole GPU time.
+  EXPECT_EQ(report.total.jobs, 5u);
+  EXPECT_DOUBLE_EQ(report.total.gpu_seconds, 260.0);
+
+  const std::string table = render_usage_table(report);
+  EXPECT_THAT(table, HasSubstr("GPU    JOBS"));
+  EXPECT_THAT(table, HasSubstr("\n2         0          0       0        0          0          -"));
+  EXPECT_THAT(table, HasSubstr("\n11        1"));
+  EXPECT_THAT(table, HasSubstr("\n-         2"));
+  EXPECT_THAT(table, HasSubstr("\n(all)     5"));
+  EXPECT_THAT(table, Not(HasSubstr("would let")));  // no advice by GPU
+  const auto json = usage_json(report);
+  EXPECT_EQ(json["by"], "gpu");
+  EXPECT_EQ(json["groups"][3]["gpu"], 11);
+  EXPECT_TRUE(json["groups"][4]["gpu"].is_null());
+  // GPU 0 used 20 % of what wide reserved there, but what to ask is said by name.
+  EXPECT_TRUE(json["groups"][0]["suggested_gpu_mem_bytes"].is_null());
+  // What the CLI reads back is what the daemon summed up.
+  const Result<UsageReport> read = usage_report_from_json(json);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(render_usage_table(*read), table);
+}
+
+TEST(UsageReport, TheJsonReadsBackAsTheSameReport) {
+  const UsageReport report = tally(UsageKey::kName, three_names());
+  const Result<UsageReport> read = usage_report_from_json(usage_json(report));
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(render_usage_table(*read), render_usage_table(report));
+  nlohmann::ordered_json broken = usage_json(report);
+  broken["groups"][0].erase("gpu_seconds");
+  const Result<UsageReport> refused = usage_report_from_json(broken);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(), HasSubstr("gpu_seconds"));
 }
 
 }  // namespace

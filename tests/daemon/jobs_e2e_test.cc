@@ -805,11 +805,17 @@ TEST(JobsE2E, ReportSumsUpEndedJobsByNameAndSaysWhatTheyUsedOfTheirLimits) {
   EXPECT_EQ(summed["groups"][1]["name"], "true");
   EXPECT_EQ(summed["total"]["jobs"], 3);
   EXPECT_EQ(daemon.fastgpu_json("report --by user")["groups"].size(), 1u);
+  // By GPU: the two train jobs on the GPUs, the CPU job in the group without one (last).
+  const json by_gpu = daemon.fastgpu_json("report --by gpu");
+  ASSERT_GE(by_gpu["groups"].size(), 2u) << by_gpu.dump();
+  EXPECT_TRUE(by_gpu["groups"].back()["gpu"].is_null()) << by_gpu.dump();
+  EXPECT_EQ(by_gpu["groups"].back()["jobs"], 1);
+  EXPECT_EQ(by_gpu["total"]["jobs"], 3);
   EXPECT_EQ(daemon.fastgpu_json("report --name train --state failed")["total"]["jobs"], 1);
   EXPECT_EQ(daemon.fastgpu_json("report --until 1h")["total"]["jobs"], 0);
 
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
-           {"report --by gpu", "cannot sum jobs up by 'gpu'; use name or user"},
+           {"report --by host", "cannot sum jobs up by 'host'; use name, user or gpu"},
            {"report --state running", "report sums up jobs that have ended"},
            {"report --since 1h --until 2h", "--since '1h' is not before --until '2h'"}}) {
     const test_support::CliRun bad = daemon.fastgpu(args);

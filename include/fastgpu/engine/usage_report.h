@@ -26,9 +26,11 @@
 
 namespace fastgpu::engine {
 
-enum class UsageKey { kName, kUser };
+// By name, by user, or by GPU: a job counts on each GPU its latest run held, with 1/N of its
+// GPU time and energy there (so the GPUs' jobs add up to more than the total's).
+enum class UsageKey { kName, kUser, kGpu };
 
-// "name" or "user"; anything else is an error naming the two.
+// "name", "user" or "gpu"; anything else is an error naming the three.
 Result<UsageKey> parse_usage_key(std::string_view text);
 std::string_view usage_key_name(UsageKey key);
 
@@ -38,7 +40,7 @@ inline constexpr double kUsageHintBelowPercent = 50.0;
 
 struct UsageGroup {
   // The user, or the name (a job without one: its command, as its signature holds it; ""
-  // for neither); "" in the total.
+  // for neither), or the GPU's index ("" for jobs that held none); "" in the total.
   std::string key;
   std::uint64_t jobs = 0;
   std::uint64_t completed = 0;
@@ -75,9 +77,10 @@ struct UsageGroup {
 
 struct UsageReport {
   UsageKey key = UsageKey::kName;
-  // By GPU time, most first; ties by key. A job appears in exactly one group.
+  // By GPU time, most first, ties by key (by GPU: by index, the group without one last).
+  // By name or user a job is in exactly one group.
   std::vector<UsageGroup> groups;
-  UsageGroup total;
+  UsageGroup total;  // each job once
 };
 
 class UsageTally {
@@ -85,11 +88,17 @@ class UsageTally {
   explicit UsageTally(UsageKey key) : key_(key) {}
   // Adds an ended job (COMPLETED, FAILED, TIMEOUT or CANCELLED); any other is left out.
   void add(const store::JobRecord& job);
+  // By GPU: lists the GPU even if no job ran on it (an idle GPU is what a report of the
+  // load is read for). Nothing by name or user.
+  void include_gpu(std::uint32_t index);
   UsageReport finish() &&;
 
  private:
+  UsageGroup& group(const std::string& key);
+
   UsageKey key_;
   std::map<std::string, UsageGroup> groups_;
+  UsageGroup total_;
 };
 
 // The table: a line per group, then a total line when there are two groups or more; then
