@@ -932,6 +932,16 @@ Result<std::string> ended_filter_query(const std::optional<std::string>& since_t
   return query;
 }
 
+void add_ended_filter_options(CLI::App& command, std::optional<std::string>& since,
+                              std::optional<std::string>& until,
+                              std::optional<std::string>& names) {
+  command.add_option("-S,--since", since,
+                     std::string("Only jobs that ended at or after TIME: ") + kMomentForms);
+  command.add_option("-E,--until", until, "Only jobs that ended before TIME (as --since)");
+  command.add_option("--name", names,
+                     "Only jobs of these names, comma-separated (e.g. --name train,eval)");
+}
+
 Result<std::string> name_query(const std::string& names) {
   const std::optional<std::vector<std::string_view>> parts = split_commas(names);
   if (!parts) {

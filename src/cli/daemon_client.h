@@ -154,6 +154,9 @@ Result<std::int64_t> moment_micros(const std::string& text, std::string_view opt
 Result<std::string> ended_filter_query(const std::optional<std::string>& since,
                                        const std::optional<std::string>& until,
                                        const std::optional<std::string>& names);
+// Adds history's and report's -S/--since, -E/--until and --name, read by the above.
+void add_ended_filter_options(CLI::App& command, std::optional<std::string>& since,
+                              std::optional<std::string>& until, std::optional<std::string>& names);
 // What such an option's help says of the moments it takes.
 inline constexpr const char* kMomentForms =
     "a time ago (2h, 1d, now-30m), a date (2026-12-01, from its midnight) or a date and time "

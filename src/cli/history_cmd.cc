@@ -165,12 +165,7 @@ void add_history_command(CLI::App& app, CommandOutcome& outcome) {
                       "Only these states, comma-separated (e.g. FAILED,TIMEOUT)");
   command->add_option("-n,--last", options->last,
                       "Only the N of these jobs that ended last (listed by id, as always)");
-  command->add_option("-S,--since", options->since,
-                      std::string("Only jobs that ended at or after TIME: ") + kMomentForms);
-  command->add_option("-E,--until", options->until,
-                      "Only jobs that ended before TIME (as --since)");
-  command->add_option("--name", options->name,
-                      "Only jobs of these names, comma-separated (e.g. --name train,eval)");
+  add_ended_filter_options(*command, options->since, options->until, options->name);
   command->add_option("--chart", options->chart,
                       "Also draw these jobs over time (running, waiting, GPUs allocated) into "
                       "FILE.svg or FILE.html");

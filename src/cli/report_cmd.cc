@@ -69,12 +69,7 @@ void add_report_command(CLI::App& app, CommandOutcome& outcome) {
   command->add_option("--by", options->by,
                       "Sum up by name, user or gpu (default: name; user with --all-users)");
   command->add_flag("--all-users", options->all_users, "Every user's jobs (root only)");
-  command->add_option("-S,--since", options->since,
-                      std::string("Only jobs that ended at or after TIME: ") + kMomentForms);
-  command->add_option("-E,--until", options->until,
-                      "Only jobs that ended before TIME (as --since)");
-  command->add_option("--name", options->name,
-                      "Only jobs of these names, comma-separated (e.g. --name train,eval)");
+  add_ended_filter_options(*command, options->since, options->until, options->name);
   command->add_option(
       "--state", options->state,
       "Only jobs that ended in these states, comma-separated (e.g. FAILED,TIMEOUT)");
