@@ -1,4 +1,4 @@
-// The usage report: ended jobs summed up by name or by user (docs/cli.md, `fastgpu report`).
+// The usage report: ended jobs summed up by name, user or GPU (docs/cli.md, `fastgpu report`).
 #include "fastgpu/engine/usage_report.h"
 
 #include <fmt/format.h>

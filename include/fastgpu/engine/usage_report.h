@@ -1,5 +1,5 @@
-// The usage report (`fastgpu report`, GET /v1/usage): ended jobs summed up by name or by
-// user, as Slurm's sreport sums up accounts: how many ended how, what they waited and ran,
+// The usage report (`fastgpu report`, GET /v1/usage): ended jobs summed up by name, by user
+// or by GPU, as Slurm's sreport sums up accounts: how many ended how, what they waited and ran,
 // the GPU time and energy they took, and how much of the GPU memory and of the time limit
 // they reserved their runs used. The last two are what a shared box loses most to: a job
 // that reserves 20 GiB and peaks at 6 keeps two more jobs off its GPU, and a 4 h limit on a
