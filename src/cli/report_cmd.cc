@@ -25,6 +25,21 @@ struct ReportOptions {
   bool all_users = false;
 };
 
+// When nothing was summed up: whose jobs, and the filters that left none, as typed.
+std::string empty_words(const ReportOptions& options) {
+  std::string filters;
+  const auto add = [&filters](const char* flag, const std::optional<std::string>& value) {
+    if (value) filters += fmt::format(" {} {}", flag, *value);
+  };
+  add("--since", options.since);
+  add("--until", options.until);
+  add("--name", options.name);
+  add("--state", options.state);
+  const char* whose = options.all_users ? "No job" : "No job of yours";
+  if (filters.empty()) return fmt::format("{} has ended yet.\n", whose);
+  return fmt::format("{} ended that matches{}.\n", whose, filters);
+}
+
 int run_report(const ReportOptions& options) {
   // By name for your own jobs; by user for everyone's, as an administrator reads them.
   Result<engine::UsageKey> key =
@@ -52,6 +67,10 @@ int run_report(const ReportOptions& options) {
   Result<engine::UsageReport> report = engine::usage_report_from_json(*reply);
   if (!report.ok()) {
     return fail("report", report.status().with_context("reading the daemon's usage report"));
+  }
+  if (report->groups.empty()) {
+    print_text(empty_words(options));
+    return kExitOk;
   }
   print_text(engine::render_usage_table(*report));
   return kExitOk;

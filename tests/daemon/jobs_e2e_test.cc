@@ -813,6 +813,9 @@ TEST(JobsE2E, ReportSumsUpEndedJobsByNameAndSaysWhatTheyUsedOfTheirLimits) {
   EXPECT_EQ(by_gpu["total"]["jobs"], 3);
   EXPECT_EQ(daemon.fastgpu_json("report --name train --state failed")["total"]["jobs"], 1);
   EXPECT_EQ(daemon.fastgpu_json("report --until 1h")["total"]["jobs"], 0);
+  const test_support::CliRun none = daemon.fastgpu("report --until 1h --name train", false);
+  EXPECT_EQ(none.exit_code, 0) << none.output;
+  EXPECT_EQ(none.output, "No job of yours ended that matches --until 1h --name train.\n");
 
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
            {"report --by host", "cannot sum jobs up by 'host'; use name, user or gpu"},
