@@ -707,7 +707,7 @@ ApiResponse ApiService::usage(const ApiRequest& request) {
   constexpr store::JobState kEnded[] = {store::JobState::kCompleted, store::JobState::kFailed,
                                         store::JobState::kCancelled, store::JobState::kTimeout};
   for (store::JobState state : filter.states) {
-    if (std::find(std::begin(kEnded), std::end(kEnded), state) == std::end(kEnded)) {
+    if (!store::is_terminal(state)) {
       return error_response(invalid_argument(fmt::format(
           "state {} has not ended; the usage report sums up ended jobs: give COMPLETED, FAILED, "
           "CANCELLED or TIMEOUT, or leave state out for all four",

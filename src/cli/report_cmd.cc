@@ -17,7 +17,7 @@ namespace {
 
 struct ReportOptions {
   DaemonFlags daemon;
-  std::optional<std::string> by;     // --by: name or user
+  std::optional<std::string> by;     // --by: name, user or gpu
   std::optional<std::string> since;  // --since: ended at or after this moment
   std::optional<std::string> until;  // --until: ended before this moment
   std::optional<std::string> name;   // --name: comma-separated job names

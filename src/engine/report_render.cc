@@ -16,12 +16,6 @@ namespace {
 
 using Json = nlohmann::ordered_json;
 
-constexpr const char* kMissing = "n/a";
-constexpr const char* kNotApplicable = "-";
-constexpr const char* kEstimateWhy =
-    "apportioned among jobs sharing a GPU, or prorated over the sample intervals a job "
-    "started and ended in";
-
 // A summary figure that is missing: "n/a", with the reason when one was given.
 std::string missing_text(const std::string& reason) {
   return reason.empty() ? std::string(kMissing) : fmt::format("{} ({})", kMissing, reason);
@@ -29,11 +23,6 @@ std::string missing_text(const std::string& reason) {
 
 Json reason_or_null(const std::string& reason) {
   return reason.empty() ? Json(nullptr) : Json(reason);
-}
-
-template <typename T>
-Json or_null(const std::optional<T>& value) {
-  return value ? Json(*value) : Json(nullptr);
 }
 
 std::string duration_text(const std::optional<double>& seconds) {
@@ -262,7 +251,7 @@ std::string render_job_report_table(const std::vector<JobReport>& jobs, bool wit
     }
   }
   std::string out = render_rows(rows, left);
-  if (estimate) out += std::string("* energy an estimate: ") + kEstimateWhy + "\n";
+  if (estimate) out += estimate_footnote();
   for (const std::string& line : lower_bounds) out += ">= energy a lower bound, " + line + "\n";
   return out;
 }

@@ -19,17 +19,10 @@ namespace {
 using Json = nlohmann::ordered_json;
 using store::JobState;
 
-constexpr const char* kMissing = "n/a";
-constexpr const char* kNotApplicable = "-";
 constexpr Bytes kGiB = Bytes{1} << 30;
 // A suggestion leaves this much room above the largest run seen (memory and time).
 constexpr double kSuggestedMemoryRoom = 1.2;
 constexpr double kSuggestedTimeRoom = 1.5;
-
-template <typename T>
-Json or_null(const std::optional<T>& value) {
-  return value ? Json(*value) : Json(nullptr);
-}
 
 std::optional<double> ratio_percent(double part, double whole, std::uint64_t jobs) {
   if (jobs == 0 || whole <= 0.0) return std::nullopt;
@@ -313,13 +306,7 @@ std::optional<double> UsageGroup::time_used_percent() const {
 }
 
 void UsageTally::add(const store::JobRecord& job) {
-  switch (job.state) {
-    case JobState::kCompleted:
-    case JobState::kFailed:
-    case JobState::kTimeout:
-    case JobState::kCancelled: break;
-    default: return;
-  }
+  if (!store::is_terminal(job.state)) return;
   const JobReport report = make_job_report(job);
   add_to(total_, job, report);
   if (key_ == UsageKey::kGpu) {
@@ -385,11 +372,7 @@ std::string render_usage_table(const UsageReport& report) {
   for (const UsageGroup& group : report.groups) rows.push_back(group_row(group, key_label(group)));
   if (report.groups.size() > 1) rows.push_back(group_row(report.total, "(all)"));
   std::string out = render_rows(rows, left);
-  if (report.total.energy_is_estimate) {
-    out +=
-        "* energy an estimate: apportioned among jobs sharing a GPU, or prorated over the "
-        "sample intervals a job started and ended in\n";
-  }
+  if (report.total.energy_is_estimate) out += estimate_footnote();
   std::vector<std::string> advice;
   // A GPU's jobs are many names' and users': what to ask instead is said by name or user.
   for (const UsageGroup& group : report.groups) {

@@ -357,12 +357,17 @@ function showEnded(jobs) {
   }), "no ended job yet", 8);
 }
 
+// Every user's ended jobs, as the daemon counts them: it moves when a job ends.
+function endedCount(counts) {
+  return ENDED_STATES.split(",").reduce((sum, state) => sum + (counts[state] || 0), 0);
+}
+
 // The last ENDED_SHOWN jobs to end, the latest first, read again only when a job has ended
 // since (the daemon's counts of every user's ended jobs moved). The daemon finds them in its
 // end-time index (`last_ended`), however many jobs have ended before.
 let ended = { count: -1, jobs: [] };
 async function endedJobs(counts) {
-  const count = ENDED_STATES.split(",").reduce((sum, state) => sum + (counts[state] || 0), 0);
+  const count = endedCount(counts);
   if (count === ended.count) return ended.jobs;
   const page = await get(`/v1/jobs?state=${ENDED_STATES}&brief=true&last_ended=${ENDED_SHOWN}`);
   const jobs = (page.jobs || []).sort((a, b) => (b.end_time_us - a.end_time_us) || (b.id - a.id));
@@ -378,7 +383,7 @@ const USAGE_EVERY_MS = 60 * 1000;
 // minute as the window slides; the daemon sums up the jobs that ended in the window.
 let usage = { count: -1, at: 0, report: null };
 async function usageReport(counts) {
-  const count = ENDED_STATES.split(",").reduce((sum, state) => sum + (counts[state] || 0), 0);
+  const count = endedCount(counts);
   if (count === usage.count && Date.now() - usage.at < USAGE_EVERY_MS) return usage.report;
   const sinceUs = (Date.now() - USAGE_DAYS * 86400 * 1000) * 1000;
   const report = await get(`/v1/usage?by=${allUsers ? "user" : "name"}&ended_since_us=${sinceUs}`);
