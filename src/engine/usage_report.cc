@@ -383,7 +383,15 @@ std::string render_usage_table(const UsageReport& report) {
     out +=
         "\nMEM USED is each run's peak per GPU against the memory it reserved per GPU; TIME "
         "USED its run time against its time limit.\n";
-    for (const std::string& line : advice) out += line + "\n";
+    // The groups with the most GPU time first: past kMostHints lines, the rest are counted.
+    const std::size_t shown = std::min(advice.size(), kMostHints);
+    for (std::size_t i = 0; i < shown; ++i) out += advice[i] + "\n";
+    if (advice.size() > shown) {
+      out += fmt::format(
+          "... and {} more such lines; `fastgpu report --json` gives every group's "
+          "suggested_gpu_mem_bytes and suggested_time_limit_seconds\n",
+          advice.size() - shown);
+    }
   }
   return out;
 }

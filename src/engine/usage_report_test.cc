@@ -210,6 +210,26 @@ TEST(UsageReport, TimeUsedIsTheRunsAgainstTheirLimitsAndSuggestsAShorterOne) {
   EXPECT_EQ(usage_json(report)["groups"][0]["suggested_time_limit_seconds"], 1800);
 }
 
+// Twelve names of short jobs under 5-minute limits: six lines of advice, the most GPU time
+// first, and the rest counted.
+TEST(UsageReport, AtMostSixLinesOfAdviceTheRestCounted) {
+  std::vector<JobRecord> jobs;
+  for (int i = 1; i <= 12; ++i) {
+    JobRecord job = ran(ended(static_cast<std::uint64_t>(i), "pack-" + std::to_string(i), "a",
+                              JobState::kCompleted),
+                        0, i, {0});
+    job.spec.time_limit_s = 300;
+    jobs.push_back(job);
+  }
+  const std::string table = render_usage_table(tally(UsageKey::kName, jobs));
+  EXPECT_THAT(table, HasSubstr("\npack-12: the runs took 4 %"));
+  EXPECT_THAT(table, HasSubstr("\npack-7: the runs took 2 %"));
+  EXPECT_THAT(table, Not(HasSubstr("\npack-6: the runs")));
+  EXPECT_THAT(table, HasSubstr("\n... and 6 more such lines; `fastgpu report --json` gives every "
+                               "group's suggested_gpu_mem_bytes and "
+                               "suggested_time_limit_seconds\n"));
+}
+
 TEST(UsageReport, ByUserTheHintNamesNoSizeAndPointsToTheNames) {
   std::vector<JobRecord> jobs;
   jobs.push_back(

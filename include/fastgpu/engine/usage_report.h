@@ -13,6 +13,7 @@
 // Thread-safety: none needed (values).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -37,6 +38,9 @@ std::string_view usage_key_name(UsageKey key);
 // A run uses less than this share of what it reserved (memory, time limit) before the
 // report suggests asking for less.
 inline constexpr double kUsageHintBelowPercent = 50.0;
+// The table says so for at most this many groups' memory or time (a batch of short jobs
+// under one default limit would give a line per name); the rest are counted.
+inline constexpr std::size_t kMostHints = 6;
 
 struct UsageGroup {
   // The user, or the name (a job without one: its command, as its signature holds it; ""
