@@ -141,7 +141,7 @@ RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
         } else if constexpr (std::is_same_v<T, exec::Stopped>) {
           return stopped_end(how, intent, cancelled_by);
         } else if constexpr (std::is_same_v<T, exec::LaunchFailed>) {
-          return {JobState::kFailed, std::nullopt, std::nullopt,
+          return {JobState::kFailed, how.exit_code, std::nullopt,
                   "could not be started: " + how.message};
         } else {
           static_assert(std::is_same_v<T, exec::Lost>, "every Outcome is handled");

@@ -31,6 +31,11 @@ TEST(RunEndTest, SignalLaunchFailureAndLossAreFailuresThatSayWhich) {
       run_end_of(exec::LaunchFailed{"exec: no such file"}, StopIntent::kNone, std::nullopt);
   EXPECT_EQ(unstarted.state, JobState::kFailed);
   EXPECT_THAT(unstarted.reason, HasSubstr("could not be started: exec: no such file"));
+  EXPECT_EQ(unstarted.exit_code, std::nullopt);  // the folder, a limit: no program's status
+  const RunEnd not_found =
+      run_end_of(exec::LaunchFailed{"cannot run 'tpyo'", 127}, StopIntent::kNone, std::nullopt);
+  EXPECT_EQ(not_found.state, JobState::kFailed);
+  EXPECT_EQ(not_found.exit_code, 127);
   const RunEnd lost = run_end_of(exec::Lost{"supervisor vanished"}, StopIntent::kNone, {});
   EXPECT_EQ(lost.state, JobState::kFailed);
   EXPECT_THAT(lost.reason, HasSubstr("lost: supervisor vanished"));

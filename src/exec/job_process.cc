@@ -93,11 +93,16 @@ std::string limit_text(const JobLimit& limit) {
       {limit.name, from_rlim(limit.value.rlim_cur), from_rlim(limit.value.rlim_max)});
 }
 
+// The status a shell gives a command it could not run: 127 when the program was not found,
+// 126 when it was there but could not be run (not executable, a folder, a bad #! line).
+int exec_failure_status(int error) { return error == ENOENT || error == ENOTDIR ? 127 : 126; }
+
 [[noreturn]] void fail_child(int error_fd, ChildStage stage, int index = -1) {
-  ChildError report{stage, errno, index};
+  const int error = errno;
+  ChildError report{stage, error, index};
   ssize_t ignored = ::write(error_fd, &report, sizeof report);
   (void)ignored;
-  ::_exit(127);
+  ::_exit(stage == ChildStage::kExec ? exec_failure_status(error) : 127);
 }
 
 void reset_signals() {
@@ -333,8 +338,11 @@ Result<StartedJob> start_job(const JobPlan& plan) {
   ::setpgid(pid, pid);  // also here, so the group exists before we could signal it
   std::optional<ChildError> report = read_report(report_pipe[0]);
   ::close(report_pipe[0]);
-  StartedJob started{pid, std::nullopt};
+  StartedJob started{pid, std::nullopt, std::nullopt};
   if (report) started.exec_error = describe(*report, plan);
+  if (report && report->stage == ChildStage::kExec) {
+    started.exit_code = exec_failure_status(report->error);
+  }
   return started;
 }
 

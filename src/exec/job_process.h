@@ -69,6 +69,10 @@ void close_job_plan(JobPlan& plan);
 struct StartedJob {
   pid_t pid = 0;
   std::optional<std::string> exec_error;  // set: the child exited without running the job
+  // With exec_error when the program itself could not be run: 127 (not found) or 126 (not
+  // runnable), the child's status, as a shell reports such a command. Unset when an earlier
+  // step failed (the working folder, a limit, the user).
+  std::optional<int> exit_code;
 };
 
 // Forks the job: its own process group, stdin from /dev/null, stdout and stderr to the

@@ -166,6 +166,8 @@ TEST_F(LauncherTest, MissingProgramIsALaunchFailureThatNamesIt) {
   EXPECT_THAT(message, HasSubstr("'fastgpu-no-such-program'"));
   EXPECT_THAT(message, HasSubstr("No such file or directory"));
   EXPECT_THAT(log(8), HasSubstr("fastgpu: job 8 could not start: cannot run"));
+  // As a shell reports a command it did not find: `submit --wait` exits with it.
+  EXPECT_EQ(std::get<LaunchFailed>(finished.outcome).exit_code, 127);
 }
 
 TEST_F(LauncherTest, ProgramThatIsNotExecutableIsALaunchFailure) {
@@ -178,6 +180,8 @@ TEST_F(LauncherTest, ProgramThatIsNotExecutableIsALaunchFailure) {
   ASSERT_TRUE(std::holds_alternative<LaunchFailed>(finished.outcome));
   const std::string& message = std::get<LaunchFailed>(finished.outcome).message;
   EXPECT_THAT(message, HasSubstr("Permission denied"));
+  // Found but not runnable: a shell's 126.
+  EXPECT_EQ(std::get<LaunchFailed>(finished.outcome).exit_code, 126);
   // The fix for this cause, where "check the program name and the job's PATH" was said.
   EXPECT_THAT(message, HasSubstr("the file is not executable: make it so (chmod +x " +
                                  script.string() + ") or run it through its interpreter"));

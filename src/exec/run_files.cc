@@ -74,7 +74,9 @@ json outcome_json(const Outcome& outcome) {
                           return object;
                         },
                         [](const LaunchFailed& f) {
-                          return json{{"outcome", "launch_failed"}, {"message", f.message}};
+                          json object{{"outcome", "launch_failed"}, {"message", f.message}};
+                          set_optional(object, "exit_code", f.exit_code);
+                          return object;
                         },
                         [](const Lost& l) {
                           return json{{"outcome", "lost"}, {"message", l.message}};
@@ -98,7 +100,8 @@ Result<Outcome> outcome_from(const json& object) {
                            optional_field<int>(object, "exit_code")}};
   }
   if (kind == "launch_failed") {
-    return Outcome{LaunchFailed{object.at("message").get<std::string>()}};
+    return Outcome{LaunchFailed{object.at("message").get<std::string>(),
+                                optional_field<int>(object, "exit_code")}};
   }
   if (kind == "lost") return Outcome{Lost{object.at("message").get<std::string>()}};
   return invalid_argument("unknown outcome '" + kind +

@@ -98,6 +98,16 @@ TEST_F(RunFilesTest, EveryOutcomeRoundTrips) {
   ASSERT_TRUE(stopped_by.ok()) << stopped_by.status().to_string();
   EXPECT_EQ(std::get<Stopped>(stopped_by->outcome).signal, SIGTERM);
   EXPECT_FALSE(std::get<Stopped>(stopped_by->outcome).exit_code.has_value());
+  // A program that could not be run keeps the status a shell gives it; an earlier step's
+  // failure, and a record written before the field, have none.
+  Result<RunOutcome> not_found =
+      outcome_from_json(outcome_to_json({LaunchFailed{"no", 127}, {}, {}, {}}));
+  ASSERT_TRUE(not_found.ok()) << not_found.status().to_string();
+  EXPECT_EQ(std::get<LaunchFailed>(not_found->outcome).exit_code, 127);
+  Result<RunOutcome> no_folder =
+      outcome_from_json(outcome_to_json({LaunchFailed{"no"}, {}, {}, {}}));
+  ASSERT_TRUE(no_folder.ok()) << no_folder.status().to_string();
+  EXPECT_FALSE(std::get<LaunchFailed>(no_folder->outcome).exit_code.has_value());
   Result<RunOutcome> killed =
       outcome_from_json(outcome_to_json({TimedOut{SIGKILL, std::nullopt}, {}, {}, {}}));
   ASSERT_TRUE(killed.ok()) << killed.status().to_string();

@@ -187,7 +187,7 @@ class Supervisor {
 
  private:
   int fail_to_start(Notifier& notify, const std::string& message);
-  int finish_exec_failure(const std::string& error);
+  int finish_exec_failure(const std::string& error, std::optional<int> exit_code);
   int finish();
   void supervise();
   void reap_children();
@@ -251,21 +251,21 @@ int Supervisor::run(Notifier& notify) {
       append_job_pid(run_file_, {job_pid_, started_, TimeLimit{request_.time_limit_s}});
   if (!pid_written.ok()) note(run_file_, pid_written.to_string());
   notify.started(job_pid_, started_);
-  if (job->exec_error) return finish_exec_failure(*job->exec_error);
+  if (job->exec_error) return finish_exec_failure(*job->exec_error, job->exit_code);
   supervise();
   return finish();
 }
 
-// The child could not exec: it has exited already (status 127), so there is nothing to
-// supervise.
-int Supervisor::finish_exec_failure(const std::string& error) {
+// The child could not exec: it has exited already (status 127 or 126 for the program, 127
+// for an earlier step), so there is nothing to supervise.
+int Supervisor::finish_exec_failure(const std::string& error, std::optional<int> exit_code) {
   int status = 0;
   ::waitpid(job_pid_, &status, 0);
   append_log_line(plan_.log_fd, request_.log_path, job_name() + " could not start: " + error);
   close_job_plan(plan_);
   cgroup_.reset();
-  Status written =
-      append_outcome(run_file_, {LaunchFailed{error}, started_, wall_now(), children_usage()});
+  Status written = append_outcome(
+      run_file_, {LaunchFailed{error, exit_code}, started_, wall_now(), children_usage()});
   return written.ok() ? 0 : 2;
 }
 

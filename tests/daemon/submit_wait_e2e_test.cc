@@ -61,6 +61,18 @@ TEST(SubmitWaitE2E, WaitPrintsTheIdsAndExitsWithTheJobsStatus) {
   const test_support::CliRun killed = daemon.fastgpu("submit --gpus 0 --wait --wrap 'kill -9 $$'");
   EXPECT_EQ(killed.exit_code, 137) << killed.output;
   EXPECT_TRUE(contains(killed.output, ": FAILED (signal 9)")) << killed.output;
+  // A program that could not be run: 127 when it is not there, 126 when it cannot run, as a
+  // shell reports the command (it was 1, and a script could not tell a typo from a failure).
+  const test_support::CliRun typo = daemon.fastgpu("submit --gpus 0 -W -- fastgpu-no-such-prog");
+  EXPECT_EQ(typo.exit_code, 127) << typo.output;
+  EXPECT_TRUE(contains(typo.output,
+                       ": FAILED (exit 127): could not be started: cannot run "
+                       "'fastgpu-no-such-prog'"))
+      << typo.output;
+  daemon.write_file("not-executable.sh", "#!/bin/sh\necho hi\n");
+  const test_support::CliRun not_runnable =
+      daemon.fastgpu("submit --gpus 0 -W -- ./not-executable.sh");
+  EXPECT_EQ(not_runnable.exit_code, 126) << not_runnable.output;
   // An array: the highest of its members' statuses (sbatch --wait's), each failure named.
   const test_support::CliRun array =
       daemon.fastgpu("submit --gpus 0 --wait --array 0-2 --wrap 'exit $FASTGPU_ARRAY_INDEX'");
@@ -132,16 +144,22 @@ TEST(SubmitWaitE2E, CtrlCCancelsTheJobAndWaitsForItsEnd) {
 }
 
 // A second Ctrl-C, a moment later, stops waiting for a job that takes its time to stop; the
-// job is still being cancelled, and the note says so.
+// job is still being cancelled, and the note says so. The script signals as the job gets on,
+// not after fixed sleeps: two Ctrl-Cs that both come while the submit is still being sent are
+// one pending signal (a slow start under the sanitizers merged them).
 TEST(SubmitWaitE2E, ASecondCtrlCStopsWaitingWhileTheJobIsStopped) {
   DaemonHarness daemon;
   daemon.write_file("twice.sh",
-                    "\"$@\" & pid=$!; sleep 2; kill -INT $pid; sleep 1; kill -INT $pid; "
+                    "\"$@\" & pid=$!\n"
+                    "until_there() { i=0; while [ ! -e $1 ] && [ $i -lt 1200 ]; do sleep 0.1; "
+                    "i=$((i + 1)); done; }\n"
+                    "until_there ready; kill -INT $pid\n"
+                    "until_there stopping; sleep 1; kill -INT $pid\n"
                     "wait $pid\n");
   const test_support::CliRun run =
       daemon.fastgpu_under("sh twice.sh",
-                           "submit --gpus 0 -W --grace 30s --wrap 'trap \"sleep 6\" TERM; "
-                           "while true; do sleep 0.1; done'");
+                           "submit --gpus 0 -W --grace 30s --wrap 'trap \"touch stopping; sleep "
+                           "6\" TERM; touch ready; while true; do sleep 0.1; done'");
   EXPECT_EQ(run.exit_code, 130) << run.output;
   const std::regex note(R"(stopped waiting; job (\d+) is being cancelled)");
   std::smatch found;

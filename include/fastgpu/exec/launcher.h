@@ -102,6 +102,9 @@ struct Stopped {  // stopped on request (cancel or preempt)
 };
 struct LaunchFailed {  // the job never ran (bad working folder, exec failed, ...)
   std::string message;
+  // 127 or 126 when the program could not be run, as a shell reports it (`submit --wait`
+  // exits with it); unset when the job failed before (its folder, its limits, its user).
+  std::optional<int> exit_code = std::nullopt;
 };
 struct Lost {  // the supervisor vanished without writing an outcome (e.g. SIGKILLed)
   std::string message;
