@@ -331,8 +331,9 @@ ApiResponse ApiService::route(const ApiRequest& request) {
                   [&] { return list(request); });
   }
   if (parts.size() == 2 && parts[1] == "usage" && get) {
-    return taking({"by", "state", "all", "name", "ended_since_us", "ended_before_us"},
-                  [&] { return usage(request); });
+    return taking(
+        {"by", "state", "all", "name", "ended_since_us", "ended_before_us", "utc_offset_s"},
+        [&] { return usage(request); });
   }
   if (parts.size() == 3 && parts[1] == "jobs" && parts[2] == "purge" && post) {
     return taking({"ended_before_us", "state", "name", "all"}, [&] { return purge(request); });
@@ -622,6 +623,23 @@ Result<store::WallTime> moment_param(std::string_view name, std::string_view tex
   return store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(*value)));
 }
 
+// utc_offset_s=: seconds east of UTC, within a day's widest offsets; 0 when left out.
+Result<std::int64_t> utc_offset_param(const ApiRequest& request) {
+  auto it = request.query.find("utc_offset_s");
+  if (it == request.query.end()) return std::int64_t{0};
+  std::int64_t value = 0;
+  const std::string& text = it->second;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+      value < -engine::kMostUtcOffsetSeconds || value > engine::kMostUtcOffsetSeconds) {
+    return invalid_argument(fmt::format(
+        "utc_offset_s '{}' is not a time zone's offset; give the seconds east of UTC, from {} "
+        "to {} (3600 for UTC+1, -18000 for UTC-5)",
+        text, -engine::kMostUtcOffsetSeconds, engine::kMostUtcOffsetSeconds));
+  }
+  return value;
+}
+
 // ended_since_us= and ended_before_us= into `filter`; the refusal, if any.
 std::optional<ApiResponse> read_end_window(const ApiRequest& request, store::JobFilter& filter) {
   for (const char* name : {"ended_since_us", "ended_before_us"}) {
@@ -721,7 +739,9 @@ ApiResponse ApiService::usage(const ApiRequest& request) {
     if (!parsed.ok()) return error_response(parsed.status());
     key = *parsed;
   }
-  engine::UsageTally tally(key);
+  Result<std::int64_t> utc_offset = utc_offset_param(request);
+  if (!utc_offset.ok()) return error_response(utc_offset.status());
+  engine::UsageTally tally(key, *utc_offset);
   if (key == engine::UsageKey::kGpu) {
     std::lock_guard lock(*options_.engine_mutex);
     for (const GpuDevice& device : options_.engine->last_reading().devices) {

@@ -177,9 +177,20 @@ TEST_F(ApiFuzz, MalformedSubmitsAreRefusedWholeAndTheEngineKeepsRunning) {
 TEST_F(ApiFuzz, OddPathsAndQueriesGetAnAnswer) {
   const Json batch = {{"jobs", Json::array({valid_job(0)})}};
   ASSERT_EQ(service_->handle({"POST", "/v1/jobs", {}, batch.dump(), 1000, ::getpid()}).status, 201);
-  const std::vector<std::string> words = {
-      "",     "0",   "1",  "-1", "abc", "1e9", "99999999999999999999", "QUEUED", "RUNNING,BOGUS",
-      "true", "%00", "1/2"};
+  const std::vector<std::string> words = {"",
+                                          "0",
+                                          "1",
+                                          "-1",
+                                          "abc",
+                                          "1e9",
+                                          "99999999999999999999",
+                                          "QUEUED",
+                                          "RUNNING,BOGUS",
+                                          "true",
+                                          "%00",
+                                          "1/2",
+                                          "day",
+                                          "-64800"};
   const std::vector<std::string> paths = {"/v1/jobs",
                                           "/v1/jobs/",
                                           "/v1/jobs/{}",
@@ -194,8 +205,8 @@ TEST_F(ApiFuzz, OddPathsAndQueriesGetAnAnswer) {
                                           "/v2/jobs",
                                           "/v1/jobs//log",
                                           "/v1/jobs/{}/log/x"};
-  const std::vector<std::string> keys = {"state", "after",  "limit", "ids_only",
-                                         "all",   "offset", "by",    "ended_since_us"};
+  const std::vector<std::string> keys = {"state",  "after", "limit",          "ids_only",    "all",
+                                         "offset", "by",    "ended_since_us", "utc_offset_s"};
   std::mt19937_64 random(7);
   auto pick = [&random](std::size_t n) {
     return std::uniform_int_distribution<std::size_t>(0, n - 1)(random);

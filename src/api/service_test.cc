@@ -1227,6 +1227,25 @@ TEST_F(ApiServiceTest, UsageSumsUpTheCallersEndedJobsByNameOrUser) {
   ASSERT_EQ(by_gpu.body["groups"].size(), 1u);  // all ran on GPU 0
   EXPECT_EQ(by_gpu.body["groups"][0]["gpu"], 0);
   EXPECT_EQ(by_gpu.body["groups"][0]["jobs"], 3);
+  // By day, in the caller's time zone: the runs ended 17 to 37 minutes into 1970, UTC; an
+  // hour west of it, on the day before.
+  const ApiResponse by_day =
+      call("GET", "/v1/usage", 9, "", {{"by", "day"}, {"utc_offset_s", "-3600"}});
+  ASSERT_EQ(by_day.status, 200) << by_day.body.dump();
+  ASSERT_EQ(by_day.body["groups"].size(), 1u) << by_day.body.dump();
+  EXPECT_EQ(by_day.body["groups"][0]["day"], "1969-12-31");
+  EXPECT_EQ(by_day.body["groups"][0]["jobs"], 3);
+  EXPECT_EQ(call("GET", "/v1/usage", 9, "", {{"by", "day"}}).body["groups"][0]["day"],
+            "1970-01-01");
+  for (const char* offset : {"90000", "east", "", "3600.5"}) {
+    const ApiResponse bad_offset =
+        call("GET", "/v1/usage", 9, "", {{"by", "day"}, {"utc_offset_s", offset}});
+    EXPECT_EQ(bad_offset.status, 400) << offset;
+    EXPECT_THAT(bad_offset.body["error"].get<std::string>(),
+                ::testing::HasSubstr(fmt::format("utc_offset_s '{}' is not a time zone's offset; "
+                                                 "give the seconds east of UTC",
+                                                 offset)));
+  }
   const ApiResponse bad_key = call("GET", "/v1/usage", 9, "", {{"by", "host"}});
   EXPECT_EQ(bad_key.status, 400);
   EXPECT_THAT(bad_key.body["error"].get<std::string>(), ::testing::HasSubstr("'host'"));

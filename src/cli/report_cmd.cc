@@ -4,7 +4,9 @@
 // (engine/usage_report.h; the daemon sums them, GET /v1/usage).
 
 #include <fmt/format.h>
+#include <time.h>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -17,7 +19,7 @@ namespace {
 
 struct ReportOptions {
   DaemonFlags daemon;
-  std::optional<std::string> by;     // --by: name, user or gpu
+  std::optional<std::string> by;     // --by: name, user, gpu or day
   std::optional<std::string> since;  // --since: ended at or after this moment
   std::optional<std::string> until;  // --until: ended before this moment
   std::optional<std::string> name;   // --name: comma-separated job names
@@ -40,12 +42,24 @@ std::string empty_words(const ReportOptions& options) {
   return fmt::format("{} ended that matches{}.\n", whose, filters);
 }
 
+// Seconds east of UTC in this process's time zone (TZ, or the system's), as of now: the
+// days of `--by day` are the ones `history` shows its times in. A window across a change to
+// or from summer time reads the days of the other side an hour off.
+std::int64_t local_utc_offset_s() {
+  const time_t now = ::time(nullptr);
+  tm local{};
+  if (::localtime_r(&now, &local) == nullptr) return 0;
+  return local.tm_gmtoff;
+}
+
 int run_report(const ReportOptions& options) {
   // By name for your own jobs; by user for everyone's, as an administrator reads them.
   Result<engine::UsageKey> key =
       engine::parse_usage_key(options.by.value_or(options.all_users ? "user" : "name"));
   if (!key.ok()) return usage_error("report", key.status().message());
   std::string target = fmt::format("/v1/usage?by={}", engine::usage_key_name(*key));
+  if (*key == engine::UsageKey::kDay)
+    target += fmt::format("&utc_offset_s={}", local_utc_offset_s());
   if (options.state) {
     Result<std::string> states = parse_state_list(*options.state, /*ended=*/true, "report");
     if (!states.ok()) return usage_error("report", states.status().message());
@@ -86,7 +100,9 @@ void add_report_command(CLI::App& app, CommandOutcome& outcome) {
       "energy, and how much of the GPU memory and time limit they reserved they used");
   add_daemon_flags(*command, options->daemon);
   command->add_option("--by", options->by,
-                      "Sum up by name, user or gpu (default: name; user with --all-users)");
+                      "Sum up by name, user, gpu, or day (the day they ended, in your time "
+                      "zone; every day from the first to the last) (default: name; user with "
+                      "--all-users)");
   command->add_flag("--all-users", options->all_users, "Every user's jobs (root only)");
   add_ended_filter_options(*command, options->since, options->until, options->name);
   command->add_option(

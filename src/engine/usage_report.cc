@@ -4,7 +4,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <utility>
 
@@ -23,6 +25,35 @@ constexpr Bytes kGiB = Bytes{1} << 30;
 // A suggestion leaves this much room above the largest run seen (memory and time).
 constexpr double kSuggestedMemoryRoom = 1.2;
 constexpr double kSuggestedTimeRoom = 1.5;
+// By day, the idle days between the first and the last are listed up to this span.
+constexpr std::chrono::days kMostFilledDays{3 * 366};
+
+// What to ask instead is said by name or user: a GPU's or a day's jobs are many names'.
+bool gives_advice(std::optional<UsageKey> key) {
+  return key == UsageKey::kName || key == UsageKey::kUser;
+}
+
+// "2026-12-07": the day `moment` falls on, `utc_offset_s` east of UTC.
+std::string day_of(store::WallTime moment, std::int64_t utc_offset_s) {
+  const std::chrono::year_month_day day{
+      std::chrono::floor<std::chrono::days>(moment + std::chrono::seconds(utc_offset_s))};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(day.year()),
+                     static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+}
+
+// The day a key names; nullopt for "" (jobs without an end time) or a key not made above.
+std::optional<std::chrono::sys_days> day_from(const std::string& key) {
+  int year = 0;
+  unsigned month = 0;
+  unsigned day = 0;
+  if (key.size() != 10 || std::sscanf(key.c_str(), "%4d-%2u-%2u", &year, &month, &day) != 3) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(month),
+                                         std::chrono::day(day)};
+  if (!date.ok()) return std::nullopt;
+  return std::chrono::sys_days(date);
+}
 
 std::optional<double> ratio_percent(double part, double whole, std::uint64_t jobs) {
   if (jobs == 0 || whole <= 0.0) return std::nullopt;
@@ -183,6 +214,8 @@ Json group_json(const UsageGroup& group, std::optional<UsageKey> key) {
   Json out;
   if (key == UsageKey::kGpu) {
     out["gpu"] = group.key.empty() ? Json(nullptr) : Json(std::stoull(group.key));
+  } else if (key == UsageKey::kDay) {
+    out["day"] = group.key.empty() ? Json(nullptr) : Json(group.key);
   } else if (key) {
     out[std::string(usage_key_name(*key))] = group.key;
   }
@@ -216,11 +249,14 @@ Json group_json(const UsageGroup& group, std::optional<UsageKey> key) {
   out["longest_limited_run_seconds"] =
       group.time_jobs > 0 ? Json(group.longest_limited_run_s) : Json(nullptr);
   out["longest_limit_seconds"] = group.time_jobs > 0 ? Json(group.longest_limit_s) : Json(nullptr);
-  // What to ask instead, by name or user; a GPU's jobs and the total are many names'.
-  const bool suggests = key && *key != UsageKey::kGpu;
+  // What to ask instead, by name or user; a GPU's or a day's jobs and the total are many
+  // names'.
+  const bool suggests = gives_advice(key);
   out["suggested_gpu_mem_bytes"] = suggests ? or_null(suggested_gpu_mem(group)) : Json(nullptr);
   out["suggested_time_limit_seconds"] =
       suggests ? or_null(suggested_time_limit(group)) : Json(nullptr);
+  // The lines `fastgpu report` prints under its table, so a page shows them as said there.
+  out["advice"] = suggests ? Json(hints(group, *key)) : Json::array();
   return out;
 }
 
@@ -231,6 +267,9 @@ Result<UsageGroup> group_from_json(const Json& json, std::optional<UsageKey> key
     if (key == UsageKey::kGpu) {
       const Json& gpu = json.at("gpu");
       if (!gpu.is_null()) group.key = std::to_string(gpu.get<std::uint64_t>());
+    } else if (key == UsageKey::kDay) {
+      const Json& day = json.at("day");
+      if (!day.is_null()) group.key = day.get<std::string>();
     } else if (key) {
       group.key = json.at(std::string(usage_key_name(*key))).get<std::string>();
     }
@@ -277,14 +316,16 @@ Result<UsageKey> parse_usage_key(std::string_view text) {
   if (text == "name") return UsageKey::kName;
   if (text == "user") return UsageKey::kUser;
   if (text == "gpu") return UsageKey::kGpu;
+  if (text == "day") return UsageKey::kDay;
   return invalid_argument(
-      fmt::format("cannot sum jobs up by '{}'; use name, user or gpu (e.g. --by user)", text));
+      fmt::format("cannot sum jobs up by '{}'; use name, user, gpu or day (e.g. --by user)", text));
 }
 
 std::string_view usage_key_name(UsageKey key) {
   switch (key) {
     case UsageKey::kUser: return "user";
     case UsageKey::kGpu: return "gpu";
+    case UsageKey::kDay: return "day";
     default: return "name";
   }
 }
@@ -322,6 +363,10 @@ void UsageTally::add(const store::JobRecord& job) {
     }
     return;
   }
+  if (key_ == UsageKey::kDay) {
+    add_to(group(job.end_time ? day_of(*job.end_time, utc_offset_s_) : std::string()), job, report);
+    return;
+  }
   // A job without a name goes by its command (its signature), as `auto` memory learns it.
   add_to(group(key_ == UsageKey::kUser ? job.spec.user
                : job.spec.name.empty() ? job.spec.signature
@@ -343,6 +388,36 @@ UsageReport UsageTally::finish() && {
   UsageReport report;
   report.key = key_;
   report.total = std::move(total_);
+  if (key_ == UsageKey::kDay) {
+    // Every day from the first to the last, a day nothing ended on too (a trend read with
+    // its idle days left out would look busier), unless they are years apart (a clock set
+    // wrong once would make a line per day since); the jobs without an end last.
+    std::optional<std::chrono::sys_days> first;
+    std::optional<std::chrono::sys_days> last;
+    for (const auto& [key, group] : groups_) {
+      if (const std::optional<std::chrono::sys_days> day = day_from(key)) {
+        if (!first) first = day;
+        last = day;
+      }
+    }
+    const bool fill = first && *last - *first <= kMostFilledDays;
+    std::optional<std::chrono::sys_days> next;
+    for (auto& [key, group] : groups_) {
+      const std::optional<std::chrono::sys_days> day = day_from(key);
+      if (!day) continue;
+      for (; fill && next && *next < *day; *next += std::chrono::days(1)) {
+        UsageGroup idle;
+        idle.key = day_of(store::WallTime(*next), 0);
+        report.groups.push_back(std::move(idle));
+      }
+      report.groups.push_back(std::move(group));
+      next = *day + std::chrono::days(1);
+    }
+    if (auto none = groups_.find(""); none != groups_.end()) {
+      report.groups.push_back(std::move(none->second));
+    }
+    return report;
+  }
   for (auto& [key, group] : groups_) report.groups.push_back(std::move(group));
   if (key_ == UsageKey::kGpu) {
     // By index, the group without a GPU last.
@@ -363,6 +438,7 @@ std::string render_usage_table(const UsageReport& report) {
   if (report.groups.empty()) return "No ended jobs.\n";
   const std::string header = report.key == UsageKey::kUser  ? "USER"
                              : report.key == UsageKey::kGpu ? "GPU"
+                             : report.key == UsageKey::kDay ? "DAY"
                                                             : "NAME";
   std::vector<std::vector<std::string>> rows = {{header, "JOBS", "COMPLETED", "FAILED", "TIMEOUT",
                                                  "CANCELLED", "MEAN WAIT", "MEAN RUN", "GPU-TIME",
@@ -374,9 +450,10 @@ std::string render_usage_table(const UsageReport& report) {
   std::string out = render_rows(rows, left);
   if (report.total.energy_is_estimate) out += estimate_footnote();
   std::vector<std::string> advice;
-  // A GPU's jobs are many names' and users': what to ask instead is said by name or user.
+  // A GPU's or a day's jobs are many names' and users': what to ask instead is said by name
+  // or user.
   for (const UsageGroup& group : report.groups) {
-    if (report.key == UsageKey::kGpu) break;
+    if (!gives_advice(report.key)) break;
     for (std::string& line : hints(group, report.key)) advice.push_back(std::move(line));
   }
   if (!advice.empty()) {

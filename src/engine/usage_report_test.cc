@@ -207,7 +207,14 @@ TEST(UsageReport, TimeUsedIsTheRunsAgainstTheirLimitsAndSuggestsAShorterOne) {
   EXPECT_THAT(table, HasSubstr("sweep: the runs took 12 % of their time limits (longest run "
                                "20m00s, longest limit 2h00m); --time 30m would let backfill "
                                "start them sooner"));
-  EXPECT_EQ(usage_json(report)["groups"][0]["suggested_time_limit_seconds"], 1800);
+  const auto json = usage_json(report);
+  EXPECT_EQ(json["groups"][0]["suggested_time_limit_seconds"], 1800);
+  // The line itself, for a page to show as the table says it; none for the total.
+  ASSERT_EQ(json["groups"][0]["advice"].size(), 1u) << json.dump();
+  EXPECT_THAT(json["groups"][0]["advice"][0].get<std::string>(),
+              HasSubstr("sweep: the runs took 12 % of their time limits"));
+  EXPECT_THAT(table, HasSubstr(json["groups"][0]["advice"][0].get<std::string>() + "\n"));
+  EXPECT_EQ(json["total"]["advice"], nlohmann::ordered_json::array());
 }
 
 // Twelve names of short jobs under 5-minute limits: six lines of advice, the most GPU time
@@ -280,13 +287,78 @@ TEST(UsageReport, NoEndedJobsSaysSo) {
   EXPECT_EQ(usage_json(tally(UsageKey::kName, {}))["groups"].size(), 0u);
 }
 
-TEST(UsageReport, AKeyOtherThanNameUserOrGpuIsRefusedNamingThem) {
+TEST(UsageReport, AKeyOtherThanNameUserGpuOrDayIsRefusedNamingThem) {
   EXPECT_EQ(*parse_usage_key("user"), UsageKey::kUser);
   EXPECT_EQ(*parse_usage_key("gpu"), UsageKey::kGpu);
+  EXPECT_EQ(*parse_usage_key("day"), UsageKey::kDay);
   const Result<UsageKey> bad = parse_usage_key("host");
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.status().message(), HasSubstr("'host'"));
-  EXPECT_THAT(bad.status().message(), HasSubstr("name, user or gpu"));
+  EXPECT_THAT(bad.status().message(), HasSubstr("name, user, gpu or day"));
+}
+
+// By the day the jobs ended, in the caller's time zone: every day from the first to the
+// last, the idle ones too, in order; no advice (a day's jobs are many names').
+TEST(UsageReport, ByDayListsEveryDayInOrderInTheCallersTimeZone) {
+  // at(0) is 2027-01-15 08:00 UTC.
+  std::vector<JobRecord> jobs;
+  JobRecord late = ran(ended(1, "late", "a", JobState::kCompleted), 0, 15 * 3600, {0});
+  late.spec.time_limit_s = 100 * 3600;  // 15 % of it used: advice by name, none by day
+  jobs.push_back(late);
+  jobs.push_back(ended(2, "queued", "a", JobState::kCancelled));  // ended at 08:00:10
+  jobs.push_back(ran(ended(3, "later", "a", JobState::kFailed), 0, 3 * 86400, {0, 1}));
+  JobRecord unended_record = ended(4, "odd", "a", JobState::kFailed);
+  unended_record.end_time.reset();  // an API client's record without an end: a group last
+  jobs.push_back(unended_record);
+
+  const auto days = [&jobs](std::int64_t offset) {
+    UsageTally counting(UsageKey::kDay, offset);
+    for (const JobRecord& job : jobs) counting.add(job);
+    return std::move(counting).finish();
+  };
+  const auto keys = [](const UsageReport& report) {
+    std::vector<std::string> out;
+    for (const UsageGroup& group : report.groups) out.push_back(group.key);
+    return out;
+  };
+  const UsageReport utc = days(0);
+  EXPECT_EQ(keys(utc),
+            (std::vector<std::string>{"2027-01-15", "2027-01-16", "2027-01-17", "2027-01-18", ""}));
+  EXPECT_EQ(utc.groups[0].jobs, 2u);  // late (23:00) and queued
+  EXPECT_EQ(utc.groups[1].jobs, 0u);
+  EXPECT_EQ(utc.groups[3].failed, 1u);
+  EXPECT_DOUBLE_EQ(utc.groups[3].gpu_seconds, 2.0 * 3 * 86400);  // whole, not split
+  EXPECT_EQ(utc.total.jobs, 4u);
+  // An hour east of UTC, 23:00 is the next day's midnight.
+  const UsageReport east = days(3600);
+  EXPECT_EQ(east.groups[0].key, "2027-01-15");
+  EXPECT_EQ(east.groups[0].jobs, 1u);
+  EXPECT_EQ(east.groups[1].key, "2027-01-16");
+  EXPECT_EQ(east.groups[1].jobs, 1u);
+  // Nine hours west, 08:00:10 is the day before, and 2027-01-18 08:00 the 17th.
+  EXPECT_EQ(keys(days(-9 * 3600)),
+            (std::vector<std::string>{"2027-01-14", "2027-01-15", "2027-01-16", "2027-01-17", ""}));
+
+  const std::string table = render_usage_table(utc);
+  EXPECT_THAT(table, HasSubstr("DAY         JOBS"));
+  EXPECT_THAT(table, HasSubstr("\n2027-01-16     0          0       0        0          0     "
+                               "     -         -         -       -         -          -\n"));
+  EXPECT_THAT(table, HasSubstr("\n-              1"));
+  EXPECT_THAT(table, HasSubstr("\n(all)          4"));
+  EXPECT_THAT(table, Not(HasSubstr("would let")));
+  EXPECT_THAT(render_usage_table(tally(UsageKey::kName, jobs)), HasSubstr("would let"));
+  const auto json = usage_json(utc);
+  EXPECT_EQ(json["by"], "day");
+  EXPECT_EQ(json["groups"][1]["day"], "2027-01-16");
+  EXPECT_TRUE(json["groups"][4]["day"].is_null());
+  EXPECT_TRUE(json["groups"][0]["suggested_time_limit_seconds"].is_null());
+  const Result<UsageReport> read = usage_report_from_json(json);
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  EXPECT_EQ(render_usage_table(*read), table);
+  // Days years apart (a clock set wrong once) are listed without every day between.
+  jobs.push_back(ran(ended(5, "far", "a", JobState::kCompleted), 0, 3650 * 86400, {0}));
+  EXPECT_EQ(keys(days(0)),
+            (std::vector<std::string>{"2027-01-15", "2027-01-18", "2037-01-12", ""}));
 }
 
 // How the load fell on each GPU: a job counts on every GPU its run held, with its share of
@@ -340,6 +412,7 @@ TEST(UsageReport, ByGpuSplitsAJobsGpuTimeOverItsGpus) {
   EXPECT_TRUE(json["groups"][4]["gpu"].is_null());
   // GPU 0 used 20 % of what wide reserved there, but what to ask is said by name.
   EXPECT_TRUE(json["groups"][0]["suggested_gpu_mem_bytes"].is_null());
+  EXPECT_EQ(json["groups"][0]["advice"], nlohmann::ordered_json::array());
   // What the CLI reads back is what the daemon summed up.
   const Result<UsageReport> read = usage_report_from_json(json);
   ASSERT_TRUE(read.ok()) << read.status().message();

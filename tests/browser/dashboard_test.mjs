@@ -241,6 +241,12 @@ try {
     (await rows(page, "usage")).some((row) => /^done-job 2 1 0 0 1 \S+ n\/a n\/a -$/.test(row)));
   assert.ok((await rows(page, "usage")).some((row) => row.startsWith("<b>bold</b> 1 1 0 0 0 ")),
     "a name as text, a CPU job's GPU figures as -");
+  // Under it, the daemon's advice as `fastgpu report` prints it: a run that took a sliver of
+  // its time limit is told a --time nearer the run.
+  cli("submit", "--name", "limited", "--time", "1h", "--gpus", "0", "--wait", "--", "true");
+  await until("limited's advice", async () =>
+    /^limited: the runs took 0 % of their time limits \(longest run [^,]+, longest limit 1h00m\); --time 1m would let backfill start them sooner$/m
+      .test(await page.textContent("#usage-hints")));
 
   // A long queue shows your first 100 by id, and says so; a job that never ran has no
   // figures ("-", not n/a).

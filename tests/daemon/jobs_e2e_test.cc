@@ -2,6 +2,7 @@
 // real job processes, simulated GPUs. Every test waits by polling with generous
 // timeouts.
 
+#include <fmt/format.h>
 #include <grp.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <regex>
@@ -811,6 +813,23 @@ TEST(JobsE2E, ReportSumsUpEndedJobsByNameAndSaysWhatTheyUsedOfTheirLimits) {
   EXPECT_TRUE(by_gpu["groups"].back()["gpu"].is_null()) << by_gpu.dump();
   EXPECT_EQ(by_gpu["groups"].back()["jobs"], 1);
   EXPECT_EQ(by_gpu["total"]["jobs"], 3);
+  // By day, in the caller's time zone: the three ended today, which is tomorrow in UTC+14
+  // for most of the day.
+  const auto day_at = [](std::chrono::hours east) {
+    const std::chrono::year_month_day day{
+        std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now() + east)};
+    return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(day.year()),
+                       static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+  };
+  for (const auto& [zone, east] : {std::pair{"UTC0", 0}, std::pair{"'<+14>-14'", 14}}) {
+    const std::string today = day_at(std::chrono::hours(east));
+    const test_support::CliRun by_day =
+        daemon.fastgpu_with(std::string("TZ=") + zone, "report --by day");
+    EXPECT_EQ(by_day.exit_code, 0) << by_day.output;
+    EXPECT_TRUE(contains(by_day.output, "DAY         JOBS")) << by_day.output;
+    EXPECT_TRUE(contains(by_day.output, "\n" + today + "     3  "))
+        << zone << ": " << by_day.output;
+  }
   EXPECT_EQ(daemon.fastgpu_json("report --name train --state failed")["total"]["jobs"], 1);
   EXPECT_EQ(daemon.fastgpu_json("report --until 1h")["total"]["jobs"], 0);
   const test_support::CliRun none = daemon.fastgpu("report --until 1h --name train", false);
@@ -818,7 +837,7 @@ TEST(JobsE2E, ReportSumsUpEndedJobsByNameAndSaysWhatTheyUsedOfTheirLimits) {
   EXPECT_EQ(none.output, "No job of yours ended that matches --until 1h --name train.\n");
 
   for (const auto& [args, says] : std::vector<std::pair<std::string, std::string>>{
-           {"report --by host", "cannot sum jobs up by 'host'; use name, user or gpu"},
+           {"report --by host", "cannot sum jobs up by 'host'; use name, user, gpu or day"},
            {"report --state running", "report sums up jobs that have ended"},
            {"report --since 1h --until 2h", "--since '1h' is not before --until '2h'"}}) {
     const test_support::CliRun bad = daemon.fastgpu(args);

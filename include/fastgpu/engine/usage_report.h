@@ -27,11 +27,12 @@
 
 namespace fastgpu::engine {
 
-// By name, by user, or by GPU: a job counts on each GPU its latest run held, with 1/N of its
-// GPU time and energy there (so the GPUs' jobs add up to more than the total's).
-enum class UsageKey { kName, kUser, kGpu };
+// By name, by user, by GPU (a job counts on each GPU its latest run held, with 1/N of its
+// GPU time and energy there, so the GPUs' jobs add up to more than the total's), or by the
+// day it ended.
+enum class UsageKey { kName, kUser, kGpu, kDay };
 
-// "name", "user" or "gpu"; anything else is an error naming the three.
+// "name", "user", "gpu" or "day"; anything else is an error naming the four.
 Result<UsageKey> parse_usage_key(std::string_view text);
 std::string_view usage_key_name(UsageKey key);
 
@@ -44,7 +45,8 @@ inline constexpr std::size_t kMostHints = 6;
 
 struct UsageGroup {
   // The user, or the name (a job without one: its command, as its signature holds it; ""
-  // for neither), or the GPU's index ("" for jobs that held none); "" in the total.
+  // for neither), or the GPU's index ("" for jobs that held none), or the day the jobs
+  // ended, "2026-12-07"; "" in the total.
   std::string key;
   std::uint64_t jobs = 0;
   std::uint64_t completed = 0;
@@ -81,15 +83,23 @@ struct UsageGroup {
 
 struct UsageReport {
   UsageKey key = UsageKey::kName;
-  // By GPU time, most first, ties by key (by GPU: by index, the group without one last).
-  // By name or user a job is in exactly one group.
+  // By GPU time, most first, ties by key (by GPU: by index, the group without one last; by
+  // day: the days in order, every day from the first to the last listed). By name, user or
+  // day a job is in exactly one group.
   std::vector<UsageGroup> groups;
   UsageGroup total;  // each job once
 };
 
+// The most a day's offset from UTC can be (UTC-12 to UTC+14, with room).
+inline constexpr std::int64_t kMostUtcOffsetSeconds = 18 * 3600;
+
 class UsageTally {
  public:
-  explicit UsageTally(UsageKey key) : key_(key) {}
+  // `utc_offset_s`: by day, the time zone the days are read in (east of UTC positive); a
+  // job that ended at 23:30 UTC ends the next day at UTC+1. REQUIRES: |utc_offset_s| at most
+  // kMostUtcOffsetSeconds.
+  explicit UsageTally(UsageKey key, std::int64_t utc_offset_s = 0)
+      : key_(key), utc_offset_s_(utc_offset_s) {}
   // Adds an ended job (COMPLETED, FAILED, TIMEOUT or CANCELLED); any other is left out.
   void add(const store::JobRecord& job);
   // By GPU: lists the GPU even if no job ran on it (an idle GPU is what a report of the
@@ -101,13 +111,15 @@ class UsageTally {
   UsageGroup& group(const std::string& key);
 
   UsageKey key_;
+  std::int64_t utc_offset_s_;
   std::map<std::string, UsageGroup> groups_;
   UsageGroup total_;
 };
 
 // The table: a line per group, then a total line when there are two groups or more; then
 // a line per group whose runs used under kUsageHintBelowPercent of the memory or time they
-// reserved, saying what to ask instead. "No ended jobs" when there are none.
+// reserved, saying what to ask instead (by name or user only). "No ended jobs" when there
+// are none.
 std::string render_usage_table(const UsageReport& report);
 // {"by": "name", "groups": [...], "total": {...}}; missing figures are null.
 nlohmann::ordered_json usage_json(const UsageReport& report);

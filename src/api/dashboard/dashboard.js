@@ -379,6 +379,7 @@ async function endedJobs(counts) {
 
 const USAGE_DAYS = 7;
 const USAGE_EVERY_MS = 60 * 1000;
+const USAGE_HINTS = 6;  // lines of advice at most, as `fastgpu report` prints
 // Read again when a job has ended since (the daemon's ended counts moved), and once a
 // minute as the window slides; the daemon sums up the jobs that ended in the window.
 let usage = { count: -1, at: 0, report: null };
@@ -389,17 +390,6 @@ async function usageReport(counts) {
   const report = await get(`/v1/usage?by=${allUsers ? "user" : "name"}&ended_since_us=${sinceUs}`);
   usage = { count, at: Date.now(), report };
   return report;
-}
-
-// "8G", and "30m", "1h30m": as `--gpu-mem` and `--time` take them.
-function gpuMemFlag(bytesPerGpu) {
-  return `${Math.round(bytesPerGpu / 2 ** 30)}G`;
-}
-
-function timeFlag(seconds) {
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes}m`;
-  return `${Math.floor(minutes / 60)}h` + (minutes % 60 ? `${minutes % 60}m` : "");
 }
 
 function showUsage(report) {
@@ -421,18 +411,12 @@ function showUsage(report) {
     for (const td of cells) tr.appendChild(td);
     return tr;
   }), `no job ended in the last ${USAGE_DAYS} days`, 10);
-  // What a name's runs left unused of what they reserved, and what to ask instead.
-  const hints = [];
-  for (const group of key === "name" ? groups : []) {
-    const name = group.name || "-";
-    if (!missing(group.suggested_gpu_mem_bytes)) {
-      hints.push(`${name}: the runs used ${percent(group.memory_used_percent)} of the GPU memory they reserved; ` +
-        `--gpu-mem ${gpuMemFlag(group.suggested_gpu_mem_bytes)} (or auto) would let more jobs share a GPU`);
-    }
-    if (!missing(group.suggested_time_limit_seconds)) {
-      hints.push(`${name}: the runs took ${percent(group.time_used_percent)} of their time limits; ` +
-        `--time ${timeFlag(group.suggested_time_limit_seconds)} would let backfill start them sooner`);
-    }
+  // What the runs left unused of what they reserved, and what to ask instead: the daemon's
+  // lines, as `fastgpu report` prints them, the most GPU time first.
+  const hints = groups.flatMap((group) => group.advice || []);
+  if (hints.length > USAGE_HINTS) {
+    const more = hints.length - USAGE_HINTS;
+    hints.splice(USAGE_HINTS, more, `... and ${more} more such lines: \`fastgpu report --json\` has them all (each group's advice)`);
   }
   document.getElementById("usage-hints").textContent = hints.join("\n");
 }
