@@ -126,13 +126,21 @@ TEST(SubmitWaitE2E, FollowOfAnArrayOrAsJsonIsRefusedAndNothingIsSubmitted) {
 }
 
 // Ctrl-C stops a job run in the foreground, as it stops a program run here: the job is
-// cancelled (SIGTERM, its grace period), its last output still printed, then 130.
+// cancelled (SIGTERM, its grace period), its last output still printed, then 130. The
+// signal comes once the job runs (sent after a fixed 3 s, it came before the job started
+// when the sanitizers slowed the start), twice at once, as GNU timeout sends it to the
+// command and then to its process group: one stop.
 TEST(SubmitWaitE2E, CtrlCCancelsTheJobAndWaitsForItsEnd) {
   DaemonHarness daemon;
+  daemon.write_file("interrupt.sh",
+                    "\"$@\" & pid=$!\n"
+                    "i=0; while [ ! -e ready ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); "
+                    "done\n"
+                    "kill -INT $pid; kill -INT $pid; wait $pid\n");
   const test_support::CliRun run = daemon.fastgpu_under(
-      "timeout -s INT --preserve-status 3",
+      "sh interrupt.sh",
       "submit --gpus 0 --follow --wrap 'trap \"echo saving; exit 5\" TERM; echo started; "
-      "while true; do sleep 0.1; done'");
+      "touch ready; while true; do sleep 0.1; done'");
   EXPECT_EQ(run.exit_code, 130) << run.output;
   const std::regex cancelling(R"(interrupted; cancelling job (\d+) )");
   std::smatch found;
