@@ -12,6 +12,7 @@
 #include <limits>
 #include <map>
 #include <optional>
+#include <set>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -741,6 +742,10 @@ ApiResponse ApiService::usage(const ApiRequest& request) {
   }
   Result<std::int64_t> utc_offset = utc_offset_param(request);
   if (!utc_offset.ok()) return error_response(utc_offset.status());
+  // A name picks its group: a job without one goes by its command, as the report lists it
+  // (`report --name tpyo` finds the group the table calls tpyo).
+  const std::set<std::string> names(filter.names.begin(), filter.names.end());
+  filter.names.clear();
   engine::UsageTally tally(key, *utc_offset);
   if (key == engine::UsageKey::kGpu) {
     std::lock_guard lock(*options_.engine_mutex);
@@ -751,7 +756,12 @@ ApiResponse ApiService::usage(const ApiRequest& request) {
   // Ended jobs do not change, so no page is read under the engine's mutex.
   const Status read = for_each_listed_job(
       *options_.store, filter, std::max<std::size_t>(options_.listing_page_jobs, 1), nullptr,
-      [&tally](const store::JobRecord& job) { tally.add(job); });
+      [&tally, &names](const store::JobRecord& job) {
+        if (names.empty() ||
+            names.contains(job.spec.name.empty() ? job.spec.signature : job.spec.name)) {
+          tally.add(job);
+        }
+      });
   if (!read.ok()) return error_response(read);
   return {200, Json(engine::usage_json(std::move(tally).finish()))};
 }

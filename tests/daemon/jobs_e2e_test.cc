@@ -831,6 +831,9 @@ TEST(JobsE2E, ReportSumsUpEndedJobsByNameAndSaysWhatTheyUsedOfTheirLimits) {
         << zone << ": " << by_day.output;
   }
   EXPECT_EQ(daemon.fastgpu_json("report --name train --state failed")["total"]["jobs"], 1);
+  // A job without a name is picked by its command, as the table lists it.
+  EXPECT_EQ(daemon.fastgpu_json("report --name true")["total"]["jobs"], 1);
+  EXPECT_EQ(daemon.fastgpu_json("report --name true,train")["total"]["jobs"], 3);
   EXPECT_EQ(daemon.fastgpu_json("report --until 1h")["total"]["jobs"], 0);
   const test_support::CliRun none = daemon.fastgpu("report --until 1h --name train", false);
   EXPECT_EQ(none.exit_code, 0) << none.output;
