@@ -125,6 +125,12 @@ TEST(SubmitWaitE2E, FollowOfAnArrayOrAsJsonIsRefusedAndNothingIsSubmitted) {
   EXPECT_EQ(job_count(daemon), before);
 }
 
+// A shell function for the scripts below that signal a job's command as the job gets on:
+// `until_there FILE` waits for the job to make FILE (in the work folder), 2 minutes at most.
+constexpr const char* kUntilThere =
+    "until_there() { i=0; while [ ! -e $1 ] && [ $i -lt 1200 ]; do sleep 0.1; "
+    "i=$((i + 1)); done; }\n";
+
 // Ctrl-C stops a job run in the foreground, as it stops a program run here: the job is
 // cancelled (SIGTERM, its grace period), its last output still printed, then 130. The
 // signal comes once the job runs (sent after a fixed 3 s, it came before the job started
@@ -132,11 +138,10 @@ TEST(SubmitWaitE2E, FollowOfAnArrayOrAsJsonIsRefusedAndNothingIsSubmitted) {
 // command and then to its process group: one stop.
 TEST(SubmitWaitE2E, CtrlCCancelsTheJobAndWaitsForItsEnd) {
   DaemonHarness daemon;
-  daemon.write_file("interrupt.sh",
-                    "\"$@\" & pid=$!\n"
-                    "i=0; while [ ! -e ready ] && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); "
-                    "done\n"
-                    "kill -INT $pid; kill -INT $pid; wait $pid\n");
+  daemon.write_file("interrupt.sh", std::string(kUntilThere) +
+                                        "\"$@\" & pid=$!\n"
+                                        "until_there ready; kill -INT $pid; kill -INT $pid\n"
+                                        "wait $pid\n");
   const test_support::CliRun run = daemon.fastgpu_under(
       "sh interrupt.sh",
       "submit --gpus 0 --follow --wrap 'trap \"echo saving; exit 5\" TERM; echo started; "
@@ -157,13 +162,11 @@ TEST(SubmitWaitE2E, CtrlCCancelsTheJobAndWaitsForItsEnd) {
 // one pending signal (a slow start under the sanitizers merged them).
 TEST(SubmitWaitE2E, ASecondCtrlCStopsWaitingWhileTheJobIsStopped) {
   DaemonHarness daemon;
-  daemon.write_file("twice.sh",
-                    "\"$@\" & pid=$!\n"
-                    "until_there() { i=0; while [ ! -e $1 ] && [ $i -lt 1200 ]; do sleep 0.1; "
-                    "i=$((i + 1)); done; }\n"
-                    "until_there ready; kill -INT $pid\n"
-                    "until_there stopping; sleep 1; kill -INT $pid\n"
-                    "wait $pid\n");
+  daemon.write_file("twice.sh", std::string(kUntilThere) +
+                                    "\"$@\" & pid=$!\n"
+                                    "until_there ready; kill -INT $pid\n"
+                                    "until_there stopping; sleep 1; kill -INT $pid\n"
+                                    "wait $pid\n");
   const test_support::CliRun run =
       daemon.fastgpu_under("sh twice.sh",
                            "submit --gpus 0 -W --grace 30s --wrap 'trap \"touch stopping; sleep "
