@@ -2,8 +2,9 @@
 # `fastgpu report` on a long past, against what a script would read to sum the same jobs up
 # itself: `fastgpu history --json` of every ended job. One daemon on a state database that
 # holds OLD jobs that ended a month ago and RECENT that just ended (make_long_past in
-# daemon_bench_lib.sh), on tmpfs (/dev/shm), simulated GPUs (1xH100-80G). The two commands
-# run in turn, RUNS times each; the wall time of each, their medians, and report / history.
+# daemon_bench_lib.sh), on tmpfs (/dev/shm), simulated GPUs (1xH100-80G). The commands run
+# in turn, RUNS times each (`report`, `report --by day`, `history --json`); the wall time of
+# each, their medians, and report / history and by day / by name.
 #
 # Usage: bench/usage_report.sh BUILD [OLD] [RECENT] [RUNS]
 #   BUILD   a build folder holding fastgpu and fastgpu-supervisor
@@ -40,18 +41,24 @@ FASTGPU=$BUILD/fastgpu
 "$FASTGPU" daemon start >/dev/null
 summed=$("$FASTGPU" report --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["total"]["jobs"])')
 echo "jobs summed up: $summed (OLD $OLD + RECENT $RECENT)"
-printf '%-4s %10s %16s\n' run "report s" "history --json s"
-report_times=() history_times=()
+printf '%-4s %10s %17s %16s\n' run "report s" "report --by day s" "history --json s"
+report_times=() day_times=() history_times=()
 for ((run = 1; run <= RUNS; run++)); do
   begin=$(now_s)
   "$FASTGPU" report >/dev/null
   report_times+=("$(elapsed "$begin")")
   begin=$(now_s)
+  "$FASTGPU" report --by day >/dev/null
+  day_times+=("$(elapsed "$begin")")
+  begin=$(now_s)
   "$FASTGPU" history --json >/dev/null
   history_times+=("$(elapsed "$begin")")
-  printf '%-4s %10.3f %16.3f\n' "$run" "${report_times[-1]}" "${history_times[-1]}"
+  printf '%-4s %10.3f %17.3f %16.3f\n' "$run" "${report_times[-1]}" "${day_times[-1]}" \
+    "${history_times[-1]}"
 done
 r=$(median "${report_times[@]}")
+d=$(median "${day_times[@]}")
 h=$(median "${history_times[@]}")
-printf 'median report %.3f s, history --json %.3f s, report / history %s\n' "$r" "$h" \
-  "$(echo "scale=3; $r / $h" | bc)"
+printf 'median report %.3f s, report --by day %.3f s, history --json %.3f s\n' "$r" "$d" "$h"
+printf 'report / history %s, by day / by name %s\n' "$(echo "scale=3; $r / $h" | bc)" \
+  "$(echo "scale=3; $d / $r" | bc)"
