@@ -93,8 +93,9 @@ std::string limit_text(const JobLimit& limit) {
       {limit.name, from_rlim(limit.value.rlim_cur), from_rlim(limit.value.rlim_max)});
 }
 
-// The status a shell gives a command it could not run: 127 when the program was not found,
-// 126 when it was there but could not be run (not executable, a folder, a bad #! line).
+// The status a shell gives a command it could not run: 127 when the program (or the
+// interpreter its #! line names) was not found, 126 when it was there but could not be run
+// (not executable, a folder, not a program).
 int exec_failure_status(int error) { return error == ENOENT || error == ENOTDIR ? 127 : 126; }
 
 [[noreturn]] void fail_child(int error_fd, ChildStage stage, int index = -1) {
