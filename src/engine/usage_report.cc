@@ -6,7 +6,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstdio>
 #include <limits>
 #include <utility>
 
@@ -33,26 +32,16 @@ bool gives_advice(std::optional<UsageKey> key) {
   return key == UsageKey::kName || key == UsageKey::kUser;
 }
 
-// "2026-12-07": the day `moment` falls on, `utc_offset_s` east of UTC.
-std::string day_of(store::WallTime moment, std::int64_t utc_offset_s) {
-  const std::chrono::year_month_day day{
-      std::chrono::floor<std::chrono::days>(moment + std::chrono::seconds(utc_offset_s))};
-  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(day.year()),
-                     static_cast<unsigned>(day.month()), static_cast<unsigned>(day.day()));
+// The day `moment` falls on, `utc_offset_s` east of UTC.
+std::chrono::sys_days day_of(store::WallTime moment, std::int64_t utc_offset_s) {
+  return std::chrono::floor<std::chrono::days>(moment + std::chrono::seconds(utc_offset_s));
 }
 
-// The day a key names; nullopt for "" (jobs without an end time) or a key not made above.
-std::optional<std::chrono::sys_days> day_from(const std::string& key) {
-  int year = 0;
-  unsigned month = 0;
-  unsigned day = 0;
-  if (key.size() != 10 || std::sscanf(key.c_str(), "%4d-%2u-%2u", &year, &month, &day) != 3) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(month),
-                                         std::chrono::day(day)};
-  if (!date.ok()) return std::nullopt;
-  return std::chrono::sys_days(date);
+// "2026-12-07".
+std::string day_key(std::chrono::sys_days day) {
+  const std::chrono::year_month_day date{day};
+  return fmt::format("{:04}-{:02}-{:02}", static_cast<int>(date.year()),
+                     static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()));
 }
 
 std::optional<double> ratio_percent(double part, double whole, std::uint64_t jobs) {
@@ -364,7 +353,14 @@ void UsageTally::add(const store::JobRecord& job) {
     return;
   }
   if (key_ == UsageKey::kDay) {
-    add_to(group(job.end_time ? day_of(*job.end_time, utc_offset_s_) : std::string()), job, report);
+    if (!job.end_time) {
+      add_to(group(""), job, report);  // an API client's record without an end
+      return;
+    }
+    const std::chrono::sys_days day = day_of(*job.end_time, utc_offset_s_);
+    auto [it, added] = days_.try_emplace(day);
+    if (added) it->second.key = day_key(day);
+    add_to(it->second, job, report);
     return;
   }
   // A job without a name goes by its command (its signature), as `auto` memory learns it.
@@ -392,26 +388,17 @@ UsageReport UsageTally::finish() && {
     // Every day from the first to the last, a day nothing ended on too (a trend read with
     // its idle days left out would look busier), unless they are years apart (a clock set
     // wrong once would make a line per day since); the jobs without an end last.
-    std::optional<std::chrono::sys_days> first;
-    std::optional<std::chrono::sys_days> last;
-    for (const auto& [key, group] : groups_) {
-      if (const std::optional<std::chrono::sys_days> day = day_from(key)) {
-        if (!first) first = day;
-        last = day;
-      }
-    }
-    const bool fill = first && *last - *first <= kMostFilledDays;
+    const bool fill =
+        !days_.empty() && days_.rbegin()->first - days_.begin()->first <= kMostFilledDays;
     std::optional<std::chrono::sys_days> next;
-    for (auto& [key, group] : groups_) {
-      const std::optional<std::chrono::sys_days> day = day_from(key);
-      if (!day) continue;
-      for (; fill && next && *next < *day; *next += std::chrono::days(1)) {
+    for (auto& [day, group] : days_) {
+      for (; fill && next && *next < day; *next += std::chrono::days(1)) {
         UsageGroup idle;
-        idle.key = day_of(store::WallTime(*next), 0);
+        idle.key = day_key(*next);
         report.groups.push_back(std::move(idle));
       }
       report.groups.push_back(std::move(group));
-      next = *day + std::chrono::days(1);
+      next = day + std::chrono::days(1);
     }
     if (auto none = groups_.find(""); none != groups_.end()) {
       report.groups.push_back(std::move(none->second));

@@ -13,6 +13,7 @@
 // Thread-safety: none needed (values).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -113,6 +114,7 @@ class UsageTally {
   UsageKey key_;
   std::int64_t utc_offset_s_;
   std::map<std::string, UsageGroup> groups_;
+  std::map<std::chrono::sys_days, UsageGroup> days_;  // by day: each day's group, in order
   UsageGroup total_;
 };
 
