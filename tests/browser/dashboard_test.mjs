@@ -248,6 +248,35 @@ try {
     /^limited: the runs took 0 % of their time limits \(longest run [^,]+, longest limit 1h00m\); --time 1m would let backfill start them sooner$/m
       .test(await page.textContent("#usage-hints")));
 
+  // GPU time by day: 14 columns, today last; today's counts the jobs that `fastgpu report
+  // --by day` counts for it (the CLI and the browser read the same time zone), with its GPU
+  // time over the bar, and the 13 days before have none (this daemon is new).
+  const two = (n) => String(n).padStart(2, "0");
+  const now = new Date();
+  const today = `${now.getFullYear()}-${two(now.getMonth() + 1)}-${two(now.getDate())}`;
+  const dayColumns = () => page.$$eval("#usage-days .day", (columns) => columns.map((column) => ({
+    day: column.dataset.day, value: column.querySelector(".day-value").textContent,
+    jobs: column.querySelector(".day-jobs").textContent, title: column.title,
+    failed: column.querySelector(".day-failed")?.textContent ?? null,
+    height: column.querySelector(".day-bar > span").getBoundingClientRect().height })));
+  await until("today's column counts what report --by day counts", async () => {
+    const group = JSON.parse(cli("report", "--by", "day", "--since", "1d", "--json")).groups.find((g) => g.day === today);
+    const columns = await dayColumns();
+    const last = columns[columns.length - 1];
+    return group && columns.length === 14 && last.day === today && last.jobs === `${group.jobs} jobs` &&
+      last.title.startsWith(`${today}: ${group.jobs} jobs ended (`) &&
+      last.failed === (group.states.FAILED + group.states.TIMEOUT > 0 ? `${group.states.FAILED + group.states.TIMEOUT} failed` : null);
+  });
+  const columns = await dayColumns();
+  const last = columns[columns.length - 1];
+  assert.match(last.value, /^\d+[smhd]/, "today's GPU time over its bar");
+  assert.ok(last.height > 20, `today, the only day with GPU time, fills the bar (${last.height}px)`);
+  for (const column of columns.slice(0, -1)) {
+    assert.deepEqual([column.value, column.jobs, column.failed, column.height], ["", "-", null, 0], `nothing ended on ${column.day}`);
+    assert.equal(column.title, `${column.day}: no job ended`);
+  }
+  assert.deepEqual(columns.map((column) => column.day), [...columns.map((column) => column.day)].sort(), "the days in order");
+
   // A long queue shows your first 100 by id, and says so; a job that never ran has no
   // figures ("-", not n/a).
   const holder = cli("submit", "--name", "holder", "--gpus", "1", "--gpu-mem", "1G", "--", "sleep", "300");
@@ -274,9 +303,11 @@ try {
     await everyone.waitForFunction(() => Number(document.body.dataset.refreshed || 0) >= 1, null, { timeout: 20000 });
     assert.match((await rows(everyone, "ended"))[0], /^\d+ holder \(root\) CANCELLED/);
     assert.deepEqual(await everyone.$$eval("[data-your]", (found) => found.map((element) => element.textContent)),
-      ["Jobs", "Ended: the last 15 to end", "Usage by user: jobs that ended in the last 7 days", "User"]);
+      ["Jobs", "Ended: the last 15 to end", "Usage by user: jobs that ended in the last 7 days", "User",
+        "Every user's GPU time by day: the last 14 days"]);
     assert.deepEqual(await page.$$eval("[data-your]", (found) => found.map((element) => element.textContent)),
-      ["Your jobs", "Ended: your last 15 to end", "Your usage by name: jobs that ended in the last 7 days", "Name"],
+      ["Your jobs", "Ended: your last 15 to end", "Your usage by name: jobs that ended in the last 7 days", "Name",
+        "Your GPU time by day: the last 14 days"],
       "the first dashboard still shows yours");
     assert.match((await rows(everyone, "usage"))[0], /^root \d+ /, "every user's usage by user");
     await everyone.close();

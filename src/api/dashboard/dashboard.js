@@ -382,14 +382,84 @@ const USAGE_EVERY_MS = 60 * 1000;
 const USAGE_HINTS = 6;  // lines of advice at most, as `fastgpu report` prints
 // Read again when a job has ended since (the daemon's ended counts moved), and once a
 // minute as the window slides; the daemon sums up the jobs that ended in the window.
-let usage = { count: -1, at: 0, report: null };
+// The days strip: GPU time by day over the last TREND_DAYS days, today last, in the
+// browser's time zone (its offset now, as `fastgpu report --by day` sends its own).
+const TREND_DAYS = 14;
+let usage = { count: -1, at: 0, report: null, days: null };
 async function usageReport(counts) {
   const count = endedCount(counts);
-  if (count === usage.count && Date.now() - usage.at < USAGE_EVERY_MS) return usage.report;
+  if (count === usage.count && Date.now() - usage.at < USAGE_EVERY_MS) return usage;
   const sinceUs = (Date.now() - USAGE_DAYS * 86400 * 1000) * 1000;
-  const report = await get(`/v1/usage?by=${allUsers ? "user" : "name"}&ended_since_us=${sinceUs}`);
-  usage = { count, at: Date.now(), report };
-  return report;
+  const now = new Date();
+  const firstDay = new Date(now.getFullYear(), now.getMonth(), now.getDate() - (TREND_DAYS - 1));
+  const offsetS = -now.getTimezoneOffset() * 60;
+  const [report, days] = await Promise.all([
+    get(`/v1/usage?by=${allUsers ? "user" : "name"}&ended_since_us=${sinceUs}`),
+    get(`/v1/usage?by=day&utc_offset_s=${offsetS}&ended_since_us=${firstDay.getTime() * 1000}`),
+  ]);
+  usage = { count, at: Date.now(), report, days };
+  return usage;
+}
+
+// "2026-12-07", a local day as the daemon names it.
+function dayKey(date) {
+  const two = (n) => String(n).padStart(2, "0");
+  return `${date.getFullYear()}-${two(date.getMonth() + 1)}-${two(date.getDate())}`;
+}
+
+// One column a day, today last: the GPU time over a bar (the longest day's fills the
+// height), the day, how many jobs ended and how many of them failed or timed out. A day
+// nothing ended on is an empty column; its title says so.
+function showDays(report) {
+  const byDay = new Map(((report && report.groups) || []).map((group) => [group.day, group]));
+  const now = new Date();
+  const days = [];
+  for (let back = TREND_DAYS - 1; back >= 0; --back) {
+    const date = new Date(now.getFullYear(), now.getMonth(), now.getDate() - back);
+    days.push({ date, key: dayKey(date), group: byDay.get(dayKey(date)) });
+  }
+  const most = Math.max(0, ...days.map((day) => (day.group && day.group.gpu_seconds) || 0));
+  const strip = document.createElement("div");
+  strip.id = "usage-days";
+  strip.className = "days";
+  for (const { date, key, group } of days) {
+    const jobs = group ? group.jobs : 0;
+    const gpuSeconds = (group && group.gpu_seconds) || 0;
+    const failed = group ? group.states.FAILED + group.states.TIMEOUT : 0;
+    const column = document.createElement("div");
+    column.className = "day";
+    column.dataset.day = key;
+    const value = document.createElement("span");
+    value.className = "day-value";
+    value.textContent = gpuSeconds > 0 ? duration(gpuSeconds) : "";
+    const bar = document.createElement("div");
+    bar.className = "day-bar";
+    const fill = document.createElement("span");
+    // A day with any GPU time shows at least a sliver.
+    fill.style.height = most > 0 && gpuSeconds > 0 ? `max(2px, ${(100 * gpuSeconds) / most}%)` : "0";
+    bar.appendChild(fill);
+    const label = document.createElement("span");
+    label.className = "day-label";
+    label.textContent = date.toLocaleDateString(undefined, { weekday: "short", day: "numeric" });
+    const count = document.createElement("span");
+    count.className = "day-jobs";
+    count.textContent = jobs === 0 ? "-" : `${jobs} ${jobs === 1 ? "job" : "jobs"}`;
+    column.append(value, bar, label, count);
+    if (failed > 0) {
+      const bad = document.createElement("span");
+      bad.className = "day-failed";
+      bad.textContent = `${failed} failed`;
+      column.appendChild(bad);
+    }
+    const states = group
+      ? Object.entries(group.states).filter(([, n]) => n > 0).map(([state, n]) => `${n} ${state}`).join(", ")
+      : "";
+    column.title = jobs === 0
+      ? `${key}: no job ended`
+      : `${key}: ${jobs} ${jobs === 1 ? "job" : "jobs"} ended (${states}), GPU time ${duration(gpuSeconds)}`;
+    strip.appendChild(column);
+  }
+  document.getElementById("usage-days").replaceWith(strip);
 }
 
 function showUsage(report) {
@@ -620,7 +690,8 @@ async function refresh() {
     showGpus(gpus, jobsByGpu(running.jobs || []), historyTo);
     showActive(running.jobs || [], queued.jobs || [], counts);
     showEnded(last);
-    showUsage(summed);
+    showUsage(summed.report);
+    showDays(summed.days);
     await refreshJob();
     document.getElementById("problem").hidden = true;
     document.getElementById("updated").textContent = `updated ${new Date().toLocaleTimeString()}`;
