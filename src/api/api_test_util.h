@@ -47,7 +47,9 @@ class FakeEngine final : public engine::Engine {
     last_batch.assign(jobs.begin(), jobs.end());
     return store_.submit(jobs);
   }
-  Status cancel(JobId job, std::uint32_t /*uid*/) override {
+  using Engine::cancel;
+  Status cancel(JobId job, std::uint32_t /*uid*/, std::string_view by) override {
+    last_cancel_by = by;
     return store_.transition(job, store::JobState::kQueued, store::JobState::kCancelled,
                              FixedClock().now(), "cancelled");
   }
@@ -78,6 +80,7 @@ class FakeEngine final : public engine::Engine {
   }
 
   std::vector<store::JobSpec> last_batch;           // the latest batch handed to submit()
+  std::string last_cancel_by;                       // who the latest cancel() was told asked
   std::map<JobId, engine::RunningUsage> usage;      // what running_usage() answers
   std::map<JobId, engine::WaitingReason> waiting;   // what why_waiting() answers
   std::map<JobId, engine::Stopping> stopping_jobs;  // what stopping() answers

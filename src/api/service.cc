@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "api/login_name.h"
 #include "cli/status_render.h"
 #include "core/base64.h"
 #include "core/batch_error.h"
@@ -890,9 +891,11 @@ ApiResponse ApiService::cancel(const ApiRequest& request, JobId job) {
   // had meanwhile seen a stopped job's end made a running job's answer CANCELLED instead of
   // RUNNING (stopping), now and then, on a busy machine.
   Json stopping;
+  // Read before the lock: a name service may take its time, and the engine waits for none.
+  const std::string by = user_name(request.uid);
   Result<store::JobRecord> after = [&]() -> Result<store::JobRecord> {
     std::lock_guard lock(*options_.engine_mutex);
-    FASTGPU_RETURN_IF_ERROR(options_.engine->cancel(job, request.uid));
+    FASTGPU_RETURN_IF_ERROR(options_.engine->cancel(job, request.uid, by));
     Result<store::JobRecord> cancelled = options_.store->get_job(job);
     if (cancelled.ok()) stopping = stopping_json(*options_.engine, *cancelled);
     return cancelled;

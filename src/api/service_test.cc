@@ -509,6 +509,15 @@ TEST_F(ApiServiceTest, RootSeesAndCancelsAnyonesJob) {
   const ApiResponse cancel = call("POST", path + "/cancel", 0);
   EXPECT_EQ(cancel.status, 200) << cancel.body.dump();
   EXPECT_EQ(cancel.body["state"], "CANCELLED");
+  // The job's end reason names who cancelled it by their login name.
+  EXPECT_EQ(engine_->last_cancel_by, "root");
+}
+
+TEST_F(ApiServiceTest, ACancelByAUidWithoutANameNamesTheUid) {
+  constexpr std::uint32_t kNoSuchUser = 3'999'999;
+  const std::uint64_t id = submit_as(kNoSuchUser);
+  EXPECT_EQ(call("POST", "/v1/jobs/" + std::to_string(id) + "/cancel", kNoSuchUser).status, 200);
+  EXPECT_EQ(engine_->last_cancel_by, "uid 3999999");
 }
 
 TEST_F(ApiServiceTest, CancelOwnQueuedJobThenAgainIsAConflict) {

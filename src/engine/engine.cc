@@ -419,12 +419,12 @@ Status owner_or_root(const JobRecord& job, std::uint32_t uid, std::string_view v
 
 }  // namespace
 
-Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
+Status EngineImpl::cancel(JobId id, std::uint32_t uid, std::string_view by) {
   Result<JobRecord> job = options_.store->get_job(id);
   if (!job.ok()) return job.status();
   FASTGPU_RETURN_IF_ERROR(owner_or_root(*job, uid, "cancel"));
   const store::WallTime now = options_.clock->now();
-  const std::string reason = "cancelled by uid " + std::to_string(uid);
+  const std::string reason = fmt::format("cancelled by {}", by);
   switch (job->state) {
     case JobState::kQueued:
     case JobState::kPreempted: {
@@ -436,7 +436,7 @@ Status EngineImpl::cancel(JobId id, std::uint32_t uid) {
       }
       return cancelled;
     }
-    case JobState::kRunning: return cancel_running(*job, uid);
+    case JobState::kRunning: return cancel_running(*job, uid, by);
     default:
       return failed_precondition("job " + to_string(id) + " already ended: it is " +
                                  std::string(store::job_state_name(job->state)) +
@@ -498,13 +498,20 @@ Status EngineImpl::change_queued(const JobRecord& job, std::uint32_t uid,
   return {};
 }
 
-Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
+Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid, std::string_view by) {
   const Status stopped = options_.launcher->stop(job.id, exec::StopReason::kCancel);
   if (stopped.ok()) {
     const store::WallTime now = options_.clock->now();
-    note_stop(job.id, {StopIntent::kCancel, "cancelled", {}, now, uid, std::nullopt, std::nullopt});
+    note_stop(job.id, {StopIntent::kCancel,
+                       "cancelled",
+                       {},
+                       now,
+                       uid,
+                       std::nullopt,
+                       std::nullopt,
+                       std::string(by)});
     // Read back by the next daemon when this one dies before the job ends (recover_stops).
-    (void)event("job.cancel", job.id, json{{"uid", uid}}.dump(), now);
+    (void)event("job.cancel", job.id, json{{"uid", uid}, {"by", by}}.dump(), now);
     return {};
   }
   if (stopped.code() != ErrorCode::kNotFound)
@@ -513,7 +520,7 @@ Status EngineImpl::cancel_running(const JobRecord& job, std::uint32_t uid) {
   store::JobEnd end;
   end.state = JobState::kCancelled;
   end.at = options_.clock->now();
-  end.reason = "cancelled by uid " + std::to_string(uid) + " (the launcher had no such run)";
+  end.reason = fmt::format("cancelled by {} (the launcher had no such run)", by);
   const double ran = to_seconds(end.at) - to_seconds(job.start_time.value_or(end.at));
   end.accounting = meter_.finish(job.id, job.placed_gpus.size(), ran, to_seconds(end.at), reading_,
                                  to_seconds(reading_at_));

@@ -35,7 +35,8 @@ class EngineImpl final : public Engine {
   using Engine::submit;
   Result<std::vector<JobId>> submit(std::span<const store::JobSpec> jobs,
                                     std::vector<Status> refused_by_caller) override;
-  Status cancel(JobId job, std::uint32_t uid) override;
+  using Engine::cancel;
+  Status cancel(JobId job, std::uint32_t uid, std::string_view by) override;
   Status change_job(JobId job, std::uint32_t uid, store::QueuedJobChange change) override;
   Result<TickReport> tick() override;
   std::optional<WaitingReason> why_waiting(JobId job, bool with_detail) const override;
@@ -56,6 +57,7 @@ class EngineImpl final : public Engine {
     // Set when this request replaced an earlier one, whose SIGTERM stands (note_stop).
     std::optional<Stopping::Earlier> sigterm_for;
     std::optional<store::WallTime> asked;
+    std::string by_name = {};  // what its end reason calls who cancelled it: "ana", "uid 1000"
   };
 
   // engine.cc
@@ -73,7 +75,7 @@ class EngineImpl final : public Engine {
                              std::vector<Status>& refusals) const;
   Status check_array(const store::JobSpec& spec, std::size_t index, std::size_t batch_size) const;
   Status adopt(const store::JobRecord& job);
-  Status cancel_running(const store::JobRecord& job, std::uint32_t uid);
+  Status cancel_running(const store::JobRecord& job, std::uint32_t uid, std::string_view by);
   Status change_queued(const store::JobRecord& job, std::uint32_t uid,
                        store::QueuedJobChange change);
   // A running job's new time limit, `change` holding nothing else (change_job's rules).
@@ -86,8 +88,8 @@ class EngineImpl final : public Engine {
   // supervisor, whose limit no change reached).
   std::optional<std::string> tell_limit(JobId job, std::optional<std::int64_t> time_limit_s);
   // What the engine before this one asked of the runs it left (its job.cancel, job.preempt
-  // and job.kill events), so that they end as they would have under it ("cancelled by uid
-  // N", not "cancelled") and show as stopping meanwhile.
+  // and job.kill events), so that they end as they would have under it ("cancelled by
+  // ana", not "cancelled") and show as stopping meanwhile.
   Status recover_stops();
   // Records a request to stop a running job; a later one (a cancel after a preemption)
   // replaces what it asks, not when SIGTERM went out.

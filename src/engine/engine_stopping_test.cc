@@ -241,7 +241,7 @@ TEST_F(EngineStoppingTest, AfterARestartACancelledJobIsStillStoppingAndEndsSayin
   const JobId id = start(job_spec("long"));
   clock_.advance(5);
   const WallTime cancelled = clock_.now();
-  ASSERT_TRUE(engine_->cancel(id, 1000).ok());
+  ASSERT_TRUE(engine_->cancel(id, 1000, "ana").ok());
   clock_.advance(2);
   restart();
 
@@ -256,6 +256,24 @@ TEST_F(EngineStoppingTest, AfterARestartACancelledJobIsStillStoppingAndEndsSayin
   seams_->launcher.finish(id, exec::Stopped{false, SIGTERM, std::nullopt});
   tick();
   EXPECT_EQ(record(id).state, JobState::kCancelled);
+  EXPECT_EQ(record(id).end_reason, "cancelled by ana (killed by SIGTERM)");
+}
+
+// A daemon before 2026-12-07 wrote the cancel's event with the uid alone: the job ends named
+// by its uid, as that daemon would have named it.
+TEST_F(EngineStoppingTest, AnOlderDaemonsCancelIsToldByItsUid) {
+  open();
+  const JobId id = start(job_spec("long"));
+  store::Event asked;
+  asked.kind = "job.cancel";
+  asked.job = id;
+  asked.at = clock_.now();
+  asked.message_json = R"({"uid": 1000})";
+  ASSERT_TRUE(store_->append_event(asked).ok());
+  restart();
+  EXPECT_EQ(stopping(id)->by_uid, 1000u);
+  seams_->launcher.finish(id, exec::Stopped{false, SIGTERM, std::nullopt});
+  tick();
   EXPECT_EQ(record(id).end_reason, "cancelled by uid 1000 (killed by SIGTERM)");
 }
 

@@ -265,11 +265,19 @@ TEST_F(EngineTest, ARunningJobRootCancelsSaysSo) {
   open();
   const JobId id = submit_one(job_spec("long", 1, 10 * kGiB));
   tick();
-  ASSERT_TRUE(engine_->cancel(id, 0).ok());
+  ASSERT_TRUE(engine_->cancel(id, 0, "root").ok());
   launcher_.finish(id, exec::Signaled{15});
   tick();
   EXPECT_EQ(state(id), JobState::kCancelled);
-  EXPECT_EQ(last_reason(id), "cancelled by uid 0 (killed by SIGTERM)");
+  EXPECT_EQ(last_reason(id), "cancelled by root (killed by SIGTERM)");
+}
+
+TEST_F(EngineTest, AQueuedJobsReasonNamesWhoCancelledIt) {
+  open();
+  const JobId id = submit_one(job_spec("queued", 1, 10 * kGiB));  // no tick: it waits
+  ASSERT_TRUE(engine_->cancel(id, 1000, "ana").ok());
+  EXPECT_EQ(state(id), JobState::kCancelled);
+  EXPECT_EQ(last_reason(id), "cancelled by ana");
 }
 
 TEST_F(EngineTest, CancelChecksTheOwnerAndTheState) {

@@ -22,13 +22,14 @@ namespace {
 constexpr const char* kMemoryReason = "exceeded its declared GPU memory";
 
 // The end of a run the engine had asked to stop and that did not complete on its own.
-RunEnd asked_to_stop(StopIntent intent, RunEnd end, std::optional<std::uint32_t> cancelled_by) {
+RunEnd asked_to_stop(StopIntent intent, RunEnd end,
+                     const std::optional<std::string>& cancelled_by) {
   switch (intent) {
     case StopIntent::kCancel:
       end.state = JobState::kCancelled;
-      end.reason = (cancelled_by ? "cancelled by uid " + std::to_string(*cancelled_by)
-                                 : std::string("cancelled on request")) +
-                   " (" + end.reason + ")";
+      end.reason =
+          (cancelled_by ? "cancelled by " + *cancelled_by : std::string("cancelled on request")) +
+          " (" + end.reason + ")";
       break;
     case StopIntent::kPreempt:
       end.state = JobState::kPreempted;
@@ -44,7 +45,7 @@ RunEnd asked_to_stop(StopIntent intent, RunEnd end, std::optional<std::uint32_t>
 }
 
 RunEnd stopped_end(const exec::Stopped& stopped, StopIntent intent,
-                   std::optional<std::uint32_t> cancelled_by) {
+                   const std::optional<std::string>& cancelled_by) {
   RunEnd end{JobState::kCancelled, stopped.exit_code, stopped.signal, "stopped on request"};
   if (stopped.signal) {
     end.reason = "killed by " + signal_name(*stopped.signal);
@@ -123,7 +124,7 @@ void name_the_limit(RunEnd& end, const ResourceLimits& limits, const exec::Usage
 
 RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
                   std::optional<std::int64_t> time_limit_s,
-                  std::optional<std::uint32_t> cancelled_by) {
+                  const std::optional<std::string>& cancelled_by) {
   return std::visit(
       [&](const auto& how) -> RunEnd {
         using T = std::decay_t<decltype(how)>;

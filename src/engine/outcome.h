@@ -32,10 +32,11 @@ struct RunEnd {
 // TIMEOUT; Stopped -> CANCELLED or PREEMPTED. A job the engine asked to stop that then
 // ends by a signal or a non-zero exit ends as asked (CANCELLED, PREEMPTED, or FAILED for
 // the memory kill); one that exits 0 before the stop takes effect completed.
-// cancelled_by: the uid that cancelled the job (StopIntent::kCancel), named in the reason.
+// cancelled_by: who cancelled the job (StopIntent::kCancel), as the reason names them
+// ("ana", "uid 1000").
 RunEnd run_end_of(const exec::Outcome& outcome, StopIntent intent,
                   std::optional<std::int64_t> time_limit_s,
-                  std::optional<std::uint32_t> cancelled_by = std::nullopt);
+                  const std::optional<std::string>& cancelled_by = std::nullopt);
 
 // A run the kernel killed at one of its resource limits says which, after "killed by SIG...":
 // SIGXCPU (the soft cpu limit) and SIGXFSZ (the file size limit) come only so, and SIGKILL

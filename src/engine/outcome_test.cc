@@ -71,7 +71,7 @@ TEST(RunEndTest, AKillAtAResourceLimitNamesTheLimit) {
   name_the_limit(other, limits, exec::Usage{2.0, 0.1, std::nullopt});
   EXPECT_EQ(other.reason, "killed by SIGKILL");
   // Nor is a run the engine asked to stop, which ends as asked.
-  RunEnd cancelled = run_end_of(exec::Signaled{SIGKILL}, StopIntent::kCancel, std::nullopt, 0);
+  RunEnd cancelled = run_end_of(exec::Signaled{SIGKILL}, StopIntent::kCancel, std::nullopt, "root");
   const std::string before = cancelled.reason;
   name_the_limit(cancelled, limits, busy);
   EXPECT_EQ(cancelled.reason, before);
@@ -104,11 +104,11 @@ TEST(RunEndTest, StoppedFollowsWhatTheEngineAskedFor) {
   EXPECT_EQ(run_end_of(exec::Stopped{false}, StopIntent::kNone, {}).state, JobState::kCancelled);
   EXPECT_EQ(run_end_of(exec::Stopped{true}, StopIntent::kNone, {}).state, JobState::kPreempted);
   EXPECT_EQ(run_end_of(exec::Stopped{true}, StopIntent::kCancel, {}).state, JobState::kCancelled);
-  EXPECT_EQ(run_end_of(exec::Stopped{false}, StopIntent::kCancel, {}, 0).reason,
-            "cancelled by uid 0 (stopped on request)");
+  EXPECT_EQ(run_end_of(exec::Stopped{false}, StopIntent::kCancel, {}, "root").reason,
+            "cancelled by root (stopped on request)");
   // How the process ended, when the supervisor says: the signal, or the status it exited with.
   const RunEnd by_term =
-      run_end_of(exec::Stopped{false, SIGTERM, std::nullopt}, StopIntent::kCancel, {}, 1000);
+      run_end_of(exec::Stopped{false, SIGTERM, std::nullopt}, StopIntent::kCancel, {}, "uid 1000");
   EXPECT_EQ(by_term.reason, "cancelled by uid 1000 (killed by SIGTERM)");
   EXPECT_EQ(by_term.signal, SIGTERM);
   const RunEnd caught = run_end_of(exec::Stopped{true, std::nullopt, 3}, StopIntent::kPreempt, {});

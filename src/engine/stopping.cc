@@ -94,6 +94,8 @@ Status EngineImpl::recover_stops() {
       request.cause = "cancelled";
       if (message.contains("uid") && message["uid"].is_number_unsigned()) {
         request.by_uid = message["uid"].get<std::uint32_t>();
+        // Events of daemons before 2026-12-07 name no one: the uid, as their reasons did.
+        request.by_name = message.value("by", "uid " + std::to_string(*request.by_uid));
       }
     } else if (event.kind == "job.preempt") {
       request.intent = StopIntent::kPreempt;

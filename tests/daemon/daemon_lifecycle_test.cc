@@ -17,6 +17,7 @@
 #include <set>
 #include <thread>
 
+#include "api/login_name.h"
 #include "daemon/daemon_harness.h"
 
 namespace fastgpu {
@@ -983,7 +984,7 @@ TEST(DaemonLifecycle, QueueShowCancelAndHistoryThroughTheCli) {
   const json stopped = daemon.wait_for_state(ids[0], "CANCELLED");
   EXPECT_EQ(stopped["signal"], SIGTERM);
   EXPECT_EQ(stopped["end_reason"],
-            "cancelled by uid " + std::to_string(::getuid()) + " (killed by SIGTERM)");
+            "cancelled by " + api::user_name(::getuid()) + " (killed by SIGTERM)");
   const test_support::CliRun again = daemon.fastgpu("cancel " + std::to_string(ids[1]));
   EXPECT_EQ(again.exit_code, 1);
   EXPECT_TRUE(contains(again.output, "already ended")) << again.output;

@@ -11,6 +11,7 @@
 #include <string>
 #include <thread>
 
+#include "api/login_name.h"
 #include "daemon/daemon_harness.h"
 #include "fastgpu/core/units.h"
 
@@ -221,7 +222,7 @@ TEST(StoppingE2E, AfterADaemonKillNineTheCancelIsStillShownAndTheEndSaysWho) {
   release(daemon);
   const json ended = daemon.wait_for_state(id, "CANCELLED");
   const std::string reason = ended["end_reason"];
-  EXPECT_EQ(reason.rfind("cancelled by uid " + std::to_string(::getuid()) + " (", 0), 0u) << reason;
+  EXPECT_EQ(reason.rfind("cancelled by " + api::user_name(::getuid()) + " (", 0), 0u) << reason;
 }
 
 }  // namespace

@@ -20,6 +20,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -167,8 +168,14 @@ class Engine {
                                             std::vector<Status> refused_by_caller) = 0;
 
   // Cancels a queued or running job of `uid` (root, uid 0, may cancel anyone's).
-  // A running job is stopped through the launcher and ends CANCELLED.
-  virtual Status cancel(JobId job, std::uint32_t uid) = 0;
+  // A running job is stopped through the launcher and ends CANCELLED. `by` names the caller
+  // in the job's end reason ("cancelled by ana"): their login name, which the API reads
+  // before it takes the engine's lock, as a name service may be slow to answer.
+  virtual Status cancel(JobId job, std::uint32_t uid, std::string_view by) = 0;
+  // The same, the caller named "uid 1000".
+  Status cancel(JobId job, std::uint32_t uid) {
+    return cancel(job, uid, "uid " + std::to_string(uid));
+  }
 
   // Changes a queued job of `uid` (root, uid 0, may change anyone's): holds or releases it,
   // or changes its priority, time limit, grace or deadline (store::QueuedJobChange), with a
