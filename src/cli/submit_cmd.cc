@@ -321,7 +321,10 @@ int run_submit(const SubmitCommandOptions& options) {
   if (Status job_file = not_a_job_file(options.submit, *context); !job_file.ok()) {
     return usage_error("submit", job_file.message());
   }
-  Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(options.submit, *context);
+  // The script's #FASTGPU lines, under the command line's flags.
+  Result<engine::SubmitOptions> submit = engine::with_script_directives(options.submit, *context);
+  if (!submit.ok()) return usage_error("submit", submit.status().message());
+  Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(*submit, *context);
   if (!specs.ok()) return usage_error("submit", specs.status().message());
   if (options.follow && specs->size() > 1) {
     return usage_error(

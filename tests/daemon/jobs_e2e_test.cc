@@ -57,6 +57,38 @@ TEST(JobsE2E, SubmitAutoStartsTheDaemonAndTheLogShowsThePlacement) {
   EXPECT_EQ(job["exit_code"], 0);
 }
 
+// A script keeps its own flags (`#FASTGPU`, as `#SBATCH`): `fastgpu submit ./train.sh` runs it
+// as they ask, the command line's flags winning; a bad line is refused with its place, and
+// nothing is queued.
+TEST(JobsE2E, AScriptsFastgpuLinesAreItsSubmitFlags) {
+  DaemonHarness daemon;
+  daemon.write_file("train.sh",
+                    "#!/bin/sh\n"
+                    "#FASTGPU --name scripted --gpus 2 --gpu-mem 10G\n"
+                    "#FASTGPU --time 30m --env EPOCHS=3\n"
+                    "echo \"epochs=$EPOCHS args=$* gpus=$CUDA_VISIBLE_DEVICES\"\n");
+  std::filesystem::permissions(daemon.work() / "train.sh", std::filesystem::perms::owner_exec,
+                               std::filesystem::perm_options::add);
+  const std::uint64_t id = daemon.submit("--time 5m -- ./train.sh a b");
+  const json job = daemon.wait_for_state(id, "COMPLETED");
+  EXPECT_EQ(job["spec"]["name"], "scripted");
+  EXPECT_EQ(job["spec"]["gpus"], 2);
+  EXPECT_EQ(job["spec"]["time_limit_s"], 300) << "the command line's --time wins";
+  EXPECT_EQ(daemon.log_of(id), "epochs=3 args=a b gpus=0,1\n");
+  // The same through an interpreter.
+  const std::uint64_t again = daemon.submit("-- sh train.sh");
+  EXPECT_EQ(daemon.wait_for_state(again, "COMPLETED")["spec"]["time_limit_s"], 1800);
+
+  daemon.write_file("bad.sh", "#!/bin/sh\n#FASTGPU --gpus 1\n#FASTGPU --gpu-memory 10G\ntrue\n");
+  const test_support::CliRun refused = daemon.fastgpu("submit -- sh bad.sh");
+  EXPECT_EQ(refused.exit_code, 2) << refused.output;
+  EXPECT_TRUE(contains(refused.output,
+                       "fastgpu submit: bad.sh:3: #FASTGPU --gpu-memory 10G: '--gpu-memory' is "
+                       "not a flag of `fastgpu submit`"))
+      << refused.output;
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 2u) << "nothing more was queued";
+}
+
 // alice submitted under umask 027 and her job ran with the daemon's 0022: what it made was
 // open to every user. `submit` and `run FILE.yaml` give a job their caller's umask; a job
 // sent through the API without one has the daemon's.
