@@ -1,10 +1,12 @@
 // `#FASTGPU` lines at the head of a job's script: submit's flags kept with the script, as
-// sbatch reads `#SBATCH` lines (docs/cli.md, "Flags in the script").
+// sbatch reads `#SBATCH` lines; and a Slurm script's own `#SBATCH` lines, those that mean
+// something here (docs/cli.md, "Flags in the script").
 #include <fmt/format.h>
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <fstream>
+#include <map>
 #include <string>
 #include <system_error>
 
@@ -14,6 +16,7 @@ namespace fastgpu::engine {
 namespace {
 
 constexpr std::string_view kDirective = "#FASTGPU";
+constexpr std::string_view kSbatch = "#SBATCH";
 // How much of a script's head is read for its lines: they come before its first command.
 constexpr std::size_t kMostScriptBytes = 64 * 1024;
 
@@ -115,6 +118,14 @@ void lay_over(SubmitOptions& earlier, SubmitOptions later) {
   earlier.env.insert(earlier.env.end(), later.env.begin(), later.env.end());
 }
 
+// The values a line gave, each checked where it is written: the same checks as the flags',
+// with a stand-in command.
+Status check_alone(SubmitOptions options, const SubmitContext& context) {
+  options.argv = {"true"};
+  Result<std::vector<store::JobSpec>> specs = build_job_specs(options, context);
+  return specs.ok() ? Status::ok_status() : specs.status();
+}
+
 // One directive's flags; an error says what is wrong with them, without the place.
 Result<SubmitOptions> parse_directive(std::string_view flags, const SubmitContext& context) {
   Result<std::vector<std::string>> words = split_words(flags);
@@ -134,22 +145,110 @@ Result<SubmitOptions> parse_directive(std::string_view flags, const SubmitContex
     return invalid_argument(fmt::format(
         "{} is not a flag: a #FASTGPU line gives flags only, and the script is the command", what));
   }
-  // Each value checked where it is written: the same checks as the flags', with a stand-in
-  // command.
-  SubmitOptions checked = options;
-  checked.argv = {"true"};
-  if (Result<std::vector<store::JobSpec>> specs = build_job_specs(checked, context); !specs.ok()) {
-    return specs.status();
-  }
+  FASTGPU_RETURN_IF_ERROR(check_alone(options, context));
   return options;
+}
+
+// The GPU count of Slurm's --gpus (N or TYPE:N) or of --gres's gpu entry (gpu:N,
+// gpu:TYPE:N; another resource, such as a license, is not a GPU): nullopt when it names none.
+std::optional<std::string> gpu_count(std::string_view value, bool gres) {
+  for (std::size_t at = 0; at <= value.size();) {
+    std::size_t end = value.find(',', at);
+    if (end == std::string_view::npos) end = value.size();
+    std::string_view item = value.substr(at, end - at);
+    at = end + 1;
+    if (gres) {
+      if (!item.starts_with("gpu")) continue;
+      item.remove_prefix(3);
+      if (item.empty()) return "1";  // --gres=gpu: one
+      if (item.front() != ':') continue;
+      item.remove_prefix(1);
+    }
+    const std::size_t colon = item.rfind(':');
+    return std::string(colon == std::string_view::npos ? item : item.substr(colon + 1));
+  }
+  return std::nullopt;
+}
+
+// One `#SBATCH` line's options that mean something here, in submit's fields; the others are
+// listed in `left_out` as written. Slurm's spellings: --job-name=x, --job-name x, -J x, -Jx.
+Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& options,
+                        std::vector<std::string>& left_out) {
+  for (std::size_t at = 0; at < words.size(); ++at) {
+    const std::string& word = words[at];
+    if (word.size() < 2 || word.front() != '-') {
+      return invalid_argument(fmt::format("'{}' is not an sbatch option", word));
+    }
+    std::string name;
+    std::optional<std::string> value;
+    if (word.starts_with("--")) {
+      const std::size_t equals = word.find('=');
+      name = word.substr(2, equals == std::string::npos ? std::string::npos : equals - 2);
+      if (equals != std::string::npos) value = word.substr(equals + 1);
+    } else {
+      name = word.substr(1, 1);
+      if (word.size() > 2) value = word.substr(2);
+    }
+    static const std::map<std::string, std::string> kShort = {
+        {"J", "job-name"},   {"t", "time"},  {"G", "gpus"}, {"a", "array"},
+        {"d", "dependency"}, {"D", "chdir"}, {"H", "hold"}};
+    if (auto found = kShort.find(name); found != kShort.end() && !word.starts_with("--")) {
+      name = found->second;
+    }
+    const bool flag = name == "hold" || name == "requeue" || name == "no-requeue";
+    // A value in the next word: the option's own, or, for one not read here, a word that is
+    // not an option.
+    if (!value && !flag && at + 1 < words.size() &&
+        (words[at + 1].empty() || words[at + 1].front() != '-')) {
+      value = words[++at];
+    }
+    const std::string written =
+        value ? fmt::format("{} {}", word.substr(0, word.find('=')), *value) : word;
+    auto needs_value = [&]() -> Status {
+      if (value) return Status::ok_status();
+      return invalid_argument(fmt::format("{} needs a value", word));
+    };
+    if (name == "job-name") {
+      FASTGPU_RETURN_IF_ERROR(needs_value());
+      options.name = *value;
+    } else if (name == "time") {
+      FASTGPU_RETURN_IF_ERROR(needs_value());
+      options.time = *value;
+    } else if (name == "gpus" || name == "gpus-per-node" || name == "gres") {
+      FASTGPU_RETURN_IF_ERROR(needs_value());
+      if (std::optional<std::string> count = gpu_count(*value, name == "gres")) {
+        options.gpus = std::move(*count);
+      } else {
+        left_out.push_back(written);
+      }
+    } else if (name == "array") {
+      FASTGPU_RETURN_IF_ERROR(needs_value());
+      options.array = *value;
+    } else if (name == "dependency") {
+      FASTGPU_RETURN_IF_ERROR(needs_value());
+      options.after.push_back(*value);
+    } else if (name == "chdir") {
+      FASTGPU_RETURN_IF_ERROR(needs_value());
+      options.workdir = *value;
+    } else if (name == "hold") {
+      options.hold = "true";
+    } else if (name == "requeue" || name == "no-requeue") {
+      options.restartable = name == "requeue" ? "true" : "false";
+    } else {
+      left_out.push_back(written);
+    }
+  }
+  return Status::ok_status();
 }
 
 }  // namespace
 
-Result<std::optional<SubmitOptions>> parse_script_directives(std::string_view text,
-                                                             const std::string& file_name,
-                                                             const SubmitContext& context) {
-  std::optional<SubmitOptions> given;
+Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text,
+                                                           const std::string& file_name,
+                                                           const SubmitContext& context) {
+  std::optional<SubmitOptions> fastgpu;
+  std::optional<SubmitOptions> sbatch;
+  std::vector<std::string> left_out;
   std::size_t line_number = 0;
   for (std::size_t at = 0; at < text.size();) {
     std::size_t end = text.find('\n', at);
@@ -161,18 +260,38 @@ Result<std::optional<SubmitOptions>> parse_script_directives(std::string_view te
     if (first == std::string_view::npos) continue;  // a blank line
     // The head ends at the script's first line that is not a comment (its first command).
     if (line[first] != '#') break;
-    if (first != 0 || !line.starts_with(kDirective)) continue;
-    const std::string_view flags = line.substr(kDirective.size());
+    if (first != 0) continue;
+    const bool ours = line.starts_with(kDirective);
+    if (!ours && !line.starts_with(kSbatch)) continue;
+    const std::string_view marker = ours ? kDirective : kSbatch;
+    const std::string_view flags = line.substr(marker.size());
     if (!flags.empty() && flags.front() != ' ' && flags.front() != '\t') continue;  // #FASTGPUX
-    Result<SubmitOptions> options = parse_directive(flags, context);
-    if (!options.ok()) {
-      return invalid_argument(fmt::format("{}:{}: #FASTGPU{}: {}", file_name, line_number, flags,
-                                          options.status().message()));
+    auto located = [&](const Status& error) {
+      return invalid_argument(
+          fmt::format("{}:{}: {}{}: {}", file_name, line_number, marker, flags, error.message()));
+    };
+    if (ours) {
+      Result<SubmitOptions> options = parse_directive(flags, context);
+      if (!options.ok()) return located(options.status());
+      if (!fastgpu) fastgpu.emplace();
+      lay_over(*fastgpu, std::move(*options));
+      continue;
     }
-    if (!given) given.emplace();
-    lay_over(*given, std::move(*options));
+    Result<std::vector<std::string>> words = split_words(flags);
+    if (!words.ok()) return located(words.status());
+    SubmitOptions options;
+    if (Status read = translate_sbatch(*words, options, left_out); !read.ok()) {
+      return located(read);
+    }
+    if (Status checked = check_alone(options, context); !checked.ok()) return located(checked);
+    if (!sbatch) sbatch.emplace();
+    lay_over(*sbatch, std::move(options));
   }
-  return given;
+  if (!fastgpu && !sbatch) return std::optional<ScriptFlags>();
+  // The #FASTGPU lines over the #SBATCH ones: they were written for FastGPU.
+  ScriptFlags given{sbatch.value_or(SubmitOptions{}), std::move(left_out)};
+  if (fastgpu) lay_over(given.options, std::move(*fastgpu));
+  return std::optional<ScriptFlags>(std::move(given));
 }
 
 std::optional<std::filesystem::path> command_script(const SubmitOptions& options,
@@ -197,25 +316,27 @@ std::optional<std::filesystem::path> command_script(const SubmitOptions& options
   return std::nullopt;
 }
 
-Result<SubmitOptions> with_script_directives(const SubmitOptions& command_line,
-                                             const SubmitContext& context) {
+Result<ScriptSubmission> with_script_directives(const SubmitOptions& command_line,
+                                                const SubmitContext& context) {
+  ScriptSubmission submission{command_line, {}, {}};
   const std::optional<std::filesystem::path> script = command_script(command_line, context);
-  if (!script) return command_line;
+  if (!script) return submission;
   // One that cannot be read has no lines to give: whether it runs is the job's to tell.
   std::ifstream in(*script, std::ios::binary);
-  if (!in) return command_line;
+  if (!in) return submission;
   std::string head(kMostScriptBytes, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<std::size_t>(in.gcount()));
   // The file as the user named it, relative to where they are.
-  std::string name = command_line.argv.front().find('/') != std::string::npos
-                         ? command_line.argv.front()
-                         : command_line.argv[1];
-  if (command_line.workdir) name = script->string();
-  Result<std::optional<SubmitOptions>> given = parse_script_directives(head, name, context);
+  const bool named_by_path = command_line.argv.front().find('/') != std::string::npos;
+  submission.script = named_by_path ? command_line.argv.front() : command_line.argv[1];
+  if (command_line.workdir) submission.script = script->string();
+  Result<std::optional<ScriptFlags>> given =
+      parse_script_directives(head, submission.script, context);
   if (!given.ok()) return given.status();
-  if (!*given) return command_line;
-  SubmitOptions merged = std::move(**given);
+  if (!*given) return submission;
+  SubmitOptions merged = std::move((*given)->options);
+  submission.left_out = std::move((*given)->left_out);
   // The command line's flags over the script's, as sbatch's over #SBATCH lines; --after
   // given on both waits for both.
   lay_over(merged, command_line);
@@ -223,11 +344,11 @@ Result<SubmitOptions> with_script_directives(const SubmitOptions& command_line,
   merged.shell_command = command_line.shell_command;
   // A folder of the script's own: the job runs there, and finds the script where it was read.
   if (merged.workdir != command_line.workdir) {
-    std::string& named =
-        merged.argv.front().find('/') != std::string::npos ? merged.argv.front() : merged.argv[1];
+    std::string& named = named_by_path ? merged.argv.front() : merged.argv[1];
     if (!std::filesystem::path(named).is_absolute()) named = script->lexically_normal().string();
   }
-  return merged;
+  submission.options = std::move(merged);
+  return submission;
 }
 
 }  // namespace fastgpu::engine

@@ -20,12 +20,14 @@ using ::testing::HasSubstr;
 using ::testing::Pair;
 using testing::TempDir;
 
-SubmitOptions given(std::string_view text) {
-  Result<std::optional<SubmitOptions>> read = parse_script_directives(text, "train.sh", alice());
+ScriptFlags read(std::string_view text) {
+  Result<std::optional<ScriptFlags>> read = parse_script_directives(text, "train.sh", alice());
   EXPECT_TRUE(read.ok()) << read.status().message();
   EXPECT_TRUE(read.ok() && read->has_value());
-  return read.ok() && read->has_value() ? **read : SubmitOptions{};
+  return read.ok() && read->has_value() ? **read : ScriptFlags{};
 }
+
+SubmitOptions given(std::string_view text) { return read(text).options; }
 
 std::string refused(std::string_view text) {
   return error_of(parse_script_directives(text, "train.sh", alice()));
@@ -64,6 +66,7 @@ TEST(ScriptDirectives, OnlyTheHeadIsReadAndOnlyWholeDirectives) {
   EXPECT_EQ(options.priority, "5");
   // None at all, and a program that is not a script.
   EXPECT_FALSE(*parse_script_directives("#!/bin/sh\necho hi\n", "x.sh", alice()));
+  EXPECT_FALSE(*parse_script_directives("#SBATCHX -J x\n#SBATCH_ -J y\n", "x.sh", alice()));
   EXPECT_FALSE(*parse_script_directives(std::string("\x7f"
                                                     "ELF\x02\x01",
                                                     6),
@@ -92,6 +95,51 @@ TEST(ScriptDirectives, AnErrorNamesTheFileTheLineAndWhatIsWrong) {
   EXPECT_THAT(refused("#FASTGPU --env \"A=1\n"), HasSubstr("a \" is not closed"));
 }
 
+// A Slurm script's own lines: those that mean something here are read as submit's flags,
+// the others left out and listed; #FASTGPU lines win over them.
+TEST(ScriptDirectives, SbatchLinesThatMeanSomethingHereAreRead) {
+  const ScriptFlags flags = read(
+      "#!/bin/bash\n"
+      "#SBATCH --job-name=train -p gpu\n"
+      "#SBATCH --time 1-00:00:00 --gres=gpu:a100:2 --mem=32G\n"
+      "#SBATCH -Jtrain2 --cpus-per-task 8 --output=%j.out\n"
+      "#SBATCH --array=0-3%2 -d afterok:7 --requeue -H\n"
+      "#SBATCH --chdir=/data\n"
+      "srun python3 train.py\n");
+  EXPECT_EQ(flags.options.name, "train2");
+  EXPECT_EQ(flags.options.time, "1-00:00:00");
+  EXPECT_EQ(flags.options.gpus, "2");
+  EXPECT_EQ(flags.options.array, "0-3%2");
+  EXPECT_THAT(flags.options.after, ElementsAre("afterok:7"));
+  EXPECT_EQ(flags.options.restartable, "true");
+  EXPECT_EQ(flags.options.hold, "true");
+  EXPECT_EQ(flags.options.workdir, "/data");
+  EXPECT_THAT(flags.left_out,
+              ElementsAre("-p gpu", "--mem 32G", "--cpus-per-task 8", "--output %j.out"));
+  // Slurm's other ways to ask for GPUs, and a resource that is not one.
+  EXPECT_EQ(given("#SBATCH -G 4\n").gpus, "4");
+  EXPECT_EQ(given("#SBATCH --gpus=h100:3\n").gpus, "3");
+  EXPECT_EQ(given("#SBATCH --gpus-per-node=2\n").gpus, "2");
+  EXPECT_EQ(given("#SBATCH --gres=license:1,gpu\n").gpus, "1");
+  const ScriptFlags license = read("#SBATCH --gres=license:2\n");
+  EXPECT_FALSE(license.options.gpus);
+  EXPECT_THAT(license.left_out, ElementsAre("--gres license:2"));
+  // #FASTGPU over #SBATCH, wherever each is.
+  const SubmitOptions both = given("#FASTGPU --time 2h --gpus 1\n#SBATCH -t 10 -G 2 -J x\n");
+  EXPECT_EQ(both.time, "2h");
+  EXPECT_EQ(both.gpus, "1");
+  EXPECT_EQ(both.name, "x");
+}
+
+TEST(ScriptDirectives, ABadSbatchValueIsToldAtItsLine) {
+  EXPECT_THAT(refused("#!/bin/bash\n#SBATCH --time=forever\n"),
+              HasSubstr("train.sh:2: #SBATCH --time=forever: "));
+  EXPECT_THAT(refused("#SBATCH --dependency=singleton\n"),
+              HasSubstr("dependency type 'singleton' is not supported"));
+  EXPECT_THAT(refused("#SBATCH --job-name\n"), HasSubstr("--job-name needs a value"));
+  EXPECT_THAT(refused("#SBATCH train.sh\n"), HasSubstr("'train.sh' is not an sbatch option"));
+}
+
 // Scripts on disk, as `fastgpu submit` finds them.
 class ScriptFiles : public ::testing::Test {
  protected:
@@ -105,7 +153,9 @@ class ScriptFiles : public ::testing::Test {
     std::ofstream(dir_.path() / name) << text;
   }
   Result<SubmitOptions> submitted(SubmitOptions command_line) const {
-    return with_script_directives(command_line, here());
+    Result<ScriptSubmission> submission = with_script_directives(command_line, here());
+    if (!submission.ok()) return submission.status();
+    return submission->options;
   }
   static SubmitOptions command(std::vector<std::string> argv) {
     SubmitOptions options;

@@ -118,7 +118,8 @@ void add_submit_flags(CLI::App& app, SubmitOptions& options) {
   app.add_option("command", options.argv,
                  "The program and its arguments; everything after the first of them belongs "
                  "to the command (write -- before it to be explicit). A script's '#FASTGPU "
-                 "--gpus 2 ...' lines at its head are flags too; the command line's win")
+                 "--gpus 2 ...' lines at its head are flags too (a Slurm script's #SBATCH lines, "
+                 "those that mean something here); the command line's win")
       ->type_name("PROGRAM [ARGS...]");
   // sbatch's rule: options end at the command, so the command's own flags are left to it.
   app.positionals_at_end(true);

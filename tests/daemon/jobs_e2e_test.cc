@@ -87,6 +87,21 @@ TEST(JobsE2E, AScriptsFastgpuLinesAreItsSubmitFlags) {
                        "not a flag of `fastgpu submit`"))
       << refused.output;
   EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 2u) << "nothing more was queued";
+
+  // A Slurm script: what means something here is read, the rest said and left out.
+  daemon.write_file("slurm.sh",
+                    "#!/bin/bash\n#SBATCH --job-name=from-slurm --partition=gpu\n"
+                    "#SBATCH --gres=gpu:1 --time=00:10:00 --output=slurm-%j.out\ntrue\n");
+  const test_support::CliRun slurm = daemon.fastgpu("submit -W -- bash slurm.sh");
+  EXPECT_EQ(slurm.exit_code, 0) << slurm.output;
+  EXPECT_TRUE(contains(slurm.output,
+                       "fastgpu submit: slurm.sh: #SBATCH options that mean nothing here were "
+                       "left out: --partition gpu, --output slurm-%j.out (the job's output goes "
+                       "to its log: `fastgpu logs ID`)\n"))
+      << slurm.output;
+  const json slurm_job = daemon.fastgpu_json("history")["jobs"][2];
+  EXPECT_EQ(slurm_job["spec"]["name"], "from-slurm");
+  EXPECT_EQ(slurm_job["spec"]["time_limit_s"], 600);
 }
 
 // alice submitted under umask 027 and her job ran with the daemon's 0022: what it made was

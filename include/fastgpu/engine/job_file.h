@@ -138,33 +138,45 @@ Result<store::JobSpec> resubmitted_spec(JobId from, const store::JobSpec& job,
                                         SubmitOptions changes, SubmitContext context);
 
 // `#FASTGPU` lines at the head of a job's script: submit's flags, kept with the script, as
-// sbatch reads `#SBATCH` lines. `fastgpu submit ./train.sh` (or `bash train.sh`, `python3
-// train.py`) reads them from the script it runs (command_script()); the command line's flags
-// win over them.
+// sbatch reads `#SBATCH` lines; and a Slurm script's own `#SBATCH` lines, those that mean
+// something here. `fastgpu submit ./train.sh` (or `bash train.sh`, `python3 train.py`) reads
+// them from the script it runs (command_script()); the command line's flags win over them.
 //
 // parse_script_directives(): the flags of every `#FASTGPU FLAGS...` line of `text`, a later
-// line's over an earlier's (--env and --after add up), or nullopt when it has none. Only the
-// head is read: the lines before the first that is neither blank nor a comment (its first
-// command). The flags are split as a shell splits words, without expanding anything ('...',
-// "...", a backslash; a word that starts with # is a comment). An error names the file, the
-// line, the flags and what is wrong: a flag submit does not have, a value its flag refuses
-// (with the flag's own message), a word that is not a flag (the script is the command).
-Result<std::optional<SubmitOptions>> parse_script_directives(std::string_view text,
-                                                             const std::string& file_name,
-                                                             const SubmitContext& context);
+// line's over an earlier's (--env and --after add up), over those of its `#SBATCH` lines
+// (-J/--job-name, -t/--time, -G/--gpus, --gpus-per-node, --gres=gpu[:TYPE]:N, -a/--array,
+// -d/--dependency, -D/--chdir, -H/--hold, --requeue, --no-requeue; the others are listed in
+// `left_out` as written, "--partition gpu"); nullopt when it has neither. Only the head is
+// read: the lines before the first that is neither blank nor a comment (its first command).
+// The flags are split as a shell splits words, without expanding anything ('...', "...", a
+// backslash; a word that starts with # is a comment). An error names the file, the line, the
+// flags and what is wrong: a flag submit does not have, a value its flag refuses (with the
+// flag's own message), a word that is not a flag (the script is the command).
+struct ScriptFlags {
+  SubmitOptions options;
+  std::vector<std::string> left_out;  // #SBATCH options that mean nothing here, as written
+};
+Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text,
+                                                           const std::string& file_name,
+                                                           const SubmitContext& context);
 // The script a submission runs, whose lines are read: the command's first word when it is a
 // path (./train.sh, /opt/x/run.sh), else its second when that names a file (bash train.sh,
 // python3 train.py); relative to the job's folder. nullopt for --wrap, a program found
 // through PATH alone, or a file that is not there (the job's start tells that).
 std::optional<std::filesystem::path> command_script(const SubmitOptions& options,
                                                     const SubmitContext& context);
-// `command_line` with its script's `#FASTGPU` lines under it: each field the command line
-// gives is its own; --env entries of both (the command line's win), --after of both. The
-// first 64 KiB of the script are read; a script that cannot be read gives nothing. When a
-// line gives the job another folder (--workdir), a relative script path becomes the path of
-// the script read, so that the job runs it.
-Result<SubmitOptions> with_script_directives(const SubmitOptions& command_line,
-                                             const SubmitContext& context);
+// `command_line` with its script's lines under it: each field the command line gives is its
+// own; --env entries of both (the command line's win), --after of both. The first 64 KiB of
+// the script are read; a script that cannot be read gives nothing. When a line gives the job
+// another folder (--workdir, --chdir), a relative script path becomes the path of the script
+// read, so that the job runs it.
+struct ScriptSubmission {
+  SubmitOptions options;
+  std::string script;                 // the script read, as named; empty when none was
+  std::vector<std::string> left_out;  // its #SBATCH options that mean nothing here
+};
+Result<ScriptSubmission> with_script_directives(const SubmitOptions& command_line,
+                                                const SubmitContext& context);
 
 // The names of the fields a job file accepts, in documentation order.
 const std::vector<std::string>& job_field_names();
