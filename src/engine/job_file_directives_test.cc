@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <random>
 
 #include "engine/engine_test_util.h"
 #include "engine/job_file_test_util.h"
@@ -138,6 +139,39 @@ TEST(ScriptDirectives, ABadSbatchValueIsToldAtItsLine) {
               HasSubstr("dependency type 'singleton' is not supported"));
   EXPECT_THAT(refused("#SBATCH --job-name\n"), HasSubstr("--job-name needs a value"));
   EXPECT_THAT(refused("#SBATCH train.sh\n"), HasSubstr("'train.sh' is not an sbatch option"));
+}
+
+// Scripts as they come: thousands of heads made of flags, values, quotes, backslashes,
+// comments and stray bytes. Each is read or refused, and a refusal names its file and line.
+TEST(ScriptDirectives, AnyHeadIsReadOrRefusedAtItsLine) {
+  static const std::vector<std::string> kWords = {
+      "--gpus", "2", "-G", "--gpu-mem", "20G", "--time", "1:00:00", "-t", "--name", "a b",
+      "--env", "A=1", "--after", "afterok:3", "--array", "0-3%2", "--restartable", "--hold",
+      "--job-name=x", "--gres=gpu:a100:2", "--partition", "gpu", "-J", "-Jy", "--", "'",
+      "\"", "\\", "#", "'quoted words'", "\"a \\\" b\"", "--wrap", "--wait", "-1", "=",
+      "--time=", "--gres=", "-", "\t", "\xff\xfe", "%", "$HOME", "`x`", "--workdir", "/tmp"};
+  std::mt19937 random(20261207);
+  std::size_t refusals = 0;
+  for (int script = 0; script < 3000; ++script) {
+    std::string text = random() % 2 == 0 ? "#!/bin/sh\n" : "";
+    const std::size_t lines = 1 + random() % 4;
+    for (std::size_t line = 0; line < lines; ++line) {
+      text += random() % 2 == 0 ? "#FASTGPU" : (random() % 2 == 0 ? "#SBATCH" : "# note");
+      const std::size_t words = random() % 6;
+      for (std::size_t word = 0; word < words; ++word) {
+        text += (random() % 8 == 0 ? "" : " ") + kWords[random() % kWords.size()];
+      }
+      text += "\n";
+    }
+    Result<std::optional<ScriptFlags>> read = parse_script_directives(text, "train.sh", alice());
+    if (read.ok()) continue;
+    ++refusals;
+    EXPECT_THAT(read.status().message(), ::testing::MatchesRegex("train\\.sh:[0-9]+: #(FASTGPU|SBATCH)(.|\n)*"))
+        << text;
+  }
+  // Both ways happen: the words make good lines and bad ones.
+  EXPECT_GT(refusals, 300u);
+  EXPECT_LT(refusals, 2900u);
 }
 
 // Scripts on disk, as `fastgpu submit` finds them.
