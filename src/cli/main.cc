@@ -112,6 +112,7 @@ int main(int argc, char** argv) {
   add_metrics_command(app, outcome);
   add_dashboard_command(app, outcome);
   add_slurm_command(app, outcome);
+  add_completion_command(app, outcome);
 
   try {
     app.parse(argc, argv);

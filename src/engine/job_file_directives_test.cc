@@ -144,12 +144,51 @@ TEST(ScriptDirectives, ABadSbatchValueIsToldAtItsLine) {
 // Scripts as they come: thousands of heads made of flags, values, quotes, backslashes,
 // comments and stray bytes. Each is read or refused, and a refusal names its file and line.
 TEST(ScriptDirectives, AnyHeadIsReadOrRefusedAtItsLine) {
-  static const std::vector<std::string> kWords = {
-      "--gpus", "2", "-G", "--gpu-mem", "20G", "--time", "1:00:00", "-t", "--name", "a b",
-      "--env", "A=1", "--after", "afterok:3", "--array", "0-3%2", "--restartable", "--hold",
-      "--job-name=x", "--gres=gpu:a100:2", "--partition", "gpu", "-J", "-Jy", "--", "'",
-      "\"", "\\", "#", "'quoted words'", "\"a \\\" b\"", "--wrap", "--wait", "-1", "=",
-      "--time=", "--gres=", "-", "\t", "\xff\xfe", "%", "$HOME", "`x`", "--workdir", "/tmp"};
+  static const std::vector<std::string> kWords = {"--gpus",
+                                                  "2",
+                                                  "-G",
+                                                  "--gpu-mem",
+                                                  "20G",
+                                                  "--time",
+                                                  "1:00:00",
+                                                  "-t",
+                                                  "--name",
+                                                  "a b",
+                                                  "--env",
+                                                  "A=1",
+                                                  "--after",
+                                                  "afterok:3",
+                                                  "--array",
+                                                  "0-3%2",
+                                                  "--restartable",
+                                                  "--hold",
+                                                  "--job-name=x",
+                                                  "--gres=gpu:a100:2",
+                                                  "--partition",
+                                                  "gpu",
+                                                  "-J",
+                                                  "-Jy",
+                                                  "--",
+                                                  "'",
+                                                  "\"",
+                                                  "\\",
+                                                  "#",
+                                                  "'quoted words'",
+                                                  "\"a \\\" b\"",
+                                                  "--wrap",
+                                                  "--wait",
+                                                  "-1",
+                                                  "=",
+                                                  "--time=",
+                                                  "--gres=",
+                                                  "-",
+                                                  "\t",
+                                                  "\xff\xfe",
+                                                  "%",
+                                                  "$HOME",
+                                                  "`x`",
+                                                  "--workdir",
+                                                  "/tmp"};
   std::mt19937 random(20261207);
   std::size_t refusals = 0;
   for (int script = 0; script < 3000; ++script) {
@@ -166,7 +205,8 @@ TEST(ScriptDirectives, AnyHeadIsReadOrRefusedAtItsLine) {
     Result<std::optional<ScriptFlags>> read = parse_script_directives(text, "train.sh", alice());
     if (read.ok()) continue;
     ++refusals;
-    EXPECT_THAT(read.status().message(), ::testing::MatchesRegex("train\\.sh:[0-9]+: #(FASTGPU|SBATCH)(.|\n)*"))
+    EXPECT_THAT(read.status().message(),
+                ::testing::MatchesRegex("train\\.sh:[0-9]+: #(FASTGPU|SBATCH)(.|\n)*"))
         << text;
   }
   // Both ways happen: the words make good lines and bad ones.

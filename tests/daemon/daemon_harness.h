@@ -60,6 +60,12 @@ class DaemonHarness {
     return run_cli_in(environment() + " " + quoted(FASTGPU_CLI_PATH) + " " + args, with_stderr);
   }
 
+  // A shell command line (already shell-quoted) run in the work folder with this test's
+  // environment; its stdout is the output.
+  CliRun shell(const std::string& command) const {
+    return run_shell(environment() + " " + command);
+  }
+
   // `fastgpu ARGS` run by another program (`timeout -s INT 3`, already shell-quoted).
   CliRun fastgpu_under(const std::string& wrapper, const std::string& args) const {
     return run_cli_in(environment() + " " + wrapper + " " + quoted(FASTGPU_CLI_PATH) + " " + args,

@@ -1,0 +1,176 @@
+// `fastgpu completion bash`: a bash completion script for every verb and flag, written from
+// the command's own definitions, so that it never falls behind them. Verbs (and `daemon`'s),
+// their flags, the words a few flags take (policies, strategies, states, report groups), and
+// job ids for the verbs that take them, read from a running daemon (never started for it).
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli/commands.h"
+#include "fastgpu/sched/policy.h"
+
+namespace fastgpu::cli {
+namespace {
+
+// The words a flag takes, where they are few and known.
+std::map<std::string, std::string> flag_words() {
+  std::string policies;
+  for (const std::string& name : sched::policy_names())
+    policies += (policies.empty() ? "" : " ") + name;
+  return {
+      {"--policy", policies},
+      {"--strategy", "pack spread"},
+      {"--state", "queued running completed failed cancelled timeout"},
+      {"--by", "name user gpu day"},
+      {"--restartable", "true false"},
+  };
+}
+
+// The verbs that take job ids.
+const std::set<std::string>& id_verbs() {
+  static const std::set<std::string> kVerbs = {"show",    "logs",   "cancel", "hold",
+                                               "release", "update", "wait",   "resubmit"};
+  return kVerbs;
+}
+
+struct VerbWords {
+  std::string flags;        // every spelling of every flag: "-G --gpus --gpu-mem ..."
+  std::string value_flags;  // those that take a value
+  std::string subcommands;  // `daemon`'s: "run start stop ..."
+};
+
+VerbWords words_of(const CLI::App& verb) {
+  VerbWords words;
+  auto add = [](std::string& list, const std::string& word) {
+    list += (list.empty() ? "" : " ") + word;
+  };
+  for (const CLI::Option* option : verb.get_options()) {
+    std::vector<std::string> spellings;
+    for (const std::string& name : option->get_snames()) spellings.push_back("-" + name);
+    for (const std::string& name : option->get_lnames()) spellings.push_back("--" + name);
+    for (const std::string& spelling : spellings) {
+      add(words.flags, spelling);
+      if (option->get_items_expected_min() > 0) add(words.value_flags, spelling);
+    }
+  }
+  for (const CLI::App* sub : verb.get_subcommands({})) add(words.subcommands, sub->get_name());
+  return words;
+}
+
+// A bash `case` arm's pattern for a verb path ("submit", "daemon start"), its aliases too.
+std::string pattern_of(const std::string& path) { return "\"" + path + "\""; }
+
+std::string bash_script(const CLI::App& app) {
+  std::string verbs;
+  std::string arms;
+  std::vector<std::pair<std::string, const CLI::App*>> paths;
+  for (const CLI::App* verb : app.get_subcommands({})) {
+    verbs += (verbs.empty() ? "" : " ") + verb->get_name();
+    for (const std::string& alias : verb->get_aliases()) verbs += " " + alias;
+    paths.emplace_back(verb->get_name(), verb);
+    for (const std::string& alias : verb->get_aliases()) paths.emplace_back(alias, verb);
+    for (const CLI::App* sub : verb->get_subcommands({})) {
+      paths.emplace_back(verb->get_name() + " " + sub->get_name(), sub);
+    }
+  }
+  for (const auto& [path, verb] : paths) {
+    const VerbWords words = words_of(*verb);
+    arms += fmt::format("    {}) flags=\"{}\"; value_flags=\"{}\"; subcommands=\"{}\" ;;\n",
+                        pattern_of(path), words.flags, words.value_flags, words.subcommands);
+  }
+  std::string values;
+  for (const auto& [flag, words] : flag_words()) {
+    values += fmt::format("      {}) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return ;;\n",
+                          flag, words);
+  }
+  std::string ids;
+  for (const std::string& verb : id_verbs()) ids += (ids.empty() ? "" : "|") + verb;
+  return fmt::format(R"script(# bash completion for fastgpu, written by `fastgpu completion bash`.
+# Load it in this shell:  source <(fastgpu completion bash)
+# or for every shell:     fastgpu completion bash > ~/.local/share/bash-completion/completions/fastgpu
+
+# Job ids from the daemon that runs; none when none does (completion never starts one).
+_fastgpu_ids() {{
+  local command=$1
+  "$command" daemon status >/dev/null 2>&1 || return 0
+  {{ "$command" queue -r 2>/dev/null; "$command" history -n 30 2>/dev/null; }} |
+    awk '$1 ~ /^[0-9]+$/ {{ print $1 }}'
+}}
+
+_fastgpu() {{
+  local cur=${{COMP_WORDS[COMP_CWORD]}} prev=${{COMP_WORDS[COMP_CWORD-1]}}
+  local path="" i word
+  COMPREPLY=()
+  # The verb (and daemon's subcommand) before the word; after `--` comes the job's command.
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    word=${{COMP_WORDS[i]}}
+    [[ $word == -- ]] && return 0
+    [[ $word == -* ]] && continue
+    if [[ -z $path ]]; then
+      path=$word
+    elif [[ $path == daemon ]]; then
+      path="daemon $word"
+      break
+    else
+      break
+    fi
+  done
+  if [[ -z $path ]]; then
+    COMPREPLY=($(compgen -W "{verbs}" -- "$cur"))
+    return 0
+  fi
+  local flags="" value_flags="" subcommands=""
+  case $path in
+{arms}    *) return 0 ;;
+  esac
+  # A flag's value: its words where they are known, else files (-o default).
+  if [[ " $value_flags " == *" $prev "* ]]; then
+    case $prev in
+{values}    esac
+    return 0
+  fi
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$flags" -- "$cur"))
+  elif [[ -n $subcommands && $path != *" "* ]]; then
+    COMPREPLY=($(compgen -W "$subcommands" -- "$cur"))
+  elif [[ $path =~ ^({ids})$ ]]; then
+    COMPREPLY=($(compgen -W "$(_fastgpu_ids "${{COMP_WORDS[0]}}")" -- "$cur"))
+  fi
+  return 0
+}}
+complete -o default -F _fastgpu fastgpu
+)script",
+                     fmt::arg("verbs", verbs), fmt::arg("arms", arms), fmt::arg("values", values),
+                     fmt::arg("ids", ids));
+}
+
+}  // namespace
+
+void add_completion_command(CLI::App& app, CommandOutcome& outcome) {
+  CLI::App* command =
+      app.add_subcommand("completion",
+                         "Print a bash completion script for fastgpu's verbs, flags and job ids: "
+                         "source <(fastgpu completion bash)");
+  auto shell = std::make_shared<std::string>();
+  command->add_option("shell", *shell, "The shell: bash")
+      ->required()
+      ->check(
+          [](const std::string& name) {
+            return name == "bash"
+                       ? std::string()
+                       : "'" + name + "' is not a shell this writes a script for; use bash";
+          },
+          "bash");
+  command->callback([&app, &outcome, shell] {
+    std::fputs(bash_script(app).c_str(), stdout);
+    outcome.exit_code = kExitOk;
+  });
+}
+
+}  // namespace fastgpu::cli
