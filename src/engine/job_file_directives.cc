@@ -195,7 +195,8 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
     if (auto found = kShort.find(name); found != kShort.end() && !word.starts_with("--")) {
       name = found->second;
     }
-    const bool flag = name == "hold" || name == "requeue" || name == "no-requeue";
+    const bool flag =
+        name == "hold" || name == "requeue" || name == "no-requeue" || name == "exclusive";
     // A value in the next word: the option's own, or, for one not read here, a word that is
     // not an option.
     if (!value && !flag && at + 1 < words.size() &&
@@ -234,6 +235,8 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
       options.hold = "true";
     } else if (name == "requeue" || name == "no-requeue") {
       options.restartable = name == "requeue" ? "true" : "false";
+    } else if (name == "exclusive" && !value) {
+      // Each GPU to itself, as a job has it unless it declares a --share.
     } else {
       left_out.push_back(written);
     }

@@ -105,7 +105,7 @@ TEST(ScriptDirectives, SbatchLinesThatMeanSomethingHereAreRead) {
       "#SBATCH --time 1-00:00:00 --gres=gpu:a100:2 --mem=32G\n"
       "#SBATCH -Jtrain2 --cpus-per-task 8 --output=%j.out\n"
       "#SBATCH --array=0-3%2 -d afterok:7 --requeue -H\n"
-      "#SBATCH --chdir=/data\n"
+      "#SBATCH --chdir=/data --exclusive\n"
       "srun python3 train.py\n");
   EXPECT_EQ(flags.options.name, "train2");
   EXPECT_EQ(flags.options.time, "1-00:00:00");

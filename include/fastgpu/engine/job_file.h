@@ -145,7 +145,8 @@ Result<store::JobSpec> resubmitted_spec(JobId from, const store::JobSpec& job,
 // parse_script_directives(): the flags of every `#FASTGPU FLAGS...` line of `text`, a later
 // line's over an earlier's (--env and --after add up), over those of its `#SBATCH` lines
 // (-J/--job-name, -t/--time, -G/--gpus, --gpus-per-node, --gres=gpu[:TYPE]:N, -a/--array,
-// -d/--dependency, -D/--chdir, -H/--hold, --requeue, --no-requeue; the others are listed in
+// -d/--dependency, -D/--chdir, -H/--hold, --requeue, --no-requeue, --exclusive (a GPU to
+// itself, a job's default here); the others are listed in
 // `left_out` as written, "--partition gpu"); nullopt when it has neither. Only the head is
 // read: the lines before the first that is neither blank nor a comment (its first command).
 // The flags are split as a shell splits words, without expanding anything ('...', "...", a
