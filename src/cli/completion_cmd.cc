@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -18,18 +17,23 @@
 namespace fastgpu::cli {
 namespace {
 
-// The words a flag takes, where they are few and known.
-std::map<std::string, std::string> flag_words() {
-  std::string policies;
-  for (const std::string& name : sched::policy_names())
-    policies += (policies.empty() ? "" : " ") + name;
-  return {
-      {"--policy", policies},
-      {"--strategy", "pack spread"},
-      {"--state", "queued running completed failed cancelled timeout"},
-      {"--by", "name user gpu day"},
-      {"--restartable", "true false"},
-  };
+// The words a verb's flag takes, where they are few and known; "" where they are not.
+std::string flag_words(const std::string& verb, const std::string& flag) {
+  if (flag == "policy") {
+    std::string policies;
+    for (const std::string& name : sched::policy_names()) {
+      policies += (policies.empty() ? "" : " ") + name;
+    }
+    return policies;
+  }
+  if (flag == "strategy") return "pack spread";
+  if (flag == "by") return "name user gpu day";
+  if (flag == "restartable") return "true false";
+  // `queue` lists the jobs that wait or run; the others take ended states.
+  if (flag == "state") {
+    return verb == "queue" ? "queued running" : "completed failed cancelled timeout";
+  }
+  return "";
 }
 
 // The verbs that take job ids.
@@ -79,15 +83,26 @@ std::string bash_script(const CLI::App& app) {
       paths.emplace_back(verb->get_name() + " " + sub->get_name(), sub);
     }
   }
+  // A value's words, by the verb and the flag before it: `"queue --state"|"queue -t")`.
+  std::string values;
   for (const auto& [path, verb] : paths) {
     const VerbWords words = words_of(*verb);
     arms += fmt::format("    {}) flags=\"{}\"; value_flags=\"{}\"; subcommands=\"{}\" ;;\n",
                         pattern_of(path), words.flags, words.value_flags, words.subcommands);
-  }
-  std::string values;
-  for (const auto& [flag, words] : flag_words()) {
-    values += fmt::format("      {}) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return ;;\n",
-                          flag, words);
+    for (const CLI::Option* option : verb->get_options()) {
+      if (option->get_lnames().empty()) continue;
+      const std::string known = flag_words(verb->get_name(), option->get_lnames().front());
+      if (known.empty()) continue;
+      std::string patterns;
+      for (const std::string& name : option->get_lnames()) {
+        patterns += (patterns.empty() ? "" : "|") + pattern_of(path + " --" + name);
+      }
+      for (const std::string& name : option->get_snames()) {
+        patterns += "|" + pattern_of(path + " -" + name);
+      }
+      values += fmt::format("    {}) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return 0 ;;\n",
+                            patterns, known);
+    }
   }
   std::string ids;
   for (const std::string& verb : id_verbs()) ids += (ids.empty() ? "" : "|") + verb;
@@ -130,11 +145,9 @@ _fastgpu() {{
 {arms}    *) return 0 ;;
   esac
   # A flag's value: its words where they are known, else files (-o default).
-  if [[ " $value_flags " == *" $prev "* ]]; then
-    case $prev in
-{values}    esac
-    return 0
-  fi
+  case "$path $prev" in
+{values}  esac
+  [[ " $value_flags " == *" $prev "* ]] && return 0
   if [[ $cur == -* ]]; then
     COMPREPLY=($(compgen -W "$flags" -- "$cur"))
   elif [[ -n $subcommands && $path != *" "* ]]; then

@@ -33,6 +33,10 @@ TEST(CompletionE2E, BashCompletesVerbsFlagsAndTheirWords) {
   EXPECT_EQ(offered(daemon, {"report", "--by", ""}), "day\ngpu\nname\nuser\n");
   EXPECT_EQ(offered(daemon, {"daemon", "run", "--policy", "f"}), "fair\nfifo\n");
   EXPECT_EQ(offered(daemon, {"ls", "--st"}), "--state\n");
+  // A flag's words by its verb: `queue` lists what waits or runs, `history` what ended.
+  EXPECT_EQ(offered(daemon, {"queue", "-t", ""}), "queued\nrunning\n");
+  EXPECT_EQ(offered(daemon, {"history", "--state", "f"}), "failed\n");
+  EXPECT_EQ(offered(daemon, {"submit", "--restartable", ""}), "false\ntrue\n");
   // A flag's value that is not a known word, and the job's own command after --: bash's
   // own (files), nothing of ours.
   EXPECT_EQ(offered(daemon, {"submit", "--gpu-mem", ""}), "\n");
