@@ -325,18 +325,14 @@ int run_submit(const SubmitCommandOptions& options) {
   Result<engine::ScriptSubmission> submit =
       engine::with_script_directives(options.submit, *context);
   if (!submit.ok()) return usage_error("submit", submit.status().message());
-  if (!submit->left_out.empty()) {
-    const bool output = std::any_of(
-        submit->left_out.begin(), submit->left_out.end(), [](const std::string& option) {
-          return option.starts_with("-o") || option.starts_with("--output") ||
-                 option.starts_with("-e") || option.starts_with("--error");
-        });
+  const engine::ScriptFlags& flags = submit->flags;
+  if (!flags.left_out.empty()) {
     std::fprintf(
         stderr, "fastgpu submit: %s: #SBATCH options that mean nothing here were left out: %s%s\n",
-        submit->script.c_str(), fmt::format("{}", fmt::join(submit->left_out, ", ")).c_str(),
-        output ? " (the job's output goes to its log: `fastgpu logs ID`)" : "");
+        submit->script.c_str(), fmt::format("{}", fmt::join(flags.left_out, ", ")).c_str(),
+        flags.output_left_out ? " (the job's output goes to its log: `fastgpu logs ID`)" : "");
   }
-  Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(submit->options, *context);
+  Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(flags.options, *context);
   if (!specs.ok()) return usage_error("submit", specs.status().message());
   if (options.follow && specs->size() > 1) {
     return usage_error(

@@ -171,9 +171,19 @@ std::optional<std::string> gpu_count(std::string_view value, bool gres) {
 }
 
 // One `#SBATCH` line's options that mean something here, in submit's fields; the others are
-// listed in `left_out` as written. Slurm's spellings: --job-name=x, --job-name x, -J x, -Jx.
+// listed in `flags.left_out` as written. Slurm's spellings: --job-name=x, --job-name x, -J x,
+// -Jx.
 Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& options,
-                        std::vector<std::string>& left_out) {
+                        ScriptFlags& flags) {
+  static const std::map<std::string, std::string> kShort = {
+      {"J", "job-name"},   {"t", "time"},  {"G", "gpus"}, {"a", "array"},
+      {"d", "dependency"}, {"D", "chdir"}, {"H", "hold"}};
+  // The options whose value is a submit field's as it is.
+  static const std::map<std::string, std::optional<std::string> SubmitOptions::*> kFields = {
+      {"job-name", &SubmitOptions::name},
+      {"time", &SubmitOptions::time},
+      {"array", &SubmitOptions::array},
+      {"chdir", &SubmitOptions::workdir}};
   for (std::size_t at = 0; at < words.size(); ++at) {
     const std::string& word = words[at];
     if (word.size() < 2 || word.front() != '-') {
@@ -187,13 +197,8 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
       if (equals != std::string::npos) value = word.substr(equals + 1);
     } else {
       name = word.substr(1, 1);
+      if (auto found = kShort.find(name); found != kShort.end()) name = found->second;
       if (word.size() > 2) value = word.substr(2);
-    }
-    static const std::map<std::string, std::string> kShort = {
-        {"J", "job-name"},   {"t", "time"},  {"G", "gpus"}, {"a", "array"},
-        {"d", "dependency"}, {"D", "chdir"}, {"H", "hold"}};
-    if (auto found = kShort.find(name); found != kShort.end() && !word.starts_with("--")) {
-      name = found->second;
     }
     const bool flag =
         name == "hold" || name == "requeue" || name == "no-requeue" || name == "exclusive";
@@ -205,32 +210,20 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
     }
     const std::string written =
         value ? fmt::format("{} {}", word.substr(0, word.find('=')), *value) : word;
-    auto needs_value = [&]() -> Status {
-      if (value) return Status::ok_status();
+    const bool gpus = name == "gpus" || name == "gpus-per-node" || name == "gres";
+    if (!value && (gpus || name == "dependency" || kFields.contains(name))) {
       return invalid_argument(fmt::format("{} needs a value", word));
-    };
-    if (name == "job-name") {
-      FASTGPU_RETURN_IF_ERROR(needs_value());
-      options.name = *value;
-    } else if (name == "time") {
-      FASTGPU_RETURN_IF_ERROR(needs_value());
-      options.time = *value;
-    } else if (name == "gpus" || name == "gpus-per-node" || name == "gres") {
-      FASTGPU_RETURN_IF_ERROR(needs_value());
+    }
+    if (auto field = kFields.find(name); field != kFields.end()) {
+      options.*(field->second) = *value;
+    } else if (gpus) {
       if (std::optional<std::string> count = gpu_count(*value, name == "gres")) {
         options.gpus = std::move(*count);
       } else {
-        left_out.push_back(written);
+        flags.left_out.push_back(written);
       }
-    } else if (name == "array") {
-      FASTGPU_RETURN_IF_ERROR(needs_value());
-      options.array = *value;
     } else if (name == "dependency") {
-      FASTGPU_RETURN_IF_ERROR(needs_value());
       options.after.push_back(*value);
-    } else if (name == "chdir") {
-      FASTGPU_RETURN_IF_ERROR(needs_value());
-      options.workdir = *value;
     } else if (name == "hold") {
       options.hold = "true";
     } else if (name == "requeue" || name == "no-requeue") {
@@ -238,7 +231,9 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
     } else if (name == "exclusive" && !value) {
       // Each GPU to itself, as a job has it unless it declares a --share.
     } else {
-      left_out.push_back(written);
+      flags.left_out.push_back(written);
+      flags.output_left_out = flags.output_left_out || name == "output" || name == "error" ||
+                              name == "o" || name == "e";
     }
   }
   return Status::ok_status();
@@ -251,7 +246,7 @@ Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text
                                                            const SubmitContext& context) {
   std::optional<SubmitOptions> fastgpu;
   std::optional<SubmitOptions> sbatch;
-  std::vector<std::string> left_out;
+  ScriptFlags given;
   std::size_t line_number = 0;
   for (std::size_t at = 0; at < text.size();) {
     std::size_t end = text.find('\n', at);
@@ -283,7 +278,7 @@ Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text
     Result<std::vector<std::string>> words = split_words(flags);
     if (!words.ok()) return located(words.status());
     SubmitOptions options;
-    if (Status read = translate_sbatch(*words, options, left_out); !read.ok()) {
+    if (Status read = translate_sbatch(*words, options, given); !read.ok()) {
       return located(read);
     }
     if (Status checked = check_alone(options, context); !checked.ok()) return located(checked);
@@ -292,65 +287,77 @@ Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text
   }
   if (!fastgpu && !sbatch) return std::optional<ScriptFlags>();
   // The #FASTGPU lines over the #SBATCH ones: they were written for FastGPU.
-  ScriptFlags given{sbatch.value_or(SubmitOptions{}), std::move(left_out)};
+  given.options = sbatch.value_or(SubmitOptions{});
   if (fastgpu) lay_over(given.options, std::move(*fastgpu));
   return std::optional<ScriptFlags>(std::move(given));
 }
 
+namespace {
+
+// Which word of the command names the script (command_script()), and the script's path.
+struct ScriptWord {
+  std::size_t index;
+  std::filesystem::path path;
+};
+
+std::optional<ScriptWord> script_word(const SubmitOptions& options, const SubmitContext& context) {
+  if (options.argv.empty()) return std::nullopt;
+  // The program itself, named by its path (./train.sh); else the file an interpreter runs
+  // (`bash train.sh`, `python3 train.py`).
+  std::size_t index = 0;
+  if (options.argv.front().find('/') == std::string::npos) {
+    if (options.argv.size() < 2 || options.argv[1].empty() || options.argv[1].front() == '-') {
+      return std::nullopt;
+    }
+    index = 1;
+  }
+  // From the job's folder, where it runs.
+  std::filesystem::path path =
+      context.working_dir / options.workdir.value_or("") / options.argv[index];
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return std::nullopt;
+  return ScriptWord{index, std::move(path)};
+}
+
+}  // namespace
+
 std::optional<std::filesystem::path> command_script(const SubmitOptions& options,
                                                     const SubmitContext& context) {
-  if (options.argv.empty()) return std::nullopt;
-  const std::filesystem::path folder = context.working_dir / options.workdir.value_or("");
-  auto regular = [](const std::filesystem::path& path) {
-    std::error_code error;
-    return std::filesystem::is_regular_file(path, error);
-  };
-  // The program itself, named by its path (./train.sh): run from the job's folder.
-  const std::string& program = options.argv.front();
-  if (program.find('/') != std::string::npos) {
-    if (regular(folder / program)) return folder / program;
-    return std::nullopt;
-  }
-  // Else the file an interpreter runs: `bash train.sh`, `python3 train.py`.
-  if (options.argv.size() < 2 || options.argv[1].empty() || options.argv[1].front() == '-') {
-    return std::nullopt;
-  }
-  if (regular(folder / options.argv[1])) return folder / options.argv[1];
-  return std::nullopt;
+  std::optional<ScriptWord> script = script_word(options, context);
+  if (!script) return std::nullopt;
+  return std::move(script->path);
 }
 
 Result<ScriptSubmission> with_script_directives(const SubmitOptions& command_line,
                                                 const SubmitContext& context) {
-  ScriptSubmission submission{command_line, {}, {}};
-  const std::optional<std::filesystem::path> script = command_script(command_line, context);
+  ScriptSubmission submission{{command_line, {}, false}, {}};
+  const std::optional<ScriptWord> script = script_word(command_line, context);
   if (!script) return submission;
   // One that cannot be read has no lines to give: whether it runs is the job's to tell.
-  std::ifstream in(*script, std::ios::binary);
+  std::ifstream in(script->path, std::ios::binary);
   if (!in) return submission;
   std::string head(kMostScriptBytes, '\0');
   in.read(head.data(), static_cast<std::streamsize>(head.size()));
   head.resize(static_cast<std::size_t>(in.gcount()));
   // The file as the user named it, relative to where they are.
-  const bool named_by_path = command_line.argv.front().find('/') != std::string::npos;
-  submission.script = named_by_path ? command_line.argv.front() : command_line.argv[1];
-  if (command_line.workdir) submission.script = script->string();
+  submission.script =
+      command_line.workdir ? script->path.string() : command_line.argv[script->index];
   Result<std::optional<ScriptFlags>> given =
       parse_script_directives(head, submission.script, context);
   if (!given.ok()) return given.status();
   if (!*given) return submission;
-  SubmitOptions merged = std::move((*given)->options);
-  submission.left_out = std::move((*given)->left_out);
+  submission.flags = std::move(**given);
+  SubmitOptions& merged = submission.flags.options;
   // The command line's flags over the script's, as sbatch's over #SBATCH lines; --after
   // given on both waits for both.
   lay_over(merged, command_line);
   merged.argv = command_line.argv;
   merged.shell_command = command_line.shell_command;
   // A folder of the script's own: the job runs there, and finds the script where it was read.
-  if (merged.workdir != command_line.workdir) {
-    std::string& named = named_by_path ? merged.argv.front() : merged.argv[1];
-    if (!std::filesystem::path(named).is_absolute()) named = script->lexically_normal().string();
+  std::string& named = merged.argv[script->index];
+  if (merged.workdir != command_line.workdir && !std::filesystem::path(named).is_absolute()) {
+    named = script->path.lexically_normal().string();
   }
-  submission.options = std::move(merged);
   return submission;
 }
 

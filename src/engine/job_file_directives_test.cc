@@ -229,7 +229,7 @@ class ScriptFiles : public ::testing::Test {
   Result<SubmitOptions> submitted(SubmitOptions command_line) const {
     Result<ScriptSubmission> submission = with_script_directives(command_line, here());
     if (!submission.ok()) return submission.status();
-    return submission->options;
+    return submission->flags.options;
   }
   static SubmitOptions command(std::vector<std::string> argv) {
     SubmitOptions options;

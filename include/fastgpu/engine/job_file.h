@@ -156,6 +156,7 @@ Result<store::JobSpec> resubmitted_spec(JobId from, const store::JobSpec& job,
 struct ScriptFlags {
   SubmitOptions options;
   std::vector<std::string> left_out;  // #SBATCH options that mean nothing here, as written
+  bool output_left_out = false;       // among them --output or --error: the job has its log
 };
 Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text,
                                                            const std::string& file_name,
@@ -172,9 +173,8 @@ std::optional<std::filesystem::path> command_script(const SubmitOptions& options
 // another folder (--workdir, --chdir), a relative script path becomes the path of the script
 // read, so that the job runs it.
 struct ScriptSubmission {
-  SubmitOptions options;
-  std::string script;                 // the script read, as named; empty when none was
-  std::vector<std::string> left_out;  // its #SBATCH options that mean nothing here
+  ScriptFlags flags;   // the job's flags: the command line's over the script's
+  std::string script;  // the script read, as named; empty when none was
 };
 Result<ScriptSubmission> with_script_directives(const SubmitOptions& command_line,
                                                 const SubmitContext& context);
