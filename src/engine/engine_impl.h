@@ -57,7 +57,8 @@ class EngineImpl final : public Engine {
     // Set when this request replaced an earlier one, whose SIGTERM stands (note_stop).
     std::optional<Stopping::Earlier> sigterm_for;
     std::optional<store::WallTime> asked;
-    std::string by_name = {};  // what its end reason calls who cancelled it: "ana", "uid 1000"
+    // What its end reason calls who cancelled it: "ana", "uid 1000"; set with by_uid.
+    std::optional<std::string> by_name = std::nullopt;
   };
 
   // engine.cc

@@ -136,10 +136,7 @@ std::optional<EngineImpl::EndingRun> EngineImpl::end_of(exec::Finished& finished
   const auto asked = stops_.find(finished.job);
   const bool was_asked = asked != stops_.end();
   RunEnd end = run_end_of(finished.outcome, was_asked ? asked->second.intent : StopIntent::kNone,
-                          job->spec.time_limit_s,
-                          was_asked && asked->second.by_uid
-                              ? std::optional<std::string>(asked->second.by_name)
-                              : std::nullopt);
+                          job->spec.time_limit_s, was_asked ? asked->second.by_name : std::nullopt);
   name_the_limit(end, job->spec.limits, finished.usage);
   store::JobEnd record{end.state,
                        finished.ended == store::WallTime{} ? now_ : finished.ended,
