@@ -4,10 +4,9 @@
 // job ids for the verbs that take them, read from a running daemon (never started for it).
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -19,13 +18,7 @@ namespace {
 
 // The words a verb's flag takes, where they are few and known; "" where they are not.
 std::string flag_words(const std::string& verb, const std::string& flag) {
-  if (flag == "policy") {
-    std::string policies;
-    for (const std::string& name : sched::policy_names()) {
-      policies += (policies.empty() ? "" : " ") + name;
-    }
-    return policies;
-  }
+  if (flag == "policy") return fmt::format("{}", fmt::join(sched::policy_names(), " "));
   if (flag == "strategy") return "pack spread";
   if (flag == "by") return "name user gpu day";
   if (flag == "restartable") return "true false";
@@ -36,76 +29,75 @@ std::string flag_words(const std::string& verb, const std::string& flag) {
   return "";
 }
 
-// The verbs that take job ids.
-const std::set<std::string>& id_verbs() {
-  static const std::set<std::string> kVerbs = {"show",    "logs",   "cancel", "hold",
-                                               "release", "update", "wait",   "resubmit"};
-  return kVerbs;
+// The verbs that take job ids, as a bash pattern.
+constexpr const char* kIdVerbs = "show|logs|cancel|hold|release|update|wait|resubmit";
+
+// An option's spellings: "-G", "--gpus".
+std::vector<std::string> spellings_of(const CLI::Option& option) {
+  std::vector<std::string> spellings;
+  for (const std::string& name : option.get_snames()) spellings.push_back("-" + name);
+  for (const std::string& name : option.get_lnames()) spellings.push_back("--" + name);
+  return spellings;
 }
 
 struct VerbWords {
-  std::string flags;        // every spelling of every flag: "-G --gpus --gpu-mem ..."
-  std::string value_flags;  // those that take a value
-  std::string subcommands;  // `daemon`'s: "run start stop ..."
+  std::vector<std::string> flags;        // every spelling of every flag
+  std::vector<std::string> value_flags;  // those that take a value
+  std::vector<std::string> subcommands;  // `daemon`'s: run, start, stop, ...
 };
 
 VerbWords words_of(const CLI::App& verb) {
   VerbWords words;
-  auto add = [](std::string& list, const std::string& word) {
-    list += (list.empty() ? "" : " ") + word;
-  };
   for (const CLI::Option* option : verb.get_options()) {
-    std::vector<std::string> spellings;
-    for (const std::string& name : option->get_snames()) spellings.push_back("-" + name);
-    for (const std::string& name : option->get_lnames()) spellings.push_back("--" + name);
-    for (const std::string& spelling : spellings) {
-      add(words.flags, spelling);
-      if (option->get_items_expected_min() > 0) add(words.value_flags, spelling);
+    for (const std::string& spelling : spellings_of(*option)) {
+      words.flags.push_back(spelling);
+      if (option->get_items_expected_min() > 0) words.value_flags.push_back(spelling);
     }
   }
-  for (const CLI::App* sub : verb.get_subcommands({})) add(words.subcommands, sub->get_name());
+  for (const CLI::App* sub : verb.get_subcommands({})) words.subcommands.push_back(sub->get_name());
   return words;
 }
 
-// A bash `case` arm's pattern for a verb path ("submit", "daemon start"), its aliases too.
-std::string pattern_of(const std::string& path) { return "\"" + path + "\""; }
+// A bash `case` pattern of the words typed so far ("submit", "daemon start", "queue -t").
+std::string pattern_of(const std::string& words) { return "\"" + words + "\""; }
 
 std::string bash_script(const CLI::App& app) {
-  std::string verbs;
-  std::string arms;
+  // The words typed before a flag, each with the verb they name: "queue", its alias "ls",
+  // and each of `daemon`'s subcommands, "daemon start".
   std::vector<std::pair<std::string, const CLI::App*>> paths;
+  std::vector<std::string> verbs;
   for (const CLI::App* verb : app.get_subcommands({})) {
-    verbs += (verbs.empty() ? "" : " ") + verb->get_name();
-    for (const std::string& alias : verb->get_aliases()) verbs += " " + alias;
-    paths.emplace_back(verb->get_name(), verb);
-    for (const std::string& alias : verb->get_aliases()) paths.emplace_back(alias, verb);
+    std::vector<std::string> names = {verb->get_name()};
+    names.insert(names.end(), verb->get_aliases().begin(), verb->get_aliases().end());
+    for (const std::string& name : names) {
+      verbs.push_back(name);
+      paths.emplace_back(name, verb);
+    }
     for (const CLI::App* sub : verb->get_subcommands({})) {
       paths.emplace_back(verb->get_name() + " " + sub->get_name(), sub);
     }
   }
-  // A value's words, by the verb and the flag before it: `"queue --state"|"queue -t")`.
+  // Each path's flags, and a value's words by the path and the flag before it:
+  // `"queue --state"|"queue -t")`.
+  std::string arms;
   std::string values;
   for (const auto& [path, verb] : paths) {
     const VerbWords words = words_of(*verb);
     arms += fmt::format("    {}) flags=\"{}\"; value_flags=\"{}\"; subcommands=\"{}\" ;;\n",
-                        pattern_of(path), words.flags, words.value_flags, words.subcommands);
+                        pattern_of(path), fmt::join(words.flags, " "),
+                        fmt::join(words.value_flags, " "), fmt::join(words.subcommands, " "));
     for (const CLI::Option* option : verb->get_options()) {
       if (option->get_lnames().empty()) continue;
       const std::string known = flag_words(verb->get_name(), option->get_lnames().front());
       if (known.empty()) continue;
-      std::string patterns;
-      for (const std::string& name : option->get_lnames()) {
-        patterns += (patterns.empty() ? "" : "|") + pattern_of(path + " --" + name);
-      }
-      for (const std::string& name : option->get_snames()) {
-        patterns += "|" + pattern_of(path + " -" + name);
+      std::vector<std::string> patterns;
+      for (const std::string& spelling : spellings_of(*option)) {
+        patterns.push_back(pattern_of(path + " " + spelling));
       }
       values += fmt::format("    {}) COMPREPLY=($(compgen -W \"{}\" -- \"$cur\")); return 0 ;;\n",
-                            patterns, known);
+                            fmt::join(patterns, "|"), known);
     }
   }
-  std::string ids;
-  for (const std::string& verb : id_verbs()) ids += (ids.empty() ? "" : "|") + verb;
   return fmt::format(R"script(# bash completion for fastgpu, written by `fastgpu completion bash`.
 # Load it in this shell:  source <(fastgpu completion bash)
 # or for every shell:     fastgpu completion bash > ~/.local/share/bash-completion/completions/fastgpu
@@ -159,8 +151,8 @@ _fastgpu() {{
 }}
 complete -o default -F _fastgpu fastgpu
 )script",
-                     fmt::arg("verbs", verbs), fmt::arg("arms", arms), fmt::arg("values", values),
-                     fmt::arg("ids", ids));
+                     fmt::arg("verbs", fmt::join(verbs, " ")), fmt::arg("arms", arms),
+                     fmt::arg("values", values), fmt::arg("ids", kIdVerbs));
 }
 
 }  // namespace
