@@ -416,7 +416,8 @@ function showDays(report) {
   const days = [];
   for (let back = TREND_DAYS - 1; back >= 0; --back) {
     const date = new Date(now.getFullYear(), now.getMonth(), now.getDate() - back);
-    days.push({ date, key: dayKey(date), group: byDay.get(dayKey(date)) });
+    const key = dayKey(date);
+    days.push({ date, key, group: byDay.get(key) });
   }
   const most = Math.max(0, ...days.map((day) => (day.group && day.group.gpu_seconds) || 0));
   const strip = document.createElement("div");
@@ -424,6 +425,7 @@ function showDays(report) {
   strip.className = "days";
   for (const { date, key, group } of days) {
     const jobs = group ? group.jobs : 0;
+    const jobsText = `${jobs} ${jobs === 1 ? "job" : "jobs"}`;
     const gpuSeconds = (group && group.gpu_seconds) || 0;
     const failed = group ? group.states.FAILED + group.states.TIMEOUT : 0;
     const column = document.createElement("div");
@@ -443,7 +445,7 @@ function showDays(report) {
     label.textContent = date.toLocaleDateString(undefined, { weekday: "short", day: "numeric" });
     const count = document.createElement("span");
     count.className = "day-jobs";
-    count.textContent = jobs === 0 ? "-" : `${jobs} ${jobs === 1 ? "job" : "jobs"}`;
+    count.textContent = jobs === 0 ? "-" : jobsText;
     column.append(value, bar, label, count);
     if (failed > 0) {
       const bad = document.createElement("span");
@@ -456,7 +458,7 @@ function showDays(report) {
       : "";
     column.title = jobs === 0
       ? `${key}: no job ended`
-      : `${key}: ${jobs} ${jobs === 1 ? "job" : "jobs"} ended (${states}), GPU time ${duration(gpuSeconds)}`;
+      : `${key}: ${jobsText} ended (${states}), GPU time ${duration(gpuSeconds)}`;
     strip.appendChild(column);
   }
   document.getElementById("usage-days").replaceWith(strip);
