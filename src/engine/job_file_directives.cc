@@ -185,6 +185,7 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
       {"array", &SubmitOptions::array},
       {"chdir", &SubmitOptions::workdir}};
   for (std::size_t at = 0; at < words.size(); ++at) {
+    const std::size_t first_word = at;
     const std::string& word = words[at];
     if (word.size() < 2 || word.front() != '-') {
       return invalid_argument(fmt::format("'{}' is not an sbatch option", word));
@@ -210,6 +211,11 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
     }
     const std::string written =
         value ? fmt::format("{} {}", word.substr(0, word.find('=')), *value) : word;
+    const auto leave_out = [&] {
+      flags.left_out.push_back(written);
+      flags.left_out_words.emplace_back(words.begin() + static_cast<std::ptrdiff_t>(first_word),
+                                        words.begin() + static_cast<std::ptrdiff_t>(at) + 1);
+    };
     const bool gpus = name == "gpus" || name == "gpus-per-node" || name == "gres";
     if (!value && (gpus || name == "dependency" || kFields.contains(name))) {
       return invalid_argument(fmt::format("{} needs a value", word));
@@ -220,7 +226,7 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
       if (std::optional<std::string> count = gpu_count(*value, name == "gres")) {
         options.gpus = std::move(*count);
       } else {
-        flags.left_out.push_back(written);
+        leave_out();
       }
     } else if (name == "dependency") {
       options.after.push_back(*value);
@@ -231,7 +237,7 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
     } else if (name == "exclusive" && !value) {
       // Each GPU to itself, as a job has it unless it declares a --share.
     } else {
-      flags.left_out.push_back(written);
+      leave_out();
       flags.output_left_out = flags.output_left_out || name == "output" || name == "error" ||
                               name == "o" || name == "e";
     }
@@ -321,6 +327,16 @@ std::optional<ScriptWord> script_word(const SubmitOptions& options, const Submit
 
 }  // namespace
 
+std::optional<std::string> script_head(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::string head(kMostScriptBytes, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  if (in.bad()) return std::nullopt;
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  return head;
+}
+
 std::optional<std::filesystem::path> command_script(const SubmitOptions& options,
                                                     const SubmitContext& context) {
   std::optional<ScriptWord> script = script_word(options, context);
@@ -334,16 +350,13 @@ Result<ScriptSubmission> with_script_directives(const SubmitOptions& command_lin
   const std::optional<ScriptWord> script = script_word(command_line, context);
   if (!script) return submission;
   // One that cannot be read has no lines to give: whether it runs is the job's to tell.
-  std::ifstream in(script->path, std::ios::binary);
-  if (!in) return submission;
-  std::string head(kMostScriptBytes, '\0');
-  in.read(head.data(), static_cast<std::streamsize>(head.size()));
-  head.resize(static_cast<std::size_t>(in.gcount()));
+  const std::optional<std::string> head = script_head(script->path);
+  if (!head) return submission;
   // The file as the user named it, relative to where they are.
   submission.script =
       command_line.workdir ? script->path.string() : command_line.argv[script->index];
   Result<std::optional<ScriptFlags>> given =
-      parse_script_directives(head, submission.script, context);
+      parse_script_directives(*head, submission.script, context);
   if (!given.ok()) return given.status();
   if (!*given) return submission;
   submission.flags = std::move(**given);

@@ -117,6 +117,10 @@ TEST(ScriptDirectives, SbatchLinesThatMeanSomethingHereAreRead) {
   EXPECT_EQ(flags.options.workdir, "/data");
   EXPECT_THAT(flags.left_out,
               ElementsAre("-p gpu", "--mem 32G", "--cpus-per-task 8", "--output %j.out"));
+  // Their words as written, for a Slurm cluster that still reads them.
+  EXPECT_THAT(flags.left_out_words,
+              ElementsAre(ElementsAre("-p", "gpu"), ElementsAre("--mem=32G"),
+                          ElementsAre("--cpus-per-task", "8"), ElementsAre("--output=%j.out")));
   // Slurm's other ways to ask for GPUs, and a resource that is not one.
   EXPECT_EQ(given("#SBATCH -G 4\n").gpus, "4");
   EXPECT_EQ(given("#SBATCH --gpus=h100:3\n").gpus, "3");

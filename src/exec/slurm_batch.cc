@@ -300,6 +300,15 @@ class Translator {
     if (nice > 0) lines.push_back(fmt::format("--nice={}", std::min(nice, kMaxNice)));
     lines.push_back(spec.restartable ? "--requeue" : "--no-requeue");
     add_gpu_notes(spec, submission.notes);
+    for (const std::vector<std::string>& words : options_.passed_on) {
+      std::string line;
+      for (const std::string& word : words) {
+        Result<std::string> quoted = sbatch_value(word, "the script's #SBATCH option");
+        if (!quoted.ok()) return quoted.status();
+        line += (line.empty() ? "" : " ") + *quoted;
+      }
+      lines.push_back(std::move(line));
+    }
     return {};
   }
 

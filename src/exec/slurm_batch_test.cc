@@ -235,6 +235,26 @@ TEST(SlurmSubmissions, TheFileCannotSetFastgpusVariablesAndACpuOnlyJobSeesNoGpu)
                     Not(HasSubstr("CUDA_VISIBLE_DEVICES=3")), Not(HasSubstr("bogus"))));
 }
 
+// A script's own #SBATCH options that FastGPU does not read reach Slurm after FastGPU's
+// lines, as written (a word with a blank quoted), in every job's batch script.
+TEST(SlurmSubmissions, AScriptsOtherSbatchOptionsArePassedOnAfterFastgpusLines) {
+  SlurmBatchOptions options = alices_options();
+  options.passed_on = {{"-p", "gpu"}, {"--mem=32G"}, {"--comment", "from the script"}};
+  const std::vector<SlurmSubmission> submissions =
+      submissions_of("{name: a, command: [./train.sh], array: 0-1}", options);
+  ASSERT_EQ(submissions.size(), 1u);
+  EXPECT_THAT(submissions[0].script,
+              HasSubstr("#SBATCH --no-requeue\n#SBATCH -p gpu\n#SBATCH --mem=32G\n"
+                        "#SBATCH --comment \"from the script\"\n\n"));
+  options.passed_on = {{"--comment=say \"hi\""}};
+  Result<std::vector<SlurmSubmission>> refused =
+      slurm_submissions(specs_of("{name: a, command: [./train.sh]}"), options);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.status().message(),
+              AllOf(HasSubstr("job 'a': the script's #SBATCH option '--comment=say \"hi\"'"),
+                    HasSubstr("double quote")));
+}
+
 TEST(SlurmSubmissions, ANameWithAQuoteIsQuotedOnItsLine) {
   EXPECT_THAT(submissions_of("{name: \"bob's\", command: [x]}")[0].script,
               HasSubstr("#SBATCH --job-name=\"bob's\"\n"));

@@ -31,6 +31,7 @@ using test_support::CliRun;
 using test_support::run_cli;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 
 namespace fs = std::filesystem;
 
@@ -151,6 +152,47 @@ jobs:
   // Each job's log where the table said, named by the job's name and Slurm id.
   EXPECT_TRUE(fs::exists(folder_ / ("prep-" + ids[0] + ".out")));
   EXPECT_TRUE(fs::exists(folder_ / ("sweep-" + ids[1] + "_2.out")));
+}
+
+// A script with #FASTGPU lines goes to the cluster as `fastgpu submit ./train.sh` queues it
+// here: its flags become the job's, and its own #SBATCH options that FastGPU does not read
+// (a partition, memory, a comment) reach Slurm; its --chdir is the job's folder and its
+// --output names the log. The script needs no x bit, as for sbatch: its #! line runs it.
+TEST_F(SlurmE2E, AScriptsFastgpuLinesAreItsJobOnTheClusterAndItsOtherSbatchOptionsReachSlurm) {
+  fs::create_directories(folder_ / "logs");
+  const std::string script = write_file("train.sh", R"(#!/bin/sh
+#FASTGPU --name scripted --gpus 2 --time 5m
+#FASTGPU --env 'GREETING=hello from the script' --array 0-1
+#SBATCH --partition=debug --mem 64M
+#SBATCH --comment "kept by fastgpu" -o logs/%x-%A_%a.txt
+#SBATCH --chdir=)" + folder_.string() + R"(
+echo "$CUDA_VISIBLE_DEVICES|$FASTGPU_ARRAY_INDEX|$GREETING" > "out-$FASTGPU_ARRAY_INDEX.txt"
+)");
+  const CliRun ran = slurm("--wait --json '" + script + "'");
+  ASSERT_EQ(ran.exit_code, 0) << ran.output;
+  const nlohmann::json out = nlohmann::json::parse(ran.output);
+  ASSERT_EQ(out["jobs"].size(), 1u);
+  const std::string id = out["jobs"][0]["slurm_id"];
+  EXPECT_EQ(out["jobs"][0]["name"], "scripted");
+  EXPECT_EQ(out["jobs"][0]["array"], "0-1");
+  EXPECT_EQ(out["ended"].size(), 2u) << out.dump();
+  // Two GPUs each, which Slurm picks.
+  EXPECT_THAT(read("out-0.txt"), MatchesRegex("[0-3],[0-3]\\|0\\|hello from the script\n"));
+  EXPECT_THAT(read("out-1.txt"), MatchesRegex("[0-3],[0-3]\\|1\\|hello from the script\n"));
+  EXPECT_TRUE(fs::exists(folder_ / "logs" / ("scripted-" + id + "_1.txt")));
+  // What Slurm kept of the script's own options.
+  Result<exec::ProgramOutput> shown =
+      exec::run_program({"scontrol", "show", "job", id + "_0"}, "");
+  ASSERT_TRUE(shown.ok());
+  EXPECT_THAT(shown->out, AllOf(HasSubstr("Partition=debug"), HasSubstr("MinMemoryNode=64M"),
+                                HasSubstr("Comment=kept by fastgpu")))
+      << shown->out;
+
+  // A bad line is refused at its place, and nothing goes to the cluster.
+  const std::string bad = write_file("bad.sh", "#!/bin/sh\n#FASTGPU --gpus two\ntrue\n");
+  const CliRun refused = slurm("'" + bad + "'");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("bad.sh:2: #FASTGPU --gpus two: gpus 'two'"));
 }
 
 // A file is taken whole or not at all: a job the cluster cannot hold is refused at its

@@ -157,10 +157,15 @@ struct ScriptFlags {
   SubmitOptions options;
   std::vector<std::string> left_out;  // #SBATCH options that mean nothing here, as written
   bool output_left_out = false;       // among them --output or --error: the job has its log
+  // The same options as their words, {"--partition", "gpu"} or {"-pgpu"}: what a Slurm
+  // cluster still reads (fastgpu slurm passes them on).
+  std::vector<std::vector<std::string>> left_out_words = {};
 };
 Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text,
                                                            const std::string& file_name,
                                                            const SubmitContext& context);
+// The head of a script, where its lines are: its first 64 KiB; nullopt when it cannot be read.
+std::optional<std::string> script_head(const std::filesystem::path& path);
 // The script a submission runs, whose lines are read: the command's first word when it is a
 // path (./train.sh, /opt/x/run.sh), else its second when that names a file (bash train.sh,
 // python3 train.py); relative to the job's folder. nullopt for --wrap, a program found

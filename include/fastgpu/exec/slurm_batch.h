@@ -30,6 +30,10 @@ struct SlurmBatchOptions {
   // workdir of ~), which the scripts do not export: sbatch passes the submitter's
   // environment on itself (--export=ALL, unless the cluster says otherwise).
   std::vector<std::string> inherited_environment;
+  // #SBATCH options of a script given in place of a job file that FastGPU does not read
+  // (--partition, --mem...), each as its words ({"-p", "gpu"}): written after FastGPU's own
+  // lines in every batch script, so that Slurm reads them as sbatch would have.
+  std::vector<std::vector<std::string>> passed_on = {};
 };
 
 // One sbatch call: a job of the file, or an array (all its members, one --array).
