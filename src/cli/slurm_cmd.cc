@@ -377,8 +377,7 @@ std::optional<std::string> output_value(const std::vector<std::string>& words) {
 // The command that runs `script` (absolute): the script itself when it may be run, else its
 // #! line's interpreter on it, as the kernel runs one (sbatch needs no x bit either).
 Result<std::vector<std::string>> script_command(const std::filesystem::path& script,
-                                                const std::string& head,
-                                                const std::string& name) {
+                                                const std::string& head, const std::string& name) {
   if (::access(script.c_str(), X_OK) == 0) return std::vector<std::string>{script.string()};
   const std::string_view line = trim(std::string_view(head).substr(2, head.find('\n') - 2));
   const std::size_t blank = line.find_first_of(" \t");
@@ -439,8 +438,19 @@ Result<SlurmJobs> load_jobs(const std::string& path) {
   // Every variable the file sets is exported by the script, even one the submitter has
   // too: a cluster's SBATCH_EXPORT=NONE passes nothing else on.
   Result<JobFile> file = load_job_file(path, /*inherit_environment=*/false);
-  if (!file.ok()) return file.status();
-  return SlurmJobs{*std::move(file), {}, std::nullopt};
+  if (file.ok()) return SlurmJobs{*std::move(file), {}, std::nullopt};
+  // Not YAML: a script without its #! line, maybe, which would be told as bad YAML.
+  const std::optional<std::string> head = engine::script_head(path);
+  for (std::string_view marker : {"#FASTGPU", "#SBATCH"}) {
+    if (head && (head->starts_with(marker) ||
+                 head->find("\n" + std::string(marker)) != std::string::npos)) {
+      return invalid_argument(fmt::format(
+          "'{}' has {} lines but no #! line, which a batch script starts with (sbatch needs one "
+          "too); make its first line #!/bin/bash (or another interpreter)",
+          printable(path), marker));
+    }
+  }
+  return file.status();
 }
 
 int submit_file(const SlurmCmdOptions& options) {
@@ -456,9 +466,8 @@ int submit_file(const SlurmCmdOptions& options) {
                                                                            places, options.file)));
   };
   // The command line's --output over the script's.
-  exec::SlurmBatchOptions batch{
-      options.output.empty() ? jobs->output.value_or("") : options.output,
-      file->context.environment, jobs->passed_on};
+  exec::SlurmBatchOptions batch{options.output.empty() ? jobs->output.value_or("") : options.output,
+                                file->context.environment, jobs->passed_on};
   Result<std::vector<exec::SlurmSubmission>> submissions =
       exec::slurm_submissions(file->specs, batch);
   if (!submissions.ok()) return fail_located(submissions.status());

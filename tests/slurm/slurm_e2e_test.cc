@@ -181,8 +181,7 @@ echo "$CUDA_VISIBLE_DEVICES|$FASTGPU_ARRAY_INDEX|$GREETING" > "out-$FASTGPU_ARRA
   EXPECT_THAT(read("out-1.txt"), MatchesRegex("[0-3],[0-3]\\|1\\|hello from the script\n"));
   EXPECT_TRUE(fs::exists(folder_ / "logs" / ("scripted-" + id + "_1.txt")));
   // What Slurm kept of the script's own options.
-  Result<exec::ProgramOutput> shown =
-      exec::run_program({"scontrol", "show", "job", id + "_0"}, "");
+  Result<exec::ProgramOutput> shown = exec::run_program({"scontrol", "show", "job", id + "_0"}, "");
   ASSERT_TRUE(shown.ok());
   EXPECT_THAT(shown->out, AllOf(HasSubstr("Partition=debug"), HasSubstr("MinMemoryNode=64M"),
                                 HasSubstr("Comment=kept by fastgpu")))
@@ -409,6 +408,34 @@ TEST(SlurmCli, PrintShowsTheBatchScriptsAndSubmitsNothing) {
   // What Slurm keeps otherwise, once for every job it is about.
   EXPECT_THAT(ran.output, HasSubstr("\nnote (a, c): gpu-mem: Slurm gives whole GPUs and does not "
                                     "pack by memory; "));
+}
+
+// Without a cluster: a script is one job, named after it, its lines read; one without an x
+// bit runs through its #! line's interpreter; one without a #! line is told so, not as bad
+// YAML.
+TEST(SlurmCli, AScriptIsOneJobRunByItsInterpreterWhenItHasNoXBit) {
+  const fs::path folder =
+      fs::temp_directory_path() / ("fastgpu-slurm-script-" + std::to_string(::getpid()));
+  fs::create_directories(folder);
+  const fs::path script = folder / "train.py";
+  std::ofstream(script) << "#!/usr/bin/env python3\n#FASTGPU --time 5 --gpus 0\n"
+                           "#SBATCH --mem=1G\nprint('hi')\n";
+  fs::permissions(script, fs::perms::owner_read | fs::perms::owner_write);
+  std::ofstream(folder / "bare.sh") << "#FASTGPU --gpus 1\necho hi\n";
+  const CliRun ran = test_support::run_cli_under(
+      "PATH=/nonexistent", "slurm --print '" + script.string() + "'", true);
+  const CliRun bare = test_support::run_cli_under(
+      "PATH=/nonexistent", "slurm --print '" + (folder / "bare.sh").string() + "'", true);
+  fs::remove_all(folder);
+  EXPECT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_THAT(ran.output,
+              AllOf(HasSubstr("train.py -> sbatch --hold (nothing submitted)\n"),
+                    HasSubstr("#SBATCH --job-name=train.py\n"),
+                    HasSubstr("#SBATCH --time=0-00:05:00\n"),
+                    HasSubstr("#SBATCH --no-requeue\n#SBATCH --mem=1G\n"),
+                    HasSubstr("exec /usr/bin/env python3 " + script.string() + "\n")));
+  EXPECT_EQ(bare.exit_code, 1) << bare.output;
+  EXPECT_THAT(bare.output, HasSubstr("bare.sh' has #FASTGPU lines but no #! line"));
 }
 
 // Slurm fails a job whose folder or log folder is missing at its start, with no log at all:
