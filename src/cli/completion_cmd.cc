@@ -102,12 +102,18 @@ std::string bash_script(const CLI::App& app) {
 # Load it in this shell:  source <(fastgpu completion bash)
 # or for every shell:     fastgpu completion bash > ~/.local/share/bash-completion/completions/fastgpu
 
-# Job ids from the daemon that runs; none when none does (completion never starts one).
+# Job ids from the daemon that runs, those the verb takes; none when no daemon runs
+# (completion never starts one).
 _fastgpu_ids() {{
-  local command=$1
+  local command=$1 verb=$2
   "$command" daemon status >/dev/null 2>&1 || return 0
-  {{ "$command" queue -r 2>/dev/null; "$command" history -n 30 2>/dev/null; }} |
-    awk '$1 ~ /^[0-9]+$/ {{ print $1 }}'
+  case $verb in
+    hold) "$command" queue -r -t queued 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && !/ \(held/ {{ print $1 }}' ;;
+    release) "$command" queue -r -t queued 2>/dev/null | awk '$1 ~ /^[0-9]+$/ && / \(held/ {{ print $1 }}' ;;
+    cancel|update|wait) "$command" queue -r 2>/dev/null | awk '$1 ~ /^[0-9]+$/ {{ print $1 }}' ;;
+    *) {{ "$command" queue -r 2>/dev/null; "$command" history -n 30 2>/dev/null; }} |
+      awk '$1 ~ /^[0-9]+$/ {{ print $1 }}' ;;
+  esac
 }}
 
 _fastgpu() {{
@@ -145,7 +151,7 @@ _fastgpu() {{
   elif [[ -n $subcommands && $path != *" "* ]]; then
     COMPREPLY=($(compgen -W "$subcommands" -- "$cur"))
   elif [[ $path =~ ^({ids})$ ]]; then
-    COMPREPLY=($(compgen -W "$(_fastgpu_ids "${{COMP_WORDS[0]}}")" -- "$cur"))
+    COMPREPLY=($(compgen -W "$(_fastgpu_ids "${{COMP_WORDS[0]}}" "$path")" -- "$cur"))
   fi
   return 0
 }}

@@ -1,7 +1,9 @@
 // `fastgpu completion bash` in a real bash: the script it prints completes verbs, flags, the
 // words some flags take, and the ids of the daemon's jobs, without ever starting a daemon.
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "daemon/daemon_harness.h"
 
@@ -43,20 +45,29 @@ TEST(CompletionE2E, BashCompletesVerbsFlagsAndTheirWords) {
   EXPECT_EQ(offered(daemon, {"submit", "--", "--gp"}), "\n");
 }
 
+// Each verb is offered the jobs it takes: `release` the held ones, `hold` those queued and
+// not held, `cancel` those queued or running, `show` those too and the last that ended.
 TEST(CompletionE2E, JobIdsComeFromARunningDaemonAndNoneIsStartedForThem) {
   DaemonHarness daemon;
   EXPECT_EQ(offered(daemon, {"cancel", ""}), "\n");
   EXPECT_NE(daemon.fastgpu("daemon status").exit_code, 0) << "completion started a daemon";
-  const std::uint64_t held = daemon.submit("--hold --gpus 0 -- true");
+  const std::string held = std::to_string(daemon.submit("--hold --gpus 0 -- true"));
   const std::uint64_t ended = daemon.submit("--gpus 0 -- true");
   daemon.wait_for_state(ended, "COMPLETED");
-  const std::string both = std::to_string(held) + "\n" + std::to_string(ended) + "\n";
-  EXPECT_EQ(offered(daemon, {"show", ""}), both);
-  EXPECT_EQ(offered(daemon, {"release", std::to_string(held).substr(0, 1)}),
-            std::to_string(held).substr(0, 1) == std::to_string(ended).substr(0, 1)
-                ? both
-                : std::to_string(held) + "\n");
-  daemon.fastgpu("cancel " + std::to_string(held));
+  const std::string waiting = std::to_string(daemon.submit("--gpus 0 --after " + held + " -- true"));
+  const auto lines = [](std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    std::string text;
+    for (const std::string& id : ids) text += id + "\n";
+    return text;
+  };
+  EXPECT_EQ(offered(daemon, {"show", ""}), lines({held, std::to_string(ended), waiting}));
+  EXPECT_EQ(offered(daemon, {"resubmit", ""}), lines({held, std::to_string(ended), waiting}));
+  EXPECT_EQ(offered(daemon, {"release", ""}), lines({held}));
+  EXPECT_EQ(offered(daemon, {"hold", ""}), lines({waiting}));
+  EXPECT_EQ(offered(daemon, {"cancel", ""}), lines({held, waiting}));
+  EXPECT_EQ(offered(daemon, {"wait", ""}), lines({held, waiting}));
+  daemon.fastgpu("cancel " + held + " " + waiting);
 }
 
 TEST(CompletionE2E, AnotherShellIsRefused) {

@@ -422,18 +422,17 @@ TEST(SlurmCli, AScriptIsOneJobRunByItsInterpreterWhenItHasNoXBit) {
                            "#SBATCH --mem=1G\nprint('hi')\n";
   fs::permissions(script, fs::perms::owner_read | fs::perms::owner_write);
   std::ofstream(folder / "bare.sh") << "#FASTGPU --gpus 1\necho hi\n";
-  const CliRun ran = test_support::run_cli_under(
-      "PATH=/nonexistent", "slurm --print '" + script.string() + "'", true);
+  const CliRun ran = test_support::run_cli_under("PATH=/nonexistent",
+                                                 "slurm --print '" + script.string() + "'", true);
   const CliRun bare = test_support::run_cli_under(
       "PATH=/nonexistent", "slurm --print '" + (folder / "bare.sh").string() + "'", true);
   fs::remove_all(folder);
   EXPECT_EQ(ran.exit_code, 0) << ran.output;
-  EXPECT_THAT(ran.output,
-              AllOf(HasSubstr("train.py -> sbatch --hold (nothing submitted)\n"),
-                    HasSubstr("#SBATCH --job-name=train.py\n"),
-                    HasSubstr("#SBATCH --time=0-00:05:00\n"),
-                    HasSubstr("#SBATCH --no-requeue\n#SBATCH --mem=1G\n"),
-                    HasSubstr("exec /usr/bin/env python3 " + script.string() + "\n")));
+  EXPECT_THAT(ran.output, AllOf(HasSubstr("train.py -> sbatch --hold (nothing submitted)\n"),
+                                HasSubstr("#SBATCH --job-name=train.py\n"),
+                                HasSubstr("#SBATCH --time=0-00:05:00\n"),
+                                HasSubstr("#SBATCH --no-requeue\n#SBATCH --mem=1G\n"),
+                                HasSubstr("exec /usr/bin/env python3 " + script.string() + "\n")));
   EXPECT_EQ(bare.exit_code, 1) << bare.output;
   EXPECT_THAT(bare.output, HasSubstr("bare.sh' has #FASTGPU lines but no #! line"));
 }
