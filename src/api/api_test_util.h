@@ -59,6 +59,7 @@ class FakeEngine final : public engine::Engine {
   }
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }
   const GpuReading& last_reading() const override { return reading_; }
+  std::size_t held_jobs() const override { return 0; }
   std::optional<engine::RunningUsage> running_usage(JobId job) const override {
     const auto found = usage.find(job);
     return found == usage.end() ? std::nullopt : std::optional(found->second);

@@ -117,6 +117,10 @@ void add_jobs(Families& out, const MetricsInput& input) {
             {{"state", std::string(store::job_state_name(state))}},
             found == input.jobs_by_state.end() ? 0.0 : static_cast<double>(found->second));
   }
+  out.add("fastgpu_jobs_held",
+          "Queued jobs that are held (fastgpu hold, submit --hold), of every user: counted in "
+          "fastgpu_jobs{state=\"QUEUED\"}, they start only once released.",
+          "gauge", {}, static_cast<double>(input.held_jobs));
   // A counter: `rate(fastgpu_jobs_entered_total{state="FAILED"}[1h])` across a purge, which
   // lowers fastgpu_jobs.
   for (store::JobState state : kStates) {

@@ -136,6 +136,10 @@ TEST(PrometheusMetrics, RunningJobsAndTheQueueAreCounted) {
   EXPECT_EQ(text.find("fastgpu_job_gpu_memory_peak_bytes"), std::string::npos) << text;
   EXPECT_TRUE(has_line(text, R"(fastgpu_jobs{state="QUEUED"} 5)")) << text;
   EXPECT_TRUE(has_line(text, R"(fastgpu_jobs{state="TIMEOUT"} 0)")) << text;
+  EXPECT_TRUE(has_line(text, "fastgpu_jobs_held 0")) << text;
+  MetricsInput holding = input();
+  holding.held_jobs = 2;
+  EXPECT_TRUE(has_line(prometheus_text(metric_families(holding)), "fastgpu_jobs_held 2"));
   // The counter of entries, every state present (0 where none entered).
   EXPECT_TRUE(has_line(text, R"(fastgpu_jobs_entered_total{state="FAILED"} 3)")) << text;
   EXPECT_TRUE(has_line(text, R"(fastgpu_jobs_entered_total{state="TIMEOUT"} 0)")) << text;

@@ -1301,6 +1301,7 @@ ApiResponse ApiService::metrics_for(std::optional<std::uint32_t> jobs_of, bool j
   {
     std::lock_guard lock(*options_.engine_mutex);
     input.reading = options_.engine->last_reading();
+    input.held_jobs = options_.engine->held_jobs();
     for (const store::JobRecord& job : input.running) {
       if (auto used = options_.engine->running_usage(job.id)) input.usage[job.id] = *used;
     }

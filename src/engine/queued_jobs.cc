@@ -19,6 +19,7 @@ Status QueuedJobs::refresh(store::StateStore& store, double now_s) {
   limited_arrays_.clear();
   cpu_jobs_.clear();
   gpu_jobs_.clear();
+  held_ = 0;
   awaited_.clear();
   cpu_to_admit_.clear();
   arrays_to_admit_.clear();
@@ -80,7 +81,10 @@ void QueuedJobs::index(const JobRecord& job) {
   for (const store::Dependency& dependency : job.spec.dependencies) {
     if (dependency.kind == store::DependencyKind::kAfterOk) awaited_[dependency.job].insert(job.id);
   }
-  if (job.spec.held_by) return;  // held: in no index a start is chosen from
+  if (job.spec.held_by) {  // held: in no index a start is chosen from
+    ++held_;
+    return;
+  }
   if (in_limited_array(job)) {
     limited_arrays_[job.spec.array->array_id].emplace(job.spec.array->index, job.id);
   } else if (job.spec.gpus == 0) {
@@ -95,6 +99,7 @@ void QueuedJobs::index(const JobRecord& job) {
 }
 
 void QueuedJobs::unindex(const JobRecord& job) {
+  if (job.spec.held_by) --held_;
   if (in_limited_array(job)) {
     erase_member(limited_arrays_, job);
   } else if (job.spec.gpus == 0) {

@@ -50,6 +50,8 @@ class QueuedJobs {
   // By (-priority, id): the order in which CPU slots are handed out.
   const std::set<std::pair<int, JobId>>& cpu_jobs() const { return cpu_jobs_; }
   const std::set<JobId>& gpu_jobs() const { return gpu_jobs_; }
+  // How many of jobs() are held.
+  std::size_t held() const { return held_; }
   // What the admission of engine-limited jobs walks (admitted_limited): cpu_jobs() and
   // limited_arrays() less the jobs parked by park_waiting() because a job they wait for
   // had not ended, so that 10,000 jobs waiting on one running job are not walked at every
@@ -83,6 +85,7 @@ class QueuedJobs {
   std::map<std::uint64_t, ArrayMembers> limited_arrays_;
   std::set<std::pair<int, JobId>> cpu_jobs_;
   std::set<JobId> gpu_jobs_;
+  std::size_t held_ = 0;
   std::map<JobId, std::set<JobId>> awaited_;
   std::set<std::pair<int, JobId>> cpu_to_admit_;
   std::map<std::uint64_t, ArrayMembers> arrays_to_admit_;

@@ -67,6 +67,24 @@ TEST_F(QueuedJobsTest, AJobWaitingForARunningJobIsParkedUntilItEnds) {
   EXPECT_EQ(queued_.parked(), 0u);
 }
 
+// Held jobs are counted (fastgpu_jobs_held) as they come, change and go.
+TEST_F(QueuedJobsTest, HeldJobsAreCounted) {
+  store::JobRecord held = job(1);
+  held.spec.held_by = 1000u;
+  queued_.add_batch({held, job(2)});
+  EXPECT_EQ(queued_.held(), 1u);
+  queued_.add_batch({job(1)});  // released: the job as stored now
+  EXPECT_EQ(queued_.held(), 0u);
+  store::JobRecord by_root = job(2);
+  by_root.spec.held_by = 0u;
+  queued_.add_batch({by_root, held});
+  EXPECT_EQ(queued_.held(), 2u);
+  queued_.remove(JobId(2));
+  EXPECT_EQ(queued_.held(), 1u);
+  queued_.remove(JobId(7));  // not queued
+  EXPECT_EQ(queued_.held(), 1u);
+}
+
 TEST_F(QueuedJobsTest, AParkedJobThatLeavesTheQueueLeavesNoTrace) {
   unended_ = {100};
   queued_.add_batch({job(1, {100}), job(2, {100})});

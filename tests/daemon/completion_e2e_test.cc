@@ -54,7 +54,8 @@ TEST(CompletionE2E, JobIdsComeFromARunningDaemonAndNoneIsStartedForThem) {
   const std::string held = std::to_string(daemon.submit("--hold --gpus 0 -- true"));
   const std::uint64_t ended = daemon.submit("--gpus 0 -- true");
   daemon.wait_for_state(ended, "COMPLETED");
-  const std::string waiting = std::to_string(daemon.submit("--gpus 0 --after " + held + " -- true"));
+  const std::string waiting =
+      std::to_string(daemon.submit("--gpus 0 --after " + held + " -- true"));
   const auto lines = [](std::vector<std::string> ids) {
     std::sort(ids.begin(), ids.end());
     std::string text;

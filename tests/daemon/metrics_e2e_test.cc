@@ -57,6 +57,7 @@ TEST(MetricsE2E, TheGpusAndARunningJobPassPromtoolsCheck) {
       << text.output;
   EXPECT_TRUE(contains(text.output, "\"} 10737418240\n")) << text.output;
   EXPECT_TRUE(contains(text.output, "\nfastgpu_jobs{state=\"RUNNING\"} 1\n")) << text.output;
+  EXPECT_TRUE(contains(text.output, "\nfastgpu_jobs_held 0\n")) << text.output;
   EXPECT_TRUE(contains(text.output, "\nfastgpu_gpus_simulated 1\n")) << text.output;
   EXPECT_EQ(count_of(text.output, "\nDCGM_FI_DEV_FB_FREE{gpu="), 2) << text.output;
 
@@ -255,6 +256,30 @@ TEST(MetricsE2E, PrometheusScrapesTheDaemonsMetricsPort) {
   const nlohmann::json& sample = parsed["data"]["result"][0];
   EXPECT_EQ(sample["metric"]["job"], "fastgpu") << answer;
   EXPECT_EQ(sample["value"][1], "1") << answer;  // two simulated H100s
+}
+
+// Held jobs are counted apart from the queue they are in: submitted held, held later, and
+// no longer once released (or cancelled).
+TEST(MetricsE2E, HeldJobsAreCountedUntilReleased) {
+  DaemonHarness daemon;
+  const std::string first = std::to_string(daemon.submit("--hold --gpus 0 -- true"));
+  const std::string second =
+      std::to_string(daemon.submit("--gpus 0 --after " + first + " -- true"));
+  const auto held = [&] {
+    const CliRun text = daemon.fastgpu("metrics", /*with_stderr=*/false);
+    EXPECT_EQ(text.exit_code, 0) << text.output;
+    const std::size_t at = text.output.find("\nfastgpu_jobs_held ");
+    return at == std::string::npos ? std::string("none")
+                                   : text.output.substr(at + 19, text.output.find('\n', at + 1) -
+                                                                     at - 19);
+  };
+  EXPECT_EQ(held(), "1");
+  ASSERT_EQ(daemon.fastgpu("hold " + second).exit_code, 0);
+  EXPECT_EQ(held(), "2");
+  ASSERT_EQ(daemon.fastgpu("cancel " + second).exit_code, 0);
+  EXPECT_EQ(held(), "1");
+  ASSERT_EQ(daemon.fastgpu("release " + first).exit_code, 0);
+  EXPECT_EQ(held(), "0");
 }
 
 TEST(MetricsE2E, BadUsageIsRefusedNamingTheFix) {

@@ -37,6 +37,8 @@ struct MetricsInput {
   std::map<store::JobState, std::uint64_t> jobs_by_state;
   // How many times a job of any user entered each state (StateStore::count_state_entries).
   std::map<store::JobState, std::uint64_t> entries_by_state;
+  // How many of the queued jobs are held (Engine::held_jobs).
+  std::uint64_t held_jobs = 0;
   // The running jobs the caller may see (root: all), each a set of fastgpu_job_* series.
   // REQUIRES: every one RUNNING.
   std::vector<store::JobRecord> running;

@@ -214,6 +214,10 @@ class Engine {
   // The GPUs as last read (simulated or NVML); "simulated" in reading.source says so.
   virtual const GpuReading& last_reading() const = 0;
 
+  // How many queued jobs are held (`fastgpu hold`, `submit --hold`), as of the queue the
+  // engine keeps (every user's).
+  virtual std::size_t held_jobs() const = 0;
+
   // What a job running under this engine has used so far (a job adopted after a restart:
   // since it was adopted); nullopt for a job it does not meter.
   virtual std::optional<RunningUsage> running_usage(JobId job) const = 0;
