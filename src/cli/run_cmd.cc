@@ -209,6 +209,7 @@ int run_batch(const RunOptions& options) {
   }
   Result<JobFile> file = load_job_file(options.file);
   if (!file.ok()) return fail("run", file.status());
+  if (file->script) tell_left_out("run", options.file, *file->script);
   std::vector<store::JobSpec>& specs = file->specs;
   give_callers_umask_and_limits(specs);
   Result<ReconnectingClient> client = connect_following(options.daemon, "run");
@@ -256,9 +257,13 @@ void add_run_command(CLI::App& app, CommandOutcome& outcome) {
   auto options = std::make_shared<RunOptions>();
   CLI::App* command =
       app.add_subcommand("run",
-                         "Run a batch from a YAML job file, wait for it and print its "
-                         "report (exit 1 if any job failed)");
-  command->add_option("FILE", options->file, "The job file (docs/job-files.md)")->required();
+                         "Run a batch from a YAML job file (or a script with #FASTGPU lines), "
+                         "wait for it and print its report (exit 1 if any job failed)");
+  command
+      ->add_option("FILE", options->file,
+                   "The job file (docs/job-files.md), or a batch script (#! on its first line) "
+                   "whose #FASTGPU lines give its flags: one job, as `fastgpu submit ./SCRIPT`")
+      ->required();
   add_daemon_flags(*command, options->daemon);
   command->add_option("--chart", options->chart,
                       "Also draw the batch's jobs and GPUs over time into FILE.svg or FILE.html");

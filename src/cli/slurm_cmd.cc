@@ -3,19 +3,14 @@
 // (docs/slurm.md).
 #include <fmt/format.h>
 #include <signal.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -347,118 +342,44 @@ int report_ends(const std::vector<exec::SlurmJobState>& jobs, api::Json submitte
   return not_completed.empty() ? kExitOk : kExitFailure;
 }
 
-// What fastgpu slurm submits: the jobs and where each is told, and what every batch script
-// carries besides them.
-struct SlurmJobs {
-  JobFile file;
-  // A script's #SBATCH options that FastGPU does not read: Slurm still does.
-  std::vector<std::vector<std::string>> passed_on;
-  std::optional<std::string> output;  // a script's own #SBATCH --output
-};
-
-// A batch script, as sbatch takes one: its first line starts with "#!".
-bool is_batch_script(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::array<char, 2> start{};
-  return in.read(start.data(), start.size()) && start[0] == '#' && start[1] == '!';
-}
-
-// The value of a script's #SBATCH --output (-o), as its words; nullopt for another option.
-std::optional<std::string> output_value(const std::vector<std::string>& words) {
-  const std::string& first = words.front();
-  if (first == "--output" || first == "-o") {
-    return words.size() > 1 ? std::optional<std::string>(words[1]) : std::nullopt;
-  }
-  if (first.starts_with("--output=")) return first.substr(std::string_view("--output=").size());
-  if (first.starts_with("-o") && first.size() > 2) return first.substr(2);
-  return std::nullopt;
-}
-
-// The command that runs `script` (absolute): the script itself when it may be run, else its
-// #! line's interpreter on it, as the kernel runs one (sbatch needs no x bit either).
-Result<std::vector<std::string>> script_command(const std::filesystem::path& script,
-                                                const std::string& head, const std::string& name) {
-  if (::access(script.c_str(), X_OK) == 0) return std::vector<std::string>{script.string()};
-  const std::string_view line = trim(std::string_view(head).substr(2, head.find('\n') - 2));
-  const std::size_t blank = line.find_first_of(" \t");
-  std::vector<std::string> command{std::string(line.substr(0, blank))};
-  if (command.front().empty()) {
-    return invalid_argument(fmt::format(
-        "{}: its #! line names no interpreter, and it is not executable; make the first line "
-        "#!/bin/bash (or another interpreter)",
-        name));
-  }
-  if (blank != std::string_view::npos) command.emplace_back(trim(line.substr(blank)));
-  command.push_back(script.string());
-  return command;
-}
-
-// A script in place of a job file: one job (or an array), as `fastgpu submit ./SCRIPT`
-// queues it, its #FASTGPU and #SBATCH lines read (docs/slurm.md).
-Result<SlurmJobs> load_script(const std::string& path) {
-  Result<engine::SubmitContext> context = submit_context();
-  if (!context.ok()) return context.status();
-  // As a job file's (load_job_file): sbatch passes the submitter's environment on itself.
-  std::erase_if(context->environment,
-                [](const std::string& entry) { return !entry.starts_with("HOME="); });
-  const std::filesystem::path script = (context->working_dir / path).lexically_normal();
-  const std::optional<std::string> head = engine::script_head(script);
-  if (!head) {
-    return invalid_argument(fmt::format("cannot read '{}': {}", printable(path),
-                                        std::generic_category().message(errno)));
-  }
-  Result<std::optional<engine::ScriptFlags>> read =
-      engine::parse_script_directives(*head, path, *context);
-  if (!read.ok()) return read.status();
-  engine::ScriptFlags flags = read->value_or(engine::ScriptFlags{});
-  Result<std::vector<std::string>> command = script_command(script, *head, path);
-  if (!command.ok()) return command.status();
-  flags.options.argv = *std::move(command);
-  // sbatch's name for a script's job: the script's.
-  if (!flags.options.name) flags.options.name = script.filename().string();
-  Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(flags.options, *context);
-  if (!specs.ok()) return invalid_argument(path + ": " + specs.status().message());
-  SlurmJobs jobs;
-  jobs.file.context = *std::move(context);
-  jobs.file.places.assign(specs->size(), path);
-  jobs.file.specs = *std::move(specs);
-  for (std::vector<std::string>& words : flags.left_out_words) {
-    if (std::optional<std::string> output = output_value(words)) {
-      jobs.output = std::move(output);
-    } else {
-      jobs.passed_on.push_back(std::move(words));
+// A script's #SBATCH --output (-o) value, among the words of its options left out (a
+// job file has none); nullopt when it gives none.
+std::optional<std::string> script_output(const JobFile& file) {
+  std::optional<std::string> output;
+  if (!file.script) return output;
+  for (const std::vector<std::string>& words : file.script->left_out_words) {
+    const std::string& first = words.front();
+    if ((first == "--output" || first == "-o") && words.size() > 1) {
+      output = words[1];
+    } else if (first.starts_with("--output=")) {
+      output = first.substr(std::string_view("--output=").size());
+    } else if (first.starts_with("-o") && first.size() > 2) {
+      output = first.substr(2);
     }
   }
-  return jobs;
+  return output;
 }
 
-// The jobs of a job file, or of a script.
-Result<SlurmJobs> load_jobs(const std::string& path) {
-  if (is_batch_script(path)) return load_script(path);
-  // Every variable the file sets is exported by the script, even one the submitter has
-  // too: a cluster's SBATCH_EXPORT=NONE passes nothing else on.
-  Result<JobFile> file = load_job_file(path, /*inherit_environment=*/false);
-  if (file.ok()) return SlurmJobs{*std::move(file), {}, std::nullopt};
-  // Not YAML: a script without its #! line, maybe, which would be told as bad YAML.
-  const std::optional<std::string> head = engine::script_head(path);
-  for (std::string_view marker : {"#FASTGPU", "#SBATCH"}) {
-    if (head && (head->starts_with(marker) ||
-                 head->find("\n" + std::string(marker)) != std::string::npos)) {
-      return invalid_argument(fmt::format(
-          "'{}' has {} lines but no #! line, which a batch script starts with (sbatch needs one "
-          "too); make its first line #!/bin/bash (or another interpreter)",
-          printable(path), marker));
-    }
+// A script's other #SBATCH options left out: Slurm still reads them.
+std::vector<std::vector<std::string>> passed_on(const JobFile& file) {
+  std::vector<std::vector<std::string>> options;
+  if (!file.script) return options;
+  for (const std::vector<std::string>& words : file.script->left_out_words) {
+    const std::string& first = words.front();
+    const bool output = first == "--output" || first.starts_with("--output=") ||
+                        (first.starts_with("-o") && (first.size() > 2 || words.size() > 1));
+    if (!output) options.push_back(words);
   }
-  return file.status();
+  return options;
 }
 
 int submit_file(const SlurmCmdOptions& options) {
   const Status sbatch_options = exec::check_sbatch_options(options.sbatch_args);
   if (!sbatch_options.ok()) return usage_error("slurm", sbatch_options.message());
-  Result<SlurmJobs> jobs = load_jobs(options.file);
-  if (!jobs.ok()) return fail("slurm", jobs.status());
-  const JobFile* file = &jobs->file;
+  // Every variable the file sets is exported by the script, even one the submitter has
+  // too: a cluster's SBATCH_EXPORT=NONE passes nothing else on.
+  Result<JobFile> file = load_job_file(options.file, /*inherit_environment=*/false);
+  if (!file.ok()) return fail("slurm", file.status());
   const std::vector<std::string>& places = file->places;
   // A refusal about one job, told at its place in the file.
   const auto fail_located = [&](const Status& refused) {
@@ -466,8 +387,9 @@ int submit_file(const SlurmCmdOptions& options) {
                                                                            places, options.file)));
   };
   // The command line's --output over the script's.
-  exec::SlurmBatchOptions batch{options.output.empty() ? jobs->output.value_or("") : options.output,
-                                file->context.environment, jobs->passed_on};
+  exec::SlurmBatchOptions batch{
+      options.output.empty() ? script_output(*file).value_or("") : options.output,
+      file->context.environment, passed_on(*file)};
   Result<std::vector<exec::SlurmSubmission>> submissions =
       exec::slurm_submissions(file->specs, batch);
   if (!submissions.ok()) return fail_located(submissions.status());

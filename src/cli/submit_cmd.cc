@@ -326,12 +326,7 @@ int run_submit(const SubmitCommandOptions& options) {
       engine::with_script_directives(options.submit, *context);
   if (!submit.ok()) return usage_error("submit", submit.status().message());
   const engine::ScriptFlags& flags = submit->flags;
-  if (!flags.left_out.empty()) {
-    std::fprintf(
-        stderr, "fastgpu submit: %s: #SBATCH options that mean nothing here were left out: %s%s\n",
-        submit->script.c_str(), fmt::format("{}", fmt::join(flags.left_out, ", ")).c_str(),
-        flags.output_left_out ? " (the job's output goes to its log: `fastgpu logs ID`)" : "");
-  }
+  tell_left_out("submit", submit->script, flags);
   Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(flags.options, *context);
   if (!specs.ok()) return usage_error("submit", specs.status().message());
   if (options.follow && specs->size() > 1) {

@@ -1,16 +1,23 @@
 #include "cli/submit_context.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <system_error>
+
+#include "fastgpu/core/text.h"
 
 extern char** environ;
 
@@ -71,6 +78,75 @@ Result<std::string> read_job_file(const std::string& path) {
 
 }  // namespace
 
+namespace {
+
+// A batch script, as sbatch takes one: its first line starts with "#!".
+bool is_batch_script(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::array<char, 2> start{};
+  return in.read(start.data(), start.size()) && start[0] == '#' && start[1] == '!';
+}
+
+// The command that runs `script` (absolute): the script itself when it may be run, else its
+// #! line's interpreter on it, as the kernel runs one (sbatch needs no x bit either).
+Result<std::vector<std::string>> script_command(const std::filesystem::path& script,
+                                                const std::string& head,
+                                                const std::string& name) {
+  if (::access(script.c_str(), X_OK) == 0) return std::vector<std::string>{script.string()};
+  const std::string_view line = trim(std::string_view(head).substr(2, head.find('\n') - 2));
+  const std::size_t blank = line.find_first_of(" \t");
+  std::vector<std::string> command{std::string(line.substr(0, blank))};
+  if (command.front().empty()) {
+    return invalid_argument(fmt::format(
+        "{}: its #! line names no interpreter, and it is not executable; make the first line "
+        "#!/bin/bash (or another interpreter)",
+        name));
+  }
+  if (blank != std::string_view::npos) command.emplace_back(trim(line.substr(blank)));
+  command.push_back(script.string());
+  return command;
+}
+
+Result<JobFile> load_script(const std::string& path, engine::SubmitContext context) {
+  const std::filesystem::path script = (context.working_dir / path).lexically_normal();
+  const std::optional<std::string> head = engine::script_head(script);
+  if (!head) {
+    return invalid_argument(fmt::format("cannot read '{}': {}", printable(path),
+                                        std::generic_category().message(errno)));
+  }
+  Result<std::optional<engine::ScriptFlags>> read =
+      engine::parse_script_directives(*head, path, context);
+  if (!read.ok()) return read.status();
+  engine::ScriptFlags flags = read->value_or(engine::ScriptFlags{});
+  Result<std::vector<std::string>> command = script_command(script, *head, path);
+  if (!command.ok()) return command.status();
+  flags.options.argv = *std::move(command);
+  // sbatch's name for a script's job: the script's.
+  if (!flags.options.name) flags.options.name = script.filename().string();
+  Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(flags.options, context);
+  if (!specs.ok()) return invalid_argument(path + ": " + specs.status().message());
+  JobFile file{std::move(context), *std::move(specs), {}, std::move(flags)};
+  file.places.assign(file.specs.size(), path);
+  return file;
+}
+
+// Why `path`, which is not YAML, was not read: a script without its #! line, told so.
+Status not_yaml(const std::string& path, const Status& yaml_error) {
+  const std::optional<std::string> head = engine::script_head(path);
+  for (std::string_view marker : {"#FASTGPU", "#SBATCH"}) {
+    if (head && (head->starts_with(marker) ||
+                 head->find("\n" + std::string(marker)) != std::string::npos)) {
+      return invalid_argument(fmt::format(
+          "'{}' has {} lines but no #! line, which a batch script starts with (sbatch needs one "
+          "too); make its first line #!/bin/bash (or another interpreter)",
+          printable(path), marker));
+    }
+  }
+  return yaml_error;
+}
+
+}  // namespace
+
 Result<JobFile> load_job_file(const std::string& path, bool inherit_environment) {
   Result<std::string> text = read_job_file(path);
   if (!text.ok()) return text.status();
@@ -80,12 +156,23 @@ Result<JobFile> load_job_file(const std::string& path, bool inherit_environment)
     std::erase_if(context->environment,
                   [](const std::string& entry) { return !entry.starts_with("HOME="); });
   }
+  if (is_batch_script(path)) return load_script(path, *std::move(context));
   JobFile file{*std::move(context), {}, {}};
   Result<std::vector<store::JobSpec>> specs =
       engine::parse_job_file(*text, path, file.context, &file.places);
-  if (!specs.ok()) return specs.status();
+  if (!specs.ok()) return not_yaml(path, specs.status());
   file.specs = *std::move(specs);
   return file;
+}
+
+void tell_left_out(const std::string& verb, const std::string& script,
+                   const engine::ScriptFlags& flags) {
+  if (flags.left_out.empty()) return;
+  std::fprintf(stderr,
+               "fastgpu %s: %s: #SBATCH options that mean nothing here were left out: %s%s\n",
+               verb.c_str(), script.c_str(), fmt::format("{}", fmt::join(flags.left_out, ", ")).c_str(),
+               flags.output_left_out ? " (the job's output goes to its log: `fastgpu logs ID`)"
+                                     : "");
 }
 
 }  // namespace fastgpu::cli

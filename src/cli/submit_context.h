@@ -2,6 +2,7 @@
 // now.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,11 +24,26 @@ struct JobFile {
   engine::SubmitContext context;
   std::vector<store::JobSpec> specs;
   std::vector<std::string> places;
+  // A script given in place of a job file: its flags as its lines gave them (and its
+  // #SBATCH options left out); nullopt for a job file.
+  std::optional<engine::ScriptFlags> script = std::nullopt;
 };
 // A folder, a file that cannot be read and the file's own errors are told as
 // engine::parse_job_file tells them. Without `inherit_environment`, the jobs' environment
 // holds only HOME (for a workdir of ~) and what the file sets: for `slurm`, whose sbatch
 // passes the environment on itself.
+//
+// A batch script (a file whose first line starts with "#!", as sbatch takes one) is read
+// in place of a job file: one job (or an array), as `fastgpu submit ./SCRIPT` queues it,
+// its #FASTGPU and #SBATCH lines read, named after the script unless a line names it. Its
+// command is the script's absolute path, or, when it has no x bit, its #! line's
+// interpreter on it (as the kernel runs it). A file with such lines but no #! line is
+// told so, not as bad YAML.
 Result<JobFile> load_job_file(const std::string& path, bool inherit_environment = true);
+
+// "fastgpu VERB: train.sh: #SBATCH options that mean nothing here were left out: ..." on
+// stderr, when the script's lines had any.
+void tell_left_out(const std::string& verb, const std::string& script,
+                   const engine::ScriptFlags& flags);
 
 }  // namespace fastgpu::cli

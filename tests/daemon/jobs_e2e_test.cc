@@ -104,6 +104,36 @@ TEST(JobsE2E, AScriptsFastgpuLinesAreItsSubmitFlags) {
   EXPECT_EQ(slurm_job["spec"]["time_limit_s"], 600);
 }
 
+// `fastgpu run` takes a script in place of a job file: one job, its lines read as submit
+// reads them, named after the script; one without an x bit runs through its #! line.
+TEST(JobsE2E, RunTakesAScriptAsOneJobWithItsLines) {
+  DaemonHarness daemon;
+  daemon.write_file("train.sh",
+                    "#!/bin/sh\n"
+                    "#FASTGPU --gpus 2 --time 30m --env EPOCHS=3\n"
+                    "#SBATCH --partition=gpu\n"
+                    "echo \"epochs=$EPOCHS gpus=$CUDA_VISIBLE_DEVICES\"\n");
+  const test_support::CliRun ran = daemon.fastgpu("run train.sh");
+  EXPECT_EQ(ran.exit_code, 0) << ran.output;
+  EXPECT_TRUE(contains(ran.output,
+                       "fastgpu run: train.sh: #SBATCH options that mean nothing here were left "
+                       "out: --partition gpu\n"))
+      << ran.output;
+  EXPECT_TRUE(contains(ran.output, "jobs        1: 1 COMPLETED")) << ran.output;
+  const json job = daemon.fastgpu_json("history")["jobs"][0];
+  EXPECT_EQ(job["spec"]["name"], "train.sh");
+  EXPECT_EQ(job["spec"]["gpus"], 2);
+  EXPECT_EQ(job["spec"]["time_limit_s"], 1800);
+  EXPECT_EQ(job["spec"]["argv"][0], "/bin/sh") << "no x bit: through its #! line";
+  EXPECT_EQ(daemon.log_of(job["id"].get<std::uint64_t>()), "epochs=3 gpus=0,1\n");
+
+  daemon.write_file("bad.sh", "#!/bin/sh\n#FASTGPU --gpus two\ntrue\n");
+  const test_support::CliRun refused = daemon.fastgpu("run bad.sh");
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "fastgpu run: bad.sh:2: #FASTGPU --gpus two: ")) << refused.output;
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 1u) << "nothing more was queued";
+}
+
 // alice submitted under umask 027 and her job ran with the daemon's 0022: what it made was
 // open to every user. `submit` and `run FILE.yaml` give a job their caller's umask; a job
 // sent through the API without one has the daemon's.

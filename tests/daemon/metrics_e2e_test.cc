@@ -269,9 +269,9 @@ TEST(MetricsE2E, HeldJobsAreCountedUntilReleased) {
     const CliRun text = daemon.fastgpu("metrics", /*with_stderr=*/false);
     EXPECT_EQ(text.exit_code, 0) << text.output;
     const std::size_t at = text.output.find("\nfastgpu_jobs_held ");
-    return at == std::string::npos ? std::string("none")
-                                   : text.output.substr(at + 19, text.output.find('\n', at + 1) -
-                                                                     at - 19);
+    return at == std::string::npos
+               ? std::string("none")
+               : text.output.substr(at + 19, text.output.find('\n', at + 1) - at - 19);
   };
   EXPECT_EQ(held(), "1");
   ASSERT_EQ(daemon.fastgpu("hold " + second).exit_code, 0);
