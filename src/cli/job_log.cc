@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <optional>
+#include <string_view>
 #include <thread>
 
 #include "core/base64.h"
@@ -64,19 +66,76 @@ int log_missing(const LogReading& how, const std::string& id, const api::Json& c
   return kExitFailure;
 }
 
+// Where the last `lines` lines of `bytes` start: after the newline before them (the last
+// line's own newline, at the end, is not counted). nullopt when `bytes` holds fewer.
+std::optional<std::size_t> tail_start_in(std::string_view bytes, std::uint64_t lines) {
+  if (lines == 0) return bytes.size();
+  std::size_t end = bytes.size();
+  if (end > 0 && bytes[end - 1] == '\n') --end;
+  std::uint64_t seen = 0;
+  for (std::size_t at = end; at-- > 0;) {
+    if (bytes[at] == '\n' && ++seen == lines) return at + 1;
+  }
+  return std::nullopt;
+}
+
+// The bytes of job `id`'s log from `offset` to `end` (fewer when it was truncated meanwhile).
+Result<std::string> read_log_bytes(ReconnectingClient& client, std::uint64_t id,
+                                   std::uint64_t offset, std::uint64_t end) {
+  std::string bytes;
+  while (offset < end) {
+    Result<api::Json> chunk =
+        client.get(fmt::format("/v1/jobs/{}/log?offset={}&encoding=base64", id, offset));
+    if (!chunk.ok()) return chunk.status();
+    const std::uint64_t next = chunk->value("next_offset", offset);
+    if (chunk->value("truncated", false) || next <= offset) break;
+    Result<std::string> piece = base64_decode((*chunk)["data"].get_ref<const std::string&>());
+    if (!piece.ok()) return piece.status().with_context("the daemon's answer");
+    bytes += *piece;
+    offset = next;
+  }
+  return bytes;
+}
+
+// The offset where the log's last `lines` lines start, read from its end: the last 64 KiB,
+// then four times as much until they hold that many lines or the whole log. 0 for a job
+// with no log yet.
+Result<std::uint64_t> tail_offset(ReconnectingClient& client, std::uint64_t id,
+                                  std::uint64_t lines) {
+  Result<api::Json> probe =
+      client.get(fmt::format("/v1/jobs/{}/log?offset=0&encoding=base64", id));
+  if (!probe.ok()) return probe.status();
+  const api::Json& size_field = (*probe)["size"];
+  if (!size_field.is_number_unsigned()) return std::uint64_t{0};
+  const std::uint64_t size = size_field.get<std::uint64_t>();
+  for (std::uint64_t window = 64 * 1024;; window *= 4) {
+    const std::uint64_t start = size > window ? size - window : 0;
+    Result<std::string> bytes = read_log_bytes(client, id, start, size);
+    if (!bytes.ok()) return bytes.status();
+    if (const std::optional<std::size_t> at = tail_start_in(*bytes, lines)) return start + *at;
+    if (start == 0) return std::uint64_t{0};  // fewer lines than asked: all of them
+  }
+}
+
 }  // namespace
 
 int print_job_log(ReconnectingClient& client, std::uint64_t job_id, LogReading how) {
   const std::string id = std::to_string(job_id);
   const char* verb = how.verb.c_str();
   std::uint64_t offset = 0;
+  if (how.tail_lines) {
+    Result<std::uint64_t> start = tail_offset(client, job_id, *how.tail_lines);
+    if (!start.ok()) return fail(how.verb, start.status());
+    offset = *start;
+  }
+  const std::uint64_t first_offset = offset;
   // --json: the answer as the API gives it (docs/api.md), the whole output read so far in
   // one `data` (gathered here, printed with the last answer); with -f, one such line per
   // piece as it comes (JSON Lines).
   const bool whole_json = how.json && !how.follow;
   std::string output;
-  const auto print_whole = [&output](api::Json last) {
-    last["offset"] = 0;
+  const auto print_whole = [&output, first_offset](api::Json last) {
+    last["offset"] = first_offset;
     last["data"] = std::move(output);
     print_json(last);
   };

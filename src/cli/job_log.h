@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "cli/daemon_client.h"
@@ -16,6 +17,9 @@ struct LogReading {
   bool follow = false;                  // until the job ends, across a daemon that goes away
   std::function<void()> between_reads;  // while following, before each pause
   std::function<void()> before_output;  // once, before the first bytes are printed
+  // Only the log's last lines (as `tail -n`), and with `follow` what comes after them;
+  // nullopt: the whole log.
+  std::optional<std::uint64_t> tail_lines = std::nullopt;
 };
 
 // Prints job `id`'s output as the job wrote it (UTF-8 or not), the whole log, or with

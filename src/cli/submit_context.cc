@@ -90,8 +90,7 @@ bool is_batch_script(const std::string& path) {
 // The command that runs `script` (absolute): the script itself when it may be run, else its
 // #! line's interpreter on it, as the kernel runs one (sbatch needs no x bit either).
 Result<std::vector<std::string>> script_command(const std::filesystem::path& script,
-                                                const std::string& head,
-                                                const std::string& name) {
+                                                const std::string& head, const std::string& name) {
   if (::access(script.c_str(), X_OK) == 0) return std::vector<std::string>{script.string()};
   const std::string_view line = trim(std::string_view(head).substr(2, head.find('\n') - 2));
   const std::size_t blank = line.find_first_of(" \t");
@@ -168,11 +167,10 @@ Result<JobFile> load_job_file(const std::string& path, bool inherit_environment)
 void tell_left_out(const std::string& verb, const std::string& script,
                    const engine::ScriptFlags& flags) {
   if (flags.left_out.empty()) return;
-  std::fprintf(stderr,
-               "fastgpu %s: %s: #SBATCH options that mean nothing here were left out: %s%s\n",
-               verb.c_str(), script.c_str(), fmt::format("{}", fmt::join(flags.left_out, ", ")).c_str(),
-               flags.output_left_out ? " (the job's output goes to its log: `fastgpu logs ID`)"
-                                     : "");
+  std::fprintf(
+      stderr, "fastgpu %s: %s: #SBATCH options that mean nothing here were left out: %s%s\n",
+      verb.c_str(), script.c_str(), fmt::format("{}", fmt::join(flags.left_out, ", ")).c_str(),
+      flags.output_left_out ? " (the job's output goes to its log: `fastgpu logs ID`)" : "");
 }
 
 }  // namespace fastgpu::cli

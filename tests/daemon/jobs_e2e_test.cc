@@ -130,7 +130,8 @@ TEST(JobsE2E, RunTakesAScriptAsOneJobWithItsLines) {
   daemon.write_file("bad.sh", "#!/bin/sh\n#FASTGPU --gpus two\ntrue\n");
   const test_support::CliRun refused = daemon.fastgpu("run bad.sh");
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
-  EXPECT_TRUE(contains(refused.output, "fastgpu run: bad.sh:2: #FASTGPU --gpus two: ")) << refused.output;
+  EXPECT_TRUE(contains(refused.output, "fastgpu run: bad.sh:2: #FASTGPU --gpus two: "))
+      << refused.output;
   EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 1u) << "nothing more was queued";
 }
 
@@ -623,6 +624,28 @@ TEST(JobsE2E, LogsJsonHasTheWholeOutputAndFollowWritesALinePerPiece) {
   EXPECT_TRUE(done);
 }
 
+// `logs -n N` prints the last N lines, as `tail -n`, read from the log's end: here from a
+// log of 1.3 MB, more than one answer of the API holds, whose last line has no newline.
+TEST(JobsE2E, LogsTailPrintsTheLastLines) {
+  DaemonHarness daemon;
+  const std::uint64_t id = daemon.submit("--gpus 0 --wrap 'seq 1 200000; printf tail-end'");
+  daemon.wait_for_state(id, "COMPLETED");
+  const std::string job = " " + std::to_string(id);
+  EXPECT_EQ(daemon.fastgpu("logs -n 3" + job, false).output, "199999\n200000\ntail-end");
+  EXPECT_EQ(daemon.fastgpu("logs --tail 0" + job, false).output, "");
+  const json tail = daemon.fastgpu_json("logs -n 2" + job);
+  EXPECT_EQ(tail["data"], "200000\ntail-end");
+  EXPECT_EQ(tail["offset"], 1288903 - 15) << "the byte where the lines start";
+  // A log that ends with its newline, and fewer lines than asked: all of them.
+  const std::uint64_t two = daemon.submit("--gpus 0 --wrap 'echo a; echo b'");
+  daemon.wait_for_state(two, "COMPLETED");
+  EXPECT_EQ(daemon.fastgpu("logs -n 1 " + std::to_string(two), false).output, "b\n");
+  EXPECT_EQ(daemon.fastgpu("logs -n 5 " + std::to_string(two), false).output, "a\nb\n");
+  const test_support::CliRun negative = daemon.fastgpu("logs -n -1" + job);
+  EXPECT_EQ(negative.exit_code, 2) << negative.output;
+  EXPECT_TRUE(contains(negative.output, "--tail -1 is negative")) << negative.output;
+}
+
 // `logs -f ID && next-step` ran the next step after a job that failed: -f exited 0 however
 // the followed job ended. Now its exit status says so, as `wait`'s; plain `logs` still only
 // prints the log (exit 0).
@@ -656,6 +679,7 @@ TEST(JobsE2E, LogsFollowExitsOneWhenTheJobDidNotComplete) {
   const std::uint64_t done = daemon.submit("--gpus 0 -- echo fine");
   daemon.wait_for_state(done, "COMPLETED");
   EXPECT_EQ(daemon.fastgpu("logs -f " + std::to_string(done)).exit_code, 0);
+  EXPECT_EQ(daemon.fastgpu("logs -f -n 1 " + std::to_string(done), false).output, "fine\n");
 }
 
 // `logs` prints the bytes the job wrote, UTF-8 or not (they reached it as U+FFFD).
