@@ -102,8 +102,7 @@ Result<std::string> read_log_bytes(ReconnectingClient& client, std::uint64_t id,
 // with no log yet.
 Result<std::uint64_t> tail_offset(ReconnectingClient& client, std::uint64_t id,
                                   std::uint64_t lines) {
-  Result<api::Json> probe =
-      client.get(fmt::format("/v1/jobs/{}/log?offset=0&encoding=base64", id));
+  Result<api::Json> probe = client.get(fmt::format("/v1/jobs/{}/log?offset=0&encoding=base64", id));
   if (!probe.ok()) return probe.status();
   const api::Json& size_field = (*probe)["size"];
   if (!size_field.is_number_unsigned()) return std::uint64_t{0};
