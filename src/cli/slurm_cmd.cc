@@ -389,7 +389,8 @@ int submit_file(const SlurmCmdOptions& options) {
   // The command line's --output over the script's.
   exec::SlurmBatchOptions batch{
       options.output.empty() ? script_output(*file).value_or("") : options.output,
-      file->context.environment, passed_on(*file)};
+      file->context.environment, passed_on(*file),
+      file->script ? file->script->gpu_type : std::nullopt};
   Result<std::vector<exec::SlurmSubmission>> submissions =
       exec::slurm_submissions(file->specs, batch);
   if (!submissions.ok()) return fail_located(submissions.status());

@@ -149,9 +149,14 @@ Result<SubmitOptions> parse_directive(std::string_view flags, const SubmitContex
   return options;
 }
 
-// The GPU count of Slurm's --gpus (N or TYPE:N) or of --gres's gpu entry (gpu:N,
-// gpu:TYPE:N; another resource, such as a license, is not a GPU): nullopt when it names none.
-std::optional<std::string> gpu_count(std::string_view value, bool gres) {
+// The GPUs of Slurm's --gpus (N or TYPE:N) or of --gres's gpu entry (gpu, gpu:N,
+// gpu:TYPE:N, gpu:TYPE; another resource, such as a license, is not a GPU): their count and
+// type (empty for none); nullopt when it names none.
+struct SlurmGpus {
+  std::string count;
+  std::string type;
+};
+std::optional<SlurmGpus> slurm_gpus(std::string_view value, bool gres) {
   for (std::size_t at = 0; at <= value.size();) {
     std::size_t end = value.find(',', at);
     if (end == std::string_view::npos) end = value.size();
@@ -160,12 +165,18 @@ std::optional<std::string> gpu_count(std::string_view value, bool gres) {
     if (gres) {
       if (!item.starts_with("gpu")) continue;
       item.remove_prefix(3);
-      if (item.empty()) return "1";  // --gres=gpu: one
+      if (item.empty()) return SlurmGpus{"1", ""};  // --gres=gpu: one
       if (item.front() != ':') continue;
       item.remove_prefix(1);
     }
     const std::size_t colon = item.rfind(':');
-    return std::string(colon == std::string_view::npos ? item : item.substr(colon + 1));
+    const std::string_view last = colon == std::string_view::npos ? item : item.substr(colon + 1);
+    const bool counted = !last.empty() && last.find_first_not_of("0123456789") == std::string::npos;
+    if (gres && !counted && colon == std::string_view::npos) {
+      return SlurmGpus{"1", std::string(item)};  // gpu:TYPE: one of that type
+    }
+    return SlurmGpus{std::string(last),
+                     colon == std::string_view::npos ? "" : std::string(item.substr(0, colon))};
   }
   return std::nullopt;
 }
@@ -223,8 +234,9 @@ Status translate_sbatch(const std::vector<std::string>& words, SubmitOptions& op
     if (auto field = kFields.find(name); field != kFields.end()) {
       options.*(field->second) = *value;
     } else if (gpus) {
-      if (std::optional<std::string> count = gpu_count(*value, name == "gres")) {
-        options.gpus = std::move(*count);
+      if (std::optional<SlurmGpus> asked = slurm_gpus(*value, name == "gres")) {
+        options.gpus = std::move(asked->count);
+        flags.gpu_type = asked->type.empty() ? std::nullopt : std::optional(asked->type);
       } else {
         leave_out();
       }

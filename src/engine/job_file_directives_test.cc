@@ -110,6 +110,7 @@ TEST(ScriptDirectives, SbatchLinesThatMeanSomethingHereAreRead) {
   EXPECT_EQ(flags.options.name, "train2");
   EXPECT_EQ(flags.options.time, "1-00:00:00");
   EXPECT_EQ(flags.options.gpus, "2");
+  EXPECT_EQ(flags.gpu_type, "a100");
   EXPECT_EQ(flags.options.array, "0-3%2");
   EXPECT_THAT(flags.options.after, ElementsAre("afterok:7"));
   EXPECT_EQ(flags.options.restartable, "true");
@@ -126,6 +127,11 @@ TEST(ScriptDirectives, SbatchLinesThatMeanSomethingHereAreRead) {
   EXPECT_EQ(given("#SBATCH --gpus=h100:3\n").gpus, "3");
   EXPECT_EQ(given("#SBATCH --gpus-per-node=2\n").gpus, "2");
   EXPECT_EQ(given("#SBATCH --gres=license:1,gpu\n").gpus, "1");
+  EXPECT_EQ(read("#SBATCH --gpus=h100:3\n").gpu_type, "h100");
+  EXPECT_EQ(read("#SBATCH --gres=gpu:h100\n").gpu_type, "h100");
+  EXPECT_EQ(given("#SBATCH --gres=gpu:h100\n").gpus, "1");
+  EXPECT_EQ(read("#SBATCH --gres=gpu:a100:2\n#SBATCH -G 1\n").gpu_type, std::nullopt)
+      << "the later line's GPUs, of no type";
   const ScriptFlags license = read("#SBATCH --gres=license:2\n");
   EXPECT_FALSE(license.options.gpus);
   EXPECT_THAT(license.left_out, ElementsAre("--gres license:2"));

@@ -285,7 +285,19 @@ class Translator {
     lines.push_back("--job-name=" + *name);
     lines.push_back("--chdir=" + *folder);
     lines.push_back("--output=" + *output);
-    if (spec.gpus > 0) lines.push_back(fmt::format("--gres=gpu:{}", spec.gpus));
+    if (spec.gpus > 0) {
+      const std::string type = options_.gpu_type.value_or("");
+      const bool plain = std::all_of(type.begin(), type.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+      });
+      if (!plain) {
+        return invalid_argument(fmt::format(
+            "GPU type '{}' is not a GRES type name (letters, digits, '_', '-', '.'); fix the "
+            "script's #SBATCH --gres or --gpus",
+            printable(type)));
+      }
+      lines.push_back(fmt::format("--gres=gpu:{}{}", type.empty() ? "" : type + ":", spec.gpus));
+    }
     add_time(spec, lines, submission.notes);
     const std::int64_t signal_before = signal_seconds(spec);
     if (signal_before > kMaxSignalSeconds) {

@@ -246,6 +246,11 @@ TEST(SlurmSubmissions, AScriptsOtherSbatchOptionsArePassedOnAfterFastgpusLines) 
   EXPECT_THAT(submissions[0].script,
               HasSubstr("#SBATCH --no-requeue\n#SBATCH -p gpu\n#SBATCH --mem=32G\n"
                         "#SBATCH --comment \"from the script\"\n\n"));
+  // The GPU type the script's #SBATCH --gres asked for stays in Slurm's GRES request.
+  options.gpu_type = "a100";
+  EXPECT_THAT(submissions_of("{name: a, command: [./train.sh], gpus: 2}", options)[0].script,
+              HasSubstr("#SBATCH --gres=gpu:a100:2\n"));
+  options.gpu_type = std::nullopt;
   options.passed_on = {{"--comment=say \"hi\""}};
   Result<std::vector<SlurmSubmission>> refused =
       slurm_submissions(specs_of("{name: a, command: [./train.sh]}"), options);

@@ -160,6 +160,9 @@ struct ScriptFlags {
   // The same options as their words, {"--partition", "gpu"} or {"-pgpu"}: what a Slurm
   // cluster still reads (fastgpu slurm passes them on).
   std::vector<std::vector<std::string>> left_out_words = {};
+  // The GPU type an #SBATCH --gres=gpu:TYPE:N or --gpus=TYPE:N asked for ("a100"): nothing
+  // here (GPUs are asked by count), a cluster's GRES type for fastgpu slurm.
+  std::optional<std::string> gpu_type = std::nullopt;
 };
 Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text,
                                                            const std::string& file_name,

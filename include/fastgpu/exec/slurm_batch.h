@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,6 +35,9 @@ struct SlurmBatchOptions {
   // (--partition, --mem...), each as its words ({"-p", "gpu"}): written after FastGPU's own
   // lines in every batch script, so that Slurm reads them as sbatch would have.
   std::vector<std::vector<std::string>> passed_on = {};
+  // The GPU type a script's #SBATCH --gres or --gpus asked for: every GPU job's
+  // --gres=gpu:TYPE:N.
+  std::optional<std::string> gpu_type = std::nullopt;
 };
 
 // One sbatch call: a job of the file, or an array (all its members, one --array).
