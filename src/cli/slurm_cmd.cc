@@ -342,33 +342,30 @@ int report_ends(const std::vector<exec::SlurmJobState>& jobs, api::Json submitte
   return not_completed.empty() ? kExitOk : kExitFailure;
 }
 
-// A script's #SBATCH --output (-o) value, among the words of its options left out (a
-// job file has none); nullopt when it gives none.
-std::optional<std::string> script_output(const JobFile& file) {
-  std::optional<std::string> output;
-  if (!file.script) return output;
-  for (const std::vector<std::string>& words : file.script->left_out_words) {
-    const std::string& first = words.front();
-    if ((first == "--output" || first == "-o") && words.size() > 1) {
-      output = words[1];
-    } else if (first.starts_with("--output=")) {
-      output = first.substr(std::string_view("--output=").size());
-    } else if (first.starts_with("-o") && first.size() > 2) {
-      output = first.substr(2);
-    }
-  }
-  return output;
+// The value of an #SBATCH --output (-o) option, given as its words; nullopt for another.
+std::optional<std::string> output_value(const std::vector<std::string>& words) {
+  const std::string& first = words.front();
+  if ((first == "--output" || first == "-o") && words.size() > 1) return words[1];
+  if (first.starts_with("--output=")) return first.substr(std::string_view("--output=").size());
+  if (first.starts_with("-o") && first.size() > 2) return first.substr(2);
+  return std::nullopt;
 }
 
-// A script's other #SBATCH options left out: Slurm still reads them.
-std::vector<std::vector<std::string>> passed_on(const JobFile& file) {
-  std::vector<std::vector<std::string>> options;
+// What a script's #SBATCH options that FastGPU does not read still mean to Slurm: its
+// --output names the jobs' logs, and the others are passed on in the batch scripts.
+struct ScriptOptions {
+  std::optional<std::string> output;
+  std::vector<std::vector<std::string>> passed_on;
+};
+ScriptOptions script_options(const JobFile& file) {
+  ScriptOptions options;
   if (!file.script) return options;
   for (const std::vector<std::string>& words : file.script->left_out_words) {
-    const std::string& first = words.front();
-    const bool output = first == "--output" || first.starts_with("--output=") ||
-                        (first.starts_with("-o") && (first.size() > 2 || words.size() > 1));
-    if (!output) options.push_back(words);
+    if (std::optional<std::string> output = output_value(words)) {
+      options.output = std::move(output);
+    } else {
+      options.passed_on.push_back(words);
+    }
   }
   return options;
 }
@@ -387,9 +384,10 @@ int submit_file(const SlurmCmdOptions& options) {
                                                                            places, options.file)));
   };
   // The command line's --output over the script's.
+  ScriptOptions script = script_options(*file);
   exec::SlurmBatchOptions batch{
-      options.output.empty() ? script_output(*file).value_or("") : options.output,
-      file->context.environment, passed_on(*file),
+      options.output.empty() ? script.output.value_or("") : options.output,
+      file->context.environment, std::move(script.passed_on),
       file->script ? file->script->gpu_type : std::nullopt};
   Result<std::vector<exec::SlurmSubmission>> submissions =
       exec::slurm_submissions(file->specs, batch);

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -15,7 +14,6 @@
 #include <fstream>
 #include <sstream>
 #include <string_view>
-#include <system_error>
 
 #include "fastgpu/core/text.h"
 
@@ -76,16 +74,6 @@ Result<std::string> read_job_file(const std::string& path) {
   return text.str();
 }
 
-}  // namespace
-
-namespace {
-
-// A batch script, as sbatch takes one: its first line starts with "#!".
-bool is_batch_script(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::array<char, 2> start{};
-  return in.read(start.data(), start.size()) && start[0] == '#' && start[1] == '!';
-}
 
 // The command that runs `script` (absolute): the script itself when it may be run, else its
 // #! line's interpreter on it, as the kernel runs one (sbatch needs no x bit either).
@@ -106,18 +94,15 @@ Result<std::vector<std::string>> script_command(const std::filesystem::path& scr
   return command;
 }
 
-Result<JobFile> load_script(const std::string& path, engine::SubmitContext context) {
+// `text`, the script at `path`, as one job (load_job_file()).
+Result<JobFile> load_script(const std::string& path, const std::string& text,
+                            engine::SubmitContext context) {
   const std::filesystem::path script = (context.working_dir / path).lexically_normal();
-  const std::optional<std::string> head = engine::script_head(script);
-  if (!head) {
-    return invalid_argument(fmt::format("cannot read '{}': {}", printable(path),
-                                        std::generic_category().message(errno)));
-  }
   Result<std::optional<engine::ScriptFlags>> read =
-      engine::parse_script_directives(*head, path, context);
+      engine::parse_script_directives(text, path, context);
   if (!read.ok()) return read.status();
   engine::ScriptFlags flags = read->value_or(engine::ScriptFlags{});
-  Result<std::vector<std::string>> command = script_command(script, *head, path);
+  Result<std::vector<std::string>> command = script_command(script, text, path);
   if (!command.ok()) return command.status();
   flags.options.argv = *std::move(command);
   // sbatch's name for a script's job: the script's.
@@ -129,12 +114,11 @@ Result<JobFile> load_script(const std::string& path, engine::SubmitContext conte
   return file;
 }
 
-// Why `path`, which is not YAML, was not read: a script without its #! line, told so.
-Status not_yaml(const std::string& path, const Status& yaml_error) {
-  const std::optional<std::string> head = engine::script_head(path);
+// Why `text`, the file at `path`, which is not YAML, was not read: a script without its #!
+// line is told so.
+Status not_yaml(const std::string& path, const std::string& text, const Status& yaml_error) {
   for (std::string_view marker : {"#FASTGPU", "#SBATCH"}) {
-    if (head && (head->starts_with(marker) ||
-                 head->find("\n" + std::string(marker)) != std::string::npos)) {
+    if (text.starts_with(marker) || text.find("\n" + std::string(marker)) != std::string::npos) {
       return invalid_argument(fmt::format(
           "'{}' has {} lines but no #! line, which a batch script starts with (sbatch needs one "
           "too); make its first line #!/bin/bash (or another interpreter)",
@@ -155,11 +139,12 @@ Result<JobFile> load_job_file(const std::string& path, bool inherit_environment)
     std::erase_if(context->environment,
                   [](const std::string& entry) { return !entry.starts_with("HOME="); });
   }
-  if (is_batch_script(path)) return load_script(path, *std::move(context));
+  // A batch script, as sbatch takes one: its first line starts with "#!".
+  if (text->starts_with("#!")) return load_script(path, *text, *std::move(context));
   JobFile file{*std::move(context), {}, {}};
   Result<std::vector<store::JobSpec>> specs =
       engine::parse_job_file(*text, path, file.context, &file.places);
-  if (!specs.ok()) return not_yaml(path, specs.status());
+  if (!specs.ok()) return not_yaml(path, *text, specs.status());
   file.specs = *std::move(specs);
   return file;
 }

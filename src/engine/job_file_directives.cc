@@ -337,8 +337,7 @@ std::optional<ScriptWord> script_word(const SubmitOptions& options, const Submit
   return ScriptWord{index, std::move(path)};
 }
 
-}  // namespace
-
+// The head of a script, where its lines are: its first 64 KiB; nullopt when it cannot be read.
 std::optional<std::string> script_head(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
@@ -348,6 +347,8 @@ std::optional<std::string> script_head(const std::filesystem::path& path) {
   head.resize(static_cast<std::size_t>(in.gcount()));
   return head;
 }
+
+}  // namespace
 
 std::optional<std::filesystem::path> command_script(const SubmitOptions& options,
                                                     const SubmitContext& context) {

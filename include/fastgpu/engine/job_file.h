@@ -167,8 +167,6 @@ struct ScriptFlags {
 Result<std::optional<ScriptFlags>> parse_script_directives(std::string_view text,
                                                            const std::string& file_name,
                                                            const SubmitContext& context);
-// The head of a script, where its lines are: its first 64 KiB; nullopt when it cannot be read.
-std::optional<std::string> script_head(const std::filesystem::path& path);
 // The script a submission runs, whose lines are read: the command's first word when it is a
 // path (./train.sh, /opt/x/run.sh), else its second when that names a file (bash train.sh,
 // python3 train.py); relative to the job's folder. nullopt for --wrap, a program found
