@@ -74,7 +74,6 @@ Result<std::string> read_job_file(const std::string& path) {
   return text.str();
 }
 
-
 // The command that runs `script` (absolute): the script itself when it may be run, else its
 // #! line's interpreter on it, as the kernel runs one (sbatch needs no x bit either).
 Result<std::vector<std::string>> script_command(const std::filesystem::path& script,
