@@ -97,16 +97,21 @@ Result<std::string> read_log_bytes(ReconnectingClient& client, std::uint64_t id,
   return bytes;
 }
 
-// The offset where the log's last `lines` lines start, read from its end: the last 64 KiB,
-// then four times as much until they hold that many lines or the whole log. 0 for a job
-// with no log yet.
+// The offset where the log's last `lines` lines start, read from its end: the whole log
+// when the first answer holds it, else the last 64 KiB, then four times as much until they
+// hold that many lines or the whole log. 0 for a job with no log yet.
 Result<std::uint64_t> tail_offset(ReconnectingClient& client, std::uint64_t id,
                                   std::uint64_t lines) {
-  Result<api::Json> probe = client.get(fmt::format("/v1/jobs/{}/log?offset=0&encoding=base64", id));
-  if (!probe.ok()) return probe.status();
-  const api::Json& size_field = (*probe)["size"];
+  Result<api::Json> first = client.get(fmt::format("/v1/jobs/{}/log?offset=0&encoding=base64", id));
+  if (!first.ok()) return first.status();
+  const api::Json& size_field = (*first)["size"];
   if (!size_field.is_number_unsigned()) return std::uint64_t{0};
   const std::uint64_t size = size_field.get<std::uint64_t>();
+  if (first->value("next_offset", std::uint64_t{0}) >= size) {
+    Result<std::string> bytes = base64_decode((*first)["data"].get_ref<const std::string&>());
+    if (!bytes.ok()) return bytes.status().with_context("the daemon's answer");
+    return tail_start_in(*bytes, lines).value_or(0);
+  }
   for (std::uint64_t window = 64 * 1024;; window *= 4) {
     const std::uint64_t start = size > window ? size - window : 0;
     Result<std::string> bytes = read_log_bytes(client, id, start, size);

@@ -35,6 +35,14 @@ Status about_job(const Status& problem, const store::JobSpec& spec, std::size_t 
       .with_batch_job(index, problem.message());
 }
 
+// Whether `text` holds only letters, digits, '_', '-', '.' and the characters of `also`.
+bool plain_word(std::string_view text, std::string_view also) {
+  return std::all_of(text.begin(), text.end(), [also](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+           also.find(c) != std::string_view::npos;
+  });
+}
+
 // Slurm's job name: the job's name, else its program's (sbatch would say "sbatch"); a
 // shell string's first word when it is a program's name ("python train.py"), else "sh"
 // ("FOO=1 env", "(cd x && make)").
@@ -43,11 +51,8 @@ std::string job_name(const store::JobSpec& spec) {
   if (!spec.argv.empty()) return std::filesystem::path(spec.argv[0]).filename().string();
   const std::string_view command = trim(spec.shell_command);
   const std::string word(command.substr(0, command.find_first_of(" \t\n")));
-  const bool plain = !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
-           c == '/';
-  });
-  return plain ? std::filesystem::path(word).filename().string() : "sh";
+  return !word.empty() && plain_word(word, "/") ? std::filesystem::path(word).filename().string()
+                                                : "sh";
 }
 
 // A value as an #SBATCH line carries it: in double quotes when it holds white space or a
@@ -286,17 +291,8 @@ class Translator {
     lines.push_back("--chdir=" + *folder);
     lines.push_back("--output=" + *output);
     if (spec.gpus > 0) {
-      const std::string type = options_.gpu_type.value_or("");
-      const bool plain = std::all_of(type.begin(), type.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-      });
-      if (!plain) {
-        return invalid_argument(fmt::format(
-            "GPU type '{}' is not a GRES type name (letters, digits, '_', '-', '.'); fix the "
-            "script's #SBATCH --gres or --gpus",
-            printable(type)));
-      }
-      lines.push_back(fmt::format("--gres=gpu:{}{}", type.empty() ? "" : type + ":", spec.gpus));
+      const std::string type = options_.gpu_type ? *options_.gpu_type + ":" : "";
+      lines.push_back(fmt::format("--gres=gpu:{}{}", type, spec.gpus));
     }
     add_time(spec, lines, submission.notes);
     const std::int64_t signal_before = signal_seconds(spec);
@@ -414,6 +410,14 @@ Result<std::vector<SlurmSubmission>> slurm_submissions(const std::vector<store::
                                                        const SlurmBatchOptions& options) {
   const Status apart = check_logs_apart(specs, options.output);
   if (!apart.ok()) return apart;
+  // Checked once: it comes from a script, whose job (or array) is the batch.
+  if (options.gpu_type && !plain_word(*options.gpu_type, "") && !specs.empty()) {
+    return about_job(invalid_argument(fmt::format(
+                         "GPU type '{}' is not a GRES type name (letters, digits, '_', '-', "
+                         "'.'); fix the script's #SBATCH --gres or --gpus",
+                         printable(*options.gpu_type))),
+                     specs.front(), 0);
+  }
   Translator translator(specs, options);
   std::vector<SlurmSubmission> submissions;
   for (const Group& group : group_arrays(specs)) {
