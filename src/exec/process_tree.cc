@@ -60,6 +60,61 @@ std::optional<JobId> job_of(pid_t pid, const std::unordered_map<pid_t, JobId>& s
   return std::nullopt;
 }
 
+// The real uid of a process, from the "Uid:" line of its status file.
+std::optional<std::uint32_t> real_uid(pid_t pid, const std::filesystem::path& proc_root) {
+  const Result<std::string> status = read_whole_file(proc_root / std::to_string(pid) / "status");
+  if (!status.ok()) return std::nullopt;
+  const std::size_t line = status->find("\nUid:");
+  if (line == std::string::npos) return std::nullopt;
+  std::size_t pos = line + 5;
+  while (pos < status->size() && ((*status)[pos] == '\t' || (*status)[pos] == ' ')) ++pos;
+  std::uint32_t uid = 0;
+  const auto [end, error] =
+      std::from_chars(status->data() + pos, status->data() + status->size(), uid);
+  if (error != std::errc{} || end == status->data() + pos) return std::nullopt;
+  return uid;
+}
+
+// The job a process's environment names (FASTGPU_JOB_ID, which every process of a job and
+// of its `fastgpu alloc` command inherits), when that job runs now under one of
+// `supervisors` and the process is its user's: its job's own process, the supervisor's
+// child, has the same real uid. A user cannot lay their GPU memory on another's job (whose
+// memory check would then blame that job) by setting the variable.
+std::optional<JobId> job_of_environment(pid_t pid,
+                                        const std::unordered_map<pid_t, JobId>& supervisors,
+                                        const std::filesystem::path& proc_root) {
+  const Result<std::string> environment =
+      read_whole_file(proc_root / std::to_string(pid) / "environ");
+  if (!environment.ok()) return std::nullopt;
+  constexpr std::string_view kName = "FASTGPU_JOB_ID=";
+  std::size_t at = 0;
+  if (!environment->starts_with(kName)) {
+    at = environment->find(std::string(1, '\0') + std::string(kName));
+    if (at == std::string::npos) return std::nullopt;
+    ++at;  // past the '\0' that ends the variable before
+  }
+  at += kName.size();
+  std::uint64_t number = 0;
+  const char* end = environment->data() + environment->size();
+  const auto [after, error] = std::from_chars(environment->data() + at, end, number);
+  if (error != std::errc{} || (after != end && *after != '\0')) return std::nullopt;
+  const JobId job(number);
+  for (const auto& [supervisor, running] : supervisors) {
+    if (running != job) continue;
+    const std::string folder = std::to_string(supervisor);
+    const Result<std::string> children =
+        read_whole_file(proc_root / folder / "task" / folder / "children");
+    if (!children.ok()) return std::nullopt;
+    pid_t child = 0;
+    std::from_chars(children->data(), children->data() + children->size(), child);
+    const std::optional<std::uint32_t> owner =
+        child > 0 ? real_uid(child, proc_root) : std::nullopt;
+    if (!owner || real_uid(pid, proc_root) != owner) return std::nullopt;
+    return job;
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<ProcStat> parse_proc_stat(std::string_view text) {
@@ -124,6 +179,9 @@ std::unordered_map<pid_t, JobId> attribute_pids(const std::vector<pid_t>& pids,
       jobs.emplace(pid, *by_cgroup);
     } else if (std::optional<JobId> by_tree = job_of(pid, supervisors, proc_root)) {
       jobs.emplace(pid, *by_tree);
+    } else if (std::optional<JobId> by_environment =
+                   job_of_environment(pid, supervisors, proc_root)) {
+      jobs.emplace(pid, *by_environment);
     }
   }
   return jobs;

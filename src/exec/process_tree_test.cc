@@ -1,7 +1,10 @@
 #include "fastgpu/exec/process_tree.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,6 +31,21 @@ class FakeProc : public ::testing::Test {
         << pid << " (" << name << ") S " << parent << " " << group << " " << session
         << " 34816 1234 4194304 100 0 0 0 5 3 0 0 20 0 1 0 " << start
         << " 1000000 200 18446744073709551615\n";
+  }
+
+  // The process's real uid (its status file's Uid: line), and the variables of its
+  // environment ("NAME=VALUE" each).
+  void set_identity(pid_t pid, std::uint32_t uid, const std::vector<std::string>& environment) {
+    std::ofstream(root_ / std::to_string(pid) / "status")
+        << "Name:\tx\nUmask:\t0022\nState:\tS (sleeping)\nUid:\t" << uid << "\t" << uid << "\t"
+        << uid << "\t" << uid << "\nGid:\t100\t100\t100\t100\n";
+    std::ofstream file(root_ / std::to_string(pid) / "environ", std::ios::binary);
+    for (const std::string& entry : environment) file << entry << '\0';
+  }
+  void set_children(pid_t pid, const std::string& children) {
+    const std::filesystem::path task = root_ / std::to_string(pid) / "task" / std::to_string(pid);
+    std::filesystem::create_directories(task);
+    std::ofstream(task / "children") << children;
   }
 
   std::filesystem::path root_;
@@ -105,6 +123,69 @@ TEST_F(FakeProc, AttributesBySessionThenByParentsAndSkipsTheRest) {
   EXPECT_FALSE(jobs.contains(300));
   EXPECT_FALSE(jobs.contains(999));  // gone between NVML's list and our read
   EXPECT_EQ(jobs.size(), 6u);
+}
+
+// A `fastgpu alloc` command runs from the user's terminal, outside its job's session and
+// tree: its FASTGPU_JOB_ID ties it to the job, only while that job runs and only when it is
+// the job's user's. Another user setting the variable lays nothing on someone else's job.
+TEST_F(FakeProc, AnAllocationsCommandIsItsJobsByTheVariableWhenItIsTheJobsUsers) {
+  add(100, "fastgpu-supervisor", 1, 100, 100);  // job 7's supervisor, run by root
+  set_identity(100, 0, {});
+  set_children(100, "101 ");
+  add(101, "fastgpu", 100, 101, 100);  // the holder, as the job's user
+  set_identity(101, 1000, {"FASTGPU_JOB_ID=7"});
+  add(400, "python", 350, 400, 350);  // the command, in the user's terminal session
+  set_identity(400, 1000, {"HOME=/home/ana", "FASTGPU_JOB_ID=7", "CUDA_VISIBLE_DEVICES=0"});
+  add(401, "python", 380, 401, 380);  // another user's, with the variable set by hand
+  set_identity(401, 1001, {"FASTGPU_JOB_ID=7"});
+  add(402, "python", 380, 402, 380);  // a job that has ended
+  set_identity(402, 1000, {"FASTGPU_JOB_ID=6"});
+  add(403, "python", 380, 403, 380);  // a value that is not a job id
+  set_identity(403, 1000, {"FASTGPU_JOB_ID=7x"});
+  add(404, "python", 380, 404, 380);  // the name inside another variable's value
+  set_identity(404, 1000, {"NOTE=FASTGPU_JOB_ID=7"});
+
+  const std::unordered_map<pid_t, JobId> supervisors = {{100, JobId(7)}};
+  const std::unordered_map<pid_t, JobId> jobs =
+      attribute_pids({400, 401, 402, 403, 404}, supervisors, root_);
+  EXPECT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs.at(400), JobId(7));
+}
+
+// The same through the real /proc: the supervisor's children file and the command's environ.
+TEST(RealProc, AProcessOutsideTheTreeIsItsJobsByTheVariable) {
+  std::vector<pid_t> started;
+  auto spawn = [&started](std::vector<std::string> args, std::vector<std::string> environment) {
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    std::vector<char*> envp;
+    for (std::string& entry : environment) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    pid_t pid = 0;
+    EXPECT_EQ(::posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), envp.data()), 0);
+    started.push_back(pid);
+    return pid;
+  };
+  const pid_t supervisor = spawn({"/bin/sh", "-c", "/bin/sleep 30 & wait"}, {});
+  const pid_t command = spawn({"/bin/sleep", "30"}, {"HOME=/", "FASTGPU_JOB_ID=7"});
+  const std::string folder = std::to_string(supervisor);
+  const std::filesystem::path children =
+      std::filesystem::path("/proc") / folder / "task" / folder / "children";
+  pid_t job_process = 0;
+  for (int tries = 0; tries < 500 && job_process == 0; ++tries) {
+    std::ifstream(children) >> job_process;
+    if (job_process == 0) ::usleep(10'000);
+  }
+  const std::unordered_map<pid_t, JobId> jobs = attribute_pids({command}, {{supervisor, JobId(7)}});
+  const std::unordered_map<pid_t, JobId> none = attribute_pids({command}, {{supervisor, JobId(8)}});
+  if (job_process > 0) ::kill(job_process, SIGKILL);  // the shell's, reaped by the shell
+  for (const pid_t pid : started) ::kill(pid, SIGKILL);
+  for (const pid_t pid : started) ::waitpid(pid, nullptr, 0);
+  ASSERT_GT(job_process, 0) << children;
+  ASSERT_EQ(jobs.size(), 1u);
+  EXPECT_EQ(jobs.at(command), JobId(7));
+  EXPECT_TRUE(none.empty());
 }
 
 TEST_F(FakeProc, ParentLoopsEndTheWalk) {

@@ -18,6 +18,7 @@
 #include <cstring>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "fake_nvml_abi.h"
 #include "fake_nvml_state.h"
@@ -265,13 +266,24 @@ nvmlReturn_t processes(nvmlDevice_t device, unsigned int* count, Info* infos) {
       code != NVML_SUCCESS) {
     return code;
   }
-  auto needed = static_cast<unsigned int>(gpu->processes.size());
+  std::vector<Process> listed;
+  for (Process process : gpu->processes) {
+    if (process.pid_file) {
+      std::FILE* file = std::fopen(process.pid_file->c_str(), "r");
+      if (file == nullptr) continue;
+      const int read = std::fscanf(file, "%u", &process.pid);
+      std::fclose(file);
+      if (read != 1) continue;
+    }
+    listed.push_back(process);
+  }
+  auto needed = static_cast<unsigned int>(listed.size());
   if (*count < needed) {
     *count = needed;
     return NVML_ERROR_INSUFFICIENT_SIZE;
   }
   if (needed > 0 && infos == nullptr) return NVML_ERROR_INVALID_ARGUMENT;
-  for (unsigned int i = 0; i < needed; ++i) fill_process(gpu->processes[i], infos[i]);
+  for (unsigned int i = 0; i < needed; ++i) fill_process(listed[i], infos[i]);
   *count = needed;
   return NVML_SUCCESS;
 }

@@ -56,9 +56,16 @@ std::vector<Process> parse_processes(const json& value) {
   if (!value.is_array()) bad("'processes' must be a list of {\"pid\": N, \"used_memory\": BYTES}");
   std::vector<Process> processes;
   for (const json& entry : value) {
-    if (!entry.is_object() || !entry.contains("pid")) bad("every process needs a 'pid'");
+    if (!entry.is_object() || (!entry.contains("pid") && !entry.contains("pid_file"))) {
+      bad("every process needs a 'pid' (or a 'pid_file' to read it from)");
+    }
     Process process;
-    process.pid = static_cast<unsigned int>(to_number(entry.at("pid"), "pid"));
+    if (entry.contains("pid_file")) {
+      if (!entry.at("pid_file").is_string()) bad("'pid_file' must be a path");
+      process.pid_file = entry.at("pid_file").get<std::string>();
+    } else {
+      process.pid = static_cast<unsigned int>(to_number(entry.at("pid"), "pid"));
+    }
     if (entry.contains("used_memory")) {
       process.used_memory = to_number(entry.at("used_memory"), "used_memory");
     }

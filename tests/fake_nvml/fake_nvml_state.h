@@ -36,6 +36,9 @@ struct Sequence {
 struct Process {
   unsigned int pid = 0;
   std::optional<unsigned long long> used_memory;  // absent: NVML_VALUE_NOT_AVAILABLE
+  // The pid read from this file at each call, for a process a test starts after the daemon
+  // (a `fastgpu alloc` command's); not listed while the file is missing or holds no pid.
+  std::optional<std::string> pid_file;
 };
 
 struct Gpu {

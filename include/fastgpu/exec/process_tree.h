@@ -53,7 +53,11 @@ std::vector<pid_t> list_pids(const std::filesystem::path& proc_root = "/proc");
 // Maps each pid in `pids` to the job whose supervisor it belongs to, given each running
 // supervisor's pid and job. First by the run cgroup it is in (if that run's supervisor is
 // in `supervisors` with that job), then by session id; failing that by walking parent pids
-// (at most 64 steps) until one is a supervisor. Pids that belong to no job are left out.
+// (at most 64 steps) until one is a supervisor. Last, by the FASTGPU_JOB_ID in its
+// environment (a `fastgpu alloc` command's processes, started by the client, not the
+// supervisor), when that job runs under `supervisors` and the process has the real uid of
+// the job's own process (the supervisor's first child, in task/<pid>/children). Pids that
+// belong to no job are left out.
 std::unordered_map<pid_t, JobId> attribute_pids(const std::vector<pid_t>& pids,
                                                 const std::unordered_map<pid_t, JobId>& supervisors,
                                                 const std::filesystem::path& proc_root = "/proc");
