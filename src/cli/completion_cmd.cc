@@ -49,6 +49,7 @@ struct VerbWords {
 VerbWords words_of(const CLI::App& verb) {
   VerbWords words;
   for (const CLI::Option* option : verb.get_options()) {
+    if (option->get_group().empty()) continue;  // hidden: not for use by hand
     for (const std::string& spelling : spellings_of(*option)) {
       words.flags.push_back(spelling);
       if (option->get_items_expected_min() > 0) words.value_flags.push_back(spelling);

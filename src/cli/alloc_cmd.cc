@@ -1,0 +1,374 @@
+// `fastgpu alloc [--gpus N --gpu-mem 20G --time 2h ...] [-- COMMAND [ARGS...]]`: GPUs for
+// a command run here, at this terminal (a shell by default), as Slurm's salloc gives them.
+//
+// The allocation is a job like any other, queued and placed by the scheduler, held in the
+// ledger, limited by --time and listed by queue and history; its program is `fastgpu alloc
+// --hold-for PID:TICKS`, a holder that does nothing but wait for this client to exit. Once
+// the job runs, the holder writes the variables its job got (CUDA_VISIBLE_DEVICES,
+// FASTGPU_JOB_ID, ...) to its log; the client reads them there and runs the command with
+// them, in the foreground. When the command exits, so does the client, and the holder,
+// which waits on the client's pidfd, ends the job: its GPUs are free again. A client that
+// is killed (kill -9, a closed terminal) ends its allocation the same way, and one killed
+// while its job waited ends it at its start. A job that ends first (its time limit,
+// `fastgpu cancel`) makes the client hang up the command (SIGHUP, then SIGKILL): its GPUs
+// are no longer its own.
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "cli/daemon_client.h"
+#include "cli/job_wait.h"
+#include "cli/submit_context.h"
+#include "exec/job_process.h"
+#include "fastgpu/core/text.h"
+#include "fastgpu/core/units.h"
+#include "fastgpu/engine/job_file.h"
+#include "fastgpu/exec/process_tree.h"
+
+extern char** environ;
+
+namespace fastgpu::cli {
+namespace {
+
+struct AllocOptions {
+  engine::SubmitOptions submit;
+  DaemonFlags daemon;
+  std::string hold_for;  // hidden: "PID:TICKS", the holder's mode
+};
+
+// The holder's last line of setup in its log: the variables above it are complete.
+constexpr const char* kReadyLine = "fastgpu alloc: ready";
+// How long a command whose allocation ended has, after SIGHUP, before SIGKILL.
+constexpr std::chrono::seconds kHangUpGrace{10};
+
+std::optional<std::int64_t> whole_number(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc{} || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
+// The process `pid` started at `ticks` after boot (the pair names one process for good: a
+// pid is used again): a pidfd on it, or -1 once it has ended.
+int open_process(pid_t pid, std::uint64_t ticks) {
+  const int fd = pidfd_open(pid);
+  if (fd < 0) return -1;
+  const std::optional<exec::ProcStat> stat = exec::read_proc_stat(pid);
+  if (!stat || stat->start_time_ticks != ticks) {
+    ::close(fd);
+    return -1;  // the pid is another process's now
+  }
+  return fd;
+}
+
+// The holder: the job's program. Writes its job's variables to its log (stdout), then
+// waits for the client to exit.
+int hold_for(const std::string& client) {
+  const std::size_t colon = client.find(':');
+  const std::optional<std::int64_t> pid = whole_number(std::string_view(client).substr(0, colon));
+  const std::optional<std::int64_t> ticks =
+      colon == std::string::npos ? std::nullopt
+                                 : whole_number(std::string_view(client).substr(colon + 1));
+  if (!pid || !ticks || *pid <= 0 || *ticks < 0) {
+    return usage_error("alloc", fmt::format("--hold-for '{}' is not PID:TICKS (it is what "
+                                            "fastgpu alloc gives its job, not for use by hand)",
+                                            client));
+  }
+  const int fd = open_process(static_cast<pid_t>(*pid), static_cast<std::uint64_t>(*ticks));
+  if (fd < 0) {
+    std::printf(
+        "fastgpu alloc: the fastgpu alloc that asked for this job (pid %lld) exited "
+        "before it started; nothing to hold\n",
+        static_cast<long long>(*pid));
+    return kExitOk;
+  }
+  std::printf(
+      "fastgpu alloc: this job holds its GPUs for pid %lld (fastgpu alloc) until it "
+      "exits\n",
+      static_cast<long long>(*pid));
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    if (exec::is_set_by_fastgpu(*entry)) std::printf("%s\n", *entry);
+  }
+  std::printf("%s\n", kReadyLine);
+  std::fflush(stdout);
+  pollfd wait{fd, POLLIN, 0};
+  while (::poll(&wait, 1, -1) < 0 && errno == EINTR) {
+  }
+  std::printf("fastgpu alloc: pid %lld exited; the allocation ends\n",
+              static_cast<long long>(*pid));
+  return kExitOk;
+}
+
+// ---- the client ----
+
+volatile std::sig_atomic_t stop_signal = 0;
+
+extern "C" void on_signal(int signal) { stop_signal = signal; }
+
+void handle(std::initializer_list<int> signals, void (*handler)(int)) {
+  struct sigaction action {};
+  action.sa_handler = handler;
+  ::sigemptyset(&action.sa_mask);
+  for (const int signal : signals) ::sigaction(signal, &action, nullptr);
+}
+
+std::vector<std::string> command_of(const engine::SubmitOptions& submit) {
+  if (!submit.argv.empty()) return submit.argv;
+  if (submit.shell_command) return {"/bin/sh", "-c", *submit.shell_command};
+  const char* shell = std::getenv("SHELL");
+  return {shell != nullptr && *shell != '\0' ? shell : "/bin/sh"};
+}
+
+// The variables the holder's log gives, once it has written them all.
+std::optional<std::vector<std::string>> read_variables(ReconnectingClient& client,
+                                                       std::uint64_t id) {
+  Result<api::Json> log = client.get(fmt::format("/v1/jobs/{}/log?offset=0&encoding=text", id));
+  if (!log.ok()) return std::nullopt;
+  const std::string text = log->value("data", std::string());
+  std::vector<std::string> variables;
+  for (std::size_t start = 0; start < text.size();) {
+    const std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) break;  // a line not yet whole
+    const std::string line = text.substr(start, end - start);
+    if (line == kReadyLine) return variables;
+    if (exec::is_set_by_fastgpu(line) && line.find('=') != std::string::npos) {
+      variables.push_back(line);
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::string gpus_of(const api::Json& job) {
+  const auto gpus = job.value("placed_gpus", std::vector<int>{});
+  if (gpus.empty()) return "no GPU";
+  return fmt::format("GPU{} {}", gpus.size() == 1 ? "" : "s", fmt::join(gpus, ","));
+}
+
+// Waits for job `id` to start and its holder to write its variables: them, or the exit
+// status when it ended first or a stop signal came (the job then cancelled).
+struct Granted {
+  std::vector<std::string> variables;
+  api::Json job;
+};
+Result<Granted> wait_for_grant(ReconnectingClient& client, std::uint64_t id, int& exit_status) {
+  std::string said;
+  auto pause = std::chrono::milliseconds(20);
+  for (;;) {
+    if (stop_signal != 0) {
+      Result<api::Json> cancelled =
+          client.once().post(fmt::format("/v1/jobs/{}/cancel", id), api::Json::object());
+      std::fprintf(stderr, "\nfastgpu alloc: %s; job %llu %s\n",
+                   stop_signal == SIGINT ? "interrupted" : ::strsignal(stop_signal),
+                   static_cast<unsigned long long>(id),
+                   cancelled.ok()
+                       ? "cancelled"
+                       : fmt::format("was not cancelled: {}; `fastgpu cancel {}` stops it",
+                                     cancelled.status().message(), id)
+                             .c_str());
+      exit_status = 128 + stop_signal;
+      return failed_precondition("stopped");
+    }
+    Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", id));
+    if (!job.ok()) {
+      exit_status = fail("alloc", job.status());
+      return job.status();
+    }
+    const std::string state = (*job)["state"].get<std::string>();
+    if (state == "QUEUED") {
+      const api::Json waiting = job->value("waiting", api::Json::object());
+      const std::string reason = waiting.value("reason", std::string());
+      if (!reason.empty() && reason != "next pass" && reason != said) {
+        said = reason;
+        const std::string detail = waiting.value("detail", std::string());
+        std::fprintf(stderr, "fastgpu alloc: job %llu waits: %s%s%s\n",
+                     static_cast<unsigned long long>(id), reason.c_str(),
+                     detail.empty() ? "" : ": ", detail.c_str());
+      }
+    } else if (state == "RUNNING") {
+      if (std::optional<std::vector<std::string>> variables = read_variables(client, id)) {
+        return Granted{std::move(*variables), std::move(*job)};
+      }
+    } else {
+      std::fprintf(stderr, "fastgpu alloc: %s", ended_line(*job).c_str());
+      exit_status = kExitFailure;
+      return failed_precondition("ended");
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(500));
+  }
+}
+
+// The command's environment: this one's (with the --env flags, as the job got them), the
+// job's variables in place of any this shell had.
+std::vector<std::string> command_environment(const store::JobSpec& spec,
+                                             const std::vector<std::string>& variables) {
+  std::vector<std::string> environment;
+  for (const std::string& entry : spec.environment) {
+    if (!exec::is_set_by_fastgpu(entry)) environment.push_back(entry);
+  }
+  environment.insert(environment.end(), variables.begin(), variables.end());
+  return environment;
+}
+
+// Forks and runs the command; -1 (said) when it cannot be.
+pid_t start_command(const std::vector<std::string>& command, const std::string& working_dir,
+                    const std::vector<std::string>& environment) {
+  std::vector<char*> args;
+  for (const std::string& arg : command) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  std::vector<char*> env;
+  for (const std::string& entry : environment) env.push_back(const_cast<char*>(entry.c_str()));
+  env.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child != 0) return child;
+  // The command gets the signals as a program started by a shell does.
+  for (const int signal : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) ::signal(signal, SIG_DFL);
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (::chdir(working_dir.c_str()) != 0) {
+    std::fprintf(stderr, "fastgpu alloc: cannot enter the folder '%s': %s\n", working_dir.c_str(),
+                 std::strerror(errno));
+    ::_exit(kExitFailure);
+  }
+  environ = env.data();
+  ::execvp(args[0], args.data());
+  const int error = errno;
+  std::fprintf(stderr, "fastgpu alloc: cannot run '%s': %s\n", args[0], std::strerror(error));
+  ::_exit(error == ENOENT ? 127 : 126);  // as a shell says it
+}
+
+// Waits for the command, watching its job meanwhile: one that ends first (its time limit,
+// a cancel) hangs the command up. Returns the command's exit status as a shell gives it.
+int wait_for_command(ReconnectingClient& client, std::uint64_t id, pid_t child,
+                     const std::string& program) {
+  const int fd = pidfd_open(child);
+  std::optional<std::chrono::steady_clock::time_point> hung_up;
+  bool killed = false;
+  int status = 0;
+  for (;;) {
+    if (stop_signal != 0) {  // SIGTERM or SIGHUP for this client: the command's too
+      ::kill(child, stop_signal);
+      stop_signal = 0;
+    }
+    pollfd exited{fd, POLLIN, 0};
+    const int ready = fd < 0 ? 0 : ::poll(&exited, 1, 1000);
+    if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    const pid_t waited = ::waitpid(child, &status, WNOHANG);
+    if (waited == child) break;
+    if (ready < 0 && errno != EINTR) break;
+    if (hung_up) {
+      if (!killed && std::chrono::steady_clock::now() - *hung_up > kHangUpGrace) {
+        ::kill(child, SIGKILL);
+        killed = true;
+      }
+      continue;
+    }
+    Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", id));
+    if (!job.ok() || (*job)["state"] == "RUNNING") continue;
+    std::fprintf(stderr,
+                 "fastgpu alloc: %sfastgpu alloc: the GPUs are no longer this command's: %s gets "
+                 "SIGHUP (SIGKILL in %lld s)\n",
+                 ended_line(*job).c_str(), program.c_str(),
+                 static_cast<long long>(kHangUpGrace.count()));
+    ::kill(child, SIGHUP);
+    hung_up = std::chrono::steady_clock::now();
+  }
+  if (fd >= 0) ::close(fd);
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : kExitFailure;
+}
+
+int run_alloc(const AllocOptions& options) {
+  if (!options.hold_for.empty()) return hold_for(options.hold_for);
+  if (options.submit.array) {
+    return usage_error("alloc", fmt::format("--array {} makes many jobs, and alloc holds one "
+                                            "allocation for one command here: `fastgpu submit "
+                                            "--array` queues an array",
+                                            *options.submit.array));
+  }
+  if (options.submit.restartable && *options.submit.restartable != "false") {
+    return usage_error("alloc",
+                       "--restartable lets the scheduler stop a job and start it again later, "
+                       "and a command at a terminal cannot be: leave it out");
+  }
+  Result<engine::SubmitContext> context = submit_context();
+  if (!context.ok()) return fail("alloc", context.status());
+  const std::vector<std::string> command = command_of(options.submit);
+  const std::optional<exec::ProcStat> self = exec::read_proc_stat(::getpid());
+  std::error_code error;
+  const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", error);
+  if (!self || error) {
+    return fail("alloc", internal_error("cannot read this process's /proc entry, which the "
+                                        "allocation's job watches"));
+  }
+  engine::SubmitOptions holder = options.submit;
+  holder.shell_command.reset();
+  holder.argv = {program.string(), "alloc",
+                 fmt::format("--hold-for={}:{}", ::getpid(), self->start_time_ticks)};
+  if (!holder.name) holder.name = "alloc";
+  Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(holder, *context);
+  if (!specs.ok()) return usage_error("alloc", specs.status().message());
+  give_callers_umask_and_limits(*specs);
+
+  Result<ReconnectingClient> client = connect_following(options.daemon, "alloc");
+  if (!client.ok()) return fail("alloc", client.status());
+  handle({SIGINT, SIGTERM, SIGHUP}, on_signal);
+  // Sent once: a batch sent again after a daemon went away mid-request could run twice.
+  Result<api::Json> reply = client->once().post("/v1/jobs", api::job_batch_to_json(*specs));
+  if (!reply.ok()) return fail("alloc", reply.status());
+  const std::uint64_t id = (*reply)["ids"][0].get<std::uint64_t>();
+  int exit_status = kExitOk;
+  Result<Granted> granted = wait_for_grant(*client, id, exit_status);
+  if (!granted.ok()) return exit_status;
+  const std::string name = std::filesystem::path(command.front()).filename().string();
+  std::fprintf(stderr, "fastgpu alloc: job %llu holds %s for %s until it exits\n",
+               static_cast<unsigned long long>(id), gpus_of(granted->job).c_str(), name.c_str());
+  // Ctrl-C and Ctrl-\ are the command's (the terminal sends them to both), as a shell
+  // leaves them to the program in its foreground.
+  handle({SIGINT, SIGQUIT}, SIG_IGN);
+  const pid_t child = start_command(command, specs->front().working_dir,
+                                    command_environment(specs->front(), granted->variables));
+  if (child < 0) {
+    return fail("alloc", internal_error(fmt::format("cannot fork: {}", std::strerror(errno))));
+  }
+  return wait_for_command(*client, id, child, name);
+}
+
+}  // namespace
+
+void add_alloc_command(CLI::App& app, CommandOutcome& outcome) {
+  auto options = std::make_shared<AllocOptions>();
+  CLI::App* command = app.add_subcommand(
+      "alloc",
+      "Run a command here (a shell by default) on GPUs the scheduler gives it, as salloc: "
+      "fastgpu alloc [--gpus N --gpu-mem 20G --time 2h ...] [-- COMMAND [ARGS...]]");
+  engine::add_submit_flags(*command, options->submit);
+  command->add_option("--hold-for", options->hold_for)->group("");
+  add_daemon_flags(*command, options->daemon, false);
+  command->callback([options, &outcome] { outcome.exit_code = run_alloc(*options); });
+}
+
+}  // namespace fastgpu::cli

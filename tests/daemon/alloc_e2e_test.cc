@@ -1,0 +1,165 @@
+// `fastgpu alloc`: a command run here, at the user's terminal, on GPUs the scheduler gave its
+// job, as Slurm's salloc. Real daemon, real processes; the fake NVML for the GPU memory the
+// command holds.
+
+#include <signal.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "daemon/daemon_harness.h"
+
+namespace fastgpu {
+namespace {
+
+using nlohmann::json;
+using test_support::CliRun;
+using test_support::contains;
+using test_support::DaemonHarness;
+
+// The job of the newest allocation.
+json newest_job(const DaemonHarness& daemon, const std::string& listing) {
+  const json jobs = daemon.fastgpu_json(listing)["jobs"];
+  return jobs.empty() ? json() : jobs.back();
+}
+
+TEST(AllocE2E, RunsTheCommandHereWithTheGpusAndVariablesOfItsJobAndExitsAsItDid) {
+  DaemonHarness daemon;
+  const std::uint64_t other = daemon.submit("--gpus 1 --gpu-mem 80G --name other -- sleep 60");
+  daemon.wait_for_launch(other);
+  const CliRun run = daemon.fastgpu(
+      "alloc --gpus 1 --gpu-mem 10G --env NOTE=given -- sh -c 'echo "
+      "\"gpus=$CUDA_VISIBLE_DEVICES job=$FASTGPU_JOB_ID quota=$FASTGPU_GPU_MEM_QUOTA "
+      "note=$NOTE in=$(pwd)\"; exit 3'");
+  EXPECT_EQ(run.exit_code, 3) << run.output;
+  const json job = newest_job(daemon, "history");
+  ASSERT_TRUE(job.is_object()) << run.output;
+  const std::string id = std::to_string(job["id"].get<std::uint64_t>());
+  EXPECT_EQ(job["spec"]["name"], "alloc");
+  EXPECT_EQ(job["placed_gpus"], json::array({1})) << job.dump();  // GPU 0 is the other job's
+  EXPECT_TRUE(contains(run.output, "gpus=1 job=" + id + " quota=10737418240 note=given in=" +
+                                       daemon.work().string() + "\n"))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu alloc: job " + id +
+                                       " holds GPU 1 for sh until it "
+                                       "exits"))
+      << run.output;
+  // Its job ends with the command: the GPU is free for the next.
+  EXPECT_EQ(daemon.wait_for_state(std::stoull(id), "COMPLETED")["state"], "COMPLETED");
+  EXPECT_TRUE(contains(daemon.log_of(std::stoull(id)), "the allocation ends"));
+}
+
+// While the job waits for GPUs the client says why, and Ctrl-C cancels it: no allocation is
+// left behind for a person who gave up.
+TEST(AllocE2E, SaysWhyItWaitsAndCtrlCWhileItWaitsCancelsTheJob) {
+  DaemonHarness daemon;
+  const std::uint64_t busy = daemon.submit("--gpus 2 --name busy -- sleep 60");
+  daemon.wait_for_launch(busy);
+  const CliRun run = daemon.fastgpu_under("timeout -s INT 3", "alloc --gpus 1 -- true");
+  EXPECT_EQ(run.exit_code, 124) << run.output;  // timeout's, for a command it signalled
+  const json job = newest_job(daemon, "history");
+  ASSERT_TRUE(job.is_object()) << run.output;
+  EXPECT_EQ(job["state"], "CANCELLED") << job.dump();
+  const std::string id = std::to_string(job["id"].get<std::uint64_t>());
+  EXPECT_TRUE(contains(run.output, "fastgpu alloc: job " + id + " waits: ")) << run.output;
+  EXPECT_TRUE(contains(run.output, "interrupted; job " + id + " cancelled")) << run.output;
+}
+
+// A job that ends before its command (the time limit here, or `fastgpu cancel`) hangs the
+// command up: the GPUs are no longer its own.
+TEST(AllocE2E, ACommandOutlivingItsJobIsHungUp) {
+  DaemonHarness daemon;
+  const auto started = std::chrono::steady_clock::now();
+  const CliRun run = daemon.fastgpu("alloc --gpus 1 --time 2s -- sleep 60");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(40));
+  EXPECT_EQ(run.exit_code, 128 + SIGHUP) << run.output;
+  EXPECT_TRUE(contains(run.output, "TIMEOUT")) << run.output;
+  EXPECT_TRUE(contains(run.output, "the GPUs are no longer this command's: sleep gets SIGHUP"))
+      << run.output;
+}
+
+// A client killed outright (kill -9, a lost session) ends its allocation: its job waits on
+// the client's process, not on a request that never comes.
+TEST(AllocE2E, AKilledClientEndsItsJob) {
+  DaemonHarness daemon;
+  // In the background, its output to a file: the shell returns at once.
+  const CliRun started = daemon.shell(
+      "sh -c " +
+      DaemonHarness::quoted(DaemonHarness::quoted(FASTGPU_CLI_PATH) +
+                            " alloc --gpus 1 -- sh -c 'echo $$ > command.pid; exec sleep 60' > "
+                            "alloc.out 2>&1 & echo $! > client.pid"));
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  json job;
+  for (int tries = 0; tries < 300 && !std::filesystem::exists(daemon.work() / "command.pid");
+       ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  job = newest_job(daemon, "queue");
+  ASSERT_TRUE(job.is_object());
+  ASSERT_EQ(job["state"], "RUNNING") << job.dump();
+  pid_t client = 0;
+  pid_t command = 0;
+  std::ifstream(daemon.work() / "client.pid") >> client;
+  std::ifstream(daemon.work() / "command.pid") >> command;
+  ASSERT_GT(client, 0);
+  ASSERT_GT(command, 0);
+  ::kill(client, SIGKILL);
+  const json ended = daemon.wait_for_state(job["id"].get<std::uint64_t>(), "COMPLETED");
+  ::kill(command, SIGKILL);
+  EXPECT_EQ(ended["state"], "COMPLETED") << ended.dump();
+}
+
+// Through the real NVML loading code and the fake NVML: the command's GPU memory is its
+// job's (peak memory, not memory of no job), though the command is no process of the job's
+// tree: FASTGPU_JOB_ID in its environment ties it.
+TEST(AllocE2E, TheCommandsGpuMemoryIsItsJobs) {
+  DaemonHarness daemon("");
+  const std::filesystem::path state = daemon.work() / "nvml-state.json";
+  const std::filesystem::path pid_file = daemon.work() / "command.pid";
+  std::ofstream(state) << R"({"driver_version": "580.65.06", "gpus": [
+    {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-0", "pci_bus_id": "00000000:18:00.0",
+     "memory_total": 85520809984, "memory_reserved": 559939584, "memory_used": 5368709120,
+     "memory_free": 79592161280, "utilization_gpu": 50, "temperature_c": 50,
+     "processes": [{"pid_file": ")"
+                       << pid_file.string() << R"(", "used_memory": 5368709120}]}]})";
+  ASSERT_EQ(::setenv("FASTGPU_NVML_LIBRARY", FASTGPU_FAKE_NVML_PATH, 1), 0);
+  ASSERT_EQ(::setenv("FASTGPU_FAKE_NVML_STATE", state.c_str(), 1), 0);
+  const CliRun run = daemon.fastgpu(
+      "alloc --gpus 1 --gpu-mem 10G -- sh -c 'echo $$ > command.pid; sleep 4; rm command.pid'");
+  ::unsetenv("FASTGPU_NVML_LIBRARY");
+  ::unsetenv("FASTGPU_FAKE_NVML_STATE");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const json job = newest_job(daemon, "history");
+  ASSERT_TRUE(job.is_object()) << run.output;
+  const json ended = daemon.wait_for_state(job["id"].get<std::uint64_t>(), "COMPLETED");
+  EXPECT_EQ(ended["accounting"]["peak_gpu_mem"], 5368709120) << ended.dump();
+}
+
+TEST(AllocE2E, WhatCannotBeAnAllocationIsRefusedNamingTheFix) {
+  DaemonHarness daemon;
+  const CliRun array = daemon.fastgpu("alloc --array 0-3 -- true");
+  EXPECT_EQ(array.exit_code, 2) << array.output;
+  EXPECT_TRUE(contains(array.output, "--array 0-3 makes many jobs")) << array.output;
+  EXPECT_TRUE(contains(array.output, "fastgpu submit --array")) << array.output;
+  const CliRun restartable = daemon.fastgpu("alloc --restartable -- true");
+  EXPECT_EQ(restartable.exit_code, 2) << restartable.output;
+  EXPECT_TRUE(contains(restartable.output, "leave it out")) << restartable.output;
+  const CliRun too_big = daemon.fastgpu("alloc --gpus 3 -- true");
+  EXPECT_EQ(too_big.exit_code, 1) << too_big.output;
+  EXPECT_TRUE(contains(too_big.output, "fastgpu alloc: ")) << too_big.output;
+  const CliRun missing = daemon.fastgpu("alloc --gpus 0 -- no-such-program-here");
+  EXPECT_EQ(missing.exit_code, 127) << missing.output;
+  EXPECT_TRUE(contains(missing.output, "cannot run 'no-such-program-here'")) << missing.output;
+  const CliRun by_hand = daemon.fastgpu("alloc --hold-for=12");
+  EXPECT_EQ(by_hand.exit_code, 2) << by_hand.output;
+  EXPECT_TRUE(contains(by_hand.output, "not for use by hand")) << by_hand.output;
+  // Of the four, only the last made a job.
+  const json jobs = daemon.fastgpu_json("history")["jobs"];
+  EXPECT_EQ(jobs.size() + daemon.fastgpu_json("queue")["jobs"].size(), 1u) << jobs.dump();
+}
+
+}  // namespace
+}  // namespace fastgpu
