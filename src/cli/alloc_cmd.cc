@@ -326,8 +326,11 @@ int run_alloc(const AllocOptions& options) {
   }
   engine::SubmitOptions holder = options.submit;
   holder.shell_command.reset();
+  // The command after `--`, which the holder does not run: `queue` and `show` say what the
+  // allocation is for.
   holder.argv = {program.string(), "alloc",
-                 fmt::format("--hold-for={}:{}", ::getpid(), self->start_time_ticks)};
+                 fmt::format("--hold-for={}:{}", ::getpid(), self->start_time_ticks), "--"};
+  holder.argv.insert(holder.argv.end(), command.begin(), command.end());
   if (!holder.name) holder.name = "alloc";
   Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(holder, *context);
   if (!specs.ok()) return usage_error("alloc", specs.status().message());

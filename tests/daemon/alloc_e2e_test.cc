@@ -39,6 +39,14 @@ TEST(AllocE2E, RunsTheCommandHereWithTheGpusAndVariablesOfItsJobAndExitsAsItDid)
   ASSERT_TRUE(job.is_object()) << run.output;
   const std::string id = std::to_string(job["id"].get<std::uint64_t>());
   EXPECT_EQ(job["spec"]["name"], "alloc");
+  // Its program is the holder; the command it holds the GPUs for is named after it.
+  const json argv = job["spec"]["argv"];
+  ASSERT_EQ(argv.size(), 7u) << job.dump();
+  EXPECT_EQ(argv[1], "alloc");
+  EXPECT_TRUE(argv[2].get<std::string>().starts_with("--hold-for=")) << job.dump();
+  EXPECT_EQ(argv[3], "--");
+  EXPECT_EQ(argv[4], "sh");
+  EXPECT_EQ(argv[5], "-c");
   EXPECT_EQ(job["placed_gpus"], json::array({1})) << job.dump();  // GPU 0 is the other job's
   EXPECT_TRUE(contains(run.output, "gpus=1 job=" + id + " quota=10737418240 note=given in=" +
                                        daemon.work().string() + "\n"))
