@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "cli/daemon_client.h"
+#include "cli/foreground_command.h"
 #include "cli/job_wait.h"
 #include "cli/submit_context.h"
 #include "exec/job_process.h"
@@ -57,8 +58,6 @@ struct AllocOptions {
 
 // The holder's last line of setup in its log: the variables above it are complete.
 constexpr const char* kReadyLine = "fastgpu alloc: ready";
-// How long a command whose allocation ended has, after SIGHUP, before SIGKILL.
-constexpr std::chrono::seconds kHangUpGrace{10};
 
 std::optional<std::int64_t> whole_number(std::string_view text) {
   std::int64_t value = 0;
@@ -122,24 +121,6 @@ int hold_for(const std::string& client) {
 
 // ---- the client ----
 
-volatile std::sig_atomic_t stop_signal = 0;
-
-extern "C" void on_signal(int signal) { stop_signal = signal; }
-
-void handle(std::initializer_list<int> signals, void (*handler)(int)) {
-  struct sigaction action {};
-  action.sa_handler = handler;
-  ::sigemptyset(&action.sa_mask);
-  for (const int signal : signals) ::sigaction(signal, &action, nullptr);
-}
-
-std::vector<std::string> command_of(const engine::SubmitOptions& submit) {
-  if (!submit.argv.empty()) return submit.argv;
-  if (submit.shell_command) return {"/bin/sh", "-c", *submit.shell_command};
-  const char* shell = std::getenv("SHELL");
-  return {shell != nullptr && *shell != '\0' ? shell : "/bin/sh"};
-}
-
 // The variables the holder's log gives, once it has written them all.
 std::optional<std::vector<std::string>> read_variables(ReconnectingClient& client,
                                                        std::uint64_t id) {
@@ -176,18 +157,18 @@ Result<Granted> wait_for_grant(ReconnectingClient& client, std::uint64_t id, int
   std::string said;
   auto pause = std::chrono::milliseconds(20);
   for (;;) {
-    if (stop_signal != 0) {
+    if (foreground_stop_signal != 0) {
       Result<api::Json> cancelled =
           client.once().post(fmt::format("/v1/jobs/{}/cancel", id), api::Json::object());
-      std::fprintf(stderr, "\nfastgpu alloc: %s; job %llu %s\n",
-                   stop_signal == SIGINT ? "interrupted" : ::strsignal(stop_signal),
-                   static_cast<unsigned long long>(id),
-                   cancelled.ok()
-                       ? "cancelled"
-                       : fmt::format("was not cancelled: {}; `fastgpu cancel {}` stops it",
-                                     cancelled.status().message(), id)
-                             .c_str());
-      exit_status = 128 + stop_signal;
+      std::fprintf(
+          stderr, "\nfastgpu alloc: %s; job %llu %s\n",
+          foreground_stop_signal == SIGINT ? "interrupted" : ::strsignal(foreground_stop_signal),
+          static_cast<unsigned long long>(id),
+          cancelled.ok() ? "cancelled"
+                         : fmt::format("was not cancelled: {}; `fastgpu cancel {}` stops it",
+                                       cancelled.status().message(), id)
+                               .c_str());
+      exit_status = 128 + foreground_stop_signal;
       return failed_precondition("stopped");
     }
     Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", id));
@@ -220,87 +201,6 @@ Result<Granted> wait_for_grant(ReconnectingClient& client, std::uint64_t id, int
   }
 }
 
-// The command's environment: this one's (with the --env flags, as the job got them), the
-// job's variables in place of any this shell had.
-std::vector<std::string> command_environment(const store::JobSpec& spec,
-                                             const std::vector<std::string>& variables) {
-  std::vector<std::string> environment;
-  for (const std::string& entry : spec.environment) {
-    if (!exec::is_set_by_fastgpu(entry)) environment.push_back(entry);
-  }
-  environment.insert(environment.end(), variables.begin(), variables.end());
-  return environment;
-}
-
-// Forks and runs the command; -1 (said) when it cannot be.
-pid_t start_command(const std::vector<std::string>& command, const std::string& working_dir,
-                    const std::vector<std::string>& environment) {
-  std::vector<char*> args;
-  for (const std::string& arg : command) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  std::vector<char*> env;
-  for (const std::string& entry : environment) env.push_back(const_cast<char*>(entry.c_str()));
-  env.push_back(nullptr);
-  const pid_t child = ::fork();
-  if (child != 0) return child;
-  // The command gets the signals as a program started by a shell does.
-  for (const int signal : {SIGINT, SIGQUIT, SIGTERM, SIGHUP}) ::signal(signal, SIG_DFL);
-  sigset_t none;
-  ::sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
-  if (::chdir(working_dir.c_str()) != 0) {
-    std::fprintf(stderr, "fastgpu alloc: cannot enter the folder '%s': %s\n", working_dir.c_str(),
-                 std::strerror(errno));
-    ::_exit(kExitFailure);
-  }
-  environ = env.data();
-  ::execvp(args[0], args.data());
-  const int error = errno;
-  std::fprintf(stderr, "fastgpu alloc: cannot run '%s': %s\n", args[0], std::strerror(error));
-  ::_exit(error == ENOENT ? 127 : 126);  // as a shell says it
-}
-
-// Waits for the command, watching its job meanwhile: one that ends first (its time limit,
-// a cancel) hangs the command up. Returns the command's exit status as a shell gives it.
-int wait_for_command(ReconnectingClient& client, std::uint64_t id, pid_t child,
-                     const std::string& program) {
-  const int fd = pidfd_open(child);
-  std::optional<std::chrono::steady_clock::time_point> hung_up;
-  bool killed = false;
-  int status = 0;
-  for (;;) {
-    if (stop_signal != 0) {  // SIGTERM or SIGHUP for this client: the command's too
-      ::kill(child, stop_signal);
-      stop_signal = 0;
-    }
-    pollfd exited{fd, POLLIN, 0};
-    const int ready = fd < 0 ? 0 : ::poll(&exited, 1, 1000);
-    if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    const pid_t waited = ::waitpid(child, &status, WNOHANG);
-    if (waited == child) break;
-    if (ready < 0 && errno != EINTR) break;
-    if (hung_up) {
-      if (!killed && std::chrono::steady_clock::now() - *hung_up > kHangUpGrace) {
-        ::kill(child, SIGKILL);
-        killed = true;
-      }
-      continue;
-    }
-    Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", id));
-    if (!job.ok() || (*job)["state"] == "RUNNING") continue;
-    std::fprintf(stderr,
-                 "fastgpu alloc: %sfastgpu alloc: the GPUs are no longer this command's: %s gets "
-                 "SIGHUP (SIGKILL in %lld s)\n",
-                 ended_line(*job).c_str(), program.c_str(),
-                 static_cast<long long>(kHangUpGrace.count()));
-    ::kill(child, SIGHUP);
-    hung_up = std::chrono::steady_clock::now();
-  }
-  if (fd >= 0) ::close(fd);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : kExitFailure;
-}
-
 int run_alloc(const AllocOptions& options) {
   if (!options.hold_for.empty()) return hold_for(options.hold_for);
   if (options.submit.array) {
@@ -314,9 +214,13 @@ int run_alloc(const AllocOptions& options) {
                        "--restartable lets the scheduler stop a job and start it again later, "
                        "and a command at a terminal cannot be: leave it out");
   }
+  if (!options.submit.argv.empty() && options.submit.shell_command) {
+    return usage_error("alloc", "give the command after -- or as --wrap, not both");
+  }
   Result<engine::SubmitContext> context = submit_context();
   if (!context.ok()) return fail("alloc", context.status());
-  const std::vector<std::string> command = command_of(options.submit);
+  const std::vector<std::string> command =
+      command_or_shell(options.submit.argv, options.submit.shell_command);
   const std::optional<exec::ProcStat> self = exec::read_proc_stat(::getpid());
   std::error_code error;
   const std::filesystem::path program = std::filesystem::read_symlink("/proc/self/exe", error);
@@ -338,7 +242,7 @@ int run_alloc(const AllocOptions& options) {
 
   Result<ReconnectingClient> client = connect_following(options.daemon, "alloc");
   if (!client.ok()) return fail("alloc", client.status());
-  handle({SIGINT, SIGTERM, SIGHUP}, on_signal);
+  catch_stop_signals();
   // Sent once: a batch sent again after a daemon went away mid-request could run twice.
   Result<api::Json> reply = client->once().post("/v1/jobs", api::job_batch_to_json(*specs));
   if (!reply.ok()) return fail("alloc", reply.status());
@@ -349,15 +253,11 @@ int run_alloc(const AllocOptions& options) {
   const std::string name = std::filesystem::path(command.front()).filename().string();
   std::fprintf(stderr, "fastgpu alloc: job %llu holds %s for %s until it exits\n",
                static_cast<unsigned long long>(id), gpus_of(granted->job).c_str(), name.c_str());
-  // Ctrl-C and Ctrl-\ are the command's (the terminal sends them to both), as a shell
-  // leaves them to the program in its foreground.
-  handle({SIGINT, SIGQUIT}, SIG_IGN);
-  const pid_t child = start_command(command, specs->front().working_dir,
-                                    command_environment(specs->front(), granted->variables));
-  if (child < 0) {
-    return fail("alloc", internal_error(fmt::format("cannot fork: {}", std::strerror(errno))));
-  }
-  return wait_for_command(*client, id, child, name);
+  // The command's environment: this one's with the --env flags (as the job got them), and
+  // the job's variables in place of any this shell had.
+  return run_in_foreground(*client, id, command, specs->front().working_dir,
+                           with_job_variables(specs->front().environment, granted->variables),
+                           "alloc");
 }
 
 }  // namespace

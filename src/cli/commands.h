@@ -23,6 +23,7 @@ void add_simulate_command(CLI::App& app, CommandOutcome& outcome);    // simulat
 void add_daemon_command(CLI::App& app, CommandOutcome& outcome);      // daemon_cmd.cc
 void add_submit_command(CLI::App& app, CommandOutcome& outcome);      // submit_cmd.cc
 void add_alloc_command(CLI::App& app, CommandOutcome& outcome);       // alloc_cmd.cc
+void add_exec_command(CLI::App& app, CommandOutcome& outcome);        // exec_cmd.cc
 void add_resubmit_command(CLI::App& app, CommandOutcome& outcome);    // resubmit_cmd.cc
 void add_queue_command(CLI::App& app, CommandOutcome& outcome);       // queue_cmd.cc (alias ls)
 void add_show_command(CLI::App& app, CommandOutcome& outcome);        // show_cmd.cc

@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
   add_daemon_command(app, outcome);
   add_submit_command(app, outcome);
   add_alloc_command(app, outcome);
+  add_exec_command(app, outcome);
   add_resubmit_command(app, outcome);
   add_run_command(app, outcome);
   add_queue_command(app, outcome);

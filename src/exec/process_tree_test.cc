@@ -177,6 +177,15 @@ TEST(RealProc, AProcessOutsideTheTreeIsItsJobsByTheVariable) {
     std::ifstream(children) >> job_process;
     if (job_process == 0) ::usleep(10'000);
   }
+  // posix_spawn returns once the exec has begun, before the kernel has laid out the new
+  // environment: until then the environ file reads empty.
+  const std::filesystem::path environ_file =
+      std::filesystem::path("/proc") / std::to_string(command) / "environ";
+  for (int tries = 0; tries < 500; ++tries) {
+    std::ifstream file(environ_file);
+    if (file.peek() != std::ifstream::traits_type::eof()) break;
+    ::usleep(10'000);
+  }
   const std::unordered_map<pid_t, JobId> jobs = attribute_pids({command}, {{supervisor, JobId(7)}});
   const std::unordered_map<pid_t, JobId> none = attribute_pids({command}, {{supervisor, JobId(8)}});
   if (job_process > 0) ::kill(job_process, SIGKILL);  // the shell's, reaped by the shell

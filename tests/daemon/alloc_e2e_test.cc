@@ -146,6 +146,50 @@ TEST(AllocE2E, TheCommandsGpuMemoryIsItsJobs) {
   EXPECT_EQ(ended["accounting"]["peak_gpu_mem"], 5368709120) << ended.dump();
 }
 
+// `exec` runs a command on a running job's GPUs with its variables (a second shell in an
+// allocation, nvidia-smi beside a training run), and hangs it up when the job ends.
+TEST(AllocE2E, ExecRunsACommandOnARunningJobsGpusUntilTheJobEnds) {
+  DaemonHarness daemon;
+  const std::uint64_t other = daemon.submit("--gpus 1 --gpu-mem 80G -- sleep 60");
+  daemon.wait_for_launch(other);
+  const std::uint64_t id =
+      daemon.submit("--gpus 1 --gpu-mem 20G --array 3 --time 4s --name train -- sleep 60");
+  daemon.wait_for_launch(id);
+  const CliRun run =
+      daemon.fastgpu("exec " + std::to_string(id) +
+                     " -- sh -c 'echo \"gpus=$CUDA_VISIBLE_DEVICES job=$FASTGPU_JOB_ID "
+                     "index=$FASTGPU_ARRAY_INDEX quota=$FASTGPU_GPU_MEM_QUOTA\"; exit 5'");
+  EXPECT_EQ(run.exit_code, 5) << run.output;
+  EXPECT_TRUE(
+      contains(run.output, "gpus=1 job=" + std::to_string(id) + " index=3 quota=21474836480\n"))
+      << run.output;
+  EXPECT_TRUE(contains(run.output, "fastgpu exec: sh runs on job " + std::to_string(id) +
+                                       "'s GPU 1 (train) until it exits"))
+      << run.output;
+  // The job goes on: the command only shared its GPU. At its time limit, a command still
+  // running is hung up.
+  EXPECT_EQ(daemon.job(id)["state"], "RUNNING");
+  const CliRun outlived = daemon.fastgpu("exec " + std::to_string(id) + " -- sleep 60");
+  EXPECT_EQ(outlived.exit_code, 128 + SIGHUP) << outlived.output;
+  EXPECT_TRUE(contains(outlived.output, "TIMEOUT")) << outlived.output;
+
+  const CliRun ended = daemon.fastgpu("exec " + std::to_string(id) + " -- true");
+  EXPECT_EQ(ended.exit_code, 1) << ended.output;
+  EXPECT_TRUE(contains(ended.output, "has ended (TIMEOUT)")) << ended.output;
+  const std::uint64_t queued = daemon.submit("--gpus 2 -- true");
+  const CliRun waiting = daemon.fastgpu("exec " + std::to_string(queued) + " -- true");
+  EXPECT_EQ(waiting.exit_code, 1) << waiting.output;
+  EXPECT_TRUE(contains(waiting.output, "is queued, not running")) << waiting.output;
+  const CliRun unknown = daemon.fastgpu("exec 9999 -- true");
+  EXPECT_EQ(unknown.exit_code, 1) << unknown.output;
+  const CliRun both = daemon.fastgpu("exec --wrap true " + std::to_string(queued) + " -- true");
+  EXPECT_EQ(both.exit_code, 2) << both.output;
+  EXPECT_TRUE(contains(both.output, "not both")) << both.output;
+  const CliRun bad = daemon.fastgpu("exec twelve -- true");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_TRUE(contains(bad.output, "twelve")) << bad.output;
+}
+
 TEST(AllocE2E, WhatCannotBeAnAllocationIsRefusedNamingTheFix) {
   DaemonHarness daemon;
   const CliRun array = daemon.fastgpu("alloc --array 0-3 -- true");
