@@ -16,8 +16,6 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 #include <poll.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -66,21 +64,6 @@ std::optional<std::int64_t> whole_number(std::string_view text) {
   return value;
 }
 
-int pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-
-// The process `pid` started at `ticks` after boot (the pair names one process for good: a
-// pid is used again): a pidfd on it, or -1 once it has ended.
-int open_process(pid_t pid, std::uint64_t ticks) {
-  const int fd = pidfd_open(pid);
-  if (fd < 0) return -1;
-  const std::optional<exec::ProcStat> stat = exec::read_proc_stat(pid);
-  if (!stat || stat->start_time_ticks != ticks) {
-    ::close(fd);
-    return -1;  // the pid is another process's now
-  }
-  return fd;
-}
-
 // The holder: the job's program. Writes its job's variables to its log (stdout), then
 // waits for the client to exit.
 int hold_for(const std::string& client) {
@@ -94,8 +77,18 @@ int hold_for(const std::string& client) {
                                             "fastgpu alloc gives its job, not for use by hand)",
                                             client));
   }
-  const int fd = open_process(static_cast<pid_t>(*pid), static_cast<std::uint64_t>(*ticks));
-  if (fd < 0) {
+  // The client is the process with that pid that started at those ticks after boot: the
+  // pair names one process for good, where a pid is used again. A zombie (killed, not yet
+  // reaped) has ended.
+  const auto client_runs = [&pid, &ticks] {
+    const std::optional<exec::ProcStat> stat = exec::read_proc_stat(static_cast<pid_t>(*pid));
+    return stat && stat->start_time_ticks == static_cast<std::uint64_t>(*ticks) &&
+           stat->state != 'Z' && stat->state != 'X';
+  };
+  const int fd = open_pidfd(static_cast<pid_t>(*pid));
+  const bool no_pidfd = fd < 0 && errno == ENOSYS;  // before Linux 5.3: looked at each second
+  if ((fd < 0 && !no_pidfd) || !client_runs()) {
+    if (fd >= 0) ::close(fd);
     std::printf(
         "fastgpu alloc: the fastgpu alloc that asked for this job (pid %lld) exited "
         "before it started; nothing to hold\n",
@@ -111,8 +104,12 @@ int hold_for(const std::string& client) {
   }
   std::printf("%s\n", kReadyLine);
   std::fflush(stdout);
-  pollfd wait{fd, POLLIN, 0};
-  while (::poll(&wait, 1, -1) < 0 && errno == EINTR) {
+  if (fd >= 0) {
+    pollfd wait{fd, POLLIN, 0};
+    while (::poll(&wait, 1, -1) < 0 && errno == EINTR) {
+    }
+  } else {
+    while (client_runs()) std::this_thread::sleep_for(std::chrono::seconds(1));
   }
   std::printf("fastgpu alloc: pid %lld exited; the allocation ends\n",
               static_cast<long long>(*pid));

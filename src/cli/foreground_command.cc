@@ -70,6 +70,8 @@ pid_t start_command(const std::vector<std::string>& command, const std::string& 
 
 }  // namespace
 
+int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
 void catch_stop_signals() { handle({SIGINT, SIGTERM, SIGHUP}, on_foreground_stop_signal); }
 
 std::vector<std::string> command_or_shell(const std::vector<std::string>& argv,
@@ -99,7 +101,7 @@ int run_in_foreground(ReconnectingClient& client, std::uint64_t id,
     return fail(verb, internal_error(fmt::format("cannot fork: {}", std::strerror(errno))));
   }
   const std::string program = std::filesystem::path(command.front()).filename().string();
-  const int fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  const int fd = open_pidfd(child);
   std::optional<std::chrono::steady_clock::time_point> hung_up;
   bool killed = false;
   int status = 0;

@@ -18,6 +18,10 @@ extern volatile std::sig_atomic_t foreground_stop_signal;
 // From now on those three set foreground_stop_signal, and interrupt a blocking call.
 void catch_stop_signals();
 
+// A pidfd on process `pid` (pidfd_open(2)): readable once the process has ended; -1 when
+// there is no such process (or the kernel has no pidfd_open, before Linux 5.3).
+int open_pidfd(pid_t pid);
+
 // The program and its arguments (argv, else /bin/sh -c `shell_command`, else the user's
 // $SHELL, else /bin/sh).
 std::vector<std::string> command_or_shell(const std::vector<std::string>& argv,

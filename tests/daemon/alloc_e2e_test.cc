@@ -120,6 +120,36 @@ TEST(AllocE2E, AKilledClientEndsItsJob) {
   EXPECT_EQ(ended["state"], "COMPLETED") << ended.dump();
 }
 
+// One killed while its job waited ends the job as soon as it starts: nothing holds GPUs for
+// a client that is gone.
+TEST(AllocE2E, AClientKilledWhileItsJobWaitsEndsItAtItsStart) {
+  DaemonHarness daemon;
+  const std::uint64_t busy = daemon.submit("--gpus 2 --name busy -- sleep 60");
+  daemon.wait_for_launch(busy);
+  const CliRun started = daemon.shell(
+      "sh -c " + DaemonHarness::quoted(DaemonHarness::quoted(FASTGPU_CLI_PATH) +
+                                       " alloc --gpus 1 -- true > alloc.out 2>&1 & echo $! > "
+                                       "client.pid"));
+  ASSERT_EQ(started.exit_code, 0) << started.output;
+  json job;
+  for (int tries = 0; tries < 300; ++tries) {
+    job = newest_job(daemon, "queue");
+    if (job.is_object() && job["id"] != busy) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_TRUE(job.is_object() && job["id"] != busy) << job.dump();
+  ASSERT_EQ(job["state"], "QUEUED") << job.dump();
+  pid_t client = 0;
+  std::ifstream(daemon.work() / "client.pid") >> client;
+  ASSERT_GT(client, 0);
+  ::kill(client, SIGKILL);
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(busy)).exit_code, 0);
+  const std::uint64_t id = job["id"].get<std::uint64_t>();
+  EXPECT_EQ(daemon.wait_for_state(id, "COMPLETED")["state"], "COMPLETED");
+  EXPECT_TRUE(contains(daemon.log_of(id), "exited before it started; nothing to hold"))
+      << daemon.log_of(id);
+}
+
 // Through the real NVML loading code and the fake NVML: the command's GPU memory is its
 // job's (peak memory, not memory of no job), though the command is no process of the job's
 // tree: FASTGPU_JOB_ID in its environment ties it.
