@@ -138,12 +138,6 @@ std::optional<std::vector<std::string>> read_variables(ReconnectingClient& clien
   return std::nullopt;
 }
 
-std::string gpus_of(const api::Json& job) {
-  const auto gpus = job.value("placed_gpus", std::vector<int>{});
-  if (gpus.empty()) return "no GPU";
-  return fmt::format("GPU{} {}", gpus.size() == 1 ? "" : "s", fmt::join(gpus, ","));
-}
-
 // Waits for job `id` to start and its holder to write its variables: them, or the exit
 // status when it ended first or a stop signal came (the job then cancelled).
 struct Granted {
@@ -249,7 +243,8 @@ int run_alloc(const AllocOptions& options) {
   if (!granted.ok()) return exit_status;
   const std::string name = std::filesystem::path(command.front()).filename().string();
   std::fprintf(stderr, "fastgpu alloc: job %llu holds %s for %s until it exits\n",
-               static_cast<unsigned long long>(id), gpus_of(granted->job).c_str(), name.c_str());
+               static_cast<unsigned long long>(id), placed_gpus_text(granted->job).c_str(),
+               name.c_str());
   // The command's environment: this one's with the --env flags (as the job got them), and
   // the job's variables in place of any this shell had.
   return run_in_foreground(*client, id, command, specs->front().working_dir,

@@ -6,7 +6,6 @@
 // the command is hung up: the GPUs are no longer its own.
 
 #include <fmt/format.h>
-#include <fmt/ranges.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -93,17 +92,16 @@ int run_exec(const ExecOptions& options) {
   }
   std::vector<std::string> environment;
   for (char** entry = environ; *entry != nullptr; ++entry) environment.emplace_back(*entry);
-  const auto gpus = job->value("placed_gpus", std::vector<int>{});
-  std::fprintf(
-      stderr, "fastgpu exec: %s runs on job %llu's %s (%s) until it exits\n",
-      std::filesystem::path(command.front()).filename().c_str(),
-      static_cast<unsigned long long>(id),
-      gpus.empty()
-          ? "CPU slot"
-          : fmt::format("GPU{} {}", gpus.size() == 1 ? "" : "s", fmt::join(gpus, ",")).c_str(),
-      (*job)["spec"].value("name", std::string()).empty()
-          ? "no name"
-          : (*job)["spec"]["name"].get<std::string>().c_str());
+  const std::string name = (*job)["spec"].value("name", std::string());
+  const std::string of_job =
+      name.empty() ? fmt::format("job {}", id) : fmt::format("job {} ({})", id, name);
+  const std::string gpus = placed_gpus_text(*job);
+  std::fprintf(stderr, "%s",
+               fmt::format("fastgpu exec: {} runs {} until it exits\n",
+                           std::filesystem::path(command.front()).filename().string(),
+                           gpus == "no GPU" ? "beside " + of_job + ", which holds no GPU,"
+                                            : "on " + gpus + " of " + of_job)
+                   .c_str());
   catch_stop_signals();
   return run_in_foreground(*client, id, command, here.string(),
                            with_job_variables(environment, *variables), "exec");

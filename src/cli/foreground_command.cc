@@ -1,6 +1,7 @@
 #include "cli/foreground_command.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -69,6 +70,12 @@ pid_t start_command(const std::vector<std::string>& command, const std::string& 
 }
 
 }  // namespace
+
+std::string placed_gpus_text(const api::Json& job) {
+  const auto gpus = job.value("placed_gpus", std::vector<int>{});
+  if (gpus.empty()) return "no GPU";
+  return fmt::format("GPU{} {}", gpus.size() == 1 ? "" : "s", fmt::join(gpus, ","));
+}
 
 int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
 

@@ -18,6 +18,10 @@ extern volatile std::sig_atomic_t foreground_stop_signal;
 // From now on those three set foreground_stop_signal, and interrupt a blocking call.
 void catch_stop_signals();
 
+// The GPUs a job record was placed on, as the foreground verbs say them: "GPU 1",
+// "GPUs 0,1", or "no GPU".
+std::string placed_gpus_text(const api::Json& job);
+
 // A pidfd on process `pid` (pidfd_open(2)): readable once the process has ended; -1 when
 // there is no such process (or the kernel has no pidfd_open, before Linux 5.3).
 int open_pidfd(pid_t pid);

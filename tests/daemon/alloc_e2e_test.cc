@@ -193,8 +193,8 @@ TEST(AllocE2E, ExecRunsACommandOnARunningJobsGpusUntilTheJobEnds) {
   EXPECT_TRUE(
       contains(run.output, "gpus=1 job=" + std::to_string(id) + " index=3 quota=21474836480\n"))
       << run.output;
-  EXPECT_TRUE(contains(run.output, "fastgpu exec: sh runs on job " + std::to_string(id) +
-                                       "'s GPU 1 (train) until it exits"))
+  EXPECT_TRUE(contains(run.output, "fastgpu exec: sh runs on GPU 1 of job " + std::to_string(id) +
+                                       " (train) until it exits"))
       << run.output;
   // The job goes on: the command only shared its GPU. At its time limit, a command still
   // running is hung up.
