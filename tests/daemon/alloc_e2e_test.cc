@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -66,7 +67,7 @@ TEST(AllocE2E, SaysWhyItWaitsAndCtrlCWhileItWaitsCancelsTheJob) {
   DaemonHarness daemon;
   const std::uint64_t busy = daemon.submit("--gpus 2 --name busy -- sleep 60");
   daemon.wait_for_launch(busy);
-  const CliRun run = daemon.fastgpu_under("timeout -s INT 3", "alloc --gpus 1 -- true");
+  const CliRun run = daemon.fastgpu_under("timeout -s INT 5", "alloc --gpus 1 -- true");
   EXPECT_EQ(run.exit_code, 124) << run.output;  // timeout's, for a command it signalled
   const json job = newest_job(daemon, "history");
   ASSERT_TRUE(job.is_object()) << run.output;
@@ -81,7 +82,9 @@ TEST(AllocE2E, SaysWhyItWaitsAndCtrlCWhileItWaitsCancelsTheJob) {
 TEST(AllocE2E, ACommandOutlivingItsJobIsHungUp) {
   DaemonHarness daemon;
   const auto started = std::chrono::steady_clock::now();
-  const CliRun run = daemon.fastgpu("alloc --gpus 1 --time 2s -- sleep 60");
+  // Long enough for the holder to start and hand its variables over on a loaded machine (the
+  // sanitizer build's program takes most of a second to start).
+  const CliRun run = daemon.fastgpu("alloc --gpus 1 --time 8s -- sleep 60");
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(40));
   EXPECT_EQ(run.exit_code, 128 + SIGHUP) << run.output;
   EXPECT_TRUE(contains(run.output, "TIMEOUT")) << run.output;
@@ -183,7 +186,7 @@ TEST(AllocE2E, ExecRunsACommandOnARunningJobsGpusUntilTheJobEnds) {
   const std::uint64_t other = daemon.submit("--gpus 1 --gpu-mem 80G -- sleep 60");
   daemon.wait_for_launch(other);
   const std::uint64_t id =
-      daemon.submit("--gpus 1 --gpu-mem 20G --array 3 --time 4s --name train -- sleep 60");
+      daemon.submit("--gpus 1 --gpu-mem 20G --array 3 --name train -- sleep 60");
   daemon.wait_for_launch(id);
   const CliRun run =
       daemon.fastgpu("exec " + std::to_string(id) +
@@ -196,16 +199,27 @@ TEST(AllocE2E, ExecRunsACommandOnARunningJobsGpusUntilTheJobEnds) {
   EXPECT_TRUE(contains(run.output, "fastgpu exec: sh runs on GPU 1 of job " + std::to_string(id) +
                                        " (train) until it exits"))
       << run.output;
-  // The job goes on: the command only shared its GPU. At its time limit, a command still
-  // running is hung up.
+  // The job goes on: the command only shared its GPU. When the job ends (cancelled here, once
+  // the command runs), a command still running is hung up.
   EXPECT_EQ(daemon.job(id)["state"], "RUNNING");
-  const CliRun outlived = daemon.fastgpu("exec " + std::to_string(id) + " -- sleep 60");
+  std::thread canceller([&daemon, id] {
+    for (int tries = 0; tries < 600 && !std::filesystem::exists(daemon.work() / "exec.pid");
+         ++tries) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    daemon.fastgpu("cancel " + std::to_string(id));
+  });
+  const CliRun outlived = daemon.fastgpu("exec " + std::to_string(id) +
+                                         " -- sh -c 'echo $$ > exec.pid; exec sleep 60'");
+  canceller.join();
   EXPECT_EQ(outlived.exit_code, 128 + SIGHUP) << outlived.output;
-  EXPECT_TRUE(contains(outlived.output, "TIMEOUT")) << outlived.output;
+  EXPECT_TRUE(contains(outlived.output, "CANCELLED")) << outlived.output;
+  EXPECT_TRUE(contains(outlived.output, "the GPUs are no longer this command's: sh gets SIGHUP"))
+      << outlived.output;
 
   const CliRun ended = daemon.fastgpu("exec " + std::to_string(id) + " -- true");
   EXPECT_EQ(ended.exit_code, 1) << ended.output;
-  EXPECT_TRUE(contains(ended.output, "has ended (TIMEOUT)")) << ended.output;
+  EXPECT_TRUE(contains(ended.output, "has ended (CANCELLED)")) << ended.output;
   const std::uint64_t queued = daemon.submit("--gpus 2 -- true");
   const CliRun waiting = daemon.fastgpu("exec " + std::to_string(queued) + " -- true");
   EXPECT_EQ(waiting.exit_code, 1) << waiting.output;
