@@ -825,10 +825,12 @@ TEST(JobsE2E, ShowAndHistoryTellWhatEachJobCost) {
 // and which waiting jobs by name, asked of a real daemon.
 TEST(JobsE2E, HistoryAndQueueNarrowByEndTimeAndName) {
   DaemonHarness daemon;
+  // One after the other: submitted together, the two ran at once and the second could end
+  // first, which the end-time windows below would then read the other way round.
   const std::uint64_t first = daemon.submit("--gpus 0 --name train -- true");
+  daemon.wait_for_state(first, "COMPLETED");
   const std::uint64_t second =
       daemon.submit("--gpus 0 --name " + DaemonHarness::quoted("a&b") + " -- true");
-  daemon.wait_for_state(first, "COMPLETED");
   const json ended = daemon.wait_for_state(second, "COMPLETED");
   const std::uint64_t running = daemon.submit("--gpus 0 --name train -- sleep 60");
   daemon.wait_for_state(running, "RUNNING");
