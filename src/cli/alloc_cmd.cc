@@ -169,14 +169,9 @@ Result<Granted> wait_for_grant(ReconnectingClient& client, std::uint64_t id, int
     }
     const std::string state = (*job)["state"].get<std::string>();
     if (state == "QUEUED") {
-      const api::Json waiting = job->value("waiting", api::Json::object());
-      const std::string reason = waiting.value("reason", std::string());
-      if (!reason.empty() && reason != "next pass" && reason != said) {
-        said = reason;
-        const std::string detail = waiting.value("detail", std::string());
-        std::fprintf(stderr, "fastgpu alloc: job %llu waits: %s%s%s\n",
-                     static_cast<unsigned long long>(id), reason.c_str(),
-                     detail.empty() ? "" : ": ", detail.c_str());
+      if (const std::optional<std::string> why = new_waiting_reason(*job, said)) {
+        std::fprintf(stderr, "fastgpu alloc: job %llu waits: %s\n",
+                     static_cast<unsigned long long>(id), why->c_str());
       }
     } else if (state == "RUNNING") {
       if (std::optional<std::vector<std::string>> variables = read_variables(client, id)) {

@@ -43,6 +43,15 @@ std::string why_not_completed(const api::Json& job) {
 
 }  // namespace
 
+std::optional<std::string> new_waiting_reason(const api::Json& job, std::string& said) {
+  const api::Json waiting = job.value("waiting", api::Json::object());
+  const std::string reason = waiting.value("reason", std::string());
+  if (reason.empty() || reason == "next pass" || reason == said) return std::nullopt;
+  said = reason;
+  const std::string detail = waiting.value("detail", std::string());
+  return detail.empty() ? reason : reason + ": " + detail;
+}
+
 std::string ended_line(const api::Json& job) {
   std::string line =
       fmt::format("job {}: {}", job["id"].get<std::uint64_t>(), job["state"].get<std::string>());

@@ -24,6 +24,10 @@ Result<std::vector<std::uint64_t>> unfinished_jobs(ReconnectingClient& client);
 // CANCELLED: dependency 13 failed: it ended FAILED"); ends with a newline.
 std::string ended_line(const api::Json& job);
 
+// Why a queued job waits ("resources: needs ..."), when its reason differs from `said` (the
+// last one told, updated); nullopt for the same reason, none, or "next pass".
+std::optional<std::string> new_waiting_reason(const api::Json& job, std::string& said);
+
 // The ids to wait for; those given in a range may be missing (`wait 12-40` past the last
 // job, as cancel takes it), and are then counted in `missing`, not an error.
 struct Waited {

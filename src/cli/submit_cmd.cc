@@ -191,13 +191,10 @@ class StartNotice {
     if (!job.ok()) return;  // said by the waiting loop's own request
     const std::string state = (*job)["state"].get<std::string>();
     if (state == "QUEUED") {
-      const api::Json waiting = job->value("waiting", api::Json::object());
-      const std::string reason = waiting.value("reason", std::string());
-      if (reason.empty() || reason == "next pass" || reason == said_) return;
-      said_ = reason;
-      const std::string detail = waiting.value("detail", std::string());
-      std::fprintf(stderr, "fastgpu submit: job %s waits: %s%s%s\n", std::to_string(id_).c_str(),
-                   reason.c_str(), detail.empty() ? "" : ": ", detail.c_str());
+      if (const std::optional<std::string> why = new_waiting_reason(*job, said_)) {
+        std::fprintf(stderr, "fastgpu submit: job %s waits: %s\n", std::to_string(id_).c_str(),
+                     why->c_str());
+      }
       return;
     }
     started_ = true;
