@@ -60,6 +60,7 @@ class FakeEngine final : public engine::Engine {
   Result<engine::TickReport> tick() override { return engine::TickReport{}; }
   const GpuReading& last_reading() const override { return reading_; }
   std::size_t held_jobs() const override { return 0; }
+  std::vector<engine::GpuLedger> gpu_ledger() const override { return ledger; }
   std::optional<engine::RunningUsage> running_usage(JobId job) const override {
     const auto found = usage.find(job);
     return found == usage.end() ? std::nullopt : std::optional(found->second);
@@ -87,6 +88,7 @@ class FakeEngine final : public engine::Engine {
   std::map<JobId, engine::Stopping> stopping_jobs;  // what stopping() answers
   std::optional<sched::SchedulerConfig> scheduler;  // the last set_scheduler_config()
   std::vector<store::WallTime> purges;              // each purged() moment
+  std::vector<engine::GpuLedger> ledger;            // what gpu_ledger() answers
 
  private:
   store::StateStore& store_;

@@ -317,7 +317,8 @@ ApiResponse ApiService::route(const ApiRequest& request) {
   if (parts.size() == 3 && parts[1] == "daemon" && parts[2] == "reload" && post) {
     return taking({}, [&] { return reload(request); });
   }
-  if (parts.size() == 2 && parts[1] == "gpus" && get) return taking({}, [&] { return gpus(); });
+  if (parts.size() == 2 && parts[1] == "gpus" && get)
+    return taking({}, [&] { return gpus(request); });
   if (parts.size() == 3 && parts[1] == "gpus" && parts[2] == "samples" && get) {
     return taking({"seconds", "after_us"}, [&] { return gpu_samples(request); });
   }
@@ -1202,13 +1203,49 @@ ApiResponse ApiService::daemon_info() {
                     {"jobs", counts}}};
 }
 
-ApiResponse ApiService::gpus() {
+ApiResponse ApiService::gpus(const ApiRequest& request) {
   GpuReading reading;
+  std::vector<engine::GpuLedger> ledger;
   {
     std::lock_guard lock(*options_.engine_mutex);
     reading = options_.engine->last_reading();
+    ledger = options_.engine->gpu_ledger();
   }
   cli::StatusContext context{"", "", iso_time(options_.clock->now()), {}};
+  // Names are read outside the engine's lock: a name service may be slow to answer.
+  std::map<std::uint32_t, std::string> names;
+  const auto name_of = [&](std::uint32_t uid) -> const std::string& {
+    auto found = names.find(uid);
+    if (found != names.end()) return found->second;
+    return names
+        .emplace(uid, options_.user_name ? options_.user_name(uid) : "uid " + std::to_string(uid))
+        .first->second;
+  };
+  for (const engine::GpuLedger& row : ledger) {
+    cli::LedgerView view{.open = row.open,
+                         .gone = row.gone,
+                         .usable_bytes = row.usable_bytes,
+                         .foreign_bytes = row.foreign_bytes,
+                         .declared_bytes = row.declared_bytes,
+                         .free_bytes = row.free_bytes,
+                         .share_used = row.share_used,
+                         .free_share = row.free_share,
+                         .jobs = {}};
+    for (const engine::GpuHold& hold : row.jobs) {
+      cli::LedgerHold shown;
+      shown.user = name_of(hold.uid);
+      shown.bytes = hold.bytes;
+      shown.share = hold.share;
+      // Another user's job is theirs to name, as the job listings keep it (root sees all).
+      if (request.uid == kRootUid || hold.uid == request.uid) {
+        shown.job = hold.job.value();
+        if (!hold.name.empty()) shown.name = hold.name;
+        if (!hold.command.empty()) shown.command = hold.command;
+      }
+      view.jobs.push_back(std::move(shown));
+    }
+    context.ledgers.emplace(row.index, std::move(view));
+  }
   Json json = cli::status_to_json(reading, context);
   json["note"] = options_.info.gpus_note;
   return {200, json};

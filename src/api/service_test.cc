@@ -1167,6 +1167,53 @@ TEST_F(ApiServiceTest, DaemonAndGpusReportTheirSource) {
   EXPECT_EQ(gpus.body["devices"].size(), 2u) << gpus.body.dump();
 }
 
+// Each GPU's ledger: the jobs that hold it and what is free. A user sees another user's job
+// only as theirs (no id, name or command, as the listings keep them), root sees all of it.
+TEST_F(ApiServiceTest, GpusCarryTheLedgerAndHideOtherUsersJobsButFromRoot) {
+  engine::GpuLedger row;
+  row.index = 0;
+  row.usable_bytes = 80;
+  row.declared_bytes = 30;
+  row.free_bytes = 50;
+  row.share_used = 0.75;
+  row.free_share = 0.25;
+  row.jobs = {
+      {.job = JobId(4), .uid = 3, .name = "train", .command = "python3", .bytes = 20, .share = 0.5},
+      {.job = JobId(5),
+       .uid = 7,
+       .name = "theirs",
+       .command = "secret.sh",
+       .bytes = 10,
+       .share = 0.25}};
+  engine_->ledger = {row};
+
+  const ApiResponse mine = call("GET", "/v1/gpus", 3);
+  ASSERT_EQ(mine.status, 200);
+  const Json& ledger = mine.body["devices"][0]["ledger"];
+  EXPECT_EQ(ledger["free_bytes"], 50);
+  EXPECT_EQ(ledger["free_share"], 0.25);
+  ASSERT_EQ(ledger["jobs"].size(), 2u) << ledger.dump();
+  EXPECT_EQ(ledger["jobs"][0], Json({{"job", 4},
+                                     {"user", "user3"},
+                                     {"name", "train"},
+                                     {"command", "python3"},
+                                     {"bytes", 20},
+                                     {"share", 0.5}}));
+  EXPECT_EQ(ledger["jobs"][1], Json({{"job", nullptr},
+                                     {"user", "user7"},
+                                     {"name", nullptr},
+                                     {"command", nullptr},
+                                     {"bytes", 10},
+                                     {"share", 0.25}}));
+
+  const ApiResponse root = call("GET", "/v1/gpus", 0);
+  EXPECT_EQ(root.body["devices"][0]["ledger"]["jobs"][1]["job"], 5);
+  EXPECT_EQ(root.body["devices"][0]["ledger"]["jobs"][1]["command"], "secret.sh");
+  // A GPU the ledger does not list (the fake's second has no row) has none.
+  engine_->ledger.clear();
+  EXPECT_TRUE(call("GET", "/v1/gpus", 3).body["devices"][0]["ledger"].is_null());
+}
+
 // What `fastgpu report` asks: the caller's ended jobs summed up by name (or by user), read
 // a page at a time (two jobs a page here), with each run's peak against its reservation.
 TEST_F(ApiServiceTest, UsageSumsUpTheCallersEndedJobsByNameOrUser) {

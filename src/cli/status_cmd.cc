@@ -3,19 +3,24 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
 
+#include "api/login_name.h"
 #include "cli/commands.h"
 #include "cli/daemon_client.h"
 #include "cli/display_width.h"
 #include "cli/status_render.h"
+#include "fastgpu/api/client.h"
+#include "fastgpu/api/paths.h"
 #include "fastgpu/core/units.h"
 #include "fastgpu/gpu/nvml_probe.h"
 #include "fastgpu/gpu/simulated_probe.h"
@@ -51,11 +56,39 @@ std::string time_text(std::time_t now, bool utc) {
   return text;
 }
 
+// The daemon's ledger of these GPUs (GET /v1/gpus), when a daemon answers on this user's
+// socket; none is started, as reading the GPUs needs none. Empty when none answers or it
+// uses other GPUs (simulated where these are real, another spec): a GPU's ledger is taken
+// only where the daemon's GPU of that index has the same UUID.
+std::map<std::uint32_t, LedgerView> daemon_ledgers(const GpuReading& reading) {
+  std::map<std::uint32_t, LedgerView> ledgers;
+  const Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
+  if (!paths.ok()) return ledgers;
+  const Result<api::Json> gpus = api::ApiClient(paths->socket).get("/v1/gpus");
+  if (!gpus.ok() || gpus->value("source", "") != reading.source) return ledgers;
+  for (const api::Json& device : gpus->value("devices", api::Json::array())) {
+    const api::Json& ledger = device.value("ledger", api::Json());
+    if (ledger.is_null() || !device.contains("index")) continue;
+    const auto index = device["index"].get<std::uint32_t>();
+    const auto local = std::find_if(reading.devices.begin(), reading.devices.end(),
+                                    [index](const GpuDevice& gpu) { return gpu.index == index; });
+    if (local == reading.devices.end() || !local->uuid ||
+        device.value("uuid", api::Json()) != api::Json(*local->uuid)) {
+      continue;
+    }
+    Result<LedgerView> view = ledger_from_json(ledger);
+    if (view.ok()) ledgers.emplace(index, std::move(*view));
+  }
+  return ledgers;
+}
+
 StatusContext make_context(const GpuReading& reading) {
   const std::time_t now = std::time(nullptr);
   StatusContext context{host_name(), time_text(now, false), time_text(now, true), {}};
   // Simulated GPUs list made-up pids; looking them up would name unrelated local processes.
   if (reading.source != "simulated") context.lookup = lookup_local_process;
+  context.ledgers = daemon_ledgers(reading);
+  context.user = api::user_name(::getuid());
   return context;
 }
 
@@ -180,7 +213,9 @@ int run_status(const StatusOptions& options) {
 void add_status_command(CLI::App& app, CommandOutcome& outcome) {
   auto options = std::make_shared<StatusOptions>();
   CLI::App* command = app.add_subcommand(
-      "status", "Show every GPU: memory, utilization, power, temperature, processes, health");
+      "status",
+      "Show every GPU: memory, utilization, power, temperature, processes, health, and what your "
+      "daemon's jobs hold of it and leave free");
   command
       ->add_option("--devices", options->devices,
                    "Use simulated GPUs instead of the driver, e.g. 4xH100-80G or "

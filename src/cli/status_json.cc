@@ -39,7 +39,30 @@ json unreadable_to_json(const GpuDevice& device) {
   return list;
 }
 
-json device_to_json(const GpuDevice& device, const ProcessLookup& lookup) {
+json hold_to_json(const LedgerHold& hold) {
+  return {{"job", or_null(hold.job)},         {"user", hold.user},   {"name", or_null(hold.name)},
+          {"command", or_null(hold.command)}, {"bytes", hold.bytes}, {"share", hold.share}};
+}
+
+json ledger_to_json(const StatusContext& context, std::uint32_t index) {
+  const auto found = context.ledgers.find(index);
+  if (found == context.ledgers.end()) return nullptr;
+  const LedgerView& ledger = found->second;
+  json jobs = json::array();
+  for (const LedgerHold& hold : ledger.jobs) jobs.push_back(hold_to_json(hold));
+  return {{"open", ledger.open},
+          {"gone", ledger.gone},
+          {"usable_bytes", ledger.usable_bytes},
+          {"foreign_bytes", ledger.foreign_bytes},
+          {"declared_bytes", ledger.declared_bytes},
+          {"free_bytes", ledger.free_bytes},
+          {"share_used", ledger.share_used},
+          {"free_share", ledger.free_share},
+          {"jobs", std::move(jobs)}};
+}
+
+json device_to_json(const GpuDevice& device, const StatusContext& context) {
+  const ProcessLookup& lookup = context.lookup;
   return {
       {"index", device.index},
       {"name", or_null(device.name)},
@@ -60,6 +83,7 @@ json device_to_json(const GpuDevice& device, const ProcessLookup& lookup) {
       {"processes", processes_to_json(device, lookup)},
       {"health", {{"healthy", device.health.healthy}, {"reasons", device.health.reasons}}},
       {"unreadable_fields", unreadable_to_json(device)},
+      {"ledger", ledger_to_json(context, device.index)},
   };
 }
 
@@ -68,7 +92,7 @@ json device_to_json(const GpuDevice& device, const ProcessLookup& lookup) {
 Json status_to_json(const GpuReading& reading, const StatusContext& context) {
   json devices = json::array();
   for (const GpuDevice& device : reading.devices) {
-    devices.push_back(device_to_json(device, context.lookup));
+    devices.push_back(device_to_json(device, context));
   }
   return {
       {"schema_version", kStatusSchemaVersion},
@@ -80,6 +104,34 @@ Json status_to_json(const GpuReading& reading, const StatusContext& context) {
       {"cuda_driver_version", or_null(reading.cuda_driver_version)},
       {"devices", std::move(devices)},
   };
+}
+
+Result<LedgerView> ledger_from_json(const Json& json) {
+  try {
+    LedgerView ledger;
+    ledger.open = json.at("open").get<bool>();
+    ledger.gone = json.at("gone").get<bool>();
+    ledger.usable_bytes = json.at("usable_bytes").get<std::uint64_t>();
+    ledger.foreign_bytes = json.at("foreign_bytes").get<std::uint64_t>();
+    ledger.declared_bytes = json.at("declared_bytes").get<std::uint64_t>();
+    ledger.free_bytes = json.at("free_bytes").get<std::uint64_t>();
+    ledger.share_used = json.at("share_used").get<double>();
+    ledger.free_share = json.at("free_share").get<double>();
+    for (const Json& entry : json.at("jobs")) {
+      LedgerHold hold;
+      if (!entry.at("job").is_null()) hold.job = entry.at("job").get<std::uint64_t>();
+      hold.user = entry.at("user").get<std::string>();
+      if (!entry.at("name").is_null()) hold.name = entry.at("name").get<std::string>();
+      if (!entry.at("command").is_null()) hold.command = entry.at("command").get<std::string>();
+      hold.bytes = entry.at("bytes").get<std::uint64_t>();
+      hold.share = entry.at("share").get<double>();
+      ledger.jobs.push_back(std::move(hold));
+    }
+    return ledger;
+  } catch (const Json::exception& error) {
+    return invalid_argument(std::string("the daemon's ledger of a GPU cannot be read: ") +
+                            error.what());
+  }
 }
 
 }  // namespace fastgpu::cli

@@ -329,5 +329,132 @@ TEST(StatusJson, SchemaVersionComesFirst) {
   EXPECT_EQ(text.rfind("{\"schema_version\":1,", 0), 0u) << text.substr(0, 40);
 }
 
+// ---- the daemon's ledger under each GPU ---------------------------------------------------
+
+LedgerHold hold(std::optional<std::uint64_t> job, std::string user, std::uint64_t bytes,
+                double share, std::optional<std::string> name = std::nullopt) {
+  LedgerHold made;
+  made.job = job;
+  made.user = std::move(user);
+  made.name = std::move(name);
+  made.command = "python3";
+  made.bytes = bytes;
+  made.share = share;
+  return made;
+}
+
+// Two jobs of alice's and one of bob's that alice may not name, 8 GiB held outside FastGPU.
+LedgerView shared_ledger() {
+  LedgerView ledger;
+  ledger.usable_bytes = 71 * kGiB;
+  ledger.foreign_bytes = 8 * kGiB;
+  ledger.declared_bytes = 40 * kGiB;
+  ledger.free_bytes = 31 * kGiB;
+  ledger.share_used = 0.75;
+  ledger.free_share = 0.25;
+  ledger.jobs = {hold(12, "alice", 20 * kGiB, 0.5, "train"), hold(13, "alice", 10 * kGiB, 0.125),
+                 hold(std::nullopt, "bob", 10 * kGiB, 0.125)};
+  return ledger;
+}
+
+std::string table_with(const std::map<std::uint32_t, LedgerView>& ledgers,
+                       const std::string& user) {
+  StatusContext context = test_context();
+  context.ledgers = ledgers;
+  context.user = user;
+  return render_status_table(nvml_reading(), context, TableStyle{});
+}
+
+TEST(StatusTable, TheLedgerLineNamesEachJobsHoldAndWhatIsFree) {
+  const std::string line = line_with(table_with({{0, shared_ledger()}}, "alice"), "fastgpu:");
+  EXPECT_EQ(line,
+            "    fastgpu: job 12 train 20.0 GiB at share 0.5; job 13 python3 10.0 GiB at share "
+            "0.125; a job of bob's 10.0 GiB at share 0.125; free: 31.0 GiB at share up to 0.25 "
+            "(8.0 GiB held outside FastGPU)");
+  // Under its GPU's line, not another's.
+  const std::string text = table_with({{0, shared_ledger()}}, "alice");
+  EXPECT_LT(text.find("[0]"), text.find("fastgpu:"));
+  EXPECT_GT(text.find("[1]"), text.find("fastgpu:"));
+}
+
+TEST(StatusTable, TheLedgerLineNamesTheUserOfAnotherUsersJobForRoot) {
+  LedgerView ledger = shared_ledger();
+  ledger.jobs = {hold(12, "alice", 20 * kGiB, 0.5, "train")};
+  EXPECT_NE(line_with(table_with({{0, ledger}}, "root"), "fastgpu:")
+                .find("job 12 train (alice) 20.0 GiB"),
+            std::string::npos);
+}
+
+TEST(StatusTable, TheLedgerLineSaysWhenNothingMoreStartsAndWhy) {
+  LedgerView idle;
+  idle.usable_bytes = idle.free_bytes = 79 * kGiB;
+  idle.free_share = 1.0;
+  EXPECT_EQ(line_with(table_with({{0, idle}}, "alice"), "fastgpu:"),
+            "    fastgpu: no job; free: 79.0 GiB, the whole GPU");
+
+  LedgerView whole = idle;
+  whole.jobs = {hold(7, "alice", 30 * kGiB, 1.0)};
+  whole.free_bytes = 49 * kGiB;
+  whole.free_share = 0.0;
+  EXPECT_EQ(line_with(table_with({{0, whole}}, "alice"), "fastgpu:"),
+            "    fastgpu: job 7 python3 30.0 GiB, the whole GPU; free: nothing until it ends");
+
+  LedgerView full = shared_ledger();
+  full.free_bytes = 0;
+  EXPECT_NE(line_with(table_with({{0, full}}, "alice"), "fastgpu:")
+                .find("; free: no memory (all held) (8.0 GiB held outside FastGPU)"),
+            std::string::npos);
+
+  LedgerView sick = idle;
+  sick.open = false;
+  EXPECT_NE(line_with(table_with({{0, sick}}, "alice"), "fastgpu:")
+                .find("free: nothing, the GPU is unhealthy"),
+            std::string::npos);
+  sick.gone = true;
+  EXPECT_NE(line_with(table_with({{0, sick}}, "alice"), "fastgpu:")
+                .find("free: nothing, the GPU is no longer listed"),
+            std::string::npos);
+}
+
+TEST(StatusTable, WithoutADaemonThereIsNoLedgerLine) {
+  EXPECT_EQ(table(nvml_reading()).find("fastgpu:"), std::string::npos);
+}
+
+TEST(StatusJson, TheLedgerIsNullWithoutADaemonAndReadsBackWhole) {
+  StatusContext context = test_context();
+  EXPECT_TRUE(status_to_json(nvml_reading(), context)["devices"][0]["ledger"].is_null());
+
+  context.ledgers = {{0, shared_ledger()}};
+  const Json document = status_to_json(nvml_reading(), context);
+  const Json& ledger = document["devices"][0]["ledger"];
+  EXPECT_TRUE(document["devices"][1]["ledger"].is_null());
+  EXPECT_EQ(ledger["free_bytes"], 31 * kGiB);
+  EXPECT_EQ(ledger["foreign_bytes"], 8 * kGiB);
+  EXPECT_EQ(ledger["free_share"], 0.25);
+  ASSERT_EQ(ledger["jobs"].size(), 3u);
+  EXPECT_EQ(ledger["jobs"][0]["job"], 12);
+  EXPECT_EQ(ledger["jobs"][0]["name"], "train");
+  EXPECT_TRUE(ledger["jobs"][2]["job"].is_null());
+  EXPECT_EQ(ledger["jobs"][2]["user"], "bob");
+
+  // What `fastgpu status` reads from the daemon is what it sent.
+  Result<LedgerView> back = ledger_from_json(ledger);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(status_to_json(nvml_reading(),
+                           [&] {
+                             StatusContext again = test_context();
+                             again.ledgers = {{0, *back}};
+                             return again;
+                           }())["devices"][0]["ledger"],
+            ledger);
+
+  Json broken = ledger;
+  broken.erase("free_bytes");
+  const Result<LedgerView> refused = ledger_from_json(broken);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("free_bytes"), std::string::npos)
+      << refused.status().message();
+}
+
 }  // namespace
 }  // namespace fastgpu::cli

@@ -206,8 +206,59 @@ std::string processes_unreadable_reason(const GpuDevice& device) {
   return "could not be read";
 }
 
+// A share as typed with --share: 0.25, 0.5, 1.
+std::string share_text(double share) {
+  std::string text = fmt::format("{:.3f}", share);
+  while (text.back() == '0') text.pop_back();
+  if (text.back() == '.') text.pop_back();
+  return text;
+}
+
+// "job 12 train", "job 12 python3 (bob)", "a job of bob's": whom a hold is for.
+std::string holder_text(const LedgerHold& hold, const StatusContext& context) {
+  constexpr std::size_t kLongest = 24;
+  const bool others = hold.user != context.user;
+  if (!hold.job) return "a job of " + printable(hold.user) + "'s";
+  std::string what = hold.name.value_or(hold.command.value_or(""));
+  if (display_width(what) > kLongest) what = what.substr(0, kLongest - 3) + "...";
+  std::string text = fmt::format("job {}", *hold.job);
+  if (!what.empty()) text += " " + printable(what);
+  if (others) text += " (" + printable(hold.user) + ")";
+  return text;
+}
+
+// The ledger's line under a GPU: the jobs holding it, and what a job starting now may ask.
+std::string ledger_text(const LedgerView& ledger, const StatusContext& context) {
+  std::vector<std::string> holds;
+  for (const LedgerHold& hold : ledger.jobs) {
+    holds.push_back(
+        fmt::format("{} {}{}", holder_text(hold, context), format_bytes(hold.bytes),
+                    hold.share >= 1.0 ? ", the whole GPU" : " at share " + share_text(hold.share)));
+  }
+  const std::string text = (holds.empty() ? "no job" : join(holds, "; ")) + "; free: ";
+  const std::string foreign =
+      ledger.foreign_bytes > 0
+          ? fmt::format(" ({} held outside FastGPU)", format_bytes(ledger.foreign_bytes))
+          : "";
+  if (!ledger.open) {
+    return text + "nothing, " +
+           (ledger.gone ? "the GPU is no longer listed" : "the GPU is unhealthy");
+  }
+  if (ledger.free_share <= 0.0) {
+    return text + "nothing until " + (ledger.jobs.size() == 1 ? "it ends" : "one ends");
+  }
+  if (ledger.free_bytes == 0) return text + "no memory (all held)" + foreign;
+  return text + format_bytes(ledger.free_bytes) +
+         (ledger.free_share >= 1.0 ? ", the whole GPU"
+                                   : " at share up to " + share_text(ledger.free_share)) +
+         foreign;
+}
+
 void append_details(const GpuDevice& device, const StatusContext& context, const TableStyle& style,
                     std::string& out) {
+  if (const auto ledger = context.ledgers.find(device.index); ledger != context.ledgers.end()) {
+    out += wrapped("    fastgpu:", ledger_text(ledger->second, context), style.columns) + "\n";
+  }
   append_unreadable(device, style, out);
   if (!device.processes) {
     const std::string reason = processes_unreadable_reason(device);

@@ -142,5 +142,95 @@ TEST_F(EngineAttributionTest, AJobStartedSinceTheLastTickIsAttributed) {
   EXPECT_EQ(std::move(store_->get_job(first)).value().accounting.peak_gpu_mem, 3 * kGiB);
 }
 
+const GpuLedger& row_of(const std::vector<GpuLedger>& ledger, std::uint32_t index) {
+  for (const GpuLedger& row : ledger) {
+    if (row.index == index) return row;
+  }
+  ADD_FAILURE() << "no ledger row for GPU " << index;
+  return ledger.front();
+}
+
+// `fastgpu status` shows each GPU's ledger: whose jobs hold what, memory held outside
+// FastGPU, and what a job starting now may ask. What it calls free is what the next
+// scheduling pass finds free: a job asking exactly that starts there, one asking a byte more
+// does not.
+TEST_F(EngineAttributionTest, TheLedgerSaysWhatEachGpuHoldsAndWhatAJobMayStillAsk) {
+  JobSpec half = small_job(1);
+  half.gpu_mem = 20 * kGiB;
+  half.util_share = 0.5;
+  JobSpec whole = small_job(2);
+  whole.gpu_mem = 30 * kGiB;
+  whole.util_share = 1.0;
+  whole.uid = 1001;
+  const JobId shared = submit(half);
+  const JobId alone = submit(whole);
+  tick();
+  tick();
+  const store::JobRecord shared_job = std::move(store_->get_job(shared)).value();
+  const store::JobRecord alone_job = std::move(store_->get_job(alone)).value();
+  ASSERT_EQ(shared_job.state, JobState::kRunning);
+  ASSERT_EQ(alone_job.state, JobState::kRunning);
+  const std::uint32_t gpu = shared_job.placed_gpus.at(0);
+  // A process of no job's on the shared job's GPU.
+  probe_->devices().at(gpu).processes = std::vector<GpuProcess>{{424242, 8 * kGiB}};
+  tick();
+
+  const std::vector<GpuLedger> ledger = engine_->gpu_ledger();
+  ASSERT_EQ(ledger.size(), 8u);
+  const GpuLedger& row = row_of(ledger, gpu);
+  const Bytes total = *probe_->devices().at(gpu).memory_total_bytes;
+  const Bytes reserved = probe_->devices().at(gpu).memory_reserved_bytes.value_or(0);
+  EXPECT_TRUE(row.open);
+  EXPECT_EQ(row.foreign_bytes, 8 * kGiB);
+  EXPECT_EQ(row.usable_bytes, total - reserved - 8 * kGiB);
+  EXPECT_EQ(row.declared_bytes, 20 * kGiB);
+  EXPECT_EQ(row.free_bytes, row.usable_bytes - 20 * kGiB);
+  EXPECT_DOUBLE_EQ(row.share_used, 0.5);
+  EXPECT_DOUBLE_EQ(row.free_share, 0.5);
+  ASSERT_EQ(row.jobs.size(), 1u);
+  EXPECT_EQ(row.jobs[0].job, shared);
+  EXPECT_EQ(row.jobs[0].uid, 1000u);
+  EXPECT_EQ(row.jobs[0].name, "small1");
+  EXPECT_EQ(row.jobs[0].command, "/bin/true");
+  EXPECT_EQ(row.jobs[0].bytes, 20 * kGiB);
+  EXPECT_DOUBLE_EQ(row.jobs[0].share, 0.5);
+
+  const GpuLedger& held = row_of(ledger, alone_job.placed_gpus.at(0));
+  EXPECT_DOUBLE_EQ(held.free_share, 0.0) << "a job holds the GPU whole";
+  ASSERT_EQ(held.jobs.size(), 1u);
+  EXPECT_EQ(held.jobs[0].uid, 1001u);
+  for (const GpuLedger& idle : ledger) {
+    if (idle.index == gpu || idle.index == alone_job.placed_gpus.at(0)) continue;
+    EXPECT_TRUE(idle.jobs.empty());
+    EXPECT_DOUBLE_EQ(idle.free_share, 1.0);
+    EXPECT_EQ(idle.free_bytes, idle.usable_bytes);
+  }
+
+  // A byte more than is free there goes elsewhere; exactly what is free goes there.
+  JobSpec too_big = small_job(3);
+  too_big.gpu_mem = row.free_bytes + 1;
+  too_big.util_share = 0.5;
+  const JobId elsewhere = submit(too_big);
+  tick();
+  tick();
+  const store::JobRecord elsewhere_job = std::move(store_->get_job(elsewhere)).value();
+  ASSERT_EQ(elsewhere_job.state, JobState::kRunning);
+  EXPECT_NE(elsewhere_job.placed_gpus.at(0), gpu);
+
+  JobSpec exact = small_job(4);
+  exact.gpu_mem = row.free_bytes;
+  exact.util_share = row.free_share;
+  const JobId fits = submit(exact);
+  tick();
+  tick();
+  const store::JobRecord fits_job = std::move(store_->get_job(fits)).value();
+  ASSERT_EQ(fits_job.state, JobState::kRunning);
+  EXPECT_EQ(fits_job.placed_gpus.at(0), gpu);
+  const GpuLedger after = row_of(engine_->gpu_ledger(), gpu);
+  EXPECT_EQ(after.free_bytes, 0u);
+  EXPECT_DOUBLE_EQ(after.free_share, 0.0);
+  EXPECT_EQ(after.jobs.size(), 2u);
+}
+
 }  // namespace
 }  // namespace fastgpu::engine

@@ -43,6 +43,7 @@ class EngineImpl final : public Engine {
   std::optional<Stopping> stopping(const store::JobRecord& job) const override;
   Status set_scheduler_config(const sched::SchedulerConfig& config) override;
   const GpuReading& last_reading() const override { return reading_; }
+  std::vector<GpuLedger> gpu_ledger() const override;
   std::size_t held_jobs() const override { return queued_.held(); }
   std::optional<RunningUsage> running_usage(JobId job) const override { return meter_.so_far(job); }
   void purged(store::WallTime ended_before) override;

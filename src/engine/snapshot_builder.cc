@@ -96,6 +96,27 @@ Bytes declared_bytes(const JobRecord& job, std::vector<sched::GpuState>& gpus) {
   return whole;
 }
 
+// A running job as the snapshot has it: where it runs (where it moves to, for a moving job),
+// what the ledger holds for it, and its attained service (`before`: its earlier runs').
+// REQUIRES: snapshot.gpus holds every GPU the job runs on, and snapshot.now_s is set.
+sched::RunningJob running_entry(const TickSources& sources, const JobRecord& job, double before,
+                                sched::Snapshot& snapshot) {
+  sched::RunningJob running;
+  running.job = to_sched_job(job.id, job.spec, before);
+  for (std::uint32_t index : job.placed_gpus) running.gpus.push_back(static_cast<int>(index));
+  running.declared_bytes = declared_bytes(job, snapshot.gpus);
+  running.start_time_s = job.start_time ? to_seconds(*job.start_time) : snapshot.now_s;
+  running.used_bytes = sources.meter.peak_bytes(job.id);
+  if (const MovingJob* move = sources.move_of(job.id)) {  // as sched's apply_move has it
+    const double moved_s = to_seconds(move->at);
+    running.job.attained_run_s += std::max(0.0, moved_s - running.start_time_s);
+    running.gpus.assign(move->to.begin(), move->to.end());
+    running.start_time_s = moved_s;
+    running.used_bytes.reset();
+  }
+  return running;
+}
+
 }  // namespace
 
 const char* unended_state(JobId job, const QueuedJobs& queued, const RunningJobs& running) {
@@ -106,6 +127,16 @@ const char* unended_state(JobId job, const QueuedJobs& queued, const RunningJobs
 
 bool engine_limited(const EngineOptions& options, const JobRecord& job) {
   return in_limited_array(job) || (job.spec.gpus == 0 && options.cpu_slots > 0);
+}
+
+sched::Snapshot running_snapshot(const TickSources& sources) {
+  sched::Snapshot snapshot;
+  snapshot.now_s = to_seconds(sources.now);
+  snapshot.gpus = tick_gpus(sources);
+  for (const auto& [id, job] : sources.running.jobs()) {
+    snapshot.running.push_back(running_entry(sources, job, 0.0, snapshot));
+  }
+  return snapshot;
 }
 
 // A running job keeps its GPU in the snapshot even if the probe stopped listing it, so
@@ -257,20 +288,7 @@ class Builder {
     for (const auto& [id, job] : running_) {
       Result<double> before = attained(job);
       if (!before.ok()) return before.status();
-      sched::RunningJob running;
-      running.job = to_sched_job(id, job.spec, *before);
-      for (std::uint32_t index : job.placed_gpus) running.gpus.push_back(static_cast<int>(index));
-      running.declared_bytes = declared_bytes(job, input_.snapshot.gpus);
-      running.start_time_s = job.start_time ? to_seconds(*job.start_time) : input_.snapshot.now_s;
-      running.used_bytes = sources_.meter.peak_bytes(id);
-      if (const MovingJob* move = sources_.move_of(id)) {  // as sched's apply_move has it
-        const double moved_s = to_seconds(move->at);
-        running.job.attained_run_s += std::max(0.0, moved_s - running.start_time_s);
-        running.gpus.assign(move->to.begin(), move->to.end());
-        running.start_time_s = moved_s;
-        running.used_bytes.reset();
-      }
-      input_.snapshot.running.push_back(std::move(running));
+      input_.snapshot.running.push_back(running_entry(sources_, job, *before, input_.snapshot));
     }
     return {};
   }

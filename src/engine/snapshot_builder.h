@@ -93,6 +93,11 @@ Result<TickInput> build_tick_input(const TickSources& sources,
 // placeholder (unhealthy) for a GPU a running job holds that the probe no longer lists.
 std::vector<sched::GpuState> tick_gpus(const TickSources& sources);
 
+// The GPUs and the running jobs of a tick's snapshot, without the queue: what the ledger
+// holds now (GET /v1/gpus). Attained service is left at 0 (no store read): the ledger does
+// not read it.
+sched::Snapshot running_snapshot(const TickSources& sources);
+
 // Whether a queued job is under a limit of the engine's own: a CPU-only job when CPU slots
 // are counted, a member of an array with a running limit.
 bool engine_limited(const EngineOptions& options, const store::JobRecord& job);

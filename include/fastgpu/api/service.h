@@ -135,7 +135,7 @@ class ApiService {
   ApiResponse usage(const ApiRequest& request);
   ApiResponse daemon_info();
   ApiResponse reload(const ApiRequest& request);
-  ApiResponse gpus();
+  ApiResponse gpus(const ApiRequest& request);
   // GET /v1/gpus/samples: what the daemon sampled of each GPU over the last `seconds` (600;
   // at most 3600), or only after `after_us`.
   ApiResponse gpu_samples(const ApiRequest& request);

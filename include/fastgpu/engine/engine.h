@@ -119,6 +119,33 @@ struct RunningUsage {
   std::optional<double> energy_joules;
 };
 
+// A running job's hold on one GPU, as the scheduler's ledger counts it.
+struct GpuHold {
+  JobId job;
+  std::uint32_t uid = 0;
+  std::string name;     // the job's --name; empty when it has none
+  std::string command;  // its program (argv[0]) or shell string, for a job without a name
+  Bytes bytes = 0;      // per GPU, as placed (auto resolved, or the whole GPU)
+  double share = 1.0;   // --share; 1: the GPU to itself
+};
+
+// One GPU as the scheduler's ledger holds it now (the last reading, the jobs running now):
+// what FastGPU's jobs hold of it and what is left for a new job.
+struct GpuLedger {
+  std::uint32_t index = 0;
+  bool open = true;          // healthy and still listed: new jobs may start on it
+  bool gone = false;         // no longer listed; kept for the jobs still placed on it
+  Bytes usable_bytes = 0;    // total - driver-reserved - foreign
+  Bytes foreign_bytes = 0;   // held by processes of no FastGPU job
+  Bytes declared_bytes = 0;  // the jobs' holds, summed
+  Bytes free_bytes = 0;      // the most a job starting now may ask here (0 when not open)
+  double share_used = 0.0;   // R_i: the jobs' shares, times the GPU's r_i
+  // The largest --share a job starting now may ask here: 1 (the whole GPU) when no job
+  // holds it, 0 when one holds it whole or it is not open.
+  double free_share = 0.0;
+  std::vector<GpuHold> jobs;  // by job id
+};
+
 // Why a queued job has not started (`fastgpu show`, the queue's PLACED column).
 struct WaitingReason {
   // One of: "held", "dependency", "array limit", "cpu slots", "next in line", "resources",
@@ -213,6 +240,10 @@ class Engine {
 
   // The GPUs as last read (simulated or NVML); "simulated" in reading.source says so.
   virtual const GpuReading& last_reading() const = 0;
+
+  // Each GPU's row of the ledger now, by index: the GPUs last read, and those still held by
+  // a running job that the probe no longer lists.
+  virtual std::vector<GpuLedger> gpu_ledger() const = 0;
 
   // How many queued jobs are held (`fastgpu hold`, `submit --hold`), as of the queue the
   // engine keeps (every user's).

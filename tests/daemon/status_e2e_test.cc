@@ -1,0 +1,80 @@
+// `fastgpu status` beside a running daemon: under each GPU, the daemon's ledger (the jobs
+// that hold it and what a job starting now may still ask), read through GET /v1/gpus; and
+// the plain reading, with no such line, when no daemon runs or it uses other GPUs.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "daemon/daemon_harness.h"
+
+namespace fastgpu::test_support {
+namespace {
+
+// The line of `text` that holds `needle`; empty when none does.
+std::string line_with(const std::string& text, const std::string& needle) {
+  const std::size_t at = text.find(needle);
+  if (at == std::string::npos) return "";
+  const std::size_t start = text.rfind('\n', at);
+  const std::size_t end = text.find('\n', at);
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end == std::string::npos ? std::string::npos
+                                              : end - (start == std::string::npos ? 0 : start + 1));
+}
+
+TEST(StatusE2E, EachGpuShowsTheJobsThatHoldItAndWhatIsFree) {
+  DaemonHarness daemon;  // two simulated H100s, 80 GiB each
+  // Without a daemon: the GPUs alone, and none is started for it.
+  const CliRun before = daemon.fastgpu("status");
+  ASSERT_EQ(before.exit_code, 0) << before.output;
+  EXPECT_FALSE(contains(before.output, "fastgpu:")) << before.output;
+  EXPECT_FALSE(daemon.answering_pid().has_value()) << "status started a daemon";
+
+  const std::uint64_t whole = daemon.submit("--gpus 1 --gpu-mem 30G --name train -- sleep 60");
+  const std::uint64_t half =
+      daemon.submit("--gpus 1 --gpu-mem 20G --share 0.5 --name half -- sleep 60");
+  daemon.wait_for_launch(whole);
+  daemon.wait_for_launch(half);
+  const std::string whole_gpu = std::to_string(daemon.job(whole)["placed_gpus"][0].get<int>());
+  const std::string half_gpu = std::to_string(daemon.job(half)["placed_gpus"][0].get<int>());
+  ASSERT_NE(whole_gpu, half_gpu);
+
+  const CliRun table = daemon.fastgpu("status", /*with_stderr=*/false);
+  ASSERT_EQ(table.exit_code, 0) << table.output;
+  const std::string on_whole = line_with(table.output, "fastgpu: job " + std::to_string(whole));
+  EXPECT_EQ(on_whole, "    fastgpu: job " + std::to_string(whole) +
+                          " train 30.0 GiB, the whole GPU; free: nothing until it ends")
+      << table.output;
+  const std::string on_half = line_with(table.output, "fastgpu: job " + std::to_string(half));
+  EXPECT_EQ(on_half, "    fastgpu: job " + std::to_string(half) +
+                         " half 20.0 GiB at share 0.5; free: 60.0 GiB at share up to 0.5")
+      << table.output;
+  // Each under its own GPU's line.
+  EXPECT_LT(table.output.find("[" + whole_gpu + "]"), table.output.find(on_whole));
+  EXPECT_LT(table.output.find("[" + half_gpu + "]"), table.output.find(on_half));
+
+  const nlohmann::json json = daemon.fastgpu_json("status");
+  ASSERT_TRUE(json.is_object()) << json;
+  for (const nlohmann::json& device : json["devices"]) {
+    const nlohmann::json& ledger = device["ledger"];
+    ASSERT_TRUE(ledger.is_object()) << device;
+    ASSERT_EQ(ledger["jobs"].size(), 1u) << ledger;
+    const bool holds_whole = ledger["jobs"][0]["job"] == whole;
+    EXPECT_EQ(ledger["free_share"], holds_whole ? 0.0 : 0.5) << ledger;
+    EXPECT_EQ(ledger["free_bytes"], (holds_whole ? 50ull : 60ull) << 30) << ledger;
+  }
+
+  // Asked of other GPUs than the daemon's, status does not lay the daemon's ledger on them.
+  const CliRun other = daemon.fastgpu("status --devices 2xA100-40G", /*with_stderr=*/false);
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  EXPECT_FALSE(contains(other.output, "fastgpu:")) << other.output;
+
+  // A job that ends gives its GPU back at once.
+  ASSERT_EQ(daemon.fastgpu("cancel " + std::to_string(whole)).exit_code, 0);
+  daemon.wait_for_state(whole, "CANCELLED");
+  const CliRun after = daemon.fastgpu("status", /*with_stderr=*/false);
+  EXPECT_TRUE(contains(after.output, "    fastgpu: no job; free: 80.0 GiB, the whole GPU\n"))
+      << after.output;
+}
+
+}  // namespace
+}  // namespace fastgpu::test_support
