@@ -77,8 +77,19 @@ Bytes foreign_bytes_on(const GpuDevice& device, const PidAttribution& attribute,
     const std::optional<JobId> owner = attribute(process.pid);
     if (!owner || !ours_here(*owner)) foreign += bytes;
   }
-  if (attribute) return foreign;
-  return all > declared_ours ? all - declared_ours : 0;
+  Bytes result = attribute ? foreign : (all > declared_ours ? all - declared_ours : 0);
+  // Memory in use that no listed process accounts for is no job's of ours either: a
+  // graphics process (the compute list leaves those out), or a process the driver does not
+  // list to us. It counted as free, and a job placed there could run out of memory. Only when
+  // every listed process's memory is known: an unknown one may be a job's of ours, whose
+  // declaration the ledger already holds.
+  const bool every_known =
+      std::all_of(device.processes->begin(), device.processes->end(),
+                  [](const GpuProcess& process) { return process.used_memory_bytes.has_value(); });
+  if (every_known && device.memory_used_bytes && *device.memory_used_bytes > all) {
+    result += *device.memory_used_bytes - all;
+  }
+  return result;
 }
 
 std::filesystem::path run_file_of(const std::filesystem::path& state_dir, JobId job,

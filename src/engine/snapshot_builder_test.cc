@@ -116,5 +116,44 @@ TEST_F(SnapshotBuilderTest, AJobsMemoryOnAGpuItWasNotPlacedOnIsForeignThere) {
   EXPECT_EQ(foreign[1], Bytes{13} << 30);  // its stray 10 GiB and nobody's 3 GiB
 }
 
+// Memory in use that no listed process accounts for (a graphics process, which the compute
+// list leaves out) counted as free: the ledger offered it and a job placed there could run
+// out of memory. It is foreign now, except where a listed process's memory is unknown: that
+// one may be our job's, whose declaration the ledger holds already.
+TEST_F(SnapshotBuilderTest, MemoryInUseThatNoListedProcessAccountsForIsForeign) {
+  constexpr Bytes kGiB = Bytes{1} << 30;
+  const JobId job = submit();
+  start(job, 10.0, 0);
+  reading_.devices.at(0).processes = std::vector<GpuProcess>{{4242, 6 * kGiB}};
+  reading_.devices.at(0).memory_used_bytes = 15 * kGiB;  // 9 GiB of no listed process
+  reading_.devices.at(1).processes = std::vector<GpuProcess>{};
+  reading_.devices.at(1).memory_used_bytes = 20 * kGiB;  // all of it
+  options_.attribute_pid = [job](std::uint32_t pid, const SupervisorJobs&) -> std::optional<JobId> {
+    if (pid == 4242) return job;
+    return std::nullopt;
+  };
+  auto foreign = [this] {
+    QueuedJobs queued;
+    EXPECT_TRUE(queued.refresh(*store_, 20.0).ok());
+    RunningJobs runs;
+    EXPECT_TRUE(runs.refresh(*store_, 20.0).ok());
+    std::map<int, Bytes> by_gpu;
+    for (const sched::GpuState& gpu :
+         tick_gpus({options_, reading_, meter_, at(20.0), queued, runs, history_})) {
+      by_gpu[gpu.index] = gpu.foreign_bytes;
+    }
+    return by_gpu;
+  };
+  EXPECT_EQ(foreign()[0], 9 * kGiB);
+  EXPECT_EQ(foreign()[1], 20 * kGiB);
+
+  // A listed process whose memory the driver withholds: the rest is not guessed at.
+  reading_.devices.at(0).processes = std::vector<GpuProcess>{{4242, std::nullopt}};
+  EXPECT_EQ(foreign()[0], 0);
+  // Nor without a reading of the memory in use.
+  reading_.devices.at(1).memory_used_bytes.reset();
+  EXPECT_EQ(foreign()[1], 0);
+}
+
 }  // namespace
 }  // namespace fastgpu::engine

@@ -128,6 +128,13 @@ try {
   const holding = await page.$$eval("#gpus tbody tr", (trs) => trs.map((tr) => tr.children[8].innerText));
   assert.equal(holding.filter((jobs) => jobs === `${running} long-job`).length, 1, `long-job on one GPU: ${holding}`);
   assert.equal(holding.filter((jobs) => jobs === "-").length, 1, `the other GPU holds none of your jobs: ${holding}`);
+  // What a job may still ask of each: nothing of long-job's (it holds it whole), all of the other.
+  const free = await until("the GPUs' free room", async () => {
+    const shown = await page.$$eval("#gpus tbody tr", (trs) => trs.map((tr) => tr.children[9].innerText));
+    return shown.includes("none until a job ends") ? shown : null;
+  });
+  assert.deepEqual(free.map((text, i) => [holding[i] === "-", text]).sort(),
+    [[false, "none until a job ends"], [true, "40.0 GiB, whole GPU"]], `free: ${free}`);
   const waiting = await until("blocked queued with a reason", async () =>
     (await rows(page, "queued")).find((row) => row.startsWith(`${queued} blocked`) && !row.endsWith(" -")));
   assert.match(waiting, /2 wanted 30\.0 GiB \d+s /, "how long it has waited");
@@ -341,8 +348,11 @@ try {
   await until("the page recovered", async () => !(await page.isVisible("#problem")) && (await rows(page, "gpus")).length === 3);
   assert.match(await page.textContent("#gpus-source"), /^\((\S+, )?driver 580\.65\.06\)$/);
   const read = await rows(page, "gpus");
-  assert.match(read[0], /^0 NVIDIA H100 80GB HBM3 20\.0 GiB of 79\.6 GiB 87 % 250 W 61 °C 0 - healthy$/, read[0]);
-  assert.match(read[1], /^1 NVIDIA H100 80GB HBM3 0 MiB of 79\.6 GiB 0 % n\/a 33 °C 0 - healthy$/, read[1]);
+  // Free for a job: the memory less the driver's reserve (534 MiB), and on GPU 0 less the
+  // 20 GiB in use that no listed process accounts for.
+  assert.match(read[0], /^0 NVIDIA H100 80GB HBM3 20\.0 GiB of 79\.6 GiB 87 % 250 W 61 °C 0 - 59\.1 GiB, whole GPU healthy$/, read[0]);
+  assert.match(read[1], /^1 NVIDIA H100 80GB HBM3 0 MiB of 79\.6 GiB 0 % n\/a 33 °C 0 - 79\.1 GiB, whole GPU healthy$/, read[1]);
+  assert.match(read[2], / - none: unhealthy /, read[2]);
   // Each GPU's last minutes, from the daemon's samples: GPU 0's utilization (87 %) and
   // memory lines; nothing drawn for what a lost GPU could not report.
   const lines = await until("GPU 0's history drawn", async () => {

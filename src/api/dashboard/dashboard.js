@@ -281,6 +281,17 @@ function jobsByGpu(jobs) {
   return byGpu;
 }
 
+// What a job starting now may still ask of a GPU, by the daemon's ledger of it:
+// "40.0 GiB, whole GPU", "12.0 GiB, share ≤ 0.25", "none until a job ends".
+function freeOnGpu(ledger) {
+  if (!ledger) return "-";
+  if (!ledger.open) return ledger.gone ? "none: no longer listed" : "none: unhealthy";
+  if (ledger.free_share <= 0) return "none until a job ends";
+  if (ledger.free_bytes === 0) return "none: its memory is all held";
+  const share = ledger.free_share >= 1 ? "whole GPU" : `share ≤ ${Number(ledger.free_share.toFixed(3))}`;
+  return `${bytes(ledger.free_bytes)}, ${share}`;
+}
+
 function showGpus(reading, byGpu, historyTo) {
   document.getElementById("gpus-source").textContent =
     reading.source === "simulated" ? "(simulated: not hardware)" :
@@ -304,6 +315,7 @@ function showGpus(reading, byGpu, historyTo) {
     tr.appendChild(historyCell(gpu, historyTo));
     tr.appendChild(cell(String((gpu.processes || []).length), "num"));
     tr.appendChild(cell((byGpu.get(gpu.index) || []).join(", ") || "-", "wrap"));
+    tr.appendChild(cell(freeOnGpu(gpu.ledger), "wrap"));
     // Unhealthy: why. Healthy but degraded (throttled): healthy, and why.
     const health = gpu.health || { healthy: null, reasons: [] };
     const reasons = (health.reasons || []).join("; ");
@@ -316,7 +328,7 @@ function showGpus(reading, byGpu, historyTo) {
     }
     return tr;
   });
-  fillTable("gpus", rows, "no GPU", 10);
+  fillTable("gpus", rows, "no GPU", 11);
 }
 
 // `queued` is the first QUEUED_SHOWN of your queued jobs by id; `counts` are every user's.
