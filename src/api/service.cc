@@ -1230,7 +1230,8 @@ ApiResponse ApiService::gpus(const ApiRequest& request) {
                          .free_bytes = row.free_bytes,
                          .share_used = row.share_used,
                          .free_share = row.free_share,
-                         .jobs = {}};
+                         .jobs = {},
+                         .processes = {}};
     for (const engine::GpuHold& hold : row.jobs) {
       cli::LedgerHold shown;
       shown.user = name_of(hold.uid);
@@ -1243,6 +1244,13 @@ ApiResponse ApiService::gpus(const ApiRequest& request) {
         if (!hold.command.empty()) shown.command = hold.command;
       }
       view.jobs.push_back(std::move(shown));
+    }
+    for (const engine::GpuLedger::Process& process : row.processes) {
+      cli::LedgerView::Process shown;
+      shown.pid = process.pid;
+      shown.user = name_of(process.uid);
+      if (request.uid == kRootUid || process.uid == request.uid) shown.job = process.job.value();
+      view.processes.push_back(std::move(shown));
     }
     context.ledgers.emplace(row.index, std::move(view));
   }

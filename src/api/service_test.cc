@@ -1185,6 +1185,8 @@ TEST_F(ApiServiceTest, GpusCarryTheLedgerAndHideOtherUsersJobsButFromRoot) {
        .command = "secret.sh",
        .bytes = 10,
        .share = 0.25}};
+  row.processes = {{.pid = 100, .job = JobId(4), .uid = 3},
+                   {.pid = 200, .job = JobId(5), .uid = 7}};
   engine_->ledger = {row};
 
   const ApiResponse mine = call("GET", "/v1/gpus", 3);
@@ -1206,7 +1208,11 @@ TEST_F(ApiServiceTest, GpusCarryTheLedgerAndHideOtherUsersJobsButFromRoot) {
                                      {"bytes", 10},
                                      {"share", 0.25}}));
 
+  EXPECT_EQ(ledger["processes"], Json::parse(R"([{"pid": 100, "job": 4, "user": "user3"},
+                            {"pid": 200, "job": null, "user": "user7"}])"));
+
   const ApiResponse root = call("GET", "/v1/gpus", 0);
+  EXPECT_EQ(root.body["devices"][0]["ledger"]["processes"][1]["job"], 5);
   EXPECT_EQ(root.body["devices"][0]["ledger"]["jobs"][1]["job"], 5);
   EXPECT_EQ(root.body["devices"][0]["ledger"]["jobs"][1]["command"], "secret.sh");
   // A GPU the ledger does not list (the fake's second has no row) has none.

@@ -50,6 +50,11 @@ json ledger_to_json(const StatusContext& context, std::uint32_t index) {
   const LedgerView& ledger = found->second;
   json jobs = json::array();
   for (const LedgerHold& hold : ledger.jobs) jobs.push_back(hold_to_json(hold));
+  json processes = json::array();
+  for (const LedgerView::Process& process : ledger.processes) {
+    processes.push_back(
+        {{"pid", process.pid}, {"job", or_null(process.job)}, {"user", process.user}});
+  }
   return {{"open", ledger.open},
           {"gone", ledger.gone},
           {"usable_bytes", ledger.usable_bytes},
@@ -58,7 +63,8 @@ json ledger_to_json(const StatusContext& context, std::uint32_t index) {
           {"free_bytes", ledger.free_bytes},
           {"share_used", ledger.share_used},
           {"free_share", ledger.free_share},
-          {"jobs", std::move(jobs)}};
+          {"jobs", std::move(jobs)},
+          {"processes", std::move(processes)}};
 }
 
 json device_to_json(const GpuDevice& device, const StatusContext& context) {
@@ -126,6 +132,13 @@ Result<LedgerView> ledger_from_json(const Json& json) {
       hold.bytes = entry.at("bytes").get<std::uint64_t>();
       hold.share = entry.at("share").get<double>();
       ledger.jobs.push_back(std::move(hold));
+    }
+    for (const Json& entry : json.at("processes")) {
+      LedgerView::Process process;
+      process.pid = entry.at("pid").get<std::uint32_t>();
+      if (!entry.at("job").is_null()) process.job = entry.at("job").get<std::uint64_t>();
+      process.user = entry.at("user").get<std::string>();
+      ledger.processes.push_back(std::move(process));
     }
     return ledger;
   } catch (const Json::exception& error) {

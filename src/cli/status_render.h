@@ -61,6 +61,13 @@ struct LedgerView {
   double share_used = 0.0;
   double free_share = 0.0;  // the largest --share a job starting now may ask; 1: whole
   std::vector<LedgerHold> jobs;
+  // The GPU's processes that belong to a running job (another user's without its id).
+  struct Process {
+    std::uint32_t pid = 0;
+    std::optional<std::uint64_t> job;
+    std::string user;
+  };
+  std::vector<Process> processes;
 };
 
 // What surrounds a reading: where and when it was taken, and who runs its processes.

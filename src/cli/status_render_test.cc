@@ -416,6 +416,19 @@ TEST(StatusTable, TheLedgerLineSaysWhenNothingMoreStartsAndWhy) {
             std::string::npos);
 }
 
+TEST(StatusTable, EachProcessIsNamedByItsJobUnderALedger) {
+  LedgerView ledger = shared_ledger();
+  ledger.processes = {{.pid = 4242, .job = 12, .user = "alice"}};
+  const std::string mine = line_with(table_with({{0, ledger}}, "alice"), " 4242 ");
+  EXPECT_TRUE(mine.ends_with("30.0 GiB  job 12")) << mine;
+  EXPECT_TRUE(line_with(table_with({{0, ledger}}, "alice"), " 777 ").ends_with("  no FastGPU job"));
+  ledger.processes = {{.pid = 4242, .job = std::nullopt, .user = "bob"}};
+  EXPECT_TRUE(
+      line_with(table_with({{0, ledger}}, "alice"), " 4242 ").ends_with("  a job of bob's"));
+  // Without the daemon's ledger nothing is said of whose a process is.
+  EXPECT_TRUE(line_with(table(nvml_reading()), " 4242 ").ends_with("30.0 GiB"));
+}
+
 TEST(StatusTable, WithoutADaemonThereIsNoLedgerLine) {
   EXPECT_EQ(table(nvml_reading()).find("fastgpu:"), std::string::npos);
 }
@@ -424,7 +437,10 @@ TEST(StatusJson, TheLedgerIsNullWithoutADaemonAndReadsBackWhole) {
   StatusContext context = test_context();
   EXPECT_TRUE(status_to_json(nvml_reading(), context)["devices"][0]["ledger"].is_null());
 
-  context.ledgers = {{0, shared_ledger()}};
+  LedgerView with_processes = shared_ledger();
+  with_processes.processes = {{.pid = 4242, .job = 12, .user = "alice"},
+                              {.pid = 4343, .job = std::nullopt, .user = "bob"}};
+  context.ledgers = {{0, with_processes}};
   const Json document = status_to_json(nvml_reading(), context);
   const Json& ledger = document["devices"][0]["ledger"];
   EXPECT_TRUE(document["devices"][1]["ledger"].is_null());
@@ -436,6 +452,8 @@ TEST(StatusJson, TheLedgerIsNullWithoutADaemonAndReadsBackWhole) {
   EXPECT_EQ(ledger["jobs"][0]["name"], "train");
   EXPECT_TRUE(ledger["jobs"][2]["job"].is_null());
   EXPECT_EQ(ledger["jobs"][2]["user"], "bob");
+  EXPECT_EQ(ledger["processes"], Json::parse(R"([{"pid": 4242, "job": 12, "user": "alice"},
+                                                 {"pid": 4343, "job": null, "user": "bob"}])"));
 
   // What `fastgpu status` reads from the daemon is what it sent.
   Result<LedgerView> back = ledger_from_json(ledger);

@@ -145,15 +145,27 @@ std::vector<Cell> gpu_row(const GpuDevice& device, const TableStyle& style, int 
 
 // ---- lines under a GPU --------------------------------------------------------------------
 
+// Whose job a GPU process is, by the daemon's ledger: "  job 12", "  a job of bob's", or
+// "  no FastGPU job"; empty without a ledger of the GPU.
+std::string process_job(const GpuProcess& process, const LedgerView* ledger) {
+  if (ledger == nullptr) return "";
+  for (const LedgerView::Process& known : ledger->processes) {
+    if (known.pid != process.pid) continue;
+    return known.job ? fmt::format("  job {}", *known.job)
+                     : "  a job of " + printable(known.user) + "'s";
+  }
+  return "  no FastGPU job";
+}
+
 std::string process_line(const GpuProcess& process, bool last, const StatusContext& context,
-                         const TableStyle& style) {
+                         const TableStyle& style, const LedgerView* ledger) {
   const ProcessInfo info = context.lookup ? context.lookup(process.pid) : ProcessInfo{};
   const std::string_view branch = style.unicode ? (last ? "└─" : "├─") : (last ? "`-" : "|-");
   const std::string memory =
       process.used_memory_bytes ? format_bytes(*process.used_memory_bytes) : "n/a";
-  return fmt::format("    {} {:>7}  {:<10} {:<16} {:>10}", branch, process.pid,
+  return fmt::format("    {} {:>7}  {:<10} {:<16} {:>10}{}", branch, process.pid,
                      printable(info.user.value_or("?")), printable(info.command.value_or("?")),
-                     memory);
+                     memory, process_job(process, ledger));
 }
 
 bool contains(const std::vector<std::string>& list, const std::string& value) {
@@ -256,8 +268,10 @@ std::string ledger_text(const LedgerView& ledger, const StatusContext& context) 
 
 void append_details(const GpuDevice& device, const StatusContext& context, const TableStyle& style,
                     std::string& out) {
-  if (const auto ledger = context.ledgers.find(device.index); ledger != context.ledgers.end()) {
-    out += wrapped("    fastgpu:", ledger_text(ledger->second, context), style.columns) + "\n";
+  const auto found = context.ledgers.find(device.index);
+  const LedgerView* ledger = found == context.ledgers.end() ? nullptr : &found->second;
+  if (ledger != nullptr) {
+    out += wrapped("    fastgpu:", ledger_text(*ledger, context), style.columns) + "\n";
   }
   append_unreadable(device, style, out);
   if (!device.processes) {
@@ -269,7 +283,7 @@ void append_details(const GpuDevice& device, const StatusContext& context, const
   }
   for (std::size_t i = 0; i < device.processes->size(); ++i) {
     const bool last = i + 1 == device.processes->size();
-    out += process_line((*device.processes)[i], last, context, style) + "\n";
+    out += process_line((*device.processes)[i], last, context, style, ledger) + "\n";
   }
 }
 

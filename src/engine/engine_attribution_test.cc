@@ -171,8 +171,10 @@ TEST_F(EngineAttributionTest, TheLedgerSaysWhatEachGpuHoldsAndWhatAJobMayStillAs
   ASSERT_EQ(shared_job.state, JobState::kRunning);
   ASSERT_EQ(alone_job.state, JobState::kRunning);
   const std::uint32_t gpu = shared_job.placed_gpus.at(0);
-  // A process of no job's on the shared job's GPU.
-  probe_->devices().at(gpu).processes = std::vector<GpuProcess>{{424242, 8 * kGiB}};
+  // A process of no job's on the shared job's GPU, beside the job's own.
+  const auto job_pid = static_cast<std::uint32_t>(launcher_.job_pid(shared));
+  probe_->devices().at(gpu).processes =
+      std::vector<GpuProcess>{{424242, 8 * kGiB}, {job_pid, 2 * kGiB}};
   tick();
 
   const std::vector<GpuLedger> ledger = engine_->gpu_ledger();
@@ -194,6 +196,10 @@ TEST_F(EngineAttributionTest, TheLedgerSaysWhatEachGpuHoldsAndWhatAJobMayStillAs
   EXPECT_EQ(row.jobs[0].command, "/bin/true");
   EXPECT_EQ(row.jobs[0].bytes, 20 * kGiB);
   EXPECT_DOUBLE_EQ(row.jobs[0].share, 0.5);
+  ASSERT_EQ(row.processes.size(), 1u) << "only the job's process is a job's";
+  EXPECT_EQ(row.processes[0].pid, job_pid);
+  EXPECT_EQ(row.processes[0].job, shared);
+  EXPECT_EQ(row.processes[0].uid, 1000u);
 
   const GpuLedger& held = row_of(ledger, alone_job.placed_gpus.at(0));
   EXPECT_DOUBLE_EQ(held.free_share, 0.0) << "a job holds the GPU whole";

@@ -4,9 +4,11 @@
 // scheduling pass finds free.
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "engine/engine_impl.h"
+#include "engine/running_jobs.h"
 #include "engine/snapshot_builder.h"
 #include "fastgpu/sched/ledger.h"
 
@@ -69,6 +71,21 @@ std::vector<GpuLedger> EngineImpl::gpu_ledger() const {
           .bytes = running.declared_bytes,
           .share = job.spec.util_share,
       });
+    }
+  }
+  const PidAttribution attribute = bind_supervisors(running_, options_.attribute_pid);
+  if (!attribute) return rows;
+  for (const GpuDevice& device : reading_.devices) {
+    auto row = std::find_if(rows.begin(), rows.end(), [&device](const GpuLedger& candidate) {
+      return candidate.index == device.index;
+    });
+    if (row == rows.end() || !device.processes) continue;
+    for (const GpuProcess& process : *device.processes) {
+      const std::optional<JobId> job = attribute(process.pid);
+      if (!job) continue;
+      const auto running = running_.jobs().find(*job);
+      if (running == running_.jobs().end()) continue;
+      row->processes.push_back({process.pid, *job, running->second.spec.uid});
     }
   }
   return rows;

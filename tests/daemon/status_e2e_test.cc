@@ -3,7 +3,12 @@
 // the plain reading, with no such line, when no daemon runs or it uses other GPUs.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <string>
+#include <thread>
 
 #include "daemon/daemon_harness.h"
 
@@ -74,6 +79,45 @@ TEST(StatusE2E, EachGpuShowsTheJobsThatHoldItAndWhatIsFree) {
   const CliRun after = daemon.fastgpu("status", /*with_stderr=*/false);
   EXPECT_TRUE(contains(after.output, "    fastgpu: no job; free: 80.0 GiB, the whole GPU\n"))
       << after.output;
+}
+
+// On real GPUs (the fake NVML library here, read through the real loading code), each GPU
+// process is named by its job, found as the daemon attributes it (the job's process tree);
+// one of no job says so, and its memory, with memory in use no listed process accounts
+// for, is "held outside FastGPU" and not free.
+TEST(StatusE2E, EachGpuProcessIsNamedByItsJob) {
+  DaemonHarness daemon("");
+  const std::filesystem::path state = daemon.work() / "nvml-state.json";
+  const std::filesystem::path pid_file = daemon.work() / "job.pid";
+  // 6 GiB of the job's process, 1 GiB of pid 1 (no job's), 1 GiB of no listed process.
+  std::ofstream(state) << R"({"driver_version": "580.65.06", "gpus": [
+    {"name": "NVIDIA H100 80GB HBM3", "uuid": "GPU-0", "pci_bus_id": "00000000:18:00.0",
+     "memory_total": 85899345920, "memory_reserved": 0, "memory_used": 8589934592,
+     "memory_free": 77309411328, "utilization_gpu": 50, "temperature_c": 50,
+     "processes": [{"pid_file": ")"
+                       << pid_file.string() << R"(", "used_memory": 6442450944},
+                   {"pid": 1, "used_memory": 1073741824}]}]})";
+  ASSERT_EQ(::setenv("FASTGPU_NVML_LIBRARY", FASTGPU_FAKE_NVML_PATH, 1), 0);
+  ASSERT_EQ(::setenv("FASTGPU_FAKE_NVML_STATE", state.c_str(), 1), 0);
+  const std::uint64_t id = daemon.submit(
+      "--gpus 1 --gpu-mem 10G --share 0.5 --name train -- sh -c 'echo $$ > job.pid; "
+      "sleep 60'");
+  daemon.wait_for_launch(id);
+  const std::string job_line = "  job " + std::to_string(id) + "\n";
+  std::string shown;
+  for (int tries = 0; tries < 100 && !contains(shown, job_line); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    shown = daemon.fastgpu("status", /*with_stderr=*/false).output;
+  }
+  ::unsetenv("FASTGPU_NVML_LIBRARY");
+  ::unsetenv("FASTGPU_FAKE_NVML_STATE");
+  EXPECT_TRUE(contains(shown, "6.0 GiB  job " + std::to_string(id) + "\n")) << shown;
+  EXPECT_TRUE(contains(shown, "1.0 GiB  no FastGPU job\n")) << shown;
+  EXPECT_TRUE(contains(shown, "    fastgpu: job " + std::to_string(id) +
+                                  " train 10.0 GiB at share 0.5; free: 68.0 GiB at share up to "
+                                  "0.5 (2.0 GiB held outside FastGPU)\n"))
+      << shown;
+  daemon.fastgpu("cancel " + std::to_string(id));
 }
 
 }  // namespace

@@ -144,6 +144,13 @@ struct GpuLedger {
   // holds it, 0 when one holds it whole or it is not open.
   double free_share = 0.0;
   std::vector<GpuHold> jobs;  // by job id
+  // The GPU processes of the last reading that belong to a running job, in the reading's order.
+  struct Process {
+    std::uint32_t pid = 0;
+    JobId job;
+    std::uint32_t uid = 0;  // the job's user
+  };
+  std::vector<Process> processes;
 };
 
 // Why a queued job has not started (`fastgpu show`, the queue's PLACED column).
