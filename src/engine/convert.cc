@@ -67,7 +67,13 @@ std::vector<sched::GpuState> gpu_states(const GpuReading& reading, const std::st
 
 Bytes foreign_bytes_on(const GpuDevice& device, const PidAttribution& attribute,
                        const std::function<bool(JobId)>& ours_here, Bytes declared_ours) {
-  if (!device.processes) return 0;
+  if (!device.processes) {
+    // The list could not be read (no permission, some virtualised drivers): what is in use
+    // beyond our jobs' declarations is taken as another's, as without an attribution. It
+    // counted as free, and a job placed there could run out of memory.
+    if (!device.memory_used_bytes || *device.memory_used_bytes <= declared_ours) return 0;
+    return *device.memory_used_bytes - declared_ours;
+  }
   Bytes foreign = 0;
   Bytes all = 0;
   for (const GpuProcess& process : *device.processes) {

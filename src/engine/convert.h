@@ -34,6 +34,9 @@ std::vector<sched::GpuState> gpu_states(const GpuReading& reading, const std::st
 // `ours_here` is true (a running job placed on this GPU; a process of a job that no longer
 // runs, or of one placed elsewhere, counts as foreign). Without one, the processes' bytes
 // minus `declared_ours` (what our jobs on the GPU declared), floored at 0: an estimate.
+// Also foreign: memory in use that no listed process accounts for, when every listed
+// process's memory is known; and, when the process list could not be read, what is in use
+// beyond `declared_ours`.
 Bytes foreign_bytes_on(const GpuDevice& device, const PidAttribution& attribute,
                        const std::function<bool(JobId)>& ours_here, Bytes declared_ours);
 

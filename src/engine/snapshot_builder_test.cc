@@ -153,6 +153,17 @@ TEST_F(SnapshotBuilderTest, MemoryInUseThatNoListedProcessAccountsForIsForeign) 
   // Nor without a reading of the memory in use.
   reading_.devices.at(1).memory_used_bytes.reset();
   EXPECT_EQ(foreign()[1], 0);
+
+  // A process list that could not be read: what is in use beyond the jobs' declarations
+  // (the job declared 1 GiB on GPU 0) is another's.
+  reading_.devices.at(0).processes.reset();
+  reading_.devices.at(0).memory_used_bytes = 6 * kGiB;
+  EXPECT_EQ(foreign()[0], 5 * kGiB);
+  reading_.devices.at(0).memory_used_bytes = kGiB / 2;
+  EXPECT_EQ(foreign()[0], 0);
+  reading_.devices.at(1).processes.reset();
+  reading_.devices.at(1).memory_used_bytes = 20 * kGiB;
+  EXPECT_EQ(foreign()[1], 20 * kGiB);
 }
 
 }  // namespace
