@@ -12,6 +12,7 @@ packages=(
   prometheus  # for promtool, which checks `fastgpu metrics` in the tests
   chromium    # the real browser the dashboard's test drives (tests/browser)
   sqlite3     # the shell, with which bench/long_history.sh and bench/purge.sh write a long past
+  tzdata      # time zones with summer time, which report --by day's days follow (its tests)
 )
 # The browser test runs on Node.js (with playwright-core from npm, below); Debian's when the
 # machine has none.

@@ -334,9 +334,9 @@ ApiResponse ApiService::route(const ApiRequest& request) {
                   [&] { return list(request); });
   }
   if (parts.size() == 2 && parts[1] == "usage" && get) {
-    return taking(
-        {"by", "state", "all", "name", "ended_since_us", "ended_before_us", "utc_offset_s"},
-        [&] { return usage(request); });
+    return taking({"by", "state", "all", "name", "ended_since_us", "ended_before_us",
+                   "utc_offset_s", "utc_offset_changes"},
+                  [&] { return usage(request); });
   }
   if (parts.size() == 3 && parts[1] == "jobs" && parts[2] == "purge" && post) {
     return taking({"ended_before_us", "state", "name", "all"}, [&] { return purge(request); });
@@ -643,6 +643,57 @@ Result<std::int64_t> utc_offset_param(const ApiRequest& request) {
   return value;
 }
 
+// utc_offset_changes=AT_US:SECONDS,...: the moments (microseconds since the epoch, in
+// order) from which the time zone's offset is another (a change to or from summer time),
+// each offset as utc_offset_s reads it; none when left out.
+constexpr std::size_t kMostUtcOffsetChanges = 1000;
+
+Result<engine::UtcOffsets> utc_offsets_param(const ApiRequest& request) {
+  Result<std::int64_t> initial = utc_offset_param(request);
+  if (!initial.ok()) return initial.status();
+  engine::UtcOffsets offsets{*initial, {}};
+  auto it = request.query.find("utc_offset_changes");
+  if (it == request.query.end()) return offsets;
+  const auto refuse = [&it](const std::string& why) {
+    return invalid_argument(fmt::format(
+        "utc_offset_changes '{}' {}; give each change as MICROSECONDS:SECONDS (the moment, "
+        "since the epoch, from which the offset east of UTC is SECONDS), comma-separated, in "
+        "order, at most {}: 1743296400000000:7200,1761440400000000:3600",
+        it->second, why, kMostUtcOffsetChanges));
+  };
+  std::string_view rest = it->second;
+  for (bool more = true; more;) {
+    const std::size_t comma = rest.find(',');
+    const std::string_view change = rest.substr(0, comma);
+    more = comma != std::string_view::npos;
+    if (more) rest = rest.substr(comma + 1);
+    const std::size_t colon = change.find(':');
+    std::int64_t at_us = 0;
+    std::int64_t offset = 0;
+    const auto whole = [](std::string_view text, std::int64_t& value) {
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      return !text.empty() && error == std::errc() && end == text.data() + text.size();
+    };
+    if (colon == std::string_view::npos || !whole(change.substr(0, colon), at_us) ||
+        !whole(change.substr(colon + 1), offset)) {
+      return refuse(fmt::format("has '{}', which is not MICROSECONDS:SECONDS", change));
+    }
+    if (offset < -engine::kMostUtcOffsetSeconds || offset > engine::kMostUtcOffsetSeconds) {
+      return refuse(fmt::format("has the offset {}, beyond {} seconds from UTC", offset,
+                                engine::kMostUtcOffsetSeconds));
+    }
+    const store::WallTime at{std::chrono::microseconds(at_us)};
+    if (!offsets.changes.empty() && at <= offsets.changes.back().first) {
+      return refuse(fmt::format("has {} after a later moment", at_us));
+    }
+    if (offsets.changes.size() == kMostUtcOffsetChanges) {
+      return refuse(fmt::format("has more than {} changes", kMostUtcOffsetChanges));
+    }
+    offsets.changes.emplace_back(at, offset);
+  }
+  return offsets;
+}
+
 // ended_since_us= and ended_before_us= into `filter`; the refusal, if any.
 std::optional<ApiResponse> read_end_window(const ApiRequest& request, store::JobFilter& filter) {
   for (const char* name : {"ended_since_us", "ended_before_us"}) {
@@ -742,13 +793,13 @@ ApiResponse ApiService::usage(const ApiRequest& request) {
     if (!parsed.ok()) return error_response(parsed.status());
     key = *parsed;
   }
-  Result<std::int64_t> utc_offset = utc_offset_param(request);
-  if (!utc_offset.ok()) return error_response(utc_offset.status());
+  Result<engine::UtcOffsets> utc_offsets = utc_offsets_param(request);
+  if (!utc_offsets.ok()) return error_response(utc_offsets.status());
   // A name picks its group: a job without one goes by its command, as the report lists it
   // (`report --name tpyo` finds the group the table calls tpyo).
   const std::set<std::string> names(filter.names.begin(), filter.names.end());
   filter.names.clear();
-  engine::UsageTally tally(key, *utc_offset);
+  engine::UsageTally tally(key, std::move(*utc_offsets));
   if (key == engine::UsageKey::kGpu) {
     std::lock_guard lock(*options_.engine_mutex);
     for (const GpuDevice& device : options_.engine->last_reading().devices) {

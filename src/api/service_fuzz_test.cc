@@ -205,8 +205,9 @@ TEST_F(ApiFuzz, OddPathsAndQueriesGetAnAnswer) {
                                           "/v2/jobs",
                                           "/v1/jobs//log",
                                           "/v1/jobs/{}/log/x"};
-  const std::vector<std::string> keys = {"state",  "after", "limit",          "ids_only",    "all",
-                                         "offset", "by",    "ended_since_us", "utc_offset_s"};
+  const std::vector<std::string> keys = {
+      "state",  "after", "limit",          "ids_only",     "all",
+      "offset", "by",    "ended_since_us", "utc_offset_s", "utc_offset_changes"};
   std::mt19937_64 random(7);
   auto pick = [&random](std::size_t n) {
     return std::uniform_int_distribution<std::size_t>(0, n - 1)(random);

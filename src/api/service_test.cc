@@ -1308,6 +1308,31 @@ TEST_F(ApiServiceTest, UsageSumsUpTheCallersEndedJobsByNameOrUser) {
                                                  "give the seconds east of UTC",
                                                  offset)));
   }
+  // With a change of offset (as to summer time) 1,500 s in: eval's end (1,060 s) is read an
+  // hour west of UTC, the train runs' (1,600 and 2,200 s) at UTC.
+  const ApiResponse changed =
+      call("GET", "/v1/usage", 9, "",
+           {{"by", "day"}, {"utc_offset_s", "-3600"}, {"utc_offset_changes", "1500000000:0"}});
+  ASSERT_EQ(changed.status, 200) << changed.body.dump();
+  ASSERT_EQ(changed.body["groups"].size(), 2u) << changed.body.dump();
+  EXPECT_EQ(changed.body["groups"][0]["day"], "1969-12-31");
+  EXPECT_EQ(changed.body["groups"][0]["jobs"], 1);
+  EXPECT_EQ(changed.body["groups"][1]["day"], "1970-01-01");
+  EXPECT_EQ(changed.body["groups"][1]["jobs"], 2);
+  for (const auto& [changes, why] : std::vector<std::pair<std::string, std::string>>{
+           {"1500000000", "has '1500000000', which is not MICROSECONDS:SECONDS"},
+           {"1500000000:7200,x:0", "has 'x:0', which is not MICROSECONDS:SECONDS"},
+           {"1500000000:90000", "has the offset 90000, beyond 64800 seconds from UTC"},
+           {"1500000000:0,1400000000:3600", "has 1400000000 after a later moment"},
+           {"1500000000:0,", "has '', which is not MICROSECONDS:SECONDS"}}) {
+    const ApiResponse refused =
+        call("GET", "/v1/usage", 9, "", {{"by", "day"}, {"utc_offset_changes", changes}});
+    EXPECT_EQ(refused.status, 400) << changes;
+    EXPECT_THAT(refused.body["error"].get<std::string>(),
+                ::testing::HasSubstr(fmt::format("utc_offset_changes '{}' {}; give each change "
+                                                 "as MICROSECONDS:SECONDS",
+                                                 changes, why)));
+  }
   const ApiResponse bad_key = call("GET", "/v1/usage", 9, "", {{"by", "host"}});
   EXPECT_EQ(bad_key.status, 400);
   EXPECT_THAT(bad_key.body["error"].get<std::string>(), ::testing::HasSubstr("'host'"));

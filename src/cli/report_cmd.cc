@@ -12,6 +12,7 @@
 #include <string>
 
 #include "cli/daemon_client.h"
+#include "cli/local_offsets.h"
 #include "fastgpu/engine/usage_report.h"
 
 namespace fastgpu::cli {
@@ -42,24 +43,17 @@ std::string empty_words(const ReportOptions& options) {
   return fmt::format("{} ended that matches{}.\n", whose, filters);
 }
 
-// Seconds east of UTC in this process's time zone (TZ, or the system's), as of now: the
-// days of `--by day` are the ones `history` shows its times in. A window across a change to
-// or from summer time reads the days of the other side an hour off.
-std::int64_t local_utc_offset_s() {
-  const time_t now = ::time(nullptr);
-  tm local{};
-  if (::localtime_r(&now, &local) == nullptr) return 0;
-  return local.tm_gmtoff;
-}
-
 int run_report(const ReportOptions& options) {
   // By name for your own jobs; by user for everyone's, as an administrator reads them.
   Result<engine::UsageKey> key =
       engine::parse_usage_key(options.by.value_or(options.all_users ? "user" : "name"));
   if (!key.ok()) return usage_error("report", key.status().message());
   std::string target = fmt::format("/v1/usage?by={}", engine::usage_key_name(*key));
-  if (*key == engine::UsageKey::kDay)
-    target += fmt::format("&utc_offset_s={}", local_utc_offset_s());
+  if (*key == engine::UsageKey::kDay) {
+    // Over the last 20 years and the next day: no job of a daemon's ended before.
+    const time_t now = ::time(nullptr);
+    target += utc_offsets_query(local_utc_offsets(now - 20 * 366 * 86400, now + 86400));
+  }
   if (options.state) {
     Result<std::string> states = parse_state_list(*options.state, /*ended=*/true, "report");
     if (!states.ok()) return usage_error("report", states.status().message());

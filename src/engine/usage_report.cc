@@ -301,6 +301,16 @@ Result<UsageGroup> group_from_json(const Json& json, std::optional<UsageKey> key
 
 }  // namespace
 
+std::int64_t UtcOffsets::at(store::WallTime moment) const {
+  // The last change at or before `moment`.
+  const auto after = std::upper_bound(
+      changes.begin(), changes.end(), moment,
+      [](store::WallTime at, const std::pair<store::WallTime, std::int64_t>& change) {
+        return at < change.first;
+      });
+  return after == changes.begin() ? initial : std::prev(after)->second;
+}
+
 Result<UsageKey> parse_usage_key(std::string_view text) {
   if (text == "name") return UsageKey::kName;
   if (text == "user") return UsageKey::kUser;
@@ -357,7 +367,7 @@ void UsageTally::add(const store::JobRecord& job) {
       add_to(group(""), job, report);  // an API client's record without an end
       return;
     }
-    const std::chrono::sys_days day = day_of(*job.end_time, utc_offset_s_);
+    const std::chrono::sys_days day = day_of(*job.end_time, offsets_.at(*job.end_time));
     auto [it, added] = days_.try_emplace(day);
     if (added) it->second.key = day_key(day);
     add_to(it->second, job, report);

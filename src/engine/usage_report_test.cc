@@ -299,6 +299,40 @@ TEST(UsageReport, AKeyOtherThanNameUserGpuOrDayIsRefusedNamingThem) {
 
 // By the day the jobs ended, in the caller's time zone: every day from the first to the
 // last, the idle ones too, in order; no advice (a day's jobs are many names').
+// Across a change to summer time each job's day is read with the offset in force when it
+// ended: the one offset of the report's moment put a summer night's job, ended at 00:30 on
+// the clock, on the day before.
+TEST(UsageReport, ByDayReadsEachEndWithTheOffsetInForceThen) {
+  const auto utc = [](std::chrono::sys_days day, int hour, int minute) {
+    return WallTime(std::chrono::duration_cast<WallTime::duration>(
+        day.time_since_epoch() + std::chrono::hours(hour) + std::chrono::minutes(minute)));
+  };
+  using std::chrono::March;
+  const std::chrono::sys_days eve = std::chrono::year(2027) / March / 27;
+  JobRecord winter = ended(1, "winter", "a", JobState::kCompleted);
+  winter.end_time = utc(eve, 22, 30);  // 23:30 at UTC+1
+  JobRecord summer = ended(2, "summer", "a", JobState::kCompleted);
+  summer.end_time = utc(eve + std::chrono::days(1), 22, 30);  // 00:30 the next day at UTC+2
+  // Central Europe: UTC+1, then UTC+2 from 01:00 UTC on the last Sunday of March.
+  const UtcOffsets europe{3600, {{utc(eve + std::chrono::days(1), 1, 0), 7200}}};
+  const auto days = [&](const UtcOffsets& offsets) {
+    UsageTally counting(UsageKey::kDay, offsets);
+    counting.add(winter);
+    counting.add(summer);
+    std::vector<std::pair<std::string, std::size_t>> out;
+    for (const UsageGroup& group : std::move(counting).finish().groups) {
+      out.emplace_back(group.key, group.jobs);
+    }
+    return out;
+  };
+  EXPECT_EQ(days(europe), (std::vector<std::pair<std::string, std::size_t>>{
+                              {"2027-03-27", 1}, {"2027-03-28", 0}, {"2027-03-29", 1}}));
+  EXPECT_EQ(days(UtcOffsets{3600, {}}), (std::vector<std::pair<std::string, std::size_t>>{
+                                            {"2027-03-27", 1}, {"2027-03-28", 1}}));
+  EXPECT_EQ(europe.at(utc(eve + std::chrono::days(1), 0, 59)), 3600);
+  EXPECT_EQ(europe.at(utc(eve + std::chrono::days(1), 1, 0)), 7200);
+}
+
 TEST(UsageReport, ByDayListsEveryDayInOrderInTheCallersTimeZone) {
   // at(0) is 2027-01-15 08:00 UTC.
   std::vector<JobRecord> jobs;
@@ -312,7 +346,7 @@ TEST(UsageReport, ByDayListsEveryDayInOrderInTheCallersTimeZone) {
   jobs.push_back(unended_record);
 
   const auto days = [&jobs](std::int64_t offset) {
-    UsageTally counting(UsageKey::kDay, offset);
+    UsageTally counting(UsageKey::kDay, UtcOffsets{offset, {}});
     for (const JobRecord& job : jobs) counting.add(job);
     return std::move(counting).finish();
   };

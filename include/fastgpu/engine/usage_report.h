@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "fastgpu/core/result.h"
@@ -94,13 +95,24 @@ struct UsageReport {
 // The most a day's offset from UTC can be (UTC-12 to UTC+14, with room).
 inline constexpr std::int64_t kMostUtcOffsetSeconds = 18 * 3600;
 
+// A time zone's offsets from UTC (seconds east) over time: `initial` before the first
+// change, then each change's offset from its moment on. By day, a job's day is read with the
+// offset in force when it ended, so that a report across a change to or from summer time
+// puts each job on the day its end showed on the clock.
+struct UtcOffsets {
+  std::int64_t initial = 0;
+  std::vector<std::pair<store::WallTime, std::int64_t>> changes;  // ascending moments
+
+  // The offset in force at `moment`.
+  std::int64_t at(store::WallTime moment) const;
+};
+
 class UsageTally {
  public:
-  // `utc_offset_s`: by day, the time zone the days are read in (east of UTC positive); a
-  // job that ended at 23:30 UTC ends the next day at UTC+1. REQUIRES: |utc_offset_s| at most
-  // kMostUtcOffsetSeconds.
-  explicit UsageTally(UsageKey key, std::int64_t utc_offset_s = 0)
-      : key_(key), utc_offset_s_(utc_offset_s) {}
+  // `offsets`: by day, the time zone the days are read in; a job that ended at 23:30 UTC
+  // ends the next day at UTC+1. REQUIRES: every offset at most kMostUtcOffsetSeconds from 0.
+  explicit UsageTally(UsageKey key, UtcOffsets offsets = {})
+      : key_(key), offsets_(std::move(offsets)) {}
   // Adds an ended job (COMPLETED, FAILED, TIMEOUT or CANCELLED); any other is left out.
   void add(const store::JobRecord& job);
   // By GPU: lists the GPU even if no job ran on it (an idle GPU is what a report of the
@@ -112,7 +124,7 @@ class UsageTally {
   UsageGroup& group(const std::string& key);
 
   UsageKey key_;
-  std::int64_t utc_offset_s_;
+  UtcOffsets offsets_;
   std::map<std::string, UsageGroup> groups_;
   std::map<std::chrono::sys_days, UsageGroup> days_;  // by day: each day's group, in order
   UsageGroup total_;
