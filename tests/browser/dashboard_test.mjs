@@ -303,6 +303,16 @@ try {
   await until("holder listed first", async () => (await rows(page, "ended"))[0].startsWith(`${holder} holder CANCELLED`));
   assert.match((await rows(page, "ended"))[1], /^\d+ many\[119\] CANCELLED - - - - -$/);
 
+  // The days strip reads days across summer time as `report --by day` does: the browser's
+  // zone's changes of offset, each to the second.
+  const berlin = await browser.newPage({ timezoneId: "Europe/Berlin" });
+  await berlin.goto(await startDashboard());
+  await berlin.waitForFunction(() => Number(document.body.dataset.refreshed || 0) >= 1, null, { timeout: 20000 });
+  assert.equal(await berlin.evaluate(() => utcOffsetsQuery(Date.UTC(2026, 0, 1), Date.UTC(2027, 0, 1))),
+    "&utc_offset_s=3600&utc_offset_changes=1774746000000000:7200,1792890000000000:3600");
+  assert.ok(!(await berlin.isVisible("#problem")), await berlin.textContent("#problem"));
+  await berlin.close();
+
   // Root's view of every user's jobs names each job's user; anyone else is refused.
   if (process.getuid() === 0) {
     const everyone = await browser.newPage();

@@ -395,8 +395,37 @@ const USAGE_HINTS = 6;  // lines of advice at most, as `fastgpu report` prints
 // Read again when a job has ended since (the daemon's ended counts moved), and once a
 // minute as the window slides; the daemon sums up the jobs that ended in the window.
 // The days strip: GPU time by day over the last TREND_DAYS days, today last, in the
-// browser's time zone (its offset now, as `fastgpu report --by day` sends its own).
+// browser's time zone, each job on the day its end shows on the clock across a change to or
+// from summer time (utcOffsetsQuery, as `fastgpu report --by day` sends its own).
 const TREND_DAYS = 14;
+
+// This browser's time zone from `fromMs` to `toMs`, as GET /v1/usage reads it: the offset
+// east of UTC at the start (utc_offset_s) and each change since, to the second
+// (utc_offset_changes): read a day at a time, each change found within its day by halving.
+function utcOffsetsQuery(fromMs, toMs) {
+  const offsetAt = (seconds) => -new Date(seconds * 1000).getTimezoneOffset() * 60;
+  const last = Math.ceil(toMs / 1000);
+  let offset = offsetAt(Math.floor(fromMs / 1000));
+  const query = `&utc_offset_s=${offset}`;
+  const changes = [];
+  for (let day = Math.floor(fromMs / 1000); day < last;) {
+    const next = day + 86400;
+    if (offsetAt(next) === offset) {
+      day = next;
+      continue;
+    }
+    let before = day;
+    let after = next;
+    while (after - before > 1) {
+      const middle = before + Math.floor((after - before) / 2);
+      if (offsetAt(middle) === offset) before = middle; else after = middle;
+    }
+    offset = offsetAt(after);
+    changes.push(`${after}000000:${offset}`);
+    day = after;
+  }
+  return changes.length ? `${query}&utc_offset_changes=${changes.join(",")}` : query;
+}
 let usage = { count: -1, at: 0, report: null, days: null };
 async function usageReport(counts) {
   const count = endedCount(counts);
@@ -404,10 +433,10 @@ async function usageReport(counts) {
   const sinceUs = (Date.now() - USAGE_DAYS * 86400 * 1000) * 1000;
   const now = new Date();
   const firstDay = new Date(now.getFullYear(), now.getMonth(), now.getDate() - (TREND_DAYS - 1));
-  const offsetS = -now.getTimezoneOffset() * 60;
+  const zone = utcOffsetsQuery(firstDay.getTime(), now.getTime() + 86400 * 1000);
   const [report, days] = await Promise.all([
     get(`/v1/usage?by=${allUsers ? "user" : "name"}&ended_since_us=${sinceUs}`),
-    get(`/v1/usage?by=day&utc_offset_s=${offsetS}&ended_since_us=${firstDay.getTime() * 1000}`),
+    get(`/v1/usage?by=day${zone}&ended_since_us=${firstDay.getTime() * 1000}`),
   ]);
   usage = { count, at: Date.now(), report, days };
   return usage;
