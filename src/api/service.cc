@@ -626,21 +626,32 @@ Result<store::WallTime> moment_param(std::string_view name, std::string_view tex
   return store::WallTime(std::chrono::microseconds(static_cast<std::int64_t>(*value)));
 }
 
+// `text` as a whole number, all of it; nullopt for anything else.
+std::optional<std::int64_t> whole_number(std::string_view text) {
+  std::int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// Within a day's widest offsets from UTC.
+bool is_utc_offset(std::int64_t seconds) {
+  return seconds >= -engine::kMostUtcOffsetSeconds && seconds <= engine::kMostUtcOffsetSeconds;
+}
+
 // utc_offset_s=: seconds east of UTC, within a day's widest offsets; 0 when left out.
 Result<std::int64_t> utc_offset_param(const ApiRequest& request) {
   auto it = request.query.find("utc_offset_s");
   if (it == request.query.end()) return std::int64_t{0};
-  std::int64_t value = 0;
   const std::string& text = it->second;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
-      value < -engine::kMostUtcOffsetSeconds || value > engine::kMostUtcOffsetSeconds) {
+  const std::optional<std::int64_t> value = whole_number(text);
+  if (!value || !is_utc_offset(*value)) {
     return invalid_argument(fmt::format(
         "utc_offset_s '{}' is not a time zone's offset; give the seconds east of UTC, from {} "
         "to {} (3600 for UTC+1, -18000 for UTC-5)",
         text, -engine::kMostUtcOffsetSeconds, engine::kMostUtcOffsetSeconds));
   }
-  return value;
+  return *value;
 }
 
 // utc_offset_changes=AT_US:SECONDS,...: the moments (microseconds since the epoch, in
@@ -668,28 +679,25 @@ Result<engine::UtcOffsets> utc_offsets_param(const ApiRequest& request) {
     more = comma != std::string_view::npos;
     if (more) rest = rest.substr(comma + 1);
     const std::size_t colon = change.find(':');
-    std::int64_t at_us = 0;
-    std::int64_t offset = 0;
-    const auto whole = [](std::string_view text, std::int64_t& value) {
-      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-      return !text.empty() && error == std::errc() && end == text.data() + text.size();
-    };
-    if (colon == std::string_view::npos || !whole(change.substr(0, colon), at_us) ||
-        !whole(change.substr(colon + 1), offset)) {
+    const std::optional<std::int64_t> at_us =
+        colon == std::string_view::npos ? std::nullopt : whole_number(change.substr(0, colon));
+    const std::optional<std::int64_t> offset =
+        colon == std::string_view::npos ? std::nullopt : whole_number(change.substr(colon + 1));
+    if (!at_us || !offset) {
       return refuse(fmt::format("has '{}', which is not MICROSECONDS:SECONDS", change));
     }
-    if (offset < -engine::kMostUtcOffsetSeconds || offset > engine::kMostUtcOffsetSeconds) {
-      return refuse(fmt::format("has the offset {}, beyond {} seconds from UTC", offset,
+    if (!is_utc_offset(*offset)) {
+      return refuse(fmt::format("has the offset {}, beyond {} seconds from UTC", *offset,
                                 engine::kMostUtcOffsetSeconds));
     }
-    const store::WallTime at{std::chrono::microseconds(at_us)};
+    const store::WallTime at{std::chrono::microseconds(*at_us)};
     if (!offsets.changes.empty() && at <= offsets.changes.back().first) {
-      return refuse(fmt::format("has {} after a later moment", at_us));
+      return refuse(fmt::format("has {} after a later moment", *at_us));
     }
     if (offsets.changes.size() == kMostUtcOffsetChanges) {
       return refuse(fmt::format("has more than {} changes", kMostUtcOffsetChanges));
     }
-    offsets.changes.emplace_back(at, offset);
+    offsets.changes.emplace_back(at, *offset);
   }
   return offsets;
 }

@@ -218,21 +218,13 @@ std::string processes_unreadable_reason(const GpuDevice& device) {
   return "could not be read";
 }
 
-// A share as typed with --share: 0.25, 0.5, 1.
-std::string share_text(double share) {
-  std::string text = fmt::format("{:.3f}", share);
-  while (text.back() == '0') text.pop_back();
-  if (text.back() == '.') text.pop_back();
-  return text;
-}
-
 // "job 12 train", "job 12 python3 (bob)", "a job of bob's": whom a hold is for.
 std::string holder_text(const LedgerHold& hold, const StatusContext& context) {
   constexpr std::size_t kLongest = 24;
   const bool others = hold.user != context.user;
   if (!hold.job) return "a job of " + printable(hold.user) + "'s";
-  std::string what = hold.name.value_or(hold.command.value_or(""));
-  if (display_width(what) > kLongest) what = what.substr(0, kLongest - 3) + "...";
+  // Cut with a '+' as the queue cuts a long name, between characters.
+  const std::string what = fit_to_width(hold.name.value_or(hold.command.value_or("")), kLongest);
   std::string text = fmt::format("job {}", *hold.job);
   if (!what.empty()) text += " " + printable(what);
   if (others) text += " (" + printable(hold.user) + ")";
@@ -243,9 +235,9 @@ std::string holder_text(const LedgerHold& hold, const StatusContext& context) {
 std::string ledger_text(const LedgerView& ledger, const StatusContext& context) {
   std::vector<std::string> holds;
   for (const LedgerHold& hold : ledger.jobs) {
-    holds.push_back(
-        fmt::format("{} {}{}", holder_text(hold, context), format_bytes(hold.bytes),
-                    hold.share >= 1.0 ? ", the whole GPU" : " at share " + share_text(hold.share)));
+    holds.push_back(fmt::format(
+        "{} {}{}", holder_text(hold, context), format_bytes(hold.bytes),
+        hold.share >= 1.0 ? ", the whole GPU" : fmt::format(" at share {:g}", hold.share)));
   }
   const std::string text = (holds.empty() ? "no job" : join(holds, "; ")) + "; free: ";
   const std::string foreign =
@@ -262,7 +254,7 @@ std::string ledger_text(const LedgerView& ledger, const StatusContext& context) 
   if (ledger.free_bytes == 0) return text + "no memory (all held)" + foreign;
   return text + format_bytes(ledger.free_bytes) +
          (ledger.free_share >= 1.0 ? ", the whole GPU"
-                                   : " at share up to " + share_text(ledger.free_share)) +
+                                   : fmt::format(" at share up to {:g}", ledger.free_share)) +
          foreign;
 }
 

@@ -4,6 +4,7 @@
 // scheduling pass finds free.
 
 #include <algorithm>
+#include <cstddef>
 #include <optional>
 #include <vector>
 
@@ -34,8 +35,12 @@ std::vector<GpuLedger> EngineImpl::gpu_ledger() const {
   HistoryCache unused;  // the running jobs' snapshot reads no history
   const TickSources sources{options_, reading_, meter_, options_.clock->now(),
                             queued_,  running_, unused, &moving_};
-  const sched::Snapshot snapshot = running_snapshot(sources);
+  // One attribution for the foreign memory and the processes' jobs: each process is looked
+  // up in /proc once.
+  const PidAttribution attribute = bind_supervisors(running_, options_.attribute_pid);
+  const sched::Snapshot snapshot = running_snapshot(sources, attribute);
   const sched::Ledger ledger(snapshot);
+  // rows[s] is the ledger's slot s.
   std::vector<GpuLedger> rows;
   for (const sched::GpuSlot& slot : ledger.slots()) {
     GpuLedger row;
@@ -48,21 +53,21 @@ std::vector<GpuLedger> EngineImpl::gpu_ledger() const {
     row.free_share = free_share(slot);
     rows.push_back(std::move(row));
   }
+  const auto row_of = [&](int gpu_index) -> GpuLedger* {
+    const int s = ledger.slot_of(gpu_index);
+    return s < 0 ? nullptr : &rows[static_cast<std::size_t>(s)];
+  };
   for (const sched::GpuState& gpu : snapshot.gpus) {
-    auto row = std::find_if(rows.begin(), rows.end(), [&gpu](const GpuLedger& candidate) {
-      return candidate.index == static_cast<std::uint32_t>(gpu.index);
-    });
-    if (row == rows.end()) continue;
+    GpuLedger* row = row_of(gpu.index);
+    if (row == nullptr) continue;
     row->gone = gpu.gone;
     row->foreign_bytes = gpu.foreign_bytes;
   }
   for (const sched::RunningJob& running : snapshot.running) {
     const store::JobRecord& job = running_.jobs().at(running.job.id);
     for (int index : running.gpus) {
-      auto row = std::find_if(rows.begin(), rows.end(), [index](const GpuLedger& candidate) {
-        return candidate.index == static_cast<std::uint32_t>(index);
-      });
-      if (row == rows.end()) continue;
+      GpuLedger* row = row_of(index);
+      if (row == nullptr) continue;
       row->jobs.push_back(GpuHold{
           .job = job.id,
           .uid = job.spec.uid,
@@ -73,13 +78,10 @@ std::vector<GpuLedger> EngineImpl::gpu_ledger() const {
       });
     }
   }
-  const PidAttribution attribute = bind_supervisors(running_, options_.attribute_pid);
   if (!attribute) return rows;
   for (const GpuDevice& device : reading_.devices) {
-    auto row = std::find_if(rows.begin(), rows.end(), [&device](const GpuLedger& candidate) {
-      return candidate.index == device.index;
-    });
-    if (row == rows.end() || !device.processes) continue;
+    GpuLedger* row = row_of(static_cast<int>(device.index));
+    if (row == nullptr || !device.processes) continue;
     for (const GpuProcess& process : *device.processes) {
       const std::optional<JobId> job = attribute(process.pid);
       if (!job) continue;

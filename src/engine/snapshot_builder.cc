@@ -129,10 +129,10 @@ bool engine_limited(const EngineOptions& options, const JobRecord& job) {
   return in_limited_array(job) || (job.spec.gpus == 0 && options.cpu_slots > 0);
 }
 
-sched::Snapshot running_snapshot(const TickSources& sources) {
+sched::Snapshot running_snapshot(const TickSources& sources, const PidAttribution& attribute) {
   sched::Snapshot snapshot;
   snapshot.now_s = to_seconds(sources.now);
-  snapshot.gpus = tick_gpus(sources);
+  snapshot.gpus = tick_gpus(sources, &attribute);
   for (const auto& [id, job] : sources.running.jobs()) {
     snapshot.running.push_back(running_entry(sources, job, 0.0, snapshot));
   }
@@ -141,7 +141,8 @@ sched::Snapshot running_snapshot(const TickSources& sources) {
 
 // A running job keeps its GPU in the snapshot even if the probe stopped listing it, so
 // the ledger still holds it (as an unhealthy GPU that gets nothing new, `gone`).
-std::vector<sched::GpuState> tick_gpus(const TickSources& sources) {
+std::vector<sched::GpuState> tick_gpus(const TickSources& sources,
+                                       const PidAttribution* given_attribution) {
   std::vector<sched::GpuState> gpus = gpu_states(sources.reading, sources.options.node_name);
   const std::map<JobId, JobRecord>& running = sources.running.jobs();
   for (const auto& [id, job] : running) {
@@ -167,7 +168,12 @@ std::vector<sched::GpuState> tick_gpus(const TickSources& sources) {
   // process is not where the scheduler has the job, and a process that ignored
   // CUDA_VISIBLE_DEVICES holds a GPU its job was not placed on (counted as nobody's, the
   // ledger offered that memory to other jobs, and the memory check blamed the jobs there).
-  const PidAttribution attribute = bind_supervisors(sources.running, sources.options.attribute_pid);
+  // By reference: the caller's attribution keeps its answers for the caller's own reads.
+  PidAttribution bound;
+  if (given_attribution == nullptr) {
+    bound = bind_supervisors(sources.running, sources.options.attribute_pid);
+  }
+  const PidAttribution& attribute = given_attribution != nullptr ? *given_attribution : bound;
   for (const GpuDevice& device : sources.reading.devices) {
     auto holds_here = [&running, &sources, &device](JobId job) {
       const auto found = running.find(job);

@@ -91,12 +91,15 @@ Result<TickInput> build_tick_input(const TickSources& sources,
 
 // The GPUs of the tick's snapshot: the reading's, with the memory held by others, and a
 // placeholder (unhealthy) for a GPU a running job holds that the probe no longer lists.
-std::vector<sched::GpuState> tick_gpus(const TickSources& sources);
+// `attribution`: how the GPU processes are attributed to jobs (bind_supervisors), when the
+// caller reads them too; bound here when null.
+std::vector<sched::GpuState> tick_gpus(const TickSources& sources,
+                                       const PidAttribution* attribution = nullptr);
 
 // The GPUs and the running jobs of a tick's snapshot, without the queue: what the ledger
-// holds now (GET /v1/gpus). Attained service is left at 0 (no store read): the ledger does
-// not read it.
-sched::Snapshot running_snapshot(const TickSources& sources);
+// holds now (GET /v1/gpus), the GPU processes attributed with `attribution`. Attained service
+// is left at 0 (no store read): the ledger does not read it.
+sched::Snapshot running_snapshot(const TickSources& sources, const PidAttribution& attribution);
 
 // Whether a queued job is under a limit of the engine's own: a CPU-only job when CPU slots
 // are counted, a member of an array with a running limit.
