@@ -6,13 +6,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <string_view>
 #include <utility>
 
 namespace fastgpu::api {
 namespace {
-
-constexpr time_t kTimeoutSeconds = 30;
 
 ErrorCode code_from_name(std::string_view name) {
   for (ErrorCode code :
@@ -26,7 +25,8 @@ ErrorCode code_from_name(std::string_view name) {
 
 // Why a request found no daemon, in words: httplib names only its step ("Connection",
 // "Read"), and for a unix socket the file says which connect failure it was.
-std::string failure_text(httplib::Error error, const std::filesystem::path& socket) {
+std::string failure_text(httplib::Error error, const std::filesystem::path& socket,
+                         std::chrono::seconds timeout) {
   switch (error) {
     case httplib::Error::Connection: {
       // Without an error code, a folder on the way the caller may not enter threw: `queue`
@@ -45,11 +45,11 @@ std::string failure_text(httplib::Error error, const std::filesystem::path& sock
       return "nothing listens on the socket (the daemon that made it stopped or was killed)";
     }
     case httplib::Error::ConnectionTimeout:
-      return fmt::format("connecting timed out after {} s", kTimeoutSeconds);
+      return fmt::format("connecting timed out after {} s", timeout.count());
     case httplib::Error::Read:
       return fmt::format(
           "the daemon closed the connection without an answer, or gave none within {} s",
-          kTimeoutSeconds);
+          timeout.count());
     case httplib::Error::Write: return "the connection broke while the request was sent";
     default: return "the request failed (" + httplib::to_string(error) + ")";
   }
@@ -57,22 +57,27 @@ std::string failure_text(httplib::Error error, const std::filesystem::path& sock
 
 }  // namespace
 
-ApiClient::ApiClient(std::filesystem::path socket) : socket_(std::move(socket)) {}
+ApiClient::ApiClient(std::filesystem::path socket, std::chrono::seconds timeout)
+    : socket_(std::move(socket)), timeout_(timeout) {}
 
 Result<ApiClient::TextReply> ApiClient::exchange_text(const std::string& method,
                                                       const std::string& target,
                                                       const std::string& body) const {
+  last_timed_out_ = false;
   httplib::Client client(socket_.string(), 80);
   client.set_address_family(AF_UNIX);
-  client.set_connection_timeout(kTimeoutSeconds, 0);
-  client.set_read_timeout(kTimeoutSeconds, 0);
-  client.set_write_timeout(kTimeoutSeconds, 0);
+  const auto seconds = static_cast<time_t>(timeout_.count());
+  client.set_connection_timeout(seconds, 0);
+  client.set_read_timeout(seconds, 0);
+  client.set_write_timeout(seconds, 0);
   httplib::Result result = method == "POST" ? client.Post(target.c_str(), body, "application/json")
                                             : client.Get(target.c_str());
   if (!result) {
+    last_timed_out_ = result.error() == httplib::Error::ConnectionTimeout ||
+                      result.error() == httplib::Error::Read;
     return unavailable(
         fmt::format("no FastGPU daemon answers on '{}': {}; start one with `fastgpu daemon start`",
-                    socket_.string(), failure_text(result.error(), socket_)));
+                    socket_.string(), failure_text(result.error(), socket_, timeout_)));
   }
   return TextReply{result->status, std::move(result->body)};
 }

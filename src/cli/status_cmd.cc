@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -60,12 +61,26 @@ std::string time_text(std::time_t now, bool utc) {
 // socket; none is started, as reading the GPUs needs none. Empty when none answers or it
 // uses other GPUs (simulated where these are real, another spec): a GPU's ledger is taken
 // only where the daemon's GPU of that index has the same UUID.
-std::map<std::uint32_t, LedgerView> daemon_ledgers(const GpuReading& reading) {
-  std::map<std::uint32_t, LedgerView> ledgers;
+// How long status waits for the daemon's ledger: a daemon that listens but is wedged
+// (stopped with SIGSTOP, its disk hung) must not hold a look at the GPUs for the client's
+// usual 30 s.
+constexpr std::chrono::seconds kLedgerTimeout{3};
+
+// The daemon's ledger of each GPU of `reading` into `context`, when a daemon answers on
+// the socket (none is started); a daemon that listens but gives no answer in time is said
+// in `context.ledger_note`.
+void add_daemon_ledgers(const GpuReading& reading, StatusContext& context) {
   const Result<api::DaemonPaths> paths = api::daemon_paths_from_environment();
-  if (!paths.ok()) return ledgers;
-  const Result<api::Json> gpus = api::ApiClient(paths->socket).get("/v1/gpus");
-  if (!gpus.ok() || gpus->value("source", "") != reading.source) return ledgers;
+  if (!paths.ok()) return;
+  const api::ApiClient client(paths->socket, kLedgerTimeout);
+  const Result<api::Json> gpus = client.get("/v1/gpus");
+  if (!gpus.ok() && client.last_timed_out()) {
+    context.ledger_note = fmt::format(
+        "the daemon on {} gave no answer within {} s, so what its jobs hold of each GPU is left "
+        "out; `fastgpu daemon status` says whether it runs",
+        paths->socket.string(), kLedgerTimeout.count());
+  }
+  if (!gpus.ok() || gpus->value("source", "") != reading.source) return;
   for (const api::Json& device : gpus->value("devices", api::Json::array())) {
     const api::Json& ledger = device.value("ledger", api::Json());
     if (ledger.is_null() || !device.contains("index")) continue;
@@ -77,9 +92,8 @@ std::map<std::uint32_t, LedgerView> daemon_ledgers(const GpuReading& reading) {
       continue;
     }
     Result<LedgerView> view = ledger_from_json(ledger);
-    if (view.ok()) ledgers.emplace(index, std::move(*view));
+    if (view.ok()) context.ledgers.emplace(index, std::move(*view));
   }
-  return ledgers;
 }
 
 StatusContext make_context(const GpuReading& reading) {
@@ -87,7 +101,7 @@ StatusContext make_context(const GpuReading& reading) {
   StatusContext context{host_name(), time_text(now, false), time_text(now, true), {}};
   // Simulated GPUs list made-up pids; looking them up would name unrelated local processes.
   if (reading.source != "simulated") context.lookup = lookup_local_process;
-  context.ledgers = daemon_ledgers(reading);
+  add_daemon_ledgers(reading, context);
   context.user = api::user_name(::getuid());
   return context;
 }

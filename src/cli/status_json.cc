@@ -109,6 +109,7 @@ Json status_to_json(const GpuReading& reading, const StatusContext& context) {
       {"nvml_version", or_null(reading.nvml_version)},
       {"cuda_driver_version", or_null(reading.cuda_driver_version)},
       {"devices", std::move(devices)},
+      {"ledger_note", context.ledger_note.empty() ? Json() : Json(context.ledger_note)},
   };
 }
 

@@ -80,6 +80,9 @@ struct StatusContext {
   std::map<std::uint32_t, LedgerView> ledgers = {};
   // Who asks: the table names the user of a job only when it is another's.
   std::string user = {};
+  // Why the ledger is left out although a daemon listens (it gave no answer in time);
+  // empty otherwise. Shown under the table, and as `ledger_note` in JSON.
+  std::string ledger_note = {};
 };
 
 struct TableStyle {

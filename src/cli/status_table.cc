@@ -415,6 +415,7 @@ std::string render_status_table(const GpuReading& reading, const StatusContext& 
     out += render_row(rows[i], widths, style, narrow) + "\n";
     append_details(reading.devices[i], context, style, out);
   }
+  if (!context.ledger_note.empty()) out += "fastgpu: " + context.ledger_note + "\n";
   return out;
 }
 

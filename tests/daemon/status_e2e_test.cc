@@ -2,7 +2,11 @@
 // that hold it and what a job starting now may still ask), read through GET /v1/gpus; and
 // the plain reading, with no such line, when no daemon runs or it uses other GPUs.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
@@ -118,6 +122,45 @@ TEST(StatusE2E, EachGpuProcessIsNamedByItsJob) {
                                   "0.5 (2.0 GiB held outside FastGPU)\n"))
       << shown;
   daemon.fastgpu("cancel " + std::to_string(id));
+}
+
+// A daemon that listens but gives no answer (stopped with SIGSTOP, its disk hung): status
+// shows the GPUs after a short wait, not the client's usual 30 s, and says why the jobs'
+// line is missing instead of leaving it out silently.
+TEST(StatusE2E, AWedgedDaemonIsSaidAndTheGpusAreShownWithoutItsLedger) {
+  DaemonHarness daemon;
+  // A socket that takes connections into its backlog and never reads them.
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string path = daemon.socket().string();
+  ASSERT_LT(path.size(), sizeof address.sun_path);
+  std::copy(path.begin(), path.end(), address.sun_path);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);
+
+  const CliRun table = daemon.fastgpu("status", /*with_stderr=*/false);
+  const nlohmann::json json = daemon.fastgpu_json("status");
+  // Gone before the harness's teardown asks it for a daemon.
+  ::close(listener);
+  std::filesystem::remove(daemon.socket());
+
+  EXPECT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_TRUE(contains(table.output, "[1] NVIDIA H100")) << table.output;
+  EXPECT_FALSE(contains(table.output, "    fastgpu:")) << table.output;
+  const std::string note = "the daemon on " + path +
+                           " gave no answer within 3 s, so what its jobs hold of each GPU is "
+                           "left out; `fastgpu daemon status` says whether it runs";
+  EXPECT_TRUE(contains(table.output, "\nfastgpu: " + note + "\n")) << table.output;
+  ASSERT_TRUE(json.is_object()) << json;
+  EXPECT_EQ(json["ledger_note"], note);
+  for (const nlohmann::json& device : json["devices"]) EXPECT_TRUE(device["ledger"].is_null());
+
+  // With no daemon at all, nothing is said: there is nothing to wait for.
+  const nlohmann::json quiet = daemon.fastgpu_json("status");
+  ASSERT_TRUE(quiet.is_object()) << quiet;
+  EXPECT_TRUE(quiet["ledger_note"].is_null()) << quiet;
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 // Thread-safety: an ApiClient may be used by one thread at a time.
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 
@@ -22,7 +23,10 @@ struct ApiReply {
 
 class ApiClient {
  public:
-  explicit ApiClient(std::filesystem::path socket);
+  // How long a call waits to connect, and then for each read and write.
+  static constexpr std::chrono::seconds kDefaultTimeout{30};
+
+  explicit ApiClient(std::filesystem::path socket, std::chrono::seconds timeout = kDefaultTimeout);
 
   // `target` is the path and query, e.g. "/v1/jobs?state=RUNNING".
   Result<Json> get(const std::string& target) const;
@@ -49,10 +53,16 @@ class ApiClient {
 
   const std::filesystem::path& socket() const { return socket_; }
 
+  // Whether the last call failed because the daemon gave no answer in time (a daemon that
+  // listens but is wedged), as against finding none.
+  bool last_timed_out() const { return last_timed_out_; }
+
  private:
   Result<ApiReply> parse_reply(TextReply text) const;
 
   std::filesystem::path socket_;
+  std::chrono::seconds timeout_;
+  mutable bool last_timed_out_ = false;
 };
 
 // The error Status for a reply with an HTTP error status: the daemon's message, with the
