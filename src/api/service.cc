@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -23,6 +24,7 @@
 #include "core/batch_error.h"
 #include "fastgpu/api/metrics.h"
 #include "fastgpu/core/text.h"
+#include "fastgpu/core/units.h"
 #include "fastgpu/engine/usage_report.h"
 #include "fastgpu/sched/settings.h"
 
@@ -969,17 +971,32 @@ ApiResponse ApiService::cancel(const ApiRequest& request, JobId job) {
 
 namespace {
 
+// What POST /v1/jobs/ID/update asks: the fields it sets, and `time_limit_step_s`, a
+// move of the job's present limit by that many seconds (Slurm's TimeLimit=+60), made
+// where the limit is read, so that two moves at once both count.
+struct AskedUpdate {
+  store::QueuedJobChange change;
+  std::optional<std::int64_t> limit_step_s;
+};
+
+// The most a limit may move by in one step: about 100 years, far past any limit and far
+// from an overflow.
+constexpr std::int64_t kMostLimitStepS = std::int64_t{100} * 365 * 24 * 3600;
+
 // The body of POST /v1/jobs/ID/update: {"priority": 5, "time_limit_s": 7200, "grace_s": 60,
-// "deadline_us": ...}, each optional, null clearing the last three; at least one.
-Result<store::QueuedJobChange> update_from_json(std::string_view body) {
+// "deadline_us": ...} or {"time_limit_step_s": 3600}, each optional, null clearing the
+// time limit, grace and deadline; at least one.
+Result<AskedUpdate> update_from_json(std::string_view body) {
   const Json json = Json::parse(body, nullptr, /*allow_exceptions=*/false);
   constexpr std::string_view kTakes =
       "send an object of the fields to change: priority, time_limit_s, grace_s, deadline_us "
-      "(null clears the last three), e.g. {\"priority\": 5}";
+      "(null clears the last three), or time_limit_step_s to move the present limit, e.g. "
+      "{\"priority\": 5}";
   if (json.is_discarded() || !json.is_object() || json.empty()) {
     return invalid_argument(fmt::format("nothing to change: {}", kTakes));
   }
-  store::QueuedJobChange change;
+  AskedUpdate asked;
+  store::QueuedJobChange& change = asked.change;
   for (const auto& [field, value] : json.items()) {
     const bool whole = value.is_number_integer();
     if (field == "priority") {
@@ -989,6 +1006,17 @@ Result<store::QueuedJobChange> update_from_json(std::string_view body) {
             "priority {} is not a whole number of 32 bits; give e.g. 5 or -3", value.dump()));
       }
       change.priority = value.get<int>();
+      continue;
+    }
+    if (field == "time_limit_step_s") {
+      if (!whole || value.get<std::int64_t>() < -kMostLimitStepS ||
+          value.get<std::int64_t>() > kMostLimitStepS) {
+        return invalid_argument(fmt::format(
+            "time_limit_step_s {} must be a whole number of seconds, at most {} either way; "
+            "e.g. 3600 adds an hour to the job's limit, -1800 takes half an hour off",
+            value.dump(), kMostLimitStepS));
+      }
+      asked.limit_step_s = value.get<std::int64_t>();
       continue;
     }
     if (field != "time_limit_s" && field != "grace_s" && field != "deadline_us") {
@@ -1007,7 +1035,31 @@ Result<store::QueuedJobChange> update_from_json(std::string_view body) {
                                : std::nullopt;
     }
   }
-  return change;
+  if (asked.limit_step_s && change.time_limit_s) {
+    return invalid_argument(
+        "time_limit_s and time_limit_step_s both given: send the new limit, or the step to move "
+        "the present one by, not both");
+  }
+  return asked;
+}
+
+// The time limit of `job` (as it is now) moved by `step` seconds; refused when it has none,
+// or when the move leaves none.
+Result<std::int64_t> stepped_limit(const store::JobRecord& job, std::int64_t step) {
+  const std::string by =
+      (step < 0 ? "-" : "+") + format_duration(Seconds(static_cast<double>(std::abs(step))));
+  if (!job.spec.time_limit_s) {
+    return invalid_argument(fmt::format(
+        "job {} has no time limit to move by {}; give a whole one (`fastgpu update {} --time 4h`)",
+        job.id.value(), by, job.id.value()));
+  }
+  const std::int64_t moved = *job.spec.time_limit_s + step;
+  if (moved <= 0) {
+    return invalid_argument(fmt::format(
+        "job {}'s time limit of {} moved by {} leaves none; give a whole one (`--time 30m`)",
+        job.id.value(), format_duration(Seconds(static_cast<double>(*job.spec.time_limit_s))), by));
+  }
+  return moved;
 }
 
 }  // namespace
@@ -1016,6 +1068,7 @@ ApiResponse ApiService::change(const ApiRequest& request, JobId job, std::string
   Result<store::JobRecord> record = owned_job(request, job);
   if (!record.ok()) return ownership_error(record.status());
   store::QueuedJobChange change;
+  std::optional<std::int64_t> step;  // time_limit_step_s
   if (what == "hold") {
     change.held_by = std::optional<std::uint32_t>(request.uid);
   } else if (what == "release") {
@@ -1025,12 +1078,21 @@ ApiResponse ApiService::change(const ApiRequest& request, JobId job, std::string
     }
     change.held_by = std::optional<std::uint32_t>();
   } else {
-    Result<store::QueuedJobChange> asked = update_from_json(request.body);
+    Result<AskedUpdate> asked = update_from_json(request.body);
     if (!asked.ok()) return error_response(asked.status());
-    change = std::move(asked).value();
+    change = std::move(asked->change);
+    step = asked->limit_step_s;
   }
   Result<store::JobRecord> after = [&]() -> Result<store::JobRecord> {
     std::lock_guard lock(*options_.engine_mutex);
+    if (step) {
+      // Read under the lock the change is made under: no other change comes between.
+      Result<store::JobRecord> now = options_.store->get_job(job);
+      if (!now.ok()) return now.status();
+      Result<std::int64_t> moved = stepped_limit(*now, *step);
+      if (!moved.ok()) return moved.status();
+      change.time_limit_s = std::optional<std::int64_t>(*moved);
+    }
     FASTGPU_RETURN_IF_ERROR(options_.engine->change_job(job, request.uid, change));
     return options_.store->get_job(job);
   }();

@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "api/api_test_util.h"
@@ -571,6 +572,56 @@ TEST_F(ApiServiceTest, HoldReleaseAndUpdateChangeTheCallersQueuedJob) {
   const ApiResponse unknown = call("POST", path + "/update", 1000, R"({"gpus": 2})");
   EXPECT_THAT(unknown.body["error"].get<std::string>(),
               ::testing::HasSubstr("unknown field 'gpus'"));
+}
+
+// `fastgpu update --time +1h` asks the daemon to move the limit where it reads it: two
+// moves sent at once both count, where a read and then a write of the new limit lost one.
+TEST_F(ApiServiceTest, ALimitStepMovesThePresentLimitAndStepsAtOnceAllCount) {
+  const std::uint64_t id = submit_as(1000);
+  const std::string path = "/v1/jobs/" + std::to_string(id) + "/update";
+  ASSERT_EQ(call("POST", path, 1000, R"({"time_limit_s": 3600})").status, 200);
+  const ApiResponse moved = call("POST", path, 1000, R"({"time_limit_step_s": -600})");
+  ASSERT_EQ(moved.status, 200) << moved.body.dump();
+  EXPECT_EQ(moved.body["spec"]["time_limit_s"], 3000);
+
+  std::vector<std::thread> callers;
+  for (int i = 0; i < 8; ++i) {
+    callers.emplace_back([&] {
+      for (int j = 0; j < 5; ++j) {
+        EXPECT_EQ(call("POST", path, 1000, R"({"time_limit_step_s": 60})").status, 200);
+      }
+    });
+  }
+  for (std::thread& caller : callers) caller.join();
+  EXPECT_EQ(store_->get_job(JobId(id))->spec.time_limit_s, std::optional<std::int64_t>(5400))
+      << "40 steps of a minute each on 3000 s";
+
+  const auto refusal = [&](const std::string& body) {
+    const ApiResponse refused = call("POST", path, 1000, body);
+    EXPECT_EQ(refused.status, 400) << body << ": " << refused.body.dump();
+    return refused.body.value("error", std::string());
+  };
+  EXPECT_EQ(refusal(R"({"time_limit_step_s": -5400})"),
+            "job " + std::to_string(id) +
+                "'s time limit of 1h30m moved by -1h30m leaves none; give a whole one "
+                "(`--time 30m`)");
+  EXPECT_THAT(refusal(R"({"time_limit_step_s": 60, "time_limit_s": 60})"),
+              ::testing::HasSubstr("time_limit_s and time_limit_step_s both given"));
+  for (const char* bad : {R"({"time_limit_step_s": "1h"})", R"({"time_limit_step_s": 1.5})",
+                          R"({"time_limit_step_s": 9223372036854775807})"}) {
+    EXPECT_THAT(refusal(bad), ::testing::HasSubstr("must be a whole number of seconds")) << bad;
+  }
+  EXPECT_EQ(store_->get_job(JobId(id))->spec.time_limit_s, std::optional<std::int64_t>(5400))
+      << "no refused step moved it";
+
+  ASSERT_EQ(call("POST", path, 1000, R"({"time_limit_s": null})").status, 200);
+  EXPECT_EQ(refusal(R"({"time_limit_step_s": 3600})"),
+            "job " + std::to_string(id) +
+                " has no time limit to move by +1h00m; give a whole "
+                "one (`fastgpu update " +
+                std::to_string(id) + " --time 4h`)");
+  // Another user's job is refused before anything is read of it.
+  EXPECT_EQ(call("POST", path, 1001, R"({"time_limit_step_s": 60})").status, 403);
 }
 
 TEST_F(ApiServiceTest, AnotherUsersJobCannotBeChangedAndRootsHoldIsRootsToRelease) {

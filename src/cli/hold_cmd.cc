@@ -67,7 +67,7 @@ std::string changed_text(std::uint64_t id, const std::string& verb, const api::J
     const api::Json priority = field("priority");
     parts.push_back("priority " + (priority.is_number() ? priority.dump() : std::string("-")));
   }
-  if (body.contains("time_limit_s")) {
+  if (body.contains("time_limit_s") || body.contains("time_limit_step_s")) {
     std::string part = "time limit " + seconds("time_limit_s", "unlimited");
     // A running job's limit counts from its start: say when it now ends at the latest.
     if (const std::optional<std::int64_t> sigterm_us = limit_sigterm_us(job)) {
@@ -108,30 +108,6 @@ Result<std::optional<std::int64_t>> take_limit_step(engine::UpdateOptions& updat
   return std::optional(sign == '-' ? -seconds : seconds);
 }
 
-// The job's present time limit moved by `step` seconds, read from the daemon.
-Result<std::int64_t> stepped_limit(api::ApiClient& client, std::uint64_t id, std::int64_t step) {
-  Result<api::Json> job = client.get(fmt::format("/v1/jobs/{}", id));
-  if (!job.ok()) return job.status();
-  const api::Json limit =
-      job->value("spec", api::Json::object()).value("time_limit_s", api::Json());
-  const std::string by =
-      (step < 0 ? "-" : "+") + format_duration(Seconds(static_cast<double>(std::abs(step))));
-  // Refusals of the step, never counted as a member of a range or selection that started or
-  // ended meanwhile (which a kFailedPrecondition from the daemon is).
-  if (!limit.is_number_integer()) {
-    return invalid_argument(fmt::format(
-        "job {} has no time limit to move by {}; give a whole one (`fastgpu update {} --time 4h`)",
-        id, by, id));
-  }
-  const std::int64_t moved = limit.get<std::int64_t>() + step;
-  if (moved <= 0) {
-    return invalid_argument(fmt::format(
-        "job {}'s time limit of {} moved by {} leaves none; give a whole one (`--time 30m`)", id,
-        format_duration(Seconds(limit.get<double>())), by));
-  }
-  return moved;
-}
-
 int run_change(const ChangeOptions& options, const std::string& verb) {
   const bool by_selection = options.all || options.name;
   if (by_selection == !options.ids.empty()) {
@@ -141,18 +117,18 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
                                          verb, verb));
   }
   api::Json body = api::Json::object();
-  std::optional<std::int64_t> step;  // --time +1h: added to each job's limit
   if (verb == "update") {
     engine::UpdateOptions update = options.update;
-    Result<std::optional<std::int64_t>> taken = take_limit_step(update);
-    if (!taken.ok()) return usage_error(verb, taken.status().message());
-    step = *taken;
-    if (!step || update.priority || update.grace || update.deadline) {
+    Result<std::optional<std::int64_t>> step = take_limit_step(update);
+    if (!step.ok()) return usage_error(verb, step.status().message());
+    if (!*step || update.priority || update.grace || update.deadline) {
       Result<store::QueuedJobChange> change = engine::build_queued_change(
           update, store::WallTime(std::chrono::microseconds(now_micros())));
       if (!change.ok()) return usage_error(verb, change.status().message());
       body = update_body(*change);
     }
+    // --time +1h: the daemon moves each job's limit as it reads it, in one request.
+    if (*step) body["time_limit_step_s"] = **step;
   }
   std::string names;
   if (options.name) {
@@ -165,7 +141,8 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
   Result<api::ApiClient> client = connect_daemon(options.daemon, verb);
   if (!client.ok()) return fail(verb, client.status());
   // Of a running job only the time limit changes: `update --time` alone selects those too.
-  const bool limit_only = step ? body.empty() : body.size() == 1 && body.contains("time_limit_s");
+  const bool limit_only =
+      body.size() == 1 && (body.contains("time_limit_s") || body.contains("time_limit_step_s"));
   const std::string selected = limit_only ? "queued or running" : "queued";
   if (by_selection) {
     Result<api::Json> mine =
@@ -192,15 +169,7 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
   std::size_t unknown = 0;
   for (const JobIdArgument& argument : *ids) {
     const std::uint64_t id = argument.id;
-    api::Json asked = body;
-    Result<api::Json> job = [&]() -> Result<api::Json> {
-      if (step) {
-        Result<std::int64_t> limit = stepped_limit(*client, id, *step);
-        if (!limit.ok()) return limit.status();
-        asked["time_limit_s"] = *limit;
-      }
-      return client->post(fmt::format("/v1/jobs/{}/{}", id, verb), asked);
-    }();
+    Result<api::Json> job = client->post(fmt::format("/v1/jobs/{}/{}", id, verb), body);
     if (!job.ok()) {
       results.push_back({{"id", id}, {"error", job.status().message()}});
       const ErrorCode code = job.status().code();
@@ -214,7 +183,7 @@ int run_change(const ChangeOptions& options, const std::string& verb) {
       continue;
     }
     results.push_back(*job);
-    if (!options.daemon.json) print_text(changed_text(id, verb, *job, asked));
+    if (!options.daemon.json) print_text(changed_text(id, verb, *job, body));
   }
   if (options.daemon.json) print_json({{"jobs", results}});
   if (!by_selection && unknown > 0 && unknown == results.size()) {
