@@ -103,10 +103,38 @@ TEST(WhyWaiting, TheBlockedJobHasTheReservationAndTheJobBehindItWouldDelayIt) {
   EXPECT_EQ(behind.detail,
             "fits now, but job 1 comes first in the fifo order: it gets GPUs 0,1 in about "
             "1h00m, when running jobs reach their time limits, and starting this one would "
-            "delay it");
+            "delay it (it has no time limit); with one under 1h00m it could start now, as "
+            "backfill (`fastgpu update 2 --time 54m00s`)");
 
   EXPECT_EQ(scheduler->why_waiting(JobId{3}).status().code(), ErrorCode::kNotFound);  // running
   EXPECT_EQ(scheduler->why_waiting(JobId{77}).status().code(), ErrorCode::kNotFound);
+}
+
+// The limit the detail offers does what it says: given it, the job starts now, ahead of the
+// blocked one, as backfill; a limit that runs past the reservation is named.
+TEST(WhyWaiting, TheTimeLimitOfferedToAJobThatWouldDelayTheReservationLetsItStart) {
+  Snapshot too_long = one_gpu_busy_for_an_hour();
+  too_long.queue[1].time_limit_s = 4 * 3600;
+  auto scheduler = kept(too_long);
+  ASSERT_TRUE(scheduler->schedule(0.0).ok());
+  EXPECT_THAT(why(*scheduler, 2).detail,
+              HasSubstr("would delay it (its time limit of 4h00m runs past then); with one "
+                        "under 1h00m it could start now, as backfill (`fastgpu update 2 "
+                        "--time 54m00s`)"));
+
+  Snapshot offered = one_gpu_busy_for_an_hour();
+  offered.queue[1].time_limit_s = 54 * 60;
+  auto shorter = kept(offered);
+  auto result = shorter->schedule(0.0);
+  ASSERT_TRUE(result.ok());
+  EXPECT_THAT(started_ids(*result), ElementsAre(2, 3));
+
+  // Without backfill a shorter limit would not help, and none is offered.
+  SchedulerConfig strict;
+  strict.backfill = false;
+  auto no_backfill = kept(one_gpu_busy_for_an_hour(), strict);
+  ASSERT_TRUE(no_backfill->schedule(0.0).ok());
+  EXPECT_THAT(why(*no_backfill, 2).detail, ::testing::Not(HasSubstr("fastgpu update")));
 }
 
 TEST(WhyWaiting, AJobThatDoesNotFitNowSaysWhatItNeedsAndWhatTheGpusHave) {
