@@ -211,6 +211,15 @@ int run_batch(const RunOptions& options) {
   if (!file.ok()) return fail("run", file.status());
   if (file->script) tell_left_out("run", options.file, *file->script);
   std::vector<store::JobSpec>& specs = file->specs;
+  // A batch is taken whole or not at all: a job whose program is not there refuses it, at
+  // its place in the file (an array's members, one after another, once).
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    if (i > 0 && specs[i].argv == specs[i - 1].argv) continue;
+    if (std::optional<std::string> missing = missing_program(specs[i])) {
+      return fail("run", invalid_argument(fmt::format("{}: {} (nothing was submitted)",
+                                                      file->places[i], *missing)));
+    }
+  }
   give_callers_umask_and_limits(specs);
   Result<ReconnectingClient> client = connect_following(options.daemon, "run");
   if (!client.ok()) return fail("run", client.status());

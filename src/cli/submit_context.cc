@@ -148,6 +148,51 @@ Result<JobFile> load_job_file(const std::string& path, bool inherit_environment)
   return file;
 }
 
+std::optional<std::string> missing_program(const store::JobSpec& spec) {
+  if (spec.argv.empty() || spec.argv.front().empty() || !spec.dependencies.empty() ||
+      spec.held_by) {
+    return std::nullopt;
+  }
+  const std::string& program = spec.argv.front();
+  const std::filesystem::path folder(spec.working_dir);
+  std::error_code error;
+  if (program.find('/') != std::string::npos) {
+    const std::filesystem::path path = folder / program;  // an absolute one stays as it is
+    if (std::filesystem::exists(path, error) || error) return std::nullopt;
+    return fmt::format(
+        "'{}' does not exist{}: check the path, or submit with --after the job that makes it",
+        printable(program),
+        program.front() == '/' ? "" : fmt::format(" (in the job's folder {})", spec.working_dir));
+  }
+  // execvp's search: the job's PATH, the first entry of it, or glibc's default.
+  std::string path = "/bin:/usr/bin";
+  bool has_path = false;
+  for (const std::string& entry : spec.environment) {
+    if (entry.starts_with("PATH=")) {
+      path = entry.substr(5);
+      has_path = true;
+      break;
+    }
+  }
+  for (std::string_view rest = path;;) {
+    const std::size_t colon = rest.find(':');
+    const std::string_view part = rest.substr(0, colon);
+    // An empty part is the current folder, the job's.
+    const std::filesystem::path candidate = folder / std::filesystem::path(part) / program;
+    if (::access(candidate.c_str(), X_OK) == 0 &&
+        !std::filesystem::is_directory(candidate, error)) {
+      return std::nullopt;
+    }
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  return fmt::format(
+      "'{}' is not a program in the job's PATH{} ({}): check the name, or give its path "
+      "(./{} for one in the job's folder)",
+      printable(program), has_path ? "" : ", which it does not set", printable(path),
+      printable(program));
+}
+
 void tell_left_out(const std::string& verb, const std::string& script,
                    const engine::ScriptFlags& flags) {
   if (flags.left_out.empty()) return;

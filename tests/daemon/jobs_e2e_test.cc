@@ -104,6 +104,70 @@ TEST(JobsE2E, AScriptsFastgpuLinesAreItsSubmitFlags) {
   EXPECT_EQ(slurm_job["spec"]["time_limit_s"], 600);
 }
 
+// `submit -- pyhton3 train.py` was queued, waited its turn (hours, on a busy box) and then
+// failed with exit 127. A program that is not there, as the job will look for it (its PATH,
+// from its folder), is refused at submit, naming it and the PATH; a job that waits for
+// another (or is held) is not checked, since the program may be made by then.
+TEST(JobsE2E, AProgramThatIsNotThereIsRefusedAtSubmit) {
+  DaemonHarness daemon;
+  const test_support::CliRun typo = daemon.fastgpu("submit --gpus 0 -- pyhton3 -c 1");
+  EXPECT_EQ(typo.exit_code, 2) << typo.output;
+  EXPECT_TRUE(
+      contains(typo.output, "fastgpu submit: 'pyhton3' is not a program in the job's PATH ("))
+      << typo.output;
+  EXPECT_TRUE(contains(typo.output,
+                       "): check the name, or give its path (./pyhton3 for one in the job's "
+                       "folder) (nothing was submitted)"))
+      << typo.output;
+  const test_support::CliRun path =
+      daemon.fastgpu("submit --gpus 0 --env PATH=/nonexistent:bin -- tool");
+  EXPECT_EQ(path.exit_code, 2) << path.output;
+  EXPECT_TRUE(contains(path.output, "'tool' is not a program in the job's PATH (/nonexistent:bin)"))
+      << path.output;
+  const test_support::CliRun relative = daemon.fastgpu("submit --gpus 0 -- ./missing.sh");
+  EXPECT_EQ(relative.exit_code, 2) << relative.output;
+  EXPECT_TRUE(contains(relative.output, "'./missing.sh' does not exist (in the job's folder " +
+                                            daemon.work().string() +
+                                            "): check the path, or submit with --after the job "
+                                            "that makes it"))
+      << relative.output;
+  EXPECT_EQ(daemon.fastgpu("submit --gpus 0 --array 0-99 -- /nonexistent/tool").exit_code, 2);
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 0u) << "nothing was queued";
+  EXPECT_EQ(daemon.fastgpu_json("queue")["jobs"].size(), 0u) << "nothing was queued";
+
+  // Found as the job finds it: on the job's own PATH, a relative folder of it read from the
+  // job's folder, and a path read from a --workdir.
+  std::filesystem::create_directories(daemon.work() / "bin");
+  std::filesystem::create_directories(daemon.work() / "sub");
+  daemon.write_file("bin/tool", "#!/bin/sh\necho tool ran in \"${PWD##*/}\"\n");
+  daemon.write_file("sub/step.sh", "#!/bin/sh\necho step ran\n");
+  for (const char* script : {"bin/tool", "sub/step.sh"}) {
+    std::filesystem::permissions(daemon.work() / script, std::filesystem::perms::owner_exec,
+                                 std::filesystem::perm_options::add);
+  }
+  const std::uint64_t tool = daemon.submit("--gpus 0 --env PATH=/nonexistent:bin -- tool");
+  EXPECT_EQ(daemon.wait_for_state(tool, "COMPLETED")["exit_code"], 0);
+  EXPECT_EQ(daemon.log_of(tool), "tool ran in work\n");
+  const std::uint64_t step = daemon.submit("--gpus 0 --workdir sub -- ./step.sh");
+  EXPECT_EQ(daemon.wait_for_state(step, "COMPLETED")["exit_code"], 0);
+  // Held: queued, unchecked, for the program to be made before its release.
+  const std::uint64_t held = daemon.submit("--gpus 0 --hold -- ./made-later.sh");
+  EXPECT_EQ(daemon.job(held)["state"], "QUEUED");
+  daemon.fastgpu("cancel " + std::to_string(held));
+
+  // A job file: refused whole, at the job's place.
+  daemon.write_file("jobs.yaml",
+                    "jobs:\n  - {name: a, gpus: 0, command: [true]}\n"
+                    "  - {name: b, gpus: 0, command: [tpyo, x]}\n");
+  const test_support::CliRun ran = daemon.fastgpu("run jobs.yaml");
+  EXPECT_EQ(ran.exit_code, 1) << ran.output;
+  EXPECT_TRUE(contains(ran.output,
+                       "fastgpu run: jobs.yaml:3:5: job 2 'b': 'tpyo' is not a program "
+                       "in the job's PATH ("))
+      << ran.output;
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 3u) << "none of the file's jobs ran";
+}
+
 // `fastgpu run` takes a script in place of a job file: one job, its lines read as submit
 // reads them, named after the script; one without an x bit runs through its #! line.
 TEST(JobsE2E, RunTakesAScriptAsOneJobWithItsLines) {
