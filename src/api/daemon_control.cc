@@ -171,6 +171,35 @@ class ExitWatch {
 
 }  // namespace
 
+std::vector<std::filesystem::path> job_path_prefix(const std::filesystem::path& executable) {
+  const std::filesystem::path folder = executable.parent_path();
+  std::vector<std::filesystem::path> prefix{folder};
+  std::error_code ignored;
+  if (std::filesystem::is_directory(folder / "tools" / "workload", ignored)) {
+    prefix.push_back(folder / "tools" / "workload");
+  }
+  return prefix;
+}
+
+void prefix_path(std::vector<std::string>& environment,
+                 const std::vector<std::filesystem::path>& prefix) {
+  if (prefix.empty()) return;
+  std::string folders;
+  for (const std::filesystem::path& folder : prefix) {
+    if (!folders.empty()) folders += ':';
+    folders += folder.string();
+  }
+  for (std::string& entry : environment) {
+    if (entry.starts_with("PATH=")) {
+      std::string path = "PATH=" + folders;
+      if (entry.size() > 5) path.append(":").append(entry, 5);
+      entry = std::move(path);
+      return;
+    }
+  }
+  environment.push_back("PATH=" + folders + ":/usr/local/bin:/usr/bin:/bin");
+}
+
 Result<std::filesystem::path> own_executable() {
   std::error_code error;
   std::filesystem::path path = std::filesystem::read_symlink("/proc/self/exe", error);

@@ -147,26 +147,6 @@ std::size_t whole_characters(std::string_view data) {
   return data.size();
 }
 
-// Puts `prefix` at the front of the PATH entry of `environment` (added if absent).
-void prefix_path(std::vector<std::string>& environment,
-                 const std::vector<std::filesystem::path>& prefix) {
-  if (prefix.empty()) return;
-  std::string folders;
-  for (const std::filesystem::path& folder : prefix) {
-    if (!folders.empty()) folders += ':';
-    folders += folder.string();
-  }
-  for (std::string& entry : environment) {
-    if (entry.starts_with("PATH=")) {
-      std::string path = "PATH=" + folders;
-      if (entry.size() > 5) path.append(":").append(entry, 5);
-      entry = std::move(path);
-      return;
-    }
-  }
-  environment.push_back("PATH=" + folders + ":/usr/local/bin:/usr/bin:/bin");
-}
-
 // Gives the jobs of a batch with equal environments one shared copy, its PATH prefixed once:
 // a batch whose client sent the environment with every job (as clients did before the
 // batch-level field) is held in memory, and stored, as one sent once.

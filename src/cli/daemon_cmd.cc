@@ -352,18 +352,6 @@ std::string devices_option(const DaemonOptions& options) {
   return devices_or_environment(options.flags.devices);
 }
 
-// The folder of the fastgpu binary, and in a build tree the folder of the workload
-// programs (tools/workload), so jobs find fastgpu-burn-cpu by name.
-std::vector<std::filesystem::path> job_path_prefix(const std::filesystem::path& executable) {
-  const std::filesystem::path folder = executable.parent_path();
-  std::vector<std::filesystem::path> prefix{folder};
-  std::error_code ignored;
-  if (std::filesystem::is_directory(folder / "tools" / "workload", ignored)) {
-    prefix.push_back(folder / "tools" / "workload");
-  }
-  return prefix;
-}
-
 // What this start asks for by flag or variable: kept while the daemon runs
 // (DaemonConfig::start_choices) for a restart after a crash. `cpu_slots` as
 // cpu_slots_option() read them.
@@ -508,7 +496,7 @@ int run_foreground(const DaemonOptions& asked) {
   config.reread_settings = [options]() -> Result<api::SchedulerSettings> {
     return scheduler_option(options, /*reloading=*/true);
   };
-  config.job_path_prefix = job_path_prefix(*executable);
+  config.job_path_prefix = api::job_path_prefix(*executable);
   config.start_choices = start_choices(options, *scheduler, *cpu_slots, *sample_interval).dump();
   const Status status = api::run_daemon(config);
   if (!status.ok()) return fail("daemon run", status);

@@ -15,6 +15,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "fastgpu/api/daemon.h"
 #include "fastgpu/core/text.h"
 
 extern char** environ;
@@ -164,13 +165,16 @@ std::optional<std::string> missing_program(const store::JobSpec& spec) {
         printable(program),
         program.front() == '/' ? "" : fmt::format(" (in the job's folder {})", spec.working_dir));
   }
-  // execvp's search: the job's PATH, the first entry of it, or glibc's default.
-  std::string path = "/bin:/usr/bin";
-  bool has_path = false;
-  for (const std::string& entry : spec.environment) {
+  // execvp's search: the PATH the daemon gives the job (its own folders first), the first
+  // entry of it.
+  std::vector<std::string> environment = spec.environment.entries();
+  const Result<std::filesystem::path> executable = api::own_executable();
+  api::prefix_path(environment, executable.ok() ? api::job_path_prefix(*executable)
+                                                : std::vector<std::filesystem::path>{});
+  std::string path = "/bin:/usr/bin";  // glibc's, with no PATH at all
+  for (const std::string& entry : environment) {
     if (entry.starts_with("PATH=")) {
       path = entry.substr(5);
-      has_path = true;
       break;
     }
   }
@@ -187,10 +191,9 @@ std::optional<std::string> missing_program(const store::JobSpec& spec) {
     rest.remove_prefix(colon + 1);
   }
   return fmt::format(
-      "'{}' is not a program in the job's PATH{} ({}): check the name, or give its path "
-      "(./{} for one in the job's folder)",
-      printable(program), has_path ? "" : ", which it does not set", printable(path),
-      printable(program));
+      "'{}' is not a program in the job's PATH ({}): check the name, or give its path (./{} "
+      "for one in the job's folder)",
+      printable(program), printable(path), printable(program));
 }
 
 void tell_left_out(const std::string& verb, const std::string& script,

@@ -42,11 +42,11 @@ struct JobFile {
 Result<JobFile> load_job_file(const std::string& path, bool inherit_environment = true);
 
 // Why the program `spec` runs cannot be found as the job will look for it (execvp from its
-// working folder, with its PATH: "/bin:/usr/bin" when it has none), so that a typo is told
-// at submit and not hours later when the job starts and fails (exit 127): a bare name on
-// no folder of the PATH, or a path to nothing. nullopt when it is there, for a shell
-// command (`--wrap`), and for a job that waits (`--after`, held), which may find it made
-// by then.
+// working folder, with its PATH as the daemon gives it: this fastgpu's folders first,
+// api::job_path_prefix), so that a typo is told at submit and not hours later when the job
+// starts and fails (exit 127): a bare name on no folder of the PATH, or a path to nothing.
+// nullopt when it is there, for a shell command (`--wrap`), and for a job that waits
+// (`--after`, held), which may find it made by then.
 std::optional<std::string> missing_program(const store::JobSpec& spec);
 
 // "fastgpu VERB: train.sh: #SBATCH options that mean nothing here were left out: ..." on

@@ -135,4 +135,14 @@ Result<std::optional<pid_t>> stop_daemon(const DaemonPaths& paths, std::chrono::
 // StartOptions::executable.
 Result<std::filesystem::path> own_executable();
 
+// The folders a daemon run from `executable` puts at the front of every job's PATH: the
+// binary's own, and in a build tree the workload programs' (tools/workload), so jobs find
+// fastgpu-burn-cpu by name.
+std::vector<std::filesystem::path> job_path_prefix(const std::filesystem::path& executable);
+
+// Puts `prefix` at the front of the PATH entry of `environment` (a PATH of
+// /usr/local/bin:/usr/bin:/bin after it when there is none), as the daemon runs each job.
+void prefix_path(std::vector<std::string>& environment,
+                 const std::vector<std::filesystem::path>& prefix);
+
 }  // namespace fastgpu::api
