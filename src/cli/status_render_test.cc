@@ -425,6 +425,14 @@ TEST(StatusTable, EachProcessIsNamedByItsJobUnderALedger) {
   ledger.processes = {{.pid = 4242, .job = std::nullopt, .user = "bob"}};
   EXPECT_TRUE(
       line_with(table_with({{0, ledger}}, "alice"), " 4242 ").ends_with("  a job of bob's"));
+  // A job's process on a GPU the job was not given: its memory is held outside FastGPU
+  // there, as the free memory says, and the line says why.
+  ledger.processes = {{.pid = 4242, .job = 14, .user = "alice"}};
+  const std::string stray = line_with(table_with({{0, ledger}}, "alice"), " 4242 ");
+  EXPECT_TRUE(stray.ends_with("  job 14, not placed here (counted outside FastGPU)")) << stray;
+  ledger.processes = {{.pid = 4242, .job = std::nullopt, .user = "carol"}};
+  EXPECT_TRUE(line_with(table_with({{0, ledger}}, "alice"), " 4242 ")
+                  .ends_with("  a job of carol's, not placed here (counted outside FastGPU)"));
   // Without the daemon's ledger nothing is said of whose a process is.
   EXPECT_TRUE(line_with(table(nvml_reading()), " 4242 ").ends_with("30.0 GiB"));
 }

@@ -146,13 +146,21 @@ std::vector<Cell> gpu_row(const GpuDevice& device, const TableStyle& style, int 
 // ---- lines under a GPU --------------------------------------------------------------------
 
 // Whose job a GPU process is, by the daemon's ledger: "  job 12", "  a job of bob's", or
-// "  no FastGPU job"; empty without a ledger of the GPU.
+// "  no FastGPU job"; empty without a ledger of the GPU. A job's process on a GPU the job
+// was not given (it ignored CUDA_VISIBLE_DEVICES) is said to be so, since the ledger counts
+// its memory as held outside FastGPU there: "  job 12, not placed here (counted outside)".
 std::string process_job(const GpuProcess& process, const LedgerView* ledger) {
   if (ledger == nullptr) return "";
   for (const LedgerView::Process& known : ledger->processes) {
     if (known.pid != process.pid) continue;
-    return known.job ? fmt::format("  job {}", *known.job)
-                     : "  a job of " + printable(known.user) + "'s";
+    const std::string who =
+        known.job ? fmt::format("job {}", *known.job) : "a job of " + printable(known.user) + "'s";
+    // Another user's job is listed without its id: one of theirs held here is taken as it.
+    const bool placed_here =
+        std::any_of(ledger->jobs.begin(), ledger->jobs.end(), [&](const LedgerHold& hold) {
+          return known.job ? hold.job == known.job : !hold.job && hold.user == known.user;
+        });
+    return "  " + who + (placed_here ? "" : ", not placed here (counted outside FastGPU)");
   }
   return "  no FastGPU job";
 }
