@@ -157,6 +157,15 @@ TEST(JobsE2E, AProgramThatIsNotThereIsRefusedAtSubmit) {
   EXPECT_EQ(daemon.log_of(tool), "tool ran in work\n");
   const std::uint64_t step = daemon.submit("--gpus 0 --workdir sub -- ./step.sh");
   EXPECT_EQ(daemon.wait_for_state(step, "COMPLETED")["exit_code"], 0);
+  // Run again once its script is gone: told at once, as at submit.
+  std::filesystem::remove(daemon.work() / "sub" / "step.sh");
+  const test_support::CliRun again = daemon.fastgpu("resubmit " + std::to_string(step));
+  EXPECT_EQ(again.exit_code, 1) << again.output;
+  EXPECT_TRUE(contains(again.output, "fastgpu resubmit: job " + std::to_string(step) +
+                                         " again: './step.sh' does not exist (in the job's "
+                                         "folder " +
+                                         (daemon.work() / "sub").string() + ")"))
+      << again.output;
   // Held: queued, unchecked, for the program to be made before its release.
   const std::uint64_t held = daemon.submit("--gpus 0 --hold -- ./made-later.sh");
   EXPECT_EQ(daemon.job(held)["state"], "QUEUED");
