@@ -62,7 +62,13 @@ std::string option_error_text(const CLI::App& verb, const CLI::ParseError& error
   if (dynamic_cast<const CLI::ExtrasError*>(&error) != nullptr) {
     for (const std::string& word : verb.remaining()) {
       if (word.size() > 1 && word.front() == '-' && word != "--") {
-        return "'" + word + "' is not an option of this command";
+        // `run train.sh --lr 0.1`: a script's own flags go after --, as fastgpu's own may
+        // follow the file.
+        return "'" + word + "' is not an option of this command" +
+               (verb.get_name() == "run"
+                    ? "; arguments for a batch script go after --: `fastgpu run SCRIPT -- " + word +
+                          " ...`"
+                    : "");
       }
     }
     const std::string command = after_double_dash(args);

@@ -31,6 +31,7 @@ constexpr auto kPollInterval = std::chrono::milliseconds(250);
 struct RunOptions {
   DaemonFlags daemon;
   std::string file;
+  std::vector<std::string> script_args;  // after a script's path, as sbatch passes them
   std::string chart;  // --chart: also draw the batch's charts here (.svg or .html)
 };
 
@@ -207,7 +208,8 @@ int run_batch(const RunOptions& options) {
   if (const std::optional<Failure> chart = check_chart_path(options.chart)) {
     return report_failure("run", *chart);
   }
-  Result<JobFile> file = load_job_file(options.file);
+  Result<JobFile> file =
+      load_job_file(options.file, /*inherit_environment=*/true, options.script_args);
   if (!file.ok()) return fail("run", file.status());
   if (file->script) tell_left_out("run", options.file, *file->script);
   std::vector<store::JobSpec>& specs = file->specs;
@@ -273,6 +275,11 @@ void add_run_command(CLI::App& app, CommandOutcome& outcome) {
                    "The job file (docs/job-files.md), or a batch script (#! on its first line) "
                    "whose #FASTGPU lines give its flags: one job, as `fastgpu submit ./SCRIPT`")
       ->required();
+  command
+      ->add_option("ARGS", options->script_args,
+                   "For a batch script: its arguments, as sbatch passes the words after the "
+                   "script (after --, when one starts with -: run train.sh -- --lr 0.1)")
+      ->type_name("[ARGS...]");
   add_daemon_flags(*command, options->daemon);
   command->add_option("--chart", options->chart,
                       "Also draw the batch's jobs and GPUs over time into FILE.svg or FILE.html");

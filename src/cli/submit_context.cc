@@ -96,7 +96,8 @@ Result<std::vector<std::string>> script_command(const std::filesystem::path& scr
 
 // `text`, the script at `path`, as one job (load_job_file()).
 Result<JobFile> load_script(const std::string& path, const std::string& text,
-                            engine::SubmitContext context) {
+                            engine::SubmitContext context,
+                            const std::vector<std::string>& script_args) {
   const std::filesystem::path script = (context.working_dir / path).lexically_normal();
   Result<std::optional<engine::ScriptFlags>> read =
       engine::parse_script_directives(text, path, context);
@@ -105,6 +106,7 @@ Result<JobFile> load_script(const std::string& path, const std::string& text,
   Result<std::vector<std::string>> command = script_command(script, text, path);
   if (!command.ok()) return command.status();
   flags.options.argv = *std::move(command);
+  flags.options.argv.insert(flags.options.argv.end(), script_args.begin(), script_args.end());
   // sbatch's name for a script's job: the script's.
   if (!flags.options.name) flags.options.name = script.filename().string();
   Result<std::vector<store::JobSpec>> specs = engine::build_job_specs(flags.options, context);
@@ -130,7 +132,8 @@ Status not_yaml(const std::string& path, const std::string& text, const Status& 
 
 }  // namespace
 
-Result<JobFile> load_job_file(const std::string& path, bool inherit_environment) {
+Result<JobFile> load_job_file(const std::string& path, bool inherit_environment,
+                              const std::vector<std::string>& script_args) {
   Result<std::string> text = read_job_file(path);
   if (!text.ok()) return text.status();
   Result<engine::SubmitContext> context = submit_context();
@@ -140,7 +143,15 @@ Result<JobFile> load_job_file(const std::string& path, bool inherit_environment)
                   [](const std::string& entry) { return !entry.starts_with("HOME="); });
   }
   // A batch script, as sbatch takes one: its first line starts with "#!".
-  if (text->starts_with("#!")) return load_script(path, *text, *std::move(context));
+  if (text->starts_with("#!")) {
+    return load_script(path, *text, *std::move(context), script_args);
+  }
+  if (!script_args.empty()) {
+    return invalid_argument(fmt::format(
+        "'{}' is a job file, and the words after it ({}) are arguments for a batch script (a "
+        "file starting with #!): give each job its arguments in its `command`",
+        printable(path), printable(fmt::format("{}", fmt::join(script_args, " ")))));
+  }
   JobFile file{*std::move(context), {}, {}};
   Result<std::vector<store::JobSpec>> specs =
       engine::parse_job_file(*text, path, file.context, &file.places);

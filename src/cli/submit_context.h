@@ -39,7 +39,12 @@ struct JobFile {
 // command is the script's absolute path, or, when it has no x bit, its #! line's
 // interpreter on it (as the kernel runs it). A file with such lines but no #! line is
 // told so, not as bad YAML.
-Result<JobFile> load_job_file(const std::string& path, bool inherit_environment = true);
+//
+// `script_args` are passed to a script after its path, as sbatch passes the words after
+// the script's name; given with a job file, they are refused (each job there has its
+// command).
+Result<JobFile> load_job_file(const std::string& path, bool inherit_environment = true,
+                              const std::vector<std::string>& script_args = {});
 
 // Why the program `spec` runs cannot be found as the job will look for it (execvp from its
 // working folder, with its PATH as the daemon gives it: this fastgpu's folders first,

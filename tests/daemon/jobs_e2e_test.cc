@@ -185,7 +185,8 @@ TEST(JobsE2E, AProgramThatIsNotThereIsRefusedAtSubmit) {
 }
 
 // `fastgpu run` takes a script in place of a job file: one job, its lines read as submit
-// reads them, named after the script; one without an x bit runs through its #! line.
+// reads them, named after the script; one without an x bit runs through its #! line; the
+// words after it are its arguments.
 TEST(JobsE2E, RunTakesAScriptAsOneJobWithItsLines) {
   DaemonHarness daemon;
   daemon.write_file("train.sh",
@@ -207,12 +208,35 @@ TEST(JobsE2E, RunTakesAScriptAsOneJobWithItsLines) {
   EXPECT_EQ(job["spec"]["argv"][0], "/bin/sh") << "no x bit: through its #! line";
   EXPECT_EQ(daemon.log_of(job["id"].get<std::uint64_t>()), "epochs=3 gpus=0,1\n");
 
+  // Its arguments after it, as sbatch passes them; those starting with - after --.
+  daemon.write_file("args.sh", "#!/bin/sh\n#FASTGPU --gpus 0\nprintf '[%s]' \"$@\"\n");
+  ASSERT_EQ(daemon.fastgpu("run args.sh a 'b c'").exit_code, 0);
+  ASSERT_EQ(daemon.fastgpu("run args.sh --json -- --lr 0.1").exit_code, 0);
+  const json runs = daemon.fastgpu_json("history --name args.sh");
+  ASSERT_EQ(runs["jobs"].size(), 2u) << runs;
+  EXPECT_EQ(daemon.log_of(runs["jobs"][0]["id"].get<std::uint64_t>()), "[a][b c]");
+  EXPECT_EQ(daemon.log_of(runs["jobs"][1]["id"].get<std::uint64_t>()), "[--lr][0.1]");
+  const test_support::CliRun flag = daemon.fastgpu("run args.sh --lr 0.1");
+  EXPECT_EQ(flag.exit_code, 2) << flag.output;
+  EXPECT_TRUE(contains(flag.output,
+                       "'--lr' is not an option of this command; arguments for a "
+                       "batch script go after --: `fastgpu run SCRIPT -- --lr ...`"))
+      << flag.output;
+  daemon.write_file("one.yaml", "name: one\ngpus: 0\ncommand: [true]\n");
+  const test_support::CliRun file_args = daemon.fastgpu("run one.yaml extra");
+  EXPECT_EQ(file_args.exit_code, 1) << file_args.output;
+  EXPECT_TRUE(contains(file_args.output,
+                       "fastgpu run: 'one.yaml' is a job file, and the words after it (extra) are "
+                       "arguments for a batch script (a file starting with #!): give each job its "
+                       "arguments in its `command`"))
+      << file_args.output;
+
   daemon.write_file("bad.sh", "#!/bin/sh\n#FASTGPU --gpus two\ntrue\n");
   const test_support::CliRun refused = daemon.fastgpu("run bad.sh");
   EXPECT_EQ(refused.exit_code, 1) << refused.output;
   EXPECT_TRUE(contains(refused.output, "fastgpu run: bad.sh:2: #FASTGPU --gpus two: "))
       << refused.output;
-  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 1u) << "nothing more was queued";
+  EXPECT_EQ(daemon.fastgpu_json("history")["jobs"].size(), 3u) << "nothing more was queued";
 }
 
 // alice submitted under umask 027 and her job ran with the daemon's 0022: what it made was
