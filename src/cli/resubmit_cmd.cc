@@ -204,13 +204,10 @@ int run_resubmit(const ResubmitOptions& options) {
   }
   // A program deleted or moved since the job ran is told now, not when the job's turn comes
   // (exit 127): a job that waits for another run again with it is not checked.
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    if (i > 0 && specs[i].argv == specs[i - 1].argv) continue;
-    if (std::optional<std::string> missing = missing_program(specs[i])) {
-      return fail("resubmit",
-                  failed_precondition(fmt::format("job {} again: {} (nothing was submitted)",
-                                                  jobs[i].id.value(), *missing)));
-    }
+  if (std::optional<MissingProgram> missing = first_missing_program(specs)) {
+    return fail("resubmit",
+                failed_precondition(fmt::format("job {} again: {} (nothing was submitted)",
+                                                jobs[missing->index].id.value(), missing->why)));
   }
   // Sent once: a batch sent again after a daemon went away mid-request could run twice.
   Result<api::Json> reply = client->post("/v1/jobs", api::job_batch_to_json(specs));

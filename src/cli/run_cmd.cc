@@ -214,13 +214,10 @@ int run_batch(const RunOptions& options) {
   if (file->script) tell_left_out("run", options.file, *file->script);
   std::vector<store::JobSpec>& specs = file->specs;
   // A batch is taken whole or not at all: a job whose program is not there refuses it, at
-  // its place in the file (an array's members, one after another, once).
-  for (std::size_t i = 0; i < specs.size(); ++i) {
-    if (i > 0 && specs[i].argv == specs[i - 1].argv) continue;
-    if (std::optional<std::string> missing = missing_program(specs[i])) {
-      return fail("run", invalid_argument(fmt::format("{}: {} (nothing was submitted)",
-                                                      file->places[i], *missing)));
-    }
+  // its place in the file.
+  if (std::optional<MissingProgram> missing = first_missing_program(specs)) {
+    return fail("run", invalid_argument(fmt::format("{}: {} (nothing was submitted)",
+                                                    file->places[missing->index], missing->why)));
   }
   give_callers_umask_and_limits(specs);
   Result<ReconnectingClient> client = connect_following(options.daemon, "run");

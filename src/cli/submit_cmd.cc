@@ -337,12 +337,8 @@ int run_submit(const SubmitCommandOptions& options) {
                        "--follow prints the job's output, not JSON: with --json, `--wait` prints "
                        "how the job ended, and `fastgpu logs ID --json` its output");
   }
-  // Each distinct program once: an array's members all run the same one.
-  for (std::size_t i = 0; i < specs->size(); ++i) {
-    if (i > 0 && (*specs)[i].argv == (*specs)[i - 1].argv) continue;
-    if (std::optional<std::string> missing = missing_program((*specs)[i])) {
-      return usage_error("submit", *missing + " (nothing was submitted)");
-    }
+  if (std::optional<MissingProgram> missing = first_missing_program(*specs)) {
+    return usage_error("submit", missing->why + " (nothing was submitted)");
   }
   give_callers_umask_and_limits(*specs);
   if (options.wait || options.follow) return submit_and_wait(options, *specs);

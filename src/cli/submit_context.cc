@@ -12,8 +12,10 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string_view>
+#include <tuple>
 
 #include "fastgpu/api/daemon.h"
 #include "fastgpu/core/text.h"
@@ -160,40 +162,43 @@ Result<JobFile> load_job_file(const std::string& path, bool inherit_environment,
   return file;
 }
 
-std::optional<std::string> missing_program(const store::JobSpec& spec) {
-  if (spec.argv.empty() || spec.argv.front().empty() || !spec.dependencies.empty() ||
-      spec.held_by) {
-    return std::nullopt;
-  }
-  const std::string& program = spec.argv.front();
-  const std::filesystem::path folder(spec.working_dir);
-  std::error_code error;
-  if (program.find('/') != std::string::npos) {
-    const std::filesystem::path path = folder / program;  // an absolute one stays as it is
-    if (std::filesystem::exists(path, error) || error) return std::nullopt;
-    return fmt::format(
-        "'{}' does not exist{}: check the path, or submit with --after the job that makes it",
-        printable(program),
-        program.front() == '/' ? "" : fmt::format(" (in the job's folder {})", spec.working_dir));
-  }
-  // execvp's search: the PATH the daemon gives the job (its own folders first), the first
-  // entry of it.
-  std::vector<std::string> environment = spec.environment.entries();
-  const Result<std::filesystem::path> executable = api::own_executable();
-  api::prefix_path(environment, executable.ok() ? api::job_path_prefix(*executable)
-                                                : std::vector<std::filesystem::path>{});
-  std::string path = "/bin:/usr/bin";  // glibc's, with no PATH at all
+namespace {
+
+// The PATH a job is run with: the daemon's folders (`prefix`) before the job's own PATH
+// (api::prefix_path), as the daemon gives it.
+std::string job_search_path(const store::Environment& environment,
+                            const std::vector<std::filesystem::path>& prefix) {
+  std::vector<std::string> path;  // the job's PATH entry alone: execvp reads the first
   for (const std::string& entry : environment) {
     if (entry.starts_with("PATH=")) {
-      path = entry.substr(5);
+      path.push_back(entry);
       break;
     }
   }
+  api::prefix_path(path, prefix);
+  return path.empty() ? "/bin:/usr/bin" : path.front().substr(5);  // glibc's, with no PATH
+}
+
+// Why `program` cannot be run from `folder` with `path` as execvp looks for it; nullopt when
+// it is there.
+std::optional<std::string> program_not_found(const std::string& program, const std::string& folder,
+                                             const std::string& path) {
+  std::error_code error;
+  if (program.find('/') != std::string::npos) {
+    // An absolute one stays as it is.
+    if (std::filesystem::exists(std::filesystem::path(folder) / program, error) || error) {
+      return std::nullopt;
+    }
+    return fmt::format(
+        "'{}' does not exist{}: check the path, or submit with --after the job that makes it",
+        printable(program),
+        program.front() == '/' ? "" : fmt::format(" (in the job's folder {})", folder));
+  }
   for (std::string_view rest = path;;) {
     const std::size_t colon = rest.find(':');
-    const std::string_view part = rest.substr(0, colon);
     // An empty part is the current folder, the job's.
-    const std::filesystem::path candidate = folder / std::filesystem::path(part) / program;
+    const std::filesystem::path candidate =
+        std::filesystem::path(folder) / std::filesystem::path(rest.substr(0, colon)) / program;
     if (::access(candidate.c_str(), X_OK) == 0 &&
         !std::filesystem::is_directory(candidate, error)) {
       return std::nullopt;
@@ -205,6 +210,32 @@ std::optional<std::string> missing_program(const store::JobSpec& spec) {
       "'{}' is not a program in the job's PATH ({}): check the name, or give its path (./{} "
       "for one in the job's folder)",
       printable(program), printable(path), printable(program));
+}
+
+}  // namespace
+
+std::optional<MissingProgram> first_missing_program(const std::vector<store::JobSpec>& specs) {
+  const Result<std::filesystem::path> executable = api::own_executable();
+  const std::vector<std::filesystem::path> prefix =
+      executable.ok() ? api::job_path_prefix(*executable) : std::vector<std::filesystem::path>{};
+  // Each program, folder and PATH looked for once: a sweep of 10,000 jobs runs one program.
+  std::set<std::tuple<std::string, std::string, std::string>> looked;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const store::JobSpec& spec = specs[i];
+    if (spec.argv.empty() || spec.argv.front().empty() || !spec.dependencies.empty() ||
+        spec.held_by) {
+      continue;
+    }
+    const std::string& program = spec.argv.front();
+    std::string path = program.find('/') == std::string::npos
+                           ? job_search_path(spec.environment, prefix)
+                           : std::string();
+    if (!looked.emplace(program, spec.working_dir, path).second) continue;
+    if (std::optional<std::string> why = program_not_found(program, spec.working_dir, path)) {
+      return MissingProgram{i, std::move(*why)};
+    }
+  }
+  return std::nullopt;
 }
 
 void tell_left_out(const std::string& verb, const std::string& script,

@@ -2,6 +2,7 @@
 // now.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,13 +47,17 @@ struct JobFile {
 Result<JobFile> load_job_file(const std::string& path, bool inherit_environment = true,
                               const std::vector<std::string>& script_args = {});
 
-// Why the program `spec` runs cannot be found as the job will look for it (execvp from its
-// working folder, with its PATH as the daemon gives it: this fastgpu's folders first,
-// api::job_path_prefix), so that a typo is told at submit and not hours later when the job
-// starts and fails (exit 127): a bare name on no folder of the PATH, or a path to nothing.
-// nullopt when it is there, for a shell command (`--wrap`), and for a job that waits
-// (`--after`, held), which may find it made by then.
-std::optional<std::string> missing_program(const store::JobSpec& spec);
+// The first job of `specs` whose program cannot be found as the job will look for it
+// (execvp from its working folder, with its PATH as the daemon gives it: this fastgpu's
+// folders first, api::job_path_prefix), and why: a bare name on no folder of the PATH, or a
+// path to nothing. So a typo is told at submit, not hours later when the job starts and
+// fails (exit 127). Not checked: a shell command (`--wrap`), and a job that waits
+// (`--after`, held), which may find its program made by then.
+struct MissingProgram {
+  std::size_t index = 0;  // in `specs`
+  std::string why;
+};
+std::optional<MissingProgram> first_missing_program(const std::vector<store::JobSpec>& specs);
 
 // "fastgpu VERB: train.sh: #SBATCH options that mean nothing here were left out: ..." on
 // stderr, when the script's lines had any.
