@@ -119,9 +119,8 @@ std::string resources_detail(const Scheduler::State& state, const Demand& demand
 // What would let `job`, which fits now but would delay the reservation, start at once under
 // backfill: a time limit that ends it before the reservation's start ("; with a time limit
 // under 1h09m it could start now, as backfill (`fastgpu update 2 --time 1h02m`)"); empty
-// when its limit already does, and the wait has another cause.
-std::string shorter_limit_hint(JobId id, const Job& job, const Reservation& reservation,
-                               double now_s) {
+// when its limit already ends it in time (the wait then has another cause).
+std::string shorter_limit_hint(const Job& job, const Reservation& reservation, double now_s) {
   const double gap_s = reservation.start_s - now_s;
   if (gap_s < 2.0 || (job.time_limit_s && *job.time_limit_s <= gap_s)) return "";
   // A limit with room to spare: the gap narrows while the user types.
@@ -134,12 +133,12 @@ std::string shorter_limit_hint(JobId id, const Job& job, const Reservation& rese
           : "it has no time limit";
   return fmt::format(
       " ({}); with one under {} it could start now, as backfill (`fastgpu update {} --time {}`)",
-      has, format_duration(Seconds(gap_s)), to_string(id), format_duration(Seconds(offered_s)));
+      has, format_duration(Seconds(gap_s)), to_string(job.id), format_duration(Seconds(offered_s)));
 }
 
 // The detail of a GPU job's wait, once its kind is known.
-std::string gpu_wait_detail(const Scheduler::State& state, JobId id, const Job& job,
-                            const WaitReason& why, const Demand& demand, bool fits_now) {
+std::string gpu_wait_detail(const Scheduler::State& state, const Job& job, const WaitReason& why,
+                            const Demand& demand, bool fits_now) {
   const double now_s = state.view.now_s;
   switch (why.kind) {
     case WaitReason::Kind::kReserved: {
@@ -162,7 +161,7 @@ std::string gpu_wait_detail(const Scheduler::State& state, JobId id, const Job& 
       if (why.reservation) {
         return ahead + ": it gets " + reservation_text(*why.reservation, now_s) +
                ", and starting this one would delay it" +
-               (state.config.backfill ? shorter_limit_hint(id, job, *why.reservation, now_s) : "");
+               (state.config.backfill ? shorter_limit_hint(job, *why.reservation, now_s) : "");
       }
       if (!state.config.backfill) return ahead + " and waits for GPUs, and backfill is off";
       return ahead +
@@ -236,7 +235,7 @@ Result<WaitReason> Scheduler::why_waiting(JobId id, bool with_detail) const {
     why.jobs.push_back(*state.first_blocked);
     if (reservation && reservation->job == *state.first_blocked) why.reservation = reservation;
   }
-  if (with_detail) why.detail = gpu_wait_detail(state, id, job, why, demand, fits_now);
+  if (with_detail) why.detail = gpu_wait_detail(state, job, why, demand, fits_now);
   return why;
 }
 
